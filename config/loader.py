@@ -1,0 +1,156 @@
+"""Load and cross-check the whole ``config/`` folder into one :class:`Config`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from .schema import (
+    NumberingFile,
+    NumberScheme,
+    Organisation,
+    OrganisationsFile,
+    PoliciesFile,
+    Policy,
+    RetentionFile,
+    Role,
+    User,
+    UsersFile,
+)
+from .yamlsrc import SourceError, SourceErrors, load_yaml
+
+PACKAGED_CONFIG_DIR = Path(__file__).parent
+
+FILES = {
+    "organisations": "organisations.yaml",
+    "numbering": "numbering.yaml",
+    "users": "users.yaml",
+    "policies": "policies.yaml",
+    "retention": "retention.yaml",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything in ``config/``, validated and cross-checked."""
+
+    directory: Path
+    organisations: dict[str, Organisation]
+    schemes: dict[tuple[str, int], NumberScheme]
+    users: dict[str, User]
+    policies: dict[str, Policy]
+    retention: RetentionFile
+    _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    def org(self, code: str) -> Organisation:
+        try:
+            return self.organisations[code]
+        except KeyError:
+            raise KeyError(f"unknown organisation '{code}' (see {self.directory / FILES['organisations']})") from None
+
+    def children(self, code: str) -> list[Organisation]:
+        return [self.organisations[c] for c in self._children.get(code, [])]
+
+    def parent(self, code: str) -> Organisation | None:
+        parent = self.org(code).parent
+        return self.organisations[parent] if parent else None
+
+    @cached_property
+    def org_by_prefix(self) -> dict[str, Organisation]:
+        return {p: o for o in self.organisations.values() for p in o.prefixes}
+
+    def start_of(self, prefix: str, year: int) -> int:
+        scheme = self.schemes.get((prefix, year))
+        return scheme.start if scheme else 1
+
+    def users_with(self, org: str, role: Role) -> list[User]:
+        return [u for u in self.users.values() if u.org == org and role in u.roles]
+
+    def policy(self, name: str) -> Policy:
+        try:
+            return self.policies[name]
+        except KeyError:
+            known = ", ".join(sorted(self.policies)) or "none"
+            raise KeyError(f"unknown policy '{name}' (defined: {known}; see {self.directory / FILES['policies']})") from None
+
+
+def load_config(directory: Path | None = None) -> Config:
+    """Read every config file; raise :class:`SourceErrors` listing all problems found."""
+    directory = Path(directory) if directory else PACKAGED_CONFIG_DIR
+    errors: list[SourceError] = []
+
+    org_doc = load_yaml(directory / FILES["organisations"])
+    orgs_file = org_doc.validate(OrganisationsFile)
+    organisations: dict[str, Organisation] = {}
+    owner_of_prefix: dict[str, str] = {}
+    for i, org in enumerate(orgs_file.organisations):
+        loc = ("organisations", i)
+        if org.code in organisations:
+            errors.append(org_doc.error((*loc, "code"), f"duplicate organisation code '{org.code}'", "give every organisation its own code"))
+            continue
+        organisations[org.code] = org
+        for j, prefix in enumerate(org.prefixes):
+            if prefix in owner_of_prefix:
+                errors.append(
+                    org_doc.error(
+                        (*loc, "prefixes", j),
+                        f"prefix (机关代字) '{prefix}' of '{org.code}' is already used by '{owner_of_prefix[prefix]}'",
+                        "every prefix must belong to exactly one organisation; choose another prefix",
+                    )
+                )
+            owner_of_prefix[prefix] = org.code
+    children: dict[str, list[str]] = {}
+    for i, org in enumerate(orgs_file.organisations):
+        if org.parent is None:
+            continue
+        if org.parent not in organisations:
+            errors.append(
+                org_doc.error(("organisations", i, "parent"), f"unknown parent '{org.parent}' of '{org.code}'", "use the code of an organisation defined in this file, or null for the root")
+            )
+        else:
+            children.setdefault(org.parent, []).append(org.code)
+    errors.extend(_cycles(org_doc, orgs_file.organisations, organisations))
+
+    num_doc = load_yaml(directory / FILES["numbering"])
+    schemes: dict[tuple[str, int], NumberScheme] = {}
+    for i, scheme in enumerate(num_doc.validate(NumberingFile).schemes):
+        if scheme.prefix not in owner_of_prefix:
+            errors.append(num_doc.error(("schemes", i, "prefix"), f"prefix '{scheme.prefix}' belongs to no organisation", f"add it to an organisation's prefixes in {FILES['organisations']}"))
+        if (scheme.prefix, scheme.year) in schemes:
+            errors.append(num_doc.error(("schemes", i), f"two schemes for {scheme.prefix} {scheme.year}", "keep one"))
+        schemes[(scheme.prefix, scheme.year)] = scheme
+
+    user_doc = load_yaml(directory / FILES["users"])
+    users: dict[str, User] = {}
+    for i, user in enumerate(user_doc.validate(UsersFile).users):
+        if user.org not in organisations:
+            errors.append(user_doc.error(("users", i, "org"), f"user '{user.id}' belongs to unknown organisation '{user.org}'", "use an organisation code"))
+        if user.id in users:
+            errors.append(user_doc.error(("users", i, "id"), f"duplicate user id '{user.id}'", "user ids must be unique"))
+        users[user.id] = user
+
+    policies = load_yaml(directory / FILES["policies"]).validate(PoliciesFile).policies
+    retention = load_yaml(directory / FILES["retention"]).validate(RetentionFile)
+
+    if errors:
+        raise SourceErrors(errors)
+    return Config(directory, organisations, schemes, users, policies, retention, children)
+
+
+def _cycles(doc, listed: list[Organisation], organisations: dict[str, Organisation]) -> list[SourceError]:
+    errors = []
+    reported: set[str] = set()
+    for i, org in enumerate(listed):
+        seen = [org.code]
+        node = org
+        while node.parent and node.parent in organisations:
+            if node.parent in seen:
+                cycle = seen[seen.index(node.parent) :] + [node.parent]
+                if not reported.intersection(cycle):
+                    errors.append(doc.error(("organisations", i, "parent"), f"parent cycle: {' -> '.join(cycle)}", "an organisation cannot be its own ancestor; fix one of these parents"))
+                    reported.update(cycle)
+                break
+            seen.append(node.parent)
+            node = organisations[node.parent]
+    return errors

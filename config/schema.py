@@ -1,0 +1,114 @@
+"""Pydantic models of the files in ``config/``: the organisation tree, numbering schemes,
+users and roles, policies and the retention schedule."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Level(StrEnum):
+    """行政层级 of an organisation."""
+
+    national = "national"  # 全国
+    provincial = "provincial"  # 省级
+    prefectural = "prefectural"  # 地市级
+    county = "county"  # 县级
+
+
+class Role(StrEnum):
+    secretary = "secretary"  # 秘书 / 文书: launches circulations, registers incoming documents
+    reviewer = "reviewer"  # 核稿人: office review
+    leader = "leader"  # 领导: signs off (签发), writes instructions (批示)
+    archivist = "archivist"  # 档案员
+
+
+class Organisation(Strict):
+    """An issuing organisation (发文机关) in the tree."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="stable identifier used in flows and the database")
+    name: str = Field(min_length=2, description="full name (全称)")
+    short_name: str = Field(min_length=2, description="normalised short name (规范化简称), e.g. 全国妇联")
+    level: Level
+    parent: str | None = None
+    prefixes: list[str] = Field(min_length=1, description="机关代字; the first is used for forwarding notices")
+    mark: str = Field(description="issuing-authority mark (发文机关标志), e.g. 山东省妇女联合会文件")
+    printed_by: str = Field(description="printing office (印发机关), e.g. 全国妇联办公厅")
+    fonds: str = Field(pattern=r"^[A-Z0-9]{1,10}$", description="fonds number (全宗号), e.g. Z109")
+    dept_code: str = Field(default="BGS", pattern=r"^[A-Z]{3}$", description="filing department code (机构代码); BGS = 办公室")
+    children_as: str | None = Field(default=None, description="how the body addresses all its children as main recipients, e.g. 各市妇联")
+
+    @field_validator("prefixes")
+    @classmethod
+    def _prefixes_distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a prefix is listed twice for this organisation")
+        return value
+
+
+class OrganisationsFile(Strict):
+    organisations: list[Organisation] = Field(min_length=1)
+
+
+class NumberScheme(Strict):
+    """A document-number sequence (发文字号): per prefix and year, starting at ``start``."""
+
+    prefix: str
+    year: int = Field(ge=1949, le=2100)
+    start: int = Field(default=1, ge=1, description="the first serial to allocate in that year")
+
+
+class NumberingFile(Strict):
+    schemes: list[NumberScheme] = Field(default_factory=list)
+
+
+class User(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    org: str
+    roles: list[Role] = Field(min_length=1)
+
+
+class UsersFile(Strict):
+    users: list[User] = Field(default_factory=list)
+
+
+class Policy(Strict):
+    """A named execution policy. Human steps are auto-approved only when a policy says so."""
+
+    description: str
+    auto_approve: dict[str, str] = Field(default_factory=dict, description="step name -> outcome taken automatically")
+    clock: dict[Level, date] = Field(default_factory=dict, description="replay dates: the business date per organisation level (demo)")
+
+
+class PoliciesFile(Strict):
+    policies: dict[str, Policy] = Field(default_factory=dict)
+
+
+class Retention(StrEnum):
+    """保管期限 and its archive-code letter."""
+
+    permanent = "Y"  # 永久
+    years30 = "D30"  # 定期30年
+    years10 = "D10"  # 定期10年
+
+
+class RetentionMatch(Strict):
+    item: str | None = Field(default=None, description="forwarding | issued | received")
+    from_level: str | None = Field(default=None, description="superior | own | subordinate")
+
+
+class RetentionRule(Strict):
+    when: RetentionMatch = Field(default_factory=RetentionMatch)
+    keep: Retention
+    why: str
+
+
+class RetentionFile(Strict):
+    rules: list[RetentionRule] = Field(min_length=1)

@@ -1,0 +1,158 @@
+"""Layout figures of GB/T 9704-2012 《党政机关公文格式》 in one place, with unit helpers.
+
+Every figure the .docx renderer (and its benchmark baseline) uses lives here, named after
+the standard's own terms. WordprocessingML units:
+
+* twips (twentieths of a point, 1440 per inch): page size, margins, indents, spacing;
+* half-points: font sizes (``w:sz``);
+* eighths of a point: border widths (``w:sz`` of ``w:pBdr``/``w:tcBorders``);
+* 4096ths of a point: the character-grid correction ``w:charSpace``.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+
+# --- unit helpers -------------------------------------------------------------------------
+
+TWIPS_PER_INCH = 1440
+MM_PER_INCH = 25.4
+TWIPS_PER_PT = 20
+
+
+def mm_to_twips(mm: float) -> int:
+    """Millimetres -> twips, rounded to the nearest twip."""
+    return round(mm * TWIPS_PER_INCH / MM_PER_INCH)
+
+
+def twips_to_mm(twips: float) -> float:
+    """Twips -> millimetres."""
+    return twips * MM_PER_INCH / TWIPS_PER_INCH
+
+
+def pt_to_twips(pt: float) -> int:
+    """Points -> twips, rounded."""
+    return round(pt * TWIPS_PER_PT)
+
+
+def pt_to_half_points(pt: float) -> int:
+    """Points -> half-points, the unit of ``w:sz`` for fonts."""
+    return round(pt * 2)
+
+
+# --- 字号 Chinese type sizes, in points (domain README §1) ----------------------------------
+
+CHUHAO = 42.0  # 初号
+XIAOCHU = 36.0  # 小初
+YIHAO = 26.0  # 一号
+ERHAO = 22.0  # 二号
+SANHAO = 16.0  # 三号
+SIHAO = 14.0  # 四号
+
+# --- fonts (East-Asian names as the standard names them; Latin face for digits) -----------
+
+FONT_FANGSONG = "仿宋_GB2312"  # 仿宋: body text
+FONT_HEITI = "黑体"  # 黑体: level-1 headings, 密级, 紧急程度, 附件 label, 主题词 label
+FONT_KAITI = "楷体_GB2312"  # 楷体: level-2 headings, the signer's name
+FONT_XIAOBIAOSONG = "方正小标宋简体"  # 小标宋: issuing-authority mark, titles
+FONT_SONGTI = "宋体"  # 宋体: page numbers
+FONT_LATIN = "Times New Roman"  # ascii/hAnsi face for digits and Latin letters in the text
+
+# Fallbacks written to word/fontTable.xml as ``w:altName``: Word substitutes the alternative
+# when the named font is missing (a machine without the GB2312-era fonts still has 仿宋/楷体).
+FONT_FALLBACKS: dict[str, str] = {
+    FONT_FANGSONG: "仿宋",
+    FONT_KAITI: "楷体",
+    FONT_XIAOBIAOSONG: "宋体",
+    FONT_HEITI: "SimHei",
+    FONT_SONGTI: "SimSun",
+}
+
+RED = "FF0000"  # 红色: the mark and the separator line under the document number
+
+# --- page (GB/T 9704-2012 §5.2) -------------------------------------------------------------
+
+PAGE_WIDTH_MM = 210.0
+PAGE_HEIGHT_MM = 297.0
+MARGIN_TOP_MM = 37.0  # 天头
+MARGIN_BOTTOM_MM = 35.0
+MARGIN_LEFT_MM = 28.0  # 订口
+MARGIN_RIGHT_MM = 26.0
+
+PAGE_WIDTH = mm_to_twips(PAGE_WIDTH_MM)  # 11906
+PAGE_HEIGHT = mm_to_twips(PAGE_HEIGHT_MM)  # 16838
+MARGIN_TOP = mm_to_twips(MARGIN_TOP_MM)
+MARGIN_BOTTOM = mm_to_twips(MARGIN_BOTTOM_MM)
+MARGIN_LEFT = mm_to_twips(MARGIN_LEFT_MM)
+MARGIN_RIGHT = mm_to_twips(MARGIN_RIGHT_MM)
+TYPE_AREA_WIDTH = PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT  # 版心 156 mm
+TYPE_AREA_HEIGHT = PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM  # 版心 225 mm
+
+# --- grid: 22 lines x 28 characters ---------------------------------------------------------
+
+LINES_PER_PAGE = 22
+CHARS_PER_LINE = 28
+# 225 mm / 22 = 579.8 twips; 580 would push the 22nd line past the type area, so 579.
+LINE_PITCH = 579
+BODY_SIZE = SANHAO  # 三号: the default font size, also the Normal style's size
+
+
+def grid_char_space(width_twips: int = TYPE_AREA_WIDTH, chars: int = CHARS_PER_LINE,
+                    font_pt: float = BODY_SIZE) -> int:
+    """``w:charSpace`` for ``chars`` characters per line: the pitch minus the Normal font size.
+
+    Word and LibreOffice both take the character pitch as the Normal style's East-Asian font
+    size plus charSpace/4096 pt. Floor, so that 28 pitches never exceed the type area.
+    """
+    pitch_pt = width_twips / TWIPS_PER_PT / chars
+    return math.floor((pitch_pt - font_pt) * 4096)
+
+
+CHAR_SPACE = grid_char_space()  # -842: pitch 15.794 pt = 5.57 mm
+CHAR = round(TYPE_AREA_WIDTH / CHARS_PER_LINE)  # one 三号 grid character, in twips (316)
+SIHAO_CHAR = pt_to_twips(SIHAO)  # one 四号 character (the colophon is off the grid), 280
+
+# --- header 版头 (§7.2) --------------------------------------------------------------------
+
+MARK_TOP_MM = 35.0  # the mark's top edge below the top of the type area
+# Mark size: we keep 初号 (42 pt) for every mark so that the red headers of a cascade look
+# alike, and compress the characters horizontally (w:w, Word's 字符缩放) when the name is
+# wider than the type area — the usual practice for long names such as
+# 中华全国妇女联合会文件 (11 × 42 pt = 163 mm > 156 mm -> 95 %). Below MARK_MIN_SCALE the
+# glyphs get too thin, so very long (joint) marks step down to the next size first.
+MARK_SIZES = (CHUHAO, XIAOCHU, YIHAO)
+MARK_MIN_SCALE = 60  # per cent
+# The mark paragraph's exact line height as a multiple of its font size: 1.0 puts the em box
+# on the line box, so the space before the paragraph is the distance to the glyphs' top.
+MARK_LINE_FACTOR = 1.0
+RED_LINE_GAP_MM = 4.0  # the red separator line 4 mm below the document number
+RED_LINE_SZ = 12  # 1.5 pt (≈ 0.53 mm): the standard gives no width; 1–2.25 pt is usual
+
+# --- colophon 版记 (§7.4) -------------------------------------------------------------------
+# Thick lines 0.35 mm = 0.99 pt -> 8 eighths; thin 0.25 mm = 0.71 pt -> 6 eighths (0.75 pt,
+# the nearest width Word offers).
+COLOPHON_THICK_SZ = 8
+COLOPHON_THIN_SZ = 6
+COLOPHON_SIZE = SIHAO  # 四号
+
+# --- page numbers (§7.5) --------------------------------------------------------------------
+
+PAGE_NUMBER_SIZE = SIHAO  # 四号 half-width 宋体 digits
+PAGE_NUMBER_GAP_MM = 7.0  # below the type area
+PAGE_NUMBER_LINE = pt_to_twips(SIHAO)  # the footer line's exact height: one 四号 em
+# Word's footer distance runs from the page's bottom edge to the footer's last line, so the
+# footer line's top edge sits 7 mm below the type area when the distance is the bottom margin
+# minus 7 mm minus the line height.
+FOOTER_DISTANCE = MARGIN_BOTTOM - mm_to_twips(PAGE_NUMBER_GAP_MM) - PAGE_NUMBER_LINE
+HEADER_DISTANCE = mm_to_twips(15.0)  # no header is used; any value inside the top margin
+
+
+def char_width_em(ch: str) -> float:
+    """Advance of one character in ems: full-width (CJK) 1, half-width (digits, Latin) 0.5."""
+    return 1.0 if unicodedata.east_asian_width(ch) in ("W", "F", "A") else 0.5
+
+
+def text_width_em(text: str) -> float:
+    """Estimated width of ``text`` in ems of its font size (ideographs 1 em, digits 0.5 em)."""
+    return sum(char_width_em(ch) for ch in text)

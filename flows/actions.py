@@ -1,0 +1,163 @@
+"""The automatic actions a flow step can name with ``do:``.
+
+Each action runs inside the step's transaction with the circulation locked (see engine.py):
+its database effects commit together with the step, or not at all. Files are written
+deterministically and atomically, so a retried step rewrites identical bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+from sqlmodel import select
+
+from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
+from gongwen_engine.doc_templates.render import render_docx
+from gongwen_engine.models.archive import format_archive_code, item_sequence, retention_for
+from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, next_serial, register_sequence
+from gongwen_engine.models.tables import ArchiveItem, Delivery, Document, Registration, utcnow
+
+from .engine import FlowError, StepContext
+
+Action = Callable[[StepContext], str | None]
+ACTIONS: dict[str, Action] = {}
+
+
+def action(fn: Action) -> Action:
+    ACTIONS[fn.__name__] = fn
+    return fn
+
+
+@action
+def sign_for(ctx: StepContext) -> None:
+    """签收: the recipient acknowledges receipt of the delivered document."""
+    received = ctx.document(ctx.circulation.received_id)
+    ctx.audit("signed_for", received.id, doc_number=received.doc_number, sender=received.org)
+
+
+@action
+def register(ctx: StepContext) -> None:
+    """登记: give the received document an incoming register number (once per organisation)."""
+    circ = ctx.circulation
+    received = ctx.document(circ.received_id)
+    existing = ctx.session.exec(select(Registration).where(Registration.org == circ.org, Registration.document_id == received.id)).first()
+    if existing:
+        return
+    year = ctx.today.year
+    serial = next_serial(ctx.session, register_sequence(circ.org), year)
+    signed_for = ctx.engine.step_finished_at(ctx.session, circ.id, "sign_for") or utcnow()
+    reg = Registration(org=circ.org, document_id=received.id, circulation_id=circ.id, year=year, serial=serial, register_number=format_register_number(year, serial), signed_for_at=signed_for)
+    ctx.session.add(reg)
+    ctx.audit("registered", received.id, register_number=reg.register_number)
+
+
+@action
+def decide_forwarding(ctx: StepContext) -> str:
+    """拟办: forward to the organisation's children if it has any, otherwise file it."""
+    return "forward" if ctx.config.children(ctx.circulation.org) else "file"
+
+
+def _ref(ctx: StepContext, doc: Document) -> DocRef:
+    return DocRef(issuer=ctx.config.org(doc.org).short_name, title=doc.title, doc_number=doc.doc_number or "")
+
+
+@action
+def draft_forwarding(ctx: StepContext) -> None:
+    """拟稿: draft the forwarding notice from the step's template; a re-draft is a new version."""
+    circ = ctx.circulation
+    received = ctx.document(circ.received_id)
+    original = ctx.document(received.original_id) if received.original_id else received
+    content = draft_forwarding_notice(ctx.org, _ref(ctx, original), _ref(ctx, received), ctx.today, ctx.step.template or "forwarding_notice.j2")
+    version = 1
+    if circ.document_id:
+        version = ctx.document(circ.document_id).version + 1
+    doc = Document(
+        org=circ.org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"),
+        forwards_id=received.id, original_id=original.id, circulation_id=circ.id, version=version,
+    )
+    ctx.session.add(doc)
+    ctx.session.flush()
+    circ.document_id = doc.id
+    ctx.audit("drafted", doc.id, title=doc.title, version=version)
+
+
+@action
+def allocate_number(ctx: StepContext) -> None:
+    """编号: allocate the next 发文字号 of the issuer's first prefix in the document's year."""
+    doc = ctx.document(ctx.circulation.document_id)
+    content = DocumentContent.model_validate(doc.content)
+    prefix = ctx.org.prefixes[0]
+    year = content.issued_on.year
+    number = allocate_doc_number(ctx.session, prefix, year, doc.id, start=ctx.config.start_of(prefix, year))
+    doc.doc_number = number.doc_number
+    doc.content = {**doc.content, "doc_number": number.doc_number}
+    ctx.session.add(doc)
+    ctx.audit("numbered", doc.id, doc_number=number.doc_number)
+
+
+def document_parts(ctx: StepContext, doc: Document) -> list[DocumentContent]:
+    """The document followed by what it forwards, as issued (cover letter first)."""
+    parts = [DocumentContent.model_validate(doc.content)]
+    if doc.forwards_id:
+        parts.extend(document_parts(ctx, ctx.document(doc.forwards_id)))
+    return parts
+
+
+@action
+def render(ctx: StepContext) -> None:
+    """印制: write the .docx (cover letter + forwarded document) to the storage folder."""
+    doc = ctx.document(ctx.circulation.document_id)
+    if not doc.doc_number:
+        raise FlowError(f"document {doc.id} has no number yet: put the numbering step before rendering")
+    relative = f"{doc.org}/{doc.doc_number}.docx"
+    result = render_docx(document_parts(ctx, doc), ctx.engine.storage / relative)
+    doc.file, doc.sha256 = relative, result.sha256
+    ctx.session.add(doc)
+    ctx.audit("rendered", doc.id, file=relative, sha256=result.sha256, size=result.size)
+
+
+@action
+def distribute(ctx: StepContext) -> None:
+    """核发: deliver to every child organisation once; each delivery starts the recipient's flow."""
+    circ = ctx.circulation
+    doc = ctx.document(circ.document_id)
+    if not doc.file:
+        raise FlowError(f"document {doc.doc_number} is not rendered yet: put the render step before distribution")
+    flow = ctx.step.start_flow or circ.flow
+    for child in ctx.config.children(circ.org):
+        if ctx.session.exec(select(Delivery).where(Delivery.document_id == doc.id, Delivery.recipient == child.code)).first() is None:
+            ctx.session.add(Delivery(document_id=doc.id, sender=circ.org, recipient=child.code))
+            ctx.audit("delivered", doc.id, recipient=child.code)
+        ctx.engine.start_for_recipient(ctx.session, circ, child.code, doc.id, flow)
+
+
+@action
+def archive(ctx: StepContext) -> None:
+    """归档: file the circulation as one item (件) with its archive code (档号)."""
+    circ = ctx.circulation
+    if ctx.session.exec(select(ArchiveItem).where(ArchiveItem.circulation_id == circ.id)).first():
+        return
+    org = ctx.org
+    if circ.document_id:  # we issued something: our document (+ what it forwards) is the item
+        doc = ctx.document(circ.document_id)
+        item_kind, from_level = ("forwarding", "superior") if doc.forwards_id else ("issued", "own")
+        files = [{"role": "issued_copy", "document_id": doc.id, "file": doc.file, "sha256": doc.sha256}]
+    else:  # we only received it
+        doc = ctx.document(circ.received_id)
+        item_kind, from_level = "received", "superior"
+        files = [{"role": "received", "document_id": doc.id, "file": doc.file, "sha256": doc.sha256}]
+    content = DocumentContent.model_validate(doc.content)
+    year = content.issued_on.year
+    retention, why = retention_for(ctx.config.retention, item_kind, from_level)
+    item_no = next_serial(ctx.session, item_sequence(org.fonds, retention, org.dept_code), year)
+    item = ArchiveItem(
+        org=org.code, circulation_id=circ.id, fonds=org.fonds, year=year, retention=retention.value, dept_code=org.dept_code,
+        item_no=item_no, archive_code=format_archive_code(org.fonds, year, retention, org.dept_code, item_no),
+        doc_number=doc.doc_number, title=doc.title, responsible=ctx.config.org(doc.org).name, dated=content.issued_on, files=files,
+    )
+    ctx.session.add(item)
+    ctx.audit("archived", doc.id, archive_code=item.archive_code, retention=retention.value, why=why)
+
+

@@ -1,0 +1,30 @@
+"""Glossary: the domain terms gongwen uses as names, with the Chinese term once.
+
+Use these words in code, database columns, YAML keys and docs; do not invent synonyms.
+
+| name              | 术语        | meaning |
+|-------------------|-------------|---------|
+| document          | 公文        | an official document; in the database one issued text (cover letter or original) |
+| doc_type          | 文种        | 通知, 意见, 报告, 请示, ... |
+| issuer            | 发文机关    | the organisation that issues a document (``Document.org``) |
+| issuer_mark       | 发文机关标志 | the red header, e.g. 山东省妇女联合会文件 |
+| prefix            | 机关代字    | e.g. 鲁妇发 |
+| doc_number        | 发文字号    | {prefix}〔{year}〕{serial}号 |
+| signer            | 签发人      | the leader who signs off; printed in upward documents' headers |
+| main_recipients   | 主送机关    | |
+| cc                | 抄送机关    | |
+| issued_on         | 成文日期    | date of writing |
+| printed_by / printed_on | 印发机关 / 印发日期 | |
+| circulation       | 流转        | one organisation's run of a flow over one document |
+| work_item         | 工作项/待办 | one step of a circulation; human ones wait here for a person |
+| sign_for          | 签收        | |
+| register / register_number | 登记 / 收文登记号 | |
+| sign_off          | 签发        | |
+| forwarding notice | 转发通知    | the cover letter that forwards a received document |
+| delivery          | 分发/核发   | one document delivered to one recipient organisation |
+| archive item      | 归档文件（件）| the filing unit of DA/T 22-2015 |
+| archive_code      | 档号        | 全宗号-WS·年度-保管期限-机构-件号 |
+| fonds             | 全宗号      | |
+| retention         | 保管期限    | Y 永久, D30 定期30年, D10 定期10年 |
+| audit event       | 审计记录    | who did what, when, to which document |
+"""

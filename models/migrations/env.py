@@ -1,0 +1,29 @@
+"""Alembic environment: gongwen's tables are the SQLModel metadata."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+from gongwen_engine.models import tables  # noqa: F401  (registers the tables)
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        from gongwen_engine.models.db import get_engine
+
+        with get_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+            _run(conn)
+    else:
+        _run(connection)
+
+
+def _run(connection) -> None:  # noqa: ANN001
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

@@ -1,0 +1,109 @@
+"""Document numbers (发文字号) and every other gap-free sequence.
+
+The format rule lives here and only here: ``{prefix}〔{year}〕{serial}号`` — the year in full
+Arabic digits inside 六角括号 〔〕, the serial without 第 and without leading zeros
+(GB/T 9704-2012 §7.2.4).
+
+Allocation is one ``UPDATE ... SET last = last + 1 RETURNING last`` on a counter row per
+sequence and year, inside the caller's transaction: the row lock serialises concurrent
+allocators on PostgreSQL, ``BEGIN IMMEDIATE`` does on SQLite. A rolled-back transaction rolls
+back its allocation too, so committed numbers have no gaps; a number that must be withdrawn
+after commit is voided (kept, with a reason), never reused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from .tables import IssuedNumber, NumberCounter, utcnow
+
+DOC_NUMBER_RE = re.compile(r"^(?P<prefix>[^〔〕\s]+)〔(?P<year>\d{4})〕(?P<serial>[1-9]\d*)号$")
+
+
+@dataclass(frozen=True)
+class DocNumber:
+    """A parsed 发文字号."""
+
+    prefix: str
+    year: int
+    serial: int
+
+    def __str__(self) -> str:
+        return format_doc_number(self.prefix, self.year, self.serial)
+
+
+def format_doc_number(prefix: str, year: int, serial: int) -> str:
+    """('鲁妇发', 2012, 10) -> '鲁妇发〔2012〕10号'."""
+    if serial < 1:
+        raise ValueError(f"serial must be >= 1, got {serial}")
+    if not 1000 <= year <= 9999:
+        raise ValueError(f"year must have four digits, got {year}")
+    return f"{prefix}〔{year}〕{serial}号"
+
+
+def parse_doc_number(text: str) -> DocNumber:
+    """'鲁妇发〔2012〕10号' -> DocNumber; anything not in the standard form is refused."""
+    match = DOC_NUMBER_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"'{text}' is not a document number of the form 机关代字〔2012〕10号")
+    return DocNumber(match["prefix"], int(match["year"]), int(match["serial"]))
+
+
+def next_serial(session: Session, sequence: str, year: int, start: int = 1) -> int:
+    """Allocate the next serial of ``sequence`` in ``year`` inside the caller's transaction."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.exec(
+        insert(NumberCounter)
+        .values(sequence=sequence, year=year, last=start - 1)
+        .on_conflict_do_nothing(index_elements=["sequence", "year"])
+    )
+    result = session.exec(
+        update(NumberCounter)
+        .where(NumberCounter.sequence == sequence, NumberCounter.year == year)
+        .values(last=NumberCounter.last + 1)
+        .returning(NumberCounter.last)
+    )
+    return result.scalar_one()
+
+
+def allocate_doc_number(session: Session, prefix: str, year: int, document_id: int | None, start: int = 1) -> IssuedNumber:
+    """Allocate ``prefix〔year〕n号`` to ``document_id`` (at most one number per document)."""
+    if document_id is not None:
+        existing = session.exec(select(IssuedNumber).where(IssuedNumber.document_id == document_id)).first()
+        if existing:
+            return existing
+    serial = next_serial(session, prefix, year, start)
+    number = IssuedNumber(prefix=prefix, year=year, serial=serial, doc_number=format_doc_number(prefix, year, serial), document_id=document_id)
+    session.add(number)
+    session.flush()
+    return number
+
+
+def void_doc_number(session: Session, doc_number: str, reason: str) -> IssuedNumber:
+    """Withdraw an allocated number: it stays recorded (voided, with the reason) and is never reused."""
+    if not reason.strip():
+        raise ValueError("a reason is required to void a document number")
+    number = session.exec(select(IssuedNumber).where(IssuedNumber.doc_number == doc_number)).first()
+    if number is None:
+        raise LookupError(f"document number {doc_number} was never allocated")
+    number.voided, number.void_reason, number.document_id = True, reason, None
+    number.allocated_at = number.allocated_at or utcnow()
+    session.add(number)
+    return number
+
+
+def register_sequence(org: str) -> str:
+    """The incoming-register (收文登记) sequence of one organisation."""
+    return f"register:{org}"
+
+
+def format_register_number(year: int, serial: int) -> str:
+    """收文登记号, e.g. 收〔2012〕3号 (internal register; same bracket convention as 发文字号)."""
+    return f"收〔{year}〕{serial}号"

@@ -1,0 +1,177 @@
+"""The database tables. Terms follow ``gongwen_engine.models.glossary``.
+
+The database is the source of truth: a waiting human step is a :class:`WorkItem` row, not a
+waiting process, and every effect (a number, a delivery, a registration, an archive item) is a
+row guarded by a unique constraint so it can happen only once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Document(SQLModel, table=True):
+    """公文: one document issued (or being drafted) by one organisation."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org: str = Field(index=True, description="issuer (发文机关) code")
+    doc_type: str = "通知"
+    title: str
+    doc_number: str | None = Field(default=None, unique=True)
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False), description="DocumentContent as JSON")
+    forwards_id: int | None = Field(default=None, foreign_key="document.id", description="the document this one forwards")
+    original_id: int | None = Field(default=None, foreign_key="document.id", description="the first document of a forwarding chain")
+    circulation_id: int | None = Field(default=None, index=True, description="the circulation that drafted it")
+    version: int = 1
+    file: str | None = Field(default=None, description="rendered .docx, relative to the storage folder")
+    sha256: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Circulation(SQLModel, table=True):
+    """流转: one organisation's run of one flow over one document; the process row that is locked."""
+
+    __table_args__ = (UniqueConstraint("org", "received_id", name="uq_circulation_org_received"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org: str = Field(index=True)
+    flow: str
+    flow_version: str = Field(description="sha256 prefix of the flow file this circulation runs")
+    policy: str = "manual"
+    received_id: int | None = Field(default=None, foreign_key="document.id", description="the incoming document")
+    document_id: int | None = Field(default=None, foreign_key="document.id", description="the document drafted here")
+    parent_id: int | None = Field(default=None, foreign_key="circulation.id", description="the sender's circulation")
+    step: str | None = Field(default=None, description="current step; None once finished")
+    status: str = Field(default="ready", index=True, description="ready | running | waiting | done | failed")
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WorkItem(SQLModel, table=True):
+    """工作项/待办: one step of a circulation. Human items wait here for a person."""
+
+    __table_args__ = (
+        Index(
+            "uq_workitem_one_open",
+            "circulation_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    circulation_id: int = Field(foreign_key="circulation.id", index=True)
+    step: str
+    kind: str = Field(description="auto | human")
+    role: str | None = Field(default=None, description="role that may act on a human item")
+    org: str = Field(index=True)
+    status: str = Field(default="open", description="open | done | cancelled")
+    outcome: str | None = None
+    comment: str | None = None
+    actor: str | None = None
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class NumberCounter(SQLModel, table=True):
+    """The last serial allocated per sequence (a prefix, or an incoming register, or an archive class) and year."""
+
+    sequence: str = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    last: int
+
+
+class IssuedNumber(SQLModel, table=True):
+    """发文字号 allocated to a document. Never reused; a voided number keeps its row and reason."""
+
+    __table_args__ = (UniqueConstraint("prefix", "year", "serial", name="uq_number_serial"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str
+    year: int
+    serial: int
+    doc_number: str = Field(unique=True)
+    document_id: int | None = Field(default=None, foreign_key="document.id", unique=True)
+    voided: bool = False
+    void_reason: str | None = None
+    allocated_at: datetime = Field(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    """分发: one document delivered to one recipient organisation, exactly once."""
+
+    __table_args__ = (UniqueConstraint("document_id", "recipient", name="uq_delivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id")
+    sender: str
+    recipient: str = Field(index=True)
+    delivered_at: datetime = Field(default_factory=utcnow)
+
+
+class Registration(SQLModel, table=True):
+    """收文登记: an incoming document registered by the receiving organisation."""
+
+    __table_args__ = (
+        UniqueConstraint("org", "document_id", name="uq_registration"),
+        UniqueConstraint("org", "year", "serial", name="uq_registration_serial"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org: str
+    document_id: int = Field(foreign_key="document.id")
+    circulation_id: int = Field(foreign_key="circulation.id")
+    year: int
+    serial: int
+    register_number: str
+    signed_for_at: datetime
+    registered_at: datetime = Field(default_factory=utcnow)
+
+
+class ArchiveItem(SQLModel, table=True):
+    """归档文件（件）: the filing unit of DA/T 22-2015, with its archive code (档号)."""
+
+    __table_args__ = (UniqueConstraint("fonds", "year", "retention", "dept_code", "item_no", name="uq_archive_item_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org: str = Field(index=True)
+    circulation_id: int = Field(foreign_key="circulation.id", unique=True)
+    fonds: str
+    year: int
+    retention: str
+    dept_code: str
+    item_no: int
+    archive_code: str = Field(unique=True)
+    doc_number: str | None = None
+    title: str
+    responsible: str = Field(description="责任者: the issuer's name")
+    dated: date
+    files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False), description="[{role, document_id, file, sha256}] in DA/T 22 order")
+    filed_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """审计记录: who did what, when, to which document."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str
+    action: str
+    org: str | None = Field(default=None, index=True)
+    circulation_id: int | None = Field(default=None, index=True)
+    document_id: int | None = Field(default=None, index=True)
+    step: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

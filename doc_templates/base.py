@@ -21,7 +21,6 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.section import Section
 from docx.shared import Twips
-from docx.text.paragraph import Paragraph
 
 from gongwen_engine.doc_templates import layout as L
 
@@ -31,7 +30,10 @@ ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 FIXED_CORE_TIME = datetime(2012, 7, 1, tzinfo=timezone.utc)  # GB/T 9704-2012 took effect
 
 # Parts python-docx's default template carries that a GB/T 9704 document does not need.
-_DROPPED_DOCUMENT_RELS = {RT.STYLES_WITH_EFFECTS, RT.CUSTOM_XML, RT.NUMBERING, RT.WEB_SETTINGS}
+_DROPPED_DOCUMENT_RELS = {
+    "http://schemas.microsoft.com/office/2007/relationships/stylesWithEffects",
+    RT.CUSTOM_XML, RT.NUMBERING, RT.WEB_SETTINGS,
+}
 _DROPPED_PACKAGE_RELS = {RT.THUMBNAIL}
 # Styles kept from the default template: the defaults every part may point at implicitly.
 _KEPT_STYLE_IDS = {"Normal", "DefaultParagraphFont", "TableNormal", "NoList", "Footer"}
@@ -78,15 +80,19 @@ def _set_page(section: Section) -> None:
 
 
 def _set_styles(document: docx.document.Document) -> None:
-    """Normal = 三号仿宋, exact line pitch 579, justified; drop the template's other styles."""
+    """Normal = 三号仿宋, exact line pitch 579, justified, 28 characters a line (see layout)."""
     styles = document.styles.element
     for child in list(styles):
         if child.tag == qn("w:latentStyles"):
             styles.remove(child)
         elif child.tag == qn("w:style") and child.get(qn("w:styleId")) not in _KEPT_STYLE_IDS:
             styles.remove(child)
+        for link in child.findall(qn("w:link")):  # links pointed at the dropped char styles
+            child.remove(link)
     size = L.pt_to_half_points(L.BODY_SIZE)
-    rpr_default = styles.find(qn("w:docDefaults")).find(qn("w:rPrDefault"))
+    defaults = styles.find(qn("w:docDefaults"))
+    defaults.find(qn("w:pPrDefault")).clear()  # the template's 10 pt after / 1.15 lines
+    rpr_default = defaults.find(qn("w:rPrDefault"))
     rpr_default.clear()
     rpr_default.append(parse_xml(
         f'<w:rPr {nsdecls("w")}>{rfonts_xml(L.FONT_FANGSONG)}<w:kern w:val="2"/>'
@@ -97,10 +103,11 @@ def _set_styles(document: docx.document.Document) -> None:
         if child.tag in (qn("w:pPr"), qn("w:rPr")):
             normal.remove(child)
     normal.append(parse_xml(
-        f'<w:pPr {nsdecls("w")}><w:widowControl w:val="0"/>'
+        f'<w:pPr {nsdecls("w")}><w:widowControl w:val="0"/><w:snapToGrid w:val="0"/>'
         f'<w:spacing w:line="{L.LINE_PITCH}" w:lineRule="exact"/><w:jc w:val="both"/></w:pPr>'))
     normal.append(parse_xml(
         f'<w:rPr {nsdecls("w")}>{rfonts_xml(L.FONT_FANGSONG)}'
+        f'<w:spacing w:val="{L.BODY_CHAR_SPACING}"/>'
         f'<w:sz w:val="{size}"/><w:szCs w:val="{size}"/></w:rPr>'))
 
 
@@ -125,7 +132,7 @@ def page_number_runs_xml() -> str:
 def _page_number_paragraph_xml(odd: bool) -> str:
     """Odd pages: right-aligned one 四号 character in from the right; even: mirrored."""
     indent = f'w:right="{L.SIHAO_CHAR}"' if odd else f'w:left="{L.SIHAO_CHAR}"'
-    return (f'<w:p {nsdecls("w")}><w:pPr><w:pStyle w:val="Footer"/><w:snapToGrid w:val="0"/>'
+    return (f'<w:p {nsdecls("w")}><w:pPr><w:pStyle w:val="Footer"/>'
             f'<w:spacing w:line="{L.PAGE_NUMBER_LINE}" w:lineRule="exact"/><w:ind {indent}/>'
             f'<w:jc w:val="{"right" if odd else "left"}"/></w:pPr>'
             f"{page_number_runs_xml()}</w:p>")
@@ -138,7 +145,6 @@ def _set_footers(section: Section) -> None:
         for paragraph in list(container):
             container.remove(paragraph)
         container.append(parse_xml(_page_number_paragraph_xml(odd)))
-        Paragraph(container[-1], footer)  # parses as a python-docx paragraph
 
 
 def _font_table_xml() -> bytes:

@@ -71,7 +71,7 @@ FONT_FALLBACKS: dict[str, str] = {
 
 RED = "FF0000"  # 红色: the mark and the separator line under the document number
 
-# --- page (GB/T 9704-2012 §5.2) -------------------------------------------------------------
+# --- page (GB/T 9704-2012 §6.2) -------------------------------------------------------------
 
 PAGE_WIDTH_MM = 210.0
 PAGE_HEIGHT_MM = 297.0
@@ -110,8 +110,15 @@ def grid_char_space(width_twips: int = TYPE_AREA_WIDTH, chars: int = CHARS_PER_L
 
 
 CHAR_SPACE = grid_char_space()  # -842: pitch 15.794 pt = 5.57 mm
-CHAR = round(TYPE_AREA_WIDTH / CHARS_PER_LINE)  # one 三号 grid character, in twips (316)
-SIHAO_CHAR = pt_to_twips(SIHAO)  # one 四号 character (the colophon is off the grid), 280
+# The 28 characters per line come from character spacing, not from snapping to the grid:
+# LibreOffice gives every 16 pt character two 15.8 pt grid cells (14 per line), so all
+# paragraphs are off the character grid (Normal: snapToGrid 0) and the Normal style narrows
+# each character by 0.3 pt (w:spacing -6 twips) to a 15.7 pt pitch: 28 × 15.7 = 439.6 pt of
+# the 442.25 pt line, the slack covering renderers' rounding (LibreOffice broke 28 × 15.75
+# after 27). The grid stays in the section: it fixes the line pitch and is what Word shows.
+BODY_CHAR_SPACING = math.floor(TYPE_AREA_WIDTH / CHARS_PER_LINE - pt_to_twips(BODY_SIZE)) - 1
+CHAR = pt_to_twips(BODY_SIZE) + BODY_CHAR_SPACING  # one 三号 character's advance: 314 twips
+SIHAO_CHAR = pt_to_twips(SIHAO)  # one 四号 character (colophon, page numbers): 280 twips
 
 # --- header 版头 (§7.2) --------------------------------------------------------------------
 
@@ -123,11 +130,18 @@ MARK_TOP_MM = 35.0  # the mark's top edge below the top of the type area
 # glyphs get too thin, so very long (joint) marks step down to the next size first.
 MARK_SIZES = (CHUHAO, XIAOCHU, YIHAO)
 MARK_MIN_SCALE = 60  # per cent
-# The mark paragraph's exact line height as a multiple of its font size: 1.0 puts the em box
-# on the line box, so the space before the paragraph is the distance to the glyphs' top.
-MARK_LINE_FACTOR = 1.0
 RED_LINE_GAP_MM = 4.0  # the red separator line 4 mm below the document number
 RED_LINE_SZ = 12  # 1.5 pt (≈ 0.53 mm): the standard gives no width; 1–2.25 pt is usual
+# The line is the bottom border of the number's paragraph; ``w:space`` (points) counts from
+# the bottom of the number's 579-twip line box, whose 三号 glyphs end about 1.5 mm above it
+# (measured in LibreOffice's PDF; the em box sits low in an exact-height line). 4 mm - 1.5 mm
+# = 7 pt.
+RED_LINE_SPACE = 7
+# The border adds its space and width to the number's paragraph; the blank line under it is
+# shortened by as much, so the title and the text below stay on the 579-twip line grid (and
+# a page keeps its 22 lines).
+RED_LINE_HEIGHT = round((RED_LINE_SPACE + RED_LINE_SZ / 8) * TWIPS_PER_PT)
+LINE_UNDER_RED_LINE = LINE_PITCH - RED_LINE_HEIGHT
 
 # --- colophon 版记 (§7.4) -------------------------------------------------------------------
 # Thick lines 0.35 mm = 0.99 pt -> 8 eighths; thin 0.25 mm = 0.71 pt -> 6 eighths (0.75 pt,

@@ -1,0 +1,131 @@
+"""GB/T 9704-2012 .docx renderer (公文排版): the fast path.
+
+The base package (styles, settings, page, footers) is built once per process with
+python-docx (:mod:`.base`); per document, jinja2 renders ``word/document.xml`` from
+``gbt9704/document.xml.j2`` and the result is appended to a copy of the base zip. Files are
+written atomically with fixed zip timestamps, so the same input always gives the same bytes.
+
+Public API::
+
+    render_docx(parts, path) -> RenderResult
+    render_docx_bytes(parts) -> bytes
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
+
+from gongwen_engine.doc_templates import layout
+from gongwen_engine.doc_templates.base import DOCUMENT_PART, base_package, zip_entry
+from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.doc_templates.elements import PartView, part_view
+
+TEMPLATE_DIR = Path(__file__).parent / "gbt9704"
+TEMPLATE_NAME = "document.xml.j2"
+DOCUMENT_COMPRESSLEVEL = 1  # fastest deflate: the body is small, time matters more than size
+FILE_MODE = 0o644
+_RUN_BREAKS = re.compile("(\t|\n)")
+_RUN_BREAK_XML = {"\t": "<w:tab/>", "\n": "<w:br/>"}
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """A written .docx: where it is, the SHA-256 of its bytes (hex) and its size in bytes."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+def run_content_xml(text: str) -> Markup:
+    """A run's content: escaped ``w:t`` pieces, tabs as ``w:tab``, newlines as ``w:br``."""
+    pieces = []
+    for piece in _RUN_BREAKS.split(text):
+        if piece in _RUN_BREAK_XML:
+            pieces.append(_RUN_BREAK_XML[piece])
+        elif piece:
+            pieces.append(f'<w:t xml:space="preserve">{escape(piece)}</w:t>')
+    return Markup("".join(pieces))
+
+
+@cache
+def _template() -> jinja2.Template:
+    """The document template, loaded once; autoescaped since it writes XML."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["L"] = layout
+    env.filters["hp"] = layout.pt_to_half_points
+    env.filters["wt"] = run_content_xml
+    return env.get_template(TEMPLATE_NAME)
+
+
+def part_views(parts: Sequence[DocumentContent]) -> list[PartView]:
+    """Lay out the parts; every part after the first starts on a new page."""
+    if not parts:
+        raise ValueError("render needs at least one document part")
+    return [part_view(content, new_page=index > 0) for index, content in enumerate(parts)]
+
+
+def render_document_xml(parts: Sequence[DocumentContent]) -> str:
+    """``word/document.xml`` for the parts, one after another."""
+    base = base_package()
+    return _template().render(head=Markup(base.document_head), sect_pr=Markup(base.sect_pr),
+                              parts=part_views(parts))
+
+
+def render_docx_bytes(parts: Sequence[DocumentContent]) -> bytes:
+    """The .docx bytes: the base package plus the rendered ``word/document.xml``."""
+    body = render_document_xml(parts).encode("utf-8")
+    buffer = io.BytesIO(base_package().zip_bytes)
+    with zipfile.ZipFile(buffer, "a") as package:
+        package.writestr(zip_entry(DOCUMENT_PART), body, compresslevel=DOCUMENT_COMPRESSLEVEL)
+    return buffer.getvalue()
+
+
+def write_atomically(data: bytes, path: Path) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, rename it over.
+
+    Readers see the old file or the new one, never a half-written one; a crashed attempt
+    leaves no temporary file behind it. Missing parent folders are created.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, FILE_MODE)  # mkstemp creates 0600
+        os.replace(temp_name, path)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def render_docx(parts: Sequence[DocumentContent], path: Path) -> RenderResult:
+    """Render the parts into one .docx at ``path`` (a forwarding document: cover letter first,
+    then the forwarded document as issued; page numbers run on)."""
+    path = Path(path)
+    data = render_docx_bytes(parts)
+    write_atomically(data, path)
+    return RenderResult(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))

@@ -29,7 +29,7 @@ from docx.text.paragraph import Paragraph
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates.base import page_number_runs_xml, rfonts_xml
 from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.doc_templates.elements import ColophonRow, PartView
+from gongwen_engine.doc_templates.elements import BodyParagraph, ColophonRow, PartView
 from gongwen_engine.doc_templates.render import part_views, render_docx
 from gongwen_engine.doc_templates.samples import forwarding_sample
 
@@ -172,6 +172,12 @@ def _colophon(document, rows: list[ColophonRow]) -> None:
     _para(document, line=20)  # the colophon's anchor
 
 
+def _body_paragraph(document, p: BodyParagraph) -> None:
+    paragraph = _para(document, first_line=2 * L.CHAR, first_line_chars=True)
+    _run(paragraph, p.lead, p.lead_font)
+    _run(paragraph, p.rest)
+
+
 def _part(document, part: PartView) -> None:
     for index, (text, font) in enumerate(part.top_lines):
         _run(_para(document, WD_ALIGN_PARAGRAPH.LEFT, page_break=part.new_page and index == 0),
@@ -200,9 +206,7 @@ def _part(document, part: PartView) -> None:
         _blank(document)
         _run(document.add_paragraph(), part.recipients)
     for p in part.paragraphs:
-        paragraph = _para(document, first_line=2 * L.CHAR, first_line_chars=True)
-        _run(paragraph, p.lead, p.lead_font)
-        _run(paragraph, p.rest)
+        _body_paragraph(document, p)
     if part.attachment_notes:
         _blank(document)
         for note in part.attachment_notes:
@@ -224,9 +228,7 @@ def _part(document, part: PartView) -> None:
              L.FONT_XIAOBIAOSONG, L.ERHAO, latin=L.FONT_XIAOBIAOSONG)
         _blank(document)
         for p in attachment.paragraphs:
-            paragraph = _para(document, first_line=2 * L.CHAR, first_line_chars=True)
-            _run(paragraph, p.lead, p.lead_font)
-            _run(paragraph, p.rest)
+            _body_paragraph(document, p)
     if part.colophon:
         _colophon(document, part.colophon)
 

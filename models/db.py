@@ -49,7 +49,8 @@ def _make_sqlite_transactions_immediate(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers (see transaction()) take the write lock up front; readers start deferred.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -74,8 +75,8 @@ def migrate(url: str) -> None:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+    """One unit of work that writes: commit on success, roll back on any error."""
+    with Session(engine.execution_options(immediate=True), expire_on_commit=False) as session:
         with session.begin():
             yield session
 

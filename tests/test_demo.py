@@ -1,0 +1,158 @@
+"""End to end: the `gongwen` CLI runs the seed chain through Prefect; the documents it writes
+are GB/T 9704 .docx files that LibreOffice converts to PDF."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from docx import Document as Docx
+from docx.shared import Mm
+
+from gongwen_engine.config.loader import load_config
+from gongwen_engine.models.archive import ARCHIVE_CODE_RE
+from gongwen_engine.models.numbering import parse_doc_number
+
+SHANDONG_TITLE = "关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知"
+
+
+def gongwen(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    # Each CLI process gets its own Prefect home, so parallel test workers never share one
+    # embedded Prefect database.
+    env = {**os.environ, "GONGWEN_HOME": str(home), "PREFECT_HOME": str(home / "prefect"), "COLUMNS": "200"}
+    env.pop("GONGWEN_DATABASE_URL", None)
+    proc = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", *args], capture_output=True, text=True, env=env, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"gongwen {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict], str]:
+    out = tmp_path_factory.mktemp("demo")
+    proc = gongwen("demo", "--out", str(out), home=out / "home")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return out, manifest, proc.stdout
+
+
+def test_help_explains_every_command() -> None:
+    proc = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0
+    for command in ["demo", "launch", "tasks", "act", "run", "worker", "status", "audit", "check", "init", "number", "retry"]:
+        assert re.search(rf"│ {command}\s+\S", proc.stdout), f"--help does not explain '{command}'"
+
+
+def test_demo_manifest_lists_every_document(demo_run) -> None:
+    out, manifest, stdout = demo_run
+    config = load_config()
+    # 全国妇联 + 山东省妇联 + every city that has counties configured issue a document.
+    issuers = {"acwf", "shandong"} | {c.code for c in config.children("shandong") if config.children(c.code)}
+    assert {e["org_code"] for e in manifest} == issuers
+    for entry in manifest:
+        assert set(entry) >= {"org", "doc_number", "title", "file", "forwarded_from", "archive_code"}
+        assert (out / entry["file"]).is_file()
+        parse_doc_number(entry["doc_number"])
+        assert ARCHIVE_CODE_RE.match(entry["archive_code"]), entry["archive_code"]
+    assert "documents 3" in stdout and "circulations {'done': 31}" in stdout
+
+
+def test_demo_shandong_cover_letter_matches_seed(demo_run) -> None:
+    _, manifest, _ = demo_run
+    shandong = next(e for e in manifest if e["org_code"] == "shandong")
+    assert shandong["doc_number"] == "鲁妇发〔2012〕10号"
+    assert shandong["title"] == SHANDONG_TITLE
+    assert shandong["forwarded_from"] == "妇字〔2012〕2号"
+    national = next(e for e in manifest if e["org_code"] == "acwf")
+    assert national["doc_number"] == "妇字〔2012〕2号" and national["forwarded_from"] is None
+    jinan = next(e for e in manifest if e["org_code"] == "jinan")
+    # forwarding a forward refers to the original document
+    assert jinan["title"] == SHANDONG_TITLE and jinan["forwarded_from"] == "鲁妇发〔2012〕10号"
+
+
+def test_demo_documents_follow_gbt9704(demo_run) -> None:
+    out, manifest, _ = demo_run
+    shandong = next(e for e in manifest if e["org_code"] == "shandong")
+    doc = Docx(str(out / shandong["file"]))
+    section = doc.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+    assert abs(section.top_margin - Mm(37)) < Mm(1) and abs(section.left_margin - Mm(28)) < Mm(1)
+    texts = [p.text for p in doc.paragraphs]
+    assert "山东省妇女联合会文件" in texts and "鲁妇发〔2012〕10号" in texts
+    assert "各市妇联：" in texts
+    assert "2012年1月31日" in texts  # date of writing: Arabic numerals, no leading zeros
+    assert any(t.startswith("现将全国妇联《关于在全国县以上妇联组织开展") and "（妇字〔2012〕2号）" in t for t in texts)
+    # the forwarded document follows as issued, with its own header
+    assert texts.index("中华全国妇女联合会文件") > texts.index("鲁妇发〔2012〕10号")
+    assert "妇字〔2012〕2号" in texts
+
+
+def test_demo_documents_convert_to_pdf(demo_run, tmp_path: Path) -> None:
+    out, manifest, _ = demo_run
+    files = [str(out / e["file"]) for e in manifest]
+    pdf_dir = tmp_path / "pdf"
+    proc = subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--headless", "--convert-to", "pdf", "--outdir", str(pdf_dir), *files],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for entry in manifest:
+        pdf = pdf_dir / (Path(entry["file"]).stem + ".pdf")
+        assert pdf.is_file(), f"LibreOffice did not convert {entry['file']}"
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert entry["doc_number"] in re.sub(r"\s+", "", text)  # pdftotext spaces CJK from digits
+
+
+def test_demo_refuses_a_folder_that_has_a_run(demo_run) -> None:
+    out, _, _ = demo_run
+    before = (out / "manifest.json").read_bytes()
+    proc = gongwen("demo", "--out", str(out), home=out / "home", check=False)
+    assert proc.returncode == 2
+    assert "manifest.json" in proc.stderr and "空目录" in proc.stderr
+    assert (out / "manifest.json").read_bytes() == before
+
+
+def test_people_act_through_the_cli(tmp_path: Path) -> None:
+    """Manual policy: the leader's sign-off waits in the database until the leader acts."""
+    home = tmp_path / "home"
+    notice = Path(__file__).parents[1] / "config" / "demo" / "national_notice.yaml"
+    gongwen("launch", str(notice), "--user", "acwf_secretary", home=home)
+    listing = gongwen("tasks", "--user", "acwf_leader", home=home).stdout
+    assert "签发" in listing
+    item = re.search(r"│ (\d+)\s+│ 全国妇联", listing)
+    assert item, listing
+    refused = gongwen("act", item.group(1), "--user", "shandong_leader", home=home, check=False)
+    assert refused.returncode == 2 and "无权" in refused.stderr
+    gongwen("act", item.group(1), "--user", "acwf_leader", "--comment", "同意", home=home)
+    # 全国妇联's document went out; the provinces now wait for their own leaders' sign-off.
+    assert "全国妇联" not in gongwen("tasks", "--user", "acwf_leader", home=home).stdout
+    assert "签发" in gongwen("tasks", "--user", "shandong_leader", home=home).stdout
+    trail = gongwen("audit", "--doc-number", "妇字〔2012〕2号", home=home).stdout
+    assert "acwf_leader" in trail and "numbered" in trail and "delivered" in trail
+
+
+def test_dispatch_runs_in_prefect(prefect_harness, make_engine) -> None:
+    """Every step is a Prefect task run named '<organisation> · <step>' in a dispatch flow run."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    from gongwen_engine.flows import demo, runner
+
+    engine = make_engine()
+    org, content = demo.load_notice()
+    engine.launch(org, "issuing", content, policy="demo")
+    counts = runner.run_until_idle(engine)
+    assert counts == {"done": 31}
+
+    async def task_runs(name: str):
+        async with get_client() as client:
+            return await client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[name])))
+
+    runs = asyncio.run(task_runs("山东省妇联 · 签发"))
+    assert runs and all(r.state and r.state.is_completed() for r in runs)

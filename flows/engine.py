@@ -207,7 +207,7 @@ class Engine:
         item.status, item.outcome, item.actor, item.comment, item.finished_at = "done", outcome or "done", actor, comment, utcnow()
         item.attempts += 1
         session.add(item)
-        self.audit(session, actor, f"step:{item.step}", circ, circ.document_id or circ.received_id, item.step, {"title": step.title, "outcome": outcome or "done", **({"comment": comment} if comment else {})})
+        self.audit(session, actor, f"step:{item.step}", circ, circ.document_id or circ.received_id, item.step, {"title": step.title, "outcome": outcome or "done", "worker": self.worker_name, **({"comment": comment} if comment else {})})
         session.flush()
         if nxt == END:
             circ.step, circ.status, circ.claimed_by = None, "done", None

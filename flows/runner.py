@@ -71,22 +71,34 @@ async def advance(engine: Engine, circulation_id: int) -> str:
 
 
 @flow(name="gongwen-dispatch", validate_parameters=False)
-async def dispatch(concurrency: int = 4, batch: int = 64, on_progress: Callable[[], None] | None = None) -> dict[str, int]:
-    """Run every circulation that has automatic work, including those the runs start, until idle."""
+async def dispatch(concurrency: int = 4, on_progress: Callable[[], None] | None = None) -> dict[str, int]:
+    """Run every circulation that has automatic work, including those the runs start, until idle.
+
+    ``concurrency`` slots each claim one circulation at a time (so several workers share the
+    work fairly); a slot stops when nothing is claimable and no other slot is still running
+    (a running slot may yet deliver documents that start new circulations).
+    """
     engine = current_engine()
-    limiter = asyncio.Semaphore(concurrency)
+    busy = 0
 
-    async def one(circulation_id: int) -> None:
-        async with limiter:
-            await advance(engine, circulation_id)
-        if on_progress:
-            on_progress()
+    async def slot() -> None:
+        nonlocal busy
+        while True:
+            claimed = await anyio.to_thread.run_sync(engine.claim_ready, 1)
+            if not claimed:
+                if busy == 0:
+                    return
+                await asyncio.sleep(0.05)
+                continue
+            busy += 1
+            try:
+                await advance(engine, claimed[0].id)
+            finally:
+                busy -= 1
+            if on_progress:
+                on_progress()
 
-    while True:
-        claimed = await anyio.to_thread.run_sync(engine.claim_ready, batch)
-        if not claimed:
-            break
-        await asyncio.gather(*(one(c.id) for c in claimed))
+    await asyncio.gather(*(slot() for _ in range(concurrency)))
     return engine.status_counts()
 
 

@@ -135,7 +135,7 @@ def load_flows(directory: Path, known_actions: set[str]) -> dict[str, FlowDefini
             errors.append(exc)
             continue
         if definition.flow != path.stem:
-            errors.append(SourceError(path, 1, f"flow name '{definition.flow}' differs from the file name '{path.stem}'", f"rename the file to {definition.flow}.yaml or the flow to {path.stem}"))
+            errors.append(SourceError(path, load_yaml(path).line_of(("flow",)), f"flow name '{definition.flow}' differs from the file name '{path.stem}'", f"rename the file to {definition.flow}.yaml or the flow to {path.stem}"))
         flows[definition.flow] = definition
     if errors:
         raise SourceErrors(errors)

@@ -9,6 +9,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemet
 # The embedded server logs cancelled event flushes when the process exits; the runs are already
 # recorded in our database, so that is noise for the user. A real server logs as configured.
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+# The embedded server migrates a fresh Prefect database on first start; on a busy 2-core
+# machine that exceeds Prefect's default 20 s.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 import functools
 import time

@@ -24,6 +24,7 @@ SHANDONG_TITLE = "关于转发全国妇联《关于在全国县以上妇联组�
 def gongwen(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     # Each CLI process gets its own Prefect home, so parallel test workers never share one
     # embedded Prefect database.
+    (home / "prefect").mkdir(parents=True, exist_ok=True)  # Prefect does not create parent folders
     env = {**os.environ, "GONGWEN_HOME": str(home), "PREFECT_HOME": str(home / "prefect"), "COLUMNS": "200"}
     env.pop("GONGWEN_DATABASE_URL", None)
     proc = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", *args], capture_output=True, text=True, env=env, timeout=600)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.schema import Level, Role
@@ -92,19 +92,9 @@ def test_unknown_organisation_and_policy_are_key_errors(config):
 
 @pytest.fixture
 def config_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "config"
-    shutil.copytree(PACKAGED_CONFIG_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    return target
+    return copy_yaml_folder(PACKAGED_CONFIG_DIR, tmp_path / "config")
 
 
-def edit(folder: Path, name: str, old: str, new: str) -> str:
-    """Replace ``old`` (which must occur exactly once) with ``new`` in ``folder/name``; return the new text."""
-    path = folder / name
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {name}"
-    text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
-    return text
 
 
 def append(folder: Path, name: str, extra: str) -> str:

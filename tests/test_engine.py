@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from yaml_edit import copy_yaml_folder, edit
 from sqlmodel import Session, select
 
 from gongwen_engine.flows.definition import PACKAGED_FLOWS_DIR
@@ -78,15 +78,7 @@ def approve_national(engine) -> int:
 
 
 def copy_flows(tmp_path: Path) -> Path:
-    target = tmp_path / "flows_copy"
-    shutil.copytree(PACKAGED_FLOWS_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    return target
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    return copy_yaml_folder(PACKAGED_FLOWS_DIR, tmp_path / "flows_copy")
 
 
 def assert_demo_invariants(engine) -> None:
@@ -366,7 +358,7 @@ REVIEW_STEP = "    next: review\n  review:\n    title: 核稿\n    by: reviewer\
 
 def test_a_review_step_added_to_the_yaml_is_run(make_engine, tmp_path):
     flows = copy_flows(tmp_path)
-    edit(flows / "forwarding.yaml", "    template: forwarding_notice.j2\n    next: sign_off\n", "    template: forwarding_notice.j2\n" + REVIEW_STEP)
+    edit(flows, "forwarding.yaml", "    template: forwarding_notice.j2\n    next: sign_off\n", "    template: forwarding_notice.j2\n" + REVIEW_STEP)
     engine = make_engine(flows_dir=flows)
     approve_national(engine)
     shandong = circulation_of(engine, "shandong")
@@ -385,7 +377,8 @@ def test_a_review_step_added_to_the_yaml_is_run(make_engine, tmp_path):
 def test_removing_sign_off_from_the_yaml_forwards_without_a_person(make_engine, tmp_path):
     flows = copy_flows(tmp_path)
     edit(
-        flows / "forwarding.yaml",
+        flows,
+        "forwarding.yaml",
         "    next: sign_off\n  sign_off:\n    title: 签发\n    by: leader\n    next: {approve: number, return: draft}\n",
         "    next: number\n",
     )

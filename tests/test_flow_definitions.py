@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows.actions import ACTIONS
@@ -17,18 +17,9 @@ FLOW_NAMES = {"forwarding", "issuing"}
 
 @pytest.fixture
 def flows_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "flows"
-    shutil.copytree(PACKAGED_FLOWS_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    return target
+    return copy_yaml_folder(PACKAGED_FLOWS_DIR, tmp_path / "flows")
 
 
-def edit(folder: Path, name: str, old: str, new: str) -> str:
-    path = folder / name
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {name}"
-    text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
-    return text
 
 
 def line_of(text: str, needle: str, after: str | None = None) -> int:

@@ -115,6 +115,7 @@ def render(ctx: StepContext) -> None:
     result = render_docx(document_parts(ctx, doc), ctx.engine.storage / relative)
     doc.file, doc.sha256 = relative, result.sha256
     ctx.session.add(doc)
+    ctx.record_file("issued_copy", relative, result.sha256, result.size)
     ctx.audit("rendered", doc.id, file=relative, sha256=result.sha256, size=result.size)
 
 

@@ -27,7 +27,7 @@ from gongwen_engine.config.schema import Organisation, Role
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.models import db
-from gongwen_engine.models.tables import AuditEvent, Circulation, Document, WorkItem, utcnow
+from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document, WorkItem, utcnow
 
 from .definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
 
@@ -69,6 +69,16 @@ class StepContext:
         if doc is None:
             raise FlowError(f"document {document_id} not found")
         return doc
+
+    def record_file(self, role: str, relative: str, sha256: str, size: int) -> CirculationFile:
+        """Keep a file this circulation produced or received (one per role; a re-issue replaces it)."""
+        row = self.session.exec(select(CirculationFile).where(CirculationFile.circulation_id == self.circulation.id, CirculationFile.role == role)).first()
+        if row is None:
+            row = CirculationFile(circulation_id=self.circulation.id, role=role, file=relative, sha256=sha256, size=size)
+        else:
+            row.file, row.sha256, row.size, row.updated_at = relative, sha256, size, utcnow()
+        self.session.add(row)
+        return row
 
     def audit(self, action: str, document_id: int | None = None, **detail: Any) -> None:
         self.engine.audit(self.session, self.actor, action, self.circulation, document_id, self.step_name, detail)

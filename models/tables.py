@@ -175,3 +175,25 @@ class AuditEvent(SQLModel, table=True):
     document_id: int | None = Field(default=None, index=True)
     step: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class CirculationFile(SQLModel, table=True):
+    """A file a circulation produced or received, kept with its digest.
+
+    Roles (DA/T 22-2015 order inside an archive item is decided in ``models/archive.py``):
+    ``issued_copy`` (正本, the rendered document), ``draft_sheet`` (发文稿纸), ``final_draft`` (定稿),
+    ``processing_slip`` (收文处理单), ``received_original`` (a received file, byte for byte),
+    ``signed_pdf`` (the sealed fixed-layout copy). One row per circulation and role; a record
+    that is re-issued at a later step replaces its file and digest.
+    """
+
+    __table_args__ = (UniqueConstraint("circulation_id", "role", name="uq_circulation_file_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    circulation_id: int = Field(foreign_key="circulation.id", index=True)
+    role: str
+    file: str = Field(description="path relative to the storage folder")
+    sha256: str
+    size: int
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

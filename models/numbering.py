@@ -55,6 +55,49 @@ def parse_doc_number(text: str) -> DocNumber:
     return DocNumber(match["prefix"], int(match["year"]), int(match["serial"]))
 
 
+# Look-alikes seen in received documents: [2012], ［2012］, (2012), （2012）, 【2012】, {2012}, 第10号,
+# leading zeros (010号), full-width digits and spaces. One pattern reads them all; the standard
+# form is then written by format_doc_number.
+_LOOSE_DOC_NUMBER_RE = re.compile(
+    r"^(?P<prefix>[^\s\[\]［］()（）〔〕【】{}\d０-９]{1,12}?)\s*"
+    r"(?P<open>[\[［(（〔【{〖])\s*(?P<year>[0-9０-９]{4})\s*(?P<close>[\]］)）〕】}〗])\s*"
+    r"(?P<di>第?)\s*(?P<serial>[0-9０-９]{1,6})\s*(?P<hao>[号號])$"
+)
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def normalise_doc_number(text: str) -> tuple[DocNumber, list[str]]:
+    """Read a 发文字号 as written by any sender; return it and what had to be changed.
+
+    '鲁妇发[2012]第010号' -> (鲁妇发〔2012〕10号, ['年份括号 [] 改为六角括号 〔〕', '删去序号前的“第”',
+    '删去序号的前导零 010 → 10']). Raises ValueError if ``text`` is no document number at all.
+    """
+    compact = re.sub(r"\s+", "", text.strip())
+    match = _LOOSE_DOC_NUMBER_RE.match(compact)
+    if not match:
+        raise ValueError(f"'{text}' is not a document number of the form 机关代字〔2012〕10号")
+    changes: list[str] = []
+    if compact != text.strip():
+        changes.append("删去文号中的空格")
+    brackets = match["open"] + match["close"]
+    if brackets != "〔〕":
+        changes.append(f"年份括号 {brackets} 改为六角括号 〔〕")
+    year_text, serial_text = match["year"], match["serial"]
+    if (year_text + serial_text) != (year_text + serial_text).translate(_FULLWIDTH_DIGITS):
+        changes.append("全角数字改为半角数字")
+    year_text, serial_text = year_text.translate(_FULLWIDTH_DIGITS), serial_text.translate(_FULLWIDTH_DIGITS)
+    if match["di"]:
+        changes.append("删去序号前的“第”")
+    serial = int(serial_text)
+    if serial_text != str(serial):
+        changes.append(f"删去序号的前导零 {serial_text} → {serial}")
+    if match["hao"] != "号":
+        changes.append("“號”改为“号”")
+    number = DocNumber(match["prefix"], int(year_text), serial)
+    format_doc_number(number.prefix, number.year, number.serial)  # validates serial >= 1 and the year
+    return number, changes
+
+
 def next_serial(session: Session, sequence: str, year: int, start: int = 1) -> int:
     """Allocate the next serial of ``sequence`` in ``year`` inside the caller's transaction."""
     dialect = session.get_bind().dialect.name

@@ -22,7 +22,9 @@ class Document(SQLModel, table=True):
     """公文: one document issued (or being drafted) by one organisation."""
 
     id: int | None = Field(default=None, primary_key=True)
-    org: str = Field(index=True, description="issuer (发文机关) code")
+    org: str = Field(index=True, description="issuer (发文机关) code; 'external' for an issuer outside the tree (models/issuers.py)")
+    issuer_name: str | None = Field(default=None, description="received from outside: the issuer's full name as read (全称)")
+    issuer_short_name: str | None = Field(default=None, description="received from outside: the issuer's short name (规范化简称)")
     doc_type: str = "通知"
     title: str
     doc_number: str | None = Field(default=None, unique=True)

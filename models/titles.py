@@ -19,6 +19,12 @@ def nest_book_title_marks(title: str) -> str:
     return title.replace("《", "〈").replace("》", "〉")
 
 
+def forwarding_source(title: str) -> tuple[str, str] | None:
+    """(original issuer, original title) named by a forwarding title, or None if it is not one."""
+    match = _FORWARD_RE.match(title.strip())
+    return (match["issuer"], match["title"]) if match else None
+
+
 def forwarding_title(issuer_short_name: str, original_title: str) -> str:
     """The title of a notice that forwards ``original_title`` issued by ``issuer_short_name``.
 

@@ -1,0 +1,42 @@
+"""Reading received documents (收文识别): the inverse of the renderer.
+
+A file from outside is hostile until read safely. :mod:`.loading` checks size, format and
+container limits; :mod:`.extract` turns .docx, plain text (UTF-8, GB18030/GBK) and PDF with a
+text layer into numbered lines that remember where they came from; :mod:`.structure` reads the
+GB/T 9704 parts (header, body, colophon) from those lines, each field with its source, a
+confidence and warnings; :mod:`.deadlines` finds the reporting deadlines stated in the text.
+
+Public API::
+
+    read_file(path, limits) -> Reading       # IntakeError (a ValueError, message in Chinese) on bad input
+    read_bytes(data, name, limits) -> Reading
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import IntakeError
+from .extract import extract_lines
+from .loading import ReadLimits, load_file, sniff_format
+from .structure import Field, Part, Reading, parse_lines
+
+__all__ = ["Field", "IntakeError", "Part", "ReadLimits", "Reading", "read_bytes", "read_file", "sniff_format"]
+
+
+def read_bytes(data: bytes, name: str, limits: ReadLimits | None = None) -> Reading:
+    """Read a received file's bytes (``name`` gives its extension and is used in messages)."""
+    limits = limits or ReadLimits()
+    fmt = sniff_format(data, name, limits)
+    lines, warnings = extract_lines(data, name, fmt, limits)
+    reading = parse_lines(lines)
+    reading.format = fmt
+    reading.warnings[:0] = warnings
+    if not reading.has_text:
+        raise IntakeError(name, "没有可读的文字", "请确认文件内容；扫描件请先做文字识别（OCR），或向发文单位索取 .docx 或带文字层的 PDF")
+    return reading
+
+
+def read_file(path: Path, limits: ReadLimits | None = None) -> Reading:
+    """Read a received file from disk (size-checked before it is read into memory)."""
+    return read_bytes(load_file(Path(path), limits or ReadLimits()), Path(path).name, limits)

@@ -42,6 +42,7 @@ class Organisation(Strict):
     printed_by: str = Field(description="printing office (印发机关), e.g. 全国妇联办公厅")
     fonds: str = Field(pattern=r"^[A-Z0-9]{1,10}$", description="fonds number (全宗号), e.g. Z109")
     dept_code: str = Field(default="BGS", pattern=r"^[A-Z]{3}$", description="filing department code (机构代码); BGS = 办公室")
+    classification: str = Field(default="year-retention-dept", pattern=r"^year-(retention-dept|dept-retention)$", description="归档分类方案: 年度-保管期限-机构 or 年度-机构-保管期限 (DA/T 22-2015 §6.1)")
     children_as: str | None = Field(default=None, description="how the body addresses all its children as main recipients, e.g. 各市妇联")
 
     @field_validator("prefixes")
@@ -100,14 +101,22 @@ class Retention(StrEnum):
 
 
 class RetentionMatch(Strict):
-    item: str | None = Field(default=None, description="forwarding | issued | received")
-    from_level: str | None = Field(default=None, description="superior | own | subordinate")
+    item: str | None = Field(default=None, description="forwarding | issued | received | reference")
+    from_level: str | None = Field(default=None, description="superior | own | peer | subordinate")
+    doc_type: list[str] | None = Field(default=None, description="文种 the rule applies to, e.g. [报告, 请示]; absent: any")
 
 
 class RetentionRule(Strict):
+    """One line of the retention schedule; ``keep: none`` means the item is not filed (不归档)."""
+
     when: RetentionMatch = Field(default_factory=RetentionMatch)
-    keep: Retention
+    keep: Retention | None
     why: str
+
+    @field_validator("keep", mode="before")
+    @classmethod
+    def _none_means_not_filed(cls, value: object) -> object:
+        return None if value == "none" else value
 
 
 class RetentionFile(Strict):

@@ -21,6 +21,20 @@ from sqlmodel import Session, create_engine, select
 from . import tables
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# What a migration creates that the SQLModel metadata cannot describe: SQLite's FTS5 search
+# index with its shadow tables, PostgreSQL's GIN expression index (both derived from
+# ``archivesearch``; see migration 0003).
+DERIVED_TABLE_PREFIXES = ("archive_fts",)
+DERIVED_INDEXES = ("ix_archivesearch_tsv",)
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:  # noqa: ARG001
+    """Alembic's ``include_name`` hook: leave derived search structures out of schema comparisons."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith(DERIVED_TABLE_PREFIXES)
+    return not (type_ == "index" and name in DERIVED_INDEXES)
 
 
 @cache

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -150,19 +150,24 @@ class ArchiveItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     org: str = Field(index=True)
-    circulation_id: int = Field(foreign_key="circulation.id", unique=True)
+    circulation_id: int | None = Field(default=None, foreign_key="circulation.id", unique=True, description="None for an item imported from a transfer package")
     fonds: str
     year: int
     retention: str
     dept_code: str
     item_no: int
     archive_code: str = Field(unique=True)
-    doc_number: str | None = None
+    doc_number: str | None = Field(default=None, index=True)
     title: str
     responsible: str = Field(description="责任者: the issuer's name")
     dated: date
-    files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False), description="[{role, document_id, file, sha256}] in DA/T 22 order")
+    files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False), description="filed files in DA/T 22 order: [{seq, role, file, source, format, size, sha256, sm3, pages, pages_method}]")
     filed_at: datetime = Field(default_factory=utcnow)
+    doc_type: str = Field(default="通知", sa_column_kwargs={"server_default": "通知"}, description="文种")
+    security: str | None = Field(default=None, description="密级")
+    pages: int = Field(default=0, sa_column_kwargs={"server_default": "0"}, description="页数: pages with text, all files of the item")
+    note: str | None = Field(default=None, description="备注")
+    history: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"), description="处理过程: the circulation's audit trail up to filing")
 
 
 class AuditEvent(SQLModel, table=True):
@@ -199,3 +204,35 @@ class CirculationFile(SQLModel, table=True):
     size: int
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# ---- Archive: filing and retrieval (issue 9) --------------------------------------------------------
+
+
+class ArchiveSearch(SQLModel, table=True):
+    """检索: one searchable row per archive item. ``*_terms`` hold the text as overlapping character
+    bigrams in simplified script (see ``models/archive_search.py``); SQLite indexes them with FTS5
+    (``archive_fts``), PostgreSQL with a GIN index over ``to_tsvector('simple', ...)``."""
+
+    item_id: int = Field(primary_key=True, foreign_key="archiveitem.id")
+    fonds: str = Field(index=True)
+    year: int
+    retention: str
+    issuer: str = Field(description="责任者")
+    dated: date
+    facets: str = Field(description="filter tokens: fonds, year, retention")
+    title_terms: str = Field(sa_column=Column(Text, nullable=False))
+    body_terms: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False), description="title and body as filed, for the highlighted excerpt")
+
+
+class RetrievalLog(SQLModel, table=True):
+    """利用登记: who retrieved what from the archive, when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    user_id: str = Field(index=True)
+    fonds: str | None = None
+    action: str = Field(description="search | show | export | catalogue | check | verify | import")
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    results: int = 0

@@ -10,14 +10,14 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from gongwen_engine.models import tables  # noqa: F401 - registers the tables
-from gongwen_engine.models.db import get_engine, migrate
+from gongwen_engine.models.db import get_engine, include_name, migrate
 
 
 def _drift(url: str) -> list:
     migrate(url)
     migrate(url)  # idempotent
     with get_engine(url).connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        return compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}), SQLModel.metadata)
 
 
 def test_migrations_match_models_on_sqlite(tmp_path: Path) -> None:

@@ -21,7 +21,9 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # noqa: ANN001
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    from gongwen_engine.models.db import include_name
+
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -49,6 +49,7 @@ def draft_forwarding_notice(org: Organisation, original: DocRef, received: DocRe
         body=render_paragraphs(template, original=original, received=received, org=org),
         signature=org.name,
         issued_on=issued_on,
+        sealed=True,  # 加盖印章: the flows seal what they issue (用印 step), so lay out name and date for it
         printed_by=org.printed_by,
         printed_on=issued_on,
     )

@@ -15,7 +15,7 @@ from sqlmodel import select
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.doc_templates.render import render_docx
-from gongwen_engine.models.archive import format_archive_code, item_sequence, retention_for
+from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, next_serial, register_sequence
 from gongwen_engine.models.tables import ArchiveItem, Delivery, Document, Registration, utcnow
 
@@ -60,7 +60,7 @@ def decide_forwarding(ctx: StepContext) -> str:
 
 
 def _ref(ctx: StepContext, doc: Document) -> DocRef:
-    return DocRef(issuer=ctx.config.org(doc.org).short_name, title=doc.title, doc_number=doc.doc_number or "")
+    return DocRef(issuer=issuer_names(ctx.config, doc).short_name, title=doc.title, doc_number=doc.doc_number or "")
 
 
 @action
@@ -132,6 +132,13 @@ def distribute(ctx: StepContext) -> None:
             ctx.session.add(Delivery(document_id=doc.id, sender=circ.org, recipient=child.code))
             ctx.audit("delivered", doc.id, recipient=child.code)
         ctx.engine.start_for_recipient(ctx.session, circ, child.code, doc.id, flow)
+
+
+@action
+def conclude(ctx: StepContext) -> None:
+    """办结: the handling of the document is finished."""
+    circ = ctx.circulation
+    ctx.audit("concluded", circ.document_id or circ.received_id)
 
 
 @action

@@ -14,7 +14,9 @@ os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 import functools
+import json
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -90,18 +92,18 @@ def init() -> None:
 @app.command()
 @friendly
 def launch(
+    flow: Annotated[str, typer.Argument(help="flow to run: outgoing (发文, full review chain), issuing (发文, sign-off only), ... (flows/*.yaml)")],
     notice: Annotated[Path, typer.Argument(help="YAML file with org: and content: (see config/demo/national_notice.yaml)")],
     user: Annotated[str, typer.Option(help="the secretary who launches it (config/users.yaml)")],
-    flow: Annotated[str, typer.Option(help="flow to run (flows/*.yaml)")] = "issuing",
     policy: Annotated[str, typer.Option(help="execution policy (config/policies.yaml); 'manual' waits for people")] = "manual",
-    run: Annotated[bool, typer.Option(help="run the automatic steps right away")] = True,
+    run: Annotated[bool, typer.Option(help="run the automatic steps right away (else a worker does)")] = True,
 ) -> None:
-    """Launch a circulation: a secretary starts a flow over a new document."""
+    """Launch a circulation: a secretary starts a flow over a new document (the first draft)."""
     engine = _engine()
     org, content = demo_mod.load_notice(notice)
-    account = engine.config.users.get(user)
-    if account is None or account.org != org or "secretary" not in account.roles:
-        raise FlowError(f"用户 {user} 不是 {org} 的秘书，不能发起流转（only a secretary of {org} may launch）")
+    account = engine.user(user)
+    if account.org != org or "secretary" not in account.roles:
+        raise FlowError(f"用户 {account.name} 不是 {engine.config.org(org).short_name} 的秘书，不能发起流转（only a secretary of {org} may launch）")
     circ_id = engine.launch(org, flow, content, policy=policy, actor=user)
     console.print(f"launched circulation #{circ_id} ({flow}, policy {policy})")
     if run:
@@ -137,38 +139,146 @@ def worker(
     console.print(f"worker {engine.worker_name} polling every {interval}s (Ctrl-C to stop)")
     while True:
         run_until_idle(engine, concurrency=concurrency)
+        engine.send_reminders()
         if once:
             return
         time.sleep(interval)
 
 
+def _print_json(data: object) -> None:
+    console.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
 @app.command()
 @friendly
-def tasks(user: Annotated[Optional[str], typer.Option(help="only the items this user may act on")] = None) -> None:
-    """List human work items (待办) waiting for a person."""
-    engine = _engine()
-    table = Table("item", "org", "step", "role", "document", "since")
-    for item, circ, doc in engine.open_items(user):
-        step = engine.flow(circ.flow).step(item.step)
-        table.add_row(str(item.id), engine.config.org(circ.org).short_name, f"{step.title} ({item.step})", item.role or "", doc.title if doc else "", item.created_at.strftime("%Y-%m-%d %H:%M"))
+def inbox(
+    user: Annotated[str, typer.Option(help="whose 待办 (config/users.yaml)")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """A person's work items (待办): their own, their role's, and those delegated to them."""
+    from .views import inbox as inbox_view
+
+    entries = inbox_view(_engine(), user)
+    if as_json:
+        _print_json([e.as_json() for e in entries])
+        return
+    table = Table("item", "org", "step", "for", "document", "due", "since")
+    for e in entries:
+        due = e.due_at.strftime("%Y-%m-%d %H:%M") if e.due_at else ""
+        table.add_row(str(e.item), e.org, f"{e.step_title} ({e.step})", e.for_whom, e.doc_number or e.document, f"[red]{due} 已超期[/]" if e.overdue else due, e.since.strftime("%Y-%m-%d %H:%M"))
     console.print(table)
+
+
+def _changes(title: str | None, recipients: str | None, body_file: Path | None) -> dict:
+    """Draft revisions from the command line (a new version of the document)."""
+    changes: dict = {}
+    if title:
+        changes["title"] = title
+    if recipients:
+        changes["main_recipients"] = [r.strip() for r in recipients.replace("，", ",").split(",") if r.strip()]
+    if body_file:
+        try:
+            text = body_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FlowError(f"无法读取正文文件 {body_file}：{exc}（请提供 UTF-8 文本，段落之间空一行）") from None
+        changes["body"] = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+    return changes
+
+
+def _act(item: int, user: str, outcome: str, comment: str | None, run: bool, changes: dict | None = None) -> None:
+    engine = _engine()
+    result = engine.complete(item, user, outcome, comment, changes=changes or None)
+    console.print(f"done: circulation #{result.circulation_id} now at {result.step or 'end'} ({result.status})")
+    if run:
+        _run(engine)
+
+
+Comment = Annotated[Optional[str], typer.Option(help="opinion (意见) / instruction (批示)")]
+RunOpt = Annotated[bool, typer.Option(help="continue the automatic steps right away")]
+UserOpt = Annotated[str, typer.Option(help="who acts (config/users.yaml)")]
+ItemArg = Annotated[int, typer.Argument(help="work item id (see `gongwen inbox`)")]
+
+
+@app.command()
+@friendly
+def approve(item: ItemArg, user: UserOpt, comment: Comment = None, run: RunOpt = True) -> None:
+    """Approve a work item (核稿、会签、签发、复核 同意)."""
+    _act(item, user, "approve", comment, run)
+
+
+@app.command("return")
+@friendly
+def return_cmd(item: ItemArg, user: UserOpt, comment: Annotated[str, typer.Option(help="what must change (required)")], run: RunOpt = True) -> None:
+    """Return the draft with a comment (退回); the next round is a new version."""
+    _act(item, user, "return", comment, run)
 
 
 @app.command()
 @friendly
 def act(
-    item: Annotated[int, typer.Argument(help="work item id (see `gongwen tasks`)")],
-    user: Annotated[str, typer.Option(help="who acts (config/users.yaml)")],
-    outcome: Annotated[str, typer.Option(help="e.g. approve or return (the step's outcomes)")] = "approve",
-    comment: Annotated[Optional[str], typer.Option(help="opinion (意见)")] = None,
-    run: Annotated[bool, typer.Option(help="continue the automatic steps right away")] = True,
+    item: ItemArg,
+    user: UserOpt,
+    outcome: Annotated[str, typer.Option(help="one of the step's outcomes: submit, read, forward, file, reject, ...")],
+    comment: Comment = None,
+    title: Annotated[Optional[str], typer.Option(help="revise the draft: new title")] = None,
+    recipients: Annotated[Optional[str], typer.Option(help="revise the draft: main recipients, comma-separated")] = None,
+    body_file: Annotated[Optional[Path], typer.Option(help="revise the draft: UTF-8 text, paragraphs separated by a blank line")] = None,
+    run: RunOpt = True,
 ) -> None:
-    """Act on a human work item: approve (签发), return with a comment, ..."""
+    """Act on a work item with any of its outcomes (提交、已阅、转发、存档、…), optionally revising the draft."""
+    _act(item, user, outcome, comment, run, _changes(title, recipients, body_file))
+
+
+@app.command()
+@friendly
+def reassign(item: ItemArg, user: UserOpt, to: Annotated[str, typer.Option(help="colleague with the same role")], comment: Comment = None) -> None:
+    """Hand a work item to a colleague with the same role (转办)."""
     engine = _engine()
-    result = engine.complete(item, user, outcome, comment)
-    console.print(f"done: circulation #{result.circulation_id} now at {result.step or 'end'} ({result.status})")
-    if run:
-        _run(engine)
+    engine.reassign(item, user, to, comment)
+    console.print(f"item {item} now for {engine.user(to).name}")
+
+
+@app.command()
+@friendly
+def delegate(
+    user: Annotated[str, typer.Option(help="the principal, e.g. a leader going on a trip")],
+    to: Annotated[str, typer.Option(help="the deputy who may act for them")],
+    until: Annotated[datetime, typer.Option(help="end of the delegation (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC)")],
+    start: Annotated[Optional[datetime], typer.Option("--from", help="start (default: now)")] = None,
+    reason: Annotated[Optional[str], typer.Option(help="why (出差、休假、…)")] = None,
+    by: Annotated[Optional[str], typer.Option(help="who records it (default: the principal; a secretary may record it for them)")] = None,
+) -> None:
+    """Name a deputy who may act on your items for a period (委托代办)."""
+    engine = _engine()
+    utc = timezone.utc
+    starts = (start or datetime.now(utc)).replace(tzinfo=(start or datetime.now(utc)).tzinfo or utc)
+    row = engine.delegate(user, to, starts, until.replace(tzinfo=until.tzinfo or utc), by or user, reason)
+    console.print(f"delegation #{row.id}: {engine.user(to).name} acts for {engine.user(user).name} until {row.ends_at:%Y-%m-%d %H:%M} UTC")
+
+
+@app.command()
+@friendly
+def diff(
+    ref: Annotated[str, typer.Argument(help="circulation id or document number")],
+    old: Annotated[int, typer.Option("--from", help="older version")] = 1,
+    new: Annotated[Optional[int], typer.Option("--to", help="newer version (default: the latest)")] = None,
+) -> None:
+    """What changed between two versions of a draft (痕迹保留): title, recipients, text."""
+    from .views import resolve_circulation, version_diff, versions
+
+    engine = _engine()
+    circ = resolve_circulation(engine, ref)
+    latest = max((d.version for d in versions(engine, circ.id)), default=1)
+    lines = version_diff(engine, circ.id, old, new or latest)
+    console.print("\n".join(lines) if lines else "两稿内容相同（no differences）", markup=False)
+
+
+@app.command()
+@friendly
+def remind() -> None:
+    """Send reminders (催办) for overdue work items; each item is reminded once."""
+    sent = _engine().send_reminders()
+    console.print(f"reminders sent: {len(sent)}")
 
 
 @app.command()
@@ -182,14 +292,35 @@ def retry(circulation: Annotated[int, typer.Argument(help="circulation id")], us
 
 @app.command()
 @friendly
-def status() -> None:
-    """Circulations per organisation: current step and state."""
+def status(
+    ref: Annotated[Optional[str], typer.Argument(help="a circulation id or document number: show its timeline")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Circulations and their state; with a document, its readable timeline."""
+    from .views import resolve_circulation, timeline
+
     engine = _engine()
-    table = Table("id", "org", "flow", "step", "status", "document")
+    if ref:
+        circ = resolve_circulation(engine, ref)
+        lines = timeline(engine, circ.id)
+        if as_json:
+            _print_json({"circulation": circ.id, "org": circ.org, "flow": circ.flow, "step": circ.step, "status": circ.status, "timeline": lines})
+            return
+        console.print(f"[bold]{engine.config.org(circ.org).short_name} · {engine.flow(circ.flow).title}[/] — 当前：{engine.flow(circ.flow).step(circ.step).title if circ.step else '已结束'}（{circ.status}）")
+        for line in lines:
+            console.print(f"{line['at'][:19]}  {line['who']}  {line['what']}", markup=False)
+        return
+    rows = []
     with Session(engine.db) as session:
         for circ in session.exec(select(Circulation).order_by(Circulation.id)):
             doc = session.get(Document, circ.document_id or circ.received_id) if (circ.document_id or circ.received_id) else None
-            table.add_row(str(circ.id), engine.config.org(circ.org).short_name, circ.flow, circ.step or "-", circ.status + (f": {circ.error}" if circ.error else ""), (doc.doc_number or doc.title) if doc else "")
+            rows.append({"id": circ.id, "org": engine.config.org(circ.org).short_name, "flow": circ.flow, "step": circ.step, "status": circ.status, "error": circ.error, "document": (doc.doc_number or doc.title) if doc else None})
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("id", "org", "flow", "step", "status", "document")
+    for r in rows:
+        table.add_row(str(r["id"]), r["org"], r["flow"], r["step"] or "-", r["status"] + (f": {r['error']}" if r["error"] else ""), r["document"] or "")
     console.print(table)
 
 
@@ -232,6 +363,7 @@ def number_void(doc_number: str, reason: Annotated[str, typer.Option(help="why t
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the .docx files, manifest.json and the demo database")],
     concurrency: Annotated[int, typer.Option(help="circulations run at once")] = 4,
+    interactive: Annotated[bool, typer.Option(help="leave the province's sign-off (签发) waiting for a person")] = False,
 ) -> None:
     """Run the seed chain: 全国妇联 issues 妇字〔2012〕2号, 山东省妇联 forwards it to 16 cities, cities to counties."""
     out = out.resolve()
@@ -245,7 +377,7 @@ def demo(
     total = demo_mod.expected_circulations(engine, org)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         bar = progress.add_task("circulations 流转", total=total)
-        engine.launch(org, "issuing", content, policy="demo", actor=f"{org}_secretary")
+        engine.launch(org, "issuing", content, policy="demo_interactive" if interactive else "demo", actor=f"{org}_secretary")
         from .runner import run_until_idle
 
         run_until_idle(engine, concurrency=concurrency, on_progress=lambda: progress.update(bar, completed=demo_mod.count_circulations(engine)))
@@ -256,5 +388,19 @@ def demo(
         f"documents {s.documents} · deliveries {s.deliveries} · registrations {s.registrations} · archive items {s.archive_items} · "
         f"audit events {s.audit_events}\ncirculations {s.circulations} · {s.seconds:.1f} s · peak memory {s.peak_rss_mb:.0f} MB\nmanifest: {s.manifest}"
     )
+    if interactive:
+        env = f"GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out}"
+        console.print(
+            "\n省级单位的签发正在等待领导办理（the province's sign-off waits for a person）：\n"
+            f"  {env} gongwen inbox --user shandong_leader\n"
+            f"  {env} gongwen approve <item> --user shandong_leader --comment 同意\n"
+            "then the cascade continues to the cities and counties.",
+            markup=False,
+        )
+        return
     if set(s.circulations) != {"done"}:
         raise FlowError(f"演示未全部完成：{s.circulations}（see `gongwen status`）")
+
+
+
+from . import cli_receive  # noqa: E402,F401 - registers `gongwen receive` (收文)

@@ -32,10 +32,22 @@ class Step(BaseModel):
     template: str | None = Field(default=None, description="doc_templates/ template the action uses")
     start_flow: str | None = Field(default=None, description="flow each recipient runs (distribution steps)")
     retries: int = Field(default=2, ge=0, le=10, description="retries of an automatic step on error")
+    mode: Literal["one", "all", "sequence"] = Field(
+        default="one",
+        description="human steps: one item for the role (one), one item per user with the role in parallel, all must agree (all: 会签, parallel 传阅), or one user after another (sequence: sequential 传阅)",
+    )
+    due_days: int | None = Field(default=None, ge=0, description="time limit (办理时限) in calendar days from when the item opens")
+    record: bool = Field(default=False, description="re-issue the circulation's record (.docx) after this automatic step; human steps always do")
+    sets_signer: bool = Field(default=False, description="the approving person becomes the document's signer (签发人)")
 
     @property
     def human(self) -> bool:
         return self.by is not None
+
+    @property
+    def agree(self) -> str:
+        """The outcome that counts as agreement when several people act on one step (the first listed)."""
+        return next(iter(self.targets))
 
     @property
     def targets(self) -> dict[str, str]:
@@ -57,6 +69,7 @@ class FlowDefinition(BaseModel):
     flow: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
     lock: Literal["select_for_update"] = "select_for_update"
+    record: Literal["draft_sheet", "processing_slip"] | None = Field(default=None, description="the .docx record this flow keeps (发文稿纸 or 收文处理单)")
     start: str
     steps: dict[str, Step] = Field(min_length=1)
     source: str = Field(default="", exclude=True)
@@ -92,6 +105,8 @@ def load_flow(path: Path, known_actions: set[str], known_flows: set[str] | None 
             if target != END and target not in definition.steps:
                 where = (*loc, "next") if isinstance(step.next, str) else (*loc, "next", outcome)
                 errors.append(doc.error(where, f"step '{name}' goes to unknown step '{target}'", f"define step '{target}' or use one of: {', '.join([*definition.steps, END])}"))
+        if step.mode != "one" and not step.human:
+            errors.append(doc.error((*loc, "mode"), f"step '{name}' has mode '{step.mode}' but is automatic", "mode applies to human steps (by: <role>) only"))
         if step.human and isinstance(step.next, dict) and not step.next:
             errors.append(doc.error((*loc, "next"), f"human step '{name}' has no outcomes", "list at least one outcome, e.g. approve: <step>"))
         if step.start_flow and known_flows is not None and step.start_flow not in known_flows:

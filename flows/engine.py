@@ -23,11 +23,11 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config, load_config
-from gongwen_engine.config.schema import Organisation, Role
+from gongwen_engine.config.schema import Organisation, Role, User
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.models import db
-from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document, WorkItem, utcnow
+from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
 
 from .definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
 
@@ -37,6 +37,17 @@ CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this is taken over (it
 
 class FlowError(RuntimeError):
     """A request the flow cannot honour (wrong person, step already done, ...). Message is user-facing."""
+
+
+def record_file(session: Session, circulation_id: int, role: str, relative: str, sha256: str, size: int) -> CirculationFile:
+    """Keep a file a circulation produced or received (one per role; a re-issue replaces it)."""
+    row = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circulation_id, CirculationFile.role == role)).first()
+    if row is None:
+        row = CirculationFile(circulation_id=circulation_id, role=role, file=relative, sha256=sha256, size=size)
+    else:
+        row.file, row.sha256, row.size, row.updated_at = relative, sha256, size, utcnow()
+    session.add(row)
+    return row
 
 
 @dataclass
@@ -72,13 +83,7 @@ class StepContext:
 
     def record_file(self, role: str, relative: str, sha256: str, size: int) -> CirculationFile:
         """Keep a file this circulation produced or received (one per role; a re-issue replaces it)."""
-        row = self.session.exec(select(CirculationFile).where(CirculationFile.circulation_id == self.circulation.id, CirculationFile.role == role)).first()
-        if row is None:
-            row = CirculationFile(circulation_id=self.circulation.id, role=role, file=relative, sha256=sha256, size=size)
-        else:
-            row.file, row.sha256, row.size, row.updated_at = relative, sha256, size, utcnow()
-        self.session.add(row)
-        return row
+        return record_file(self.session, self.circulation.id, role, relative, sha256, size)
 
     def audit(self, action: str, document_id: int | None = None, **detail: Any) -> None:
         self.engine.audit(self.session, self.actor, action, self.circulation, document_id, self.step_name, detail)
@@ -137,7 +142,7 @@ class Engine:
             session.add(doc)
             session.flush()
             circ.document_id = doc.id
-            self._open_item(session, circ, definition.start)
+            self._open_items(session, circ, definition.start)
             self.audit(session, actor, "launch", circ, doc.id, None, {"flow": flow, "policy": policy, "title": content.title})
             return circ.id
 
@@ -153,7 +158,7 @@ class Engine:
         )
         session.add(circ)
         session.flush()
-        self._open_item(session, circ, definition.start)
+        self._open_items(session, circ, definition.start)
         return circ
 
     def flow(self, name: str) -> FlowDefinition:
@@ -171,76 +176,268 @@ class Engine:
                 raise FlowError(f"circulation {circulation_id} not found")
             if circ.status not in ("ready", "running") or circ.step is None or (expected_step and circ.step != expected_step):
                 return StepResult(circ.id, circ.step, circ.status)
-            definition = self.flow(circ.flow)
-            step = definition.step(circ.step)
-            item = self._open_item(session, circ, circ.step)
+            step = self.flow(circ.flow).step(circ.step)
+            items = self._open_items(session, circ, circ.step)
             if step.human:
-                auto = self.config.policy(circ.policy).auto_approve.get(circ.step)
-                if auto is None:
-                    circ.status = "waiting"
-                    circ.claimed_by = None
+                policy = self.config.policy(circ.policy)
+                auto = policy.auto_approve.get(circ.step)
+                if auto is None or self.config.org(circ.org).level in policy.wait_at_levels:
+                    circ.status, circ.claimed_by = "waiting", None
                     session.add(circ)
                     return StepResult(circ.id, circ.step, "waiting")
-                actor, outcome = f"policy:{circ.policy}", auto
+                actor = f"policy:{circ.policy}"
+                for item in items[:-1]:
+                    self._finish_item(session, circ, item, step, auto, actor, None)
+                self._human_done(session, circ, items[-1], step, auto, actor, None)
             else:
-                actor = "system"
-                ctx = StepContext(self, session, circ, circ.step, step, actor)
+                ctx = StepContext(self, session, circ, circ.step, step, "system")
                 outcome = self.actions[step.do](ctx)
-            self._advance(session, circ, item, step, outcome, actor, comment=None)
+                self._finish_item(session, circ, items[0], step, outcome, "system", None)
+                if step.record:
+                    self.write_record(session, circ)
+                self._move(session, circ, step, outcome)
             return StepResult(circ.id, circ.step, circ.status, ran=True)
 
-    def complete(self, work_item_id: int, user_id: str, outcome: str, comment: str | None = None) -> StepResult:
-        """A person finishes a human work item (e.g. a leader signs off). Checked and locked."""
-        user = self.config.users.get(user_id)
-        if user is None:
-            raise FlowError(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
+    def complete(self, work_item_id: int, user_id: str, outcome: str, comment: str | None = None, changes: dict[str, Any] | None = None) -> StepResult:
+        """A person acts on a human work item (approve, return, read, ...). Checked and locked.
+
+        ``changes`` (title, main_recipients, body, ...) revise the draft: a new version of the
+        document is stored and the previous ones are kept (痕迹保留).
+        """
+        user = self.user(user_id)
         with db.transaction(self.db) as session:
-            item = session.get(WorkItem, work_item_id)
-            if item is None:
-                raise FlowError(f"待办事项 {work_item_id} 不存在（work item not found）")
-            circ = db.lock_circulation(session, item.circulation_id)
-            session.refresh(item)
-            if item.status != "open" or circ.step != item.step:
-                raise FlowError(f"待办事项 {work_item_id} 已办理（already {item.status}, by {item.actor}）")
-            step = self.flow(circ.flow).step(item.step)
-            if not step.human:
-                raise FlowError(f"环节“{step.title}”由系统自动办理，不能人工办理（step is automatic）")
-            if user.org != circ.org or step.by not in user.roles:
-                raise FlowError(f"用户 {user.name} 无权办理本单位以外或非本人角色的事项（needs role {step.by.value} at {circ.org}）")
+            item, circ, step = self._lock_item(session, work_item_id)
+            principal = self._may_act(session, user, item, step)
             if outcome not in step.targets:
-                raise FlowError(f"办理结果“{outcome}”无效，可选：{'、'.join(step.targets)}")
-            self._advance(session, circ, item, step, outcome, user_id, comment)
+                raise FlowError(f"办理结果“{outcome}”无效，本环节可选：{'、'.join(step.targets)}")
+            if outcome == "return" and not (comment or "").strip():
+                raise FlowError("退回必须填写意见（a return needs a comment saying what to change）")
+            if changes:
+                self._revise(session, circ, user_id, changes)
+            if principal != user_id:
+                item.acted_for = principal
+            self._human_done(session, circ, item, step, outcome, user_id, comment)
             return StepResult(circ.id, circ.step, circ.status, ran=True)
 
-    def _advance(self, session: Session, circ: Circulation, item: WorkItem, step: Step, outcome: str | None, actor: str, comment: str | None) -> None:
-        nxt = step.next_after(outcome)
+    def reassign(self, work_item_id: int, user_id: str, to_user: str, comment: str | None = None) -> WorkItem:
+        """转办: the person an item is for hands it to a colleague with the same role."""
+        user, target = self.user(user_id), self.user(to_user)
+        with db.transaction(self.db) as session:
+            item, circ, step = self._lock_item(session, work_item_id)
+            self._may_act(session, user, item, step)
+            if target.org != circ.org or step.by not in target.roles:
+                raise FlowError(f"不能转给 {target.name}：须为本单位具有“{step.by.value}”角色的人员")
+            if item.assignee == to_user:
+                raise FlowError(f"待办事项 {work_item_id} 已是 {target.name} 的")
+            if session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.slot == f"user:{to_user}", WorkItem.status == "open")).first():
+                raise FlowError(f"{target.name} 在本环节已有待办，不能重复转办")
+            before = item.assignee or item.slot
+            item.assignee, item.slot = to_user, f"user:{to_user}"
+            session.add(item)
+            self.audit(session, user_id, "reassigned", circ, circ.document_id or circ.received_id, item.step, {"from": before, "to": to_user, **({"comment": comment} if comment else {})})
+            return item
+
+    def delegate(self, principal: str, deputy: str, starts_at: datetime, ends_at: datetime, actor: str, reason: str | None = None) -> Delegation:
+        """委托: ``principal`` lets ``deputy`` act on their items (same organisation) for a period."""
+        p, d = self.user(principal), self.user(deputy)
+        if actor not in (principal,) and "secretary" not in [r.value for r in self.user(actor).roles]:
+            raise FlowError("只有本人或本单位秘书可以设置委托（only the principal or a secretary may delegate）")
+        if p.org != d.org:
+            raise FlowError(f"委托只能在本单位内：{p.name} 与 {d.name} 不在同一单位")
+        if principal == deputy:
+            raise FlowError("不能委托给自己")
+        if ends_at <= starts_at:
+            raise FlowError("委托结束时间必须晚于开始时间")
+        with db.transaction(self.db) as session:
+            row = Delegation(principal=principal, deputy=deputy, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=actor)
+            session.add(row)
+            session.flush()
+            self.audit(session, actor, "delegated", None, None, None, {"principal": principal, "deputy": deputy, "from": starts_at.isoformat(), "to": ends_at.isoformat(), **({"reason": reason} if reason else {})})
+            return row
+
+    def send_reminders(self, now: datetime | None = None) -> list[Reminder]:
+        """催办: one reminder per overdue open item, never twice (a unique key per item)."""
+        now = now or utcnow()
+        sent = []
+        with db.transaction(self.db) as session:
+            overdue = session.exec(select(WorkItem).where(WorkItem.status == "open", WorkItem.kind == "human", WorkItem.due_at.is_not(None), WorkItem.due_at < now))
+            for item in overdue:
+                if session.exec(select(Reminder).where(Reminder.work_item_id == item.id, Reminder.kind == "overdue")).first():
+                    continue
+                recipient = item.assignee or item.slot
+                reminder = Reminder(work_item_id=item.id, kind="overdue", recipient=recipient, sent_at=now)
+                session.add(reminder)
+                circ = session.get(Circulation, item.circulation_id)
+                self.audit(session, "system", "reminded", circ, circ.document_id or circ.received_id, item.step, {"recipient": recipient, "due_at": item.due_at.isoformat()})
+                sent.append(reminder)
+        return sent
+
+    # ---- the mechanics of one step ---------------------------------------------------------------
+    def _lock_item(self, session: Session, work_item_id: int) -> tuple[WorkItem, Circulation, Step]:
+        item = session.get(WorkItem, work_item_id)
+        if item is None:
+            raise FlowError(f"待办事项 {work_item_id} 不存在（work item not found）")
+        circ = db.lock_circulation(session, item.circulation_id)
+        session.refresh(item)
+        if item.status != "open" or circ.step != item.step:
+            raise FlowError(f"待办事项 {work_item_id} 已办理，不能重复办理（already {item.status} by {item.actor}）")
+        step = self.flow(circ.flow).step(item.step)
+        if not step.human:
+            raise FlowError(f"环节“{step.title}”由系统自动办理，不能人工办理（step is automatic）")
+        return item, circ, step
+
+    def _may_act(self, session: Session, user: User, item: WorkItem, step: Step) -> str:
+        """Who ``user`` acts for on ``item``: themselves, or the principal who delegated to them."""
+        if self._holds(user, item):
+            return user.id
+        now = utcnow()
+        for d in session.exec(select(Delegation).where(Delegation.deputy == user.id, Delegation.revoked == False, Delegation.starts_at <= now, Delegation.ends_at > now)):  # noqa: E712
+            principal = self.config.users.get(d.principal)
+            if principal and self._holds(principal, item):
+                return principal.id
+        who = f"“{item.assignee}”" if item.assignee else f"本单位具有“{item.role}”角色的人员"
+        raise FlowError(f"用户 {user.name} 无权办理待办事项 {item.id}（环节“{step.title}”）：该事项应由{who}办理，或由其委托的人员代办")
+
+    @staticmethod
+    def _holds(user: User, item: WorkItem) -> bool:
+        if item.assignee:
+            return item.assignee == user.id
+        return user.org == item.org and item.role in [r.value for r in user.roles]
+
+    def _human_done(self, session: Session, circ: Circulation, item: WorkItem, step: Step, outcome: str, actor: str, comment: str | None) -> None:
+        """Close one person's item; move the circulation on when the step's join is complete."""
+        self._finish_item(session, circ, item, step, outcome, actor, comment)
+        if step.sets_signer and outcome == step.agree:
+            self._set_signer(session, circ, item.acted_for or actor)
+        others = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.status == "open")))
+        if outcome != step.agree:  # a refusal (return) decides the step at once
+            for other in others:
+                other.status, other.finished_at = "cancelled", utcnow()
+                session.add(other)
+        elif step.mode == "sequence":
+            users = self._users_for(circ, step)
+            if item.seq + 1 < len(users):
+                self._new_item(session, circ, item.step, step, users[item.seq + 1], item.seq + 1)
+                circ.status, circ.updated_at = "waiting", utcnow()
+                session.add(circ)
+                self.write_record(session, circ)
+                return
+        elif others:  # mode all: wait for the others
+            self.write_record(session, circ)
+            return
+        self.write_record(session, circ)
+        self._move(session, circ, step, outcome)
+
+    def _finish_item(self, session: Session, circ: Circulation, item: WorkItem, step: Step, outcome: str | None, actor: str, comment: str | None) -> None:
         item.status, item.outcome, item.actor, item.comment, item.finished_at = "done", outcome or "done", actor, comment, utcnow()
         item.attempts += 1
         session.add(item)
-        self.audit(session, actor, f"step:{item.step}", circ, circ.document_id or circ.received_id, item.step, {"title": step.title, "outcome": outcome or "done", "worker": self.worker_name, **({"comment": comment} if comment else {})})
+        detail = {"title": step.title, "outcome": outcome or "done", "worker": self.worker_name}
+        if comment:
+            detail["comment"] = comment
+        if item.acted_for:
+            detail["acted_for"] = item.acted_for
+        self.audit(session, actor, f"step:{item.step}", circ, circ.document_id or circ.received_id, item.step, detail)
         session.flush()
+
+    def _move(self, session: Session, circ: Circulation, step: Step, outcome: str | None) -> None:
+        nxt = step.next_after(outcome)
         if nxt == END:
             circ.step, circ.status, circ.claimed_by = None, "done", None
         else:
-            circ.step = nxt
-            circ.status = "ready"
-            self._open_item(session, circ, nxt)
+            circ.step, circ.status = nxt, "ready"
+            self._open_items(session, circ, nxt)
         circ.updated_at = utcnow()
         session.add(circ)
 
-    def _open_item(self, session: Session, circ: Circulation, step_name: str) -> WorkItem:
-        item = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == "open")).first()
-        if item is not None and item.step == step_name:
-            return item
-        if item is not None:
-            item.status = "cancelled"
-            session.add(item)
-            session.flush()
+    def _users_for(self, circ: Circulation, step: Step) -> list[User]:
+        users = sorted(self.config.users_with(circ.org, step.by), key=lambda u: u.id)
+        if not users:
+            raise FlowError(f"{self.config.org(circ.org).short_name} 没有“{step.by.value}”角色的用户，环节“{step.title}”无人办理（add one to config/users.yaml）")
+        return users
+
+    def _open_items(self, session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:
+        """The open items of the current step, created on first entry (auto: one; human: by mode)."""
+        existing = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == step_name, WorkItem.status == "open").order_by(WorkItem.seq)))
+        if existing:
+            return existing
+        for stale in session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == "open")):
+            stale.status, stale.finished_at = "cancelled", utcnow()
+            session.add(stale)
         step = self.flow(circ.flow).step(step_name)
-        item = WorkItem(circulation_id=circ.id, step=step_name, kind="human" if step.human else "auto", role=step.by.value if step.by else None, org=circ.org)
+        if not step.human:
+            return [self._new_item(session, circ, step_name, step, None, 0)]
+        if step.mode == "one":
+            return [self._new_item(session, circ, step_name, step, None, 0)]
+        users = self._users_for(circ, step)
+        if step.mode == "sequence":
+            return [self._new_item(session, circ, step_name, step, users[0], 0)]
+        return [self._new_item(session, circ, step_name, step, u, i) for i, u in enumerate(users)]
+
+    def _new_item(self, session: Session, circ: Circulation, step_name: str, step: Step, user: User | None, seq: int) -> WorkItem:
+        if not step.human:
+            slot = "auto"
+        else:
+            slot = f"user:{user.id}" if user else f"role:{step.by.value}"
+        due = utcnow() + timedelta(days=step.due_days) if step.due_days is not None and step.human else None
+        item = WorkItem(
+            circulation_id=circ.id, step=step_name, kind="human" if step.human else "auto", slot=slot,
+            role=step.by.value if step.by else None, assignee=user.id if user else None, seq=seq, org=circ.org, due_at=due,
+        )
         session.add(item)
         session.flush()
         return item
+
+    # ---- documents: versions, signer, records ------------------------------------------------------
+    def _revise(self, session: Session, circ: Circulation, user_id: str, changes: dict[str, Any]) -> Document:
+        """A new version of the circulation's draft with ``changes``; earlier versions are kept."""
+        current = session.get(Document, circ.document_id) if circ.document_id else None
+        if current is None:
+            raise FlowError("本流转没有可修改的文稿（no draft to revise）")
+        if current.doc_number:
+            raise FlowError(f"文稿已编号（{current.doc_number}），不能再修改")
+        content = DocumentContent.model_validate({**current.content, **changes})
+        doc = Document(
+            org=current.org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"),
+            forwards_id=current.forwards_id, original_id=current.original_id, circulation_id=circ.id, version=current.version + 1,
+        )
+        session.add(doc)
+        session.flush()
+        circ.document_id = doc.id
+        self.audit(session, user_id, "revised", circ, doc.id, circ.step, {"version": doc.version, "fields": sorted(changes)})
+        return doc
+
+    def _set_signer(self, session: Session, circ: Circulation, actor: str) -> None:
+        """签发人: the approving leader; under an auto-approving policy, the organisation's first leader."""
+        if not circ.document_id:
+            return
+        if actor in self.config.users:
+            name = self.config.users[actor].name
+        else:
+            leaders = sorted(self.config.users_with(circ.org, Role.leader), key=lambda u: u.id)
+            if not leaders:
+                return
+            name = leaders[0].name
+        doc = session.get(Document, circ.document_id)
+        doc.content = {**doc.content, "signer": name}
+        session.add(doc)
+
+    def write_record(self, session: Session, circ: Circulation) -> None:
+        """Re-issue the flow's .docx record (发文稿纸 / 收文处理单) from the work items so far."""
+        kind = self.flow(circ.flow).record
+        if kind is None:
+            return
+        from gongwen_engine.doc_templates.records import render_record
+
+        relative = f"{circ.org}/records/{kind}-{circ.id}.docx"
+        result = render_record(self, session, circ, kind, self.storage / relative)
+        record_file(session, circ.id, kind, relative, result.sha256, result.size)
+
+    def user(self, user_id: str) -> User:
+        user = self.config.users.get(user_id)
+        if user is None:
+            raise FlowError(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
+        return user
 
     def fail(self, circulation_id: int, error: str) -> None:
         """Record that an automatic step gave up after its retries; `gongwen retry` resumes it."""
@@ -289,16 +486,21 @@ class Engine:
             return circ
 
     def open_items(self, user_id: str | None = None) -> list[tuple[WorkItem, Circulation, Document | None]]:
-        """Human work items waiting for a person (for ``user_id``: those they may act on)."""
-        user = self.config.users.get(user_id) if user_id else None
-        if user_id and user is None:
-            raise FlowError(f"未知用户 '{user_id}'")
+        """Human work items waiting for a person (for ``user_id``: those they may act on, delegations included)."""
+        user = self.user(user_id) if user_id else None
         with Session(self.db) as session:
             stmt = select(WorkItem, Circulation).join(Circulation, Circulation.id == WorkItem.circulation_id).where(WorkItem.status == "open", WorkItem.kind == "human", Circulation.status == "waiting")
+            principals: list[User] = []
             if user:
-                stmt = stmt.where(WorkItem.org == user.org, WorkItem.role.in_([r.value for r in user.roles]))
+                principals = [user]
+                now = utcnow()
+                for d in session.exec(select(Delegation).where(Delegation.deputy == user.id, Delegation.revoked == False, Delegation.starts_at <= now, Delegation.ends_at > now)):  # noqa: E712
+                    if d.principal in self.config.users:
+                        principals.append(self.config.users[d.principal])
             rows = []
             for item, circ in session.exec(stmt.order_by(WorkItem.id)):
+                if user and not any(self._holds(p, item) for p in principals):
+                    continue
                 doc = session.get(Document, circ.document_id or circ.received_id) if (circ.document_id or circ.received_id) else None
                 rows.append((item, circ, doc))
             return rows

@@ -61,12 +61,19 @@ class Circulation(SQLModel, table=True):
 
 
 class WorkItem(SQLModel, table=True):
-    """工作项/待办: one step of a circulation. Human items wait here for a person."""
+    """工作项/待办: one step of a circulation. Human items wait here for a person.
+
+    ``slot`` says who the item is for: ``auto`` (the engine), ``role:<role>`` (anyone with that
+    role in the organisation) or ``user:<id>`` (one person, e.g. each countersigner or reader).
+    At most one open item per circulation, step and slot.
+    """
 
     __table_args__ = (
         Index(
-            "uq_workitem_one_open",
+            "uq_workitem_open_slot",
             "circulation_id",
+            "step",
+            "slot",
             unique=True,
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
@@ -77,13 +84,18 @@ class WorkItem(SQLModel, table=True):
     circulation_id: int = Field(foreign_key="circulation.id", index=True)
     step: str
     kind: str = Field(description="auto | human")
+    slot: str = Field(default="auto", description="auto | role:<role> | user:<id>")
     role: str | None = Field(default=None, description="role that may act on a human item")
+    assignee: str | None = Field(default=None, index=True, description="user the item is assigned to, if any")
+    seq: int = Field(default=0, description="position among the step's parallel or sequential items")
     org: str = Field(index=True)
     status: str = Field(default="open", description="open | done | cancelled")
     outcome: str | None = None
     comment: str | None = None
     actor: str | None = None
+    acted_for: str | None = Field(default=None, description="the principal when a delegate acted (代办)")
     attempts: int = 0
+    due_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
 
@@ -204,6 +216,35 @@ class CirculationFile(SQLModel, table=True):
     size: int
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# ---- people in the loop (issue 3) -------------------------------------------------------------
+
+
+class Delegation(SQLModel, table=True):
+    """委托代办: a principal (usually a leader) names a deputy who may act for them for a period."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    principal: str = Field(index=True)
+    deputy: str = Field(index=True)
+    starts_at: datetime
+    ends_at: datetime
+    reason: str | None = None
+    created_by: str
+    revoked: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Reminder(SQLModel, table=True):
+    """催办: one reminder for one overdue work item; the unique key makes a re-run a no-op."""
+
+    __table_args__ = (UniqueConstraint("work_item_id", "kind", name="uq_reminder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    work_item_id: int = Field(foreign_key="workitem.id")
+    kind: str = Field(description="overdue")
+    recipient: str
+    sent_at: datetime = Field(default_factory=utcnow)
 
 
 # ---- Archive: filing and retrieval (issue 9) --------------------------------------------------------

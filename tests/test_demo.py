@@ -44,7 +44,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]
 def test_help_explains_every_command() -> None:
     proc = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 0
-    for command in ["demo", "launch", "tasks", "act", "run", "worker", "status", "audit", "check", "init", "number", "retry"]:
+    for command in ["demo", "launch", "inbox", "approve", "return", "act", "reassign", "delegate", "diff", "remind", "run", "worker", "status", "audit", "check", "init", "number", "retry"]:
         assert re.search(rf"│ {command}\s+\S", proc.stdout), f"--help does not explain '{command}'"
 
 
@@ -121,17 +121,17 @@ def test_people_act_through_the_cli(tmp_path: Path) -> None:
     """Manual policy: the leader's sign-off waits in the database until the leader acts."""
     home = tmp_path / "home"
     notice = Path(__file__).parents[1] / "config" / "demo" / "national_notice.yaml"
-    gongwen("launch", str(notice), "--user", "acwf_secretary", home=home)
-    listing = gongwen("tasks", "--user", "acwf_leader", home=home).stdout
+    gongwen("launch", "issuing", str(notice), "--user", "acwf_secretary", home=home)
+    listing = gongwen("inbox", "--user", "acwf_leader", home=home).stdout
     assert "签发" in listing
     item = re.search(r"│ (\d+)\s+│ 全国妇联", listing)
     assert item, listing
-    refused = gongwen("act", item.group(1), "--user", "shandong_leader", home=home, check=False)
+    refused = gongwen("approve", item.group(1), "--user", "shandong_leader", home=home, check=False)
     assert refused.returncode == 2 and "无权" in refused.stderr
-    gongwen("act", item.group(1), "--user", "acwf_leader", "--comment", "同意", home=home)
+    gongwen("approve", item.group(1), "--user", "acwf_leader", "--comment", "同意", home=home)
     # 全国妇联's document went out; the provinces now wait for their own leaders' sign-off.
-    assert "全国妇联" not in gongwen("tasks", "--user", "acwf_leader", home=home).stdout
-    assert "签发" in gongwen("tasks", "--user", "shandong_leader", home=home).stdout
+    assert "全国妇联" not in gongwen("inbox", "--user", "acwf_leader", home=home).stdout
+    assert "签发" in gongwen("inbox", "--user", "shandong_leader", home=home).stdout
     trail = gongwen("audit", "--doc-number", "妇字〔2012〕2号", home=home).stdout
     assert "acwf_leader" in trail and "numbered" in trail and "delivered" in trail
 

@@ -12,7 +12,7 @@ from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.definition import END, PACKAGED_FLOWS_DIR, load_flow, load_flows
 
 KNOWN = set(ACTIONS)
-FLOW_NAMES = {"forwarding", "issuing"}
+FLOW_NAMES = {path.stem for path in PACKAGED_FLOWS_DIR.glob("*.yaml")}
 
 
 @pytest.fixture
@@ -72,10 +72,10 @@ def test_flow_version_follows_the_file_text(flows_copy):
 # --- errors ----------------------------------------------------------------------------------------
 
 def test_next_to_an_unknown_step(flows_copy):
-    text = edit(flows_copy, "forwarding.yaml", "    do: render\n    next: distribute", "    do: render\n    next: distribut")
+    text = edit(flows_copy, "forwarding.yaml", "    do: seal\n    next: distribute", "    do: seal\n    next: distribut")
     [error] = errors_loading(flows_copy / "forwarding.yaml")
     assert Path(error.path).name == "forwarding.yaml"
-    assert error.line == line_of(text, "next: distribut", after="render:")
+    assert error.line == line_of(text, "next: distribut", after="  seal:")
     assert "distribut" in error.message
     assert f"forwarding.yaml:{error.line}" in str(error)
 

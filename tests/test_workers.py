@@ -24,7 +24,7 @@ def test_two_workers_share_a_cascade_on_postgres(pg_url: str, tmp_path: Path, ma
     def gongwen(*args: str, prefect_home: str = "p0") -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", *args], env={**env, "PREFECT_HOME": str(tmp_path / prefect_home)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    launch = gongwen("launch", str(NOTICE), "--user", "acwf_secretary", "--policy", "demo", "--no-run")
+    launch = gongwen("launch", "issuing", str(NOTICE), "--user", "acwf_secretary", "--policy", "demo", "--no-run")
     assert launch.wait(timeout=120) == 0, launch.stderr.read()
     workers = [gongwen("worker", "--once", "--concurrency", "3", prefect_home=f"p{i}") for i in (1, 2)]
     for w in workers:

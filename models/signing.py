@@ -1,0 +1,372 @@
+"""Digital signatures (电子签章) of issued PDFs: keys, the demo certificate authority, PAdES
+signing with pyHanko, and verification reported in plain words.
+
+* :class:`SigningIdentity` — one organisation's private key and certificate chain, loaded from
+  PKCS#12 or PEM files (paths and passphrase sources come from ``config/seals.yaml``);
+* :class:`DemoAuthority` — for the demo only: a local certificate authority created on first
+  use under the gongwen home folder, and one certificate per organisation, every name marked
+  演示用 so that nothing it signs can pass for a real organisation's document;
+* :func:`sign_pdf` — a PAdES baseline signature (ETSI.CAdES.detached), visible or not;
+* :func:`verify_pdf` — who signed, when, with which certificate, and whether the document
+  changed since, as a :class:`SealCheck` with a Chinese sentence for users.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+SIGNATURE_FIELD = "Seal"  # the PDF form field that carries the seal
+DEMO_MARK = "演示用"
+DEMO_VALIDITY = timedelta(days=3650)
+# pyHanko logs a traceback for every untrusted or broken signature; the outcome is reported
+# to the user by SealCheck, so keep its loggers to errors.
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
+
+class SigningError(RuntimeError):
+    """Keys or certificates that cannot be used (message says what, where and how to fix)."""
+
+
+# ---- keys and certificates ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """签名身份: an organisation's private key, its certificate and the chain up to a root."""
+
+    key: Any  # a cryptography private key
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        return common_name(self.certificate)
+
+
+def common_name(cert: x509.Certificate, of_issuer: bool = False) -> str:
+    name = cert.issuer if of_issuer else cert.subject
+    found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(found[0].value) if found else name.rfc4514_string()
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 fingerprint of the certificate (hex), how users compare certificates."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def load_pkcs12_identity(path: Path, passphrase: bytes | None) -> SigningIdentity:
+    try:
+        key, cert, extra = pkcs12.load_key_and_certificates(path.read_bytes(), passphrase)
+    except FileNotFoundError:
+        raise SigningError(f"PKCS#12 file not found: {path}") from None
+    except ValueError as exc:
+        raise SigningError(f"cannot open PKCS#12 file {path}: {exc} (wrong passphrase, or not a .p12/.pfx file)") from None
+    if key is None or cert is None:
+        raise SigningError(f"PKCS#12 file {path} holds no private key or no certificate")
+    return SigningIdentity(key, cert, tuple(extra or ()))
+
+
+def load_pem_identity(key_path: Path, cert_path: Path, chain: Sequence[Path], passphrase: bytes | None) -> SigningIdentity:
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase)
+    except FileNotFoundError:
+        raise SigningError(f"key file not found: {key_path}") from None
+    except (ValueError, TypeError) as exc:
+        raise SigningError(f"cannot read private key {key_path}: {exc} (wrong passphrase, or not a PEM key)") from None
+    return SigningIdentity(key, load_certificate(cert_path), tuple(load_certificate(p) for p in chain))
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    """A certificate from a PEM or DER file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SigningError(f"certificate file not found: {path}") from None
+    try:
+        return x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise SigningError(f"{path} is not a PEM or DER certificate: {exc}") from None
+
+
+# ---- the demo certificate authority ---------------------------------------------------------------
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Atomically write a file readable by its owner only."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _key_pem(key: Any) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def _name(common: str, organisation: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"{DEMO_MARK}证书（非真实机构证书）"),
+        x509.NameAttribute(NameOID.COMMON_NAME, common),
+    ])
+
+
+@dataclass
+class DemoAuthority:
+    """演示用证书颁发机构: a local CA under ``folder`` (e.g. ``$GONGWEN_HOME/seals/demo-ca``).
+
+    Created on first use, reused afterwards; one ECDSA P-256 key and certificate per
+    organisation. Keys are written unencrypted with mode 0600: they sign demo documents only.
+    Several processes may start at once: creation is serialised with a file lock.
+    """
+
+    folder: Path
+    _root: tuple[Any, x509.Certificate] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def root_path(self) -> Path:
+        return self.folder / "ca.cert.pem"
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def root(self) -> tuple[Any, x509.Certificate]:
+        if self._root is None:
+            with self._locked():
+                key_path = self.folder / "ca.key.pem"
+                if not (key_path.exists() and self.root_path.exists()):
+                    key = ec.generate_private_key(ec.SECP256R1())
+                    name = _name(f"gongwen {DEMO_MARK}根证书", f"gongwen {DEMO_MARK}证书颁发机构")
+                    cert = (
+                        _builder(name, name, key.public_key())
+                        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+                        .sign(key, hashes.SHA256())
+                    )
+                    _write_private(key_path, _key_pem(key))
+                    _write_private(self.root_path, cert.public_bytes(serialization.Encoding.PEM))
+                self._root = (serialization.load_pem_private_key(key_path.read_bytes(), None), load_certificate(self.root_path))
+        return self._root
+
+    def identity(self, org_code: str, org_name: str) -> SigningIdentity:
+        """The organisation's demo certificate (created on first use)."""
+        ca_key, ca_cert = self.root()
+        key_path, cert_path = self.folder / f"{org_code}.key.pem", self.folder / f"{org_code}.cert.pem"
+        if not (key_path.exists() and cert_path.exists()):
+            with self._locked():
+                if not (key_path.exists() and cert_path.exists()):
+                    key = ec.generate_private_key(ec.SECP256R1())
+                    cert = (
+                        _builder(_name(f"{org_name}（{DEMO_MARK}）", org_name), ca_cert.subject, key.public_key())
+                        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                        # digital signature + non-repudiation (content commitment), as PAdES validators expect
+                        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+                        .sign(ca_key, hashes.SHA256())
+                    )
+                    _write_private(key_path, _key_pem(key))
+                    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        return SigningIdentity(key, load_certificate(cert_path), (ca_cert,))
+
+
+def _builder(subject: x509.Name, issuer: x509.Name, public_key: Any) -> x509.CertificateBuilder:
+    now = datetime.now(timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + DEMO_VALIDITY)
+    )
+
+
+# ---- signing ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VisibleSeal:
+    """Where the seal goes: 0-based page and box in PDF points (x1, y1, x2, y2, origin bottom-left)."""
+
+    page: int
+    box: tuple[float, float, float, float]
+    png: bytes
+
+
+def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, reason: str, location: str | None = None) -> bytes:
+    """PAdES-sign ``pdf`` (an incremental update); with ``seal``, the seal image is the
+    signature's appearance, so the visible seal and the digital signature are one object."""
+    from pyhanko.pdf_utils import layout
+    from pyhanko.pdf_utils.images import PdfImage
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.stamp import StaticStampStyle
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+    from PIL import Image
+
+    der_key = identity.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    signer = signers.SimpleSigner(
+        signing_cert=_asn1_cert(identity.certificate),
+        signing_key=asn1_keys.PrivateKeyInfo.load(der_key),
+        cert_registry=SimpleCertificateStore.from_certs([_asn1_cert(c) for c in identity.chain]),
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    style = None
+    if seal is not None:
+        fields.append_signature_field(writer, fields.SigFieldSpec(SIGNATURE_FIELD, on_page=seal.page, box=seal.box))
+        image = Image.open(io.BytesIO(seal.png))
+        style = StaticStampStyle(background=PdfImage(image), background_opacity=1.0, border_width=0, background_layout=layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins.uniform(0)))
+    meta = signers.PdfSignatureMetadata(
+        field_name=SIGNATURE_FIELD, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
+        reason=reason, location=location, name=identity.subject,
+    )
+    out = io.BytesIO()
+    signers.PdfSigner(meta, signer=signer, stamp_style=style).sign_pdf(writer, output=out)
+    return out.getvalue()
+
+
+# ---- verification -----------------------------------------------------------------------------
+
+class CheckStatus(StrEnum):
+    """核验结果."""
+
+    valid = "valid"  # 有效
+    changed = "changed"  # 签名后文件被改动
+    untrusted = "untrusted"  # 证书不受信任（未知证书）
+    unsigned = "unsigned"  # 没有数字签名（或签名已被去除）
+    invalid = "invalid"  # 签名值无效或已损坏
+    unreadable = "unreadable"  # 不是可读的 PDF
+    absent = "absent"  # 没有收到盖章的 PDF
+
+
+MESSAGES = {
+    CheckStatus.valid: "印章有效：签名完整，签名后文件未被改动，证书受信任。",
+    CheckStatus.changed: "文件在盖章（签名）后被改动过，内容不可信。",
+    CheckStatus.untrusted: "签名证书不受信任：签发该证书的机构不在本系统的信任列表中（未知证书）。",
+    CheckStatus.unsigned: "本文件没有数字签名：未加盖电子印章，或签名已被去除。",
+    CheckStatus.invalid: "签名无效：签名数据已损坏或与证书不符。",
+    CheckStatus.unreadable: "无法读取该文件：不是完整的 PDF 文件，或已损坏。",
+    CheckStatus.absent: "来文没有附带盖章的 PDF 文件，无法核验印章。",
+}
+
+
+@dataclass(frozen=True)
+class SealCheck:
+    """印章核验: the outcome of verifying one PDF (JSON-ready through :meth:`as_dict`)."""
+
+    status: CheckStatus
+    message: str
+    signer: str | None = None
+    organisation: str | None = None
+    signed_at: str | None = None  # ISO 8601, the signer's claimed time (no time-stamp authority)
+    certificate: dict[str, str] | None = None
+    covers_whole_file: bool | None = None
+    detail: str | None = None  # technical detail (English), for logs
+
+    @property
+    def ok(self) -> bool:
+        return self.status == CheckStatus.valid
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in self.__dict__.items()}
+
+
+def check(status: CheckStatus, detail: str | None = None, **facts: Any) -> SealCheck:
+    return SealCheck(status, MESSAGES[status], detail=detail, **facts)
+
+
+def certificate_facts(cert: x509.Certificate) -> dict[str, str]:
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": format(cert.serial_number, "x"),
+        "sha256": fingerprint(cert),
+        "not_before": cert.not_valid_before_utc.isoformat(),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+    }
+
+
+def verify_pdf(data: bytes, trust_roots: Sequence[x509.Certificate]) -> SealCheck:
+    """Verify the last signature of ``data`` against ``trust_roots`` (no network fetching)."""
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        signatures = reader.embedded_signatures
+    except (PdfError, ValueError, KeyError, IndexError, TypeError) as exc:
+        return check(CheckStatus.unreadable, f"{type(exc).__name__}: {exc}")
+    if not signatures:
+        return check(CheckStatus.unsigned)
+    sig = signatures[-1]
+    context = ValidationContext(trust_roots=[_asn1_cert(c) for c in trust_roots], allow_fetching=False, revocation_mode="soft-fail")
+    try:
+        status = validate_pdf_signature(sig, context)
+    except Exception as exc:  # noqa: BLE001 - a damaged signature raises from deep inside the CMS parser
+        return check(CheckStatus.invalid, f"{type(exc).__name__}: {exc}")
+    cert = x509.load_der_x509_certificate(status.signing_cert.dump())
+    signed_at = status.signer_reported_dt or sig.self_reported_timestamp
+    facts = {
+        "signer": common_name(cert),
+        "organisation": _organisation(cert),
+        "signed_at": signed_at.isoformat() if signed_at else None,
+        "certificate": certificate_facts(cert),
+        "covers_whole_file": status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+    }
+    if not status.intact:
+        return check(CheckStatus.changed, "the document digest does not match the signed digest", **facts)
+    if not status.valid:
+        return check(CheckStatus.invalid, "the signature value does not verify with the signer's key", **facts)
+    if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+        return check(CheckStatus.changed, f"bytes were appended after signing (coverage {status.coverage.name})", **facts)
+    if not status.trusted:
+        return check(CheckStatus.untrusted, f"no path to a trusted root ({status.trust_problem_indic})", **facts)
+    return check(CheckStatus.valid, **facts)
+
+
+def _organisation(cert: x509.Certificate) -> str | None:
+    found = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return str(found[0].value) if found else None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -27,6 +27,7 @@ class Role(StrEnum):
     reviewer = "reviewer"  # 核稿人: office review
     leader = "leader"  # 领导: signs off (签发), writes instructions (批示)
     archivist = "archivist"  # 档案员
+    department_head = "department_head"  # 部门负责人: countersigns drafts (会签)
 
 
 class Organisation(Strict):
@@ -74,6 +75,7 @@ class User(Strict):
     name: str
     org: str
     roles: list[Role] = Field(min_length=1)
+    department: str | None = Field(default=None, description="处室/部门, e.g. 组织部")
 
 
 class UsersFile(Strict):
@@ -85,6 +87,7 @@ class Policy(Strict):
 
     description: str
     auto_approve: dict[str, str] = Field(default_factory=dict, description="step name -> outcome taken automatically")
+    wait_at_levels: list[Level] = Field(default_factory=list, description="organisation levels whose human steps still wait for a person")
     clock: dict[Level, date] = Field(default_factory=dict, description="replay dates: the business date per organisation level (demo)")
 
 

@@ -19,6 +19,7 @@ from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, next_serial, register_sequence
 from gongwen_engine.models.tables import ArchiveItem, Delivery, Document, Registration, utcnow
 
+from . import sealing
 from .engine import FlowError, StepContext
 
 Action = Callable[[StepContext], str | None]
@@ -35,6 +36,7 @@ def sign_for(ctx: StepContext) -> None:
     """签收: the recipient acknowledges receipt of the delivered document."""
     received = ctx.document(ctx.circulation.received_id)
     ctx.audit("signed_for", received.id, doc_number=received.doc_number, sender=received.org)
+    sealing.check_received(ctx, received)  # 印章核验 of the signed PDF that came with it
 
 
 @action
@@ -117,6 +119,12 @@ def render(ctx: StepContext) -> None:
     ctx.session.add(doc)
     ctx.record_file("issued_copy", relative, result.sha256, result.size)
     ctx.audit("rendered", doc.id, file=relative, sha256=result.sha256, size=result.size)
+
+
+@action
+def seal(ctx: StepContext) -> None:
+    """用印: the issued copy as a PDF with the visible seal, signed for the issuer (PAdES)."""
+    sealing.seal_step(ctx)
 
 
 @action

@@ -402,5 +402,7 @@ def demo(
         raise FlowError(f"演示未全部完成：{s.circulations}（see `gongwen status`）")
 
 
+from .cli_seal import seal_app  # noqa: E402 - imports friendly from this module
 
+app.add_typer(seal_app, name="seal")
 from . import cli_receive  # noqa: E402,F401 - registers `gongwen receive` (收文)

@@ -25,6 +25,7 @@ W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _W = f"{{{W}}}"
 _SKIP = {f"{_W}del", f"{_W}delText", f"{_W}instrText", f"{_W}rPr", f"{_W}pPr", f"{{{MC}}}Fallback"}
+_MISPLACED_QUOTES = re.compile(r"“\s*”|[“”]$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -194,4 +195,6 @@ def _pdf_lines(data: bytes, name: str, limits: ReadLimits) -> tuple[list[Line], 
         raise IntakeError(name, f"已损坏或不完整（PDF 无法读取：{type(exc).__name__}）", "请向发文单位重新索取文件，或请其另存为 .docx") from None
     if not any(line.text.strip() for line in lines):
         raise IntakeError(name, "是没有文字层的 PDF（扫描件）", "请先做文字识别（OCR），或向发文单位索取 .docx 或带文字层的 PDF，再重新收文")
-    return lines, []
+    misplaced = [line.source for line in lines if _MISPLACED_QUOTES.search(line.text)]
+    warnings = [f"PDF 文字层中引号的位置可能错乱（{'、'.join(misplaced[:5])}；引号用了另一种字体时常见），请核对标题和正文中的引号"] if misplaced else []
+    return lines, warnings

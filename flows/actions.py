@@ -17,9 +17,10 @@ from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notic
 from gongwen_engine.doc_templates.render import render_docx
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, next_serial, register_sequence
-from gongwen_engine.models.tables import ArchiveItem, Delivery, Document, Registration, utcnow
+from gongwen_engine.models.tables import Delivery, Document, Registration, utcnow
 
 from . import sealing
+from .archiving import file_circulation
 from .engine import FlowError, StepContext
 
 Action = Callable[[StepContext], str | None]
@@ -151,29 +152,7 @@ def conclude(ctx: StepContext) -> None:
 
 @action
 def archive(ctx: StepContext) -> None:
-    """归档: file the circulation as one item (件) with its archive code (档号)."""
-    circ = ctx.circulation
-    if ctx.session.exec(select(ArchiveItem).where(ArchiveItem.circulation_id == circ.id)).first():
-        return
-    org = ctx.org
-    if circ.document_id:  # we issued something: our document (+ what it forwards) is the item
-        doc = ctx.document(circ.document_id)
-        item_kind, from_level = ("forwarding", "superior") if doc.forwards_id else ("issued", "own")
-        files = [{"role": "issued_copy", "document_id": doc.id, "file": doc.file, "sha256": doc.sha256}]
-    else:  # we only received it
-        doc = ctx.document(circ.received_id)
-        item_kind, from_level = "received", "superior"
-        files = [{"role": "received", "document_id": doc.id, "file": doc.file, "sha256": doc.sha256}]
-    content = DocumentContent.model_validate(doc.content)
-    year = content.issued_on.year
-    retention, why = retention_for(ctx.config.retention, item_kind, from_level)
-    item_no = next_serial(ctx.session, item_sequence(org.fonds, retention, org.dept_code), year)
-    item = ArchiveItem(
-        org=org.code, circulation_id=circ.id, fonds=org.fonds, year=year, retention=retention.value, dept_code=org.dept_code,
-        item_no=item_no, archive_code=format_archive_code(org.fonds, year, retention, org.dept_code, item_no),
-        doc_number=doc.doc_number, title=doc.title, responsible=ctx.config.org(doc.org).name, dated=content.issued_on, files=files,
-    )
-    ctx.session.add(item)
-    ctx.audit("archived", doc.id, archive_code=item.archive_code, retention=retention.value, why=why)
+    """归档: file the circulation as one item (件) with its archive code (档号); see archiving.py."""
+    file_circulation(ctx)
 
 

@@ -406,3 +406,8 @@ from .cli_seal import seal_app  # noqa: E402 - imports friendly from this module
 
 app.add_typer(seal_app, name="seal")
 from . import cli_receive  # noqa: E402,F401 - registers `gongwen receive` (收文)
+
+
+from .cli_archive import archive_app  # noqa: E402  (imported last: it uses `friendly` above)
+
+app.add_typer(archive_app, name="archive")

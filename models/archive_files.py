@@ -1,9 +1,9 @@
 """The filed copies (归档文件) on disk: digests (SHA-256 and SM3), the archive stamp (归档章)
 drawn into a .docx, pages with text (页数), the text for the search index, file formats.
 
-页数 is measured, not guessed: the file is converted once with LibreOffice (``soffice``) and
-``pdftotext`` counts the pages that carry text; the count is cached by the file's SHA-256 (a
-document received by 28 organisations is converted once). Where LibreOffice or poppler is not
+页数 is measured, not guessed: an item's .docx files are converted in one LibreOffice run
+(``soffice``) and ``pdftotext`` counts the pages that carry text; counts are cached by the
+file's SHA-256 (a document received by 28 organisations is converted once). Where LibreOffice or poppler is not
 installed (a bare ``pip install``), the count is estimated from the GB/T 9704 grid (22 lines of
 28 characters) and marked ``pages_method: "estimate"`` — the catalogue's 备注 says so.
 """
@@ -162,22 +162,33 @@ def _is_stamp(tbl: etree._Element) -> bool:
 
 # ---- pages with text (页数) ----------------------------------------------------------------------------
 
-def pages_with_text(path: Path, sha256: str) -> tuple[int, str]:
-    """(pages that carry text, method): 'libreoffice' when measured, 'estimate' from the grid."""
-    if sha256 in _PAGE_CACHE:
-        return _PAGE_CACHE[sha256]
-    data = path.read_bytes()
-    kind = file_format(data, path.name)
-    if kind == "pdf" and shutil.which("pdftotext"):
-        result = (_text_pages_of_pdf(path), "pdftotext")
-    elif kind == "docx" and shutil.which("soffice") and shutil.which("pdftotext"):
-        result = (_libreoffice_pages(path), "libreoffice")
-    elif kind == "docx":
-        result = (estimate_pages(data), "estimate")
-    else:
-        result = (1, "estimate")
-    _PAGE_CACHE[sha256] = result
-    return result
+def pages_with_text(files: list[tuple[Path, str]]) -> list[tuple[int, str]]:
+    """(pages that carry text, method) for each (path, sha256). Measured: 'pdftotext' for a PDF,
+    'libreoffice' for a .docx — every .docx not yet measured is converted in ONE LibreOffice
+    call, and counts are cached by digest (a document received by 28 organisations is converted
+    once). A .docx whose height, generously over-estimated, fits on one page (a processing
+    slip, a draft sheet) is 1 without converting it: 'bound' (the tests check every such
+    document of the demo chain against LibreOffice). 'estimate' (the 22 × 28 grid) only where
+    LibreOffice or poppler is missing."""
+    tools = bool(shutil.which("soffice") and shutil.which("pdftotext"))
+    for path, sha in files:
+        if sha not in _PAGE_CACHE and path.suffix.lower() == ".docx" and fits_one_page(path.read_bytes()):
+            _PAGE_CACHE[sha] = (1, "bound")
+    todo = {sha: path for path, sha in files if sha not in _PAGE_CACHE and path.suffix.lower() == ".docx" and tools}
+    if todo:
+        for sha, pages in zip(todo, _libreoffice_pages(list(todo.values()))):
+            _PAGE_CACHE[sha] = (pages, "libreoffice")
+    out = []
+    for path, sha in files:
+        if sha not in _PAGE_CACHE:
+            data = path.read_bytes()
+            kind = file_format(data, path.name)
+            if kind == "pdf" and shutil.which("pdftotext"):
+                _PAGE_CACHE[sha] = (_text_pages_of_pdf(path), "pdftotext")
+            else:
+                _PAGE_CACHE[sha] = (estimate_pages(data) if kind == "docx" else 1, "estimate")
+        out.append(_PAGE_CACHE[sha])
+    return out
 
 
 def _text_pages_of_pdf(pdf: Path) -> int:
@@ -186,30 +197,93 @@ def _text_pages_of_pdf(pdf: Path) -> int:
     return sum(1 for page in pages if page.strip())
 
 
-def _libreoffice_pages(docx: Path) -> int:
-    """Convert once with LibreOffice (one conversion at a time per process, a private profile)."""
+def _libreoffice_pages(docx_files: list[Path]) -> list[int]:
+    """Convert the files in one LibreOffice run (one run at a time per process, a private profile)."""
     with _SOFFICE_LOCK, tempfile.TemporaryDirectory(prefix="gongwen-pages-") as tmp:
         profile = Path(tempfile.gettempdir()) / f"gongwen-lo-profile-{os.getpid()}"
-        source = Path(tmp) / "in.docx"
-        shutil.copyfile(docx, source)
+        sources = []
+        for n, docx in enumerate(docx_files):
+            sources.append(Path(tmp) / f"f{n}.docx")
+            shutil.copyfile(docx, sources[-1])
         subprocess.run(
-            ["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf", "--outdir", tmp, str(source)],
+            ["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf", "--outdir", tmp, *map(str, sources)],
             capture_output=True, check=True, timeout=300,
         )
-        pdf = Path(tmp) / "in.pdf"
-        if not pdf.exists():
-            raise RuntimeError(f"LibreOffice did not convert {docx.name} to PDF (is libreoffice-writer installed?)")
-        return _text_pages_of_pdf(pdf)
+        counts = []
+        for docx, source in zip(docx_files, sources):
+            pdf = source.with_suffix(".pdf")
+            if not pdf.exists():
+                raise RuntimeError(f"LibreOffice did not convert {docx.name} to PDF (is libreoffice-writer installed?)")
+            counts.append(_text_pages_of_pdf(pdf))
+        return counts
+
+
+def grid_sections(data: bytes) -> list[int]:
+    """Grid lines (22 a page, 28 characters a line) per run of pages between explicit page
+    breaks: a paragraph takes ceil(width / 28) lines, a table row at least its fixed height."""
+    root = _document_root(data)
+    sections, lines = [], 0
+    for p in root.iter(f"{{{W}}}p"):
+        if p.find("w:pPr/w:pageBreakBefore", NS) is not None or p.find(".//w:br[@w:type='page']", NS) is not None:
+            sections.append(lines)
+            lines = 0
+        text = "".join(t.text or "" for t in p.iter(f"{{{W}}}t"))
+        lines += max(1, math.ceil(sum(1 if ord(ch) > 0x2E80 else 0.5 for ch in text) / 28))
+    for height in root.iterfind(".//w:trPr/w:trHeight", NS):
+        lines += math.ceil(int(height.get(f"{{{W}}}val", "0")) / 579)
+    sections.append(lines)
+    return sections
 
 
 def estimate_pages(data: bytes) -> int:
-    """Pages from the GB/T 9704 grid (22 lines × 28 characters), one section per page break:
-    every paragraph takes ceil(width / 28) lines. Only used when LibreOffice is missing."""
+    """Pages from the grid alone; only used where LibreOffice is missing (marked 'estimate')."""
+    return sum(max(1, math.ceil(lines / 22)) for lines in grid_sections(data) if lines) or 1
+
+
+def _twips(el: etree._Element | None, attr: str, default: float = 0.0) -> float:
+    if el is None or el.get(f"{{{W}}}{attr}") is None:
+        return default
+    return float(el.get(f"{{{W}}}{attr}"))
+
+
+def _paragraph_height_pt(p: etree._Element, width_pt: float) -> float:
+    """An upper bound of a paragraph's height: 1.5 × its largest font per line, 12 pt spacing."""
+    sizes = [int(sz.get(f"{{{W}}}val")) / 2 for sz in p.iter(f"{{{W}}}sz") if sz.get(f"{{{W}}}val", "").isdigit()] or [16.0]
+    size = max(max(sizes), 16.0)
+    text = "".join(t.text or "" for t in p.iter(f"{{{W}}}t"))
+    lines = max(1, math.ceil(sum(1 if ord(ch) > 0x2E80 else 0.6 for ch in text) * size / max(width_pt - 2 * size, size)))
+    if p.find(".//w:br", NS) is not None:
+        lines += len(p.findall(".//w:br", NS))
+    spacing = p.find("w:pPr/w:spacing", NS)
+    exact = _twips(spacing, "line") / 20 if spacing is not None and spacing.get(f"{{{W}}}lineRule") == "exact" else 0
+    return lines * max(size * 1.5, exact) + _twips(spacing, "before") / 20 + _twips(spacing, "after") / 20 + 12
+
+
+def fits_one_page(data: bytes) -> bool:
+    """True when a generous upper bound of the body's height fits the page's text area and the
+    document has no page break: such a document has exactly one page with text."""
     root = _document_root(data)
-    pages, lines = 0, 0
-    for p in root.iter(f"{{{W}}}p"):
-        if p.find("w:pPr/w:pageBreakBefore", NS) is not None and lines:
-            pages, lines = pages + math.ceil(lines / 22), 0
-        text = "".join(t.text or "" for t in p.iter(f"{{{W}}}t"))
-        lines += max(1, math.ceil(sum(1 if ord(ch) > 0x2E80 else 0.5 for ch in text) / 28))
-    return pages + max(1, math.ceil(lines / 22))
+    body = root.find("w:body", NS)
+    sect = body.find("w:sectPr", NS) if body is not None else None
+    if body is None or sect is None or root.find(".//w:pageBreakBefore", NS) is not None or root.find(".//w:br[@w:type='page']", NS) is not None:
+        return False
+    size, margins = sect.find("w:pgSz", NS), sect.find("w:pgMar", NS)
+    width = (_twips(size, "w", 11906) - _twips(margins, "left", 1440) - _twips(margins, "right", 1440)) / 20
+    available = (_twips(size, "h", 16838) - _twips(margins, "top", 1440) - _twips(margins, "bottom", 1440)) / 20
+    used = 0.0
+    for child in body:
+        if child.tag == f"{{{W}}}p":
+            used += _paragraph_height_pt(child, width)
+        elif child.tag == f"{{{W}}}tbl":
+            if child.find("w:tblPr/w:tblpPr", NS) is not None:
+                return False  # floating tables (e.g. a colophon at the page bottom) need a real layout
+            for tr in child.iterfind("w:tr", NS):
+                cells = []
+                for tc in tr.iterfind("w:tc", NS):
+                    cell_width = _twips(tc.find("w:tcPr/w:tcW", NS), "w", width * 20) / 20
+                    cells.append(sum(_paragraph_height_pt(p, cell_width) for p in tc.iterfind("w:p", NS)))
+                fixed = _twips(tr.find("w:trPr/w:trHeight", NS), "val") / 20
+                used += max([fixed, *cells]) + 6
+        if used > available:
+            return False
+    return used <= available

@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, Document, Registration
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, Registration
 
 from .engine import Engine
 
@@ -47,8 +47,10 @@ def write_manifest(engine: Engine, out: Path) -> Path:
     entries = []
     with Session(engine.db) as session:
         archive_codes = {a.circulation_id: a.archive_code for a in session.exec(select(ArchiveItem))}
+        signed = {f.circulation_id: f for f in session.exec(select(CirculationFile).where(CirculationFile.role == "signed_pdf"))}
         for doc in session.exec(select(Document).where(Document.file.is_not(None)).order_by(Document.id)):
             forwarded = session.get(Document, doc.forwards_id) if doc.forwards_id else None
+            sealed = signed.get(doc.circulation_id)
             entries.append(
                 {
                     "org": engine.config.org(doc.org).short_name,
@@ -59,6 +61,8 @@ def write_manifest(engine: Engine, out: Path) -> Path:
                     "forwarded_from": forwarded.doc_number if forwarded else None,
                     "archive_code": archive_codes.get(doc.circulation_id),
                     "sha256": doc.sha256,
+                    "signed_pdf": sealed.file if sealed else None,  # 用印: the sealed copy beside the .docx
+                    "signed_pdf_sha256": sealed.sha256 if sealed else None,
                 }
             )
     path = out / "manifest.json"

@@ -62,6 +62,18 @@ def test_demo_manifest_lists_every_document(demo_run) -> None:
     assert "documents 3" in stdout and "circulations {'done': 31}" in stdout
 
 
+def test_demo_writes_a_signed_pdf_beside_each_docx(demo_run) -> None:
+    """用印: the issued copy as a sealed PDF next to every .docx, valid against the demo CA."""
+    from gongwen_engine.models.signing import CheckStatus, DemoAuthority, verify_pdf
+
+    out, manifest, _ = demo_run
+    ca = DemoAuthority(out / ".gongwen" / "seals" / "demo-ca").root()[1]
+    for entry in manifest:
+        assert entry["signed_pdf"] == str(Path(entry["file"]).with_suffix(".pdf"))
+        data = (out / entry["signed_pdf"]).read_bytes()
+        assert verify_pdf(data, [ca]).status == CheckStatus.valid, entry["doc_number"]
+
+
 def test_demo_shandong_cover_letter_matches_seed(demo_run) -> None:
     _, manifest, _ = demo_run
     shandong = next(e for e in manifest if e["org_code"] == "shandong")

@@ -70,7 +70,8 @@ def test_jinan_has_county_level_units(config):
 def test_there_are_users_with_each_role(config):
     for role in Role:
         assert any(role in u.roles for u in config.users.values()), role
-    assert [u.id for u in config.users_with("acwf", Role.leader)] == ["acwf_leader"]
+    assert sorted(u.id for u in config.users_with("acwf", Role.leader)) == ["acwf_deputy", "acwf_leader"]
+    assert sorted(u.department for u in config.users_with("acwf", Role.department_head)) == ["宣传部", "组织部"]
     assert all(u.org in config.organisations for u in config.users.values())
 
 

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors, load_yaml
@@ -37,8 +37,15 @@ class Step(BaseModel):
         description="human steps: one item for the role (one), one item per user with the role in parallel, all must agree (all: 会签, parallel 传阅), or one user after another (sequence: sequential 传阅)",
     )
     due_days: int | None = Field(default=None, ge=0, description="time limit (办理时限) in calendar days from when the item opens")
+    due_working_days: int | None = Field(default=None, ge=0, description="time limit (办理时限) in working days (工作日, 调休 included; models/workdays.py): due at the end of the N-th working day after the item opens")
     record: bool = Field(default=False, description="re-issue the circulation's record (.docx) after this automatic step; human steps always do")
     sets_signer: bool = Field(default=False, description="the approving person becomes the document's signer (签发人)")
+
+    @model_validator(mode="after")
+    def _one_time_limit(self) -> "Step":
+        if self.due_days is not None and self.due_working_days is not None:
+            raise ValueError("give the time limit once: due_days (calendar days) or due_working_days (working days), not both")
+        return self
 
     @property
     def human(self) -> bool:

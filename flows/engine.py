@@ -27,6 +27,7 @@ from gongwen_engine.config.schema import Organisation, Role, User
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.models import db
+from gongwen_engine.models.workdays import due_after, load_calendar
 from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
 
 from .definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
@@ -379,7 +380,7 @@ class Engine:
             slot = "auto"
         else:
             slot = f"user:{user.id}" if user else f"role:{step.by.value}"
-        due = utcnow() + timedelta(days=step.due_days) if step.due_days is not None and step.human else None
+        due = due_after(load_calendar(self.config.directory), utcnow(), step.due_working_days, step.due_days, circ.org) if step.human else None
         item = WorkItem(
             circulation_id=circ.id, step=step_name, kind="human" if step.human else "auto", slot=slot,
             role=step.by.value if step.by else None, assignee=user.id if user else None, seq=seq, org=circ.org, due_at=due,

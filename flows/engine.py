@@ -506,6 +506,17 @@ class Engine:
                 rows.append((item, circ, doc))
             return rows
 
+    def document_label(self, circ: Circulation) -> str:
+        """How a person names the circulation's document: its number, or its (shortened) title."""
+        with Session(self.db) as session:
+            doc = session.get(Document, circ.document_id or circ.received_id) if (circ.document_id or circ.received_id) else None
+        if doc is None:
+            return f"#{circ.id}"
+        if doc.doc_number and doc.id == circ.document_id:
+            return doc.doc_number
+        title = doc.title if len(doc.title) <= 24 else doc.title[:23] + "…"
+        return f"收：{doc.doc_number}" if circ.document_id is None and doc.doc_number else title
+
     def status_counts(self) -> dict[str, int]:
         with Session(self.db) as session:
             return dict(session.exec(select(Circulation.status, func.count()).group_by(Circulation.status)).all())

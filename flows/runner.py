@@ -51,8 +51,9 @@ async def run_step(circulation_id: int, step: str) -> str:
 async def advance(engine: Engine, circulation_id: int) -> str:
     """Run a circulation's automatic steps until it finishes or waits for a person.
 
-    Each step is a Prefect task run named "<organisation> · <step>", so the UI shows every
-    organisation's circulation step by step. No tags: a tagged task run asks the API for tag
+    Each step is a Prefect task run named "<organisation> · <step> · <document>" (the document
+    number, or its title before it has one), so the UI shows every organisation's circulation
+    step by step in words a secretary knows. No tags: a tagged task run asks the API for tag
     concurrency slots, which the embedded SQLite server answered with 503s and ~2 s retries.
     """
     while True:
@@ -60,11 +61,9 @@ async def advance(engine: Engine, circulation_id: int) -> str:
         if circ.status not in ("ready", "running") or circ.step is None:
             return circ.status
         step = engine.flow(circ.flow).step(circ.step)
-        org = engine.config.org(circ.org).short_name
+        name = f"{engine.config.org(circ.org).short_name} · {step.title} · {await anyio.to_thread.run_sync(engine.document_label, circ)}"
         try:
-            await run_step.with_options(
-                retries=step.retries, retry_delay_seconds=0.5, task_run_name=f"{org} · {step.title}"
-            )(circulation_id, circ.step)
+            await run_step.with_options(retries=step.retries, retry_delay_seconds=0.5, task_run_name=name)(circulation_id, circ.step)
         except Exception as exc:  # noqa: BLE001 - retries are exhausted: record and stop this circulation
             await anyio.to_thread.run_sync(engine.fail, circulation_id, f"{circ.step}: {type(exc).__name__}: {exc}")
             return "failed"

@@ -149,7 +149,7 @@ def test_people_act_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_dispatch_runs_in_prefect(prefect_harness, make_engine) -> None:
-    """Every step is a Prefect task run named '<organisation> · <step>' in a dispatch flow run."""
+    """Every step is a Prefect task run named '<organisation> · <step> · <document>' in a dispatch flow run."""
     import asyncio
 
     from prefect.client.orchestration import get_client
@@ -167,5 +167,7 @@ def test_dispatch_runs_in_prefect(prefect_harness, make_engine) -> None:
         async with get_client() as client:
             return await client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[name])))
 
-    runs = asyncio.run(task_runs("山东省妇联 · 签发"))
+    runs = asyncio.run(task_runs(f"山东省妇联 · 签发 · {SHANDONG_TITLE[:23]}…"))  # before numbering: the title
+    assert runs and all(r.state and r.state.is_completed() for r in runs)
+    runs = asyncio.run(task_runs("山东省妇联 · 印制 · 鲁妇发〔2012〕10号"))  # after numbering: the number
     assert runs and all(r.state and r.state.is_completed() for r in runs)

@@ -27,4 +27,8 @@ Use these words in code, database columns, YAML keys and docs; do not invent syn
 | fonds             | 全宗号      | |
 | retention         | 保管期限    | Y 永久, D30 定期30年, D10 定期10年 |
 | audit event       | 审计记录    | who did what, when, to which document |
+| seal              | 用印 / 加盖印章 | the issued copy as a PDF with the visible seal, digitally signed (PAdES) for the issuer |
+| signed_pdf        | 版式文件（签章） | the sealed PDF beside the .docx; a ``CirculationFile`` role |
+| seal check        | 印章核验    | who signed, when, which certificate, unchanged since (``gongwen seal verify``, 签收) |
+| specimen seal     | 样章        | the seal drawn where an organisation has no image: a red ring marked 演示用, never realistic |
 """

@@ -216,12 +216,11 @@ def _plain(value: Any) -> Any:
 
 
 def item_in_fonds(session: Session, who: Archivist, archive_code: str) -> ArchiveItem:
-    """One item by archive code, if it is in the archivist's fonds (the refusal is logged)."""
+    """One item by archive code, if it is in the archivist's fonds (callers log a refusal too)."""
     item = session.exec(select(ArchiveItem).where(ArchiveItem.archive_code == archive_code.strip())).first()
     if item is None:
         raise FlowError(f"档号 {archive_code} 不存在（no such archive code; see `gongwen archive search`）")
     if item.fonds != who.fonds:
-        log_retrieval(session, who.user.id, who.fonds, "show", -1, archive_code=archive_code, refused=f"fonds {item.fonds}")
         raise FlowError(f"无权查阅：档号 {archive_code} 属于全宗 {item.fonds}，您只能查阅本全宗（{who.fonds}）的档案")
     return item
 

@@ -83,10 +83,15 @@ def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], u
     """One item: its metadata (DA/T 46), files with digests, and handling history."""
     engine = _engine()
     who = archivist(engine.config, user)
-    with db.transaction(engine.db) as session:
-        item = item_in_fonds(session, who, code)
-        log_retrieval(session, user, who.fonds, "show", 1, archive_code=code)
-        meta = item_metadata(item)
+    try:
+        with db.transaction(engine.db) as session:
+            item = item_in_fonds(session, who, code)
+            log_retrieval(session, user, who.fonds, "show", 1, archive_code=code)
+            meta = item_metadata(item)
+    except FlowError as exc:  # a refused retrieval is logged too
+        with db.transaction(engine.db) as session:
+            log_retrieval(session, user, who.fonds, "show", -1, archive_code=code, refused=str(exc))
+        raise
     if as_json:
         print(json.dumps(meta, ensure_ascii=False, indent=1))
         return

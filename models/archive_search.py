@@ -40,9 +40,30 @@ def _t2s():  # noqa: ANN202
     return opencc.OpenCC("t2s")
 
 
+# A pinyin reading in parentheses after a character, as scraped web pages carry them (seed 004:
+# 質(zhì)量, 發(fā)展): dropped, so that 发展规划 still matches 發(fā)展規(guī)劃 contiguously.
+_PINYIN_READING = re.compile(r"[(（][a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,6}[)）]")
+
+
 def normalise(value: str) -> str:
-    """Simplified script, lower case: the form both the index and the queries use."""
-    return _t2s().convert(value).lower()
+    """Simplified script, lower case, pinyin readings dropped: the form of index and queries."""
+    return _normalise_with_map(value)[0]
+
+
+def _normalise_with_map(value: str) -> tuple[str, list[int]]:
+    """The normalised text and, per normalised character, its index in ``value``."""
+    kept, index, pos = [], [], 0
+    for match in _PINYIN_READING.finditer(value):
+        kept.append(value[pos : match.start()])
+        index.extend(range(pos, match.start()))
+        pos = match.end()
+    kept.append(value[pos:])
+    index.extend(range(pos, len(value)))
+    stripped = "".join(kept)
+    converted = _t2s().convert(stripped)
+    if len(converted) != len(stripped):  # a phrase conversion changed the length: go character by character
+        converted = "".join(_t2s().convert(ch) if len(_t2s().convert(ch)) == 1 else ch for ch in stripped)
+    return converted.lower(), index
 
 
 def bigrams(value: str) -> str:
@@ -244,14 +265,12 @@ def _hits(session: Session, ranked: list[tuple[int, float]], words: str) -> list
 def highlight(original: str, words: str) -> tuple[str, list[tuple[int, int]]]:
     """An excerpt of the original text around the first hit, hits wrapped in 【】, plus the hit
     spans in the original. Matching is on the normalised text (same length: t2s maps characters)."""
-    norm = normalise(original)
-    if len(norm) != len(original):
-        norm = original.lower()
+    norm, index = _normalise_with_map(original)
     spans: list[tuple[int, int]] = []
     for run in _RUN.findall(normalise(words)):
         start = norm.find(run)
         while start >= 0:
-            spans.append((start, start + len(run)))
+            spans.append((index[start], index[start + len(run) - 1] + 1))
             start = norm.find(run, start + len(run))
     spans.sort()
     first = spans[0][0] if spans else 0

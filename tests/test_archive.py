@@ -1,0 +1,334 @@
+"""The archive (issue 9): the demo chain filed per DA/T 22-2015, stamped copies read back, the
+catalogue, fixity (verify), the four-properties check, the transfer round trip, retrieval
+(two-character words, simplified/traditional) and the fonds access rule. Real LibreOffice,
+real SQLite (and PostgreSQL where marked)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import docx
+import openpyxl
+import pytest
+from ruamel.yaml import YAML
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.flows.archive_check import four_properties
+from gongwen_engine.flows.archive_exports import export_package, import_package, write_catalogue
+from gongwen_engine.flows.archiving import archivist, item_in_fonds, items_of, verify
+from gongwen_engine.flows.demo import load_notice
+from gongwen_engine.flows.engine import Engine, FlowError
+from gongwen_engine.models import db
+from gongwen_engine.models.archive import ARCHIVE_CODE_RE, FILE_ROLE_ORDER, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
+from gongwen_engine.models.archive_files import read_stamp
+from gongwen_engine.models.archive_search import SearchQuery, highlight, index_item, search
+from gongwen_engine.models.tables import ArchiveItem, Circulation, RetrievalLog
+
+SEED_004 = Path(__file__).resolve().parents[1].parent / "shared" / "seeds" / "004_601752e9ae930646.txt"
+SEED_004_TITLE = "關於做好2015年度婦女兒童發展規劃監測評估工作的通知"
+
+
+def _seed_004_text() -> list[str]:
+    path = SEED_004 if SEED_004.exists() else Path("/work/shared/seeds/004_601752e9ae930646.txt")
+    return [line for line in path.read_text(encoding="utf-8").splitlines()[1:8] if line.strip()]
+
+
+def drive(engine: Engine) -> None:
+    """A tiny dispatcher: claim and run automatic steps until nothing is left."""
+    for _ in range(5000):
+        claimed = engine.claim_ready()
+        if not claimed:
+            return
+        for circ in claimed:
+            engine.run_step(circ.id, circ.step)
+    raise AssertionError("the dispatcher never became idle")
+
+
+# The demo chain, trimmed to one branch per level so that filing it (LibreOffice measures the
+# pages) stays quick: 全国妇联 → 山东省妇联 → 济南市妇联 → two counties; 青岛 and 湖南 file only.
+CHAIN = {"acwf", "shandong", "hunan", "jinan", "qingdao", "jinan_lixia", "jinan_shizhong"}
+
+
+def trimmed_config(target: Path) -> Path:
+    shutil.copytree(PACKAGED_CONFIG_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    yaml = YAML()
+    for name, key in (("organisations.yaml", "organisations"), ("users.yaml", "users")):
+        data = yaml.load(target / name)
+        data[key] = [e for e in data[key] if (e.get("code") or e.get("org")) in CHAIN]
+        yaml.dump(data, target / name)
+    return target
+
+
+def new_engine(home: Path, database_url: str | None = None, config_dir: Path | None = None) -> Engine:
+    return Engine(Settings(home=home / ".gongwen", storage=home / "storage", database_url=database_url, config_dir=config_dir))
+
+
+@pytest.fixture(scope="module")
+def filed(tmp_path_factory) -> Engine:
+    """The demo chain (全国妇联 → 山东 → 济南 → counties, 青岛, 湖南) plus 历下区妇联 issuing a
+    notice in traditional script (seed 004), all run to the end and filed."""
+    home = tmp_path_factory.mktemp("archive")
+    engine = new_engine(home, config_dir=trimmed_config(home / "config"))
+    org, content = load_notice()
+    engine.launch(org, "issuing", content, policy="demo", actor="acwf_secretary")
+    lixia = DocumentContent(issuer_mark="济南市历下区妇女联合会文件", title=SEED_004_TITLE, main_recipients=["各成员单位"],
+                            body=_seed_004_text(), signature="济南市历下区妇女联合会", issued_on=date(2012, 3, 1))
+    engine.launch("jinan_lixia", "issuing", lixia, policy="demo", actor="jinan_lixia_secretary")
+    drive(engine)
+    assert engine.status_counts() == {"done": len(engine.config.organisations) + 1}
+    return engine
+
+
+def all_items(engine: Engine) -> list[ArchiveItem]:
+    with Session(engine.db) as session:
+        return list(session.exec(select(ArchiveItem).order_by(ArchiveItem.id)))
+
+
+def item_of(engine: Engine, org: str, kind: str = "any") -> ArchiveItem:
+    items = [i for i in all_items(engine) if i.org == org]
+    if kind == "issued":
+        items = [i for i in items if i.files[0]["role"] == "issued_copy"]
+    return items[0]
+
+
+# ---- filing -----------------------------------------------------------------------------------------
+
+def test_every_circulation_is_one_item_with_a_valid_code_and_continuous_numbers(filed):
+    items = all_items(filed)
+    with Session(filed.db) as session:
+        circulations = session.exec(select(Circulation)).all()
+    assert sorted(i.circulation_id for i in items) == sorted(c.id for c in circulations)
+    classes = defaultdict(list)
+    for item in items:
+        assert ARCHIVE_CODE_RE.match(item.archive_code), item.archive_code
+        code = parse_archive_code(item.archive_code)
+        assert (code.fonds, code.year, code.retention, code.dept_code, code.item_no) == (item.fonds, item.year, item.retention, item.dept_code, item.item_no)
+        assert item.fonds == filed.config.org(item.org).fonds
+        classes[(item.fonds, item.year, item.retention, item.dept_code)].append(item.item_no)
+    assert all(sorted(n) == list(range(1, len(n) + 1)) for n in classes.values())
+    assert item_of(filed, "acwf").archive_code == "Z109-WS·2012-Y-BGS-0001"  # our own document: 永久
+    assert item_of(filed, "shandong").archive_code == "S037-WS·2012-D30-BGS-0001"  # forwarding a superior's: 定期30年
+    assert item_of(filed, "hunan").retention == "D30"  # a superior's document to implement
+
+
+def test_files_inside_an_item_follow_da_t_22_order(filed):
+    for item in all_items(filed):
+        roles = [f["role"] for f in item.files]
+        assert roles == sorted(roles, key=role_rank), (item.archive_code, roles)
+        assert [f["seq"] for f in item.files] == list(range(1, len(roles) + 1))
+        assert all(Path(f["file"]).parent.name == item.archive_code for f in item.files)
+    national = item_of(filed, "acwf")
+    assert national.files[0]["role"] == "issued_copy"  # outgoing: the issued copy first
+    shandong = item_of(filed, "shandong")
+    assert shandong.files[0]["role"] == "issued_copy"  # the forwarding document (with what it forwards) first
+    hunan = [f["role"] for f in item_of(filed, "hunan").files]
+    assert hunan[-1] == "received_document"  # incoming: the received document last, after its slip if there is one
+    assert set(hunan) <= {"processing_slip", "received_original", "received_document"}
+    if "processing_slip" in hunan:
+        assert hunan[0] == "processing_slip"
+    assert FILE_ROLE_ORDER.index("issued_copy") < FILE_ROLE_ORDER.index("draft_sheet") < FILE_ROLE_ORDER.index("final_draft")
+    assert FILE_ROLE_ORDER.index("processing_slip") < FILE_ROLE_ORDER.index("received_original")
+
+
+def test_the_stamp_read_back_from_the_filed_docx_has_the_six_cells(filed):
+    for item in all_items(filed):
+        first_docx = next(f for f in item.files if f["format"] == "docx")
+        assert first_docx["stamped"] and sum(f["stamped"] for f in item.files) == 1
+        stamp = read_stamp((filed.storage / first_docx["file"]).read_bytes())
+        assert stamp == ((item.fonds, str(item.year), f"{item.item_no:04d}"), ("办公室", RETENTION_LABELS[item.retention], str(item.pages))), item.archive_code
+        assert item.pages == sum(f["pages"] for f in item.files) > 0
+
+
+def test_pages_are_measured_and_the_one_page_bound_agrees_with_libreoffice(filed):
+    """页数: the issued copies as LibreOffice lays them out (5 pages national, 7 = 2 + 5 for a
+    forwarding notice); every file counted as one page without converting it really is one."""
+    national = item_of(filed, "acwf").files[0]
+    assert (national["pages"], national["pages_method"]) == (5, "libreoffice")
+    shandong = item_of(filed, "shandong").files[0]
+    assert (shandong["pages"], shandong["pages_method"]) == (7, "libreoffice")
+    bound = {f["file"] for i in all_items(filed) for f in i.files if f["pages_method"] == "bound"}
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = []
+        for n, name in enumerate(sorted(bound)[:12]):
+            sources.append(Path(tmp) / f"b{n}.docx")
+            shutil.copyfile(filed.storage / name, sources[-1])
+        subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp}/profile", "--headless", "--convert-to", "pdf", "--outdir", tmp, *map(str, sources)], check=True, capture_output=True, timeout=300)
+        for source in sources:
+            info = subprocess.run(["pdfinfo", str(source.with_suffix(".pdf"))], check=True, capture_output=True, text=True).stdout
+            assert "Pages:           1" in info, source
+
+
+def test_reference_copies_are_not_filed_and_subordinates_reports_are_kept_30_years(filed):
+    schedule = filed.config.retention
+    assert retention_for(schedule, "reference", "superior")[0] is None
+    assert retention_for(schedule, "received", "subordinate", "报告")[0].value == "D30"
+    assert retention_for(schedule, "received", "peer", "函")[0].value == "D10"
+    assert retention_for(schedule, "issued", "own", "请示")[0].value == "Y"
+
+
+# ---- catalogue, four properties ---------------------------------------------------------------------
+
+def test_catalogue_as_docx_and_spreadsheet(filed, tmp_path):
+    with Session(filed.db) as session:
+        items = items_of(session, "S037", 2012)
+    docx_path, xlsx_path = write_catalogue(items, "S037", 2012, None, tmp_path)
+    header = ["序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注"]
+    table = docx.Document(docx_path).tables[0]
+    rows = [[c.text for c in r.cells] for r in table.rows]
+    assert rows[0] == header
+    assert rows[1][:6] == ["1", "S037-WS·2012-D30-BGS-0001", "鲁妇发〔2012〕10号", "山东省妇女联合会", items[0].title, "20120131"]
+    assert rows[1][7] == str(items[0].pages)
+    sheet = openpyxl.load_workbook(xlsx_path).active
+    values = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert values[1] == header and values[2][1] == "S037-WS·2012-D30-BGS-0001" and len(values) == 2 + len(items)
+
+
+def test_four_properties_report_passes_and_names_what_it_looked_at(filed):
+    with Session(filed.db) as session:
+        report = four_properties(session, filed.storage, filed.config, "S037", 2012)
+    assert {c.prop for c in report.checks} == {"authenticity", "integrity", "usability", "security"}
+    assert report.passed, [(c.name, c.failures) for c in report.checks if c.failures]
+    assert all(c.looked_at for c in report.checks)
+
+
+# ---- transfer, fixity --------------------------------------------------------------------------------
+
+def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_added_file(filed, tmp_path):
+    with Session(filed.db) as session:
+        items = items_of(session, "S03701", 2012)
+        package = export_package(items, filed.storage, "S03701", 2012, tmp_path / "out")
+    other = new_engine(tmp_path / "receiver", config_dir=filed.settings.config_dir)
+    with db.transaction(other.db) as session:
+        imported = import_package(session, other.storage, other.config, package, "S03701")
+    assert [i.archive_code for i in imported] == [i.archive_code for i in items]
+    with Session(other.db) as session:
+        again = items_of(session, "S03701", 2012)
+        assert verify(session, other.storage, "S03701") == (sum(len(i.files) for i in items), [])
+        report = four_properties(session, other.storage, other.config, "S03701", 2012)
+    assert report.passed, [(c.name, c.failures) for c in report.checks if c.failures]
+    from gongwen_engine.flows.archiving import catalogue_rows
+
+    assert catalogue_rows(again) == catalogue_rows(items)
+    with db.transaction(other.db) as session:  # importing twice is refused, nothing changes
+        with pytest.raises(FlowError, match="档号已存在"):
+            import_package(session, other.storage, other.config, package, "S03701")
+    with db.transaction(other.db) as session:
+        with pytest.raises(FlowError, match="只能接收本全宗"):
+            import_package(session, other.storage, other.config, package, "S037")
+
+    first, second = again[0], again[-1]
+    flipped = other.storage / first.files[0]["file"]
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    flipped.write_bytes(bytes(data))
+    (other.storage / second.files[-1]["file"]).unlink()
+    extra = other.storage / Path(first.files[0]["file"]).parent / "99-extra.txt"
+    extra.write_text("not filed", encoding="utf-8")
+    with Session(other.db) as session:
+        _, problems = verify(session, other.storage, "S03701")
+        report = four_properties(session, other.storage, other.config, "S03701", 2012)
+    found = {(p.kind, p.archive_code) for p in problems}
+    assert found == {("changed", first.archive_code), ("missing", second.archive_code), ("extra", first.archive_code)}
+    failed = {c.name for c in report.checks if not c.passed}
+    assert any("digests" in n for n in failed) and any("totals" in n for n in failed)
+
+
+# ---- retrieval ----------------------------------------------------------------------------------------
+
+def run_search(engine: Engine, fonds: str, **kw):  # noqa: ANN003, ANN201
+    with Session(engine.db) as session:
+        return search(session, SearchQuery(fonds=fonds, **kw))
+
+
+def test_two_character_one_character_and_longer_words(filed):
+    assert [h.archive_code for h in run_search(filed, "S037", words="妇联")] == ["S037-WS·2012-D30-BGS-0001"]
+    hits = run_search(filed, "S037", words="下基层")
+    assert hits and "【下基层】" in hits[0].excerpt
+    assert run_search(filed, "S037", words="妇")
+    assert run_search(filed, "S037", words="下基层 妇情")
+    assert run_search(filed, "S037", words="基层下") == []  # the characters of a word must be contiguous
+    assert run_search(filed, "S037", words="妇联", year=2011) == []
+
+
+def test_a_simplified_query_finds_the_traditional_seed_and_the_other_way_round(filed):
+    hits = run_search(filed, "S0370101", words="妇女儿童发展规划")
+    assert [h.title for h in hits] == [SEED_004_TITLE]
+    assert "【婦女兒童發展規劃】" in hits[0].excerpt and len(hits[0].spans) >= 2  # the title and the text
+    body_line = _seed_004_text()[0]  # the seed's pinyin readings (發(fā)展) do not break a match
+    assert "【婦女兒童發(fā)展規(guī)劃】" in highlight(body_line, "妇女儿童发展规划")[0]
+    assert run_search(filed, "S0370101", words="监测评估")
+    assert [h.archive_code for h in run_search(filed, "S037", words="婦聯")] == ["S037-WS·2012-D30-BGS-0001"]
+
+
+def test_search_by_code_document_number_issuer_date_and_retention(filed):
+    assert [h.archive_code for h in run_search(filed, "Z109", archive_code="Z109-WS·2012-Y-BGS-0001")] == ["Z109-WS·2012-Y-BGS-0001"]
+    assert [h.doc_number for h in run_search(filed, "S037", doc_number="鲁妇发〔2012〕10号")] == ["鲁妇发〔2012〕10号"]
+    assert run_search(filed, "S037", issuer="山东省") and not run_search(filed, "S037", issuer="湖南省")
+    assert run_search(filed, "S037", date_from=date(2012, 1, 1), date_to=date(2012, 1, 31))
+    assert not run_search(filed, "S037", date_from=date(2012, 2, 1))
+    assert run_search(filed, "S037", retention="D30") and not run_search(filed, "S037", retention="Y")
+    assert run_search(filed, "S037", words="妇联", retention="D30", issuer="山东")
+
+
+def test_archivists_see_only_their_own_fonds_and_every_retrieval_is_logged(filed, monkeypatch):
+    hunan = archivist(filed.config, "hunan_archivist")
+    with db.transaction(filed.db) as session:
+        with pytest.raises(FlowError, match="无权查阅"):
+            item_in_fonds(session, hunan, "S037-WS·2012-D30-BGS-0001")
+    with pytest.raises(FlowError, match="不是档案员"):
+        archivist(filed.config, "hunan_leader")
+    assert all(h.archive_code.startswith("S043-") for h in run_search(filed, hunan.fonds, words="妇联"))
+    monkeypatch.setenv("GONGWEN_HOME", str(filed.settings.home))
+    monkeypatch.setenv("GONGWEN_STORAGE", str(filed.storage))
+    monkeypatch.setenv("GONGWEN_CONFIG_DIR", str(filed.settings.config_dir))
+    from gongwen_engine.flows.cli import app
+
+    result = CliRunner().invoke(app, ["archive", "search", "妇联", "--user", "shandong_archivist", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [h["archive_code"] for h in json.loads(result.output)] == ["S037-WS·2012-D30-BGS-0001"]
+    refused = CliRunner().invoke(app, ["archive", "show", "Z109-WS·2012-Y-BGS-0001", "--user", "shandong_archivist"])
+    assert refused.exit_code == 2 and "无权查阅" in refused.output
+    assert CliRunner().invoke(app, ["archive", "verify", "--user", "shandong_archivist"]).exit_code == 0
+    with Session(filed.db) as session:
+        log = session.exec(select(RetrievalLog).order_by(RetrievalLog.id)).all()
+    assert [(r.user_id, r.action, r.results) for r in log][-3:] == [("shandong_archivist", "search", 1), ("shandong_archivist", "show", -1), ("shandong_archivist", "verify", 0)]
+    assert log[-3].detail["words"] == "妇联" and log[-3].results == 1 and "refused" in log[-2].detail
+
+
+@pytest.mark.postgres
+def test_search_on_postgresql(make_engine, pg_url):
+    engine = make_engine(database_url=pg_url)
+    texts = {1: ("关于转发全国妇联文件的通知", "现将全国妇联《意见》转发给你们"), 2: (SEED_004_TITLE, "\n".join(_seed_004_text())), 3: ("会议纪要", "讨论下基层访妇情活动")}
+    with db.transaction(engine.db) as session:
+        for n, (title, body) in texts.items():
+            item = ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=n, archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
+                               title=title, responsible="山东省妇女联合会", dated=date(2012, 1, n), files=[])
+            session.add(item)
+            session.flush()
+            index_item(session, item, body)
+    codes = lambda **kw: [h.archive_code[-4:] for h in run_search(engine, "S037", **kw)]  # noqa: E731
+    assert codes(words="妇联") == ["0001"]
+    assert codes(words="妇女儿童发展规划") == ["0002"]
+    assert codes(words="下基层") == ["0003"]
+    assert set(codes(words="妇")) == {"0001", "0002", "0003"}
+    assert codes(words="妇联", retention="Y") == [] and run_search(engine, "S043", words="妇联") == []
+
+
+def test_sm3_is_the_national_standard_digest():
+    from gmssl import func, sm3
+
+    from gongwen_engine.models.archive_files import sm3_hex
+
+    assert sm3_hex(b"abc") == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"  # GB/T 32905 example
+    data = bytes(range(256)) * 40
+    assert sm3_hex(data) == sm3.sm3_hash(func.bytes_to_list(data))

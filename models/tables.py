@@ -277,3 +277,65 @@ class RetrievalLog(SQLModel, table=True):
     action: str = Field(description="search | show | export | catalogue | check | verify | import")
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     results: int = 0
+
+
+# ---- Reporting deadlines and upward reports (issue 10) ----------------------------------------
+
+
+class ReportingRequirement(SQLModel, table=True):
+    """报送要求: what a document asks its recipients to submit (报告、报表、名单), by whom, by
+    when (a date, 月底, 下旬, every N months, or N working days after receipt) and to which office."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org: str = Field(index=True, description="the requesting organisation that receives the reports ('external' for an issuer outside the tree)")
+    office: str = Field(description="报送对象: the office reports go to, e.g. 全国妇联办公厅")
+    circulation_id: int | None = Field(default=None, foreign_key="circulation.id", index=True, description="the circulation whose document states the requirement")
+    document_id: int | None = Field(default=None, foreign_key="document.id", description="the document that states it (as it was when the requirement was recorded)")
+    what: str = Field(description="报送内容, e.g. 活动实施方案")
+    form: str = Field(default="report", description="report (报告) | table (报表) | names (名单)")
+    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False), description="organisation codes that must submit")
+    due_kind: str = Field(description="date | month_end | xun | working_days")
+    due_text: str = Field(description="the deadline as stated, e.g. 2012年2月底前")
+    due_on: date | None = Field(default=None, description="the (first) due date; None for working days after receipt")
+    window_start: date | None = Field(default=None, description="xun: the first day of the ten-day period (下旬 = the 21st)")
+    working_days: int | None = Field(default=None, description="N个工作日内: counted from each recipient's receipt")
+    every_months: int | None = Field(default=None, description="recurrence: every N months (每两个月 = 2)")
+    until: date | None = Field(default=None, description="recurrence: no period is due after this date")
+    table_columns: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False), description="报表: the numeric columns each row of a submitted table has")
+    parent_id: int | None = Field(default=None, foreign_key="reportingrequirement.id", description="the requirement one level up that this level's summary serves")
+    source: str = Field(default="launch", description="launch | proposed | cascade | cli")
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReportSubmission(SQLModel, table=True):
+    """报送: one unit's upward document (报告, with 签发人) for one requirement and period."""
+
+    __table_args__ = (UniqueConstraint("requirement_id", "org", "period", name="uq_report_submission"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    requirement_id: int = Field(foreign_key="reportingrequirement.id", index=True)
+    org: str = Field(index=True, description="the submitting unit")
+    period: int = Field(default=0, description="0 for a one-off requirement; k for the k-th period of a recurring one")
+    circulation_id: int | None = Field(default=None, foreign_key="circulation.id", unique=True, description="the unit's reporting circulation")
+    document_id: int | None = Field(default=None, foreign_key="document.id", description="the report as submitted")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False), description="报表: {columns: [...], rows: [{unit, values}]}")
+    status: str = Field(default="drafting", description="drafting | submitted")
+    submitted_on: date | None = Field(default=None, description="the business date it was sent up")
+    submitted_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReportReminder(SQLModel, table=True):
+    """催办 of a reporting requirement: one per requirement, unit, period and kind, never two."""
+
+    __table_args__ = (UniqueConstraint("requirement_id", "org", "period", "kind", name="uq_report_reminder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    requirement_id: int = Field(foreign_key="reportingrequirement.id", index=True)
+    org: str
+    period: int = 0
+    kind: str = Field(description="before (before the due date) | due (on it) | escalated (after it, to the unit's leader)")
+    recipient: str = Field(description="user id reminded")
+    due_on: date
+    sent_at: datetime = Field(default_factory=utcnow)

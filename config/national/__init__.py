@@ -1,0 +1,1 @@
+"""The national organisation tree (generated; see generate.py)."""

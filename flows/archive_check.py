@@ -17,6 +17,8 @@ from gongwen_engine.models.archive import ARCHIVE_CODE_RE, format_archive_code, 
 from gongwen_engine.models.archive_files import digests, docx_paragraphs, file_format
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, RetrievalLog
 
+from .sealing import SIGNED_PDF, filed_seal_problem, sealed_fingerprints
+
 PROPERTIES = {"authenticity": "真实性", "integrity": "完整性", "usability": "可用性", "security": "安全性"}
 REQUIRED = ("archive_code", "title", "responsible", "dated", "retention", "doc_type")
 
@@ -53,6 +55,7 @@ def four_properties(session: Session, storage: Path, config: Config, fonds: str,
     files = [(i, f) for i in items for f in i.files]
     return Report(fonds, year, [
         _metadata_well_formed(items), _codes_valid(items), _files_match_metadata(storage, files), _digests_verify(storage, files),
+        _seals_verify(session, storage, files),
         _totals_match(storage, items), _required_metadata(items), _item_numbers_continuous(items), _process_records(items),
         _files_open(storage, files),
         _access_rules(config, fonds), _filing_recorded(session, items),
@@ -104,6 +107,18 @@ def _digests_verify(storage: Path, files: list) -> Check:
             d = digests(path.read_bytes())
             if d.sha256 != f["sha256"] or d.sm3 != f["sm3"]:
                 c.failures.append(f"{item.archive_code}: {f['file']} digest differs")
+    return c
+
+
+def _seals_verify(session: Session, storage: Path, files: list) -> Check:
+    """签章有效 (用印): every filed signed PDF's signature is intact and made with a recorded certificate."""
+    sealed = [(item, f) for item, f in files if f["role"] == SIGNED_PDF]
+    c = Check("authenticity", "electronic seals verify (signature intact, certificate as recorded at 用印)", f"{len(sealed)} signed PDFs")
+    known = sealed_fingerprints(session)
+    for item, f in sealed:
+        path = storage / f["file"]
+        if path.is_file() and (problem := filed_seal_problem(path.read_bytes(), known)):
+            c.failures.append(f"{item.archive_code}: {f['file']} {problem}")
     return c
 
 

@@ -145,3 +145,23 @@ def check_received(ctx: "StepContext", received: Document) -> signing.SealCheck:
     digest = signing.sha256_hex(path.read_bytes()) if path.is_file() else None
     ctx.audit("seal_checked", received.id, file=row.file, sha256_matches_record=digest == row.sha256, **result.as_dict())
     return result
+
+
+def sealed_fingerprints(session) -> set[str]:  # noqa: ANN001 - a sqlmodel Session
+    """The certificates gongwen sealed with, as the audit trail recorded them at 用印."""
+    from gongwen_engine.models.tables import AuditEvent
+
+    events = session.exec(select(AuditEvent).where(AuditEvent.action == "sealed"))
+    return {e.detail.get("certificate_sha256") for e in events if e.detail.get("certificate_sha256")}
+
+
+def filed_seal_problem(data: bytes, fingerprints: set[str]) -> str | None:
+    """What is wrong with the seal of a filed PDF, or None: it must be intact, valid, cover the
+    whole file and be made with a certificate gongwen recorded when it sealed (the archive's
+    authenticity check; it needs no trust store, the audit trail vouches for the certificate)."""
+    result = signing.verify_pdf(data, [])
+    if result.status not in (signing.CheckStatus.valid, signing.CheckStatus.untrusted):
+        return result.message
+    if not result.certificate or result.certificate["sha256"] not in fingerprints:
+        return "签名证书不是用印时记录的证书（certificate not recorded at sealing）"
+    return None

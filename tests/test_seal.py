@@ -301,3 +301,19 @@ def test_seals_yaml_errors_name_file_and_line(tmp_path: Path) -> None:
     found = {(e.line, e.message.split(":")[0]) for e in caught.value.errors}
     assert found == {(2, "unknown organisation 'nowhere'"), (3, "image"), (5, "pkcs12")}
     assert all(str(config_dir / "seals.yaml") in str(e) for e in caught.value.errors)
+
+
+def test_the_archive_accepts_only_intact_seals_made_with_a_recorded_certificate(tree, tmp_path: Path) -> None:
+    from gongwen_engine.flows.sealing import filed_seal_problem, sealed_fingerprints
+
+    with Session(tree.db) as session:
+        known = sealed_fingerprints(session)
+    assert len(known) == 3  # one certificate per issuing organisation
+    _, file = sealed_copies(tree)["jinan"]
+    data = (tree.storage / file.file).read_bytes()
+    assert filed_seal_problem(data, known) is None
+    changed = bytearray(data)
+    changed[changed.index(b"stream") + 300] ^= 0x01
+    assert "改动" in filed_seal_problem(bytes(changed), known)
+    assert "没有数字签名" in filed_seal_problem(unsigned_revision(data), known)
+    assert "用印时记录" in filed_seal_problem(data, set())  # a certificate gongwen never sealed with

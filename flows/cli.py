@@ -27,6 +27,7 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import load_config
+from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.models import db
@@ -75,7 +76,8 @@ def check() -> None:
     from .definition import PACKAGED_FLOWS_DIR, load_flows
 
     flows = load_flows(Path(settings.flows_dir or PACKAGED_FLOWS_DIR), set(actions.ACTIONS))
-    console.print(f"config OK: {len(config.organisations)} organisations, {len(config.users)} users, {len(config.policies)} policies ({config.directory})")
+    seals = load_seal_config(config.directory, config.organisations, settings.home)  # 用印 keys and images
+    console.print(f"config OK: {len(config.organisations)} organisations, {len(config.users)} users, {len(config.policies)} policies, {len(seals.file.organisations)} seal keys ({config.directory})")
     for f in flows.values():
         console.print(f"flow OK: {f.flow} v{f.version}: " + " → ".join(s.title for s in f.steps.values()))
 

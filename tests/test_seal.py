@@ -317,3 +317,11 @@ def test_the_archive_accepts_only_intact_seals_made_with_a_recorded_certificate(
     assert "改动" in filed_seal_problem(bytes(changed), known)
     assert "没有数字签名" in filed_seal_problem(unsigned_revision(data), known)
     assert "用印时记录" in filed_seal_problem(data, set())  # a certificate gongwen never sealed with
+
+
+def test_gongwen_check_validates_seals_yaml(tmp_path: Path) -> None:
+    config_dir = copy_yaml_folder(PACKAGED_CONFIG_DIR, tmp_path / "config")
+    (config_dir / "seals.yaml").write_text("diameter_mm: 200\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["check"], env={"GONGWEN_CONFIG_DIR": str(config_dir), "GONGWEN_HOME": str(tmp_path), "COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert f"{config_dir / 'seals.yaml'}:1" in result.output and "diameter_mm" in result.output

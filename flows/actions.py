@@ -156,3 +156,6 @@ def archive(ctx: StepContext) -> None:
     file_circulation(ctx)
 
 
+from . import reporting_actions  # noqa: E402,F401 - registers render_report and submit_report (报送, flows/reporting.yaml)
+
+

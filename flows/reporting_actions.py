@@ -1,0 +1,44 @@
+"""The automatic actions of the reporting flow (flows/reporting.yaml): 印制 and 报送 of a report."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from gongwen_engine.models.tables import ReportSubmission, utcnow
+
+from .actions import action
+from .engine import FlowError, StepContext
+from .reporting import render_submission
+
+
+def _submission(ctx: StepContext) -> ReportSubmission:
+    sub = ctx.session.exec(select(ReportSubmission).where(ReportSubmission.circulation_id == ctx.circulation.id)).first()
+    if sub is None:
+        raise FlowError(f"流转 {ctx.circulation.id} 没有对应的报送要求（start reports with `gongwen submit-report`）")
+    return sub
+
+
+@action
+def render_report(ctx: StepContext) -> None:
+    """印制 of a report (报告): the document with 签发人, and its table on the attachment page."""
+    doc = ctx.document(ctx.circulation.document_id)
+    if not doc.doc_number:
+        raise FlowError(f"document {doc.id} has no number yet: put the numbering step before rendering")
+    relative = f"{doc.org}/{doc.doc_number}.docx"
+    result = render_submission(ctx.engine, ctx.session, ctx.circulation, doc, ctx.engine.storage / relative)
+    doc.file, doc.sha256 = relative, result.sha256
+    ctx.session.add(doc)
+    ctx.record_file("issued_copy", relative, result.sha256, result.size)
+    ctx.audit("rendered", doc.id, file=relative, sha256=result.sha256, size=result.size)
+
+
+@action
+def submit_report(ctx: StepContext) -> None:
+    """报送: the signed, numbered report goes to the requesting office; the board counts it from now."""
+    sub = _submission(ctx)
+    if sub.status == "submitted":
+        return
+    doc = ctx.document(ctx.circulation.document_id)
+    sub.status, sub.document_id, sub.submitted_on, sub.submitted_at = "submitted", doc.id, ctx.today, utcnow()
+    ctx.session.add(sub)
+    ctx.audit("report_submitted", doc.id, requirement=sub.requirement_id, period=sub.period, doc_number=doc.doc_number, submitted_on=ctx.today.isoformat())

@@ -22,6 +22,7 @@ from gongwen_engine.models.tables import Delivery, Document, Registration, utcno
 from . import sealing
 from .archiving import file_circulation
 from .engine import FlowError, StepContext
+from .views import issued_parts
 
 Action = Callable[[StepContext], str | None]
 ACTIONS: dict[str, Action] = {}
@@ -102,10 +103,7 @@ def allocate_number(ctx: StepContext) -> None:
 
 def document_parts(ctx: StepContext, doc: Document) -> list[DocumentContent]:
     """The document followed by what it forwards, as issued (cover letter first)."""
-    parts = [DocumentContent.model_validate(doc.content)]
-    if doc.forwards_id:
-        parts.extend(document_parts(ctx, ctx.document(doc.forwards_id)))
-    return parts
+    return issued_parts(ctx.session, doc)
 
 
 @action
@@ -156,6 +154,6 @@ def archive(ctx: StepContext) -> None:
     file_circulation(ctx)
 
 
+
+
 from . import reporting_actions  # noqa: E402,F401 - registers render_report and submit_report (报送, flows/reporting.yaml)
-
-

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.diff import diff_contents
 from gongwen_engine.doc_templates.records import actor_name, outcome_word
 from gongwen_engine.models.tables import AuditEvent, Circulation, Document, utcnow
@@ -109,6 +110,16 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
                 who += f"（代{actor_name(engine, ev.detail['acted_for'])}）"
             lines.append({"at": ev.at.isoformat(), "who": who, "what": what})
         return lines
+
+
+def issued_parts(session: Session, doc: Document) -> list[DocumentContent]:
+    """The document followed by what it forwards, as issued (cover letter first): what 印制
+    renders into the .docx and the web pages show as it will print."""
+    parts = [DocumentContent.model_validate(doc.content)]
+    forwarded = session.get(Document, doc.forwards_id) if doc.forwards_id else None
+    if doc.forwards_id and forwarded is None:
+        raise FlowError(f"document {doc.forwards_id} (forwarded by document {doc.id}) not found")
+    return parts + (issued_parts(session, forwarded) if forwarded else [])
 
 
 def versions(engine: Engine, circulation_id: int) -> list[Document]:

@@ -22,10 +22,11 @@ from . import tables
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # What a migration creates that the SQLModel metadata cannot describe: SQLite's FTS5 search
-# index with its shadow tables, PostgreSQL's GIN expression index (both derived from
-# ``archivesearch``; see migration 0003).
+# index with its shadow tables, PostgreSQL's generated tsvector column and its GIN index (all
+# derived from ``archivesearch``; see migration 0003).
 DERIVED_TABLE_PREFIXES = ("archive_fts",)
 DERIVED_INDEXES = ("ix_archivesearch_tsv",)
+DERIVED_COLUMNS = (("archivesearch", "tsv"),)
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:  # noqa: ARG001
@@ -34,6 +35,8 @@ def include_name(name: str | None, type_: str, parent_names: dict) -> bool:  # n
         return True
     if type_ == "table":
         return not name.startswith(DERIVED_TABLE_PREFIXES)
+    if type_ == "column":
+        return (parent_names.get("table_name"), name) not in DERIVED_COLUMNS
     return not (type_ == "index" and name in DERIVED_INDEXES)
 
 

@@ -26,6 +26,14 @@ Use these words in code, database columns, YAML keys and docs; do not invent syn
 | archive_code      | 档号        | 全宗号-WS·年度-保管期限-机构-件号 |
 | fonds             | 全宗号      | |
 | retention         | 保管期限    | Y 永久, D30 定期30年, D10 定期10年 |
+| archive stamp     | 归档章      | six cells on the first page of a filed copy: 全宗号·年度·件号 / 机构（问题）·保管期限·页数 |
+| pages             | 页数        | pages with text of an item, measured with LibreOffice |
+| catalogue         | 归档文件目录 | 序号, 档号, 文号, 责任者, 题名, 日期, 密级, 页数, 备注, per year |
+| processing_slip   | 文件处理单/收文处理单 | filed first in an incoming item |
+| draft_sheet / final_draft | 发文稿纸 / 定稿 | filed after the issued copy in an outgoing item |
+| four-properties check | 四性检测 | authenticity 真实性, integrity 完整性, usability 可用性, security 安全性 (DA/T 70-2018) |
+| transfer package  | 移交包      | a zip per fonds and year: files + DA/T 46 metadata + digests + history |
+| retrieval log     | 利用登记    | who retrieved what from the archive, when |
 | audit event       | 审计记录    | who did what, when, to which document |
 | seal              | 用印 / 加盖印章 | the issued copy as a PDF with the visible seal, digitally signed (PAdES) for the issuer |
 | signed_pdf        | 版式文件（签章） | the sealed PDF beside the .docx; a ``CirculationFile`` role |

@@ -20,10 +20,11 @@ SQLITE_FTS = (
     "CREATE VIRTUAL TABLE archive_fts USING fts5(facets, title_terms, body_terms, "
     "content='archivesearch', content_rowid='item_id', tokenize='unicode61 remove_diacritics 0', prefix='1')"
 )
-PG_GIN = (
-    "CREATE INDEX ix_archivesearch_tsv ON archivesearch USING gin "
-    "((to_tsvector('simple'::regconfig, facets || ' ' || title_terms || ' ' || body_terms)))"
+PG_TSV = (
+    "ALTER TABLE archivesearch ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
+    "(to_tsvector('simple'::regconfig, facets || ' ' || title_terms || ' ' || body_terms)) STORED"
 )
+PG_GIN = "CREATE INDEX ix_archivesearch_tsv ON archivesearch USING gin (tsv)"
 
 
 def upgrade() -> None:
@@ -70,6 +71,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute(SQLITE_FTS)
     else:
+        op.execute(PG_TSV)
         op.execute(PG_GIN)
 
 

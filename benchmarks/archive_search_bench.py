@@ -1,0 +1,165 @@
+"""Archive search over 1,000,000 filed records on SQLite (FTS5) and PostgreSQL (GIN): prints
+p50/p95/p99 per query kind (1, 2 and 4 characters; common and rare words).
+
+    python benchmarks/archive_search_bench.py                       # both, 1,000,000 records
+    python benchmarks/archive_search_bench.py --records 100000 --backend sqlite
+
+Records are 80-character passages cut from the seeds (simplified and traditional), each an
+archive item with a 20-character title, in two fonds (90 % Z109, the one searched). Every
+query goes through the application's own ``search()``: the fonds filter, the bigram phrase,
+the ranking of the newest matches and the highlighted excerpts. It takes minutes (building the
+PostgreSQL GIN index most of all); it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import text
+from sqlmodel import Session
+
+from gongwen_engine.models.archive_search import FTS_TABLE, SearchQuery, bigrams, facets, normalise, search
+from gongwen_engine.models.db import get_engine, migrate
+
+SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+QUERIES = {  # kind -> word
+    "1 char, common": "妇",
+    "1 char, rare": "鹤",
+    "2 chars, common": "妇联",
+    "2 chars, rare": "鹤山",
+    "4 chars, common": "妇女儿童",
+    "4 chars, rare": "监测评估",
+}
+RUNS = 30
+CHUNK = 10_000
+console = Console()
+
+
+def corpus() -> str:
+    paths = sorted(SEEDS.glob("*.txt")) or sorted(Path("/work/shared/seeds").glob("*.txt"))
+    return "".join(p.read_text(encoding="utf-8").replace("\n", "") for p in paths)
+
+
+def records(n: int):  # noqa: ANN201
+    source, rng = corpus(), random.Random(9)
+    for i in range(1, n + 1):
+        start = rng.randrange(0, len(source) - 80)
+        body = source[start : start + 80]
+        fonds = "Z109" if i % 10 else "S037"
+        year = 2000 + i % 25
+        yield i, fonds, year, body[:20], body
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+
+
+def item_row(i: int, fonds: str, year: int, title: str) -> dict:
+    return {"id": i, "org": fonds.lower(), "fonds": fonds, "year": year, "retention": "D30", "dept_code": "BGS", "item_no": i,
+            "archive_code": f"{fonds}-WS·{year}-D30-BGS-{i:07d}", "title": title, "responsible": "山东省妇女联合会", "dated": date(year, 1, 1)}
+
+
+def search_row(i: int, fonds: str, year: int, title: str, body: str) -> dict:
+    return {"item_id": i, "fonds": fonds, "year": year, "retention": "D30", "issuer": "山东省妇女联合会", "dated": date(year, 1, 1),
+            "facets": facets(fonds, year, "D30"), "title_terms": bigrams(normalise(title)), "body_terms": bigrams(normalise(body)), "text": f"{title}\n{body}"}
+
+
+ITEM_SQL = ("INSERT INTO archiveitem (id, org, circulation_id, fonds, year, retention, dept_code, item_no, archive_code, title, responsible, dated, files, filed_at, doc_type, pages, history) "
+            "VALUES (:id, :org, NULL, :fonds, :year, :retention, :dept_code, :item_no, :archive_code, :title, :responsible, :dated, '[]', CURRENT_TIMESTAMP, '通知', 1, '[]')")
+SEARCH_SQL = ("INSERT INTO archivesearch (item_id, fonds, year, retention, issuer, dated, facets, title_terms, body_terms, text) "
+              "VALUES (:item_id, :fonds, :year, :retention, :issuer, :dated, :facets, :title_terms, :body_terms, :text)")
+
+
+def load(url: str, n: int, label: str) -> None:
+    migrate(url)
+    engine = get_engine(url)
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        if postgres:
+            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_archivesearch_tsv")
+    with progress() as bar:
+        task = bar.add_task(f"{label}: filing records", total=n)
+        batch_items, batch_search = [], []
+        for i, fonds, year, title, body in records(n):
+            batch_items.append(item_row(i, fonds, year, title))
+            batch_search.append(search_row(i, fonds, year, title, body))
+            if len(batch_items) == CHUNK or i == n:
+                with engine.begin() as conn:
+                    conn.execute(text(ITEM_SQL), batch_items)
+                    conn.execute(text(SEARCH_SQL), batch_search)
+                bar.advance(task, len(batch_items))
+                batch_items, batch_search = [], []
+        index = bar.add_task(f"{label}: building the index", total=None)
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            if postgres:
+                conn.exec_driver_sql("SET maintenance_work_mem = '1GB'")
+                conn.exec_driver_sql("CREATE INDEX ix_archivesearch_tsv ON archivesearch USING gin (tsv)")
+                conn.exec_driver_sql("ANALYZE archivesearch")
+            else:
+                conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES('rebuild')")
+                conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES('optimize')")
+        bar.update(index, total=1, completed=1)
+        console.print(f"{label}: index built in {time.perf_counter() - started:.0f} s")
+
+
+def measure(url: str, label: str) -> list[tuple[str, str, int, float, float, float]]:
+    engine = get_engine(url)
+    rows = []
+    with Session(engine) as session:
+        for kind, word in QUERIES.items():
+            query = SearchQuery(fonds="Z109", words=word, limit=20)
+            search(session, query)  # warm
+            times = []
+            for _ in range(RUNS):
+                started = time.perf_counter()
+                hits = search(session, query)
+                times.append((time.perf_counter() - started) * 1000)
+            q = statistics.quantiles(times, n=100)
+            rows.append((kind, word, len(hits), q[49], q[94], q[98]))
+    table = Table(f"{label}", "word", "hits shown", "p50 ms", "p95 ms", "p99 ms")
+    for kind, word, hits, p50, p95, p99 in rows:
+        table.add_row(kind, word, str(hits), f"{p50:.1f}", f"{p95:.1f}", f"{p99:.1f}")
+    console.print(table)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args()
+    if args.backend in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory(prefix="archive-bench-") as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            load(url, args.records, "SQLite")
+            console.print(f"SQLite database: {(Path(tmp) / 'bench.db').stat().st_size / 1e6:.0f} MB")
+            measure(url, f"SQLite FTS5, {args.records:,} records")
+    if args.backend in ("postgres", "both"):
+        name = f"gongwen_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        try:
+            load(url, args.records, "PostgreSQL")
+            measure(url, f"PostgreSQL GIN, {args.records:,} records")
+        finally:
+            get_engine(url).dispose()
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -39,4 +39,8 @@ Use these words in code, database columns, YAML keys and docs; do not invent syn
 | signed_pdf        | 版式文件（签章） | the sealed PDF beside the .docx; a ``CirculationFile`` role |
 | seal check        | 印章核验    | who signed, when, which certificate, unchanged since (``gongwen seal verify``, 签收) |
 | specimen seal     | 样章        | the seal drawn where an organisation has no image: a red ring marked 演示用, never realistic |
+| receive / received_original | 收文 / 收文原件 | a document from outside registered here; its file kept byte for byte |
+| external issuer   | 外单位发文机关 | an issuer outside the organisation tree (``Document.org = external``) |
+| reporting deadline | 报送时限   | a date, month end, ten-day period or N working days stated in the body |
+| reading           | 收文识别    | the fields read from a received file, each with source and confidence |
 """

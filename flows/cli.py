@@ -35,6 +35,7 @@ from gongwen_engine.models.numbering import void_doc_number
 from gongwen_engine.models.tables import AuditEvent, Circulation, Document
 
 from . import demo as demo_mod
+from . import reporting
 from .engine import Engine, FlowError
 
 app = typer.Typer(help="gongwen: 公文流转 workflow engine. Declarative flows (flows/*.yaml), run by Prefect, stored with SQLModel.", no_args_is_help=True, add_completion=False)
@@ -107,6 +108,7 @@ def launch(
     if account.org != org or "secretary" not in account.roles:
         raise FlowError(f"用户 {account.name} 不是 {engine.config.org(org).short_name} 的秘书，不能发起流转（only a secretary of {org} may launch）")
     circ_id = engine.launch(org, flow, content, policy=policy, actor=user)
+    reporting.add_requirements(engine, circ_id, reporting.load_requirement_specs(notice), user)  # the file's requirements: (报送要求)
     console.print(f"launched circulation #{circ_id} ({flow}, policy {policy})")
     if run:
         _run(engine)
@@ -133,15 +135,19 @@ def worker(
     interval: Annotated[float, typer.Option(help="seconds between polls when idle")] = 2.0,
     concurrency: Annotated[int, typer.Option(help="circulations run at once")] = 4,
     once: Annotated[bool, typer.Option(help="stop when idle instead of polling")] = False,
+    reminder_interval: Annotated[float, typer.Option(help="seconds between runs of the gongwen-reminders flow (催办)")] = 300.0,
 ) -> None:
     """A long-running worker: start several (on several machines) against one PostgreSQL."""
     from .runner import run_until_idle
 
     engine = _engine()
     console.print(f"worker {engine.worker_name} polling every {interval}s (Ctrl-C to stop)")
+    from .reminders import ReminderSchedule
+
+    reminders = ReminderSchedule(every=reminder_interval)
     while True:
         run_until_idle(engine, concurrency=concurrency)
-        engine.send_reminders()
+        reminders.tick(engine)  # 催办: reporting requirements and overdue work items, in Prefect
         if once:
             return
         time.sleep(interval)
@@ -376,13 +382,17 @@ def demo(
     started = demo_mod.timer()
     engine = Engine(settings)
     org, content = demo_mod.load_notice()
-    total = demo_mod.expected_circulations(engine, org)
+    total = demo_mod.expected_circulations(engine, org) + (0 if interactive else 1)  # + 山东省妇联's report (报送)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         bar = progress.add_task("circulations 流转", total=total)
-        engine.launch(org, "issuing", content, policy="demo_interactive" if interactive else "demo", actor=f"{org}_secretary")
+        root = engine.launch(org, "issuing", content, policy="demo_interactive" if interactive else "demo", actor=f"{org}_secretary")
+        reporting.add_requirements(engine, root, reporting.load_requirement_specs(demo_mod.NATIONAL_NOTICE), f"{org}_secretary")
         from .runner import run_until_idle
 
         run_until_idle(engine, concurrency=concurrency, on_progress=lambda: progress.update(bar, completed=demo_mod.count_circulations(engine)))
+        if not interactive:  # 山东省妇联 sends its 活动实施方案 up; 湖南省妇联 does not (the board shows it missing)
+            reporting.demo_submission(engine)
+            run_until_idle(engine, concurrency=concurrency)
         progress.update(bar, completed=demo_mod.count_circulations(engine))
     manifest = demo_mod.write_manifest(engine, out)
     s = demo_mod.summarise(engine, manifest, demo_mod.timer() - started)
@@ -390,6 +400,10 @@ def demo(
         f"documents {s.documents} · deliveries {s.deliveries} · registrations {s.registrations} · archive items {s.archive_items} · "
         f"audit events {s.audit_events}\ncirculations {s.circulations} · {s.seconds:.1f} s · peak memory {s.peak_rss_mb:.0f} MB\nmanifest: {s.manifest}"
     )
+    from .cli_reporting import print_board
+
+    console.print("\n督办台账（supervision board）")
+    print_board(reporting.board(engine))
     if interactive:
         env = f"GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out}"
         console.print(
@@ -413,3 +427,4 @@ from . import cli_receive  # noqa: E402,F401 - registers `gongwen receive` (收�
 from .cli_archive import archive_app  # noqa: E402  (imported last: it uses `friendly` above)
 
 app.add_typer(archive_app, name="archive")
+from . import cli_reporting  # noqa: E402,F401 - registers deadlines, board, submit-report, summary, stats (报送与督办)

@@ -669,3 +669,14 @@ def submit_summary(engine: Engine, summary: Summary, actor: str, policy: str = "
         parent = requirement(session, target)
         content = content.model_copy(update={"main_recipients": [parent.office]})
     return submit(engine, target, org, actor, rows=rows, policy=policy, content=content, detail=summary.payload.get("rows"))
+
+
+def demo_submission(engine: Engine) -> int:
+    """The demo's upward report: 山东省妇联 sends its 活动实施方案 to 全国妇联办公厅 (seed 001)."""
+    with Session(engine.db) as session:
+        req = session.exec(select(ReportingRequirement).where(ReportingRequirement.what == "活动实施方案")).first()
+    if req is None:
+        raise FlowError("演示文件没有“活动实施方案”的报送要求（config/demo/national_notice.yaml requirements:）")
+    body = ["按照全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）要求，现将山东省妇联活动实施方案报上。",
+            "省妇联已于1月31日转发文件，部署全省各级妇联组织开展活动。"]
+    return submit(engine, req.id, "shandong", "shandong_secretary", body, policy="demo")

@@ -59,7 +59,9 @@ def test_demo_manifest_lists_every_document(demo_run) -> None:
         assert (out / entry["file"]).is_file()
         parse_doc_number(entry["doc_number"])
         assert ARCHIVE_CODE_RE.match(entry["archive_code"]), entry["archive_code"]
-    assert "documents 3" in stdout and "circulations {'done': 31}" in stdout
+    # 3 notices and 山东省妇联's report (报送, issue 10); its reporting circulation is the 32nd.
+    assert "documents 4" in stdout and "circulations {'done': 32}" in stdout
+    assert "督办台账" in stdout and "按时报送" in stdout and "逾期未报" in stdout
 
 
 def test_demo_writes_a_signed_pdf_beside_each_docx(demo_run) -> None:

@@ -1,0 +1,154 @@
+"""The FastAPI application: sign-in and sign-out, the home page, error pages, security headers,
+and the routers of the three workplaces (secretary, leader, archivist)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from gongwen_engine.config.schema import Role
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.doc_templates.reader import IntakeError
+from gongwen_engine.doc_templates.reader.loading import ReadLimits
+
+from ..engine import Engine, FlowError
+from . import archivist, leader, secretary
+from .background import StepRunner
+from .pages import CsrfChecked, NeedSignIn, Web, audit, client_address, render, signed_in, web_of, when
+from .security import SIGN_IN, SIGN_IN_FAILED, WebError, load_password_hashes, new_csrf_token, password_matches, session_secret, throttle
+
+STATIC = Path(__file__).parent / "static"
+SESSION_HOURS = 8
+UPLOAD_SLACK = 1024 * 1024  # form fields and multipart framing around the file
+SECURITY_HEADERS = {
+    # No scripts at all; inline styles for the document's computed indents.
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def create_app(settings: Settings | None = None, run_steps: bool = True, poll_seconds: float = 30.0, https_only: bool = False) -> FastAPI:
+    """The web workplace over one engine. ``run_steps``: run the automatic steps in a background
+    thread after each action (else ``gongwen worker`` does)."""
+    settings = settings or Settings()
+    engine = Engine(settings)
+    runner = StepRunner(engine, poll_seconds) if run_steps else None
+    web = Web(engine, runner, load_password_hashes(engine.config.directory))
+    app = FastAPI(title="gongwen 公文流转", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.web = web
+    max_upload = ReadLimits().max_bytes + UPLOAD_SLACK
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
+        length = request.headers.get("content-length")
+        if request.method == "POST" and length and length.isdigit() and int(length) > max_upload:
+            return HTMLResponse(f"<h1>文件太大</h1><p>上传内容超过 {max_upload // (1024 * 1024)} MB 的上限，未保存任何内容。</p>", status_code=413)
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    app.add_middleware(SessionMiddleware, secret_key=session_secret(settings.home.resolve()), session_cookie="gongwen_session",
+                       max_age=SESSION_HOURS * 3600, same_site="strict", https_only=https_only)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _error_pages(app)
+    _sign_in_routes(app)
+    for module in (secretary, leader, archivist):
+        app.include_router(module.router)
+    if runner:
+        app.router.on_startup.append(runner.start)
+        app.router.on_shutdown.append(runner.stop)
+    return app
+
+
+def _error_pages(app: FastAPI) -> None:
+    @app.exception_handler(NeedSignIn)
+    async def sign_in_first(request: Request, _exc: NeedSignIn) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(WebError)
+    async def refused(request: Request, exc: WebError) -> Response:
+        return render(request, "error.html.j2", exc.status, message=exc.message, hint=exc.hint)
+
+    @app.exception_handler(FlowError)
+    async def flow_refused(request: Request, exc: FlowError) -> Response:
+        return render(request, "error.html.j2", 409, message=str(exc), hint="请返回上一页核对后重试。")
+
+    @app.exception_handler(IntakeError)
+    async def unreadable(request: Request, exc: IntakeError) -> Response:
+        return render(request, "error.html.j2", 400, message=str(exc), hint="请返回上一页，换一个文件或补充字段后重新上传。")
+
+    @app.exception_handler(RequestValidationError)
+    async def incomplete(request: Request, exc: RequestValidationError) -> Response:
+        fields = "、".join(str(e.get("loc", ["", "?"])[-1]) for e in exc.errors())
+        return render(request, "error.html.j2", 400, message=f"表单填写不完整或格式不对：{fields}。", hint="请返回上一页补全后重新提交。")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = {404: "页面不存在。", 405: "不支持这种访问方式。"}.get(exc.status_code, f"请求无法处理（{exc.status_code}）。")
+        return render(request, "error.html.j2", exc.status_code, message=message, hint="请从首页的菜单进入。")
+
+
+def _sign_in_routes(app: FastAPI) -> None:
+    @app.get("/healthz")
+    def healthz(request: Request) -> JSONResponse:
+        web = web_of(request)
+        runner = web.runner
+        return JSONResponse({"ok": True, "runner": None if runner is None else {"runs": runner.runs, "last_error": runner.last_error}})
+
+    @app.get("/login")
+    def login_form(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+        request.session.setdefault("csrf", new_csrf_token())
+        return render(request, "login.html.j2", next=_safe_next(next), account="")
+
+    @app.post("/login", dependencies=[CsrfChecked])
+    def login(request: Request, account: str = Form(""), password: str = Form(""), next: str = Form("/")) -> Response:  # noqa: A002
+        web = web_of(request)
+        account = account.strip()[:64]
+        address = client_address(request)
+        with Session(web.engine.db) as session:
+            gate = throttle(session, account, address)
+        if not gate.allowed:
+            audit(web, account or "anonymous", "sign_in_throttled", account=account, address=address)
+            raise WebError(429, f"登录失败次数过多，账号或本机已被暂时锁定，请于 {when(gate.until)} 之后再试。", "如忘记密码，请联系系统管理员重设。")
+        if not password_matches(web.passwords, account, password) or account not in web.engine.config.users:
+            audit(web, account or "anonymous", SIGN_IN_FAILED, account=account, address=address)
+            return render(request, "login.html.j2", 401, next=_safe_next(next), account=account, error="用户名或密码不正确。")
+        request.session.clear()
+        request.session.update(user=account, csrf=new_csrf_token())
+        audit(web, account, SIGN_IN, account=account, address=address)
+        return RedirectResponse(_safe_next(next), status_code=303)
+
+    @app.post("/logout", dependencies=[CsrfChecked])
+    def logout(request: Request) -> Response:
+        user = request.session.get("user")
+        if user:
+            audit(web_of(request), user, "sign_out", address=client_address(request))
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/")
+    def home(request: Request) -> Response:
+        user = signed_in(request)
+        if Role.secretary in user.roles:
+            return RedirectResponse("/circulations", status_code=303)
+        if Role.archivist in user.roles and len(user.roles) == 1:
+            return RedirectResponse("/archive", status_code=303)
+        return RedirectResponse("/inbox", status_code=303)
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site (no //host, no scheme) is followed after sign-in."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"

@@ -1,0 +1,165 @@
+"""The archivist's pages (档案员): search with filters and highlighted hits, the record of one
+item (archive code, stamp fields, files with digests, handling history), file downloads and
+the catalogue (归档文件目录). The archive's own services decide everything: an archivist sees
+their own fonds only (``archivist``, ``item_in_fonds``), and every retrieval is logged
+(``log_retrieval``, 利用登记) as well as audited."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup, escape
+from sqlmodel import Session, select
+
+from gongwen_engine.config.schema import User
+from gongwen_engine.doc_templates.records import outcome_word
+from gongwen_engine.models import db
+from gongwen_engine.models.archive import RETENTION_LABELS, stamp_for
+from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
+from gongwen_engine.models.tables import ArchiveItem
+
+from ..archive_exports import item_metadata, write_catalogue
+from ..archiving import Archivist, archivist, item_folder, item_in_fonds, items_of, log_retrieval
+from ..engine import FlowError
+from ..views import ACTION_WORDS
+from .pages import CurrentUser, Web, audit, media_type, render, stored_file_response, web_of
+from .security import WebError
+
+router = APIRouter()
+RETENTIONS = {r.value: label for r, label in RETENTION_LABELS.items()}
+SEARCH_FIELDS = ("words", "code", "doc_number", "issuer", "year", "date_from", "date_to", "retention")
+
+
+def _archivist(web: Web, user: User) -> Archivist:
+    try:
+        return archivist(web.engine.config, user.id)
+    except FlowError as exc:
+        raise WebError(403, str(exc), "档案检索只对档案员开放。") from None
+
+
+def highlighted(excerpt: str) -> Markup:
+    """The search excerpt with its hits (【…】) as <mark>, everything else escaped."""
+    text = str(escape(excerpt))
+    return Markup(text.replace(HIT_OPEN, "<mark>").replace(HIT_CLOSE, "</mark>"))
+
+
+@router.get("/archive", response_class=HTMLResponse)
+def search_page(request: Request, user: User = CurrentUser) -> HTMLResponse:
+    web = web_of(request)
+    who = _archivist(web, user)
+    params = {k: (request.query_params.get(k) or "").strip() for k in SEARCH_FIELDS}
+    hits, asked, errors = [], any(params.values()), []
+    query = _query(who, params, errors)
+    if asked and not errors:
+        with db.transaction(web.engine.db) as session:
+            hits = search(session, query)
+            log_retrieval(session, user.id, who.fonds, "search", len(hits), **{k: v for k, v in params.items() if v})
+        audit(web, user.id, "archive_search", fonds=who.fonds, results=len(hits), **{k: v for k, v in params.items() if v})
+    with Session(web.engine.db) as session:
+        years = sorted({i.year for i in items_of(session, who.fonds)}, reverse=True)
+    return render(request, "archive_search.html.j2", 400 if errors else 200, who=who, params=params, hits=hits, asked=asked, errors=errors,
+                  highlighted=highlighted, RETENTIONS=RETENTIONS, years=years)
+
+
+def _query(who: Archivist, params: dict[str, str], errors: list[str]) -> SearchQuery:
+    def day(name: str, label: str) -> date | None:
+        try:
+            return date.fromisoformat(params[name]) if params[name] else None
+        except ValueError:
+            errors.append(f"{label}“{params[name]}”格式不对，应为 2012-01-31")
+            return None
+
+    year = None
+    if params["year"]:
+        if params["year"].isdigit():
+            year = int(params["year"])
+        else:
+            errors.append(f"年度“{params['year']}”应为四位数字，如 2012")
+    if params["retention"] and params["retention"] not in RETENTIONS:
+        errors.append("保管期限只能选 永久、30年、10年")
+    return SearchQuery(fonds=who.fonds, words=params["words"] or None, archive_code=params["code"] or None, doc_number=params["doc_number"] or None,
+                       issuer=params["issuer"] or None, year=year, date_from=day("date_from", "起始日期"), date_to=day("date_to", "截止日期"),
+                       retention=params["retention"] or None, limit=50)
+
+
+def _item(web: Web, user: User, code: str) -> tuple[Archivist, ArchiveItem]:
+    """The item by archive code, if it is in the archivist's fonds (a refusal is logged)."""
+    who = _archivist(web, user)
+    with db.transaction(web.engine.db) as session:
+        exists = session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code.strip())).first()
+        if exists is None:
+            raise WebError(404, f"档号 {code} 不存在。", "请通过检索找到档案。")
+        try:
+            item = item_in_fonds(session, who, code)
+        except FlowError as exc:
+            refusal = WebError(403, str(exc), "如需查阅其他全宗的档案，请按利用制度向该全宗的档案室申请。")
+        else:
+            refusal = None
+    if refusal:
+        audit(web, user.id, "archive_refused", archive_code=code, fonds=who.fonds)
+        raise refusal
+    return who, item
+
+
+@router.get("/archive/items/{code}", response_class=HTMLResponse)
+def record_page(request: Request, code: str, user: User = CurrentUser) -> HTMLResponse:
+    web = web_of(request)
+    who, item = _item(web, user, code)
+    with db.transaction(web.engine.db) as session:
+        log_retrieval(session, user.id, who.fonds, "show", 1, archive_code=item.archive_code)
+    audit(web, user.id, "archive_show", archive_code=item.archive_code, fonds=who.fonds)
+    stamp = stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, item.pages)
+    history = [_history_line(web, event) for event in item.history]
+    return render(request, "archive_item.html.j2", item=item, meta=item_metadata(item), stamp=stamp, history=history, RETENTIONS=RETENTIONS,
+                  file_names=[Path(f["file"]).name for f in item.files])
+
+
+def _history_line(web: Web, event: dict) -> dict:
+    detail = event.get("detail") or {}
+    if event["action"].startswith("step:"):
+        what = f"{detail.get('title', event.get('step'))}：{outcome_word(detail.get('outcome'))}"
+        if detail.get("comment"):
+            what += f"（{detail['comment']}）"
+    else:
+        what = ACTION_WORDS.get(event["action"], event["action"])
+    return {"at": event["at"], "who": web.person(event["actor"]), "what": what}
+
+
+@router.get("/archive/items/{code}/files/{name:path}")
+def record_file(request: Request, code: str, name: str, user: User = CurrentUser) -> Response:
+    web = web_of(request)
+    _, item = _item(web, user, code)
+    folder = (web.engine.storage / item_folder(item.fonds, item.year, item.archive_code)).resolve()
+    target = (folder / name).resolve()
+    if not target.is_relative_to(folder):
+        audit(web, user.id, "download_refused", archive_code=item.archive_code, file=name, reason="outside the item's folder")
+        raise WebError(403, "下载被拒绝：所请求的路径超出了该档案的文件目录。", "请从档案页面上的下载链接下载文件。")
+    for filed in item.files:
+        if (web.engine.storage / filed["file"]).resolve() == target:
+            return stored_file_response(web, user, filed["file"], f"{item.archive_code}-{target.name}", archive_code=item.archive_code)
+    raise WebError(404, f"档号 {item.archive_code} 没有文件“{name}”。", "请从档案页面上的下载链接下载文件。")
+
+
+@router.get("/archive/catalogue")
+def catalogue(request: Request, year: int, retention: str = "", format: str = "xlsx", user: User = CurrentUser) -> Response:  # noqa: A002
+    web = web_of(request)
+    who = _archivist(web, user)
+    if format not in ("xlsx", "docx"):
+        raise WebError(400, f"目录格式“{format}”不支持，可选 xlsx 或 docx。")
+    if retention and retention not in RETENTIONS:
+        raise WebError(400, "保管期限只能选 永久、30年、10年。")
+    with db.transaction(web.engine.db) as session, tempfile.TemporaryDirectory(prefix="gongwen-catalogue-") as tmp:
+        items = items_of(session, who.fonds, year, retention or None)
+        if not items:
+            raise WebError(404, f"全宗 {who.fonds} {year} 年度没有归档文件，无法生成目录。")
+        paths = write_catalogue(items, who.fonds, year, retention or None, Path(tmp), web.engine.config.org(who.user.org).classification)
+        path = paths[0] if format == "docx" else paths[1]
+        data, name = path.read_bytes(), path.name
+        log_retrieval(session, user.id, who.fonds, "catalogue", len(items), year=year, retention=retention or None, format=format)
+    audit(web, user.id, "download", file=name, catalogue=True, fonds=who.fonds, year=year, items=len(items))
+    return Response(data, media_type=media_type(name), headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})

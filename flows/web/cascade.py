@@ -1,0 +1,159 @@
+"""The cascade picture (级联图): a circulation and everything its distribution started, as the
+organisation tree with each node's state — delivered, received (签收), waiting for whom,
+signed (签发), distributed (核发), archived (归档) — and overdue nodes marked.
+
+Read-only: it reads circulations (``parent_id`` links a recipient's circulation to the
+sender's), their work items and archive items, a few queries per tree level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlmodel import Session, select
+
+from gongwen_engine.config.loader import Config
+from gongwen_engine.config.schema import Organisation, Role
+from gongwen_engine.doc_templates.records import actor_name
+from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem, utcnow
+
+from ..engine import Engine
+
+# State -> (label, CSS class). Ordered from furthest to least far along.
+STATES: dict[str, str] = {
+    "failed": "出错",
+    "archived": "已归档",
+    "done": "已办结",
+    "waiting": "待办理",
+    "distributed": "已分发",
+    "signed": "已签发",
+    "received": "已签收",
+    "delivered": "已送达",
+    "pending": "未送达",
+}
+SIGN_FOR, SIGN_OFF, DISTRIBUTE = "sign_for", "sign_off", "distribute"
+
+
+@dataclass
+class CascadeNode:
+    """One organisation in the picture."""
+
+    org: Organisation
+    state: str
+    circulation_id: int | None = None
+    doc_number: str | None = None
+    waiting_for: str = ""
+    overdue: bool = False
+    due_at: datetime | None = None
+    children: list["CascadeNode"] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        if self.state == "waiting" and self.waiting_for:
+            return f"待{self.waiting_for}"
+        return STATES[self.state]
+
+
+def within(config: Config, org: str, ancestor: str) -> bool:
+    """True when ``org`` is ``ancestor`` or below it in the organisation tree."""
+    code: str | None = org
+    while code:
+        if code == ancestor:
+            return True
+        parent = config.parent(code)
+        code = parent.code if parent else None
+    return False
+
+
+def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) -> CascadeNode:
+    """The picture rooted at ``circulation_id``."""
+    now = now or utcnow()
+    with Session(engine.db) as session:
+        root = session.get(Circulation, circulation_id)
+        levels = [[root]]
+        while levels[-1]:
+            ids = [c.id for c in levels[-1]]
+            levels.append(list(session.exec(select(Circulation).where(Circulation.parent_id.in_(ids)))))
+        circs = [c for level in levels for c in level]
+        ids = [c.id for c in circs]
+        items = list(session.exec(select(WorkItem).where(WorkItem.circulation_id.in_(ids), WorkItem.kind == "human")))
+        done_steps = {(c, s) for c, s in session.exec(select(WorkItem.circulation_id, WorkItem.step).where(WorkItem.circulation_id.in_(ids), WorkItem.status == "done"))}
+        archived = set(session.exec(select(ArchiveItem.circulation_id).where(ArchiveItem.circulation_id.in_(ids))))
+        doc_ids = [c.document_id for c in circs if c.document_id]
+        numbers = {d.id: d.doc_number for d in session.exec(select(Document).where(Document.id.in_(doc_ids)))} if doc_ids else {}
+    open_items: dict[int, list[WorkItem]] = {}
+    for item in items:
+        if item.status == "open":
+            open_items.setdefault(item.circulation_id, []).append(item)
+    by_parent: dict[int, list[Circulation]] = {}
+    for circ in circs[1:]:
+        by_parent.setdefault(circ.parent_id, []).append(circ)
+
+    def node(circ: Circulation) -> CascadeNode:
+        waiting = open_items.get(circ.id, [])
+        n = CascadeNode(engine.config.org(circ.org), _state(circ, done_steps, archived), circ.id, numbers.get(circ.document_id))
+        if n.state == "waiting":
+            n.waiting_for = _waiting_for(engine, circ, waiting)
+        dues = [i.due_at for i in waiting if i.due_at]
+        n.due_at = min(dues) if dues else None
+        n.overdue = any(aware(d) < now for d in dues)
+        started = {c.org: c for c in by_parent.get(circ.id, [])}
+        for child in engine.config.children(circ.org):
+            if child.code in started:
+                n.children.append(node(started.pop(child.code)))
+            elif circ.status != "done" and _distributes(engine, circ):
+                n.children.append(CascadeNode(child, "pending"))
+        n.children.extend(node(c) for c in started.values())  # recipients outside the configured children
+        return n
+
+    return node(root)
+
+
+def _state(circ: Circulation, done_steps: set[tuple[int, str]], archived: set[int]) -> str:
+    if circ.status == "failed":
+        return "failed"
+    if circ.id in archived:
+        return "archived"
+    if circ.status == "done":
+        return "done"
+    if circ.status == "waiting":
+        return "waiting"
+    for step, state in ((DISTRIBUTE, "distributed"), (SIGN_OFF, "signed"), (SIGN_FOR, "received")):
+        if (circ.id, step) in done_steps:
+            return state
+    return "delivered"
+
+
+def _waiting_for(engine: Engine, circ: Circulation, items: list[WorkItem]) -> str:
+    """'徐主席签发' / '领导（徐主席）批办': who the open items wait for, and the step."""
+    step = engine.flow(circ.flow).step(circ.step) if circ.step else None
+    people = []
+    for item in items:
+        if item.assignee:
+            people.append(actor_name(engine, item.assignee))
+        elif item.role:
+            holders = [u.name for u in engine.config.users_with(circ.org, Role(item.role))]
+            people.append("、".join(holders) or item.role)
+    return "、".join(dict.fromkeys(people)) + (step.title if step else "")
+
+
+def _distributes(engine: Engine, circ: Circulation) -> bool:
+    """The circulation's flow delivers to the organisation's children (a step with start_flow)."""
+    return any(step.start_flow for step in engine.flow(circ.flow).steps.values())
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite returns naive UTC datetimes; PostgreSQL aware ones."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def count_states(root: CascadeNode) -> dict[str, int]:
+    """How many organisations are in each state (the legend's figures)."""
+    counts: dict[str, int] = {}
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        counts[n.state] = counts.get(n.state, 0) + 1
+        stack.extend(n.children)
+    return counts

@@ -1,0 +1,142 @@
+"""The 待办 pages (leaders and everyone who acts on a step): the inbox with urgency and due
+dates, one item with the document as it will print, and the decisions — approve (同意), return
+with a comment (退回), an instruction (批示, the comment of 批办), any other outcome of the step
+— plus reassigning (转办) and delegating (委托). The engine decides who may act; these pages only
+ask it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, select
+
+from gongwen_engine.config.schema import Role, User
+from gongwen_engine.doc_templates.html import render_html
+from gongwen_engine.doc_templates.records import OUTCOME_WORDS
+from gongwen_engine.models.tables import Circulation, Delegation, Document, WorkItem, utcnow
+
+from ..engine import CHINA, FlowError
+from ..views import inbox as inbox_entries
+from ..views import issued_parts, timeline, version_diff, versions
+from .cascade import aware, within
+from .pages import CsrfChecked, CurrentUser, Web, flash, render, web_of
+from .security import WebError
+
+router = APIRouter()
+REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise the text; reviewers return it instead
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(request: Request, user: User = CurrentUser) -> HTMLResponse:
+    web = web_of(request)
+    entries = inbox_entries(web.engine, user.id)
+    return render(request, "inbox.html.j2", entries=entries, delegations=_delegations(web, user), colleagues=_colleagues(web, user))
+
+
+def _colleagues(web: Web, user: User) -> list[User]:
+    return sorted((u for u in web.engine.config.users.values() if u.org == user.org and u.id != user.id), key=lambda u: u.id)
+
+
+def _delegations(web: Web, user: User) -> list[Delegation]:
+    now = utcnow()
+    with Session(web.engine.db) as session:
+        rows = session.exec(select(Delegation).where((Delegation.principal == user.id) | (Delegation.deputy == user.id), Delegation.revoked == False)).all()  # noqa: E712
+    return [d for d in rows if aware(d.ends_at) > now]
+
+
+def _item(web: Web, item_id: int) -> tuple[WorkItem, Circulation, Document | None]:
+    with Session(web.engine.db) as session:
+        item = session.get(WorkItem, item_id)
+        if item is None or item.kind != "human":
+            raise WebError(404, f"待办事项 {item_id} 不存在。", "请从“待办”列表进入。")
+        circ = session.get(Circulation, item.circulation_id)
+        doc_id = circ.document_id or circ.received_id
+        return item, circ, session.get(Document, doc_id) if doc_id else None
+
+
+def _mine(web: Web, user: User, item_id: int) -> bool:
+    """The item is one the engine lets ``user`` act on now (own, role's, or delegated)."""
+    return any(item.id == item_id for item, _, _ in web.engine.open_items(user.id))
+
+
+@router.get("/items/{item_id}", response_class=HTMLResponse)
+def item_page(request: Request, item_id: int, user: User = CurrentUser) -> HTMLResponse:
+    web = web_of(request)
+    item, circ, doc = _item(web, item_id)
+    actionable = item.status == "open" and _mine(web, user, item_id)
+    if not actionable and not within(web.engine.config, circ.org, user.org):
+        raise WebError(403, f"无权查看或办理待办事项 {item_id}：它属于{web.org_name(circ.org)}，不由{user.name}办理。", "请回到您自己的“待办”列表。")
+    step = web.engine.flow(circ.flow).step(item.step)
+    with Session(web.engine.db) as session:
+        printed = render_html(issued_parts(session, doc)) if doc else None
+    drafts = versions(web.engine, circ.id)
+    diff = version_diff(web.engine, circ.id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
+    revisable = actionable and step.by == REVISABLE_BY and doc is not None and doc.id == circ.document_id and not doc.doc_number
+    same_role = [u for u in web.engine.config.users_with(circ.org, step.by) if u.id != user.id]
+    return render(
+        request, "item.html.j2", item=item, circ=circ, doc=doc, step=step, flow=web.engine.flow(circ.flow), printed=printed, actionable=actionable,
+        outcomes=[(o, OUTCOME_WORDS.get(o, o)) for o in step.targets], revisable=revisable, same_role=same_role,
+        timeline=timeline(web.engine, circ.id), diff=diff, drafts=drafts, overdue=bool(item.due_at and aware(item.due_at) < utcnow()),
+    )
+
+
+@router.post("/items/{item_id}/act", dependencies=[CsrfChecked])
+def act(
+    request: Request, item_id: int, user: User = CurrentUser, outcome: str = Form(...), comment: str = Form(""),
+    title: str | None = Form(None), main_recipients: str | None = Form(None), body: str | None = Form(None),
+) -> Response:
+    web = web_of(request)
+    item, circ, doc = _item(web, item_id)
+    changes = _changes(doc, title, main_recipients, body)
+    try:
+        result = web.engine.complete(item_id, user.id, outcome, comment.strip() or None, changes=changes or None)
+    except FlowError as exc:
+        still_open = _item(web, item_id)[0].status == "open"
+        status = 403 if still_open and not _mine(web, user, item_id) else 409
+        raise WebError(status, str(exc), "请回到“待办”列表，办理属于您的事项。") from None
+    web.wake_runner()
+    step = web.engine.flow(circ.flow).step(item.step)
+    flash(request, f"已办理：{step.title} · {OUTCOME_WORDS.get(outcome, outcome)}" + (f"（{comment.strip()}）" if comment.strip() else "") + "。后续环节由系统继续办理。")
+    return RedirectResponse("/inbox" if result.circulation_id else "/", status_code=303)
+
+
+def _changes(doc: Document | None, title: str | None, recipients: str | None, body: str | None) -> dict:
+    """The draft's revised fields (only those that differ): a new version when the secretary submits."""
+    if doc is None:
+        return {}
+    current = doc.content
+    changes: dict = {}
+    if title is not None and title.strip() and title.strip() != current.get("title"):
+        changes["title"] = title.strip()
+    if recipients is not None:
+        names = [r.strip() for r in recipients.replace("\r", "").split("\n") if r.strip()]
+        if names and names != current.get("main_recipients"):
+            changes["main_recipients"] = names
+    if body is not None:
+        paragraphs = [p.strip() for p in body.replace("\r", "").split("\n") if p.strip()]
+        if paragraphs and paragraphs != current.get("body"):
+            changes["body"] = paragraphs
+    return changes
+
+
+@router.post("/items/{item_id}/reassign", dependencies=[CsrfChecked])
+def reassign(request: Request, item_id: int, user: User = CurrentUser, to: str = Form(...), comment: str = Form("")) -> Response:
+    web = web_of(request)
+    web.engine.reassign(item_id, user.id, to, comment.strip() or None)
+    flash(request, f"已转办给{web.person(to)}。")
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.post("/delegate", dependencies=[CsrfChecked])
+def delegate(request: Request, user: User = CurrentUser, deputy: str = Form(...), until: str = Form(...), reason: str = Form("")) -> Response:
+    web = web_of(request)
+    try:
+        last_day = date.fromisoformat(until)
+    except ValueError:
+        raise WebError(400, f"委托截止日期“{until}”格式不对，应为 2026-12-31。", "请返回上一页重新填写。") from None
+    ends = datetime.combine(last_day, time(23, 59), tzinfo=CHINA).astimezone(timezone.utc)
+    web.engine.delegate(user.id, deputy, datetime.now(timezone.utc), ends, user.id, reason.strip() or None)
+    flash(request, f"已委托{web.person(deputy)}代为办理您的待办，至 {last_day.isoformat()}。")
+    return RedirectResponse("/inbox", status_code=303)

@@ -1,0 +1,169 @@
+"""What every page needs: the application context, rendering, the signed-in user, CSRF checks,
+visibility of circulations, audit events and file responses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import Depends, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from markupsafe import Markup
+from sqlmodel import Session
+
+from gongwen_engine.config.schema import Role, User
+from gongwen_engine.models import db
+from gongwen_engine.models.tables import Circulation
+
+from ..engine import Engine
+from .background import StepRunner
+from .cascade import aware, within
+from .security import WebError, csrf_valid, storage_file
+
+TEMPLATES = Path(__file__).parent / "templates"
+CHINA = ZoneInfo("Asia/Shanghai")
+ROLE_NAMES = {Role.secretary: "秘书", Role.reviewer: "核稿人", Role.leader: "领导", Role.archivist: "档案员", Role.department_head: "部门负责人"}
+CSRF_REFUSED = "表单校验码缺失或已失效（CSRF 防护），操作没有执行。"
+
+
+class NeedSignIn(Exception):
+    """No signed-in user: the page sends the person to the sign-in form."""
+
+
+@dataclass
+class Web:
+    """The application's context: the engine (config, flows, database, storage), the step
+    runner (None when ``gongwen worker`` runs the automatic steps) and the password hashes."""
+
+    engine: Engine
+    runner: StepRunner | None
+    passwords: dict[str, str]
+
+    def wake_runner(self) -> None:
+        if self.runner:
+            self.runner.wake()
+
+    @cached_property
+    def templates(self) -> jinja2.Environment:
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        env.filters["when"] = when
+        env.filters["day"] = lambda d: d.strftime("%Y-%m-%d") if d else ""
+        env.filters["pathq"] = lambda s: quote(str(s), safe="")
+        env.globals.update(org_name=self.org_name, person=self.person, ROLE_NAMES=ROLE_NAMES, zip=zip)
+        return env
+
+    def org_name(self, code: str | None) -> str:
+        if not code:
+            return ""
+        org = self.engine.config.organisations.get(code)
+        return org.short_name if org else code
+
+    def person(self, user_id: str | None) -> str:
+        from gongwen_engine.doc_templates.records import actor_name
+
+        return actor_name(self.engine, user_id)
+
+
+def when(moment: datetime | str | None) -> str:
+    """A stored UTC time (or its ISO text) as China time, to the minute."""
+    if not moment:
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return aware(moment).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def web_of(request: Request) -> Web:
+    return request.app.state.web
+
+
+def signed_in(request: Request) -> User:
+    """The signed-in user, or a redirect to the sign-in page."""
+    user_id = request.session.get("user")
+    user = web_of(request).engine.config.users.get(user_id) if user_id else None
+    if user is None:
+        raise NeedSignIn()
+    return user
+
+
+def require_csrf(request: Request, csrf: str = Form("")) -> None:
+    """Every form carries the session's CSRF token; a POST without it does nothing."""
+    if not csrf_valid(request.session.get("csrf"), csrf):
+        audit(web_of(request), request.session.get("user") or "anonymous", "csrf_refused", path=request.url.path, address=client_address(request))
+        raise WebError(403, CSRF_REFUSED, "请返回上一页，刷新后重新提交；若您已长时间未操作，请重新登录。")
+
+
+CurrentUser = Depends(signed_in)
+CsrfChecked = Depends(require_csrf)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """A message shown once on the next page (after a redirect)."""
+    request.session["flash"] = [*request.session.get("flash", []), [kind, message]]
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    web = web_of(request)
+    user_id = request.session.get("user")
+    user = web.engine.config.users.get(user_id) if user_id else None
+    messages = request.session.pop("flash", []) if "flash" in request.session else []
+    html = web.templates.get_template(template).render(
+        request=request, user=user, csrf=request.session.get("csrf", ""), messages=messages, Markup=Markup, **context
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def has_role(user: User, role: Role) -> bool:
+    return role in user.roles
+
+
+def need_role(user: User, role: Role, what: str) -> None:
+    if not has_role(user, role):
+        raise WebError(403, f"{user.name}没有“{ROLE_NAMES[role]}”角色，不能{what}。", "请用具有该角色的账号登录。")
+
+
+def audit(web: Web, actor: str, action: str, circ: Circulation | None = None, document_id: int | None = None, **detail: Any) -> None:
+    """An audit event of the web workplace (sign-in, download, search, refusal)."""
+    with db.transaction(web.engine.db) as session:
+        web.engine.audit(session, actor, action, circ, document_id, None, {k: v for k, v in detail.items() if v is not None})
+
+
+def visible_circulation(web: Web, user: User, circulation_id: int) -> Circulation:
+    """A circulation of the user's organisation or of one below it; anything else is refused."""
+    with Session(web.engine.db) as session:
+        circ = session.get(Circulation, circulation_id)
+    if circ is None:
+        raise WebError(404, f"流转 {circulation_id} 不存在。", "请从列表中选择。")
+    if not within(web.engine.config, circ.org, user.org):
+        raise WebError(403, f"无权查看：流转 {circulation_id} 属于{web.org_name(circ.org)}，不在{web.org_name(user.org)}及其下级单位之内。")
+    return circ
+
+
+def stored_file_response(web: Web, user: User, relative: str, download_name: str, circ: Circulation | None = None, document_id: int | None = None, **detail: Any) -> Response:
+    """Send a stored file (never one outside the storage folder) and record the download."""
+    try:
+        path = storage_file(web.engine.storage, relative)
+    except WebError as refusal:
+        audit(web, user.id, "download_refused", circ, document_id, file=relative, reason=refusal.message, **detail)
+        raise
+    audit(web, user.id, "download", circ, document_id, file=relative, **detail)
+    return FileResponse(path, filename=download_name, media_type=media_type(path.name))
+
+
+def media_type(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return {
+        ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ".pdf": "application/pdf", ".txt": "text/plain; charset=utf-8", ".json": "application/json", ".zip": "application/zip",
+    }.get(suffix, "application/octet-stream")

@@ -1,0 +1,254 @@
+"""The secretary's pages (秘书): compose (拟稿) or upload (收文) and launch, the organisation's
+circulations, one circulation with its cascade picture, and the files it produced."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, select
+
+from gongwen_engine.config.schema import Organisation, Role, User
+from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.doc_templates.html import render_html
+from gongwen_engine.doc_templates.reader.structure import DOC_TYPES
+from gongwen_engine.doc_templates.render import render_docx_bytes
+from gongwen_engine.models.tables import Circulation, CirculationFile, Document, WorkItem, utcnow
+
+from ..receiving import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
+from ..views import issued_parts, timeline, version_diff, versions
+from .cascade import STATES, aware, cascade, count_states, within
+from .pages import CsrfChecked, CurrentUser, Web, audit, flash, need_role, render, stored_file_response, visible_circulation, web_of
+from .security import WebError
+
+router = APIRouter()
+OFFICIAL_TYPES = DOC_TYPES[: DOC_TYPES.index("纪要") + 1]  # the 15 types of the 2012 regulations (命令 and 令 both listed)
+UPWARD_TYPES = ("请示", "报告")  # 上行文 (domain README §4): the header carries 签发人
+STATUS_WORDS = {"ready": "待系统办理", "running": "系统办理中", "waiting": "待办理", "done": "已办结", "failed": "出错"}
+FILE_ROLES = {"issued_copy": "正本（.docx）", "signed_pdf": "用印件（PDF）", "draft_sheet": "发文稿纸", "processing_slip": "收文处理单",
+              "received_original": "收文原件", "final_draft": "定稿"}
+RECEIVE_START = "sign_for"  # flows that start by signing for a received document take an upload
+
+
+def launch_flows(web: Web) -> list[tuple[str, str]]:
+    """(name, title) of the flows a secretary starts over a new draft."""
+    return [(f.flow, f.title) for f in web.engine.flows.values() if f.step(f.start).do != RECEIVE_START]
+
+
+def receive_flows(web: Web) -> list[tuple[str, str]]:
+    """(name, title) of the flows that start from a received document."""
+    return [(f.flow, f.title) for f in web.engine.flows.values() if f.step(f.start).do == RECEIVE_START]
+
+
+def direction_of(doc_type: str) -> str:
+    return "up" if doc_type in UPWARD_TYPES else "down"
+
+
+# ---- the organisation's circulations ----------------------------------------------------------------
+
+@router.get("/circulations", response_class=HTMLResponse)
+def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
+    web = web_of(request)
+    rows = []
+    with Session(web.engine.db) as session:
+        circs = list(session.exec(select(Circulation).where(Circulation.org == user.org).order_by(Circulation.id.desc()).limit(200)))
+        ids = [c.id for c in circs]
+        waiting = {}
+        for item in session.exec(select(WorkItem).where(WorkItem.circulation_id.in_(ids), WorkItem.status == "open", WorkItem.kind == "human")):
+            waiting.setdefault(item.circulation_id, []).append(item)
+        for circ in circs:
+            doc = session.get(Document, circ.document_id or circ.received_id) if (circ.document_id or circ.received_id) else None
+            received = session.get(Document, circ.received_id) if circ.received_id else None
+            rows.append({
+                "circ": circ, "doc": doc, "kind": "收文" if circ.received_id else "发文",
+                "sender": (received.issuer_short_name or web.org_name(received.org)) if received else "",
+                "received_number": received.doc_number if received else None,
+                "step": web.engine.flow(circ.flow).step(circ.step).title if circ.step else "",
+                "status": STATUS_WORDS.get(circ.status, circ.status),
+                "overdue": any(i.due_at and _past(i.due_at) for i in waiting.get(circ.id, [])),
+            })
+    return render(request, "circulations.html.j2", rows=rows, org=web.engine.config.org(user.org), is_secretary=Role.secretary in user.roles)
+
+
+def _past(moment: datetime) -> bool:
+    return aware(moment) < utcnow()
+
+
+@router.get("/circulations/{circulation_id}", response_class=HTMLResponse)
+def circulation(request: Request, circulation_id: int, user: User = CurrentUser) -> HTMLResponse:
+    web = web_of(request)
+    circ = visible_circulation(web, user, circulation_id)
+    with Session(web.engine.db) as session:
+        doc_id = circ.document_id or circ.received_id
+        doc = session.get(Document, doc_id) if doc_id else None
+        printed = render_html(issued_parts(session, doc)) if doc else None
+        files = list(session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circ.id).order_by(CirculationFile.id)))
+        parent = session.get(Circulation, circ.parent_id) if circ.parent_id else None
+    tree = cascade(web.engine, circ.id)
+    drafts = versions(web.engine, circ.id)
+    diff = version_diff(web.engine, circ.id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
+    return render(
+        request, "circulation.html.j2", circ=circ, doc=doc, printed=printed, files=files, FILE_ROLES=FILE_ROLES,
+        flow=web.engine.flow(circ.flow), status=STATUS_WORDS.get(circ.status, circ.status), tree=tree, counts=count_states(tree), STATES=STATES,
+        timeline=timeline(web.engine, circ.id), drafts=drafts, diff=diff,
+        parent=parent if parent and within(web.engine.config, parent.org, user.org) else None, parent_org=web.org_name(parent.org) if parent else "",
+    )
+
+
+@router.get("/circulations/{circulation_id}/files/{role}")
+def circulation_file(request: Request, circulation_id: int, role: str, user: User = CurrentUser) -> Response:
+    web = web_of(request)
+    circ = visible_circulation(web, user, circulation_id)
+    with Session(web.engine.db) as session:
+        row = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circ.id, CirculationFile.role == role)).first()
+    if row is None:
+        raise WebError(404, f"流转 {circ.id} 没有“{FILE_ROLES.get(role, role)}”文件。")
+    name = f"{FILE_ROLES.get(role, role).split('（')[0]}-{circ.id}{Path(row.file).suffix}"
+    return stored_file_response(web, user, row.file, name, circ, circ.document_id or circ.received_id, role=role)
+
+
+@router.get("/documents/{document_id}/docx")
+def document_docx(request: Request, document_id: int, user: User = CurrentUser) -> Response:
+    """The .docx of a document: the printed file once issued, else the draft rendered now."""
+    web = web_of(request)
+    with Session(web.engine.db) as session:
+        doc = session.get(Document, document_id)
+        if doc is None:
+            raise WebError(404, f"文档 {document_id} 不存在。")
+        circ = _visible_holder(web, session, user, doc)
+        name = f"{doc.doc_number or '草稿-' + doc.title[:30]}.docx"
+        if doc.file and doc.file.endswith(".docx"):
+            return stored_file_response(web, user, doc.file, name, circ, doc.id)
+        data = render_docx_bytes(issued_parts(session, doc))
+    audit(web, user.id, "download", circ, doc.id, draft=True, version=doc.version)
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+def _visible_holder(web: Web, session: Session, user: User, doc: Document) -> Circulation:
+    """The circulation through which ``user`` may see ``doc`` (it drafted or received it)."""
+    holders = [session.get(Circulation, doc.circulation_id)] if doc.circulation_id else []
+    holders += list(session.exec(select(Circulation).where(Circulation.received_id == doc.id)))
+    for circ in holders:
+        if circ is not None and within(web.engine.config, circ.org, user.org):
+            return circ
+    raise WebError(403, f"无权查看文档 {doc.id}：它不是{web.org_name(user.org)}及其下级单位起草或收到的文档。")
+
+
+# ---- compose and launch (拟稿发文) ----------------------------------------------------------------------
+
+def _org_tree(web: Web, org: Organisation) -> list[tuple[int, Organisation]]:
+    """(depth, organisation) of everything below ``org``, depth first."""
+    out: list[tuple[int, Organisation]] = []
+
+    def walk(code: str, depth: int) -> None:
+        for child in web.engine.config.children(code):
+            out.append((depth, child))
+            walk(child.code, depth + 1)
+
+    walk(org.code, 0)
+    return out
+
+
+@router.get("/launch", response_class=HTMLResponse)
+def launch_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
+    need_role(user, Role.secretary, "拟稿发文")
+    return _launch_page(request, user, {}, None)
+
+
+def _launch_page(request: Request, user: User, values: dict, error: str | None, status: int = 200) -> HTMLResponse:
+    web = web_of(request)
+    org = web.engine.config.org(user.org)
+    return render(request, "launch.html.j2", status, org=org, tree=_org_tree(web, org), flows=launch_flows(web), doc_types=OFFICIAL_TYPES,
+                  values=values, error=error, today=date.today().isoformat())
+
+
+@router.post("/launch", dependencies=[CsrfChecked])
+def launch(
+    request: Request, user: User = CurrentUser, flow: str = Form(...), doc_type: str = Form("通知"), title: str = Form(""),
+    recipients: list[str] = Form([]), other_recipients: str = Form(""), cc: str = Form(""), body: str = Form(""),
+    attachment_notes: str = Form(""), notes: str = Form(""), urgency: str = Form(""), security: str = Form(""),
+    issued_on: str = Form(""), sealed: str = Form(""),
+) -> Response:
+    need_role(user, Role.secretary, "拟稿发文")
+    web = web_of(request)
+    org = web.engine.config.org(user.org)
+    values = {"flow": flow, "doc_type": doc_type, "title": title, "recipients": recipients, "other_recipients": other_recipients, "cc": cc,
+              "body": body, "attachment_notes": attachment_notes, "notes": notes, "urgency": urgency, "security": security,
+              "issued_on": issued_on, "sealed": bool(sealed)}
+    problems = []
+    if flow not in dict(launch_flows(web)):
+        problems.append(f"流程“{flow}”不能用于拟稿发文")
+    if doc_type not in OFFICIAL_TYPES:
+        problems.append(f"文种“{doc_type}”不在 15 种法定文种之内")
+    if not title.strip():
+        problems.append("请填写标题")
+    paragraphs = _lines(body)
+    if not paragraphs:
+        problems.append("请填写正文（每段一行）")
+    main_recipients = list(dict.fromkeys([*recipients, *_lines(other_recipients)]))
+    if not main_recipients:
+        problems.append("请至少选择一个主送机关")
+    try:
+        day = date.fromisoformat(issued_on) if issued_on else date.today()
+    except ValueError:
+        problems.append(f"成文日期“{issued_on}”格式不对，应为 2012-01-31")
+        day = date.today()
+    if problems:
+        return _launch_page(request, user, values, "；".join(problems) + "。", 400)
+    content = DocumentContent(
+        doc_type=doc_type, direction=direction_of(doc_type), urgency=urgency or None, security=security or None, issuer_mark=org.mark,
+        title=title.strip(), main_recipients=main_recipients, body=paragraphs, attachment_notes=_lines(attachment_notes),
+        signature=org.name, issued_on=day, sealed=bool(sealed), notes=_lines(notes), cc=_lines(cc), printed_by=org.printed_by, printed_on=day,
+    )
+    circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id)
+    web.wake_runner()
+    flash(request, f"已发起：{web.engine.flow(flow).title.split('（')[0]}《{content.title}》（流转 {circ_id}）")
+    return RedirectResponse(f"/circulations/{circ_id}", status_code=303)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace("\r", "").split("\n") if line.strip()]
+
+
+# ---- upload a received document (收文登记) ----------------------------------------------------------------
+
+@router.get("/receive", response_class=HTMLResponse)
+def receive_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
+    need_role(user, Role.secretary, "收文登记")
+    web = web_of(request)
+    return render(request, "receive.html.j2", flows=receive_flows(web), fields=CORRECTABLE, error=None, values={})
+
+
+@router.post("/receive", dependencies=[CsrfChecked])
+def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(...), flow: str = Form(...), corrections: str = Form("")) -> Response:
+    need_role(user, Role.secretary, "收文登记")
+    web = web_of(request)
+    if flow not in dict(receive_flows(web)):
+        raise WebError(400, f"流程“{flow}”不能用于收文。", "请在收文页面选择收文流程。")
+    name = Path(file.filename or "").name.strip()
+    if not name:
+        raise WebError(400, "没有选择文件。", "请选择要登记的收文文件（.docx、.txt 或带文字层的 PDF）。")
+    try:
+        fixes = parse_corrections(_lines(corrections))
+    except ValueError as exc:
+        return render(request, "receive.html.j2", 400, flows=receive_flows(web), fields=CORRECTABLE, error=str(exc), values={"flow": flow, "corrections": corrections})
+    with tempfile.TemporaryDirectory(prefix="gongwen-upload-") as tmp:
+        path = Path(tmp) / name
+        with path.open("wb") as out:
+            while chunk := file.file.read(1024 * 1024):
+                out.write(chunk)
+        try:
+            received = receive_file(web.engine, path, user.org, fixes, user=user.id, flow=flow, policy="manual")
+        except DuplicateError as exc:
+            return render(request, "receive.html.j2", 409, flows=receive_flows(web), fields=CORRECTABLE, error=str(exc), values={"flow": flow, "corrections": corrections})
+    web.wake_runner()
+    read = "；".join(f"{label}：{value}" for label, value, _, _ in describe(received)[:4])
+    flash(request, f"已收文登记（流转 {received.circulation_id}）。{read}")
+    for warning in received.warnings:
+        flash(request, warning, "warn")
+    return RedirectResponse(f"/circulations/{received.circulation_id}", status_code=303)

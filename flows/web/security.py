@@ -1,0 +1,164 @@
+"""Sign-in (登录), sign-in throttling, CSRF tokens, the session secret, and safe downloads.
+
+* **Passwords** are argon2id hashes (argon2-cffi) in ``passwords.yaml`` beside ``users.yaml``
+  in the config folder, one per user id; ``gongwen passwords`` writes them. A user without a
+  hash cannot sign in. The packaged file holds the documented demo password only.
+* **Throttling** counts failed sign-ins in the audit trail (``sign_in_failed`` events), so it
+  holds across restarts and across several web processes on one database: after
+  ``MAX_FAILURES_PER_ACCOUNT`` failures for one account, or ``MAX_FAILURES_PER_ADDRESS`` from one
+  address, within ``THROTTLE_WINDOW``, sign-in is refused until the window has passed (a
+  successful sign-in resets the account's count).
+* **CSRF**: a random token per session, in a hidden field of every form, compared in constant
+  time on every POST.
+* **Downloads** resolve a stored relative path inside the storage folder and refuse anything
+  that ends up outside it (``..``, absolute paths, symbolic links out).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from ruamel.yaml import YAML
+from sqlmodel import Session, select
+
+from gongwen_engine.config.schema import User
+from gongwen_engine.models.tables import AuditEvent, utcnow
+
+PASSWORDS_FILE = "passwords.yaml"
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+SIGN_IN, SIGN_IN_FAILED = "sign_in", "sign_in_failed"
+_HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory parameters (t=3, m=64 MiB, p=4)
+# Verified against when the account is unknown, so an unknown name costs as long as a known one.
+_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+
+
+class WebError(Exception):
+    """A refusal shown to the person as a page: HTTP status, what happened, what to do (Chinese)."""
+
+    def __init__(self, status: int, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.status, self.message, self.hint = status, message, hint
+
+
+# ---- passwords -------------------------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def load_password_hashes(config_dir: Path) -> dict[str, str]:
+    """user id -> argon2 hash from ``passwords.yaml`` in the config folder (empty if absent)."""
+    path = config_dir / PASSWORDS_FILE
+    if not path.is_file():
+        return {}
+    data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+    hashes = data.get("passwords") or {}
+    if not isinstance(hashes, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in hashes.items()):
+        raise ValueError(f"{path}: 'passwords:' must map user ids to argon2 hashes (run `gongwen passwords`)")
+    return hashes
+
+
+def write_password_hashes(config_dir: Path, hashes: dict[str, str], header: str) -> Path:
+    """Write ``passwords.yaml`` (sorted by user id) with a comment header."""
+    path = config_dir / PASSWORDS_FILE
+    lines = [f"# {line}".rstrip() for line in header.splitlines()] + ["passwords:"]
+    lines += [f'  {user_id}: "{hashes[user_id]}"' for user_id in sorted(hashes)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def password_matches(hashes: dict[str, str], user_id: str, password: str) -> bool:
+    """True when ``password`` is the user's; always spends one argon2 verification."""
+    stored = hashes.get(user_id)
+    try:
+        return _HASHER.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# ---- throttling ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Throttle:
+    """Whether a sign-in may be tried now, and if not, until when."""
+
+    allowed: bool
+    until: datetime | None = None
+
+
+def throttle(session: Session, account: str, address: str, now: datetime | None = None) -> Throttle:
+    """Refuse when the account or the address has too many recent failed sign-ins."""
+    now = now or utcnow()
+    since = now - THROTTLE_WINDOW
+    events = session.exec(
+        select(AuditEvent).where(AuditEvent.action.in_((SIGN_IN, SIGN_IN_FAILED)), AuditEvent.at > since).order_by(AuditEvent.id)
+    ).all()
+    account_failures: list[datetime] = []
+    address_failures: list[datetime] = []
+    for event in events:
+        if event.action == SIGN_IN and event.actor == account:
+            account_failures.clear()  # a success resets the account's count
+        elif event.action == SIGN_IN_FAILED:
+            if event.detail.get("account") == account:
+                account_failures.append(event.at)
+            if event.detail.get("address") == address:
+                address_failures.append(event.at)
+    for failures, limit in ((account_failures, MAX_FAILURES_PER_ACCOUNT), (address_failures, MAX_FAILURES_PER_ADDRESS)):
+        if len(failures) >= limit:
+            return Throttle(False, failures[-limit] + THROTTLE_WINDOW)
+    return Throttle(True)
+
+
+# ---- CSRF and the session secret --------------------------------------------------------------------
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_valid(expected: str | None, given: str | None) -> bool:
+    return bool(expected and given) and hmac.compare_digest(str(expected), str(given))
+
+
+def session_secret(home: Path) -> str:
+    """GONGWEN_WEB_SECRET, or a random secret kept in ``$GONGWEN_HOME/web-secret`` (mode 0600)
+    so that sessions survive a restart."""
+    configured = os.environ.get("GONGWEN_WEB_SECRET")
+    if configured:
+        return configured
+    path = home / "web-secret"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    home.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secret)
+    return secret
+
+
+# ---- downloads ---------------------------------------------------------------------------------------
+
+def storage_file(storage: Path, relative: str) -> Path:
+    """The stored file at ``relative`` inside the storage folder; nothing outside it, ever."""
+    root = storage.resolve()
+    if not relative or "\x00" in relative:
+        raise WebError(400, "下载被拒绝：文件路径为空或含有非法字符。")
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root) or target == root:
+        raise WebError(403, "下载被拒绝：所请求的路径超出了文件存储目录。", "请从页面上的下载链接下载文件。")
+    if not target.is_file():
+        raise WebError(404, f"文件不存在：{relative}", "文件可能已被移走；请联系系统管理员核对存储目录。")
+    return target
+
+
+def user_label(user: User) -> str:
+    return f"{user.name}（{user.id}）"

@@ -43,4 +43,12 @@ Use these words in code, database columns, YAML keys and docs; do not invent syn
 | external issuer   | 外单位发文机关 | an issuer outside the organisation tree (``Document.org = external``) |
 | reporting deadline | 报送时限   | a date, month end, ten-day period or N working days stated in the body |
 | reading           | 收文识别    | the fields read from a received file, each with source and confidence |
+| working day       | 工作日      | a day the official arrangement (调休 included) and local closures say offices work |
+| time limit        | 办理时限    | a step's due time, in calendar or working days |
+| requirement       | 报送要求    | what a document asks recipients to submit, by whom, by when, to which office |
+| submission        | 报送        | a unit's upward report (报告, with 签发人) for a requirement and period |
+| board             | 督办台账    | who submitted, who is late, who is missing, what was submitted |
+| reminder          | 催办        | a reminder before, on or (to the unit's leader) after a due date |
+| summary           | 汇总        | the requesting level's report combining the submissions |
+| timeliness        | 时效统计    | handling time per step and organisation in working days |
 """

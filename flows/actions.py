@@ -8,13 +8,14 @@ deterministically and atomically, so a retried step rewrites identical bytes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 
 from sqlmodel import select
 
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
-from gongwen_engine.doc_templates.render import render_docx
+from gongwen_engine.doc_templates.render import RenderResult, render_docx
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, next_serial, register_sequence
 from gongwen_engine.models.tables import Delivery, Document, Registration, utcnow
@@ -109,11 +110,16 @@ def document_parts(ctx: StepContext, doc: Document) -> list[DocumentContent]:
 @action
 def render(ctx: StepContext) -> None:
     """印制: write the .docx (cover letter + forwarded document) to the storage folder."""
+    issue_rendered(ctx, lambda doc, path: render_docx(document_parts(ctx, doc), path))
+
+
+def issue_rendered(ctx: StepContext, write: Callable[[Document, Path], RenderResult]) -> None:
+    """Write the circulation's numbered document with ``write`` and keep it as the issued copy (正本)."""
     doc = ctx.document(ctx.circulation.document_id)
     if not doc.doc_number:
         raise FlowError(f"document {doc.id} has no number yet: put the numbering step before rendering")
     relative = f"{doc.org}/{doc.doc_number}.docx"
-    result = render_docx(document_parts(ctx, doc), ctx.engine.storage / relative)
+    result = write(doc, ctx.engine.storage / relative)
     doc.file, doc.sha256 = relative, result.sha256
     ctx.session.add(doc)
     ctx.record_file("issued_copy", relative, result.sha256, result.size)

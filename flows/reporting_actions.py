@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from gongwen_engine.models.tables import ReportSubmission, utcnow
 
-from .actions import action
+from .actions import action, issue_rendered
 from .engine import FlowError, StepContext
 from .reporting import render_submission
 
@@ -21,15 +21,7 @@ def _submission(ctx: StepContext) -> ReportSubmission:
 @action
 def render_report(ctx: StepContext) -> None:
     """印制 of a report (报告): the document with 签发人, and its table on the attachment page."""
-    doc = ctx.document(ctx.circulation.document_id)
-    if not doc.doc_number:
-        raise FlowError(f"document {doc.id} has no number yet: put the numbering step before rendering")
-    relative = f"{doc.org}/{doc.doc_number}.docx"
-    result = render_submission(ctx.engine, ctx.session, ctx.circulation, doc, ctx.engine.storage / relative)
-    doc.file, doc.sha256 = relative, result.sha256
-    ctx.session.add(doc)
-    ctx.record_file("issued_copy", relative, result.sha256, result.size)
-    ctx.audit("rendered", doc.id, file=relative, sha256=result.sha256, size=result.size)
+    issue_rendered(ctx, lambda doc, path: render_submission(ctx.engine, ctx.session, ctx.circulation, doc, path))
 
 
 @action

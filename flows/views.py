@@ -72,6 +72,13 @@ ACTION_WORDS = {
     "reminded": "催办",
     "retry": "重试",
     "step_failed": "环节失败",
+    "received": "收文登记",
+    "intake_confirmed": "核对确认收文",
+    "seal_checked": "核验印章",
+    "sealed": "用印",
+    "not_filed": "不归档",
+    "delegated": "委托代办",
+    "report_submitted": "报送",
 }
 
 

@@ -16,7 +16,7 @@ from gongwen_engine.models.tables import ReportingRequirement
 from gongwen_engine.models.workdays import load_calendar
 
 from . import reporting
-from .cli import _engine, _print_json, _run, app, console, friendly
+from .cli import _changes, _engine, _print_json, _run, app, console, friendly
 from .engine import FlowError
 
 deadlines_app = typer.Typer(help="Reporting requirements (报送要求) and their deadlines; working days (工作日).", no_args_is_help=True)
@@ -169,12 +169,7 @@ def submit_report(
 ) -> None:
     """Submit an upward report (报告, with 签发人) for a requirement: the unit's reporting flow starts."""
     engine = _engine()
-    body = None
-    if body_file:
-        try:
-            body = [" ".join(p.split()) for p in body_file.read_text(encoding="utf-8").split("\n\n") if p.strip()]
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FlowError(f"无法读取正文文件 {body_file}：{exc}（请提供 UTF-8 文本）") from None
+    body = _changes(None, None, body_file).get("body")  # the same reading as `gongwen act --body-file`
     rows = None
     if table:
         with Session(engine.db) as session:

@@ -92,3 +92,28 @@ def docx_bytes_to_pdf(docx: Path) -> bytes:
         while len(_cache) > CACHE_ENTRIES:
             _cache.popitem(last=False)
     return data
+
+
+def prepare_pdfs(docx_files: list[Path]) -> dict[Path, bytes]:
+    """Convert many .docx in ONE ``soffice`` run and keep their PDFs in the cache, so the 用印
+    steps that follow find them (the national cascade: a province's cities seal together and
+    LibreOffice starts once for them). At most ``CACHE_ENTRIES`` files per call.
+    Returns each .docx with its PDF bytes, so callers may measure other things (pages) from the
+    same run."""
+    if len(docx_files) > CACHE_ENTRIES:
+        raise ValueError(f"prepare at most {CACHE_ENTRIES} documents at a time (got {len(docx_files)})")
+    with tempfile.TemporaryDirectory(prefix="gongwen-pdf-") as tmp:
+        staged = []
+        for n, docx in enumerate(docx_files):  # distinct names: two organisations may issue files named alike
+            staged.append(Path(tmp) / f"d{n}.docx")
+            shutil.copyfile(docx, staged[-1])
+        pdfs = docx_to_pdf(staged, Path(tmp) / "pdf")
+        out: dict[Path, bytes] = {}
+        with _cache_lock:
+            for docx, stage, pdf in zip(docx_files, staged, pdfs):
+                data = pdf.read_bytes()
+                _cache[hashlib.sha256(stage.read_bytes()).hexdigest()] = data
+                out[docx] = data
+            while len(_cache) > CACHE_ENTRIES:
+                _cache.popitem(last=False)
+    return out

@@ -294,3 +294,14 @@ def fits_one_page(data: bytes) -> bool:
         if used > available:
             return False
     return used <= available
+
+
+def remember_pages_of_conversion(docx_sha256: str, pdf: bytes) -> None:
+    """Pages with text of a .docx whose LibreOffice PDF was made elsewhere (the cascade converts
+    a batch of issued copies for 用印 in one run): same measurement, no second conversion."""
+    if docx_sha256 in _PAGE_CACHE:
+        return
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        _PAGE_CACHE[docx_sha256] = (_text_pages_of_pdf(Path(f.name)), "libreoffice")

@@ -3,6 +3,7 @@ and the routers of the three workplaces (secretary, leader, archivist)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,6 +27,7 @@ from .pages import CsrfChecked, NeedSignIn, Web, audit, client_address, render, 
 from .security import SIGN_IN, SIGN_IN_FAILED, WebError, load_password_hashes, new_csrf_token, password_matches, session_secret, throttle
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("gongwen.web")
 SESSION_HOURS = 8
 UPLOAD_SLACK = 1024 * 1024  # form fields and multipart framing around the file
 SECURITY_HEADERS = {
@@ -94,6 +96,11 @@ def _error_pages(app: FastAPI) -> None:
     async def incomplete(request: Request, exc: RequestValidationError) -> Response:
         fields = "、".join(str(e.get("loc", ["", "?"])[-1]) for e in exc.errors())
         return render(request, "error.html.j2", 400, message=f"表单填写不完整或格式不对：{fields}。", hint="请返回上一页补全后重新提交。")
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return render(request, "error.html.j2", 500, message="系统内部错误，操作可能没有完成。", hint="请稍后重试；如仍出错，请把时间和页面地址告诉系统管理员（详情已记录在服务日志中）。")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -27,7 +27,7 @@ from ..archive_exports import item_metadata, write_catalogue
 from ..archiving import Archivist, archivist, item_folder, item_in_fonds, items_of, log_retrieval
 from ..engine import FlowError
 from ..views import ACTION_WORDS
-from .pages import CurrentUser, Web, audit, media_type, render, stored_file_response, web_of
+from .pages import FILE_ROLES, CurrentUser, Web, audit, media_type, render, stored_file_response, web_of
 from .security import WebError
 
 router = APIRouter()
@@ -115,7 +115,7 @@ def record_page(request: Request, code: str, user: User = CurrentUser) -> HTMLRe
     audit(web, user.id, "archive_show", archive_code=item.archive_code, fonds=who.fonds)
     stamp = stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, item.pages)
     history = [_history_line(web, event) for event in item.history]
-    return render(request, "archive_item.html.j2", item=item, meta=item_metadata(item), stamp=stamp, history=history, RETENTIONS=RETENTIONS,
+    return render(request, "archive_item.html.j2", item=item, meta=item_metadata(item), stamp=stamp, history=history, RETENTIONS=RETENTIONS, FILE_ROLES=FILE_ROLES,
                   file_names=[Path(f["file"]).name for f in item.files])
 
 

@@ -33,6 +33,7 @@ STATES: dict[str, str] = {
     "pending": "未送达",
 }
 SIGN_FOR, SIGN_OFF, DISTRIBUTE = "sign_for", "sign_off", "distribute"
+ROLE_NAMES = {Role.secretary: "秘书", Role.reviewer: "核稿人", Role.leader: "领导", Role.archivist: "档案员", Role.department_head: "部门负责人"}
 
 
 @dataclass
@@ -126,15 +127,16 @@ def _state(circ: Circulation, done_steps: set[tuple[int, str]], archived: set[in
 
 
 def _waiting_for(engine: Engine, circ: Circulation, items: list[WorkItem]) -> str:
-    """'徐主席签发' / '领导（徐主席）批办': who the open items wait for, and the step."""
+    """'徐主席签发' (a person's item) / '领导（周主席、褚副主席）签发' (anyone with the role): who the open
+    items wait for, and the step."""
     step = engine.flow(circ.flow).step(circ.step) if circ.step else None
     people = []
     for item in items:
         if item.assignee:
             people.append(actor_name(engine, item.assignee))
         elif item.role:
-            holders = [u.name for u in engine.config.users_with(circ.org, Role(item.role))]
-            people.append("、".join(holders) or item.role)
+            holders = "、".join(u.name for u in engine.config.users_with(circ.org, Role(item.role)))
+            people.append(f"{ROLE_NAMES[Role(item.role)]}（{holders}）" if holders else ROLE_NAMES[Role(item.role)])
     return "、".join(dict.fromkeys(people)) + (step.title if step else "")
 
 

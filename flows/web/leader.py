@@ -20,7 +20,7 @@ from gongwen_engine.models.tables import Circulation, Delegation, Document, Work
 from ..engine import CHINA, FlowError
 from ..views import inbox as inbox_entries
 from ..views import issued_parts, timeline, version_diff, versions
-from .cascade import aware, within
+from .cascade import ROLE_NAMES, aware, within
 from .pages import CsrfChecked, CurrentUser, Web, flash, render, web_of
 from .security import WebError
 
@@ -32,7 +32,15 @@ REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise
 def inbox(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
     entries = inbox_entries(web.engine, user.id)
-    return render(request, "inbox.html.j2", entries=entries, delegations=_delegations(web, user), colleagues=_colleagues(web, user))
+    return render(request, "inbox.html.j2", entries=entries, for_whom=_for_whom(web, user), delegations=_delegations(web, user), colleagues=_colleagues(web, user))
+
+
+def _for_whom(web: Web, user: User) -> dict[int, str]:
+    """Item id -> who it is for, in words: a person, or a role (本单位领导均可办理)."""
+    labels = {}
+    for item, _, _ in web.engine.open_items(user.id):
+        labels[item.id] = web.person(item.assignee) if item.assignee else f"{ROLE_NAMES[Role(item.role)]}（任一人均可办理）"
+    return labels
 
 
 def _colleagues(web: Web, user: User) -> list[User]:

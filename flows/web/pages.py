@@ -23,13 +23,14 @@ from gongwen_engine.models.tables import Circulation
 
 from ..engine import Engine
 from .background import StepRunner
-from .cascade import aware, within
+from .cascade import ROLE_NAMES, aware, within
 from .security import WebError, csrf_valid, storage_file
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHINA = ZoneInfo("Asia/Shanghai")
-ROLE_NAMES = {Role.secretary: "秘书", Role.reviewer: "核稿人", Role.leader: "领导", Role.archivist: "档案员", Role.department_head: "部门负责人"}
 CSRF_REFUSED = "表单校验码缺失或已失效（CSRF 防护），操作没有执行。"
+FILE_ROLES = {"issued_copy": "正本（.docx）", "signed_pdf": "用印件（PDF）", "draft_sheet": "发文稿纸", "processing_slip": "收文处理单",
+              "received_original": "收文原件", "received_document": "收文", "final_draft": "定稿"}
 
 
 class NeedSignIn(Exception):
@@ -112,7 +113,7 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
     request.session["flash"] = [*request.session.get("flash", []), [kind, message]]
 
 
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     web = web_of(request)
     user_id = request.session.get("user")
     user = web.engine.config.users.get(user_id) if user_id else None
@@ -120,7 +121,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     html = web.templates.get_template(template).render(
         request=request, user=user, csrf=request.session.get("csrf", ""), messages=messages, Markup=Markup, **context
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status_code)
 
 
 def has_role(user: User, role: Role) -> bool:
@@ -149,14 +150,16 @@ def visible_circulation(web: Web, user: User, circulation_id: int) -> Circulatio
     return circ
 
 
-def stored_file_response(web: Web, user: User, relative: str, download_name: str, circ: Circulation | None = None, document_id: int | None = None, **detail: Any) -> Response:
-    """Send a stored file (never one outside the storage folder) and record the download."""
+def stored_file_response(web: Web, user: User, relative: str, download_name: str, document_id: int | None = None, **detail: Any) -> Response:
+    """Send a stored file (never one outside the storage folder) and record the download. The
+    event names the document and circulation in its detail but stays out of the circulation's
+    handling history (处理过程), which the archive files with the item."""
     try:
         path = storage_file(web.engine.storage, relative)
     except WebError as refusal:
-        audit(web, user.id, "download_refused", circ, document_id, file=relative, reason=refusal.message, **detail)
+        audit(web, user.id, "download_refused", None, document_id, file=relative, reason=refusal.message, **detail)
         raise
-    audit(web, user.id, "download", circ, document_id, file=relative, **detail)
+    audit(web, user.id, "download", None, document_id, file=relative, **detail)
     return FileResponse(path, filename=download_name, media_type=media_type(path.name))
 
 

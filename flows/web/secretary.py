@@ -22,15 +22,13 @@ from gongwen_engine.models.tables import Circulation, CirculationFile, Document,
 from ..receiving import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
 from ..views import issued_parts, timeline, version_diff, versions
 from .cascade import STATES, aware, cascade, count_states, within
-from .pages import CsrfChecked, CurrentUser, Web, audit, flash, need_role, render, stored_file_response, visible_circulation, web_of
+from .pages import FILE_ROLES, CsrfChecked, CurrentUser, Web, audit, flash, need_role, render, stored_file_response, visible_circulation, web_of
 from .security import WebError
 
 router = APIRouter()
 OFFICIAL_TYPES = DOC_TYPES[: DOC_TYPES.index("纪要") + 1]  # the 15 types of the 2012 regulations (命令 and 令 both listed)
 UPWARD_TYPES = ("请示", "报告")  # 上行文 (domain README §4): the header carries 签发人
 STATUS_WORDS = {"ready": "待系统办理", "running": "系统办理中", "waiting": "待办理", "done": "已办结", "failed": "出错"}
-FILE_ROLES = {"issued_copy": "正本（.docx）", "signed_pdf": "用印件（PDF）", "draft_sheet": "发文稿纸", "processing_slip": "收文处理单",
-              "received_original": "收文原件", "final_draft": "定稿"}
 RECEIVE_START = "sign_for"  # flows that start by signing for a received document take an upload
 
 
@@ -108,7 +106,7 @@ def circulation_file(request: Request, circulation_id: int, role: str, user: Use
     if row is None:
         raise WebError(404, f"流转 {circ.id} 没有“{FILE_ROLES.get(role, role)}”文件。")
     name = f"{FILE_ROLES.get(role, role).split('（')[0]}-{circ.id}{Path(row.file).suffix}"
-    return stored_file_response(web, user, row.file, name, circ, circ.document_id or circ.received_id, role=role)
+    return stored_file_response(web, user, row.file, name, circ.document_id or circ.received_id, circulation=circ.id, role=role)
 
 
 @router.get("/documents/{document_id}/docx")
@@ -122,9 +120,9 @@ def document_docx(request: Request, document_id: int, user: User = CurrentUser) 
         circ = _visible_holder(web, session, user, doc)
         name = f"{doc.doc_number or '草稿-' + doc.title[:30]}.docx"
         if doc.file and doc.file.endswith(".docx"):
-            return stored_file_response(web, user, doc.file, name, circ, doc.id)
+            return stored_file_response(web, user, doc.file, name, doc.id, circulation=circ.id)
         data = render_docx_bytes(issued_parts(session, doc))
-    audit(web, user.id, "download", circ, doc.id, draft=True, version=doc.version)
+    audit(web, user.id, "download", None, doc.id, circulation=circ.id, draft=True, version=doc.version)
     return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
@@ -160,10 +158,10 @@ def launch_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
     return _launch_page(request, user, {}, None)
 
 
-def _launch_page(request: Request, user: User, values: dict, error: str | None, status: int = 200) -> HTMLResponse:
+def _launch_page(request: Request, user: User, values: dict, error: str | None, status_code: int = 200) -> HTMLResponse:
     web = web_of(request)
     org = web.engine.config.org(user.org)
-    return render(request, "launch.html.j2", status, org=org, tree=_org_tree(web, org), flows=launch_flows(web), doc_types=OFFICIAL_TYPES,
+    return render(request, "launch.html.j2", status_code, org=org, tree=_org_tree(web, org), flows=launch_flows(web), doc_types=OFFICIAL_TYPES,
                   values=values, error=error, today=date.today().isoformat())
 
 

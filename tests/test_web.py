@@ -1,0 +1,271 @@
+"""The web workplace end to end in a real browser: Debian's chromium driven by Playwright.
+
+`gongwen serve` runs as its own process on a fresh database under tmp_path (automatic steps in
+Prefect, in the server's background thread). Shandong's secretary uploads 妇字〔2012〕2号 and
+launches the forward; Shandong's leader signs it in another browser context; Jinan's secretary
+sees Shandong's 鲁妇发〔…〕N号 arrive; Shandong's archivist finds it, reads the record and exports the
+catalogue. Refusals on the way: a leader acting on another organisation's item, a POST without
+its CSRF token, a path-traversal download, an archivist of another fonds.
+
+Screenshots of every page are kept under the test's tmp folder (printed at the end); they are
+artifacts to look at, not committed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+from sqlalchemy import create_engine, text
+
+from gongwen_engine.doc_templates.render import render_docx
+from gongwen_engine.flows.cli_web import DEMO_PASSWORD
+from gongwen_engine.flows.demo import load_notice
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+NATIONAL_NUMBER = "妇字〔2012〕2号"
+SHANDONG_NUMBER = re.compile(r"鲁妇发〔\d{4}〕\d+号")  # the year of today: the manual policy dates the forward when it is signed
+FORWARD_TITLE = "关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知"
+WAIT_SECONDS = 180  # how long the flow may take to reach a state on a loaded machine (not a timing assertion)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`gongwen serve` on a free port with its own home (database, storage) and Prefect home."""
+    home, prefect = tmp_path / "home", tmp_path / "prefect"
+    prefect.mkdir(parents=True)
+    port = free_port()
+    env = {**os.environ, "GONGWEN_HOME": str(home), "PREFECT_HOME": str(prefect), "GONGWEN_WEB_SECRET": "test-secret-not-for-production"}
+    env.pop("GONGWEN_DATABASE_URL", None)
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "serve", "--port", str(port), "--poll", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"gongwen serve did not start:\n{(tmp_path / 'serve.log').read_text()}") from None
+                time.sleep(0.3)
+        yield base, home
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Shots:
+    """Full-page screenshots, numbered in the order taken."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.n = folder, 0
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, page, name: str) -> None:  # noqa: ANN001
+        self.n += 1
+        page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}.png"), full_page=True)
+
+
+def sign_in(browser, base: str, account: str, password: str = DEMO_PASSWORD):  # noqa: ANN001, ANN201
+    context = browser.new_context(base_url=base, accept_downloads=True, viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("input[name=account]", account)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    return page
+
+
+def wait_for_text(page, url: str, pattern: str) -> None:  # noqa: ANN001
+    """Reload ``url`` until ``pattern`` (a regex) appears: the automatic steps run in the server's background."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        page.goto(url)
+        if re.search(pattern, page.content()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} never showed {pattern!r}; page:\n{page.inner_text('main')[:1500]}")
+        time.sleep(1)
+
+
+def csrf_of(page) -> str:  # noqa: ANN001
+    return page.locator("input[name=csrf]").first.get_attribute("value")
+
+
+def national_notice(folder: Path) -> Path:
+    """妇字〔2012〕2号 as 全国妇联 issued it, the file Shandong's secretary uploads."""
+    _, content = load_notice()
+    path = folder / f"{NATIONAL_NUMBER}.docx"
+    render_docx([content.model_copy(update={"doc_number": NATIONAL_NUMBER})], path)
+    return path
+
+
+def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, Path], browser, tmp_path: Path) -> None:  # noqa: ANN001
+    base, home = server
+    shots = Shots(tmp_path / "screenshots")
+    started, phases = time.monotonic(), {}
+    upload = national_notice(tmp_path)
+
+    # -- sign-in: a wrong password is refused in Chinese, the right one lets the secretary in
+    secretary = sign_in(browser, base, "shandong_secretary", "wrong-password")
+    assert "用户名或密码不正确" in secretary.content()
+    shots(secretary, "login-refused")
+    secretary.fill("input[name=password]", DEMO_PASSWORD)
+    secretary.click("button[type=submit]")
+    assert secretary.url.endswith("/circulations")
+    shots(secretary, "secretary-circulations-empty")
+
+    # -- the compose page offers the flows and the organisation tree (the upload path launches here)
+    secretary.goto("/launch")
+    assert secretary.locator("input[name=recipients][value=济南市妇联]").count() == 1
+    shots(secretary, "secretary-compose")
+
+    # -- the secretary uploads the national notice and launches the forward
+    secretary.goto("/receive")
+    secretary.set_input_files("input[name=file]", str(upload))
+    secretary.check("input[name=flow][value=forwarding]")
+    shots(secretary, "secretary-upload")
+    secretary.click("button[type=submit]")
+    match = re.search(r"/circulations/(\d+)$", secretary.url)
+    assert match, secretary.url
+    circulation_url = secretary.url
+    assert "已收文登记" in secretary.content()
+    wait_for_text(secretary, circulation_url, "待领导（周主席、褚副主席）签发")
+    shots(secretary, "secretary-cascade-waiting")
+    phases["launched, waiting for the leader"] = time.monotonic() - started
+
+    # -- Shandong's leader: the inbox, the document as it will print, the .docx one click away
+    leader = sign_in(browser, base, "shandong_leader")
+    assert leader.url.endswith("/inbox")
+    assert FORWARD_TITLE in leader.content()
+    shots(leader, "leader-inbox")
+    leader.click(f"text={FORWARD_TITLE}")
+    item_url = leader.url
+    assert re.search(r"/items/\d+$", item_url)
+    sheets = leader.locator("section.gw-sheet")
+    assert sheets.count() == 2  # the cover letter, then the forwarded notice as issued
+    assert sheets.nth(0).locator(".gw-mark").inner_text().strip() == "山东省妇女联合会文件"
+    assert sheets.nth(1).locator(".gw-number").inner_text().strip() == NATIONAL_NUMBER
+    assert leader.locator(".gw-red-line").count() == 2
+    shots(leader, "leader-item-print-view")
+    with leader.expect_download() as download:
+        leader.click("text=下载 .docx")
+    docx_path = tmp_path / "draft.docx"
+    download.value.save_as(docx_path)
+    assert docx_path.read_bytes()[:2] == b"PK"
+
+    # -- refusal: Jinan's leader may neither see nor approve Shandong's item
+    other = sign_in(browser, base, "jinan_leader")
+    response = other.goto(item_url)
+    assert response.status == 403 and "无权" in other.content()
+    shots(other, "refused-other-leader")
+    other.goto("/inbox")
+    forged = other.request.post(item_url + "/act", form={"csrf": csrf_of(other), "outcome": "approve"})
+    assert forged.status == 403 and "无权办理" in forged.text()
+
+    # -- refusal: a POST without the CSRF token does nothing
+    missing = leader.request.post(item_url + "/act", form={"outcome": "approve"})
+    assert missing.status == 403 and "CSRF" in missing.text()
+    leader.goto(item_url)
+    assert leader.locator("button[name=outcome][value=approve]").count() == 1  # still open
+
+    # -- the leader signs with an instruction
+    leader.fill("textarea[name=comment]", "同意。请办公室转发各市，抓好落实。")
+    leader.click("button[name=outcome][value=approve]")
+    assert leader.url.endswith("/inbox")
+    assert "已办理：签发 · 同意" in leader.content()
+    shots(leader, "leader-signed")
+    phases["leader signed"] = time.monotonic() - started
+
+    # -- the cascade: Shandong distributes and files; Jinan waits for its own leader
+    wait_for_text(secretary, circulation_url, r"state-archived\">已归档")
+    wait_for_text(secretary, circulation_url, "待领导（徐主席）签发")
+    number = SHANDONG_NUMBER.search(secretary.inner_text(".tree")).group(0)
+    shots(secretary, "secretary-cascade-distributed")
+    phases["filed and distributed"] = time.monotonic() - started
+
+    # -- Jinan's secretary sees it arrive
+    city = sign_in(browser, base, "jinan_secretary")
+    assert number in city.content() and "山东省妇联" in city.content()
+    shots(city, "city-secretary-arrived")
+    city.click(f"text={number}")
+    assert "待领导（徐主席）签发" in city.content()
+    shots(city, "city-circulation")
+
+    # -- Shandong's archivist finds it, reads the record, downloads a file and the catalogue
+    archivist = sign_in(browser, base, "shandong_archivist")
+    archivist.goto("/archive?words=下基层")
+    hits = archivist.locator("ol.hits li")
+    assert hits.count() >= 1
+    assert archivist.locator("ol.hits mark").first.inner_text() == "下基层"
+    shots(archivist, "archivist-search")
+    hits.first.locator("h3 a").click()
+    record_url = archivist.url
+    code = archivist.locator(".page-head code").inner_text()
+    assert re.fullmatch(r"S037-WS·\d{4}-\w+-BGS-\d{4}", code), code
+    assert number in archivist.content()
+    assert "归档章" in archivist.content() and "SHA-256" in archivist.content()
+    shots(archivist, "archivist-record")
+    with archivist.expect_download() as download:
+        archivist.locator("table.list a").first.click()
+    filed = tmp_path / "filed.docx"
+    download.value.save_as(filed)
+    assert filed.read_bytes()[:2] == b"PK"
+    archivist.goto("/archive")
+    with archivist.expect_download() as download:
+        archivist.click("text=导出目录")
+    assert download.value.suggested_filename.endswith(".xlsx")
+
+    # -- refusal: a path-traversal download gets nothing from outside the item's folder
+    for sneaky in ("..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd", "..%2F..%2F..%2F..%2Fgongwen.db"):
+        response = archivist.request.get(f"{record_url}/files/{sneaky}")
+        assert response.status == 403 and "超出" in response.text()
+        assert "root:" not in response.text()
+
+    # -- refusal: an archivist of another fonds
+    jinan_archivist = sign_in(browser, base, "jinan_archivist")
+    response = jinan_archivist.goto(record_url)
+    assert response.status == 403 and "无权查阅" in jinan_archivist.content()
+    shots(jinan_archivist, "refused-other-fonds")
+    phases["archivist done"] = time.monotonic() - started
+    jinan_archivist.goto("/archive?words=下基层")
+    assert code not in jinan_archivist.content()
+
+    # -- everything is in the audit trail
+    db = create_engine(f"sqlite:///{home / 'gongwen.db'}")
+    with db.connect() as conn:
+        actions = {row[0] for row in conn.execute(text("SELECT DISTINCT action FROM auditevent"))}
+    db.dispose()
+    assert {"sign_in", "sign_in_failed", "received", "step:sign_off", "download", "download_refused", "archive_search", "archive_show",
+            "archive_refused", "csrf_refused"} <= actions
+    print("\n" + " · ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()) + f"\nscreenshots: {shots.folder}")

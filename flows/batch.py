@@ -17,8 +17,10 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
   .docx files are converted to PDF in ONE ``soffice`` run (``pdf.prepare_pdfs``), outside any
   transaction; the seal step itself (under the lock) then finds the PDF by the .docx's digest
   and only signs. The same conversion gives the archive its page count (归档 would otherwise
-  convert the .docx again). Nothing is skipped: every issued document is sealed and verified
-  on receipt as the flow declares.
+  convert the .docx again), and before a round in which circulations file (归档) the pages of
+  all their files are counted in one more LibreOffice run. Nothing is skipped: every issued
+  document is sealed, verified on receipt and filed with its measured pages, as the flows
+  declare.
 """
 
 from __future__ import annotations
@@ -37,14 +39,15 @@ from sqlmodel import Session, select
 
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.models import db
-from gongwen_engine.models.archive_files import remember_pages_of_conversion
-from gongwen_engine.models.tables import Circulation, Document, utcnow
+from gongwen_engine.models.archive_files import pages_with_text, remember_pages_of_conversion
+from gongwen_engine.models.tables import Circulation, CirculationFile, Document, utcnow
 
 from .engine import CLAIM_LEASE, Engine
 from .runner import current_engine, use_engine
 
 log = logging.getLogger(__name__)
 SEAL_ACTION = "seal"
+ARCHIVE_ACTION = "archive"
 RETRY_DELAY_S = 0.5
 
 
@@ -85,25 +88,51 @@ def batch_name(engine: Engine, circulations: list[Circulation]) -> str:
     return f"{orgs[0].short_name} 等 {len(orgs)} 个单位"
 
 
+def steps_ahead(engine: Engine, session: Session, circulation_ids: list[int], action: str) -> list[Circulation]:
+    """The circulations whose next step is the automatic ``action``."""
+    found = []
+    for cid in circulation_ids:
+        circ = session.get(Circulation, cid)
+        if circ is None or circ.step is None or circ.status not in ("ready", "running"):
+            continue
+        step = engine.flow(circ.flow).step(circ.step)
+        if not step.human and step.do == action:
+            found.append(circ)
+    return found
+
+
 def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:
     """Convert the issued copies of the circulations about to seal in one LibreOffice run (no
     lock held). Returns how many were converted."""
     files: list[Path] = []
     with Session(engine.db) as session:
-        for cid in circulation_ids:
-            circ = session.get(Circulation, cid)
-            if circ is None or circ.step is None or circ.status not in ("ready", "running"):
-                continue
-            step = engine.flow(circ.flow).step(circ.step)
-            if step.human or step.do != SEAL_ACTION or not circ.document_id:
-                continue
-            doc = session.get(Document, circ.document_id)
+        for circ in steps_ahead(engine, session, circulation_ids, SEAL_ACTION):
+            doc = session.get(Document, circ.document_id) if circ.document_id else None
             if doc and doc.file and (engine.storage / doc.file).is_file():
                 files.append(engine.storage / doc.file)
     if files:
         for docx, data in pdf.prepare_pdfs(files).items():
             remember_pages_of_conversion(hashlib.sha256(docx.read_bytes()).hexdigest(), data)
     return len(files)
+
+
+def prepare_filing(engine: Engine, circulation_ids: list[int]) -> int:
+    """Count the pages of everything the circulations about to file will file, in one
+    LibreOffice run for all their .docx (no lock held; the counts are kept by digest, so the
+    归档 step under the lock finds them, and a file changed since is measured again)."""
+    files: dict[str, Path] = {}
+    with Session(engine.db) as session:
+        for circ in steps_ahead(engine, session, circulation_ids, ARCHIVE_ACTION):
+            for row in session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circ.id)):
+                files[row.sha256] = engine.storage / row.file
+            for doc_id in (circ.document_id, circ.received_id):
+                doc = session.get(Document, doc_id) if doc_id else None
+                if doc and doc.file and doc.sha256:
+                    files[doc.sha256] = engine.storage / doc.file
+    present = [(path, sha) for sha, path in files.items() if path.is_file()]
+    if present:
+        pages_with_text(present)
+    return len(present)
 
 
 def run_with_retries(engine: Engine, circulation_id: int) -> str:
@@ -134,6 +163,7 @@ def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[
         for n, cid in enumerate(active):
             if n % chunk == 0:
                 prepare_seals(engine, active[n : n + chunk])
+                prepare_filing(engine, active[n : n + chunk])
             status = run_with_retries(engine, cid)
             if status in ("ready", "running"):
                 still.append(cid)

@@ -92,16 +92,24 @@ class CascadeResult:
 
 
 def run_cascade(engine: Engine, out: Path, concurrency: int = 2, batch: int = 64, on_done: Callable[[int], None] | None = None,
-                started: float | None = None) -> CascadeResult:
+                started: float | None = None, deployment: str | None = None, runs: int = 2) -> CascadeResult:
     """Launch the national notice under the ``national`` policy and run it to every organisation
-    of ``engine``'s tree in organisation batches; write ``out/manifest.json``."""
-    from .batch import run_batches_until_idle
-
+    of ``engine``'s tree in organisation batches — here, or with ``deployment`` in ``runs`` flow
+    runs of that Prefect deployment taken by its workers — then write ``out/manifest.json``."""
     started = demo_mod.timer() if started is None else started
     org, content = demo_mod.load_notice()
     engine.config.policy(NATIONAL_POLICY)  # a clear error when the config folder lacks it
     expected = demo_mod.expected_circulations(engine, org)
     engine.launch(org, "issuing", content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
-    run_batches_until_idle(engine, concurrency=concurrency, batch=batch, on_done=on_done)
+    if deployment:
+        import asyncio
+
+        from .distributed import run_across_workers
+
+        asyncio.run(run_across_workers(deployment, runs))
+    else:
+        from .batch import run_batches_until_idle
+
+        run_batches_until_idle(engine, concurrency=concurrency, batch=batch, on_done=on_done)
     manifest = demo_mod.write_manifest(engine, out)
     return CascadeResult(demo_mod.summarise(engine, manifest, demo_mod.timer() - started), expected)

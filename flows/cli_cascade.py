@@ -24,6 +24,8 @@ def cascade(
     province: Annotated[Optional[list[str]], typer.Option(help="only these provincial-level units (codes, e.g. shandong, p64); repeatable")] = None,
     concurrency: Annotated[int, typer.Option(help="organisation batches run at once")] = 2,
     batch: Annotated[int, typer.Option(help="circulations per batch (one Prefect task run each)")] = 64,
+    deployment: Annotated[Optional[str], typer.Option(help="run on the workers of this deployment instead of here, e.g. gongwen-dispatch/cascade (see `gongwen deploy`); needs PREFECT_API_URL and a shared GONGWEN_DATABASE_URL/GONGWEN_STORAGE")] = None,
+    runs: Annotated[int, typer.Option(help="with --deployment: flow runs started (the workers share them)")] = 2,
 ) -> None:
     """Run the national notice (妇字〔2012〕2号) down all levels under the named `national` policy
     (签发 by policy, the seed's dates): every organisation signs for it, registers it, forwards it
@@ -37,13 +39,16 @@ def cascade(
         raise FlowError(f"配置目录 {folder} 中没有 organisations.yaml（--config 应指向含组织机构、用户、策略等文件的目录，如 config/national）")
     if province:
         folder = subtree_config(out / ".gongwen" / "config", list(province), folder)
+    if deployment and not (os.environ.get("PREFECT_API_URL") and os.environ.get("GONGWEN_DATABASE_URL")):
+        raise FlowError("--deployment 需要 PREFECT_API_URL（Prefect 服务器）和 GONGWEN_DATABASE_URL（各工作机共用的 PostgreSQL）")
     settings = Settings(home=out / ".gongwen", storage=out, config_dir=folder, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
     started = demo_mod.timer()
     engine = Engine(settings)
     total = demo_mod.expected_circulations(engine, demo_mod.load_notice()[0])
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         bar = progress.add_task("circulations 流转", total=total)
-        result = run_cascade(engine, out, concurrency=concurrency, batch=batch, on_done=lambda _cid: progress.advance(bar), started=started)
+        result = run_cascade(engine, out, concurrency=concurrency, batch=batch, on_done=lambda _cid: progress.advance(bar), started=started,
+                             deployment=deployment, runs=runs)
         progress.update(bar, completed=total)
     s = result.summary
     console.print(
@@ -55,4 +60,25 @@ def cascade(
         raise FlowError(f"级联未全部完成：{s.circulations}，应有 {result.expected} 个流转（see `gongwen status`）")
 
 
+@friendly
+def deploy(
+    pool: Annotated[str, typer.Option(help="the process work pool (created if missing)")] = "gongwen",
+    name: Annotated[str, typer.Option(help="deployment name: gongwen-dispatch/<name>")] = "cascade",
+    concurrency: Annotated[int, typer.Option(help="organisation batches each flow run runs at once")] = 2,
+    batch: Annotated[int, typer.Option(help="circulations per batch")] = 16,
+) -> None:
+    """Create the work pool and the dispatch deployment on the Prefect server at PREFECT_API_URL;
+    then start `prefect worker start --pool POOL` on every worker machine."""
+    import asyncio
+
+    from .distributed import deploy as deploy_dispatch
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise FlowError("请先设置 PREFECT_API_URL，指向 Prefect 服务器（e.g. http://prefect-host:4200/api）")
+    deployment_id = asyncio.run(deploy_dispatch(pool, name, concurrency, batch))
+    console.print(f"deployment gongwen-dispatch/{name} ({deployment_id}) on work pool {pool}\n"
+                  f"workers: prefect worker start --pool {pool}\nrun: gongwen cascade --out DIR --deployment gongwen-dispatch/{name}")
+
+
 app.command("cascade")(cascade)
+app.command("deploy")(deploy)

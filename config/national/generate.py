@@ -12,8 +12,8 @@ Rules (each in one place, here):
   municipality's districts, and counties directly under a province (省直辖县级行政区划), have
   the province as parent. Hong Kong, Macao and Taiwan have no federation under 全国妇联's
   downward notices (the seed addresses 各省、自治区、直辖市妇联，新疆生产建设兵团妇联) and are left out.
-* 新疆生产建设兵团 is not in GB/T 2260. It is added as the 32nd provincial-level unit with its 14
-  divisions (师) as prefecture-level units; the 12 cities the table lists as 新疆's
+* 新疆生产建设兵团 is not in GB/T 2260. It is added as the 32nd provincial-level unit (code 66, as
+  commonly used for it) with its 14 divisions (师) as prefecture-level units (prefix 兵八师妇发); the 12 cities the table lists as 新疆's
   自治区直辖县级行政区划 (石河子 659001 … 白杨 659012) are run by divisions (师市合一) and are
   placed under their division (``XPCC_CITIES``).
 * The organisations of the packaged ``config/organisations.yaml`` (the demo tree) keep their
@@ -87,8 +87,10 @@ class Unit:
 
 def core_name(place: str) -> str:
     """济南市 → 济南, 恩施土家族苗族自治州 → 恩施, 内蒙古自治区 → 内蒙古, 第八师 → 第八师."""
-    if place == XPCC_NAME or place.endswith("师"):
+    if place == XPCC_NAME:
         return place
+    if place.startswith(XPCC_NAME):  # 新疆生产建设兵团第八师 → 第八师
+        return place[len(XPCC_NAME):]
     name = re.sub(r"(自治区|自治州|自治县|自治旗|特别行政区)$", "", place)
     stripped = True
     while stripped and len(name) > 2:
@@ -115,7 +117,7 @@ def read_table() -> Unit:
 
     root = Unit("", "全国", "national", "national")
     xpcc = Unit(XPCC_CODE, XPCC_NAME, "兵团", "provincial", root)
-    divisions = [Unit(f"66{n:02d}", name, "师", "prefectural", xpcc) for n, name in enumerate(XPCC_DIVISIONS, start=1)]
+    divisions = [Unit(f"66{n:02d}", XPCC_NAME + name, "师", "prefectural", xpcc) for n, name in enumerate(XPCC_DIVISIONS, start=1)]
     xpcc.children = divisions
     for p in AREAS:
         if p["code"] in LEFT_OUT:
@@ -149,6 +151,8 @@ def prefix_candidates(unit: Unit) -> list[str]:
         return [ABBREVIATIONS[unit.adcode] + SUFFIX, unit.core + SUFFIX, f"{unit.core}{unit.adcode}{SUFFIX}"]
     own, up = unit.core, unit.parent.core if unit.parent.level != "provincial" else ABBREVIATIONS[unit.parent.adcode]
     names = [own[:1], own[:2], up[:1] + own[:1], up[:2] + own[:2], own, up + own]
+    if unit.kind == "师":  # 第八师 → 兵八师妇发
+        names = ["兵" + own.removeprefix("第"), *names]
     seen: list[str] = []
     for n in names:
         if n and n + SUFFIX not in seen:

@@ -1,0 +1,231 @@
+"""The national cascade's figures, in one process run on this machine (issue 6).
+
+    python benchmarks/cascade_bench.py                    # the whole country (3,225 organisations)
+    python benchmarks/cascade_bench.py --province p64     # one province, for a quick look
+
+Prints, honestly, met or not:
+(a) the full cascade (embedded default: SQLite + embedded Prefect): seconds, documents/s, and
+    that every organisation's circulation finished, every issued document was numbered,
+    delivered, registered and archived;
+(b) the naive baseline: every issued document of (a) built again, one by one, with plain
+    python-docx (same content: cover letter + what it forwards) and no engine; both times
+    and cascade / baseline (target ≤ 0.5);
+(c) approval-to-delivery latency (签发 → 核发 delivered to the recipients), p50/p95, with a
+    `gongwen worker` process running against PostgreSQL (target p95 ≤ 1 s);
+(d) number allocation throughput (发文字号), 8 concurrent clients (processes) on one prefix on
+    PostgreSQL, with duplicates and gaps counted (target ≥ 1,000/s, zero, zero);
+(e) the cascade's peak RSS (target ≤ 1 GiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+
+import psycopg  # noqa: E402
+from sqlmodel import Session, func, select  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from render_bench import python_docx_baseline  # noqa: E402
+
+from gongwen_engine.config.settings import Settings  # noqa: E402
+from gongwen_engine.doc_templates.content import DocumentContent  # noqa: E402
+from gongwen_engine.flows import demo as demo_mod  # noqa: E402
+from gongwen_engine.flows.cascade import NATIONAL_CONFIG_DIR, run_cascade, subtree_config  # noqa: E402
+from gongwen_engine.flows.engine import Engine  # noqa: E402
+from gongwen_engine.models import db  # noqa: E402
+from gongwen_engine.models.numbering import allocate_doc_number  # noqa: E402
+from gongwen_engine.models.tables import ArchiveItem, Circulation, Delivery, Document, IssuedNumber, Registration, WorkItem  # noqa: E402
+
+PG_ADMIN = os.environ.get("GONGWEN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def fresh_pg_database() -> tuple[str, str]:
+    name = f"gongwen_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+
+
+def drop_pg_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---- (a) the cascade ---------------------------------------------------------------------------
+
+def cascade(out: Path, provinces: list[str] | None) -> tuple[float, int, Engine, float]:
+    config = subtree_config(out / ".gongwen" / "config", provinces) if provinces else NATIONAL_CONFIG_DIR
+    started = time.perf_counter()
+    engine = Engine(Settings(home=out / ".gongwen", storage=out, config_dir=config))
+    result = run_cascade(engine, out, started=started)
+    s = result.summary
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with Session(engine.db) as session:
+        issued = session.exec(select(Document).where(Document.file.is_not(None))).all()
+        unnumbered = sum(1 for d in issued if not d.doc_number)
+        undelivered = sum(1 for d in issued if engine.config.children(d.org) and not session.exec(select(func.count()).select_from(Delivery).where(Delivery.document_id == d.id)).one())
+        regs = session.exec(select(func.count()).select_from(Registration)).one()
+        archived = session.exec(select(func.count()).select_from(ArchiveItem)).one()
+    complete = set(s.circulations) == {"done"} and sum(s.circulations.values()) == result.expected
+    print(f"(a) cascade: {result.expected} organisations, {s.documents} issued documents, {s.deliveries} deliveries, {regs} registrations, "
+          f"{archived} archive items, {s.audit_events} audit events")
+    print(f"    {s.seconds:.1f} s · {result.per_second:.2f} documents/s · {result.expected / s.seconds:.1f} organisations/s · circulations {s.circulations}")
+    print(f"    every circulation done: {complete}; unnumbered {unnumbered}, undelivered {undelivered}, "
+          f"registered {regs}/{result.expected - 1}, archived {archived}/{result.expected}")
+    return s.seconds, s.documents, engine, rss_mb
+
+
+# ---- (b) the naive baseline ----------------------------------------------------------------------
+
+def parts_of(session: Session, doc: Document) -> list[DocumentContent]:
+    parts = [DocumentContent.model_validate(doc.content)]
+    while doc.forwards_id:
+        doc = session.get(Document, doc.forwards_id)
+        parts.append(DocumentContent.model_validate(doc.content))
+    return parts
+
+
+def baseline(engine: Engine, folder: Path) -> tuple[float, int]:
+    """Every issued document of the cascade, built again with plain python-docx (content read first)."""
+    with Session(engine.db) as session:
+        docs = [parts_of(session, d) for d in session.exec(select(Document).where(Document.file.is_not(None)).order_by(Document.id))]
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    for n, parts in enumerate(docs):
+        python_docx_baseline(parts, folder / f"{n}.docx")
+    return time.perf_counter() - started, len(docs)
+
+
+# ---- (c) approval-to-delivery latency --------------------------------------------------------------
+
+def latency(samples: int, work: Path) -> list[float]:
+    """Leaders approve ``samples`` issuing circulations one after another while a worker process
+    polls; latency = the delivery's time minus the approval's (both recorded in the database)."""
+    name, url = fresh_pg_database()
+    env = {**os.environ, "GONGWEN_DATABASE_URL": url, "GONGWEN_HOME": str(work / "home"), "GONGWEN_STORAGE": str(work / "storage")}
+    engine = Engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
+    org, content = demo_mod.load_notice()
+    worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker", "--interval", "0.1", "--concurrency", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out: list[float] = []
+    try:
+        for n in range(samples + 1):  # the first one warms the worker (Prefect, LibreOffice profile)
+            cid = engine.launch("shandong", "issuing", content.model_copy(update={"title": f"{content.title}（{n}）"}), policy="manual", actor="shandong_secretary")
+            item = wait_for(lambda: open_item(engine, cid), 120)
+            engine.complete(item.id, "shandong_leader", "approve", "同意")
+            approved = finished_at(engine, item.id)
+            delivered = wait_for(lambda: first_delivery(engine, cid), 120)
+            if n:
+                out.append((delivered - approved).total_seconds())
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        engine.db.dispose()
+        drop_pg_database(name)
+    return out
+
+
+def wait_for(probe, timeout: float):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found is not None:
+            return found
+        time.sleep(0.02)
+    raise TimeoutError("the worker did not get there in time")
+
+
+def open_item(engine: Engine, cid: int) -> WorkItem | None:
+    with Session(engine.db) as s:
+        return s.exec(select(WorkItem).where(WorkItem.circulation_id == cid, WorkItem.status == "open", WorkItem.kind == "human")).first()
+
+
+def finished_at(engine: Engine, item_id: int):  # noqa: ANN201
+    with Session(engine.db) as s:
+        return s.get(WorkItem, item_id).finished_at
+
+
+def first_delivery(engine: Engine, cid: int):  # noqa: ANN201
+    with Session(engine.db) as s:
+        circ = s.get(Circulation, cid)
+        row = s.exec(select(Delivery).where(Delivery.document_id == circ.document_id).order_by(Delivery.delivered_at.desc())).first()
+        return row.delivered_at if row else None
+
+
+# ---- (d) number allocation -------------------------------------------------------------------------
+
+def _allocate(url: str, count: int, start: mp.Event) -> None:  # noqa: ANN001
+    engine = db.get_engine(url)
+    start.wait()
+    for _ in range(count):
+        with db.transaction(engine) as session:
+            allocate_doc_number(session, "鲁妇发", 2012, None)
+
+
+def numbering(clients: int, per_client: int) -> tuple[float, int, int, int]:
+    name, url = fresh_pg_database()
+    try:
+        db.migrate(url)
+        start = mp.get_context("spawn").Event()
+        procs = [mp.get_context("spawn").Process(target=_allocate, args=(url, per_client, start)) for _ in range(clients)]
+        for p in procs:
+            p.start()
+        time.sleep(3)  # let every client import and connect
+        t0 = time.perf_counter()
+        start.set()
+        for p in procs:
+            p.join()
+        seconds = time.perf_counter() - t0
+        with Session(db.get_engine(url)) as s:
+            serials = s.exec(select(IssuedNumber.serial).where(IssuedNumber.prefix == "鲁妇发")).all()
+        db.get_engine(url).dispose()
+    finally:
+        drop_pg_database(name)
+    total = clients * per_client
+    duplicates = len(serials) - len(set(serials))
+    gaps = (max(serials) - min(serials) + 1 - len(set(serials))) if serials else total
+    return total / seconds, len(serials), duplicates, gaps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--province", action="append", help="only these provincial-level units (default: the whole country)")
+    parser.add_argument("--latency-samples", type=int, default=20)
+    parser.add_argument("--numbers", type=int, default=500, help="numbers per client")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    with tempfile.TemporaryDirectory(prefix="gongwen-cascade-") as tmp:
+        seconds, documents, engine, rss_mb = cascade(Path(tmp) / "out", args.province)
+        base, count = baseline(engine, Path(tmp) / "baseline")
+        print(f"(b) naive python-docx baseline: {count} documents in {base:.1f} s ({base / max(count, 1) * 1000:.0f} ms each)")
+        print(f"    cascade / baseline = {seconds / base:.2f} (target ≤ 0.5: {'met' if seconds / base <= 0.5 else 'NOT met'})")
+        engine.db.dispose()
+        lat = latency(args.latency_samples, Path(tmp) / "latency")
+        p50, p95 = statistics.median(lat), statistics.quantiles(lat, n=20)[18] if len(lat) >= 2 else lat[0]
+        print(f"(c) approval → delivery with a worker running (PostgreSQL, {len(lat)} documents): p50 {p50:.2f} s, p95 {p95:.2f} s "
+              f"(target p95 ≤ 1 s: {'met' if p95 <= 1 else 'NOT met'})")
+    rate, n, dup, gaps = numbering(8, args.numbers)
+    print(f"(d) number allocation, 8 clients, one prefix, PostgreSQL: {rate:.0f} numbers/s, {n} numbers, {dup} duplicates, {gaps} gaps "
+          f"(target ≥ 1,000/s: {'met' if rate >= 1000 else 'NOT met'})")
+    print(f"(e) peak RSS of the cascade: {rss_mb:.0f} MB (target ≤ 1024 MB: {'met' if rss_mb <= 1024 else 'NOT met'})")
+    print(f"machine load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""The web workplace without a browser (FastAPI's test client over a fresh SQLite database):
+sign-in throttling, CSRF, safe downloads, the print view's layout figures, composing and
+signing through the service layer, refusals in plain Chinese, the cascade picture's overdue
+mark. The browser journey is in test_web.py."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.doc_templates.content import Attachment, DocumentContent
+from gongwen_engine.doc_templates.elements import part_view
+from gongwen_engine.doc_templates.html import render_html
+from gongwen_engine.flows.cli_web import DEMO_PASSWORD
+from gongwen_engine.flows.engine import Engine
+from gongwen_engine.flows.web.app import create_app
+from gongwen_engine.flows.web.cascade import cascade
+from gongwen_engine.flows.web.security import MAX_FAILURES_PER_ACCOUNT, WebError, storage_file
+from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem, utcnow
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(Settings(home=tmp_path / "home"), run_steps=False)
+    with TestClient(app) as c:
+        yield c
+
+
+def engine_of(client: TestClient) -> Engine:
+    return client.app.state.web.engine
+
+
+def csrf(client: TestClient, path: str) -> str:
+    page = client.get(path)
+    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+
+def sign_in(client: TestClient, account: str, password: str = DEMO_PASSWORD) -> object:
+    return client.post("/login", data={"csrf": csrf(client, "/login"), "account": account, "password": password, "next": "/"}, follow_redirects=False)
+
+
+def run_automatic_steps(engine: Engine) -> None:
+    """Advance every ready circulation until it waits for a person (the engine's own steps,
+    without Prefect: the browser test runs them in Prefect)."""
+    while True:
+        with Session(engine.db) as session:
+            ready = [c.id for c in session.exec(select(Circulation).where(Circulation.status == "ready"))]
+        if not ready:
+            return
+        for circ_id in ready:
+            engine.run_step(circ_id)
+
+
+def audit_actions(engine: Engine) -> list[str]:
+    with Session(engine.db) as session:
+        return [e.action for e in session.exec(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+# ---- sign-in ----------------------------------------------------------------------------------------
+
+def test_sign_in_is_throttled_after_repeated_failures(client: TestClient) -> None:
+    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+        refused = sign_in(client, "hunan_leader", "not-the-password")
+        assert refused.status_code == 401 and "用户名或密码不正确" in refused.text
+    locked = sign_in(client, "hunan_leader")  # even the right password, until the window has passed
+    assert locked.status_code == 429 and "暂时锁定" in locked.text
+    assert sign_in(client, "hunan_secretary").status_code == 303  # another account from the same address still may
+    actions = audit_actions(engine_of(client))
+    assert actions.count("sign_in_failed") == MAX_FAILURES_PER_ACCOUNT and "sign_in_throttled" in actions and "sign_in" in actions
+
+
+def test_forms_without_csrf_token_do_nothing(client: TestClient) -> None:
+    no_token = client.post("/login", data={"account": "jinan_secretary", "password": DEMO_PASSWORD})
+    assert no_token.status_code == 403 and "CSRF" in no_token.text
+    assert sign_in(client, "jinan_secretary").status_code == 303
+    wrong_token = client.post("/launch", data={"csrf": "forged", "flow": "issuing", "title": "关于测试的通知", "body": "正文。"})
+    assert wrong_token.status_code == 403
+    with Session(engine_of(client).db) as session:
+        assert session.exec(select(Circulation)).first() is None
+    assert audit_actions(engine_of(client)).count("csrf_refused") == 2
+
+
+def test_pages_need_sign_in_and_carry_no_scripts(client: TestClient) -> None:
+    page = client.get("/inbox", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Finbox"
+    login = client.get("/login")
+    assert "<script" not in login.text
+    assert "script-src 'none'" in login.headers["content-security-policy"] and login.headers["x-frame-options"] == "DENY"
+    assert "gongwen_session" in login.headers["set-cookie"] and "httponly" in login.headers["set-cookie"].lower()
+
+
+def test_sign_in_never_redirects_off_site(client: TestClient) -> None:
+    response = client.post("/login", data={"csrf": csrf(client, "/login"), "account": "jinan_secretary", "password": DEMO_PASSWORD, "next": "//evil.example/x"}, follow_redirects=False)
+    assert response.headers["location"] == "/"
+
+
+# ---- downloads ----------------------------------------------------------------------------------------
+
+def test_storage_file_cannot_escape_the_storage_folder(tmp_path: Path) -> None:
+    storage = tmp_path / "storage"
+    (storage / "shandong").mkdir(parents=True)
+    (storage / "shandong" / "a.docx").write_bytes(b"PK")
+    (tmp_path / "secret.txt").write_text("secret")
+    (storage / "link.txt").symlink_to(tmp_path / "secret.txt")
+    assert storage_file(storage, "shandong/a.docx") == (storage / "shandong" / "a.docx").resolve()
+    for sneaky in ("../secret.txt", "shandong/../../secret.txt", str(tmp_path / "secret.txt"), "link.txt", "."):
+        with pytest.raises(WebError) as refused:
+            storage_file(storage, sneaky)
+        assert refused.value.status == 403
+    with pytest.raises(WebError) as missing:
+        storage_file(storage, "shandong/b.docx")
+    assert missing.value.status == 404
+
+
+# ---- the print view -------------------------------------------------------------------------------------
+
+def test_print_view_uses_the_layout_of_the_docx() -> None:
+    content = DocumentContent(
+        doc_type="请示", direction="up", urgency="特急", issuer_mark="中华全国妇女联合会文件", doc_number="妇字〔2012〕3号", signer="黄主席",
+        title="关于召开全国妇联执委会议的请示", main_recipients=["中共中央"],
+        body=["一、会议时间。拟于3月召开。", "（一）会期两天。", "1.报到。", "正文一段。"],
+        attachment_notes=["会议议程", "参会人员名单"], signature="全国妇联", issued_on="2012-01-31",
+        attachments=[Attachment(title="会议议程", body=["上午开幕。"])], cc=["国务院妇儿工委"], printed_by="全国妇联办公厅", printed_on="2012-02-01",
+    )
+    view = part_view(content, new_page=False)
+    html = str(render_html([content]))
+    assert "transform:scaleX(0.95)" in html and f"font-size:{view.mark_fit.size}pt" in html  # the long mark compressed as in the .docx
+    assert "签发人：" in html and "黄主席" in html and "gw-number-up" in html  # upward: number and signer on one line
+    assert re.search(r"font-family:'黑体'[^>]*>一、会议时间。</span>", html)  # level-1 heading sentence in 黑体
+    assert re.search(r"font-family:'楷体_GB2312'[^>]*>（一）会期两天。</span>", html)  # level 2 in 楷体
+    assert "gw-level-3" in html and "gw-level-0" in html
+    assert f"padding-right:{view.signature.date_right / 20:.2f}pt" in html  # date at the computed indent
+    assert html.count('class="gw-sheet"') == 2  # the attachment on its own sheet
+    assert "抄送：国务院妇儿工委。" in html and "2012年2月1日印发" in html
+    assert "border-top:1.000pt solid" in html and "border-bottom:1.000pt solid" in html  # first and last colophon lines thick
+    assert "<script" not in html
+
+
+def test_print_view_escapes_the_text() -> None:
+    content = DocumentContent(issuer_mark="某单位文件", title="<script>alert(1)</script>", body=["<b>x</b>"], issued_on="2012-01-31")
+    html = str(render_html([content]))
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;" in html
+
+
+# ---- composing, signing, refusals, the cascade ---------------------------------------------------------------
+
+def compose(client: TestClient, **fields: str | list[str]) -> object:
+    form = {"csrf": csrf(client, "/launch"), "flow": "issuing", "doc_type": "通知", "title": "关于开展妇女儿童权益保障宣传活动的通知",
+            "recipients": ["各市妇联"], "body": "为做好宣传工作，现通知如下。\n一、宣传时间。3月1日至8日。\n（一）集中宣传。", "urgency": "特急",
+            "issued_on": "2012-02-20", "sealed": "1", **fields}
+    return client.post("/launch", data=form, follow_redirects=False)
+
+
+def switch(client: TestClient, account: str) -> None:
+    client.post("/logout", data={"csrf": csrf(client, "/inbox")})
+    assert sign_in(client, account).status_code == 303
+
+
+def first_item(client: TestClient) -> int:
+    return int(re.search(r'href="/items/(\d+)"', client.get("/inbox").text).group(1))
+
+
+def test_secretary_composes_and_the_leader_signs(client: TestClient) -> None:
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    incomplete = compose(client, title="", body="")
+    assert incomplete.status_code == 400 and "请填写标题" in incomplete.text and "请填写正文" in incomplete.text
+    launched = compose(client)
+    assert launched.status_code == 303
+    circ_id = int(launched.headers["location"].rsplit("/", 1)[1])
+    run_automatic_steps(engine)
+    page = client.get(f"/circulations/{circ_id}")
+    assert "待领导（周主席、褚副主席）签发" in page.text and "山东省妇女联合会文件" in page.text
+
+    switch(client, "shandong_leader")
+    inbox = client.get("/inbox")
+    assert "特急" in inbox.text and "关于开展妇女儿童权益保障宣传活动的通知" in inbox.text and "领导（任一人均可办理）" in inbox.text
+    item_id = first_item(client)
+    item = client.get(f"/items/{item_id}")
+    assert 'value="approve"' in item.text and "编号”环节生成" in item.text
+    docx = client.get(re.search(r'href="(/documents/\d+/docx)"', item.text).group(1))
+    assert docx.status_code == 200 and docx.content[:2] == b"PK"
+    token = csrf(client, f"/items/{item_id}")
+    unknown = client.post(f"/items/{item_id}/act", data={"csrf": token, "outcome": "forward"})
+    assert unknown.status_code == 409 and "无效" in unknown.text
+    signed = client.post(f"/items/{item_id}/act", data={"csrf": token, "outcome": "approve", "comment": "同意。"}, follow_redirects=False)
+    assert signed.status_code == 303
+    again = client.post(f"/items/{item_id}/act", data={"csrf": token, "outcome": "approve"})
+    assert again.status_code == 409 and "已办理" in again.text
+    assert cascade(engine, circ_id).state == "signed"
+    assert "download" in audit_actions(engine)
+
+
+def test_a_return_needs_a_comment_and_a_revision_is_a_new_version(client: TestClient) -> None:
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    circ_id = int(compose(client, flow="outgoing").headers["location"].rsplit("/", 1)[1])
+    run_automatic_steps(engine)
+    draft = first_item(client)  # 拟稿: the secretary's own step, with the text editable
+    page = client.get(f"/items/{draft}")
+    assert 'name="title"' in page.text and 'value="submit"' in page.text
+    token = csrf(client, f"/items/{draft}")
+    client.post(f"/items/{draft}/act", data={"csrf": token, "outcome": "submit", "title": "关于开展2012年妇女儿童权益保障宣传活动的通知"})
+    run_automatic_steps(engine)
+
+    switch(client, "shandong_reviewer")
+    review = first_item(client)
+    token = csrf(client, f"/items/{review}")
+    no_comment = client.post(f"/items/{review}/act", data={"csrf": token, "outcome": "return"})
+    assert no_comment.status_code == 409 and "退回必须填写意见" in no_comment.text
+    returned = client.post(f"/items/{review}/act", data={"csrf": token, "outcome": "return", "comment": "请写明活动主题。"}, follow_redirects=False)
+    assert returned.status_code == 303
+    run_automatic_steps(engine)
+
+    switch(client, "shandong_secretary")
+    page = client.get(f"/circulations/{circ_id}")
+    assert "修改痕迹（第1稿 → 第2稿）" in page.text and "2012年妇女儿童" in page.text
+    assert "核稿：退回（请写明活动主题。）" in page.text
+
+
+def test_other_organisations_cannot_see_or_act(client: TestClient) -> None:
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    circ_id = int(compose(client).headers["location"].rsplit("/", 1)[1])
+    run_automatic_steps(engine)
+    with Session(engine.db) as session:
+        item_id = session.exec(select(WorkItem.id).where(WorkItem.circulation_id == circ_id, WorkItem.status == "open")).one()
+    client.post("/logout", data={"csrf": csrf(client, "/circulations")})
+    sign_in(client, "hunan_leader")
+    assert client.get(f"/circulations/{circ_id}").status_code == 403
+    assert client.get(f"/items/{item_id}").status_code == 403
+    forged = client.post(f"/items/{item_id}/act", data={"csrf": csrf(client, "/inbox"), "outcome": "approve"})
+    assert forged.status_code == 403 and "无权办理" in forged.text
+    assert client.get("/launch").status_code == 403  # a leader does not compose
+    assert client.get("/archive").status_code == 403  # nor search the archive
+
+
+def test_overdue_items_are_marked_in_the_cascade(client: TestClient) -> None:
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    circ_id = int(compose(client).headers["location"].rsplit("/", 1)[1])
+    run_automatic_steps(engine)
+    with Session(engine.db) as session:
+        item = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ_id, WorkItem.status == "open")).one()
+        item.due_at = utcnow() - timedelta(hours=1)
+        session.add(item)
+        session.commit()
+    assert cascade(engine, circ_id).overdue
+    page = client.get(f"/circulations/{circ_id}")
+    assert 'class="node state-waiting overdue"' in page.text and "已超期" in page.text
+    assert "已超期" in client.get("/circulations").text
+
+
+def test_an_unreadable_upload_is_refused_and_nothing_is_stored(client: TestClient, tmp_path: Path) -> None:
+    engine = engine_of(client)
+    sign_in(client, "jinan_secretary")
+    token = csrf(client, "/receive")
+    refused = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("通知.doc", b"\xd0\xcf\x11\xe0 old word")})
+    assert refused.status_code == 400 and "收文失败" in refused.text
+    bad_fix = client.post("/receive", data={"csrf": token, "flow": "forwarding", "corrections": "colour=red"}, files={"file": ("a.txt", "关于…的通知".encode())})
+    assert bad_fix.status_code == 400 and "不能更正字段“colour”" in bad_fix.text
+    with Session(engine.db) as session:
+        assert session.exec(select(Circulation)).first() is None
+    assert not (engine.storage / "received").exists()

@@ -51,4 +51,7 @@ Use these words in code, database columns, YAML keys and docs; do not invent syn
 | reminder          | 催办        | a reminder before, on or (to the unit's leader) after a due date |
 | summary           | 汇总        | the requesting level's report combining the submissions |
 | timeliness        | 时效统计    | handling time per step and organisation in working days |
+| instruction       | 批示        | a leader's written instruction on a document: the comment of the 批办 step |
+| cascade picture   | 级联图      | the organisation tree under a circulation with each recipient's state (web workplace) |
+| print view        | 打印预览    | the document as it will print, in HTML from the same layout view as the .docx |
 """

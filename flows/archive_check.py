@@ -55,7 +55,7 @@ def four_properties(session: Session, storage: Path, config: Config, fonds: str,
     files = [(i, f) for i in items for f in i.files]
     return Report(fonds, year, [
         _metadata_well_formed(items), _codes_valid(items), _files_match_metadata(storage, files), _digests_verify(storage, files),
-        _seals_verify(session, storage, files),
+        _seals_verify(storage, files),
         _totals_match(storage, items), _required_metadata(items), _item_numbers_continuous(items), _process_records(items),
         _files_open(storage, files),
         _access_rules(config, fonds), _filing_recorded(session, items),
@@ -110,14 +110,13 @@ def _digests_verify(storage: Path, files: list) -> Check:
     return c
 
 
-def _seals_verify(session: Session, storage: Path, files: list) -> Check:
-    """签章有效 (用印): every filed signed PDF's signature is intact and made with a recorded certificate."""
+def _seals_verify(storage: Path, files: list) -> Check:
+    """签章有效 (用印): every filed signed PDF's signature is intact and made with the certificate its item's 处理过程 recorded."""
     sealed = [(item, f) for item, f in files if f["role"] == SIGNED_PDF]
     c = Check("authenticity", "electronic seals verify (signature intact, certificate as recorded at 用印)", f"{len(sealed)} signed PDFs")
-    known = sealed_fingerprints(session)
     for item, f in sealed:
         path = storage / f["file"]
-        if path.is_file() and (problem := filed_seal_problem(path.read_bytes(), known)):
+        if path.is_file() and (problem := filed_seal_problem(path.read_bytes(), sealed_fingerprints(item.history))):
             c.failures.append(f"{item.archive_code}: {f['file']} {problem}")
     return c
 

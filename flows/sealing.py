@@ -147,12 +147,10 @@ def check_received(ctx: "StepContext", received: Document) -> signing.SealCheck:
     return result
 
 
-def sealed_fingerprints(session) -> set[str]:  # noqa: ANN001 - a sqlmodel Session
-    """The certificates gongwen sealed with, as the audit trail recorded them at 用印."""
-    from gongwen_engine.models.tables import AuditEvent
-
-    events = session.exec(select(AuditEvent).where(AuditEvent.action == "sealed"))
-    return {e.detail.get("certificate_sha256") for e in events if e.detail.get("certificate_sha256")}
+def sealed_fingerprints(history: list[dict]) -> set[str]:
+    """The certificates gongwen sealed with, as an item's 处理过程 (its audit trail up to filing,
+    which travels with a transfer package) recorded them at 用印."""
+    return {e["detail"]["certificate_sha256"] for e in history if e.get("action") == "sealed" and e.get("detail", {}).get("certificate_sha256")}
 
 
 def filed_seal_problem(data: bytes, fingerprints: set[str]) -> str | None:

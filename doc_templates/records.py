@@ -40,6 +40,7 @@ OUTCOME_WORDS = {
     "forward": "转发",
     "file": "存档",
     "reply": "答复",
+    "reject": "不予受理",
     "done": "已办",
 }
 

@@ -22,6 +22,7 @@ from gongwen_engine.flows.cli_web import DEMO_PASSWORD
 from gongwen_engine.flows.engine import Engine
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.flows.web.cascade import cascade
+from gongwen_engine.flows.web.secretary import upload_name
 from gongwen_engine.flows.web.security import MAX_FAILURES_PER_ACCOUNT, WebError, storage_file
 from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem, utcnow
 
@@ -266,6 +267,14 @@ def test_an_unreadable_upload_is_refused_and_nothing_is_stored(client: TestClien
     assert refused.status_code == 400 and "收文失败" in refused.text
     bad_fix = client.post("/receive", data={"csrf": token, "flow": "forwarding", "corrections": "colour=red"}, files={"file": ("a.txt", "关于…的通知".encode())})
     assert bad_fix.status_code == 400 and "不能更正字段“colour”" in bad_fix.text
+    no_name = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("..", b"x")})
+    assert no_name.status_code == 400 and "文件名无效" in no_name.text
     with Session(engine.db) as session:
         assert session.exec(select(Circulation)).first() is None
     assert not (engine.storage / "received").exists()
+
+
+def test_an_uploaded_name_loses_its_folders() -> None:
+    assert upload_name("C:\\Users\\李文书\\通知.docx") == "通知.docx"
+    assert upload_name("../../etc/通知.docx") == "通知.docx"
+    assert upload_name("..") == upload_name(".") == upload_name(None) == ""

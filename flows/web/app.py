@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
         return response
 
     app.add_middleware(SessionMiddleware, secret_key=session_secret(settings.home.resolve()), session_cookie="gongwen_session",
-                       max_age=SESSION_HOURS * 3600, same_site="strict", https_only=https_only)
+                       max_age=SESSION_HOURS * 3600, same_site="lax", https_only=https_only)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_pages(app)
     _sign_in_routes(app)

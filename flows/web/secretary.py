@@ -209,6 +209,12 @@ def launch(
     return RedirectResponse(f"/circulations/{circ_id}", status_code=303)
 
 
+def upload_name(filename: str | None) -> str:
+    """The uploaded file's own name (no folders, from any browser's path style), or '' if none."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip().replace("\x00", "")
+    return "" if name in ("", ".", "..") else name[-200:]
+
+
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.replace("\r", "").split("\n") if line.strip()]
 
@@ -228,9 +234,9 @@ def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(
     web = web_of(request)
     if flow not in dict(receive_flows(web)):
         raise WebError(400, f"流程“{flow}”不能用于收文。", "请在收文页面选择收文流程。")
-    name = Path(file.filename or "").name.strip()
+    name = upload_name(file.filename)
     if not name:
-        raise WebError(400, "没有选择文件。", "请选择要登记的收文文件（.docx、.txt 或带文字层的 PDF）。")
+        raise WebError(400, "没有选择文件，或文件名无效。", "请选择要登记的收文文件（.docx、.txt 或带文字层的 PDF）。")
     try:
         fixes = parse_corrections(_lines(corrections))
     except ValueError as exc:

@@ -35,7 +35,7 @@ from pathlib import Path
 import anyio
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.models import db
@@ -185,12 +185,20 @@ async def advance_batch(circulation_ids: list[int]) -> dict[str, int]:
 _progress_hook: Callable[[int], None] | None = None
 
 
+def unfinished(engine: Engine) -> int:
+    """Circulations anywhere that are ready or being run (by any worker)."""
+    with Session(engine.db) as session:
+        return session.exec(select(func.count()).select_from(Circulation).where(Circulation.status.in_(("ready", "running")))).one()
+
+
 @flow(name="gongwen-dispatch", validate_parameters=False)
-async def dispatch_batches(concurrency: int = 2, batch: int = 64) -> dict[str, int]:
+async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done: bool = False) -> dict[str, int]:
     """Run every circulation with automatic work in organisation batches, until idle.
 
     ``concurrency`` slots each claim one batch at a time; a slot stops when nothing is
     claimable and no other slot is still running (a running batch may start new circulations).
+    ``until_all_done`` (the deployment's setting): a slot also keeps polling while other
+    workers still run circulations, since their distributions (核发) start new ones.
     """
     engine = current_engine()
     busy = 0
@@ -200,7 +208,7 @@ async def dispatch_batches(concurrency: int = 2, batch: int = 64) -> dict[str, i
         while True:
             claimed = await anyio.to_thread.run_sync(claim_batch, engine, batch)
             if not claimed:
-                if busy == 0:
+                if busy == 0 and not (until_all_done and await anyio.to_thread.run_sync(unfinished, engine)):
                     return
                 await asyncio.sleep(0.05)
                 continue

@@ -45,7 +45,7 @@ async def deploy(pool: str = DEFAULT_POOL, name: str = DEFAULT_DEPLOYMENT, concu
         flow_id = await client.create_flow_from_name(FLOW_NAME)
         return await client.create_deployment(
             flow_id=flow_id, name=name, work_pool_name=pool, entrypoint=ENTRYPOINT, pull_steps=[],
-            parameters={"concurrency": concurrency, "batch": batch}, enforce_parameter_schema=False,
+            parameters={"concurrency": concurrency, "batch": batch, "until_all_done": True}, enforce_parameter_schema=False,
         )
 
 

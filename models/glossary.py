@@ -54,4 +54,7 @@ Use these words in code, database columns, YAML keys and docs; do not invent syn
 | instruction       | 批示        | a leader's written instruction on a document: the comment of the 批办 step |
 | cascade picture   | 级联图      | the organisation tree under a circulation with each recipient's state (web workplace) |
 | print view        | 打印预览    | the document as it will print, in HTML from the same layout view as the .docx |
+| national cascade  | 全国级联    | 全国妇联's notice forwarded level by level to every county (``gongwen cascade``) |
+| division table    | 行政区划代码 | GB/T 2260 codes and names of provinces, prefectures and counties (config/national) |
+| organisation batch | 批次        | the circulations one organisation's 核发 started, advanced by one Prefect task run |
 """

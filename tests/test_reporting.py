@@ -122,11 +122,13 @@ def world(tmp_path: Path, make_engine) -> Engine:
     for name, day in (("feb20", "2012-02-20"), ("mar05", "2012-03-05"), ("apr10", "2012-04-10"), ("jun01", "2012-06-01")):
         text += f"  {name}:\n    description: 测试：{day} 报送\n    auto_approve: {{sign_off: approve}}\n    clock: {{national: {day}, provincial: {day}, prefectural: {day}, county: {day}}}\n"
     (config / "policies.yaml").write_text(text, encoding="utf-8")
-    # Reports end at 报送 here: filing counts pages with LibreOffice (seconds per report); the demo
-    # test runs the packaged flow, filing included.
+    # Reports skip 用印 and end at 报送 here: sealing and filing run LibreOffice (seconds per report);
+    # the demo test runs the packaged flow, sealing and filing included.
     flows = copy_yaml_folder(PACKAGED_FLOWS_DIR, tmp_path / "flows")
     edit(flows, "reporting.yaml", "    do: submit_report\n    next: archive\n", "    do: submit_report\n    next: end\n")
     edit(flows, "reporting.yaml", "  archive:\n    title: 归档\n    do: archive\n    next: end\n", "")
+    edit(flows, "reporting.yaml", "    do: render_report\n    next: seal\n", "    do: render_report\n    next: submit\n")
+    edit(flows, "reporting.yaml", "  seal:\n    title: 用印\n    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n", "")
     return make_engine(config_dir=config, flows_dir=flows)
 
 

@@ -130,6 +130,7 @@ def national_notice(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # Prefect's embedded server starts in the web process; LibreOffice seals and counts pages
 def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, Path], browser, tmp_path: Path) -> None:  # noqa: ANN001
     base, home = server
     shots = Shots(tmp_path / "screenshots")

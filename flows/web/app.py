@@ -113,7 +113,8 @@ def _sign_in_routes(app: FastAPI) -> None:
     def healthz(request: Request) -> JSONResponse:
         web = web_of(request)
         runner = web.runner
-        return JSONResponse({"ok": True, "runner": None if runner is None else {"runs": runner.runs, "last_error": runner.last_error}})
+        # No details without sign-in: the error itself is in the server log.
+        return JSONResponse({"ok": True, "runner": None if runner is None else {"runs": runner.runs, "failing": runner.last_error is not None}})
 
     @app.get("/login")
     def login_form(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002

@@ -32,7 +32,7 @@ from sqlmodel import Session
 from gongwen_engine.models.archive_search import FTS_TABLE, SearchQuery, bigrams, facets, normalise, search
 from gongwen_engine.models.db import get_engine, migrate
 
-SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+SEEDS = Path(__file__).resolve().parents[1] / "tests" / "seeds"  # copies of shared/seeds
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 QUERIES = {  # kind -> word
     "1 char, common": "妇",

@@ -34,13 +34,12 @@ from gongwen_engine.models.archive_files import read_stamp
 from gongwen_engine.models.archive_search import SearchQuery, highlight, index_item, search
 from gongwen_engine.models.tables import ArchiveItem, Circulation, RetrievalLog
 
-SEED_004 = Path(__file__).resolve().parents[1].parent / "shared" / "seeds" / "004_601752e9ae930646.txt"
+SEED_004 = Path(__file__).resolve().parent / "seeds" / "004_601752e9ae930646.txt"  # a copy of shared/seeds
 SEED_004_TITLE = "關於做好2015年度婦女兒童發展規劃監測評估工作的通知"
 
 
 def _seed_004_text() -> list[str]:
-    path = SEED_004 if SEED_004.exists() else Path("/work/shared/seeds/004_601752e9ae930646.txt")
-    return [line for line in path.read_text(encoding="utf-8").splitlines()[1:8] if line.strip()]
+    return [line for line in SEED_004.read_text(encoding="utf-8").splitlines()[1:8] if line.strip()]
 
 
 def drive(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from gongwen_engine.models.dates import parse_cn_date
 from gongwen_engine.models.numbering import normalise_doc_number
 from gongwen_engine.models.titles import forwarding_title
 
-SEEDS = Path(os.environ.get("GONGWEN_SEEDS", Path(__file__).resolve().parents[2] / "shared" / "seeds"))
+SEEDS = Path(os.environ.get("GONGWEN_SEEDS", Path(__file__).resolve().parent / "seeds"))  # copies of shared/seeds
 
 
 def seed(prefix: str) -> Path:

@@ -82,14 +82,20 @@ def _codes_valid(items: list[ArchiveItem]) -> Check:
     return c
 
 
-def _files_match_metadata(storage: Path, files: list) -> Check:
-    c = Check("authenticity", "file name, size and format match the metadata", f"{len(files)} files")
+def _present(storage: Path, files: list, missing_to: Check | None = None):  # noqa: ANN202
+    """(item, file entry, path, bytes) of each filed file that exists; a missing one is reported to ``missing_to``."""
     for item, f in files:
         path = storage / f["file"]
         if not path.is_file():
-            c.failures.append(f"{item.archive_code}: {f['file']} missing")
+            if missing_to is not None:
+                missing_to.failures.append(f"{item.archive_code}: {f['file']} missing")
             continue
-        data = path.read_bytes()
+        yield item, f, path, path.read_bytes()
+
+
+def _files_match_metadata(storage: Path, files: list) -> Check:
+    c = Check("authenticity", "file name, size and format match the metadata", f"{len(files)} files")
+    for item, f, path, data in _present(storage, files, c):
         if not path.parent.name == item.archive_code:
             c.failures.append(f"{item.archive_code}: {f['file']} is not in the item's folder")
         if len(data) != f["size"]:
@@ -101,12 +107,10 @@ def _files_match_metadata(storage: Path, files: list) -> Check:
 
 def _digests_verify(storage: Path, files: list) -> Check:
     c = Check("authenticity", "SHA-256 and SM3 digests verify (固化信息有效性)", f"{len(files)} files, 2 digests each")
-    for item, f in files:
-        path = storage / f["file"]
-        if path.is_file():
-            d = digests(path.read_bytes())
-            if d.sha256 != f["sha256"] or d.sm3 != f["sm3"]:
-                c.failures.append(f"{item.archive_code}: {f['file']} digest differs")
+    for item, f, _path, data in _present(storage, files):
+        d = digests(data)
+        if d.sha256 != f["sha256"] or d.sm3 != f["sm3"]:
+            c.failures.append(f"{item.archive_code}: {f['file']} digest differs")
     return c
 
 
@@ -114,9 +118,8 @@ def _seals_verify(storage: Path, files: list) -> Check:
     """签章有效 (用印): every filed signed PDF's signature is intact and made with the certificate its item's 处理过程 recorded."""
     sealed = [(item, f) for item, f in files if f["role"] == SIGNED_PDF]
     c = Check("authenticity", "electronic seals verify (signature intact, certificate as recorded at 用印)", f"{len(sealed)} signed PDFs")
-    for item, f in sealed:
-        path = storage / f["file"]
-        if path.is_file() and (problem := filed_seal_problem(path.read_bytes(), sealed_fingerprints(item.history))):
+    for item, f, _path, data in _present(storage, sealed):
+        if problem := filed_seal_problem(data, sealed_fingerprints(item.history)):
             c.failures.append(f"{item.archive_code}: {f['file']} {problem}")
     return c
 
@@ -164,12 +167,7 @@ def _process_records(items: list[ArchiveItem]) -> Check:
 
 def _files_open(storage: Path, files: list) -> Check:
     c = Check("usability", "every file opens and parses (.docx: its XML and text; .pdf: header and trailer)", f"{len(files)} files")
-    for item, f in files:
-        path = storage / f["file"]
-        if not path.is_file():
-            c.failures.append(f"{item.archive_code}: {f['file']} missing")
-            continue
-        data = path.read_bytes()
+    for item, f, _path, data in _present(storage, files, c):
         try:
             if f["format"] == "docx":
                 if not docx_paragraphs(data):

@@ -366,9 +366,7 @@ class Engine:
             stale.status, stale.finished_at = "cancelled", utcnow()
             session.add(stale)
         step = self.flow(circ.flow).step(step_name)
-        if not step.human:
-            return [self._new_item(session, circ, step_name, step, None, 0)]
-        if step.mode == "one":
+        if not step.human or step.mode == "one":
             return [self._new_item(session, circ, step_name, step, None, 0)]
         users = self._users_for(circ, step)
         if step.mode == "sequence":

@@ -23,6 +23,7 @@ from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.models.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
 from gongwen_engine.models.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx
 from gongwen_engine.models.archive_search import index_item
+from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem
 
@@ -112,7 +113,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     code = format_archive_code(org.fonds, year, retention, org.dept_code, item_no, org.classification)
     item = ArchiveItem(
         org=org.code, circulation_id=circ.id, fonds=org.fonds, year=year, retention=retention.value, dept_code=org.dept_code,
-        item_no=item_no, archive_code=code, doc_number=doc.doc_number, title=doc.title, responsible=_issuer_name(ctx.config, doc.org),
+        item_no=item_no, archive_code=code, doc_number=doc.doc_number, title=doc.title, responsible=issuer_names(ctx.config, doc).name,
         dated=content.issued_on, files=[], doc_type=content.doc_type, security=content.security,
     )
     sources = item_sources(ctx, issued, received)
@@ -133,10 +134,6 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
 def _decided_reference(ctx: StepContext) -> bool:
     rows = ctx.session.exec(select(WorkItem.outcome).where(WorkItem.circulation_id == ctx.circulation.id, WorkItem.status == "done")).all()
     return REFERENCE_OUTCOME in rows
-
-
-def _issuer_name(config: Config, org: str) -> str:
-    return config.organisations[org].name if org in config.organisations else org
 
 
 def write_filed_copies(storage: Path, item: ArchiveItem, sources: list[Source]) -> tuple[list[dict[str, Any]], str]:

@@ -31,25 +31,32 @@ def receive(
     """Receive a document from outside: read its header, register it, start the incoming flow."""
     engine = Engine(Settings())
     received = receive_file(engine, file, org, parse_corrections(set_ or []), user=user, flow=flow, policy=policy, dry_run=dry_run)
-    if as_json:
-        print(json.dumps(received.as_json(), ensure_ascii=False, indent=2))
-    else:
-        table = Table("字段 field", "值 value", "出处 source", "置信度 / 更正")
-        for row in describe(received):
-            table.add_row(*row)
-        console.print(table)
-        for deadline in received.reading.deadlines:
-            span = f"{deadline.start} – {deadline.end}" if deadline.start else "（需结合日历或年份）"
-            console.print(f"时限 deadline: {deadline.text} [{deadline.kind}] {span} · {deadline.source}")
-        for warning in received.warnings:
-            console.print(f"[yellow]提示：[/]{warning}")
-        for name in received.reading.missing:
-            console.print(f"[yellow]未找到：[/]{name}")
-        if dry_run:
-            console.print("只读取，未登记（--dry-run）")
-        else:
-            console.print(f"已收文：流转 #{received.circulation_id}，文档 #{received.document_id}，原件 {received.file}（SHA-256 {received.sha256[:12]}…）")
-    if run and not dry_run:
+    if as_json:  # stdout carries the JSON document only: the steps run first, their counts go into it
+        data = received.as_json()
+        if run and not dry_run:
+            from .runner import run_until_idle
+
+            data["circulations"] = run_until_idle(engine)
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    table = Table("字段 field", "值 value", "出处 source", "置信度 / 更正")
+    for row in describe(received):
+        table.add_row(*row)
+    console.print(table)
+    for text in received.reading.texts:
+        console.print(f"合集中的一篇 text: {text.heading}（{text.source}）· 时限 {len(text.reading.deadlines)} 项")
+    for deadline in received.reading.deadlines:
+        span = f"{deadline.start} – {deadline.end}" if deadline.start else "（需结合日历或年份）"
+        console.print(f"时限 deadline: {deadline.text} [{deadline.kind}] {span} · {deadline.source}")
+    for warning in received.warnings:
+        console.print(f"[yellow]提示：[/]{warning}")
+    for name in received.reading.missing:
+        console.print(f"[yellow]未找到：[/]{name}")
+    if dry_run:
+        console.print("只读取，未登记（--dry-run）")
+        return
+    console.print(f"已收文：流转 #{received.circulation_id}，文档 #{received.document_id}，原件 {received.file}（SHA-256 {received.sha256[:12]}…）")
+    if run:
         _run(engine)
 
 

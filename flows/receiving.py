@@ -160,15 +160,17 @@ def receive_file(
     limits = limits or ReadLimits()
     data = load_file(path, limits)
     reading = read_bytes(data, path.name, limits)
+    digest = hashlib.sha256(data).hexdigest()
     if reading.collection:
+        if dry_run:  # only reading: show each text of the collection and the deadlines it states
+            return Received(None, None, None, "", {}, {}, reading, "", digest, len(data), list(reading.warnings))
         raise IntakeError(path.name, f"不是一份公文，而是 {len(reading.collection)} 篇文字的合集（{'、'.join(reading.collection[:5])}）",
-                          "请把要登记的那一篇单独保存为一个文件后再收文")
+                          "请把要登记的那一篇单独保存为一个文件后再收文（加 --dry-run 可先查看各篇读出的内容和时限）")
     fields, changed = confirmed_fields(reading, corrections or {})
     missing = [name for name in REQUIRED if not fields.get(name)]
     if missing:
         hints = " ".join(f"--set {name}=…" for name in missing)
         raise IntakeError(path.name, f"缺少{'、'.join(CORRECTABLE[m] for m in missing)}，无法登记", f"请核对原件后补充：{hints}")
-    digest = hashlib.sha256(data).hexdigest()
     relative = f"received/{digest[:2]}/{digest}{path.suffix.lower()}"
     issuer = _issuer(engine, fields)
     result = Received(None, None, None, issuer["org"], fields, changed, reading, relative, digest, len(data), list(reading.warnings))

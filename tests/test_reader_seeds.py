@@ -71,9 +71,14 @@ def test_seed_001_forwarding_notice_and_the_original_it_forwards() -> None:
 def test_seed_002_is_a_collection_not_a_document() -> None:
     reading = read_file(seed("002"))
     assert len(reading.collection) == 8 and reading.collection[0] == "妇联工作问题及工作建议篇1"
-    assert reading.fields == {} and reading.deadlines == []
+    assert reading.fields == {} and reading.parts == []  # no fields invented for the file as a whole
     assert reading.missing == ["issuer_mark", "doc_number", "title", "main_recipients", "signature", "issued_on"]
     assert any("8 篇文字的合集" in w for w in reading.warnings)
+    # each sample text is read on its own: none has a header, title, signature or date, none a deadline
+    assert [t.heading for t in reading.texts] == reading.collection
+    assert [t.source for t in reading.texts] == ["第7行", "第63行", "第99行", "第127行", "第225行", "第463行", "第499行", "第553行"]
+    assert all(t.reading.fields == {} for t in reading.texts) and reading.deadlines == []
+    assert reading.texts[0].reading.main.body[0].text == "一、总体要求" and reading.texts[0].reading.main.body[0].level == 1
 
 
 def test_seed_003_has_no_number_and_its_date_under_the_title() -> None:
@@ -88,13 +93,25 @@ def test_seed_003_has_no_number_and_its_date_under_the_title() -> None:
     assert reading.fields["issued_on"].source == "第4行" and reading.fields["issued_on"].confidence < 0.9
 
 
-def test_seed_004_no_header_traditional_script_two_texts() -> None:
+def test_seed_004_no_header_traditional_script_two_texts_each_read() -> None:
     reading = read_file(seed("004"))
     assert reading.script == "traditional"
     assert reading.collection == ["篇一", "篇二"]
-    assert reading.fields == {}
+    assert reading.fields == {}  # two unrelated texts: the file as a whole is not one document
     assert reading.missing == ["issuer_mark", "doc_number", "title", "main_recipients", "signature", "issued_on"]
     assert any("拼音" in w for w in reading.warnings) and any("繁体" in w for w in reading.warnings)
+    first, second = reading.texts
+    # 篇一 has no header, title, 主送 line (its opening sentence ends in ':' but is a request), signature or date
+    assert first.source == "第1行" and first.reading.fields == {}
+    assert [p.text[:8] for p in first.reading.main.body if p.level == 1] == ["一、加強組織領導", "二、建立規劃監測", "三、按時按質完成", "四、認真撰寫年度"]
+    # its three deadlines, as stated: three tables 5月19日前, the reports 5月25日前, the summary 6月10日前.
+    # No year is written and there is no date of writing, so no date is invented (start/end None).
+    assert [(d.text, d.kind, d.source, d.start, d.end) for d in reading.deadlines] == [
+        ("5月19日前", "date", "第8行", None, None), ("5月25日前", "date", "第11行", None, None), ("6月10日前", "date", "第11行", None, None)]
+    assert any(w.startswith("篇一：") and "没有写年份" in w for w in reading.warnings)
+    # 篇二 (a village women's congress work plan, 1、 … 8、) states no deadline
+    assert second.source == "第12行" and second.reading.fields == {} and second.reading.deadlines == []
+    assert [p.level for p in second.reading.main.body].count(3) == 8
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from gongwen_engine.doc_templates.reader import IntakeError, ReadLimits
 from gongwen_engine.flows.engine import Engine
 from gongwen_engine.flows.receiving import DuplicateError, receive_file
 from gongwen_engine.models.issuers import EXTERNAL_ISSUER
-from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document, Registration
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Document, Registration
 
 from reader_corpus import SPECS, docx_paragraphs
 from test_reader_seeds import seed
@@ -111,6 +111,17 @@ def test_an_external_issuer_keeps_its_names_for_the_forwarding_title(make_engine
         drafted = session.exec(select(Document).where(Document.forwards_id == doc.id)).one()
     assert drafted.title == "关于转发全国总工会《关于开展女职工权益保护专项活动的通知》的通知"
     assert [(d.text, d.working_days) for d in received.reading.deadlines] == [("5个工作日内", 5)]
+
+
+def test_an_external_issuer_is_the_responsible_body_of_its_archive_item(make_engine: Callable[..., Engine], tmp_path: Path) -> None:
+    engine = make_engine()
+    path = tmp_path / "总工发.docx"
+    path.write_bytes(docx_paragraphs(SPECS[4]))  # 中华全国总工会文件
+    received = receive_file(engine, path, "qingdao")  # 青岛 has no children in the demo tree: it files the document
+    run_automatic(engine)
+    with Session(engine.db) as session:
+        item = session.exec(select(ArchiveItem).where(ArchiveItem.circulation_id == received.circulation_id)).one()
+    assert item.responsible == "中华全国总工会"  # 责任者: the issuer's own name, not the reserved code "external"
 
 
 def test_missing_essentials_are_refused_with_the_set_to_give(make_engine: Callable[..., Engine], tmp_path: Path) -> None:
@@ -235,6 +246,25 @@ def test_cli_receive_json_and_friendly_errors(make_engine: Callable[..., Engine]
     assert collection.exit_code == 2 and "合集" in collection.output
     wrong = runner.invoke(app, ["receive", str(seed("003")), "--org", "shandong", "--no-run", "--set", "colour=red"])
     assert wrong.exit_code == 2 and "不能更正字段“colour”" in wrong.output
+
+
+def test_cli_json_is_the_only_thing_on_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None) -> None:
+    """--json prints one JSON document on stdout: for a collection read with --dry-run (each text
+    and its deadlines), and for a registration whose automatic steps then run in Prefect."""
+    from gongwen_engine.flows.cli import app
+
+    monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / ".gongwen"))
+    runner = CliRunner()
+    read = runner.invoke(app, ["receive", str(seed("004")), "--org", "shandong", "--dry-run", "--json"])
+    assert read.exit_code == 0, read.output
+    data = json.loads(read.stdout)
+    assert data["circulation_id"] is None and data["reading"]["collection"] == ["篇一", "篇二"]
+    assert [d["text"] for d in data["reading"]["deadlines"]] == ["5月19日前", "5月25日前", "6月10日前"]
+    assert [t["heading"] for t in data["reading"]["texts"]] == ["篇一", "篇二"]
+    registered = runner.invoke(app, ["receive", str(seed("003")), "--org", "jinan", "--json"])
+    assert registered.exit_code == 0, registered.output
+    data = json.loads(registered.stdout)  # nothing else on stdout: the steps' counts are inside the document
+    assert data["circulation_id"] and sum(data["circulations"].values()) == 1
 
 
 @pytest.mark.postgres

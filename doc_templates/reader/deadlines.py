@@ -23,7 +23,7 @@ _DEADLINE_RE = re.compile(
     rf"(?:(?P<day>[0-9]{{1,2}})[日号]|(?P<end>底|末)|(?P<xun>上旬|中旬|下旬))(?P<before>之前|以前|前)?"
     rf"|(?P<wd>{_NUM})个?工作日(?:之)?内"
 )
-_REPORT_CUE = re.compile(r"报(?!告|刊|纸|道)|送|提交|上交|反馈")
+_REPORT_CUE = re.compile(r"[报報](?!告|刊|纸|紙|道)|送|提交|上交|反馈|反饋")  # simplified or traditional script
 _CLAUSE_END = re.compile(r"[。；！？!?;，,]")
 _XUN = {"上旬": (1, 10), "中旬": (11, 20), "下旬": (21, None)}
 

@@ -9,8 +9,10 @@ number, 签发人), title, main recipients, body with heading levels, attachment
 and date of writing, notes (附注), colophon (抄送, 印发机关和印发日期, 主题词, 报/送/发, 共印N份).
 
 Every field found is a :class:`Field` with the line it came from, a confidence (0–1) and the
-warnings about it (e.g. what normalising the number changed). A text that is a collection of
-several texts (篇1, 篇2, …) is reported as such, with no fields invented.
+warnings about it (e.g. what normalising the number changed). A file that is a collection of
+several texts (篇1, 篇2, …) is reported as such: no fields are invented for the file as a whole,
+and each text is read on its own (:class:`CollectionText`), so the deadlines each one states are
+found (seed 004: 5月19日前, 5月25日前, 6月10日前 in 篇一).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ DOC_TYPES = ("决议", "决定", "命令", "令", "公报", "公告", "通告", 
              "方案", "办法", "规定", "要点", "计划", "规划", "细则", "条例", "规则", "总结")
 MARK_SUFFIXES = ("文件", "命令", "纪要")
 ORG_SUFFIXES = ("联合会", "妇联", "委员会", "政府", "办公厅", "办公室", "人民代表大会", "政协", "工会", "团委", "局", "厅", "部", "委", "院", "署", "会", "处", "室", "中心")
+# How a main recipient's name ends (各市妇联, 各有关单位, 各县（市、区）妇联, 婦聯 in traditional script).
+RECIPIENT_ENDINGS = (*ORG_SUFFIXES, "单位", "部门", "组织", "机关", "会员", "同志", "）", ")", "聯", "會", "單位", "部門", "組織", "機關", "辦公室", "廳")
 
 _SPACES = re.compile(r"[\s\u3000\xa0]+")
 _COPY_RE = re.compile(r"^\d{6}$")
@@ -107,11 +111,24 @@ class Part:
 
 
 @dataclass
+class CollectionText:
+    """One text of a collection (篇一, 篇二 …): its heading, where it starts, and its own reading."""
+
+    heading: str
+    source: str
+    reading: Reading
+
+    def as_json(self) -> dict[str, Any]:
+        return {"heading": self.heading, "source": self.source, **self.reading.as_json()}
+
+
+@dataclass
 class Reading:
     """What the reader made of one file."""
 
     parts: list[Part] = field(default_factory=list)
     collection: list[str] = field(default_factory=list)  # the texts' headings when the file is a collection
+    texts: list[CollectionText] = field(default_factory=list)  # a collection: each text read on its own
     script: str = "simplified"
     warnings: list[str] = field(default_factory=list)
     format: str = ""
@@ -131,15 +148,19 @@ class Reading:
 
     @property
     def deadlines(self) -> list[Deadline]:
-        return [d for part in self.parts for d in part.deadlines]
+        """Every deadline stated in the file: in its parts, or in each text of a collection."""
+        return [d for part in self.parts for d in part.deadlines] + [d for text in self.texts for d in text.reading.deadlines]
 
     def part(self, kind: str) -> Part | None:
         return next((p for p in self.parts if p.kind == kind), None)
 
     def as_json(self) -> dict[str, Any]:
-        return {"format": self.format, "script": self.script, "collection": self.collection, "warnings": self.warnings,
+        data = {"format": self.format, "script": self.script, "collection": self.collection, "warnings": self.warnings,
                 "fields": {k: f.as_json() for k, f in self.fields.items()}, "missing": self.missing,
                 "deadlines": [d.as_json() for d in self.deadlines], "parts": [p.as_json() for p in self.parts]}
+        if self.texts:
+            data["texts"] = [t.as_json() for t in self.texts]
+        return data
 
 
 def compact(text: str) -> str:
@@ -166,16 +187,28 @@ def parse_lines(lines: list[Line]) -> Reading:
     if cjk and traditional >= 10 and traditional / cjk > 0.03:
         reading.script = "traditional"
         reading.warnings.append("原文为繁体字，按原文读取（未做繁简转换）")
-    markers = [(line.text, line.source) for line in cleaned if _COLLECTION_MARK_RE.match(compact(line.text))]
+    markers = [i for i, line in enumerate(cleaned) if _COLLECTION_MARK_RE.match(compact(line.text))]
     if len(markers) >= 2:
-        reading.collection = [text for text, _ in markers]
-        sources = "、".join(f"{t}（{s}）" for t, s in markers[:10])
-        reading.warnings.append(f"这不是一份公文，而是 {len(markers)} 篇文字的合集：{sources}；未识别字段")
+        _read_collection(cleaned, markers, reading)
         return reading
     if not cleaned:
         return reading
     _PartReader(cleaned, reading).read()
     return reading
+
+
+def _read_collection(lines: list[Line], markers: list[int], reading: Reading) -> None:
+    """A collection (篇1, 篇2 …): no fields for the file as a whole; each text read on its own."""
+    reading.collection = [compact(lines[i].text) for i in markers]
+    for k, start in enumerate(markers):
+        end = markers[k + 1] if k + 1 < len(markers) else len(lines)
+        text = Reading(script=reading.script, has_text=end > start + 1)
+        if text.has_text:
+            _PartReader(lines[start + 1:end], text).read()
+        reading.texts.append(CollectionText(reading.collection[k], lines[start].source, text))
+        reading.warnings.extend(f"{reading.collection[k]}：{warning}" for warning in text.warnings)
+    sources = "、".join(f"{compact(lines[i].text)}（{lines[i].source}）" for i in markers[:10])
+    reading.warnings.append(f"这不是一份公文，而是 {len(markers)} 篇文字的合集：{sources}；整份文件不识别公文字段，各篇分别读取（见 texts）")
 
 
 class _PartReader:
@@ -211,6 +244,9 @@ class _PartReader:
         for part in self.reading.parts:
             when = part.value("issued_on") or written_on
             part.deadlines = [d for p in part.body for d in find_deadlines(p.text, p.source, when)]
+        unresolved = [d.text for d in self.reading.deadlines if d.kind != "working_days" and d.start is None]
+        if unresolved:
+            self.reading.warnings.append(f"时限“{'”“'.join(unresolved)}”没有写年份，文中也没有成文日期可推算：登记报送要求时请写明年份")
 
     def _forwarded(self, main: Part) -> bool:
         title = main.value("title") or ""
@@ -314,7 +350,7 @@ class _PartReader:
         if self.i >= self.n:
             return
         flat = self.text()
-        if flat.endswith(("：", ":")) and len(flat) <= 200 and not any(c in flat for c in _SENTENCE_END) and not _HEADINGS[0][1].match(flat):
+        if flat.endswith(("：", ":")) and _names_recipients(flat[:-1]):
             self._add(part, "main_recipients", split_recipients(flat[:-1]), self.i, 0.9)
             self.i += 1
 
@@ -435,6 +471,17 @@ class _PartReader:
             else:
                 return
             self.i += 1
+
+
+def _names_recipients(text: str) -> bool:
+    """A line before a colon names recipients, not a sentence: every name ends like an organisation.
+
+    Seed 004's 篇一 opens with a 120-character sentence ending in ':' (…请各成员单位按下列要求，
+    认真做好…工作:) — a request, not a 主送机关 line.
+    """
+    if not text or len(text) > 200 or any(c in text for c in _SENTENCE_END) or _HEADINGS[0][1].match(text):
+        return False
+    return all(piece.endswith(RECIPIENT_ENDINGS) for piece in _LIST_SEPARATORS.split(text) if piece)
 
 
 def _is_colophon(text: str) -> bool:

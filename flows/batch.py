@@ -42,7 +42,9 @@ from gongwen_engine.models import db
 from gongwen_engine.models.archive_files import pages_with_text, remember_pages_of_conversion
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document, utcnow
 
-from .engine import CLAIM_LEASE, Engine
+from . import claims
+from .claims import release_abandoned_claims
+from .engine import Engine
 from .runner import current_engine, use_engine
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,8 @@ def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
     The oldest ready circulation decides the parent; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
     lets several workers claim different batches at once (on SQLite the write transaction
     serialises claims)."""
-    stale = utcnow() - CLAIM_LEASE
-    claimable = (Circulation.status == "ready") | ((Circulation.status == "running") & (Circulation.claimed_at < stale))
+    release_abandoned_claims(engine)  # claims of killed processes of this machine
+    claimable = claims.claimable()
     with db.transaction(engine.db) as session:
         first = select(Circulation).where(claimable).order_by(Circulation.id).limit(1)
         if db.is_postgres(engine.db):

@@ -8,6 +8,8 @@ provinces (the tests and the distributed run use one province).
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -15,15 +17,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import FILES, PACKAGED_CONFIG_DIR
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.doc_templates.render import write_atomically
+from gongwen_engine.models.tables import Circulation
 
 from . import demo as demo_mod
 from .demo import DemoSummary
-from .engine import Engine
+from .claims import release_abandoned_claims
+from .engine import Engine, FlowError
+
+log = logging.getLogger(__name__)
 
 NATIONAL_CONFIG_DIR = PACKAGED_CONFIG_DIR / "national"
 NATIONAL_POLICY = "national"
+NOTICE_FLOW = "issuing"
+RUN_RECORD = "cascade.json"  # under DIR/.gongwen: what the cascade was started with, for --resume
 SHARED_FILES = ("users", "numbering", "policies", "retention")
 SEALS_FILE = "seals.yaml"
 
@@ -79,6 +90,42 @@ def config_dir(explicit: Path | None) -> Path:
     return Path(env) if env else NATIONAL_CONFIG_DIR
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """What ``gongwen cascade`` was started with in a folder; ``--resume`` continues with the same."""
+
+    config: str | None  # --config as given (None: $GONGWEN_CONFIG_DIR or the packaged tree)
+    provinces: tuple[str, ...]
+
+    @staticmethod
+    def path(out: Path) -> Path:
+        return out / ".gongwen" / RUN_RECORD
+
+    @classmethod
+    def read(cls, out: Path) -> "RunRecord | None":
+        path = cls.path(out)
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(data.get("config"), tuple(data.get("provinces") or ()))
+
+    def write(self, out: Path) -> None:
+        data = {"config": self.config, "provinces": list(self.provinces)}
+        write_atomically(json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"), self.path(out))
+
+
+def cascade_settings(out: Path, record: RunRecord) -> Settings:
+    """The settings of the cascade in ``out``: its database and documents there, the config
+    folder it was started with (one or more provinces: a subtree written under ``out/.gongwen``);
+    ``GONGWEN_DATABASE_URL`` (PostgreSQL) when set."""
+    folder = config_dir(Path(record.config) if record.config else None)
+    if not (folder / "organisations.yaml").is_file():
+        raise FlowError(f"配置目录 {folder} 中没有 organisations.yaml（--config 应指向含组织机构、用户、策略等文件的目录，如 config/national）")
+    if record.provinces:
+        folder = subtree_config(out / ".gongwen" / "config", list(record.provinces), folder)
+    return Settings(home=out / ".gongwen", storage=out, config_dir=folder, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
+
+
 @dataclass
 class CascadeResult:
     """What ``run_cascade`` did: the demo's summary plus the expected count and rate."""
@@ -91,22 +138,45 @@ class CascadeResult:
         return self.summary.documents / self.summary.seconds if self.summary.seconds else 0.0
 
 
+def launched_notice(engine: Engine, root: str) -> int | None:
+    """The circulation of the national notice this database already launched, if any."""
+    with Session(engine.db) as session:
+        stmt = select(Circulation.id).where(Circulation.org == root, Circulation.parent_id.is_(None), Circulation.flow == NOTICE_FLOW,
+                                            Circulation.policy == NATIONAL_POLICY).order_by(Circulation.id)
+        return session.exec(stmt).first()
+
+
 def run_cascade(engine: Engine, out: Path, concurrency: int = 2, batch: int = 64, on_done: Callable[[int], None] | None = None,
-                started: float | None = None, deployment: str | None = None, runs: int = 2) -> CascadeResult:
+                started: float | None = None, deployment: str | None = None, runs: int = 2, resume: bool = False) -> CascadeResult:
     """Launch the national notice under the ``national`` policy and run it to every organisation
     of ``engine``'s tree in organisation batches — here, or with ``deployment`` in ``runs`` flow
-    runs of that Prefect deployment taken by its workers — then write ``out/manifest.json``."""
+    runs of that Prefect deployment taken by its workers — then write ``out/manifest.json``.
+
+    ``resume``: the database already holds an interrupted cascade (its process was killed, the
+    machine restarted): the notice is not launched again; claims left by dead processes are
+    released and every unfinished circulation continues from the step it was at (a step that
+    was cut off rolled back with its transaction and runs again). Without ``resume`` a database
+    that already launched the notice is refused, so a second national notice is never sent."""
     started = demo_mod.timer() if started is None else started
     org, content = demo_mod.load_notice()
     engine.config.policy(NATIONAL_POLICY)  # a clear error when the config folder lacks it
     expected = demo_mod.expected_circulations(engine, org)
-    engine.launch(org, "issuing", content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
+    existing = launched_notice(engine, org)
+    if existing is None:
+        engine.launch(org, NOTICE_FLOW, content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
+    elif not resume:
+        raise FlowError(f"此数据库已发起过全国通知（流转 #{existing}），不能再发一次。继续中断的级联：重新运行同一命令并加 --resume"
+                        "（e.g. gongwen cascade --out DIR --resume）；或换一个空目录")
+    else:
+        released = release_abandoned_claims(engine, force=True)
+        if released:
+            log.warning("resume: %d circulation(s) claimed by a dead process released", released)
     if deployment:
         import asyncio
 
         from .distributed import run_across_workers
 
-        asyncio.run(run_across_workers(deployment, runs))
+        asyncio.run(run_across_workers(deployment, runs, engine=engine))
     else:
         from .batch import run_batches_until_idle
 

@@ -430,3 +430,4 @@ app.add_typer(archive_app, name="archive")
 from . import cli_reporting  # noqa: E402,F401 - registers deadlines, board, submit-report, summary, stats (报送与督办)
 from . import cli_web  # noqa: E402,F401 - registers `gongwen serve` (web workplace) and `gongwen passwords`
 from . import cli_cascade  # noqa: E402,F401 - registers `gongwen cascade` (全国级联)
+from . import cli_invariants  # noqa: E402,F401 - registers `gongwen check-invariants` (flows/invariants.py)

@@ -9,10 +9,8 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gongwen_engine.config.settings import Settings
-
 from . import demo as demo_mod
-from .cascade import config_dir, run_cascade, subtree_config
+from .cascade import RUN_RECORD, RunRecord, cascade_settings, run_cascade
 from .cli import app, console, friendly
 from .engine import Engine, FlowError
 
@@ -26,29 +24,36 @@ def cascade(
     batch: Annotated[int, typer.Option(help="circulations per batch (one Prefect task run each)")] = 64,
     deployment: Annotated[Optional[str], typer.Option(help="run on the workers of this deployment instead of here, e.g. gongwen-dispatch/cascade (see `gongwen deploy`); needs PREFECT_API_URL and a shared GONGWEN_DATABASE_URL/GONGWEN_STORAGE")] = None,
     runs: Annotated[int, typer.Option(help="with --deployment: flow runs started (the workers share them)")] = 2,
+    resume: Annotated[bool, typer.Option(help="continue the cascade in --out that was interrupted (killed, machine restarted): nothing is launched twice, unfinished circulations continue, the manifest is written; starts it if it never began")] = False,
 ) -> None:
     """Run the national notice (妇字〔2012〕2号) down all levels under the named `national` policy
     (签发 by policy, the seed's dates): every organisation signs for it, registers it, forwards it
-    with its own numbered, printed and sealed notice where it has subordinates, and files it."""
+    with its own numbered, printed and sealed notice where it has subordinates, and files it.
+
+    Interrupted (killed, power cut)? Run the same command again with --resume."""
     out = out.resolve()
-    if (out / "manifest.json").exists():
-        raise FlowError(f"{out} 已有一次级联结果（manifest.json）。请换一个空目录，或先删除该目录（choose an empty folder）")
+    record = RunRecord(str(config.resolve()) if config else None, tuple(province or ()))
+    previous = RunRecord.read(out)
+    if not resume and (previous is not None or (out / "manifest.json").exists()):
+        raise FlowError(f"{out} 已有一次级联（{'manifest.json' if (out / 'manifest.json').exists() else RUN_RECORD}）。"
+                        "继续被中断的级联：重新运行同一命令并加 --resume；开始新的级联：换一个空目录，或先删除该目录（choose an empty folder）")
+    if resume and previous is not None:
+        if (config or province) and record != previous:
+            raise FlowError(f"--resume 的参数与 {out} 中原级联不同（原为 --config {previous.config or '默认'} --province {' '.join(previous.provinces) or '全部'}）："
+                            "请用原来的参数，或只写 gongwen cascade --out DIR --resume")
+        record = previous
     out.mkdir(parents=True, exist_ok=True)
-    folder = config_dir(config)
-    if not (folder / "organisations.yaml").is_file():
-        raise FlowError(f"配置目录 {folder} 中没有 organisations.yaml（--config 应指向含组织机构、用户、策略等文件的目录，如 config/national）")
-    if province:
-        folder = subtree_config(out / ".gongwen" / "config", list(province), folder)
+    record.write(out)  # first, so a run killed at any later moment can be resumed with the same arguments
     if deployment and not (os.environ.get("PREFECT_API_URL") and os.environ.get("GONGWEN_DATABASE_URL")):
         raise FlowError("--deployment 需要 PREFECT_API_URL（Prefect 服务器）和 GONGWEN_DATABASE_URL（各工作机共用的 PostgreSQL）")
-    settings = Settings(home=out / ".gongwen", storage=out, config_dir=folder, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
+    settings = cascade_settings(out, record)
     started = demo_mod.timer()
     engine = Engine(settings)
     total = demo_mod.expected_circulations(engine, demo_mod.load_notice()[0])
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
-        bar = progress.add_task("circulations 流转", total=total)
+        bar = progress.add_task("circulations 流转", total=total, completed=demo_mod.count_circulations(engine))
         result = run_cascade(engine, out, concurrency=concurrency, batch=batch, on_done=lambda _cid: progress.advance(bar), started=started,
-                             deployment=deployment, runs=runs)
+                             deployment=deployment, runs=runs, resume=resume)
         progress.update(bar, completed=total)
     s = result.summary
     console.print(

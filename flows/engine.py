@@ -460,11 +460,13 @@ class Engine:
     # ---- claiming work (several workers, several machines) ---------------------------------------
     def claim_ready(self, limit: int = 50) -> list[Circulation]:
         """Claim up to ``limit`` circulations with automatic work to do (SKIP LOCKED on PostgreSQL)."""
-        stale = utcnow() - CLAIM_LEASE
+        from .claims import claimable, release_abandoned_claims
+
+        release_abandoned_claims(self)  # claims of killed processes of this machine (flows/claims.py)
         with db.transaction(self.db) as session:
             stmt = (
                 select(Circulation)
-                .where((Circulation.status == "ready") | ((Circulation.status == "running") & (Circulation.claimed_at < stale)))
+                .where(claimable())
                 .order_by(Circulation.id)
                 .limit(limit)
             )

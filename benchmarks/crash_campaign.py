@@ -93,13 +93,26 @@ def finished_steps(out: Path, pg_url: str | None) -> int:
         return 0
 
 
-def cascade_steps(provinces: list[str]) -> tuple[int, int]:
-    """(organisations, steps) of the cascade over ``provinces`` (all of them if empty)."""
-    from gongwen_engine.config.loader import load_config
+def tree(work: Path, provinces: list[str], children: int | None) -> tuple[Path, list[str]]:
+    """The config folder the campaign's cascade runs on, and the ``gongwen cascade`` arguments naming it.
+
+    ``children``: keep only the first N subordinates of each organisation below the provinces
+    (a small tree); otherwise the packaged national tree, cut to ``provinces`` by ``--province``."""
     from gongwen_engine.flows.cascade import NATIONAL_CONFIG_DIR, subtree_config
 
-    with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(subtree_config(Path(tmp), provinces) if provinces else NATIONAL_CONFIG_DIR)
+    if children is not None:
+        config = subtree_config(work / "config", provinces, max_children=children)
+        return config, ["--config", str(config)]
+    if provinces:
+        return subtree_config(work / "config", provinces), [a for p in provinces for a in ("--province", p)]
+    return NATIONAL_CONFIG_DIR, []
+
+
+def cascade_steps(config_dir: Path) -> tuple[int, int]:
+    """(organisations, steps) of the cascade over the tree of ``config_dir``."""
+    from gongwen_engine.config.loader import load_config
+
+    config = load_config(config_dir)
     root = next(o.code for o in config.organisations.values() if o.parent is None)
     orgs, steps, todo = 0, 0, [root]
     while todo:
@@ -222,14 +235,15 @@ def wait_and_kill(proc: subprocess.Popen, out: Path, pg_url: str | None, target:
     return Kill("cascade", age, steps)
 
 
-def local_campaign(out: Path, provinces: list[str], kills: int, seed: int, pg_url: str | None, work: Path,
+def local_campaign(out: Path, provinces: list[str], kills: int, seed: int, pg_url: str | None, work: Path, children: int | None = None,
                    jitter: float = 2.0, window: float = 15.0, timeout: float = 3600) -> CampaignResult:
     """Kill ``gongwen cascade`` ``kills`` times, resume it each time, check the invariants."""
     started = time.monotonic()
     result = CampaignResult(log=work / "campaign.log")
-    result.organisations, result.steps_total = cascade_steps(provinces)
+    config, tree_args = tree(work, provinces, children)
+    result.organisations, result.steps_total = cascade_steps(config)
     env = campaign_env(work, pg_url)
-    command = [*CLI, "cascade", "--out", str(out), *(a for p in provinces for a in ("--province", p))]
+    command = [*CLI, "cascade", "--out", str(out), *tree_args]
     rng = random.Random(seed)
     first = True
     for target, delay, min_age in kill_moments(rng, kills, result.steps_total, jitter, window):
@@ -328,21 +342,15 @@ class Topology:
                 kill_session(proc)
 
 
-def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int, work: Path, jitter: float = 3.0,
+def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int, work: Path, children: int | None = None, jitter: float = 3.0,
                          window: float = 20.0, server_pause: float = 5.0, timeout: float = 3600) -> CampaignResult:
     """Kill the driver, the workers and the Prefect server at random moments of a cascade run on workers."""
     started = time.monotonic()
     result = CampaignResult(log=work / "campaign.log")
-    result.organisations, result.steps_total = cascade_steps(provinces)
+    config, _ = tree(work, provinces, children)
+    result.organisations, result.steps_total = cascade_steps(config)
     prefect_db, prefect_url = create_pg_database("prefect_crash")
     app_db, app_url = create_pg_database("gongwen_crash")
-    config = work / "config"
-    from gongwen_engine.flows.cascade import NATIONAL_CONFIG_DIR, subtree_config
-
-    if provinces:
-        subtree_config(config, provinces)
-    else:
-        config = NATIONAL_CONFIG_DIR
     port = free_port()
     server_env = {**os.environ, "PREFECT_HOME": str(work / "prefect-server"),
                   "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_url.replace("postgresql://", "postgresql+asyncpg://", 1),
@@ -423,6 +431,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--province", action="append", help="provincial-level unit(s) to run (default p31, 上海)")
     parser.add_argument("--national", action="store_true", help="the whole country (3,225 organisations): hours on a small machine")
+    parser.add_argument("--children", type=int, help="keep only the first N subordinates of each organisation (a small tree)")
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
@@ -438,11 +447,11 @@ def main() -> int:
     mode = "distributed" if args.distributed else args.database
     print(f"crash campaign: {mode}, {'national' if args.national else ' '.join(provinces)}, {args.kills} kills, seed {args.seed}, work {work}", flush=True)
     if args.distributed:
-        result = distributed_campaign(out, provinces, args.kills, args.seed, work, jitter=max(args.jitter, 3.0), window=args.startup_window)
+        result = distributed_campaign(out, provinces, args.kills, args.seed, work, args.children, jitter=max(args.jitter, 3.0), window=args.startup_window)
     else:
         pg = create_pg_database("gongwen_crash") if args.database == "postgres" else None
         try:
-            result = local_campaign(out, provinces, args.kills, args.seed, pg[1] if pg else None, work, args.jitter, args.startup_window)
+            result = local_campaign(out, provinces, args.kills, args.seed, pg[1] if pg else None, work, args.children, args.jitter, args.startup_window)
         finally:
             if pg:
                 drop_pg_database(pg[0])

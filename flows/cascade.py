@@ -39,11 +39,12 @@ SHARED_FILES = ("users", "numbering", "policies", "retention")
 SEALS_FILE = "seals.yaml"
 
 
-def subtree_config(target: Path, provinces: list[str], source: Path = NATIONAL_CONFIG_DIR) -> Path:
+def subtree_config(target: Path, provinces: list[str], source: Path = NATIONAL_CONFIG_DIR, max_children: int | None = None) -> Path:
     """A config folder with the root and only the named provinces (and everything below them).
 
     The other files are copied from ``source`` (users of organisations that are left out are
-    dropped, so the folder loads)."""
+    dropped, so the folder loads). ``max_children``: below the provinces, keep only the first
+    N subordinates of each organisation (a small tree for tests and campaigns)."""
     yaml = YAML(typ="safe")
     orgs = yaml.load((source / FILES["organisations"]).read_text(encoding="utf-8"))["organisations"]
     by_code = {o["code"]: o for o in orgs}
@@ -61,6 +62,18 @@ def subtree_config(target: Path, provinces: list[str], source: Path = NATIONAL_C
 
     target.mkdir(parents=True, exist_ok=True)
     chosen = [o for o in orgs if kept(o)]
+    if max_children is not None:
+        taken: dict[str, int] = {}
+        trimmed, codes = [], set()
+        for o in chosen:  # parents come before their children in the file
+            parent = o["parent"]
+            if parent is not None and (parent not in codes or (by_code[parent]["level"] != "national" and taken.get(parent, 0) >= max_children)):
+                continue
+            if parent is not None:
+                taken[parent] = taken.get(parent, 0) + 1
+            trimmed.append(o)
+            codes.add(o["code"])
+        chosen = trimmed
     codes = {o["code"] for o in chosen}
     _dump({"organisations": chosen}, target / FILES["organisations"])
     users = yaml.load((source / FILES["users"]).read_text(encoding="utf-8"))

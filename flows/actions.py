@@ -17,7 +17,7 @@ from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.doc_templates.render import RenderResult, render_docx
 from gongwen_engine.models.issuers import issuer_names
-from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, next_serial, register_sequence
+from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, issue_doc_number, next_serial, register_sequence
 from gongwen_engine.models.tables import Delivery, Document, Registration, utcnow
 
 from . import sealing
@@ -95,7 +95,10 @@ def allocate_number(ctx: StepContext) -> None:
     content = DocumentContent.model_validate(doc.content)
     prefix = ctx.org.prefixes[0]
     year = content.issued_on.year
-    number = allocate_doc_number(ctx.session, prefix, year, doc.id, start=ctx.config.start_of(prefix, year))
+    start = ctx.config.start_of(prefix, year)
+    # PostgreSQL: allocated and committed in one round trip of its own, so the counter is not
+    # locked for the rest of the step (a re-run gets the same number back); else in the step.
+    number = issue_doc_number(ctx.engine.db, prefix, year, doc.id, start) or allocate_doc_number(ctx.session, prefix, year, doc.id, start=start)
     doc.doc_number = number.doc_number
     doc.content = {**doc.content, "doc_number": number.doc_number}
     ctx.session.add(doc)

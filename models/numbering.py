@@ -4,8 +4,9 @@ The format rule lives here and only here: ``{prefix}〔{year}〕{serial}号`` �
 Arabic digits inside 六角括号 〔〕, the serial without 第 and without leading zeros
 (GB/T 9704-2012 §7.2.4).
 
-Allocation is one ``UPDATE ... SET last = last + 1 RETURNING last`` on a counter row per
-sequence and year, inside the caller's transaction: the row lock serialises concurrent
+Allocation is one upsert ``INSERT ... ON CONFLICT DO UPDATE SET last = last + 1 RETURNING last``
+on a counter row per sequence and year, inside the caller's transaction (on PostgreSQL the
+issued-number row is inserted by the same statement): the row lock serialises concurrent
 allocators on PostgreSQL, ``BEGIN IMMEDIATE`` does on SQLite. A rolled-back transaction rolls
 back its allocation too, so committed numbers have no gaps; a number that must be withdrawn
 after commit is voided (kept, with a reason), never reused.
@@ -15,13 +16,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import Boolean, Integer, String, cast, literal
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
-from .tables import IssuedNumber, NumberCounter, utcnow
+from .tables import Document, IssuedNumber, NumberCounter, utcnow
 
 DOC_NUMBER_RE = re.compile(r"^(?P<prefix>[^〔〕\s]+)〔(?P<year>\d{4})〕(?P<serial>[1-9]\d*)号$")
 
@@ -42,9 +47,16 @@ def format_doc_number(prefix: str, year: int, serial: int) -> str:
     """('鲁妇发', 2012, 10) -> '鲁妇发〔2012〕10号'."""
     if serial < 1:
         raise ValueError(f"serial must be >= 1, got {serial}")
+    head, tail = doc_number_affixes(prefix, year)
+    return f"{head}{serial}{tail}"
+
+
+def doc_number_affixes(prefix: str, year: int) -> tuple[str, str]:
+    """What stands before and after the serial: ('鲁妇发〔2012〕', '号'). The database builds the
+    number from these when it allocates (``allocate_doc_number``), so the format stays here."""
     if not 1000 <= year <= 9999:
         raise ValueError(f"year must have four digits, got {year}")
-    return f"{prefix}〔{year}〕{serial}号"
+    return f"{prefix}〔{year}〕", "号"
 
 
 def parse_doc_number(text: str) -> DocNumber:
@@ -98,35 +110,95 @@ def normalise_doc_number(text: str) -> tuple[DocNumber, list[str]]:
     return number, changes
 
 
-def next_serial(session: Session, sequence: str, year: int, start: int = 1) -> int:
-    """Allocate the next serial of ``sequence`` in ``year`` inside the caller's transaction."""
-    dialect = session.get_bind().dialect.name
+def _counter_step(dialect: str, sequence: str, year: int, start: int):  # noqa: ANN202
+    """One statement that takes the counter's row lock and returns the new serial: the first
+    allocation inserts ``last = start``, every later one is ``last = last + 1`` (an upsert)."""
+    if start < 1:
+        raise ValueError(f"a sequence must start at 1 or above, got {start}")
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.exec(
+    return (
         insert(NumberCounter)
-        .values(sequence=sequence, year=year, last=start - 1)
-        .on_conflict_do_nothing(index_elements=["sequence", "year"])
-    )
-    result = session.exec(
-        update(NumberCounter)
-        .where(NumberCounter.sequence == sequence, NumberCounter.year == year)
-        .values(last=NumberCounter.last + 1)
+        .values(sequence=sequence, year=year, last=start)
+        .on_conflict_do_update(index_elements=["sequence", "year"], set_={"last": NumberCounter.last + 1})
         .returning(NumberCounter.last)
     )
-    return result.scalar_one()
+
+
+def next_serial(session: Session, sequence: str, year: int, start: int = 1) -> int:
+    """Allocate the next serial of ``sequence`` in ``year`` inside the caller's transaction."""
+    return session.exec(_counter_step(session.get_bind().dialect.name, sequence, year, start)).scalar_one()
 
 
 def allocate_doc_number(session: Session, prefix: str, year: int, document_id: int | None, start: int = 1) -> IssuedNumber:
-    """Allocate ``prefix〔year〕n号`` to ``document_id`` (at most one number per document)."""
+    """Allocate ``prefix〔year〕n号`` to ``document_id`` (at most one number per document).
+
+    On PostgreSQL the counter step and the issued-number row are one statement (a data-modifying
+    CTE), so the counter's row lock is held for one round trip plus the caller's commit; both
+    commit or roll back together, which is what keeps committed numbers gap-free. SQLite runs the
+    same two steps as two statements under its ``BEGIN IMMEDIATE`` write lock (no network)."""
     if document_id is not None:
         existing = session.exec(select(IssuedNumber).where(IssuedNumber.document_id == document_id)).first()
         if existing:
             return existing
-    serial = next_serial(session, prefix, year, start)
-    number = IssuedNumber(prefix=prefix, year=year, serial=serial, doc_number=format_doc_number(prefix, year, serial), document_id=document_id)
+    now = utcnow()
+    if session.get_bind().dialect.name != "postgresql":
+        serial = next_serial(session, prefix, year, start)
+        number = IssuedNumber(prefix=prefix, year=year, serial=serial, doc_number=format_doc_number(prefix, year, serial), document_id=document_id, allocated_at=now)
+        session.add(number)
+        session.flush()
+        return number
+    row = session.exec(_issue_statement(prefix, year, document_id, start, now)).one()
+    number = IssuedNumber(id=row.id, prefix=prefix, year=year, serial=row.serial, doc_number=row.doc_number, document_id=document_id,
+                          voided=False, void_reason=None, allocated_at=now)
+    make_transient_to_detached(number)  # the row exists: attach it as loaded, no second statement
     session.add(number)
-    session.flush()
     return number
+
+
+def issue_doc_number(engine: Engine, prefix: str, year: int, document_id: int, start: int = 1) -> IssuedNumber | None:
+    """Allocate and commit ``prefix〔year〕n号`` for a document already committed, in ONE round trip
+    of its own (PostgreSQL only; ``None`` elsewhere or when the document is not visible yet).
+
+    The counter step and the issued-number row are one autocommitted statement, so the counter's
+    row lock is held only while the server runs it and flushes the commit, never while a client
+    (or the rest of a step) works: concurrent allocators of one prefix queue for about one WAL
+    flush each. Gap-free as ever (counter and number commit together); the number is bound to the
+    document by the unique ``document_id``, so a step that fails afterwards and runs again gets the
+    same number back, and a number whose document is withdrawn is voided, never reused."""
+    if engine.dialect.name != "postgresql":
+        return None
+    table = IssuedNumber.__table__
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        found = conn.execute(
+            select(Document.id, *table.c).select_from(Document).outerjoin(table, table.c.document_id == Document.id).where(Document.id == document_id)
+        ).first()
+        if found is None:  # created by the caller's open transaction: this connection's FK check would wait for it
+            return None
+        if found.serial is None:
+            try:
+                found = conn.execute(_issue_statement(prefix, year, document_id, start, utcnow())).one()
+            except IntegrityError:  # another allocation for this document committed first
+                found = conn.execute(select(table).where(table.c.document_id == document_id)).one()
+    return IssuedNumber(**{c.name: found._mapping[c] for c in table.c})
+
+
+def _issue_statement(prefix: str, year: int, document_id: int | None, start: int, now: datetime):  # noqa: ANN202
+    """PostgreSQL: the counter step and the issued-number row as one statement (a data-modifying CTE)."""
+    head, tail = doc_number_affixes(prefix, year)
+    table = IssuedNumber.__table__
+    counter = _counter_step("postgresql", prefix, year, start).cte("counter")
+    return (
+        pg_insert(table)
+        .from_select(
+            ["prefix", "year", "serial", "doc_number", "document_id", "voided", "allocated_at"],
+            select(
+                literal(prefix, String), literal(year, Integer), counter.c.last,
+                literal(head, String) + cast(counter.c.last, String) + literal(tail, String),
+                literal(document_id, Integer), literal(False, Boolean), literal(now, table.c.allocated_at.type),
+            ),
+        )
+        .returning(*table.c)
+    )
 
 
 def void_doc_number(session: Session, doc_number: str, reason: str) -> IssuedNumber:

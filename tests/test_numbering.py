@@ -18,6 +18,7 @@ from gongwen_engine.models.numbering import (
     DocNumber,
     allocate_doc_number,
     format_doc_number,
+    issue_doc_number,
     parse_doc_number,
     void_doc_number,
 )
@@ -157,6 +158,55 @@ def test_a_rolled_back_allocation_leaves_no_gap(make_engine):
     assert allocate(engine, "湘妇发", 2012).doc_number == "湘妇发〔2012〕2号"
     with Session(engine.db) as session:
         assert session.exec(select(func.count()).select_from(IssuedNumber)).one() == 2
+
+
+@pytest.mark.postgres
+def test_on_postgres_one_statement_allocation_keeps_start_document_voiding_and_rollback(make_engine, pg_url):
+    """PostgreSQL allocates with one statement (counter and issued number together): the same rules hold."""
+    engine = make_engine(database_url=pg_url)
+    doc_id = new_document(engine)
+    first = allocate(engine, "鲁妇发", 2012, doc_id, start=10)
+    assert allocate(engine, "鲁妇发", 2012, doc_id, start=10).doc_number == first.doc_number == "鲁妇发〔2012〕10号"
+    with pytest.raises(RuntimeError):
+        with db.transaction(engine.db) as session:
+            assert allocate_doc_number(session, "鲁妇发", 2012, None, start=10).serial == 11
+            raise RuntimeError("印制失败")
+    with db.transaction(engine.db) as session:
+        number = allocate_doc_number(session, "鲁妇发", 2012, new_document(engine, title="重发文件"), start=10)
+        assert number.doc_number == "鲁妇发〔2012〕11号"
+        assert void_doc_number(session, number.doc_number, "印制错误，作废重发") is number  # the session's own row
+    assert allocate(engine, "鲁妇发", 2012, start=10).doc_number == "鲁妇发〔2012〕12号"
+    with Session(engine.db) as session:
+        voided = session.exec(select(IssuedNumber).where(IssuedNumber.doc_number == "鲁妇发〔2012〕11号")).one()
+        assert (voided.voided, voided.void_reason, voided.document_id) == (True, "印制错误，作废重发", None)
+        assert session.exec(select(func.count()).select_from(IssuedNumber)).one() == 3
+        assert session.get(NumberCounter, ("鲁妇发", 2012)).last == 12
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_committed_document_is_issued_its_number_in_one_round_trip_of_its_own(make_engine, pg_url):
+    engine = make_engine(database_url=pg_url)
+    first, second = new_document(engine), new_document(engine, title="第二件")
+    issued = issue_doc_number(engine.db, "鲁妇发", 2012, first, start=10)
+    assert (issued.doc_number, issued.document_id) == ("鲁妇发〔2012〕10号", first)
+    assert issue_doc_number(engine.db, "鲁妇发", 2012, first, start=10).id == issued.id  # a re-run gets the same number
+    with pytest.raises(RuntimeError):
+        with db.transaction(engine.db) as session:  # committed on its own: a failing caller does not take it back
+            issue_doc_number(engine.db, "鲁妇发", 2012, second, start=10)
+            raise RuntimeError("印制失败")
+    assert allocate(engine, "鲁妇发", 2012, second, start=10).doc_number == "鲁妇发〔2012〕11号"
+    with db.transaction(engine.db) as session:  # a document the caller has not committed yet: left to the caller's transaction
+        pending = Document(org="shandong", title="未提交", content={})
+        session.add(pending)
+        session.flush()
+        assert issue_doc_number(engine.db, "鲁妇发", 2012, pending.id, start=10) is None
+        assert allocate_doc_number(session, "鲁妇发", 2012, pending.id, start=10).doc_number == "鲁妇发〔2012〕12号"
+    assert_gap_free(engine, "鲁妇发", 2012, 10, 3)
+
+
+def test_on_sqlite_issuing_is_left_to_the_callers_transaction(make_engine):
+    engine = make_engine()
+    assert issue_doc_number(engine.db, "鲁妇发", 2012, new_document(engine), start=10) is None
 
 
 # --- concurrent allocation ----------------------------------------------------------------------

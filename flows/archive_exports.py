@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from docx.enum.section import WD_ORIENT
 from docx.shared import Mm, Pt
 from openpyxl import Workbook
 
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
@@ -112,50 +114,246 @@ def export_package(items: list[ArchiveItem], storage: Path, fonds: str, year: in
     return path
 
 
+# What a transfer package may hold. A package is read from outside: every name, size and field is
+# checked before anything is written, and a package that breaks any rule is refused whole.
+MAX_PACKAGE_ENTRIES = 100_000
+MAX_ENTRY_BYTES = 1024 * 1024 * 1024  # one file, uncompressed (1 GiB)
+MAX_PACKAGE_BYTES = 8 * 1024 * 1024 * 1024  # all files, uncompressed (8 GiB)
+MAX_METADATA_BYTES = 16 * 1024 * 1024  # package.json, one metadata.json
+MAX_RATIO = 200  # uncompressed / compressed for an entry over 1 MiB: more is a zip bomb, not a document
+RATIO_FLOOR = 1024 * 1024
+
+
+class PackageError(FlowError):
+    """A transfer package refused: what is wrong, where, and that nothing was imported (Chinese)."""
+
+    def __init__(self, package: Path, problem: str) -> None:
+        super().__init__(f"移交包 {package.name} 被拒绝，未导入任何内容：{problem}")
+
+
+class _Refused(Exception):
+    """A problem inside the package (turned into PackageError with the package's name)."""
+
+
 def import_package(session: Session, storage: Path, config: Config, package: Path, fonds: str) -> list[ArchiveItem]:
-    """Read a transfer package into this database: every digest is checked first; an archive code
-    that exists already is refused; nothing is written unless the whole package is sound."""
+    """Read a transfer package into this database: every name, size and digest is checked first; an
+    archive code that exists already is refused; nothing is written unless the whole package is
+    sound. The files are written last and removed again if anything fails, the transaction's
+    commit included (its rollback removes them)."""
     try:
         z = zipfile.ZipFile(package)
-    except (FileNotFoundError, zipfile.BadZipFile) as exc:
-        raise FlowError(f"移交包 {package} 无法打开：{exc}（expected a zip written by `gongwen archive export`）") from None
-    with z:
-        manifest = json.loads(z.read(PACKAGE_MANIFEST))
-        if manifest.get("format") != PACKAGE_FORMAT:
-            raise FlowError(f"{package}: 不是 gongwen 移交包（format {manifest.get('format')!r}, expected {PACKAGE_FORMAT}）")
-        if manifest["全宗号"] != fonds:
-            raise FlowError(f"移交包属于全宗 {manifest['全宗号']}，您只能接收本全宗（{fonds}）的档案")
-        staged = [_read_item(z, code) for code in manifest["档号"]]
-        if len(staged) != manifest["件数"] or sum(len(d) for _, files in staged for d in files.values()) != manifest["字节数"]:
-            raise FlowError(f"{package}: 件数或字节数与 package.json 不符（the package is incomplete）")
-        taken = session.exec(select(ArchiveItem.archive_code).where(ArchiveItem.archive_code.in_(manifest["档号"]))).all()
-        if taken:
-            raise FlowError(f"档号已存在，未导入任何文件：{'、'.join(taken[:5])}（these items are in the database already）")
-        return [_file_imported(session, storage, config, meta, files) for meta, files in staged]
+    except FileNotFoundError:
+        raise FlowError(f"移交包 {package} 不存在（请检查路径）") from None
+    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, NotImplementedError, EOFError) as exc:
+        raise PackageError(package, f"不是有效的 zip 文件（{exc}）；应为 `gongwen archive export` 写出的移交包") from None
+    try:
+        with z:
+            manifest, staged = _read_package(z, fonds)
+    except _Refused as exc:
+        raise PackageError(package, str(exc)) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:  # CRC, truncation, compression
+        raise PackageError(package, f"zip 内容损坏或无法解压（{exc}）") from None
+    taken = session.exec(select(ArchiveItem.archive_code).where(ArchiveItem.archive_code.in_(manifest["档号"]))).all()
+    if taken:
+        raise FlowError(f"档号已存在，未导入任何文件：{'、'.join(taken[:5])}（these items are in the database already）")
+    targets = {(meta["档号"], name): _target(storage, meta, name) for meta, files in staged for name in files}
+    present = [str(path) for path in targets.values() if path.exists()]
+    if present:
+        raise PackageError(package, f"存储目录中已有同名文件（{present[0]} 等 {len(present)} 个）；请先核对存储目录（`gongwen archive verify`）")
+    items = [_file_imported(session, meta, files) for meta, files in staged]
+    session.flush()
+    written: list[Path] = []
+    try:
+        for meta, files in staged:
+            for name, data in files.items():
+                write_atomically(data, targets[(meta["档号"], name)])
+                written.append(targets[(meta["档号"], name)])
+    except BaseException:
+        _remove(written)
+        raise
+    _remove_unless_committed(session, written)
+    return items
 
 
-def _read_item(z: zipfile.ZipFile, code: str) -> tuple[dict[str, Any], dict[str, bytes]]:
-    meta = json.loads(z.read(f"{code}/{ITEM_METADATA}"))
-    parse_archive_code(meta["档号"])
-    files = {}
-    for f in meta["电子文件"]:
-        data = z.read(f"{code}/{f['计算机文件名']}")
-        d = digests(data)
-        want = {x["算法"]: x["值"] for x in f["固化信息"]}
-        if d.size != f["大小"] or d.sha256 != want["SHA-256"] or d.sm3 != want["SM3"]:
-            raise FlowError(f"移交包中 {code}/{f['计算机文件名']} 的摘要或大小与元数据不符，拒绝导入（digest mismatch）")
-        files[f["计算机文件名"]] = data
-    return meta, files
+def _read_package(z: zipfile.ZipFile, fonds: str) -> tuple[dict[str, Any], list[tuple[dict[str, Any], dict[str, bytes]]]]:
+    """The manifest and every item (metadata, file name -> bytes), all checked; or _Refused."""
+    infos = z.infolist()
+    if len(infos) > MAX_PACKAGE_ENTRIES:
+        raise _Refused(f"条目过多（{len(infos)} 个，上限 {MAX_PACKAGE_ENTRIES}）")
+    entries: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        if not _safe_entry_name(info.filename):
+            raise _Refused(f"含有不安全的路径“{info.filename}”（绝对路径、“..”或反斜杠）")
+        if info.filename in entries:
+            raise _Refused(f"条目“{info.filename}”重复出现")
+        if info.file_size > MAX_ENTRY_BYTES or (info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
+            raise _Refused(f"条目“{info.filename}”解压后 {info.file_size} 字节（压缩 {info.compress_size} 字节），超出上限（疑似 zip 炸弹）")
+        entries[info.filename] = info
+    if sum(i.file_size for i in infos) > MAX_PACKAGE_BYTES:
+        raise _Refused(f"解压后总大小超过 {MAX_PACKAGE_BYTES // 1024**3} GiB 的上限")
+    manifest = _json(z, entries, PACKAGE_MANIFEST)
+    _check_manifest(manifest, fonds)
+    expected = {PACKAGE_MANIFEST}
+    staged = []
+    for code in manifest["档号"]:
+        meta = _json(z, entries, f"{code}/{ITEM_METADATA}")
+        _check_metadata(meta, code, manifest)
+        files = {}
+        for f in meta["电子文件"]:
+            name = f["计算机文件名"]
+            data = _entry(z, entries, f"{code}/{name}", MAX_ENTRY_BYTES)
+            d = digests(data)
+            want = {x["算法"]: x["值"] for x in f["固化信息"]}
+            if d.size != f["大小"] or d.sha256 != want.get("SHA-256") or d.sm3 != want.get("SM3"):
+                raise _Refused(f"{code}/{name} 的摘要或大小与元数据不符（digest mismatch）")
+            if file_format(data, name) == "docx":
+                try:
+                    docx_paragraphs(data)
+                except Exception as exc:  # noqa: BLE001 - any parse failure of a file from outside
+                    raise _Refused(f"{code}/{name} 不是可读的 .docx（{type(exc).__name__}）") from None
+            files[name] = data
+        expected |= {f"{code}/{ITEM_METADATA}", *(f"{code}/{name}" for name in files)}
+        staged.append((meta, files))
+    extra = sorted(set(entries) - expected - {n for n in entries if n.endswith("/") and n.rstrip("/") in manifest["档号"]})
+    if extra:
+        raise _Refused(f"含有清单之外的文件：{'、'.join(extra[:5])}")
+    if len(staged) != manifest["件数"] or sum(len(d) for _, files in staged for d in files.values()) != manifest["字节数"]:
+        raise _Refused("件数或字节数与 package.json 不符（the package is incomplete）")
+    return manifest, staged
 
 
-def _file_imported(session: Session, storage: Path, config: Config, meta: dict[str, Any], files: dict[str, bytes]) -> ArchiveItem:
+def _safe_entry_name(name: str) -> bool:
+    parts = name.rstrip("/").split("/")
+    return bool(name) and not name.startswith("/") and "\\" not in name and "\x00" not in name and ":" not in parts[0] and not any(p in ("", ".", "..") for p in parts)
+
+
+def _entry(z: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], name: str, limit: int) -> bytes:
+    info = entries.get(name)
+    if info is None:
+        raise _Refused(f"缺少文件“{name}”")
+    if info.file_size > limit:
+        raise _Refused(f"“{name}”过大（{info.file_size} 字节，上限 {limit}）")
+    with z.open(info) as handle:  # zipfile reads at most the declared size and checks the CRC
+        return handle.read(limit + 1)
+
+
+def _json(z: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], name: str) -> Any:
+    try:
+        return json.loads(_entry(z, entries, name, MAX_METADATA_BYTES).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Refused(f"“{name}”不是 UTF-8 的 JSON（{exc}）") from None
+
+
+def _need(data: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(data, dict) or key not in data:
+        raise _Refused(f"{where} 缺少字段“{key}”")
+    value = data[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _Refused(f"{where} 缺少字段“{key}”或其类型不对")
+    return value
+
+
+def _check_manifest(manifest: Any, fonds: str) -> None:
+    if not isinstance(manifest, dict) or manifest.get("format") != PACKAGE_FORMAT:
+        got = manifest.get("format") if isinstance(manifest, dict) else None
+        raise _Refused(f"不是 gongwen 移交包（format {got!r}，应为 {PACKAGE_FORMAT}）")
+    owner = _need(manifest, "全宗号", str, PACKAGE_MANIFEST)
+    if owner != fonds:
+        raise FlowError(f"移交包属于全宗 {owner}，您只能接收本全宗（{fonds}）的档案")
+    year = _need(manifest, "年度", int, PACKAGE_MANIFEST)
+    for key in ("件数", "字节数"):
+        if _need(manifest, key, int, PACKAGE_MANIFEST) < 0:
+            raise _Refused(f"{PACKAGE_MANIFEST} 的“{key}”为负数")
+    codes = _need(manifest, "档号", list, PACKAGE_MANIFEST)
+    if len(set(map(str, codes))) != len(codes):
+        raise _Refused(f"{PACKAGE_MANIFEST} 中有重复的档号")
+    for code in codes:
+        parsed = _archive_code(code)
+        if parsed.fonds != owner or parsed.year != year:
+            raise _Refused(f"档号 {code} 不属于全宗 {owner} {year} 年度")
+
+
+def _archive_code(code: Any) -> Any:
+    if not isinstance(code, str) or code != code.strip():
+        raise _Refused(f"档号 {code!r} 格式不对")
+    try:
+        return parse_archive_code(code)
+    except ValueError as exc:
+        raise _Refused(str(exc)) from None
+
+
+FILE_FIELDS = {"顺序号": int, "角色": str, "格式": str, "计算机文件名": str, "大小": int, "页数": (int, type(None)), "页数来源": (str, type(None)), "加盖归档章": bool, "固化信息": list}
+ITEM_FIELDS = {"档号": str, "题名": str, "文件编号": (str, type(None)), "责任者": str, "日期": str, "页数": (int, type(None)), "文种": (str, type(None)),
+               "密级": (str, type(None)), "备注": (str, type(None)), "机构代码": (str, type(None)), "处理过程": list, "电子文件": list}
+
+
+def _check_metadata(meta: Any, code: str, manifest: dict[str, Any]) -> None:
+    where = f"{code}/{ITEM_METADATA}"
+    for key, kind in ITEM_FIELDS.items():
+        _need(meta, key, kind, where)
+    if meta["档号"] != code:
+        raise _Refused(f"{where} 的档号“{meta['档号']}”与所在目录不符")
+    try:
+        date(int(meta["日期"][:4]), int(meta["日期"][4:6]), int(meta["日期"][6:8]))
+    except ValueError:
+        raise _Refused(f"{where} 的日期“{meta['日期']}”应为 YYYYMMDD") from None
+    if len(meta["日期"]) != 8:
+        raise _Refused(f"{where} 的日期“{meta['日期']}”应为 YYYYMMDD")
+    names = []
+    for i, f in enumerate(meta["电子文件"]):
+        for key, kind in FILE_FIELDS.items():
+            _need(f, key, kind, f"{where} 电子文件第 {i + 1} 项")
+        name = f["计算机文件名"]
+        if not name or name in (".", "..") or any(c in name for c in "/\\\x00:") or len(name.encode("utf-8")) > 255:
+            raise _Refused(f"{where} 的文件名“{name}”不安全（只能是一个文件名，不能含路径）")
+        if not all(isinstance(x, dict) and isinstance(x.get("算法"), str) and isinstance(x.get("值"), str) for x in f["固化信息"]):
+            raise _Refused(f"{where} 电子文件第 {i + 1} 项的固化信息格式不对")
+        names.append(name)
+    if len(set(names)) != len(names):
+        raise _Refused(f"{where} 中有重名的文件")
+    if not all(isinstance(e, dict) for e in meta["处理过程"]):
+        raise _Refused(f"{where} 的处理过程格式不对")
+
+
+def _target(storage: Path, meta: dict[str, Any], name: str) -> Path:
+    code = parse_archive_code(meta["档号"])
+    root = storage.resolve()
+    path = (root / item_folder(code.fonds, code.year, meta["档号"]) / name).resolve()
+    if not path.is_relative_to(root):  # the checks above make this impossible; never write outside storage
+        raise FlowError(f"移交包中的文件 {name} 会写到存储目录之外，拒绝导入")
+    return path
+
+
+def _remove_unless_committed(session: Session, written: list[Path]) -> None:
+    """Remove the written files when the session's transaction ends without a commit (an error
+    after the import, or the COMMIT itself failing): the database and the storage agree."""
+    state = {"committed": False, "ended": False}
+
+    def committed(_session: Session) -> None:
+        state["committed"] = True
+
+    def ended(_session: Session, transaction: Any) -> None:
+        if transaction.parent is None and not state["ended"]:
+            state["ended"] = True
+            if not state["committed"]:
+                _remove(written)
+
+    event.listen(session, "after_commit", committed)
+    event.listen(session, "after_transaction_end", ended)
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _file_imported(session: Session, meta: dict[str, Any], files: dict[str, bytes]) -> ArchiveItem:
     code = parse_archive_code(meta["档号"])
     folder = item_folder(code.fonds, code.year, meta["档号"])
     records, texts = [], []
     for f in meta["电子文件"]:
         data = files[f["计算机文件名"]]
         relative = f"{folder}/{f['计算机文件名']}"
-        write_atomically(data, storage / relative)
         d = digests(data)
         if file_format(data, relative) == "docx":
             texts.extend(docx_paragraphs(data))

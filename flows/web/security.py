@@ -125,7 +125,8 @@ def new_csrf_token() -> str:
 
 
 def csrf_valid(expected: str | None, given: str | None) -> bool:
-    return bool(expected and given) and hmac.compare_digest(str(expected), str(given))
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a forged form may carry.
+    return bool(expected and given) and hmac.compare_digest(str(expected).encode("utf-8"), str(given).encode("utf-8"))
 
 
 def session_secret(home: Path) -> str:

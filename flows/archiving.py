@@ -10,14 +10,14 @@ item carries the archive stamp (归档章). Every filed file has a SHA-256 and a
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
-from gongwen_engine.config.schema import Role, User
+from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.models.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
@@ -28,6 +28,7 @@ from gongwen_engine.models.numbering import next_serial
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem
 
 from .engine import FlowError, StepContext
+from .permissions import Action, Fonds, authorize
 
 ARCHIVE_AREA = "archive"
 REFERENCE_OUTCOME = "reference"  # a decision outcome meaning 参阅件: received for reference only
@@ -119,7 +120,10 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     sources = item_sources(ctx, issued, received)
     if not sources:
         raise FlowError(f"circulation {circ.id}: nothing to file (no issued copy, no received document)")
+    if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
+        raise FlowError(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
     item.files, body = write_filed_copies(ctx.engine.storage, item, sources)
+    remove_leftovers(ctx.engine.storage, item)
     item.pages = sum(f["pages"] for f in item.files)
     item.note = "页数为估算（未装 LibreOffice）" if any(f["pages_method"] == "estimate" for f in item.files) else None
     ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f["file"] for f in item.files])
@@ -172,6 +176,23 @@ def write_filed_copies(storage: Path, item: ArchiveItem, sources: list[Source]) 
     return records, "\n".join(t for t in texts if t != item.title)
 
 
+def remove_leftovers(storage: Path, item: ArchiveItem) -> list[str]:
+    """Delete what an earlier, rolled-back attempt left in the folder of this freshly allocated
+    archive code: a process killed after writing the filed copies but before its transaction
+    committed leaves them (or a temporary file of ``write_atomically``) behind, and the code is
+    allocated again. No committed item holds this code (checked by the caller), so every file
+    there that the item does not record is such a leftover. Returns what was removed."""
+    folder = storage / item_folder(item.fonds, item.year, item.archive_code)
+    recorded = {f["file"] for f in item.files}
+    removed = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        relative = path.relative_to(storage).as_posix()
+        if path.is_file() and relative not in recorded:
+            path.unlink()
+            removed.append(relative)
+    return removed
+
+
 def _first_docx(measured: list) -> int:
     for seq, (source, data, _, _) in enumerate(measured, start=1):
         if file_format(data, source.file) == "docx":
@@ -191,16 +212,18 @@ def process_history(session: Session, circulation_id: int) -> list[dict[str, Any
 class Archivist:
     user: User
     fonds: str
+    config: Config = field(compare=False, repr=False)
 
 
-def archivist(config: Config, user_id: str) -> Archivist:
-    """The archivist and the one fonds they may see; anyone else is refused."""
+def archivist(config: Config, user_id: str, action: Action = Action.archive_search) -> Archivist:
+    """The archivist and the one fonds they may see (``permissions``: ``action`` in their own
+    fonds); anyone else is refused."""
     user = config.users.get(user_id)
     if user is None:
         raise FlowError(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
-    if Role.archivist not in user.roles:
-        raise FlowError(f"用户 {user.name}（{user_id}）不是档案员，不能查阅档案（needs role archivist）")
-    return Archivist(user, config.org(user.org).fonds)
+    fonds = config.org(user.org).fonds
+    authorize(config, user, action, Fonds(fonds))
+    return Archivist(user, fonds, config)
 
 
 def log_retrieval(session: Session, user_id: str, fonds: str | None, action: str, results: int, **detail: Any) -> None:
@@ -212,13 +235,12 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, list, dict)) else str(value)
 
 
-def item_in_fonds(session: Session, who: Archivist, archive_code: str) -> ArchiveItem:
-    """One item by archive code, if it is in the archivist's fonds (callers log a refusal too)."""
+def item_in_fonds(session: Session, who: Archivist, archive_code: str, action: Action = Action.archive_show) -> ArchiveItem:
+    """One item by archive code, if ``who`` may ``action`` it (their own fonds; callers log a refusal too)."""
     item = session.exec(select(ArchiveItem).where(ArchiveItem.archive_code == archive_code.strip())).first()
     if item is None:
         raise FlowError(f"档号 {archive_code} 不存在（no such archive code; see `gongwen archive search`）")
-    if item.fonds != who.fonds:
-        raise FlowError(f"无权查阅：档号 {archive_code} 属于全宗 {item.fonds}，您只能查阅本全宗（{who.fonds}）的档案")
+    authorize(who.config, who.user, action, Fonds(item.fonds, f"档案 {item.archive_code}"))
     return item
 
 

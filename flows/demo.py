@@ -13,6 +13,7 @@ from sqlmodel import Session, func, select
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, Registration
 
 from .engine import Engine
@@ -66,7 +67,7 @@ def write_manifest(engine: Engine, out: Path) -> Path:
                 }
             )
     path = out / "manifest.json"
-    path.write_text(json.dumps(entries, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_atomically(json.dumps(entries, ensure_ascii=False, indent=2).encode("utf-8"), path)  # never half-written, even if killed
     return path
 
 

@@ -136,6 +136,37 @@ def test_an_unaudited_step_and_an_unfinished_circulation_are_found(copy_of) -> N
     assert {"audit_step_missing", "circulation_unfinished"} <= found
 
 
+def test_a_filing_step_cut_off_after_writing_leaves_nothing_behind(make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed inside 归档 after the filed copies were written (one still a temporary
+    file) rolls back; the code is allocated again and the retry clears what the cut-off attempt left."""
+    from gongwen_engine.flows import archiving
+
+    engine = make_engine(config_dir=small_tree(tmp_path / "config"))
+    org, content = load_notice()
+    engine.launch(org, "issuing", content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
+    real_index = archiving.index_item
+    cut: list[str] = []
+
+    def killed_after_writing(session, item, body):  # noqa: ANN001, ANN202
+        if not cut:
+            folder = engine.storage / archiving.item_folder(item.fonds, item.year, item.archive_code)
+            (folder / ".01-issued_copy.docx.k3j4.tmp").write_bytes(b"half a file")
+            cut.append(item.archive_code)
+            raise KeyboardInterrupt("killed")  # not retried: the transaction rolls back
+        return real_index(session, item, body)
+
+    monkeypatch.setattr(archiving, "index_item", killed_after_writing)
+    with pytest.raises(KeyboardInterrupt):
+        drive(engine)
+    sql(engine, f"UPDATE circulation SET claimed_by = '{socket.gethostname()}:{dead_pid()}' WHERE status = 'running'")  # its process is gone
+    claims._last_check.clear()
+    drive(engine)
+    report = check_invariants(engine, root="acwf", expect_finished=True)
+    assert cut and report.violations == []
+    with Session(engine.db) as s:
+        assert cut[0] in {i.archive_code for i in s.exec(select(ArchiveItem))}  # the same code, filed once
+
+
 # ---- claims of killed processes ----------------------------------------------------------------------
 
 def dead_pid() -> int:

@@ -133,9 +133,9 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(args, env=env, stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def session_members(sid: int) -> list[int]:
-    """Processes still in session ``sid`` (children that outlived their parent)."""
-    members = []
+def processes() -> dict[int, tuple[int, int]]:
+    """Every live process: pid -> (parent pid, session id)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -143,19 +143,35 @@ def session_members(sid: int) -> list[int]:
             fields = (entry / "stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if len(fields) > 3 and int(fields[3]) == sid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
+        if len(fields) > 4 and fields[0] != "Z":
+            found[int(entry.name)] = (int(fields[1]), int(fields[3]))
+    return found
+
+
+def session_members(sid: int) -> list[int]:
+    """Processes still in session ``sid``, and every descendant of them (a Prefect worker starts
+    each flow run in a session of its own)."""
+    table = processes()
+    members = {pid for pid, (_, session) in table.items() if session == sid}
+    if sid in table:
+        members.add(sid)
+    grew = True
+    while grew:
+        more = {pid for pid, (parent, _) in table.items() if parent in members} - members
+        members |= more
+        grew = bool(more)
+    return sorted(members)
 
 
 def kill_session(proc: subprocess.Popen) -> None:
-    """SIGKILL the process's whole session (its process group and anything that left it)."""
+    """SIGKILL the process's whole session and its descendants (a machine that dies takes them all)."""
     for _ in range(3):
+        doomed = session_members(proc.pid)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        for pid in session_members(proc.pid):
+        for pid in doomed:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -201,7 +217,7 @@ class CampaignResult:
         victims = Counter(k.victim for k in self.kills)
         lines = [
             f"kills {len(self.kills)} ({', '.join(f'{v} {n}' for v, n in sorted(victims.items()))}) · resumes {self.resumes}"
-            + (f" · restarts {dict(self.restarts)}" if self.restarts else ""),
+            + (f" · restarts {dict((k, v) for k, v in self.restarts.items() if v)}" if any(self.restarts.values()) else ""),
             "killed after steps: " + " ".join(str(k.steps) for k in self.kills) + f" (of {self.steps_total}, {self.organisations} organisations)",
             f"documents checked {checked.get('documents', 0)} (expected {checked.get('expected_documents', 0)}) · manifest entries {checked.get('manifest_entries', 0)} · "
             f"circulations {checked.get('circulations', 0)} · numbers {checked.get('numbers', 0)} · deliveries {checked.get('deliveries', 0)} · "
@@ -336,6 +352,16 @@ class Topology:
                                     "--name", name, "--limit", "1"], self.env, self.work / f"{name}.log")
         return name
 
+    def keep_workers(self, wanted: int = 2) -> int:
+        """Start workers until ``wanted`` are alive (one may exit while the server is away); returns how many were started."""
+        for name in [n for n, p in self.workers.items() if p.poll() is not None]:
+            del self.workers[name]
+        started = 0
+        while len(self.workers) < wanted:
+            self.start_worker()
+            started += 1
+        return started
+
     def stop(self) -> None:
         for proc in [*self.workers.values(), self.server]:
             if proc is not None and proc.poll() is None:
@@ -374,6 +400,7 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
         born = {"driver": time.monotonic()}
         for target, delay, min_age in kill_moments(rng, kills, result.steps_total, jitter, window):
             victim = rng.choice(["driver", "worker", "worker", "server"])
+            result.restarts["worker exited"] += topo.keep_workers()
             while driver.poll() is None and finished_steps(out, app_url) < target:
                 time.sleep(0.2)
             deadline = max(time.monotonic() + delay, born["driver"] + min_age)
@@ -407,11 +434,15 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
                 topo.start_server()
                 result.restarts["server"] += 1
         while True:  # the last driver runs to the end (resumed if the server's absence made it give up)
-            try:
-                rc = driver.wait(timeout)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + timeout
+            while driver.poll() is None and time.monotonic() < deadline:
+                result.restarts["worker exited"] += topo.keep_workers()
+                time.sleep(1)
+            if driver.poll() is None:
                 kill_session(driver)
                 rc = -1
+            else:
+                rc = driver.returncode
             if rc == 0 or rc == -1 or result.restarts["driver exited"] > kills + 3:
                 break
             result.restarts["driver exited"] += 1

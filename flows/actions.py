@@ -23,6 +23,7 @@ from gongwen_engine.models.tables import Delivery, Document, Registration, utcno
 from . import sealing
 from .archiving import file_circulation
 from .engine import FlowError, StepContext
+from .recipients import delivery_targets
 from .views import issued_parts
 
 Action = Callable[[StepContext], str | None]
@@ -137,13 +138,14 @@ def seal(ctx: StepContext) -> None:
 
 @action
 def distribute(ctx: StepContext) -> None:
-    """核发: deliver to every child organisation once; each delivery starts the recipient's flow."""
+    """核发: deliver once to each recipient (those chosen at launch, else every child organisation:
+    ``recipients.delivery_targets``); each delivery starts the recipient's flow."""
     circ = ctx.circulation
     doc = ctx.document(circ.document_id)
     if not doc.file:
         raise FlowError(f"document {doc.doc_number} is not rendered yet: put the render step before distribution")
     flow = ctx.step.start_flow or circ.flow
-    for child in ctx.config.children(circ.org):
+    for child in delivery_targets(ctx.config, circ):
         if ctx.session.exec(select(Delivery).where(Delivery.document_id == doc.id, Delivery.recipient == child.code)).first() is None:
             ctx.session.add(Delivery(document_id=doc.id, sender=circ.org, recipient=child.code))
             ctx.audit("delivered", doc.id, recipient=child.code)

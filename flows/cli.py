@@ -381,6 +381,9 @@ def demo(
     settings = Settings(home=out / ".gongwen", storage=out, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
     started = demo_mod.timer()
     engine = Engine(settings)
+    if engine.status_counts():  # a demo killed half-way: launching again would send the notice twice
+        raise FlowError(f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；"
+                        "或换一个空目录（choose an empty folder）")
     org, content = demo_mod.load_notice()
     total = demo_mod.expected_circulations(engine, org) + (0 if interactive else 1)  # + 山东省妇联's report (报送)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:

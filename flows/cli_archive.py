@@ -22,6 +22,7 @@ from .archive_exports import export_package, import_package, item_metadata, writ
 from .archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
 from .cli import friendly
 from .engine import Engine, FlowError
+from .permissions import Action
 
 archive_app = typer.Typer(help="The archive (档案): search, show, catalogue, transfer, verify, four-properties check.", no_args_is_help=True)
 console = Console()
@@ -82,7 +83,7 @@ def search_cmd(
 def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One item: its metadata (DA/T 46), files with digests, and handling history."""
     engine = _engine()
-    who = archivist(engine.config, user)
+    who = archivist(engine.config, user, Action.archive_show)
     try:
         with db.transaction(engine.db) as session:
             item = item_in_fonds(session, who, code)
@@ -114,7 +115,7 @@ def catalogue_cmd(
 ) -> None:
     """The archive catalogue (归档文件目录) of a year, as .docx and .xlsx."""
     engine = _engine()
-    who = archivist(engine.config, user)
+    who = archivist(engine.config, user, Action.archive_export)
     with db.transaction(engine.db) as session:
         items = items_of(session, who.fonds, year, retention)
         if not items:
@@ -129,7 +130,7 @@ def catalogue_cmd(
 def export_cmd(year: Annotated[int, typer.Argument(help="year 年度")], user: UserOpt = ..., out: Annotated[Path, typer.Option(help="folder for the zip")] = Path(".")) -> None:
     """The transfer package (移交包) of a year: files + DA/T 46 metadata + digests + history."""
     engine = _engine()
-    who = archivist(engine.config, user)
+    who = archivist(engine.config, user, Action.archive_export)
     with db.transaction(engine.db) as session:
         items = items_of(session, who.fonds, year)
         path = export_package(items, engine.storage, who.fonds, year, out)
@@ -142,7 +143,7 @@ def export_cmd(year: Annotated[int, typer.Argument(help="year 年度")], user: U
 def import_cmd(package: Annotated[Path, typer.Argument(help="a zip written by `gongwen archive export`")], user: UserOpt = ...) -> None:
     """Receive a transfer package into this database (digests checked first; all or nothing)."""
     engine = _engine()
-    who = archivist(engine.config, user)
+    who = archivist(engine.config, user, Action.archive_export)
     with db.transaction(engine.db) as session:
         items = import_package(session, engine.storage, engine.config, package, who.fonds)
         log_retrieval(session, user, who.fonds, "import", len(items), package=str(package))
@@ -154,7 +155,7 @@ def import_cmd(package: Annotated[Path, typer.Argument(help="a zip written by `g
 def verify_cmd(user: Annotated[Optional[str], typer.Option("--user", help="an archivist: only their fonds; omitted: every fonds")] = None) -> None:
     """Fixity: every filed file against its size, SHA-256 and SM3; changed, missing and extra files by archive code."""
     engine = _engine()
-    fonds = archivist(engine.config, user).fonds if user else None
+    fonds = archivist(engine.config, user, Action.archive_verify).fonds if user else None
     with Progress(console=console, transient=True) as progress:
         progress.add_task("校验 verifying", total=None)
         with db.transaction(engine.db) as session:
@@ -173,7 +174,7 @@ def verify_cmd(user: Annotated[Optional[str], typer.Option("--user", help="an ar
 def check_cmd(year: Annotated[int, typer.Argument(help="year 年度")], user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The four-properties check (四性检测, DA/T 70-2018) of a year's items."""
     engine = _engine()
-    who = archivist(engine.config, user)
+    who = archivist(engine.config, user, Action.archive_verify)
     with db.transaction(engine.db) as session:
         report = four_properties(session, engine.storage, engine.config, who.fonds, year)
         log_retrieval(session, user, who.fonds, "check", len(report.checks), year=year, passed=report.passed)

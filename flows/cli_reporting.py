@@ -146,9 +146,10 @@ def board(
     org: Annotated[Optional[str], typer.Option(help="requirements this organisation made")] = None,
     as_of: AsOf = None,
     as_json: JsonOpt = False,
+    user: Annotated[Optional[str], typer.Option(help="who looks (a secretary or leader): only the requirements of their organisation and those below it; omitted: the operator sees all")] = None,
 ) -> None:
     """The supervision board (督办台账): who submitted, who is late, who is missing, what was submitted."""
-    rows = reporting.board(_engine(), _day(as_of), requirement, org)
+    rows = reporting.board(_engine(), _day(as_of), requirement, org, viewer=user)
     if as_json:
         _print_json({"rows": [r.as_json() for r in rows], "counts": reporting.board_counts(rows)})
         return

@@ -31,13 +31,11 @@ from gongwen_engine.models.workdays import due_after, load_calendar
 from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
 
 from .definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
+from .errors import FlowError
+from .permissions import Action, Item, Org, Person, acting_for, allowed, authorize
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this is taken over (its worker died)
-
-
-class FlowError(RuntimeError):
-    """A request the flow cannot honour (wrong person, step already done, ...). Message is user-facing."""
 
 
 def record_file(session: Session, circulation_id: int, role: str, relative: str, sha256: str, size: int) -> CirculationFile:
@@ -49,6 +47,11 @@ def record_file(session: Session, circulation_id: int, role: str, relative: str,
         row.file, row.sha256, row.size, row.updated_at = relative, sha256, size, utcnow()
     session.add(row)
     return row
+
+
+def item_target(item: WorkItem, step_title: str = "") -> Item:
+    """A work item as the permission rule sees it."""
+    return Item(org=item.org, role=item.role, assignee=item.assignee, id=item.id, step_title=step_title)
 
 
 @dataclass
@@ -133,6 +136,8 @@ class Engine:
     def launch(self, org: str, flow: str, content: DocumentContent, policy: str = "manual", actor: str = "system") -> int:
         """A secretary starts a flow over a new document (the draft). Returns the circulation id."""
         self.config.org(org)
+        if actor in self.config.users:  # a person must be allowed to launch for ``org``; other actors (system, scripts) are the operator's
+            authorize(self.config, self.config.users[actor], Action.launch, Org(org))
         self.config.policy(policy)
         definition = self.flow(flow)
         with db.transaction(self.db) as session:
@@ -225,8 +230,8 @@ class Engine:
         user, target = self.user(user_id), self.user(to_user)
         with db.transaction(self.db) as session:
             item, circ, step = self._lock_item(session, work_item_id)
-            self._may_act(session, user, item, step)
-            if target.org != circ.org or step.by not in target.roles:
+            self._may_act(session, user, item, step, Action.reassign)
+            if not allowed(self.config, target, Action.act, Item(circ.org, step.by.value)):  # the colleague must be able to take it
                 raise FlowError(f"不能转给 {target.name}：须为本单位具有“{step.by.value}”角色的人员")
             if item.assignee == to_user:
                 raise FlowError(f"待办事项 {work_item_id} 已是 {target.name} 的")
@@ -241,8 +246,7 @@ class Engine:
     def delegate(self, principal: str, deputy: str, starts_at: datetime, ends_at: datetime, actor: str, reason: str | None = None) -> Delegation:
         """委托: ``principal`` lets ``deputy`` act on their items (same organisation) for a period."""
         p, d = self.user(principal), self.user(deputy)
-        if actor not in (principal,) and "secretary" not in [r.value for r in self.user(actor).roles]:
-            raise FlowError("只有本人或本单位秘书可以设置委托（only the principal or a secretary may delegate）")
+        authorize(self.config, self.user(actor), Action.delegate, Person(principal))
         if p.org != d.org:
             raise FlowError(f"委托只能在本单位内：{p.name} 与 {d.name} 不在同一单位")
         if principal == deputy:
@@ -287,23 +291,15 @@ class Engine:
             raise FlowError(f"环节“{step.title}”由系统自动办理，不能人工办理（step is automatic）")
         return item, circ, step
 
-    def _may_act(self, session: Session, user: User, item: WorkItem, step: Step) -> str:
+    def _may_act(self, session: Session, user: User, item: WorkItem, step: Step, action: Action = Action.act) -> str:
         """Who ``user`` acts for on ``item``: themselves, or the principal who delegated to them."""
-        if self._holds(user, item):
-            return user.id
-        now = utcnow()
-        for d in session.exec(select(Delegation).where(Delegation.deputy == user.id, Delegation.revoked == False, Delegation.starts_at <= now, Delegation.ends_at > now)):  # noqa: E712
-            principal = self.config.users.get(d.principal)
-            if principal and self._holds(principal, item):
-                return principal.id
-        who = f"“{item.assignee}”" if item.assignee else f"本单位具有“{item.role}”角色的人员"
-        raise FlowError(f"用户 {user.name} 无权办理待办事项 {item.id}（环节“{step.title}”）：该事项应由{who}办理，或由其委托的人员代办")
+        return acting_for(self.config, user, action, item_target(item, step.title), self._principals_of(session, user)).id
 
-    @staticmethod
-    def _holds(user: User, item: WorkItem) -> bool:
-        if item.assignee:
-            return item.assignee == user.id
-        return user.org == item.org and item.role in [r.value for r in user.roles]
+    def _principals_of(self, session: Session, deputy: User) -> list[User]:
+        """The people who delegated to ``deputy`` for now (委托代办)."""
+        now = utcnow()
+        rows = session.exec(select(Delegation).where(Delegation.deputy == deputy.id, Delegation.revoked == False, Delegation.starts_at <= now, Delegation.ends_at > now))  # noqa: E712
+        return [self.config.users[d.principal] for d in rows if d.principal in self.config.users]
 
     def _human_done(self, session: Session, circ: Circulation, item: WorkItem, step: Step, outcome: str, actor: str, comment: str | None) -> None:
         """Close one person's item; move the circulation on when the step's join is complete."""
@@ -491,16 +487,10 @@ class Engine:
         user = self.user(user_id) if user_id else None
         with Session(self.db) as session:
             stmt = select(WorkItem, Circulation).join(Circulation, Circulation.id == WorkItem.circulation_id).where(WorkItem.status == "open", WorkItem.kind == "human", Circulation.status == "waiting")
-            principals: list[User] = []
-            if user:
-                principals = [user]
-                now = utcnow()
-                for d in session.exec(select(Delegation).where(Delegation.deputy == user.id, Delegation.revoked == False, Delegation.starts_at <= now, Delegation.ends_at > now)):  # noqa: E712
-                    if d.principal in self.config.users:
-                        principals.append(self.config.users[d.principal])
+            principals = [user, *self._principals_of(session, user)] if user else []
             rows = []
             for item, circ in session.exec(stmt.order_by(WorkItem.id)):
-                if user and not any(self._holds(p, item) for p in principals):
+                if user and not any(allowed(self.config, p, Action.act, item_target(item)) for p in principals):
                     continue
                 doc = session.get(Document, circ.document_id or circ.received_id) if (circ.document_id or circ.received_id) else None
                 rows.append((item, circ, doc))

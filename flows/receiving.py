@@ -41,6 +41,7 @@ from gongwen_engine.models.numbering import normalise_doc_number
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document, Registration
 
 from .engine import Engine, FlowError
+from .permissions import Action, Org, authorize
 
 RECEIVED_ROLE = "received_original"
 DEFAULT_FLOW = "forwarding"  # 收文: sign for, register, forward down or file (flows/forwarding.yaml)
@@ -215,9 +216,7 @@ def _secretary(engine: Engine, org: str, user: str | None) -> str:
     if user is None:
         secretaries = engine.config.users_with(org, Role.secretary)
         return secretaries[0].id if secretaries else "system"
-    account = engine.config.users.get(user)
-    if account is None or account.org != org or Role.secretary not in account.roles:
-        raise FlowError(f"用户 {user} 不是 {org} 的秘书，不能收文登记（only a secretary of {org} may register incoming documents）")
+    authorize(engine.config, engine.user(user), Action.receive, Org(org))
     return user
 
 

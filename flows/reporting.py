@@ -46,6 +46,7 @@ from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Docu
 from gongwen_engine.models.workdays import WorkCalendar, china_date, load_calendar
 
 from .engine import Engine, FlowError
+from .recipients import delivery_targets
 
 REPORTING_FLOW = "reporting"
 REMIND_BEFORE_WORKING_DAYS = 2  # 提前催办: two working days before the due date (common practice; unconfirmed as a rule)
@@ -119,12 +120,13 @@ def load_requirement_specs(path: Path) -> list[RequirementSpec]:
     return [doc.validate(RequirementSpec, item, loc_prefix=("requirements", i)) for i, item in enumerate(raw)]
 
 
-def _recipients(engine: Engine, org: str, spec_from: Literal["all"] | list[str]) -> list[str]:
-    children = [c.code for c in engine.config.children(org)]
+def _recipients(engine: Engine, circ: Circulation, spec_from: Literal["all"] | list[str]) -> list[str]:
+    """Who must submit: "all" is everyone the document is delivered to (``recipients.delivery_targets``)."""
     if spec_from == "all":
-        if not children:
-            raise ValueError(f"{engine.config.org(org).short_name} 没有下级单位，“from: all” 无人报送：请列出报送单位的代码")
-        return children
+        targets = [c.code for c in delivery_targets(engine.config, circ)]
+        if not targets:
+            raise ValueError(f"{engine.config.org(circ.org).short_name} 没有下级单位，“from: all” 无人报送：请列出报送单位的代码")
+        return targets
     for code in spec_from:
         engine.config.org(code)
     return list(spec_from)
@@ -160,7 +162,7 @@ def _requirement_row(engine: Engine, circ: Circulation, doc: Document | None, sp
     until = spec.until or (date(due.due_on.year, 12, 31) if spec.every_months and due.due_on else None)
     return ReportingRequirement(
         org=circ.org, office=spec.to or engine.config.org(circ.org).short_name, circulation_id=circ.id, document_id=doc.id if doc else None,
-        what=spec.what, form="table" if spec.table else spec.form, recipients=_recipients(engine, circ.org, spec.from_),
+        what=spec.what, form="table" if spec.table else spec.form, recipients=_recipients(engine, circ, spec.from_),
         due_kind=due.kind, due_text=due.text, due_on=due.due_on, window_start=due.window_start, working_days=due.working_days,
         every_months=spec.every_months, until=until, table_columns=spec.table, parent_id=parent_id, source=source, created_by=actor,
     )

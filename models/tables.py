@@ -51,6 +51,8 @@ class Circulation(SQLModel, table=True):
     received_id: int | None = Field(default=None, foreign_key="document.id", description="the incoming document")
     document_id: int | None = Field(default=None, foreign_key="document.id", description="the document drafted here")
     parent_id: int | None = Field(default=None, foreign_key="circulation.id", description="the sender's circulation")
+    deliver_to: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True),
+                                         description="核发 delivers to these organisation codes (chosen at launch); None: every child organisation (flows/recipients.py)")
     step: str | None = Field(default=None, description="current step; None once finished")
     status: str = Field(default="ready", index=True, description="ready | running | waiting | done | failed")
     claimed_by: str | None = None

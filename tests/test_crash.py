@@ -5,6 +5,7 @@ on SQLite and PostgreSQL (benchmarks/crash_campaign.py runs the long version).""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sqlite3
@@ -218,8 +219,22 @@ def test_the_cli_refuses_a_folder_with_a_cascade_unless_resumed(tmp_path: Path) 
     (out / ".gongwen").mkdir(parents=True)
     (out / ".gongwen" / "cascade.json").write_text('{"config": null, "provinces": ["p31"]}', encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "cascade", "--out", str(out), "--province", "p31"],
-                          capture_output=True, text=True, timeout=120, env={**__import__("os").environ, "COLUMNS": "200"})
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 2 and "--resume" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_half_done_demo_is_continued_with_run_not_launched_again(tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+    engine = Engine(Settings(home=out / ".gongwen", storage=out))
+    org, content = load_notice()
+    engine.launch(org, "issuing", content, policy="demo", actor=f"{org}_secretary")  # then the process was killed
+    engine.db.dispose()
+    env = {**os.environ, "COLUMNS": "300"}
+    env.pop("GONGWEN_DATABASE_URL", None)
+    proc = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "demo", "--out", str(out)], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2 and "gongwen run" in proc.stderr and "Traceback" not in proc.stderr
+    with Session(Engine(Settings(home=out / ".gongwen", storage=out)).db) as s:
+        assert len(s.exec(select(Circulation)).all()) == 1
 
 
 # ---- the short crash campaign ------------------------------------------------------------------------

@@ -391,3 +391,35 @@ def test_removing_sign_off_from_the_yaml_forwards_without_a_person(make_engine, 
     assert forward.title == SEED_001_TITLE
     assert parse_doc_number(forward.doc_number).prefix == "鲁妇发"
     assert forward.file is not None
+
+
+# --- delivery to the recipients chosen at launch (发送范围) ---------------------------------------------
+
+def test_a_launch_to_two_of_the_children_delivers_to_exactly_those_two(make_engine):
+    from gongwen_engine.flows import reporting
+
+    engine = make_engine()
+    _, content = load_notice()
+    shandong = engine.launch("shandong", "issuing", content, policy="manual", actor="shandong_secretary", deliver_to=["qingdao", "jinan"])
+    [req] = reporting.add_requirements(engine, shandong, [reporting.RequirementSpec(what="活动实施方案", due="2012-02-29")], "shandong_secretary")
+    assert req.recipients == ["jinan", "qingdao"]  # "all recipients" are the chosen ones, in the tree's order
+    drive(engine)
+    engine.complete(the_open_item(engine, shandong).id, "shandong_leader", "approve")
+    drive(engine)
+    [doc] = rows(engine, Document, Document.circulation_id == shandong)
+    assert sorted(d.recipient for d in rows(engine, Delivery, Delivery.document_id == doc.id)) == ["jinan", "qingdao"]
+    assert sorted(c.org for c in rows(engine, Circulation, Circulation.received_id == doc.id)) == ["jinan", "qingdao"]
+    assert rows(engine, Circulation, Circulation.id == shandong)[0].deliver_to == ["jinan", "qingdao"]
+    [launched] = rows(engine, AuditEvent, AuditEvent.action == "launch", AuditEvent.circulation_id == shandong)
+    assert launched.detail["deliver_to"] == ["jinan", "qingdao"]
+
+
+def test_chosen_recipients_must_be_direct_children_and_none_chosen_means_all(make_engine):
+    engine = make_engine()
+    _, content = load_notice()
+    for wrong in (["hunan"], ["jinan", "jinan_lixia"], ["nowhere"]):  # a peer, a grandchild (no skipping levels), unknown
+        with pytest.raises(FlowError, match="不是山东省妇联的直接下级单位"):
+            engine.launch("shandong", "issuing", content, policy="manual", actor="shandong_secretary", deliver_to=wrong)
+    assert rows(engine, Circulation) == []
+    everyone = engine.launch("shandong", "issuing", content, policy="manual", actor="shandong_secretary", deliver_to=[])
+    assert rows(engine, Circulation, Circulation.id == everyone)[0].deliver_to is None

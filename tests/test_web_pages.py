@@ -24,7 +24,7 @@ from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.flows.web.cascade import cascade
 from gongwen_engine.flows.web.secretary import upload_name
 from gongwen_engine.flows.web.security import MAX_FAILURES_PER_ACCOUNT, WebError, storage_file
-from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem, utcnow
+from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, WorkItem, utcnow
 
 
 @pytest.fixture
@@ -257,6 +257,28 @@ def test_overdue_items_are_marked_in_the_cascade(client: TestClient) -> None:
     page = client.get(f"/circulations/{circ_id}")
     assert 'class="node state-waiting overdue"' in page.text and "已超期" in page.text
     assert "已超期" in client.get("/circulations").text
+
+
+def test_a_launch_to_two_cities_delivers_to_exactly_those_two(client: TestClient) -> None:
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    form = client.get("/launch").text
+    assert 'value="济南市妇联"' in form and 'value="历下区妇联"' not in form  # only direct children can be chosen
+    circ_id = int(compose(client, recipients=["济南市妇联", "青岛市妇联"]).headers["location"].rsplit("/", 1)[1])
+    run_automatic_steps(engine)
+    switch(client, "shandong_leader")
+    item_id = first_item(client)
+    client.post(f"/items/{item_id}/act", data={"csrf": csrf(client, f"/items/{item_id}"), "outcome": "approve"})
+    run_automatic_steps(engine)
+    with Session(engine.db) as session:
+        doc = session.exec(select(Document).where(Document.circulation_id == circ_id)).one()
+        delivered = sorted(d.recipient for d in session.exec(select(Delivery).where(Delivery.document_id == doc.id)))
+    assert delivered == ["jinan", "qingdao"] and doc.content["main_recipients"] == ["济南市妇联", "青岛市妇联"]
+    assert sorted(node.org.code for node in cascade(engine, circ_id).children) == ["jinan", "qingdao"]
+    switch(client, "shandong_secretary")
+    everyone = int(compose(client, recipients=["各市妇联", "济南市妇联"]).headers["location"].rsplit("/", 1)[1])
+    with Session(engine.db) as session:
+        assert session.get(Circulation, everyone).deliver_to is None  # 各市妇联（全部下级） ticked: every city
 
 
 def test_an_unreadable_upload_is_refused_and_nothing_is_stored(client: TestClient, tmp_path: Path) -> None:

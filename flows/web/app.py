@@ -21,6 +21,7 @@ from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.doc_templates.reader.loading import ReadLimits
 
 from ..engine import Engine, FlowError
+from ..permissions import PermissionDenied
 from . import archivist, leader, secretary
 from .background import StepRunner
 from .pages import CsrfChecked, NeedSignIn, Web, audit, client_address, render, signed_in, web_of, when
@@ -83,6 +84,10 @@ def _error_pages(app: FastAPI) -> None:
     @app.exception_handler(WebError)
     async def refused(request: Request, exc: WebError) -> Response:
         return render(request, "error.html.j2", exc.status, message=exc.message, hint=exc.hint)
+
+    @app.exception_handler(PermissionDenied)
+    async def not_allowed(request: Request, exc: PermissionDenied) -> Response:
+        return render(request, "error.html.j2", 403, message=str(exc), hint=exc.hint)
 
     @app.exception_handler(FlowError)
     async def flow_refused(request: Request, exc: FlowError) -> Response:

@@ -25,7 +25,7 @@ from gongwen_engine.models.tables import ArchiveItem
 
 from ..archive_exports import item_metadata, write_catalogue
 from ..archiving import Archivist, archivist, item_folder, item_in_fonds, items_of, log_retrieval
-from ..engine import FlowError
+from ..permissions import Action, PermissionDenied
 from ..views import ACTION_WORDS
 from .pages import FILE_ROLES, CurrentUser, Web, audit, media_type, render, stored_file_response, web_of
 from .security import WebError
@@ -35,11 +35,9 @@ RETENTIONS = {r.value: label for r, label in RETENTION_LABELS.items()}
 SEARCH_FIELDS = ("words", "code", "doc_number", "issuer", "year", "date_from", "date_to", "retention")
 
 
-def _archivist(web: Web, user: User) -> Archivist:
-    try:
-        return archivist(web.engine.config, user.id)
-    except FlowError as exc:
-        raise WebError(403, str(exc), "档案检索只对档案员开放。") from None
+def _archivist(web: Web, user: User, action: Action = Action.archive_search) -> Archivist:
+    """The archivist and their fonds; anyone else is refused (403, ``PermissionDenied``)."""
+    return archivist(web.engine.config, user.id, action)
 
 
 def highlighted(excerpt: str) -> Markup:
@@ -87,17 +85,17 @@ def _query(who: Archivist, params: dict[str, str], errors: list[str]) -> SearchQ
                        retention=params["retention"] or None, limit=50)
 
 
-def _item(web: Web, user: User, code: str) -> tuple[Archivist, ArchiveItem]:
-    """The item by archive code, if it is in the archivist's fonds (a refusal is logged)."""
-    who = _archivist(web, user)
+def _item(web: Web, user: User, code: str, action: Action = Action.archive_show) -> tuple[Archivist, ArchiveItem]:
+    """The item by archive code, if ``user`` may ``action`` it (their own fonds; a refusal is logged)."""
+    who = _archivist(web, user, action)
     with db.transaction(web.engine.db) as session:
         exists = session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code.strip())).first()
         if exists is None:
             raise WebError(404, f"档号 {code} 不存在。", "请通过检索找到档案。")
         try:
-            item = item_in_fonds(session, who, code)
-        except FlowError as exc:
-            refusal = WebError(403, str(exc), "如需查阅其他全宗的档案，请按利用制度向该全宗的档案室申请。")
+            item = item_in_fonds(session, who, code, action)
+        except PermissionDenied as exc:
+            refusal: PermissionDenied | None = exc
         else:
             refusal = None
     if refusal:
@@ -133,7 +131,7 @@ def _history_line(web: Web, event: dict) -> dict:
 @router.get("/archive/items/{code}/files/{name:path}")
 def record_file(request: Request, code: str, name: str, user: User = CurrentUser) -> Response:
     web = web_of(request)
-    _, item = _item(web, user, code)
+    _, item = _item(web, user, code, Action.archive_download)
     folder = (web.engine.storage / item_folder(item.fonds, item.year, item.archive_code)).resolve()
     target = (folder / name).resolve()
     if not target.is_relative_to(folder):
@@ -148,7 +146,7 @@ def record_file(request: Request, code: str, name: str, user: User = CurrentUser
 @router.get("/archive/catalogue")
 def catalogue(request: Request, year: int, retention: str = "", format: str = "xlsx", user: User = CurrentUser) -> Response:  # noqa: A002
     web = web_of(request)
-    who = _archivist(web, user)
+    who = _archivist(web, user, Action.archive_export)
     if format not in ("xlsx", "docx"):
         raise WebError(400, f"目录格式“{format}”不支持，可选 xlsx 或 docx。")
     if retention and retention not in RETENTIONS:

@@ -19,6 +19,7 @@ from gongwen_engine.doc_templates.records import actor_name
 from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem, utcnow
 
 from ..engine import Engine
+from ..recipients import delivery_targets
 
 # State -> (label, CSS class). Ordered from furthest to least far along.
 STATES: dict[str, str] = {
@@ -100,7 +101,7 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
         n.due_at = min(dues) if dues else None
         n.overdue = any(aware(d) < now for d in dues)
         started = {c.org: c for c in by_parent.get(circ.id, [])}
-        for child in engine.config.children(circ.org):
+        for child in delivery_targets(engine.config, circ):
             if child.code in started:
                 n.children.append(node(started.pop(child.code)))
             elif circ.status != "done" and _distributes(engine, circ):

@@ -18,9 +18,10 @@ from gongwen_engine.doc_templates.records import OUTCOME_WORDS
 from gongwen_engine.models.tables import Circulation, Delegation, Document, WorkItem, utcnow
 
 from ..engine import CHINA, FlowError
+from ..permissions import Action, Org, PermissionDenied, authorize
 from ..views import inbox as inbox_entries
 from ..views import issued_parts, timeline, version_diff, versions
-from .cascade import ROLE_NAMES, aware, within
+from .cascade import ROLE_NAMES, aware
 from .pages import CsrfChecked, CurrentUser, Web, flash, render, web_of
 from .security import WebError
 
@@ -74,8 +75,8 @@ def item_page(request: Request, item_id: int, user: User = CurrentUser) -> HTMLR
     web = web_of(request)
     item, circ, doc = _item(web, item_id)
     actionable = item.status == "open" and _mine(web, user, item_id)
-    if not actionable and not within(web.engine.config, circ.org, user.org):
-        raise WebError(403, f"无权查看或办理待办事项 {item_id}：它属于{web.org_name(circ.org)}，不由{user.name}办理。", "请回到您自己的“待办”列表。")
+    if not actionable:  # not theirs to act on: they may still look, as at the circulation (permissions)
+        authorize(web.engine.config, user, Action.view_circulation, Org(circ.org, f"待办事项 {item_id}"))
     step = web.engine.flow(circ.flow).step(item.step)
     with Session(web.engine.db) as session:
         printed = render_html(issued_parts(session, doc)) if doc else None
@@ -100,10 +101,8 @@ def act(
     changes = _changes(doc, title, main_recipients, body)
     try:
         result = web.engine.complete(item_id, user.id, outcome, comment.strip() or None, changes=changes or None)
-    except FlowError as exc:
-        still_open = _item(web, item_id)[0].status == "open"
-        status = 403 if still_open and not _mine(web, user, item_id) else 409
-        raise WebError(status, str(exc), "请回到“待办”列表，办理属于您的事项。") from None
+    except FlowError as exc:  # 403 when the person may not act on it (permissions), 409 when the request cannot be honoured
+        raise WebError(403 if isinstance(exc, PermissionDenied) else 409, str(exc), "请回到“待办”列表，办理属于您的事项。") from None
     web.wake_runner()
     step = web.engine.flow(circ.flow).step(item.step)
     flash(request, f"已办理：{step.title} · {OUTCOME_WORDS.get(outcome, outcome)}" + (f"（{comment.strip()}）" if comment.strip() else "") + "。后续环节由系统继续办理。")

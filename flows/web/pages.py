@@ -17,13 +17,14 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup
 from sqlmodel import Session
 
-from gongwen_engine.config.schema import Role, User
+from gongwen_engine.config.schema import User
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation
 
 from ..engine import Engine
 from .background import StepRunner
-from .cascade import ROLE_NAMES, aware, within
+from ..permissions import Action, Org, authorize
+from .cascade import ROLE_NAMES, aware
 from .security import WebError, csrf_valid, storage_file
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -124,29 +125,19 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return HTMLResponse(html, status_code=status_code)
 
 
-def has_role(user: User, role: Role) -> bool:
-    return role in user.roles
-
-
-def need_role(user: User, role: Role, what: str) -> None:
-    if not has_role(user, role):
-        raise WebError(403, f"{user.name}没有“{ROLE_NAMES[role]}”角色，不能{what}。", "请用具有该角色的账号登录。")
-
-
 def audit(web: Web, actor: str, action: str, circ: Circulation | None = None, document_id: int | None = None, **detail: Any) -> None:
     """An audit event of the web workplace (sign-in, download, search, refusal)."""
     with db.transaction(web.engine.db) as session:
         web.engine.audit(session, actor, action, circ, document_id, None, {k: v for k, v in detail.items() if v is not None})
 
 
-def visible_circulation(web: Web, user: User, circulation_id: int) -> Circulation:
-    """A circulation of the user's organisation or of one below it; anything else is refused."""
+def visible_circulation(web: Web, user: User, circulation_id: int, action: Action = Action.view_circulation) -> Circulation:
+    """A circulation the user may see (``permissions``: their organisation or one below it)."""
     with Session(web.engine.db) as session:
         circ = session.get(Circulation, circulation_id)
     if circ is None:
         raise WebError(404, f"流转 {circulation_id} 不存在。", "请从列表中选择。")
-    if not within(web.engine.config, circ.org, user.org):
-        raise WebError(403, f"无权查看：流转 {circulation_id} 属于{web.org_name(circ.org)}，不在{web.org_name(user.org)}及其下级单位之内。")
+    authorize(web.engine.config, user, action, Org(circ.org, f"流转 {circulation_id}"))
     return circ
 
 

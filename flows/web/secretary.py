@@ -139,17 +139,13 @@ def _visible_holder(web: Web, session: Session, user: User, doc: Document) -> Ci
 
 # ---- compose and launch (拟稿发文) ----------------------------------------------------------------------
 
-def _org_tree(web: Web, org: Organisation) -> list[tuple[int, Organisation]]:
-    """(depth, organisation) of everything below ``org``, depth first."""
-    out: list[tuple[int, Organisation]] = []
-
-    def walk(code: str, depth: int) -> None:
-        for child in web.engine.config.children(code):
-            out.append((depth, child))
-            walk(child.code, depth + 1)
-
-    walk(org.code, 0)
-    return out
+def delivery_choice(web: Web, org: Organisation, recipients: list[str]) -> list[str] | None:
+    """The organisation codes 核发 delivers to, from the 主送机关 ticked on the form (each child's
+    short name, or ``children_as`` for all of them). All, or no child ticked: None (every child
+    organisation, the engine's default — ``recipients.py``)."""
+    children = {child.short_name: child.code for child in web.engine.config.children(org.code)}
+    chosen = [children[name] for name in recipients if name in children]
+    return None if not chosen or (org.children_as and org.children_as in recipients) else chosen
 
 
 @router.get("/launch", response_class=HTMLResponse)
@@ -161,7 +157,7 @@ def launch_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
 def _launch_page(request: Request, user: User, values: dict, error: str | None, status_code: int = 200) -> HTMLResponse:
     web = web_of(request)
     org = web.engine.config.org(user.org)
-    return render(request, "launch.html.j2", status_code, org=org, tree=_org_tree(web, org), flows=launch_flows(web), doc_types=OFFICIAL_TYPES,
+    return render(request, "launch.html.j2", status_code, org=org, children=web.engine.config.children(org.code), flows=launch_flows(web), doc_types=OFFICIAL_TYPES,
                   values=values, error=error, today=date.today().isoformat())
 
 
@@ -203,7 +199,7 @@ def launch(
         title=title.strip(), main_recipients=main_recipients, body=paragraphs, attachment_notes=_lines(attachment_notes),
         signature=org.name, issued_on=day, sealed=bool(sealed), notes=_lines(notes), cc=_lines(cc), printed_by=org.printed_by, printed_on=day,
     )
-    circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id)
+    circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id, deliver_to=delivery_choice(web, org, recipients))
     web.wake_runner()
     flash(request, f"已发起：{web.engine.flow(flow).title.split('（')[0]}《{content.title}》（流转 {circ_id}）")
     return RedirectResponse(f"/circulations/{circ_id}", status_code=303)

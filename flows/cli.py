@@ -100,6 +100,7 @@ def launch(
     user: Annotated[str, typer.Option(help="the secretary who launches it (config/users.yaml)")],
     policy: Annotated[str, typer.Option(help="execution policy (config/policies.yaml); 'manual' waits for people")] = "manual",
     run: Annotated[bool, typer.Option(help="run the automatic steps right away (else a worker does)")] = True,
+    to: Annotated[Optional[list[str]], typer.Option("--to", help="deliver (核发) only to this child organisation's code (repeatable); default: every child organisation. The printed 主送机关 stay as the file writes them")] = None,
 ) -> None:
     """Launch a circulation: a secretary starts a flow over a new document (the first draft)."""
     engine = _engine()
@@ -107,7 +108,7 @@ def launch(
     account = engine.user(user)
     if account.org != org or "secretary" not in account.roles:
         raise FlowError(f"用户 {account.name} 不是 {engine.config.org(org).short_name} 的秘书，不能发起流转（only a secretary of {org} may launch）")
-    circ_id = engine.launch(org, flow, content, policy=policy, actor=user)
+    circ_id = engine.launch(org, flow, content, policy=policy, actor=user, deliver_to=to)
     reporting.add_requirements(engine, circ_id, reporting.load_requirement_specs(notice), user)  # the file's requirements: (报送要求)
     console.print(f"launched circulation #{circ_id} ({flow}, policy {policy})")
     if run:

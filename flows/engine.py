@@ -33,6 +33,7 @@ from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFil
 from .definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
 from .errors import FlowError
 from .permissions import Action, Item, Org, Person, acting_for, allowed, authorize
+from .recipients import chosen_recipients
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this is taken over (its worker died)
@@ -133,15 +134,19 @@ class Engine:
         return datetime.now(CHINA).date()
 
     # ---- starting circulations ----------------------------------------------------------------
-    def launch(self, org: str, flow: str, content: DocumentContent, policy: str = "manual", actor: str = "system") -> int:
-        """A secretary starts a flow over a new document (the draft). Returns the circulation id."""
+    def launch(self, org: str, flow: str, content: DocumentContent, policy: str = "manual", actor: str = "system", deliver_to: list[str] | None = None) -> int:
+        """A secretary starts a flow over a new document (the draft). Returns the circulation id.
+
+        ``deliver_to``: the organisation codes 核发 delivers to (direct children; none chosen:
+        every child organisation — ``recipients.py``)."""
         self.config.org(org)
         if actor in self.config.users:  # a person must be allowed to launch for ``org``; other actors (system, scripts) are the operator's
             authorize(self.config, self.config.users[actor], Action.launch, Org(org))
         self.config.policy(policy)
         definition = self.flow(flow)
+        chosen = chosen_recipients(self.config, org, deliver_to)
         with db.transaction(self.db) as session:
-            circ = Circulation(org=org, flow=flow, flow_version=definition.version, policy=policy, step=definition.start, status="ready")
+            circ = Circulation(org=org, flow=flow, flow_version=definition.version, policy=policy, step=definition.start, status="ready", deliver_to=chosen)
             session.add(circ)
             session.flush()
             doc = Document(org=org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"), circulation_id=circ.id)
@@ -149,7 +154,7 @@ class Engine:
             session.flush()
             circ.document_id = doc.id
             self._open_items(session, circ, definition.start)
-            self.audit(session, actor, "launch", circ, doc.id, None, {"flow": flow, "policy": policy, "title": content.title})
+            self.audit(session, actor, "launch", circ, doc.id, None, {"flow": flow, "policy": policy, "title": content.title, **({"deliver_to": chosen} if chosen else {})})
             return circ.id
 
     def start_for_recipient(self, session: Session, parent: Circulation, recipient: str, document_id: int, flow: str) -> Circulation:

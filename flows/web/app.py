@@ -99,7 +99,10 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def incomplete(request: Request, exc: RequestValidationError) -> Response:
-        fields = "、".join(str(e.get("loc", ["", "?"])[-1]) for e in exc.errors())
+        errors = exc.errors()
+        if errors and all(e.get("loc", ("",))[0] == "path" for e in errors):  # e.g. /items/abc or an id past any row
+            return render(request, "error.html.j2", 404, message="页面不存在：地址中的编号无效。", hint="请从首页的菜单进入。")
+        fields = "、".join(str(e.get("loc", ["", "?"])[-1]) for e in errors)
         return render(request, "error.html.j2", 400, message=f"表单填写不完整或格式不对：{fields}。", hint="请返回上一页补全后重新提交。")
 
     @app.exception_handler(Exception)

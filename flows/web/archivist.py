@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup, escape
 from sqlmodel import Session, select
@@ -144,7 +144,7 @@ def record_file(request: Request, code: str, name: str, user: User = CurrentUser
 
 
 @router.get("/archive/catalogue")
-def catalogue(request: Request, year: int, retention: str = "", format: str = "xlsx", user: User = CurrentUser) -> Response:  # noqa: A002
+def catalogue(request: Request, year: int = Query(ge=1949, le=2100), retention: str = "", format: str = "xlsx", user: User = CurrentUser) -> Response:  # noqa: A002
     web = web_of(request)
     who = _archivist(web, user, Action.archive_export)
     if format not in ("xlsx", "docx"):

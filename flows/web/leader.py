@@ -22,7 +22,7 @@ from ..permissions import Action, Org, PermissionDenied, authorize
 from ..views import inbox as inbox_entries
 from ..views import issued_parts, timeline, version_diff, versions
 from .cascade import ROLE_NAMES, aware
-from .pages import CsrfChecked, CurrentUser, Web, flash, render, web_of
+from .pages import CsrfChecked, CurrentUser, RowId, Web, flash, render, web_of
 from .security import WebError
 
 router = APIRouter()
@@ -71,7 +71,7 @@ def _mine(web: Web, user: User, item_id: int) -> bool:
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
-def item_page(request: Request, item_id: int, user: User = CurrentUser) -> HTMLResponse:
+def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
     item, circ, doc = _item(web, item_id)
     actionable = item.status == "open" and _mine(web, user, item_id)
@@ -93,7 +93,7 @@ def item_page(request: Request, item_id: int, user: User = CurrentUser) -> HTMLR
 
 @router.post("/items/{item_id}/act", dependencies=[CsrfChecked])
 def act(
-    request: Request, item_id: int, user: User = CurrentUser, outcome: str = Form(...), comment: str = Form(""),
+    request: Request, item_id: RowId, user: User = CurrentUser, outcome: str = Form(...), comment: str = Form(""),
     title: str | None = Form(None), main_recipients: str | None = Form(None), body: str | None = Form(None),
 ) -> Response:
     web = web_of(request)
@@ -129,7 +129,7 @@ def _changes(doc: Document | None, title: str | None, recipients: str | None, bo
 
 
 @router.post("/items/{item_id}/reassign", dependencies=[CsrfChecked])
-def reassign(request: Request, item_id: int, user: User = CurrentUser, to: str = Form(...), comment: str = Form("")) -> Response:
+def reassign(request: Request, item_id: RowId, user: User = CurrentUser, to: str = Form(...), comment: str = Form("")) -> Response:
     web = web_of(request)
     web.engine.reassign(item_id, user.id, to, comment.strip() or None)
     flash(request, f"已转办给{web.person(to)}。")

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Depends, Form, Request
+from fastapi import Path as UrlPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup
 from sqlmodel import Session
@@ -32,6 +33,11 @@ CHINA = ZoneInfo("Asia/Shanghai")
 CSRF_REFUSED = "表单校验码缺失或已失效（CSRF 防护），操作没有执行。"
 FILE_ROLES = {"issued_copy": "正本（.docx）", "signed_pdf": "用印件（PDF）", "draft_sheet": "发文稿纸", "processing_slip": "收文处理单",
               "received_original": "收文原件", "received_document": "收文", "final_draft": "定稿"}
+
+
+# A row id in a page address: a positive 64-bit integer (a larger one cannot name a row, and SQLite
+# refuses to even compare it); anything else is "page not found" (app.py), never a crash.
+RowId = Annotated[int, UrlPath(ge=1, le=2**63 - 1)]
 
 
 class NeedSignIn(Exception):

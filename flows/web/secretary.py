@@ -22,7 +22,7 @@ from gongwen_engine.models.tables import Circulation, CirculationFile, Document,
 from ..receiving import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
 from ..views import issued_parts, timeline, version_diff, versions
 from .cascade import STATES, aware, cascade, count_states, within
-from .pages import FILE_ROLES, CsrfChecked, CurrentUser, Web, audit, flash, need_role, render, stored_file_response, visible_circulation, web_of
+from .pages import FILE_ROLES, CsrfChecked, CurrentUser, RowId, Web, audit, flash, need_role, render, stored_file_response, visible_circulation, web_of
 from .security import WebError
 
 router = APIRouter()
@@ -77,7 +77,7 @@ def _past(moment: datetime) -> bool:
 
 
 @router.get("/circulations/{circulation_id}", response_class=HTMLResponse)
-def circulation(request: Request, circulation_id: int, user: User = CurrentUser) -> HTMLResponse:
+def circulation(request: Request, circulation_id: RowId, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
     circ = visible_circulation(web, user, circulation_id)
     with Session(web.engine.db) as session:
@@ -98,7 +98,7 @@ def circulation(request: Request, circulation_id: int, user: User = CurrentUser)
 
 
 @router.get("/circulations/{circulation_id}/files/{role}")
-def circulation_file(request: Request, circulation_id: int, role: str, user: User = CurrentUser) -> Response:
+def circulation_file(request: Request, circulation_id: RowId, role: str, user: User = CurrentUser) -> Response:
     web = web_of(request)
     circ = visible_circulation(web, user, circulation_id)
     with Session(web.engine.db) as session:
@@ -110,7 +110,7 @@ def circulation_file(request: Request, circulation_id: int, role: str, user: Use
 
 
 @router.get("/documents/{document_id}/docx")
-def document_docx(request: Request, document_id: int, user: User = CurrentUser) -> Response:
+def document_docx(request: Request, document_id: RowId, user: User = CurrentUser) -> Response:
     """The .docx of a document: the printed file once issued, else the draft rendered now."""
     web = web_of(request)
     with Session(web.engine.db) as session:

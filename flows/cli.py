@@ -22,8 +22,10 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import load_config
@@ -58,6 +60,10 @@ def friendly(fn):  # noqa: ANN001, ANN201
             err.print(f"[bold red]错误：[/]{exc}")
         except (KeyError, LookupError, ValueError) as exc:
             err.print(f"[bold red]错误：[/]{exc.args[0] if exc.args else exc}")
+        except db.DatabaseUnavailable as exc:
+            err.print(f"[bold red]数据库错误：[/]{escape(str(exc))}")
+        except DBAPIError as exc:  # a fault not met by the declared retries: said plainly, no traceback
+            err.print(f"[bold red]数据库错误：[/]{escape(str(db.refused(exc)))}")
         raise typer.Exit(2)
 
     return wrapper

@@ -27,6 +27,7 @@ from gongwen_engine.config.schema import Organisation, Role, User
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.models import db
+from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.workdays import due_after, load_calendar
 from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
 
@@ -134,6 +135,7 @@ class Engine:
         return datetime.now(CHINA).date()
 
     # ---- starting circulations ----------------------------------------------------------------
+    @retry_transient(in_doubt="refuse")  # no key makes a launch idempotent: never run twice blindly
     def launch(self, org: str, flow: str, content: DocumentContent, policy: str = "manual", actor: str = "system", deliver_to: list[str] | None = None) -> int:
         """A secretary starts a flow over a new document (the draft). Returns the circulation id.
 
@@ -179,6 +181,7 @@ class Engine:
             raise FlowError(f"unknown flow '{name}' (defined: {', '.join(sorted(self.flows))})") from None
 
     # ---- running steps ---------------------------------------------------------------------------
+    @retry_transient(in_doubt="retry")  # the step is re-checked under the row lock
     def run_step(self, circulation_id: int, expected_step: str | None = None) -> StepResult:
         """Run the circulation's current step if it is automatic (or auto-approved by its policy)."""
         with db.transaction(self.db) as session:
@@ -209,6 +212,7 @@ class Engine:
                 self._move(session, circ, step, outcome)
             return StepResult(circ.id, circ.step, circ.status, ran=True)
 
+    @retry_transient(in_doubt="retry")  # a re-run after an in-doubt commit recognises its own decision
     def complete(self, work_item_id: int, user_id: str, outcome: str, comment: str | None = None, changes: dict[str, Any] | None = None) -> StepResult:
         """A person acts on a human work item (approve, return, read, ...). Checked and locked.
 
@@ -217,6 +221,8 @@ class Engine:
         """
         user = self.user(user_id)
         with db.transaction(self.db) as session:
+            if db.resuming_after_in_doubt_commit() and (mine := self._decided_by(session, work_item_id, user_id, outcome)):
+                return mine  # our first attempt did commit: report it, do not refuse it as a double submit
             item, circ, step = self._lock_item(session, work_item_id)
             principal = self._may_act(session, user, item, step)
             if outcome not in step.targets:
@@ -230,6 +236,16 @@ class Engine:
             self._human_done(session, circ, item, step, outcome, user_id, comment)
             return StepResult(circ.id, circ.step, circ.status, ran=True)
 
+    @staticmethod
+    def _decided_by(session: Session, work_item_id: int, user_id: str, outcome: str) -> StepResult | None:
+        """The result of ``user_id``'s ``outcome`` on the item, if that is how it was already done."""
+        item = session.get(WorkItem, work_item_id)
+        if item is None or (item.status, item.actor, item.outcome) != ("done", user_id, outcome):
+            return None
+        circ = session.get(Circulation, item.circulation_id)
+        return StepResult(circ.id, circ.step, circ.status, ran=True)
+
+    @retry_transient(in_doubt="refuse")  # a second run would be refused as 'already theirs'
     def reassign(self, work_item_id: int, user_id: str, to_user: str, comment: str | None = None) -> WorkItem:
         """转办: the person an item is for hands it to a colleague with the same role."""
         user, target = self.user(user_id), self.user(to_user)
@@ -248,6 +264,7 @@ class Engine:
             self.audit(session, user_id, "reassigned", circ, circ.document_id or circ.received_id, item.step, {"from": before, "to": to_user, **({"comment": comment} if comment else {})})
             return item
 
+    @retry_transient(in_doubt="refuse")  # a second run would record a second delegation
     def delegate(self, principal: str, deputy: str, starts_at: datetime, ends_at: datetime, actor: str, reason: str | None = None) -> Delegation:
         """委托: ``principal`` lets ``deputy`` act on their items (same organisation) for a period."""
         p, d = self.user(principal), self.user(deputy)
@@ -265,6 +282,7 @@ class Engine:
             self.audit(session, actor, "delegated", None, None, None, {"principal": principal, "deputy": deputy, "from": starts_at.isoformat(), "to": ends_at.isoformat(), **({"reason": reason} if reason else {})})
             return row
 
+    @retry_transient(in_doubt="retry")  # one reminder per item (unique key)
     def send_reminders(self, now: datetime | None = None) -> list[Reminder]:
         """催办: one reminder per overdue open item, never twice (a unique key per item)."""
         now = now or utcnow()
@@ -439,16 +457,18 @@ class Engine:
             raise FlowError(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
         return user
 
+    @retry_transient(in_doubt="retry")
     def fail(self, circulation_id: int, error: str) -> None:
         """Record that an automatic step gave up after its retries; `gongwen retry` resumes it."""
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
-            if circ is None or circ.status == "done":
+            if circ is None or circ.status in ("done", "failed"):  # recorded already (a re-run after an in-doubt commit)
                 return
             circ.status, circ.error, circ.claimed_by = "failed", error[:2000], None
             session.add(circ)
             self.audit(session, "system", "step_failed", circ, circ.document_id or circ.received_id, circ.step, {"error": error[:500]})
 
+    @retry_transient(in_doubt="refuse")
     def retry(self, circulation_id: int, actor: str) -> None:
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
@@ -459,6 +479,7 @@ class Engine:
             self.audit(session, actor, "retry", circ, circ.document_id or circ.received_id, circ.step, {})
 
     # ---- claiming work (several workers, several machines) ---------------------------------------
+    @retry_transient(in_doubt="retry")  # an in-doubt claim is given back after its lease
     def claim_ready(self, limit: int = 50) -> list[Circulation]:
         """Claim up to ``limit`` circulations with automatic work to do (SKIP LOCKED on PostgreSQL)."""
         from .claims import claimable, release_abandoned_claims
@@ -480,6 +501,7 @@ class Engine:
             return claimed
 
     # ---- reading ---------------------------------------------------------------------------------
+    @retry_transient(in_doubt="retry")
     def circulation(self, circulation_id: int) -> Circulation:
         with Session(self.db) as session:
             circ = session.get(Circulation, circulation_id)
@@ -487,6 +509,7 @@ class Engine:
                 raise FlowError(f"流转 {circulation_id} 不存在（circulation not found）")
             return circ
 
+    @retry_transient(in_doubt="retry")
     def open_items(self, user_id: str | None = None) -> list[tuple[WorkItem, Circulation, Document | None]]:
         """Human work items waiting for a person (for ``user_id``: those they may act on, delegations included)."""
         user = self.user(user_id) if user_id else None
@@ -501,6 +524,7 @@ class Engine:
                 rows.append((item, circ, doc))
             return rows
 
+    @retry_transient(in_doubt="retry")
     def document_label(self, circ: Circulation) -> str:
         """How a person names the circulation's document: its number, or its (shortened) title."""
         with Session(self.db) as session:
@@ -512,6 +536,7 @@ class Engine:
         title = doc.title if len(doc.title) <= 24 else doc.title[:23] + "…"
         return f"收：{doc.doc_number}" if circ.document_id is None and doc.doc_number else title
 
+    @retry_transient(in_doubt="retry")
     def status_counts(self) -> dict[str, int]:
         with Session(self.db) as session:
             return dict(session.exec(select(Circulation.status, func.count()).group_by(Circulation.status)).all())

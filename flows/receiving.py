@@ -148,6 +148,7 @@ def confirmed_fields(reading: Reading, corrections: dict[str, str]) -> tuple[dic
     return fields, changed
 
 
+@db.retry_transient(in_doubt="retry")  # after an in-doubt commit the re-run is refused as a duplicate (already received), never registered twice
 def receive_file(
     engine: Engine, path: Path, org: str, corrections: dict[str, str] | None = None, *, user: str | None = None,
     flow: str = DEFAULT_FLOW, policy: str = "manual", limits: ReadLimits | None = None, dry_run: bool = False,
@@ -205,8 +206,8 @@ def receive_file(
                 "corrections": _jsonable(changed), "confirmed": _jsonable({k: fields.get(k) for k in CORRECTABLE if fields.get(k) is not None}),
             })
             result.circulation_id, result.document_id, result.original_id = circ.id, doc.id, doc.original_id
-    except BaseException:
-        if written is not None:
+    except BaseException as exc:
+        if written is not None and not db.commit_in_doubt(exc):  # the commit may have kept the record that names the file
             written.unlink(missing_ok=True)
         raise
     return result

@@ -3,19 +3,39 @@
 SQLite (embedded default): WAL journal, a busy timeout, and every transaction opened with
 ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing with "database is locked"
 on lock upgrade. PostgreSQL: ``SELECT ... FOR UPDATE`` on the circulation row.
+
+Transient faults (a connection terminated or refused, the server briefly unreachable, SQLite
+still locked after its busy timeout, a deadlock or serialisation failure) are met by
+``retry_transient``: the WHOLE unit of work (one transaction) runs again, with backoff, for up
+to ``GONGWEN_DB_RETRY_SECONDS`` (default 30). A fault before COMMIT was sent rolled everything
+back, so running again is safe. A fault *during* COMMIT leaves the outcome unknown ("in
+doubt"): a unit declared ``in_doubt="retry"`` runs again because it re-checks its own state
+under the row lock or its unique keys (a step, a claim, a reminder); one declared
+``in_doubt="refuse"`` (a launch, a delegation) fails with ``DatabaseUnavailable`` telling the
+person to look before doing it again. When the retries are spent, ``DatabaseUnavailable``
+carries a message in Chinese that the CLI and the web show instead of a traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextvars
+import functools
+import logging
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Literal, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine, select
 
 from . import tables
@@ -27,6 +47,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DERIVED_TABLE_PREFIXES = ("archive_fts",)
 DERIVED_INDEXES = ("ix_archivesearch_tsv",)
 DERIVED_COLUMNS = (("archivesearch", "tsv"),)
+_ENGINE_URLS: list[str] = []  # the databases this process opened (passwords hidden), for error messages
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:  # noqa: ARG001
@@ -44,13 +65,16 @@ def include_name(name: str | None, type_: str, parent_names: dict) -> bool:  # n
 def get_engine(url: str) -> Engine:
     """One engine per URL per process."""
     parsed = make_url(url)
+    _ENGINE_URLS.append(parsed.render_as_string(hide_password=True))
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _make_sqlite_transactions_immediate(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # pool_pre_ping: a pooled connection the server terminated is replaced before use, not failed;
+    # connect_timeout: an unreachable server is reported in seconds, not after the OS's minutes.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"connect_timeout": 10})
 
 
 def _make_sqlite_transactions_immediate(engine: Engine) -> None:
@@ -74,6 +98,136 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+# ---- transient faults: declared retries ------------------------------------------------------
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+RETRY_SECONDS = float(os.environ.get("GONGWEN_DB_RETRY_SECONDS", "30"))
+FIRST_DELAY_S, MAX_DELAY_S = 0.05, 2.0
+# PostgreSQL SQLSTATEs after which the whole transaction may simply run again: connection
+# exceptions (class 08), the server shutting down or starting (57P01-57P03), serialisation
+# failure and deadlock (40001, 40P01).
+TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01"})
+SQLITE_BUSY_WORDS = ("database is locked", "database is busy", "database table is locked")
+# What this process met, for the fault campaigns: retried, in_doubt_retried, in_doubt_refused, gave_up.
+RETRY_COUNTS: Counter[str] = Counter()
+_retrying: contextvars.ContextVar[bool] = contextvars.ContextVar("gongwen_retrying", default=False)
+_after_in_doubt: contextvars.ContextVar[bool] = contextvars.ContextVar("gongwen_after_in_doubt", default=False)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached (or the outcome of a commit is unknown). Message is user-facing."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Would running the whole transaction again be expected to succeed?"""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate.startswith("08") or sqlstate in TRANSIENT_SQLSTATES
+    message = str(orig).lower()
+    if type(orig).__module__.startswith("sqlite3"):
+        return any(word in message for word in SQLITE_BUSY_WORDS)
+    # psycopg raises OperationalError without a SQLSTATE when it cannot connect or the socket dies
+    return type(orig).__name__ == "OperationalError"
+
+
+def commit_in_doubt(exc: BaseException) -> bool:
+    """Did ``exc`` interrupt a COMMIT (so the server may have committed)?"""
+    return bool(getattr(exc, "gongwen_commit_in_doubt", False))
+
+
+def resuming_after_in_doubt_commit() -> bool:
+    """True while a unit of work runs again after a COMMIT whose outcome is unknown."""
+    return _after_in_doubt.get()
+
+
+def where() -> str:
+    """The database(s) this process talks to, passwords hidden."""
+    return "、".join(dict.fromkeys(_ENGINE_URLS)) or "GONGWEN_DATABASE_URL"
+
+
+def unavailable(exc: BaseException, seconds: float) -> DatabaseUnavailable:
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+    return DatabaseUnavailable(
+        f"数据库暂时无法访问（{where()}），已重试 {seconds:.0f} 秒仍失败：{reason}。"
+        "本次操作没有生效（未提交的事务已回滚）。请检查数据库服务是否运行、网络是否连通、GONGWEN_DATABASE_URL 是否正确，"
+        "恢复后重新执行本命令；已完成的步骤不会重复执行。"
+    )
+
+
+def refused(exc: BaseException) -> DatabaseUnavailable:
+    """A database error that retrying does not cure, said plainly (the CLI's last resort)."""
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+    if is_transient(exc):
+        return unavailable(exc, 0)
+    return DatabaseUnavailable(
+        f"数据库（{where()}）拒绝了本次操作：{reason}。本次操作没有生效（事务已回滚）。"
+        "请重新执行本命令；若反复出现，请把这条信息交给系统管理员。"
+    )
+
+
+def in_doubt_error(exc: BaseException) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"提交时与数据库（{where()}）的连接中断，无法确认本次操作是否已生效。"
+        "请先用 gongwen status / gongwen inbox 查看结果，确认未生效后再重新执行，以免重复。"
+    )
+
+
+def retry_transient(*, in_doubt: Literal["retry", "refuse"], seconds: float | None = None) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Declare that a function (one unit of work, its own transaction) runs again on a transient fault.
+
+    ``in_doubt``: what to do when the fault hit the COMMIT — "retry" for units that re-check
+    their own state (idempotent), "refuse" for units that would otherwise happen twice. Only
+    the outermost declared unit retries (an inner one, called inside it, lets the fault out).
+    """
+
+    def declare(fn: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> T:
+            if _retrying.get():
+                return fn(*args, **kwargs)
+            budget = RETRY_SECONDS if seconds is None else seconds
+            started, delay, attempt = time.monotonic(), FIRST_DELAY_S, 0
+            token = _retrying.set(True)
+            doubt_token = None
+            try:
+                while True:
+                    attempt += 1
+                    try:
+                        return fn(*args, **kwargs)
+                    except DBAPIError as exc:
+                        if not is_transient(exc):
+                            raise
+                        doubtful = commit_in_doubt(exc)
+                        if doubtful and in_doubt == "refuse":
+                            RETRY_COUNTS["in_doubt_refused"] += 1
+                            raise in_doubt_error(exc) from exc
+                        elapsed = time.monotonic() - started
+                        if elapsed + delay > budget:
+                            RETRY_COUNTS["gave_up"] += 1
+                            raise unavailable(exc, elapsed) from exc
+                        RETRY_COUNTS["in_doubt_retried" if doubtful else "retried"] += 1
+                        if doubtful and doubt_token is None:
+                            doubt_token = _after_in_doubt.set(True)
+                        log.warning("%s: transient database fault (%s); running the transaction again in %.2f s (attempt %d)",
+                                    fn.__qualname__, type(getattr(exc, "orig", exc)).__name__, delay, attempt + 1)
+                        time.sleep(delay * random.uniform(0.8, 1.2))
+                        delay = min(delay * 2, MAX_DELAY_S)
+            finally:
+                if doubt_token is not None:
+                    _after_in_doubt.reset(doubt_token)
+                _retrying.reset(token)
+
+        return run
+
+    return declare
+
+
 def alembic_config(url: str) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -81,10 +235,16 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
+MIGRATION_LOCK = 0x676F6E67  # "gong": the advisory lock that serialises concurrent `migrate` calls on PostgreSQL
+
+
+@retry_transient(in_doubt="retry")  # upgrading to "heads" twice is a no-op
 def migrate(url: str) -> None:
-    """Bring the schema to the newest Alembic revisions (idempotent)."""
+    """Bring the schema to the newest Alembic revisions (idempotent; several processes may call it at once)."""
     engine = get_engine(url)
-    with engine.begin() as conn:
+    with engine.execution_options(immediate=True).begin() as conn:  # SQLite: BEGIN IMMEDIATE, one migrator at a time
+        if is_postgres(engine):
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg = alembic_config(url)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")  # several features may add independent branches
@@ -92,10 +252,19 @@ def migrate(url: str) -> None:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work that writes: commit on success, roll back on any error."""
+    """One unit of work that writes: commit on success, roll back on any error.
+
+    A database error raised by the COMMIT itself is marked "in doubt" (``commit_in_doubt``):
+    the server may or may not have committed."""
     with Session(engine.execution_options(immediate=True), expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+        session.begin()
+        yield session  # an error in the body propagates; closing the session rolls back
+        session.flush()  # pending writes fail here, before COMMIT is sent: not in doubt
+        try:
+            session.commit()
+        except DBAPIError as exc:
+            exc.gongwen_commit_in_doubt = True  # type: ignore[attr-defined]
+            raise
 
 
 def lock_circulation(session: Session, circulation_id: int) -> tables.Circulation | None:
@@ -104,3 +273,4 @@ def lock_circulation(session: Session, circulation_id: int) -> tables.Circulatio
     if is_postgres(session.get_bind()):
         stmt = stmt.with_for_update()
     return session.exec(stmt.execution_options(populate_existing=True)).first()
+

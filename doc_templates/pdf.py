@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -45,13 +46,38 @@ def soffice() -> str:
     return found
 
 
+PROFILE_PREFIX = "gongwen-lo-"
+
+
 def _profile() -> str:
     profile = getattr(_profiles, "path", None)
     if profile is None:
-        profile = tempfile.mkdtemp(prefix="gongwen-lo-")
+        if not _all_profiles:
+            remove_profiles_of_dead_processes()
+        profile = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")  # the pid: see remove_profiles_of_dead_processes
         _profiles.path = profile
         _all_profiles.append(profile)
     return profile
+
+
+def remove_profiles_of_dead_processes(folder: Path | None = None) -> list[Path]:
+    """A process killed with SIGKILL never runs its exit handler: its profile (about 0.5 MB)
+    stays in the temporary folder. Profiles are named with their process's pid, so the next
+    process removes those whose process is gone. Returns what was removed."""
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{PROFILE_PREFIX}*-*"):
+        pid = path.name[len(PROFILE_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # alive (or another user's: left alone)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except PermissionError:
+            continue
+    return removed
 
 
 @atexit.register

@@ -204,6 +204,16 @@ def test_claimant_gone_only_for_dead_processes_of_this_machine() -> None:
     assert not claimant_gone(f"other-host:{dead_pid()}")  # cannot be checked from here: the lease decides
 
 
+def test_libreoffice_profiles_of_killed_processes_are_removed(tmp_path: Path) -> None:
+    from gongwen_engine.doc_templates import pdf
+
+    dead, alive, foreign = (tmp_path / f"gongwen-lo-{dead_pid()}-k2j3"), (tmp_path / f"gongwen-lo-{os.getppid()}-a8b9"), (tmp_path / "gongwen-lo-profile-x")
+    for folder in (dead, alive, foreign):
+        folder.mkdir()
+    assert pdf.remove_profiles_of_dead_processes(tmp_path) == [dead]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, foreign.name])
+
+
 def test_a_cascade_database_refuses_a_second_national_notice(make_engine, tmp_path: Path) -> None:
     engine = make_engine(config_dir=small_tree(tmp_path / "config"))
     org, content = load_notice()

@@ -46,6 +46,7 @@ from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Docu
 from gongwen_engine.models.workdays import WorkCalendar, china_date, load_calendar
 
 from .engine import Engine, FlowError
+from .permissions import Action, Org, allowed, authorize
 from .recipients import delivery_targets
 
 REPORTING_FLOW = "reporting"
@@ -313,8 +314,14 @@ class BoardRow:
         return data
 
 
-def board(engine: Engine, today: date | None = None, requirement_id: int | None = None, org: str | None = None) -> list[BoardRow]:
-    """督办台账: every requirement (or one; or those ``org`` requested) × unit × visible period."""
+def board(engine: Engine, today: date | None = None, requirement_id: int | None = None, org: str | None = None, viewer: str | None = None) -> list[BoardRow]:
+    """督办台账: every requirement (or one; or those ``org`` requested) × unit × visible period.
+
+    With a ``viewer`` (a person), only the requirements their organisation or one below it made
+    (``permissions``); asking for another organisation's, or another's requirement, is refused."""
+    person = engine.user(viewer) if viewer else None
+    if person:  # a role without the board is refused even before any requirement is looked at
+        authorize(engine.config, person, Action.view_board, Org(org or person.org, "督办台账"))
     today = today or china_date(utcnow())
     cal = load_calendar(engine.config.directory)
     rows = []
@@ -325,6 +332,10 @@ def board(engine: Engine, today: date | None = None, requirement_id: int | None 
         if org:
             stmt = stmt.where(ReportingRequirement.org == org)
         for req in session.exec(stmt):
+            if person and requirement_id is not None:
+                authorize(engine.config, person, Action.view_board, Org(req.org, f"报送要求 {req.id} 的督办台账"))
+            elif person and not allowed(engine.config, person, Action.view_board, Org(req.org)):
+                continue
             subs = {(s.org, s.period): s for s in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id))}
             sent: dict[tuple[str, int], list[str]] = {}
             for r in session.exec(select(ReportReminder).where(ReportReminder.requirement_id == req.id).order_by(ReportReminder.id)):
@@ -444,9 +455,7 @@ def next_period(session: Session, req: ReportingRequirement, org: str) -> int:
 def submit(engine: Engine, requirement_id: int, org: str, actor: str, body: list[str] | None = None, rows: list[dict[str, Any]] | None = None,
            policy: str = "manual", period: int | None = None, content: DocumentContent | None = None, detail: list[dict[str, Any]] | None = None) -> int:
     """报送: the unit launches its reporting flow (签发 → 编号 → 印制 → 报送 → 归档) for the requirement."""
-    account = engine.user(actor)
-    if account.org != org or Role.secretary not in account.roles:
-        raise FlowError(f"用户 {account.name} 不是 {engine.config.org(org).short_name} 的秘书，不能发起报送")
+    authorize(engine.config, engine.user(actor), Action.submit_report, Org(org))
     with Session(engine.db) as session:
         req = requirement(session, requirement_id)
         if org not in req.recipients:

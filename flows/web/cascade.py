@@ -19,6 +19,7 @@ from gongwen_engine.doc_templates.records import actor_name
 from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem, utcnow
 
 from ..engine import Engine
+from ..permissions import ROLE_NAMES
 from ..recipients import delivery_targets
 
 # State -> (label, CSS class). Ordered from furthest to least far along.
@@ -34,7 +35,6 @@ STATES: dict[str, str] = {
     "pending": "未送达",
 }
 SIGN_FOR, SIGN_OFF, DISTRIBUTE = "sign_for", "sign_off", "distribute"
-ROLE_NAMES = {Role.secretary: "秘书", Role.reviewer: "核稿人", Role.leader: "领导", Role.archivist: "档案员", Role.department_head: "部门负责人"}
 
 
 @dataclass
@@ -55,17 +55,6 @@ class CascadeNode:
         if self.state == "waiting" and self.waiting_for:
             return f"待{self.waiting_for}"
         return STATES[self.state]
-
-
-def within(config: Config, org: str, ancestor: str) -> bool:
-    """True when ``org`` is ``ancestor`` or below it in the organisation tree."""
-    code: str | None = org
-    while code:
-        if code == ancestor:
-            return True
-        parent = config.parent(code)
-        code = parent.code if parent else None
-    return False
 
 
 def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) -> CascadeNode:

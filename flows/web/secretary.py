@@ -21,8 +21,9 @@ from gongwen_engine.models.tables import Circulation, CirculationFile, Document,
 
 from ..receiving import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
 from ..views import issued_parts, timeline, version_diff, versions
-from .cascade import STATES, aware, cascade, count_states, within
-from .pages import FILE_ROLES, CsrfChecked, CurrentUser, RowId, Web, audit, flash, need_role, render, stored_file_response, visible_circulation, web_of
+from ..permissions import Action, Org, allowed, authorize
+from .cascade import STATES, aware, cascade, count_states
+from .pages import FILE_ROLES, CsrfChecked, CurrentUser, RowId, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
 from .security import WebError
 
 router = APIRouter()
@@ -69,7 +70,7 @@ def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
                 "status": STATUS_WORDS.get(circ.status, circ.status),
                 "overdue": any(i.due_at and _past(i.due_at) for i in waiting.get(circ.id, [])),
             })
-    return render(request, "circulations.html.j2", rows=rows, org=web.engine.config.org(user.org), is_secretary=Role.secretary in user.roles)
+    return render(request, "circulations.html.j2", rows=rows, org=web.engine.config.org(user.org), is_secretary=allowed(web.engine.config, user, Action.launch, Org(user.org)))
 
 
 def _past(moment: datetime) -> bool:
@@ -93,14 +94,14 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
         request, "circulation.html.j2", circ=circ, doc=doc, printed=printed, files=files, FILE_ROLES=FILE_ROLES,
         flow=web.engine.flow(circ.flow), status=STATUS_WORDS.get(circ.status, circ.status), tree=tree, counts=count_states(tree), STATES=STATES,
         timeline=timeline(web.engine, circ.id), drafts=drafts, diff=diff,
-        parent=parent if parent and within(web.engine.config, parent.org, user.org) else None, parent_org=web.org_name(parent.org) if parent else "",
+        parent=parent if parent and allowed(web.engine.config, user, Action.view_circulation, Org(parent.org)) else None, parent_org=web.org_name(parent.org) if parent else "",
     )
 
 
 @router.get("/circulations/{circulation_id}/files/{role}")
 def circulation_file(request: Request, circulation_id: RowId, role: str, user: User = CurrentUser) -> Response:
     web = web_of(request)
-    circ = visible_circulation(web, user, circulation_id)
+    circ = visible_circulation(web, user, circulation_id, Action.download)
     with Session(web.engine.db) as session:
         row = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circ.id, CirculationFile.role == role)).first()
     if row is None:
@@ -128,13 +129,13 @@ def document_docx(request: Request, document_id: RowId, user: User = CurrentUser
 
 
 def _visible_holder(web: Web, session: Session, user: User, doc: Document) -> Circulation:
-    """The circulation through which ``user`` may see ``doc`` (it drafted or received it)."""
+    """The circulation through which ``user`` may download ``doc`` (it drafted or received it)."""
     holders = [session.get(Circulation, doc.circulation_id)] if doc.circulation_id else []
     holders += list(session.exec(select(Circulation).where(Circulation.received_id == doc.id)))
     for circ in holders:
-        if circ is not None and within(web.engine.config, circ.org, user.org):
+        if circ is not None and allowed(web.engine.config, user, Action.download, Org(circ.org)):
             return circ
-    raise WebError(403, f"无权查看文档 {doc.id}：它不是{web.org_name(user.org)}及其下级单位起草或收到的文档。")
+    raise WebError(403, f"无权下载文档 {doc.id}：它不是{web.org_name(user.org)}及其下级单位起草或收到的文档。", "只能下载本单位及下级单位流转中的文件。")
 
 
 # ---- compose and launch (拟稿发文) ----------------------------------------------------------------------
@@ -150,7 +151,7 @@ def delivery_choice(web: Web, org: Organisation, recipients: list[str]) -> list[
 
 @router.get("/launch", response_class=HTMLResponse)
 def launch_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
-    need_role(user, Role.secretary, "拟稿发文")
+    authorize(web_of(request).engine.config, user, Action.launch, Org(user.org))
     return _launch_page(request, user, {}, None)
 
 
@@ -168,8 +169,8 @@ def launch(
     attachment_notes: str = Form(""), notes: str = Form(""), urgency: str = Form(""), security: str = Form(""),
     issued_on: str = Form(""), sealed: str = Form(""),
 ) -> Response:
-    need_role(user, Role.secretary, "拟稿发文")
     web = web_of(request)
+    authorize(web.engine.config, user, Action.launch, Org(user.org))
     org = web.engine.config.org(user.org)
     values = {"flow": flow, "doc_type": doc_type, "title": title, "recipients": recipients, "other_recipients": other_recipients, "cc": cc,
               "body": body, "attachment_notes": attachment_notes, "notes": notes, "urgency": urgency, "security": security,
@@ -219,15 +220,15 @@ def _lines(text: str) -> list[str]:
 
 @router.get("/receive", response_class=HTMLResponse)
 def receive_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
-    need_role(user, Role.secretary, "收文登记")
     web = web_of(request)
+    authorize(web.engine.config, user, Action.receive, Org(user.org))
     return render(request, "receive.html.j2", flows=receive_flows(web), fields=CORRECTABLE, error=None, values={})
 
 
 @router.post("/receive", dependencies=[CsrfChecked])
 def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(...), flow: str = Form(...), corrections: str = Form("")) -> Response:
-    need_role(user, Role.secretary, "收文登记")
     web = web_of(request)
+    authorize(web.engine.config, user, Action.receive, Org(user.org))
     if flow not in dict(receive_flows(web)):
         raise WebError(400, f"流程“{flow}”不能用于收文。", "请在收文页面选择收文流程。")
     name = upload_name(file.filename)

@@ -284,6 +284,7 @@ def due_for(session: Session, cal: WorkCalendar, req: ReportingRequirement, org:
 # ---- the board (督办台账) --------------------------------------------------------------------------
 
 STATUS_WORDS = {"on_time": "按时报送", "late": "逾期报送", "overdue": "逾期未报", "drafting": "办理中", "open": "未到期", "not_received": "未收文"}
+REMINDER_WORDS = {"before": "提前催办", "due": "到期催办", "escalated": "逾期催办（报领导）"}  # the kinds reminder_kind() decides
 
 
 @dataclass

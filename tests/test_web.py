@@ -21,15 +21,21 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
+from sqlmodel import Session
 
+from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.render import render_docx
+from gongwen_engine.flows import reporting
 from gongwen_engine.flows.cli_web import DEMO_PASSWORD
 from gongwen_engine.flows.demo import load_notice
+from gongwen_engine.flows.engine import Engine
+from gongwen_engine.models.tables import ReportSubmission
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -45,8 +51,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def serve(tmp_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
     """`gongwen serve` on a free port with its own home (database, storage) and Prefect home."""
     home, prefect = tmp_path / "home", tmp_path / "prefect"
     prefect.mkdir(parents=True)
@@ -54,7 +59,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env = {**os.environ, "GONGWEN_HOME": str(home), "PREFECT_HOME": str(prefect), "GONGWEN_WEB_SECRET": "test-secret-not-for-production"}
     env.pop("GONGWEN_DATABASE_URL", None)
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "serve", "--port", str(port), "--poll", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "serve", "--port", str(port), *options], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + WAIT_SECONDS
@@ -74,6 +79,18 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The web process running the automatic steps in Prefect (polling every 2 s)."""
+    yield from serve(tmp_path, "--poll", "2")
+
+
+@pytest.fixture
+def quiet_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The web process without automatic steps (--no-run): pages only, no Prefect to start."""
+    yield from serve(tmp_path, "--no-run")
 
 
 @pytest.fixture
@@ -270,3 +287,32 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert {"sign_in", "sign_in_failed", "received", "step:sign_off", "download", "download_refused", "archive_search", "archive_show",
             "archive_refused", "csrf_refused"} <= actions
     print("\n" + " · ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()) + f"\nscreenshots: {shots.folder}")
+
+
+def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:  # noqa: ANN001
+    """督办台账 as Shandong's leader sees it: one city submitted on time, fifteen overdue and reminded."""
+    base, home = quiet_server
+    engine = Engine(Settings(home=home))  # the server's database: the requirement is recorded as `gongwen deadlines add` would
+    _, content = load_notice()
+    circ_id = engine.launch("shandong", "issuing", content, policy="manual", actor="shandong_secretary")
+    [plan] = reporting.add_requirements(engine, circ_id, [reporting.RequirementSpec(what="活动实施方案", due="2012-02-29")], "shandong_secretary")
+    reporting.add_requirements(engine, circ_id, [reporting.RequirementSpec(what="信息联络员名单", due="5个工作日内", form="names")], "shandong_secretary")
+    with Session(engine.db) as session:
+        session.add(ReportSubmission(requirement_id=plan.id, org="jinan", status="submitted", submitted_on=date(2012, 2, 27)))
+        session.commit()
+    assert len(reporting.send_report_reminders(engine)) == 15  # every city but Jinan, escalated to its leader
+    shots = Shots(tmp_path / "screenshots")
+    leader = sign_in(browser, base, "shandong_leader")
+    leader.click("nav >> text=督办台账")
+    assert leader.url.endswith("/board")
+    overdue = leader.locator("tr.status-overdue")
+    assert overdue.count() == 15 and leader.locator("tr.status-on_time").count() == 1
+    assert "逾期催办（报领导）" in overdue.first.inner_text()
+    red = overdue.first.locator("td").first.evaluate("td => getComputedStyle(td).backgroundColor")
+    plain = leader.locator("tr.status-on_time td").first.evaluate("td => getComputedStyle(td).backgroundColor")
+    assert red != plain  # overdue rows are highlighted
+    badge = overdue.first.locator(".badge").bounding_box()
+    cell = overdue.first.locator("td").nth(3).bounding_box()
+    assert badge["height"] < 30 and badge["x"] + badge["width"] <= cell["x"] + cell["width"] + 1  # the status word fits its cell on one line
+    shots(leader, "leader-board")
+    print(f"\nscreenshots: {shots.folder}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,13 +18,15 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import Attachment, DocumentContent
 from gongwen_engine.doc_templates.elements import part_view
 from gongwen_engine.doc_templates.html import render_html
+from gongwen_engine.flows import reporting
 from gongwen_engine.flows.cli_web import DEMO_PASSWORD
+from gongwen_engine.flows.demo import load_notice
 from gongwen_engine.flows.engine import Engine
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.flows.web.cascade import cascade
 from gongwen_engine.flows.web.secretary import upload_name
 from gongwen_engine.flows.web.security import MAX_FAILURES_PER_ACCOUNT, WebError, storage_file
-from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, WorkItem, utcnow
+from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, ReportSubmission, WorkItem, utcnow
 
 
 @pytest.fixture
@@ -279,6 +281,36 @@ def test_a_launch_to_two_cities_delivers_to_exactly_those_two(client: TestClient
     everyone = int(compose(client, recipients=["各市妇联", "济南市妇联"]).headers["location"].rsplit("/", 1)[1])
     with Session(engine.db) as session:
         assert session.get(Circulation, everyone).deliver_to is None  # 各市妇联（全部下级） ticked: every city
+
+
+def test_the_supervision_board_shows_who_submitted_who_is_overdue_and_the_reminders(client: TestClient) -> None:
+    engine = engine_of(client)
+    _, content = load_notice()
+    circ_id = engine.launch("shandong", "issuing", content, policy="manual", actor="shandong_secretary", deliver_to=["jinan", "qingdao"])
+    [plan] = reporting.add_requirements(engine, circ_id, [reporting.RequirementSpec(what="活动实施方案", due="2012-02-29")], "shandong_secretary")
+    reporting.add_requirements(engine, circ_id, [reporting.RequirementSpec(what="联络员名单", due="5个工作日内", form="names")], "shandong_secretary")
+    with Session(engine.db) as session:
+        session.add(ReportSubmission(requirement_id=plan.id, org="jinan", status="submitted", submitted_on=date(2012, 2, 27)))
+        session.commit()
+    assert [(r.org, r.kind) for r in reporting.send_report_reminders(engine)] == [("qingdao", "escalated")]
+    service = reporting.board(engine, org="shandong")  # what `gongwen board --org shandong` prints
+
+    sign_in(client, "shandong_leader")
+    page = client.get("/board")
+    assert page.status_code == 200 and 'href="/board"' in page.text and "<script" not in page.text
+    rows = re.findall(r'<tr class="status-(\w+)[^"]*">(.*?)</tr>', page.text, re.S)
+    assert sorted(status for status, _ in rows) == sorted(r.status for r in service) == ["not_received", "not_received", "on_time", "overdue"]
+    [(_, jinan)] = [(s, html) for s, html in rows if s == "on_time"]
+    assert "济南市妇联" in jinan and "按时报送" in jinan and "2012-02-27" in jinan and "2012-02-29" in jinan
+    [(_, qingdao)] = [(s, html) for s, html in rows if s == "overdue"]
+    assert "青岛市妇联" in qingdao and "逾期未报" in qingdao and "逾期催办（报领导）" in qingdao
+    assert '<tr class="status-overdue overdue">' in page.text  # overdue rows are highlighted
+    assert "活动实施方案" in page.text and "联络员名单" in page.text and "收文后起算" in page.text and "逾期未报 <strong>1</strong>" in page.text
+
+    switch(client, "qingdao_secretary")  # a city made no requirement: its board is empty, Shandong's is not shown
+    assert "还没有提出报送要求" in client.get("/board").text
+    switch(client, "qingdao_archivist")
+    assert 'href="/board"' not in client.get("/archive").text and client.get("/board").status_code == 403
 
 
 def test_an_unreadable_upload_is_refused_and_nothing_is_stored(client: TestClient, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from gongwen_engine.doc_templates.reader.loading import ReadLimits
 
 from ..engine import Engine, FlowError
 from ..permissions import PermissionDenied
-from . import archivist, leader, secretary
+from . import archivist, board, leader, secretary
 from .background import StepRunner
 from .pages import CsrfChecked, NeedSignIn, Web, audit, client_address, render, signed_in, web_of, when
 from .security import SIGN_IN, SIGN_IN_FAILED, WebError, load_password_hashes, new_csrf_token, password_matches, session_secret, throttle
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_pages(app)
     _sign_in_routes(app)
-    for module in (secretary, leader, archivist):
+    for module in (secretary, leader, archivist, board):
         app.include_router(module.router)
     if runner:
         app.router.on_startup.append(runner.start)

@@ -24,7 +24,7 @@ from gongwen_engine.models.tables import Circulation
 
 from ..engine import Engine
 from .background import StepRunner
-from ..permissions import Action, Org, authorize
+from ..permissions import Action, Org, allowed, authorize
 from .cascade import ROLE_NAMES, aware
 from .security import WebError, csrf_valid, storage_file
 
@@ -63,8 +63,12 @@ class Web:
         env.filters["when"] = when
         env.filters["day"] = lambda d: d.strftime("%Y-%m-%d") if d else ""
         env.filters["pathq"] = lambda s: quote(str(s), safe="")
-        env.globals.update(org_name=self.org_name, person=self.person, ROLE_NAMES=ROLE_NAMES, zip=zip)
+        env.globals.update(org_name=self.org_name, person=self.person, ROLE_NAMES=ROLE_NAMES, zip=zip, may=self.may)
         return env
+
+    def may(self, user: User, action: str) -> bool:
+        """For the navigation: whether ``user`` may do ``action`` in their own organisation (``permissions``)."""
+        return allowed(self.engine.config, user, Action(action), Org(user.org))
 
     def org_name(self, code: str | None) -> str:
         if not code:

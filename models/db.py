@@ -192,7 +192,7 @@ def retry_transient(*, in_doubt: Literal["retry", "refuse"], seconds: float | No
             if _retrying.get():
                 return fn(*args, **kwargs)
             budget = RETRY_SECONDS if seconds is None else seconds
-            started, delay, attempt = time.monotonic(), FIRST_DELAY_S, 0
+            first_fault, delay, attempt = 0.0, FIRST_DELAY_S, 0  # the budget runs from the first fault, not the start: a long step still gets its retries
             token = _retrying.set(True)
             doubt_token = None
             try:
@@ -207,7 +207,8 @@ def retry_transient(*, in_doubt: Literal["retry", "refuse"], seconds: float | No
                         if doubtful and in_doubt == "refuse":
                             RETRY_COUNTS["in_doubt_refused"] += 1
                             raise in_doubt_error(exc) from exc
-                        elapsed = time.monotonic() - started
+                        first_fault = first_fault or time.monotonic()
+                        elapsed = time.monotonic() - first_fault
                         if elapsed + delay > budget:
                             RETRY_COUNTS["gave_up"] += 1
                             raise unavailable(exc, elapsed) from exc

@@ -9,23 +9,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+URL_FORM = "postgresql+psycopg://用户:密码@主机:端口/库名 或 sqlite:////绝对路径/gongwen.db"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GONGWEN_")
 
     home: Path = Path(".gongwen")
-    database_url: str | None = None  # e.g. postgresql+psycopg://user@127.0.0.1:5432/gongwen
+    # e.g. postgresql+psycopg://user@127.0.0.1:5432/gongwen. Secret: it may hold a password, so it
+    # never shows in a repr, a dump or an error message (errors name it with the password hidden).
+    database_url: SecretStr | None = None
     storage: Path | None = None  # where rendered documents are written
     config_dir: Path | None = None  # None: the packaged config/
     flows_dir: Path | None = None  # None: the packaged flows/
 
     @property
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{(self.home / 'gongwen.db').resolve()}"
+        """The database URL (with its password: hand it to SQLAlchemy only, never print it)."""
+        if not self.database_url:
+            return f"sqlite:///{(self.home / 'gongwen.db').resolve()}"
+        url = self.database_url.get_secret_value()
+        try:
+            make_url(url).get_dialect()  # unknown database or driver: refused here, before any connection
+        except (ArgumentError, ValueError):  # also NoSuchModuleError, a bad port; no message shown: the URL may carry a password
+            raise ValueError(f"GONGWEN_DATABASE_URL 无法识别（不是有效的数据库地址，或数据库类型/驱动未安装）。格式：{URL_FORM}。") from None
+        return url
 
     @property
     def resolved_storage(self) -> Path:

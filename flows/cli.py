@@ -34,13 +34,14 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.models import db
 from gongwen_engine.models.numbering import void_doc_number
-from gongwen_engine.models.tables import AuditEvent, Circulation, Document
+from gongwen_engine.models.tables import Circulation, Document
 
 from . import demo as demo_mod
 from . import reporting
 from .engine import Engine, FlowError
 
-app = typer.Typer(help="gongwen: 公文流转 workflow engine. Declarative flows (flows/*.yaml), run by Prefect, stored with SQLModel.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="gongwen: 公文流转 workflow engine. Declarative flows (flows/*.yaml), run by Prefect, stored with SQLModel.", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_show_locals=False)  # a traceback never prints local values (a database URL may hold a password)
 number_app = typer.Typer(help="Document numbers (发文字号).", no_args_is_help=True)
 app.add_typer(number_app, name="number")
 console = Console()
@@ -344,29 +345,6 @@ def status(
     console.print(table)
 
 
-@app.command()
-@friendly
-def audit(
-    doc_number: Annotated[Optional[str], typer.Option("--doc-number", help="only events of this document")] = None,
-    org: Annotated[Optional[str], typer.Option(help="only events at this organisation")] = None,
-) -> None:
-    """The audit trail: who did what, when, to which document."""
-    engine = _engine()
-    table = Table("time (UTC)", "actor", "org", "action", "document", "detail")
-    with Session(engine.db) as session:
-        stmt = select(AuditEvent).order_by(AuditEvent.id)
-        if org:
-            stmt = stmt.where(AuditEvent.org == org)
-        if doc_number:
-            doc = session.exec(select(Document).where(Document.doc_number == doc_number)).first()
-            if doc is None:
-                raise FlowError(f"文号 {doc_number} 不存在（no such document number）")
-            stmt = stmt.where(AuditEvent.document_id == doc.id)
-        for ev in session.exec(stmt):
-            table.add_row(ev.at.strftime("%Y-%m-%d %H:%M:%S"), ev.actor, ev.org or "", ev.action, str(ev.document_id or ""), ", ".join(f"{k}={v}" for k, v in ev.detail.items()))
-    console.print(table)
-
-
 @number_app.command("void")
 @friendly
 def number_void(doc_number: str, reason: Annotated[str, typer.Option(help="why the number is withdrawn (required)")], user: Annotated[str, typer.Option()] = "operator") -> None:
@@ -446,3 +424,6 @@ from . import cli_reporting  # noqa: E402,F401 - registers deadlines, board, sub
 from . import cli_web  # noqa: E402,F401 - registers `gongwen serve` (web workplace) and `gongwen passwords`
 from . import cli_cascade  # noqa: E402,F401 - registers `gongwen cascade` (全国级联)
 from . import cli_invariants  # noqa: E402,F401 - registers `gongwen check-invariants` (flows/invariants.py)
+from .cli_audit import audit_app  # noqa: E402 - `gongwen audit` (list) and `gongwen audit verify` (the hash chain)
+
+app.add_typer(audit_app, name="audit")

@@ -26,10 +26,11 @@ from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Organisation, Role, User
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.workdays import due_after, load_calendar
-from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
+from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
 
 from .definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
 from .errors import FlowError
@@ -549,4 +550,4 @@ class Engine:
     # ---- audit -----------------------------------------------------------------------------------
     @staticmethod
     def audit(session: Session, actor: str, action: str, circ: Circulation | None, document_id: int | None, step: str | None, detail: dict[str, Any]) -> None:
-        session.add(AuditEvent(actor=actor, action=action, org=circ.org if circ else None, circulation_id=circ.id if circ else None, document_id=document_id, step=step, detail=detail))
+        audit_trail.record(session, actor, action, org=circ.org if circ else None, circulation_id=circ.id if circ else None, document_id=document_id, step=step, detail=detail)

@@ -40,9 +40,10 @@ from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.content import Attachment, DocumentContent
 from gongwen_engine.doc_templates.reader.deadlines import find_deadlines
 from gongwen_engine.doc_templates.report_table import ReportTable, render_report_docx
+from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.dates import format_cn_date
-from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, Registration, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
+from gongwen_engine.models.tables import Circulation, Delivery, Document, Registration, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
 from gongwen_engine.models.workdays import WorkCalendar, china_date, load_calendar
 
 from .engine import Engine, FlowError
@@ -149,8 +150,8 @@ def add_requirements(engine: Engine, circulation_id: int, specs: list[Requiremen
             row = _requirement_row(engine, circ, doc, spec, parse_due(spec.due, written_on), actor, source, parent_id)
             session.add(row)
             session.flush()
-            session.add(AuditEvent(actor=actor, action="requirement_added", org=circ.org, circulation_id=circ.id, document_id=doc_id,
-                                   detail={"requirement": row.id, "what": row.what, "due": row.due_text, "recipients": row.recipients}))
+            audit_trail.record(session, actor, "requirement_added", org=circ.org, circulation_id=circ.id, document_id=doc_id,
+                               detail={"requirement": row.id, "what": row.what, "due": row.due_text, "recipients": row.recipients})
             rows.append(row)
     return rows
 
@@ -572,8 +573,8 @@ def send_report_reminders(engine: Engine, now: datetime | None = None) -> list[S
                     recipient = _person(engine, unit, Role.leader if kind == "escalated" else Role.secretary)
                     if _insert_once(session, {"requirement_id": req.id, "org": unit, "period": period, "kind": kind, "recipient": recipient, "due_on": due, "sent_at": now}) is None:
                         continue
-                    session.add(AuditEvent(actor="system", action="report_reminded", org=unit, circulation_id=req.circulation_id, at=now,
-                                           detail={"requirement": req.id, "what": req.what, "period": period, "kind": kind, "recipient": recipient, "due_on": due.isoformat()}))
+                    audit_trail.record(session, "system", "report_reminded", org=unit, circulation_id=req.circulation_id, at=now,
+                                       detail={"requirement": req.id, "what": req.what, "period": period, "kind": kind, "recipient": recipient, "due_on": due.isoformat()})
                     sent.append(SentReminder(req.id, unit, period, kind, recipient, due))
     return sent
 

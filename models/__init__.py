@@ -1,0 +1,7 @@
+"""gongwen's data: tables, migrations, numbering, the audit trail.
+
+Importing the package registers the commit hook that chains audit records (``models/audit.py``),
+so no session can commit an audit record outside the chain.
+"""
+
+from . import audit  # noqa: F401

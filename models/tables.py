@@ -196,6 +196,9 @@ class AuditEvent(SQLModel, table=True):
     document_id: int | None = Field(default=None, index=True)
     step: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The tamper-evident chain (models/audit.py): position and SHA-256 link, set when the transaction commits.
+    seq: int | None = Field(default=None, index=True, unique=True, description="position in the audit chain, gap-free")
+    chain_hash: str | None = Field(default=None, description="sha256(previous chain_hash + canonical JSON of this record)")
 
 
 class CirculationFile(SQLModel, table=True):

@@ -1,0 +1,230 @@
+"""The audit trail (审计记录): one way to write an event, and the hash chain that makes it tamper-evident.
+
+Every :class:`~gongwen_engine.models.tables.AuditEvent` carries ``seq`` (its position in one
+gap-free chain, unique) and ``chain_hash`` = SHA-256 of the previous record's ``chain_hash``
+followed by the canonical JSON of this record (:func:`canonical`). Editing a record breaks its
+own hash; deleting one leaves a gap in ``seq`` and breaks the next link; a record slipped in
+between breaks the link of the record after it. ``gongwen audit verify`` (:func:`verify_chain`)
+walks the chain and names each break.
+
+**Where the chain is computed (one place).** Code only *adds* ``AuditEvent`` rows
+(:func:`record`). At commit, :func:`_chain_on_commit` flushes the whole transaction first, then
+takes the chain's serialisation point as the *last* lock of the transaction, reads the head
+(highest ``seq``), numbers this transaction's new rows in id order and lets the commit proceed;
+the lock ends with the commit. Taking it last means a transaction never waits for the chain
+while holding the chain and wanting a circulation row lock, so the chain adds no deadlock.
+
+* PostgreSQL: ``pg_advisory_xact_lock(CHAIN_LOCK_KEY)`` (READ COMMITTED, so the head read after
+  the lock sees every committed record).
+* SQLite: one writer at a time already; after the flush this transaction holds the write lock,
+  so nobody can commit a record between the head read and this commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from sqlalchemy import event, inspect, text
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, select
+
+from .tables import AuditEvent, utcnow
+
+GENESIS = "0" * 64  # the "previous hash" of the first record
+CHAIN_LOCK_KEY = 0x676F6E6777656E  # "gongwen": the advisory lock that serialises chain appends (PostgreSQL)
+_PENDING = "gongwen_audit_flushed"  # session.info: records flushed before the commit numbered them
+
+
+# ---- writing ------------------------------------------------------------------------------------------
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    *,
+    org: str | None = None,
+    circulation_id: int | None = None,
+    document_id: int | None = None,
+    step: str | None = None,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Add one audit record to the session's transaction; it is chained when the transaction commits."""
+    row = AuditEvent(actor=actor, action=action, org=org, circulation_id=circulation_id, document_id=document_id, step=step,
+                     detail=dict(detail or {}), at=at or utcnow())
+    session.add(row)
+    return row
+
+
+# ---- the hash ----------------------------------------------------------------------------------------
+
+class AuditFields(Protocol):
+    """What the hash covers: an AuditEvent, or a row read by the migration that chains old records."""
+
+    at: datetime
+    actor: str
+    action: str
+    org: str | None
+    circulation_id: int | None
+    document_id: int | None
+    step: str | None
+    detail: dict[str, Any]
+
+
+def canonical(row: AuditFields) -> bytes:
+    """The record's fields as canonical JSON (sorted keys, no spaces, UTF-8): what the hash covers."""
+    at = row.at if row.at.utcoffset() is not None else row.at.replace(tzinfo=timezone.utc)
+    fields = {
+        "at": at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        "actor": row.actor,
+        "action": row.action,
+        "org": row.org,
+        "circulation_id": row.circulation_id,
+        "document_id": row.document_id,
+        "step": row.step,
+        "detail": row.detail,
+    }
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def link_hash(previous: str, row: AuditFields) -> str:
+    """SHA-256 over the previous record's chain hash followed by this record's canonical JSON."""
+    return hashlib.sha256(previous.encode("ascii") + canonical(row)).hexdigest()
+
+
+def chain(rows: Iterable[AuditEvent], head_seq: int, head_hash: str) -> tuple[int, str]:
+    """Give ``rows`` (in order) the next positions after the head; return the new head."""
+    for row in rows:
+        head_seq += 1
+        row.seq, row.chain_hash = head_seq, link_hash(head_hash, row)
+        head_hash = row.chain_hash
+    return head_seq, head_hash
+
+
+_HEAD = sa_select(AuditEvent.seq, AuditEvent.chain_hash).where(AuditEvent.seq.is_not(None)).order_by(AuditEvent.seq.desc()).limit(1)
+
+
+def chain_head(session: Session) -> tuple[int, str]:
+    """(seq, chain_hash) of the last chained record, or (0, GENESIS) for an empty trail."""
+    head = session.connection().execute(_HEAD).first()  # Core, one cached statement: this runs under the chain lock
+    return (head[0], head[1]) if head else (0, GENESIS)
+
+
+# ---- the commit hook (the one place the chain is extended) -------------------------------------------
+
+def _new_records(session: Session) -> list[AuditEvent]:
+    return [obj for obj in session.new if isinstance(obj, AuditEvent)]
+
+
+@event.listens_for(Session, "before_flush")
+def _note_flushed_records(session: Session, _context: Any, _instances: Any) -> None:
+    """Remember the records an early flush (autoflush) inserts before the commit numbers them."""
+    if records := [row for row in _new_records(session) if row.seq is None]:
+        session.info.setdefault(_PENDING, []).extend(records)
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_on_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the outermost commit chains
+    unflushed = sorted(_new_records(session), key=lambda row: inspect(row).insert_order)
+    flushed = [row for row in session.info.pop(_PENDING, []) if row.seq is None and inspect(row).persistent and row in session]
+    if not unflushed and not flushed:
+        return
+    # Every other write (and its row locks) first, so the chain's lock is the last one taken;
+    # the new records wait outside the session and are inserted already numbered.
+    for row in unflushed:
+        session.expunge(row)
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    chain(sorted(flushed, key=lambda row: row.id) + unflushed, *chain_head(session))
+    session.add_all(unflushed)  # inserted (and the early ones updated) by the commit's own flush
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+# ---- verification ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """One break in the chain, described for a person (Chinese) and for a script."""
+
+    kind: str  # edited | deleted | inserted | unchained
+    seq: int | None
+    id: int | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "seq": self.seq, "id": self.id, "message": self.message}
+
+
+@dataclass
+class ChainReport:
+    records: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    breaks: list[ChainBreak] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.breaks
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"intact": self.intact, "records": self.records, "head": {"seq": self.head_seq, "chain_hash": self.head_hash},
+                "breaks": [b.as_dict() for b in self.breaks]}
+
+
+def _rows_by_seq(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
+    """The chained records in chain order, read in batches (keyset on seq), none kept in the session."""
+    after = 0
+    while True:
+        rows = session.exec(select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        after = rows[-1].seq
+        session.expunge_all()
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Walk the chain from the first record; report every edited, deleted or inserted record."""
+    report = ChainReport()
+    previous: AuditEvent | None = None
+    before_previous_hash: str | None = None
+    for row in _rows_by_seq(session):
+        report.records += 1
+        expected_seq = previous.seq + 1 if previous else 1
+        previous_hash = previous.chain_hash if previous else GENESIS
+        where = f"序号 {row.seq}（id {row.id}，{row.action}，{row.actor}）"
+        if row.seq != expected_seq:
+            missing = f"序号 {expected_seq}" if row.seq == expected_seq + 1 else f"序号 {expected_seq}–{row.seq - 1}"
+            report.breaks.append(ChainBreak("deleted", expected_seq, None,
+                                            f"{missing} 的审计记录缺失：记录被删除（链在{where}之前断开）。"))
+        elif link_hash(previous_hash, row) != row.chain_hash:
+            if before_previous_hash is not None and link_hash(before_previous_hash, row) == row.chain_hash:
+                assert previous is not None
+                report.breaks = [b for b in report.breaks if b.seq != previous.seq]  # its own mismatch is the same finding
+                report.breaks.append(ChainBreak("inserted", previous.seq, previous.id,
+                                                f"序号 {previous.seq}（id {previous.id}，{previous.action}，{previous.actor}）是插入的审计记录：其后的{where}链接到它之前的记录。"))
+            else:
+                report.breaks.append(ChainBreak("edited", row.seq, row.id,
+                                                f"{where}的内容与链上哈希不符：该记录被修改过（或其前一条记录被删除后序号被重排）。"))
+        before_previous_hash, previous = previous_hash, row
+    if previous is not None:
+        report.head_seq, report.head_hash = previous.seq, previous.chain_hash
+    for row in session.exec(select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id)):
+        report.records += 1
+        report.breaks.append(ChainBreak("unchained", None, row.id,
+                                        f"id {row.id}（{row.action}，{row.actor}）不在链上（没有序号和哈希）：该记录是绕过系统插入的。"))
+    return report

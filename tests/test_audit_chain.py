@@ -1,0 +1,273 @@
+"""The tamper-evident audit trail: every record is chained at commit (models/audit.py), and
+``gongwen audit verify`` finds an edited, a deleted or an inserted record."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from gongwen_engine.flows.demo import load_notice
+from gongwen_engine.flows.engine import Engine
+from gongwen_engine.models import audit, db
+from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, make_engine: Callable[..., Engine]) -> Engine:
+    if request.param == "sqlite":
+        return make_engine()
+    return make_engine(database_url=request.getfixturevalue("pg_url"))
+
+
+def drive(engine: Engine) -> None:
+    """Run the automatic steps until every circulation waits for a person (no Prefect)."""
+    for _ in range(200):
+        claimed = engine.claim_ready()
+        if not claimed:
+            return
+        for circ in claimed:
+            engine.run_step(circ.id, circ.step)
+    raise AssertionError("never idle")
+
+
+def launch_and_drive(engine: Engine, sign_off: bool = False) -> int:
+    """全国妇联 launches its notice; with ``sign_off`` its leader signs it off (签发) and the
+    automatic steps (编号, 印制, …) run until the provinces wait for their own people."""
+    org, content = load_notice()
+    circ_id = engine.launch(org, "issuing", content, policy="manual", actor="acwf_secretary")
+    drive(engine)
+    if sign_off:
+        with Session(engine.db) as session:
+            item = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ_id, WorkItem.status == "open")).one()
+        engine.complete(item.id, "acwf_leader", "approve")
+        drive(engine)
+    return circ_id
+
+
+def write(engine: Engine, n: int, actor: str = "tester") -> None:
+    for i in range(n):
+        with db.transaction(engine.db) as session:
+            audit.record(session, actor, "tested", detail={"i": i, "名称": "测试", "nested": {"b": 2, "a": [1, 2]}})
+
+
+def chain_rows(engine: Engine) -> list[AuditEvent]:
+    with Session(engine.db) as session:
+        return list(session.exec(select(AuditEvent).order_by(AuditEvent.seq)))
+
+
+def verify(engine: Engine) -> audit.ChainReport:
+    with Session(engine.db) as session:
+        return audit.verify_chain(session)
+
+
+def sql(engine: Engine, statement: str, **params: object) -> None:
+    """Tamper with the trail behind the engine's back."""
+    with engine.db.begin() as conn:
+        conn.execute(text(statement), params)
+
+
+# ---- the chain is written -------------------------------------------------------------------------------
+
+def test_every_record_of_a_real_circulation_is_chained_gap_free(engine: Engine) -> None:
+    launch_and_drive(engine, sign_off=True)
+    write(engine, 3)
+    rows = chain_rows(engine)
+    assert {"launch", "step:sign_off", "numbered", "delivered", "tested"} <= {r.action for r in rows}
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    previous = audit.GENESIS
+    for row in rows:  # recomputed from the stored fields, independently of verify_chain
+        assert row.chain_hash == audit.link_hash(previous, row)
+        previous = row.chain_hash
+    report = verify(engine)
+    assert report.intact and report.records == len(rows) and report.head_seq == len(rows) and report.head_hash == rows[-1].chain_hash
+
+
+def test_a_rolled_back_transaction_leaves_no_gap(engine: Engine) -> None:
+    write(engine, 2)
+    with pytest.raises(RuntimeError):
+        with db.transaction(engine.db) as session:
+            audit.record(session, "tester", "never_committed")
+            session.flush()
+            raise RuntimeError("the unit of work fails after its audit record was flushed")
+    with db.transaction(engine.db) as session:  # a savepoint rolled back inside a committed transaction
+        audit.record(session, "tester", "kept_before")
+        nested = session.begin_nested()
+        audit.record(session, "tester", "rolled_back_savepoint")
+        session.flush()
+        nested.rollback()
+        audit.record(session, "tester", "kept_after")
+    rows = chain_rows(engine)
+    assert [r.action for r in rows] == ["tested", "tested", "kept_before", "kept_after"]
+    assert [r.seq for r in rows] == [1, 2, 3, 4] and verify(engine).intact
+
+
+def test_records_of_one_transaction_follow_their_id_order(engine: Engine) -> None:
+    with db.transaction(engine.db) as session:
+        first = audit.record(session, "tester", "first")
+        session.flush()  # flushed early (as autoflush does), before the others exist
+        audit.record(session, "tester", "second")
+        audit.record(session, "tester", "third")
+    rows = chain_rows(engine)
+    assert [r.action for r in rows] == ["first", "second", "third"] and rows[0].id == first.id
+    assert [r.id for r in rows] == sorted(r.id for r in rows)
+
+
+def test_timestamps_in_any_zone_hash_as_the_database_returns_them(engine: Engine) -> None:
+    from zoneinfo import ZoneInfo
+
+    with db.transaction(engine.db) as session:
+        audit.record(session, "tester", "beijing_time", at=datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=ZoneInfo("Asia/Shanghai")))
+        audit.record(session, "tester", "utc_time", at=datetime(2026, 3, 1, 1, 30, 0, tzinfo=timezone.utc), detail={"f": 1.5, "none": None})
+    assert verify(engine).intact
+
+
+# ---- verify finds tampering ------------------------------------------------------------------------
+
+def test_an_edited_detail_is_found(engine: Engine) -> None:
+    write(engine, 6)
+    victim = chain_rows(engine)[3]
+    sql(engine, "UPDATE auditevent SET detail = :d WHERE id = :id", d='{"i": 99}', id=victim.id)
+    report = verify(engine)
+    assert [(b.kind, b.seq, b.id) for b in report.breaks] == [("edited", 4, victim.id)]
+    assert "序号 4" in report.breaks[0].message and "被修改" in report.breaks[0].message
+
+
+def test_an_edited_actor_or_time_is_found(engine: Engine) -> None:
+    write(engine, 4)
+    rows = chain_rows(engine)
+    sql(engine, "UPDATE auditevent SET actor = 'someone_else' WHERE id = :id", id=rows[0].id)
+    sql(engine, "UPDATE auditevent SET at = :at WHERE id = :id", at=datetime(2020, 1, 1, tzinfo=timezone.utc), id=rows[2].id)
+    assert [(b.kind, b.seq) for b in verify(engine).breaks] == [("edited", 1), ("edited", 3)]
+
+
+def test_a_deleted_record_is_found(engine: Engine) -> None:
+    write(engine, 6)
+    sql(engine, "DELETE FROM auditevent WHERE seq = 3")
+    sql(engine, "DELETE FROM auditevent WHERE seq IN (5, 6)")
+    breaks = verify(engine).breaks
+    assert [(b.kind, b.seq) for b in breaks] == [("deleted", 3)]  # seq 5-6 were the tail: see the head below
+    assert "序号 3 的审计记录缺失" in breaks[0].message and "删除" in breaks[0].message
+    write(engine, 1)  # the chain continues from the new head; the gap is still reported
+    assert [(b.kind, b.seq) for b in verify(engine).breaks] == [("deleted", 3)]
+
+
+def test_deleted_records_renumbered_to_close_the_gap_are_found(engine: Engine) -> None:
+    write(engine, 6)
+    sql(engine, "DELETE FROM auditevent WHERE seq = 3")
+    for seq in (4, 5, 6):
+        sql(engine, "UPDATE auditevent SET seq = :new WHERE seq = :old", new=seq - 1, old=seq)
+    assert [(b.kind, b.seq) for b in verify(engine).breaks] == [("edited", 3)]
+
+
+def test_a_record_inserted_beside_the_chain_is_found(engine: Engine) -> None:
+    write(engine, 3)
+    sql(engine, "INSERT INTO auditevent (at, actor, action, detail) VALUES (:at, 'mallory', 'forged', '{}')", at=datetime.now(timezone.utc))
+    [found] = verify(engine).breaks
+    assert found.kind == "unchained" and found.seq is None and "mallory" in found.message and "插入" in found.message
+
+
+def test_a_record_inserted_into_the_chain_is_found_even_with_a_valid_link(engine: Engine) -> None:
+    """The forger renumbers the later records and gives the forged one a correct link to its
+    predecessor: the record after it still links to the one before, which names the insert."""
+    write(engine, 5)
+    rows = chain_rows(engine)
+    for row in reversed(rows[2:]):
+        sql(engine, "UPDATE auditevent SET seq = :new WHERE id = :id", new=row.seq + 1, id=row.id)
+    forged = AuditEvent(at=datetime.now(timezone.utc), actor="mallory", action="forged", detail={})
+    forged_hash = audit.link_hash(rows[1].chain_hash, forged)
+    sql(engine, "INSERT INTO auditevent (at, actor, action, detail, seq, chain_hash) VALUES (:at, 'mallory', 'forged', '{}', 3, :h)", at=forged.at, h=forged_hash)
+    [found] = verify(engine).breaks
+    assert (found.kind, found.seq) == ("inserted", 3) and "mallory" in found.message and "插入" in found.message
+
+
+def test_an_intact_trail_passes_and_the_cli_reports_breaks_with_a_failing_exit_code(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "GONGWEN_HOME": str(home), "COLUMNS": "200"}
+    env.pop("GONGWEN_DATABASE_URL", None)
+    from gongwen_engine.config.settings import Settings
+
+    engine = Engine(Settings(home=home))
+    write(engine, 4)
+    cli = [sys.executable, "-m", "gongwen_engine.flows", "audit"]
+    intact = subprocess.run([*cli, "verify"], capture_output=True, text=True, env=env, timeout=300)
+    assert intact.returncode == 0 and "审计记录链完整：共 4 条" in intact.stdout, intact.stderr
+    rows = chain_rows(engine)
+    sql(engine, "UPDATE auditevent SET detail = '{\"i\": 7}' WHERE id = :id", id=rows[1].id)
+    sql(engine, "DELETE FROM auditevent WHERE id = :id", id=rows[2].id)
+    broken = subprocess.run([*cli, "verify"], capture_output=True, text=True, env=env, timeout=300)
+    assert broken.returncode == 1
+    assert f"序号 2（id {rows[1].id}" in broken.stderr and "被修改" in broken.stderr and "序号 3 的审计记录缺失" in broken.stderr
+    as_json = subprocess.run([*cli, "verify", "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert as_json.returncode == 1 and '"intact": false' in as_json.stdout and '"kind": "deleted"' in as_json.stdout
+    listing = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)  # `gongwen audit` still lists
+    assert listing.returncode == 0 and listing.stdout.count("tested") == 3
+
+
+# ---- concurrency --------------------------------------------------------------------------------------
+
+def test_concurrent_writers_build_one_unbroken_chain(engine: Engine) -> None:
+    """Writers that also take circulation row locks (as the engine's steps do) append to one
+    chain: no duplicate position, no gap, no deadlock."""
+    circulations = [launch_and_drive(engine) for _ in range(2)]
+    before = len(chain_rows(engine))
+    writers, transactions = 8, 15
+    failures: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        try:
+            for t in range(transactions):
+                with db.transaction(engine.db) as session:
+                    circ = db.lock_circulation(session, circulations[(w + t) % 2])
+                    assert circ is not None
+                    audit.record(session, f"writer{w}", "concurrent", circulation_id=circ.id, detail={"t": t})
+                    circ.updated_at = datetime.now(timezone.utc)
+                    session.add(circ)
+                    audit.record(session, f"writer{w}", "concurrent_second", detail={"t": t})
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    rows = chain_rows(engine)
+    assert len(rows) == before + writers * transactions * 2
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))  # unique and gap-free
+    assert verify(engine).intact
+    with Session(engine.db) as session:
+        assert session.exec(select(Circulation)).first() is not None
+
+
+# ---- the migration ---------------------------------------------------------------------------------------
+
+def test_the_migration_chains_existing_records_in_id_order(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with db.get_engine(url).begin() as conn:
+        cfg = db.alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")  # a database from before the chain
+        for i in range(5):
+            conn.execute(text("INSERT INTO auditevent (at, actor, action, org, step, detail) VALUES (:at, 'old', 'before_chain', 'acwf', NULL, :d)"),
+                         {"at": datetime(2025, 1, 1, 8, i, tzinfo=timezone.utc), "d": f'{{"i": {i}, "名": "旧"}}'})
+    db.migrate(url)
+    with Session(db.get_engine(url)) as session:
+        rows = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+        assert audit.verify_chain(session).intact
+    with db.transaction(db.get_engine(url)) as session:
+        audit.record(session, "new", "after_chain")
+    with Session(db.get_engine(url)) as session:
+        report = audit.verify_chain(session)
+        assert report.intact and report.head_seq == 6

@@ -369,7 +369,7 @@ class Topology:
 
 
 def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int, work: Path, children: int | None = None, jitter: float = 3.0,
-                         window: float = 20.0, server_pause: float = 5.0, timeout: float = 3600) -> CampaignResult:
+                         window: float = 12.0, server_pause: float = 5.0, timeout: float = 3600) -> CampaignResult:
     """Kill the driver, the workers and the Prefect server at random moments of a cascade run on workers."""
     started = time.monotonic()
     result = CampaignResult(log=work / "campaign.log")
@@ -397,13 +397,13 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
         command = [*CLI, "cascade", "--out", str(out), "--config", str(config), "--deployment", "gongwen-dispatch/cascade", "--runs", "2"]
         rng = random.Random(seed)
         driver = start(command, env, result.log)
-        born = {"driver": time.monotonic()}
+        born = {"driver": time.monotonic(), "last": time.monotonic()}
         for target, delay, min_age in kill_moments(rng, kills, result.steps_total, jitter, window):
             victim = rng.choice(["driver", "worker", "worker", "server"])
             result.restarts["worker exited"] += topo.keep_workers()
             while driver.poll() is None and finished_steps(out, app_url) < target:
                 time.sleep(0.2)
-            deadline = max(time.monotonic() + delay, born["driver"] + min_age)
+            deadline = max(time.monotonic() + delay, born["last"] + min_age)  # kills spread in time, not only over steps
             while driver.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             if driver.poll() is not None:
@@ -415,6 +415,7 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
                 born["driver"] = time.monotonic()
                 continue
             steps = finished_steps(out, app_url)
+            born["last"] = time.monotonic()
             if victim == "driver":
                 kill_session(driver)
                 result.kills.append(Kill("driver", time.monotonic() - born["driver"], steps))
@@ -469,6 +470,7 @@ def main() -> int:
     parser.add_argument("--distributed", action="store_true", help="Prefect server + workers on PostgreSQL (implies --database postgres)")
     parser.add_argument("--jitter", type=float, default=2.0, help="seconds of random delay after the chosen number of finished steps")
     parser.add_argument("--startup-window", type=float, default=15.0, help="each run lives a random 0..N seconds at least (kills during start-up)")
+    parser.add_argument("--gap", type=float, default=12.0, help="distributed: a random 0..N seconds at least between two kills")
     parser.add_argument("--work", type=Path, help="folder for the output and the logs (default: a new temporary folder, kept)")
     args = parser.parse_args()
     provinces = [] if args.national else (args.province or ["p31"])
@@ -478,7 +480,7 @@ def main() -> int:
     mode = "distributed" if args.distributed else args.database
     print(f"crash campaign: {mode}, {'national' if args.national else ' '.join(provinces)}, {args.kills} kills, seed {args.seed}, work {work}", flush=True)
     if args.distributed:
-        result = distributed_campaign(out, provinces, args.kills, args.seed, work, args.children, jitter=max(args.jitter, 3.0), window=args.startup_window)
+        result = distributed_campaign(out, provinces, args.kills, args.seed, work, args.children, jitter=max(args.jitter, 3.0), window=args.gap)
     else:
         pg = create_pg_database("gongwen_crash") if args.database == "postgres" else None
         try:

@@ -3,7 +3,7 @@ raced: one function (``check_invariants``) used by ``gongwen check-invariants``,
 campaigns (``benchmarks/crash_campaign.py``) and the tests.
 
 * **documents**: every numbered document has exactly one number row and its file with the
-  recorded digest; with an expected chain (``root``), every organisation below the root that
+  recorded digest, and so has every file a circulation recorded (records, sealed PDFs); with an expected chain (``root``), every organisation below the root that
   has subordinates issued exactly one forwarding notice, the root exactly one notice, and every
   organisation of the tree has exactly one circulation of the chain;
 * **numbers**: per sequence and year (发文字号 per prefix, 收文登记号 per organisation, archive
@@ -34,7 +34,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.models.archive import item_sequence
 from gongwen_engine.models.numbering import register_sequence
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, Document, IssuedNumber, NumberCounter, Registration, WorkItem
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, IssuedNumber, NumberCounter, Registration, WorkItem
 
 from .archiving import verify as archive_verify
 from .definition import END
@@ -87,6 +87,7 @@ class _Rows:
     registrations: list[Registration]
     items: list[ArchiveItem]
     work_items: list[WorkItem]
+    files: list[CirculationFile]
     step_events: list[AuditEvent]
     not_filed: set[int]
 
@@ -101,6 +102,7 @@ def _load(session: Session) -> _Rows:
         registrations=list(session.exec(select(Registration).order_by(Registration.id))),
         items=list(session.exec(select(ArchiveItem).order_by(ArchiveItem.id))),
         work_items=list(session.exec(select(WorkItem).where(WorkItem.status == "done").order_by(WorkItem.id))),
+        files=list(session.exec(select(CirculationFile).order_by(CirculationFile.id))),
         step_events=list(session.exec(select(AuditEvent).where(AuditEvent.action.startswith(STEP_ACTION)).order_by(AuditEvent.id))),
         not_filed=set(session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "not_filed")).all()),
     )
@@ -118,6 +120,7 @@ def check_invariants(engine: Engine, root: str | None = None, expect_finished: b
         checked_files, problems = archive_verify(session, engine.storage)
     _circulations(report, rows, expect_finished)
     _documents(report, rows, engine.storage)
+    _circulation_files(report, rows, engine.storage)
     _numbers(report, rows, engine)
     _deliveries(report, rows, engine)
     _registrations(report, rows)
@@ -130,7 +133,7 @@ def check_invariants(engine: Engine, root: str | None = None, expect_finished: b
     report.checked.update(
         circulations=len(rows.circulations), documents=sum(1 for d in rows.documents if d.doc_number), numbers=len(rows.numbers),
         deliveries=len(rows.deliveries), registrations=len(rows.registrations), archive_items=len(rows.items), archive_files=checked_files,
-        audit_steps=len(rows.step_events),
+        audit_steps=len(rows.step_events), circulation_files=len(rows.files),
     )
     return report
 
@@ -172,6 +175,17 @@ def _documents(report: InvariantReport, rows: _Rows, storage: Path) -> None:
                 report.add("document_file_missing", doc.doc_number, doc.file)
             elif doc.sha256 and hashlib.sha256(path.read_bytes()).hexdigest() != doc.sha256:
                 report.add("document_file_changed", doc.doc_number, f"{doc.file}: sha256 differs from the one recorded")
+
+
+def _circulation_files(report: InvariantReport, rows: _Rows, storage: Path) -> None:
+    """Files written outside the step's transaction (records, sealed PDFs) are what was committed."""
+    for f in rows.files:
+        path = storage / f.file
+        where = f"circulation {f.circulation_id} {f.role}"
+        if not path.is_file():
+            report.add("circulation_file_missing", where, f.file)
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != f.sha256:
+            report.add("circulation_file_changed", where, f"{f.file}: sha256 differs from the one recorded")
 
 
 def _contiguous(report: InvariantReport, rule: str, where: str, serials: list[int], start: int, counter: int | None) -> None:

@@ -127,6 +127,13 @@ def test_a_missing_archive_item_and_file_are_found(copy_of) -> None:
     assert {"archive_item_missing", "archive_file_missing", "archive_file_extra"} <= found
 
 
+def test_a_sealed_pdf_changed_after_its_step_committed_is_found(copy_of) -> None:
+    engine = copy_of()
+    pdf = next((engine.storage / "p31").glob("*.pdf"))
+    pdf.write_bytes(pdf.read_bytes() + b"%appended")
+    assert "circulation_file_changed" in rules(engine)
+
+
 def test_an_unaudited_step_and_an_unfinished_circulation_are_found(copy_of) -> None:
     engine = copy_of()
     with Session(engine.db) as s:
@@ -273,5 +280,18 @@ def test_a_cascade_killed_three_times_resumes_with_zero_violations_on_postgres(t
     finally:
         crash_campaign.drop_pg_database(name)
     assert len(result.kills) == 3 and result.resumes == 3
+    assert result.final_rc == 0 and result.violations == [], result.summary()
+    assert result.report["checked"]["documents"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_distributed_cascade_survives_killed_driver_workers_and_server(tmp_path: Path) -> None:
+    """A Prefect server on PostgreSQL, two `prefect worker`s, the driver: three of them killed
+    (seeded choice of victim) while the small cascade runs; it ends with zero violations."""
+    result = crash_campaign.distributed_campaign(tmp_path / "out", ["p31"], kills=3, seed=11, work=tmp_path, children=2,
+                                                 jitter=1.0, window=10.0, server_pause=2.0, timeout=900)
+    print(result.summary())
+    assert len(result.kills) == 3
     assert result.final_rc == 0 and result.violations == [], result.summary()
     assert result.report["checked"]["documents"] == 2

@@ -267,20 +267,20 @@ def test_reminders_are_not_sent_twice_by_two_concurrent_runs_on_postgres(pg_url:
 
 def test_a_run_that_dies_sends_nothing_and_the_next_sends_all(world: Engine, monkeypatch) -> None:
     request(world, "acwf", SPEC(what="活动实施方案", due="2012-02-29"))
-    real, calls = reporting.AuditEvent, []
+    real, calls = reporting.audit_trail.record, []
 
-    def dying(**kw):  # noqa: ANN003, ANN202
+    def dying(session, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
         calls.append(kw)
         if len(calls) == 2:
             raise RuntimeError("worker died")
-        return real(**kw)
+        return real(session, *args, **kw)
 
-    monkeypatch.setattr(reporting, "AuditEvent", dying)
+    monkeypatch.setattr(reporting.audit_trail, "record", dying)  # the second reminder's audit record fails
     with pytest.raises(RuntimeError):
         reporting.send_report_reminders(world, at(date(2012, 3, 1)))
     with Session(world.db) as session:
         assert session.exec(select(ReportReminder)).all() == []
-    monkeypatch.setattr(reporting, "AuditEvent", real)
+    monkeypatch.setattr(reporting.audit_trail, "record", real)
     assert len(reporting.send_report_reminders(world, at(date(2012, 3, 1)))) == 2
 
 

@@ -29,7 +29,7 @@ import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -159,7 +159,8 @@ class Workload:
         org = rng.choice(LAUNCH_ORGS)
         flow = "outgoing" if org in OUTGOING_ORGS and rng.random() < 0.4 else "issuing"
         title = f"关于做好第{self._next_serial()}批妇女儿童工作的通知（{org}）"
-        content = DocumentContent.model_validate({**self.content.model_dump(mode="json"), "title": title})
+        # dated today: the seeds received from outside carry 2012's numbers (妇字〔2012〕2号, 鲁妇发〔2012〕10号)
+        content = DocumentContent.model_validate({**self.content.model_dump(mode="json"), "title": title, "issued_on": date.today().isoformat()})
         if invalid:
             self.engine.launch(org, "no_such_flow", content, actor=f"{org}_secretary")
             raise AcceptedInvalid("a launch of an unknown flow")

@@ -260,6 +260,11 @@ class ArchiveSearch(SQLModel, table=True):
     bigrams in simplified script (see ``models/archive_search.py``); SQLite indexes them with FTS5
     (``archive_fts``), PostgreSQL with a GIN index over ``to_tsvector('simple', ...)``."""
 
+    __table_args__ = (  # newest first within a fonds: by item (search candidates), by date (filters without words)
+        Index("ix_archivesearch_fonds_item", "fonds", "item_id"),
+        Index("ix_archivesearch_fonds_dated", "fonds", "dated", "item_id"),
+    )
+
     item_id: int = Field(primary_key=True, foreign_key="archiveitem.id")
     fonds: str = Field(index=True)
     year: int

@@ -10,13 +10,14 @@ import shutil
 import subprocess
 import tempfile
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import docx
 import openpyxl
 import pytest
 from ruamel.yaml import YAML
+from sqlalchemy import event
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -31,7 +32,7 @@ from gongwen_engine.flows.engine import Engine, FlowError
 from gongwen_engine.models import db
 from gongwen_engine.models.archive import ARCHIVE_CODE_RE, FILE_ROLE_ORDER, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
 from gongwen_engine.models.archive_files import read_stamp
-from gongwen_engine.models.archive_search import SearchQuery, highlight, index_item, search
+from gongwen_engine.models.archive_search import SearchQuery, date_range_tokens, highlight, index_item, search
 from gongwen_engine.models.tables import ArchiveItem, Circulation, RetrievalLog
 
 SEED_004 = Path(__file__).resolve().parent / "seeds" / "004_601752e9ae930646.txt"  # a copy of shared/seeds
@@ -279,6 +280,25 @@ def test_search_by_code_document_number_issuer_date_and_retention(filed):
     assert run_search(filed, "S037", words="妇联", retention="D30", issuer="山东")
 
 
+def test_filters_with_words_are_index_facets(filed):
+    dated = run_search(filed, "S037", words="妇联")[0].dated
+    assert run_search(filed, "S037", words="妇联", date_from=dated, date_to=dated)
+    assert run_search(filed, "S037", words="妇联", date_from=dated)
+    assert not run_search(filed, "S037", words="妇联", date_from=dated + timedelta(days=1))
+    assert not run_search(filed, "S037", words="妇联", date_to=dated - timedelta(days=1))
+    assert not run_search(filed, "S037", words="妇联", issuer="湖南省")
+    assert not run_search(filed, "S037", words="妇联", issuer="省山东")  # the issuer's characters must be contiguous too
+
+
+def test_a_date_range_is_covered_by_the_fewest_year_month_and_day_facets():
+    assert date_range_tokens(date(2012, 1, 30), date(2013, 3, 2)) == (
+        ["t20120130", "t20120131"] + [f"m2012{m:02d}" for m in range(2, 13)] + ["m201301", "m201302", "t20130301", "t20130302"])
+    assert date_range_tokens(date(2012, 1, 1), date(2014, 12, 31)) == ["d2012", "d2013", "d2014"]
+    assert date_range_tokens(date(2012, 2, 1), date(2012, 2, 29)) == ["m201202"]
+    assert date_range_tokens(date(2012, 3, 1), date(2012, 2, 1)) == ["t00000000"]  # empty: nothing matches
+    assert date_range_tokens(None, date(1999, 12, 31))[:2] == ["d1900", "d1901"]
+
+
 def test_archivists_see_only_their_own_fonds_and_every_retrieval_is_logged(filed, monkeypatch):
     hunan = archivist(filed.config, "hunan_archivist")
     with db.transaction(filed.db) as session:
@@ -321,6 +341,64 @@ def test_search_on_postgresql(make_engine, pg_url):
     assert codes(words="下基层") == ["0003"]
     assert set(codes(words="妇")) == {"0001", "0002", "0003"}
     assert codes(words="妇联", retention="Y") == [] and run_search(engine, "S043", words="妇联") == []
+    assert codes(words="妇", date_from=date(2012, 1, 2), date_to=date(2012, 1, 2)) == ["0002"]
+    assert set(codes(words="妇", date_from=date(2012, 1, 2))) == {"0002", "0003"}
+    assert codes(words="妇联", issuer="山东省妇") == ["0001"] and codes(words="妇联", issuer="湖南") == []
+
+
+def test_the_facet_migration_makes_filters_of_items_filed_before_it(tmp_path):
+    """Migration 0019 rewrites existing search rows' facets (month, day, issuer) and rebuilds FTS5."""
+    from alembic import command
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = db.get_engine(url)
+    with engine.begin() as conn:
+        cfg = db.alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.execute(text("INSERT INTO archiveitem (id, org, fonds, year, retention, dept_code, item_no, archive_code, title, responsible, dated, files, filed_at, doc_type, pages, history) "
+                          "VALUES (1, 'shandong', 'S037', 2012, 'D30', 'BGS', 1, 'S037-WS·2012-D30-BGS-0001', '关于转发全国妇联文件的通知', '山东省妇女联合会', '2012-01-05', '[]', CURRENT_TIMESTAMP, '通知', 1, '[]')"))
+        conn.execute(text("INSERT INTO archivesearch (item_id, fonds, year, retention, issuer, dated, facets, title_terms, body_terms, text) "
+                          "VALUES (1, 'S037', 2012, 'D30', '山东省妇女联合会', '2012-01-05', 'fs037 y2012 rd30', '关于 于转 转发 发全 全国 国妇 妇联 联文 文件 件的 的通 通知 知', '', 'x')"))
+        conn.execute(text("INSERT INTO archive_fts(archive_fts) VALUES('rebuild')"))
+    db.migrate(url)
+    with Session(engine) as session:
+        found = lambda **kw: [h.item_id for h in search(session, SearchQuery(fonds="S037", words="妇联", **kw))]  # noqa: E731
+        assert found(issuer="山东省") == [1] and found(issuer="湖南省") == []
+        assert found(date_from=date(2012, 1, 5), date_to=date(2012, 1, 5)) == [1] and found(date_from=date(2012, 1, 6)) == []
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_finds_the_newest_matches_by_scan_by_recency_buckets_and_by_gin(make_engine, pg_url, monkeypatch):
+    """The three ways ``_pg_newest`` takes (scaled down): each returns exactly the newest matches."""
+    from gongwen_engine.models import archive_search
+
+    monkeypatch.setattr(archive_search, "RECENCY_BUCKET", 4)
+    monkeypatch.setattr(archive_search, "PG_SCAN_ROWS", 6)
+    monkeypatch.setattr(archive_search, "RANK_WINDOW", 3)
+    engine = make_engine(database_url=pg_url)
+    bodies = {n: "会议纪要" + ("，讨论妇联工作" if n % 2 == 0 else "") + ("，部署监测评估" if n % 4 == 0 else "") + ("，鹤山" if n == 5 else "") for n in range(1, 61)}
+    with db.transaction(engine.db) as session:
+        for n, body in bodies.items():
+            item = ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=n, archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
+                               title="会议纪要", responsible="山东省妇女联合会", dated=date(2012, 1, 1), files=[])
+            session.add(item)
+            session.flush()
+            index_item(session, item, body)
+    queries: list[str] = []
+    event.listen(engine.db, "before_cursor_execute", lambda conn, cursor, statement, params, *_: queries.append(str(params)))
+    with Session(engine.db) as session:
+        newest = lambda word: sorted(archive_search._pg_newest(session, archive_search.tsquery_expression(SearchQuery(fonds="S037", words=word)), "S037", 3))  # noqa: E731
+        assert newest("妇联") == [56, 58, 60]  # common: among the newest six rows
+        assert not any("'k" in q for q in queries)
+        assert newest("监测评估") == [52, 56, 60]  # every fourth: two in the newest six, the rest from the recency buckets
+        assert any("'k14'" in q and "'k12'" in q for q in queries)
+        assert newest("鹤山") == [5]  # rare: GIN over everything
+        # ranked within the window: the shorter records (no 妇联 sentence) first, ties newest first
+        assert [h.item_id for h in search(session, SearchQuery(fonds="S037", words="部署", limit=3))] == [60, 56, 52]
+        assert [h.item_id for h in search(session, SearchQuery(fonds="S037", words="会议", limit=2))] == [59, 58]  # 57 is outside the newest three
 
 
 def test_sm3_is_the_national_standard_digest():

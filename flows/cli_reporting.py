@@ -133,7 +133,7 @@ def print_board(rows: list[reporting.BoardRow]) -> None:
         word = r.status_word + (f" {r.late_working_days}个工作日" if r.late_working_days else "")
         colour = colours.get(r.status)
         table.add_row(str(r.requirement), r.what, str(r.period), r.unit, str(r.due_on or "-"), f"[{colour}]{word}[/]" if colour else word,
-                      str(r.submitted_on or ""), r.document or "", ",".join(r.reminders))
+                      str(r.submitted_on or ""), r.document or "", "、".join(reporting.REMINDER_WORDS.get(k, k) for k in r.reminders))
     console.print(table)
     c = reporting.board_counts(rows)
     console.print(f"应报 {c['expected']} · 已报 {c['submitted']}（按时 {c['on_time']}，逾期 {c['late']}）· 逾期未报 {c['missing']} · 未到期 {c['open']}")

@@ -167,7 +167,7 @@ def receive_file(
         if dry_run:  # only reading: show each text of the collection and the deadlines it states
             return Received(None, None, None, "", {}, {}, reading, "", digest, len(data), list(reading.warnings))
         raise IntakeError(path.name, f"不是一份公文，而是 {len(reading.collection)} 篇文字的合集（{'、'.join(reading.collection[:5])}）",
-                          "请把要登记的那一篇单独保存为一个文件后再收文（加 --dry-run 可先查看各篇读出的内容和时限）")
+                          "请把要登记的那一篇单独保存为一个文件后再收文（命令行 gongwen receive 加 --dry-run 可先查看各篇读出的内容和时限）")
     fields, changed = confirmed_fields(reading, corrections or {})
     missing = [name for name in REQUIRED if not fields.get(name)]
     if missing:

@@ -423,3 +423,20 @@ def test_chosen_recipients_must_be_direct_children_and_none_chosen_means_all(mak
     assert rows(engine, Circulation) == []
     everyone = engine.launch("shandong", "issuing", content, policy="manual", actor="shandong_secretary", deliver_to=[])
     assert rows(engine, Circulation, Circulation.id == everyone)[0].deliver_to is None
+
+
+def test_cli_launch_to_chosen_children(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from gongwen_engine.config.settings import Settings
+    from gongwen_engine.flows.cli import app
+    from gongwen_engine.flows.demo import NATIONAL_NOTICE
+    from gongwen_engine.flows.engine import Engine
+
+    monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    launched = runner.invoke(app, ["launch", "issuing", str(NATIONAL_NOTICE), "--user", "acwf_secretary", "--to", "hunan", "--no-run"])
+    assert launched.exit_code == 0, launched.output
+    wrong = runner.invoke(app, ["launch", "issuing", str(NATIONAL_NOTICE), "--user", "acwf_secretary", "--to", "jinan", "--no-run"])
+    assert wrong.exit_code == 2 and "济南市妇联不是全国妇联的直接下级单位" in "".join(wrong.output.split())  # rich wraps the message
+    assert [c.deliver_to for c in rows(Engine(Settings()), Circulation)] == [["hunan"]]

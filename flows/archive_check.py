@@ -12,11 +12,11 @@ from lxml import etree
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
-from gongwen_engine.config.schema import Role
 from gongwen_engine.models.archive import ARCHIVE_CODE_RE, format_archive_code, parse_archive_code
 from gongwen_engine.models.archive_files import digests, docx_paragraphs, file_format
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, RetrievalLog
 
+from .permissions import Action, Fonds, allowed
 from .sealing import SIGNED_PDF, filed_seal_problem, sealed_fingerprints
 
 PROPERTIES = {"authenticity": "真实性", "integrity": "完整性", "usability": "可用性", "security": "安全性"}
@@ -181,7 +181,7 @@ def _files_open(storage: Path, files: list) -> Check:
 
 
 def _access_rules(config: Config, fonds: str) -> Check:
-    keepers = [u.id for u in config.users.values() if Role.archivist in u.roles and u.org in config.organisations and config.org(u.org).fonds == fonds]
+    keepers = [u.id for u in config.users.values() if allowed(config, u, Action.archive_search, Fonds(fonds))]  # the one access rule (permissions)
     c = Check("security", "access rules in force: the fonds has its archivist(s); retrieval is logged (retrievallog)", f"archivists of {fonds}: {', '.join(keepers) or 'none'}")
     if not keepers:
         c.failures.append(f"no archivist is configured for fonds {fonds} (config/users.yaml)")

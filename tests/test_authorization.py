@@ -356,6 +356,24 @@ def test_acting_on_a_work_item(world: World, web) -> None:
         assert [session.get(WorkItem, i).actor for i in (on_web_item, on_cli_item)] == ["shandong_leader", "shandong_leader"]
 
 
+def test_reassigning_a_work_item(world: World, web) -> None:
+    """转办: refused alike for people who may not act on the item; the leader hands it to a
+    colleague on the web, and the colleague hands it back with the CLI."""
+    engine = world.engine
+    circ = engine.launch("shandong", "issuing", draft("shandong", "关于转办的通知"), actor="shandong_secretary")
+    settle(engine)
+    item = waiting_item(engine, circ)
+    for outsider in ("jinan_leader", "shandong_secretary"):
+        client = web(outsider)
+        on_web = web_decision(client.post(f"/items/{item}/reassign", data={"csrf": token(client), "to": "shandong_deputy"}, follow_redirects=False))
+        assert on_web is cli(world, "reassign", str(item), "--user", outsider, "--to", "shandong_deputy") is False
+    leader = web("shandong_leader")
+    assert web_decision(leader.post(f"/items/{item}/reassign", data={"csrf": token(leader), "to": "shandong_deputy"}, follow_redirects=False))
+    assert cli(world, "reassign", str(item), "--user", "shandong_deputy", "--to", "shandong_leader")
+    with Session(engine.db) as session:
+        assert session.get(WorkItem, item).assignee == "shandong_leader"
+
+
 @pytest.mark.parametrize("account", ["shandong_leader", "shandong_secretary"])
 def test_launching_and_receiving(world: World, web, account: str, tmp_path: Path) -> None:
     notice = tmp_path / "notice.yaml"

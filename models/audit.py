@@ -16,8 +16,10 @@ while holding the chain and wanting a circulation row lock, so the chain adds no
 
 * PostgreSQL: ``pg_advisory_xact_lock(CHAIN_LOCK_KEY)`` (READ COMMITTED, so the head read after
   the lock sees every committed record).
-* SQLite: one writer at a time already; after the flush this transaction holds the write lock,
-  so nobody can commit a record between the head read and this commit.
+* SQLite: one writer at a time already. A writing transaction begins with ``BEGIN IMMEDIATE``
+  (``db.transaction``), so it holds the write lock before the head read and nobody can commit a
+  record in between. (A deferred session whose snapshot went stale cannot write at all: SQLite
+  refuses it, "database is locked", rather than let it fork the chain; ``seq`` is unique too.)
 """
 
 from __future__ import annotations
@@ -184,23 +186,30 @@ class ChainReport:
                 "breaks": [b.as_dict() for b in self.breaks]}
 
 
-def _rows_by_seq(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
-    """The chained records in chain order, read in batches (keyset on seq), none kept in the session."""
+class ChainedRow(AuditFields, Protocol):
+    id: int
+    seq: int
+    chain_hash: str
+
+
+_TABLE = AuditEvent.__table__
+
+
+def _rows_by_seq(session: Session, batch: int = 5000) -> Iterator[ChainedRow]:
+    """The chained records in chain order, read as plain rows (no ORM objects) in batches, keyset on seq."""
     after = 0
     while True:
-        rows = session.exec(select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)).all()
+        rows = session.connection().execute(sa_select(_TABLE).where(_TABLE.c.seq > after).order_by(_TABLE.c.seq).limit(batch)).all()
         if not rows:
             return
-        for row in rows:
-            yield row
+        yield from rows  # type: ignore[misc]
         after = rows[-1].seq
-        session.expunge_all()
 
 
 def verify_chain(session: Session) -> ChainReport:
     """Walk the chain from the first record; report every edited, deleted or inserted record."""
     report = ChainReport()
-    previous: AuditEvent | None = None
+    previous: ChainedRow | None = None
     before_previous_hash: str | None = None
     for row in _rows_by_seq(session):
         report.records += 1

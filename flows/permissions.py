@@ -108,7 +108,7 @@ ACTIONS: dict[Action, ActionInfo] = {
     Action.archive_export: ActionInfo("导出目录或移交包", "导出", "目录或移交包", "gongwen archive catalogue / export / import", "/archive/catalogue", "只能导出本全宗的目录和移交包。"),
     Action.archive_verify: ActionInfo("校验档案", "校验", "档案", "gongwen archive verify --user / check", "—", "只能校验本全宗；系统管理员可不带 --user 校验全部全宗。"),
     Action.submit_report: ActionInfo("报送", "报送", "报告", "gongwen submit-report", "—", "请用报送单位秘书的账号报送。"),
-    Action.view_board: ActionInfo("查看督办台账", "查看", "督办台账", "gongwen board --user", "—", "只能查看本单位及下级单位提出的报送要求的台账。"),
+    Action.view_board: ActionInfo("查看督办台账", "查看", "督办台账", "gongwen board --user", "督办台账 /board", "只能查看本单位及下级单位提出的报送要求的台账。"),
 }
 
 

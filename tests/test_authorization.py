@@ -356,6 +356,14 @@ def test_acting_on_a_work_item(world: World, web) -> None:
         assert [session.get(WorkItem, i).actor for i in (on_web_item, on_cli_item)] == ["shandong_leader", "shandong_leader"]
 
 
+@pytest.mark.parametrize("account", ["shandong_leader", "shandong_secretary", "shandong_archivist", "shandong_reviewer"])
+def test_viewing_the_supervision_board(world: World, web, account: str) -> None:
+    """督办台账 of the person's own organisation (the page always shows that one)."""
+    on_web = web_decision(web(account).get("/board"))
+    on_cli = cli(world, "board", "--user", account, "--org", "shandong", "--json")
+    assert on_web == on_cli == (account in ("shandong_leader", "shandong_secretary"))
+
+
 def test_reassigning_a_work_item(world: World, web) -> None:
     """转办: refused alike for people who may not act on the item; the leader hands it to a
     colleague on the web, and the colleague hands it back with the CLI."""

@@ -13,7 +13,7 @@ retention period and the issuer's bigrams, so a filtered search stays one index 
 Ranking: matching is cheap at any length, ranking every match of a very common word is not —
 and SQLite's ``bm25`` counts every match of every phrase for its IDF even when only a few rows
 are ranked (engineering notes; measured at 1,000,000 records: 0.2 ms for the newest 500 matches
-of 妇联 unranked, 130 ms with ``bm25``). So the index is asked only for the newest
+of 妇联 unranked, 130 ms with ``bm25`` at load ~11). So the index is asked only for the newest
 ``RANK_WINDOW`` matches (highest item ids: SQLite ``ORDER BY rowid DESC LIMIT``, PostgreSQL a
 bounded newest-first scan or the GIN index, whichever the term's frequency calls for), and those
 are ranked here by a BM25-style score over their stored terms (title ×10; every phrase weighs
@@ -33,7 +33,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.models.tables import ArchiveItem, ArchiveSearch
 
-RANK_WINDOW = 500  # newest matches ranked per search
+RANK_WINDOW = 200  # newest matches ranked per search
 FTS_TABLE = "archive_fts"  # SQLite FTS5, external content = archivesearch (created by migration 0003)
 # PostgreSQL: archivesearch.tsv, a stored generated column to_tsvector('simple', facets || title_terms || body_terms), GIN-indexed
 _RUN = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -360,13 +360,15 @@ def _hits(session: Session, ranked: list[tuple[int, float]], words: str) -> list
     if not ranked:
         return []
     ids = [i for i, _ in ranked]
-    items = {i.id: i for i in session.exec(select(ArchiveItem).where(ArchiveItem.id.in_(ids)))}
-    texts = {r.item_id: r.text for r in session.exec(select(ArchiveSearch).where(ArchiveSearch.item_id.in_(ids)))}
+    rows = {row.id: row for row in session.exec(
+        select(ArchiveItem.id, ArchiveItem.archive_code, ArchiveItem.doc_number, ArchiveItem.title, ArchiveItem.responsible, ArchiveItem.dated,
+               ArchiveItem.retention, ArchiveSearch.text)
+        .outerjoin(ArchiveSearch, ArchiveSearch.item_id == ArchiveItem.id).where(ArchiveItem.id.in_(ids)))}
     hits = []
     for item_id, score in ranked:
-        item = items[item_id]
-        excerpt, spans = highlight(texts.get(item_id, item.title), words)
-        hits.append(Hit(item_id, item.archive_code, item.doc_number, item.title, item.responsible, item.dated, item.retention, score, excerpt, spans))
+        row = rows[item_id]
+        excerpt, spans = highlight(row.text or row.title, words)
+        hits.append(Hit(item_id, row.archive_code, row.doc_number, row.title, row.responsible, row.dated, row.retention, score, excerpt, spans))
     return hits
 
 

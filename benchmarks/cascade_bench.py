@@ -16,7 +16,8 @@ Prints, honestly, met or not:
     PostgreSQL, with duplicates and gaps counted (target ≥ 1,000/s, zero, zero), twice: as the
     编号 step allocates (``issue_doc_number``: one autocommitted statement per committed
     document) and inside a caller's transaction (``allocate_doc_number``: one statement, the
-    counter locked until the caller commits);
+    counter locked until the caller commits), and as the 编号 step's whole transaction
+    (``Engine.run_step``, ``--steps`` per client);
 (e) the cascade's peak RSS (target ≤ 1 GiB).
 """
 
@@ -237,15 +238,75 @@ def print_numbering(per_client: int) -> None:
               f"(target ≥ 1,000/s: {'met' if rate >= 1000 else 'NOT met'}; load average {load:.1f})")
 
 
+def _step_client(url: str, work: str, circulations: list[int], ready, start, finished) -> None:  # noqa: ANN001
+    engine = Engine(Settings(home=Path(work) / "home", storage=Path(work) / "storage", database_url=url))
+    with engine.db.connect():
+        pass
+    ready.put(os.getpid())
+    start.wait()
+    for cid in circulations:
+        engine.run_step(cid, "number")
+    finished.put(time.time())
+
+
+def numbering_in_step(clients: int, per_client: int, work: Path) -> tuple[float, int, int, int]:
+    """The 编号 step itself (``Engine.run_step``: the circulation locked, the number, the document,
+    the audit record, the next step, one transaction) for ``clients * per_client`` circulations of
+    one organisation (one prefix), run by ``clients`` processes at once."""
+    name, url = fresh_pg_database()
+    ctx = mp.get_context("spawn")
+    try:
+        engine = Engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
+        org, content = demo_mod.load_notice()
+        cids = []
+        for n in range(clients * per_client):  # launched and signed off (policy demo) before the clock starts
+            cid = engine.launch("shandong", "issuing", content.model_copy(update={"title": f"{content.title}（{n}）"}), policy="demo", actor="system")
+            engine.run_step(cid, "sign_off")
+            cids.append(cid)
+        engine.db.dispose()
+        ready, finished, start = ctx.Queue(), ctx.Queue(), ctx.Event()
+        procs = [ctx.Process(target=_step_client, args=(url, str(work), cids[c::clients], ready, start, finished)) for c in range(clients)]
+        for p in procs:
+            p.start()
+        for _ in procs:
+            ready.get(timeout=300)
+        t0 = time.time()
+        start.set()
+        ends = [finished.get(timeout=3600) for _ in procs]
+        for p in procs:
+            p.join()
+        seconds = max(ends) - t0
+        with Session(db.get_engine(url)) as s:
+            serials = s.exec(select(IssuedNumber.serial)).all()
+            numbered = s.exec(select(func.count()).select_from(Document).where(Document.doc_number.is_not(None))).one()
+        db.get_engine(url).dispose()
+    finally:
+        drop_pg_database(name)
+    duplicates = len(serials) - len(set(serials))
+    gaps = (max(serials) - min(serials) + 1 - len(set(serials))) if serials else clients * per_client
+    return len(cids) / seconds, numbered, duplicates, gaps
+
+
+def print_numbering_in_step(per_client: int) -> None:
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="gongwen-numbering-") as tmp:
+        rate, n, dup, gaps = numbering_in_step(8, per_client, Path(tmp))
+    print(f"(d) the 编号 step (Engine.run_step), 8 client processes, one organisation, PostgreSQL: {rate:.0f} steps/s, {n} documents numbered, "
+          f"{dup} duplicates, {gaps} gaps (load average {load:.1f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--province", action="append", help="only these provincial-level units (default: the whole country)")
     parser.add_argument("--latency-samples", type=int, default=20)
     parser.add_argument("--numbers", type=int, default=500, help="numbers per client")
     parser.add_argument("--only-numbering", action="store_true", help="only (d)")
+    parser.add_argument("--steps", type=int, default=25, help="编号 steps per client in (d)'s in-step figure (0: skip it)")
     args = parser.parse_args()
     if args.only_numbering:
         print_numbering(args.numbers)
+        if args.steps:
+            print_numbering_in_step(args.steps)
         return
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="gongwen-cascade-") as tmp:
@@ -259,6 +320,8 @@ def main() -> None:
         print(f"(c) approval → delivery with a worker running (PostgreSQL, {len(lat)} documents): p50 {p50:.2f} s, p95 {p95:.2f} s "
               f"(target p95 ≤ 1 s: {'met' if p95 <= 1 else 'NOT met'})")
     print_numbering(args.numbers)
+    if args.steps:
+        print_numbering_in_step(args.steps)
     print(f"(e) peak RSS of the cascade: {rss_mb:.0f} MB (target ≤ 1024 MB: {'met' if rss_mb <= 1024 else 'NOT met'})")
     print(f"machine load average at the end: {os.getloadavg()[0]:.1f}")
 

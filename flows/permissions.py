@@ -210,8 +210,10 @@ def fonds_of(config: Config, org: str) -> str:
 
 
 def _target_org(config: Config, target: Target) -> str | None:
-    if isinstance(target, (Org, Item)):
-        return target.org if isinstance(target, Item) else target.code
+    if isinstance(target, Item):
+        return target.org
+    if isinstance(target, Org):
+        return target.code
     if isinstance(target, Person):
         person = config.users.get(target.user_id)
         return person.org if person else None

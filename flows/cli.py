@@ -37,11 +37,12 @@ from gongwen_engine.models.numbering import void_doc_number
 from gongwen_engine.models.tables import Circulation, Document
 
 from . import demo as demo_mod
+from .cli_errors import PASS_THROUGH, ChineseUsageGroup, internal_error_message
 from . import reporting
 from .engine import Engine, FlowError
 
 app = typer.Typer(help="gongwen: 公文流转 workflow engine. Declarative flows (flows/*.yaml), run by Prefect, stored with SQLModel.", no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_show_locals=False)  # a traceback never prints local values (a database URL may hold a password)
+                  pretty_exceptions_show_locals=False, cls=ChineseUsageGroup)  # no local values in a traceback (a database URL may hold a password); usage errors in Chinese
 number_app = typer.Typer(help="Document numbers (发文字号).", no_args_is_help=True)
 app.add_typer(number_app, name="number")
 console = Console()
@@ -49,22 +50,30 @@ err = Console(stderr=True)
 
 
 def friendly(fn):  # noqa: ANN001, ANN201
-    """Turn expected errors into a clear message and exit code 2 (no traceback)."""
+    """Turn expected errors into a clear message and exit code 2; anything unexpected into one
+    Chinese line and exit code 3, its traceback in the error log (cli_errors.py). Never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         try:
             return fn(*args, **kwargs)
         except (SourceError, SourceErrors) as exc:
-            err.print(f"[bold red]配置错误（configuration error）[/]\n{exc}")
+            err.print(f"[bold red]配置错误（configuration error）[/]\n{escape(str(exc))}")
         except FlowError as exc:
-            err.print(f"[bold red]错误：[/]{exc}")
+            err.print(f"[bold red]错误：[/]{escape(str(exc))}" + (f"\n{escape(exc.hint)}" if getattr(exc, "hint", "") else ""))  # a refusal says what to do
         except (KeyError, LookupError, ValueError) as exc:
-            err.print(f"[bold red]错误：[/]{exc.args[0] if exc.args else exc}")
+            err.print(f"[bold red]错误：[/]{escape(str(exc.args[0] if exc.args else exc))}")
+        except OverflowError:  # an id or year past any stored integer
+            err.print("[bold red]错误：[/]数字过大，超出了可以存储的范围；编号、年度请填写正常大小的正整数。")
         except db.DatabaseUnavailable as exc:
             err.print(f"[bold red]数据库错误：[/]{escape(str(exc))}")
         except DBAPIError as exc:  # a fault not met by the declared retries: said plainly, no traceback
             err.print(f"[bold red]数据库错误：[/]{escape(str(db.refused(exc)))}")
+        except PASS_THROUGH:
+            raise  # typer.Exit from the command, usage errors, Ctrl-C: typer reports them
+        except Exception as exc:  # noqa: BLE001 - the last resort: no traceback reaches the person
+            err.print(f"[bold red]{escape(internal_error_message(exc, Path(os.environ.get('GONGWEN_HOME') or '.gongwen')))}[/]")
+            raise typer.Exit(3) from None
         raise typer.Exit(2)
 
     return wrapper
@@ -172,7 +181,9 @@ def inbox(
     """A person's work items (待办): their own, their role's, and those delegated to them."""
     from .views import inbox as inbox_view
 
-    entries = inbox_view(_engine(), user)
+    engine = _engine()
+    engine.user(user)  # an unknown (or empty) name is refused, not shown an empty list
+    entries = inbox_view(engine, user)
     if as_json:
         _print_json([e.as_json() for e in entries])
         return

@@ -27,6 +27,8 @@ from .permissions import Action
 archive_app = typer.Typer(help="The archive (档案): search, show, catalogue, transfer, verify, four-properties check.", no_args_is_help=True)
 console = Console()
 UserOpt = Annotated[str, typer.Option("--user", help="the archivist (config/users.yaml); sees only their own fonds")]
+YEARS = {"min": 1949, "max": 2100}  # the years a fonds can hold (as numbering.yaml allows); others are usage errors
+YearArg = Annotated[int, typer.Argument(help="year 年度", **YEARS)]
 
 
 def _engine() -> Engine:
@@ -50,11 +52,11 @@ def search_cmd(
     code: Annotated[Optional[str], typer.Option("--code", help="archive code 档号")] = None,
     doc_number: Annotated[Optional[str], typer.Option("--doc-number", help="document number 文号")] = None,
     issuer: Annotated[Optional[str], typer.Option(help="issuer 责任者 (part of the name)")] = None,
-    year: Annotated[Optional[int], typer.Option(help="year 年度")] = None,
+    year: Annotated[Optional[int], typer.Option(help="year 年度", **YEARS)] = None,
     date_from: Annotated[Optional[str], typer.Option("--from", help="dated on or after YYYY-MM-DD")] = None,
     date_to: Annotated[Optional[str], typer.Option("--to", help="dated on or before YYYY-MM-DD")] = None,
     retention: Annotated[Optional[str], typer.Option(help="Y | D30 | D10")] = None,
-    limit: Annotated[int, typer.Option(help="at most this many results")] = 20,
+    limit: Annotated[int, typer.Option(help="at most this many results", min=1, max=10_000)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Search the archive: ranked results with the hits highlighted."""
@@ -109,7 +111,7 @@ def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], u
 @archive_app.command("catalogue")
 @friendly
 def catalogue_cmd(
-    year: Annotated[int, typer.Argument(help="year 年度")], user: UserOpt = ...,
+    year: YearArg, user: UserOpt = ...,
     out: Annotated[Path, typer.Option(help="folder for the .docx and .xlsx")] = Path("."),
     retention: Annotated[Optional[str], typer.Option(help="one catalogue per retention period: Y | D30 | D10")] = None,
 ) -> None:
@@ -127,7 +129,7 @@ def catalogue_cmd(
 
 @archive_app.command("export")
 @friendly
-def export_cmd(year: Annotated[int, typer.Argument(help="year 年度")], user: UserOpt = ..., out: Annotated[Path, typer.Option(help="folder for the zip")] = Path(".")) -> None:
+def export_cmd(year: YearArg, user: UserOpt = ..., out: Annotated[Path, typer.Option(help="folder for the zip")] = Path(".")) -> None:
     """The transfer package (移交包) of a year: files + DA/T 46 metadata + digests + history."""
     engine = _engine()
     who = archivist(engine.config, user, Action.archive_export)
@@ -171,7 +173,7 @@ def verify_cmd(user: Annotated[Optional[str], typer.Option("--user", help="an ar
 
 @archive_app.command("check")
 @friendly
-def check_cmd(year: Annotated[int, typer.Argument(help="year 年度")], user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def check_cmd(year: YearArg, user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The four-properties check (四性检测, DA/T 70-2018) of a year's items."""
     engine = _engine()
     who = archivist(engine.config, user, Action.archive_verify)

@@ -39,6 +39,8 @@ def _csv(value: str) -> list[str]:
 def deadlines_list(org: Annotated[Optional[str], typer.Option(help="only requirements this organisation made")] = None, as_json: JsonOpt = False) -> None:
     """Every reporting requirement: what, from whom, by when, to which office."""
     engine = _engine()
+    if org is not None:
+        engine.config.org(org)  # an unknown code is refused, not shown an empty list
     with Session(engine.db) as session:
         stmt = select(ReportingRequirement).order_by(ReportingRequirement.id)
         if org:
@@ -73,8 +75,9 @@ def deadlines_add(
     spec = reporting.RequirementSpec(what=what, due=due, to=to, every_months=every_months, until=_day(until), table=_csv(table or ""),
                                      **{"from": "all" if from_ == "all" else _csv(from_)})
     engine = _engine()
+    engine.user(user)  # who records it must be a known person
     for row in reporting.add_requirements(engine, circulation, [spec], user, source="cascade" if parent else "cli", parent_id=parent):
-        console.print(f"requirement #{row.id}: {row.what}, {row.due_text}, {len(row.recipients)} units → {row.office}")
+        console.print(f"requirement #{row.id}: {row.what}, {row.due_text}, {len(row.recipients)} units → {row.office}", markup=False)  # user text: no markup
 
 
 @deadlines_app.command("propose")
@@ -149,7 +152,10 @@ def board(
     user: Annotated[Optional[str], typer.Option(help="who looks (a secretary or leader): only the requirements of their organisation and those below it; omitted: the operator sees all")] = None,
 ) -> None:
     """The supervision board (督办台账): who submitted, who is late, who is missing, what was submitted."""
-    rows = reporting.board(_engine(), _day(as_of), requirement, org, viewer=user)
+    engine = _engine()
+    if org is not None:
+        engine.config.org(org)  # an unknown code is refused, not shown an empty board
+    rows = reporting.board(engine, _day(as_of), requirement, org, viewer=user)
     if as_json:
         _print_json({"rows": [r.as_json() for r in rows], "counts": reporting.board_counts(rows)})
         return

@@ -36,6 +36,8 @@ class DemoSummary:
 
 def load_notice(path: Path = NATIONAL_NOTICE) -> tuple[str, DocumentContent]:
     doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "a notice file is a mapping with org: and content:", "see config/demo/national_notice.yaml")
     org = doc.data.get("org")
     if not isinstance(org, str):
         raise doc.error(("org",), "the notice needs the issuing organisation's code", "add org: <code>")

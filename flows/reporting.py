@@ -102,6 +102,8 @@ def parse_due(value: str | date, written_on: date | None) -> Due:
         return Due("date", format_cn_date(day) + "前", day)
     except ValueError:
         pass
+    if text[:1] in ("-", "－", "−"):  # the finder would read "-5个工作日内" as 5: a negative time limit is refused
+        raise ValueError(f"报送时限“{text}”不能为负数：请写成 2012-02-29、2012年2月底前、2012年2月下旬 或 5个工作日内")
     found = find_deadlines(f"{text}报送", "due", written_on)
     if len(found) != 1:
         raise ValueError(f"无法识别报送时限“{text}”：请写成 2012-02-29、2012年2月底前、2012年2月下旬 或 5个工作日内")

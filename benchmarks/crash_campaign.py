@@ -24,7 +24,7 @@ on another, ``gongwen deploy``, two ``prefect worker start`` processes and the d
 ``gongwen cascade --deployment gongwen-dispatch/cascade``. Each kill picks a victim: the
 driver (resumed with ``--resume``), a worker with the flow runs it started (a new worker is
 started), or the Prefect server (killed, started again on the same database and port after a
-pause). The first kill comes after a random number of finished steps; each next one once at
+pause). The first kill comes after a random number of finished steps (within the first 30 %); each next one once at
 least one more step finished since the previous kill, plus a random 0–``--jitter`` seconds,
 and at least a random 0–``--gap`` seconds after it: each kill hits a system that recovered and
 is working.
@@ -406,6 +406,8 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
             result.restarts["worker exited"] += topo.keep_workers()
             if result.kills:  # the next kill once the system recovered and moved on (steps come in bursts of a batch)
                 target = result.kills[-1].steps + 1
+            else:  # early enough that the other kills find work left
+                target = min(target, result.steps_total * 3 // 10)
             while driver.poll() is None and finished_steps(out, app_url) < target:
                 time.sleep(0.2)
             deadline = max(time.monotonic() + delay, born["last"] + min_age)  # kills spread in time, not only over steps

@@ -18,6 +18,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,6 +52,19 @@ def step_like(url: str, circulation_id: int, n: int) -> None:
             audit.record(session, "bench", "step:bench", org=circ.org, circulation_id=circ.id, detail={"i": i, "comment": "同意"})
 
 
+@contextmanager
+def chain_disabled() -> Iterator[None]:
+    """Without the chain: the commit hook removed and db.transaction's call made a no-op."""
+    real = audit.chain_new_records
+    event.remove(Session, "before_commit", real)
+    audit.chain_new_records = lambda session: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        audit.chain_new_records = real
+        event.listen(Session, "before_commit", real)
+
+
 def run(url: str, ids: list[int], writers: int, transactions: int) -> float:
     """Seconds per transaction (wall time over all writers)."""
     per_writer = transactions // writers
@@ -68,11 +83,8 @@ def measure(name: str, url: str, transactions: int, rounds: int = 3) -> None:
         chained, unchained = [], []
         for _ in range(rounds):
             chained.append(run(url, ids, writers, transactions))
-            event.remove(Session, "before_commit", audit._chain_on_commit)
-            try:
+            with chain_disabled():
                 unchained.append(run(url, ids, writers, transactions))
-            finally:
-                event.listen(Session, "before_commit", audit._chain_on_commit)
         c, u = statistics.median(chained) * 1e3, statistics.median(unchained) * 1e3
         print(f"{name:10} writers {writers}: chained {c:.2f} ms/tx, unchained {u:.2f} ms/tx, chain +{(c - u) * 1e3:.0f} µs per audit record ({(c / u - 1) * 100:+.0f} %)")
     with Session(db.get_engine(url)) as session:

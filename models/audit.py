@@ -8,7 +8,7 @@ between breaks the link of the record after it. ``gongwen audit verify`` (:func:
 walks the chain and names each break.
 
 **Where the chain is computed (one place).** Code only *adds* ``AuditEvent`` rows
-(:func:`record`). At commit, :func:`_chain_on_commit` flushes the whole transaction first, then
+(:func:`record`). At commit, :func:`chain_new_records` flushes the whole transaction first, then
 takes the chain's serialisation point as the *last* lock of the transaction, reads the head
 (highest ``seq``), numbers this transaction's new rows in id order and lets the commit proceed;
 the lock ends with the commit. Taking it last means a transaction never waits for the chain
@@ -131,7 +131,11 @@ def _note_flushed_records(session: Session, _context: Any, _instances: Any) -> N
 
 
 @event.listens_for(Session, "before_commit")
-def _chain_on_commit(session: Session) -> None:
+def chain_new_records(session: Session) -> None:
+    """Number and link the audit records this transaction added (nothing if there are none).
+
+    Runs at every commit (the hook); ``db.transaction`` also calls it just before COMMIT, so that
+    a fault here is a plain failure of the unit of work, not a commit whose outcome is unknown."""
     if session.in_nested_transaction():
         return  # a savepoint: the outermost commit chains
     unflushed = sorted(_new_records(session), key=lambda row: inspect(row).insert_order)
@@ -146,7 +150,8 @@ def _chain_on_commit(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
     chain(sorted(flushed, key=lambda row: row.id) + unflushed, *chain_head(session))
-    session.add_all(unflushed)  # inserted (and the early ones updated) by the commit's own flush
+    session.add_all(unflushed)
+    session.flush()  # inserted, and the early ones updated, while the chain lock is held
 
 
 @event.listens_for(Session, "after_transaction_end")

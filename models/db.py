@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine, select
 
-from . import tables
+from . import audit, tables
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # What a migration creates that the SQLModel metadata cannot describe: SQLite's FTS5 search
@@ -261,6 +261,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
         session.begin()
         yield session  # an error in the body propagates; closing the session rolls back
         session.flush()  # pending writes fail here, before COMMIT is sent: not in doubt
+        audit.chain_new_records(session)  # the audit chain, its lock the last one taken: also not in doubt
         try:
             session.commit()
         except DBAPIError as exc:

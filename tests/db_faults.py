@@ -16,6 +16,7 @@ import sys
 import threading
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -233,8 +234,7 @@ class Swarm:
             data = yaml.safe_load(NOTICE.read_text(encoding="utf-8"))
             data["org"] = org
             data.pop("requirements", None)
-            data.pop("issued_on", None)
-            data["content"].pop("issued_on", None)
+            data["issued_on"] = data["content"]["issued_on"] = date.today()  # not 2012: the seeds carry 2012's numbers
             data["content"]["title"] = f"关于做好第{n}批妇女儿童工作的通知（{org}）"
             path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         return path
@@ -268,7 +268,7 @@ def cli_campaign(swarm: Swarm, processes: int, orgs: tuple[str, ...] = ("acwf", 
     1. ``gongwen init`` and ``gongwen launch … --no-run`` at once (concurrent migrations);
     2. launches, ``gongwen run`` and ``gongwen inbox`` at once;
     3. every open sign-off approved by TWO processes at once (one must be refused: already done),
-       beside ``gongwen run`` and ``gongwen inbox``;
+       beside ``gongwen inbox`` (and ``gongwen run`` in the first of these waves);
     4. one last ``gongwen run`` to settle the automatic steps.
     """
     leaders = [f"{o}_leader" for o in orgs]
@@ -282,7 +282,8 @@ def cli_campaign(swarm: Swarm, processes: int, orgs: tuple[str, ...] = ("acwf", 
     for leader in leaders:
         for item in swarm.inbox(leader):
             approvals += [["approve", str(item), "--user", leader, "--no-run"]] * 2  # the same decision twice, at once
-    size = max(2, (processes - 2) // 2 * 2)  # even: both copies of a decision start in the same wave
+    size = max(2, (processes - 1) // 2 * 2)  # even: both copies of a decision start in the same wave
     for start in range(0, max(len(approvals), 1), size):
-        swarm.wave(approvals[start:start + size] + [["run"], ["inbox", "--user", leaders[start % len(leaders)], "--json"]])
+        beside = [["run"]] if start == 0 else []  # one dispatcher beside the first decisions (Prefect starts in each run)
+        swarm.wave(approvals[start:start + size] + beside + [["inbox", "--user", leaders[start % len(leaders)], "--json"]])
     swarm.wave([["run"]])

@@ -363,7 +363,8 @@ def _chain(report: InvariantReport, rows: _Rows, engine: Engine, root: str, fini
     (not ``finished``: at most once)."""
     chain = [c for c in rows.circulations if c.flow in CHAIN_FLOWS]
     per_org = Counter(c.org for c in chain)
-    issued = Counter(d.org for d in rows.documents if d.doc_number and d.circulation_id in {c.id for c in chain})
+    chain_ids = {c.id for c in chain}
+    issued = Counter(d.org for d in rows.documents if d.doc_number and d.circulation_id in chain_ids)
     for code in _subtree(engine, root):
         if per_org[code] > 1 or (finished and per_org[code] != 1):
             report.add("chain_circulations", code, f"{per_org[code]} circulations of the notice, expected 1")

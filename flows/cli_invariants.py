@@ -41,7 +41,8 @@ def check_invariants_cmd(
         settings = folder_settings(out)
         root = root or demo_mod.load_notice()[0]
         finished = True if finished is None else finished
-        manifest = out / "manifest.json" if (out / "manifest.json").exists() or finished else None
+        required = finished and RunRecord.read(out) is not None  # a finished cascade writes it; a demo continued with `gongwen run` does not
+        manifest = out / "manifest.json" if (out / "manifest.json").exists() or required else None
     else:
         settings, manifest = Settings(), None
     engine = Engine(settings)

@@ -180,13 +180,15 @@ def _phrase_terms(run: str) -> list[str]:
 Filter = list[list[str]]
 
 
-def facet_filters(query: SearchQuery) -> list[Filter]:
+def facet_filters(query: SearchQuery, classes: bool = True) -> list[Filter]:
     """The query's filters as facet phrases (see ``facets``): fonds always, then year, retention,
-    issuer (its bigrams, contiguous) and the date range (``date_range_tokens``)."""
-    filters: list[Filter] = [[[f"f{query.fonds.lower()}"]]]
+    issuer (its bigrams, contiguous) and the date range (``date_range_tokens``). ``classes=False``
+    leaves out the fonds and the retention period, which most rows share (the caller checks them
+    as columns)."""
+    filters: list[Filter] = [[[f"f{query.fonds.lower()}"]]] if classes else []
     if query.year:
         filters.append([[f"y{query.year}"]])
-    if query.retention:
+    if query.retention and classes:
         filters.append([[f"r{query.retention.lower()}"]])
     filters.extend([["i" + t for t in terms]] for terms in word_terms(query.issuer or ""))
     if query.date_from or query.date_to:
@@ -233,8 +235,8 @@ def _ts_phrase(terms: list[str]) -> str:
     return "(" + " <-> ".join(quoted) + ")"
 
 
-def tsquery_expression(query: SearchQuery) -> str:
-    parts = ["(" + " | ".join(_ts_phrase(p) for p in alternatives) + ")" for alternatives in facet_filters(query)]
+def tsquery_expression(query: SearchQuery, classes: bool = True) -> str:
+    parts = ["(" + " | ".join(_ts_phrase(p) for p in alternatives) + ")" for alternatives in facet_filters(query, classes)]
     parts.extend(_ts_phrase(terms) for terms in word_terms(query.words or ""))
     return " & ".join(parts)
 
@@ -257,7 +259,7 @@ def _ranked(session: Session, query: SearchQuery, phrases: list[list[str]]) -> l
             f"SELECT s.item_id, s.title_terms, s.body_terms FROM (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q ORDER BY rowid DESC LIMIT :n) f "
             "JOIN archivesearch s ON s.item_id = f.rowid"), {"q": fts5_expression(query), "n": RANK_WINDOW}).all()
     else:
-        ids = _pg_newest(session, tsquery_expression(query), query.fonds, RANK_WINDOW)
+        ids = _pg_newest(session, query, RANK_WINDOW)
         rows = session.execute(text("SELECT item_id, title_terms, body_terms FROM archivesearch WHERE item_id = ANY(:ids)"), {"ids": ids}).all() if ids else []
     scorer = Scorer(phrases)
     scored = sorted(((scorer(title, body), item_id) for item_id, title, body in rows), reverse=True)
@@ -265,10 +267,10 @@ def _ranked(session: Session, query: SearchQuery, phrases: list[list[str]]) -> l
 
 
 PG_SCAN_ROWS = 1_000  # newest rows of the fonds read first: enough for a common word
-PG_MAX_BUCKETS = 64  # beyond this many recency buckets the word is rare: every match from GIN
+PG_MAX_BUCKETS = 16  # beyond this many recency buckets the words are rare (or a facet is selective): every match from GIN
 
 
-def _pg_newest(session: Session, expression: str, fonds: str, n: int) -> list[int]:
+def _pg_newest(session: Session, query: SearchQuery, n: int) -> list[int]:
     """The newest ``n`` matches on PostgreSQL, which cannot walk a GIN index newest first.
 
     1. The newest ``PG_SCAN_ROWS`` rows of the fonds (the (fonds, item_id) index), the query as a
@@ -278,8 +280,11 @@ def _pg_newest(session: Session, expression: str, fonds: str, n: int) -> list[in
        only the newest matches from the table (PostgreSQL's estimate for a phrase is far too low
        for it to choose such a plan itself).
     3. If that stretch held fewer than ``n`` (or the word is rare), GIN without buckets: every
-       match, which are then few."""
-    params = {"q": expression, "fonds": fonds, "n": n, "scan": PG_SCAN_ROWS}
+       match, which are then few.
+    In 2 and 3 the fonds and the retention period are column checks on those few rows, not GIN
+    terms: most rows share them, and intersecting their long posting lists costs more than it saves."""
+    expression = tsquery_expression(query)
+    params = {"q": expression, "fonds": query.fonds, "retention": query.retention or None, "n": n, "scan": PG_SCAN_ROWS}
     ids = [row[0] for row in session.execute(text(
         "SELECT item_id FROM (SELECT item_id, tsv FROM archivesearch WHERE fonds = :fonds ORDER BY fonds DESC, item_id DESC LIMIT :scan) newest "
         "WHERE tsv @@ to_tsquery('simple', :q) ORDER BY item_id DESC LIMIT :n"), params)]
@@ -293,14 +298,16 @@ def _pg_newest(session: Session, expression: str, fonds: str, n: int) -> list[in
     session.execute(text("SET LOCAL enable_indexscan = off"))  # GIN bitmaps, not a backwards walk over every row
     session.execute(text("SET LOCAL enable_seqscan = off"))
     try:
-        gin = "SELECT item_id FROM archivesearch WHERE tsv @@ to_tsquery('simple', :q) ORDER BY item_id DESC LIMIT :n"
+        gin = ("SELECT item_id FROM archivesearch WHERE tsv @@ to_tsquery('simple', :q) AND fonds = :fonds AND (CAST(:retention AS VARCHAR) IS NULL OR retention = :retention) "
+               "ORDER BY item_id DESC LIMIT :n")
+        params["q"] = loose = tsquery_expression(query, classes=False)
         if ids:
             ids_per_row = (bounds[0] - bounds[1] + 1) / PG_SCAN_ROWS
             reach = int(PG_SCAN_ROWS * n / len(ids) * 1.5 * ids_per_row)  # item ids back to where n matches should be
             top, bottom = bounds[0] // RECENCY_BUCKET, max(0, bounds[0] - reach) // RECENCY_BUCKET
             if top - bottom < PG_MAX_BUCKETS:
                 buckets = " | ".join(f"'k{k}'" for k in range(top, bottom - 1, -1))
-                found = [row[0] for row in session.execute(text(gin), {**params, "q": f"({expression}) & ({buckets})"})]
+                found = [row[0] for row in session.execute(text(gin), {**params, "q": f"({loose}) & ({buckets})"})]
                 if len(found) == n or bottom == 0:
                     return found
         return [row[0] for row in session.execute(text(gin), params)]

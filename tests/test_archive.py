@@ -390,7 +390,7 @@ def test_postgresql_finds_the_newest_matches_by_scan_by_recency_buckets_and_by_g
     queries: list[str] = []
     event.listen(engine.db, "before_cursor_execute", lambda conn, cursor, statement, params, *_: queries.append(str(params)))
     with Session(engine.db) as session:
-        newest = lambda word: sorted(archive_search._pg_newest(session, archive_search.tsquery_expression(SearchQuery(fonds="S037", words=word)), "S037", 3))  # noqa: E731
+        newest = lambda word: sorted(archive_search._pg_newest(session, SearchQuery(fonds="S037", words=word), 3))  # noqa: E731
         assert newest("妇联") == [56, 58, 60]  # common: among the newest six rows
         assert not any("'k" in q for q in queries)
         assert newest("监测评估") == [52, 56, 60]  # every fourth: two in the newest six, the rest from the recency buckets

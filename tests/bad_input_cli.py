@@ -171,7 +171,7 @@ def gongwen_home(folder: Path) -> Iterator[None]:
 def seed_database() -> None:
     """Two issuing circulations, without Prefect: one waiting at its sign-off (a leader's item
     exists), one signed and run until its issued copy (.docx) is written."""
-    from sqlmodel import Session, select
+    from sqlmodel import Session
 
     from gongwen_engine.config.settings import Settings
     from gongwen_engine.flows import demo as demo_mod

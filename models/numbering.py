@@ -167,19 +167,43 @@ def issue_doc_number(engine: Engine, prefix: str, year: int, document_id: int, s
     same number back, and a number whose document is withdrawn is voided, never reused."""
     if engine.dialect.name != "postgresql":
         return None
+    if start < 1:
+        raise ValueError(f"a sequence must start at 1 or above, got {start}")
     table = IssuedNumber.__table__
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        found = conn.execute(
-            select(Document.id, *table.c).select_from(Document).outerjoin(table, table.c.document_id == Document.id).where(Document.id == document_id)
-        ).first()
-        if found is None:  # created by the caller's open transaction: this connection's FK check would wait for it
-            return None
-        if found.serial is None:
-            try:
-                found = conn.execute(_issue_statement(prefix, year, document_id, start, utcnow())).one()
-            except IntegrityError:  # another allocation for this document committed first
-                found = conn.execute(select(table).where(table.c.document_id == document_id)).one()
-    return IssuedNumber(**{c.name: found._mapping[c] for c in table.c})
+        try:
+            found = conn.execute(_issue_once_statement(prefix, year, document_id, start, utcnow())).first()
+        except IntegrityError:  # another allocation for this document committed first
+            found = conn.execute(select(table).where(table.c.document_id == document_id)).first()
+    return IssuedNumber(**{c.name: found._mapping[c.name] for c in table.c}) if found is not None else None
+
+
+def _issue_once_statement(prefix: str, year: int, document_id: int, start: int, now: datetime):  # noqa: ANN202
+    """PostgreSQL, one statement: the document's number if it has one; else, if the document is
+    committed (visible here), the counter step and the new number's row; else no row."""
+    head, tail = doc_number_affixes(prefix, year)
+    table = IssuedNumber.__table__
+    visible = select(Document.id).where(Document.id == document_id).exists()
+    numbered = select(table.c.id).where(table.c.document_id == document_id).exists()
+    counter = (
+        pg_insert(NumberCounter)
+        .from_select(["sequence", "year", "last"], select(literal(prefix, String), literal(year, Integer), literal(start, Integer)).where(visible, ~numbered))
+        .on_conflict_do_update(index_elements=["sequence", "year"], set_={"last": NumberCounter.last + 1})
+        .returning(NumberCounter.last)
+        .cte("counter")
+    )
+    issued = (
+        pg_insert(table)
+        .from_select(
+            ["prefix", "year", "serial", "doc_number", "document_id", "voided", "allocated_at"],
+            select(literal(prefix, String), literal(year, Integer), counter.c.last,
+                   literal(head, String) + cast(counter.c.last, String) + literal(tail, String),
+                   literal(document_id, Integer), literal(False, Boolean), literal(now, table.c.allocated_at.type)),
+        )
+        .returning(*table.c)
+        .cte("issued")
+    )
+    return select(issued).union_all(select(table).where(table.c.document_id == document_id))
 
 
 def _issue_statement(prefix: str, year: int, document_id: int | None, start: int, now: datetime):  # noqa: ANN202

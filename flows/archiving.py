@@ -110,6 +110,14 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
         ctx.audit("not_filed", doc.id, why=why)
         return None
     year = content.issued_on.year
+    sources = item_sources(ctx, issued, received)
+    if not sources:
+        raise FlowError(f"circulation {circ.id}: nothing to file (no issued copy, no received document)")
+    # Read and measure (LibreOffice: seconds) BEFORE the item number is allocated: from the
+    # allocation to the folder being written must be short. If this transaction is killed on the
+    # server meanwhile, the number goes to another circulation at once, while this process, not yet
+    # aware, would go on writing into that circulation's folder (the database fault campaign saw it).
+    measured = measure_sources(ctx.engine.storage, sources, doc.title)
     item_no = next_serial(ctx.session, item_sequence(org.fonds, retention, org.dept_code), year)
     code = format_archive_code(org.fonds, year, retention, org.dept_code, item_no, org.classification)
     item = ArchiveItem(
@@ -117,12 +125,9 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
         item_no=item_no, archive_code=code, doc_number=doc.doc_number, title=doc.title, responsible=issuer_names(ctx.config, doc).name,
         dated=content.issued_on, files=[], doc_type=content.doc_type, security=content.security,
     )
-    sources = item_sources(ctx, issued, received)
-    if not sources:
-        raise FlowError(f"circulation {circ.id}: nothing to file (no issued copy, no received document)")
     if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
         raise FlowError(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
-    item.files, body = write_filed_copies(ctx.engine.storage, item, sources)
+    item.files, body = write_filed_copies(ctx.engine.storage, item, measured)
     remove_leftovers(ctx.engine.storage, item)
     item.pages = sum(f["pages"] for f in item.files)
     item.note = "页数为估算（未装 LibreOffice）" if any(f["pages_method"] == "estimate" for f in item.files) else None
@@ -140,21 +145,25 @@ def _decided_reference(ctx: StepContext) -> bool:
     return REFERENCE_OUTCOME in rows
 
 
-def write_filed_copies(storage: Path, item: ArchiveItem, sources: list[Source]) -> tuple[list[dict[str, Any]], str]:
-    """Copy the sources into the item's folder (the first .docx stamped) and describe each copy.
-    Returns the file records and the item's text for the search index."""
+def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tuple[Source, bytes, int, str]]:
+    """Read each source (its digest checked against the one recorded) and count its pages."""
     loaded = []
     for source in sources:
         path = storage / source.file
         if not path.is_file():
-            raise FlowError(f"归档失败：{item.archive_code} 的文件 {source.file}（{source.role}）不存在（file missing in the storage folder）")
+            raise FlowError(f"归档失败：《{title}》的文件 {source.file}（{source.role}）不存在（file missing in the storage folder）")
         data = path.read_bytes()
         sha256 = hashlib.sha256(data).hexdigest()
         if source.sha256 and sha256 != source.sha256:
             raise FlowError(f"归档失败：{source.file} 与登记时的摘要不符，文件在登记后被改动（sha256 mismatch; re-render or re-register it）")
         loaded.append((source, data, path, sha256))
     counts = pages_with_text([(path, sha256) for _, _, path, sha256 in loaded])
-    measured = [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts)]
+    return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts)]
+
+
+def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[dict[str, Any]], str]:
+    """Copy the measured sources into the item's folder (the first .docx stamped) and describe each
+    copy. Returns the file records and the item's text for the search index."""
     total_pages = sum(m[2] for m in measured)
     folder = item_folder(item.fonds, item.year, item.archive_code)
     records, texts, stamped = [], [], False

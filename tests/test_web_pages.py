@@ -332,3 +332,18 @@ def test_an_uploaded_name_loses_its_folders() -> None:
     assert upload_name("C:\\Users\\李文书\\通知.docx") == "通知.docx"
     assert upload_name("../../etc/通知.docx") == "通知.docx"
     assert upload_name("..") == upload_name(".") == upload_name(None) == ""
+
+
+def test_a_database_outage_is_a_plain_chinese_503(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database going away under a signed-in user: a 503 page in Chinese, no traceback."""
+    from sqlalchemy import create_engine
+
+    from gongwen_engine.models import db as db_module
+
+    assert sign_in(client, "shandong_leader").status_code == 303
+    monkeypatch.setattr(db_module, "RETRY_SECONDS", 0.2)
+    engine = engine_of(client)
+    monkeypatch.setattr(engine, "db", create_engine("postgresql+psycopg://gongwen:secretpw@127.0.0.1:1/none", connect_args={"connect_timeout": 1}))
+    page = client.get("/inbox")
+    assert page.status_code == 503
+    assert "数据库" in page.text and "Traceback" not in page.text and "secretpw" not in page.text

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -19,6 +20,7 @@ from gongwen_engine.config.schema import Role
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.doc_templates.reader.loading import ReadLimits
+from gongwen_engine.models.db import DatabaseUnavailable, is_transient
 
 from ..engine import Engine, FlowError
 from ..permissions import PermissionDenied
@@ -30,6 +32,7 @@ from .security import SIGN_IN, SIGN_IN_FAILED, WebError, load_password_hashes, n
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("gongwen.web")
 SESSION_HOURS = 8
+DATABASE_DOWN_HINT = "请稍候片刻后刷新页面重试；如持续出现，请联系系统管理员检查数据库服务。"
 UPLOAD_SLACK = 1024 * 1024  # form fields and multipart framing around the file
 SECURITY_HEADERS = {
     # No scripts at all; inline styles for the document's computed indents.
@@ -104,6 +107,17 @@ def _error_pages(app: FastAPI) -> None:
             return render(request, "error.html.j2", 404, message="页面不存在：地址中的编号无效。", hint="请从首页的菜单进入。")
         fields = "、".join(str(e.get("loc", ["", "?"])[-1]) for e in errors)
         return render(request, "error.html.j2", 400, message=f"表单填写不完整或格式不对：{fields}。", hint="请返回上一页补全后重新提交。")
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_down(request: Request, exc: DatabaseUnavailable) -> Response:
+        return render(request, "error.html.j2", 503, message=str(exc), hint=DATABASE_DOWN_HINT)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        if not is_transient(exc):
+            return await failed(request, exc)
+        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, type(exc.orig).__name__)
+        return render(request, "error.html.j2", 503, message="数据库暂时无法连接，本次操作没有完成。", hint=DATABASE_DOWN_HINT)
 
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> Response:

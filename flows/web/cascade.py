@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 
 from sqlmodel import Session, select
 
-from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Organisation, Role
 from gongwen_engine.doc_templates.records import actor_name
 from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem, utcnow

@@ -17,7 +17,7 @@ from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.doc_templates.render import RenderResult, render_docx
 from gongwen_engine.models.issuers import issuer_names
-from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, issue_doc_number, next_serial, register_sequence
+from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, issue_doc_number, next_serial, register_sequence, void_doc_number
 from gongwen_engine.models.tables import Delivery, Document, Registration, utcnow
 
 from . import sealing
@@ -100,10 +100,23 @@ def allocate_number(ctx: StepContext) -> None:
     # PostgreSQL: allocated and committed in one round trip of its own, so the counter is not
     # locked for the rest of the step (a re-run gets the same number back); else in the step.
     number = issue_doc_number(ctx.engine.db, prefix, year, doc.id, start) or allocate_doc_number(ctx.session, prefix, year, doc.id, start=start)
+    while (holder := _number_holder(ctx, number.doc_number, doc.id)) is not None:
+        # The number was already used outside gongwen: a document received from outside carries
+        # it (e.g. a notice issued on paper before the organisation's counter was set up). It is
+        # voided with the reason, never given twice, and the next one is allocated in this step.
+        void_doc_number(ctx.session, number.doc_number, f"该文号已由外来文件使用（收文文档 #{holder}），不再重复编号")
+        ctx.session.flush()
+        ctx.audit("number_voided", doc.id, doc_number=number.doc_number, reason="used_by_received_document", holder=holder)
+        number = allocate_doc_number(ctx.session, prefix, year, doc.id, start=start)
     doc.doc_number = number.doc_number
     doc.content = {**doc.content, "doc_number": number.doc_number}
     ctx.session.add(doc)
     ctx.audit("numbered", doc.id, doc_number=number.doc_number)
+
+
+def _number_holder(ctx: StepContext, doc_number: str, document_id: int) -> int | None:
+    """Another document that already carries ``doc_number`` (one received from outside), if any."""
+    return ctx.session.exec(select(Document.id).where(Document.doc_number == doc_number, Document.id != document_id)).first()
 
 
 def document_parts(ctx: StepContext, doc: Document) -> list[DocumentContent]:

@@ -14,7 +14,8 @@ campaigns (``benchmarks/crash_campaign.py``) and the tests.
   subordinate; ``archive verify`` finds no changed, missing or extra file;
 * **audit trail**: every finished step of every circulation has exactly one ``step:`` record,
   the records follow the flow from its start, and a finished circulation's last step leads to
-  the end;
+  the end; the audit records' hash chain is unbroken (``models/audit.py`` ``verify_chain``:
+  no record edited, deleted or inserted);
 * **circulations**: none failed; with ``expect_finished`` none is left unfinished.
 
 Each finding is a :class:`Violation` (rule, where, detail); the report also says how much was
@@ -33,6 +34,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from gongwen_engine.models.archive import item_sequence
+from gongwen_engine.models.audit import verify_chain
 from gongwen_engine.models.numbering import register_sequence
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, IssuedNumber, NumberCounter, Registration, WorkItem
 
@@ -118,6 +120,7 @@ def check_invariants(engine: Engine, root: str | None = None, expect_finished: b
     with Session(engine.db) as session:
         rows = _load(session)
         checked_files, problems = archive_verify(session, engine.storage)
+        chain = verify_chain(session)
     _circulations(report, rows, expect_finished)
     _documents(report, rows, engine.storage)
     _circulation_files(report, rows, engine.storage)
@@ -126,6 +129,8 @@ def check_invariants(engine: Engine, root: str | None = None, expect_finished: b
     _registrations(report, rows)
     _archive(report, rows, checked_files, problems)
     _audit(report, rows, engine)
+    for broken in chain.breaks:
+        report.add(f"audit_chain_{broken.kind}", f"audit seq {broken.seq} (id {broken.id})", broken.message)
     if root:
         _chain(report, rows, engine, root, expect_finished)
     if manifest is not None:
@@ -133,7 +138,7 @@ def check_invariants(engine: Engine, root: str | None = None, expect_finished: b
     report.checked.update(
         circulations=len(rows.circulations), documents=sum(1 for d in rows.documents if d.doc_number), numbers=len(rows.numbers),
         deliveries=len(rows.deliveries), registrations=len(rows.registrations), archive_items=len(rows.items), archive_files=checked_files,
-        audit_steps=len(rows.step_events), circulation_files=len(rows.files),
+        audit_steps=len(rows.step_events), circulation_files=len(rows.files), audit_chain_records=chain.records,
     )
     return report
 

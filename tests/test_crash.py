@@ -141,7 +141,14 @@ def test_an_unaudited_step_and_an_unfinished_circulation_are_found(copy_of) -> N
         event = s.exec(select(AuditEvent).where(AuditEvent.circulation_id == district.id, AuditEvent.action == "step:register")).one()
     sql(engine, f"DELETE FROM auditevent WHERE id = {event.id}", f"UPDATE circulation SET status = 'ready', step = 'archive' WHERE org = 'x310104'")
     found = rules(engine)
-    assert {"audit_step_missing", "circulation_unfinished"} <= found
+    assert {"audit_step_missing", "circulation_unfinished", "audit_chain_deleted"} <= found
+
+
+def test_an_edited_audit_record_breaks_the_chain(copy_of) -> None:
+    engine = copy_of()
+    assert not any(r.startswith("audit_chain_") for r in rules(engine))
+    sql(engine, "UPDATE auditevent SET actor = 'someone_else' WHERE id = (SELECT min(id) FROM auditevent WHERE action = 'step:register')")
+    assert "audit_chain_edited" in rules(engine)
 
 
 def test_a_filing_step_cut_off_after_writing_leaves_nothing_behind(make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

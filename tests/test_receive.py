@@ -276,3 +276,24 @@ def test_receive_on_postgres(make_engine: Callable[..., Engine], pg_url: str) ->
     run_automatic(engine)
     with Session(engine.db) as session:
         assert session.exec(select(Registration).where(Registration.circulation_id == first.circulation_id)).one().org == "jinan"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_number_already_used_by_a_received_document_is_voided_not_reissued(backend: str, make_engine: Callable[..., Engine], request: pytest.FixtureRequest) -> None:
+    """鲁妇发〔2012〕10号 arrives from outside before Shandong's own first 2012 number (its counter
+    starts at 10): the 编号 step voids 10 with the reason and issues 11 — it never fails for good."""
+    from gongwen_engine.flows.demo import load_notice
+    from gongwen_engine.models.tables import IssuedNumber
+
+    engine = make_engine(database_url=request.getfixturevalue("pg_url") if backend == "postgres" else None)
+    received = receive_file(engine, seed("001"), "jinan")
+    _, content = load_notice()
+    circulation_id = engine.launch("shandong", "issuing", content, policy="demo", actor="shandong_secretary")
+    run_automatic(engine)
+    with Session(engine.db) as session:
+        doc = session.get(Document, session.get(Circulation, circulation_id).document_id)
+        numbers = session.exec(select(IssuedNumber).where(IssuedNumber.prefix == "鲁妇发").order_by(IssuedNumber.serial)).all()
+        voided = session.exec(select(AuditEvent).where(AuditEvent.action == "number_voided")).one()
+    assert doc.doc_number == "鲁妇发〔2012〕11号"
+    assert [(n.serial, n.voided, n.document_id) for n in numbers] == [(10, True, None), (11, False, doc.id)]
+    assert f"#{received.document_id}" in numbers[0].void_reason and voided.detail["doc_number"] == "鲁妇发〔2012〕10号"

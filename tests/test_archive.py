@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from driving import drive
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
@@ -43,19 +44,6 @@ def _seed_004_text() -> list[str]:
     return [line for line in SEED_004.read_text(encoding="utf-8").splitlines()[1:8] if line.strip()]
 
 
-def drive(engine: Engine) -> None:
-    """A tiny dispatcher: claim and run automatic steps until nothing is left."""
-    for _ in range(5000):
-        claimed = engine.claim_ready()
-        if not claimed:
-            return
-        for circ in claimed:
-            engine.run_step(circ.id, circ.step)
-    raise AssertionError("the dispatcher never became idle")
-
-
-# The demo chain, trimmed to one branch per level so that filing it (LibreOffice measures the
-# pages) stays quick: 全国妇联 → 山东省妇联 → 济南市妇联 → two counties; 青岛 and 湖南 file only.
 CHAIN = {"acwf", "shandong", "hunan", "jinan", "qingdao", "jinan_lixia", "jinan_shizhong"}
 
 

@@ -16,6 +16,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from driving import drive
 from gongwen_engine.flows.demo import load_notice
 from gongwen_engine.flows.engine import Engine
 from gongwen_engine.models import audit, db
@@ -27,17 +28,6 @@ def engine(request: pytest.FixtureRequest, make_engine: Callable[..., Engine]) -
     if request.param == "sqlite":
         return make_engine()
     return make_engine(database_url=request.getfixturevalue("pg_url"))
-
-
-def drive(engine: Engine) -> None:
-    """Run the automatic steps until every circulation waits for a person (no Prefect)."""
-    for _ in range(200):
-        claimed = engine.claim_ready()
-        if not claimed:
-            return
-        for circ in claimed:
-            engine.run_step(circ.id, circ.step)
-    raise AssertionError("never idle")
 
 
 def launch_and_drive(engine: Engine, sign_off: bool = False) -> int:

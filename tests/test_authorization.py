@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from driving import drive
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.settings import Settings
@@ -37,7 +38,7 @@ from gongwen_engine.flows.permissions import (
 from gongwen_engine.flows.receiving import receive_file
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.models import db
-from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem, utcnow
+from gongwen_engine.models.tables import ArchiveItem, Document, WorkItem, utcnow
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -169,17 +170,6 @@ def draft(org: str, title: str) -> DocumentContent:
                            signature="山东省妇女联合会", issued_on=date(2012, 2, 20))
 
 
-def settle(engine: Engine) -> None:
-    """Run automatic steps until every circulation waits for a person (no Prefect needed)."""
-    while True:
-        with Session(engine.db) as session:
-            ready = [c.id for c in session.exec(select(Circulation).where(Circulation.status == "ready"))]
-        if not ready:
-            return
-        for circ_id in ready:
-            engine.run_step(circ_id)
-
-
 def waiting_item(engine: Engine, circulation: int) -> int:
     with Session(engine.db) as session:
         return session.exec(select(WorkItem.id).where(WorkItem.circulation_id == circulation, WorkItem.status == "open")).one()
@@ -200,7 +190,7 @@ def world(tmp_path_factory) -> World:
     home = tmp_path_factory.mktemp("authz") / "home"
     engine = Engine(Settings(home=home))
     circ = engine.launch("shandong", "issuing", draft("shandong", "关于开展宣传活动的通知"), actor="shandong_secretary")
-    settle(engine)
+    drive(engine)
     spec = reporting.RequirementSpec(what="活动实施方案", due=date(2012, 2, 29))
     requirement = reporting.add_requirements(engine, circ, [spec], "shandong_secretary")[0].id
     codes = {engine.config.org(org).fonds: file_item(engine, org, 1) for org in ("shandong", "acwf", "jinan")}
@@ -230,7 +220,7 @@ def test_engine_refuses_acting_launching_reassigning_and_delegating_outside_the_
 def test_a_secretary_delegates_for_a_colleague_and_the_deputy_then_sees_and_takes_the_item(world: World) -> None:
     engine = world.engine
     circ = engine.launch("shandong", "issuing", draft("shandong", "关于委托签发的通知"), actor="shandong_secretary")
-    settle(engine)
+    drive(engine)
     item = waiting_item(engine, circ)
     assert item not in [i.id for i, _, _ in engine.open_items("shandong_reviewer")]
     engine.delegate("shandong_leader", "shandong_reviewer", utcnow() - timedelta(minutes=1), utcnow() + timedelta(days=1), "shandong_secretary", "出差")
@@ -342,7 +332,7 @@ def test_acting_on_a_work_item(world: World, web) -> None:
     another with the CLI."""
     engine = world.engine
     circs = [engine.launch("shandong", "issuing", draft("shandong", f"关于双通道签发的通知（{n}）"), actor="shandong_secretary") for n in (1, 2)]
-    settle(engine)
+    drive(engine)
     on_web_item, on_cli_item = (waiting_item(engine, c) for c in circs)
     for outsider in ("jinan_leader", "acwf_leader", "shandong_secretary"):
         client = web(outsider)
@@ -369,7 +359,7 @@ def test_reassigning_a_work_item(world: World, web) -> None:
     colleague on the web, and the colleague hands it back with the CLI."""
     engine = world.engine
     circ = engine.launch("shandong", "issuing", draft("shandong", "关于转办的通知"), actor="shandong_secretary")
-    settle(engine)
+    drive(engine)
     item = waiting_item(engine, circ)
     for outsider in ("jinan_leader", "shandong_secretary"):
         client = web(outsider)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from driving import drive
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cascade import NATIONAL_POLICY, run_cascade, subtree_config
 from gongwen_engine.flows import claims
@@ -30,17 +31,6 @@ from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, u
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import crash_campaign  # noqa: E402
-
-
-def drive(engine: Engine) -> None:
-    """A tiny dispatcher without Prefect: claim, run the current step, until idle."""
-    for _ in range(2000):
-        claimed = engine.claim_ready()
-        if not claimed:
-            return
-        for circ in claimed:
-            engine.run_step(circ.id, circ.step)
-    raise AssertionError("never idle")
 
 
 def small_tree(folder: Path) -> Path:

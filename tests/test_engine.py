@@ -11,6 +11,7 @@ import pytest
 from yaml_edit import copy_yaml_folder, edit
 from sqlmodel import Session, select
 
+from driving import drive
 from gongwen_engine.flows.definition import PACKAGED_FLOWS_DIR
 from gongwen_engine.flows.demo import expected_circulations, load_notice
 from gongwen_engine.flows.engine import FlowError
@@ -24,22 +25,6 @@ CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-def drive(engine, twice: bool = False) -> int:
-    """A tiny dispatcher: claim circulations with automatic work, run their current step, until idle.
-
-    ``twice``: run every claimed step a second time with the same expected step (a duplicated task).
-    """
-    ran = 0
-    for _ in range(5000):
-        claimed = engine.claim_ready()
-        if not claimed:
-            return ran
-        for circ in claimed:
-            ran += engine.run_step(circ.id, circ.step).ran
-            if twice:
-                ran += engine.run_step(circ.id, circ.step).ran
-    raise AssertionError("the dispatcher never became idle")
 
 
 def launch_national(engine, policy: str) -> int:

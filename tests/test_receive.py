@@ -16,6 +16,7 @@ import pytest
 from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
+from driving import drive
 from gongwen_engine.doc_templates.reader import IntakeError, ReadLimits
 from gongwen_engine.flows.engine import Engine
 from gongwen_engine.flows.receiving import DuplicateError, receive_file
@@ -24,17 +25,6 @@ from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, C
 
 from reader_corpus import SPECS, docx_paragraphs
 from test_reader_seeds import seed
-
-
-def run_automatic(engine: Engine) -> None:
-    """Advance every circulation through its automatic steps (the engine, without Prefect)."""
-    for _ in range(20):
-        claimed = engine.claim_ready()
-        if not claimed:
-            return
-        for circ in claimed:
-            while engine.run_step(circ.id).ran:
-                pass
 
 
 def counts(engine: Engine) -> tuple[int, int, int, int]:
@@ -57,7 +47,7 @@ def test_receive_a_forward_registers_it_and_keeps_the_file(make_engine: Callable
         assert (original.org, original.doc_number) == ("acwf", "妇字〔2012〕2号")
         record = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == received.circulation_id)).one()
         assert (record.role, record.file, record.sha256, record.size) == ("received_original", received.file, received.sha256, path.stat().st_size)
-    run_automatic(engine)
+    drive(engine)
     with Session(engine.db) as session:
         reg = session.exec(select(Registration).where(Registration.circulation_id == received.circulation_id)).one()
         assert reg.org == "jinan" and reg.document_id == received.document_id
@@ -106,7 +96,7 @@ def test_an_external_issuer_keeps_its_names_for_the_forwarding_title(make_engine
     with Session(engine.db) as session:
         doc = session.get(Document, received.document_id)
     assert (doc.org, doc.issuer_name, doc.issuer_short_name) == (EXTERNAL_ISSUER, "中华全国总工会", "全国总工会")
-    run_automatic(engine)
+    drive(engine)
     with Session(engine.db) as session:
         drafted = session.exec(select(Document).where(Document.forwards_id == doc.id)).one()
     assert drafted.title == "关于转发全国总工会《关于开展女职工权益保护专项活动的通知》的通知"
@@ -118,7 +108,7 @@ def test_an_external_issuer_is_the_responsible_body_of_its_archive_item(make_eng
     path = tmp_path / "总工发.docx"
     path.write_bytes(docx_paragraphs(SPECS[4]))  # 中华全国总工会文件
     received = receive_file(engine, path, "qingdao")  # 青岛 has no children in the demo tree: it files the document
-    run_automatic(engine)
+    drive(engine)
     with Session(engine.db) as session:
         item = session.exec(select(ArchiveItem).where(ArchiveItem.circulation_id == received.circulation_id)).one()
     assert item.responsible == "中华全国总工会"  # 责任者: the issuer's own name, not the reserved code "external"
@@ -273,7 +263,7 @@ def test_receive_on_postgres(make_engine: Callable[..., Engine], pg_url: str) ->
     first = receive_file(engine, seed("001"), "jinan")
     with pytest.raises(DuplicateError):
         receive_file(engine, seed("001"), "jinan")
-    run_automatic(engine)
+    drive(engine)
     with Session(engine.db) as session:
         assert session.exec(select(Registration).where(Registration.circulation_id == first.circulation_id)).one().org == "jinan"
 
@@ -289,7 +279,7 @@ def test_a_number_already_used_by_a_received_document_is_voided_not_reissued(bac
     received = receive_file(engine, seed("001"), "jinan")
     _, content = load_notice()
     circulation_id = engine.launch("shandong", "issuing", content, policy="demo", actor="shandong_secretary")
-    run_automatic(engine)
+    drive(engine)
     with Session(engine.db) as session:
         doc = session.get(Document, session.get(Circulation, circulation_id).document_id)
         numbers = session.exec(select(IssuedNumber).where(IssuedNumber.prefix == "鲁妇发").order_by(IssuedNumber.serial)).all()

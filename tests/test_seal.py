@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from PIL import Image, ImageChops
 from sqlmodel import Session, select
-from test_engine import drive, launch_national
+from driving import drive
+from test_engine import launch_national
 from typer.testing import CliRunner
 from yaml_edit import copy_yaml_folder, edit
 

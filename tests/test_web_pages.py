@@ -6,7 +6,7 @@ mark. The browser journey is in test_web.py."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from driving import drive
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import Attachment, DocumentContent
 from gongwen_engine.doc_templates.elements import part_view
@@ -47,18 +48,6 @@ def csrf(client: TestClient, path: str) -> str:
 
 def sign_in(client: TestClient, account: str, password: str = DEMO_PASSWORD) -> object:
     return client.post("/login", data={"csrf": csrf(client, "/login"), "account": account, "password": password, "next": "/"}, follow_redirects=False)
-
-
-def run_automatic_steps(engine: Engine) -> None:
-    """Advance every ready circulation until it waits for a person (the engine's own steps,
-    without Prefect: the browser test runs them in Prefect)."""
-    while True:
-        with Session(engine.db) as session:
-            ready = [c.id for c in session.exec(select(Circulation).where(Circulation.status == "ready"))]
-        if not ready:
-            return
-        for circ_id in ready:
-            engine.run_step(circ_id)
 
 
 def audit_actions(engine: Engine) -> list[str]:
@@ -178,7 +167,7 @@ def test_secretary_composes_and_the_leader_signs(client: TestClient) -> None:
     launched = compose(client)
     assert launched.status_code == 303
     circ_id = int(launched.headers["location"].rsplit("/", 1)[1])
-    run_automatic_steps(engine)
+    drive(engine)
     page = client.get(f"/circulations/{circ_id}")
     assert "待领导（周主席、褚副主席）签发" in page.text and "山东省妇女联合会文件" in page.text
 
@@ -205,13 +194,13 @@ def test_a_return_needs_a_comment_and_a_revision_is_a_new_version(client: TestCl
     engine = engine_of(client)
     sign_in(client, "shandong_secretary")
     circ_id = int(compose(client, flow="outgoing").headers["location"].rsplit("/", 1)[1])
-    run_automatic_steps(engine)
+    drive(engine)
     draft = first_item(client)  # 拟稿: the secretary's own step, with the text editable
     page = client.get(f"/items/{draft}")
     assert 'name="title"' in page.text and 'value="submit"' in page.text
     token = csrf(client, f"/items/{draft}")
     client.post(f"/items/{draft}/act", data={"csrf": token, "outcome": "submit", "title": "关于开展2012年妇女儿童权益保障宣传活动的通知"})
-    run_automatic_steps(engine)
+    drive(engine)
 
     switch(client, "shandong_reviewer")
     review = first_item(client)
@@ -220,7 +209,7 @@ def test_a_return_needs_a_comment_and_a_revision_is_a_new_version(client: TestCl
     assert no_comment.status_code == 409 and "退回必须填写意见" in no_comment.text
     returned = client.post(f"/items/{review}/act", data={"csrf": token, "outcome": "return", "comment": "请写明活动主题。"}, follow_redirects=False)
     assert returned.status_code == 303
-    run_automatic_steps(engine)
+    drive(engine)
 
     switch(client, "shandong_secretary")
     page = client.get(f"/circulations/{circ_id}")
@@ -232,7 +221,7 @@ def test_other_organisations_cannot_see_or_act(client: TestClient) -> None:
     engine = engine_of(client)
     sign_in(client, "shandong_secretary")
     circ_id = int(compose(client).headers["location"].rsplit("/", 1)[1])
-    run_automatic_steps(engine)
+    drive(engine)
     with Session(engine.db) as session:
         item_id = session.exec(select(WorkItem.id).where(WorkItem.circulation_id == circ_id, WorkItem.status == "open")).one()
     client.post("/logout", data={"csrf": csrf(client, "/circulations")})
@@ -249,7 +238,7 @@ def test_overdue_items_are_marked_in_the_cascade(client: TestClient) -> None:
     engine = engine_of(client)
     sign_in(client, "shandong_secretary")
     circ_id = int(compose(client).headers["location"].rsplit("/", 1)[1])
-    run_automatic_steps(engine)
+    drive(engine)
     with Session(engine.db) as session:
         item = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ_id, WorkItem.status == "open")).one()
         item.due_at = utcnow() - timedelta(hours=1)
@@ -267,11 +256,11 @@ def test_a_launch_to_two_cities_delivers_to_exactly_those_two(client: TestClient
     form = client.get("/launch").text
     assert 'value="济南市妇联"' in form and 'value="历下区妇联"' not in form  # only direct children can be chosen
     circ_id = int(compose(client, recipients=["济南市妇联", "青岛市妇联"]).headers["location"].rsplit("/", 1)[1])
-    run_automatic_steps(engine)
+    drive(engine)
     switch(client, "shandong_leader")
     item_id = first_item(client)
     client.post(f"/items/{item_id}/act", data={"csrf": csrf(client, f"/items/{item_id}"), "outcome": "approve"})
-    run_automatic_steps(engine)
+    drive(engine)
     with Session(engine.db) as session:
         doc = session.exec(select(Document).where(Document.circulation_id == circ_id)).one()
         delivered = sorted(d.recipient for d in session.exec(select(Delivery).where(Delivery.document_id == doc.id)))

@@ -190,6 +190,23 @@ def _allocate(url: str, count: int, documents: list[int], ready, start, finished
     finished.put(time.time())
 
 
+def _race(ctx, target, client_args: list[tuple]) -> float:  # noqa: ANN001
+    """Start one process per client with ``target(*args, ready, start, finished)``; the clock runs
+    from the moment every client is connected (ready) to the last one's end. Returns seconds."""
+    ready, finished, start = ctx.Queue(), ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=target, args=(*args, ready, start, finished)) for args in client_args]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=300)
+    t0 = time.time()
+    start.set()
+    ends = [finished.get(timeout=3600) for _ in procs]
+    for p in procs:
+        p.join()
+    return max(ends) - t0
+
+
 def numbering(clients: int, per_client: int, issue: bool) -> tuple[float, int, int, int]:
     """``clients`` processes, each allocating ``per_client`` numbers of one prefix; the clock
     runs from the moment all are connected to the last one's end. ``issue``: each number for its
@@ -206,18 +223,7 @@ def numbering(clients: int, per_client: int, issue: bool) -> tuple[float, int, i
                 session.add_all(docs)
                 session.flush()
                 batches = [[d.id for d in docs[c::clients]] for c in range(clients)]
-        ready, finished, start = ctx.Queue(), ctx.Queue(), ctx.Event()
-        procs = [ctx.Process(target=_allocate, args=(url, per_client, batches[c], ready, start, finished)) for c in range(clients)]
-        for p in procs:
-            p.start()
-        for _ in procs:
-            ready.get(timeout=300)
-        t0 = time.time()
-        start.set()
-        ends = [finished.get(timeout=3600) for _ in procs]
-        for p in procs:
-            p.join()
-        seconds = max(ends) - t0
+        seconds = _race(ctx, _allocate, [(url, per_client, batches[c]) for c in range(clients)])
         with Session(db.get_engine(url)) as s:
             serials = s.exec(select(IssuedNumber.serial).where(IssuedNumber.prefix == "鲁妇发")).all()
         db.get_engine(url).dispose()
@@ -264,18 +270,7 @@ def numbering_in_step(clients: int, per_client: int, work: Path) -> tuple[float,
             engine.run_step(cid, "sign_off")
             cids.append(cid)
         engine.db.dispose()
-        ready, finished, start = ctx.Queue(), ctx.Queue(), ctx.Event()
-        procs = [ctx.Process(target=_step_client, args=(url, str(work), cids[c::clients], ready, start, finished)) for c in range(clients)]
-        for p in procs:
-            p.start()
-        for _ in procs:
-            ready.get(timeout=300)
-        t0 = time.time()
-        start.set()
-        ends = [finished.get(timeout=3600) for _ in procs]
-        for p in procs:
-            p.join()
-        seconds = max(ends) - t0
+        seconds = _race(ctx, _step_client, [(url, str(work), cids[c::clients]) for c in range(clients)])
         with Session(db.get_engine(url)) as s:
             serials = s.exec(select(IssuedNumber.serial)).all()
             numbered = s.exec(select(func.count()).select_from(Document).where(Document.doc_number.is_not(None))).one()

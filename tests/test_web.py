@@ -316,3 +316,34 @@ def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], br
     assert badge["height"] < 30 and badge["x"] + badge["width"] <= cell["x"] + cell["width"] + 1  # the status word fits its cell on one line
     shots(leader, "leader-board")
     print(f"\nscreenshots: {shots.folder}")
+
+
+def test_the_print_view_paginates_with_the_type_area_and_page_numbers(browser, tmp_path: Path) -> None:  # noqa: ANN001
+    """Printed from the browser, a long document runs over several A4 pages, each with the type
+    area's margins (天头 37 mm, 订口 28 mm) and "— N —" under it: odd pages right, even left."""
+    from gongwen_engine.doc_templates import layout as L
+    from gongwen_engine.doc_templates.content import DocumentContent
+    from gongwen_engine.doc_templates.html import render_html
+
+    body = [f"第{n}段。" + "各级妇联组织要结合实际，认真抓好贯彻落实，" * 6 for n in range(1, 25)]
+    content = DocumentContent(issuer_mark="山东省妇女联合会文件", title="关于分页打印的通知", body=body, issued_on="2012-01-31")
+    page = browser.new_page()
+    page.set_content(f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"></head><body>{render_html([content])}</body></html>')
+    pdf = tmp_path / "print.pdf"
+    page.pdf(path=str(pdf), prefer_css_page_size=True)
+    bbox = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = [re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', p) for p in bbox.split("<page ")[1:]]
+    assert len(pages) >= 3
+    mm = 72 / 25.4
+    width, bottom_of_type_area = 595.0, 842.0 - L.MARGIN_BOTTOM_MM * mm
+    for n, words in enumerate(pages, start=1):
+        numbers = [(float(x0), float(x1)) for x0, y0, x1, _y1, w in words if w == str(n) and float(y0) > bottom_of_type_area]
+        assert len(numbers) == 1, f"page {n}: no page number under the type area"
+        x0, x1 = numbers[0]
+        assert (x0 > width / 2) if n % 2 else (x1 < width / 2), f"page {n}: number on the wrong side"
+        text = [(float(x0), float(y1)) for x0, y0, _x1, y1, w in words if float(y0) <= bottom_of_type_area]
+        top_line = min(y for _, y in text)  # the first line's glyph bottoms (a glyph box's top includes the font's ascent)
+        assert top_line > L.MARGIN_TOP_MM * mm, f"page {n}: text above the 天头"
+        if n > 1:  # page 1 opens with the issuing-authority mark, lower down
+            assert top_line < L.MARGIN_TOP_MM * mm + 2 * L.LINE_PITCH / 20, f"page {n}: the text does not start at the 天头"
+        assert min(x for x, _ in text) >= L.MARGIN_LEFT_MM * mm - 2, f"page {n}: text in the 订口"

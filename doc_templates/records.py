@@ -2,31 +2,41 @@
 
 Both are re-issued after every human step (and after automatic steps a flow marks with
 ``record: true``) from the circulation's work items, so each opinion, instruction (批示) and
-reading mark appears verbatim with the person and the date. python-docx builds them: a record
-is a small table, written once per step, so its ~20 ms does not matter.
+reading mark appears verbatim with the person and the date.
+
+Like the issued documents (``render.py``), a record is a base package built once per process
+with python-docx (page, styles, the heading paragraph's and the table's frame) plus a
+``word/document.xml`` that jinja2 renders from ``record_sheets/document.xml.j2`` per record:
+the XML is the one python-docx would build for the same rows, without building it (the
+national cascade writes ~6,000 records), and the zip entries carry a fixed time, so the same
+record always has the same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import jinja2
 from docx import Document as Docx
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
+from lxml import etree
+from markupsafe import Markup
 from sqlmodel import Session, select
 
 from gongwen_engine.models.dates import format_cn_date
 from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem
 
 from . import layout
-from .render import RenderResult, write_atomically
+from .base import DOCUMENT_PART, zip_entry
+from .render import DOCUMENT_COMPRESSLEVEL, RenderResult, write_atomically
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from gongwen_engine.flows.engine import Engine
 
 TITLES = {"draft_sheet": "发文稿纸", "processing_slip": "收文处理单"}
@@ -97,36 +107,123 @@ def record_rows(engine: "Engine", session: Session, circ: Circulation, kind: str
     return rows
 
 
-def render_record(engine: "Engine", session: Session, circ: Circulation, kind: str, path: "Path") -> RenderResult:
-    """Write the record of ``kind`` for ``circ`` to ``path`` (atomically)."""
+def _half_points(pt: float) -> int:
+    """``w:sz`` as python-docx writes ``Pt(pt)``."""
+    return int(Pt(pt).pt * 2)
+
+
+@dataclass(frozen=True)
+class SheetStyle:
+    """The record's fonts, sizes (half-points) and column widths (twips), as the template uses them."""
+
+    title_font: str = layout.FONT_XIAOBIAOSONG
+    title_size: int = _half_points(layout.ERHAO)
+    red: str = layout.RED
+    label_font: str = layout.FONT_HEITI
+    text_font: str = layout.FONT_FANGSONG
+    cell_size: int = _half_points(layout.SIHAO)
+    label_width: int = Mm(30).twips
+    text_width: int = Mm(126).twips
+
+
+@dataclass(frozen=True)
+class RecordBase:
+    """The record package without ``word/document.xml``, and that part's fixed pieces:
+    ``head`` (to ``<w:body>``), ``table_head`` (the table's properties and grid, no rows) and
+    ``sect_pr`` (page size and margins)."""
+
+    zip_bytes: bytes
+    head: str
+    table_head: str
+    sect_pr: str
+
+
+def _between(xml: str, start: str, end: str) -> str:
+    """``xml`` from the first ``start`` through the first ``end`` after it."""
+    i = xml.index(start)
+    return xml[i : xml.index(end, i) + len(end)]
+
+
+@cache
+def record_base() -> RecordBase:
+    """Built once per process with python-docx: A4, the margins, the table style (Table Grid)."""
     doc = Docx()
     section = doc.sections[0]
     section.page_width, section.page_height = Mm(layout.PAGE_WIDTH_MM), Mm(layout.PAGE_HEIGHT_MM)
     section.top_margin, section.bottom_margin = Mm(layout.MARGIN_TOP_MM), Mm(layout.MARGIN_BOTTOM_MM)
     section.left_margin, section.right_margin = Mm(layout.MARGIN_LEFT_MM), Mm(layout.MARGIN_RIGHT_MM)
-    heading = doc.add_paragraph()
-    heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _run(heading, f"{engine.config.org(circ.org).short_name}{TITLES[kind]}", layout.FONT_XIAOBIAOSONG, layout.ERHAO, color=True)
-    table = doc.add_table(rows=0, cols=2)
-    table.style = "Table Grid"
-    for label, text in record_rows(engine, session, circ, kind):
-        cells = table.add_row().cells
-        cells[0].width, cells[1].width = Mm(30), Mm(126)
-        _run(cells[0].paragraphs[0], label, layout.FONT_HEITI, layout.SIHAO)
-        _run(cells[1].paragraphs[0], text, layout.FONT_FANGSONG, layout.SIHAO)
+    doc.add_table(rows=0, cols=2).style = "Table Grid"
     buffer = io.BytesIO()
     doc.save(buffer)
-    data = buffer.getvalue()
+    out = io.BytesIO()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(out, "w") as target:
+        xml = source.read(DOCUMENT_PART).decode("utf-8")
+        for info in source.infolist():
+            if info.filename != DOCUMENT_PART:
+                target.writestr(zip_entry(info.filename), source.read(info.filename), compresslevel=6)
+    head = xml[: xml.index("<w:body>") + len("<w:body>")]
+    table_head = _between(xml, "<w:tbl>", "</w:tblGrid>")
+    return RecordBase(out.getvalue(), head, table_head, _between(xml, "<w:sectPr", "</w:sectPr>"))
+
+
+_XML_TEXT_CHECK = etree.Element("t")
+
+
+def run_content_xml(text: str) -> Markup:
+    """A run's content as python-docx writes it: ``w:t`` pieces (``xml:space="preserve"`` when a
+    piece starts or ends with white space), ``w:tab`` for a tab, ``w:br`` for a line break."""
+    _XML_TEXT_CHECK.text = text  # the same ValueError python-docx raises for control characters
+    pieces, buffer = [], []
+
+    def flush() -> None:
+        piece = "".join(buffer)
+        buffer.clear()
+        if piece:
+            space = ' xml:space="preserve"' if len(piece.strip()) < len(piece) else ""
+            escaped = piece.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            pieces.append(f"<w:t{space}>{escaped}</w:t>")
+
+    for char in text:
+        if char == "\t":
+            flush()
+            pieces.append("<w:tab/>")
+        elif char in "\r\n":
+            flush()
+            pieces.append("<w:br/>")
+        else:
+            buffer.append(char)
+    flush()
+    return Markup("".join(pieces))
+
+
+@cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "record_sheets"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["wt"] = run_content_xml
+    env.globals["S"] = SheetStyle()
+    return env.get_template("document.xml.j2")
+
+
+def record_document_xml(heading: str, rows: list[tuple[str, str]]) -> str:
+    """``word/document.xml`` of a record: the heading, then one table row per (label, text)."""
+    base = record_base()
+    return _template().render(head=Markup(base.head), table_head=Markup(base.table_head), sect_pr=Markup(base.sect_pr),
+                              heading=heading, rows=rows)
+
+
+def record_docx_bytes(heading: str, rows: list[tuple[str, str]]) -> bytes:
+    """The record's .docx bytes: the base package plus the rendered ``word/document.xml``."""
+    body = record_document_xml(heading, rows).encode("utf-8")
+    buffer = io.BytesIO(record_base().zip_bytes)
+    with zipfile.ZipFile(buffer, "a") as package:
+        package.writestr(zip_entry(DOCUMENT_PART), body, compresslevel=DOCUMENT_COMPRESSLEVEL)
+    return buffer.getvalue()
+
+
+def render_record(engine: "Engine", session: Session, circ: Circulation, kind: str, path: "Path") -> RenderResult:
+    """Write the record of ``kind`` for ``circ`` to ``path`` (atomically)."""
+    heading = f"{engine.config.org(circ.org).short_name}{TITLES[kind]}"
+    data = record_docx_bytes(heading, record_rows(engine, session, circ, kind))
     write_atomically(data, path)
     return RenderResult(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
-
-
-def _run(paragraph, text: str, font: str, size: float, color: bool = False) -> None:  # noqa: ANN001
-    run = paragraph.add_run(text)
-    run.font.size = Pt(size)
-    run.font.name = font
-    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), font)
-    if color:
-        from docx.shared import RGBColor
-
-        run.font.color.rgb = RGBColor.from_string(layout.RED)

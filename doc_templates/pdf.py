@@ -1,32 +1,69 @@
 """The fixed-layout copy (版式文件): .docx → PDF with LibreOffice headless.
 
-Each thread of each process gets its own LibreOffice user profile (``-env:UserInstallation``):
-two ``soffice`` processes sharing a profile hand their work to each other or fail. The profile
-is created by the first conversion (about 1 s more) and removed when the process exits.
+**One warm LibreOffice per process.** Starting ``soffice --convert-to`` costs about 1 s even for
+one small file, so every conversion goes to a LibreOffice started once per process (lazily, on
+the first conversion) and kept: a 1–6 page document then converts in about 0.1–0.3 s. It is
+driven through UNO by ``uno_bridge.py``, a small script run by a Python that has LibreOffice's
+``uno`` module — Debian's ``/usr/bin/python3`` with ``python3-uno`` (``GONGWEN_UNO_PYTHON``
+names another); gongwen's own Python (a pyenv or venv 3.11) cannot import ``uno``. The bridge
+answers JSON lines on stdin/stdout. It was chosen over the ``unoserver`` package because
+unoserver listens on a TCP port (one per process to allocate, open to every local user), must
+be installed into Debian's Python (``pip --break-system-packages``) and outlives a killed
+client; the bridge is ~150 lines of standard library, and it and its LibreOffice die with the
+process that started them (stdin's end, a parent watch, ``PR_SET_PDEATHSIG``, and a process
+group killed on restart or exit).
+
+* One conversion at a time per process (a lock): LibreOffice is one process; 2 cores.
+* A bridge that dies or does not answer within ``BRIDGE_TIMEOUT_S`` is killed with its
+  LibreOffice, started again with a fresh profile, and the conversion is tried once more.
+* Where ``uno`` is missing (``python3-uno`` not installed), conversions fall back to one
+  ``soffice --convert-to`` run per call, with one warning in the log: slower, same PDFs.
+
+Each LibreOffice gets its own user profile (``-env:UserInstallation``): two ``soffice``
+processes sharing a profile hand their work to each other or fail. Profiles are named with the
+owning process's pid and removed when it exits; a process killed with SIGKILL leaves its
+profile, which the next process removes (``remove_profiles_of_dead_processes``).
 The PDF is PDF/A-2b (fonts embedded, a long-term archival format, DA/T 70 usability), which
-keeps its conformance when a signature is added as an incremental update.
+keeps its conformance when a signature is added as an incremental update; both paths use the
+same export filter and options (``PDF_EXPORT_FILTER``, ``PDF_FILTER_DATA``).
 
 The .docx renderer writes deterministic bytes, so a conversion is a function of those bytes:
 a small per-process cache keyed by their SHA-256 spares a retried 用印 step (or a re-issue of
-the same bytes) a second LibreOffice run.
+the same bytes) a second conversion.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import json
+import logging
 import os
+import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 SOFFICE_TIMEOUT_S = 180
-# writer_pdf_Export options: PDF/A-2b (SelectPdfVersion 2), no thumbnails.
-PDF_FILTER = 'pdf:writer_pdf_Export:{"SelectPdfVersion":{"type":"long","value":"2"},"ExportNotes":{"type":"boolean","value":"false"}}'
-INSTALL_HINT = "apt-get install -y --no-install-recommends libreoffice-writer-nogui fonts-noto-cjk"
+# writer_pdf_Export options: PDF/A-2b (SelectPdfVersion 2), no thumbnails; spelled as --convert-to's JSON.
+PDF_EXPORT_FILTER = "writer_pdf_Export"
+PDF_FILTER_DATA = {"SelectPdfVersion": {"type": "long", "value": "2"}, "ExportNotes": {"type": "boolean", "value": "false"}}
+PDF_FILTER = f"pdf:{PDF_EXPORT_FILTER}:{json.dumps(PDF_FILTER_DATA, separators=(',', ':'))}"
+INSTALL_HINT = "apt-get install -y --no-install-recommends libreoffice-writer-nogui python3-uno fonts-noto-cjk"
+
+UNO_PYTHON_ENV = "GONGWEN_UNO_PYTHON"
+DEFAULT_UNO_PYTHON = "/usr/bin/python3"  # Debian's, where python3-uno installs uno
+BRIDGE_SCRIPT = Path(__file__).with_name("uno_bridge.py")
+BRIDGE_START_TIMEOUT_S = 90.0  # a new profile, LibreOffice's first start, a loaded machine
+BRIDGE_TIMEOUT_S = 60.0  # one document (a 6-page one takes ~0.2 s)
+CLOSE_WAIT_S = 5.0
 
 CACHE_ENTRIES = 32  # PDFs of about 0.3 MB each
 _profiles = threading.local()
@@ -49,14 +86,21 @@ def soffice() -> str:
 PROFILE_PREFIX = "gongwen-lo-"
 
 
+def _new_profile() -> str:
+    """An empty profile folder named with this process's pid (see remove_profiles_of_dead_processes),
+    removed at exit."""
+    if not _all_profiles:
+        remove_profiles_of_dead_processes()
+    profile = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")
+    _all_profiles.append(profile)
+    return profile
+
+
 def _profile() -> str:
+    """This thread's profile for one-shot ``soffice --convert-to`` runs (the fallback path)."""
     profile = getattr(_profiles, "path", None)
     if profile is None:
-        if not _all_profiles:
-            remove_profiles_of_dead_processes()
-        profile = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")  # the pid: see remove_profiles_of_dead_processes
-        _profiles.path = profile
-        _all_profiles.append(profile)
+        profile = _profiles.path = _new_profile()
     return profile
 
 
@@ -82,13 +126,213 @@ def remove_profiles_of_dead_processes(folder: Path | None = None) -> list[Path]:
 
 @atexit.register
 def _remove_profiles() -> None:
+    shutdown()
     for profile in _all_profiles:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+# ---- the warm LibreOffice (uno_bridge.py) ----------------------------------------------------------
+
+class BridgeUnavailable(RuntimeError):
+    """No Python with ``uno`` (python3-uno not installed): use the one-shot path."""
+
+
+class BridgeFailed(RuntimeError):
+    """The bridge or its LibreOffice died, did not start or did not answer in time."""
+
+
+def soffice_bin() -> str:
+    """LibreOffice's own binary beside the ``soffice`` script: the bridge starts it directly, so
+    that it stays the bridge's child (the script's oosplash would fork it out of reach)."""
+    script = Path(os.path.realpath(soffice()))
+    binary = script.with_name("soffice.bin")
+    return str(binary if binary.is_file() else script)
+
+
+class WarmConverter:
+    """One LibreOffice kept running for this process, driven through ``uno_bridge.py``.
+
+    Thread-safe: conversions take turns (a lock). A dead or hung bridge is killed with its
+    LibreOffice (its own process group), started again and the conversion tried once more."""
+
+    def __init__(self, python: str | None = None, timeout_s: float = BRIDGE_TIMEOUT_S) -> None:
+        self.python = python or os.environ.get(UNO_PYTHON_ENV) or DEFAULT_UNO_PYTHON
+        self.timeout_s = timeout_s
+        self.owner = os.getpid()
+        self.office_pid: int | None = None
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._profile: str | None = None
+        self._buffer = b""
+
+    def convert(self, src: Path, dst: Path) -> None:
+        """``src`` (.docx) → ``dst`` (PDF/A-2b). BridgeUnavailable where uno is missing;
+        ConversionError when LibreOffice cannot convert the file, or failed twice."""
+        request = {"src": str(src.resolve()), "dst": str(dst.resolve()), "filter": PDF_EXPORT_FILTER, "data": PDF_FILTER_DATA}
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    if self._proc is None or self._proc.poll() is not None:
+                        self._start()
+                    answer = self._ask(request)
+                except BridgeFailed as exc:
+                    self._stop()
+                    if attempt == 2:
+                        raise ConversionError(f"LibreOffice (uno_bridge) failed twice converting {src.name}: {exc}") from None
+                    log.warning("LibreOffice bridge failed (%s); starting it again and retrying %s", exc, src.name)
+                    continue
+                if answer.get("ok") and dst.is_file():
+                    return
+                if answer.get("fatal"):
+                    self._stop()
+                    if attempt == 1:
+                        continue
+                raise ConversionError(f"LibreOffice could not convert {src.name}: {answer.get('error', 'no PDF written')}")
+
+    def close(self) -> None:
+        """Let the bridge stop its LibreOffice (stdin's end), then kill what is left. Waits at most
+        ``CLOSE_WAIT_S`` for a conversion in another thread (at exit, it may never end)."""
+        locked = self._lock.acquire(timeout=CLOSE_WAIT_S)
+        try:
+            self._stop(graceful=True)
+        finally:
+            if locked:
+                self._lock.release()
+
+    def _start(self) -> None:
+        self._stop()
+        office = soffice_bin()
+        self._profile = _new_profile()
+        cmd = [self.python, str(BRIDGE_SCRIPT), "--soffice", office, "--profile", self._profile]
+        try:
+            # Its own process group: killing the group takes LibreOffice with it. stdin stays
+            # ours: when this process dies, the bridge reads its end and stops LibreOffice.
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                          start_new_session=True, close_fds=True)
+        except OSError as exc:
+            raise BridgeUnavailable(f"{self.python}: {exc}") from None
+        self._buffer = b""
+        hello = self._read(BRIDGE_START_TIMEOUT_S)
+        if hello.get("ready"):
+            self.office_pid = hello.get("pid")
+            return
+        if hello.get("uno") is False:
+            self._stop()
+            raise BridgeUnavailable(hello.get("error", "no uno"))
+        raise BridgeFailed(hello.get("error", "the bridge did not start"))
+
+    def _ask(self, request: dict) -> dict:
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(request, ensure_ascii=False).encode("utf-8") + b"\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise BridgeFailed(f"the bridge is gone ({exc})") from None
+        return self._read(self.timeout_s)
+
+    def _read(self, timeout_s: float) -> dict:
+        """One JSON line from the bridge within ``timeout_s``."""
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BridgeFailed(f"no answer within {timeout_s:.0f} s")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise BridgeFailed(f"the bridge exited (code {self._proc.wait()})")
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise BridgeFailed(f"the bridge said something else than JSON: {line[:200]!r}") from None
+
+    def _stop(self, graceful: bool = False) -> None:
+        """Kill the bridge's process group (the bridge and its LibreOffice) and drop its profile;
+        ``graceful``: first close its stdin and give it ``CLOSE_WAIT_S`` to stop LibreOffice itself."""
+        proc, self._proc, self.office_pid = self._proc, None, None
+        if proc is not None:
+            if graceful and proc.poll() is None:
+                try:
+                    proc.stdin.close()  # type: ignore[union-attr]
+                    proc.wait(CLOSE_WAIT_S)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()  # type: ignore[union-attr]
+                except OSError:
+                    pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+        if self._profile is not None:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            if self._profile in _all_profiles:
+                _all_profiles.remove(self._profile)
+            self._profile = None
+
+
+_warm: WarmConverter | None = None
+_warm_lock = threading.Lock()
+_uno_missing = False
+
+
+def warm_converter() -> WarmConverter | None:
+    """This process's warm converter, or None where uno is missing (the one-shot path)."""
+    global _warm
+    with _warm_lock:
+        if _uno_missing:
+            return None
+        if _warm is None or _warm.owner != os.getpid():  # a forked child never uses its parent's bridge
+            _warm = WarmConverter()
+        return _warm
+
+
+def _give_up_on_uno(reason: str) -> None:
+    global _uno_missing
+    with _warm_lock:
+        if not _uno_missing:
+            log.warning("LibreOffice's Python bridge is unavailable (%s): converting with one soffice run per call, "
+                        "about 1 s more each. Install it: apt-get install -y --no-install-recommends python3-uno", reason)
+        _uno_missing = True
+
+
+def shutdown() -> None:
+    """Stop this process's warm LibreOffice (at exit; tests) and forget a missing-uno decision."""
+    global _warm, _uno_missing
+    with _warm_lock:
+        warm, _warm, _uno_missing = _warm, None, False
+    if warm is not None and warm.owner == os.getpid():
+        warm.close()
+
+
 def docx_to_pdf(docx_files: list[Path], out_dir: Path) -> list[Path]:
-    """Convert ``docx_files`` with one ``soffice`` run (its start-up is most of the cost);
-    returns the PDFs in ``out_dir``, in the same order."""
+    """Convert ``docx_files`` to PDF/A-2b in ``out_dir`` (same stems, same order): one by one in
+    the warm LibreOffice, or in one ``soffice`` run where uno is missing."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    warm = warm_converter()
+    if warm is not None:
+        try:
+            pdfs = []
+            for docx in docx_files:
+                pdfs.append(out_dir / (docx.stem + ".pdf"))
+                warm.convert(docx, pdfs[-1])
+            return pdfs
+        except BridgeUnavailable as exc:
+            _give_up_on_uno(str(exc))
+    return one_shot_docx_to_pdf(docx_files, out_dir)
+
+
+def one_shot_docx_to_pdf(docx_files: list[Path], out_dir: Path) -> list[Path]:
+    """Convert ``docx_files`` with one ``soffice --convert-to`` run (its start-up, ~1 s, is most
+    of the cost); returns the PDFs in ``out_dir``, in the same order."""
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = [soffice(), f"-env:UserInstallation=file://{_profile()}", "--headless", "--norestore", "--nologo",
            "--convert-to", PDF_FILTER, "--outdir", str(out_dir), *(str(f) for f in docx_files)]
@@ -101,6 +345,17 @@ def docx_to_pdf(docx_files: list[Path], out_dir: Path) -> list[Path]:
     if done.returncode != 0 or missing:
         raise ConversionError(f"LibreOffice could not convert {', '.join(missing) or 'the files'} (exit {done.returncode}): {done.stderr.strip()[-500:]}")
     return pdfs
+
+
+def docx_files_to_pdf_bytes(docx_files: list[Path]) -> list[bytes]:
+    """The PDF of each .docx, in order (staged under distinct names: two organisations may
+    issue files named alike); not cached."""
+    with tempfile.TemporaryDirectory(prefix="gongwen-pdf-") as tmp:
+        staged = []
+        for n, docx in enumerate(docx_files):
+            staged.append(Path(tmp) / f"d{n}.docx")
+            shutil.copyfile(docx, staged[-1])
+        return [pdf.read_bytes() for pdf in docx_to_pdf(staged, Path(tmp) / "pdf")]
 
 
 def docx_bytes_to_pdf(docx: Path) -> bytes:
@@ -121,25 +376,18 @@ def docx_bytes_to_pdf(docx: Path) -> bytes:
 
 
 def prepare_pdfs(docx_files: list[Path]) -> dict[Path, bytes]:
-    """Convert many .docx in ONE ``soffice`` run and keep their PDFs in the cache, so the 用印
-    steps that follow find them (the national cascade: a province's cities seal together and
-    LibreOffice starts once for them). At most ``CACHE_ENTRIES`` files per call.
+    """Convert many .docx together and keep their PDFs in the cache, so the 用印 steps that
+    follow find them (the national cascade: a province's cities seal together, outside any
+    transaction). At most ``CACHE_ENTRIES`` files per call.
     Returns each .docx with its PDF bytes, so callers may measure other things (pages) from the
-    same run."""
+    same conversion."""
     if len(docx_files) > CACHE_ENTRIES:
         raise ValueError(f"prepare at most {CACHE_ENTRIES} documents at a time (got {len(docx_files)})")
-    with tempfile.TemporaryDirectory(prefix="gongwen-pdf-") as tmp:
-        staged = []
-        for n, docx in enumerate(docx_files):  # distinct names: two organisations may issue files named alike
-            staged.append(Path(tmp) / f"d{n}.docx")
-            shutil.copyfile(docx, staged[-1])
-        pdfs = docx_to_pdf(staged, Path(tmp) / "pdf")
-        out: dict[Path, bytes] = {}
-        with _cache_lock:
-            for docx, stage, pdf in zip(docx_files, staged, pdfs):
-                data = pdf.read_bytes()
-                _cache[hashlib.sha256(stage.read_bytes()).hexdigest()] = data
-                out[docx] = data
-            while len(_cache) > CACHE_ENTRIES:
-                _cache.popitem(last=False)
+    keys = [hashlib.sha256(docx.read_bytes()).hexdigest() for docx in docx_files]
+    out = dict(zip(docx_files, docx_files_to_pdf_bytes(docx_files)))
+    with _cache_lock:
+        for key, docx in zip(keys, docx_files):
+            _cache[key] = out[docx]
+        while len(_cache) > CACHE_ENTRIES:
+            _cache.popitem(last=False)
     return out

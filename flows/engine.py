@@ -156,7 +156,7 @@ class Engine:
             session.add(doc)
             session.flush()
             circ.document_id = doc.id
-            self._open_items(session, circ, definition.start)
+            self._create_items(session, circ, definition.start)
             self.audit(session, actor, "launch", circ, doc.id, None, {"flow": flow, "policy": policy, "title": content.title, **({"deliver_to": chosen} if chosen else {})})
             return circ.id
 
@@ -172,7 +172,7 @@ class Engine:
         )
         session.add(circ)
         session.flush()
-        self._open_items(session, circ, definition.start)
+        self._create_items(session, circ, definition.start)  # new: nothing open to find or cancel
         return circ
 
     def flow(self, name: str) -> FlowDefinition:
@@ -363,12 +363,12 @@ class Engine:
 
     def _move(self, session: Session, circ: Circulation, step: Step, outcome: str | None) -> None:
         nxt = step.next_after(outcome)
+        circ.updated_at = utcnow()  # before the items' flush: the circulation is updated once
         if nxt == END:
             circ.step, circ.status, circ.claimed_by = None, "done", None
         else:
             circ.step, circ.status = nxt, "ready"
             self._open_items(session, circ, nxt)
-        circ.updated_at = utcnow()
         session.add(circ)
 
     def _users_for(self, circ: Circulation, step: Step) -> list[User]:
@@ -378,13 +378,19 @@ class Engine:
         return users
 
     def _open_items(self, session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:
-        """The open items of the current step, created on first entry (auto: one; human: by mode)."""
-        existing = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == step_name, WorkItem.status == "open").order_by(WorkItem.seq)))
+        """The open items of the current step, created on first entry (auto: one; human: by mode);
+        items still open at other steps are cancelled then. One query for both."""
+        still_open = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == "open").order_by(WorkItem.seq, WorkItem.id)))
+        existing = [item for item in still_open if item.step == step_name]
         if existing:
             return existing
-        for stale in session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == "open")):
+        for stale in still_open:
             stale.status, stale.finished_at = "cancelled", utcnow()
             session.add(stale)
+        return self._create_items(session, circ, step_name)
+
+    def _create_items(self, session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:
+        """The items of a step entered now (auto: one; human: by mode)."""
         step = self.flow(circ.flow).step(step_name)
         if not step.human or step.mode == "one":
             return [self._new_item(session, circ, step_name, step, None, 0)]

@@ -15,7 +15,6 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 import functools
 import json
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
@@ -147,25 +146,20 @@ def run_cmd(concurrency: Annotated[int, typer.Option(help="circulations run at o
 @app.command()
 @friendly
 def worker(
-    interval: Annotated[float, typer.Option(help="seconds between polls when idle")] = 2.0,
+    interval: Annotated[float, typer.Option(help="seconds between polls when idle (on PostgreSQL new work also wakes the worker at once)")] = 2.0,
     concurrency: Annotated[int, typer.Option(help="circulations run at once")] = 4,
     once: Annotated[bool, typer.Option(help="stop when idle instead of polling")] = False,
+    linger: Annotated[float, typer.Option(help="idle seconds a flow run waits for more work before it ends")] = 60.0,
     reminder_interval: Annotated[float, typer.Option(help="seconds between runs of the gongwen-reminders flow (催办)")] = 300.0,
 ) -> None:
     """A long-running worker: start several (on several machines) against one PostgreSQL."""
-    from .runner import run_until_idle
+    from .reminders import ReminderSchedule
+    from .runner import serve
 
     engine = _engine()
     console.print(f"worker {engine.worker_name} polling every {interval}s (Ctrl-C to stop)")
-    from .reminders import ReminderSchedule
-
     reminders = ReminderSchedule(every=reminder_interval)
-    while True:
-        run_until_idle(engine, concurrency=concurrency)
-        reminders.tick(engine)  # 催办: reporting requirements and overdue work items, in Prefect
-        if once:
-            return
-        time.sleep(interval)
+    serve(engine, concurrency=concurrency, interval=interval, linger=linger, duties=lambda: reminders.tick(engine), once=once)
 
 
 def _print_json(data: object) -> None:

@@ -32,6 +32,10 @@ class Step(BaseModel):
     template: str | None = Field(default=None, description="doc_templates/ template the action uses")
     start_flow: str | None = Field(default=None, description="flow each recipient runs (distribution steps)")
     retries: int = Field(default=2, ge=0, le=10, description="retries of an automatic step on error")
+    priority: int = Field(
+        default=0, ge=-9, le=9,
+        description="automatic steps: which ready circulations a worker takes first (Camunda's job priority): higher first, then oldest",
+    )
     mode: Literal["one", "all", "sequence"] = Field(
         default="one",
         description="human steps: one item for the role (one), one item per user with the role in parallel, all must agree (all: 会签, parallel 传阅), or one user after another (sequence: sequential 传阅)",

@@ -489,14 +489,14 @@ class Engine:
     @retry_transient(in_doubt="retry")  # an in-doubt claim is given back after its lease
     def claim_ready(self, limit: int = 50) -> list[Circulation]:
         """Claim up to ``limit`` circulations with automatic work to do (SKIP LOCKED on PostgreSQL)."""
-        from .claims import claimable, release_abandoned_claims
+        from .claims import claim_order, claimable, release_abandoned_claims
 
         release_abandoned_claims(self)  # claims of killed processes of this machine (flows/claims.py)
         with db.transaction(self.db) as session:
             stmt = (
                 select(Circulation)
                 .where(claimable())
-                .order_by(Circulation.id)
+                .order_by(*claim_order(self))
                 .limit(limit)
             )
             if db.is_postgres(self.db):

@@ -251,6 +251,19 @@ def migrate(url: str) -> None:
         command.upgrade(cfg, "heads")  # several features may add independent branches
 
 
+# ---- "there is work": waking idle dispatchers --------------------------------------------------
+WORK_CHANNEL = "gongwen_work"  # PostgreSQL NOTIFY channel (flows/claims.py WorkSignal listens)
+ANNOUNCE_KEY = "gongwen_announce_work"
+
+
+@event.listens_for(Session, "before_flush")
+def _note_ready_circulations(session: Session, _context: object, _instances: object) -> None:
+    """A transaction that makes a circulation ready (launched, a person decided, a claim given
+    back) announces it on commit, so idle workers start at once instead of at their next poll."""
+    if any(isinstance(obj, tables.Circulation) and obj.status == "ready" for obj in (*session.new, *session.dirty)):
+        session.info[ANNOUNCE_KEY] = True
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work that writes: commit on success, roll back on any error.
@@ -262,6 +275,8 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session  # an error in the body propagates; closing the session rolls back
         session.flush()  # pending writes fail here, before COMMIT is sent: not in doubt
         audit.chain_new_records(session)  # the audit chain, its lock the last one taken: also not in doubt
+        if session.info.pop(ANNOUNCE_KEY, False) and is_postgres(engine):
+            session.execute(text(f"NOTIFY {WORK_CHANNEL}"))  # delivered on COMMIT, dropped on rollback
         try:
             session.commit()
         except DBAPIError as exc:

@@ -1,0 +1,88 @@
+"""Which ready work a worker takes first (the steps' declared ``priority``) and how an idle
+worker learns that there is work (``WorkSignal``: PostgreSQL LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from gongwen_engine.flows import demo as demo_mod
+from gongwen_engine.flows.claims import WorkSignal, has_claimable
+from gongwen_engine.models import db
+from gongwen_engine.models.tables import Circulation
+
+
+def launch(engine, n: int) -> int:  # noqa: ANN001
+    _, content = demo_mod.load_notice()
+    return engine.launch("shandong", "issuing", content.model_copy(update={"title": f"{content.title}（{n}）"}), policy="demo", actor="system")
+
+
+def test_the_flows_declare_the_sending_path_urgent(make_engine) -> None:  # noqa: ANN001
+    engine = make_engine()
+    for name in ("issuing", "outgoing", "incoming", "forwarding", "reporting"):
+        steps = engine.flow(name).steps
+        urgent = {s for s, step in steps.items() if step.priority > 0}
+        assert "number" in urgent and "seal" in urgent, name
+        assert steps["archive"].priority == 0, name
+
+
+def test_an_approved_document_is_claimed_before_older_routine_work(make_engine) -> None:  # noqa: ANN001
+    engine = make_engine()
+    older = launch(engine, 1)  # ready at 签发 (signed by the demo policy): priority 0
+    newer = launch(engine, 2)
+    engine.run_step(newer, "sign_off")  # now at 编号: priority 1
+    assert engine.circulation(newer).step == "number"
+    assert [c.id for c in engine.claim_ready(1)] == [newer]
+    assert [c.id for c in engine.claim_ready(1)] == [older]  # then the oldest of the rest
+    assert engine.claim_ready(1) == []
+
+
+def test_has_claimable_sees_ready_work_only(make_engine) -> None:  # noqa: ANN001
+    engine = make_engine()
+    assert not has_claimable(engine)
+    cid = launch(engine, 1)
+    assert has_claimable(engine)
+    assert [c.id for c in engine.claim_ready(1)] == [cid]
+    assert not has_claimable(engine)  # claimed by a live process: not claimable
+
+
+def test_an_idle_worker_is_woken_by_the_commit_that_makes_work_ready(make_engine, pg_url) -> None:  # noqa: ANN001
+    engine = make_engine(pg_url)
+    signal = WorkSignal(engine)
+    try:
+        assert signal.wait(0.2) is False  # nothing happened: the wait times out
+        woken: list[bool] = []
+        waiter = threading.Thread(target=lambda: woken.append(signal.wait(60)))
+        waiter.start()
+        launch(engine, 1)  # its transaction makes a circulation ready
+        waiter.join(90)
+        assert woken == [True]
+
+        # a transaction that rolls back announces nothing
+        try:
+            with db.transaction(engine.db) as session:
+                session.add(Circulation(org="shandong", flow="issuing", flow_version="test", policy="demo", step="number", status="ready"))
+                session.flush()
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        assert signal.wait(0.5) is False
+    finally:
+        signal.close()
+
+
+def test_waiting_threads_share_one_listener(make_engine, pg_url) -> None:  # noqa: ANN001
+    engine = make_engine(pg_url)
+    signal = WorkSignal(engine)
+    try:
+        woken: list[bool] = []
+        waiters = [threading.Thread(target=lambda: woken.append(signal.wait(60))) for _ in range(3)]
+        for w in waiters:
+            w.start()
+        time.sleep(1.0)  # let all three block in wait() first (one reads the connection, two wait for its news)
+        launch(engine, 1)
+        for w in waiters:
+            w.join(90)
+        assert woken == [True, True, True]
+    finally:
+        signal.close()

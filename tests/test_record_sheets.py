@@ -1,5 +1,6 @@
 """Process records (发文稿纸 / 收文处理单) rendered from a template: the same document as the
-python-docx object building they replaced, and the same bytes for the same record."""
+python-docx object building they replaced (the same body XML, the styles it uses; the template's
+unused parts left out — LibreOffice lays both out alike), and the same bytes for the same record."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from docx import Document as Docx
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
+from lxml import etree
 
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART
-from gongwen_engine.doc_templates.records import record_docx_bytes
+from gongwen_engine.doc_templates.records import RECORD_STYLE_IDS, record_docx_bytes
 
 ROWS = [
     ("发文字号", "妇字〔2012〕2号"),
@@ -67,10 +69,21 @@ def parts(data: bytes) -> dict[str, bytes]:
 def test_the_template_writes_the_xml_python_docx_wrote() -> None:
     heading = "山东省妇联收文处理单"
     ours, reference = parts(record_docx_bytes(heading, ROWS)), parts(python_docx_record(heading, ROWS))
-    assert ours.keys() == reference.keys()
-    for name in reference:  # every part, the body included, byte for byte
-        assert ours[name] == reference[name], name
+    assert ours[DOCUMENT_PART] == reference[DOCUMENT_PART]  # the body, byte for byte
     assert b"&amp; &lt;\xe9\x99\x84\xe4\xbb\xb6&gt;" in ours[DOCUMENT_PART] and b"<w:tab/>" in ours[DOCUMENT_PART]
+    dropped = {"word/stylesWithEffects.xml", "word/webSettings.xml", "word/numbering.xml", "docProps/thumbnail.jpeg",
+               "customXml/item1.xml", "customXml/_rels/item1.xml.rels", "customXml/itemProps1.xml"}
+    assert set(reference) - set(ours) == dropped and set(ours) <= set(reference)
+    for name in ("docProps/core.xml", "docProps/app.xml", "word/settings.xml", "word/fontTable.xml", "word/theme/theme1.xml"):
+        assert ours[name] == reference[name], name
+    # styles: the ones a record uses, each exactly as python-docx's template defines it
+    assert styles(ours["word/styles.xml"]) == {k: v for k, v in styles(reference["word/styles.xml"]).items() if k in RECORD_STYLE_IDS | {"docDefaults"}}
+
+
+def styles(xml: bytes) -> dict[str, bytes]:
+    root = etree.fromstring(xml)
+    found = {s.get(qn("w:styleId")): etree.tostring(s) for s in root.iter(qn("w:style"))}
+    return {**found, "docDefaults": etree.tostring(root.find(qn("w:docDefaults")))}
 
 
 def test_a_record_is_readable_and_its_bytes_depend_only_on_its_content() -> None:

@@ -67,6 +67,9 @@ class StepContext:
     step_name: str
     step: Step
     actor: str
+    # Documents the step read, held for the rest of the step: the session's identity map holds
+    # rows weakly, and the record written after the action (``write_record``) reads them again.
+    documents: dict[int, Document] = field(default_factory=dict, repr=False)
 
     @property
     def config(self) -> Config:
@@ -86,6 +89,7 @@ class StepContext:
         doc = self.session.get(Document, document_id)
         if doc is None:
             raise FlowError(f"document {document_id} not found")
+        self.documents[document_id] = doc
         return doc
 
     def record_file(self, role: str, relative: str, sha256: str, size: int) -> CirculationFile:

@@ -189,6 +189,22 @@ class WarmConverter:
                         continue
                 raise ConversionError(f"LibreOffice could not convert {src.name}: {answer.get('error', 'no PDF written')}")
 
+    def start(self) -> bool:
+        """Start the bridge and its LibreOffice now (a worker warming up before its first 用印);
+        False where uno is missing or LibreOffice did not start (the first conversion tries again)."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                return True
+            try:
+                self._start()
+                return True
+            except BridgeUnavailable as exc:
+                _give_up_on_uno(str(exc))
+            except (BridgeFailed, ConversionError) as exc:
+                self._stop()
+                log.warning("LibreOffice did not start ahead of use: %s", exc)
+            return False
+
     def close(self) -> None:
         """Let the bridge stop its LibreOffice (stdin's end), then kill what is left. Waits at most
         ``CLOSE_WAIT_S`` for a conversion in another thread (at exit, it may never end)."""
@@ -302,6 +318,17 @@ def _give_up_on_uno(reason: str) -> None:
             log.warning("LibreOffice's Python bridge is unavailable (%s): converting with one soffice run per call, "
                         "about 1 s more each. Install it: apt-get install -y --no-install-recommends python3-uno", reason)
         _uno_missing = True
+
+
+def warm_up() -> threading.Thread | None:
+    """Start this process's LibreOffice in the background (about 2–3 s), so that the first 用印
+    of a worker does not wait for it. None where uno is known to be missing."""
+    warm = warm_converter()
+    if warm is None:
+        return None
+    thread = threading.Thread(target=warm.start, name="gongwen-libreoffice-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def shutdown() -> None:

@@ -100,6 +100,20 @@ def test_the_warm_libreoffice_writes_pdfa_with_the_pages_of_a_one_shot_run(conve
 
 
 @needs_uno
+def test_warm_up_starts_libreoffice_before_the_first_conversion(documents, tmp_path: Path) -> None:
+    pdf.shutdown()
+    try:
+        pdf.warm_up().join(120)
+        office = pdf.warm_converter().office_pid
+        assert office is not None and alive(office)
+        pdf.docx_to_pdf([documents[0]], tmp_path)
+        assert pdf.warm_converter().office_pid == office
+    finally:
+        pdf.shutdown()
+    assert gone_within([office], 10)
+
+
+@needs_uno
 def test_threads_take_turns_on_one_libreoffice(converter, documents, reference_pages, tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

@@ -185,13 +185,10 @@ def record_base() -> RecordBase:
     return RecordBase(out.getvalue(), head, table_head, _between(xml, "<w:sectPr", "</w:sectPr>"))
 
 
-_XML_TEXT_CHECK = etree.Element("t")
-
-
 def run_content_xml(text: str) -> Markup:
     """A run's content as python-docx writes it: ``w:t`` pieces (``xml:space="preserve"`` when a
     piece starts or ends with white space), ``w:tab`` for a tab, ``w:br`` for a line break."""
-    _XML_TEXT_CHECK.text = text  # the same ValueError python-docx raises for control characters
+    etree.Element("t").text = text  # the same ValueError python-docx raises for control characters
     pieces, buffer = [], []
 
     def flush() -> None:

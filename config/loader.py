@@ -80,7 +80,7 @@ def load_config(directory: Path | None = None) -> Config:
     directory = Path(directory) if directory else PACKAGED_CONFIG_DIR
     errors: list[SourceError] = []
 
-    org_doc = load_yaml(directory / FILES["organisations"], fast=True)
+    org_doc = load_yaml(directory / FILES["organisations"])
     orgs_file = org_doc.validate(OrganisationsFile)
     organisations: dict[str, Organisation] = {}
     owner_of_prefix: dict[str, str] = {}

@@ -19,17 +19,47 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 M = TypeVar("M", bound=BaseModel)
 
-try:  # libyaml through PyYAML (installed with prefect): the fast path of load_yaml(fast=True)
+SPECIAL_KEY_TAGS = {"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"}  # keys << and =
+CORE_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str", "seq", "map", "timestamp")}
+FAST_MAX_LINE = 1000  # characters: bounds how deeply block lists and maps can nest (libyaml's composer recurses in C)
+# What libyaml reads otherwise than ruamel.yaml: a %YAML/%TAG directive, a tag (!!str, !custom), a tab
+# (ruamel refuses one in plain text) and NEL/LS/PS (line breaks to libyaml's YAML 1.1, text to ruamel's 1.2)
+ROUND_TRIP_ONLY = re.compile(r"^%|(?:^|[\s\[{,])!|[\t\x85\u2028\u2029]", re.MULTILINE)
+
+try:  # libyaml through PyYAML (a declared dependency): the fast path of load_yaml
     import yaml
+    from ruamel.yaml.resolver import implicit_resolvers as _RUAMEL_RESOLVERS
 
     class _FastLoader(yaml.CSafeLoader):
-        """YAML 1.2 core booleans only (true/false): 'on', 'no', 'yes' stay strings, as in ruamel."""
+        """libyaml's parser with ruamel.yaml's YAML 1.2 reading of plain scalars, so the data is the
+        round-trip parser's: 'yes'/'no'/'on'/'off' and '1:20' stay strings, '0123' is 123, '0o17' 15,
+        '1e3' a float. A mapping with a duplicated key or a merge key (<<) is not read here (the
+        round-trip parser refuses the first and orders the merged keys differently); nor is any tag
+        outside the core schema (!!set, !!omap, !!binary, ...)."""
 
-    _FastLoader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"] for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
-    }
-    _FastLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-except (ImportError, AttributeError):  # no libyaml: the round-trip parser is used
+        yaml_implicit_resolvers: dict = {}
+        yaml_constructors = {tag: make for tag, make in yaml.CSafeLoader.yaml_constructors.items() if tag in CORE_TAGS or tag is None}  # None: any other tag is an error
+
+        def construct_yaml_int(self, node: "yaml.ScalarNode") -> int:
+            """YAML 1.2 integers as ruamel.yaml reads them: no sexagesimal, a leading 0 is not octal."""
+            text = self.construct_scalar(node).replace("_", "")
+            sign, digits = (-1 if text[:1] == "-" else 1), text[1:] if text[:1] in ("-", "+") else text
+            base = {"0b": 2, "0o": 8, "0x": 16}.get(digits[:2], 10)
+            return sign * int(digits[2:] if base != 10 else digits, base)  # a ValueError: the round-trip parser decides
+
+        def construct_mapping(self, node: "yaml.MappingNode", deep: bool = False) -> dict:
+            if isinstance(node, yaml.MappingNode) and any(key.tag in SPECIAL_KEY_TAGS for key, _ in node.value):
+                raise yaml.constructor.ConstructorError(None, None, "merge (<<) or value (=) key: left to the round-trip parser", node.start_mark)
+            mapping = super().construct_mapping(node, deep)
+            if len(mapping) != len(node.value):
+                raise yaml.constructor.ConstructorError(None, None, "duplicated key: left to the round-trip parser", node.start_mark)
+            return mapping
+
+    for _versions, _tag, _regexp, _first in _RUAMEL_RESOLVERS:
+        if (1, 2) in _versions and _tag != "tag:yaml.org,2002:yaml":
+            _FastLoader.add_implicit_resolver(_tag, re.compile(_regexp.pattern, _regexp.flags), _first)
+    _FastLoader.add_constructor("tag:yaml.org,2002:int", _FastLoader.construct_yaml_int)
+except (ImportError, AttributeError):  # no libyaml (or another ruamel.yaml layout): the round-trip parser reads every file
     _FastLoader = None
 
 
@@ -56,18 +86,20 @@ class SourceErrors(ValueError):
 class YamlDoc:
     """A parsed YAML file: plain data plus a way to find the line of any path in it."""
 
-    def __init__(self, path: Path, root: Any, data: Any = None) -> None:
+    def __init__(self, path: Path, root: Any, data: Any = None, text: str | None = None) -> None:
         self.path = path
         self._root = root
+        self._text = text
         self.data = _plain(root) if data is None else data
 
     @property
     def root(self) -> Any:
-        """The round-trip tree with line numbers (parsed on first use for a fast-loaded file)."""
+        """The round-trip tree with line numbers (parsed on first use for a fast-read file: only an
+        error needs a line)."""
         if self._root is None:
             try:
-                self._root = YAML(typ="rt").load(self.path.read_text(encoding="utf-8")) or CommentedMap()
-            except YAMLError:  # libyaml read it (e.g. a duplicated key), ruamel does not: errors name line 1
+                self._root = YAML(typ="rt").load(self._text if self._text is not None else self.path.read_text(encoding="utf-8")) or CommentedMap()
+            except (YAMLError, RecursionError):  # libyaml read it, ruamel does not: errors name line 1
                 self._root = CommentedMap()
         return self._root
 
@@ -113,13 +145,21 @@ class _TooLarge(Exception):
     """More values than MAX_VALUES once aliases are expanded."""
 
 
-def load_yaml(path: Path, fast: bool = False) -> YamlDoc:
+class _TooDeep(Exception):
+    """Lists and maps nested more than MAX_NESTING levels."""
+
+
+def load_yaml(path: Path, fast: bool = True) -> YamlDoc:
     """Parse ``path``; a syntax error becomes a SourceError with the line; a file that is not
     UTF-8, nests too deeply or expands past MAX_VALUES (an alias bomb) is refused as a whole.
+
+    ``fast``: read the data with libyaml (see :func:`_read_fast`) and the line numbers only when
+    an error needs one; ``False``: the round-trip parser reads both at once (the reference the
+    fast path is tested against).
     """
     try:
         return _load_yaml(path, fast)
-    except RecursionError:
+    except (RecursionError, _TooDeep):
         raise SourceError(path, None, "nested too deeply to read", "flatten the lists and maps (a config file needs only a few levels)") from None
     except _TooLarge:
         raise SourceError(path, None, f"too large: more than {MAX_VALUES:,} values once anchors and aliases (&, *) are expanded",
@@ -127,12 +167,7 @@ def load_yaml(path: Path, fast: bool = False) -> YamlDoc:
 
 
 def _load_yaml(path: Path, fast: bool) -> YamlDoc:
-    """Parse ``path``; a syntax error becomes a SourceError with the line.
-
-    ``fast``: parse with libyaml (PyYAML's C loader, YAML 1.2 booleans) and read the line numbers
-    only when an error needs one — the generated national tree (3,225 organisations) parses in
-    about 1 s instead of about 10 s.
-    """
+    """Parse ``path``; a syntax error becomes a SourceError with the line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -141,14 +176,11 @@ def _load_yaml(path: Path, fast: bool) -> YamlDoc:
         raise SourceError(path, None, f"not UTF-8 text ({exc.reason})", "save the file as UTF-8") from None
     except OSError as exc:  # a folder, no permission, an unreadable device
         raise SourceError(path, None, f"cannot read the file ({exc.strerror or exc})", "give the path of a readable YAML file") from None
-    _check_nesting(path, text)
-    if fast and _FastLoader is not None:
-        try:
-            data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
-        except yaml.YAMLError:
-            pass  # the round-trip parser below reports the error with its line
-        else:
-            return YamlDoc(path, None, _plain(data) if data is not None else {})
+    _check_nesting(path, text)  # before either parser: both recurse per level of [ and {
+    if fast:
+        data = _read_fast(text)
+        if data is not _ROUND_TRIP:
+            return YamlDoc(path, None, data, text)
     try:
         root = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
@@ -161,7 +193,26 @@ def _load_yaml(path: Path, fast: bool) -> YamlDoc:
     return YamlDoc(path, root if root is not None else CommentedMap())
 
 
-MAX_NESTING = 100  # [ and { inside each other; config files need a handful (the parser recurses per level)
+_ROUND_TRIP = object()  # _read_fast's answer when the round-trip parser must read the file
+
+
+def _read_fast(text: str) -> Any:
+    """The plain data of ``text`` read by libyaml (the national tree: ~0.5 s instead of ~5 s), or
+    _ROUND_TRIP when the round-trip parser must read it — so the data is always what that parser
+    gives, and every refusal (with its line) is its: a file libyaml cannot read, :class:`_FastLoader`
+    leaves to it or :func:`_plain` refuses (too large, too deep, an alias inside itself), one that
+    ROUND_TRIP_ONLY matches, or one with a line longer than FAST_MAX_LINE (block nesting that deep
+    could exhaust libyaml's C stack: a crash, not an error)."""
+    if _FastLoader is None or ROUND_TRIP_ONLY.search(text) or max(map(len, text.split("\n"))) > FAST_MAX_LINE:
+        return _ROUND_TRIP
+    try:
+        data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
+        return _plain(data) if data is not None else {}
+    except Exception:  # noqa: BLE001 - any failure of the fast path: the reference parser decides
+        return _ROUND_TRIP
+
+
+MAX_NESTING = 100  # lists and maps inside each other; config files need a handful (the parsers recurse per level)
 
 
 def _check_nesting(path: Path, text: str) -> None:
@@ -189,15 +240,19 @@ def _check_nesting(path: Path, text: str) -> None:
         previous = char
 
 
-def _plain(node: Any, budget: list[int] | None = None) -> Any:
+def _plain(node: Any, budget: list[int] | None = None, depth: int = 0) -> Any:
+    """Plain dicts (string keys) and lists; refuses more than MAX_VALUES values (aliases expanded)
+    and nesting deeper than MAX_NESTING (block lists and maps, which _check_nesting does not see)."""
     budget = [MAX_VALUES] if budget is None else budget
     budget[0] -= 1
     if budget[0] < 0:
         raise _TooLarge()
+    if depth > MAX_NESTING:
+        raise _TooDeep()
     if isinstance(node, dict):
-        return {str(k): _plain(v, budget) for k, v in node.items()}
+        return {str(k): _plain(v, budget, depth + 1) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v, budget) for v in node]
+        return [_plain(v, budget, depth + 1) for v in node]
     return node
 
 

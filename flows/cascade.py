@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import FILES, PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
+from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.models.tables import Circulation
 
@@ -45,8 +46,7 @@ def subtree_config(target: Path, provinces: list[str], source: Path = NATIONAL_C
     The other files are copied from ``source`` (users of organisations that are left out are
     dropped, so the folder loads). ``max_children``: below the provinces, keep only the first
     N subordinates of each organisation (a small tree for tests and campaigns)."""
-    yaml = YAML(typ="safe")
-    orgs = yaml.load((source / FILES["organisations"]).read_text(encoding="utf-8"))["organisations"]
+    orgs = load_yaml(source / FILES["organisations"]).data["organisations"]  # libyaml: the national tree in ~0.5 s
     by_code = {o["code"]: o for o in orgs}
     unknown = [p for p in provinces if p not in by_code or by_code[p]["level"] != "provincial"]
     if unknown:
@@ -76,10 +76,10 @@ def subtree_config(target: Path, provinces: list[str], source: Path = NATIONAL_C
         chosen = trimmed
     codes = {o["code"] for o in chosen}
     _dump({"organisations": chosen}, target / FILES["organisations"])
-    users = yaml.load((source / FILES["users"]).read_text(encoding="utf-8"))
+    users = load_yaml(source / FILES["users"]).data
     _dump({"users": [u for u in users.get("users", []) if u["org"] in codes]}, target / FILES["users"])
     prefixes = {p for o in chosen for p in o["prefixes"]}
-    numbering = yaml.load((source / FILES["numbering"]).read_text(encoding="utf-8"))
+    numbering = load_yaml(source / FILES["numbering"]).data
     _dump({"schemes": [s for s in numbering.get("schemes", []) if s["prefix"] in prefixes]}, target / FILES["numbering"])
     for name in ("policies", "retention"):
         shutil.copyfile(source / FILES[name], target / FILES[name])

@@ -240,7 +240,7 @@ class WarmConverter:
     def _ask(self, request: dict) -> dict:
         assert self._proc is not None and self._proc.stdin is not None
         try:
-            self._proc.stdin.write(json.dumps(request, ensure_ascii=False).encode("utf-8") + b"\n")
+            self._proc.stdin.write(json.dumps(request).encode("ascii") + b"\n")
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise BridgeFailed(f"the bridge is gone ({exc})") from None

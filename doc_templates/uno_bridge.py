@@ -14,7 +14,8 @@ connects to it, says ``{"ready": true}`` and then answers one JSON request per l
 
 ``fatal`` means LibreOffice itself is gone: the bridge exits and the caller starts another.
 The bridge and its LibreOffice never outlive the caller: on stdin's end (the caller exited or
-was killed), or when its parent process changes, it kills LibreOffice and exits; LibreOffice
+was killed), or when its parent process changes, it tells LibreOffice to quit (killing it after
+``TERMINATE_WAIT_S``: a killed LibreOffice leaves its sockets in /tmp) and exits; LibreOffice
 gets SIGKILL from the kernel if the bridge itself is killed (``PR_SET_PDEATHSIG``).
 """
 
@@ -33,6 +34,7 @@ import uuid
 
 PR_SET_PDEATHSIG = 1
 CONNECT_TIMEOUT_S = 60.0
+TERMINATE_WAIT_S = 3.0  # a LibreOffice told to quit that has not within this is killed
 FIRST_START_RESTART = 81  # soffice.bin's E_RESTART after it created a new profile (oosplash restarts it)
 
 
@@ -115,18 +117,48 @@ def answers(office: subprocess.Popen, desktop) -> bool:  # noqa: ANN001
         return False
 
 
-def watch_parent(office_ref: list, parent: int) -> None:
+class Office:
+    """The running LibreOffice: its process, its pipe's name and, once connected, its desktop."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.pipe = f"gongwen-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.desktop = None
+
+    def stop(self) -> None:
+        """Ask LibreOffice to quit (it then removes its sockets in /tmp), kill it if it does not
+        within TERMINATE_WAIT_S, and remove the pipe's socket a killed one leaves behind."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        if self.desktop is not None:
+            threading.Thread(target=self._terminate, daemon=True).start()
+            try:
+                process.wait(TERMINATE_WAIT_S)
+            except subprocess.TimeoutExpired:
+                pass
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+            for folder in {"/tmp", os.environ.get("TMPDIR", "/tmp")}:
+                try:
+                    os.unlink(os.path.join(folder, f"OSL_PIPE_{os.getuid()}_{self.pipe}"))
+                except OSError:
+                    pass
+
+    def _terminate(self) -> None:
+        try:
+            self.desktop.terminate()
+        except Exception:  # noqa: BLE001 - the connection drops as LibreOffice quits
+            pass
+
+
+def watch_parent(office: Office, parent: int) -> None:
     """Exit when the caller is gone even if stdin stays open (a forked child holds it)."""
     while os.getppid() == parent:
         time.sleep(1.0)
-    stop(office_ref[0])
+    office.stop()
     os._exit(0)
-
-
-def stop(office: subprocess.Popen | None) -> None:
-    if office is not None and office.poll() is None:
-        office.kill()
-        office.wait()
 
 
 def main() -> int:
@@ -145,35 +177,36 @@ def main() -> int:
     except ImportError as exc:
         say({"ready": False, "uno": False, "error": f"{exc} ({sys.executable})"})
         return 3
-    office_ref: list = [None]
-    threading.Thread(target=watch_parent, args=(office_ref, os.getppid()), daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: (stop(office_ref[0]), os._exit(0)))
-    pipe = f"gongwen-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    office = Office()
+    threading.Thread(target=watch_parent, args=(office, os.getppid()), daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: (office.stop(), os._exit(0)))
     try:
         for _ in range(2):  # a new profile may make soffice.bin exit once with E_RESTART
-            office_ref[0] = start_office(opts.soffice, opts.profile, pipe)
+            office.process = start_office(opts.soffice, opts.profile, office.pipe)
             try:
-                desktop = connect(office_ref[0], pipe)
+                office.desktop = connect(office.process, office.pipe)
                 break
             except Exception:
-                if office_ref[0].poll() != FIRST_START_RESTART:
+                if office.process.poll() != FIRST_START_RESTART:
                     raise
+        else:
+            raise RuntimeError(f"soffice.bin exited twice with {FIRST_START_RESTART} (restart)")
     except Exception as exc:  # noqa: BLE001 - reported to the caller, which decides
-        stop(office_ref[0])
+        office.stop()
         say({"ready": False, "uno": True, "error": f"LibreOffice did not start: {type(exc).__name__}: {exc}"})
         return 4
-    say({"ready": True, "pid": office_ref[0].pid})
-    for line in sys.stdin:
+    say({"ready": True, "pid": office.process.pid})
+    for line in sys.stdin.buffer:  # bytes: the locale's encoding plays no part
         request = json.loads(line)
         try:
-            convert(desktop, request["src"], request["dst"], request["filter"], request.get("data", {}))
+            convert(office.desktop, request["src"], request["dst"], request["filter"], request.get("data", {}))
             say({"ok": True})
         except Exception as exc:  # noqa: BLE001 - every failure is an answer
-            gone = not answers(office_ref[0], desktop)
+            gone = not answers(office.process, office.desktop)
             say({"ok": False, "fatal": gone, "error": f"{type(exc).__name__}: {exc}"})
             if gone:
                 break
-    stop(office_ref[0])
+    office.stop()
     return 0
 
 

@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -63,6 +65,26 @@ except (ImportError, AttributeError):  # no libyaml (or another ruamel.yaml layo
     _FastLoader = None
 
 
+class _RoundTripConstructor(RoundTripConstructor):
+    """ruamel.yaml's round-trip constructor, except that a value it fails on with a Python error
+    (a date 2012-13-45, 0b_) is a ConstructorError at that value's line."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, IndexError, TypeError, OverflowError) as exc:
+            if not isinstance(node, ScalarNode):
+                raise
+            raise ConstructorError(None, None, f"cannot read the value '{node.value}' ({exc})", node.start_mark) from None
+
+
+def _round_trip() -> YAML:
+    """The round-trip parser: data with the line of every key and item."""
+    parser = YAML(typ="rt")
+    parser.Constructor = _RoundTripConstructor
+    return parser
+
+
 class SourceError(ValueError):
     """A problem in a config or flow file, with its location and a fix."""
 
@@ -98,7 +120,7 @@ class YamlDoc:
         error needs a line)."""
         if self._root is None:
             try:
-                self._root = YAML(typ="rt").load(self._text if self._text is not None else self.path.read_text(encoding="utf-8")) or CommentedMap()
+                self._root = _round_trip().load(self._text if self._text is not None else self.path.read_text(encoding="utf-8")) or CommentedMap()
             except (YAMLError, RecursionError):  # libyaml read it, ruamel does not: errors name line 1
                 self._root = CommentedMap()
         return self._root
@@ -177,12 +199,16 @@ def _load_yaml(path: Path, fast: bool) -> YamlDoc:
     except OSError as exc:  # a folder, no permission, an unreadable device
         raise SourceError(path, None, f"cannot read the file ({exc.strerror or exc})", "give the path of a readable YAML file") from None
     _check_nesting(path, text)  # before either parser: both recurse per level of [ and {
+    _check_version(path, text)
     if fast:
         data = _read_fast(text)
         if data is not _ROUND_TRIP:
             return YamlDoc(path, None, data, text)
     try:
-        root = YAML(typ="rt").load(text)
+        root = _round_trip().load(text)
+    except ConstructorError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise SourceError(path, line, f"YAML error: {exc.problem}", "write the value as YAML reads it (a date as YYYY-MM-DD, a number in digits), or quote it as text") from None
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise SourceError(path, line, f"YAML syntax error: {exc.problem}", "fix the YAML syntax on that line (indentation, colons, quotes)") from None
@@ -197,7 +223,7 @@ _ROUND_TRIP = object()  # _read_fast's answer when the round-trip parser must re
 
 
 def _read_fast(text: str) -> Any:
-    """The plain data of ``text`` read by libyaml (the national tree: ~0.5 s instead of ~5 s), or
+    """The plain data of ``text`` read by libyaml (the national tree: ~0.5 s instead of ~2.8 s), or
     _ROUND_TRIP when the round-trip parser must read it — so the data is always what that parser
     gives, and every refusal (with its line) is its: a file libyaml cannot read, :class:`_FastLoader`
     leaves to it or :func:`_plain` refuses (too large, too deep, an alias inside itself), one that
@@ -210,6 +236,17 @@ def _read_fast(text: str) -> Any:
         return _plain(data) if data is not None else {}
     except Exception:  # noqa: BLE001 - any failure of the fast path: the reference parser decides
         return _ROUND_TRIP
+
+
+YAML_VERSIONS = ("1.1", "1.2")  # what a %YAML directive may name (ruamel.yaml crashes on others)
+
+
+def _check_version(path: Path, text: str) -> None:
+    """Refuse a %YAML directive naming a version the round-trip parser cannot read, at its line."""
+    for match in re.finditer(r"^%YAML[ \t]+(\S*)", text, re.MULTILINE):
+        if match.group(1) not in YAML_VERSIONS:
+            raise SourceError(path, text.count("\n", 0, match.start()) + 1, f"unsupported YAML version '%YAML {match.group(1)}'",
+                              "remove the %YAML line (the files are YAML 1.2)")
 
 
 MAX_NESTING = 100  # lists and maps inside each other; config files need a handful (the parsers recurse per level)

@@ -128,3 +128,18 @@ def test_mutated_config_and_flow_files_read_the_same_both_ways(tmp_path: Path) -
             pass
     assert mismatches == []
     assert fast_reads > MUTATION_CASES // 4  # the mutations do reach the fast path
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("a: 1\nday: 2012-13-45\n", 2, "2012-13-45"),  # ruamel.yaml raised a bare ValueError
+    ("a: 1\nmask: 0b_\n", 2, "0b_"),  # ... an IndexError
+    ("a: 1\nb:\n%YAML 9.9\n  c: 1\n", 3, "%YAML 9.9"),  # ... a KeyError
+    ("%YAML 1.3\n---\na: 1\n", 1, "%YAML 1.3"),  # ... an AssertionError
+])
+def test_a_value_or_directive_the_parser_fails_on_is_refused_at_its_line(tmp_path: Path, text: str, line: int, words: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    for fast in (True, False):
+        with pytest.raises(SourceError) as caught:
+            load_yaml(path, fast=fast)
+        assert caught.value.line == line and words in caught.value.message and caught.value.fix

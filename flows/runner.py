@@ -24,6 +24,8 @@ import anyio
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from gongwen_engine.doc_templates import pdf
+
 from .claims import has_claimable, work_signal
 from .engine import Engine
 
@@ -146,6 +148,8 @@ def serve(engine: Engine, concurrency: int = 4, interval: float = 2.0, linger: f
     (so a burst of approvals is one flow run, each step a task run in it) and lasts at most
     ``DUTY_EVERY_S`` before ``duties`` (催办 reminders) run again."""
     signal = work_signal(engine)
+    if not once:
+        pdf.warm_up()  # LibreOffice for 用印 starts now, not at the first approval
     while True:
         if once or has_claimable(engine):
             run_until_idle(engine, concurrency=concurrency, linger=0.0 if once else linger, poll=interval, max_seconds=DUTY_EVERY_S)

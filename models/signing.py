@@ -127,12 +127,26 @@ def _key_pem(key: Any) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
+CN_MAX_BYTES = 64  # X.520 ub-common-name; the cryptography package counts UTF-8 bytes (21 Chinese characters)
+
+
+def fit_common_name(text: str) -> str:
+    """``text`` as a certificate's common name (CN): cut to 64 UTF-8 bytes, ending in … when cut.
+    Long names are common (新疆生产建设兵团第十三师妇女联合会（演示用） is 66 bytes); the full
+    name stays in the organisation (O) attribute, which has no such bound here."""
+    if len(text.encode("utf-8")) <= CN_MAX_BYTES:
+        return text
+    while len((text + "…").encode("utf-8")) > CN_MAX_BYTES:
+        text = text[:-1]
+    return text + "…"
+
+
 def _name(common: str, organisation: str) -> x509.Name:
     return x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"{DEMO_MARK}证书（非真实机构证书）"),
-        x509.NameAttribute(NameOID.COMMON_NAME, common),
+        x509.NameAttribute(NameOID.COMMON_NAME, fit_common_name(common)),
     ])
 
 

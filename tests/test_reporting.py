@@ -128,7 +128,7 @@ def world(tmp_path: Path, make_engine) -> Engine:
     edit(flows, "reporting.yaml", "    do: submit_report\n    next: archive\n", "    do: submit_report\n    next: end\n")
     edit(flows, "reporting.yaml", "  archive:\n    title: 归档\n    do: archive\n    next: end\n", "")
     edit(flows, "reporting.yaml", "    do: render_report\n    next: seal\n", "    do: render_report\n    next: submit\n")
-    edit(flows, "reporting.yaml", "  seal:\n    title: 用印\n    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n", "")
+    edit(flows, "reporting.yaml", "  seal:\n    title: 用印\n    priority: 1\n    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n", "")
     return make_engine(config_dir=config, flows_dir=flows)
 
 

@@ -327,3 +327,19 @@ def test_gongwen_check_validates_seals_yaml(tmp_path: Path) -> None:
     assert result.exit_code == 2
     output = result.output.replace("\n", "")  # rich wraps long paths
     assert f"{config_dir / 'seals.yaml'}:1" in output and "diameter_mm" in output
+
+
+def test_a_long_organisation_name_fits_its_demo_certificate(tmp_path) -> None:  # noqa: ANN001
+    """Found by the first national cascade: 新疆生产建设兵团第十三师妇女联合会 made a 66-byte common name
+    and its 用印 failed for good. The CN is cut to 64 UTF-8 bytes; the full name stays in O."""
+    from cryptography.x509.oid import NameOID
+
+    from gongwen_engine.models.signing import fit_common_name
+
+    name = "新疆生产建设兵团第十三师妇女联合会"
+    identity = DemoAuthority(tmp_path / "ca").identity("c6613", name)
+    cn = identity.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    org = identity.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    assert org == name
+    assert len(cn.encode("utf-8")) <= 64 and cn.endswith("…") and cn.startswith("新疆生产建设兵团第十三师")
+    assert fit_common_name("山东省妇女联合会（演示用）") == "山东省妇女联合会（演示用）"  # short names untouched

@@ -9,8 +9,10 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import func
+from sqlalchemy import event, func
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from gongwen_engine.models import db
@@ -202,6 +204,39 @@ def test_on_postgres_a_committed_document_is_issued_its_number_in_one_round_trip
         assert issue_doc_number(engine.db, "鲁妇发", 2012, pending.id, start=10) is None
         assert allocate_doc_number(session, "鲁妇发", 2012, pending.id, start=10).doc_number == "鲁妇发〔2012〕12号"
     assert_gap_free(engine, "鲁妇发", 2012, 10, 3)
+
+
+@pytest.mark.postgres
+def test_on_postgres_issuing_hands_its_connection_back_transactional_and_a_lost_connection_is_transient(make_engine, pg_url):
+    """issue_doc_number runs on the pooled psycopg connection itself (autocommit, prepared): the
+    connection goes back to the pool transactional, and a connection lost mid-call is reported as
+    SQLAlchemy's transient error, dropped from the pool, and the re-run issues the next number."""
+    engine = make_engine(database_url=pg_url)
+    first = new_document(engine)
+    assert issue_doc_number(engine.db, "鲁妇发", 2012, first).serial == 1
+    with pytest.raises(RuntimeError):
+        with db.transaction(engine.db) as session:  # the same pooled connection: must still roll back
+            session.add(Document(org="shandong", title="应回滚", content={}))
+            session.flush()
+            raise RuntimeError("回滚")
+    with Session(engine.db) as session:
+        assert session.exec(select(func.count()).select_from(Document)).one() == 1
+
+    second = new_document(engine, title="第二件")
+
+    def terminate(dbapi_connection, record, proxy) -> None:  # noqa: ANN001 - pool event signature
+        with psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (dbapi_connection.info.backend_pid,))
+
+    event.listen(engine.db.pool, "checkout", terminate)
+    try:
+        with pytest.raises(DBAPIError) as lost:
+            issue_doc_number(engine.db, "鲁妇发", 2012, second)
+    finally:
+        event.remove(engine.db.pool, "checkout", terminate)
+    assert db.is_transient(lost.value)
+    assert issue_doc_number(engine.db, "鲁妇发", 2012, second).doc_number == "鲁妇发〔2012〕2号"
+    assert_gap_free(engine, "鲁妇发", 2012, 1, 2)
 
 
 def test_on_sqlite_issuing_is_left_to_the_callers_transaction(make_engine):

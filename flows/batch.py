@@ -14,11 +14,12 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
   advances its circulations in lockstep, one step each per round, so the 用印 steps of a batch
   come together.
 * **用印 prepared outside the lock**: before a round in which circulations seal, their issued
-  .docx files are converted to PDF in ONE ``soffice`` run (``pdf.prepare_pdfs``), outside any
-  transaction; the seal step itself (under the lock) then finds the PDF by the .docx's digest
-  and only signs. The same conversion gives the archive its page count (归档 would otherwise
-  convert the .docx again), and before a round in which circulations file (归档) the pages of
-  all their files are counted in one more LibreOffice run. Nothing is skipped: every issued
+  .docx files are converted to PDF together (``pdf.prepare_pdfs``: the process's warm
+  LibreOffice, ~0.1–0.3 s a file; one ``soffice`` run for all where python3-uno is missing),
+  outside any transaction; the seal step itself (under the lock) then finds the PDF by the
+  .docx's digest and only signs. The same conversion gives the archive its page count (归档
+  would otherwise convert the .docx again), and before a round in which circulations file (归档)
+  the pages of all their files are counted together first. Nothing is skipped: every issued
   document is sealed, verified on receipt and filed with its measured pages, as the flows
   declare.
 """

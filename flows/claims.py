@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case
+from sqlalchemy import case, literal
 from sqlmodel import Session, select
 
 from gongwen_engine.models import db
@@ -42,14 +42,19 @@ def claimable() -> Any:
     return (Circulation.status == "ready") | ((Circulation.status == "running") & (Circulation.claimed_at < stale))
 
 
-def claim_order(engine: "Engine") -> list[Any]:
-    """ORDER BY of claims: the declared ``priority`` of the circulation's current step (flows/*.yaml),
-    highest first, then the oldest circulation. Sending out an approved document (编号 → 核发)
-    is declared urgent, so a leader's approval is not queued behind the registration and filing
-    (登记, 归档) of the documents delivered just before it."""
+def step_priority(engine: "Engine") -> Any:
+    """The declared ``priority`` of each circulation's current step (flows/*.yaml), as SQL."""
     ranked = [((Circulation.flow == flow.flow) & (Circulation.step == name), step.priority)
               for flow in engine.flows.values() for name, step in flow.steps.items() if step.priority]
-    return [case(*ranked, else_=0).desc(), Circulation.id] if ranked else [Circulation.id]
+    return case(*ranked, else_=0) if ranked else literal(0)
+
+
+def claim_order(engine: "Engine") -> list[Any]:
+    """ORDER BY of claims: the current step's priority, highest first, then the oldest
+    circulation. Sending out an approved document (编号 → 核发) is declared urgent, so a leader's
+    approval is not queued behind the registration and filing (登记, 归档) of the documents
+    delivered just before it."""
+    return [step_priority(engine).desc(), Circulation.id]
 
 
 def claimant_gone(worker_name: str | None, host: str | None = None) -> bool:

@@ -491,9 +491,11 @@ class Engine:
 
     # ---- claiming work (several workers, several machines) ---------------------------------------
     @retry_transient(in_doubt="retry")  # an in-doubt claim is given back after its lease
-    def claim_ready(self, limit: int = 50) -> list[Circulation]:
-        """Claim up to ``limit`` circulations with automatic work to do (SKIP LOCKED on PostgreSQL)."""
-        from .claims import claim_order, claimable, release_abandoned_claims
+    def claim_ready(self, limit: int = 50, min_priority: int | None = None, excluding: frozenset[int] = frozenset()) -> list[Circulation]:
+        """Claim up to ``limit`` circulations with automatic work to do (SKIP LOCKED on PostgreSQL),
+        most urgent step first; ``min_priority``: only those whose step is at least that urgent;
+        ``excluding``: circulations the caller is already advancing (ready between their steps)."""
+        from .claims import claim_order, claimable, release_abandoned_claims, step_priority
 
         release_abandoned_claims(self)  # claims of killed processes of this machine (flows/claims.py)
         with db.transaction(self.db) as session:
@@ -503,6 +505,10 @@ class Engine:
                 .order_by(*claim_order(self))
                 .limit(limit)
             )
+            if min_priority is not None:
+                stmt = stmt.where(step_priority(self) >= min_priority)
+            if excluding:
+                stmt = stmt.where(Circulation.id.not_in(excluding))
             if db.is_postgres(self.db):
                 stmt = stmt.with_for_update(skip_locked=True)
             claimed = list(session.exec(stmt))

@@ -54,10 +54,11 @@ async def run_step(circulation_id: int, step: str) -> str:
     return result.status
 
 
-async def advance(engine: Engine, circulation_id: int, max_steps: int | None = None) -> str:
+async def advance(engine: Engine, circulation_id: int, max_steps: int | None = None, while_urgent: bool = False) -> str:
     """Run a circulation's automatic steps until it finishes or waits for a person (or, with
-    ``max_steps``, until that many steps ran: the dispatcher runs one step per claim, so the next
-    claim can honour the steps' priorities).
+    ``max_steps``, until that many steps ran; with ``while_urgent``, as long as its steps have a
+    declared priority: the dispatcher runs a routine step per claim and an urgent run of steps
+    (编号 → 核发) in one go, so the next claim can honour the steps' priorities).
 
     Each step is a Prefect task run named "<organisation> · <step> · <document>" (the document
     number, or its title before it has one), so the UI shows every organisation's circulation
@@ -71,6 +72,8 @@ async def advance(engine: Engine, circulation_id: int, max_steps: int | None = N
         if circ.status not in ("ready", "running") or circ.step is None:
             return circ.status
         step = engine.flow(circ.flow).step(circ.step)
+        if while_urgent and ran > 1 and step.priority <= 0:
+            return circ.status
         name = f"{engine.config.org(circ.org).short_name} · {step.title} · {await anyio.to_thread.run_sync(engine.document_label, circ)}"
         try:
             await run_step.with_options(retries=step.retries, retry_delay_seconds=0.5, task_run_name=name)(circulation_id, circ.step)
@@ -98,7 +101,8 @@ async def dispatch(concurrency: int = 4, on_progress: Callable[[], None] | None 
     """
     engine = current_engine()
     signal = work_signal(engine)
-    busy = 0
+    busy = urgent = 0  # slots running a step; of them, steps with a declared priority (编号 → 核发)
+    in_hand: set[int] = set()  # circulations this run's slots are advancing: ready between steps, not to be claimed twice
     started = last_work = time.monotonic()
 
     def over() -> bool:
@@ -106,9 +110,11 @@ async def dispatch(concurrency: int = 4, on_progress: Callable[[], None] | None 
         return max_seconds is not None and now - started >= max_seconds
 
     async def slot() -> None:
-        nonlocal busy, last_work
+        nonlocal busy, urgent, last_work
         while not over():
-            claimed = await anyio.to_thread.run_sync(engine.claim_ready, 1)
+            # while an urgent step runs, the other slots take only urgent work: the threads share
+            # one interpreter, and routine steps beside it would slow the document going out
+            claimed = await anyio.to_thread.run_sync(engine.claim_ready, 1, 1 if urgent else None, frozenset(in_hand))
             if not claimed:
                 idle = time.monotonic() - last_work
                 if busy == 0 and idle >= linger:
@@ -118,11 +124,15 @@ async def dispatch(concurrency: int = 4, on_progress: Callable[[], None] | None 
                 else:
                     await anyio.to_thread.run_sync(signal.wait, max(0.01, min(poll, linger - idle)))
                 continue
-            busy += 1
+            pressing = engine.flow(claimed[0].flow).step(claimed[0].step).priority > 0
+            busy, urgent = busy + 1, urgent + pressing
+            in_hand.add(claimed[0].id)
             try:
-                await advance(engine, claimed[0].id, max_steps=1)  # then claim again: the most urgent step first
+                # a routine step, then claim again (the most urgent step first); urgent steps in one go
+                await advance(engine, claimed[0].id, max_steps=None if pressing else 1, while_urgent=pressing)
             finally:
-                busy -= 1
+                busy, urgent = busy - 1, urgent - pressing
+                in_hand.discard(claimed[0].id)
                 last_work = time.monotonic()
             if on_progress:
                 on_progress()

@@ -6,6 +6,7 @@ visible seal; a received signed PDF is verified. The pieces live in ``doc_templa
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import threading
@@ -21,6 +22,7 @@ from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf
 from gongwen_engine.doc_templates.seal import find_signature, seal_box, seal_image
 from gongwen_engine.models import signing
+from gongwen_engine.models.archive_files import remember_pages_of_conversion
 from gongwen_engine.models.dates import format_cn_date
 from gongwen_engine.models.tables import CirculationFile, Document
 
@@ -68,6 +70,9 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
     """Convert ``docx`` to PDF, put the seal over the name and date (when the document is
     laid out as sealed) and PAdES-sign it for ``org``; write it to ``target``."""
     pdf = docx_bytes_to_pdf(docx)
+    # the archive's page count (页数) of this .docx comes from the same conversion: 归档 would
+    # otherwise convert it again, holding the process's LibreOffice while the next 用印 waits
+    remember_pages_of_conversion(hashlib.sha256(docx.read_bytes()).hexdigest(), pdf)
     identity = seals.identity(org)
     visible = None
     configured_image = seals.image(org.code)

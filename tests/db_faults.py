@@ -158,7 +158,8 @@ class FaultInjector:
         self.proxy, self.database_url, self.admin_url = proxy, database_url, admin_url
         paired = min(terminations, outages)
         self.plan = ["terminate", "outage"] * paired + ["terminate"] * (terminations - paired) + ["outage"] * (outages - paired)
-        self.interval = seconds / (len(self.plan) + 1)
+        # the outages take their own time: every planned fault must fall inside ``seconds``
+        self.interval = max(0.1, (seconds - outages * outage_seconds) / (len(self.plan) + 1))
         self.outage_seconds = outage_seconds
         self.terminated = 0  # connections killed
         self.termination_rounds = 0

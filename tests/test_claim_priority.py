@@ -86,3 +86,16 @@ def test_waiting_threads_share_one_listener(make_engine, pg_url) -> None:  # noq
         assert woken == [True, True, True]
     finally:
         signal.close()
+
+
+def test_urgent_only_and_in_hand_claims(make_engine) -> None:  # noqa: ANN001
+    """While an urgent step runs, the other slots take only urgent work (``min_priority``); a
+    circulation a slot is advancing (ready between its steps) is not claimed by another slot."""
+    engine = make_engine()
+    routine = launch(engine, 1)
+    urgent_a, urgent_b = launch(engine, 2), launch(engine, 3)
+    engine.run_step(urgent_a, "sign_off")
+    engine.run_step(urgent_b, "sign_off")
+    assert [c.id for c in engine.claim_ready(5, 1, frozenset({urgent_a}))] == [urgent_b]  # a is in hand
+    assert [c.id for c in engine.claim_ready(5, 1)] == [urgent_a]  # urgent only: the routine one stays
+    assert [c.id for c in engine.claim_ready(5)] == [routine]

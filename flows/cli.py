@@ -159,7 +159,7 @@ def worker(
     engine = _engine()
     console.print(f"worker {engine.worker_name} polling every {interval}s (Ctrl-C to stop)")
     reminders = ReminderSchedule(every=reminder_interval)
-    serve(engine, concurrency=concurrency, interval=interval, linger=linger, duties=lambda: reminders.tick(engine), once=once)
+    serve(engine, concurrency=concurrency, interval=interval, linger=linger, duties=lambda: reminders.tick(engine), duty_every=reminder_interval, once=once)
 
 
 def _print_json(data: object) -> None:

@@ -17,6 +17,7 @@ embedded server's start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -28,8 +29,6 @@ from gongwen_engine.doc_templates import pdf
 
 from .claims import has_claimable, work_signal
 from .engine import Engine
-
-DUTY_EVERY_S = 60.0  # a worker's flow run ends at most this old, so reminders (催办) run between runs
 
 _engine: Engine | None = None
 
@@ -102,6 +101,8 @@ async def dispatch(concurrency: int = 4, on_progress: Callable[[], None] | None 
     engine = current_engine()
     signal = work_signal(engine)
     busy = urgent = 0  # slots running a step; of them, steps with a declared priority (编号 → 核发)
+    calm = asyncio.Event()  # set while no urgent step runs
+    calm.set()
     in_hand: set[int] = set()  # circulations this run's slots are advancing: ready between steps, not to be claimed twice
     started = last_work = time.monotonic()
 
@@ -119,19 +120,26 @@ async def dispatch(concurrency: int = 4, on_progress: Callable[[], None] | None 
                 idle = time.monotonic() - last_work
                 if busy == 0 and idle >= linger:
                     return
-                if busy:
+                if urgent:  # a document is going out: stay off the interpreter until it is sent (or 0.25 s)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(calm.wait(), 0.25)
+                elif busy:
                     await asyncio.sleep(0.05)  # a running slot may deliver documents that start new circulations
                 else:
                     await anyio.to_thread.run_sync(signal.wait, max(0.01, min(poll, linger - idle)))
                 continue
             pressing = engine.flow(claimed[0].flow).step(claimed[0].step).priority > 0
             busy, urgent = busy + 1, urgent + pressing
+            if urgent:
+                calm.clear()
             in_hand.add(claimed[0].id)
             try:
                 # a routine step, then claim again (the most urgent step first); urgent steps in one go
                 await advance(engine, claimed[0].id, max_steps=None if pressing else 1, while_urgent=pressing)
             finally:
                 busy, urgent = busy - 1, urgent - pressing
+                if not urgent:
+                    calm.set()
                 in_hand.discard(claimed[0].id)
                 last_work = time.monotonic()
             if on_progress:
@@ -149,20 +157,20 @@ def run_until_idle(engine: Engine, concurrency: int = 4, on_progress: Callable[[
 
 
 def serve(engine: Engine, concurrency: int = 4, interval: float = 2.0, linger: float = 60.0, duties: Callable[[], None] | None = None,
-          once: bool = False) -> None:
+          duty_every: float = 300.0, once: bool = False) -> None:
     """``gongwen worker``: run the automatic steps as they become ready, for ever (``once``: until idle).
 
     While idle no flow run is started: the worker waits (``WorkSignal``: woken by the database on
     PostgreSQL, else every ``interval`` seconds) and asks whether anything is claimable. Work
     found starts one ``gongwen-dispatch`` flow run that lingers ``linger`` idle seconds for more
     (so a burst of approvals is one flow run, each step a task run in it) and lasts at most
-    ``DUTY_EVERY_S`` before ``duties`` (催办 reminders) run again."""
+    ``duty_every`` seconds before ``duties`` (催办 reminders, on their own schedule) run again."""
     signal = work_signal(engine)
     if not once:
         pdf.warm_up()  # LibreOffice for 用印 starts now, not at the first approval
     while True:
         if once or has_claimable(engine):
-            run_until_idle(engine, concurrency=concurrency, linger=0.0 if once else linger, poll=interval, max_seconds=DUTY_EVERY_S)
+            run_until_idle(engine, concurrency=concurrency, linger=0.0 if once else linger, poll=interval, max_seconds=duty_every)
         if duties:
             duties()
         if once:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import Callable
 
@@ -168,6 +169,7 @@ def serve(engine: Engine, concurrency: int = 4, interval: float = 2.0, linger: f
     signal = work_signal(engine)
     if not once:
         pdf.warm_up()  # LibreOffice for 用印 starts now, not at the first approval
+        stop_cleanly_on_sigterm()
     while True:
         if once or has_claimable(engine):
             run_until_idle(engine, concurrency=concurrency, linger=0.0 if once else linger, poll=interval, max_seconds=duty_every)
@@ -176,3 +178,16 @@ def serve(engine: Engine, concurrency: int = 4, interval: float = 2.0, linger: f
         if once:
             return
         signal.wait(interval)
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """SIGTERM (``systemctl stop``, ``kill``) ends the worker like Ctrl-C: Python unwinds and its
+    exit handlers run — Prefect's among them, which stops the embedded Prefect server the worker
+    started (killed outright by the default SIGTERM, the server process was left running). A
+    flow run installs Prefect's own handler while it runs (the run is marked crashed) and puts
+    this one back."""
+    import signal as signals
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signals.signal(signals.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))

@@ -42,3 +42,55 @@ def test_two_workers_share_a_cascade_on_postgres(pg_url: str, tmp_path: Path, ma
         assert count(select(func.count()).select_from(ArchiveItem)) == count(select(func.count()).select_from(Circulation)) == 31
         workers_seen = {e.detail.get("worker") for e in session.exec(select(AuditEvent).where(AuditEvent.action.like("step:%")))}
         assert workers_seen and None not in workers_seen
+
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        out = subprocess.run(["pgrep", "-P", str(todo.pop())], capture_output=True, text=True).stdout.split()
+        found.update(int(p) for p in out)
+        todo.extend(int(p) for p in out)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.postgres
+def test_a_worker_stopped_with_sigterm_leaves_no_process_behind(pg_url: str, tmp_path: Path) -> None:
+    """``systemctl stop`` sends SIGTERM: the worker ends, and so do the embedded Prefect server and
+    the LibreOffice it started (killed outright, the server process used to stay running)."""
+    import signal
+    import time
+
+    env = {**os.environ, "GONGWEN_DATABASE_URL": pg_url, "GONGWEN_STORAGE": str(tmp_path / "storage"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    launch = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "launch", "issuing", str(NOTICE), "--user", "acwf_secretary",
+                             "--policy", "demo", "--no-run"], env=env, capture_output=True, text=True, timeout=120)
+    assert launch.returncode == 0, launch.stderr
+    worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker", "--linger", "1"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline, children = time.monotonic() + 300, set()
+        while time.monotonic() < deadline:  # until the worker has started its Prefect server (a flow run ran)
+            children |= _descendants(worker.pid)
+            if any("uvicorn" in Path(f"/proc/{c}/cmdline").read_text(errors="replace") for c in children if _alive(c)):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the worker never started a flow run")
+        time.sleep(3)  # the run lingers 1 s, then the worker waits idle: SIGTERM outside a flow run
+        children |= _descendants(worker.pid)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=90)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(c) for c in children):
+            time.sleep(0.5)
+        assert not [c for c in children if _alive(c)], "processes left behind by the stopped worker"
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
@@ -127,6 +128,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     )
     if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
         raise FlowError(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
+    hold_archive_files(ctx.session, exclusive=False)  # until COMMIT: a verify waits for these files' item
     item.files, body = write_filed_copies(ctx.engine.storage, item, measured)
     remove_leftovers(ctx.engine.storage, item)
     item.pages = sum(f["pages"] for f in item.files)
@@ -276,6 +278,24 @@ class Problem:
     detail: str = ""
 
 
+ARCHIVE_FILES_LOCK = 0x67770A2C  # PostgreSQL advisory lock key: filed copies being written vs. a verify's scan
+
+
+def hold_archive_files(session: Session, exclusive: bool) -> bool:
+    """A filing step writes its copies into the item's folder before its transaction commits; a
+    verify scanning the folders meanwhile would report them as files no item records. On
+    PostgreSQL filings hold a shared transaction-level advisory lock while they write and until
+    they commit, and verify's scan for extra files holds it exclusively (so it waits for the
+    filings in flight, and new ones wait for the scan). On SQLite a writer holds the database's
+    write lock until it commits; ``gongwen archive verify`` opens its transaction with it
+    (``BEGIN IMMEDIATE``). Returns whether a lock was taken."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    session.exec(text(f"SELECT {function}(:key)").bindparams(key=ARCHIVE_FILES_LOCK))
+    return True
+
+
 def verify(session: Session, storage: Path, fonds: str | None = None) -> tuple[int, list[Problem]]:
     """Check every filed file against its recorded size, SHA-256 and SM3; find files in the
     archive area that no item records. Returns (files checked, problems)."""
@@ -293,6 +313,8 @@ def verify(session: Session, storage: Path, fonds: str | None = None) -> tuple[i
                 what = [name for name, got, want in (("size", d.size, f["size"]), ("sha256", d.sha256, f["sha256"]), ("sm3", d.sm3, f["sm3"])) if got != want]
                 problems.append(Problem(item.archive_code, "changed", f["file"], ", ".join(what) + " differ"))
     root = storage / ARCHIVE_AREA / (fonds or "")
+    if hold_archive_files(session, exclusive=True):  # filings in flight have committed (or rolled back): read what they recorded
+        known |= {f["file"] for item in items_of(session, fonds) for f in item.files}
     if root.is_dir():
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             relative = path.relative_to(storage).as_posix()

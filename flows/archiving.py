@@ -21,6 +21,7 @@ from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.render import write_atomically
+from gongwen_engine.models import db
 from gongwen_engine.models.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
 from gongwen_engine.models.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx
 from gongwen_engine.models.archive_search import index_item
@@ -285,11 +286,11 @@ def hold_archive_files(session: Session, exclusive: bool) -> bool:
     """A filing step writes its copies into the item's folder before its transaction commits; a
     verify scanning the folders meanwhile would report them as files no item records. On
     PostgreSQL filings hold a shared transaction-level advisory lock while they write and until
-    they commit, and verify's scan for extra files holds it exclusively (so it waits for the
-    filings in flight, and new ones wait for the scan). On SQLite a writer holds the database's
+    they commit; a verify that finds unrecorded files takes it exclusively (so it waits for the
+    filings in flight) and looks again at what the items record. On SQLite a writer holds the database's
     write lock until it commits; ``gongwen archive verify`` opens its transaction with it
     (``BEGIN IMMEDIATE``). Returns whether a lock was taken."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not db.is_postgres(session.get_bind()):
         return False
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
     session.exec(text(f"SELECT {function}(:key)").bindparams(key=ARCHIVE_FILES_LOCK))
@@ -313,13 +314,12 @@ def verify(session: Session, storage: Path, fonds: str | None = None) -> tuple[i
                 what = [name for name, got, want in (("size", d.size, f["size"]), ("sha256", d.sha256, f["sha256"]), ("sm3", d.sm3, f["sm3"])) if got != want]
                 problems.append(Problem(item.archive_code, "changed", f["file"], ", ".join(what) + " differ"))
     root = storage / ARCHIVE_AREA / (fonds or "")
-    if hold_archive_files(session, exclusive=True):  # filings in flight have committed (or rolled back): read what they recorded
+    files = sorted(p.relative_to(storage).as_posix() for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    extra = [f for f in files if f not in known]
+    if extra and hold_archive_files(session, exclusive=True):  # filings in flight have committed (or rolled back)
         known |= {f["file"] for item in items_of(session, fonds) for f in item.files}
-    if root.is_dir():
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            relative = path.relative_to(storage).as_posix()
-            if relative not in known:
-                problems.append(Problem(path.parent.name, "extra", relative, "not recorded in any item"))
+        extra = [f for f in extra if f not in known]
+    problems.extend(Problem(Path(f).parent.name, "extra", f, "not recorded in any item") for f in extra)
     return checked, problems
 
 

@@ -108,8 +108,7 @@ async def dispatch(concurrency: int = 4, on_progress: Callable[[], None] | None 
     started = last_work = time.monotonic()
 
     def over() -> bool:
-        now = time.monotonic()
-        return max_seconds is not None and now - started >= max_seconds
+        return max_seconds is not None and time.monotonic() - started >= max_seconds
 
     async def slot() -> None:
         nonlocal busy, urgent, last_work

@@ -300,11 +300,26 @@ def hold_archive_files(session: Session, exclusive: bool) -> bool:
 def verify(session: Session, storage: Path, fonds: str | None = None) -> tuple[int, list[Problem]]:
     """Check every filed file against its recorded size, SHA-256 and SM3; find files in the
     archive area that no item records. Returns (files checked, problems)."""
-    problems, checked, known = [], 0, set()
-    for item in items_of(session, fonds):
+    problems: list[Problem] = []
+    known = _check_files(items_of(session, fonds), storage, problems)
+    root = storage / ARCHIVE_AREA / (fonds or "")
+    files = sorted(p.relative_to(storage).as_posix() for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    extra = [f for f in files if f not in known]
+    if extra and hold_archive_files(session, exclusive=True):  # filings in flight have committed (or rolled back)
+        # Look again at both sides: the items they committed (checked like the others), and the
+        # disk, where a temporary copy the scan saw has since been renamed into place or removed.
+        known |= _check_files([i for i in items_of(session, fonds) if not {f["file"] for f in i.files} <= known], storage, problems)
+        extra = [f for f in extra if f not in known and (storage / f).is_file()]
+    problems.extend(Problem(Path(f).parent.name, "extra", f, "not recorded in any item") for f in extra)
+    return len(known), problems
+
+
+def _check_files(items: list[ArchiveItem], storage: Path, problems: list[Problem]) -> set[str]:
+    """Compare each recorded file of ``items`` with the disk, adding to ``problems``; returns the files looked at."""
+    looked_at = set()
+    for item in items:
         for f in item.files:
-            known.add(f["file"])
-            checked += 1
+            looked_at.add(f["file"])
             path = storage / f["file"]
             if not path.is_file():
                 problems.append(Problem(item.archive_code, "missing", f["file"]))
@@ -313,14 +328,7 @@ def verify(session: Session, storage: Path, fonds: str | None = None) -> tuple[i
             if (d.size, d.sha256, d.sm3) != (f["size"], f["sha256"], f["sm3"]):
                 what = [name for name, got, want in (("size", d.size, f["size"]), ("sha256", d.sha256, f["sha256"]), ("sm3", d.sm3, f["sm3"])) if got != want]
                 problems.append(Problem(item.archive_code, "changed", f["file"], ", ".join(what) + " differ"))
-    root = storage / ARCHIVE_AREA / (fonds or "")
-    files = sorted(p.relative_to(storage).as_posix() for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-    extra = [f for f in files if f not in known]
-    if extra and hold_archive_files(session, exclusive=True):  # filings in flight have committed (or rolled back)
-        known |= {f["file"] for item in items_of(session, fonds) for f in item.files}
-        extra = [f for f in extra if f not in known]
-    problems.extend(Problem(Path(f).parent.name, "extra", f, "not recorded in any item") for f in extra)
-    return checked, problems
+    return looked_at
 
 
 def catalogue_rows(items: list[ArchiveItem], classification: str = "year-retention-dept") -> list[dict[str, Any]]:

@@ -7,8 +7,6 @@ visible seal; a received signed PDF is verified. The pieces live in ``doc_templa
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import SealConfig, load_seal_config
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf
+from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.doc_templates.seal import find_signature, seal_box, seal_image
 from gongwen_engine.models import signing
 from gongwen_engine.models.archive_files import remember_pages_of_conversion
@@ -53,19 +52,6 @@ class SealedCopy:
     specimen: bool = False
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organisation, seals: SealConfig) -> SealedCopy:
     """Convert ``docx`` to PDF, put the seal over the name and date (when the document is
     laid out as sealed) and PAdES-sign it for ``org``; write it to ``target``."""
@@ -82,7 +68,7 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
         png = seal_image(configured_image, org.name, seals.diameter_mm(org.code))
         visible = signing.VisibleSeal(spot.page, box.pdf_rect(spot.page_height), png)
     signed = signing.sign_pdf(pdf, identity, visible, SEAL_REASON, location=org.name)
-    write_atomically(target, signed)
+    write_atomically(signed, target)
     return SealedCopy(
         path=target, sha256=signing.sha256_hex(signed), size=len(signed), signer=identity.subject,
         certificate_sha256=signing.fingerprint(identity.certificate), visible=visible is not None,

@@ -397,3 +397,66 @@ def test_sm3_is_the_national_standard_digest():
     assert sm3_hex(b"abc") == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"  # GB/T 32905 example
     data = bytes(range(256)) * 40
     assert sm3_hex(data) == sm3.sm3_hash(func.bytes_to_list(data))
+
+
+@pytest.mark.postgres
+def test_verify_beside_a_filing_in_flight_waits_for_it_and_reports_only_real_strays(make_engine, pg_url):
+    """A filing writes its copy as a temporary file, renames it and commits its item while holding
+    the shared archive-files lock; a verify that scanned the temporary file meanwhile waits for
+    that lock and then looks again at the items and at the disk (CI once saw the temporary file
+    reported as an extra). A stray left with no filing in flight is still reported."""
+    import threading
+    import time
+
+    from sqlalchemy import text as sql
+
+    from gongwen_engine.flows.archiving import hold_archive_files, item_folder
+    from gongwen_engine.models.archive_files import digests
+
+    engine = make_engine(database_url=pg_url)
+    code = "S037-WS·2012-D30-BGS-0001"
+    final = engine.storage / item_folder("S037", 2012, code) / "01-issued_copy.docx"
+    final.parent.mkdir(parents=True)
+    temporary = final.with_name(".01-issued_copy.docx.x1y2z3.tmp")
+    data = b"filed copy"
+    written, go = threading.Event(), threading.Event()
+
+    def filing() -> None:
+        with db.transaction(engine.db) as session:
+            hold_archive_files(session, exclusive=False)
+            temporary.write_bytes(data)
+            written.set()
+            assert go.wait(30)
+            temporary.rename(final)
+            d = digests(data)
+            session.add(ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=1, archive_code=code,
+                                    title="关于转发全国妇联文件的通知", responsible="山东省妇女联合会", dated=date(2012, 1, 1),
+                                    files=[{"file": final.relative_to(engine.storage).as_posix(), "size": d.size, "sha256": d.sha256, "sm3": d.sm3}]))
+
+    results: list = []
+
+    def verifying() -> None:
+        with Session(engine.db) as session:
+            results.append(verify(session, engine.storage, "S037"))
+
+    filer = threading.Thread(target=filing)
+    filer.start()
+    assert written.wait(30)
+    checker = threading.Thread(target=verifying)
+    checker.start()
+    with Session(engine.db) as session:  # the verify has scanned the temporary file and waits for the filing's lock
+        deadline = time.monotonic() + 30
+        while not session.exec(sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).one()[0]:
+            assert time.monotonic() < deadline, "verify never waited for the filing in flight"
+            time.sleep(0.02)
+            session.rollback()
+    go.set()
+    filer.join(30)
+    checker.join(30)
+    assert results == [(1, [])]
+
+    stray = final.with_name(".02-signed_pdf.pdf.abcdef.tmp")
+    stray.write_bytes(b"left by a killed process")
+    with Session(engine.db) as session:
+        checked, problems = verify(session, engine.storage, "S037")
+    assert checked == 1 and [(p.kind, p.archive_code, p.file) for p in problems] == [("extra", code, stray.relative_to(engine.storage).as_posix())]

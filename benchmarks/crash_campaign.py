@@ -332,21 +332,11 @@ class Topology:
         return f"http://127.0.0.1:{self.port}/api"
 
     def start_server(self, timeout: float = 300) -> None:
-        import httpx
+        from gongwen_engine.flows.distributed import wait_for_server
 
         self.server = start([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
                             self.server_env, self.work / "server.log")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise RuntimeError(f"the Prefect server exited; see {self.work / 'server.log'}")
-            try:
-                if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"the Prefect server did not start in {timeout:.0f} s; see {self.work / 'server.log'}")
+        wait_for_server(self.api, self.server, self.work / "server.log", timeout)
 
     def start_worker(self) -> str:
         self.started_workers += 1

@@ -41,7 +41,7 @@ from sqlmodel import Session, func, select
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_files import pages_with_text, remember_pages_of_conversion
-from gongwen_engine.models.tables import Circulation, CirculationFile, Document, utcnow
+from gongwen_engine.models.tables import Circulation, CirculationFile, Document
 
 from . import claims
 from .claims import release_abandoned_claims
@@ -70,14 +70,7 @@ def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
         if head is None:
             return []
         same_sender = Circulation.parent_id.is_(None) if head.parent_id is None else Circulation.parent_id == head.parent_id
-        stmt = select(Circulation).where(claimable, same_sender).order_by(Circulation.id).limit(limit)
-        if db.is_postgres(engine.db):
-            stmt = stmt.with_for_update(skip_locked=True)
-        claimed = list(session.exec(stmt))
-        for circ in claimed:
-            circ.status, circ.claimed_by, circ.claimed_at = "running", engine.worker_name, utcnow()
-            session.add(circ)
-        return claimed
+        return claims.take(session, select(Circulation).where(claimable, same_sender).order_by(Circulation.id).limit(limit), engine)
 
 
 def batch_name(engine: Engine, circulations: list[Circulation]) -> str:

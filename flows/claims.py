@@ -42,6 +42,18 @@ def claimable() -> Any:
     return (Circulation.status == "ready") | ((Circulation.status == "running") & (Circulation.claimed_at < stale))
 
 
+def take(session: Session, stmt: Any, engine: "Engine") -> list[Circulation]:
+    """Claim the circulations ``stmt`` selects for ``engine``'s process (rows another
+    dispatcher holds are skipped on PostgreSQL; SQLite's write transaction serialises claims)."""
+    if db.is_postgres(engine.db):
+        stmt = stmt.with_for_update(skip_locked=True)
+    claimed = list(session.exec(stmt))
+    for circ in claimed:
+        circ.status, circ.claimed_by, circ.claimed_at = "running", engine.worker_name, utcnow()
+        session.add(circ)
+    return claimed
+
+
 def step_priority(engine: "Engine") -> Any:
     """The declared ``priority`` of each circulation's current step (flows/*.yaml), as SQL."""
     ranked = [((Circulation.flow == flow.flow) & (Circulation.step == name), step.priority)

@@ -43,6 +43,11 @@ def _list(doc_number: str | None, org: str | None) -> None:
         stmt = select(AuditEvent).order_by(AuditEvent.id)
         if org:
             stmt = stmt.where(AuditEvent.org == org)
+            # a code that is neither configured nor in the trail is a typo, not an empty history
+            # (an organisation removed from config/ later keeps its records and stays listable)
+            if org not in engine.config.organisations and session.exec(stmt.limit(1)).first() is None:
+                raise FlowError(f"未知机关代码 {org}：配置中没有，审计记录中也没有（unknown organisation code; the codes are in "
+                                f"{engine.config.directory / 'organisations.yaml'}）")
         if doc_number:
             doc = session.exec(select(Document).where(Document.doc_number == doc_number)).first()
             if doc is None:

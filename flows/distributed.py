@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -43,6 +46,22 @@ DEFAULT_POOL = "gongwen"
 DEFAULT_DEPLOYMENT = "cascade"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 STALL_S = 60.0  # no step finished for this long while work is left: start more flow runs
+
+
+def wait_for_server(api_url: str, server: subprocess.Popen, log_file: Path, timeout_s: float = 300) -> None:
+    """Wait until the Prefect server started as ``server`` answers ``{api_url}/health``; raise
+    (naming its log) if it exits or is not up within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited (code {server.returncode}); see {log_file}")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the Prefect server did not start in {timeout_s:.0f} s; see {log_file}")
 
 
 async def deploy(pool: str = DEFAULT_POOL, name: str = DEFAULT_DEPLOYMENT, concurrency: int = 2, batch: int = 16) -> UUID:

@@ -495,7 +495,7 @@ class Engine:
         """Claim up to ``limit`` circulations with automatic work to do (SKIP LOCKED on PostgreSQL),
         most urgent step first; ``min_priority``: only those whose step is at least that urgent;
         ``excluding``: circulations the caller is already advancing (ready between their steps)."""
-        from .claims import claim_order, claimable, release_abandoned_claims, step_priority
+        from .claims import claim_order, claimable, release_abandoned_claims, step_priority, take
 
         release_abandoned_claims(self)  # claims of killed processes of this machine (flows/claims.py)
         with db.transaction(self.db) as session:
@@ -509,13 +509,7 @@ class Engine:
                 stmt = stmt.where(step_priority(self) >= min_priority)
             if excluding:
                 stmt = stmt.where(Circulation.id.not_in(excluding))
-            if db.is_postgres(self.db):
-                stmt = stmt.with_for_update(skip_locked=True)
-            claimed = list(session.exec(stmt))
-            for circ in claimed:
-                circ.status, circ.claimed_by, circ.claimed_at = "running", self.worker_name, utcnow()
-                session.add(circ)
-            return claimed
+            return take(session, stmt, self)
 
     # ---- reading ---------------------------------------------------------------------------------
     @retry_transient(in_doubt="retry")

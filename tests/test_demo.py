@@ -148,6 +148,9 @@ def test_people_act_through_the_cli(tmp_path: Path) -> None:
     assert "签发" in gongwen("inbox", "--user", "shandong_leader", home=home).stdout
     trail = gongwen("audit", "--doc-number", "妇字〔2012〕2号", home=home).stdout
     assert "acwf_leader" in trail and "numbered" in trail and "delivered" in trail
+    assert "acwf_leader" in gongwen("audit", "list", "--org", "acwf", home=home).stdout
+    typo = gongwen("audit", "list", "--org", "acfw", home=home, check=False)  # a typo is refused, not shown an empty trail
+    assert typo.returncode != 0 and "未知机关代码 acfw" in typo.stderr and "organisations.yaml" in typo.stderr
 
 
 def test_dispatch_runs_in_prefect(prefect_harness, make_engine) -> None:

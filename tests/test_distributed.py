@@ -10,19 +10,18 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from sqlmodel import Session, func, select
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cascade import subtree_config
+from gongwen_engine.flows.distributed import wait_for_server
 from gongwen_engine.flows.engine import Engine
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, IssuedNumber, Registration
 
@@ -56,17 +55,10 @@ def prefect_server(tmp_path: Path) -> Iterator[str]:
                               env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/api"
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise AssertionError("the Prefect server did not start:\n" + (tmp_path / "server.log").read_text())
+        try:
+            wait_for_server(url, server, tmp_path / "server.log", timeout_s=180)
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc}:\n" + (tmp_path / "server.log").read_text()) from exc
         yield url
     finally:
         server.terminate()

@@ -27,7 +27,6 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from sqlmodel import Session, func, select
 
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.models import db
-from gongwen_engine.models.archive_files import pages_with_text, remember_pages_of_conversion
+from gongwen_engine.models.archive_files import pages_with_text
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document
 
 from . import claims
@@ -107,8 +106,7 @@ def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:
             if doc and doc.file and (engine.storage / doc.file).is_file():
                 files.append(engine.storage / doc.file)
     if files:
-        for docx, data in pdf.prepare_pdfs(files).items():
-            remember_pages_of_conversion(hashlib.sha256(docx.read_bytes()).hexdigest(), data)
+        pdf.prepare_pdfs(files)  # cached by digest: each 用印 step finds its PDF (and counts its pages for 归档 there)
     return len(files)
 
 

@@ -16,7 +16,6 @@ import hashlib
 import math
 import re
 import shutil
-import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,6 @@ DOCUMENT_XML = "word/document.xml"
 STAMP_CAPTION = "归档章"
 MM = 56.7  # twips per millimetre
 _PAGE_CACHE: dict[str, tuple[int, str]] = {}
-_PAGES_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -203,21 +201,7 @@ def pages_with_text(files: list[tuple[Path, str]]) -> list[tuple[int, str]]:
 def text_pages_of_pdf(pdf: bytes) -> int:
     """Pages whose text layer has anything but white space (what ``pdftotext`` shows between
     form feeds), read with pypdfium2 in-process."""
-    with _PAGES_LOCK:  # pdfium is not thread-safe
-        document = pypdfium2.PdfDocument(pdf)
-        try:
-            count = 0
-            for index in range(len(document)):
-                page = document[index]
-                text = page.get_textpage()
-                try:
-                    count += bool(text.get_text_range().strip())
-                finally:
-                    text.close()
-                    page.close()
-            return count
-        finally:
-            document.close()
+    return sum(1 for text in pdf_conversion.page_texts(pdf) if text.strip())
 
 
 def _libreoffice_pages(docx_files: list[Path]) -> list[int]:

@@ -126,12 +126,15 @@ def _counter_step(dialect: str, sequence: str, year: int, start: int):  # noqa: 
     if start < 1:
         raise ValueError(f"a sequence must start at 1 or above, got {start}")
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(NumberCounter)
-        .values(sequence=sequence, year=year, last=start)
-        .on_conflict_do_update(index_elements=["sequence", "year"], set_={"last": NumberCounter.last + 1})
-        .returning(NumberCounter.last)
-    )
+    return _counter_upsert(insert(NumberCounter).values(sequence=sequence, year=year, last=start))
+
+
+def _counter_upsert(first_row):  # noqa: ANN001, ANN202
+    """The counter rule, on an INSERT of the first row (``last = start``) of either dialect: a
+    counter that exists steps to ``last + 1`` instead (under its row lock); returns the new serial."""
+    return first_row.on_conflict_do_update(
+        index_elements=["sequence", "year"], set_={"last": NumberCounter.last + literal_column("1", Integer)},
+    ).returning(NumberCounter.last)
 
 
 def next_serial(session: Session, sequence: str, year: int, start: int = 1) -> int:
@@ -241,13 +244,7 @@ def _counter_cte(only_if_unnumbered_and_visible: bool):  # noqa: ANN202
         visible = select(Document.id).where(Document.id == bindparam("document_id", type_=Integer)).exists()
         numbered = select(table.c.id).where(table.c.document_id == bindparam("document_id", type_=Integer)).exists()
         values = values.where(visible, ~numbered)
-    return (
-        pg_insert(NumberCounter)
-        .from_select(["sequence", "year", "last"], values)
-        .on_conflict_do_update(index_elements=["sequence", "year"], set_={"last": NumberCounter.last + literal_column("1", Integer)})
-        .returning(NumberCounter.last)
-        .cte("counter")
-    )
+    return _counter_upsert(pg_insert(NumberCounter).from_select(["sequence", "year", "last"], values)).cte("counter")
 
 
 def _insert_issued(counter) -> Executable:  # noqa: ANN001

@@ -31,6 +31,11 @@ YEARS = {"min": 1949, "max": 2100}  # the years a fonds can hold (as numbering.y
 YearArg = Annotated[int, typer.Argument(help="year 年度", **YEARS)]
 
 
+# A read of the archive and its 利用登记 row, one unit of work: run again on a transient database
+# fault (a connection cut, a restart); after an in-doubt commit the cost is one more log row.
+RETRIED_READ = db.retry_transient(in_doubt="retry")
+
+
 def _engine() -> Engine:
     return Engine(Settings())
 
@@ -66,9 +71,15 @@ def search_cmd(
         raise FlowError(f"保管期限“{retention}”无效，可选 Y（永久）、D30（定期30年）、D10（定期10年）")
     query = SearchQuery(fonds=who.fonds, words=words, archive_code=code, doc_number=doc_number, issuer=issuer, year=year,
                         date_from=_date(date_from), date_to=_date(date_to), retention=retention, limit=limit)
-    with db.transaction(engine.db) as session:
-        hits = search(session, query)
-        log_retrieval(session, user, who.fonds, "search", len(hits), words=words, code=code, doc_number=doc_number, issuer=issuer, year=year, date_from=date_from, date_to=date_to, retention=retention)
+
+    @RETRIED_READ
+    def retrieve() -> list:
+        with db.transaction(engine.db) as session:
+            hits = search(session, query)
+            log_retrieval(session, user, who.fonds, "search", len(hits), words=words, code=code, doc_number=doc_number, issuer=issuer, year=year, date_from=date_from, date_to=date_to, retention=retention)
+        return hits
+
+    hits = retrieve()
     if as_json:
         print(json.dumps([{"archive_code": h.archive_code, "doc_number": h.doc_number, "title": h.title, "issuer": h.issuer, "dated": h.dated.isoformat(),
                            "retention": h.retention, "score": h.score, "excerpt": h.excerpt} for h in hits], ensure_ascii=False, indent=1))
@@ -86,15 +97,20 @@ def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], u
     """One item: its metadata (DA/T 46), files with digests, and handling history."""
     engine = _engine()
     who = archivist(engine.config, user, Action.archive_show)
-    try:
-        with db.transaction(engine.db) as session:
-            item = item_in_fonds(session, who, code)
-            log_retrieval(session, user, who.fonds, "show", 1, archive_code=code)
-            meta = item_metadata(item)
-    except FlowError as exc:  # a refused retrieval is logged too
-        with db.transaction(engine.db) as session:
-            log_retrieval(session, user, who.fonds, "show", -1, archive_code=code, refused=str(exc))
-        raise
+
+    @RETRIED_READ
+    def retrieve() -> dict:
+        try:
+            with db.transaction(engine.db) as session:
+                item = item_in_fonds(session, who, code)
+                log_retrieval(session, user, who.fonds, "show", 1, archive_code=code)
+                return item_metadata(item)
+        except FlowError as exc:  # a refused retrieval is logged too
+            with db.transaction(engine.db) as session:
+                log_retrieval(session, user, who.fonds, "show", -1, archive_code=code, refused=str(exc))
+            raise
+
+    meta = retrieve()
     if as_json:
         print(json.dumps(meta, ensure_ascii=False, indent=1))
         return
@@ -160,9 +176,15 @@ def verify_cmd(user: Annotated[Optional[str], typer.Option("--user", help="an ar
     fonds = archivist(engine.config, user, Action.archive_verify).fonds if user else None
     with Progress(console=console, transient=True) as progress:
         progress.add_task("校验 verifying", total=None)
-        with db.transaction(engine.db) as session:
-            checked, problems = verify(session, engine.storage, fonds)
-            log_retrieval(session, user or "system", fonds, "verify", len(problems), checked=checked)
+
+        @RETRIED_READ
+        def check() -> tuple[int, list]:
+            with db.transaction(engine.db) as session:
+                found = verify(session, engine.storage, fonds)
+                log_retrieval(session, user or "system", fonds, "verify", len(found[1]), checked=found[0])
+            return found
+
+        checked, problems = check()
     labels = {"changed": "已改动", "missing": "缺失", "extra": "多余"}
     for p in problems:
         console.print(f"[red]{labels[p.kind]}[/] {p.archive_code}: {p.file} {p.detail}")

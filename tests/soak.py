@@ -235,6 +235,9 @@ class Workload:
             log_retrieval(session, user, fonds, "search", len(hits), words=query.words)
 
     def archive(self, rng: random.Random, invalid: bool) -> str:
+        return db.retry_transient(in_doubt="retry")(self._archive)(rng, invalid)  # a read unit, as the CLI's show and verify
+
+    def _archive(self, rng: random.Random, invalid: bool) -> str:
         org = rng.choice(LAUNCH_ORGS)
         who = archivist(self.engine.config, f"{org}_archivist")
         with Session(self.engine.db) as session:

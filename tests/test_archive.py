@@ -460,3 +460,34 @@ def test_verify_beside_a_filing_in_flight_waits_for_it_and_reports_only_real_str
     with Session(engine.db) as session:
         checked, problems = verify(session, engine.storage, "S037")
     assert checked == 1 and [(p.kind, p.archive_code, p.file) for p in problems] == [("extra", code, stray.relative_to(engine.storage).as_posix())]
+
+
+def test_a_connection_cut_during_an_archive_read_runs_it_again(filed, monkeypatch):
+    """search, show and verify are each one unit of work (the read and its 利用登记 row): a transient
+    database fault runs the unit again instead of failing the archivist's command."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from gongwen_engine.flows import cli_archive
+    from gongwen_engine.flows.cli import app
+
+    monkeypatch.setenv("GONGWEN_HOME", str(filed.settings.home))
+    monkeypatch.setenv("GONGWEN_STORAGE", str(filed.storage))
+    monkeypatch.setenv("GONGWEN_CONFIG_DIR", str(filed.settings.config_dir))
+    code = item_of(filed, "shandong").archive_code
+    for name, args in (("search", ["archive", "search", "妇联", "--json"]), ("item_in_fonds", ["archive", "show", code]), ("verify", ["archive", "verify"])):
+        real, calls = getattr(cli_archive, name), []
+
+        def cut_once(*a, real=real, calls=calls, **kw):  # noqa: ANN002, ANN003, ANN202
+            calls.append(1)
+            if len(calls) == 1:
+                raise OperationalError("SELECT", {}, psycopg.OperationalError("server closed the connection unexpectedly"), connection_invalidated=True)
+            return real(*a, **kw)
+
+        monkeypatch.setattr(cli_archive, name, cut_once)
+        with Session(filed.db) as session:
+            logged = len(session.exec(select(RetrievalLog)).all())
+        result = CliRunner().invoke(app, [*args, "--user", "shandong_archivist"])
+        assert result.exit_code == 0 and len(calls) == 2, (name, result.output)
+        with Session(filed.db) as session:
+            assert len(session.exec(select(RetrievalLog)).all()) == logged + 1  # the cut attempt rolled back: one log row

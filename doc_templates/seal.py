@@ -77,7 +77,7 @@ def _squash(text: str) -> str:
     return _SPACES.sub("", text)
 
 
-def find_signature(pdf: bytes, date_text: str, name: str | None) -> SignatureSpot:
+def find_signature(pdf: bytes, date_text: str, name: str | None, texts: list[str] | None = None) -> SignatureSpot:
     """The first line that is exactly the date of writing, with the name on the line above.
 
     Lines are compared without spaces (PDF text extraction puts spaces between digits and
@@ -90,7 +90,7 @@ def find_signature(pdf: bytes, date_text: str, name: str | None) -> SignatureSpo
     # pdfplumber's line layout costs ~25 ms a page (most of a 用印 step on a long forwarding
     # document); pdfium's plain text finds the pages that hold the date at all in ~1 ms a page,
     # and those are laid out first, in order (the others after them, should pdfium's text differ).
-    texts = page_texts(pdf)
+    texts = page_texts(pdf) if texts is None else texts  # ``texts``: the caller's ``page_texts(pdf)``, if it has them
     candidates = [i for i, text in enumerate(texts) if want_date in _squash(text)]
     with pdfplumber.open(io.BytesIO(pdf)) as doc:
         for index in candidates + [i for i in range(len(doc.pages)) if i not in candidates]:

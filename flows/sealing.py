@@ -17,7 +17,7 @@ from sqlmodel import select
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import SealConfig, load_seal_config
 from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf
+from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.doc_templates.seal import find_signature, seal_box, seal_image
 from gongwen_engine.models import signing
@@ -58,12 +58,13 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
     pdf = docx_bytes_to_pdf(docx)
     # the archive's page count (页数) of this .docx comes from the same conversion: 归档 would
     # otherwise convert it again, holding the process's LibreOffice while the next 用印 waits
-    remember_pages_of_conversion(hashlib.sha256(docx.read_bytes()).hexdigest(), pdf)
+    texts = page_texts(pdf)
+    remember_pages_of_conversion(hashlib.sha256(docx.read_bytes()).hexdigest(), texts)
     identity = seals.identity(org)
     visible = None
     configured_image = seals.image(org.code)
     if content.sealed:
-        spot = find_signature(pdf, format_cn_date(content.issued_on), content.signature)
+        spot = find_signature(pdf, format_cn_date(content.issued_on), content.signature, texts)
         box = seal_box(spot, seals.diameter_mm(org.code))
         png = seal_image(configured_image, org.name, seals.diameter_mm(org.code))
         visible = signing.VisibleSeal(spot.page, box.pdf_rect(spot.page_height), png)

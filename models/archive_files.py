@@ -201,7 +201,12 @@ def pages_with_text(files: list[tuple[Path, str]]) -> list[tuple[int, str]]:
 def text_pages_of_pdf(pdf: bytes) -> int:
     """Pages whose text layer has anything but white space (what ``pdftotext`` shows between
     form feeds), read with pypdfium2 in-process."""
-    return sum(1 for text in pdf_conversion.page_texts(pdf) if text.strip())
+    return text_pages(pdf_conversion.page_texts(pdf))
+
+
+def text_pages(texts: list[str]) -> int:
+    """How many of the pages' text layers have anything but white space."""
+    return sum(1 for text in texts if text.strip())
 
 
 def _libreoffice_pages(docx_files: list[Path]) -> list[int]:
@@ -280,8 +285,8 @@ def fits_one_page(data: bytes) -> bool:
     return used <= available
 
 
-def remember_pages_of_conversion(docx_sha256: str, pdf: bytes) -> None:
-    """Pages with text of a .docx whose LibreOffice PDF was made elsewhere (the cascade converts
-    a batch of issued copies for 用印 together): same measurement, no second conversion."""
+def remember_pages_of_conversion(docx_sha256: str, texts: list[str]) -> None:
+    """Pages with text of a .docx whose LibreOffice PDF was made elsewhere (用印 converts the issued
+    copy; ``texts``: its pages' text layers, ``pdf.page_texts``): same measurement, no second conversion."""
     if docx_sha256 not in _PAGE_CACHE:
-        _PAGE_CACHE[docx_sha256] = (text_pages_of_pdf(pdf), "libreoffice")
+        _PAGE_CACHE[docx_sha256] = (text_pages(texts), "libreoffice")

@@ -32,12 +32,17 @@ def serve(
     """Start the web workplace: secretaries launch, leaders approve, archivists search (http://HOST:PORT)."""
     import uvicorn
 
+    from .runner import stop_cleanly_on_sigterm
     from .web.app import create_app
 
     web_app = create_app(Settings(), run_steps=run, poll_seconds=poll, https_only=https_only)
     if not web_app.state.web.passwords:
         raise FlowError("没有可登录的账号：配置目录中缺少 passwords.yaml（run `gongwen passwords --demo` or `gongwen passwords --user ID`）")
     console.print(f"gongwen web workplace on http://{host}:{port}  (automatic steps: {'this process' if run else 'gongwen worker'})")
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the handler it
+    # found: with Python's default the process died there, before its exit handlers, and the
+    # embedded Prefect server the steps had started stayed running. Ours exits through them.
+    stop_cleanly_on_sigterm()
     uvicorn.run(web_app, host=host, port=port, log_level="warning", proxy_headers=False)
 
 

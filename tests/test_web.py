@@ -37,6 +37,8 @@ from gongwen_engine.flows.demo import load_notice
 from gongwen_engine.flows.engine import Engine
 from gongwen_engine.models.tables import ReportSubmission
 
+from processes import alive, descendants
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 NATIONAL_NUMBER = "妇字〔2012〕2号"
@@ -73,12 +75,21 @@ def serve(tmp_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
                 time.sleep(0.3)
         yield base, home
     finally:
-        proc.terminate()
+        children = descendants(proc.pid)  # the embedded Prefect server, LibreOffice
+        proc.terminate()  # SIGTERM, as `systemctl stop` sends
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(alive(c) for c in children):
+            time.sleep(0.3)
+        left = [c for c in children if alive(c)]
+        for c in left:
+            os.kill(c, 9)
+        # before the fix, uvicorn re-raised SIGTERM with the default action and the embedded Prefect server stayed running
+        assert not left, f"gongwen serve stopped with SIGTERM left processes behind: {left}"
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from sqlmodel import Session, select
 
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, IssuedNumber, Registration
 
+from processes import alive, descendants
+
 NOTICE = Path(__file__).parents[1] / "config" / "demo" / "national_notice.yaml"
 
 
@@ -44,23 +46,6 @@ def test_two_workers_share_a_cascade_on_postgres(pg_url: str, tmp_path: Path, ma
         assert workers_seen and None not in workers_seen
 
 
-def _descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        out = subprocess.run(["pgrep", "-P", str(todo.pop())], capture_output=True, text=True).stdout.split()
-        found.update(int(p) for p in out)
-        todo.extend(int(p) for p in out)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 @pytest.mark.postgres
 def test_a_worker_stopped_with_sigterm_leaves_no_process_behind(pg_url: str, tmp_path: Path) -> None:
     """``systemctl stop`` sends SIGTERM: the worker ends, and so do the embedded Prefect server and
@@ -77,20 +62,20 @@ def test_a_worker_stopped_with_sigterm_leaves_no_process_behind(pg_url: str, tmp
     try:
         deadline, children = time.monotonic() + 300, set()
         while time.monotonic() < deadline:  # until the worker has started its Prefect server (a flow run ran)
-            children |= _descendants(worker.pid)
-            if any("uvicorn" in Path(f"/proc/{c}/cmdline").read_text(errors="replace") for c in children if _alive(c)):
+            children |= descendants(worker.pid)
+            if any("uvicorn" in Path(f"/proc/{c}/cmdline").read_text(errors="replace") for c in children if alive(c)):
                 break
             time.sleep(0.5)
         else:
             pytest.fail("the worker never started a flow run")
         time.sleep(3)  # the run lingers 1 s, then the worker waits idle: SIGTERM outside a flow run
-        children |= _descendants(worker.pid)
+        children |= descendants(worker.pid)
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=90)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(_alive(c) for c in children):
+        while time.monotonic() < deadline and any(alive(c) for c in children):
             time.sleep(0.5)
-        assert not [c for c in children if _alive(c)], "processes left behind by the stopped worker"
+        assert not [c for c in children if alive(c)], "processes left behind by the stopped worker"
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)

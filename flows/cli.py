@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # keep the terminal readable; the UI has the runs
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry calls from a closed network
@@ -48,6 +49,14 @@ console = Console()
 err = Console(stderr=True)
 
 
+def stopped_by_signal(exc: BaseException) -> bool:
+    """Prefect's own SIGTERM handler, active while a flow run runs, raises ``TerminationSignal``;
+    in an async flow run it comes out of the event loop, past the engine that would have handed the
+    signal on (``systemctl stop`` of a busy worker ended in a traceback and exit code 1)."""
+    termination = getattr(sys.modules.get("prefect.exceptions"), "TerminationSignal", None)  # never imported: never raised
+    return termination is not None and isinstance(exc, termination)
+
+
 def friendly(fn):  # noqa: ANN001, ANN201
     """Turn expected errors into a clear message and exit code 2; anything unexpected into one
     Chinese line and exit code 3, its traceback in the error log (cli_errors.py). Never a traceback."""
@@ -73,6 +82,12 @@ def friendly(fn):  # noqa: ANN001, ANN201
         except Exception as exc:  # noqa: BLE001 - the last resort: no traceback reaches the person
             err.print(f"[bold red]{escape(internal_error_message(exc, Path(os.environ.get('GONGWEN_HOME') or '.gongwen')))}[/]")
             raise typer.Exit(3) from None
+        except BaseException as exc:
+            if not stopped_by_signal(exc):
+                raise
+            err.print("已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。"
+                      "（stopped by SIGTERM during a Prefect flow run; unfinished steps rolled back and run again on the next start）")
+            raise typer.Exit(128 + exc.signal) from None
         raise typer.Exit(2)
 
     return wrapper

@@ -184,7 +184,8 @@ def stop_cleanly_on_sigterm() -> None:
     exit handlers run — Prefect's among them, which stops the embedded Prefect server the worker
     started (killed outright by the default SIGTERM, the server process was left running). A
     flow run installs Prefect's own handler while it runs (the run is marked crashed) and puts
-    this one back."""
+    this one back; its ``TerminationSignal`` is turned into the same clean exit by the CLI
+    (``cli.stopped_by_signal``)."""
     import signal as signals
     import threading
 

@@ -47,35 +47,51 @@ def test_two_workers_share_a_cascade_on_postgres(pg_url: str, tmp_path: Path, ma
 
 
 @pytest.mark.postgres
-def test_a_worker_stopped_with_sigterm_leaves_no_process_behind(pg_url: str, tmp_path: Path) -> None:
-    """``systemctl stop`` sends SIGTERM: the worker ends, and so do the embedded Prefect server and
-    the LibreOffice it started (killed outright, the server process used to stay running)."""
+@pytest.mark.parametrize("moment", ["idle", "in a flow run"])
+def test_a_worker_stopped_with_sigterm_exits_cleanly_and_leaves_no_process_behind(moment: str, pg_url: str, tmp_path: Path) -> None:
+    """``systemctl stop`` sends SIGTERM: the worker ends with 143 and one line in Chinese (no
+    traceback), and so do the embedded Prefect server and the LibreOffice it started. Idle, our
+    handler ends it (killed outright, the server process used to stay running); in a flow run,
+    Prefect's handler raises TerminationSignal out of the event loop (it used to end in a traceback
+    and exit code 1)."""
     import signal
     import time
+
+    from gongwen_engine.config.settings import Settings
+    from gongwen_engine.flows.engine import Engine
 
     env = {**os.environ, "GONGWEN_DATABASE_URL": pg_url, "GONGWEN_STORAGE": str(tmp_path / "storage"), "PREFECT_HOME": str(tmp_path / "prefect")}
     launch = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "launch", "issuing", str(NOTICE), "--user", "acwf_secretary",
                              "--policy", "demo", "--no-run"], env=env, capture_output=True, text=True, timeout=120)
     assert launch.returncode == 0, launch.stderr
-    worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker", "--linger", "1"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    linger = "1" if moment == "idle" else "600"  # lingering, the flow run stays open after the work is done
+    errors = tmp_path / "worker.stderr"
+    worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker", "--linger", linger], env=env,
+                              stdout=subprocess.DEVNULL, stderr=errors.open("w"), start_new_session=True)
+    engine = Engine(Settings(home=tmp_path / "home", storage=tmp_path / "storage", database_url=pg_url))
     try:
         deadline, children = time.monotonic() + 300, set()
-        while time.monotonic() < deadline:  # until the worker has started its Prefect server (a flow run ran)
+        while time.monotonic() < deadline:  # until the worker has started its Prefect server and done the work
             children |= descendants(worker.pid)
-            if any("uvicorn" in Path(f"/proc/{c}/cmdline").read_text(errors="replace") for c in children if alive(c)):
+            serving = any("uvicorn" in Path(f"/proc/{c}/cmdline").read_text(errors="replace") for c in children if alive(c))
+            if serving and engine.status_counts() == {"done": 31}:
                 break
             time.sleep(0.5)
         else:
-            pytest.fail("the worker never started a flow run")
-        time.sleep(3)  # the run lingers 1 s, then the worker waits idle: SIGTERM outside a flow run
+            pytest.fail(f"the worker did not do the work: {engine.status_counts()}")
+        time.sleep(3)  # idle: the run lingered 1 s and ended; in a flow run: it lingers for 600 s
         children |= descendants(worker.pid)
         worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=90)
+        assert worker.wait(timeout=90) == 128 + signal.SIGTERM, errors.read_text()
+        said = errors.read_text()
+        assert "Traceback" not in said, said
+        if moment == "in a flow run":
+            assert "已停止：收到终止信号" in said, said
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(alive(c) for c in children):
             time.sleep(0.5)
         assert not [c for c in children if alive(c)], "processes left behind by the stopped worker"
     finally:
+        engine.db.dispose()
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)

@@ -29,6 +29,7 @@ import argparse
 import multiprocessing as mp
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -132,7 +133,7 @@ def latency(samples: int, work: Path) -> tuple[float, list[float]]:
     engine = Engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
     org, content = demo_mod.load_notice()
     worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     out: list[float] = []
     try:
         for n in range(samples + 1):  # the first one starts the worker's flow run and LibreOffice
@@ -147,8 +148,8 @@ def latency(samples: int, work: Path) -> tuple[float, list[float]]:
         try:
             worker.wait(60)
         except subprocess.TimeoutExpired:  # seen once: the embedded Prefect server's shutdown hung
-            print("    (the worker did not stop within 60 s of SIGTERM: killed)")
-            worker.kill()
+            print("    (the worker did not stop within 60 s of SIGTERM: killed with its Prefect server and LibreOffice)")
+            os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(30)
         engine.db.dispose()
         drop_pg_database(name)

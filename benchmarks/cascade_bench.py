@@ -52,9 +52,9 @@ from render_bench import python_docx_baseline  # noqa: E402
 
 from gongwen_engine.config.settings import Settings  # noqa: E402
 from gongwen_engine.doc_templates.content import DocumentContent  # noqa: E402
-from gongwen_engine.flows import demo as demo_mod  # noqa: E402
-from gongwen_engine.flows.cascade import NATIONAL_CONFIG_DIR, run_cascade, subtree_config  # noqa: E402
-from gongwen_engine.flows.engine import Engine  # noqa: E402
+from gongwen_engine.flows.services import demo as demo_mod  # noqa: E402
+from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, run_cascade, subtree_config  # noqa: E402
+from gongwen_engine.flows.engine.engine import Engine  # noqa: E402
 from gongwen_engine.models import db  # noqa: E402
 from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number  # noqa: E402
 from gongwen_engine.models.tables import ArchiveItem, Circulation, Delivery, Document, IssuedNumber, Registration, WorkItem  # noqa: E402

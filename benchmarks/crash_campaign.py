@@ -101,7 +101,7 @@ def tree(work: Path, provinces: list[str], children: int | None) -> tuple[Path, 
 
     ``children``: keep only the first N subordinates of each organisation below the provinces
     (a small tree); otherwise the packaged national tree, cut to ``provinces`` by ``--province``."""
-    from gongwen_engine.flows.cascade import NATIONAL_CONFIG_DIR, subtree_config
+    from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, subtree_config
 
     if children is not None:
         config = subtree_config(work / "config", provinces, max_children=children)
@@ -332,7 +332,7 @@ class Topology:
         return f"http://127.0.0.1:{self.port}/api"
 
     def start_server(self, timeout: float = 300) -> None:
-        from gongwen_engine.flows.distributed import wait_for_server
+        from gongwen_engine.flows.runtime.distributed import wait_for_server
 
         self.server = start([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
                             self.server_env, self.work / "server.log")

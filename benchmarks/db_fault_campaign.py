@@ -40,8 +40,8 @@ from db_faults import GONGWEN, FaultInjector, FaultProxy, Swarm, cli_campaign  #
 from soak import soak, work_item_checks  # noqa: E402
 
 from gongwen_engine.config.settings import Settings  # noqa: E402
-from gongwen_engine.flows.engine import Engine  # noqa: E402
-from gongwen_engine.flows.invariants import check_invariants  # noqa: E402
+from gongwen_engine.flows.engine.engine import Engine  # noqa: E402
+from gongwen_engine.flows.services.invariants import check_invariants  # noqa: E402
 from gongwen_engine.models import db  # noqa: E402
 
 PG_ADMIN = os.environ.get("GONGWEN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")

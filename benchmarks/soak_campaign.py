@@ -29,7 +29,7 @@ import psycopg  # noqa: E402
 from soak import soak  # noqa: E402
 
 from gongwen_engine.config.settings import Settings  # noqa: E402
-from gongwen_engine.flows.engine import Engine  # noqa: E402
+from gongwen_engine.flows.engine.engine import Engine  # noqa: E402
 
 PG_ADMIN = os.environ.get("GONGWEN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

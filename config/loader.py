@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from .schema import (
+from gongwen_engine.config.schema import (
     NumberingFile,
     NumberScheme,
     Organisation,
@@ -18,7 +18,7 @@ from .schema import (
     User,
     UsersFile,
 )
-from .yamlsrc import SourceError, SourceErrors, load_yaml
+from gongwen_engine.config.yamlsrc import SourceError, SourceErrors, load_yaml
 
 PACKAGED_CONFIG_DIR = Path(__file__).parent
 

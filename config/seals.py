@@ -15,8 +15,8 @@ from pydantic import Field, model_validator
 
 from gongwen_engine.models import signing
 
-from .schema import Organisation, Strict
-from .yamlsrc import SourceError, SourceErrors, YamlDoc, load_yaml
+from gongwen_engine.config.schema import Organisation, Strict
+from gongwen_engine.config.yamlsrc import SourceError, SourceErrors, YamlDoc, load_yaml
 
 SEALS_FILE = "seals.yaml"
 DEMO_CA_FOLDER = Path("seals") / "demo-ca"  # under the gongwen home folder

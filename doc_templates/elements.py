@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates.content import Attachment, DocumentContent, LegacyColophon
-from gongwen_engine.models.dates import format_cn_date
+from gongwen_engine.models.rules.dates import format_cn_date
 
 # Characters XML 1.0 forbids (C0 controls other than tab/newline/CR, lone surrogates, FFFE/FFFF).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

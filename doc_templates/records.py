@@ -31,15 +31,15 @@ from lxml import etree
 from markupsafe import Markup
 from sqlmodel import Session, select
 
-from gongwen_engine.models.dates import format_cn_date
+from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem
 
-from . import layout
-from .base import DOCUMENT_PART, _drop_unused_parts, zip_entry
-from .render import DOCUMENT_COMPRESSLEVEL, RenderResult, write_atomically
+from gongwen_engine.doc_templates import layout
+from gongwen_engine.doc_templates.base import DOCUMENT_PART, _drop_unused_parts, zip_entry
+from gongwen_engine.doc_templates.render import DOCUMENT_COMPRESSLEVEL, RenderResult, write_atomically
 
 if TYPE_CHECKING:
-    from gongwen_engine.flows.engine import Engine
+    from gongwen_engine.flows.engine.engine import Engine
 
 TITLES = {"draft_sheet": "发文稿纸", "processing_slip": "收文处理单"}
 

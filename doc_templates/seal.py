@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pdf import page_texts
+from gongwen_engine.doc_templates.pdf import page_texts
 
 MM_PER_PT = 25.4 / 72
 SPECIMEN_DPI = 300

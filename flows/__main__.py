@@ -1,5 +1,5 @@
 """``python -m gongwen_engine.flows`` is the ``gongwen`` command."""
 
-from .cli import app
+from gongwen_engine.flows.cli.main import app
 
 app(prog_name="gongwen")

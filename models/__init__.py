@@ -4,4 +4,4 @@ Importing the package registers the commit hook that chains audit records (``mod
 so no session can commit an audit record outside the chain.
 """
 
-from . import audit  # noqa: F401
+from gongwen_engine.models import audit  # noqa: F401

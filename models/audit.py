@@ -35,7 +35,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from .tables import AuditEvent, utcnow
+from gongwen_engine.models.tables import AuditEvent, utcnow
 
 GENESIS = "0" * 64  # the "previous hash" of the first record
 CHAIN_LOCK_KEY = 0x676F6E6777656E  # "gongwen": the advisory lock that serialises chain appends (PostgreSQL)

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine, select
 
-from . import audit, tables
+from gongwen_engine.models import audit, tables
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # What a migration creates that the SQLModel metadata cannot describe: SQLite's FTS5 search

@@ -36,7 +36,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql import Executable
 from sqlmodel import Session, select
 
-from .tables import Document, IssuedNumber, NumberCounter, utcnow
+from gongwen_engine.models.tables import Document, IssuedNumber, NumberCounter, utcnow
 
 DOC_NUMBER_RE = re.compile(r"^(?P<prefix>[^〔〕\s]+)〔(?P<year>\d{4})〕(?P<serial>[1-9]\d*)号$")
 

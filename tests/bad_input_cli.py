@@ -174,8 +174,8 @@ def seed_database() -> None:
     from sqlmodel import Session
 
     from gongwen_engine.config.settings import Settings
-    from gongwen_engine.flows import demo as demo_mod
-    from gongwen_engine.flows.engine import Engine
+    from gongwen_engine.flows.services import demo as demo_mod
+    from gongwen_engine.flows.engine.engine import Engine
     from gongwen_engine.models.tables import Circulation
 
     engine = Engine(Settings())
@@ -198,7 +198,7 @@ def seed_database() -> None:
 
 
 def run_case(runner: CliRunner, case: CliCase, tally: Tally) -> int:
-    from gongwen_engine.flows.cli import app
+    from gongwen_engine.flows.cli.main import app
 
     tally.tried += 1
     result = runner.invoke(app, case.args, catch_exceptions=True)

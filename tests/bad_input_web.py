@@ -25,7 +25,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.cli_web import DEMO_PASSWORD
+from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.flows.web.archivist import SEARCH_FIELDS
 

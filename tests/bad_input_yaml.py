@@ -22,7 +22,7 @@ from gongwen_engine.config.loader import FILES, PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.seals import SEALS_FILE, load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows import actions
-from gongwen_engine.flows.definition import PACKAGED_FLOWS_DIR, load_flows
+from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR, load_flows
 
 from bad_input_common import Tally
 

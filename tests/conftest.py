@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine import Engine
+from gongwen_engine.flows.engine.engine import Engine
 
 PG_ADMIN = os.environ.get("GONGWEN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

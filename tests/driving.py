@@ -3,7 +3,7 @@ has its own tests in test_demo.py, test_cascade.py and test_web.py)."""
 
 from __future__ import annotations
 
-from gongwen_engine.flows.engine import Engine
+from gongwen_engine.flows.engine.engine import Engine
 
 
 def drive(engine: Engine, twice: bool = False, rounds: int = 5000) -> int:

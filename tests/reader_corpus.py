@@ -21,7 +21,7 @@ from pathlib import Path
 import docx
 from docx.oxml import parse_xml
 
-from gongwen_engine.models.dates import format_cn_date
+from gongwen_engine.models.rules.dates import format_cn_date
 
 CORE_FIELDS = ("issuer_mark", "doc_number", "title", "main_recipients", "signature", "issued_on", "cc", "printed_by", "printed_on")
 

@@ -37,12 +37,12 @@ from sqlmodel import Session, select
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.reader import IntakeError
-from gongwen_engine.flows.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
-from gongwen_engine.flows.demo import load_notice
-from gongwen_engine.flows.engine import Engine, FlowError
-from gongwen_engine.flows.invariants import InvariantReport, check_invariants
-from gongwen_engine.flows.receiving import receive_file
-from gongwen_engine.flows.views import inbox
+from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
+from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services.invariants import InvariantReport, check_invariants
+from gongwen_engine.flows.services.intake import receive_file
+from gongwen_engine.flows.services.circulations import inbox
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import SearchQuery, search
 from gongwen_engine.models.tables import ArchiveItem, Circulation, WorkItem, utcnow

@@ -25,11 +25,11 @@ from driving import drive
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.flows.archive_check import four_properties
-from gongwen_engine.flows.archive_exports import export_package, import_package, write_catalogue
-from gongwen_engine.flows.archiving import archivist, item_in_fonds, items_of, verify
-from gongwen_engine.flows.demo import load_notice
-from gongwen_engine.flows.engine import Engine, FlowError
+from gongwen_engine.flows.services.archive_check import four_properties
+from gongwen_engine.flows.services.archive_exports import export_package, import_package, write_catalogue
+from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, verify
+from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.models import db
 from gongwen_engine.models.archive import ARCHIVE_CODE_RE, FILE_ROLE_ORDER, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
 from gongwen_engine.models.archive_files import read_stamp
@@ -204,7 +204,7 @@ def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_a
         assert verify(session, other.storage, "S03701") == (sum(len(i.files) for i in items), [])
         report = four_properties(session, other.storage, other.config, "S03701", 2012)
     assert report.passed, [(c.name, c.failures) for c in report.checks if c.failures]
-    from gongwen_engine.flows.archiving import catalogue_rows
+    from gongwen_engine.flows.actions.archiving import catalogue_rows
 
     assert catalogue_rows(again) == catalogue_rows(items)
     with db.transaction(other.db) as session:  # importing twice is refused, nothing changes
@@ -298,7 +298,7 @@ def test_archivists_see_only_their_own_fonds_and_every_retrieval_is_logged(filed
     monkeypatch.setenv("GONGWEN_HOME", str(filed.settings.home))
     monkeypatch.setenv("GONGWEN_STORAGE", str(filed.storage))
     monkeypatch.setenv("GONGWEN_CONFIG_DIR", str(filed.settings.config_dir))
-    from gongwen_engine.flows.cli import app
+    from gongwen_engine.flows.cli.main import app
 
     result = CliRunner().invoke(app, ["archive", "search", "妇联", "--user", "shandong_archivist", "--json"])
     assert result.exit_code == 0, result.output
@@ -410,7 +410,7 @@ def test_verify_beside_a_filing_in_flight_waits_for_it_and_reports_only_real_str
 
     from sqlalchemy import text as sql
 
-    from gongwen_engine.flows.archiving import hold_archive_files, item_folder
+    from gongwen_engine.flows.actions.archiving import hold_archive_files, item_folder
     from gongwen_engine.models.archive_files import digests
 
     engine = make_engine(database_url=pg_url)
@@ -468,8 +468,8 @@ def test_a_connection_cut_during_an_archive_read_runs_it_again(filed, monkeypatc
     import psycopg
     from sqlalchemy.exc import OperationalError
 
-    from gongwen_engine.flows import cli_archive
-    from gongwen_engine.flows.cli import app
+    from gongwen_engine.flows.cli import archive as cli_archive
+    from gongwen_engine.flows.cli.main import app
 
     monkeypatch.setenv("GONGWEN_HOME", str(filed.settings.home))
     monkeypatch.setenv("GONGWEN_STORAGE", str(filed.storage))

@@ -17,8 +17,8 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from driving import drive
-from gongwen_engine.flows.demo import load_notice
-from gongwen_engine.flows.engine import Engine
+from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models import audit, db
 from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem
 

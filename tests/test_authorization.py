@@ -27,15 +27,15 @@ from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.flows import reporting
-from gongwen_engine.flows.archiving import archivist, item_in_fonds
-from gongwen_engine.flows.cli import app as cli_app
-from gongwen_engine.flows.cli_web import DEMO_PASSWORD
-from gongwen_engine.flows.engine import Engine, FlowError
-from gongwen_engine.flows.permissions import (
+from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds
+from gongwen_engine.flows.cli.main import app as cli_app
+from gongwen_engine.flows.cli.web import DEMO_PASSWORD
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.models.rules.permissions import (
     Action, Fonds, Item, Org, PermissionDenied, Person, acting_for, allowed, authorize, matrix_markdown,
 )
-from gongwen_engine.flows.receiving import receive_file
+from gongwen_engine.flows.services.intake import receive_file
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import ArchiveItem, Document, WorkItem, utcnow
@@ -394,5 +394,5 @@ def test_launching_and_receiving(world: World, web, account: str, tmp_path: Path
 
 def test_the_readme_table_is_the_modules() -> None:
     """README.md § “Who may do what” carries the table ``matrix_markdown()`` generates
-    (regenerate: python -c 'from gongwen_engine.flows.permissions import matrix_markdown; print(matrix_markdown())')."""
+    (regenerate: python -c 'from gongwen_engine.models.rules.permissions import matrix_markdown; print(matrix_markdown())')."""
     assert matrix_markdown() in README.read_text(encoding="utf-8")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
-from gongwen_engine.flows import demo as demo_mod
-from gongwen_engine.flows.claims import WorkSignal, has_claimable
+from gongwen_engine.flows.services import demo as demo_mod
+from gongwen_engine.flows.engine.claims import WorkSignal, has_claimable
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation
 

@@ -20,12 +20,12 @@ from sqlmodel import Session, select
 
 from driving import drive
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.cascade import NATIONAL_POLICY, run_cascade, subtree_config
-from gongwen_engine.flows import claims
-from gongwen_engine.flows.claims import claimant_gone
-from gongwen_engine.flows.demo import load_notice
-from gongwen_engine.flows.engine import Engine, FlowError
-from gongwen_engine.flows.invariants import check_invariants
+from gongwen_engine.flows.services.cascade import NATIONAL_POLICY, run_cascade, subtree_config
+from gongwen_engine.flows.engine import claims
+from gongwen_engine.flows.engine.claims import claimant_gone
+from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services.invariants import check_invariants
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, utcnow
 
@@ -144,7 +144,7 @@ def test_an_edited_audit_record_breaks_the_chain(copy_of) -> None:
 def test_a_filing_step_cut_off_after_writing_leaves_nothing_behind(make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A process killed inside 归档 after the filed copies were written (one still a temporary
     file) rolls back; the code is allocated again and the retry clears what the cut-off attempt left."""
-    from gongwen_engine.flows import archiving
+    from gongwen_engine.flows.actions import archiving
 
     engine = make_engine(config_dir=small_tree(tmp_path / "config"))
     org, content = load_notice()

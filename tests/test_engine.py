@@ -12,9 +12,9 @@ from yaml_edit import copy_yaml_folder, edit
 from sqlmodel import Session, select
 
 from driving import drive
-from gongwen_engine.flows.definition import PACKAGED_FLOWS_DIR
-from gongwen_engine.flows.demo import expected_circulations, load_notice
-from gongwen_engine.flows.engine import FlowError
+from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
+from gongwen_engine.flows.services.demo import expected_circulations, load_notice
+from gongwen_engine.flows.engine.engine import FlowError
 from gongwen_engine.models import db
 from gongwen_engine.models.archive import ARCHIVE_CODE_RE
 from gongwen_engine.models.numbering import parse_doc_number
@@ -381,7 +381,7 @@ def test_removing_sign_off_from_the_yaml_forwards_without_a_person(make_engine, 
 # --- delivery to the recipients chosen at launch (发送范围) ---------------------------------------------
 
 def test_a_launch_to_two_of_the_children_delivers_to_exactly_those_two(make_engine):
-    from gongwen_engine.flows import reporting
+    from gongwen_engine.flows.services import reporting
 
     engine = make_engine()
     _, content = load_notice()
@@ -414,9 +414,9 @@ def test_cli_launch_to_chosen_children(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from gongwen_engine.config.settings import Settings
-    from gongwen_engine.flows.cli import app
-    from gongwen_engine.flows.demo import NATIONAL_NOTICE
-    from gongwen_engine.flows.engine import Engine
+    from gongwen_engine.flows.cli.main import app
+    from gongwen_engine.flows.services.demo import NATIONAL_NOTICE
+    from gongwen_engine.flows.engine.engine import Engine
 
     monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / "home"))
     runner = CliRunner()

@@ -9,7 +9,7 @@ from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows.actions import ACTIONS
-from gongwen_engine.flows.definition import END, PACKAGED_FLOWS_DIR, load_flow, load_flows
+from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, load_flow, load_flows
 
 KNOWN = set(ACTIONS)
 FLOW_NAMES = {path.stem for path in PACKAGED_FLOWS_DIR.glob("*.yaml")}

@@ -13,13 +13,13 @@ from docx import Document as Docx
 from sqlmodel import Session, select
 
 from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.flows import runner
-from gongwen_engine.flows.engine import Engine, FlowError
-from gongwen_engine.flows.views import inbox, timeline, version_diff
+from gongwen_engine.flows.runtime import runner
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services.circulations import inbox, timeline, version_diff
 from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document, Reminder, WorkItem, utcnow
 from yaml_edit import copy_yaml_folder, edit
 
-from gongwen_engine.flows.definition import PACKAGED_FLOWS_DIR
+from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

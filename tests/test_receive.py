@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from driving import drive
 from gongwen_engine.doc_templates.reader import IntakeError, ReadLimits
-from gongwen_engine.flows.engine import Engine
-from gongwen_engine.flows.receiving import DuplicateError, receive_file
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.intake import DuplicateError, receive_file
 from gongwen_engine.models.issuers import EXTERNAL_ISSUER
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Document, Registration
 
@@ -221,7 +221,7 @@ def test_a_failure_inside_the_transaction_leaves_no_file(make_engine: Callable[.
 
 
 def test_cli_receive_json_and_friendly_errors(make_engine: Callable[..., Engine], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gongwen_engine.flows.cli import app
+    from gongwen_engine.flows.cli.main import app
 
     monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / ".gongwen"))
     runner = CliRunner()
@@ -241,7 +241,7 @@ def test_cli_receive_json_and_friendly_errors(make_engine: Callable[..., Engine]
 def test_cli_json_is_the_only_thing_on_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None) -> None:
     """--json prints one JSON document on stdout: for a collection read with --dry-run (each text
     and its deadlines), and for a registration whose automatic steps then run in Prefect."""
-    from gongwen_engine.flows.cli import app
+    from gongwen_engine.flows.cli.main import app
 
     monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / ".gongwen"))
     runner = CliRunner()
@@ -272,7 +272,7 @@ def test_receive_on_postgres(make_engine: Callable[..., Engine], pg_url: str) ->
 def test_a_number_already_used_by_a_received_document_is_voided_not_reissued(backend: str, make_engine: Callable[..., Engine], request: pytest.FixtureRequest) -> None:
     """鲁妇发〔2012〕10号 arrives from outside before Shandong's own first 2012 number (its counter
     starts at 10): the 编号 step voids 10 with the reason and issues 11 — it never fails for good."""
-    from gongwen_engine.flows.demo import load_notice
+    from gongwen_engine.flows.services.demo import load_notice
     from gongwen_engine.models.tables import IssuedNumber
 
     engine = make_engine(database_url=request.getfixturevalue("pg_url") if backend == "postgres" else None)

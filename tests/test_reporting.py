@@ -19,13 +19,14 @@ from sqlmodel import Session, select
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import SourceErrors
 from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.flows import reporting, runner
-from gongwen_engine.flows.definition import PACKAGED_FLOWS_DIR
-from gongwen_engine.flows.engine import Engine, FlowError
-from gongwen_engine.flows.reminders import run_reminders
-from gongwen_engine.flows.stats import timeliness
+from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.runtime import runner
+from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.runtime.reminders import run_reminders
+from gongwen_engine.flows.services.stats import timeliness
 from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, Registration, ReportReminder, ReportSubmission, WorkItem
-from gongwen_engine.models.workdays import CalendarError, WorkCalendar, load_calendar
+from gongwen_engine.models.rules.workdays import CalendarError, WorkCalendar, load_calendar
 from yaml_edit import copy_yaml_folder, edit
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -109,7 +110,7 @@ def test_deadlines_are_read_as_offices_write_them() -> None:
 
 
 def demo_notice() -> tuple[str, DocumentContent]:
-    from gongwen_engine.flows import demo
+    from gongwen_engine.flows.services import demo
 
     return demo.load_notice()
 

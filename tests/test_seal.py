@@ -28,11 +28,11 @@ from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.seal import MM_PER_PT, SealPlacementError, find_signature, specimen_png
-from gongwen_engine.flows.cli import app
-from gongwen_engine.flows.definition import PACKAGED_FLOWS_DIR
-from gongwen_engine.flows.sealing import seal_document
+from gongwen_engine.flows.cli.main import app
+from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
+from gongwen_engine.flows.actions.sealing import seal_document
 from gongwen_engine.models import db
-from gongwen_engine.models.dates import format_cn_date
+from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.signing import CheckStatus, DemoAuthority, verify_pdf
 from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document
 
@@ -46,7 +46,7 @@ LINE_PITCH_PT = 29  # GB/T 9704: 22 lines in 225 mm
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory):
     from gongwen_engine.config.settings import Settings
-    from gongwen_engine.flows.engine import Engine
+    from gongwen_engine.flows.engine.engine import Engine
 
     root = tmp_path_factory.mktemp("sealed")
     # Filing is not under test here and converts every file again (about 3.5 s per circulation
@@ -305,7 +305,7 @@ def test_seals_yaml_errors_name_file_and_line(tmp_path: Path) -> None:
 
 
 def test_the_archive_accepts_only_intact_seals_made_with_a_recorded_certificate(tree, tmp_path: Path) -> None:
-    from gongwen_engine.flows.sealing import filed_seal_problem, sealed_fingerprints
+    from gongwen_engine.flows.actions.sealing import filed_seal_problem, sealed_fingerprints
 
     history = [{"action": e.action, "detail": e.detail} for e in audits(tree, "sealed")]  # as an item's 处理过程 holds it
     known = sealed_fingerprints(history)

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.cli_web import DEMO_PASSWORD
+from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.models.audit import canonical
 from gongwen_engine.models.tables import AuditEvent

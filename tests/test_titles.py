@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gongwen_engine.models.titles import forwarding_title, nest_book_title_marks
+from gongwen_engine.models.rules.titles import forwarding_title, nest_book_title_marks
 
 ACWF_OPINION = "关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见"
 SEED_001_TITLE = "关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知"

@@ -31,10 +31,10 @@ from sqlmodel import Session
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.render import render_docx
-from gongwen_engine.flows import reporting
-from gongwen_engine.flows.cli_web import DEMO_PASSWORD
-from gongwen_engine.flows.demo import load_notice
-from gongwen_engine.flows.engine import Engine
+from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.cli.web import DEMO_PASSWORD
+from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.tables import ReportSubmission
 
 from processes import alive, descendants

@@ -58,7 +58,7 @@ def test_a_worker_stopped_with_sigterm_exits_cleanly_and_leaves_no_process_behin
     import time
 
     from gongwen_engine.config.settings import Settings
-    from gongwen_engine.flows.engine import Engine
+    from gongwen_engine.flows.engine.engine import Engine
 
     env = {**os.environ, "GONGWEN_DATABASE_URL": pg_url, "GONGWEN_STORAGE": str(tmp_path / "storage"), "PREFECT_HOME": str(tmp_path / "prefect")}
     launch = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "launch", "issuing", str(NOTICE), "--user", "acwf_secretary",

@@ -15,7 +15,7 @@ from bad_input_yaml import CONFIG_FILES, mutate
 
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import _ROUND_TRIP, SourceError, _read_fast, load_yaml
-from gongwen_engine.flows.definition import PACKAGED_FLOWS_DIR
+from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
 
 PROJECT_YAML = sorted([*PACKAGED_CONFIG_DIR.rglob("*.yaml"), *Path(PACKAGED_FLOWS_DIR).glob("*.yaml")])
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import IntakeError
-from .extract import extract_lines
-from .loading import ReadLimits, load_file, sniff_format
-from .structure import Field, Part, Reading, parse_lines
+from gongwen_engine.doc_templates.reader.errors import IntakeError
+from gongwen_engine.doc_templates.reader.extract import extract_lines
+from gongwen_engine.doc_templates.reader.loading import ReadLimits, load_file, sniff_format
+from gongwen_engine.doc_templates.reader.structure import Field, Part, Reading, parse_lines
 
 __all__ = ["Field", "IntakeError", "Part", "ReadLimits", "Reading", "read_bytes", "read_file", "sniff_format"]
 

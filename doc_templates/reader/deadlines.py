@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from gongwen_engine.models.dates import cn_numeral_value
+from gongwen_engine.models.rules.dates import cn_numeral_value
 
 _NUM = r"[0-9０-９]+|[一二三四五六七八九十两]+"
 _DEADLINE_RE = re.compile(

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from .errors import IntakeError
-from .loading import DOCX, PDF, TEXT, ReadLimits, open_zip, read_part
+from gongwen_engine.doc_templates.reader.errors import IntakeError
+from gongwen_engine.doc_templates.reader.loading import DOCX, PDF, TEXT, ReadLimits, open_zip, read_part
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import IntakeError
+from gongwen_engine.doc_templates.reader.errors import IntakeError
 
 DOCX, TEXT, PDF = "docx", "text", "pdf"
 EXTENSIONS = {".docx": DOCX, ".txt": TEXT, ".text": TEXT, ".pdf": PDF}

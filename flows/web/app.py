@@ -22,12 +22,12 @@ from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.doc_templates.reader.loading import ReadLimits
 from gongwen_engine.models.db import DatabaseUnavailable, is_transient
 
-from ..engine import Engine, FlowError
-from ..permissions import PermissionDenied
-from . import archivist, board, leader, secretary
-from .background import StepRunner
-from .pages import CsrfChecked, NeedSignIn, Web, audit, client_address, render, signed_in, web_of, when
-from .security import SIGN_IN, SIGN_IN_FAILED, WebError, load_password_hashes, new_csrf_token, password_matches, session_secret, throttle
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.models.rules.permissions import PermissionDenied
+from gongwen_engine.flows.web import archivist, board, leader, secretary
+from gongwen_engine.flows.web.background import StepRunner
+from gongwen_engine.flows.web.pages import CsrfChecked, NeedSignIn, Web, audit, client_address, render, signed_in, web_of, when
+from gongwen_engine.flows.web.security import SIGN_IN, SIGN_IN_FAILED, WebError, load_password_hashes, new_csrf_token, password_matches, session_secret, throttle
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("gongwen.web")

@@ -23,12 +23,12 @@ from gongwen_engine.models.archive import RETENTION_LABELS, stamp_for
 from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
 from gongwen_engine.models.tables import ArchiveItem
 
-from ..archive_exports import item_metadata, write_catalogue
-from ..archiving import Archivist, archivist, item_folder, item_in_fonds, items_of, log_retrieval
-from ..permissions import Action, PermissionDenied
-from ..views import ACTION_WORDS
-from .pages import FILE_ROLES, CurrentUser, Web, audit, media_type, render, stored_file_response, web_of
-from .security import WebError
+from gongwen_engine.flows.services.archive_exports import item_metadata, write_catalogue
+from gongwen_engine.flows.actions.archiving import Archivist, archivist, item_folder, item_in_fonds, items_of, log_retrieval
+from gongwen_engine.models.rules.permissions import Action, PermissionDenied
+from gongwen_engine.flows.services.circulations import ACTION_WORDS
+from gongwen_engine.flows.web.pages import FILE_ROLES, CurrentUser, Web, audit, media_type, render, stored_file_response, web_of
+from gongwen_engine.flows.web.security import WebError
 
 router = APIRouter()
 RETENTIONS = {r.value: label for r, label in RETENTION_LABELS.items()}

@@ -2,7 +2,7 @@
 
 When a secretary launches or a leader signs, the circulation becomes ``ready``; its automatic
 steps (编号, 印制, 用印, 核发, 归档, and the recipients' 签收, 登记, …) run in Prefect through
-:func:`gongwen_engine.flows.runner.run_until_idle`, exactly as ``gongwen run`` and ``gongwen
+:func:`gongwen_engine.flows.runtime.runner.run_until_idle`, exactly as ``gongwen run`` and ``gongwen
 worker`` run them. The request only wakes :class:`StepRunner` and returns at once; one
 background thread runs ``run_until_idle`` (again, if woken while it ran) and also every
 ``poll_seconds``, sending reminders (催办) like a worker does.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ..engine import Engine
+from gongwen_engine.flows.engine.engine import Engine
 
 log = logging.getLogger("gongwen.web")
 
@@ -48,7 +48,7 @@ class StepRunner:
         self._wake.set()
 
     def _loop(self) -> None:
-        from ..runner import run_until_idle
+        from gongwen_engine.flows.runtime.runner import run_until_idle
 
         while not self._stop.is_set():
             self._wake.wait(timeout=self.poll_seconds)

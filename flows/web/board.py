@@ -14,10 +14,10 @@ from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import User
 from gongwen_engine.models.tables import ReportingRequirement, utcnow
-from gongwen_engine.models.workdays import china_date
+from gongwen_engine.models.rules.workdays import china_date
 
-from .. import reporting
-from .pages import CurrentUser, render, web_of
+from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.web.pages import CurrentUser, render, web_of
 
 router = APIRouter()
 FORM_WORDS = {"report": "报告", "table": "报表", "names": "名单"}

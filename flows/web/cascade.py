@@ -17,9 +17,9 @@ from gongwen_engine.config.schema import Organisation, Role
 from gongwen_engine.doc_templates.records import actor_name
 from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem, utcnow
 
-from ..engine import Engine
-from ..permissions import ROLE_NAMES
-from ..recipients import delivery_targets
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.models.rules.permissions import ROLE_NAMES
+from gongwen_engine.models.rules.recipients import delivery_targets
 
 # State -> (label, CSS class). Ordered from furthest to least far along.
 STATES: dict[str, str] = {

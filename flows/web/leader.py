@@ -17,13 +17,13 @@ from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.doc_templates.records import OUTCOME_WORDS
 from gongwen_engine.models.tables import Circulation, Delegation, Document, WorkItem, utcnow
 
-from ..engine import CHINA, FlowError
-from ..permissions import Action, Org, PermissionDenied, authorize
-from ..views import inbox as inbox_entries
-from ..views import issued_parts, timeline, version_diff, versions
-from .cascade import ROLE_NAMES, aware
-from .pages import CsrfChecked, CurrentUser, RowId, Web, flash, render, web_of
-from .security import WebError
+from gongwen_engine.flows.engine.engine import CHINA, FlowError
+from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
+from gongwen_engine.flows.services.circulations import inbox as inbox_entries
+from gongwen_engine.flows.services.circulations import issued_parts, timeline, version_diff, versions
+from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
+from gongwen_engine.flows.web.pages import CsrfChecked, CurrentUser, RowId, Web, flash, render, web_of
+from gongwen_engine.flows.web.security import WebError
 
 router = APIRouter()
 REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise the text; reviewers return it instead

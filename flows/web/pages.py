@@ -22,11 +22,11 @@ from gongwen_engine.config.schema import User
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation
 
-from ..engine import Engine
-from .background import StepRunner
-from ..permissions import Action, Org, allowed, authorize
-from .cascade import ROLE_NAMES, aware
-from .security import WebError, csrf_valid, storage_file
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.web.background import StepRunner
+from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
+from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
+from gongwen_engine.flows.web.security import WebError, csrf_valid, storage_file
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHINA = ZoneInfo("Asia/Shanghai")

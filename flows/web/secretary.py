@@ -19,12 +19,12 @@ from gongwen_engine.doc_templates.reader.structure import DOC_TYPES
 from gongwen_engine.doc_templates.render import render_docx_bytes
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document, WorkItem, utcnow
 
-from ..receiving import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
-from ..views import issued_parts, timeline, version_diff, versions
-from ..permissions import Action, Org, allowed, authorize
-from .cascade import STATES, aware, cascade, count_states
-from .pages import FILE_ROLES, CsrfChecked, CurrentUser, RowId, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
-from .security import WebError
+from gongwen_engine.flows.services.intake import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
+from gongwen_engine.flows.services.circulations import issued_parts, timeline, version_diff, versions
+from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
+from gongwen_engine.flows.web.cascade import STATES, aware, cascade, count_states
+from gongwen_engine.flows.web.pages import FILE_ROLES, CsrfChecked, CurrentUser, RowId, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
+from gongwen_engine.flows.web.security import WebError
 
 router = APIRouter()
 OFFICIAL_TYPES = DOC_TYPES[: DOC_TYPES.index("纪要") + 1]  # the 15 types of the 2012 regulations (命令 and 令 both listed)

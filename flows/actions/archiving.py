@@ -1,0 +1,348 @@
+"""归档: filing a finished circulation as one item (件) per DA/T 22-2015, and the archivist's work
+on the filed items: access, fixity (verify), the four-properties check (四性检测, DA/T 70-2018),
+the catalogue (归档文件目录) and the transfer package (移交).
+
+Filed copies live in the archive area of the storage folder, one folder per item named by its
+archive code: ``archive/{fonds}/{year}/{archive code}/{seq}-{role}.{ext}``. The first .docx of an
+item carries the archive stamp (归档章). Every filed file has a SHA-256 and an SM3 digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from gongwen_engine.config.loader import Config
+from gongwen_engine.config.schema import User
+from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.doc_templates.render import write_atomically
+from gongwen_engine.models import db
+from gongwen_engine.models.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
+from gongwen_engine.models.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx
+from gongwen_engine.models.archive_search import index_item
+from gongwen_engine.models.issuers import issuer_names
+from gongwen_engine.models.numbering import next_serial
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem
+
+from gongwen_engine.flows.engine.engine import FlowError, StepContext
+from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
+
+ARCHIVE_AREA = "archive"
+REFERENCE_OUTCOME = "reference"  # a decision outcome meaning 参阅件: received for reference only
+
+
+def item_folder(fonds: str, year: int, archive_code: str) -> str:
+    """The item's folder in the archive area, relative to the storage folder."""
+    return f"{ARCHIVE_AREA}/{fonds}/{year}/{archive_code}"
+
+
+def relation(config: Config, org: str, issuer: str) -> str:
+    """Whose document it is, seen from ``org``: own | superior | subordinate | peer."""
+    if issuer == org:
+        return "own"
+    if issuer not in config.organisations or org not in config.organisations:
+        return "peer"  # an issuer outside our tree (e.g. another system's sender)
+    if issuer in _ancestors(config, org):
+        return "superior"
+    if org in _ancestors(config, issuer):
+        return "subordinate"
+    return "peer"
+
+
+def _ancestors(config: Config, code: str) -> list[str]:
+    out, parent = [], config.org(code).parent
+    while parent:
+        out.append(parent)
+        parent = config.org(parent).parent
+    return out
+
+
+# ---- filing ------------------------------------------------------------------------------------------
+
+@dataclass
+class Source:
+    """A file to be filed: its role in the item, where it is, and the digest it was recorded with."""
+
+    role: str
+    file: str
+    sha256: str | None
+
+
+def item_sources(ctx: StepContext, issued: Document | None, received: Document | None) -> list[Source]:
+    """The circulation's files in DA/T 22-2015 order (``FILE_ROLE_ORDER``); roles that do not
+    exist for this circulation are simply absent."""
+    rows = ctx.session.exec(select(CirculationFile).where(CirculationFile.circulation_id == ctx.circulation.id)).all()
+    sources = {r.role: Source(r.role, r.file, r.sha256) for r in rows}
+    if issued is not None and "issued_copy" not in sources and issued.file:
+        sources["issued_copy"] = Source("issued_copy", issued.file, issued.sha256)
+    if issued is None and received is not None and "received_original" not in sources and received.file:
+        sources["received_document"] = Source("received_document", received.file, received.sha256)
+    return sorted(sources.values(), key=lambda s: role_rank(s.role))
+
+
+def file_circulation(ctx: StepContext) -> ArchiveItem | None:
+    """归档: one item per circulation (once), or nothing when the schedule says 不归档."""
+    circ = ctx.circulation
+    existing = ctx.session.exec(select(ArchiveItem).where(ArchiveItem.circulation_id == circ.id)).first()
+    if existing:
+        return existing
+    org = ctx.org
+    issued = ctx.document(circ.document_id) if circ.document_id else None
+    if issued is not None and not issued.file:
+        issued = None  # drafted but never issued here: the received document is what is filed
+    received = ctx.document(circ.received_id) if circ.received_id else None
+    doc = issued or received
+    if doc is None:
+        raise FlowError(f"circulation {circ.id} has neither an issued nor a received document to file")
+    if issued is not None:
+        item_kind = "forwarding" if issued.forwards_id else "issued"
+        origin = ctx.document(issued.original_id).org if issued.original_id else issued.org
+        from_level = relation(ctx.config, org.code, origin) if issued.forwards_id else "own"
+    else:
+        item_kind = "reference" if _decided_reference(ctx) else "received"
+        from_level = relation(ctx.config, org.code, doc.org)
+    content = DocumentContent.model_validate(doc.content)
+    retention, why = retention_for(ctx.config.retention, item_kind, from_level, content.doc_type)
+    if retention is None:
+        ctx.audit("not_filed", doc.id, why=why)
+        return None
+    year = content.issued_on.year
+    sources = item_sources(ctx, issued, received)
+    if not sources:
+        raise FlowError(f"circulation {circ.id}: nothing to file (no issued copy, no received document)")
+    # Read and measure (LibreOffice: seconds) BEFORE the item number is allocated: from the
+    # allocation to the folder being written must be short. If this transaction is killed on the
+    # server meanwhile, the number goes to another circulation at once, while this process, not yet
+    # aware, would go on writing into that circulation's folder (the database fault campaign saw it).
+    measured = measure_sources(ctx.engine.storage, sources, doc.title)
+    item_no = next_serial(ctx.session, item_sequence(org.fonds, retention, org.dept_code), year)
+    code = format_archive_code(org.fonds, year, retention, org.dept_code, item_no, org.classification)
+    item = ArchiveItem(
+        org=org.code, circulation_id=circ.id, fonds=org.fonds, year=year, retention=retention.value, dept_code=org.dept_code,
+        item_no=item_no, archive_code=code, doc_number=doc.doc_number, title=doc.title, responsible=issuer_names(ctx.config, doc).name,
+        dated=content.issued_on, files=[], doc_type=content.doc_type, security=content.security,
+    )
+    if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
+        raise FlowError(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
+    hold_archive_files(ctx.session, exclusive=False)  # until COMMIT: a verify waits for these files' item
+    item.files, body = write_filed_copies(ctx.engine.storage, item, measured)
+    remove_leftovers(ctx.engine.storage, item)
+    item.pages = sum(f["pages"] for f in item.files)
+    item.note = "页数为估算（未装 LibreOffice）" if any(f["pages_method"] == "estimate" for f in item.files) else None
+    ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f["file"] for f in item.files])
+    ctx.session.flush()
+    item.history = process_history(ctx.session, circ.id)
+    ctx.session.add(item)
+    ctx.session.flush()
+    index_item(ctx.session, item, body)
+    return item
+
+
+def _decided_reference(ctx: StepContext) -> bool:
+    rows = ctx.session.exec(select(WorkItem.outcome).where(WorkItem.circulation_id == ctx.circulation.id, WorkItem.status == "done")).all()
+    return REFERENCE_OUTCOME in rows
+
+
+def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tuple[Source, bytes, int, str]]:
+    """Read each source (its digest checked against the one recorded) and count its pages."""
+    loaded = []
+    for source in sources:
+        path = storage / source.file
+        if not path.is_file():
+            raise FlowError(f"归档失败：《{title}》的文件 {source.file}（{source.role}）不存在（file missing in the storage folder）")
+        data = path.read_bytes()
+        sha256 = hashlib.sha256(data).hexdigest()
+        if source.sha256 and sha256 != source.sha256:
+            raise FlowError(f"归档失败：{source.file} 与登记时的摘要不符，文件在登记后被改动（sha256 mismatch; re-render or re-register it）")
+        loaded.append((source, data, path, sha256))
+    counts = pages_with_text([(path, sha256) for _, _, path, sha256 in loaded])
+    return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts)]
+
+
+def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[dict[str, Any]], str]:
+    """Copy the measured sources into the item's folder (the first .docx stamped) and describe each
+    copy. Returns the file records and the item's text for the search index."""
+    total_pages = sum(m[2] for m in measured)
+    folder = item_folder(item.fonds, item.year, item.archive_code)
+    records, texts, stamped = [], [], False
+    for seq, (source, data, pages, method) in enumerate(measured, start=1):
+        kind = file_format(data, source.file)
+        if kind == "docx":
+            texts.extend(docx_paragraphs(data))
+            if not stamped:
+                data = stamp_docx(data, stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, total_pages))
+                stamped = True
+        suffix = Path(source.file).suffix or f".{kind}"
+        relative = f"{folder}/{seq:02d}-{source.role}{suffix}"
+        write_atomically(data, storage / relative)
+        d = digests(data)
+        records.append({
+            "seq": seq, "role": source.role, "file": relative, "source": source.file, "format": kind, "size": d.size,
+            "sha256": d.sha256, "sm3": d.sm3, "pages": pages, "pages_method": method, "stamped": kind == "docx" and seq == _first_docx(measured),
+        })
+    return records, "\n".join(t for t in texts if t != item.title)
+
+
+def remove_leftovers(storage: Path, item: ArchiveItem) -> list[str]:
+    """Delete what an earlier, rolled-back attempt left in the folder of this freshly allocated
+    archive code: a process killed after writing the filed copies but before its transaction
+    committed leaves them (or a temporary file of ``write_atomically``) behind, and the code is
+    allocated again. No committed item holds this code (checked by the caller), so every file
+    there that the item does not record is such a leftover. Returns what was removed."""
+    folder = storage / item_folder(item.fonds, item.year, item.archive_code)
+    recorded = {f["file"] for f in item.files}
+    removed = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        relative = path.relative_to(storage).as_posix()
+        if path.is_file() and relative not in recorded:
+            path.unlink()
+            removed.append(relative)
+    return removed
+
+
+def _first_docx(measured: list) -> int:
+    for seq, (source, data, _, _) in enumerate(measured, start=1):
+        if file_format(data, source.file) == "docx":
+            return seq
+    return 0
+
+
+def process_history(session: Session, circulation_id: int) -> list[dict[str, Any]]:
+    """处理过程: the circulation's audit trail, oldest first, as plain data."""
+    events = session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circulation_id).order_by(AuditEvent.id)).all()
+    return [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "step": e.step, "detail": e.detail} for e in events]
+
+
+# ---- access (archivists see only their own fonds; every retrieval logged) -----------------------------
+
+@dataclass(frozen=True)
+class Archivist:
+    user: User
+    fonds: str
+    config: Config = field(compare=False, repr=False)
+
+
+def archivist(config: Config, user_id: str, action: Action = Action.archive_search) -> Archivist:
+    """The archivist and the one fonds they may see (``permissions``: ``action`` in their own
+    fonds); anyone else is refused."""
+    user = config.users.get(user_id)
+    if user is None:
+        raise FlowError(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
+    fonds = config.org(user.org).fonds
+    authorize(config, user, action, Fonds(fonds))
+    return Archivist(user, fonds, config)
+
+
+def log_retrieval(session: Session, user_id: str, fonds: str | None, action: str, results: int, **detail: Any) -> None:
+    """利用登记: who, what, when — refused attempts too."""
+    session.add(RetrievalLog(user_id=user_id, fonds=fonds, action=action, results=results, detail={k: _plain(v) for k, v in detail.items() if v is not None}))
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, list, dict)) else str(value)
+
+
+def item_in_fonds(session: Session, who: Archivist, archive_code: str, action: Action = Action.archive_show) -> ArchiveItem:
+    """One item by archive code, if ``who`` may ``action`` it (their own fonds; callers log a refusal too)."""
+    item = session.exec(select(ArchiveItem).where(ArchiveItem.archive_code == archive_code.strip())).first()
+    if item is None:
+        raise FlowError(f"档号 {archive_code} 不存在（no such archive code; see `gongwen archive search`）")
+    authorize(who.config, who.user, action, Fonds(item.fonds, f"档案 {item.archive_code}"))
+    return item
+
+
+def items_of(session: Session, fonds: str | None, year: int | None = None, retention: str | None = None) -> list[ArchiveItem]:
+    stmt = select(ArchiveItem)
+    if fonds:
+        stmt = stmt.where(ArchiveItem.fonds == fonds)
+    if year:
+        stmt = stmt.where(ArchiveItem.year == year)
+    if retention:
+        stmt = stmt.where(ArchiveItem.retention == retention)
+    return list(session.exec(stmt.order_by(ArchiveItem.fonds, ArchiveItem.year, ArchiveItem.retention, ArchiveItem.dept_code, ArchiveItem.item_no)))
+
+
+# ---- fixity ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    """A fixity finding, reported by archive code: changed | missing | extra."""
+
+    archive_code: str
+    kind: str
+    file: str
+    detail: str = ""
+
+
+ARCHIVE_FILES_LOCK = 0x67770A2C  # PostgreSQL advisory lock key: filed copies being written vs. a verify's scan
+
+
+def hold_archive_files(session: Session, exclusive: bool) -> bool:
+    """A filing step writes its copies into the item's folder before its transaction commits; a
+    verify scanning the folders meanwhile would report them as files no item records. On
+    PostgreSQL filings hold a shared transaction-level advisory lock while they write and until
+    they commit; a verify that finds unrecorded files takes it exclusively (so it waits for the
+    filings in flight) and looks again at what the items record. On SQLite a writer holds the database's
+    write lock until it commits; ``gongwen archive verify`` opens its transaction with it
+    (``BEGIN IMMEDIATE``). Returns whether a lock was taken."""
+    if not db.is_postgres(session.get_bind()):
+        return False
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    session.exec(text(f"SELECT {function}(:key)").bindparams(key=ARCHIVE_FILES_LOCK))
+    return True
+
+
+def verify(session: Session, storage: Path, fonds: str | None = None) -> tuple[int, list[Problem]]:
+    """Check every filed file against its recorded size, SHA-256 and SM3; find files in the
+    archive area that no item records. Returns (files checked, problems)."""
+    problems: list[Problem] = []
+    known = _check_files(items_of(session, fonds), storage, problems)
+    root = storage / ARCHIVE_AREA / (fonds or "")
+    files = sorted(p.relative_to(storage).as_posix() for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    extra = [f for f in files if f not in known]
+    if extra and hold_archive_files(session, exclusive=True):  # filings in flight have committed (or rolled back)
+        # Look again at both sides: the items they committed (checked like the others), and the
+        # disk, where a temporary copy the scan saw has since been renamed into place or removed.
+        known |= _check_files([i for i in items_of(session, fonds) if not {f["file"] for f in i.files} <= known], storage, problems)
+        extra = [f for f in extra if f not in known and (storage / f).is_file()]
+    problems.extend(Problem(Path(f).parent.name, "extra", f, "not recorded in any item") for f in extra)
+    return len(known), problems
+
+
+def _check_files(items: list[ArchiveItem], storage: Path, problems: list[Problem]) -> set[str]:
+    """Compare each recorded file of ``items`` with the disk, adding to ``problems``; returns the files looked at."""
+    looked_at = set()
+    for item in items:
+        for f in item.files:
+            looked_at.add(f["file"])
+            path = storage / f["file"]
+            if not path.is_file():
+                problems.append(Problem(item.archive_code, "missing", f["file"]))
+                continue
+            d = digests(path.read_bytes())
+            if (d.size, d.sha256, d.sm3) != (f["size"], f["sha256"], f["sm3"]):
+                what = [name for name, got, want in (("size", d.size, f["size"]), ("sha256", d.sha256, f["sha256"]), ("sm3", d.sm3, f["sm3"])) if got != want]
+                problems.append(Problem(item.archive_code, "changed", f["file"], ", ".join(what) + " differ"))
+    return looked_at
+
+
+def catalogue_rows(items: list[ArchiveItem], classification: str = "year-retention-dept") -> list[dict[str, Any]]:
+    """归档文件目录: 序号, 档号, 文号, 责任者, 题名, 日期 (YYYYMMDD), 密级, 页数, 备注 — in class order."""
+    order = {"Y": 0, "D30": 1, "D10": 2}
+    if classification == YEAR_DEPT_RETENTION:
+        key = lambda i: (i.year, i.dept_code, order[i.retention], i.item_no)  # noqa: E731
+    else:
+        key = lambda i: (i.year, order[i.retention], i.dept_code, i.item_no)  # noqa: E731
+    return [
+        {"序号": n, "档号": i.archive_code, "文号": i.doc_number or "", "责任者": i.responsible, "题名": i.title,
+         "日期": i.dated.strftime("%Y%m%d"), "密级": i.security or "", "页数": i.pages, "备注": i.note or ""}
+        for n, i in enumerate(sorted(items, key=key), start=1)
+    ]
+
+
+CATALOGUE_COLUMNS = ("序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注")

@@ -1,0 +1,182 @@
+"""用印 and 印章核验 as the flows use them: the issued .docx becomes a signed PDF with the
+visible seal; a received signed PDF is verified. The pieces live in ``doc_templates/pdf.py``
+(LibreOffice), ``doc_templates/seal.py`` (where the seal goes, the specimen) and
+``models/signing.py`` (keys, PAdES, verification); keys come from ``config/seals.yaml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlmodel import select
+
+from gongwen_engine.config.schema import Organisation
+from gongwen_engine.config.seals import SealConfig, load_seal_config
+from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
+from gongwen_engine.doc_templates.render import write_atomically
+from gongwen_engine.doc_templates.seal import find_signature, seal_box, seal_image
+from gongwen_engine.models import signing
+from gongwen_engine.models.archive_files import remember_pages_of_conversion
+from gongwen_engine.models.rules.dates import format_cn_date
+from gongwen_engine.models.tables import CirculationFile, Document
+
+if TYPE_CHECKING:
+    from gongwen_engine.flows.engine.engine import Engine, StepContext
+
+SEAL_REASON = "用印"
+SIGNED_PDF = "signed_pdf"  # the CirculationFile role of the sealed copy
+_configs: dict[tuple[str, str], SealConfig] = {}
+_configs_lock = threading.Lock()
+VERIFIED_ENTRIES = 512
+_verified: dict[tuple[str, tuple[str, ...]], signing.SealCheck] = {}
+_verified_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SealedCopy:
+    """The signed PDF written beside the .docx."""
+
+    path: Path
+    sha256: str
+    size: int
+    signer: str
+    certificate_sha256: str
+    visible: bool
+    page: int | None = None  # 1-based page of the visible seal
+    box: tuple[float, float, float, float] | None = None  # PDF points, origin bottom-left
+    specimen: bool = False
+
+
+def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organisation, seals: SealConfig) -> SealedCopy:
+    """Convert ``docx`` to PDF, put the seal over the name and date (when the document is
+    laid out as sealed) and PAdES-sign it for ``org``; write it to ``target``."""
+    pdf = docx_bytes_to_pdf(docx)
+    # the archive's page count (页数) of this .docx comes from the same conversion: 归档 would
+    # otherwise convert it again, holding the process's LibreOffice while the next 用印 waits
+    texts = page_texts(pdf)
+    remember_pages_of_conversion(hashlib.sha256(docx.read_bytes()).hexdigest(), texts)
+    identity = seals.identity(org)
+    visible = None
+    configured_image = seals.image(org.code)
+    if content.sealed:
+        spot = find_signature(pdf, format_cn_date(content.issued_on), content.signature, texts)
+        box = seal_box(spot, seals.diameter_mm(org.code))
+        png = seal_image(configured_image, org.name, seals.diameter_mm(org.code))
+        visible = signing.VisibleSeal(spot.page, box.pdf_rect(spot.page_height), png)
+    signed = signing.sign_pdf(pdf, identity, visible, SEAL_REASON, location=org.name)
+    write_atomically(signed, target)
+    return SealedCopy(
+        path=target, sha256=signing.sha256_hex(signed), size=len(signed), signer=identity.subject,
+        certificate_sha256=signing.fingerprint(identity.certificate), visible=visible is not None,
+        page=visible.page + 1 if visible else None, box=tuple(round(v, 1) for v in visible.box) if visible else None,
+        specimen=visible is not None and configured_image is None,
+    )
+
+
+def verify_file(path: Path, seals: SealConfig) -> signing.SealCheck:
+    """印章核验 of a PDF on disk against the configured trust roots."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return signing.check(signing.CheckStatus.absent, f"file not found: {path}")
+    return verify_bytes(data, signing.sha256_hex(data), seals)
+
+
+def verify_bytes(data: bytes, sha256: str, seals: SealConfig) -> signing.SealCheck:
+    """印章核验 of a PDF's bytes (``sha256``: their digest) against the configured trust roots."""
+    roots = seals.trust_roots()
+    # The same bytes against the same roots verify the same way: the 16 districts that sign for
+    # one city's notice verify it once per process (the national cascade: 2,800+ checks of 366 PDFs).
+    key = (sha256, tuple(signing.fingerprint(r) for r in roots))
+    with _verified_lock:
+        if key in _verified:
+            return _verified[key]
+    result = signing.verify_pdf(data, roots)
+    with _verified_lock:
+        _verified[key] = result
+        while len(_verified) > VERIFIED_ENTRIES:
+            _verified.pop(next(iter(_verified)))
+    return result
+
+
+def seal_config(engine: "Engine") -> SealConfig:
+    """The engine's ``seals.yaml`` (read once per config folder and home)."""
+    key = (str(engine.config.directory), str(engine.settings.home))
+    with _configs_lock:
+        if key not in _configs:
+            _configs[key] = load_seal_config(engine.config.directory, engine.config.organisations, engine.settings.home)
+        return _configs[key]
+
+
+def signed_pdf_path(docx_relative: str) -> str:
+    """The sealed copy sits beside the .docx: shandong/鲁妇发〔2012〕10号.pdf."""
+    return Path(docx_relative).with_suffix(".pdf").as_posix()
+
+
+def seal_step(ctx: "StepContext") -> SealedCopy:
+    """用印 inside the step's transaction: write the signed PDF, record it, audit it."""
+    from gongwen_engine.flows.engine.engine import FlowError
+
+    doc = ctx.document(ctx.circulation.document_id)
+    if not doc.file:
+        raise FlowError(f"document {doc.doc_number or doc.id} is not rendered yet: put the render step before the seal step")
+    relative = signed_pdf_path(doc.file)
+    storage = ctx.engine.storage
+    copy = seal_document(storage / doc.file, storage / relative, DocumentContent.model_validate(doc.content), ctx.org, seal_config(ctx.engine))
+    ctx.record_file(SIGNED_PDF, relative, copy.sha256, copy.size)
+    ctx.audit("sealed", doc.id, file=relative, sha256=copy.sha256, size=copy.size, signer=copy.signer,
+              certificate_sha256=copy.certificate_sha256, visible=copy.visible, page=copy.page,
+              box=list(copy.box) if copy.box else None, specimen=copy.specimen)
+    return copy
+
+
+def sender_signed_pdf(ctx: "StepContext", received: Document) -> CirculationFile | None:
+    if received.circulation_id is None:
+        return None
+    return ctx.session.exec(select(CirculationFile).where(CirculationFile.circulation_id == received.circulation_id, CirculationFile.role == SIGNED_PDF)).first()
+
+
+def check_received(ctx: "StepContext", received: Document) -> signing.SealCheck:
+    """签收时核验印章: verify the signed PDF that came with ``received`` and audit the result.
+
+    An invalid seal does not stop the circulation (the document did arrive and is signed for):
+    the result, in plain words, is in the audit trail for the registration and the screening.
+    """
+    row = sender_signed_pdf(ctx, received)
+    if row is None:
+        result = signing.check(signing.CheckStatus.absent)
+        ctx.audit("seal_checked", received.id, **result.as_dict())
+        return result
+    path = ctx.engine.storage / row.file
+    try:
+        data = path.read_bytes()  # read once: verified and compared with the recorded digest
+    except FileNotFoundError:
+        result, digest = signing.check(signing.CheckStatus.absent, f"file not found: {path}"), None
+    else:
+        digest = signing.sha256_hex(data)
+        result = verify_bytes(data, digest, seal_config(ctx.engine))
+    ctx.audit("seal_checked", received.id, file=row.file, sha256_matches_record=digest == row.sha256, **result.as_dict())
+    return result
+
+
+def sealed_fingerprints(history: list[dict]) -> set[str]:
+    """The certificates gongwen sealed with, as an item's 处理过程 (its audit trail up to filing,
+    which travels with a transfer package) recorded them at 用印."""
+    return {e["detail"]["certificate_sha256"] for e in history if e.get("action") == "sealed" and e.get("detail", {}).get("certificate_sha256")}
+
+
+def filed_seal_problem(data: bytes, fingerprints: set[str]) -> str | None:
+    """What is wrong with the seal of a filed PDF, or None: it must be intact, valid, cover the
+    whole file and be made with a certificate gongwen recorded when it sealed (the archive's
+    authenticity check; it needs no trust store, the audit trail vouches for the certificate)."""
+    result = signing.verify_pdf(data, [])
+    if result.status not in (signing.CheckStatus.valid, signing.CheckStatus.untrusted):
+        return result.message
+    if not result.certificate or result.certificate["sha256"] not in fingerprints:
+        return "签名证书不是用印时记录的证书（certificate not recorded at sealing）"
+    return None

@@ -1,0 +1,213 @@
+"""``gongwen archive …``: the archivist's commands (档案检索、查看、目录、移交、校验、四性检测)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlmodel import Session
+
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.models import db
+from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
+
+from gongwen_engine.flows.services.archive_check import PROPERTIES, four_properties
+from gongwen_engine.flows.services.archive_exports import export_package, import_package, item_metadata, write_catalogue
+from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
+from gongwen_engine.flows.cli.main import friendly
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.models.rules.permissions import Action
+
+archive_app = typer.Typer(help="The archive (档案): search, show, catalogue, transfer, verify, four-properties check.", no_args_is_help=True)
+console = Console()
+UserOpt = Annotated[str, typer.Option("--user", help="the archivist (config/users.yaml); sees only their own fonds")]
+YEARS = {"min": 1949, "max": 2100}  # the years a fonds can hold (as numbering.yaml allows); others are usage errors
+YearArg = Annotated[int, typer.Argument(help="year 年度", **YEARS)]
+
+
+# A read of the archive and its 利用登记 row, one unit of work: run again on a transient database
+# fault (a connection cut, a restart); after an in-doubt commit the cost is one more log row.
+RETRIED_READ = db.retry_transient(in_doubt="retry")
+
+
+def _engine() -> Engine:
+    return Engine(Settings())
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FlowError(f"日期“{value}”格式不对，应为 YYYY-MM-DD，如 2012-01-31") from None
+
+
+@archive_app.command("search")
+@friendly
+def search_cmd(
+    words: Annotated[Optional[str], typer.Argument(help="words of the title or text, any length (妇联, 下基层); simplified or traditional")] = None,
+    user: UserOpt = ...,
+    code: Annotated[Optional[str], typer.Option("--code", help="archive code 档号")] = None,
+    doc_number: Annotated[Optional[str], typer.Option("--doc-number", help="document number 文号")] = None,
+    issuer: Annotated[Optional[str], typer.Option(help="issuer 责任者 (part of the name)")] = None,
+    year: Annotated[Optional[int], typer.Option(help="year 年度", **YEARS)] = None,
+    date_from: Annotated[Optional[str], typer.Option("--from", help="dated on or after YYYY-MM-DD")] = None,
+    date_to: Annotated[Optional[str], typer.Option("--to", help="dated on or before YYYY-MM-DD")] = None,
+    retention: Annotated[Optional[str], typer.Option(help="Y | D30 | D10")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many results", min=1, max=10_000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Search the archive: ranked results with the hits highlighted."""
+    engine = _engine()
+    who = archivist(engine.config, user)
+    if retention and retention not in ("Y", "D30", "D10"):
+        raise FlowError(f"保管期限“{retention}”无效，可选 Y（永久）、D30（定期30年）、D10（定期10年）")
+    query = SearchQuery(fonds=who.fonds, words=words, archive_code=code, doc_number=doc_number, issuer=issuer, year=year,
+                        date_from=_date(date_from), date_to=_date(date_to), retention=retention, limit=limit)
+
+    @RETRIED_READ
+    def retrieve() -> list:
+        with db.transaction(engine.db) as session:
+            hits = search(session, query)
+            log_retrieval(session, user, who.fonds, "search", len(hits), words=words, code=code, doc_number=doc_number, issuer=issuer, year=year, date_from=date_from, date_to=date_to, retention=retention)
+        return hits
+
+    hits = retrieve()
+    if as_json:
+        print(json.dumps([{"archive_code": h.archive_code, "doc_number": h.doc_number, "title": h.title, "issuer": h.issuer, "dated": h.dated.isoformat(),
+                           "retention": h.retention, "score": h.score, "excerpt": h.excerpt} for h in hits], ensure_ascii=False, indent=1))
+        return
+    table = Table("档号", "文号", "题名", "日期", "摘要")
+    for h in hits:
+        table.add_row(h.archive_code, h.doc_number or "", h.title, h.dated.strftime("%Y%m%d"), h.excerpt.replace(HIT_OPEN, "[bold yellow]").replace(HIT_CLOSE, "[/]"))
+    console.print(table)
+    console.print(f"{len(hits)} 条（全宗 {who.fonds}）")
+
+
+@archive_app.command("show")
+@friendly
+def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One item: its metadata (DA/T 46), files with digests, and handling history."""
+    engine = _engine()
+    who = archivist(engine.config, user, Action.archive_show)
+
+    @RETRIED_READ
+    def retrieve() -> dict:
+        try:
+            with db.transaction(engine.db) as session:
+                item = item_in_fonds(session, who, code)
+                log_retrieval(session, user, who.fonds, "show", 1, archive_code=code)
+                return item_metadata(item)
+        except FlowError as exc:  # a refused retrieval is logged too
+            with db.transaction(engine.db) as session:
+                log_retrieval(session, user, who.fonds, "show", -1, archive_code=code, refused=str(exc))
+            raise
+
+    meta = retrieve()
+    if as_json:
+        print(json.dumps(meta, ensure_ascii=False, indent=1))
+        return
+    for key, value in meta.items():
+        if key not in ("电子文件", "处理过程"):
+            console.print(f"[bold]{key}[/]：{value if value is not None else ''}")
+    table = Table("顺序号", "角色", "文件", "页数", "大小", "SHA-256", "SM3")
+    for f in meta["电子文件"]:
+        table.add_row(str(f["顺序号"]), f["角色"], f["计算机文件名"], str(f["页数"]), str(f["大小"]), f["固化信息"][0]["值"][:16] + "…", f["固化信息"][1]["值"][:16] + "…")
+    console.print(table)
+    console.print(f"处理过程：{len(meta['处理过程'])} 条")
+
+
+@archive_app.command("catalogue")
+@friendly
+def catalogue_cmd(
+    year: YearArg, user: UserOpt = ...,
+    out: Annotated[Path, typer.Option(help="folder for the .docx and .xlsx")] = Path("."),
+    retention: Annotated[Optional[str], typer.Option(help="one catalogue per retention period: Y | D30 | D10")] = None,
+) -> None:
+    """The archive catalogue (归档文件目录) of a year, as .docx and .xlsx."""
+    engine = _engine()
+    who = archivist(engine.config, user, Action.archive_export)
+    with db.transaction(engine.db) as session:
+        items = items_of(session, who.fonds, year, retention)
+        if not items:
+            raise FlowError(f"全宗 {who.fonds} {year} 年度没有归档文件")
+        paths = write_catalogue(items, who.fonds, year, retention, out, engine.config.org(who.user.org).classification)
+        log_retrieval(session, user, who.fonds, "catalogue", len(items), year=year, retention=retention)
+    console.print(f"{len(items)} 件 → {paths[0]}  {paths[1]}")
+
+
+@archive_app.command("export")
+@friendly
+def export_cmd(year: YearArg, user: UserOpt = ..., out: Annotated[Path, typer.Option(help="folder for the zip")] = Path(".")) -> None:
+    """The transfer package (移交包) of a year: files + DA/T 46 metadata + digests + history."""
+    engine = _engine()
+    who = archivist(engine.config, user, Action.archive_export)
+    with db.transaction(engine.db) as session:
+        items = items_of(session, who.fonds, year)
+        path = export_package(items, engine.storage, who.fonds, year, out)
+        log_retrieval(session, user, who.fonds, "export", len(items), year=year, package=str(path))
+    console.print(f"{len(items)} 件 → {path}")
+
+
+@archive_app.command("import")
+@friendly
+def import_cmd(package: Annotated[Path, typer.Argument(help="a zip written by `gongwen archive export`")], user: UserOpt = ...) -> None:
+    """Receive a transfer package into this database (digests checked first; all or nothing)."""
+    engine = _engine()
+    who = archivist(engine.config, user, Action.archive_export)
+    with db.transaction(engine.db) as session:
+        items = import_package(session, engine.storage, engine.config, package, who.fonds)
+        log_retrieval(session, user, who.fonds, "import", len(items), package=str(package))
+    console.print(f"导入 {len(items)} 件（全宗 {who.fonds}）")
+
+
+@archive_app.command("verify")
+@friendly
+def verify_cmd(user: Annotated[Optional[str], typer.Option("--user", help="an archivist: only their fonds; omitted: every fonds")] = None) -> None:
+    """Fixity: every filed file against its size, SHA-256 and SM3; changed, missing and extra files by archive code."""
+    engine = _engine()
+    fonds = archivist(engine.config, user, Action.archive_verify).fonds if user else None
+    with Progress(console=console, transient=True) as progress:
+        progress.add_task("校验 verifying", total=None)
+
+        @RETRIED_READ
+        def check() -> tuple[int, list]:
+            with db.transaction(engine.db) as session:
+                found = verify(session, engine.storage, fonds)
+                log_retrieval(session, user or "system", fonds, "verify", len(found[1]), checked=found[0])
+            return found
+
+        checked, problems = check()
+    labels = {"changed": "已改动", "missing": "缺失", "extra": "多余"}
+    for p in problems:
+        console.print(f"[red]{labels[p.kind]}[/] {p.archive_code}: {p.file} {p.detail}")
+    console.print(f"checked {checked} files: {len(problems)} problem(s)")
+    if problems:
+        raise typer.Exit(1)
+
+
+@archive_app.command("check")
+@friendly
+def check_cmd(year: YearArg, user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The four-properties check (四性检测, DA/T 70-2018) of a year's items."""
+    engine = _engine()
+    who = archivist(engine.config, user, Action.archive_verify)
+    with db.transaction(engine.db) as session:
+        report = four_properties(session, engine.storage, engine.config, who.fonds, year)
+        log_retrieval(session, user, who.fonds, "check", len(report.checks), year=year, passed=report.passed)
+    if as_json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        table = Table("属性", "检测项", "检测对象", "结果")
+        for c in report.checks:
+            table.add_row(PROPERTIES[c.prop], c.name, c.looked_at, "[green]通过[/]" if c.passed else "[red]不通过[/]\n" + "\n".join(c.failures))
+        console.print(table)
+    if not report.passed:
+        raise typer.Exit(1)

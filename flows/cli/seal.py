@@ -1,0 +1,83 @@
+"""``gongwen seal``: check a sealed, signed PDF (印章核验)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from gongwen_engine.config.loader import load_config
+from gongwen_engine.config.seals import load_seal_config
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.models import signing
+
+from gongwen_engine.flows.cli.main import console, friendly
+from gongwen_engine.flows.engine.engine import CHINA, FlowError
+
+seal_app = typer.Typer(help="用印: sealed, signed PDFs (版式文件) and their verification.", no_args_is_help=True)
+
+
+def _china_time(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S（北京时间）") if iso else "（未注明）"
+
+
+def report_table(path: Path, result: signing.SealCheck) -> Table:
+    """The check in plain words: conclusion first, then who, when, which certificate."""
+    colour = "green" if result.ok else "red"
+    table = Table(show_header=False, title=f"印章核验：{path.name}", title_justify="left")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_row("结论", f"[{colour}]{result.message}[/]")
+    if result.signer:
+        table.add_row("签名人", result.signer)
+        table.add_row("机构", result.organisation or "")
+        table.add_row("签名时间", _china_time(result.signed_at))
+        table.add_row("签名后是否改动", "未改动" if result.covers_whole_file and result.status != signing.CheckStatus.changed else "已改动")
+    if result.certificate:
+        cert = result.certificate
+        table.add_row("证书", cert["subject"])
+        table.add_row("颁发者", cert["issuer"])
+        table.add_row("序列号", cert["serial"])
+        table.add_row("证书指纹 SHA-256", cert["sha256"])
+        table.add_row("有效期", f"{cert['not_before'][:10]} 至 {cert['not_after'][:10]}")
+    if result.detail:
+        table.add_row("技术细节", f"[dim]{result.detail}[/]")
+    return table
+
+
+@seal_app.command("verify")
+@friendly
+def verify(
+    file: Annotated[Path, typer.Argument(help="the signed PDF (e.g. demo-out/shandong/鲁妇发〔2012〕10号.pdf)")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    trust: Annotated[Optional[list[Path]], typer.Option(help="another trusted root certificate (PEM or DER); repeatable")] = None,
+) -> None:
+    """Who signed, when, with which certificate, and whether the document changed since.
+
+    Trusted: the roots in config/seals.yaml and, with demo_certificates, the demo CA under
+    GONGWEN_HOME (for the demo's files: GONGWEN_HOME=demo-out/.gongwen). Exit code 0 only
+    for a valid seal, 1 otherwise.
+    """
+    settings = Settings()
+    config = load_config(settings.config_dir)
+    seals = load_seal_config(config.directory, config.organisations, settings.home)
+    try:
+        data = file.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        raise FlowError(f"文件不存在：{file}（file not found）") from None
+    roots = seals.trust_roots()
+    for path in trust or []:
+        try:
+            roots.append(signing.load_certificate(path))
+        except signing.SigningError as exc:
+            raise FlowError(f"无法读取信任证书 {path}：{exc}") from None
+    result = signing.verify_pdf(data, roots)
+    if as_json:
+        console.print_json(json.dumps({"file": str(file), "ok": result.ok, **result.as_dict()}, ensure_ascii=False))
+    else:
+        console.print(report_table(file, result))
+    raise typer.Exit(0 if result.ok else 1)

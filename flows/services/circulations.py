@@ -1,0 +1,142 @@
+"""Read-side services shared by the CLI and the web pages: inbox, timeline, versions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.doc_templates.diff import diff_contents
+from gongwen_engine.doc_templates.records import actor_name, outcome_word
+from gongwen_engine.models.tables import AuditEvent, Circulation, Document, utcnow
+
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+
+
+@dataclass
+class InboxEntry:
+    """One 待办 as a person sees it."""
+
+    item: int
+    circulation: int
+    org: str
+    step: str
+    step_title: str
+    for_whom: str
+    document: str
+    doc_number: str | None
+    urgency: str | None
+    due_at: datetime | None
+    overdue: bool
+    since: datetime
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        for key in ("due_at", "since"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+def inbox(engine: Engine, user_id: str, now: datetime | None = None) -> list[InboxEntry]:
+    """The items ``user_id`` may act on (their own, their role's, and their principals' by delegation)."""
+    now = now or utcnow()
+    entries = []
+    for item, circ, doc in engine.open_items(user_id):
+        step = engine.flow(circ.flow).step(item.step)
+        entries.append(
+            InboxEntry(
+                item=item.id, circulation=circ.id, org=engine.config.org(circ.org).short_name, step=item.step, step_title=step.title,
+                for_whom=actor_name(engine, item.assignee) if item.assignee else f"{step.by.value}（角色）",
+                document=doc.title if doc else "", doc_number=doc.doc_number if doc else None,
+                urgency=(doc.content.get("urgency") if doc else None), due_at=item.due_at,
+                overdue=bool(item.due_at and item.due_at < now), since=item.created_at,
+            )
+        )
+    return entries
+
+
+ACTION_WORDS = {
+    "launch": "发起",
+    "signed_for": "签收",
+    "registered": "登记",
+    "drafted": "拟稿",
+    "revised": "修改文稿",
+    "numbered": "编号",
+    "rendered": "印制",
+    "delivered": "分发",
+    "archived": "归档",
+    "concluded": "办结",
+    "reassigned": "转办",
+    "reminded": "催办",
+    "retry": "重试",
+    "step_failed": "环节失败",
+    "received": "收文登记",
+    "intake_confirmed": "核对确认收文",
+    "seal_checked": "核验印章",
+    "sealed": "用印",
+    "not_filed": "不归档",
+    "delegated": "委托代办",
+    "report_submitted": "报送",
+}
+
+
+def resolve_circulation(engine: Engine, ref: str) -> Circulation:
+    """A circulation by id, or the one that issued / received a document number."""
+    with Session(engine.db) as session:
+        if ref.isdigit():
+            circ = session.get(Circulation, int(ref))
+        else:
+            doc = session.exec(select(Document).where(Document.doc_number == ref)).first()
+            circ = session.get(Circulation, doc.circulation_id) if doc and doc.circulation_id else None
+        if circ is None:
+            raise FlowError(f"找不到流转或文号“{ref}”（use a circulation id or a document number）")
+        return circ
+
+
+def timeline(engine: Engine, circulation_id: int) -> list[dict]:
+    """What happened in a circulation, in words a secretary understands."""
+    with Session(engine.db) as session:
+        circ = session.get(Circulation, circulation_id)
+        steps = engine.flow(circ.flow).steps
+        lines = []
+        for ev in session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circulation_id).order_by(AuditEvent.id)):
+            if ev.action.startswith("step:"):
+                step = steps.get(ev.step or "")
+                what = f"{step.title if step else ev.step}：{outcome_word(ev.detail.get('outcome'))}"
+                if ev.detail.get("comment"):
+                    what += f"（{ev.detail['comment']}）"
+            else:
+                what = ACTION_WORDS.get(ev.action, ev.action)
+                extra = ev.detail.get("doc_number") or ev.detail.get("register_number") or ev.detail.get("archive_code") or ev.detail.get("recipient") or ev.detail.get("to")
+                if extra:
+                    what += f" {engine.config.organisations[extra].short_name if extra in engine.config.organisations else extra}"
+            who = actor_name(engine, ev.actor)
+            if ev.detail.get("acted_for"):
+                who += f"（代{actor_name(engine, ev.detail['acted_for'])}）"
+            lines.append({"at": ev.at.isoformat(), "who": who, "what": what})
+        return lines
+
+
+def issued_parts(session: Session, doc: Document) -> list[DocumentContent]:
+    """The document followed by what it forwards, as issued (cover letter first): what 印制
+    renders into the .docx and the web pages show as it will print."""
+    parts = [DocumentContent.model_validate(doc.content)]
+    forwarded = session.get(Document, doc.forwards_id) if doc.forwards_id else None
+    if doc.forwards_id and forwarded is None:
+        raise FlowError(f"document {doc.forwards_id} (forwarded by document {doc.id}) not found")
+    return parts + (issued_parts(session, forwarded) if forwarded else [])
+
+
+def versions(engine: Engine, circulation_id: int) -> list[Document]:
+    with Session(engine.db) as session:
+        return list(session.exec(select(Document).where(Document.circulation_id == circulation_id).order_by(Document.version)))
+
+
+def version_diff(engine: Engine, circulation_id: int, old: int, new: int) -> list[str]:
+    by_version = {d.version: d for d in versions(engine, circulation_id)}
+    for v in (old, new):
+        if v not in by_version:
+            raise FlowError(f"流转 {circulation_id} 没有第{v}稿（versions: {', '.join(map(str, sorted(by_version)))}）")
+    return diff_contents(by_version[old].content, by_version[new].content, f"第{old}稿", f"第{new}稿")

@@ -1,0 +1,339 @@
+"""Receiving a document from outside (收文): read the file, register it, start its circulation.
+
+:func:`receive_file` is the one service behind ``gongwen receive`` (and the web upload later):
+
+1. the file is read safely (:mod:`gongwen_engine.doc_templates.reader`); anything wrong is an
+   :class:`IntakeError` in Chinese and nothing is stored;
+2. the secretary's confirmations and corrections (``corrections``: field -> value) are applied
+   over what was read; a document without title, issuer or date of writing is refused with the
+   ``--set`` that would complete it;
+3. in ONE transaction: duplicates are refused (same digest, or same issuer and number, already
+   received by this organisation — the message says where the first one is); the incoming
+   :class:`Document` is created (a forwarded original in the same file becomes its own document,
+   so a forward of it names the original, per the forwarding title rule); the file is stored
+   byte for byte under ``storage/received/`` with its SHA-256 and recorded as the circulation's
+   ``received_original``; the receiving circulation starts at its flow's first step; the audit
+   trail gets what was read (with sources and confidence) and what the secretary confirmed or
+   corrected. A failure anywhere rolls all of it back and removes a file written for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from gongwen_engine.config.schema import Role
+from gongwen_engine.doc_templates.content import Attachment, DocumentContent, LegacyColophon
+from gongwen_engine.doc_templates.reader import IntakeError, Part, ReadLimits, Reading, read_bytes
+from gongwen_engine.doc_templates.reader.loading import load_file
+from gongwen_engine.doc_templates.reader.structure import split_recipients
+from gongwen_engine.models import db
+from gongwen_engine.models.rules.dates import format_cn_date, parse_cn_date
+from gongwen_engine.models.issuers import EXTERNAL_ISSUER, match_organisation
+from gongwen_engine.models.numbering import normalise_doc_number
+from gongwen_engine.models.tables import Circulation, CirculationFile, Document, Registration
+
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.models.rules.permissions import Action, Org, authorize
+
+RECEIVED_ROLE = "received_original"
+DEFAULT_FLOW = "forwarding"  # 收文: sign for, register, forward down or file (flows/forwarding.yaml)
+REQUIRED = ("title", "issuer", "issued_on")
+# Fields the secretary may confirm or correct at 登记 (--set field=value), with their Chinese names.
+CORRECTABLE = {
+    "issuer": "发文机关（全称）", "issuer_short_name": "发文机关规范化简称", "issuer_mark": "发文机关标志", "doc_number": "发文字号",
+    "title": "标题", "doc_type": "文种", "main_recipients": "主送机关", "signature": "发文机关署名", "issued_on": "成文日期",
+    "cc": "抄送机关", "printed_by": "印发机关", "printed_on": "印发日期",
+}
+LIST_FIELDS = {"main_recipients", "cc"}
+DATE_FIELDS = {"issued_on", "printed_on"}
+
+
+@dataclass(frozen=True)
+class OutsideSender:
+    """Stands for the sender's circulation when a document comes from outside: there is none
+    (no parent), and the receiving circulation runs under the receiver's chosen policy."""
+
+    policy: str
+    id: None = None
+
+
+class DuplicateError(FlowError):
+    """The same document was already received by this organisation; the message says where."""
+
+    def __init__(self, message: str, circulation_id: int, document_id: int) -> None:
+        super().__init__(message)
+        self.circulation_id, self.document_id = circulation_id, document_id
+
+
+@dataclass
+class Received:
+    """The outcome of one receipt."""
+
+    circulation_id: int | None
+    document_id: int | None
+    original_id: int | None
+    issuer_org: str
+    fields: dict[str, Any]
+    corrections: dict[str, dict[str, Any]]
+    reading: Reading
+    file: str
+    sha256: str
+    size: int
+    warnings: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        fields = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.fields.items()}
+        return {"circulation_id": self.circulation_id, "document_id": self.document_id, "original_id": self.original_id,
+                "issuer_org": self.issuer_org, "fields": fields, "corrections": _jsonable(self.corrections), "file": self.file,
+                "sha256": self.sha256, "size": self.size, "warnings": self.warnings, "reading": self.reading.as_json()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def parse_corrections(pairs: list[str]) -> dict[str, str]:
+    """['title=关于…的通知', 'issued_on=2012-02-06'] -> dict; refuses unknown fields."""
+    result = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not value.strip():
+            raise ValueError(f"更正“{pair}”应写成 字段=值（例如 --set issued_on=2012-02-06）")
+        if name not in CORRECTABLE:
+            raise ValueError(f"不能更正字段“{name}”；可更正：" + "、".join(f"{k}（{v}）" for k, v in CORRECTABLE.items()))
+        result[name] = value.strip()
+    return result
+
+
+def _corrected_value(name: str, text: str) -> Any:
+    if name in DATE_FIELDS:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            try:
+                return parse_cn_date(text)[0]
+            except ValueError:
+                raise ValueError(f"{CORRECTABLE[name]}“{text}”不是日期；请写成 2012-02-06 或 2012年2月6日") from None
+    if name == "doc_number":
+        try:
+            return str(normalise_doc_number(text)[0])
+        except ValueError:
+            raise ValueError(f"发文字号“{text}”不是 机关代字〔2012〕10号 的形式") from None
+    if name in LIST_FIELDS:
+        return split_recipients(text)
+    return text
+
+
+def confirmed_fields(reading: Reading, corrections: dict[str, str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """What was read, with the secretary's corrections over it; and the corrections as {field: {read, set}}."""
+    fields = {name: f.value for name, f in reading.fields.items()}
+    changed = {}
+    for name, text in corrections.items():
+        value = _corrected_value(name, text)
+        changed[name] = {"read": fields.get(name), "set": value}
+        fields[name] = value
+    return fields, changed
+
+
+@db.retry_transient(in_doubt="retry")  # after an in-doubt commit the re-run is refused as a duplicate (already received), never registered twice
+def receive_file(
+    engine: Engine, path: Path, org: str, corrections: dict[str, str] | None = None, *, user: str | None = None,
+    flow: str = DEFAULT_FLOW, policy: str = "manual", limits: ReadLimits | None = None, dry_run: bool = False,
+) -> Received:
+    """Receive ``path`` at organisation ``org`` (see the module docstring)."""
+    engine.config.org(org)
+    engine.config.policy(policy)
+    engine.flow(flow)  # unknown flows are refused before anything is read
+    actor = _secretary(engine, org, user)
+    path = Path(path)
+    limits = limits or ReadLimits()
+    data = load_file(path, limits)
+    reading = read_bytes(data, path.name, limits)
+    digest = hashlib.sha256(data).hexdigest()
+    if reading.collection:
+        if dry_run:  # only reading: show each text of the collection and the deadlines it states
+            return Received(None, None, None, "", {}, {}, reading, "", digest, len(data), list(reading.warnings))
+        raise IntakeError(path.name, f"不是一份公文，而是 {len(reading.collection)} 篇文字的合集（{'、'.join(reading.collection[:5])}）",
+                          "请把要登记的那一篇单独保存为一个文件后再收文（命令行 gongwen receive 加 --dry-run 可先查看各篇读出的内容和时限）")
+    fields, changed = confirmed_fields(reading, corrections or {})
+    missing = [name for name in REQUIRED if not fields.get(name)]
+    if missing:
+        hints = " ".join(f"--set {name}=…" for name in missing)
+        raise IntakeError(path.name, f"缺少{'、'.join(CORRECTABLE[m] for m in missing)}，无法登记", f"请核对原件后补充：{hints}")
+    relative = f"received/{digest[:2]}/{digest}{path.suffix.lower()}"
+    issuer = _issuer(engine, fields)
+    result = Received(None, None, None, issuer["org"], fields, changed, reading, relative, digest, len(data), list(reading.warnings))
+    main = reading.main
+    assert main is not None  # a reading with text and no collection has a main part
+    content = document_content(main, fields, [p for p in reading.parts if p.kind == "attachment"])
+    forwarded = reading.part("forwarded")
+    if dry_run:
+        return result
+    written: Path | None = None
+    try:
+        with db.transaction(engine.db) as session:
+            _refuse_duplicates(session, engine, org, digest, fields.get("doc_number"), path.name)
+            original = _original_document(session, engine, forwarded) if forwarded else None
+            doc = _document(session, fields.get("doc_number"))
+            if doc is None:
+                doc = Document(org=issuer["org"], issuer_name=issuer["name"], issuer_short_name=issuer["short_name"], doc_type=content.doc_type,
+                               title=content.title, doc_number=content.doc_number, content=content.model_dump(mode="json"), file=relative, sha256=digest,
+                               forwards_id=original.id if original else None, original_id=(original.original_id or original.id) if original else None)
+                session.add(doc)
+                session.flush()
+            written = _store(engine.storage / relative, data)
+            circ = engine.start_for_recipient(session, OutsideSender(policy), org, doc.id, flow)
+            session.add(CirculationFile(circulation_id=circ.id, role=RECEIVED_ROLE, file=relative, sha256=digest, size=len(data)))
+            engine.audit(session, actor, "received", circ, doc.id, None, {
+                "file": relative, "name": path.name, "sha256": digest, "size": len(data), "format": reading.format,
+                "read": {k: f.as_json() for k, f in reading.fields.items()}, "missing": reading.missing, "warnings": reading.warnings,
+                "deadlines": [d.as_json() for d in reading.deadlines], "issuer_org": issuer["org"],
+            })
+            engine.audit(session, actor, "intake_confirmed", circ, doc.id, None, {
+                "corrections": _jsonable(changed), "confirmed": _jsonable({k: fields.get(k) for k in CORRECTABLE if fields.get(k) is not None}),
+            })
+            result.circulation_id, result.document_id, result.original_id = circ.id, doc.id, doc.original_id
+    except BaseException as exc:
+        if written is not None and not db.commit_in_doubt(exc):  # the commit may have kept the record that names the file
+            written.unlink(missing_ok=True)
+        raise
+    return result
+
+
+def _secretary(engine: Engine, org: str, user: str | None) -> str:
+    if user is None:
+        secretaries = engine.config.users_with(org, Role.secretary)
+        return secretaries[0].id if secretaries else "system"
+    authorize(engine.config, engine.user(user), Action.receive, Org(org))
+    return user
+
+
+def _issuer(engine: Engine, fields: dict[str, Any]) -> dict[str, Any]:
+    """The configured organisation the document names, or an external issuer with its names."""
+    number = fields.get("doc_number")
+    prefix = normalise_doc_number(number)[0].prefix if number else None
+    mark = fields.get("issuer_mark")
+    names = (fields.get("issuer"), fields.get("issuer_short_name"), fields.get("signature"))
+    org = match_organisation(engine.config, mark=mark, names=names, prefix=prefix)
+    if org is not None:
+        return {"org": org.code, "name": None, "short_name": None}
+    name = fields["issuer"]
+    short = fields.get("issuer_short_name")
+    signature = fields.get("signature")
+    if not short:
+        # The signature is the issuer's short name when it is shorter (中华全国总工会 / 全国总工会);
+        # otherwise the name as read stands for both.
+        short = signature if signature and len(signature) < len(name) else name
+    return {"org": EXTERNAL_ISSUER, "name": name, "short_name": short}
+
+
+def document_content(part: Part, fields: dict[str, Any], attachments: list[Part]) -> DocumentContent:
+    """The received document as a DocumentContent (the model every renderer and the archive read)."""
+    legacy = None
+    if any(k in part.fields for k in ("subject_words", "report_to", "send_to", "distribute_to", "copies_printed")):
+        legacy = LegacyColophon(subject_words=part.value("subject_words"), report_to=part.value("report_to", []), send_to=part.value("send_to", []),
+                                distribute_to=part.value("distribute_to", []), copies_printed=part.value("copies_printed"))
+    return DocumentContent(
+        doc_type=fields.get("doc_type") or "通知", copy_number=part.value("copy_number"), security=part.value("security"), urgency=part.value("urgency"),
+        issuer_mark=fields.get("issuer_mark") or fields["issuer"], doc_number=fields.get("doc_number"), signer=part.value("signer"),
+        title=fields["title"], main_recipients=fields.get("main_recipients") or [], body=[p.text for p in part.body],
+        attachment_notes=part.value("attachment_notes", []), signature=fields.get("signature"), issued_on=fields["issued_on"],
+        notes=part.value("notes", []), cc=fields.get("cc") or [], printed_by=fields.get("printed_by"), printed_on=fields.get("printed_on"),
+        attachments=[Attachment(title=a.value("title") or "", body=[p.text for p in a.body]) for a in attachments], legacy=legacy,
+    )
+
+
+def _original_document(session: Session, engine: Engine, part: Part) -> Document | None:
+    """The forwarded original in the same file, as its own document (reused if already known)."""
+    fields = {name: f.value for name, f in part.fields.items()}
+    if not all(fields.get(name) for name in REQUIRED):
+        return None  # too little to stand as a document; the forward keeps its title reference
+    existing = _document(session, fields.get("doc_number"))
+    if existing is not None:
+        return existing
+    issuer = _issuer(engine, fields)
+    content = document_content(part, fields, [])
+    doc = Document(org=issuer["org"], issuer_name=issuer["name"], issuer_short_name=issuer["short_name"], doc_type=content.doc_type, title=content.title,
+                   doc_number=content.doc_number, content=content.model_dump(mode="json"))
+    session.add(doc)
+    session.flush()
+    return doc
+
+
+def _document(session: Session, doc_number: str | None) -> Document | None:
+    if not doc_number:
+        return None
+    return session.exec(select(Document).where(Document.doc_number == doc_number)).first()
+
+
+def _refuse_duplicates(session: Session, engine: Engine, org: str, digest: str, doc_number: str | None, name: str) -> None:
+    """The same file (digest) or the same issuer and number already received here: say where."""
+    same_file = session.exec(
+        select(CirculationFile, Circulation).join(Circulation, Circulation.id == CirculationFile.circulation_id)
+        .where(CirculationFile.sha256 == digest, CirculationFile.role == RECEIVED_ROLE, Circulation.org == org)
+    ).first()
+    if same_file:
+        record, circ = same_file
+        raise DuplicateError(_where(session, engine, circ, f"文件“{name}”与已收文件完全相同（SHA-256 {digest[:12]}…）", record.file), circ.id, circ.received_id or 0)
+    doc = _document(session, doc_number)
+    if doc is None:
+        return
+    circ = session.exec(select(Circulation).where(Circulation.org == org, Circulation.received_id == doc.id)).first()
+    if circ is not None:
+        raise DuplicateError(_where(session, engine, circ, f"文件“{name}”的发文字号 {doc_number} 已经收过", doc.file), circ.id, doc.id)
+
+
+def _where(session: Session, engine: Engine, circ: Circulation, what: str, file: str | None) -> str:
+    reg = session.exec(select(Registration).where(Registration.circulation_id == circ.id)).first()
+    doc = session.get(Document, circ.received_id) if circ.received_id else None
+    parts = [f"收文流转 #{circ.id}（{engine.config.org(circ.org).short_name}，{circ.created_at.astimezone().strftime('%Y-%m-%d %H:%M')}）"]
+    if reg:
+        parts.append(f"收文登记号 {reg.register_number}")
+    if doc:
+        parts.append(f"“{doc.title}”")
+    if file:
+        parts.append(f"原件 {engine.storage / file}")
+    return f"{what}，不再重复登记。第一次收文：{'，'.join(parts)}。查看：gongwen status / gongwen audit --org {circ.org}"
+
+
+def _store(target: Path, data: bytes) -> Path | None:
+    """Write the received bytes atomically; None when the same content is already stored."""
+    if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == target.stem:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".receiving-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def describe(received: Received) -> list[tuple[str, str, str, str]]:
+    """Rows for the CLI: (field, value, source, confidence/correction)."""
+    rows = []
+    for name, label in CORRECTABLE.items():
+        value = received.fields.get(name)
+        read = received.reading.fields.get(name)
+        shown = format_cn_date(value) if isinstance(value, date) else "、".join(value) if isinstance(value, list) else (value or "")
+        how = "秘书更正" if name in received.corrections else (f"{read.confidence:.2f}" if read else "未找到")
+        rows.append((f"{label} {name}", shown, read.source if read else "", how))
+    return rows

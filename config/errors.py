@@ -1,7 +1,32 @@
-"""The user-facing error of the flows (its message is shown to the person as it is)."""
+"""The one exception family of gongwen (异常体系).
+
+Every error gongwen raises on purpose is one of two kinds; anything else is a bug and is shown as one
+(the CLI writes its traceback to the error log and says so in one Chinese line; the web answers 500):
+
+* :class:`Refusal` — a person's request that cannot be honoured (wrong person, step already done, a
+  bad value). Its message is Chinese text for that person, saying what was refused and what to do.
+* :class:`DefinitionError` — a flow or config file is wrong. It names the file and line and how to
+  fix it (``config/yamlsrc.SourceError`` is one).
+
+This module is the bottom of the import graph: it imports nothing from gongwen.
+"""
 
 from __future__ import annotations
 
 
-class FlowError(RuntimeError):
-    """A request the flow cannot honour (wrong person, step already done, ...). Message is user-facing."""
+class GongwenError(Exception):
+    """Base of every error gongwen raises on purpose."""
+
+
+class Refusal(GongwenError):
+    """A request refused; the message is Chinese text shown to the person as it is."""
+
+
+class DefinitionError(GongwenError):
+    """A definition (flow or config file) is wrong; the message names file:line and the fix."""
+
+
+class FlowError(Refusal):
+    """A request the flow cannot honour (wrong person, step already done, ...). Message is user-facing.
+
+    Kept while the modules move to :class:`Refusal` (issue 18); new code raises ``Refusal``."""

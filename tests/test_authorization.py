@@ -6,7 +6,7 @@
 2. The services themselves (engine, receiving, reporting, archiving) refuse what the matrix
    refuses, over one shared database.
 3. The web route and the CLI command for the same action give the same decision.
-4. The README's table is the one the module generates.
+4. The table in docs/security.md is the one the module generates.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import ArchiveItem, Document, WorkItem, utcnow
 
-README = Path(__file__).parents[1] / "README.md"
+SECURITY_DOC = Path(__file__).parents[1] / "docs" / "security.md"
 
 # 山东省妇联's people, one per role, and the organisations around it.
 PEOPLE = {
@@ -390,9 +390,9 @@ def test_launching_and_receiving(world: World, web, account: str, tmp_path: Path
         assert on_web is cli(world, "receive", str(letter), "--org", "shandong", "--user", account, "--no-run") is False
 
 
-# ---- 4. the README ---------------------------------------------------------------------------------------------
+# ---- 4. the docs -----------------------------------------------------------------------------------------------
 
-def test_the_readme_table_is_the_modules() -> None:
-    """README.md § “Who may do what” carries the table ``matrix_markdown()`` generates
+def test_the_documented_table_is_the_modules() -> None:
+    """docs/security.md § “Who may do what” carries the table ``matrix_markdown()`` generates
     (regenerate: python -c 'from gongwen_engine.models.rules.permissions import matrix_markdown; print(matrix_markdown())')."""
-    assert matrix_markdown() in README.read_text(encoding="utf-8")
+    assert matrix_markdown() in SECURITY_DOC.read_text(encoding="utf-8")

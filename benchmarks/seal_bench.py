@@ -19,7 +19,7 @@ from gongwen_engine.doc_templates import pdf as pdf_mod
 from gongwen_engine.doc_templates.render import render_docx
 from gongwen_engine.doc_templates.samples import forwarding_sample
 from gongwen_engine.doc_templates.seal import find_signature, seal_box, specimen_png
-from gongwen_engine.models import signing
+from gongwen_engine.doc_templates import signing
 from gongwen_engine.models.rules.dates import format_cn_date
 
 

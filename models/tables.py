@@ -204,7 +204,7 @@ class AuditEvent(SQLModel, table=True):
 class CirculationFile(SQLModel, table=True):
     """A file a circulation produced or received, kept with its digest.
 
-    Roles (DA/T 22-2015 order inside an archive item is decided in ``models/archive.py``):
+    Roles (DA/T 22-2015 order inside an archive item is decided in ``models/rules/archive.py``):
     ``issued_copy`` (正本, the rendered document), ``draft_sheet`` (发文稿纸), ``final_draft`` (定稿),
     ``processing_slip`` (收文处理单), ``received_original`` (a received file, byte for byte),
     ``signed_pdf`` (the sealed fixed-layout copy). One row per circulation and role; a record

@@ -30,7 +30,7 @@ from gongwen_engine.doc_templates.samples import attachments_sample
 from gongwen_engine.flows.services.archive_exports import ITEM_METADATA, PACKAGE_FORMAT, PACKAGE_MANIFEST, import_package
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.models import db
-from gongwen_engine.models.archive_files import digests
+from gongwen_engine.doc_templates.archive_files import digests
 from gongwen_engine.models.tables import ArchiveItem, ArchiveSearch, NumberCounter
 
 from bad_input_common import Tally

@@ -31,8 +31,8 @@ from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, ite
 from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.models import db
-from gongwen_engine.models.archive import ARCHIVE_CODE_RE, FILE_ROLE_ORDER, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
-from gongwen_engine.models.archive_files import read_stamp
+from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE, FILE_ROLE_ORDER, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
+from gongwen_engine.doc_templates.archive_files import read_stamp
 from gongwen_engine.models.archive_search import SearchQuery, date_range_tokens, highlight, index_item, search
 from gongwen_engine.models.tables import ArchiveItem, Circulation, RetrievalLog
 
@@ -392,7 +392,7 @@ def test_postgresql_finds_the_newest_matches_by_scan_by_recency_buckets_and_by_g
 def test_sm3_is_the_national_standard_digest():
     from gmssl import func, sm3
 
-    from gongwen_engine.models.archive_files import sm3_hex
+    from gongwen_engine.doc_templates.archive_files import sm3_hex
 
     assert sm3_hex(b"abc") == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"  # GB/T 32905 example
     data = bytes(range(256)) * 40
@@ -411,7 +411,7 @@ def test_verify_beside_a_filing_in_flight_waits_for_it_and_reports_only_real_str
     from sqlalchemy import text as sql
 
     from gongwen_engine.flows.actions.archiving import hold_archive_files, item_folder
-    from gongwen_engine.models.archive_files import digests
+    from gongwen_engine.doc_templates.archive_files import digests
 
     engine = make_engine(database_url=pg_url)
     code = "S037-WS·2012-D30-BGS-0001"

@@ -15,7 +15,7 @@ from docx import Document as Docx
 from docx.shared import Mm
 
 from gongwen_engine.config.loader import load_config
-from gongwen_engine.models.archive import ARCHIVE_CODE_RE
+from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE
 from gongwen_engine.models.numbering import parse_doc_number
 
 SHANDONG_TITLE = "关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知"
@@ -66,7 +66,7 @@ def test_demo_manifest_lists_every_document(demo_run) -> None:
 
 def test_demo_writes_a_signed_pdf_beside_each_docx(demo_run) -> None:
     """用印: the issued copy as a sealed PDF next to every .docx, valid against the demo CA."""
-    from gongwen_engine.models.signing import CheckStatus, DemoAuthority, verify_pdf
+    from gongwen_engine.doc_templates.signing import CheckStatus, DemoAuthority, verify_pdf
 
     out, manifest, _ = demo_run
     ca = DemoAuthority(out / ".gongwen" / "seals" / "demo-ca").root()[1]

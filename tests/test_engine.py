@@ -16,7 +16,7 @@ from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
 from gongwen_engine.flows.services.demo import expected_circulations, load_notice
 from gongwen_engine.flows.engine.engine import FlowError
 from gongwen_engine.models import db
-from gongwen_engine.models.archive import ARCHIVE_CODE_RE
+from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE
 from gongwen_engine.models.numbering import parse_doc_number
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, Document, IssuedNumber, Registration, WorkItem
 

@@ -33,7 +33,7 @@ from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
 from gongwen_engine.flows.actions.sealing import seal_document
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.dates import format_cn_date
-from gongwen_engine.models.signing import CheckStatus, DemoAuthority, verify_pdf
+from gongwen_engine.doc_templates.signing import CheckStatus, DemoAuthority, Keyring, verify_pdf
 from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document
 
 ISSUERS = {"acwf", "shandong", "jinan"}
@@ -269,7 +269,7 @@ def test_configured_pkcs12_passphrase_and_image_are_used(tree, tmp_path: Path, m
         f"demo_certificates: false\ntrust: [{ca}]\norganisations:\n  acwf:\n    pkcs12: {p12}\n    passphrase_env: TEST_ACWF_PASSPHRASE\n    image: {image}\n    diameter_mm: 40\n",
         encoding="utf-8")
     config = load_config(config_dir)
-    seals = load_seal_config(config_dir, config.organisations, tmp_path / "home")
+    seals = Keyring(load_seal_config(config_dir, config.organisations, tmp_path / "home"))
     doc, _ = sealed_copies(tree)["acwf"]
     content = DocumentContent.model_validate(doc.content)
     with pytest.raises(SourceError, match="TEST_ACWF_PASSPHRASE") as missing:
@@ -334,7 +334,7 @@ def test_a_long_organisation_name_fits_its_demo_certificate(tmp_path) -> None:  
     and its 用印 failed for good. The CN is cut to 64 UTF-8 bytes; the full name stays in O."""
     from cryptography.x509.oid import NameOID
 
-    from gongwen_engine.models.signing import fit_common_name
+    from gongwen_engine.doc_templates.signing import fit_common_name
 
     name = "新疆生产建设兵团第十三师妇女联合会"
     identity = DemoAuthority(tmp_path / "ca").identity("c6613", name)

@@ -1,7 +1,7 @@
 """用印 and 印章核验 as the flows use them: the issued .docx becomes a signed PDF with the
 visible seal; a received signed PDF is verified. The pieces live in ``doc_templates/pdf.py``
 (LibreOffice), ``doc_templates/seal.py`` (where the seal goes, the specimen) and
-``models/signing.py`` (keys, PAdES, verification); keys come from ``config/seals.yaml``.
+``doc_templates/signing.py`` (keys, PAdES, verification); keys come from ``config/seals.yaml``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 from sqlmodel import select
 
 from gongwen_engine.config.schema import Organisation
-from gongwen_engine.config.seals import SealConfig, load_seal_config
+from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.doc_templates.seal import find_signature, seal_box, seal_image
-from gongwen_engine.models import signing
-from gongwen_engine.models.archive_files import remember_pages_of_conversion
+from gongwen_engine.doc_templates import signing
+from gongwen_engine.doc_templates.archive_files import remember_pages_of_conversion
 from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.tables import CirculationFile, Document
 
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 SEAL_REASON = "用印"
 SIGNED_PDF = "signed_pdf"  # the CirculationFile role of the sealed copy
-_configs: dict[tuple[str, str], SealConfig] = {}
-_configs_lock = threading.Lock()
+_keyrings: dict[tuple[str, str], signing.Keyring] = {}
+_keyrings_lock = threading.Lock()
 VERIFIED_ENTRIES = 512
 _verified: dict[tuple[str, tuple[str, ...]], signing.SealCheck] = {}
 _verified_lock = threading.Lock()
@@ -52,7 +52,7 @@ class SealedCopy:
     specimen: bool = False
 
 
-def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organisation, seals: SealConfig) -> SealedCopy:
+def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> SealedCopy:
     """Convert ``docx`` to PDF, put the seal over the name and date (when the document is
     laid out as sealed) and PAdES-sign it for ``org``; write it to ``target``."""
     pdf = docx_bytes_to_pdf(docx)
@@ -60,7 +60,8 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
     # otherwise convert it again, holding the process's LibreOffice while the next 用印 waits
     texts = page_texts(pdf)
     remember_pages_of_conversion(hashlib.sha256(docx.read_bytes()).hexdigest(), texts)
-    identity = seals.identity(org)
+    seals = keyring.seals
+    identity = keyring.identity(org)
     visible = None
     configured_image = seals.image(org.code)
     if content.sealed:
@@ -78,18 +79,18 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
     )
 
 
-def verify_file(path: Path, seals: SealConfig) -> signing.SealCheck:
+def verify_file(path: Path, keyring: signing.Keyring) -> signing.SealCheck:
     """印章核验 of a PDF on disk against the configured trust roots."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return signing.check(signing.CheckStatus.absent, f"file not found: {path}")
-    return verify_bytes(data, signing.sha256_hex(data), seals)
+    return verify_bytes(data, signing.sha256_hex(data), keyring)
 
 
-def verify_bytes(data: bytes, sha256: str, seals: SealConfig) -> signing.SealCheck:
+def verify_bytes(data: bytes, sha256: str, keyring: signing.Keyring) -> signing.SealCheck:
     """印章核验 of a PDF's bytes (``sha256``: their digest) against the configured trust roots."""
-    roots = seals.trust_roots()
+    roots = keyring.trust_roots()
     # The same bytes against the same roots verify the same way: the 16 districts that sign for
     # one city's notice verify it once per process (the national cascade: 2,800+ checks of 366 PDFs).
     key = (sha256, tuple(signing.fingerprint(r) for r in roots))
@@ -104,13 +105,13 @@ def verify_bytes(data: bytes, sha256: str, seals: SealConfig) -> signing.SealChe
     return result
 
 
-def seal_config(engine: "Engine") -> SealConfig:
-    """The engine's ``seals.yaml`` (read once per config folder and home)."""
+def keyring(engine: "Engine") -> signing.Keyring:
+    """The keys of the engine's ``seals.yaml`` (read once per config folder and home)."""
     key = (str(engine.config.directory), str(engine.settings.home))
-    with _configs_lock:
-        if key not in _configs:
-            _configs[key] = load_seal_config(engine.config.directory, engine.config.organisations, engine.settings.home)
-        return _configs[key]
+    with _keyrings_lock:
+        if key not in _keyrings:
+            _keyrings[key] = signing.Keyring(load_seal_config(engine.config.directory, engine.config.organisations, engine.settings.home))
+        return _keyrings[key]
 
 
 def signed_pdf_path(docx_relative: str) -> str:
@@ -127,7 +128,7 @@ def seal_step(ctx: "StepContext") -> SealedCopy:
         raise FlowError(f"document {doc.doc_number or doc.id} is not rendered yet: put the render step before the seal step")
     relative = signed_pdf_path(doc.file)
     storage = ctx.engine.storage
-    copy = seal_document(storage / doc.file, storage / relative, DocumentContent.model_validate(doc.content), ctx.org, seal_config(ctx.engine))
+    copy = seal_document(storage / doc.file, storage / relative, DocumentContent.model_validate(doc.content), ctx.org, keyring(ctx.engine))
     ctx.record_file(SIGNED_PDF, relative, copy.sha256, copy.size)
     ctx.audit("sealed", doc.id, file=relative, sha256=copy.sha256, size=copy.size, signer=copy.signer,
               certificate_sha256=copy.certificate_sha256, visible=copy.visible, page=copy.page,
@@ -159,7 +160,7 @@ def check_received(ctx: "StepContext", received: Document) -> signing.SealCheck:
         result, digest = signing.check(signing.CheckStatus.absent, f"file not found: {path}"), None
     else:
         digest = signing.sha256_hex(data)
-        result = verify_bytes(data, digest, seal_config(ctx.engine))
+        result = verify_bytes(data, digest, keyring(ctx.engine))
     ctx.audit("seal_checked", received.id, file=row.file, sha256_matches_record=digest == row.sha256, **result.as_dict())
     return result
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.models import signing
+from gongwen_engine.doc_templates import signing
 
 from gongwen_engine.flows.cli.main import console, friendly
 from gongwen_engine.flows.engine.engine import CHINA, FlowError
@@ -69,7 +69,7 @@ def verify(
         data = file.read_bytes()
     except (FileNotFoundError, IsADirectoryError):
         raise FlowError(f"文件不存在：{file}（file not found）") from None
-    roots = seals.trust_roots()
+    roots = signing.Keyring(seals).trust_roots()
     for path in trust or []:
         try:
             roots.append(signing.load_certificate(path))

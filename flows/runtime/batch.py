@@ -39,7 +39,7 @@ from sqlmodel import Session, func, select
 
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.models import db
-from gongwen_engine.models.archive_files import pages_with_text
+from gongwen_engine.doc_templates.archive_files import pages_with_text
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document
 
 from gongwen_engine.flows.engine import claims

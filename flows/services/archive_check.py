@@ -12,8 +12,8 @@ from lxml import etree
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
-from gongwen_engine.models.archive import ARCHIVE_CODE_RE, format_archive_code, parse_archive_code
-from gongwen_engine.models.archive_files import digests, docx_paragraphs, file_format
+from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE, format_archive_code, parse_archive_code
+from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, RetrievalLog
 
 from gongwen_engine.models.rules.permissions import Action, Fonds, allowed

@@ -21,8 +21,8 @@ from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
 from gongwen_engine.doc_templates.render import write_atomically
-from gongwen_engine.models.archive import RETENTION_LABELS, item_sequence, parse_archive_code
-from gongwen_engine.models.archive_files import digests, docx_paragraphs, file_format
+from gongwen_engine.models.rules.archive import RETENTION_LABELS, item_sequence, parse_archive_code
+from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
 from gongwen_engine.models.archive_search import index_item
 from gongwen_engine.models.tables import ArchiveItem, NumberCounter
 

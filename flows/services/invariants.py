@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from gongwen_engine.models.archive import item_sequence
+from gongwen_engine.models.rules.archive import item_sequence
 from gongwen_engine.models.audit import verify_chain
 from gongwen_engine.models.numbering import register_sequence
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, IssuedNumber, NumberCounter, Registration, WorkItem

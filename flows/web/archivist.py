@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.records import outcome_word
 from gongwen_engine.models import db
-from gongwen_engine.models.archive import RETENTION_LABELS, stamp_for
+from gongwen_engine.models.rules.archive import RETENTION_LABELS, stamp_for
 from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
 from gongwen_engine.models.tables import ArchiveItem
 

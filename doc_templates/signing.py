@@ -35,6 +35,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from gongwen_engine.config.schema import Organisation
+from gongwen_engine.config.seals import SEALS_FILE, SealConfig
+from gongwen_engine.config.yamlsrc import SourceError
+
 SIGNATURE_FIELD = "Seal"  # the PDF form field that carries the seal
 DEMO_MARK = "演示用"
 DEMO_VALIDITY = timedelta(days=3650)
@@ -229,6 +233,55 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key: Any) -> x509.Cer
 
 
 # ---- signing ----------------------------------------------------------------------------------
+
+class Keyring:
+    """The signing identities and trust roots a seals file (``config/seals.py``) names, each
+    identity loaded once: the configured key of an organisation, or a demo certificate."""
+
+    def __init__(self, seals: SealConfig) -> None:
+        self.seals = seals
+        self._identities: dict[str, SigningIdentity] = {}
+
+    def identity(self, org: Organisation) -> SigningIdentity:
+        """The organisation's signing identity: its configured key, or a demo certificate."""
+        if org.code not in self._identities:
+            self._identities[org.code] = self._load_identity(org)
+        return self._identities[org.code]
+
+    def _load_identity(self, org: Organisation) -> SigningIdentity:
+        seals = self.seals
+        entry = seals.entry(org.code)
+        if not entry.has_key:
+            if not seals.file.demo_certificates:
+                raise SourceError(seals.path, seals.doc.line_of(("organisations",)) if seals.doc else None,
+                                  f"organisation '{org.code}' ({org.name}) has no signing key, and demo_certificates is off",
+                                  f"add organisations: {{{org.code}: {{pkcs12: ...}}}} to {SEALS_FILE}, or set demo_certificates: true for a demo")
+            return self.demo_authority().identity(org.code, org.name)
+        passphrase = seals.passphrase(org.code, entry)
+        try:
+            if entry.pkcs12:
+                return load_pkcs12_identity(seals.resolve(entry.pkcs12), passphrase)
+            return load_pem_identity(seals.resolve(entry.key), seals.resolve(entry.certificate), [seals.resolve(p) for p in entry.chain], passphrase)
+        except SigningError as exc:
+            raise seals.error(org.code, "pkcs12" if entry.pkcs12 else "key", str(exc), "check the path, the file and its passphrase") from None
+
+    def demo_authority(self) -> DemoAuthority:
+        return DemoAuthority(self.seals.demo_ca_folder)
+
+    def trust_roots(self) -> list[x509.Certificate]:
+        """Certificates a verification accepts as roots: the configured ones (+ the demo CA)."""
+        seals = self.seals
+        roots = []
+        for i, path in enumerate(seals.file.trust):
+            try:
+                roots.append(load_certificate(seals.resolve(path)))
+            except SigningError as exc:
+                raise SourceError(seals.path, seals.doc.line_of(("trust", i)) if seals.doc else None, str(exc), "fix or remove this trust entry") from None
+        demo_root = self.demo_authority().root_path
+        if seals.file.demo_certificates and demo_root.is_file():  # never created by a verification
+            roots.append(load_certificate(demo_root))
+        return roots
+
 
 @dataclass(frozen=True)
 class VisibleSeal:

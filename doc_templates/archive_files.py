@@ -25,7 +25,7 @@ from gmssl import func as gm_func, sm3
 from lxml import etree
 
 from gongwen_engine.doc_templates import pdf as pdf_conversion
-from gongwen_engine.models.archive import ArchiveStamp
+from gongwen_engine.models.rules.archive import ArchiveStamp
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 NS = {"w": W}

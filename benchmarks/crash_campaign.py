@@ -21,7 +21,7 @@ violation.
 
 Distributed mode: a Prefect server on its own PostgreSQL database, the application database
 on another, ``gongwen deploy``, two ``prefect worker start`` processes and the driver
-``gongwen cascade --deployment gongwen-dispatch/cascade``. Each kill picks a victim: the
+``gongwen cascade --deployment gongwen-batch-dispatch/cascade``. Each kill picks a victim: the
 driver (resumed with ``--resume``), a worker with the flow runs it started (a new worker is
 started), or the Prefect server (killed, started again on the same database and port after a
 pause). The first kill comes after a random number of finished steps (within the first 30 %); each next one once at
@@ -387,7 +387,7 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
             raise RuntimeError(deployed.stdout + deployed.stderr)
         topo.start_worker()
         topo.start_worker()
-        command = [*CLI, "cascade", "--out", str(out), "--config", str(config), "--deployment", "gongwen-dispatch/cascade", "--runs", "2"]
+        command = [*CLI, "cascade", "--out", str(out), "--config", str(config), "--deployment", "gongwen-batch-dispatch/cascade", "--runs", "2"]
         rng = random.Random(seed)
         driver = start(command, env, result.log)
         born = {"driver": time.monotonic(), "last": time.monotonic()}

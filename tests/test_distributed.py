@@ -83,7 +83,7 @@ def test_a_cascade_runs_across_two_workers_exactly_once(prefect_server: str, pg_
             logs.append(tmp_path / f"worker{n}.log")
             workers.append(subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", "gongwen-test", "--type", "process",
                                              "--name", f"worker-{n}", "--limit", "1"], env=env, stdout=logs[-1].open("w"), stderr=subprocess.STDOUT))
-        run = subprocess.run([*cli, "cascade", "--out", str(out), "--config", str(config), "--deployment", "gongwen-dispatch/cascade", "--runs", "2"],
+        run = subprocess.run([*cli, "cascade", "--out", str(out), "--config", str(config), "--deployment", "gongwen-batch-dispatch/cascade", "--runs", "2"],
                              env=env, capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stdout + run.stderr + "".join(p.read_text() for p in logs)
     finally:

@@ -22,7 +22,7 @@ def cascade(
     province: Annotated[Optional[list[str]], typer.Option(help="only these provincial-level units (codes, e.g. shandong, p64); repeatable")] = None,
     concurrency: Annotated[int, typer.Option(help="organisation batches run at once")] = 2,
     batch: Annotated[int, typer.Option(help="circulations per batch (one Prefect task run each)")] = 64,
-    deployment: Annotated[Optional[str], typer.Option(help="run on the workers of this deployment instead of here, e.g. gongwen-dispatch/cascade (see `gongwen deploy`); needs PREFECT_API_URL and a shared GONGWEN_DATABASE_URL/GONGWEN_STORAGE")] = None,
+    deployment: Annotated[Optional[str], typer.Option(help="run on the workers of this deployment instead of here, e.g. gongwen-batch-dispatch/cascade (see `gongwen deploy`); needs PREFECT_API_URL and a shared GONGWEN_DATABASE_URL/GONGWEN_STORAGE")] = None,
     runs: Annotated[int, typer.Option(help="with --deployment: flow runs started (the workers share them)")] = 2,
     resume: Annotated[bool, typer.Option(help="continue the cascade in --out that was interrupted (killed, machine restarted): nothing is launched twice, unfinished circulations continue, the manifest is written; starts it if it never began")] = False,
 ) -> None:
@@ -68,7 +68,7 @@ def cascade(
 @friendly
 def deploy(
     pool: Annotated[str, typer.Option(help="the process work pool (created if missing)")] = "gongwen",
-    name: Annotated[str, typer.Option(help="deployment name: gongwen-dispatch/<name>")] = "cascade",
+    name: Annotated[str, typer.Option(help="deployment name: gongwen-batch-dispatch/<name>")] = "cascade",
     concurrency: Annotated[int, typer.Option(help="organisation batches each flow run runs at once")] = 2,
     batch: Annotated[int, typer.Option(help="circulations per batch")] = 16,
 ) -> None:
@@ -81,8 +81,8 @@ def deploy(
     if not os.environ.get("PREFECT_API_URL"):
         raise FlowError("请先设置 PREFECT_API_URL，指向 Prefect 服务器（e.g. http://prefect-host:4200/api）")
     deployment_id = asyncio.run(deploy_dispatch(pool, name, concurrency, batch))
-    console.print(f"deployment gongwen-dispatch/{name} ({deployment_id}) on work pool {pool}\n"
-                  f"workers: prefect worker start --pool {pool}\nrun: gongwen cascade --out DIR --deployment gongwen-dispatch/{name}")
+    console.print(f"deployment gongwen-batch-dispatch/{name} ({deployment_id}) on work pool {pool}\n"
+                  f"workers: prefect worker start --pool {pool}\nrun: gongwen cascade --out DIR --deployment gongwen-batch-dispatch/{name}")
 
 
 app.command("cascade")(cascade)

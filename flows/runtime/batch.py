@@ -44,13 +44,13 @@ from gongwen_engine.models.tables import Circulation, CirculationFile, Document
 
 from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
+from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime.runner import current_engine, use_engine
 
 log = logging.getLogger(__name__)
 SEAL_ACTION = "seal"
 ARCHIVE_ACTION = "archive"
-RETRY_DELAY_S = 0.5
 
 
 def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
@@ -140,7 +140,7 @@ def run_with_retries(engine: Engine, circulation_id: int) -> str:
             return engine.run_step(circulation_id, circ.step).status
         except Exception as exc:  # noqa: BLE001 - retried, then recorded as the circulation's failure
             if attempt == step.retries:
-                engine.fail(circulation_id, f"{circ.step}: {type(exc).__name__}: {exc}")
+                engine.fail(circulation_id, failure_text(circ.step, exc))
                 return "failed"
             log.warning("circulation %s step %s failed (%s), retrying", circulation_id, circ.step, exc)
             time.sleep(RETRY_DELAY_S)
@@ -185,7 +185,7 @@ def unfinished(engine: Engine) -> int:
         return session.exec(select(func.count()).select_from(Circulation).where(Circulation.status.in_(("ready", "running")))).one()
 
 
-@flow(name="gongwen-dispatch", validate_parameters=False)
+@flow(name="gongwen-batch-dispatch", validate_parameters=False)
 async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done: bool = False) -> dict[str, int]:
     """Run every circulation with automatic work in organisation batches, until idle.
 

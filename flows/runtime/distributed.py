@@ -4,7 +4,7 @@ Topology (one machine in the tests, several in production — see README):
 
 * a Prefect server backed by PostgreSQL (``prefect server start`` with
   ``PREFECT_SERVER_DATABASE_CONNECTION_URL``);
-* a ``process`` work pool and the deployment ``gongwen-dispatch/<name>`` whose entrypoint is the
+* a ``process`` work pool and the deployment ``gongwen-batch-dispatch/<name>`` whose entrypoint is the
   installed module ``gongwen_engine.flows.runtime.batch:dispatch_batches`` (no code is pulled: every
   worker machine has gongwen installed, like any other dependency);
 * two or more ``prefect worker start --pool <pool>`` processes; each flow run they take runs
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENTRYPOINT = "gongwen_engine.flows.runtime.batch:dispatch_batches"
-FLOW_NAME = "gongwen-dispatch"
+FLOW_NAME = "gongwen-batch-dispatch"
 DEFAULT_POOL = "gongwen"
 DEFAULT_DEPLOYMENT = "cascade"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -79,7 +79,7 @@ async def deploy(pool: str = DEFAULT_POOL, name: str = DEFAULT_DEPLOYMENT, concu
 
 
 async def run_across_workers(deployment: str, runs: int, timeout_s: float = 3600, engine: "Engine | None" = None, stall_s: float = STALL_S) -> dict[str, str]:
-    """Start ``runs`` flow runs of ``deployment`` ("gongwen-dispatch/cascade") and wait until
+    """Start ``runs`` flow runs of ``deployment`` ("gongwen-batch-dispatch/cascade") and wait until
     they are done; returns each run's name and final state.
 
     With ``engine`` (the application database), the work decides, not the runs — so a killed

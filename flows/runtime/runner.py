@@ -29,6 +29,7 @@ from prefect.cache_policies import NO_CACHE
 from gongwen_engine.doc_templates import pdf
 
 from gongwen_engine.flows.engine.claims import has_claimable, work_signal
+from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.engine.engine import Engine
 
 _engine: Engine | None = None
@@ -76,9 +77,9 @@ async def advance(engine: Engine, circulation_id: int, max_steps: int | None = N
             return circ.status
         name = f"{engine.config.org(circ.org).short_name} · {step.title} · {await anyio.to_thread.run_sync(engine.document_label, circ)}"
         try:
-            await run_step.with_options(retries=step.retries, retry_delay_seconds=0.5, task_run_name=name)(circulation_id, circ.step)
+            await run_step.with_options(retries=step.retries, retry_delay_seconds=RETRY_DELAY_S, task_run_name=name)(circulation_id, circ.step)
         except Exception as exc:  # noqa: BLE001 - retries are exhausted: record and stop this circulation
-            await anyio.to_thread.run_sync(engine.fail, circulation_id, f"{circ.step}: {type(exc).__name__}: {exc}")
+            await anyio.to_thread.run_sync(engine.fail, circulation_id, failure_text(circ.step, exc))
             return "failed"
     return (await anyio.to_thread.run_sync(engine.circulation, circulation_id)).status
 

@@ -16,7 +16,7 @@ from docx.shared import Mm
 
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE
-from gongwen_engine.models.numbering import parse_doc_number
+from gongwen_engine.models.rules.doc_numbers import parse_doc_number
 
 SHANDONG_TITLE = "关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知"
 

@@ -17,7 +17,7 @@ from gongwen_engine.flows.services.demo import expected_circulations, load_notic
 from gongwen_engine.flows.engine.engine import FlowError
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE
-from gongwen_engine.models.numbering import parse_doc_number
+from gongwen_engine.models.rules.doc_numbers import parse_doc_number
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, Document, IssuedNumber, Registration, WorkItem
 
 SEED_001_TITLE = "关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知"

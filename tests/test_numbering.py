@@ -16,14 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from gongwen_engine.models import db
-from gongwen_engine.models.numbering import (
-    DocNumber,
-    allocate_doc_number,
-    format_doc_number,
-    issue_doc_number,
-    parse_doc_number,
-    void_doc_number,
-)
+from gongwen_engine.models.rules.doc_numbers import DocNumber, format_doc_number, parse_doc_number
+from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number, void_doc_number
 from gongwen_engine.models.tables import Document, IssuedNumber, NumberCounter
 
 

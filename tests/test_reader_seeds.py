@@ -11,7 +11,7 @@ import pytest
 
 from gongwen_engine.doc_templates.reader import read_file
 from gongwen_engine.models.rules.dates import parse_cn_date
-from gongwen_engine.models.numbering import normalise_doc_number
+from gongwen_engine.models.rules.doc_numbers import normalise_doc_number
 from gongwen_engine.models.rules.titles import forwarding_title
 
 SEEDS = Path(os.environ.get("GONGWEN_SEEDS", Path(__file__).resolve().parent / "seeds"))  # copies of shared/seeds

@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 from gongwen_engine.models.rules.dates import CN_DATE_RE, format_cn_date, parse_cn_date
-from gongwen_engine.models.numbering import normalise_doc_number
+from gongwen_engine.models.rules.doc_numbers import normalise_doc_number
 from gongwen_engine.models.rules.titles import forwarding_source
 
 from gongwen_engine.doc_templates.reader.deadlines import Deadline, find_deadlines

@@ -17,7 +17,8 @@ from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.doc_templates.render import RenderResult, render_docx
 from gongwen_engine.models.issuers import issuer_names
-from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, issue_doc_number, next_serial, register_sequence, void_doc_number
+from gongwen_engine.models.rules.doc_numbers import format_register_number, register_sequence
+from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number, next_serial, void_doc_number
 from gongwen_engine.models.tables import Delivery, Document, Registration, utcnow
 
 from gongwen_engine.flows.actions import sealing

@@ -37,7 +37,7 @@ from gongwen_engine.doc_templates.reader.structure import split_recipients
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.dates import format_cn_date, parse_cn_date
 from gongwen_engine.models.issuers import EXTERNAL_ISSUER, match_organisation
-from gongwen_engine.models.numbering import normalise_doc_number
+from gongwen_engine.models.rules.doc_numbers import normalise_doc_number
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document, Registration
 
 from gongwen_engine.flows.engine.engine import Engine, FlowError

@@ -35,7 +35,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.models.rules.archive import item_sequence
 from gongwen_engine.models.audit import verify_chain
-from gongwen_engine.models.numbering import register_sequence
+from gongwen_engine.models.rules.doc_numbers import register_sequence
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, IssuedNumber, NumberCounter, Registration, WorkItem
 
 from gongwen_engine.flows.actions.archiving import verify as archive_verify

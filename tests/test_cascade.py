@@ -40,10 +40,8 @@ def test_national_tree_has_every_level_from_the_division_table(national) -> None
     assert national.org(shihezi.parent).name == "新疆生产建设兵团第八师妇女联合会"
 
 
-def test_every_unit_has_its_own_prefix_fonds_and_name(national) -> None:
+def test_every_unit_has_its_own_fonds_and_name(national) -> None:
     orgs = list(national.organisations.values())
-    prefixes = [p for o in orgs for p in o.prefixes]
-    assert len(prefixes) == len(set(prefixes))  # the loader refuses duplicates too
     assert len({o.fonds for o in orgs}) == len(orgs)
     assert len({o.short_name for o in orgs}) == len(orgs)  # 朝阳区 (北京) vs 朝阳区 (长春) are told apart
     assert all(o.mark.endswith("文件") and o.printed_by.endswith(("办公室", "办公厅")) for o in orgs)

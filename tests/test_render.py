@@ -206,7 +206,7 @@ def test_title_erhao_xiaobiaosong_centred_two_lines_below_red_line(forwarding):
     index = index_of(forwarding, "关于转发全国妇联")
     title = forwarding.paragraphs[index]
     assert title.alignment == docx.enum.text.WD_ALIGN_PARAGRAPH.CENTER
-    assert all(east_asia(r) == L.FONT_XIAOBIAOSONG and r.font.size.pt == 22 for r in title.runs)
+    assert title.runs and all(east_asia(r) == L.FONT_XIAOBIAOSONG and r.font.size.pt == 22 for r in title.runs)
     assert "\n" in title.text  # the author's line breaks kept
     assert forwarding.paragraphs[index - 3].text == "鲁妇发〔2012〕10号"
     assert [p.text for p in forwarding.paragraphs[index - 2:index]] == ["", ""]

@@ -84,7 +84,7 @@ def gongwen(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gongwen_engine.flows", *args], capture_output=True, text=True, env=env, timeout=600)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 18 circulations through the CLI, Prefect and LibreOffice
 def test_cascade_cli_runs_a_municipality_exactly_once(tmp_path: Path) -> None:
     """上海: 全国妇联 → 上海市妇联 → its 16 districts, through the CLI, Prefect and LibreOffice."""
     out = tmp_path / "out"

@@ -9,6 +9,7 @@ import, importer → imported, with its line.
 from __future__ import annotations
 
 import ast
+import importlib.util
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -17,7 +18,6 @@ import grimp
 import pytest
 
 PACKAGE = "gongwen_engine"
-ROOT = Path(__file__).resolve().parents[1]
 
 FOLDERS = ("config", "models", "doc_templates", "flows")  # bottom → top
 # bottom → top; the CLI sits on the web app because `gongwen web` serves it (and sets its passwords)
@@ -28,7 +28,17 @@ INTERFACES = ("cli", "web")
 
 @cache
 def graph() -> grimp.ImportGraph:
-    return grimp.build_graph(PACKAGE, include_external_packages=True, cache_dir=None)
+    """The four folders as the packages they are mapped to: found by importlib both through the
+    editable install's finder and through a plain path entry (grimp cannot list a namespace whose
+    only path is an editable finder's placeholder)."""
+    return grimp.build_graph(*(f"{PACKAGE}.{name}" for name in FOLDERS), include_external_packages=True, cache_dir=None)
+
+
+def source_folder(package: str) -> Path:
+    """Where the import system finds ``package``: the code the graph was built from."""
+    spec = importlib.util.find_spec(f"{PACKAGE}.{package}")
+    assert spec and spec.submodule_search_locations, f"{PACKAGE}.{package} is not importable"
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def short(module: str) -> str:
@@ -107,6 +117,17 @@ def test_doc_templates_take_from_models_only_the_rules() -> None:
 
 # ---- (b) inside flows/engine --------------------------------------------------------------------------
 
+def in_engine(module: str) -> bool:
+    return short(module) == "flows.engine" or short(module).startswith("flows.engine.")
+
+
+def test_the_engine_imports_only_models_config_and_itself() -> None:
+    """The engine is handed its actions and renderer; from the package it knows only models and config."""
+    reaching = [described(a, b) for a, b in internal_imports()
+                if in_engine(a) and not in_engine(b) and folder(b) not in ("models", "config")]
+    assert reaching == [], "flows/engine imports beyond models and config:\n" + "\n".join(reaching)
+
+
 def test_no_import_cycle_inside_the_engine() -> None:
     engine = f"{PACKAGE}.flows.engine"
     assert graph().find_children(engine), "grimp found no module in flows/engine"
@@ -151,9 +172,10 @@ def database_uses(path: Path) -> Iterator[tuple[int, str]]:
 
 @pytest.mark.parametrize("interface", INTERFACES)
 def test_an_interface_never_opens_a_session_nor_selects(interface: str) -> None:
-    files = sorted((ROOT / "flows" / interface).rglob("*.py"))
-    assert files, f"no Python file under flows/{interface}"
-    uses = [f"{path.relative_to(ROOT)}:{line}: {what}" for path in files for line, what in sorted(set(database_uses(path)))]
+    folder = source_folder(f"flows.{interface}")
+    files = sorted(folder.rglob("*.py"))
+    assert files, f"no Python file under {folder}"
+    uses = [f"flows/{interface}/{path.relative_to(folder)}:{line}: {what}" for path in files for line, what in sorted(set(database_uses(path)))]
     assert uses == [], f"flows/{interface} reaches the database (call a service instead):\n" + "\n".join(uses)
 
 

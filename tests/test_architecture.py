@@ -88,7 +88,9 @@ def flows_rank(module: str) -> int:
 
 @pytest.mark.parametrize("layer", FOLDERS)
 def test_a_folder_imports_only_the_folders_below_it(layer: str) -> None:
-    upward = [described(a, b) for a, b in internal_imports() if folder(a) == layer and FOLDERS_RANK[folder(b)] > FOLDERS_RANK[layer]]
+    imports = list(internal_imports())
+    assert imports, "grimp found no import between modules of the package"
+    upward = [described(a, b) for a, b in imports if folder(a) == layer and FOLDERS_RANK[folder(b)] > FOLDERS_RANK[layer]]
     assert upward == [], f"{layer} imports a folder above it (order: {' → '.join(FOLDERS)}):\n" + "\n".join(upward)
 
 

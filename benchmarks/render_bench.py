@@ -31,7 +31,10 @@ from gongwen_engine.doc_templates.base import page_number_runs_xml, rfonts_xml
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.elements import BodyParagraph, ColophonRow, PartView
 from gongwen_engine.doc_templates.render import part_views, render_docx
-from gongwen_engine.doc_templates.samples import forwarding_sample
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from samples import forwarding_sample  # the sample documents are test data (tests/samples.py)
 
 _PPR_AFTER_PBDR = ("w:shd", "w:tabs", "w:spacing", "w:ind", "w:jc")
 _RPR_AFTER_W = ("w:kern", "w:position", "w:sz", "w:szCs")

@@ -17,10 +17,13 @@ from pathlib import Path
 
 from gongwen_engine.doc_templates import pdf as pdf_mod
 from gongwen_engine.doc_templates.render import render_docx
-from gongwen_engine.doc_templates.samples import forwarding_sample
 from gongwen_engine.doc_templates.seal import find_signature, seal_box, specimen_png
 from gongwen_engine.doc_templates import signing
 from gongwen_engine.models.rules.dates import format_cn_date
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from samples import forwarding_sample  # the sample documents are test data (tests/samples.py)
 
 
 def timed(fn: Callable[[], object], runs: int) -> tuple[float, object]:

@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.render import render_docx_bytes
-from gongwen_engine.doc_templates.samples import attachments_sample
+from samples import attachments_sample
 from gongwen_engine.flows.services.archive_exports import ITEM_METADATA, PACKAGE_FORMAT, PACKAGE_MANIFEST, import_package
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.models import db

@@ -15,7 +15,7 @@ from functools import cache
 
 from gongwen_engine.doc_templates.reader import IntakeError, ReadLimits, read_bytes
 from gongwen_engine.doc_templates.render import render_docx_bytes
-from gongwen_engine.doc_templates.samples import attachments_sample
+from samples import attachments_sample
 
 LIMITS = ReadLimits(max_bytes=2 * 1024 * 1024)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.engine.claims import WorkSignal, has_claimable
 from gongwen_engine.models import db
@@ -59,13 +61,10 @@ def test_an_idle_worker_is_woken_by_the_commit_that_makes_work_ready(make_engine
         assert woken == [True]
 
         # a transaction that rolls back announces nothing
-        try:
-            with db.transaction(engine.db) as session:
-                session.add(Circulation(org="shandong", flow="issuing", flow_version="test", policy="demo", step="number", status="ready"))
-                session.flush()
-                raise RuntimeError("rolled back")
-        except RuntimeError:
-            pass
+        with pytest.raises(RuntimeError, match="rolled back"), db.transaction(engine.db) as session:
+            session.add(Circulation(org="shandong", flow="issuing", flow_version="test", policy="demo", step="number", status="ready"))
+            session.flush()
+            raise RuntimeError("rolled back")
         assert signal.wait(0.5) is False
     finally:
         signal.close()

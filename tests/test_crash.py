@@ -251,7 +251,7 @@ def test_a_half_done_demo_is_continued_with_run_not_launched_again(tmp_path: Pat
         assert len(s.exec(select(Circulation)).all()) == 1
 
 
-# ---- the short crash campaign ------------------------------------------------------------------------
+# ---- the short crash campaign (~1.5 min each on the loaded 2-core machine: in the default run) --------
 
 def short_campaign(tmp_path: Path, pg_url: str | None) -> crash_campaign.CampaignResult:
     result = crash_campaign.local_campaign(tmp_path / "out", ["p31"], kills=3, seed=7, pg_url=pg_url, work=tmp_path, children=2,
@@ -260,7 +260,6 @@ def short_campaign(tmp_path: Path, pg_url: str | None) -> crash_campaign.Campaig
     return result
 
 
-@pytest.mark.slow
 def test_a_cascade_killed_three_times_resumes_with_zero_violations_on_sqlite(tmp_path: Path) -> None:
     result = short_campaign(tmp_path, None)
     assert len(result.kills) == 3 and result.resumes == 3
@@ -268,7 +267,6 @@ def test_a_cascade_killed_three_times_resumes_with_zero_violations_on_sqlite(tmp
     assert result.report["checked"]["documents"] == 2 and result.report["checked"]["manifest_entries"] == 2
 
 
-@pytest.mark.slow
 @pytest.mark.postgres
 def test_a_cascade_killed_three_times_resumes_with_zero_violations_on_postgres(tmp_path: Path) -> None:
     name, url = crash_campaign.create_pg_database("gongwen_test_crash")
@@ -281,7 +279,7 @@ def test_a_cascade_killed_three_times_resumes_with_zero_violations_on_postgres(t
     assert result.report["checked"]["documents"] == 2
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a Prefect server on PostgreSQL and two workers started again after the kills: minutes
 @pytest.mark.postgres
 def test_distributed_cascade_survives_killed_driver_workers_and_server(tmp_path: Path) -> None:
     """A Prefect server on PostgreSQL, two `prefect worker`s, the driver: three of them killed

@@ -176,7 +176,7 @@ def test_the_cli_says_plainly_when_the_database_stays_unreachable(pg_url, tmp_pa
 
 # ---- SQLite: several CLI processes at once ---------------------------------------------------------------
 
-@pytest.mark.slow  # ~15 gongwen processes, three of them start Prefect's embedded server
+@pytest.mark.slow  # ~15 gongwen processes, three of them start Prefect's embedded server: 5.5 min at load 8
 def test_several_cli_processes_at_once_on_sqlite_never_crash(tmp_path):
     swarm = Swarm.create(tmp_path / "swarm")
     cli_campaign(swarm, processes=4, orgs=("acwf", "hunan"))

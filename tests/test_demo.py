@@ -38,6 +38,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]
     out = tmp_path_factory.mktemp("demo")
     proc = gongwen("demo", "--out", str(out), home=out / "home")
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest, "the demo issued no document: the tests that look at each one would check nothing"
     return out, manifest, proc.stdout
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.doc_templates.render import render_docx
-from gongwen_engine.doc_templates.samples import forwarding_sample
+from samples import forwarding_sample
 from gongwen_engine.doc_templates.archive_files import text_pages_of_pdf
 
 

@@ -14,7 +14,7 @@ from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.doc_templates.reader import read_bytes
 from gongwen_engine.doc_templates.render import render_docx_bytes
-from gongwen_engine.doc_templates.samples import attachments_sample, forwarding_sample
+from samples import attachments_sample, forwarding_sample
 from gongwen_engine.flows.services.demo import load_notice
 
 from reader_corpus import CORE_FIELDS, Corpus, build_corpus, compare

@@ -19,7 +19,7 @@ from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.elements import body_paragraph, fit_mark, heading_level
 from gongwen_engine.doc_templates.render import render_docx, render_docx_bytes
-from gongwen_engine.doc_templates.samples import attachments_sample, forwarding_sample
+from samples import attachments_sample, forwarding_sample
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
@@ -206,7 +206,7 @@ def test_title_erhao_xiaobiaosong_centred_two_lines_below_red_line(forwarding):
     index = index_of(forwarding, "关于转发全国妇联")
     title = forwarding.paragraphs[index]
     assert title.alignment == docx.enum.text.WD_ALIGN_PARAGRAPH.CENTER
-    assert all(east_asia(r) == L.FONT_XIAOBIAOSONG and r.font.size.pt == 22 for r in title.runs)
+    assert title.runs and all(east_asia(r) == L.FONT_XIAOBIAOSONG and r.font.size.pt == 22 for r in title.runs)
     assert "\n" in title.text  # the author's line breaks kept
     assert forwarding.paragraphs[index - 3].text == "鲁妇发〔2012〕10号"
     assert [p.text for p in forwarding.paragraphs[index - 2:index]] == ["", ""]
@@ -424,11 +424,11 @@ def test_same_input_same_bytes_and_atomic_write(tmp_path):
 def test_same_bytes_in_another_process():
     """A retried step may run in a fresh worker: the base package is rebuilt identically."""
     code = ("import hashlib, sys; from gongwen_engine.doc_templates.render import "
-            "render_docx_bytes; from gongwen_engine.doc_templates.samples import "
+            "render_docx_bytes; from samples import "
             "forwarding_sample; sys.stdout.write(hashlib.sha256("
             "render_docx_bytes(forwarding_sample())).hexdigest())")
     other = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                           text=True).stdout
+                           text=True, cwd=Path(__file__).parent).stdout  # `-c` imports from the cwd: tests/samples.py
     assert other == hashlib.sha256(render_docx_bytes(forwarding_sample())).hexdigest()
 
 

@@ -100,7 +100,9 @@ def test_every_issued_document_gets_a_signed_pdf_beside_its_docx(tree) -> None:
 
 def test_sealed_copies_verify_with_signer_time_and_certificate(tree) -> None:
     sealed_events = {e.org: e.detail for e in audits(tree, "sealed")}
-    for org, (_, file) in sealed_copies(tree).items():
+    copies = sealed_copies(tree)
+    assert set(copies) == ISSUERS
+    for org, (_, file) in copies.items():
         result = verify_pdf((tree.storage / file.file).read_bytes(), demo_roots(tree))
         assert result.status == CheckStatus.valid, result
         assert result.organisation == tree.config.org(org).name
@@ -220,7 +222,8 @@ def test_the_specimen_is_red_on_transparent() -> None:
     image = Image.open(io.BytesIO(specimen_png("山东省妇女联合会", 42))).convert("RGBA")
     assert image.size == (496, 496)  # 42 mm at 300 dpi
     inked = [p for p in image.get_flattened_data() if p[3] > 0]
-    assert inked and all(r > 150 and g < 120 and b < 120 for r, g, b, _ in inked if _ > 128)
+    opaque = [(r, g, b) for r, g, b, alpha in inked if alpha > 128]
+    assert inked and opaque and all(r > 150 and g < 120 and b < 120 for r, g, b in opaque)
     assert image.getpixel((248, 248))[3] == 0 or image.getpixel((0, 0))[3] == 0
 
 

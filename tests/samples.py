@@ -1,4 +1,4 @@
-"""Sample documents (样例公文) shared by the renderer's tests and its benchmark.
+"""Sample documents (样例公文) shared by the tests and the benchmarks (test data, not part of the package).
 
 * :func:`forwarding_sample` — seed 001: Shandong's cover letter 鲁妇发〔2012〕10号 followed
   by the forwarded national document 妇字〔2012〕2号 as issued (1999-format colophon with

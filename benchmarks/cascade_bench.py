@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from render_bench import python_docx_baseline  # noqa: E402
 
 from gongwen_engine.config.settings import Settings  # noqa: E402
-from gongwen_engine.doc_templates.content import DocumentContent  # noqa: E402
+from gongwen_engine.models.content import DocumentContent  # noqa: E402
 from gongwen_engine.flows.services import demo as demo_mod  # noqa: E402
 from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, run_cascade, subtree_config  # noqa: E402
 from gongwen_engine.flows.engine.engine import Engine  # noqa: E402

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, replace
 
 from gongwen_engine.doc_templates import layout as L
-from gongwen_engine.doc_templates.content import Attachment, DocumentContent, LegacyColophon
+from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.models.rules.dates import format_cn_date
 
 # Characters XML 1.0 forbids (C0 controls other than tab/newline/CR, lone surrogates, FFFE/FFFF).

@@ -23,7 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from gongwen_engine.doc_templates import layout
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.render import part_views
 
 TEMPLATE_DIR = Path(__file__).parent / "gbt9704"

@@ -29,7 +29,7 @@ from markupsafe import Markup, escape
 
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, base_package, zip_entry
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.elements import PartView, part_view
 
 TEMPLATE_DIR = Path(__file__).parent / "gbt9704"

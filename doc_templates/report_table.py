@@ -21,7 +21,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from gongwen_engine.doc_templates.base import zip_entry
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.render import RenderResult, render_docx_bytes, write_atomically
 
 TABLE_FONT = "仿宋_GB2312"

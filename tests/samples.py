@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from gongwen_engine.doc_templates.content import Attachment, DocumentContent, LegacyColophon
+from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 
 _COVER_BODY_001 = [
     (

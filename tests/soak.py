@@ -35,7 +35,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
 from gongwen_engine.flows.services.demo import load_notice

@@ -109,12 +109,15 @@ def test_a_flows_layer_imports_only_the_layers_below_it(layer: str) -> None:
     assert upward == [], f"flows.{layer} imports a layer above it (order: {' → '.join(FLOWS_LAYERS)}):\n" + "\n".join(upward)
 
 
-def test_doc_templates_take_from_models_only_the_rules() -> None:
-    """Data in → bytes out: the renderer may use models.rules, never models.tables, a database or flows."""
-    allowed = f"{PACKAGE}.models.rules"
+DATA_MODELS = ("models.rules", "models.content")  # pure rules and the document's content model: no database
+
+
+def test_doc_templates_take_from_models_only_data() -> None:
+    """Data in → bytes out: the renderer may use models.rules and models.content, never tables, a database or flows."""
     reaching = [described(a, b) for a, b in internal_imports()
-                if folder(a) == "doc_templates" and folder(b) == "models" and not (b == allowed or b.startswith(f"{allowed}."))]
-    assert reaching == [], "doc_templates imports models beyond models.rules:\n" + "\n".join(reaching)
+                if folder(a) == "doc_templates" and folder(b) == "models"
+                and not any(short(b) == m or short(b).startswith(f"{m}.") for m in DATA_MODELS)]
+    assert reaching == [], "doc_templates imports models beyond their data (rules, content):\n" + "\n".join(reaching)
 
 
 # ---- (b) inside flows/engine --------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from driving import drive
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.flows.services.archive_check import four_properties
 from gongwen_engine.flows.services.archive_exports import export_package, import_package, write_catalogue
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, verify

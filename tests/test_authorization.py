@@ -26,7 +26,7 @@ from driving import drive
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds
 from gongwen_engine.flows.cli.main import app as cli_app

@@ -12,7 +12,7 @@ import pytest
 from docx import Document as Docx
 from sqlmodel import Session, select
 
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.flows.runtime import runner
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.services.circulations import inbox, timeline, version_diff

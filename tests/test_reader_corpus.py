@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gongwen_engine.config.loader import load_config
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.doc_templates.reader import read_bytes
 from gongwen_engine.doc_templates.render import render_docx_bytes

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import SourceErrors
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.runtime import runner
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR

@@ -26,7 +26,7 @@ from yaml_edit import copy_yaml_folder, edit
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.seal import MM_PER_PT, SealPlacementError, find_signature, specimen_png
 from gongwen_engine.flows.cli.main import app
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR

@@ -333,7 +333,7 @@ def test_the_print_view_paginates_with_the_type_area_and_page_numbers(browser, t
     """Printed from the browser, a long document runs over several A4 pages, each with the type
     area's margins (天头 37 mm, 订口 28 mm) and "— N —" under it: odd pages right, even left."""
     from gongwen_engine.doc_templates import layout as L
-    from gongwen_engine.doc_templates.content import DocumentContent
+    from gongwen_engine.models.content import DocumentContent
     from gongwen_engine.doc_templates.html import render_html
 
     body = [f"第{n}段。" + "各级妇联组织要结合实际，认真抓好贯彻落实，" * 6 for n in range(1, 25)]

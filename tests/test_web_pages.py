@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from driving import drive
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.doc_templates.content import Attachment, DocumentContent
+from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.doc_templates.elements import part_view
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.flows.services import reporting

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.doc_templates.render import RenderResult, render_docx
 from gongwen_engine.models.issuers import issuer_names

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for

@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Organisation, Role, User
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.db import retry_transient

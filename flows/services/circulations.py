@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.diff import diff_contents
 from gongwen_engine.doc_templates.records import actor_name, outcome_word
 from gongwen_engine.models.tables import AuditEvent, Circulation, Document, utcnow

@@ -30,7 +30,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import Role
-from gongwen_engine.doc_templates.content import Attachment, DocumentContent, LegacyColophon
+from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.doc_templates.reader import IntakeError, Part, ReadLimits, Reading, read_bytes
 from gongwen_engine.doc_templates.reader.loading import load_file
 from gongwen_engine.doc_templates.reader.structure import split_recipients

@@ -37,7 +37,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.yamlsrc import load_yaml
-from gongwen_engine.doc_templates.content import Attachment, DocumentContent
+from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.doc_templates.reader.deadlines import find_deadlines
 from gongwen_engine.doc_templates.report_table import ReportTable, render_report_docx
 from gongwen_engine.models import audit as audit_trail

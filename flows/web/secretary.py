@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import Organisation, Role, User
-from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.doc_templates.reader.structure import DOC_TYPES
 from gongwen_engine.doc_templates.render import render_docx_bytes

@@ -69,7 +69,7 @@ def corpus() -> str:
     return "".join(p.read_text(encoding="utf-8").replace("\n", "") for p in paths)
 
 
-def records(n: int):  # noqa: ANN201
+def records(n: int):
     source, rng = corpus(), random.Random(9)
     for i in range(1, n + 1):
         start = rng.randrange(0, len(source) - 80)

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -47,7 +47,7 @@ def step_like(url: str, circulation_id: int, n: int) -> None:
     for i in range(n):
         with db.transaction(engine) as session:
             circ = db.lock_circulation(session, circulation_id)
-            circ.updated_at = datetime.now(timezone.utc)
+            circ.updated_at = datetime.now(UTC)
             session.add(circ)
             audit.record(session, "bench", "step:bench", org=circ.org, circulation_id=circ.id, detail={"i": i, "comment": "同意"})
 

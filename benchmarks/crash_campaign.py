@@ -92,7 +92,7 @@ def finished_steps(out: Path, pg_url: str | None) -> int:
             return 0
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
             return conn.execute(query).fetchone()[0]
-    except Exception:  # noqa: BLE001 - no table yet, a lock, a restarting server: no progress seen
+    except Exception:  # no table yet, a lock, a restarting server: no progress seen
         return 0
 
 

@@ -27,7 +27,7 @@ from docx.shared import Pt, RGBColor, Twips
 from docx.text.paragraph import Paragraph
 
 from gongwen_engine.doc_templates import layout as L
-from gongwen_engine.doc_templates.base import page_number_runs_xml, rfonts_xml
+from gongwen_engine.doc_templates.base import page_number_runs_xml
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.elements import BodyParagraph, ColophonRow, PartView
 from gongwen_engine.doc_templates.render import part_views, render_docx

@@ -13,10 +13,9 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from gongwen_engine.models import signing
-
 from gongwen_engine.config.schema import Organisation, Strict
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors, YamlDoc, load_yaml
+from gongwen_engine.models import signing
 
 SEALS_FILE = "seals.yaml"
 DEMO_CA_FOLDER = Path("seals") / "demo-ca"  # under the gongwen home folder
@@ -35,7 +34,7 @@ class OrgSeal(Strict):
     diameter_mm: float | None = Field(default=None, ge=20, le=60)
 
     @model_validator(mode="after")
-    def _one_key_source(self) -> "OrgSeal":
+    def _one_key_source(self) -> OrgSeal:
         if self.pkcs12 and (self.key or self.certificate):
             raise ValueError("give either pkcs12: or key: + certificate:, not both")
         if bool(self.key) != bool(self.certificate):

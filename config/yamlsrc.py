@@ -42,14 +42,14 @@ try:  # libyaml through PyYAML (a declared dependency): the fast path of load_ya
         yaml_implicit_resolvers: dict = {}
         yaml_constructors = {tag: make for tag, make in yaml.CSafeLoader.yaml_constructors.items() if tag in CORE_TAGS or tag is None}  # None: any other tag is an error
 
-        def construct_yaml_int(self, node: "yaml.ScalarNode") -> int:
+        def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
             """YAML 1.2 integers as ruamel.yaml reads them: no sexagesimal, a leading 0 is not octal."""
             text = self.construct_scalar(node).replace("_", "")
             sign, digits = (-1 if text[:1] == "-" else 1), text[1:] if text[:1] in ("-", "+") else text
             base = {"0b": 2, "0o": 8, "0x": 16}.get(digits[:2], 10)
             return sign * int(digits[2:] if base != 10 else digits, base)  # a ValueError: the round-trip parser decides
 
-        def construct_mapping(self, node: "yaml.MappingNode", deep: bool = False) -> dict:
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
             if isinstance(node, yaml.MappingNode) and any(key.tag in SPECIAL_KEY_TAGS for key, _ in node.value):
                 raise yaml.constructor.ConstructorError(None, None, "merge (<<) or value (=) key: left to the round-trip parser", node.start_mark)
             mapping = super().construct_mapping(node, deep)
@@ -232,9 +232,9 @@ def _read_fast(text: str) -> Any:
     if _FastLoader is None or ROUND_TRIP_ONLY.search(text) or max(map(len, text.split("\n"))) > FAST_MAX_LINE:
         return _ROUND_TRIP
     try:
-        data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_FastLoader)  # a safe loader
         return _plain(data) if data is not None else {}
-    except Exception:  # noqa: BLE001 - any failure of the fast path: the reference parser decides
+    except Exception:  # any failure of the fast path: the reference parser decides
         return _ROUND_TRIP
 
 

@@ -67,7 +67,7 @@ def _with_table(data: bytes, table: ReportTable) -> bytes:
     return _fixed_zip(raw.getvalue())
 
 
-def _borders(tbl) -> None:  # noqa: ANN001
+def _borders(tbl) -> None:
     """Single black borders on every cell (the base package may not carry a table style)."""
     pr = tbl.tblPr
     borders = pr.makeelement(qn("w:tblBorders"), {})

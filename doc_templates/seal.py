@@ -54,7 +54,7 @@ class Box:
     def centre_x(self) -> float:
         return (self.x0 + self.x1) / 2
 
-    def intersects(self, other: "Box") -> bool:
+    def intersects(self, other: Box) -> bool:
         return self.x0 < other.x1 and other.x0 < self.x1 and self.top < other.bottom and other.top < self.bottom
 
     def pdf_rect(self, page_height: float) -> tuple[float, float, float, float]:
@@ -175,7 +175,7 @@ def specimen_png(org_name: str, diameter_mm: float) -> bytes:
     return out.getvalue()
 
 
-def _arc_text(image, text: str, font, radius: float, colour: tuple[int, int, int, int]) -> None:  # noqa: ANN001
+def _arc_text(image, text: str, font, radius: float, colour: tuple[int, int, int, int]) -> None:
     """Characters upright to the rim along the top arc, centred on the top (at most 220°)."""
     from PIL import Image, ImageDraw
 

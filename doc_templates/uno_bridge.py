@@ -58,7 +58,7 @@ def start_office(soffice: str, profile: str, pipe: str) -> subprocess.Popen:
                             preexec_fn=die_with_parent)
 
 
-def connect(office: subprocess.Popen, pipe: str):  # noqa: ANN201 - a UNO desktop
+def connect(office: subprocess.Popen, pipe: str):
     """The desktop of the started LibreOffice, once it answers on the pipe."""
     import uno
     from com.sun.star.connection import NoConnectException
@@ -76,7 +76,7 @@ def connect(office: subprocess.Popen, pipe: str):  # noqa: ANN201 - a UNO deskto
             time.sleep(0.05)
 
 
-def properties(**values):  # noqa: ANN003, ANN201 - a tuple of UNO PropertyValues
+def properties(**values):
     from com.sun.star.beans import PropertyValue
 
     return tuple(PropertyValue(Name=name, Value=value) for name, value in values.items())
@@ -92,7 +92,7 @@ def typed(spec: dict) -> object:
     return str(value)
 
 
-def convert(desktop, src: str, dst: str, export_filter: str, data: dict) -> None:  # noqa: ANN001
+def convert(desktop, src: str, dst: str, export_filter: str, data: dict) -> None:
     import uno
 
     document = desktop.loadComponentFromURL(uno.systemPathToFileUrl(src), "_blank", 0,
@@ -106,14 +106,14 @@ def convert(desktop, src: str, dst: str, export_filter: str, data: dict) -> None
         document.close(True)
 
 
-def answers(office: subprocess.Popen, desktop) -> bool:  # noqa: ANN001
+def answers(office: subprocess.Popen, desktop) -> bool:
     """LibreOffice is still running and answering on the pipe."""
     if office.poll() is not None:
         return False
     try:
         desktop.getComponents()
         return True
-    except Exception:  # noqa: BLE001 - DisposedException and the like: the connection is gone
+    except Exception:  # DisposedException and the like: the connection is gone
         return False
 
 
@@ -149,7 +149,7 @@ class Office:
     def _terminate(self) -> None:
         try:
             self.desktop.terminate()
-        except Exception:  # noqa: BLE001 - the connection drops as LibreOffice quits
+        except Exception:  # the connection drops as LibreOffice quits
             pass
 
 
@@ -191,7 +191,7 @@ def main() -> int:
                     raise
         else:
             raise RuntimeError(f"soffice.bin exited twice with {FIRST_START_RESTART} (restart)")
-    except Exception as exc:  # noqa: BLE001 - reported to the caller, which decides
+    except Exception as exc:  # reported to the caller, which decides
         office.stop()
         say({"ready": False, "uno": True, "error": f"LibreOffice did not start: {type(exc).__name__}: {exc}"})
         return 4
@@ -201,7 +201,7 @@ def main() -> int:
         try:
             convert(office.desktop, request["src"], request["dst"], request["filter"], request.get("data", {}))
             say({"ok": True})
-        except Exception as exc:  # noqa: BLE001 - every failure is an answer
+        except Exception as exc:  # every failure is an answer
             gone = not answers(office.process, office.desktop)
             say({"ok": False, "fatal": gone, "error": f"{type(exc).__name__}: {exc}"})
             if gone:

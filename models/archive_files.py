@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2
-from gmssl import func as gm_func, sm3
+from gmssl import func as gm_func
+from gmssl import sm3
 from lxml import etree
 
 from gongwen_engine.doc_templates import pdf as pdf_conversion
@@ -75,7 +76,7 @@ def file_format(data: bytes, name: str) -> str:
     return "unknown"
 
 
-def _bytes_io(data: bytes):  # noqa: ANN202
+def _bytes_io(data: bytes):
     import io
 
     return io.BytesIO(data)

@@ -42,7 +42,7 @@ HIT_OPEN, HIT_CLOSE = "【", "】"
 
 
 @cache
-def _t2s():  # noqa: ANN202
+def _t2s():
     import opencc
 
     return opencc.OpenCC("t2s")

@@ -28,7 +28,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import event, inspect, text
@@ -80,9 +80,9 @@ class AuditFields(Protocol):
 
 def canonical(row: AuditFields) -> bytes:
     """The record's fields as canonical JSON (sorted keys, no spaces, UTF-8): what the hash covers."""
-    at = row.at if row.at.utcoffset() is not None else row.at.replace(tzinfo=timezone.utc)
+    at = row.at if row.at.utcoffset() is not None else row.at.replace(tzinfo=UTC)
     fields = {
-        "at": at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor": row.actor,
         "action": row.action,
         "org": row.org,

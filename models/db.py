@@ -50,7 +50,7 @@ DERIVED_COLUMNS = (("archivesearch", "tsv"),)
 _ENGINE_URLS: list[str] = []  # the databases this process opened (passwords hidden), for error messages
 
 
-def include_name(name: str | None, type_: str, parent_names: dict) -> bool:  # noqa: ARG001
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
     """Alembic's ``include_name`` hook: leave derived search structures out of schema comparisons."""
     if name is None:
         return True
@@ -79,7 +79,7 @@ def get_engine(url: str) -> Engine:
 
 def _make_sqlite_transactions_immediate(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+    def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -89,7 +89,7 @@ def _make_sqlite_transactions_immediate(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # noqa: ANN001
+    def _on_begin(conn):
         # Writers (see transaction()) take the write lock up front; readers start deferred.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 

@@ -120,7 +120,7 @@ def normalise_doc_number(text: str) -> tuple[DocNumber, list[str]]:
     return number, changes
 
 
-def _counter_step(dialect: str, sequence: str, year: int, start: int):  # noqa: ANN202
+def _counter_step(dialect: str, sequence: str, year: int, start: int):
     """One statement that takes the counter's row lock and returns the new serial: the first
     allocation inserts ``last = start``, every later one is ``last = last + 1`` (an upsert)."""
     if start < 1:
@@ -129,7 +129,7 @@ def _counter_step(dialect: str, sequence: str, year: int, start: int):  # noqa: 
     return _counter_upsert(insert(NumberCounter).values(sequence=sequence, year=year, last=start))
 
 
-def _counter_upsert(first_row):  # noqa: ANN001, ANN202
+def _counter_upsert(first_row):
     """The counter rule, on an INSERT of the first row (``last = start``) of either dialect: a
     counter that exists steps to ``last + 1`` instead (under its row lock); returns the new serial."""
     return first_row.on_conflict_do_update(
@@ -234,7 +234,7 @@ def _postgres_sql(name: str) -> str:
     return str(statements[name]().compile(dialect=pg_psycopg.dialect()))
 
 
-def _counter_cte(only_if_unnumbered_and_visible: bool):  # noqa: ANN202
+def _counter_cte(only_if_unnumbered_and_visible: bool):
     """The counter step as a CTE: the first allocation inserts ``last = start``, every later one is
     ``last = last + 1``, returning the new serial; optionally only when the document is committed
     (visible here) and has no number yet."""
@@ -247,7 +247,7 @@ def _counter_cte(only_if_unnumbered_and_visible: bool):  # noqa: ANN202
     return _counter_upsert(pg_insert(NumberCounter).from_select(["sequence", "year", "last"], values)).cte("counter")
 
 
-def _insert_issued(counter) -> Executable:  # noqa: ANN001
+def _insert_issued(counter) -> Executable:
     """Insert the number the counter step returned, bound to ``document_id``; returns the row."""
     table = IssuedNumber.__table__
     return (
@@ -277,7 +277,7 @@ def _issue_once_statement() -> Executable:
     return select(issued).union_all(_number_of_document_statement())
 
 
-def _number_of_document_statement():  # noqa: ANN202
+def _number_of_document_statement():
     """PostgreSQL: the number ``document_id`` holds, if any."""
     table = IssuedNumber.__table__
     return select(table).where(table.c.document_id == bindparam("document_id", type_=Integer))

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -216,7 +216,7 @@ class DemoAuthority:
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key: Any) -> x509.CertificateBuilder:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -246,13 +246,13 @@ def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
 def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, reason: str, location: str | None = None) -> bytes:
     """PAdES-sign ``pdf`` (an incremental update); with ``seal``, the seal image is the
     signature's appearance, so the visible seal and the digital signature are one object."""
+    from PIL import Image
     from pyhanko.pdf_utils import layout
     from pyhanko.pdf_utils.images import PdfImage
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
     from pyhanko.stamp import StaticStampStyle
     from pyhanko_certvalidator.registry import SimpleCertificateStore
-    from PIL import Image
 
     der_key = identity.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     signer = signers.SimpleSigner(
@@ -355,7 +355,7 @@ def verify_pdf(data: bytes, trust_roots: Sequence[x509.Certificate]) -> SealChec
     context = ValidationContext(trust_roots=[_asn1_cert(c) for c in trust_roots], allow_fetching=False, revocation_mode="soft-fail")
     try:
         status = validate_pdf_signature(sig, context)
-    except Exception as exc:  # noqa: BLE001 - a damaged signature raises from deep inside the CMS parser
+    except Exception as exc:  # a damaged signature raises from deep inside the CMS parser
         return check(CheckStatus.invalid, f"{type(exc).__name__}: {exc}")
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
     signed_at = status.signer_reported_dt or sig.self_reported_timestamp

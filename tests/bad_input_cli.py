@@ -19,9 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from bad_input_common import Tally
+from typer.testing import CliRunner
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -174,8 +173,8 @@ def seed_database() -> None:
     from sqlmodel import Session
 
     from gongwen_engine.config.settings import Settings
-    from gongwen_engine.flows.services import demo as demo_mod
     from gongwen_engine.flows.engine.engine import Engine
+    from gongwen_engine.flows.services import demo as demo_mod
     from gongwen_engine.models.tables import Circulation
 
     engine = Engine(Settings())

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
+from bad_input_common import Tally
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as with_seed
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
@@ -28,8 +30,6 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.flows.web.archivist import SEARCH_FIELDS
-
-from bad_input_common import Tally
 
 ACCOUNTS = ("shandong_secretary", "shandong_leader", "shandong_archivist")
 SESSION_COOKIE = "gongwen_session"

@@ -38,11 +38,11 @@ from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
-from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.flows.services.invariants import InvariantReport, check_invariants
-from gongwen_engine.flows.services.intake import receive_file
 from gongwen_engine.flows.services.circulations import inbox
+from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.services.intake import receive_file
+from gongwen_engine.flows.services.invariants import InvariantReport, check_invariants
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import SearchQuery, search
 from gongwen_engine.models.tables import ArchiveItem, Circulation, WorkItem, utcnow
@@ -144,7 +144,7 @@ class Workload:
             return
         except (FlowError, IntakeError) as exc:
             outcome = "refused" if str(exc) else "unexpected"
-        except Exception:  # noqa: BLE001 - counted and shown, never hidden
+        except Exception:  # counted and shown, never hidden
             self.tally.add(kind, "unexpected", traceback.format_exc(limit=6))
             return
         self.tally.add(kind, outcome)
@@ -214,7 +214,7 @@ class Workload:
             raise AcceptedInvalid(f"a delegation from {principal} to {deputy}")
         return "ok"
 
-    def receive(self, rng: random.Random, invalid: bool) -> str:  # noqa: ARG002 - collections and repeats are refused by themselves
+    def receive(self, rng: random.Random, invalid: bool) -> str:  # collections and repeats are refused by themselves
         org = rng.choice(RECEIVING_ORGS)
         receive_file(self.engine, rng.choice(self.seeds), org, user=f"{org}_secretary")
         return "ok"
@@ -262,7 +262,7 @@ class Workload:
             raise AcceptedInvalid("the inbox of an unknown user")
         return "ok"
 
-    def run(self, rng: random.Random, invalid: bool) -> str:  # noqa: ARG002 - the dispatcher has no invalid form
+    def run(self, rng: random.Random, invalid: bool) -> str:  # the dispatcher has no invalid form
         claimed = self.engine.claim_ready(limit=2)
         if not claimed:
             return "idle"
@@ -270,7 +270,7 @@ class Workload:
         for circ in claimed:  # every claimed circulation is advanced, even after another one failed
             try:
                 advance(self.engine, circ.id)
-            except Exception as exc:  # noqa: BLE001 - re-raised below, once all are done
+            except Exception as exc:  # re-raised below, once all are done
                 failed = failed or exc
         if failed:
             raise failed
@@ -309,7 +309,7 @@ def drain(engine: Engine, seconds: float = 300) -> None:
         for circ in claimed:
             try:
                 advance(engine, circ.id)
-            except Exception:  # noqa: BLE001 - recorded as a failed circulation, which the invariants report
+            except Exception:  # recorded as a failed circulation, which the invariants report
                 pass
 
 

@@ -16,20 +16,20 @@ from pathlib import Path
 import docx
 import openpyxl
 import pytest
+from driving import drive
 from ruamel.yaml import YAML
 from sqlalchemy import event
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from driving import drive
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
+from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, verify
+from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.services.archive_check import four_properties
 from gongwen_engine.flows.services.archive_exports import export_package, import_package, write_catalogue
-from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, verify
 from gongwen_engine.flows.services.demo import load_notice
-from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.models import db
 from gongwen_engine.models.archive import ARCHIVE_CODE_RE, FILE_ROLE_ORDER, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
 from gongwen_engine.models.archive_files import read_stamp
@@ -210,9 +210,8 @@ def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_a
     with db.transaction(other.db) as session:  # importing twice is refused, nothing changes
         with pytest.raises(FlowError, match="档号已存在"):
             import_package(session, other.storage, other.config, package, "S03701")
-    with db.transaction(other.db) as session:
-        with pytest.raises(FlowError, match="只能接收本全宗"):
-            import_package(session, other.storage, other.config, package, "S037")
+    with db.transaction(other.db) as session, pytest.raises(FlowError, match="只能接收本全宗"):
+        import_package(session, other.storage, other.config, package, "S037")
 
     first, second = again[0], again[-1]
     flipped = other.storage / first.files[0]["file"]
@@ -233,7 +232,7 @@ def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_a
 
 # ---- retrieval ----------------------------------------------------------------------------------------
 
-def run_search(engine: Engine, fonds: str, **kw):  # noqa: ANN003, ANN201
+def run_search(engine: Engine, fonds: str, **kw):
     with Session(engine.db) as session:
         return search(session, SearchQuery(fonds=fonds, **kw))
 
@@ -289,9 +288,8 @@ def test_a_date_range_is_covered_by_the_fewest_year_month_and_day_facets():
 
 def test_archivists_see_only_their_own_fonds_and_every_retrieval_is_logged(filed, monkeypatch):
     hunan = archivist(filed.config, "hunan_archivist")
-    with db.transaction(filed.db) as session:
-        with pytest.raises(FlowError, match="无权查阅"):
-            item_in_fonds(session, hunan, "S037-WS·2012-D30-BGS-0001")
+    with db.transaction(filed.db) as session, pytest.raises(FlowError, match="无权查阅"):
+        item_in_fonds(session, hunan, "S037-WS·2012-D30-BGS-0001")
     with pytest.raises(FlowError, match="不是档案员"):
         archivist(filed.config, "hunan_leader")
     assert all(h.archive_code.startswith("S043-") for h in run_search(filed, hunan.fonds, words="妇联"))
@@ -478,7 +476,7 @@ def test_a_connection_cut_during_an_archive_read_runs_it_again(filed, monkeypatc
     for name, args in (("search", ["archive", "search", "妇联", "--json"]), ("item_in_fonds", ["archive", "show", code]), ("verify", ["archive", "verify"])):
         real, calls = getattr(cli_archive, name), []
 
-        def cut_once(*a, real=real, calls=calls, **kw):  # noqa: ANN002, ANN003, ANN202
+        def cut_once(*a, real=real, calls=calls, **kw):
             calls.append(1)
             if len(calls) == 1:
                 raise OperationalError("SELECT", {}, psycopg.OperationalError("server closed the connection unexpectedly"), connection_invalidated=True)

@@ -18,26 +18,35 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from driving import drive
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from driving import drive
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds
 from gongwen_engine.flows.cli.main import app as cli_app
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.models.rules.permissions import (
-    Action, Fonds, Item, Org, PermissionDenied, Person, acting_for, allowed, authorize, matrix_markdown,
-)
+from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.intake import receive_file
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.models import db
+from gongwen_engine.models.rules.permissions import (
+    Action,
+    Fonds,
+    Item,
+    Org,
+    PermissionDenied,
+    Person,
+    acting_for,
+    allowed,
+    authorize,
+    matrix_markdown,
+)
 from gongwen_engine.models.tables import ArchiveItem, Document, WorkItem, utcnow
 
 README = Path(__file__).parents[1] / "README.md"
@@ -288,7 +297,7 @@ def token(client: TestClient, path: str = "/inbox") -> str:
     return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
 
 
-def web_decision(response) -> bool:  # noqa: ANN001
+def web_decision(response) -> bool:
     assert response.status_code in (200, 303, 403), response.text[:500]
     if response.status_code == 403:
         assert "无权" in response.text

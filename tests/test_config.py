@@ -11,7 +11,6 @@ from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.schema import Level, Role
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 
-
 # --- the shipped config --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -21,20 +21,18 @@ from collections import Counter
 
 import psycopg
 import pytest
+from conftest import PG_ADMIN
+from db_faults import GONGWEN, FaultInjector, FaultProxy, Swarm, cli_campaign
+from soak import drain, soak, work_item_checks
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.services.invariants import check_invariants
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem
-
-from conftest import PG_ADMIN
-from db_faults import GONGWEN, FaultInjector, FaultProxy, Swarm, cli_campaign
-from soak import drain, soak, work_item_checks
-
-from gongwen_engine.flows.services.invariants import check_invariants
 
 
 def locked() -> OperationalError:

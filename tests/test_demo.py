@@ -160,9 +160,8 @@ def test_dispatch_runs_in_prefect(prefect_harness, make_engine) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
-    from gongwen_engine.flows.services import demo
-
     from gongwen_engine.flows.runtime import runner
+    from gongwen_engine.flows.services import demo
 
     engine = make_engine()
     org, content = demo.load_notice()

@@ -3,7 +3,6 @@ with Prefect running the automatic steps and people acting through the engine's 
 
 from __future__ import annotations
 
-import re
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,15 +10,14 @@ from pathlib import Path
 import pytest
 from docx import Document as Docx
 from sqlmodel import Session, select
-
-from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.flows.runtime import runner
-from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.flows.services.circulations import inbox, timeline, version_diff
-from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document, Reminder, WorkItem, utcnow
 from yaml_edit import copy_yaml_folder, edit
 
+from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.runtime import runner
+from gongwen_engine.flows.services.circulations import inbox, timeline, version_diff
+from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document, Reminder, WorkItem, utcnow
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import collections
 from datetime import date
-from pathlib import Path
 
 import pytest
+from reader_corpus import CORE_FIELDS, Corpus, build_corpus, compare
 
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.doc_templates.content import DocumentContent
@@ -16,8 +16,6 @@ from gongwen_engine.doc_templates.reader import read_bytes
 from gongwen_engine.doc_templates.render import render_docx_bytes
 from gongwen_engine.doc_templates.samples import attachments_sample, forwarding_sample
 from gongwen_engine.flows.services.demo import load_notice
-
-from reader_corpus import CORE_FIELDS, Corpus, build_corpus, compare
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gongwen_engine.doc_templates.reader import read_file
-from gongwen_engine.models.rules.dates import parse_cn_date
 from gongwen_engine.models.numbering import normalise_doc_number
+from gongwen_engine.models.rules.dates import parse_cn_date
 from gongwen_engine.models.rules.titles import forwarding_title
 
 SEEDS = Path(os.environ.get("GONGWEN_SEEDS", Path(__file__).resolve().parent / "seeds"))  # copies of shared/seeds

@@ -11,20 +11,18 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-import docx
 import pytest
+from driving import drive
+from reader_corpus import SPECS, docx_paragraphs
 from sqlmodel import Session, func, select
+from test_reader_seeds import seed
 from typer.testing import CliRunner
 
-from driving import drive
 from gongwen_engine.doc_templates.reader import IntakeError, ReadLimits
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.intake import DuplicateError, receive_file
 from gongwen_engine.models.issuers import EXTERNAL_ISSUER
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Document, Registration
-
-from reader_corpus import SPECS, docx_paragraphs
-from test_reader_seeds import seed
 
 
 def counts(engine: Engine) -> tuple[int, int, int, int]:
@@ -64,7 +62,7 @@ def test_the_same_document_twice_is_refused_and_says_where_the_first_is(make_eng
         receive_file(engine, seed("001"), "jinan")
     assert same_file.value.circulation_id == first.circulation_id
     copy = tmp_path / "copy.txt"  # same issuer and number, other bytes (e.g. re-typed)
-    copy.write_bytes(seed("001").read_bytes() + "\n".encode())
+    copy.write_bytes(seed("001").read_bytes() + b"\n")
     with pytest.raises(DuplicateError, match=r"发文字号 鲁妇发〔2012〕10号 已经收过.*原件"):
         receive_file(engine, copy, "jinan")
     assert counts(engine) == (2, 1, 1, 1)

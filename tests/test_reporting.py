@@ -8,26 +8,26 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import docx
 import pytest
 from sqlmodel import Session, select
+from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import SourceErrors
 from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.flows.services import reporting
-from gongwen_engine.flows.runtime import runner
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.runtime import runner
 from gongwen_engine.flows.runtime.reminders import run_reminders
+from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.stats import timeliness
-from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, Registration, ReportReminder, ReportSubmission, WorkItem
 from gongwen_engine.models.rules.workdays import CalendarError, WorkCalendar, load_calendar
-from yaml_edit import copy_yaml_folder, edit
+from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, Registration, ReportReminder, ReportSubmission, WorkItem
 
 CHINA = ZoneInfo("Asia/Shanghai")
 SPEC = reporting.RequirementSpec
@@ -270,7 +270,7 @@ def test_a_run_that_dies_sends_nothing_and_the_next_sends_all(world: Engine, mon
     request(world, "acwf", SPEC(what="活动实施方案", due="2012-02-29"))
     real, calls = reporting.audit_trail.record, []
 
-    def dying(session, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def dying(session, *args, **kw):
         calls.append(kw)
         if len(calls) == 2:
             raise RuntimeError("worker died")

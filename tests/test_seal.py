@@ -16,9 +16,9 @@ import pdfplumber
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from driving import drive
 from PIL import Image, ImageChops
 from sqlmodel import Session, select
-from driving import drive
 from test_engine import launch_national
 from typer.testing import CliRunner
 from yaml_edit import copy_yaml_folder, edit
@@ -28,9 +28,9 @@ from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.seal import MM_PER_PT, SealPlacementError, find_signature, specimen_png
+from gongwen_engine.flows.actions.sealing import seal_document
 from gongwen_engine.flows.cli.main import app
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
-from gongwen_engine.flows.actions.sealing import seal_document
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.signing import CheckStatus, DemoAuthority, verify_pdf
@@ -329,7 +329,7 @@ def test_gongwen_check_validates_seals_yaml(tmp_path: Path) -> None:
     assert f"{config_dir / 'seals.yaml'}:1" in output and "diameter_mm" in output
 
 
-def test_a_long_organisation_name_fits_its_demo_certificate(tmp_path) -> None:  # noqa: ANN001
+def test_a_long_organisation_name_fits_its_demo_certificate(tmp_path) -> None:
     """Found by the first national cascade: 新疆生产建设兵团第十三师妇女联合会 made a 66-byte common name
     and its 用印 failed for good. The CN is cut to 64 UTF-8 bytes; the full name stays in O."""
     from cryptography.x509.oid import NameOID

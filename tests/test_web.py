@@ -26,18 +26,17 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
+from processes import alive, descendants
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.render import render_docx
-from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
-from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.models.tables import ReportSubmission
-
-from processes import alive, descendants
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -119,12 +118,12 @@ class Shots:
         self.folder, self.n = folder, 0
         folder.mkdir(parents=True, exist_ok=True)
 
-    def __call__(self, page, name: str) -> None:  # noqa: ANN001
+    def __call__(self, page, name: str) -> None:
         self.n += 1
         page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}.png"), full_page=True)
 
 
-def sign_in(browser, base: str, account: str, password: str = DEMO_PASSWORD):  # noqa: ANN001, ANN201
+def sign_in(browser, base: str, account: str, password: str = DEMO_PASSWORD):
     context = browser.new_context(base_url=base, accept_downloads=True, viewport={"width": 1360, "height": 900}, locale="zh-CN")
     page = context.new_page()
     page.goto("/login")
@@ -134,7 +133,7 @@ def sign_in(browser, base: str, account: str, password: str = DEMO_PASSWORD):  #
     return page
 
 
-def wait_for_text(page, url: str, pattern: str) -> None:  # noqa: ANN001
+def wait_for_text(page, url: str, pattern: str) -> None:
     """Reload ``url`` until ``pattern`` (a regex) appears: the automatic steps run in the server's background."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
@@ -146,7 +145,7 @@ def wait_for_text(page, url: str, pattern: str) -> None:  # noqa: ANN001
         time.sleep(1)
 
 
-def csrf_of(page) -> str:  # noqa: ANN001
+def csrf_of(page) -> str:
     return page.locator("input[name=csrf]").first.get_attribute("value")
 
 
@@ -159,7 +158,7 @@ def national_notice(folder: Path) -> Path:
 
 
 @pytest.mark.slow  # Prefect's embedded server starts in the web process; LibreOffice seals and counts pages
-def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, Path], browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, Path], browser, tmp_path: Path) -> None:
     base, home = server
     shots = Shots(tmp_path / "screenshots")
     started, phases = time.monotonic(), {}
@@ -300,7 +299,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     print("\n" + " · ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()) + f"\nscreenshots: {shots.folder}")
 
 
-def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:
     """督办台账 as Shandong's leader sees it: one city submitted on time, fifteen overdue and reminded."""
     base, home = quiet_server
     engine = Engine(Settings(home=home))  # the server's database: the requirement is recorded as `gongwen deadlines add` would
@@ -329,7 +328,7 @@ def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], br
     print(f"\nscreenshots: {shots.folder}")
 
 
-def test_the_print_view_paginates_with_the_type_area_and_page_numbers(browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_print_view_paginates_with_the_type_area_and_page_numbers(browser, tmp_path: Path) -> None:
     """Printed from the browser, a long document runs over several A4 pages, each with the type
     area's margins (天头 37 mm, 订口 28 mm) and "— N —" under it: odd pages right, even left."""
     from gongwen_engine.doc_templates import layout as L

@@ -11,18 +11,18 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from driving import drive
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from driving import drive
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import Attachment, DocumentContent
 from gongwen_engine.doc_templates.elements import part_view
 from gongwen_engine.doc_templates.html import render_html
-from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
-from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.flows.web.cascade import cascade
 from gongwen_engine.flows.web.secretary import upload_name

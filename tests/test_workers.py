@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from processes import alive, descendants
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, IssuedNumber, Registration
-
-from processes import alive, descendants
 
 NOTICE = Path(__file__).parents[1] / "config" / "demo" / "national_notice.yaml"
 
@@ -34,7 +33,7 @@ def test_two_workers_share_a_cascade_on_postgres(pg_url: str, tmp_path: Path, ma
 
     engine = make_engine(database_url=pg_url)
     with Session(engine.db) as session:
-        def count(stmt) -> int:  # noqa: ANN001
+        def count(stmt) -> int:
             return session.exec(stmt).one()
 
         assert engine.status_counts() == {"done": 31}

@@ -58,8 +58,7 @@ XPCC_DIVISIONS = ["第一师", "第二师", "第三师", "第四师", "第五师
 # 师市合一: the city each division runs (659001 石河子 is run by 第八师, ...).
 XPCC_CITIES = {"659001": 8, "659002": 1, "659003": 3, "659004": 6, "659005": 10, "659006": 2, "659007": 5, "659008": 4, "659009": 14, "659010": 7, "659011": 13, "659012": 9}
 ETHNIC = sorted(
-    "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 "
-    "仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺".split(),
+    ["蒙古", "回", "藏", "维吾尔", "苗", "彝", "壮", "布依", "朝鲜", "满", "侗", "瑶", "白", "土家", "哈尼", "哈萨克", "傣", "黎", "傈僳", "佤", "畲", "拉祜", "水", "东乡", "纳西", "景颇", "柯尔克孜", "土", "达斡尔", "仫佬", "羌", "布朗", "撒拉", "毛南", "仡佬", "锡伯", "阿昌", "普米", "塔吉克", "怒", "乌孜别克", "俄罗斯", "鄂温克", "德昂", "保安", "裕固", "京", "塔塔尔", "独龙", "鄂伦春", "赫哲", "门巴", "珞巴", "基诺"],
     key=len, reverse=True,
 )
 KIND_WORDS = {"地级市": "市", "自治州": "州", "地区": "地区", "盟": "盟", "市辖区": "区", "县": "县", "县级市": "市", "自治县": "县",
@@ -74,8 +73,8 @@ class Unit:
     place: str  # 山东省, 济南市, 历下区
     kind: str  # the table's type: 省, 地级市, 市辖区, ...
     level: str
-    parent: "Unit | None" = None
-    children: list["Unit"] = field(default_factory=list)
+    parent: Unit | None = None
+    children: list[Unit] = field(default_factory=list)
     code: str = ""
     prefix: str = ""
     display: str = ""  # the place as the federation is named (disambiguated by the parent when needed)
@@ -276,7 +275,7 @@ def render_yaml(orgs: list[dict]) -> str:
     for o in orgs:
         first = True
         for key in keys:
-            if key not in o or o[key] is None and key != "parent":
+            if key not in o or (o[key] is None and key != "parent"):
                 continue
             value = o[key]
             text = "null" if value is None else ("[" + ", ".join(value) + "]" if isinstance(value, list) else str(value))

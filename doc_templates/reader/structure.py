@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from gongwen_engine.models.rules.dates import CN_DATE_RE, format_cn_date, parse_cn_date
-from gongwen_engine.models.numbering import normalise_doc_number
-from gongwen_engine.models.rules.titles import forwarding_source
-
 from gongwen_engine.doc_templates.reader.deadlines import Deadline, find_deadlines
 from gongwen_engine.doc_templates.reader.extract import Line
+from gongwen_engine.models.numbering import normalise_doc_number
+from gongwen_engine.models.rules.dates import CN_DATE_RE, format_cn_date, parse_cn_date
+from gongwen_engine.models.rules.titles import forwarding_source
 
 # The fields a document normally has; those not found are listed as missing.
 EXPECTED_FIELDS = ("issuer_mark", "doc_number", "title", "main_recipients", "signature", "issued_on")

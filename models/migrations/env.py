@@ -20,7 +20,7 @@ def run_migrations_online() -> None:
         _run(connection)
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     from gongwen_engine.models.db import include_name
 
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=include_name)

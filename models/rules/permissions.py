@@ -40,10 +40,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gongwen_engine.config.errors import FlowError
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Role, User
-
-from gongwen_engine.config.errors import FlowError
 
 ROLE_NAMES = {Role.secretary: "秘书", Role.reviewer: "核稿人", Role.department_head: "部门负责人", Role.leader: "领导", Role.archivist: "档案员"}
 

@@ -5,10 +5,9 @@ Revises: 0002
 Create Date: 2026-11-25 15:37:33.320254
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0006'
 down_revision = '0002'  # features branch from 0002; migrate() upgrades all heads

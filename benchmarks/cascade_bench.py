@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -130,17 +131,17 @@ def latency(samples: int, work: Path) -> tuple[float, list[float]]:
     name, url = fresh_pg_database()
     env = {**os.environ, "GONGWEN_DATABASE_URL": url, "GONGWEN_HOME": str(work / "home"), "GONGWEN_STORAGE": str(work / "storage")}
     engine = Engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
-    org, content = demo_mod.load_notice()
+    _, content = demo_mod.load_notice()
     worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     out: list[float] = []
     try:
         for n in range(samples + 1):  # the first one starts the worker's flow run and LibreOffice
             cid = engine.launch("shandong", "issuing", content.model_copy(update={"title": f"{content.title}（{n}）"}), policy="manual", actor="shandong_secretary")
-            item = wait_for(lambda: open_item(engine, cid), 120)
+            item = wait_for(partial(open_item, engine, cid), 120)
             engine.complete(item.id, "shandong_leader", "approve", "同意")
             approved = finished_at(engine, item.id)
-            delivered = wait_for(lambda: first_delivery(engine, cid), 120)
+            delivered = wait_for(partial(first_delivery, engine, cid), 120)
             out.append((delivered - approved).total_seconds())
     finally:
         worker.terminate()
@@ -286,7 +287,7 @@ def numbering_in_step(clients: int, per_client: int, work: Path) -> tuple[float,
     ctx = mp.get_context("spawn")
     try:
         engine = Engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
-        org, content = demo_mod.load_notice()
+        _, content = demo_mod.load_notice()
         cids = []
         for n in range(clients * per_client):  # launched and signed off (policy demo) before the clock starts
             cid = engine.launch("shandong", "issuing", content.model_copy(update={"title": f"{content.title}（{n}）"}), policy="demo", actor="system")
@@ -333,7 +334,7 @@ def main() -> None:
         return
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="gongwen-cascade-") as tmp:
-        seconds, documents, engine, rss_mb = cascade(Path(tmp) / "out", args.province)
+        seconds, _, engine, rss_mb = cascade(Path(tmp) / "out", args.province)
         base, count = baseline(engine, Path(tmp) / "baseline")
         print(f"(b) naive python-docx baseline: {count} documents in {base:.1f} s ({base / max(count, 1) * 1000:.0f} ms each)")
         print(f"    cascade / baseline = {seconds / base:.2f} (target ≤ 0.5: {'met' if seconds / base <= 0.5 else 'NOT met'})")

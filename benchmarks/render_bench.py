@@ -142,7 +142,7 @@ def _colophon(document, rows: list[ColophonRow]) -> None:
     tbl_pr.insert(0, parse_xml(
         f'<w:tblpPr {nsdecls("w")} w:vertAnchor="margin" w:horzAnchor="page" '
         f'w:tblpX="{L.MARGIN_LEFT}" w:tblpYSpec="bottom"/>'))
-    for row, spec in zip(table.rows, rows):
+    for row, spec in zip(table.rows, rows, strict=True):
         cell = row.cells[0]
         cell.width = Twips(L.TYPE_AREA_WIDTH)
         borders = "".join(

@@ -146,7 +146,7 @@ def _cycles(doc, listed: list[Organisation], organisations: dict[str, Organisati
         node = org
         while node.parent and node.parent in organisations:
             if node.parent in seen:
-                cycle = seen[seen.index(node.parent) :] + [node.parent]
+                cycle = [*seen[seen.index(node.parent) :], node.parent]
                 if not reported.intersection(cycle):
                     errors.append(doc.error(("organisations", i, "parent"), f"parent cycle: {' -> '.join(cycle)}", "an organisation cannot be its own ancestor; fix one of these parents"))
                     reported.update(cycle)

@@ -35,6 +35,7 @@ the same bytes) a second conversion.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import logging
@@ -272,21 +273,16 @@ class WarmConverter:
         ``graceful``: first close its stdin and give it ``CLOSE_WAIT_S`` to stop LibreOffice itself."""
         proc, self._proc, self.office_pid = self._proc, None, None
         if proc is not None:
-            if graceful and proc.poll() is None:
-                try:
-                    proc.stdin.close()  # type: ignore[union-attr]
+            if graceful and proc.poll() is None and proc.stdin is not None:
+                with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                    proc.stdin.close()
                     proc.wait(CLOSE_WAIT_S)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
             for stream in (proc.stdin, proc.stdout):
-                try:
-                    stream.close()  # type: ignore[union-attr]
-                except OSError:
-                    pass
-            try:
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             proc.wait()
         if self._profile is not None:
             shutil.rmtree(self._profile, ignore_errors=True)
@@ -437,9 +433,9 @@ def prepare_pdfs(docx_files: list[Path]) -> dict[Path, bytes]:
     if len(docx_files) > CACHE_ENTRIES:
         raise ValueError(f"prepare at most {CACHE_ENTRIES} documents at a time (got {len(docx_files)})")
     keys = [hashlib.sha256(docx.read_bytes()).hexdigest() for docx in docx_files]
-    out = dict(zip(docx_files, docx_files_to_pdf_bytes(docx_files)))
+    out = dict(zip(docx_files, docx_files_to_pdf_bytes(docx_files), strict=True))
     with _cache_lock:
-        for key, docx in zip(keys, docx_files):
+        for key, docx in zip(keys, docx_files, strict=True):
             _cache[key] = out[docx]
         while len(_cache) > CACHE_ENTRIES:
             _cache.popitem(last=False)

@@ -13,6 +13,7 @@ Public API::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -115,10 +116,8 @@ def write_atomically(data: bytes, path: Path) -> None:
         os.chmod(temp_name, FILE_MODE)  # mkstemp creates 0600
         os.replace(temp_name, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
         raise
 
 

@@ -55,7 +55,7 @@ def _with_table(data: bytes, table: ReportTable) -> bytes:
     grid.style = "Table Grid" if "Table Grid" in [s.name for s in document.styles] else None
     for cells in [table.header, *table.rows]:
         row = grid.add_row().cells
-        for cell, text in zip(row, cells):
+        for cell, text in zip(row, cells, strict=False):  # a short row leaves its last cells empty
             run = cell.paragraphs[0].add_run(text)
             run.font.size = Pt(TABLE_SIZE_PT)
             run.font.name = TABLE_FONT

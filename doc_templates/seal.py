@@ -105,7 +105,7 @@ def find_signature(pdf: bytes, date_text: str, name: str | None, texts: list[str
                     name_box, above = _box(above[-1]), above[:-1]
                 if want_name and name_box is None:
                     continue  # a date line without the name over it is not the signature
-                text_bottom = max((l["bottom"] for l in above), default=None)
+                text_bottom = max((line_above["bottom"] for line_above in above), default=None)
                 return SignatureSpot(index, float(page.height), _box(line), name_box, text_bottom)
     raise SealPlacementError(
         f"成文日期“{date_text}”{'及其上方的署名“' + name + '”' if name else ''}未在版式文件中找到，无法确定用印位置"

@@ -184,7 +184,7 @@ def pages_with_text(files: list[tuple[Path, str]]) -> list[tuple[int, str]]:
             _PAGE_CACHE[sha] = (1, "bound")
     todo = {sha: path for path, sha in files if sha not in _PAGE_CACHE and path.suffix.lower() == ".docx" and tools}
     if todo:
-        for sha, pages in zip(todo, _libreoffice_pages(list(todo.values()))):
+        for sha, pages in zip(todo, _libreoffice_pages(list(todo.values())), strict=True):
             _PAGE_CACHE[sha] = (pages, "libreoffice")
     out = []
     for path, sha in files:

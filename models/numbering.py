@@ -162,7 +162,7 @@ def allocate_doc_number(session: Session, prefix: str, year: int, document_id: i
         return number
     params = _issue_parameters(prefix, year, document_id, start, now)
     row = session.connection().exec_driver_sql(_postgres_sql("issue"), params).one()  # a prepared statement after five runs
-    number = IssuedNumber(**dict(zip(_ISSUED_COLUMNS, row)))
+    number = IssuedNumber(**dict(zip(_ISSUED_COLUMNS, row, strict=True)))
     make_transient_to_detached(number)  # the row exists: attach it as loaded, no second statement
     session.add(number)
     return number
@@ -181,7 +181,7 @@ def issue_doc_number(engine: Engine, prefix: str, year: int, document_id: int, s
     if engine.dialect.name != "postgresql":
         return None
     row = _issue_once(engine, _issue_parameters(prefix, year, document_id, start, utcnow()))
-    return IssuedNumber(**dict(zip(_ISSUED_COLUMNS, row))) if row is not None else None
+    return IssuedNumber(**dict(zip(_ISSUED_COLUMNS, row, strict=True))) if row is not None else None
 
 
 def _issue_once(engine: Engine, params: dict[str, Any]) -> tuple | None:

@@ -89,7 +89,7 @@ def test_rendered_documents_read_back(parts: list[DocumentContent]) -> None:
     reading = read_bytes(render_docx_bytes(parts), "rendered.docx")
     documents = [p for p in reading.parts if p.kind != "attachment"]
     assert len(documents) == len(parts)
-    for content, part in zip(parts, documents):
+    for content, part in zip(parts, documents, strict=True):
         got = {name: f.value for name, f in part.fields.items()}
         assert compare(_expected_of(content), got) == {name: True for name in CORE_FIELDS}, (content.title, got)
         assert got.get("attachment_notes", []) == content.attachment_notes

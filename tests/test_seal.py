@@ -185,8 +185,8 @@ def test_seal_presses_name_and_date_and_leaves_the_text_clear(tree, tmp_path: Pa
     before, after = render_page(unsigned_revision(signed), 1, tmp_path, "before"), render_page(signed, 1, tmp_path, "after")
     changed = ImageChops.difference(before, after)
     x0, top, x1, bottom = (v * 72 / DPI for v in changed.getbbox())
-    seal = [p for p, d in zip(after.get_flattened_data(), changed.get_flattened_data()) if max(d) > 64]
-    red, green, blue = (sum(channel) / len(seal) for channel in zip(*seal))
+    seal = [p for p, d in zip(after.get_flattened_data(), changed.get_flattened_data(), strict=True) if max(d) > 64]
+    red, green, blue = (sum(channel) / len(seal) for channel in zip(*seal, strict=True))
     assert red > 1.5 * green and red > 1.5 * blue  # a red seal
     with pdfplumber.open(io.BytesIO(signed)) as pdf:
         lines = pdf.pages[0].extract_text_lines()

@@ -39,7 +39,7 @@ def differences(a: Any, b: Any, where: str = "") -> list[str]:
     if isinstance(a, list):
         if len(a) != len(b):
             return [f"{where}: {len(a)} items vs {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{where}[{i}]")]
     same = a == b or repr(a) == repr(b)  # nan; ruamel's TaggedScalar has no ==
     return [] if same else [f"{where}: {a!r} vs {b!r}"]
 

@@ -363,7 +363,6 @@ class _PartReader:
         if end is not None and end - 1 >= self.i and _looks_like_signature(self.text(end - 1)):
             signature_at = end - 1
         body_end = signature_at if signature_at is not None else stop
-        notes: list[tuple[str, int]] = []
         contact: list[tuple[str, int]] = []
         j = self.i
         while j < body_end:

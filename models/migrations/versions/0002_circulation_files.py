@@ -6,7 +6,7 @@ Create Date: 2026-11-25 15:35:38.317202
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = '0002'

@@ -6,7 +6,7 @@ Create Date: 2026-11-25 15:37:33.320254
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = '0006'

@@ -8,7 +8,7 @@ Revises: 0002
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 from gongwen_engine.models.audit import GENESIS, link_hash

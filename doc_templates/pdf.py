@@ -49,6 +49,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ class WarmConverter:
             raise BridgeUnavailable(hello.get("error", "no uno"))
         raise BridgeFailed(hello.get("error", "the bridge did not start"))
 
-    def _ask(self, request: dict) -> dict:
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self._proc is not None and self._proc.stdin is not None
         try:
             self._proc.stdin.write(json.dumps(request).encode("ascii") + b"\n")
@@ -247,7 +248,7 @@ class WarmConverter:
             raise BridgeFailed(f"the bridge is gone ({exc})") from None
         return self._read(self.timeout_s)
 
-    def _read(self, timeout_s: float) -> dict:
+    def _read(self, timeout_s: float) -> dict[str, Any]:
         """One JSON line from the bridge within ``timeout_s``."""
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
@@ -264,9 +265,10 @@ class WarmConverter:
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         try:
-            return json.loads(line)
+            answer: dict[str, Any] = json.loads(line)
         except ValueError:
             raise BridgeFailed(f"the bridge said something else than JSON: {line[:200]!r}") from None
+        return answer
 
     def _stop(self, graceful: bool = False) -> None:
         """Kill the bridge's process group (the bridge and its LibreOffice) and drop its profile;

@@ -29,7 +29,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from lxml import etree
 from markupsafe import Markup
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem
@@ -96,7 +96,7 @@ def record_rows(engine: "Engine", session: Session, circ: Circulation, kind: str
             ("文稿版本", f"第{doc.version}稿"),
         ]
     steps = engine.flow(circ.flow).steps
-    items = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.kind == "human", WorkItem.status == "done").order_by(WorkItem.finished_at, WorkItem.id))
+    items = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.kind == "human", WorkItem.status == "done").order_by(col(WorkItem.finished_at), col(WorkItem.id)))
     for item in items:
         title = steps[item.step].title if item.step in steps else item.step
         person = actor_name(engine, item.actor)
@@ -189,7 +189,8 @@ def run_content_xml(text: str) -> Markup:
     """A run's content as python-docx writes it: ``w:t`` pieces (``xml:space="preserve"`` when a
     piece starts or ends with white space), ``w:tab`` for a tab, ``w:br`` for a line break."""
     etree.Element("t").text = text  # the same ValueError python-docx raises for control characters
-    pieces, buffer = [], []
+    pieces: list[str] = []
+    buffer: list[str] = []
 
     def flush() -> None:
         piece = "".join(buffer)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import docx
 from docx.oxml.ns import qn
+from docx.oxml.table import CT_Tbl
 from docx.shared import Pt
 
 from gongwen_engine.doc_templates.base import zip_entry
@@ -67,7 +68,7 @@ def _with_table(data: bytes, table: ReportTable) -> bytes:
     return _fixed_zip(raw.getvalue())
 
 
-def _borders(tbl) -> None:
+def _borders(tbl: CT_Tbl) -> None:
     """Single black borders on every cell (the base package may not carry a table style)."""
     pr = tbl.tblPr
     borders = pr.makeelement(qn("w:tblBorders"), {})

@@ -40,8 +40,8 @@ DEMO_MARK = "演示用"
 DEMO_VALIDITY = timedelta(days=3650)
 # pyHanko logs a traceback for every untrusted or broken signature; the outcome is reported
 # to the user by SealCheck, so keep its loggers to errors.
-for _name in ("pyhanko", "pyhanko_certvalidator"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
+for _logger in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_logger).setLevel(logging.ERROR)
 
 
 class SigningError(RuntimeError):
@@ -211,8 +211,7 @@ class DemoAuthority:
                     )
                     _write_private(key_path, _key_pem(key))
                     _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
-        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
-        return SigningIdentity(key, load_certificate(cert_path), (ca_cert,))
+        return SigningIdentity(serialization.load_pem_private_key(key_path.read_bytes(), None), load_certificate(cert_path), (ca_cert,))
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key: Any) -> x509.CertificateBuilder:
@@ -263,7 +262,9 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, re
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     style = None
     if seal is not None:
-        fields.append_signature_field(writer, fields.SigFieldSpec(SIGNATURE_FIELD, on_page=seal.page, box=seal.box))
+        # pyHanko annotates SigFieldSpec.box as ints; PDF rectangles are reals, and it writes them as given.
+        spec = fields.SigFieldSpec(SIGNATURE_FIELD, on_page=seal.page, box=seal.box)  # type: ignore[arg-type]
+        fields.append_signature_field(writer, spec)
         image = Image.open(io.BytesIO(seal.png))
         style = StaticStampStyle(background=PdfImage(image), background_opacity=1.0, border_width=0, background_layout=layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins.uniform(0)))
     meta = signers.PdfSignatureMetadata(
@@ -359,7 +360,7 @@ def verify_pdf(data: bytes, trust_roots: Sequence[x509.Certificate]) -> SealChec
         return check(CheckStatus.invalid, f"{type(exc).__name__}: {exc}")
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
     signed_at = status.signer_reported_dt or sig.self_reported_timestamp
-    facts = {
+    facts: dict[str, Any] = {
         "signer": common_name(cert),
         "organisation": _organisation(cert),
         "signed_at": signed_at.isoformat() if signed_at else None,
@@ -371,7 +372,7 @@ def verify_pdf(data: bytes, trust_roots: Sequence[x509.Certificate]) -> SealChec
     if not status.valid:
         return check(CheckStatus.invalid, "the signature value does not verify with the signer's key", **facts)
     if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
-        return check(CheckStatus.changed, f"bytes were appended after signing (coverage {status.coverage.name})", **facts)
+        return check(CheckStatus.changed, f"bytes were appended after signing (coverage {getattr(status.coverage, 'name', 'unknown')})", **facts)
     if not status.trusted:
         return check(CheckStatus.untrusted, f"no path to a trusted root ({status.trust_problem_indic})", **facts)
     return check(CheckStatus.valid, **facts)

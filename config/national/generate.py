@@ -83,6 +83,13 @@ class Unit:
     def core(self) -> str:
         return core_name(self.place)
 
+    @property
+    def above(self) -> Unit:
+        """The parent of a unit below the national root (which alone has none)."""
+        if self.parent is None:
+            raise ValueError(f"{self.place} is the root: it has no unit above")
+        return self.parent
+
 
 def core_name(place: str) -> str:
     """济南市 → 济南, 恩施土家族苗族自治州 → 恩施, 内蒙古自治区 → 内蒙古, 第八师 → 第八师."""
@@ -148,7 +155,7 @@ def prefix_candidates(unit: Unit) -> list[str]:
     """The prefixes a unit would like, most preferred first (the last one is unique)."""
     if unit.level == "provincial":
         return [ABBREVIATIONS[unit.adcode] + SUFFIX, unit.core + SUFFIX, f"{unit.core}{unit.adcode}{SUFFIX}"]
-    own, up = unit.core, unit.parent.core if unit.parent.level != "provincial" else ABBREVIATIONS[unit.parent.adcode]
+    own, up = unit.core, unit.above.core if unit.above.level != "provincial" else ABBREVIATIONS[unit.above.adcode]
     names = [own[:1], own[:2], up[:1] + own[:1], up[:2] + own[:2], own, up + own]
     if unit.kind == "师":  # 第八师 → 兵八师妇发
         names = ["兵" + own.removeprefix("第"), *names]
@@ -184,7 +191,7 @@ def disambiguate(units: list[Unit]) -> None:
         count[u.place] = count.get(u.place, 0) + 1
     for u in units:
         clash = count[u.place] > 1 and u.parent is not None and u.parent.level != "national"
-        u.display = (u.parent.place + u.place) if clash else u.place
+        u.display = (u.above.place + u.place) if clash else u.place
 
 
 def children_as(unit: Unit) -> str | None:
@@ -241,8 +248,8 @@ def build() -> list[dict]:
 
 def federation_name(u: Unit) -> str:
     """全称: 山东省妇女联合会; a county's is prefixed by its city (济南市历下区妇女联合会), as in the demo tree."""
-    if u.level == "county" and u.parent.level == "prefectural":
-        return f"{u.parent.place}{u.place}妇女联合会"
+    if u.level == "county" and u.above.level == "prefectural":
+        return f"{u.above.place}{u.place}妇女联合会"
     return f"{u.display}妇女联合会"
 
 
@@ -251,7 +258,7 @@ def org_code(u: Unit) -> str:
 
 
 def parent_code(u: Unit) -> str:
-    return ROOT if u.parent.level == "national" else (u.parent.code or org_code(u.parent))
+    return ROOT if u.above.level == "national" else (u.above.code or org_code(u.above))
 
 
 def fonds(u: Unit) -> str:

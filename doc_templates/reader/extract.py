@@ -40,7 +40,8 @@ class Line:
 def extract_lines(data: bytes, name: str, fmt: str, limits: ReadLimits) -> tuple[list[Line], list[str]]:
     """The file's lines and any warnings about the extraction itself."""
     if fmt == DOCX:
-        lines, warnings = _docx_lines(data, name, limits), []
+        lines = _docx_lines(data, name, limits)
+        warnings: list[str] = []
     elif fmt == PDF:
         lines, warnings = _pdf_lines(data, name, limits)
     elif fmt == TEXT:

@@ -316,7 +316,8 @@ class _PartReader:
         return following in MARK_SUFFIXES or bool(_NUMBER_HINT.search(following)) or _looks_like_title_start(following)
 
     def _title(self, part: Part) -> None:
-        start, pieces = self.i, []
+        start = self.i
+        pieces: list[str] = []
         while self.i < self.n and len(pieces) < 5:
             text = self.lines[self.i].text.strip()
             flat = compact(text)

@@ -272,7 +272,7 @@ def _org_name(config: Config, code: str | None) -> str:
 
 
 def _roles_text(roles: Iterable[Role | str]) -> str:
-    return "或".join(ROLE_NAMES.get(Role(r), str(r)) for r in sorted(roles, key=list(Role).index))
+    return "或".join(ROLE_NAMES.get(r, str(r)) for r in sorted(map(Role, roles), key=list(Role).index))
 
 
 def describe(config: Config, target: Target) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gongwen_engine.config.errors import FlowError
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.models.tables import Circulation
@@ -34,8 +35,6 @@ def delivery_targets(config: Config, circ: Circulation) -> list[Organisation]:
 def chosen_recipients(config: Config, org: str, codes: Iterable[str] | None) -> list[str] | None:
     """Validate the recipients chosen at launch: distinct direct children of ``org``, in the
     configured order. Nothing chosen (None or empty) means every child organisation (None)."""
-    from gongwen_engine.flows.engine.engine import FlowError  # the engine imports this module
-
     wanted = list(dict.fromkeys(code.strip() for code in codes or [] if code.strip()))
     if not wanted:
         return None

@@ -42,7 +42,8 @@ def run_area(area: str, root: Path, cases: int, seed: int) -> tuple[Tally, str]:
         return fuzz_cli(root / "cli", cases, seed), "one bad argument per command (or a usage error)"
     tally, outcomes = fuzz_archive(root / "archive", cases, seed)
     named = len(outcomes) - 1
-    return tally, f"{named} named attacks refused: {sum(v == 'refused' for k, v in outcomes.items() if k != 'valid package')}/{named}; valid package {outcomes['valid package']}"
+    refused = sum(v == "refused" for k, v in outcomes.items() if k != "valid package")
+    return tally, f"{named} named attacks refused: {refused}/{named}; valid package {outcomes['valid package']}"
 
 
 def report(area: str, tally: Tally, note: str, seconds: float) -> None:

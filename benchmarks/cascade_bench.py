@@ -86,7 +86,10 @@ def cascade(out: Path, provinces: list[str] | None) -> tuple[float, int, Engine,
     with Session(engine.db) as session:
         issued = session.exec(select(Document).where(Document.file.is_not(None))).all()
         unnumbered = sum(1 for d in issued if not d.doc_number)
-        undelivered = sum(1 for d in issued if engine.config.children(d.org) and not session.exec(select(func.count()).select_from(Delivery).where(Delivery.document_id == d.id)).one())
+        undelivered = sum(
+            1 for d in issued
+            if engine.config.children(d.org) and not session.exec(select(func.count()).select_from(Delivery).where(Delivery.document_id == d.id)).one()
+        )
         regs = session.exec(select(func.count()).select_from(Registration)).one()
         archived = session.exec(select(func.count()).select_from(ArchiveItem)).one()
     complete = set(s.circulations) == {"done"} and sum(s.circulations.values()) == result.expected
@@ -137,7 +140,8 @@ def latency(samples: int, work: Path) -> tuple[float, list[float]]:
     out: list[float] = []
     try:
         for n in range(samples + 1):  # the first one starts the worker's flow run and LibreOffice
-            cid = engine.launch("shandong", "issuing", content.model_copy(update={"title": f"{content.title}（{n}）"}), policy="manual", actor="shandong_secretary")
+            numbered = content.model_copy(update={"title": f"{content.title}（{n}）"})
+            cid = engine.launch("shandong", "issuing", numbered, policy="manual", actor="shandong_secretary")
             item = wait_for(partial(open_item, engine, cid), 120)
             engine.complete(item.id, "shandong_leader", "approve", "同意")
             approved = finished_at(engine, item.id)

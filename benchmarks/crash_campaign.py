@@ -219,9 +219,11 @@ class CampaignResult:
             f"kills {len(self.kills)} ({', '.join(f'{v} {n}' for v, n in sorted(victims.items()))}) · resumes {self.resumes}"
             + (f" · restarts {dict((k, v) for k, v in self.restarts.items() if v)}" if any(self.restarts.values()) else ""),
             "killed after steps: " + " ".join(str(k.steps) for k in self.kills) + f" (of {self.steps_total}, {self.organisations} organisations)",
-            f"documents checked {checked.get('documents', 0)} (expected {checked.get('expected_documents', 0)}) · manifest entries {checked.get('manifest_entries', 0)} · "
+            f"documents checked {checked.get('documents', 0)} (expected {checked.get('expected_documents', 0)}) · "
+            f"manifest entries {checked.get('manifest_entries', 0)} · "
             f"circulations {checked.get('circulations', 0)} · numbers {checked.get('numbers', 0)} · deliveries {checked.get('deliveries', 0)} · "
-            f"registrations {checked.get('registrations', 0)} · archive items {checked.get('archive_items', 0)} ({checked.get('archive_files', 0)} files verified) · "
+            f"registrations {checked.get('registrations', 0)} · "
+            f"archive items {checked.get('archive_items', 0)} ({checked.get('archive_files', 0)} files verified) · "
             f"audited steps {checked.get('audit_steps', 0)}",
             f"violations {len(self.violations)}",
             *[f"  ✗ {v['rule']}: {v['where']} — {v.get('detail', '')}" for v in self.violations[:50]],
@@ -300,7 +302,8 @@ def check(out: Path, env: dict[str, str], log: Path) -> dict:
     try:
         return json.loads(proc.stdout)
     except json.JSONDecodeError:
-        return {"ok": False, "checked": {}, "violations": [{"rule": "checker_failed", "where": "check-invariants", "detail": (proc.stdout + proc.stderr)[-500:]}]}
+        failure = {"rule": "checker_failed", "where": "check-invariants", "detail": (proc.stdout + proc.stderr)[-500:]}
+        return {"ok": False, "checked": {}, "violations": [failure]}
 
 
 # ---- distributed mode -------------------------------------------------------------------------------

@@ -151,7 +151,13 @@ def load_seal_config(config_dir: Path, organisations: dict[str, Organisation], h
         for key in ("pkcs12", "key", "certificate", "passphrase_file", "image"):
             value = getattr(entry, key)
             if value is not None and not (value if value.is_absolute() else path.parent / value).is_file():
-                errors.append(doc.error(("organisations", code, key), f"{key}: file not found: {value}", "give an existing file (relative paths are relative to this folder)"))
+                errors.append(
+                    doc.error(
+                        ("organisations", code, key),
+                        f"{key}: file not found: {value}",
+                        "give an existing file (relative paths are relative to this folder)",
+                    )
+                )
     for i, trust in enumerate(file.trust):
         if not (trust if trust.is_absolute() else path.parent / trust).is_file():
             errors.append(doc.error(("trust", i), f"trusted certificate not found: {trust}", "give an existing PEM or DER file"))

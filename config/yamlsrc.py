@@ -42,7 +42,9 @@ try:  # libyaml through PyYAML (a declared dependency): the fast path of load_ya
         outside the core schema (!!set, !!omap, !!binary, ...)."""
 
         yaml_implicit_resolvers: ClassVar[dict[str, Any]] = {}
-        yaml_constructors: ClassVar[dict[str | None, Any]] = {tag: make for tag, make in yaml.CSafeLoader.yaml_constructors.items() if tag in CORE_TAGS or tag is None}  # None: any other tag is an error
+        yaml_constructors: ClassVar[dict[str | None, Any]] = {  # None: any other tag is an error
+            tag: make for tag, make in yaml.CSafeLoader.yaml_constructors.items() if tag in CORE_TAGS or tag is None
+        }
 
         def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
             """YAML 1.2 integers as ruamel.yaml reads them: no sexagesimal, a leading 0 is not octal."""
@@ -211,7 +213,9 @@ def _load_yaml(path: Path, fast: bool) -> YamlDoc:
         root = _round_trip().load(text)
     except ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise SourceError(path, line, f"YAML error: {exc.problem}", "write the value as YAML reads it (a date as YYYY-MM-DD, a number in digits), or quote it as text") from None
+        raise SourceError(
+            path, line, f"YAML error: {exc.problem}", "write the value as YAML reads it (a date as YYYY-MM-DD, a number in digits), or quote it as text"
+        ) from None
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise SourceError(path, line, f"YAML syntax error: {exc.problem}", "fix the YAML syntax on that line (indentation, colons, quotes)") from None
@@ -274,7 +278,12 @@ def _check_nesting(path: Path, text: str) -> None:
         elif char in "[{":
             depth += 1
             if depth > MAX_NESTING:
-                raise SourceError(path, line, f"lists or maps nested more than {MAX_NESTING} levels deep", "flatten the lists and maps (a config file needs only a few levels)")
+                raise SourceError(
+                    path,
+                    line,
+                    f"lists or maps nested more than {MAX_NESTING} levels deep",
+                    "flatten the lists and maps (a config file needs only a few levels)",
+                )
         elif char in "]}":
             depth = max(depth - 1, 0)
         previous = char

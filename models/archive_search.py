@@ -300,15 +300,16 @@ def _pg_newest(session: Session, query: SearchQuery, n: int) -> list[int]:
     if len(ids) == n:
         return ids
     bounds = session.execute(text(
-        "SELECT max(item_id), min(item_id), count(*) FROM (SELECT item_id FROM archivesearch WHERE fonds = :fonds ORDER BY fonds DESC, item_id DESC LIMIT :scan) newest"),
+        "SELECT max(item_id), min(item_id), count(*) FROM "
+        "(SELECT item_id FROM archivesearch WHERE fonds = :fonds ORDER BY fonds DESC, item_id DESC LIMIT :scan) newest"),
         params).one()
     if bounds[2] < PG_SCAN_ROWS:  # the fonds has no more rows than that: complete
         return ids
     session.execute(text("SET LOCAL enable_indexscan = off"))  # GIN bitmaps, not a backwards walk over every row
     session.execute(text("SET LOCAL enable_seqscan = off"))
     try:
-        gin = ("SELECT item_id FROM archivesearch WHERE tsv @@ to_tsquery('simple', :q) AND fonds = :fonds AND (CAST(:retention AS VARCHAR) IS NULL OR retention = :retention) "
-               "ORDER BY item_id DESC LIMIT :n")
+        gin = ("SELECT item_id FROM archivesearch WHERE tsv @@ to_tsquery('simple', :q) AND fonds = :fonds "
+               "AND (CAST(:retention AS VARCHAR) IS NULL OR retention = :retention) ORDER BY item_id DESC LIMIT :n")
         params["q"] = loose = tsquery_expression(query, classes=False)
         if ids:
             ids_per_row = (bounds[0] - bounds[1] + 1) / PG_SCAN_ROWS

@@ -235,7 +235,8 @@ def verify_chain(session: Session) -> ChainReport:
                 assert previous is not None
                 report.breaks = [b for b in report.breaks if b.seq != previous.seq]  # its own mismatch is the same finding
                 report.breaks.append(ChainBreak("inserted", previous.seq, previous.id,
-                                                f"序号 {previous.seq}（id {previous.id}，{previous.action}，{previous.actor}）是插入的审计记录：其后的{where}链接到它之前的记录。"))
+                                                f"序号 {previous.seq}（id {previous.id}，{previous.action}，{previous.actor}）"
+                                                f"是插入的审计记录：其后的{where}链接到它之前的记录。"))
             else:
                 report.breaks.append(ChainBreak("edited", row.seq, row.id,
                                                 f"{where}的内容与链上哈希不符：该记录被修改过（或其前一条记录被删除后序号被重排）。"))

@@ -266,7 +266,8 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, re
         spec = fields.SigFieldSpec(SIGNATURE_FIELD, on_page=seal.page, box=seal.box)  # type: ignore[arg-type]
         fields.append_signature_field(writer, spec)
         image = Image.open(io.BytesIO(seal.png))
-        style = StaticStampStyle(background=PdfImage(image), background_opacity=1.0, border_width=0, background_layout=layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins.uniform(0)))
+        centred = layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins.uniform(0))
+        style = StaticStampStyle(background=PdfImage(image), background_opacity=1.0, border_width=0, background_layout=centred)
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
         reason=reason, location=location, name=identity.subject,

@@ -180,7 +180,9 @@ def upgrade() -> None:
     with op.batch_alter_table('workitem', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_workitem_circulation_id'), ['circulation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workitem_org'), ['org'], unique=False)
-        batch_op.create_index('uq_workitem_one_open', ['circulation_id'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
+        batch_op.create_index(
+            'uq_workitem_one_open', ['circulation_id'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'")
+        )
 
     # ### end Alembic commands ###
 

@@ -51,7 +51,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.drop_index(batch_op.f('uq_workitem_one_open'), sqlite_where=sa.text("status = 'open'"))
         batch_op.create_index(batch_op.f('ix_workitem_assignee'), ['assignee'], unique=False)
-        batch_op.create_index('uq_workitem_open_slot', ['circulation_id', 'step', 'slot'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
+        batch_op.create_index(
+            'uq_workitem_open_slot',
+            ['circulation_id', 'step', 'slot'],
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        )
 
     # ### end Alembic commands ###
 

@@ -278,7 +278,7 @@ def cli_campaign(swarm: Swarm, processes: int, orgs: tuple[str, ...] = ("acwf", 
         ["launch", "issuing", str(swarm.notice(orgs[i % len(orgs)], i)), "--user", f"{orgs[i % len(orgs)]}_secretary", "--no-run"] for i in range(half)])
     second = [["launch", "issuing", str(swarm.notice(orgs[i % len(orgs)], 100 + i)), "--user", f"{orgs[i % len(orgs)]}_secretary", "--no-run"]
               for i in range(max(1, processes - 2))]
-    swarm.wave(second + [["run"], ["inbox", "--user", leaders[0]]])
+    swarm.wave([*second, ["run"], ["inbox", "--user", leaders[0]]])
     approvals: list[list[str]] = []
     for leader in leaders:
         for item in swarm.inbox(leader):

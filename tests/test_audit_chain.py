@@ -174,7 +174,12 @@ def test_a_record_inserted_into_the_chain_is_found_even_with_a_valid_link(engine
         sql(engine, "UPDATE auditevent SET seq = :new WHERE id = :id", new=row.seq + 1, id=row.id)
     forged = AuditEvent(at=datetime.now(UTC), actor="mallory", action="forged", detail={})
     forged_hash = audit.link_hash(rows[1].chain_hash, forged)
-    sql(engine, "INSERT INTO auditevent (at, actor, action, detail, seq, chain_hash) VALUES (:at, 'mallory', 'forged', '{}', 3, :h)", at=forged.at, h=forged_hash)
+    sql(
+        engine,
+        "INSERT INTO auditevent (at, actor, action, detail, seq, chain_hash) VALUES (:at, 'mallory', 'forged', '{}', 3, :h)",
+        at=forged.at,
+        h=forged_hash,
+    )
     [found] = verify(engine).breaks
     assert (found.kind, found.seq) == ("inserted", 3) and "mallory" in found.message and "插入" in found.message
 

@@ -305,7 +305,9 @@ def web_decision(response) -> bool:
 
 
 def cli(world: World, *args: str) -> bool:
-    result = CliRunner().invoke(cli_app, list(args), env={"GONGWEN_HOME": str(world.home), "GONGWEN_STORAGE": None, "GONGWEN_DATABASE_URL": None, "GONGWEN_CONFIG_DIR": None})
+    result = CliRunner().invoke(
+        cli_app, list(args), env={"GONGWEN_HOME": str(world.home), "GONGWEN_STORAGE": None, "GONGWEN_DATABASE_URL": None, "GONGWEN_CONFIG_DIR": None}
+    )
     assert result.exit_code in (0, 2), result.output
     if result.exit_code == 2:
         assert "无权" in result.output, result.output
@@ -387,7 +389,15 @@ def test_launching_and_receiving(world: World, web, account: str, tmp_path: Path
     notice.write_text("org: shandong\ncontent:\n  issuer_mark: 山东省妇女联合会文件\n  title: 关于命令行发文的通知\n  main_recipients: [各市妇联]\n"
                       "  body: [请落实。]\n  signature: 山东省妇女联合会\n  issued_on: 2012-02-20\n", encoding="utf-8")
     client = web(account)
-    form = {"csrf": token(client), "flow": "issuing", "doc_type": "通知", "title": "关于网页发文的通知", "recipients": ["各市妇联"], "body": "请落实。", "issued_on": "2012-02-20"}
+    form = {
+        "csrf": token(client),
+        "flow": "issuing",
+        "doc_type": "通知",
+        "title": "关于网页发文的通知",
+        "recipients": ["各市妇联"],
+        "body": "请落实。",
+        "issued_on": "2012-02-20",
+    }
     on_web = web_decision(client.post("/launch", data=form, follow_redirects=False))
     on_cli = cli(world, "launch", "issuing", str(notice), "--user", account, "--no-run")
     assert on_web == on_cli == (account == "shandong_secretary")

@@ -77,7 +77,7 @@ def test_a_fault_that_outlasts_the_retries_is_said_in_chinese():
     def unit() -> None:
         raise locked()
 
-    with pytest.raises(db.DatabaseUnavailable, match="数据库暂时无法访问.*本次操作没有生效"):
+    with pytest.raises(db.DatabaseUnavailable, match=r"数据库暂时无法访问.*本次操作没有生效"):
         unit()
 
 
@@ -114,8 +114,12 @@ def test_a_decision_whose_commit_was_cut_off_is_recognised_not_repeated(make_eng
     result = engine.complete(item.id, "acwf_leader", "approve", comment="同意")
     assert (result.circulation_id, result.step) == (circ_id, "number")
     with Session(engine.db) as session:
-        decisions = session.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.circulation_id == circ_id, AuditEvent.action == "step:sign_off")).one()
-        done = session.exec(select(func.count()).select_from(WorkItem).where(WorkItem.circulation_id == circ_id, WorkItem.step == "sign_off", WorkItem.status == "done")).one()
+        decisions = session.exec(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.circulation_id == circ_id, AuditEvent.action == "step:sign_off")
+        ).one()
+        done = session.exec(
+            select(func.count()).select_from(WorkItem).where(WorkItem.circulation_id == circ_id, WorkItem.step == "sign_off", WorkItem.status == "done")
+        ).one()
     assert (decisions, done) == (1, 1)
 
 

@@ -44,7 +44,26 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]
 def test_help_explains_every_command() -> None:
     proc = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 0
-    for command in ["demo", "launch", "inbox", "approve", "return", "act", "reassign", "delegate", "diff", "remind", "run", "worker", "status", "audit", "check", "init", "number", "retry"]:
+    for command in [
+        "demo",
+        "launch",
+        "inbox",
+        "approve",
+        "return",
+        "act",
+        "reassign",
+        "delegate",
+        "diff",
+        "remind",
+        "run",
+        "worker",
+        "status",
+        "audit",
+        "check",
+        "init",
+        "number",
+        "retry",
+    ]:
         assert re.search(rf"│ {command}\s+\S", proc.stdout), f"--help does not explain '{command}'"
 
 

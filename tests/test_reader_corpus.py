@@ -84,7 +84,11 @@ def _demo_documents() -> list[list[DocumentContent]]:
     return [[national], [shandong, national], [jinan, shandong, national]]
 
 
-@pytest.mark.parametrize("parts", [forwarding_sample(), attachments_sample(), *_demo_documents()], ids=["seed001-sample", "seed000-sample", "demo-national", "demo-shandong", "demo-jinan"])
+@pytest.mark.parametrize(
+    "parts",
+    [forwarding_sample(), attachments_sample(), *_demo_documents()],
+    ids=["seed001-sample", "seed000-sample", "demo-national", "demo-shandong", "demo-jinan"],
+)
 def test_rendered_documents_read_back(parts: list[DocumentContent]) -> None:
     reading = read_bytes(render_docx_bytes(parts), "rendered.docx")
     documents = [p for p in reading.parts if p.kind != "attachment"]

@@ -79,7 +79,9 @@ def test_corrections_are_applied_and_audited(make_engine: Callable[..., Engine])
         doc = session.get(Document, received.document_id)
     assert doc.org == "shandong" and doc.content["issued_on"] == "2012-02-06"
     confirmed = events["intake_confirmed"]
-    assert confirmed.detail["corrections"] == {"doc_number": {"read": None, "set": "鲁妇发〔2012〕12号"}, "signature": {"read": None, "set": "山东省妇女联合会"}}
+    assert confirmed.detail["corrections"] == {
+        "doc_number": {"read": None, "set": "鲁妇发〔2012〕12号"}, "signature": {"read": None, "set": "山东省妇女联合会"}
+    }
     assert confirmed.actor == engine.config.users_with("jinan", "secretary")[0].id
     read = events["received"].detail
     assert read["read"]["issued_on"] == {"value": "2012-02-06", "source": "第4行", "confidence": 0.8, "warnings": ["成文日期取自标题下的括注"]}
@@ -267,7 +269,9 @@ def test_receive_on_postgres(make_engine: Callable[..., Engine], pg_url: str) ->
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_a_number_already_used_by_a_received_document_is_voided_not_reissued(backend: str, make_engine: Callable[..., Engine], request: pytest.FixtureRequest) -> None:
+def test_a_number_already_used_by_a_received_document_is_voided_not_reissued(
+    backend: str, make_engine: Callable[..., Engine], request: pytest.FixtureRequest
+) -> None:
     """鲁妇发〔2012〕10号 arrives from outside before Shandong's own first 2012 number (its counter
     starts at 10): the 编号 step voids 10 with the reason and issues 11 — it never fails for good."""
     from gongwen_engine.flows.services.demo import load_notice

@@ -63,7 +63,11 @@ def tree(tmp_path_factory: pytest.TempPathFactory):
 
 def sealed_copies(engine) -> dict[str, tuple[Document, CirculationFile]]:
     with Session(engine.db) as session:
-        rows = session.exec(select(Document, CirculationFile).join(CirculationFile, CirculationFile.circulation_id == Document.circulation_id).where(CirculationFile.role == "signed_pdf"))
+        rows = session.exec(
+            select(Document, CirculationFile)
+            .join(CirculationFile, CirculationFile.circulation_id == Document.circulation_id)
+            .where(CirculationFile.role == "signed_pdf")
+        )
         return {doc.org: (doc, file) for doc, file in rows}
 
 
@@ -190,8 +194,11 @@ def test_seal_presses_name_and_date_and_leaves_the_text_clear(tree, tmp_path: Pa
     assert red > 1.5 * green and red > 1.5 * blue  # a red seal
     with pdfplumber.open(io.BytesIO(signed)) as pdf:
         lines = pdf.pages[0].extract_text_lines()
-    squash = lambda s: "".join(s.split())  # noqa: E731
-    [i_date] = [i for i, l in enumerate(lines) if squash(l["text"]) == format_cn_date(content.issued_on)]
+
+    def squash(s: str) -> str:
+        return "".join(s.split())
+
+    [i_date] = [i for i, text_line in enumerate(lines) if squash(text_line["text"]) == format_cn_date(content.issued_on)]
     name, date = lines[i_date - 1], lines[i_date]
     assert squash(name["text"]) == content.signature == "山东省妇女联合会"
     for line in (name, date):  # pressed: the seal covers the middle of the name and of the date
@@ -199,8 +206,8 @@ def test_seal_presses_name_and_date_and_leaves_the_text_clear(tree, tmp_path: Pa
     assert abs((x0 + x1) / 2 - (date["x0"] + date["x1"]) / 2) < 16  # centred on them (within one character)
     assert (name["top"] + date["bottom"]) / 2 >= (top + bottom) / 2  # name and date a little below the centre
     body = lines[:i_date - 1]
-    assert body and all(l["bottom"] <= top or l["x1"] <= x0 or l["x0"] >= x1 for l in body)  # not over the text
-    assert top - max(l["bottom"] for l in body) < LINE_PITCH_PT  # its top within one line of the text
+    assert body and all(above["bottom"] <= top or above["x1"] <= x0 or above["x0"] >= x1 for above in body)  # not over the text
+    assert top - max(above["bottom"] for above in body) < LINE_PITCH_PT  # its top within one line of the text
     assert abs((x1 - x0) - 42 / MM_PER_PT) < 4  # a 42 mm seal
 
 
@@ -256,7 +263,8 @@ def own_ca(folder: Path, passphrase: bytes) -> tuple[Path, Path]:
     authority = DemoAuthority(folder / "ca")
     identity = authority.identity("acwf", "中华全国妇女联合会")
     p12 = folder / "acwf.p12"
-    p12.write_bytes(pkcs12.serialize_key_and_certificates(b"acwf", identity.key, identity.certificate, list(identity.chain), serialization.BestAvailableEncryption(passphrase)))
+    encryption = serialization.BestAvailableEncryption(passphrase)
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(b"acwf", identity.key, identity.certificate, list(identity.chain), encryption))
     return p12, authority.root_path
 
 
@@ -266,7 +274,8 @@ def test_configured_pkcs12_passphrase_and_image_are_used(tree, tmp_path: Path, m
     image = tmp_path / "acwf-seal.png"
     image.write_bytes(specimen_png("自备印模", 40))
     (config_dir / "seals.yaml").write_text(
-        f"demo_certificates: false\ntrust: [{ca}]\norganisations:\n  acwf:\n    pkcs12: {p12}\n    passphrase_env: TEST_ACWF_PASSPHRASE\n    image: {image}\n    diameter_mm: 40\n",
+        f"demo_certificates: false\ntrust: [{ca}]\norganisations:\n"
+        f"  acwf:\n    pkcs12: {p12}\n    passphrase_env: TEST_ACWF_PASSPHRASE\n    image: {image}\n    diameter_mm: 40\n",
         encoding="utf-8")
     config = load_config(config_dir)
     seals = load_seal_config(config_dir, config.organisations, tmp_path / "home")

@@ -60,7 +60,9 @@ def serve(tmp_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
     env = {**os.environ, "GONGWEN_HOME": str(home), "PREFECT_HOME": str(prefect), "GONGWEN_WEB_SECRET": "test-secret-not-for-production"}
     env.pop("GONGWEN_DATABASE_URL", None)
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "serve", "--port", str(port), *options], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gongwen_engine.flows", "serve", "--port", str(port), *options], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + WAIT_SECONDS

@@ -23,7 +23,13 @@ def test_two_workers_share_a_cascade_on_postgres(pg_url: str, tmp_path: Path, ma
     env = {**os.environ, "GONGWEN_DATABASE_URL": pg_url, "GONGWEN_STORAGE": str(tmp_path / "storage"), "COLUMNS": "200"}
 
     def gongwen(*args: str, prefect_home: str = "p0") -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", *args], env={**env, "PREFECT_HOME": str(tmp_path / prefect_home)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "gongwen_engine.flows", *args],
+            env={**env, "PREFECT_HOME": str(tmp_path / prefect_home)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     launch = gongwen("launch", "issuing", str(NOTICE), "--user", "acwf_secretary", "--policy", "demo", "--no-run")
     assert launch.wait(timeout=120) == 0, launch.stderr.read()

@@ -69,7 +69,7 @@ def corpus() -> str:
     return "".join(p.read_text(encoding="utf-8").replace("\n", "") for p in paths)
 
 
-def records(n: int):  # noqa: ANN201
+def records(n: int):
     source, rng = corpus(), random.Random(9)
     for i in range(1, n + 1):
         start = rng.randrange(0, len(source) - 80)
@@ -103,11 +103,14 @@ def item_row(i: int, fonds: str, year: int, title: str) -> dict:
 def search_row(i: int, fonds: str, year: int, title: str, body: str) -> dict:
     issuer, dated = issuer_of(i), dated_of(i, year)
     return {"item_id": i, "fonds": fonds, "year": year, "retention": "D30", "issuer": issuer, "dated": dated,
-            "facets": facets(fonds, year, "D30", dated, issuer, i), "title_terms": bigrams(normalise(title)), "body_terms": bigrams(normalise(body)), "text": f"{title}\n{body}"}
+            "facets": facets(fonds, year, "D30", dated, issuer, i), "title_terms": bigrams(normalise(title)), "body_terms": bigrams(normalise(body)),
+            "text": f"{title}\n{body}"}
 
 
-ITEM_SQL = ("INSERT INTO archiveitem (id, org, circulation_id, fonds, year, retention, dept_code, item_no, archive_code, title, responsible, dated, files, filed_at, doc_type, pages, history) "
-            "VALUES (:id, :org, NULL, :fonds, :year, :retention, :dept_code, :item_no, :archive_code, :title, :responsible, :dated, '[]', CURRENT_TIMESTAMP, '通知', 1, '[]')")
+ITEM_SQL = ("INSERT INTO archiveitem (id, org, circulation_id, fonds, year, retention, dept_code, item_no, archive_code, title, responsible, dated, "
+            "files, filed_at, doc_type, pages, history) "
+            "VALUES (:id, :org, NULL, :fonds, :year, :retention, :dept_code, :item_no, :archive_code, :title, :responsible, :dated, "
+            "'[]', CURRENT_TIMESTAMP, '通知', 1, '[]')")
 SEARCH_SQL = ("INSERT INTO archivesearch (item_id, fonds, year, retention, issuer, dated, facets, title_terms, body_terms, text) "
               "VALUES (:item_id, :fonds, :year, :retention, :issuer, :dated, :facets, :title_terms, :body_terms, :text)")
 

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -47,7 +47,7 @@ def step_like(url: str, circulation_id: int, n: int) -> None:
     for i in range(n):
         with db.transaction(engine) as session:
             circ = db.lock_circulation(session, circulation_id)
-            circ.updated_at = datetime.now(timezone.utc)
+            circ.updated_at = datetime.now(UTC)
             session.add(circ)
             audit.record(session, "bench", "step:bench", org=circ.org, circulation_id=circ.id, detail={"i": i, "comment": "同意"})
 
@@ -86,7 +86,8 @@ def measure(name: str, url: str, transactions: int, rounds: int = 3) -> None:
             with chain_disabled():
                 unchained.append(run(url, ids, writers, transactions))
         c, u = statistics.median(chained) * 1e3, statistics.median(unchained) * 1e3
-        print(f"{name:10} writers {writers}: chained {c:.2f} ms/tx, unchained {u:.2f} ms/tx, chain +{(c - u) * 1e3:.0f} µs per audit record ({(c / u - 1) * 100:+.0f} %)")
+        print(f"{name:10} writers {writers}: chained {c:.2f} ms/tx, unchained {u:.2f} ms/tx, "
+              f"chain +{(c - u) * 1e3:.0f} µs per audit record ({(c / u - 1) * 100:+.0f} %)")
     with Session(db.get_engine(url)) as session:
         report = audit.verify_chain(session)
     outside = sum(b.kind == "unchained" for b in report.breaks)  # written by the unchained rounds, on purpose

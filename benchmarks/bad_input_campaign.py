@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from bad_input_archive import fuzz_archive  # noqa: E402
-from bad_input_cli import fuzz_cli  # noqa: E402
-from bad_input_common import Tally, convert_sample, docx_files, unparsable_docx  # noqa: E402
-from bad_input_web import fuzz_web  # noqa: E402
-from bad_input_yaml import fuzz_yaml  # noqa: E402
+from bad_input_archive import fuzz_archive
+from bad_input_cli import fuzz_cli
+from bad_input_common import Tally, convert_sample, docx_files, unparsable_docx
+from bad_input_web import fuzz_web
+from bad_input_yaml import fuzz_yaml
 
 AREAS = ("web", "yaml", "cli", "archive")
 
@@ -42,7 +42,8 @@ def run_area(area: str, root: Path, cases: int, seed: int) -> tuple[Tally, str]:
         return fuzz_cli(root / "cli", cases, seed), "one bad argument per command (or a usage error)"
     tally, outcomes = fuzz_archive(root / "archive", cases, seed)
     named = len(outcomes) - 1
-    return tally, f"{named} named attacks refused: {sum(v == 'refused' for k, v in outcomes.items() if k != 'valid package')}/{named}; valid package {outcomes['valid package']}"
+    refused = sum(v == "refused" for k, v in outcomes.items() if k != "valid package")
+    return tally, f"{named} named attacks refused: {refused}/{named}; valid package {outcomes['valid package']}"
 
 
 def report(area: str, tally: Tally, note: str, seconds: float) -> None:

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -44,20 +44,20 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 
-import psycopg  # noqa: E402
-from sqlmodel import Session, func, select  # noqa: E402
+import psycopg
+from sqlmodel import Session, func, select
 
 sys.path.insert(0, str(Path(__file__).parent))
-from render_bench import python_docx_baseline  # noqa: E402
+from render_bench import python_docx_baseline
 
-from gongwen_engine.config.settings import Settings  # noqa: E402
-from gongwen_engine.models.content import DocumentContent  # noqa: E402
-from gongwen_engine.flows.services import demo as demo_mod  # noqa: E402
-from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, run_cascade, subtree_config  # noqa: E402
-from gongwen_engine.flows.engine.engine import Engine  # noqa: E402
-from gongwen_engine.models import db  # noqa: E402
-from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number  # noqa: E402
-from gongwen_engine.models.tables import ArchiveItem, Circulation, Delivery, Document, IssuedNumber, Registration, WorkItem  # noqa: E402
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services import demo as demo_mod
+from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, run_cascade, subtree_config
+from gongwen_engine.models import db
+from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number
+from gongwen_engine.models.tables import ArchiveItem, Circulation, Delivery, Document, IssuedNumber, Registration, WorkItem
 
 PG_ADMIN = os.environ.get("GONGWEN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -86,7 +86,10 @@ def cascade(out: Path, provinces: list[str] | None) -> tuple[float, int, Engine,
     with Session(engine.db) as session:
         issued = session.exec(select(Document).where(Document.file.is_not(None))).all()
         unnumbered = sum(1 for d in issued if not d.doc_number)
-        undelivered = sum(1 for d in issued if engine.config.children(d.org) and not session.exec(select(func.count()).select_from(Delivery).where(Delivery.document_id == d.id)).one())
+        undelivered = sum(
+            1 for d in issued
+            if engine.config.children(d.org) and not session.exec(select(func.count()).select_from(Delivery).where(Delivery.document_id == d.id)).one()
+        )
         regs = session.exec(select(func.count()).select_from(Registration)).one()
         archived = session.exec(select(func.count()).select_from(ArchiveItem)).one()
     complete = set(s.circulations) == {"done"} and sum(s.circulations.values()) == result.expected
@@ -131,17 +134,18 @@ def latency(samples: int, work: Path) -> tuple[float, list[float]]:
     name, url = fresh_pg_database()
     env = {**os.environ, "GONGWEN_DATABASE_URL": url, "GONGWEN_HOME": str(work / "home"), "GONGWEN_STORAGE": str(work / "storage")}
     engine = Engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
-    org, content = demo_mod.load_notice()
+    _, content = demo_mod.load_notice()
     worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     out: list[float] = []
     try:
         for n in range(samples + 1):  # the first one starts the worker's flow run and LibreOffice
-            cid = engine.launch("shandong", "issuing", content.model_copy(update={"title": f"{content.title}（{n}）"}), policy="manual", actor="shandong_secretary")
-            item = wait_for(lambda: open_item(engine, cid), 120)
+            numbered = content.model_copy(update={"title": f"{content.title}（{n}）"})
+            cid = engine.launch("shandong", "issuing", numbered, policy="manual", actor="shandong_secretary")
+            item = wait_for(partial(open_item, engine, cid), 120)
             engine.complete(item.id, "shandong_leader", "approve", "同意")
             approved = finished_at(engine, item.id)
-            delivered = wait_for(lambda: first_delivery(engine, cid), 120)
+            delivered = wait_for(partial(first_delivery, engine, cid), 120)
             out.append((delivered - approved).total_seconds())
     finally:
         worker.terminate()
@@ -156,7 +160,7 @@ def latency(samples: int, work: Path) -> tuple[float, list[float]]:
     return out[0], out[1:]
 
 
-def wait_for(probe, timeout: float):  # noqa: ANN001, ANN201
+def wait_for(probe, timeout: float):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = probe()
@@ -171,12 +175,12 @@ def open_item(engine: Engine, cid: int) -> WorkItem | None:
         return s.exec(select(WorkItem).where(WorkItem.circulation_id == cid, WorkItem.status == "open", WorkItem.kind == "human")).first()
 
 
-def finished_at(engine: Engine, item_id: int):  # noqa: ANN201
+def finished_at(engine: Engine, item_id: int):
     with Session(engine.db) as s:
         return s.get(WorkItem, item_id).finished_at
 
 
-def first_delivery(engine: Engine, cid: int):  # noqa: ANN201
+def first_delivery(engine: Engine, cid: int):
     with Session(engine.db) as s:
         circ = s.get(Circulation, cid)
         row = s.exec(select(Delivery).where(Delivery.document_id == circ.document_id).order_by(Delivery.delivered_at.desc())).first()
@@ -194,7 +198,7 @@ def print_latency(samples: int, work: Path) -> None:
 
 # ---- (d) number allocation -------------------------------------------------------------------------
 
-def _allocate(url: str, count: int, documents: list[int], ready, start, finished) -> None:  # noqa: ANN001
+def _allocate(url: str, count: int, documents: list[int], ready, start, finished) -> None:
     engine = db.get_engine(url)
     with engine.connect():
         pass  # connected before the clock starts
@@ -211,7 +215,7 @@ def _allocate(url: str, count: int, documents: list[int], ready, start, finished
     finished.put((time.time(), time.process_time() - cpu))
 
 
-def _race(ctx, target, client_args: list[tuple]) -> tuple[float, float]:  # noqa: ANN001
+def _race(ctx, target, client_args: list[tuple]) -> tuple[float, float]:
     """Start one process per client with ``target(*args, ready, start, finished)``; the clock runs
     from the moment every client is connected (ready) to the last one's end. Each client reports
     ``(end time, CPU seconds it spent after the start)``. Returns (seconds, the clients' CPU seconds)."""
@@ -267,7 +271,7 @@ def print_numbering(per_client: int) -> None:
               f"clients' CPU {cpu_ms:.2f} ms per number (target ≥ 1,000/s: {'met' if rate >= 1000 else 'NOT met'}; load average {load:.1f})")
 
 
-def _step_client(url: str, work: str, circulations: list[int], ready, start, finished) -> None:  # noqa: ANN001
+def _step_client(url: str, work: str, circulations: list[int], ready, start, finished) -> None:
     engine = Engine(Settings(home=Path(work) / "home", storage=Path(work) / "storage", database_url=url))
     with engine.db.connect():
         pass
@@ -287,7 +291,7 @@ def numbering_in_step(clients: int, per_client: int, work: Path) -> tuple[float,
     ctx = mp.get_context("spawn")
     try:
         engine = Engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
-        org, content = demo_mod.load_notice()
+        _, content = demo_mod.load_notice()
         cids = []
         for n in range(clients * per_client):  # launched and signed off (policy demo) before the clock starts
             cid = engine.launch("shandong", "issuing", content.model_copy(update={"title": f"{content.title}（{n}）"}), policy="demo", actor="system")
@@ -334,7 +338,7 @@ def main() -> None:
         return
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="gongwen-cascade-") as tmp:
-        seconds, documents, engine, rss_mb = cascade(Path(tmp) / "out", args.province)
+        seconds, _, engine, rss_mb = cascade(Path(tmp) / "out", args.province)
         base, count = baseline(engine, Path(tmp) / "baseline")
         print(f"(b) naive python-docx baseline: {count} documents in {base:.1f} s ({base / max(count, 1) * 1000:.0f} ms each)")
         print(f"    cascade / baseline = {seconds / base:.2f} (target ≤ 0.5: {'met' if seconds / base <= 0.5 else 'NOT met'})")

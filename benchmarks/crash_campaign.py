@@ -33,6 +33,7 @@ is working.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -92,7 +93,7 @@ def finished_steps(out: Path, pg_url: str | None) -> int:
             return 0
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
             return conn.execute(query).fetchone()[0]
-    except Exception:  # noqa: BLE001 - no table yet, a lock, a restarting server: no progress seen
+    except Exception:  # no table yet, a lock, a restarting server: no progress seen
         return 0
 
 
@@ -170,15 +171,11 @@ def kill_session(proc: subprocess.Popen) -> None:
     """SIGKILL the process's whole session and its descendants (a machine that dies takes them all)."""
     for _ in range(3):
         doomed = session_members(proc.pid)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         for pid in doomed:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -222,9 +219,11 @@ class CampaignResult:
             f"kills {len(self.kills)} ({', '.join(f'{v} {n}' for v, n in sorted(victims.items()))}) · resumes {self.resumes}"
             + (f" · restarts {dict((k, v) for k, v in self.restarts.items() if v)}" if any(self.restarts.values()) else ""),
             "killed after steps: " + " ".join(str(k.steps) for k in self.kills) + f" (of {self.steps_total}, {self.organisations} organisations)",
-            f"documents checked {checked.get('documents', 0)} (expected {checked.get('expected_documents', 0)}) · manifest entries {checked.get('manifest_entries', 0)} · "
+            f"documents checked {checked.get('documents', 0)} (expected {checked.get('expected_documents', 0)}) · "
+            f"manifest entries {checked.get('manifest_entries', 0)} · "
             f"circulations {checked.get('circulations', 0)} · numbers {checked.get('numbers', 0)} · deliveries {checked.get('deliveries', 0)} · "
-            f"registrations {checked.get('registrations', 0)} · archive items {checked.get('archive_items', 0)} ({checked.get('archive_files', 0)} files verified) · "
+            f"registrations {checked.get('registrations', 0)} · "
+            f"archive items {checked.get('archive_items', 0)} ({checked.get('archive_files', 0)} files verified) · "
             f"audited steps {checked.get('audit_steps', 0)}",
             f"violations {len(self.violations)}",
             *[f"  ✗ {v['rule']}: {v['where']} — {v.get('detail', '')}" for v in self.violations[:50]],
@@ -303,7 +302,8 @@ def check(out: Path, env: dict[str, str], log: Path) -> dict:
     try:
         return json.loads(proc.stdout)
     except json.JSONDecodeError:
-        return {"ok": False, "checked": {}, "violations": [{"rule": "checker_failed", "where": "check-invariants", "detail": (proc.stdout + proc.stderr)[-500:]}]}
+        failure = {"rule": "checker_failed", "where": "check-invariants", "detail": (proc.stdout + proc.stderr)[-500:]}
+        return {"ok": False, "checked": {}, "violations": [failure]}
 
 
 # ---- distributed mode -------------------------------------------------------------------------------
@@ -394,10 +394,9 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
         for target, delay, min_age in kill_moments(rng, kills, result.steps_total, jitter, window):
             victim = rng.choice(["driver", "worker", "worker", "server"])
             result.restarts["worker exited"] += topo.keep_workers()
-            if result.kills:  # the next kill once the system recovered and moved on (steps come in bursts of a batch)
-                target = result.kills[-1].steps + 1
-            else:  # early enough that the other kills find work left
-                target = min(target, result.steps_total * 3 // 10)
+            # The next kill once the system recovered and moved on (steps come in bursts of a batch);
+            # the first one early enough that the other kills find work left.
+            target = result.kills[-1].steps + 1 if result.kills else min(target, result.steps_total * 3 // 10)
             while driver.poll() is None and finished_steps(out, app_url) < target:
                 time.sleep(0.2)
             deadline = max(time.monotonic() + delay, born["last"] + min_age)  # kills spread in time, not only over steps
@@ -407,7 +406,7 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
                 if driver.returncode == 0:
                     break  # finished before this moment
                 result.restarts["driver exited"] += 1  # e.g. the server was down when it started: resume
-                driver = start(command + ["--resume"], env, result.log)
+                driver = start([*command, "--resume"], env, result.log)
                 result.resumes += 1
                 born["driver"] = time.monotonic()
                 continue
@@ -416,7 +415,7 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
             if victim == "driver":
                 kill_session(driver)
                 result.kills.append(Kill("driver", time.monotonic() - born["driver"], steps))
-                driver = start(command + ["--resume"], env, result.log)
+                driver = start([*command, "--resume"], env, result.log)
                 result.resumes += 1
                 born["driver"] = time.monotonic()
             elif victim == "worker":
@@ -444,7 +443,7 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
             if rc == 0 or rc == -1 or result.restarts["driver exited"] > kills + 3:
                 break
             result.restarts["driver exited"] += 1
-            driver = start(command + ["--resume"], env, result.log)
+            driver = start([*command, "--resume"], env, result.log)
             result.resumes += 1
         result.final_rc = rc
         result.report = check(out, env, result.log)

@@ -34,15 +34,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import psycopg  # noqa: E402
+import psycopg
+from db_faults import GONGWEN, FaultInjector, FaultProxy, Swarm, cli_campaign
+from soak import soak, work_item_checks
 
-from db_faults import GONGWEN, FaultInjector, FaultProxy, Swarm, cli_campaign  # noqa: E402
-from soak import soak, work_item_checks  # noqa: E402
-
-from gongwen_engine.config.settings import Settings  # noqa: E402
-from gongwen_engine.flows.engine.engine import Engine  # noqa: E402
-from gongwen_engine.flows.services.invariants import check_invariants  # noqa: E402
-from gongwen_engine.models import db  # noqa: E402
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.invariants import check_invariants
+from gongwen_engine.models import db
 
 PG_ADMIN = os.environ.get("GONGWEN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -27,10 +27,10 @@ from docx.shared import Pt, RGBColor, Twips
 from docx.text.paragraph import Paragraph
 
 from gongwen_engine.doc_templates import layout as L
-from gongwen_engine.doc_templates.base import page_number_runs_xml, rfonts_xml
-from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.doc_templates.base import page_number_runs_xml
 from gongwen_engine.doc_templates.elements import BodyParagraph, ColophonRow, PartView
 from gongwen_engine.doc_templates.render import part_views, render_docx
+from gongwen_engine.models.content import DocumentContent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -145,7 +145,7 @@ def _colophon(document, rows: list[ColophonRow]) -> None:
     tbl_pr.insert(0, parse_xml(
         f'<w:tblpPr {nsdecls("w")} w:vertAnchor="margin" w:horzAnchor="page" '
         f'w:tblpX="{L.MARGIN_LEFT}" w:tblpYSpec="bottom"/>'))
-    for row, spec in zip(table.rows, rows):
+    for row, spec in zip(table.rows, rows, strict=True):
         cell = row.cells[0]
         cell.width = Twips(L.TYPE_AREA_WIDTH)
         borders = "".join(

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gongwen_engine.doc_templates import pdf as pdf_mod
+from gongwen_engine.doc_templates import signing
 from gongwen_engine.doc_templates.render import render_docx
 from gongwen_engine.doc_templates.seal import find_signature, seal_box, specimen_png
-from gongwen_engine.doc_templates import signing
 from gongwen_engine.models.rules.dates import format_cn_date
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

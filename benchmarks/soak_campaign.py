@@ -24,12 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import psycopg  # noqa: E402
+import psycopg
+from soak import soak
 
-from soak import soak  # noqa: E402
-
-from gongwen_engine.config.settings import Settings  # noqa: E402
-from gongwen_engine.flows.engine.engine import Engine  # noqa: E402
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.engine.engine import Engine
 
 PG_ADMIN = os.environ.get("GONGWEN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

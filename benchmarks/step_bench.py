@@ -27,10 +27,10 @@ from pathlib import Path
 from sqlalchemy import event
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.services import demo
-from gongwen_engine.flows.runtime.batch import advance_many, claim_batch
-from gongwen_engine.flows.services.cascade import NATIONAL_POLICY, NOTICE_FLOW, subtree_config
 from gongwen_engine.flows.engine.engine import Engine, StepResult
+from gongwen_engine.flows.runtime.batch import advance_many, claim_batch
+from gongwen_engine.flows.services import demo
+from gongwen_engine.flows.services.cascade import NATIONAL_POLICY, NOTICE_FLOW, subtree_config
 
 
 @dataclass

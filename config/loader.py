@@ -106,7 +106,11 @@ def load_config(directory: Path | None = None) -> Config:
             continue
         if org.parent not in organisations:
             errors.append(
-                org_doc.error(("organisations", i, "parent"), f"unknown parent '{org.parent}' of '{org.code}'", "use the code of an organisation defined in this file, or null for the root")
+                org_doc.error(
+                    ("organisations", i, "parent"),
+                    f"unknown parent '{org.parent}' of '{org.code}'",
+                    "use the code of an organisation defined in this file, or null for the root",
+                )
             )
         else:
             children.setdefault(org.parent, []).append(org.code)
@@ -116,7 +120,13 @@ def load_config(directory: Path | None = None) -> Config:
     schemes: dict[tuple[str, int], NumberScheme] = {}
     for i, scheme in enumerate(num_doc.validate(NumberingFile).schemes):
         if scheme.prefix not in owner_of_prefix:
-            errors.append(num_doc.error(("schemes", i, "prefix"), f"prefix '{scheme.prefix}' belongs to no organisation", f"add it to an organisation's prefixes in {FILES['organisations']}"))
+            errors.append(
+                num_doc.error(
+                    ("schemes", i, "prefix"),
+                    f"prefix '{scheme.prefix}' belongs to no organisation",
+                    f"add it to an organisation's prefixes in {FILES['organisations']}",
+                )
+            )
         if (scheme.prefix, scheme.year) in schemes:
             errors.append(num_doc.error(("schemes", i), f"two schemes for {scheme.prefix} {scheme.year}", "keep one"))
         schemes[(scheme.prefix, scheme.year)] = scheme
@@ -146,9 +156,15 @@ def _cycles(doc, listed: list[Organisation], organisations: dict[str, Organisati
         node = org
         while node.parent and node.parent in organisations:
             if node.parent in seen:
-                cycle = seen[seen.index(node.parent) :] + [node.parent]
+                cycle = [*seen[seen.index(node.parent) :], node.parent]
                 if not reported.intersection(cycle):
-                    errors.append(doc.error(("organisations", i, "parent"), f"parent cycle: {' -> '.join(cycle)}", "an organisation cannot be its own ancestor; fix one of these parents"))
+                    errors.append(
+                        doc.error(
+                            ("organisations", i, "parent"),
+                            f"parent cycle: {' -> '.join(cycle)}",
+                            "an organisation cannot be its own ancestor; fix one of these parents",
+                        )
+                    )
                     reported.update(cycle)
                 break
             seen.append(node.parent)

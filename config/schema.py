@@ -43,7 +43,11 @@ class Organisation(Strict):
     printed_by: str = Field(description="printing office (印发机关), e.g. 全国妇联办公厅")
     fonds: str = Field(pattern=r"^[A-Z0-9]{1,10}$", description="fonds number (全宗号), e.g. Z109")
     dept_code: str = Field(default="BGS", pattern=r"^[A-Z]{3}$", description="filing department code (机构代码); BGS = 办公室")
-    classification: str = Field(default="year-retention-dept", pattern=r"^year-(retention-dept|dept-retention)$", description="归档分类方案: 年度-保管期限-机构 or 年度-机构-保管期限 (DA/T 22-2015 §6.1)")
+    classification: str = Field(
+        default="year-retention-dept",
+        pattern=r"^year-(retention-dept|dept-retention)$",
+        description="归档分类方案: 年度-保管期限-机构 or 年度-机构-保管期限 (DA/T 22-2015 §6.1)",
+    )
     children_as: str | None = Field(default=None, description="how the body addresses all its children as main recipients, e.g. 各市妇联")
 
     @field_validator("prefixes")

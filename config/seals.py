@@ -13,7 +13,6 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-
 from gongwen_engine.config.schema import Organisation, Strict
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors, YamlDoc, load_yaml
 
@@ -34,7 +33,7 @@ class OrgSeal(Strict):
     diameter_mm: float | None = Field(default=None, ge=20, le=60)
 
     @model_validator(mode="after")
-    def _one_key_source(self) -> "OrgSeal":
+    def _one_key_source(self) -> OrgSeal:
         if self.pkcs12 and (self.key or self.certificate):
             raise ValueError("give either pkcs12: or key: + certificate:, not both")
         if bool(self.key) != bool(self.certificate):
@@ -112,7 +111,13 @@ def load_seal_config(config_dir: Path, organisations: dict[str, Organisation], h
         for key in ("pkcs12", "key", "certificate", "passphrase_file", "image"):
             value = getattr(entry, key)
             if value is not None and not (value if value.is_absolute() else path.parent / value).is_file():
-                errors.append(doc.error(("organisations", code, key), f"{key}: file not found: {value}", "give an existing file (relative paths are relative to this folder)"))
+                errors.append(
+                    doc.error(
+                        ("organisations", code, key),
+                        f"{key}: file not found: {value}",
+                        "give an existing file (relative paths are relative to this folder)",
+                    )
+                )
     for i, trust in enumerate(file.trust):
         if not (trust if trust.is_absolute() else path.parent / trust).is_file():
             errors.append(doc.error(("trust", i), f"trusted certificate not found: {trust}", "give an existing PEM or DER file"))

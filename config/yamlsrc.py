@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
@@ -28,6 +29,7 @@ FAST_MAX_LINE = 1000  # characters: bounds how deeply block lists and maps can n
 # (ruamel refuses one in plain text) and NEL/LS/PS (line breaks to libyaml's YAML 1.1, text to ruamel's 1.2)
 ROUND_TRIP_ONLY = re.compile(r"^%|(?:^|[\s\[{,])!|[\t\x85\u2028\u2029]", re.MULTILINE)
 
+_FAST_LOADER: type[Any] | None  # _FastLoader when libyaml is there
 try:  # libyaml through PyYAML (a declared dependency): the fast path of load_yaml
     import yaml
     from ruamel.yaml.resolver import implicit_resolvers as _RUAMEL_RESOLVERS
@@ -39,17 +41,19 @@ try:  # libyaml through PyYAML (a declared dependency): the fast path of load_ya
         round-trip parser refuses the first and orders the merged keys differently); nor is any tag
         outside the core schema (!!set, !!omap, !!binary, ...)."""
 
-        yaml_implicit_resolvers: dict = {}
-        yaml_constructors = {tag: make for tag, make in yaml.CSafeLoader.yaml_constructors.items() if tag in CORE_TAGS or tag is None}  # None: any other tag is an error
+        yaml_implicit_resolvers: ClassVar[dict[str, Any]] = {}
+        yaml_constructors: ClassVar[dict[str | None, Any]] = {  # None: any other tag is an error
+            tag: make for tag, make in yaml.CSafeLoader.yaml_constructors.items() if tag in CORE_TAGS or tag is None
+        }
 
-        def construct_yaml_int(self, node: "yaml.ScalarNode") -> int:
+        def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
             """YAML 1.2 integers as ruamel.yaml reads them: no sexagesimal, a leading 0 is not octal."""
             text = self.construct_scalar(node).replace("_", "")
             sign, digits = (-1 if text[:1] == "-" else 1), text[1:] if text[:1] in ("-", "+") else text
             base = {"0b": 2, "0o": 8, "0x": 16}.get(digits[:2], 10)
             return sign * int(digits[2:] if base != 10 else digits, base)  # a ValueError: the round-trip parser decides
 
-        def construct_mapping(self, node: "yaml.MappingNode", deep: bool = False) -> dict:
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
             if isinstance(node, yaml.MappingNode) and any(key.tag in SPECIAL_KEY_TAGS for key, _ in node.value):
                 raise yaml.constructor.ConstructorError(None, None, "merge (<<) or value (=) key: left to the round-trip parser", node.start_mark)
             mapping = super().construct_mapping(node, deep)
@@ -61,8 +65,9 @@ try:  # libyaml through PyYAML (a declared dependency): the fast path of load_ya
         if (1, 2) in _versions and _tag != "tag:yaml.org,2002:yaml":
             _FastLoader.add_implicit_resolver(_tag, re.compile(_regexp.pattern, _regexp.flags), _first)
     _FastLoader.add_constructor("tag:yaml.org,2002:int", _FastLoader.construct_yaml_int)
+    _FAST_LOADER = _FastLoader
 except (ImportError, AttributeError):  # no libyaml (or another ruamel.yaml layout): the round-trip parser reads every file
-    _FastLoader = None
+    _FAST_LOADER = None
 
 
 class _RoundTripConstructor(RoundTripConstructor):
@@ -208,7 +213,9 @@ def _load_yaml(path: Path, fast: bool) -> YamlDoc:
         root = _round_trip().load(text)
     except ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise SourceError(path, line, f"YAML error: {exc.problem}", "write the value as YAML reads it (a date as YYYY-MM-DD, a number in digits), or quote it as text") from None
+        raise SourceError(
+            path, line, f"YAML error: {exc.problem}", "write the value as YAML reads it (a date as YYYY-MM-DD, a number in digits), or quote it as text"
+        ) from None
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise SourceError(path, line, f"YAML syntax error: {exc.problem}", "fix the YAML syntax on that line (indentation, colons, quotes)") from None
@@ -229,12 +236,12 @@ def _read_fast(text: str) -> Any:
     leaves to it or :func:`_plain` refuses (too large, too deep, an alias inside itself), one that
     ROUND_TRIP_ONLY matches, or one with a line longer than FAST_MAX_LINE (block nesting that deep
     could exhaust libyaml's C stack: a crash, not an error)."""
-    if _FastLoader is None or ROUND_TRIP_ONLY.search(text) or max(map(len, text.split("\n"))) > FAST_MAX_LINE:
+    if _FAST_LOADER is None or ROUND_TRIP_ONLY.search(text) or max(map(len, text.split("\n"))) > FAST_MAX_LINE:
         return _ROUND_TRIP
     try:
-        data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_FAST_LOADER)  # a safe loader
         return _plain(data) if data is not None else {}
-    except Exception:  # noqa: BLE001 - any failure of the fast path: the reference parser decides
+    except Exception:  # any failure of the fast path: the reference parser decides
         return _ROUND_TRIP
 
 
@@ -271,7 +278,12 @@ def _check_nesting(path: Path, text: str) -> None:
         elif char in "[{":
             depth += 1
             if depth > MAX_NESTING:
-                raise SourceError(path, line, f"lists or maps nested more than {MAX_NESTING} levels deep", "flatten the lists and maps (a config file needs only a few levels)")
+                raise SourceError(
+                    path,
+                    line,
+                    f"lists or maps nested more than {MAX_NESTING} levels deep",
+                    "flatten the lists and maps (a config file needs only a few levels)",
+                )
         elif char in "]}":
             depth = max(depth - 1, 0)
         previous = char
@@ -298,7 +310,7 @@ def _node_line(node: Any) -> int | None:
     return lc.line + 1 if lc is not None and lc.line is not None else None
 
 
-def _fix_for(err: dict) -> str:
+def _fix_for(err: ErrorDetails) -> str:
     kind = err.get("type", "")
     if kind == "missing":
         return f"add the required key '{err['loc'][-1]}'"

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2
-from gmssl import func as gm_func, sm3
+from gmssl import func as gm_func
+from gmssl import sm3
 from lxml import etree
 
 from gongwen_engine.doc_templates import pdf as pdf_conversion
@@ -75,7 +76,7 @@ def file_format(data: bytes, name: str) -> str:
     return "unknown"
 
 
-def _bytes_io(data: bytes):  # noqa: ANN202
+def _bytes_io(data: bytes):
     import io
 
     return io.BytesIO(data)
@@ -92,8 +93,10 @@ def stamp_xml(stamp: ArchiveStamp) -> str:
     for values in stamp.rows():
         cells = "".join(
             f'<w:tc><w:tcPr><w:tcW w:w="{cell_w}" w:type="dxa"/><w:vAlign w:val="center"/></w:tcPr>'
-            f'<w:p><w:pPr><w:snapToGrid w:val="0"/><w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/><w:ind w:firstLine="0" w:firstLineChars="0"/><w:jc w:val="center"/></w:pPr>'
-            f'<w:r><w:rPr><w:rFonts w:ascii="Times New Roman" w:hAnsi="Times New Roman" w:eastAsia="宋体"/><w:color w:val="FF0000"/><w:sz w:val="20"/><w:szCs w:val="20"/></w:rPr>'
+            f'<w:p><w:pPr><w:snapToGrid w:val="0"/><w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>'
+            f'<w:ind w:firstLine="0" w:firstLineChars="0"/><w:jc w:val="center"/></w:pPr>'
+            f'<w:r><w:rPr><w:rFonts w:ascii="Times New Roman" w:hAnsi="Times New Roman" w:eastAsia="宋体"/>'
+            f'<w:color w:val="FF0000"/><w:sz w:val="20"/><w:szCs w:val="20"/></w:rPr>'
             f"<w:t>{_escape(v)}</w:t></w:r></w:p></w:tc>"
             for v in values
         )
@@ -183,7 +186,7 @@ def pages_with_text(files: list[tuple[Path, str]]) -> list[tuple[int, str]]:
             _PAGE_CACHE[sha] = (1, "bound")
     todo = {sha: path for path, sha in files if sha not in _PAGE_CACHE and path.suffix.lower() == ".docx" and tools}
     if todo:
-        for sha, pages in zip(todo, _libreoffice_pages(list(todo.values()))):
+        for sha, pages in zip(todo, _libreoffice_pages(list(todo.values())), strict=True):
             _PAGE_CACHE[sha] = (pages, "libreoffice")
     out = []
     for path, sha in files:

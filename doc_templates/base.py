@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 
 import docx
@@ -27,7 +27,7 @@ from gongwen_engine.doc_templates import layout as L
 DOCUMENT_PART = "word/document.xml"
 # Fixed zip entry time (the zip format starts in 1980): the same input gives the same bytes.
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-FIXED_CORE_TIME = datetime(2012, 7, 1, tzinfo=timezone.utc)  # GB/T 9704-2012 took effect
+FIXED_CORE_TIME = datetime(2012, 7, 1, tzinfo=UTC)  # GB/T 9704-2012 took effect
 
 # Parts python-docx's default template carries that a GB/T 9704 document does not need.
 _DROPPED_DOCUMENT_RELS = {
@@ -83,9 +83,7 @@ def _set_styles(document: docx.document.Document) -> None:
     """Normal = 三号仿宋, exact line pitch 579, justified, 28 characters a line (see layout)."""
     styles = document.styles.element
     for child in list(styles):
-        if child.tag == qn("w:latentStyles"):
-            styles.remove(child)
-        elif child.tag == qn("w:style") and child.get(qn("w:styleId")) not in _KEPT_STYLE_IDS:
+        if child.tag == qn("w:latentStyles") or (child.tag == qn("w:style") and child.get(qn("w:styleId")) not in _KEPT_STYLE_IDS):
             styles.remove(child)
         for link in child.findall(qn("w:link")):  # links pointed at the dropped char styles
             child.remove(link)

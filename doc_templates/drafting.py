@@ -10,9 +10,8 @@ from pathlib import Path
 import jinja2
 
 from gongwen_engine.config.schema import Organisation
-from gongwen_engine.models.rules.titles import forwarding_title, nest_book_title_marks
-
 from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.rules.titles import forwarding_title, nest_book_title_marks
 
 TEMPLATES_DIR = Path(__file__).parent
 

@@ -23,8 +23,8 @@ import jinja2
 from markupsafe import Markup
 
 from gongwen_engine.doc_templates import layout
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.render import part_views
+from gongwen_engine.models.content import DocumentContent
 
 TEMPLATE_DIR = Path(__file__).parent / "gbt9704"
 TEMPLATE_NAME = "document.html.j2"

@@ -35,6 +35,7 @@ the same bytes) a second conversion.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import logging
@@ -48,6 +49,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +239,7 @@ class WarmConverter:
             raise BridgeUnavailable(hello.get("error", "no uno"))
         raise BridgeFailed(hello.get("error", "the bridge did not start"))
 
-    def _ask(self, request: dict) -> dict:
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self._proc is not None and self._proc.stdin is not None
         try:
             self._proc.stdin.write(json.dumps(request).encode("ascii") + b"\n")
@@ -246,7 +248,7 @@ class WarmConverter:
             raise BridgeFailed(f"the bridge is gone ({exc})") from None
         return self._read(self.timeout_s)
 
-    def _read(self, timeout_s: float) -> dict:
+    def _read(self, timeout_s: float) -> dict[str, Any]:
         """One JSON line from the bridge within ``timeout_s``."""
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
@@ -263,30 +265,26 @@ class WarmConverter:
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         try:
-            return json.loads(line)
+            answer: dict[str, Any] = json.loads(line)
         except ValueError:
             raise BridgeFailed(f"the bridge said something else than JSON: {line[:200]!r}") from None
+        return answer
 
     def _stop(self, graceful: bool = False) -> None:
         """Kill the bridge's process group (the bridge and its LibreOffice) and drop its profile;
         ``graceful``: first close its stdin and give it ``CLOSE_WAIT_S`` to stop LibreOffice itself."""
         proc, self._proc, self.office_pid = self._proc, None, None
         if proc is not None:
-            if graceful and proc.poll() is None:
-                try:
-                    proc.stdin.close()  # type: ignore[union-attr]
+            if graceful and proc.poll() is None and proc.stdin is not None:
+                with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                    proc.stdin.close()
                     proc.wait(CLOSE_WAIT_S)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
             for stream in (proc.stdin, proc.stdout):
-                try:
-                    stream.close()  # type: ignore[union-attr]
-                except OSError:
-                    pass
-            try:
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             proc.wait()
         if self._profile is not None:
             shutil.rmtree(self._profile, ignore_errors=True)
@@ -437,9 +435,9 @@ def prepare_pdfs(docx_files: list[Path]) -> dict[Path, bytes]:
     if len(docx_files) > CACHE_ENTRIES:
         raise ValueError(f"prepare at most {CACHE_ENTRIES} documents at a time (got {len(docx_files)})")
     keys = [hashlib.sha256(docx.read_bytes()).hexdigest() for docx in docx_files]
-    out = dict(zip(docx_files, docx_files_to_pdf_bytes(docx_files)))
+    out = dict(zip(docx_files, docx_files_to_pdf_bytes(docx_files), strict=True))
     with _cache_lock:
-        for key, docx in zip(keys, docx_files):
+        for key, docx in zip(keys, docx_files, strict=True):
             _cache[key] = out[docx]
         while len(_cache) > CACHE_ENTRIES:
             _cache.popitem(last=False)

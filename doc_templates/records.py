@@ -29,14 +29,13 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from lxml import etree
 from markupsafe import Markup
-from sqlmodel import Session, select
-
-from gongwen_engine.models.rules.dates import format_cn_date
-from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem
+from sqlmodel import Session, col, select
 
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, _drop_unused_parts, zip_entry
 from gongwen_engine.doc_templates.render import DOCUMENT_COMPRESSLEVEL, RenderResult, write_atomically
+from gongwen_engine.models.rules.dates import format_cn_date
+from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem
 
 if TYPE_CHECKING:
     from gongwen_engine.flows.engine.engine import Engine
@@ -61,7 +60,7 @@ def outcome_word(outcome: str | None) -> str:
     return OUTCOME_WORDS.get(outcome or "", outcome or "")
 
 
-def actor_name(engine: "Engine", actor: str | None) -> str:
+def actor_name(engine: Engine, actor: str | None) -> str:
     """A person's name; a policy reads as what it is (演示策略自动办理), never as a person."""
     if actor in engine.config.users:
         return engine.config.users[actor].name
@@ -70,7 +69,7 @@ def actor_name(engine: "Engine", actor: str | None) -> str:
     return {"system": "（系统）"}.get(actor or "", actor or "")
 
 
-def record_rows(engine: "Engine", session: Session, circ: Circulation, kind: str) -> list[tuple[str, str]]:
+def record_rows(engine: Engine, session: Session, circ: Circulation, kind: str) -> list[tuple[str, str]]:
     """(label, text) rows: the document's particulars, then every person's action in order."""
     org = engine.config.org(circ.org)
     rows: list[tuple[str, str]] = []
@@ -96,7 +95,7 @@ def record_rows(engine: "Engine", session: Session, circ: Circulation, kind: str
             ("文稿版本", f"第{doc.version}稿"),
         ]
     steps = engine.flow(circ.flow).steps
-    items = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.kind == "human", WorkItem.status == "done").order_by(WorkItem.finished_at, WorkItem.id))
+    items = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.kind == "human", WorkItem.status == "done").order_by(col(WorkItem.finished_at), col(WorkItem.id)))
     for item in items:
         title = steps[item.step].title if item.step in steps else item.step
         person = actor_name(engine, item.actor)
@@ -189,7 +188,8 @@ def run_content_xml(text: str) -> Markup:
     """A run's content as python-docx writes it: ``w:t`` pieces (``xml:space="preserve"`` when a
     piece starts or ends with white space), ``w:tab`` for a tab, ``w:br`` for a line break."""
     etree.Element("t").text = text  # the same ValueError python-docx raises for control characters
-    pieces, buffer = [], []
+    pieces: list[str] = []
+    buffer: list[str] = []
 
     def flush() -> None:
         piece = "".join(buffer)
@@ -237,7 +237,7 @@ def record_docx_bytes(heading: str, rows: list[tuple[str, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def render_record(engine: "Engine", session: Session, circ: Circulation, kind: str, path: "Path") -> RenderResult:
+def render_record(engine: Engine, session: Session, circ: Circulation, kind: str, path: Path) -> RenderResult:
     """Write the record of ``kind`` for ``circ`` to ``path`` (atomically)."""
     heading = f"{engine.config.org(circ.org).short_name}{TITLES[kind]}"
     data = record_docx_bytes(heading, record_rows(engine, session, circ, kind))

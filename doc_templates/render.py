@@ -13,6 +13,7 @@ Public API::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -29,8 +30,8 @@ from markupsafe import Markup, escape
 
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, base_package, zip_entry
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.elements import PartView, part_view
+from gongwen_engine.models.content import DocumentContent
 
 TEMPLATE_DIR = Path(__file__).parent / "gbt9704"
 TEMPLATE_NAME = "document.xml.j2"
@@ -115,10 +116,8 @@ def write_atomically(data: bytes, path: Path) -> None:
         os.chmod(temp_name, FILE_MODE)  # mkstemp creates 0600
         os.replace(temp_name, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
         raise
 
 

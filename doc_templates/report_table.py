@@ -18,11 +18,12 @@ from pathlib import Path
 
 import docx
 from docx.oxml.ns import qn
+from docx.oxml.table import CT_Tbl
 from docx.shared import Pt
 
 from gongwen_engine.doc_templates.base import zip_entry
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.render import RenderResult, render_docx_bytes, write_atomically
+from gongwen_engine.models.content import DocumentContent
 
 TABLE_FONT = "仿宋_GB2312"
 TABLE_SIZE_PT = 12  # 小四: a table's cells are set smaller than the 三号 text (common practice)
@@ -55,7 +56,7 @@ def _with_table(data: bytes, table: ReportTable) -> bytes:
     grid.style = "Table Grid" if "Table Grid" in [s.name for s in document.styles] else None
     for cells in [table.header, *table.rows]:
         row = grid.add_row().cells
-        for cell, text in zip(row, cells):
+        for cell, text in zip(row, cells, strict=False):  # a short row leaves its last cells empty
             run = cell.paragraphs[0].add_run(text)
             run.font.size = Pt(TABLE_SIZE_PT)
             run.font.name = TABLE_FONT
@@ -67,7 +68,7 @@ def _with_table(data: bytes, table: ReportTable) -> bytes:
     return _fixed_zip(raw.getvalue())
 
 
-def _borders(tbl) -> None:  # noqa: ANN001
+def _borders(tbl: CT_Tbl) -> None:
     """Single black borders on every cell (the base package may not carry a table style)."""
     pr = tbl.tblPr
     borders = pr.makeelement(qn("w:tblBorders"), {})

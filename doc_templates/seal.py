@@ -22,8 +22,12 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gongwen_engine.doc_templates.pdf import page_texts
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageFont
 
 MM_PER_PT = 25.4 / 72
 SPECIMEN_DPI = 300
@@ -54,7 +58,7 @@ class Box:
     def centre_x(self) -> float:
         return (self.x0 + self.x1) / 2
 
-    def intersects(self, other: "Box") -> bool:
+    def intersects(self, other: Box) -> bool:
         return self.x0 < other.x1 and other.x0 < self.x1 and self.top < other.bottom and other.top < self.bottom
 
     def pdf_rect(self, page_height: float) -> tuple[float, float, float, float]:
@@ -105,7 +109,7 @@ def find_signature(pdf: bytes, date_text: str, name: str | None, texts: list[str
                     name_box, above = _box(above[-1]), above[:-1]
                 if want_name and name_box is None:
                     continue  # a date line without the name over it is not the signature
-                text_bottom = max((l["bottom"] for l in above), default=None)
+                text_bottom = max((line_above["bottom"] for line_above in above), default=None)
                 return SignatureSpot(index, float(page.height), _box(line), name_box, text_bottom)
     raise SealPlacementError(
         f"成文日期“{date_text}”{'及其上方的署名“' + name + '”' if name else ''}未在版式文件中找到，无法确定用印位置"
@@ -113,7 +117,7 @@ def find_signature(pdf: bytes, date_text: str, name: str | None, texts: list[str
     )
 
 
-def _box(line: dict) -> Box:
+def _box(line: dict[str, Any]) -> Box:
     return Box(float(line["x0"]), float(line["top"]), float(line["x1"]), float(line["bottom"]))
 
 
@@ -175,7 +179,7 @@ def specimen_png(org_name: str, diameter_mm: float) -> bytes:
     return out.getvalue()
 
 
-def _arc_text(image, text: str, font, radius: float, colour: tuple[int, int, int, int]) -> None:  # noqa: ANN001
+def _arc_text(image: Image.Image, text: str, font: ImageFont.FreeTypeFont, radius: float, colour: tuple[int, int, int, int]) -> None:
     """Characters upright to the rim along the top arc, centred on the top (at most 220°)."""
     from PIL import Image, ImageDraw
 
@@ -186,7 +190,7 @@ def _arc_text(image, text: str, font, radius: float, colour: tuple[int, int, int
         angle = (i - (len(text) - 1) / 2) * step  # 0 = top, clockwise positive
         glyph = Image.new("RGBA", (tile, tile), (0, 0, 0, 0))
         ImageDraw.Draw(glyph).text((tile / 2, tile / 2), char, font=font, fill=colour, anchor="mm")
-        glyph = glyph.rotate(-math.degrees(angle), resample=Image.BICUBIC)
+        glyph = glyph.rotate(-math.degrees(angle), resample=Image.Resampling.BICUBIC)
         x = size / 2 + radius * math.sin(angle) - tile / 2
         y = size / 2 - radius * math.cos(angle) - tile / 2
         image.alpha_composite(glyph, (round(x), round(y)))

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,8 @@ DEMO_MARK = "演示用"
 DEMO_VALIDITY = timedelta(days=3650)
 # pyHanko logs a traceback for every untrusted or broken signature; the outcome is reported
 # to the user by SealCheck, so keep its loggers to errors.
-for _name in ("pyhanko", "pyhanko_certvalidator"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
+for _logger in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_logger).setLevel(logging.ERROR)
 
 
 class SigningError(RuntimeError):
@@ -215,12 +215,11 @@ class DemoAuthority:
                     )
                     _write_private(key_path, _key_pem(key))
                     _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
-        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
-        return SigningIdentity(key, load_certificate(cert_path), (ca_cert,))
+        return SigningIdentity(serialization.load_pem_private_key(key_path.read_bytes(), None), load_certificate(cert_path), (ca_cert,))
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key: Any) -> x509.CertificateBuilder:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -299,13 +298,13 @@ def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
 def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, reason: str, location: str | None = None) -> bytes:
     """PAdES-sign ``pdf`` (an incremental update); with ``seal``, the seal image is the
     signature's appearance, so the visible seal and the digital signature are one object."""
+    from PIL import Image
     from pyhanko.pdf_utils import layout
     from pyhanko.pdf_utils.images import PdfImage
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
     from pyhanko.stamp import StaticStampStyle
     from pyhanko_certvalidator.registry import SimpleCertificateStore
-    from PIL import Image
 
     der_key = identity.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     signer = signers.SimpleSigner(
@@ -316,9 +315,12 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, re
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     style = None
     if seal is not None:
-        fields.append_signature_field(writer, fields.SigFieldSpec(SIGNATURE_FIELD, on_page=seal.page, box=seal.box))
+        # pyHanko annotates SigFieldSpec.box as ints; PDF rectangles are reals, and it writes them as given.
+        spec = fields.SigFieldSpec(SIGNATURE_FIELD, on_page=seal.page, box=seal.box)  # type: ignore[arg-type]
+        fields.append_signature_field(writer, spec)
         image = Image.open(io.BytesIO(seal.png))
-        style = StaticStampStyle(background=PdfImage(image), background_opacity=1.0, border_width=0, background_layout=layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins.uniform(0)))
+        centred = layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins.uniform(0))
+        style = StaticStampStyle(background=PdfImage(image), background_opacity=1.0, border_width=0, background_layout=centred)
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
         reason=reason, location=location, name=identity.subject,
@@ -408,11 +410,11 @@ def verify_pdf(data: bytes, trust_roots: Sequence[x509.Certificate]) -> SealChec
     context = ValidationContext(trust_roots=[_asn1_cert(c) for c in trust_roots], allow_fetching=False, revocation_mode="soft-fail")
     try:
         status = validate_pdf_signature(sig, context)
-    except Exception as exc:  # noqa: BLE001 - a damaged signature raises from deep inside the CMS parser
+    except Exception as exc:  # a damaged signature raises from deep inside the CMS parser
         return check(CheckStatus.invalid, f"{type(exc).__name__}: {exc}")
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
     signed_at = status.signer_reported_dt or sig.self_reported_timestamp
-    facts = {
+    facts: dict[str, Any] = {
         "signer": common_name(cert),
         "organisation": _organisation(cert),
         "signed_at": signed_at.isoformat() if signed_at else None,
@@ -424,7 +426,7 @@ def verify_pdf(data: bytes, trust_roots: Sequence[x509.Certificate]) -> SealChec
     if not status.valid:
         return check(CheckStatus.invalid, "the signature value does not verify with the signer's key", **facts)
     if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
-        return check(CheckStatus.changed, f"bytes were appended after signing (coverage {status.coverage.name})", **facts)
+        return check(CheckStatus.changed, f"bytes were appended after signing (coverage {getattr(status.coverage, 'name', 'unknown')})", **facts)
     if not status.trusted:
         return check(CheckStatus.untrusted, f"no path to a trusted root ({status.trust_problem_indic})", **facts)
     return check(CheckStatus.valid, **facts)

@@ -22,7 +22,9 @@ gets SIGKILL from the kernel if the bridge itself is killed (``PR_SET_PDEATHSIG`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
+import importlib
 import json
 import os
 import signal
@@ -31,6 +33,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 CONNECT_TIMEOUT_S = 60.0
@@ -38,6 +42,7 @@ TERMINATE_WAIT_S = 3.0  # a LibreOffice told to quit that has not within this is
 FIRST_START_RESTART = 81  # soffice.bin's E_RESTART after it created a new profile (oosplash restarts it)
 
 
+_prctl: Callable[..., int] | None
 try:
     _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before any fork (Linux)
 except (OSError, AttributeError):
@@ -50,7 +55,7 @@ def die_with_parent() -> None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def start_office(soffice: str, profile: str, pipe: str) -> subprocess.Popen:
+def start_office(soffice: str, profile: str, pipe: str) -> subprocess.Popen[bytes]:
     """soffice.bin itself (not the ``soffice`` script, whose oosplash would fork it out of reach)."""
     cmd = [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--invisible", "--nologo",
            "--norestore", "--nodefault", "--nolockcheck", f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"]
@@ -58,7 +63,7 @@ def start_office(soffice: str, profile: str, pipe: str) -> subprocess.Popen:
                             preexec_fn=die_with_parent)
 
 
-def connect(office: subprocess.Popen, pipe: str):  # noqa: ANN201 - a UNO desktop
+def connect(office: subprocess.Popen[bytes], pipe: str) -> Any:
     """The desktop of the started LibreOffice, once it answers on the pipe."""
     import uno
     from com.sun.star.connection import NoConnectException
@@ -76,13 +81,14 @@ def connect(office: subprocess.Popen, pipe: str):  # noqa: ANN201 - a UNO deskto
             time.sleep(0.05)
 
 
-def properties(**values):  # noqa: ANN003, ANN201 - a tuple of UNO PropertyValues
+def properties(**values: object) -> tuple[Any, ...]:
+    """A tuple of UNO PropertyValues."""
     from com.sun.star.beans import PropertyValue
 
     return tuple(PropertyValue(Name=name, Value=value) for name, value in values.items())
 
 
-def typed(spec: dict) -> object:
+def typed(spec: dict[str, Any]) -> object:
     """A filter-option value as LibreOffice's --convert-to JSON spells it: {"type", "value"}."""
     kind, value = spec["type"], spec["value"]
     if kind == "boolean":
@@ -92,7 +98,7 @@ def typed(spec: dict) -> object:
     return str(value)
 
 
-def convert(desktop, src: str, dst: str, export_filter: str, data: dict) -> None:  # noqa: ANN001
+def convert(desktop: Any, src: str, dst: str, export_filter: str, data: dict[str, dict[str, Any]]) -> None:
     import uno
 
     document = desktop.loadComponentFromURL(uno.systemPathToFileUrl(src), "_blank", 0,
@@ -106,14 +112,14 @@ def convert(desktop, src: str, dst: str, export_filter: str, data: dict) -> None
         document.close(True)
 
 
-def answers(office: subprocess.Popen, desktop) -> bool:  # noqa: ANN001
+def answers(office: subprocess.Popen[bytes], desktop: Any) -> bool:
     """LibreOffice is still running and answering on the pipe."""
     if office.poll() is not None:
         return False
     try:
         desktop.getComponents()
         return True
-    except Exception:  # noqa: BLE001 - DisposedException and the like: the connection is gone
+    except Exception:  # DisposedException and the like: the connection is gone
         return False
 
 
@@ -121,9 +127,9 @@ class Office:
     """The running LibreOffice: its process, its pipe's name and, once connected, its desktop."""
 
     def __init__(self) -> None:
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self.pipe = f"gongwen-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.desktop = None
+        self.desktop: Any = None  # a UNO object
 
     def stop(self) -> None:
         """Ask LibreOffice to quit (it then removes its sockets in /tmp), kill it if it does not
@@ -133,24 +139,18 @@ class Office:
             return
         if self.desktop is not None:
             threading.Thread(target=self._terminate, daemon=True).start()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(TERMINATE_WAIT_S)
-            except subprocess.TimeoutExpired:
-                pass
         if process.poll() is None:
             process.kill()
             process.wait()
             for folder in {"/tmp", os.environ.get("TMPDIR", "/tmp")}:
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(os.path.join(folder, f"OSL_PIPE_{os.getuid()}_{self.pipe}"))
-                except OSError:
-                    pass
 
     def _terminate(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the connection drops as LibreOffice quits
             self.desktop.terminate()
-        except Exception:  # noqa: BLE001 - the connection drops as LibreOffice quits
-            pass
 
 
 def watch_parent(office: Office, parent: int) -> None:
@@ -169,17 +169,22 @@ def main() -> int:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)  # the protocol; fd 1 itself goes to stderr
     os.dup2(2, 1)
 
-    def say(message: dict) -> None:
+    def say(message: dict[str, object]) -> None:
         out.write(json.dumps(message, ensure_ascii=False) + "\n")
 
     try:
-        import uno  # noqa: F401
+        importlib.import_module("uno")
     except ImportError as exc:
         say({"ready": False, "uno": False, "error": f"{exc} ({sys.executable})"})
         return 3
     office = Office()
     threading.Thread(target=watch_parent, args=(office, os.getppid()), daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: (office.stop(), os._exit(0)))
+
+    def on_sigterm(*_: object) -> None:
+        office.stop()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         for _ in range(2):  # a new profile may make soffice.bin exit once with E_RESTART
             office.process = start_office(opts.soffice, opts.profile, office.pipe)
@@ -191,7 +196,7 @@ def main() -> int:
                     raise
         else:
             raise RuntimeError(f"soffice.bin exited twice with {FIRST_START_RESTART} (restart)")
-    except Exception as exc:  # noqa: BLE001 - reported to the caller, which decides
+    except Exception as exc:  # reported to the caller, which decides
         office.stop()
         say({"ready": False, "uno": True, "error": f"LibreOffice did not start: {type(exc).__name__}: {exc}"})
         return 4
@@ -201,7 +206,7 @@ def main() -> int:
         try:
             convert(office.desktop, request["src"], request["dst"], request["filter"], request.get("data", {}))
             say({"ok": True})
-        except Exception as exc:  # noqa: BLE001 - every failure is an answer
+        except Exception as exc:  # every failure is an answer
             gone = not answers(office.process, office.desktop)
             say({"ok": False, "fatal": gone, "error": f"{type(exc).__name__}: {exc}"})
             if gone:

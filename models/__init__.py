@@ -4,4 +4,6 @@ Importing the package registers the commit hook that chains audit records (``mod
 so no session can commit an audit record outside the chain.
 """
 
-from gongwen_engine.models import audit  # noqa: F401
+from gongwen_engine.models import audit
+
+__all__ = ["audit"]

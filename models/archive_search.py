@@ -27,11 +27,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
+from sqlalchemy import select as sa_select
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.models.tables import ArchiveItem, ArchiveSearch
+
+if TYPE_CHECKING:
+    import opencc
 
 RANK_WINDOW = 200  # newest matches ranked per search
 FTS_TABLE = "archive_fts"  # SQLite FTS5, external content = archivesearch (created by migration 0003)
@@ -42,7 +47,7 @@ HIT_OPEN, HIT_CLOSE = "【", "】"
 
 
 @cache
-def _t2s():  # noqa: ANN202
+def _t2s() -> opencc.OpenCC:
     import opencc
 
     return opencc.OpenCC("t2s")
@@ -60,7 +65,9 @@ def normalise(value: str) -> str:
 
 def _normalise_with_map(value: str) -> tuple[str, list[int]]:
     """The normalised text and, per normalised character, its index in ``value``."""
-    kept, index, pos = [], [], 0
+    kept: list[str] = []
+    index: list[int] = []
+    pos = 0
     for match in _PINYIN_READING.finditer(value):
         kept.append(value[pos : match.start()])
         index.extend(range(pos, match.start()))
@@ -102,6 +109,8 @@ def facets(fonds: str, year: int, retention: str, dated: date | None = None, iss
 
 def search_row(item: ArchiveItem, body: str) -> ArchiveSearch:
     """The searchable row of an item: title and body as bigrams, the original text for excerpts."""
+    if item.id is None:
+        raise ValueError("an archive item is indexed once it is stored (it has no id yet)")
     return ArchiveSearch(
         item_id=item.id, fonds=item.fonds, year=item.year, retention=item.retention, issuer=item.responsible, dated=item.dated,
         facets=facets(item.fonds, item.year, item.retention, item.dated, item.responsible, item.id), title_terms=bigrams(normalise(item.title)),
@@ -291,15 +300,16 @@ def _pg_newest(session: Session, query: SearchQuery, n: int) -> list[int]:
     if len(ids) == n:
         return ids
     bounds = session.execute(text(
-        "SELECT max(item_id), min(item_id), count(*) FROM (SELECT item_id FROM archivesearch WHERE fonds = :fonds ORDER BY fonds DESC, item_id DESC LIMIT :scan) newest"),
+        "SELECT max(item_id), min(item_id), count(*) FROM "
+        "(SELECT item_id FROM archivesearch WHERE fonds = :fonds ORDER BY fonds DESC, item_id DESC LIMIT :scan) newest"),
         params).one()
     if bounds[2] < PG_SCAN_ROWS:  # the fonds has no more rows than that: complete
         return ids
     session.execute(text("SET LOCAL enable_indexscan = off"))  # GIN bitmaps, not a backwards walk over every row
     session.execute(text("SET LOCAL enable_seqscan = off"))
     try:
-        gin = ("SELECT item_id FROM archivesearch WHERE tsv @@ to_tsquery('simple', :q) AND fonds = :fonds AND (CAST(:retention AS VARCHAR) IS NULL OR retention = :retention) "
-               "ORDER BY item_id DESC LIMIT :n")
+        gin = ("SELECT item_id FROM archivesearch WHERE tsv @@ to_tsquery('simple', :q) AND fonds = :fonds "
+               "AND (CAST(:retention AS VARCHAR) IS NULL OR retention = :retention) ORDER BY item_id DESC LIMIT :n")
         params["q"] = loose = tsquery_expression(query, classes=False)
         if ids:
             ids_per_row = (bounds[0] - bounds[1] + 1) / PG_SCAN_ROWS
@@ -343,7 +353,7 @@ def _exact(session: Session, query: SearchQuery) -> list[Hit]:
         stmt = stmt.where(ArchiveItem.archive_code == query.archive_code.strip())
     if query.doc_number:
         stmt = stmt.where(ArchiveItem.doc_number == query.doc_number.strip())
-    return _hits(session, [(i, 0.0) for i in session.exec(stmt.limit(query.limit))], query.words or "")
+    return _hits(session, [(i, 0.0) for i in session.exec(stmt.limit(query.limit)) if i is not None], query.words or "")  # stored ids
 
 
 def _filtered(session: Session, query: SearchQuery) -> list[Hit]:
@@ -354,12 +364,12 @@ def _filtered(session: Session, query: SearchQuery) -> list[Hit]:
     if query.retention:
         stmt = stmt.where(ArchiveSearch.retention == query.retention)
     if query.issuer:
-        stmt = stmt.where(ArchiveSearch.issuer.contains(query.issuer.strip(), autoescape=True))
+        stmt = stmt.where(col(ArchiveSearch.issuer).contains(query.issuer.strip(), autoescape=True))
     if query.date_from:
         stmt = stmt.where(ArchiveSearch.dated >= query.date_from)
     if query.date_to:
         stmt = stmt.where(ArchiveSearch.dated <= query.date_to)
-    stmt = stmt.order_by(ArchiveSearch.fonds.desc(), ArchiveSearch.dated.desc(), ArchiveSearch.item_id.desc()).limit(query.limit)
+    stmt = stmt.order_by(col(ArchiveSearch.fonds).desc(), col(ArchiveSearch.dated).desc(), col(ArchiveSearch.item_id).desc()).limit(query.limit)
     return _hits(session, [(i, 0.0) for i in session.exec(stmt)], "")
 
 
@@ -367,10 +377,10 @@ def _hits(session: Session, ranked: list[tuple[int, float]], words: str) -> list
     if not ranked:
         return []
     ids = [i for i, _ in ranked]
-    rows = {row.id: row for row in session.exec(
-        select(ArchiveItem.id, ArchiveItem.archive_code, ArchiveItem.doc_number, ArchiveItem.title, ArchiveItem.responsible, ArchiveItem.dated,
-               ArchiveItem.retention, ArchiveSearch.text)
-        .outerjoin(ArchiveSearch, ArchiveSearch.item_id == ArchiveItem.id).where(ArchiveItem.id.in_(ids)))}
+    rows = {row.id: row for row in session.connection().execute(  # Core: eight columns, more than sqlmodel's select types
+        sa_select(*map(col, (ArchiveItem.id, ArchiveItem.archive_code, ArchiveItem.doc_number, ArchiveItem.title, ArchiveItem.responsible, ArchiveItem.dated,
+                             ArchiveItem.retention, ArchiveSearch.text)))
+        .outerjoin(ArchiveSearch, col(ArchiveSearch.item_id) == col(ArchiveItem.id)).where(col(ArchiveItem.id).in_(ids)))}
     hits = []
     for item_id, score in ranked:
         row = rows[item_id]

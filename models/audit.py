@@ -28,12 +28,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import Table, event, inspect, text
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.models.tables import AuditEvent, utcnow
 
@@ -80,9 +80,9 @@ class AuditFields(Protocol):
 
 def canonical(row: AuditFields) -> bytes:
     """The record's fields as canonical JSON (sorted keys, no spaces, UTF-8): what the hash covers."""
-    at = row.at if row.at.utcoffset() is not None else row.at.replace(tzinfo=timezone.utc)
+    at = row.at if row.at.utcoffset() is not None else row.at.replace(tzinfo=UTC)
     fields = {
-        "at": at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor": row.actor,
         "action": row.action,
         "org": row.org,
@@ -108,13 +108,17 @@ def chain(rows: Iterable[AuditEvent], head_seq: int, head_hash: str) -> tuple[in
     return head_seq, head_hash
 
 
-_HEAD = sa_select(AuditEvent.seq, AuditEvent.chain_hash).where(AuditEvent.seq.is_not(None)).order_by(AuditEvent.seq.desc()).limit(1)
+_HEAD = sa_select(col(AuditEvent.seq), col(AuditEvent.chain_hash)).where(col(AuditEvent.seq).is_not(None)).order_by(col(AuditEvent.seq).desc()).limit(1)
 
 
 def chain_head(session: Session) -> tuple[int, str]:
     """(seq, chain_hash) of the last chained record, or (0, GENESIS) for an empty trail."""
     head = session.connection().execute(_HEAD).first()  # Core, one cached statement: this runs under the chain lock
-    return (head[0], head[1]) if head else (0, GENESIS)
+    if head is None:
+        return 0, GENESIS
+    seq, chain_hash = head
+    assert seq is not None and chain_hash is not None  # _HEAD reads chained records only
+    return seq, chain_hash
 
 
 # ---- the commit hook (the one place the chain is extended) -------------------------------------------
@@ -197,7 +201,8 @@ class ChainedRow(AuditFields, Protocol):
     chain_hash: str
 
 
-_TABLE = AuditEvent.__table__
+# SQLModel sets __table__ on every table model but does not declare it (sqlmodel 0.0.50).
+_TABLE: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 def _rows_by_seq(session: Session, batch: int = 5000) -> Iterator[ChainedRow]:
@@ -207,7 +212,7 @@ def _rows_by_seq(session: Session, batch: int = 5000) -> Iterator[ChainedRow]:
         rows = session.connection().execute(sa_select(_TABLE).where(_TABLE.c.seq > after).order_by(_TABLE.c.seq).limit(batch)).all()
         if not rows:
             return
-        yield from rows  # type: ignore[misc]
+        yield from rows
         after = rows[-1].seq
 
 
@@ -230,15 +235,16 @@ def verify_chain(session: Session) -> ChainReport:
                 assert previous is not None
                 report.breaks = [b for b in report.breaks if b.seq != previous.seq]  # its own mismatch is the same finding
                 report.breaks.append(ChainBreak("inserted", previous.seq, previous.id,
-                                                f"序号 {previous.seq}（id {previous.id}，{previous.action}，{previous.actor}）是插入的审计记录：其后的{where}链接到它之前的记录。"))
+                                                f"序号 {previous.seq}（id {previous.id}，{previous.action}，{previous.actor}）"
+                                                f"是插入的审计记录：其后的{where}链接到它之前的记录。"))
             else:
                 report.breaks.append(ChainBreak("edited", row.seq, row.id,
                                                 f"{where}的内容与链上哈希不符：该记录被修改过（或其前一条记录被删除后序号被重排）。"))
         before_previous_hash, previous = previous_hash, row
     if previous is not None:
         report.head_seq, report.head_hash = previous.seq, previous.chain_hash
-    for row in session.exec(select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id)):
+    for unchained in session.exec(select(AuditEvent).where(col(AuditEvent.seq).is_(None)).order_by(col(AuditEvent.id))):
         report.records += 1
-        report.breaks.append(ChainBreak("unchained", None, row.id,
-                                        f"id {row.id}（{row.action}，{row.actor}）不在链上（没有序号和哈希）：该记录是绕过系统插入的。"))
+        report.breaks.append(ChainBreak("unchained", None, unchained.id,
+                                        f"id {unchained.id}（{unchained.action}，{unchained.actor}）不在链上（没有序号和哈希）：该记录是绕过系统插入的。"))
     return report

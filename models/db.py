@@ -29,12 +29,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Literal, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine, select
 
@@ -50,7 +51,7 @@ DERIVED_COLUMNS = (("archivesearch", "tsv"),)
 _ENGINE_URLS: list[str] = []  # the databases this process opened (passwords hidden), for error messages
 
 
-def include_name(name: str | None, type_: str, parent_names: dict) -> bool:  # noqa: ARG001
+def include_name(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
     """Alembic's ``include_name`` hook: leave derived search structures out of schema comparisons."""
     if name is None:
         return True
@@ -79,7 +80,7 @@ def get_engine(url: str) -> Engine:
 
 def _make_sqlite_transactions_immediate(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+    def _on_connect(dbapi_conn: Any, _record: object) -> None:  # a DB-API connection (sqlite3)
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -89,12 +90,12 @@ def _make_sqlite_transactions_immediate(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # noqa: ANN001
+    def _on_begin(conn: Connection) -> None:
         # Writers (see transaction()) take the write lock up front; readers start deferred.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 
 
-def is_postgres(engine: Engine) -> bool:
+def is_postgres(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "postgresql"
 
 

@@ -17,25 +17,31 @@ small machine eight allocating processes were bound by that, not by the counter'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 import psycopg
-from sqlalchemy import Integer, String, bindparam, cast, false, literal_column
+from sqlalchemy import CTE, CompoundSelect, Integer, Select, String, Table, bindparam, cast, false, literal_column
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.sql import Executable
-from sqlmodel import Session, select
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlmodel import Session, col, select
 
-from gongwen_engine.models.rules.doc_numbers import format_doc_number, doc_number_affixes
+from gongwen_engine.models.rules.doc_numbers import doc_number_affixes, format_doc_number
 from gongwen_engine.models.tables import Document, IssuedNumber, NumberCounter, utcnow
 
-def _counter_step(dialect: str, sequence: str, year: int, start: int):  # noqa: ANN202
+
+def _counter_step(dialect: str, sequence: str, year: int, start: int) -> ReturningInsert[Any]:
     """One statement that takes the counter's row lock and returns the new serial: the first
     allocation inserts ``last = start``, every later one is ``last = last + 1`` (an upsert)."""
     if start < 1:
@@ -44,12 +50,12 @@ def _counter_step(dialect: str, sequence: str, year: int, start: int):  # noqa: 
     return _counter_upsert(insert(NumberCounter).values(sequence=sequence, year=year, last=start))
 
 
-def _counter_upsert(first_row):  # noqa: ANN001, ANN202
+def _counter_upsert(first_row: PgInsert | SqliteInsert) -> ReturningInsert[Any]:
     """The counter rule, on an INSERT of the first row (``last = start``) of either dialect: a
     counter that exists steps to ``last + 1`` instead (under its row lock); returns the new serial."""
     return first_row.on_conflict_do_update(
         index_elements=["sequence", "year"], set_={"last": NumberCounter.last + literal_column("1", Integer)},
-    ).returning(NumberCounter.last)
+    ).returning(col(NumberCounter.last))
 
 
 def next_serial(session: Session, sequence: str, year: int, start: int = 1) -> int:
@@ -71,13 +77,15 @@ def allocate_doc_number(session: Session, prefix: str, year: int, document_id: i
     now = utcnow()
     if session.get_bind().dialect.name != "postgresql":
         serial = next_serial(session, prefix, year, start)
-        number = IssuedNumber(prefix=prefix, year=year, serial=serial, doc_number=format_doc_number(prefix, year, serial), document_id=document_id, allocated_at=now)
+        number = IssuedNumber(
+            prefix=prefix, year=year, serial=serial, doc_number=format_doc_number(prefix, year, serial), document_id=document_id, allocated_at=now
+        )
         session.add(number)
         session.flush()
         return number
     params = _issue_parameters(prefix, year, document_id, start, now)
     row = session.connection().exec_driver_sql(_postgres_sql("issue"), params).one()  # a prepared statement after five runs
-    number = IssuedNumber(**dict(zip(_ISSUED_COLUMNS, row)))
+    number = IssuedNumber(**dict(zip(_ISSUED_COLUMNS, row, strict=True)))
     make_transient_to_detached(number)  # the row exists: attach it as loaded, no second statement
     session.add(number)
     return number
@@ -96,10 +104,10 @@ def issue_doc_number(engine: Engine, prefix: str, year: int, document_id: int, s
     if engine.dialect.name != "postgresql":
         return None
     row = _issue_once(engine, _issue_parameters(prefix, year, document_id, start, utcnow()))
-    return IssuedNumber(**dict(zip(_ISSUED_COLUMNS, row))) if row is not None else None
+    return IssuedNumber(**dict(zip(_ISSUED_COLUMNS, row, strict=True))) if row is not None else None
 
 
-def _issue_once(engine: Engine, params: dict[str, Any]) -> tuple | None:
+def _issue_once(engine: Engine, params: dict[str, Any]) -> tuple[Any, ...] | None:
     """Run the issue-once statement autocommitted on a pooled connection, straight on its psycopg
     connection as a server-side prepared statement; errors are raised as SQLAlchemy's
     (``IntegrityError``, ``OperationalError``, …) like any other statement's.
@@ -112,7 +120,8 @@ def _issue_once(engine: Engine, params: dict[str, Any]) -> tuple | None:
     cached by the server) was slower than the prepared statement; a pool without pre-ping would
     save one more round trip (~0.1 ms) at the price of a second pool per process."""
     with engine.connect() as conn:  # pooled and pre-pinged; failing to connect raises SQLAlchemy's error
-        driver: psycopg.Connection = conn.connection.driver_connection  # gongwen's PostgreSQL driver is psycopg 3
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)  # gongwen's PostgreSQL driver is psycopg 3
         sql = _postgres_sql("issue_once")
         try:
             driver.autocommit = True
@@ -139,22 +148,26 @@ def _issue_parameters(prefix: str, year: int, document_id: int | None, start: in
     return {"prefix": prefix, "year": year, "start": start, "document_id": document_id, "head": head, "tail": tail, "now": now}
 
 
-_ISSUED_COLUMNS = tuple(c.name for c in IssuedNumber.__table__.c)
+# SQLModel sets __table__ on every table model but does not declare it (sqlmodel 0.0.50).
+_ISSUED_TABLE: Table = IssuedNumber.__table__  # type: ignore[attr-defined]
+_ISSUED_COLUMNS = tuple(c.name for c in _ISSUED_TABLE.c)
 
 
 @cache
 def _postgres_sql(name: str) -> str:
     """A PostgreSQL statement below, compiled once per process (psycopg's ``%(name)s`` style)."""
-    statements = {"issue": _issue_statement, "issue_once": _issue_once_statement, "number_of_document": _number_of_document_statement}
+    statements: dict[str, Callable[[], ClauseElement]] = {
+        "issue": _issue_statement, "issue_once": _issue_once_statement, "number_of_document": _number_of_document_statement,
+    }
     return str(statements[name]().compile(dialect=pg_psycopg.dialect()))
 
 
-def _counter_cte(only_if_unnumbered_and_visible: bool):  # noqa: ANN202
+def _counter_cte(only_if_unnumbered_and_visible: bool) -> CTE:
     """The counter step as a CTE: the first allocation inserts ``last = start``, every later one is
     ``last = last + 1``, returning the new serial; optionally only when the document is committed
     (visible here) and has no number yet."""
-    table = IssuedNumber.__table__
-    values = select(bindparam("prefix", type_=String), bindparam("year", type_=Integer), bindparam("start", type_=Integer))
+    table = _ISSUED_TABLE
+    values = sa_select(bindparam("prefix", type_=String), bindparam("year", type_=Integer), bindparam("start", type_=Integer))
     if only_if_unnumbered_and_visible:
         visible = select(Document.id).where(Document.id == bindparam("document_id", type_=Integer)).exists()
         numbered = select(table.c.id).where(table.c.document_id == bindparam("document_id", type_=Integer)).exists()
@@ -162,14 +175,14 @@ def _counter_cte(only_if_unnumbered_and_visible: bool):  # noqa: ANN202
     return _counter_upsert(pg_insert(NumberCounter).from_select(["sequence", "year", "last"], values)).cte("counter")
 
 
-def _insert_issued(counter) -> Executable:  # noqa: ANN001
+def _insert_issued(counter: CTE) -> ReturningInsert[Any]:
     """Insert the number the counter step returned, bound to ``document_id``; returns the row."""
-    table = IssuedNumber.__table__
+    table = _ISSUED_TABLE
     return (
         pg_insert(table)
         .from_select(
             ["prefix", "year", "serial", "doc_number", "document_id", "voided", "allocated_at"],
-            select(
+            sa_select(
                 bindparam("prefix", type_=String), bindparam("year", type_=Integer), counter.c.last,
                 bindparam("head", type_=String) + cast(counter.c.last, String) + bindparam("tail", type_=String),
                 bindparam("document_id", type_=Integer), false(),
@@ -180,22 +193,22 @@ def _insert_issued(counter) -> Executable:  # noqa: ANN001
     )
 
 
-def _issue_statement() -> Executable:
+def _issue_statement() -> ReturningInsert[Any]:
     """PostgreSQL: the counter step and the issued-number row as one statement (a data-modifying CTE)."""
     return _insert_issued(_counter_cte(only_if_unnumbered_and_visible=False))
 
 
-def _issue_once_statement() -> Executable:
+def _issue_once_statement() -> CompoundSelect[Any]:
     """PostgreSQL, one statement: the document's number if it has one; else, if the document is
     committed (visible here), the counter step and the new number's row; else no row."""
     issued = _insert_issued(_counter_cte(only_if_unnumbered_and_visible=True)).cte("issued")
-    return select(issued).union_all(_number_of_document_statement())
+    return sa_select(issued).union_all(_number_of_document_statement())
 
 
-def _number_of_document_statement():  # noqa: ANN202
+def _number_of_document_statement() -> Select[Any]:
     """PostgreSQL: the number ``document_id`` holds, if any."""
-    table = IssuedNumber.__table__
-    return select(table).where(table.c.document_id == bindparam("document_id", type_=Integer))
+    table = _ISSUED_TABLE
+    return sa_select(table).where(table.c.document_id == bindparam("document_id", type_=Integer))
 
 
 def void_doc_number(session: Session, doc_number: str, reason: str) -> IssuedNumber:

@@ -21,19 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bad_input_common import Tally
+from samples import attachments_sample
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.doc_templates.render import render_docx_bytes
-from samples import attachments_sample
-from gongwen_engine.flows.services.archive_exports import ITEM_METADATA, PACKAGE_FORMAT, PACKAGE_MANIFEST, import_package
-from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.models import db
 from gongwen_engine.doc_templates.archive_files import digests
+from gongwen_engine.doc_templates.render import render_docx_bytes
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services.archive_exports import ITEM_METADATA, PACKAGE_FORMAT, PACKAGE_MANIFEST, import_package
+from gongwen_engine.models import db
 from gongwen_engine.models.tables import ArchiveItem, ArchiveSearch, NumberCounter
-
-from bad_input_common import Tally
 
 FONDS = "S037"  # 山东省妇联's fonds: shandong_archivist receives it
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -231,7 +230,7 @@ class ArchiveBench:
     root: Path
 
     @classmethod
-    def create(cls, root: Path) -> "ArchiveBench":
+    def create(cls, root: Path) -> ArchiveBench:
         root.mkdir(parents=True, exist_ok=True)
         return cls(Engine(Settings(home=root / ".gongwen", storage=root / "storage")), root)
 

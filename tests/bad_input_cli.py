@@ -19,9 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from bad_input_common import Tally
+from typer.testing import CliRunner
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -88,11 +87,25 @@ def pools(folder: Path) -> Pools:
     huge_line = folder / "huge.txt"
     huge_line.write_text("名" * 200_000, encoding="utf-8")
     (folder / "a-folder").mkdir(exist_ok=True)
-    odd_text = ["[/bold]", "[red]未闭合", "\u202e反转文字", "𠀀𠀁𪚥", "名" * 5000, "e\u0301\u0301\u0301", "\t \n", "🙂🇨🇳", "\ufeff同意", "'; DROP TABLE circulation; --", "%s%n{0}", "ＦＵＬＬＷＩＤＴＨ"]
+    odd_text = [
+        "[/bold]",
+        "[red]未闭合",
+        "\u202e反转文字",
+        "𠀀𠀁𪚥",
+        "名" * 5000,
+        "e\u0301\u0301\u0301",
+        "\t \n",
+        "🙂🇨🇳",
+        "\ufeff同意",
+        "'; DROP TABLE circulation; --",
+        "%s%n{0}",
+        "ＦＵＬＬＷＩＤＴＨ",
+    ]
     return Pools(
         valid={
             "USER": ["shandong_leader", "shandong_secretary", "jinan_secretary"], "ARCHIVIST": ["shandong_archivist"], "ITEM": ["1", "2"],
-            "MISSING_ID": ["424242"], "REF": ["1"], "DATE": ["2012-02-20"], "DUE": ["2012-02-29"], "ORG": ["shandong", "jinan"], "YEAR": ["2012"], "COUNT": ["3"],
+            "MISSING_ID": ["424242"], "REF": ["1"], "DATE": ["2012-02-20"], "DUE": ["2012-02-29"], "ORG": ["shandong", "jinan"], "YEAR": ["2012"],
+            "COUNT": ["3"],
             "FLOW": ["issuing"], "OUTCOME": ["approve"], "TEXT": ["同意"], "OUT": [str(folder / "out")],
             "FILE": [str(notice), str(received)],
         },
@@ -174,8 +187,8 @@ def seed_database() -> None:
     from sqlmodel import Session
 
     from gongwen_engine.config.settings import Settings
-    from gongwen_engine.flows.services import demo as demo_mod
     from gongwen_engine.flows.engine.engine import Engine
+    from gongwen_engine.flows.services import demo as demo_mod
     from gongwen_engine.models.tables import Circulation
 
     engine = Engine(Settings())

@@ -9,6 +9,7 @@ Used by tests/test_bad_input.py (a bounded, seeded run) and benchmarks/bad_input
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
+from bad_input_common import Tally
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as with_seed
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
@@ -28,8 +31,6 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.flows.web.archivist import SEARCH_FIELDS
-
-from bad_input_common import Tally
 
 ACCOUNTS = ("shandong_secretary", "shandong_leader", "shandong_archivist")
 SESSION_COOKIE = "gongwen_session"
@@ -145,7 +146,12 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, visitors: list[Visitor
     label = f"{operation.method.upper()} {operation.path} ({mode.value})"
 
     @settings(max_examples=count, derandomize=seed == 0, database=None, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy(generation_mode=mode), visitor=st.sampled_from(visitors), valid_csrf=st.integers(0, 9), known_id=st.none() | st.integers(1, 6))
+    @given(
+        case=operation.as_strategy(generation_mode=mode),
+        visitor=st.sampled_from(visitors),
+        valid_csrf=st.integers(0, 9),
+        known_id=st.none() | st.integers(1, 6),
+    )
     def one(case: Any, visitor: Visitor, valid_csrf: int, known_id: int | None) -> None:
         if isinstance(case.body, dict) and visitor.csrf and valid_csrf:  # 9 in 10 forms carry the session's token
             case.body["csrf"] = visitor.csrf
@@ -157,7 +163,10 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, visitors: list[Visitor
         try:
             response = case.call(cookies={SESSION_COOKIE: visitor.cookie} if visitor.cookie else None)
         except Exception as exc:  # the app raised through the test transport: a 500 for a person
-            tally.fail(f"{label} as {visitor.account}: {type(exc).__name__}: {str(exc)[:200]} — path {case.path_parameters} query {case.query} body {str(case.body)[:200]}")
+            tally.fail(
+                f"{label} as {visitor.account}: {type(exc).__name__}: {str(exc)[:200]} — "
+                f"path {case.path_parameters} query {case.query} body {str(case.body)[:200]}"
+            )
             return
         if response.content[:2] == b"PK" and "wordprocessingml" in response.headers.get("content-type", ""):
             downloads.mkdir(parents=True, exist_ok=True)  # every .docx served is parsed afterwards
@@ -169,7 +178,5 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, visitors: list[Visitor
 
     if seed:  # seed 0: hypothesis's derandomized examples; any other seed: another fixed set
         one = with_seed(seed)(one)
-    try:
+    with contextlib.suppress(Unsatisfiable):  # negative generation found nothing to break in this operation's inputs
         one()
-    except Unsatisfiable:  # negative generation found nothing to break in this operation's inputs
-        pass

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from bad_input_common import Tally
 
 from gongwen_engine.config.loader import FILES, PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.seals import SEALS_FILE, load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows import actions
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR, load_flows
-
-from bad_input_common import Tally
 
 CONFIG_FILES = [*FILES.values(), SEALS_FILE]
 WHOLE_FILE_PROBLEMS = ("not UTF-8", "file not found", "cannot read", "nested too deeply", "too large")  # no one line to name
@@ -191,7 +190,7 @@ def fuzz_yaml(root: Path, cases: int, seed: int = 0) -> tuple[Tally, dict[str, i
             load(folder)
         except RecursionError as exc:  # reported as a failure like any other stray exception
             tally.fail(f"case {n} ({victim}): {check_error(exc, folder)}")
-        except Exception as exc:  # noqa: BLE001 - the property is about which exceptions escape
+        except Exception as exc:  # the property is about which exceptions escape
             problem = check_error(exc, folder)
             outcomes["refused"] += 1
             if problem:

@@ -45,7 +45,7 @@ class FaultProxy:
         self._server: asyncio.base_events.Server | None = None
 
     # ---- life cycle ---------------------------------------------------------------------------
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._thread.start()
         self._ready.wait(10)
         return self
@@ -60,7 +60,7 @@ class FaultProxy:
         self._loop.call_soon_threadsafe(_close)
         self._thread.join(10)
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -216,7 +216,7 @@ class Swarm:
     notices: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, home: Path, database_url: str | None = None) -> "Swarm":
+    def create(cls, home: Path, database_url: str | None = None) -> Swarm:
         home.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "GONGWEN_HOME": str(home / ".gongwen"), "PREFECT_HOME": str(home / "prefect"),
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "NO_COLOR": "1", "COLUMNS": "200"}
@@ -278,7 +278,7 @@ def cli_campaign(swarm: Swarm, processes: int, orgs: tuple[str, ...] = ("acwf", 
         ["launch", "issuing", str(swarm.notice(orgs[i % len(orgs)], i)), "--user", f"{orgs[i % len(orgs)]}_secretary", "--no-run"] for i in range(half)])
     second = [["launch", "issuing", str(swarm.notice(orgs[i % len(orgs)], 100 + i)), "--user", f"{orgs[i % len(orgs)]}_secretary", "--no-run"]
               for i in range(max(1, processes - 2))]
-    swarm.wave(second + [["run"], ["inbox", "--user", leaders[0]]])
+    swarm.wave([*second, ["run"], ["inbox", "--user", leaders[0]]])
     approvals: list[list[str]] = []
     for leader in leaders:
         for item in swarm.inbox(leader):

@@ -62,7 +62,9 @@ class Spec:
         number = self.number_as or self.doc_number
         if number:
             out.append(f"{number}    签发人：{self.signer}" if self.signer else number)
-        out += ["", *self.title_lines, "", "，".join(self.main_recipients) + "：", *self.body, "", self.signature, self.date_as or format_cn_date(self.issued_on)]
+        out += [
+            "", *self.title_lines, "", "，".join(self.main_recipients) + "：", *self.body, "", self.signature, self.date_as or format_cn_date(self.issued_on)
+        ]
         if self.cc:
             out += ["", "抄送：" + "，".join(self.cc) + "。"]
         if self.printed_by and self.printed_on:
@@ -73,10 +75,15 @@ class Spec:
 SPECS = [
     Spec("national", "中华全国妇女联合会文件", ("关于在全国县以上妇联组织开展", "“下基层、访妇情、办实事”活动的意见"),
          ("各省、自治区、直辖市妇联", "新疆生产建设兵团妇联"),
-         ("为深入贯彻中央精神，全国妇联决定集中开展活动，现提出如下意见。", "一、充分认识开展活动的重要性。", "各省区市妇联要在2012年2月底前将活动实施方案报全国妇联办公厅。"),
+         (
+             "为深入贯彻中央精神，全国妇联决定集中开展活动，现提出如下意见。",
+             "一、充分认识开展活动的重要性。",
+             "各省区市妇联要在2012年2月底前将活动实施方案报全国妇联办公厅。",
+         ),
          "全国妇联", date(2012, 1, 6), doc_number="妇字〔2012〕2号", printed_by="全国妇联办公厅", printed_on=date(2012, 1, 6)),
     Spec("brackets", "山东省妇女联合会文件", ("关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知",),
-         ("各市妇联",), ("现将全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）转发给你们，请结合实际，抓好贯彻落实。",),
+         ("各市妇联",),
+         ("现将全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）转发给你们，请结合实际，抓好贯彻落实。",),
          "山东省妇女联合会", date(2012, 1, 31), doc_number="鲁妇发〔2012〕10号", number_as="鲁妇发[2012]10号"),
     Spec("zeros", "济南市妇女联合会文件", ("关于做好2012年“三八”节", "宣传工作的通知"), ("各区县妇联",),
          ("请于2月20日前将宣传方案报市妇联宣传部。", "二、要突出重点。"), "济南市妇女联合会", date(2012, 2, 8),
@@ -174,7 +181,9 @@ def docx_wps_style(spec: Spec) -> bytes:
         for info in source.infolist():
             content = source.read(info)
             if info.filename == "docProps/app.xml":
-                content = re.sub(rb"<Application>[^<]*</Application>", b"<Application>WPS Office_11.1.0.11294_F1E327BC-269C-435d-A152-05C5408002CA</Application>", content)
+                content = re.sub(
+                    rb"<Application>[^<]*</Application>", b"<Application>WPS Office_11.1.0.11294_F1E327BC-269C-435d-A152-05C5408002CA</Application>", content
+                )
             target.writestr(info, content)
         target.writestr("customXml/item90.xml", '<s:customData xmlns="http://www.wps.cn/officeDocument/2013/wpsCustomData" xmlns:s="http://www.wps.cn/officeDocument/2013/wpsCustomData"><customSectProps><customSectPr/></customSectProps></s:customData>')
     return out.getvalue()

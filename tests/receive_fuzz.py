@@ -13,9 +13,10 @@ import zipfile
 from collections.abc import Callable
 from functools import cache
 
+from samples import attachments_sample
+
 from gongwen_engine.doc_templates.reader import IntakeError, ReadLimits, read_bytes
 from gongwen_engine.doc_templates.render import render_docx_bytes
-from samples import attachments_sample
 
 LIMITS = ReadLimits(max_bytes=2 * 1024 * 1024)
 
@@ -30,7 +31,9 @@ def seeds() -> dict[str, bytes]:
     text = "湖南省妇女联合会文件\n湘妇发〔2012〕3号\n关于做好信息报送工作的通知\n各市州妇联：\n请于2月下旬报送。\n湖南省妇联\n2012年2月29日\n".encode("gbk")
     writer = PdfWriter()
     page = writer.add_blank_page(width=595, height=842)
-    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"), NameObject("/BaseFont"): NameObject("/Helvetica")})
+    font = DictionaryObject(
+        {NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"), NameObject("/BaseFont"): NameObject("/Helvetica")}
+    )
     page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})})
     stream = DecodedStreamObject()
     stream.set_data(b"BT /F1 12 Tf 72 770 Td (Notice 2012) Tj 0 -20 Td (Receiver:) Tj ET")

@@ -22,6 +22,7 @@ each must be refused with a message. Every outcome is tallied:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -35,16 +36,16 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import User
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
-from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.flows.services.invariants import InvariantReport, check_invariants
-from gongwen_engine.flows.services.intake import receive_file
 from gongwen_engine.flows.services.circulations import inbox
+from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.services.intake import receive_file
+from gongwen_engine.flows.services.invariants import InvariantReport, check_invariants
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import SearchQuery, search
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.tables import ArchiveItem, Circulation, WorkItem, utcnow
 
 SEEDS = Path(__file__).parent / "seeds"
@@ -110,7 +111,10 @@ class SoakResult:
         for sample in t.unexpected_samples:
             out.append("  unexpected: " + sample.strip().replace("\n", "\n    "))
         out.append("invariants: " + ", ".join(f"{k} {v}" for k, v in self.report.checked.items()))
-        out.append(f"circulations at the end: {dict(self.unfinished)} · claims released after the clients stopped {self.released} · failed circulations resumed (gongwen retry) {self.resumed}")
+        out.append(
+            f"circulations at the end: {dict(self.unfinished)} · claims released after the clients stopped {self.released} · "
+            f"failed circulations resumed (gongwen retry) {self.resumed}"
+        )
         out.append(f"violations: {len(self.violations)}")
         out.extend("  " + v for v in self.violations[:20])
         return out
@@ -144,7 +148,7 @@ class Workload:
             return
         except (FlowError, IntakeError) as exc:
             outcome = "refused" if str(exc) else "unexpected"
-        except Exception:  # noqa: BLE001 - counted and shown, never hidden
+        except Exception:  # counted and shown, never hidden
             self.tally.add(kind, "unexpected", traceback.format_exc(limit=6))
             return
         self.tally.add(kind, outcome)
@@ -214,7 +218,7 @@ class Workload:
             raise AcceptedInvalid(f"a delegation from {principal} to {deputy}")
         return "ok"
 
-    def receive(self, rng: random.Random, invalid: bool) -> str:  # noqa: ARG002 - collections and repeats are refused by themselves
+    def receive(self, rng: random.Random, invalid: bool) -> str:  # collections and repeats are refused by themselves
         org = rng.choice(RECEIVING_ORGS)
         receive_file(self.engine, rng.choice(self.seeds), org, user=f"{org}_secretary")
         return "ok"
@@ -262,7 +266,7 @@ class Workload:
             raise AcceptedInvalid("the inbox of an unknown user")
         return "ok"
 
-    def run(self, rng: random.Random, invalid: bool) -> str:  # noqa: ARG002 - the dispatcher has no invalid form
+    def run(self, rng: random.Random, invalid: bool) -> str:  # the dispatcher has no invalid form
         claimed = self.engine.claim_ready(limit=2)
         if not claimed:
             return "idle"
@@ -270,7 +274,7 @@ class Workload:
         for circ in claimed:  # every claimed circulation is advanced, even after another one failed
             try:
                 advance(self.engine, circ.id)
-            except Exception as exc:  # noqa: BLE001 - re-raised below, once all are done
+            except Exception as exc:  # re-raised below, once all are done
                 failed = failed or exc
         if failed:
             raise failed
@@ -307,10 +311,8 @@ def drain(engine: Engine, seconds: float = 300) -> None:
         if not claimed:
             return
         for circ in claimed:
-            try:
+            with contextlib.suppress(Exception):  # recorded as a failed circulation, which the invariants report
                 advance(engine, circ.id)
-            except Exception:  # noqa: BLE001 - recorded as a failed circulation, which the invariants report
-                pass
 
 
 def release_own_claims(engine: Engine) -> int:

@@ -167,12 +167,12 @@ def database_uses(path: Path) -> Iterator[tuple[int, str]]:
         elif isinstance(node, ast.Name) and node.id in SESSION_NAMES:
             yield node.lineno, f"{node.id}"
         elif isinstance(node, ast.Attribute) and node.attr == "Session":
-            yield node.lineno, f"Session"
+            yield node.lineno, "Session"
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exec":
-            yield node.lineno, f"session.exec"
+            yield node.lineno, "session.exec"
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr == OPENS_A_SESSION and isinstance(node.value, ast.Name) and node.value.id in db_aliases:
-            yield node.lineno, f"db.transaction (opens a Session)"
+            yield node.lineno, "db.transaction (opens a Session)"
 
 
 @pytest.mark.parametrize("interface", INTERFACES)

@@ -12,28 +12,29 @@ import tempfile
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import docx
 import openpyxl
 import pytest
+from driving import drive
 from ruamel.yaml import YAML
 from sqlalchemy import event
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from driving import drive
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.doc_templates.archive_files import read_stamp
+from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, verify
+from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.services.archive_check import four_properties
 from gongwen_engine.flows.services.archive_exports import export_package, import_package, write_catalogue
-from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, verify
 from gongwen_engine.flows.services.demo import load_notice
-from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.models import db
+from gongwen_engine.models.archive_search import Hit, SearchQuery, date_range_tokens, highlight, index_item, search
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
-from gongwen_engine.doc_templates.archive_files import read_stamp
-from gongwen_engine.models.archive_search import SearchQuery, date_range_tokens, highlight, index_item, search
 from gongwen_engine.models.tables import ArchiveItem, Circulation, RetrievalLog
 
 SEED_004 = Path(__file__).resolve().parent / "seeds" / "004_601752e9ae930646.txt"  # a copy of shared/seeds
@@ -152,7 +153,12 @@ def test_pages_are_measured_and_the_one_page_bound_agrees_with_libreoffice(filed
         for n, name in enumerate(sorted(bound)[:12]):
             sources.append(Path(tmp) / f"b{n}.docx")
             shutil.copyfile(filed.storage / name, sources[-1])
-        subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp}/profile", "--headless", "--convert-to", "pdf", "--outdir", tmp, *map(str, sources)], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            ["soffice", f"-env:UserInstallation=file://{tmp}/profile", "--headless", "--convert-to", "pdf", "--outdir", tmp, *map(str, sources)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         for source in sources:
             info = subprocess.run(["pdfinfo", str(source.with_suffix(".pdf"))], check=True, capture_output=True, text=True).stdout
             assert "Pages:           1" in info, source
@@ -209,12 +215,10 @@ def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_a
     from gongwen_engine.flows.actions.archiving import catalogue_rows
 
     assert catalogue_rows(again) == catalogue_rows(items)
-    with db.transaction(other.db) as session:  # importing twice is refused, nothing changes
-        with pytest.raises(FlowError, match="档号已存在"):
-            import_package(session, other.storage, other.config, package, "S03701")
-    with db.transaction(other.db) as session:
-        with pytest.raises(FlowError, match="只能接收本全宗"):
-            import_package(session, other.storage, other.config, package, "S037")
+    with db.transaction(other.db) as session, pytest.raises(FlowError, match="档号已存在"):  # importing twice is refused, nothing changes
+        import_package(session, other.storage, other.config, package, "S03701")
+    with db.transaction(other.db) as session, pytest.raises(FlowError, match="只能接收本全宗"):
+        import_package(session, other.storage, other.config, package, "S037")
 
     first, second = again[0], again[-1]
     flipped = other.storage / first.files[0]["file"]
@@ -235,7 +239,7 @@ def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_a
 
 # ---- retrieval ----------------------------------------------------------------------------------------
 
-def run_search(engine: Engine, fonds: str, **kw):  # noqa: ANN003, ANN201
+def run_search(engine: Engine, fonds: str, **kw: Any) -> list[Hit]:
     with Session(engine.db) as session:
         return search(session, SearchQuery(fonds=fonds, **kw))
 
@@ -291,9 +295,8 @@ def test_a_date_range_is_covered_by_the_fewest_year_month_and_day_facets():
 
 def test_archivists_see_only_their_own_fonds_and_every_retrieval_is_logged(filed, monkeypatch):
     hunan = archivist(filed.config, "hunan_archivist")
-    with db.transaction(filed.db) as session:
-        with pytest.raises(FlowError, match="无权查阅"):
-            item_in_fonds(session, hunan, "S037-WS·2012-D30-BGS-0001")
+    with db.transaction(filed.db) as session, pytest.raises(FlowError, match="无权查阅"):
+        item_in_fonds(session, hunan, "S037-WS·2012-D30-BGS-0001")
     with pytest.raises(FlowError, match="不是档案员"):
         archivist(filed.config, "hunan_leader")
     hits = run_search(filed, hunan.fonds, words="妇联")
@@ -311,22 +314,31 @@ def test_archivists_see_only_their_own_fonds_and_every_retrieval_is_logged(filed
     assert CliRunner().invoke(app, ["archive", "verify", "--user", "shandong_archivist"]).exit_code == 0
     with Session(filed.db) as session:
         log = session.exec(select(RetrievalLog).order_by(RetrievalLog.id)).all()
-    assert [(r.user_id, r.action, r.results) for r in log][-3:] == [("shandong_archivist", "search", 1), ("shandong_archivist", "show", -1), ("shandong_archivist", "verify", 0)]
+    assert [(r.user_id, r.action, r.results) for r in log][-3:] == [
+        ("shandong_archivist", "search", 1), ("shandong_archivist", "show", -1), ("shandong_archivist", "verify", 0)
+    ]
     assert log[-3].detail["words"] == "妇联" and log[-3].results == 1 and "refused" in log[-2].detail
 
 
 @pytest.mark.postgres
 def test_search_on_postgresql(make_engine, pg_url):
     engine = make_engine(database_url=pg_url)
-    texts = {1: ("关于转发全国妇联文件的通知", "现将全国妇联《意见》转发给你们"), 2: (SEED_004_TITLE, "\n".join(_seed_004_text())), 3: ("会议纪要", "讨论下基层访妇情活动")}
+    texts = {
+        1: ("关于转发全国妇联文件的通知", "现将全国妇联《意见》转发给你们"),
+        2: (SEED_004_TITLE, "\n".join(_seed_004_text())),
+        3: ("会议纪要", "讨论下基层访妇情活动"),
+    }
     with db.transaction(engine.db) as session:
         for n, (title, body) in texts.items():
-            item = ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=n, archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
-                               title=title, responsible="山东省妇女联合会", dated=date(2012, 1, n), files=[])
+            item = ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=n,
+                               archive_code=f"S037-WS·2012-D30-BGS-{n:04d}", title=title, responsible="山东省妇女联合会", dated=date(2012, 1, n), files=[])
             session.add(item)
             session.flush()
             index_item(session, item, body)
-    codes = lambda **kw: [h.archive_code[-4:] for h in run_search(engine, "S037", **kw)]  # noqa: E731
+
+    def codes(**kw: Any) -> list[str]:
+        return [h.archive_code[-4:] for h in run_search(engine, "S037", **kw)]
+
     assert codes(words="妇联") == ["0001"]
     assert codes(words="妇女儿童发展规划") == ["0002"]
     assert codes(words="下基层") == ["0003"]
@@ -348,14 +360,20 @@ def test_the_facet_migration_makes_filters_of_items_filed_before_it(tmp_path):
         cfg = db.alembic_config(url)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0003")
-        conn.execute(text("INSERT INTO archiveitem (id, org, fonds, year, retention, dept_code, item_no, archive_code, title, responsible, dated, files, filed_at, doc_type, pages, history) "
-                          "VALUES (1, 'shandong', 'S037', 2012, 'D30', 'BGS', 1, 'S037-WS·2012-D30-BGS-0001', '关于转发全国妇联文件的通知', '山东省妇女联合会', '2012-01-05', '[]', CURRENT_TIMESTAMP, '通知', 1, '[]')"))
+        conn.execute(text("INSERT INTO archiveitem (id, org, fonds, year, retention, dept_code, item_no, archive_code, title, responsible, dated, "
+                          "files, filed_at, doc_type, pages, history) "
+                          "VALUES (1, 'shandong', 'S037', 2012, 'D30', 'BGS', 1, 'S037-WS·2012-D30-BGS-0001', '关于转发全国妇联文件的通知', "
+                          "'山东省妇女联合会', '2012-01-05', '[]', CURRENT_TIMESTAMP, '通知', 1, '[]')"))
         conn.execute(text("INSERT INTO archivesearch (item_id, fonds, year, retention, issuer, dated, facets, title_terms, body_terms, text) "
-                          "VALUES (1, 'S037', 2012, 'D30', '山东省妇女联合会', '2012-01-05', 'fs037 y2012 rd30', '关于 于转 转发 发全 全国 国妇 妇联 联文 文件 件的 的通 通知 知', '', 'x')"))
+                          "VALUES (1, 'S037', 2012, 'D30', '山东省妇女联合会', '2012-01-05', 'fs037 y2012 rd30', "
+                          "'关于 于转 转发 发全 全国 国妇 妇联 联文 文件 件的 的通 通知 知', '', 'x')"))
         conn.execute(text("INSERT INTO archive_fts(archive_fts) VALUES('rebuild')"))
     db.migrate(url)
     with Session(engine) as session:
-        found = lambda **kw: [h.item_id for h in search(session, SearchQuery(fonds="S037", words="妇联", **kw))]  # noqa: E731
+
+        def found(**kw: Any) -> list[int]:
+            return [h.item_id for h in search(session, SearchQuery(fonds="S037", words="妇联", **kw))]
+
         assert found(issuer="山东省") == [1] and found(issuer="湖南省") == []
         assert found(date_from=date(2012, 1, 5), date_to=date(2012, 1, 5)) == [1] and found(date_from=date(2012, 1, 6)) == []
     engine.dispose()
@@ -370,18 +388,23 @@ def test_postgresql_finds_the_newest_matches_by_scan_by_recency_buckets_and_by_g
     monkeypatch.setattr(archive_search, "PG_SCAN_ROWS", 6)
     monkeypatch.setattr(archive_search, "RANK_WINDOW", 3)
     engine = make_engine(database_url=pg_url)
-    bodies = {n: "会议纪要" + ("，讨论妇联工作" if n % 2 == 0 else "") + ("，部署监测评估" if n % 4 == 0 else "") + ("，鹤山" if n == 5 else "") for n in range(1, 61)}
+    bodies = {
+        n: "会议纪要" + ("，讨论妇联工作" if n % 2 == 0 else "") + ("，部署监测评估" if n % 4 == 0 else "") + ("，鹤山" if n == 5 else "") for n in range(1, 61)
+    }
     with db.transaction(engine.db) as session:
         for n, body in bodies.items():
-            item = ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=n, archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
-                               title="会议纪要", responsible="山东省妇女联合会", dated=date(2012, 1, 1), files=[])
+            item = ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=n,
+                               archive_code=f"S037-WS·2012-D30-BGS-{n:04d}", title="会议纪要", responsible="山东省妇女联合会", dated=date(2012, 1, 1), files=[])
             session.add(item)
             session.flush()
             index_item(session, item, body)
     queries: list[str] = []
     event.listen(engine.db, "before_cursor_execute", lambda conn, cursor, statement, params, *_: queries.append(str(params)))
     with Session(engine.db) as session:
-        newest = lambda word: sorted(archive_search._pg_newest(session, SearchQuery(fonds="S037", words=word), 3))  # noqa: E731
+
+        def newest(word: str) -> list[int]:
+            return sorted(archive_search._pg_newest(session, SearchQuery(fonds="S037", words=word), 3))
+
         assert newest("妇联") == [56, 58, 60]  # common: among the newest six rows
         assert not any("'k" in q for q in queries)
         assert newest("监测评估") == [52, 56, 60]  # every fourth: two in the newest six, the rest from the recency buckets
@@ -413,8 +436,8 @@ def test_verify_beside_a_filing_in_flight_waits_for_it_and_reports_only_real_str
 
     from sqlalchemy import text as sql
 
-    from gongwen_engine.flows.actions.archiving import hold_archive_files, item_folder
     from gongwen_engine.doc_templates.archive_files import digests
+    from gongwen_engine.flows.actions.archiving import hold_archive_files, item_folder
 
     engine = make_engine(database_url=pg_url)
     code = "S037-WS·2012-D30-BGS-0001"
@@ -481,7 +504,7 @@ def test_a_connection_cut_during_an_archive_read_runs_it_again(filed, monkeypatc
     for name, args in (("search", ["archive", "search", "妇联", "--json"]), ("item_in_fonds", ["archive", "show", code]), ("verify", ["archive", "verify"])):
         real, calls = getattr(cli_archive, name), []
 
-        def cut_once(*a, real=real, calls=calls, **kw):  # noqa: ANN002, ANN003, ANN202
+        def cut_once(*a, real=real, calls=calls, **kw):
             calls.append(1)
             if len(calls) == 1:
                 raise OperationalError("SELECT", {}, psycopg.OperationalError("server closed the connection unexpectedly"), connection_invalidated=True)

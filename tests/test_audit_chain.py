@@ -8,17 +8,17 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
+from driving import drive
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from driving import drive
-from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.models import audit, db
 from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem
 
@@ -84,11 +84,10 @@ def test_every_record_of_a_real_circulation_is_chained_gap_free(engine: Engine) 
 
 def test_a_rolled_back_transaction_leaves_no_gap(engine: Engine) -> None:
     write(engine, 2)
-    with pytest.raises(RuntimeError):
-        with db.transaction(engine.db) as session:
-            audit.record(session, "tester", "never_committed")
-            session.flush()
-            raise RuntimeError("the unit of work fails after its audit record was flushed")
+    with pytest.raises(RuntimeError), db.transaction(engine.db) as session:
+        audit.record(session, "tester", "never_committed")
+        session.flush()
+        raise RuntimeError("the unit of work fails after its audit record was flushed")
     with db.transaction(engine.db) as session:  # a savepoint rolled back inside a committed transaction
         audit.record(session, "tester", "kept_before")
         nested = session.begin_nested()
@@ -117,7 +116,7 @@ def test_timestamps_in_any_zone_hash_as_the_database_returns_them(engine: Engine
 
     with db.transaction(engine.db) as session:
         audit.record(session, "tester", "beijing_time", at=datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=ZoneInfo("Asia/Shanghai")))
-        audit.record(session, "tester", "utc_time", at=datetime(2026, 3, 1, 1, 30, 0, tzinfo=timezone.utc), detail={"f": 1.5, "none": None})
+        audit.record(session, "tester", "utc_time", at=datetime(2026, 3, 1, 1, 30, 0, tzinfo=UTC), detail={"f": 1.5, "none": None})
     assert verify(engine).intact
 
 
@@ -136,7 +135,7 @@ def test_an_edited_actor_or_time_is_found(engine: Engine) -> None:
     write(engine, 4)
     rows = chain_rows(engine)
     sql(engine, "UPDATE auditevent SET actor = 'someone_else' WHERE id = :id", id=rows[0].id)
-    sql(engine, "UPDATE auditevent SET at = :at WHERE id = :id", at=datetime(2020, 1, 1, tzinfo=timezone.utc), id=rows[2].id)
+    sql(engine, "UPDATE auditevent SET at = :at WHERE id = :id", at=datetime(2020, 1, 1, tzinfo=UTC), id=rows[2].id)
     assert [(b.kind, b.seq) for b in verify(engine).breaks] == [("edited", 1), ("edited", 3)]
 
 
@@ -161,7 +160,7 @@ def test_deleted_records_renumbered_to_close_the_gap_are_found(engine: Engine) -
 
 def test_a_record_inserted_beside_the_chain_is_found(engine: Engine) -> None:
     write(engine, 3)
-    sql(engine, "INSERT INTO auditevent (at, actor, action, detail) VALUES (:at, 'mallory', 'forged', '{}')", at=datetime.now(timezone.utc))
+    sql(engine, "INSERT INTO auditevent (at, actor, action, detail) VALUES (:at, 'mallory', 'forged', '{}')", at=datetime.now(UTC))
     [found] = verify(engine).breaks
     assert found.kind == "unchained" and found.seq is None and "mallory" in found.message and "插入" in found.message
 
@@ -173,9 +172,14 @@ def test_a_record_inserted_into_the_chain_is_found_even_with_a_valid_link(engine
     rows = chain_rows(engine)
     for row in reversed(rows[2:]):
         sql(engine, "UPDATE auditevent SET seq = :new WHERE id = :id", new=row.seq + 1, id=row.id)
-    forged = AuditEvent(at=datetime.now(timezone.utc), actor="mallory", action="forged", detail={})
+    forged = AuditEvent(at=datetime.now(UTC), actor="mallory", action="forged", detail={})
     forged_hash = audit.link_hash(rows[1].chain_hash, forged)
-    sql(engine, "INSERT INTO auditevent (at, actor, action, detail, seq, chain_hash) VALUES (:at, 'mallory', 'forged', '{}', 3, :h)", at=forged.at, h=forged_hash)
+    sql(
+        engine,
+        "INSERT INTO auditevent (at, actor, action, detail, seq, chain_hash) VALUES (:at, 'mallory', 'forged', '{}', 3, :h)",
+        at=forged.at,
+        h=forged_hash,
+    )
     [found] = verify(engine).breaks
     assert (found.kind, found.seq) == ("inserted", 3) and "mallory" in found.message and "插入" in found.message
 
@@ -220,10 +224,10 @@ def test_concurrent_writers_build_one_unbroken_chain(engine: Engine) -> None:
                     circ = db.lock_circulation(session, circulations[(w + t) % 2])
                     assert circ is not None
                     audit.record(session, f"writer{w}", "concurrent", circulation_id=circ.id, detail={"t": t})
-                    circ.updated_at = datetime.now(timezone.utc)
+                    circ.updated_at = datetime.now(UTC)
                     session.add(circ)
                     audit.record(session, f"writer{w}", "concurrent_second", detail={"t": t})
-        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+        except BaseException as exc:  # reported by the test thread
             failures.append(exc)
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
@@ -250,7 +254,7 @@ def test_the_migration_chains_existing_records_in_id_order(tmp_path: Path) -> No
         command.upgrade(cfg, "0002")  # a database from before the chain
         for i in range(5):
             conn.execute(text("INSERT INTO auditevent (at, actor, action, org, step, detail) VALUES (:at, 'old', 'before_chain', 'acwf', NULL, :d)"),
-                         {"at": datetime(2025, 1, 1, 8, i, tzinfo=timezone.utc), "d": f'{{"i": {i}, "名": "旧"}}'})
+                         {"at": datetime(2025, 1, 1, 8, i, tzinfo=UTC), "d": f'{{"i": {i}, "名": "旧"}}'})
     db.migrate(url)
     with Session(db.get_engine(url)) as session:
         rows = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()

@@ -18,26 +18,35 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from driving import drive
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from driving import drive
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.models.content import DocumentContent
-from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds
 from gongwen_engine.flows.cli.main import app as cli_app
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.models.rules.permissions import (
-    Action, Fonds, Item, Org, PermissionDenied, Person, acting_for, allowed, authorize, matrix_markdown,
-)
+from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.intake import receive_file
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.models import db
+from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.rules.permissions import (
+    Action,
+    Fonds,
+    Item,
+    Org,
+    PermissionDenied,
+    Person,
+    acting_for,
+    allowed,
+    authorize,
+    matrix_markdown,
+)
 from gongwen_engine.models.tables import ArchiveItem, Document, WorkItem, utcnow
 
 SECURITY_DOC = Path(__file__).parents[1] / "docs" / "security.md"
@@ -288,7 +297,7 @@ def token(client: TestClient, path: str = "/inbox") -> str:
     return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
 
 
-def web_decision(response) -> bool:  # noqa: ANN001
+def web_decision(response) -> bool:
     assert response.status_code in (200, 303, 403), response.text[:500]
     if response.status_code == 403:
         assert "无权" in response.text
@@ -296,7 +305,9 @@ def web_decision(response) -> bool:  # noqa: ANN001
 
 
 def cli(world: World, *args: str) -> bool:
-    result = CliRunner().invoke(cli_app, list(args), env={"GONGWEN_HOME": str(world.home), "GONGWEN_STORAGE": None, "GONGWEN_DATABASE_URL": None, "GONGWEN_CONFIG_DIR": None})
+    result = CliRunner().invoke(
+        cli_app, list(args), env={"GONGWEN_HOME": str(world.home), "GONGWEN_STORAGE": None, "GONGWEN_DATABASE_URL": None, "GONGWEN_CONFIG_DIR": None}
+    )
     assert result.exit_code in (0, 2), result.output
     if result.exit_code == 2:
         assert "无权" in result.output, result.output
@@ -378,7 +389,15 @@ def test_launching_and_receiving(world: World, web, account: str, tmp_path: Path
     notice.write_text("org: shandong\ncontent:\n  issuer_mark: 山东省妇女联合会文件\n  title: 关于命令行发文的通知\n  main_recipients: [各市妇联]\n"
                       "  body: [请落实。]\n  signature: 山东省妇女联合会\n  issued_on: 2012-02-20\n", encoding="utf-8")
     client = web(account)
-    form = {"csrf": token(client), "flow": "issuing", "doc_type": "通知", "title": "关于网页发文的通知", "recipients": ["各市妇联"], "body": "请落实。", "issued_on": "2012-02-20"}
+    form = {
+        "csrf": token(client),
+        "flow": "issuing",
+        "doc_type": "通知",
+        "title": "关于网页发文的通知",
+        "recipients": ["各市妇联"],
+        "body": "请落实。",
+        "issued_on": "2012-02-20",
+    }
     on_web = web_decision(client.post("/launch", data=form, follow_redirects=False))
     on_cli = cli(world, "launch", "issuing", str(notice), "--user", account, "--no-run")
     assert on_web == on_cli == (account == "shandong_secretary")

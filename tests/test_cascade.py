@@ -16,8 +16,8 @@ from sqlmodel import Session, func, select
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.national import generate
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, subtree_config
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, subtree_config
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, IssuedNumber, Registration
 
 

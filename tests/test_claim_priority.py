@@ -8,18 +8,18 @@ import time
 
 import pytest
 
-from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.engine.claims import WorkSignal, has_claimable
+from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation
 
 
-def launch(engine, n: int) -> int:  # noqa: ANN001
+def launch(engine, n: int) -> int:
     _, content = demo_mod.load_notice()
     return engine.launch("shandong", "issuing", content.model_copy(update={"title": f"{content.title}（{n}）"}), policy="demo", actor="system")
 
 
-def test_the_flows_declare_the_sending_path_urgent(make_engine) -> None:  # noqa: ANN001
+def test_the_flows_declare_the_sending_path_urgent(make_engine) -> None:
     engine = make_engine()
     for name in ("issuing", "outgoing", "incoming", "forwarding", "reporting"):
         steps = engine.flow(name).steps
@@ -28,7 +28,7 @@ def test_the_flows_declare_the_sending_path_urgent(make_engine) -> None:  # noqa
         assert steps["archive"].priority == 0, name
 
 
-def test_an_approved_document_is_claimed_before_older_routine_work(make_engine) -> None:  # noqa: ANN001
+def test_an_approved_document_is_claimed_before_older_routine_work(make_engine) -> None:
     engine = make_engine()
     older = launch(engine, 1)  # ready at 签发 (signed by the demo policy): priority 0
     newer = launch(engine, 2)
@@ -39,7 +39,7 @@ def test_an_approved_document_is_claimed_before_older_routine_work(make_engine) 
     assert engine.claim_ready(1) == []
 
 
-def test_has_claimable_sees_ready_work_only(make_engine) -> None:  # noqa: ANN001
+def test_has_claimable_sees_ready_work_only(make_engine) -> None:
     engine = make_engine()
     assert not has_claimable(engine)
     cid = launch(engine, 1)
@@ -48,7 +48,7 @@ def test_has_claimable_sees_ready_work_only(make_engine) -> None:  # noqa: ANN00
     assert not has_claimable(engine)  # claimed by a live process: not claimable
 
 
-def test_an_idle_worker_is_woken_by_the_commit_that_makes_work_ready(make_engine, pg_url) -> None:  # noqa: ANN001
+def test_an_idle_worker_is_woken_by_the_commit_that_makes_work_ready(make_engine, pg_url) -> None:
     engine = make_engine(pg_url)
     signal = WorkSignal(engine)
     try:
@@ -70,7 +70,7 @@ def test_an_idle_worker_is_woken_by_the_commit_that_makes_work_ready(make_engine
         signal.close()
 
 
-def test_waiting_threads_share_one_listener(make_engine, pg_url) -> None:  # noqa: ANN001
+def test_waiting_threads_share_one_listener(make_engine, pg_url) -> None:
     engine = make_engine(pg_url)
     signal = WorkSignal(engine)
     try:
@@ -87,7 +87,7 @@ def test_waiting_threads_share_one_listener(make_engine, pg_url) -> None:  # noq
         signal.close()
 
 
-def test_urgent_only_and_in_hand_claims(make_engine) -> None:  # noqa: ANN001
+def test_urgent_only_and_in_hand_claims(make_engine) -> None:
     """While an urgent step runs, the other slots take only urgent work (``min_priority``); a
     circulation a slot is advancing (ready between its steps) is not claimed by another slot."""
     engine = make_engine()

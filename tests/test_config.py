@@ -11,7 +11,6 @@ from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.schema import Level, Role
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 
-
 # --- the shipped config --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -143,7 +142,12 @@ def test_unknown_parent_points_at_that_parent_line(config_copy):
 
 
 def test_parent_cycle_is_reported(config_copy):
-    text = edit(config_copy, "organisations.yaml", "    level: provincial\n    parent: acwf\n    prefixes: [鲁妇发", "    level: provincial\n    parent: jinan\n    prefixes: [鲁妇发")
+    text = edit(
+        config_copy,
+        "organisations.yaml",
+        "    level: provincial\n    parent: acwf\n    prefixes: [鲁妇发",
+        "    level: provincial\n    parent: jinan\n    prefixes: [鲁妇发",
+    )
     errors = errors_of(config_copy)
     cycles = [e for e in errors if "cycle" in e.message]
     assert len(cycles) == 1

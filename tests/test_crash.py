@@ -16,21 +16,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from driving import drive
 from sqlmodel import Session, select
 
-from driving import drive
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.services.cascade import NATIONAL_POLICY, run_cascade, subtree_config
 from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import claimant_gone
-from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services.cascade import NATIONAL_POLICY, run_cascade, subtree_config
+from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.services.invariants import check_invariants
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, utcnow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import crash_campaign  # noqa: E402
+import crash_campaign
 
 
 def small_tree(folder: Path) -> Path:
@@ -129,7 +129,7 @@ def test_an_unaudited_step_and_an_unfinished_circulation_are_found(copy_of) -> N
     with Session(engine.db) as s:
         district = s.exec(select(Circulation).where(Circulation.org == "x310101")).one()
         event = s.exec(select(AuditEvent).where(AuditEvent.circulation_id == district.id, AuditEvent.action == "step:register")).one()
-    sql(engine, f"DELETE FROM auditevent WHERE id = {event.id}", f"UPDATE circulation SET status = 'ready', step = 'archive' WHERE org = 'x310104'")
+    sql(engine, f"DELETE FROM auditevent WHERE id = {event.id}", "UPDATE circulation SET status = 'ready', step = 'archive' WHERE org = 'x310104'")
     found = rules(engine)
     assert {"audit_step_missing", "circulation_unfinished", "audit_chain_deleted"} <= found
 
@@ -152,7 +152,7 @@ def test_a_filing_step_cut_off_after_writing_leaves_nothing_behind(make_engine, 
     real_index = archiving.index_item
     cut: list[str] = []
 
-    def killed_after_writing(session, item, body):  # noqa: ANN001, ANN202
+    def killed_after_writing(session, item, body):
         if not cut:
             folder = engine.storage / archiving.item_folder(item.fonds, item.year, item.archive_code)
             (folder / ".01-issued_copy.docx.k3j4.tmp").write_bytes(b"half a file")

@@ -21,20 +21,18 @@ from collections import Counter
 
 import psycopg
 import pytest
+from conftest import PG_ADMIN
+from db_faults import GONGWEN, FaultInjector, FaultProxy, Swarm, cli_campaign
+from soak import drain, soak, work_item_checks
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.services.invariants import check_invariants
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem
-
-from conftest import PG_ADMIN
-from db_faults import GONGWEN, FaultInjector, FaultProxy, Swarm, cli_campaign
-from soak import drain, soak, work_item_checks
-
-from gongwen_engine.flows.services.invariants import check_invariants
 
 
 def locked() -> OperationalError:
@@ -79,7 +77,7 @@ def test_a_fault_that_outlasts_the_retries_is_said_in_chinese():
     def unit() -> None:
         raise locked()
 
-    with pytest.raises(db.DatabaseUnavailable, match="数据库暂时无法访问.*本次操作没有生效"):
+    with pytest.raises(db.DatabaseUnavailable, match=r"数据库暂时无法访问.*本次操作没有生效"):
         unit()
 
 
@@ -116,8 +114,12 @@ def test_a_decision_whose_commit_was_cut_off_is_recognised_not_repeated(make_eng
     result = engine.complete(item.id, "acwf_leader", "approve", comment="同意")
     assert (result.circulation_id, result.step) == (circ_id, "number")
     with Session(engine.db) as session:
-        decisions = session.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.circulation_id == circ_id, AuditEvent.action == "step:sign_off")).one()
-        done = session.exec(select(func.count()).select_from(WorkItem).where(WorkItem.circulation_id == circ_id, WorkItem.step == "sign_off", WorkItem.status == "done")).one()
+        decisions = session.exec(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.circulation_id == circ_id, AuditEvent.action == "step:sign_off")
+        ).one()
+        done = session.exec(
+            select(func.count()).select_from(WorkItem).where(WorkItem.circulation_id == circ_id, WorkItem.step == "sign_off", WorkItem.status == "done")
+        ).one()
     assert (decisions, done) == (1, 1)
 
 

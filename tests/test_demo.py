@@ -45,7 +45,26 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]
 def test_help_explains_every_command() -> None:
     proc = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 0
-    for command in ["demo", "launch", "inbox", "approve", "return", "act", "reassign", "delegate", "diff", "remind", "run", "worker", "status", "audit", "check", "init", "number", "retry"]:
+    for command in [
+        "demo",
+        "launch",
+        "inbox",
+        "approve",
+        "return",
+        "act",
+        "reassign",
+        "delegate",
+        "diff",
+        "remind",
+        "run",
+        "worker",
+        "status",
+        "audit",
+        "check",
+        "init",
+        "number",
+        "retry",
+    ]:
         assert re.search(rf"│ {command}\s+\S", proc.stdout), f"--help does not explain '{command}'"
 
 
@@ -161,9 +180,8 @@ def test_dispatch_runs_in_prefect(prefect_harness, make_engine) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
-    from gongwen_engine.flows.services import demo
-
     from gongwen_engine.flows.runtime import runner
+    from gongwen_engine.flows.services import demo
 
     engine = make_engine()
     org, content = demo.load_notice()

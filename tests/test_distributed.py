@@ -17,15 +17,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import PG_ADMIN
 from sqlmodel import Session, func, select
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.services.cascade import subtree_config
-from gongwen_engine.flows.runtime.distributed import wait_for_server
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.runtime.distributed import wait_for_server
+from gongwen_engine.flows.services.cascade import subtree_config
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, IssuedNumber, Registration
-
-from conftest import PG_ADMIN
 
 pytestmark = pytest.mark.postgres
 

@@ -8,13 +8,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from yaml_edit import copy_yaml_folder, edit
-from sqlmodel import Session, select
-
 from driving import drive
+from sqlmodel import Session, select
+from yaml_edit import copy_yaml_folder, edit
+
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
-from gongwen_engine.flows.services.demo import expected_circulations, load_notice
 from gongwen_engine.flows.engine.engine import FlowError
+from gongwen_engine.flows.services.demo import expected_circulations, load_notice
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE
 from gongwen_engine.models.rules.doc_numbers import parse_doc_number
@@ -415,8 +415,8 @@ def test_cli_launch_to_chosen_children(tmp_path, monkeypatch):
 
     from gongwen_engine.config.settings import Settings
     from gongwen_engine.flows.cli.main import app
-    from gongwen_engine.flows.services.demo import NATIONAL_NOTICE
     from gongwen_engine.flows.engine.engine import Engine
+    from gongwen_engine.flows.services.demo import NATIONAL_NOTICE
 
     monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / "home"))
     runner = CliRunner()

@@ -16,10 +16,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from gongwen_engine.models import db
-from gongwen_engine.models.rules.doc_numbers import DocNumber, format_doc_number, parse_doc_number
 from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number, void_doc_number
+from gongwen_engine.models.rules.doc_numbers import DocNumber, format_doc_number, parse_doc_number
 from gongwen_engine.models.tables import Document, IssuedNumber, NumberCounter
-
 
 # --- format and parse ------------------------------------------------------------------------
 
@@ -146,11 +145,10 @@ def test_voiding_needs_a_reason_and_an_allocated_number(make_engine):
 def test_a_rolled_back_allocation_leaves_no_gap(make_engine):
     engine = make_engine()
     allocate(engine, "湘妇发", 2012)
-    with pytest.raises(RuntimeError):
-        with db.transaction(engine.db) as session:
-            lost = allocate_doc_number(session, "湘妇发", 2012, None)
-            assert lost.serial == 2
-            raise RuntimeError("印制失败")
+    with pytest.raises(RuntimeError), db.transaction(engine.db) as session:
+        lost = allocate_doc_number(session, "湘妇发", 2012, None)
+        assert lost.serial == 2
+        raise RuntimeError("印制失败")
     assert allocate(engine, "湘妇发", 2012).doc_number == "湘妇发〔2012〕2号"
     with Session(engine.db) as session:
         assert session.exec(select(func.count()).select_from(IssuedNumber)).one() == 2
@@ -163,10 +161,9 @@ def test_on_postgres_one_statement_allocation_keeps_start_document_voiding_and_r
     doc_id = new_document(engine)
     first = allocate(engine, "鲁妇发", 2012, doc_id, start=10)
     assert allocate(engine, "鲁妇发", 2012, doc_id, start=10).doc_number == first.doc_number == "鲁妇发〔2012〕10号"
-    with pytest.raises(RuntimeError):
-        with db.transaction(engine.db) as session:
-            assert allocate_doc_number(session, "鲁妇发", 2012, None, start=10).serial == 11
-            raise RuntimeError("印制失败")
+    with pytest.raises(RuntimeError), db.transaction(engine.db) as session:
+        assert allocate_doc_number(session, "鲁妇发", 2012, None, start=10).serial == 11
+        raise RuntimeError("印制失败")
     with db.transaction(engine.db) as session:
         number = allocate_doc_number(session, "鲁妇发", 2012, new_document(engine, title="重发文件"), start=10)
         assert number.doc_number == "鲁妇发〔2012〕11号"
@@ -186,10 +183,9 @@ def test_on_postgres_a_committed_document_is_issued_its_number_in_one_round_trip
     issued = issue_doc_number(engine.db, "鲁妇发", 2012, first, start=10)
     assert (issued.doc_number, issued.document_id) == ("鲁妇发〔2012〕10号", first)
     assert issue_doc_number(engine.db, "鲁妇发", 2012, first, start=10).id == issued.id  # a re-run gets the same number
-    with pytest.raises(RuntimeError):
-        with db.transaction(engine.db) as session:  # committed on its own: a failing caller does not take it back
-            issue_doc_number(engine.db, "鲁妇发", 2012, second, start=10)
-            raise RuntimeError("印制失败")
+    with pytest.raises(RuntimeError), db.transaction(engine.db) as session:  # committed on its own: a failing caller does not take it back
+        issue_doc_number(engine.db, "鲁妇发", 2012, second, start=10)
+        raise RuntimeError("印制失败")
     assert allocate(engine, "鲁妇发", 2012, second, start=10).doc_number == "鲁妇发〔2012〕11号"
     with db.transaction(engine.db) as session:  # a document the caller has not committed yet: left to the caller's transaction
         pending = Document(org="shandong", title="未提交", content={})
@@ -208,17 +204,16 @@ def test_on_postgres_issuing_hands_its_connection_back_transactional_and_a_lost_
     engine = make_engine(database_url=pg_url)
     first = new_document(engine)
     assert issue_doc_number(engine.db, "鲁妇发", 2012, first).serial == 1
-    with pytest.raises(RuntimeError):
-        with db.transaction(engine.db) as session:  # the same pooled connection: must still roll back
-            session.add(Document(org="shandong", title="应回滚", content={}))
-            session.flush()
-            raise RuntimeError("回滚")
+    with pytest.raises(RuntimeError), db.transaction(engine.db) as session:  # the same pooled connection: must still roll back
+        session.add(Document(org="shandong", title="应回滚", content={}))
+        session.flush()
+        raise RuntimeError("回滚")
     with Session(engine.db) as session:
         assert session.exec(select(func.count()).select_from(Document)).one() == 1
 
     second = new_document(engine, title="第二件")
 
-    def terminate(dbapi_connection, record, proxy) -> None:  # noqa: ANN001 - pool event signature
+    def terminate(dbapi_connection, record, proxy) -> None:
         with psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (dbapi_connection.info.backend_pid,))
 
@@ -263,7 +258,7 @@ def run_threads(engine, jobs: list[list[tuple[str, int]]]) -> None:
             for prefix, start in job:
                 with db.transaction(engine.db) as session:
                     allocate_doc_number(session, prefix, 2012, None, start=start)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(job,)) for job in jobs]

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pypdf
 import pytest
+from samples import forwarding_sample
 
 from gongwen_engine.doc_templates import pdf
-from gongwen_engine.doc_templates.render import render_docx
-from samples import forwarding_sample
 from gongwen_engine.doc_templates.archive_files import text_pages_of_pdf
+from gongwen_engine.doc_templates.render import render_docx
 
 
 def uno_python() -> bool:

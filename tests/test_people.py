@@ -3,7 +3,6 @@ with Prefect running the automatic steps and people acting through the engine's 
 
 from __future__ import annotations
 
-import re
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,15 +10,14 @@ from pathlib import Path
 import pytest
 from docx import Document as Docx
 from sqlmodel import Session, select
-
-from gongwen_engine.models.content import DocumentContent
-from gongwen_engine.flows.runtime import runner
-from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.flows.services.circulations import inbox, timeline, version_diff
-from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document, Reminder, WorkItem, utcnow
 from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.runtime import runner
+from gongwen_engine.flows.services.circulations import inbox, timeline, version_diff
+from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document, Reminder, WorkItem, utcnow
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -84,7 +82,14 @@ def issue_outgoing(engine: Engine) -> int:
     act(engine, circ, "countersign", "acwf_org_dept", "approve", "同意")
     act(engine, circ, "countersign", "acwf_pub_dept", "return", "请补充宣传要求")
     assert open_items(engine, circ)[0].step == "draft"  # one refusal returns the draft; the other item is closed
-    act(engine, circ, "draft", "acwf_secretary", "submit", body=["为做好维权周活动，现将有关事项通知如下。", "一、活动时间", "3月1日至8日。", "二、宣传要求", "集中宣传。"])
+    act(
+        engine,
+        circ,
+        "draft",
+        "acwf_secretary",
+        "submit",
+        body=["为做好维权周活动，现将有关事项通知如下。", "一、活动时间", "3月1日至8日。", "二、宣传要求", "集中宣传。"],
+    )
     act(engine, circ, "review", "acwf_reviewer", "approve")
     act(engine, circ, "countersign", "acwf_org_dept", "approve", "同意")
     act(engine, circ, "countersign", "acwf_pub_dept", "approve", "同意")
@@ -134,7 +139,15 @@ def test_incoming_flow_instruction_forwarding_and_reading_circulation(make_engin
     act(engine, shandong, "circulate", "shandong_leader", "read")
     assert engine.circulation(shandong).status == "done"
     slip = record_text(engine, shandong, "processing_slip")
-    for expected in ["山东省妇联收文处理单", "收〔", "妇字〔2012〕2号", "拟办 | 提交：拟转发各市妇联，请王主席阅示", "批办 | 转发：请办公室转发各市，抓好落实。", "传阅 | 已阅：已阅，同意", "鲁妇发〔"]:
+    for expected in [
+        "山东省妇联收文处理单",
+        "收〔",
+        "妇字〔2012〕2号",
+        "拟办 | 提交：拟转发各市妇联，请王主席阅示",
+        "批办 | 转发：请办公室转发各市，抓好落实。",
+        "传阅 | 已阅：已阅，同意",
+        "鲁妇发〔",
+    ]:
         assert expected in slip, expected
     assert circulation(engine, "jinan").step == "screen"  # the chain continues: the city's secretary screens it
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import collections
 from datetime import date
-from pathlib import Path
 
 import pytest
+from reader_corpus import CORE_FIELDS, Corpus, build_corpus, compare
+from samples import attachments_sample, forwarding_sample
 
 from gongwen_engine.config.loader import load_config
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.doc_templates.reader import read_bytes
 from gongwen_engine.doc_templates.render import render_docx_bytes
-from samples import attachments_sample, forwarding_sample
 from gongwen_engine.flows.services.demo import load_notice
-
-from reader_corpus import CORE_FIELDS, Corpus, build_corpus, compare
+from gongwen_engine.models.content import DocumentContent
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +84,16 @@ def _demo_documents() -> list[list[DocumentContent]]:
     return [[national], [shandong, national], [jinan, shandong, national]]
 
 
-@pytest.mark.parametrize("parts", [forwarding_sample(), attachments_sample(), *_demo_documents()], ids=["seed001-sample", "seed000-sample", "demo-national", "demo-shandong", "demo-jinan"])
+@pytest.mark.parametrize(
+    "parts",
+    [forwarding_sample(), attachments_sample(), *_demo_documents()],
+    ids=["seed001-sample", "seed000-sample", "demo-national", "demo-shandong", "demo-jinan"],
+)
 def test_rendered_documents_read_back(parts: list[DocumentContent]) -> None:
     reading = read_bytes(render_docx_bytes(parts), "rendered.docx")
     documents = [p for p in reading.parts if p.kind != "attachment"]
     assert len(documents) == len(parts)
-    for content, part in zip(parts, documents):
+    for content, part in zip(parts, documents, strict=True):
         got = {name: f.value for name, f in part.fields.items()}
         assert compare(_expected_of(content), got) == {name: True for name in CORE_FIELDS}, (content.title, got)
         assert got.get("attachment_notes", []) == content.attachment_notes

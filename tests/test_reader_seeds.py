@@ -139,7 +139,12 @@ def test_number_that_is_none_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("text", "day"),
-    [("二〇一二年一月三十一日", date(2012, 1, 31)), ("二○一二年二月二十九日", date(2012, 2, 29)), ("2012年01月06日", date(2012, 1, 6)), ("二〇一二年十二月十日", date(2012, 12, 10))],
+    [
+        ("二〇一二年一月三十一日", date(2012, 1, 31)),
+        ("二○一二年二月二十九日", date(2012, 2, 29)),
+        ("2012年01月06日", date(2012, 1, 6)),
+        ("二〇一二年十二月十日", date(2012, 12, 10)),
+    ],
 )
 def test_dates_in_chinese_numerals(text: str, day: date) -> None:
     assert parse_cn_date(text)[0] == day

@@ -11,20 +11,18 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-import docx
 import pytest
+from driving import drive
+from reader_corpus import SPECS, docx_paragraphs
 from sqlmodel import Session, func, select
+from test_reader_seeds import seed
 from typer.testing import CliRunner
 
-from driving import drive
 from gongwen_engine.doc_templates.reader import IntakeError, ReadLimits
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.intake import DuplicateError, receive_file
 from gongwen_engine.models.issuers import EXTERNAL_ISSUER
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Document, Registration
-
-from reader_corpus import SPECS, docx_paragraphs
-from test_reader_seeds import seed
 
 
 def counts(engine: Engine) -> tuple[int, int, int, int]:
@@ -64,7 +62,7 @@ def test_the_same_document_twice_is_refused_and_says_where_the_first_is(make_eng
         receive_file(engine, seed("001"), "jinan")
     assert same_file.value.circulation_id == first.circulation_id
     copy = tmp_path / "copy.txt"  # same issuer and number, other bytes (e.g. re-typed)
-    copy.write_bytes(seed("001").read_bytes() + "\n".encode())
+    copy.write_bytes(seed("001").read_bytes() + b"\n")
     with pytest.raises(DuplicateError, match=r"发文字号 鲁妇发〔2012〕10号 已经收过.*原件"):
         receive_file(engine, copy, "jinan")
     assert counts(engine) == (2, 1, 1, 1)
@@ -81,7 +79,9 @@ def test_corrections_are_applied_and_audited(make_engine: Callable[..., Engine])
         doc = session.get(Document, received.document_id)
     assert doc.org == "shandong" and doc.content["issued_on"] == "2012-02-06"
     confirmed = events["intake_confirmed"]
-    assert confirmed.detail["corrections"] == {"doc_number": {"read": None, "set": "鲁妇发〔2012〕12号"}, "signature": {"read": None, "set": "山东省妇女联合会"}}
+    assert confirmed.detail["corrections"] == {
+        "doc_number": {"read": None, "set": "鲁妇发〔2012〕12号"}, "signature": {"read": None, "set": "山东省妇女联合会"}
+    }
     assert confirmed.actor == engine.config.users_with("jinan", "secretary")[0].id
     read = events["received"].detail
     assert read["read"]["issued_on"] == {"value": "2012-02-06", "source": "第4行", "confidence": 0.8, "warnings": ["成文日期取自标题下的括注"]}
@@ -269,7 +269,9 @@ def test_receive_on_postgres(make_engine: Callable[..., Engine], pg_url: str) ->
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_a_number_already_used_by_a_received_document_is_voided_not_reissued(backend: str, make_engine: Callable[..., Engine], request: pytest.FixtureRequest) -> None:
+def test_a_number_already_used_by_a_received_document_is_voided_not_reissued(
+    backend: str, make_engine: Callable[..., Engine], request: pytest.FixtureRequest
+) -> None:
     """鲁妇发〔2012〕10号 arrives from outside before Shandong's own first 2012 number (its counter
     starts at 10): the 编号 step voids 10 with the reason and issues 11 — it never fails for good."""
     from gongwen_engine.flows.services.demo import load_notice

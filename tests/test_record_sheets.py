@@ -52,7 +52,7 @@ def python_docx_record(heading: str, rows: list[tuple[str, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def run(paragraph, text: str, font: str, size: float, color: bool = False) -> None:  # noqa: ANN001
+def run(paragraph, text: str, font: str, size: float, color: bool = False) -> None:
     r = paragraph.add_run(text)
     r.font.size = Pt(size)
     r.font.name = font

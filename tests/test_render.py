@@ -14,12 +14,12 @@ import pytest
 from docx.oxml.ns import qn
 from docx.shared import Length
 from docx.text.paragraph import Paragraph
+from samples import attachments_sample, forwarding_sample
 
 from gongwen_engine.doc_templates import layout as L
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.elements import body_paragraph, fit_mark, heading_level
 from gongwen_engine.doc_templates.render import render_docx, render_docx_bytes
-from samples import attachments_sample, forwarding_sample
+from gongwen_engine.models.content import DocumentContent
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 

@@ -8,26 +8,26 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import docx
 import pytest
 from sqlmodel import Session, select
+from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import SourceErrors
-from gongwen_engine.models.content import DocumentContent
-from gongwen_engine.flows.services import reporting
-from gongwen_engine.flows.runtime import runner
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.runtime import runner
 from gongwen_engine.flows.runtime.reminders import run_reminders
+from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.stats import timeliness
-from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, Registration, ReportReminder, ReportSubmission, WorkItem
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules.workdays import CalendarError, WorkCalendar, load_calendar
-from yaml_edit import copy_yaml_folder, edit
+from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, Registration, ReportReminder, ReportSubmission, WorkItem
 
 CHINA = ZoneInfo("Asia/Shanghai")
 SPEC = reporting.RequirementSpec
@@ -56,7 +56,7 @@ def test_five_working_days_from_the_friday_before_national_day() -> None:
 
 
 def test_a_year_the_calendar_does_not_cover_is_an_error_not_a_guess() -> None:
-    with pytest.raises(CalendarError, match="2099.*chinese-calendar"):
+    with pytest.raises(CalendarError, match=r"2099.*chinese-calendar"):
         WorkCalendar().add_working_days(date(2099, 3, 2), 1)
 
 
@@ -121,7 +121,8 @@ def world(tmp_path: Path, make_engine) -> Engine:
     config = copy_yaml_folder(PACKAGED_CONFIG_DIR, tmp_path / "config")
     text = (config / "policies.yaml").read_text(encoding="utf-8")
     for name, day in (("feb20", "2012-02-20"), ("mar05", "2012-03-05"), ("apr10", "2012-04-10"), ("jun01", "2012-06-01")):
-        text += f"  {name}:\n    description: 测试：{day} 报送\n    auto_approve: {{sign_off: approve}}\n    clock: {{national: {day}, provincial: {day}, prefectural: {day}, county: {day}}}\n"
+        text += (f"  {name}:\n    description: 测试：{day} 报送\n    auto_approve: {{sign_off: approve}}\n"
+                 f"    clock: {{national: {day}, provincial: {day}, prefectural: {day}, county: {day}}}\n")
     (config / "policies.yaml").write_text(text, encoding="utf-8")
     # Reports skip 用印 and end at 报送 here: sealing and filing run LibreOffice (seconds per report);
     # the demo test runs the packaged flow, sealing and filing included.
@@ -129,7 +130,12 @@ def world(tmp_path: Path, make_engine) -> Engine:
     edit(flows, "reporting.yaml", "    do: submit_report\n    next: archive\n", "    do: submit_report\n    next: end\n")
     edit(flows, "reporting.yaml", "  archive:\n    title: 归档\n    do: archive\n    next: end\n", "")
     edit(flows, "reporting.yaml", "    do: render_report\n    next: seal\n", "    do: render_report\n    next: submit\n")
-    edit(flows, "reporting.yaml", "  seal:\n    title: 用印\n    priority: 1\n    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n", "")
+    edit(
+        flows,
+        "reporting.yaml",
+        "  seal:\n    title: 用印\n    priority: 1\n    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n",
+        "",
+    )
     return make_engine(config_dir=config, flows_dir=flows)
 
 
@@ -168,7 +174,9 @@ def test_on_time_late_and_missing_submissions(world: Engine) -> None:
     # due Wednesday 29 Feb; sent Monday 5 March: 1, 2 and 5 March are three working days late
     assert rows["hunan"].status == "late" and rows["hunan"].late_working_days == 3
     assert statuses(world, date(2012, 3, 1), names) == {("shandong", 0): "on_time", ("hunan", 0): "overdue"}
-    assert reporting.board_counts(reporting.board(world, date(2012, 3, 1), names)) == {"expected": 2, "submitted": 1, "on_time": 1, "late": 0, "missing": 1, "open": 0}
+    assert reporting.board_counts(reporting.board(world, date(2012, 3, 1), names)) == {
+        "expected": 2, "submitted": 1, "on_time": 1, "late": 0, "missing": 1, "open": 0
+    }
 
     # the report is an upward document: 报告, signed (签发人 in the header), numbered, filed
     with Session(world.db) as session:
@@ -186,7 +194,9 @@ def test_recurring_requirement(world: Engine) -> None:
     req, = request(world, "acwf", SPEC(what="活动开展情况", due="2012年3月底前", every_months=2))
     with Session(world.db) as session:
         row = reporting.requirement(session, req)
-    assert [reporting.period_due(row, k)[1] for k in range(reporting.period_count(row))] == [date(2012, 3, 31), date(2012, 5, 31), date(2012, 7, 31), date(2012, 9, 30), date(2012, 11, 30)]
+    assert [reporting.period_due(row, k)[1] for k in range(reporting.period_count(row))] == [
+        date(2012, 3, 31), date(2012, 5, 31), date(2012, 7, 31), date(2012, 9, 30), date(2012, 11, 30)
+    ]
     submit(world, req, "shandong", "feb20")  # period 0
     submit(world, req, "shandong", "jun01")  # period 1, late: due 31 May
     assert statuses(world, date(2012, 6, 1), req) == {
@@ -223,7 +233,10 @@ def kinds(sent: list[reporting.SentReminder]) -> set[tuple[str, str, str]]:
 def test_reminders_before_on_and_after_the_due_date(world: Engine) -> None:
     req, = request(world, "acwf", SPEC(what="活动实施方案", due="2012-02-29"))
     submit(world, req, "shandong", "feb20")
-    send = lambda day: reporting.send_report_reminders(world, at(day))  # noqa: E731
+
+    def send(day: date) -> list[reporting.SentReminder]:
+        return reporting.send_report_reminders(world, at(day))
+
     assert send(date(2012, 2, 24)) == []  # Friday: more than two working days ahead
     assert kinds(send(date(2012, 2, 27))) == {("hunan", "before", "hunan_secretary")}
     assert send(date(2012, 2, 28)) == []  # the 'before' reminder is sent once
@@ -270,7 +283,7 @@ def test_a_run_that_dies_sends_nothing_and_the_next_sends_all(world: Engine, mon
     request(world, "acwf", SPEC(what="活动实施方案", due="2012-02-29"))
     real, calls = reporting.audit_trail.record, []
 
-    def dying(session, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def dying(session, *args, **kw):
         calls.append(kw)
         if len(calls) == 2:
             raise RuntimeError("worker died")
@@ -298,7 +311,12 @@ def test_multi_level_summary(world: Engine, tmp_path: Path) -> None:
     columns = ["下基层干部人数", "办实事件数"]
     national, = request(world, "acwf", SPEC(what="活动开展情况统计", due="2012-03-31", table=columns))
     province, = request(world, "shandong", SPEC(what="活动开展情况统计", due="2012-03-20", table=columns, **{"from": ["jinan", "qingdao"]}), parent=national)
-    city, = request(world, "jinan", SPEC(what="活动开展情况统计", due="2012-03-10", table=columns, **{"from": ["jinan_lixia", "jinan_shizhong", "jinan_tianqiao"]}), parent=province)
+    city, = request(
+        world,
+        "jinan",
+        SPEC(what="活动开展情况统计", due="2012-03-10", table=columns, **{"from": ["jinan_lixia", "jinan_shizhong", "jinan_tianqiao"]}),
+        parent=province,
+    )
 
     # counties → 济南: two report tables, 天桥区 misses the deadline
     submit(world, city, "jinan_lixia", "feb20", reporting.read_table(write_csv(tmp_path / "lixia.csv", [("历下区妇联", 12, 3)]), columns))
@@ -343,13 +361,15 @@ def test_requirements_proposed_from_a_received_document(world: Engine) -> None:
     body = ["各省区市妇联要在2012年2月底前将活动实施方案报全国妇联办公厅；活动开展情况每两个月汇总上报一次。",
             "请于收到本通知后5个工作日内将联络员名单报送我会办公厅。"]
     with db_session(world) as session:
-        doc = Document(org="acwf", title="关于开展活动的通知", content=DocumentContent(issuer_mark="中华全国妇女联合会文件", title="关于开展活动的通知", body=body, issued_on=date(2012, 9, 20)).model_dump(mode="json"))
+        content = DocumentContent(issuer_mark="中华全国妇女联合会文件", title="关于开展活动的通知", body=body, issued_on=date(2012, 9, 20))
+        doc = Document(org="acwf", title="关于开展活动的通知", content=content.model_dump(mode="json"))
         session.add(doc)
         session.flush()
         circ = Circulation(org="shandong", flow="forwarding", flow_version="x", received_id=doc.id, status="done")
         session.add(circ)
         session.flush()
-        session.add(Registration(org="shandong", document_id=doc.id, circulation_id=circ.id, year=2012, serial=1, register_number="2012-1", signed_for_at=at(date(2012, 9, 28))))
+        session.add(Registration(org="shandong", document_id=doc.id, circulation_id=circ.id, year=2012, serial=1, register_number="2012-1",
+                                 signed_for_at=at(date(2012, 9, 28))))
     proposals = reporting.propose(world, circ.id)
     assert [(p.what, p.due, p.to) for p in proposals] == [("活动实施方案", "2012年2月底前", "全国妇联办公厅"), ("联络员名单", "2012-10-11", "我会办公厅")]
     rows = reporting.add_requirements(world, circ.id, [p.as_spec(["shandong"]) for p in proposals], "shandong_secretary", source="proposed")
@@ -365,7 +385,8 @@ def test_timeliness_statistics(world: Engine) -> None:
         for hours, due in ((240, None), (96, timedelta(days=1)), (15, None)):  # finished Mon 8 Oct 09:00, Tue 2 Oct 09:00, Fri 24:00
             session.add(WorkItem(circulation_id=circ.id, step="screen", kind="human", slot="role:secretary", org="shandong", status="done",
                                  created_at=friday, finished_at=friday + timedelta(hours=hours), due_at=friday + due if due else None))
-        session.add(WorkItem(circulation_id=circ.id, step="instruct", kind="human", slot="role:leader", org="shandong", created_at=friday, due_at=friday + timedelta(days=2)))
+        session.add(WorkItem(circulation_id=circ.id, step="instruct", kind="human", slot="role:leader", org="shandong",
+                             created_at=friday, due_at=friday + timedelta(days=2)))
     figures = timeliness(world, now=at(date(2012, 10, 9)))
     screen = next(t for t in figures["by_step"] if t.key == "incoming.screen")
     # 15 h Friday + 24 h make-up Saturday + 9 h Monday 8 Oct = 2.0; until Tue 2 Oct = 1.625 (holiday days count nothing); 15 h = 0.625

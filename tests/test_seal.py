@@ -16,9 +16,9 @@ import pdfplumber
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from driving import drive
 from PIL import Image, ImageChops
 from sqlmodel import Session, select
-from driving import drive
 from test_engine import launch_national
 from typer.testing import CliRunner
 from yaml_edit import copy_yaml_folder, edit
@@ -26,14 +26,14 @@ from yaml_edit import copy_yaml_folder, edit
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.seal import MM_PER_PT, SealPlacementError, find_signature, specimen_png
+from gongwen_engine.doc_templates.signing import CheckStatus, DemoAuthority, Keyring, verify_pdf
+from gongwen_engine.flows.actions.sealing import seal_document
 from gongwen_engine.flows.cli.main import app
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
-from gongwen_engine.flows.actions.sealing import seal_document
 from gongwen_engine.models import db
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules.dates import format_cn_date
-from gongwen_engine.doc_templates.signing import CheckStatus, DemoAuthority, Keyring, verify_pdf
 from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, Document
 
 ISSUERS = {"acwf", "shandong", "jinan"}
@@ -63,7 +63,11 @@ def tree(tmp_path_factory: pytest.TempPathFactory):
 
 def sealed_copies(engine) -> dict[str, tuple[Document, CirculationFile]]:
     with Session(engine.db) as session:
-        rows = session.exec(select(Document, CirculationFile).join(CirculationFile, CirculationFile.circulation_id == Document.circulation_id).where(CirculationFile.role == "signed_pdf"))
+        rows = session.exec(
+            select(Document, CirculationFile)
+            .join(CirculationFile, CirculationFile.circulation_id == Document.circulation_id)
+            .where(CirculationFile.role == "signed_pdf")
+        )
         return {doc.org: (doc, file) for doc, file in rows}
 
 
@@ -187,13 +191,16 @@ def test_seal_presses_name_and_date_and_leaves_the_text_clear(tree, tmp_path: Pa
     before, after = render_page(unsigned_revision(signed), 1, tmp_path, "before"), render_page(signed, 1, tmp_path, "after")
     changed = ImageChops.difference(before, after)
     x0, top, x1, bottom = (v * 72 / DPI for v in changed.getbbox())
-    seal = [p for p, d in zip(after.get_flattened_data(), changed.get_flattened_data()) if max(d) > 64]
-    red, green, blue = (sum(channel) / len(seal) for channel in zip(*seal))
+    seal = [p for p, d in zip(after.get_flattened_data(), changed.get_flattened_data(), strict=True) if max(d) > 64]
+    red, green, blue = (sum(channel) / len(seal) for channel in zip(*seal, strict=True))
     assert red > 1.5 * green and red > 1.5 * blue  # a red seal
     with pdfplumber.open(io.BytesIO(signed)) as pdf:
         lines = pdf.pages[0].extract_text_lines()
-    squash = lambda s: "".join(s.split())  # noqa: E731
-    [i_date] = [i for i, l in enumerate(lines) if squash(l["text"]) == format_cn_date(content.issued_on)]
+
+    def squash(s: str) -> str:
+        return "".join(s.split())
+
+    [i_date] = [i for i, text_line in enumerate(lines) if squash(text_line["text"]) == format_cn_date(content.issued_on)]
     name, date = lines[i_date - 1], lines[i_date]
     assert squash(name["text"]) == content.signature == "山东省妇女联合会"
     for line in (name, date):  # pressed: the seal covers the middle of the name and of the date
@@ -201,8 +208,8 @@ def test_seal_presses_name_and_date_and_leaves_the_text_clear(tree, tmp_path: Pa
     assert abs((x0 + x1) / 2 - (date["x0"] + date["x1"]) / 2) < 16  # centred on them (within one character)
     assert (name["top"] + date["bottom"]) / 2 >= (top + bottom) / 2  # name and date a little below the centre
     body = lines[:i_date - 1]
-    assert body and all(l["bottom"] <= top or l["x1"] <= x0 or l["x0"] >= x1 for l in body)  # not over the text
-    assert top - max(l["bottom"] for l in body) < LINE_PITCH_PT  # its top within one line of the text
+    assert body and all(above["bottom"] <= top or above["x1"] <= x0 or above["x0"] >= x1 for above in body)  # not over the text
+    assert top - max(above["bottom"] for above in body) < LINE_PITCH_PT  # its top within one line of the text
     assert abs((x1 - x0) - 42 / MM_PER_PT) < 4  # a 42 mm seal
 
 
@@ -259,7 +266,8 @@ def own_ca(folder: Path, passphrase: bytes) -> tuple[Path, Path]:
     authority = DemoAuthority(folder / "ca")
     identity = authority.identity("acwf", "中华全国妇女联合会")
     p12 = folder / "acwf.p12"
-    p12.write_bytes(pkcs12.serialize_key_and_certificates(b"acwf", identity.key, identity.certificate, list(identity.chain), serialization.BestAvailableEncryption(passphrase)))
+    encryption = serialization.BestAvailableEncryption(passphrase)
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(b"acwf", identity.key, identity.certificate, list(identity.chain), encryption))
     return p12, authority.root_path
 
 
@@ -269,7 +277,8 @@ def test_configured_pkcs12_passphrase_and_image_are_used(tree, tmp_path: Path, m
     image = tmp_path / "acwf-seal.png"
     image.write_bytes(specimen_png("自备印模", 40))
     (config_dir / "seals.yaml").write_text(
-        f"demo_certificates: false\ntrust: [{ca}]\norganisations:\n  acwf:\n    pkcs12: {p12}\n    passphrase_env: TEST_ACWF_PASSPHRASE\n    image: {image}\n    diameter_mm: 40\n",
+        f"demo_certificates: false\ntrust: [{ca}]\norganisations:\n"
+        f"  acwf:\n    pkcs12: {p12}\n    passphrase_env: TEST_ACWF_PASSPHRASE\n    image: {image}\n    diameter_mm: 40\n",
         encoding="utf-8")
     config = load_config(config_dir)
     seals = Keyring(load_seal_config(config_dir, config.organisations, tmp_path / "home"))
@@ -332,7 +341,7 @@ def test_gongwen_check_validates_seals_yaml(tmp_path: Path) -> None:
     assert f"{config_dir / 'seals.yaml'}:1" in output and "diameter_mm" in output
 
 
-def test_a_long_organisation_name_fits_its_demo_certificate(tmp_path) -> None:  # noqa: ANN001
+def test_a_long_organisation_name_fits_its_demo_certificate(tmp_path) -> None:
     """Found by the first national cascade: 新疆生产建设兵团第十三师妇女联合会 made a 66-byte common name
     and its 用印 failed for good. The CN is cut to 64 UTF-8 bytes; the full name stays in O."""
     from cryptography.x509.oid import NameOID

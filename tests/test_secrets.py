@@ -95,12 +95,12 @@ def csrf(client: TestClient) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
 
 
-def sign_in(client: TestClient, account: str, password: str, token: str | None = None):  # noqa: ANN201
+def sign_in(client: TestClient, account: str, password: str, token: str | None = None):
     return client.post("/login", data={"csrf": csrf(client) if token is None else token, "account": account, "password": password, "next": "/"},
                        follow_redirects=False)
 
 
-def shown(response) -> str:  # noqa: ANN001
+def shown(response) -> str:
     """Everything the browser receives: status line aside, headers and body."""
     return json.dumps(dict(response.headers)) + response.text
 

@@ -1,4 +1,4 @@
-"""The forwarding-title rule (转发标题, domain README §5): models/titles.py."""
+"""The forwarding-title rule (转发标题, domain README §5): models/rules/titles.py."""
 
 from __future__ import annotations
 

@@ -26,18 +26,17 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
+from processes import alive, descendants
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.render import render_docx
-from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
-from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.models.tables import ReportSubmission
-
-from processes import alive, descendants
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -61,7 +60,9 @@ def serve(tmp_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
     env = {**os.environ, "GONGWEN_HOME": str(home), "PREFECT_HOME": str(prefect), "GONGWEN_WEB_SECRET": "test-secret-not-for-production"}
     env.pop("GONGWEN_DATABASE_URL", None)
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "serve", "--port", str(port), *options], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gongwen_engine.flows", "serve", "--port", str(port), *options], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + WAIT_SECONDS
@@ -119,12 +120,12 @@ class Shots:
         self.folder, self.n = folder, 0
         folder.mkdir(parents=True, exist_ok=True)
 
-    def __call__(self, page, name: str) -> None:  # noqa: ANN001
+    def __call__(self, page, name: str) -> None:
         self.n += 1
         page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}.png"), full_page=True)
 
 
-def sign_in(browser, base: str, account: str, password: str = DEMO_PASSWORD):  # noqa: ANN001, ANN201
+def sign_in(browser, base: str, account: str, password: str = DEMO_PASSWORD):
     context = browser.new_context(base_url=base, accept_downloads=True, viewport={"width": 1360, "height": 900}, locale="zh-CN")
     page = context.new_page()
     page.goto("/login")
@@ -134,7 +135,7 @@ def sign_in(browser, base: str, account: str, password: str = DEMO_PASSWORD):  #
     return page
 
 
-def wait_for_text(page, url: str, pattern: str) -> None:  # noqa: ANN001
+def wait_for_text(page, url: str, pattern: str) -> None:
     """Reload ``url`` until ``pattern`` (a regex) appears: the automatic steps run in the server's background."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
@@ -146,7 +147,7 @@ def wait_for_text(page, url: str, pattern: str) -> None:  # noqa: ANN001
         time.sleep(1)
 
 
-def csrf_of(page) -> str:  # noqa: ANN001
+def csrf_of(page) -> str:
     return page.locator("input[name=csrf]").first.get_attribute("value")
 
 
@@ -159,7 +160,7 @@ def national_notice(folder: Path) -> Path:
 
 
 @pytest.mark.slow  # Prefect's embedded server starts in the web process; LibreOffice seals and counts pages
-def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, Path], browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, Path], browser, tmp_path: Path) -> None:
     base, home = server
     shots = Shots(tmp_path / "screenshots")
     started, phases = time.monotonic(), {}
@@ -300,7 +301,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     print("\n" + " · ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()) + f"\nscreenshots: {shots.folder}")
 
 
-def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:
     """督办台账 as Shandong's leader sees it: one city submitted on time, fifteen overdue and reminded."""
     base, home = quiet_server
     engine = Engine(Settings(home=home))  # the server's database: the requirement is recorded as `gongwen deadlines add` would
@@ -329,12 +330,12 @@ def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], br
     print(f"\nscreenshots: {shots.folder}")
 
 
-def test_the_print_view_paginates_with_the_type_area_and_page_numbers(browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_print_view_paginates_with_the_type_area_and_page_numbers(browser, tmp_path: Path) -> None:
     """Printed from the browser, a long document runs over several A4 pages, each with the type
     area's margins (天头 37 mm, 订口 28 mm) and "— N —" under it: odd pages right, even left."""
     from gongwen_engine.doc_templates import layout as L
-    from gongwen_engine.models.content import DocumentContent
     from gongwen_engine.doc_templates.html import render_html
+    from gongwen_engine.models.content import DocumentContent
 
     body = [f"第{n}段。" + "各级妇联组织要结合实际，认真抓好贯彻落实，" * 6 for n in range(1, 25)]
     content = DocumentContent(issuer_mark="山东省妇女联合会文件", title="关于分页打印的通知", body=body, issued_on="2012-01-31")

@@ -11,22 +11,22 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from driving import drive
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from driving import drive
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.doc_templates.elements import part_view
 from gongwen_engine.doc_templates.html import render_html
-from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
-from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.flows.web.cascade import cascade
 from gongwen_engine.flows.web.secretary import upload_name
 from gongwen_engine.flows.web.security import MAX_FAILURES_PER_ACCOUNT, WebError, storage_file
+from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, ReportSubmission, WorkItem, utcnow
 
 
@@ -89,7 +89,11 @@ def test_pages_need_sign_in_and_carry_no_scripts(client: TestClient) -> None:
 
 
 def test_sign_in_never_redirects_off_site(client: TestClient) -> None:
-    response = client.post("/login", data={"csrf": csrf(client, "/login"), "account": "jinan_secretary", "password": DEMO_PASSWORD, "next": "//evil.example/x"}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"csrf": csrf(client, "/login"), "account": "jinan_secretary", "password": DEMO_PASSWORD, "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/"
 
 
@@ -308,7 +312,9 @@ def test_an_unreadable_upload_is_refused_and_nothing_is_stored(client: TestClien
     token = csrf(client, "/receive")
     refused = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("通知.doc", b"\xd0\xcf\x11\xe0 old word")})
     assert refused.status_code == 400 and "收文失败" in refused.text
-    bad_fix = client.post("/receive", data={"csrf": token, "flow": "forwarding", "corrections": "colour=red"}, files={"file": ("a.txt", "关于…的通知".encode())})
+    bad_fix = client.post(
+        "/receive", data={"csrf": token, "flow": "forwarding", "corrections": "colour=red"}, files={"file": ("a.txt", "关于…的通知".encode())}
+    )
     assert bad_fix.status_code == 400 and "不能更正字段“colour”" in bad_fix.text
     no_name = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("..", b"x")})
     assert no_name.status_code == 400 and "文件名无效" in no_name.text

@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from processes import alive, descendants
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, IssuedNumber, Registration
-
-from processes import alive, descendants
 
 NOTICE = Path(__file__).parents[1] / "config" / "demo" / "national_notice.yaml"
 
@@ -24,7 +23,13 @@ def test_two_workers_share_a_cascade_on_postgres(pg_url: str, tmp_path: Path, ma
     env = {**os.environ, "GONGWEN_DATABASE_URL": pg_url, "GONGWEN_STORAGE": str(tmp_path / "storage"), "COLUMNS": "200"}
 
     def gongwen(*args: str, prefect_home: str = "p0") -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", *args], env={**env, "PREFECT_HOME": str(tmp_path / prefect_home)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "gongwen_engine.flows", *args],
+            env={**env, "PREFECT_HOME": str(tmp_path / prefect_home)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     launch = gongwen("launch", "issuing", str(NOTICE), "--user", "acwf_secretary", "--policy", "demo", "--no-run")
     assert launch.wait(timeout=120) == 0, launch.stderr.read()
@@ -34,7 +39,7 @@ def test_two_workers_share_a_cascade_on_postgres(pg_url: str, tmp_path: Path, ma
 
     engine = make_engine(database_url=pg_url)
     with Session(engine.db) as session:
-        def count(stmt) -> int:  # noqa: ANN001
+        def count(stmt) -> int:
             return session.exec(stmt).one()
 
         assert engine.status_counts() == {"done": 31}

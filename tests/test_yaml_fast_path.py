@@ -5,6 +5,7 @@ round-trip parser, so errors keep their file:line."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import date, datetime
 from pathlib import Path
@@ -39,7 +40,7 @@ def differences(a: Any, b: Any, where: str = "") -> list[str]:
     if isinstance(a, list):
         if len(a) != len(b):
             return [f"{where}: {len(a)} items vs {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{where}[{i}]")]
     same = a == b or repr(a) == repr(b)  # nan; ruamel's TaggedScalar has no ==
     return [] if same else [f"{where}: {a!r} vs {b!r}"]
 
@@ -122,10 +123,8 @@ def test_mutated_config_and_flow_files_read_the_same_both_ways(tmp_path: Path) -
         fast, reference = outcome(path, True), outcome(path, False)
         if fast[0] != reference[0] or (differences(fast[1], reference[1]) if fast[0] == "data" else fast[1] != reference[1]):
             mismatches.append(f"case {n} ({source.name}): fast {str(fast)[:200]} / round-trip {str(reference)[:200]}")
-        try:
+        with contextlib.suppress(UnicodeDecodeError, ValueError):
             fast_reads += _read_fast(path.read_text(encoding="utf-8")) is not _ROUND_TRIP
-        except (UnicodeDecodeError, ValueError):
-            pass
     assert mismatches == []
     assert fast_reads > MUTATION_CASES // 4  # the mutations do reach the fast path
 

@@ -54,9 +54,22 @@ ABBREVIATIONS = {
 }
 XPCC_CODE = "66"
 XPCC_NAME = "新疆生产建设兵团"
-XPCC_DIVISIONS = ["第一师", "第二师", "第三师", "第四师", "第五师", "第六师", "第七师", "第八师", "第九师", "第十师", "第十一师", "第十二师", "第十三师", "第十四师"]
+XPCC_DIVISIONS = "第一师 第二师 第三师 第四师 第五师 第六师 第七师 第八师 第九师 第十师 第十一师 第十二师 第十三师 第十四师".split()
 # 师市合一: the city each division runs (659001 石河子 is run by 第八师, ...).
-XPCC_CITIES = {"659001": 8, "659002": 1, "659003": 3, "659004": 6, "659005": 10, "659006": 2, "659007": 5, "659008": 4, "659009": 14, "659010": 7, "659011": 13, "659012": 9}
+XPCC_CITIES = {
+    "659001": 8,
+    "659002": 1,
+    "659003": 3,
+    "659004": 6,
+    "659005": 10,
+    "659006": 2,
+    "659007": 5,
+    "659008": 4,
+    "659009": 14,
+    "659010": 7,
+    "659011": 13,
+    "659012": 9,
+}
 ETHNIC = sorted(
     "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 "
     "仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺".split(),
@@ -74,8 +87,8 @@ class Unit:
     place: str  # 山东省, 济南市, 历下区
     kind: str  # the table's type: 省, 地级市, 市辖区, ...
     level: str
-    parent: "Unit | None" = None
-    children: list["Unit"] = field(default_factory=list)
+    parent: Unit | None = None
+    children: list[Unit] = field(default_factory=list)
     code: str = ""
     prefix: str = ""
     display: str = ""  # the place as the federation is named (disambiguated by the parent when needed)
@@ -83,6 +96,13 @@ class Unit:
     @property
     def core(self) -> str:
         return core_name(self.place)
+
+    @property
+    def above(self) -> Unit:
+        """The parent of a unit below the national root (which alone has none)."""
+        if self.parent is None:
+            raise ValueError(f"{self.place} is the root: it has no unit above")
+        return self.parent
 
 
 def core_name(place: str) -> str:
@@ -149,7 +169,7 @@ def prefix_candidates(unit: Unit) -> list[str]:
     """The prefixes a unit would like, most preferred first (the last one is unique)."""
     if unit.level == "provincial":
         return [ABBREVIATIONS[unit.adcode] + SUFFIX, unit.core + SUFFIX, f"{unit.core}{unit.adcode}{SUFFIX}"]
-    own, up = unit.core, unit.parent.core if unit.parent.level != "provincial" else ABBREVIATIONS[unit.parent.adcode]
+    own, up = unit.core, unit.above.core if unit.above.level != "provincial" else ABBREVIATIONS[unit.above.adcode]
     names = [own[:1], own[:2], up[:1] + own[:1], up[:2] + own[:2], own, up + own]
     if unit.kind == "师":  # 第八师 → 兵八师妇发
         names = ["兵" + own.removeprefix("第"), *names]
@@ -185,7 +205,7 @@ def disambiguate(units: list[Unit]) -> None:
         count[u.place] = count.get(u.place, 0) + 1
     for u in units:
         clash = count[u.place] > 1 and u.parent is not None and u.parent.level != "national"
-        u.display = (u.parent.place + u.place) if clash else u.place
+        u.display = (u.above.place + u.place) if clash else u.place
 
 
 def children_as(unit: Unit) -> str | None:
@@ -242,8 +262,8 @@ def build() -> list[dict]:
 
 def federation_name(u: Unit) -> str:
     """全称: 山东省妇女联合会; a county's is prefixed by its city (济南市历下区妇女联合会), as in the demo tree."""
-    if u.level == "county" and u.parent.level == "prefectural":
-        return f"{u.parent.place}{u.place}妇女联合会"
+    if u.level == "county" and u.above.level == "prefectural":
+        return f"{u.above.place}{u.place}妇女联合会"
     return f"{u.display}妇女联合会"
 
 
@@ -252,7 +272,7 @@ def org_code(u: Unit) -> str:
 
 
 def parent_code(u: Unit) -> str:
-    return ROOT if u.parent.level == "national" else (u.parent.code or org_code(u.parent))
+    return ROOT if u.above.level == "national" else (u.above.code or org_code(u.above))
 
 
 def fonds(u: Unit) -> str:
@@ -276,7 +296,7 @@ def render_yaml(orgs: list[dict]) -> str:
     for o in orgs:
         first = True
         for key in keys:
-            if key not in o or o[key] is None and key != "parent":
+            if key not in o or (o[key] is None and key != "parent"):
                 continue
             value = o[key]
             text = "null" if value is None else ("[" + ", ".join(value) + "]" if isinstance(value, list) else str(value))

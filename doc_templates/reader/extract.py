@@ -40,7 +40,8 @@ class Line:
 def extract_lines(data: bytes, name: str, fmt: str, limits: ReadLimits) -> tuple[list[Line], list[str]]:
     """The file's lines and any warnings about the extraction itself."""
     if fmt == DOCX:
-        lines, warnings = _docx_lines(data, name, limits), []
+        lines = _docx_lines(data, name, limits)
+        warnings: list[str] = []
     elif fmt == PDF:
         lines, warnings = _pdf_lines(data, name, limits)
     elif fmt == TEXT:
@@ -68,7 +69,9 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
             return _plausible(data.decode(encoding), name), encoding
         except UnicodeDecodeError:
             continue
-    raise IntakeError(name, "的文字编码无法识别（既不是 UTF-8，也不是 GB18030/GBK）", "请用记事本或 WPS 打开后另存为 UTF-8 编码的 .txt，或另存为 .docx，再重新收文")
+    raise IntakeError(
+        name, "的文字编码无法识别（既不是 UTF-8，也不是 GB18030/GBK）", "请用记事本或 WPS 打开后另存为 UTF-8 编码的 .txt，或另存为 .docx，再重新收文"
+    )
 
 
 def _plausible(text: str, name: str) -> str:
@@ -89,13 +92,17 @@ def _clean(text: str) -> str:
 
 # ---- .docx -----------------------------------------------------------------------------------
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False, remove_comments=True, remove_pis=True)
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False, remove_comments=True, remove_pis=True
+    )
 
 
 def parse_xml(data: bytes, name: str, part: str) -> etree._Element:
     """Parse one XML part with the hardened parser."""
     if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
-        raise IntakeError(name, f"的部件 {part} 含有 DTD/实体声明（可被用于实体膨胀或读取外部文件的攻击）", "请向发文单位核实，并用 Word 或 WPS 重新另存为 .docx")
+        raise IntakeError(
+            name, f"的部件 {part} 含有 DTD/实体声明（可被用于实体膨胀或读取外部文件的攻击）", "请向发文单位核实，并用 Word 或 WPS 重新另存为 .docx"
+        )
     try:
         return etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:

@@ -89,9 +89,12 @@ def sniff_format(data: bytes, name: str, limits: ReadLimits) -> str:
     if ext in (".doc", ".wps", ".wpt", ".dot", ".rtf"):
         raise _unsupported(name, f"扩展名 {ext} 的格式暂不支持")
     if expected is None:
-        raise IntakeError(name, f"的扩展名 {ext or '（无）'} 不是可收文的格式", "可收文的格式：.docx、.txt（UTF-8 或 GB18030/GBK）、带文字层的 .pdf；" + CONVERT_HINT)
+        raise IntakeError(
+            name, f"的扩展名 {ext or '（无）'} 不是可收文的格式", "可收文的格式：.docx、.txt（UTF-8 或 GB18030/GBK）、带文字层的 .pdf；" + CONVERT_HINT
+        )
     if expected != fmt:
-        raise IntakeError(name, f"扩展名是 {ext}，内容却是{FORMAT_NAMES[fmt]}", f"请确认文件无误后把扩展名改为 {next(e for e, f in EXTENSIONS.items() if f == fmt)}，再重新收文")
+        right = next(e for e, f in EXTENSIONS.items() if f == fmt)
+        raise IntakeError(name, f"扩展名是 {ext}，内容却是{FORMAT_NAMES[fmt]}", f"请确认文件无误后把扩展名改为 {right}，再重新收文")
     return fmt
 
 
@@ -115,12 +118,15 @@ def open_zip(data: bytes, name: str, limits: ReadLimits) -> zipfile.ZipFile:
         raise IntakeError(name, f"包含 {len(infos)} 个部件，超过上限 {limits.max_zip_parts}（疑似恶意文件）", "请向发文单位核实并重新索取文件")
     total = sum(info.file_size for info in infos)
     if total > limits.max_uncompressed:
-        raise IntakeError(name, f"解压后共 {total / 1048576:.0f} MB，超过上限 {limits.max_uncompressed / 1048576:.0f} MB（疑似压缩炸弹）", "请向发文单位核实并重新索取文件")
+        raise IntakeError(
+            name, f"解压后共 {total / 1048576:.0f} MB，超过上限 {limits.max_uncompressed / 1048576:.0f} MB（疑似压缩炸弹）", "请向发文单位核实并重新索取文件"
+        )
     for info in infos:
         if info.flag_bits & 0x1:
             raise IntakeError(name, "是加密的压缩包", "请发文单位提供未加密的文件")
         if info.file_size > 1024 * 1024 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-            raise IntakeError(name, f"部件 {info.filename} 的压缩比异常（{info.file_size // max(info.compress_size, 1)} 倍，疑似压缩炸弹）", "请向发文单位核实并重新索取文件")
+            ratio = info.file_size // max(info.compress_size, 1)
+            raise IntakeError(name, f"部件 {info.filename} 的压缩比异常（{ratio} 倍，疑似压缩炸弹）", "请向发文单位核实并重新索取文件")
     return archive
 
 

@@ -22,19 +22,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from gongwen_engine.doc_templates.reader.deadlines import Deadline, find_deadlines
+from gongwen_engine.doc_templates.reader.extract import Line
 from gongwen_engine.models.rules.dates import CN_DATE_RE, format_cn_date, parse_cn_date
 from gongwen_engine.models.rules.doc_numbers import normalise_doc_number
 from gongwen_engine.models.rules.titles import forwarding_source
-
-from gongwen_engine.doc_templates.reader.deadlines import Deadline, find_deadlines
-from gongwen_engine.doc_templates.reader.extract import Line
 
 # The fields a document normally has; those not found are listed as missing.
 EXPECTED_FIELDS = ("issuer_mark", "doc_number", "title", "main_recipients", "signature", "issued_on")
 DOC_TYPES = ("决议", "决定", "命令", "令", "公报", "公告", "通告", "意见", "通知", "通报", "报告", "请示", "批复", "议案", "函", "纪要",
              "方案", "办法", "规定", "要点", "计划", "规划", "细则", "条例", "规则", "总结")
 MARK_SUFFIXES = ("文件", "命令", "纪要")
-ORG_SUFFIXES = ("联合会", "妇联", "委员会", "政府", "办公厅", "办公室", "人民代表大会", "政协", "工会", "团委", "局", "厅", "部", "委", "院", "署", "会", "处", "室", "中心")
+ORG_SUFFIXES = tuple("联合会 妇联 委员会 政府 办公厅 办公室 人民代表大会 政协 工会 团委 局 厅 部 委 院 署 会 处 室 中心".split())
 # How a main recipient's name ends (各市妇联, 各有关单位, 各县（市、区）妇联, 婦聯 in traditional script).
 RECIPIENT_ENDINGS = (*ORG_SUFFIXES, "单位", "部门", "组织", "机关", "会员", "同志", "）", ")", "聯", "會", "單位", "部門", "組織", "機關", "辦公室", "廳")
 
@@ -317,7 +316,8 @@ class _PartReader:
         return following in MARK_SUFFIXES or bool(_NUMBER_HINT.search(following)) or _looks_like_title_start(following)
 
     def _title(self, part: Part) -> None:
-        start, pieces = self.i, []
+        start = self.i
+        pieces: list[str] = []
         while self.i < self.n and len(pieces) < 5:
             text = self.lines[self.i].text.strip()
             flat = compact(text)
@@ -364,7 +364,6 @@ class _PartReader:
         if end is not None and end - 1 >= self.i and _looks_like_signature(self.text(end - 1)):
             signature_at = end - 1
         body_end = signature_at if signature_at is not None else stop
-        notes: list[tuple[str, int]] = []
         contact: list[tuple[str, int]] = []
         j = self.i
         while j < body_end:

@@ -41,7 +41,7 @@ class Step(BaseModel):
         description="human steps: one item for the role (one), one item per user with the role in parallel, all must agree (all: 会签, parallel 传阅), or one user after another (sequence: sequential 传阅)",
     )
     due_days: int | None = Field(default=None, ge=0, description="time limit (办理时限) in calendar days from when the item opens")
-    due_working_days: int | None = Field(default=None, ge=0, description="time limit (办理时限) in working days (工作日, 调休 included; models/workdays.py): due at the end of the N-th working day after the item opens")
+    due_working_days: int | None = Field(default=None, ge=0, description="time limit (办理时限) in working days (工作日, 调休 included; models/rules/workdays.py): due at the end of the N-th working day after the item opens")
     record: bool = Field(default=False, description="re-issue the circulation's record (.docx) after this automatic step; human steps always do")
     sets_signer: bool = Field(default=False, description="the approving person becomes the document's signer (签发人)")
 

@@ -1,6 +1,6 @@
 """Timeliness statistics (时效统计): how long each step and each organisation takes, in working time.
 
-Handling time of a work item is the working time (models/workdays.py: working days only, 调休
+Handling time of a work item is the working time (models/rules/workdays.py: working days only, 调休
 included, 24 hours to a day) between the item opening and its completion. Per step and per
 organisation: count, median and 90th percentile (nearest rank), overdue count (finished after,
 or still open past, the item's due time) and how many are still open — so an office sees where

@@ -1,12 +1,12 @@
 """Alembic environment: gongwen's tables are the SQLModel metadata."""
 
 from alembic import context
-from sqlmodel import SQLModel
+from sqlalchemy.engine import Connection
 
-from gongwen_engine.models import tables  # noqa: F401  (registers the tables)
+from gongwen_engine.models import tables
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = tables.SQLModel.metadata  # importing tables registers them there
 
 
 def run_migrations_online() -> None:
@@ -20,7 +20,7 @@ def run_migrations_online() -> None:
         _run(connection)
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection: Connection) -> None:
     from gongwen_engine.models.db import include_name
 
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=include_name)

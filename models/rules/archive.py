@@ -14,7 +14,8 @@ YEAR_DEPT_RETENTION = "year-dept-retention"  # 年度-机构-保管期限
 _RETENTION = r"(?P<retention>Y|D30|D10)"
 _DEPT = r"(?P<dept>[A-Z]{3})"
 ARCHIVE_CODE_RE = re.compile(
-    rf"^(?P<fonds>[A-Z0-9]+)-WS·(?P<year>\d{{4}})-(?:{_RETENTION}-{_DEPT}|{_DEPT.replace('dept', 'dept2')}-{_RETENTION.replace('retention', 'retention2')})-(?P<item>\d{{4}})$"
+    rf"^(?P<fonds>[A-Z0-9]+)-WS·(?P<year>\d{{4}})-"
+    rf"(?:{_RETENTION}-{_DEPT}|{_DEPT.replace('dept', 'dept2')}-{_RETENTION.replace('retention', 'retention2')})-(?P<item>\d{{4}})$"
 )
 
 # DA/T 22-2015 §5.1, the order of files inside an item (件), in ONE place. Outgoing: the issued

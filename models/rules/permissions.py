@@ -40,10 +40,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gongwen_engine.config.errors import FlowError
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Role, User
-
-from gongwen_engine.config.errors import FlowError
 
 ROLE_NAMES = {Role.secretary: "秘书", Role.reviewer: "核稿人", Role.department_head: "部门负责人", Role.leader: "领导", Role.archivist: "档案员"}
 
@@ -96,19 +95,35 @@ class ActionInfo:
 
 ACTIONS: dict[Action, ActionInfo] = {
     Action.launch: ActionInfo("发起流转", "发起", "流转", "gongwen launch", "拟稿发文 /launch", "请用本单位秘书的账号发起。"),
-    Action.act: ActionInfo("办理待办", "办理", "待办事项", "gongwen approve / return / act", "待办 /items/{id}", "请回到您自己的“待办”列表，办理属于您的事项。"),
+    Action.act: ActionInfo(
+        "办理待办", "办理", "待办事项", "gongwen approve / return / act", "待办 /items/{id}", "请回到您自己的“待办”列表，办理属于您的事项。"
+    ),
     Action.reassign: ActionInfo("转办", "转办", "待办事项", "gongwen reassign", "待办 /items/{id}/reassign", "只能转办您自己可以办理的事项。"),
     Action.delegate: ActionInfo("设置委托", "设置", "委托", "gongwen delegate", "待办 /delegate", "请由委托人本人或其所在单位的秘书设置。"),
     Action.receive: ActionInfo("收文登记", "登记", "收文", "gongwen receive", "收文登记 /receive", "请用收文单位秘书的账号登记。"),
-    Action.view_circulation: ActionInfo("查看流转", "查看", "流转", "gongwen status --user", "流转 /circulations/{id}、待办 /items/{id}", "只能查看本单位及下级单位的流转。"),
-    Action.download: ActionInfo("下载流转文件", "下载", "文件", "—", "/circulations/{id}/files/…、/documents/{id}/docx", "只能下载本单位及下级单位流转中的文件。"),
+    Action.view_circulation: ActionInfo(
+        "查看流转", "查看", "流转", "gongwen status --user", "流转 /circulations/{id}、待办 /items/{id}", "只能查看本单位及下级单位的流转。"
+    ),
+    Action.download: ActionInfo(
+        "下载流转文件", "下载", "文件", "—", "/circulations/{id}/files/…、/documents/{id}/docx", "只能下载本单位及下级单位流转中的文件。"
+    ),
     Action.archive_search: ActionInfo("检索档案", "检索", "档案", "gongwen archive search", "档案检索 /archive", "档案检索只对本全宗的档案员开放。"),
-    Action.archive_show: ActionInfo("查阅档案", "查阅", "档案", "gongwen archive show", "/archive/items/{档号}", "如需查阅其他全宗的档案，请按利用制度向该全宗的档案室申请。"),
-    Action.archive_download: ActionInfo("下载档案文件", "下载", "档案文件", "—", "/archive/items/{档号}/files/…", "如需其他全宗的档案文件，请按利用制度向该全宗的档案室申请。"),
-    Action.archive_export: ActionInfo("导出目录或移交包", "导出", "目录或移交包", "gongwen archive catalogue / export / import", "/archive/catalogue", "只能导出本全宗的目录和移交包。"),
-    Action.archive_verify: ActionInfo("校验档案", "校验", "档案", "gongwen archive verify --user / check", "—", "只能校验本全宗；系统管理员可不带 --user 校验全部全宗。"),
+    Action.archive_show: ActionInfo(
+        "查阅档案", "查阅", "档案", "gongwen archive show", "/archive/items/{档号}", "如需查阅其他全宗的档案，请按利用制度向该全宗的档案室申请。"
+    ),
+    Action.archive_download: ActionInfo(
+        "下载档案文件", "下载", "档案文件", "—", "/archive/items/{档号}/files/…", "如需其他全宗的档案文件，请按利用制度向该全宗的档案室申请。"
+    ),
+    Action.archive_export: ActionInfo(
+        "导出目录或移交包", "导出", "目录或移交包", "gongwen archive catalogue / export / import", "/archive/catalogue", "只能导出本全宗的目录和移交包。"
+    ),
+    Action.archive_verify: ActionInfo(
+        "校验档案", "校验", "档案", "gongwen archive verify --user / check", "—", "只能校验本全宗；系统管理员可不带 --user 校验全部全宗。"
+    ),
     Action.submit_report: ActionInfo("报送", "报送", "报告", "gongwen submit-report", "—", "请用报送单位秘书的账号报送。"),
-    Action.view_board: ActionInfo("查看督办台账", "查看", "督办台账", "gongwen board --user", "督办台账 /board", "只能查看本单位及下级单位提出的报送要求的台账。"),
+    Action.view_board: ActionInfo(
+        "查看督办台账", "查看", "督办台账", "gongwen board --user", "督办台账 /board", "只能查看本单位及下级单位提出的报送要求的台账。"
+    ),
 }
 
 
@@ -273,7 +288,7 @@ def _org_name(config: Config, code: str | None) -> str:
 
 
 def _roles_text(roles: Iterable[Role | str]) -> str:
-    return "或".join(ROLE_NAMES.get(Role(r), str(r)) for r in sorted(roles, key=list(Role).index))
+    return "或".join(ROLE_NAMES.get(r, str(r)) for r in sorted(map(Role, roles), key=list(Role).index))
 
 
 def describe(config: Config, target: Target) -> str:

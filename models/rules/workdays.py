@@ -149,6 +149,8 @@ def load_calendar(config_dir: Path) -> WorkCalendar:
     closures: dict[date, tuple[str, ...]] = {}
     for i, closure in enumerate(parsed.closures):
         if closure.date in closures:
-            raise doc.error(("closures", i, "date"), f"local closure {closure.date} is listed twice", "keep one entry per date (list the organisations in orgs:)")
+            raise doc.error(
+                ("closures", i, "date"), f"local closure {closure.date} is listed twice", "keep one entry per date (list the organisations in orgs:)"
+            )
         closures[closure.date] = tuple(closure.orgs)
     return WorkCalendar(closures)

@@ -1,14 +1,13 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 14:48:49.036355
 """
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -181,7 +180,9 @@ def upgrade() -> None:
     with op.batch_alter_table('workitem', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_workitem_circulation_id'), ['circulation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workitem_org'), ['org'], unique=False)
-        batch_op.create_index('uq_workitem_one_open', ['circulation_id'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
+        batch_op.create_index(
+            'uq_workitem_one_open', ['circulation_id'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'")
+        )
 
     # ### end Alembic commands ###
 

@@ -5,10 +5,9 @@ Revises: 0002
 Create Date: 2026-11-25 15:37:33.320254
 """
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = '0006'
 down_revision = '0002'  # features branch from 0002; migrate() upgrades all heads
@@ -52,7 +51,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.drop_index(batch_op.f('uq_workitem_one_open'), sqlite_where=sa.text("status = 'open'"))
         batch_op.create_index(batch_op.f('ix_workitem_assignee'), ['assignee'], unique=False)
-        batch_op.create_index('uq_workitem_open_slot', ['circulation_id', 'step', 'slot'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
+        batch_op.create_index(
+            'uq_workitem_open_slot',
+            ['circulation_id', 'step', 'slot'],
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        )
 
     # ### end Alembic commands ###
 

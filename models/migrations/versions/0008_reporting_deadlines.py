@@ -4,10 +4,9 @@ Revision ID: 0008
 Revises: 0002
 """
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = '0008'
 down_revision = '0002'  # features branch from 0002; migrate() upgrades all heads

@@ -7,9 +7,9 @@ Revision ID: 0012_audit_chain
 Revises: 0002
 """
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 from gongwen_engine.models.audit import GENESIS, link_hash
 

@@ -4,9 +4,8 @@ Revision ID: 0014_delivery_recipients
 Revises: 0002
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0014_delivery_recipients'
 down_revision = '0002'  # features branch from 0002; migrate() upgrades all heads

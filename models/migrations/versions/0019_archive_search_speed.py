@@ -14,9 +14,8 @@ and by date (filters without words). The facet format is ``models.archive_search
 
 from datetime import date
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0019'
 down_revision = '0003'

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import Role
+from gongwen_engine.doc_templates.render import RenderResult
 from gongwen_engine.doc_templates.report_table import ReportTable, render_report_docx
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
@@ -82,7 +83,7 @@ def format_number(value: float | int) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def render_submission(engine: Engine, session: Session, circ: Circulation, doc: Document, path: Path):  # noqa: ANN201
+def render_submission(engine: Engine, session: Session, circ: Circulation, doc: Document, path: Path) -> RenderResult:
     """印制 of a report: the document, and its table (if any) on the attachment page."""
     sub = session.exec(select(ReportSubmission).where(ReportSubmission.circulation_id == circ.id)).first()
     content = DocumentContent.model_validate(doc.content)

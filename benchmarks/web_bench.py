@@ -26,9 +26,9 @@ from sqlmodel import Session, select
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
-from gongwen_engine.flows.services.circulations import issued_parts
 from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.web.app import create_app
+from gongwen_engine.models.queries.documents import issued_parts
 from gongwen_engine.models.tables import ArchiveItem, Circulation, Document
 
 

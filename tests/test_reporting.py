@@ -19,13 +19,16 @@ from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import SourceErrors
+from gongwen_engine.flows.actions.reporting import SentReminder, send_report_reminders, totals
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.runtime import runner
 from gongwen_engine.flows.runtime.reminders import run_reminders
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.stats import timeliness
+from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.rules.report_deadlines import period_count, period_due
 from gongwen_engine.models.rules.workdays import CalendarError, WorkCalendar, load_calendar
 from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, Registration, ReportReminder, ReportSubmission, WorkItem
 
@@ -194,7 +197,7 @@ def test_recurring_requirement(world: Engine) -> None:
     req, = request(world, "acwf", SPEC(what="活动开展情况", due="2012年3月底前", every_months=2))
     with Session(world.db) as session:
         row = reporting.requirement(session, req)
-    assert [reporting.period_due(row, k)[1] for k in range(reporting.period_count(row))] == [
+    assert [period_due(row, k)[1] for k in range(period_count(row))] == [
         date(2012, 3, 31), date(2012, 5, 31), date(2012, 7, 31), date(2012, 9, 30), date(2012, 11, 30)
     ]
     submit(world, req, "shandong", "feb20")  # period 0
@@ -225,7 +228,7 @@ def db_session(engine: Engine):
 # ---- reminders (催办) ---------------------------------------------------------------------------------
 
 
-def kinds(sent: list[reporting.SentReminder]) -> set[tuple[str, str, str]]:
+def kinds(sent: list[SentReminder]) -> set[tuple[str, str, str]]:
     return {(s.org, s.kind, s.recipient) for s in sent}
 
 
@@ -234,8 +237,8 @@ def test_reminders_before_on_and_after_the_due_date(world: Engine) -> None:
     req, = request(world, "acwf", SPEC(what="活动实施方案", due="2012-02-29"))
     submit(world, req, "shandong", "feb20")
 
-    def send(day: date) -> list[reporting.SentReminder]:
-        return reporting.send_report_reminders(world, at(day))
+    def send(day: date) -> list[SentReminder]:
+        return send_report_reminders(world, at(day))
 
     assert send(date(2012, 2, 24)) == []  # Friday: more than two working days ahead
     assert kinds(send(date(2012, 2, 27))) == {("hunan", "before", "hunan_secretary")}
@@ -258,7 +261,7 @@ def concurrent_reminders(engine: Engine) -> None:
 
     def run() -> None:
         barrier.wait()
-        results.append(len(reporting.send_report_reminders(engine, at(date(2012, 3, 1)))))
+        results.append(len(send_report_reminders(engine, at(date(2012, 3, 1)))))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:
@@ -281,7 +284,7 @@ def test_reminders_are_not_sent_twice_by_two_concurrent_runs_on_postgres(pg_url:
 
 def test_a_run_that_dies_sends_nothing_and_the_next_sends_all(world: Engine, monkeypatch) -> None:
     request(world, "acwf", SPEC(what="活动实施方案", due="2012-02-29"))
-    real, calls = reporting.audit_trail.record, []
+    real, calls = audit_trail.record, []
 
     def dying(session, *args, **kw):
         calls.append(kw)
@@ -289,13 +292,13 @@ def test_a_run_that_dies_sends_nothing_and_the_next_sends_all(world: Engine, mon
             raise RuntimeError("worker died")
         return real(session, *args, **kw)
 
-    monkeypatch.setattr(reporting.audit_trail, "record", dying)  # the second reminder's audit record fails
+    monkeypatch.setattr(audit_trail, "record", dying)  # the second reminder's audit record fails
     with pytest.raises(RuntimeError):
-        reporting.send_report_reminders(world, at(date(2012, 3, 1)))
+        send_report_reminders(world, at(date(2012, 3, 1)))
     with Session(world.db) as session:
         assert session.exec(select(ReportReminder)).all() == []
-    monkeypatch.setattr(reporting.audit_trail, "record", real)
-    assert len(reporting.send_report_reminders(world, at(date(2012, 3, 1)))) == 2
+    monkeypatch.setattr(audit_trail, "record", real)
+    assert len(send_report_reminders(world, at(date(2012, 3, 1)))) == 2
 
 
 # ---- the summary (汇总), level by level ------------------------------------------------------------
@@ -324,7 +327,7 @@ def test_multi_level_summary(world: Engine, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"bad.csv:2: “办实事件数”应为数字"):
         reporting.read_table(write_csv(tmp_path / "bad.csv", [("天桥区妇联", 1, "五")]), columns)  # type: ignore[list-item]
     jinan = reporting.summarise(world, city, date(2012, 3, 12))
-    assert reporting.totals(jinan.payload) == {"下基层干部人数": 42, "办实事件数": 10}
+    assert totals(jinan.payload) == {"下基层干部人数": 42, "办实事件数": 10}
     assert [r.org for r in jinan.units("overdue")] == ["jinan_tianqiao"]
     reporting.submit_summary(world, jinan, "jinan_secretary", "feb20")
     runner.run_until_idle(world)
@@ -336,7 +339,7 @@ def test_multi_level_summary(world: Engine, tmp_path: Path) -> None:
     runner.run_until_idle(world)
 
     top = reporting.summarise(world, national, date(2012, 4, 1))
-    assert reporting.totals(top.payload) == {"下基层干部人数": 92, "办实事件数": 21}  # = every county and city row below
+    assert totals(top.payload) == {"下基层干部人数": 92, "办实事件数": 21}  # = every county and city row below
     assert {r.org: r.status for r in top.rows} == {"shandong": "on_time", "hunan": "overdue"}
     written = reporting.write_summary(world, top, tmp_path / "national.docx")
     document = docx.Document(str(written.path))

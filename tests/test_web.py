@@ -32,6 +32,7 @@ from sqlmodel import Session
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.render import render_docx
+from gongwen_engine.flows.actions.reporting import send_report_reminders
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services import reporting
@@ -312,7 +313,7 @@ def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], br
     with Session(engine.db) as session:
         session.add(ReportSubmission(requirement_id=plan.id, org="jinan", status="submitted", submitted_on=date(2012, 2, 27)))
         session.commit()
-    assert len(reporting.send_report_reminders(engine)) == 15  # every city but Jinan, escalated to its leader
+    assert len(send_report_reminders(engine)) == 15  # every city but Jinan, escalated to its leader
     shots = Shots(tmp_path / "screenshots")
     leader = sign_in(browser, base, "shandong_leader")
     leader.click("nav >> text=督办台账")

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.elements import part_view
 from gongwen_engine.doc_templates.html import render_html
+from gongwen_engine.flows.actions.reporting import send_report_reminders
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services import reporting
@@ -285,7 +286,7 @@ def test_the_supervision_board_shows_who_submitted_who_is_overdue_and_the_remind
     with Session(engine.db) as session:
         session.add(ReportSubmission(requirement_id=plan.id, org="jinan", status="submitted", submitted_on=date(2012, 2, 27)))
         session.commit()
-    assert [(r.org, r.kind) for r in reporting.send_report_reminders(engine)] == [("qingdao", "escalated")]
+    assert [(r.org, r.kind) for r in send_report_reminders(engine)] == [("qingdao", "escalated")]
     service = reporting.board(engine, org="shandong")  # what `gongwen board --org shandong` prints
 
     sign_in(client, "shandong_leader")

@@ -25,7 +25,7 @@ from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.actions.archiving import file_circulation
 from gongwen_engine.flows.engine.engine import FlowError, StepContext
 from gongwen_engine.models.rules.recipients import delivery_targets
-from gongwen_engine.flows.services.circulations import issued_parts
+from gongwen_engine.models.queries.documents import issued_parts
 
 Action = Callable[[StepContext], str | None]
 ACTIONS: dict[str, Action] = {}

@@ -1,4 +1,5 @@
-"""Read-side services shared by the CLI and the web pages: inbox, timeline, versions."""
+"""Read-side services shared by the CLI and the web pages: inbox, timeline, versions (a document as
+issued, with what it forwards, is read by `models/queries/documents.py`: `issued_parts`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.diff import diff_contents
 from gongwen_engine.doc_templates.records import actor_name, outcome_word
 from gongwen_engine.models.tables import AuditEvent, Circulation, Document, utcnow
@@ -117,16 +117,6 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
                 who += f"（代{actor_name(engine, ev.detail['acted_for'])}）"
             lines.append({"at": ev.at.isoformat(), "who": who, "what": what})
         return lines
-
-
-def issued_parts(session: Session, doc: Document) -> list[DocumentContent]:
-    """The document followed by what it forwards, as issued (cover letter first): what 印制
-    renders into the .docx and the web pages show as it will print."""
-    parts = [DocumentContent.model_validate(doc.content)]
-    forwarded = session.get(Document, doc.forwards_id) if doc.forwards_id else None
-    if doc.forwards_id and forwarded is None:
-        raise FlowError(f"document {doc.forwards_id} (forwarded by document {doc.id}) not found")
-    return parts + (issued_parts(session, forwarded) if forwarded else [])
 
 
 def versions(engine: Engine, circulation_id: int) -> list[Document]:

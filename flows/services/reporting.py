@@ -18,42 +18,46 @@
   idempotency key).
 * The **summary** (汇总) at the requesting level lists submissions, late and missing units and
   combines the tables; it can itself be submitted to the requirement one level up.
+
+Where the parts live: this module holds the services the CLI and the web call (requirements,
+proposals, the board, submissions, the summary). What automatic steps and the timer need is
+below it: the due-date rules (periods, due dates, reminder kinds) in
+``models/rules/report_deadlines.py``; the submission's printed table, the 印制/报送 actions and
+the reminders (``send_report_reminders``) in ``flows/actions/reporting.py``; the reads of receipt
+and of the issued document in ``models/queries/reporting.py``.
 """
 
 from __future__ import annotations
 
-import calendar as month_calendar
 import csv
 import io
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from gongwen_engine.config.schema import Role
 from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.doc_templates.reader.deadlines import find_deadlines
-from gongwen_engine.doc_templates.report_table import ReportTable, render_report_docx
+from gongwen_engine.doc_templates.report_table import render_report_docx
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.dates import format_cn_date
-from gongwen_engine.models.tables import Circulation, Delivery, Document, Registration, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
+from gongwen_engine.models.queries.reporting import issued_document_id, received_on
+from gongwen_engine.models.rules.report_deadlines import period_count, visible_periods
+from gongwen_engine.models.tables import Circulation, Document, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
 from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
 
+from gongwen_engine.flows.actions.reporting import UNIT_COLUMN, due_for, format_number, report_table, totals
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.rules.recipients import delivery_targets
 
 REPORTING_FLOW = "reporting"
-REMIND_BEFORE_WORKING_DAYS = 2  # 提前催办: two working days before the due date (common practice; unconfirmed as a rule)
-UNIT_COLUMN = "单位"
-TOTAL_ROW = "合计"
 
 
 # ---- requirements -----------------------------------------------------------------------------
@@ -205,89 +209,24 @@ def propose(engine: Engine, circulation_id: int) -> list[Proposal]:
             raise FlowError(f"流转 {circulation_id} 不是收文流转，没有可识别的来文（not an incoming circulation）")
         doc = session.get(Document, circ.received_id)
         content = DocumentContent.model_validate(doc.content)
-        received_on = _received_on(session, circ.org, doc.id)
+        received = received_on(session, circ.org, doc.id)
     proposals = []
     for i, paragraph in enumerate(content.body, start=1):
         for deadline in find_deadlines(paragraph, f"第{i}段", content.issued_on):
             clause = next((c for c in re.split(r"[。；]", paragraph) if deadline.text in c), paragraph)
             m = _WHAT_TO.search(clause)
             due = deadline.text
-            if deadline.kind == "working_days" and received_on:
+            if deadline.kind == "working_days" and received:
                 # within N working days of receipt: for the receiving unit that is a fixed date
-                due = load_calendar(engine.config.directory).add_working_days(received_on, deadline.working_days or 0, circ.org).isoformat()
+                due = load_calendar(engine.config.directory).add_working_days(received, deadline.working_days or 0, circ.org).isoformat()
             proposals.append(Proposal(what=m["what"] if m else content.title, due=due, to=m["to"] if m else None, source=deadline.source))
     return proposals
-
-
-# ---- due dates and periods ----------------------------------------------------------------------
-
-
-def _shift_months(day: date, months: int, month_end: bool) -> date:
-    year, month = divmod(day.month - 1 + months, 12)
-    year, month = day.year + year, month + 1
-    last = month_calendar.monthrange(year, month)[1]
-    return date(year, month, last if month_end else min(day.day, last))
-
-
-def period_due(req: ReportingRequirement, period: int) -> tuple[date | None, date | None]:
-    """(window start, due date) of ``period``: recurring periods move by ``every_months``."""
-    if req.due_on is None or period == 0:
-        return req.window_start, req.due_on
-    months = period * (req.every_months or 0)
-    keep_end = req.due_kind in ("month_end", "xun")
-    start = _shift_months(req.window_start, months, False) if req.window_start else None
-    return start, _shift_months(req.due_on, months, keep_end)
-
-
-def period_count(req: ReportingRequirement) -> int:
-    """How many periods the requirement has (1 unless it recurs)."""
-    if not req.every_months or req.due_on is None:
-        return 1
-    count = 1
-    while req.until and period_due(req, count)[1] <= req.until:
-        count += 1
-    return count
-
-
-def visible_periods(req: ReportingRequirement, today: date) -> list[int]:
-    """The periods already due and the next one coming (a recurring requirement does not list a whole year ahead)."""
-    shown = []
-    for k in range(period_count(req)):
-        shown.append(k)
-        due = period_due(req, k)[1]
-        if due is None or due >= today:
-            break
-    return shown
-
-
-def _received_on(session: Session, org: str, document_id: int) -> date | None:
-    """When ``org`` received the document: signed for (签收) or, failing that, delivered."""
-    reg = session.exec(select(Registration).where(Registration.org == org, Registration.document_id == document_id)).first()
-    if reg:
-        return china_date(reg.signed_for_at)
-    delivery = session.exec(select(Delivery).where(Delivery.recipient == org, Delivery.document_id == document_id)).first()
-    return china_date(delivery.delivered_at) if delivery else None
-
-
-def _issued_document_id(session: Session, req: ReportingRequirement) -> int | None:
-    """The requesting circulation's document as it was issued (its latest version)."""
-    circ = session.get(Circulation, req.circulation_id) if req.circulation_id else None
-    return (circ.document_id or circ.received_id) if circ else req.document_id
-
-
-def due_for(session: Session, cal: WorkCalendar, req: ReportingRequirement, org: str, period: int) -> date | None:
-    """The unit's due date for ``period``; None while a working-days requirement is not yet received."""
-    if req.due_kind != "working_days":
-        return period_due(req, period)[1]
-    doc_id = _issued_document_id(session, req)
-    received = _received_on(session, org, doc_id) if doc_id else None
-    return cal.add_working_days(received, req.working_days or 0, org) if received else None
 
 
 # ---- the board (督办台账) --------------------------------------------------------------------------
 
 STATUS_WORDS = {"on_time": "按时报送", "late": "逾期报送", "overdue": "逾期未报", "drafting": "办理中", "open": "未到期", "not_received": "未收文"}
-REMINDER_WORDS = {"before": "提前催办", "due": "到期催办", "escalated": "逾期催办（报领导）"}  # the kinds reminder_kind() decides
+REMINDER_WORDS = {"before": "提前催办", "due": "到期催办", "escalated": "逾期催办（报领导）"}  # the kinds models.rules.report_deadlines.reminder_kind decides
 
 
 @dataclass
@@ -483,104 +422,6 @@ def submit(engine: Engine, requirement_id: int, org: str, actor: str, body: list
     return circ_id
 
 
-def report_table(engine: Engine, title: str, payload: dict[str, Any], total: bool) -> ReportTable | None:
-    """A submission's (or a summary's) rows as a printable table, with a 合计 row when asked."""
-    if not payload.get("rows"):
-        return None
-    columns = payload["columns"]
-    rows = [[r["unit"], *(_fmt(r["values"][c]) for c in columns)] for r in payload["rows"]]
-    if total:
-        rows.append([TOTAL_ROW, *(_fmt(v) for v in totals(payload).values())])
-    return ReportTable(title=title, header=[UNIT_COLUMN, *columns], rows=rows)
-
-
-def totals(payload: dict[str, Any]) -> dict[str, float | int]:
-    return {c: sum(r["values"][c] for r in payload["rows"]) for c in payload["columns"]}
-
-
-def _fmt(value: float | int) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def render_submission(engine: Engine, session: Session, circ: Circulation, doc: Document, path: Path):  # noqa: ANN201
-    """印制 of a report: the document, and its table (if any) on the attachment page."""
-    sub = session.exec(select(ReportSubmission).where(ReportSubmission.circulation_id == circ.id)).first()
-    content = DocumentContent.model_validate(doc.content)
-    title = content.attachments[0].title if content.attachments else ""
-    if not (sub and title):
-        return render_report_docx([content], None, path)
-    printed = {"columns": sub.payload.get("columns", []), "rows": sub.payload.get("detail") or sub.payload.get("rows", [])}
-    table = report_table(engine, title, printed, total=len(printed["rows"]) > 1)
-    return render_report_docx([content], table, path)
-
-
-# ---- reminders (催办) --------------------------------------------------------------------------------
-
-
-@dataclass
-class SentReminder:
-    requirement: int
-    org: str
-    period: int
-    kind: str
-    recipient: str
-    due_on: date
-
-
-def _person(engine: Engine, org: str, role: Role) -> str:
-    people = sorted(engine.config.users_with(org, role), key=lambda u: u.id)
-    if not people and role is Role.leader:
-        return _person(engine, org, Role.secretary)
-    return people[0].id if people else f"role:{role.value}@{org}"
-
-
-def reminder_kind(cal: WorkCalendar, due: date, today: date, org: str) -> str | None:
-    """before: within two working days before the due date; due: on its last working day; escalated: after it."""
-    if today > due:
-        return "escalated"
-    last_workday = due if cal.is_workday(due, org) else cal.subtract_working_days(due, 1, org)
-    if today >= last_workday:
-        return "due"
-    if today >= cal.subtract_working_days(last_workday, REMIND_BEFORE_WORKING_DAYS, org):
-        return "before"
-    return None
-
-
-def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the id when this call recorded it, else None."""
-    dialect = postgresql if db.is_postgres(session.get_bind()) else sqlite
-    stmt = dialect.insert(ReportReminder).values(**values).on_conflict_do_nothing(index_elements=["requirement_id", "org", "period", "kind"]).returning(ReportReminder.id)
-    return session.execute(stmt).scalar()
-
-
-def send_report_reminders(engine: Engine, now: datetime | None = None) -> list[SentReminder]:
-    """催办 every unit that has not submitted: before the due date, on it, and after it to its leader.
-
-    One transaction; each reminder is decided by its unique key inside it, so a second run (or a
-    concurrent one) records nothing twice, and a run that dies records nothing at all.
-    """
-    now = now or utcnow()
-    today = china_date(now)
-    cal = load_calendar(engine.config.directory)
-    sent = []
-    with db.transaction(engine.db) as session:
-        for req in session.exec(select(ReportingRequirement).order_by(ReportingRequirement.id)).all():
-            submitted = {(s.org, s.period) for s in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.status == "submitted"))}
-            for period in visible_periods(req, today):
-                for unit in req.recipients:
-                    due = due_for(session, cal, req, unit, period)
-                    kind = reminder_kind(cal, due, today, unit) if due and (unit, period) not in submitted else None
-                    if kind is None:
-                        continue
-                    recipient = _person(engine, unit, Role.leader if kind == "escalated" else Role.secretary)
-                    if _insert_once(session, {"requirement_id": req.id, "org": unit, "period": period, "kind": kind, "recipient": recipient, "due_on": due, "sent_at": now}) is None:
-                        continue
-                    audit_trail.record(session, "system", "report_reminded", org=unit, circulation_id=req.circulation_id, at=now,
-                                       detail={"requirement": req.id, "what": req.what, "period": period, "kind": kind, "recipient": recipient, "due_on": due.isoformat()})
-                    sent.append(SentReminder(req.id, unit, period, kind, recipient, due))
-    return sent
-
-
 # ---- the summary (汇总) ------------------------------------------------------------------------------
 
 
@@ -615,7 +456,7 @@ def summarise(engine: Engine, requirement_id: int, today: date | None = None, pe
     with Session(engine.db) as session:
         req = requirement(session, requirement_id)
         period = visible_periods(req, today)[-1] if period is None else period
-        doc_id = _issued_document_id(session, req)
+        doc_id = issued_document_id(session, req)
         doc = session.get(Document, doc_id) if doc_id else None
         rows = [r for r in board(engine, today, requirement_id) if r.period == period]
         combined: list[dict[str, Any]] = []
@@ -643,7 +484,7 @@ def summary_content(engine: Engine, summary: Summary, issued_on: date) -> Docume
     with_table = bool(summary.payload.get("rows"))
     title = f"{req.what}汇总表"
     if with_table:
-        sums = "，".join(f"{k}{_fmt(v)}" for k, v in totals(summary.payload).items())
+        sums = "，".join(f"{k}{format_number(v)}" for k, v in totals(summary.payload).items())
         body.append(f"四、数据汇总：{sums}（各单位数据见附件）。")
     return DocumentContent(
         doc_type="报告", direction="up", issuer_mark=unit.mark, title=f"关于{req.what}汇总情况的报告", main_recipients=[parent_office],

@@ -20,7 +20,8 @@ from gongwen_engine.models.tables import Circulation, Delegation, Document, Work
 from gongwen_engine.flows.engine.engine import CHINA, FlowError
 from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
-from gongwen_engine.flows.services.circulations import issued_parts, timeline, version_diff, versions
+from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
+from gongwen_engine.models.queries.documents import issued_parts
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
 from gongwen_engine.flows.web.pages import CsrfChecked, CurrentUser, RowId, Web, flash, render, web_of
 from gongwen_engine.flows.web.security import WebError

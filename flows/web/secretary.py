@@ -20,7 +20,8 @@ from gongwen_engine.doc_templates.render import render_docx_bytes
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document, WorkItem, utcnow
 
 from gongwen_engine.flows.services.intake import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
-from gongwen_engine.flows.services.circulations import issued_parts, timeline, version_diff, versions
+from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
+from gongwen_engine.models.queries.documents import issued_parts
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.flows.web.cascade import STATES, aware, cascade, count_states
 from gongwen_engine.flows.web.pages import FILE_ROLES, CsrfChecked, CurrentUser, RowId, Web, audit, flash, render, stored_file_response, visible_circulation, web_of

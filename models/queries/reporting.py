@@ -1,0 +1,26 @@
+"""Reads for reporting deadlines (报送时限): when a unit received a document, and which document a
+requirement was issued in. The due-date rules are in ``models/rules/report_deadlines.py``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session, select
+
+from gongwen_engine.models.rules.workdays import china_date
+from gongwen_engine.models.tables import Circulation, Delivery, Registration, ReportingRequirement
+
+
+def received_on(session: Session, org: str, document_id: int) -> date | None:
+    """When ``org`` received the document: signed for (签收) or, failing that, delivered."""
+    reg = session.exec(select(Registration).where(Registration.org == org, Registration.document_id == document_id)).first()
+    if reg:
+        return china_date(reg.signed_for_at)
+    delivery = session.exec(select(Delivery).where(Delivery.recipient == org, Delivery.document_id == document_id)).first()
+    return china_date(delivery.delivered_at) if delivery else None
+
+
+def issued_document_id(session: Session, req: ReportingRequirement) -> int | None:
+    """The requesting circulation's document as it was issued (its latest version)."""
+    circ = session.get(Circulation, req.circulation_id) if req.circulation_id else None
+    return (circ.document_id or circ.received_id) if circ else req.document_id

@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.records import outcome_word
+from gongwen_engine.flows.engine.records import outcome_word
 from gongwen_engine.models import db
 from gongwen_engine.models.archive import RETENTION_LABELS, stamp_for
 from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search

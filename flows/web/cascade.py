@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import Organisation, Role
-from gongwen_engine.doc_templates.records import actor_name
+from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem, utcnow
 
 from gongwen_engine.flows.engine.engine import Engine
@@ -122,7 +122,7 @@ def _waiting_for(engine: Engine, circ: Circulation, items: list[WorkItem]) -> st
     people = []
     for item in items:
         if item.assignee:
-            people.append(actor_name(engine, item.assignee))
+            people.append(actor_name(engine.config, item.assignee))
         elif item.role:
             holders = "、".join(u.name for u in engine.config.users_with(circ.org, Role(item.role)))
             people.append(f"{ROLE_NAMES[Role(item.role)]}（{holders}）" if holders else ROLE_NAMES[Role(item.role)])

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import Role, User
 from gongwen_engine.doc_templates.html import render_html
-from gongwen_engine.doc_templates.records import OUTCOME_WORDS
+from gongwen_engine.flows.engine.records import OUTCOME_WORDS
 from gongwen_engine.models.tables import Circulation, Delegation, Document, WorkItem, utcnow
 
 from gongwen_engine.flows.engine.engine import CHINA, FlowError

@@ -23,6 +23,7 @@ from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation
 
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
@@ -77,9 +78,7 @@ class Web:
         return org.short_name if org else code
 
     def person(self, user_id: str | None) -> str:
-        from gongwen_engine.doc_templates.records import actor_name
-
-        return actor_name(self.engine, user_id)
+        return actor_name(self.engine.config, user_id)
 
 
 def when(moment: datetime | str | None) -> str:

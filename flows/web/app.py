@@ -11,8 +11,6 @@ from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -22,12 +20,14 @@ from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.doc_templates.reader.loading import ReadLimits
 from gongwen_engine.models.db import DatabaseUnavailable, is_transient
 
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.config.errors import Refusal
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.permissions import PermissionDenied
 from gongwen_engine.flows.web import archivist, board, leader, secretary
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.pages import CsrfChecked, NeedSignIn, Web, audit, client_address, render, signed_in, web_of, when
-from gongwen_engine.flows.web.security import SIGN_IN, SIGN_IN_FAILED, WebError, load_password_hashes, new_csrf_token, password_matches, session_secret, throttle
+from gongwen_engine.flows.services.signin import SIGN_IN, SIGN_IN_FAILED, throttle
+from gongwen_engine.flows.web.security import WebError, load_password_hashes, new_csrf_token, password_matches, session_secret
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("gongwen.web")
@@ -84,17 +84,10 @@ def _error_pages(app: FastAPI) -> None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
-    @app.exception_handler(WebError)
-    async def refused(request: Request, exc: WebError) -> Response:
-        return render(request, "error.html.j2", exc.status, message=exc.message, hint=exc.hint)
-
-    @app.exception_handler(PermissionDenied)
-    async def not_allowed(request: Request, exc: PermissionDenied) -> Response:
-        return render(request, "error.html.j2", 403, message=str(exc), hint=exc.hint)
-
-    @app.exception_handler(FlowError)
-    async def flow_refused(request: Request, exc: FlowError) -> Response:
-        return render(request, "error.html.j2", 409, message=str(exc), hint="请返回上一页核对后重试。")
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal) -> Response:
+        status, hint = refusal_status(exc)
+        return render(request, "error.html.j2", status, message=str(exc), hint=hint)
 
     @app.exception_handler(IntakeError)
     async def unreadable(request: Request, exc: IntakeError) -> Response:
@@ -112,15 +105,11 @@ def _error_pages(app: FastAPI) -> None:
     async def database_down(request: Request, exc: DatabaseUnavailable) -> Response:
         return render(request, "error.html.j2", 503, message=str(exc), hint=DATABASE_DOWN_HINT)
 
-    @app.exception_handler(DBAPIError)
-    async def database_error(request: Request, exc: DBAPIError) -> Response:
-        if not is_transient(exc):
-            return await failed(request, exc)
-        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, type(exc.orig).__name__)
-        return render(request, "error.html.j2", 503, message="数据库暂时无法连接，本次操作没有完成。", hint=DATABASE_DOWN_HINT)
-
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> Response:
+        if is_transient(exc):
+            log.warning("%s %s: database unavailable: %s", request.method, request.url.path, type(getattr(exc, "orig", exc)).__name__)
+            return render(request, "error.html.j2", 503, message="数据库暂时无法连接，本次操作没有完成。", hint=DATABASE_DOWN_HINT)
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return render(request, "error.html.j2", 500, message="系统内部错误，操作可能没有完成。", hint="请稍后重试；如仍出错，请把时间和页面地址告诉系统管理员（详情已记录在服务日志中）。")
 
@@ -148,8 +137,7 @@ def _sign_in_routes(app: FastAPI) -> None:
         web = web_of(request)
         account = account.strip()[:64]
         address = client_address(request)
-        with Session(web.engine.db) as session:
-            gate = throttle(session, account, address)
+        gate = throttle(web.engine, account, address)
         if not gate.allowed:
             audit(web, account or "anonymous", "sign_in_throttled", account=account, address=address)
             raise WebError(429, f"登录失败次数过多，账号或本机已被暂时锁定，请于 {when(gate.until)} 之后再试。", "如忘记密码，请联系系统管理员重设。")
@@ -177,6 +165,16 @@ def _sign_in_routes(app: FastAPI) -> None:
         if Role.archivist in user.roles and len(user.roles) == 1:
             return RedirectResponse("/archive", status_code=303)
         return RedirectResponse("/inbox", status_code=303)
+
+
+def refusal_status(exc: Refusal) -> tuple[int, str]:
+    """The HTTP status and the hint of a refused request: the page's own (``WebError``), 403 for
+    a permission (``PermissionDenied``), else 409 (the flow cannot honour it)."""
+    if isinstance(exc, WebError):
+        return exc.status, exc.hint
+    if isinstance(exc, PermissionDenied):
+        return 403, exc.hint
+    return 409, "请返回上一页核对后重试。"
 
 
 def _safe_next(target: str) -> str:

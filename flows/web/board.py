@@ -6,33 +6,19 @@ computed here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import User
-from gongwen_engine.models.tables import ReportingRequirement, utcnow
+from gongwen_engine.models.tables import utcnow
 from gongwen_engine.models.rules.workdays import china_date
 
 from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.board import requirement_boards
 from gongwen_engine.flows.web.pages import CurrentUser, render, web_of
 
 router = APIRouter()
 FORM_WORDS = {"report": "报告", "table": "报表", "names": "名单"}
-
-
-@dataclass
-class RequirementBoard:
-    """One requirement with its rows and counts, as the page shows it."""
-
-    requirement: ReportingRequirement
-    rows: list[reporting.BoardRow] = field(default_factory=list)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return reporting.board_counts(self.rows)
 
 
 @router.get("/board", response_class=HTMLResponse)
@@ -40,13 +26,6 @@ def board_page(request: Request, requirement: int | None = None, user: User = Cu
     web = web_of(request)
     today = china_date(utcnow())
     rows = reporting.board(web.engine, today, requirement, user.org, viewer=user.id)  # refuses a role without the board (permissions)
-    with Session(web.engine.db) as session:
-        stmt = select(ReportingRequirement).where(ReportingRequirement.org == user.org).order_by(ReportingRequirement.id.desc())
-        if requirement is not None:
-            stmt = stmt.where(ReportingRequirement.id == requirement)
-        groups = {req.id: RequirementBoard(req) for req in session.exec(stmt)}
-    for row in rows:
-        if row.requirement in groups:
-            groups[row.requirement].rows.append(row)
-    return render(request, "board.html.j2", org=web.engine.config.org(user.org), groups=list(groups.values()), today=today,
+    groups = requirement_boards(web.engine, user.org, requirement, rows)
+    return render(request, "board.html.j2", org=web.engine.config.org(user.org), groups=groups, today=today,
                   counts=reporting.board_counts(rows), FORM_WORDS=FORM_WORDS, REMINDER_WORDS=reporting.REMINDER_WORDS)

@@ -16,14 +16,13 @@ from fastapi import Depends, Form, Request
 from fastapi import Path as UrlPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup
-from sqlmodel import Session
 
 from gongwen_engine.config.schema import User
-from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation
 
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.records import actor_name
+from gongwen_engine.flows.services.workplace import find_circulation, record_event
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
@@ -136,14 +135,12 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 
 def audit(web: Web, actor: str, action: str, circ: Circulation | None = None, document_id: int | None = None, **detail: Any) -> None:
     """An audit event of the web workplace (sign-in, download, search, refusal)."""
-    with db.transaction(web.engine.db) as session:
-        web.engine.audit(session, actor, action, circ, document_id, None, {k: v for k, v in detail.items() if v is not None})
+    record_event(web.engine, actor, action, circ, document_id, **detail)
 
 
 def visible_circulation(web: Web, user: User, circulation_id: int, action: Action = Action.view_circulation) -> Circulation:
     """A circulation the user may see (``permissions``: their organisation or one below it)."""
-    with Session(web.engine.db) as session:
-        circ = session.get(Circulation, circulation_id)
+    circ = find_circulation(web.engine, circulation_id)
     if circ is None:
         raise WebError(404, f"流转 {circulation_id} 不存在。", "请从列表中选择。")
     authorize(web.engine.config, user, action, Org(circ.org, f"流转 {circulation_id}"))

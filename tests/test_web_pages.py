@@ -25,7 +25,7 @@ from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.flows.web.cascade import cascade
-from gongwen_engine.flows.web.secretary import upload_name
+from gongwen_engine.flows.web.routes.secretary import upload_name
 from gongwen_engine.flows.services.signin import MAX_FAILURES_PER_ACCOUNT
 from gongwen_engine.flows.web.security import WebError, storage_file
 from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, ReportSubmission, WorkItem, utcnow

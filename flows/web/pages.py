@@ -1,5 +1,5 @@
-"""What every page needs: the application context, rendering, the signed-in user, CSRF checks,
-visibility of circulations, audit events and file responses."""
+"""What every page needs: the application context, rendering, flash messages, visibility of
+circulations, audit events and file responses (sign-in and CSRF: ``deps.py``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
-from fastapi import Depends, Form, Request
-from fastapi import Path as UrlPath
+from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup
 
@@ -26,22 +25,12 @@ from gongwen_engine.flows.services.workplace import find_circulation, record_eve
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
-from gongwen_engine.flows.web.security import WebError, csrf_valid, storage_file
+from gongwen_engine.flows.web.security import WebError, storage_file
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHINA = ZoneInfo("Asia/Shanghai")
-CSRF_REFUSED = "表单校验码缺失或已失效（CSRF 防护），操作没有执行。"
 FILE_ROLES = {"issued_copy": "正本（.docx）", "signed_pdf": "用印件（PDF）", "draft_sheet": "发文稿纸", "processing_slip": "收文处理单",
               "received_original": "收文原件", "received_document": "收文", "final_draft": "定稿"}
-
-
-# A row id in a page address: a positive 64-bit integer (a larger one cannot name a row, and SQLite
-# refuses to even compare it); anything else is "page not found" (app.py), never a crash.
-RowId = Annotated[int, UrlPath(ge=1, le=2**63 - 1)]
-
-
-class NeedSignIn(Exception):
-    """No signed-in user: the page sends the person to the sign-in form."""
 
 
 @dataclass
@@ -91,30 +80,6 @@ def when(moment: datetime | str | None) -> str:
 
 def web_of(request: Request) -> Web:
     return request.app.state.web
-
-
-def signed_in(request: Request) -> User:
-    """The signed-in user, or a redirect to the sign-in page."""
-    user_id = request.session.get("user")
-    user = web_of(request).engine.config.users.get(user_id) if user_id else None
-    if user is None:
-        raise NeedSignIn()
-    return user
-
-
-def require_csrf(request: Request, csrf: str = Form("")) -> None:
-    """Every form carries the session's CSRF token; a POST without it does nothing."""
-    if not csrf_valid(request.session.get("csrf"), csrf):
-        audit(web_of(request), request.session.get("user") or "anonymous", "csrf_refused", path=request.url.path, address=client_address(request))
-        raise WebError(403, CSRF_REFUSED, "请返回上一页，刷新后重新提交；若您已长时间未操作，请重新登录。")
-
-
-CurrentUser = Depends(signed_in)
-CsrfChecked = Depends(require_csrf)
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:

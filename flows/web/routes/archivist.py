@@ -26,7 +26,8 @@ from gongwen_engine.flows.services.archive_exports import item_metadata
 from gongwen_engine.flows.actions.archiving import Archivist, archivist, item_folder
 from gongwen_engine.models.rules.permissions import Action, PermissionDenied
 from gongwen_engine.flows.services.circulations import ACTION_WORDS
-from gongwen_engine.flows.web.pages import FILE_ROLES, CurrentUser, Web, audit, media_type, render, stored_file_response, web_of
+from gongwen_engine.flows.web.deps import CurrentUser
+from gongwen_engine.flows.web.pages import FILE_ROLES, Web, audit, media_type, render, stored_file_response, web_of
 from gongwen_engine.flows.web.security import WebError
 
 router = APIRouter()

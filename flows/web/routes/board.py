@@ -15,7 +15,8 @@ from gongwen_engine.models.rules.workdays import china_date
 
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.board import requirement_boards
-from gongwen_engine.flows.web.pages import CurrentUser, render, web_of
+from gongwen_engine.flows.web.deps import CurrentUser
+from gongwen_engine.flows.web.pages import render, web_of
 
 router = APIRouter()
 FORM_WORDS = {"report": "报告", "table": "报表", "names": "名单"}

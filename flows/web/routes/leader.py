@@ -22,7 +22,8 @@ from gongwen_engine.flows.services.circulations import inbox as inbox_entries
 from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
 from gongwen_engine.flows.services.workplace import ItemView, delegations_of, human_item
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
-from gongwen_engine.flows.web.pages import CsrfChecked, CurrentUser, RowId, Web, flash, render, web_of
+from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
+from gongwen_engine.flows.web.pages import Web, flash, render, web_of
 from gongwen_engine.flows.web.security import WebError
 
 router = APIRouter()

@@ -23,7 +23,8 @@ from gongwen_engine.flows.services.circulations import timeline, version_diff, v
 from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, document_download, find_circulation_file, org_overview
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.flows.web.cascade import STATES, aware, cascade, count_states
-from gongwen_engine.flows.web.pages import FILE_ROLES, CsrfChecked, CurrentUser, RowId, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
+from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
+from gongwen_engine.flows.web.pages import FILE_ROLES, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
 from gongwen_engine.flows.web.security import WebError
 
 router = APIRouter()

@@ -207,7 +207,8 @@ def run_content_xml(text: str) -> Markup:
     """A run's content as python-docx writes it: ``w:t`` pieces (``xml:space="preserve"`` when a
     piece starts or ends with white space), ``w:tab`` for a tab, ``w:br`` for a line break."""
     etree.Element("t").text = text  # the same ValueError python-docx raises for control characters
-    pieces, buffer = [], []
+    pieces: list[str] = []
+    buffer: list[str] = []
 
     def flush() -> None:
         piece = "".join(buffer)

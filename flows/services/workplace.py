@@ -117,3 +117,8 @@ def delegations_of(engine: Engine, user_id: str) -> list[Delegation]:
 def cascade_picture_rows(engine: Engine, circulation_id: int) -> CascadeRows:
     with Session(engine.db) as session:
         return cascade_rows(session, circulation_id)
+
+
+def actionable_items(engine: Engine, user_id: str) -> list[WorkItem]:
+    """The open items ``user_id`` may act on now: their own, their role's, their principals' by delegation."""
+    return [item for item, _, _ in engine.open_items(user_id)]

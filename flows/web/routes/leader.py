@@ -20,7 +20,7 @@ from gongwen_engine.flows.engine.engine import CHINA, FlowError
 from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
 from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
-from gongwen_engine.flows.services.workplace import ItemView, delegations_of, human_item
+from gongwen_engine.flows.services.workplace import ItemView, actionable_items, delegations_of, human_item
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
 from gongwen_engine.flows.web.pages import Web, flash, render, web_of
@@ -40,7 +40,7 @@ def inbox(request: Request, user: User = CurrentUser) -> HTMLResponse:
 def _for_whom(web: Web, user: User) -> dict[int, str]:
     """Item id -> who it is for, in words: a person, or a role (本单位领导均可办理)."""
     labels = {}
-    for item, _, _ in web.engine.open_items(user.id):
+    for item in actionable_items(web.engine, user.id):
         labels[item.id] = web.person(item.assignee) if item.assignee else f"{ROLE_NAMES[Role(item.role)]}（任一人均可办理）"
     return labels
 
@@ -58,7 +58,7 @@ def _item(web: Web, item_id: int) -> ItemView:
 
 def _mine(web: Web, user: User, item_id: int) -> bool:
     """The item is one the engine lets ``user`` act on now (own, role's, or delegated)."""
-    return any(item.id == item_id for item, _, _ in web.engine.open_items(user.id))
+    return any(item.id == item_id for item in actionable_items(web.engine, user.id))
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)

@@ -14,11 +14,10 @@ record always has the same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
-from dataclasses import dataclass, field
-from datetime import date
-from enum import StrEnum
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -30,71 +29,20 @@ from docx.shared import Mm, Pt
 from lxml import etree
 from markupsafe import Markup
 
+from gongwen_engine.models.records import RecordData, RecordKind
 from gongwen_engine.models.rules.dates import format_cn_date
 
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, _drop_unused_parts, zip_entry
-from gongwen_engine.doc_templates.render import DOCUMENT_COMPRESSLEVEL
-
-
-class RecordKind(StrEnum):
-    """The two process records; the value is the flow file's ``record:`` and the filed file's role."""
-
-    draft_sheet = "draft_sheet"
-    processing_slip = "processing_slip"
+from gongwen_engine.doc_templates.render import DOCUMENT_COMPRESSLEVEL, RenderResult, write_atomically
 
 
 TITLES = {RecordKind.draft_sheet: "发文稿纸", RecordKind.processing_slip: "收文处理单"}
 
 
-@dataclass(frozen=True)
-class ReceivedParticulars:
-    """The received document of a 收文处理单 (registration number and date once registered)."""
-
-    register_number: str | None
-    received_on: date | None
-    sender: str
-    doc_number: str | None
-    title: str
-
-
-@dataclass(frozen=True)
-class DraftParticulars:
-    """The circulation's own draft (发文稿纸), or the forwarding draft of a 收文处理单."""
-
-    doc_number: str | None
-    title: str
-    main_recipients: list[str]
-    cc: list[str]
-    version: int
-
-
-@dataclass(frozen=True)
-class Opinion:
-    """One person's action on a step, as written on the record: the outcome's label, the comment verbatim."""
-
-    step_title: str
-    outcome_label: str
-    comment: str | None
-    person: str
-    acting_for: str | None
-    finished_on: date | None
-
-
-@dataclass(frozen=True)
-class RecordData:
-    """Everything a record shows: gathered by the flows layer, rendered here without a database."""
-
-    kind: RecordKind
-    org_name: str
-    org_short_name: str
-    received: ReceivedParticulars | None = None
-    draft: DraftParticulars | None = None
-    opinions: list[Opinion] = field(default_factory=list)
-
-    @property
-    def heading(self) -> str:
-        return f"{self.org_short_name}{TITLES[self.kind]}"
+def record_heading(record: RecordData) -> str:
+    """用于表头: the organisation's short name and the record's name (山东省妇联收文处理单)."""
+    return f"{record.org_short_name}{TITLES[record.kind]}"
 
 
 def record_rows(record: RecordData) -> list[tuple[str, str]]:
@@ -258,4 +206,11 @@ def record_docx_bytes(heading: str, rows: list[tuple[str, str]]) -> bytes:
 
 def record_bytes(record: RecordData) -> bytes:
     """The record's .docx bytes from its data."""
-    return record_docx_bytes(record.heading, record_rows(record))
+    return record_docx_bytes(record_heading(record), record_rows(record))
+
+
+def render_record(record: RecordData, path: Path) -> RenderResult:
+    """Write the record's .docx to ``path`` (atomically)."""
+    data = record_bytes(record)
+    write_atomically(data, path)
+    return RenderResult(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))

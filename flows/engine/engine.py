@@ -26,15 +26,15 @@ from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Organisation, Role, User
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
-from gongwen_engine.doc_templates.records import RecordKind
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.db import retry_transient
+from gongwen_engine.models.records import RecordKind
 from gongwen_engine.models.rules.workdays import due_after, load_calendar
 from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
 
 from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
-from gongwen_engine.flows.engine.records import gather_record, write_record
+from gongwen_engine.flows.engine.records import gather_record
 from gongwen_engine.config.errors import FlowError
 from gongwen_engine.models.rules.permissions import Action, Item, Org, Person, acting_for, allowed, authorize
 from gongwen_engine.models.rules.recipients import chosen_recipients
@@ -458,9 +458,11 @@ class Engine:
         kind = self.flow(circ.flow).record
         if kind is None:
             return
+        from gongwen_engine.doc_templates.records import render_record
+
         relative = f"{circ.org}/records/{kind}-{circ.id}.docx"
         record = gather_record(session, self.config, self.flow(circ.flow), circ, RecordKind(kind), self.business_date(circ))
-        result = write_record(record, self.storage / relative)
+        result = render_record(record, self.storage / relative)
         record_file(session, circ.id, kind, relative, result.sha256, result.size)
 
     def user(self, user_id: str) -> User:

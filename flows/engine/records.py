@@ -2,22 +2,19 @@
 
 The engine re-issues a circulation's record after every human step (and after automatic steps a
 flow marks with ``record: true``): :func:`gather_record` reads the circulation's documents,
-registration and finished work items into a :class:`RecordData`, which
-``doc_templates.records`` renders to bytes without a database. Names of people and the words an
-outcome reads as (同意, 退回, …) are resolved here, so the renderer only lays text out.
+registration and finished work items into a ``models.records.RecordData``, which
+``doc_templates.records`` renders without a database. Names of people and the words an outcome
+reads as (同意, 退回, …) are resolved here, so the renderer only lays text out.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
-from pathlib import Path
 
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
-from gongwen_engine.doc_templates.records import DraftParticulars, Opinion, ReceivedParticulars, RecordData, RecordKind, record_bytes
-from gongwen_engine.doc_templates.render import RenderResult, write_atomically
+from gongwen_engine.models.records import DraftParticulars, Opinion, ReceivedParticulars, RecordData, RecordKind
 from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem
 
 from gongwen_engine.flows.engine.definition import FlowDefinition
@@ -93,9 +90,3 @@ def _opinions(session: Session, config: Config, flow: FlowDefinition, circ: Circ
         for item in items
     ]
 
-
-def write_record(record: RecordData, path: Path) -> RenderResult:
-    """Write the record's .docx to ``path`` (atomically)."""
-    data = record_bytes(record)
-    write_atomically(data, path)
-    return RenderResult(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))

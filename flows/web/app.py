@@ -5,6 +5,7 @@ Chinese page with a 4xx status; anything else a 500 page that names no detail) a
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
     max_upload = ReadLimits().max_bytes + UPLOAD_SLACK
 
     @app.middleware("http")
-    async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
         if request.method == "POST" and length and length.isdigit() and int(length) > max_upload:
             return HTMLResponse(f"<h1>文件太大</h1><p>上传内容超过 {max_upload // (1024 * 1024)} MB 的上限，未保存任何内容。</p>", status_code=413)

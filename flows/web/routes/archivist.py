@@ -134,14 +134,14 @@ def record_file(request: Request, code: str, name: str, user: User = CurrentUser
 
 
 @router.get("/archive/catalogue")
-def catalogue(request: Request, year: int = Query(ge=1949, le=2100), retention: str = "", format: str = "xlsx", user: User = CurrentUser) -> Response:  # noqa: A002
+def catalogue(request: Request, year: int = Query(ge=1949, le=2100), retention: str = "", file_format: str = Query("xlsx", alias="format"), user: User = CurrentUser) -> Response:
     web = web_of(request)
     who = _archivist(web, user, Action.archive_export)
-    if format not in ("xlsx", "docx"):
-        raise WebError(400, f"目录格式“{format}”不支持，可选 xlsx 或 docx。")
+    if file_format not in ("xlsx", "docx"):
+        raise WebError(400, f"目录格式“{file_format}”不支持，可选 xlsx 或 docx。")
     if retention and retention not in RETENTIONS:
         raise WebError(400, "保管期限只能选 永久、30年、10年。")
-    made = catalogue_file(web.engine, who, year, retention or None, docx=format == "docx")
+    made = catalogue_file(web.engine, who, year, retention or None, docx=file_format == "docx")
     if made is None:
         raise WebError(404, f"全宗 {who.fonds} {year} 年度没有归档文件，无法生成目录。")
     audit(web, user.id, "download", file=made.name, catalogue=True, fonds=who.fonds, year=year, items=made.items)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from gongwen_engine.config.schema import Role
@@ -22,13 +22,15 @@ def healthz(request: Request) -> JSONResponse:
     # No details without sign-in: the error itself is in the server log.
     return JSONResponse({"ok": True, "runner": None if runner is None else {"runs": runner.runs, "failing": runner.last_error is not None}})
 
+
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+def login_form(request: Request, target: str = Query("/", alias="next")) -> HTMLResponse:
     request.session.setdefault("csrf", new_csrf_token())
-    return render(request, "login.html.j2", next=_safe_next(next), account="")
+    return render(request, "login.html.j2", next=_safe_next(target), account="")
+
 
 @router.post("/login", dependencies=[CsrfChecked])
-def login(request: Request, account: str = Form(""), password: str = Form(""), next: str = Form("/")) -> Response:  # noqa: A002
+def login(request: Request, account: str = Form(""), password: str = Form(""), target: str = Form("/", alias="next")) -> Response:
     web = web_of(request)
     account = account.strip()[:64]
     address = client_address(request)
@@ -38,11 +40,12 @@ def login(request: Request, account: str = Form(""), password: str = Form(""), n
         raise WebError(429, f"登录失败次数过多，账号或本机已被暂时锁定，请于 {when(gate.until)} 之后再试。", "如忘记密码，请联系系统管理员重设。")
     if not password_matches(web.passwords, account, password) or account not in web.engine.config.users:
         audit(web, account or "anonymous", SIGN_IN_FAILED, account=account, address=address)
-        return render(request, "login.html.j2", 401, next=_safe_next(next), account=account, error="用户名或密码不正确。")
+        return render(request, "login.html.j2", 401, next=_safe_next(target), account=account, error="用户名或密码不正确。")
     request.session.clear()
     request.session.update(user=account, csrf=new_csrf_token())
     audit(web, account, SIGN_IN, account=account, address=address)
-    return RedirectResponse(_safe_next(next), status_code=303)
+    return RedirectResponse(_safe_next(target), status_code=303)
+
 
 @router.post("/logout", dependencies=[CsrfChecked])
 def logout(request: Request) -> Response:
@@ -51,6 +54,7 @@ def logout(request: Request) -> Response:
         audit(web_of(request), user, "sign_out", address=client_address(request))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
 
 @router.get("/")
 def home(request: Request) -> Response:

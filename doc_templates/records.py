@@ -20,7 +20,6 @@ import zipfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import jinja2
 from docx import Document as Docx
@@ -29,82 +28,48 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from lxml import etree
 from markupsafe import Markup
-from sqlmodel import Session, col, select
 
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, _drop_unused_parts, zip_entry
 from gongwen_engine.doc_templates.render import DOCUMENT_COMPRESSLEVEL, RenderResult, write_atomically
+from gongwen_engine.models.records import RecordData, RecordKind
 from gongwen_engine.models.rules.dates import format_cn_date
-from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem
 
-if TYPE_CHECKING:
-    from gongwen_engine.flows.engine.engine import Engine
-
-TITLES = {"draft_sheet": "发文稿纸", "processing_slip": "收文处理单"}
-
-# How an outcome reads on a record.
-OUTCOME_WORDS = {
-    "approve": "同意",
-    "return": "退回",
-    "submit": "提交",
-    "read": "已阅",
-    "forward": "转发",
-    "file": "存档",
-    "reply": "答复",
-    "reject": "不予受理",
-    "done": "已办",
-}
+TITLES = {RecordKind.draft_sheet: "发文稿纸", RecordKind.processing_slip: "收文处理单"}
 
 
-def outcome_word(outcome: str | None) -> str:
-    return OUTCOME_WORDS.get(outcome or "", outcome or "")
+def record_heading(record: RecordData) -> str:
+    """用于表头: the organisation's short name and the record's name (山东省妇联收文处理单)."""
+    return f"{record.org_short_name}{TITLES[record.kind]}"
 
 
-def actor_name(engine: Engine, actor: str | None) -> str:
-    """A person's name; a policy reads as what it is (演示策略自动办理), never as a person."""
-    if actor in engine.config.users:
-        return engine.config.users[actor].name
-    if actor and actor.startswith("policy:"):
-        return f"（策略“{actor.removeprefix('policy:')}”自动办理）"
-    return {"system": "（系统）"}.get(actor or "", actor or "")
-
-
-def record_rows(engine: Engine, session: Session, circ: Circulation, kind: str) -> list[tuple[str, str]]:
+def record_rows(record: RecordData) -> list[tuple[str, str]]:
     """(label, text) rows: the document's particulars, then every person's action in order."""
-    org = engine.config.org(circ.org)
     rows: list[tuple[str, str]] = []
-    doc = session.get(Document, circ.document_id) if circ.document_id else None
-    received = session.get(Document, circ.received_id) if circ.received_id else None
-    if kind == "processing_slip" and received is not None:
-        reg = session.exec(select(Registration).where(Registration.org == circ.org, Registration.document_id == received.id)).first()
-        sender = engine.config.organisations.get(received.org)
+    received = record.received
+    if record.kind == RecordKind.processing_slip and received is not None:
         rows += [
-            ("收文登记号", reg.register_number if reg else "（待登记）"),
-            ("收文日期", format_cn_date(engine.business_date(circ)) if reg else ""),
-            ("来文单位", sender.name if sender else received.org),
+            ("收文登记号", received.register_number or "（待登记）"),
+            ("收文日期", format_cn_date(received.received_on) if received.received_on else ""),
+            ("来文单位", received.sender),
             ("来文字号", received.doc_number or "（无）"),
             ("标题", received.title),
         ]
-    if doc is not None:
-        content = doc.content
+    draft = record.draft
+    if draft is not None:
         rows += [
-            ("发文字号", doc.doc_number or "（待编号）"),
-            ("标题" if kind == "draft_sheet" else "转发文稿", doc.title),
-            ("主送", "，".join(content.get("main_recipients") or [])),
-            ("抄送", "，".join(content.get("cc") or [])),
-            ("文稿版本", f"第{doc.version}稿"),
+            ("发文字号", draft.doc_number or "（待编号）"),
+            ("标题" if record.kind == RecordKind.draft_sheet else "转发文稿", draft.title),
+            ("主送", "，".join(draft.main_recipients)),
+            ("抄送", "，".join(draft.cc)),
+            ("文稿版本", f"第{draft.version}稿"),
         ]
-    steps = engine.flow(circ.flow).steps
-    items = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.kind == "human", WorkItem.status == "done").order_by(col(WorkItem.finished_at), col(WorkItem.id)))
-    for item in items:
-        title = steps[item.step].title if item.step in steps else item.step
-        person = actor_name(engine, item.actor)
-        if item.acted_for and item.acted_for in engine.config.users:
-            person += f"（代{engine.config.users[item.acted_for].name}）"
-        opinion = outcome_word(item.outcome) + (f"：{item.comment}" if item.comment else "")
-        when = format_cn_date(item.finished_at.date()) if item.finished_at else ""
-        rows.append((title, f"{opinion}　{person}　{when}"))
-    rows.append(("单位", org.name))
+    for opinion in record.opinions:
+        person = opinion.person + (f"（代{opinion.acting_for}）" if opinion.acting_for else "")
+        text = opinion.outcome_label + (f"：{opinion.comment}" if opinion.comment else "")
+        when = format_cn_date(opinion.finished_on) if opinion.finished_on else ""
+        rows.append((opinion.step_title, f"{text}　{person}　{when}"))
+    rows.append(("单位", record.org_name))
     return rows
 
 
@@ -237,9 +202,13 @@ def record_docx_bytes(heading: str, rows: list[tuple[str, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def render_record(engine: Engine, session: Session, circ: Circulation, kind: str, path: Path) -> RenderResult:
-    """Write the record of ``kind`` for ``circ`` to ``path`` (atomically)."""
-    heading = f"{engine.config.org(circ.org).short_name}{TITLES[kind]}"
-    data = record_docx_bytes(heading, record_rows(engine, session, circ, kind))
+def record_bytes(record: RecordData) -> bytes:
+    """The record's .docx bytes from its data."""
+    return record_docx_bytes(record_heading(record), record_rows(record))
+
+
+def render_record(record: RecordData, path: Path) -> RenderResult:
+    """Write the record's .docx to ``path`` (atomically)."""
+    data = record_bytes(record)
     write_atomically(data, path)
     return RenderResult(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))

@@ -30,7 +30,7 @@ from schemathesis import GenerationMode
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.web.app import create_app
-from gongwen_engine.flows.web.archivist import SEARCH_FIELDS
+from gongwen_engine.flows.web.routes.archivist import SEARCH_FIELDS
 
 ACCOUNTS = ("shandong_secretary", "shandong_leader", "shandong_archivist")
 SESSION_COOKIE = "gongwen_session"

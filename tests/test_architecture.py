@@ -109,7 +109,7 @@ def test_a_flows_layer_imports_only_the_layers_below_it(layer: str) -> None:
     assert upward == [], f"flows.{layer} imports a layer above it (order: {' → '.join(FLOWS_LAYERS)}):\n" + "\n".join(upward)
 
 
-DATA_MODELS = ("models.rules", "models.content")  # pure rules and the document's content model: no database
+DATA_MODELS = ("models.rules", "models.content", "models.records")  # pure rules and the data the renderer takes (document content, records): no database
 
 
 def test_doc_templates_take_from_models_only_data() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from datetime import date
 
 import pytest
 from docx import Document as Docx
@@ -17,7 +18,8 @@ from lxml import etree
 
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART
-from gongwen_engine.doc_templates.records import RECORD_STYLE_IDS, record_docx_bytes
+from gongwen_engine.doc_templates.records import RECORD_STYLE_IDS, record_bytes, record_docx_bytes, record_heading, record_rows
+from gongwen_engine.models.records import Opinion, ReceivedParticulars, RecordData, RecordKind
 
 ROWS = [
     ("发文字号", "妇字〔2012〕2号"),
@@ -101,3 +103,18 @@ def test_text_that_xml_cannot_carry_is_refused_as_python_docx_refused_it() -> No
     with pytest.raises(ValueError) as reference:
         python_docx_record("稿纸", [("意见", "同意\x0b")])
     assert str(ours.value) == str(reference.value)
+
+
+def test_a_record_is_rendered_from_its_data_alone() -> None:
+    """The renderer takes a RecordData (no database): particulars, then each opinion as written, then the unit."""
+    record = RecordData(
+        kind=RecordKind.processing_slip, org_name="山东省妇女联合会", org_short_name="山东省妇联",
+        received=ReceivedParticulars(register_number=None, received_on=None, sender="中华全国妇女联合会", doc_number="妇字〔2012〕2号", title="关于…的通知"),
+        opinions=[Opinion(step_title="批办", outcome_label="同意", comment="请办公室办理", person="徐主席", acting_for="周主席", finished_on=date(2012, 3, 1))],
+    )
+    assert record_heading(record) == "山东省妇联收文处理单"
+    assert record_rows(record) == [
+        ("收文登记号", "（待登记）"), ("收文日期", ""), ("来文单位", "中华全国妇女联合会"), ("来文字号", "妇字〔2012〕2号"), ("标题", "关于…的通知"),
+        ("批办", "同意：请办公室办理　徐主席（代周主席）　2012年3月1日"), ("单位", "山东省妇女联合会"),
+    ]
+    assert record_bytes(record) == record_docx_bytes(record_heading(record), record_rows(record))

@@ -23,10 +23,11 @@ from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.services.signin import MAX_FAILURES_PER_ACCOUNT
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.flows.web.cascade import cascade
-from gongwen_engine.flows.web.secretary import upload_name
-from gongwen_engine.flows.web.security import MAX_FAILURES_PER_ACCOUNT, WebError, storage_file
+from gongwen_engine.flows.web.routes.secretary import upload_name
+from gongwen_engine.flows.web.security import WebError, storage_file
 from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, ReportSubmission, WorkItem, utcnow
 
@@ -343,3 +344,27 @@ def test_a_database_outage_is_a_plain_chinese_503(client: TestClient, monkeypatc
     page = client.get("/inbox")
     assert page.status_code == 503
     assert "数据库" in page.text and "Traceback" not in page.text and "secretpw" not in page.text
+
+
+def test_a_refusal_is_a_chinese_4xx_page_and_a_bug_a_500_that_names_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config/errors.py: a Refusal (any subclass) is shown as it is with a 4xx; a KeyError is a bug, never a refusal."""
+    from gongwen_engine.config.errors import Refusal
+    from gongwen_engine.flows.web.routes import leader
+
+    with TestClient(create_app(Settings(home=tmp_path / "home"), run_steps=False), raise_server_exceptions=False) as c:
+        assert sign_in(c, "shandong_leader").status_code == 303
+
+        def refuse(*_: object) -> None:
+            raise Refusal("这件事办不了。")
+
+        monkeypatch.setattr(leader, "inbox_entries", refuse)
+        page = c.get("/inbox")
+        assert page.status_code == 409 and "这件事办不了。" in page.text
+
+        def bug(*_: object) -> None:
+            raise KeyError("internal-detail-42")
+
+        monkeypatch.setattr(leader, "inbox_entries", bug)
+        page = c.get("/inbox")
+        assert page.status_code == 500 and "系统内部错误" in page.text
+        assert "internal-detail-42" not in page.text and "KeyError" not in page.text

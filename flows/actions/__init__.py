@@ -10,22 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-
 from sqlmodel import select
 
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.doc_templates.render import RenderResult, render_docx
-from gongwen_engine.models.issuers import issuer_names
-from gongwen_engine.models.rules.doc_numbers import format_register_number, register_sequence
-from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number, next_serial, void_doc_number
-from gongwen_engine.models.tables import Delivery, Document, Registration, utcnow
-
 from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.actions.archiving import file_circulation
 from gongwen_engine.flows.engine.engine import FlowError, StepContext
-from gongwen_engine.models.rules.recipients import delivery_targets
+from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.issuers import issuer_names
+from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number, next_serial, void_doc_number
 from gongwen_engine.models.queries.documents import issued_parts
+from gongwen_engine.models.rules.doc_numbers import format_register_number, register_sequence
+from gongwen_engine.models.rules.recipients import delivery_targets
+from gongwen_engine.models.tables import Delivery, Document, Registration, utcnow
 
 Action = Callable[[StepContext], str | None]
 ACTIONS: dict[str, Action] = {}

@@ -19,18 +19,17 @@ from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
-from gongwen_engine.models.content import DocumentContent
-from gongwen_engine.doc_templates.render import write_atomically
-from gongwen_engine.models import db
-from gongwen_engine.models.rules.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx
+from gongwen_engine.doc_templates.render import write_atomically
+from gongwen_engine.flows.engine.engine import FlowError, StepContext
+from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import index_item
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem
-
-from gongwen_engine.flows.engine.engine import FlowError, StepContext
+from gongwen_engine.models.rules.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem
 
 ARCHIVE_AREA = "archive"
 REFERENCE_OUTCOME = "reference"  # a decision outcome meaning 参阅件: received for reference only

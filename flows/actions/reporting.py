@@ -18,6 +18,8 @@ from sqlmodel import Session, select
 from gongwen_engine.config.schema import Role
 from gongwen_engine.doc_templates.render import RenderResult
 from gongwen_engine.doc_templates.report_table import ReportTable, render_report_docx
+from gongwen_engine.flows.actions import action, issue_rendered
+from gongwen_engine.flows.engine.engine import Engine, FlowError, StepContext
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
@@ -25,9 +27,6 @@ from gongwen_engine.models.queries.reporting import issued_document_id, received
 from gongwen_engine.models.rules.report_deadlines import period_due, reminder_kind, visible_periods
 from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
 from gongwen_engine.models.tables import Circulation, Document, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
-
-from gongwen_engine.flows.actions import action, issue_rendered
-from gongwen_engine.flows.engine.engine import Engine, FlowError, StepContext
 
 UNIT_COLUMN = "单位"
 TOTAL_ROW = "合计"

@@ -11,17 +11,15 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlmodel import Session
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.models import db
-from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
-
-from gongwen_engine.flows.services.archive_check import PROPERTIES, four_properties
-from gongwen_engine.flows.services.archive_exports import export_package, import_package, item_metadata, write_catalogue
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
 from gongwen_engine.flows.cli.main import friendly
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services.archive_check import PROPERTIES, four_properties
+from gongwen_engine.flows.services.archive_exports import export_package, import_package, item_metadata, write_catalogue
+from gongwen_engine.models import db
+from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
 from gongwen_engine.models.rules.permissions import Action
 
 archive_app = typer.Typer(help="The archive (档案): search, show, catalogue, transfer, verify, four-properties check.", no_args_is_help=True)

@@ -8,11 +8,10 @@ import typer
 from rich.table import Table
 from sqlmodel import Session, select
 
-from gongwen_engine.models.audit import verify_chain
-from gongwen_engine.models.tables import AuditEvent, Document
-
 from gongwen_engine.flows.cli.main import _engine, _print_json, console, err, friendly
 from gongwen_engine.flows.engine.engine import FlowError
+from gongwen_engine.models.audit import verify_chain
+from gongwen_engine.models.tables import AuditEvent, Document
 
 audit_app = typer.Typer(help="The audit trail (审计记录): who did what, when, to which document; `audit verify` checks its hash chain.",
                         invoke_without_command=True)

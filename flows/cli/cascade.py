@@ -9,10 +9,10 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gongwen_engine.flows.services import demo as demo_mod
-from gongwen_engine.flows.services.cascade import RUN_RECORD, RunRecord, cascade_settings, run_cascade
 from gongwen_engine.flows.cli.main import app, console, friendly
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services import demo as demo_mod
+from gongwen_engine.flows.services.cascade import RUN_RECORD, RunRecord, cascade_settings, run_cascade
 
 
 @friendly

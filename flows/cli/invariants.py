@@ -8,11 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from gongwen_engine.config.settings import Settings
-
-from gongwen_engine.flows.services import demo as demo_mod
-from gongwen_engine.flows.services.cascade import RunRecord, cascade_settings
 from gongwen_engine.flows.cli.main import app, console, friendly
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services import demo as demo_mod
+from gongwen_engine.flows.services.cascade import RunRecord, cascade_settings
 from gongwen_engine.flows.services.invariants import check_invariants
 
 

@@ -32,14 +32,13 @@ from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
+from gongwen_engine.flows.cli._common import PASS_THROUGH, ChineseUsageGroup, internal_error_message
+from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services import demo as demo_mod
+from gongwen_engine.flows.services import reporting
 from gongwen_engine.models import db
 from gongwen_engine.models.numbering import void_doc_number
 from gongwen_engine.models.tables import Circulation, Document
-
-from gongwen_engine.flows.services import demo as demo_mod
-from gongwen_engine.flows.cli._common import PASS_THROUGH, ChineseUsageGroup, internal_error_message
-from gongwen_engine.flows.services import reporting
-from gongwen_engine.flows.engine.engine import Engine, FlowError
 
 app = typer.Typer(help="gongwen: 公文流转 workflow engine. Declarative flows (flows/*.yaml), run by Prefect, stored with SQLModel.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_show_locals=False, cls=ChineseUsageGroup)  # no local values in a traceback (a database URL may hold a password); usage errors in Chinese
@@ -332,8 +331,8 @@ def status(
     user: Annotated[Optional[str], typer.Option(help="who looks: only circulations of their organisation and those below it; omitted: the operator sees all")] = None,
 ) -> None:
     """Circulations and their state; with a document, its readable timeline."""
-    from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
     from gongwen_engine.flows.services.circulations import resolve_circulation, timeline
+    from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 
     engine = _engine()
     viewer = engine.user(user) if user is not None else None
@@ -435,15 +434,13 @@ from gongwen_engine.flows.cli.seal import seal_app  # noqa: E402 - imports frien
 
 app.add_typer(seal_app, name="seal")
 from gongwen_engine.flows.cli import receive as cli_receive  # noqa: E402,F401 - registers `gongwen receive` (收文)
-
-
 from gongwen_engine.flows.cli.archive import archive_app  # noqa: E402  (imported last: it uses `friendly` above)
 
 app.add_typer(archive_app, name="archive")
-from gongwen_engine.flows.cli import reporting as cli_reporting  # noqa: E402,F401 - registers deadlines, board, submit-report, summary, stats (报送与督办)
-from gongwen_engine.flows.cli import web as cli_web  # noqa: E402,F401 - registers `gongwen serve` (web workplace) and `gongwen passwords`
 from gongwen_engine.flows.cli import cascade as cli_cascade  # noqa: E402,F401 - registers `gongwen cascade` (全国级联)
 from gongwen_engine.flows.cli import invariants as cli_invariants  # noqa: E402,F401 - registers `gongwen check-invariants` (flows/invariants.py)
+from gongwen_engine.flows.cli import reporting as cli_reporting  # noqa: E402,F401 - registers deadlines, board, submit-report, summary, stats (报送与督办)
+from gongwen_engine.flows.cli import web as cli_web  # noqa: E402,F401 - registers `gongwen serve` (web workplace) and `gongwen passwords`
 from gongwen_engine.flows.cli.audit import audit_app  # noqa: E402 - `gongwen audit` (list) and `gongwen audit verify` (the hash chain)
 
 app.add_typer(audit_app, name="audit")

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from gongwen_engine.config.settings import Settings
-
 from gongwen_engine.flows.cli.main import _run, app, console, friendly
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.intake import DEFAULT_FLOW, describe, parse_corrections, receive_file

@@ -12,12 +12,11 @@ import typer
 from rich.table import Table
 from sqlmodel import Session, select
 
-from gongwen_engine.models.tables import ReportingRequirement
-from gongwen_engine.models.rules.workdays import load_calendar
-
-from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.cli.main import _changes, _engine, _print_json, _run, app, console, friendly
 from gongwen_engine.flows.engine.engine import FlowError
+from gongwen_engine.flows.services import reporting
+from gongwen_engine.models.rules.workdays import load_calendar
+from gongwen_engine.models.tables import ReportingRequirement
 
 deadlines_app = typer.Typer(help="Reporting requirements (报送要求) and their deadlines; working days (工作日).", no_args_is_help=True)
 app.add_typer(deadlines_app, name="deadlines")

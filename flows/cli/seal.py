@@ -14,7 +14,6 @@ from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates import signing
-
 from gongwen_engine.flows.cli.main import console, friendly
 from gongwen_engine.flows.engine.engine import CHINA, FlowError
 

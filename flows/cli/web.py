@@ -10,7 +10,6 @@ import typer
 
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.settings import Settings
-
 from gongwen_engine.flows.cli.main import app, console, friendly
 from gongwen_engine.flows.engine.engine import FlowError
 

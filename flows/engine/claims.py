@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, literal
 from sqlmodel import Session, select
 
+from gongwen_engine.flows.engine.engine import CLAIM_LEASE
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation, utcnow
-
-from gongwen_engine.flows.engine.engine import CLAIM_LEASE
 
 if TYPE_CHECKING:
     from gongwen_engine.flows.engine.engine import Engine

@@ -10,10 +10,10 @@ Prefect (``runner.py``) drives the automatic steps.
 
 from __future__ import annotations
 
-import socket
 import os
+import socket
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,20 +22,21 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import FlowError
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Organisation, Role, User
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
+from gongwen_engine.flows.engine.records import gather_record
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.db import retry_transient
-from gongwen_engine.models.rules.workdays import due_after, load_calendar
-from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
-
-from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
-from gongwen_engine.config.errors import FlowError
+from gongwen_engine.models.records import RecordKind
 from gongwen_engine.models.rules.permissions import Action, Item, Org, Person, acting_for, allowed, authorize
 from gongwen_engine.models.rules.recipients import chosen_recipients
+from gongwen_engine.models.rules.workdays import due_after, load_calendar
+from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this is taken over (its worker died)
@@ -459,7 +460,8 @@ class Engine:
         from gongwen_engine.doc_templates.records import render_record
 
         relative = f"{circ.org}/records/{kind}-{circ.id}.docx"
-        result = render_record(self, session, circ, kind, self.storage / relative)
+        record = gather_record(session, self.config, self.flow(circ.flow), circ, RecordKind(kind), self.business_date(circ))
+        result = render_record(record, self.storage / relative)
         record_file(session, circ.id, kind, relative, result.sha256, result.size)
 
     def user(self, user_id: str) -> User:

@@ -38,15 +38,14 @@ from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, func, select
 
 from gongwen_engine.doc_templates import pdf
-from gongwen_engine.models import db
 from gongwen_engine.doc_templates.archive_files import pages_with_text
-from gongwen_engine.models.tables import Circulation, CirculationFile, Document
-
 from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
-from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.runtime.runner import current_engine, use_engine
+from gongwen_engine.models import db
+from gongwen_engine.models.tables import Circulation, CirculationFile, Document
 
 log = logging.getLogger(__name__)
 SEAL_ACTION = "seal"

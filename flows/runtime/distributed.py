@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import httpx
-
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError

@@ -21,8 +21,8 @@ import anyio
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.actions.reporting import send_report_reminders
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime.runner import current_engine, use_engine
 
 

@@ -27,10 +27,9 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from gongwen_engine.doc_templates import pdf
-
 from gongwen_engine.flows.engine.claims import has_claimable, work_signal
-from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 
 _engine: Engine | None = None
 

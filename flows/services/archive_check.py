@@ -12,12 +12,11 @@ from lxml import etree
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
-from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE, format_archive_code, parse_archive_code
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, RetrievalLog
-
-from gongwen_engine.models.rules.permissions import Action, Fonds, allowed
 from gongwen_engine.flows.actions.sealing import SIGNED_PDF, filed_seal_problem, sealed_fingerprints
+from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE, format_archive_code, parse_archive_code
+from gongwen_engine.models.rules.permissions import Action, Fonds, allowed
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, RetrievalLog
 
 PROPERTIES = {"authenticity": "真实性", "integrity": "完整性", "usability": "可用性", "security": "安全性"}
 REQUIRED = ("archive_code", "title", "responsible", "dated", "retention", "doc_type")

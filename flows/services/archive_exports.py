@@ -15,19 +15,17 @@ import docx
 from docx.enum.section import WD_ORIENT
 from docx.shared import Mm, Pt
 from openpyxl import Workbook
-
 from sqlalchemy import event
 from sqlmodel import Session, select
 
 from gongwen_engine.config.loader import Config
-from gongwen_engine.doc_templates.render import write_atomically
-from gongwen_engine.models.rules.archive import RETENTION_LABELS, item_sequence, parse_archive_code
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
-from gongwen_engine.models.archive_search import index_item
-from gongwen_engine.models.tables import ArchiveItem, NumberCounter
-
+from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.actions.archiving import CATALOGUE_COLUMNS, catalogue_rows, item_folder
 from gongwen_engine.flows.engine.engine import FlowError
+from gongwen_engine.models.archive_search import index_item
+from gongwen_engine.models.rules.archive import RETENTION_LABELS, item_sequence, parse_archive_code
+from gongwen_engine.models.tables import ArchiveItem, NumberCounter
 
 PACKAGE_FORMAT = "gongwen-transfer/1"
 PACKAGE_MANIFEST = "package.json"

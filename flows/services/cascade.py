@@ -23,12 +23,11 @@ from gongwen_engine.config.loader import FILES, PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.render import write_atomically
-from gongwen_engine.models.tables import Circulation
-
-from gongwen_engine.flows.services import demo as demo_mod
-from gongwen_engine.flows.services.demo import DemoSummary
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services import demo as demo_mod
+from gongwen_engine.flows.services.demo import DemoSummary
+from gongwen_engine.models.tables import Circulation
 
 log = logging.getLogger(__name__)
 

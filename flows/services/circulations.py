@@ -9,10 +9,9 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from gongwen_engine.doc_templates.diff import diff_contents
-from gongwen_engine.doc_templates.records import actor_name, outcome_word
-from gongwen_engine.models.tables import AuditEvent, Circulation, Document, utcnow
-
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.records import actor_name, outcome_word
+from gongwen_engine.models.tables import AuditEvent, Circulation, Document, utcnow
 
 
 @dataclass
@@ -48,7 +47,7 @@ def inbox(engine: Engine, user_id: str, now: datetime | None = None) -> list[Inb
         entries.append(
             InboxEntry(
                 item=item.id, circulation=circ.id, org=engine.config.org(circ.org).short_name, step=item.step, step_title=step.title,
-                for_whom=actor_name(engine, item.assignee) if item.assignee else f"{step.by.value}（角色）",
+                for_whom=actor_name(engine.config, item.assignee) if item.assignee else f"{step.by.value}（角色）",
                 document=doc.title if doc else "", doc_number=doc.doc_number if doc else None,
                 urgency=(doc.content.get("urgency") if doc else None), due_at=item.due_at,
                 overdue=bool(item.due_at and item.due_at < now), since=item.created_at,
@@ -112,9 +111,9 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
                 extra = ev.detail.get("doc_number") or ev.detail.get("register_number") or ev.detail.get("archive_code") or ev.detail.get("recipient") or ev.detail.get("to")
                 if extra:
                     what += f" {engine.config.organisations[extra].short_name if extra in engine.config.organisations else extra}"
-            who = actor_name(engine, ev.actor)
+            who = actor_name(engine.config, ev.actor)
             if ev.detail.get("acted_for"):
-                who += f"（代{actor_name(engine, ev.detail['acted_for'])}）"
+                who += f"（代{actor_name(engine.config, ev.detail['acted_for'])}）"
             lines.append({"at": ev.at.isoformat(), "who": who, "what": what})
         return lines
 

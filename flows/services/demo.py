@@ -12,11 +12,10 @@ from sqlmodel import Session, func, select
 
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import load_yaml
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.doc_templates.render import write_atomically
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, Registration
-
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, Registration
 
 NATIONAL_NOTICE = PACKAGED_CONFIG_DIR / "demo" / "national_notice.yaml"
 

@@ -33,14 +33,24 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from gongwen_engine.models.rules.archive import item_sequence
-from gongwen_engine.models.audit import verify_chain
-from gongwen_engine.models.rules.doc_numbers import register_sequence
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, IssuedNumber, NumberCounter, Registration, WorkItem
-
 from gongwen_engine.flows.actions.archiving import verify as archive_verify
 from gongwen_engine.flows.engine.definition import END
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.models.audit import verify_chain
+from gongwen_engine.models.rules.archive import item_sequence
+from gongwen_engine.models.rules.doc_numbers import register_sequence
+from gongwen_engine.models.tables import (
+    ArchiveItem,
+    AuditEvent,
+    Circulation,
+    CirculationFile,
+    Delivery,
+    Document,
+    IssuedNumber,
+    NumberCounter,
+    Registration,
+    WorkItem,
+)
 
 CHAIN_FLOWS = ("issuing", "forwarding")  # the flows a notice goes down the tree with
 STEP_ACTION = "step:"

@@ -41,21 +41,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, select
 
 from gongwen_engine.config.yamlsrc import load_yaml
-from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.doc_templates.reader.deadlines import find_deadlines
 from gongwen_engine.doc_templates.report_table import render_report_docx
-from gongwen_engine.models import audit as audit_trail
-from gongwen_engine.models import db
-from gongwen_engine.models.rules.dates import format_cn_date
-from gongwen_engine.models.queries.reporting import issued_document_id, received_on
-from gongwen_engine.models.rules.report_deadlines import period_count, visible_periods
-from gongwen_engine.models.tables import Circulation, Document, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
-from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
-
 from gongwen_engine.flows.actions.reporting import UNIT_COLUMN, due_for, format_number, report_table, totals
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.models import audit as audit_trail
+from gongwen_engine.models import db
+from gongwen_engine.models.content import Attachment, DocumentContent
+from gongwen_engine.models.queries.reporting import issued_document_id, received_on
+from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.rules.recipients import delivery_targets
+from gongwen_engine.models.rules.report_deadlines import period_count, visible_periods
+from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
+from gongwen_engine.models.tables import Circulation, Document, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
 
 REPORTING_FLOW = "reporting"
 

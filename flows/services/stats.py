@@ -16,10 +16,9 @@ from datetime import datetime, timezone
 
 from sqlmodel import Session, select
 
-from gongwen_engine.models.tables import Circulation, WorkItem, utcnow
-from gongwen_engine.models.rules.workdays import load_calendar
-
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.models.rules.workdays import load_calendar
+from gongwen_engine.models.tables import Circulation, WorkItem, utcnow
 
 
 @dataclass

@@ -1,33 +1,33 @@
-"""The FastAPI application: sign-in and sign-out, the home page, error pages, security headers,
-and the routers of the three workplaces (secretary, leader, archivist)."""
+"""The FastAPI application: security headers, the upload limit, error pages (a ``Refusal`` is a
+Chinese page with a 4xx status; anything else a 500 page that names no detail) and the routers
+(``routes/``: sign-in, secretary, leader, archivist, board)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from gongwen_engine.config.schema import Role
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.doc_templates.reader.loading import ReadLimits
-from gongwen_engine.models.db import DatabaseUnavailable, is_transient
-
-from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.models.rules.permissions import PermissionDenied
-from gongwen_engine.flows.web import archivist, board, leader, secretary
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.web.background import StepRunner
-from gongwen_engine.flows.web.pages import CsrfChecked, NeedSignIn, Web, audit, client_address, render, signed_in, web_of, when
-from gongwen_engine.flows.web.security import SIGN_IN, SIGN_IN_FAILED, WebError, load_password_hashes, new_csrf_token, password_matches, session_secret, throttle
+from gongwen_engine.flows.web.deps import NeedSignIn
+from gongwen_engine.flows.web.pages import Web, render
+from gongwen_engine.flows.web.routes import archivist, board, leader, secretary, signin
+from gongwen_engine.flows.web.security import WebError, load_password_hashes, session_secret
+from gongwen_engine.models.db import DatabaseUnavailable, is_transient
+from gongwen_engine.models.rules.permissions import PermissionDenied
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("gongwen.web")
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
     max_upload = ReadLimits().max_bytes + UPLOAD_SLACK
 
     @app.middleware("http")
-    async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
         if request.method == "POST" and length and length.isdigit() and int(length) > max_upload:
             return HTMLResponse(f"<h1>文件太大</h1><p>上传内容超过 {max_upload // (1024 * 1024)} MB 的上限，未保存任何内容。</p>", status_code=413)
@@ -69,8 +69,7 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=https_only)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_pages(app)
-    _sign_in_routes(app)
-    for module in (secretary, leader, archivist, board):
+    for module in (signin, secretary, leader, archivist, board):
         app.include_router(module.router)
     if runner:
         app.router.on_startup.append(runner.start)
@@ -84,17 +83,10 @@ def _error_pages(app: FastAPI) -> None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
-    @app.exception_handler(WebError)
-    async def refused(request: Request, exc: WebError) -> Response:
-        return render(request, "error.html.j2", exc.status, message=exc.message, hint=exc.hint)
-
-    @app.exception_handler(PermissionDenied)
-    async def not_allowed(request: Request, exc: PermissionDenied) -> Response:
-        return render(request, "error.html.j2", 403, message=str(exc), hint=exc.hint)
-
-    @app.exception_handler(FlowError)
-    async def flow_refused(request: Request, exc: FlowError) -> Response:
-        return render(request, "error.html.j2", 409, message=str(exc), hint="请返回上一页核对后重试。")
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal) -> Response:
+        status, hint = refusal_status(exc)
+        return render(request, "error.html.j2", status, message=str(exc), hint=hint)
 
     @app.exception_handler(IntakeError)
     async def unreadable(request: Request, exc: IntakeError) -> Response:
@@ -112,15 +104,11 @@ def _error_pages(app: FastAPI) -> None:
     async def database_down(request: Request, exc: DatabaseUnavailable) -> Response:
         return render(request, "error.html.j2", 503, message=str(exc), hint=DATABASE_DOWN_HINT)
 
-    @app.exception_handler(DBAPIError)
-    async def database_error(request: Request, exc: DBAPIError) -> Response:
-        if not is_transient(exc):
-            return await failed(request, exc)
-        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, type(exc.orig).__name__)
-        return render(request, "error.html.j2", 503, message="数据库暂时无法连接，本次操作没有完成。", hint=DATABASE_DOWN_HINT)
-
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> Response:
+        if is_transient(exc):
+            log.warning("%s %s: database unavailable: %s", request.method, request.url.path, type(getattr(exc, "orig", exc)).__name__)
+            return render(request, "error.html.j2", 503, message="数据库暂时无法连接，本次操作没有完成。", hint=DATABASE_DOWN_HINT)
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return render(request, "error.html.j2", 500, message="系统内部错误，操作可能没有完成。", hint="请稍后重试；如仍出错，请把时间和页面地址告诉系统管理员（详情已记录在服务日志中）。")
 
@@ -130,55 +118,11 @@ def _error_pages(app: FastAPI) -> None:
         return render(request, "error.html.j2", exc.status_code, message=message, hint="请从首页的菜单进入。")
 
 
-def _sign_in_routes(app: FastAPI) -> None:
-    @app.get("/healthz")
-    def healthz(request: Request) -> JSONResponse:
-        web = web_of(request)
-        runner = web.runner
-        # No details without sign-in: the error itself is in the server log.
-        return JSONResponse({"ok": True, "runner": None if runner is None else {"runs": runner.runs, "failing": runner.last_error is not None}})
-
-    @app.get("/login")
-    def login_form(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
-        request.session.setdefault("csrf", new_csrf_token())
-        return render(request, "login.html.j2", next=_safe_next(next), account="")
-
-    @app.post("/login", dependencies=[CsrfChecked])
-    def login(request: Request, account: str = Form(""), password: str = Form(""), next: str = Form("/")) -> Response:  # noqa: A002
-        web = web_of(request)
-        account = account.strip()[:64]
-        address = client_address(request)
-        with Session(web.engine.db) as session:
-            gate = throttle(session, account, address)
-        if not gate.allowed:
-            audit(web, account or "anonymous", "sign_in_throttled", account=account, address=address)
-            raise WebError(429, f"登录失败次数过多，账号或本机已被暂时锁定，请于 {when(gate.until)} 之后再试。", "如忘记密码，请联系系统管理员重设。")
-        if not password_matches(web.passwords, account, password) or account not in web.engine.config.users:
-            audit(web, account or "anonymous", SIGN_IN_FAILED, account=account, address=address)
-            return render(request, "login.html.j2", 401, next=_safe_next(next), account=account, error="用户名或密码不正确。")
-        request.session.clear()
-        request.session.update(user=account, csrf=new_csrf_token())
-        audit(web, account, SIGN_IN, account=account, address=address)
-        return RedirectResponse(_safe_next(next), status_code=303)
-
-    @app.post("/logout", dependencies=[CsrfChecked])
-    def logout(request: Request) -> Response:
-        user = request.session.get("user")
-        if user:
-            audit(web_of(request), user, "sign_out", address=client_address(request))
-        request.session.clear()
-        return RedirectResponse("/login", status_code=303)
-
-    @app.get("/")
-    def home(request: Request) -> Response:
-        user = signed_in(request)
-        if Role.secretary in user.roles:
-            return RedirectResponse("/circulations", status_code=303)
-        if Role.archivist in user.roles and len(user.roles) == 1:
-            return RedirectResponse("/archive", status_code=303)
-        return RedirectResponse("/inbox", status_code=303)
-
-
-def _safe_next(target: str) -> str:
-    """Only a path on this site (no //host, no scheme) is followed after sign-in."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+def refusal_status(exc: Refusal) -> tuple[int, str]:
+    """The HTTP status and the hint of a refused request: the page's own (``WebError``), 403 for
+    a permission (``PermissionDenied``), else 409 (the flow cannot honour it)."""
+    if isinstance(exc, WebError):
+        return exc.status, exc.hint
+    if isinstance(exc, PermissionDenied):
+        return 403, exc.hint
+    return 409, "请返回上一页核对后重试。"

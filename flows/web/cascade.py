@@ -9,17 +9,16 @@ sender's), their work items and archive items, a few queries per tree level.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-
-from sqlmodel import Session, select
+from datetime import datetime
 
 from gongwen_engine.config.schema import Organisation, Role
-from gongwen_engine.doc_templates.records import actor_name
-from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem, utcnow
-
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.engine.records import actor_name
+from gongwen_engine.flows.services.workplace import cascade_picture_rows
+from gongwen_engine.models.rules.dates import aware
 from gongwen_engine.models.rules.permissions import ROLE_NAMES
 from gongwen_engine.models.rules.recipients import delivery_targets
+from gongwen_engine.models.tables import Circulation, WorkItem, utcnow
 
 # State -> (label, CSS class). Ordered from furthest to least far along.
 STATES: dict[str, str] = {
@@ -59,19 +58,8 @@ class CascadeNode:
 def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) -> CascadeNode:
     """The picture rooted at ``circulation_id``."""
     now = now or utcnow()
-    with Session(engine.db) as session:
-        root = session.get(Circulation, circulation_id)
-        levels = [[root]]
-        while levels[-1]:
-            ids = [c.id for c in levels[-1]]
-            levels.append(list(session.exec(select(Circulation).where(Circulation.parent_id.in_(ids)))))
-        circs = [c for level in levels for c in level]
-        ids = [c.id for c in circs]
-        items = list(session.exec(select(WorkItem).where(WorkItem.circulation_id.in_(ids), WorkItem.kind == "human")))
-        done_steps = {(c, s) for c, s in session.exec(select(WorkItem.circulation_id, WorkItem.step).where(WorkItem.circulation_id.in_(ids), WorkItem.status == "done"))}
-        archived = set(session.exec(select(ArchiveItem.circulation_id).where(ArchiveItem.circulation_id.in_(ids))))
-        doc_ids = [c.document_id for c in circs if c.document_id]
-        numbers = {d.id: d.doc_number for d in session.exec(select(Document).where(Document.id.in_(doc_ids)))} if doc_ids else {}
+    rows = cascade_picture_rows(engine, circulation_id)
+    circs, items, done_steps, archived, numbers = rows.circulations, rows.human_items, rows.done_steps, rows.archived, rows.doc_numbers
     open_items: dict[int, list[WorkItem]] = {}
     for item in items:
         if item.status == "open":
@@ -97,7 +85,7 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
         n.children.extend(node(c) for c in started.values())  # recipients outside the configured children
         return n
 
-    return node(root)
+    return node(circs[0])
 
 
 def _state(circ: Circulation, done_steps: set[tuple[int, str]], archived: set[int]) -> str:
@@ -122,7 +110,7 @@ def _waiting_for(engine: Engine, circ: Circulation, items: list[WorkItem]) -> st
     people = []
     for item in items:
         if item.assignee:
-            people.append(actor_name(engine, item.assignee))
+            people.append(actor_name(engine.config, item.assignee))
         elif item.role:
             holders = "、".join(u.name for u in engine.config.users_with(circ.org, Role(item.role)))
             people.append(f"{ROLE_NAMES[Role(item.role)]}（{holders}）" if holders else ROLE_NAMES[Role(item.role)])
@@ -132,11 +120,6 @@ def _waiting_for(engine: Engine, circ: Circulation, items: list[WorkItem]) -> st
 def _distributes(engine: Engine, circ: Circulation) -> bool:
     """The circulation's flow delivers to the organisation's children (a step with start_flow)."""
     return any(step.start_flow for step in engine.flow(circ.flow).steps.values())
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite returns naive UTC datetimes; PostgreSQL aware ones."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def count_states(root: CascadeNode) -> dict[str, int]:

@@ -1,5 +1,5 @@
-"""What every page needs: the application context, rendering, the signed-in user, CSRF checks,
-visibility of circulations, audit events and file responses."""
+"""What every page needs: the application context, rendering, flash messages, visibility of
+circulations, audit events and file responses (sign-in and CSRF: ``deps.py``)."""
 
 from __future__ import annotations
 
@@ -7,41 +7,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
-from fastapi import Depends, Form, Request
-from fastapi import Path as UrlPath
+from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup
-from sqlmodel import Session
 
 from gongwen_engine.config.schema import User
-from gongwen_engine.models import db
-from gongwen_engine.models.tables import Circulation
-
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.engine.records import actor_name
+from gongwen_engine.flows.services.workplace import find_circulation, record_event
 from gongwen_engine.flows.web.background import StepRunner
-from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
-from gongwen_engine.flows.web.security import WebError, csrf_valid, storage_file
+from gongwen_engine.flows.web.security import WebError, storage_file
+from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
+from gongwen_engine.models.tables import Circulation
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHINA = ZoneInfo("Asia/Shanghai")
-CSRF_REFUSED = "表单校验码缺失或已失效（CSRF 防护），操作没有执行。"
 FILE_ROLES = {"issued_copy": "正本（.docx）", "signed_pdf": "用印件（PDF）", "draft_sheet": "发文稿纸", "processing_slip": "收文处理单",
               "received_original": "收文原件", "received_document": "收文", "final_draft": "定稿"}
-
-
-# A row id in a page address: a positive 64-bit integer (a larger one cannot name a row, and SQLite
-# refuses to even compare it); anything else is "page not found" (app.py), never a crash.
-RowId = Annotated[int, UrlPath(ge=1, le=2**63 - 1)]
-
-
-class NeedSignIn(Exception):
-    """No signed-in user: the page sends the person to the sign-in form."""
 
 
 @dataclass
@@ -77,9 +65,7 @@ class Web:
         return org.short_name if org else code
 
     def person(self, user_id: str | None) -> str:
-        from gongwen_engine.doc_templates.records import actor_name
-
-        return actor_name(self.engine, user_id)
+        return actor_name(self.engine.config, user_id)
 
 
 def when(moment: datetime | str | None) -> str:
@@ -93,30 +79,6 @@ def when(moment: datetime | str | None) -> str:
 
 def web_of(request: Request) -> Web:
     return request.app.state.web
-
-
-def signed_in(request: Request) -> User:
-    """The signed-in user, or a redirect to the sign-in page."""
-    user_id = request.session.get("user")
-    user = web_of(request).engine.config.users.get(user_id) if user_id else None
-    if user is None:
-        raise NeedSignIn()
-    return user
-
-
-def require_csrf(request: Request, csrf: str = Form("")) -> None:
-    """Every form carries the session's CSRF token; a POST without it does nothing."""
-    if not csrf_valid(request.session.get("csrf"), csrf):
-        audit(web_of(request), request.session.get("user") or "anonymous", "csrf_refused", path=request.url.path, address=client_address(request))
-        raise WebError(403, CSRF_REFUSED, "请返回上一页，刷新后重新提交；若您已长时间未操作，请重新登录。")
-
-
-CurrentUser = Depends(signed_in)
-CsrfChecked = Depends(require_csrf)
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
@@ -137,14 +99,12 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 
 def audit(web: Web, actor: str, action: str, circ: Circulation | None = None, document_id: int | None = None, **detail: Any) -> None:
     """An audit event of the web workplace (sign-in, download, search, refusal)."""
-    with db.transaction(web.engine.db) as session:
-        web.engine.audit(session, actor, action, circ, document_id, None, {k: v for k, v in detail.items() if v is not None})
+    record_event(web.engine, actor, action, circ, document_id, **detail)
 
 
 def visible_circulation(web: Web, user: User, circulation_id: int, action: Action = Action.view_circulation) -> Circulation:
     """A circulation the user may see (``permissions``: their organisation or one below it)."""
-    with Session(web.engine.db) as session:
-        circ = session.get(Circulation, circulation_id)
+    circ = find_circulation(web.engine, circulation_id)
     if circ is None:
         raise WebError(404, f"流转 {circulation_id} 不存在。", "请从列表中选择。")
     authorize(web.engine.config, user, action, Org(circ.org, f"流转 {circulation_id}"))

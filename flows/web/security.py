@@ -1,13 +1,9 @@
-"""Sign-in (登录), sign-in throttling, CSRF tokens, the session secret, and safe downloads.
+"""Sign-in (登录) passwords, CSRF tokens, the session secret, and safe downloads.
 
 * **Passwords** are argon2id hashes (argon2-cffi) in ``passwords.yaml`` beside ``users.yaml``
   in the config folder, one per user id; ``gongwen passwords`` writes them. A user without a
   hash cannot sign in. The packaged file holds the documented demo password only.
-* **Throttling** counts failed sign-ins in the audit trail (``sign_in_failed`` events), so it
-  holds across restarts and across several web processes on one database: after
-  ``MAX_FAILURES_PER_ACCOUNT`` failures for one account, or ``MAX_FAILURES_PER_ADDRESS`` from one
-  address, within ``THROTTLE_WINDOW``, sign-in is refused until the window has passed (a
-  successful sign-in resets the account's count).
+* **Throttling** (``flows/services/signin.py``) counts failed sign-ins in the audit trail.
 * **CSRF**: a random token per session, in a hidden field of every form, compared in constant
   time on every POST.
 * **Downloads** resolve a stored relative path inside the storage folder and refuse anything
@@ -19,29 +15,22 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from ruamel.yaml import YAML
-from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import DefinitionError, Refusal
 from gongwen_engine.config.schema import User
-from gongwen_engine.models.tables import AuditEvent, utcnow
 
 PASSWORDS_FILE = "passwords.yaml"
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_ADDRESS = 20
-SIGN_IN, SIGN_IN_FAILED = "sign_in", "sign_in_failed"
 _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory parameters (t=3, m=64 MiB, p=4)
 # Verified against when the account is unknown, so an unknown name costs as long as a known one.
 _DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
 
 
-class WebError(Exception):
+class WebError(Refusal):
     """A refusal shown to the person as a page: HTTP status, what happened, what to do (Chinese)."""
 
     def __init__(self, status: int, message: str, hint: str = "") -> None:
@@ -63,7 +52,7 @@ def load_password_hashes(config_dir: Path) -> dict[str, str]:
     data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
     hashes = data.get("passwords") or {}
     if not isinstance(hashes, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in hashes.items()):
-        raise ValueError(f"{path}: 'passwords:' must map user ids to argon2 hashes (run `gongwen passwords`)")
+        raise DefinitionError(f"{path}: 'passwords:' must map user ids to argon2 hashes (run `gongwen passwords`)")
     return hashes
 
 
@@ -83,39 +72,6 @@ def password_matches(hashes: dict[str, str], user_id: str, password: str) -> boo
         return _HASHER.verify(stored or _DUMMY_HASH, password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
-
-
-# ---- throttling ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Throttle:
-    """Whether a sign-in may be tried now, and if not, until when."""
-
-    allowed: bool
-    until: datetime | None = None
-
-
-def throttle(session: Session, account: str, address: str, now: datetime | None = None) -> Throttle:
-    """Refuse when the account or the address has too many recent failed sign-ins."""
-    now = now or utcnow()
-    since = now - THROTTLE_WINDOW
-    events = session.exec(
-        select(AuditEvent).where(AuditEvent.action.in_((SIGN_IN, SIGN_IN_FAILED)), AuditEvent.at > since).order_by(AuditEvent.id)
-    ).all()
-    account_failures: list[datetime] = []
-    address_failures: list[datetime] = []
-    for event in events:
-        if event.action == SIGN_IN and event.actor == account:
-            account_failures.clear()  # a success resets the account's count
-        elif event.action == SIGN_IN_FAILED:
-            if event.detail.get("account") == account:
-                account_failures.append(event.at)
-            if event.detail.get("address") == address:
-                address_failures.append(event.at)
-    for failures, limit in ((account_failures, MAX_FAILURES_PER_ACCOUNT), (address_failures, MAX_FAILURES_PER_ADDRESS)):
-        if len(failures) >= limit:
-            return Throttle(False, failures[-limit] + THROTTLE_WINDOW)
-    return Throttle(True)
 
 
 # ---- CSRF and the session secret --------------------------------------------------------------------

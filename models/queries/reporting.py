@@ -1,8 +1,10 @@
-"""Reads for reporting deadlines (报送时限): when a unit received a document, and which document a
-requirement was issued in. The due-date rules are in ``models/rules/report_deadlines.py``."""
+"""Reads of reporting (报送): when a unit received a document, which document a requirement was issued in
+(the due-date rules are in ``models/rules/report_deadlines.py``), and the requirements an office made
+(the supervision board, 督办台账)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlmodel import Session, select
@@ -24,3 +26,11 @@ def issued_document_id(session: Session, req: ReportingRequirement) -> int | Non
     """The requesting circulation's document as it was issued (its latest version)."""
     circ = session.get(Circulation, req.circulation_id) if req.circulation_id else None
     return (circ.document_id or circ.received_id) if circ else req.document_id
+
+
+def requirements_of(session: Session, org: str, requirement: int | None = None) -> Sequence[ReportingRequirement]:
+    """The requirements ``org`` made (only ``requirement`` when given), newest first."""
+    stmt = select(ReportingRequirement).where(ReportingRequirement.org == org).order_by(ReportingRequirement.id.desc())
+    if requirement is not None:
+        stmt = stmt.where(ReportingRequirement.id == requirement)
+    return session.exec(stmt).all()

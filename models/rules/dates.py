@@ -6,7 +6,7 @@ Full Arabic numerals, no leading zeros: 2012年1月31日 (never 二〇一二年,
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 
 
 def format_cn_date(day: date) -> str:
@@ -56,3 +56,8 @@ def parse_cn_date(text: str) -> tuple[date, list[str]]:
     if re.sub(r"\s+", "", match[0]) != format_cn_date(day):
         changes.append(f"日期 {match[0]} 按标准写作 {format_cn_date(day)}（阿拉伯数字，不编虚位）")
     return day, changes
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC time: SQLite returns naive UTC datetimes, PostgreSQL aware ones."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -10,21 +10,20 @@ from datetime import date, datetime, time, timezone
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import Role, User
 from gongwen_engine.doc_templates.html import render_html
-from gongwen_engine.doc_templates.records import OUTCOME_WORDS
-from gongwen_engine.models.tables import Circulation, Delegation, Document, WorkItem, utcnow
-
 from gongwen_engine.flows.engine.engine import CHINA, FlowError
-from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
+from gongwen_engine.flows.engine.records import OUTCOME_WORDS
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
 from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
-from gongwen_engine.models.queries.documents import issued_parts
+from gongwen_engine.flows.services.workplace import ItemView, actionable_items, delegations_of, human_item
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
-from gongwen_engine.flows.web.pages import CsrfChecked, CurrentUser, RowId, Web, flash, render, web_of
+from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
+from gongwen_engine.flows.web.pages import Web, flash, render, web_of
 from gongwen_engine.flows.web.security import WebError
+from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
+from gongwen_engine.models.tables import Document, utcnow
 
 router = APIRouter()
 REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise the text; reviewers return it instead
@@ -34,13 +33,13 @@ REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise
 def inbox(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
     entries = inbox_entries(web.engine, user.id)
-    return render(request, "inbox.html.j2", entries=entries, for_whom=_for_whom(web, user), delegations=_delegations(web, user), colleagues=_colleagues(web, user))
+    return render(request, "inbox.html.j2", entries=entries, for_whom=_for_whom(web, user), delegations=delegations_of(web.engine, user.id), colleagues=_colleagues(web, user))
 
 
 def _for_whom(web: Web, user: User) -> dict[int, str]:
     """Item id -> who it is for, in words: a person, or a role (本单位领导均可办理)."""
     labels = {}
-    for item, _, _ in web.engine.open_items(user.id):
+    for item in actionable_items(web.engine, user.id):
         labels[item.id] = web.person(item.assignee) if item.assignee else f"{ROLE_NAMES[Role(item.role)]}（任一人均可办理）"
     return labels
 
@@ -49,38 +48,28 @@ def _colleagues(web: Web, user: User) -> list[User]:
     return sorted((u for u in web.engine.config.users.values() if u.org == user.org and u.id != user.id), key=lambda u: u.id)
 
 
-def _delegations(web: Web, user: User) -> list[Delegation]:
-    now = utcnow()
-    with Session(web.engine.db) as session:
-        rows = session.exec(select(Delegation).where((Delegation.principal == user.id) | (Delegation.deputy == user.id), Delegation.revoked == False)).all()  # noqa: E712
-    return [d for d in rows if aware(d.ends_at) > now]
-
-
-def _item(web: Web, item_id: int) -> tuple[WorkItem, Circulation, Document | None]:
-    with Session(web.engine.db) as session:
-        item = session.get(WorkItem, item_id)
-        if item is None or item.kind != "human":
-            raise WebError(404, f"待办事项 {item_id} 不存在。", "请从“待办”列表进入。")
-        circ = session.get(Circulation, item.circulation_id)
-        doc_id = circ.document_id or circ.received_id
-        return item, circ, session.get(Document, doc_id) if doc_id else None
+def _item(web: Web, item_id: int) -> ItemView:
+    view = human_item(web.engine, item_id)
+    if view is None:
+        raise WebError(404, f"待办事项 {item_id} 不存在。", "请从“待办”列表进入。")
+    return view
 
 
 def _mine(web: Web, user: User, item_id: int) -> bool:
     """The item is one the engine lets ``user`` act on now (own, role's, or delegated)."""
-    return any(item.id == item_id for item, _, _ in web.engine.open_items(user.id))
+    return any(item.id == item_id for item in actionable_items(web.engine, user.id))
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
 def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
-    item, circ, doc = _item(web, item_id)
+    view = _item(web, item_id)
+    item, circ, doc = view.item, view.circ, view.doc
     actionable = item.status == "open" and _mine(web, user, item_id)
     if not actionable:  # not theirs to act on: they may still look, as at the circulation (permissions)
         authorize(web.engine.config, user, Action.view_circulation, Org(circ.org, f"待办事项 {item_id}"))
     step = web.engine.flow(circ.flow).step(item.step)
-    with Session(web.engine.db) as session:
-        printed = render_html(issued_parts(session, doc)) if doc else None
+    printed = render_html(view.parts) if doc else None
     drafts = versions(web.engine, circ.id)
     diff = version_diff(web.engine, circ.id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
     revisable = actionable and step.by == REVISABLE_BY and doc is not None and doc.id == circ.document_id and not doc.doc_number
@@ -98,7 +87,8 @@ def act(
     title: str | None = Form(None), main_recipients: str | None = Form(None), body: str | None = Form(None),
 ) -> Response:
     web = web_of(request)
-    item, circ, doc = _item(web, item_id)
+    view = _item(web, item_id)
+    item, circ, doc = view.item, view.circ, view.doc
     changes = _changes(doc, title, main_recipients, body)
     try:
         result = web.engine.complete(item_id, user.id, outcome, comment.strip() or None, changes=changes or None)

@@ -6,7 +6,6 @@ their own fonds only (``archivist``, ``item_in_fonds``), and every retrieval is 
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote
@@ -14,21 +13,21 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup, escape
-from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.records import outcome_word
-from gongwen_engine.models import db
-from gongwen_engine.models.rules.archive import RETENTION_LABELS, stamp_for
-from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
-from gongwen_engine.models.tables import ArchiveItem
-
-from gongwen_engine.flows.services.archive_exports import item_metadata, write_catalogue
-from gongwen_engine.flows.actions.archiving import Archivist, archivist, item_folder, item_in_fonds, items_of, log_retrieval
-from gongwen_engine.models.rules.permissions import Action, PermissionDenied
+from gongwen_engine.flows.actions.archiving import Archivist, archivist, item_folder
+from gongwen_engine.flows.engine.records import outcome_word
+from gongwen_engine.flows.services.archive import catalogue as catalogue_file
+from gongwen_engine.flows.services.archive import find_item, fonds_years, log_show, search_archive
+from gongwen_engine.flows.services.archive_exports import item_metadata
 from gongwen_engine.flows.services.circulations import ACTION_WORDS
-from gongwen_engine.flows.web.pages import FILE_ROLES, CurrentUser, Web, audit, media_type, render, stored_file_response, web_of
+from gongwen_engine.flows.web.deps import CurrentUser
+from gongwen_engine.flows.web.pages import FILE_ROLES, Web, audit, media_type, render, stored_file_response, web_of
 from gongwen_engine.flows.web.security import WebError
+from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery
+from gongwen_engine.models.rules.archive import RETENTION_LABELS, stamp_for
+from gongwen_engine.models.rules.permissions import Action, PermissionDenied
+from gongwen_engine.models.tables import ArchiveItem
 
 router = APIRouter()
 RETENTIONS = {r.value: label for r, label in RETENTION_LABELS.items()}
@@ -54,12 +53,9 @@ def search_page(request: Request, user: User = CurrentUser) -> HTMLResponse:
     hits, asked, errors = [], any(params.values()), []
     query = _query(who, params, errors)
     if asked and not errors:
-        with db.transaction(web.engine.db) as session:
-            hits = search(session, query)
-            log_retrieval(session, user.id, who.fonds, "search", len(hits), **{k: v for k, v in params.items() if v})
+        hits = search_archive(web.engine, who, query, {k: v for k, v in params.items() if v})
         audit(web, user.id, "archive_search", fonds=who.fonds, results=len(hits), **{k: v for k, v in params.items() if v})
-    with Session(web.engine.db) as session:
-        years = sorted({i.year for i in items_of(session, who.fonds)}, reverse=True)
+    years = fonds_years(web.engine, who.fonds)
     return render(request, "archive_search.html.j2", 400 if errors else 200, who=who, params=params, hits=hits, asked=asked, errors=errors,
                   highlighted=highlighted, RETENTIONS=RETENTIONS, years=years)
 
@@ -88,19 +84,13 @@ def _query(who: Archivist, params: dict[str, str], errors: list[str]) -> SearchQ
 def _item(web: Web, user: User, code: str, action: Action = Action.archive_show) -> tuple[Archivist, ArchiveItem]:
     """The item by archive code, if ``user`` may ``action`` it (their own fonds; a refusal is logged)."""
     who = _archivist(web, user, action)
-    with db.transaction(web.engine.db) as session:
-        exists = session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code.strip())).first()
-        if exists is None:
-            raise WebError(404, f"档号 {code} 不存在。", "请通过检索找到档案。")
-        try:
-            item = item_in_fonds(session, who, code, action)
-        except PermissionDenied as exc:
-            refusal: PermissionDenied | None = exc
-        else:
-            refusal = None
-    if refusal:
+    try:
+        item = find_item(web.engine, who, code, action)
+    except PermissionDenied:
         audit(web, user.id, "archive_refused", archive_code=code, fonds=who.fonds)
-        raise refusal
+        raise
+    if item is None:
+        raise WebError(404, f"档号 {code} 不存在。", "请通过检索找到档案。")
     return who, item
 
 
@@ -108,8 +98,7 @@ def _item(web: Web, user: User, code: str, action: Action = Action.archive_show)
 def record_page(request: Request, code: str, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
     who, item = _item(web, user, code)
-    with db.transaction(web.engine.db) as session:
-        log_retrieval(session, user.id, who.fonds, "show", 1, archive_code=item.archive_code)
+    log_show(web.engine, who, item)
     audit(web, user.id, "archive_show", archive_code=item.archive_code, fonds=who.fonds)
     stamp = stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, item.pages)
     history = [_history_line(web, event) for event in item.history]
@@ -144,20 +133,15 @@ def record_file(request: Request, code: str, name: str, user: User = CurrentUser
 
 
 @router.get("/archive/catalogue")
-def catalogue(request: Request, year: int = Query(ge=1949, le=2100), retention: str = "", format: str = "xlsx", user: User = CurrentUser) -> Response:  # noqa: A002
+def catalogue(request: Request, year: int = Query(ge=1949, le=2100), retention: str = "", file_format: str = Query("xlsx", alias="format"), user: User = CurrentUser) -> Response:
     web = web_of(request)
     who = _archivist(web, user, Action.archive_export)
-    if format not in ("xlsx", "docx"):
-        raise WebError(400, f"目录格式“{format}”不支持，可选 xlsx 或 docx。")
+    if file_format not in ("xlsx", "docx"):
+        raise WebError(400, f"目录格式“{file_format}”不支持，可选 xlsx 或 docx。")
     if retention and retention not in RETENTIONS:
         raise WebError(400, "保管期限只能选 永久、30年、10年。")
-    with db.transaction(web.engine.db) as session, tempfile.TemporaryDirectory(prefix="gongwen-catalogue-") as tmp:
-        items = items_of(session, who.fonds, year, retention or None)
-        if not items:
-            raise WebError(404, f"全宗 {who.fonds} {year} 年度没有归档文件，无法生成目录。")
-        paths = write_catalogue(items, who.fonds, year, retention or None, Path(tmp), web.engine.config.org(who.user.org).classification)
-        path = paths[0] if format == "docx" else paths[1]
-        data, name = path.read_bytes(), path.name
-        log_retrieval(session, user.id, who.fonds, "catalogue", len(items), year=year, retention=retention or None, format=format)
-    audit(web, user.id, "download", file=name, catalogue=True, fonds=who.fonds, year=year, items=len(items))
-    return Response(data, media_type=media_type(name), headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    made = catalogue_file(web.engine, who, year, retention or None, docx=file_format == "docx")
+    if made is None:
+        raise WebError(404, f"全宗 {who.fonds} {year} 年度没有归档文件，无法生成目录。")
+    audit(web, user.id, "download", file=made.name, catalogue=True, fonds=who.fonds, year=year, items=made.items)
+    return Response(made.data, media_type=media_type(made.name), headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(made.name)}"})

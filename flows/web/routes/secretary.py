@@ -10,22 +10,22 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, select
 
-from gongwen_engine.config.schema import Organisation, Role, User
-from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.schema import Organisation, User
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.doc_templates.reader.structure import DOC_TYPES
 from gongwen_engine.doc_templates.render import render_docx_bytes
-from gongwen_engine.models.tables import Circulation, CirculationFile, Document, WorkItem, utcnow
-
-from gongwen_engine.flows.services.intake import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
 from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
-from gongwen_engine.models.queries.documents import issued_parts
-from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
+from gongwen_engine.flows.services.intake import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
+from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, document_download, find_circulation_file, org_overview
 from gongwen_engine.flows.web.cascade import STATES, aware, cascade, count_states
-from gongwen_engine.flows.web.pages import FILE_ROLES, CsrfChecked, CurrentUser, RowId, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
+from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
+from gongwen_engine.flows.web.pages import FILE_ROLES, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
 from gongwen_engine.flows.web.security import WebError
+from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
+from gongwen_engine.models.tables import Circulation, utcnow
 
 router = APIRouter()
 OFFICIAL_TYPES = DOC_TYPES[: DOC_TYPES.index("纪要") + 1]  # the 15 types of the 2012 regulations (命令 and 令 both listed)
@@ -53,24 +53,17 @@ def direction_of(doc_type: str) -> str:
 @router.get("/circulations", response_class=HTMLResponse)
 def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
-    rows = []
-    with Session(web.engine.db) as session:
-        circs = list(session.exec(select(Circulation).where(Circulation.org == user.org).order_by(Circulation.id.desc()).limit(200)))
-        ids = [c.id for c in circs]
-        waiting = {}
-        for item in session.exec(select(WorkItem).where(WorkItem.circulation_id.in_(ids), WorkItem.status == "open", WorkItem.kind == "human")):
-            waiting.setdefault(item.circulation_id, []).append(item)
-        for circ in circs:
-            doc = session.get(Document, circ.document_id or circ.received_id) if (circ.document_id or circ.received_id) else None
-            received = session.get(Document, circ.received_id) if circ.received_id else None
-            rows.append({
-                "circ": circ, "doc": doc, "kind": "收文" if circ.received_id else "发文",
-                "sender": (received.issuer_short_name or web.org_name(received.org)) if received else "",
-                "received_number": received.doc_number if received else None,
-                "step": web.engine.flow(circ.flow).step(circ.step).title if circ.step else "",
-                "status": STATUS_WORDS.get(circ.status, circ.status),
-                "overdue": any(i.due_at and _past(i.due_at) for i in waiting.get(circ.id, [])),
-            })
+    rows = [
+        {
+            "circ": row.circ, "doc": row.doc, "kind": "收文" if row.circ.received_id else "发文",
+            "sender": (row.received.issuer_short_name or web.org_name(row.received.org)) if row.received else "",
+            "received_number": row.received.doc_number if row.received else None,
+            "step": web.engine.flow(row.circ.flow).step(row.circ.step).title if row.circ.step else "",
+            "status": STATUS_WORDS.get(row.circ.status, row.circ.status),
+            "overdue": any(i.due_at and _past(i.due_at) for i in row.waiting),
+        }
+        for row in org_overview(web.engine, user.org)
+    ]
     return render(request, "circulations.html.j2", rows=rows, org=web.engine.config.org(user.org), is_secretary=allowed(web.engine.config, user, Action.launch, Org(user.org)))
 
 
@@ -82,17 +75,13 @@ def _past(moment: datetime) -> bool:
 def circulation(request: Request, circulation_id: RowId, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
     circ = visible_circulation(web, user, circulation_id)
-    with Session(web.engine.db) as session:
-        doc_id = circ.document_id or circ.received_id
-        doc = session.get(Document, doc_id) if doc_id else None
-        printed = render_html(issued_parts(session, doc)) if doc else None
-        files = list(session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circ.id).order_by(CirculationFile.id)))
-        parent = session.get(Circulation, circ.parent_id) if circ.parent_id else None
+    view = circulation_view(web.engine, circ)
+    doc, files, parent = view.doc, view.files, view.parent
     tree = cascade(web.engine, circ.id)
     drafts = versions(web.engine, circ.id)
     diff = version_diff(web.engine, circ.id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
     return render(
-        request, "circulation.html.j2", circ=circ, doc=doc, printed=printed, files=files, FILE_ROLES=FILE_ROLES,
+        request, "circulation.html.j2", circ=circ, doc=doc, printed=render_html(view.parts) if doc else None, files=files, FILE_ROLES=FILE_ROLES,
         flow=web.engine.flow(circ.flow), status=STATUS_WORDS.get(circ.status, circ.status), tree=tree, counts=count_states(tree), STATES=STATES,
         timeline=timeline(web.engine, circ.id), drafts=drafts, diff=diff,
         parent=parent if parent and allowed(web.engine.config, user, Action.view_circulation, Org(parent.org)) else None, parent_org=web.org_name(parent.org) if parent else "",
@@ -103,8 +92,7 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
 def circulation_file(request: Request, circulation_id: RowId, role: str, user: User = CurrentUser) -> Response:
     web = web_of(request)
     circ = visible_circulation(web, user, circulation_id, Action.download)
-    with Session(web.engine.db) as session:
-        row = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circ.id, CirculationFile.role == role)).first()
+    row = find_circulation_file(web.engine, circ.id, role)
     if row is None:
         raise WebError(404, f"流转 {circ.id} 没有“{FILE_ROLES.get(role, role)}”文件。")
     name = f"{FILE_ROLES.get(role, role).split('（')[0]}-{circ.id}{Path(row.file).suffix}"
@@ -115,28 +103,26 @@ def circulation_file(request: Request, circulation_id: RowId, role: str, user: U
 def document_docx(request: Request, document_id: RowId, user: User = CurrentUser) -> Response:
     """The .docx of a document: the printed file once issued, else the draft rendered now."""
     web = web_of(request)
-    with Session(web.engine.db) as session:
-        doc = session.get(Document, document_id)
-        if doc is None:
-            raise WebError(404, f"文档 {document_id} 不存在。")
-        circ = _visible_holder(web, session, user, doc)
-        name = f"{doc.doc_number or '草稿-' + doc.title[:30]}.docx"
-        if doc.file and doc.file.endswith(".docx"):
-            return stored_file_response(web, user, doc.file, name, doc.id, circulation=circ.id)
-        data = render_docx_bytes(issued_parts(session, doc))
+    download = document_download(web.engine, document_id)
+    if download is None:
+        raise WebError(404, f"文档 {document_id} 不存在。")
+    doc = download.doc
+    circ = _visible_holder(web, user, download)
+    name = f"{doc.doc_number or '草稿-' + doc.title[:30]}.docx"
+    if doc.file and doc.file.endswith(".docx"):
+        return stored_file_response(web, user, doc.file, name, doc.id, circulation=circ.id)
+    data = render_docx_bytes(download.parts)
     audit(web, user.id, "download", None, doc.id, circulation=circ.id, draft=True, version=doc.version)
     return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
 
-def _visible_holder(web: Web, session: Session, user: User, doc: Document) -> Circulation:
-    """The circulation through which ``user`` may download ``doc`` (it drafted or received it)."""
-    holders = [session.get(Circulation, doc.circulation_id)] if doc.circulation_id else []
-    holders += list(session.exec(select(Circulation).where(Circulation.received_id == doc.id)))
-    for circ in holders:
-        if circ is not None and allowed(web.engine.config, user, Action.download, Org(circ.org)):
+def _visible_holder(web: Web, user: User, download: DocumentDownload) -> Circulation:
+    """The circulation through which ``user`` may download the document (it drafted or received it)."""
+    for circ in download.holders:
+        if allowed(web.engine.config, user, Action.download, Org(circ.org)):
             return circ
-    raise WebError(403, f"无权下载文档 {doc.id}：它不是{web.org_name(user.org)}及其下级单位起草或收到的文档。", "只能下载本单位及下级单位流转中的文件。")
+    raise WebError(403, f"无权下载文档 {download.doc.id}：它不是{web.org_name(user.org)}及其下级单位起草或收到的文档。", "只能下载本单位及下级单位流转中的文件。")
 
 
 # ---- compose and launch (拟稿发文) ----------------------------------------------------------------------
@@ -237,7 +223,7 @@ def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(
         raise WebError(400, "没有选择文件，或文件名无效。", "请选择要登记的收文文件（.docx、.txt 或带文字层的 PDF）。")
     try:
         fixes = parse_corrections(_lines(corrections))
-    except ValueError as exc:
+    except Refusal as exc:
         return render(request, "receive.html.j2", 400, flows=receive_flows(web), fields=CORRECTABLE, error=str(exc), values={"flow": flow, "corrections": corrections})
     with tempfile.TemporaryDirectory(prefix="gongwen-upload-") as tmp:
         path = Path(tmp) / name

@@ -1,0 +1,70 @@
+"""Sign-in (登录) and sign-out, the home page (by role) and the health check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from gongwen_engine.config.schema import Role
+from gongwen_engine.flows.services.signin import SIGN_IN, SIGN_IN_FAILED, throttle
+from gongwen_engine.flows.web.deps import CsrfChecked, client_address, signed_in
+from gongwen_engine.flows.web.pages import audit, render, web_of, when
+from gongwen_engine.flows.web.security import WebError, new_csrf_token, password_matches
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> JSONResponse:
+    web = web_of(request)
+    runner = web.runner
+    # No details without sign-in: the error itself is in the server log.
+    return JSONResponse({"ok": True, "runner": None if runner is None else {"runs": runner.runs, "failing": runner.last_error is not None}})
+
+
+@router.get("/login")
+def login_form(request: Request, target: str = Query("/", alias="next")) -> HTMLResponse:
+    request.session.setdefault("csrf", new_csrf_token())
+    return render(request, "login.html.j2", next=_safe_next(target), account="")
+
+
+@router.post("/login", dependencies=[CsrfChecked])
+def login(request: Request, account: str = Form(""), password: str = Form(""), target: str = Form("/", alias="next")) -> Response:
+    web = web_of(request)
+    account = account.strip()[:64]
+    address = client_address(request)
+    gate = throttle(web.engine, account, address)
+    if not gate.allowed:
+        audit(web, account or "anonymous", "sign_in_throttled", account=account, address=address)
+        raise WebError(429, f"登录失败次数过多，账号或本机已被暂时锁定，请于 {when(gate.until)} 之后再试。", "如忘记密码，请联系系统管理员重设。")
+    if not password_matches(web.passwords, account, password) or account not in web.engine.config.users:
+        audit(web, account or "anonymous", SIGN_IN_FAILED, account=account, address=address)
+        return render(request, "login.html.j2", 401, next=_safe_next(target), account=account, error="用户名或密码不正确。")
+    request.session.clear()
+    request.session.update(user=account, csrf=new_csrf_token())
+    audit(web, account, SIGN_IN, account=account, address=address)
+    return RedirectResponse(_safe_next(target), status_code=303)
+
+
+@router.post("/logout", dependencies=[CsrfChecked])
+def logout(request: Request) -> Response:
+    user = request.session.get("user")
+    if user:
+        audit(web_of(request), user, "sign_out", address=client_address(request))
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    user = signed_in(request)
+    if Role.secretary in user.roles:
+        return RedirectResponse("/circulations", status_code=303)
+    if Role.archivist in user.roles and len(user.roles) == 1:
+        return RedirectResponse("/archive", status_code=303)
+    return RedirectResponse("/inbox", status_code=303)
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site (no //host, no scheme) is followed after sign-in."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"

@@ -1,0 +1,39 @@
+"""Reads of the cascade picture (级联图): a circulation and every circulation its distribution
+started (``parent_id`` links them), with their work items, finished steps, archive items and
+document numbers — a few queries per tree level."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem
+
+
+@dataclass(frozen=True)
+class CascadeRows:
+    """The rows the picture is drawn from; ``circulations[0]`` is the root."""
+
+    circulations: list[Circulation]
+    human_items: list[WorkItem]
+    done_steps: set[tuple[int, str]]
+    archived: set[int]
+    doc_numbers: dict[int, str | None]
+
+
+def cascade_rows(session: Session, root_id: int) -> CascadeRows:
+    """The circulation ``root_id`` and its descendants, level by level, and what the picture shows of them."""
+    root = session.get(Circulation, root_id)
+    levels = [[root]] if root else [[]]
+    while levels[-1]:
+        parents = [c.id for c in levels[-1]]
+        levels.append(list(session.exec(select(Circulation).where(Circulation.parent_id.in_(parents)))))
+    circs = [c for level in levels for c in level]
+    ids = [c.id for c in circs]
+    items = list(session.exec(select(WorkItem).where(WorkItem.circulation_id.in_(ids), WorkItem.kind == "human")))
+    done = session.exec(select(WorkItem.circulation_id, WorkItem.step).where(WorkItem.circulation_id.in_(ids), WorkItem.status == "done"))
+    archived = set(session.exec(select(ArchiveItem.circulation_id).where(ArchiveItem.circulation_id.in_(ids))))
+    doc_ids = [c.document_id for c in circs if c.document_id]
+    numbers = {d.id: d.doc_number for d in session.exec(select(Document).where(Document.id.in_(doc_ids)))} if doc_ids else {}
+    return CascadeRows(circs, items, {(c, s) for c, s in done}, archived, numbers)

@@ -1,0 +1,48 @@
+"""Reads of the web workplace's circulation pages: an organisation's circulations, their waiting
+items, the files they produced, who holds a document, and a person's delegations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from gongwen_engine.models.rules.dates import aware
+from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, WorkItem
+
+
+def org_circulations(session: Session, org: str, limit: int) -> Sequence[Circulation]:
+    """The organisation's latest circulations, newest first."""
+    return session.exec(select(Circulation).where(Circulation.org == org).order_by(Circulation.id.desc()).limit(limit)).all()
+
+
+def open_human_items(session: Session, circulation_ids: list[int]) -> Sequence[WorkItem]:
+    """The open items waiting for a person in these circulations."""
+    return session.exec(select(WorkItem).where(WorkItem.circulation_id.in_(circulation_ids), WorkItem.status == "open", WorkItem.kind == "human")).all()
+
+
+def main_document(session: Session, circ: Circulation) -> Document | None:
+    """The circulation's own draft, else the document it received."""
+    doc_id = circ.document_id or circ.received_id
+    return session.get(Document, doc_id) if doc_id else None
+
+
+def circulation_files(session: Session, circulation_id: int) -> Sequence[CirculationFile]:
+    return session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circulation_id).order_by(CirculationFile.id)).all()
+
+
+def circulation_file(session: Session, circulation_id: int, role: str) -> CirculationFile | None:
+    return session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circulation_id, CirculationFile.role == role)).first()
+
+
+def document_holders(session: Session, doc: Document) -> list[Circulation]:
+    """The circulations that drafted ``doc`` or received it."""
+    drafted = session.get(Circulation, doc.circulation_id) if doc.circulation_id else None
+    return ([drafted] if drafted else []) + list(session.exec(select(Circulation).where(Circulation.received_id == doc.id)))
+
+
+def delegations_of(session: Session, user_id: str, now: datetime) -> list[Delegation]:
+    """Unrevoked delegations ``user_id`` gave or received that have not ended (aware ``now``)."""
+    rows = session.exec(select(Delegation).where((Delegation.principal == user_id) | (Delegation.deputy == user_id), col(Delegation.revoked).is_(False))).all()
+    return [d for d in rows if aware(d.ends_at) > now]

@@ -1,0 +1,62 @@
+"""The data of a process record (发文稿纸 / 收文处理单): what the engine gathers after each step
+(``flows/engine/records.py``) and the renderer lays out (``doc_templates/records.py``) — plain
+data, no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+
+class RecordKind(StrEnum):
+    """The two process records; the value is the flow file's ``record:`` and the filed file's role."""
+
+    draft_sheet = "draft_sheet"
+    processing_slip = "processing_slip"
+
+
+@dataclass(frozen=True)
+class ReceivedParticulars:
+    """The received document of a 收文处理单 (registration number and date once registered)."""
+
+    register_number: str | None
+    received_on: date | None
+    sender: str
+    doc_number: str | None
+    title: str
+
+
+@dataclass(frozen=True)
+class DraftParticulars:
+    """The circulation's own draft (发文稿纸), or the forwarding draft of a 收文处理单."""
+
+    doc_number: str | None
+    title: str
+    main_recipients: list[str]
+    cc: list[str]
+    version: int
+
+
+@dataclass(frozen=True)
+class Opinion:
+    """One person's action on a step, as written on the record: the outcome's label, the comment verbatim."""
+
+    step_title: str
+    outcome_label: str
+    comment: str | None
+    person: str
+    acting_for: str | None
+    finished_on: date | None
+
+
+@dataclass(frozen=True)
+class RecordData:
+    """Everything a record shows: gathered by the flows layer, rendered here without a database."""
+
+    kind: RecordKind
+    org_name: str
+    org_short_name: str
+    received: ReceivedParticulars | None = None
+    draft: DraftParticulars | None = None
+    opinions: list[Opinion] = field(default_factory=list)

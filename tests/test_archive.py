@@ -30,6 +30,7 @@ from gongwen_engine.flows.services.archive_exports import export_package, import
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, verify
 from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.archive import ARCHIVE_CODE_RE, FILE_ROLE_ORDER, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
 from gongwen_engine.models.archive_files import read_stamp
@@ -58,7 +59,7 @@ def trimmed_config(target: Path) -> Path:
 
 
 def new_engine(home: Path, database_url: str | None = None, config_dir: Path | None = None) -> Engine:
-    return Engine(Settings(home=home / ".gongwen", storage=home / "storage", database_url=database_url, config_dir=config_dir))
+    return open_engine(Settings(home=home / ".gongwen", storage=home / "storage", database_url=database_url, config_dir=config_dir))
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds
 from gongwen_engine.flows.cli.main import app as cli_app
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models.rules.permissions import (
     Action, Fonds, Item, Org, PermissionDenied, Person, acting_for, allowed, authorize, matrix_markdown,
 )
@@ -188,7 +189,7 @@ def file_item(engine: Engine, org: str, n: int) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
     home = tmp_path_factory.mktemp("authz") / "home"
-    engine = Engine(Settings(home=home))
+    engine = open_engine(Settings(home=home))
     circ = engine.launch("shandong", "issuing", draft("shandong", "关于开展宣传活动的通知"), actor="shandong_secretary")
     drive(engine)
     spec = reporting.RequirementSpec(what="活动实施方案", due=date(2012, 2, 29))

@@ -416,7 +416,7 @@ def test_cli_launch_to_chosen_children(tmp_path, monkeypatch):
     from gongwen_engine.config.settings import Settings
     from gongwen_engine.flows.cli.main import app
     from gongwen_engine.flows.services.demo import NATIONAL_NOTICE
-    from gongwen_engine.flows.engine.engine import Engine
+    from gongwen_engine.flows.services.engine import open_engine
 
     monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / "home"))
     runner = CliRunner()
@@ -424,4 +424,4 @@ def test_cli_launch_to_chosen_children(tmp_path, monkeypatch):
     assert launched.exit_code == 0, launched.output
     wrong = runner.invoke(app, ["launch", "issuing", str(NATIONAL_NOTICE), "--user", "acwf_secretary", "--to", "jinan", "--no-run"])
     assert wrong.exit_code == 2 and "济南市妇联不是全国妇联的直接下级单位" in "".join(wrong.output.split())  # rich wraps the message
-    assert [c.deliver_to for c in rows(Engine(Settings()), Circulation)] == [["hunan"]]
+    assert [c.deliver_to for c in rows(open_engine(Settings()), Circulation)] == [["hunan"]]

@@ -22,6 +22,7 @@ from gongwen_engine.flows.services.archive_exports import export_package, import
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
 from gongwen_engine.flows.cli.main import friendly
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models.rules.permissions import Action
 
 archive_app = typer.Typer(help="The archive (档案): search, show, catalogue, transfer, verify, four-properties check.", no_args_is_help=True)
@@ -37,7 +38,7 @@ RETRIED_READ = db.retry_transient(in_doubt="retry")
 
 
 def _engine() -> Engine:
-    return Engine(Settings())
+    return open_engine(Settings())
 
 
 def _date(value: str | None) -> date | None:

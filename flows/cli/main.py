@@ -40,6 +40,7 @@ from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.cli._common import PASS_THROUGH, ChineseUsageGroup, internal_error_message
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.services.engine import flow_definitions, open_engine
 
 app = typer.Typer(help="gongwen: 公文流转 workflow engine. Declarative flows (flows/*.yaml), run by Prefect, stored with SQLModel.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_show_locals=False, cls=ChineseUsageGroup)  # no local values in a traceback (a database URL may hold a password); usage errors in Chinese
@@ -94,7 +95,7 @@ def friendly(fn):  # noqa: ANN001, ANN201
 
 
 def _engine() -> Engine:
-    return Engine(Settings())
+    return open_engine(Settings())
 
 
 @app.command()
@@ -103,10 +104,7 @@ def check() -> None:
     """Validate config/ and flows/ (every error names file:line and the fix)."""
     settings = Settings()
     config = load_config(settings.config_dir)
-    from gongwen_engine.flows import actions
-    from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR, load_flows
-
-    flows = load_flows(Path(settings.flows_dir or PACKAGED_FLOWS_DIR), set(actions.ACTIONS))
+    flows = flow_definitions(settings)
     seals = load_seal_config(config.directory, config.organisations, settings.home)  # 用印 keys and images
     console.print(f"config OK: {len(config.organisations)} organisations, {len(config.users)} users, {len(config.policies)} policies, {len(seals.file.organisations)} seal keys ({config.directory})")
     for f in flows.values():
@@ -390,7 +388,7 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     settings = Settings(home=out / ".gongwen", storage=out, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
     started = demo_mod.timer()
-    engine = Engine(settings)
+    engine = open_engine(settings)
     if engine.status_counts():  # a demo killed half-way: launching again would send the notice twice
         raise FlowError(f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；"
                         "或换一个空目录（choose an empty folder）")

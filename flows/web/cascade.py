@@ -17,6 +17,7 @@ from gongwen_engine.config.schema import Organisation, Role
 from gongwen_engine.doc_templates.records import actor_name
 from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem, utcnow
 
+from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.permissions import ROLE_NAMES
 from gongwen_engine.models.rules.recipients import delivery_targets
@@ -33,7 +34,8 @@ STATES: dict[str, str] = {
     "delivered": "已送达",
     "pending": "未送达",
 }
-SIGN_FOR, SIGN_OFF, DISTRIBUTE = "sign_for", "sign_off", "distribute"
+# The kinds of step whose completion moves a node on (furthest first), and the state it reaches.
+PASSED: tuple[tuple[StepKind, str], ...] = ((StepKind.distribute, "distributed"), (StepKind.sign_off, "signed"), (StepKind.sign_for, "received"))
 
 
 @dataclass
@@ -68,7 +70,8 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
         circs = [c for level in levels for c in level]
         ids = [c.id for c in circs]
         items = list(session.exec(select(WorkItem).where(WorkItem.circulation_id.in_(ids), WorkItem.kind == "human")))
-        done_steps = {(c, s) for c, s in session.exec(select(WorkItem.circulation_id, WorkItem.step).where(WorkItem.circulation_id.in_(ids), WorkItem.status == "done"))}
+        flow_of = {c.id: engine.flow(c.flow) for c in circs}
+        done_kinds = {(c, flow_of[c].steps[s].kind) for c, s in session.exec(select(WorkItem.circulation_id, WorkItem.step).where(WorkItem.circulation_id.in_(ids), WorkItem.status == "done")) if s in flow_of[c].steps}
         archived = set(session.exec(select(ArchiveItem.circulation_id).where(ArchiveItem.circulation_id.in_(ids))))
         doc_ids = [c.document_id for c in circs if c.document_id]
         numbers = {d.id: d.doc_number for d in session.exec(select(Document).where(Document.id.in_(doc_ids)))} if doc_ids else {}
@@ -82,7 +85,7 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
 
     def node(circ: Circulation) -> CascadeNode:
         waiting = open_items.get(circ.id, [])
-        n = CascadeNode(engine.config.org(circ.org), _state(circ, done_steps, archived), circ.id, numbers.get(circ.document_id))
+        n = CascadeNode(engine.config.org(circ.org), _state(circ, done_kinds, archived), circ.id, numbers.get(circ.document_id))
         if n.state == "waiting":
             n.waiting_for = _waiting_for(engine, circ, waiting)
         dues = [i.due_at for i in waiting if i.due_at]
@@ -100,7 +103,7 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
     return node(root)
 
 
-def _state(circ: Circulation, done_steps: set[tuple[int, str]], archived: set[int]) -> str:
+def _state(circ: Circulation, done_kinds: set[tuple[int, StepKind]], archived: set[int]) -> str:
     if circ.status == "failed":
         return "failed"
     if circ.id in archived:
@@ -109,8 +112,8 @@ def _state(circ: Circulation, done_steps: set[tuple[int, str]], archived: set[in
         return "done"
     if circ.status == "waiting":
         return "waiting"
-    for step, state in ((DISTRIBUTE, "distributed"), (SIGN_OFF, "signed"), (SIGN_FOR, "received")):
-        if (circ.id, step) in done_steps:
+    for kind, state in PASSED:
+        if (circ.id, kind) in done_kinds:
             return state
     return "delivered"
 

@@ -338,7 +338,7 @@ def test_a_person_s_decision_is_audited_under_their_name(make_engine):
 
 # --- the YAML is what runs -------------------------------------------------------------------------
 
-REVIEW_STEP = "    next: review\n  review:\n    title: 核稿\n    by: reviewer\n    next: {approve: sign_off, return: draft}\n"
+REVIEW_STEP = "    next: review\n  review:\n    kind: review\n    title: 核稿\n    by: reviewer\n    next: {approve: sign_off, return: draft}\n"
 
 
 def test_a_review_step_added_to_the_yaml_is_run(make_engine, tmp_path):
@@ -364,7 +364,7 @@ def test_removing_sign_off_from_the_yaml_forwards_without_a_person(make_engine, 
     edit(
         flows,
         "forwarding.yaml",
-        "    next: sign_off\n  sign_off:\n    title: 签发\n    by: leader\n    next: {approve: number, return: draft}\n",
+        "    next: sign_off\n  sign_off:\n    kind: sign_off\n    title: 签发\n    by: leader\n    next: {approve: number, return: draft}\n",
         "    next: number\n",
     )
     engine = make_engine(flows_dir=flows)

@@ -43,24 +43,6 @@ if TYPE_CHECKING:
 
 TITLES = {"draft_sheet": "发文稿纸", "processing_slip": "收文处理单"}
 
-# How an outcome reads on a record.
-OUTCOME_WORDS = {
-    "approve": "同意",
-    "return": "退回",
-    "submit": "提交",
-    "read": "已阅",
-    "forward": "转发",
-    "file": "存档",
-    "reply": "答复",
-    "reject": "不予受理",
-    "done": "已办",
-}
-
-
-def outcome_word(outcome: str | None) -> str:
-    return OUTCOME_WORDS.get(outcome or "", outcome or "")
-
-
 def actor_name(engine: "Engine", actor: str | None) -> str:
     """A person's name; a policy reads as what it is (演示策略自动办理), never as a person."""
     if actor in engine.config.users:
@@ -95,14 +77,15 @@ def record_rows(engine: "Engine", session: Session, circ: Circulation, kind: str
             ("抄送", "，".join(content.get("cc") or [])),
             ("文稿版本", f"第{doc.version}稿"),
         ]
-    steps = engine.flow(circ.flow).steps
+    flow = engine.flow(circ.flow)
+    steps = flow.steps
     items = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.kind == "human", WorkItem.status == "done").order_by(WorkItem.finished_at, WorkItem.id))
     for item in items:
         title = steps[item.step].title if item.step in steps else item.step
         person = actor_name(engine, item.actor)
         if item.acted_for and item.acted_for in engine.config.users:
             person += f"（代{engine.config.users[item.acted_for].name}）"
-        opinion = outcome_word(item.outcome) + (f"：{item.comment}" if item.comment else "")
+        opinion = flow.outcome_label(item.outcome) + (f"：{item.comment}" if item.comment else "")
         when = format_cn_date(item.finished_at.date()) if item.finished_at else ""
         rows.append((title, f"{opinion}　{person}　{when}"))
     rows.append(("单位", org.name))

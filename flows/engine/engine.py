@@ -377,7 +377,8 @@ class Engine:
         item.status, item.outcome, item.actor, item.comment, item.finished_at = "done", outcome or "done", actor, comment, utcnow()
         item.attempts += 1
         session.add(item)
-        detail = {"title": step.title, "outcome": outcome or "done", "worker": self.worker_name}
+        # the words with the outcome: the record reads the same after the flow files change (归档 keeps it)
+        detail = {"title": step.title, "outcome": outcome or "done", "outcome_label": self.flow(circ.flow).outcome_label(outcome or "done"), "worker": self.worker_name}
         if comment:
             detail["comment"] = comment
         if item.acted_for:

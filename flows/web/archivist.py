@@ -17,7 +17,6 @@ from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.records import outcome_word
 from gongwen_engine.models import db
 from gongwen_engine.models.archive import RETENTION_LABELS, stamp_for
 from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
@@ -120,7 +119,7 @@ def record_page(request: Request, code: str, user: User = CurrentUser) -> HTMLRe
 def _history_line(web: Web, event: dict) -> dict:
     detail = event.get("detail") or {}
     if event["action"].startswith("step:"):
-        what = f"{detail.get('title', event.get('step'))}：{outcome_word(detail.get('outcome'))}"
+        what = f"{detail.get('title', event.get('step'))}：{detail.get('outcome_label', detail.get('outcome'))}"  # the words recorded with it
         if detail.get("comment"):
             what += f"（{detail['comment']}）"
     else:

@@ -258,18 +258,20 @@ def test_a_folder_without_flow_files_is_an_error(tmp_path: Path):
 
 # --- kinds and wiring (checked at load: `gongwen check` and the engine's start) ---------------------
 
-def test_a_kind_the_action_does_not_perform(flows_copy):
-    text = edit(flows_copy, "forwarding.yaml", "  register:\n    kind: register\n", "  register:\n    kind: sign_for\n")
-    [error] = errors_loading(flows_copy / "forwarding.yaml")
-    assert error.line == line_of(text, "kind: sign_for", after="  register:")
-    assert "register" in error.message and "kind: register" in error.fix
+WIRING_ERRORS = {  # what is edited in which file, the line the error names, words of the message
+    "kind_not_the_action's": ("forwarding.yaml", "  register:\n    kind: register\n", "  register:\n    kind: decide\n", "kind: decide", ["register", "performs 'register'"]),
+    "person_on_a_system_kind": ("outgoing.yaml", "  review:\n    kind: review\n", "  review:\n    kind: number\n", "kind: number", ["reviewer", "which the system does"]),
+    "printing_before_numbering": ("reporting.yaml", "    next: {submit: sign_off}", "    next: {submit: render}", "kind: render", ["'number'", "编号 before 印制"]),
+    "sealing_before_printing": ("reporting.yaml", "    next: {submit: sign_off}", "    next: {submit: seal}", "kind: seal", ["'render'", "印制 before 用印"]),
+}
 
 
-def test_a_person_on_a_kind_the_system_does(flows_copy):
-    text = edit(flows_copy, "outgoing.yaml", "  review:\n    kind: review\n", "  review:\n    kind: number\n")
-    [error] = errors_loading(flows_copy / "outgoing.yaml")
-    assert error.line == line_of(text, "kind: number")
-    assert "reviewer" in error.message
+@pytest.mark.parametrize(("name", "old", "new", "needle", "words"), WIRING_ERRORS.values(), ids=list(WIRING_ERRORS))
+def test_a_wiring_error_names_its_line(flows_copy, name, old, new, needle, words):
+    text = edit(flows_copy, name, old, new)
+    [error] = errors_loading(flows_copy / name)
+    assert (Path(error.path).name, error.line) == (name, line_of(text, needle))
+    assert all(w in error.message for w in words), error.message
 
 
 def test_an_unknown_kind(flows_copy):
@@ -287,20 +289,6 @@ def test_a_flow_that_never_ends_is_refused(flows_copy):
     assert all("forever" in e.message for e in errors)
     [own] = [e for e in errors if "'archive'" in e.message]
     assert (Path(own.path).name, own.line) == ("issuing.yaml", line_of(text, "  archive:"))
-
-
-def test_printing_before_numbering_is_refused(flows_copy):
-    text = edit(flows_copy, "reporting.yaml", "    next: {submit: sign_off}", "    next: {submit: render}")
-    [error] = errors_loading(flows_copy / "reporting.yaml")
-    assert error.line == line_of(text, "kind: render")
-    assert "'number'" in error.message and "编号 before 印制" in error.message
-
-
-def test_sealing_before_printing_is_refused(flows_copy):
-    text = edit(flows_copy, "reporting.yaml", "    next: {submit: sign_off}", "    next: {submit: seal}")
-    [error] = errors_loading(flows_copy / "reporting.yaml")
-    assert error.line == line_of(text, "kind: seal")
-    assert "'render'" in error.message
 
 
 SMALL_FLOW = """\

@@ -64,7 +64,7 @@ def the_item(engine: Engine, circulation_id: int) -> WorkItem:
 
 
 def leader(engine: Engine, org: str) -> str:
-    return sorted(engine.config.users_with(org, Role.leader), key=lambda u: u.id)[0].id
+    return min(engine.config.users_with(org, Role.leader), key=lambda u: u.id).id
 
 
 def states(engine: Engine, root: int) -> dict[str, int]:

@@ -50,7 +50,8 @@ class StepKind(StrEnum):
     decide = "decide"  # 拟办
     instruct = "instruct"  # 批办
     draft = "draft"  # 拟稿 (and a revision of the draft)
-    review = "review"  # 核稿, 复核
+    review = "review"  # 核稿
+    recheck = "recheck"  # 复核
     countersign = "countersign"  # 会签
     sign_off = "sign_off"  # 签发
     number = "number"  # 编号
@@ -64,7 +65,7 @@ class StepKind(StrEnum):
 
 
 # The kinds a person does (``by:``); the others are automatic, of the kind their action declares.
-HUMAN_KINDS = frozenset({StepKind.screen, StepKind.decide, StepKind.instruct, StepKind.draft, StepKind.review, StepKind.countersign, StepKind.sign_off, StepKind.circulate})
+HUMAN_KINDS = frozenset({StepKind.screen, StepKind.decide, StepKind.instruct, StepKind.draft, StepKind.review, StepKind.recheck, StepKind.countersign, StepKind.sign_off, StepKind.circulate})
 
 
 @dataclass(frozen=True)

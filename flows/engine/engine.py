@@ -3,8 +3,8 @@
 Small on purpose: it moves a circulation from step to step. Every move is ONE transaction that
 takes the circulation's row lock, checks the step is still the one expected (so a retried or
 duplicated run is a no-op), performs the step's effect (an action of the registry the engine
-is given, ``flows/actions``), or a
-person's decision), finishes the work item, opens the next one and appends the audit record.
+is given, ``flows/actions`` ``ACTIONS``, or a person's decision), finishes the work item, opens
+the next one and appends the audit record.
 Human steps leave the circulation ``waiting`` in the database; no process waits for a person.
 Prefect (``runner.py``) drives the automatic steps.
 """

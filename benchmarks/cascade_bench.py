@@ -51,9 +51,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from render_bench import python_docx_baseline
 
 from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.engine.definition import StepKind  # noqa: E402
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, run_cascade, subtree_config
+from gongwen_engine.flows.services.engine import open_engine  # noqa: E402
 from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number
@@ -79,7 +81,7 @@ def drop_pg_database(name: str) -> None:
 def cascade(out: Path, provinces: list[str] | None) -> tuple[float, int, Engine, float]:
     config = subtree_config(out / ".gongwen" / "config", provinces) if provinces else NATIONAL_CONFIG_DIR
     started = time.perf_counter()
-    engine = Engine(Settings(home=out / ".gongwen", storage=out, config_dir=config))
+    engine = open_engine(Settings(home=out / ".gongwen", storage=out, config_dir=config))
     result = run_cascade(engine, out, started=started)
     s = result.summary
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -133,7 +135,7 @@ def latency(samples: int, work: Path) -> tuple[float, list[float]]:
     then) and the others'."""
     name, url = fresh_pg_database()
     env = {**os.environ, "GONGWEN_DATABASE_URL": url, "GONGWEN_HOME": str(work / "home"), "GONGWEN_STORAGE": str(work / "storage")}
-    engine = Engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
+    engine = open_engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
     _, content = demo_mod.load_notice()
     worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -272,14 +274,14 @@ def print_numbering(per_client: int) -> None:
 
 
 def _step_client(url: str, work: str, circulations: list[int], ready, start, finished) -> None:
-    engine = Engine(Settings(home=Path(work) / "home", storage=Path(work) / "storage", database_url=url))
+    engine = open_engine(Settings(home=Path(work) / "home", storage=Path(work) / "storage", database_url=url))
     with engine.db.connect():
         pass
     ready.put(os.getpid())
     start.wait()
     cpu = time.process_time()
     for cid in circulations:
-        engine.run_step(cid, "number")
+        engine.run_step(cid, engine.flow("issuing").name_of(StepKind.number))
     finished.put((time.time(), time.process_time() - cpu))
 
 
@@ -290,12 +292,12 @@ def numbering_in_step(clients: int, per_client: int, work: Path) -> tuple[float,
     name, url = fresh_pg_database()
     ctx = mp.get_context("spawn")
     try:
-        engine = Engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
+        engine = open_engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
         _, content = demo_mod.load_notice()
         cids = []
         for n in range(clients * per_client):  # launched and signed off (policy demo) before the clock starts
             cid = engine.launch("shandong", "issuing", content.model_copy(update={"title": f"{content.title}（{n}）"}), policy="demo", actor="system")
-            engine.run_step(cid, "sign_off")
+            engine.run_step(cid, engine.flow("issuing").name_of(StepKind.sign_off))
             cids.append(cid)
         engine.db.dispose()
         seconds, cpu = _race(ctx, _step_client, [(url, str(work), cids[c::clients]) for c in range(clients)])

@@ -39,7 +39,7 @@ from db_faults import GONGWEN, FaultInjector, FaultProxy, Swarm, cli_campaign
 from soak import soak, work_item_checks
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.engine import open_engine  # noqa: E402
 from gongwen_engine.flows.services.invariants import check_invariants
 from gongwen_engine.models import db
 
@@ -59,7 +59,7 @@ def pg_campaign(args: argparse.Namespace, work: Path) -> bool:
     try:
         with FaultProxy("127.0.0.1", 5432) as proxy:
             url = proxy.url_for(direct)
-            engine = Engine(Settings(home=work / "pg", storage=work / "pg" / "storage", database_url=url))
+            engine = open_engine(Settings(home=work / "pg", storage=work / "pg" / "storage", database_url=url))
             injector = FaultInjector(proxy, direct, PG_ADMIN, args.terminations, args.outages, args.seconds, args.outage_seconds)
             before = Counter(db.RETRY_COUNTS)
             result = soak(engine, clients=args.clients, seconds=args.seconds, seed=args.seed, during=injector, resume=True)
@@ -101,7 +101,7 @@ def sqlite_campaign(args: argparse.Namespace, work: Path) -> bool:
     started = time.monotonic()
     cli_campaign(swarm, args.processes)
     took = time.monotonic() - started
-    engine = Engine(Settings(home=work / "sqlite" / ".gongwen"))
+    engine = open_engine(Settings(home=work / "sqlite" / ".gongwen"))
     report = check_invariants(engine)
     violations = [str(v) for v in report.violations] + work_item_checks(engine)
     crashed = [r for r in swarm.runs if r.crashed]

@@ -28,7 +28,7 @@ import psycopg
 from soak import soak
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.engine import open_engine  # noqa: E402
 
 PG_ADMIN = os.environ.get("GONGWEN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -49,7 +49,7 @@ def main() -> int:
         url = f"{PG_ADMIN.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+psycopg://')}/{name}"
     try:
         with tempfile.TemporaryDirectory(prefix="gongwen-soak-") as tmp:
-            engine = Engine(Settings(home=Path(tmp), storage=Path(tmp) / "storage", database_url=url))
+            engine = open_engine(Settings(home=Path(tmp), storage=Path(tmp) / "storage", database_url=url))
             result = soak(engine, clients=args.clients, seconds=args.seconds, seed=args.seed)
             print(f"== soak on {'SQLite' if args.sqlite else 'PostgreSQL'} ==")
             print("\n".join(result.lines()))

@@ -27,10 +27,11 @@ from pathlib import Path
 from sqlalchemy import event
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine.engine import Engine, StepResult
+from gongwen_engine.flows.engine.engine import StepResult
 from gongwen_engine.flows.runtime.batch import advance_many, claim_batch
 from gongwen_engine.flows.services import demo
 from gongwen_engine.flows.services.cascade import NATIONAL_POLICY, NOTICE_FLOW, subtree_config
+from gongwen_engine.flows.services.engine import open_engine
 
 
 @dataclass
@@ -65,7 +66,7 @@ def run_province(province: str) -> Run:
     """One cascade over ``province`` in a temporary folder, every step measured."""
     out = Path(tempfile.mkdtemp(prefix="gongwen-step-bench-"))
     config = subtree_config(out / ".gongwen" / "config", [province])
-    engine = Engine(Settings(home=out / ".gongwen", storage=out, config_dir=config))
+    engine = open_engine(Settings(home=out / ".gongwen", storage=out, config_dir=config))
     org, content = demo.load_notice()
     engine.launch(org, NOTICE_FLOW, content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
     sent = [0]

@@ -90,7 +90,7 @@ class Policy(Strict):
     """A named execution policy. Human steps are auto-approved only when a policy says so."""
 
     description: str
-    auto_approve: dict[str, str] = Field(default_factory=dict, description="step name -> outcome taken automatically")
+    auto_approve: dict[str, str] = Field(default_factory=dict, description="step kind (flows/definitions: kind:) -> outcome taken automatically")
     wait_at_levels: list[Level] = Field(default_factory=list, description="organisation levels whose human steps still wait for a person")
     clock: dict[Level, date] = Field(default_factory=dict, description="replay dates: the business date per organisation level (demo)")
 

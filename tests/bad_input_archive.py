@@ -31,6 +31,7 @@ from gongwen_engine.doc_templates.archive_files import digests
 from gongwen_engine.doc_templates.render import render_docx_bytes
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.services.archive_exports import ITEM_METADATA, PACKAGE_FORMAT, PACKAGE_MANIFEST, import_package
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import ArchiveItem, ArchiveSearch, NumberCounter
 
@@ -232,7 +233,7 @@ class ArchiveBench:
     @classmethod
     def create(cls, root: Path) -> ArchiveBench:
         root.mkdir(parents=True, exist_ok=True)
-        return cls(Engine(Settings(home=root / ".gongwen", storage=root / "storage")), root)
+        return cls(open_engine(Settings(home=root / ".gongwen", storage=root / "storage")), root)
 
     def snapshot(self) -> tuple[Any, ...]:
         with Session(self.engine.db) as session:

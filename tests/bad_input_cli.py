@@ -187,11 +187,11 @@ def seed_database() -> None:
     from sqlmodel import Session
 
     from gongwen_engine.config.settings import Settings
-    from gongwen_engine.flows.engine.engine import Engine
     from gongwen_engine.flows.services import demo as demo_mod
+    from gongwen_engine.flows.services.engine import open_engine
     from gongwen_engine.models.tables import Circulation
 
-    engine = Engine(Settings())
+    engine = open_engine(Settings())
     org, content = demo_mod.load_notice()
 
     def run_ready(circ_id: int, until_docx: bool = False) -> None:

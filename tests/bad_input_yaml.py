@@ -22,8 +22,9 @@ from bad_input_common import Tally
 from gongwen_engine.config.loader import FILES, PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.seals import SEALS_FILE, load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
-from gongwen_engine.flows import actions
+from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR, load_flows
+from gongwen_engine.flows.engine.engine import action_kinds
 
 CONFIG_FILES = [*FILES.values(), SEALS_FILE]
 WHOLE_FILE_PROBLEMS = ("not UTF-8", "file not found", "cannot read", "nested too deeply", "too large")  # no one line to name
@@ -165,7 +166,7 @@ def load_config_folder(folder: Path) -> None:
 
 
 def load_flow_folder(folder: Path) -> None:
-    load_flows(folder, set(actions.ACTIONS))
+    load_flows(folder, action_kinds(ACTIONS))
 
 
 def fuzz_yaml(root: Path, cases: int, seed: int = 0) -> tuple[Tally, dict[str, int]]:
@@ -174,7 +175,7 @@ def fuzz_yaml(root: Path, cases: int, seed: int = 0) -> tuple[Tally, dict[str, i
     outcomes = {"loaded": 0, "refused": 0}
     rng = random.Random(seed)
     config_seed = {name: (PACKAGED_CONFIG_DIR / name).read_bytes() for name in CONFIG_FILES}
-    flow_seed = {p.name: p.read_bytes() for p in sorted(Path(PACKAGED_FLOWS_DIR).glob("*.yaml"))}
+    flow_seed = {p.relative_to(PACKAGED_FLOWS_DIR).as_posix(): p.read_bytes() for p in sorted(Path(PACKAGED_FLOWS_DIR).rglob("*.yaml"))}  # included files too
     for n in range(cases):
         is_config = n % 2 == 0
         originals, load = (config_seed, load_config_folder) if is_config else (flow_seed, load_flow_folder)
@@ -182,6 +183,7 @@ def fuzz_yaml(root: Path, cases: int, seed: int = 0) -> tuple[Tally, dict[str, i
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         for name, data in originals.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(data)
         victim = rng.choice(sorted(originals))
         (folder / victim).write_bytes(mutate(originals[victim], rng))

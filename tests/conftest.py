@@ -17,6 +17,7 @@ import pytest
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.engine import open_engine
 
 PG_ADMIN = os.environ.get("GONGWEN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -51,6 +52,6 @@ def make_engine(tmp_path: Path) -> Callable[..., Engine]:
     """Build an Engine on a fresh database under tmp_path (or on ``database_url``)."""
 
     def build(database_url: str | None = None, flows_dir: Path | None = None, config_dir: Path | None = None) -> Engine:
-        return Engine(Settings(home=tmp_path / ".gongwen", storage=tmp_path / "storage", database_url=database_url, flows_dir=flows_dir, config_dir=config_dir))
+        return open_engine(Settings(home=tmp_path / ".gongwen", storage=tmp_path / "storage", database_url=database_url, flows_dir=flows_dir, config_dir=config_dir))
 
     return build

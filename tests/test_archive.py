@@ -31,6 +31,7 @@ from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.services.archive_check import four_properties
 from gongwen_engine.flows.services.archive_exports import export_package, import_package, write_catalogue
 from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import Hit, SearchQuery, date_range_tokens, highlight, index_item, search
 from gongwen_engine.models.content import DocumentContent
@@ -60,7 +61,7 @@ def trimmed_config(target: Path) -> Path:
 
 
 def new_engine(home: Path, database_url: str | None = None, config_dir: Path | None = None) -> Engine:
-    return Engine(Settings(home=home / ".gongwen", storage=home / "storage", database_url=database_url, config_dir=config_dir))
+    return open_engine(Settings(home=home / ".gongwen", storage=home / "storage", database_url=database_url, config_dir=config_dir))
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import audit, db
 from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem
 
@@ -190,7 +191,7 @@ def test_an_intact_trail_passes_and_the_cli_reports_breaks_with_a_failing_exit_c
     env.pop("GONGWEN_DATABASE_URL", None)
     from gongwen_engine.config.settings import Settings
 
-    engine = Engine(Settings(home=home))
+    engine = open_engine(Settings(home=home))
     write(engine, 4)
     cli = [sys.executable, "-m", "gongwen_engine.flows", "audit"]
     intact = subprocess.run([*cli, "verify"], capture_output=True, text=True, env=env, timeout=300)

@@ -31,6 +31,7 @@ from gongwen_engine.flows.cli.main import app as cli_app
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.intake import receive_file
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.models import db
@@ -197,7 +198,7 @@ def file_item(engine: Engine, org: str, n: int) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
     home = tmp_path_factory.mktemp("authz") / "home"
-    engine = Engine(Settings(home=home))
+    engine = open_engine(Settings(home=home))
     circ = engine.launch("shandong", "issuing", draft("shandong", "关于开展宣传活动的通知"), actor="shandong_secretary")
     drive(engine)
     spec = reporting.RequirementSpec(what="活动实施方案", due=date(2012, 2, 29))

@@ -16,8 +16,8 @@ from sqlmodel import Session, func, select
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.national import generate
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, subtree_config
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, IssuedNumber, Registration
 
 
@@ -96,7 +96,7 @@ def test_cascade_cli_runs_a_municipality_exactly_once(tmp_path: Path) -> None:
     assert manifest[1]["forwarded_from"] == manifest[0]["doc_number"] and manifest[1]["doc_number"] == "沪妇发〔2012〕1号"
     assert all((out / e["file"]).is_file() and (out / e["signed_pdf"]).is_file() for e in manifest)  # printed and sealed
 
-    engine = Engine(Settings(home=out / ".gongwen", storage=out, config_dir=out / ".gongwen" / "config"))
+    engine = open_engine(Settings(home=out / ".gongwen", storage=out, config_dir=out / ".gongwen" / "config"))
     districts = {o.code for o in engine.config.children("p31")}
     assert len(districts) == 16
     with Session(engine.db) as s:

@@ -25,6 +25,7 @@ from gongwen_engine.flows.engine.claims import claimant_gone
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.services.cascade import NATIONAL_POLICY, run_cascade, subtree_config
 from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.invariants import check_invariants
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, utcnow
@@ -42,7 +43,7 @@ def small_tree(folder: Path) -> Path:
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small cascade run to the end (engine only), kept as a folder each test copies."""
     base = tmp_path_factory.mktemp("finished")
-    engine = Engine(Settings(home=base / "home", storage=base / "storage", config_dir=small_tree(base / "config")))
+    engine = open_engine(Settings(home=base / "home", storage=base / "storage", config_dir=small_tree(base / "config")))
     org, content = load_notice()
     engine.launch(org, "issuing", content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
     drive(engine)
@@ -55,7 +56,7 @@ def copy_of(finished: Path, tmp_path: Path) -> Callable[[], Engine]:
     def build() -> Engine:
         shutil.copytree(finished, tmp_path / "run")
         base = tmp_path / "run"
-        return Engine(Settings(home=base / "home", storage=base / "storage", config_dir=base / "config"))
+        return open_engine(Settings(home=base / "home", storage=base / "storage", config_dir=base / "config"))
 
     return build
 
@@ -239,7 +240,7 @@ def test_the_cli_refuses_a_folder_with_a_cascade_unless_resumed(tmp_path: Path) 
 
 def test_a_half_done_demo_is_continued_with_run_not_launched_again(tmp_path: Path) -> None:
     out = tmp_path / "demo-out"
-    engine = Engine(Settings(home=out / ".gongwen", storage=out))
+    engine = open_engine(Settings(home=out / ".gongwen", storage=out))
     org, content = load_notice()
     engine.launch(org, "issuing", content, policy="demo", actor=f"{org}_secretary")  # then the process was killed
     engine.db.dispose()
@@ -247,7 +248,7 @@ def test_a_half_done_demo_is_continued_with_run_not_launched_again(tmp_path: Pat
     env.pop("GONGWEN_DATABASE_URL", None)
     proc = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "demo", "--out", str(out)], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 2 and "gongwen run" in proc.stderr and "Traceback" not in proc.stderr
-    with Session(Engine(Settings(home=out / ".gongwen", storage=out)).db) as s:
+    with Session(open_engine(Settings(home=out / ".gongwen", storage=out)).db) as s:
         assert len(s.exec(select(Circulation)).all()) == 1
 
 

@@ -28,8 +28,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.invariants import check_invariants
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem
@@ -185,7 +185,7 @@ def test_several_cli_processes_at_once_on_sqlite_never_crash(tmp_path):
     crashed = [(r.args, r.returncode, (r.stderr or r.stdout)[-600:]) for r in swarm.runs if r.crashed]
     assert crashed == []
     assert any(r.refused and "已办理" in r.stderr for r in swarm.runs)  # the same decision twice at once: one refused
-    engine = Engine(Settings(home=tmp_path / "swarm" / ".gongwen"))  # the processes' own home and storage
+    engine = open_engine(Settings(home=tmp_path / "swarm" / ".gongwen"))  # the processes' own home and storage
     report = check_invariants(engine)
     assert report.ok, [str(v) for v in report.violations]
     assert report.checked["documents"] >= 2 and work_item_checks(engine) == []

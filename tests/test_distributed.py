@@ -21,9 +21,9 @@ from conftest import PG_ADMIN
 from sqlmodel import Session, func, select
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime.distributed import wait_for_server
 from gongwen_engine.flows.services.cascade import subtree_config
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, IssuedNumber, Registration
 
 pytestmark = pytest.mark.postgres
@@ -96,7 +96,7 @@ def test_a_cascade_runs_across_two_workers_exactly_once(prefect_server: str, pg_
         assert "submitting flow run" in log.read_text().lower(), "".join(p.read_text() for p in logs)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert [e["org_code"] for e in manifest] == ["acwf", "p31"]
-    engine = Engine(Settings(home=tmp_path / "home", storage=out, config_dir=config, database_url=pg_url))
+    engine = open_engine(Settings(home=tmp_path / "home", storage=out, config_dir=config, database_url=pg_url))
     try:
         with Session(engine.db) as s:
             circs = s.exec(select(Circulation)).all()

@@ -338,7 +338,7 @@ def test_a_person_s_decision_is_audited_under_their_name(make_engine):
 
 # --- the YAML is what runs -------------------------------------------------------------------------
 
-REVIEW_STEP = "    next: review\n  review:\n    title: 核稿\n    by: reviewer\n    next: {approve: sign_off, return: draft}\n"
+REVIEW_STEP = "    next: review\n  review:\n    kind: review\n    title: 核稿\n    by: reviewer\n    next: {approve: sign_off, return: draft}\n"
 
 
 def test_a_review_step_added_to_the_yaml_is_run(make_engine, tmp_path):
@@ -364,7 +364,7 @@ def test_removing_sign_off_from_the_yaml_forwards_without_a_person(make_engine, 
     edit(
         flows,
         "forwarding.yaml",
-        "    next: sign_off\n  sign_off:\n    title: 签发\n    by: leader\n    next: {approve: number, return: draft}\n",
+        "    next: sign_off\n  sign_off:\n    kind: sign_off\n    title: 签发\n    by: leader\n    next: {approve: number, return: draft}\n",
         "    next: number\n",
     )
     engine = make_engine(flows_dir=flows)
@@ -415,8 +415,8 @@ def test_cli_launch_to_chosen_children(tmp_path, monkeypatch):
 
     from gongwen_engine.config.settings import Settings
     from gongwen_engine.flows.cli.main import app
-    from gongwen_engine.flows.engine.engine import Engine
     from gongwen_engine.flows.services.demo import NATIONAL_NOTICE
+    from gongwen_engine.flows.services.engine import open_engine
 
     monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / "home"))
     runner = CliRunner()
@@ -424,4 +424,4 @@ def test_cli_launch_to_chosen_children(tmp_path, monkeypatch):
     assert launched.exit_code == 0, launched.output
     wrong = runner.invoke(app, ["launch", "issuing", str(NATIONAL_NOTICE), "--user", "acwf_secretary", "--to", "jinan", "--no-run"])
     assert wrong.exit_code == 2 and "济南市妇联不是全国妇联的直接下级单位" in "".join(wrong.output.split())  # rich wraps the message
-    assert [c.deliver_to for c in rows(Engine(Settings()), Circulation)] == [["hunan"]]
+    assert [c.deliver_to for c in rows(open_engine(Settings()), Circulation)] == [["hunan"]]

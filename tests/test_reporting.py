@@ -131,14 +131,9 @@ def world(tmp_path: Path, make_engine) -> Engine:
     # the demo test runs the packaged flow, sealing and filing included.
     flows = copy_yaml_folder(PACKAGED_FLOWS_DIR, tmp_path / "flows")
     edit(flows, "reporting.yaml", "    do: submit_report\n    next: archive\n", "    do: submit_report\n    next: end\n")
-    edit(flows, "reporting.yaml", "  archive:\n    title: 归档\n    do: archive\n    next: end\n", "")
+    edit(flows, "reporting.yaml", "  archive:\n    kind: archive\n    title: 归档\n    do: archive\n    next: end\n", "")
     edit(flows, "reporting.yaml", "    do: render_report\n    next: seal\n", "    do: render_report\n    next: submit\n")
-    edit(
-        flows,
-        "reporting.yaml",
-        "  seal:\n    title: 用印\n    priority: 1\n    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n",
-        "",
-    )
+    edit(flows, "reporting.yaml", "  seal:\n    kind: seal\n    title: 用印\n    priority: 1\n    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n", "")
     return make_engine(config_dir=config, flows_dir=flows)
 
 

@@ -46,15 +46,14 @@ LINE_PITCH_PT = 29  # GB/T 9704: 22 lines in 225 mm
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory):
     from gongwen_engine.config.settings import Settings
-    from gongwen_engine.flows.engine.engine import Engine
+    from gongwen_engine.flows.services.engine import open_engine
 
     root = tmp_path_factory.mktemp("sealed")
     # Filing is not under test here and converts every file again (about 3.5 s per circulation
     # now): the 归档 step only records that it ran. Every other step is the packaged one.
     flows = copy_yaml_folder(PACKAGED_FLOWS_DIR, root / "flows")
-    for name in ("issuing.yaml", "forwarding.yaml"):
-        edit(flows, name, "    title: 归档\n    do: archive\n", "    title: 归档\n    do: conclude\n")
-    engine = Engine(Settings(home=root / ".gongwen", storage=root / "storage", flows_dir=flows))
+    edit(flows, "_shared/issue_tail.yaml", "    kind: archive\n    title: 归档\n    do: archive\n", "    kind: conclude\n    title: 归档\n    do: conclude\n")
+    engine = open_engine(Settings(home=root / ".gongwen", storage=root / "storage", flows_dir=flows))
     launch_national(engine, "demo")
     drive(engine)
     assert engine.status_counts() == {"done": 31}

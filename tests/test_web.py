@@ -34,9 +34,9 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.render import render_docx
 from gongwen_engine.flows.actions.reporting import send_report_reminders
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
-from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models.tables import ReportSubmission
 
 CHROMIUM = "/usr/bin/chromium"
@@ -305,7 +305,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
 def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:
     """督办台账 as Shandong's leader sees it: one city submitted on time, fifteen overdue and reminded."""
     base, home = quiet_server
-    engine = Engine(Settings(home=home))  # the server's database: the requirement is recorded as `gongwen deadlines add` would
+    engine = open_engine(Settings(home=home))  # the server's database: the requirement is recorded as `gongwen deadlines add` would
     _, content = load_notice()
     circ_id = engine.launch("shandong", "issuing", content, policy="manual", actor="shandong_secretary")
     [plan] = reporting.add_requirements(engine, circ_id, [reporting.RequirementSpec(what="活动实施方案", due="2012-02-29")], "shandong_secretary")

@@ -63,7 +63,7 @@ def test_a_worker_stopped_with_sigterm_exits_cleanly_and_leaves_no_process_behin
     import time
 
     from gongwen_engine.config.settings import Settings
-    from gongwen_engine.flows.engine.engine import Engine
+    from gongwen_engine.flows.services.engine import open_engine
 
     env = {**os.environ, "GONGWEN_DATABASE_URL": pg_url, "GONGWEN_STORAGE": str(tmp_path / "storage"), "PREFECT_HOME": str(tmp_path / "prefect")}
     launch = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "launch", "issuing", str(NOTICE), "--user", "acwf_secretary",
@@ -73,7 +73,7 @@ def test_a_worker_stopped_with_sigterm_exits_cleanly_and_leaves_no_process_behin
     errors = tmp_path / "worker.stderr"
     worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker", "--linger", linger], env=env,
                               stdout=subprocess.DEVNULL, stderr=errors.open("w"), start_new_session=True)
-    engine = Engine(Settings(home=tmp_path / "home", storage=tmp_path / "storage", database_url=pg_url))
+    engine = open_engine(Settings(home=tmp_path / "home", storage=tmp_path / "storage", database_url=pg_url))
     try:
         deadline, children = time.monotonic() + 300, set()
         while time.monotonic() < deadline:  # until the worker has started its Prefect server and done the work

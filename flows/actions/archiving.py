@@ -84,6 +84,11 @@ def item_sources(ctx: StepContext, issued: Document | None, received: Document |
     return sorted(sources.values(), key=lambda s: role_rank(s.role))
 
 
+def archive(ctx: StepContext) -> None:
+    """归档 (the step): file the circulation as one item (件) with its archive code (档号)."""
+    file_circulation(ctx)
+
+
 def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     """归档: one item per circulation (once), or nothing when the schedule says 不归档."""
     circ = ctx.circulation

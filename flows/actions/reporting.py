@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from gongwen_engine.config.schema import Role
 from gongwen_engine.doc_templates.render import RenderResult
 from gongwen_engine.doc_templates.report_table import ReportTable, render_report_docx
-from gongwen_engine.flows.actions import action, issue_rendered
+from gongwen_engine.flows.actions.rendering import issue_rendered
 from gongwen_engine.flows.engine.engine import Engine, FlowError, StepContext
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
@@ -42,13 +42,11 @@ def _submission(ctx: StepContext) -> ReportSubmission:
     return sub
 
 
-@action
 def render_report(ctx: StepContext) -> None:
     """印制 of a report (报告): the document with 签发人, and its table on the attachment page."""
     issue_rendered(ctx, lambda doc, path: render_submission(ctx.engine, ctx.session, ctx.circulation, doc, path))
 
 
-@action
 def submit_report(ctx: StepContext) -> None:
     """报送: the signed, numbered report goes to the requesting office; the board counts it from now."""
     sub = _submission(ctx)

@@ -119,13 +119,11 @@ def signed_pdf_path(docx_relative: str) -> str:
     return Path(docx_relative).with_suffix(".pdf").as_posix()
 
 
-def seal_step(ctx: "StepContext") -> SealedCopy:
-    """用印 inside the step's transaction: write the signed PDF, record it, audit it."""
-    from gongwen_engine.flows.engine.engine import FlowError
-
+def seal(ctx: "StepContext") -> None:
+    """用印: the issued copy as a PDF with the visible seal, signed for the issuer (PAdES), inside the
+    step's transaction: write the signed PDF, record it, audit it. The flow loader puts a printing
+    step before every sealing step (flows/engine/definition.py ORDERS)."""
     doc = ctx.document(ctx.circulation.document_id)
-    if not doc.file:
-        raise FlowError(f"document {doc.doc_number or doc.id} is not rendered yet: put the render step before the seal step")
     relative = signed_pdf_path(doc.file)
     storage = ctx.engine.storage
     copy = seal_document(storage / doc.file, storage / relative, DocumentContent.model_validate(doc.content), ctx.org, keyring(ctx.engine))
@@ -133,7 +131,6 @@ def seal_step(ctx: "StepContext") -> SealedCopy:
     ctx.audit("sealed", doc.id, file=relative, sha256=copy.sha256, size=copy.size, signer=copy.signer,
               certificate_sha256=copy.certificate_sha256, visible=copy.visible, page=copy.page,
               box=list(copy.box) if copy.box else None, specimen=copy.specimen)
-    return copy
 
 
 def sender_signed_pdf(ctx: "StepContext", received: Document) -> CirculationFile | None:

@@ -18,6 +18,7 @@ from gongwen_engine.flows.cli.main import friendly
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.services.archive_check import PROPERTIES, four_properties
 from gongwen_engine.flows.services.archive_exports import export_package, import_package, item_metadata, write_catalogue
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
 from gongwen_engine.models.rules.permissions import Action
@@ -35,7 +36,7 @@ RETRIED_READ = db.retry_transient(in_doubt="retry")
 
 
 def _engine() -> Engine:
-    return Engine(Settings())
+    return open_engine(Settings())
 
 
 def _date(value: str | None) -> date | None:

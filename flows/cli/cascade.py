@@ -10,9 +10,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gongwen_engine.flows.cli.main import app, console, friendly
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import FlowError
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import RUN_RECORD, RunRecord, cascade_settings, run_cascade
+from gongwen_engine.flows.services.engine import open_engine
 
 
 @friendly
@@ -48,7 +49,7 @@ def cascade(
         raise FlowError("--deployment 需要 PREFECT_API_URL（Prefect 服务器）和 GONGWEN_DATABASE_URL（各工作机共用的 PostgreSQL）")
     settings = cascade_settings(out, record)
     started = demo_mod.timer()
-    engine = Engine(settings)
+    engine = open_engine(settings)
     total = demo_mod.expected_circulations(engine, demo_mod.load_notice()[0])
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         bar = progress.add_task("circulations 流转", total=total, completed=demo_mod.count_circulations(engine))

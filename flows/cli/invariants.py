@@ -9,9 +9,10 @@ import typer
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cli.main import app, console, friendly
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import FlowError
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import RunRecord, cascade_settings
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.invariants import check_invariants
 
 
@@ -44,7 +45,7 @@ def check_invariants_cmd(
         manifest = out / "manifest.json" if (out / "manifest.json").exists() or required else None
     else:
         settings, manifest = Settings(), None
-    engine = Engine(settings)
+    engine = open_engine(settings)
     try:
         report = check_invariants(engine, root=root, expect_finished=bool(finished), manifest=manifest)
     finally:

@@ -36,6 +36,7 @@ from gongwen_engine.flows.cli._common import PASS_THROUGH, ChineseUsageGroup, in
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.engine import flow_definitions, open_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.numbering import void_doc_number
 from gongwen_engine.models.tables import Circulation, Document
@@ -93,7 +94,7 @@ def friendly(fn):  # noqa: ANN001, ANN201
 
 
 def _engine() -> Engine:
-    return Engine(Settings())
+    return open_engine(Settings())
 
 
 @app.command()
@@ -102,10 +103,7 @@ def check() -> None:
     """Validate config/ and flows/ (every error names file:line and the fix)."""
     settings = Settings()
     config = load_config(settings.config_dir)
-    from gongwen_engine.flows import actions
-    from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR, load_flows
-
-    flows = load_flows(Path(settings.flows_dir or PACKAGED_FLOWS_DIR), set(actions.ACTIONS))
+    flows = flow_definitions(settings)
     seals = load_seal_config(config.directory, config.organisations, settings.home)  # 用印 keys and images
     console.print(f"config OK: {len(config.organisations)} organisations, {len(config.users)} users, {len(config.policies)} policies, {len(seals.file.organisations)} seal keys ({config.directory})")
     for f in flows.values():
@@ -389,7 +387,7 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     settings = Settings(home=out / ".gongwen", storage=out, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
     started = demo_mod.timer()
-    engine = Engine(settings)
+    engine = open_engine(settings)
     if engine.status_counts():  # a demo killed half-way: launching again would send the notice twice
         raise FlowError(f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；"
                         "或换一个空目录（choose an empty folder）")

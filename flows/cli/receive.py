@@ -11,7 +11,7 @@ from rich.table import Table
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cli.main import _run, app, console, friendly
-from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.intake import DEFAULT_FLOW, describe, parse_corrections, receive_file
 
 
@@ -28,7 +28,7 @@ def receive(
     run: Annotated[bool, typer.Option(help="run the automatic steps (签收, 登记, …) right away")] = True,
 ) -> None:
     """Receive a document from outside: read its header, register it, start the incoming flow."""
-    engine = Engine(Settings())
+    engine = open_engine(Settings())
     received = receive_file(engine, file, org, parse_corrections(set_ or []), user=user, flow=flow, policy=policy, dry_run=dry_run)
     if as_json:  # stdout carries the JSON document only: the steps run first, their counts go into it
         data = received.as_json()

@@ -1,32 +1,99 @@
-"""Flow definitions: the YAML files in ``flows/`` read as the process they describe.
+"""Flow definitions: the YAML files in ``flows/definitions/`` read as the process they describe.
 
-Each step is one named entry that says what it does (``do:`` an automatic action) or who acts
-(``by:`` a role, for a human step that waits in the database), and what comes next — a single
-step name, or a map from outcome to step name. ``end`` finishes the circulation. The file is
-validated on load; every error names the file and line.
+Each step is one named entry that says what kind of step it is (``kind:``, one of
+:class:`StepKind`: code that needs a step's meaning asks its kind, never its name), what it does
+(``do:`` an automatic action) or who acts (``by:`` a role, for a human step that waits in the
+database), and what comes next — a single step name, or a map from outcome to step name. ``end``
+finishes the circulation. ``outcomes:`` maps every outcome a flow uses to the words a person
+reads (approve → 同意).
+
+Shared parts live in fragments under ``flows/definitions/_shared/`` (not flows themselves: flow
+discovery reads only the folder's own ``*.yaml``). A flow names them with ``include:`` (a path
+or a list of paths relative to the flow file); an included file holds ``steps:`` and/or
+``outcomes:``. Its steps join the flow's after the flow's own; a step the flow also names is
+merged key by key, the flow's keys winning (e.g. ``distribute: {start_flow: incoming}`` over the
+shared 编号 → 印制 → 用印 → 核发 → 归档 tail). An error in an included part names the included
+file and line; the flow's version hash covers the included text.
+
+The file is validated on load and the wiring checked: every error names the file and line.
+Wiring: each step's kind fits its action (the kind the action registry declares for it) or its
+role (a kind a person can do); numbering comes before printing, printing before sealing and
+distribution, sealing before distribution and 报送 where the flow seals; every step can reach
+``end``; every outcome has its words.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gongwen_engine.config.schema import Role
-from gongwen_engine.config.yamlsrc import SourceError, SourceErrors, load_yaml
+from gongwen_engine.config.yamlsrc import SourceError, SourceErrors, YamlDoc, load_yaml
 
 END = "end"
 PACKAGED_FLOWS_DIR = Path(__file__).parents[1] / "definitions"
 
 
+class StepKind(StrEnum):
+    """What a step means, whatever the flow names it (the closed set the flow files use)."""
+
+    sign_for = "sign_for"  # 签收
+    register = "register"  # 登记
+    screen = "screen"  # 初审
+    decide = "decide"  # 拟办
+    instruct = "instruct"  # 批办
+    draft = "draft"  # 拟稿 (and a revision of the draft)
+    review = "review"  # 核稿
+    recheck = "recheck"  # 复核
+    countersign = "countersign"  # 会签
+    sign_off = "sign_off"  # 签发
+    number = "number"  # 编号
+    render = "render"  # 印制
+    seal = "seal"  # 用印
+    distribute = "distribute"  # 核发
+    submit = "submit"  # 报送
+    circulate = "circulate"  # 传阅
+    conclude = "conclude"  # 办结
+    archive = "archive"  # 归档
+
+
+# The kinds a person does (``by:``); the others are automatic, of the kind their action declares.
+HUMAN_KINDS = frozenset({StepKind.screen, StepKind.decide, StepKind.instruct, StepKind.draft, StepKind.review, StepKind.recheck, StepKind.countersign, StepKind.sign_off, StepKind.circulate})
+
+
+@dataclass(frozen=True)
+class Order:
+    """Every path from the start to a ``later`` step passes an ``earlier`` one (``if_present``:
+    only in flows that have an ``earlier`` step at all)."""
+
+    earlier: StepKind
+    later: StepKind
+    why: str
+    if_present: bool = False
+
+
+ORDERS = (
+    Order(StepKind.number, StepKind.render, "the document is printed with its number (编号 before 印制)"),
+    Order(StepKind.render, StepKind.seal, "the seal goes on the printed copy (印制 before 用印)"),
+    Order(StepKind.render, StepKind.distribute, "the printed copy is what goes out (印制 before 核发)"),
+    Order(StepKind.seal, StepKind.distribute, "a sealed document goes out (用印 before 核发)", if_present=True),
+    Order(StepKind.seal, StepKind.submit, "a sealed report goes up (用印 before 报送)", if_present=True),
+)
+
+
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    kind: StepKind = Field(description="what the step means (code asks this, never the step's name)")
     title: str = Field(description="the step's Chinese name as offices know it, e.g. 签发")
-    do: str | None = Field(default=None, description="automatic action name (see flows/actions.py)")
+    do: str | None = Field(default=None, description="automatic action name (see flows/actions/)")
     by: Role | None = Field(default=None, description="human step: the role that may act")
     next: str | dict[str, str] = Field(description="next step, or {outcome: next step}")
     template: str | None = Field(default=None, description="doc_templates/ template the action uses")
@@ -83,12 +150,33 @@ class FlowDefinition(BaseModel):
     record: Literal["draft_sheet", "processing_slip"] | None = Field(default=None, description="the .docx record this flow keeps (发文稿纸 or 收文处理单)")
     start: str
     steps: dict[str, Step] = Field(min_length=1)
+    outcomes: dict[str, str] = Field(default_factory=dict, description="outcome -> the words a person reads, e.g. approve: 同意")
     source: str = Field(default="", exclude=True)
 
     @cached_property
     def version(self) -> str:
-        """Identifies the flow text a circulation runs (documents in flight keep theirs in the DB)."""
+        """Identifies the flow text a circulation runs, included files too (documents in flight keep theirs in the DB)."""
         return hashlib.sha256(self.source.encode("utf-8")).hexdigest()[:12]
+
+    def steps_of(self, kind: StepKind) -> dict[str, Step]:
+        """The steps of ``kind``, by name, in the flow's order."""
+        return {name: step for name, step in self.steps.items() if step.kind == kind}
+
+    def name_of(self, kind: StepKind) -> str:
+        """The name of the flow's one step of ``kind``."""
+        names = list(self.steps_of(kind))
+        if len(names) != 1:
+            raise KeyError(f"flow '{self.flow}' has {len(names)} steps of kind '{kind}' ({', '.join(names) or 'none'}), not one")
+        return names[0]
+
+    @property
+    def receives(self) -> bool:
+        """The flow starts from a received document (its first step signs for it: 签收)."""
+        return self.step(self.start).kind == StepKind.sign_for
+
+    def outcome_label(self, outcome: str | None) -> str:
+        """How ``outcome`` reads to a person (approve → 同意)."""
+        return self.outcomes.get(outcome or "", outcome or "")
 
     def step(self, name: str) -> Step:
         try:
@@ -97,54 +185,168 @@ class FlowDefinition(BaseModel):
             raise KeyError(f"flow '{self.flow}' has no step '{name}'") from None
 
 
-def load_flow(path: Path, known_actions: set[str], known_flows: set[str] | None = None) -> FlowDefinition:
-    """Read and check one flow file; raise SourceErrors naming file:line for every problem."""
-    doc = load_yaml(path)
-    data = dict(doc.data) if isinstance(doc.data, dict) else doc.data
-    definition = doc.validate(FlowDefinition, data)
-    definition = definition.model_copy(update={"source": path.read_text(encoding="utf-8")})
+class _Fragment(BaseModel):
+    """An included file: shared steps (each may be partial: the including flow completes it) and outcome words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    outcomes: dict[str, str] = Field(default_factory=dict)
+
+
+class _FlowSource(YamlDoc):
+    """A flow file with its included files: the merged data, and for any location the file and
+    line it came from (so :meth:`YamlDoc.validate` names the included file for an included part)."""
+
+    def __init__(self, flow: YamlDoc, text: str) -> None:
+        data = {k: v for k, v in flow.data.items() if k != "include"} if isinstance(flow.data, dict) else flow.data
+        super().__init__(flow.path, None, data, text)
+        self.flow = flow
+        self.step_docs: dict[str, YamlDoc] = {}  # included step -> the file that defines it
+        self.outcome_docs: dict[str, YamlDoc] = {}
+        self.texts = [text]
+
+    def doc_for(self, loc: tuple[str | int, ...]) -> YamlDoc:
+        own = self.flow.data if isinstance(self.flow.data, dict) else {}
+        own_outcomes = own.get("outcomes")
+        if loc[:1] == ("outcomes",) and len(loc) > 1 and not (isinstance(own_outcomes, dict) and loc[1] in own_outcomes):
+            return self.outcome_docs.get(str(loc[1]), self.flow)
+        if loc[:1] != ("steps",) or len(loc) < 2 or loc[1] not in self.step_docs:
+            return self.flow
+        own_steps = own.get("steps")
+        own_step = own_steps.get(loc[1]) if isinstance(own_steps, dict) else None
+        if isinstance(own_steps, dict) and loc[1] in own_steps and (not isinstance(own_step, dict) or len(loc) == 2 or loc[2] in own_step):
+            return self.flow
+        return self.step_docs[str(loc[1])]
+
+    def line_of(self, loc: Any) -> int | None:
+        loc = tuple(loc)
+        return self.doc_for(loc).line_of(loc)
+
+    def error(self, loc: Any, message: str, fix: str = "") -> SourceError:
+        loc = tuple(loc)
+        return self.doc_for(loc).error(loc, message, fix)
+
+
+def _read_flow(path: Path) -> _FlowSource:
+    """The flow file at ``path`` with its ``include:`` files merged in (see the module docstring)."""
+    flow = load_yaml(path)
+    source = _FlowSource(flow, path.read_text(encoding="utf-8"))
+    raw = flow.data.get("include", []) if isinstance(flow.data, dict) else []
+    names = [raw] if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise flow.error(("include",), "include: must be a file name or a list of file names", "e.g. include: [_shared/outcomes.yaml, _shared/issue_tail.yaml]")
+    steps: dict[str, dict[str, Any]] = {}
+    outcomes: dict[str, str] = {}
+    errors: list[SourceError] = []
+    for index, name in enumerate(names):
+        target = path.parent / name
+        if not target.is_file():
+            errors.append(flow.error(("include", index) if isinstance(raw, list) else ("include",), f"included file '{name}' not found", f"give a path relative to {path.parent}"))
+            continue
+        doc = load_yaml(target)
+        fragment = doc.validate(_Fragment)
+        source.texts.append(target.read_text(encoding="utf-8"))
+        for step_name, step in fragment.steps.items():
+            if step_name in steps:
+                errors.append(doc.error(("steps", step_name), f"step '{step_name}' is already included from {source.step_docs[step_name].path}", "define each shared step in one included file"))
+            steps[step_name] = step
+            source.step_docs[step_name] = doc
+        for outcome, label in fragment.outcomes.items():
+            outcomes.setdefault(outcome, label)
+            source.outcome_docs.setdefault(outcome, doc)
+    if errors:
+        raise SourceErrors(errors)
+    data = source.data
+    own_steps, own_outcomes = (data.get("steps", {}), data.get("outcomes", {})) if isinstance(data, dict) else (None, None)
+    if isinstance(own_steps, dict) and isinstance(own_outcomes, dict):  # else validation names what is wrong in the flow file
+        merged = {name: step for name, step in own_steps.items() if name not in steps}
+        for name, step in steps.items():
+            own = own_steps.get(name, {})
+            merged[name] = {**step, **own} if isinstance(own, dict) else own
+        source.data = {**data, "steps": merged, "outcomes": {**outcomes, **own_outcomes}}
+    return source
+
+
+def load_flow(path: Path, action_kinds: Mapping[str, StepKind], known_flows: set[str] | None = None) -> FlowDefinition:
+    """Read and check one flow file (``action_kinds``: each known action and the kind of step it
+    performs); raise SourceErrors naming file:line for every problem."""
+    source = _read_flow(path)
+    definition = source.validate(FlowDefinition)
+    definition = definition.model_copy(update={"source": "\n".join(source.texts)})
     errors: list[SourceError] = []
     if definition.start not in definition.steps:
-        errors.append(doc.error(("start",), f"start step '{definition.start}' is not defined", f"use one of: {', '.join(definition.steps)}"))
+        errors.append(source.error(("start",), f"start step '{definition.start}' is not defined", f"use one of: {', '.join(definition.steps)}"))
     for name, step in definition.steps.items():
-        loc = ("steps", name)
-        if (step.do is None) == (step.by is None):
-            errors.append(doc.error(loc, f"step '{name}' must have exactly one of 'do' (automatic action) or 'by' (human role)", "add do: <action> or by: <role>"))
-        if step.do is not None and step.do not in known_actions:
-            errors.append(doc.error((*loc, "do"), f"unknown action '{step.do}' in step '{name}'", f"use one of: {', '.join(sorted(known_actions))}"))
-        for outcome, target in step.targets.items():
-            if target != END and target not in definition.steps:
-                where = (*loc, "next") if isinstance(step.next, str) else (*loc, "next", outcome)
-                errors.append(doc.error(where, f"step '{name}' goes to unknown step '{target}'", f"define step '{target}' or use one of: {', '.join([*definition.steps, END])}"))
-        if step.mode != "one" and not step.human:
-            errors.append(doc.error((*loc, "mode"), f"step '{name}' has mode '{step.mode}' but is automatic", "mode applies to human steps (by: <role>) only"))
-        if step.human and isinstance(step.next, dict) and not step.next:
-            errors.append(doc.error((*loc, "next"), f"human step '{name}' has no outcomes", "list at least one outcome, e.g. approve: <step>"))
-        if step.start_flow and known_flows is not None and step.start_flow not in known_flows:
-            errors.append(doc.error((*loc, "start_flow"), f"unknown flow '{step.start_flow}'", f"use one of: {', '.join(sorted(known_flows))}"))
+        errors.extend(_step_errors(source, definition, name, step, action_kinds, known_flows))
     if not errors:
-        unreachable = set(definition.steps) - _reachable(definition)
-        for name in sorted(unreachable):
-            errors.append(doc.error(("steps", name), f"step '{name}' can never be reached from '{definition.start}'", "link it from another step's next, or remove it"))
+        errors.extend(_wiring_errors(source, definition))
     if errors:
         raise SourceErrors(errors)
     return definition
 
 
-def _reachable(definition: FlowDefinition) -> set[str]:
+def _step_errors(source: _FlowSource, definition: FlowDefinition, name: str, step: Step, action_kinds: Mapping[str, StepKind], known_flows: set[str] | None) -> list[SourceError]:
+    loc = ("steps", name)
+    errors: list[SourceError] = []
+    if (step.do is None) == (step.by is None):
+        errors.append(source.error(loc, f"step '{name}' must have exactly one of 'do' (automatic action) or 'by' (human role)", "add do: <action> or by: <role>"))
+    if step.do is not None and step.do not in action_kinds:
+        errors.append(source.error((*loc, "do"), f"unknown action '{step.do}' in step '{name}'", f"use one of: {', '.join(sorted(action_kinds))}"))
+    elif step.do is not None and action_kinds[step.do] != step.kind:
+        errors.append(source.error((*loc, "kind"), f"step '{name}' is of kind '{step.kind}' but its action '{step.do}' performs '{action_kinds[step.do]}'", f"use kind: {action_kinds[step.do]}, or an action of kind '{step.kind}'"))
+    if step.by is not None and step.kind not in HUMAN_KINDS:
+        errors.append(source.error((*loc, "kind"), f"step '{name}' is of kind '{step.kind}', which the system does, but a person acts on it (by: {step.by.value})", f"a person does: {', '.join(sorted(HUMAN_KINDS))}"))
+    for outcome, target in step.targets.items():
+        where = (*loc, "next") if isinstance(step.next, str) else (*loc, "next", outcome)
+        if target != END and target not in definition.steps:
+            errors.append(source.error(where, f"step '{name}' goes to unknown step '{target}'", f"define step '{target}' or use one of: {', '.join([*definition.steps, END])}"))
+        if outcome not in definition.outcomes:
+            errors.append(source.error(where, f"outcome '{outcome}' of step '{name}' has no words for a person", f"add it to outcomes: (e.g. {outcome}: 同意), here or in an included file"))
+    if step.mode != "one" and not step.human:
+        errors.append(source.error((*loc, "mode"), f"step '{name}' has mode '{step.mode}' but is automatic", "mode applies to human steps (by: <role>) only"))
+    if step.human and isinstance(step.next, dict) and not step.next:
+        errors.append(source.error((*loc, "next"), f"human step '{name}' has no outcomes", "list at least one outcome, e.g. approve: <step>"))
+    if step.start_flow and known_flows is not None and step.start_flow not in known_flows:
+        errors.append(source.error((*loc, "start_flow"), f"unknown flow '{step.start_flow}'", f"use one of: {', '.join(sorted(known_flows))}"))
+    return errors
+
+
+def _wiring_errors(source: _FlowSource, definition: FlowDefinition) -> list[SourceError]:
+    """Reachability from the start, ``end`` from every step, and the order of the ORDERS."""
+    reachable = _reachable(definition, definition.start)
+    errors = [
+        source.error(("steps", name), f"step '{name}' can never be reached from '{definition.start}'", "link it from another step's next, or remove it")
+        for name in definition.steps if name not in reachable
+    ]
+    for name in sorted(reachable - {END}):
+        if END not in _reachable(definition, name):
+            errors.append(source.error(("steps", name), f"step '{name}' never leads to '{END}': a circulation there would run forever", f"let one of its next steps lead on to {END}"))
+    for order in ORDERS:
+        if order.if_present and not definition.steps_of(order.earlier):
+            continue
+        passed = set(definition.steps_of(order.earlier))
+        for name in sorted(set(definition.steps_of(order.later)) & _reachable(definition, definition.start, passed)):
+            errors.append(source.error(("steps", name, "kind"), f"step '{name}' ({order.later}) can be reached without a step of kind '{order.earlier}' before it: {order.why}", f"put a step of kind '{order.earlier}' on every way to '{name}'"))
+    return errors
+
+
+def _reachable(definition: FlowDefinition, first: str, blocked: set[str] | frozenset[str] = frozenset()) -> set[str]:
+    """The steps (and ``end``) reachable from ``first`` without passing a ``blocked`` step."""
     seen: set[str] = set()
-    todo = [definition.start]
+    todo = [first]
     while todo:
         name = todo.pop()
-        if name in seen or name == END:
+        if name in seen or name in blocked:
             continue
         seen.add(name)
-        todo.extend(definition.steps[name].targets.values())
+        if name != END:
+            todo.extend(definition.steps[name].targets.values())
     return seen
 
 
-def load_flows(directory: Path, known_actions: set[str]) -> dict[str, FlowDefinition]:
-    """Every ``*.yaml`` in ``directory``, keyed by flow name."""
+def load_flows(directory: Path, action_kinds: Mapping[str, StepKind]) -> dict[str, FlowDefinition]:
+    """Every ``*.yaml`` directly in ``directory`` (included fragments live in subfolders), keyed by flow name."""
     paths = sorted(directory.glob("*.yaml"))
     if not paths:
         raise SourceError(directory, None, "no flow files (*.yaml) found", "point GONGWEN_FLOWS_DIR at a folder with flow definitions")
@@ -153,7 +355,7 @@ def load_flows(directory: Path, known_actions: set[str]) -> dict[str, FlowDefini
     errors: list[SourceError] = []
     for path in paths:
         try:
-            definition = load_flow(path, known_actions, names)
+            definition = load_flow(path, action_kinds, names)
         except SourceErrors as exc:
             errors.extend(exc.errors)
             continue

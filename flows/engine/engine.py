@@ -2,8 +2,9 @@
 
 Small on purpose: it moves a circulation from step to step. Every move is ONE transaction that
 takes the circulation's row lock, checks the step is still the one expected (so a retried or
-duplicated run is a no-op), performs the step's effect (an action from ``actions.py``, or a
-person's decision), finishes the work item, opens the next one and appends the audit record.
+duplicated run is a no-op), performs the step's effect (an action of the registry the engine
+is given, ``flows/actions`` ``ACTIONS``, or a person's decision), finishes the work item, opens
+the next one and appends the audit record.
 Human steps leave the circulation ``waiting`` in the database; no process waits for a person.
 Prefect (``runner.py``) drives the automatic steps.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,7 +28,7 @@ from gongwen_engine.config.errors import FlowError
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Organisation, Role, User
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
+from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, StepKind, load_flows
 from gongwen_engine.flows.engine.records import gather_record
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
@@ -100,6 +102,26 @@ class StepContext:
     def audit(self, action: str, document_id: int | None = None, **detail: Any) -> None:
         self.engine.audit(self.session, self.actor, action, self.circulation, document_id, self.step_name, detail)
 
+    def finished_at(self, kind: StepKind) -> datetime | None:
+        """When this circulation last finished a step of ``kind`` (None: it has not)."""
+        names = list(self.engine.flow(self.circulation.flow).steps_of(kind))
+        item = self.session.exec(select(WorkItem).where(WorkItem.circulation_id == self.circulation.id, WorkItem.step.in_(names), WorkItem.status == "done").order_by(WorkItem.id.desc())).first()
+        return item.finished_at if item else None
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """An automatic action a step names with ``do:``: the kind of step it performs, and what it does
+    (returns the outcome, or None for ``done``)."""
+
+    kind: StepKind
+    run: Callable[[StepContext], str | None]
+
+
+def action_kinds(actions: Mapping[str, ActionSpec]) -> dict[str, StepKind]:
+    """Each action's name and the kind of step it performs (what the flow loader checks ``do:`` against)."""
+    return {name: spec.kind for name, spec in actions.items()}
+
 
 @dataclass
 class StepResult:
@@ -114,16 +136,14 @@ class Engine:
     """Config + flows + database + storage: everything a step needs."""
 
     settings: Settings = field(default_factory=Settings)
+    actions: Mapping[str, ActionSpec] = field(kw_only=True)  # the action registry (flows/actions ACTIONS)
     config: Config = field(init=False)
     flows: dict[str, FlowDefinition] = field(init=False)
     db: SqlEngine = field(init=False)
 
     def __post_init__(self) -> None:
-        from gongwen_engine.flows import actions  # registers the actions
-
         self.config = load_config(self.settings.config_dir)
-        self.flows = load_flows(Path(self.settings.flows_dir or PACKAGED_FLOWS_DIR), set(actions.ACTIONS))
-        self.actions = actions.ACTIONS
+        self.flows = load_flows(Path(self.settings.flows_dir or PACKAGED_FLOWS_DIR), action_kinds(self.actions))
         url = self.settings.resolved_database_url
         db.migrate(url)
         self.db = db.get_engine(url)
@@ -200,7 +220,7 @@ class Engine:
             items = self._open_items(session, circ, circ.step)
             if step.human:
                 policy = self.config.policy(circ.policy)
-                auto = policy.auto_approve.get(circ.step)
+                auto = policy.auto_approve.get(step.kind)
                 if auto is None or self.config.org(circ.org).level in policy.wait_at_levels:
                     circ.status, circ.claimed_by = "waiting", None
                     session.add(circ)
@@ -211,7 +231,7 @@ class Engine:
                 self._human_done(session, circ, items[-1], step, auto, actor, None)
             else:
                 ctx = StepContext(self, session, circ, circ.step, step, "system")
-                outcome = self.actions[step.do](ctx)
+                outcome = self.actions[step.do].run(ctx)
                 self._finish_item(session, circ, items[0], step, outcome, "system", None)
                 if step.record:
                     self.write_record(session, circ)
@@ -358,7 +378,8 @@ class Engine:
         item.status, item.outcome, item.actor, item.comment, item.finished_at = "done", outcome or "done", actor, comment, utcnow()
         item.attempts += 1
         session.add(item)
-        detail = {"title": step.title, "outcome": outcome or "done", "worker": self.worker_name}
+        # the words with the outcome: the record reads the same after the flow files change (归档 keeps it)
+        detail = {"title": step.title, "outcome": outcome or "done", "outcome_label": self.flow(circ.flow).outcome_label(outcome or "done"), "worker": self.worker_name}
         if comment:
             detail["comment"] = comment
         if item.acted_for:
@@ -553,11 +574,6 @@ class Engine:
     def status_counts(self) -> dict[str, int]:
         with Session(self.db) as session:
             return dict(session.exec(select(Circulation.status, func.count()).group_by(Circulation.status)).all())
-
-    @staticmethod
-    def step_finished_at(session: Session, circulation_id: int, step: str) -> datetime | None:
-        item = session.exec(select(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.step == step, WorkItem.status == "done").order_by(WorkItem.id.desc())).first()
-        return item.finished_at if item else None
 
     # ---- audit -----------------------------------------------------------------------------------
     @staticmethod

@@ -18,23 +18,6 @@ from gongwen_engine.flows.engine.definition import FlowDefinition
 from gongwen_engine.models.records import DraftParticulars, Opinion, ReceivedParticulars, RecordData, RecordKind
 from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem
 
-# How an outcome reads on a record, in the inbox and in the handling history.
-OUTCOME_WORDS = {
-    "approve": "同意",
-    "return": "退回",
-    "submit": "提交",
-    "read": "已阅",
-    "forward": "转发",
-    "file": "存档",
-    "reply": "答复",
-    "reject": "不予受理",
-    "done": "已办",
-}
-
-
-def outcome_word(outcome: str | None) -> str:
-    return OUTCOME_WORDS.get(outcome or "", outcome or "")
-
 
 def actor_name(config: Config, actor: str | None) -> str:
     """A person's name; a policy reads as what it is (演示策略自动办理), never as a person."""
@@ -81,7 +64,7 @@ def _opinions(session: Session, config: Config, flow: FlowDefinition, circ: Circ
                          .order_by(WorkItem.finished_at, WorkItem.id))
     return [
         Opinion(
-            step_title=flow.steps[item.step].title if item.step in flow.steps else item.step, outcome_label=outcome_word(item.outcome),
+            step_title=flow.steps[item.step].title if item.step in flow.steps else item.step, outcome_label=flow.outcome_label(item.outcome),
             comment=item.comment, person=actor_name(config, item.actor),
             acting_for=config.users[item.acted_for].name if item.acted_for and item.acted_for in config.users else None,
             finished_on=item.finished_at.date() if item.finished_at else None,

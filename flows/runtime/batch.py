@@ -41,6 +41,7 @@ from gongwen_engine.doc_templates import pdf
 from gongwen_engine.doc_templates.archive_files import pages_with_text
 from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
+from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.runtime.runner import current_engine, use_engine
@@ -48,8 +49,6 @@ from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document
 
 log = logging.getLogger(__name__)
-SEAL_ACTION = "seal"
-ARCHIVE_ACTION = "archive"
 
 
 def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
@@ -82,15 +81,15 @@ def batch_name(engine: Engine, circulations: list[Circulation]) -> str:
     return f"{orgs[0].short_name} 等 {len(orgs)} 个单位"
 
 
-def steps_ahead(engine: Engine, session: Session, circulation_ids: list[int], action: str) -> list[Circulation]:
-    """The circulations whose next step is the automatic ``action``."""
+def steps_ahead(engine: Engine, session: Session, circulation_ids: list[int], kind: StepKind) -> list[Circulation]:
+    """The circulations whose next step is an automatic step of ``kind``."""
     found = []
     for cid in circulation_ids:
         circ = session.get(Circulation, cid)
         if circ is None or circ.step is None or circ.status not in ("ready", "running"):
             continue
         step = engine.flow(circ.flow).step(circ.step)
-        if not step.human and step.do == action:
+        if not step.human and step.kind == kind:
             found.append(circ)
     return found
 
@@ -100,7 +99,7 @@ def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:
     lock held). Returns how many were converted."""
     files: list[Path] = []
     with Session(engine.db) as session:
-        for circ in steps_ahead(engine, session, circulation_ids, SEAL_ACTION):
+        for circ in steps_ahead(engine, session, circulation_ids, StepKind.seal):
             doc = session.get(Document, circ.document_id) if circ.document_id else None
             if doc and doc.file and (engine.storage / doc.file).is_file():
                 files.append(engine.storage / doc.file)
@@ -115,7 +114,7 @@ def prepare_filing(engine: Engine, circulation_ids: list[int]) -> int:
     归档 step under the lock finds them, and a file changed since is measured again)."""
     files: dict[str, Path] = {}
     with Session(engine.db) as session:
-        for circ in steps_ahead(engine, session, circulation_ids, ARCHIVE_ACTION):
+        for circ in steps_ahead(engine, session, circulation_ids, StepKind.archive):
             for row in session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circ.id)):
                 files[row.sha256] = engine.storage / row.file
             for doc_id in (circ.document_id, circ.received_id):

@@ -26,7 +26,9 @@ import anyio
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates import pdf
+from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.engine.claims import has_claimable, work_signal
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
@@ -43,7 +45,7 @@ def use_engine(engine: Engine) -> None:
 def current_engine() -> Engine:
     global _engine
     if _engine is None:
-        _engine = Engine()
+        _engine = Engine(Settings(), actions=ACTIONS)
     return _engine
 
 

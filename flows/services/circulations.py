@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.doc_templates.diff import diff_contents
 from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.flows.engine.records import actor_name, outcome_word
+from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.models.tables import AuditEvent, Circulation, Document, utcnow
 
 
@@ -98,12 +98,12 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
     """What happened in a circulation, in words a secretary understands."""
     with Session(engine.db) as session:
         circ = session.get(Circulation, circulation_id)
-        steps = engine.flow(circ.flow).steps
+        flow = engine.flow(circ.flow)
         lines = []
         for ev in session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circulation_id).order_by(AuditEvent.id)):
             if ev.action.startswith("step:"):
-                step = steps.get(ev.step or "")
-                what = f"{step.title if step else ev.step}：{outcome_word(ev.detail.get('outcome'))}"
+                step = flow.steps.get(ev.step or "")
+                what = f"{step.title if step else ev.step}：{flow.outcome_label(ev.detail.get('outcome'))}"
                 if ev.detail.get("comment"):
                     what += f"（{ev.detail['comment']}）"
             else:

@@ -34,7 +34,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from gongwen_engine.flows.actions.archiving import verify as archive_verify
-from gongwen_engine.flows.engine.definition import END
+from gongwen_engine.flows.engine.definition import END, StepKind
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.audit import verify_chain
 from gongwen_engine.models.rules.archive import item_sequence
@@ -136,8 +136,8 @@ def check_invariants(engine: Engine, root: str | None = None, expect_finished: b
     _circulation_files(report, rows, engine.storage)
     _numbers(report, rows, engine)
     _deliveries(report, rows, engine)
-    _registrations(report, rows)
-    _archive(report, rows, checked_files, problems)
+    _registrations(report, rows, engine)
+    _archive(report, rows, engine, checked_files, problems)
     _audit(report, rows, engine)
     for broken in chain.breaks:
         report.add(f"audit_chain_{broken.kind}", f"audit seq {broken.seq} (id {broken.id})", broken.message)
@@ -256,6 +256,17 @@ def _done_steps(rows: _Rows) -> dict[int, Counter]:
     return done
 
 
+def _done_kinds(rows: _Rows, engine: Engine) -> dict[int, set[StepKind]]:
+    """The kinds of step each circulation finished (its flow's ``kind:``, whatever the steps are named)."""
+    flows = {c.id: engine.flows.get(c.flow) for c in rows.circulations}
+    done: dict[int, set[StepKind]] = defaultdict(set)
+    for item in rows.work_items:
+        flow = flows.get(item.circulation_id)
+        if flow is not None and item.step in flow.steps:
+            done[item.circulation_id].add(flow.steps[item.step].kind)
+    return done
+
+
 def _deliveries(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
     docs = {d.id: d for d in rows.documents}
     for (doc_id, recipient), n in Counter((d.document_id, d.recipient) for d in rows.deliveries).items():
@@ -268,9 +279,9 @@ def _deliveries(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
     for c in rows.circulations:
         if c.parent_id is not None and c.received_id and (c.received_id, c.org) not in delivered:
             report.add("circulation_without_delivery", f"circulation {c.id} ({c.org})", f"no delivery of {_doc_label(docs, c.received_id)}")
-    done = _done_steps(rows)
+    done = _done_kinds(rows, engine)
     for c in rows.circulations:
-        if not done[c.id].get("distribute") or not c.document_id:
+        if StepKind.distribute not in done[c.id] or not c.document_id:
             continue
         chosen = getattr(c, "deliver_to", None)  # the recipients chosen at launch, else every subordinate
         expected = set(chosen) if chosen else {o.code for o in engine.config.children(c.org)}
@@ -281,14 +292,14 @@ def _deliveries(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
             report.add("delivery_unexpected", _doc_label(docs, c.document_id), f"delivered to {code}, not a subordinate of {c.org}")
 
 
-def _registrations(report: InvariantReport, rows: _Rows) -> None:
+def _registrations(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
     for (org, doc_id), n in Counter((r.org, r.document_id) for r in rows.registrations).items():
         if n > 1:
             report.add("registration_duplicate", org, f"document {doc_id} registered {n} times")
     registered = {(r.org, r.document_id) for r in rows.registrations}
-    done = _done_steps(rows)
+    done = _done_kinds(rows, engine)
     for c in rows.circulations:
-        if done[c.id].get("register") and c.received_id and (c.org, c.received_id) not in registered:
+        if StepKind.register in done[c.id] and c.received_id and (c.org, c.received_id) not in registered:
             report.add("registration_missing", f"circulation {c.id} ({c.org})", f"registered (step done) but no registration of document {c.received_id}")
     serials: dict[tuple[str, int], list[int]] = defaultdict(list)
     for r in rows.registrations:
@@ -299,14 +310,14 @@ def _registrations(report: InvariantReport, rows: _Rows) -> None:
 
 # ---- archive --------------------------------------------------------------------------------------
 
-def _archive(report: InvariantReport, rows: _Rows, checked_files: int, problems: list) -> None:
+def _archive(report: InvariantReport, rows: _Rows, engine: Engine, checked_files: int, problems: list) -> None:
     for cid, n in Counter(i.circulation_id for i in rows.items if i.circulation_id is not None).items():
         if n > 1:
             report.add("archive_item_duplicate", f"circulation {cid}", f"{n} archive items")
     filed = {i.circulation_id for i in rows.items}
-    done = _done_steps(rows)
+    done = _done_kinds(rows, engine)
     for c in rows.circulations:
-        if done[c.id].get("archive") and c.id not in filed and c.id not in rows.not_filed:
+        if StepKind.archive in done[c.id] and c.id not in filed and c.id not in rows.not_filed:
             report.add("archive_item_missing", f"circulation {c.id} ({c.org})", "filed (step done) but no archive item and no not_filed record")
     classes: dict[tuple[str, int, str, str], list[int]] = defaultdict(list)
     for i in rows.items:

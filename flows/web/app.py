@@ -20,7 +20,7 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.doc_templates.reader.loading import ReadLimits
-from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.deps import NeedSignIn
 from gongwen_engine.flows.web.pages import Web, render
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
     """The web workplace over one engine. ``run_steps``: run the automatic steps in a background
     thread after each action (else ``gongwen worker`` does)."""
     settings = settings or Settings()
-    engine = Engine(settings)
+    engine = open_engine(settings)
     runner = StepRunner(engine, poll_seconds) if run_steps else None
     web = Web(engine, runner, load_password_hashes(engine.config.directory))
     app = FastAPI(title="gongwen 公文流转", docs_url=None, redoc_url=None, openapi_url=None)

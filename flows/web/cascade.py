@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gongwen_engine.config.schema import Organisation, Role
+from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.flows.services.workplace import cascade_picture_rows
@@ -32,7 +33,8 @@ STATES: dict[str, str] = {
     "delivered": "已送达",
     "pending": "未送达",
 }
-SIGN_FOR, SIGN_OFF, DISTRIBUTE = "sign_for", "sign_off", "distribute"
+# The kinds of step whose completion moves a node on (furthest first), and the state it reaches.
+PASSED: tuple[tuple[StepKind, str], ...] = ((StepKind.distribute, "distributed"), (StepKind.sign_off, "signed"), (StepKind.sign_for, "received"))
 
 
 @dataclass
@@ -60,6 +62,8 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
     now = now or utcnow()
     rows = cascade_picture_rows(engine, circulation_id)
     circs, items, done_steps, archived, numbers = rows.circulations, rows.human_items, rows.done_steps, rows.archived, rows.doc_numbers
+    flow_of = {c.id: engine.flow(c.flow) for c in circs}
+    done_kinds = {(c, flow_of[c].steps[s].kind) for c, s in done_steps if s in flow_of[c].steps}
     open_items: dict[int, list[WorkItem]] = {}
     for item in items:
         if item.status == "open":
@@ -70,7 +74,7 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
 
     def node(circ: Circulation) -> CascadeNode:
         waiting = open_items.get(circ.id, [])
-        n = CascadeNode(engine.config.org(circ.org), _state(circ, done_steps, archived), circ.id, numbers.get(circ.document_id))
+        n = CascadeNode(engine.config.org(circ.org), _state(circ, done_kinds, archived), circ.id, numbers.get(circ.document_id))
         if n.state == "waiting":
             n.waiting_for = _waiting_for(engine, circ, waiting)
         dues = [i.due_at for i in waiting if i.due_at]
@@ -88,7 +92,7 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
     return node(circs[0])
 
 
-def _state(circ: Circulation, done_steps: set[tuple[int, str]], archived: set[int]) -> str:
+def _state(circ: Circulation, done_kinds: set[tuple[int, StepKind]], archived: set[int]) -> str:
     if circ.status == "failed":
         return "failed"
     if circ.id in archived:
@@ -97,8 +101,8 @@ def _state(circ: Circulation, done_steps: set[tuple[int, str]], archived: set[in
         return "done"
     if circ.status == "waiting":
         return "waiting"
-    for step, state in ((DISTRIBUTE, "distributed"), (SIGN_OFF, "signed"), (SIGN_FOR, "received")):
-        if (circ.id, step) in done_steps:
+    for kind, state in PASSED:
+        if (circ.id, kind) in done_kinds:
             return state
     return "delivered"
 

@@ -16,7 +16,6 @@ from markupsafe import Markup, escape
 
 from gongwen_engine.config.schema import User
 from gongwen_engine.flows.actions.archiving import Archivist, archivist, item_folder
-from gongwen_engine.flows.engine.records import outcome_word
 from gongwen_engine.flows.services.archive import catalogue as catalogue_file
 from gongwen_engine.flows.services.archive import find_item, fonds_years, log_show, search_archive
 from gongwen_engine.flows.services.archive_exports import item_metadata
@@ -109,7 +108,7 @@ def record_page(request: Request, code: str, user: User = CurrentUser) -> HTMLRe
 def _history_line(web: Web, event: dict) -> dict:
     detail = event.get("detail") or {}
     if event["action"].startswith("step:"):
-        what = f"{detail.get('title', event.get('step'))}：{outcome_word(detail.get('outcome'))}"
+        what = f"{detail.get('title', event.get('step'))}：{detail.get('outcome_label', detail.get('outcome'))}"  # the words recorded with it
         if detail.get("comment"):
             what += f"（{detail['comment']}）"
     else:

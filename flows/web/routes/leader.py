@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gongwen_engine.config.schema import Role, User
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.flows.engine.engine import CHINA, FlowError
-from gongwen_engine.flows.engine.records import OUTCOME_WORDS
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
 from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
 from gongwen_engine.flows.services.workplace import ItemView, actionable_items, delegations_of, human_item
@@ -76,7 +75,7 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
     same_role = [u for u in web.engine.config.users_with(circ.org, step.by) if u.id != user.id]
     return render(
         request, "item.html.j2", item=item, circ=circ, doc=doc, step=step, flow=web.engine.flow(circ.flow), printed=printed, actionable=actionable,
-        outcomes=[(o, OUTCOME_WORDS.get(o, o)) for o in step.targets], revisable=revisable, same_role=same_role,
+        outcomes=[(o, web.engine.flow(circ.flow).outcome_label(o)) for o in step.targets], revisable=revisable, same_role=same_role,
         timeline=timeline(web.engine, circ.id), diff=diff, drafts=drafts, overdue=bool(item.due_at and aware(item.due_at) < utcnow()),
     )
 
@@ -96,7 +95,7 @@ def act(
         raise WebError(403 if isinstance(exc, PermissionDenied) else 409, str(exc), "请回到“待办”列表，办理属于您的事项。") from None
     web.wake_runner()
     step = web.engine.flow(circ.flow).step(item.step)
-    flash(request, f"已办理：{step.title} · {OUTCOME_WORDS.get(outcome, outcome)}" + (f"（{comment.strip()}）" if comment.strip() else "") + "。后续环节由系统继续办理。")
+    flash(request, f"已办理：{step.title} · {web.engine.flow(circ.flow).outcome_label(outcome)}" + (f"（{comment.strip()}）" if comment.strip() else "") + "。后续环节由系统继续办理。")
     return RedirectResponse("/inbox" if result.circulation_id else "/", status_code=303)
 
 

@@ -31,17 +31,16 @@ router = APIRouter()
 OFFICIAL_TYPES = DOC_TYPES[: DOC_TYPES.index("纪要") + 1]  # the 15 types of the 2012 regulations (命令 and 令 both listed)
 UPWARD_TYPES = ("请示", "报告")  # 上行文 (domain README §4): the header carries 签发人
 STATUS_WORDS = {"ready": "待系统办理", "running": "系统办理中", "waiting": "待办理", "done": "已办结", "failed": "出错"}
-RECEIVE_START = "sign_for"  # flows that start by signing for a received document take an upload
 
 
 def launch_flows(web: Web) -> list[tuple[str, str]]:
     """(name, title) of the flows a secretary starts over a new draft."""
-    return [(f.flow, f.title) for f in web.engine.flows.values() if f.step(f.start).do != RECEIVE_START]
+    return [(f.flow, f.title) for f in web.engine.flows.values() if not f.receives]
 
 
 def receive_flows(web: Web) -> list[tuple[str, str]]:
     """(name, title) of the flows that start from a received document."""
-    return [(f.flow, f.title) for f in web.engine.flows.values() if f.step(f.start).do == RECEIVE_START]
+    return [(f.flow, f.title) for f in web.engine.flows.values() if f.receives]
 
 
 def direction_of(doc_type: str) -> str:

@@ -1,0 +1,36 @@
+"""拟办 and 拟稿 of a forwarding notice."""
+
+from __future__ import annotations
+
+from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
+from gongwen_engine.flows.engine.engine import StepContext
+from gongwen_engine.models.issuers import issuer_names
+from gongwen_engine.models.tables import Document
+
+
+def decide_forwarding(ctx: StepContext) -> str:
+    """拟办: forward to the organisation's children if it has any, otherwise file it."""
+    return "forward" if ctx.config.children(ctx.circulation.org) else "file"
+
+
+def _ref(ctx: StepContext, doc: Document) -> DocRef:
+    return DocRef(issuer=issuer_names(ctx.config, doc).short_name, title=doc.title, doc_number=doc.doc_number or "")
+
+
+def draft_forwarding(ctx: StepContext) -> None:
+    """拟稿: draft the forwarding notice from the step's template; a re-draft is a new version."""
+    circ = ctx.circulation
+    received = ctx.document(circ.received_id)
+    original = ctx.document(received.original_id) if received.original_id else received
+    content = draft_forwarding_notice(ctx.org, _ref(ctx, original), _ref(ctx, received), ctx.today, ctx.step.template or "forwarding_notice.j2")
+    version = 1
+    if circ.document_id:
+        version = ctx.document(circ.document_id).version + 1
+    doc = Document(
+        org=circ.org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"),
+        forwards_id=received.id, original_id=original.id, circulation_id=circ.id, version=version,
+    )
+    ctx.session.add(doc)
+    ctx.session.flush()
+    circ.document_id = doc.id
+    ctx.audit("drafted", doc.id, title=doc.title, version=version)

@@ -1,0 +1,21 @@
+"""How interfaces get an engine (``open_engine``: over the settings, with the action registry of
+``flows/actions``) and the checked flows (``flow_definitions``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.actions import ACTIONS
+from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR, FlowDefinition, load_flows
+from gongwen_engine.flows.engine.engine import Engine, action_kinds
+
+
+def open_engine(settings: Settings | None = None) -> Engine:
+    """The engine over ``settings`` (default: the environment's), running the registered actions."""
+    return Engine(settings or Settings(), actions=ACTIONS)
+
+
+def flow_definitions(settings: Settings) -> dict[str, FlowDefinition]:
+    """The flows of ``settings`` loaded and checked without a database (``gongwen check``)."""
+    return load_flows(Path(settings.flows_dir or PACKAGED_FLOWS_DIR), action_kinds(ACTIONS))

@@ -124,7 +124,7 @@ class Engine:
         self.flows = load_flows(Path(self.settings.flows_dir or PACKAGED_FLOWS_DIR), set(actions.ACTIONS))
         self.actions = actions.ACTIONS
         url = self.settings.resolved_database_url
-        db.migrate(url)
+        db.ensure_schema(url)  # one read; `gongwen migrate` (init) migrates explicitly
         self.db = db.get_engine(url)
         self.storage = self.settings.resolved_storage
         self.storage.mkdir(parents=True, exist_ok=True)

@@ -173,6 +173,14 @@ def refused(exc: BaseException) -> DatabaseUnavailable:
     )
 
 
+def database_failure(exc: BaseException) -> DatabaseUnavailable | None:
+    """``exc`` said plainly when it is the database's (unreachable, or an error retrying did not
+    cure); ``None`` for any other exception."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    return refused(exc) if isinstance(exc, DBAPIError) else None
+
+
 def in_doubt_error(exc: BaseException) -> DatabaseUnavailable:
     return DatabaseUnavailable(
         f"提交时与数据库（{where()}）的连接中断，无法确认本次操作是否已生效。"

@@ -46,6 +46,7 @@ from gongwen_engine.flows.services.circulations import inbox
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import SearchQuery, search
 from gongwen_engine.models.tables import ArchiveItem, Circulation, WorkItem, utcnow
+from gongwen_engine.flows.services.circulations import circulation, open_items, status_counts
 
 SEEDS = Path(__file__).parent / "seeds"
 LAUNCH_ORGS = ("acwf", "shandong", "hunan", "jinan", "qingdao", "jinan_lixia")
@@ -168,7 +169,7 @@ class Workload:
         return "ok"
 
     def _pick_item(self, rng: random.Random, need: str | None = None) -> tuple[WorkItem, Circulation] | None:
-        rows = [(i, c) for i, c, _ in self.engine.open_items()]
+        rows = [(i, c) for i, c, _ in open_items(self.engine)]
         if need:
             rows = [(i, c) for i, c in rows if need in self.engine.flow(c.flow).step(i.step).targets]
         return rng.choice(rows) if rows else None
@@ -288,7 +289,7 @@ def advance(engine: Engine, circulation_id: int, max_steps: int = 20) -> None:
     """Run a claimed circulation's automatic steps as the Prefect dispatcher does (without Prefect):
     until it waits for a person or ends; a step that raises is recorded as failed."""
     for _ in range(max_steps):
-        circ = engine.circulation(circulation_id)
+        circ = circulation(engine, circulation_id)
         if circ.status not in ("ready", "running") or circ.step is None:
             return
         try:
@@ -350,7 +351,7 @@ def work_item_checks(engine: Engine) -> list[str]:
 
 
 def status_counts(engine: Engine) -> dict[str, int]:
-    return engine.status_counts()
+    return status_counts(engine)
 
 
 def soak(engine: Engine, clients: int = 8, seconds: float = 60.0, seed: int = 1, during: Callable[[threading.Event], None] | None = None,

@@ -35,6 +35,7 @@ from gongwen_engine.models.archive import ARCHIVE_CODE_RE, FILE_ROLE_ORDER, RETE
 from gongwen_engine.models.archive_files import read_stamp
 from gongwen_engine.models.archive_search import SearchQuery, date_range_tokens, highlight, index_item, search
 from gongwen_engine.models.tables import ArchiveItem, Circulation, RetrievalLog
+from gongwen_engine.flows.services.circulations import status_counts
 
 SEED_004 = Path(__file__).resolve().parent / "seeds" / "004_601752e9ae930646.txt"  # a copy of shared/seeds
 SEED_004_TITLE = "關於做好2015年度婦女兒童發展規劃監測評估工作的通知"
@@ -73,7 +74,7 @@ def filed(tmp_path_factory) -> Engine:
                             body=_seed_004_text(), signature="济南市历下区妇女联合会", issued_on=date(2012, 3, 1))
     engine.launch("jinan_lixia", "issuing", lixia, policy="demo", actor="jinan_lixia_secretary")
     drive(engine)
-    assert engine.status_counts() == {"done": len(engine.config.organisations) + 1}
+    assert status_counts(engine) == {"done": len(engine.config.organisations) + 1}
     return engine
 
 
@@ -468,7 +469,7 @@ def test_a_connection_cut_during_an_archive_read_runs_it_again(filed, monkeypatc
     import psycopg
     from sqlalchemy.exc import OperationalError
 
-    from gongwen_engine.flows.cli import archive as cli_archive
+    from gongwen_engine.flows.services import archive as archive_service
     from gongwen_engine.flows.cli.main import app
 
     monkeypatch.setenv("GONGWEN_HOME", str(filed.settings.home))
@@ -476,7 +477,7 @@ def test_a_connection_cut_during_an_archive_read_runs_it_again(filed, monkeypatc
     monkeypatch.setenv("GONGWEN_CONFIG_DIR", str(filed.settings.config_dir))
     code = item_of(filed, "shandong").archive_code
     for name, args in (("search", ["archive", "search", "妇联", "--json"]), ("item_in_fonds", ["archive", "show", code]), ("verify", ["archive", "verify"])):
-        real, calls = getattr(cli_archive, name), []
+        real, calls = getattr(archive_service, name), []
 
         def cut_once(*a, real=real, calls=calls, **kw):  # noqa: ANN002, ANN003, ANN202
             calls.append(1)
@@ -484,7 +485,7 @@ def test_a_connection_cut_during_an_archive_read_runs_it_again(filed, monkeypatc
                 raise OperationalError("SELECT", {}, psycopg.OperationalError("server closed the connection unexpectedly"), connection_invalidated=True)
             return real(*a, **kw)
 
-        monkeypatch.setattr(cli_archive, name, cut_once)
+        monkeypatch.setattr(archive_service, name, cut_once)
         with Session(filed.db) as session:
             logged = len(session.exec(select(RetrievalLog)).all())
         result = CliRunner().invoke(app, [*args, "--user", "shandong_archivist"])

@@ -27,6 +27,7 @@ from gongwen_engine.flows.runtime.reminders import run_reminders
 from gongwen_engine.flows.services.stats import timeliness
 from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, Registration, ReportReminder, ReportSubmission, WorkItem
 from gongwen_engine.models.rules.workdays import CalendarError, WorkCalendar, load_calendar
+from gongwen_engine.flows.services.circulations import circulation
 from yaml_edit import copy_yaml_folder, edit
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -143,7 +144,7 @@ def request(engine: Engine, org: str, *specs: reporting.RequirementSpec, parent:
 def submit(engine: Engine, req: int, org: str, policy: str, rows: list | None = None, **kw) -> int:
     circ = reporting.submit(engine, req, org, f"{org}_secretary", ["报告正文。"], rows, policy, **kw)
     runner.run_until_idle(engine)
-    assert engine.circulation(circ).status == "done", engine.circulation(circ).error
+    assert circulation(engine, circ).status == "done", circulation(engine, circ).error
     return circ
 
 

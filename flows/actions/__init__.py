@@ -18,6 +18,7 @@ from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notic
 from gongwen_engine.doc_templates.render import RenderResult, render_docx
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import allocate_doc_number, format_register_number, issue_doc_number, next_serial, register_sequence, void_doc_number
+from gongwen_engine.models.queries.circulations import step_finished_at
 from gongwen_engine.models.tables import Delivery, Document, Registration, utcnow
 
 from gongwen_engine.flows.actions import sealing
@@ -53,7 +54,7 @@ def register(ctx: StepContext) -> None:
         return
     year = ctx.today.year
     serial = next_serial(ctx.session, register_sequence(circ.org), year)
-    signed_for = ctx.engine.step_finished_at(ctx.session, circ.id, "sign_for") or utcnow()
+    signed_for = step_finished_at(ctx.session, circ.id, "sign_for") or utcnow()
     reg = Registration(org=circ.org, document_id=received.id, circulation_id=circ.id, year=year, serial=serial, register_number=format_register_number(year, serial), signed_for_at=signed_for)
     ctx.session.add(reg)
     ctx.audit("registered", received.id, register_number=reg.register_number)

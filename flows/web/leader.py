@@ -24,6 +24,7 @@ from gongwen_engine.flows.services.circulations import issued_parts, timeline, v
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
 from gongwen_engine.flows.web.pages import CsrfChecked, CurrentUser, RowId, Web, flash, render, web_of
 from gongwen_engine.flows.web.security import WebError
+from gongwen_engine.flows.services.circulations import open_items
 
 router = APIRouter()
 REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise the text; reviewers return it instead
@@ -39,7 +40,7 @@ def inbox(request: Request, user: User = CurrentUser) -> HTMLResponse:
 def _for_whom(web: Web, user: User) -> dict[int, str]:
     """Item id -> who it is for, in words: a person, or a role (本单位领导均可办理)."""
     labels = {}
-    for item, _, _ in web.engine.open_items(user.id):
+    for item, _, _ in open_items(web.engine, user.id):
         labels[item.id] = web.person(item.assignee) if item.assignee else f"{ROLE_NAMES[Role(item.role)]}（任一人均可办理）"
     return labels
 
@@ -67,7 +68,7 @@ def _item(web: Web, item_id: int) -> tuple[WorkItem, Circulation, Document | Non
 
 def _mine(web: Web, user: User, item_id: int) -> bool:
     """The item is one the engine lets ``user`` act on now (own, role's, or delegated)."""
-    return any(item.id == item_id for item, _, _ in web.engine.open_items(user.id))
+    return any(item.id == item_id for item, _, _ in open_items(web.engine, user.id))
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)

@@ -1,0 +1,41 @@
+"""``gongwen check`` (config/ and flows/ valid?) and ``gongwen init`` (create or migrate the database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gongwen_engine.config.loader import load_config
+from gongwen_engine.config.seals import load_seal_config
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.models import db
+
+from gongwen_engine.flows.cli._common import console, friendly
+
+group = typer.Typer()
+
+
+@group.command()
+@friendly
+def check() -> None:
+    """Validate config/ and flows/ (every error names file:line and the fix)."""
+    settings = Settings()
+    config = load_config(settings.config_dir)
+    from gongwen_engine.flows import actions
+    from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR, load_flows
+
+    flows = load_flows(Path(settings.flows_dir or PACKAGED_FLOWS_DIR), set(actions.ACTIONS))
+    seals = load_seal_config(config.directory, config.organisations, settings.home)  # 用印 keys and images
+    console.print(f"config OK: {len(config.organisations)} organisations, {len(config.users)} users, {len(config.policies)} policies, {len(seals.file.organisations)} seal keys ({config.directory})")
+    for f in flows.values():
+        console.print(f"flow OK: {f.flow} v{f.version}: " + " → ".join(s.title for s in f.steps.values()))
+
+
+@group.command()
+@friendly
+def init() -> None:
+    """Create or migrate the database (Alembic) at GONGWEN_DATABASE_URL or ./.gongwen/gongwen.db."""
+    url = Settings().resolved_database_url
+    db.migrate(url)
+    console.print(f"database ready: {db.get_engine(url).url.render_as_string(hide_password=True)}")

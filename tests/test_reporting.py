@@ -16,6 +16,7 @@ import docx
 import pytest
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import SourceErrors
 from gongwen_engine.doc_templates.content import DocumentContent
@@ -106,7 +107,7 @@ def test_deadlines_are_read_as_offices_write_them() -> None:
     assert (late_feb.kind, late_feb.window_start, late_feb.due_on) == ("xun", date(2012, 2, 21), date(2012, 2, 29))
     assert reporting.parse_due("5个工作日内", written).working_days == 5
     assert reporting.parse_due("2012-05-19", written).due_on == date(2012, 5, 19)
-    with pytest.raises(ValueError, match="无法识别报送时限“尽快”"):
+    with pytest.raises(Refusal, match="无法识别报送时限“尽快”"):
         reporting.parse_due("尽快", written)
 
 
@@ -193,7 +194,7 @@ def test_recurring_requirement(world: Engine) -> None:
     assert statuses(world, date(2012, 6, 1), req) == {
         ("shandong", 0): "on_time", ("hunan", 0): "overdue", ("shandong", 1): "late", ("hunan", 1): "overdue", ("shandong", 2): "open", ("hunan", 2): "open",
     }
-    with pytest.raises(ValueError, match="不能按月重复"):
+    with pytest.raises(Refusal, match="不能按月重复"):
         request(world, "acwf", SPEC(what="x", due="5个工作日内", every_months=1))
 
 
@@ -304,7 +305,7 @@ def test_multi_level_summary(world: Engine, tmp_path: Path) -> None:
     # counties → 济南: two report tables, 天桥区 misses the deadline
     submit(world, city, "jinan_lixia", "feb20", reporting.read_table(write_csv(tmp_path / "lixia.csv", [("历下区妇联", 12, 3)]), columns))
     submit(world, city, "jinan_shizhong", "feb20", reporting.read_table(write_csv(tmp_path / "shizhong.csv", [("市中区妇联", 30, 7)]), columns))
-    with pytest.raises(ValueError, match=r"bad.csv:2: “办实事件数”应为数字"):
+    with pytest.raises(Refusal, match=r"bad.csv:2: “办实事件数”应为数字"):
         reporting.read_table(write_csv(tmp_path / "bad.csv", [("天桥区妇联", 1, "五")]), columns)  # type: ignore[list-item]
     jinan = reporting.summarise(world, city, date(2012, 3, 12))
     assert reporting.totals(jinan.payload) == {"下基层干部人数": 42, "办实事件数": 10}

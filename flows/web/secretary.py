@@ -12,6 +12,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Organisation, Role, User
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.html import render_html
@@ -236,7 +237,7 @@ def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(
         raise WebError(400, "没有选择文件，或文件名无效。", "请选择要登记的收文文件（.docx、.txt 或带文字层的 PDF）。")
     try:
         fixes = parse_corrections(_lines(corrections))
-    except ValueError as exc:
+    except Refusal as exc:
         return render(request, "receive.html.j2", 400, flows=receive_flows(web), fields=CORRECTABLE, error=str(exc), values={"flow": flow, "corrections": corrections})
     with tempfile.TemporaryDirectory(prefix="gongwen-upload-") as tmp:
         path = Path(tmp) / name

@@ -29,9 +29,9 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import click
 import typer
@@ -44,9 +44,8 @@ from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Organisation, Policy
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
-from gongwen_engine.models import db
-
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.models import db
 
 try:  # typer >= 0.2x carries its own copy of click: its exceptions are the ones raised
     from typer._click import exceptions as usage
@@ -65,7 +64,7 @@ console = Console()
 err = Console(stderr=True)
 
 # Options several groups take
-Comment = Annotated[Optional[str], typer.Option(help="opinion (意见) / instruction (批示)")]
+Comment = Annotated[str | None, typer.Option(help="opinion (意见) / instruction (批示)")]
 RunOpt = Annotated[bool, typer.Option(help="continue the automatic steps right away")]
 UserOpt = Annotated[str, typer.Option(help="who acts (config/users.yaml)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -99,7 +98,7 @@ class ChineseUsageGroup(TyperGroup):
 
 def record_internal_error(exc: BaseException, home: Path) -> Path:
     """Append the traceback to ``home/errors.log`` (or a temporary file if that fails); its path."""
-    text = f"--- {datetime.now(timezone.utc).isoformat()}\n" + "".join(traceback.format_exception(exc))
+    text = f"--- {datetime.now(UTC).isoformat()}\n" + "".join(traceback.format_exception(exc))
     for folder in (home, Path(tempfile.gettempdir())):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -158,8 +157,10 @@ def friendly(fn: Callable[P, T]) -> Callable[P, T]:
         except BaseException as exc:
             if not stopped_by_signal(exc):
                 raise
-            err.print("已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。"
-                      "（stopped by SIGTERM during a Prefect flow run; unfinished steps rolled back and run again on the next start）")
+            err.print(
+                "已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。"
+                "（stopped by SIGTERM during a Prefect flow run; unfinished steps rolled back and run again on the next start）"
+            )
             raise typer.Exit(128 + exc.signal) from None
 
     return wrapper

@@ -9,9 +9,8 @@ import typer
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.models import db
-
 from gongwen_engine.flows.cli._common import console, friendly
+from gongwen_engine.models import db
 
 group = typer.Typer()
 
@@ -27,7 +26,8 @@ def check() -> None:
 
     flows = load_flows(Path(settings.flows_dir or PACKAGED_FLOWS_DIR), set(actions.ACTIONS))
     seals = load_seal_config(config.directory, config.organisations, settings.home)  # 用印 keys and images
-    console.print(f"config OK: {len(config.organisations)} organisations, {len(config.users)} users, {len(config.policies)} policies, {len(seals.file.organisations)} seal keys ({config.directory})")
+    counts = f"{len(config.organisations)} organisations, {len(config.users)} users, {len(config.policies)} policies, {len(seals.file.organisations)} seal keys"
+    console.print(f"config OK: {counts} ({config.directory})")
     for f in flows.values():
         console.print(f"flow OK: {f.flow} v{f.version}: " + " → ".join(s.title for s in f.steps.values()))
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
-
-from gongwen_engine.models.rules.permissions import Action, Org, authorize
 
 from gongwen_engine.flows.cli._common import JsonOpt, console, engine_from_env, friendly, known_org, known_policy, print_json, run_automatic
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.circulations import circulation_rows, resolve_circulation, timeline, version_diff, versions
+from gongwen_engine.models.rules.permissions import Action, Org, authorize
 
 group = typer.Typer()
 
@@ -26,7 +25,14 @@ def launch(
     user: Annotated[str, typer.Option(help="the secretary who launches it (config/users.yaml)")],
     policy: Annotated[str, typer.Option(help="execution policy (config/policies.yaml); 'manual' waits for people")] = "manual",
     run: Annotated[bool, typer.Option(help="run the automatic steps right away (else a worker does)")] = True,
-    to: Annotated[Optional[list[str]], typer.Option("--to", help="deliver (核发) only to this child organisation's code (repeatable); default: every child organisation. The printed 主送机关 stay as the file writes them")] = None,
+    to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--to",
+            help="deliver (核发) only to this child organisation's code (repeatable); default: every child organisation. "
+            "The printed 主送机关 stay as the file writes them",
+        ),
+    ] = None,
 ) -> None:
     """Launch a circulation: a secretary starts a flow over a new document (the first draft)."""
     engine = engine_from_env()
@@ -44,9 +50,11 @@ def launch(
 @group.command()
 @friendly
 def status(
-    ref: Annotated[Optional[str], typer.Argument(help="a circulation id or document number: show its timeline")] = None,
+    ref: Annotated[str | None, typer.Argument(help="a circulation id or document number: show its timeline")] = None,
     as_json: JsonOpt = False,
-    user: Annotated[Optional[str], typer.Option(help="who looks: only circulations of their organisation and those below it; omitted: the operator sees all")] = None,
+    user: Annotated[
+        str | None, typer.Option(help="who looks: only circulations of their organisation and those below it; omitted: the operator sees all")
+    ] = None,
 ) -> None:
     """Circulations and their state; with a document, its readable timeline."""
     engine = engine_from_env()
@@ -59,7 +67,9 @@ def status(
         if as_json:
             print_json({"circulation": circ.id, "org": circ.org, "flow": circ.flow, "step": circ.step, "status": circ.status, "timeline": lines})
             return
-        console.print(f"[bold]{engine.config.org(circ.org).short_name} · {engine.flow(circ.flow).title}[/] — 当前：{engine.flow(circ.flow).step(circ.step).title if circ.step else '已结束'}（{circ.status}）")
+        flow = engine.flow(circ.flow)
+        at = flow.step(circ.step).title if circ.step else "已结束"
+        console.print(f"[bold]{engine.config.org(circ.org).short_name} · {flow.title}[/] — 当前：{at}（{circ.status}）")
         for line in lines:
             console.print(f"{line['at'][:19]}  {line['who']}  {line['what']}", markup=False)
         return
@@ -78,7 +88,7 @@ def status(
 def diff(
     ref: Annotated[str, typer.Argument(help="circulation id or document number")],
     old: Annotated[int, typer.Option("--from", help="older version")] = 1,
-    new: Annotated[Optional[int], typer.Option("--to", help="newer version (default: the latest)")] = None,
+    new: Annotated[int | None, typer.Option("--to", help="newer version (default: the latest)")] = None,
 ) -> None:
     """What changed between two versions of a draft (痕迹保留): title, recipients, text."""
     engine = engine_from_env()

@@ -11,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.settings import Settings
-
 from gongwen_engine.flows.cli._common import console, friendly
 from gongwen_engine.flows.cli.reporting import print_board
 from gongwen_engine.flows.engine.engine import Engine
@@ -38,8 +37,10 @@ def demo(
     started = demo_mod.timer()
     engine = Engine(settings)
     if status_counts(engine):  # a demo killed half-way: launching again would send the notice twice
-        raise Refusal(f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；"
-                      "或换一个空目录（choose an empty folder）")
+        raise Refusal(
+            f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；"
+            "或换一个空目录（choose an empty folder）"
+        )
     org, content = demo_mod.load_notice()
     total = demo_mod.expected_circulations(engine, org) + (0 if interactive else 1)  # + 山东省妇联's report (报送)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -28,7 +28,15 @@ def inbox(user: Annotated[str, typer.Option(help="whose 待办 (config/users.yam
     table = Table("item", "org", "step", "for", "document", "due", "since")
     for e in entries:
         due = e.due_at.strftime("%Y-%m-%d %H:%M") if e.due_at else ""
-        table.add_row(str(e.item), e.org, f"{e.step_title} ({e.step})", e.for_whom, e.doc_number or e.document, f"[red]{due} 已超期[/]" if e.overdue else due, e.since.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            str(e.item),
+            e.org,
+            f"{e.step_title} ({e.step})",
+            e.for_whom,
+            e.doc_number or e.document,
+            f"[red]{due} 已超期[/]" if e.overdue else due,
+            e.since.strftime("%Y-%m-%d %H:%M"),
+        )
     console.print(table)
 
 
@@ -61,9 +69,9 @@ def act(
     user: UserOpt,
     outcome: Annotated[str, typer.Option(help="one of the step's outcomes: submit, read, forward, file, reject, ...")],
     comment: Comment = None,
-    title: Annotated[Optional[str], typer.Option(help="revise the draft: new title")] = None,
-    recipients: Annotated[Optional[str], typer.Option(help="revise the draft: main recipients, comma-separated")] = None,
-    body_file: Annotated[Optional[Path], typer.Option(help="revise the draft: UTF-8 text, paragraphs separated by a blank line")] = None,
+    title: Annotated[str | None, typer.Option(help="revise the draft: new title")] = None,
+    recipients: Annotated[str | None, typer.Option(help="revise the draft: main recipients, comma-separated")] = None,
+    body_file: Annotated[Path | None, typer.Option(help="revise the draft: UTF-8 text, paragraphs separated by a blank line")] = None,
     run: RunOpt = True,
 ) -> None:
     """Act on a work item with any of its outcomes (提交、已阅、转发、存档、…), optionally revising the draft."""

@@ -14,7 +14,9 @@ group = typer.Typer(help="Document numbers (发文字号).", no_args_is_help=Tru
 
 @group.command("void")
 @friendly
-def number_void(doc_number: str, reason: Annotated[str, typer.Option(help="why the number is withdrawn (required)")], user: Annotated[str, typer.Option()] = "operator") -> None:
+def number_void(
+    doc_number: str, reason: Annotated[str, typer.Option(help="why the number is withdrawn (required)")], user: Annotated[str, typer.Option()] = "operator"
+) -> None:
     """Void an allocated number: it is kept with the reason and never reused."""
     void_number(engine_from_env(), doc_number, reason, user)
     console.print(f"voided {doc_number}: {reason}")

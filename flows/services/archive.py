@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from gongwen_engine.config.errors import Refusal
-from gongwen_engine.models import db
-from gongwen_engine.models.archive_search import Hit, SearchQuery, search
-
 from gongwen_engine.flows.actions.archiving import Archivist, Problem, archivist, item_in_fonds, items_of, log_retrieval, verify
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.archive_check import Report, four_properties
 from gongwen_engine.flows.services.archive_exports import export_package, import_package, item_metadata, write_catalogue
+from gongwen_engine.models import db
+from gongwen_engine.models.archive_search import Hit, SearchQuery, search
 
 __all__ = ["Archivist", "archivist", "catalogue", "check_year", "export_year", "import_into", "search_archive", "show_item", "verify_files"]
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.audit import ChainReport, verify_chain
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.audit import audit_events
 from gongwen_engine.models.queries.circulations import document_by_number
 from gongwen_engine.models.tables import AuditEvent
-
-from gongwen_engine.flows.engine.engine import Engine
 
 
 def audit_trail(engine: Engine, doc_number: str | None = None, org: str | None = None) -> list[AuditEvent]:
@@ -17,8 +16,9 @@ def audit_trail(engine: Engine, doc_number: str | None = None, org: str | None =
     # a code that is neither configured nor in the trail is a typo, not an empty history
     # (an organisation removed from config/ later keeps its records and stays listable)
     if org and org not in engine.config.organisations and not read(engine.db, audit_events, org=org, limit=1):
-        raise Refusal(f"未知机关代码 {org}：配置中没有，审计记录中也没有（unknown organisation code; the codes are in "
-                      f"{engine.config.directory / 'organisations.yaml'}）")
+        raise Refusal(
+            f"未知机关代码 {org}：配置中没有，审计记录中也没有（unknown organisation code; the codes are in {engine.config.directory / 'organisations.yaml'}）"
+        )
     document_id = None
     if doc_number:
         doc = read(engine.db, document_by_number, doc_number)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models import db
 from gongwen_engine.models.numbering import void_doc_number
 from gongwen_engine.models.tables import IssuedNumber
-
-from gongwen_engine.flows.engine.engine import Engine
 
 
 def void_number(engine: Engine, doc_number: str, reason: str, actor: str) -> IssuedNumber:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.models.tables import Circulation, Document, WorkItem
@@ -25,9 +26,10 @@ def status_counts(session: Session) -> dict[str, int]:
     return dict(session.exec(select(Circulation.status, func.count()).group_by(Circulation.status)).all())
 
 
-def step_finished_at(session: Session, circulation_id: int, step: str) -> datetime | None:
-    """When the circulation's ``step`` was last done."""
-    item = session.exec(select(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.step == step, WorkItem.status == "done").order_by(WorkItem.id.desc())).first()
+def step_finished_at(session: Session, circulation_id: int, steps: Collection[str]) -> datetime | None:
+    """When the circulation last finished one of ``steps`` (None: it has not)."""
+    stmt = select(WorkItem).where(WorkItem.circulation_id == circulation_id, col(WorkItem.step).in_(list(steps)), WorkItem.status == "done")
+    item = session.exec(stmt.order_by(col(WorkItem.id).desc())).first()
     return item.finished_at if item else None
 
 

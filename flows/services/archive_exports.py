@@ -14,7 +14,6 @@ from typing import Any
 import docx
 from docx.enum.section import WD_ORIENT
 from docx.shared import Mm, Pt
-from openpyxl import Workbook
 
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -41,6 +40,8 @@ def catalogue_title(fonds: str, year: int, retention: str | None) -> str:
 
 def write_catalogue(items: list[ArchiveItem], fonds: str, year: int, retention: str | None, out: Path, classification: str = "year-retention-dept") -> tuple[Path, Path]:
     """The catalogue as .docx (cover + table, A4 landscape) and .xlsx; returns both paths."""
+    from openpyxl import Workbook  # a third of a second to import: only for the command that writes a catalogue
+
     rows = catalogue_rows(items, classification)
     title = catalogue_title(fonds, year, retention)
     stem = f"归档文件目录-{fonds}-{year}" + (f"-{retention}" if retention else "")

@@ -350,10 +350,6 @@ def work_item_checks(engine: Engine) -> list[str]:
     return out
 
 
-def status_counts(engine: Engine) -> dict[str, int]:
-    return status_counts(engine)
-
-
 def soak(engine: Engine, clients: int = 8, seconds: float = 60.0, seed: int = 1, during: Callable[[threading.Event], None] | None = None,
          resume: bool = False) -> SoakResult:
     """``clients`` threads act at random for ``seconds``; ``during`` runs beside them (fault

@@ -39,6 +39,7 @@ from db_faults import GONGWEN, FaultInjector, FaultProxy, Swarm, cli_campaign
 from soak import soak, work_item_checks
 
 from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.services.circulations import status_counts
 from gongwen_engine.flows.services.engine import open_engine  # noqa: E402
 from gongwen_engine.flows.services.invariants import check_invariants
 from gongwen_engine.models import db
@@ -112,7 +113,7 @@ def sqlite_campaign(args: argparse.Namespace, work: Path) -> bool:
           f"(e.g. {next((r.stderr.strip().splitlines()[-1] for r in swarm.runs if r.refused), '-')}), crashed {len(crashed)}")
     for r in crashed[:5]:
         print(f"  crashed: gongwen {' '.join(r.args)} → exit {r.returncode}\n    " + (r.stderr.strip() or r.stdout.strip())[-800:].replace("\n", "\n    "))
-    print("invariants: " + ", ".join(f"{k} {v}" for k, v in report.checked.items()) + f" · circulations {engine.status_counts()}")
+    print("invariants: " + ", ".join(f"{k} {v}" for k, v in report.checked.items()) + f" · circulations {status_counts(engine)}")
     print(f"duplicates found: {duplicates(violations)} · violations: {len(violations)}")
     for v in violations[:20]:
         print("  " + v)

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from gongwen_engine.config.errors import Refusal
+
 URL_FORM = "postgresql+psycopg://用户:密码@主机:端口/库名 或 sqlite:////绝对路径/gongwen.db"
 
 
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
         try:
             make_url(url).get_dialect()  # unknown database or driver: refused here, before any connection
         except (ArgumentError, ValueError):  # also NoSuchModuleError, a bad port; no message shown: the URL may carry a password
-            raise ValueError(f"GONGWEN_DATABASE_URL 无法识别（不是有效的数据库地址，或数据库类型/驱动未安装）。格式：{URL_FORM}。") from None
+            raise Refusal(f"GONGWEN_DATABASE_URL 无法识别（不是有效的数据库地址，或数据库类型/驱动未安装）。格式：{URL_FORM}。") from None
         return url
 
     @property

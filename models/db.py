@@ -23,23 +23,27 @@ import functools
 import logging
 import os
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.environment import NameFilterParentNames, NameFilterType
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine, select
 
 from gongwen_engine.models import audit, tables
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # What a migration creates that the SQLModel metadata cannot describe: SQLite's FTS5 search
@@ -172,6 +176,14 @@ def refused(exc: BaseException) -> DatabaseUnavailable:
     )
 
 
+def database_failure(exc: BaseException) -> DatabaseUnavailable | None:
+    """``exc`` said plainly when it is the database's (unreachable, or an error retrying did not
+    cure); ``None`` for any other exception."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    return refused(exc) if isinstance(exc, DBAPIError) else None
+
+
 def in_doubt_error(exc: BaseException) -> DatabaseUnavailable:
     return DatabaseUnavailable(
         f"提交时与数据库（{where()}）的连接中断，无法确认本次操作是否已生效。"
@@ -231,6 +243,8 @@ def retry_transient(*, in_doubt: Literal["retry", "refuse"], seconds: float | No
 
 
 def alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig  # alembic costs a third of a second to import: only when migrating
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -243,6 +257,7 @@ MIGRATION_LOCK = 0x676F6E67  # "gong": the advisory lock that serialises concurr
 @retry_transient(in_doubt="retry")  # upgrading to "heads" twice is a no-op
 def migrate(url: str) -> None:
     """Bring the schema to the newest Alembic revisions (idempotent; several processes may call it at once)."""
+
     engine = get_engine(url)
     with engine.execution_options(immediate=True).begin() as conn:  # SQLite: BEGIN IMMEDIATE, one migrator at a time
         if is_postgres(engine):
@@ -250,6 +265,39 @@ def migrate(url: str) -> None:
         cfg = alembic_config(url)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")  # several features may add independent branches
+
+
+# ``revision = '0004'`` / ``down_revision = '0003'`` (or None, or a tuple of a merge) in a migration file
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.*)$", re.MULTILINE)
+_QUOTED = re.compile(r"""['"]([^'"]+)['"]""")
+
+
+@cache
+def schema_heads() -> frozenset[str]:
+    """The newest revisions in ``migrations/versions``, read from the files' revision lines
+    (what ``alembic heads`` says, without importing alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            (revisions if name == "revision" else parents).update(_QUOTED.findall(value))
+    return frozenset(revisions - parents)
+
+
+@retry_transient(in_doubt="retry")
+def applied_revisions(url: str) -> frozenset[str]:
+    """The revisions the database is at (none for a new database)."""
+    with get_engine(url).connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return frozenset()
+        return frozenset(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def ensure_schema(url: str) -> None:
+    """Migrate only when the database is behind the code: a command's start costs one read, not
+    alembic's import and a write lock. Processes that find it behind at once queue in ``migrate``."""
+    if applied_revisions(url) != schema_heads():
+        migrate(url)
 
 
 # ---- "there is work": waking idle dispatchers --------------------------------------------------

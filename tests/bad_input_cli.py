@@ -22,6 +22,8 @@ from pathlib import Path
 from bad_input_common import Tally
 from typer.testing import CliRunner
 
+from gongwen_engine.flows.services.circulations import open_items
+
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 # Each template: the command, with {SLOT} where an argument of that kind goes.
@@ -203,7 +205,7 @@ def seed_database() -> None:
 
     signed = engine.launch(org, "issuing", content, policy="manual", actor=f"{org}_secretary")
     run_ready(signed)
-    item = next(i for i, circ, _ in engine.open_items(f"{org}_leader") if circ.id == signed)
+    item = next(i for i, circ, _ in open_items(engine, f"{org}_leader") if circ.id == signed)
     engine.complete(item.id, f"{org}_leader", "approve", "同意")
     run_ready(signed, until_docx=True)  # 编号, 印制: the issued copy; 用印 (LibreOffice) is not needed here
     waiting = engine.launch(org, "issuing", content.model_copy(update={"title": content.title + "（二）"}), policy="manual", actor=f"{org}_secretary")

@@ -39,7 +39,7 @@ from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
 from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.flows.services.circulations import inbox
+from gongwen_engine.flows.services.circulations import circulation, inbox, open_items, status_counts
 from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.services.intake import receive_file
 from gongwen_engine.flows.services.invariants import InvariantReport, check_invariants
@@ -172,7 +172,7 @@ class Workload:
         return "ok"
 
     def _pick_item(self, rng: random.Random, need: str | None = None) -> tuple[WorkItem, Circulation] | None:
-        rows = [(i, c) for i, c, _ in self.engine.open_items()]
+        rows = [(i, c) for i, c, _ in open_items(self.engine)]
         if need:
             rows = [(i, c) for i, c in rows if need in self.engine.flow(c.flow).step(i.step).targets]
         return rng.choice(rows) if rows else None
@@ -292,7 +292,7 @@ def advance(engine: Engine, circulation_id: int, max_steps: int = 20) -> None:
     """Run a claimed circulation's automatic steps as the Prefect dispatcher does (without Prefect):
     until it waits for a person or ends; a step that raises is recorded as failed."""
     for _ in range(max_steps):
-        circ = engine.circulation(circulation_id)
+        circ = circulation(engine, circulation_id)
         if circ.status not in ("ready", "running") or circ.step is None:
             return
         try:
@@ -349,10 +349,6 @@ def work_item_checks(engine: Engine) -> list[str]:
             if circ.status == "done":
                 out.append(f"workitem_open_after_end: circulation {cid} is done with open items in {sorted(names)}")
     return out
-
-
-def status_counts(engine: Engine) -> dict[str, int]:
-    return engine.status_counts()
 
 
 def soak(engine: Engine, clients: int = 8, seconds: float = 60.0, seed: int = 1, during: Callable[[threading.Event], None] | None = None,

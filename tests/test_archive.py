@@ -30,6 +30,7 @@ from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, ite
 from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.services.archive_check import four_properties
 from gongwen_engine.flows.services.archive_exports import export_package, import_package, write_catalogue
+from gongwen_engine.flows.services.circulations import status_counts
 from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
@@ -76,7 +77,7 @@ def filed(tmp_path_factory) -> Engine:
                             body=_seed_004_text(), signature="济南市历下区妇女联合会", issued_on=date(2012, 3, 1))
     engine.launch("jinan_lixia", "issuing", lixia, policy="demo", actor="jinan_lixia_secretary")
     drive(engine)
-    assert engine.status_counts() == {"done": len(engine.config.organisations) + 1}
+    assert status_counts(engine) == {"done": len(engine.config.organisations) + 1}
     return engine
 
 
@@ -495,15 +496,15 @@ def test_a_connection_cut_during_an_archive_read_runs_it_again(filed, monkeypatc
     import psycopg
     from sqlalchemy.exc import OperationalError
 
-    from gongwen_engine.flows.cli import archive as cli_archive
     from gongwen_engine.flows.cli.main import app
+    from gongwen_engine.flows.services import archive as archive_service
 
     monkeypatch.setenv("GONGWEN_HOME", str(filed.settings.home))
     monkeypatch.setenv("GONGWEN_STORAGE", str(filed.storage))
     monkeypatch.setenv("GONGWEN_CONFIG_DIR", str(filed.settings.config_dir))
     code = item_of(filed, "shandong").archive_code
     for name, args in (("search", ["archive", "search", "妇联", "--json"]), ("item_in_fonds", ["archive", "show", code]), ("verify", ["archive", "verify"])):
-        real, calls = getattr(cli_archive, name), []
+        real, calls = getattr(archive_service, name), []
 
         def cut_once(*a, real=real, calls=calls, **kw):
             calls.append(1)
@@ -511,7 +512,7 @@ def test_a_connection_cut_during_an_archive_read_runs_it_again(filed, monkeypatc
                 raise OperationalError("SELECT", {}, psycopg.OperationalError("server closed the connection unexpectedly"), connection_invalidated=True)
             return real(*a, **kw)
 
-        monkeypatch.setattr(cli_archive, name, cut_once)
+        monkeypatch.setattr(archive_service, name, cut_once)
         with Session(filed.db) as session:
             logged = len(session.exec(select(RetrievalLog)).all())
         result = CliRunner().invoke(app, [*args, "--user", "shandong_archivist"])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.national import generate
 from gongwen_engine.config.settings import Settings
@@ -73,7 +74,7 @@ def test_core_names() -> None:
 
 
 def test_subtree_refuses_an_unknown_province(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="不是省级单位的代码：jinan"):
+    with pytest.raises(Refusal, match="不是省级单位的代码：jinan"):
         subtree_config(tmp_path, ["jinan"])
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from gongwen_engine.flows.engine.claims import WorkSignal, has_claimable
 from gongwen_engine.flows.services import demo as demo_mod
+from gongwen_engine.flows.services.circulations import circulation
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation
 
@@ -33,7 +34,7 @@ def test_an_approved_document_is_claimed_before_older_routine_work(make_engine) 
     older = launch(engine, 1)  # ready at 签发 (signed by the demo policy): priority 0
     newer = launch(engine, 2)
     engine.run_step(newer, "sign_off")  # now at 编号: priority 1
-    assert engine.circulation(newer).step == "number"
+    assert circulation(engine, newer).step == "number"
     assert [c.id for c in engine.claim_ready(1)] == [newer]
     assert [c.id for c in engine.claim_ready(1)] == [older]  # then the oldest of the rest
     assert engine.claim_ready(1) == []

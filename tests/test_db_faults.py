@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, func, select
 
 from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.services.circulations import open_items
 from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.invariants import check_invariants
@@ -109,7 +110,7 @@ def test_a_decision_whose_commit_was_cut_off_is_recognised_not_repeated(make_eng
     engine = make_engine()
     circ_id = launch(engine)
     drain(engine)
-    [(item, _, _)] = engine.open_items("acwf_leader")
+    [(item, _, _)] = open_items(engine, "acwf_leader")
     commit_cut_off.cuts = 1
     result = engine.complete(item.id, "acwf_leader", "approve", comment="同意")
     assert (result.circulation_id, result.step) == (circ_id, "number")
@@ -136,7 +137,7 @@ def test_a_step_whose_commit_was_cut_off_has_its_effect_once(make_engine, commit
     engine = make_engine()
     circ_id = launch(engine)
     drain(engine)
-    [(item, _, _)] = engine.open_items("acwf_leader")
+    [(item, _, _)] = open_items(engine, "acwf_leader")
     engine.complete(item.id, "acwf_leader", "approve", comment="同意")
     commit_cut_off.cuts = 1
     assert engine.run_step(circ_id, "number").step == "render"

@@ -17,6 +17,7 @@ import pytest
 from sqlmodel import Session, select
 from yaml_edit import copy_yaml_folder, edit
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import SourceErrors
 from gongwen_engine.flows.actions.reporting import SentReminder, send_report_reminders, totals
@@ -25,6 +26,7 @@ from gongwen_engine.flows.engine.engine import Engine, FlowError
 from gongwen_engine.flows.runtime import runner
 from gongwen_engine.flows.runtime.reminders import run_reminders
 from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.circulations import circulation
 from gongwen_engine.flows.services.stats import timeliness
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models.content import DocumentContent
@@ -108,7 +110,7 @@ def test_deadlines_are_read_as_offices_write_them() -> None:
     assert (late_feb.kind, late_feb.window_start, late_feb.due_on) == ("xun", date(2012, 2, 21), date(2012, 2, 29))
     assert reporting.parse_due("5个工作日内", written).working_days == 5
     assert reporting.parse_due("2012-05-19", written).due_on == date(2012, 5, 19)
-    with pytest.raises(ValueError, match="无法识别报送时限“尽快”"):
+    with pytest.raises(Refusal, match="无法识别报送时限“尽快”"):
         reporting.parse_due("尽快", written)
 
 
@@ -147,7 +149,7 @@ def request(engine: Engine, org: str, *specs: reporting.RequirementSpec, parent:
 def submit(engine: Engine, req: int, org: str, policy: str, rows: list | None = None, **kw) -> int:
     circ = reporting.submit(engine, req, org, f"{org}_secretary", ["报告正文。"], rows, policy, **kw)
     runner.run_until_idle(engine)
-    assert engine.circulation(circ).status == "done", engine.circulation(circ).error
+    assert circulation(engine, circ).status == "done", circulation(engine, circ).error
     return circ
 
 
@@ -200,7 +202,7 @@ def test_recurring_requirement(world: Engine) -> None:
     assert statuses(world, date(2012, 6, 1), req) == {
         ("shandong", 0): "on_time", ("hunan", 0): "overdue", ("shandong", 1): "late", ("hunan", 1): "overdue", ("shandong", 2): "open", ("hunan", 2): "open",
     }
-    with pytest.raises(ValueError, match="不能按月重复"):
+    with pytest.raises(Refusal, match="不能按月重复"):
         request(world, "acwf", SPEC(what="x", due="5个工作日内", every_months=1))
 
 
@@ -319,7 +321,7 @@ def test_multi_level_summary(world: Engine, tmp_path: Path) -> None:
     # counties → 济南: two report tables, 天桥区 misses the deadline
     submit(world, city, "jinan_lixia", "feb20", reporting.read_table(write_csv(tmp_path / "lixia.csv", [("历下区妇联", 12, 3)]), columns))
     submit(world, city, "jinan_shizhong", "feb20", reporting.read_table(write_csv(tmp_path / "shizhong.csv", [("市中区妇联", 30, 7)]), columns))
-    with pytest.raises(ValueError, match=r"bad.csv:2: “办实事件数”应为数字"):
+    with pytest.raises(Refusal, match=r"bad.csv:2: “办实事件数”应为数字"):
         reporting.read_table(write_csv(tmp_path / "bad.csv", [("天桥区妇联", 1, "五")]), columns)  # type: ignore[list-item]
     jinan = reporting.summarise(world, city, date(2012, 3, 12))
     assert totals(jinan.payload) == {"下基层干部人数": 42, "办实事件数": 10}

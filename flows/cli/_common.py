@@ -1,21 +1,52 @@
-"""What the ``gongwen`` command says when it is used wrongly or fails unexpectedly: never a
-traceback. Usage errors (an unknown option, a value of the wrong type) are said in Chinese first;
-an unexpected failure is reported in one Chinese line, its traceback written to
-``$GONGWEN_HOME/errors.log`` for the operator."""
+"""What every ``gongwen`` command group shares: the consoles, the engine, the one error handler
+(:func:`friendly`) and the helpers several groups use. Group modules import this module and
+services, never ``main`` (which only assembles the groups).
+
+Errors are never a traceback. A refusal (:class:`Refusal`: Chinese text for the person) and a
+wrong definition (:class:`DefinitionError`, a config or flow file at file:line) are shown as they
+are, exit code 2; so is a database that cannot be reached. Anything else is a bug: one Chinese line,
+exit code 3 (1 means "checked and found problems" for the verify commands), its traceback written
+to ``$GONGWEN_HOME/errors.log`` for the operator. Usage errors (an unknown option, a value of the
+wrong type) are said in Chinese first."""
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # keep the terminal readable; the UI has the runs
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry calls from a closed network
+# The embedded server logs cancelled event flushes when the process exits; the runs are already
+# recorded in our database, so that is noise for the user. A real server logs as configured.
+os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+# The embedded server migrates a fresh Prefect database on first start; on a busy 2-core
+# machine that exceeds Prefect's default 20 s.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+import functools
+import json
+import sys
 import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import click
 import typer
+from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
+
+from gongwen_engine.config.errors import DefinitionError, Refusal
+from gongwen_engine.config.loader import Config
+from gongwen_engine.config.schema import Organisation, Policy
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.engine import open_engine
+from gongwen_engine.models import db
 
 try:  # typer >= 0.2x carries its own copy of click: its exceptions are the ones raised
     from typer._click import exceptions as usage
@@ -23,8 +54,21 @@ except ImportError:  # pragma: no cover - older typer on plain click
     from click import exceptions as usage
 
 ERROR_LOG = "errors.log"
+INTERNAL_ERROR_EXIT = 3  # 1 is "checked, problems found" (archive verify, audit verify, seal verify, check-invariants)
+REFUSED_EXIT = 2
 # Raised on purpose (an exit code, a usage error, Ctrl-C): passed on, never reported as an internal error.
 PASS_THROUGH: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, usage.ClickException, click.exceptions.Exit, click.ClickException, click.Abort)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+console = Console()
+err = Console(stderr=True)
+
+# Options several groups take
+Comment = Annotated[str | None, typer.Option(help="opinion (意见) / instruction (批示)")]
+RunOpt = Annotated[bool, typer.Option(help="continue the automatic steps right away")]
+UserOpt = Annotated[str, typer.Option(help="who acts (config/users.yaml)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
 @contextmanager
@@ -55,7 +99,7 @@ class ChineseUsageGroup(TyperGroup):
 
 def record_internal_error(exc: BaseException, home: Path) -> Path:
     """Append the traceback to ``home/errors.log`` (or a temporary file if that fails); its path."""
-    text = f"--- {datetime.now(timezone.utc).isoformat()}\n" + "".join(traceback.format_exception(exc))
+    text = f"--- {datetime.now(UTC).isoformat()}\n" + "".join(traceback.format_exception(exc))
     for folder in (home, Path(tempfile.gettempdir())):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -72,3 +116,100 @@ def internal_error_message(exc: BaseException, home: Path) -> str:
     """One Chinese line for an unexpected failure (the traceback goes to the error log)."""
     path = record_internal_error(exc, home)
     return f"内部错误（{type(exc).__name__}），操作可能没有完成。详情已记入 {path}，请交给系统管理员。"
+
+
+def stopped_by_signal(exc: BaseException) -> bool:
+    """Prefect's own SIGTERM handler, active while a flow run runs, raises ``TerminationSignal``;
+    in an async flow run it comes out of the event loop, past the engine that would have handed the
+    signal on (``systemctl stop`` of a busy worker ended in a traceback and exit code 1)."""
+    termination = getattr(sys.modules.get("prefect.exceptions"), "TerminationSignal", None)  # never imported: never raised
+    return termination is not None and isinstance(exc, termination)
+
+
+def refusal_text(exc: Exception) -> str | None:
+    """What the person is told for an error raised on purpose (rich markup); ``None`` for a bug."""
+    if isinstance(exc, (SourceError, SourceErrors, DefinitionError)):
+        return f"[bold red]配置错误（configuration error）[/]\n{escape(str(exc))}"
+    if isinstance(exc, Refusal):
+        hint = getattr(exc, "hint", "")  # a refusal may say what to do
+        return f"[bold red]错误：[/]{escape(str(exc))}" + (f"\n{escape(hint)}" if hint else "")
+    if isinstance(exc, OverflowError):  # an id or year past any stored integer
+        return "[bold red]错误：[/]数字过大，超出了可以存储的范围；编号、年度请填写正常大小的正整数。"
+    database = db.database_failure(exc)
+    return None if database is None else f"[bold red]数据库错误：[/]{escape(str(database))}"
+
+
+def friendly(fn: Callable[P, T]) -> Callable[P, T]:
+    """The CLI's one error handler (see the module's docstring): never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except PASS_THROUGH:
+            raise  # typer.Exit from the command, usage errors, Ctrl-C: typer reports them
+        except Exception as exc:
+            said = refusal_text(exc)
+            if said is None:  # a bug: said as one, its traceback in the error log
+                err.print(f"[bold red]{escape(internal_error_message(exc, Path(os.environ.get('GONGWEN_HOME') or '.gongwen')))}[/]")
+                raise typer.Exit(INTERNAL_ERROR_EXIT) from None
+            err.print(said)
+            raise typer.Exit(REFUSED_EXIT) from None
+        except BaseException as exc:
+            if not stopped_by_signal(exc):
+                raise
+            err.print(
+                "已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。"
+                "（stopped by SIGTERM during a Prefect flow run; unfinished steps rolled back and run again on the next start）"
+            )
+            raise typer.Exit(128 + exc.signal) from None
+
+    return wrapper
+
+
+def engine_from_env() -> Engine:
+    """The engine of this installation (GONGWEN_HOME, GONGWEN_DATABASE_URL, ...)."""
+    return open_engine(Settings())
+
+
+def print_json(data: object) -> None:
+    console.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def run_automatic(engine: Engine, concurrency: int = 4) -> dict[str, int]:
+    """Run the automatic steps (in Prefect) until none is left; print the circulations' counts."""
+    from gongwen_engine.flows.runtime.runner import run_until_idle
+
+    counts = run_until_idle(engine, concurrency=concurrency)
+    console.print("circulations: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return counts
+
+
+def known_org(config: Config, code: str) -> Organisation:
+    """The organisation a person named by its code; an unknown code is refused."""
+    if code not in config.organisations:
+        raise Refusal(f"未知机关代码“{code}”（unknown organisation code; the codes are in {config.directory / 'organisations.yaml'}）")
+    return config.organisations[code]
+
+
+def known_policy(config: Config, name: str) -> Policy:
+    """The execution policy a person named; an unknown name is refused."""
+    if name not in config.policies:
+        raise Refusal(f"未知执行策略“{name}”，可选：{'、'.join(sorted(config.policies))}（see {config.directory / 'policies.yaml'}）")
+    return config.policies[name]
+
+
+def draft_changes(title: str | None, recipients: str | None, body_file: Path | None) -> dict[str, Any]:
+    """Draft revisions from the command line (a new version of the document)."""
+    changes: dict[str, Any] = {}
+    if title:
+        changes["title"] = title
+    if recipients:
+        changes["main_recipients"] = [r.strip() for r in recipients.replace("，", ",").split(",") if r.strip()]
+    if body_file:
+        try:
+            text = body_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Refusal(f"无法读取正文文件 {body_file}：{exc}（请提供 UTF-8 文本，段落之间空一行）") from None
+        changes["body"] = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+    return changes

@@ -8,35 +8,21 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
-from gongwen_engine.flows.cli.main import friendly
-from gongwen_engine.flows.engine.engine import Engine, FlowError
-from gongwen_engine.flows.services.archive_check import PROPERTIES, four_properties
-from gongwen_engine.flows.services.archive_exports import export_package, import_package, item_metadata, write_catalogue
-from gongwen_engine.flows.services.engine import open_engine
-from gongwen_engine.models import db
-from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
+from gongwen_engine.config.errors import Refusal
+from gongwen_engine.flows.cli._common import console, engine_from_env, friendly
+from gongwen_engine.flows.services import archive
+from gongwen_engine.flows.services.archive import archivist
+from gongwen_engine.flows.services.archive_check import PROPERTIES
+from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery
 from gongwen_engine.models.rules.permissions import Action
 
-archive_app = typer.Typer(help="The archive (档案): search, show, catalogue, transfer, verify, four-properties check.", no_args_is_help=True)
-console = Console()
+group = typer.Typer(help="The archive (档案): search, show, catalogue, transfer, verify, four-properties check.", no_args_is_help=True)
 UserOpt = Annotated[str, typer.Option("--user", help="the archivist (config/users.yaml); sees only their own fonds")]
 YEARS = {"min": 1949, "max": 2100}  # the years a fonds can hold (as numbering.yaml allows); others are usage errors
 YearArg = Annotated[int, typer.Argument(help="year 年度", **YEARS)]
-
-
-# A read of the archive and its 利用登记 row, one unit of work: run again on a transient database
-# fault (a connection cut, a restart); after an in-doubt commit the cost is one more log row.
-RETRIED_READ = db.retry_transient(in_doubt="retry")
-
-
-def _engine() -> Engine:
-    return open_engine(Settings())
 
 
 def _date(value: str | None) -> date | None:
@@ -45,10 +31,10 @@ def _date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise FlowError(f"日期“{value}”格式不对，应为 YYYY-MM-DD，如 2012-01-31") from None
+        raise Refusal(f"日期“{value}”格式不对，应为 YYYY-MM-DD，如 2012-01-31") from None
 
 
-@archive_app.command("search")
+@group.command("search")
 @friendly
 def search_cmd(
     words: Annotated[Optional[str], typer.Argument(help="words of the title or text, any length (妇联, 下基层); simplified or traditional")] = None,
@@ -64,21 +50,14 @@ def search_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Search the archive: ranked results with the hits highlighted."""
-    engine = _engine()
+    engine = engine_from_env()
     who = archivist(engine.config, user)
     if retention and retention not in ("Y", "D30", "D10"):
-        raise FlowError(f"保管期限“{retention}”无效，可选 Y（永久）、D30（定期30年）、D10（定期10年）")
+        raise Refusal(f"保管期限“{retention}”无效，可选 Y（永久）、D30（定期30年）、D10（定期10年）")
     query = SearchQuery(fonds=who.fonds, words=words, archive_code=code, doc_number=doc_number, issuer=issuer, year=year,
                         date_from=_date(date_from), date_to=_date(date_to), retention=retention, limit=limit)
-
-    @RETRIED_READ
-    def retrieve() -> list:
-        with db.transaction(engine.db) as session:
-            hits = search(session, query)
-            log_retrieval(session, user, who.fonds, "search", len(hits), words=words, code=code, doc_number=doc_number, issuer=issuer, year=year, date_from=date_from, date_to=date_to, retention=retention)
-        return hits
-
-    hits = retrieve()
+    hits = archive.search_archive(engine, who, query, words=words, code=code, doc_number=doc_number, issuer=issuer, year=year,
+                                  date_from=date_from, date_to=date_to, retention=retention)
     if as_json:
         print(json.dumps([{"archive_code": h.archive_code, "doc_number": h.doc_number, "title": h.title, "issuer": h.issuer, "dated": h.dated.isoformat(),
                            "retention": h.retention, "score": h.score, "excerpt": h.excerpt} for h in hits], ensure_ascii=False, indent=1))
@@ -90,26 +69,12 @@ def search_cmd(
     console.print(f"{len(hits)} 条（全宗 {who.fonds}）")
 
 
-@archive_app.command("show")
+@group.command("show")
 @friendly
 def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One item: its metadata (DA/T 46), files with digests, and handling history."""
-    engine = _engine()
-    who = archivist(engine.config, user, Action.archive_show)
-
-    @RETRIED_READ
-    def retrieve() -> dict:
-        try:
-            with db.transaction(engine.db) as session:
-                item = item_in_fonds(session, who, code)
-                log_retrieval(session, user, who.fonds, "show", 1, archive_code=code)
-                return item_metadata(item)
-        except FlowError as exc:  # a refused retrieval is logged too
-            with db.transaction(engine.db) as session:
-                log_retrieval(session, user, who.fonds, "show", -1, archive_code=code, refused=str(exc))
-            raise
-
-    meta = retrieve()
+    engine = engine_from_env()
+    meta = archive.show_item(engine, archivist(engine.config, user, Action.archive_show), code)
     if as_json:
         print(json.dumps(meta, ensure_ascii=False, indent=1))
         return
@@ -123,7 +88,7 @@ def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], u
     console.print(f"处理过程：{len(meta['处理过程'])} 条")
 
 
-@archive_app.command("catalogue")
+@group.command("catalogue")
 @friendly
 def catalogue_cmd(
     year: YearArg, user: UserOpt = ...,
@@ -131,59 +96,38 @@ def catalogue_cmd(
     retention: Annotated[Optional[str], typer.Option(help="one catalogue per retention period: Y | D30 | D10")] = None,
 ) -> None:
     """The archive catalogue (归档文件目录) of a year, as .docx and .xlsx."""
-    engine = _engine()
-    who = archivist(engine.config, user, Action.archive_export)
-    with db.transaction(engine.db) as session:
-        items = items_of(session, who.fonds, year, retention)
-        if not items:
-            raise FlowError(f"全宗 {who.fonds} {year} 年度没有归档文件")
-        paths = write_catalogue(items, who.fonds, year, retention, out, engine.config.org(who.user.org).classification)
-        log_retrieval(session, user, who.fonds, "catalogue", len(items), year=year, retention=retention)
-    console.print(f"{len(items)} 件 → {paths[0]}  {paths[1]}")
+    engine = engine_from_env()
+    count, paths = archive.catalogue(engine, archivist(engine.config, user, Action.archive_export), year, retention, out)
+    console.print(f"{count} 件 → {paths[0]}  {paths[1]}")
 
 
-@archive_app.command("export")
+@group.command("export")
 @friendly
 def export_cmd(year: YearArg, user: UserOpt = ..., out: Annotated[Path, typer.Option(help="folder for the zip")] = Path(".")) -> None:
     """The transfer package (移交包) of a year: files + DA/T 46 metadata + digests + history."""
-    engine = _engine()
-    who = archivist(engine.config, user, Action.archive_export)
-    with db.transaction(engine.db) as session:
-        items = items_of(session, who.fonds, year)
-        path = export_package(items, engine.storage, who.fonds, year, out)
-        log_retrieval(session, user, who.fonds, "export", len(items), year=year, package=str(path))
-    console.print(f"{len(items)} 件 → {path}")
+    engine = engine_from_env()
+    count, path = archive.export_year(engine, archivist(engine.config, user, Action.archive_export), year, out)
+    console.print(f"{count} 件 → {path}")
 
 
-@archive_app.command("import")
+@group.command("import")
 @friendly
 def import_cmd(package: Annotated[Path, typer.Argument(help="a zip written by `gongwen archive export`")], user: UserOpt = ...) -> None:
     """Receive a transfer package into this database (digests checked first; all or nothing)."""
-    engine = _engine()
+    engine = engine_from_env()
     who = archivist(engine.config, user, Action.archive_export)
-    with db.transaction(engine.db) as session:
-        items = import_package(session, engine.storage, engine.config, package, who.fonds)
-        log_retrieval(session, user, who.fonds, "import", len(items), package=str(package))
-    console.print(f"导入 {len(items)} 件（全宗 {who.fonds}）")
+    console.print(f"导入 {archive.import_into(engine, who, package)} 件（全宗 {who.fonds}）")
 
 
-@archive_app.command("verify")
+@group.command("verify")
 @friendly
 def verify_cmd(user: Annotated[Optional[str], typer.Option("--user", help="an archivist: only their fonds; omitted: every fonds")] = None) -> None:
     """Fixity: every filed file against its size, SHA-256 and SM3; changed, missing and extra files by archive code."""
-    engine = _engine()
+    engine = engine_from_env()
     fonds = archivist(engine.config, user, Action.archive_verify).fonds if user else None
     with Progress(console=console, transient=True) as progress:
         progress.add_task("校验 verifying", total=None)
-
-        @RETRIED_READ
-        def check() -> tuple[int, list]:
-            with db.transaction(engine.db) as session:
-                found = verify(session, engine.storage, fonds)
-                log_retrieval(session, user or "system", fonds, "verify", len(found[1]), checked=found[0])
-            return found
-
-        checked, problems = check()
+        checked, problems = archive.verify_files(engine, fonds, user or "system")
     labels = {"changed": "已改动", "missing": "缺失", "extra": "多余"}
     for p in problems:
         console.print(f"[red]{labels[p.kind]}[/] {p.archive_code}: {p.file} {p.detail}")
@@ -192,15 +136,12 @@ def verify_cmd(user: Annotated[Optional[str], typer.Option("--user", help="an ar
         raise typer.Exit(1)
 
 
-@archive_app.command("check")
+@group.command("check")
 @friendly
 def check_cmd(year: YearArg, user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The four-properties check (四性检测, DA/T 70-2018) of a year's items."""
-    engine = _engine()
-    who = archivist(engine.config, user, Action.archive_verify)
-    with db.transaction(engine.db) as session:
-        report = four_properties(session, engine.storage, engine.config, who.fonds, year)
-        log_retrieval(session, user, who.fonds, "check", len(report.checks), year=year, passed=report.passed)
+    engine = engine_from_env()
+    report = archive.check_year(engine, archivist(engine.config, user, Action.archive_verify), year)
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
     else:

@@ -7,25 +7,28 @@ from typing import Annotated, Optional
 
 import typer
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.cli.main import app, console, friendly
-from gongwen_engine.flows.engine.engine import FlowError
+from gongwen_engine.flows.cli._common import console, friendly
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import RunRecord, cascade_settings
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.invariants import check_invariants
 
+group = typer.Typer()
+
 
 def folder_settings(out: Path) -> Settings:
     """The settings of a cascade or demo folder (its database under DIR/.gongwen, its documents in DIR)."""
     if not (out / ".gongwen").is_dir():
-        raise FlowError(f"{out} 不是级联或演示的输出目录（没有 .gongwen 子目录）：请给出 gongwen cascade/demo 的 --out 目录")
+        raise Refusal(f"{out} 不是级联或演示的输出目录（没有 .gongwen 子目录）：请给出 gongwen cascade/demo 的 --out 目录")
     record = RunRecord.read(out)
     if record is not None:
         return cascade_settings(out, record)
     return Settings(home=out / ".gongwen", storage=out, database_url=Settings().database_url)
 
 
+@group.command("check-invariants")
 @friendly
 def check_invariants_cmd(
     out: Annotated[Optional[Path], typer.Option(help="a `gongwen cascade` or `gongwen demo` folder (default: the database of GONGWEN_HOME / GONGWEN_DATABASE_URL)")] = None,
@@ -59,6 +62,3 @@ def check_invariants_cmd(
         console.print(f"checked {checked}\nviolations {len(report.violations)}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
-
-
-app.command("check-invariants")(check_invariants_cmd)

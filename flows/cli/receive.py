@@ -10,11 +10,14 @@ import typer
 from rich.table import Table
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.cli.main import _run, app, console, friendly
+from gongwen_engine.flows.cli._common import console, friendly, known_org, known_policy, run_automatic
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.intake import DEFAULT_FLOW, describe, parse_corrections, receive_file
 
+group = typer.Typer()
 
+
+@group.command()
 @friendly
 def receive(
     file: Annotated[Path, typer.Argument(help="the received file: .docx (Word, WPS, LibreOffice), .txt (UTF-8 or GB18030/GBK) or PDF with a text layer")],
@@ -29,6 +32,8 @@ def receive(
 ) -> None:
     """Receive a document from outside: read its header, register it, start the incoming flow."""
     engine = open_engine(Settings())
+    known_org(engine.config, org)
+    known_policy(engine.config, policy)
     received = receive_file(engine, file, org, parse_corrections(set_ or []), user=user, flow=flow, policy=policy, dry_run=dry_run)
     if as_json:  # stdout carries the JSON document only: the steps run first, their counts go into it
         data = received.as_json()
@@ -56,7 +61,4 @@ def receive(
         return
     console.print(f"已收文：流转 #{received.circulation_id}，文档 #{received.document_id}，原件 {received.file}（SHA-256 {received.sha256[:12]}…）")
     if run:
-        _run(engine)
-
-
-app.command("receive")(receive)
+        run_automatic(engine)

@@ -10,18 +10,18 @@ from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
-from sqlmodel import Session, select
 
-from gongwen_engine.flows.cli.main import _changes, _engine, _print_json, _run, app, console, friendly
-from gongwen_engine.flows.engine.engine import FlowError
+from gongwen_engine.config.errors import Refusal
+from gongwen_engine.flows.cli._common import JsonOpt, console, draft_changes, engine_from_env, friendly, known_org, known_policy, print_json, run_automatic
 from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.circulations import circulation as circulation_by_id
+from gongwen_engine.models.queries import read
+from gongwen_engine.models.queries.reporting import requirements
 from gongwen_engine.models.rules.workdays import load_calendar
-from gongwen_engine.models.tables import ReportingRequirement
 
-deadlines_app = typer.Typer(help="Reporting requirements (报送要求) and their deadlines; working days (工作日).", no_args_is_help=True)
-app.add_typer(deadlines_app, name="deadlines")
+deadlines = typer.Typer(help="Reporting requirements (报送要求) and their deadlines; working days (工作日).", no_args_is_help=True)
+group = typer.Typer()  # board, submit-report, summary, stats
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 AsOf = Annotated[Optional[datetime], typer.Option("--as-of", help="the date the board is read at (default: today in China)")]
 
 
@@ -33,20 +33,16 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.replace("，", ",").split(",") if v.strip()]
 
 
-@deadlines_app.command("list")
+@deadlines.command("list")
 @friendly
 def deadlines_list(org: Annotated[Optional[str], typer.Option(help="only requirements this organisation made")] = None, as_json: JsonOpt = False) -> None:
     """Every reporting requirement: what, from whom, by when, to which office."""
-    engine = _engine()
+    engine = engine_from_env()
     if org is not None:
-        engine.config.org(org)  # an unknown code is refused, not shown an empty list
-    with Session(engine.db) as session:
-        stmt = select(ReportingRequirement).order_by(ReportingRequirement.id)
-        if org:
-            stmt = stmt.where(ReportingRequirement.org == org)
-        reqs = list(session.exec(stmt))
+        known_org(engine.config, org)  # an unknown code is refused, not shown an empty list
+    reqs = read(engine.db, requirements, org)
     if as_json:
-        _print_json([r.model_dump(mode="json") for r in reqs])
+        print_json([r.model_dump(mode="json") for r in reqs])
         return
     table = Table("id", "requesting", "what", "due", "recurs", "recipients", "to")
     for r in reqs:
@@ -56,7 +52,7 @@ def deadlines_list(org: Annotated[Optional[str], typer.Option(help="only require
     console.print(table)
 
 
-@deadlines_app.command("add")
+@deadlines.command("add")
 @friendly
 def deadlines_add(
     circulation: Annotated[int, typer.Argument(help="the requesting circulation (its document states the requirement)")],
@@ -73,13 +69,13 @@ def deadlines_add(
     """Add a reporting requirement to a circulation's document (e.g. a province's own earlier deadline for its cities)."""
     spec = reporting.RequirementSpec(what=what, due=due, to=to, every_months=every_months, until=_day(until), table=_csv(table or ""),
                                      **{"from": "all" if from_ == "all" else _csv(from_)})
-    engine = _engine()
+    engine = engine_from_env()
     engine.user(user)  # who records it must be a known person
     for row in reporting.add_requirements(engine, circulation, [spec], user, source="cascade" if parent else "cli", parent_id=parent):
         console.print(f"requirement #{row.id}: {row.what}, {row.due_text}, {len(row.recipients)} units → {row.office}", markup=False)  # user text: no markup
 
 
-@deadlines_app.command("propose")
+@deadlines.command("propose")
 @friendly
 def deadlines_propose(
     circulation: Annotated[int, typer.Argument(help="an incoming circulation (its received document is read)")],
@@ -88,10 +84,10 @@ def deadlines_propose(
     as_json: JsonOpt = False,
 ) -> None:
     """Propose requirements from a received document's text (dates, 月底, 下旬, N个工作日内)."""
-    engine = _engine()
+    engine = engine_from_env()
     proposals = reporting.propose(engine, circulation)
     if as_json and not accept:
-        _print_json([asdict(p) for p in proposals])
+        print_json([asdict(p) for p in proposals])
         return
     for p in proposals:
         console.print(f"{p.source}: {p.what} · {p.due} · → {p.to or '（未写明）'}", markup=False)
@@ -99,23 +95,23 @@ def deadlines_propose(
         console.print("来文中没有识别到报送时限（no reporting deadline found）")
     if accept and proposals:
         if not user:
-            raise FlowError("--accept 需要 --user（记录人）")
-        circ = engine.circulation(circulation)
+            raise Refusal("--accept 需要 --user（记录人）")
+        circ = circulation_by_id(engine, circulation)
         rows = reporting.add_requirements(engine, circulation, [p.as_spec([circ.org]) for p in proposals], user, source="proposed")
         console.print(f"recorded {len(rows)} requirement(s): " + ", ".join(f"#{r.id}" for r in rows))
 
 
-@deadlines_app.command("remind")
+@deadlines.command("remind")
 @friendly
 def deadlines_remind(now: Annotated[Optional[datetime], typer.Option(help="the moment to remind at (UTC; default now)")] = None) -> None:
     """Run one ``gongwen-reminders`` flow in Prefect: reporting reminders and overdue work items, each once."""
     from gongwen_engine.flows.runtime.reminders import run_reminders
 
-    counts = run_reminders(_engine(), now.replace(tzinfo=now.tzinfo or timezone.utc) if now else None)
+    counts = run_reminders(engine_from_env(), now.replace(tzinfo=now.tzinfo or timezone.utc) if now else None)
     console.print(f"reminders sent: reports {counts['reports']}, work items {counts['work_items']}")
 
 
-@deadlines_app.command("workdays")
+@deadlines.command("workdays")
 @friendly
 def deadlines_workdays(
     start: Annotated[datetime, typer.Argument(help="the day counting starts after (e.g. the day of receipt)")],
@@ -123,7 +119,7 @@ def deadlines_workdays(
     org: Annotated[Optional[str], typer.Option(help="apply this organisation's local closures")] = None,
 ) -> None:
     """The N-th working day after a date (China's calendar with 调休 and config/calendar.yaml)."""
-    due = load_calendar(_engine().config.directory).add_working_days(start.date(), n, org)
+    due = load_calendar(engine_from_env().config.directory).add_working_days(start.date(), n, org)
     console.print(f"{start.date()} + {n} 个工作日 = {due} ({'一二三四五六日'[due.weekday()]})")
 
 
@@ -141,7 +137,7 @@ def print_board(rows: list[reporting.BoardRow]) -> None:
     console.print(f"应报 {c['expected']} · 已报 {c['submitted']}（按时 {c['on_time']}，逾期 {c['late']}）· 逾期未报 {c['missing']} · 未到期 {c['open']}")
 
 
-@app.command()
+@group.command()
 @friendly
 def board(
     requirement: Annotated[Optional[int], typer.Option(help="one requirement")] = None,
@@ -151,17 +147,17 @@ def board(
     user: Annotated[Optional[str], typer.Option(help="who looks (a secretary or leader): only the requirements of their organisation and those below it; omitted: the operator sees all")] = None,
 ) -> None:
     """The supervision board (督办台账): who submitted, who is late, who is missing, what was submitted."""
-    engine = _engine()
+    engine = engine_from_env()
     if org is not None:
-        engine.config.org(org)  # an unknown code is refused, not shown an empty board
+        known_org(engine.config, org)  # an unknown code is refused, not shown an empty board
     rows = reporting.board(engine, _day(as_of), requirement, org, viewer=user)
     if as_json:
-        _print_json({"rows": [r.as_json() for r in rows], "counts": reporting.board_counts(rows)})
+        print_json({"rows": [r.as_json() for r in rows], "counts": reporting.board_counts(rows)})
         return
     print_board(rows)
 
 
-@app.command("submit-report")
+@group.command("submit-report")
 @friendly
 def submit_report(
     requirement: Annotated[int, typer.Argument(help="the requirement (see `gongwen deadlines list`)")],
@@ -174,22 +170,23 @@ def submit_report(
     run: Annotated[bool, typer.Option(help="run the automatic steps right away")] = True,
 ) -> None:
     """Submit an upward report (报告, with 签发人) for a requirement: the unit's reporting flow starts."""
-    engine = _engine()
-    body = _changes(None, None, body_file).get("body")  # the same reading as `gongwen act --body-file`
+    engine = engine_from_env()
+    known_org(engine.config, org)
+    known_policy(engine.config, policy)
+    body = draft_changes(None, None, body_file).get("body")  # the same reading as `gongwen act --body-file`
     rows = None
     if table:
-        with Session(engine.db) as session:
-            columns = reporting.requirement(session, requirement).table_columns
+        columns = read(engine.db, reporting.requirement, requirement).table_columns
         if not columns:
-            raise FlowError(f"报送要求 {requirement} 不是报表，不需要 --table")
+            raise Refusal(f"报送要求 {requirement} 不是报表，不需要 --table")
         rows = reporting.read_table(table, columns)
     circ = reporting.submit(engine, requirement, org, user, body, rows, policy, period)
     console.print(f"reporting circulation #{circ} started (leader's sign-off next)")
     if run:
-        _run(engine)
+        run_automatic(engine)
 
 
-@app.command()
+@group.command()
 @friendly
 def summary(
     requirement: Annotated[int, typer.Argument(help="the requirement to summarise")],
@@ -203,24 +200,25 @@ def summary(
     as_json: JsonOpt = False,
 ) -> None:
     """The summary (汇总): submissions, late and missing units, tables combined; .docx, and optionally sent up."""
-    engine = _engine()
+    engine = engine_from_env()
     result = reporting.summarise(engine, requirement, _day(as_of), period)
     if out:
         written = reporting.write_summary(engine, result, out)
         console.print(f"summary written: {written.path} ({written.size} bytes)")
     if submit:
         if not user:
-            raise FlowError("--submit 需要 --user（报送的秘书）")
+            raise Refusal("--submit 需要 --user（报送的秘书）")
+        known_policy(engine.config, policy)
         circ = reporting.submit_summary(engine, result, user, policy, to)
         console.print(f"summary submitted up: reporting circulation #{circ}")
-        _run(engine)
+        run_automatic(engine)
     if as_json:
-        _print_json(result.as_json())
+        print_json(result.as_json())
     elif not out:
         print_board(result.rows)
 
 
-@app.command()
+@group.command()
 @friendly
 def stats(
     include_automatic: Annotated[bool, typer.Option("--all", help="include automatic steps")] = False,
@@ -229,9 +227,9 @@ def stats(
     """Timeliness statistics (时效统计): handling time per step and per organisation in working days."""
     from gongwen_engine.flows.services.stats import timeliness
 
-    figures = timeliness(_engine(), include_automatic=include_automatic)
+    figures = timeliness(engine_from_env(), include_automatic=include_automatic)
     if as_json:
-        _print_json({k: [t.as_json() for t in v] for k, v in figures.items()})
+        print_json({k: [t.as_json() for t in v] for k, v in figures.items()})
         return
     for group, title in (("by_step", "按环节（step）"), ("by_org", "按单位（organisation）")):
         table = Table(title, "finished", "open", "median (工作日)", "p90 (工作日)", "overdue")

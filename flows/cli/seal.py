@@ -10,14 +10,15 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates import signing
-from gongwen_engine.flows.cli.main import console, friendly
-from gongwen_engine.flows.engine.engine import CHINA, FlowError
+from gongwen_engine.flows.cli._common import console, friendly
+from gongwen_engine.models.rules.workdays import CHINA
 
-seal_app = typer.Typer(help="用印: sealed, signed PDFs (版式文件) and their verification.", no_args_is_help=True)
+group = typer.Typer(help="用印: sealed, signed PDFs (版式文件) and their verification.", no_args_is_help=True)
 
 
 def _china_time(iso: str | None) -> str:
@@ -48,7 +49,7 @@ def report_table(path: Path, result: signing.SealCheck) -> Table:
     return table
 
 
-@seal_app.command("verify")
+@group.command("verify")
 @friendly
 def verify(
     file: Annotated[Path, typer.Argument(help="the signed PDF (e.g. demo-out/shandong/鲁妇发〔2012〕10号.pdf)")],
@@ -67,13 +68,13 @@ def verify(
     try:
         data = file.read_bytes()
     except (FileNotFoundError, IsADirectoryError):
-        raise FlowError(f"文件不存在：{file}（file not found）") from None
-    roots = signing.Keyring(seals).trust_roots()
+        raise Refusal(f"文件不存在：{file}（file not found）") from None
+    roots = seals.trust_roots()
     for path in trust or []:
         try:
             roots.append(signing.load_certificate(path))
         except signing.SigningError as exc:
-            raise FlowError(f"无法读取信任证书 {path}：{exc}") from None
+            raise Refusal(f"无法读取信任证书 {path}：{exc}") from None
     result = signing.verify_pdf(data, roots)
     if as_json:
         console.print_json(json.dumps({"file": str(file), "ok": result.ok, **result.as_dict()}, ensure_ascii=False))

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, select
 
@@ -34,6 +33,8 @@ from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.db import retry_transient
+from gongwen_engine.models.queries.circulations import step_finished_at
+from gongwen_engine.models.queries.people import principals_of
 from gongwen_engine.models.records import RecordKind
 from gongwen_engine.models.rules.permissions import Action, Item, Org, Person, acting_for, allowed, authorize
 from gongwen_engine.models.rules.recipients import chosen_recipients
@@ -104,9 +105,7 @@ class StepContext:
 
     def finished_at(self, kind: StepKind) -> datetime | None:
         """When this circulation last finished a step of ``kind`` (None: it has not)."""
-        names = list(self.engine.flow(self.circulation.flow).steps_of(kind))
-        item = self.session.exec(select(WorkItem).where(WorkItem.circulation_id == self.circulation.id, WorkItem.step.in_(names), WorkItem.status == "done").order_by(WorkItem.id.desc())).first()
-        return item.finished_at if item else None
+        return step_finished_at(self.session, self.circulation.id, self.engine.flow(self.circulation.flow).steps_of(kind))
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ class Engine:
         self.config = load_config(self.settings.config_dir)
         self.flows = load_flows(Path(self.settings.flows_dir or PACKAGED_FLOWS_DIR), action_kinds(self.actions))
         url = self.settings.resolved_database_url
-        db.migrate(url)
+        db.ensure_schema(url)  # one read; `gongwen migrate` (init) migrates explicitly
         self.db = db.get_engine(url)
         self.storage = self.settings.resolved_storage
         self.storage.mkdir(parents=True, exist_ok=True)
@@ -342,13 +341,11 @@ class Engine:
 
     def _may_act(self, session: Session, user: User, item: WorkItem, step: Step, action: Action = Action.act) -> str:
         """Who ``user`` acts for on ``item``: themselves, or the principal who delegated to them."""
-        return acting_for(self.config, user, action, item_target(item, step.title), self._principals_of(session, user)).id
+        return acting_for(self.config, user, action, item_target(item, step.title), self.principals(session, user)).id
 
-    def _principals_of(self, session: Session, deputy: User) -> list[User]:
+    def principals(self, session: Session, deputy: User) -> list[User]:
         """The people who delegated to ``deputy`` for now (委托代办)."""
-        now = utcnow()
-        rows = session.exec(select(Delegation).where(Delegation.deputy == deputy.id, Delegation.revoked == False, Delegation.starts_at <= now, Delegation.ends_at > now))  # noqa: E712
-        return [self.config.users[d.principal] for d in rows if d.principal in self.config.users]
+        return [self.config.users[p] for p in principals_of(session, deputy.id, utcnow()) if p in self.config.users]
 
     def _human_done(self, session: Session, circ: Circulation, item: WorkItem, step: Step, outcome: str, actor: str, comment: str | None) -> None:
         """Close one person's item; move the circulation on when the step's join is complete."""
@@ -533,47 +530,6 @@ class Engine:
             if excluding:
                 stmt = stmt.where(Circulation.id.not_in(excluding))
             return take(session, stmt, self)
-
-    # ---- reading ---------------------------------------------------------------------------------
-    @retry_transient(in_doubt="retry")
-    def circulation(self, circulation_id: int) -> Circulation:
-        with Session(self.db) as session:
-            circ = session.get(Circulation, circulation_id)
-            if circ is None:
-                raise FlowError(f"流转 {circulation_id} 不存在（circulation not found）")
-            return circ
-
-    @retry_transient(in_doubt="retry")
-    def open_items(self, user_id: str | None = None) -> list[tuple[WorkItem, Circulation, Document | None]]:
-        """Human work items waiting for a person (for ``user_id``: those they may act on, delegations included)."""
-        user = self.user(user_id) if user_id else None
-        with Session(self.db) as session:
-            stmt = select(WorkItem, Circulation).join(Circulation, Circulation.id == WorkItem.circulation_id).where(WorkItem.status == "open", WorkItem.kind == "human", Circulation.status == "waiting")
-            principals = [user, *self._principals_of(session, user)] if user else []
-            rows = []
-            for item, circ in session.exec(stmt.order_by(WorkItem.id)):
-                if user and not any(allowed(self.config, p, Action.act, item_target(item)) for p in principals):
-                    continue
-                doc = session.get(Document, circ.document_id or circ.received_id) if (circ.document_id or circ.received_id) else None
-                rows.append((item, circ, doc))
-            return rows
-
-    @retry_transient(in_doubt="retry")
-    def document_label(self, circ: Circulation) -> str:
-        """How a person names the circulation's document: its number, or its (shortened) title."""
-        with Session(self.db) as session:
-            doc = session.get(Document, circ.document_id or circ.received_id) if (circ.document_id or circ.received_id) else None
-        if doc is None:
-            return f"#{circ.id}"
-        if doc.doc_number and doc.id == circ.document_id:
-            return doc.doc_number
-        title = doc.title if len(doc.title) <= 24 else doc.title[:23] + "…"
-        return f"收：{doc.doc_number}" if circ.document_id is None and doc.doc_number else title
-
-    @retry_transient(in_doubt="retry")
-    def status_counts(self) -> dict[str, int]:
-        with Session(self.db) as session:
-            return dict(session.exec(select(Circulation.status, func.count()).group_by(Circulation.status)).all())
 
     # ---- audit -----------------------------------------------------------------------------------
     @staticmethod

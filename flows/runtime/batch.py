@@ -46,6 +46,8 @@ from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.runtime.runner import current_engine, use_engine
 from gongwen_engine.models import db
+from gongwen_engine.models.queries import read
+from gongwen_engine.models.queries.circulations import get_circulation, status_counts
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ def prepare_filing(engine: Engine, circulation_ids: list[int]) -> int:
 
 def run_with_retries(engine: Engine, circulation_id: int) -> str:
     """One step of one circulation (its own transaction), retried as the flow declares."""
-    circ = engine.circulation(circulation_id)
+    circ = read(engine.db, get_circulation, circulation_id)
     if circ.status not in ("ready", "running") or circ.step is None:
         return circ.status
     step = engine.flow(circ.flow).step(circ.step)
@@ -211,7 +213,7 @@ async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done
                 busy -= 1
 
     await asyncio.gather(*(slot() for _ in range(concurrency)))
-    return engine.status_counts()
+    return read(engine.db, status_counts)
 
 
 def run_batches_until_idle(engine: Engine, concurrency: int = 2, batch: int = 64, on_done: Callable[[int], None] | None = None) -> dict[str, int]:

@@ -32,6 +32,8 @@ from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.engine.claims import has_claimable, work_signal
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
+from gongwen_engine.models.queries import read
+from gongwen_engine.models.queries.circulations import document_label, get_circulation, status_counts
 
 _engine: Engine | None = None
 
@@ -70,19 +72,19 @@ async def advance(engine: Engine, circulation_id: int, max_steps: int | None = N
     ran = 0
     while max_steps is None or ran < max_steps:
         ran += 1
-        circ = await anyio.to_thread.run_sync(engine.circulation, circulation_id)
+        circ = await anyio.to_thread.run_sync(read, engine.db, get_circulation, circulation_id)
         if circ.status not in ("ready", "running") or circ.step is None:
             return circ.status
         step = engine.flow(circ.flow).step(circ.step)
         if while_urgent and ran > 1 and step.priority <= 0:
             return circ.status
-        name = f"{engine.config.org(circ.org).short_name} · {step.title} · {await anyio.to_thread.run_sync(engine.document_label, circ)}"
+        name = f"{engine.config.org(circ.org).short_name} · {step.title} · {await anyio.to_thread.run_sync(read, engine.db, document_label, circ)}"
         try:
             await run_step.with_options(retries=step.retries, retry_delay_seconds=RETRY_DELAY_S, task_run_name=name)(circulation_id, circ.step)
         except Exception as exc:  # noqa: BLE001 - retries are exhausted: record and stop this circulation
             await anyio.to_thread.run_sync(engine.fail, circulation_id, failure_text(circ.step, exc))
             return "failed"
-    return (await anyio.to_thread.run_sync(engine.circulation, circulation_id)).status
+    return (await anyio.to_thread.run_sync(read, engine.db, get_circulation, circulation_id)).status
 
 
 @flow(name="gongwen-dispatch", validate_parameters=False)
@@ -148,7 +150,7 @@ async def dispatch(concurrency: int = 4, on_progress: Callable[[], None] | None 
                 on_progress()
 
     await asyncio.gather(*(slot() for _ in range(concurrency)))
-    return engine.status_counts()
+    return read(engine.db, status_counts)
 
 
 def run_until_idle(engine: Engine, concurrency: int = 4, on_progress: Callable[[], None] | None = None, linger: float = 0.0,

@@ -39,6 +39,7 @@ def catalogue_title(fonds: str, year: int, retention: str | None) -> str:
 
 def write_catalogue(items: list[ArchiveItem], fonds: str, year: int, retention: str | None, out: Path, classification: str = "year-retention-dept") -> tuple[Path, Path]:
     """The catalogue as .docx (cover + table, A4 landscape) and .xlsx; returns both paths."""
+
     rows = catalogue_rows(items, classification)
     title = catalogue_title(fonds, year, retention)
     stem = f"归档文件目录-{fonds}-{year}" + (f"-{retention}" if retention else "")

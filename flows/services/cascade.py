@@ -19,6 +19,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import FILES, PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.config.yamlsrc import load_yaml
@@ -50,7 +51,7 @@ def subtree_config(target: Path, provinces: list[str], source: Path = NATIONAL_C
     unknown = [p for p in provinces if p not in by_code or by_code[p]["level"] != "provincial"]
     if unknown:
         known = ", ".join(sorted(o["code"] for o in orgs if o["level"] == "provincial"))
-        raise ValueError(f"不是省级单位的代码：{', '.join(unknown)}（provincial codes: {known}）")
+        raise Refusal(f"不是省级单位的代码：{', '.join(unknown)}（provincial codes: {known}）")
 
     def kept(org: dict) -> bool:
         if org["parent"] is None:

@@ -1,4 +1,4 @@
-"""Read-side services shared by the CLI and the web pages: inbox, timeline, versions (a document as
+"""Read-side services shared by the CLI and the web pages: circulations, inbox, timeline, versions (a document as
 issued, with what it forwards, is read by `models/queries/documents.py`: `issued_parts`)."""
 
 from __future__ import annotations
@@ -8,10 +8,43 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.diff import diff_contents
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine, FlowError, item_target
 from gongwen_engine.flows.engine.records import actor_name
-from gongwen_engine.models.tables import AuditEvent, Circulation, Document, utcnow
+from gongwen_engine.models.queries import circulations as queries
+from gongwen_engine.models.queries import read
+from gongwen_engine.models.rules.permissions import Action, Org, allowed
+from gongwen_engine.models.tables import AuditEvent, Circulation, Document, WorkItem, utcnow
+
+OpenItem = tuple[WorkItem, Circulation, Document | None]
+def circulation(engine: Engine, circulation_id: int) -> Circulation:
+    """One circulation (refused when there is none with that id)."""
+    return read(engine.db, queries.get_circulation, circulation_id)
+def status_counts(engine: Engine) -> dict[str, int]:
+    """How many circulations are in each status."""
+    return read(engine.db, queries.status_counts)
+def document_label(engine: Engine, circ: Circulation) -> str:
+    """How a person names the circulation's document: its number, or its (shortened) title."""
+    return read(engine.db, queries.document_label, circ)
+def _items_for(session: Session, engine: Engine, user: User | None) -> list[OpenItem]:
+    rows = queries.open_human_items(session)
+    if user is None:
+        return rows
+    principals = [user, *engine.principals(session, user)]
+    return [(item, circ, doc) for item, circ, doc in rows if any(allowed(engine.config, p, Action.act, item_target(item)) for p in principals)]
+def open_items(engine: Engine, user_id: str | None = None) -> list[OpenItem]:
+    """Human work items waiting for a person (for ``user_id``: those they may act on, delegations included)."""
+    return read(engine.db, _items_for, engine, engine.user(user_id) if user_id else None)
+def circulation_rows(engine: Engine, viewer: User | None = None) -> list[dict]:
+    """Every circulation ``viewer`` may see (none given: all), as the status list shows it."""
+    rows = []
+    for circ, doc in read(engine.db, queries.circulations_with_documents):
+        if viewer and not allowed(engine.config, viewer, Action.view_circulation, Org(circ.org)):
+            continue
+        rows.append({"id": circ.id, "org": engine.config.org(circ.org).short_name, "flow": circ.flow, "step": circ.step, "status": circ.status,
+                     "error": circ.error, "document": (doc.doc_number or doc.title) if doc else None})
+    return rows
 
 
 @dataclass
@@ -42,7 +75,7 @@ def inbox(engine: Engine, user_id: str, now: datetime | None = None) -> list[Inb
     """The items ``user_id`` may act on (their own, their role's, and their principals' by delegation)."""
     now = now or utcnow()
     entries = []
-    for item, circ, doc in engine.open_items(user_id):
+    for item, circ, doc in open_items(engine, user_id):
         step = engine.flow(circ.flow).step(item.step)
         entries.append(
             InboxEntry(
@@ -87,7 +120,7 @@ def resolve_circulation(engine: Engine, ref: str) -> Circulation:
         if ref.isdigit():
             circ = session.get(Circulation, int(ref))
         else:
-            doc = session.exec(select(Document).where(Document.doc_number == ref)).first()
+            doc = queries.document_by_number(session, ref)
             circ = session.get(Circulation, doc.circulation_id) if doc and doc.circulation_id else None
         if circ is None:
             raise FlowError(f"找不到流转或文号“{ref}”（use a circulation id or a document number）")

@@ -14,6 +14,7 @@ from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.circulations import status_counts
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, Registration
 
@@ -83,7 +84,7 @@ def summarise(engine: Engine, manifest: Path, seconds: float) -> DemoSummary:
             registrations=count(Registration),
             archive_items=count(ArchiveItem),
             audit_events=count(AuditEvent),
-            circulations=engine.status_counts(),
+            circulations=status_counts(engine),
             seconds=seconds,
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             manifest=manifest,

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role
 from gongwen_engine.doc_templates.reader import IntakeError, Part, Reading, ReadLimits, read_bytes
 from gongwen_engine.doc_templates.reader.loading import load_file
@@ -110,9 +111,9 @@ def parse_corrections(pairs: list[str]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         name = name.strip()
         if not sep or not value.strip():
-            raise FlowError(f"更正“{pair}”应写成 字段=值（例如 --set issued_on=2012-02-06）")
+            raise Refusal(f"更正“{pair}”应写成 字段=值（例如 --set issued_on=2012-02-06）")
         if name not in CORRECTABLE:
-            raise FlowError(f"不能更正字段“{name}”；可更正：" + "、".join(f"{k}（{v}）" for k, v in CORRECTABLE.items()))
+            raise Refusal(f"不能更正字段“{name}”；可更正：" + "、".join(f"{k}（{v}）" for k, v in CORRECTABLE.items()))
         result[name] = value.strip()
     return result
 
@@ -125,12 +126,12 @@ def _corrected_value(name: str, text: str) -> Any:
             try:
                 return parse_cn_date(text)[0]
             except ValueError:
-                raise FlowError(f"{CORRECTABLE[name]}“{text}”不是日期；请写成 2012-02-06 或 2012年2月6日") from None
+                raise Refusal(f"{CORRECTABLE[name]}“{text}”不是日期；请写成 2012-02-06 或 2012年2月6日") from None
     if name == "doc_number":
         try:
             return str(normalise_doc_number(text)[0])
         except ValueError:
-            raise FlowError(f"发文字号“{text}”不是 机关代字〔2012〕10号 的形式") from None
+            raise Refusal(f"发文字号“{text}”不是 机关代字〔2012〕10号 的形式") from None
     if name in LIST_FIELDS:
         return split_recipients(text)
     return text

@@ -40,6 +40,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.reader.deadlines import find_deadlines
 from gongwen_engine.doc_templates.report_table import render_report_docx
@@ -106,13 +107,13 @@ def parse_due(value: str | date, written_on: date | None) -> Due:
     except ValueError:
         pass
     if text[:1] in ("-", "－", "−"):  # the finder would read "-5个工作日内" as 5: a negative time limit is refused
-        raise ValueError(f"报送时限“{text}”不能为负数：请写成 2012-02-29、2012年2月底前、2012年2月下旬 或 5个工作日内")
+        raise Refusal(f"报送时限“{text}”不能为负数：请写成 2012-02-29、2012年2月底前、2012年2月下旬 或 5个工作日内")
     found = find_deadlines(f"{text}报送", "due", written_on)
     if len(found) != 1:
-        raise ValueError(f"无法识别报送时限“{text}”：请写成 2012-02-29、2012年2月底前、2012年2月下旬 或 5个工作日内")
+        raise Refusal(f"无法识别报送时限“{text}”：请写成 2012-02-29、2012年2月底前、2012年2月下旬 或 5个工作日内")
     d = found[0]
     if d.kind != "working_days" and d.end is None:
-        raise ValueError(f"报送时限“{text}”没有年份，且文件没有成文日期可推算：请写明年份，如 2012年2月底前")
+        raise Refusal(f"报送时限“{text}”没有年份，且文件没有成文日期可推算：请写明年份，如 2012年2月底前")
     return Due(d.kind, d.text, d.end, d.start if d.kind == "xun" else None, d.working_days)
 
 
@@ -132,7 +133,7 @@ def _recipients(engine: Engine, circ: Circulation, spec_from: Literal["all"] | l
     if spec_from == "all":
         targets = [c.code for c in delivery_targets(engine.config, circ)]
         if not targets:
-            raise ValueError(f"{engine.config.org(circ.org).short_name} 没有下级单位，“from: all” 无人报送：请列出报送单位的代码")
+            raise Refusal(f"{engine.config.org(circ.org).short_name} 没有下级单位，“from: all” 无人报送：请列出报送单位的代码")
         return targets
     for code in spec_from:
         engine.config.org(code)
@@ -163,9 +164,9 @@ def add_requirements(engine: Engine, circulation_id: int, specs: list[Requiremen
 
 def _requirement_row(engine: Engine, circ: Circulation, doc: Document | None, spec: RequirementSpec, due: Due, actor: str, source: str, parent_id: int | None) -> ReportingRequirement:
     if spec.every_months and due.kind == "working_days":
-        raise ValueError(f"“{spec.what}”：按工作日计算的时限不能按月重复（recurrence needs a date, 月底 or 下旬）")
+        raise Refusal(f"“{spec.what}”：按工作日计算的时限不能按月重复（recurrence needs a date, 月底 or 下旬）")
     if spec.form == "table" and not spec.table:
-        raise ValueError(f"“{spec.what}”是报表（form: table），请在 table: 中列出数值列")
+        raise Refusal(f"“{spec.what}”是报表（form: table），请在 table: 中列出数值列")
     until = spec.until or (date(due.due_on.year, 12, 31) if spec.every_months and due.due_on else None)
     return ReportingRequirement(
         org=circ.org, office=spec.to or engine.config.org(circ.org).short_name, circulation_id=circ.id, document_id=doc.id if doc else None,
@@ -336,12 +337,12 @@ def read_table(path: Path, columns: list[str]) -> list[dict[str, Any]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise ValueError(f"{path}: 无法识别编码，请存为 UTF-8 或 GB18030 的 CSV")
+        raise Refusal(f"{path}: 无法识别编码，请存为 UTF-8 或 GB18030 的 CSV")
     records = list(csv.reader(io.StringIO(text)))
     if not records:
-        raise ValueError(f"{path}: 文件是空的；第一行应为表头：{UNIT_COLUMN},{','.join(columns)}")
+        raise Refusal(f"{path}: 文件是空的；第一行应为表头：{UNIT_COLUMN},{','.join(columns)}")
     if [h.strip() for h in records[0]] != [UNIT_COLUMN, *columns]:
-        raise ValueError(f"{path}:1: 表头应为 {UNIT_COLUMN},{','.join(columns)}（报送要求声明的列），实际为 {','.join(records[0])}")
+        raise Refusal(f"{path}:1: 表头应为 {UNIT_COLUMN},{','.join(columns)}（报送要求声明的列），实际为 {','.join(records[0])}")
     rows = []
     for line, record in enumerate(records[1:], start=2):
         if not any(c.strip() for c in record):
@@ -355,7 +356,7 @@ def _number(path: Path, line: int, column: str, text: str) -> float | int:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{path}:{line}: “{column}”应为数字，实际为“{text}”") from None
+        raise Refusal(f"{path}:{line}: “{column}”应为数字，实际为“{text}”") from None
     return int(value) if value.is_integer() else value
 
 
@@ -365,12 +366,12 @@ def validate_rows(rows: list[dict[str, Any]], columns: list[str], where: str) ->
     for i, row in enumerate(rows, start=1):
         unit, values = row.get("unit"), row.get("values") or {}
         if not unit:
-            raise ValueError(f"{where}: 第{i}行没有单位名称")
+            raise Refusal(f"{where}: 第{i}行没有单位名称")
         if unit in seen:
-            raise ValueError(f"{where}: 单位“{unit}”出现两次")
+            raise Refusal(f"{where}: 单位“{unit}”出现两次")
         seen.add(unit)
         if set(values) != set(columns) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values()):
-            raise ValueError(f"{where}: 第{i}行（{unit}）应有数值列 {', '.join(columns)}")
+            raise Refusal(f"{where}: 第{i}行（{unit}）应有数值列 {', '.join(columns)}")
     return rows
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.circulations import open_items
 from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.queries import workplace as q
@@ -120,4 +121,4 @@ def cascade_picture_rows(engine: Engine, circulation_id: int) -> CascadeRows:
 
 def actionable_items(engine: Engine, user_id: str) -> list[WorkItem]:
     """The open items ``user_id`` may act on now: their own, their role's, their principals' by delegation."""
-    return [item for item, _, _ in engine.open_items(user_id)]
+    return [item for item, _, _ in open_items(engine, user_id)]

@@ -34,3 +34,11 @@ def requirements_of(session: Session, org: str, requirement: int | None = None) 
     if requirement is not None:
         stmt = stmt.where(ReportingRequirement.id == requirement)
     return session.exec(stmt).all()
+
+
+def requirements(session: Session, org: str | None = None) -> list[ReportingRequirement]:
+    """Every reporting requirement (those ``org`` made, when given), oldest first."""
+    stmt = select(ReportingRequirement).order_by(ReportingRequirement.id)
+    if org:
+        stmt = stmt.where(ReportingRequirement.org == org)
+    return list(session.exec(stmt))

@@ -16,8 +16,7 @@ from markupsafe import Markup, escape
 
 from gongwen_engine.config.schema import User
 from gongwen_engine.flows.actions.archiving import Archivist, archivist, item_folder
-from gongwen_engine.flows.services.archive import catalogue as catalogue_file
-from gongwen_engine.flows.services.archive import find_item, fonds_years, log_show, search_archive
+from gongwen_engine.flows.services.archive import catalogue_file, find_item, fonds_years, log_show, search_archive
 from gongwen_engine.flows.services.archive_exports import item_metadata
 from gongwen_engine.flows.services.circulations import ACTION_WORDS
 from gongwen_engine.flows.web.deps import CurrentUser
@@ -52,7 +51,7 @@ def search_page(request: Request, user: User = CurrentUser) -> HTMLResponse:
     hits, asked, errors = [], any(params.values()), []
     query = _query(who, params, errors)
     if asked and not errors:
-        hits = search_archive(web.engine, who, query, {k: v for k, v in params.items() if v})
+        hits = search_archive(web.engine, who, query, **{k: v for k, v in params.items() if v})
         audit(web, user.id, "archive_search", fonds=who.fonds, results=len(hits), **{k: v for k, v in params.items() if v})
     years = fonds_years(web.engine, who.fonds)
     return render(request, "archive_search.html.j2", 400 if errors else 200, who=who, params=params, hits=hits, asked=asked, errors=errors,
@@ -140,7 +139,5 @@ def catalogue(request: Request, year: int = Query(ge=1949, le=2100), retention: 
     if retention and retention not in RETENTIONS:
         raise WebError(400, "保管期限只能选 永久、30年、10年。")
     made = catalogue_file(web.engine, who, year, retention or None, docx=file_format == "docx")
-    if made is None:
-        raise WebError(404, f"全宗 {who.fonds} {year} 年度没有归档文件，无法生成目录。")
     audit(web, user.id, "download", file=made.name, catalogue=True, fonds=who.fonds, year=year, items=made.items)
     return Response(made.data, media_type=media_type(made.name), headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(made.name)}"})

@@ -1,0 +1,37 @@
+"""``gongwen check`` (config/ and flows/ valid?) and ``gongwen init`` (create or migrate the database)."""
+
+from __future__ import annotations
+
+import typer
+
+from gongwen_engine.config.loader import load_config
+from gongwen_engine.config.seals import load_seal_config
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.cli._common import console, friendly
+from gongwen_engine.flows.services.engine import flow_definitions
+from gongwen_engine.models import db
+
+group = typer.Typer()
+
+
+@group.command()
+@friendly
+def check() -> None:
+    """Validate config/ and flows/ (every error names file:line and the fix)."""
+    settings = Settings()
+    config = load_config(settings.config_dir)
+    flows = flow_definitions(settings)
+    seals = load_seal_config(config.directory, config.organisations, settings.home)  # 用印 keys and images
+    counts = f"{len(config.organisations)} organisations, {len(config.users)} users, {len(config.policies)} policies, {len(seals.file.organisations)} seal keys"
+    console.print(f"config OK: {counts} ({config.directory})")
+    for f in flows.values():
+        console.print(f"flow OK: {f.flow} v{f.version}: " + " → ".join(s.title for s in f.steps.values()))
+
+
+@group.command()
+@friendly
+def init() -> None:
+    """Create or migrate the database (Alembic) at GONGWEN_DATABASE_URL or ./.gongwen/gongwen.db."""
+    url = Settings().resolved_database_url
+    db.migrate(url)
+    console.print(f"database ready: {db.get_engine(url).url.render_as_string(hide_password=True)}")

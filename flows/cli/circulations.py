@@ -1,0 +1,107 @@
+"""Circulations (流转): ``gongwen launch``, ``status``, ``diff`` and ``retry``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gongwen_engine.flows.cli._common import JsonOpt, console, engine_from_env, friendly, known_org, known_policy, print_json, run_automatic
+from gongwen_engine.flows.services import demo as demo_mod
+from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.circulations import circulation_rows, resolve_circulation, timeline, version_diff, versions
+from gongwen_engine.models.rules.permissions import Action, Org, authorize
+
+group = typer.Typer()
+
+
+@group.command()
+@friendly
+def launch(
+    flow: Annotated[str, typer.Argument(help="flow to run: outgoing (发文, full review chain), issuing (发文, sign-off only), ... (flows/*.yaml)")],
+    notice: Annotated[Path, typer.Argument(help="YAML file with org: and content: (see config/demo/national_notice.yaml)")],
+    user: Annotated[str, typer.Option(help="the secretary who launches it (config/users.yaml)")],
+    policy: Annotated[str, typer.Option(help="execution policy (config/policies.yaml); 'manual' waits for people")] = "manual",
+    run: Annotated[bool, typer.Option(help="run the automatic steps right away (else a worker does)")] = True,
+    to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--to",
+            help="deliver (核发) only to this child organisation's code (repeatable); default: every child organisation. "
+            "The printed 主送机关 stay as the file writes them",
+        ),
+    ] = None,
+) -> None:
+    """Launch a circulation: a secretary starts a flow over a new document (the first draft)."""
+    engine = engine_from_env()
+    org, content = demo_mod.load_notice(notice)
+    engine.user(user)  # an unknown name is refused; the engine checks who may launch (permissions)
+    known_org(engine.config, org)
+    known_policy(engine.config, policy)
+    circ_id = engine.launch(org, flow, content, policy=policy, actor=user, deliver_to=to)
+    reporting.add_requirements(engine, circ_id, reporting.load_requirement_specs(notice), user)  # the file's requirements: (报送要求)
+    console.print(f"launched circulation #{circ_id} ({flow}, policy {policy})")
+    if run:
+        run_automatic(engine)
+
+
+@group.command()
+@friendly
+def status(
+    ref: Annotated[str | None, typer.Argument(help="a circulation id or document number: show its timeline")] = None,
+    as_json: JsonOpt = False,
+    user: Annotated[
+        str | None, typer.Option(help="who looks: only circulations of their organisation and those below it; omitted: the operator sees all")
+    ] = None,
+) -> None:
+    """Circulations and their state; with a document, its readable timeline."""
+    engine = engine_from_env()
+    viewer = engine.user(user) if user is not None else None
+    if ref:
+        circ = resolve_circulation(engine, ref)
+        if viewer:
+            authorize(engine.config, viewer, Action.view_circulation, Org(circ.org, f"流转 {circ.id}"))
+        lines = timeline(engine, circ.id)
+        if as_json:
+            print_json({"circulation": circ.id, "org": circ.org, "flow": circ.flow, "step": circ.step, "status": circ.status, "timeline": lines})
+            return
+        flow = engine.flow(circ.flow)
+        at = flow.step(circ.step).title if circ.step else "已结束"
+        console.print(f"[bold]{engine.config.org(circ.org).short_name} · {flow.title}[/] — 当前：{at}（{circ.status}）")
+        for line in lines:
+            console.print(f"{line['at'][:19]}  {line['who']}  {line['what']}", markup=False)
+        return
+    rows = circulation_rows(engine, viewer)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "org", "flow", "step", "status", "document")
+    for r in rows:
+        table.add_row(str(r["id"]), r["org"], r["flow"], r["step"] or "-", r["status"] + (f": {r['error']}" if r["error"] else ""), r["document"] or "")
+    console.print(table)
+
+
+@group.command()
+@friendly
+def diff(
+    ref: Annotated[str, typer.Argument(help="circulation id or document number")],
+    old: Annotated[int, typer.Option("--from", help="older version")] = 1,
+    new: Annotated[int | None, typer.Option("--to", help="newer version (default: the latest)")] = None,
+) -> None:
+    """What changed between two versions of a draft (痕迹保留): title, recipients, text."""
+    engine = engine_from_env()
+    circ = resolve_circulation(engine, ref)
+    latest = max((d.version for d in versions(engine, circ.id)), default=1)
+    lines = version_diff(engine, circ.id, old, new or latest)
+    console.print("\n".join(lines) if lines else "两稿内容相同（no differences）", markup=False)
+
+
+@group.command()
+@friendly
+def retry(circulation: Annotated[int, typer.Argument(help="circulation id")], user: Annotated[str, typer.Option()] = "operator") -> None:
+    """Resume a circulation whose automatic step failed after its retries."""
+    engine = engine_from_env()
+    engine.retry(circulation, user)
+    run_automatic(engine)

@@ -1,0 +1,87 @@
+"""Work items (待办): ``gongwen inbox``, ``approve``, ``return``, ``act`` and ``reassign`` (转办)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from gongwen_engine.flows.cli._common import Comment, JsonOpt, RunOpt, UserOpt, console, draft_changes, engine_from_env, friendly, print_json, run_automatic
+from gongwen_engine.flows.services.circulations import inbox as inbox_entries
+
+group = typer.Typer()
+ItemArg = Annotated[int, typer.Argument(help="work item id (see `gongwen inbox`)")]
+
+
+@group.command()
+@friendly
+def inbox(user: Annotated[str, typer.Option(help="whose 待办 (config/users.yaml)")], as_json: JsonOpt = False) -> None:
+    """A person's work items (待办): their own, their role's, and those delegated to them."""
+    engine = engine_from_env()
+    engine.user(user)  # an unknown (or empty) name is refused, not shown an empty list
+    entries = inbox_entries(engine, user)
+    if as_json:
+        print_json([e.as_json() for e in entries])
+        return
+    table = Table("item", "org", "step", "for", "document", "due", "since")
+    for e in entries:
+        due = e.due_at.strftime("%Y-%m-%d %H:%M") if e.due_at else ""
+        table.add_row(
+            str(e.item),
+            e.org,
+            f"{e.step_title} ({e.step})",
+            e.for_whom,
+            e.doc_number or e.document,
+            f"[red]{due} 已超期[/]" if e.overdue else due,
+            e.since.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+def _act(item: int, user: str, outcome: str, comment: str | None, run: bool, changes: dict[str, Any] | None = None) -> None:
+    engine = engine_from_env()
+    result = engine.complete(item, user, outcome, comment, changes=changes or None)
+    console.print(f"done: circulation #{result.circulation_id} now at {result.step or 'end'} ({result.status})")
+    if run:
+        run_automatic(engine)
+
+
+@group.command()
+@friendly
+def approve(item: ItemArg, user: UserOpt, comment: Comment = None, run: RunOpt = True) -> None:
+    """Approve a work item (核稿、会签、签发、复核 同意)."""
+    _act(item, user, "approve", comment, run)
+
+
+@group.command("return")
+@friendly
+def return_cmd(item: ItemArg, user: UserOpt, comment: Annotated[str, typer.Option(help="what must change (required)")], run: RunOpt = True) -> None:
+    """Return the draft with a comment (退回); the next round is a new version."""
+    _act(item, user, "return", comment, run)
+
+
+@group.command()
+@friendly
+def act(
+    item: ItemArg,
+    user: UserOpt,
+    outcome: Annotated[str, typer.Option(help="one of the step's outcomes: submit, read, forward, file, reject, ...")],
+    comment: Comment = None,
+    title: Annotated[str | None, typer.Option(help="revise the draft: new title")] = None,
+    recipients: Annotated[str | None, typer.Option(help="revise the draft: main recipients, comma-separated")] = None,
+    body_file: Annotated[Path | None, typer.Option(help="revise the draft: UTF-8 text, paragraphs separated by a blank line")] = None,
+    run: RunOpt = True,
+) -> None:
+    """Act on a work item with any of its outcomes (提交、已阅、转发、存档、…), optionally revising the draft."""
+    _act(item, user, outcome, comment, run, draft_changes(title, recipients, body_file))
+
+
+@group.command()
+@friendly
+def reassign(item: ItemArg, user: UserOpt, to: Annotated[str, typer.Option(help="colleague with the same role")], comment: Comment = None) -> None:
+    """Hand a work item to a colleague with the same role (转办)."""
+    engine = engine_from_env()
+    engine.reassign(item, user, to, comment)
+    console.print(f"item {item} now for {engine.user(to).name}")

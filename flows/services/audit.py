@@ -1,0 +1,33 @@
+"""The audit trail (审计记录) for interfaces: list it, verify its hash chain."""
+
+from __future__ import annotations
+
+from gongwen_engine.config.errors import Refusal
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.models.audit import ChainReport, verify_chain
+from gongwen_engine.models.queries import read
+from gongwen_engine.models.queries.audit import audit_events
+from gongwen_engine.models.queries.circulations import document_by_number
+from gongwen_engine.models.tables import AuditEvent
+
+
+def audit_trail(engine: Engine, doc_number: str | None = None, org: str | None = None) -> list[AuditEvent]:
+    """The audit records, oldest first: of one document (by its number) and/or at one organisation."""
+    # a code that is neither configured nor in the trail is a typo, not an empty history
+    # (an organisation removed from config/ later keeps its records and stays listable)
+    if org and org not in engine.config.organisations and not read(engine.db, audit_events, org=org, limit=1):
+        raise Refusal(
+            f"未知机关代码 {org}：配置中没有，审计记录中也没有（unknown organisation code; the codes are in {engine.config.directory / 'organisations.yaml'}）"
+        )
+    document_id = None
+    if doc_number:
+        doc = read(engine.db, document_by_number, doc_number)
+        if doc is None:
+            raise Refusal(f"文号 {doc_number} 不存在（no such document number）")
+        document_id = doc.id
+    return read(engine.db, audit_events, org=org, document_id=document_id)
+
+
+def verify_audit_chain(engine: Engine) -> ChainReport:
+    """Walk the hash chain: every edited, deleted or inserted record named."""
+    return read(engine.db, verify_chain)

@@ -38,6 +38,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.models import audit, tables
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -115,7 +116,7 @@ _retrying: contextvars.ContextVar[bool] = contextvars.ContextVar("gongwen_retryi
 _after_in_doubt: contextvars.ContextVar[bool] = contextvars.ContextVar("gongwen_after_in_doubt", default=False)
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(Refusal):
     """The database could not be reached (or the outcome of a commit is unknown). Message is user-facing."""
 
 

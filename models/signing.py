@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from gongwen_engine.config.errors import DefinitionError
+
 SIGNATURE_FIELD = "Seal"  # the PDF form field that carries the seal
 DEMO_MARK = "演示用"
 DEMO_VALIDITY = timedelta(days=3650)
@@ -44,7 +46,7 @@ for _name in ("pyhanko", "pyhanko_certvalidator"):
     logging.getLogger(_name).setLevel(logging.ERROR)
 
 
-class SigningError(RuntimeError):
+class SigningError(DefinitionError):
     """Keys or certificates that cannot be used (message says what, where and how to fix)."""
 
 

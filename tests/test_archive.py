@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from driving import drive
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.content import DocumentContent
@@ -29,7 +30,7 @@ from gongwen_engine.flows.services.archive_check import four_properties
 from gongwen_engine.flows.services.archive_exports import export_package, import_package, write_catalogue
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, verify
 from gongwen_engine.flows.services.demo import load_notice
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models import db
 from gongwen_engine.models.archive import ARCHIVE_CODE_RE, FILE_ROLE_ORDER, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
 from gongwen_engine.models.archive_files import read_stamp
@@ -208,10 +209,10 @@ def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_a
 
     assert catalogue_rows(again) == catalogue_rows(items)
     with db.transaction(other.db) as session:  # importing twice is refused, nothing changes
-        with pytest.raises(FlowError, match="档号已存在"):
+        with pytest.raises(Refusal, match="档号已存在"):
             import_package(session, other.storage, other.config, package, "S03701")
     with db.transaction(other.db) as session:
-        with pytest.raises(FlowError, match="只能接收本全宗"):
+        with pytest.raises(Refusal, match="只能接收本全宗"):
             import_package(session, other.storage, other.config, package, "S037")
 
     first, second = again[0], again[-1]
@@ -290,9 +291,9 @@ def test_a_date_range_is_covered_by_the_fewest_year_month_and_day_facets():
 def test_archivists_see_only_their_own_fonds_and_every_retrieval_is_logged(filed, monkeypatch):
     hunan = archivist(filed.config, "hunan_archivist")
     with db.transaction(filed.db) as session:
-        with pytest.raises(FlowError, match="无权查阅"):
+        with pytest.raises(Refusal, match="无权查阅"):
             item_in_fonds(session, hunan, "S037-WS·2012-D30-BGS-0001")
-    with pytest.raises(FlowError, match="不是档案员"):
+    with pytest.raises(Refusal, match="不是档案员"):
         archivist(filed.config, "hunan_leader")
     assert all(h.archive_code.startswith("S043-") for h in run_search(filed, hunan.fonds, words="妇联"))
     monkeypatch.setenv("GONGWEN_HOME", str(filed.settings.home))

@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from driving import drive
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.settings import Settings
@@ -31,7 +32,7 @@ from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds
 from gongwen_engine.flows.cli.main import app as cli_app
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.permissions import (
     Action, Fonds, Item, Org, PermissionDenied, Person, acting_for, allowed, authorize, matrix_markdown,
 )
@@ -83,7 +84,7 @@ def decide(config: Config, user_id: str, action: Action, target: object) -> bool
         authorize(config, user, action, target)
     except PermissionDenied as refusal:
         assert f"{user.name}（{user.id}）无权" in str(refusal) and "只有" in str(refusal) and refusal.hint
-        assert isinstance(refusal, FlowError) and refusal.action is action
+        assert isinstance(refusal, Refusal) and refusal.action is action
         return False
     return True
 

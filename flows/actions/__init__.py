@@ -22,7 +22,7 @@ from gongwen_engine.models.tables import Delivery, Document, Registration, utcno
 
 from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.actions.archiving import file_circulation
-from gongwen_engine.flows.engine.engine import FlowError, StepContext
+from gongwen_engine.flows.engine.engine import StepContext
 from gongwen_engine.models.rules.recipients import delivery_targets
 from gongwen_engine.flows.services.circulations import issued_parts
 
@@ -134,7 +134,7 @@ def issue_rendered(ctx: StepContext, write: Callable[[Document, Path], RenderRes
     """Write the circulation's numbered document with ``write`` and keep it as the issued copy (正本)."""
     doc = ctx.document(ctx.circulation.document_id)
     if not doc.doc_number:
-        raise FlowError(f"document {doc.id} has no number yet: put the numbering step before rendering")
+        raise RuntimeError(f"document {doc.id} has no number yet: the flow must number it before rendering")
     relative = f"{doc.org}/{doc.doc_number}.docx"
     result = write(doc, ctx.engine.storage / relative)
     doc.file, doc.sha256 = relative, result.sha256
@@ -156,7 +156,7 @@ def distribute(ctx: StepContext) -> None:
     circ = ctx.circulation
     doc = ctx.document(circ.document_id)
     if not doc.file:
-        raise FlowError(f"document {doc.doc_number} is not rendered yet: put the render step before distribution")
+        raise RuntimeError(f"document {doc.doc_number} is not rendered yet: the flow must render it before distribution")
     flow = ctx.step.start_flow or circ.flow
     for child in delivery_targets(ctx.config, circ):
         if ctx.session.exec(select(Delivery).where(Delivery.document_id == doc.id, Delivery.recipient == child.code)).first() is None:

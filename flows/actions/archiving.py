@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.content import DocumentContent
@@ -29,7 +30,7 @@ from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem
 
-from gongwen_engine.flows.engine.engine import FlowError, StepContext
+from gongwen_engine.flows.engine.engine import StepContext
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
 
 ARCHIVE_AREA = "archive"
@@ -98,7 +99,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     received = ctx.document(circ.received_id) if circ.received_id else None
     doc = issued or received
     if doc is None:
-        raise FlowError(f"circulation {circ.id} has neither an issued nor a received document to file")
+        raise RuntimeError(f"circulation {circ.id} has neither an issued nor a received document to file")
     if issued is not None:
         item_kind = "forwarding" if issued.forwards_id else "issued"
         origin = ctx.document(issued.original_id).org if issued.original_id else issued.org
@@ -114,7 +115,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     year = content.issued_on.year
     sources = item_sources(ctx, issued, received)
     if not sources:
-        raise FlowError(f"circulation {circ.id}: nothing to file (no issued copy, no received document)")
+        raise RuntimeError(f"circulation {circ.id}: nothing to file (no issued copy, no received document)")
     # Read and measure (LibreOffice: seconds) BEFORE the item number is allocated: from the
     # allocation to the folder being written must be short. If this transaction is killed on the
     # server meanwhile, the number goes to another circulation at once, while this process, not yet
@@ -128,7 +129,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
         dated=content.issued_on, files=[], doc_type=content.doc_type, security=content.security,
     )
     if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
-        raise FlowError(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
+        raise Refusal(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
     hold_archive_files(ctx.session, exclusive=False)  # until COMMIT: a verify waits for these files' item
     item.files, body = write_filed_copies(ctx.engine.storage, item, measured)
     remove_leftovers(ctx.engine.storage, item)
@@ -154,11 +155,11 @@ def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tu
     for source in sources:
         path = storage / source.file
         if not path.is_file():
-            raise FlowError(f"归档失败：《{title}》的文件 {source.file}（{source.role}）不存在（file missing in the storage folder）")
+            raise Refusal(f"归档失败：《{title}》的文件 {source.file}（{source.role}）不存在（file missing in the storage folder）")
         data = path.read_bytes()
         sha256 = hashlib.sha256(data).hexdigest()
         if source.sha256 and sha256 != source.sha256:
-            raise FlowError(f"归档失败：{source.file} 与登记时的摘要不符，文件在登记后被改动（sha256 mismatch; re-render or re-register it）")
+            raise Refusal(f"归档失败：{source.file} 与登记时的摘要不符，文件在登记后被改动（sha256 mismatch; re-render or re-register it）")
         loaded.append((source, data, path, sha256))
     counts = pages_with_text([(path, sha256) for _, _, path, sha256 in loaded])
     return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts)]
@@ -232,7 +233,7 @@ def archivist(config: Config, user_id: str, action: Action = Action.archive_sear
     fonds); anyone else is refused."""
     user = config.users.get(user_id)
     if user is None:
-        raise FlowError(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
+        raise Refusal(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
     fonds = config.org(user.org).fonds
     authorize(config, user, action, Fonds(fonds))
     return Archivist(user, fonds, config)
@@ -251,7 +252,7 @@ def item_in_fonds(session: Session, who: Archivist, archive_code: str, action: A
     """One item by archive code, if ``who`` may ``action`` it (their own fonds; callers log a refusal too)."""
     item = session.exec(select(ArchiveItem).where(ArchiveItem.archive_code == archive_code.strip())).first()
     if item is None:
-        raise FlowError(f"档号 {archive_code} 不存在（no such archive code; see `gongwen archive search`）")
+        raise Refusal(f"档号 {archive_code} 不存在（no such archive code; see `gongwen archive search`）")
     authorize(who.config, who.user, action, Fonds(item.fonds, f"档案 {item.archive_code}"))
     return item
 

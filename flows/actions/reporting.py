@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.models.tables import ReportSubmission, utcnow
 
 from gongwen_engine.flows.actions import action, issue_rendered
-from gongwen_engine.flows.engine.engine import FlowError, StepContext
+from gongwen_engine.flows.engine.engine import StepContext
 from gongwen_engine.flows.services.reporting import render_submission
 
 
 def _submission(ctx: StepContext) -> ReportSubmission:
     sub = ctx.session.exec(select(ReportSubmission).where(ReportSubmission.circulation_id == ctx.circulation.id)).first()
     if sub is None:
-        raise FlowError(f"流转 {ctx.circulation.id} 没有对应的报送要求（start reports with `gongwen submit-report`）")
+        raise Refusal(f"流转 {ctx.circulation.id} 没有对应的报送要求（start reports with `gongwen submit-report`）")
     return sub
 
 

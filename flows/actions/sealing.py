@@ -120,11 +120,9 @@ def signed_pdf_path(docx_relative: str) -> str:
 
 def seal_step(ctx: "StepContext") -> SealedCopy:
     """用印 inside the step's transaction: write the signed PDF, record it, audit it."""
-    from gongwen_engine.flows.engine.engine import FlowError
-
     doc = ctx.document(ctx.circulation.document_id)
     if not doc.file:
-        raise FlowError(f"document {doc.doc_number or doc.id} is not rendered yet: put the render step before the seal step")
+        raise RuntimeError(f"document {doc.doc_number or doc.id} is not rendered yet: the flow must render before the seal step")
     relative = signed_pdf_path(doc.file)
     storage = ctx.engine.storage
     copy = seal_document(storage / doc.file, storage / relative, DocumentContent.model_validate(doc.content), ctx.org, seal_config(ctx.engine))

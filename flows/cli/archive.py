@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlmodel import Session
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery, search
@@ -21,7 +22,7 @@ from gongwen_engine.flows.services.archive_check import PROPERTIES, four_propert
 from gongwen_engine.flows.services.archive_exports import export_package, import_package, item_metadata, write_catalogue
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
 from gongwen_engine.flows.cli.main import friendly
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.permissions import Action
 
 archive_app = typer.Typer(help="The archive (档案): search, show, catalogue, transfer, verify, four-properties check.", no_args_is_help=True)
@@ -46,7 +47,7 @@ def _date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise FlowError(f"日期“{value}”格式不对，应为 YYYY-MM-DD，如 2012-01-31") from None
+        raise Refusal(f"日期“{value}”格式不对，应为 YYYY-MM-DD，如 2012-01-31") from None
 
 
 @archive_app.command("search")
@@ -68,7 +69,7 @@ def search_cmd(
     engine = _engine()
     who = archivist(engine.config, user)
     if retention and retention not in ("Y", "D30", "D10"):
-        raise FlowError(f"保管期限“{retention}”无效，可选 Y（永久）、D30（定期30年）、D10（定期10年）")
+        raise Refusal(f"保管期限“{retention}”无效，可选 Y（永久）、D30（定期30年）、D10（定期10年）")
     query = SearchQuery(fonds=who.fonds, words=words, archive_code=code, doc_number=doc_number, issuer=issuer, year=year,
                         date_from=_date(date_from), date_to=_date(date_to), retention=retention, limit=limit)
 
@@ -105,7 +106,7 @@ def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], u
                 item = item_in_fonds(session, who, code)
                 log_retrieval(session, user, who.fonds, "show", 1, archive_code=code)
                 return item_metadata(item)
-        except FlowError as exc:  # a refused retrieval is logged too
+        except Refusal as exc:  # a refused retrieval is logged too
             with db.transaction(engine.db) as session:
                 log_retrieval(session, user, who.fonds, "show", -1, archive_code=code, refused=str(exc))
             raise
@@ -137,7 +138,7 @@ def catalogue_cmd(
     with db.transaction(engine.db) as session:
         items = items_of(session, who.fonds, year, retention)
         if not items:
-            raise FlowError(f"全宗 {who.fonds} {year} 年度没有归档文件")
+            raise Refusal(f"全宗 {who.fonds} {year} 年度没有归档文件")
         paths = write_catalogue(items, who.fonds, year, retention, out, engine.config.org(who.user.org).classification)
         log_retrieval(session, user, who.fonds, "catalogue", len(items), year=year, retention=retention)
     console.print(f"{len(items)} 件 → {paths[0]}  {paths[1]}")

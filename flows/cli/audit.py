@@ -8,11 +8,11 @@ import typer
 from rich.table import Table
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.models.audit import verify_chain
 from gongwen_engine.models.tables import AuditEvent, Document
 
 from gongwen_engine.flows.cli.main import _engine, _print_json, console, err, friendly
-from gongwen_engine.flows.engine.engine import FlowError
 
 audit_app = typer.Typer(help="The audit trail (审计记录): who did what, when, to which document; `audit verify` checks its hash chain.",
                         invoke_without_command=True)
@@ -46,12 +46,12 @@ def _list(doc_number: str | None, org: str | None) -> None:
             # a code that is neither configured nor in the trail is a typo, not an empty history
             # (an organisation removed from config/ later keeps its records and stays listable)
             if org not in engine.config.organisations and session.exec(stmt.limit(1)).first() is None:
-                raise FlowError(f"未知机关代码 {org}：配置中没有，审计记录中也没有（unknown organisation code; the codes are in "
+                raise Refusal(f"未知机关代码 {org}：配置中没有，审计记录中也没有（unknown organisation code; the codes are in "
                                 f"{engine.config.directory / 'organisations.yaml'}）")
         if doc_number:
             doc = session.exec(select(Document).where(Document.doc_number == doc_number)).first()
             if doc is None:
-                raise FlowError(f"文号 {doc_number} 不存在（no such document number）")
+                raise Refusal(f"文号 {doc_number} 不存在（no such document number）")
             stmt = stmt.where(AuditEvent.document_id == doc.id)
         for ev in session.exec(stmt):
             table.add_row(ev.at.strftime("%Y-%m-%d %H:%M:%S"), ev.actor, ev.org or "", ev.action, str(ev.document_id or ""), ", ".join(f"{k}={v}" for k, v in ev.detail.items()))

@@ -9,10 +9,11 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import RUN_RECORD, RunRecord, cascade_settings, run_cascade
 from gongwen_engine.flows.cli.main import app, console, friendly
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 
 
 @friendly
@@ -35,17 +36,17 @@ def cascade(
     record = RunRecord(str(config.resolve()) if config else None, tuple(province or ()))
     previous = RunRecord.read(out)
     if not resume and (previous is not None or (out / "manifest.json").exists()):
-        raise FlowError(f"{out} 已有一次级联（{'manifest.json' if (out / 'manifest.json').exists() else RUN_RECORD}）。"
+        raise Refusal(f"{out} 已有一次级联（{'manifest.json' if (out / 'manifest.json').exists() else RUN_RECORD}）。"
                         "继续被中断的级联：重新运行同一命令并加 --resume；开始新的级联：换一个空目录，或先删除该目录（choose an empty folder）")
     if resume and previous is not None:
         if (config or province) and record != previous:
-            raise FlowError(f"--resume 的参数与 {out} 中原级联不同（原为 --config {previous.config or '默认'} --province {' '.join(previous.provinces) or '全部'}）："
+            raise Refusal(f"--resume 的参数与 {out} 中原级联不同（原为 --config {previous.config or '默认'} --province {' '.join(previous.provinces) or '全部'}）："
                             "请用原来的参数，或只写 gongwen cascade --out DIR --resume")
         record = previous
     out.mkdir(parents=True, exist_ok=True)
     record.write(out)  # first, so a run killed at any later moment can be resumed with the same arguments
     if deployment and not (os.environ.get("PREFECT_API_URL") and os.environ.get("GONGWEN_DATABASE_URL")):
-        raise FlowError("--deployment 需要 PREFECT_API_URL（Prefect 服务器）和 GONGWEN_DATABASE_URL（各工作机共用的 PostgreSQL）")
+        raise Refusal("--deployment 需要 PREFECT_API_URL（Prefect 服务器）和 GONGWEN_DATABASE_URL（各工作机共用的 PostgreSQL）")
     settings = cascade_settings(out, record)
     started = demo_mod.timer()
     engine = Engine(settings)
@@ -62,7 +63,7 @@ def cascade(
         f"{s.documents} documents · {s.seconds:.1f} s · {result.per_second:.1f} documents/s · peak memory {s.peak_rss_mb:.0f} MB\nmanifest: {s.manifest}"
     )
     if set(s.circulations) != {"done"} or sum(s.circulations.values()) != result.expected:
-        raise FlowError(f"级联未全部完成：{s.circulations}，应有 {result.expected} 个流转（see `gongwen status`）")
+        raise Refusal(f"级联未全部完成：{s.circulations}，应有 {result.expected} 个流转（see `gongwen status`）")
 
 
 @friendly
@@ -79,7 +80,7 @@ def deploy(
     from gongwen_engine.flows.runtime.distributed import deploy as deploy_dispatch
 
     if not os.environ.get("PREFECT_API_URL"):
-        raise FlowError("请先设置 PREFECT_API_URL，指向 Prefect 服务器（e.g. http://prefect-host:4200/api）")
+        raise Refusal("请先设置 PREFECT_API_URL，指向 Prefect 服务器（e.g. http://prefect-host:4200/api）")
     deployment_id = asyncio.run(deploy_dispatch(pool, name, concurrency, batch))
     console.print(f"deployment gongwen-dispatch/{name} ({deployment_id}) on work pool {pool}\n"
                   f"workers: prefect worker start --pool {pool}\nrun: gongwen cascade --out DIR --deployment gongwen-dispatch/{name}")

@@ -7,19 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.settings import Settings
 
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import RunRecord, cascade_settings
 from gongwen_engine.flows.cli.main import app, console, friendly
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.invariants import check_invariants
 
 
 def folder_settings(out: Path) -> Settings:
     """The settings of a cascade or demo folder (its database under DIR/.gongwen, its documents in DIR)."""
     if not (out / ".gongwen").is_dir():
-        raise FlowError(f"{out} 不是级联或演示的输出目录（没有 .gongwen 子目录）：请给出 gongwen cascade/demo 的 --out 目录")
+        raise Refusal(f"{out} 不是级联或演示的输出目录（没有 .gongwen 子目录）：请给出 gongwen cascade/demo 的 --out 目录")
     record = RunRecord.read(out)
     if record is not None:
         return cascade_settings(out, record)

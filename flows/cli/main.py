@@ -28,6 +28,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
@@ -39,7 +40,7 @@ from gongwen_engine.models.tables import Circulation, Document
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.cli._common import PASS_THROUGH, ChineseUsageGroup, internal_error_message
 from gongwen_engine.flows.services import reporting
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 
 app = typer.Typer(help="gongwen: 公文流转 workflow engine. Declarative flows (flows/*.yaml), run by Prefect, stored with SQLModel.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_show_locals=False, cls=ChineseUsageGroup)  # no local values in a traceback (a database URL may hold a password); usage errors in Chinese
@@ -67,14 +68,14 @@ def friendly(fn):  # noqa: ANN001, ANN201
             return fn(*args, **kwargs)
         except (SourceError, SourceErrors) as exc:
             err.print(f"[bold red]配置错误（configuration error）[/]\n{escape(str(exc))}")
-        except FlowError as exc:
+        except db.DatabaseUnavailable as exc:
+            err.print(f"[bold red]数据库错误：[/]{escape(str(exc))}")
+        except Refusal as exc:
             err.print(f"[bold red]错误：[/]{escape(str(exc))}" + (f"\n{escape(exc.hint)}" if getattr(exc, "hint", "") else ""))  # a refusal says what to do
         except (KeyError, LookupError, ValueError) as exc:
             err.print(f"[bold red]错误：[/]{escape(str(exc.args[0] if exc.args else exc))}")
         except OverflowError:  # an id or year past any stored integer
             err.print("[bold red]错误：[/]数字过大，超出了可以存储的范围；编号、年度请填写正常大小的正整数。")
-        except db.DatabaseUnavailable as exc:
-            err.print(f"[bold red]数据库错误：[/]{escape(str(exc))}")
         except DBAPIError as exc:  # a fault not met by the declared retries: said plainly, no traceback
             err.print(f"[bold red]数据库错误：[/]{escape(str(db.refused(exc)))}")
         except PASS_THROUGH:
@@ -214,7 +215,7 @@ def _changes(title: str | None, recipients: str | None, body_file: Path | None) 
         try:
             text = body_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise FlowError(f"无法读取正文文件 {body_file}：{exc}（请提供 UTF-8 文本，段落之间空一行）") from None
+            raise Refusal(f"无法读取正文文件 {body_file}：{exc}（请提供 UTF-8 文本，段落之间空一行）") from None
         changes["body"] = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
     return changes
 
@@ -386,13 +387,13 @@ def demo(
     """Run the seed chain: 全国妇联 issues 妇字〔2012〕2号, 山东省妇联 forwards it to 16 cities, cities to counties."""
     out = out.resolve()
     if (out / "manifest.json").exists():
-        raise FlowError(f"{out} 已有一次演示结果（manifest.json）。请换一个空目录，或先删除该目录（choose an empty folder）")
+        raise Refusal(f"{out} 已有一次演示结果（manifest.json）。请换一个空目录，或先删除该目录（choose an empty folder）")
     out.mkdir(parents=True, exist_ok=True)
     settings = Settings(home=out / ".gongwen", storage=out, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
     started = demo_mod.timer()
     engine = Engine(settings)
     if engine.status_counts():  # a demo killed half-way: launching again would send the notice twice
-        raise FlowError(f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；"
+        raise Refusal(f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；"
                         "或换一个空目录（choose an empty folder）")
     org, content = demo_mod.load_notice()
     total = demo_mod.expected_circulations(engine, org) + (0 if interactive else 1)  # + 山东省妇联's report (报送)
@@ -428,7 +429,7 @@ def demo(
         )
         return
     if set(s.circulations) != {"done"}:
-        raise FlowError(f"演示未全部完成：{s.circulations}（see `gongwen status`）")
+        raise Refusal(f"演示未全部完成：{s.circulations}（see `gongwen status`）")
 
 
 from gongwen_engine.flows.cli.seal import seal_app  # noqa: E402 - imports friendly from this module

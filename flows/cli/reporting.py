@@ -12,12 +12,12 @@ import typer
 from rich.table import Table
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.models.tables import ReportingRequirement
 from gongwen_engine.models.rules.workdays import load_calendar
 
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.cli.main import _changes, _engine, _print_json, _run, app, console, friendly
-from gongwen_engine.flows.engine.engine import FlowError
 
 deadlines_app = typer.Typer(help="Reporting requirements (报送要求) and their deadlines; working days (工作日).", no_args_is_help=True)
 app.add_typer(deadlines_app, name="deadlines")
@@ -100,7 +100,7 @@ def deadlines_propose(
         console.print("来文中没有识别到报送时限（no reporting deadline found）")
     if accept and proposals:
         if not user:
-            raise FlowError("--accept 需要 --user（记录人）")
+            raise Refusal("--accept 需要 --user（记录人）")
         circ = engine.circulation(circulation)
         rows = reporting.add_requirements(engine, circulation, [p.as_spec([circ.org]) for p in proposals], user, source="proposed")
         console.print(f"recorded {len(rows)} requirement(s): " + ", ".join(f"#{r.id}" for r in rows))
@@ -182,7 +182,7 @@ def submit_report(
         with Session(engine.db) as session:
             columns = reporting.requirement(session, requirement).table_columns
         if not columns:
-            raise FlowError(f"报送要求 {requirement} 不是报表，不需要 --table")
+            raise Refusal(f"报送要求 {requirement} 不是报表，不需要 --table")
         rows = reporting.read_table(table, columns)
     circ = reporting.submit(engine, requirement, org, user, body, rows, policy, period)
     console.print(f"reporting circulation #{circ} started (leader's sign-off next)")
@@ -211,7 +211,7 @@ def summary(
         console.print(f"summary written: {written.path} ({written.size} bytes)")
     if submit:
         if not user:
-            raise FlowError("--submit 需要 --user（报送的秘书）")
+            raise Refusal("--submit 需要 --user（报送的秘书）")
         circ = reporting.submit_summary(engine, result, user, policy, to)
         console.print(f"summary submitted up: reporting circulation #{circ}")
         _run(engine)

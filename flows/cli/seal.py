@@ -10,13 +10,14 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.models import signing
 
 from gongwen_engine.flows.cli.main import console, friendly
-from gongwen_engine.flows.engine.engine import CHINA, FlowError
+from gongwen_engine.flows.engine.engine import CHINA
 
 seal_app = typer.Typer(help="用印: sealed, signed PDFs (版式文件) and their verification.", no_args_is_help=True)
 
@@ -68,13 +69,13 @@ def verify(
     try:
         data = file.read_bytes()
     except (FileNotFoundError, IsADirectoryError):
-        raise FlowError(f"文件不存在：{file}（file not found）") from None
+        raise Refusal(f"文件不存在：{file}（file not found）") from None
     roots = seals.trust_roots()
     for path in trust or []:
         try:
             roots.append(signing.load_certificate(path))
         except signing.SigningError as exc:
-            raise FlowError(f"无法读取信任证书 {path}：{exc}") from None
+            raise Refusal(f"无法读取信任证书 {path}：{exc}") from None
     result = signing.verify_pdf(data, roots)
     if as_json:
         console.print_json(json.dumps({"file": str(file), "ok": result.ok, **result.as_dict()}, ensure_ascii=False))

@@ -8,11 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.settings import Settings
 
 from gongwen_engine.flows.cli.main import app, console, friendly
-from gongwen_engine.flows.engine.engine import FlowError
 
 DEMO_PASSWORD = "gongwen-demo"  # documented in the README; for the packaged demo accounts only
 DEMO_HEADER = f"""Sign-in passwords of the web workplace (gongwen serve): argon2id hashes, one per user id.
@@ -37,7 +37,7 @@ def serve(
 
     web_app = create_app(Settings(), run_steps=run, poll_seconds=poll, https_only=https_only)
     if not web_app.state.web.passwords:
-        raise FlowError("没有可登录的账号：配置目录中缺少 passwords.yaml（run `gongwen passwords --demo` or `gongwen passwords --user ID`）")
+        raise Refusal("没有可登录的账号：配置目录中缺少 passwords.yaml（run `gongwen passwords --demo` or `gongwen passwords --user ID`）")
     console.print(f"gongwen web workplace on http://{host}:{port}  (automatic steps: {'this process' if run else 'gongwen worker'})")
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the handler it
     # found: with Python's default the process died there, before its exit handlers, and the
@@ -57,16 +57,16 @@ def passwords(
 
     config = load_config(config_dir or Settings().config_dir)
     if not user and not demo:
-        raise FlowError("请指定 --user ID（设置某个用户的密码）或 --demo（全部演示账号使用演示密码）")
+        raise Refusal("请指定 --user ID（设置某个用户的密码）或 --demo（全部演示账号使用演示密码）")
     hashes = {} if demo else load_password_hashes(config.directory)
     for user_id in config.users if demo else []:
         hashes[user_id] = hash_password(DEMO_PASSWORD)
     for user_id in user or []:
         if user_id not in config.users:
-            raise FlowError(f"未知用户 '{user_id}'（unknown user; see {config.directory / 'users.yaml'}）")
+            raise Refusal(f"未知用户 '{user_id}'（unknown user; see {config.directory / 'users.yaml'}）")
         first, second = getpass.getpass(f"{user_id} 的新密码: "), getpass.getpass("再输入一次: ")
         if first != second or len(first) < 8:
-            raise FlowError("两次输入不一致，或密码少于 8 个字符；未作修改")
+            raise Refusal("两次输入不一致，或密码少于 8 个字符；未作修改")
         hashes[user_id] = hash_password(first)
     path = write_password_hashes(config.directory, hashes, DEMO_HEADER if demo else "Sign-in passwords of the web workplace: argon2id hashes (gongwen passwords --user ID).")
     console.print(f"{len(hashes)} password hash(es) → {path}")

@@ -33,7 +33,7 @@ from gongwen_engine.models.rules.workdays import due_after, load_calendar
 from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
 
 from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
-from gongwen_engine.config.errors import FlowError
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.models.rules.permissions import Action, Item, Org, Person, acting_for, allowed, authorize
 from gongwen_engine.models.rules.recipients import chosen_recipients
 
@@ -85,10 +85,10 @@ class StepContext:
 
     def document(self, document_id: int | None) -> Document:
         if document_id is None:
-            raise FlowError(f"circulation {self.circulation.id} has no document for step '{self.step_name}'")
+            raise RuntimeError(f"circulation {self.circulation.id} has no document for step '{self.step_name}'")
         doc = self.session.get(Document, document_id)
         if doc is None:
-            raise FlowError(f"document {document_id} not found")
+            raise RuntimeError(f"document {document_id} not found")
         self.documents[document_id] = doc
         return doc
 
@@ -183,7 +183,7 @@ class Engine:
         try:
             return self.flows[name]
         except KeyError:
-            raise FlowError(f"unknown flow '{name}' (defined: {', '.join(sorted(self.flows))})") from None
+            raise Refusal(f"未知流程“{name}”；可选：{'、'.join(sorted(self.flows))}") from None
 
     # ---- running steps ---------------------------------------------------------------------------
     @retry_transient(in_doubt="retry")  # the step is re-checked under the row lock
@@ -192,7 +192,7 @@ class Engine:
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
-                raise FlowError(f"circulation {circulation_id} not found")
+                raise Refusal(f"流转 {circulation_id} 不存在")
             if circ.status not in ("ready", "running") or circ.step is None or (expected_step and circ.step != expected_step):
                 return StepResult(circ.id, circ.step, circ.status)
             step = self.flow(circ.flow).step(circ.step)
@@ -231,9 +231,9 @@ class Engine:
             item, circ, step = self._lock_item(session, work_item_id)
             principal = self._may_act(session, user, item, step)
             if outcome not in step.targets:
-                raise FlowError(f"办理结果“{outcome}”无效，本环节可选：{'、'.join(step.targets)}")
+                raise Refusal(f"办理结果“{outcome}”无效，本环节可选：{'、'.join(step.targets)}")
             if outcome == "return" and not (comment or "").strip():
-                raise FlowError("退回必须填写意见（a return needs a comment saying what to change）")
+                raise Refusal("退回必须填写意见（a return needs a comment saying what to change）")
             if changes:
                 self._revise(session, circ, user_id, changes)
             if principal != user_id:
@@ -258,11 +258,11 @@ class Engine:
             item, circ, step = self._lock_item(session, work_item_id)
             self._may_act(session, user, item, step, Action.reassign)
             if not allowed(self.config, target, Action.act, Item(circ.org, step.by.value)):  # the colleague must be able to take it
-                raise FlowError(f"不能转给 {target.name}：须为本单位具有“{step.by.value}”角色的人员")
+                raise Refusal(f"不能转给 {target.name}：须为本单位具有“{step.by.value}”角色的人员")
             if item.assignee == to_user:
-                raise FlowError(f"待办事项 {work_item_id} 已是 {target.name} 的")
+                raise Refusal(f"待办事项 {work_item_id} 已是 {target.name} 的")
             if session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.slot == f"user:{to_user}", WorkItem.status == "open")).first():
-                raise FlowError(f"{target.name} 在本环节已有待办，不能重复转办")
+                raise Refusal(f"{target.name} 在本环节已有待办，不能重复转办")
             before = item.assignee or item.slot
             item.assignee, item.slot = to_user, f"user:{to_user}"
             session.add(item)
@@ -275,11 +275,11 @@ class Engine:
         p, d = self.user(principal), self.user(deputy)
         authorize(self.config, self.user(actor), Action.delegate, Person(principal))
         if p.org != d.org:
-            raise FlowError(f"委托只能在本单位内：{p.name} 与 {d.name} 不在同一单位")
+            raise Refusal(f"委托只能在本单位内：{p.name} 与 {d.name} 不在同一单位")
         if principal == deputy:
-            raise FlowError("不能委托给自己")
+            raise Refusal("不能委托给自己")
         if ends_at <= starts_at:
-            raise FlowError("委托结束时间必须晚于开始时间")
+            raise Refusal("委托结束时间必须晚于开始时间")
         with db.transaction(self.db) as session:
             row = Delegation(principal=principal, deputy=deputy, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=actor)
             session.add(row)
@@ -309,14 +309,14 @@ class Engine:
     def _lock_item(self, session: Session, work_item_id: int) -> tuple[WorkItem, Circulation, Step]:
         item = session.get(WorkItem, work_item_id)
         if item is None:
-            raise FlowError(f"待办事项 {work_item_id} 不存在（work item not found）")
+            raise Refusal(f"待办事项 {work_item_id} 不存在（work item not found）")
         circ = db.lock_circulation(session, item.circulation_id)
         session.refresh(item)
         if item.status != "open" or circ.step != item.step:
-            raise FlowError(f"待办事项 {work_item_id} 已办理，不能重复办理（already {item.status} by {item.actor}）")
+            raise Refusal(f"待办事项 {work_item_id} 已办理，不能重复办理（already {item.status} by {item.actor}）")
         step = self.flow(circ.flow).step(item.step)
         if not step.human:
-            raise FlowError(f"环节“{step.title}”由系统自动办理，不能人工办理（step is automatic）")
+            raise Refusal(f"环节“{step.title}”由系统自动办理，不能人工办理（step is automatic）")
         return item, circ, step
 
     def _may_act(self, session: Session, user: User, item: WorkItem, step: Step, action: Action = Action.act) -> str:
@@ -378,7 +378,7 @@ class Engine:
     def _users_for(self, circ: Circulation, step: Step) -> list[User]:
         users = sorted(self.config.users_with(circ.org, step.by), key=lambda u: u.id)
         if not users:
-            raise FlowError(f"{self.config.org(circ.org).short_name} 没有“{step.by.value}”角色的用户，环节“{step.title}”无人办理（add one to config/users.yaml）")
+            raise Refusal(f"{self.config.org(circ.org).short_name} 没有“{step.by.value}”角色的用户，环节“{step.title}”无人办理（add one to config/users.yaml）")
         return users
 
     def _open_items(self, session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:
@@ -422,9 +422,9 @@ class Engine:
         """A new version of the circulation's draft with ``changes``; earlier versions are kept."""
         current = session.get(Document, circ.document_id) if circ.document_id else None
         if current is None:
-            raise FlowError("本流转没有可修改的文稿（no draft to revise）")
+            raise Refusal("本流转没有可修改的文稿（no draft to revise）")
         if current.doc_number:
-            raise FlowError(f"文稿已编号（{current.doc_number}），不能再修改")
+            raise Refusal(f"文稿已编号（{current.doc_number}），不能再修改")
         content = DocumentContent.model_validate({**current.content, **changes})
         doc = Document(
             org=current.org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"),
@@ -465,7 +465,7 @@ class Engine:
     def user(self, user_id: str) -> User:
         user = self.config.users.get(user_id)
         if user is None:
-            raise FlowError(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
+            raise Refusal(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
         return user
 
     @retry_transient(in_doubt="retry")
@@ -484,7 +484,7 @@ class Engine:
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
             if circ is None or circ.status != "failed":
-                raise FlowError(f"流转 {circulation_id} 不是失败状态，无需重试（not failed）")
+                raise Refusal(f"流转 {circulation_id} 不是失败状态，无需重试（not failed）")
             circ.status, circ.error = "ready", None
             session.add(circ)
             self.audit(session, actor, "retry", circ, circ.document_id or circ.received_id, circ.step, {})
@@ -517,7 +517,7 @@ class Engine:
         with Session(self.db) as session:
             circ = session.get(Circulation, circulation_id)
             if circ is None:
-                raise FlowError(f"流转 {circulation_id} 不存在（circulation not found）")
+                raise Refusal(f"流转 {circulation_id} 不存在（circulation not found）")
             return circ
 
     @retry_transient(in_doubt="retry")

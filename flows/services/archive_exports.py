@@ -19,6 +19,7 @@ from openpyxl import Workbook
 from sqlalchemy import event
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.models.archive import RETENTION_LABELS, item_sequence, parse_archive_code
@@ -27,7 +28,6 @@ from gongwen_engine.models.archive_search import index_item
 from gongwen_engine.models.tables import ArchiveItem, NumberCounter
 
 from gongwen_engine.flows.actions.archiving import CATALOGUE_COLUMNS, catalogue_rows, item_folder
-from gongwen_engine.flows.engine.engine import FlowError
 
 PACKAGE_FORMAT = "gongwen-transfer/1"
 PACKAGE_MANIFEST = "package.json"
@@ -97,7 +97,7 @@ def item_metadata(item: ArchiveItem) -> dict[str, Any]:
 def export_package(items: list[ArchiveItem], storage: Path, fonds: str, year: int, out: Path) -> Path:
     """One zip per fonds and year: package.json, then per item {档号}/metadata.json and its files."""
     if not items:
-        raise FlowError(f"全宗 {fonds} {year} 年度没有归档文件，无可移交（nothing filed for that year）")
+        raise Refusal(f"全宗 {fonds} {year} 年度没有归档文件，无可移交（nothing filed for that year）")
     path = out / f"移交-{fonds}-WS-{year}.zip"
     out.mkdir(parents=True, exist_ok=True)
     total = 0
@@ -124,7 +124,7 @@ MAX_RATIO = 200  # uncompressed / compressed for an entry over 1 MiB: more is a 
 RATIO_FLOOR = 1024 * 1024
 
 
-class PackageError(FlowError):
+class PackageError(Refusal):
     """A transfer package refused: what is wrong, where, and that nothing was imported (Chinese)."""
 
     def __init__(self, package: Path, problem: str) -> None:
@@ -143,7 +143,7 @@ def import_package(session: Session, storage: Path, config: Config, package: Pat
     try:
         z = zipfile.ZipFile(package)
     except FileNotFoundError:
-        raise FlowError(f"移交包 {package} 不存在（请检查路径）") from None
+        raise Refusal(f"移交包 {package} 不存在（请检查路径）") from None
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, NotImplementedError, EOFError) as exc:
         raise PackageError(package, f"不是有效的 zip 文件（{exc}）；应为 `gongwen archive export` 写出的移交包") from None
     try:
@@ -155,7 +155,7 @@ def import_package(session: Session, storage: Path, config: Config, package: Pat
         raise PackageError(package, f"zip 内容损坏或无法解压（{exc}）") from None
     taken = session.exec(select(ArchiveItem.archive_code).where(ArchiveItem.archive_code.in_(manifest["档号"]))).all()
     if taken:
-        raise FlowError(f"档号已存在，未导入任何文件：{'、'.join(taken[:5])}（these items are in the database already）")
+        raise Refusal(f"档号已存在，未导入任何文件：{'、'.join(taken[:5])}（these items are in the database already）")
     targets = {(meta["档号"], name): _target(storage, meta, name) for meta, files in staged for name in files}
     present = [str(path) for path in targets.values() if path.exists()]
     if present:
@@ -259,7 +259,7 @@ def _check_manifest(manifest: Any, fonds: str) -> None:
         raise _Refused(f"不是 gongwen 移交包（format {got!r}，应为 {PACKAGE_FORMAT}）")
     owner = _need(manifest, "全宗号", str, PACKAGE_MANIFEST)
     if owner != fonds:
-        raise FlowError(f"移交包属于全宗 {owner}，您只能接收本全宗（{fonds}）的档案")
+        raise Refusal(f"移交包属于全宗 {owner}，您只能接收本全宗（{fonds}）的档案")
     year = _need(manifest, "年度", int, PACKAGE_MANIFEST)
     for key in ("件数", "字节数"):
         if _need(manifest, key, int, PACKAGE_MANIFEST) < 0:
@@ -320,7 +320,7 @@ def _target(storage: Path, meta: dict[str, Any], name: str) -> Path:
     root = storage.resolve()
     path = (root / item_folder(code.fonds, code.year, meta["档号"]) / name).resolve()
     if not path.is_relative_to(root):  # the checks above make this impossible; never write outside storage
-        raise FlowError(f"移交包中的文件 {name} 会写到存储目录之外，拒绝导入")
+        raise Refusal(f"移交包中的文件 {name} 会写到存储目录之外，拒绝导入")
     return path
 
 

@@ -7,12 +7,13 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.diff import diff_contents
 from gongwen_engine.doc_templates.records import actor_name, outcome_word
 from gongwen_engine.models.tables import AuditEvent, Circulation, Document, utcnow
 
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 
 
 @dataclass
@@ -91,7 +92,7 @@ def resolve_circulation(engine: Engine, ref: str) -> Circulation:
             doc = session.exec(select(Document).where(Document.doc_number == ref)).first()
             circ = session.get(Circulation, doc.circulation_id) if doc and doc.circulation_id else None
         if circ is None:
-            raise FlowError(f"找不到流转或文号“{ref}”（use a circulation id or a document number）")
+            raise Refusal(f"找不到流转或文号“{ref}”（use a circulation id or a document number）")
         return circ
 
 
@@ -125,7 +126,7 @@ def issued_parts(session: Session, doc: Document) -> list[DocumentContent]:
     parts = [DocumentContent.model_validate(doc.content)]
     forwarded = session.get(Document, doc.forwards_id) if doc.forwards_id else None
     if doc.forwards_id and forwarded is None:
-        raise FlowError(f"document {doc.forwards_id} (forwarded by document {doc.id}) not found")
+        raise RuntimeError(f"document {doc.forwards_id} (forwarded by document {doc.id}) not found")
     return parts + (issued_parts(session, forwarded) if forwarded else [])
 
 
@@ -138,5 +139,5 @@ def version_diff(engine: Engine, circulation_id: int, old: int, new: int) -> lis
     by_version = {d.version: d for d in versions(engine, circulation_id)}
     for v in (old, new):
         if v not in by_version:
-            raise FlowError(f"流转 {circulation_id} 没有第{v}稿（versions: {', '.join(map(str, sorted(by_version)))}）")
+            raise Refusal(f"流转 {circulation_id} 没有第{v}稿（versions: {', '.join(map(str, sorted(by_version)))}）")
     return diff_contents(by_version[old].content, by_version[new].content, f"第{old}稿", f"第{new}稿")

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role
 from gongwen_engine.doc_templates.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.doc_templates.reader import IntakeError, Part, ReadLimits, Reading, read_bytes
@@ -40,7 +41,7 @@ from gongwen_engine.models.issuers import EXTERNAL_ISSUER, match_organisation
 from gongwen_engine.models.numbering import normalise_doc_number
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document, Registration
 
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 
 RECEIVED_ROLE = "received_original"
@@ -65,7 +66,7 @@ class OutsideSender:
     id: None = None
 
 
-class DuplicateError(FlowError):
+class DuplicateError(Refusal):
     """The same document was already received by this organisation; the message says where."""
 
     def __init__(self, message: str, circulation_id: int, document_id: int) -> None:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.content import Attachment, DocumentContent
@@ -46,7 +47,7 @@ from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.tables import Circulation, Delivery, Document, Registration, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
 from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
 
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.rules.recipients import delivery_targets
 
@@ -142,12 +143,12 @@ def add_requirements(engine: Engine, circulation_id: int, specs: list[Requiremen
     with db.transaction(engine.db) as session:
         circ = session.get(Circulation, circulation_id)
         if circ is None:
-            raise FlowError(f"流转 {circulation_id} 不存在（circulation not found）")
+            raise Refusal(f"流转 {circulation_id} 不存在（circulation not found）")
         doc_id = circ.document_id or circ.received_id
         doc = session.get(Document, doc_id) if doc_id else None
         written_on = date.fromisoformat(doc.content["issued_on"]) if doc else None
         if parent_id is not None and session.get(ReportingRequirement, parent_id) is None:
-            raise FlowError(f"上级报送要求 {parent_id} 不存在（parent requirement not found）")
+            raise Refusal(f"上级报送要求 {parent_id} 不存在（parent requirement not found）")
         for spec in specs:
             row = _requirement_row(engine, circ, doc, spec, parse_due(spec.due, written_on), actor, source, parent_id)
             session.add(row)
@@ -175,7 +176,7 @@ def _requirement_row(engine: Engine, circ: Circulation, doc: Document | None, sp
 def requirement(session: Session, requirement_id: int) -> ReportingRequirement:
     row = session.get(ReportingRequirement, requirement_id)
     if row is None:
-        raise FlowError(f"报送要求 {requirement_id} 不存在（see `gongwen deadlines list`）")
+        raise Refusal(f"报送要求 {requirement_id} 不存在（see `gongwen deadlines list`）")
     return row
 
 
@@ -202,7 +203,7 @@ def propose(engine: Engine, circulation_id: int) -> list[Proposal]:
     with Session(engine.db) as session:
         circ = session.get(Circulation, circulation_id)
         if circ is None or not circ.received_id:
-            raise FlowError(f"流转 {circulation_id} 不是收文流转，没有可识别的来文（not an incoming circulation）")
+            raise Refusal(f"流转 {circulation_id} 不是收文流转，没有可识别的来文（not an incoming circulation）")
         doc = session.get(Document, circ.received_id)
         content = DocumentContent.model_validate(doc.content)
         received_on = _received_on(session, circ.org, doc.id)
@@ -453,7 +454,7 @@ def next_period(session: Session, req: ReportingRequirement, org: str) -> int:
     for k in range(period_count(req)):
         if k not in taken:
             return k
-    raise FlowError(f"{org} 已报送“{req.what}”的全部 {period_count(req)} 期，无需再报")
+    raise Refusal(f"{org} 已报送“{req.what}”的全部 {period_count(req)} 期，无需再报")
 
 
 def submit(engine: Engine, requirement_id: int, org: str, actor: str, body: list[str] | None = None, rows: list[dict[str, Any]] | None = None,
@@ -463,14 +464,14 @@ def submit(engine: Engine, requirement_id: int, org: str, actor: str, body: list
     with Session(engine.db) as session:
         req = requirement(session, requirement_id)
         if org not in req.recipients:
-            raise FlowError(f"{engine.config.org(org).short_name} 不在“{req.what}”的报送单位之列（{', '.join(req.recipients)}）")
+            raise Refusal(f"{engine.config.org(org).short_name} 不在“{req.what}”的报送单位之列（{', '.join(req.recipients)}）")
         period = next_period(session, req, org) if period is None else period
         if not 0 <= period < period_count(req):
-            raise FlowError(f"“{req.what}”只有第 0–{period_count(req) - 1} 期")
+            raise Refusal(f"“{req.what}”只有第 0–{period_count(req) - 1} 期")
         if session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.org == org, ReportSubmission.period == period)).first():
-            raise FlowError(f"{engine.config.org(org).short_name} 已报送“{req.what}”第 {period} 期，不能重复报送")
+            raise Refusal(f"{engine.config.org(org).short_name} 已报送“{req.what}”第 {period} 期，不能重复报送")
     if req.table_columns and rows is None:
-        raise FlowError(f"“{req.what}”是报表：请用 --table 提供 CSV（表头 {UNIT_COLUMN},{','.join(req.table_columns)}）")
+        raise Refusal(f"“{req.what}”是报表：请用 --table 提供 CSV（表头 {UNIT_COLUMN},{','.join(req.table_columns)}）")
     payload = {"columns": req.table_columns, "rows": validate_rows(rows, req.table_columns, "报表")} if rows is not None else {}
     if detail:
         payload["detail"] = detail  # a summary sent up: the rows it combined, printed with the report
@@ -675,7 +676,7 @@ def submit_summary(engine: Engine, summary: Summary, actor: str, policy: str = "
     req = summary.requirement
     target = to_requirement or req.parent_id
     if target is None:
-        raise FlowError(f"报送要求 {req.id} 没有上级报送要求：请用 --to 指定要报送的上级报送要求编号")
+        raise Refusal(f"报送要求 {req.id} 没有上级报送要求：请用 --to 指定要报送的上级报送要求编号")
     org = req.org
     rows = [{"unit": engine.config.org(org).short_name, "values": totals(summary.payload)}] if summary.payload.get("rows") else None
     issued_on = engine.business_date(Circulation(org=org, flow=REPORTING_FLOW, flow_version="", policy=policy))
@@ -691,7 +692,7 @@ def demo_submission(engine: Engine) -> int:
     with Session(engine.db) as session:
         req = session.exec(select(ReportingRequirement).where(ReportingRequirement.what == "活动实施方案")).first()
     if req is None:
-        raise FlowError("演示文件没有“活动实施方案”的报送要求（config/demo/national_notice.yaml requirements:）")
+        raise Refusal("演示文件没有“活动实施方案”的报送要求（config/demo/national_notice.yaml requirements:）")
     body = ["按照全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）要求，现将山东省妇联活动实施方案报上。",
             "省妇联已于1月31日转发文件，部署全省各级妇联组织开展活动。"]
     return submit(engine, req.id, "shandong", "shandong_secretary", body, policy="demo")

@@ -16,13 +16,14 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.doc_templates.reader.loading import ReadLimits
 from gongwen_engine.models.db import DatabaseUnavailable, is_transient
 
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.permissions import PermissionDenied
 from gongwen_engine.flows.web import archivist, board, leader, secretary
 from gongwen_engine.flows.web.background import StepRunner
@@ -92,8 +93,8 @@ def _error_pages(app: FastAPI) -> None:
     async def not_allowed(request: Request, exc: PermissionDenied) -> Response:
         return render(request, "error.html.j2", 403, message=str(exc), hint=exc.hint)
 
-    @app.exception_handler(FlowError)
-    async def flow_refused(request: Request, exc: FlowError) -> Response:
+    @app.exception_handler(Refusal)
+    async def flow_refused(request: Request, exc: Refusal) -> Response:
         return render(request, "error.html.j2", 409, message=str(exc), hint="请返回上一页核对后重试。")
 
     @app.exception_handler(IntakeError)

@@ -43,7 +43,7 @@ from enum import StrEnum
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Role, User
 
-from gongwen_engine.config.errors import FlowError
+from gongwen_engine.config.errors import Refusal
 
 ROLE_NAMES = {Role.secretary: "秘书", Role.reviewer: "核稿人", Role.department_head: "部门负责人", Role.leader: "领导", Role.archivist: "档案员"}
 
@@ -184,7 +184,7 @@ class Person:
 Target = Org | Fonds | Item | Person
 
 
-class PermissionDenied(FlowError):
+class PermissionDenied(Refusal):
     """无权操作: the person may not do this to that. The message is user-facing (Chinese)."""
 
     def __init__(self, message: str, action: Action, hint: str) -> None:

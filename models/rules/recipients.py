@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.models.tables import Circulation
@@ -34,8 +35,6 @@ def delivery_targets(config: Config, circ: Circulation) -> list[Organisation]:
 def chosen_recipients(config: Config, org: str, codes: Iterable[str] | None) -> list[str] | None:
     """Validate the recipients chosen at launch: distinct direct children of ``org``, in the
     configured order. Nothing chosen (None or empty) means every child organisation (None)."""
-    from gongwen_engine.flows.engine.engine import FlowError  # the engine imports this module
-
     wanted = list(dict.fromkeys(code.strip() for code in codes or [] if code.strip()))
     if not wanted:
         return None
@@ -44,5 +43,5 @@ def chosen_recipients(config: Config, org: str, codes: Iterable[str] | None) -> 
     if unknown:
         names = "、".join(config.organisations[c].short_name if c in config.organisations else c for c in unknown)
         offered = "、".join(f"{c.code}（{c.short_name}）" for c in children.values()) or "（无下级单位）"
-        raise FlowError(f"发送范围有误：{names} 不是{config.org(org).short_name}的直接下级单位，核发只能送达直接下级单位。可选：{offered}")
+        raise Refusal(f"发送范围有误：{names} 不是{config.org(org).short_name}的直接下级单位，核发只能送达直接下级单位。可选：{offered}")
     return [code for code in children if code in wanted]

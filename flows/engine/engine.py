@@ -34,6 +34,7 @@ from gongwen_engine.models.tables import Circulation, CirculationFile, Delegatio
 
 from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.models.rules.doc_kinds import check_official
 from gongwen_engine.models.rules.permissions import Action, Item, Org, Person, acting_for, allowed, authorize
 from gongwen_engine.models.rules.recipients import chosen_recipients
 
@@ -147,6 +148,7 @@ class Engine:
         ``deliver_to``: the organisation codes 核发 delivers to (direct children; none chosen:
         every child organisation — ``recipients.py``)."""
         self.config.org(org)
+        check_official(content.doc_type)
         if actor in self.config.users:  # a person must be allowed to launch for ``org``; other actors (system, scripts) are the operator's
             authorize(self.config, self.config.users[actor], Action.launch, Org(org))
         self.config.policy(policy)

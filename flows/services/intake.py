@@ -39,6 +39,7 @@ from gongwen_engine.models import db
 from gongwen_engine.models.rules.dates import format_cn_date, parse_cn_date
 from gongwen_engine.models.issuers import EXTERNAL_ISSUER, match_organisation
 from gongwen_engine.models.numbering import normalise_doc_number
+from gongwen_engine.models.rules.doc_kinds import DEFAULT_KIND
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document, Registration
 
 from gongwen_engine.flows.engine.engine import Engine
@@ -248,7 +249,7 @@ def document_content(part: Part, fields: dict[str, Any], attachments: list[Part]
         legacy = LegacyColophon(subject_words=part.value("subject_words"), report_to=part.value("report_to", []), send_to=part.value("send_to", []),
                                 distribute_to=part.value("distribute_to", []), copies_printed=part.value("copies_printed"))
     return DocumentContent(
-        doc_type=fields.get("doc_type") or "通知", copy_number=part.value("copy_number"), security=part.value("security"), urgency=part.value("urgency"),
+        doc_type=fields.get("doc_type") or DEFAULT_KIND, copy_number=part.value("copy_number"), security=part.value("security"), urgency=part.value("urgency"),
         issuer_mark=fields.get("issuer_mark") or fields["issuer"], doc_number=fields.get("doc_number"), signer=part.value("signer"),
         title=fields["title"], main_recipients=fields.get("main_recipients") or [], body=[p.text for p in part.body],
         attachment_notes=part.value("attachment_notes", []), signature=fields.get("signature"), issued_on=fields["issued_on"],

@@ -44,6 +44,7 @@ from gongwen_engine.doc_templates.report_table import ReportTable, render_report
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.dates import format_cn_date
+from gongwen_engine.models.rules.doc_kinds import direction_of
 from gongwen_engine.models.tables import Circulation, Delivery, Document, Registration, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
 from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
 
@@ -442,7 +443,7 @@ def report_content(engine: Engine, req: ReportingRequirement, org: str, issued_o
     unit = engine.config.org(org)
     table_title = f"{req.what}统计表"
     return DocumentContent(
-        doc_type="报告", direction="up", issuer_mark=unit.mark, title=f"关于{req.what}的报告", main_recipients=[req.office],
+        doc_type="报告", direction=direction_of("报告"), issuer_mark=unit.mark, title=f"关于{req.what}的报告", main_recipients=[req.office],
         body=body or [f"现将{unit.short_name}{req.what}报上，请审阅。"], signature=unit.short_name, issued_on=issued_on,
         attachment_notes=[table_title] if with_table else [], attachments=[Attachment(title=table_title)] if with_table else [],
     )
@@ -647,7 +648,7 @@ def summary_content(engine: Engine, summary: Summary, issued_on: date) -> Docume
         sums = "，".join(f"{k}{_fmt(v)}" for k, v in totals(summary.payload).items())
         body.append(f"四、数据汇总：{sums}（各单位数据见附件）。")
     return DocumentContent(
-        doc_type="报告", direction="up", issuer_mark=unit.mark, title=f"关于{req.what}汇总情况的报告", main_recipients=[parent_office],
+        doc_type="报告", direction=direction_of("报告"), issuer_mark=unit.mark, title=f"关于{req.what}汇总情况的报告", main_recipients=[parent_office],
         body=body, signature=unit.short_name, issued_on=issued_on,
         attachment_notes=[title] if with_table else [], attachments=[Attachment(title=title)] if with_table else [],
     )

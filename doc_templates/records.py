@@ -32,7 +32,7 @@ from markupsafe import Markup
 from sqlmodel import Session, select
 
 from gongwen_engine.models.rules.dates import format_cn_date
-from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem
+from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem, WorkItemKind, WorkItemStatus
 
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, _drop_unused_parts, zip_entry
@@ -96,7 +96,7 @@ def record_rows(engine: "Engine", session: Session, circ: Circulation, kind: str
             ("文稿版本", f"第{doc.version}稿"),
         ]
     steps = engine.flow(circ.flow).steps
-    items = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.kind == "human", WorkItem.status == "done").order_by(WorkItem.finished_at, WorkItem.id))
+    items = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.kind == WorkItemKind.human, WorkItem.status == WorkItemStatus.done).order_by(WorkItem.finished_at, WorkItem.id))
     for item in items:
         title = steps[item.step].title if item.step in steps else item.step
         person = actor_name(engine, item.actor)

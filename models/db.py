@@ -261,7 +261,7 @@ ANNOUNCE_KEY = "gongwen_announce_work"
 def _note_ready_circulations(session: Session, _context: object, _instances: object) -> None:
     """A transaction that makes a circulation ready (launched, a person decided, a claim given
     back) announces it on commit, so idle workers start at once instead of at their next poll."""
-    if any(isinstance(obj, tables.Circulation) and obj.status == "ready" for obj in (*session.new, *session.dirty)):
+    if any(isinstance(obj, tables.Circulation) and obj.status == tables.CirculationStatus.ready for obj in (*session.new, *session.dirty)):
         session.info[ANNOUNCE_KEY] = True
 
 

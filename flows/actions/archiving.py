@@ -28,7 +28,7 @@ from gongwen_engine.models.archive_files import digests, docx_paragraphs, file_f
 from gongwen_engine.models.archive_search import index_item
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem, WorkItemStatus
 
 from gongwen_engine.flows.engine.engine import StepContext
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
@@ -145,7 +145,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
 
 
 def _decided_reference(ctx: StepContext) -> bool:
-    rows = ctx.session.exec(select(WorkItem.outcome).where(WorkItem.circulation_id == ctx.circulation.id, WorkItem.status == "done")).all()
+    rows = ctx.session.exec(select(WorkItem.outcome).where(WorkItem.circulation_id == ctx.circulation.id, WorkItem.status == WorkItemStatus.done)).all()
     return REFERENCE_OUTCOME in rows
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from gongwen_engine.config.errors import Refusal
-from gongwen_engine.models.tables import ReportSubmission, utcnow
+from gongwen_engine.models.tables import ReportSubmission, SubmissionStatus, utcnow
 
 from gongwen_engine.flows.actions import action, issue_rendered
 from gongwen_engine.flows.engine.engine import StepContext
@@ -29,9 +29,9 @@ def render_report(ctx: StepContext) -> None:
 def submit_report(ctx: StepContext) -> None:
     """报送: the signed, numbered report goes to the requesting office; the board counts it from now."""
     sub = _submission(ctx)
-    if sub.status == "submitted":
+    if sub.status == SubmissionStatus.submitted:
         return
     doc = ctx.document(ctx.circulation.document_id)
-    sub.status, sub.document_id, sub.submitted_on, sub.submitted_at = "submitted", doc.id, ctx.today, utcnow()
+    sub.status, sub.document_id, sub.submitted_on, sub.submitted_at = SubmissionStatus.submitted, doc.id, ctx.today, utcnow()
     ctx.session.add(sub)
     ctx.audit("report_submitted", doc.id, requirement=sub.requirement_id, period=sub.period, doc_number=doc.doc_number, submitted_on=ctx.today.isoformat())

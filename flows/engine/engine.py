@@ -30,7 +30,7 @@ from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.rules.workdays import due_after, load_calendar
-from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
+from gongwen_engine.models.tables import Circulation, CirculationFile, CirculationStatus, Delegation, Document, Reminder, WorkItem, WorkItemKind, WorkItemStatus, utcnow
 
 from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
 from gongwen_engine.config.errors import Refusal
@@ -105,7 +105,7 @@ class StepContext:
 class StepResult:
     circulation_id: int
     step: str | None
-    status: str
+    status: CirculationStatus
     ran: bool = False
 
 
@@ -155,7 +155,7 @@ class Engine:
         definition = self.flow(flow)
         chosen = chosen_recipients(self.config, org, deliver_to)
         with db.transaction(self.db) as session:
-            circ = Circulation(org=org, flow=flow, flow_version=definition.version, policy=policy, step=definition.start, status="ready", deliver_to=chosen)
+            circ = Circulation(org=org, flow=flow, flow_version=definition.version, policy=policy, step=definition.start, status=CirculationStatus.ready, deliver_to=chosen)
             session.add(circ)
             session.flush()
             doc = Document(org=org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"), circulation_id=circ.id)
@@ -174,7 +174,7 @@ class Engine:
         definition = self.flow(flow)
         circ = Circulation(
             org=recipient, flow=flow, flow_version=definition.version, policy=parent.policy, received_id=document_id,
-            parent_id=parent.id, step=definition.start, status="ready",
+            parent_id=parent.id, step=definition.start, status=CirculationStatus.ready,
         )
         session.add(circ)
         session.flush()
@@ -195,7 +195,7 @@ class Engine:
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
                 raise Refusal(f"流转 {circulation_id} 不存在")
-            if circ.status not in ("ready", "running") or circ.step is None or (expected_step and circ.step != expected_step):
+            if circ.status not in (CirculationStatus.ready, CirculationStatus.running) or circ.step is None or (expected_step and circ.step != expected_step):
                 return StepResult(circ.id, circ.step, circ.status)
             step = self.flow(circ.flow).step(circ.step)
             items = self._open_items(session, circ, circ.step)
@@ -203,9 +203,9 @@ class Engine:
                 policy = self.config.policy(circ.policy)
                 auto = policy.auto_approve.get(circ.step)
                 if auto is None or self.config.org(circ.org).level in policy.wait_at_levels:
-                    circ.status, circ.claimed_by = "waiting", None
+                    circ.status, circ.claimed_by = CirculationStatus.waiting, None
                     session.add(circ)
-                    return StepResult(circ.id, circ.step, "waiting")
+                    return StepResult(circ.id, circ.step, CirculationStatus.waiting)
                 actor = f"policy:{circ.policy}"
                 for item in items[:-1]:
                     self._finish_item(session, circ, item, step, auto, actor, None)
@@ -247,7 +247,7 @@ class Engine:
     def _decided_by(session: Session, work_item_id: int, user_id: str, outcome: str) -> StepResult | None:
         """The result of ``user_id``'s ``outcome`` on the item, if that is how it was already done."""
         item = session.get(WorkItem, work_item_id)
-        if item is None or (item.status, item.actor, item.outcome) != ("done", user_id, outcome):
+        if item is None or (item.status, item.actor, item.outcome) != (WorkItemStatus.done, user_id, outcome):
             return None
         circ = session.get(Circulation, item.circulation_id)
         return StepResult(circ.id, circ.step, circ.status, ran=True)
@@ -263,7 +263,7 @@ class Engine:
                 raise Refusal(f"不能转给 {target.name}：须为本单位具有“{step.by.value}”角色的人员")
             if item.assignee == to_user:
                 raise Refusal(f"待办事项 {work_item_id} 已是 {target.name} 的")
-            if session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.slot == f"user:{to_user}", WorkItem.status == "open")).first():
+            if session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.slot == f"user:{to_user}", WorkItem.status == WorkItemStatus.open)).first():
                 raise Refusal(f"{target.name} 在本环节已有待办，不能重复转办")
             before = item.assignee or item.slot
             item.assignee, item.slot = to_user, f"user:{to_user}"
@@ -295,7 +295,7 @@ class Engine:
         now = now or utcnow()
         sent = []
         with db.transaction(self.db) as session:
-            overdue = session.exec(select(WorkItem).where(WorkItem.status == "open", WorkItem.kind == "human", WorkItem.due_at.is_not(None), WorkItem.due_at < now))
+            overdue = session.exec(select(WorkItem).where(WorkItem.status == WorkItemStatus.open, WorkItem.kind == WorkItemKind.human, WorkItem.due_at.is_not(None), WorkItem.due_at < now))
             for item in overdue:
                 if session.exec(select(Reminder).where(Reminder.work_item_id == item.id, Reminder.kind == "overdue")).first():
                     continue
@@ -314,7 +314,7 @@ class Engine:
             raise Refusal(f"待办事项 {work_item_id} 不存在（work item not found）")
         circ = db.lock_circulation(session, item.circulation_id)
         session.refresh(item)
-        if item.status != "open" or circ.step != item.step:
+        if item.status != WorkItemStatus.open or circ.step != item.step:
             raise Refusal(f"待办事项 {work_item_id} 已办理，不能重复办理（already {item.status} by {item.actor}）")
         step = self.flow(circ.flow).step(item.step)
         if not step.human:
@@ -336,16 +336,16 @@ class Engine:
         self._finish_item(session, circ, item, step, outcome, actor, comment)
         if step.sets_signer and outcome == step.agree:
             self._set_signer(session, circ, item.acted_for or actor)
-        others = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.status == "open")))
+        others = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.status == WorkItemStatus.open)))
         if outcome != step.agree:  # a refusal (return) decides the step at once
             for other in others:
-                other.status, other.finished_at = "cancelled", utcnow()
+                other.status, other.finished_at = WorkItemStatus.cancelled, utcnow()
                 session.add(other)
         elif step.mode == "sequence":
             users = self._users_for(circ, step)
             if item.seq + 1 < len(users):
                 self._new_item(session, circ, item.step, step, users[item.seq + 1], item.seq + 1)
-                circ.status, circ.updated_at = "waiting", utcnow()
+                circ.status, circ.updated_at = CirculationStatus.waiting, utcnow()
                 session.add(circ)
                 self.write_record(session, circ)
                 return
@@ -356,7 +356,7 @@ class Engine:
         self._move(session, circ, step, outcome)
 
     def _finish_item(self, session: Session, circ: Circulation, item: WorkItem, step: Step, outcome: str | None, actor: str, comment: str | None) -> None:
-        item.status, item.outcome, item.actor, item.comment, item.finished_at = "done", outcome or "done", actor, comment, utcnow()
+        item.status, item.outcome, item.actor, item.comment, item.finished_at = WorkItemStatus.done, outcome or "done", actor, comment, utcnow()
         item.attempts += 1
         session.add(item)
         detail = {"title": step.title, "outcome": outcome or "done", "worker": self.worker_name}
@@ -371,9 +371,9 @@ class Engine:
         nxt = step.next_after(outcome)
         circ.updated_at = utcnow()  # before the items' flush: the circulation is updated once
         if nxt == END:
-            circ.step, circ.status, circ.claimed_by = None, "done", None
+            circ.step, circ.status, circ.claimed_by = None, CirculationStatus.done, None
         else:
-            circ.step, circ.status = nxt, "ready"
+            circ.step, circ.status = nxt, CirculationStatus.ready
             self._open_items(session, circ, nxt)
         session.add(circ)
 
@@ -386,12 +386,12 @@ class Engine:
     def _open_items(self, session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:
         """The open items of the current step, created on first entry (auto: one; human: by mode);
         items still open at other steps are cancelled then. One query for both."""
-        still_open = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == "open").order_by(WorkItem.seq, WorkItem.id)))
+        still_open = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == WorkItemStatus.open).order_by(WorkItem.seq, WorkItem.id)))
         existing = [item for item in still_open if item.step == step_name]
         if existing:
             return existing
         for stale in still_open:
-            stale.status, stale.finished_at = "cancelled", utcnow()
+            stale.status, stale.finished_at = WorkItemStatus.cancelled, utcnow()
             session.add(stale)
         return self._create_items(session, circ, step_name)
 
@@ -412,7 +412,7 @@ class Engine:
             slot = f"user:{user.id}" if user else f"role:{step.by.value}"
         due = due_after(load_calendar(self.config.directory), utcnow(), step.due_working_days, step.due_days, circ.org) if step.human else None
         item = WorkItem(
-            circulation_id=circ.id, step=step_name, kind="human" if step.human else "auto", slot=slot,
+            circulation_id=circ.id, step=step_name, kind=WorkItemKind.human if step.human else WorkItemKind.auto, slot=slot,
             role=step.by.value if step.by else None, assignee=user.id if user else None, seq=seq, org=circ.org, due_at=due,
         )
         session.add(item)
@@ -475,9 +475,9 @@ class Engine:
         """Record that an automatic step gave up after its retries; `gongwen retry` resumes it."""
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
-            if circ is None or circ.status in ("done", "failed"):  # recorded already (a re-run after an in-doubt commit)
+            if circ is None or circ.status in (CirculationStatus.done, CirculationStatus.failed):  # recorded already (a re-run after an in-doubt commit)
                 return
-            circ.status, circ.error, circ.claimed_by = "failed", error[:2000], None
+            circ.status, circ.error, circ.claimed_by = CirculationStatus.failed, error[:2000], None
             session.add(circ)
             self.audit(session, "system", "step_failed", circ, circ.document_id or circ.received_id, circ.step, {"error": error[:500]})
 
@@ -485,9 +485,9 @@ class Engine:
     def retry(self, circulation_id: int, actor: str) -> None:
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
-            if circ is None or circ.status != "failed":
+            if circ is None or circ.status != CirculationStatus.failed:
                 raise Refusal(f"流转 {circulation_id} 不是失败状态，无需重试（not failed）")
-            circ.status, circ.error = "ready", None
+            circ.status, circ.error = CirculationStatus.ready, None
             session.add(circ)
             self.audit(session, actor, "retry", circ, circ.document_id or circ.received_id, circ.step, {})
 
@@ -527,7 +527,7 @@ class Engine:
         """Human work items waiting for a person (for ``user_id``: those they may act on, delegations included)."""
         user = self.user(user_id) if user_id else None
         with Session(self.db) as session:
-            stmt = select(WorkItem, Circulation).join(Circulation, Circulation.id == WorkItem.circulation_id).where(WorkItem.status == "open", WorkItem.kind == "human", Circulation.status == "waiting")
+            stmt = select(WorkItem, Circulation).join(Circulation, Circulation.id == WorkItem.circulation_id).where(WorkItem.status == WorkItemStatus.open, WorkItem.kind == WorkItemKind.human, Circulation.status == CirculationStatus.waiting)
             principals = [user, *self._principals_of(session, user)] if user else []
             rows = []
             for item, circ in session.exec(stmt.order_by(WorkItem.id)):
@@ -552,11 +552,11 @@ class Engine:
     @retry_transient(in_doubt="retry")
     def status_counts(self) -> dict[str, int]:
         with Session(self.db) as session:
-            return dict(session.exec(select(Circulation.status, func.count()).group_by(Circulation.status)).all())
+            return {status.value: count for status, count in session.exec(select(Circulation.status, func.count()).group_by(Circulation.status))}
 
     @staticmethod
     def step_finished_at(session: Session, circulation_id: int, step: str) -> datetime | None:
-        item = session.exec(select(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.step == step, WorkItem.status == "done").order_by(WorkItem.id.desc())).first()
+        item = session.exec(select(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.step == step, WorkItem.status == WorkItemStatus.done).order_by(WorkItem.id.desc())).first()
         return item.finished_at if item else None
 
     # ---- audit -----------------------------------------------------------------------------------

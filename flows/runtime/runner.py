@@ -27,6 +27,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from gongwen_engine.doc_templates import pdf
+from gongwen_engine.models.tables import CirculationStatus
 
 from gongwen_engine.flows.engine.claims import has_claimable, work_signal
 from gongwen_engine.flows.engine.engine import Engine
@@ -54,7 +55,7 @@ async def run_step(circulation_id: int, step: str) -> str:
     return result.status
 
 
-async def advance(engine: Engine, circulation_id: int, max_steps: int | None = None, while_urgent: bool = False) -> str:
+async def advance(engine: Engine, circulation_id: int, max_steps: int | None = None, while_urgent: bool = False) -> CirculationStatus:
     """Run a circulation's automatic steps until it finishes or waits for a person (or, with
     ``max_steps``, until that many steps ran; with ``while_urgent``, as long as its steps have a
     declared priority: the dispatcher runs a routine step per claim and an urgent run of steps
@@ -69,7 +70,7 @@ async def advance(engine: Engine, circulation_id: int, max_steps: int | None = N
     while max_steps is None or ran < max_steps:
         ran += 1
         circ = await anyio.to_thread.run_sync(engine.circulation, circulation_id)
-        if circ.status not in ("ready", "running") or circ.step is None:
+        if circ.status not in (CirculationStatus.ready, CirculationStatus.running) or circ.step is None:
             return circ.status
         step = engine.flow(circ.flow).step(circ.step)
         if while_urgent and ran > 1 and step.priority <= 0:
@@ -79,7 +80,7 @@ async def advance(engine: Engine, circulation_id: int, max_steps: int | None = N
             await run_step.with_options(retries=step.retries, retry_delay_seconds=0.5, task_run_name=name)(circulation_id, circ.step)
         except Exception as exc:  # noqa: BLE001 - retries are exhausted: record and stop this circulation
             await anyio.to_thread.run_sync(engine.fail, circulation_id, f"{circ.step}: {type(exc).__name__}: {exc}")
-            return "failed"
+            return CirculationStatus.failed
     return (await anyio.to_thread.run_sync(engine.circulation, circulation_id)).status
 
 

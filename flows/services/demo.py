@@ -14,7 +14,7 @@ from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.render import write_atomically
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, Registration
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, CirculationStatus, Delivery, Document, Registration
 
 from gongwen_engine.flows.engine.engine import Engine
 
@@ -103,7 +103,7 @@ def expected_circulations(engine: Engine, root: str) -> int:
 
 def count_circulations(engine: Engine) -> int:
     with Session(engine.db) as session:
-        return session.exec(select(func.count()).select_from(Circulation).where(Circulation.status == "done")).one()
+        return session.exec(select(func.count()).select_from(Circulation).where(Circulation.status == CirculationStatus.done)).one()
 
 
 def timer() -> float:

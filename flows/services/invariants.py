@@ -36,7 +36,7 @@ from sqlmodel import Session, select
 from gongwen_engine.models.archive import item_sequence
 from gongwen_engine.models.audit import verify_chain
 from gongwen_engine.models.numbering import register_sequence
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, IssuedNumber, NumberCounter, Registration, WorkItem
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, CirculationStatus, Delivery, Document, IssuedNumber, NumberCounter, Registration, WorkItem, WorkItemStatus
 
 from gongwen_engine.flows.actions.archiving import verify as archive_verify
 from gongwen_engine.flows.engine.definition import END
@@ -103,7 +103,7 @@ def _load(session: Session) -> _Rows:
         deliveries=list(session.exec(select(Delivery).order_by(Delivery.id))),
         registrations=list(session.exec(select(Registration).order_by(Registration.id))),
         items=list(session.exec(select(ArchiveItem).order_by(ArchiveItem.id))),
-        work_items=list(session.exec(select(WorkItem).where(WorkItem.status == "done").order_by(WorkItem.id))),
+        work_items=list(session.exec(select(WorkItem).where(WorkItem.status == WorkItemStatus.done).order_by(WorkItem.id))),
         files=list(session.exec(select(CirculationFile).order_by(CirculationFile.id))),
         step_events=list(session.exec(select(AuditEvent).where(AuditEvent.action.startswith(STEP_ACTION)).order_by(AuditEvent.id))),
         not_filed=set(session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "not_filed")).all()),
@@ -150,9 +150,9 @@ def _circulations(report: InvariantReport, rows: _Rows, expect_finished: bool) -
         if n > 1:
             report.add("circulation_duplicate", f"{org}", f"{n} circulations for received document {received}")
     for c in rows.circulations:
-        if c.status == "failed":
+        if c.status == CirculationStatus.failed:
             report.add("circulation_failed", f"circulation {c.id} ({c.org})", f"step {c.step}: {c.error or ''}"[:300])
-        elif expect_finished and c.status != "done":
+        elif expect_finished and c.status != CirculationStatus.done:
             report.add("circulation_unfinished", f"circulation {c.id} ({c.org})", f"{c.status} at step {c.step}")
 
 
@@ -333,7 +333,7 @@ def _audit(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
 def _follows_flow(report: InvariantReport, where: str, flow, trail: list[AuditEvent], circ: Circulation) -> None:  # noqa: ANN001
     """The audited steps walk the flow: from its start, each to a step its outcome leads to."""
     if not trail:
-        if circ.status == "done":
+        if circ.status == CirculationStatus.done:
             report.add("audit_trail_empty", where, "finished without a single audited step")
         return
     if trail[0].step != flow.start:
@@ -348,7 +348,7 @@ def _follows_flow(report: InvariantReport, where: str, flow, trail: list[AuditEv
         except (KeyError, ValueError) as exc:
             report.add("audit_trail_order", where, f"step {event.step}: {exc}")
             return
-    if circ.status == "done" and expected_next != END:
+    if circ.status == CirculationStatus.done and expected_next != END:
         report.add("audit_trail_end", where, f"done, but the last audited step {trail[-1].step} leads to {expected_next}")
 
 

@@ -45,7 +45,7 @@ from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.rules.doc_kinds import direction_of
-from gongwen_engine.models.tables import Circulation, Delivery, Document, Registration, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
+from gongwen_engine.models.tables import Circulation, Delivery, Document, Registration, ReportReminder, ReportSubmission, ReportingRequirement, SubmissionStatus, utcnow
 from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
 
 from gongwen_engine.flows.engine.engine import Engine
@@ -356,7 +356,7 @@ def _board_row(engine: Engine, session: Session, cal: WorkCalendar, req: Reporti
     due = due_for(session, cal, req, unit, period)
     late = None
     document = None
-    if sub and sub.status == "submitted":
+    if sub and sub.status == SubmissionStatus.submitted:
         late = cal.working_days_after(due, sub.submitted_on, unit) if due and sub.submitted_on > due else 0
         status = "late" if late else "on_time"
         doc = session.get(Document, sub.document_id) if sub.document_id else None
@@ -567,7 +567,7 @@ def send_report_reminders(engine: Engine, now: datetime | None = None) -> list[S
     sent = []
     with db.transaction(engine.db) as session:
         for req in session.exec(select(ReportingRequirement).order_by(ReportingRequirement.id)).all():
-            submitted = {(s.org, s.period) for s in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.status == "submitted"))}
+            submitted = {(s.org, s.period) for s in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.status == SubmissionStatus.submitted))}
             for period in visible_periods(req, today):
                 for unit in req.recipients:
                     due = due_for(session, cal, req, unit, period)
@@ -621,7 +621,7 @@ def summarise(engine: Engine, requirement_id: int, today: date | None = None, pe
         doc = session.get(Document, doc_id) if doc_id else None
         rows = [r for r in board(engine, today, requirement_id) if r.period == period]
         combined: list[dict[str, Any]] = []
-        for sub in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.period == period, ReportSubmission.status == "submitted").order_by(ReportSubmission.org)):
+        for sub in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.period == period, ReportSubmission.status == SubmissionStatus.submitted).order_by(ReportSubmission.org)):
             combined.extend(sub.payload.get("rows", []))
     payload = {"columns": req.table_columns, "rows": combined} if req.table_columns else {}
     return Summary(req, period, today, rows, payload, doc.title if doc else req.what, doc.doc_number if doc else None)

@@ -22,6 +22,7 @@ from gongwen_engine.models.tables import Delivery, Document, Registration, utcno
 
 from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.actions.archiving import file_circulation
+from gongwen_engine.flows.engine.documents import content_of, stored_content
 from gongwen_engine.flows.engine.engine import StepContext
 from gongwen_engine.models.rules.recipients import delivery_targets
 from gongwen_engine.flows.services.circulations import issued_parts
@@ -80,7 +81,7 @@ def draft_forwarding(ctx: StepContext) -> None:
     if circ.document_id:
         version = ctx.document(circ.document_id).version + 1
     doc = Document(
-        org=circ.org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"),
+        org=circ.org, doc_type=content.doc_type, title=content.title, content=stored_content(content),
         forwards_id=received.id, original_id=original.id, circulation_id=circ.id, version=version,
     )
     ctx.session.add(doc)
@@ -93,7 +94,7 @@ def draft_forwarding(ctx: StepContext) -> None:
 def allocate_number(ctx: StepContext) -> None:
     """编号: allocate the next 发文字号 of the issuer's first prefix in the document's year."""
     doc = ctx.document(ctx.circulation.document_id)
-    content = DocumentContent.model_validate(doc.content)
+    content = content_of(doc)
     prefix = ctx.org.prefixes[0]
     year = content.issued_on.year
     start = ctx.config.start_of(prefix, year)
@@ -109,7 +110,6 @@ def allocate_number(ctx: StepContext) -> None:
         ctx.audit("number_voided", doc.id, doc_number=number.doc_number, reason="used_by_received_document", holder=holder)
         number = allocate_doc_number(ctx.session, prefix, year, doc.id, start=start)
     doc.doc_number = number.doc_number
-    doc.content = {**doc.content, "doc_number": number.doc_number}
     ctx.session.add(doc)
     ctx.audit("numbered", doc.id, doc_number=number.doc_number)
 

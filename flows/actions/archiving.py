@@ -20,7 +20,6 @@ from sqlmodel import Session, select
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.content import DocumentContent
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.models import db
 from gongwen_engine.models.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
@@ -30,6 +29,7 @@ from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem, WorkItemStatus
 
+from gongwen_engine.flows.engine.documents import content_of
 from gongwen_engine.flows.engine.engine import StepContext
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
 
@@ -107,7 +107,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     else:
         item_kind = "reference" if _decided_reference(ctx) else "received"
         from_level = relation(ctx.config, org.code, doc.org)
-    content = DocumentContent.model_validate(doc.content)
+    content = content_of(doc)
     retention, why = retention_for(ctx.config.retention, item_kind, from_level, content.doc_type)
     if retention is None:
         ctx.audit("not_filed", doc.id, why=why)

@@ -24,6 +24,7 @@ from gongwen_engine.models import signing
 from gongwen_engine.models.archive_files import remember_pages_of_conversion
 from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.tables import CirculationFile, Document
+from gongwen_engine.flows.engine.documents import content_of
 
 if TYPE_CHECKING:
     from gongwen_engine.flows.engine.engine import Engine, StepContext
@@ -125,7 +126,7 @@ def seal_step(ctx: "StepContext") -> SealedCopy:
         raise RuntimeError(f"document {doc.doc_number or doc.id} is not rendered yet: the flow must render before the seal step")
     relative = signed_pdf_path(doc.file)
     storage = ctx.engine.storage
-    copy = seal_document(storage / doc.file, storage / relative, DocumentContent.model_validate(doc.content), ctx.org, seal_config(ctx.engine))
+    copy = seal_document(storage / doc.file, storage / relative, content_of(doc), ctx.org, seal_config(ctx.engine))
     ctx.record_file(SIGNED_PDF, relative, copy.sha256, copy.size)
     ctx.audit("sealed", doc.id, file=relative, sha256=copy.sha256, size=copy.size, signer=copy.signer,
               certificate_sha256=copy.certificate_sha256, visible=copy.visible, page=copy.page,

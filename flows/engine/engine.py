@@ -32,6 +32,7 @@ from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.rules.workdays import due_after, load_calendar
 from gongwen_engine.models.tables import Circulation, CirculationFile, CirculationStatus, Delegation, Document, Reminder, WorkItem, WorkItemKind, WorkItemStatus, utcnow
 
+from gongwen_engine.flows.engine.documents import stored_content
 from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, load_flows
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.models.rules.doc_kinds import check_official
@@ -158,7 +159,7 @@ class Engine:
             circ = Circulation(org=org, flow=flow, flow_version=definition.version, policy=policy, step=definition.start, status=CirculationStatus.ready, deliver_to=chosen)
             session.add(circ)
             session.flush()
-            doc = Document(org=org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"), circulation_id=circ.id)
+            doc = Document(org=org, doc_type=content.doc_type, title=content.title, content=stored_content(content), circulation_id=circ.id)
             session.add(doc)
             session.flush()
             circ.document_id = doc.id
@@ -429,7 +430,7 @@ class Engine:
             raise Refusal(f"文稿已编号（{current.doc_number}），不能再修改")
         content = DocumentContent.model_validate({**current.content, **changes})
         doc = Document(
-            org=current.org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"),
+            org=current.org, doc_type=content.doc_type, title=content.title, content=stored_content(content),
             forwards_id=current.forwards_id, original_id=current.original_id, circulation_id=circ.id, version=current.version + 1,
         )
         session.add(doc)

@@ -13,6 +13,7 @@ from gongwen_engine.doc_templates.diff import diff_contents
 from gongwen_engine.doc_templates.records import actor_name, outcome_word
 from gongwen_engine.models.tables import AuditEvent, Circulation, Document, utcnow
 
+from gongwen_engine.flows.engine.documents import content_of
 from gongwen_engine.flows.engine.engine import Engine
 
 
@@ -123,7 +124,7 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
 def issued_parts(session: Session, doc: Document) -> list[DocumentContent]:
     """The document followed by what it forwards, as issued (cover letter first): what 印制
     renders into the .docx and the web pages show as it will print."""
-    parts = [DocumentContent.model_validate(doc.content)]
+    parts = [content_of(doc)]
     forwarded = session.get(Document, doc.forwards_id) if doc.forwards_id else None
     if doc.forwards_id and forwarded is None:
         raise RuntimeError(f"document {doc.forwards_id} (forwarded by document {doc.id}) not found")

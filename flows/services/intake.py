@@ -42,6 +42,7 @@ from gongwen_engine.models.numbering import normalise_doc_number
 from gongwen_engine.models.rules.doc_kinds import DEFAULT_KIND
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document, Registration
 
+from gongwen_engine.flows.engine.documents import stored_content
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 
@@ -192,7 +193,7 @@ def receive_file(
             doc = _document(session, fields.get("doc_number"))
             if doc is None:
                 doc = Document(org=issuer["org"], issuer_name=issuer["name"], issuer_short_name=issuer["short_name"], doc_type=content.doc_type,
-                               title=content.title, doc_number=content.doc_number, content=content.model_dump(mode="json"), file=relative, sha256=digest,
+                               title=content.title, doc_number=content.doc_number, content=stored_content(content), file=relative, sha256=digest,
                                forwards_id=original.id if original else None, original_id=(original.original_id or original.id) if original else None)
                 session.add(doc)
                 session.flush()
@@ -269,7 +270,7 @@ def _original_document(session: Session, engine: Engine, part: Part) -> Document
     issuer = _issuer(engine, fields)
     content = document_content(part, fields, [])
     doc = Document(org=issuer["org"], issuer_name=issuer["name"], issuer_short_name=issuer["short_name"], doc_type=content.doc_type, title=content.title,
-                   doc_number=content.doc_number, content=content.model_dump(mode="json"))
+                   doc_number=content.doc_number, content=stored_content(content))
     session.add(doc)
     session.flush()
     return doc

@@ -48,6 +48,7 @@ from gongwen_engine.models.rules.doc_kinds import direction_of
 from gongwen_engine.models.tables import Circulation, Delivery, Document, Registration, ReportReminder, ReportSubmission, ReportingRequirement, SubmissionStatus, utcnow
 from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
 
+from gongwen_engine.flows.engine.documents import content_of
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.rules.recipients import delivery_targets
@@ -206,7 +207,7 @@ def propose(engine: Engine, circulation_id: int) -> list[Proposal]:
         if circ is None or not circ.received_id:
             raise Refusal(f"流转 {circulation_id} 不是收文流转，没有可识别的来文（not an incoming circulation）")
         doc = session.get(Document, circ.received_id)
-        content = DocumentContent.model_validate(doc.content)
+        content = content_of(doc)
         received_on = _received_on(session, circ.org, doc.id)
     proposals = []
     for i, paragraph in enumerate(content.body, start=1):
@@ -507,7 +508,7 @@ def _fmt(value: float | int) -> str:
 def render_submission(engine: Engine, session: Session, circ: Circulation, doc: Document, path: Path):  # noqa: ANN201
     """印制 of a report: the document, and its table (if any) on the attachment page."""
     sub = session.exec(select(ReportSubmission).where(ReportSubmission.circulation_id == circ.id)).first()
-    content = DocumentContent.model_validate(doc.content)
+    content = content_of(doc)
     title = content.attachments[0].title if content.attachments else ""
     if not (sub and title):
         return render_report_docx([content], None, path)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from pydantic import BaseModel
 from sqlmodel import AutoString, Field, SQLModel
 
 
@@ -210,6 +211,22 @@ class Registration(SQLModel, table=True):
     registered_at: datetime = Field(default_factory=utcnow)
 
 
+class FiledFile(BaseModel):
+    """归档电子文件: one file of an archive item, as ``ArchiveItem.files`` stores it (JSON, keys in this order)."""
+
+    seq: int = Field(description="顺序号")
+    role: str = Field(description="the file's role: issued_copy, signed_pdf, received, record, ...")
+    file: str = Field(description="path relative to the storage folder (计算机文件名 is its name)")
+    source: str = Field(description="what it was copied from: a storage path, or transfer:<name> for an imported package")
+    format: str = Field(description="格式: docx | pdf | txt ...")
+    size: int = Field(description="大小, bytes")
+    sha256: str
+    sm3: str
+    pages: int | None = Field(description="页数 (None: not known, from a transfer package)")
+    pages_method: str | None = Field(description="页数来源: how the pages were counted (estimate without LibreOffice)")
+    stamped: bool = Field(default=False, description="加盖归档章: the first .docx carries the archive stamp")
+
+
 class ArchiveItem(SQLModel, table=True):
     """归档文件（件）: the filing unit of DA/T 22-2015, with its archive code (档号)."""
 
@@ -228,13 +245,17 @@ class ArchiveItem(SQLModel, table=True):
     title: str
     responsible: str = Field(description="责任者: the issuer's name")
     dated: date
-    files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False), description="filed files in DA/T 22 order: [{seq, role, file, source, format, size, sha256, sm3, pages, pages_method}]")
+    files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False), description="filed files in DA/T 22 order, each a FiledFile (read them with filed_files())")
     filed_at: datetime = Field(default_factory=utcnow)
     doc_type: str = Field(default="通知", sa_column_kwargs={"server_default": "通知"}, description="文种")
     security: str | None = Field(default=None, description="密级")
     pages: int = Field(default=0, sa_column_kwargs={"server_default": "0"}, description="页数: pages with text, all files of the item")
     note: str | None = Field(default=None, description="备注")
     history: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"), description="处理过程: the circulation's audit trail up to filing")
+
+    def filed_files(self) -> list[FiledFile]:
+        """The filed files (电子文件), in DA/T 22 order."""
+        return [FiledFile.model_validate(f) for f in self.files]
 
 
 class AuditEvent(SQLModel, table=True):

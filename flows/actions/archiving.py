@@ -27,7 +27,7 @@ from gongwen_engine.models.archive_files import digests, docx_paragraphs, file_f
 from gongwen_engine.models.archive_search import index_item
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem, WorkItemStatus
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, FiledFile, RetrievalLog, WorkItem, WorkItemStatus
 
 from gongwen_engine.flows.engine.documents import content_of
 from gongwen_engine.flows.engine.engine import StepContext
@@ -131,11 +131,12 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
         raise Refusal(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
     hold_archive_files(ctx.session, exclusive=False)  # until COMMIT: a verify waits for these files' item
-    item.files, body = write_filed_copies(ctx.engine.storage, item, measured)
+    filed, body = write_filed_copies(ctx.engine.storage, item, measured)
+    item.files = [f.model_dump() for f in filed]
     remove_leftovers(ctx.engine.storage, item)
-    item.pages = sum(f["pages"] for f in item.files)
-    item.note = "页数为估算（未装 LibreOffice）" if any(f["pages_method"] == "estimate" for f in item.files) else None
-    ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f["file"] for f in item.files])
+    item.pages = sum(f.pages for f in filed)
+    item.note = "页数为估算（未装 LibreOffice）" if any(f.pages_method == "estimate" for f in filed) else None
+    ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f.file for f in filed])
     ctx.session.flush()
     item.history = process_history(ctx.session, circ.id)
     ctx.session.add(item)
@@ -165,7 +166,7 @@ def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tu
     return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts)]
 
 
-def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[dict[str, Any]], str]:
+def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[FiledFile], str]:
     """Copy the measured sources into the item's folder (the first .docx stamped) and describe each
     copy. Returns the file records and the item's text for the search index."""
     total_pages = sum(m[2] for m in measured)
@@ -182,10 +183,8 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
         relative = f"{folder}/{seq:02d}-{source.role}{suffix}"
         write_atomically(data, storage / relative)
         d = digests(data)
-        records.append({
-            "seq": seq, "role": source.role, "file": relative, "source": source.file, "format": kind, "size": d.size,
-            "sha256": d.sha256, "sm3": d.sm3, "pages": pages, "pages_method": method, "stamped": kind == "docx" and seq == _first_docx(measured),
-        })
+        records.append(FiledFile(seq=seq, role=source.role, file=relative, source=source.file, format=kind, size=d.size, sha256=d.sha256, sm3=d.sm3,
+                                 pages=pages, pages_method=method, stamped=kind == "docx" and seq == _first_docx(measured)))
     return records, "\n".join(t for t in texts if t != item.title)
 
 
@@ -196,7 +195,7 @@ def remove_leftovers(storage: Path, item: ArchiveItem) -> list[str]:
     allocated again. No committed item holds this code (checked by the caller), so every file
     there that the item does not record is such a leftover. Returns what was removed."""
     folder = storage / item_folder(item.fonds, item.year, item.archive_code)
-    recorded = {f["file"] for f in item.files}
+    recorded = {f.file for f in item.filed_files()}
     removed = []
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         relative = path.relative_to(storage).as_posix()
@@ -309,7 +308,7 @@ def verify(session: Session, storage: Path, fonds: str | None = None) -> tuple[i
     if extra and hold_archive_files(session, exclusive=True):  # filings in flight have committed (or rolled back)
         # Look again at both sides: the items they committed (checked like the others), and the
         # disk, where a temporary copy the scan saw has since been renamed into place or removed.
-        known |= _check_files([i for i in items_of(session, fonds) if not {f["file"] for f in i.files} <= known], storage, problems)
+        known |= _check_files([i for i in items_of(session, fonds) if not {f.file for f in i.filed_files()} <= known], storage, problems)
         extra = [f for f in extra if f not in known and (storage / f).is_file()]
     problems.extend(Problem(Path(f).parent.name, "extra", f, "not recorded in any item") for f in extra)
     return len(known), problems
@@ -319,16 +318,16 @@ def _check_files(items: list[ArchiveItem], storage: Path, problems: list[Problem
     """Compare each recorded file of ``items`` with the disk, adding to ``problems``; returns the files looked at."""
     looked_at = set()
     for item in items:
-        for f in item.files:
-            looked_at.add(f["file"])
-            path = storage / f["file"]
+        for f in item.filed_files():
+            looked_at.add(f.file)
+            path = storage / f.file
             if not path.is_file():
-                problems.append(Problem(item.archive_code, "missing", f["file"]))
+                problems.append(Problem(item.archive_code, "missing", f.file))
                 continue
             d = digests(path.read_bytes())
-            if (d.size, d.sha256, d.sm3) != (f["size"], f["sha256"], f["sm3"]):
-                what = [name for name, got, want in (("size", d.size, f["size"]), ("sha256", d.sha256, f["sha256"]), ("sm3", d.sm3, f["sm3"])) if got != want]
-                problems.append(Problem(item.archive_code, "changed", f["file"], ", ".join(what) + " differ"))
+            if (d.size, d.sha256, d.sm3) != (f.size, f.sha256, f.sm3):
+                what = [name for name, got, want in (("size", d.size, f.size), ("sha256", d.sha256, f.sha256), ("sm3", d.sm3, f.sm3)) if got != want]
+                problems.append(Problem(item.archive_code, "changed", f.file, ", ".join(what) + " differ"))
     return looked_at
 
 

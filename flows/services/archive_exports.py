@@ -25,7 +25,7 @@ from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.models.archive import RETENTION_LABELS, item_sequence, parse_archive_code
 from gongwen_engine.models.archive_files import digests, docx_paragraphs, file_format
 from gongwen_engine.models.archive_search import index_item
-from gongwen_engine.models.tables import ArchiveItem, NumberCounter
+from gongwen_engine.models.tables import ArchiveItem, FiledFile, NumberCounter
 
 from gongwen_engine.flows.actions.archiving import CATALOGUE_COLUMNS, catalogue_rows, item_folder
 
@@ -85,10 +85,10 @@ def item_metadata(item: ArchiveItem) -> dict[str, Any]:
         "日期": item.dated.strftime("%Y%m%d"), "密级": item.security, "页数": item.pages, "文种": item.doc_type, "备注": item.note,
         "机构代码": item.org, "归档时间": item.filed_at.isoformat(),
         "电子文件": [
-            {"顺序号": f["seq"], "角色": f["role"], "格式": f["format"], "计算机文件名": Path(f["file"]).name, "大小": f["size"],
-             "页数": f["pages"], "页数来源": f["pages_method"], "加盖归档章": f.get("stamped", False),
-             "固化信息": [{"算法": "SHA-256", "值": f["sha256"]}, {"算法": "SM3", "值": f["sm3"]}]}
-            for f in item.files
+            {"顺序号": f.seq, "角色": f.role, "格式": f.format, "计算机文件名": Path(f.file).name, "大小": f.size,
+             "页数": f.pages, "页数来源": f.pages_method, "加盖归档章": f.stamped,
+             "固化信息": [{"算法": "SHA-256", "值": f.sha256}, {"算法": "SM3", "值": f.sm3}]}
+            for f in item.filed_files()
         ],
         "处理过程": item.history,
     }
@@ -104,10 +104,10 @@ def export_package(items: list[ArchiveItem], storage: Path, fonds: str, year: in
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for item in items:
             z.writestr(f"{item.archive_code}/{ITEM_METADATA}", json.dumps(item_metadata(item), ensure_ascii=False, indent=1))
-            for f in item.files:
-                data = (storage / f["file"]).read_bytes()
+            for f in item.filed_files():
+                data = (storage / f.file).read_bytes()
                 total += len(data)
-                z.writestr(f"{item.archive_code}/{Path(f['file']).name}", data)
+                z.writestr(f"{item.archive_code}/{Path(f.file).name}", data)
         manifest = {"format": PACKAGE_FORMAT, "standard": "DA/T 22-2015, DA/T 46-2009", "全宗号": fonds, "年度": year, "件数": len(items),
                     "字节数": total, "档号": [i.archive_code for i in items], "created": datetime.now(timezone.utc).isoformat()}
         z.writestr(PACKAGE_MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
@@ -357,8 +357,8 @@ def _file_imported(session: Session, meta: dict[str, Any], files: dict[str, byte
         d = digests(data)
         if file_format(data, relative) == "docx":
             texts.extend(docx_paragraphs(data))
-        records.append({"seq": f["顺序号"], "role": f["角色"], "file": relative, "source": f"transfer:{f['计算机文件名']}", "format": f["格式"],
-                        "size": d.size, "sha256": d.sha256, "sm3": d.sm3, "pages": f["页数"], "pages_method": f["页数来源"], "stamped": f["加盖归档章"]})
+        records.append(FiledFile(seq=f["顺序号"], role=f["角色"], file=relative, source=f"transfer:{f['计算机文件名']}", format=f["格式"],
+                                 size=d.size, sha256=d.sha256, sm3=d.sm3, pages=f["页数"], pages_method=f["页数来源"], stamped=f["加盖归档章"]).model_dump())
     item = ArchiveItem(
         org=meta.get("机构代码") or code.fonds, circulation_id=None, fonds=code.fonds, year=code.year, retention=code.retention,
         dept_code=code.dept_code, item_no=code.item_no, archive_code=meta["档号"], doc_number=meta["文件编号"], title=meta["题名"],
@@ -387,7 +387,7 @@ def _advance_counter(session: Session, item: ArchiveItem) -> None:
 def filed_totals(session: Session, fonds: str, year: int) -> tuple[int, int]:
     """(items, bytes) recorded for a fonds and year."""
     items = session.exec(select(ArchiveItem).where(ArchiveItem.fonds == fonds, ArchiveItem.year == year)).all()
-    return len(items), sum(f["size"] for i in items for f in i.files)
+    return len(items), sum(f.size for i in items for f in i.filed_files())
 
 
 

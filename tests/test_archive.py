@@ -35,7 +35,7 @@ from gongwen_engine.models import db
 from gongwen_engine.models.archive import ARCHIVE_CODE_RE, FILE_ROLE_ORDER, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
 from gongwen_engine.models.archive_files import read_stamp
 from gongwen_engine.models.archive_search import SearchQuery, date_range_tokens, highlight, index_item, search
-from gongwen_engine.models.tables import ArchiveItem, Circulation, RetrievalLog
+from gongwen_engine.models.tables import ArchiveItem, Circulation, FiledFile, RetrievalLog
 
 SEED_004 = Path(__file__).resolve().parent / "seeds" / "004_601752e9ae930646.txt"  # a copy of shared/seeds
 SEED_004_TITLE = "關於做好2015年度婦女兒童發展規劃監測評估工作的通知"
@@ -432,7 +432,8 @@ def test_verify_beside_a_filing_in_flight_waits_for_it_and_reports_only_real_str
             d = digests(data)
             session.add(ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=1, archive_code=code,
                                     title="关于转发全国妇联文件的通知", responsible="山东省妇女联合会", dated=date(2012, 1, 1),
-                                    files=[{"file": final.relative_to(engine.storage).as_posix(), "size": d.size, "sha256": d.sha256, "sm3": d.sm3}]))
+                                    files=[FiledFile(seq=1, role="issued_copy", file=final.relative_to(engine.storage).as_posix(), source="issued.docx", format="docx",
+                                                     size=d.size, sha256=d.sha256, sm3=d.sm3, pages=1, pages_method="estimate").model_dump()]))
 
     results: list = []
 

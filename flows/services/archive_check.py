@@ -126,7 +126,7 @@ def _seals_verify(storage: Path, files: list) -> Check:
 
 def _totals_match(storage: Path, items: list[ArchiveItem]) -> Check:
     recorded = sum(f.size for i in items for f in i.filed_files())
-    on_disk = sum((storage / f.file).stat().st_size for i in items for f in i.files if (storage / f.file).is_file())
+    on_disk = sum((storage / f.file).stat().st_size for i in items for f in i.filed_files() if (storage / f.file).is_file())
     folders = {p.name for p in (storage / "archive" / items[0].fonds / str(items[0].year)).iterdir()} if items else set()
     c = Check("integrity", "item and byte totals match", f"{len(items)} items / {recorded} bytes recorded; {len(folders)} item folders / {on_disk} bytes on disk")
     if on_disk != recorded:

@@ -8,6 +8,14 @@ Every error gongwen raises on purpose is one of two kinds; anything else is a bu
 * :class:`DefinitionError` — a flow or config file is wrong. It names the file and line and how to
   fix it (``config/yamlsrc.SourceError`` is one).
 
+The refusals: ``PermissionDenied`` (models/rules/permissions), ``CalendarError`` (models/rules/workdays),
+``DatabaseUnavailable`` (models/db), ``IntakeError`` (doc_templates/reader), ``SealPlacementError``
+(doc_templates/seal), ``DuplicateError`` (flows/services/intake), ``PackageError``
+(flows/services/archive_exports). The definition errors: ``SourceError``/``SourceErrors``
+(config/yamlsrc), ``SigningError`` (models/signing: a key or certificate named by the seal config).
+LibreOffice failing (``ConversionError``, ``BridgeUnavailable``, ``BridgeFailed`` in doc_templates/pdf)
+is infrastructure, not a refusal: it is shown as a bug.
+
 This module is the bottom of the import graph: it imports nothing from gongwen.
 """
 
@@ -24,9 +32,3 @@ class Refusal(GongwenError):
 
 class DefinitionError(GongwenError):
     """A definition (flow or config file) is wrong; the message names file:line and the fix."""
-
-
-class FlowError(Refusal):
-    """A request the flow cannot honour (wrong person, step already done, ...). Message is user-facing.
-
-    Kept while the modules move to :class:`Refusal` (issue 18); new code raises ``Refusal``."""

@@ -20,6 +20,8 @@ from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 
+from gongwen_engine.config.errors import DefinitionError
+
 M = TypeVar("M", bound=BaseModel)
 
 SPECIAL_KEY_TAGS = {"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"}  # keys << and =
@@ -90,7 +92,7 @@ def _round_trip() -> YAML:
     return parser
 
 
-class SourceError(ValueError):
+class SourceError(DefinitionError):
     """A problem in a config or flow file, with its location and a fix."""
 
     def __init__(self, path: Path | str, line: int | None, message: str, fix: str = "") -> None:
@@ -102,7 +104,7 @@ class SourceError(ValueError):
         super().__init__(text)
 
 
-class SourceErrors(ValueError):
+class SourceErrors(DefinitionError):
     """Several :class:`SourceError` found in one pass (all are reported, not just the first)."""
 
     def __init__(self, errors: Sequence[SourceError]) -> None:

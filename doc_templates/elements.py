@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.models.rules.dates import format_cn_date
+from gongwen_engine.models.rules.doc_kinds import Direction
 
 # Characters XML 1.0 forbids (C0 controls other than tab/newline/CR, lone surrogates, FFFE/FFFF).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -296,7 +297,7 @@ def part_view(content: DocumentContent, new_page: bool) -> PartView:
         mark_fit=mark_fit,
         mark_space_before=before,
         mark_space_after=after,
-        upward=content.direction == "up",
+        upward=content.direction is Direction.up,
         doc_number=clean_text(content.doc_number or ""),
         signer=clean_text(content.signer) if content.signer else None,
         title=title_text(content.title),

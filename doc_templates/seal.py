@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.doc_templates.pdf import page_texts
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ TEXT_GAP_PT = 1.0  # the seal's top stays this far below the last line of text
 _SPACES = re.compile(r"\s+")
 
 
-class SealPlacementError(ValueError):
+class SealPlacementError(Refusal):
     """The name or date of writing cannot be found where a seal must go."""
 
 

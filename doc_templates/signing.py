@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from gongwen_engine.config.errors import DefinitionError
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import SEALS_FILE, SealConfig
 from gongwen_engine.config.yamlsrc import SourceError
@@ -48,7 +49,7 @@ for _logger in ("pyhanko", "pyhanko_certvalidator"):
     logging.getLogger(_logger).setLevel(logging.ERROR)
 
 
-class SigningError(RuntimeError):
+class SigningError(DefinitionError):
     """Keys or certificates that cannot be used (message says what, where and how to fix)."""
 
 

@@ -11,6 +11,8 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from gongwen_engine.models.rules.doc_kinds import DEFAULT_KIND, Direction
+
 
 class Attachment(BaseModel):
     """附件: an attachment printed after the text, each on a new page."""
@@ -35,8 +37,8 @@ class LegacyColophon(BaseModel):
 class DocumentContent(BaseModel):
     """公文 content: header (版头), body (主体) and colophon (版记)."""
 
-    doc_type: str = "通知"  # 文种
-    direction: str = "down"  # down 下行文 | up 上行文 | parallel 平行文
+    doc_type: str = DEFAULT_KIND  # 文种 (models/rules/doc_kinds)
+    direction: Direction = Direction.down  # 行文方向
     copy_number: str | None = None  # 份号
     security: str | None = None  # 密级和保密期限, e.g. 秘密★1年
     urgency: str | None = None  # 紧急程度: 特急 / 加急

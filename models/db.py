@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.models import audit, tables
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ _retrying: contextvars.ContextVar[bool] = contextvars.ContextVar("gongwen_retryi
 _after_in_doubt: contextvars.ContextVar[bool] = contextvars.ContextVar("gongwen_after_in_doubt", default=False)
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(Refusal):
     """The database could not be reached (or the outcome of a commit is unknown). Message is user-facing."""
 
 
@@ -309,7 +310,7 @@ ANNOUNCE_KEY = "gongwen_announce_work"
 def _note_ready_circulations(session: Session, _context: object, _instances: object) -> None:
     """A transaction that makes a circulation ready (launched, a person decided, a claim given
     back) announces it on commit, so idle workers start at once instead of at their next poll."""
-    if any(isinstance(obj, tables.Circulation) and obj.status == "ready" for obj in (*session.new, *session.dirty)):
+    if any(isinstance(obj, tables.Circulation) and obj.status == tables.CirculationStatus.ready for obj in (*session.new, *session.dirty)):
         session.info[ANNOUNCE_KEY] = True
 
 

@@ -8,14 +8,68 @@ row guarded by a unique constraint so it can happen only once.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import AutoString, Field, SQLModel
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class CirculationStatus(StrEnum):
+    """流转状态: 待系统办理 (ready), 系统办理中 (running), 待办理 (waiting), 已办结 (done), 出错 (failed)."""
+
+    ready = "ready"
+    running = "running"
+    waiting = "waiting"
+    done = "done"
+    failed = "failed"
+
+
+class WorkItemStatus(StrEnum):
+    """待办状态: 待办 (open), 已办 (done), 已撤销 (cancelled: another person of the slot acted, or the step moved on)."""
+
+    open = "open"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class WorkItemKind(StrEnum):
+    """办理方式: 系统自动办理 (auto) or 人工办理 (human)."""
+
+    auto = "auto"
+    human = "human"
+
+
+class SubmissionStatus(StrEnum):
+    """报送状态: 办理中 (drafting) or 已报送 (submitted)."""
+
+    drafting = "drafting"
+    submitted = "submitted"
+
+
+class EnumText(TypeDecorator[StrEnum]):
+    """A str enum stored as its value in a plain string column (the stored strings are unchanged,
+    no database enum type): written as the value, read back as the member."""
+
+    impl = AutoString
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
 
 
 class Document(SQLModel, table=True):
@@ -54,7 +108,7 @@ class Circulation(SQLModel, table=True):
     deliver_to: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True),
                                          description="核发 delivers to these organisation codes (chosen at launch); None: every child organisation (flows/recipients.py)")
     step: str | None = Field(default=None, description="current step; None once finished")
-    status: str = Field(default="ready", index=True, description="ready | running | waiting | done | failed")
+    status: CirculationStatus = Field(default=CirculationStatus.ready, index=True, sa_type=EnumText(CirculationStatus))
     claimed_by: str | None = None
     claimed_at: datetime | None = None
     error: str | None = None
@@ -77,21 +131,21 @@ class WorkItem(SQLModel, table=True):
             "step",
             "slot",
             unique=True,
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
+            sqlite_where=text(f"status = '{WorkItemStatus.open}'"),
+            postgresql_where=text(f"status = '{WorkItemStatus.open}'"),
         ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     circulation_id: int = Field(foreign_key="circulation.id", index=True)
     step: str
-    kind: str = Field(description="auto | human")
+    kind: WorkItemKind = Field(sa_type=EnumText(WorkItemKind))
     slot: str = Field(default="auto", description="auto | role:<role> | user:<id>")
     role: str | None = Field(default=None, description="role that may act on a human item")
     assignee: str | None = Field(default=None, index=True, description="user the item is assigned to, if any")
     seq: int = Field(default=0, description="position among the step's parallel or sequential items")
     org: str = Field(index=True)
-    status: str = Field(default="open", description="open | done | cancelled")
+    status: WorkItemStatus = Field(default=WorkItemStatus.open, sa_type=EnumText(WorkItemStatus))
     outcome: str | None = None
     comment: str | None = None
     actor: str | None = None
@@ -157,6 +211,22 @@ class Registration(SQLModel, table=True):
     registered_at: datetime = Field(default_factory=utcnow)
 
 
+class FiledFile(BaseModel):
+    """归档电子文件: one file of an archive item, as ``ArchiveItem.files`` stores it (JSON, keys in this order)."""
+
+    seq: int = Field(description="顺序号")
+    role: str = Field(description="the file's role: issued_copy, signed_pdf, received, record, ...")
+    file: str = Field(description="path relative to the storage folder (计算机文件名 is its name)")
+    source: str = Field(description="what it was copied from: a storage path, or transfer:<name> for an imported package")
+    format: str = Field(description="格式: docx | pdf | txt ...")
+    size: int = Field(description="大小, bytes")
+    sha256: str
+    sm3: str
+    pages: int | None = Field(description="页数 (None: not known, from a transfer package)")
+    pages_method: str | None = Field(description="页数来源: how the pages were counted (estimate without LibreOffice)")
+    stamped: bool = Field(default=False, description="加盖归档章: the first .docx carries the archive stamp")
+
+
 class ArchiveItem(SQLModel, table=True):
     """归档文件（件）: the filing unit of DA/T 22-2015, with its archive code (档号)."""
 
@@ -175,13 +245,17 @@ class ArchiveItem(SQLModel, table=True):
     title: str
     responsible: str = Field(description="责任者: the issuer's name")
     dated: date
-    files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False), description="filed files in DA/T 22 order: [{seq, role, file, source, format, size, sha256, sm3, pages, pages_method}]")
+    files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False), description="filed files in DA/T 22 order, each a FiledFile (read them with filed_files())")
     filed_at: datetime = Field(default_factory=utcnow)
     doc_type: str = Field(default="通知", sa_column_kwargs={"server_default": "通知"}, description="文种")
     security: str | None = Field(default=None, description="密级")
     pages: int = Field(default=0, sa_column_kwargs={"server_default": "0"}, description="页数: pages with text, all files of the item")
     note: str | None = Field(default=None, description="备注")
     history: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"), description="处理过程: the circulation's audit trail up to filing")
+
+    def filed_files(self) -> list[FiledFile]:
+        """The filed files (电子文件), in DA/T 22 order."""
+        return [FiledFile.model_validate(f) for f in self.files]
 
 
 class AuditEvent(SQLModel, table=True):
@@ -330,7 +404,7 @@ class ReportSubmission(SQLModel, table=True):
     circulation_id: int | None = Field(default=None, foreign_key="circulation.id", unique=True, description="the unit's reporting circulation")
     document_id: int | None = Field(default=None, foreign_key="document.id", description="the report as submitted")
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False), description="报表: {columns: [...], rows: [{unit, values}]}")
-    status: str = Field(default="drafting", description="drafting | submitted")
+    status: SubmissionStatus = Field(default=SubmissionStatus.drafting, sa_type=EnumText(SubmissionStatus))
     submitted_on: date | None = Field(default=None, description="the business date it was sent up")
     submitted_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

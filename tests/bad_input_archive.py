@@ -2,7 +2,7 @@
 ``../`` or absolute, a forged manifest (digests not matching, files missing, extra files, wrong
 counts), a zip bomb, duplicated entries, broken JSON and wrong types, random byte damage.
 
-The property for every case: the package is imported whole, or refused with a FlowError whose
+The property for every case: the package is imported whole, or refused with a Refusal whose
 message is Chinese — and then the database is unchanged (items, counters, search index) and no
 file was written anywhere under the test folder. A valid package is imported (inside a
 transaction that is then rolled back: the rollback must remove the files it wrote).
@@ -26,10 +26,11 @@ from samples import attachments_sample
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.archive_files import digests
 from gongwen_engine.doc_templates.render import render_docx_bytes
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.archive_exports import ITEM_METADATA, PACKAGE_FORMAT, PACKAGE_MANIFEST, import_package
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
@@ -260,7 +261,7 @@ class ArchiveBench:
                 raise RolledBack()
         except RolledBack:
             pass
-        except FlowError as exc:
+        except Refusal as exc:
             if not CHINESE.search(str(exc)):
                 tally.fail(f"{label}: refusal without a Chinese message: {exc}")
         except Exception as exc:  # anything else reaches the person as a traceback

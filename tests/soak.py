@@ -13,7 +13,7 @@ About one action in five is invalid on purpose (another organisation's person ac
 without a comment, an unknown flow, a delegation across organisations, an unknown archivist):
 each must be refused with a message. Every outcome is tallied:
 
-* ``ok`` — done; ``refused`` — a refusal with a user-facing message (``FlowError``, an
+* ``ok`` — done; ``refused`` — a refusal with a user-facing message (``Refusal``, an
   ``IntakeError``, a duplicate receipt, an item someone else finished first);
 * ``db_unavailable`` — ``DatabaseUnavailable`` after the declared retries (clean: nothing
   half-done; expected only while faults are injected);
@@ -35,10 +35,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, log_retrieval, verify
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.circulations import circulation, inbox, open_items, status_counts
 from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.services.intake import receive_file
@@ -146,7 +147,7 @@ class Workload:
         except AcceptedInvalid as exc:
             self.tally.add(kind, "unexpected", f"invalid action accepted: {exc}")
             return
-        except (FlowError, IntakeError) as exc:
+        except (Refusal, IntakeError) as exc:
             outcome = "refused" if str(exc) else "unexpected"
         except Exception:  # counted and shown, never hidden
             self.tally.add(kind, "unexpected", traceback.format_exc(limit=6))

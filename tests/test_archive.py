@@ -23,11 +23,12 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.archive_files import read_stamp
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds, items_of, verify
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.archive_check import four_properties
 from gongwen_engine.flows.services.archive_exports import export_package, import_package, write_catalogue
 from gongwen_engine.flows.services.circulations import status_counts
@@ -37,7 +38,7 @@ from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import Hit, SearchQuery, date_range_tokens, highlight, index_item, search
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE, RETENTION_LABELS, parse_archive_code, retention_for, role_rank
-from gongwen_engine.models.tables import ArchiveItem, Circulation, RetrievalLog
+from gongwen_engine.models.tables import ArchiveItem, Circulation, FiledFile, RetrievalLog
 
 SEED_004 = Path(__file__).resolve().parent / "seeds" / "004_601752e9ae930646.txt"  # a copy of shared/seeds
 SEED_004_TITLE = "關於做好2015年度婦女兒童發展規劃監測評估工作的通知"
@@ -217,9 +218,9 @@ def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_a
     from gongwen_engine.flows.actions.archiving import catalogue_rows
 
     assert catalogue_rows(again) == catalogue_rows(items)
-    with db.transaction(other.db) as session, pytest.raises(FlowError, match="档号已存在"):  # importing twice is refused, nothing changes
+    with db.transaction(other.db) as session, pytest.raises(Refusal, match="档号已存在"):  # importing twice is refused, nothing changes
         import_package(session, other.storage, other.config, package, "S03701")
-    with db.transaction(other.db) as session, pytest.raises(FlowError, match="只能接收本全宗"):
+    with db.transaction(other.db) as session, pytest.raises(Refusal, match="只能接收本全宗"):
         import_package(session, other.storage, other.config, package, "S037")
 
     first, second = again[0], again[-1]
@@ -297,9 +298,9 @@ def test_a_date_range_is_covered_by_the_fewest_year_month_and_day_facets():
 
 def test_archivists_see_only_their_own_fonds_and_every_retrieval_is_logged(filed, monkeypatch):
     hunan = archivist(filed.config, "hunan_archivist")
-    with db.transaction(filed.db) as session, pytest.raises(FlowError, match="无权查阅"):
+    with db.transaction(filed.db) as session, pytest.raises(Refusal, match="无权查阅"):
         item_in_fonds(session, hunan, "S037-WS·2012-D30-BGS-0001")
-    with pytest.raises(FlowError, match="不是档案员"):
+    with pytest.raises(Refusal, match="不是档案员"):
         archivist(filed.config, "hunan_leader")
     hits = run_search(filed, hunan.fonds, words="妇联")
     assert hits and all(h.archive_code.startswith("S043-") for h in hits)
@@ -459,7 +460,8 @@ def test_verify_beside_a_filing_in_flight_waits_for_it_and_reports_only_real_str
             d = digests(data)
             session.add(ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=1, archive_code=code,
                                     title="关于转发全国妇联文件的通知", responsible="山东省妇女联合会", dated=date(2012, 1, 1),
-                                    files=[{"file": final.relative_to(engine.storage).as_posix(), "size": d.size, "sha256": d.sha256, "sm3": d.sm3}]))
+                                    files=[FiledFile(seq=1, role="issued_copy", file=final.relative_to(engine.storage).as_posix(), source="issued.docx", format="docx",
+                                                     size=d.size, sha256=d.sha256, sm3=d.sm3, pages=1, pages_method="estimate").model_dump()]))
 
     results: list = []
 

@@ -23,13 +23,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.actions.archiving import archivist, item_in_fonds
 from gongwen_engine.flows.cli.main import app as cli_app
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.circulations import open_items
 from gongwen_engine.flows.services.engine import open_engine
@@ -94,7 +95,7 @@ def decide(config: Config, user_id: str, action: Action, target: object) -> bool
         authorize(config, user, action, target)
     except PermissionDenied as refusal:
         assert f"{user.name}（{user.id}）无权" in str(refusal) and "只有" in str(refusal) and refusal.hint
-        assert isinstance(refusal, FlowError) and refusal.action is action
+        assert isinstance(refusal, Refusal) and refusal.action is action
         return False
     return True
 

@@ -19,10 +19,11 @@ import pytest
 from driving import drive
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import claimant_gone
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.cascade import NATIONAL_POLICY, run_cascade, subtree_config
 from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.services.engine import open_engine
@@ -223,7 +224,7 @@ def test_a_cascade_database_refuses_a_second_national_notice(make_engine, tmp_pa
     engine = make_engine(config_dir=small_tree(tmp_path / "config"))
     org, content = load_notice()
     engine.launch(org, "issuing", content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
-    with pytest.raises(FlowError, match="--resume"):
+    with pytest.raises(Refusal, match="--resume"):
         run_cascade(engine, tmp_path / "out")
     with Session(engine.db) as s:
         assert len(s.exec(select(Circulation)).all()) == 1

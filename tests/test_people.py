@@ -12,8 +12,9 @@ from docx import Document as Docx
 from sqlmodel import Session, select
 from yaml_edit import copy_yaml_folder, edit
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime import runner
 from gongwen_engine.flows.services.circulations import circulation as circulation_by_id
 from gongwen_engine.flows.services.circulations import inbox, timeline, version_diff
@@ -174,9 +175,9 @@ def test_only_the_assignee_or_a_delegate_may_act(make_engine) -> None:
     act(engine, circ, "draft", "acwf_secretary", "submit")
     act(engine, circ, "review", "acwf_reviewer", "approve")
     items = {i.assignee: i for i in open_items(engine, circ)}
-    with pytest.raises(FlowError, match="无权"):
+    with pytest.raises(Refusal, match="无权"):
         engine.complete(items["acwf_org_dept"].id, "acwf_pub_dept", "approve")  # another department's item
-    with pytest.raises(FlowError, match="无权"):
+    with pytest.raises(Refusal, match="无权"):
         engine.complete(items["acwf_org_dept"].id, "acwf_secretary", "approve")  # no delegation yet
     engine.delegate("acwf_org_dept", "acwf_secretary", utcnow() - timedelta(minutes=1), utcnow() + timedelta(days=3), "acwf_org_dept", "出差")
     assert items["acwf_org_dept"].id in [e.item for e in inbox(engine, "acwf_secretary")]
@@ -188,7 +189,7 @@ def test_only_the_assignee_or_a_delegate_may_act(make_engine) -> None:
     engine.complete(items["acwf_pub_dept"].id, "acwf_org_dept", "approve")
     runner.run_until_idle(engine)
     assert circulation_by_id(engine, circ).step == "sign_off"
-    with pytest.raises(FlowError, match="退回必须填写意见"):
+    with pytest.raises(Refusal, match="退回必须填写意见"):
         engine.complete(the_item(engine, circ, "sign_off").id, "acwf_leader", "return", "")
 
 
@@ -201,7 +202,7 @@ def _race(engine: Engine, item_id: int, users: list[str]) -> list[str]:
         try:
             engine.complete(item_id, user, "approve", f"{user} 同意")
             results.append("ok")
-        except FlowError as exc:
+        except Refusal as exc:
             results.append(str(exc))
 
     threads = [threading.Thread(target=one, args=(u,)) for u in users]

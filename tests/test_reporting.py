@@ -19,10 +19,10 @@ from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
-from gongwen_engine.config.yamlsrc import SourceErrors
+from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows.actions.reporting import SentReminder, send_report_reminders, totals
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime import runner
 from gongwen_engine.flows.runtime.reminders import run_reminders
 from gongwen_engine.flows.services import reporting
@@ -73,7 +73,7 @@ def test_local_closures_from_config(tmp_path: Path) -> None:
     assert cal.add_working_days(date(2012, 9, 28), 5, "qingdao") == date(2012, 10, 11)
     edit(config, "calendar.yaml", "  - {date: 2012-10-08,", "  - {date: 2012-10-08, reason: twice}\n  - {date: 2012-10-08,")
     load_calendar.cache_clear()
-    with pytest.raises(ValueError, match=r"calendar.yaml:10: local closure 2012-10-08 is listed twice"):
+    with pytest.raises(SourceError, match=r"calendar.yaml:10: local closure 2012-10-08 is listed twice"):
         load_calendar(config)
 
 
@@ -166,7 +166,7 @@ def test_on_time_late_and_missing_submissions(world: Engine) -> None:
     circ = submit(world, plan, "shandong", "feb20")
     submit(world, plan, "hunan", "mar05")
     submit(world, names, "shandong", "feb20")
-    with pytest.raises(FlowError, match="已报送"):
+    with pytest.raises(Refusal, match="已报送"):
         reporting.submit(world, plan, "shandong", "shandong_secretary", policy="feb20")
 
     rows = {r.org: r for r in reporting.board(world, date(2012, 3, 6), plan)}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gongwen_engine.config.errors import Refusal
 
-class IntakeError(ValueError):
+
+class IntakeError(Refusal):
     """A received file that cannot be read. ``str()`` is the user-facing Chinese message."""
 
     def __init__(self, name: str, what: str, todo: str) -> None:

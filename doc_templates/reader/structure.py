@@ -25,13 +25,12 @@ from typing import Any
 from gongwen_engine.doc_templates.reader.deadlines import Deadline, find_deadlines
 from gongwen_engine.doc_templates.reader.extract import Line
 from gongwen_engine.models.rules.dates import CN_DATE_RE, format_cn_date, parse_cn_date
+from gongwen_engine.models.rules.doc_kinds import TITLE_ENDINGS, kind_of_title
 from gongwen_engine.models.rules.doc_numbers import normalise_doc_number
 from gongwen_engine.models.rules.titles import forwarding_source
 
 # The fields a document normally has; those not found are listed as missing.
 EXPECTED_FIELDS = ("issuer_mark", "doc_number", "title", "main_recipients", "signature", "issued_on")
-DOC_TYPES = ("决议", "决定", "命令", "令", "公报", "公告", "通告", "意见", "通知", "通报", "报告", "请示", "批复", "议案", "函", "纪要",
-             "方案", "办法", "规定", "要点", "计划", "规划", "细则", "条例", "规则", "总结")
 MARK_SUFFIXES = ("文件", "命令", "纪要")
 ORG_SUFFIXES = tuple("联合会 妇联 委员会 政府 办公厅 办公室 人民代表大会 政协 工会 团委 局 厅 部 委 院 署 会 处 室 中心".split())
 # How a main recipient's name ends (各市妇联, 各有关单位, 各县（市、区）妇联, 婦聯 in traditional script).
@@ -329,14 +328,14 @@ class _PartReader:
                 break
             pieces.append(flat)
             self.i += 1
-            if flat.endswith(DOC_TYPES) and not (self.i < self.n and _continues_title(self.text(), "".join(pieces))):
+            if flat.endswith(TITLE_ENDINGS) and not (self.i < self.n and _continues_title(self.text(), "".join(pieces))):
                 break
         if not pieces:
             return
         title = "".join(pieces)
-        ends_well = title.endswith(DOC_TYPES)
+        ends_well = title.endswith(TITLE_ENDINGS)
         self._add(part, "title", title, start, 0.9 if ends_well else 0.6, [] if ends_well else ["标题不以文种结尾，请核对"])
-        doc_type = next((t for t in sorted(DOC_TYPES, key=len, reverse=True) if title.endswith(t)), None)
+        doc_type = kind_of_title(title)
         if doc_type:
             self._add(part, "doc_type", doc_type, start, 0.8)
         named = re.match(r"^(?P<issuer>.{2,30}?)关于", title)
@@ -509,7 +508,7 @@ def _issuer_from_mark(mark: str) -> str:
 
 
 def _looks_like_title_start(text: str) -> bool:
-    return text.startswith("关于") or bool(re.match(r"^.{2,30}关于", text)) or text.endswith(DOC_TYPES)
+    return text.startswith("关于") or bool(re.match(r"^.{2,30}关于", text)) or text.endswith(TITLE_ENDINGS)
 
 
 def _looks_like_body(text: str) -> bool:

@@ -17,19 +17,20 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx
 from gongwen_engine.doc_templates.render import write_atomically
-from gongwen_engine.flows.engine.engine import FlowError, StepContext
+from gongwen_engine.flows.engine.engine import StepContext
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import index_item
-from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
 from gongwen_engine.models.rules.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, RetrievalLog, WorkItem
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, FiledFile, RetrievalLog, WorkItem, WorkItemStatus
 
 ARCHIVE_AREA = "archive"
 REFERENCE_OUTCOME = "reference"  # a decision outcome meaning 参阅件: received for reference only
@@ -102,7 +103,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     received = ctx.document(circ.received_id) if circ.received_id else None
     doc = issued or received
     if doc is None:
-        raise FlowError(f"circulation {circ.id} has neither an issued nor a received document to file")
+        raise RuntimeError(f"circulation {circ.id} has neither an issued nor a received document to file")
     if issued is not None:
         item_kind = "forwarding" if issued.forwards_id else "issued"
         origin = ctx.document(issued.original_id).org if issued.original_id else issued.org
@@ -110,7 +111,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     else:
         item_kind = "reference" if _decided_reference(ctx) else "received"
         from_level = relation(ctx.config, org.code, doc.org)
-    content = DocumentContent.model_validate(doc.content)
+    content = content_of(doc)
     retention, why = retention_for(ctx.config.retention, item_kind, from_level, content.doc_type)
     if retention is None:
         ctx.audit("not_filed", doc.id, why=why)
@@ -118,7 +119,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     year = content.issued_on.year
     sources = item_sources(ctx, issued, received)
     if not sources:
-        raise FlowError(f"circulation {circ.id}: nothing to file (no issued copy, no received document)")
+        raise RuntimeError(f"circulation {circ.id}: nothing to file (no issued copy, no received document)")
     # Read and measure (LibreOffice: seconds) BEFORE the item number is allocated: from the
     # allocation to the folder being written must be short. If this transaction is killed on the
     # server meanwhile, the number goes to another circulation at once, while this process, not yet
@@ -132,13 +133,14 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
         dated=content.issued_on, files=[], doc_type=content.doc_type, security=content.security,
     )
     if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
-        raise FlowError(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
+        raise Refusal(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
     hold_archive_files(ctx.session, exclusive=False)  # until COMMIT: a verify waits for these files' item
-    item.files, body = write_filed_copies(ctx.engine.storage, item, measured)
+    filed, body = write_filed_copies(ctx.engine.storage, item, measured)
+    item.files = [f.model_dump() for f in filed]
     remove_leftovers(ctx.engine.storage, item)
-    item.pages = sum(f["pages"] for f in item.files)
-    item.note = "页数为估算（未装 LibreOffice）" if any(f["pages_method"] == "estimate" for f in item.files) else None
-    ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f["file"] for f in item.files])
+    item.pages = sum(f.pages for f in filed)
+    item.note = "页数为估算（未装 LibreOffice）" if any(f.pages_method == "estimate" for f in filed) else None
+    ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f.file for f in filed])
     ctx.session.flush()
     item.history = process_history(ctx.session, circ.id)
     ctx.session.add(item)
@@ -148,7 +150,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
 
 
 def _decided_reference(ctx: StepContext) -> bool:
-    rows = ctx.session.exec(select(WorkItem.outcome).where(WorkItem.circulation_id == ctx.circulation.id, WorkItem.status == "done")).all()
+    rows = ctx.session.exec(select(WorkItem.outcome).where(WorkItem.circulation_id == ctx.circulation.id, WorkItem.status == WorkItemStatus.done)).all()
     return REFERENCE_OUTCOME in rows
 
 
@@ -158,17 +160,17 @@ def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tu
     for source in sources:
         path = storage / source.file
         if not path.is_file():
-            raise FlowError(f"归档失败：《{title}》的文件 {source.file}（{source.role}）不存在（file missing in the storage folder）")
+            raise Refusal(f"归档失败：《{title}》的文件 {source.file}（{source.role}）不存在（file missing in the storage folder）")
         data = path.read_bytes()
         sha256 = hashlib.sha256(data).hexdigest()
         if source.sha256 and sha256 != source.sha256:
-            raise FlowError(f"归档失败：{source.file} 与登记时的摘要不符，文件在登记后被改动（sha256 mismatch; re-render or re-register it）")
+            raise Refusal(f"归档失败：{source.file} 与登记时的摘要不符，文件在登记后被改动（sha256 mismatch; re-render or re-register it）")
         loaded.append((source, data, path, sha256))
     counts = pages_with_text([(path, sha256) for _, _, path, sha256 in loaded])
     return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts)]
 
 
-def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[dict[str, Any]], str]:
+def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[FiledFile], str]:
     """Copy the measured sources into the item's folder (the first .docx stamped) and describe each
     copy. Returns the file records and the item's text for the search index."""
     total_pages = sum(m[2] for m in measured)
@@ -185,10 +187,8 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
         relative = f"{folder}/{seq:02d}-{source.role}{suffix}"
         write_atomically(data, storage / relative)
         d = digests(data)
-        records.append({
-            "seq": seq, "role": source.role, "file": relative, "source": source.file, "format": kind, "size": d.size,
-            "sha256": d.sha256, "sm3": d.sm3, "pages": pages, "pages_method": method, "stamped": kind == "docx" and seq == _first_docx(measured),
-        })
+        records.append(FiledFile(seq=seq, role=source.role, file=relative, source=source.file, format=kind, size=d.size, sha256=d.sha256, sm3=d.sm3,
+                                 pages=pages, pages_method=method, stamped=kind == "docx" and seq == _first_docx(measured)))
     return records, "\n".join(t for t in texts if t != item.title)
 
 
@@ -199,7 +199,7 @@ def remove_leftovers(storage: Path, item: ArchiveItem) -> list[str]:
     allocated again. No committed item holds this code (checked by the caller), so every file
     there that the item does not record is such a leftover. Returns what was removed."""
     folder = storage / item_folder(item.fonds, item.year, item.archive_code)
-    recorded = {f["file"] for f in item.files}
+    recorded = {f.file for f in item.filed_files()}
     removed = []
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         relative = path.relative_to(storage).as_posix()
@@ -236,7 +236,7 @@ def archivist(config: Config, user_id: str, action: Action = Action.archive_sear
     fonds); anyone else is refused."""
     user = config.users.get(user_id)
     if user is None:
-        raise FlowError(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
+        raise Refusal(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
     fonds = config.org(user.org).fonds
     authorize(config, user, action, Fonds(fonds))
     return Archivist(user, fonds, config)
@@ -255,7 +255,7 @@ def item_in_fonds(session: Session, who: Archivist, archive_code: str, action: A
     """One item by archive code, if ``who`` may ``action`` it (their own fonds; callers log a refusal too)."""
     item = session.exec(select(ArchiveItem).where(ArchiveItem.archive_code == archive_code.strip())).first()
     if item is None:
-        raise FlowError(f"档号 {archive_code} 不存在（no such archive code; see `gongwen archive search`）")
+        raise Refusal(f"档号 {archive_code} 不存在（no such archive code; see `gongwen archive search`）")
     authorize(who.config, who.user, action, Fonds(item.fonds, f"档案 {item.archive_code}"))
     return item
 
@@ -312,7 +312,7 @@ def verify(session: Session, storage: Path, fonds: str | None = None) -> tuple[i
     if extra and hold_archive_files(session, exclusive=True):  # filings in flight have committed (or rolled back)
         # Look again at both sides: the items they committed (checked like the others), and the
         # disk, where a temporary copy the scan saw has since been renamed into place or removed.
-        known |= _check_files([i for i in items_of(session, fonds) if not {f["file"] for f in i.files} <= known], storage, problems)
+        known |= _check_files([i for i in items_of(session, fonds) if not {f.file for f in i.filed_files()} <= known], storage, problems)
         extra = [f for f in extra if f not in known and (storage / f).is_file()]
     problems.extend(Problem(Path(f).parent.name, "extra", f, "not recorded in any item") for f in extra)
     return len(known), problems
@@ -322,16 +322,16 @@ def _check_files(items: list[ArchiveItem], storage: Path, problems: list[Problem
     """Compare each recorded file of ``items`` with the disk, adding to ``problems``; returns the files looked at."""
     looked_at = set()
     for item in items:
-        for f in item.files:
-            looked_at.add(f["file"])
-            path = storage / f["file"]
+        for f in item.filed_files():
+            looked_at.add(f.file)
+            path = storage / f.file
             if not path.is_file():
-                problems.append(Problem(item.archive_code, "missing", f["file"]))
+                problems.append(Problem(item.archive_code, "missing", f.file))
                 continue
             d = digests(path.read_bytes())
-            if (d.size, d.sha256, d.sm3) != (f["size"], f["sha256"], f["sm3"]):
-                what = [name for name, got, want in (("size", d.size, f["size"]), ("sha256", d.sha256, f["sha256"]), ("sm3", d.sm3, f["sm3"])) if got != want]
-                problems.append(Problem(item.archive_code, "changed", f["file"], ", ".join(what) + " differ"))
+            if (d.size, d.sha256, d.sm3) != (f.size, f.sha256, f.sm3):
+                what = [name for name, got, want in (("size", d.size, f.size), ("sha256", d.sha256, f.sha256), ("sm3", d.sm3, f.sm3)) if got != want]
+                problems.append(Problem(item.archive_code, "changed", f.file, ", ".join(what) + " differ"))
     return looked_at
 
 

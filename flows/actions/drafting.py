@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.flows.engine.engine import StepContext
+from gongwen_engine.models.documents import stored_content
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.tables import Document
 
@@ -27,7 +28,7 @@ def draft_forwarding(ctx: StepContext) -> None:
     if circ.document_id:
         version = ctx.document(circ.document_id).version + 1
     doc = Document(
-        org=circ.org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"),
+        org=circ.org, doc_type=content.doc_type, title=content.title, content=stored_content(content),
         forwards_id=received.id, original_id=original.id, circulation_id=circ.id, version=version,
     )
     ctx.session.add(doc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from gongwen_engine.flows.engine.engine import StepContext
-from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number, void_doc_number
 from gongwen_engine.models.tables import Document
 
@@ -13,7 +13,7 @@ from gongwen_engine.models.tables import Document
 def allocate_number(ctx: StepContext) -> None:
     """编号: allocate the next 发文字号 of the issuer's first prefix in the document's year."""
     doc = ctx.document(ctx.circulation.document_id)
-    content = DocumentContent.model_validate(doc.content)
+    content = content_of(doc)
     prefix = ctx.org.prefixes[0]
     year = content.issued_on.year
     start = ctx.config.start_of(prefix, year)
@@ -29,7 +29,6 @@ def allocate_number(ctx: StepContext) -> None:
         ctx.audit("number_voided", doc.id, doc_number=number.doc_number, reason="used_by_received_document", holder=holder)
         number = allocate_doc_number(ctx.session, prefix, year, doc.id, start=start)
     doc.doc_number = number.doc_number
-    doc.content = {**doc.content, "doc_number": number.doc_number}
     ctx.session.add(doc)
     ctx.audit("numbered", doc.id, doc_number=number.doc_number)
 

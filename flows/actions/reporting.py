@@ -15,18 +15,19 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role
 from gongwen_engine.doc_templates.render import RenderResult
 from gongwen_engine.doc_templates.report_table import ReportTable, render_report_docx
 from gongwen_engine.flows.actions.rendering import issue_rendered
-from gongwen_engine.flows.engine.engine import Engine, FlowError, StepContext
+from gongwen_engine.flows.engine.engine import Engine, StepContext
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
-from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.queries.reporting import issued_document_id, received_on
 from gongwen_engine.models.rules.report_deadlines import period_due, reminder_kind, visible_periods
 from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
-from gongwen_engine.models.tables import Circulation, Document, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
+from gongwen_engine.models.tables import Circulation, Document, ReportingRequirement, ReportReminder, ReportSubmission, SubmissionStatus, utcnow
 
 UNIT_COLUMN = "单位"
 TOTAL_ROW = "合计"
@@ -38,7 +39,7 @@ TOTAL_ROW = "合计"
 def _submission(ctx: StepContext) -> ReportSubmission:
     sub = ctx.session.exec(select(ReportSubmission).where(ReportSubmission.circulation_id == ctx.circulation.id)).first()
     if sub is None:
-        raise FlowError(f"流转 {ctx.circulation.id} 没有对应的报送要求（start reports with `gongwen submit-report`）")
+        raise Refusal(f"流转 {ctx.circulation.id} 没有对应的报送要求（start reports with `gongwen submit-report`）")
     return sub
 
 
@@ -50,10 +51,10 @@ def render_report(ctx: StepContext) -> None:
 def submit_report(ctx: StepContext) -> None:
     """报送: the signed, numbered report goes to the requesting office; the board counts it from now."""
     sub = _submission(ctx)
-    if sub.status == "submitted":
+    if sub.status == SubmissionStatus.submitted:
         return
     doc = ctx.document(ctx.circulation.document_id)
-    sub.status, sub.document_id, sub.submitted_on, sub.submitted_at = "submitted", doc.id, ctx.today, utcnow()
+    sub.status, sub.document_id, sub.submitted_on, sub.submitted_at = SubmissionStatus.submitted, doc.id, ctx.today, utcnow()
     ctx.session.add(sub)
     ctx.audit("report_submitted", doc.id, requirement=sub.requirement_id, period=sub.period, doc_number=doc.doc_number, submitted_on=ctx.today.isoformat())
 
@@ -83,7 +84,7 @@ def format_number(value: float | int) -> str:
 def render_submission(engine: Engine, session: Session, circ: Circulation, doc: Document, path: Path) -> RenderResult:
     """印制 of a report: the document, and its table (if any) on the attachment page."""
     sub = session.exec(select(ReportSubmission).where(ReportSubmission.circulation_id == circ.id)).first()
-    content = DocumentContent.model_validate(doc.content)
+    content = content_of(doc)
     title = content.attachments[0].title if content.attachments else ""
     if not (sub and title):
         return render_report_docx([content], None, path)

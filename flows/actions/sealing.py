@@ -22,6 +22,7 @@ from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.doc_templates.seal import find_signature, seal_box, seal_image
 from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.tables import CirculationFile, Document
 
@@ -126,7 +127,7 @@ def seal(ctx: "StepContext") -> None:
     doc = ctx.document(ctx.circulation.document_id)
     relative = signed_pdf_path(doc.file)
     storage = ctx.engine.storage
-    copy = seal_document(storage / doc.file, storage / relative, DocumentContent.model_validate(doc.content), ctx.org, keyring(ctx.engine))
+    copy = seal_document(storage / doc.file, storage / relative, content_of(doc), ctx.org, keyring(ctx.engine))
     ctx.record_file(SIGNED_PDF, relative, copy.sha256, copy.size)
     ctx.audit("sealed", doc.id, file=relative, sha256=copy.sha256, size=copy.size, signer=copy.signer,
               certificate_sha256=copy.certificate_sha256, visible=copy.visible, page=copy.page,

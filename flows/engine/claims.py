@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.flows.engine.engine import CLAIM_LEASE
 from gongwen_engine.models import db
-from gongwen_engine.models.tables import Circulation, utcnow
+from gongwen_engine.models.tables import Circulation, CirculationStatus, utcnow
 
 if TYPE_CHECKING:
     from gongwen_engine.flows.engine.engine import Engine
@@ -38,7 +38,7 @@ _last_check: dict[int, float] = {}  # per Engine (id): when this process last lo
 def claimable() -> Any:
     """Circulations a dispatcher may claim: ready ones, and running ones whose claim's lease ran out."""
     stale = utcnow() - CLAIM_LEASE
-    return (Circulation.status == "ready") | ((Circulation.status == "running") & (Circulation.claimed_at < stale))
+    return (Circulation.status == CirculationStatus.ready) | ((Circulation.status == CirculationStatus.running) & (Circulation.claimed_at < stale))
 
 
 def take(session: Session, stmt: Any, engine: "Engine") -> list[Circulation]:
@@ -48,7 +48,7 @@ def take(session: Session, stmt: Any, engine: "Engine") -> list[Circulation]:
         stmt = stmt.with_for_update(skip_locked=True)
     claimed = list(session.exec(stmt))
     for circ in claimed:
-        circ.status, circ.claimed_by, circ.claimed_at = "running", engine.worker_name, utcnow()
+        circ.status, circ.claimed_by, circ.claimed_at = CirculationStatus.running, engine.worker_name, utcnow()
         session.add(circ)
     return claimed
 
@@ -103,16 +103,16 @@ def release_abandoned_claims(engine: "Engine", force: bool = False) -> int:
         return 0
     _last_check[id(engine)] = now
     with Session(engine.db) as session:
-        running = session.exec(select(Circulation.id, Circulation.claimed_by).where(Circulation.status == "running")).all()
+        running = session.exec(select(Circulation.id, Circulation.claimed_by).where(Circulation.status == CirculationStatus.running)).all()
     released = 0
     for cid, holder in running:
         if not claimant_gone(holder):
             continue
         with db.transaction(engine.db) as session:
             circ = db.lock_circulation(session, cid)
-            if circ is None or circ.status != "running" or circ.claimed_by != holder:
+            if circ is None or circ.status != CirculationStatus.running or circ.claimed_by != holder:
                 continue  # it moved on meanwhile
-            circ.status, circ.claimed_by = "ready", None
+            circ.status, circ.claimed_by = CirculationStatus.ready, None
             session.add(circ)
             engine.audit(session, "system", "claim_released", circ, circ.document_id or circ.received_id, circ.step,
                          {"worker": holder, "reason": "the claiming process is gone"})

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, select
 
-from gongwen_engine.config.errors import FlowError
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import Organisation, Role, User
 from gongwen_engine.config.settings import Settings
@@ -33,13 +33,26 @@ from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.db import retry_transient
+from gongwen_engine.models.documents import stored_content
 from gongwen_engine.models.queries.circulations import step_finished_at
 from gongwen_engine.models.queries.people import principals_of
 from gongwen_engine.models.records import RecordKind
+from gongwen_engine.models.rules.doc_kinds import check_official
 from gongwen_engine.models.rules.permissions import Action, Item, Org, Person, acting_for, allowed, authorize
 from gongwen_engine.models.rules.recipients import chosen_recipients
 from gongwen_engine.models.rules.workdays import due_after, load_calendar
-from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, Reminder, WorkItem, utcnow
+from gongwen_engine.models.tables import (
+    Circulation,
+    CirculationFile,
+    CirculationStatus,
+    Delegation,
+    Document,
+    Reminder,
+    WorkItem,
+    WorkItemKind,
+    WorkItemStatus,
+    utcnow,
+)
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this is taken over (its worker died)
@@ -89,10 +102,10 @@ class StepContext:
 
     def document(self, document_id: int | None) -> Document:
         if document_id is None:
-            raise FlowError(f"circulation {self.circulation.id} has no document for step '{self.step_name}'")
+            raise RuntimeError(f"circulation {self.circulation.id} has no document for step '{self.step_name}'")
         doc = self.session.get(Document, document_id)
         if doc is None:
-            raise FlowError(f"document {document_id} not found")
+            raise RuntimeError(f"document {document_id} not found")
         self.documents[document_id] = doc
         return doc
 
@@ -126,7 +139,7 @@ def action_kinds(actions: Mapping[str, ActionSpec]) -> dict[str, StepKind]:
 class StepResult:
     circulation_id: int
     step: str | None
-    status: str
+    status: CirculationStatus
     ran: bool = False
 
 
@@ -167,16 +180,17 @@ class Engine:
         ``deliver_to``: the organisation codes 核发 delivers to (direct children; none chosen:
         every child organisation — ``recipients.py``)."""
         self.config.org(org)
+        check_official(content.doc_type)
         if actor in self.config.users:  # a person must be allowed to launch for ``org``; other actors (system, scripts) are the operator's
             authorize(self.config, self.config.users[actor], Action.launch, Org(org))
         self.config.policy(policy)
         definition = self.flow(flow)
         chosen = chosen_recipients(self.config, org, deliver_to)
         with db.transaction(self.db) as session:
-            circ = Circulation(org=org, flow=flow, flow_version=definition.version, policy=policy, step=definition.start, status="ready", deliver_to=chosen)
+            circ = Circulation(org=org, flow=flow, flow_version=definition.version, policy=policy, step=definition.start, status=CirculationStatus.ready, deliver_to=chosen)
             session.add(circ)
             session.flush()
-            doc = Document(org=org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"), circulation_id=circ.id)
+            doc = Document(org=org, doc_type=content.doc_type, title=content.title, content=stored_content(content), circulation_id=circ.id)
             session.add(doc)
             session.flush()
             circ.document_id = doc.id
@@ -192,7 +206,7 @@ class Engine:
         definition = self.flow(flow)
         circ = Circulation(
             org=recipient, flow=flow, flow_version=definition.version, policy=parent.policy, received_id=document_id,
-            parent_id=parent.id, step=definition.start, status="ready",
+            parent_id=parent.id, step=definition.start, status=CirculationStatus.ready,
         )
         session.add(circ)
         session.flush()
@@ -203,7 +217,7 @@ class Engine:
         try:
             return self.flows[name]
         except KeyError:
-            raise FlowError(f"unknown flow '{name}' (defined: {', '.join(sorted(self.flows))})") from None
+            raise Refusal(f"未知流程“{name}”；可选：{'、'.join(sorted(self.flows))}") from None
 
     # ---- running steps ---------------------------------------------------------------------------
     @retry_transient(in_doubt="retry")  # the step is re-checked under the row lock
@@ -212,8 +226,8 @@ class Engine:
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
-                raise FlowError(f"circulation {circulation_id} not found")
-            if circ.status not in ("ready", "running") or circ.step is None or (expected_step and circ.step != expected_step):
+                raise Refusal(f"流转 {circulation_id} 不存在")
+            if circ.status not in (CirculationStatus.ready, CirculationStatus.running) or circ.step is None or (expected_step and circ.step != expected_step):
                 return StepResult(circ.id, circ.step, circ.status)
             step = self.flow(circ.flow).step(circ.step)
             items = self._open_items(session, circ, circ.step)
@@ -221,9 +235,9 @@ class Engine:
                 policy = self.config.policy(circ.policy)
                 auto = policy.auto_approve.get(step.kind)
                 if auto is None or self.config.org(circ.org).level in policy.wait_at_levels:
-                    circ.status, circ.claimed_by = "waiting", None
+                    circ.status, circ.claimed_by = CirculationStatus.waiting, None
                     session.add(circ)
-                    return StepResult(circ.id, circ.step, "waiting")
+                    return StepResult(circ.id, circ.step, CirculationStatus.waiting)
                 actor = f"policy:{circ.policy}"
                 for item in items[:-1]:
                     self._finish_item(session, circ, item, step, auto, actor, None)
@@ -251,9 +265,9 @@ class Engine:
             item, circ, step = self._lock_item(session, work_item_id)
             principal = self._may_act(session, user, item, step)
             if outcome not in step.targets:
-                raise FlowError(f"办理结果“{outcome}”无效，本环节可选：{'、'.join(step.targets)}")
+                raise Refusal(f"办理结果“{outcome}”无效，本环节可选：{'、'.join(step.targets)}")
             if outcome == "return" and not (comment or "").strip():
-                raise FlowError("退回必须填写意见（a return needs a comment saying what to change）")
+                raise Refusal("退回必须填写意见（a return needs a comment saying what to change）")
             if changes:
                 self._revise(session, circ, user_id, changes)
             if principal != user_id:
@@ -265,7 +279,7 @@ class Engine:
     def _decided_by(session: Session, work_item_id: int, user_id: str, outcome: str) -> StepResult | None:
         """The result of ``user_id``'s ``outcome`` on the item, if that is how it was already done."""
         item = session.get(WorkItem, work_item_id)
-        if item is None or (item.status, item.actor, item.outcome) != ("done", user_id, outcome):
+        if item is None or (item.status, item.actor, item.outcome) != (WorkItemStatus.done, user_id, outcome):
             return None
         circ = session.get(Circulation, item.circulation_id)
         return StepResult(circ.id, circ.step, circ.status, ran=True)
@@ -278,11 +292,11 @@ class Engine:
             item, circ, step = self._lock_item(session, work_item_id)
             self._may_act(session, user, item, step, Action.reassign)
             if not allowed(self.config, target, Action.act, Item(circ.org, step.by.value)):  # the colleague must be able to take it
-                raise FlowError(f"不能转给 {target.name}：须为本单位具有“{step.by.value}”角色的人员")
+                raise Refusal(f"不能转给 {target.name}：须为本单位具有“{step.by.value}”角色的人员")
             if item.assignee == to_user:
-                raise FlowError(f"待办事项 {work_item_id} 已是 {target.name} 的")
-            if session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.slot == f"user:{to_user}", WorkItem.status == "open")).first():
-                raise FlowError(f"{target.name} 在本环节已有待办，不能重复转办")
+                raise Refusal(f"待办事项 {work_item_id} 已是 {target.name} 的")
+            if session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.slot == f"user:{to_user}", WorkItem.status == WorkItemStatus.open)).first():
+                raise Refusal(f"{target.name} 在本环节已有待办，不能重复转办")
             before = item.assignee or item.slot
             item.assignee, item.slot = to_user, f"user:{to_user}"
             session.add(item)
@@ -295,11 +309,11 @@ class Engine:
         p, d = self.user(principal), self.user(deputy)
         authorize(self.config, self.user(actor), Action.delegate, Person(principal))
         if p.org != d.org:
-            raise FlowError(f"委托只能在本单位内：{p.name} 与 {d.name} 不在同一单位")
+            raise Refusal(f"委托只能在本单位内：{p.name} 与 {d.name} 不在同一单位")
         if principal == deputy:
-            raise FlowError("不能委托给自己")
+            raise Refusal("不能委托给自己")
         if ends_at <= starts_at:
-            raise FlowError("委托结束时间必须晚于开始时间")
+            raise Refusal("委托结束时间必须晚于开始时间")
         with db.transaction(self.db) as session:
             row = Delegation(principal=principal, deputy=deputy, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=actor)
             session.add(row)
@@ -313,7 +327,7 @@ class Engine:
         now = now or utcnow()
         sent = []
         with db.transaction(self.db) as session:
-            overdue = session.exec(select(WorkItem).where(WorkItem.status == "open", WorkItem.kind == "human", WorkItem.due_at.is_not(None), WorkItem.due_at < now))
+            overdue = session.exec(select(WorkItem).where(WorkItem.status == WorkItemStatus.open, WorkItem.kind == WorkItemKind.human, WorkItem.due_at.is_not(None), WorkItem.due_at < now))
             for item in overdue:
                 if session.exec(select(Reminder).where(Reminder.work_item_id == item.id, Reminder.kind == "overdue")).first():
                     continue
@@ -329,14 +343,14 @@ class Engine:
     def _lock_item(self, session: Session, work_item_id: int) -> tuple[WorkItem, Circulation, Step]:
         item = session.get(WorkItem, work_item_id)
         if item is None:
-            raise FlowError(f"待办事项 {work_item_id} 不存在（work item not found）")
+            raise Refusal(f"待办事项 {work_item_id} 不存在（work item not found）")
         circ = db.lock_circulation(session, item.circulation_id)
         session.refresh(item)
-        if item.status != "open" or circ.step != item.step:
-            raise FlowError(f"待办事项 {work_item_id} 已办理，不能重复办理（already {item.status} by {item.actor}）")
+        if item.status != WorkItemStatus.open or circ.step != item.step:
+            raise Refusal(f"待办事项 {work_item_id} 已办理，不能重复办理（already {item.status} by {item.actor}）")
         step = self.flow(circ.flow).step(item.step)
         if not step.human:
-            raise FlowError(f"环节“{step.title}”由系统自动办理，不能人工办理（step is automatic）")
+            raise Refusal(f"环节“{step.title}”由系统自动办理，不能人工办理（step is automatic）")
         return item, circ, step
 
     def _may_act(self, session: Session, user: User, item: WorkItem, step: Step, action: Action = Action.act) -> str:
@@ -352,16 +366,16 @@ class Engine:
         self._finish_item(session, circ, item, step, outcome, actor, comment)
         if step.sets_signer and outcome == step.agree:
             self._set_signer(session, circ, item.acted_for or actor)
-        others = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.status == "open")))
+        others = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.status == WorkItemStatus.open)))
         if outcome != step.agree:  # a refusal (return) decides the step at once
             for other in others:
-                other.status, other.finished_at = "cancelled", utcnow()
+                other.status, other.finished_at = WorkItemStatus.cancelled, utcnow()
                 session.add(other)
         elif step.mode == "sequence":
             users = self._users_for(circ, step)
             if item.seq + 1 < len(users):
                 self._new_item(session, circ, item.step, step, users[item.seq + 1], item.seq + 1)
-                circ.status, circ.updated_at = "waiting", utcnow()
+                circ.status, circ.updated_at = CirculationStatus.waiting, utcnow()
                 session.add(circ)
                 self.write_record(session, circ)
                 return
@@ -372,7 +386,7 @@ class Engine:
         self._move(session, circ, step, outcome)
 
     def _finish_item(self, session: Session, circ: Circulation, item: WorkItem, step: Step, outcome: str | None, actor: str, comment: str | None) -> None:
-        item.status, item.outcome, item.actor, item.comment, item.finished_at = "done", outcome or "done", actor, comment, utcnow()
+        item.status, item.outcome, item.actor, item.comment, item.finished_at = WorkItemStatus.done, outcome or "done", actor, comment, utcnow()
         item.attempts += 1
         session.add(item)
         # the words with the outcome: the record reads the same after the flow files change (归档 keeps it)
@@ -388,27 +402,27 @@ class Engine:
         nxt = step.next_after(outcome)
         circ.updated_at = utcnow()  # before the items' flush: the circulation is updated once
         if nxt == END:
-            circ.step, circ.status, circ.claimed_by = None, "done", None
+            circ.step, circ.status, circ.claimed_by = None, CirculationStatus.done, None
         else:
-            circ.step, circ.status = nxt, "ready"
+            circ.step, circ.status = nxt, CirculationStatus.ready
             self._open_items(session, circ, nxt)
         session.add(circ)
 
     def _users_for(self, circ: Circulation, step: Step) -> list[User]:
         users = sorted(self.config.users_with(circ.org, step.by), key=lambda u: u.id)
         if not users:
-            raise FlowError(f"{self.config.org(circ.org).short_name} 没有“{step.by.value}”角色的用户，环节“{step.title}”无人办理（add one to config/users.yaml）")
+            raise Refusal(f"{self.config.org(circ.org).short_name} 没有“{step.by.value}”角色的用户，环节“{step.title}”无人办理（add one to config/users.yaml）")
         return users
 
     def _open_items(self, session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:
         """The open items of the current step, created on first entry (auto: one; human: by mode);
         items still open at other steps are cancelled then. One query for both."""
-        still_open = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == "open").order_by(WorkItem.seq, WorkItem.id)))
+        still_open = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == WorkItemStatus.open).order_by(WorkItem.seq, WorkItem.id)))
         existing = [item for item in still_open if item.step == step_name]
         if existing:
             return existing
         for stale in still_open:
-            stale.status, stale.finished_at = "cancelled", utcnow()
+            stale.status, stale.finished_at = WorkItemStatus.cancelled, utcnow()
             session.add(stale)
         return self._create_items(session, circ, step_name)
 
@@ -429,7 +443,7 @@ class Engine:
             slot = f"user:{user.id}" if user else f"role:{step.by.value}"
         due = due_after(load_calendar(self.config.directory), utcnow(), step.due_working_days, step.due_days, circ.org) if step.human else None
         item = WorkItem(
-            circulation_id=circ.id, step=step_name, kind="human" if step.human else "auto", slot=slot,
+            circulation_id=circ.id, step=step_name, kind=WorkItemKind.human if step.human else WorkItemKind.auto, slot=slot,
             role=step.by.value if step.by else None, assignee=user.id if user else None, seq=seq, org=circ.org, due_at=due,
         )
         session.add(item)
@@ -441,12 +455,12 @@ class Engine:
         """A new version of the circulation's draft with ``changes``; earlier versions are kept."""
         current = session.get(Document, circ.document_id) if circ.document_id else None
         if current is None:
-            raise FlowError("本流转没有可修改的文稿（no draft to revise）")
+            raise Refusal("本流转没有可修改的文稿")
         if current.doc_number:
-            raise FlowError(f"文稿已编号（{current.doc_number}），不能再修改")
+            raise Refusal(f"文稿已编号（{current.doc_number}），不能再修改")
         content = DocumentContent.model_validate({**current.content, **changes})
         doc = Document(
-            org=current.org, doc_type=content.doc_type, title=content.title, content=content.model_dump(mode="json"),
+            org=current.org, doc_type=content.doc_type, title=content.title, content=stored_content(content),
             forwards_id=current.forwards_id, original_id=current.original_id, circulation_id=circ.id, version=current.version + 1,
         )
         session.add(doc)
@@ -485,7 +499,7 @@ class Engine:
     def user(self, user_id: str) -> User:
         user = self.config.users.get(user_id)
         if user is None:
-            raise FlowError(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
+            raise Refusal(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
         return user
 
     @retry_transient(in_doubt="retry")
@@ -493,9 +507,9 @@ class Engine:
         """Record that an automatic step gave up after its retries; `gongwen retry` resumes it."""
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
-            if circ is None or circ.status in ("done", "failed"):  # recorded already (a re-run after an in-doubt commit)
+            if circ is None or circ.status in (CirculationStatus.done, CirculationStatus.failed):  # recorded already (a re-run after an in-doubt commit)
                 return
-            circ.status, circ.error, circ.claimed_by = "failed", error[:2000], None
+            circ.status, circ.error, circ.claimed_by = CirculationStatus.failed, error[:2000], None
             session.add(circ)
             self.audit(session, "system", "step_failed", circ, circ.document_id or circ.received_id, circ.step, {"error": error[:500]})
 
@@ -503,9 +517,9 @@ class Engine:
     def retry(self, circulation_id: int, actor: str) -> None:
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
-            if circ is None or circ.status != "failed":
-                raise FlowError(f"流转 {circulation_id} 不是失败状态，无需重试（not failed）")
-            circ.status, circ.error = "ready", None
+            if circ is None or circ.status != CirculationStatus.failed:
+                raise Refusal(f"流转 {circulation_id} 不是失败状态，无需重试（not failed）")
+            circ.status, circ.error = CirculationStatus.ready, None
             session.add(circ)
             self.audit(session, actor, "retry", circ, circ.document_id or circ.received_id, circ.step, {})
 

@@ -48,7 +48,7 @@ from gongwen_engine.flows.runtime.runner import current_engine, use_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.circulations import get_circulation, status_counts
-from gongwen_engine.models.tables import Circulation, CirculationFile, Document
+from gongwen_engine.models.tables import Circulation, CirculationFile, CirculationStatus, Document
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def steps_ahead(engine: Engine, session: Session, circulation_ids: list[int], ki
     found = []
     for cid in circulation_ids:
         circ = session.get(Circulation, cid)
-        if circ is None or circ.step is None or circ.status not in ("ready", "running"):
+        if circ is None or circ.step is None or circ.status not in (CirculationStatus.ready, CirculationStatus.running):
             continue
         step = engine.flow(circ.flow).step(circ.step)
         if not step.human and step.kind == kind:
@@ -129,7 +129,7 @@ def prepare_filing(engine: Engine, circulation_ids: list[int]) -> int:
     return len(present)
 
 
-def run_with_retries(engine: Engine, circulation_id: int) -> str:
+def run_with_retries(engine: Engine, circulation_id: int) -> CirculationStatus:
     """One step of one circulation (its own transaction), retried as the flow declares."""
     circ = read(engine.db, get_circulation, circulation_id)
     if circ.status not in ("ready", "running") or circ.step is None:
@@ -144,7 +144,7 @@ def run_with_retries(engine: Engine, circulation_id: int) -> str:
                 return "failed"
             log.warning("circulation %s step %s failed (%s), retrying", circulation_id, circ.step, exc)
             time.sleep(RETRY_DELAY_S)
-    return "failed"
+    return CirculationStatus.failed
 
 
 def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[int], None] | None = None) -> dict[str, int]:
@@ -159,10 +159,10 @@ def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[
                 prepare_seals(engine, active[n : n + chunk])
                 prepare_filing(engine, active[n : n + chunk])
             status = run_with_retries(engine, cid)
-            if status in ("ready", "running"):
+            if status in (CirculationStatus.ready, CirculationStatus.running):
                 still.append(cid)
                 continue
-            outcome[status] = outcome.get(status, 0) + 1
+            outcome[status.value] = outcome.get(status.value, 0) + 1
             if on_done:
                 on_done(cid)
         active = still
@@ -182,7 +182,7 @@ _progress_hook: Callable[[int], None] | None = None
 def unfinished(engine: Engine) -> int:
     """Circulations anywhere that are ready or being run (by any worker)."""
     with Session(engine.db) as session:
-        return session.exec(select(func.count()).select_from(Circulation).where(Circulation.status.in_(("ready", "running")))).one()
+        return session.exec(select(func.count()).select_from(Circulation).where(Circulation.status.in_((CirculationStatus.ready, CirculationStatus.running)))).one()
 
 
 @flow(name="gongwen-batch-dispatch", validate_parameters=False)

@@ -131,9 +131,9 @@ def work_left(engine: "Engine") -> tuple[int, int]:
     """(steps done so far, circulations ready or running) in the application database."""
     from sqlmodel import Session, func, select
 
-    from gongwen_engine.models.tables import Circulation, WorkItem
+    from gongwen_engine.models.tables import Circulation, CirculationStatus, WorkItem, WorkItemStatus
 
     with Session(engine.db) as session:
-        done = session.exec(select(func.count()).select_from(WorkItem).where(WorkItem.status == "done")).one()
-        left = session.exec(select(func.count()).select_from(Circulation).where(Circulation.status.in_(("ready", "running")))).one()
+        done = session.exec(select(func.count()).select_from(WorkItem).where(WorkItem.status == WorkItemStatus.done)).one()
+        left = session.exec(select(func.count()).select_from(Circulation).where(Circulation.status.in_((CirculationStatus.ready, CirculationStatus.running)))).one()
     return done, left

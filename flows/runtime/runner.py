@@ -34,6 +34,7 @@ from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.circulations import document_label, get_circulation, status_counts
+from gongwen_engine.models.tables import CirculationStatus
 
 _engine: Engine | None = None
 
@@ -58,7 +59,7 @@ async def run_step(circulation_id: int, step: str) -> str:
     return result.status
 
 
-async def advance(engine: Engine, circulation_id: int, max_steps: int | None = None, while_urgent: bool = False) -> str:
+async def advance(engine: Engine, circulation_id: int, max_steps: int | None = None, while_urgent: bool = False) -> CirculationStatus:
     """Run a circulation's automatic steps until it finishes or waits for a person (or, with
     ``max_steps``, until that many steps ran; with ``while_urgent``, as long as its steps have a
     declared priority: the dispatcher runs a routine step per claim and an urgent run of steps

@@ -51,7 +51,7 @@ class Report:
 
 def four_properties(session: Session, storage: Path, config: Config, fonds: str, year: int) -> Report:
     items = list(session.exec(select(ArchiveItem).where(ArchiveItem.fonds == fonds, ArchiveItem.year == year).order_by(ArchiveItem.id)))
-    files = [(i, f) for i in items for f in i.files]
+    files = [(i, f) for i in items for f in i.filed_files()]
     return Report(fonds, year, [
         _metadata_well_formed(items), _codes_valid(items), _files_match_metadata(storage, files), _digests_verify(storage, files),
         _seals_verify(storage, files),
@@ -84,10 +84,10 @@ def _codes_valid(items: list[ArchiveItem]) -> Check:
 def _present(storage: Path, files: list, missing_to: Check | None = None):  # noqa: ANN202
     """(item, file entry, path, bytes) of each filed file that exists; a missing one is reported to ``missing_to``."""
     for item, f in files:
-        path = storage / f["file"]
+        path = storage / f.file
         if not path.is_file():
             if missing_to is not None:
-                missing_to.failures.append(f"{item.archive_code}: {f['file']} missing")
+                missing_to.failures.append(f"{item.archive_code}: {f.file} missing")
             continue
         yield item, f, path, path.read_bytes()
 
@@ -96,11 +96,11 @@ def _files_match_metadata(storage: Path, files: list) -> Check:
     c = Check("authenticity", "file name, size and format match the metadata", f"{len(files)} files")
     for item, f, path, data in _present(storage, files, c):
         if not path.parent.name == item.archive_code:
-            c.failures.append(f"{item.archive_code}: {f['file']} is not in the item's folder")
-        if len(data) != f["size"]:
-            c.failures.append(f"{item.archive_code}: {f['file']} size {len(data)} ≠ {f['size']}")
-        if file_format(data, path.name) != f["format"]:
-            c.failures.append(f"{item.archive_code}: {f['file']} is {file_format(data, path.name)}, metadata says {f['format']}")
+            c.failures.append(f"{item.archive_code}: {f.file} is not in the item's folder")
+        if len(data) != f.size:
+            c.failures.append(f"{item.archive_code}: {f.file} size {len(data)} ≠ {f.size}")
+        if file_format(data, path.name) != f.format:
+            c.failures.append(f"{item.archive_code}: {f.file} is {file_format(data, path.name)}, metadata says {f.format}")
     return c
 
 
@@ -108,24 +108,24 @@ def _digests_verify(storage: Path, files: list) -> Check:
     c = Check("authenticity", "SHA-256 and SM3 digests verify (固化信息有效性)", f"{len(files)} files, 2 digests each")
     for item, f, _path, data in _present(storage, files):
         d = digests(data)
-        if d.sha256 != f["sha256"] or d.sm3 != f["sm3"]:
-            c.failures.append(f"{item.archive_code}: {f['file']} digest differs")
+        if d.sha256 != f.sha256 or d.sm3 != f.sm3:
+            c.failures.append(f"{item.archive_code}: {f.file} digest differs")
     return c
 
 
 def _seals_verify(storage: Path, files: list) -> Check:
     """签章有效 (用印): every filed signed PDF's signature is intact and made with the certificate its item's 处理过程 recorded."""
-    sealed = [(item, f) for item, f in files if f["role"] == SIGNED_PDF]
+    sealed = [(item, f) for item, f in files if f.role == SIGNED_PDF]
     c = Check("authenticity", "electronic seals verify (signature intact, certificate as recorded at 用印)", f"{len(sealed)} signed PDFs")
     for item, f, _path, data in _present(storage, sealed):
         if problem := filed_seal_problem(data, sealed_fingerprints(item.history)):
-            c.failures.append(f"{item.archive_code}: {f['file']} {problem}")
+            c.failures.append(f"{item.archive_code}: {f.file} {problem}")
     return c
 
 
 def _totals_match(storage: Path, items: list[ArchiveItem]) -> Check:
-    recorded = sum(f["size"] for i in items for f in i.files)
-    on_disk = sum((storage / f["file"]).stat().st_size for i in items for f in i.files if (storage / f["file"]).is_file())
+    recorded = sum(f.size for i in items for f in i.filed_files())
+    on_disk = sum((storage / f.file).stat().st_size for i in items for f in i.filed_files() if (storage / f.file).is_file())
     folders = {p.name for p in (storage / "archive" / items[0].fonds / str(items[0].year)).iterdir()} if items else set()
     c = Check("integrity", "item and byte totals match", f"{len(items)} items / {recorded} bytes recorded; {len(folders)} item folders / {on_disk} bytes on disk")
     if on_disk != recorded:
@@ -168,14 +168,14 @@ def _files_open(storage: Path, files: list) -> Check:
     c = Check("usability", "every file opens and parses (.docx: its XML and text; .pdf: header and trailer)", f"{len(files)} files")
     for item, f, _path, data in _present(storage, files, c):
         try:
-            if f["format"] == "docx":
+            if f.format == "docx":
                 if not docx_paragraphs(data):
-                    c.failures.append(f"{item.archive_code}: {f['file']} has no text")
-            elif f["format"] == "pdf":
+                    c.failures.append(f"{item.archive_code}: {f.file} has no text")
+            elif f.format == "pdf":
                 if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
-                    c.failures.append(f"{item.archive_code}: {f['file']} is not a complete PDF")
+                    c.failures.append(f"{item.archive_code}: {f.file} is not a complete PDF")
         except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError) as exc:
-            c.failures.append(f"{item.archive_code}: {f['file']} does not open: {exc}")
+            c.failures.append(f"{item.archive_code}: {f.file} does not open: {exc}")
     return c
 
 

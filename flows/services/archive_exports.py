@@ -18,14 +18,14 @@ from openpyxl import Workbook
 from sqlalchemy import event
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.actions.archiving import CATALOGUE_COLUMNS, catalogue_rows, item_folder
-from gongwen_engine.flows.engine.engine import FlowError
 from gongwen_engine.models.archive_search import index_item
 from gongwen_engine.models.rules.archive import RETENTION_LABELS, item_sequence, parse_archive_code
-from gongwen_engine.models.tables import ArchiveItem, NumberCounter
+from gongwen_engine.models.tables import ArchiveItem, FiledFile, NumberCounter
 
 PACKAGE_FORMAT = "gongwen-transfer/1"
 PACKAGE_MANIFEST = "package.json"
@@ -84,10 +84,10 @@ def item_metadata(item: ArchiveItem) -> dict[str, Any]:
         "日期": item.dated.strftime("%Y%m%d"), "密级": item.security, "页数": item.pages, "文种": item.doc_type, "备注": item.note,
         "机构代码": item.org, "归档时间": item.filed_at.isoformat(),
         "电子文件": [
-            {"顺序号": f["seq"], "角色": f["role"], "格式": f["format"], "计算机文件名": Path(f["file"]).name, "大小": f["size"],
-             "页数": f["pages"], "页数来源": f["pages_method"], "加盖归档章": f.get("stamped", False),
-             "固化信息": [{"算法": "SHA-256", "值": f["sha256"]}, {"算法": "SM3", "值": f["sm3"]}]}
-            for f in item.files
+            {"顺序号": f.seq, "角色": f.role, "格式": f.format, "计算机文件名": Path(f.file).name, "大小": f.size,
+             "页数": f.pages, "页数来源": f.pages_method, "加盖归档章": f.stamped,
+             "固化信息": [{"算法": "SHA-256", "值": f.sha256}, {"算法": "SM3", "值": f.sm3}]}
+            for f in item.filed_files()
         ],
         "处理过程": item.history,
     }
@@ -96,17 +96,17 @@ def item_metadata(item: ArchiveItem) -> dict[str, Any]:
 def export_package(items: list[ArchiveItem], storage: Path, fonds: str, year: int, out: Path) -> Path:
     """One zip per fonds and year: package.json, then per item {档号}/metadata.json and its files."""
     if not items:
-        raise FlowError(f"全宗 {fonds} {year} 年度没有归档文件，无可移交（nothing filed for that year）")
+        raise Refusal(f"全宗 {fonds} {year} 年度没有归档文件，无可移交（nothing filed for that year）")
     path = out / f"移交-{fonds}-WS-{year}.zip"
     out.mkdir(parents=True, exist_ok=True)
     total = 0
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for item in items:
             z.writestr(f"{item.archive_code}/{ITEM_METADATA}", json.dumps(item_metadata(item), ensure_ascii=False, indent=1))
-            for f in item.files:
-                data = (storage / f["file"]).read_bytes()
+            for f in item.filed_files():
+                data = (storage / f.file).read_bytes()
                 total += len(data)
-                z.writestr(f"{item.archive_code}/{Path(f['file']).name}", data)
+                z.writestr(f"{item.archive_code}/{Path(f.file).name}", data)
         manifest = {"format": PACKAGE_FORMAT, "standard": "DA/T 22-2015, DA/T 46-2009", "全宗号": fonds, "年度": year, "件数": len(items),
                     "字节数": total, "档号": [i.archive_code for i in items], "created": datetime.now(timezone.utc).isoformat()}
         z.writestr(PACKAGE_MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
@@ -123,7 +123,7 @@ MAX_RATIO = 200  # uncompressed / compressed for an entry over 1 MiB: more is a 
 RATIO_FLOOR = 1024 * 1024
 
 
-class PackageError(FlowError):
+class PackageError(Refusal):
     """A transfer package refused: what is wrong, where, and that nothing was imported (Chinese)."""
 
     def __init__(self, package: Path, problem: str) -> None:
@@ -142,7 +142,7 @@ def import_package(session: Session, storage: Path, config: Config, package: Pat
     try:
         z = zipfile.ZipFile(package)
     except FileNotFoundError:
-        raise FlowError(f"移交包 {package} 不存在（请检查路径）") from None
+        raise Refusal(f"移交包 {package} 不存在（请检查路径）") from None
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, NotImplementedError, EOFError) as exc:
         raise PackageError(package, f"不是有效的 zip 文件（{exc}）；应为 `gongwen archive export` 写出的移交包") from None
     try:
@@ -154,7 +154,7 @@ def import_package(session: Session, storage: Path, config: Config, package: Pat
         raise PackageError(package, f"zip 内容损坏或无法解压（{exc}）") from None
     taken = session.exec(select(ArchiveItem.archive_code).where(ArchiveItem.archive_code.in_(manifest["档号"]))).all()
     if taken:
-        raise FlowError(f"档号已存在，未导入任何文件：{'、'.join(taken[:5])}（these items are in the database already）")
+        raise Refusal(f"档号已存在，未导入任何文件：{'、'.join(taken[:5])}（these items are in the database already）")
     targets = {(meta["档号"], name): _target(storage, meta, name) for meta, files in staged for name in files}
     present = [str(path) for path in targets.values() if path.exists()]
     if present:
@@ -258,7 +258,7 @@ def _check_manifest(manifest: Any, fonds: str) -> None:
         raise _Refused(f"不是 gongwen 移交包（format {got!r}，应为 {PACKAGE_FORMAT}）")
     owner = _need(manifest, "全宗号", str, PACKAGE_MANIFEST)
     if owner != fonds:
-        raise FlowError(f"移交包属于全宗 {owner}，您只能接收本全宗（{fonds}）的档案")
+        raise Refusal(f"移交包属于全宗 {owner}，您只能接收本全宗（{fonds}）的档案")
     year = _need(manifest, "年度", int, PACKAGE_MANIFEST)
     for key in ("件数", "字节数"):
         if _need(manifest, key, int, PACKAGE_MANIFEST) < 0:
@@ -319,7 +319,7 @@ def _target(storage: Path, meta: dict[str, Any], name: str) -> Path:
     root = storage.resolve()
     path = (root / item_folder(code.fonds, code.year, meta["档号"]) / name).resolve()
     if not path.is_relative_to(root):  # the checks above make this impossible; never write outside storage
-        raise FlowError(f"移交包中的文件 {name} 会写到存储目录之外，拒绝导入")
+        raise Refusal(f"移交包中的文件 {name} 会写到存储目录之外，拒绝导入")
     return path
 
 
@@ -356,8 +356,8 @@ def _file_imported(session: Session, meta: dict[str, Any], files: dict[str, byte
         d = digests(data)
         if file_format(data, relative) == "docx":
             texts.extend(docx_paragraphs(data))
-        records.append({"seq": f["顺序号"], "role": f["角色"], "file": relative, "source": f"transfer:{f['计算机文件名']}", "format": f["格式"],
-                        "size": d.size, "sha256": d.sha256, "sm3": d.sm3, "pages": f["页数"], "pages_method": f["页数来源"], "stamped": f["加盖归档章"]})
+        records.append(FiledFile(seq=f["顺序号"], role=f["角色"], file=relative, source=f"transfer:{f['计算机文件名']}", format=f["格式"],
+                                 size=d.size, sha256=d.sha256, sm3=d.sm3, pages=f["页数"], pages_method=f["页数来源"], stamped=f["加盖归档章"]).model_dump())
     item = ArchiveItem(
         org=meta.get("机构代码") or code.fonds, circulation_id=None, fonds=code.fonds, year=code.year, retention=code.retention,
         dept_code=code.dept_code, item_no=code.item_no, archive_code=meta["档号"], doc_number=meta["文件编号"], title=meta["题名"],
@@ -386,7 +386,7 @@ def _advance_counter(session: Session, item: ArchiveItem) -> None:
 def filed_totals(session: Session, fonds: str, year: int) -> tuple[int, int]:
     """(items, bytes) recorded for a fonds and year."""
     items = session.exec(select(ArchiveItem).where(ArchiveItem.fonds == fonds, ArchiveItem.year == year)).all()
-    return len(items), sum(f["size"] for i in items for f in i.files)
+    return len(items), sum(f.size for i in items for f in i.filed_files())
 
 
 

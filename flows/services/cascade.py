@@ -25,7 +25,7 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.demo import DemoSummary
 from gongwen_engine.models.tables import Circulation
@@ -133,7 +133,7 @@ def cascade_settings(out: Path, record: RunRecord) -> Settings:
     ``GONGWEN_DATABASE_URL`` (PostgreSQL) when set."""
     folder = config_dir(Path(record.config) if record.config else None)
     if not (folder / "organisations.yaml").is_file():
-        raise FlowError(f"配置目录 {folder} 中没有 organisations.yaml（--config 应指向含组织机构、用户、策略等文件的目录，如 config/national）")
+        raise Refusal(f"配置目录 {folder} 中没有 organisations.yaml（--config 应指向含组织机构、用户、策略等文件的目录，如 config/national）")
     if record.provinces:
         folder = subtree_config(out / ".gongwen" / "config", list(record.provinces), folder)
     return Settings(home=out / ".gongwen", storage=out, config_dir=folder, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
@@ -178,7 +178,7 @@ def run_cascade(engine: Engine, out: Path, concurrency: int = 2, batch: int = 64
     if existing is None:
         engine.launch(org, NOTICE_FLOW, content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
     elif not resume:
-        raise FlowError(f"此数据库已发起过全国通知（流转 #{existing}），不能再发一次。继续中断的级联：重新运行同一命令并加 --resume"
+        raise Refusal(f"此数据库已发起过全国通知（流转 #{existing}），不能再发一次。继续中断的级联：重新运行同一命令并加 --resume"
                         "（e.g. gongwen cascade --out DIR --resume）；或换一个空目录")
     else:
         released = release_abandoned_claims(engine, force=True)

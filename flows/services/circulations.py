@@ -8,9 +8,10 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.diff import diff_contents
-from gongwen_engine.flows.engine.engine import Engine, FlowError, item_target
+from gongwen_engine.flows.engine.engine import Engine, item_target
 from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.models.queries import circulations as queries
 from gongwen_engine.models.queries import read
@@ -123,7 +124,7 @@ def resolve_circulation(engine: Engine, ref: str) -> Circulation:
             doc = queries.document_by_number(session, ref)
             circ = session.get(Circulation, doc.circulation_id) if doc and doc.circulation_id else None
         if circ is None:
-            raise FlowError(f"找不到流转或文号“{ref}”（use a circulation id or a document number）")
+            raise Refusal(f"找不到流转或文号“{ref}”（use a circulation id or a document number）")
         return circ
 
 
@@ -160,5 +161,5 @@ def version_diff(engine: Engine, circulation_id: int, old: int, new: int) -> lis
     by_version = {d.version: d for d in versions(engine, circulation_id)}
     for v in (old, new):
         if v not in by_version:
-            raise FlowError(f"流转 {circulation_id} 没有第{v}稿（versions: {', '.join(map(str, sorted(by_version)))}）")
+            raise Refusal(f"流转 {circulation_id} 没有第{v}稿（versions: {', '.join(map(str, sorted(by_version)))}）")
     return diff_contents(by_version[old].content, by_version[new].content, f"第{old}稿", f"第{new}稿")

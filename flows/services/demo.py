@@ -16,7 +16,7 @@ from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.circulations import status_counts
 from gongwen_engine.models.content import DocumentContent
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Delivery, Document, Registration
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, CirculationStatus, Delivery, Document, Registration
 
 NATIONAL_NOTICE = PACKAGED_CONFIG_DIR / "demo" / "national_notice.yaml"
 
@@ -103,7 +103,7 @@ def expected_circulations(engine: Engine, root: str) -> int:
 
 def count_circulations(engine: Engine) -> int:
     with Session(engine.db) as session:
-        return session.exec(select(func.count()).select_from(Circulation).where(Circulation.status == "done")).one()
+        return session.exec(select(func.count()).select_from(Circulation).where(Circulation.status == CirculationStatus.done)).one()
 
 
 def timer() -> float:

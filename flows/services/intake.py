@@ -34,11 +34,13 @@ from gongwen_engine.config.schema import Role
 from gongwen_engine.doc_templates.reader import IntakeError, Part, Reading, ReadLimits, read_bytes
 from gongwen_engine.doc_templates.reader.loading import load_file
 from gongwen_engine.doc_templates.reader.structure import split_recipients
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models import db
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
+from gongwen_engine.models.documents import stored_content
 from gongwen_engine.models.issuers import EXTERNAL_ISSUER, match_organisation
 from gongwen_engine.models.rules.dates import format_cn_date, parse_cn_date
+from gongwen_engine.models.rules.doc_kinds import DEFAULT_KIND
 from gongwen_engine.models.rules.doc_numbers import normalise_doc_number
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document, Registration
@@ -65,7 +67,7 @@ class OutsideSender:
     id: None = None
 
 
-class DuplicateError(FlowError):
+class DuplicateError(Refusal):
     """The same document was already received by this organisation; the message says where."""
 
     def __init__(self, message: str, circulation_id: int, document_id: int) -> None:
@@ -190,7 +192,7 @@ def receive_file(
             doc = _document(session, fields.get("doc_number"))
             if doc is None:
                 doc = Document(org=issuer["org"], issuer_name=issuer["name"], issuer_short_name=issuer["short_name"], doc_type=content.doc_type,
-                               title=content.title, doc_number=content.doc_number, content=content.model_dump(mode="json"), file=relative, sha256=digest,
+                               title=content.title, doc_number=content.doc_number, content=stored_content(content), file=relative, sha256=digest,
                                forwards_id=original.id if original else None, original_id=(original.original_id or original.id) if original else None)
                 session.add(doc)
                 session.flush()
@@ -247,7 +249,7 @@ def document_content(part: Part, fields: dict[str, Any], attachments: list[Part]
         legacy = LegacyColophon(subject_words=part.value("subject_words"), report_to=part.value("report_to", []), send_to=part.value("send_to", []),
                                 distribute_to=part.value("distribute_to", []), copies_printed=part.value("copies_printed"))
     return DocumentContent(
-        doc_type=fields.get("doc_type") or "通知", copy_number=part.value("copy_number"), security=part.value("security"), urgency=part.value("urgency"),
+        doc_type=fields.get("doc_type") or DEFAULT_KIND, copy_number=part.value("copy_number"), security=part.value("security"), urgency=part.value("urgency"),
         issuer_mark=fields.get("issuer_mark") or fields["issuer"], doc_number=fields.get("doc_number"), signer=part.value("signer"),
         title=fields["title"], main_recipients=fields.get("main_recipients") or [], body=[p.text for p in part.body],
         attachment_notes=part.value("attachment_notes", []), signature=fields.get("signature"), issued_on=fields["issued_on"],
@@ -267,7 +269,7 @@ def _original_document(session: Session, engine: Engine, part: Part) -> Document
     issuer = _issuer(engine, fields)
     content = document_content(part, fields, [])
     doc = Document(org=issuer["org"], issuer_name=issuer["name"], issuer_short_name=issuer["short_name"], doc_type=content.doc_type, title=content.title,
-                   doc_number=content.doc_number, content=content.model_dump(mode="json"))
+                   doc_number=content.doc_number, content=stored_content(content))
     session.add(doc)
     session.flush()
     return doc

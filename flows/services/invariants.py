@@ -44,12 +44,14 @@ from gongwen_engine.models.tables import (
     AuditEvent,
     Circulation,
     CirculationFile,
+    CirculationStatus,
     Delivery,
     Document,
     IssuedNumber,
     NumberCounter,
     Registration,
     WorkItem,
+    WorkItemStatus,
 )
 
 CHAIN_FLOWS = ("issuing", "forwarding")  # the flows a notice goes down the tree with
@@ -113,7 +115,7 @@ def _load(session: Session) -> _Rows:
         deliveries=list(session.exec(select(Delivery).order_by(Delivery.id))),
         registrations=list(session.exec(select(Registration).order_by(Registration.id))),
         items=list(session.exec(select(ArchiveItem).order_by(ArchiveItem.id))),
-        work_items=list(session.exec(select(WorkItem).where(WorkItem.status == "done").order_by(WorkItem.id))),
+        work_items=list(session.exec(select(WorkItem).where(WorkItem.status == WorkItemStatus.done).order_by(WorkItem.id))),
         files=list(session.exec(select(CirculationFile).order_by(CirculationFile.id))),
         step_events=list(session.exec(select(AuditEvent).where(AuditEvent.action.startswith(STEP_ACTION)).order_by(AuditEvent.id))),
         not_filed=set(session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "not_filed")).all()),
@@ -160,9 +162,9 @@ def _circulations(report: InvariantReport, rows: _Rows, expect_finished: bool) -
         if n > 1:
             report.add("circulation_duplicate", f"{org}", f"{n} circulations for received document {received}")
     for c in rows.circulations:
-        if c.status == "failed":
+        if c.status == CirculationStatus.failed:
             report.add("circulation_failed", f"circulation {c.id} ({c.org})", f"step {c.step}: {c.error or ''}"[:300])
-        elif expect_finished and c.status != "done":
+        elif expect_finished and c.status != CirculationStatus.done:
             report.add("circulation_unfinished", f"circulation {c.id} ({c.org})", f"{c.status} at step {c.step}")
 
 
@@ -354,7 +356,7 @@ def _audit(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
 def _follows_flow(report: InvariantReport, where: str, flow, trail: list[AuditEvent], circ: Circulation) -> None:  # noqa: ANN001
     """The audited steps walk the flow: from its start, each to a step its outcome leads to."""
     if not trail:
-        if circ.status == "done":
+        if circ.status == CirculationStatus.done:
             report.add("audit_trail_empty", where, "finished without a single audited step")
         return
     if trail[0].step != flow.start:
@@ -369,7 +371,7 @@ def _follows_flow(report: InvariantReport, where: str, flow, trail: list[AuditEv
         except (KeyError, ValueError) as exc:
             report.add("audit_trail_order", where, f"step {event.step}: {exc}")
             return
-    if circ.status == "done" and expected_next != END:
+    if circ.status == CirculationStatus.done and expected_next != END:
         report.add("audit_trail_end", where, f"done, but the last audited step {trail[-1].step} leads to {expected_next}")
 
 

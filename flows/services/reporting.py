@@ -45,17 +45,27 @@ from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.reader.deadlines import find_deadlines
 from gongwen_engine.doc_templates.report_table import render_report_docx
 from gongwen_engine.flows.actions.reporting import UNIT_COLUMN, due_for, format_number, report_table, totals
-from gongwen_engine.flows.engine.engine import Engine, FlowError
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.content import Attachment, DocumentContent
+from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.queries.reporting import issued_document_id, received_on
 from gongwen_engine.models.rules.dates import format_cn_date
+from gongwen_engine.models.rules.doc_kinds import direction_of
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.rules.recipients import delivery_targets
 from gongwen_engine.models.rules.report_deadlines import period_count, visible_periods
 from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
-from gongwen_engine.models.tables import Circulation, Document, ReportingRequirement, ReportReminder, ReportSubmission, utcnow
+from gongwen_engine.models.tables import (
+    Circulation,
+    Document,
+    ReportingRequirement,
+    ReportReminder,
+    ReportSubmission,
+    SubmissionStatus,
+    utcnow,
+)
 
 REPORTING_FLOW = "reporting"
 
@@ -146,12 +156,12 @@ def add_requirements(engine: Engine, circulation_id: int, specs: list[Requiremen
     with db.transaction(engine.db) as session:
         circ = session.get(Circulation, circulation_id)
         if circ is None:
-            raise FlowError(f"流转 {circulation_id} 不存在（circulation not found）")
+            raise Refusal(f"流转 {circulation_id} 不存在（circulation not found）")
         doc_id = circ.document_id or circ.received_id
         doc = session.get(Document, doc_id) if doc_id else None
         written_on = date.fromisoformat(doc.content["issued_on"]) if doc else None
         if parent_id is not None and session.get(ReportingRequirement, parent_id) is None:
-            raise FlowError(f"上级报送要求 {parent_id} 不存在（parent requirement not found）")
+            raise Refusal(f"上级报送要求 {parent_id} 不存在（parent requirement not found）")
         for spec in specs:
             row = _requirement_row(engine, circ, doc, spec, parse_due(spec.due, written_on), actor, source, parent_id)
             session.add(row)
@@ -179,7 +189,7 @@ def _requirement_row(engine: Engine, circ: Circulation, doc: Document | None, sp
 def requirement(session: Session, requirement_id: int) -> ReportingRequirement:
     row = session.get(ReportingRequirement, requirement_id)
     if row is None:
-        raise FlowError(f"报送要求 {requirement_id} 不存在（see `gongwen deadlines list`）")
+        raise Refusal(f"报送要求 {requirement_id} 不存在（see `gongwen deadlines list`）")
     return row
 
 
@@ -206,9 +216,9 @@ def propose(engine: Engine, circulation_id: int) -> list[Proposal]:
     with Session(engine.db) as session:
         circ = session.get(Circulation, circulation_id)
         if circ is None or not circ.received_id:
-            raise FlowError(f"流转 {circulation_id} 不是收文流转，没有可识别的来文（not an incoming circulation）")
+            raise Refusal(f"流转 {circulation_id} 不是收文流转，没有可识别的来文（not an incoming circulation）")
         doc = session.get(Document, circ.received_id)
-        content = DocumentContent.model_validate(doc.content)
+        content = content_of(doc)
         received = received_on(session, circ.org, doc.id)
     proposals = []
     for i, paragraph in enumerate(content.body, start=1):
@@ -293,7 +303,7 @@ def _board_row(engine: Engine, session: Session, cal: WorkCalendar, req: Reporti
     due = due_for(session, cal, req, unit, period)
     late = None
     document = None
-    if sub and sub.status == "submitted":
+    if sub and sub.status == SubmissionStatus.submitted:
         late = cal.working_days_after(due, sub.submitted_on, unit) if due and sub.submitted_on > due else 0
         status = "late" if late else "on_time"
         doc = session.get(Document, sub.document_id) if sub.document_id else None
@@ -380,7 +390,7 @@ def report_content(engine: Engine, req: ReportingRequirement, org: str, issued_o
     unit = engine.config.org(org)
     table_title = f"{req.what}统计表"
     return DocumentContent(
-        doc_type="报告", direction="up", issuer_mark=unit.mark, title=f"关于{req.what}的报告", main_recipients=[req.office],
+        doc_type="报告", direction=direction_of("报告"), issuer_mark=unit.mark, title=f"关于{req.what}的报告", main_recipients=[req.office],
         body=body or [f"现将{unit.short_name}{req.what}报上，请审阅。"], signature=unit.short_name, issued_on=issued_on,
         attachment_notes=[table_title] if with_table else [], attachments=[Attachment(title=table_title)] if with_table else [],
     )
@@ -392,7 +402,7 @@ def next_period(session: Session, req: ReportingRequirement, org: str) -> int:
     for k in range(period_count(req)):
         if k not in taken:
             return k
-    raise FlowError(f"{org} 已报送“{req.what}”的全部 {period_count(req)} 期，无需再报")
+    raise Refusal(f"{org} 已报送“{req.what}”的全部 {period_count(req)} 期，无需再报")
 
 
 def submit(engine: Engine, requirement_id: int, org: str, actor: str, body: list[str] | None = None, rows: list[dict[str, Any]] | None = None,
@@ -402,14 +412,14 @@ def submit(engine: Engine, requirement_id: int, org: str, actor: str, body: list
     with Session(engine.db) as session:
         req = requirement(session, requirement_id)
         if org not in req.recipients:
-            raise FlowError(f"{engine.config.org(org).short_name} 不在“{req.what}”的报送单位之列（{', '.join(req.recipients)}）")
+            raise Refusal(f"{engine.config.org(org).short_name} 不在“{req.what}”的报送单位之列（{', '.join(req.recipients)}）")
         period = next_period(session, req, org) if period is None else period
         if not 0 <= period < period_count(req):
-            raise FlowError(f"“{req.what}”只有第 0–{period_count(req) - 1} 期")
+            raise Refusal(f"“{req.what}”只有第 0–{period_count(req) - 1} 期")
         if session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.org == org, ReportSubmission.period == period)).first():
-            raise FlowError(f"{engine.config.org(org).short_name} 已报送“{req.what}”第 {period} 期，不能重复报送")
+            raise Refusal(f"{engine.config.org(org).short_name} 已报送“{req.what}”第 {period} 期，不能重复报送")
     if req.table_columns and rows is None:
-        raise FlowError(f"“{req.what}”是报表：请用 --table 提供 CSV（表头 {UNIT_COLUMN},{','.join(req.table_columns)}）")
+        raise Refusal(f"“{req.what}”是报表：请用 --table 提供 CSV（表头 {UNIT_COLUMN},{','.join(req.table_columns)}）")
     payload = {"columns": req.table_columns, "rows": validate_rows(rows, req.table_columns, "报表")} if rows is not None else {}
     if detail:
         payload["detail"] = detail  # a summary sent up: the rows it combined, printed with the report
@@ -460,7 +470,7 @@ def summarise(engine: Engine, requirement_id: int, today: date | None = None, pe
         doc = session.get(Document, doc_id) if doc_id else None
         rows = [r for r in board(engine, today, requirement_id) if r.period == period]
         combined: list[dict[str, Any]] = []
-        for sub in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.period == period, ReportSubmission.status == "submitted").order_by(ReportSubmission.org)):
+        for sub in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.period == period, ReportSubmission.status == SubmissionStatus.submitted).order_by(ReportSubmission.org)):
             combined.extend(sub.payload.get("rows", []))
     payload = {"columns": req.table_columns, "rows": combined} if req.table_columns else {}
     return Summary(req, period, today, rows, payload, doc.title if doc else req.what, doc.doc_number if doc else None)
@@ -487,7 +497,7 @@ def summary_content(engine: Engine, summary: Summary, issued_on: date) -> Docume
         sums = "，".join(f"{k}{format_number(v)}" for k, v in totals(summary.payload).items())
         body.append(f"四、数据汇总：{sums}（各单位数据见附件）。")
     return DocumentContent(
-        doc_type="报告", direction="up", issuer_mark=unit.mark, title=f"关于{req.what}汇总情况的报告", main_recipients=[parent_office],
+        doc_type="报告", direction=direction_of("报告"), issuer_mark=unit.mark, title=f"关于{req.what}汇总情况的报告", main_recipients=[parent_office],
         body=body, signature=unit.short_name, issued_on=issued_on,
         attachment_notes=[title] if with_table else [], attachments=[Attachment(title=title)] if with_table else [],
     )
@@ -516,7 +526,7 @@ def submit_summary(engine: Engine, summary: Summary, actor: str, policy: str = "
     req = summary.requirement
     target = to_requirement or req.parent_id
     if target is None:
-        raise FlowError(f"报送要求 {req.id} 没有上级报送要求：请用 --to 指定要报送的上级报送要求编号")
+        raise Refusal(f"报送要求 {req.id} 没有上级报送要求：请用 --to 指定要报送的上级报送要求编号")
     org = req.org
     rows = [{"unit": engine.config.org(org).short_name, "values": totals(summary.payload)}] if summary.payload.get("rows") else None
     issued_on = engine.business_date(Circulation(org=org, flow=REPORTING_FLOW, flow_version="", policy=policy))
@@ -532,7 +542,7 @@ def demo_submission(engine: Engine) -> int:
     with Session(engine.db) as session:
         req = session.exec(select(ReportingRequirement).where(ReportingRequirement.what == "活动实施方案")).first()
     if req is None:
-        raise FlowError("演示文件没有“活动实施方案”的报送要求（config/demo/national_notice.yaml requirements:）")
+        raise Refusal("演示文件没有“活动实施方案”的报送要求（config/demo/national_notice.yaml requirements:）")
     body = ["按照全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）要求，现将山东省妇联活动实施方案报上。",
             "省妇联已于1月31日转发文件，部署全省各级妇联组织开展活动。"]
     return submit(engine, req.id, "shandong", "shandong_secretary", body, policy="demo")

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.workdays import load_calendar
-from gongwen_engine.models.tables import Circulation, WorkItem, utcnow
+from gongwen_engine.models.tables import Circulation, WorkItem, WorkItemKind, WorkItemStatus, utcnow
 
 
 @dataclass
@@ -53,9 +53,9 @@ def timeliness(engine: Engine, now: datetime | None = None, include_automatic: b
     cal = load_calendar(engine.config.directory)
     groups: dict[str, dict[str, tuple[str, list[float], list[int]]]] = {"by_step": {}, "by_org": {}}
     with Session(engine.db) as session:
-        stmt = select(WorkItem, Circulation.flow).join(Circulation, Circulation.id == WorkItem.circulation_id).where(WorkItem.status != "cancelled")
+        stmt = select(WorkItem, Circulation.flow).join(Circulation, Circulation.id == WorkItem.circulation_id).where(WorkItem.status != WorkItemStatus.cancelled)
         if not include_automatic:
-            stmt = stmt.where(WorkItem.kind == "human")
+            stmt = stmt.where(WorkItem.kind == WorkItemKind.human)
         for item, flow in session.exec(stmt):
             step_title = engine.flows[flow].steps[item.step].title if flow in engine.flows and item.step in engine.flows[flow].steps else item.step
             keys = {"by_step": (f"{flow}.{item.step}", f"{step_title}（{flow}）"), "by_org": (item.org, engine.config.org(item.org).short_name)}

@@ -40,7 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gongwen_engine.config.errors import FlowError
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Role, User
 
@@ -199,7 +199,7 @@ class Person:
 Target = Org | Fonds | Item | Person
 
 
-class PermissionDenied(FlowError):
+class PermissionDenied(Refusal):
     """无权操作: the person may not do this to that. The message is user-facing (Chinese)."""
 
     def __init__(self, message: str, action: Action, hint: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gongwen_engine.config.errors import FlowError
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.models.tables import Circulation
@@ -43,5 +43,5 @@ def chosen_recipients(config: Config, org: str, codes: Iterable[str] | None) -> 
     if unknown:
         names = "、".join(config.organisations[c].short_name if c in config.organisations else c for c in unknown)
         offered = "、".join(f"{c.code}（{c.short_name}）" for c in children.values()) or "（无下级单位）"
-        raise FlowError(f"发送范围有误：{names} 不是{config.org(org).short_name}的直接下级单位，核发只能送达直接下级单位。可选：{offered}")
+        raise Refusal(f"发送范围有误：{names} 不是{config.org(org).short_name}的直接下级单位，核发只能送达直接下级单位。可选：{offered}")
     return [code for code in children if code in wanted]

@@ -25,12 +25,14 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 from pydantic import BaseModel, ConfigDict, Field
 
+from gongwen_engine.config.errors import Refusal
+
 CHINA = ZoneInfo("Asia/Shanghai")
 CALENDAR_FILE = "calendar.yaml"
 DAY = timedelta(days=1)
 
 
-class CalendarError(ValueError):
+class CalendarError(Refusal):
     """A date the calendar cannot answer for (a year the official arrangement does not cover)."""
 
 

@@ -11,9 +11,10 @@ from datetime import date, datetime, time, timezone
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role, User
 from gongwen_engine.doc_templates.html import render_html
-from gongwen_engine.flows.engine.engine import CHINA, FlowError
+from gongwen_engine.flows.engine.engine import CHINA
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
 from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
 from gongwen_engine.flows.services.workplace import ItemView, actionable_items, delegations_of, human_item
@@ -21,6 +22,7 @@ from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
 from gongwen_engine.flows.web.pages import Web, flash, render, web_of
 from gongwen_engine.flows.web.security import WebError
+from gongwen_engine.models.db import DatabaseUnavailable
 from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
 from gongwen_engine.models.tables import Document, utcnow
 
@@ -91,7 +93,9 @@ def act(
     changes = _changes(doc, title, main_recipients, body)
     try:
         result = web.engine.complete(item_id, user.id, outcome, comment.strip() or None, changes=changes or None)
-    except FlowError as exc:  # 403 when the person may not act on it (permissions), 409 when the request cannot be honoured
+    except DatabaseUnavailable:
+        raise  # the app's 503 page, not a refusal of this item
+    except Refusal as exc:  # 403 when the person may not act on it (permissions), 409 when the request cannot be honoured
         raise WebError(403 if isinstance(exc, PermissionDenied) else 409, str(exc), "请回到“待办”列表，办理属于您的事项。") from None
     web.wake_runner()
     step = web.engine.flow(circ.flow).step(item.step)

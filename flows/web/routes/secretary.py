@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Organisation, User
 from gongwen_engine.doc_templates.html import render_html
-from gongwen_engine.doc_templates.reader.structure import DOC_TYPES
 from gongwen_engine.doc_templates.render import render_docx_bytes
 from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
 from gongwen_engine.flows.services.intake import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
@@ -24,12 +23,11 @@ from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
 from gongwen_engine.flows.web.pages import FILE_ROLES, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.rules import doc_kinds
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.tables import Circulation, utcnow
 
 router = APIRouter()
-OFFICIAL_TYPES = DOC_TYPES[: DOC_TYPES.index("纪要") + 1]  # the 15 types of the 2012 regulations (命令 and 令 both listed)
-UPWARD_TYPES = ("请示", "报告")  # 上行文 (domain README §4): the header carries 签发人
 STATUS_WORDS = {"ready": "待系统办理", "running": "系统办理中", "waiting": "待办理", "done": "已办结", "failed": "出错"}
 
 
@@ -41,10 +39,6 @@ def launch_flows(web: Web) -> list[tuple[str, str]]:
 def receive_flows(web: Web) -> list[tuple[str, str]]:
     """(name, title) of the flows that start from a received document."""
     return [(f.flow, f.title) for f in web.engine.flows.values() if f.receives]
-
-
-def direction_of(doc_type: str) -> str:
-    return "up" if doc_type in UPWARD_TYPES else "down"
 
 
 # ---- the organisation's circulations ----------------------------------------------------------------
@@ -144,7 +138,7 @@ def launch_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
 def _launch_page(request: Request, user: User, values: dict, error: str | None, status_code: int = 200) -> HTMLResponse:
     web = web_of(request)
     org = web.engine.config.org(user.org)
-    return render(request, "launch.html.j2", status_code, org=org, children=web.engine.config.children(org.code), flows=launch_flows(web), doc_types=OFFICIAL_TYPES,
+    return render(request, "launch.html.j2", status_code, org=org, children=web.engine.config.children(org.code), flows=launch_flows(web), doc_types=list(doc_kinds.OFFICIAL_KINDS),
                   values=values, error=error, today=date.today().isoformat())
 
 
@@ -164,8 +158,8 @@ def launch(
     problems = []
     if flow not in dict(launch_flows(web)):
         problems.append(f"流程“{flow}”不能用于拟稿发文")
-    if doc_type not in OFFICIAL_TYPES:
-        problems.append(f"文种“{doc_type}”不在 15 种法定文种之内")
+    if not doc_kinds.is_official(doc_type):
+        problems.append(doc_kinds.unofficial_reason(doc_type))
     if not title.strip():
         problems.append("请填写标题")
     paragraphs = _lines(body)
@@ -182,7 +176,7 @@ def launch(
     if problems:
         return _launch_page(request, user, values, "；".join(problems) + "。", 400)
     content = DocumentContent(
-        doc_type=doc_type, direction=direction_of(doc_type), urgency=urgency or None, security=security or None, issuer_mark=org.mark,
+        doc_type=doc_type, direction=doc_kinds.direction_of(doc_type), urgency=urgency or None, security=security or None, issuer_mark=org.mark,
         title=title.strip(), main_recipients=main_recipients, body=paragraphs, attachment_notes=_lines(attachment_notes),
         signature=org.name, issued_on=day, sealed=bool(sealed), notes=_lines(notes), cc=_lines(cc), printed_by=org.printed_by, printed_on=day,
     )

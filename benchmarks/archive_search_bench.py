@@ -96,23 +96,47 @@ def dated_of(i: int, year: int) -> date:
 
 
 def item_row(i: int, fonds: str, year: int, title: str) -> dict:
-    return {"id": i, "org": fonds.lower(), "fonds": fonds, "year": year, "retention": "D30", "dept_code": "BGS", "item_no": i,
-            "archive_code": f"{fonds}-WS·{year}-D30-BGS-{i:07d}", "title": title, "responsible": issuer_of(i), "dated": dated_of(i, year)}
+    return {
+        "id": i,
+        "org": fonds.lower(),
+        "fonds": fonds,
+        "year": year,
+        "retention": "D30",
+        "dept_code": "BGS",
+        "item_no": i,
+        "archive_code": f"{fonds}-WS·{year}-D30-BGS-{i:07d}",
+        "title": title,
+        "responsible": issuer_of(i),
+        "dated": dated_of(i, year),
+    }
 
 
 def search_row(i: int, fonds: str, year: int, title: str, body: str) -> dict:
     issuer, dated = issuer_of(i), dated_of(i, year)
-    return {"item_id": i, "fonds": fonds, "year": year, "retention": "D30", "issuer": issuer, "dated": dated,
-            "facets": facets(fonds, year, "D30", dated, issuer, i), "title_terms": bigrams(normalise(title)), "body_terms": bigrams(normalise(body)),
-            "text": f"{title}\n{body}"}
+    return {
+        "item_id": i,
+        "fonds": fonds,
+        "year": year,
+        "retention": "D30",
+        "issuer": issuer,
+        "dated": dated,
+        "facets": facets(fonds, year, "D30", dated, issuer, i),
+        "title_terms": bigrams(normalise(title)),
+        "body_terms": bigrams(normalise(body)),
+        "text": f"{title}\n{body}",
+    }
 
 
-ITEM_SQL = ("INSERT INTO archiveitem (id, org, circulation_id, fonds, year, retention, dept_code, item_no, archive_code, title, responsible, dated, "
-            "files, filed_at, doc_type, pages, history) "
-            "VALUES (:id, :org, NULL, :fonds, :year, :retention, :dept_code, :item_no, :archive_code, :title, :responsible, :dated, "
-            "'[]', CURRENT_TIMESTAMP, '通知', 1, '[]')")
-SEARCH_SQL = ("INSERT INTO archivesearch (item_id, fonds, year, retention, issuer, dated, facets, title_terms, body_terms, text) "
-              "VALUES (:item_id, :fonds, :year, :retention, :issuer, :dated, :facets, :title_terms, :body_terms, :text)")
+ITEM_SQL = (
+    "INSERT INTO archiveitem (id, org, circulation_id, fonds, year, retention, dept_code, item_no, archive_code, title, responsible, dated, "
+    "files, filed_at, doc_type, pages, history) "
+    "VALUES (:id, :org, NULL, :fonds, :year, :retention, :dept_code, :item_no, :archive_code, :title, :responsible, :dated, "
+    "'[]', CURRENT_TIMESTAMP, '通知', 1, '[]')"
+)
+SEARCH_SQL = (
+    "INSERT INTO archivesearch (item_id, fonds, year, retention, issuer, dated, facets, title_terms, body_terms, text) "
+    "VALUES (:item_id, :fonds, :year, :retention, :issuer, :dated, :facets, :title_terms, :body_terms, :text)"
+)
 
 
 def loaded(url: str, n: int) -> bool:

@@ -86,13 +86,17 @@ def measure(name: str, url: str, transactions: int, rounds: int = 3) -> None:
             with chain_disabled():
                 unchained.append(run(url, ids, writers, transactions))
         c, u = statistics.median(chained) * 1e3, statistics.median(unchained) * 1e3
-        print(f"{name:10} writers {writers}: chained {c:.2f} ms/tx, unchained {u:.2f} ms/tx, "
-              f"chain +{(c - u) * 1e3:.0f} µs per audit record ({(c / u - 1) * 100:+.0f} %)")
+        print(
+            f"{name:10} writers {writers}: chained {c:.2f} ms/tx, unchained {u:.2f} ms/tx, "
+            f"chain +{(c - u) * 1e3:.0f} µs per audit record ({(c / u - 1) * 100:+.0f} %)"
+        )
     with Session(db.get_engine(url)) as session:
         report = audit.verify_chain(session)
     outside = sum(b.kind == "unchained" for b in report.breaks)  # written by the unchained rounds, on purpose
-    print(f"{name:10} chain after the runs: {report.head_seq} chained records, breaks {len(report.breaks) - outside} "
-          f"(+{outside} records written with the hook removed)")
+    print(
+        f"{name:10} chain after the runs: {report.head_seq} chained records, breaks {len(report.breaks) - outside} "
+        f"(+{outside} records written with the hook removed)"
+    )
 
 
 def main() -> None:

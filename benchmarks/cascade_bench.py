@@ -51,11 +51,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from render_bench import python_docx_baseline
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine.definition import StepKind  # noqa: E402
+from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, run_cascade, subtree_config
-from gongwen_engine.flows.services.engine import open_engine  # noqa: E402
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number
@@ -78,6 +78,7 @@ def drop_pg_database(name: str) -> None:
 
 # ---- (a) the cascade ---------------------------------------------------------------------------
 
+
 def cascade(out: Path, provinces: list[str] | None) -> tuple[float, int, Engine, float]:
     config = subtree_config(out / ".gongwen" / "config", provinces) if provinces else NATIONAL_CONFIG_DIR
     started = time.perf_counter()
@@ -89,21 +90,27 @@ def cascade(out: Path, provinces: list[str] | None) -> tuple[float, int, Engine,
         issued = session.exec(select(Document).where(Document.file.is_not(None))).all()
         unnumbered = sum(1 for d in issued if not d.doc_number)
         undelivered = sum(
-            1 for d in issued
+            1
+            for d in issued
             if engine.config.children(d.org) and not session.exec(select(func.count()).select_from(Delivery).where(Delivery.document_id == d.id)).one()
         )
         regs = session.exec(select(func.count()).select_from(Registration)).one()
         archived = session.exec(select(func.count()).select_from(ArchiveItem)).one()
     complete = set(s.circulations) == {"done"} and sum(s.circulations.values()) == result.expected
-    print(f"(a) cascade: {result.expected} organisations, {s.documents} issued documents, {s.deliveries} deliveries, {regs} registrations, "
-          f"{archived} archive items, {s.audit_events} audit events")
+    print(
+        f"(a) cascade: {result.expected} organisations, {s.documents} issued documents, {s.deliveries} deliveries, {regs} registrations, "
+        f"{archived} archive items, {s.audit_events} audit events"
+    )
     print(f"    {s.seconds:.1f} s · {result.per_second:.2f} documents/s · {result.expected / s.seconds:.1f} organisations/s · circulations {s.circulations}")
-    print(f"    every circulation done: {complete}; unnumbered {unnumbered}, undelivered {undelivered}, "
-          f"registered {regs}/{result.expected - 1}, archived {archived}/{result.expected}")
+    print(
+        f"    every circulation done: {complete}; unnumbered {unnumbered}, undelivered {undelivered}, "
+        f"registered {regs}/{result.expected - 1}, archived {archived}/{result.expected}"
+    )
     return s.seconds, s.documents, engine, rss_mb
 
 
 # ---- (b) the naive baseline ----------------------------------------------------------------------
+
 
 def parts_of(session: Session, doc: Document) -> list[DocumentContent]:
     parts = [DocumentContent.model_validate(doc.content)]
@@ -126,6 +133,7 @@ def baseline(engine: Engine, folder: Path) -> tuple[float, int]:
 
 # ---- (c) approval-to-delivery latency --------------------------------------------------------------
 
+
 def latency(samples: int, work: Path) -> tuple[float, list[float]]:
     """Leaders approve ``samples`` issuing circulations one after another while a ``gongwen worker``
     process (its default settings) runs; latency = the delivery's time minus the approval's (both
@@ -137,8 +145,9 @@ def latency(samples: int, work: Path) -> tuple[float, list[float]]:
     env = {**os.environ, "GONGWEN_DATABASE_URL": url, "GONGWEN_HOME": str(work / "home"), "GONGWEN_STORAGE": str(work / "storage")}
     engine = open_engine(Settings(home=work / "home", storage=work / "storage", database_url=url))
     _, content = demo_mod.load_notice()
-    worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "gongwen_engine.flows", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     out: list[float] = []
     try:
         for n in range(samples + 1):  # the first one starts the worker's flow run and LibreOffice
@@ -193,12 +202,15 @@ def print_latency(samples: int, work: Path) -> None:
     load = os.getloadavg()[0]
     first, lat = latency(samples, work)
     p50, p95 = statistics.median(lat), statistics.quantiles(lat, n=20, method="inclusive")[18] if len(lat) >= 2 else lat[0]
-    print(f"(c) approval → delivery with a `gongwen worker` running (PostgreSQL, {len(lat)} documents after the first, each to 16 cities): "
-          f"p50 {p50:.2f} s, p95 {p95:.2f} s, max {max(lat):.2f} s (target p95 ≤ 1 s: {'met' if p95 <= 1 else 'NOT met'}; load average {load:.1f}); "
-          f"the first, with the worker's flow run and LibreOffice starting: {first:.2f} s")
+    print(
+        f"(c) approval → delivery with a `gongwen worker` running (PostgreSQL, {len(lat)} documents after the first, each to 16 cities): "
+        f"p50 {p50:.2f} s, p95 {p95:.2f} s, max {max(lat):.2f} s (target p95 ≤ 1 s: {'met' if p95 <= 1 else 'NOT met'}; load average {load:.1f}); "
+        f"the first, with the worker's flow run and LibreOffice starting: {first:.2f} s"
+    )
 
 
 # ---- (d) number allocation -------------------------------------------------------------------------
+
 
 def _allocate(url: str, count: int, documents: list[int], ready, start, finished) -> None:
     engine = db.get_engine(url)
@@ -265,12 +277,16 @@ def numbering(clients: int, per_client: int, issue: bool) -> tuple[float, int, i
 
 
 def print_numbering(per_client: int) -> None:
-    for issue, how in ((True, "as the 编号 step does (issue_doc_number, one prepared statement, own commit)"),
-                       (False, "inside a caller's transaction (db.transaction + allocate_doc_number)")):
+    for issue, how in (
+        (True, "as the 编号 step does (issue_doc_number, one prepared statement, own commit)"),
+        (False, "inside a caller's transaction (db.transaction + allocate_doc_number)"),
+    ):
         load = os.getloadavg()[0]
         rate, n, dup, gaps, cpu_ms = numbering(8, per_client, issue)
-        print(f"(d) number allocation, 8 clients, one prefix, PostgreSQL, {how}: {rate:.0f} numbers/s, {n} numbers, {dup} duplicates, {gaps} gaps, "
-              f"clients' CPU {cpu_ms:.2f} ms per number (target ≥ 1,000/s: {'met' if rate >= 1000 else 'NOT met'}; load average {load:.1f})")
+        print(
+            f"(d) number allocation, 8 clients, one prefix, PostgreSQL, {how}: {rate:.0f} numbers/s, {n} numbers, {dup} duplicates, {gaps} gaps, "
+            f"clients' CPU {cpu_ms:.2f} ms per number (target ≥ 1,000/s: {'met' if rate >= 1000 else 'NOT met'}; load average {load:.1f})"
+        )
 
 
 def _step_client(url: str, work: str, circulations: list[int], ready, start, finished) -> None:
@@ -316,8 +332,10 @@ def print_numbering_in_step(per_client: int) -> None:
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="gongwen-numbering-") as tmp:
         rate, n, dup, gaps, cpu_ms = numbering_in_step(8, per_client, Path(tmp))
-    print(f"(d) the 编号 step (Engine.run_step), 8 client processes, one organisation, PostgreSQL: {rate:.0f} steps/s, {n} documents numbered, "
-          f"{dup} duplicates, {gaps} gaps, clients' CPU {cpu_ms:.1f} ms per step (load average {load:.1f})")
+    print(
+        f"(d) the 编号 step (Engine.run_step), 8 client processes, one organisation, PostgreSQL: {rate:.0f} steps/s, {n} documents numbered, "
+        f"{dup} duplicates, {gaps} gaps, clients' CPU {cpu_ms:.1f} ms per step (load average {load:.1f})"
+    )
 
 
 def main() -> None:

@@ -58,6 +58,7 @@ STEPS_ROOT, STEPS_FORWARDING, STEPS_LEAF = 6, 10, 4
 
 # ---- databases -----------------------------------------------------------------------------------
 
+
 def create_pg_database(prefix: str) -> tuple[str, str]:
     """A fresh database on the PostgreSQL server; returns its name and its psycopg URL."""
     import psycopg
@@ -130,6 +131,7 @@ def cascade_steps(config_dir: Path) -> tuple[int, int]:
 
 # ---- processes -------------------------------------------------------------------------------------
 
+
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     """A process in its own session, so SIGKILL reaches everything it started."""
     with log.open("a") as f:
@@ -185,6 +187,7 @@ def kill_session(proc: subprocess.Popen) -> None:
 
 
 # ---- the campaign ---------------------------------------------------------------------------------
+
 
 @dataclass
 class Kill:
@@ -253,8 +256,18 @@ def wait_and_kill(proc: subprocess.Popen, out: Path, pg_url: str | None, target:
     return Kill("cascade", age, steps)
 
 
-def local_campaign(out: Path, provinces: list[str], kills: int, seed: int, pg_url: str | None, work: Path, children: int | None = None,
-                   jitter: float = 2.0, window: float = 15.0, timeout: float = 3600) -> CampaignResult:
+def local_campaign(
+    out: Path,
+    provinces: list[str],
+    kills: int,
+    seed: int,
+    pg_url: str | None,
+    work: Path,
+    children: int | None = None,
+    jitter: float = 2.0,
+    window: float = 15.0,
+    timeout: float = 3600,
+) -> CampaignResult:
     """Kill ``gongwen cascade`` ``kills`` times, resume it each time, check the invariants."""
     started = time.monotonic()
     result = CampaignResult(log=work / "campaign.log")
@@ -308,6 +321,7 @@ def check(out: Path, env: dict[str, str], log: Path) -> dict:
 
 # ---- distributed mode -------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -334,15 +348,19 @@ class Topology:
     def start_server(self, timeout: float = 300) -> None:
         from gongwen_engine.flows.runtime.distributed import wait_for_server
 
-        self.server = start([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-                            self.server_env, self.work / "server.log")
+        self.server = start(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)], self.server_env, self.work / "server.log"
+        )
         wait_for_server(self.api, self.server, self.work / "server.log", timeout)
 
     def start_worker(self) -> str:
         self.started_workers += 1
         name = f"worker-{self.started_workers}"
-        self.workers[name] = start([sys.executable, "-m", "prefect", "worker", "start", "--pool", self.pool, "--type", "process",
-                                    "--name", name, "--limit", "1"], self.env, self.work / f"{name}.log")
+        self.workers[name] = start(
+            [sys.executable, "-m", "prefect", "worker", "start", "--pool", self.pool, "--type", "process", "--name", name, "--limit", "1"],
+            self.env,
+            self.work / f"{name}.log",
+        )
         return name
 
     def keep_workers(self, wanted: int = 2) -> int:
@@ -361,8 +379,18 @@ class Topology:
                 kill_session(proc)
 
 
-def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int, work: Path, children: int | None = None, jitter: float = 3.0,
-                         window: float = 12.0, server_pause: float = 5.0, timeout: float = 3600) -> CampaignResult:
+def distributed_campaign(
+    out: Path,
+    provinces: list[str],
+    kills: int,
+    seed: int,
+    work: Path,
+    children: int | None = None,
+    jitter: float = 3.0,
+    window: float = 12.0,
+    server_pause: float = 5.0,
+    timeout: float = 3600,
+) -> CampaignResult:
     """Kill the driver, the workers and the Prefect server at random moments of a cascade run on workers."""
     started = time.monotonic()
     result = CampaignResult(log=work / "campaign.log")
@@ -371,14 +399,26 @@ def distributed_campaign(out: Path, provinces: list[str], kills: int, seed: int,
     prefect_db, prefect_url = create_pg_database("prefect_crash")
     app_db, app_url = create_pg_database("gongwen_crash")
     port = free_port()
-    server_env = {**os.environ, "PREFECT_HOME": str(work / "prefect-server"),
-                  "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_url.replace("postgresql://", "postgresql+asyncpg://", 1),
-                  "PREFECT_UI_ENABLED": "false", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                  "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false", "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
-                  "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false"}
+    server_env = {
+        **os.environ,
+        "PREFECT_HOME": str(work / "prefect-server"),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_url.replace("postgresql://", "postgresql+asyncpg://", 1),
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+    }
     server_env.pop("PREFECT_API_URL", None)
-    env = campaign_env(work, app_url, PREFECT_API_URL=f"http://127.0.0.1:{port}/api", GONGWEN_STORAGE=str(out),
-                       GONGWEN_CONFIG_DIR=str(config), GONGWEN_HOME=str(work / "home"), PREFECT_WORKER_QUERY_SECONDS="1")
+    env = campaign_env(
+        work,
+        app_url,
+        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        GONGWEN_STORAGE=str(out),
+        GONGWEN_CONFIG_DIR=str(config),
+        GONGWEN_HOME=str(work / "home"),
+        PREFECT_WORKER_QUERY_SECONDS="1",
+    )
     topo = Topology(work, env, server_env, port, "gongwen-crash")
     try:
         topo.start_server()

@@ -40,7 +40,7 @@ from soak import soak, work_item_checks
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.services.circulations import status_counts
-from gongwen_engine.flows.services.engine import open_engine  # noqa: E402
+from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.invariants import check_invariants
 from gongwen_engine.models import db
 
@@ -69,8 +69,10 @@ def pg_campaign(args: argparse.Namespace, work: Path) -> bool:
             print("== PostgreSQL: connections terminated, server unreachable ==")
             print(injector.summary())
             print("\n".join(result.lines()))
-            print(f"retries: {retries['retried']} transactions run again, {retries['in_doubt_retried']} after an in-doubt commit, "
-                  f"{retries['in_doubt_refused']} in-doubt refusals, {retries['gave_up']} gave up")
+            print(
+                f"retries: {retries['retried']} transactions run again, {retries['in_doubt_retried']} after an in-doubt commit, "
+                f"{retries['in_doubt_refused']} in-doubt refusals, {retries['gave_up']} gave up"
+            )
             print(f"duplicates found: {duplicates(result.violations)}")
             ok = not result.violations and result.tally.total("unexpected") == 0
             ok &= stays_unreachable(proxy, url, work)
@@ -92,8 +94,10 @@ def stays_unreachable(proxy: FaultProxy, url: str, work: Path) -> bool:
     finally:
         proxy.restore()
     clean = proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout and "数据库" in proc.stderr
-    print(f"server down longer than the retries: `gongwen inbox` exit {proc.returncode} after {took:.1f} s, "
-          f"{'clean' if clean else 'NOT clean'}: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else '(no message)'}")
+    print(
+        f"server down longer than the retries: `gongwen inbox` exit {proc.returncode} after {took:.1f} s, "
+        f"{'clean' if clean else 'NOT clean'}: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else '(no message)'}"
+    )
     return clean
 
 
@@ -109,8 +113,10 @@ def sqlite_campaign(args: argparse.Namespace, work: Path) -> bool:
     by_command = Counter(r.args[0] for r in swarm.runs)
     print(f"== SQLite: {len(swarm.runs)} CLI processes in waves of up to {args.processes} at once, one GONGWEN_HOME ({took:.0f} s) ==")
     print("processes: " + ", ".join(f"{k} {v}" for k, v in sorted(by_command.items())))
-    print(f"done {sum(r.returncode == 0 for r in swarm.runs)}, refused cleanly {sum(r.refused for r in swarm.runs)} "
-          f"(e.g. {next((r.stderr.strip().splitlines()[-1] for r in swarm.runs if r.refused), '-')}), crashed {len(crashed)}")
+    print(
+        f"done {sum(r.returncode == 0 for r in swarm.runs)}, refused cleanly {sum(r.refused for r in swarm.runs)} "
+        f"(e.g. {next((r.stderr.strip().splitlines()[-1] for r in swarm.runs if r.refused), '-')}), crashed {len(crashed)}"
+    )
     for r in crashed[:5]:
         print(f"  crashed: gongwen {' '.join(r.args)} → exit {r.returncode}\n    " + (r.stderr.strip() or r.stdout.strip())[-800:].replace("\n", "\n    "))
     print("invariants: " + ", ".join(f"{k} {v}" for k, v in report.checked.items()) + f" · circulations {status_counts(engine)}")

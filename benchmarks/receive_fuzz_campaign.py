@@ -48,8 +48,10 @@ def main() -> int:
                 failures.append((case_seed, name, "".join(traceback.format_exception_only(exc)).strip()))
             progress.update(bar, advance=1)
     seconds = time.perf_counter() - started
-    print(f"cases tried {args.cases} · read {outcomes['read']} · refused {outcomes['refused']} · failures {outcomes['failed']} · "
-          f"{seconds:.1f} s ({args.cases / seconds:.0f} cases/s)")
+    print(
+        f"cases tried {args.cases} · read {outcomes['read']} · refused {outcomes['refused']} · failures {outcomes['failed']} · "
+        f"{seconds:.1f} s ({args.cases / seconds:.0f} cases/s)"
+    )
     for case_seed, name, error in failures[:20]:
         print(f"FAILED seed={case_seed} file={name}: {error}")
     return 1 if failures else 0

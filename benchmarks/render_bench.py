@@ -42,8 +42,10 @@ _RPR_AFTER_W = ("w:kern", "w:position", "w:sz", "w:szCs")
 
 # --- the plain python-docx baseline ----------------------------------------------------------
 
-def _run(paragraph: Paragraph, text: str, font: str = L.FONT_FANGSONG, size: float = L.SANHAO,
-         color: str | None = None, scale: int = 100, latin: str = L.FONT_LATIN) -> None:
+
+def _run(
+    paragraph: Paragraph, text: str, font: str = L.FONT_FANGSONG, size: float = L.SANHAO, color: str | None = None, scale: int = 100, latin: str = L.FONT_LATIN
+) -> None:
     """Add one run with its Latin and East-Asian faces, size, colour and scaling."""
     if not text:
         return
@@ -56,13 +58,24 @@ def _run(paragraph: Paragraph, text: str, font: str = L.FONT_FANGSONG, size: flo
     if color:
         run.font.color.rgb = RGBColor.from_string(color)
     if scale != 100:
-        rpr.insert_element_before(parse_xml(f'<w:w {nsdecls("w")} w:val="{scale}"/>'),
-                                  *_RPR_AFTER_W)
+        rpr.insert_element_before(parse_xml(f'<w:w {nsdecls("w")} w:val="{scale}"/>'), *_RPR_AFTER_W)
 
 
-def _para(document, alignment=None, *, first_line=None, first_line_chars=False, left=None,
-          right=None, hanging=None, before=None, after=None, line=None,
-          page_break=False, right_tab=None) -> Paragraph:
+def _para(
+    document,
+    alignment=None,
+    *,
+    first_line=None,
+    first_line_chars=False,
+    left=None,
+    right=None,
+    hanging=None,
+    before=None,
+    after=None,
+    line=None,
+    page_break=False,
+    right_tab=None,
+) -> Paragraph:
     paragraph = document.add_paragraph()
     fmt = paragraph.paragraph_format
     if alignment is not None:
@@ -97,9 +110,10 @@ def _blank(document, count: int = 1) -> None:
 
 
 def _red_line(paragraph: Paragraph) -> None:
-    paragraph._p.get_or_add_pPr().insert_element_before(parse_xml(
-        f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="{L.RED_LINE_SZ}" '
-        f'w:space="{L.RED_LINE_SPACE}" w:color="{L.RED}"/></w:pBdr>'), *_PPR_AFTER_PBDR)
+    paragraph._p.get_or_add_pPr().insert_element_before(
+        parse_xml(f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="{L.RED_LINE_SZ}" w:space="{L.RED_LINE_SPACE}" w:color="{L.RED}"/></w:pBdr>'),
+        *_PPR_AFTER_PBDR,
+    )
 
 
 def _setup(document) -> None:
@@ -121,10 +135,8 @@ def _setup(document) -> None:
     normal.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
     normal.paragraph_format.space_after = Twips(0)
     normal.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-    normal.element.get_or_add_pPr().insert_element_before(
-        parse_xml(f'<w:snapToGrid {nsdecls("w")} w:val="0"/>'), "w:spacing", "w:ind", "w:jc")
-    normal.element.get_or_add_rPr().insert_element_before(
-        parse_xml(f'<w:spacing {nsdecls("w")} w:val="{L.BODY_CHAR_SPACING}"/>'), *_RPR_AFTER_W)
+    normal.element.get_or_add_pPr().insert_element_before(parse_xml(f'<w:snapToGrid {nsdecls("w")} w:val="0"/>'), "w:spacing", "w:ind", "w:jc")
+    normal.element.get_or_add_rPr().insert_element_before(parse_xml(f'<w:spacing {nsdecls("w")} w:val="{L.BODY_CHAR_SPACING}"/>'), *_RPR_AFTER_W)
     document.settings.odd_and_even_pages_header_footer = True
     for footer, odd in ((section.footer, True), (section.even_page_footer, False)):
         paragraph = footer.paragraphs[0]
@@ -133,7 +145,7 @@ def _setup(document) -> None:
             paragraph.paragraph_format.right_indent = Twips(L.SIHAO_CHAR)
         else:
             paragraph.paragraph_format.left_indent = Twips(L.SIHAO_CHAR)
-        for run in parse_xml(f'<w:p {nsdecls("w")}>{page_number_runs_xml()}</w:p>'):
+        for run in parse_xml(f"<w:p {nsdecls('w')}>{page_number_runs_xml()}</w:p>"):
             paragraph._p.append(run)
 
 
@@ -142,25 +154,23 @@ def _colophon(document, rows: list[ColophonRow]) -> None:
     table.alignment = WD_TABLE_ALIGNMENT.LEFT
     table.autofit = False
     tbl_pr = table._tbl.tblPr
-    tbl_pr.insert(0, parse_xml(
-        f'<w:tblpPr {nsdecls("w")} w:vertAnchor="margin" w:horzAnchor="page" '
-        f'w:tblpX="{L.MARGIN_LEFT}" w:tblpYSpec="bottom"/>'))
+    tbl_pr.insert(0, parse_xml(f'<w:tblpPr {nsdecls("w")} w:vertAnchor="margin" w:horzAnchor="page" w:tblpX="{L.MARGIN_LEFT}" w:tblpYSpec="bottom"/>'))
     for row, spec in zip(table.rows, rows, strict=True):
         cell = row.cells[0]
         cell.width = Twips(L.TYPE_AREA_WIDTH)
         borders = "".join(
             f'<w:{side} w:val="single" w:sz="{size}" w:space="0" w:color="000000"/>'
-            for side, size in (("top", spec.border_top), ("bottom", spec.border_bottom)) if size)
-        cell._tc.get_or_add_tcPr().append(parse_xml(
-            f'<w:tcBorders {nsdecls("w")}>{borders}</w:tcBorders>'))
+            for side, size in (("top", spec.border_top), ("bottom", spec.border_bottom))
+            if size
+        )
+        cell._tc.get_or_add_tcPr().append(parse_xml(f"<w:tcBorders {nsdecls('w')}>{borders}</w:tcBorders>"))
         paragraph = cell.paragraphs[0]
         if spec.kind == "subject":
             _run(paragraph, spec.label, L.FONT_HEITI)
             _run(paragraph, spec.text, L.FONT_XIAOBIAOSONG, latin=L.FONT_XIAOBIAOSONG)
         elif spec.kind == "printing":
             paragraph.paragraph_format.left_indent = Twips(spec.left)
-            paragraph.paragraph_format.tab_stops.add_tab_stop(
-                Twips(L.TYPE_AREA_WIDTH - L.SIHAO_CHAR), WD_TAB_ALIGNMENT.RIGHT)
+            paragraph.paragraph_format.tab_stops.add_tab_stop(Twips(L.TYPE_AREA_WIDTH - L.SIHAO_CHAR), WD_TAB_ALIGNMENT.RIGHT)
             _run(paragraph, f"{spec.text}\t{spec.right_text}", size=L.COLOPHON_SIZE)
         elif spec.kind == "copies":
             paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
@@ -183,17 +193,19 @@ def _body_paragraph(document, p: BodyParagraph) -> None:
 
 def _part(document, part: PartView) -> None:
     for index, (text, font) in enumerate(part.top_lines):
-        _run(_para(document, WD_ALIGN_PARAGRAPH.LEFT, page_break=part.new_page and index == 0),
-             text, font)
-    mark = _para(document, WD_ALIGN_PARAGRAPH.CENTER, before=part.mark_space_before,
-                 after=part.mark_space_after, line=part.mark_fit.line,
-                 page_break=part.new_page and not part.top_lines)
-    _run(mark, part.mark, L.FONT_XIAOBIAOSONG, part.mark_fit.size, L.RED, part.mark_fit.scale,
-         L.FONT_XIAOBIAOSONG)
+        _run(_para(document, WD_ALIGN_PARAGRAPH.LEFT, page_break=part.new_page and index == 0), text, font)
+    mark = _para(
+        document,
+        WD_ALIGN_PARAGRAPH.CENTER,
+        before=part.mark_space_before,
+        after=part.mark_space_after,
+        line=part.mark_fit.line,
+        page_break=part.new_page and not part.top_lines,
+    )
+    _run(mark, part.mark, L.FONT_XIAOBIAOSONG, part.mark_fit.size, L.RED, part.mark_fit.scale, L.FONT_XIAOBIAOSONG)
     _blank(document, 2)
     if part.upward:
-        number = _para(document, WD_ALIGN_PARAGRAPH.LEFT, left=L.CHAR,
-                       right_tab=L.TYPE_AREA_WIDTH - L.CHAR)
+        number = _para(document, WD_ALIGN_PARAGRAPH.LEFT, left=L.CHAR, right_tab=L.TYPE_AREA_WIDTH - L.CHAR)
         _run(number, part.doc_number + "\t")
         _run(number, "签发人：")
         _run(number, part.signer or "", L.FONT_KAITI)
@@ -203,8 +215,7 @@ def _part(document, part: PartView) -> None:
     _red_line(number)
     _para(document, line=L.LINE_UNDER_RED_LINE)
     _blank(document)
-    _run(_para(document, WD_ALIGN_PARAGRAPH.CENTER), part.title, L.FONT_XIAOBIAOSONG, L.ERHAO,
-         latin=L.FONT_XIAOBIAOSONG)
+    _run(_para(document, WD_ALIGN_PARAGRAPH.CENTER), part.title, L.FONT_XIAOBIAOSONG, L.ERHAO, latin=L.FONT_XIAOBIAOSONG)
     if part.recipients:
         _blank(document)
         _run(document.add_paragraph(), part.recipients)
@@ -213,22 +224,18 @@ def _part(document, part: PartView) -> None:
     if part.attachment_notes:
         _blank(document)
         for note in part.attachment_notes:
-            _run(_para(document, WD_ALIGN_PARAGRAPH.LEFT, left=note.left, hanging=note.hanging),
-                 note.text)
+            _run(_para(document, WD_ALIGN_PARAGRAPH.LEFT, left=note.left, hanging=note.hanging), note.text)
     _blank(document)
     signature = part.signature
     if signature.organisation:
-        _run(_para(document, WD_ALIGN_PARAGRAPH.RIGHT, right=signature.organisation_right),
-             signature.organisation)
+        _run(_para(document, WD_ALIGN_PARAGRAPH.RIGHT, right=signature.organisation_right), signature.organisation)
     _run(_para(document, WD_ALIGN_PARAGRAPH.RIGHT, right=signature.date_right), signature.date)
     for note in part.notes:
         _run(_para(document, first_line=2 * L.CHAR, first_line_chars=True), note)
     for attachment in part.attachments:
-        _run(_para(document, WD_ALIGN_PARAGRAPH.LEFT, page_break=True), attachment.label,
-             L.FONT_HEITI)
+        _run(_para(document, WD_ALIGN_PARAGRAPH.LEFT, page_break=True), attachment.label, L.FONT_HEITI)
         _blank(document)
-        _run(_para(document, WD_ALIGN_PARAGRAPH.CENTER), attachment.title,
-             L.FONT_XIAOBIAOSONG, L.ERHAO, latin=L.FONT_XIAOBIAOSONG)
+        _run(_para(document, WD_ALIGN_PARAGRAPH.CENTER), attachment.title, L.FONT_XIAOBIAOSONG, L.ERHAO, latin=L.FONT_XIAOBIAOSONG)
         _blank(document)
         for p in attachment.paragraphs:
             _body_paragraph(document, p)
@@ -247,6 +254,7 @@ def python_docx_baseline(parts: list[DocumentContent], path: Path) -> None:
 
 # --- timing ----------------------------------------------------------------------------------
 
+
 def per_document_ms(write: Callable[[Path], None], folder: Path, count: int) -> float:
     """Median of 5 rounds of ``count // 5`` writes, in ms per document."""
     rounds = []
@@ -261,10 +269,12 @@ def per_document_ms(write: Callable[[Path], None], folder: Path, count: int) -> 
 
 def same_text(first: Path, second: Path) -> bool:
     """Both files hold the same paragraphs (body and colophon table) with the same text."""
+
     def texts(path: Path) -> list[str]:
         document = docx.Document(str(path))
         cells = [c.text for t in document.tables for r in t.rows for c in r.cells]
         return [p.text for p in document.paragraphs] + cells
+
     return texts(first) == texts(second)
 
 

@@ -28,7 +28,7 @@ import psycopg
 from soak import soak
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.services.engine import open_engine  # noqa: E402
+from gongwen_engine.flows.services.engine import open_engine
 
 PG_ADMIN = os.environ.get("GONGWEN_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -111,10 +111,12 @@ def main() -> None:
             print(cost.row(name))
         print(run.total.row("all"))
     med = statistics.median
-    print(f"median of {len(runs)} runs, per step: wall {med(1000 * r.total.wall / r.total.steps for r in runs):.1f} ms, "
-          f"cpu {med(1000 * r.total.cpu / r.total.steps for r in runs):.1f} ms, "
-          f"statements {med(r.total.statements / r.total.steps for r in runs):.1f}; "
-          f"load average {med(r.load[0] for r in runs):.1f}")
+    print(
+        f"median of {len(runs)} runs, per step: wall {med(1000 * r.total.wall / r.total.steps for r in runs):.1f} ms, "
+        f"cpu {med(1000 * r.total.cpu / r.total.steps for r in runs):.1f} ms, "
+        f"statements {med(r.total.statements / r.total.steps for r in runs):.1f}; "
+        f"load average {med(r.load[0] for r in runs):.1f}"
+    )
 
 
 if __name__ == "__main__":

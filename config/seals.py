@@ -81,8 +81,12 @@ class SealConfig:
         if entry.passphrase_env:
             value = os.environ.get(entry.passphrase_env)
             if value is None:
-                raise self.error(org_code, "passphrase_env", f"environment variable {entry.passphrase_env} (the key's passphrase) is not set",
-                                  f"export {entry.passphrase_env}=... in the environment of every gongwen worker")
+                raise self.error(
+                    org_code,
+                    "passphrase_env",
+                    f"environment variable {entry.passphrase_env} (the key's passphrase) is not set",
+                    f"export {entry.passphrase_env}=... in the environment of every gongwen worker",
+                )
             return value.encode()
         if entry.passphrase_file:
             try:

@@ -191,8 +191,12 @@ def load_yaml(path: Path, fast: bool = True) -> YamlDoc:
     except (RecursionError, _TooDeep):
         raise SourceError(path, None, "nested too deeply to read", "flatten the lists and maps (a config file needs only a few levels)") from None
     except _TooLarge:
-        raise SourceError(path, None, f"too large: more than {MAX_VALUES:,} values once anchors and aliases (&, *) are expanded",
-                          "write the values out instead of repeating aliases") from None
+        raise SourceError(
+            path,
+            None,
+            f"too large: more than {MAX_VALUES:,} values once anchors and aliases (&, *) are expanded",
+            "write the values out instead of repeating aliases",
+        ) from None
 
 
 def _load_yaml(path: Path, fast: bool) -> YamlDoc:
@@ -254,8 +258,12 @@ def _check_version(path: Path, text: str) -> None:
     """Refuse a %YAML directive naming a version the round-trip parser cannot read, at its line."""
     for match in re.finditer(r"^%YAML[ \t]+(\S*)", text, re.MULTILINE):
         if match.group(1) not in YAML_VERSIONS:
-            raise SourceError(path, text.count("\n", 0, match.start()) + 1, f"unsupported YAML version '%YAML {match.group(1)}'",
-                              "remove the %YAML line (the files are YAML 1.2)")
+            raise SourceError(
+                path,
+                text.count("\n", 0, match.start()) + 1,
+                f"unsupported YAML version '%YAML {match.group(1)}'",
+                "remove the %YAML line (the files are YAML 1.2)",
+            )
 
 
 MAX_NESTING = 100  # lists and maps inside each other; config files need a handful (the parsers recurse per level)

@@ -84,6 +84,7 @@ def _bytes_io(data: bytes):
 
 # ---- the archive stamp ------------------------------------------------------------------------------
 
+
 def stamp_xml(stamp: ArchiveStamp) -> str:
     """A 45 × 16 mm floating table of six 15 × 8 mm cells, centred 12 mm below the top edge of the
     first page (the blank 天头 above the type area), red like an ink stamp."""
@@ -129,7 +130,7 @@ def stamp_docx(data: bytes, stamp: ArchiveStamp) -> bytes:
                 match = re.search(r"<w:body>", xml)
                 if match is None:
                     raise ValueError("the .docx has no <w:body>: not a WordprocessingML document")
-                xml = xml[: match.end()] + stamp_xml(stamp) + xml[match.end():]
+                xml = xml[: match.end()] + stamp_xml(stamp) + xml[match.end() :]
                 body = xml.encode("utf-8")
             dst.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
@@ -170,6 +171,7 @@ def _is_stamp(tbl: etree._Element) -> bool:
 
 
 # ---- pages with text (页数) ----------------------------------------------------------------------------
+
 
 def pages_with_text(files: list[tuple[Path, str]]) -> list[tuple[int, str]]:
     """(pages that carry text, method) for each (path, sha256). Measured: 'pdfium' for a PDF

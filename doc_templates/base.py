@@ -32,7 +32,9 @@ FIXED_CORE_TIME = datetime(2012, 7, 1, tzinfo=UTC)  # GB/T 9704-2012 took effect
 # Parts python-docx's default template carries that a GB/T 9704 document does not need.
 _DROPPED_DOCUMENT_RELS = {
     "http://schemas.microsoft.com/office/2007/relationships/stylesWithEffects",
-    RT.CUSTOM_XML, RT.NUMBERING, RT.WEB_SETTINGS,
+    RT.CUSTOM_XML,
+    RT.NUMBERING,
+    RT.WEB_SETTINGS,
 }
 _DROPPED_PACKAGE_RELS = {RT.THUMBNAIL}
 # Styles kept from the default template: the defaults every part may point at implicitly.
@@ -57,8 +59,7 @@ class BasePackage:
 
 def rfonts_xml(east_asia: str, latin: str = L.FONT_LATIN) -> str:
     """``w:rFonts`` naming the East-Asian face and the Latin face (digits, letters)."""
-    return (f'<w:rFonts {nsdecls("w")} w:ascii="{latin}" w:hAnsi="{latin}" w:cs="{latin}" '
-            f'w:eastAsia="{east_asia}" w:hint="eastAsia"/>')
+    return f'<w:rFonts {nsdecls("w")} w:ascii="{latin}" w:hAnsi="{latin}" w:cs="{latin}" w:eastAsia="{east_asia}" w:hint="eastAsia"/>'
 
 
 def _set_page(section: Section) -> None:
@@ -74,9 +75,7 @@ def _set_page(section: Section) -> None:
     sect_pr = section._sectPr
     for grid in sect_pr.findall(qn("w:docGrid")):
         sect_pr.remove(grid)
-    sect_pr.append(parse_xml(
-        f'<w:docGrid {nsdecls("w")} w:type="linesAndChars" w:linePitch="{L.LINE_PITCH}" '
-        f'w:charSpace="{L.CHAR_SPACE}"/>'))
+    sect_pr.append(parse_xml(f'<w:docGrid {nsdecls("w")} w:type="linesAndChars" w:linePitch="{L.LINE_PITCH}" w:charSpace="{L.CHAR_SPACE}"/>'))
 
 
 def _set_styles(document: docx.document.Document) -> None:
@@ -92,48 +91,60 @@ def _set_styles(document: docx.document.Document) -> None:
     defaults.find(qn("w:pPrDefault")).clear()  # the template's 10 pt after / 1.15 lines
     rpr_default = defaults.find(qn("w:rPrDefault"))
     rpr_default.clear()
-    rpr_default.append(parse_xml(
-        f'<w:rPr {nsdecls("w")}>{rfonts_xml(L.FONT_FANGSONG)}<w:kern w:val="2"/>'
-        f'<w:sz w:val="{size}"/><w:szCs w:val="{size}"/>'
-        f'<w:lang w:val="en-US" w:eastAsia="zh-CN" w:bidi="ar-SA"/></w:rPr>'))
+    rpr_default.append(
+        parse_xml(
+            f'<w:rPr {nsdecls("w")}>{rfonts_xml(L.FONT_FANGSONG)}<w:kern w:val="2"/>'
+            f'<w:sz w:val="{size}"/><w:szCs w:val="{size}"/>'
+            f'<w:lang w:val="en-US" w:eastAsia="zh-CN" w:bidi="ar-SA"/></w:rPr>'
+        )
+    )
     normal = document.styles["Normal"].element
     for child in list(normal):
         if child.tag in (qn("w:pPr"), qn("w:rPr")):
             normal.remove(child)
-    normal.append(parse_xml(
-        f'<w:pPr {nsdecls("w")}><w:widowControl w:val="0"/><w:snapToGrid w:val="0"/>'
-        f'<w:spacing w:line="{L.LINE_PITCH}" w:lineRule="exact"/><w:jc w:val="both"/></w:pPr>'))
-    normal.append(parse_xml(
-        f'<w:rPr {nsdecls("w")}>{rfonts_xml(L.FONT_FANGSONG)}'
-        f'<w:spacing w:val="{L.BODY_CHAR_SPACING}"/>'
-        f'<w:sz w:val="{size}"/><w:szCs w:val="{size}"/></w:rPr>'))
+    normal.append(
+        parse_xml(
+            f'<w:pPr {nsdecls("w")}><w:widowControl w:val="0"/><w:snapToGrid w:val="0"/>'
+            f'<w:spacing w:line="{L.LINE_PITCH}" w:lineRule="exact"/><w:jc w:val="both"/></w:pPr>'
+        )
+    )
+    normal.append(
+        parse_xml(
+            f"<w:rPr {nsdecls('w')}>{rfonts_xml(L.FONT_FANGSONG)}"
+            f'<w:spacing w:val="{L.BODY_CHAR_SPACING}"/>'
+            f'<w:sz w:val="{size}"/><w:szCs w:val="{size}"/></w:rPr>'
+        )
+    )
 
 
 def page_number_runs_xml() -> str:
     """页码 "— N —": em dashes around a PAGE field, 四号 half-width 宋体."""
     size = L.pt_to_half_points(L.PAGE_NUMBER_SIZE)
-    rpr = (f'<w:rPr>{rfonts_xml(L.FONT_SONGTI, L.FONT_SONGTI)}'
-           f'<w:sz w:val="{size}"/><w:szCs w:val="{size}"/></w:rPr>')
+    rpr = f'<w:rPr>{rfonts_xml(L.FONT_SONGTI, L.FONT_SONGTI)}<w:sz w:val="{size}"/><w:szCs w:val="{size}"/></w:rPr>'
 
     def run(inner: str) -> str:
         return f"<w:r>{rpr}{inner}</w:r>"
 
-    return (run('<w:t xml:space="preserve">— </w:t>')
-            + run('<w:fldChar w:fldCharType="begin"/>')
-            + run('<w:instrText xml:space="preserve"> PAGE </w:instrText>')
-            + run('<w:fldChar w:fldCharType="separate"/>')
-            + run("<w:t>1</w:t>")
-            + run('<w:fldChar w:fldCharType="end"/>')
-            + run('<w:t xml:space="preserve"> —</w:t>'))
+    return (
+        run('<w:t xml:space="preserve">— </w:t>')
+        + run('<w:fldChar w:fldCharType="begin"/>')
+        + run('<w:instrText xml:space="preserve"> PAGE </w:instrText>')
+        + run('<w:fldChar w:fldCharType="separate"/>')
+        + run("<w:t>1</w:t>")
+        + run('<w:fldChar w:fldCharType="end"/>')
+        + run('<w:t xml:space="preserve"> —</w:t>')
+    )
 
 
 def _page_number_paragraph_xml(odd: bool) -> str:
     """Odd pages: right-aligned one 四号 character in from the right; even: mirrored."""
     indent = f'w:right="{L.SIHAO_CHAR}"' if odd else f'w:left="{L.SIHAO_CHAR}"'
-    return (f'<w:p {nsdecls("w")}><w:pPr><w:pStyle w:val="Footer"/>'
-            f'<w:spacing w:line="{L.PAGE_NUMBER_LINE}" w:lineRule="exact"/><w:ind {indent}/>'
-            f'<w:jc w:val="{"right" if odd else "left"}"/></w:pPr>'
-            f"{page_number_runs_xml()}</w:p>")
+    return (
+        f'<w:p {nsdecls("w")}><w:pPr><w:pStyle w:val="Footer"/>'
+        f'<w:spacing w:line="{L.PAGE_NUMBER_LINE}" w:lineRule="exact"/><w:ind {indent}/>'
+        f'<w:jc w:val="{"right" if odd else "left"}"/></w:pPr>'
+        f"{page_number_runs_xml()}</w:p>"
+    )
 
 
 def _set_footers(section: Section) -> None:
@@ -152,17 +163,15 @@ def _font_table_xml() -> bytes:
         fonts.append(
             f'<w:font w:name="{name}"><w:altName w:val="{L.FONT_FALLBACKS[name]}"/>'
             f'<w:charset w:val="86"/><w:family w:val="{_FONT_FAMILY.get(name, "roman")}"/>'
-            f'<w:pitch w:val="variable"/></w:font>')
-    fonts.append(f'<w:font w:name="{L.FONT_LATIN}"><w:charset w:val="00"/>'
-                 '<w:family w:val="roman"/><w:pitch w:val="variable"/></w:font>')
-    return ("<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
-            f'<w:fonts {nsdecls("w")}>{"".join(fonts)}</w:fonts>').encode()
+            f'<w:pitch w:val="variable"/></w:font>'
+        )
+    fonts.append(f'<w:font w:name="{L.FONT_LATIN}"><w:charset w:val="00"/><w:family w:val="roman"/><w:pitch w:val="variable"/></w:font>')
+    return (f"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n<w:fonts {nsdecls('w')}>{''.join(fonts)}</w:fonts>").encode()
 
 
 def _drop_unused_parts(document: docx.document.Document) -> None:
     """Remove the template's stylesWithEffects, customXml, numbering, webSettings, thumbnail."""
-    for rels, dropped in ((document.part.rels, _DROPPED_DOCUMENT_RELS),
-                          (document.part.package.rels, _DROPPED_PACKAGE_RELS)):
+    for rels, dropped in ((document.part.rels, _DROPPED_DOCUMENT_RELS), (document.part.package.rels, _DROPPED_PACKAGE_RELS)):
         for rid in [rid for rid, rel in rels.items() if rel.reltype in dropped]:
             del rels[rid]
 
@@ -229,7 +238,6 @@ def base_package() -> BasePackage:
         for info in source.infolist():
             if info.filename == DOCUMENT_PART:
                 continue
-            data = (_font_table_xml() if info.filename == "word/fontTable.xml"
-                    else source.read(info.filename))
+            data = _font_table_xml() if info.filename == "word/fontTable.xml" else source.read(info.filename)
             target.writestr(zip_entry(info.filename), data, compresslevel=6)
     return BasePackage(zip_bytes=out.getvalue(), document_head=head, sect_pr=sect_pr)

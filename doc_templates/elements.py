@@ -30,8 +30,7 @@ _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (3, re.compile(r"[0-9]+[.．](?![0-9])")),  # 1. / 1． but not 1.5万
     (4, re.compile(r"[（(][0-9]+[）)]")),
 )
-HEADING_FONTS = {0: L.FONT_FANGSONG, 1: L.FONT_HEITI, 2: L.FONT_KAITI,
-                 3: L.FONT_FANGSONG, 4: L.FONT_FANGSONG}
+HEADING_FONTS = {0: L.FONT_FANGSONG, 1: L.FONT_HEITI, 2: L.FONT_KAITI, 3: L.FONT_FANGSONG, 4: L.FONT_FANGSONG}
 
 
 def clean_text(text: str) -> str:
@@ -169,8 +168,7 @@ def signature_block(content: DocumentContent) -> SignatureBlock:
     else:
         date_right_em = max(2.0, org_em - date_em) if organisation else 2.0
         org_right_em = date_right_em + date_em + 2.0 - org_em
-    return SignatureBlock(organisation, round(org_right_em * L.CHAR), date,
-                          round(date_right_em * L.CHAR))
+    return SignatureBlock(organisation, round(org_right_em * L.CHAR), date, round(date_right_em * L.CHAR))
 
 
 def note_text(note: str) -> str:
@@ -199,10 +197,9 @@ class ColophonRow:
 
 
 def _list_row(label: str, names: list[str], stop: str) -> ColophonRow:
-    """"抄送：A，B。" one 四号 character in on both sides, continuation after the colon."""
+    """ "抄送：A，B。" one 四号 character in on both sides, continuation after the colon."""
     hanging = round(L.text_width_em(label) * L.SIHAO_CHAR)
-    return ColophonRow("list", label, "，".join(clean_text(n) for n in names) + stop,
-                       left=L.SIHAO_CHAR + hanging, hanging=hanging)
+    return ColophonRow("list", label, "，".join(clean_text(n) for n in names) + stop, left=L.SIHAO_CHAR + hanging, hanging=hanging)
 
 
 def colophon_rows(content: DocumentContent) -> list[ColophonRow]:
@@ -221,15 +218,15 @@ def colophon_rows(content: DocumentContent) -> list[ColophonRow]:
         ruled.append(_list_row("发：", legacy.distribute_to, ""))
     if content.printed_by or content.printed_on:
         printed_on = f"{format_cn_date(content.printed_on)}印发" if content.printed_on else ""
-        ruled.append(ColophonRow("printing", "", clean_text(content.printed_by or ""),
-                                 left=L.SIHAO_CHAR, right_text=printed_on))
+        ruled.append(ColophonRow("printing", "", clean_text(content.printed_by or ""), left=L.SIHAO_CHAR, right_text=printed_on))
     tail: list[ColophonRow] = []
     if legacy.copies_printed:
         tail.append(ColophonRow("copies", "", f"（共印{legacy.copies_printed}份）"))
     last = len(ruled) - 1
-    ruled = [replace(row, border_top=L.COLOPHON_THICK_SZ if i == 0 else 0,
-                     border_bottom=L.COLOPHON_THICK_SZ if i == last else L.COLOPHON_THIN_SZ)
-             for i, row in enumerate(ruled)]
+    ruled = [
+        replace(row, border_top=L.COLOPHON_THICK_SZ if i == 0 else 0, border_bottom=L.COLOPHON_THICK_SZ if i == last else L.COLOPHON_THIN_SZ)
+        for i, row in enumerate(ruled)
+    ]
     return head + ruled + tail
 
 
@@ -243,12 +240,12 @@ class AttachmentView:
 
 
 def attachment_views(attachments: list[Attachment]) -> list[AttachmentView]:
-    """"附件" alone for a single attachment, "附件1", "附件2"… for several."""
+    """ "附件" alone for a single attachment, "附件1", "附件2"… for several."""
     single = len(attachments) == 1
-    return [AttachmentView("附件" if single else f"附件{number}",
-                           title_text(attachment.title),
-                           [body_paragraph(p) for p in attachment.body])
-            for number, attachment in enumerate(attachments, start=1)]
+    return [
+        AttachmentView("附件" if single else f"附件{number}", title_text(attachment.title), [body_paragraph(p) for p in attachment.body])
+        for number, attachment in enumerate(attachments, start=1)
+    ]
 
 
 def title_text(title: str) -> str:
@@ -282,10 +279,11 @@ class PartView:
 
 def part_view(content: DocumentContent, new_page: bool) -> PartView:
     """Lay out one :class:`DocumentContent` (see the module docstring)."""
-    top_lines = [(clean_text(text), font) for text, font in (
-        (content.copy_number, L.FONT_FANGSONG),
-        (content.security, L.FONT_HEITI),
-        (content.urgency, L.FONT_HEITI)) if text]
+    top_lines = [
+        (clean_text(text), font)
+        for text, font in ((content.copy_number, L.FONT_FANGSONG), (content.security, L.FONT_HEITI), (content.urgency, L.FONT_HEITI))
+        if text
+    ]
     mark = clean_text(content.issuer_mark)
     mark_fit = fit_mark(mark)
     before, after = mark_spacing(len(top_lines), mark_fit.line)
@@ -303,8 +301,7 @@ def part_view(content: DocumentContent, new_page: bool) -> PartView:
         title=title_text(content.title),
         recipients=f"{recipients}：" if recipients else "",
         paragraphs=[body_paragraph(p) for p in content.body],
-        attachment_notes=attachment_note_lines(content.attachment_notes)
-        if content.attachment_notes else [],
+        attachment_notes=attachment_note_lines(content.attachment_notes) if content.attachment_notes else [],
         signature=signature_block(content),
         notes=[note_text(n) for n in content.notes],
         attachments=attachment_views(content.attachments),

@@ -98,8 +98,7 @@ LINE_PITCH = 579
 BODY_SIZE = SANHAO  # 三号: the default font size, also the Normal style's size
 
 
-def grid_char_space(width_twips: int = TYPE_AREA_WIDTH, chars: int = CHARS_PER_LINE,
-                    font_pt: float = BODY_SIZE) -> int:
+def grid_char_space(width_twips: int = TYPE_AREA_WIDTH, chars: int = CHARS_PER_LINE, font_pt: float = BODY_SIZE) -> int:
     """``w:charSpace`` for ``chars`` characters per line: the pitch minus the Normal font size.
 
     Word and LibreOffice both take the character pitch as the Normal style's East-Asian font

@@ -112,7 +112,7 @@ def remove_profiles_of_dead_processes(folder: Path | None = None) -> list[Path]:
     process removes those whose process is gone. Returns what was removed."""
     removed = []
     for path in Path(folder or tempfile.gettempdir()).glob(f"{PROFILE_PREFIX}*-*"):
-        pid = path.name[len(PROFILE_PREFIX):].split("-", 1)[0]
+        pid = path.name[len(PROFILE_PREFIX) :].split("-", 1)[0]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
@@ -134,6 +134,7 @@ def _remove_profiles() -> None:
 
 
 # ---- the warm LibreOffice (uno_bridge.py) ----------------------------------------------------------
+
 
 class BridgeUnavailable(RuntimeError):
     """No Python with ``uno`` (python3-uno not installed): use the one-shot path."""
@@ -225,8 +226,7 @@ class WarmConverter:
         try:
             # Its own process group: killing the group takes LibreOffice with it. stdin stays
             # ours: when this process dies, the bridge reads its end and stops LibreOffice.
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                          start_new_session=True, close_fds=True)
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         except OSError as exc:
             raise BridgeUnavailable(f"{self.python}: {exc}") from None
         self._buffer = b""
@@ -313,8 +313,11 @@ def _give_up_on_uno(reason: str) -> None:
     global _uno_missing
     with _warm_lock:
         if not _uno_missing:
-            log.warning("LibreOffice's Python bridge is unavailable (%s): converting with one soffice run per call, "
-                        "about 1 s more each. Install it: apt-get install -y --no-install-recommends python3-uno", reason)
+            log.warning(
+                "LibreOffice's Python bridge is unavailable (%s): converting with one soffice run per call, "
+                "about 1 s more each. Install it: apt-get install -y --no-install-recommends python3-uno",
+                reason,
+            )
         _uno_missing = True
 
 
@@ -359,8 +362,18 @@ def one_shot_docx_to_pdf(docx_files: list[Path], out_dir: Path) -> list[Path]:
     """Convert ``docx_files`` with one ``soffice --convert-to`` run (its start-up, ~1 s, is most
     of the cost); returns the PDFs in ``out_dir``, in the same order."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [soffice(), f"-env:UserInstallation=file://{_profile()}", "--headless", "--norestore", "--nologo",
-           "--convert-to", PDF_FILTER, "--outdir", str(out_dir), *(str(f) for f in docx_files)]
+    cmd = [
+        soffice(),
+        f"-env:UserInstallation=file://{_profile()}",
+        "--headless",
+        "--norestore",
+        "--nologo",
+        "--convert-to",
+        PDF_FILTER,
+        "--outdir",
+        str(out_dir),
+        *(str(f) for f in docx_files),
+    ]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=SOFFICE_TIMEOUT_S, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:

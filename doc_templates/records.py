@@ -179,8 +179,7 @@ def run_content_xml(text: str) -> Markup:
 
 @cache
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "record_sheets"), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "record_sheets"), autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["wt"] = run_content_xml
     env.globals["S"] = SheetStyle()
     return env.get_template("document.xml.j2")
@@ -189,8 +188,7 @@ def _template() -> jinja2.Template:
 def record_document_xml(heading: str, rows: list[tuple[str, str]]) -> str:
     """``word/document.xml`` of a record: the heading, then one table row per (label, text)."""
     base = record_base()
-    return _template().render(head=Markup(base.head), table_head=Markup(base.table_head), sect_pr=Markup(base.sect_pr),
-                              heading=heading, rows=rows)
+    return _template().render(head=Markup(base.head), table_head=Markup(base.table_head), sect_pr=Markup(base.sect_pr), heading=heading, rows=rows)
 
 
 def record_docx_bytes(heading: str, rows: list[tuple[str, str]]) -> bytes:

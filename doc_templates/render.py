@@ -87,8 +87,7 @@ def part_views(parts: Sequence[DocumentContent]) -> list[PartView]:
 def render_document_xml(parts: Sequence[DocumentContent]) -> str:
     """``word/document.xml`` for the parts, one after another."""
     base = base_package()
-    return _template().render(head=Markup(base.document_head), sect_pr=Markup(base.sect_pr),
-                              parts=part_views(parts))
+    return _template().render(head=Markup(base.document_head), sect_pr=Markup(base.sect_pr), parts=part_views(parts))
 
 
 def render_docx_bytes(parts: Sequence[DocumentContent]) -> bytes:

@@ -136,6 +136,7 @@ def seal_box(spot: SignatureSpot, diameter_mm: float) -> Box:
 
 # ---- the specimen seal (样章) ------------------------------------------------------------------
 
+
 @functools.cache
 def cjk_font_file() -> tuple[str, int]:
     """A bold CJK font (file, index) from fontconfig, for the specimen's lettering."""

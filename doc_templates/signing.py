@@ -55,6 +55,7 @@ class SigningError(DefinitionError):
 
 # ---- keys and certificates ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SigningIdentity:
     """签名身份: an organisation's private key, its certificate and the chain up to a root."""
@@ -115,6 +116,7 @@ def load_certificate(path: Path) -> x509.Certificate:
 
 # ---- the demo certificate authority ---------------------------------------------------------------
 
+
 def _write_private(path: Path, data: bytes) -> None:
     """Atomically write a file readable by its owner only."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -147,12 +149,14 @@ def fit_common_name(text: str) -> str:
 
 
 def _name(common: str, organisation: str) -> x509.Name:
-    return x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"{DEMO_MARK}证书（非真实机构证书）"),
-        x509.NameAttribute(NameOID.COMMON_NAME, fit_common_name(common)),
-    ])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"{DEMO_MARK}证书（非真实机构证书）"),
+            x509.NameAttribute(NameOID.COMMON_NAME, fit_common_name(common)),
+        ]
+    )
 
 
 @dataclass
@@ -234,6 +238,7 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key: Any) -> x509.Cer
 
 # ---- signing ----------------------------------------------------------------------------------
 
+
 class Keyring:
     """The signing identities and trust roots a seals file (``config/seals.py``) names, each
     identity loaded once: the configured key of an organisation, or a demo certificate."""
@@ -253,9 +258,12 @@ class Keyring:
         entry = seals.entry(org.code)
         if not entry.has_key:
             if not seals.file.demo_certificates:
-                raise SourceError(seals.path, seals.doc.line_of(("organisations",)) if seals.doc else None,
-                                  f"organisation '{org.code}' ({org.name}) has no signing key, and demo_certificates is off",
-                                  f"add organisations: {{{org.code}: {{pkcs12: ...}}}} to {SEALS_FILE}, or set demo_certificates: true for a demo")
+                raise SourceError(
+                    seals.path,
+                    seals.doc.line_of(("organisations",)) if seals.doc else None,
+                    f"organisation '{org.code}' ({org.name}) has no signing key, and demo_certificates is off",
+                    f"add organisations: {{{org.code}: {{pkcs12: ...}}}} to {SEALS_FILE}, or set demo_certificates: true for a demo",
+                )
             return self.demo_authority().identity(org.code, org.name)
         passphrase = seals.passphrase(org.code, entry)
         try:
@@ -323,8 +331,12 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, re
         centred = layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins.uniform(0))
         style = StaticStampStyle(background=PdfImage(image), background_opacity=1.0, border_width=0, background_layout=centred)
     meta = signers.PdfSignatureMetadata(
-        field_name=SIGNATURE_FIELD, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
-        reason=reason, location=location, name=identity.subject,
+        field_name=SIGNATURE_FIELD,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=reason,
+        location=location,
+        name=identity.subject,
     )
     out = io.BytesIO()
     signers.PdfSigner(meta, signer=signer, stamp_style=style).sign_pdf(writer, output=out)
@@ -332,6 +344,7 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, re
 
 
 # ---- verification -----------------------------------------------------------------------------
+
 
 class CheckStatus(StrEnum):
     """核验结果."""

@@ -57,10 +57,18 @@ def die_with_parent() -> None:
 
 def start_office(soffice: str, profile: str, pipe: str) -> subprocess.Popen[bytes]:
     """soffice.bin itself (not the ``soffice`` script, whose oosplash would fork it out of reach)."""
-    cmd = [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--invisible", "--nologo",
-           "--norestore", "--nodefault", "--nolockcheck", f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"]
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=die_with_parent)
+    cmd = [
+        soffice,
+        f"-env:UserInstallation=file://{profile}",
+        "--headless",
+        "--invisible",
+        "--nologo",
+        "--norestore",
+        "--nodefault",
+        "--nolockcheck",
+        f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext",
+    ]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
 
 
 def connect(office: subprocess.Popen[bytes], pipe: str) -> Any:
@@ -101,8 +109,7 @@ def typed(spec: dict[str, Any]) -> object:
 def convert(desktop: Any, src: str, dst: str, export_filter: str, data: dict[str, dict[str, Any]]) -> None:
     import uno
 
-    document = desktop.loadComponentFromURL(uno.systemPathToFileUrl(src), "_blank", 0,
-                                            properties(Hidden=True, ReadOnly=True, UpdateDocMode=0))
+    document = desktop.loadComponentFromURL(uno.systemPathToFileUrl(src), "_blank", 0, properties(Hidden=True, ReadOnly=True, UpdateDocMode=0))
     if document is None:
         raise RuntimeError(f"LibreOffice could not open {os.path.basename(src)}")
     try:

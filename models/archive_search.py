@@ -112,9 +112,16 @@ def search_row(item: ArchiveItem, body: str) -> ArchiveSearch:
     if item.id is None:
         raise ValueError("an archive item is indexed once it is stored (it has no id yet)")
     return ArchiveSearch(
-        item_id=item.id, fonds=item.fonds, year=item.year, retention=item.retention, issuer=item.responsible, dated=item.dated,
-        facets=facets(item.fonds, item.year, item.retention, item.dated, item.responsible, item.id), title_terms=bigrams(normalise(item.title)),
-        body_terms=bigrams(normalise(body)), text=f"{item.title}\n{body}",
+        item_id=item.id,
+        fonds=item.fonds,
+        year=item.year,
+        retention=item.retention,
+        issuer=item.responsible,
+        dated=item.dated,
+        facets=facets(item.fonds, item.year, item.retention, item.dated, item.responsible, item.id),
+        title_terms=bigrams(normalise(item.title)),
+        body_terms=bigrams(normalise(body)),
+        text=f"{item.title}\n{body}",
     )
 
 
@@ -124,16 +131,20 @@ def index_item(session: Session, item: ArchiveItem, body: str) -> None:
     sqlite = session.get_bind().dialect.name == "sqlite"
     if old is not None:
         if sqlite:
-            session.execute(text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, facets, title_terms, body_terms) VALUES('delete', :id, :f, :t, :b)"),
-                            {"id": old.item_id, "f": old.facets, "t": old.title_terms, "b": old.body_terms})
+            session.execute(
+                text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, facets, title_terms, body_terms) VALUES('delete', :id, :f, :t, :b)"),
+                {"id": old.item_id, "f": old.facets, "t": old.title_terms, "b": old.body_terms},
+            )
         session.delete(old)
         session.flush()
     row = search_row(item, body)
     session.add(row)
     session.flush()
     if sqlite:
-        session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, facets, title_terms, body_terms) VALUES(:id, :f, :t, :b)"),
-                        {"id": row.item_id, "f": row.facets, "t": row.title_terms, "b": row.body_terms})
+        session.execute(
+            text(f"INSERT INTO {FTS_TABLE}(rowid, facets, title_terms, body_terms) VALUES(:id, :f, :t, :b)"),
+            {"id": row.item_id, "f": row.facets, "t": row.title_terms, "b": row.body_terms},
+        )
 
 
 def rebuild_index(session: Session) -> None:
@@ -143,6 +154,7 @@ def rebuild_index(session: Session) -> None:
 
 
 # ---- queries ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class SearchQuery:
@@ -264,9 +276,13 @@ def _ranked(session: Session, query: SearchQuery, phrases: list[list[str]]) -> l
     """The newest ``RANK_WINDOW`` matches (every filter is in the index expression), ranked; best ``limit``."""
     if session.get_bind().dialect.name == "sqlite":
         # FTS5 unranked and newest first walks its doclists backwards and stops at the window
-        rows = session.execute(text(
-            f"SELECT s.item_id, s.title_terms, s.body_terms FROM (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q ORDER BY rowid DESC LIMIT :n) f "
-            "JOIN archivesearch s ON s.item_id = f.rowid"), {"q": fts5_expression(query), "n": RANK_WINDOW}).all()
+        rows = session.execute(
+            text(
+                f"SELECT s.item_id, s.title_terms, s.body_terms FROM (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q ORDER BY rowid DESC LIMIT :n) f "
+                "JOIN archivesearch s ON s.item_id = f.rowid"
+            ),
+            {"q": fts5_expression(query), "n": RANK_WINDOW},
+        ).all()
     else:
         ids = _pg_newest(session, query, RANK_WINDOW)
         rows = session.execute(text("SELECT item_id, title_terms, body_terms FROM archivesearch WHERE item_id = ANY(:ids)"), {"ids": ids}).all() if ids else []
@@ -294,22 +310,34 @@ def _pg_newest(session: Session, query: SearchQuery, n: int) -> list[int]:
     terms: most rows share them, and intersecting their long posting lists costs more than it saves."""
     expression = tsquery_expression(query)
     params = {"q": expression, "fonds": query.fonds, "retention": query.retention or None, "n": n, "scan": PG_SCAN_ROWS}
-    ids = [row[0] for row in session.execute(text(
-        "SELECT item_id FROM (SELECT item_id, tsv FROM archivesearch WHERE fonds = :fonds ORDER BY fonds DESC, item_id DESC LIMIT :scan) newest "
-        "WHERE tsv @@ to_tsquery('simple', :q) ORDER BY item_id DESC LIMIT :n"), params)]
+    ids = [
+        row[0]
+        for row in session.execute(
+            text(
+                "SELECT item_id FROM (SELECT item_id, tsv FROM archivesearch WHERE fonds = :fonds ORDER BY fonds DESC, item_id DESC LIMIT :scan) newest "
+                "WHERE tsv @@ to_tsquery('simple', :q) ORDER BY item_id DESC LIMIT :n"
+            ),
+            params,
+        )
+    ]
     if len(ids) == n:
         return ids
-    bounds = session.execute(text(
-        "SELECT max(item_id), min(item_id), count(*) FROM "
-        "(SELECT item_id FROM archivesearch WHERE fonds = :fonds ORDER BY fonds DESC, item_id DESC LIMIT :scan) newest"),
-        params).one()
+    bounds = session.execute(
+        text(
+            "SELECT max(item_id), min(item_id), count(*) FROM "
+            "(SELECT item_id FROM archivesearch WHERE fonds = :fonds ORDER BY fonds DESC, item_id DESC LIMIT :scan) newest"
+        ),
+        params,
+    ).one()
     if bounds[2] < PG_SCAN_ROWS:  # the fonds has no more rows than that: complete
         return ids
     session.execute(text("SET LOCAL enable_indexscan = off"))  # GIN bitmaps, not a backwards walk over every row
     session.execute(text("SET LOCAL enable_seqscan = off"))
     try:
-        gin = ("SELECT item_id FROM archivesearch WHERE tsv @@ to_tsquery('simple', :q) AND fonds = :fonds "
-               "AND (CAST(:retention AS VARCHAR) IS NULL OR retention = :retention) ORDER BY item_id DESC LIMIT :n")
+        gin = (
+            "SELECT item_id FROM archivesearch WHERE tsv @@ to_tsquery('simple', :q) AND fonds = :fonds "
+            "AND (CAST(:retention AS VARCHAR) IS NULL OR retention = :retention) ORDER BY item_id DESC LIMIT :n"
+        )
         params["q"] = loose = tsquery_expression(query, classes=False)
         if ids:
             ids_per_row = (bounds[0] - bounds[1] + 1) / PG_SCAN_ROWS
@@ -377,10 +405,28 @@ def _hits(session: Session, ranked: list[tuple[int, float]], words: str) -> list
     if not ranked:
         return []
     ids = [i for i, _ in ranked]
-    rows = {row.id: row for row in session.connection().execute(  # Core: eight columns, more than sqlmodel's select types
-        sa_select(*map(col, (ArchiveItem.id, ArchiveItem.archive_code, ArchiveItem.doc_number, ArchiveItem.title, ArchiveItem.responsible, ArchiveItem.dated,
-                             ArchiveItem.retention, ArchiveSearch.text)))
-        .outerjoin(ArchiveSearch, col(ArchiveSearch.item_id) == col(ArchiveItem.id)).where(col(ArchiveItem.id).in_(ids)))}
+    rows = {
+        row.id: row
+        for row in session.connection().execute(  # Core: eight columns, more than sqlmodel's select types
+            sa_select(
+                *map(
+                    col,
+                    (
+                        ArchiveItem.id,
+                        ArchiveItem.archive_code,
+                        ArchiveItem.doc_number,
+                        ArchiveItem.title,
+                        ArchiveItem.responsible,
+                        ArchiveItem.dated,
+                        ArchiveItem.retention,
+                        ArchiveSearch.text,
+                    ),
+                )
+            )
+            .outerjoin(ArchiveSearch, col(ArchiveSearch.item_id) == col(ArchiveItem.id))
+            .where(col(ArchiveItem.id).in_(ids))
+        )
+    }
     hits = []
     for item_id, score in ranked:
         row = rows[item_id]

@@ -44,6 +44,7 @@ _PENDING = "gongwen_audit_flushed"  # session.info: records flushed before the c
 
 # ---- writing ------------------------------------------------------------------------------------------
 
+
 def record(
     session: Session,
     actor: str,
@@ -57,13 +58,15 @@ def record(
     at: datetime | None = None,
 ) -> AuditEvent:
     """Add one audit record to the session's transaction; it is chained when the transaction commits."""
-    row = AuditEvent(actor=actor, action=action, org=org, circulation_id=circulation_id, document_id=document_id, step=step,
-                     detail=dict(detail or {}), at=at or utcnow())
+    row = AuditEvent(
+        actor=actor, action=action, org=org, circulation_id=circulation_id, document_id=document_id, step=step, detail=dict(detail or {}), at=at or utcnow()
+    )
     session.add(row)
     return row
 
 
 # ---- the hash ----------------------------------------------------------------------------------------
+
 
 class AuditFields(Protocol):
     """What the hash covers: an AuditEvent, or a row read by the migration that chains old records."""
@@ -123,6 +126,7 @@ def chain_head(session: Session) -> tuple[int, str]:
 
 # ---- the commit hook (the one place the chain is extended) -------------------------------------------
 
+
 def _new_records(session: Session) -> list[AuditEvent]:
     return [obj for obj in session.new if isinstance(obj, AuditEvent)]
 
@@ -166,6 +170,7 @@ def _forget_pending(session: Session, transaction: Any) -> None:
 
 # ---- verification ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ChainBreak:
     """One break in the chain, described for a person (Chinese) and for a script."""
@@ -191,8 +196,12 @@ class ChainReport:
         return not self.breaks
 
     def as_dict(self) -> dict[str, Any]:
-        return {"intact": self.intact, "records": self.records, "head": {"seq": self.head_seq, "chain_hash": self.head_hash},
-                "breaks": [b.as_dict() for b in self.breaks]}
+        return {
+            "intact": self.intact,
+            "records": self.records,
+            "head": {"seq": self.head_seq, "chain_hash": self.head_hash},
+            "breaks": [b.as_dict() for b in self.breaks],
+        }
 
 
 class ChainedRow(AuditFields, Protocol):
@@ -228,23 +237,34 @@ def verify_chain(session: Session) -> ChainReport:
         where = f"序号 {row.seq}（id {row.id}，{row.action}，{row.actor}）"
         if row.seq != expected_seq:
             missing = f"序号 {expected_seq}" if row.seq == expected_seq + 1 else f"序号 {expected_seq}–{row.seq - 1}"
-            report.breaks.append(ChainBreak("deleted", expected_seq, None,
-                                            f"{missing} 的审计记录缺失：记录被删除（链在{where}之前断开）。"))
+            report.breaks.append(ChainBreak("deleted", expected_seq, None, f"{missing} 的审计记录缺失：记录被删除（链在{where}之前断开）。"))
         elif link_hash(previous_hash, row) != row.chain_hash:
             if before_previous_hash is not None and link_hash(before_previous_hash, row) == row.chain_hash:
                 assert previous is not None
                 report.breaks = [b for b in report.breaks if b.seq != previous.seq]  # its own mismatch is the same finding
-                report.breaks.append(ChainBreak("inserted", previous.seq, previous.id,
-                                                f"序号 {previous.seq}（id {previous.id}，{previous.action}，{previous.actor}）"
-                                                f"是插入的审计记录：其后的{where}链接到它之前的记录。"))
+                report.breaks.append(
+                    ChainBreak(
+                        "inserted",
+                        previous.seq,
+                        previous.id,
+                        f"序号 {previous.seq}（id {previous.id}，{previous.action}，{previous.actor}）是插入的审计记录：其后的{where}链接到它之前的记录。",
+                    )
+                )
             else:
-                report.breaks.append(ChainBreak("edited", row.seq, row.id,
-                                                f"{where}的内容与链上哈希不符：该记录被修改过（或其前一条记录被删除后序号被重排）。"))
+                report.breaks.append(
+                    ChainBreak("edited", row.seq, row.id, f"{where}的内容与链上哈希不符：该记录被修改过（或其前一条记录被删除后序号被重排）。")
+                )
         before_previous_hash, previous = previous_hash, row
     if previous is not None:
         report.head_seq, report.head_hash = previous.seq, previous.chain_hash
     for unchained in session.exec(select(AuditEvent).where(col(AuditEvent.seq).is_(None)).order_by(col(AuditEvent.id))):
         report.records += 1
-        report.breaks.append(ChainBreak("unchained", None, unchained.id,
-                                        f"id {unchained.id}（{unchained.action}，{unchained.actor}）不在链上（没有序号和哈希）：该记录是绕过系统插入的。"))
+        report.breaks.append(
+            ChainBreak(
+                "unchained",
+                None,
+                unchained.id,
+                f"id {unchained.id}（{unchained.action}，{unchained.actor}）不在链上（没有序号和哈希）：该记录是绕过系统插入的。",
+            )
+        )
     return report

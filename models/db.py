@@ -172,8 +172,7 @@ def refused(exc: BaseException) -> DatabaseUnavailable:
     if is_transient(exc):
         return unavailable(exc, 0)
     return DatabaseUnavailable(
-        f"数据库（{where()}）拒绝了本次操作：{reason}。本次操作没有生效（事务已回滚）。"
-        "请重新执行本命令；若反复出现，请把这条信息交给系统管理员。"
+        f"数据库（{where()}）拒绝了本次操作：{reason}。本次操作没有生效（事务已回滚）。请重新执行本命令；若反复出现，请把这条信息交给系统管理员。"
     )
 
 
@@ -187,8 +186,7 @@ def database_failure(exc: BaseException) -> DatabaseUnavailable | None:
 
 def in_doubt_error(exc: BaseException) -> DatabaseUnavailable:
     return DatabaseUnavailable(
-        f"提交时与数据库（{where()}）的连接中断，无法确认本次操作是否已生效。"
-        "请先用 gongwen status / gongwen inbox 查看结果，确认未生效后再重新执行，以免重复。"
+        f"提交时与数据库（{where()}）的连接中断，无法确认本次操作是否已生效。请先用 gongwen status / gongwen inbox 查看结果，确认未生效后再重新执行，以免重复。"
     )
 
 
@@ -229,8 +227,13 @@ def retry_transient(*, in_doubt: Literal["retry", "refuse"], seconds: float | No
                         RETRY_COUNTS["in_doubt_retried" if doubtful else "retried"] += 1
                         if doubtful and doubt_token is None:
                             doubt_token = _after_in_doubt.set(True)
-                        log.warning("%s: transient database fault (%s); running the transaction again in %.2f s (attempt %d)",
-                                    fn.__qualname__, type(getattr(exc, "orig", exc)).__name__, delay, attempt + 1)
+                        log.warning(
+                            "%s: transient database fault (%s); running the transaction again in %.2f s (attempt %d)",
+                            fn.__qualname__,
+                            type(getattr(exc, "orig", exc)).__name__,
+                            delay,
+                            attempt + 1,
+                        )
                         time.sleep(delay * random.uniform(0.8, 1.2))
                         delay = min(delay * 2, MAX_DELAY_S)
             finally:
@@ -340,4 +343,3 @@ def lock_circulation(session: Session, circulation_id: int) -> tables.Circulatio
     if is_postgres(session.get_bind()):
         stmt = stmt.with_for_update()
     return session.exec(stmt.execution_options(populate_existing=True)).first()
-

@@ -54,7 +54,8 @@ def _counter_upsert(first_row: PgInsert | SqliteInsert) -> ReturningInsert[Any]:
     """The counter rule, on an INSERT of the first row (``last = start``) of either dialect: a
     counter that exists steps to ``last + 1`` instead (under its row lock); returns the new serial."""
     return first_row.on_conflict_do_update(
-        index_elements=["sequence", "year"], set_={"last": NumberCounter.last + literal_column("1", Integer)},
+        index_elements=["sequence", "year"],
+        set_={"last": NumberCounter.last + literal_column("1", Integer)},
     ).returning(col(NumberCounter.last))
 
 
@@ -157,7 +158,9 @@ _ISSUED_COLUMNS = tuple(c.name for c in _ISSUED_TABLE.c)
 def _postgres_sql(name: str) -> str:
     """A PostgreSQL statement below, compiled once per process (psycopg's ``%(name)s`` style)."""
     statements: dict[str, Callable[[], ClauseElement]] = {
-        "issue": _issue_statement, "issue_once": _issue_once_statement, "number_of_document": _number_of_document_statement,
+        "issue": _issue_statement,
+        "issue_once": _issue_once_statement,
+        "number_of_document": _number_of_document_statement,
     }
     return str(statements[name]().compile(dialect=pg_psycopg.dialect()))
 
@@ -183,9 +186,12 @@ def _insert_issued(counter: CTE) -> ReturningInsert[Any]:
         .from_select(
             ["prefix", "year", "serial", "doc_number", "document_id", "voided", "allocated_at"],
             sa_select(
-                bindparam("prefix", type_=String), bindparam("year", type_=Integer), counter.c.last,
+                bindparam("prefix", type_=String),
+                bindparam("year", type_=Integer),
+                counter.c.last,
                 bindparam("head", type_=String) + cast(counter.c.last, String) + bindparam("tail", type_=String),
-                bindparam("document_id", type_=Integer), false(),
+                bindparam("document_id", type_=Integer),
+                false(),
                 bindparam("now", type_=table.c.allocated_at.type),
             ),
         )

@@ -105,8 +105,11 @@ class Circulation(SQLModel, table=True):
     received_id: int | None = Field(default=None, foreign_key="document.id", description="the incoming document")
     document_id: int | None = Field(default=None, foreign_key="document.id", description="the document drafted here")
     parent_id: int | None = Field(default=None, foreign_key="circulation.id", description="the sender's circulation")
-    deliver_to: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True),
-                                         description="核发 delivers to these organisation codes (chosen at launch); None: every child organisation (flows/recipients.py)")
+    deliver_to: list[str] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="核发 delivers to these organisation codes (chosen at launch); None: every child organisation (flows/recipients.py)",
+    )
     step: str | None = Field(default=None, description="current step; None once finished")
     status: CirculationStatus = Field(default=CirculationStatus.ready, index=True, sa_type=EnumText(CirculationStatus))
     claimed_by: str | None = None
@@ -245,13 +248,17 @@ class ArchiveItem(SQLModel, table=True):
     title: str
     responsible: str = Field(description="责任者: the issuer's name")
     dated: date
-    files: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False), description="filed files in DA/T 22 order, each a FiledFile (read them with filed_files())")
+    files: list[dict[str, Any]] = Field(
+        sa_column=Column(JSON, nullable=False), description="filed files in DA/T 22 order, each a FiledFile (read them with filed_files())"
+    )
     filed_at: datetime = Field(default_factory=utcnow)
     doc_type: str = Field(default="通知", sa_column_kwargs={"server_default": "通知"}, description="文种")
     security: str | None = Field(default=None, description="密级")
     pages: int = Field(default=0, sa_column_kwargs={"server_default": "0"}, description="页数: pages with text, all files of the item")
     note: str | None = Field(default=None, description="备注")
-    history: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"), description="处理过程: the circulation's audit trail up to filing")
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"), description="处理过程: the circulation's audit trail up to filing"
+    )
 
     def filed_files(self) -> list[FiledFile]:
         """The filed files (电子文件), in DA/T 22 order."""
@@ -373,8 +380,12 @@ class ReportingRequirement(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     org: str = Field(index=True, description="the requesting organisation that receives the reports ('external' for an issuer outside the tree)")
     office: str = Field(description="报送对象: the office reports go to, e.g. 全国妇联办公厅")
-    circulation_id: int | None = Field(default=None, foreign_key="circulation.id", index=True, description="the circulation whose document states the requirement")
-    document_id: int | None = Field(default=None, foreign_key="document.id", description="the document that states it (as it was when the requirement was recorded)")
+    circulation_id: int | None = Field(
+        default=None, foreign_key="circulation.id", index=True, description="the circulation whose document states the requirement"
+    )
+    document_id: int | None = Field(
+        default=None, foreign_key="document.id", description="the document that states it (as it was when the requirement was recorded)"
+    )
     what: str = Field(description="报送内容, e.g. 活动实施方案")
     form: str = Field(default="report", description="report (报告) | table (报表) | names (名单)")
     recipients: list[str] = Field(sa_column=Column(JSON, nullable=False), description="organisation codes that must submit")
@@ -385,8 +396,12 @@ class ReportingRequirement(SQLModel, table=True):
     working_days: int | None = Field(default=None, description="N个工作日内: counted from each recipient's receipt")
     every_months: int | None = Field(default=None, description="recurrence: every N months (每两个月 = 2)")
     until: date | None = Field(default=None, description="recurrence: no period is due after this date")
-    table_columns: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False), description="报表: the numeric columns each row of a submitted table has")
-    parent_id: int | None = Field(default=None, foreign_key="reportingrequirement.id", description="the requirement one level up that this level's summary serves")
+    table_columns: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False), description="报表: the numeric columns each row of a submitted table has"
+    )
+    parent_id: int | None = Field(
+        default=None, foreign_key="reportingrequirement.id", description="the requirement one level up that this level's summary serves"
+    )
     source: str = Field(default="launch", description="launch | proposed | cascade | cli")
     created_by: str
     created_at: datetime = Field(default_factory=utcnow)

@@ -54,14 +54,39 @@ def valid_entries(items: int = 2) -> Entries:
         code = f"{FONDS}-WS·2012-Y-BGS-{n:04d}"
         codes.append(code)
         files = {"01-正本.docx": docx, "02-说明.txt": f"第{n}件的说明。".encode()}
-        meta = {"档号": code, "全宗号": FONDS, "年度": 2012, "保管期限": "Y", "机构或问题": "BGS", "室编件号": n, "题名": f"关于第{n}件的通知",
-                "文件编号": f"鲁妇发〔2012〕{n}号", "责任者": "山东省妇女联合会", "日期": "20120131", "密级": None, "页数": 2, "文种": "通知", "备注": None,
-                "机构代码": "shandong", "归档时间": "2012-02-01T00:00:00+00:00",
-                "电子文件": [{"顺序号": i, "角色": "issued_copy", "格式": name.rsplit(".", 1)[1], "计算机文件名": name, "大小": len(data), "页数": 1,
-                              "页数来源": "declared", "加盖归档章": False,
-                              "固化信息": [{"算法": "SHA-256", "值": digests(data).sha256}, {"算法": "SM3", "值": digests(data).sm3}]}
-                             for i, (name, data) in enumerate(files.items(), 1)],
-                "处理过程": [{"at": "2012-01-31T00:00:00", "actor": "shandong_secretary", "action": "launch", "detail": {}}]}
+        meta = {
+            "档号": code,
+            "全宗号": FONDS,
+            "年度": 2012,
+            "保管期限": "Y",
+            "机构或问题": "BGS",
+            "室编件号": n,
+            "题名": f"关于第{n}件的通知",
+            "文件编号": f"鲁妇发〔2012〕{n}号",
+            "责任者": "山东省妇女联合会",
+            "日期": "20120131",
+            "密级": None,
+            "页数": 2,
+            "文种": "通知",
+            "备注": None,
+            "机构代码": "shandong",
+            "归档时间": "2012-02-01T00:00:00+00:00",
+            "电子文件": [
+                {
+                    "顺序号": i,
+                    "角色": "issued_copy",
+                    "格式": name.rsplit(".", 1)[1],
+                    "计算机文件名": name,
+                    "大小": len(data),
+                    "页数": 1,
+                    "页数来源": "declared",
+                    "加盖归档章": False,
+                    "固化信息": [{"算法": "SHA-256", "值": digests(data).sha256}, {"算法": "SM3", "值": digests(data).sm3}],
+                }
+                for i, (name, data) in enumerate(files.items(), 1)
+            ],
+            "处理过程": [{"at": "2012-01-31T00:00:00", "actor": "shandong_secretary", "action": "launch", "detail": {}}],
+        }
         entries.append((f"{code}/{ITEM_METADATA}", _json(meta)))
         entries += [(f"{code}/{name}", data) for name, data in files.items()]
         total += sum(len(d) for d in files.values())
@@ -163,8 +188,17 @@ def _forged_docx(good: Entries, code: str) -> Entries:
     name = f"{code}/01-正本.docx"
     entries = [(n, broken if n == name else d) for n, d in good]
     d = digests(broken)
-    entries = _edit_json(entries, f"{code}/{ITEM_METADATA}", lambda m: {**m, "电子文件": [{**m["电子文件"][0], "大小": d.size, "固化信息": [
-        {"算法": "SHA-256", "值": d.sha256}, {"算法": "SM3", "值": d.sm3}]}, *m["电子文件"][1:]]})
+    entries = _edit_json(
+        entries,
+        f"{code}/{ITEM_METADATA}",
+        lambda m: {
+            **m,
+            "电子文件": [
+                {**m["电子文件"][0], "大小": d.size, "固化信息": [{"算法": "SHA-256", "值": d.sha256}, {"算法": "SM3", "值": d.sm3}]},
+                *m["电子文件"][1:],
+            ],
+        },
+    )
     total = sum(len(v) for n, v in entries if n not in (PACKAGE_MANIFEST,) and not n.endswith(ITEM_METADATA))
     return _edit_json(entries, PACKAGE_MANIFEST, _set("字节数", total))
 

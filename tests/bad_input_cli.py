@@ -105,10 +105,20 @@ def pools(folder: Path) -> Pools:
     ]
     return Pools(
         valid={
-            "USER": ["shandong_leader", "shandong_secretary", "jinan_secretary"], "ARCHIVIST": ["shandong_archivist"], "ITEM": ["1", "2"],
-            "MISSING_ID": ["424242"], "REF": ["1"], "DATE": ["2012-02-20"], "DUE": ["2012-02-29"], "ORG": ["shandong", "jinan"], "YEAR": ["2012"],
+            "USER": ["shandong_leader", "shandong_secretary", "jinan_secretary"],
+            "ARCHIVIST": ["shandong_archivist"],
+            "ITEM": ["1", "2"],
+            "MISSING_ID": ["424242"],
+            "REF": ["1"],
+            "DATE": ["2012-02-20"],
+            "DUE": ["2012-02-29"],
+            "ORG": ["shandong", "jinan"],
+            "YEAR": ["2012"],
             "COUNT": ["3"],
-            "FLOW": ["issuing"], "OUTCOME": ["approve"], "TEXT": ["同意"], "OUT": [str(folder / "out")],
+            "FLOW": ["issuing"],
+            "OUTCOME": ["approve"],
+            "TEXT": ["同意"],
+            "OUT": [str(folder / "out")],
             "FILE": [str(notice), str(received)],
         },
         bad={
@@ -126,8 +136,18 @@ def pools(folder: Path) -> Pools:
             "OUTCOME": ["nosuch", "", "APPROVE"],
             "TEXT": odd_text,
             "OUT": [str(notice / "sub"), str(junk)],
-            "FILE": [str(folder / "missing.docx"), str(folder / "a-folder"), str(empty), str(junk), str(not_utf8), str(wrong_shape), str(broken),
-                     str(huge_line), "", "-"],
+            "FILE": [
+                str(folder / "missing.docx"),
+                str(folder / "a-folder"),
+                str(empty),
+                str(junk),
+                str(not_utf8),
+                str(wrong_shape),
+                str(broken),
+                str(huge_line),
+                "",
+                "-",
+            ],
         },
     )
 

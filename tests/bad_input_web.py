@@ -64,8 +64,15 @@ def sign_in(client: TestClient, account: str) -> Visitor:
 def seed_a_circulation(client: TestClient, secretary: Visitor) -> None:
     """One launched circulation, so small ids in paths reach real rows."""
     client.cookies.set(SESSION_COOKIE, secretary.cookie)
-    form = {"csrf": secretary.csrf, "flow": "issuing", "doc_type": "通知", "title": "关于开展宣传活动的通知", "recipients": ["各市妇联"],
-            "body": "现通知如下。\n一、时间。", "issued_on": "2012-02-20"}
+    form = {
+        "csrf": secretary.csrf,
+        "flow": "issuing",
+        "doc_type": "通知",
+        "title": "关于开展宣传活动的通知",
+        "recipients": ["各市妇联"],
+        "body": "现通知如下。\n一、时间。",
+        "issued_on": "2012-02-20",
+    }
     assert client.post("/launch", data=form, follow_redirects=False).status_code == 303
     engine = client.app.state.web.engine
     from sqlmodel import Session, select

@@ -52,6 +52,8 @@ def make_engine(tmp_path: Path) -> Callable[..., Engine]:
     """Build an Engine on a fresh database under tmp_path (or on ``database_url``)."""
 
     def build(database_url: str | None = None, flows_dir: Path | None = None, config_dir: Path | None = None) -> Engine:
-        return open_engine(Settings(home=tmp_path / ".gongwen", storage=tmp_path / "storage", database_url=database_url, flows_dir=flows_dir, config_dir=config_dir))
+        return open_engine(
+            Settings(home=tmp_path / ".gongwen", storage=tmp_path / "storage", database_url=database_url, flows_dir=flows_dir, config_dir=config_dir)
+        )
 
     return build

@@ -143,9 +143,7 @@ def terminate_backends(database_url: str, admin_url: str) -> int:
     """``pg_terminate_backend`` every connection to ``database_url``'s database; returns how many."""
     name = make_url(database_url).database
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
-        ).fetchall()
+        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchall()
     return sum(1 for (ok,) in rows if ok)
 
 
@@ -153,8 +151,9 @@ class FaultInjector:
     """Beside a workload: ``terminations`` rounds of ``pg_terminate_backend`` and ``outages``
     outages of ``outage_seconds`` through the proxy, spread over ``seconds``, interleaved."""
 
-    def __init__(self, proxy: FaultProxy, database_url: str, admin_url: str, terminations: int, outages: int,
-                 seconds: float, outage_seconds: float = 3.0) -> None:
+    def __init__(
+        self, proxy: FaultProxy, database_url: str, admin_url: str, terminations: int, outages: int, seconds: float, outage_seconds: float = 3.0
+    ) -> None:
         self.proxy, self.database_url, self.admin_url = proxy, database_url, admin_url
         paired = min(terminations, outages)
         self.plan = ["terminate", "outage"] * paired + ["terminate"] * (terminations - paired) + ["outage"] * (outages - paired)
@@ -179,8 +178,10 @@ class FaultInjector:
                 self.proxy.restore()
 
     def summary(self) -> str:
-        return (f"faults injected: {self.termination_rounds} termination rounds ({self.terminated} connections killed), "
-                f"{self.outage_count} outages of {self.outage_seconds:.0f} s (connections dropped {self.proxy.dropped}, refused {self.proxy.refused})")
+        return (
+            f"faults injected: {self.termination_rounds} termination rounds ({self.terminated} connections killed), "
+            f"{self.outage_count} outages of {self.outage_seconds:.0f} s (connections dropped {self.proxy.dropped}, refused {self.proxy.refused})"
+        )
 
 
 # ---- SQLite: several CLI processes at once against one GONGWEN_HOME ------------------------------------
@@ -218,8 +219,14 @@ class Swarm:
     @classmethod
     def create(cls, home: Path, database_url: str | None = None) -> Swarm:
         home.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "GONGWEN_HOME": str(home / ".gongwen"), "PREFECT_HOME": str(home / "prefect"),
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "NO_COLOR": "1", "COLUMNS": "200"}
+        env = {
+            **os.environ,
+            "GONGWEN_HOME": str(home / ".gongwen"),
+            "PREFECT_HOME": str(home / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+        }
         env.pop("GONGWEN_STORAGE", None)
         env.pop("PREFECT_API_URL", None)  # each process runs Prefect embedded, as on a secretary's machine
         if database_url:
@@ -242,8 +249,10 @@ class Swarm:
 
     def wave(self, commands: list[list[str]], timeout: float = 900) -> list[CliRun]:
         """Start every command at once; wait for all."""
-        procs = [(args, subprocess.Popen([GONGWEN, *args], env=self.env, cwd=self.home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-                 for args in commands]
+        procs = [
+            (args, subprocess.Popen([GONGWEN, *args], env=self.env, cwd=self.home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            for args in commands
+        ]
         runs = []
         for args, proc in procs:
             try:
@@ -274,10 +283,14 @@ def cli_campaign(swarm: Swarm, processes: int, orgs: tuple[str, ...] = ("acwf", 
     """
     leaders = [f"{o}_leader" for o in orgs]
     half = max(1, processes // 2)
-    swarm.wave([["init"]] * (processes - half) + [
-        ["launch", "issuing", str(swarm.notice(orgs[i % len(orgs)], i)), "--user", f"{orgs[i % len(orgs)]}_secretary", "--no-run"] for i in range(half)])
-    second = [["launch", "issuing", str(swarm.notice(orgs[i % len(orgs)], 100 + i)), "--user", f"{orgs[i % len(orgs)]}_secretary", "--no-run"]
-              for i in range(max(1, processes - 2))]
+    swarm.wave(
+        [["init"]] * (processes - half)
+        + [["launch", "issuing", str(swarm.notice(orgs[i % len(orgs)], i)), "--user", f"{orgs[i % len(orgs)]}_secretary", "--no-run"] for i in range(half)]
+    )
+    second = [
+        ["launch", "issuing", str(swarm.notice(orgs[i % len(orgs)], 100 + i)), "--user", f"{orgs[i % len(orgs)]}_secretary", "--no-run"]
+        for i in range(max(1, processes - 2))
+    ]
     swarm.wave([*second, ["run"], ["inbox", "--user", leaders[0]]])
     approvals: list[list[str]] = []
     for leader in leaders:
@@ -286,5 +299,5 @@ def cli_campaign(swarm: Swarm, processes: int, orgs: tuple[str, ...] = ("acwf", 
     size = max(2, (processes - 1) // 2 * 2)  # even: both copies of a decision start in the same wave
     for start in range(0, max(len(approvals), 1), size):
         beside = [["run"]] if start == 0 else []  # one dispatcher beside the first decisions (Prefect starts in each run)
-        swarm.wave(approvals[start:start + size] + beside + [["inbox", "--user", leaders[start % len(leaders)], "--json"]])
+        swarm.wave(approvals[start : start + size] + beside + [["inbox", "--user", leaders[start % len(leaders)], "--json"]])
     swarm.wave([["run"]])

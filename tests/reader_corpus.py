@@ -51,9 +51,17 @@ class Spec:
         return "".join(self.title_lines)
 
     def expected(self) -> dict[str, object]:
-        values: dict[str, object] = {"issuer_mark": self.issuer_mark, "doc_number": self.doc_number, "title": self.title,
-                                     "main_recipients": list(self.main_recipients), "signature": self.signature, "issued_on": self.issued_on,
-                                     "cc": list(self.cc) or None, "printed_by": self.printed_by, "printed_on": self.printed_on}
+        values: dict[str, object] = {
+            "issuer_mark": self.issuer_mark,
+            "doc_number": self.doc_number,
+            "title": self.title,
+            "main_recipients": list(self.main_recipients),
+            "signature": self.signature,
+            "issued_on": self.issued_on,
+            "cc": list(self.cc) or None,
+            "printed_by": self.printed_by,
+            "printed_on": self.printed_on,
+        }
         return values
 
     def lines(self) -> list[str]:
@@ -63,7 +71,14 @@ class Spec:
         if number:
             out.append(f"{number}    签发人：{self.signer}" if self.signer else number)
         out += [
-            "", *self.title_lines, "", "，".join(self.main_recipients) + "：", *self.body, "", self.signature, self.date_as or format_cn_date(self.issued_on)
+            "",
+            *self.title_lines,
+            "",
+            "，".join(self.main_recipients) + "：",
+            *self.body,
+            "",
+            self.signature,
+            self.date_as or format_cn_date(self.issued_on),
         ]
         if self.cc:
             out += ["", "抄送：" + "，".join(self.cc) + "。"]
@@ -73,31 +88,86 @@ class Spec:
 
 
 SPECS = [
-    Spec("national", "中华全国妇女联合会文件", ("关于在全国县以上妇联组织开展", "“下基层、访妇情、办实事”活动的意见"),
-         ("各省、自治区、直辖市妇联", "新疆生产建设兵团妇联"),
-         (
-             "为深入贯彻中央精神，全国妇联决定集中开展活动，现提出如下意见。",
-             "一、充分认识开展活动的重要性。",
-             "各省区市妇联要在2012年2月底前将活动实施方案报全国妇联办公厅。",
-         ),
-         "全国妇联", date(2012, 1, 6), doc_number="妇字〔2012〕2号", printed_by="全国妇联办公厅", printed_on=date(2012, 1, 6)),
-    Spec("brackets", "山东省妇女联合会文件", ("关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知",),
-         ("各市妇联",),
-         ("现将全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）转发给你们，请结合实际，抓好贯彻落实。",),
-         "山东省妇女联合会", date(2012, 1, 31), doc_number="鲁妇发〔2012〕10号", number_as="鲁妇发[2012]10号"),
-    Spec("zeros", "济南市妇女联合会文件", ("关于做好2012年“三八”节", "宣传工作的通知"), ("各区县妇联",),
-         ("请于2月20日前将宣传方案报市妇联宣传部。", "二、要突出重点。"), "济南市妇女联合会", date(2012, 2, 8),
-         doc_number="济妇发〔2012〕3号", number_as="济妇发（2012）第003号", date_as="二〇一二年二月八日", cc=("山东省妇联",),
-         printed_by="济南市妇联办公室", printed_on=date(2012, 2, 8)),
-    Spec("upward", "湖南省妇女联合会文件", ("关于2011年妇女工作情况的报告",), ("全国妇联",),
-         ("现将我省2011年妇女工作情况报告如下。", "一、主要工作。"), "湖南省妇女联合会", date(2012, 1, 20),
-         doc_number="湘妇字〔2012〕1号", signer="李明", header_lines=("加急",)),
-    Spec("external", "中华全国总工会文件", ("关于开展女职工权益保护", "专项活动的通知"), ("各省、自治区、直辖市总工会", "各全国产业工会"),
-         ("各地要在5个工作日内将联系人名单报全国总工会女职工部。", "（一）加强组织领导。"), "中华全国总工会", date(2012, 3, 1),
-         doc_number="总工发〔2012〕7号", cc=("全国妇联",), printed_by="全国总工会办公厅", printed_on=date(2012, 3, 2)),
-    Spec("secret", "青岛市妇女联合会文件", ("关于推荐全国三八红旗手", "候选人的通知"), ("各县（市、区）妇联",),
-         ("请于3月上旬报送推荐材料。",), "青岛市妇女联合会", date(2012, 2, 15), doc_number="青妇发〔2012〕5号",
-         header_lines=("000012", "秘密★1年", "特急"), printed_by="青岛市妇联办公室", printed_on=date(2012, 2, 16)),
+    Spec(
+        "national",
+        "中华全国妇女联合会文件",
+        ("关于在全国县以上妇联组织开展", "“下基层、访妇情、办实事”活动的意见"),
+        ("各省、自治区、直辖市妇联", "新疆生产建设兵团妇联"),
+        (
+            "为深入贯彻中央精神，全国妇联决定集中开展活动，现提出如下意见。",
+            "一、充分认识开展活动的重要性。",
+            "各省区市妇联要在2012年2月底前将活动实施方案报全国妇联办公厅。",
+        ),
+        "全国妇联",
+        date(2012, 1, 6),
+        doc_number="妇字〔2012〕2号",
+        printed_by="全国妇联办公厅",
+        printed_on=date(2012, 1, 6),
+    ),
+    Spec(
+        "brackets",
+        "山东省妇女联合会文件",
+        ("关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知",),
+        ("各市妇联",),
+        ("现将全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）转发给你们，请结合实际，抓好贯彻落实。",),
+        "山东省妇女联合会",
+        date(2012, 1, 31),
+        doc_number="鲁妇发〔2012〕10号",
+        number_as="鲁妇发[2012]10号",
+    ),
+    Spec(
+        "zeros",
+        "济南市妇女联合会文件",
+        ("关于做好2012年“三八”节", "宣传工作的通知"),
+        ("各区县妇联",),
+        ("请于2月20日前将宣传方案报市妇联宣传部。", "二、要突出重点。"),
+        "济南市妇女联合会",
+        date(2012, 2, 8),
+        doc_number="济妇发〔2012〕3号",
+        number_as="济妇发（2012）第003号",
+        date_as="二〇一二年二月八日",
+        cc=("山东省妇联",),
+        printed_by="济南市妇联办公室",
+        printed_on=date(2012, 2, 8),
+    ),
+    Spec(
+        "upward",
+        "湖南省妇女联合会文件",
+        ("关于2011年妇女工作情况的报告",),
+        ("全国妇联",),
+        ("现将我省2011年妇女工作情况报告如下。", "一、主要工作。"),
+        "湖南省妇女联合会",
+        date(2012, 1, 20),
+        doc_number="湘妇字〔2012〕1号",
+        signer="李明",
+        header_lines=("加急",),
+    ),
+    Spec(
+        "external",
+        "中华全国总工会文件",
+        ("关于开展女职工权益保护", "专项活动的通知"),
+        ("各省、自治区、直辖市总工会", "各全国产业工会"),
+        ("各地要在5个工作日内将联系人名单报全国总工会女职工部。", "（一）加强组织领导。"),
+        "中华全国总工会",
+        date(2012, 3, 1),
+        doc_number="总工发〔2012〕7号",
+        cc=("全国妇联",),
+        printed_by="全国总工会办公厅",
+        printed_on=date(2012, 3, 2),
+    ),
+    Spec(
+        "secret",
+        "青岛市妇女联合会文件",
+        ("关于推荐全国三八红旗手", "候选人的通知"),
+        ("各县（市、区）妇联",),
+        ("请于3月上旬报送推荐材料。",),
+        "青岛市妇女联合会",
+        date(2012, 2, 15),
+        doc_number="青妇发〔2012〕5号",
+        header_lines=("000012", "秘密★1年", "特急"),
+        printed_by="青岛市妇联办公室",
+        printed_on=date(2012, 2, 16),
+    ),
 ]
 
 
@@ -126,7 +196,7 @@ def docx_table_mark(spec: Spec) -> bytes:
     table = document.add_table(rows=1, cols=2)
     table.cell(0, 0).text = spec.issuer_mark.removesuffix("文件")
     table.cell(0, 1).text = "文件"
-    for line in lines[at + 1:]:
+    for line in lines[at + 1 :]:
         document.add_paragraph(line)
     return _docx_bytes(document)
 
@@ -143,9 +213,9 @@ _WPS_BOX = (
     'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
     'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape">'
     '<mc:Choice Requires="wps"><w:drawing><wp:anchor><a:graphic><a:graphicData uri="http://schemas.microsoft.com/office/word/2010/wordprocessingShape">'
-    '<wps:wsp><wps:txbx><w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:txbxContent></wps:txbx></wps:wsp>'
+    "<wps:wsp><wps:txbx><w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:txbxContent></wps:txbx></wps:wsp>"
     "</a:graphicData></a:graphic></wp:anchor></w:drawing></mc:Choice>"
-    '<mc:Fallback><w:pict><v:shape><v:textbox><w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:txbxContent></v:textbox></v:shape></w:pict></mc:Fallback>'
+    "<mc:Fallback><w:pict><v:shape><v:textbox><w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:txbxContent></v:textbox></v:shape></w:pict></mc:Fallback>"
     "</mc:AlternateContent>"
 )
 
@@ -163,7 +233,7 @@ def _with_box_mark(spec: Spec, box: str) -> docx.document.Document:
         holder.append(run)
     else:
         anchor._p.append(run)
-    for line in lines[at + 1:]:
+    for line in lines[at + 1 :]:
         document.add_paragraph(line)
     return document
 
@@ -185,7 +255,10 @@ def docx_wps_style(spec: Spec) -> bytes:
                     rb"<Application>[^<]*</Application>", b"<Application>WPS Office_11.1.0.11294_F1E327BC-269C-435d-A152-05C5408002CA</Application>", content
                 )
             target.writestr(info, content)
-        target.writestr("customXml/item90.xml", '<s:customData xmlns="http://www.wps.cn/officeDocument/2013/wpsCustomData" xmlns:s="http://www.wps.cn/officeDocument/2013/wpsCustomData"><customSectProps><customSectPr/></customSectProps></s:customData>')
+        target.writestr(
+            "customXml/item90.xml",
+            '<s:customData xmlns="http://www.wps.cn/officeDocument/2013/wpsCustomData" xmlns:s="http://www.wps.cn/officeDocument/2013/wpsCustomData"><customSectProps><customSectPr/></customSectProps></s:customData>',
+        )
     return out.getvalue()
 
 
@@ -219,8 +292,12 @@ class Corpus:
 def libreoffice(sources: list[Path], target: str, outdir: Path, profile: Path) -> None:
     """Convert files with LibreOffice (one process for all of them)."""
     outdir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", target, "--outdir", str(outdir), *map(str, sources)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", target, "--outdir", str(outdir), *map(str, sources)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def build_corpus(workdir: Path) -> Corpus:

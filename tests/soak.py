@@ -132,8 +132,15 @@ class Workload:
         self.serial = 0
         self._serial_lock = threading.Lock()
         self.actions: dict[str, Callable[[random.Random, bool], str]] = {
-            "launch": self.launch, "approve": self.approve, "return": self.return_, "delegate": self.delegate, "receive": self.receive,
-            "search": self.search, "archive": self.archive, "inbox": self.inbox, "run": self.run,
+            "launch": self.launch,
+            "approve": self.approve,
+            "return": self.return_,
+            "delegate": self.delegate,
+            "receive": self.receive,
+            "search": self.search,
+            "archive": self.archive,
+            "inbox": self.inbox,
+            "run": self.run,
         }
 
     # ---- one action ---------------------------------------------------------------------------------
@@ -352,8 +359,9 @@ def work_item_checks(engine: Engine) -> list[str]:
     return out
 
 
-def soak(engine: Engine, clients: int = 8, seconds: float = 60.0, seed: int = 1, during: Callable[[threading.Event], None] | None = None,
-         resume: bool = False) -> SoakResult:
+def soak(
+    engine: Engine, clients: int = 8, seconds: float = 60.0, seed: int = 1, during: Callable[[threading.Event], None] | None = None, resume: bool = False
+) -> SoakResult:
     """``clients`` threads act at random for ``seconds``; ``during`` runs beside them (fault
     injection) until they stop. Then the automatic work left is drained (``resume``: failed
     circulations are first resumed as ``gongwen retry`` does) and the invariants checked."""

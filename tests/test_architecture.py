@@ -86,6 +86,7 @@ def flows_rank(module: str) -> int:
 
 # ---- (a) the folders, and the layers inside flows --------------------------------------------------------
 
+
 @pytest.mark.parametrize("layer", FOLDERS)
 def test_a_folder_imports_only_the_folders_below_it(layer: str) -> None:
     imports = list(internal_imports())
@@ -114,13 +115,16 @@ DATA_MODELS = ("models.rules", "models.content", "models.records")  # pure rules
 
 def test_doc_templates_take_from_models_only_data() -> None:
     """Data in → bytes out: the renderer may use models.rules and models.content, never tables, a database or flows."""
-    reaching = [described(a, b) for a, b in internal_imports()
-                if folder(a) == "doc_templates" and folder(b) == "models"
-                and not any(short(b) == m or short(b).startswith(f"{m}.") for m in DATA_MODELS)]
+    reaching = [
+        described(a, b)
+        for a, b in internal_imports()
+        if folder(a) == "doc_templates" and folder(b) == "models" and not any(short(b) == m or short(b).startswith(f"{m}.") for m in DATA_MODELS)
+    ]
     assert reaching == [], "doc_templates imports models beyond their data (rules, content):\n" + "\n".join(reaching)
 
 
 # ---- (b) inside flows/engine --------------------------------------------------------------------------
+
 
 def in_engine(module: str) -> bool:
     return short(module) == "flows.engine" or short(module).startswith("flows.engine.")
@@ -128,8 +132,7 @@ def in_engine(module: str) -> bool:
 
 def test_the_engine_imports_only_models_config_and_itself() -> None:
     """The engine is handed its actions and renderer; from the package it knows only models and config."""
-    reaching = [described(a, b) for a, b in internal_imports()
-                if in_engine(a) and not in_engine(b) and folder(b) not in ("models", "config")]
+    reaching = [described(a, b) for a, b in internal_imports() if in_engine(a) and not in_engine(b) and folder(b) not in ("models", "config")]
     assert reaching == [], "flows/engine imports beyond models and config:\n" + "\n".join(reaching)
 
 
@@ -137,8 +140,7 @@ def test_no_import_cycle_inside_the_engine() -> None:
     engine = f"{PACKAGE}.flows.engine"
     assert graph().find_children(engine), "grimp found no module in flows/engine"
     breakers = sorted(graph().nominate_cycle_breakers(engine))
-    assert breakers == [], "import cycles inside flows/engine; removing these imports would break them:\n" + "\n".join(
-        described(a, b) for a, b in breakers)
+    assert breakers == [], "import cycles inside flows/engine; removing these imports would break them:\n" + "\n".join(described(a, b) for a, b in breakers)
 
 
 # ---- (c) the interfaces call services: no database access under flows/cli and flows/web -------------------
@@ -185,6 +187,7 @@ def test_an_interface_never_opens_a_session_nor_selects(interface: str) -> None:
 
 
 # ---- (d) Prefect stays in the runtime ----------------------------------------------------------------------
+
 
 def test_only_the_runtime_imports_prefect() -> None:
     importers = graph().find_modules_that_directly_import("prefect")

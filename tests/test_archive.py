@@ -74,8 +74,14 @@ def filed(tmp_path_factory) -> Engine:
     engine = new_engine(home, config_dir=trimmed_config(home / "config"))
     org, content = load_notice()
     engine.launch(org, "issuing", content, policy="demo", actor="acwf_secretary")
-    lixia = DocumentContent(issuer_mark="济南市历下区妇女联合会文件", title=SEED_004_TITLE, main_recipients=["各成员单位"],
-                            body=_seed_004_text(), signature="济南市历下区妇女联合会", issued_on=date(2012, 3, 1))
+    lixia = DocumentContent(
+        issuer_mark="济南市历下区妇女联合会文件",
+        title=SEED_004_TITLE,
+        main_recipients=["各成员单位"],
+        body=_seed_004_text(),
+        signature="济南市历下区妇女联合会",
+        issued_on=date(2012, 3, 1),
+    )
     engine.launch("jinan_lixia", "issuing", lixia, policy="demo", actor="jinan_lixia_secretary")
     drive(engine)
     assert status_counts(engine) == {"done": len(engine.config.organisations) + 1}
@@ -95,6 +101,7 @@ def item_of(engine: Engine, org: str, kind: str = "any") -> ArchiveItem:
 
 
 # ---- filing -----------------------------------------------------------------------------------------
+
 
 def test_every_circulation_is_one_item_with_a_valid_code_and_continuous_numbers(filed):
     items = all_items(filed)
@@ -177,6 +184,7 @@ def test_reference_copies_are_not_filed_and_subordinates_reports_are_kept_30_yea
 
 # ---- catalogue, four properties ---------------------------------------------------------------------
 
+
 def test_catalogue_as_docx_and_spreadsheet(filed, tmp_path):
     with Session(filed.db) as session:
         items = items_of(session, "S037", 2012)
@@ -201,6 +209,7 @@ def test_four_properties_report_passes_and_names_what_it_looked_at(filed):
 
 
 # ---- transfer, fixity --------------------------------------------------------------------------------
+
 
 def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_added_file(filed, tmp_path):
     with Session(filed.db) as session:
@@ -241,6 +250,7 @@ def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_a
 
 
 # ---- retrieval ----------------------------------------------------------------------------------------
+
 
 def run_search(engine: Engine, fonds: str, **kw: Any) -> list[Hit]:
     with Session(engine.db) as session:
@@ -289,7 +299,8 @@ def test_filters_with_words_are_index_facets(filed):
 
 def test_a_date_range_is_covered_by_the_fewest_year_month_and_day_facets():
     assert date_range_tokens(date(2012, 1, 30), date(2013, 3, 2)) == (
-        ["t20120130", "t20120131"] + [f"m2012{m:02d}" for m in range(2, 13)] + ["m201301", "m201302", "t20130301", "t20130302"])
+        ["t20120130", "t20120131"] + [f"m2012{m:02d}" for m in range(2, 13)] + ["m201301", "m201302", "t20130301", "t20130302"]
+    )
     assert date_range_tokens(date(2012, 1, 1), date(2014, 12, 31)) == ["d2012", "d2013", "d2014"]
     assert date_range_tokens(date(2012, 2, 1), date(2012, 2, 29)) == ["m201202"]
     assert date_range_tokens(date(2012, 3, 1), date(2012, 2, 1)) == ["t00000000"]  # empty: nothing matches
@@ -318,7 +329,9 @@ def test_archivists_see_only_their_own_fonds_and_every_retrieval_is_logged(filed
     with Session(filed.db) as session:
         log = session.exec(select(RetrievalLog).order_by(RetrievalLog.id)).all()
     assert [(r.user_id, r.action, r.results) for r in log][-3:] == [
-        ("shandong_archivist", "search", 1), ("shandong_archivist", "show", -1), ("shandong_archivist", "verify", 0)
+        ("shandong_archivist", "search", 1),
+        ("shandong_archivist", "show", -1),
+        ("shandong_archivist", "verify", 0),
     ]
     assert log[-3].detail["words"] == "妇联" and log[-3].results == 1 and "refused" in log[-2].detail
 
@@ -333,8 +346,19 @@ def test_search_on_postgresql(make_engine, pg_url):
     }
     with db.transaction(engine.db) as session:
         for n, (title, body) in texts.items():
-            item = ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=n,
-                               archive_code=f"S037-WS·2012-D30-BGS-{n:04d}", title=title, responsible="山东省妇女联合会", dated=date(2012, 1, n), files=[])
+            item = ArchiveItem(
+                org="shandong",
+                fonds="S037",
+                year=2012,
+                retention="D30",
+                dept_code="BGS",
+                item_no=n,
+                archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
+                title=title,
+                responsible="山东省妇女联合会",
+                dated=date(2012, 1, n),
+                files=[],
+            )
             session.add(item)
             session.flush()
             index_item(session, item, body)
@@ -363,13 +387,21 @@ def test_the_facet_migration_makes_filters_of_items_filed_before_it(tmp_path):
         cfg = db.alembic_config(url)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0003")
-        conn.execute(text("INSERT INTO archiveitem (id, org, fonds, year, retention, dept_code, item_no, archive_code, title, responsible, dated, "
-                          "files, filed_at, doc_type, pages, history) "
-                          "VALUES (1, 'shandong', 'S037', 2012, 'D30', 'BGS', 1, 'S037-WS·2012-D30-BGS-0001', '关于转发全国妇联文件的通知', "
-                          "'山东省妇女联合会', '2012-01-05', '[]', CURRENT_TIMESTAMP, '通知', 1, '[]')"))
-        conn.execute(text("INSERT INTO archivesearch (item_id, fonds, year, retention, issuer, dated, facets, title_terms, body_terms, text) "
-                          "VALUES (1, 'S037', 2012, 'D30', '山东省妇女联合会', '2012-01-05', 'fs037 y2012 rd30', "
-                          "'关于 于转 转发 发全 全国 国妇 妇联 联文 文件 件的 的通 通知 知', '', 'x')"))
+        conn.execute(
+            text(
+                "INSERT INTO archiveitem (id, org, fonds, year, retention, dept_code, item_no, archive_code, title, responsible, dated, "
+                "files, filed_at, doc_type, pages, history) "
+                "VALUES (1, 'shandong', 'S037', 2012, 'D30', 'BGS', 1, 'S037-WS·2012-D30-BGS-0001', '关于转发全国妇联文件的通知', "
+                "'山东省妇女联合会', '2012-01-05', '[]', CURRENT_TIMESTAMP, '通知', 1, '[]')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO archivesearch (item_id, fonds, year, retention, issuer, dated, facets, title_terms, body_terms, text) "
+                "VALUES (1, 'S037', 2012, 'D30', '山东省妇女联合会', '2012-01-05', 'fs037 y2012 rd30', "
+                "'关于 于转 转发 发全 全国 国妇 妇联 联文 文件 件的 的通 通知 知', '', 'x')"
+            )
+        )
         conn.execute(text("INSERT INTO archive_fts(archive_fts) VALUES('rebuild')"))
     db.migrate(url)
     with Session(engine) as session:
@@ -396,8 +428,19 @@ def test_postgresql_finds_the_newest_matches_by_scan_by_recency_buckets_and_by_g
     }
     with db.transaction(engine.db) as session:
         for n, body in bodies.items():
-            item = ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=n,
-                               archive_code=f"S037-WS·2012-D30-BGS-{n:04d}", title="会议纪要", responsible="山东省妇女联合会", dated=date(2012, 1, 1), files=[])
+            item = ArchiveItem(
+                org="shandong",
+                fonds="S037",
+                year=2012,
+                retention="D30",
+                dept_code="BGS",
+                item_no=n,
+                archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
+                title="会议纪要",
+                responsible="山东省妇女联合会",
+                dated=date(2012, 1, 1),
+                files=[],
+            )
             session.add(item)
             session.flush()
             index_item(session, item, body)
@@ -458,10 +501,34 @@ def test_verify_beside_a_filing_in_flight_waits_for_it_and_reports_only_real_str
             assert go.wait(30)
             temporary.rename(final)
             d = digests(data)
-            session.add(ArchiveItem(org="shandong", fonds="S037", year=2012, retention="D30", dept_code="BGS", item_no=1, archive_code=code,
-                                    title="关于转发全国妇联文件的通知", responsible="山东省妇女联合会", dated=date(2012, 1, 1),
-                                    files=[FiledFile(seq=1, role="issued_copy", file=final.relative_to(engine.storage).as_posix(), source="issued.docx", format="docx",
-                                                     size=d.size, sha256=d.sha256, sm3=d.sm3, pages=1, pages_method="estimate").model_dump()]))
+            session.add(
+                ArchiveItem(
+                    org="shandong",
+                    fonds="S037",
+                    year=2012,
+                    retention="D30",
+                    dept_code="BGS",
+                    item_no=1,
+                    archive_code=code,
+                    title="关于转发全国妇联文件的通知",
+                    responsible="山东省妇女联合会",
+                    dated=date(2012, 1, 1),
+                    files=[
+                        FiledFile(
+                            seq=1,
+                            role="issued_copy",
+                            file=final.relative_to(engine.storage).as_posix(),
+                            source="issued.docx",
+                            format="docx",
+                            size=d.size,
+                            sha256=d.sha256,
+                            sm3=d.sm3,
+                            pages=1,
+                            pages_method="estimate",
+                        ).model_dump()
+                    ],
+                )
+            )
 
     results: list = []
 

@@ -69,6 +69,7 @@ def sql(engine: Engine, statement: str, **params: object) -> None:
 
 # ---- the chain is written -------------------------------------------------------------------------------
 
+
 def test_every_record_of_a_real_circulation_is_chained_gap_free(engine: Engine) -> None:
     launch_and_drive(engine, sign_off=True)
     write(engine, 3)
@@ -122,6 +123,7 @@ def test_timestamps_in_any_zone_hash_as_the_database_returns_them(engine: Engine
 
 
 # ---- verify finds tampering ------------------------------------------------------------------------
+
 
 def test_an_edited_detail_is_found(engine: Engine) -> None:
     write(engine, 6)
@@ -210,6 +212,7 @@ def test_an_intact_trail_passes_and_the_cli_reports_breaks_with_a_failing_exit_c
 
 # ---- concurrency --------------------------------------------------------------------------------------
 
+
 def test_concurrent_writers_build_one_unbroken_chain(engine: Engine) -> None:
     """Writers that also take circulation row locks (as the engine's steps do) append to one
     chain: no duplicate position, no gap, no deadlock."""
@@ -247,6 +250,7 @@ def test_concurrent_writers_build_one_unbroken_chain(engine: Engine) -> None:
 
 # ---- the migration ---------------------------------------------------------------------------------------
 
+
 def test_the_migration_chains_existing_records_in_id_order(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     with db.get_engine(url).begin() as conn:
@@ -254,8 +258,10 @@ def test_the_migration_chains_existing_records_in_id_order(tmp_path: Path) -> No
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0002")  # a database from before the chain
         for i in range(5):
-            conn.execute(text("INSERT INTO auditevent (at, actor, action, org, step, detail) VALUES (:at, 'old', 'before_chain', 'acwf', NULL, :d)"),
-                         {"at": datetime(2025, 1, 1, 8, i, tzinfo=UTC), "d": f'{{"i": {i}, "名": "旧"}}'})
+            conn.execute(
+                text("INSERT INTO auditevent (at, actor, action, org, step, detail) VALUES (:at, 'old', 'before_chain', 'acwf', NULL, :d)"),
+                {"at": datetime(2025, 1, 1, 8, i, tzinfo=UTC), "d": f'{{"i": {i}, "名": "旧"}}'},
+            )
     db.migrate(url)
     with Session(db.get_engine(url)) as session:
         rows = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()

@@ -56,8 +56,11 @@ SECURITY_DOC = Path(__file__).parents[1] / "docs" / "security.md"
 
 # 山东省妇联's people, one per role, and the organisations around it.
 PEOPLE = {
-    Role.secretary: "shandong_secretary", Role.reviewer: "shandong_reviewer", Role.department_head: "shandong_org_dept",
-    Role.leader: "shandong_leader", Role.archivist: "shandong_archivist",
+    Role.secretary: "shandong_secretary",
+    Role.reviewer: "shandong_reviewer",
+    Role.department_head: "shandong_org_dept",
+    Role.leader: "shandong_leader",
+    Role.archivist: "shandong_archivist",
 }
 RELATIVES = {"own": "shandong", "parent": "acwf", "child": "jinan", "peer": "hunan"}
 ALL_ROLES = set(PEOPLE)
@@ -101,6 +104,7 @@ def decide(config: Config, user_id: str, action: Action, target: object) -> bool
 
 
 # ---- 1. the matrix -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("relation", RELATIVES)
 @pytest.mark.parametrize("role", list(PEOPLE), ids=str)
@@ -167,6 +171,7 @@ def test_a_refusal_says_what_who_may_and_what_to_do(config: Config) -> None:
 
 # ---- 2. the services ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class World:
     engine: Engine
@@ -178,8 +183,14 @@ class World:
 
 
 def draft(org: str, title: str) -> DocumentContent:
-    return DocumentContent(issuer_mark="山东省妇女联合会文件", title=title, main_recipients=["各市妇联"], body=["请认真贯彻落实。"],
-                           signature="山东省妇女联合会", issued_on=date(2012, 2, 20))
+    return DocumentContent(
+        issuer_mark="山东省妇女联合会文件",
+        title=title,
+        main_recipients=["各市妇联"],
+        body=["请认真贯彻落实。"],
+        signature="山东省妇女联合会",
+        issued_on=date(2012, 2, 20),
+    )
 
 
 def waiting_item(engine: Engine, circulation: int) -> int:
@@ -192,8 +203,21 @@ def file_item(engine: Engine, org: str, n: int) -> str:
     fonds = engine.config.org(org).fonds
     code = f"{fonds}-WS·2012-D30-BGS-{n:04d}"
     with db.transaction(engine.db) as session:
-        session.add(ArchiveItem(org=org, fonds=fonds, year=2012, retention="D30", dept_code="BGS", item_no=n, archive_code=code,
-                                title=f"关于测试归档的通知（{org}）", responsible=engine.config.org(org).name, dated=date(2012, 2, 20), files=[]))
+        session.add(
+            ArchiveItem(
+                org=org,
+                fonds=fonds,
+                year=2012,
+                retention="D30",
+                dept_code="BGS",
+                item_no=n,
+                archive_code=code,
+                title=f"关于测试归档的通知（{org}）",
+                responsible=engine.config.org(org).name,
+                dated=date(2012, 2, 20),
+                files=[],
+            )
+        )
     return code
 
 
@@ -275,6 +299,7 @@ def test_receiving_reporting_and_the_archive_refuse_outside_the_matrix(world: Wo
 
 
 # ---- 3. the web and the CLI agree ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def web(world: World) -> Iterator[dict[str, TestClient]]:
@@ -389,8 +414,11 @@ def test_reassigning_a_work_item(world: World, web) -> None:
 @pytest.mark.parametrize("account", ["shandong_leader", "shandong_secretary"])
 def test_launching_and_receiving(world: World, web, account: str, tmp_path: Path) -> None:
     notice = tmp_path / "notice.yaml"
-    notice.write_text("org: shandong\ncontent:\n  issuer_mark: 山东省妇女联合会文件\n  title: 关于命令行发文的通知\n  main_recipients: [各市妇联]\n"
-                      "  body: [请落实。]\n  signature: 山东省妇女联合会\n  issued_on: 2012-02-20\n", encoding="utf-8")
+    notice.write_text(
+        "org: shandong\ncontent:\n  issuer_mark: 山东省妇女联合会文件\n  title: 关于命令行发文的通知\n  main_recipients: [各市妇联]\n"
+        "  body: [请落实。]\n  signature: 山东省妇女联合会\n  issued_on: 2012-02-20\n",
+        encoding="utf-8",
+    )
     client = web(account)
     form = {
         "csrf": token(client),
@@ -413,6 +441,7 @@ def test_launching_and_receiving(world: World, web, account: str, tmp_path: Path
 
 
 # ---- 4. the docs -----------------------------------------------------------------------------------------------
+
 
 def test_the_documented_table_is_the_modules() -> None:
     """docs/security.md § “Who may do what” carries the table ``matrix_markdown()`` generates

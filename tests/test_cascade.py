@@ -70,7 +70,13 @@ def test_contested_prefixes_go_to_neither_so_order_does_not_matter() -> None:
 
 def test_core_names() -> None:
     assert [generate.core_name(n) for n in ["恩施土家族苗族自治州", "博尔塔拉蒙古自治州", "内蒙古自治区", "济南市", "历下区", "科尔沁左翼后旗"]] == [
-        "恩施", "博尔塔拉", "内蒙古", "济南", "历下", "科尔沁左翼后"]
+        "恩施",
+        "博尔塔拉",
+        "内蒙古",
+        "济南",
+        "历下",
+        "科尔沁左翼后",
+    ]
 
 
 def test_subtree_refuses_an_unknown_province(tmp_path: Path) -> None:

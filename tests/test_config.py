@@ -13,6 +13,7 @@ from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 
 # --- the shipped config --------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def config():
     return load_config()
@@ -83,11 +84,10 @@ def test_unknown_organisation_and_policy_are_key_errors(config):
 
 # --- errors in a copy of config/ ---------------------------------------------------------------
 
+
 @pytest.fixture
 def config_copy(tmp_path: Path) -> Path:
     return copy_yaml_folder(PACKAGED_CONFIG_DIR, tmp_path / "config")
-
-
 
 
 def append(folder: Path, name: str, extra: str) -> str:

@@ -86,8 +86,13 @@ def test_a_finished_cascade_holds_every_invariant(copy_of) -> None:
 def test_a_duplicate_delivery_row_is_found(copy_of) -> None:
     engine = copy_of()
     # the unique constraint forbids it; a table without it (as a faulty migration would leave) lets it in
-    sql(engine, "ALTER TABLE delivery RENAME TO delivery_old", "CREATE TABLE delivery AS SELECT * FROM delivery_old", "DROP TABLE delivery_old",
-        "INSERT INTO delivery SELECT * FROM delivery WHERE recipient = 'x310101'")
+    sql(
+        engine,
+        "ALTER TABLE delivery RENAME TO delivery_old",
+        "CREATE TABLE delivery AS SELECT * FROM delivery_old",
+        "DROP TABLE delivery_old",
+        "INSERT INTO delivery SELECT * FROM delivery WHERE recipient = 'x310101'",
+    )
     assert "delivery_duplicate" in rules(engine)
 
 
@@ -101,9 +106,14 @@ def test_a_number_gap_is_found(copy_of) -> None:
 
 def test_a_duplicate_number_and_a_void_without_reason_are_found(copy_of) -> None:
     engine = copy_of()
-    sql(engine, "CREATE TABLE n2 AS SELECT * FROM issuednumber", "DROP TABLE issuednumber", "ALTER TABLE n2 RENAME TO issuednumber",
+    sql(
+        engine,
+        "CREATE TABLE n2 AS SELECT * FROM issuednumber",
+        "DROP TABLE issuednumber",
+        "ALTER TABLE n2 RENAME TO issuednumber",
         "INSERT INTO issuednumber (id, prefix, year, serial, doc_number, document_id, voided, void_reason, allocated_at) "
-        "SELECT 99, prefix, year, serial, doc_number || 'x', NULL, 1, '', allocated_at FROM issuednumber WHERE prefix = '沪妇发'")
+        "SELECT 99, prefix, year, serial, doc_number || 'x', NULL, 1, '', allocated_at FROM issuednumber WHERE prefix = '沪妇发'",
+    )
     found = rules(engine)
     assert {"number_duplicate", "number_voided_without_reason"} <= found
 
@@ -176,6 +186,7 @@ def test_a_filing_step_cut_off_after_writing_leaves_nothing_behind(make_engine, 
 
 # ---- claims of killed processes ----------------------------------------------------------------------
 
+
 def dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
@@ -234,8 +245,13 @@ def test_the_cli_refuses_a_folder_with_a_cascade_unless_resumed(tmp_path: Path) 
     out = tmp_path / "out"
     (out / ".gongwen").mkdir(parents=True)
     (out / ".gongwen" / "cascade.json").write_text('{"config": null, "provinces": ["p31"]}', encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "cascade", "--out", str(out), "--province", "p31"],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "gongwen_engine.flows", "cascade", "--out", str(out), "--province", "p31"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert proc.returncode == 2 and "--resume" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -255,9 +271,11 @@ def test_a_half_done_demo_is_continued_with_run_not_launched_again(tmp_path: Pat
 
 # ---- the short crash campaign (~1.5 min each on the loaded 2-core machine: in the default run) --------
 
+
 def short_campaign(tmp_path: Path, pg_url: str | None) -> crash_campaign.CampaignResult:
-    result = crash_campaign.local_campaign(tmp_path / "out", ["p31"], kills=3, seed=7, pg_url=pg_url, work=tmp_path, children=2,
-                                           jitter=1.0, window=8.0, timeout=900)
+    result = crash_campaign.local_campaign(
+        tmp_path / "out", ["p31"], kills=3, seed=7, pg_url=pg_url, work=tmp_path, children=2, jitter=1.0, window=8.0, timeout=900
+    )
     print(result.summary())
     return result
 
@@ -286,8 +304,9 @@ def test_a_cascade_killed_three_times_resumes_with_zero_violations_on_postgres(t
 def test_distributed_cascade_survives_killed_driver_workers_and_server(tmp_path: Path) -> None:
     """A Prefect server on PostgreSQL, two `prefect worker`s, the driver: three of them killed
     (seeded choice of victim) while the small cascade runs; it ends with zero violations."""
-    result = crash_campaign.distributed_campaign(tmp_path / "out", ["p31"], kills=3, seed=11, work=tmp_path, children=8,
-                                                 jitter=0.3, window=1.0, server_pause=2.0, timeout=900)
+    result = crash_campaign.distributed_campaign(
+        tmp_path / "out", ["p31"], kills=3, seed=11, work=tmp_path, children=8, jitter=0.3, window=1.0, server_pause=2.0, timeout=900
+    )
     print(result.summary())
     # seed 11 plans a worker, the server, then a third victim; a moment that comes after this small
     # cascade has finished is skipped (the third, at times, on a loaded machine). The window is

@@ -46,6 +46,7 @@ def cut_off() -> OperationalError:
 
 # ---- the declared retry -------------------------------------------------------------------------------
 
+
 def test_a_transient_fault_runs_the_whole_unit_again():
     calls = []
 
@@ -147,6 +148,7 @@ def test_a_step_whose_commit_was_cut_off_has_its_effect_once(make_engine, commit
 
 # ---- PostgreSQL: terminated connections, an unreachable server -----------------------------------------
 
+
 @pytest.mark.postgres
 def test_terminated_connections_and_outages_leave_no_duplicate(make_engine, pg_url):
     with FaultProxy("127.0.0.1", 5432) as proxy:
@@ -179,6 +181,7 @@ def test_the_cli_says_plainly_when_the_database_stays_unreachable(pg_url, tmp_pa
 
 # ---- SQLite: several CLI processes at once ---------------------------------------------------------------
 
+
 @pytest.mark.slow  # ~15 gongwen processes, three of them start Prefect's embedded server: 5.5 min at load 8
 def test_several_cli_processes_at_once_on_sqlite_never_crash(tmp_path):
     swarm = Swarm.create(tmp_path / "swarm")
@@ -193,6 +196,7 @@ def test_several_cli_processes_at_once_on_sqlite_never_crash(tmp_path):
 
 
 # ---- the concurrency soak -------------------------------------------------------------------------------
+
 
 @pytest.mark.postgres
 def test_a_short_soak_with_8_clients_on_postgres_keeps_every_invariant(make_engine, pg_url):

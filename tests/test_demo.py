@@ -132,7 +132,9 @@ def test_demo_documents_convert_to_pdf(demo_run, tmp_path: Path) -> None:
     pdf_dir = tmp_path / "pdf"
     proc = subprocess.run(
         ["soffice", f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--headless", "--convert-to", "pdf", "--outdir", str(pdf_dir), *files],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     for entry in manifest:

@@ -43,15 +43,22 @@ def prefect_server(tmp_path: Path) -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-server"), "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"{base}/{name}",
-           "PREFECT_UI_ENABLED": "false", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           # services this test does not need (schedules, late runs, event persistence for the UI): less CPU on a small machine
-           "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false", "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
-           "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-server"),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"{base}/{name}",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # services this test does not need (schedules, late runs, event persistence for the UI): less CPU on a small machine
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+    }
     env.pop("PREFECT_API_URL", None)
     log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}/api"
     try:
         try:
@@ -70,9 +77,18 @@ def prefect_server(tmp_path: Path) -> Iterator[str]:
 def test_a_cascade_runs_across_two_workers_exactly_once(prefect_server: str, pg_url: str, tmp_path: Path) -> None:
     out = tmp_path / "out"  # the shared storage folder
     config = subtree_config(tmp_path / "config", ["p31"])
-    env = {**os.environ, "PREFECT_API_URL": prefect_server, "PREFECT_HOME": str(tmp_path / "prefect-client"), "GONGWEN_DATABASE_URL": pg_url,
-           "GONGWEN_STORAGE": str(out), "GONGWEN_CONFIG_DIR": str(config), "GONGWEN_HOME": str(tmp_path / "home"),
-           "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_LOGGING_LEVEL": "INFO", "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_server,
+        "PREFECT_HOME": str(tmp_path / "prefect-client"),
+        "GONGWEN_DATABASE_URL": pg_url,
+        "GONGWEN_STORAGE": str(out),
+        "GONGWEN_CONFIG_DIR": str(config),
+        "GONGWEN_HOME": str(tmp_path / "home"),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "COLUMNS": "200",
+    }
     cli = [sys.executable, "-m", "gongwen_engine.flows"]
     deployed = subprocess.run([*cli, "deploy", "--pool", "gongwen-test", "--batch", "4"], env=env, capture_output=True, text=True, timeout=120)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
@@ -80,10 +96,35 @@ def test_a_cascade_runs_across_two_workers_exactly_once(prefect_server: str, pg_
     try:
         for n in (1, 2):  # --limit 1: one flow run at a time each, so two runs need both workers
             logs.append(tmp_path / f"worker{n}.log")
-            workers.append(subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", "gongwen-test", "--type", "process",
-                                             "--name", f"worker-{n}", "--limit", "1"], env=env, stdout=logs[-1].open("w"), stderr=subprocess.STDOUT))
-        run = subprocess.run([*cli, "cascade", "--out", str(out), "--config", str(config), "--deployment", "gongwen-batch-dispatch/cascade", "--runs", "2"],
-                             env=env, capture_output=True, text=True, timeout=600)
+            workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "prefect",
+                        "worker",
+                        "start",
+                        "--pool",
+                        "gongwen-test",
+                        "--type",
+                        "process",
+                        "--name",
+                        f"worker-{n}",
+                        "--limit",
+                        "1",
+                    ],
+                    env=env,
+                    stdout=logs[-1].open("w"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        run = subprocess.run(
+            [*cli, "cascade", "--out", str(out), "--config", str(config), "--deployment", "gongwen-batch-dispatch/cascade", "--runs", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert run.returncode == 0, run.stdout + run.stderr + "".join(p.read_text() for p in logs)
     finally:
         for w in workers:

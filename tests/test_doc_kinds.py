@@ -17,16 +17,25 @@ NOTICE = Path(__file__).resolve().parents[1] / "config" / "demo" / "national_not
 
 def test_the_fifteen_kinds_of_the_2012_regulations() -> None:
     assert len(doc_kinds.OFFICIAL_KINDS) == 16  # 命令（令） is listed under both names
-    assert {"决议", "决定", "命令", "令", "公报", "公告", "通告", "意见", "通知", "通报", "报告", "请示", "批复", "议案", "函", "纪要"} == set(doc_kinds.OFFICIAL_KINDS)
+    assert {"决议", "决定", "命令", "令", "公报", "公告", "通告", "意见", "通知", "通报", "报告", "请示", "批复", "议案", "函", "纪要"} == set(
+        doc_kinds.OFFICIAL_KINDS
+    )
     assert not set(doc_kinds.MATERIAL_KINDS) & set(doc_kinds.OFFICIAL_KINDS)
 
 
 def test_directions_follow_the_domain() -> None:
-    assert (direction_of("请示"), direction_of("报告"), direction_of("函"), direction_of("通知")) == (Direction.up, Direction.up, Direction.parallel, Direction.down)
+    assert (direction_of("请示"), direction_of("报告"), direction_of("函"), direction_of("通知")) == (
+        Direction.up,
+        Direction.up,
+        Direction.parallel,
+        Direction.down,
+    )
 
 
-@pytest.mark.parametrize(("title", "kind"), [("关于转发全国妇联《关于…的意见》的通知", "通知"), ("山东省妇联命令", "命令"), ("某某令", "令"),
-                                             ("关于印发活动实施方案", "方案"), ("关于某事", None)])
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [("关于转发全国妇联《关于…的意见》的通知", "通知"), ("山东省妇联命令", "命令"), ("某某令", "令"), ("关于印发活动实施方案", "方案"), ("关于某事", None)],
+)
 def test_the_kind_a_title_ends_with(title: str, kind: str | None) -> None:
     assert kind_of_title(title) == kind
 

@@ -110,7 +110,11 @@ def assert_demo_invariants(engine) -> None:
         match = ARCHIVE_CODE_RE.match(item.archive_code)
         assert match, item.archive_code
         assert (match["fonds"], int(match["year"]), match["retention"], match["dept"], int(match["item"])) == (
-            item.fonds, item.year, item.retention, item.dept_code, item.item_no,
+            item.fonds,
+            item.year,
+            item.retention,
+            item.dept_code,
+            item.item_no,
         )
         classes[(item.fonds, item.year, item.retention, item.dept_code)].append(item.item_no)
     for key, numbers_in_class in classes.items():
@@ -120,6 +124,7 @@ def assert_demo_invariants(engine) -> None:
 
 
 # --- manual policy: human steps wait in the database ----------------------------------------------
+
 
 def test_manual_issuing_waits_at_sign_off_for_a_leader(make_engine):
     engine = make_engine()
@@ -241,6 +246,7 @@ def test_a_return_at_sign_off_makes_a_new_draft_version_and_keeps_the_first(make
 
 # --- one effect per step ------------------------------------------------------------------------------
 
+
 def test_running_each_step_twice_has_each_effect_once(make_engine):
     engine = make_engine()
     launch_national(engine, "demo")
@@ -286,6 +292,7 @@ def test_rerunning_an_action_after_it_took_effect_does_not_repeat_the_effect(mak
 
 # --- demo policy: the whole tree --------------------------------------------------------------------
 
+
 def test_demo_policy_finishes_the_whole_tree(make_engine):
     engine = make_engine()
     launch_national(engine, "demo")
@@ -304,6 +311,7 @@ def test_demo_policy_finishes_the_whole_tree_on_postgres(make_engine, pg_url):
 
 
 # --- audit -----------------------------------------------------------------------------------------
+
 
 def assert_every_finished_step_is_audited(engine) -> None:
     circ_org = {c.id: c.org for c in rows(engine, Circulation)}
@@ -381,6 +389,7 @@ def test_removing_sign_off_from_the_yaml_forwards_without_a_person(make_engine, 
 
 
 # --- delivery to the recipients chosen at launch (发送范围) ---------------------------------------------
+
 
 def test_a_launch_to_two_of_the_children_delivers_to_exactly_those_two(make_engine):
     from gongwen_engine.flows.services import reporting

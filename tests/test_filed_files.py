@@ -6,13 +6,35 @@ from datetime import date
 
 from gongwen_engine.models.tables import ArchiveItem, FiledFile
 
-STORED = {"seq": 1, "role": "issued_copy", "file": "archive/X001/2012/X001-WS-2012-Y-BGS-0001/01-issued_copy.docx", "source": "shandong/鲁妇发〔2012〕10号.docx",
-          "format": "docx", "size": 12345, "sha256": "ab" * 32, "sm3": "cd" * 32, "pages": 2, "pages_method": "pdf", "stamped": True}
+STORED = {
+    "seq": 1,
+    "role": "issued_copy",
+    "file": "archive/X001/2012/X001-WS-2012-Y-BGS-0001/01-issued_copy.docx",
+    "source": "shandong/鲁妇发〔2012〕10号.docx",
+    "format": "docx",
+    "size": 12345,
+    "sha256": "ab" * 32,
+    "sm3": "cd" * 32,
+    "pages": 2,
+    "pages_method": "pdf",
+    "stamped": True,
+}
 
 
 def _item(files: list[dict]) -> ArchiveItem:
-    return ArchiveItem(org="shandong", fonds="X001", year=2012, retention="Y", dept_code="BGS", item_no=1, archive_code="X001-WS-2012-Y-BGS-0001",
-                       title="关于转发的通知", responsible="山东省妇女联合会", dated=date(2012, 1, 31), files=files)
+    return ArchiveItem(
+        org="shandong",
+        fonds="X001",
+        year=2012,
+        retention="Y",
+        dept_code="BGS",
+        item_no=1,
+        archive_code="X001-WS-2012-Y-BGS-0001",
+        title="关于转发的通知",
+        responsible="山东省妇女联合会",
+        dated=date(2012, 1, 31),
+        files=files,
+    )
 
 
 def test_a_filed_file_dumps_to_the_stored_json_key_for_key() -> None:

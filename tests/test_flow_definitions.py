@@ -21,8 +21,6 @@ def flows_copy(tmp_path: Path) -> Path:
     return copy_yaml_folder(PACKAGED_FLOWS_DIR, tmp_path / "flows")
 
 
-
-
 def line_of(text: str, needle: str, after: str | None = None) -> int:
     lines = text.splitlines()
     begin = next(i for i, line in enumerate(lines) if after in line) if after else 0
@@ -62,7 +60,10 @@ def test_forwarding_flow_shape():
 def test_the_shared_tail_is_completed_by_each_flow():
     flows = load_flows(PACKAGED_FLOWS_DIR, KNOWN)
     assert {name: f.step(f.name_of(StepKind.distribute)).start_flow for name, f in flows.items() if f.steps_of(StepKind.distribute)} == {
-        "forwarding": "forwarding", "issuing": "forwarding", "outgoing": "incoming", "incoming": "incoming",
+        "forwarding": "forwarding",
+        "issuing": "forwarding",
+        "outgoing": "incoming",
+        "incoming": "incoming",
     }
     incoming = flows["incoming"].step("distribute")
     assert (incoming.title, incoming.next, incoming.record) == ("核发", "circulate", False)  # the tail's step, completed by incoming.yaml
@@ -103,8 +104,14 @@ def test_included_files_are_not_flows(flows_copy):
 
 # --- errors ----------------------------------------------------------------------------------------
 
+
 def test_next_to_an_unknown_step(flows_copy):
-    text = edit(flows_copy, "forwarding.yaml", "    do: draft_forwarding\n    template: forwarding_notice.j2\n    next: sign_off", "    do: draft_forwarding\n    template: forwarding_notice.j2\n    next: sign_of")
+    text = edit(
+        flows_copy,
+        "forwarding.yaml",
+        "    do: draft_forwarding\n    template: forwarding_notice.j2\n    next: sign_off",
+        "    do: draft_forwarding\n    template: forwarding_notice.j2\n    next: sign_of",
+    )
     [error] = errors_loading(flows_copy / "forwarding.yaml")
     assert Path(error.path).name == "forwarding.yaml"
     assert error.line == line_of(text, "next: sign_of")
@@ -259,9 +266,27 @@ def test_a_folder_without_flow_files_is_an_error(tmp_path: Path):
 # --- kinds and wiring (checked at load: `gongwen check` and the engine's start) ---------------------
 
 WIRING_ERRORS = {  # what is edited in which file, the line the error names, words of the message
-    "kind_not_the_action's": ("forwarding.yaml", "  register:\n    kind: register\n", "  register:\n    kind: decide\n", "kind: decide", ["register", "performs 'register'"]),
-    "person_on_a_system_kind": ("outgoing.yaml", "  review:\n    kind: review\n", "  review:\n    kind: number\n", "kind: number", ["reviewer", "which the system does"]),
-    "printing_before_numbering": ("reporting.yaml", "    next: {submit: sign_off}", "    next: {submit: render}", "kind: render", ["'number'", "编号 before 印制"]),
+    "kind_not_the_action's": (
+        "forwarding.yaml",
+        "  register:\n    kind: register\n",
+        "  register:\n    kind: decide\n",
+        "kind: decide",
+        ["register", "performs 'register'"],
+    ),
+    "person_on_a_system_kind": (
+        "outgoing.yaml",
+        "  review:\n    kind: review\n",
+        "  review:\n    kind: number\n",
+        "kind: number",
+        ["reviewer", "which the system does"],
+    ),
+    "printing_before_numbering": (
+        "reporting.yaml",
+        "    next: {submit: sign_off}",
+        "    next: {submit: render}",
+        "kind: render",
+        ["'number'", "编号 before 印制"],
+    ),
     "sealing_before_printing": ("reporting.yaml", "    next: {submit: sign_off}", "    next: {submit: seal}", "kind: seal", ["'render'", "印制 before 用印"]),
 }
 

@@ -22,6 +22,7 @@ from gongwen_engine.models.tables import Document, IssuedNumber, NumberCounter
 
 # --- format and parse ------------------------------------------------------------------------
 
+
 def test_format_uses_hexagonal_brackets_and_no_leading_zeros():
     assert format_doc_number("鲁妇发", 2012, 10) == "鲁妇发〔2012〕10号"
     assert format_doc_number("妇字", 2012, 2) == "妇字〔2012〕2号"
@@ -63,6 +64,7 @@ def test_parse_refuses_non_standard_forms(text):
 
 
 # --- allocation on SQLite ----------------------------------------------------------------------
+
 
 def new_document(engine, org: str = "shandong", title: str = "测试文件") -> int:
     with db.transaction(engine.db) as session:
@@ -234,6 +236,7 @@ def test_on_sqlite_issuing_is_left_to_the_callers_transaction(make_engine):
 
 
 # --- concurrent allocation ----------------------------------------------------------------------
+
 
 def assert_gap_free(engine, prefix: str, year: int, start: int, expected: int) -> None:
     """count == max − start + 1 == count distinct, and nothing below start."""

@@ -184,8 +184,9 @@ if sys.argv[3] == "stay":
 @needs_uno
 @pytest.mark.parametrize("end", ["exit", "sigkill"])
 def test_no_libreoffice_outlives_the_process_that_started_it(end: str, documents, tmp_path: Path) -> None:
-    owner = subprocess.Popen([sys.executable, "-c", OWNER, str(documents[0]), str(tmp_path), "exit" if end == "exit" else "stay"],
-                             stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(documents[0]), str(tmp_path), "exit" if end == "exit" else "stay"], stdout=subprocess.PIPE, text=True
+    )
     started = json.loads(owner.stdout.readline())
     if end == "sigkill":
         assert alive(started["office"])

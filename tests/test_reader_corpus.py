@@ -25,8 +25,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 def test_corpus_has_every_way_of_making_a_document(corpus: Corpus) -> None:
     assert len(corpus.items) >= 20
-    assert {"docx_paragraphs", "docx_table_mark", "docx_textbox_mark", "docx_wps_style", "text_gbk", "text_gb18030", "text_utf_16",
-            "libreoffice_docx", "libreoffice_pdf"} <= {item.maker for item in corpus.items}
+    assert {
+        "docx_paragraphs",
+        "docx_table_mark",
+        "docx_textbox_mark",
+        "docx_wps_style",
+        "text_gbk",
+        "text_gb18030",
+        "text_utf_16",
+        "libreoffice_docx",
+        "libreoffice_pdf",
+    } <= {item.maker for item in corpus.items}
 
 
 def test_corpus_fields_are_read(corpus: Corpus) -> None:
@@ -67,9 +76,17 @@ def test_wps_text_box_is_read_once_and_header_fields_found(corpus: Corpus) -> No
 
 
 def _expected_of(content: DocumentContent) -> dict[str, object]:
-    return {"issuer_mark": content.issuer_mark, "doc_number": content.doc_number, "title": content.title.replace("\n", ""),
-            "main_recipients": content.main_recipients, "signature": content.signature, "issued_on": content.issued_on,
-            "cc": content.cc or None, "printed_by": content.printed_by, "printed_on": content.printed_on}
+    return {
+        "issuer_mark": content.issuer_mark,
+        "doc_number": content.doc_number,
+        "title": content.title.replace("\n", ""),
+        "main_recipients": content.main_recipients,
+        "signature": content.signature,
+        "issued_on": content.issued_on,
+        "cc": content.cc or None,
+        "printed_by": content.printed_by,
+        "printed_on": content.printed_on,
+    }
 
 
 def _demo_documents() -> list[list[DocumentContent]]:

@@ -107,7 +107,10 @@ def test_seed_004_no_header_traditional_script_two_texts_each_read() -> None:
     # its three deadlines, as stated: three tables 5月19日前, the reports 5月25日前, the summary 6月10日前.
     # No year is written and there is no date of writing, so no date is invented (start/end None).
     assert [(d.text, d.kind, d.source, d.start, d.end) for d in reading.deadlines] == [
-        ("5月19日前", "date", "第8行", None, None), ("5月25日前", "date", "第11行", None, None), ("6月10日前", "date", "第11行", None, None)]
+        ("5月19日前", "date", "第8行", None, None),
+        ("5月25日前", "date", "第11行", None, None),
+        ("6月10日前", "date", "第11行", None, None),
+    ]
     assert any(w.startswith("篇一：") and "没有写年份" in w for w in reading.warnings)
     # 篇二 (a village women's congress work plan, 1、 … 8、) states no deadline
     assert second.source == "第12行" and second.reading.fields == {} and second.reading.deadlines == []

@@ -28,8 +28,12 @@ from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, C
 def counts(engine: Engine) -> tuple[int, int, int, int]:
     with Session(engine.db) as session:
         files = [p for p in (engine.storage / "received").rglob("*") if p.is_file()] if (engine.storage / "received").exists() else []
-        return (session.exec(select(func.count()).select_from(Document)).one(), session.exec(select(func.count()).select_from(CirculationFile)).one(),
-                session.exec(select(func.count()).select_from(Circulation)).one(), len(files))
+        return (
+            session.exec(select(func.count()).select_from(Document)).one(),
+            session.exec(select(func.count()).select_from(CirculationFile)).one(),
+            session.exec(select(func.count()).select_from(Circulation)).one(),
+            len(files),
+        )
 
 
 def test_receive_a_forward_registers_it_and_keeps_the_file(make_engine: Callable[..., Engine]) -> None:
@@ -80,7 +84,8 @@ def test_corrections_are_applied_and_audited(make_engine: Callable[..., Engine])
     assert doc.org == "shandong" and doc.content["issued_on"] == "2012-02-06"
     confirmed = events["intake_confirmed"]
     assert confirmed.detail["corrections"] == {
-        "doc_number": {"read": None, "set": "鲁妇发〔2012〕12号"}, "signature": {"read": None, "set": "山东省妇女联合会"}
+        "doc_number": {"read": None, "set": "鲁妇发〔2012〕12号"},
+        "signature": {"read": None, "set": "山东省妇女联合会"},
     }
     assert confirmed.actor == engine.config.users_with("jinan", "secretary")[0].id
     read = events["received"].detail
@@ -144,11 +149,15 @@ def _entity_docx(payload: bytes) -> bytes:
     return _zip(parts)
 
 
-BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
-                  b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
-                  b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&lol3;</w:t></w:r></w:p></w:body></w:document>')
-EXTERNAL_ENTITY = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-                   b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&x;</w:t></w:r></w:p></w:body></w:document>')
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+    b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&lol3;</w:t></w:r></w:p></w:body></w:document>'
+)
+EXTERNAL_ENTITY = (
+    b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&x;</w:t></w:r></w:p></w:body></w:document>'
+)
 HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "empty": ("空.txt", lambda: b"", "是空文件"),
     "truncated zip": ("截断.docx", lambda: _valid_docx()[:3000], "已损坏或不完整"),

@@ -73,8 +73,15 @@ def test_the_template_writes_the_xml_python_docx_wrote() -> None:
     ours, reference = parts(record_docx_bytes(heading, ROWS)), parts(python_docx_record(heading, ROWS))
     assert ours[DOCUMENT_PART] == reference[DOCUMENT_PART]  # the body, byte for byte
     assert b"&amp; &lt;\xe9\x99\x84\xe4\xbb\xb6&gt;" in ours[DOCUMENT_PART] and b"<w:tab/>" in ours[DOCUMENT_PART]
-    dropped = {"word/stylesWithEffects.xml", "word/webSettings.xml", "word/numbering.xml", "docProps/thumbnail.jpeg",
-               "customXml/item1.xml", "customXml/_rels/item1.xml.rels", "customXml/itemProps1.xml"}
+    dropped = {
+        "word/stylesWithEffects.xml",
+        "word/webSettings.xml",
+        "word/numbering.xml",
+        "docProps/thumbnail.jpeg",
+        "customXml/item1.xml",
+        "customXml/_rels/item1.xml.rels",
+        "customXml/itemProps1.xml",
+    }
     assert set(reference) - set(ours) == dropped and set(ours) <= set(reference)
     for name in ("docProps/core.xml", "docProps/app.xml", "word/settings.xml", "word/fontTable.xml", "word/theme/theme1.xml"):
         assert ours[name] == reference[name], name
@@ -108,13 +115,20 @@ def test_text_that_xml_cannot_carry_is_refused_as_python_docx_refused_it() -> No
 def test_a_record_is_rendered_from_its_data_alone() -> None:
     """The renderer takes a RecordData (no database): particulars, then each opinion as written, then the unit."""
     record = RecordData(
-        kind=RecordKind.processing_slip, org_name="山东省妇女联合会", org_short_name="山东省妇联",
+        kind=RecordKind.processing_slip,
+        org_name="山东省妇女联合会",
+        org_short_name="山东省妇联",
         received=ReceivedParticulars(register_number=None, received_on=None, sender="中华全国妇女联合会", doc_number="妇字〔2012〕2号", title="关于…的通知"),
         opinions=[Opinion(step_title="批办", outcome_label="同意", comment="请办公室办理", person="徐主席", acting_for="周主席", finished_on=date(2012, 3, 1))],
     )
     assert record_heading(record) == "山东省妇联收文处理单"
     assert record_rows(record) == [
-        ("收文登记号", "（待登记）"), ("收文日期", ""), ("来文单位", "中华全国妇女联合会"), ("来文字号", "妇字〔2012〕2号"), ("标题", "关于…的通知"),
-        ("批办", "同意：请办公室办理　徐主席（代周主席）　2012年3月1日"), ("单位", "山东省妇女联合会"),
+        ("收文登记号", "（待登记）"),
+        ("收文日期", ""),
+        ("来文单位", "中华全国妇女联合会"),
+        ("来文字号", "妇字〔2012〕2号"),
+        ("标题", "关于…的通知"),
+        ("批办", "同意：请办公室办理　徐主席（代周主席）　2012年3月1日"),
+        ("单位", "山东省妇女联合会"),
     ]
     assert record_bytes(record) == record_docx_bytes(record_heading(record), record_rows(record))

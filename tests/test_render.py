@@ -26,6 +26,7 @@ W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 # --- helpers ---------------------------------------------------------------------------------
 
+
 def east_asia(run) -> str | None:
     """The run's East-Asian font name (w:rFonts/@w:eastAsia)."""
     rfonts = run._r.rPr.find(qn("w:rFonts"))
@@ -68,8 +69,7 @@ def request_sample() -> DocumentContent:
         signer="王某某",
         title="关于<&>“妇女之家”建设经费的请示",
         main_recipients=["全国妇联"],
-        body=["为做好<&>工作，现请示如下。", "（一）经费来源。拟由省财政列支。",
-              "1.用于阵地建设。", "（1）按妇女人均1.5元计。"],
+        body=["为做好<&>工作，现请示如下。", "（一）经费来源。拟由省财政列支。", "1.用于阵地建设。", "（1）按妇女人均1.5元计。"],
         signature="山东省妇女联合会",
         issued_on=date(2012, 3, 5),
         notes=["联系人：李某，电话：0531-00000000"],
@@ -107,20 +107,24 @@ def request_doc(tmp_path_factory):
 
 # --- pure layout functions -------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "level"), [
-    ("一、充分认识开展活动的重要性。", 1),
-    ("十二、其他。", 1),
-    ("（一）经费来源。", 2),
-    ("(三)组织领导", 2),
-    ("1.用于阵地建设。", 3),
-    ("2．全国“两会”召开之际", 3),
-    ("（1）按人均计。", 4),
-    ("    三、缩进的标题", 1),
-    ("1.5万名妇女参加。", 0),
-    ("2012年是重要的一年。", 0),
-    ("各省区市妇联要在2月底前报送。", 0),
-    ("一是高度关注。", 0),
-])
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("一、充分认识开展活动的重要性。", 1),
+        ("十二、其他。", 1),
+        ("（一）经费来源。", 2),
+        ("(三)组织领导", 2),
+        ("1.用于阵地建设。", 3),
+        ("2．全国“两会”召开之际", 3),
+        ("（1）按人均计。", 4),
+        ("    三、缩进的标题", 1),
+        ("1.5万名妇女参加。", 0),
+        ("2012年是重要的一年。", 0),
+        ("各省区市妇联要在2月底前报送。", 0),
+        ("一是高度关注。", 0),
+    ],
+)
 def test_heading_level(text, level):
     assert heading_level(text) == level
 
@@ -144,6 +148,7 @@ def test_mark_never_wider_than_the_type_area():
 
 
 # --- page ------------------------------------------------------------------------------------
+
 
 def test_page_margins_and_grid(forwarding):
     section = forwarding.sections[0]
@@ -171,6 +176,7 @@ def test_default_font_is_sanhao_fangsong(forwarding):
 
 # --- header 版头 -------------------------------------------------------------------------------
 
+
 def test_issuing_authority_marks_are_red_xiaobiaosong_centred(forwarding):
     for text, scale in (("山东省妇女联合会文件", None), ("中华全国妇女联合会文件", "95")):
         paragraph = find(forwarding, text)
@@ -193,7 +199,7 @@ def test_doc_number_centred_two_lines_below_mark_with_red_line(forwarding):
     number = forwarding.paragraphs[index]
     assert number.text == "鲁妇发〔2012〕10号"
     assert number.alignment == docx.enum.text.WD_ALIGN_PARAGRAPH.CENTER
-    assert [p.text for p in forwarding.paragraphs[index - 3:index]] == ["山东省妇女联合会文件", "", ""]
+    assert [p.text for p in forwarding.paragraphs[index - 3 : index]] == ["山东省妇女联合会文件", "", ""]
     assert east_asia(number.runs[0]) == L.FONT_FANGSONG and number.runs[0].font.size.pt == 16
     bottom = number._p.find("w:pPr/w:pBdr/w:bottom", {"w": W_NS})
     assert bottom.get(qn("w:val")) == "single"
@@ -209,7 +215,7 @@ def test_title_erhao_xiaobiaosong_centred_two_lines_below_red_line(forwarding):
     assert title.runs and all(east_asia(r) == L.FONT_XIAOBIAOSONG and r.font.size.pt == 22 for r in title.runs)
     assert "\n" in title.text  # the author's line breaks kept
     assert forwarding.paragraphs[index - 3].text == "鲁妇发〔2012〕10号"
-    assert [p.text for p in forwarding.paragraphs[index - 2:index]] == ["", ""]
+    assert [p.text for p in forwarding.paragraphs[index - 2 : index]] == ["", ""]
 
 
 def test_recipients_flush_left_one_line_below_title(forwarding):
@@ -245,9 +251,9 @@ def test_copy_number_security_urgency_stacked_top_left(request_doc):
 
 # --- body 主体 ---------------------------------------------------------------------------------
 
+
 def test_body_paragraphs_and_heading_fonts(forwarding):
-    paragraphs = [p for p in forwarding.paragraphs
-                  if ppr_value(p, "w:ind", "w:firstLineChars") == "200" and p.runs]
+    paragraphs = [p for p in forwarding.paragraphs if ppr_value(p, "w:ind", "w:firstLineChars") == "200" and p.runs]
     headed = [p for p in paragraphs if heading_level(p.text) == 1]
     assert len(headed) == 5
     for paragraph in headed:
@@ -262,8 +268,7 @@ def test_body_paragraphs_and_heading_fonts(forwarding):
 
 def test_lower_heading_levels(request_doc):
     second = find(request_doc, "（一）经费来源")
-    assert [(r.text, east_asia(r)) for r in second.runs] == [
-        ("（一）经费来源。", L.FONT_KAITI), ("拟由省财政列支。", L.FONT_FANGSONG)]
+    assert [(r.text, east_asia(r)) for r in second.runs] == [("（一）经费来源。", L.FONT_KAITI), ("拟由省财政列支。", L.FONT_FANGSONG)]
     for text in ("1.用于阵地建设。", "（1）按妇女人均1.5元计。"):
         assert [east_asia(r) for r in find(request_doc, text).runs] == [L.FONT_FANGSONG]
 
@@ -302,7 +307,7 @@ def test_notes_in_parentheses_after_the_date(request_doc):
 
 def test_attachment_note_and_pages(with_attachments):
     index = index_of(with_attachments, "附件：1.")
-    first, second = with_attachments.paragraphs[index:index + 2]
+    first, second = with_attachments.paragraphs[index : index + 2]
     assert first.text.startswith("附件：1.全国妇联办公厅")
     assert second.text == "2.2012年2—3月全国妇联《妇工要情》信息报送要点"
     assert with_attachments.paragraphs[index - 1].text == ""  # one blank line below the text
@@ -328,6 +333,7 @@ def test_attachment_note_and_pages(with_attachments):
 
 # --- colophon 版记 -----------------------------------------------------------------------------
 
+
 def border(cell, side: str) -> str | None:
     element = cell._tc.find(f"w:tcPr/w:tcBorders/w:{side}", {"w": W_NS})
     return None if element is None else element.get(qn("w:sz"))
@@ -345,8 +351,7 @@ def test_legacy_colophon(forwarding):
     ]
     cells = [row.cells[0] for row in table.rows]
     subject = cells[0].paragraphs[0].runs
-    assert (subject[0].text, east_asia(subject[0]), subject[0].font.size.pt) == (
-        "主题词：", L.FONT_HEITI, 16)
+    assert (subject[0].text, east_asia(subject[0]), subject[0].font.size.pt) == ("主题词：", L.FONT_HEITI, 16)
     for cell in cells[1:]:
         assert {r.font.size.pt for r in cell.paragraphs[0].runs} == {L.SIHAO}
         assert {east_asia(r) for r in cell.paragraphs[0].runs} == {L.FONT_FANGSONG}
@@ -363,14 +368,12 @@ def test_colophon_cc_and_printing_line(with_attachments):
     (table,) = with_attachments.tables
     cc, printing = (row.cells[0].paragraphs[0] for row in table.rows)
     assert cc.text == "抄送：全国妇联办公厅。"
-    assert int(ppr_value(cc, "w:ind", "w:left")) - int(ppr_value(cc, "w:ind", "w:hanging")) \
-        == L.SIHAO_CHAR  # one character in
+    assert int(ppr_value(cc, "w:ind", "w:left")) - int(ppr_value(cc, "w:ind", "w:hanging")) == L.SIHAO_CHAR  # one character in
     assert ppr_value(cc, "w:ind", "w:right") == str(L.SIHAO_CHAR)
     assert printing.text == "湖南省妇联办公室\t2012年2月29日印发"
     assert ppr_value(printing, "w:ind", "w:left") == str(L.SIHAO_CHAR)
     tab = printing._p.find("w:pPr/w:tabs/w:tab", {"w": W_NS})
-    assert (tab.get(qn("w:val")), int(tab.get(qn("w:pos")))) == (
-        "right", L.TYPE_AREA_WIDTH - L.SIHAO_CHAR)
+    assert (tab.get(qn("w:val")), int(tab.get(qn("w:pos")))) == ("right", L.TYPE_AREA_WIDTH - L.SIHAO_CHAR)
     assert {r.font.size.pt for r in printing.runs} == {14}
 
 
@@ -381,11 +384,11 @@ def test_cc_joined_with_comma_ending_with_full_stop(request_doc):
 
 # --- page numbers --------------------------------------------------------------------------
 
+
 def test_even_and_odd_footers_with_page_field(forwarding):
     assert forwarding.settings.odd_and_even_pages_header_footer
     section = forwarding.sections[0]
-    for footer, alignment, indent in (
-            (section.footer, "right", "w:right"), (section.even_page_footer, "left", "w:left")):
+    for footer, alignment, indent in ((section.footer, "right", "w:right"), (section.even_page_footer, "left", "w:left")):
         assert not footer.is_linked_to_previous
         (paragraph,) = footer.paragraphs
         xml = paragraph._p.xml
@@ -401,6 +404,7 @@ def test_even_and_odd_footers_with_page_field(forwarding):
 
 
 # --- text, bytes and files -----------------------------------------------------------------
+
 
 def test_xml_special_characters_escaped(request_doc):
     assert find(request_doc, "关于<&>").text == "关于<&>“妇女之家”建设经费的请示"
@@ -423,12 +427,15 @@ def test_same_input_same_bytes_and_atomic_write(tmp_path):
 
 def test_same_bytes_in_another_process():
     """A retried step may run in a fresh worker: the base package is rebuilt identically."""
-    code = ("import hashlib, sys; from gongwen_engine.doc_templates.render import "
-            "render_docx_bytes; from samples import "
-            "forwarding_sample; sys.stdout.write(hashlib.sha256("
-            "render_docx_bytes(forwarding_sample())).hexdigest())")
-    other = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                           text=True, cwd=Path(__file__).parent).stdout  # `-c` imports from the cwd: tests/samples.py
+    code = (
+        "import hashlib, sys; from gongwen_engine.doc_templates.render import "
+        "render_docx_bytes; from samples import "
+        "forwarding_sample; sys.stdout.write(hashlib.sha256("
+        "render_docx_bytes(forwarding_sample())).hexdigest())"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=Path(__file__).parent
+    ).stdout  # `-c` imports from the cwd: tests/samples.py
     assert other == hashlib.sha256(render_docx_bytes(forwarding_sample())).hexdigest()
 
 
@@ -449,23 +456,24 @@ def test_no_parts_is_an_error(tmp_path):
 
 # --- LibreOffice --------------------------------------------------------------------------
 
+
 def test_libreoffice_converts_the_forwarding_document(forwarding_docx, tmp_path):
     """The rendered forwarding document opens in LibreOffice and prints as a PDF."""
     soffice = shutil.which("soffice")
     assert soffice, "LibreOffice (soffice) is required"
     profile = tmp_path / "lo-profile"
     subprocess.run(
-        [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless",
-         "--convert-to", "pdf", "--outdir", str(tmp_path), str(forwarding_docx)],
-        check=True, capture_output=True, timeout=120)
+        [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(forwarding_docx)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     pdf = tmp_path / "forwarding.pdf"
     assert pdf.exists()
     info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True)
-    pages = int(next(line.split()[-1] for line in info.stdout.splitlines()
-                     if line.startswith("Pages:")))
+    pages = int(next(line.split()[-1] for line in info.stdout.splitlines() if line.startswith("Pages:")))
     assert pages >= 2
-    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
     flat = "".join(text.split())
     assert "鲁妇发〔2012〕10号" in flat
     assert "妇字〔2012〕2号" in flat

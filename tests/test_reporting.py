@@ -126,8 +126,10 @@ def world(tmp_path: Path, make_engine) -> Engine:
     config = copy_yaml_folder(PACKAGED_CONFIG_DIR, tmp_path / "config")
     text = (config / "policies.yaml").read_text(encoding="utf-8")
     for name, day in (("feb20", "2012-02-20"), ("mar05", "2012-03-05"), ("apr10", "2012-04-10"), ("jun01", "2012-06-01")):
-        text += (f"  {name}:\n    description: 测试：{day} 报送\n    auto_approve: {{sign_off: approve}}\n"
-                 f"    clock: {{national: {day}, provincial: {day}, prefectural: {day}, county: {day}}}\n")
+        text += (
+            f"  {name}:\n    description: 测试：{day} 报送\n    auto_approve: {{sign_off: approve}}\n"
+            f"    clock: {{national: {day}, provincial: {day}, prefectural: {day}, county: {day}}}\n"
+        )
     (config / "policies.yaml").write_text(text, encoding="utf-8")
     # Reports skip 用印 and end at 报送 here: sealing and filing run LibreOffice (seconds per report);
     # the demo test runs the packaged flow, sealing and filing included.
@@ -135,7 +137,12 @@ def world(tmp_path: Path, make_engine) -> Engine:
     edit(flows, "reporting.yaml", "    do: submit_report\n    next: archive\n", "    do: submit_report\n    next: end\n")
     edit(flows, "reporting.yaml", "  archive:\n    kind: archive\n    title: 归档\n    do: archive\n    next: end\n", "")
     edit(flows, "reporting.yaml", "    do: render_report\n    next: seal\n", "    do: render_report\n    next: submit\n")
-    edit(flows, "reporting.yaml", "  seal:\n    kind: seal\n    title: 用印\n    priority: 1\n    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n", "")
+    edit(
+        flows,
+        "reporting.yaml",
+        "  seal:\n    kind: seal\n    title: 用印\n    priority: 1\n    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n",
+        "",
+    )
     return make_engine(config_dir=config, flows_dir=flows)
 
 
@@ -159,8 +166,8 @@ def statuses(engine: Engine, today: date, req: int) -> dict[tuple[str, int], str
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_on_time_late_and_missing_submissions(world: Engine) -> None:
-    plan, = request(world, "acwf", SPEC(what="活动实施方案", due="2012年2月底前", to="全国妇联办公厅"))
-    names, = request(world, "acwf", SPEC(what="信息员名单", due="2月下旬", **{"from": ["shandong", "hunan"]}))
+    (plan,) = request(world, "acwf", SPEC(what="活动实施方案", due="2012年2月底前", to="全国妇联办公厅"))
+    (names,) = request(world, "acwf", SPEC(what="信息员名单", due="2月下旬", **{"from": ["shandong", "hunan"]}))
     assert statuses(world, date(2012, 2, 25), names) == {("shandong", 0): "open", ("hunan", 0): "open"}
 
     circ = submit(world, plan, "shandong", "feb20")
@@ -175,7 +182,12 @@ def test_on_time_late_and_missing_submissions(world: Engine) -> None:
     assert rows["hunan"].status == "late" and rows["hunan"].late_working_days == 3
     assert statuses(world, date(2012, 3, 1), names) == {("shandong", 0): "on_time", ("hunan", 0): "overdue"}
     assert reporting.board_counts(reporting.board(world, date(2012, 3, 1), names)) == {
-        "expected": 2, "submitted": 1, "on_time": 1, "late": 0, "missing": 1, "open": 0
+        "expected": 2,
+        "submitted": 1,
+        "on_time": 1,
+        "late": 0,
+        "missing": 1,
+        "open": 0,
     }
 
     # the report is an upward document: 报告, signed (签发人 in the header), numbered, filed
@@ -191,23 +203,32 @@ def test_on_time_late_and_missing_submissions(world: Engine) -> None:
 @pytest.mark.usefixtures("prefect_harness")
 def test_recurring_requirement(world: Engine) -> None:
     # 活动开展情况每两个月汇总上报一次 (seed 001): the first report by the end of March, then every two months
-    req, = request(world, "acwf", SPEC(what="活动开展情况", due="2012年3月底前", every_months=2))
+    (req,) = request(world, "acwf", SPEC(what="活动开展情况", due="2012年3月底前", every_months=2))
     with Session(world.db) as session:
         row = reporting.requirement(session, req)
     assert [period_due(row, k)[1] for k in range(period_count(row))] == [
-        date(2012, 3, 31), date(2012, 5, 31), date(2012, 7, 31), date(2012, 9, 30), date(2012, 11, 30)
+        date(2012, 3, 31),
+        date(2012, 5, 31),
+        date(2012, 7, 31),
+        date(2012, 9, 30),
+        date(2012, 11, 30),
     ]
     submit(world, req, "shandong", "feb20")  # period 0
     submit(world, req, "shandong", "jun01")  # period 1, late: due 31 May
     assert statuses(world, date(2012, 6, 1), req) == {
-        ("shandong", 0): "on_time", ("hunan", 0): "overdue", ("shandong", 1): "late", ("hunan", 1): "overdue", ("shandong", 2): "open", ("hunan", 2): "open",
+        ("shandong", 0): "on_time",
+        ("hunan", 0): "overdue",
+        ("shandong", 1): "late",
+        ("hunan", 1): "overdue",
+        ("shandong", 2): "open",
+        ("hunan", 2): "open",
     }
     with pytest.raises(Refusal, match="不能按月重复"):
         request(world, "acwf", SPEC(what="x", due="5个工作日内", every_months=1))
 
 
 def test_within_n_working_days_of_receipt(world: Engine) -> None:
-    req, = request(world, "acwf", SPEC(what="联络员名单", due="5个工作日内"))
+    (req,) = request(world, "acwf", SPEC(what="联络员名单", due="5个工作日内"))
     with db_session(world) as session:
         doc_id = session.get(Circulation, 1).document_id
         session.add(Delivery(document_id=doc_id, sender="acwf", recipient="shandong", delivered_at=at(date(2012, 9, 28), 16)))
@@ -231,7 +252,7 @@ def kinds(sent: list[SentReminder]) -> set[tuple[str, str, str]]:
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_reminders_before_on_and_after_the_due_date(world: Engine) -> None:
-    req, = request(world, "acwf", SPEC(what="活动实施方案", due="2012-02-29"))
+    (req,) = request(world, "acwf", SPEC(what="活动实施方案", due="2012-02-29"))
     submit(world, req, "shandong", "feb20")
 
     def send(day: date) -> list[SentReminder]:
@@ -309,9 +330,9 @@ def write_csv(path: Path, rows: list[tuple[str, int, int]]) -> Path:
 @pytest.mark.usefixtures("prefect_harness")
 def test_multi_level_summary(world: Engine, tmp_path: Path) -> None:
     columns = ["下基层干部人数", "办实事件数"]
-    national, = request(world, "acwf", SPEC(what="活动开展情况统计", due="2012-03-31", table=columns))
-    province, = request(world, "shandong", SPEC(what="活动开展情况统计", due="2012-03-20", table=columns, **{"from": ["jinan", "qingdao"]}), parent=national)
-    city, = request(
+    (national,) = request(world, "acwf", SPEC(what="活动开展情况统计", due="2012-03-31", table=columns))
+    (province,) = request(world, "shandong", SPEC(what="活动开展情况统计", due="2012-03-20", table=columns, **{"from": ["jinan", "qingdao"]}), parent=national)
+    (city,) = request(
         world,
         "jinan",
         SPEC(what="活动开展情况统计", due="2012-03-10", table=columns, **{"from": ["jinan_lixia", "jinan_shizhong", "jinan_tianqiao"]}),
@@ -358,8 +379,10 @@ def test_multi_level_summary(world: Engine, tmp_path: Path) -> None:
 
 
 def test_requirements_proposed_from_a_received_document(world: Engine) -> None:
-    body = ["各省区市妇联要在2012年2月底前将活动实施方案报全国妇联办公厅；活动开展情况每两个月汇总上报一次。",
-            "请于收到本通知后5个工作日内将联络员名单报送我会办公厅。"]
+    body = [
+        "各省区市妇联要在2012年2月底前将活动实施方案报全国妇联办公厅；活动开展情况每两个月汇总上报一次。",
+        "请于收到本通知后5个工作日内将联络员名单报送我会办公厅。",
+    ]
     with db_session(world) as session:
         content = DocumentContent(issuer_mark="中华全国妇女联合会文件", title="关于开展活动的通知", body=body, issued_on=date(2012, 9, 20))
         doc = Document(org="acwf", title="关于开展活动的通知", content=content.model_dump(mode="json"))
@@ -368,8 +391,11 @@ def test_requirements_proposed_from_a_received_document(world: Engine) -> None:
         circ = Circulation(org="shandong", flow="forwarding", flow_version="x", received_id=doc.id, status="done")
         session.add(circ)
         session.flush()
-        session.add(Registration(org="shandong", document_id=doc.id, circulation_id=circ.id, year=2012, serial=1, register_number="2012-1",
-                                 signed_for_at=at(date(2012, 9, 28))))
+        session.add(
+            Registration(
+                org="shandong", document_id=doc.id, circulation_id=circ.id, year=2012, serial=1, register_number="2012-1", signed_for_at=at(date(2012, 9, 28))
+            )
+        )
     proposals = reporting.propose(world, circ.id)
     assert [(p.what, p.due, p.to) for p in proposals] == [("活动实施方案", "2012年2月底前", "全国妇联办公厅"), ("联络员名单", "2012-10-11", "我会办公厅")]
     rows = reporting.add_requirements(world, circ.id, [p.as_spec(["shandong"]) for p in proposals], "shandong_secretary", source="proposed")
@@ -383,10 +409,24 @@ def test_timeliness_statistics(world: Engine) -> None:
         session.add(circ)
         session.flush()
         for hours, due in ((240, None), (96, timedelta(days=1)), (15, None)):  # finished Mon 8 Oct 09:00, Tue 2 Oct 09:00, Fri 24:00
-            session.add(WorkItem(circulation_id=circ.id, step="screen", kind="human", slot="role:secretary", org="shandong", status="done",
-                                 created_at=friday, finished_at=friday + timedelta(hours=hours), due_at=friday + due if due else None))
-        session.add(WorkItem(circulation_id=circ.id, step="instruct", kind="human", slot="role:leader", org="shandong",
-                             created_at=friday, due_at=friday + timedelta(days=2)))
+            session.add(
+                WorkItem(
+                    circulation_id=circ.id,
+                    step="screen",
+                    kind="human",
+                    slot="role:secretary",
+                    org="shandong",
+                    status="done",
+                    created_at=friday,
+                    finished_at=friday + timedelta(hours=hours),
+                    due_at=friday + due if due else None,
+                )
+            )
+        session.add(
+            WorkItem(
+                circulation_id=circ.id, step="instruct", kind="human", slot="role:leader", org="shandong", created_at=friday, due_at=friday + timedelta(days=2)
+            )
+        )
     figures = timeliness(world, now=at(date(2012, 10, 9)))
     screen = next(t for t in figures["by_step"] if t.key == "incoming.screen")
     # 15 h Friday + 24 h make-up Saturday + 9 h Monday 8 Oct = 2.0; until Tue 2 Oct = 1.625 (holiday days count nothing); 15 h = 0.625
@@ -413,7 +453,9 @@ def test_cli(tmp_path: Path) -> None:
     # the launch file's requirements: section (seed 001's 2月底前 requirement) is attached at launch
     board = json.loads(gongwen(home, "board", "--json", "--as-of", "2012-03-01").stdout)
     assert [(r["what"], r["unit"], r["due_on"], r["status_word"]) for r in board["rows"]] == [
-        ("活动实施方案", "山东省妇联", "2012-02-29", "逾期未报"), ("活动实施方案", "湖南省妇联", "2012-02-29", "逾期未报")]
+        ("活动实施方案", "山东省妇联", "2012-02-29", "逾期未报"),
+        ("活动实施方案", "湖南省妇联", "2012-02-29", "逾期未报"),
+    ]
     assert board["counts"]["missing"] == 2
     refused = gongwen(home, "deadlines", "add", "1", "--what", "名单", "--due", "尽快", "--user", "acwf_secretary", check=False)
     assert refused.returncode == 2 and "无法识别报送时限" in refused.stderr

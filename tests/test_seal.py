@@ -44,6 +44,7 @@ LINE_PITCH_PT = 29  # GB/T 9704: 22 lines in 225 mm
 
 # --- the demo tree, sealed once for the module ---------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory):
     from gongwen_engine.config.settings import Settings
@@ -83,12 +84,13 @@ def audits(engine, action: str) -> list[AuditEvent]:
 def unsigned_revision(signed: bytes) -> bytes:
     """The file as it was before the signature's incremental update (the signature removed)."""
     cut = signed.rfind(b"%%EOF", 0, signed.index(b"/ByteRange")) + len(b"%%EOF")
-    while signed[cut:cut + 1] in (b"\r", b"\n"):
+    while signed[cut : cut + 1] in (b"\r", b"\n"):
         cut += 1
     return signed[:cut]
 
 
 # --- sealing and verifying -----------------------------------------------------------------------
+
 
 def test_every_issued_document_gets_a_signed_pdf_beside_its_docx(tree) -> None:
     copies = sealed_copies(tree)
@@ -176,6 +178,7 @@ def test_a_tampered_copy_is_reported_at_sign_for(tree) -> None:
 
 # --- where the seal is -----------------------------------------------------------------------------
 
+
 def render_page(pdf: bytes, page: int, folder: Path, name: str) -> Image.Image:
     source = folder / f"{name}.pdf"
     source.write_bytes(pdf)
@@ -207,7 +210,7 @@ def test_seal_presses_name_and_date_and_leaves_the_text_clear(tree, tmp_path: Pa
         assert x0 < (line["x0"] + line["x1"]) / 2 < x1 and top < (line["top"] + line["bottom"]) / 2 < bottom
     assert abs((x0 + x1) / 2 - (date["x0"] + date["x1"]) / 2) < 16  # centred on them (within one character)
     assert (name["top"] + date["bottom"]) / 2 >= (top + bottom) / 2  # name and date a little below the centre
-    body = lines[:i_date - 1]
+    body = lines[: i_date - 1]
     assert body and all(above["bottom"] <= top or above["x1"] <= x0 or above["x0"] >= x1 for above in body)  # not over the text
     assert top - max(above["bottom"] for above in body) < LINE_PITCH_PT  # its top within one line of the text
     assert abs((x1 - x0) - 42 / MM_PER_PT) < 4  # a 42 mm seal
@@ -236,6 +239,7 @@ def test_the_specimen_is_red_on_transparent() -> None:
 
 # --- the CLI ---------------------------------------------------------------------------------------
 
+
 def test_cli_verify_says_who_when_and_whether_it_changed(tree, tmp_path: Path) -> None:
     _, file = sealed_copies(tree)["jinan"]
     path = tree.storage / file.file
@@ -261,6 +265,7 @@ def test_cli_verify_says_who_when_and_whether_it_changed(tree, tmp_path: Path) -
 
 # --- config/seals.yaml -----------------------------------------------------------------------------
 
+
 def own_ca(folder: Path, passphrase: bytes) -> tuple[Path, Path]:
     """An organisation's own PKCS#12 (key + certificate + CA) and its CA certificate file."""
     authority = DemoAuthority(folder / "ca")
@@ -279,7 +284,8 @@ def test_configured_pkcs12_passphrase_and_image_are_used(tree, tmp_path: Path, m
     (config_dir / "seals.yaml").write_text(
         f"demo_certificates: false\ntrust: [{ca}]\norganisations:\n"
         f"  acwf:\n    pkcs12: {p12}\n    passphrase_env: TEST_ACWF_PASSPHRASE\n    image: {image}\n    diameter_mm: 40\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     config = load_config(config_dir)
     seals = Keyring(load_seal_config(config_dir, config.organisations, tmp_path / "home"))
     doc, _ = sealed_copies(tree)["acwf"]
@@ -301,8 +307,8 @@ def test_configured_pkcs12_passphrase_and_image_are_used(tree, tmp_path: Path, m
 def test_seals_yaml_errors_name_file_and_line(tmp_path: Path) -> None:
     config_dir = copy_yaml_folder(PACKAGED_CONFIG_DIR, tmp_path / "config")
     (config_dir / "seals.yaml").write_text(
-        "demo_certificates: true\norganisations:\n  nowhere:\n    image: seal.png\n  acwf:\n    pkcs12: missing.p12\n    key: acwf.key\n",
-        encoding="utf-8")
+        "demo_certificates: true\norganisations:\n  nowhere:\n    image: seal.png\n  acwf:\n    pkcs12: missing.p12\n    key: acwf.key\n", encoding="utf-8"
+    )
     config = load_config(config_dir)
     with pytest.raises(SourceErrors) as caught:
         load_seal_config(config_dir, config.organisations, tmp_path / "home")

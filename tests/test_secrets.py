@@ -29,18 +29,27 @@ WRONG_PASSWORD = "wr0ng-pa55word-typed-by-a-person"
 
 
 def gongwen(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gongwen_engine.flows", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "200", "GONGWEN_DB_RETRY_SECONDS": "1", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "gongwen_engine.flows", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200", "GONGWEN_DB_RETRY_SECONDS": "1", **env},
+    )
 
 
 # ---- the database password ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", [
-    f"postgresql://u:{DB_PASSWORD}@127.0.0.1:1/x",  # unreachable
-    f"postgresql+psycopg://u:{DB_PASSWORD}@127.0.0.1:notaport/x",  # malformed port
-    f"postgresql+nosuchdriver://u:{DB_PASSWORD}@127.0.0.1/x",  # driver not installed
-    f"u:{DB_PASSWORD}@127.0.0.1/x",  # not a URL at all
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://u:{DB_PASSWORD}@127.0.0.1:1/x",  # unreachable
+        f"postgresql+psycopg://u:{DB_PASSWORD}@127.0.0.1:notaport/x",  # malformed port
+        f"postgresql+nosuchdriver://u:{DB_PASSWORD}@127.0.0.1/x",  # driver not installed
+        f"u:{DB_PASSWORD}@127.0.0.1/x",  # not a URL at all
+    ],
+)
 def test_a_database_url_with_a_password_never_reaches_the_terminal(url: str, tmp_path: Path) -> None:
     commands = (["status"], ["audit", "verify"], ["init"]) if ":1/" in url else (["status"],)
     for command in commands:
@@ -73,6 +82,7 @@ def test_a_working_database_url_is_printed_with_its_password_hidden(pg_url: str,
 
 # ---- the web: sign-in, error pages, logs --------------------------------------------------------------
 
+
 @pytest.fixture
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
     monkeypatch.setenv("GONGWEN_WEB_SECRET", SESSION_SECRET)
@@ -96,8 +106,9 @@ def csrf(client: TestClient) -> str:
 
 
 def sign_in(client: TestClient, account: str, password: str, token: str | None = None):
-    return client.post("/login", data={"csrf": csrf(client) if token is None else token, "account": account, "password": password, "next": "/"},
-                       follow_redirects=False)
+    return client.post(
+        "/login", data={"csrf": csrf(client) if token is None else token, "account": account, "password": password, "next": "/"}, follow_redirects=False
+    )
 
 
 def shown(response) -> str:

@@ -33,6 +33,7 @@ RENAMED = {"sign_off": "leader_sign_off", "distribute": "send_out", "sign_for": 
 def rename_steps(folder: Path, renamed: dict[str, str]) -> None:
     """Rename steps in every flow file of ``folder`` (their keys, ``start:`` and every ``next:``);
     actions (``do:``) and kinds stay as they are."""
+
     def rename(match: re.Match[str]) -> str:
         return re.sub(r"[\w-]+", lambda word: renamed.get(word.group(0), word.group(0)), match.group(0))
 
@@ -73,8 +74,13 @@ def states(engine: Engine, root: int) -> dict[str, int]:
 
 
 def cli(settings: Settings, *args: str) -> Result:
-    env = {"GONGWEN_HOME": str(settings.home), "GONGWEN_STORAGE": str(settings.storage), "GONGWEN_FLOWS_DIR": str(settings.flows_dir),
-           "GONGWEN_CONFIG_DIR": str(settings.config_dir), "COLUMNS": "300"}
+    env = {
+        "GONGWEN_HOME": str(settings.home),
+        "GONGWEN_STORAGE": str(settings.storage),
+        "GONGWEN_FLOWS_DIR": str(settings.flows_dir),
+        "GONGWEN_CONFIG_DIR": str(settings.config_dir),
+        "COLUMNS": "300",
+    }
     return CliRunner().invoke(app, list(args), env=env)
 
 

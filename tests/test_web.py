@@ -297,8 +297,18 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     with db.connect() as conn:
         actions = {row[0] for row in conn.execute(text("SELECT DISTINCT action FROM auditevent"))}
     db.dispose()
-    assert {"sign_in", "sign_in_failed", "received", "step:sign_off", "download", "download_refused", "archive_search", "archive_show",
-            "archive_refused", "csrf_refused"} <= actions
+    assert {
+        "sign_in",
+        "sign_in_failed",
+        "received",
+        "step:sign_off",
+        "download",
+        "download_refused",
+        "archive_search",
+        "archive_show",
+        "archive_refused",
+        "csrf_refused",
+    } <= actions
     print("\n" + " · ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()) + f"\nscreenshots: {shots.folder}")
 
 

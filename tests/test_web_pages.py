@@ -59,6 +59,7 @@ def audit_actions(engine: Engine) -> list[str]:
 
 # ---- sign-in ----------------------------------------------------------------------------------------
 
+
 def test_sign_in_is_throttled_after_repeated_failures(client: TestClient) -> None:
     for _ in range(MAX_FAILURES_PER_ACCOUNT):
         refused = sign_in(client, "hunan_leader", "not-the-password")
@@ -101,6 +102,7 @@ def test_sign_in_never_redirects_off_site(client: TestClient) -> None:
 
 # ---- downloads ----------------------------------------------------------------------------------------
 
+
 def test_storage_file_cannot_escape_the_storage_folder(tmp_path: Path) -> None:
     storage = tmp_path / "storage"
     (storage / "shandong").mkdir(parents=True)
@@ -119,13 +121,25 @@ def test_storage_file_cannot_escape_the_storage_folder(tmp_path: Path) -> None:
 
 # ---- the print view -------------------------------------------------------------------------------------
 
+
 def test_print_view_uses_the_layout_of_the_docx() -> None:
     content = DocumentContent(
-        doc_type="请示", direction="up", urgency="特急", issuer_mark="中华全国妇女联合会文件", doc_number="妇字〔2012〕3号", signer="黄主席",
-        title="关于召开全国妇联执委会议的请示", main_recipients=["中共中央"],
+        doc_type="请示",
+        direction="up",
+        urgency="特急",
+        issuer_mark="中华全国妇女联合会文件",
+        doc_number="妇字〔2012〕3号",
+        signer="黄主席",
+        title="关于召开全国妇联执委会议的请示",
+        main_recipients=["中共中央"],
         body=["一、会议时间。拟于3月召开。", "（一）会期两天。", "1.报到。", "正文一段。"],
-        attachment_notes=["会议议程", "参会人员名单"], signature="全国妇联", issued_on="2012-01-31",
-        attachments=[Attachment(title="会议议程", body=["上午开幕。"])], cc=["国务院妇儿工委"], printed_by="全国妇联办公厅", printed_on="2012-02-01",
+        attachment_notes=["会议议程", "参会人员名单"],
+        signature="全国妇联",
+        issued_on="2012-01-31",
+        attachments=[Attachment(title="会议议程", body=["上午开幕。"])],
+        cc=["国务院妇儿工委"],
+        printed_by="全国妇联办公厅",
+        printed_on="2012-02-01",
     )
     view = part_view(content, new_page=False)
     html = str(render_html([content]))
@@ -149,10 +163,20 @@ def test_print_view_escapes_the_text() -> None:
 
 # ---- composing, signing, refusals, the cascade ---------------------------------------------------------------
 
+
 def compose(client: TestClient, **fields: str | list[str]) -> object:
-    form = {"csrf": csrf(client, "/launch"), "flow": "issuing", "doc_type": "通知", "title": "关于开展妇女儿童权益保障宣传活动的通知",
-            "recipients": ["各市妇联"], "body": "为做好宣传工作，现通知如下。\n一、宣传时间。3月1日至8日。\n（一）集中宣传。", "urgency": "特急",
-            "issued_on": "2012-02-20", "sealed": "1", **fields}
+    form = {
+        "csrf": csrf(client, "/launch"),
+        "flow": "issuing",
+        "doc_type": "通知",
+        "title": "关于开展妇女儿童权益保障宣传活动的通知",
+        "recipients": ["各市妇联"],
+        "body": "为做好宣传工作，现通知如下。\n一、宣传时间。3月1日至8日。\n（一）集中宣传。",
+        "urgency": "特急",
+        "issued_on": "2012-02-20",
+        "sealed": "1",
+        **fields,
+    }
     return client.post("/launch", data=form, follow_redirects=False)
 
 

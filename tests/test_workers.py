@@ -40,6 +40,7 @@ def test_two_workers_share_a_cascade_on_postgres(pg_url: str, tmp_path: Path, ma
 
     engine = make_engine(database_url=pg_url)
     with Session(engine.db) as session:
+
         def count(stmt) -> int:
             return session.exec(stmt).one()
 
@@ -67,13 +68,23 @@ def test_a_worker_stopped_with_sigterm_exits_cleanly_and_leaves_no_process_behin
     from gongwen_engine.flows.services.engine import open_engine
 
     env = {**os.environ, "GONGWEN_DATABASE_URL": pg_url, "GONGWEN_STORAGE": str(tmp_path / "storage"), "PREFECT_HOME": str(tmp_path / "prefect")}
-    launch = subprocess.run([sys.executable, "-m", "gongwen_engine.flows", "launch", "issuing", str(NOTICE), "--user", "acwf_secretary",
-                             "--policy", "demo", "--no-run"], env=env, capture_output=True, text=True, timeout=120)
+    launch = subprocess.run(
+        [sys.executable, "-m", "gongwen_engine.flows", "launch", "issuing", str(NOTICE), "--user", "acwf_secretary", "--policy", "demo", "--no-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert launch.returncode == 0, launch.stderr
     linger = "1" if moment == "idle" else "600"  # lingering, the flow run stays open after the work is done
     errors = tmp_path / "worker.stderr"
-    worker = subprocess.Popen([sys.executable, "-m", "gongwen_engine.flows", "worker", "--linger", linger], env=env,
-                              stdout=subprocess.DEVNULL, stderr=errors.open("w"), start_new_session=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "gongwen_engine.flows", "worker", "--linger", linger],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=errors.open("w"),
+        start_new_session=True,
+    )
     engine = open_engine(Settings(home=tmp_path / "home", storage=tmp_path / "storage", database_url=pg_url))
     try:
         deadline, children = time.monotonic() + 300, set()

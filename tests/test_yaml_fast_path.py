@@ -60,13 +60,69 @@ def test_every_project_file_reads_the_same_and_fast(path: Path) -> None:
 
 SCALARS = [
     # YAML 1.1 (PyYAML's default) reads these differently from YAML 1.2 (ruamel.yaml): the fast path must not
-    "yes", "no", "on", "off", "y", "N", "True", "FALSE", "0123", "089", "0o17", "0x1F", "0b101", "1_000", "+12", "-0",
-    "1:20", "-1:20", "190:20:30.15", "1e3", "1E3", "1.e3", "12e+03", "+.5", ".5", "1.0", "-.inf", ".NaN", "0.", "0012.5",
-    "2012-01-01", "2012-1-1", "2012-01-01 10:00:00", "2012-01-01T10:00:00Z", "2001-12-14t21:59:43.10-05:00",
-    "~", "null", "Null", "", "'0123'", '"yes"', "0o", "0x", "inf", "1.2.3", "妇字〔2012〕2号",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "N",
+    "True",
+    "FALSE",
+    "0123",
+    "089",
+    "0o17",
+    "0x1F",
+    "0b101",
+    "1_000",
+    "+12",
+    "-0",
+    "1:20",
+    "-1:20",
+    "190:20:30.15",
+    "1e3",
+    "1E3",
+    "1.e3",
+    "12e+03",
+    "+.5",
+    ".5",
+    "1.0",
+    "-.inf",
+    ".NaN",
+    "0.",
+    "0012.5",
+    "2012-01-01",
+    "2012-1-1",
+    "2012-01-01 10:00:00",
+    "2012-01-01T10:00:00Z",
+    "2001-12-14t21:59:43.10-05:00",
+    "~",
+    "null",
+    "Null",
+    "",
+    "'0123'",
+    '"yes"',
+    "0o",
+    "0x",
+    "inf",
+    "1.2.3",
+    "妇字〔2012〕2号",
     # left to the round-trip parser (tags, merge and value keys, duplicated keys, values it cannot read)
-    "=", "<<", "!!str 1", "!!bool yes", "!!set {a, b}", "!!omap [a: 1, b: 2]", "{a: 1, a: 2}", "{1: a, 1.0: b}",
-    "{<<: {x: 1}, y: 2}", "{=: 1}", "{? [1, 2] : x}", "[1, [2, {b: 0012}]]", "&x [1, *x]", "x\ty", "x\x85y: z", "x\u2028y",
+    "=",
+    "<<",
+    "!!str 1",
+    "!!bool yes",
+    "!!set {a, b}",
+    "!!omap [a: 1, b: 2]",
+    "{a: 1, a: 2}",
+    "{1: a, 1.0: b}",
+    "{<<: {x: 1}, y: 2}",
+    "{=: 1}",
+    "{? [1, 2] : x}",
+    "[1, [2, {b: 0012}]]",
+    "&x [1, *x]",
+    "x\ty",
+    "x\x85y: z",
+    "x\u2028y",
 ]
 DOCUMENTS = ["%YAML 1.1\n---\nv: yes\n", "v: 1\nw: !!python/object:os.system x\n", "", "~\n", "just text\n", "\ufeffv: 1\n", "- 1\n- 1\n"]
 READ_FAST = {"yes", "no", "on", "off", "0123", "0o17", "1:20", "1e3", "+.5", "2012-01-01T10:00:00Z", "[1, [2, {b: 0012}]]"}
@@ -96,8 +152,11 @@ def test_duplicated_key_in_the_organisation_tree_names_its_line(tmp_path: Path) 
     assert "duplicate key" in caught.value.message and caught.value.fix
 
 
-@pytest.mark.parametrize("text", ["- " * 100_000 + "x\n", "".join(" " * i + "k:\n" for i in range(1_500)) + "x\n", "- " * 300 + "x\n"],
-                         ids=["100000-dashes", "1500-indented-keys", "300-dashes"])
+@pytest.mark.parametrize(
+    "text",
+    ["- " * 100_000 + "x\n", "".join(" " * i + "k:\n" for i in range(1_500)) + "x\n", "- " * 300 + "x\n"],
+    ids=["100000-dashes", "1500-indented-keys", "300-dashes"],
+)
 def test_deep_block_nesting_is_refused_not_a_crash(tmp_path: Path, text: str) -> None:
     """libyaml's composer recurses in C: 30,000 nested block lists on one line crash the process (a
     segfault), so such a file never reaches it; past MAX_NESTING levels both paths refuse the file."""
@@ -129,12 +188,15 @@ def test_mutated_config_and_flow_files_read_the_same_both_ways(tmp_path: Path) -
     assert fast_reads > MUTATION_CASES // 4  # the mutations do reach the fast path
 
 
-@pytest.mark.parametrize(("text", "line", "words"), [
-    ("a: 1\nday: 2012-13-45\n", 2, "2012-13-45"),  # ruamel.yaml raised a bare ValueError
-    ("a: 1\nmask: 0b_\n", 2, "0b_"),  # ... an IndexError
-    ("a: 1\nb:\n%YAML 9.9\n  c: 1\n", 3, "%YAML 9.9"),  # ... a KeyError
-    ("%YAML 1.3\n---\na: 1\n", 1, "%YAML 1.3"),  # ... an AssertionError
-])
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("a: 1\nday: 2012-13-45\n", 2, "2012-13-45"),  # ruamel.yaml raised a bare ValueError
+        ("a: 1\nmask: 0b_\n", 2, "0b_"),  # ... an IndexError
+        ("a: 1\nb:\n%YAML 9.9\n  c: 1\n", 3, "%YAML 9.9"),  # ... a KeyError
+        ("%YAML 1.3\n---\na: 1\n", 1, "%YAML 1.3"),  # ... an AssertionError
+    ],
+)
 def test_a_value_or_directive_the_parser_fails_on_is_refused_at_its_line(tmp_path: Path, text: str, line: int, words: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text, encoding="utf-8")

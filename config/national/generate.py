@@ -47,10 +47,38 @@ LEFT_OUT = {"81", "82", "资料暂缺"}  # 香港, 澳门, 台湾
 
 # 省级简称 (the one-character abbreviation used in their prefixes)
 ABBREVIATIONS = {
-    "11": "京", "12": "津", "13": "冀", "14": "晋", "15": "蒙", "21": "辽", "22": "吉", "23": "黑", "31": "沪",
-    "32": "苏", "33": "浙", "34": "皖", "35": "闽", "36": "赣", "37": "鲁", "41": "豫", "42": "鄂", "43": "湘",
-    "44": "粤", "45": "桂", "46": "琼", "50": "渝", "51": "川", "52": "黔", "53": "滇", "54": "藏", "61": "陕",
-    "62": "甘", "63": "青", "64": "宁", "65": "新", "66": "兵团",
+    "11": "京",
+    "12": "津",
+    "13": "冀",
+    "14": "晋",
+    "15": "蒙",
+    "21": "辽",
+    "22": "吉",
+    "23": "黑",
+    "31": "沪",
+    "32": "苏",
+    "33": "浙",
+    "34": "皖",
+    "35": "闽",
+    "36": "赣",
+    "37": "鲁",
+    "41": "豫",
+    "42": "鄂",
+    "43": "湘",
+    "44": "粤",
+    "45": "桂",
+    "46": "琼",
+    "50": "渝",
+    "51": "川",
+    "52": "黔",
+    "53": "滇",
+    "54": "藏",
+    "61": "陕",
+    "62": "甘",
+    "63": "青",
+    "64": "宁",
+    "65": "新",
+    "66": "兵团",
 }
 XPCC_CODE = "66"
 XPCC_NAME = "新疆生产建设兵团"
@@ -73,10 +101,24 @@ XPCC_CITIES = {
 ETHNIC = sorted(
     "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 "
     "仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺".split(),
-    key=len, reverse=True,
+    key=len,
+    reverse=True,
 )
-KIND_WORDS = {"地级市": "市", "自治州": "州", "地区": "地区", "盟": "盟", "市辖区": "区", "县": "县", "县级市": "市", "自治县": "县",
-              "旗": "旗", "自治旗": "旗", "林区": "林区", "特区": "特区", "师": "师"}
+KIND_WORDS = {
+    "地级市": "市",
+    "自治州": "州",
+    "地区": "地区",
+    "盟": "盟",
+    "市辖区": "区",
+    "县": "县",
+    "县级市": "市",
+    "自治县": "县",
+    "旗": "旗",
+    "自治旗": "旗",
+    "林区": "林区",
+    "特区": "特区",
+    "师": "师",
+}
 
 
 @dataclass
@@ -110,7 +152,7 @@ def core_name(place: str) -> str:
     if place == XPCC_NAME:
         return place
     if place.startswith(XPCC_NAME):  # 新疆生产建设兵团第八师 → 第八师
-        return place[len(XPCC_NAME):]
+        return place[len(XPCC_NAME) :]
     name = re.sub(r"(自治区|自治州|自治县|自治旗|特别行政区)$", "", place)
     stripped = True
     while stripped and len(name) > 2:
@@ -122,7 +164,7 @@ def core_name(place: str) -> str:
                     break
             if stripped:
                 break
-    if len(name) > 2 and name[-1] in "省市县区旗盟" :
+    if len(name) > 2 and name[-1] in "省市县区旗盟":
         name = name[:-1]
     if name.endswith("地区") and len(name) > 3:
         name = name[:-2]
@@ -252,11 +294,20 @@ def build() -> list[dict]:
         u.code = u.code or org_code(u)
         name = federation_name(u)
         short = f"{u.display}妇联"
-        out.append({
-            "code": u.code, "name": name, "short_name": short, "level": u.level, "parent": parent_code(u),
-            "prefixes": [u.prefix], "mark": f"{name}文件", "printed_by": f"{short}办公室", "fonds": fonds(u),
-            **({"children_as": children_as(u)} if u.children else {}),
-        })
+        out.append(
+            {
+                "code": u.code,
+                "name": name,
+                "short_name": short,
+                "level": u.level,
+                "parent": parent_code(u),
+                "prefixes": [u.prefix],
+                "mark": f"{name}文件",
+                "printed_by": f"{short}办公室",
+                "fonds": fonds(u),
+                **({"children_as": children_as(u)} if u.children else {}),
+            }
+        )
     return out
 
 

@@ -40,8 +40,14 @@ class Deadline:
     working_days: int | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {"text": self.text, "kind": self.kind, "source": self.source, "start": self.start.isoformat() if self.start else None,
-                "end": self.end.isoformat() if self.end else None, "working_days": self.working_days}
+        return {
+            "text": self.text,
+            "kind": self.kind,
+            "source": self.source,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "working_days": self.working_days,
+        }
 
 
 def find_deadlines(text: str, source: str, written_on: date | None) -> list[Deadline]:
@@ -53,7 +59,7 @@ def find_deadlines(text: str, source: str, written_on: date | None) -> list[Dead
             if _REPORT_CUE.search(clause):
                 found.append(Deadline(match[0], "working_days", source, working_days=cn_numeral_value(match["wd"])))
             continue
-        if not (match["before"] or _REPORT_CUE.search(clause[clause.index(match[0]) + len(match[0]):])):
+        if not (match["before"] or _REPORT_CUE.search(clause[clause.index(match[0]) + len(match[0]) :])):
             continue
         kind = "date" if match["day"] else "month_end" if match["end"] else "xun"
         start, end = _resolve(match, written_on)
@@ -64,7 +70,7 @@ def find_deadlines(text: str, source: str, written_on: date | None) -> list[Dead
 def _clause(text: str, start: int, end: int) -> str:
     left = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
     right = _CLAUSE_END.search(text, end)
-    return text[left:right.start() if right else len(text)]
+    return text[left : right.start() if right else len(text)]
 
 
 def _resolve(match: re.Match[str], written_on: date | None) -> tuple[date | None, date | None]:

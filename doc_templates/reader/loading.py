@@ -56,8 +56,11 @@ def _check_size(name: str, size: int, limits: ReadLimits) -> None:
     if size == 0:
         raise IntakeError(name, "是空文件（0 字节）", "请向发文单位重新索取文件")
     if size > limits.max_bytes:
-        raise IntakeError(name, f"大小 {size / 1048576:.1f} MB，超过收文上限 {limits.max_bytes / 1048576:.1f} MB",
-                          "请确认是否为公文本身；确需接收时由管理员调大 GONGWEN_RECEIVE_MAX_BYTES")
+        raise IntakeError(
+            name,
+            f"大小 {size / 1048576:.1f} MB，超过收文上限 {limits.max_bytes / 1048576:.1f} MB",
+            "请确认是否为公文本身；确需接收时由管理员调大 GONGWEN_RECEIVE_MAX_BYTES",
+        )
 
 
 def _unsupported(name: str, what: str, todo: str = CONVERT_HINT) -> IntakeError:

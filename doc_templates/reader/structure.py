@@ -43,8 +43,12 @@ _URGENCY_RE = re.compile(r"^(特急|加急|特提|平急)$")
 _NUMBER_HINT = re.compile(r"[\[［(（〔【{〖]\s*[0-9０-９]{4}\s*[\]］)）〕】}〗]\s*第?\s*[0-9０-９]{1,6}\s*[号號]")
 _SIGNER_RE = re.compile(r"签发人[:：]\s*(?P<signer>\S.*)$")
 _DATE_ONLY_RE = re.compile(rf"^[（(]?{CN_DATE_RE.pattern}[）)]?$")
-_HEADINGS = ((1, re.compile(r"^[一二三四五六七八九十]+、")), (2, re.compile(r"^[（(][一二三四五六七八九十]+[）)]")),
-             (3, re.compile(r"^\d{1,2}[.．、](?!\d)")), (4, re.compile(r"^[（(]\d{1,2}[）)]")))
+_HEADINGS = (
+    (1, re.compile(r"^[一二三四五六七八九十]+、")),
+    (2, re.compile(r"^[（(][一二三四五六七八九十]+[）)]")),
+    (3, re.compile(r"^\d{1,2}[.．、](?!\d)")),
+    (4, re.compile(r"^[（(]\d{1,2}[）)]")),
+)
 _ATTACHMENT_NOTE_RE = re.compile(r"^附\s*件\s*(?P<n>[一二三四五六七八九十\d]*)\s*[:：]\s*(?P<rest>.*)$")
 _ATTACHMENT_HEAD_RE = re.compile(r"^附\s*件\s*(?P<n>[一二三四五六七八九十\d]*)$")
 _NOTE_ITEM_RE = re.compile(r"^\d{1,2}[.．、]\s*(?P<name>.+)$")
@@ -103,9 +107,13 @@ class Part:
         return [name for name in EXPECTED_FIELDS if name not in self.fields]
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "fields": {k: f.as_json() for k, f in self.fields.items()}, "missing": self.missing,
-                "body": [{"text": p.text, "level": p.level, "source": p.source} for p in self.body],
-                "deadlines": [d.as_json() for d in self.deadlines]}
+        return {
+            "kind": self.kind,
+            "fields": {k: f.as_json() for k, f in self.fields.items()},
+            "missing": self.missing,
+            "body": [{"text": p.text, "level": p.level, "source": p.source} for p in self.body],
+            "deadlines": [d.as_json() for d in self.deadlines],
+        }
 
 
 @dataclass
@@ -153,9 +161,16 @@ class Reading:
         return next((p for p in self.parts if p.kind == kind), None)
 
     def as_json(self) -> dict[str, Any]:
-        data = {"format": self.format, "script": self.script, "collection": self.collection, "warnings": self.warnings,
-                "fields": {k: f.as_json() for k, f in self.fields.items()}, "missing": self.missing,
-                "deadlines": [d.as_json() for d in self.deadlines], "parts": [p.as_json() for p in self.parts]}
+        data = {
+            "format": self.format,
+            "script": self.script,
+            "collection": self.collection,
+            "warnings": self.warnings,
+            "fields": {k: f.as_json() for k, f in self.fields.items()},
+            "missing": self.missing,
+            "deadlines": [d.as_json() for d in self.deadlines],
+            "parts": [p.as_json() for p in self.parts],
+        }
         if self.texts:
             data["texts"] = [t.as_json() for t in self.texts]
         return data
@@ -202,7 +217,7 @@ def _read_collection(lines: list[Line], markers: list[int], reading: Reading) ->
         end = markers[k + 1] if k + 1 < len(markers) else len(lines)
         text = Reading(script=reading.script, has_text=end > start + 1)
         if text.has_text:
-            _PartReader(lines[start + 1:end], text).read()
+            _PartReader(lines[start + 1 : end], text).read()
         reading.texts.append(CollectionText(reading.collection[k], lines[start].source, text))
         reading.warnings.extend(f"{reading.collection[k]}：{warning}" for warning in text.warnings)
     sources = "、".join(f"{compact(lines[i].text)}（{lines[i].source}）" for i in markers[:10])
@@ -276,8 +291,7 @@ class _PartReader:
                 mark += self.text()  # the mark laid out as a table: name | 文件
                 self.i += 1
             confident = mark.endswith(MARK_SUFFIXES)
-            self._add(part, "issuer_mark", mark, start, 0.95 if confident else 0.7,
-                      [] if confident else ["发文机关标志没有“文件”二字，按首行的机关名称读取"])
+            self._add(part, "issuer_mark", mark, start, 0.95 if confident else 0.7, [] if confident else ["发文机关标志没有“文件”二字，按首行的机关名称读取"])
             self._add(part, "issuer", _issuer_from_mark(mark), start, 0.9 if confident else 0.7)
         for _ in range(2):  # number and signer, on one line or two
             if self.i >= self.n:

@@ -64,6 +64,7 @@ def _ancestors(config: Config, code: str) -> list[str]:
 
 # ---- filing ------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Source:
     """A file to be filed: its role in the item, where it is, and the digest it was recorded with."""
@@ -128,9 +129,21 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     item_no = next_serial(ctx.session, item_sequence(org.fonds, retention, org.dept_code), year)
     code = format_archive_code(org.fonds, year, retention, org.dept_code, item_no, org.classification)
     item = ArchiveItem(
-        org=org.code, circulation_id=circ.id, fonds=org.fonds, year=year, retention=retention.value, dept_code=org.dept_code,
-        item_no=item_no, archive_code=code, doc_number=doc.doc_number, title=doc.title, responsible=issuer_names(ctx.config, doc).name,
-        dated=content.issued_on, files=[], doc_type=content.doc_type, security=content.security,
+        org=org.code,
+        circulation_id=circ.id,
+        fonds=org.fonds,
+        year=year,
+        retention=retention.value,
+        dept_code=org.dept_code,
+        item_no=item_no,
+        archive_code=code,
+        doc_number=doc.doc_number,
+        title=doc.title,
+        responsible=issuer_names(ctx.config, doc).name,
+        dated=content.issued_on,
+        files=[],
+        doc_type=content.doc_type,
+        security=content.security,
     )
     if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
         raise Refusal(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
@@ -187,8 +200,21 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
         relative = f"{folder}/{seq:02d}-{source.role}{suffix}"
         write_atomically(data, storage / relative)
         d = digests(data)
-        records.append(FiledFile(seq=seq, role=source.role, file=relative, source=source.file, format=kind, size=d.size, sha256=d.sha256, sm3=d.sm3,
-                                 pages=pages, pages_method=method, stamped=kind == "docx" and seq == _first_docx(measured)))
+        records.append(
+            FiledFile(
+                seq=seq,
+                role=source.role,
+                file=relative,
+                source=source.file,
+                format=kind,
+                size=d.size,
+                sha256=d.sha256,
+                sm3=d.sm3,
+                pages=pages,
+                pages_method=method,
+                stamped=kind == "docx" and seq == _first_docx(measured),
+            )
+        )
     return records, "\n".join(t for t in texts if t != item.title)
 
 
@@ -223,6 +249,7 @@ def process_history(session: Session, circulation_id: int) -> list[dict[str, Any
 
 
 # ---- access (archivists see only their own fonds; every retrieval logged) -----------------------------
+
 
 @dataclass(frozen=True)
 class Archivist:
@@ -272,6 +299,7 @@ def items_of(session: Session, fonds: str | None, year: int | None = None, reten
 
 
 # ---- fixity ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -343,8 +371,17 @@ def catalogue_rows(items: list[ArchiveItem], classification: str = "year-retenti
     else:
         key = lambda i: (i.year, order[i.retention], i.dept_code, i.item_no)  # noqa: E731
     return [
-        {"序号": n, "档号": i.archive_code, "文号": i.doc_number or "", "责任者": i.responsible, "题名": i.title,
-         "日期": i.dated.strftime("%Y%m%d"), "密级": i.security or "", "页数": i.pages, "备注": i.note or ""}
+        {
+            "序号": n,
+            "档号": i.archive_code,
+            "文号": i.doc_number or "",
+            "责任者": i.responsible,
+            "题名": i.title,
+            "日期": i.dated.strftime("%Y%m%d"),
+            "密级": i.security or "",
+            "页数": i.pages,
+            "备注": i.note or "",
+        }
         for n, i in enumerate(sorted(items, key=key), start=1)
     ]
 

@@ -28,8 +28,14 @@ def draft_forwarding(ctx: StepContext) -> None:
     if circ.document_id:
         version = ctx.document(circ.document_id).version + 1
     doc = Document(
-        org=circ.org, doc_type=content.doc_type, title=content.title, content=stored_content(content),
-        forwards_id=received.id, original_id=original.id, circulation_id=circ.id, version=version,
+        org=circ.org,
+        doc_type=content.doc_type,
+        title=content.title,
+        content=stored_content(content),
+        forwards_id=received.id,
+        original_id=original.id,
+        circulation_id=circ.id,
+        version=version,
     )
     ctx.session.add(doc)
     ctx.session.flush()

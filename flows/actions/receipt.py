@@ -29,6 +29,14 @@ def register(ctx: StepContext) -> None:
     year = ctx.today.year
     serial = next_serial(ctx.session, register_sequence(circ.org), year)
     signed_for = ctx.finished_at(StepKind.sign_for) or utcnow()
-    reg = Registration(org=circ.org, document_id=received.id, circulation_id=circ.id, year=year, serial=serial, register_number=format_register_number(year, serial), signed_for_at=signed_for)
+    reg = Registration(
+        org=circ.org,
+        document_id=received.id,
+        circulation_id=circ.id,
+        year=year,
+        serial=serial,
+        register_number=format_register_number(year, serial),
+        signed_for_at=signed_for,
+    )
     ctx.session.add(reg)
     ctx.audit("registered", received.id, register_number=reg.register_number)

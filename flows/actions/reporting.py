@@ -125,7 +125,12 @@ def _person(engine: Engine, org: str, role: Role) -> str:
 def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the id when this call recorded it, else None."""
     dialect = postgresql if db.is_postgres(session.get_bind()) else sqlite
-    stmt = dialect.insert(ReportReminder).values(**values).on_conflict_do_nothing(index_elements=["requirement_id", "org", "period", "kind"]).returning(ReportReminder.id)
+    stmt = (
+        dialect.insert(ReportReminder)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["requirement_id", "org", "period", "kind"])
+        .returning(ReportReminder.id)
+    )
     return session.execute(stmt).scalar()
 
 
@@ -141,7 +146,10 @@ def send_report_reminders(engine: Engine, now: datetime | None = None) -> list[S
     sent = []
     with db.transaction(engine.db) as session:
         for req in session.exec(select(ReportingRequirement).order_by(ReportingRequirement.id)).all():
-            submitted = {(s.org, s.period) for s in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.status == "submitted"))}
+            submitted = {
+                (s.org, s.period)
+                for s in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.status == "submitted"))
+            }
             for period in visible_periods(req, today):
                 for unit in req.recipients:
                     due = due_for(session, cal, req, unit, period)
@@ -149,9 +157,22 @@ def send_report_reminders(engine: Engine, now: datetime | None = None) -> list[S
                     if kind is None:
                         continue
                     recipient = _person(engine, unit, Role.leader if kind == "escalated" else Role.secretary)
-                    if _insert_once(session, {"requirement_id": req.id, "org": unit, "period": period, "kind": kind, "recipient": recipient, "due_on": due, "sent_at": now}) is None:
+                    if (
+                        _insert_once(
+                            session,
+                            {"requirement_id": req.id, "org": unit, "period": period, "kind": kind, "recipient": recipient, "due_on": due, "sent_at": now},
+                        )
+                        is None
+                    ):
                         continue
-                    audit_trail.record(session, "system", "report_reminded", org=unit, circulation_id=req.circulation_id, at=now,
-                                       detail={"requirement": req.id, "what": req.what, "period": period, "kind": kind, "recipient": recipient, "due_on": due.isoformat()})
+                    audit_trail.record(
+                        session,
+                        "system",
+                        "report_reminded",
+                        org=unit,
+                        circulation_id=req.circulation_id,
+                        at=now,
+                        detail={"requirement": req.id, "what": req.what, "period": period, "kind": kind, "recipient": recipient, "due_on": due.isoformat()},
+                    )
                     sent.append(SentReminder(req.id, unit, period, kind, recipient, due))
     return sent

@@ -73,9 +73,14 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
     signed = signing.sign_pdf(pdf, identity, visible, SEAL_REASON, location=org.name)
     write_atomically(signed, target)
     return SealedCopy(
-        path=target, sha256=signing.sha256_hex(signed), size=len(signed), signer=identity.subject,
-        certificate_sha256=signing.fingerprint(identity.certificate), visible=visible is not None,
-        page=visible.page + 1 if visible else None, box=tuple(round(v, 1) for v in visible.box) if visible else None,
+        path=target,
+        sha256=signing.sha256_hex(signed),
+        size=len(signed),
+        signer=identity.subject,
+        certificate_sha256=signing.fingerprint(identity.certificate),
+        visible=visible is not None,
+        page=visible.page + 1 if visible else None,
+        box=tuple(round(v, 1) for v in visible.box) if visible else None,
         specimen=visible is not None and configured_image is None,
     )
 
@@ -106,7 +111,7 @@ def verify_bytes(data: bytes, sha256: str, keyring: signing.Keyring) -> signing.
     return result
 
 
-def keyring(engine: "Engine") -> signing.Keyring:
+def keyring(engine: Engine) -> signing.Keyring:
     """The keys of the engine's ``seals.yaml`` (read once per config folder and home)."""
     key = (str(engine.config.directory), str(engine.settings.home))
     with _keyrings_lock:
@@ -120,7 +125,7 @@ def signed_pdf_path(docx_relative: str) -> str:
     return Path(docx_relative).with_suffix(".pdf").as_posix()
 
 
-def seal(ctx: "StepContext") -> None:
+def seal(ctx: StepContext) -> None:
     """用印: the issued copy as a PDF with the visible seal, signed for the issuer (PAdES), inside the
     step's transaction: write the signed PDF, record it, audit it. The flow loader puts a printing
     step before every sealing step (flows/engine/definition.py ORDERS)."""
@@ -129,18 +134,30 @@ def seal(ctx: "StepContext") -> None:
     storage = ctx.engine.storage
     copy = seal_document(storage / doc.file, storage / relative, content_of(doc), ctx.org, keyring(ctx.engine))
     ctx.record_file(SIGNED_PDF, relative, copy.sha256, copy.size)
-    ctx.audit("sealed", doc.id, file=relative, sha256=copy.sha256, size=copy.size, signer=copy.signer,
-              certificate_sha256=copy.certificate_sha256, visible=copy.visible, page=copy.page,
-              box=list(copy.box) if copy.box else None, specimen=copy.specimen)
+    ctx.audit(
+        "sealed",
+        doc.id,
+        file=relative,
+        sha256=copy.sha256,
+        size=copy.size,
+        signer=copy.signer,
+        certificate_sha256=copy.certificate_sha256,
+        visible=copy.visible,
+        page=copy.page,
+        box=list(copy.box) if copy.box else None,
+        specimen=copy.specimen,
+    )
 
 
-def sender_signed_pdf(ctx: "StepContext", received: Document) -> CirculationFile | None:
+def sender_signed_pdf(ctx: StepContext, received: Document) -> CirculationFile | None:
     if received.circulation_id is None:
         return None
-    return ctx.session.exec(select(CirculationFile).where(CirculationFile.circulation_id == received.circulation_id, CirculationFile.role == SIGNED_PDF)).first()
+    return ctx.session.exec(
+        select(CirculationFile).where(CirculationFile.circulation_id == received.circulation_id, CirculationFile.role == SIGNED_PDF)
+    ).first()
 
 
-def check_received(ctx: "StepContext", received: Document) -> signing.SealCheck:
+def check_received(ctx: StepContext, received: Document) -> signing.SealCheck:
     """签收时核验印章: verify the signed PDF that came with ``received`` and audit the result.
 
     An invalid seal does not stop the circulation (the document did arrive and is signed for):

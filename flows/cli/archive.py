@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import Progress
@@ -37,15 +37,15 @@ def _date(value: str | None) -> date | None:
 @group.command("search")
 @friendly
 def search_cmd(
-    words: Annotated[Optional[str], typer.Argument(help="words of the title or text, any length (妇联, 下基层); simplified or traditional")] = None,
+    words: Annotated[str | None, typer.Argument(help="words of the title or text, any length (妇联, 下基层); simplified or traditional")] = None,
     user: UserOpt = ...,
-    code: Annotated[Optional[str], typer.Option("--code", help="archive code 档号")] = None,
-    doc_number: Annotated[Optional[str], typer.Option("--doc-number", help="document number 文号")] = None,
-    issuer: Annotated[Optional[str], typer.Option(help="issuer 责任者 (part of the name)")] = None,
-    year: Annotated[Optional[int], typer.Option(help="year 年度", **YEARS)] = None,
-    date_from: Annotated[Optional[str], typer.Option("--from", help="dated on or after YYYY-MM-DD")] = None,
-    date_to: Annotated[Optional[str], typer.Option("--to", help="dated on or before YYYY-MM-DD")] = None,
-    retention: Annotated[Optional[str], typer.Option(help="Y | D30 | D10")] = None,
+    code: Annotated[str | None, typer.Option("--code", help="archive code 档号")] = None,
+    doc_number: Annotated[str | None, typer.Option("--doc-number", help="document number 文号")] = None,
+    issuer: Annotated[str | None, typer.Option(help="issuer 责任者 (part of the name)")] = None,
+    year: Annotated[int | None, typer.Option(help="year 年度", **YEARS)] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="dated on or after YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="dated on or before YYYY-MM-DD")] = None,
+    retention: Annotated[str | None, typer.Option(help="Y | D30 | D10")] = None,
     limit: Annotated[int, typer.Option(help="at most this many results", min=1, max=10_000)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
@@ -54,24 +54,56 @@ def search_cmd(
     who = archivist(engine.config, user)
     if retention and retention not in ("Y", "D30", "D10"):
         raise Refusal(f"保管期限“{retention}”无效，可选 Y（永久）、D30（定期30年）、D10（定期10年）")
-    query = SearchQuery(fonds=who.fonds, words=words, archive_code=code, doc_number=doc_number, issuer=issuer, year=year,
-                        date_from=_date(date_from), date_to=_date(date_to), retention=retention, limit=limit)
-    hits = archive.search_archive(engine, who, query, words=words, code=code, doc_number=doc_number, issuer=issuer, year=year,
-                                  date_from=date_from, date_to=date_to, retention=retention)
+    query = SearchQuery(
+        fonds=who.fonds,
+        words=words,
+        archive_code=code,
+        doc_number=doc_number,
+        issuer=issuer,
+        year=year,
+        date_from=_date(date_from),
+        date_to=_date(date_to),
+        retention=retention,
+        limit=limit,
+    )
+    hits = archive.search_archive(
+        engine, who, query, words=words, code=code, doc_number=doc_number, issuer=issuer, year=year, date_from=date_from, date_to=date_to, retention=retention
+    )
     if as_json:
-        print(json.dumps([{"archive_code": h.archive_code, "doc_number": h.doc_number, "title": h.title, "issuer": h.issuer, "dated": h.dated.isoformat(),
-                           "retention": h.retention, "score": h.score, "excerpt": h.excerpt} for h in hits], ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                [
+                    {
+                        "archive_code": h.archive_code,
+                        "doc_number": h.doc_number,
+                        "title": h.title,
+                        "issuer": h.issuer,
+                        "dated": h.dated.isoformat(),
+                        "retention": h.retention,
+                        "score": h.score,
+                        "excerpt": h.excerpt,
+                    }
+                    for h in hits
+                ],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return
     table = Table("档号", "文号", "题名", "日期", "摘要")
     for h in hits:
-        table.add_row(h.archive_code, h.doc_number or "", h.title, h.dated.strftime("%Y%m%d"), h.excerpt.replace(HIT_OPEN, "[bold yellow]").replace(HIT_CLOSE, "[/]"))
+        table.add_row(
+            h.archive_code, h.doc_number or "", h.title, h.dated.strftime("%Y%m%d"), h.excerpt.replace(HIT_OPEN, "[bold yellow]").replace(HIT_CLOSE, "[/]")
+        )
     console.print(table)
     console.print(f"{len(hits)} 条（全宗 {who.fonds}）")
 
 
 @group.command("show")
 @friendly
-def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def show_cmd(
+    code: Annotated[str, typer.Argument(help="archive code 档号")], user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
     """One item: its metadata (DA/T 46), files with digests, and handling history."""
     engine = engine_from_env()
     meta = archive.show_item(engine, archivist(engine.config, user, Action.archive_show), code)
@@ -83,7 +115,9 @@ def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], u
             console.print(f"[bold]{key}[/]：{value if value is not None else ''}")
     table = Table("顺序号", "角色", "文件", "页数", "大小", "SHA-256", "SM3")
     for f in meta["电子文件"]:
-        table.add_row(str(f["顺序号"]), f["角色"], f["计算机文件名"], str(f["页数"]), str(f["大小"]), f["固化信息"][0]["值"][:16] + "…", f["固化信息"][1]["值"][:16] + "…")
+        table.add_row(
+            str(f["顺序号"]), f["角色"], f["计算机文件名"], str(f["页数"]), str(f["大小"]), f["固化信息"][0]["值"][:16] + "…", f["固化信息"][1]["值"][:16] + "…"
+        )
     console.print(table)
     console.print(f"处理过程：{len(meta['处理过程'])} 条")
 
@@ -91,9 +125,10 @@ def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], u
 @group.command("catalogue")
 @friendly
 def catalogue_cmd(
-    year: YearArg, user: UserOpt = ...,
+    year: YearArg,
+    user: UserOpt = ...,
     out: Annotated[Path, typer.Option(help="folder for the .docx and .xlsx")] = Path("."),
-    retention: Annotated[Optional[str], typer.Option(help="one catalogue per retention period: Y | D30 | D10")] = None,
+    retention: Annotated[str | None, typer.Option(help="one catalogue per retention period: Y | D30 | D10")] = None,
 ) -> None:
     """The archive catalogue (归档文件目录) of a year, as .docx and .xlsx."""
     engine = engine_from_env()
@@ -121,7 +156,7 @@ def import_cmd(package: Annotated[Path, typer.Argument(help="a zip written by `g
 
 @group.command("verify")
 @friendly
-def verify_cmd(user: Annotated[Optional[str], typer.Option("--user", help="an archivist: only their fonds; omitted: every fonds")] = None) -> None:
+def verify_cmd(user: Annotated[str | None, typer.Option("--user", help="an archivist: only their fonds; omitted: every fonds")] = None) -> None:
     """Fixity: every filed file against its size, SHA-256 and SM3; changed, missing and extra files by archive code."""
     engine = engine_from_env()
     fonds = archivist(engine.config, user, Action.archive_verify).fonds if user else None

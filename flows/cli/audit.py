@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -10,11 +10,12 @@ from rich.table import Table
 from gongwen_engine.flows.cli._common import console, engine_from_env, err, friendly, print_json
 from gongwen_engine.flows.services.audit import audit_trail, verify_audit_chain
 
-group = typer.Typer(help="The audit trail (审计记录): who did what, when, to which document; `audit verify` checks its hash chain.",
-                        invoke_without_command=True)
+group = typer.Typer(
+    help="The audit trail (审计记录): who did what, when, to which document; `audit verify` checks its hash chain.", invoke_without_command=True
+)
 
-DocNumber = Annotated[Optional[str], typer.Option("--doc-number", help="only events of this document")]
-Org = Annotated[Optional[str], typer.Option(help="only events at this organisation")]
+DocNumber = Annotated[str | None, typer.Option("--doc-number", help="only events of this document")]
+Org = Annotated[str | None, typer.Option(help="only events at this organisation")]
 
 
 @group.callback()
@@ -35,7 +36,14 @@ def audit_list(doc_number: DocNumber = None, org: Org = None) -> None:
 def _list(doc_number: str | None, org: str | None) -> None:
     table = Table("time (UTC)", "actor", "org", "action", "document", "detail")
     for ev in audit_trail(engine_from_env(), doc_number, org):
-        table.add_row(ev.at.strftime("%Y-%m-%d %H:%M:%S"), ev.actor, ev.org or "", ev.action, str(ev.document_id or ""), ", ".join(f"{k}={v}" for k, v in ev.detail.items()))
+        table.add_row(
+            ev.at.strftime("%Y-%m-%d %H:%M:%S"),
+            ev.actor,
+            ev.org or "",
+            ev.action,
+            str(ev.document_id or ""),
+            ", ".join(f"{k}={v}" for k, v in ev.detail.items()),
+        )
     console.print(table)
 
 
@@ -47,8 +55,11 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="print the
     if as_json:
         print_json(report.as_dict())
     elif report.intact:
-        console.print(f"审计记录链完整：共 {report.records} 条。\n链头：序号 {report.head_seq}\n哈希：{report.head_hash}\n"
-                      "可把链头另行记下：日后链尾被截去或整条链被重算时，可据此发现。", markup=False)
+        console.print(
+            f"审计记录链完整：共 {report.records} 条。\n链头：序号 {report.head_seq}\n哈希：{report.head_hash}\n"
+            "可把链头另行记下：日后链尾被截去或整条链被重算时，可据此发现。",
+            markup=False,
+        )
     else:
         err.print(f"审计记录链已被破坏：共 {report.records} 条记录，发现 {len(report.breaks)} 处问题：", markup=False, style="bold red", soft_wrap=True)
         for finding in report.breaks:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,13 +22,25 @@ group = typer.Typer()
 @friendly
 def cascade(
     out: Annotated[Path, typer.Option(help="folder for the .docx files, manifest.json and the cascade's database")],
-    config: Annotated[Optional[Path], typer.Option(help="config folder (default: $GONGWEN_CONFIG_DIR, else the packaged national tree config/national)")] = None,
-    province: Annotated[Optional[list[str]], typer.Option(help="only these provincial-level units (codes, e.g. shandong, p64); repeatable")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="config folder (default: $GONGWEN_CONFIG_DIR, else the packaged national tree config/national)")
+    ] = None,
+    province: Annotated[list[str] | None, typer.Option(help="only these provincial-level units (codes, e.g. shandong, p64); repeatable")] = None,
     concurrency: Annotated[int, typer.Option(help="organisation batches run at once")] = 2,
     batch: Annotated[int, typer.Option(help="circulations per batch (one Prefect task run each)")] = 64,
-    deployment: Annotated[Optional[str], typer.Option(help="run on the workers of this deployment instead of here, e.g. gongwen-batch-dispatch/cascade (see `gongwen deploy`); needs PREFECT_API_URL and a shared GONGWEN_DATABASE_URL/GONGWEN_STORAGE")] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            help="run on the workers of this deployment instead of here, e.g. gongwen-batch-dispatch/cascade (see `gongwen deploy`); needs PREFECT_API_URL and a shared GONGWEN_DATABASE_URL/GONGWEN_STORAGE"
+        ),
+    ] = None,
     runs: Annotated[int, typer.Option(help="with --deployment: flow runs started (the workers share them)")] = 2,
-    resume: Annotated[bool, typer.Option(help="continue the cascade in --out that was interrupted (killed, machine restarted): nothing is launched twice, unfinished circulations continue, the manifest is written; starts it if it never began")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="continue the cascade in --out that was interrupted (killed, machine restarted): nothing is launched twice, unfinished circulations continue, the manifest is written; starts it if it never began"
+        ),
+    ] = False,
 ) -> None:
     """Run the national notice (妇字〔2012〕2号) down all levels under the named `national` policy
     (签发 by policy, the seed's dates): every organisation signs for it, registers it, forwards it
@@ -39,12 +51,16 @@ def cascade(
     record = RunRecord(str(config.resolve()) if config else None, tuple(province or ()))
     previous = RunRecord.read(out)
     if not resume and (previous is not None or (out / "manifest.json").exists()):
-        raise Refusal(f"{out} 已有一次级联（{'manifest.json' if (out / 'manifest.json').exists() else RUN_RECORD}）。"
-                        "继续被中断的级联：重新运行同一命令并加 --resume；开始新的级联：换一个空目录，或先删除该目录（choose an empty folder）")
+        raise Refusal(
+            f"{out} 已有一次级联（{'manifest.json' if (out / 'manifest.json').exists() else RUN_RECORD}）。"
+            "继续被中断的级联：重新运行同一命令并加 --resume；开始新的级联：换一个空目录，或先删除该目录（choose an empty folder）"
+        )
     if resume and previous is not None:
         if (config or province) and record != previous:
-            raise Refusal(f"--resume 的参数与 {out} 中原级联不同（原为 --config {previous.config or '默认'} --province {' '.join(previous.provinces) or '全部'}）："
-                            "请用原来的参数，或只写 gongwen cascade --out DIR --resume")
+            raise Refusal(
+                f"--resume 的参数与 {out} 中原级联不同（原为 --config {previous.config or '默认'} --province {' '.join(previous.provinces) or '全部'}）："
+                "请用原来的参数，或只写 gongwen cascade --out DIR --resume"
+            )
         record = previous
     out.mkdir(parents=True, exist_ok=True)
     record.write(out)  # first, so a run killed at any later moment can be resumed with the same arguments
@@ -56,8 +72,17 @@ def cascade(
     total = demo_mod.expected_circulations(engine, demo_mod.load_notice()[0])
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         bar = progress.add_task("circulations 流转", total=total, completed=demo_mod.count_circulations(engine))
-        result = run_cascade(engine, out, concurrency=concurrency, batch=batch, on_done=lambda _cid: progress.advance(bar), started=started,
-                             deployment=deployment, runs=runs, resume=resume)
+        result = run_cascade(
+            engine,
+            out,
+            concurrency=concurrency,
+            batch=batch,
+            on_done=lambda _cid: progress.advance(bar),
+            started=started,
+            deployment=deployment,
+            runs=runs,
+            resume=resume,
+        )
         progress.update(bar, completed=total)
     s = result.summary
     console.print(
@@ -86,5 +111,7 @@ def deploy(
     if not os.environ.get("PREFECT_API_URL"):
         raise Refusal("请先设置 PREFECT_API_URL，指向 Prefect 服务器（e.g. http://prefect-host:4200/api）")
     deployment_id = asyncio.run(deploy_dispatch(pool, name, concurrency, batch))
-    console.print(f"deployment gongwen-dispatch/{name} ({deployment_id}) on work pool {pool}\n"
-                  f"workers: prefect worker start --pool {pool}\nrun: gongwen cascade --out DIR --deployment gongwen-dispatch/{name}")
+    console.print(
+        f"deployment gongwen-dispatch/{name} ({deployment_id}) on work pool {pool}\n"
+        f"workers: prefect worker start --pool {pool}\nrun: gongwen cascade --out DIR --deployment gongwen-dispatch/{name}"
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -31,9 +31,16 @@ def folder_settings(out: Path) -> Settings:
 @group.command("check-invariants")
 @friendly
 def check_invariants_cmd(
-    out: Annotated[Optional[Path], typer.Option(help="a `gongwen cascade` or `gongwen demo` folder (default: the database of GONGWEN_HOME / GONGWEN_DATABASE_URL)")] = None,
-    root: Annotated[Optional[str], typer.Option(help="the organisation whose notice went down the tree: every organisation below it must hold its share once (default with --out: the notice's issuer)")] = None,
-    finished: Annotated[Optional[bool], typer.Option("--finished/--unfinished-ok", help="every circulation must be done (default: yes with --out)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="a `gongwen cascade` or `gongwen demo` folder (default: the database of GONGWEN_HOME / GONGWEN_DATABASE_URL)")
+    ] = None,
+    root: Annotated[
+        str | None,
+        typer.Option(
+            help="the organisation whose notice went down the tree: every organisation below it must hold its share once (default with --out: the notice's issuer)"
+        ),
+    ] = None,
+    finished: Annotated[bool | None, typer.Option("--finished/--unfinished-ok", help="every circulation must be done (default: yes with --out)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
 ) -> None:
     """Check the invariants: every document once, numbers contiguous per prefix and year, every

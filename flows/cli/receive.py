@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -22,8 +22,8 @@ group = typer.Typer()
 def receive(
     file: Annotated[Path, typer.Argument(help="the received file: .docx (Word, WPS, LibreOffice), .txt (UTF-8 or GB18030/GBK) or PDF with a text layer")],
     org: Annotated[str, typer.Option(help="the receiving organisation's code (config/organisations.yaml)")],
-    user: Annotated[Optional[str], typer.Option(help="the secretary who registers it (default: the organisation's first secretary)")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="confirm or correct a field at 登记, e.g. --set issued_on=2012-02-06 (repeatable)")] = None,
+    user: Annotated[str | None, typer.Option(help="the secretary who registers it (default: the organisation's first secretary)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="confirm or correct a field at 登记, e.g. --set issued_on=2012-02-06 (repeatable)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print what was read and registered as JSON")] = False,
     flow: Annotated[str, typer.Option(help="the incoming flow to start (flows/*.yaml)")] = DEFAULT_FLOW,
     policy: Annotated[str, typer.Option(help="execution policy (config/policies.yaml)")] = "manual",

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -22,7 +22,7 @@ from gongwen_engine.models.rules.workdays import load_calendar
 deadlines = typer.Typer(help="Reporting requirements (报送要求) and their deadlines; working days (工作日).", no_args_is_help=True)
 group = typer.Typer()  # board, submit-report, summary, stats
 
-AsOf = Annotated[Optional[datetime], typer.Option("--as-of", help="the date the board is read at (default: today in China)")]
+AsOf = Annotated[datetime | None, typer.Option("--as-of", help="the date the board is read at (default: today in China)")]
 
 
 def _day(value: datetime | None) -> date | None:
@@ -35,7 +35,7 @@ def _csv(value: str) -> list[str]:
 
 @deadlines.command("list")
 @friendly
-def deadlines_list(org: Annotated[Optional[str], typer.Option(help="only requirements this organisation made")] = None, as_json: JsonOpt = False) -> None:
+def deadlines_list(org: Annotated[str | None, typer.Option(help="only requirements this organisation made")] = None, as_json: JsonOpt = False) -> None:
     """Every reporting requirement: what, from whom, by when, to which office."""
     engine = engine_from_env()
     if org is not None:
@@ -60,15 +60,16 @@ def deadlines_add(
     due: Annotated[str, typer.Option(help="2012-02-29, 2012年2月底前, 2月下旬, 5个工作日内")],
     user: Annotated[str, typer.Option(help="who records it")],
     from_: Annotated[str, typer.Option("--from", help="all (every recipient) or organisation codes, comma-separated")] = "all",
-    to: Annotated[Optional[str], typer.Option(help="the office reports go to")] = None,
-    every_months: Annotated[Optional[int], typer.Option(help="recurrence: every N months")] = None,
-    until: Annotated[Optional[datetime], typer.Option(help="recurrence: last possible due date")] = None,
-    table: Annotated[Optional[str], typer.Option(help="报表: numeric columns, comma-separated")] = None,
-    parent: Annotated[Optional[int], typer.Option(help="the requirement one level up this level's summary serves")] = None,
+    to: Annotated[str | None, typer.Option(help="the office reports go to")] = None,
+    every_months: Annotated[int | None, typer.Option(help="recurrence: every N months")] = None,
+    until: Annotated[datetime | None, typer.Option(help="recurrence: last possible due date")] = None,
+    table: Annotated[str | None, typer.Option(help="报表: numeric columns, comma-separated")] = None,
+    parent: Annotated[int | None, typer.Option(help="the requirement one level up this level's summary serves")] = None,
 ) -> None:
     """Add a reporting requirement to a circulation's document (e.g. a province's own earlier deadline for its cities)."""
-    spec = reporting.RequirementSpec(what=what, due=due, to=to, every_months=every_months, until=_day(until), table=_csv(table or ""),
-                                     **{"from": "all" if from_ == "all" else _csv(from_)})
+    spec = reporting.RequirementSpec(
+        what=what, due=due, to=to, every_months=every_months, until=_day(until), table=_csv(table or ""), **{"from": "all" if from_ == "all" else _csv(from_)}
+    )
     engine = engine_from_env()
     engine.user(user)  # who records it must be a known person
     for row in reporting.add_requirements(engine, circulation, [spec], user, source="cascade" if parent else "cli", parent_id=parent):
@@ -80,7 +81,7 @@ def deadlines_add(
 def deadlines_propose(
     circulation: Annotated[int, typer.Argument(help="an incoming circulation (its received document is read)")],
     accept: Annotated[bool, typer.Option(help="record the proposals as this unit's requirements")] = False,
-    user: Annotated[Optional[str], typer.Option(help="who accepts (with --accept)")] = None,
+    user: Annotated[str | None, typer.Option(help="who accepts (with --accept)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Propose requirements from a received document's text (dates, 月底, 下旬, N个工作日内)."""
@@ -103,11 +104,11 @@ def deadlines_propose(
 
 @deadlines.command("remind")
 @friendly
-def deadlines_remind(now: Annotated[Optional[datetime], typer.Option(help="the moment to remind at (UTC; default now)")] = None) -> None:
+def deadlines_remind(now: Annotated[datetime | None, typer.Option(help="the moment to remind at (UTC; default now)")] = None) -> None:
     """Run one ``gongwen-reminders`` flow in Prefect: reporting reminders and overdue work items, each once."""
     from gongwen_engine.flows.runtime.reminders import run_reminders
 
-    counts = run_reminders(engine_from_env(), now.replace(tzinfo=now.tzinfo or timezone.utc) if now else None)
+    counts = run_reminders(engine_from_env(), now.replace(tzinfo=now.tzinfo or UTC) if now else None)
     console.print(f"reminders sent: reports {counts['reports']}, work items {counts['work_items']}")
 
 
@@ -116,7 +117,7 @@ def deadlines_remind(now: Annotated[Optional[datetime], typer.Option(help="the m
 def deadlines_workdays(
     start: Annotated[datetime, typer.Argument(help="the day counting starts after (e.g. the day of receipt)")],
     n: Annotated[int, typer.Argument(help="working days")],
-    org: Annotated[Optional[str], typer.Option(help="apply this organisation's local closures")] = None,
+    org: Annotated[str | None, typer.Option(help="apply this organisation's local closures")] = None,
 ) -> None:
     """The N-th working day after a date (China's calendar with 调休 and config/calendar.yaml)."""
     due = load_calendar(engine_from_env().config.directory).add_working_days(start.date(), n, org)
@@ -130,8 +131,17 @@ def print_board(rows: list[reporting.BoardRow]) -> None:
     for r in rows:
         word = r.status_word + (f" {r.late_working_days}个工作日" if r.late_working_days else "")
         colour = colours.get(r.status)
-        table.add_row(str(r.requirement), r.what, str(r.period), r.unit, str(r.due_on or "-"), f"[{colour}]{word}[/]" if colour else word,
-                      str(r.submitted_on or ""), r.document or "", "、".join(reporting.REMINDER_WORDS.get(k, k) for k in r.reminders))
+        table.add_row(
+            str(r.requirement),
+            r.what,
+            str(r.period),
+            r.unit,
+            str(r.due_on or "-"),
+            f"[{colour}]{word}[/]" if colour else word,
+            str(r.submitted_on or ""),
+            r.document or "",
+            "、".join(reporting.REMINDER_WORDS.get(k, k) for k in r.reminders),
+        )
     console.print(table)
     c = reporting.board_counts(rows)
     console.print(f"应报 {c['expected']} · 已报 {c['submitted']}（按时 {c['on_time']}，逾期 {c['late']}）· 逾期未报 {c['missing']} · 未到期 {c['open']}")
@@ -140,11 +150,14 @@ def print_board(rows: list[reporting.BoardRow]) -> None:
 @group.command()
 @friendly
 def board(
-    requirement: Annotated[Optional[int], typer.Option(help="one requirement")] = None,
-    org: Annotated[Optional[str], typer.Option(help="requirements this organisation made")] = None,
+    requirement: Annotated[int | None, typer.Option(help="one requirement")] = None,
+    org: Annotated[str | None, typer.Option(help="requirements this organisation made")] = None,
     as_of: AsOf = None,
     as_json: JsonOpt = False,
-    user: Annotated[Optional[str], typer.Option(help="who looks (a secretary or leader): only the requirements of their organisation and those below it; omitted: the operator sees all")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(help="who looks (a secretary or leader): only the requirements of their organisation and those below it; omitted: the operator sees all"),
+    ] = None,
 ) -> None:
     """The supervision board (督办台账): who submitted, who is late, who is missing, what was submitted."""
     engine = engine_from_env()
@@ -163,9 +176,9 @@ def submit_report(
     requirement: Annotated[int, typer.Argument(help="the requirement (see `gongwen deadlines list`)")],
     org: Annotated[str, typer.Option(help="the submitting unit")],
     user: Annotated[str, typer.Option(help="its secretary, who drafts the report")],
-    body_file: Annotated[Optional[Path], typer.Option(help="the report's text: UTF-8, paragraphs separated by a blank line")] = None,
-    table: Annotated[Optional[Path], typer.Option(help="报表: CSV with header 单位,<the requirement's columns>")] = None,
-    period: Annotated[Optional[int], typer.Option(help="recurring requirements: which period (default: the first not yet submitted)")] = None,
+    body_file: Annotated[Path | None, typer.Option(help="the report's text: UTF-8, paragraphs separated by a blank line")] = None,
+    table: Annotated[Path | None, typer.Option(help="报表: CSV with header 单位,<the requirement's columns>")] = None,
+    period: Annotated[int | None, typer.Option(help="recurring requirements: which period (default: the first not yet submitted)")] = None,
     policy: Annotated[str, typer.Option(help="execution policy; 'manual' waits for the leader's sign-off")] = "manual",
     run: Annotated[bool, typer.Option(help="run the automatic steps right away")] = True,
 ) -> None:
@@ -190,12 +203,12 @@ def submit_report(
 @friendly
 def summary(
     requirement: Annotated[int, typer.Argument(help="the requirement to summarise")],
-    out: Annotated[Optional[Path], typer.Option(help="write the summary .docx here")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the summary .docx here")] = None,
     as_of: AsOf = None,
-    period: Annotated[Optional[int], typer.Option(help="recurring requirements: which period (default: the latest shown)")] = None,
+    period: Annotated[int | None, typer.Option(help="recurring requirements: which period (default: the latest shown)")] = None,
     submit: Annotated[bool, typer.Option(help="submit the summary one level up (to the parent requirement, or --to)")] = False,
-    to: Annotated[Optional[int], typer.Option(help="the requirement one level up")] = None,
-    user: Annotated[Optional[str], typer.Option(help="with --submit: the secretary who submits")] = None,
+    to: Annotated[int | None, typer.Option(help="the requirement one level up")] = None,
+    user: Annotated[str | None, typer.Option(help="with --submit: the secretary who submits")] = None,
     policy: Annotated[str, typer.Option(help="with --submit: execution policy")] = "manual",
     as_json: JsonOpt = False,
 ) -> None:
@@ -234,5 +247,7 @@ def stats(
     for group, title in (("by_step", "按环节（step）"), ("by_org", "按单位（organisation）")):
         table = Table(title, "finished", "open", "median (工作日)", "p90 (工作日)", "overdue")
         for t in figures[group]:
-            table.add_row(t.label, str(t.finished), str(t.open), "-" if t.median is None else f"{t.median:.2f}", "-" if t.p90 is None else f"{t.p90:.2f}", str(t.overdue))
+            table.add_row(
+                t.label, str(t.finished), str(t.open), "-" if t.median is None else f"{t.median:.2f}", "-" if t.p90 is None else f"{t.p90:.2f}", str(t.overdue)
+            )
         console.print(table)

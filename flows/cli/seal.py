@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -54,7 +54,7 @@ def report_table(path: Path, result: signing.SealCheck) -> Table:
 def verify(
     file: Annotated[Path, typer.Argument(help="the signed PDF (e.g. demo-out/shandong/鲁妇发〔2012〕10号.pdf)")],
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    trust: Annotated[Optional[list[Path]], typer.Option(help="another trusted root certificate (PEM or DER); repeatable")] = None,
+    trust: Annotated[list[Path] | None, typer.Option(help="another trusted root certificate (PEM or DER); repeatable")] = None,
 ) -> None:
     """Who signed, when, with which certificate, and whether the document changed since.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,7 +27,9 @@ with `gongwen passwords --user ID` (asks for it, stores only the hash)."""
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    run: Annotated[bool, typer.Option(help="run the automatic steps (in Prefect) in this process after each action; --no-run leaves them to `gongwen worker`")] = True,
+    run: Annotated[
+        bool, typer.Option(help="run the automatic steps (in Prefect) in this process after each action; --no-run leaves them to `gongwen worker`")
+    ] = True,
     poll: Annotated[float, typer.Option(help="seconds between background passes (automatic steps, reminders) when nobody acts")] = 30.0,
     https_only: Annotated[bool, typer.Option("--https-only", help="send the session cookie over HTTPS only (behind a TLS proxy)")] = False,
 ) -> None:
@@ -51,9 +53,9 @@ def serve(
 @group.command()
 @friendly
 def passwords(
-    user: Annotated[Optional[list[str]], typer.Option("--user", help="set this user's password (asked for, never echoed); repeatable")] = None,
+    user: Annotated[list[str] | None, typer.Option("--user", help="set this user's password (asked for, never echoed); repeatable")] = None,
     demo: Annotated[bool, typer.Option("--demo", help=f"give EVERY user in users.yaml the demo password '{DEMO_PASSWORD}'")] = False,
-    config_dir: Annotated[Optional[Path], typer.Option(help="config folder (default: GONGWEN_CONFIG_DIR or the packaged one)")] = None,
+    config_dir: Annotated[Path | None, typer.Option(help="config folder (default: GONGWEN_CONFIG_DIR or the packaged one)")] = None,
 ) -> None:
     """Write sign-in password hashes (argon2id) to passwords.yaml in the config folder."""
     from gongwen_engine.flows.web.security import hash_password, load_password_hashes, write_password_hashes
@@ -71,5 +73,7 @@ def passwords(
         if first != second or len(first) < 8:
             raise Refusal("两次输入不一致，或密码少于 8 个字符；未作修改")
         hashes[user_id] = hash_password(first)
-    path = write_password_hashes(config.directory, hashes, DEMO_HEADER if demo else "Sign-in passwords of the web workplace: argon2id hashes (gongwen passwords --user ID).")
+    path = write_password_hashes(
+        config.directory, hashes, DEMO_HEADER if demo else "Sign-in passwords of the web workplace: argon2id hashes (gongwen passwords --user ID)."
+    )
     console.print(f"{len(hashes)} password hash(es) → {path}")

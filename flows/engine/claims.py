@@ -41,7 +41,7 @@ def claimable() -> Any:
     return (Circulation.status == CirculationStatus.ready) | ((Circulation.status == CirculationStatus.running) & (Circulation.claimed_at < stale))
 
 
-def take(session: Session, stmt: Any, engine: "Engine") -> list[Circulation]:
+def take(session: Session, stmt: Any, engine: Engine) -> list[Circulation]:
     """Claim the circulations ``stmt`` selects for ``engine``'s process (rows another
     dispatcher holds are skipped on PostgreSQL; SQLite's write transaction serialises claims)."""
     if db.is_postgres(engine.db):
@@ -53,14 +53,18 @@ def take(session: Session, stmt: Any, engine: "Engine") -> list[Circulation]:
     return claimed
 
 
-def step_priority(engine: "Engine") -> Any:
+def step_priority(engine: Engine) -> Any:
     """The declared ``priority`` of each circulation's current step (flows/*.yaml), as SQL."""
-    ranked = [((Circulation.flow == flow.flow) & (Circulation.step == name), step.priority)
-              for flow in engine.flows.values() for name, step in flow.steps.items() if step.priority]
+    ranked = [
+        ((Circulation.flow == flow.flow) & (Circulation.step == name), step.priority)
+        for flow in engine.flows.values()
+        for name, step in flow.steps.items()
+        if step.priority
+    ]
     return case(*ranked, else_=0) if ranked else literal(0)
 
 
-def claim_order(engine: "Engine") -> list[Any]:
+def claim_order(engine: Engine) -> list[Any]:
     """ORDER BY of claims: the current step's priority, highest first, then the oldest
     circulation. Sending out an approved document (编号 → 核发) is declared urgent, so a leader's
     approval is not queued behind the registration and filing (登记, 归档) of the documents
@@ -94,7 +98,7 @@ def claimant_gone(worker_name: str | None, host: str | None = None) -> bool:
     return state in ("Z", "X")
 
 
-def release_abandoned_claims(engine: "Engine", force: bool = False) -> int:
+def release_abandoned_claims(engine: Engine, force: bool = False) -> int:
     """Give back (status ``ready``) the running circulations claimed by a dead process of this
     machine; audited as ``claim_released``. Looks at most every ``RELEASE_CHECK_EVERY_S``
     (``force``: now). Returns how many were released."""
@@ -114,13 +118,21 @@ def release_abandoned_claims(engine: "Engine", force: bool = False) -> int:
                 continue  # it moved on meanwhile
             circ.status, circ.claimed_by = CirculationStatus.ready, None
             session.add(circ)
-            engine.audit(session, "system", "claim_released", circ, circ.document_id or circ.received_id, circ.step,
-                         {"worker": holder, "reason": "the claiming process is gone"})
+            engine.audit(
+                session,
+                "system",
+                "claim_released",
+                circ,
+                circ.document_id or circ.received_id,
+                circ.step,
+                {"worker": holder, "reason": "the claiming process is gone"},
+            )
             released += 1
     return released
 
 
 # ---- waking idle dispatchers --------------------------------------------------------------------
+
 
 class WorkSignal:
     """Wait until some transaction makes a circulation ready, or ``timeout`` passes.
@@ -135,7 +147,7 @@ class WorkSignal:
     on SQLite, or while the listening connection is broken, waiting is plain sleeping.
     """
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._reader = threading.Lock()
         self._news = threading.Condition()
@@ -166,7 +178,7 @@ class WorkSignal:
             if self._conn is None or self._conn.closed:
                 self._conn = self._listen()
             return any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
-        except Exception as exc:  # noqa: BLE001 - a broken listener degrades to polling, never stops the worker
+        except Exception as exc:
             log.warning("work notifications unavailable (%s); polling", exc)
             self.close()
             time.sleep(timeout)
@@ -184,12 +196,12 @@ class WorkSignal:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
+            except Exception:
                 pass
             self._conn = None
 
 
-def has_claimable(engine: "Engine") -> bool:
+def has_claimable(engine: Engine) -> bool:
     """Is there automatic work to claim? (one read, no lock: cheap enough to ask every poll)"""
     with Session(engine.db) as session:
         return session.exec(select(Circulation.id).where(claimable()).limit(1)).first() is not None
@@ -198,7 +210,7 @@ def has_claimable(engine: "Engine") -> bool:
 _signals: dict[int, WorkSignal] = {}
 
 
-def work_signal(engine: "Engine") -> WorkSignal:
+def work_signal(engine: Engine) -> WorkSignal:
     """The engine's one ``WorkSignal`` in this process (one listening connection per engine)."""
     if id(engine) not in _signals:
         _signals[id(engine)] = WorkSignal(engine)

@@ -65,7 +65,19 @@ class StepKind(StrEnum):
 
 
 # The kinds a person does (``by:``); the others are automatic, of the kind their action declares.
-HUMAN_KINDS = frozenset({StepKind.screen, StepKind.decide, StepKind.instruct, StepKind.draft, StepKind.review, StepKind.recheck, StepKind.countersign, StepKind.sign_off, StepKind.circulate})
+HUMAN_KINDS = frozenset(
+    {
+        StepKind.screen,
+        StepKind.decide,
+        StepKind.instruct,
+        StepKind.draft,
+        StepKind.review,
+        StepKind.recheck,
+        StepKind.countersign,
+        StepKind.sign_off,
+        StepKind.circulate,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +112,9 @@ class Step(BaseModel):
     start_flow: str | None = Field(default=None, description="flow each recipient runs (distribution steps)")
     retries: int = Field(default=2, ge=0, le=10, description="retries of an automatic step on error")
     priority: int = Field(
-        default=0, ge=-9, le=9,
+        default=0,
+        ge=-9,
+        le=9,
         description="automatic steps: which ready circulations a worker takes first (Camunda's job priority): higher first, then oldest",
     )
     mode: Literal["one", "all", "sequence"] = Field(
@@ -108,12 +122,16 @@ class Step(BaseModel):
         description="human steps: one item for the role (one), one item per user with the role in parallel, all must agree (all: 会签, parallel 传阅), or one user after another (sequence: sequential 传阅)",
     )
     due_days: int | None = Field(default=None, ge=0, description="time limit (办理时限) in calendar days from when the item opens")
-    due_working_days: int | None = Field(default=None, ge=0, description="time limit (办理时限) in working days (工作日, 调休 included; models/rules/workdays.py): due at the end of the N-th working day after the item opens")
+    due_working_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="time limit (办理时限) in working days (工作日, 调休 included; models/rules/workdays.py): due at the end of the N-th working day after the item opens",
+    )
     record: bool = Field(default=False, description="re-issue the circulation's record (.docx) after this automatic step; human steps always do")
     sets_signer: bool = Field(default=False, description="the approving person becomes the document's signer (签发人)")
 
     @model_validator(mode="after")
-    def _one_time_limit(self) -> "Step":
+    def _one_time_limit(self) -> Step:
         if self.due_days is not None and self.due_working_days is not None:
             raise ValueError("give the time limit once: due_days (calendar days) or due_working_days (working days), not both")
         return self
@@ -242,14 +260,24 @@ def _read_flow(path: Path) -> _FlowSource:
     for index, name in enumerate(names):
         target = path.parent / name
         if not target.is_file():
-            errors.append(flow.error(("include", index) if isinstance(raw, list) else ("include",), f"included file '{name}' not found", f"give a path relative to {path.parent}"))
+            errors.append(
+                flow.error(
+                    ("include", index) if isinstance(raw, list) else ("include",), f"included file '{name}' not found", f"give a path relative to {path.parent}"
+                )
+            )
             continue
         doc = load_yaml(target)
         fragment = doc.validate(_Fragment)
         source.texts.append(target.read_text(encoding="utf-8"))
         for step_name, step in fragment.steps.items():
             if step_name in steps:
-                errors.append(doc.error(("steps", step_name), f"step '{step_name}' is already included from {source.step_docs[step_name].path}", "define each shared step in one included file"))
+                errors.append(
+                    doc.error(
+                        ("steps", step_name),
+                        f"step '{step_name}' is already included from {source.step_docs[step_name].path}",
+                        "define each shared step in one included file",
+                    )
+                )
             steps[step_name] = step
             source.step_docs[step_name] = doc
         for outcome, label in fragment.outcomes.items():
@@ -286,23 +314,49 @@ def load_flow(path: Path, action_kinds: Mapping[str, StepKind], known_flows: set
     return definition
 
 
-def _step_errors(source: _FlowSource, definition: FlowDefinition, name: str, step: Step, action_kinds: Mapping[str, StepKind], known_flows: set[str] | None) -> list[SourceError]:
+def _step_errors(
+    source: _FlowSource, definition: FlowDefinition, name: str, step: Step, action_kinds: Mapping[str, StepKind], known_flows: set[str] | None
+) -> list[SourceError]:
     loc = ("steps", name)
     errors: list[SourceError] = []
     if (step.do is None) == (step.by is None):
-        errors.append(source.error(loc, f"step '{name}' must have exactly one of 'do' (automatic action) or 'by' (human role)", "add do: <action> or by: <role>"))
+        errors.append(
+            source.error(loc, f"step '{name}' must have exactly one of 'do' (automatic action) or 'by' (human role)", "add do: <action> or by: <role>")
+        )
     if step.do is not None and step.do not in action_kinds:
         errors.append(source.error((*loc, "do"), f"unknown action '{step.do}' in step '{name}'", f"use one of: {', '.join(sorted(action_kinds))}"))
     elif step.do is not None and action_kinds[step.do] != step.kind:
-        errors.append(source.error((*loc, "kind"), f"step '{name}' is of kind '{step.kind}' but its action '{step.do}' performs '{action_kinds[step.do]}'", f"use kind: {action_kinds[step.do]}, or an action of kind '{step.kind}'"))
+        errors.append(
+            source.error(
+                (*loc, "kind"),
+                f"step '{name}' is of kind '{step.kind}' but its action '{step.do}' performs '{action_kinds[step.do]}'",
+                f"use kind: {action_kinds[step.do]}, or an action of kind '{step.kind}'",
+            )
+        )
     if step.by is not None and step.kind not in HUMAN_KINDS:
-        errors.append(source.error((*loc, "kind"), f"step '{name}' is of kind '{step.kind}', which the system does, but a person acts on it (by: {step.by.value})", f"a person does: {', '.join(sorted(HUMAN_KINDS))}"))
+        errors.append(
+            source.error(
+                (*loc, "kind"),
+                f"step '{name}' is of kind '{step.kind}', which the system does, but a person acts on it (by: {step.by.value})",
+                f"a person does: {', '.join(sorted(HUMAN_KINDS))}",
+            )
+        )
     for outcome, target in step.targets.items():
         where = (*loc, "next") if isinstance(step.next, str) else (*loc, "next", outcome)
         if target != END and target not in definition.steps:
-            errors.append(source.error(where, f"step '{name}' goes to unknown step '{target}'", f"define step '{target}' or use one of: {', '.join([*definition.steps, END])}"))
+            errors.append(
+                source.error(
+                    where, f"step '{name}' goes to unknown step '{target}'", f"define step '{target}' or use one of: {', '.join([*definition.steps, END])}"
+                )
+            )
         if outcome not in definition.outcomes:
-            errors.append(source.error(where, f"outcome '{outcome}' of step '{name}' has no words for a person", f"add it to outcomes: (e.g. {outcome}: 同意), here or in an included file"))
+            errors.append(
+                source.error(
+                    where,
+                    f"outcome '{outcome}' of step '{name}' has no words for a person",
+                    f"add it to outcomes: (e.g. {outcome}: 同意), here or in an included file",
+                )
+            )
     if step.mode != "one" and not step.human:
         errors.append(source.error((*loc, "mode"), f"step '{name}' has mode '{step.mode}' but is automatic", "mode applies to human steps (by: <role>) only"))
     if step.human and isinstance(step.next, dict) and not step.next:
@@ -317,17 +371,30 @@ def _wiring_errors(source: _FlowSource, definition: FlowDefinition) -> list[Sour
     reachable = _reachable(definition, definition.start)
     errors = [
         source.error(("steps", name), f"step '{name}' can never be reached from '{definition.start}'", "link it from another step's next, or remove it")
-        for name in definition.steps if name not in reachable
+        for name in definition.steps
+        if name not in reachable
     ]
     for name in sorted(reachable - {END}):
         if END not in _reachable(definition, name):
-            errors.append(source.error(("steps", name), f"step '{name}' never leads to '{END}': a circulation there would run forever", f"let one of its next steps lead on to {END}"))
+            errors.append(
+                source.error(
+                    ("steps", name),
+                    f"step '{name}' never leads to '{END}': a circulation there would run forever",
+                    f"let one of its next steps lead on to {END}",
+                )
+            )
     for order in ORDERS:
         if order.if_present and not definition.steps_of(order.earlier):
             continue
         passed = set(definition.steps_of(order.earlier))
         for name in sorted(set(definition.steps_of(order.later)) & _reachable(definition, definition.start, passed)):
-            errors.append(source.error(("steps", name, "kind"), f"step '{name}' ({order.later}) can be reached without a step of kind '{order.earlier}' before it: {order.why}", f"put a step of kind '{order.earlier}' on every way to '{name}'"))
+            errors.append(
+                source.error(
+                    ("steps", name, "kind"),
+                    f"step '{name}' ({order.later}) can be reached without a step of kind '{order.earlier}' before it: {order.why}",
+                    f"put a step of kind '{order.earlier}' on every way to '{name}'",
+                )
+            )
     return errors
 
 
@@ -363,7 +430,14 @@ def load_flows(directory: Path, action_kinds: Mapping[str, StepKind]) -> dict[st
             errors.append(exc)
             continue
         if definition.flow != path.stem:
-            errors.append(SourceError(path, load_yaml(path).line_of(("flow",)), f"flow name '{definition.flow}' differs from the file name '{path.stem}'", f"rename the file to {definition.flow}.yaml or the flow to {path.stem}"))
+            errors.append(
+                SourceError(
+                    path,
+                    load_yaml(path).line_of(("flow",)),
+                    f"flow name '{definition.flow}' differs from the file name '{path.stem}'",
+                    f"rename the file to {definition.flow}.yaml or the flow to {path.stem}",
+                )
+            )
         flows[definition.flow] = definition
     if errors:
         raise SourceErrors(errors)

@@ -78,7 +78,7 @@ def item_target(item: WorkItem, step_title: str = "") -> Item:
 class StepContext:
     """What an action sees: the locked circulation inside the step's transaction."""
 
-    engine: "Engine"
+    engine: Engine
     session: Session
     circulation: Circulation
     step_name: str
@@ -187,7 +187,9 @@ class Engine:
         definition = self.flow(flow)
         chosen = chosen_recipients(self.config, org, deliver_to)
         with db.transaction(self.db) as session:
-            circ = Circulation(org=org, flow=flow, flow_version=definition.version, policy=policy, step=definition.start, status=CirculationStatus.ready, deliver_to=chosen)
+            circ = Circulation(
+                org=org, flow=flow, flow_version=definition.version, policy=policy, step=definition.start, status=CirculationStatus.ready, deliver_to=chosen
+            )
             session.add(circ)
             session.flush()
             doc = Document(org=org, doc_type=content.doc_type, title=content.title, content=stored_content(content), circulation_id=circ.id)
@@ -195,7 +197,15 @@ class Engine:
             session.flush()
             circ.document_id = doc.id
             self._create_items(session, circ, definition.start)
-            self.audit(session, actor, "launch", circ, doc.id, None, {"flow": flow, "policy": policy, "title": content.title, **({"deliver_to": chosen} if chosen else {})})
+            self.audit(
+                session,
+                actor,
+                "launch",
+                circ,
+                doc.id,
+                None,
+                {"flow": flow, "policy": policy, "title": content.title, **({"deliver_to": chosen} if chosen else {})},
+            )
             return circ.id
 
     def start_for_recipient(self, session: Session, parent: Circulation, recipient: str, document_id: int, flow: str) -> Circulation:
@@ -205,8 +215,14 @@ class Engine:
             return existing
         definition = self.flow(flow)
         circ = Circulation(
-            org=recipient, flow=flow, flow_version=definition.version, policy=parent.policy, received_id=document_id,
-            parent_id=parent.id, step=definition.start, status=CirculationStatus.ready,
+            org=recipient,
+            flow=flow,
+            flow_version=definition.version,
+            policy=parent.policy,
+            received_id=document_id,
+            parent_id=parent.id,
+            step=definition.start,
+            status=CirculationStatus.ready,
         )
         session.add(circ)
         session.flush()
@@ -295,12 +311,24 @@ class Engine:
                 raise Refusal(f"不能转给 {target.name}：须为本单位具有“{step.by.value}”角色的人员")
             if item.assignee == to_user:
                 raise Refusal(f"待办事项 {work_item_id} 已是 {target.name} 的")
-            if session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.slot == f"user:{to_user}", WorkItem.status == WorkItemStatus.open)).first():
+            if session.exec(
+                select(WorkItem).where(
+                    WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.slot == f"user:{to_user}", WorkItem.status == WorkItemStatus.open
+                )
+            ).first():
                 raise Refusal(f"{target.name} 在本环节已有待办，不能重复转办")
             before = item.assignee or item.slot
             item.assignee, item.slot = to_user, f"user:{to_user}"
             session.add(item)
-            self.audit(session, user_id, "reassigned", circ, circ.document_id or circ.received_id, item.step, {"from": before, "to": to_user, **({"comment": comment} if comment else {})})
+            self.audit(
+                session,
+                user_id,
+                "reassigned",
+                circ,
+                circ.document_id or circ.received_id,
+                item.step,
+                {"from": before, "to": to_user, **({"comment": comment} if comment else {})},
+            )
             return item
 
     @retry_transient(in_doubt="refuse")  # a second run would record a second delegation
@@ -318,7 +346,15 @@ class Engine:
             row = Delegation(principal=principal, deputy=deputy, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=actor)
             session.add(row)
             session.flush()
-            self.audit(session, actor, "delegated", None, None, None, {"principal": principal, "deputy": deputy, "from": starts_at.isoformat(), "to": ends_at.isoformat(), **({"reason": reason} if reason else {})})
+            self.audit(
+                session,
+                actor,
+                "delegated",
+                None,
+                None,
+                None,
+                {"principal": principal, "deputy": deputy, "from": starts_at.isoformat(), "to": ends_at.isoformat(), **({"reason": reason} if reason else {})},
+            )
             return row
 
     @retry_transient(in_doubt="retry")  # one reminder per item (unique key)
@@ -327,7 +363,11 @@ class Engine:
         now = now or utcnow()
         sent = []
         with db.transaction(self.db) as session:
-            overdue = session.exec(select(WorkItem).where(WorkItem.status == WorkItemStatus.open, WorkItem.kind == WorkItemKind.human, WorkItem.due_at.is_not(None), WorkItem.due_at < now))
+            overdue = session.exec(
+                select(WorkItem).where(
+                    WorkItem.status == WorkItemStatus.open, WorkItem.kind == WorkItemKind.human, WorkItem.due_at.is_not(None), WorkItem.due_at < now
+                )
+            )
             for item in overdue:
                 if session.exec(select(Reminder).where(Reminder.work_item_id == item.id, Reminder.kind == "overdue")).first():
                     continue
@@ -335,7 +375,15 @@ class Engine:
                 reminder = Reminder(work_item_id=item.id, kind="overdue", recipient=recipient, sent_at=now)
                 session.add(reminder)
                 circ = session.get(Circulation, item.circulation_id)
-                self.audit(session, "system", "reminded", circ, circ.document_id or circ.received_id, item.step, {"recipient": recipient, "due_at": item.due_at.isoformat()})
+                self.audit(
+                    session,
+                    "system",
+                    "reminded",
+                    circ,
+                    circ.document_id or circ.received_id,
+                    item.step,
+                    {"recipient": recipient, "due_at": item.due_at.isoformat()},
+                )
                 sent.append(reminder)
         return sent
 
@@ -366,7 +414,9 @@ class Engine:
         self._finish_item(session, circ, item, step, outcome, actor, comment)
         if step.sets_signer and outcome == step.agree:
             self._set_signer(session, circ, item.acted_for or actor)
-        others = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.status == WorkItemStatus.open)))
+        others = list(
+            session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.step == item.step, WorkItem.status == WorkItemStatus.open))
+        )
         if outcome != step.agree:  # a refusal (return) decides the step at once
             for other in others:
                 other.status, other.finished_at = WorkItemStatus.cancelled, utcnow()
@@ -390,7 +440,12 @@ class Engine:
         item.attempts += 1
         session.add(item)
         # the words with the outcome: the record reads the same after the flow files change (归档 keeps it)
-        detail = {"title": step.title, "outcome": outcome or "done", "outcome_label": self.flow(circ.flow).outcome_label(outcome or "done"), "worker": self.worker_name}
+        detail = {
+            "title": step.title,
+            "outcome": outcome or "done",
+            "outcome_label": self.flow(circ.flow).outcome_label(outcome or "done"),
+            "worker": self.worker_name,
+        }
         if comment:
             detail["comment"] = comment
         if item.acted_for:
@@ -417,7 +472,9 @@ class Engine:
     def _open_items(self, session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:
         """The open items of the current step, created on first entry (auto: one; human: by mode);
         items still open at other steps are cancelled then. One query for both."""
-        still_open = list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == WorkItemStatus.open).order_by(WorkItem.seq, WorkItem.id)))
+        still_open = list(
+            session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == WorkItemStatus.open).order_by(WorkItem.seq, WorkItem.id))
+        )
         existing = [item for item in still_open if item.step == step_name]
         if existing:
             return existing
@@ -443,8 +500,15 @@ class Engine:
             slot = f"user:{user.id}" if user else f"role:{step.by.value}"
         due = due_after(load_calendar(self.config.directory), utcnow(), step.due_working_days, step.due_days, circ.org) if step.human else None
         item = WorkItem(
-            circulation_id=circ.id, step=step_name, kind=WorkItemKind.human if step.human else WorkItemKind.auto, slot=slot,
-            role=step.by.value if step.by else None, assignee=user.id if user else None, seq=seq, org=circ.org, due_at=due,
+            circulation_id=circ.id,
+            step=step_name,
+            kind=WorkItemKind.human if step.human else WorkItemKind.auto,
+            slot=slot,
+            role=step.by.value if step.by else None,
+            assignee=user.id if user else None,
+            seq=seq,
+            org=circ.org,
+            due_at=due,
         )
         session.add(item)
         session.flush()
@@ -460,8 +524,14 @@ class Engine:
             raise Refusal(f"文稿已编号（{current.doc_number}），不能再修改")
         content = DocumentContent.model_validate({**current.content, **changes})
         doc = Document(
-            org=current.org, doc_type=content.doc_type, title=content.title, content=stored_content(content),
-            forwards_id=current.forwards_id, original_id=current.original_id, circulation_id=circ.id, version=current.version + 1,
+            org=current.org,
+            doc_type=content.doc_type,
+            title=content.title,
+            content=stored_content(content),
+            forwards_id=current.forwards_id,
+            original_id=current.original_id,
+            circulation_id=circ.id,
+            version=current.version + 1,
         )
         session.add(doc)
         session.flush()
@@ -533,12 +603,7 @@ class Engine:
 
         release_abandoned_claims(self)  # claims of killed processes of this machine (flows/claims.py)
         with db.transaction(self.db) as session:
-            stmt = (
-                select(Circulation)
-                .where(claimable())
-                .order_by(*claim_order(self))
-                .limit(limit)
-            )
+            stmt = select(Circulation).where(claimable()).order_by(*claim_order(self)).limit(limit)
             if min_priority is not None:
                 stmt = stmt.where(step_priority(self) >= min_priority)
             if excluding:
@@ -548,4 +613,6 @@ class Engine:
     # ---- audit -----------------------------------------------------------------------------------
     @staticmethod
     def audit(session: Session, actor: str, action: str, circ: Circulation | None, document_id: int | None, step: str | None, detail: dict[str, Any]) -> None:
-        audit_trail.record(session, actor, action, org=circ.org if circ else None, circulation_id=circ.id if circ else None, document_id=document_id, step=step, detail=detail)
+        audit_trail.record(
+            session, actor, action, org=circ.org if circ else None, circulation_id=circ.id if circ else None, document_id=document_id, step=step, detail=detail
+        )

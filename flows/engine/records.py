@@ -32,9 +32,12 @@ def gather_record(session: Session, config: Config, flow: FlowDefinition, circ: 
     """The record of ``kind`` for ``circ`` as it stands now; ``business_day`` is its 收文日期 once registered."""
     org = config.org(circ.org)
     return RecordData(
-        kind=kind, org_name=org.name, org_short_name=org.short_name,
+        kind=kind,
+        org_name=org.name,
+        org_short_name=org.short_name,
         received=_received(session, config, circ, business_day) if kind == RecordKind.processing_slip else None,
-        draft=_draft(session, circ), opinions=_opinions(session, config, flow, circ),
+        draft=_draft(session, circ),
+        opinions=_opinions(session, config, flow, circ),
     )
 
 
@@ -45,8 +48,11 @@ def _received(session: Session, config: Config, circ: Circulation, business_day:
     reg = session.exec(select(Registration).where(Registration.org == circ.org, Registration.document_id == received.id)).first()
     sender = config.organisations.get(received.org)
     return ReceivedParticulars(
-        register_number=reg.register_number if reg else None, received_on=business_day if reg else None,
-        sender=sender.name if sender else received.org, doc_number=received.doc_number, title=received.title,
+        register_number=reg.register_number if reg else None,
+        received_on=business_day if reg else None,
+        sender=sender.name if sender else received.org,
+        doc_number=received.doc_number,
+        title=received.title,
     )
 
 
@@ -55,20 +61,29 @@ def _draft(session: Session, circ: Circulation) -> DraftParticulars | None:
     if doc is None:
         return None
     content = doc.content
-    return DraftParticulars(doc_number=doc.doc_number, title=doc.title, main_recipients=list(content.get("main_recipients") or []),
-                            cc=list(content.get("cc") or []), version=doc.version)
+    return DraftParticulars(
+        doc_number=doc.doc_number,
+        title=doc.title,
+        main_recipients=list(content.get("main_recipients") or []),
+        cc=list(content.get("cc") or []),
+        version=doc.version,
+    )
 
 
 def _opinions(session: Session, config: Config, flow: FlowDefinition, circ: Circulation) -> list[Opinion]:
-    items = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.kind == "human", WorkItem.status == "done")
-                         .order_by(WorkItem.finished_at, WorkItem.id))
+    items = session.exec(
+        select(WorkItem)
+        .where(WorkItem.circulation_id == circ.id, WorkItem.kind == "human", WorkItem.status == "done")
+        .order_by(WorkItem.finished_at, WorkItem.id)
+    )
     return [
         Opinion(
-            step_title=flow.steps[item.step].title if item.step in flow.steps else item.step, outcome_label=flow.outcome_label(item.outcome),
-            comment=item.comment, person=actor_name(config, item.actor),
+            step_title=flow.steps[item.step].title if item.step in flow.steps else item.step,
+            outcome_label=flow.outcome_label(item.outcome),
+            comment=item.comment,
+            person=actor_name(config, item.actor),
             acting_for=config.users[item.acted_for].name if item.acted_for and item.acted_for in config.users else None,
             finished_on=item.finished_at.date() if item.finished_at else None,
         )
         for item in items
     ]
-

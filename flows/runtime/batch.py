@@ -138,7 +138,7 @@ def run_with_retries(engine: Engine, circulation_id: int) -> CirculationStatus:
     for attempt in range(step.retries + 1):
         try:
             return engine.run_step(circulation_id, circ.step).status
-        except Exception as exc:  # noqa: BLE001 - retried, then recorded as the circulation's failure
+        except Exception as exc:
             if attempt == step.retries:
                 engine.fail(circulation_id, failure_text(circ.step, exc))
                 return "failed"
@@ -182,7 +182,9 @@ _progress_hook: Callable[[int], None] | None = None
 def unfinished(engine: Engine) -> int:
     """Circulations anywhere that are ready or being run (by any worker)."""
     with Session(engine.db) as session:
-        return session.exec(select(func.count()).select_from(Circulation).where(Circulation.status.in_((CirculationStatus.ready, CirculationStatus.running)))).one()
+        return session.exec(
+            select(func.count()).select_from(Circulation).where(Circulation.status.in_((CirculationStatus.ready, CirculationStatus.running)))
+        ).one()
 
 
 @flow(name="gongwen-batch-dispatch", validate_parameters=False)

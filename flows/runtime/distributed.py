@@ -72,12 +72,17 @@ async def deploy(pool: str = DEFAULT_POOL, name: str = DEFAULT_DEPLOYMENT, concu
             await client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
         flow_id = await client.create_flow_from_name(FLOW_NAME)
         return await client.create_deployment(
-            flow_id=flow_id, name=name, work_pool_name=pool, entrypoint=ENTRYPOINT, pull_steps=[],
-            parameters={"concurrency": concurrency, "batch": batch, "until_all_done": True}, enforce_parameter_schema=False,
+            flow_id=flow_id,
+            name=name,
+            work_pool_name=pool,
+            entrypoint=ENTRYPOINT,
+            pull_steps=[],
+            parameters={"concurrency": concurrency, "batch": batch, "until_all_done": True},
+            enforce_parameter_schema=False,
         )
 
 
-async def run_across_workers(deployment: str, runs: int, timeout_s: float = 3600, engine: "Engine | None" = None, stall_s: float = STALL_S) -> dict[str, str]:
+async def run_across_workers(deployment: str, runs: int, timeout_s: float = 3600, engine: Engine | None = None, stall_s: float = STALL_S) -> dict[str, str]:
     """Start ``runs`` flow runs of ``deployment`` ("gongwen-batch-dispatch/cascade") and wait until
     they are done; returns each run's name and final state.
 
@@ -114,7 +119,12 @@ async def run_across_workers(deployment: str, runs: int, timeout_s: float = 3600
                         return {r.name: r.state.type.value for r in states.values()}
                     if not ids or ended or (engine is not None and loop.time() - moved_at > stall_s):
                         if ids:
-                            log.warning("work left and %s: starting %d more flow run(s) of %s", "every run ended" if ended else f"nothing moved for {stall_s:.0f} s", runs, deployment)
+                            log.warning(
+                                "work left and %s: starting %d more flow run(s) of %s",
+                                "every run ended" if ended else f"nothing moved for {stall_s:.0f} s",
+                                runs,
+                                deployment,
+                            )
                         ids += [(await client.create_flow_run_from_deployment(dep.id)).id for _ in range(runs)]
                         moved_at = loop.time()
                     if loop.time() > deadline:
@@ -127,7 +137,7 @@ async def run_across_workers(deployment: str, runs: int, timeout_s: float = 3600
             await asyncio.sleep(2)
 
 
-def work_left(engine: "Engine") -> tuple[int, int]:
+def work_left(engine: Engine) -> tuple[int, int]:
     """(steps done so far, circulations ready or running) in the application database."""
     from sqlmodel import Session, func, select
 
@@ -135,5 +145,7 @@ def work_left(engine: "Engine") -> tuple[int, int]:
 
     with Session(engine.db) as session:
         done = session.exec(select(func.count()).select_from(WorkItem).where(WorkItem.status == WorkItemStatus.done)).one()
-        left = session.exec(select(func.count()).select_from(Circulation).where(Circulation.status.in_((CirculationStatus.ready, CirculationStatus.running)))).one()
+        left = session.exec(
+            select(func.count()).select_from(Circulation).where(Circulation.status.in_((CirculationStatus.ready, CirculationStatus.running)))
+        ).one()
     return done, left

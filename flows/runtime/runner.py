@@ -82,15 +82,16 @@ async def advance(engine: Engine, circulation_id: int, max_steps: int | None = N
         name = f"{engine.config.org(circ.org).short_name} · {step.title} · {await anyio.to_thread.run_sync(read, engine.db, document_label, circ)}"
         try:
             await run_step.with_options(retries=step.retries, retry_delay_seconds=RETRY_DELAY_S, task_run_name=name)(circulation_id, circ.step)
-        except Exception as exc:  # noqa: BLE001 - retries are exhausted: record and stop this circulation
+        except Exception as exc:
             await anyio.to_thread.run_sync(engine.fail, circulation_id, failure_text(circ.step, exc))
             return "failed"
     return (await anyio.to_thread.run_sync(read, engine.db, get_circulation, circulation_id)).status
 
 
 @flow(name="gongwen-dispatch", validate_parameters=False)
-async def dispatch(concurrency: int = 4, on_progress: Callable[[], None] | None = None, linger: float = 0.0,
-                   poll: float = 0.5, max_seconds: float | None = None) -> dict[str, int]:
+async def dispatch(
+    concurrency: int = 4, on_progress: Callable[[], None] | None = None, linger: float = 0.0, poll: float = 0.5, max_seconds: float | None = None
+) -> dict[str, int]:
     """Run every circulation that has automatic work, including those the runs start, until idle.
 
     ``concurrency`` slots each claim one circulation at a time (so several workers share the
@@ -154,15 +155,28 @@ async def dispatch(concurrency: int = 4, on_progress: Callable[[], None] | None 
     return read(engine.db, status_counts)
 
 
-def run_until_idle(engine: Engine, concurrency: int = 4, on_progress: Callable[[], None] | None = None, linger: float = 0.0,
-                   poll: float = 0.5, max_seconds: float | None = None) -> dict[str, int]:
+def run_until_idle(
+    engine: Engine,
+    concurrency: int = 4,
+    on_progress: Callable[[], None] | None = None,
+    linger: float = 0.0,
+    poll: float = 0.5,
+    max_seconds: float | None = None,
+) -> dict[str, int]:
     """Synchronous entry point: run ``dispatch`` in Prefect with ``engine``."""
     use_engine(engine)
     return asyncio.run(dispatch(concurrency=concurrency, on_progress=on_progress, linger=linger, poll=poll, max_seconds=max_seconds))
 
 
-def serve(engine: Engine, concurrency: int = 4, interval: float = 2.0, linger: float = 60.0, duties: Callable[[], None] | None = None,
-          duty_every: float = 300.0, once: bool = False) -> None:
+def serve(
+    engine: Engine,
+    concurrency: int = 4,
+    interval: float = 2.0,
+    linger: float = 60.0,
+    duties: Callable[[], None] | None = None,
+    duty_every: float = 300.0,
+    once: bool = False,
+) -> None:
     """``gongwen worker``: run the automatic steps as they become ready, for ever (``once``: until idle).
 
     While idle no flow run is started: the worker waits (``WorkSignal``: woken by the database on

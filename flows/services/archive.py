@@ -21,8 +21,22 @@ from gongwen_engine.models.queries.archive import item_by_code
 from gongwen_engine.models.rules.permissions import Action
 from gongwen_engine.models.tables import ArchiveItem
 
-__all__ = ["Archivist", "Catalogue", "archivist", "catalogue", "catalogue_file", "check_year", "export_year", "find_item", "fonds_years", "import_into", "log_show",
-           "search_archive", "show_item", "verify_files"]
+__all__ = [
+    "Archivist",
+    "Catalogue",
+    "archivist",
+    "catalogue",
+    "catalogue_file",
+    "check_year",
+    "export_year",
+    "find_item",
+    "fonds_years",
+    "import_into",
+    "log_show",
+    "search_archive",
+    "show_item",
+    "verify_files",
+]
 
 # A read of the archive and its 利用登记 row, one unit of work: run again on a transient database
 # fault (a connection cut, a restart); after an in-doubt commit the cost is one more log row.

@@ -45,20 +45,38 @@ class Report:
         return all(c.passed for c in self.checks)
 
     def as_dict(self) -> dict:
-        return {"fonds": self.fonds, "year": self.year, "passed": self.passed,
-                "checks": [{"property": c.prop, "属性": PROPERTIES[c.prop], "check": c.name, "looked_at": c.looked_at, "passed": c.passed, "failures": c.failures} for c in self.checks]}
+        return {
+            "fonds": self.fonds,
+            "year": self.year,
+            "passed": self.passed,
+            "checks": [
+                {"property": c.prop, "属性": PROPERTIES[c.prop], "check": c.name, "looked_at": c.looked_at, "passed": c.passed, "failures": c.failures}
+                for c in self.checks
+            ],
+        }
 
 
 def four_properties(session: Session, storage: Path, config: Config, fonds: str, year: int) -> Report:
     items = list(session.exec(select(ArchiveItem).where(ArchiveItem.fonds == fonds, ArchiveItem.year == year).order_by(ArchiveItem.id)))
     files = [(i, f) for i in items for f in i.filed_files()]
-    return Report(fonds, year, [
-        _metadata_well_formed(items), _codes_valid(items), _files_match_metadata(storage, files), _digests_verify(storage, files),
-        _seals_verify(storage, files),
-        _totals_match(storage, items), _required_metadata(items), _item_numbers_continuous(items), _process_records(items),
-        _files_open(storage, files),
-        _access_rules(config, fonds), _filing_recorded(session, items),
-    ])
+    return Report(
+        fonds,
+        year,
+        [
+            _metadata_well_formed(items),
+            _codes_valid(items),
+            _files_match_metadata(storage, files),
+            _digests_verify(storage, files),
+            _seals_verify(storage, files),
+            _totals_match(storage, items),
+            _required_metadata(items),
+            _item_numbers_continuous(items),
+            _process_records(items),
+            _files_open(storage, files),
+            _access_rules(config, fonds),
+            _filing_recorded(session, items),
+        ],
+    )
 
 
 def _metadata_well_formed(items: list[ArchiveItem]) -> Check:
@@ -81,7 +99,7 @@ def _codes_valid(items: list[ArchiveItem]) -> Check:
     return c
 
 
-def _present(storage: Path, files: list, missing_to: Check | None = None):  # noqa: ANN202
+def _present(storage: Path, files: list, missing_to: Check | None = None):
     """(item, file entry, path, bytes) of each filed file that exists; a missing one is reported to ``missing_to``."""
     for item, f in files:
         path = storage / f.file
@@ -127,11 +145,15 @@ def _totals_match(storage: Path, items: list[ArchiveItem]) -> Check:
     recorded = sum(f.size for i in items for f in i.filed_files())
     on_disk = sum((storage / f.file).stat().st_size for i in items for f in i.filed_files() if (storage / f.file).is_file())
     folders = {p.name for p in (storage / "archive" / items[0].fonds / str(items[0].year)).iterdir()} if items else set()
-    c = Check("integrity", "item and byte totals match", f"{len(items)} items / {recorded} bytes recorded; {len(folders)} item folders / {on_disk} bytes on disk")
+    c = Check(
+        "integrity", "item and byte totals match", f"{len(items)} items / {recorded} bytes recorded; {len(folders)} item folders / {on_disk} bytes on disk"
+    )
     if on_disk != recorded:
         c.failures.append(f"bytes on disk {on_disk} ≠ recorded {recorded}")
     if folders != {i.archive_code for i in items}:
-        c.failures.append(f"item folders without an item: {sorted(folders - {i.archive_code for i in items})}; items without a folder: {sorted({i.archive_code for i in items} - folders)}")
+        c.failures.append(
+            f"item folders without an item: {sorted(folders - {i.archive_code for i in items})}; items without a folder: {sorted({i.archive_code for i in items} - folders)}"
+        )
     return c
 
 
@@ -181,7 +203,11 @@ def _files_open(storage: Path, files: list) -> Check:
 
 def _access_rules(config: Config, fonds: str) -> Check:
     keepers = [u.id for u in config.users.values() if allowed(config, u, Action.archive_search, Fonds(fonds))]  # the one access rule (permissions)
-    c = Check("security", "access rules in force: the fonds has its archivist(s); retrieval is logged (retrievallog)", f"archivists of {fonds}: {', '.join(keepers) or 'none'}")
+    c = Check(
+        "security",
+        "access rules in force: the fonds has its archivist(s); retrieval is logged (retrievallog)",
+        f"archivists of {fonds}: {', '.join(keepers) or 'none'}",
+    )
     if not keepers:
         c.failures.append(f"no archivist is configured for fonds {fonds} (config/users.yaml)")
     _ = RetrievalLog  # the log table every retrieval writes to (see archiving.log_retrieval)
@@ -190,8 +216,16 @@ def _access_rules(config: Config, fonds: str) -> Check:
 
 def _filing_recorded(session: Session, items: list[ArchiveItem]) -> Check:
     circulations = [i.circulation_id for i in items if i.circulation_id is not None]
-    recorded = set(session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "archived", AuditEvent.circulation_id.in_(circulations))).all()) if circulations else set()
-    c = Check("security", "the filing process recorded (an 'archived' audit event per item; imported items: in their 处理过程)", f"{len(items)} items, {len(recorded)} audit events")
+    recorded = (
+        set(session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "archived", AuditEvent.circulation_id.in_(circulations))).all())
+        if circulations
+        else set()
+    )
+    c = Check(
+        "security",
+        "the filing process recorded (an 'archived' audit event per item; imported items: in their 处理过程)",
+        f"{len(items)} items, {len(recorded)} audit events",
+    )
     for i in items:
         in_history = bool(i.history) and i.history[-1].get("action") == "archived"
         if (i.circulation_id is not None and i.circulation_id not in recorded) or not in_history:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,9 @@ def catalogue_title(fonds: str, year: int, retention: str | None) -> str:
     return f"归档文件目录（全宗号 {fonds} · {year}年度{label}）"
 
 
-def write_catalogue(items: list[ArchiveItem], fonds: str, year: int, retention: str | None, out: Path, classification: str = "year-retention-dept") -> tuple[Path, Path]:
+def write_catalogue(
+    items: list[ArchiveItem], fonds: str, year: int, retention: str | None, out: Path, classification: str = "year-retention-dept"
+) -> tuple[Path, Path]:
     """The catalogue as .docx (cover + table, A4 landscape) and .xlsx; returns both paths."""
 
     rows = catalogue_rows(items, classification)
@@ -51,7 +53,9 @@ def write_catalogue(items: list[ArchiveItem], fonds: str, year: int, retention: 
         setattr(section, margin, Mm(20))
     cover = document.add_paragraph()
     cover.add_run("归档文件目录").font.size = Pt(26)
-    document.add_paragraph(f"全宗号：{fonds}    年度：{year}" + (f"    保管期限：{RETENTION_LABELS[retention]}" if retention else "") + f"    件数：{len(rows)}")  # type: ignore[index]
+    document.add_paragraph(
+        f"全宗号：{fonds}    年度：{year}" + (f"    保管期限：{RETENTION_LABELS[retention]}" if retention else "") + f"    件数：{len(rows)}"
+    )  # type: ignore[index]
     document.add_page_break()
     table = document.add_table(rows=1, cols=len(CATALOGUE_COLUMNS))
     table.style = "Table Grid"
@@ -76,17 +80,38 @@ def write_catalogue(items: list[ArchiveItem], fonds: str, year: int, retention: 
 
 # ---- transfer package ---------------------------------------------------------------------------------
 
+
 def item_metadata(item: ArchiveItem) -> dict[str, Any]:
     """DA/T 46-2009 metadata of one item (Chinese element names), plus digests and 处理过程."""
     return {
-        "档号": item.archive_code, "全宗号": item.fonds, "年度": item.year, "保管期限": item.retention, "机构或问题": item.dept_code,
-        "室编件号": item.item_no, "题名": item.title, "文件编号": item.doc_number, "责任者": item.responsible,
-        "日期": item.dated.strftime("%Y%m%d"), "密级": item.security, "页数": item.pages, "文种": item.doc_type, "备注": item.note,
-        "机构代码": item.org, "归档时间": item.filed_at.isoformat(),
+        "档号": item.archive_code,
+        "全宗号": item.fonds,
+        "年度": item.year,
+        "保管期限": item.retention,
+        "机构或问题": item.dept_code,
+        "室编件号": item.item_no,
+        "题名": item.title,
+        "文件编号": item.doc_number,
+        "责任者": item.responsible,
+        "日期": item.dated.strftime("%Y%m%d"),
+        "密级": item.security,
+        "页数": item.pages,
+        "文种": item.doc_type,
+        "备注": item.note,
+        "机构代码": item.org,
+        "归档时间": item.filed_at.isoformat(),
         "电子文件": [
-            {"顺序号": f.seq, "角色": f.role, "格式": f.format, "计算机文件名": Path(f.file).name, "大小": f.size,
-             "页数": f.pages, "页数来源": f.pages_method, "加盖归档章": f.stamped,
-             "固化信息": [{"算法": "SHA-256", "值": f.sha256}, {"算法": "SM3", "值": f.sm3}]}
+            {
+                "顺序号": f.seq,
+                "角色": f.role,
+                "格式": f.format,
+                "计算机文件名": Path(f.file).name,
+                "大小": f.size,
+                "页数": f.pages,
+                "页数来源": f.pages_method,
+                "加盖归档章": f.stamped,
+                "固化信息": [{"算法": "SHA-256", "值": f.sha256}, {"算法": "SM3", "值": f.sm3}],
+            }
             for f in item.filed_files()
         ],
         "处理过程": item.history,
@@ -107,8 +132,16 @@ def export_package(items: list[ArchiveItem], storage: Path, fonds: str, year: in
                 data = (storage / f.file).read_bytes()
                 total += len(data)
                 z.writestr(f"{item.archive_code}/{Path(f.file).name}", data)
-        manifest = {"format": PACKAGE_FORMAT, "standard": "DA/T 22-2015, DA/T 46-2009", "全宗号": fonds, "年度": year, "件数": len(items),
-                    "字节数": total, "档号": [i.archive_code for i in items], "created": datetime.now(timezone.utc).isoformat()}
+        manifest = {
+            "format": PACKAGE_FORMAT,
+            "standard": "DA/T 22-2015, DA/T 46-2009",
+            "全宗号": fonds,
+            "年度": year,
+            "件数": len(items),
+            "字节数": total,
+            "档号": [i.archive_code for i in items],
+            "created": datetime.now(UTC).isoformat(),
+        }
         z.writestr(PACKAGE_MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
     return path
 
@@ -208,7 +241,7 @@ def _read_package(z: zipfile.ZipFile, fonds: str) -> tuple[dict[str, Any], list[
             if file_format(data, name) == "docx":
                 try:
                     docx_paragraphs(data)
-                except Exception as exc:  # noqa: BLE001 - any parse failure of a file from outside
+                except Exception as exc:
                     raise _Refused(f"{code}/{name} 不是可读的 .docx（{type(exc).__name__}）") from None
             files[name] = data
         expected |= {f"{code}/{ITEM_METADATA}", *(f"{code}/{name}" for name in files)}
@@ -223,7 +256,14 @@ def _read_package(z: zipfile.ZipFile, fonds: str) -> tuple[dict[str, Any], list[
 
 def _safe_entry_name(name: str) -> bool:
     parts = name.rstrip("/").split("/")
-    return bool(name) and not name.startswith("/") and "\\" not in name and "\x00" not in name and ":" not in parts[0] and not any(p in ("", ".", "..") for p in parts)
+    return (
+        bool(name)
+        and not name.startswith("/")
+        and "\\" not in name
+        and "\x00" not in name
+        and ":" not in parts[0]
+        and not any(p in ("", ".", "..") for p in parts)
+    )
 
 
 def _entry(z: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], name: str, limit: int) -> bytes:
@@ -281,9 +321,31 @@ def _archive_code(code: Any) -> Any:
         raise _Refused(str(exc)) from None
 
 
-FILE_FIELDS = {"顺序号": int, "角色": str, "格式": str, "计算机文件名": str, "大小": int, "页数": (int, type(None)), "页数来源": (str, type(None)), "加盖归档章": bool, "固化信息": list}
-ITEM_FIELDS = {"档号": str, "题名": str, "文件编号": (str, type(None)), "责任者": str, "日期": str, "页数": (int, type(None)), "文种": (str, type(None)),
-               "密级": (str, type(None)), "备注": (str, type(None)), "机构代码": (str, type(None)), "处理过程": list, "电子文件": list}
+FILE_FIELDS = {
+    "顺序号": int,
+    "角色": str,
+    "格式": str,
+    "计算机文件名": str,
+    "大小": int,
+    "页数": (int, type(None)),
+    "页数来源": (str, type(None)),
+    "加盖归档章": bool,
+    "固化信息": list,
+}
+ITEM_FIELDS = {
+    "档号": str,
+    "题名": str,
+    "文件编号": (str, type(None)),
+    "责任者": str,
+    "日期": str,
+    "页数": (int, type(None)),
+    "文种": (str, type(None)),
+    "密级": (str, type(None)),
+    "备注": (str, type(None)),
+    "机构代码": (str, type(None)),
+    "处理过程": list,
+    "电子文件": list,
+}
 
 
 def _check_metadata(meta: Any, code: str, manifest: dict[str, Any]) -> None:
@@ -356,13 +418,40 @@ def _file_imported(session: Session, meta: dict[str, Any], files: dict[str, byte
         d = digests(data)
         if file_format(data, relative) == "docx":
             texts.extend(docx_paragraphs(data))
-        records.append(FiledFile(seq=f["顺序号"], role=f["角色"], file=relative, source=f"transfer:{f['计算机文件名']}", format=f["格式"],
-                                 size=d.size, sha256=d.sha256, sm3=d.sm3, pages=f["页数"], pages_method=f["页数来源"], stamped=f["加盖归档章"]).model_dump())
+        records.append(
+            FiledFile(
+                seq=f["顺序号"],
+                role=f["角色"],
+                file=relative,
+                source=f"transfer:{f['计算机文件名']}",
+                format=f["格式"],
+                size=d.size,
+                sha256=d.sha256,
+                sm3=d.sm3,
+                pages=f["页数"],
+                pages_method=f["页数来源"],
+                stamped=f["加盖归档章"],
+            ).model_dump()
+        )
     item = ArchiveItem(
-        org=meta.get("机构代码") or code.fonds, circulation_id=None, fonds=code.fonds, year=code.year, retention=code.retention,
-        dept_code=code.dept_code, item_no=code.item_no, archive_code=meta["档号"], doc_number=meta["文件编号"], title=meta["题名"],
-        responsible=meta["责任者"], dated=date(int(meta["日期"][:4]), int(meta["日期"][4:6]), int(meta["日期"][6:])), files=records,
-        doc_type=meta["文种"], security=meta["密级"], pages=meta["页数"], note=meta["备注"], history=meta["处理过程"],
+        org=meta.get("机构代码") or code.fonds,
+        circulation_id=None,
+        fonds=code.fonds,
+        year=code.year,
+        retention=code.retention,
+        dept_code=code.dept_code,
+        item_no=code.item_no,
+        archive_code=meta["档号"],
+        doc_number=meta["文件编号"],
+        title=meta["题名"],
+        responsible=meta["责任者"],
+        dated=date(int(meta["日期"][:4]), int(meta["日期"][4:6]), int(meta["日期"][6:])),
+        files=records,
+        doc_type=meta["文种"],
+        security=meta["密级"],
+        pages=meta["页数"],
+        note=meta["备注"],
+        history=meta["处理过程"],
     )
     session.add(item)
     session.flush()
@@ -387,6 +476,3 @@ def filed_totals(session: Session, fonds: str, year: int) -> tuple[int, int]:
     """(items, bytes) recorded for a fonds and year."""
     items = session.exec(select(ArchiveItem).where(ArchiveItem.fonds == fonds, ArchiveItem.year == year)).all()
     return len(items), sum(f.size for i in items for f in i.filed_files())
-
-
-

@@ -115,7 +115,7 @@ class RunRecord:
         return out / ".gongwen" / RUN_RECORD
 
     @classmethod
-    def read(cls, out: Path) -> "RunRecord | None":
+    def read(cls, out: Path) -> RunRecord | None:
         path = cls.path(out)
         if not path.is_file():
             return None
@@ -154,13 +154,25 @@ class CascadeResult:
 def launched_notice(engine: Engine, root: str) -> int | None:
     """The circulation of the national notice this database already launched, if any."""
     with Session(engine.db) as session:
-        stmt = select(Circulation.id).where(Circulation.org == root, Circulation.parent_id.is_(None), Circulation.flow == NOTICE_FLOW,
-                                            Circulation.policy == NATIONAL_POLICY).order_by(Circulation.id)
+        stmt = (
+            select(Circulation.id)
+            .where(Circulation.org == root, Circulation.parent_id.is_(None), Circulation.flow == NOTICE_FLOW, Circulation.policy == NATIONAL_POLICY)
+            .order_by(Circulation.id)
+        )
         return session.exec(stmt).first()
 
 
-def run_cascade(engine: Engine, out: Path, concurrency: int = 2, batch: int = 64, on_done: Callable[[int], None] | None = None,
-                started: float | None = None, deployment: str | None = None, runs: int = 2, resume: bool = False) -> CascadeResult:
+def run_cascade(
+    engine: Engine,
+    out: Path,
+    concurrency: int = 2,
+    batch: int = 64,
+    on_done: Callable[[int], None] | None = None,
+    started: float | None = None,
+    deployment: str | None = None,
+    runs: int = 2,
+    resume: bool = False,
+) -> CascadeResult:
     """Launch the national notice under the ``national`` policy and run it to every organisation
     of ``engine``'s tree in organisation batches — here, or with ``deployment`` in ``runs`` flow
     runs of that Prefect deployment taken by its workers — then write ``out/manifest.json``.
@@ -178,8 +190,10 @@ def run_cascade(engine: Engine, out: Path, concurrency: int = 2, batch: int = 64
     if existing is None:
         engine.launch(org, NOTICE_FLOW, content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
     elif not resume:
-        raise Refusal(f"此数据库已发起过全国通知（流转 #{existing}），不能再发一次。继续中断的级联：重新运行同一命令并加 --resume"
-                        "（e.g. gongwen cascade --out DIR --resume）；或换一个空目录")
+        raise Refusal(
+            f"此数据库已发起过全国通知（流转 #{existing}），不能再发一次。继续中断的级联：重新运行同一命令并加 --resume"
+            "（e.g. gongwen cascade --out DIR --resume）；或换一个空目录"
+        )
     else:
         released = release_abandoned_claims(engine, force=True)
         if released:

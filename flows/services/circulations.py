@@ -19,32 +19,53 @@ from gongwen_engine.models.rules.permissions import Action, Org, allowed
 from gongwen_engine.models.tables import AuditEvent, Circulation, Document, WorkItem, utcnow
 
 OpenItem = tuple[WorkItem, Circulation, Document | None]
+
+
 def circulation(engine: Engine, circulation_id: int) -> Circulation:
     """One circulation (refused when there is none with that id)."""
     return read(engine.db, queries.get_circulation, circulation_id)
+
+
 def status_counts(engine: Engine) -> dict[str, int]:
     """How many circulations are in each status."""
     return read(engine.db, queries.status_counts)
+
+
 def document_label(engine: Engine, circ: Circulation) -> str:
     """How a person names the circulation's document: its number, or its (shortened) title."""
     return read(engine.db, queries.document_label, circ)
+
+
 def _items_for(session: Session, engine: Engine, user: User | None) -> list[OpenItem]:
     rows = queries.open_human_items(session)
     if user is None:
         return rows
     principals = [user, *engine.principals(session, user)]
     return [(item, circ, doc) for item, circ, doc in rows if any(allowed(engine.config, p, Action.act, item_target(item)) for p in principals)]
+
+
 def open_items(engine: Engine, user_id: str | None = None) -> list[OpenItem]:
     """Human work items waiting for a person (for ``user_id``: those they may act on, delegations included)."""
     return read(engine.db, _items_for, engine, engine.user(user_id) if user_id else None)
+
+
 def circulation_rows(engine: Engine, viewer: User | None = None) -> list[dict]:
     """Every circulation ``viewer`` may see (none given: all), as the status list shows it."""
     rows = []
     for circ, doc in read(engine.db, queries.circulations_with_documents):
         if viewer and not allowed(engine.config, viewer, Action.view_circulation, Org(circ.org)):
             continue
-        rows.append({"id": circ.id, "org": engine.config.org(circ.org).short_name, "flow": circ.flow, "step": circ.step, "status": circ.status,
-                     "error": circ.error, "document": (doc.doc_number or doc.title) if doc else None})
+        rows.append(
+            {
+                "id": circ.id,
+                "org": engine.config.org(circ.org).short_name,
+                "flow": circ.flow,
+                "step": circ.step,
+                "status": circ.status,
+                "error": circ.error,
+                "document": (doc.doc_number or doc.title) if doc else None,
+            }
+        )
     return rows
 
 
@@ -80,11 +101,18 @@ def inbox(engine: Engine, user_id: str, now: datetime | None = None) -> list[Inb
         step = engine.flow(circ.flow).step(item.step)
         entries.append(
             InboxEntry(
-                item=item.id, circulation=circ.id, org=engine.config.org(circ.org).short_name, step=item.step, step_title=step.title,
+                item=item.id,
+                circulation=circ.id,
+                org=engine.config.org(circ.org).short_name,
+                step=item.step,
+                step_title=step.title,
                 for_whom=actor_name(engine.config, item.assignee) if item.assignee else f"{step.by.value}（角色）",
-                document=doc.title if doc else "", doc_number=doc.doc_number if doc else None,
-                urgency=(doc.content.get("urgency") if doc else None), due_at=item.due_at,
-                overdue=bool(item.due_at and item.due_at < now), since=item.created_at,
+                document=doc.title if doc else "",
+                doc_number=doc.doc_number if doc else None,
+                urgency=(doc.content.get("urgency") if doc else None),
+                due_at=item.due_at,
+                overdue=bool(item.due_at and item.due_at < now),
+                since=item.created_at,
             )
         )
     return entries
@@ -142,7 +170,13 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
                     what += f"（{ev.detail['comment']}）"
             else:
                 what = ACTION_WORDS.get(ev.action, ev.action)
-                extra = ev.detail.get("doc_number") or ev.detail.get("register_number") or ev.detail.get("archive_code") or ev.detail.get("recipient") or ev.detail.get("to")
+                extra = (
+                    ev.detail.get("doc_number")
+                    or ev.detail.get("register_number")
+                    or ev.detail.get("archive_code")
+                    or ev.detail.get("recipient")
+                    or ev.detail.get("to")
+                )
                 if extra:
                     what += f" {engine.config.organisations[extra].short_name if extra in engine.config.organisations else extra}"
             who = actor_name(engine.config, ev.actor)

@@ -75,7 +75,8 @@ def write_manifest(engine: Engine, out: Path) -> Path:
 
 def summarise(engine: Engine, manifest: Path, seconds: float) -> DemoSummary:
     with Session(engine.db) as session:
-        def count(model) -> int:  # noqa: ANN001
+
+        def count(model) -> int:
             return session.exec(select(func.count()).select_from(model)).one()
 
         return DemoSummary(

@@ -50,9 +50,18 @@ DEFAULT_FLOW = "forwarding"  # 收文: sign for, register, forward down or file 
 REQUIRED = ("title", "issuer", "issued_on")
 # Fields the secretary may confirm or correct at 登记 (--set field=value), with their Chinese names.
 CORRECTABLE = {
-    "issuer": "发文机关（全称）", "issuer_short_name": "发文机关规范化简称", "issuer_mark": "发文机关标志", "doc_number": "发文字号",
-    "title": "标题", "doc_type": "文种", "main_recipients": "主送机关", "signature": "发文机关署名", "issued_on": "成文日期",
-    "cc": "抄送机关", "printed_by": "印发机关", "printed_on": "印发日期",
+    "issuer": "发文机关（全称）",
+    "issuer_short_name": "发文机关规范化简称",
+    "issuer_mark": "发文机关标志",
+    "doc_number": "发文字号",
+    "title": "标题",
+    "doc_type": "文种",
+    "main_recipients": "主送机关",
+    "signature": "发文机关署名",
+    "issued_on": "成文日期",
+    "cc": "抄送机关",
+    "printed_by": "印发机关",
+    "printed_on": "印发日期",
 }
 LIST_FIELDS = {"main_recipients", "cc"}
 DATE_FIELDS = {"issued_on", "printed_on"}
@@ -93,9 +102,19 @@ class Received:
 
     def as_json(self) -> dict[str, Any]:
         fields = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.fields.items()}
-        return {"circulation_id": self.circulation_id, "document_id": self.document_id, "original_id": self.original_id,
-                "issuer_org": self.issuer_org, "fields": fields, "corrections": _jsonable(self.corrections), "file": self.file,
-                "sha256": self.sha256, "size": self.size, "warnings": self.warnings, "reading": self.reading.as_json()}
+        return {
+            "circulation_id": self.circulation_id,
+            "document_id": self.document_id,
+            "original_id": self.original_id,
+            "issuer_org": self.issuer_org,
+            "fields": fields,
+            "corrections": _jsonable(self.corrections),
+            "file": self.file,
+            "sha256": self.sha256,
+            "size": self.size,
+            "warnings": self.warnings,
+            "reading": self.reading.as_json(),
+        }
 
 
 def _jsonable(value: Any) -> Any:
@@ -152,8 +171,16 @@ def confirmed_fields(reading: Reading, corrections: dict[str, str]) -> tuple[dic
 
 @db.retry_transient(in_doubt="retry")  # after an in-doubt commit the re-run is refused as a duplicate (already received), never registered twice
 def receive_file(
-    engine: Engine, path: Path, org: str, corrections: dict[str, str] | None = None, *, user: str | None = None,
-    flow: str = DEFAULT_FLOW, policy: str = "manual", limits: ReadLimits | None = None, dry_run: bool = False,
+    engine: Engine,
+    path: Path,
+    org: str,
+    corrections: dict[str, str] | None = None,
+    *,
+    user: str | None = None,
+    flow: str = DEFAULT_FLOW,
+    policy: str = "manual",
+    limits: ReadLimits | None = None,
+    dry_run: bool = False,
 ) -> Received:
     """Receive ``path`` at organisation ``org`` (see the module docstring)."""
     engine.config.org(org)
@@ -168,8 +195,11 @@ def receive_file(
     if reading.collection:
         if dry_run:  # only reading: show each text of the collection and the deadlines it states
             return Received(None, None, None, "", {}, {}, reading, "", digest, len(data), list(reading.warnings))
-        raise IntakeError(path.name, f"不是一份公文，而是 {len(reading.collection)} 篇文字的合集（{'、'.join(reading.collection[:5])}）",
-                          "请把要登记的那一篇单独保存为一个文件后再收文（命令行 gongwen receive 加 --dry-run 可先查看各篇读出的内容和时限）")
+        raise IntakeError(
+            path.name,
+            f"不是一份公文，而是 {len(reading.collection)} 篇文字的合集（{'、'.join(reading.collection[:5])}）",
+            "请把要登记的那一篇单独保存为一个文件后再收文（命令行 gongwen receive 加 --dry-run 可先查看各篇读出的内容和时限）",
+        )
     fields, changed = confirmed_fields(reading, corrections or {})
     missing = [name for name in REQUIRED if not fields.get(name)]
     if missing:
@@ -191,22 +221,56 @@ def receive_file(
             original = _original_document(session, engine, forwarded) if forwarded else None
             doc = _document(session, fields.get("doc_number"))
             if doc is None:
-                doc = Document(org=issuer["org"], issuer_name=issuer["name"], issuer_short_name=issuer["short_name"], doc_type=content.doc_type,
-                               title=content.title, doc_number=content.doc_number, content=stored_content(content), file=relative, sha256=digest,
-                               forwards_id=original.id if original else None, original_id=(original.original_id or original.id) if original else None)
+                doc = Document(
+                    org=issuer["org"],
+                    issuer_name=issuer["name"],
+                    issuer_short_name=issuer["short_name"],
+                    doc_type=content.doc_type,
+                    title=content.title,
+                    doc_number=content.doc_number,
+                    content=stored_content(content),
+                    file=relative,
+                    sha256=digest,
+                    forwards_id=original.id if original else None,
+                    original_id=(original.original_id or original.id) if original else None,
+                )
                 session.add(doc)
                 session.flush()
             written = _store(engine.storage / relative, data)
             circ = engine.start_for_recipient(session, OutsideSender(policy), org, doc.id, flow)
             session.add(CirculationFile(circulation_id=circ.id, role=RECEIVED_ROLE, file=relative, sha256=digest, size=len(data)))
-            engine.audit(session, actor, "received", circ, doc.id, None, {
-                "file": relative, "name": path.name, "sha256": digest, "size": len(data), "format": reading.format,
-                "read": {k: f.as_json() for k, f in reading.fields.items()}, "missing": reading.missing, "warnings": reading.warnings,
-                "deadlines": [d.as_json() for d in reading.deadlines], "issuer_org": issuer["org"],
-            })
-            engine.audit(session, actor, "intake_confirmed", circ, doc.id, None, {
-                "corrections": _jsonable(changed), "confirmed": _jsonable({k: fields.get(k) for k in CORRECTABLE if fields.get(k) is not None}),
-            })
+            engine.audit(
+                session,
+                actor,
+                "received",
+                circ,
+                doc.id,
+                None,
+                {
+                    "file": relative,
+                    "name": path.name,
+                    "sha256": digest,
+                    "size": len(data),
+                    "format": reading.format,
+                    "read": {k: f.as_json() for k, f in reading.fields.items()},
+                    "missing": reading.missing,
+                    "warnings": reading.warnings,
+                    "deadlines": [d.as_json() for d in reading.deadlines],
+                    "issuer_org": issuer["org"],
+                },
+            )
+            engine.audit(
+                session,
+                actor,
+                "intake_confirmed",
+                circ,
+                doc.id,
+                None,
+                {
+                    "corrections": _jsonable(changed),
+                    "confirmed": _jsonable({k: fields.get(k) for k in CORRECTABLE if fields.get(k) is not None}),
+                },
+            )
             result.circulation_id, result.document_id, result.original_id = circ.id, doc.id, doc.original_id
     except BaseException as exc:
         if written is not None and not db.commit_in_doubt(exc):  # the commit may have kept the record that names the file
@@ -246,15 +310,33 @@ def document_content(part: Part, fields: dict[str, Any], attachments: list[Part]
     """The received document as a DocumentContent (the model every renderer and the archive read)."""
     legacy = None
     if any(k in part.fields for k in ("subject_words", "report_to", "send_to", "distribute_to", "copies_printed")):
-        legacy = LegacyColophon(subject_words=part.value("subject_words"), report_to=part.value("report_to", []), send_to=part.value("send_to", []),
-                                distribute_to=part.value("distribute_to", []), copies_printed=part.value("copies_printed"))
+        legacy = LegacyColophon(
+            subject_words=part.value("subject_words"),
+            report_to=part.value("report_to", []),
+            send_to=part.value("send_to", []),
+            distribute_to=part.value("distribute_to", []),
+            copies_printed=part.value("copies_printed"),
+        )
     return DocumentContent(
-        doc_type=fields.get("doc_type") or DEFAULT_KIND, copy_number=part.value("copy_number"), security=part.value("security"), urgency=part.value("urgency"),
-        issuer_mark=fields.get("issuer_mark") or fields["issuer"], doc_number=fields.get("doc_number"), signer=part.value("signer"),
-        title=fields["title"], main_recipients=fields.get("main_recipients") or [], body=[p.text for p in part.body],
-        attachment_notes=part.value("attachment_notes", []), signature=fields.get("signature"), issued_on=fields["issued_on"],
-        notes=part.value("notes", []), cc=fields.get("cc") or [], printed_by=fields.get("printed_by"), printed_on=fields.get("printed_on"),
-        attachments=[Attachment(title=a.value("title") or "", body=[p.text for p in a.body]) for a in attachments], legacy=legacy,
+        doc_type=fields.get("doc_type") or DEFAULT_KIND,
+        copy_number=part.value("copy_number"),
+        security=part.value("security"),
+        urgency=part.value("urgency"),
+        issuer_mark=fields.get("issuer_mark") or fields["issuer"],
+        doc_number=fields.get("doc_number"),
+        signer=part.value("signer"),
+        title=fields["title"],
+        main_recipients=fields.get("main_recipients") or [],
+        body=[p.text for p in part.body],
+        attachment_notes=part.value("attachment_notes", []),
+        signature=fields.get("signature"),
+        issued_on=fields["issued_on"],
+        notes=part.value("notes", []),
+        cc=fields.get("cc") or [],
+        printed_by=fields.get("printed_by"),
+        printed_on=fields.get("printed_on"),
+        attachments=[Attachment(title=a.value("title") or "", body=[p.text for p in a.body]) for a in attachments],
+        legacy=legacy,
     )
 
 
@@ -268,8 +350,15 @@ def _original_document(session: Session, engine: Engine, part: Part) -> Document
         return existing
     issuer = _issuer(engine, fields)
     content = document_content(part, fields, [])
-    doc = Document(org=issuer["org"], issuer_name=issuer["name"], issuer_short_name=issuer["short_name"], doc_type=content.doc_type, title=content.title,
-                   doc_number=content.doc_number, content=stored_content(content))
+    doc = Document(
+        org=issuer["org"],
+        issuer_name=issuer["name"],
+        issuer_short_name=issuer["short_name"],
+        doc_type=content.doc_type,
+        title=content.title,
+        doc_number=content.doc_number,
+        content=stored_content(content),
+    )
     session.add(doc)
     session.flush()
     return doc
@@ -284,12 +373,15 @@ def _document(session: Session, doc_number: str | None) -> Document | None:
 def _refuse_duplicates(session: Session, engine: Engine, org: str, digest: str, doc_number: str | None, name: str) -> None:
     """The same file (digest) or the same issuer and number already received here: say where."""
     same_file = session.exec(
-        select(CirculationFile, Circulation).join(Circulation, Circulation.id == CirculationFile.circulation_id)
+        select(CirculationFile, Circulation)
+        .join(Circulation, Circulation.id == CirculationFile.circulation_id)
         .where(CirculationFile.sha256 == digest, CirculationFile.role == RECEIVED_ROLE, Circulation.org == org)
     ).first()
     if same_file:
         record, circ = same_file
-        raise DuplicateError(_where(session, engine, circ, f"文件“{name}”与已收文件完全相同（SHA-256 {digest[:12]}…）", record.file), circ.id, circ.received_id or 0)
+        raise DuplicateError(
+            _where(session, engine, circ, f"文件“{name}”与已收文件完全相同（SHA-256 {digest[:12]}…）", record.file), circ.id, circ.received_id or 0
+        )
     doc = _document(session, doc_number)
     if doc is None:
         return

@@ -148,14 +148,22 @@ def check_invariants(engine: Engine, root: str | None = None, expect_finished: b
     if manifest is not None:
         _manifest(report, rows, manifest, engine.storage)
     report.checked.update(
-        circulations=len(rows.circulations), documents=sum(1 for d in rows.documents if d.doc_number), numbers=len(rows.numbers),
-        deliveries=len(rows.deliveries), registrations=len(rows.registrations), archive_items=len(rows.items), archive_files=checked_files,
-        audit_steps=len(rows.step_events), circulation_files=len(rows.files), audit_chain_records=chain.records,
+        circulations=len(rows.circulations),
+        documents=sum(1 for d in rows.documents if d.doc_number),
+        numbers=len(rows.numbers),
+        deliveries=len(rows.deliveries),
+        registrations=len(rows.registrations),
+        archive_items=len(rows.items),
+        archive_files=checked_files,
+        audit_steps=len(rows.step_events),
+        circulation_files=len(rows.files),
+        audit_chain_records=chain.records,
     )
     return report
 
 
 # ---- circulations ---------------------------------------------------------------------------------
+
 
 def _circulations(report: InvariantReport, rows: _Rows, expect_finished: bool) -> None:
     for (org, received), n in Counter((c.org, c.received_id) for c in rows.circulations if c.received_id).items():
@@ -169,6 +177,7 @@ def _circulations(report: InvariantReport, rows: _Rows, expect_finished: bool) -
 
 
 # ---- documents and numbers --------------------------------------------------------------------------
+
 
 def _documents(report: InvariantReport, rows: _Rows, storage: Path) -> None:
     numbers_of = defaultdict(list)
@@ -251,6 +260,7 @@ def _numbers(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
 
 # ---- deliveries and registrations ---------------------------------------------------------------
 
+
 def _done_steps(rows: _Rows) -> dict[int, Counter]:
     done: dict[int, Counter] = defaultdict(Counter)
     for item in rows.work_items:
@@ -312,6 +322,7 @@ def _registrations(report: InvariantReport, rows: _Rows, engine: Engine) -> None
 
 # ---- archive --------------------------------------------------------------------------------------
 
+
 def _archive(report: InvariantReport, rows: _Rows, engine: Engine, checked_files: int, problems: list) -> None:
     for cid, n in Counter(i.circulation_id for i in rows.items if i.circulation_id is not None).items():
         if n > 1:
@@ -326,12 +337,15 @@ def _archive(report: InvariantReport, rows: _Rows, engine: Engine, checked_files
         if i.circulation_id is not None:  # items imported from a transfer package keep their sender's numbers
             classes[(i.fonds, i.year, i.retention, i.dept_code)].append(i.item_no)
     for (fonds, year, retention, dept), values in sorted(classes.items()):
-        _contiguous(report, "archive_item_no", f"{fonds}·{year}-{retention}-{dept}", values, 1, rows.counters.get((item_sequence(fonds, retention, dept), year)))
+        _contiguous(
+            report, "archive_item_no", f"{fonds}·{year}-{retention}-{dept}", values, 1, rows.counters.get((item_sequence(fonds, retention, dept), year))
+        )
     for p in problems:
         report.add(f"archive_file_{p.kind}", p.archive_code, f"{p.file} {p.detail}".strip())
 
 
 # ---- audit trail --------------------------------------------------------------------------------------
+
 
 def _audit(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
     events: dict[int, list[AuditEvent]] = defaultdict(list)
@@ -353,7 +367,7 @@ def _audit(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
         _follows_flow(report, where, engine.flows[c.flow], trail, c)
 
 
-def _follows_flow(report: InvariantReport, where: str, flow, trail: list[AuditEvent], circ: Circulation) -> None:  # noqa: ANN001
+def _follows_flow(report: InvariantReport, where: str, flow, trail: list[AuditEvent], circ: Circulation) -> None:
     """The audited steps walk the flow: from its start, each to a step its outcome leads to."""
     if not trail:
         if circ.status == CirculationStatus.done:
@@ -376,6 +390,7 @@ def _follows_flow(report: InvariantReport, where: str, flow, trail: list[AuditEv
 
 
 # ---- the expected chain and the manifest ---------------------------------------------------------------
+
 
 def _subtree(engine: Engine, root: str) -> list[str]:
     todo, out = [root], []

@@ -150,7 +150,9 @@ def _recipients(engine: Engine, circ: Circulation, spec_from: Literal["all"] | l
     return list(spec_from)
 
 
-def add_requirements(engine: Engine, circulation_id: int, specs: list[RequirementSpec], actor: str, source: str = "launch", parent_id: int | None = None) -> list[ReportingRequirement]:
+def add_requirements(
+    engine: Engine, circulation_id: int, specs: list[RequirementSpec], actor: str, source: str = "launch", parent_id: int | None = None
+) -> list[ReportingRequirement]:
     """Attach ``specs`` to the document of ``circulation_id`` (the requesting organisation's)."""
     rows = []
     with db.transaction(engine.db) as session:
@@ -166,23 +168,46 @@ def add_requirements(engine: Engine, circulation_id: int, specs: list[Requiremen
             row = _requirement_row(engine, circ, doc, spec, parse_due(spec.due, written_on), actor, source, parent_id)
             session.add(row)
             session.flush()
-            audit_trail.record(session, actor, "requirement_added", org=circ.org, circulation_id=circ.id, document_id=doc_id,
-                               detail={"requirement": row.id, "what": row.what, "due": row.due_text, "recipients": row.recipients})
+            audit_trail.record(
+                session,
+                actor,
+                "requirement_added",
+                org=circ.org,
+                circulation_id=circ.id,
+                document_id=doc_id,
+                detail={"requirement": row.id, "what": row.what, "due": row.due_text, "recipients": row.recipients},
+            )
             rows.append(row)
     return rows
 
 
-def _requirement_row(engine: Engine, circ: Circulation, doc: Document | None, spec: RequirementSpec, due: Due, actor: str, source: str, parent_id: int | None) -> ReportingRequirement:
+def _requirement_row(
+    engine: Engine, circ: Circulation, doc: Document | None, spec: RequirementSpec, due: Due, actor: str, source: str, parent_id: int | None
+) -> ReportingRequirement:
     if spec.every_months and due.kind == "working_days":
         raise Refusal(f"“{spec.what}”：按工作日计算的时限不能按月重复（recurrence needs a date, 月底 or 下旬）")
     if spec.form == "table" and not spec.table:
         raise Refusal(f"“{spec.what}”是报表（form: table），请在 table: 中列出数值列")
     until = spec.until or (date(due.due_on.year, 12, 31) if spec.every_months and due.due_on else None)
     return ReportingRequirement(
-        org=circ.org, office=spec.to or engine.config.org(circ.org).short_name, circulation_id=circ.id, document_id=doc.id if doc else None,
-        what=spec.what, form="table" if spec.table else spec.form, recipients=_recipients(engine, circ, spec.from_),
-        due_kind=due.kind, due_text=due.text, due_on=due.due_on, window_start=due.window_start, working_days=due.working_days,
-        every_months=spec.every_months, until=until, table_columns=spec.table, parent_id=parent_id, source=source, created_by=actor,
+        org=circ.org,
+        office=spec.to or engine.config.org(circ.org).short_name,
+        circulation_id=circ.id,
+        document_id=doc.id if doc else None,
+        what=spec.what,
+        form="table" if spec.table else spec.form,
+        recipients=_recipients(engine, circ, spec.from_),
+        due_kind=due.kind,
+        due_text=due.text,
+        due_on=due.due_on,
+        window_start=due.window_start,
+        working_days=due.working_days,
+        every_months=spec.every_months,
+        until=until,
+        table_columns=spec.table,
+        parent_id=parent_id,
+        source=source,
+        created_by=actor,
     )
 
 
@@ -299,7 +324,17 @@ def board(engine: Engine, today: date | None = None, requirement_id: int | None 
     return rows
 
 
-def _board_row(engine: Engine, session: Session, cal: WorkCalendar, req: ReportingRequirement, unit: str, period: int, sub: ReportSubmission | None, today: date, reminders: list[str]) -> BoardRow:
+def _board_row(
+    engine: Engine,
+    session: Session,
+    cal: WorkCalendar,
+    req: ReportingRequirement,
+    unit: str,
+    period: int,
+    sub: ReportSubmission | None,
+    today: date,
+    reminders: list[str],
+) -> BoardRow:
     due = due_for(session, cal, req, unit, period)
     late = None
     document = None
@@ -316,8 +351,20 @@ def _board_row(engine: Engine, session: Session, cal: WorkCalendar, req: Reporti
         status = "drafting"
     else:
         status = "open"
-    return BoardRow(req.id, req.what, period, unit, engine.config.org(unit).short_name, due, status, STATUS_WORDS[status],
-                    sub.submitted_on if sub else None, late, document, reminders)
+    return BoardRow(
+        req.id,
+        req.what,
+        period,
+        unit,
+        engine.config.org(unit).short_name,
+        due,
+        status,
+        STATUS_WORDS[status],
+        sub.submitted_on if sub else None,
+        late,
+        document,
+        reminders,
+    )
 
 
 def board_counts(rows: list[BoardRow]) -> dict[str, int]:
@@ -385,14 +432,23 @@ def validate_rows(rows: list[dict[str, Any]], columns: list[str], where: str) ->
     return rows
 
 
-def report_content(engine: Engine, req: ReportingRequirement, org: str, issued_on: date, body: list[str] | None = None, with_table: bool = False) -> DocumentContent:
+def report_content(
+    engine: Engine, req: ReportingRequirement, org: str, issued_on: date, body: list[str] | None = None, with_table: bool = False
+) -> DocumentContent:
     """The unit's 报告 (upward): its mark, the requesting office as the one main recipient, 签发人 set at sign-off."""
     unit = engine.config.org(org)
     table_title = f"{req.what}统计表"
     return DocumentContent(
-        doc_type="报告", direction=direction_of("报告"), issuer_mark=unit.mark, title=f"关于{req.what}的报告", main_recipients=[req.office],
-        body=body or [f"现将{unit.short_name}{req.what}报上，请审阅。"], signature=unit.short_name, issued_on=issued_on,
-        attachment_notes=[table_title] if with_table else [], attachments=[Attachment(title=table_title)] if with_table else [],
+        doc_type="报告",
+        direction=direction_of("报告"),
+        issuer_mark=unit.mark,
+        title=f"关于{req.what}的报告",
+        main_recipients=[req.office],
+        body=body or [f"现将{unit.short_name}{req.what}报上，请审阅。"],
+        signature=unit.short_name,
+        issued_on=issued_on,
+        attachment_notes=[table_title] if with_table else [],
+        attachments=[Attachment(title=table_title)] if with_table else [],
     )
 
 
@@ -405,8 +461,18 @@ def next_period(session: Session, req: ReportingRequirement, org: str) -> int:
     raise Refusal(f"{org} 已报送“{req.what}”的全部 {period_count(req)} 期，无需再报")
 
 
-def submit(engine: Engine, requirement_id: int, org: str, actor: str, body: list[str] | None = None, rows: list[dict[str, Any]] | None = None,
-           policy: str = "manual", period: int | None = None, content: DocumentContent | None = None, detail: list[dict[str, Any]] | None = None) -> int:
+def submit(
+    engine: Engine,
+    requirement_id: int,
+    org: str,
+    actor: str,
+    body: list[str] | None = None,
+    rows: list[dict[str, Any]] | None = None,
+    policy: str = "manual",
+    period: int | None = None,
+    content: DocumentContent | None = None,
+    detail: list[dict[str, Any]] | None = None,
+) -> int:
     """报送: the unit launches its reporting flow (签发 → 编号 → 印制 → 报送 → 归档) for the requirement."""
     authorize(engine.config, engine.user(actor), Action.submit_report, Org(org))
     with Session(engine.db) as session:
@@ -416,7 +482,9 @@ def submit(engine: Engine, requirement_id: int, org: str, actor: str, body: list
         period = next_period(session, req, org) if period is None else period
         if not 0 <= period < period_count(req):
             raise Refusal(f"“{req.what}”只有第 0–{period_count(req) - 1} 期")
-        if session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.org == org, ReportSubmission.period == period)).first():
+        if session.exec(
+            select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.org == org, ReportSubmission.period == period)
+        ).first():
             raise Refusal(f"{engine.config.org(org).short_name} 已报送“{req.what}”第 {period} 期，不能重复报送")
     if req.table_columns and rows is None:
         raise Refusal(f"“{req.what}”是报表：请用 --table 提供 CSV（表头 {UNIT_COLUMN},{','.join(req.table_columns)}）")
@@ -455,9 +523,16 @@ class Summary:
         return [r for r in self.rows if r.status in statuses]
 
     def as_json(self) -> dict[str, Any]:
-        return {"requirement": self.requirement.id, "what": self.requirement.what, "period": self.period, "as_of": self.as_of.isoformat(),
-                "counts": self.counts, "rows": [r.as_json() for r in self.rows], "table": self.payload,
-                "totals": totals(self.payload) if self.payload.get("rows") else {}}
+        return {
+            "requirement": self.requirement.id,
+            "what": self.requirement.what,
+            "period": self.period,
+            "as_of": self.as_of.isoformat(),
+            "counts": self.counts,
+            "rows": [r.as_json() for r in self.rows],
+            "table": self.payload,
+            "totals": totals(self.payload) if self.payload.get("rows") else {},
+        }
 
 
 def summarise(engine: Engine, requirement_id: int, today: date | None = None, period: int | None = None) -> Summary:
@@ -470,7 +545,11 @@ def summarise(engine: Engine, requirement_id: int, today: date | None = None, pe
         doc = session.get(Document, doc_id) if doc_id else None
         rows = [r for r in board(engine, today, requirement_id) if r.period == period]
         combined: list[dict[str, Any]] = []
-        for sub in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.period == period, ReportSubmission.status == SubmissionStatus.submitted).order_by(ReportSubmission.org)):
+        for sub in session.exec(
+            select(ReportSubmission)
+            .where(ReportSubmission.requirement_id == req.id, ReportSubmission.period == period, ReportSubmission.status == SubmissionStatus.submitted)
+            .order_by(ReportSubmission.org)
+        ):
             combined.extend(sub.payload.get("rows", []))
     payload = {"columns": req.table_columns, "rows": combined} if req.table_columns else {}
     return Summary(req, period, today, rows, payload, doc.title if doc else req.what, doc.doc_number if doc else None)
@@ -497,9 +576,16 @@ def summary_content(engine: Engine, summary: Summary, issued_on: date) -> Docume
         sums = "，".join(f"{k}{format_number(v)}" for k, v in totals(summary.payload).items())
         body.append(f"四、数据汇总：{sums}（各单位数据见附件）。")
     return DocumentContent(
-        doc_type="报告", direction=direction_of("报告"), issuer_mark=unit.mark, title=f"关于{req.what}汇总情况的报告", main_recipients=[parent_office],
-        body=body, signature=unit.short_name, issued_on=issued_on,
-        attachment_notes=[title] if with_table else [], attachments=[Attachment(title=title)] if with_table else [],
+        doc_type="报告",
+        direction=direction_of("报告"),
+        issuer_mark=unit.mark,
+        title=f"关于{req.what}汇总情况的报告",
+        main_recipients=[parent_office],
+        body=body,
+        signature=unit.short_name,
+        issued_on=issued_on,
+        attachment_notes=[title] if with_table else [],
+        attachments=[Attachment(title=title)] if with_table else [],
     )
 
 
@@ -513,7 +599,7 @@ def _parent_office(engine: Engine, req: ReportingRequirement) -> str:
     return parent.short_name if parent else req.office
 
 
-def write_summary(engine: Engine, summary: Summary, path: Path, issued_on: date | None = None):  # noqa: ANN201
+def write_summary(engine: Engine, summary: Summary, path: Path, issued_on: date | None = None):
     """The summary .docx (报告 with the combined table and a 合计 row on the attachment page)."""
     content = summary_content(engine, summary, issued_on or summary.as_of)
     table = report_table(engine, content.attachments[0].title, summary.payload, total=True) if content.attachments else None
@@ -543,6 +629,8 @@ def demo_submission(engine: Engine) -> int:
         req = session.exec(select(ReportingRequirement).where(ReportingRequirement.what == "活动实施方案")).first()
     if req is None:
         raise Refusal("演示文件没有“活动实施方案”的报送要求（config/demo/national_notice.yaml requirements:）")
-    body = ["按照全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）要求，现将山东省妇联活动实施方案报上。",
-            "省妇联已于1月31日转发文件，部署全省各级妇联组织开展活动。"]
+    body = [
+        "按照全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）要求，现将山东省妇联活动实施方案报上。",
+        "省妇联已于1月31日转发文件，部署全省各级妇联组织开展活动。",
+    ]
     return submit(engine, req.id, "shandong", "shandong_secretary", body, policy="demo")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
@@ -44,7 +44,7 @@ def p90(values: list[float]) -> float:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def timeliness(engine: Engine, now: datetime | None = None, include_automatic: bool = False) -> dict[str, list[Timeliness]]:
@@ -53,7 +53,9 @@ def timeliness(engine: Engine, now: datetime | None = None, include_automatic: b
     cal = load_calendar(engine.config.directory)
     groups: dict[str, dict[str, tuple[str, list[float], list[int]]]] = {"by_step": {}, "by_org": {}}
     with Session(engine.db) as session:
-        stmt = select(WorkItem, Circulation.flow).join(Circulation, Circulation.id == WorkItem.circulation_id).where(WorkItem.status != WorkItemStatus.cancelled)
+        stmt = (
+            select(WorkItem, Circulation.flow).join(Circulation, Circulation.id == WorkItem.circulation_id).where(WorkItem.status != WorkItemStatus.cancelled)
+        )
         if not include_automatic:
             stmt = stmt.where(WorkItem.kind == WorkItemKind.human)
         for item, flow in session.exec(stmt):
@@ -70,7 +72,9 @@ def timeliness(engine: Engine, now: datetime | None = None, include_automatic: b
                 flags[1] += overdue
     return {
         group: [
-            Timeliness(key, label, len(times), flags[0], round(statistics.median(times), 3) if times else None, round(p90(times), 3) if times else None, flags[1])
+            Timeliness(
+                key, label, len(times), flags[0], round(statistics.median(times), 3) if times else None, round(p90(times), 3) if times else None, flags[1]
+            )
             for key, (label, times, flags) in sorted(entries.items())
         ]
         for group, entries in groups.items()

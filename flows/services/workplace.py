@@ -63,8 +63,12 @@ class CirculationView:
 def circulation_view(engine: Engine, circ: Circulation) -> CirculationView:
     with Session(engine.db) as session:
         doc = q.main_document(session, circ)
-        return CirculationView(doc, issued_parts(session, doc) if doc else [], list(q.circulation_files(session, circ.id)),
-                               session.get(Circulation, circ.parent_id) if circ.parent_id else None)
+        return CirculationView(
+            doc,
+            issued_parts(session, doc) if doc else [],
+            list(q.circulation_files(session, circ.id)),
+            session.get(Circulation, circ.parent_id) if circ.parent_id else None,
+        )
 
 
 def find_circulation_file(engine: Engine, circulation_id: int, role: str) -> CirculationFile | None:

@@ -65,8 +65,14 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
             response.headers.setdefault(name, value)
         return response
 
-    app.add_middleware(SessionMiddleware, secret_key=session_secret(settings.home.resolve()), session_cookie="gongwen_session",
-                       max_age=SESSION_HOURS * 3600, same_site="lax", https_only=https_only)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings.home.resolve()),
+        session_cookie="gongwen_session",
+        max_age=SESSION_HOURS * 3600,
+        same_site="lax",
+        https_only=https_only,
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_pages(app)
     for module in (signin, secretary, leader, archivist, board):
@@ -110,7 +116,13 @@ def _error_pages(app: FastAPI) -> None:
             log.warning("%s %s: database unavailable: %s", request.method, request.url.path, type(getattr(exc, "orig", exc)).__name__)
             return render(request, "error.html.j2", 503, message="数据库暂时无法连接，本次操作没有完成。", hint=DATABASE_DOWN_HINT)
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return render(request, "error.html.j2", 500, message="系统内部错误，操作可能没有完成。", hint="请稍后重试；如仍出错，请把时间和页面地址告诉系统管理员（详情已记录在服务日志中）。")
+        return render(
+            request,
+            "error.html.j2",
+            500,
+            message="系统内部错误，操作可能没有完成。",
+            hint="请稍后重试；如仍出错，请把时间和页面地址告诉系统管理员（详情已记录在服务日志中）。",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -59,7 +59,7 @@ class StepRunner:
                 run_until_idle(self.engine)
                 self.engine.send_reminders()
                 self.last_error = None
-            except Exception as exc:  # noqa: BLE001 - keep serving; the failed step is recorded by the engine
+            except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("automatic steps failed")
             self.runs += 1

@@ -48,7 +48,7 @@ class CascadeNode:
     waiting_for: str = ""
     overdue: bool = False
     due_at: datetime | None = None
-    children: list["CascadeNode"] = field(default_factory=list)
+    children: list[CascadeNode] = field(default_factory=list)
 
     @property
     def label(self) -> str:

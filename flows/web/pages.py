@@ -28,8 +28,15 @@ from gongwen_engine.models.tables import Circulation
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHINA = ZoneInfo("Asia/Shanghai")
-FILE_ROLES = {"issued_copy": "正本（.docx）", "signed_pdf": "用印件（PDF）", "draft_sheet": "发文稿纸", "processing_slip": "收文处理单",
-              "received_original": "收文原件", "received_document": "收文", "final_draft": "定稿"}
+FILE_ROLES = {
+    "issued_copy": "正本（.docx）",
+    "signed_pdf": "用印件（PDF）",
+    "draft_sheet": "发文稿纸",
+    "processing_slip": "收文处理单",
+    "received_original": "收文原件",
+    "received_document": "收文",
+    "final_draft": "定稿",
+}
 
 
 @dataclass
@@ -47,7 +54,9 @@ class Web:
 
     @cached_property
     def templates(self) -> jinja2.Environment:
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+        )
         env.filters["when"] = when
         env.filters["day"] = lambda d: d.strftime("%Y-%m-%d") if d else ""
         env.filters["pathq"] = lambda s: quote(str(s), safe="")
@@ -129,5 +138,8 @@ def media_type(name: str) -> str:
     return {
         ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ".pdf": "application/pdf", ".txt": "text/plain; charset=utf-8", ".json": "application/json", ".zip": "application/zip",
+        ".pdf": "application/pdf",
+        ".txt": "text/plain; charset=utf-8",
+        ".json": "application/json",
+        ".zip": "application/zip",
     }.get(suffix, "application/octet-stream")

@@ -40,6 +40,7 @@ class WebError(Refusal):
 
 # ---- passwords -------------------------------------------------------------------------------------
 
+
 def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
@@ -76,6 +77,7 @@ def password_matches(hashes: dict[str, str], user_id: str, password: str) -> boo
 
 # ---- CSRF and the session secret --------------------------------------------------------------------
 
+
 def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -103,6 +105,7 @@ def session_secret(home: Path) -> str:
 
 
 # ---- downloads ---------------------------------------------------------------------------------------
+
 
 def storage_file(storage: Path, relative: str) -> Path:
     """The stored file at ``relative`` inside the storage folder; nothing outside it, ever."""

@@ -6,7 +6,7 @@ Full Arabic numerals, no leading zeros: 2012年1月31日 (never 二〇一二年,
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 
 def format_cn_date(day: date) -> str:
@@ -60,4 +60,4 @@ def parse_cn_date(text: str) -> tuple[date, list[str]]:
 
 def aware(moment: datetime) -> datetime:
     """A stored time as an aware UTC time: SQLite returns naive UTC datetimes, PostgreSQL aware ones."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -24,10 +24,22 @@ class Direction(StrEnum):
 
 
 OFFICIAL_KINDS: dict[str, Direction] = {
-    "决议": Direction.down, "决定": Direction.down, "命令": Direction.down, "令": Direction.down,
-    "公报": Direction.down, "公告": Direction.down, "通告": Direction.down, "意见": Direction.down,
-    "通知": Direction.down, "通报": Direction.down, "报告": Direction.up, "请示": Direction.up,
-    "批复": Direction.down, "议案": Direction.down, "函": Direction.parallel, "纪要": Direction.down,
+    "决议": Direction.down,
+    "决定": Direction.down,
+    "命令": Direction.down,
+    "令": Direction.down,
+    "公报": Direction.down,
+    "公告": Direction.down,
+    "通告": Direction.down,
+    "意见": Direction.down,
+    "通知": Direction.down,
+    "通报": Direction.down,
+    "报告": Direction.up,
+    "请示": Direction.up,
+    "批复": Direction.down,
+    "议案": Direction.down,
+    "函": Direction.parallel,
+    "纪要": Direction.down,
 }
 # What else a title ends with: material issued or forwarded with a 通知 (印发/转发), read as its 文种.
 MATERIAL_KINDS = ("方案", "办法", "规定", "要点", "计划", "规划", "细则", "条例", "规则", "总结")

@@ -75,8 +75,11 @@ class Scope(StrEnum):
 
 
 SCOPE_WORDS = {
-    Scope.own_org: "本单位", Scope.own_org_or_below: "本单位及下级单位", Scope.own_fonds: "本全宗",
-    Scope.holder: "本人或本岗位的待办（含委托）", Scope.self: "本人",
+    Scope.own_org: "本单位",
+    Scope.own_org_or_below: "本单位及下级单位",
+    Scope.own_fonds: "本全宗",
+    Scope.holder: "本人或本岗位的待办（含委托）",
+    Scope.self: "本人",
 }
 
 
@@ -162,6 +165,7 @@ GRANTS: tuple[Grant, ...] = (
 
 # ---- targets ------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Org:
     """Something of an organisation (a circulation, its files, a board); ``what`` names it in messages."""
@@ -208,6 +212,7 @@ class PermissionDenied(Refusal):
 
 
 # ---- the rule -------------------------------------------------------------------------------------------
+
 
 def within(config: Config, org: str, ancestor: str) -> bool:
     """True when ``org`` is ``ancestor`` or below it in the organisation tree."""
@@ -282,6 +287,7 @@ def acting_for(config: Config, user: User, action: Action, item: Item, principal
 
 # ---- messages ------------------------------------------------------------------------------------------
 
+
 def _org_name(config: Config, code: str | None) -> str:
     org = config.organisations.get(code or "")
     return org.short_name if org else (code or "未知单位")
@@ -343,6 +349,7 @@ def denial(config: Config, user: User, action: Action, target: Target, deputies:
 
 
 # ---- the matrix, for people (README) -------------------------------------------------------------------
+
 
 def matrix_cells() -> dict[Action, dict[Role, str]]:
     """Action -> role -> the scope in which that role may do it ('—': never)."""

@@ -62,8 +62,7 @@ class WorkCalendar:
             official = chinese_calendar.is_workday(day)
         except NotImplementedError as exc:
             raise CalendarError(
-                f"工作日历没有 {day.year} 年的国家法定节假日安排（{exc}）；请升级 chinese-calendar 包"
-                f"（pip install -U chinese-calendar），不能按周一至周五推算"
+                f"工作日历没有 {day.year} 年的国家法定节假日安排（{exc}）；请升级 chinese-calendar 包（pip install -U chinese-calendar），不能按周一至周五推算"
             ) from None
         if not official:
             return False

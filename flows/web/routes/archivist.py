@@ -54,8 +54,19 @@ def search_page(request: Request, user: User = CurrentUser) -> HTMLResponse:
         hits = search_archive(web.engine, who, query, **{k: v for k, v in params.items() if v})
         audit(web, user.id, "archive_search", fonds=who.fonds, results=len(hits), **{k: v for k, v in params.items() if v})
     years = fonds_years(web.engine, who.fonds)
-    return render(request, "archive_search.html.j2", 400 if errors else 200, who=who, params=params, hits=hits, asked=asked, errors=errors,
-                  highlighted=highlighted, RETENTIONS=RETENTIONS, years=years)
+    return render(
+        request,
+        "archive_search.html.j2",
+        400 if errors else 200,
+        who=who,
+        params=params,
+        hits=hits,
+        asked=asked,
+        errors=errors,
+        highlighted=highlighted,
+        RETENTIONS=RETENTIONS,
+        years=years,
+    )
 
 
 def _query(who: Archivist, params: dict[str, str], errors: list[str]) -> SearchQuery:
@@ -74,9 +85,18 @@ def _query(who: Archivist, params: dict[str, str], errors: list[str]) -> SearchQ
             errors.append(f"年度“{params['year']}”应为四位数字，如 2012")
     if params["retention"] and params["retention"] not in RETENTIONS:
         errors.append("保管期限只能选 永久、30年、10年")
-    return SearchQuery(fonds=who.fonds, words=params["words"] or None, archive_code=params["code"] or None, doc_number=params["doc_number"] or None,
-                       issuer=params["issuer"] or None, year=year, date_from=day("date_from", "起始日期"), date_to=day("date_to", "截止日期"),
-                       retention=params["retention"] or None, limit=50)
+    return SearchQuery(
+        fonds=who.fonds,
+        words=params["words"] or None,
+        archive_code=params["code"] or None,
+        doc_number=params["doc_number"] or None,
+        issuer=params["issuer"] or None,
+        year=year,
+        date_from=day("date_from", "起始日期"),
+        date_to=day("date_to", "截止日期"),
+        retention=params["retention"] or None,
+        limit=50,
+    )
 
 
 def _item(web: Web, user: User, code: str, action: Action = Action.archive_show) -> tuple[Archivist, ArchiveItem]:
@@ -100,8 +120,17 @@ def record_page(request: Request, code: str, user: User = CurrentUser) -> HTMLRe
     audit(web, user.id, "archive_show", archive_code=item.archive_code, fonds=who.fonds)
     stamp = stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, item.pages)
     history = [_history_line(web, event) for event in item.history]
-    return render(request, "archive_item.html.j2", item=item, meta=item_metadata(item), stamp=stamp, history=history, RETENTIONS=RETENTIONS, FILE_ROLES=FILE_ROLES,
-                  file_names=[Path(f["file"]).name for f in item.files])
+    return render(
+        request,
+        "archive_item.html.j2",
+        item=item,
+        meta=item_metadata(item),
+        stamp=stamp,
+        history=history,
+        RETENTIONS=RETENTIONS,
+        FILE_ROLES=FILE_ROLES,
+        file_names=[Path(f["file"]).name for f in item.files],
+    )
 
 
 def _history_line(web: Web, event: dict) -> dict:
@@ -131,7 +160,9 @@ def record_file(request: Request, code: str, name: str, user: User = CurrentUser
 
 
 @router.get("/archive/catalogue")
-def catalogue(request: Request, year: int = Query(ge=1949, le=2100), retention: str = "", file_format: str = Query("xlsx", alias="format"), user: User = CurrentUser) -> Response:
+def catalogue(
+    request: Request, year: int = Query(ge=1949, le=2100), retention: str = "", file_format: str = Query("xlsx", alias="format"), user: User = CurrentUser
+) -> Response:
     web = web_of(request)
     who = _archivist(web, user, Action.archive_export)
     if file_format not in ("xlsx", "docx"):

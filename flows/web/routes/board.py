@@ -27,5 +27,13 @@ def board_page(request: Request, requirement: int | None = None, user: User = Cu
     today = china_date(utcnow())
     rows = reporting.board(web.engine, today, requirement, user.org, viewer=user.id)  # refuses a role without the board (permissions)
     groups = requirement_boards(web.engine, user.org, requirement, rows)
-    return render(request, "board.html.j2", org=web.engine.config.org(user.org), groups=groups, today=today,
-                  counts=reporting.board_counts(rows), FORM_WORDS=FORM_WORDS, REMINDER_WORDS=reporting.REMINDER_WORDS)
+    return render(
+        request,
+        "board.html.j2",
+        org=web.engine.config.org(user.org),
+        groups=groups,
+        today=today,
+        counts=reporting.board_counts(rows),
+        FORM_WORDS=FORM_WORDS,
+        REMINDER_WORDS=reporting.REMINDER_WORDS,
+    )

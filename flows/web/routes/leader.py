@@ -6,7 +6,7 @@ ask it."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -34,7 +34,14 @@ REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise
 def inbox(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
     entries = inbox_entries(web.engine, user.id)
-    return render(request, "inbox.html.j2", entries=entries, for_whom=_for_whom(web, user), delegations=delegations_of(web.engine, user.id), colleagues=_colleagues(web, user))
+    return render(
+        request,
+        "inbox.html.j2",
+        entries=entries,
+        for_whom=_for_whom(web, user),
+        delegations=delegations_of(web.engine, user.id),
+        colleagues=_colleagues(web, user),
+    )
 
 
 def _for_whom(web: Web, user: User) -> dict[int, str]:
@@ -76,16 +83,35 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
     revisable = actionable and step.by == REVISABLE_BY and doc is not None and doc.id == circ.document_id and not doc.doc_number
     same_role = [u for u in web.engine.config.users_with(circ.org, step.by) if u.id != user.id]
     return render(
-        request, "item.html.j2", item=item, circ=circ, doc=doc, step=step, flow=web.engine.flow(circ.flow), printed=printed, actionable=actionable,
-        outcomes=[(o, web.engine.flow(circ.flow).outcome_label(o)) for o in step.targets], revisable=revisable, same_role=same_role,
-        timeline=timeline(web.engine, circ.id), diff=diff, drafts=drafts, overdue=bool(item.due_at and aware(item.due_at) < utcnow()),
+        request,
+        "item.html.j2",
+        item=item,
+        circ=circ,
+        doc=doc,
+        step=step,
+        flow=web.engine.flow(circ.flow),
+        printed=printed,
+        actionable=actionable,
+        outcomes=[(o, web.engine.flow(circ.flow).outcome_label(o)) for o in step.targets],
+        revisable=revisable,
+        same_role=same_role,
+        timeline=timeline(web.engine, circ.id),
+        diff=diff,
+        drafts=drafts,
+        overdue=bool(item.due_at and aware(item.due_at) < utcnow()),
     )
 
 
 @router.post("/items/{item_id}/act", dependencies=[CsrfChecked])
 def act(
-    request: Request, item_id: RowId, user: User = CurrentUser, outcome: str = Form(...), comment: str = Form(""),
-    title: str | None = Form(None), main_recipients: str | None = Form(None), body: str | None = Form(None),
+    request: Request,
+    item_id: RowId,
+    user: User = CurrentUser,
+    outcome: str = Form(...),
+    comment: str = Form(""),
+    title: str | None = Form(None),
+    main_recipients: str | None = Form(None),
+    body: str | None = Form(None),
 ) -> Response:
     web = web_of(request)
     view = _item(web, item_id)
@@ -99,7 +125,12 @@ def act(
         raise WebError(403 if isinstance(exc, PermissionDenied) else 409, str(exc), "请回到“待办”列表，办理属于您的事项。") from None
     web.wake_runner()
     step = web.engine.flow(circ.flow).step(item.step)
-    flash(request, f"已办理：{step.title} · {web.engine.flow(circ.flow).outcome_label(outcome)}" + (f"（{comment.strip()}）" if comment.strip() else "") + "。后续环节由系统继续办理。")
+    flash(
+        request,
+        f"已办理：{step.title} · {web.engine.flow(circ.flow).outcome_label(outcome)}"
+        + (f"（{comment.strip()}）" if comment.strip() else "")
+        + "。后续环节由系统继续办理。",
+    )
     return RedirectResponse("/inbox" if result.circulation_id else "/", status_code=303)
 
 
@@ -137,7 +168,7 @@ def delegate(request: Request, user: User = CurrentUser, deputy: str = Form(...)
         last_day = date.fromisoformat(until)
     except ValueError:
         raise WebError(400, f"委托截止日期“{until}”格式不对，应为 2026-12-31。", "请返回上一页重新填写。") from None
-    ends = datetime.combine(last_day, time(23, 59), tzinfo=CHINA).astimezone(timezone.utc)
-    web.engine.delegate(user.id, deputy, datetime.now(timezone.utc), ends, user.id, reason.strip() or None)
+    ends = datetime.combine(last_day, time(23, 59), tzinfo=CHINA).astimezone(UTC)
+    web.engine.delegate(user.id, deputy, datetime.now(UTC), ends, user.id, reason.strip() or None)
     flash(request, f"已委托{web.person(deputy)}代为办理您的待办，至 {last_day.isoformat()}。")
     return RedirectResponse("/inbox", status_code=303)

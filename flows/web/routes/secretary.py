@@ -43,12 +43,15 @@ def receive_flows(web: Web) -> list[tuple[str, str]]:
 
 # ---- the organisation's circulations ----------------------------------------------------------------
 
+
 @router.get("/circulations", response_class=HTMLResponse)
 def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
     rows = [
         {
-            "circ": row.circ, "doc": row.doc, "kind": "收文" if row.circ.received_id else "发文",
+            "circ": row.circ,
+            "doc": row.doc,
+            "kind": "收文" if row.circ.received_id else "发文",
             "sender": (row.received.issuer_short_name or web.org_name(row.received.org)) if row.received else "",
             "received_number": row.received.doc_number if row.received else None,
             "step": web.engine.flow(row.circ.flow).step(row.circ.step).title if row.circ.step else "",
@@ -57,7 +60,13 @@ def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
         }
         for row in org_overview(web.engine, user.org)
     ]
-    return render(request, "circulations.html.j2", rows=rows, org=web.engine.config.org(user.org), is_secretary=allowed(web.engine.config, user, Action.launch, Org(user.org)))
+    return render(
+        request,
+        "circulations.html.j2",
+        rows=rows,
+        org=web.engine.config.org(user.org),
+        is_secretary=allowed(web.engine.config, user, Action.launch, Org(user.org)),
+    )
 
 
 def _past(moment: datetime) -> bool:
@@ -74,10 +83,23 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
     drafts = versions(web.engine, circ.id)
     diff = version_diff(web.engine, circ.id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
     return render(
-        request, "circulation.html.j2", circ=circ, doc=doc, printed=render_html(view.parts) if doc else None, files=files, FILE_ROLES=FILE_ROLES,
-        flow=web.engine.flow(circ.flow), status=STATUS_WORDS.get(circ.status, circ.status), tree=tree, counts=count_states(tree), STATES=STATES,
-        timeline=timeline(web.engine, circ.id), drafts=drafts, diff=diff,
-        parent=parent if parent and allowed(web.engine.config, user, Action.view_circulation, Org(parent.org)) else None, parent_org=web.org_name(parent.org) if parent else "",
+        request,
+        "circulation.html.j2",
+        circ=circ,
+        doc=doc,
+        printed=render_html(view.parts) if doc else None,
+        files=files,
+        FILE_ROLES=FILE_ROLES,
+        flow=web.engine.flow(circ.flow),
+        status=STATUS_WORDS.get(circ.status, circ.status),
+        tree=tree,
+        counts=count_states(tree),
+        STATES=STATES,
+        timeline=timeline(web.engine, circ.id),
+        drafts=drafts,
+        diff=diff,
+        parent=parent if parent and allowed(web.engine.config, user, Action.view_circulation, Org(parent.org)) else None,
+        parent_org=web.org_name(parent.org) if parent else "",
     )
 
 
@@ -106,8 +128,11 @@ def document_docx(request: Request, document_id: RowId, user: User = CurrentUser
         return stored_file_response(web, user, doc.file, name, doc.id, circulation=circ.id)
     data = render_docx_bytes(download.parts)
     audit(web, user.id, "download", None, doc.id, circulation=circ.id, draft=True, version=doc.version)
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
 
 
 def _visible_holder(web: Web, user: User, download: DocumentDownload) -> Circulation:
@@ -115,10 +140,13 @@ def _visible_holder(web: Web, user: User, download: DocumentDownload) -> Circula
     for circ in download.holders:
         if allowed(web.engine.config, user, Action.download, Org(circ.org)):
             return circ
-    raise WebError(403, f"无权下载文档 {download.doc.id}：它不是{web.org_name(user.org)}及其下级单位起草或收到的文档。", "只能下载本单位及下级单位流转中的文件。")
+    raise WebError(
+        403, f"无权下载文档 {download.doc.id}：它不是{web.org_name(user.org)}及其下级单位起草或收到的文档。", "只能下载本单位及下级单位流转中的文件。"
+    )
 
 
 # ---- compose and launch (拟稿发文) ----------------------------------------------------------------------
+
 
 def delivery_choice(web: Web, org: Organisation, recipients: list[str]) -> list[str] | None:
     """The organisation codes 核发 delivers to, from the 主送机关 ticked on the form (each child's
@@ -138,23 +166,56 @@ def launch_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
 def _launch_page(request: Request, user: User, values: dict, error: str | None, status_code: int = 200) -> HTMLResponse:
     web = web_of(request)
     org = web.engine.config.org(user.org)
-    return render(request, "launch.html.j2", status_code, org=org, children=web.engine.config.children(org.code), flows=launch_flows(web), doc_types=list(doc_kinds.OFFICIAL_KINDS),
-                  values=values, error=error, today=date.today().isoformat())
+    return render(
+        request,
+        "launch.html.j2",
+        status_code,
+        org=org,
+        children=web.engine.config.children(org.code),
+        flows=launch_flows(web),
+        doc_types=list(doc_kinds.OFFICIAL_KINDS),
+        values=values,
+        error=error,
+        today=date.today().isoformat(),
+    )
 
 
 @router.post("/launch", dependencies=[CsrfChecked])
 def launch(
-    request: Request, user: User = CurrentUser, flow: str = Form(...), doc_type: str = Form("通知"), title: str = Form(""),
-    recipients: list[str] = Form([]), other_recipients: str = Form(""), cc: str = Form(""), body: str = Form(""),
-    attachment_notes: str = Form(""), notes: str = Form(""), urgency: str = Form(""), security: str = Form(""),
-    issued_on: str = Form(""), sealed: str = Form(""),
+    request: Request,
+    user: User = CurrentUser,
+    flow: str = Form(...),
+    doc_type: str = Form("通知"),
+    title: str = Form(""),
+    recipients: list[str] = Form([]),
+    other_recipients: str = Form(""),
+    cc: str = Form(""),
+    body: str = Form(""),
+    attachment_notes: str = Form(""),
+    notes: str = Form(""),
+    urgency: str = Form(""),
+    security: str = Form(""),
+    issued_on: str = Form(""),
+    sealed: str = Form(""),
 ) -> Response:
     web = web_of(request)
     authorize(web.engine.config, user, Action.launch, Org(user.org))
     org = web.engine.config.org(user.org)
-    values = {"flow": flow, "doc_type": doc_type, "title": title, "recipients": recipients, "other_recipients": other_recipients, "cc": cc,
-              "body": body, "attachment_notes": attachment_notes, "notes": notes, "urgency": urgency, "security": security,
-              "issued_on": issued_on, "sealed": bool(sealed)}
+    values = {
+        "flow": flow,
+        "doc_type": doc_type,
+        "title": title,
+        "recipients": recipients,
+        "other_recipients": other_recipients,
+        "cc": cc,
+        "body": body,
+        "attachment_notes": attachment_notes,
+        "notes": notes,
+        "urgency": urgency,
+        "security": security,
+        "issued_on": issued_on,
+        "sealed": bool(sealed),
+    }
     problems = []
     if flow not in dict(launch_flows(web)):
         problems.append(f"流程“{flow}”不能用于拟稿发文")
@@ -176,9 +237,22 @@ def launch(
     if problems:
         return _launch_page(request, user, values, "；".join(problems) + "。", 400)
     content = DocumentContent(
-        doc_type=doc_type, direction=doc_kinds.direction_of(doc_type), urgency=urgency or None, security=security or None, issuer_mark=org.mark,
-        title=title.strip(), main_recipients=main_recipients, body=paragraphs, attachment_notes=_lines(attachment_notes),
-        signature=org.name, issued_on=day, sealed=bool(sealed), notes=_lines(notes), cc=_lines(cc), printed_by=org.printed_by, printed_on=day,
+        doc_type=doc_type,
+        direction=doc_kinds.direction_of(doc_type),
+        urgency=urgency or None,
+        security=security or None,
+        issuer_mark=org.mark,
+        title=title.strip(),
+        main_recipients=main_recipients,
+        body=paragraphs,
+        attachment_notes=_lines(attachment_notes),
+        signature=org.name,
+        issued_on=day,
+        sealed=bool(sealed),
+        notes=_lines(notes),
+        cc=_lines(cc),
+        printed_by=org.printed_by,
+        printed_on=day,
     )
     circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id, deliver_to=delivery_choice(web, org, recipients))
     web.wake_runner()
@@ -197,6 +271,7 @@ def _lines(text: str) -> list[str]:
 
 
 # ---- upload a received document (收文登记) ----------------------------------------------------------------
+
 
 @router.get("/receive", response_class=HTMLResponse)
 def receive_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
@@ -217,7 +292,9 @@ def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(
     try:
         fixes = parse_corrections(_lines(corrections))
     except Refusal as exc:
-        return render(request, "receive.html.j2", 400, flows=receive_flows(web), fields=CORRECTABLE, error=str(exc), values={"flow": flow, "corrections": corrections})
+        return render(
+            request, "receive.html.j2", 400, flows=receive_flows(web), fields=CORRECTABLE, error=str(exc), values={"flow": flow, "corrections": corrections}
+        )
     with tempfile.TemporaryDirectory(prefix="gongwen-upload-") as tmp:
         path = Path(tmp) / name
         with path.open("wb") as out:
@@ -226,7 +303,9 @@ def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(
         try:
             received = receive_file(web.engine, path, user.org, fixes, user=user.id, flow=flow, policy="manual")
         except DuplicateError as exc:
-            return render(request, "receive.html.j2", 409, flows=receive_flows(web), fields=CORRECTABLE, error=str(exc), values={"flow": flow, "corrections": corrections})
+            return render(
+                request, "receive.html.j2", 409, flows=receive_flows(web), fields=CORRECTABLE, error=str(exc), values={"flow": flow, "corrections": corrections}
+            )
     web.wake_runner()
     read = "；".join(f"{label}：{value}" for label, value, _, _ in describe(received)[:4])
     flash(request, f"已收文登记（流转 {received.circulation_id}）。{read}")

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -27,45 +27,50 @@ PG_GIN = "CREATE INDEX ix_archivesearch_tsv ON archivesearch USING gin (tsv)"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('archiveitem', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('doc_type', sqlmodel.sql.sqltypes.AutoString(), server_default='通知', nullable=False))
-        batch_op.add_column(sa.Column('security', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
-        batch_op.add_column(sa.Column('pages', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('note', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
-        batch_op.add_column(sa.Column('history', sa.JSON(), server_default='[]', nullable=False))
-        batch_op.alter_column('circulation_id', existing_type=sa.INTEGER(), nullable=True)
-        batch_op.create_index(batch_op.f('ix_archiveitem_doc_number'), ['doc_number'], unique=False)
+    with op.batch_alter_table("archiveitem", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("doc_type", sqlmodel.sql.sqltypes.AutoString(), server_default="通知", nullable=False))
+        batch_op.add_column(sa.Column("security", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.add_column(sa.Column("pages", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("note", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.add_column(sa.Column("history", sa.JSON(), server_default="[]", nullable=False))
+        batch_op.alter_column("circulation_id", existing_type=sa.INTEGER(), nullable=True)
+        batch_op.create_index(batch_op.f("ix_archiveitem_doc_number"), ["doc_number"], unique=False)
 
-    op.create_table('archivesearch',
-    sa.Column('item_id', sa.Integer(), nullable=False),
-    sa.Column('fonds', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('year', sa.Integer(), nullable=False),
-    sa.Column('retention', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('issuer', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('dated', sa.Date(), nullable=False),
-    sa.Column('facets', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('title_terms', sa.Text(), nullable=False),
-    sa.Column('body_terms', sa.Text(), nullable=False),
-    sa.Column('text', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['item_id'], ['archiveitem.id'], ),
-    sa.PrimaryKeyConstraint('item_id')
+    op.create_table(
+        "archivesearch",
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("fonds", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("retention", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("issuer", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("dated", sa.Date(), nullable=False),
+        sa.Column("facets", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("title_terms", sa.Text(), nullable=False),
+        sa.Column("body_terms", sa.Text(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["item_id"],
+            ["archiveitem.id"],
+        ),
+        sa.PrimaryKeyConstraint("item_id"),
     )
-    with op.batch_alter_table('archivesearch', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_archivesearch_fonds'), ['fonds'], unique=False)
+    with op.batch_alter_table("archivesearch", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_archivesearch_fonds"), ["fonds"], unique=False)
 
-    op.create_table('retrievallog',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('fonds', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('detail', sa.JSON(), nullable=False),
-    sa.Column('results', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        "retrievallog",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("user_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("fonds", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("action", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column("results", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table('retrievallog', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_retrievallog_at'), ['at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_retrievallog_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("retrievallog", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_retrievallog_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_retrievallog_user_id"), ["user_id"], unique=False)
 
     if op.get_bind().dialect.name == "sqlite":
         op.execute(SQLITE_FTS)
@@ -77,18 +82,18 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE archive_fts")
-    with op.batch_alter_table('retrievallog', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_retrievallog_user_id'))
-        batch_op.drop_index(batch_op.f('ix_retrievallog_at'))
-    op.drop_table('retrievallog')
-    with op.batch_alter_table('archivesearch', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_archivesearch_fonds'))
-    op.drop_table('archivesearch')  # PostgreSQL drops ix_archivesearch_tsv with it
-    with op.batch_alter_table('archiveitem', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_archiveitem_doc_number'))
-        batch_op.alter_column('circulation_id', existing_type=sa.INTEGER(), nullable=False)
-        batch_op.drop_column('history')
-        batch_op.drop_column('note')
-        batch_op.drop_column('pages')
-        batch_op.drop_column('security')
-        batch_op.drop_column('doc_type')
+    with op.batch_alter_table("retrievallog", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_retrievallog_user_id"))
+        batch_op.drop_index(batch_op.f("ix_retrievallog_at"))
+    op.drop_table("retrievallog")
+    with op.batch_alter_table("archivesearch", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_archivesearch_fonds"))
+    op.drop_table("archivesearch")  # PostgreSQL drops ix_archivesearch_tsv with it
+    with op.batch_alter_table("archiveitem", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_archiveitem_doc_number"))
+        batch_op.alter_column("circulation_id", existing_type=sa.INTEGER(), nullable=False)
+        batch_op.drop_column("history")
+        batch_op.drop_column("note")
+        batch_op.drop_column("pages")
+        batch_op.drop_column("security")
+        batch_op.drop_column("doc_type")

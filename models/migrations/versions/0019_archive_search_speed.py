@@ -17,8 +17,8 @@ from datetime import date
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0019'
-down_revision = '0003'
+revision = "0019"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -31,15 +31,23 @@ def _rewrite_facets(with_new_tokens: bool) -> None:
     bind = op.get_bind()
     last = -1
     while True:
-        rows = bind.execute(sa.text("SELECT item_id, fonds, year, retention, dated, issuer FROM archivesearch WHERE item_id > :last ORDER BY item_id LIMIT :n"),
-                            {"last": last, "n": BATCH}).all()
+        rows = bind.execute(
+            sa.text("SELECT item_id, fonds, year, retention, dated, issuer FROM archivesearch WHERE item_id > :last ORDER BY item_id LIMIT :n"),
+            {"last": last, "n": BATCH},
+        ).all()
         if not rows:
             break
         last = rows[-1][0]
-        bind.execute(sa.text("UPDATE archivesearch SET facets = :facets WHERE item_id = :id"), [
-            {"id": item_id, "facets": facets(fonds, year, retention, _as_date(dated), issuer, item_id) if with_new_tokens else facets(fonds, year, retention)}
-            for item_id, fonds, year, retention, dated, issuer in rows
-        ])
+        bind.execute(
+            sa.text("UPDATE archivesearch SET facets = :facets WHERE item_id = :id"),
+            [
+                {
+                    "id": item_id,
+                    "facets": facets(fonds, year, retention, _as_date(dated), issuer, item_id) if with_new_tokens else facets(fonds, year, retention),
+                }
+                for item_id, fonds, year, retention, dated, issuer in rows
+            ],
+        )
     if bind.dialect.name == "sqlite":
         bind.execute(sa.text("INSERT INTO archive_fts(archive_fts) VALUES('rebuild')"))
 
@@ -49,14 +57,14 @@ def _as_date(value: date | str) -> date:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('archivesearch', schema=None) as batch_op:
-        batch_op.create_index('ix_archivesearch_fonds_item', ['fonds', 'item_id'], unique=False)
-        batch_op.create_index('ix_archivesearch_fonds_dated', ['fonds', 'dated', 'item_id'], unique=False)
+    with op.batch_alter_table("archivesearch", schema=None) as batch_op:
+        batch_op.create_index("ix_archivesearch_fonds_item", ["fonds", "item_id"], unique=False)
+        batch_op.create_index("ix_archivesearch_fonds_dated", ["fonds", "dated", "item_id"], unique=False)
     _rewrite_facets(with_new_tokens=True)
 
 
 def downgrade() -> None:
     _rewrite_facets(with_new_tokens=False)
-    with op.batch_alter_table('archivesearch', schema=None) as batch_op:
-        batch_op.drop_index('ix_archivesearch_fonds_dated')
-        batch_op.drop_index('ix_archivesearch_fonds_item')
+    with op.batch_alter_table("archivesearch", schema=None) as batch_op:
+        batch_op.drop_index("ix_archivesearch_fonds_dated")
+        batch_op.drop_index("ix_archivesearch_fonds_item")

@@ -36,7 +36,7 @@ def test_infrastructure_failures_are_bugs_not_refusals(cls: type) -> None:
 
 def test_the_family_has_two_branches_and_no_transitional_class() -> None:
     assert issubclass(Refusal, GongwenError) and issubclass(DefinitionError, GongwenError)
-    assert not hasattr(errors, "Refusal")
+    assert not hasattr(errors, "FlowError")
 
 
 def test_a_source_error_names_file_and_line() -> None:

@@ -4,6 +4,7 @@ invariant checker and the CLI working."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -103,9 +104,9 @@ def test_renamed_steps_keep_their_meaning(renamed) -> None:
 
     drive(engine)
     assert circulation(engine, shanghai).step == "leader_sign_off"
-    inbox = cli(settings, "inbox", "--user", leader(engine, "p31"))
+    inbox = cli(settings, "inbox", "--user", leader(engine, "p31"), "--json")
     assert inbox.exit_code == 0, inbox.output
-    assert "签发 (leader_sign_off)" in inbox.output
+    assert [(e["step"], e["step_title"]) for e in json.loads(inbox.output)] == [("leader_sign_off", "签发")]
     engine.complete(the_item(engine, shanghai).id, leader(engine, "p31"), "approve")
     engine.run_step(shanghai)  # 编号
     assert count_states(cascade(engine, national).children[0]) == {"signed": 1, "pending": 2}

@@ -23,7 +23,7 @@ def get_circulation(session: Session, circulation_id: int) -> Circulation:
 
 def status_counts(session: Session) -> dict[str, int]:
     """How many circulations are in each status."""
-    return dict(session.exec(select(Circulation.status, func.count()).group_by(Circulation.status)).all())
+    return {str(status): n for status, n in session.exec(select(Circulation.status, func.count()).group_by(Circulation.status)).all()}
 
 
 def step_finished_at(session: Session, circulation_id: int, steps: Collection[str]) -> datetime | None:

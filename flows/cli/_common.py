@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import click
 import typer
@@ -48,10 +48,14 @@ from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
 
-try:  # typer >= 0.2x carries its own copy of click: its exceptions are the ones raised
+if TYPE_CHECKING:  # checked against the installed typer, which carries its own click
+    from prefect.exceptions import TerminationSignal
     from typer._click import exceptions as usage
-except ImportError:  # pragma: no cover - older typer on plain click
-    from click import exceptions as usage
+else:
+    try:  # typer >= 0.2x carries its own copy of click: its exceptions are the ones raised
+        from typer._click import exceptions as usage
+    except ImportError:  # pragma: no cover - older typer on plain click
+        from click import exceptions as usage
 
 ERROR_LOG = "errors.log"
 INTERNAL_ERROR_EXIT = 3  # 1 is "checked, problems found" (archive verify, audit verify, seal verify, check-invariants)
@@ -118,12 +122,13 @@ def internal_error_message(exc: BaseException, home: Path) -> str:
     return f"内部错误（{type(exc).__name__}），操作可能没有完成。详情已记入 {path}，请交给系统管理员。"
 
 
-def stopped_by_signal(exc: BaseException) -> bool:
+def termination_signal(exc: BaseException) -> int | None:
     """Prefect's own SIGTERM handler, active while a flow run runs, raises ``TerminationSignal``;
     in an async flow run it comes out of the event loop, past the engine that would have handed the
-    signal on (``systemctl stop`` of a busy worker ended in a traceback and exit code 1)."""
-    termination = getattr(sys.modules.get("prefect.exceptions"), "TerminationSignal", None)  # never imported: never raised
-    return termination is not None and isinstance(exc, termination)
+    signal on (``systemctl stop`` of a busy worker ended in a traceback and exit code 1). The signal's
+    number if ``exc`` is one, else ``None``."""
+    termination: type[TerminationSignal] | None = getattr(sys.modules.get("prefect.exceptions"), "TerminationSignal", None)  # never imported: never raised
+    return exc.signal if termination is not None and isinstance(exc, termination) else None
 
 
 def refusal_text(exc: Exception) -> str | None:
@@ -156,13 +161,14 @@ def friendly(fn: Callable[P, T]) -> Callable[P, T]:
             err.print(said)
             raise typer.Exit(REFUSED_EXIT) from None
         except BaseException as exc:
-            if not stopped_by_signal(exc):
+            signal = termination_signal(exc)
+            if signal is None:
                 raise
             err.print(
                 "已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。"
                 "（stopped by SIGTERM during a Prefect flow run; unfinished steps rolled back and run again on the next start）"
             )
-            raise typer.Exit(128 + exc.signal) from None
+            raise typer.Exit(128 + signal) from None
 
     return wrapper
 

@@ -22,23 +22,23 @@ group = typer.Typer()
 @friendly
 def cascade(
     out: Annotated[Path, typer.Option(help="folder for the .docx files, manifest.json and the cascade's database")],
-    config: Annotated[
-        Path | None, typer.Option(help="config folder (default: $GONGWEN_CONFIG_DIR, else the packaged national tree config/national)")
-    ] = None,
+    config: Annotated[Path | None, typer.Option(help="config folder (default: $GONGWEN_CONFIG_DIR, else the packaged national tree config/national)")] = None,
     province: Annotated[list[str] | None, typer.Option(help="only these provincial-level units (codes, e.g. shandong, p64); repeatable")] = None,
     concurrency: Annotated[int, typer.Option(help="organisation batches run at once")] = 2,
     batch: Annotated[int, typer.Option(help="circulations per batch (one Prefect task run each)")] = 64,
     deployment: Annotated[
         str | None,
         typer.Option(
-            help="run on the workers of this deployment instead of here, e.g. gongwen-batch-dispatch/cascade (see `gongwen deploy`); needs PREFECT_API_URL and a shared GONGWEN_DATABASE_URL/GONGWEN_STORAGE"
+            help="run on the workers of this deployment instead of here, e.g. gongwen-batch-dispatch/cascade (see `gongwen deploy`); "
+            "needs PREFECT_API_URL and a shared GONGWEN_DATABASE_URL/GONGWEN_STORAGE"
         ),
     ] = None,
     runs: Annotated[int, typer.Option(help="with --deployment: flow runs started (the workers share them)")] = 2,
     resume: Annotated[
         bool,
         typer.Option(
-            help="continue the cascade in --out that was interrupted (killed, machine restarted): nothing is launched twice, unfinished circulations continue, the manifest is written; starts it if it never began"
+            help="continue the cascade in --out that was interrupted (killed, machine restarted): nothing is launched twice, "
+            "unfinished circulations continue, the manifest is written; starts it if it never began"
         ),
     ] = False,
 ) -> None:

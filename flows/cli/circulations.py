@@ -61,6 +61,7 @@ def status(
     viewer = engine.user(user) if user is not None else None
     if ref:
         circ = resolve_circulation(engine, ref)
+        assert circ.id is not None  # read from the database
         if viewer:
             authorize(engine.config, viewer, Action.view_circulation, Org(circ.org, f"流转 {circ.id}"))
         lines = timeline(engine, circ.id)
@@ -93,6 +94,7 @@ def diff(
     """What changed between two versions of a draft (痕迹保留): title, recipients, text."""
     engine = engine_from_env()
     circ = resolve_circulation(engine, ref)
+    assert circ.id is not None  # read from the database
     latest = max((d.version for d in versions(engine, circ.id)), default=1)
     lines = version_diff(engine, circ.id, old, new or latest)
     console.print("\n".join(lines) if lines else "两稿内容相同（no differences）", markup=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gongwen_engine.config.errors import Refusal
@@ -33,7 +34,8 @@ def demo(
     if (out / "manifest.json").exists():
         raise Refusal(f"{out} 已有一次演示结果（manifest.json）。请换一个空目录，或先删除该目录（choose an empty folder）")
     out.mkdir(parents=True, exist_ok=True)
-    settings = Settings(home=out / ".gongwen", storage=out, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
+    url = os.environ.get("GONGWEN_DATABASE_URL")
+    settings = Settings(home=out / ".gongwen", storage=out, database_url=SecretStr(url) if url else None)
     started = demo_mod.timer()
     engine = open_engine(settings)
     if status_counts(engine):  # a demo killed half-way: launching again would send the notice twice

@@ -37,7 +37,8 @@ def check_invariants_cmd(
     root: Annotated[
         str | None,
         typer.Option(
-            help="the organisation whose notice went down the tree: every organisation below it must hold its share once (default with --out: the notice's issuer)"
+            help="the organisation whose notice went down the tree: every organisation below it must hold its share once "
+            "(default with --out: the notice's issuer)"
         ),
     ] = None,
     finished: Annotated[bool | None, typer.Option("--finished/--unfinished-ok", help="every circulation must be done (default: yes with --out)")] = None,

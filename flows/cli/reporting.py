@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -67,9 +67,8 @@ def deadlines_add(
     parent: Annotated[int | None, typer.Option(help="the requirement one level up this level's summary serves")] = None,
 ) -> None:
     """Add a reporting requirement to a circulation's document (e.g. a province's own earlier deadline for its cities)."""
-    spec = reporting.RequirementSpec(
-        what=what, due=due, to=to, every_months=every_months, until=_day(until), table=_csv(table or ""), **{"from": "all" if from_ == "all" else _csv(from_)}
-    )
+    origins: Literal["all"] | list[str] = "all" if from_ == "all" else _csv(from_)
+    spec = reporting.RequirementSpec(what=what, due=due, to=to, every_months=every_months, until=_day(until), table=_csv(table or ""), from_=origins)
     engine = engine_from_env()
     engine.user(user)  # who records it must be a known person
     for row in reporting.add_requirements(engine, circulation, [spec], user, source="cascade" if parent else "cli", parent_id=parent):

@@ -35,7 +35,11 @@ def worker(
     engine = engine_from_env()
     console.print(f"worker {engine.worker_name} polling every {interval}s (Ctrl-C to stop)")
     reminders = ReminderSchedule(every=reminder_interval)
-    serve(engine, concurrency=concurrency, interval=interval, linger=linger, duties=lambda: reminders.tick(engine), duty_every=reminder_interval, once=once)
+
+    def remind() -> None:
+        reminders.tick(engine)
+
+    serve(engine, concurrency=concurrency, interval=interval, linger=linger, duties=remind, duty_every=reminder_interval, once=once)
 
 
 @group.command()

@@ -79,9 +79,9 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
     circ = visible_circulation(web, user, circulation_id)
     view = circulation_view(web.engine, circ)
     doc, files, parent = view.doc, view.files, view.parent
-    tree = cascade(web.engine, circ.id)
-    drafts = versions(web.engine, circ.id)
-    diff = version_diff(web.engine, circ.id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
+    tree = cascade(web.engine, circulation_id)
+    drafts = versions(web.engine, circulation_id)
+    diff = version_diff(web.engine, circulation_id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
     return render(
         request,
         "circulation.html.j2",
@@ -95,7 +95,7 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
         tree=tree,
         counts=count_states(tree),
         STATES=STATES,
-        timeline=timeline(web.engine, circ.id),
+        timeline=timeline(web.engine, circulation_id),
         drafts=drafts,
         diff=diff,
         parent=parent if parent and allowed(web.engine.config, user, Action.view_circulation, Org(parent.org)) else None,
@@ -107,11 +107,11 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
 def circulation_file(request: Request, circulation_id: RowId, role: str, user: User = CurrentUser) -> Response:
     web = web_of(request)
     circ = visible_circulation(web, user, circulation_id, Action.download)
-    row = find_circulation_file(web.engine, circ.id, role)
+    row = find_circulation_file(web.engine, circulation_id, role)
     if row is None:
-        raise WebError(404, f"流转 {circ.id} 没有“{FILE_ROLES.get(role, role)}”文件。")
-    name = f"{FILE_ROLES.get(role, role).split('（')[0]}-{circ.id}{Path(row.file).suffix}"
-    return stored_file_response(web, user, row.file, name, circ.document_id or circ.received_id, circulation=circ.id, role=role)
+        raise WebError(404, f"流转 {circulation_id} 没有“{FILE_ROLES.get(role, role)}”文件。")
+    name = f"{FILE_ROLES.get(role, role).split('（')[0]}-{circulation_id}{Path(row.file).suffix}"
+    return stored_file_response(web, user, row.file, name, circ.document_id or circ.received_id, circulation=circulation_id, role=role)
 
 
 @router.get("/documents/{document_id}/docx")

@@ -47,6 +47,7 @@ from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
+from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
 
 if TYPE_CHECKING:  # checked against the installed typer, which carries its own click
     from prefect.exceptions import TerminationSignal
@@ -134,7 +135,7 @@ def termination_signal(exc: BaseException) -> int | None:
 def refusal_text(exc: Exception) -> str | None:
     """What the person is told for an error raised on purpose (rich markup); ``None`` for a bug."""
     if isinstance(exc, (SourceError, SourceErrors, DefinitionError)):
-        return f"[bold red]配置错误（configuration error）[/]\n{escape(str(exc))}"
+        return f"[bold red]配置错误[/]\n{escape(str(exc))}"
     if isinstance(exc, Refusal):
         hint = getattr(exc, "hint", "")  # a refusal may say what to do
         return f"[bold red]错误：[/]{escape(str(exc))}" + (f"\n{escape(hint)}" if hint else "")
@@ -164,10 +165,7 @@ def friendly(fn: Callable[P, T]) -> Callable[P, T]:
             signal = termination_signal(exc)
             if signal is None:
                 raise
-            err.print(
-                "已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。"
-                "（stopped by SIGTERM during a Prefect flow run; unfinished steps rolled back and run again on the next start）"
-            )
+            err.print("已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。")
             raise typer.Exit(128 + signal) from None
 
     return wrapper
@@ -187,21 +185,21 @@ def run_automatic(engine: Engine, concurrency: int = 4) -> dict[str, int]:
     from gongwen_engine.flows.runtime.runner import run_until_idle
 
     counts = run_until_idle(engine, concurrency=concurrency)
-    console.print("circulations: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    console.print("流转：" + "，".join(f"{CIRCULATION_STATUS_WORDS.get(k, k)} {v}" for k, v in sorted(counts.items())))
     return counts
 
 
 def known_org(config: Config, code: str) -> Organisation:
     """The organisation a person named by its code; an unknown code is refused."""
     if code not in config.organisations:
-        raise Refusal(f"未知机关代码“{code}”（unknown organisation code; the codes are in {config.directory / 'organisations.yaml'}）")
+        raise Refusal(f"未知机关代码“{code}”（机关代码见 {config.directory / 'organisations.yaml'}）")
     return config.organisations[code]
 
 
 def known_policy(config: Config, name: str) -> Policy:
     """The execution policy a person named; an unknown name is refused."""
     if name not in config.policies:
-        raise Refusal(f"未知执行策略“{name}”，可选：{'、'.join(sorted(config.policies))}（see {config.directory / 'policies.yaml'}）")
+        raise Refusal(f"未知执行策略“{name}”，可选：{'、'.join(sorted(config.policies))}（见 {config.directory / 'policies.yaml'}）")
     return config.policies[name]
 
 

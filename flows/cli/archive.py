@@ -160,12 +160,12 @@ def verify_cmd(user: Annotated[str | None, typer.Option("--user", help="an archi
     engine = engine_from_env()
     fonds = archivist(engine.config, user, Action.archive_verify).fonds if user else None
     with Progress(console=console, transient=True) as progress:
-        progress.add_task("校验 verifying", total=None)
+        progress.add_task("校验中", total=None)
         checked, problems = archive.verify_files(engine, fonds, user or "system")
     labels = {"changed": "已改动", "missing": "缺失", "extra": "多余"}
     for p in problems:
         console.print(f"[red]{labels[p.kind]}[/] {p.archive_code}: {p.file} {p.detail}")
-    console.print(f"checked {checked} files: {len(problems)} problem(s)")
+    console.print(f"已校验 {checked} 个文件，发现 {len(problems)} 处问题")
     if problems:
         raise typer.Exit(1)
 

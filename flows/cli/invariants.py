@@ -67,6 +67,6 @@ def check_invariants_cmd(
         for v in report.violations:
             console.print(f"[red]✗[/] {v}", highlight=False)
         checked = " · ".join(f"{k} {v}" for k, v in report.checked.items())
-        console.print(f"checked {checked}\nviolations {len(report.violations)}", highlight=False)
+        console.print(f"已核对：{checked}\n违反规则 {len(report.violations)} 处", highlight=False)
     if not report.ok:
         raise typer.Exit(1)

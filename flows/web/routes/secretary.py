@@ -25,10 +25,9 @@ from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules import doc_kinds
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
-from gongwen_engine.models.tables import Circulation, utcnow
+from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, utcnow
 
 router = APIRouter()
-STATUS_WORDS = {"ready": "待系统办理", "running": "系统办理中", "waiting": "待办理", "done": "已办结", "failed": "出错"}
 
 
 def launch_flows(web: Web) -> list[tuple[str, str]]:
@@ -55,7 +54,7 @@ def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
             "sender": (row.received.issuer_short_name or web.org_name(row.received.org)) if row.received else "",
             "received_number": row.received.doc_number if row.received else None,
             "step": web.engine.flow(row.circ.flow).step(row.circ.step).title if row.circ.step else "",
-            "status": STATUS_WORDS.get(row.circ.status, row.circ.status),
+            "status": CIRCULATION_STATUS_WORDS.get(row.circ.status, row.circ.status),
             "overdue": any(i.due_at and _past(i.due_at) for i in row.waiting),
         }
         for row in org_overview(web.engine, user.org)
@@ -91,7 +90,7 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
         files=files,
         FILE_ROLES=FILE_ROLES,
         flow=web.engine.flow(circ.flow),
-        status=STATUS_WORDS.get(circ.status, circ.status),
+        status=CIRCULATION_STATUS_WORDS.get(circ.status, circ.status),
         tree=tree,
         counts=count_states(tree),
         STATES=STATES,

@@ -32,6 +32,15 @@ class CirculationStatus(StrEnum):
     failed = "failed"
 
 
+CIRCULATION_STATUS_WORDS: dict[str, str] = {
+    CirculationStatus.ready: "待系统办理",
+    CirculationStatus.running: "系统办理中",
+    CirculationStatus.waiting: "待办理",
+    CirculationStatus.done: "已办结",
+    CirculationStatus.failed: "出错",
+}
+
+
 class WorkItemStatus(StrEnum):
     """待办状态: 待办 (open), 已办 (done), 已撤销 (cancelled: another person of the slot acted, or the step moved on)."""
 

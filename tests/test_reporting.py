@@ -140,7 +140,8 @@ def world(tmp_path: Path, make_engine) -> Engine:
     edit(
         flows,
         "reporting.yaml",
-        "  seal:\n    kind: seal\n    title: 用印\n    priority: 1\n    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n",
+        "  seal:\n    kind: seal\n    title: 用印\n    priority: 1\n"
+        "    do: seal                     # reports go up sealed, like every issued document\n    next: submit\n",
         "",
     )
     return make_engine(config_dir=config, flows_dir=flows)

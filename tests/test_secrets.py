@@ -76,7 +76,7 @@ def test_a_working_database_url_is_printed_with_its_password_hidden(pg_url: str,
     with_password = pg_url.replace("postgres@", f"postgres:{DB_PASSWORD}@", 1)
     assert DB_PASSWORD in with_password
     proc = gongwen("init", env={"GONGWEN_DATABASE_URL": with_password, "GONGWEN_HOME": str(tmp_path)})
-    assert proc.returncode == 0 and "database ready: postgresql+psycopg://postgres:***@" in proc.stdout
+    assert proc.returncode == 0 and "数据库已就绪：postgresql+psycopg://postgres:***@" in proc.stdout
     assert DB_PASSWORD not in proc.stdout + proc.stderr
 
 

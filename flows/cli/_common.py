@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import click
 import typer
@@ -47,11 +47,16 @@ from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
+from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
 
-try:  # typer >= 0.2x carries its own copy of click: its exceptions are the ones raised
+if TYPE_CHECKING:  # checked against the installed typer, which carries its own click
+    from prefect.exceptions import TerminationSignal
     from typer._click import exceptions as usage
-except ImportError:  # pragma: no cover - older typer on plain click
-    from click import exceptions as usage
+else:
+    try:  # typer >= 0.2x carries its own copy of click: its exceptions are the ones raised
+        from typer._click import exceptions as usage
+    except ImportError:  # pragma: no cover - older typer on plain click
+        from click import exceptions as usage
 
 ERROR_LOG = "errors.log"
 INTERNAL_ERROR_EXIT = 3  # 1 is "checked, problems found" (archive verify, audit verify, seal verify, check-invariants)
@@ -118,18 +123,19 @@ def internal_error_message(exc: BaseException, home: Path) -> str:
     return f"内部错误（{type(exc).__name__}），操作可能没有完成。详情已记入 {path}，请交给系统管理员。"
 
 
-def stopped_by_signal(exc: BaseException) -> bool:
+def termination_signal(exc: BaseException) -> int | None:
     """Prefect's own SIGTERM handler, active while a flow run runs, raises ``TerminationSignal``;
     in an async flow run it comes out of the event loop, past the engine that would have handed the
-    signal on (``systemctl stop`` of a busy worker ended in a traceback and exit code 1)."""
-    termination = getattr(sys.modules.get("prefect.exceptions"), "TerminationSignal", None)  # never imported: never raised
-    return termination is not None and isinstance(exc, termination)
+    signal on (``systemctl stop`` of a busy worker ended in a traceback and exit code 1). The signal's
+    number if ``exc`` is one, else ``None``."""
+    termination: type[TerminationSignal] | None = getattr(sys.modules.get("prefect.exceptions"), "TerminationSignal", None)  # never imported: never raised
+    return exc.signal if termination is not None and isinstance(exc, termination) else None
 
 
 def refusal_text(exc: Exception) -> str | None:
     """What the person is told for an error raised on purpose (rich markup); ``None`` for a bug."""
     if isinstance(exc, (SourceError, SourceErrors, DefinitionError)):
-        return f"[bold red]配置错误（configuration error）[/]\n{escape(str(exc))}"
+        return f"[bold red]配置错误[/]\n{escape(str(exc))}"
     if isinstance(exc, Refusal):
         hint = getattr(exc, "hint", "")  # a refusal may say what to do
         return f"[bold red]错误：[/]{escape(str(exc))}" + (f"\n{escape(hint)}" if hint else "")
@@ -156,13 +162,11 @@ def friendly(fn: Callable[P, T]) -> Callable[P, T]:
             err.print(said)
             raise typer.Exit(REFUSED_EXIT) from None
         except BaseException as exc:
-            if not stopped_by_signal(exc):
+            signal = termination_signal(exc)
+            if signal is None:
                 raise
-            err.print(
-                "已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。"
-                "（stopped by SIGTERM during a Prefect flow run; unfinished steps rolled back and run again on the next start）"
-            )
-            raise typer.Exit(128 + exc.signal) from None
+            err.print("已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。")
+            raise typer.Exit(128 + signal) from None
 
     return wrapper
 
@@ -181,21 +185,21 @@ def run_automatic(engine: Engine, concurrency: int = 4) -> dict[str, int]:
     from gongwen_engine.flows.runtime.runner import run_until_idle
 
     counts = run_until_idle(engine, concurrency=concurrency)
-    console.print("circulations: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    console.print("流转：" + "，".join(f"{CIRCULATION_STATUS_WORDS.get(k, k)} {v}" for k, v in sorted(counts.items())))
     return counts
 
 
 def known_org(config: Config, code: str) -> Organisation:
     """The organisation a person named by its code; an unknown code is refused."""
     if code not in config.organisations:
-        raise Refusal(f"未知机关代码“{code}”（unknown organisation code; the codes are in {config.directory / 'organisations.yaml'}）")
+        raise Refusal(f"未知机关代码“{code}”（机关代码见 {config.directory / 'organisations.yaml'}）")
     return config.organisations[code]
 
 
 def known_policy(config: Config, name: str) -> Policy:
     """The execution policy a person named; an unknown name is refused."""
     if name not in config.policies:
-        raise Refusal(f"未知执行策略“{name}”，可选：{'、'.join(sorted(config.policies))}（see {config.directory / 'policies.yaml'}）")
+        raise Refusal(f"未知执行策略“{name}”，可选：{'、'.join(sorted(config.policies))}（见 {config.directory / 'policies.yaml'}）")
     return config.policies[name]
 
 

@@ -38,7 +38,8 @@ def _date(value: str | None) -> date | None:
 @friendly
 def search_cmd(
     words: Annotated[str | None, typer.Argument(help="words of the title or text, any length (妇联, 下基层); simplified or traditional")] = None,
-    user: UserOpt = ...,
+    *,
+    user: UserOpt,
     code: Annotated[str | None, typer.Option("--code", help="archive code 档号")] = None,
     doc_number: Annotated[str | None, typer.Option("--doc-number", help="document number 文号")] = None,
     issuer: Annotated[str | None, typer.Option(help="issuer 责任者 (part of the name)")] = None,
@@ -101,9 +102,7 @@ def search_cmd(
 
 @group.command("show")
 @friendly
-def show_cmd(
-    code: Annotated[str, typer.Argument(help="archive code 档号")], user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], user: UserOpt, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One item: its metadata (DA/T 46), files with digests, and handling history."""
     engine = engine_from_env()
     meta = archive.show_item(engine, archivist(engine.config, user, Action.archive_show), code)
@@ -126,7 +125,7 @@ def show_cmd(
 @friendly
 def catalogue_cmd(
     year: YearArg,
-    user: UserOpt = ...,
+    user: UserOpt,
     out: Annotated[Path, typer.Option(help="folder for the .docx and .xlsx")] = Path("."),
     retention: Annotated[str | None, typer.Option(help="one catalogue per retention period: Y | D30 | D10")] = None,
 ) -> None:
@@ -138,7 +137,7 @@ def catalogue_cmd(
 
 @group.command("export")
 @friendly
-def export_cmd(year: YearArg, user: UserOpt = ..., out: Annotated[Path, typer.Option(help="folder for the zip")] = Path(".")) -> None:
+def export_cmd(year: YearArg, user: UserOpt, out: Annotated[Path, typer.Option(help="folder for the zip")] = Path(".")) -> None:
     """The transfer package (移交包) of a year: files + DA/T 46 metadata + digests + history."""
     engine = engine_from_env()
     count, path = archive.export_year(engine, archivist(engine.config, user, Action.archive_export), year, out)
@@ -147,7 +146,7 @@ def export_cmd(year: YearArg, user: UserOpt = ..., out: Annotated[Path, typer.Op
 
 @group.command("import")
 @friendly
-def import_cmd(package: Annotated[Path, typer.Argument(help="a zip written by `gongwen archive export`")], user: UserOpt = ...) -> None:
+def import_cmd(package: Annotated[Path, typer.Argument(help="a zip written by `gongwen archive export`")], user: UserOpt) -> None:
     """Receive a transfer package into this database (digests checked first; all or nothing)."""
     engine = engine_from_env()
     who = archivist(engine.config, user, Action.archive_export)
@@ -161,19 +160,19 @@ def verify_cmd(user: Annotated[str | None, typer.Option("--user", help="an archi
     engine = engine_from_env()
     fonds = archivist(engine.config, user, Action.archive_verify).fonds if user else None
     with Progress(console=console, transient=True) as progress:
-        progress.add_task("校验 verifying", total=None)
+        progress.add_task("校验中", total=None)
         checked, problems = archive.verify_files(engine, fonds, user or "system")
     labels = {"changed": "已改动", "missing": "缺失", "extra": "多余"}
     for p in problems:
         console.print(f"[red]{labels[p.kind]}[/] {p.archive_code}: {p.file} {p.detail}")
-    console.print(f"checked {checked} files: {len(problems)} problem(s)")
+    console.print(f"已校验 {checked} 个文件，发现 {len(problems)} 处问题")
     if problems:
         raise typer.Exit(1)
 
 
 @group.command("check")
 @friendly
-def check_cmd(year: YearArg, user: UserOpt = ..., as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def check_cmd(year: YearArg, user: UserOpt, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The four-properties check (四性检测, DA/T 70-2018) of a year's items."""
     engine = engine_from_env()
     report = archive.check_year(engine, archivist(engine.config, user, Action.archive_verify), year)

@@ -64,6 +64,6 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="print the
         err.print(f"审计记录链已被破坏：共 {report.records} 条记录，发现 {len(report.breaks)} 处问题：", markup=False, style="bold red", soft_wrap=True)
         for finding in report.breaks:
             err.print(f"  - {finding.message}", markup=False, soft_wrap=True)
-        err.print("请勿继续改动数据库；保留现场，并从备份中核对上述记录（what changed, where: see the seq/id above）。", markup=False, soft_wrap=True)
+        err.print("请勿继续改动数据库；保留现场，并按上面列出的序号、编号从备份中核对这些记录。", markup=False, soft_wrap=True)
     if not report.intact:
         raise typer.Exit(1)

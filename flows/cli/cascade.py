@@ -22,23 +22,23 @@ group = typer.Typer()
 @friendly
 def cascade(
     out: Annotated[Path, typer.Option(help="folder for the .docx files, manifest.json and the cascade's database")],
-    config: Annotated[
-        Path | None, typer.Option(help="config folder (default: $GONGWEN_CONFIG_DIR, else the packaged national tree config/national)")
-    ] = None,
+    config: Annotated[Path | None, typer.Option(help="config folder (default: $GONGWEN_CONFIG_DIR, else the packaged national tree config/national)")] = None,
     province: Annotated[list[str] | None, typer.Option(help="only these provincial-level units (codes, e.g. shandong, p64); repeatable")] = None,
     concurrency: Annotated[int, typer.Option(help="organisation batches run at once")] = 2,
     batch: Annotated[int, typer.Option(help="circulations per batch (one Prefect task run each)")] = 64,
     deployment: Annotated[
         str | None,
         typer.Option(
-            help="run on the workers of this deployment instead of here, e.g. gongwen-batch-dispatch/cascade (see `gongwen deploy`); needs PREFECT_API_URL and a shared GONGWEN_DATABASE_URL/GONGWEN_STORAGE"
+            help="run on the workers of this deployment instead of here, e.g. gongwen-batch-dispatch/cascade (see `gongwen deploy`); "
+            "needs PREFECT_API_URL and a shared GONGWEN_DATABASE_URL/GONGWEN_STORAGE"
         ),
     ] = None,
     runs: Annotated[int, typer.Option(help="with --deployment: flow runs started (the workers share them)")] = 2,
     resume: Annotated[
         bool,
         typer.Option(
-            help="continue the cascade in --out that was interrupted (killed, machine restarted): nothing is launched twice, unfinished circulations continue, the manifest is written; starts it if it never began"
+            help="continue the cascade in --out that was interrupted (killed, machine restarted): nothing is launched twice, "
+            "unfinished circulations continue, the manifest is written; starts it if it never began"
         ),
     ] = False,
 ) -> None:
@@ -53,7 +53,7 @@ def cascade(
     if not resume and (previous is not None or (out / "manifest.json").exists()):
         raise Refusal(
             f"{out} 已有一次级联（{'manifest.json' if (out / 'manifest.json').exists() else RUN_RECORD}）。"
-            "继续被中断的级联：重新运行同一命令并加 --resume；开始新的级联：换一个空目录，或先删除该目录（choose an empty folder）"
+            "继续被中断的级联：重新运行同一命令并加 --resume；开始新的级联：换一个空目录，或先删除该目录"
         )
     if resume and previous is not None:
         if (config or province) and record != previous:
@@ -91,7 +91,7 @@ def cascade(
         f"{s.documents} documents · {s.seconds:.1f} s · {result.per_second:.1f} documents/s · peak memory {s.peak_rss_mb:.0f} MB\nmanifest: {s.manifest}"
     )
     if set(s.circulations) != {"done"} or sum(s.circulations.values()) != result.expected:
-        raise Refusal(f"级联未全部完成：{s.circulations}，应有 {result.expected} 个流转（see `gongwen status`）")
+        raise Refusal(f"级联未全部完成：{s.circulations}，应有 {result.expected} 个流转（用 gongwen status 查看）")
 
 
 @group.command()
@@ -109,7 +109,7 @@ def deploy(
     from gongwen_engine.flows.runtime.distributed import deploy as deploy_dispatch
 
     if not os.environ.get("PREFECT_API_URL"):
-        raise Refusal("请先设置 PREFECT_API_URL，指向 Prefect 服务器（e.g. http://prefect-host:4200/api）")
+        raise Refusal("请先设置 PREFECT_API_URL，指向 Prefect 服务器（如 http://prefect-host:4200/api）")
     deployment_id = asyncio.run(deploy_dispatch(pool, name, concurrency, batch))
     console.print(
         f"deployment gongwen-dispatch/{name} ({deployment_id}) on work pool {pool}\n"

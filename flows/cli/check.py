@@ -22,10 +22,12 @@ def check() -> None:
     config = load_config(settings.config_dir)
     flows = flow_definitions(settings)
     seals = load_seal_config(config.directory, config.organisations, settings.home)  # 用印 keys and images
-    counts = f"{len(config.organisations)} organisations, {len(config.users)} users, {len(config.policies)} policies, {len(seals.file.organisations)} seal keys"
-    console.print(f"config OK: {counts} ({config.directory})")
+    counts = (
+        f"机关 {len(config.organisations)} 个，用户 {len(config.users)} 个，执行策略 {len(config.policies)} 个，印章密钥 {len(seals.file.organisations)} 个"
+    )
+    console.print(f"配置无误：{counts}（{config.directory}）")
     for f in flows.values():
-        console.print(f"flow OK: {f.flow} v{f.version}: " + " → ".join(s.title for s in f.steps.values()))
+        console.print(f"流程无误：{f.flow}（版本 {f.version}）：" + " → ".join(s.title for s in f.steps.values()))
 
 
 @group.command()
@@ -34,4 +36,4 @@ def init() -> None:
     """Create or migrate the database (Alembic) at GONGWEN_DATABASE_URL or ./.gongwen/gongwen.db."""
     url = Settings().resolved_database_url
     db.migrate(url)
-    console.print(f"database ready: {db.get_engine(url).url.render_as_string(hide_password=True)}")
+    console.print(f"数据库已就绪：{db.get_engine(url).url.render_as_string(hide_password=True)}")

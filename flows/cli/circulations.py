@@ -13,6 +13,7 @@ from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.circulations import circulation_rows, resolve_circulation, timeline, version_diff, versions
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
+from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
 
 group = typer.Typer()
 
@@ -42,7 +43,7 @@ def launch(
     known_policy(engine.config, policy)
     circ_id = engine.launch(org, flow, content, policy=policy, actor=user, deliver_to=to)
     reporting.add_requirements(engine, circ_id, reporting.load_requirement_specs(notice), user)  # the file's requirements: (报送要求)
-    console.print(f"launched circulation #{circ_id} ({flow}, policy {policy})")
+    console.print(f"已发起流转 #{circ_id}（流程 {flow}，执行策略 {policy}）")
     if run:
         run_automatic(engine)
 
@@ -61,6 +62,7 @@ def status(
     viewer = engine.user(user) if user is not None else None
     if ref:
         circ = resolve_circulation(engine, ref)
+        assert circ.id is not None  # read from the database
         if viewer:
             authorize(engine.config, viewer, Action.view_circulation, Org(circ.org, f"流转 {circ.id}"))
         lines = timeline(engine, circ.id)
@@ -69,7 +71,9 @@ def status(
             return
         flow = engine.flow(circ.flow)
         at = flow.step(circ.step).title if circ.step else "已结束"
-        console.print(f"[bold]{engine.config.org(circ.org).short_name} · {flow.title}[/] — 当前：{at}（{circ.status}）")
+        console.print(
+            f"[bold]{engine.config.org(circ.org).short_name} · {flow.title}[/] — 当前：{at}（{CIRCULATION_STATUS_WORDS.get(circ.status, circ.status)}）"
+        )
         for line in lines:
             console.print(f"{line['at'][:19]}  {line['who']}  {line['what']}", markup=False)
         return
@@ -77,9 +81,16 @@ def status(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "org", "flow", "step", "status", "document")
+    table = Table("流转", "单位", "流程", "环节", "状态", "文件")
     for r in rows:
-        table.add_row(str(r["id"]), r["org"], r["flow"], r["step"] or "-", r["status"] + (f": {r['error']}" if r["error"] else ""), r["document"] or "")
+        table.add_row(
+            str(r["id"]),
+            r["org"],
+            r["flow"],
+            r["step"] or "-",
+            CIRCULATION_STATUS_WORDS.get(r["status"], r["status"]) + (f"：{r['error']}" if r["error"] else ""),
+            r["document"] or "",
+        )
     console.print(table)
 
 
@@ -93,9 +104,10 @@ def diff(
     """What changed between two versions of a draft (痕迹保留): title, recipients, text."""
     engine = engine_from_env()
     circ = resolve_circulation(engine, ref)
+    assert circ.id is not None  # read from the database
     latest = max((d.version for d in versions(engine, circ.id)), default=1)
     lines = version_diff(engine, circ.id, old, new or latest)
-    console.print("\n".join(lines) if lines else "两稿内容相同（no differences）", markup=False)
+    console.print("\n".join(lines) if lines else "两稿内容相同", markup=False)
 
 
 @group.command()

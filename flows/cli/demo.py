@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gongwen_engine.config.errors import Refusal
@@ -31,20 +32,18 @@ def demo(
     """Run the seed chain: 全国妇联 issues 妇字〔2012〕2号, 山东省妇联 forwards it to 16 cities, cities to counties."""
     out = out.resolve()
     if (out / "manifest.json").exists():
-        raise Refusal(f"{out} 已有一次演示结果（manifest.json）。请换一个空目录，或先删除该目录（choose an empty folder）")
+        raise Refusal(f"{out} 已有一次演示结果（manifest.json）。请换一个空目录，或先删除该目录")
     out.mkdir(parents=True, exist_ok=True)
-    settings = Settings(home=out / ".gongwen", storage=out, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
+    url = os.environ.get("GONGWEN_DATABASE_URL")
+    settings = Settings(home=out / ".gongwen", storage=out, database_url=SecretStr(url) if url else None)
     started = demo_mod.timer()
     engine = open_engine(settings)
     if status_counts(engine):  # a demo killed half-way: launching again would send the notice twice
-        raise Refusal(
-            f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；"
-            "或换一个空目录（choose an empty folder）"
-        )
+        raise Refusal(f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；或换一个空目录")
     org, content = demo_mod.load_notice()
     total = demo_mod.expected_circulations(engine, org) + (0 if interactive else 1)  # + 山东省妇联's report (报送)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
-        bar = progress.add_task("circulations 流转", total=total)
+        bar = progress.add_task("流转", total=total)
         root = engine.launch(org, "issuing", content, policy="demo_interactive" if interactive else "demo", actor=f"{org}_secretary")
         reporting.add_requirements(engine, root, reporting.load_requirement_specs(demo_mod.NATIONAL_NOTICE), f"{org}_secretary")
         from gongwen_engine.flows.runtime.runner import run_until_idle
@@ -60,17 +59,17 @@ def demo(
         f"documents {s.documents} · deliveries {s.deliveries} · registrations {s.registrations} · archive items {s.archive_items} · "
         f"audit events {s.audit_events}\ncirculations {s.circulations} · {s.seconds:.1f} s · peak memory {s.peak_rss_mb:.0f} MB\nmanifest: {s.manifest}"
     )
-    console.print("\n督办台账（supervision board）")
+    console.print("\n督办台账")
     print_board(reporting.board(engine))
     if interactive:
         env = f"GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out}"
         console.print(
-            "\n省级单位的签发正在等待领导办理（the province's sign-off waits for a person）：\n"
+            "\n省级单位的签发正在等待领导办理：\n"
             f"  {env} gongwen inbox --user shandong_leader\n"
             f"  {env} gongwen approve <item> --user shandong_leader --comment 同意\n"
-            "then the cascade continues to the cities and counties.",
+            "办理后，级联继续下达到各市、县。",
             markup=False,
         )
         return
     if set(s.circulations) != {"done"}:
-        raise Refusal(f"演示未全部完成：{s.circulations}（see `gongwen status`）")
+        raise Refusal(f"演示未全部完成：{s.circulations}（用 gongwen status 查看）")

@@ -37,7 +37,8 @@ def check_invariants_cmd(
     root: Annotated[
         str | None,
         typer.Option(
-            help="the organisation whose notice went down the tree: every organisation below it must hold its share once (default with --out: the notice's issuer)"
+            help="the organisation whose notice went down the tree: every organisation below it must hold its share once "
+            "(default with --out: the notice's issuer)"
         ),
     ] = None,
     finished: Annotated[bool | None, typer.Option("--finished/--unfinished-ok", help="every circulation must be done (default: yes with --out)")] = None,
@@ -66,6 +67,6 @@ def check_invariants_cmd(
         for v in report.violations:
             console.print(f"[red]✗[/] {v}", highlight=False)
         checked = " · ".join(f"{k} {v}" for k, v in report.checked.items())
-        console.print(f"checked {checked}\nviolations {len(report.violations)}", highlight=False)
+        console.print(f"已核对：{checked}\n违反规则 {len(report.violations)} 处", highlight=False)
     if not report.ok:
         raise typer.Exit(1)

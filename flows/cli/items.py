@@ -9,7 +9,9 @@ import typer
 from rich.table import Table
 
 from gongwen_engine.flows.cli._common import Comment, JsonOpt, RunOpt, UserOpt, console, draft_changes, engine_from_env, friendly, print_json, run_automatic
+from gongwen_engine.flows.services.circulations import circulation
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
+from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
 
 group = typer.Typer()
 ItemArg = Annotated[int, typer.Argument(help="work item id (see `gongwen inbox`)")]
@@ -25,7 +27,7 @@ def inbox(user: Annotated[str, typer.Option(help="whose 待办 (config/users.yam
     if as_json:
         print_json([e.as_json() for e in entries])
         return
-    table = Table("item", "org", "step", "for", "document", "due", "since")
+    table = Table("待办", "单位", "环节", "办理人", "文件", "时限", "收到")
     for e in entries:
         due = e.due_at.strftime("%Y-%m-%d %H:%M") if e.due_at else ""
         table.add_row(
@@ -43,7 +45,9 @@ def inbox(user: Annotated[str, typer.Option(help="whose 待办 (config/users.yam
 def _act(item: int, user: str, outcome: str, comment: str | None, run: bool, changes: dict[str, Any] | None = None) -> None:
     engine = engine_from_env()
     result = engine.complete(item, user, outcome, comment, changes=changes or None)
-    console.print(f"done: circulation #{result.circulation_id} now at {result.step or 'end'} ({result.status})")
+    flow = engine.flow(circulation(engine, result.circulation_id).flow)
+    at = f"到“{flow.step(result.step).title}”" if result.step else "已结束"
+    console.print(f"已办理：流转 #{result.circulation_id} 现在{at}（{CIRCULATION_STATUS_WORDS.get(result.status, result.status)}）")
     if run:
         run_automatic(engine)
 
@@ -84,4 +88,4 @@ def reassign(item: ItemArg, user: UserOpt, to: Annotated[str, typer.Option(help=
     """Hand a work item to a colleague with the same role (转办)."""
     engine = engine_from_env()
     engine.reassign(item, user, to, comment)
-    console.print(f"item {item} now for {engine.user(to).name}")
+    console.print(f"待办事项 {item} 已转给{engine.user(to).name}")

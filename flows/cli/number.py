@@ -19,4 +19,4 @@ def number_void(
 ) -> None:
     """Void an allocated number: it is kept with the reason and never reused."""
     void_number(engine_from_env(), doc_number, reason, user)
-    console.print(f"voided {doc_number}: {reason}")
+    console.print(f"已作废 {doc_number}：{reason}")

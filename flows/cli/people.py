@@ -27,4 +27,4 @@ def delegate(
     utc = UTC
     starts = start or datetime.now(utc)
     row = engine.delegate(user, to, starts.replace(tzinfo=starts.tzinfo or utc), until.replace(tzinfo=until.tzinfo or utc), by or user, reason)
-    console.print(f"delegation #{row.id}: {engine.user(to).name} acts for {engine.user(user).name} until {row.ends_at:%Y-%m-%d %H:%M} UTC")
+    console.print(f"委托 #{row.id}：{engine.user(to).name} 代 {engine.user(user).name} 办理，至 {row.ends_at:%Y-%m-%d %H:%M}（UTC）")

@@ -48,10 +48,10 @@ def receive(
         table.add_row(*row)
     console.print(table)
     for text in received.reading.texts:
-        console.print(f"合集中的一篇 text: {text.heading}（{text.source}）· 时限 {len(text.reading.deadlines)} 项")
+        console.print(f"合集中的一篇：{text.heading}（{text.source}）· 时限 {len(text.reading.deadlines)} 项")
     for deadline in received.reading.deadlines:
         span = f"{deadline.start} – {deadline.end}" if deadline.start else "（需结合日历或年份）"
-        console.print(f"时限 deadline: {deadline.text} [{deadline.kind}] {span} · {deadline.source}")
+        console.print(f"时限：{deadline.text} [{deadline.kind}] {span} · {deadline.source}")
     for warning in received.warnings:
         console.print(f"[yellow]提示：[/]{warning}")
     for name in received.reading.missing:

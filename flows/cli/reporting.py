@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -67,13 +67,12 @@ def deadlines_add(
     parent: Annotated[int | None, typer.Option(help="the requirement one level up this level's summary serves")] = None,
 ) -> None:
     """Add a reporting requirement to a circulation's document (e.g. a province's own earlier deadline for its cities)."""
-    spec = reporting.RequirementSpec(
-        what=what, due=due, to=to, every_months=every_months, until=_day(until), table=_csv(table or ""), **{"from": "all" if from_ == "all" else _csv(from_)}
-    )
+    origins: Literal["all"] | list[str] = "all" if from_ == "all" else _csv(from_)
+    spec = reporting.RequirementSpec(what=what, due=due, to=to, every_months=every_months, until=_day(until), table=_csv(table or ""), from_=origins)
     engine = engine_from_env()
     engine.user(user)  # who records it must be a known person
     for row in reporting.add_requirements(engine, circulation, [spec], user, source="cascade" if parent else "cli", parent_id=parent):
-        console.print(f"requirement #{row.id}: {row.what}, {row.due_text}, {len(row.recipients)} units → {row.office}", markup=False)  # user text: no markup
+        console.print(f"报送要求 #{row.id}：{row.what}，{row.due_text}，{len(row.recipients)} 个单位 → {row.office}", markup=False)  # user text: no markup
 
 
 @deadlines.command("propose")
@@ -93,13 +92,13 @@ def deadlines_propose(
     for p in proposals:
         console.print(f"{p.source}: {p.what} · {p.due} · → {p.to or '（未写明）'}", markup=False)
     if not proposals:
-        console.print("来文中没有识别到报送时限（no reporting deadline found）")
+        console.print("来文中没有识别到报送时限")
     if accept and proposals:
         if not user:
-            raise Refusal("--accept 需要 --user（记录人）")
+            raise Refusal("接受建议（--accept）时须用 --user 指明记录人")
         circ = circulation_by_id(engine, circulation)
         rows = reporting.add_requirements(engine, circulation, [p.as_spec([circ.org]) for p in proposals], user, source="proposed")
-        console.print(f"recorded {len(rows)} requirement(s): " + ", ".join(f"#{r.id}" for r in rows))
+        console.print(f"已记录 {len(rows)} 项报送要求：" + "、".join(f"#{r.id}" for r in rows))
 
 
 @deadlines.command("remind")
@@ -109,7 +108,7 @@ def deadlines_remind(now: Annotated[datetime | None, typer.Option(help="the mome
     from gongwen_engine.flows.runtime.reminders import run_reminders
 
     counts = run_reminders(engine_from_env(), now.replace(tzinfo=now.tzinfo or UTC) if now else None)
-    console.print(f"reminders sent: reports {counts['reports']}, work items {counts['work_items']}")
+    console.print(f"已催办：报送 {counts['reports']} 项，待办事项 {counts['work_items']} 项")
 
 
 @deadlines.command("workdays")
@@ -194,7 +193,7 @@ def submit_report(
             raise Refusal(f"报送要求 {requirement} 不是报表，不需要 --table")
         rows = reporting.read_table(table, columns)
     circ = reporting.submit(engine, requirement, org, user, body, rows, policy, period)
-    console.print(f"reporting circulation #{circ} started (leader's sign-off next)")
+    console.print(f"已发起报送流转 #{circ}（下一步：领导签发）")
     if run:
         run_automatic(engine)
 
@@ -217,13 +216,13 @@ def summary(
     result = reporting.summarise(engine, requirement, _day(as_of), period)
     if out:
         written = reporting.write_summary(engine, result, out)
-        console.print(f"summary written: {written.path} ({written.size} bytes)")
+        console.print(f"汇总已写入：{written.path}（{written.size} 字节）")
     if submit:
         if not user:
-            raise Refusal("--submit 需要 --user（报送的秘书）")
+            raise Refusal("上报汇总（--submit）时须用 --user 指明报送的秘书")
         known_policy(engine.config, policy)
         circ = reporting.submit_summary(engine, result, user, policy, to)
-        console.print(f"summary submitted up: reporting circulation #{circ}")
+        console.print(f"汇总已上报：报送流转 #{circ}")
         run_automatic(engine)
     if as_json:
         print_json(result.as_json())
@@ -244,7 +243,7 @@ def stats(
     if as_json:
         print_json({k: [t.as_json() for t in v] for k, v in figures.items()})
         return
-    for group, title in (("by_step", "按环节（step）"), ("by_org", "按单位（organisation）")):
+    for group, title in (("by_step", "按环节"), ("by_org", "按单位")):
         table = Table(title, "finished", "open", "median (工作日)", "p90 (工作日)", "overdue")
         for t in figures[group]:
             table.add_row(

@@ -33,9 +33,13 @@ def worker(
     from gongwen_engine.flows.runtime.runner import serve
 
     engine = engine_from_env()
-    console.print(f"worker {engine.worker_name} polling every {interval}s (Ctrl-C to stop)")
+    console.print(f"工作进程 {engine.worker_name} 已启动，空闲时每 {interval} 秒查看一次新工作（按 Ctrl-C 停止）")
     reminders = ReminderSchedule(every=reminder_interval)
-    serve(engine, concurrency=concurrency, interval=interval, linger=linger, duties=lambda: reminders.tick(engine), duty_every=reminder_interval, once=once)
+
+    def remind() -> None:
+        reminders.tick(engine)
+
+    serve(engine, concurrency=concurrency, interval=interval, linger=linger, duties=remind, duty_every=reminder_interval, once=once)
 
 
 @group.command()
@@ -43,4 +47,4 @@ def worker(
 def remind() -> None:
     """Send reminders (催办) for overdue work items; each item is reminded once."""
     sent = engine_from_env().send_reminders()
-    console.print(f"reminders sent: {len(sent)}")
+    console.print(f"已催办 {len(sent)} 项")

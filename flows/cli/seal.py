@@ -69,7 +69,7 @@ def verify(
         data = file.read_bytes()
     except (FileNotFoundError, IsADirectoryError):
         raise Refusal(f"文件不存在：{file}（file not found）") from None
-    roots = seals.trust_roots()
+    roots = signing.Keyring(seals).trust_roots()
     for path in trust or []:
         try:
             roots.append(signing.load_certificate(path))

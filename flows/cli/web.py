@@ -41,8 +41,10 @@ def serve(
 
     web_app = create_app(Settings(), run_steps=run, poll_seconds=poll, https_only=https_only)
     if not web_app.state.web.passwords:
-        raise Refusal("没有可登录的账号：配置目录中缺少 passwords.yaml（run `gongwen passwords --demo` or `gongwen passwords --user ID`）")
-    console.print(f"gongwen web workplace on http://{host}:{port}  (automatic steps: {'this process' if run else 'gongwen worker'})")
+        raise Refusal(
+            "没有可登录的账号：配置目录中缺少 passwords.yaml。请运行 gongwen passwords --demo（全部演示账号）或 gongwen passwords --user ID（某个用户）"
+        )
+    console.print(f"网上办公已启动：http://{host}:{port}（自动步骤由{'本进程' if run else ' gongwen worker '}办理）")
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the handler it
     # found: with Python's default the process died there, before its exit handlers, and the
     # embedded Prefect server the steps had started stayed running. Ours exits through them.
@@ -68,7 +70,7 @@ def passwords(
         hashes[user_id] = hash_password(DEMO_PASSWORD)
     for user_id in user or []:
         if user_id not in config.users:
-            raise Refusal(f"未知用户 '{user_id}'（unknown user; see {config.directory / 'users.yaml'}）")
+            raise Refusal(f"未知用户 '{user_id}'（用户见 {config.directory / 'users.yaml'}）")
         first, second = getpass.getpass(f"{user_id} 的新密码: "), getpass.getpass("再输入一次: ")
         if first != second or len(first) < 8:
             raise Refusal("两次输入不一致，或密码少于 8 个字符；未作修改")
@@ -76,4 +78,4 @@ def passwords(
     path = write_password_hashes(
         config.directory, hashes, DEMO_HEADER if demo else "Sign-in passwords of the web workplace: argon2id hashes (gongwen passwords --user ID)."
     )
-    console.print(f"{len(hashes)} password hash(es) → {path}")
+    console.print(f"已写入 {len(hashes)} 个账号的密码摘要 → {path}")

@@ -36,7 +36,8 @@ DATABASE_DOWN_HINT = "请稍候片刻后刷新页面重试；如持续出现，�
 UPLOAD_SLACK = 1024 * 1024  # form fields and multipart framing around the file
 SECURITY_HEADERS = {
     # No scripts at all; inline styles for the document's computed indents.
-    "Content-Security-Policy": "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",

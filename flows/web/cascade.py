@@ -68,13 +68,15 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
     for item in items:
         if item.status == "open":
             open_items.setdefault(item.circulation_id, []).append(item)
-    by_parent: dict[int, list[Circulation]] = {}
+    by_parent: dict[int | None, list[Circulation]] = {}  # circs[1:] all have a parent
     for circ in circs[1:]:
         by_parent.setdefault(circ.parent_id, []).append(circ)
 
     def node(circ: Circulation) -> CascadeNode:
+        assert circ.id is not None  # read from the database
         waiting = open_items.get(circ.id, [])
-        n = CascadeNode(engine.config.org(circ.org), _state(circ, done_kinds, archived), circ.id, numbers.get(circ.document_id))
+        number = numbers.get(circ.document_id) if circ.document_id is not None else None
+        n = CascadeNode(engine.config.org(circ.org), _state(circ, done_kinds, archived), circ.id, number)
         if n.state == "waiting":
             n.waiting_for = _waiting_for(engine, circ, waiting)
         dues = [i.due_at for i in waiting if i.due_at]

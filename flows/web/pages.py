@@ -106,8 +106,9 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return HTMLResponse(html, status_code=status_code)
 
 
-def audit(web: Web, actor: str, action: str, circ: Circulation | None = None, document_id: int | None = None, **detail: Any) -> None:
-    """An audit event of the web workplace (sign-in, download, search, refusal)."""
+def audit(web: Web, actor: str, action: str, circ: Circulation | None = None, document_id: int | None = None, /, **detail: Any) -> None:
+    """An audit event of the web workplace (sign-in, download, search, refusal); ``detail`` never
+    fills ``circ`` or ``document_id`` (positional only), whatever its keys."""
     record_event(web.engine, actor, action, circ, document_id, **detail)
 
 

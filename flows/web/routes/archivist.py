@@ -48,7 +48,8 @@ def search_page(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
     who = _archivist(web, user)
     params = {k: (request.query_params.get(k) or "").strip() for k in SEARCH_FIELDS}
-    hits, asked, errors = [], any(params.values()), []
+    hits, asked = [], any(params.values())
+    errors: list[str] = []
     query = _query(who, params, errors)
     if asked and not errors:
         hits = search_archive(web.engine, who, query, **{k: v for k, v in params.items() if v})

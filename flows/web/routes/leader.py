@@ -46,9 +46,13 @@ def inbox(request: Request, user: User = CurrentUser) -> HTMLResponse:
 
 def _for_whom(web: Web, user: User) -> dict[int, str]:
     """Item id -> who it is for, in words: a person, or a role (本单位领导均可办理)."""
-    labels = {}
+    labels: dict[int, str] = {}
     for item in actionable_items(web.engine, user.id):
-        labels[item.id] = web.person(item.assignee) if item.assignee else f"{ROLE_NAMES[Role(item.role)]}（任一人均可办理）"
+        assert item.id is not None  # read from the database
+        if item.assignee:
+            labels[item.id] = web.person(item.assignee)
+        elif item.role:  # an item for a role (slot role:<role>)
+            labels[item.id] = f"{ROLE_NAMES[Role(item.role)]}（任一人均可办理）"
     return labels
 
 
@@ -78,10 +82,10 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
         authorize(web.engine.config, user, Action.view_circulation, Org(circ.org, f"待办事项 {item_id}"))
     step = web.engine.flow(circ.flow).step(item.step)
     printed = render_html(view.parts) if doc else None
-    drafts = versions(web.engine, circ.id)
-    diff = version_diff(web.engine, circ.id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
+    drafts = versions(web.engine, item.circulation_id)
+    diff = version_diff(web.engine, item.circulation_id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
     revisable = actionable and step.by == REVISABLE_BY and doc is not None and doc.id == circ.document_id and not doc.doc_number
-    same_role = [u for u in web.engine.config.users_with(circ.org, step.by) if u.id != user.id]
+    same_role = [u for u in web.engine.config.users_with(circ.org, step.by) if u.id != user.id] if step.by else []  # an automatic step has no people
     return render(
         request,
         "item.html.j2",
@@ -95,7 +99,7 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
         outcomes=[(o, web.engine.flow(circ.flow).outcome_label(o)) for o in step.targets],
         revisable=revisable,
         same_role=same_role,
-        timeline=timeline(web.engine, circ.id),
+        timeline=timeline(web.engine, item.circulation_id),
         diff=diff,
         drafts=drafts,
         overdue=bool(item.due_at and aware(item.due_at) < utcnow()),

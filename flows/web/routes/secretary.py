@@ -25,10 +25,9 @@ from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules import doc_kinds
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
-from gongwen_engine.models.tables import Circulation, utcnow
+from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, utcnow
 
 router = APIRouter()
-STATUS_WORDS = {"ready": "待系统办理", "running": "系统办理中", "waiting": "待办理", "done": "已办结", "failed": "出错"}
 
 
 def launch_flows(web: Web) -> list[tuple[str, str]]:
@@ -55,7 +54,7 @@ def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
             "sender": (row.received.issuer_short_name or web.org_name(row.received.org)) if row.received else "",
             "received_number": row.received.doc_number if row.received else None,
             "step": web.engine.flow(row.circ.flow).step(row.circ.step).title if row.circ.step else "",
-            "status": STATUS_WORDS.get(row.circ.status, row.circ.status),
+            "status": CIRCULATION_STATUS_WORDS.get(row.circ.status, row.circ.status),
             "overdue": any(i.due_at and _past(i.due_at) for i in row.waiting),
         }
         for row in org_overview(web.engine, user.org)
@@ -79,9 +78,9 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
     circ = visible_circulation(web, user, circulation_id)
     view = circulation_view(web.engine, circ)
     doc, files, parent = view.doc, view.files, view.parent
-    tree = cascade(web.engine, circ.id)
-    drafts = versions(web.engine, circ.id)
-    diff = version_diff(web.engine, circ.id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
+    tree = cascade(web.engine, circulation_id)
+    drafts = versions(web.engine, circulation_id)
+    diff = version_diff(web.engine, circulation_id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
     return render(
         request,
         "circulation.html.j2",
@@ -91,11 +90,11 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
         files=files,
         FILE_ROLES=FILE_ROLES,
         flow=web.engine.flow(circ.flow),
-        status=STATUS_WORDS.get(circ.status, circ.status),
+        status=CIRCULATION_STATUS_WORDS.get(circ.status, circ.status),
         tree=tree,
         counts=count_states(tree),
         STATES=STATES,
-        timeline=timeline(web.engine, circ.id),
+        timeline=timeline(web.engine, circulation_id),
         drafts=drafts,
         diff=diff,
         parent=parent if parent and allowed(web.engine.config, user, Action.view_circulation, Org(parent.org)) else None,
@@ -107,11 +106,11 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
 def circulation_file(request: Request, circulation_id: RowId, role: str, user: User = CurrentUser) -> Response:
     web = web_of(request)
     circ = visible_circulation(web, user, circulation_id, Action.download)
-    row = find_circulation_file(web.engine, circ.id, role)
+    row = find_circulation_file(web.engine, circulation_id, role)
     if row is None:
-        raise WebError(404, f"流转 {circ.id} 没有“{FILE_ROLES.get(role, role)}”文件。")
-    name = f"{FILE_ROLES.get(role, role).split('（')[0]}-{circ.id}{Path(row.file).suffix}"
-    return stored_file_response(web, user, row.file, name, circ.document_id or circ.received_id, circulation=circ.id, role=role)
+        raise WebError(404, f"流转 {circulation_id} 没有“{FILE_ROLES.get(role, role)}”文件。")
+    name = f"{FILE_ROLES.get(role, role).split('（')[0]}-{circulation_id}{Path(row.file).suffix}"
+    return stored_file_response(web, user, row.file, name, circ.document_id or circ.received_id, circulation=circulation_id, role=role)
 
 
 @router.get("/documents/{document_id}/docx")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.loader import Config
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
@@ -57,7 +57,7 @@ class Report:
 
 
 def four_properties(session: Session, storage: Path, config: Config, fonds: str, year: int) -> Report:
-    items = list(session.exec(select(ArchiveItem).where(ArchiveItem.fonds == fonds, ArchiveItem.year == year).order_by(ArchiveItem.id)))
+    items = list(session.exec(select(ArchiveItem).where(ArchiveItem.fonds == fonds, ArchiveItem.year == year).order_by(col(ArchiveItem.id))))
     files = [(i, f) for i in items for f in i.filed_files()]
     return Report(
         fonds,
@@ -217,7 +217,7 @@ def _access_rules(config: Config, fonds: str) -> Check:
 def _filing_recorded(session: Session, items: list[ArchiveItem]) -> Check:
     circulations = [i.circulation_id for i in items if i.circulation_id is not None]
     recorded = (
-        set(session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "archived", AuditEvent.circulation_id.in_(circulations))).all())
+        set(session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "archived", col(AuditEvent.circulation_id).in_(circulations))).all())
         if circulations
         else set()
     )

@@ -181,7 +181,7 @@ def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tu
             raise Refusal(f"归档失败：{source.file} 与登记时的摘要不符，文件在登记后被改动（sha256 mismatch; re-render or re-register it）")
         loaded.append((source, data, path, sha256))
     counts = pages_with_text([(path, sha256) for _, _, path, sha256 in loaded])
-    return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts)]
+    return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts, strict=True)]  # a count per file
 
 
 def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[FiledFile], str]:

@@ -64,10 +64,10 @@ def write_catalogue(
     document.add_page_break()
     table = document.add_table(rows=1, cols=len(CATALOGUE_COLUMNS))
     table.style = "Table Grid"
-    for cell, name in zip(table.rows[0].cells, CATALOGUE_COLUMNS):
+    for cell, name in zip(table.rows[0].cells, CATALOGUE_COLUMNS, strict=True):  # a column per name
         cell.text = name
     for row in rows:
-        for cell, name in zip(table.add_row().cells, CATALOGUE_COLUMNS):
+        for cell, name in zip(table.add_row().cells, CATALOGUE_COLUMNS, strict=True):
             cell.text = str(row[name])
     docx_path = out / f"{stem}.docx"
     document.save(str(docx_path))  # python-docx declares str | IO[bytes]

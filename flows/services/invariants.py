@@ -3,9 +3,10 @@ raced: one function (``check_invariants``) used by ``gongwen check-invariants``,
 campaigns (``benchmarks/crash_campaign.py``) and the tests.
 
 * **documents**: every numbered document has exactly one number row and its file with the
-  recorded digest, and so has every file a circulation recorded (records, sealed PDFs); with an expected chain (``root``), every organisation below the root that
-  has subordinates issued exactly one forwarding notice, the root exactly one notice, and every
-  organisation of the tree has exactly one circulation of the chain;
+  recorded digest, and so has every file a circulation recorded (records, sealed PDFs); with an
+  expected chain (``root``), every organisation below the root that has subordinates issued
+  exactly one forwarding notice, the root exactly one notice, and every organisation of the
+  tree has exactly one circulation of the chain;
 * **numbers**: per sequence and year (发文字号 per prefix, 收文登记号 per organisation, archive
   item numbers per class) the serials run from the first one without a gap or a duplicate and
   the counter stands at the last one; a voided number keeps its reason;
@@ -252,7 +253,7 @@ def _numbers(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
         if not n.voided and n.document_id is None:
             report.add("number_unassigned", n.doc_number, "allocated, not voided, attached to no document")
     prefixes = {p for o in engine.config.organisations.values() for p in o.prefixes}
-    for (prefix, year), last in rows.counters.items():
+    for prefix, year in rows.counters:
         if prefix in prefixes and (prefix, year) not in by_sequence:
             by_sequence[(prefix, year)] = []  # a counter moved with no number recorded: every serial is a gap
     for (prefix, year), serials in sorted(by_sequence.items()):
@@ -381,7 +382,7 @@ def _follows_flow(report: InvariantReport, where: str, flow, trail: list[AuditEv
     if trail[0].step != flow.start:
         report.add("audit_trail_start", where, f"first audited step {trail[0].step}, the flow starts at {flow.start}")
     expected_next: str | None = None
-    for prev, event in zip([None, *trail], trail):
+    for prev, event in zip([None, *trail], trail, strict=False):  # each event with the one before it (None first)
         if prev is not None and event.step != prev.step and event.step != expected_next:
             report.add("audit_trail_order", where, f"{prev.step} ({prev.detail.get('outcome')}) is followed by {event.step}, expected {expected_next}")
             return

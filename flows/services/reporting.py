@@ -407,7 +407,8 @@ def read_table(path: Path, columns: list[str]) -> list[dict[str, Any]]:
     for line, record in enumerate(records[1:], start=2):
         if not any(c.strip() for c in record):
             continue
-        rows.append({"unit": record[0].strip(), "values": {c: _number(path, line, c, v) for c, v in zip(columns, record[1:] + [""] * len(columns))}})
+        cells = record[1:] + [""] * len(columns)  # a short row padded with blanks: zip stops at the last column
+        rows.append({"unit": record[0].strip(), "values": {c: _number(path, line, c, v) for c, v in zip(columns, cells, strict=False)}})
     return validate_rows(rows, columns, str(path))
 
 

@@ -211,7 +211,8 @@ async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done
                 continue
             busy += 1
             try:
-                ids = [c.id for c in claimed if c.id is not None]  # claimed rows are saved: every one has its id
+                ids = [c.id for c in claimed if c.id is not None]
+                assert len(ids) == len(claimed)  # claimed rows are read from the database: every one has its id
                 await advance_batch.with_options(task_run_name=batch_name(engine, claimed))(ids)
             finally:
                 busy -= 1

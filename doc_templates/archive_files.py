@@ -13,6 +13,7 @@ estimated from the GB/T 9704 grid (22 lines of 28 characters) and marked
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import re
 import shutil
@@ -49,7 +50,8 @@ def sm3_hex(data: bytes) -> str:
     """SM3 (GB/T 32905): OpenSSL's through hashlib where it has it, else gmssl's pure Python (~270 KB/s)."""
     if "sm3" in hashlib.algorithms_available:
         return hashlib.new("sm3", data).hexdigest()
-    return sm3.sm3_hash(gm_func.bytes_to_list(data))
+    digest: str = sm3.sm3_hash(gm_func.bytes_to_list(data))  # gmssl ships no type information
+    return digest
 
 
 def digests(data: bytes) -> Digests:
@@ -60,7 +62,7 @@ def file_format(data: bytes, name: str) -> str:
     """The format the bytes really are (docx / pdf / ofd / txt), or 'unknown'."""
     if data[:4] == b"PK\x03\x04":
         try:
-            with zipfile.ZipFile(_bytes_io(data)) as z:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
                 names = set(z.namelist())
         except zipfile.BadZipFile:
             return "unknown"
@@ -74,12 +76,6 @@ def file_format(data: bytes, name: str) -> str:
     if name.endswith(".txt"):
         return "txt"
     return "unknown"
-
-
-def _bytes_io(data: bytes):
-    import io
-
-    return io.BytesIO(data)
 
 
 # ---- the archive stamp ------------------------------------------------------------------------------
@@ -121,8 +117,8 @@ def _escape(text: str) -> str:
 def stamp_docx(data: bytes, stamp: ArchiveStamp) -> bytes:
     """The .docx with the archive stamp as the first element of its body (the first page's top).
     Other parts are copied unchanged, entry by entry, with their original zip metadata."""
-    out = _bytes_io(b"")
-    with zipfile.ZipFile(_bytes_io(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    out = io.BytesIO(b"")
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             body = src.read(info.filename)
             if info.filename == DOCUMENT_XML:
@@ -147,7 +143,7 @@ def read_stamp(data: bytes) -> tuple[tuple[str, ...], ...] | None:
 
 
 def _document_root(data: bytes) -> etree._Element:
-    with zipfile.ZipFile(_bytes_io(data)) as z:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
         return etree.fromstring(z.read(DOCUMENT_XML))
 
 

@@ -130,7 +130,7 @@ def _write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def _key_pem(key: Any) -> bytes:
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
@@ -319,7 +319,8 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, re
     signer = signers.SimpleSigner(
         signing_cert=_asn1_cert(identity.certificate),
         signing_key=asn1_keys.PrivateKeyInfo.load(der_key),
-        cert_registry=SimpleCertificateStore.from_certs([_asn1_cert(c) for c in identity.chain]),
+        # pyhanko_certvalidator leaves SimpleCertificateStore.from_certs (and the class's __init__) unannotated.
+        cert_registry=SimpleCertificateStore.from_certs([_asn1_cert(c) for c in identity.chain]),  # type: ignore[no-untyped-call]
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     style = None
@@ -328,7 +329,7 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, re
         spec = fields.SigFieldSpec(SIGNATURE_FIELD, on_page=seal.page, box=seal.box)  # type: ignore[arg-type]
         fields.append_signature_field(writer, spec)
         image = Image.open(io.BytesIO(seal.png))
-        centred = layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins.uniform(0))
+        centred = layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins(0, 0, 0, 0))
         style = StaticStampStyle(background=PdfImage(image), background_opacity=1.0, border_width=0, background_layout=centred)
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,

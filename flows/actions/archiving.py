@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
@@ -94,6 +94,7 @@ def archive(ctx: StepContext) -> None:
 def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     """归档: one item per circulation (once), or nothing when the schedule says 不归档."""
     circ = ctx.circulation
+    assert circ.id is not None  # the engine runs steps of saved circulations
     existing = ctx.session.exec(select(ArchiveItem).where(ArchiveItem.circulation_id == circ.id)).first()
     if existing:
         return existing
@@ -151,7 +152,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     filed, body = write_filed_copies(ctx.engine.storage, item, measured)
     item.files = [f.model_dump() for f in filed]
     remove_leftovers(ctx.engine.storage, item)
-    item.pages = sum(f.pages for f in filed)
+    item.pages = sum(pages for _, _, pages, _ in measured)
     item.note = "页数为估算（未装 LibreOffice）" if any(f.pages_method == "estimate" for f in filed) else None
     ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f.file for f in filed])
     ctx.session.flush()
@@ -180,7 +181,7 @@ def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tu
             raise Refusal(f"归档失败：{source.file} 与登记时的摘要不符，文件在登记后被改动（sha256 mismatch; re-render or re-register it）")
         loaded.append((source, data, path, sha256))
     counts = pages_with_text([(path, sha256) for _, _, path, sha256 in loaded])
-    return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts)]
+    return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts, strict=True)]  # a count per file
 
 
 def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[FiledFile], str]:
@@ -244,7 +245,7 @@ def _first_docx(measured: list) -> int:
 
 def process_history(session: Session, circulation_id: int) -> list[dict[str, Any]]:
     """处理过程: the circulation's audit trail, oldest first, as plain data."""
-    events = session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circulation_id).order_by(AuditEvent.id)).all()
+    events = session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circulation_id).order_by(col(AuditEvent.id))).all()
     return [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "step": e.step, "detail": e.detail} for e in events]
 
 
@@ -295,7 +296,11 @@ def items_of(session: Session, fonds: str | None, year: int | None = None, reten
         stmt = stmt.where(ArchiveItem.year == year)
     if retention:
         stmt = stmt.where(ArchiveItem.retention == retention)
-    return list(session.exec(stmt.order_by(ArchiveItem.fonds, ArchiveItem.year, ArchiveItem.retention, ArchiveItem.dept_code, ArchiveItem.item_no)))
+    return list(
+        session.exec(
+            stmt.order_by(col(ArchiveItem.fonds), col(ArchiveItem.year), col(ArchiveItem.retention), col(ArchiveItem.dept_code), col(ArchiveItem.item_no))
+        )
+    )
 
 
 # ---- fixity ---------------------------------------------------------------------------------------------
@@ -325,7 +330,7 @@ def hold_archive_files(session: Session, exclusive: bool) -> bool:
     if not db.is_postgres(session.get_bind()):
         return False
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    session.exec(text(f"SELECT {function}(:key)").bindparams(key=ARCHIVE_FILES_LOCK))
+    session.execute(text(f"SELECT {function}(:key)"), {"key": ARCHIVE_FILES_LOCK})
     return True
 
 

@@ -15,6 +15,7 @@ def distribute(ctx: StepContext) -> None:
     ``recipients.delivery_targets``); each delivery starts the recipient's flow."""
     circ = ctx.circulation
     doc = ctx.document(circ.document_id)
+    assert doc.id is not None  # read from the database
     flow = ctx.step.start_flow or circ.flow
     for child in delivery_targets(ctx.config, circ):
         if ctx.session.exec(select(Delivery).where(Delivery.document_id == doc.id, Delivery.recipient == child.code)).first() is None:

@@ -13,6 +13,7 @@ from gongwen_engine.models.tables import Document
 def allocate_number(ctx: StepContext) -> None:
     """编号: allocate the next 发文字号 of the issuer's first prefix in the document's year."""
     doc = ctx.document(ctx.circulation.document_id)
+    assert doc.id is not None  # read from the database
     content = content_of(doc)
     prefix = ctx.org.prefixes[0]
     year = content.issued_on.year

@@ -23,6 +23,7 @@ def register(ctx: StepContext) -> None:
     """登记: give the received document an incoming register number (once per organisation)."""
     circ = ctx.circulation
     received = ctx.document(circ.received_id)
+    assert received.id is not None and circ.id is not None  # read from the database
     existing = ctx.session.exec(select(Registration).where(Registration.org == circ.org, Registration.document_id == received.id)).first()
     if existing:
         return

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role
@@ -145,7 +145,8 @@ def send_report_reminders(engine: Engine, now: datetime | None = None) -> list[S
     cal = load_calendar(engine.config.directory)
     sent = []
     with db.transaction(engine.db) as session:
-        for req in session.exec(select(ReportingRequirement).order_by(ReportingRequirement.id)).all():
+        for req in session.exec(select(ReportingRequirement).order_by(col(ReportingRequirement.id))).all():
+            assert req.id is not None  # read from the database
             submitted = {
                 (s.org, s.period)
                 for s in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id, ReportSubmission.status == "submitted"))
@@ -153,7 +154,9 @@ def send_report_reminders(engine: Engine, now: datetime | None = None) -> list[S
             for period in visible_periods(req, today):
                 for unit in req.recipients:
                     due = due_for(session, cal, req, unit, period)
-                    kind = reminder_kind(cal, due, today, unit) if due and (unit, period) not in submitted else None
+                    if not due or (unit, period) in submitted:
+                        continue
+                    kind = reminder_kind(cal, due, today, unit)
                     if kind is None:
                         continue
                     recipient = _person(engine, unit, Role.leader if kind == "escalated" else Role.secretary)

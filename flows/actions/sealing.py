@@ -80,9 +80,14 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
         certificate_sha256=signing.fingerprint(identity.certificate),
         visible=visible is not None,
         page=visible.page + 1 if visible else None,
-        box=tuple(round(v, 1) for v in visible.box) if visible else None,
+        box=_rounded(visible.box) if visible else None,
         specimen=visible is not None and configured_image is None,
     )
+
+
+def _rounded(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = box
+    return round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)
 
 
 def verify_file(path: Path, keyring: signing.Keyring) -> signing.SealCheck:
@@ -130,6 +135,7 @@ def seal(ctx: StepContext) -> None:
     step's transaction: write the signed PDF, record it, audit it. The flow loader puts a printing
     step before every sealing step (flows/engine/definition.py ORDERS)."""
     doc = ctx.document(ctx.circulation.document_id)
+    assert doc.file is not None  # printed by the step the flow loader puts before sealing
     relative = signed_pdf_path(doc.file)
     storage = ctx.engine.storage
     copy = seal_document(storage / doc.file, storage / relative, content_of(doc), ctx.org, keyring(ctx.engine))

@@ -35,7 +35,7 @@ from pathlib import Path
 import anyio
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.doc_templates.archive_files import pages_with_text
@@ -62,14 +62,14 @@ def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
     release_abandoned_claims(engine)  # claims of killed processes of this machine
     claimable = claims.claimable()
     with db.transaction(engine.db) as session:
-        first = select(Circulation).where(claimable).order_by(Circulation.id).limit(1)
+        first = select(Circulation).where(claimable).order_by(col(Circulation.id)).limit(1)
         if db.is_postgres(engine.db):
             first = first.with_for_update(skip_locked=True)
         head = session.exec(first).first()
         if head is None:
             return []
-        same_sender = Circulation.parent_id.is_(None) if head.parent_id is None else Circulation.parent_id == head.parent_id
-        return claims.take(session, select(Circulation).where(claimable, same_sender).order_by(Circulation.id).limit(limit), engine)
+        same_sender = col(Circulation.parent_id).is_(None) if head.parent_id is None else Circulation.parent_id == head.parent_id
+        return claims.take(session, select(Circulation).where(claimable, same_sender).order_by(col(Circulation.id)).limit(limit), engine)
 
 
 def batch_name(engine: Engine, circulations: list[Circulation]) -> str:
@@ -78,8 +78,9 @@ def batch_name(engine: Engine, circulations: list[Circulation]) -> str:
         return f"{engine.config.org(circulations[0].org).short_name} · 流转"
     orgs = [engine.config.org(c.org) for c in circulations]
     parents = {o.parent for o in orgs}
-    if len(parents) == 1 and None not in parents:
-        return f"{engine.config.org(parents.pop()).short_name} → {len(orgs)} 个下级单位"
+    parent = next(iter(parents)) if len(parents) == 1 else None
+    if parent is not None:
+        return f"{engine.config.org(parent).short_name} → {len(orgs)} 个下级单位"
     return f"{orgs[0].short_name} 等 {len(orgs)} 个单位"
 
 
@@ -141,7 +142,7 @@ def run_with_retries(engine: Engine, circulation_id: int) -> CirculationStatus:
         except Exception as exc:
             if attempt == step.retries:
                 engine.fail(circulation_id, failure_text(circ.step, exc))
-                return "failed"
+                return CirculationStatus.failed
             log.warning("circulation %s step %s failed (%s), retrying", circulation_id, circ.step, exc)
             time.sleep(RETRY_DELAY_S)
     return CirculationStatus.failed
@@ -183,7 +184,7 @@ def unfinished(engine: Engine) -> int:
     """Circulations anywhere that are ready or being run (by any worker)."""
     with Session(engine.db) as session:
         return session.exec(
-            select(func.count()).select_from(Circulation).where(Circulation.status.in_((CirculationStatus.ready, CirculationStatus.running)))
+            select(func.count()).select_from(Circulation).where(col(Circulation.status).in_((CirculationStatus.ready, CirculationStatus.running)))
         ).one()
 
 
@@ -204,13 +205,15 @@ async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done
         while True:
             claimed = await anyio.to_thread.run_sync(claim_batch, engine, batch)
             if not claimed:
-                if busy == 0 and not (until_all_done and await anyio.to_thread.run_sync(unfinished, engine)):
+                if busy == 0 and not (until_all_done and await anyio.to_thread.run_sync(unfinished, engine) > 0):
                     return
                 await asyncio.sleep(0.05)
                 continue
             busy += 1
             try:
-                await advance_batch.with_options(task_run_name=batch_name(engine, claimed))([c.id for c in claimed])
+                ids = [c.id for c in claimed if c.id is not None]
+                assert len(ids) == len(claimed)  # claimed rows are read from the database: every one has its id
+                await advance_batch.with_options(task_run_name=batch_name(engine, claimed))(ids)
             finally:
                 busy -= 1
 

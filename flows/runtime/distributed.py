@@ -26,12 +26,13 @@ import logging
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ async def run_across_workers(deployment: str, runs: int, timeout_s: float = 3600
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     ids: list[UUID] = []
-    last: dict[UUID, Any] = {}
+    last: dict[UUID, FlowRun] = {}
     progress, moved_at = -1, loop.time()
     while True:
         try:
@@ -109,14 +110,14 @@ async def run_across_workers(deployment: str, runs: int, timeout_s: float = 3600
                     if engine is not None:
                         done_steps, left = work_left(engine)
                         if left == 0:
-                            return {r.name: (r.state.type.value if r.state else "?") for r in last.values()}
+                            return {r.name: _state_name(r) for r in last.values()}
                         if done_steps != progress:
                             progress, moved_at = done_steps, loop.time()
                     states = {fid: await client.read_flow_run(fid) for fid in ids}
                     last.update(states)
                     ended = all(r.state and r.state.type.value in FINAL for r in states.values())
                     if ended and engine is None and ids:
-                        return {r.name: r.state.type.value for r in states.values()}
+                        return {r.name: _state_name(r) for r in states.values()}
                     if not ids or ended or (engine is not None and loop.time() - moved_at > stall_s):
                         if ids:
                             log.warning(
@@ -137,15 +138,19 @@ async def run_across_workers(deployment: str, runs: int, timeout_s: float = 3600
             await asyncio.sleep(2)
 
 
+def _state_name(run: FlowRun) -> str:
+    return run.state.type.value if run.state else "?"
+
+
 def work_left(engine: Engine) -> tuple[int, int]:
     """(steps done so far, circulations ready or running) in the application database."""
-    from sqlmodel import Session, func, select
+    from sqlmodel import Session, col, func, select
 
     from gongwen_engine.models.tables import Circulation, CirculationStatus, WorkItem, WorkItemStatus
 
     with Session(engine.db) as session:
         done = session.exec(select(func.count()).select_from(WorkItem).where(WorkItem.status == WorkItemStatus.done)).one()
         left = session.exec(
-            select(func.count()).select_from(Circulation).where(Circulation.status.in_((CirculationStatus.ready, CirculationStatus.running)))
+            select(func.count()).select_from(Circulation).where(col(Circulation.status).in_((CirculationStatus.ready, CirculationStatus.running)))
         ).one()
     return done, left

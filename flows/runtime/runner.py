@@ -84,7 +84,7 @@ async def advance(engine: Engine, circulation_id: int, max_steps: int | None = N
             await run_step.with_options(retries=step.retries, retry_delay_seconds=RETRY_DELAY_S, task_run_name=name)(circulation_id, circ.step)
         except Exception as exc:
             await anyio.to_thread.run_sync(engine.fail, circulation_id, failure_text(circ.step, exc))
-            return "failed"
+            return CirculationStatus.failed
     return (await anyio.to_thread.run_sync(read, engine.db, get_circulation, circulation_id)).status
 
 
@@ -134,19 +134,21 @@ async def dispatch(
                 else:
                     await anyio.to_thread.run_sync(signal.wait, max(0.01, min(poll, linger - idle)))
                 continue
-            pressing = engine.flow(claimed[0].flow).step(claimed[0].step).priority > 0
+            circ = claimed[0]
+            assert circ.id is not None and circ.step is not None  # claimed: saved, and ready at a step
+            pressing = engine.flow(circ.flow).step(circ.step).priority > 0
             busy, urgent = busy + 1, urgent + pressing
             if urgent:
                 calm.clear()
-            in_hand.add(claimed[0].id)
+            in_hand.add(circ.id)
             try:
                 # a routine step, then claim again (the most urgent step first); urgent steps in one go
-                await advance(engine, claimed[0].id, max_steps=None if pressing else 1, while_urgent=pressing)
+                await advance(engine, circ.id, max_steps=None if pressing else 1, while_urgent=pressing)
             finally:
                 busy, urgent = busy - 1, urgent - pressing
                 if not urgent:
                     calm.set()
-                in_hand.discard(claimed[0].id)
+                in_hand.discard(circ.id)
                 last_work = time.monotonic()
             if on_progress:
                 on_progress()

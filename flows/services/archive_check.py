@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.loader import Config
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
@@ -57,7 +57,7 @@ class Report:
 
 
 def four_properties(session: Session, storage: Path, config: Config, fonds: str, year: int) -> Report:
-    items = list(session.exec(select(ArchiveItem).where(ArchiveItem.fonds == fonds, ArchiveItem.year == year).order_by(ArchiveItem.id)))
+    items = list(session.exec(select(ArchiveItem).where(ArchiveItem.fonds == fonds, ArchiveItem.year == year).order_by(col(ArchiveItem.id))))
     files = [(i, f) for i in items for f in i.filed_files()]
     return Report(
         fonds,
@@ -113,7 +113,7 @@ def _present(storage: Path, files: list, missing_to: Check | None = None):
 def _files_match_metadata(storage: Path, files: list) -> Check:
     c = Check("authenticity", "file name, size and format match the metadata", f"{len(files)} files")
     for item, f, path, data in _present(storage, files, c):
-        if not path.parent.name == item.archive_code:
+        if path.parent.name != item.archive_code:
             c.failures.append(f"{item.archive_code}: {f.file} is not in the item's folder")
         if len(data) != f.size:
             c.failures.append(f"{item.archive_code}: {f.file} size {len(data)} ≠ {f.size}")
@@ -150,10 +150,9 @@ def _totals_match(storage: Path, items: list[ArchiveItem]) -> Check:
     )
     if on_disk != recorded:
         c.failures.append(f"bytes on disk {on_disk} ≠ recorded {recorded}")
-    if folders != {i.archive_code for i in items}:
-        c.failures.append(
-            f"item folders without an item: {sorted(folders - {i.archive_code for i in items})}; items without a folder: {sorted({i.archive_code for i in items} - folders)}"
-        )
+    codes = {i.archive_code for i in items}
+    if folders != codes:
+        c.failures.append(f"item folders without an item: {sorted(folders - codes)}; items without a folder: {sorted(codes - folders)}")
     return c
 
 
@@ -193,9 +192,8 @@ def _files_open(storage: Path, files: list) -> Check:
             if f.format == "docx":
                 if not docx_paragraphs(data):
                     c.failures.append(f"{item.archive_code}: {f.file} has no text")
-            elif f.format == "pdf":
-                if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
-                    c.failures.append(f"{item.archive_code}: {f.file} is not a complete PDF")
+            elif f.format == "pdf" and (not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]):
+                c.failures.append(f"{item.archive_code}: {f.file} is not a complete PDF")
         except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError) as exc:
             c.failures.append(f"{item.archive_code}: {f.file} does not open: {exc}")
     return c
@@ -217,7 +215,7 @@ def _access_rules(config: Config, fonds: str) -> Check:
 def _filing_recorded(session: Session, items: list[ArchiveItem]) -> Check:
     circulations = [i.circulation_id for i in items if i.circulation_id is not None]
     recorded = (
-        set(session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "archived", AuditEvent.circulation_id.in_(circulations))).all())
+        set(session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "archived", col(AuditEvent.circulation_id).in_(circulations))).all())
         if circulations
         else set()
     )

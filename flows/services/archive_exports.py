@@ -16,10 +16,11 @@ from docx.enum.section import WD_ORIENT
 from docx.shared import Mm, Pt
 from openpyxl import Workbook
 from sqlalchemy import event
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
+from gongwen_engine.config.schema import Retention
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.actions.archiving import CATALOGUE_COLUMNS, catalogue_rows, item_folder
@@ -32,8 +33,12 @@ PACKAGE_MANIFEST = "package.json"
 ITEM_METADATA = "metadata.json"
 
 
+def _retention_label(retention: str) -> str:
+    return RETENTION_LABELS[Retention(retention)]
+
+
 def catalogue_title(fonds: str, year: int, retention: str | None) -> str:
-    label = f" {RETENTION_LABELS[retention]}" if retention else ""  # type: ignore[index]
+    label = f" {_retention_label(retention)}" if retention else ""
     return f"归档文件目录（全宗号 {fonds} · {year}年度{label}）"
 
 
@@ -54,18 +59,18 @@ def write_catalogue(
     cover = document.add_paragraph()
     cover.add_run("归档文件目录").font.size = Pt(26)
     document.add_paragraph(
-        f"全宗号：{fonds}    年度：{year}" + (f"    保管期限：{RETENTION_LABELS[retention]}" if retention else "") + f"    件数：{len(rows)}"
-    )  # type: ignore[index]
+        f"全宗号：{fonds}    年度：{year}" + (f"    保管期限：{_retention_label(retention)}" if retention else "") + f"    件数：{len(rows)}"
+    )
     document.add_page_break()
     table = document.add_table(rows=1, cols=len(CATALOGUE_COLUMNS))
     table.style = "Table Grid"
-    for cell, name in zip(table.rows[0].cells, CATALOGUE_COLUMNS):
+    for cell, name in zip(table.rows[0].cells, CATALOGUE_COLUMNS, strict=True):  # a column per name
         cell.text = name
     for row in rows:
-        for cell, name in zip(table.add_row().cells, CATALOGUE_COLUMNS):
+        for cell, name in zip(table.add_row().cells, CATALOGUE_COLUMNS, strict=True):
             cell.text = str(row[name])
     docx_path = out / f"{stem}.docx"
-    document.save(docx_path)
+    document.save(str(docx_path))  # python-docx declares str | IO[bytes]
     book = Workbook()
     sheet = book.active
     sheet.title = str(year)
@@ -185,7 +190,7 @@ def import_package(session: Session, storage: Path, config: Config, package: Pat
         raise PackageError(package, str(exc)) from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:  # CRC, truncation, compression
         raise PackageError(package, f"zip 内容损坏或无法解压（{exc}）") from None
-    taken = session.exec(select(ArchiveItem.archive_code).where(ArchiveItem.archive_code.in_(manifest["档号"]))).all()
+    taken = session.exec(select(ArchiveItem.archive_code).where(col(ArchiveItem.archive_code).in_(manifest["档号"]))).all()
     if taken:
         raise Refusal(f"档号已存在，未导入任何文件：{'、'.join(taken[:5])}（these items are in the database already）")
     targets = {(meta["档号"], name): _target(storage, meta, name) for meta, files in staged for name in files}
@@ -321,7 +326,7 @@ def _archive_code(code: Any) -> Any:
         raise _Refused(str(exc)) from None
 
 
-FILE_FIELDS = {
+FILE_FIELDS: dict[str, type | tuple[type, ...]] = {
     "顺序号": int,
     "角色": str,
     "格式": str,
@@ -332,7 +337,7 @@ FILE_FIELDS = {
     "加盖归档章": bool,
     "固化信息": list,
 }
-ITEM_FIELDS = {
+ITEM_FIELDS: dict[str, type | tuple[type, ...]] = {
     "档号": str,
     "题名": str,
     "文件编号": (str, type(None)),

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
 from ruamel.yaml import YAML
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import FILES, PACKAGED_CONFIG_DIR
@@ -136,7 +137,8 @@ def cascade_settings(out: Path, record: RunRecord) -> Settings:
         raise Refusal(f"配置目录 {folder} 中没有 organisations.yaml（--config 应指向含组织机构、用户、策略等文件的目录，如 config/national）")
     if record.provinces:
         folder = subtree_config(out / ".gongwen" / "config", list(record.provinces), folder)
-    return Settings(home=out / ".gongwen", storage=out, config_dir=folder, database_url=os.environ.get("GONGWEN_DATABASE_URL") or None)
+    url = os.environ.get("GONGWEN_DATABASE_URL")
+    return Settings(home=out / ".gongwen", storage=out, config_dir=folder, database_url=SecretStr(url) if url else None)
 
 
 @dataclass
@@ -156,8 +158,8 @@ def launched_notice(engine: Engine, root: str) -> int | None:
     with Session(engine.db) as session:
         stmt = (
             select(Circulation.id)
-            .where(Circulation.org == root, Circulation.parent_id.is_(None), Circulation.flow == NOTICE_FLOW, Circulation.policy == NATIONAL_POLICY)
-            .order_by(Circulation.id)
+            .where(Circulation.org == root, col(Circulation.parent_id).is_(None), Circulation.flow == NOTICE_FLOW, Circulation.policy == NATIONAL_POLICY)
+            .order_by(col(Circulation.id))
         )
         return session.exec(stmt).first()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import User
@@ -99,6 +99,12 @@ def inbox(engine: Engine, user_id: str, now: datetime | None = None) -> list[Inb
     entries = []
     for item, circ, doc in open_items(engine, user_id):
         step = engine.flow(circ.flow).step(item.step)
+        assert item.id is not None and circ.id is not None  # read from the database
+        if item.assignee:
+            for_whom = actor_name(engine.config, item.assignee)
+        else:
+            assert step.by is not None  # an open item waits on a human step, which names its role
+            for_whom = f"{step.by.value}（角色）"
         entries.append(
             InboxEntry(
                 item=item.id,
@@ -106,7 +112,7 @@ def inbox(engine: Engine, user_id: str, now: datetime | None = None) -> list[Inb
                 org=engine.config.org(circ.org).short_name,
                 step=item.step,
                 step_title=step.title,
-                for_whom=actor_name(engine.config, item.assignee) if item.assignee else f"{step.by.value}（角色）",
+                for_whom=for_whom,
                 document=doc.title if doc else "",
                 doc_number=doc.doc_number if doc else None,
                 urgency=(doc.content.get("urgency") if doc else None),
@@ -160,9 +166,11 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
     """What happened in a circulation, in words a secretary understands."""
     with Session(engine.db) as session:
         circ = session.get(Circulation, circulation_id)
+        if circ is None:
+            raise Refusal(f"找不到流转 {circulation_id}")
         flow = engine.flow(circ.flow)
         lines = []
-        for ev in session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circulation_id).order_by(AuditEvent.id)):
+        for ev in session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circulation_id).order_by(col(AuditEvent.id))):
             if ev.action.startswith("step:"):
                 step = flow.steps.get(ev.step or "")
                 what = f"{step.title if step else ev.step}：{flow.outcome_label(ev.detail.get('outcome'))}"
@@ -188,7 +196,7 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
 
 def versions(engine: Engine, circulation_id: int) -> list[Document]:
     with Session(engine.db) as session:
-        return list(session.exec(select(Document).where(Document.circulation_id == circulation_id).order_by(Document.version)))
+        return list(session.exec(select(Document).where(Document.circulation_id == circulation_id).order_by(col(Document.version))))
 
 
 def version_diff(engine: Engine, circulation_id: int, old: int, new: int) -> list[str]:

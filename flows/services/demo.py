@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import load_yaml
@@ -51,9 +51,10 @@ def write_manifest(engine: Engine, out: Path) -> Path:
     with Session(engine.db) as session:
         archive_codes = {a.circulation_id: a.archive_code for a in session.exec(select(ArchiveItem))}
         signed = {f.circulation_id: f for f in session.exec(select(CirculationFile).where(CirculationFile.role == "signed_pdf"))}
-        for doc in session.exec(select(Document).where(Document.file.is_not(None)).order_by(Document.id)):
+        for doc in session.exec(select(Document).where(col(Document.file).is_not(None)).order_by(col(Document.id))):
+            assert doc.file is not None  # selected where it is not null
             forwarded = session.get(Document, doc.forwards_id) if doc.forwards_id else None
-            sealed = signed.get(doc.circulation_id)
+            sealed = signed.get(doc.circulation_id) if doc.circulation_id is not None else None
             entries.append(
                 {
                     "org": engine.config.org(doc.org).short_name,
@@ -80,7 +81,7 @@ def summarise(engine: Engine, manifest: Path, seconds: float) -> DemoSummary:
             return session.exec(select(func.count()).select_from(model)).one()
 
         return DemoSummary(
-            documents=session.exec(select(func.count()).select_from(Document).where(Document.file.is_not(None))).one(),
+            documents=session.exec(select(func.count()).select_from(Document).where(col(Document.file).is_not(None))).one(),
             deliveries=count(Delivery),
             registrations=count(Registration),
             archive_items=count(ArchiveItem),

@@ -27,7 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role
@@ -237,7 +237,9 @@ def receive_file(
                 session.add(doc)
                 session.flush()
             written = _store(engine.storage / relative, data)
+            assert doc.id is not None  # flushed or read from the database
             circ = engine.start_for_recipient(session, OutsideSender(policy), org, doc.id, flow)
+            assert circ.id is not None  # start_for_recipient flushes the circulation it starts
             session.add(CirculationFile(circulation_id=circ.id, role=RECEIVED_ROLE, file=relative, sha256=digest, size=len(data)))
             engine.audit(
                 session,
@@ -374,20 +376,22 @@ def _refuse_duplicates(session: Session, engine: Engine, org: str, digest: str, 
     """The same file (digest) or the same issuer and number already received here: say where."""
     same_file = session.exec(
         select(CirculationFile, Circulation)
-        .join(Circulation, Circulation.id == CirculationFile.circulation_id)
+        .join(Circulation, col(Circulation.id) == CirculationFile.circulation_id)
         .where(CirculationFile.sha256 == digest, CirculationFile.role == RECEIVED_ROLE, Circulation.org == org)
     ).first()
     if same_file:
         record, circ = same_file
+        assert circ.id is not None  # read from the database
         raise DuplicateError(
             _where(session, engine, circ, f"文件“{name}”与已收文件完全相同（SHA-256 {digest[:12]}…）", record.file), circ.id, circ.received_id or 0
         )
     doc = _document(session, doc_number)
     if doc is None:
         return
-    circ = session.exec(select(Circulation).where(Circulation.org == org, Circulation.received_id == doc.id)).first()
-    if circ is not None:
-        raise DuplicateError(_where(session, engine, circ, f"文件“{name}”的发文字号 {doc_number} 已经收过", doc.file), circ.id, doc.id)
+    holder = session.exec(select(Circulation).where(Circulation.org == org, Circulation.received_id == doc.id)).first()
+    if holder is not None:
+        assert holder.id is not None and doc.id is not None  # read from the database
+        raise DuplicateError(_where(session, engine, holder, f"文件“{name}”的发文字号 {doc_number} 已经收过", doc.file), holder.id, doc.id)
 
 
 def _where(session: Session, engine: Engine, circ: Circulation, what: str, file: str | None) -> str:

@@ -3,9 +3,10 @@ raced: one function (``check_invariants``) used by ``gongwen check-invariants``,
 campaigns (``benchmarks/crash_campaign.py``) and the tests.
 
 * **documents**: every numbered document has exactly one number row and its file with the
-  recorded digest, and so has every file a circulation recorded (records, sealed PDFs); with an expected chain (``root``), every organisation below the root that
-  has subordinates issued exactly one forwarding notice, the root exactly one notice, and every
-  organisation of the tree has exactly one circulation of the chain;
+  recorded digest, and so has every file a circulation recorded (records, sealed PDFs); with an
+  expected chain (``root``), every organisation below the root that has subordinates issued
+  exactly one forwarding notice, the root exactly one notice, and every organisation of the
+  tree has exactly one circulation of the chain;
 * **numbers**: per sequence and year (发文字号 per prefix, 收文登记号 per organisation, archive
   item numbers per class) the serials run from the first one without a gap or a duplicate and
   the counter stands at the last one; a voided number keeps its reason;
@@ -27,11 +28,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.flows.actions.archiving import verify as archive_verify
 from gongwen_engine.flows.engine.definition import END, StepKind
@@ -108,17 +109,17 @@ class _Rows:
 
 def _load(session: Session) -> _Rows:
     return _Rows(
-        circulations=list(session.exec(select(Circulation).order_by(Circulation.id))),
-        documents=list(session.exec(select(Document).order_by(Document.id))),
-        numbers=list(session.exec(select(IssuedNumber).order_by(IssuedNumber.id))),
+        circulations=list(session.exec(select(Circulation).order_by(col(Circulation.id)))),
+        documents=list(session.exec(select(Document).order_by(col(Document.id)))),
+        numbers=list(session.exec(select(IssuedNumber).order_by(col(IssuedNumber.id)))),
         counters={(c.sequence, c.year): c.last for c in session.exec(select(NumberCounter))},
-        deliveries=list(session.exec(select(Delivery).order_by(Delivery.id))),
-        registrations=list(session.exec(select(Registration).order_by(Registration.id))),
-        items=list(session.exec(select(ArchiveItem).order_by(ArchiveItem.id))),
-        work_items=list(session.exec(select(WorkItem).where(WorkItem.status == WorkItemStatus.done).order_by(WorkItem.id))),
-        files=list(session.exec(select(CirculationFile).order_by(CirculationFile.id))),
-        step_events=list(session.exec(select(AuditEvent).where(AuditEvent.action.startswith(STEP_ACTION)).order_by(AuditEvent.id))),
-        not_filed=set(session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "not_filed")).all()),
+        deliveries=list(session.exec(select(Delivery).order_by(col(Delivery.id)))),
+        registrations=list(session.exec(select(Registration).order_by(col(Registration.id)))),
+        items=list(session.exec(select(ArchiveItem).order_by(col(ArchiveItem.id)))),
+        work_items=list(session.exec(select(WorkItem).where(WorkItem.status == WorkItemStatus.done).order_by(col(WorkItem.id)))),
+        files=list(session.exec(select(CirculationFile).order_by(col(CirculationFile.id)))),
+        step_events=list(session.exec(select(AuditEvent).where(AuditEvent.action.startswith(STEP_ACTION)).order_by(col(AuditEvent.id)))),
+        not_filed={cid for cid in session.exec(select(AuditEvent.circulation_id).where(AuditEvent.action == "not_filed")) if cid is not None},
     )
 
 
@@ -190,6 +191,7 @@ def _documents(report: InvariantReport, rows: _Rows, storage: Path) -> None:
     for doc in rows.documents:
         if not doc.doc_number:
             continue
+        assert doc.id is not None  # read from the database
         mine = numbers_of.get(doc.id, [])
         if doc.circulation_id is None and not mine:  # received from outside (收文): numbered by its sender
             pass
@@ -251,7 +253,7 @@ def _numbers(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
         if not n.voided and n.document_id is None:
             report.add("number_unassigned", n.doc_number, "allocated, not voided, attached to no document")
     prefixes = {p for o in engine.config.organisations.values() for p in o.prefixes}
-    for (prefix, year), last in rows.counters.items():
+    for prefix, year in rows.counters:
         if prefix in prefixes and (prefix, year) not in by_sequence:
             by_sequence[(prefix, year)] = []  # a counter moved with no number recorded: every serial is a gap
     for (prefix, year), serials in sorted(by_sequence.items()):
@@ -261,8 +263,8 @@ def _numbers(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
 # ---- deliveries and registrations ---------------------------------------------------------------
 
 
-def _done_steps(rows: _Rows) -> dict[int, Counter]:
-    done: dict[int, Counter] = defaultdict(Counter)
+def _done_steps(rows: _Rows) -> dict[int, Counter[str]]:
+    done: dict[int, Counter[str]] = defaultdict(Counter)
     for item in rows.work_items:
         done[item.circulation_id][item.step] += 1
     return done
@@ -293,6 +295,7 @@ def _deliveries(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
             report.add("circulation_without_delivery", f"circulation {c.id} ({c.org})", f"no delivery of {_doc_label(docs, c.received_id)}")
     done = _done_kinds(rows, engine)
     for c in rows.circulations:
+        assert c.id is not None  # read from the database
         if StepKind.distribute not in done[c.id] or not c.document_id:
             continue
         chosen = getattr(c, "deliver_to", None)  # the recipients chosen at launch, else every subordinate
@@ -311,6 +314,7 @@ def _registrations(report: InvariantReport, rows: _Rows, engine: Engine) -> None
     registered = {(r.org, r.document_id) for r in rows.registrations}
     done = _done_kinds(rows, engine)
     for c in rows.circulations:
+        assert c.id is not None  # read from the database
         if StepKind.register in done[c.id] and c.received_id and (c.org, c.received_id) not in registered:
             report.add("registration_missing", f"circulation {c.id} ({c.org})", f"registered (step done) but no registration of document {c.received_id}")
     serials: dict[tuple[str, int], list[int]] = defaultdict(list)
@@ -330,6 +334,7 @@ def _archive(report: InvariantReport, rows: _Rows, engine: Engine, checked_files
     filed = {i.circulation_id for i in rows.items}
     done = _done_kinds(rows, engine)
     for c in rows.circulations:
+        assert c.id is not None  # read from the database
         if StepKind.archive in done[c.id] and c.id not in filed and c.id not in rows.not_filed:
             report.add("archive_item_missing", f"circulation {c.id} ({c.org})", "filed (step done) but no archive item and no not_filed record")
     classes: dict[tuple[str, int, str, str], list[int]] = defaultdict(list)
@@ -354,9 +359,10 @@ def _audit(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
             events[e.circulation_id].append(e)
     done = _done_steps(rows)
     for c in rows.circulations:
+        assert c.id is not None  # read from the database
         where = f"circulation {c.id} ({c.org})"
         trail = events.get(c.id, [])
-        recorded = Counter(e.step for e in trail)
+        recorded = Counter(e.step for e in trail if e.step is not None)  # every step: event names its step
         for step in sorted(set(recorded) | set(done[c.id])):
             if recorded[step] < done[c.id][step]:
                 report.add("audit_step_missing", where, f"step {step}: {done[c.id][step]} done, {recorded[step]} audited")
@@ -376,7 +382,7 @@ def _follows_flow(report: InvariantReport, where: str, flow, trail: list[AuditEv
     if trail[0].step != flow.start:
         report.add("audit_trail_start", where, f"first audited step {trail[0].step}, the flow starts at {flow.start}")
     expected_next: str | None = None
-    for prev, event in zip([None, *trail], trail):
+    for prev, event in zip([None, *trail], trail, strict=False):  # each event with the one before it (None first)
         if prev is not None and event.step != prev.step and event.step != expected_next:
             report.add("audit_trail_order", where, f"{prev.step} ({prev.detail.get('outcome')}) is followed by {event.step}, expected {expected_next}")
             return
@@ -438,6 +444,6 @@ def _manifest(report: InvariantReport, rows: _Rows, manifest: Path, storage: Pat
     report.checked["manifest_entries"] = len(entries)
 
 
-def _doc_label(docs: dict[int, Document], doc_id: int | None) -> str:
+def _doc_label(docs: Mapping[int | None, Document], doc_id: int | None) -> str:
     doc = docs.get(doc_id) if doc_id is not None else None
     return (doc.doc_number or f"document {doc.id}") if doc else f"document {doc_id}"

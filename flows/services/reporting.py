@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.yamlsrc import load_yaml
@@ -233,7 +233,7 @@ class Proposal:
     source: str
 
     def as_spec(self, recipients: list[str]) -> RequirementSpec:
-        return RequirementSpec(what=self.what, due=self.due, to=self.to, **{"from": recipients})
+        return RequirementSpec(what=self.what, due=self.due, to=self.to, from_=recipients)
 
 
 def propose(engine: Engine, circulation_id: int) -> list[Proposal]:
@@ -243,8 +243,9 @@ def propose(engine: Engine, circulation_id: int) -> list[Proposal]:
         if circ is None or not circ.received_id:
             raise Refusal(f"流转 {circulation_id} 不是收文流转，没有可识别的来文（not an incoming circulation）")
         doc = session.get(Document, circ.received_id)
+        assert doc is not None  # circ.received_id is a foreign key
         content = content_of(doc)
-        received = received_on(session, circ.org, doc.id)
+        received = received_on(session, circ.org, circ.received_id)
     proposals = []
     for i, paragraph in enumerate(content.body, start=1):
         for deadline in find_deadlines(paragraph, f"第{i}段", content.issued_on):
@@ -304,7 +305,7 @@ def board(engine: Engine, today: date | None = None, requirement_id: int | None 
     cal = load_calendar(engine.config.directory)
     rows = []
     with Session(engine.db) as session:
-        stmt = select(ReportingRequirement).order_by(ReportingRequirement.id)
+        stmt = select(ReportingRequirement).order_by(col(ReportingRequirement.id))
         if requirement_id is not None:
             stmt = stmt.where(ReportingRequirement.id == requirement(session, requirement_id).id)
         if org:
@@ -316,7 +317,7 @@ def board(engine: Engine, today: date | None = None, requirement_id: int | None 
                 continue
             subs = {(s.org, s.period): s for s in session.exec(select(ReportSubmission).where(ReportSubmission.requirement_id == req.id))}
             sent: dict[tuple[str, int], list[str]] = {}
-            for r in session.exec(select(ReportReminder).where(ReportReminder.requirement_id == req.id).order_by(ReportReminder.id)):
+            for r in session.exec(select(ReportReminder).where(ReportReminder.requirement_id == req.id).order_by(col(ReportReminder.id))):
                 sent.setdefault((r.org, r.period), []).append(r.kind)
             for period in visible_periods(req, today):
                 for unit in req.recipients:
@@ -335,10 +336,12 @@ def _board_row(
     today: date,
     reminders: list[str],
 ) -> BoardRow:
+    assert req.id is not None  # read from the database
     due = due_for(session, cal, req, unit, period)
     late = None
     document = None
     if sub and sub.status == SubmissionStatus.submitted:
+        assert sub.submitted_on is not None  # set with the status (actions.reporting)
         late = cal.working_days_after(due, sub.submitted_on, unit) if due and sub.submitted_on > due else 0
         status = "late" if late else "on_time"
         doc = session.get(Document, sub.document_id) if sub.document_id else None
@@ -404,7 +407,8 @@ def read_table(path: Path, columns: list[str]) -> list[dict[str, Any]]:
     for line, record in enumerate(records[1:], start=2):
         if not any(c.strip() for c in record):
             continue
-        rows.append({"unit": record[0].strip(), "values": {c: _number(path, line, c, v) for c, v in zip(columns, record[1:] + [""] * len(columns))}})
+        cells = record[1:] + [""] * len(columns)  # a short row padded with blanks: zip stops at the last column
+        rows.append({"unit": record[0].strip(), "values": {c: _number(path, line, c, v) for c, v in zip(columns, cells, strict=False)}})
     return validate_rows(rows, columns, str(path))
 
 
@@ -496,7 +500,7 @@ def submit(
         content = report_content(engine, req, org, issued_on, body, with_table=bool(payload))
     circ_id = engine.launch(org, REPORTING_FLOW, content, policy=policy, actor=actor)
     with db.transaction(engine.db) as session:
-        session.add(ReportSubmission(requirement_id=req.id, org=org, period=period, circulation_id=circ_id, payload=payload))
+        session.add(ReportSubmission(requirement_id=requirement_id, org=org, period=period, circulation_id=circ_id, payload=payload))
     return circ_id
 
 
@@ -629,6 +633,7 @@ def demo_submission(engine: Engine) -> int:
         req = session.exec(select(ReportingRequirement).where(ReportingRequirement.what == "活动实施方案")).first()
     if req is None:
         raise Refusal("演示文件没有“活动实施方案”的报送要求（config/demo/national_notice.yaml requirements:）")
+    assert req.id is not None  # read from the database
     body = [
         "按照全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）要求，现将山东省妇联活动实施方案报上。",
         "省妇联已于1月31日转发文件，部署全省各级妇联组织开展活动。",

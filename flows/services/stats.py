@@ -14,7 +14,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.rules.workdays import load_calendar
@@ -54,7 +54,9 @@ def timeliness(engine: Engine, now: datetime | None = None, include_automatic: b
     groups: dict[str, dict[str, tuple[str, list[float], list[int]]]] = {"by_step": {}, "by_org": {}}
     with Session(engine.db) as session:
         stmt = (
-            select(WorkItem, Circulation.flow).join(Circulation, Circulation.id == WorkItem.circulation_id).where(WorkItem.status != WorkItemStatus.cancelled)
+            select(WorkItem, Circulation.flow)
+            .join(Circulation, col(Circulation.id) == WorkItem.circulation_id)
+            .where(WorkItem.status != WorkItemStatus.cancelled)
         )
         if not include_automatic:
             stmt = stmt.where(WorkItem.kind == WorkItemKind.human)

@@ -44,7 +44,10 @@ def org_overview(engine: Engine, org: str, limit: int = 200) -> list[OverviewRow
     """The organisation's latest circulations, newest first."""
     with Session(engine.db) as session:
         circs = q.org_circulations(session, org, limit)
-        rows = {c.id: OverviewRow(c, q.main_document(session, c), session.get(Document, c.received_id) if c.received_id else None) for c in circs}
+        rows: dict[int, OverviewRow] = {}
+        for c in circs:
+            assert c.id is not None  # read from the database
+            rows[c.id] = OverviewRow(c, q.main_document(session, c), session.get(Document, c.received_id) if c.received_id else None)
         for item in q.open_human_items(session, list(rows)):
             rows[item.circulation_id].waiting.append(item)
     return list(rows.values())
@@ -61,6 +64,7 @@ class CirculationView:
 
 
 def circulation_view(engine: Engine, circ: Circulation) -> CirculationView:
+    assert circ.id is not None  # a circulation shown is one read from the database
     with Session(engine.db) as session:
         doc = q.main_document(session, circ)
         return CirculationView(
@@ -108,6 +112,7 @@ def human_item(engine: Engine, item_id: int) -> ItemView | None:
         if item is None or item.kind != "human":
             return None
         circ = session.get(Circulation, item.circulation_id)
+        assert circ is not None  # item.circulation_id is a foreign key
         doc = q.main_document(session, circ)
         return ItemView(item, circ, doc, issued_parts(session, doc) if doc else [])
 

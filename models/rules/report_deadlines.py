@@ -29,17 +29,23 @@ def period_due(req: ReportingRequirement, period: int) -> tuple[date | None, dat
     if req.due_on is None or period == 0:
         return req.window_start, req.due_on
     months = period * (req.every_months or 0)
-    keep_end = req.due_kind in ("month_end", "xun")
     start = _shift_months(req.window_start, months, False) if req.window_start else None
-    return start, _shift_months(req.due_on, months, keep_end)
+    return start, _shifted_due(req, req.due_on, period)
+
+
+def _shifted_due(req: ReportingRequirement, due_on: date, period: int) -> date:
+    """The due date of ``period`` of a requirement first due on ``due_on``."""
+    keep_end = req.due_kind in ("month_end", "xun")
+    return _shift_months(due_on, period * (req.every_months or 0), keep_end)
 
 
 def period_count(req: ReportingRequirement) -> int:
     """How many periods the requirement has (1 unless it recurs)."""
-    if not req.every_months or req.due_on is None:
+    due_on = req.due_on
+    if not req.every_months or due_on is None:
         return 1
     count = 1
-    while req.until and period_due(req, count)[1] <= req.until:
+    while req.until and _shifted_due(req, due_on, count) <= req.until:
         count += 1
     return count
 

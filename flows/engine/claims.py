@@ -76,7 +76,7 @@ def claim_order(flows: Mapping[str, FlowDefinition]) -> list[ColumnElement[Any]]
     circulation. Sending out an approved document (编号 → 核发) is declared urgent, so a leader's
     approval is not queued behind the registration and filing (登记, 归档) of the documents
     delivered just before it."""
-    return [step_priority(flows).desc(), col(Circulation.id)]
+    return [step_priority(flows).desc(), col(Circulation.id).asc()]
 
 
 @retry_transient(in_doubt="retry")  # an in-doubt claim is given back after its lease
@@ -139,7 +139,7 @@ def release_abandoned_claims(bind: SqlEngine, force: bool = False) -> int:
         running = session.exec(select(Circulation.id, Circulation.claimed_by).where(Circulation.status == CirculationStatus.running)).all()
     released = 0
     for cid, holder in running:
-        if not claimant_gone(holder):
+        if cid is None or not claimant_gone(holder):
             continue
         with db.transaction(bind) as session:
             circ = db.lock_circulation(session, cid)

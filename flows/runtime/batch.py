@@ -59,7 +59,7 @@ def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
     The oldest ready circulation decides the parent; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
     lets several workers claim different batches at once (on SQLite the write transaction
     serialises claims)."""
-    release_abandoned_claims(engine)  # claims of killed processes of this machine
+    release_abandoned_claims(engine.db)  # claims of killed processes of this machine
     claimable = claims.claimable()
     with db.transaction(engine.db) as session:
         first = select(Circulation).where(claimable).order_by(Circulation.id).limit(1)

@@ -69,7 +69,7 @@ def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
         if head is None:
             return []
         same_sender = Circulation.parent_id.is_(None) if head.parent_id is None else Circulation.parent_id == head.parent_id
-        return claims.take(session, select(Circulation).where(claimable, same_sender).order_by(Circulation.id).limit(limit), engine)
+        return claims.take(session, select(Circulation).where(claimable, same_sender).order_by(Circulation.id).limit(limit), engine.worker_name)
 
 
 def batch_name(engine: Engine, circulations: list[Circulation]) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import event
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine.engine import StepResult
+from gongwen_engine.flows.engine.context import StepResult
 from gongwen_engine.flows.runtime.batch import advance_many, claim_batch
 from gongwen_engine.flows.services import demo
 from gongwen_engine.flows.services.cascade import NATIONAL_POLICY, NOTICE_FLOW, subtree_config

@@ -35,7 +35,7 @@ from sqlalchemy import Table, event, inspect, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from gongwen_engine.models.tables import AuditEvent, utcnow
+from gongwen_engine.models.tables import AuditEvent, Circulation, utcnow
 
 GENESIS = "0" * 64  # the "previous hash" of the first record
 CHAIN_LOCK_KEY = 0x676F6E6777656E  # "gongwen": the advisory lock that serialises chain appends (PostgreSQL)
@@ -63,6 +63,15 @@ def record(
     )
     session.add(row)
     return row
+
+
+def record_about(
+    session: Session, actor: str, action: str, circ: Circulation | None, document_id: int | None, step: str | None, detail: dict[str, Any]
+) -> AuditEvent:
+    """An audit record about ``circ`` (its organisation and id are the record's), or about none."""
+    return record(
+        session, actor, action, org=circ.org if circ else None, circulation_id=circ.id if circ else None, document_id=document_id, step=step, detail=detail
+    )
 
 
 # ---- the hash ----------------------------------------------------------------------------------------

@@ -22,6 +22,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def saved_id(row: SQLModel) -> int:
+    """The primary key of a row the session has flushed (a row not yet saved has none: using it is a bug)."""
+    key = getattr(row, "id", None)
+    if not isinstance(key, int):
+        raise RuntimeError(f"{type(row).__name__} has no id yet (not flushed)")
+    return key
+
+
 class CirculationStatus(StrEnum):
     """流转状态: 待系统办理 (ready), 系统办理中 (running), 待办理 (waiting), 已办结 (done), 出错 (failed)."""
 

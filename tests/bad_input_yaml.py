@@ -23,8 +23,8 @@ from gongwen_engine.config.loader import FILES, PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.seals import SEALS_FILE, load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows.actions import ACTIONS
+from gongwen_engine.flows.engine.context import action_kinds
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR, load_flows
-from gongwen_engine.flows.engine.engine import action_kinds
 
 CONFIG_FILES = [*FILES.values(), SEALS_FILE]
 WHOLE_FILE_PROBLEMS = ("not UTF-8", "file not found", "cannot read", "nested too deeply", "too large")  # no one line to name

@@ -42,16 +42,16 @@ def test_an_approved_document_is_claimed_before_older_routine_work(make_engine) 
 
 def test_has_claimable_sees_ready_work_only(make_engine) -> None:
     engine = make_engine()
-    assert not has_claimable(engine)
+    assert not has_claimable(engine.db)
     cid = launch(engine, 1)
-    assert has_claimable(engine)
+    assert has_claimable(engine.db)
     assert [c.id for c in engine.claim_ready(1)] == [cid]
-    assert not has_claimable(engine)  # claimed by a live process: not claimable
+    assert not has_claimable(engine.db)  # claimed by a live process: not claimable
 
 
 def test_an_idle_worker_is_woken_by_the_commit_that_makes_work_ready(make_engine, pg_url) -> None:
     engine = make_engine(pg_url)
-    signal = WorkSignal(engine)
+    signal = WorkSignal(engine.db)
     try:
         assert signal.wait(0.2) is False  # nothing happened: the wait times out
         woken: list[bool] = []
@@ -73,7 +73,7 @@ def test_an_idle_worker_is_woken_by_the_commit_that_makes_work_ready(make_engine
 
 def test_waiting_threads_share_one_listener(make_engine, pg_url) -> None:
     engine = make_engine(pg_url)
-    signal = WorkSignal(engine)
+    signal = WorkSignal(engine.db)
     try:
         woken: list[bool] = []
         waiters = [threading.Thread(target=lambda: woken.append(signal.wait(60))) for _ in range(3)]

@@ -9,8 +9,8 @@ from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows.actions import ACTIONS
+from gongwen_engine.flows.engine.context import action_kinds
 from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, StepKind, load_flow, load_flows
-from gongwen_engine.flows.engine.engine import action_kinds
 
 KNOWN = action_kinds(ACTIONS)
 FLOW_NAMES = {path.stem for path in PACKAGED_FLOWS_DIR.glob("*.yaml")}

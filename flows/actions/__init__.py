@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gongwen_engine.flows.actions import archiving, distribution, drafting, numbering, receipt, rendering, reporting, sealing
+from gongwen_engine.flows.engine.context import ActionSpec
 from gongwen_engine.flows.engine.definition import StepKind
-from gongwen_engine.flows.engine.engine import ActionSpec
 
 ACTIONS: Mapping[str, ActionSpec] = {
     "sign_for": ActionSpec(StepKind.sign_for, receipt.sign_for),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from gongwen_engine.flows.engine.engine import StepContext
+from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models.rules.recipients import delivery_targets
 from gongwen_engine.models.tables import Delivery
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
-from gongwen_engine.flows.engine.engine import StepContext
+from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models.documents import stored_content
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.tables import Document

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from gongwen_engine.flows.engine.engine import StepContext
+from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.numbering import allocate_doc_number, issue_doc_number, void_doc_number
 from gongwen_engine.models.tables import Document

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlmodel import select
 
 from gongwen_engine.flows.actions import sealing
+from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.flows.engine.definition import StepKind
-from gongwen_engine.flows.engine.engine import StepContext
 from gongwen_engine.models.numbering import next_serial
 from gongwen_engine.models.rules.doc_numbers import format_register_number, register_sequence
 from gongwen_engine.models.tables import Registration, utcnow

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gongwen_engine.doc_templates.render import RenderResult, render_docx
-from gongwen_engine.flows.engine.engine import StepContext
+from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.queries.documents import issued_parts
 from gongwen_engine.models.tables import Document

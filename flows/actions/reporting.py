@@ -20,7 +20,8 @@ from gongwen_engine.config.schema import Role
 from gongwen_engine.doc_templates.render import RenderResult
 from gongwen_engine.doc_templates.report_table import ReportTable, render_report_docx
 from gongwen_engine.flows.actions.rendering import issue_rendered
-from gongwen_engine.flows.engine.engine import Engine, StepContext
+from gongwen_engine.flows.engine.context import StepContext, StepEngine
+from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.documents import content_of
@@ -62,7 +63,7 @@ def submit_report(ctx: StepContext) -> None:
 # ---- the submission as printed ------------------------------------------------------------------
 
 
-def report_table(engine: Engine, title: str, payload: dict[str, Any], total: bool) -> ReportTable | None:
+def report_table(engine: StepEngine, title: str, payload: dict[str, Any], total: bool) -> ReportTable | None:
     """A submission's (or a summary's) rows as a printable table, with a 合计 row when asked."""
     if not payload.get("rows"):
         return None
@@ -81,7 +82,7 @@ def format_number(value: float | int) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def render_submission(engine: Engine, session: Session, circ: Circulation, doc: Document, path: Path) -> RenderResult:
+def render_submission(engine: StepEngine, session: Session, circ: Circulation, doc: Document, path: Path) -> RenderResult:
     """印制 of a report: the document, and its table (if any) on the attachment page."""
     sub = session.exec(select(ReportSubmission).where(ReportSubmission.circulation_id == circ.id)).first()
     content = content_of(doc)

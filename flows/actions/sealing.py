@@ -27,7 +27,7 @@ from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.tables import CirculationFile, Document
 
 if TYPE_CHECKING:
-    from gongwen_engine.flows.engine.engine import Engine, StepContext
+    from gongwen_engine.flows.engine.context import StepContext, StepEngine
 
 SEAL_REASON = "用印"
 SIGNED_PDF = "signed_pdf"  # the CirculationFile role of the sealed copy
@@ -116,7 +116,7 @@ def verify_bytes(data: bytes, sha256: str, keyring: signing.Keyring) -> signing.
     return result
 
 
-def keyring(engine: Engine) -> signing.Keyring:
+def keyring(engine: StepEngine) -> signing.Keyring:
     """The keys of the engine's ``seals.yaml`` (read once per config folder and home)."""
     key = (str(engine.config.directory), str(engine.settings.home))
     with _keyrings_lock:

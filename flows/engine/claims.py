@@ -12,64 +12,93 @@ Releasing is always safe: every step re-checks the circulation's state under its
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import case, literal
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, case, literal
+from sqlalchemy.engine import Engine as SqlEngine
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from gongwen_engine.flows.engine.engine import CLAIM_LEASE
+from gongwen_engine.flows.engine.definition import FlowDefinition
 from gongwen_engine.models import db
+from gongwen_engine.models.audit import record_about
+from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.tables import Circulation, CirculationStatus, utcnow
 
-if TYPE_CHECKING:
-    from gongwen_engine.flows.engine.engine import Engine
-
 log = logging.getLogger(__name__)
+CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this is taken over (its worker died)
 RELEASE_CHECK_EVERY_S = 2.0  # how often a dispatcher looks for claims of dead processes on its machine
-_last_check: dict[int, float] = {}  # per Engine (id): when this process last looked
+_last_check: dict[int, float] = {}  # per database engine (id): when this process last looked
 
 
-def claimable() -> Any:
+def claimable() -> ColumnElement[bool]:
     """Circulations a dispatcher may claim: ready ones, and running ones whose claim's lease ran out."""
     stale = utcnow() - CLAIM_LEASE
-    return (Circulation.status == CirculationStatus.ready) | ((Circulation.status == CirculationStatus.running) & (Circulation.claimed_at < stale))
+    return (col(Circulation.status) == CirculationStatus.ready) | (
+        (col(Circulation.status) == CirculationStatus.running) & (col(Circulation.claimed_at) < stale)
+    )
 
 
-def take(session: Session, stmt: Any, engine: Engine) -> list[Circulation]:
-    """Claim the circulations ``stmt`` selects for ``engine``'s process (rows another
+def take(session: Session, stmt: SelectOfScalar[Circulation], worker_name: str) -> list[Circulation]:
+    """Claim the circulations ``stmt`` selects for the process ``worker_name`` (rows another
     dispatcher holds are skipped on PostgreSQL; SQLite's write transaction serialises claims)."""
-    if db.is_postgres(engine.db):
+    if db.is_postgres(session.get_bind()):
         stmt = stmt.with_for_update(skip_locked=True)
     claimed = list(session.exec(stmt))
     for circ in claimed:
-        circ.status, circ.claimed_by, circ.claimed_at = CirculationStatus.running, engine.worker_name, utcnow()
+        circ.status, circ.claimed_by, circ.claimed_at = CirculationStatus.running, worker_name, utcnow()
         session.add(circ)
     return claimed
 
 
-def step_priority(engine: Engine) -> Any:
+def step_priority(flows: Mapping[str, FlowDefinition]) -> ColumnElement[int]:
     """The declared ``priority`` of each circulation's current step (flows/*.yaml), as SQL."""
     ranked = [
-        ((Circulation.flow == flow.flow) & (Circulation.step == name), step.priority)
-        for flow in engine.flows.values()
+        ((col(Circulation.flow) == flow.flow) & (col(Circulation.step) == name), step.priority)
+        for flow in flows.values()
         for name, step in flow.steps.items()
         if step.priority
     ]
     return case(*ranked, else_=0) if ranked else literal(0)
 
 
-def claim_order(engine: Engine) -> list[Any]:
+def claim_order(flows: Mapping[str, FlowDefinition]) -> list[ColumnElement[Any]]:
     """ORDER BY of claims: the current step's priority, highest first, then the oldest
     circulation. Sending out an approved document (编号 → 核发) is declared urgent, so a leader's
     approval is not queued behind the registration and filing (登记, 归档) of the documents
     delivered just before it."""
-    return [step_priority(engine).desc(), Circulation.id]
+    return [step_priority(flows).desc(), col(Circulation.id).asc()]
+
+
+@retry_transient(in_doubt="retry")  # an in-doubt claim is given back after its lease
+def claim_ready(
+    bind: SqlEngine,
+    flows: Mapping[str, FlowDefinition],
+    worker_name: str,
+    limit: int = 50,
+    min_priority: int | None = None,
+    excluding: frozenset[int] = frozenset(),
+) -> list[Circulation]:
+    """Claim for ``worker_name`` up to ``limit`` circulations with automatic work to do (SKIP LOCKED
+    on PostgreSQL), most urgent step first; ``min_priority``: only those whose step is at least that
+    urgent; ``excluding``: circulations the caller is already advancing (ready between their steps)."""
+    release_abandoned_claims(bind)  # claims of killed processes of this machine
+    with db.transaction(bind) as session:
+        stmt = select(Circulation).where(claimable()).order_by(*claim_order(flows)).limit(limit)
+        if min_priority is not None:
+            stmt = stmt.where(step_priority(flows) >= min_priority)
+        if excluding:
+            stmt = stmt.where(col(Circulation.id).not_in(excluding))
+        return take(session, stmt, worker_name)
 
 
 def claimant_gone(worker_name: str | None, host: str | None = None) -> bool:
@@ -98,35 +127,28 @@ def claimant_gone(worker_name: str | None, host: str | None = None) -> bool:
     return state in ("Z", "X")
 
 
-def release_abandoned_claims(engine: Engine, force: bool = False) -> int:
+def release_abandoned_claims(bind: SqlEngine, force: bool = False) -> int:
     """Give back (status ``ready``) the running circulations claimed by a dead process of this
     machine; audited as ``claim_released``. Looks at most every ``RELEASE_CHECK_EVERY_S``
     (``force``: now). Returns how many were released."""
     now = time.monotonic()
-    if not force and now - _last_check.get(id(engine), float("-inf")) < RELEASE_CHECK_EVERY_S:
+    if not force and now - _last_check.get(id(bind), float("-inf")) < RELEASE_CHECK_EVERY_S:
         return 0
-    _last_check[id(engine)] = now
-    with Session(engine.db) as session:
+    _last_check[id(bind)] = now
+    with Session(bind) as session:
         running = session.exec(select(Circulation.id, Circulation.claimed_by).where(Circulation.status == CirculationStatus.running)).all()
     released = 0
     for cid, holder in running:
-        if not claimant_gone(holder):
+        if cid is None or not claimant_gone(holder):
             continue
-        with db.transaction(engine.db) as session:
+        with db.transaction(bind) as session:
             circ = db.lock_circulation(session, cid)
             if circ is None or circ.status != CirculationStatus.running or circ.claimed_by != holder:
                 continue  # it moved on meanwhile
             circ.status, circ.claimed_by = CirculationStatus.ready, None
             session.add(circ)
-            engine.audit(
-                session,
-                "system",
-                "claim_released",
-                circ,
-                circ.document_id or circ.received_id,
-                circ.step,
-                {"worker": holder, "reason": "the claiming process is gone"},
-            )
+            detail = {"worker": holder, "reason": "the claiming process is gone"}
+            record_about(session, "system", "claim_released", circ, circ.document_id or circ.received_id, circ.step, detail)
             released += 1
     return released
 
@@ -147,8 +169,8 @@ class WorkSignal:
     on SQLite, or while the listening connection is broken, waiting is plain sleeping.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, bind: SqlEngine) -> None:
+        self._bind = bind
         self._reader = threading.Lock()
         self._news = threading.Condition()
         self._generation = 0
@@ -156,7 +178,7 @@ class WorkSignal:
 
     def wait(self, timeout: float) -> bool:
         """Block up to ``timeout`` seconds; True when woken by a notification."""
-        if not db.is_postgres(self._engine.db):
+        if not db.is_postgres(self._bind):
             time.sleep(timeout)
             return False
         if not self._reader.acquire(blocking=False):
@@ -187,31 +209,29 @@ class WorkSignal:
     def _listen(self) -> Any:
         import psycopg
 
-        url = self._engine.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        url = self._bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         conn.execute(f"LISTEN {db.WORK_CHANNEL}")
         return conn
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail: it is dropped either way
                 self._conn.close()
-            except Exception:
-                pass
             self._conn = None
 
 
-def has_claimable(engine: Engine) -> bool:
+def has_claimable(bind: SqlEngine) -> bool:
     """Is there automatic work to claim? (one read, no lock: cheap enough to ask every poll)"""
-    with Session(engine.db) as session:
+    with Session(bind) as session:
         return session.exec(select(Circulation.id).where(claimable()).limit(1)).first() is not None
 
 
 _signals: dict[int, WorkSignal] = {}
 
 
-def work_signal(engine: Engine) -> WorkSignal:
-    """The engine's one ``WorkSignal`` in this process (one listening connection per engine)."""
-    if id(engine) not in _signals:
-        _signals[id(engine)] = WorkSignal(engine)
-    return _signals[id(engine)]
+def work_signal(bind: SqlEngine) -> WorkSignal:
+    """The database's one ``WorkSignal`` in this process (one listening connection per database engine)."""
+    if id(bind) not in _signals:
+        _signals[id(bind)] = WorkSignal(bind)
+    return _signals[id(bind)]

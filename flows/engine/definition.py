@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors, YamlDoc, load_yaml
 
@@ -119,13 +120,19 @@ class Step(BaseModel):
     )
     mode: Literal["one", "all", "sequence"] = Field(
         default="one",
-        description="human steps: one item for the role (one), one item per user with the role in parallel, all must agree (all: 会签, parallel 传阅), or one user after another (sequence: sequential 传阅)",
+        description=(
+            "human steps: one item for the role (one), one item per user with the role in parallel, all must agree (all: 会签, parallel 传阅),"
+            " or one user after another (sequence: sequential 传阅)"
+        ),
     )
     due_days: int | None = Field(default=None, ge=0, description="time limit (办理时限) in calendar days from when the item opens")
     due_working_days: int | None = Field(
         default=None,
         ge=0,
-        description="time limit (办理时限) in working days (工作日, 调休 included; models/rules/workdays.py): due at the end of the N-th working day after the item opens",
+        description=(
+            "time limit (办理时限) in working days (工作日, 调休 included; models/rules/workdays.py):"
+            " due at the end of the N-th working day after the item opens"
+        ),
     )
     record: bool = Field(default=False, description="re-issue the circulation's record (.docx) after this automatic step; human steps always do")
     sets_signer: bool = Field(default=False, description="the approving person becomes the document's signer (签发人)")
@@ -139,6 +146,20 @@ class Step(BaseModel):
     @property
     def human(self) -> bool:
         return self.by is not None
+
+    @property
+    def role(self) -> Role:
+        """The role that acts on a human step (an automatic step has none: asking is a bug)."""
+        if self.by is None:
+            raise RuntimeError(f"step '{self.title}' is automatic: no role acts on it")
+        return self.by
+
+    @property
+    def action(self) -> str:
+        """The action an automatic step runs (a human step has none: asking is a bug)."""
+        if self.do is None:
+            raise RuntimeError(f"step '{self.title}' is done by a person: it runs no action")
+        return self.do
 
     @property
     def agree(self) -> str:
@@ -201,6 +222,14 @@ class FlowDefinition(BaseModel):
             return self.steps[name]
         except KeyError:
             raise KeyError(f"flow '{self.flow}' has no step '{name}'") from None
+
+
+def flow_named(flows: Mapping[str, FlowDefinition], name: str) -> FlowDefinition:
+    """The flow called ``name``; an unknown name is refused with the names there are."""
+    try:
+        return flows[name]
+    except KeyError:
+        raise Refusal(f"未知流程“{name}”；可选：{'、'.join(sorted(flows))}") from None
 
 
 class _Fragment(BaseModel):

@@ -2,21 +2,38 @@
 
 The engine re-issues a circulation's record after every human step (and after automatic steps a
 flow marks with ``record: true``): :func:`gather_record` reads the circulation's documents,
-registration and finished work items into a ``models.records.RecordData``, which
-``doc_templates.records`` renders without a database. Names of people and the words an outcome
+registration and finished work items into a ``models.records.RecordData``, which the engine's
+``record_renderer`` (``doc_templates.records.render_record``, handed in) writes without a database. Names of people and the words an outcome
 reads as (同意, 退回, …) are resolved here, so the renderer only lays text out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
+from typing import Protocol
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.loader import Config
 from gongwen_engine.flows.engine.definition import FlowDefinition
 from gongwen_engine.models.records import DraftParticulars, Opinion, ReceivedParticulars, RecordData, RecordKind
-from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem
+from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem, WorkItemKind, WorkItemStatus
+
+
+class Written(Protocol):
+    """A file a renderer wrote: its SHA-256 (hex) and size in bytes."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+RecordRenderer = Callable[[RecordData, Path], Written]
+"""Writes a record's .docx to a path (``doc_templates.records.render_record``)."""
 
 
 def actor_name(config: Config, actor: str | None) -> str:
@@ -73,8 +90,8 @@ def _draft(session: Session, circ: Circulation) -> DraftParticulars | None:
 def _opinions(session: Session, config: Config, flow: FlowDefinition, circ: Circulation) -> list[Opinion]:
     items = session.exec(
         select(WorkItem)
-        .where(WorkItem.circulation_id == circ.id, WorkItem.kind == "human", WorkItem.status == "done")
-        .order_by(WorkItem.finished_at, WorkItem.id)
+        .where(WorkItem.circulation_id == circ.id, WorkItem.kind == WorkItemKind.human, WorkItem.status == WorkItemStatus.done)
+        .order_by(col(WorkItem.finished_at), col(WorkItem.id))
     )
     return [
         Opinion(

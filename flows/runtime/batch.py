@@ -59,7 +59,7 @@ def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
     The oldest ready circulation decides the parent; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
     lets several workers claim different batches at once (on SQLite the write transaction
     serialises claims)."""
-    release_abandoned_claims(engine)  # claims of killed processes of this machine
+    release_abandoned_claims(engine.db)  # claims of killed processes of this machine
     claimable = claims.claimable()
     with db.transaction(engine.db) as session:
         first = select(Circulation).where(claimable).order_by(col(Circulation.id)).limit(1)
@@ -69,7 +69,7 @@ def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
         if head is None:
             return []
         same_sender = col(Circulation.parent_id).is_(None) if head.parent_id is None else Circulation.parent_id == head.parent_id
-        return claims.take(session, select(Circulation).where(claimable, same_sender).order_by(col(Circulation.id)).limit(limit), engine)
+        return claims.take(session, select(Circulation).where(claimable, same_sender).order_by(col(Circulation.id)).limit(limit), engine.worker_name)
 
 
 def batch_name(engine: Engine, circulations: list[Circulation]) -> str:

@@ -28,6 +28,7 @@ from prefect.cache_policies import NO_CACHE
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates import pdf
+from gongwen_engine.doc_templates.records import render_record
 from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.engine.claims import has_claimable, work_signal
 from gongwen_engine.flows.engine.engine import Engine
@@ -48,7 +49,7 @@ def use_engine(engine: Engine) -> None:
 def current_engine() -> Engine:
     global _engine
     if _engine is None:
-        _engine = Engine(Settings(), actions=ACTIONS)
+        _engine = Engine(Settings(), actions=ACTIONS, record_renderer=render_record)
     return _engine
 
 
@@ -106,7 +107,7 @@ async def dispatch(
     duties (reminders) and the UI shows runs of bounded length.
     """
     engine = current_engine()
-    signal = work_signal(engine)
+    signal = work_signal(engine.db)
     busy = urgent = 0  # slots running a step; of them, steps with a declared priority (编号 → 核发)
     calm = asyncio.Event()  # set while no urgent step runs
     calm.set()
@@ -186,12 +187,12 @@ def serve(
     found starts one ``gongwen-dispatch`` flow run that lingers ``linger`` idle seconds for more
     (so a burst of approvals is one flow run, each step a task run in it) and lasts at most
     ``duty_every`` seconds before ``duties`` (催办 reminders, on their own schedule) run again."""
-    signal = work_signal(engine)
+    signal = work_signal(engine.db)
     if not once:
         pdf.warm_up()  # LibreOffice for 用印 starts now, not at the first approval
         stop_cleanly_on_sigterm()
     while True:
-        if once or has_claimable(engine):
+        if once or has_claimable(engine.db):
             run_until_idle(engine, concurrency=concurrency, linger=0.0 if once else linger, poll=interval, max_seconds=duty_every)
         if duties:
             duties()

@@ -197,7 +197,7 @@ def run_cascade(
             "（e.g. gongwen cascade --out DIR --resume）；或换一个空目录"
         )
     else:
-        released = release_abandoned_claims(engine, force=True)
+        released = release_abandoned_claims(engine.db, force=True)
         if released:
             log.warning("resume: %d circulation(s) claimed by a dead process released", released)
     if deployment:

@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.diff import diff_contents
-from gongwen_engine.flows.engine.engine import Engine, item_target
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.engine.items import item_target, principals
 from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.models.queries import circulations as queries
 from gongwen_engine.models.queries import read
@@ -40,8 +41,8 @@ def _items_for(session: Session, engine: Engine, user: User | None) -> list[Open
     rows = queries.open_human_items(session)
     if user is None:
         return rows
-    principals = [user, *engine.principals(session, user)]
-    return [(item, circ, doc) for item, circ, doc in rows if any(allowed(engine.config, p, Action.act, item_target(item)) for p in principals)]
+    acting_as = [user, *principals(session, engine.config, user)]
+    return [(item, circ, doc) for item, circ, doc in rows if any(allowed(engine.config, p, Action.act, item_target(item)) for p in acting_as)]
 
 
 def open_items(engine: Engine, user_id: str | None = None) -> list[OpenItem]:

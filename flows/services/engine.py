@@ -1,19 +1,21 @@
 """How interfaces get an engine (``open_engine``: over the settings, with the action registry of
-``flows/actions``) and the checked flows (``flow_definitions``)."""
+``flows/actions`` and the record renderer of ``doc_templates``) and the checked flows (``flow_definitions``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from gongwen_engine.config.settings import Settings
+from gongwen_engine.doc_templates.records import render_record
 from gongwen_engine.flows.actions import ACTIONS
+from gongwen_engine.flows.engine.context import action_kinds
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR, FlowDefinition, load_flows
-from gongwen_engine.flows.engine.engine import Engine, action_kinds
+from gongwen_engine.flows.engine.engine import Engine
 
 
 def open_engine(settings: Settings | None = None) -> Engine:
     """The engine over ``settings`` (default: the environment's), running the registered actions."""
-    return Engine(settings or Settings(), actions=ACTIONS)
+    return Engine(settings or Settings(), actions=ACTIONS, record_renderer=render_record)
 
 
 def flow_definitions(settings: Settings) -> dict[str, FlowDefinition]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem
+from gongwen_engine.models.tables import ArchiveItem, Circulation, Document, WorkItem, WorkItemKind, WorkItemStatus, saved_id
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,13 @@ def cascade_rows(session: Session, root_id: int) -> CascadeRows:
     root = session.get(Circulation, root_id)
     levels = [[root]] if root else [[]]
     while levels[-1]:
-        parents = [c.id for c in levels[-1]]
-        levels.append(list(session.exec(select(Circulation).where(Circulation.parent_id.in_(parents)))))
+        parents = [saved_id(c) for c in levels[-1]]
+        levels.append(list(session.exec(select(Circulation).where(col(Circulation.parent_id).in_(parents)))))
     circs = [c for level in levels for c in level]
-    ids = [c.id for c in circs]
-    items = list(session.exec(select(WorkItem).where(WorkItem.circulation_id.in_(ids), WorkItem.kind == "human")))
-    done = session.exec(select(WorkItem.circulation_id, WorkItem.step).where(WorkItem.circulation_id.in_(ids), WorkItem.status == "done"))
-    archived = set(session.exec(select(ArchiveItem.circulation_id).where(ArchiveItem.circulation_id.in_(ids))))
+    ids = [saved_id(c) for c in circs]
+    items = list(session.exec(select(WorkItem).where(col(WorkItem.circulation_id).in_(ids), WorkItem.kind == WorkItemKind.human)))
+    done = session.exec(select(WorkItem.circulation_id, WorkItem.step).where(col(WorkItem.circulation_id).in_(ids), WorkItem.status == WorkItemStatus.done))
+    archived = {cid for cid in session.exec(select(ArchiveItem.circulation_id).where(col(ArchiveItem.circulation_id).in_(ids))) if cid is not None}
     doc_ids = [c.document_id for c in circs if c.document_id]
-    numbers = {d.id: d.doc_number for d in session.exec(select(Document).where(Document.id.in_(doc_ids)))} if doc_ids else {}
+    numbers = {saved_id(d): d.doc_number for d in session.exec(select(Document).where(col(Document.id).in_(doc_ids)))} if doc_ids else {}
     return CascadeRows(circs, items, {(c, s) for c, s in done}, archived, numbers)

@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
-from gongwen_engine.models.tables import Circulation, Document, WorkItem
+from gongwen_engine.models.tables import Circulation, CirculationStatus, Document, WorkItem, WorkItemKind, WorkItemStatus
 
 LABEL_TITLE_CHARS = 24  # a longer title is shortened in a label
 
@@ -54,16 +54,16 @@ def open_human_items(session: Session) -> list[tuple[WorkItem, Circulation, Docu
     """Human work items waiting for a person, oldest first, with their circulation and document."""
     stmt = (
         select(WorkItem, Circulation)
-        .join(Circulation, Circulation.id == WorkItem.circulation_id)
-        .where(WorkItem.status == "open", WorkItem.kind == "human", Circulation.status == "waiting")
-        .order_by(WorkItem.id)
+        .join(Circulation, col(Circulation.id) == col(WorkItem.circulation_id))
+        .where(WorkItem.status == WorkItemStatus.open, WorkItem.kind == WorkItemKind.human, Circulation.status == CirculationStatus.waiting)
+        .order_by(col(WorkItem.id))
     )
     return [(item, circ, document_of(session, circ)) for item, circ in session.exec(stmt)]
 
 
 def circulations_with_documents(session: Session) -> list[tuple[Circulation, Document | None]]:
     """Every circulation, oldest first, with its document."""
-    return [(circ, document_of(session, circ)) for circ in session.exec(select(Circulation).order_by(Circulation.id))]
+    return [(circ, document_of(session, circ)) for circ in session.exec(select(Circulation).order_by(col(Circulation.id)))]
 
 
 def document_by_number(session: Session, doc_number: str) -> Document | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.models.rules.workdays import china_date
 from gongwen_engine.models.tables import Circulation, Delivery, Registration, ReportingRequirement
@@ -30,7 +30,7 @@ def issued_document_id(session: Session, req: ReportingRequirement) -> int | Non
 
 def requirements_of(session: Session, org: str, requirement: int | None = None) -> Sequence[ReportingRequirement]:
     """The requirements ``org`` made (only ``requirement`` when given), newest first."""
-    stmt = select(ReportingRequirement).where(ReportingRequirement.org == org).order_by(ReportingRequirement.id.desc())
+    stmt = select(ReportingRequirement).where(ReportingRequirement.org == org).order_by(col(ReportingRequirement.id).desc())
     if requirement is not None:
         stmt = stmt.where(ReportingRequirement.id == requirement)
     return session.exec(stmt).all()
@@ -38,7 +38,7 @@ def requirements_of(session: Session, org: str, requirement: int | None = None) 
 
 def requirements(session: Session, org: str | None = None) -> list[ReportingRequirement]:
     """Every reporting requirement (those ``org`` made, when given), oldest first."""
-    stmt = select(ReportingRequirement).order_by(ReportingRequirement.id)
+    stmt = select(ReportingRequirement).order_by(col(ReportingRequirement.id))
     if org:
         stmt = stmt.where(ReportingRequirement.org == org)
     return list(session.exec(stmt))

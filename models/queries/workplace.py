@@ -9,17 +9,19 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from gongwen_engine.models.rules.dates import aware
-from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, WorkItem
+from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, WorkItem, WorkItemKind, WorkItemStatus
 
 
 def org_circulations(session: Session, org: str, limit: int) -> Sequence[Circulation]:
     """The organisation's latest circulations, newest first."""
-    return session.exec(select(Circulation).where(Circulation.org == org).order_by(Circulation.id.desc()).limit(limit)).all()
+    return session.exec(select(Circulation).where(Circulation.org == org).order_by(col(Circulation.id).desc()).limit(limit)).all()
 
 
 def open_human_items(session: Session, circulation_ids: list[int]) -> Sequence[WorkItem]:
     """The open items waiting for a person in these circulations."""
-    return session.exec(select(WorkItem).where(WorkItem.circulation_id.in_(circulation_ids), WorkItem.status == "open", WorkItem.kind == "human")).all()
+    return session.exec(
+        select(WorkItem).where(col(WorkItem.circulation_id).in_(circulation_ids), WorkItem.status == WorkItemStatus.open, WorkItem.kind == WorkItemKind.human)
+    ).all()
 
 
 def main_document(session: Session, circ: Circulation) -> Document | None:
@@ -29,7 +31,7 @@ def main_document(session: Session, circ: Circulation) -> Document | None:
 
 
 def circulation_files(session: Session, circulation_id: int) -> Sequence[CirculationFile]:
-    return session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circulation_id).order_by(CirculationFile.id)).all()
+    return session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circulation_id).order_by(col(CirculationFile.id))).all()
 
 
 def circulation_file(session: Session, circulation_id: int, role: str) -> CirculationFile | None:

@@ -1,0 +1,68 @@
+"""A circulation's documents inside a step: the draft's versions (痕迹保留), its signer (签发人) and the
+files the circulation keeps (one per role)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.loader import Config
+from gongwen_engine.config.schema import Role
+from gongwen_engine.models.audit import record_about
+from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.documents import stored_content
+from gongwen_engine.models.tables import Circulation, CirculationFile, Document, utcnow
+
+
+def record_file(session: Session, circulation_id: int, role: str, relative: str, sha256: str, size: int) -> CirculationFile:
+    """Keep a file a circulation produced or received (one per role; a re-issue replaces it)."""
+    row = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circulation_id, CirculationFile.role == role)).first()
+    if row is None:
+        row = CirculationFile(circulation_id=circulation_id, role=role, file=relative, sha256=sha256, size=size)
+    else:
+        row.file, row.sha256, row.size, row.updated_at = relative, sha256, size, utcnow()
+    session.add(row)
+    return row
+
+
+def revise(session: Session, circ: Circulation, user_id: str, changes: dict[str, Any]) -> Document:
+    """A new version of the circulation's draft with ``changes``; earlier versions are kept."""
+    current = session.get(Document, circ.document_id) if circ.document_id else None
+    if current is None:
+        raise Refusal("本流转没有可修改的文稿")
+    if current.doc_number:
+        raise Refusal(f"文稿已编号（{current.doc_number}），不能再修改")
+    content = DocumentContent.model_validate({**current.content, **changes})
+    doc = Document(
+        org=current.org,
+        doc_type=content.doc_type,
+        title=content.title,
+        content=stored_content(content),
+        forwards_id=current.forwards_id,
+        original_id=current.original_id,
+        circulation_id=circ.id,
+        version=current.version + 1,
+    )
+    session.add(doc)
+    session.flush()
+    circ.document_id = doc.id
+    record_about(session, user_id, "revised", circ, doc.id, circ.step, {"version": doc.version, "fields": sorted(changes)})
+    return doc
+
+
+def set_signer(session: Session, config: Config, circ: Circulation, actor: str) -> None:
+    """签发人: the approving leader; under an auto-approving policy, the organisation's first leader."""
+    doc = session.get(Document, circ.document_id) if circ.document_id else None
+    if doc is None:
+        return
+    if actor in config.users:
+        name = config.users[actor].name
+    else:
+        leaders = sorted(config.users_with(circ.org, Role.leader), key=lambda u: u.id)
+        if not leaders:
+            return
+        name = leaders[0].name
+    doc.content = {**doc.content, "signer": name}
+    session.add(doc)

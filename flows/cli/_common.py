@@ -24,7 +24,6 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 import functools
 import json
-import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
@@ -45,12 +44,12 @@ from gongwen_engine.config.schema import Organisation, Policy
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.runtime.signals import termination_signal
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
 
 if TYPE_CHECKING:  # checked against the installed typer, which carries its own click
-    from prefect.exceptions import TerminationSignal
     from typer._click import exceptions as usage
 else:
     try:  # typer >= 0.2x carries its own copy of click: its exceptions are the ones raised
@@ -121,15 +120,6 @@ def internal_error_message(exc: BaseException, home: Path) -> str:
     """One Chinese line for an unexpected failure (the traceback goes to the error log)."""
     path = record_internal_error(exc, home)
     return f"内部错误（{type(exc).__name__}），操作可能没有完成。详情已记入 {path}，请交给系统管理员。"
-
-
-def termination_signal(exc: BaseException) -> int | None:
-    """Prefect's own SIGTERM handler, active while a flow run runs, raises ``TerminationSignal``;
-    in an async flow run it comes out of the event loop, past the engine that would have handed the
-    signal on (``systemctl stop`` of a busy worker ended in a traceback and exit code 1). The signal's
-    number if ``exc`` is one, else ``None``."""
-    termination: type[TerminationSignal] | None = getattr(sys.modules.get("prefect.exceptions"), "TerminationSignal", None)  # never imported: never raised
-    return exc.signal if termination is not None and isinstance(exc, termination) else None
 
 
 def refusal_text(exc: Exception) -> str | None:

@@ -16,7 +16,7 @@ from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates import signing
 from gongwen_engine.flows.cli._common import console, friendly
-from gongwen_engine.models.rules.workdays import CHINA
+from gongwen_engine.models.rules.dates import CHINA
 
 group = typer.Typer(help="用印: sealed, signed PDFs (版式文件) and their verification.", no_args_is_help=True)
 

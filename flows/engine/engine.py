@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, select
@@ -38,6 +37,7 @@ from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.documents import stored_content
 from gongwen_engine.models.records import RecordKind
+from gongwen_engine.models.rules.dates import CHINA
 from gongwen_engine.models.rules.doc_kinds import check_official
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 from gongwen_engine.models.rules.recipients import chosen_recipients
@@ -52,8 +52,6 @@ from gongwen_engine.models.tables import (
     saved_id,
     utcnow,
 )
-
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass

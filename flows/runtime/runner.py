@@ -207,7 +207,7 @@ def stop_cleanly_on_sigterm() -> None:
     started (killed outright by the default SIGTERM, the server process was left running). A
     flow run installs Prefect's own handler while it runs (the run is marked crashed) and puts
     this one back; its ``TerminationSignal`` is turned into the same clean exit by the CLI
-    (``cli.stopped_by_signal``)."""
+    (``signals.termination_signal``)."""
     import signal as signals
     import threading
 

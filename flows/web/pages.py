@@ -9,7 +9,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Request
@@ -23,11 +22,11 @@ from gongwen_engine.flows.services.workplace import find_circulation, record_eve
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
 from gongwen_engine.flows.web.security import WebError, storage_file
+from gongwen_engine.models.rules.dates import CHINA
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.tables import Circulation
 
 TEMPLATES = Path(__file__).parent / "templates"
-CHINA = ZoneInfo("Asia/Shanghai")
 FILE_ROLES = {
     "issued_copy": "正本（.docx）",
     "signed_pdf": "用印件（PDF）",

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+CHINA = ZoneInfo("Asia/Shanghai")  # the one clock people read: Beijing time (北京时间); stored times are UTC
 
 
 def format_cn_date(day: date) -> str:

@@ -26,8 +26,8 @@ import chinese_calendar
 from pydantic import BaseModel, ConfigDict, Field
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.models.rules.dates import CHINA
 
-CHINA = ZoneInfo("Asia/Shanghai")
 CALENDAR_FILE = "calendar.yaml"
 DAY = timedelta(days=1)
 

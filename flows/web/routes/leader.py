@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role, User
 from gongwen_engine.doc_templates.html import render_html
-from gongwen_engine.flows.engine.engine import CHINA
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
 from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
 from gongwen_engine.flows.services.workplace import ItemView, actionable_items, delegations_of, human_item
@@ -23,6 +22,7 @@ from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
 from gongwen_engine.flows.web.pages import Web, flash, render, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.db import DatabaseUnavailable
+from gongwen_engine.models.rules.dates import CHINA
 from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
 from gongwen_engine.models.tables import Document, utcnow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notice
 from gongwen_engine.flows.engine.context import StepContext
-from gongwen_engine.models.documents import stored_content
+from gongwen_engine.flows.engine.documents import draft_version
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.tables import Document
 
@@ -24,20 +24,5 @@ def draft_forwarding(ctx: StepContext) -> None:
     received = ctx.document(circ.received_id)
     original = ctx.document(received.original_id) if received.original_id else received
     content = draft_forwarding_notice(ctx.org, _ref(ctx, original), _ref(ctx, received), ctx.today, ctx.step.template or "forwarding_notice.j2")
-    version = 1
-    if circ.document_id:
-        version = ctx.document(circ.document_id).version + 1
-    doc = Document(
-        org=circ.org,
-        doc_type=content.doc_type,
-        title=content.title,
-        content=stored_content(content),
-        forwards_id=received.id,
-        original_id=original.id,
-        circulation_id=circ.id,
-        version=version,
-    )
-    ctx.session.add(doc)
-    ctx.session.flush()
-    circ.document_id = doc.id
-    ctx.audit("drafted", doc.id, title=doc.title, version=version)
+    doc = draft_version(ctx.session, circ, content, received.id, original.id)
+    ctx.audit("drafted", doc.id, title=doc.title, version=doc.version)

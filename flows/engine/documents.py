@@ -35,19 +35,7 @@ def revise(session: Session, circ: Circulation, user_id: str, changes: dict[str,
     if current.doc_number:
         raise Refusal(f"文稿已编号（{current.doc_number}），不能再修改")
     content = DocumentContent.model_validate({**current.content, **changes})
-    doc = Document(
-        org=current.org,
-        doc_type=content.doc_type,
-        title=content.title,
-        content=stored_content(content),
-        forwards_id=current.forwards_id,
-        original_id=current.original_id,
-        circulation_id=circ.id,
-        version=current.version + 1,
-    )
-    session.add(doc)
-    session.flush()
-    circ.document_id = doc.id
+    doc = draft_version(session, circ, content, current.forwards_id, current.original_id)
     record_about(session, user_id, "revised", circ, doc.id, circ.step, {"version": doc.version, "fields": sorted(changes)})
     return doc
 
@@ -66,3 +54,22 @@ def set_signer(session: Session, config: Config, circ: Circulation, actor: str) 
         name = leaders[0].name
     doc.content = {**doc.content, "signer": name}
     session.add(doc)
+
+
+def draft_version(session: Session, circ: Circulation, content: DocumentContent, forwards_id: int | None, original_id: int | None) -> Document:
+    """The circulation's draft as a new version (1, or one after the current draft): earlier versions are kept."""
+    current = session.get(Document, circ.document_id) if circ.document_id else None
+    doc = Document(
+        org=circ.org,
+        doc_type=content.doc_type,
+        title=content.title,
+        content=stored_content(content),
+        forwards_id=forwards_id,
+        original_id=original_id,
+        circulation_id=circ.id,
+        version=current.version + 1 if current else 1,
+    )
+    session.add(doc)
+    session.flush()
+    circ.document_id = doc.id
+    return doc

@@ -221,21 +221,15 @@ def receive_file(
             original = _original_document(session, engine, forwarded) if forwarded else None
             doc = _document(session, fields.get("doc_number"))
             if doc is None:
-                doc = Document(
-                    org=issuer["org"],
-                    issuer_name=issuer["name"],
-                    issuer_short_name=issuer["short_name"],
-                    doc_type=content.doc_type,
-                    title=content.title,
-                    doc_number=content.doc_number,
-                    content=stored_content(content),
+                doc = _received_document(
+                    session,
+                    issuer,
+                    content,
                     file=relative,
                     sha256=digest,
                     forwards_id=original.id if original else None,
                     original_id=(original.original_id or original.id) if original else None,
                 )
-                session.add(doc)
-                session.flush()
             written = _store(engine.storage / relative, data)
             assert doc.id is not None  # flushed or read from the database
             circ = engine.start_for_recipient(session, OutsideSender(policy), org, doc.id, flow)
@@ -352,6 +346,11 @@ def _original_document(session: Session, engine: Engine, part: Part) -> Document
         return existing
     issuer = _issuer(engine, fields)
     content = document_content(part, fields, [])
+    return _received_document(session, issuer, content)
+
+
+def _received_document(session: Session, issuer: dict[str, Any], content: DocumentContent, **stored: Any) -> Document:
+    """A document received from outside as a row of its own (``stored``: its file, digest, what it forwards)."""
     doc = Document(
         org=issuer["org"],
         issuer_name=issuer["name"],
@@ -360,6 +359,7 @@ def _original_document(session: Session, engine: Engine, part: Part) -> Document
         title=content.title,
         doc_number=content.doc_number,
         content=stored_content(content),
+        **stored,
     )
     session.add(doc)
     session.flush()

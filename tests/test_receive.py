@@ -8,19 +8,22 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 from driving import drive
-from reader_corpus import SPECS, docx_paragraphs
+from reader_corpus import SPECS, docx_paragraphs, libreoffice
 from sqlmodel import Session, func, select
 from test_reader_seeds import seed
 from typer.testing import CliRunner
 
 from gongwen_engine.doc_templates.reader import IntakeError, ReadLimits
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.archive import archivist, search_archive
 from gongwen_engine.flows.services.intake import DuplicateError, receive_file
+from gongwen_engine.models.archive_search import SearchQuery
 from gongwen_engine.models.issuers import EXTERNAL_ISSUER
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, Document, Registration
 
@@ -298,3 +301,28 @@ def test_a_number_already_used_by_a_received_document_is_voided_not_reissued(
     assert doc.doc_number == "鲁妇发〔2012〕11号"
     assert [(n.serial, n.voided, n.document_id) for n in numbers] == [(10, True, None), (11, False, doc.id)]
     assert f"#{received.document_id}" in numbers[0].void_reason and voided.detail["doc_number"] == "鲁妇发〔2012〕10号"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_body_of_a_received_original_is_searchable_whatever_its_format(
+    backend: str, make_engine: Callable[..., Engine], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The same text received as .txt, as PDF (LibreOffice's export of the .docx) and as .docx, each
+    filed by 青岛 (no children): a word only in the body (联系人名单) finds all three items."""
+    engine = make_engine(database_url=request.getfixturevalue("pg_url") if backend == "postgres" else None)
+    specs = {ext: replace(SPECS[4], doc_number=f"总工发〔2012〕{n}号") for n, ext in ((7, ".txt"), (8, ".pdf"), (9, ".docx"))}
+    (tmp_path / "in").mkdir()
+    for ext, spec in specs.items():
+        (tmp_path / "in" / f"总工发{ext}").write_bytes("\n".join(spec.lines()).encode() if ext == ".txt" else docx_paragraphs(spec))
+    libreoffice([tmp_path / "in" / "总工发.pdf"], "pdf", tmp_path / "out", tmp_path / "profile")  # the .docx of the PDF's spec, exported
+    (tmp_path / "in" / "总工发.pdf").write_bytes((tmp_path / "out" / "总工发.pdf").read_bytes())
+    received = {ext: receive_file(engine, tmp_path / "in" / f"总工发{ext}", "qingdao") for ext in specs}
+    assert {ext: r.reading.format for ext, r in received.items()} == {".txt": "text", ".pdf": "pdf", ".docx": "docx"}
+    drive(engine)
+    with Session(engine.db) as session:
+        items = {ext: session.exec(select(ArchiveItem).where(ArchiveItem.circulation_id == r.circulation_id)).one() for ext, r in received.items()}
+    assert "联系人名单" not in SPECS[4].title and all(items[ext].doc_number == spec.doc_number for ext, spec in specs.items())
+    who = archivist(engine.config, "qingdao_archivist")
+    hits = search_archive(engine, who, SearchQuery(fonds=who.fonds, words="联系人名单"))
+    assert sorted(h.archive_code for h in hits) == sorted(item.archive_code for item in items.values())
+    assert all("【联系人名单】" in h.excerpt for h in hits)

@@ -10,6 +10,7 @@ Public API::
 
     read_file(path, limits) -> Reading       # IntakeError (a ValueError, message in Chinese) on bad input
     read_bytes(data, name, limits) -> Reading
+    read_text(data, name) -> list[str]       # the lines of text only, for the archive search index
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from gongwen_engine.doc_templates.reader.extract import extract_lines
 from gongwen_engine.doc_templates.reader.loading import ReadLimits, load_file, sniff_format
 from gongwen_engine.doc_templates.reader.structure import Field, Part, Reading, parse_lines
 
-__all__ = ["Field", "IntakeError", "Part", "ReadLimits", "Reading", "read_bytes", "read_file", "sniff_format"]
+__all__ = ["Field", "IntakeError", "Part", "ReadLimits", "Reading", "read_bytes", "read_file", "read_text", "sniff_format"]
 
 
 def read_bytes(data: bytes, name: str, limits: ReadLimits | None = None) -> Reading:
@@ -40,3 +41,12 @@ def read_bytes(data: bytes, name: str, limits: ReadLimits | None = None) -> Read
 def read_file(path: Path, limits: ReadLimits | None = None) -> Reading:
     """Read a received file from disk (size-checked before it is read into memory)."""
     return read_bytes(load_file(Path(path), limits or ReadLimits()), Path(path).name, limits)
+
+
+def read_text(data: bytes, name: str) -> list[str]:
+    """The non-blank lines of a file read before (at receipt), in order, without reading its parts.
+    Only the size limit is lifted: a file accepted at receipt is not refused later because the
+    configured maximum has been lowered since."""
+    limits = ReadLimits(max_bytes=len(data))
+    lines, _ = extract_lines(data, name, sniff_format(data, name, limits), limits)
+    return [line.text for line in lines if line.text.strip()]

@@ -21,6 +21,7 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx
+from gongwen_engine.doc_templates.reader import read_text
 from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models import db
@@ -34,6 +35,7 @@ from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFil
 
 ARCHIVE_AREA = "archive"
 REFERENCE_OUTCOME = "reference"  # a decision outcome meaning 参阅件: received for reference only
+RECEIVED_ROLES = ("received_original", "received_document")  # the document as it came in, in whatever format
 
 
 def item_folder(fonds: str, year: int, archive_code: str) -> str:
@@ -192,11 +194,10 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
     records, texts, stamped = [], [], False
     for seq, (source, data, pages, method) in enumerate(measured, start=1):
         kind = file_format(data, source.file)
-        if kind == "docx":
-            texts.extend(docx_paragraphs(data))
-            if not stamped:
-                data = stamp_docx(data, stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, total_pages))
-                stamped = True
+        texts.extend(searchable_text(source, data, kind))
+        if kind == "docx" and not stamped:
+            data = stamp_docx(data, stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, total_pages))
+            stamped = True
         suffix = Path(source.file).suffix or f".{kind}"
         relative = f"{folder}/{seq:02d}-{source.role}{suffix}"
         write_atomically(data, storage / relative)
@@ -217,6 +218,18 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
             )
         )
     return records, "\n".join(t for t in texts if t != item.title)
+
+
+def searchable_text(source: Source, data: bytes, kind: str) -> list[str]:
+    """What the search index takes from one filed file: the paragraphs of every .docx, and the
+    text of a received document in any format the reader reads at receipt (.txt, PDF), so a word
+    of its body finds the item whatever format it came in. Other files (a sealed PDF of the
+    issued .docx) repeat a .docx already taken."""
+    if kind == "docx":
+        return docx_paragraphs(data)
+    if source.role in RECEIVED_ROLES:
+        return read_text(data, source.file)
+    return []
 
 
 def remove_leftovers(storage: Path, item: ArchiveItem) -> list[str]:

@@ -7,12 +7,14 @@ On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 from driving import drive
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 from yaml_edit import copy_yaml_folder, edit
@@ -20,11 +22,13 @@ from yaml_edit import copy_yaml_folder, edit
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cli.main import app
+from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.circulations import circulation, inbox
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.flow_versions import behind_current, migrate_to_current
+from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.tables import AuditEvent, FlowVersion, WorkItem
 
@@ -186,3 +190,18 @@ def test_check_lists_and_migrate_flow_moves_from_the_command_line(tmp_path: Path
     moved = CliRunner().invoke(app, ["migrate-flow", str(circ), "--to", "current"], env=env)
     assert moved.exit_code == 0 and f"已迁移：流转 #{circ}" in moved.output and "当前环节“起草”" in moved.output, moved.output
     assert "仍按旧版本流程办理" not in CliRunner().invoke(app, ["check"], env=env).output
+
+
+def test_the_web_shows_the_version_a_circulation_runs_on(tmp_path: Path, flows: Path, make_engine: Callable[..., Engine]) -> None:
+    before = make_engine(flows_dir=flows)
+    circ = launch(before)
+    edit(flows, "outgoing.yaml", "    title: 拟稿\n", "    title: 起草\n")
+    app = create_app(Settings(home=tmp_path / ".gongwen", storage=tmp_path / "storage", flows_dir=flows), run_steps=False)
+    with TestClient(app) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+        assert token is not None
+        client.post("/login", data={"csrf": token.group(1), "account": "acwf_secretary", "password": DEMO_PASSWORD, "next": "/"})
+        page = client.get(f"/circulations/{circ}").text
+    old, new = before.flow("outgoing").version, app.state.web.engine.flow("outgoing").version
+    assert f"流程版本 {old}（按发起时的版本办理；当前版本 {new}）" in page
+    assert "当前：<strong>拟稿</strong>" in page  # its step as its version names it

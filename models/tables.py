@@ -136,6 +136,18 @@ class Circulation(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class FlowVersion(SQLModel, table=True):
+    """A flow definition as circulations started on it, by its content hash: circulations in flight
+    keep the version they started with (``Circulation.flow_version``) until they end."""
+
+    flow: str = Field(primary_key=True)
+    version: str = Field(primary_key=True, description="sha256 prefix of the texts (FlowDefinition.version)")
+    parts: list[list[str]] = Field(
+        sa_column=Column(JSON, nullable=False), description="[file name, YAML text] of the flow file, then of each included file (names relative to it)"
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class WorkItem(SQLModel, table=True):
     """工作项/待办: one step of a circulation. Human items wait here for a person.
 

@@ -8,7 +8,9 @@ from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cli._common import console, friendly
+from gongwen_engine.flows.engine.versions import Behind
 from gongwen_engine.flows.services.engine import flow_definitions
+from gongwen_engine.flows.services.flow_versions import behind_in_database
 from gongwen_engine.models import db
 
 group = typer.Typer()
@@ -17,7 +19,7 @@ group = typer.Typer()
 @group.command()
 @friendly
 def check() -> None:
-    """Validate config/ and flows/ (every error names file:line and the fix)."""
+    """Validate config/ and flows/ (every error names file:line and the fix); list circulations in flight on older flow versions."""
     settings = Settings()
     config = load_config(settings.config_dir)
     flows = flow_definitions(settings)
@@ -28,6 +30,18 @@ def check() -> None:
     console.print(f"配置无误：{counts}（{config.directory}）")
     for f in flows.values():
         console.print(f"流程无误：{f.flow}（版本 {f.version}）：" + " → ".join(s.title for s in f.steps.values()))
+    print_behind(behind_in_database(settings) or [])
+
+
+def print_behind(behind: list[Behind]) -> None:
+    """The circulations in flight on an older flow version, and whether each can move to the current one."""
+    if not behind:
+        return
+    console.print(f"[yellow]有 {len(behind)} 个流转仍按旧版本流程办理（办结前保持原版本；迁移：gongwen migrate-flow 流转号 --to current）：[/]")
+    for b in behind:
+        where = f"当前环节“{b.step_title}”" if b.step else "无当前环节"
+        fate = f"新版本中对应“{b.counterpart}”，可迁移" if b.counterpart else f"不能迁移：{b.reason}"
+        console.print(f"  流转 {b.circulation_id}（{b.org}）：{b.flow} 版本 {b.version} → 当前 {b.current}；{where}；{fate}", markup=False)
 
 
 @group.command()

@@ -1,4 +1,4 @@
-"""Circulations (流转): ``gongwen launch``, ``status``, ``diff`` and ``retry``."""
+"""Circulations (流转): ``gongwen launch``, ``status``, ``diff``, ``retry`` and ``migrate-flow``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.flows.cli._common import JsonOpt, console, engine_from_env, friendly, known_org, known_policy, print_json, run_automatic
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.circulations import circulation_rows, resolve_circulation, timeline, version_diff, versions
+from gongwen_engine.flows.services.flow_versions import migrate_to_current
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
 
@@ -69,7 +71,7 @@ def status(
         if as_json:
             print_json({"circulation": circ.id, "org": circ.org, "flow": circ.flow, "step": circ.step, "status": circ.status, "timeline": lines})
             return
-        flow = engine.flow(circ.flow)
+        flow = engine.definition_of(circ)
         at = flow.step(circ.step).title if circ.step else "已结束"
         console.print(
             f"[bold]{engine.config.org(circ.org).short_name} · {flow.title}[/] — 当前：{at}（{CIRCULATION_STATUS_WORDS.get(circ.status, circ.status)}）"
@@ -117,3 +119,17 @@ def retry(circulation: Annotated[int, typer.Argument(help="circulation id")], us
     engine = engine_from_env()
     engine.retry(circulation, user)
     run_automatic(engine)
+
+
+@group.command("migrate-flow")
+@friendly
+def migrate_flow(
+    circulation: Annotated[int, typer.Argument(help="circulation id")],
+    to: Annotated[str, typer.Option("--to", help="the version to move to: only 'current' (the flow file as it is now)")],
+    user: Annotated[str, typer.Option(help="who moves it (recorded in the audit trail)")] = "operator",
+) -> None:
+    """Move a circulation in flight to the current version of its flow (refused when its current step has no counterpart there)."""
+    if to != "current":
+        raise Refusal(f"只能迁移到当前版本：--to current（不是“{to}”）")
+    moved = migrate_to_current(engine_from_env(), circulation, user)
+    console.print(f"已迁移：流转 #{moved.circulation_id} 从流程版本 {moved.old} 到当前版本 {moved.new}，当前环节“{moved.step_title}”")

@@ -45,7 +45,7 @@ def inbox(user: Annotated[str, typer.Option(help="whose 待办 (config/users.yam
 def _act(item: int, user: str, outcome: str, comment: str | None, run: bool, changes: dict[str, Any] | None = None) -> None:
     engine = engine_from_env()
     result = engine.complete(item, user, outcome, comment, changes=changes or None)
-    flow = engine.flow(circulation(engine, result.circulation_id).flow)
+    flow = engine.definition_of(circulation(engine, result.circulation_id))
     at = f"到“{flow.step(result.step).title}”" if result.step else "已结束"
     console.print(f"已办理：流转 #{result.circulation_id} 现在{at}（{CIRCULATION_STATUS_WORDS.get(result.status, result.status)}）")
     if run:

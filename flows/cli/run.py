@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from gongwen_engine.flows.cli._common import console, engine_from_env, friendly, run_automatic
+from gongwen_engine.flows.cli.check import print_behind
+from gongwen_engine.flows.services.flow_versions import behind_current
 
 group = typer.Typer()
 Concurrency = Annotated[int, typer.Option(help="circulations run at once")]
@@ -34,6 +36,7 @@ def worker(
 
     engine = engine_from_env()
     console.print(f"工作进程 {engine.worker_name} 已启动，空闲时每 {interval} 秒查看一次新工作（按 Ctrl-C 停止）")
+    print_behind(behind_current(engine))
     reminders = ReminderSchedule(every=reminder_interval)
 
     def remind() -> None:

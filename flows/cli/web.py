@@ -12,6 +12,8 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cli._common import console, friendly
+from gongwen_engine.flows.cli.check import print_behind
+from gongwen_engine.flows.services.flow_versions import behind_current
 
 group = typer.Typer()
 
@@ -45,6 +47,7 @@ def serve(
             "没有可登录的账号：配置目录中缺少 passwords.yaml。请运行 gongwen passwords --demo（全部演示账号）或 gongwen passwords --user ID（某个用户）"
         )
     console.print(f"网上办公已启动：http://{host}:{port}（自动步骤由{'本进程' if run else ' gongwen worker '}办理）")
+    print_behind(behind_current(web_app.state.web.engine))
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the handler it
     # found: with Python's default the process died there, before its exit handlers, and the
     # embedded Prefect server the steps had started stayed running. Ours exits through them.

@@ -51,7 +51,7 @@ class StepEngine(Protocol):
     @property
     def db(self) -> SqlEngine: ...
 
-    def flow(self, name: str) -> FlowDefinition: ...
+    def definition_of(self, circ: Circulation, session: Session | None = None) -> FlowDefinition: ...
 
     def business_date(self, circulation: Circulation) -> date: ...
 
@@ -102,7 +102,7 @@ class StepContext:
 
     def finished_at(self, kind: StepKind) -> datetime | None:
         """When this circulation last finished a step of ``kind`` (None: it has not)."""
-        return step_finished_at(self.session, saved_id(self.circulation), self.engine.flow(self.circulation.flow).steps_of(kind))
+        return step_finished_at(self.session, saved_id(self.circulation), self.engine.definition_of(self.circulation, self.session).steps_of(kind))
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,12 @@ distribution, sealing before distribution and 报送 where the flow seals; every
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -190,12 +191,15 @@ class FlowDefinition(BaseModel):
     start: str
     steps: dict[str, Step] = Field(min_length=1)
     outcomes: dict[str, str] = Field(default_factory=dict, description="outcome -> the words a person reads, e.g. approve: 同意")
-    source: str = Field(default="", exclude=True)
+    parts: tuple[tuple[str, str], ...] = Field(
+        default=(), exclude=True, description="[file name, text] of the flow file, then of each included file (names relative to the flow file)"
+    )
 
     @cached_property
     def version(self) -> str:
-        """Identifies the flow text a circulation runs, included files too (documents in flight keep theirs in the DB)."""
-        return hashlib.sha256(self.source.encode("utf-8")).hexdigest()[:12]
+        """Identifies the flow text a circulation runs, included files too (circulations in flight keep theirs: ``versions.py``)."""
+        source = "\n".join(text for _, text in self.parts)
+        return hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
 
     def steps_of(self, kind: StepKind) -> dict[str, Step]:
         """The steps of ``kind``, by name, in the flow's order."""
@@ -251,7 +255,7 @@ class _FlowSource(YamlDoc):
         self.flow = flow
         self.step_docs: dict[str, YamlDoc] = {}  # included step -> the file that defines it
         self.outcome_docs: dict[str, YamlDoc] = {}
-        self.texts = [text]
+        self.parts: list[tuple[str, str]] = [(flow.path.name, text)]
 
     def doc_for(self, loc: tuple[str | int, ...]) -> YamlDoc:
         own = self.flow.data if isinstance(self.flow.data, dict) else {}
@@ -297,7 +301,7 @@ def _read_flow(path: Path) -> _FlowSource:
             continue
         doc = load_yaml(target)
         fragment = doc.validate(_Fragment)
-        source.texts.append(target.read_text(encoding="utf-8"))
+        source.parts.append((name, target.read_text(encoding="utf-8")))
         for step_name, step in fragment.steps.items():
             if step_name in steps:
                 errors.append(
@@ -330,7 +334,7 @@ def load_flow(path: Path, action_kinds: Mapping[str, StepKind], known_flows: set
     performs); raise SourceErrors naming file:line for every problem."""
     source = _read_flow(path)
     definition = source.validate(FlowDefinition)
-    definition = definition.model_copy(update={"source": "\n".join(source.texts)})
+    definition = definition.model_copy(update={"parts": tuple(source.parts)})
     errors: list[SourceError] = []
     if definition.start not in definition.steps:
         errors.append(source.error(("start",), f"start step '{definition.start}' is not defined", f"use one of: {', '.join(definition.steps)}"))
@@ -439,6 +443,19 @@ def _reachable(definition: FlowDefinition, first: str, blocked: set[str] | froze
         if name != END:
             todo.extend(definition.steps[name].targets.values())
     return seen
+
+
+def load_flow_parts(parts: Sequence[tuple[str, str]], action_kinds: Mapping[str, StepKind]) -> FlowDefinition:
+    """A flow from its files' names and texts (as ``FlowDefinition.parts`` keeps them), read and
+    checked like the file it was: written to a scratch folder and loaded from there."""
+    with TemporaryDirectory(prefix="gongwen-flow-") as scratch:
+        for name, text in parts:
+            path = (Path(scratch) / name).resolve()
+            if not path.is_relative_to(Path(scratch).resolve()):
+                raise SourceError(Path(name), None, "a kept flow version names a file outside its folder", "include files below the flow's folder")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        return load_flow(Path(scratch) / parts[0][0], action_kinds)
 
 
 def load_flows(directory: Path, action_kinds: Mapping[str, StepKind]) -> dict[str, FlowDefinition]:

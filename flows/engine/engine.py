@@ -31,6 +31,7 @@ from gongwen_engine.flows.engine.context import ActionSpec, Sender, StepContext,
 from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, flow_named, load_flows
 from gongwen_engine.flows.engine.documents import record_file, revise, set_signer
 from gongwen_engine.flows.engine.records import RecordRenderer, gather_record
+from gongwen_engine.flows.engine.versions import FlowVersions, counterpart
 from gongwen_engine.models import db
 from gongwen_engine.models.audit import record_about
 from gongwen_engine.models.content import DocumentContent
@@ -62,7 +63,8 @@ class Engine:
     actions: Mapping[str, ActionSpec] = field(kw_only=True)  # the action registry (flows/actions ACTIONS)
     record_renderer: RecordRenderer = field(kw_only=True)  # writes a record's .docx (doc_templates.records.render_record)
     config: Config = field(init=False)
-    flows: dict[str, FlowDefinition] = field(init=False)
+    flows: dict[str, FlowDefinition] = field(init=False)  # the current flows: new circulations run these
+    versions: FlowVersions = field(init=False)  # the flow each circulation runs: the version it started with
     db: SqlEngine = field(init=False)
     storage: Path = field(init=False)
     worker_name: str = field(init=False)
@@ -74,6 +76,7 @@ class Engine:
         url = self.settings.resolved_database_url
         db.ensure_schema(url)  # one read; `gongwen migrate` (init) migrates explicitly
         self.db = db.get_engine(url)
+        self.versions = FlowVersions(self.flows, action_kinds(self.actions), self.db)
         self.storage = self.settings.resolved_storage
         self.storage.mkdir(parents=True, exist_ok=True)
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
@@ -87,7 +90,12 @@ class Engine:
         return datetime.now(CHINA).date()
 
     def flow(self, name: str) -> FlowDefinition:
+        """The current definition of flow ``name`` (what a new circulation runs)."""
         return flow_named(self.flows, name)
+
+    def definition_of(self, circ: Circulation, session: Session | None = None) -> FlowDefinition:
+        """The definition ``circ`` runs: the version it started with, until it ends (``versions.py``)."""
+        return self.versions.of(circ, session)
 
     def user(self, user_id: str) -> User:
         return items.person(self.config, user_id)
@@ -107,8 +115,9 @@ class Engine:
         definition = self.flow(flow)
         chosen = chosen_recipients(self.config, org, deliver_to)
         with db.transaction(self.db) as session:
+            version = self.versions.pin(session, definition)
             circ = Circulation(
-                org=org, flow=flow, flow_version=definition.version, policy=policy, step=definition.start, status=CirculationStatus.ready, deliver_to=chosen
+                org=org, flow=flow, flow_version=version, policy=policy, step=definition.start, status=CirculationStatus.ready, deliver_to=chosen
             )
             session.add(circ)
             session.flush()
@@ -130,7 +139,7 @@ class Engine:
         circ = Circulation(
             org=recipient,
             flow=flow,
-            flow_version=definition.version,
+            flow_version=self.versions.pin(session, definition),
             policy=parent.policy,
             received_id=document_id,
             parent_id=parent.id,
@@ -152,7 +161,7 @@ class Engine:
                 raise Refusal(f"流转 {circulation_id} 不存在")
             if circ.status not in (CirculationStatus.ready, CirculationStatus.running) or circ.step is None or (expected_step and circ.step != expected_step):
                 return StepResult.of(circ, ran=False)
-            definition = self.flow(circ.flow)
+            definition = self.definition_of(circ, session)
             step = definition.step(circ.step)
             open_items = items.open_items(session, self.config, definition, circ, circ.step)
             if step.human:
@@ -185,7 +194,7 @@ class Engine:
         with db.transaction(self.db) as session:
             if db.resuming_after_in_doubt_commit() and (mine := self._decided_by(session, work_item_id, user_id, outcome)):
                 return mine  # our first attempt did commit: report it, do not refuse it as a double submit
-            item, circ, step = items.lock_item(session, self.flows, work_item_id)
+            item, circ, step = items.lock_item(session, self.definition_of, work_item_id)
             principal = items.may_act(session, self.config, user, item, step)
             if outcome not in step.targets:
                 raise Refusal(f"办理结果“{outcome}”无效，本环节可选：{'、'.join(step.targets)}")
@@ -212,7 +221,7 @@ class Engine:
         """转办: the person an item is for hands it to a colleague with the same role."""
         user, target = self.user(user_id), self.user(to_user)
         with db.transaction(self.db) as session:
-            item, circ, step = items.lock_item(session, self.flows, work_item_id)
+            item, circ, step = items.lock_item(session, self.definition_of, work_item_id)
             items.hand_over(session, self.config, item, circ, step, user, target, comment)
             return item
 
@@ -227,7 +236,7 @@ class Engine:
     # ---- the mechanics of one step ---------------------------------------------------------------
     def _human_done(self, session: Session, circ: Circulation, item: WorkItem, step: Step, outcome: str, actor: str, comment: str | None) -> None:
         """Close one person's item; move the circulation on when the step's join is complete."""
-        items.finish_item(session, self.flow(circ.flow), circ, item, outcome, actor, comment, self.worker_name)
+        items.finish_item(session, self.definition_of(circ, session), circ, item, outcome, actor, comment, self.worker_name)
         if step.sets_signer and outcome == step.agree:
             set_signer(session, self.config, circ, item.acted_for or actor)
         others = items.open_at(session, circ, item.step)
@@ -256,12 +265,12 @@ class Engine:
             circ.step, circ.status, circ.claimed_by = None, CirculationStatus.done, None
         else:
             circ.step, circ.status = nxt, CirculationStatus.ready
-            items.open_items(session, self.config, self.flow(circ.flow), circ, nxt)
+            items.open_items(session, self.config, self.definition_of(circ, session), circ, nxt)
         session.add(circ)
 
     def _write_record(self, session: Session, circ: Circulation) -> None:
         """Re-issue the flow's .docx record (发文稿纸 / 收文处理单) from the work items so far."""
-        definition = self.flow(circ.flow)
+        definition = self.definition_of(circ, session)
         if definition.record is None:
             return
         relative = f"{circ.org}/records/{definition.record}-{circ.id}.docx"
@@ -289,6 +298,34 @@ class Engine:
             circ.status, circ.error = CirculationStatus.ready, None
             session.add(circ)
             record_about(session, actor, "retry", circ, circ.document_id or circ.received_id, circ.step, {})
+
+    @retry_transient(in_doubt="refuse")  # a second run would be refused as 'already current'
+    def migrate_flow(self, circulation_id: int, actor: str) -> tuple[str, str, str]:
+        """Move a circulation in flight to its flow's current version (an operator's explicit act);
+        refused when its current step has no counterpart there. Returns (old version, new version, step)."""
+        with db.transaction(self.db) as session:
+            circ = db.lock_circulation(session, circulation_id)
+            if circ is None:
+                raise Refusal(f"流转 {circulation_id} 不存在")
+            if circ.status == CirculationStatus.done or circ.step is None:
+                raise Refusal(f"流转 {circulation_id} 已办结，无需迁移流程版本")
+            current = self.flow(circ.flow)
+            old = self.definition_of(circ, session)
+            if circ.flow_version == current.version:
+                raise Refusal(f"流转 {circulation_id} 已在流程“{current.title}”的当前版本（{current.version}）上")
+            target, reason = counterpart(old, current, circ.step)
+            if target is None:
+                raise Refusal(f"流转 {circulation_id} 不能迁移到当前版本（{current.version}）：{reason}")
+            if target != circ.step:
+                for item in items.open_at(session, circ, circ.step):
+                    item.step = target
+                    session.add(item)
+            moved = (circ.flow_version, self.versions.pin(session, current), target)
+            detail = {"from": moved[0], "to": moved[1], "from_step": circ.step}
+            record_about(session, actor, "migrate_flow", circ, circ.document_id or circ.received_id, target, detail)
+            circ.flow_version, circ.step, circ.updated_at = moved[1], target, utcnow()
+            session.add(circ)
+            return moved
 
     def claim_ready(self, limit: int = 50, min_priority: int | None = None, excluding: frozenset[int] = frozenset()) -> list[Circulation]:
         """Claim up to ``limit`` circulations with automatic work for this process (``claims.claim_ready``)."""

@@ -8,7 +8,7 @@ inside its step transactions; reminders and delegations are transactions of thei
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.engine import Engine as SqlEngine
@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
-from gongwen_engine.flows.engine.definition import FlowDefinition, Step, flow_named
+from gongwen_engine.flows.engine.definition import FlowDefinition, Step
 from gongwen_engine.models import db
 from gongwen_engine.models.audit import record_about
 from gongwen_engine.models.db import retry_transient
@@ -131,7 +131,7 @@ def finish_item(
 # ---- a person acting on an item -------------------------------------------------------------------------
 
 
-def lock_item(session: Session, flows: Mapping[str, FlowDefinition], work_item_id: int) -> tuple[WorkItem, Circulation, Step]:
+def lock_item(session: Session, definition_of: Callable[[Circulation, Session], FlowDefinition], work_item_id: int) -> tuple[WorkItem, Circulation, Step]:
     """The open human item ``work_item_id`` with its circulation, row-locked, and its step."""
     item = session.get(WorkItem, work_item_id)
     if item is None:
@@ -140,7 +140,7 @@ def lock_item(session: Session, flows: Mapping[str, FlowDefinition], work_item_i
     session.refresh(item)
     if circ is None or item.status != WorkItemStatus.open or circ.step != item.step:
         raise Refusal(f"待办事项 {work_item_id} 已办理，不能重复办理（already {item.status} by {item.actor}）")
-    step = flow_named(flows, circ.flow).step(item.step)
+    step = definition_of(circ, session).step(item.step)
     if not step.human:
         raise Refusal(f"环节“{step.title}”由系统自动办理，不能人工办理（step is automatic）")
     return item, circ, step

@@ -91,7 +91,7 @@ def steps_ahead(engine: Engine, session: Session, circulation_ids: list[int], ki
         circ = session.get(Circulation, cid)
         if circ is None or circ.step is None or circ.status not in (CirculationStatus.ready, CirculationStatus.running):
             continue
-        step = engine.flow(circ.flow).step(circ.step)
+        step = engine.definition_of(circ, session).step(circ.step)
         if not step.human and step.kind == kind:
             found.append(circ)
     return found
@@ -135,7 +135,7 @@ def run_with_retries(engine: Engine, circulation_id: int) -> CirculationStatus:
     circ = read(engine.db, get_circulation, circulation_id)
     if circ.status not in ("ready", "running") or circ.step is None:
         return circ.status
-    step = engine.flow(circ.flow).step(circ.step)
+    step = engine.definition_of(circ).step(circ.step)
     for attempt in range(step.retries + 1):
         try:
             return engine.run_step(circulation_id, circ.step).status

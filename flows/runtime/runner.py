@@ -77,7 +77,7 @@ async def advance(engine: Engine, circulation_id: int, max_steps: int | None = N
         circ = await anyio.to_thread.run_sync(read, engine.db, get_circulation, circulation_id)
         if circ.status not in ("ready", "running") or circ.step is None:
             return circ.status
-        step = engine.flow(circ.flow).step(circ.step)
+        step = engine.definition_of(circ).step(circ.step)
         if while_urgent and ran > 1 and step.priority <= 0:
             return circ.status
         name = f"{engine.config.org(circ.org).short_name} · {step.title} · {await anyio.to_thread.run_sync(read, engine.db, document_label, circ)}"
@@ -137,7 +137,7 @@ async def dispatch(
                 continue
             circ = claimed[0]
             assert circ.id is not None and circ.step is not None  # claimed: saved, and ready at a step
-            pressing = engine.flow(circ.flow).step(circ.step).priority > 0
+            pressing = engine.definition_of(circ).step(circ.step).priority > 0
             busy, urgent = busy + 1, urgent + pressing
             if urgent:
                 calm.clear()

@@ -99,7 +99,7 @@ def inbox(engine: Engine, user_id: str, now: datetime | None = None) -> list[Inb
     now = now or utcnow()
     entries = []
     for item, circ, doc in open_items(engine, user_id):
-        step = engine.flow(circ.flow).step(item.step)
+        step = engine.definition_of(circ).step(item.step)
         assert item.id is not None and circ.id is not None  # read from the database
         if item.assignee:
             for_whom = actor_name(engine.config, item.assignee)
@@ -169,7 +169,7 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
         circ = session.get(Circulation, circulation_id)
         if circ is None:
             raise Refusal(f"找不到流转 {circulation_id}")
-        flow = engine.flow(circ.flow)
+        flow = engine.definition_of(circ, session)
         lines = []
         for ev in session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circulation_id).order_by(col(AuditEvent.id))):
             if ev.action.startswith("step:"):

@@ -272,7 +272,7 @@ def _done_steps(rows: _Rows) -> dict[int, Counter[str]]:
 
 def _done_kinds(rows: _Rows, engine: Engine) -> dict[int, set[StepKind]]:
     """The kinds of step each circulation finished (its flow's ``kind:``, whatever the steps are named)."""
-    flows = {c.id: engine.flows.get(c.flow) for c in rows.circulations}
+    flows = {c.id: engine.definition_of(c) if c.flow in engine.flows else None for c in rows.circulations}
     done: dict[int, set[StepKind]] = defaultdict(set)
     for item in rows.work_items:
         flow = flows.get(item.circulation_id)
@@ -370,7 +370,7 @@ def _audit(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
                 report.add("audit_step_duplicate", where, f"step {step}: {recorded[step]} audited, {done[c.id][step]} done")
         if c.flow not in engine.flows:
             continue
-        _follows_flow(report, where, engine.flows[c.flow], trail, c)
+        _follows_flow(report, where, engine.definition_of(c), trail, c)
 
 
 def _follows_flow(report: InvariantReport, where: str, flow, trail: list[AuditEvent], circ: Circulation) -> None:

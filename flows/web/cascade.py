@@ -62,7 +62,7 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
     now = now or utcnow()
     rows = cascade_picture_rows(engine, circulation_id)
     circs, items, done_steps, archived, numbers = rows.circulations, rows.human_items, rows.done_steps, rows.archived, rows.doc_numbers
-    flow_of = {c.id: engine.flow(c.flow) for c in circs}
+    flow_of = {c.id: engine.definition_of(c) for c in circs}
     done_kinds = {(c, flow_of[c].steps[s].kind) for c, s in done_steps if s in flow_of[c].steps}
     open_items: dict[int, list[WorkItem]] = {}
     for item in items:
@@ -112,7 +112,7 @@ def _state(circ: Circulation, done_kinds: set[tuple[int, StepKind]], archived: s
 def _waiting_for(engine: Engine, circ: Circulation, items: list[WorkItem]) -> str:
     """'徐主席签发' (a person's item) / '领导（周主席、褚副主席）签发' (anyone with the role): who the open
     items wait for, and the step."""
-    step = engine.flow(circ.flow).step(circ.step) if circ.step else None
+    step = engine.definition_of(circ).step(circ.step) if circ.step else None
     people = []
     for item in items:
         if item.assignee:
@@ -125,7 +125,7 @@ def _waiting_for(engine: Engine, circ: Circulation, items: list[WorkItem]) -> st
 
 def _distributes(engine: Engine, circ: Circulation) -> bool:
     """The circulation's flow delivers to the organisation's children (a step with start_flow)."""
-    return any(step.start_flow for step in engine.flow(circ.flow).steps.values())
+    return any(step.start_flow for step in engine.definition_of(circ).steps.values())
 
 
 def count_states(root: CascadeNode) -> dict[str, int]:

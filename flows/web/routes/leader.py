@@ -80,7 +80,7 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
     actionable = item.status == "open" and _mine(web, user, item_id)
     if not actionable:  # not theirs to act on: they may still look, as at the circulation (permissions)
         authorize(web.engine.config, user, Action.view_circulation, Org(circ.org, f"待办事项 {item_id}"))
-    step = web.engine.flow(circ.flow).step(item.step)
+    step = web.engine.definition_of(circ).step(item.step)
     printed = render_html(view.parts) if doc else None
     drafts = versions(web.engine, item.circulation_id)
     diff = version_diff(web.engine, item.circulation_id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
@@ -93,10 +93,10 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
         circ=circ,
         doc=doc,
         step=step,
-        flow=web.engine.flow(circ.flow),
+        flow=web.engine.definition_of(circ),
         printed=printed,
         actionable=actionable,
-        outcomes=[(o, web.engine.flow(circ.flow).outcome_label(o)) for o in step.targets],
+        outcomes=[(o, web.engine.definition_of(circ).outcome_label(o)) for o in step.targets],
         revisable=revisable,
         same_role=same_role,
         timeline=timeline(web.engine, item.circulation_id),
@@ -128,10 +128,10 @@ def act(
     except Refusal as exc:  # 403 when the person may not act on it (permissions), 409 when the request cannot be honoured
         raise WebError(403 if isinstance(exc, PermissionDenied) else 409, str(exc), "请回到“待办”列表，办理属于您的事项。") from None
     web.wake_runner()
-    step = web.engine.flow(circ.flow).step(item.step)
+    step = web.engine.definition_of(circ).step(item.step)
     flash(
         request,
-        f"已办理：{step.title} · {web.engine.flow(circ.flow).outcome_label(outcome)}"
+        f"已办理：{step.title} · {web.engine.definition_of(circ).outcome_label(outcome)}"
         + (f"（{comment.strip()}）" if comment.strip() else "")
         + "。后续环节由系统继续办理。",
     )

@@ -53,7 +53,7 @@ def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
             "kind": "收文" if row.circ.received_id else "发文",
             "sender": (row.received.issuer_short_name or web.org_name(row.received.org)) if row.received else "",
             "received_number": row.received.doc_number if row.received else None,
-            "step": web.engine.flow(row.circ.flow).step(row.circ.step).title if row.circ.step else "",
+            "step": web.engine.definition_of(row.circ).step(row.circ.step).title if row.circ.step else "",
             "status": CIRCULATION_STATUS_WORDS.get(row.circ.status, row.circ.status),
             "overdue": any(i.due_at and _past(i.due_at) for i in row.waiting),
         }
@@ -89,7 +89,8 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
         printed=render_html(view.parts) if doc else None,
         files=files,
         FILE_ROLES=FILE_ROLES,
-        flow=web.engine.flow(circ.flow),
+        flow=web.engine.definition_of(circ),
+        current_version=web.engine.flow(circ.flow).version,
         status=CIRCULATION_STATUS_WORDS.get(circ.status, circ.status),
         tree=tree,
         counts=count_states(tree),

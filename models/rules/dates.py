@@ -54,15 +54,16 @@ def end_of_day(day: date) -> datetime:
 
 
 def given_time(text: str, *, day_end: bool) -> datetime:
-    """A time a person typed, as an aware time: ``2027-12-31`` is that day in Beijing, from its
-    start or (``day_end``) to its end; ``2027-12-31T18:00`` is Beijing time unless it names its zone.
-    Raises ValueError for anything else."""
+    """A time a person typed, as the aware UTC instant the database compares: ``2027-12-31`` is
+    that day in Beijing, from its start or (``day_end``) to its end; ``2027-12-31T18:00`` is Beijing
+    time unless it names its zone. Raises ValueError for anything else."""
     text = text.strip()
     if len(text) == 10:
         day = date.fromisoformat(text)
-        return end_of_day(day) if day_end else datetime.combine(day, time(), CHINA)
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
+        moment = end_of_day(day) if day_end else datetime.combine(day, time(), CHINA)
+    else:
+        moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=CHINA)).astimezone(UTC)
 
 
 def format_cn_date(day: date) -> str:

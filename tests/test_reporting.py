@@ -30,6 +30,7 @@ from gongwen_engine.flows.services.circulations import circulation
 from gongwen_engine.flows.services.stats import timeliness
 from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.rules.dates import end_of_day
 from gongwen_engine.models.rules.report_deadlines import period_count, period_due
 from gongwen_engine.models.rules.workdays import CalendarError, WorkCalendar, load_calendar
 from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, Registration, ReportReminder, ReportSubmission, WorkItem
@@ -93,7 +94,7 @@ def test_step_time_limits_in_working_days(tmp_path: Path, make_engine) -> None:
         item = session.exec(select(WorkItem).where(WorkItem.circulation_id == circ)).one()
     cal = load_calendar(engine.config.directory)
     opened = item.created_at.astimezone(CHINA).date()
-    assert item.due_at.astimezone(CHINA) == cal.end_of_day(cal.add_working_days(opened, 3))
+    assert item.due_at.astimezone(CHINA) == end_of_day(cal.add_working_days(opened, 3))
 
     edit(flows, "issuing.yaml", "    due_working_days: 3\n", "    due_working_days: 3\n    due_days: 2\n")
     with pytest.raises(SourceErrors, match=r"issuing.yaml:\d+.*due_days .*due_working_days"):

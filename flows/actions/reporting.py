@@ -26,8 +26,9 @@ from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.queries.reporting import issued_document_id, received_on
+from gongwen_engine.models.rules.dates import china_date
 from gongwen_engine.models.rules.report_deadlines import period_due, reminder_kind, visible_periods
-from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
+from gongwen_engine.models.rules.workdays import WorkCalendar, load_calendar
 from gongwen_engine.models.tables import Circulation, Document, ReportingRequirement, ReportReminder, ReportSubmission, SubmissionStatus, utcnow
 
 UNIT_COLUMN = "单位"

@@ -47,6 +47,7 @@ from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime.signals import termination_signal
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
+from gongwen_engine.models.rules.dates import given_time
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
 
 if TYPE_CHECKING:  # checked against the installed typer, which carries its own click
@@ -73,6 +74,16 @@ Comment = Annotated[str | None, typer.Option(help="opinion (意见) / instructio
 RunOpt = Annotated[bool, typer.Option(help="continue the automatic steps right away")]
 UserOpt = Annotated[str, typer.Option(help="who acts (config/users.yaml)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def time_from(text: str) -> datetime:
+    """A start a person gives: a date (from its start) or a time; Beijing time unless the zone is written."""
+    return given_time(text, day_end=False)
+
+
+def time_until(text: str) -> datetime:
+    """An end a person gives: a date (to its end, 23:59:59) or a time; Beijing time unless the zone is written."""
+    return given_time(text, day_end=True)
 
 
 @contextmanager

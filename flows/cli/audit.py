@@ -9,6 +9,7 @@ from rich.table import Table
 
 from gongwen_engine.flows.cli._common import console, engine_from_env, err, friendly, print_json
 from gongwen_engine.flows.services.audit import audit_trail, verify_audit_chain
+from gongwen_engine.models.rules.dates import shown
 
 group = typer.Typer(
     help="The audit trail (审计记录): who did what, when, to which document; `audit verify` checks its hash chain.", invoke_without_command=True
@@ -34,10 +35,10 @@ def audit_list(doc_number: DocNumber = None, org: Org = None) -> None:
 
 
 def _list(doc_number: str | None, org: str | None) -> None:
-    table = Table("time (UTC)", "actor", "org", "action", "document", "detail")
+    table = Table("time (Beijing)", "actor", "org", "action", "document", "detail")
     for ev in audit_trail(engine_from_env(), doc_number, org):
         table.add_row(
-            ev.at.strftime("%Y-%m-%d %H:%M:%S"),
+            shown(ev.at, "%Y-%m-%d %H:%M:%S"),
             ev.actor,
             ev.org or "",
             ev.action,

@@ -11,6 +11,7 @@ from rich.table import Table
 from gongwen_engine.flows.cli._common import Comment, JsonOpt, RunOpt, UserOpt, console, draft_changes, engine_from_env, friendly, print_json, run_automatic
 from gongwen_engine.flows.services.circulations import circulation
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
+from gongwen_engine.models.rules.dates import shown
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
 
 group = typer.Typer()
@@ -27,9 +28,9 @@ def inbox(user: Annotated[str, typer.Option(help="whose 待办 (config/users.yam
     if as_json:
         print_json([e.as_json() for e in entries])
         return
-    table = Table("待办", "单位", "环节", "办理人", "文件", "时限", "收到")
+    table = Table("待办", "单位", "环节", "办理人", "文件", "时限（北京时间）", "收到")
     for e in entries:
-        due = e.due_at.strftime("%Y-%m-%d %H:%M") if e.due_at else ""
+        due = shown(e.due_at)
         table.add_row(
             str(e.item),
             e.org,
@@ -37,7 +38,7 @@ def inbox(user: Annotated[str, typer.Option(help="whose 待办 (config/users.yam
             e.for_whom,
             e.doc_number or e.document,
             f"[red]{due} 已超期[/]" if e.overdue else due,
-            e.since.strftime("%Y-%m-%d %H:%M"),
+            shown(e.since),
         )
     console.print(table)
 

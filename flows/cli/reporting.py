@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,7 +12,18 @@ import typer
 from rich.table import Table
 
 from gongwen_engine.config.errors import Refusal
-from gongwen_engine.flows.cli._common import JsonOpt, console, draft_changes, engine_from_env, friendly, known_org, known_policy, print_json, run_automatic
+from gongwen_engine.flows.cli._common import (
+    JsonOpt,
+    console,
+    draft_changes,
+    engine_from_env,
+    friendly,
+    known_org,
+    known_policy,
+    print_json,
+    run_automatic,
+    time_from,
+)
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.circulations import circulation as circulation_by_id
 from gongwen_engine.models.queries import read
@@ -103,11 +114,13 @@ def deadlines_propose(
 
 @deadlines.command("remind")
 @friendly
-def deadlines_remind(now: Annotated[datetime | None, typer.Option(help="the moment to remind at (UTC; default now)")] = None) -> None:
+def deadlines_remind(
+    now: Annotated[datetime | None, typer.Option(parser=time_from, help="the moment to remind at, Beijing time (default: now)")] = None,
+) -> None:
     """Run one ``gongwen-reminders`` flow in Prefect: reporting reminders and overdue work items, each once."""
     from gongwen_engine.flows.runtime.reminders import run_reminders
 
-    counts = run_reminders(engine_from_env(), now.replace(tzinfo=now.tzinfo or UTC) if now else None)
+    counts = run_reminders(engine_from_env(), now)
     console.print(f"已催办：报送 {counts['reports']} 项，待办事项 {counts['work_items']} 项")
 
 

@@ -38,7 +38,7 @@ from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.documents import stored_content
 from gongwen_engine.models.records import RecordKind
-from gongwen_engine.models.rules.dates import CHINA
+from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.doc_kinds import check_official
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 from gongwen_engine.models.rules.recipients import chosen_recipients
@@ -87,7 +87,7 @@ class Engine:
         level = self.config.org(circulation.org).level
         if level in clock:
             return clock[level]
-        return datetime.now(CHINA).date()
+        return today()
 
     def flow(self, name: str) -> FlowDefinition:
         """The current definition of flow ``name`` (what a new circulation runs)."""

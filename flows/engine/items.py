@@ -9,7 +9,7 @@ inside its step transactions; reminders and delegations are transactions of thei
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, col, select
@@ -185,6 +185,7 @@ def delegate(
         raise Refusal("不能委托给自己")
     if ends_at <= starts_at:
         raise Refusal("委托结束时间必须晚于开始时间")
+    starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)  # stored in UTC (SQLite keeps the wall time only)
     with db.transaction(bind) as session:
         row = Delegation(principal=principal, deputy=deputy, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=actor)
         session.add(row)

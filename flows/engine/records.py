@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from gongwen_engine.config.loader import Config
 from gongwen_engine.flows.engine.definition import FlowDefinition
 from gongwen_engine.models.records import DraftParticulars, Opinion, ReceivedParticulars, RecordData, RecordKind
+from gongwen_engine.models.rules.dates import china_date
 from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem, WorkItemKind, WorkItemStatus
 
 
@@ -100,7 +101,7 @@ def _opinions(session: Session, config: Config, flow: FlowDefinition, circ: Circ
             comment=item.comment,
             person=actor_name(config, item.actor),
             acting_for=config.users[item.acted_for].name if item.acted_for and item.acted_for in config.users else None,
-            finished_on=item.finished_at.date() if item.finished_at else None,
+            finished_on=china_date(item.finished_at) if item.finished_at else None,
         )
         for item in items
     ]

@@ -16,6 +16,7 @@ from gongwen_engine.flows.engine.items import item_target, principals
 from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.models.queries import circulations as queries
 from gongwen_engine.models.queries import read
+from gongwen_engine.models.rules.dates import beijing
 from gongwen_engine.models.rules.permissions import Action, Org, allowed
 from gongwen_engine.models.tables import AuditEvent, Circulation, Document, WorkItem, utcnow
 
@@ -90,7 +91,7 @@ class InboxEntry:
     def as_json(self) -> dict:
         data = asdict(self)
         for key in ("due_at", "since"):
-            data[key] = data[key].isoformat() if data[key] else None
+            data[key] = beijing(data[key]).isoformat() if data[key] else None
         return data
 
 
@@ -191,7 +192,7 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
             who = actor_name(engine.config, ev.actor)
             if ev.detail.get("acted_for"):
                 who += f"（代{actor_name(engine.config, ev.detail['acted_for'])}）"
-            lines.append({"at": ev.at.isoformat(), "who": who, "what": what})
+            lines.append({"at": beijing(ev.at).isoformat(), "who": who, "what": what})
         return lines
 
 

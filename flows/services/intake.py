@@ -39,7 +39,7 @@ from gongwen_engine.models import db
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.models.documents import stored_content
 from gongwen_engine.models.issuers import EXTERNAL_ISSUER, match_organisation
-from gongwen_engine.models.rules.dates import format_cn_date, parse_cn_date
+from gongwen_engine.models.rules.dates import format_cn_date, parse_cn_date, shown
 from gongwen_engine.models.rules.doc_kinds import DEFAULT_KIND
 from gongwen_engine.models.rules.doc_numbers import normalise_doc_number
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
@@ -397,7 +397,7 @@ def _refuse_duplicates(session: Session, engine: Engine, org: str, digest: str, 
 def _where(session: Session, engine: Engine, circ: Circulation, what: str, file: str | None) -> str:
     reg = session.exec(select(Registration).where(Registration.circulation_id == circ.id)).first()
     doc = session.get(Document, circ.received_id) if circ.received_id else None
-    parts = [f"收文流转 #{circ.id}（{engine.config.org(circ.org).short_name}，{circ.created_at.astimezone().strftime('%Y-%m-%d %H:%M')}）"]
+    parts = [f"收文流转 #{circ.id}（{engine.config.org(circ.org).short_name}，{shown(circ.created_at)}）"]
     if reg:
         parts.append(f"收文登记号 {reg.register_number}")
     if doc:

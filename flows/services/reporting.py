@@ -52,11 +52,12 @@ from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.queries.reporting import issued_document_id, received_on
 from gongwen_engine.models.rules.dates import format_cn_date
+from gongwen_engine.models.rules.dates import today as beijing_today
 from gongwen_engine.models.rules.doc_kinds import direction_of
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.rules.recipients import delivery_targets
 from gongwen_engine.models.rules.report_deadlines import period_count, visible_periods
-from gongwen_engine.models.rules.workdays import WorkCalendar, china_date, load_calendar
+from gongwen_engine.models.rules.workdays import WorkCalendar, load_calendar
 from gongwen_engine.models.tables import (
     Circulation,
     Document,
@@ -64,7 +65,6 @@ from gongwen_engine.models.tables import (
     ReportReminder,
     ReportSubmission,
     SubmissionStatus,
-    utcnow,
 )
 
 REPORTING_FLOW = "reporting"
@@ -301,7 +301,7 @@ def board(engine: Engine, today: date | None = None, requirement_id: int | None 
     person = engine.user(viewer) if viewer else None
     if person:  # a role without the board is refused even before any requirement is looked at
         authorize(engine.config, person, Action.view_board, Org(org or person.org, "督办台账"))
-    today = today or china_date(utcnow())
+    today = today or beijing_today()
     cal = load_calendar(engine.config.directory)
     rows = []
     with Session(engine.db) as session:
@@ -541,7 +541,7 @@ class Summary:
 
 def summarise(engine: Engine, requirement_id: int, today: date | None = None, period: int | None = None) -> Summary:
     """The board of one requirement and period plus every submitted table combined (one row per row submitted)."""
-    today = today or china_date(utcnow())
+    today = today or beijing_today()
     with Session(engine.db) as session:
         req = requirement(session, requirement_id)
         period = visible_periods(req, today)[-1] if period is None else period

@@ -20,9 +20,9 @@ from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.flows.services.workplace import find_circulation, record_event
 from gongwen_engine.flows.web.background import StepRunner
-from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
+from gongwen_engine.flows.web.cascade import ROLE_NAMES
 from gongwen_engine.flows.web.security import WebError, storage_file
-from gongwen_engine.models.rules.dates import CHINA
+from gongwen_engine.models.rules.dates import shown
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.tables import Circulation
 
@@ -82,7 +82,7 @@ def when(moment: datetime | str | None) -> str:
         return ""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return aware(moment).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    return shown(moment)
 
 
 def web_of(request: Request) -> Web:

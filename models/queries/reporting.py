@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from gongwen_engine.models.rules.workdays import china_date
+from gongwen_engine.models.rules.dates import china_date
 from gongwen_engine.models.tables import Circulation, Delivery, Registration, ReportingRequirement
 
 

@@ -1,4 +1,9 @@
-"""Date of writing (成文日期) and printing date (印发日期) formats, GB/T 9704-2012 §7.3.5.
+"""The one clock and the date forms: Beijing time for every time a person reads or gives, and
+the date of writing (成文日期) and printing date (印发日期) formats, GB/T 9704-2012 §7.3.5.
+
+Times are stored in UTC; everything shown to a person (CLI, JSON for people, web, records,
+reminders) is Beijing time (``CHINA``), and a date a person gives (``--until 2027-12-31``, a due
+date) means that day in Beijing, to its end. ``now()`` and ``today()`` are the project's clock.
 
 Full Arabic numerals, no leading zeros: 2012年1月31日 (never 二〇一二年, never 01月).
 """
@@ -6,10 +11,59 @@ Full Arabic numerals, no leading zeros: 2012年1月31日 (never 二〇一二年,
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 CHINA = ZoneInfo("Asia/Shanghai")  # the one clock people read: Beijing time (北京时间); stored times are UTC
+SHOWN = "%Y-%m-%d %H:%M"  # how a time is shown to a person (Beijing time)
+
+
+def now() -> datetime:
+    """The current moment in Beijing time (aware; compare and store it like any aware time)."""
+    return datetime.now(CHINA)
+
+
+def today() -> date:
+    """Today's date in Beijing."""
+    return now().date()
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC time: SQLite returns naive UTC datetimes, PostgreSQL aware ones."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def beijing(moment: datetime) -> datetime:
+    """A stored time (aware, or naive UTC as the database returns it) in Beijing time."""
+    return aware(moment).astimezone(CHINA)
+
+
+def china_date(moment: datetime) -> date:
+    """The date in Beijing at ``moment`` (naive datetimes are taken as UTC, as the database stores them)."""
+    return beijing(moment).date()
+
+
+def shown(moment: datetime | None, form: str = SHOWN) -> str:
+    """A time as a person reads it: Beijing time, to the minute by default; '' for none."""
+    return beijing(moment).strftime(form) if moment else ""
+
+
+def end_of_day(day: date) -> datetime:
+    """The last moment of ``day`` in Beijing: a date a person gives means "by the end of that day"."""
+    return datetime.combine(day + timedelta(days=1), time(), CHINA) - timedelta(microseconds=1)
+
+
+def given_time(text: str, *, day_end: bool) -> datetime:
+    """A time a person typed, as the aware UTC instant the database compares: ``2027-12-31`` is
+    that day in Beijing, from its start or (``day_end``) to its end; ``2027-12-31T18:00`` is Beijing
+    time unless it names its zone. Raises ValueError for anything else."""
+    text = text.strip()
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        moment = end_of_day(day) if day_end else datetime.combine(day, time(), CHINA)
+    else:
+        moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=CHINA)).astimezone(UTC)
 
 
 def format_cn_date(day: date) -> str:
@@ -59,8 +113,3 @@ def parse_cn_date(text: str) -> tuple[date, list[str]]:
     if re.sub(r"\s+", "", match[0]) != format_cn_date(day):
         changes.append(f"日期 {match[0]} 按标准写作 {format_cn_date(day)}（阿拉伯数字，不编虚位）")
     return day, changes
-
-
-def aware(moment: datetime) -> datetime:
-    """A stored time as an aware UTC time: SQLite returns naive UTC datetimes, PostgreSQL aware ones."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

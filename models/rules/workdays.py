@@ -20,16 +20,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
 import chinese_calendar
 from pydantic import BaseModel, ConfigDict, Field
 
 from gongwen_engine.config.errors import Refusal
-from gongwen_engine.models.rules.dates import CHINA
+from gongwen_engine.models.rules.dates import CHINA, china_date, end_of_day
+
+if TYPE_CHECKING:
+    from gongwen_engine.config.yamlsrc import YamlDoc
 
 CALENDAR_FILE = "calendar.yaml"
 DAY = timedelta(days=1)
+LIBRARY_LAST_YEAR = max(chinese_calendar.holidays).year  # the last year chinese-calendar knows
 
 
 class CalendarError(Refusal):
@@ -45,9 +49,32 @@ class LocalClosure(BaseModel):
     orgs: list[str] = Field(default_factory=list, description="organisation codes; empty: every organisation")
 
 
+class Holiday(BaseModel):
+    """放假: one holiday of a notice, one day or a run of days (``to`` left out: one day)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1, description="元旦、春节、清明节、劳动节、端午节、中秋节、国庆节 …")
+    first: date = Field(alias="from")
+    last: date | None = Field(default=None, alias="to")
+
+    def days(self) -> list[date]:
+        last = self.last or self.first
+        return [self.first + k * DAY for k in range((last - self.first).days + 1)]
+
+
+class YearArrangement(BaseModel):
+    """One year's 国务院办公厅关于部分节假日安排的通知, entered by an operator."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    notice: str = Field(min_length=1, description="the notice's title and number, as published")
+    holidays: list[Holiday] = Field(min_length=1)
+    workdays: list[date] = Field(default_factory=list, description="调休上班: weekend days that are working days")
+
+
 class CalendarFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     closures: list[LocalClosure] = Field(default_factory=list)
+    years: dict[int, YearArrangement] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,16 +82,44 @@ class WorkCalendar:
     """Working days: the official arrangement minus local closures."""
 
     closures: dict[date, tuple[str, ...]] = field(default_factory=dict)  # date -> org codes (empty: all)
+    declared: dict[date, bool] = field(default_factory=dict)  # calendar.yaml years: date -> working day?
+    declared_years: frozenset[int] = frozenset()
+    source: str = f"config/{CALENDAR_FILE}"
+
+    def covers(self, year: int) -> bool:
+        """Whether the official arrangement of ``year`` is known (entered in calendar.yaml or in the library)."""
+        if year in self.declared_years:
+            return True
+        try:
+            chinese_calendar.is_workday(date(year, 7, 1))
+        except NotImplementedError:
+            return False
+        return True
+
+    def how_to_enter(self, year: int) -> str:
+        """Where an operator finds and enters ``year``'s arrangement (Chinese, for people)."""
+        return (
+            f"请按国务院办公厅《关于{year}年部分节假日安排的通知》（中国政府网 www.gov.cn 发布）把 {year} 年的放假日期和调休上班日期"
+            f"录入 {self.source} 的 years:（写法见该文件开头的说明）"
+        )
+
+    def official_workday(self, day: date) -> bool:
+        """The State Council's arrangement for ``day``: calendar.yaml's years: first, then the library."""
+        if day in self.declared:
+            return self.declared[day]
+        if day.year in self.declared_years:
+            return day.weekday() < 5
+        try:
+            return bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            raise CalendarError(
+                f"工作日历没有 {day.year} 年的国家法定节假日安排（chinese-calendar 包只到 {LIBRARY_LAST_YEAR} 年，{self.source} 也没有录入）。"
+                f"{self.how_to_enter(day.year)}，不能按周一至周五推算"
+            ) from None
 
     def is_workday(self, day: date, org: str | None = None) -> bool:
         """工作日: the official arrangement says work, and no local closure applies to ``org``."""
-        try:
-            official = chinese_calendar.is_workday(day)
-        except NotImplementedError as exc:
-            raise CalendarError(
-                f"工作日历没有 {day.year} 年的国家法定节假日安排（{exc}）；请升级 chinese-calendar 包（pip install -U chinese-calendar），不能按周一至周五推算"
-            ) from None
-        if not official:
+        if not self.official_workday(day):
             return False
         orgs = self.closures.get(day)
         return orgs is None or (bool(orgs) and org not in orgs)
@@ -115,31 +170,41 @@ class WorkCalendar:
             day += DAY
         return total / DAY
 
-    def end_of_day(self, day: date) -> datetime:
-        """The last moment of ``day`` in China: a deadline date means "by the end of that day"."""
-        return datetime.combine(day + DAY, time(), CHINA) - timedelta(microseconds=1)
-
-
-def china_date(moment: datetime) -> date:
-    """The date in China at ``moment`` (naive datetimes are taken as UTC, as the database stores them)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(CHINA).date()
-
 
 def due_after(calendar: WorkCalendar, opened_at: datetime, working_days: int | None, calendar_days: int | None, org: str | None = None) -> datetime | None:
     """办理时限: when an item opened at ``opened_at`` is due. Calendar days keep the clock time
     (opened + N×24 h); working days end with the N-th working day after the opening day."""
     if working_days is not None:
-        return calendar.end_of_day(calendar.add_working_days(china_date(opened_at), working_days, org))
+        return end_of_day(calendar.add_working_days(china_date(opened_at), working_days, org))
     if calendar_days is not None:
         return opened_at + timedelta(days=calendar_days)
     return None
 
 
+def next_year_missing(calendar: WorkCalendar, today: date) -> int | None:
+    """From 1 October on, next year when its arrangement is not yet known (``gongwen check`` warns)."""
+    year = today.year + 1
+    return year if today.month >= 10 and not calendar.covers(year) else None
+
+
+def _declared_days(doc: YamlDoc, years: dict[int, YearArrangement]) -> dict[date, bool]:
+    """calendar.yaml's years: as date -> working day; a day belongs to its year (or, for 元旦, the December before)."""
+    declared: dict[date, bool] = {}
+    for year, arrangement in years.items():
+        entries = [(("years", year, "holidays", i), day, False) for i, h in enumerate(arrangement.holidays) for day in h.days()]
+        entries += [(("years", year, "workdays", i), day, True) for i, day in enumerate(arrangement.workdays)]
+        for loc, day, working in entries:
+            if not (day.year == year or (day.year == year - 1 and day.month == 12)):
+                raise doc.error(loc, f"{day} is not in {year}", f"enter the dates of the notice for {year} under years: {year}")
+            if day in declared:
+                raise doc.error(loc, f"{day} is listed twice", "list a day once: either a holiday or a 调休 working day")
+            declared[day] = working
+    return declared
+
+
 @cache
 def load_calendar(config_dir: Path) -> WorkCalendar:
-    """The calendar with ``config_dir/calendar.yaml``'s local closures (the file is optional)."""
+    """The calendar with ``config_dir/calendar.yaml``'s local closures and entered years (the file is optional)."""
     path = Path(config_dir) / CALENDAR_FILE
     if not path.exists():
         return WorkCalendar()
@@ -154,4 +219,4 @@ def load_calendar(config_dir: Path) -> WorkCalendar:
                 ("closures", i, "date"), f"local closure {closure.date} is listed twice", "keep one entry per date (list the organisations in orgs:)"
             )
         closures[closure.date] = tuple(closure.orgs)
-    return WorkCalendar(closures)
+    return WorkCalendar(closures, _declared_days(doc, parsed.years), frozenset(parsed.years), str(path))

@@ -14,8 +14,7 @@ from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.board import requirement_boards
 from gongwen_engine.flows.web.deps import CurrentUser
 from gongwen_engine.flows.web.pages import render, web_of
-from gongwen_engine.models.rules.workdays import china_date
-from gongwen_engine.models.tables import utcnow
+from gongwen_engine.models.rules.dates import today as beijing_today
 
 router = APIRouter()
 FORM_WORDS = {"report": "报告", "table": "报表", "names": "名单"}
@@ -24,7 +23,7 @@ FORM_WORDS = {"report": "报告", "table": "报表", "names": "名单"}
 @router.get("/board", response_class=HTMLResponse)
 def board_page(request: Request, requirement: int | None = None, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
-    today = china_date(utcnow())
+    today = beijing_today()
     rows = reporting.board(web.engine, today, requirement, user.org, viewer=user.id)  # refuses a role without the board (permissions)
     groups = requirement_boards(web.engine, user.org, requirement, rows)
     return render(

@@ -6,7 +6,7 @@ ask it."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,7 +22,7 @@ from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
 from gongwen_engine.flows.web.pages import Web, flash, render, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.db import DatabaseUnavailable
-from gongwen_engine.models.rules.dates import CHINA
+from gongwen_engine.models.rules.dates import end_of_day, now
 from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
 from gongwen_engine.models.tables import Document, utcnow
 
@@ -172,7 +172,6 @@ def delegate(request: Request, user: User = CurrentUser, deputy: str = Form(...)
         last_day = date.fromisoformat(until)
     except ValueError:
         raise WebError(400, f"委托截止日期“{until}”格式不对，应为 2026-12-31。", "请返回上一页重新填写。") from None
-    ends = datetime.combine(last_day, time(23, 59), tzinfo=CHINA).astimezone(UTC)
-    web.engine.delegate(user.id, deputy, datetime.now(UTC), ends, user.id, reason.strip() or None)
+    web.engine.delegate(user.id, deputy, now(), end_of_day(last_day), user.id, reason.strip() or None)
     flash(request, f"已委托{web.person(deputy)}代为办理您的待办，至 {last_day.isoformat()}。")
     return RedirectResponse("/inbox", status_code=303)

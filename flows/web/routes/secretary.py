@@ -24,6 +24,7 @@ from gongwen_engine.flows.web.pages import FILE_ROLES, Web, audit, flash, render
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules import doc_kinds
+from gongwen_engine.models.rules.dates import today as beijing_today
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, utcnow
 
@@ -176,7 +177,7 @@ def _launch_page(request: Request, user: User, values: dict, error: str | None, 
         doc_types=list(doc_kinds.OFFICIAL_KINDS),
         values=values,
         error=error,
-        today=date.today().isoformat(),
+        today=beijing_today().isoformat(),
     )
 
 
@@ -230,10 +231,10 @@ def launch(
     if not main_recipients:
         problems.append("请至少选择一个主送机关")
     try:
-        day = date.fromisoformat(issued_on) if issued_on else date.today()
+        day = date.fromisoformat(issued_on) if issued_on else beijing_today()
     except ValueError:
         problems.append(f"成文日期“{issued_on}”格式不对，应为 2012-01-31")
-        day = date.today()
+        day = beijing_today()
     if problems:
         return _launch_page(request, user, values, "；".join(problems) + "。", 400)
     content = DocumentContent(

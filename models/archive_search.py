@@ -33,6 +33,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from gongwen_engine.models.rules import dates
 from gongwen_engine.models.tables import ArchiveItem, ArchiveSearch
 
 if TYPE_CHECKING:
@@ -223,7 +224,7 @@ EARLIEST_DATE = date(1900, 1, 1)  # an open date range reaches back to here ...
 def date_range_tokens(date_from: date | None, date_to: date | None) -> list[str]:
     """The fewest date facets that cover a range exactly: whole years as ``d``, whole months as
     ``m``, single days as ``t`` (... and forward to the end of next year when open)."""
-    day, last = date_from or EARLIEST_DATE, date_to or date(date.today().year + 1, 12, 31)
+    day, last = date_from or EARLIEST_DATE, date_to or date(dates.today().year + 1, 12, 31)
     tokens: list[str] = []
     while day <= last:
         month_end = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import (
     NumberingFile,
     NumberScheme,
@@ -48,6 +49,13 @@ class Config:
             return self.organisations[code]
         except KeyError:
             raise KeyError(f"unknown organisation '{code}' (see {self.directory / FILES['organisations']})") from None
+
+    def user(self, user_id: str) -> User:
+        """The configured person ``user_id``; an unknown id is refused in Chinese."""
+        user = self.users.get(user_id)
+        if user is None:
+            raise Refusal(f"未知用户“{user_id}”：请核对用户名（用户名单见 {self.directory / FILES['users']}）")
+        return user
 
     def children(self, code: str) -> list[Organisation]:
         return [self.organisations[c] for c in self._children.get(code, [])]

@@ -275,9 +275,7 @@ class Archivist:
 def archivist(config: Config, user_id: str, action: Action = Action.archive_search) -> Archivist:
     """The archivist and the one fonds they may see (``permissions``: ``action`` in their own
     fonds); anyone else is refused."""
-    user = config.users.get(user_id)
-    if user is None:
-        raise Refusal(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
+    user = config.user(user_id)
     fonds = config.org(user.org).fonds
     authorize(config, user, action, Fonds(fonds))
     return Archivist(user, fonds, config)

@@ -72,8 +72,7 @@ def passwords(
     for user_id in config.users if demo else []:
         hashes[user_id] = hash_password(DEMO_PASSWORD)
     for user_id in user or []:
-        if user_id not in config.users:
-            raise Refusal(f"未知用户 '{user_id}'（用户见 {config.directory / 'users.yaml'}）")
+        config.user(user_id)  # an unknown id is refused before a password is asked for
         first, second = getpass.getpass(f"{user_id} 的新密码: "), getpass.getpass("再输入一次: ")
         if first != second or len(first) < 8:
             raise Refusal("两次输入不一致，或密码少于 8 个字符；未作修改")

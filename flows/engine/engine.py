@@ -98,7 +98,7 @@ class Engine:
         return self.versions.of(circ, session)
 
     def user(self, user_id: str) -> User:
-        return items.person(self.config, user_id)
+        return self.config.user(user_id)
 
     # ---- starting circulations ----------------------------------------------------------------
     @retry_transient(in_doubt="refuse")  # no key makes a launch idempotent: never run twice blindly

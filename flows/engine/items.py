@@ -27,13 +27,6 @@ from gongwen_engine.models.rules.workdays import due_after, load_calendar
 from gongwen_engine.models.tables import Circulation, Delegation, Reminder, WorkItem, WorkItemKind, WorkItemStatus, saved_id, utcnow
 
 
-def person(config: Config, user_id: str) -> User:
-    user = config.users.get(user_id)
-    if user is None:
-        raise Refusal(f"未知用户 '{user_id}'（unknown user; see config/users.yaml）")
-    return user
-
-
 def item_target(item: WorkItem, step_title: str = "") -> Item:
     """A work item as the permission rule sees it."""
     return Item(org=item.org, role=item.role, assignee=item.assignee, id=item.id, step_title=step_title)
@@ -177,8 +170,8 @@ def delegate(
     config: Config, bind: SqlEngine, principal: str, deputy: str, starts_at: datetime, ends_at: datetime, actor: str, reason: str | None = None
 ) -> Delegation:
     """委托: ``principal`` lets ``deputy`` act on their items (same organisation) for a period."""
-    p, d = person(config, principal), person(config, deputy)
-    authorize(config, person(config, actor), Action.delegate, Person(principal))
+    p, d = config.user(principal), config.user(deputy)
+    authorize(config, config.user(actor), Action.delegate, Person(principal))
     if p.org != d.org:
         raise Refusal(f"委托只能在本单位内：{p.name} 与 {d.name} 不在同一单位")
     if principal == deputy:

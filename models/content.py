@@ -15,10 +15,18 @@ from gongwen_engine.models.rules.doc_kinds import DEFAULT_KIND, Direction
 
 
 class Attachment(BaseModel):
-    """附件: an attachment printed after the text, each on a new page."""
+    """附件: an attachment printed after the text and before the 版记, each on a new page
+    headed 附件1 (附件一 in some house styles).
+
+    Either its own ``title`` and ``body`` (an annex drafted with the document), or ``document``:
+    a received document attached as it was received — printed from its title on (no red
+    header is invented for it), with its own signature, date and 版记 as received; ``title``
+    is then the name given in the 附件说明.
+    """
 
     title: str
     body: list[str] = Field(default_factory=list)
+    document: DocumentContent | None = None
 
 
 class LegacyColophon(BaseModel):
@@ -58,3 +66,6 @@ class DocumentContent(BaseModel):
     printed_by: str | None = None  # 印发机关
     printed_on: date | None = None  # 印发日期
     legacy: LegacyColophon | None = None  # pre-2012 fields, only for reproduced old documents
+
+
+Attachment.model_rebuild()  # ``document`` refers to DocumentContent, defined after it

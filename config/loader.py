@@ -45,10 +45,11 @@ class Config:
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def org(self, code: str) -> Organisation:
-        try:
-            return self.organisations[code]
-        except KeyError:
-            raise KeyError(f"unknown organisation '{code}' (see {self.directory / FILES['organisations']})") from None
+        """The configured organisation ``code``; an unknown code is refused in Chinese."""
+        org = self.organisations.get(code)
+        if org is None:
+            raise Refusal(f"未知单位代码“{code}”：请核对单位代码（单位名单见 {self.directory / FILES['organisations']}）")
+        return org
 
     def user(self, user_id: str) -> User:
         """The configured person ``user_id``; an unknown id is refused in Chinese."""
@@ -76,11 +77,12 @@ class Config:
         return [u for u in self.users.values() if u.org == org and role in u.roles]
 
     def policy(self, name: str) -> Policy:
-        try:
-            return self.policies[name]
-        except KeyError:
-            known = ", ".join(sorted(self.policies)) or "none"
-            raise KeyError(f"unknown policy '{name}' (defined: {known}; see {self.directory / FILES['policies']})") from None
+        """The named policy; an unknown name is refused in Chinese with the names there are."""
+        policy = self.policies.get(name)
+        if policy is None:
+            known = "、".join(sorted(self.policies)) or "无"
+            raise Refusal(f"未知办理策略“{name}”：可选 {known}（策略见 {self.directory / FILES['policies']}）")
+        return policy
 
 
 def load_config(directory: Path | None = None) -> Config:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from yaml_edit import copy_yaml_folder, edit
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.schema import Level, Role
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
@@ -75,10 +76,10 @@ def test_numbering_starts_and_policies(config):
     assert config.policy("manual").auto_approve == {}
 
 
-def test_unknown_organisation_and_policy_are_key_errors(config):
-    with pytest.raises(KeyError, match="atlantis"):
+def test_unknown_organisation_and_policy_are_refused_in_chinese(config):
+    with pytest.raises(Refusal, match="未知单位代码“atlantis”"):
         config.org("atlantis")
-    with pytest.raises(KeyError, match="nonesuch"):
+    with pytest.raises(Refusal, match=r"未知办理策略“nonesuch”：可选 .*demo"):
         config.policy("nonesuch")
 
 

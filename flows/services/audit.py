@@ -16,9 +16,7 @@ def audit_trail(engine: Engine, doc_number: str | None = None, org: str | None =
     # a code that is neither configured nor in the trail is a typo, not an empty history
     # (an organisation removed from config/ later keeps its records and stays listable)
     if org and org not in engine.config.organisations and not read(engine.db, audit_events, org=org, limit=1):
-        raise Refusal(
-            f"未知机关代码 {org}：配置中没有，审计记录中也没有（unknown organisation code; the codes are in {engine.config.directory / 'organisations.yaml'}）"
-        )
+        raise Refusal(f"未知机关代码 {org}：配置中没有，审计记录中也没有（单位代码见 {engine.config.directory / 'organisations.yaml'}）")
     document_id = None
     if doc_number:
         doc = read(engine.db, document_by_number, doc_number)

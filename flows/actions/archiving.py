@@ -18,11 +18,11 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx
 from gongwen_engine.doc_templates.reader import read_text
-from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import index_item

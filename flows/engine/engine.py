@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from gongwen_engine.config.errors import Refusal
@@ -47,12 +48,21 @@ from gongwen_engine.models.tables import (
     CirculationStatus,
     Delegation,
     Document,
+    LaunchOnce,
     Reminder,
     WorkItem,
     WorkItemStatus,
     saved_id,
     utcnow,
 )
+
+
+class AlreadyLaunched(Refusal):
+    """A launch keyed ``once`` found its key taken: it was launched already (or is being launched)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"已经发起过（唯一键 {key}），不会再发起一次：用 gongwen status 查看已发起的流转")
 
 
 @dataclass
@@ -102,11 +112,22 @@ class Engine:
 
     # ---- starting circulations ----------------------------------------------------------------
     @retry_transient(in_doubt="refuse")  # no key makes a launch idempotent: never run twice blindly
-    def launch(self, org: str, flow: str, content: DocumentContent, policy: str = "manual", actor: str = "system", deliver_to: list[str] | None = None) -> int:
+    def launch(
+        self,
+        org: str,
+        flow: str,
+        content: DocumentContent,
+        policy: str = "manual",
+        actor: str = "system",
+        deliver_to: list[str] | None = None,
+        once: str | None = None,
+    ) -> int:
         """A secretary starts a flow over a new document (the draft). Returns the circulation id.
 
         ``deliver_to``: the organisation codes 核发 delivers to (direct children; none chosen:
-        every child organisation — ``recipients.py``)."""
+        every child organisation — ``recipients.py``). ``once``: a key that makes this launch
+        happen once in the database (``LaunchOnce``, unique): a second launch with the same key,
+        however processes race, raises ``AlreadyLaunched`` and stores nothing."""
         self.config.org(org)
         check_official(content.doc_type)
         if actor in self.config.users:  # a person must be allowed to launch for ``org``; other actors (system, scripts) are the operator's
@@ -127,6 +148,14 @@ class Engine:
             circ.document_id = doc.id
             items.create_items(session, self.config, definition, circ, definition.start)
             detail = {"flow": flow, "policy": policy, "title": content.title, **({"deliver_to": chosen} if chosen else {})}
+            if once is not None:
+                if session.get(LaunchOnce, once) is not None:
+                    raise AlreadyLaunched(once)
+                session.add(LaunchOnce(key=once, circulation_id=saved_id(circ)))
+                try:
+                    session.flush()  # PostgreSQL: waits for a racing launch's COMMIT, then fails on the key
+                except IntegrityError as exc:
+                    raise AlreadyLaunched(once) from exc
             record_about(session, actor, "launch", circ, doc.id, None, detail)
             return saved_id(circ)
 

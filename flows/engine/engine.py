@@ -57,6 +57,18 @@ from gongwen_engine.models.tables import (
 )
 
 
+class StepLimitReached(Exception):
+    """A circulation ran ``Settings.max_steps`` steps: its step is failed (``Engine.fail``), not run."""
+
+    def __init__(self, circulation_id: int, step: str, steps_run: int, limit: int) -> None:
+        self.step = step
+        super().__init__(
+            f"流转 {circulation_id} 已运行 {steps_run} 个环节，达到上限（GONGWEN_MAX_STEPS={limit}），环节“{step}”未执行："
+            "流程可能在自动环节间循环。请检查流程文件中各环节的 next（gongwen check），修正后用 gongwen retry 继续；"
+            "确属正常的长流程可调高 GONGWEN_MAX_STEPS"
+        )
+
+
 class AlreadyLaunched(Refusal):
     """A launch keyed ``once`` found its key taken: it was launched already (or is being launched)."""
 
@@ -183,13 +195,25 @@ class Engine:
     # ---- running steps ---------------------------------------------------------------------------
     @retry_transient(in_doubt="retry")  # the step is re-checked under the row lock
     def run_step(self, circulation_id: int, expected_step: str | None = None) -> StepResult:
-        """Run the circulation's current step if it is automatic (or auto-approved by its policy)."""
+        """Run the circulation's current step if it is automatic (or auto-approved by its policy).
+
+        A circulation that has run ``Settings.max_steps`` steps already is not moved on: its step
+        fails through ``fail`` (the path of any failed automatic step), naming the limit."""
+        try:
+            return self._run_step(circulation_id, expected_step)
+        except StepLimitReached as limit:
+            self.fail(circulation_id, str(limit))
+            return StepResult(circulation_id, limit.step, CirculationStatus.failed, ran=False)
+
+    def _run_step(self, circulation_id: int, expected_step: str | None) -> StepResult:
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
                 raise Refusal(f"流转 {circulation_id} 不存在")
             if circ.status not in (CirculationStatus.ready, CirculationStatus.running) or circ.step is None or (expected_step and circ.step != expected_step):
                 return StepResult.of(circ, ran=False)
+            if (steps_run := items.steps_run(session, circulation_id)) >= self.settings.max_steps:
+                raise StepLimitReached(circulation_id, circ.step, steps_run, self.settings.max_steps)  # rolls back: nothing written
             definition = self.definition_of(circ, session)
             step = definition.step(circ.step)
             open_items = items.open_items(session, self.config, definition, circ, circ.step)

@@ -43,6 +43,7 @@ from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.doc_kinds import check_official
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 from gongwen_engine.models.rules.recipients import chosen_recipients
+from gongwen_engine.models.rules.text_input import PARAGRAPH_MAX, check_changes, check_content, check_text
 from gongwen_engine.models.tables import (
     Circulation,
     CirculationStatus,
@@ -142,6 +143,7 @@ class Engine:
         however processes race, raises ``AlreadyLaunched`` and stores nothing."""
         self.config.org(org)
         check_official(content.doc_type)
+        check_content(content)  # the input policy: control and bidi characters, lengths, a body (text_input.py)
         if actor in self.config.users:  # a person must be allowed to launch for ``org``; other actors (system, scripts) are the operator's
             authorize(self.config, self.config.users[actor], Action.launch, Org(org))
         self.config.policy(policy)
@@ -244,6 +246,10 @@ class Engine:
         document is stored and the previous ones are kept (痕迹保留).
         """
         user = self.user(user_id)
+        if changes:
+            check_changes(changes)  # the input policy, before anything is stored (text_input.py)
+        if comment:
+            check_text("意见", comment, limit=PARAGRAPH_MAX, multiline=True)
         with db.transaction(self.db) as session:
             if db.resuming_after_in_doubt_commit() and (mine := self._decided_by(session, work_item_id, user_id, outcome)):
                 return mine  # our first attempt did commit: report it, do not refuse it as a double submit

@@ -23,7 +23,7 @@ from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
 from gongwen_engine.flows.web.pages import FILE_ROLES, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.content import DocumentContent
-from gongwen_engine.models.rules import doc_kinds
+from gongwen_engine.models.rules import doc_kinds, text_input
 from gongwen_engine.models.rules.dates import today as beijing_today
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, utcnow
@@ -255,6 +255,8 @@ def launch(
         printed_by=org.printed_by,
         printed_on=day,
     )
+    if refused := text_input.refusal(content):  # the input policy (models/rules/text_input.py): the form comes back with it
+        return _launch_page(request, user, values, refused, 400)
     circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id, deliver_to=delivery_choice(web, org, recipients))
     web.wake_runner()
     flash(request, f"已发起：{web.engine.flow(flow).title.split('（')[0]}《{content.title}》（流转 {circ_id}）")

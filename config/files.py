@@ -92,3 +92,19 @@ def remove_stale_temporaries(folders: Iterable[Path], started: float | None = No
             path.unlink()
             removed.append(path)
     return removed
+
+
+NAME_MAX_BYTES = 255  # what Linux file systems (ext4, xfs) allow in one name
+
+
+def fit_file_name(name: str, max_bytes: int = NAME_MAX_BYTES) -> str:
+    """``name`` cut to at most ``max_bytes`` bytes of UTF-8 (a file system counts bytes, not
+    characters: 85 Chinese characters fill 255), keeping its extension and never cutting a
+    character in two."""
+    if len(name.encode("utf-8")) <= max_bytes:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    suffix = f".{ext}" if dot and stem and len(ext.encode("utf-8")) < 16 else ""
+    stem = name[: len(name) - len(suffix)]
+    budget = max_bytes - len(suffix.encode("utf-8"))
+    return stem.encode("utf-8")[:budget].decode("utf-8", "ignore") + suffix

@@ -12,6 +12,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.files import fit_file_name
 from gongwen_engine.config.schema import Organisation, User
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.doc_templates.render import render_docx_bytes
@@ -266,7 +267,7 @@ def launch(
 def upload_name(filename: str | None) -> str:
     """The uploaded file's own name (no folders, from any browser's path style), or '' if none."""
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip().replace("\x00", "")
-    return "" if name in ("", ".", "..") else name[-200:]
+    return "" if name in ("", ".", "..") else fit_file_name(name)  # at most 255 bytes of UTF-8, extension kept
 
 
 def _lines(text: str) -> list[str]:

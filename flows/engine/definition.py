@@ -499,6 +499,32 @@ def _strongly_connected(nodes: Sequence[str], following: Mapping[str, Sequence[s
     return components
 
 
+def policy_errors(policies_file: Path, flows: Mapping[str, FlowDefinition]) -> list[SourceError]:
+    """A policy's ``auto_approve`` names a step kind a person does in some flow, and an outcome
+    that kind's steps have (a name that matches nothing would silently never approve)."""
+    doc = load_yaml(policies_file)
+    policies = doc.data.get("policies") if isinstance(doc.data, dict) else None
+    errors: list[SourceError] = []
+    human_steps = [step for flow in flows.values() for step in flow.steps.values() if step.human]
+    for name, policy in (policies or {}).items():
+        for kind, outcome in ((policy or {}).get("auto_approve") or {}).items():
+            steps = [step for step in human_steps if step.kind == kind]
+            loc = ("policies", name, "auto_approve", kind)
+            if not steps:
+                kinds = sorted({step.kind.value for step in human_steps})
+                errors.append(
+                    doc.error(loc, f"policy '{name}' approves '{kind}', which is no step a person does in any flow", f"use one of: {', '.join(kinds)}")
+                )
+            elif not any(outcome in step.targets for step in steps):
+                outcomes = sorted({o for step in steps for o in step.targets})
+                errors.append(
+                    doc.error(
+                        loc, f"policy '{name}' takes outcome '{outcome}' at '{kind}', which those steps do not have", f"use one of: {', '.join(outcomes)}"
+                    )
+                )
+    return errors
+
+
 def _reachable(definition: FlowDefinition, first: str, blocked: set[str] | frozenset[str] = frozenset()) -> set[str]:
     """The steps (and ``end``) reachable from ``first`` without passing a ``blocked`` step."""
     seen: set[str] = set()

@@ -300,10 +300,10 @@ def test_a_recomputed_chain_contradicts_the_checkpoint(engine: Engine) -> None:
     assert verify_audit_chain(engine).intact
     rows = chain_rows(engine)
     sql(engine, "UPDATE auditevent SET actor = 'mallory' WHERE seq = 2")
-    head_seq, head = 0, audit.GENESIS  # the forger recomputes every hash after the edit
+    head = audit.GENESIS  # the forger recomputes every hash after the edit
     with Session(engine.db) as session:
         for row in session.exec(select(AuditEvent).order_by(AuditEvent.seq)):
-            head_seq, head = row.seq, audit.link_hash(head, row)
+            head = audit.link_hash(head, row)
             session.connection().execute(text("UPDATE auditevent SET chain_hash = :h WHERE id = :id"), {"h": head, "id": row.id})
         session.commit()
     assert verify(engine).intact and len(rows) == 3

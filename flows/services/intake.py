@@ -253,6 +253,7 @@ def receive_file(
                     "read": {k: f.as_json() for k, f in reading.fields.items()},
                     "missing": reading.missing,
                     "warnings": reading.warnings,
+                    "active_content": reading.active_content,  # flagged: the original is kept as it came, never run
                     "deadlines": [d.as_json() for d in reading.deadlines],
                     "issuer_org": issuer["org"],
                 },

@@ -154,7 +154,8 @@ def test_sigterm_at_random_moments_stops_the_worker_within_ten_seconds(pg_url: s
                 code = worker.wait(timeout=60)
                 stops.append(time.monotonic() - sent)
                 said = errors.read_text()
-                assert code in (0, 128 + signal.SIGTERM), f"rep {rep}: exit {code}\n{said}"
+                # -15: the signal came while Python was still starting, before any handler or work (the default action)
+                assert code in (0, 128 + signal.SIGTERM, -signal.SIGTERM), f"rep {rep}: exit {code}\n{said}"
                 assert "Traceback" not in said, f"rep {rep}:\n{said}"
                 assert stops[-1] <= 10.0, f"rep {rep}: stopped after {stops[-1]:.1f} s\n{said}"
                 name = f"{socket.gethostname()}:{worker.pid}"

@@ -149,6 +149,14 @@ def load_config(directory: Path | None = None) -> Config:
         if user.id in users:
             errors.append(user_doc.error(("users", i, "id"), f"duplicate user id '{user.id}'", "user ids must be unique"))
         users[user.id] = user
+    if not users:
+        errors.append(
+            user_doc.error(
+                ("users",) if isinstance(user_doc.data, dict) and "users" in user_doc.data else (),
+                "no users: nobody could sign in, sign for, sign off or file anything",
+                "list the people under users: (id, name, org, roles), e.g. copy config/users.yaml",
+            )
+        )
 
     policies = load_yaml(directory / FILES["policies"]).validate(PoliciesFile).policies
     retention = load_yaml(directory / FILES["retention"]).validate(RetentionFile)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     storage: Path | None = None  # where rendered documents are written
     config_dir: Path | None = None  # None: the packaged config/
     flows_dir: Path | None = None  # None: the packaged flows/
+    # The most steps one circulation may run (GONGWEN_MAX_STEPS): past it, the engine fails the
+    # step it is at instead of running it (a loop the load-time checks could not see; a forwarding
+    # runs about 10, a draft returned many times a few dozen).
+    max_steps: int = Field(default=500, ge=2)
 
     @property
     def resolved_database_url(self) -> str:

@@ -51,6 +51,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from gongwen_engine.config.files import pid_alive
+
 log = logging.getLogger(__name__)
 
 SOFFICE_TIMEOUT_S = 180
@@ -123,6 +125,47 @@ def remove_profiles_of_dead_processes(folder: Path | None = None) -> list[Path]:
             removed.append(path)
         except PermissionError:
             continue
+    return removed
+
+
+STAGING_PREFIX = "gongwen-pdf-"  # + pid: a conversion's staging folder (copies of the documents)
+PIPE_PREFIX = "gongwen-"  # + pid: the warm LibreOffice's named pipe (uno_bridge.Office.pipe)
+
+
+def dead_process_leftovers(folder: Path | None = None) -> list[Path]:
+    """What processes killed with SIGKILL left in the temporary folder: LibreOffice profiles,
+    PDF staging folders (copies of documents) and LibreOffice pipe sockets, each named with the
+    pid of its process, whose process is gone. A process still running keeps its own."""
+    found: list[Path] = []
+    base = Path(folder or tempfile.gettempdir())
+    pipe_prefix = f"OSL_PIPE_{os.getuid()}_{PIPE_PREFIX}"
+    places = [(base, (PROFILE_PREFIX, STAGING_PREFIX, pipe_prefix))]
+    if folder is None and base != Path("/tmp"):
+        places.append((Path("/tmp"), (pipe_prefix,)))  # LibreOffice's sockets live in /tmp whatever TMPDIR says
+    for place, prefixes in places:
+        if not place.is_dir():
+            continue
+        for path in place.iterdir():
+            prefix = next((p for p in prefixes if path.name.startswith(p)), None)
+            if prefix is None:
+                continue
+            pid = path.name[len(prefix) :].split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                found.append(path)
+    return sorted(found)
+
+
+def remove_dead_process_leftovers(folder: Path | None = None) -> list[Path]:
+    """Remove what ``dead_process_leftovers`` finds; returns what was removed."""
+    removed = []
+    for path in dead_process_leftovers(folder):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        if not path.exists():
+            removed.append(path)
     return removed
 
 
@@ -414,7 +457,7 @@ def page_texts(pdf: bytes) -> list[str]:
 def docx_files_to_pdf_bytes(docx_files: list[Path]) -> list[bytes]:
     """The PDF of each .docx, in order (staged under distinct names: two organisations may
     issue files named alike); not cached."""
-    with tempfile.TemporaryDirectory(prefix="gongwen-pdf-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
         staged = []
         for n, docx in enumerate(docx_files):
             staged.append(Path(tmp) / f"d{n}.docx")
@@ -429,7 +472,7 @@ def docx_bytes_to_pdf(docx: Path) -> bytes:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    with tempfile.TemporaryDirectory(prefix="gongwen-pdf-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
         [pdf] = docx_to_pdf([docx], Path(tmp))
         data = pdf.read_bytes()
     with _cache_lock:

@@ -29,9 +29,10 @@ from docx.shared import Mm, Pt
 from lxml import etree
 from markupsafe import Markup
 
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, _drop_unused_parts, zip_entry
-from gongwen_engine.doc_templates.render import DOCUMENT_COMPRESSLEVEL, RenderResult, write_atomically
+from gongwen_engine.doc_templates.render import DOCUMENT_COMPRESSLEVEL, RenderResult
 from gongwen_engine.models.records import RecordData, RecordKind
 from gongwen_engine.models.rules.dates import format_cn_date
 

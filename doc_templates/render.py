@@ -13,12 +13,9 @@ Public API::
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +25,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup, escape
 
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, base_package, zip_entry
 from gongwen_engine.doc_templates.elements import PartView, part_view
@@ -36,7 +34,6 @@ from gongwen_engine.models.content import DocumentContent
 TEMPLATE_DIR = Path(__file__).parent / "gbt9704"
 TEMPLATE_NAME = "document.xml.j2"
 DOCUMENT_COMPRESSLEVEL = 1  # fastest deflate: the body is small, time matters more than size
-FILE_MODE = 0o644
 _RUN_BREAKS = re.compile("(\t|\n)")
 _RUN_BREAK_XML = {"\t": "<w:tab/>", "\n": "<w:br/>"}
 
@@ -97,27 +94,6 @@ def render_docx_bytes(parts: Sequence[DocumentContent]) -> bytes:
     with zipfile.ZipFile(buffer, "a") as package:
         package.writestr(zip_entry(DOCUMENT_PART), body, compresslevel=DOCUMENT_COMPRESSLEVEL)
     return buffer.getvalue()
-
-
-def write_atomically(data: bytes, path: Path) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it to disk, rename it over.
-
-    Readers see the old file or the new one, never a half-written one; a crashed attempt
-    leaves no temporary file behind it. Missing parent folders are created.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, FILE_MODE)  # mkstemp creates 0600
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
 
 
 def render_docx(parts: Sequence[DocumentContent], path: Path) -> RenderResult:

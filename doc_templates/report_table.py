@@ -21,8 +21,9 @@ from docx.oxml.ns import qn
 from docx.oxml.table import CT_Tbl
 from docx.shared import Pt
 
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.doc_templates.base import zip_entry
-from gongwen_engine.doc_templates.render import RenderResult, render_docx_bytes, write_atomically
+from gongwen_engine.doc_templates.render import RenderResult, render_docx_bytes
 from gongwen_engine.models.content import DocumentContent
 
 TABLE_FONT = "仿宋_GB2312"

@@ -5,7 +5,9 @@ gap-free chain, unique) and ``chain_hash`` = SHA-256 of the previous record's ``
 followed by the canonical JSON of this record (:func:`canonical`). Editing a record breaks its
 own hash; deleting one leaves a gap in ``seq`` and breaks the next link; a record slipped in
 between breaks the link of the record after it. ``gongwen audit verify`` (:func:`verify_chain`)
-walks the chain and names each break.
+walks the chain and names each break; the head is also anchored in checkpoint files outside the
+database (:func:`write_checkpoint`, :func:`verify_anchors`), so cutting off the last records or
+recomputing the whole chain is found too.
 
 **Where the chain is computed (one place).** Code only *adds* ``AuditEvent`` rows
 (:func:`record`). At commit, :func:`chain_new_records` flushes the whole transaction first, then
@@ -28,13 +30,15 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Table, event, inspect, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.models.tables import AuditEvent, Circulation, utcnow
 
 GENESIS = "0" * 64  # the "previous hash" of the first record
@@ -277,3 +281,69 @@ def verify_chain(session: Session) -> ChainReport:
             )
         )
     return report
+
+
+# ---- the head anchored outside the database ---------------------------------------------------------
+#
+# A chain verified from its first record cannot see its *last* records cut off, nor a chain
+# recomputed from scratch. So the head (seq, chain_hash) is also written to checkpoint files
+# outside the database (one per day, under GONGWEN_HOME/audit-checkpoints): each 归档 writes the
+# head it found, and each intact ``gongwen audit verify`` the head it verified. ``verify_anchors``
+# holds every checkpoint against the database.
+
+CHECKPOINT_FOLDER = "audit-checkpoints"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path
+    seq: int
+    chain_hash: str
+
+
+def write_checkpoint(folder: Path, seq: int, chain_hash: str, day: date) -> None:
+    """Record the head (``seq``, ``chain_hash``) in ``folder/DAY.json`` (a later head of the same
+    day replaces an earlier one; a lower one never replaces a higher one)."""
+    if seq <= 0:
+        return
+    path = folder / f"{day.isoformat()}.json"
+    for known in read_checkpoints(folder):
+        if known.path == path and known.seq >= seq:
+            return
+    data = {"seq": seq, "chain_hash": chain_hash, "written_at": utcnow().isoformat()}
+    write_atomically(json.dumps(data, ensure_ascii=False).encode("utf-8"), path)
+
+
+def read_checkpoints(folder: Path) -> list[Checkpoint]:
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found.append(Checkpoint(path, int(data["seq"]), str(data["chain_hash"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            found.append(Checkpoint(path, -1, ""))
+    return found
+
+
+def verify_anchors(session: Session, report: ChainReport, folder: Path) -> None:
+    """Add to ``report`` every checkpoint the database contradicts: its record gone (the end of the
+    chain cut off) or with another hash (the chain rewritten)."""
+    for anchor in read_checkpoints(folder):
+        if anchor.seq < 0:
+            report.breaks.append(ChainBreak("anchor", None, None, f"检查点文件 {anchor.path} 无法读取（内容被改动或损坏）。"))
+            continue
+        row = session.connection().execute(sa_select(_TABLE.c.chain_hash).where(_TABLE.c.seq == anchor.seq)).first()
+        if row is None and anchor.seq > report.head_seq:
+            report.breaks.append(
+                ChainBreak(
+                    "truncated",
+                    anchor.seq,
+                    None,
+                    f"审计记录链尾被截去：检查点 {anchor.path.name} 记下链头为序号 {anchor.seq}，而数据库中的链只到序号 {report.head_seq}"
+                    f"（序号 {report.head_seq + 1}–{anchor.seq} 的记录被删除）。",
+                )
+            )
+        elif row is None or row.chain_hash != anchor.chain_hash:
+            report.breaks.append(
+                ChainBreak("rewritten", anchor.seq, None, f"序号 {anchor.seq} 的哈希与检查点 {anchor.path.name} 不符：审计记录链被重算或替换过。")
+            )

@@ -18,8 +18,10 @@ carries a message in Chinese that the CLI and the web show instead of a tracebac
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
+import hashlib
 import logging
 import os
 import random
@@ -269,6 +271,33 @@ def migrate(url: str) -> None:
         cfg = alembic_config(url)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")  # several features may add independent branches
+
+
+def lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64-bit) for a name."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def held_lock(engine: Engine, name: str) -> Iterator[bool]:
+    """Try to take the advisory lock ``name`` for as long as the block runs (PostgreSQL: a session
+    lock on a connection of its own, released at the end or when the process dies). Yields whether
+    it was taken; another process holding it gives False at once, never a wait. SQLite has no
+    advisory locks: yields True (its callers hold a file lock beside the database)."""
+    if not is_postgres(engine):
+        yield True
+        return
+    key = lock_key(name)
+    with engine.connect() as conn:
+        taken = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+        conn.commit()
+        try:
+            yield taken
+        finally:
+            if taken:
+                with contextlib.suppress(DBAPIError):  # a dropped connection released it already
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.commit()
 
 
 # ``revision = '0004'`` / ``down_revision = '0003'`` (or None, or a tuple of a merge) in a migration file

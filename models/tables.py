@@ -148,6 +148,15 @@ class FlowVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class LaunchOnce(SQLModel, table=True):
+    """A launch that must happen once (the national notice of a cascade): its key is unique, so a
+    second launch under the same key fails inside its own transaction, however processes race."""
+
+    key: str = Field(primary_key=True, description="e.g. cascade:acwf:national (services/cascade.py notice_key)")
+    circulation_id: int = Field(foreign_key="circulation.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class WorkItem(SQLModel, table=True):
     """工作项/待办: one step of a circulation. Human items wait here for a person.
 

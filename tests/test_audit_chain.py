@@ -272,3 +272,51 @@ def test_the_migration_chains_existing_records_in_id_order(tmp_path: Path) -> No
     with Session(db.get_engine(url)) as session:
         report = audit.verify_chain(session)
         assert report.intact and report.head_seq == 6
+
+
+# ---- the head anchored outside the database (issue 26) ----------------------------------------------
+
+
+def test_cutting_off_the_last_records_is_found_through_the_checkpoint(engine: Engine) -> None:
+    from gongwen_engine.flows.services.audit import checkpoint_folder, verify_audit_chain
+
+    write(engine, 6)
+    first = verify_audit_chain(engine)
+    assert first.intact and first.head_seq == 6
+    [checkpoint] = audit.read_checkpoints(checkpoint_folder(engine))
+    assert (checkpoint.seq, checkpoint.chain_hash) == (6, first.head_hash)
+    sql(engine, "DELETE FROM auditevent WHERE seq > 4")  # the chain of seq 1-4 alone is intact
+    assert verify(engine).intact  # what the chain alone cannot see
+    report = verify_audit_chain(engine)
+    assert [(b.kind, b.seq) for b in report.breaks] == [("truncated", 6)]
+    assert "链尾被截去" in report.breaks[0].message and "序号 5–6" in report.breaks[0].message
+    assert audit.read_checkpoints(checkpoint_folder(engine))[0].seq == 6  # a broken chain never lowers the anchor
+
+
+def test_a_recomputed_chain_contradicts_the_checkpoint(engine: Engine) -> None:
+    from gongwen_engine.flows.services.audit import checkpoint_folder, verify_audit_chain
+
+    write(engine, 3)
+    assert verify_audit_chain(engine).intact
+    rows = chain_rows(engine)
+    sql(engine, "UPDATE auditevent SET actor = 'mallory' WHERE seq = 2")
+    head = audit.GENESIS  # the forger recomputes every hash after the edit
+    with Session(engine.db) as session:
+        for row in session.exec(select(AuditEvent).order_by(AuditEvent.seq)):
+            head = audit.link_hash(head, row)
+            session.connection().execute(text("UPDATE auditevent SET chain_hash = :h WHERE id = :id"), {"h": head, "id": row.id})
+        session.commit()
+    assert verify(engine).intact and len(rows) == 3
+    assert [b.kind for b in verify_audit_chain(engine).breaks] == ["rewritten"]
+    assert audit.read_checkpoints(checkpoint_folder(engine))
+
+
+def test_filing_anchors_the_head(engine: Engine) -> None:
+    from gongwen_engine.flows.services.audit import checkpoint_folder
+
+    org, content = load_notice()
+    engine.launch(org, "issuing", content, policy="national", actor=f"{org}_secretary")
+    drive(engine)  # 全国妇联's notice is numbered, printed, sealed, sent and filed
+    [checkpoint] = audit.read_checkpoints(checkpoint_folder(engine))
+    with Session(engine.db) as session:
+        assert session.exec(select(AuditEvent.chain_hash).where(AuditEvent.seq == checkpoint.seq)).one() == checkpoint.chain_hash

@@ -209,3 +209,31 @@ def test_all_problems_are_reported_together(config_copy):
     append(config_copy, "users.yaml", "  - {id: ghost, name: 无名, org: atlantis, roles: [leader]}\n")
     files = {Path(e.path).name for e in errors_of(config_copy)}
     assert files == {"organisations.yaml", "users.yaml"}
+
+
+@pytest.mark.parametrize("text", ["", "users: []\n", "# nobody yet\n"])
+def test_an_empty_users_file_is_refused_with_its_name(config_copy, text):
+    (config_copy / "users.yaml").write_text(text, encoding="utf-8")
+    [error] = errors_of(config_copy)
+    assert Path(error.path).name == "users.yaml" and error.line >= 1 and "no users" in error.message
+    assert f"users.yaml:{error.line}" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        ("      sign_off: approve\n    # The demo", "      sign_of: approve\n    # The demo", "approves 'sign_of', which is no step a person does"),
+        ("      sign_off: approve\n    # The demo", "      sign_off: agree\n    # The demo", "takes outcome 'agree' at 'sign_off'"),
+    ],
+)
+def test_gongwen_check_refuses_a_policy_naming_an_unknown_step_or_outcome(config_copy, tmp_path, old, new, words):
+    from typer.testing import CliRunner
+
+    from gongwen_engine.flows.cli.main import app
+
+    text = edit(config_copy, "policies.yaml", old, new)
+    env = {"GONGWEN_CONFIG_DIR": str(config_copy), "GONGWEN_HOME": str(tmp_path / "home"), "COLUMNS": "400"}
+    result = CliRunner().invoke(app, ["check"], env=env)
+    output = result.output.replace("\n", "")
+    assert result.exit_code == 2, result.output
+    assert f"{config_copy / 'policies.yaml'}:{line_of(text, new.split(chr(10))[0].strip())}" in output and words in output

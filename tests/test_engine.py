@@ -436,3 +436,23 @@ def test_cli_launch_to_chosen_children(tmp_path, monkeypatch):
     wrong = runner.invoke(app, ["launch", "issuing", str(NATIONAL_NOTICE), "--user", "acwf_secretary", "--to", "jinan", "--no-run"])
     assert wrong.exit_code == 2 and "济南市妇联不是全国妇联的直接下级单位" in "".join(wrong.output.split())  # rich wraps the message
     assert [c.deliver_to for c in rows(open_engine(Settings()), Circulation)] == [["hunan"]]
+
+
+def test_a_circulation_past_the_step_limit_fails_its_step_through_the_failure_path(make_engine):
+    """The run-time guard (issue 26): GONGWEN_MAX_STEPS steps run, the next one is failed, not run."""
+    engine = make_engine()
+    engine.settings.max_steps = 3
+    cid = launch_national(engine, "national")
+    drive(engine)
+    with Session(engine.db) as s:
+        circ = s.get(Circulation, cid)
+        done = s.exec(select(WorkItem).where(WorkItem.circulation_id == cid, WorkItem.status == "done")).all()
+        failed = s.exec(select(AuditEvent).where(AuditEvent.circulation_id == cid, AuditEvent.action == "step_failed")).all()
+    assert circ.status == "failed" and len(done) == 3
+    assert "GONGWEN_MAX_STEPS=3" in circ.error and "gongwen retry" in circ.error and circ.step in circ.error
+    assert len(failed) == 1 and failed[0].step == circ.step
+    engine.settings.max_steps = 500  # raised: 重试 goes on from the step it stopped at
+    engine.retry(cid, "acwf_secretary")
+    drive(engine)
+    with Session(engine.db) as s:
+        assert s.get(Circulation, cid).status != "failed"

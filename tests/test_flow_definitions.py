@@ -353,3 +353,24 @@ def test_gongwen_check_names_the_wiring_error(flows_copy, tmp_path):
     result = CliRunner().invoke(app, ["check"], env=env)
     assert result.exit_code == 2
     assert f"{flows_copy / 'reporting.yaml'}:{line_of(text, 'kind: render')}" in result.output.replace("\n", "")
+
+
+def test_a_loop_of_automatic_steps_is_refused_even_with_a_way_out(flows_copy):
+    """登记 → 拟办 → (存档?) back to 登记: every step reaches end, yet no person ever breaks the loop."""
+    text = edit(flows_copy, "forwarding.yaml", "    next: {forward: draft, file: archive}", "    next: {forward: draft, file: register}")
+    [error] = errors_loading(flows_copy / "forwarding.yaml")
+    assert (Path(error.path).name, error.line) == ("forwarding.yaml", line_of(text, "next: decide"))
+    assert "register → decide → register" in error.message and "without a person deciding" in error.message
+    assert "human step" in error.fix
+
+
+def test_a_step_that_leads_to_itself_is_a_loop(flows_copy):
+    text = edit(flows_copy, "forwarding.yaml", "    next: {forward: draft, file: archive}", "    next: {forward: decide, file: archive}")
+    [error] = [e for e in errors_loading(flows_copy / "forwarding.yaml") if "without a person" in e.message]
+    assert error.line == line_of(text, "next: {forward: decide") and "decide → decide" in error.message
+
+
+def test_a_loop_through_a_person_is_allowed(flows_copy):
+    """签发 may return the draft (sign_off → draft → sign_off): a person decides each time round."""
+    flow = load_flow(flows_copy / "forwarding.yaml", KNOWN, FLOW_NAMES)
+    assert flow.steps["sign_off"].targets["return"] == "draft"

@@ -112,3 +112,63 @@ def test_a_worker_stopped_with_sigterm_exits_cleanly_and_leaves_no_process_behin
         engine.db.dispose()
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow  # 20 workers started and stopped (each starts its embedded Prefect server and LibreOffice)
+@pytest.mark.postgres
+def test_sigterm_at_random_moments_stops_the_worker_within_ten_seconds(pg_url: str, tmp_path: Path) -> None:
+    """Issue 26: SIGTERM at random moments — starting, mid-step, LibreOffice busy, lingering, idle —
+    and the worker is gone within 10 s, exit code 143, no traceback, none of its claims left."""
+    import random
+    import signal
+    import socket
+    import time
+
+    from gongwen_engine.config.settings import Settings
+    from gongwen_engine.flows.services.demo import load_notice
+    from gongwen_engine.flows.services.engine import open_engine
+
+    reps = int(os.environ.get("GONGWEN_SIGTERM_REPS", "20"))
+    rng = random.Random(26)
+    env = {**os.environ, "GONGWEN_DATABASE_URL": pg_url, "GONGWEN_STORAGE": str(tmp_path / "storage"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    engine = open_engine(Settings(home=tmp_path / "home", storage=tmp_path / "storage", database_url=pg_url))
+    org, content = load_notice()
+    stops: list[float] = []
+    try:
+        for rep in range(reps):
+            if rep % 3 == 0:  # new work now and then, so some signals land mid-step
+                engine.launch(org, "issuing", content, policy="demo", actor=f"{org}_secretary")
+            errors = tmp_path / f"worker{rep}.stderr"
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "gongwen_engine.flows", "worker", "--linger", rng.choice(["1", "600"]), "--interval", "0.5"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=errors.open("w"),
+                start_new_session=True,
+            )
+            try:
+                time.sleep(rng.uniform(0.5, 25.0))
+                children = descendants(worker.pid)
+                sent = time.monotonic()
+                worker.send_signal(signal.SIGTERM)
+                code = worker.wait(timeout=60)
+                stops.append(time.monotonic() - sent)
+                said = errors.read_text()
+                # -15: the signal came while Python was still starting, before any handler or work (the default action)
+                assert code in (0, 128 + signal.SIGTERM, -signal.SIGTERM), f"rep {rep}: exit {code}\n{said}"
+                assert "Traceback" not in said, f"rep {rep}:\n{said}"
+                assert stops[-1] <= 10.0, f"rep {rep}: stopped after {stops[-1]:.1f} s\n{said}"
+                name = f"{socket.gethostname()}:{worker.pid}"
+                with Session(engine.db) as session:
+                    held = session.exec(select(Circulation).where(Circulation.status == "running", Circulation.claimed_by == name)).all()
+                assert not held, f"rep {rep}: claims left by the stopped worker: {[c.id for c in held]}\n{said}"
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and any(alive(c) for c in children):
+                    time.sleep(0.3)
+                assert not [c for c in children if alive(c)], f"rep {rep}: processes left behind"
+            finally:
+                if worker.poll() is None:
+                    os.killpg(worker.pid, signal.SIGKILL)
+    finally:
+        engine.db.dispose()
+    print(f"{reps} SIGTERMs: stopped in {min(stops):.1f}–{max(stops):.1f} s (median {sorted(stops)[len(stops) // 2]:.1f} s)")

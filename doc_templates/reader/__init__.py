@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gongwen_engine.doc_templates.reader.errors import IntakeError
-from gongwen_engine.doc_templates.reader.extract import extract_lines
+from gongwen_engine.doc_templates.reader.extract import extract_lines, pdf_active_content
 from gongwen_engine.doc_templates.reader.loading import ReadLimits, load_file, sniff_format
 from gongwen_engine.doc_templates.reader.structure import Field, Part, Reading, parse_lines
 
@@ -33,6 +33,11 @@ def read_bytes(data: bytes, name: str, limits: ReadLimits | None = None) -> Read
     reading = parse_lines(lines)
     reading.format = fmt
     reading.warnings[:0] = warnings
+    if fmt == "pdf" and (active := pdf_active_content(data)):
+        reading.active_content = active
+        reading.warnings.append(
+            f"PDF 含有活动内容：{'、'.join(active)}。原件按原样存档，系统不执行、不在浏览器中直接打开；请勿用会执行脚本的阅读器打开，必要时向发文单位核实"
+        )
     if not reading.has_text:
         raise IntakeError(name, "没有可读的文字", "请确认文件内容；扫描件请先做文字识别（OCR），或向发文单位索取 .docx 或带文字层的 PDF")
     return reading

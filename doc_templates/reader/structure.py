@@ -139,6 +139,7 @@ class Reading:
     warnings: list[str] = field(default_factory=list)
     format: str = ""
     has_text: bool = False
+    active_content: list[str] = field(default_factory=list)  # a PDF's JavaScript, launch/open actions, embedded files (extract.py)
 
     @property
     def main(self) -> Part | None:

@@ -18,18 +18,20 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx
 from gongwen_engine.doc_templates.reader import read_text
-from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import index_item
+from gongwen_engine.models.audit import CHECKPOINT_FOLDER, chain_head, write_checkpoint
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
 from gongwen_engine.models.rules.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
+from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, FiledFile, RetrievalLog, WorkItem, WorkItemStatus
 
@@ -158,6 +160,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     item.note = "页数为估算（未装 LibreOffice）" if any(f.pages_method == "estimate" for f in filed) else None
     ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f.file for f in filed])
     ctx.session.flush()
+    write_checkpoint(ctx.engine.settings.home.resolve() / CHECKPOINT_FOLDER, *chain_head(ctx.session), today())  # the head anchored outside the database
     item.history = process_history(ctx.session, circ.id)
     ctx.session.add(item)
     ctx.session.flush()

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import select
 
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.doc_templates import signing
 from gongwen_engine.doc_templates.archive_files import remember_pages_of_conversion
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
-from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.doc_templates.seal import find_signature, seal_box, seal_image
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of

@@ -172,9 +172,10 @@ def friendly(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-def engine_from_env() -> Engine:
-    """The engine of this installation (GONGWEN_HOME, GONGWEN_DATABASE_URL, ...)."""
-    return open_engine(Settings())
+def engine_from_env(clean: bool = True) -> Engine:
+    """The engine of this installation (GONGWEN_HOME, GONGWEN_DATABASE_URL, ...); ``clean``: remove
+    what killed processes left behind first (services/leftovers.py)."""
+    return open_engine(Settings(), clean=clean)
 
 
 def print_json(data: object) -> None:

@@ -16,6 +16,7 @@ from gongwen_engine.flows.cli._common import console, engine_from_env, friendly
 from gongwen_engine.flows.services import archive
 from gongwen_engine.flows.services.archive import archivist
 from gongwen_engine.flows.services.archive_check import PROPERTIES
+from gongwen_engine.flows.services.leftovers import find_leftovers
 from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery
 from gongwen_engine.models.rules.permissions import Action
 
@@ -156,8 +157,9 @@ def import_cmd(package: Annotated[Path, typer.Argument(help="a zip written by `g
 @group.command("verify")
 @friendly
 def verify_cmd(user: Annotated[str | None, typer.Option("--user", help="an archivist: only their fonds; omitted: every fonds")] = None) -> None:
-    """Fixity: every filed file against its size, SHA-256 and SM3; changed, missing and extra files by archive code."""
-    engine = engine_from_env()
+    """Fixity: every filed file against its size, SHA-256 and SM3; changed, missing and extra files by archive code;
+    leftovers of killed processes (temporary files, staging folders) that remain."""
+    engine = engine_from_env(clean=False)  # leftovers are reported, not removed
     fonds = archivist(engine.config, user, Action.archive_verify).fonds if user else None
     with Progress(console=console, transient=True) as progress:
         progress.add_task("校验中", total=None)
@@ -165,8 +167,11 @@ def verify_cmd(user: Annotated[str | None, typer.Option("--user", help="an archi
     labels = {"changed": "已改动", "missing": "缺失", "extra": "多余"}
     for p in problems:
         console.print(f"[red]{labels[p.kind]}[/] {p.archive_code}: {p.file} {p.detail}")
-    console.print(f"已校验 {checked} 个文件，发现 {len(problems)} 处问题")
-    if problems:
+    remaining = find_leftovers(engine.settings)
+    for leftover in remaining:
+        console.print(f"[red]残留[/] {leftover}", highlight=False)
+    console.print(f"已校验 {checked} 个文件，发现 {len(problems) + len(remaining)} 处问题")
+    if problems or remaining:
         raise typer.Exit(1)
 
 

@@ -58,7 +58,8 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="print the
     elif report.intact:
         console.print(
             f"审计记录链完整：共 {report.records} 条。\n链头：序号 {report.head_seq}\n哈希：{report.head_hash}\n"
-            "可把链头另行记下：日后链尾被截去或整条链被重算时，可据此发现。",
+            "链头已记入数据库之外的检查点（GONGWEN_HOME/audit-checkpoints，每日一份；归档时也记）：日后链尾被截去或整条链被重算时，据此发现。"
+            "可再把链头另行抄存。",
             markup=False,
         )
     else:

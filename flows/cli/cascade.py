@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.flows.cli._common import console, friendly
 from gongwen_engine.flows.services import demo as demo_mod
-from gongwen_engine.flows.services.cascade import RUN_RECORD, RunRecord, cascade_settings, run_cascade
+from gongwen_engine.flows.services.cascade import RUN_RECORD, RunRecord, cascade_settings, config_source, folder_lock, run_cascade
 from gongwen_engine.flows.services.engine import open_engine
 
 group = typer.Typer()
@@ -48,7 +48,13 @@ def cascade(
 
     Interrupted (killed, power cut)? Run the same command again with --resume."""
     out = out.resolve()
-    record = RunRecord(str(config.resolve()) if config else None, tuple(province or ()))
+    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out):  # one process per folder: a second start or --resume says 级联已在运行
+        _cascade(out, config, province, concurrency, batch, deployment, runs, resume)
+
+
+def _cascade(out: Path, config: Path | None, province: list[str] | None, concurrency: int, batch: int, deployment: str | None, runs: int, resume: bool) -> None:
+    record = RunRecord(config_source(config), tuple(province or ()))
     previous = RunRecord.read(out)
     if not resume and (previous is not None or (out / "manifest.json").exists()):
         raise Refusal(
@@ -56,13 +62,12 @@ def cascade(
             "继续被中断的级联：重新运行同一命令并加 --resume；开始新的级联：换一个空目录，或先删除该目录"
         )
     if resume and previous is not None:
-        if (config or province) and record != previous:
+        if (config is not None and config_source(config) != previous.config) or (province and record.provinces != previous.provinces):
             raise Refusal(
                 f"--resume 的参数与 {out} 中原级联不同（原为 --config {previous.config or '默认'} --province {' '.join(previous.provinces) or '全部'}）："
                 "请用原来的参数，或只写 gongwen cascade --out DIR --resume"
             )
         record = previous
-    out.mkdir(parents=True, exist_ok=True)
     record.write(out)  # first, so a run killed at any later moment can be resumed with the same arguments
     if deployment and not (os.environ.get("PREFECT_API_URL") and os.environ.get("GONGWEN_DATABASE_URL")):
         raise Refusal("--deployment 需要 PREFECT_API_URL（Prefect 服务器）和 GONGWEN_DATABASE_URL（各工作机共用的 PostgreSQL）")

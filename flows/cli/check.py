@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from gongwen_engine.config.loader import load_config
+from gongwen_engine.config.loader import FILES, load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.settings import Settings
+from gongwen_engine.config.yamlsrc import SourceErrors
 from gongwen_engine.flows.cli._common import console, friendly
+from gongwen_engine.flows.engine.definition import policy_errors
 from gongwen_engine.flows.engine.versions import Behind
 from gongwen_engine.flows.services.engine import flow_definitions
 from gongwen_engine.flows.services.flow_versions import behind_in_database
@@ -25,6 +27,8 @@ def check() -> None:
     settings = Settings()
     config = load_config(settings.config_dir)
     flows = flow_definitions(settings)
+    if errors := policy_errors(config.directory / FILES["policies"], flows):
+        raise SourceErrors(errors)
     seals = load_seal_config(config.directory, config.organisations, settings.home)  # 用印 keys and images
     counts = (
         f"机关 {len(config.organisations)} 个，用户 {len(config.users)} 个，执行策略 {len(config.policies)} 个，印章密钥 {len(seals.file.organisations)} 个"

@@ -56,7 +56,7 @@ def check_invariants_cmd(
         manifest = out / "manifest.json" if (out / "manifest.json").exists() or required else None
     else:
         settings, manifest = Settings(), None
-    engine = open_engine(settings)
+    engine = open_engine(settings, clean=False)  # leftovers are reported, not removed
     try:
         report = check_invariants(engine, root=root, expect_finished=bool(finished), manifest=manifest)
     finally:

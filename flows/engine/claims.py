@@ -153,6 +153,25 @@ def release_abandoned_claims(bind: SqlEngine, force: bool = False) -> int:
     return released
 
 
+def release_claims_of(bind: SqlEngine, worker_name: str) -> int:
+    """Give back (``ready``) what the process ``worker_name`` claimed and did not finish — a worker
+    that stops (SIGTERM) hands its claims to the others at once instead of after the lease. A row
+    a step of it still holds locked is skipped (PostgreSQL): that step rolls back when the process
+    ends, and the claim of a gone process is released by ``release_abandoned_claims``. Audited as
+    ``claim_released``; returns how many."""
+    with db.transaction(bind) as session:
+        stmt = select(Circulation).where(Circulation.status == CirculationStatus.running, Circulation.claimed_by == worker_name)
+        if db.is_postgres(session.get_bind()):
+            stmt = stmt.with_for_update(skip_locked=True)
+        claimed = list(session.exec(stmt))
+        for circ in claimed:
+            circ.status, circ.claimed_by = CirculationStatus.ready, None
+            session.add(circ)
+            detail = {"worker": worker_name, "reason": "the worker stopped"}
+            record_about(session, "system", "claim_released", circ, circ.document_id or circ.received_id, circ.step, detail)
+        return len(claimed)
+
+
 # ---- waking idle dispatchers --------------------------------------------------------------------
 
 

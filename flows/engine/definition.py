@@ -19,7 +19,9 @@ The file is validated on load and the wiring checked: every error names the file
 Wiring: each step's kind fits its action (the kind the action registry declares for it) or its
 role (a kind a person can do); numbering comes before printing, printing before sealing and
 distribution, sealing before distribution and 报送 where the flow seals; every step can reach
-``end``; every outcome has its words.
+``end``; a loop passes a human step (a person decides, e.g. returns the draft), never automatic
+steps alone; every outcome has its words. At run time the engine also stops a circulation that
+has run more steps than ``GONGWEN_MAX_STEPS`` (``engine.py``).
 """
 
 from __future__ import annotations
@@ -400,22 +402,33 @@ def _step_errors(
 
 
 def _wiring_errors(source: _FlowSource, definition: FlowDefinition) -> list[SourceError]:
-    """Reachability from the start, ``end`` from every step, and the order of the ORDERS."""
+    """Reachability from the start, ``end`` from every step, no loop of automatic steps alone,
+    and the order of the ORDERS."""
     reachable = _reachable(definition, definition.start)
     errors = [
         source.error(("steps", name), f"step '{name}' can never be reached from '{definition.start}'", "link it from another step's next, or remove it")
         for name in definition.steps
         if name not in reachable
     ]
-    for name in sorted(reachable - {END}):
-        if END not in _reachable(definition, name):
-            errors.append(
-                source.error(
-                    ("steps", name),
-                    f"step '{name}' never leads to '{END}': a circulation there would run forever",
-                    f"let one of its next steps lead on to {END}",
-                )
+    endless = {name for name in reachable - {END} if END not in _reachable(definition, name)}
+    for name in sorted(endless):
+        errors.append(
+            source.error(
+                ("steps", name),
+                f"step '{name}' never leads to '{END}': a circulation there would run forever",
+                f"let one of its next steps lead on to {END}",
             )
+        )
+    for cycle in _automatic_cycles(definition):
+        if set(cycle) & endless or not set(cycle) <= reachable:
+            continue  # already said: never leads to end, or never reached
+        errors.append(
+            source.error(
+                ("steps", cycle[0], "next"),
+                f"steps {' → '.join([*cycle, cycle[0]])} go round without a person deciding: a circulation could run them for ever",
+                "let the way back pass a human step (by: a role, e.g. a 签发 that may return), or lead on to end",
+            )
+        )
     for order in ORDERS:
         if order.if_present and not definition.steps_of(order.earlier):
             continue
@@ -428,6 +441,87 @@ def _wiring_errors(source: _FlowSource, definition: FlowDefinition) -> list[Sour
                     f"put a step of kind '{order.earlier}' on every way to '{name}'",
                 )
             )
+    return errors
+
+
+def _automatic_cycles(definition: FlowDefinition) -> list[list[str]]:
+    """The loops made of automatic steps only (each as its steps in order, from the first in the
+    file): a cycle is allowed only through a human decision, e.g. a 签发 that returns the draft."""
+    automatic = [name for name, step in definition.steps.items() if not step.human]
+    following = {name: [t for t in definition.steps[name].targets.values() if t in automatic] for name in automatic}
+    order = {name: i for i, name in enumerate(definition.steps)}
+    cycles: list[list[str]] = []
+    for component in _strongly_connected(automatic, following):
+        if len(component) == 1 and component[0] not in following[component[0]]:
+            continue
+        first = min(component, key=order.__getitem__)
+        path, name = [first], first  # walk the loop inside the component from its first step
+        while True:
+            name = next(t for t in following[name] if t in component)
+            if name == first or name in path:
+                break
+            path.append(name)
+        cycles.append(path)
+    return sorted(cycles, key=lambda c: order[c[0]])
+
+
+def _strongly_connected(nodes: Sequence[str], following: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components of a small graph."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in following[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            components.append(component)
+
+    for node in nodes:
+        if node not in index:
+            visit(node)
+    return components
+
+
+def policy_errors(policies_file: Path, flows: Mapping[str, FlowDefinition]) -> list[SourceError]:
+    """A policy's ``auto_approve`` names a step kind a person does in some flow, and an outcome
+    that kind's steps have (a name that matches nothing would silently never approve)."""
+    doc = load_yaml(policies_file)
+    policies = doc.data.get("policies") if isinstance(doc.data, dict) else None
+    errors: list[SourceError] = []
+    human_steps = [step for flow in flows.values() for step in flow.steps.values() if step.human]
+    for name, policy in (policies or {}).items():
+        for kind, outcome in ((policy or {}).get("auto_approve") or {}).items():
+            steps = [step for step in human_steps if step.kind == kind]
+            loc = ("policies", name, "auto_approve", kind)
+            if not steps:
+                kinds = sorted({step.kind.value for step in human_steps})
+                errors.append(
+                    doc.error(loc, f"policy '{name}' approves '{kind}', which is no step a person does in any flow", f"use one of: {', '.join(kinds)}")
+                )
+            elif not any(outcome in step.targets for step in steps):
+                outcomes = sorted({o for step in steps for o in step.targets})
+                errors.append(
+                    doc.error(
+                        loc, f"policy '{name}' takes outcome '{outcome}' at '{kind}', which those steps do not have", f"use one of: {', '.join(outcomes)}"
+                    )
+                )
     return errors
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from gongwen_engine.config.errors import Refusal
@@ -42,17 +43,39 @@ from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.doc_kinds import check_official
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 from gongwen_engine.models.rules.recipients import chosen_recipients
+from gongwen_engine.models.rules.text_input import PARAGRAPH_MAX, check_changes, check_content, check_text
 from gongwen_engine.models.tables import (
     Circulation,
     CirculationStatus,
     Delegation,
     Document,
+    LaunchOnce,
     Reminder,
     WorkItem,
     WorkItemStatus,
     saved_id,
     utcnow,
 )
+
+
+class StepLimitReached(Exception):
+    """A circulation ran ``Settings.max_steps`` steps: its step is failed (``Engine.fail``), not run."""
+
+    def __init__(self, circulation_id: int, step: str, steps_run: int, limit: int) -> None:
+        self.step = step
+        super().__init__(
+            f"流转 {circulation_id} 已运行 {steps_run} 个环节，达到上限（GONGWEN_MAX_STEPS={limit}），环节“{step}”未执行："
+            "流程可能在自动环节间循环。请检查流程文件中各环节的 next（gongwen check），修正后用 gongwen retry 继续；"
+            "确属正常的长流程可调高 GONGWEN_MAX_STEPS"
+        )
+
+
+class AlreadyLaunched(Refusal):
+    """A launch keyed ``once`` found its key taken: it was launched already (or is being launched)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"已经发起过（唯一键 {key}），不会再发起一次：用 gongwen status 查看已发起的流转")
 
 
 @dataclass
@@ -102,13 +125,25 @@ class Engine:
 
     # ---- starting circulations ----------------------------------------------------------------
     @retry_transient(in_doubt="refuse")  # no key makes a launch idempotent: never run twice blindly
-    def launch(self, org: str, flow: str, content: DocumentContent, policy: str = "manual", actor: str = "system", deliver_to: list[str] | None = None) -> int:
+    def launch(
+        self,
+        org: str,
+        flow: str,
+        content: DocumentContent,
+        policy: str = "manual",
+        actor: str = "system",
+        deliver_to: list[str] | None = None,
+        once: str | None = None,
+    ) -> int:
         """A secretary starts a flow over a new document (the draft). Returns the circulation id.
 
         ``deliver_to``: the organisation codes 核发 delivers to (direct children; none chosen:
-        every child organisation — ``recipients.py``)."""
+        every child organisation — ``recipients.py``). ``once``: a key that makes this launch
+        happen once in the database (``LaunchOnce``, unique): a second launch with the same key,
+        however processes race, raises ``AlreadyLaunched`` and stores nothing."""
         self.config.org(org)
         check_official(content.doc_type)
+        check_content(content)  # the input policy: control and bidi characters, lengths, a body (text_input.py)
         if actor in self.config.users:  # a person must be allowed to launch for ``org``; other actors (system, scripts) are the operator's
             authorize(self.config, self.config.users[actor], Action.launch, Org(org))
         self.config.policy(policy)
@@ -127,6 +162,14 @@ class Engine:
             circ.document_id = doc.id
             items.create_items(session, self.config, definition, circ, definition.start)
             detail = {"flow": flow, "policy": policy, "title": content.title, **({"deliver_to": chosen} if chosen else {})}
+            if once is not None:
+                if session.get(LaunchOnce, once) is not None:
+                    raise AlreadyLaunched(once)
+                session.add(LaunchOnce(key=once, circulation_id=saved_id(circ)))
+                try:
+                    session.flush()  # PostgreSQL: waits for a racing launch's COMMIT, then fails on the key
+                except IntegrityError as exc:
+                    raise AlreadyLaunched(once) from exc
             record_about(session, actor, "launch", circ, doc.id, None, detail)
             return saved_id(circ)
 
@@ -154,13 +197,25 @@ class Engine:
     # ---- running steps ---------------------------------------------------------------------------
     @retry_transient(in_doubt="retry")  # the step is re-checked under the row lock
     def run_step(self, circulation_id: int, expected_step: str | None = None) -> StepResult:
-        """Run the circulation's current step if it is automatic (or auto-approved by its policy)."""
+        """Run the circulation's current step if it is automatic (or auto-approved by its policy).
+
+        A circulation that has run ``Settings.max_steps`` steps already is not moved on: its step
+        fails through ``fail`` (the path of any failed automatic step), naming the limit."""
+        try:
+            return self._run_step(circulation_id, expected_step)
+        except StepLimitReached as limit:
+            self.fail(circulation_id, str(limit))
+            return StepResult(circulation_id, limit.step, CirculationStatus.failed, ran=False)
+
+    def _run_step(self, circulation_id: int, expected_step: str | None) -> StepResult:
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
                 raise Refusal(f"流转 {circulation_id} 不存在")
             if circ.status not in (CirculationStatus.ready, CirculationStatus.running) or circ.step is None or (expected_step and circ.step != expected_step):
                 return StepResult.of(circ, ran=False)
+            if (steps_run := items.steps_run(session, circulation_id)) >= self.settings.max_steps:
+                raise StepLimitReached(circulation_id, circ.step, steps_run, self.settings.max_steps)  # rolls back: nothing written
             definition = self.definition_of(circ, session)
             step = definition.step(circ.step)
             open_items = items.open_items(session, self.config, definition, circ, circ.step)
@@ -191,6 +246,10 @@ class Engine:
         document is stored and the previous ones are kept (痕迹保留).
         """
         user = self.user(user_id)
+        if changes:
+            check_changes(changes)  # the input policy, before anything is stored (text_input.py)
+        if comment:
+            check_text("意见", comment, limit=PARAGRAPH_MAX, multiline=True)
         with db.transaction(self.db) as session:
             if db.resuming_after_in_doubt_commit() and (mine := self._decided_by(session, work_item_id, user_id, outcome)):
                 return mine  # our first attempt did commit: report it, do not refuse it as a double submit

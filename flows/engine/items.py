@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
@@ -95,6 +95,13 @@ def open_items(session: Session, config: Config, definition: FlowDefinition, cir
         stale.status, stale.finished_at = WorkItemStatus.cancelled, utcnow()
         session.add(stale)
     return create_items(session, config, definition, circ, step_name)
+
+
+def steps_run(session: Session, circulation_id: int) -> int:
+    """How many steps the circulation has run (its finished work items: one per automatic step,
+    one per person who acted); the engine's run-time guard against a flow that never ends."""
+    stmt = select(func.count()).select_from(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.status == WorkItemStatus.done)
+    return session.exec(stmt).one()
 
 
 def open_at(session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:

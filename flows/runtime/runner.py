@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
+import logging
 import time
 from collections.abc import Callable
 
@@ -30,13 +30,15 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.doc_templates.records import render_record
 from gongwen_engine.flows.actions import ACTIONS
-from gongwen_engine.flows.engine.claims import has_claimable, work_signal
+from gongwen_engine.flows.engine.claims import has_claimable, release_claims_of, work_signal
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
+from gongwen_engine.flows.runtime.signals import begin_stop, stop_within_bound_on_sigterm, stopping
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.circulations import document_label, get_circulation, status_counts
 from gongwen_engine.models.tables import CirculationStatus
 
+log = logging.getLogger(__name__)
 _engine: Engine | None = None
 
 
@@ -119,7 +121,7 @@ async def dispatch(
 
     async def slot() -> None:
         nonlocal busy, urgent, last_work
-        while not over():
+        while not over() and not stopping.is_set():
             # while an urgent step runs, the other slots take only urgent work: the threads share
             # one interpreter, and routine steps beside it would slow the document going out
             claimed = await anyio.to_thread.run_sync(engine.claim_ready, 1, 1 if urgent else None, frozenset(in_hand))
@@ -154,7 +156,11 @@ async def dispatch(
             if on_progress:
                 on_progress()
 
-    await asyncio.gather(*(slot() for _ in range(concurrency)))
+    try:
+        await asyncio.gather(*(slot() for _ in range(concurrency)))
+    except asyncio.CancelledError:  # Prefect turned a SIGTERM into the run's cancellation: stop within the bound
+        begin_stop()
+        raise
     return read(engine.db, status_counts)
 
 
@@ -189,27 +195,34 @@ def serve(
     ``duty_every`` seconds before ``duties`` (催办 reminders, on their own schedule) run again."""
     signal = work_signal(engine.db)
     if not once:
+        stop_cleanly_on_sigterm(engine)
         pdf.warm_up()  # LibreOffice for 用印 starts now, not at the first approval
-        stop_cleanly_on_sigterm()
-    while True:
-        if once or has_claimable(engine.db):
-            run_until_idle(engine, concurrency=concurrency, linger=0.0 if once else linger, poll=interval, max_seconds=duty_every)
-        if duties:
-            duties()
-        if once:
-            return
-        signal.wait(interval)
+    try:
+        while not stopping.is_set():
+            if once or has_claimable(engine.db):
+                run_until_idle(engine, concurrency=concurrency, linger=0.0 if once else linger, poll=interval, max_seconds=duty_every)
+            if duties:
+                duties()
+            if once:
+                return
+            signal.wait(interval)
+    finally:
+        if stopping.is_set():
+            give_back_claims(engine)
 
 
-def stop_cleanly_on_sigterm() -> None:
-    """SIGTERM (``systemctl stop``, ``kill``) ends the worker like Ctrl-C: Python unwinds and its
-    exit handlers run — Prefect's among them, which stops the embedded Prefect server the worker
-    started (killed outright by the default SIGTERM, the server process was left running). A
-    flow run installs Prefect's own handler while it runs (the run is marked crashed) and puts
-    this one back; its ``TerminationSignal`` is turned into the same clean exit by the CLI
+def give_back_claims(engine: Engine) -> None:
+    """The claims of this process, given back as it stops (never an error at exit)."""
+    with contextlib.suppress(Exception):
+        released = release_claims_of(engine.db, engine.worker_name)
+        if released:
+            log.warning("stopping: %d claimed circulation(s) given back", released)
+
+
+def stop_cleanly_on_sigterm(engine: Engine) -> None:
+    """SIGTERM (``systemctl stop``, ``kill``) ends the worker (or the web server) like Ctrl-C and
+    within ``signals.STOP_WITHIN_S`` in any state, giving back its claims (``signals.py``). A flow
+    run installs Prefect's own handler while it runs (the run is marked crashed) and puts this
+    one back; its ``TerminationSignal`` is turned into the same clean exit by the CLI
     (``signals.termination_signal``)."""
-    import signal as signals
-    import threading
-
-    if threading.current_thread() is threading.main_thread():
-        signals.signal(signals.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    stop_within_bound_on_sigterm(lambda: give_back_claims(engine))

@@ -19,10 +19,10 @@ from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Retention
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
-from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.actions.archiving import CATALOGUE_COLUMNS, catalogue_rows, item_folder
 from gongwen_engine.models.archive_search import index_item
 from gongwen_engine.models.rules.archive import RETENTION_LABELS, item_sequence, parse_archive_code

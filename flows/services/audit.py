@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlmodel import Session
+
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.flows.engine.engine import Engine
-from gongwen_engine.models.audit import ChainReport, verify_chain
+from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ChainReport, verify_anchors, verify_chain, write_checkpoint
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.audit import audit_events
 from gongwen_engine.models.queries.circulations import document_by_number
+from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.tables import AuditEvent
 
 
@@ -26,6 +31,23 @@ def audit_trail(engine: Engine, doc_number: str | None = None, org: str | None =
     return read(engine.db, audit_events, org=org, document_id=document_id)
 
 
+def checkpoint_folder(engine: Engine) -> Path:
+    """Where the audit head is anchored outside the database (GONGWEN_HOME/audit-checkpoints)."""
+    return engine.settings.home.resolve() / CHECKPOINT_FOLDER
+
+
 def verify_audit_chain(engine: Engine) -> ChainReport:
-    """Walk the hash chain: every edited, deleted or inserted record named."""
-    return read(engine.db, verify_chain)
+    """Walk the hash chain: every edited, deleted or inserted record named; hold the checkpoints
+    outside the database against it (the end cut off, the chain recomputed). An intact chain's
+    head becomes today's checkpoint."""
+    folder = checkpoint_folder(engine)
+
+    def verify(session: Session) -> ChainReport:
+        report = verify_chain(session)
+        verify_anchors(session, report, folder)
+        return report
+
+    report = read(engine.db, verify)
+    if report.intact:
+        write_checkpoint(folder, report.head_seq, report.head_hash, today())
+    return report

@@ -8,11 +8,13 @@ provinces (the tests and the distributed run use one province).
 
 from __future__ import annotations
 
+import fcntl
+import io
 import json
 import logging
 import os
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +23,15 @@ from ruamel.yaml import YAML
 from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.loader import FILES, PACKAGED_CONFIG_DIR
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.config.yamlsrc import load_yaml
-from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
-from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.engine.engine import AlreadyLaunched, Engine
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.demo import DemoSummary
+from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 NATIONAL_CONFIG_DIR = PACKAGED_CONFIG_DIR / "national"
 NATIONAL_POLICY = "national"
 NOTICE_FLOW = "issuing"
+LOCK_FILE = "cascade.lock"  # under DIR/.gongwen: held by the one process running the cascade of DIR
 RUN_RECORD = "cascade.json"  # under DIR/.gongwen: what the cascade was started with, for --resume
 SHARED_FILES = ("users", "numbering", "policies", "retention")
 SEALS_FILE = "seals.yaml"
@@ -83,17 +87,20 @@ def subtree_config(target: Path, provinces: list[str], source: Path = NATIONAL_C
     numbering = load_yaml(source / FILES["numbering"]).data
     _dump({"schemes": [s for s in numbering.get("schemes", []) if s["prefix"] in prefixes]}, target / FILES["numbering"])
     for name in ("policies", "retention"):
-        shutil.copyfile(source / FILES[name], target / FILES[name])
+        write_atomically((source / FILES[name]).read_bytes(), target / FILES[name])  # read first: source may be target
     if (source / SEALS_FILE).is_file():
-        shutil.copyfile(source / SEALS_FILE, target / SEALS_FILE)
+        write_atomically((source / SEALS_FILE).read_bytes(), target / SEALS_FILE)
     return target
 
 
 def _dump(data: dict, path: Path) -> None:
+    """Written atomically: a process reading the snapshot while another writes it sees the whole
+    old file or the whole new one, never an empty ``organisations.yaml``."""
     yaml = YAML()
     yaml.default_flow_style = None
-    with path.open("w", encoding="utf-8") as f:
-        yaml.dump(data, f)
+    text = io.StringIO()
+    yaml.dump(data, text)
+    write_atomically(text.getvalue().encode("utf-8"), path)
 
 
 def config_dir(explicit: Path | None) -> Path:
@@ -104,11 +111,21 @@ def config_dir(explicit: Path | None) -> Path:
     return Path(env) if env else NATIONAL_CONFIG_DIR
 
 
+def config_source(explicit: Path | None) -> str | None:
+    """The config folder a cascade remembers in ``cascade.json``: --config, else
+    $GONGWEN_CONFIG_DIR (so ``--resume`` in another shell uses the same tree), resolved;
+    None: the packaged national tree."""
+    if explicit:
+        return str(explicit.resolve())
+    env = os.environ.get("GONGWEN_CONFIG_DIR")
+    return str(Path(env).resolve()) if env else None
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """What ``gongwen cascade`` was started with in a folder; ``--resume`` continues with the same."""
 
-    config: str | None  # --config as given (None: $GONGWEN_CONFIG_DIR or the packaged tree)
+    config: str | None  # --config or $GONGWEN_CONFIG_DIR, resolved (None: the packaged tree)
     provinces: tuple[str, ...]
 
     @staticmethod
@@ -153,6 +170,46 @@ class CascadeResult:
         return self.summary.documents / self.summary.seconds if self.summary.seconds else 0.0
 
 
+class CascadeRunning(Refusal):
+    """Another process runs the cascade of this folder (or of this database's notice)."""
+
+
+def _running(out: Path, holder: str) -> CascadeRunning:
+    return CascadeRunning(
+        f"级联已在运行：{out} 的级联正由另一个进程（{holder}）运行，本次没有发起任何流转。"
+        "等它结束后查看结果（gongwen status）；它若被中断，再运行 gongwen cascade --out DIR --resume 继续"
+    )
+
+
+@contextmanager
+def folder_lock(out: Path) -> Iterator[None]:
+    """One cascade process per folder: an exclusive lock on ``out/.gongwen/cascade.lock`` held
+    while the process runs (released by the kernel when it dies, so kill -9 leaves no stale lock).
+    A second process is refused at once with 级联已在运行 before it writes anything."""
+    path = out / ".gongwen" / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise _running(out, f"pid {handle.read().strip() or '?'}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def notice_key(root: str) -> str:
+    """The key that makes the national notice of a database one launch (``LaunchOnce``) and
+    names the advisory lock its cascade holds on PostgreSQL."""
+    return f"cascade:{root}:{NATIONAL_POLICY}"
+
+
 def launched_notice(engine: Engine, root: str) -> int | None:
     """The circulation of the national notice this database already launched, if any."""
     with Session(engine.db) as session:
@@ -185,21 +242,60 @@ def run_cascade(
     was cut off rolled back with its transaction and runs again). Without ``resume`` a database
     that already launched the notice is refused, so a second national notice is never sent."""
     started = demo_mod.timer() if started is None else started
-    org, content = demo_mod.load_notice()
+    org, _content = demo_mod.load_notice()
     engine.config.policy(NATIONAL_POLICY)  # a clear error when the config folder lacks it
     expected = demo_mod.expected_circulations(engine, org)
+    with cascade_started(engine, out, resume):
+        return _run(engine, out, expected, started, concurrency, batch, on_done, deployment, runs)
+
+
+@contextmanager
+def cascade_started(engine: Engine, out: Path, resume: bool) -> Iterator[bool]:
+    """Hold the notice's advisory lock (PostgreSQL: one cascade process per notice, whatever its
+    folder; another is refused with 级联已在运行) and launch the notice once while the block runs.
+    Yields whether this call launched it; resuming, claims of dead processes are released."""
+    org, _content = demo_mod.load_notice()
+    with db.held_lock(engine.db, notice_key(org)) as taken:
+        if not taken:
+            raise _running(out, "同一数据库中的另一个级联进程")
+        launched = launch_notice(engine, resume)
+        if not launched:
+            released = release_abandoned_claims(engine.db, force=True)  # safe: the lock says no other cascade process runs
+            if released:
+                log.warning("resume: %d circulation(s) claimed by a dead process released", released)
+        yield launched
+
+
+def launch_notice(engine: Engine, resume: bool) -> bool:
+    """Launch the national notice once (its ``LaunchOnce`` key): True when this call launched it.
+    A database that launched it already is refused unless ``resume``."""
+    org, content = demo_mod.load_notice()
     existing = launched_notice(engine, org)
     if existing is None:
-        engine.launch(org, NOTICE_FLOW, content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
-    elif not resume:
+        try:
+            engine.launch(org, NOTICE_FLOW, content, policy=NATIONAL_POLICY, actor=f"{org}_secretary", once=notice_key(org))
+            return True
+        except AlreadyLaunched:
+            existing = launched_notice(engine, org)
+    if not resume:
         raise Refusal(
             f"此数据库已发起过全国通知（流转 #{existing}），不能再发一次。继续中断的级联：重新运行同一命令并加 --resume"
             "（e.g. gongwen cascade --out DIR --resume）；或换一个空目录"
         )
-    else:
-        released = release_abandoned_claims(engine.db, force=True)
-        if released:
-            log.warning("resume: %d circulation(s) claimed by a dead process released", released)
+    return False
+
+
+def _run(
+    engine: Engine,
+    out: Path,
+    expected: int,
+    started: float,
+    concurrency: int,
+    batch: int,
+    on_done: Callable[[int], None] | None,
+    deployment: str | None,
+    runs: int,
+) -> CascadeResult:
     if deployment:
         import asyncio
 

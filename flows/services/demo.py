@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import load_yaml
-from gongwen_engine.doc_templates.render import write_atomically
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.circulations import status_counts
 from gongwen_engine.models.content import DocumentContent

@@ -11,11 +11,18 @@ from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.engine.context import action_kinds
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR, FlowDefinition, load_flows
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.leftovers import clean_leftovers
 
 
-def open_engine(settings: Settings | None = None) -> Engine:
-    """The engine over ``settings`` (default: the environment's), running the registered actions."""
-    return Engine(settings or Settings(), actions=ACTIONS, record_renderer=render_record)
+def open_engine(settings: Settings | None = None, clean: bool = True) -> Engine:
+    """The engine over ``settings`` (default: the environment's), running the registered actions.
+
+    ``clean``: first remove what killed processes left behind (``leftovers.py``); the commands
+    that inspect (check-invariants, archive verify) pass False and report them instead."""
+    settings = settings or Settings()
+    if clean:
+        clean_leftovers(settings)
+    return Engine(settings, actions=ACTIONS, record_renderer=render_record)
 
 
 def flow_definitions(settings: Settings) -> dict[str, FlowDefinition]:

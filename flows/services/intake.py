@@ -43,6 +43,7 @@ from gongwen_engine.models.rules.dates import format_cn_date, parse_cn_date, sho
 from gongwen_engine.models.rules.doc_kinds import DEFAULT_KIND
 from gongwen_engine.models.rules.doc_numbers import normalise_doc_number
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
+from gongwen_engine.models.rules.text_input import LINE_MAX, TITLE_MAX, check_text
 from gongwen_engine.models.tables import Circulation, CirculationFile, Document, Registration
 
 RECEIVED_ROLE = "received_original"
@@ -140,6 +141,7 @@ def parse_corrections(pairs: list[str]) -> dict[str, str]:
 
 
 def _corrected_value(name: str, text: str) -> Any:
+    check_text(CORRECTABLE[name], text, limit=TITLE_MAX if name == "title" else LINE_MAX)  # the input policy (text_input.py)
     if name in DATE_FIELDS:
         try:
             return date.fromisoformat(text)
@@ -251,6 +253,7 @@ def receive_file(
                     "read": {k: f.as_json() for k, f in reading.fields.items()},
                     "missing": reading.missing,
                     "warnings": reading.warnings,
+                    "active_content": reading.active_content,  # flagged: the original is kept as it came, never run
                     "deadlines": [d.as_json() for d in reading.deadlines],
                     "issuer_org": issuer["org"],
                 },

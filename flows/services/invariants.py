@@ -37,6 +37,7 @@ from sqlmodel import Session, col, select
 from gongwen_engine.flows.actions.archiving import verify as archive_verify
 from gongwen_engine.flows.engine.definition import END, StepKind
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.leftovers import find_leftovers
 from gongwen_engine.models.audit import verify_chain
 from gongwen_engine.models.rules.archive import item_sequence
 from gongwen_engine.models.rules.doc_numbers import register_sequence
@@ -144,6 +145,8 @@ def check_invariants(engine: Engine, root: str | None = None, expect_finished: b
     _audit(report, rows, engine)
     for broken in chain.breaks:
         report.add(f"audit_chain_{broken.kind}", f"audit seq {broken.seq} (id {broken.id})", broken.message)
+    for leftover in find_leftovers(engine.settings):
+        report.add("leftover", str(leftover.path), leftover.what)
     if root:
         _chain(report, rows, engine, root, expect_finished)
     if manifest is not None:

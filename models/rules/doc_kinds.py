@@ -45,6 +45,9 @@ OFFICIAL_KINDS: dict[str, Direction] = {
 MATERIAL_KINDS = ("方案", "办法", "规定", "要点", "计划", "规划", "细则", "条例", "规则", "总结")
 TITLE_ENDINGS = (*OFFICIAL_KINDS, *MATERIAL_KINDS)
 DEFAULT_KIND = "通知"
+# 文种 whose documents may go out without a 正文 of their own. None of the 15 does: even a 令 or an
+# 印发/转发 通知 says in a sentence what it orders or passes on. A kind listed here would be.
+WITHOUT_BODY: frozenset[str] = frozenset()
 
 
 def is_official(name: str) -> bool:
@@ -61,6 +64,11 @@ def check_official(name: str) -> None:
     """Refuse a new document whose 文种 is not one of the 15 (the web form and the CLI launch alike)."""
     if not is_official(name):
         raise Refusal(unofficial_reason(name))
+
+
+def body_required(name: str) -> bool:
+    """Must a new document of this 文种 have a 正文 (models/rules/text_input.py checks it)?"""
+    return name not in WITHOUT_BODY
 
 
 def direction_of(name: str) -> Direction:

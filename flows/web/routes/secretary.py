@@ -12,6 +12,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.files import fit_file_name
 from gongwen_engine.config.schema import Organisation, User
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.doc_templates.render import render_docx_bytes
@@ -23,7 +24,7 @@ from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
 from gongwen_engine.flows.web.pages import FILE_ROLES, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.content import DocumentContent
-from gongwen_engine.models.rules import doc_kinds
+from gongwen_engine.models.rules import doc_kinds, text_input
 from gongwen_engine.models.rules.dates import today as beijing_today
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, utcnow
@@ -255,6 +256,8 @@ def launch(
         printed_by=org.printed_by,
         printed_on=day,
     )
+    if refused := text_input.refusal(content):  # the input policy (models/rules/text_input.py): the form comes back with it
+        return _launch_page(request, user, values, refused, 400)
     circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id, deliver_to=delivery_choice(web, org, recipients))
     web.wake_runner()
     flash(request, f"已发起：{web.engine.flow(flow).title.split('（')[0]}《{content.title}》（流转 {circ_id}）")
@@ -264,7 +267,7 @@ def launch(
 def upload_name(filename: str | None) -> str:
     """The uploaded file's own name (no folders, from any browser's path style), or '' if none."""
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip().replace("\x00", "")
-    return "" if name in ("", ".", "..") else name[-200:]
+    return "" if name in ("", ".", "..") else fit_file_name(name)  # at most 255 bytes of UTF-8, extension kept
 
 
 def _lines(text: str) -> list[str]:

@@ -1,0 +1,110 @@
+"""Files written whole or not at all, and what a killed process leaves behind (残留文件).
+
+``write_atomically`` is the one way gongwen writes a file that others read (documents, records,
+config snapshots, ``cascade.json``, manifests): a temporary file beside the target, flushed,
+renamed over it. The temporary file is named ``.NAME.PID-XXXX.tmp`` with the writer's pid, so a
+process killed between writing and renaming leaves a file that the next start recognises as
+its predecessor's (``stale_temporaries`` / ``remove_stale_temporaries``); a temporary file of a
+process that is still alive is never touched.
+
+This module is at the bottom of the import graph (config): every layer may use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+FILE_MODE = 0o644
+# .NAME.PID-RANDOM.tmp (this module) or .NAME.RANDOM.tmp (before the pid was in the name)
+_TEMPORARY = re.compile(r"^\..+\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+\.tmp$")
+
+
+def write_atomically(data: bytes, path: Path) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, rename it over.
+
+    Readers see the old file or the new one, never a half-written one; a failed attempt
+    leaves no temporary file behind it (a killed one does: see ``remove_stale_temporaries``).
+    Missing parent folders are created.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, FILE_MODE)  # mkstemp creates 0600
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+
+
+def pid_alive(pid: int) -> bool:
+    """Is process ``pid`` running (on this machine)?"""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _is_stale(path: Path, started: float | None) -> bool:
+    match = _TEMPORARY.match(path.name)
+    if match is None or not path.is_file():
+        return False
+    pid = match.group("pid")
+    if pid is not None:
+        return int(pid) != os.getpid() and not pid_alive(int(pid))
+    # no pid in the name: a leftover when it is older than this process
+    try:
+        return started is not None and path.stat().st_mtime < started
+    except FileNotFoundError:
+        return False
+
+
+def stale_temporaries(folders: Iterable[Path], started: float | None = None) -> list[Path]:
+    """Temporary files of ``write_atomically`` under ``folders`` whose writer is gone (its pid is
+    not running; for names without a pid: older than ``started``, a time.time())."""
+    found: list[Path] = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        found.extend(p for p in folder.rglob(".*.tmp") if _is_stale(p, started))
+    return sorted(found)
+
+
+def remove_stale_temporaries(folders: Iterable[Path], started: float | None = None) -> list[Path]:
+    """Remove what ``stale_temporaries`` finds; returns what was removed."""
+    removed = []
+    for path in stale_temporaries(folders, started):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+NAME_MAX_BYTES = 255  # what Linux file systems (ext4, xfs) allow in one name
+
+
+def fit_file_name(name: str, max_bytes: int = NAME_MAX_BYTES) -> str:
+    """``name`` cut to at most ``max_bytes`` bytes of UTF-8 (a file system counts bytes, not
+    characters: 85 Chinese characters fill 255), keeping its extension and never cutting a
+    character in two."""
+    if len(name.encode("utf-8")) <= max_bytes:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    suffix = f".{ext}" if dot and stem and len(ext.encode("utf-8")) < 16 else ""
+    stem = name[: len(name) - len(suffix)]
+    budget = max_bytes - len(suffix.encode("utf-8"))
+    return stem.encode("utf-8")[:budget].decode("utf-8", "ignore") + suffix

@@ -38,13 +38,21 @@ def render_paragraphs(template: str, **context: object) -> list[str]:
     return [" ".join(block.split()) for block in text.split("\n\n") if block.strip()]
 
 
-def draft_forwarding_notice(org: Organisation, original: DocRef, received: DocRef, issued_on: date, template: str = "forwarding_notice.j2") -> DocumentContent:
-    """The cover letter (转发通知) with which ``org`` forwards ``received`` to its children."""
+def draft_forwarding_notice(
+    org: Organisation,
+    original: DocRef,
+    received: DocRef,
+    issued_on: date,
+    template: str = "forwarding_notice.j2",
+    main_recipients: list[str] | None = None,
+) -> DocumentContent:
+    """The cover letter (转发通知) with which ``org`` forwards ``received`` to its children (or to
+    ``main_recipients``, those picked at 批办), addressed by the collective name by default."""
     return DocumentContent(
         doc_type="通知",
         issuer_mark=org.mark,
         title=forwarding_title(original.issuer, original.title),
-        main_recipients=[org.children_as or "各下级组织"],
+        main_recipients=main_recipients or [org.children_as or "各下级组织"],
         body=render_paragraphs(template, original=original, received=received, org=org),
         signature=org.name,
         issued_on=issued_on,

@@ -6,6 +6,7 @@ from gongwen_engine.doc_templates.drafting import DocRef, draft_forwarding_notic
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.flows.engine.documents import draft_version
 from gongwen_engine.models.issuers import issuer_names
+from gongwen_engine.models.rules.recipients import names_for
 from gongwen_engine.models.tables import Document
 
 
@@ -23,6 +24,7 @@ def draft_forwarding(ctx: StepContext) -> None:
     circ = ctx.circulation
     received = ctx.document(circ.received_id)
     original = ctx.document(received.original_id) if received.original_id else received
-    content = draft_forwarding_notice(ctx.org, _ref(ctx, original), _ref(ctx, received), ctx.today, ctx.step.template or "forwarding_notice.j2")
+    picked = names_for(ctx.config, circ.org, circ.deliver_to) if circ.deliver_to else None  # 批办 转发's pick; default: all children
+    content = draft_forwarding_notice(ctx.org, _ref(ctx, original), _ref(ctx, received), ctx.today, ctx.step.template or "forwarding_notice.j2", picked)
     doc = draft_version(ctx.session, circ, content, received.id, original.id)
     ctx.audit("drafted", doc.id, title=doc.title, version=doc.version)

@@ -18,6 +18,7 @@ from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.queries import circulations as queries
 from gongwen_engine.models.queries import read
+from gongwen_engine.models.queries.numbers import withdrawn
 from gongwen_engine.models.rules import recipients
 from gongwen_engine.models.rules.dates import beijing
 from gongwen_engine.models.rules.permissions import Action, Org, allowed
@@ -58,7 +59,9 @@ def open_items(engine: Engine, user_id: str | None = None) -> list[OpenItem]:
 def circulation_rows(engine: Engine, viewer: User | None = None) -> list[dict]:
     """Every circulation ``viewer`` may see (none given: all), as the status list shows it."""
     rows = []
-    for circ, doc in read(engine.db, queries.circulations_with_documents):
+    listed = read(engine.db, queries.circulations_with_documents)
+    voided = read(engine.db, withdrawn, [doc.id for _, doc in listed if doc and doc.id is not None])
+    for circ, doc in listed:
         if viewer and not allowed(engine.config, viewer, Action.view_circulation, Org(circ.org)):
             continue
         rows.append(
@@ -69,7 +72,7 @@ def circulation_rows(engine: Engine, viewer: User | None = None) -> list[dict]:
                 "step": circ.step,
                 "status": circ.status,
                 "error": circ.error,
-                "document": (doc.doc_number or doc.title) if doc else None,
+                "document": ((doc.doc_number or doc.title) + ("（已作废）" if doc.id in voided else "")) if doc else None,
             }
         )
     return rows

@@ -101,6 +101,7 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
         diff=diff,
         parent=parent if parent and allowed(web.engine.config, user, Action.view_circulation, Org(parent.org)) else None,
         parent_org=web.org_name(parent.org) if parent else "",
+        withdrawn=view.withdrawn,
     )
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import load_config
+from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
 from gongwen_engine.flows.services.invariants import check_invariants
 from gongwen_engine.models.content import DocumentContent
@@ -328,4 +329,195 @@ def test_the_main_path_on_postgres(make_engine, tmp_path, pg_url):
     doc = signed_version(engine, circ)
     assert delivered(engine, doc) == {"jinan": False, "acwf": True}
     assert_print_equals_delivery(engine, doc)
+    no_delivery_problems(engine)
+
+
+# ---- the three traps through the web routes and the CLI ---------------------------------------------
+
+
+@pytest.fixture
+def web(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from gongwen_engine.flows.web.app import create_app
+
+    app = create_app(Settings(home=tmp_path / "home", flows_dir=unsealed_flows(tmp_path / "flows")), run_steps=False)
+    with TestClient(app) as client:
+        yield client
+
+
+def _as(client, account: str) -> None:
+    from test_web_pages import csrf, sign_in
+
+    client.post("/logout", data={"csrf": csrf(client, "/")})
+    assert sign_in(client, account).status_code == 303
+
+
+def _compose(client, **fields):
+    from test_web_pages import csrf
+
+    form = {
+        "csrf": csrf(client, "/launch"),
+        "flow": "issuing",
+        "doc_type": "通知",
+        "title": "关于开展妇女儿童工作调研的通知",
+        "body": "现将有关事项通知如下。",
+        "issued_on": "2026-03-02",
+    }
+    return client.post("/launch", data={**form, **fields}, follow_redirects=False)
+
+
+def _web_through(client, engine, circulation_id: int, decide=None) -> None:
+    """Every person's step through the web form, signed in as that person."""
+    from test_web_pages import csrf
+
+    for _ in range(50):
+        drive(engine)
+        items = open_items(engine, circulation_id)
+        if not items:
+            return
+        for item in items:
+            [circ] = rows(engine, Circulation, Circulation.id == item.circulation_id)
+            step = engine.definition_of(circ).step(item.step)
+            account = item.assignee or next(u.id for u in engine.config.users.values() if u.org == item.org and item.role in u.roles)
+            _as(client, account)
+            fields = (decide(item, step) if decide else None) or {"outcome": next(o for o in ("approve", "submit", "read") if o in step.targets)}
+            answer = client.post(f"/items/{item.id}/act", data={"csrf": csrf(client, f"/items/{item.id}"), **fields}, follow_redirects=False)
+            assert answer.status_code == 303, answer.text[-800:]
+    raise AssertionError("the circulation never finished")
+
+
+def test_the_three_traps_through_the_web(web):
+    engine = web.app.state.web.engine
+    _as(web, "shandong_secretary")
+    # trap 3: 全部下级 ticked with two cities: refused, nothing launched
+    refused = _compose(web, recipients=["各市妇联", "济南市妇联", "青岛市妇联"])
+    assert refused.status_code == 400 and "两者矛盾" in refused.text and rows(engine, Circulation) == []
+    # trap 2: nothing ticked, 其他主送机关 filled: the secretary is told first, then it launches and reaches no one
+    told = _compose(web, other_recipients="省妇儿工委办公室")
+    assert told.status_code == 200 and "不经本平台送达" in told.text and 'name="confirm_printed_only"' in told.text
+    launched = _compose(web, other_recipients="省妇儿工委办公室", confirm_printed_only="1")
+    assert launched.status_code == 303
+    circ = int(launched.headers["location"].rsplit("/", 1)[1])
+    drive(engine)
+    [sign] = open_items(engine, circ)
+    _as(web, "shandong_leader")
+    assert "省妇儿工委办公室 不是本平台组织机构中的单位" in web.get(f"/items/{sign.id}").text  # told again before 签发
+    _web_through(web, engine, circ)
+    doc = signed_version(engine, circ)
+    assert doc.content["main_recipients"] == ["省妇儿工委办公室"] and doc.doc_number and delivered(engine, doc) == {}
+    # trap 1: returned, resubmitted without 青岛市妇联: delivered to 济南 only
+    _as(web, "shandong_secretary")
+    launched = _compose(web, flow="outgoing", recipients=["济南市妇联", "青岛市妇联"], title="关于开展基层走访的通知")
+    circ = int(launched.headers["location"].rsplit("/", 1)[1])
+    returned = []
+
+    def decide(item, step):
+        if step.kind == "review" and not returned:
+            returned.append(item.id)
+            return {"outcome": "return", "comment": "青岛不在范围，请删去"}
+        if step.kind == "draft" and returned:
+            return {"outcome": "submit", "main_recipients": "济南市妇联"}
+        return None
+
+    _web_through(web, engine, circ, decide)
+    doc = signed_version(engine, circ)
+    assert doc.version == 2 and doc.content["main_recipients"] == ["济南市妇联"] and delivered(engine, doc) == {"jinan": False}
+    assert_print_equals_delivery(engine, doc)
+    no_delivery_problems(engine)
+
+
+def test_instruct_forward_through_the_web_and_no_forward_without_children(web):
+    engine = web.app.state.web.engine
+    shandong = _to_shandong_incoming(engine)
+
+    def decide(item, step):
+        if step.kind == "instruct":
+            page = web.get(f"/items/{item.id}").text
+            assert 'name="deliver_to" value="jinan" checked' in page and 'value="forward"' in page
+            return {"outcome": "forward", "comment": "转发济南", "deliver_to": ["jinan"]}
+        return None
+
+    _web_through(web, engine, shandong.id, decide)
+    doc = signed_version(engine, shandong.id)
+    assert doc.content["main_recipients"] == ["济南市妇联"] and delivered(engine, doc) == {"jinan": False}
+    [jinan] = rows(engine, Circulation, Circulation.org == "jinan", Circulation.received_id == doc.id)
+    from gongwen_engine.models import db
+
+    with db.transaction(engine.db) as session:  # the same document at a county under 收文办理
+        county = engine.start_for_recipient(session, session.get(Circulation, jinan.id), "jinan_huaiyin", doc.id, "incoming").id
+    seen = []
+
+    def county_decides(item, step):
+        if step.kind == "instruct":
+            page = web.get(f"/items/{item.id}").text
+            seen.append('value="forward"' in page or 'name="deliver_to"' in page)
+            return {"outcome": "file"}
+        return None
+
+    _web_through(web, engine, county, county_decides)
+    assert seen == [False]  # 转发 is not offered where there is no one below
+
+
+def test_the_three_traps_through_the_cli(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from gongwen_engine.flows.cli.main import app
+    from gongwen_engine.flows.services.engine import open_engine
+
+    monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GONGWEN_FLOWS_DIR", str(unsealed_flows(tmp_path / "flows")))
+    monkeypatch.setenv("COLUMNS", "300")
+    runner = CliRunner()
+
+    def notice_file(name: str, main: list[str], flow_title: str = "关于开展妇女儿童工作调研的通知") -> Path:
+        path = tmp_path / f"{name}.yaml"
+        lines = [
+            "org: shandong",
+            "content:",
+            "  issuer_mark: 山东省妇女联合会文件",
+            f"  title: {flow_title}",
+            f"  main_recipients: [{', '.join(main)}]",
+            "  body: [现将有关事项通知如下。]",
+            "  signature: 山东省妇女联合会",
+            "  issued_on: 2026-03-02",
+        ]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    trap3 = runner.invoke(app, ["launch", "issuing", str(notice_file("t3", ["各市妇联", "济南市妇联", "青岛市妇联"])), "--user", "shandong_secretary"])
+    assert trap3.exit_code == 2 and "两者矛盾" in trap3.output
+    trap2 = runner.invoke(app, ["launch", "issuing", str(notice_file("t2", ["省妇儿工委办公室"])), "--user", "shandong_secretary"])
+    assert trap2.exit_code == 0 and "不经本平台送达" in trap2.output  # told before launch
+    trap1 = runner.invoke(
+        app, ["launch", "outgoing", str(notice_file("t1", ["济南市妇联", "青岛市妇联"], "关于开展基层走访的通知")), "--user", "shandong_secretary"]
+    )
+    assert trap1.exit_code == 0, trap1.output
+    engine = open_engine(Settings())
+    t2, t1 = (c.id for c in rows(engine, Circulation))
+    for circ in (t2, t1):
+        returned = []
+        for _ in range(30):
+            drive(engine)
+            items = open_items(engine, circ)
+            if not items:
+                break
+            for item in items:
+                [c] = rows(engine, Circulation, Circulation.id == circ)
+                step = engine.definition_of(c).step(item.step)
+                account = item.assignee or next(u.id for u in engine.config.users.values() if u.org == item.org and item.role in u.roles)
+                if step.kind == "review" and not returned:
+                    returned.append(item.id)
+                    args = ["return", str(item.id), "--user", account, "--comment", "删去青岛"]
+                elif step.kind == "draft" and returned:
+                    args = ["act", str(item.id), "--user", account, "--outcome", "submit", "--recipients", "济南市妇联"]
+                else:
+                    args = ["act", str(item.id), "--user", account, "--outcome", next(o for o in ("approve", "submit") if o in step.targets)]
+                answer = runner.invoke(app, [*args, "--no-run"])
+                assert answer.exit_code == 0, answer.output
+                if step.kind == "sign_off" and circ == t2:
+                    assert "不经本平台送达" in answer.output  # told before 签发
+    assert delivered(engine, signed_version(engine, t2)) == {}
+    doc = signed_version(engine, t1)
+    assert doc.content["main_recipients"] == ["济南市妇联"] and delivered(engine, doc) == {"jinan": False}
     no_delivery_problems(engine)

@@ -83,3 +83,28 @@ def test_the_cli_register_and_an_unauthorised_void(make_engine, tmp_path, monkey
     assert line["state"] == "已作废" and line["voided_by"] == "shandong_secretary"
     status = runner.invoke(app, ["status", "--json"])
     assert f"{number}（已作废）" in status.output
+
+
+def test_the_register_page_and_the_void_form(tmp_path):
+    from fastapi.testclient import TestClient
+    from test_delivery import _as
+    from test_web_pages import csrf
+
+    from gongwen_engine.flows.web.app import create_app
+
+    app = create_app(Settings(home=tmp_path / "home", flows_dir=unsealed_flows(tmp_path / "flows")), run_steps=False)
+    with TestClient(app) as client:
+        engine = client.app.state.web.engine
+        _, number = issued(engine)
+        _as(client, "jinan_secretary")
+        refused = client.post("/numbers/void", data={"csrf": csrf(client, "/inbox"), "doc_number": number, "reason": "误发", "year": "2026"})
+        assert refused.status_code == 403 and "无权作废" in refused.text
+        _as(client, "shandong_leader")
+        page = client.get("/numbers?year=2026")
+        assert page.status_code == 200 and number in page.text and "已发出" in page.text and "济南市妇联" in page.text and 'action="/numbers/void"' in page.text
+        done = client.post("/numbers/void", data={"csrf": csrf(client, "/numbers?year=2026"), "doc_number": number, "reason": "误发", "year": "2026"})
+        assert done.status_code == 200 and "已作废" in done.text  # followed to the register
+        again = client.post("/numbers/void", data={"csrf": csrf(client, "/numbers?year=2026"), "doc_number": number, "reason": "误发", "year": "2026"})
+        assert again.status_code in (400, 409) and "不能再次作废" in again.text
+        [circ] = [c for c in rows(engine, Circulation) if c.org == "shandong"]
+        assert f"文号 {number} 已作废" in client.get(f"/circulations/{circ.id}").text

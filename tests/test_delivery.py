@@ -521,3 +521,56 @@ def test_the_three_traps_through_the_cli(tmp_path, monkeypatch):
     doc = signed_version(engine, t1)
     assert doc.content["main_recipients"] == ["济南市妇联"] and delivered(engine, doc) == {"jinan": False}
     no_delivery_problems(engine)
+
+
+# ---- 答复: the reply to the sender ---------------------------------------------------------------------
+
+
+def test_a_reply_goes_to_the_sender_as_a_report_upward(engine):
+    shandong = _to_shandong_incoming(engine)
+    [received] = rows(engine, Document, Document.id == shandong.received_id)
+
+    def decide(item):
+        [circ] = rows(engine, Circulation, Circulation.id == item.circulation_id)
+        return ("reply", "请办公室答复全国妇联", None, None) if engine.definition_of(circ).step(item.step).kind == "instruct" else None
+
+    run_through(engine, shandong.id, decide)
+    doc = signed_version(engine, shandong.id)
+    assert (doc.doc_type, doc.title, doc.content["main_recipients"]) == ("报告", "关于开展基层调研有关情况的报告", ["全国妇联"])
+    assert doc.content["body"][0] == f"根据你会《关于开展基层调研的通知》（{received.doc_number}）要求，现将有关情况报告如下。"
+    assert doc.content["signer"] == "周主席" and doc.doc_number.startswith("鲁妇发")  # upward: 签发人 in the header
+    assert delivered(engine, doc) == {"acwf": False}
+    assert {c.org: c.flow for c in rows(engine, Circulation, Circulation.received_id == doc.id)} == {"acwf": "incoming"}
+    assert_print_equals_delivery(engine, doc)
+    no_delivery_problems(engine)
+
+
+def test_a_reply_to_a_sender_outside_the_tree_is_registered_as_sent_outside(engine):
+    from types import SimpleNamespace
+
+    from gongwen_engine.models import db
+
+    with db.transaction(engine.db) as session:  # a letter received from outside (收文), as `gongwen receive` registers it
+        letter = Document(
+            org="external",
+            issuer_name="山东省妇女儿童工作委员会办公室",
+            issuer_short_name="省妇儿工委办公室",
+            doc_type="函",
+            title="关于征求妇女儿童发展规划意见的函",
+            doc_number="鲁妇儿工委办函〔2026〕3号",
+            content={"title": "关于征求妇女儿童发展规划意见的函"},
+        )
+        session.add(letter)
+        session.flush()
+        circ = engine.start_for_recipient(session, SimpleNamespace(id=None, policy="manual"), "shandong", letter.id, "incoming").id
+
+    def decide(item):
+        [c] = rows(engine, Circulation, Circulation.id == item.circulation_id)
+        return ("reply", "同意，请办公室函复", None, None) if engine.definition_of(c).step(item.step).kind == "instruct" else None
+
+    run_through(engine, circ, decide)
+    doc = signed_version(engine, circ)
+    assert (doc.doc_type, doc.title, doc.content["main_recipients"]) == ("函", "关于征求妇女儿童发展规划意见的复函", ["省妇儿工委办公室"])
+    assert doc.doc_number and delivered(engine, doc) == {}
+    [sent] = rows(engine, AuditEvent, AuditEvent.action == "printed_only")
+    assert sent.detail == {"names": ["省妇儿工委办公室"], "channel": "平台外，另行寄送"}

@@ -26,7 +26,7 @@ def distribute(ctx: StepContext) -> None:
             ctx.audit("delivered", doc.id, recipient=org.code, **({"as_copy": True} if as_copy else {}))
         ctx.engine.start_for_recipient(ctx.session, circ, org.code, doc.id, copy_flow if as_copy else flow)
     if recipients.printed_only:
-        ctx.audit("printed_only", doc.id, names=list(recipients.printed_only))
+        ctx.audit("printed_only", doc.id, names=list(recipients.printed_only), channel="平台外，另行寄送")  # sent outside the platform
 
 
 def conclude(ctx: StepContext) -> None:

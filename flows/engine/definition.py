@@ -52,6 +52,7 @@ class StepKind(StrEnum):
     decide = "decide"  # 拟办
     instruct = "instruct"  # 批办
     draft = "draft"  # 拟稿 (and a revision of the draft)
+    reply = "reply"  # 承办：拟答复 (a reply to the sender of a received document, drafted automatically)
     review = "review"  # 核稿
     recheck = "recheck"  # 复核
     countersign = "countersign"  # 会签

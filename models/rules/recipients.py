@@ -7,7 +7,8 @@ recipients are the ones delivered —, 批办 转发, the automatic forward, ``g
 Each printed name resolves to
 
 * a configured organisation, by its full name (全称) or normalised short name (规范化简称),
-  whitespace and trailing punctuation ignored;
+  whitespace and trailing punctuation ignored; a name several organisations share (市中区妇联 in
+  济南 and 枣庄) means the issuer's child or parent of that name, and is otherwise printed only;
 * a collective name (各市妇联, 各区县妇联, 各下级组织 …): the set it names in the tree, i.e. the
   issuer's direct children when the name addresses that level (the ``children_as`` of the issuer
   or of any organisation of its level, or the generic 各下级组织/各下级单位); an issuer with no
@@ -78,7 +79,7 @@ class Recipients:
 
 @dataclass(frozen=True)
 class _Names:
-    orgs: dict[str, Organisation]  # full and short names -> organisation
+    orgs: dict[str, list[Organisation]]  # full and short names -> organisations (short names repeat: 市中区妇联 in 济南 and 枣庄)
     collectives: dict[str, set[str]]  # level of the addressing organisation -> collective names (children_as)
 
 
@@ -86,11 +87,11 @@ def _names(config: Config) -> _Names:
     """The tree's names, built once per loaded config (the national tree has 3,225 organisations)."""
     cached: _Names | None = config.__dict__.get("_recipient_names")
     if cached is None:
-        orgs: dict[str, Organisation] = {}
+        orgs: dict[str, list[Organisation]] = {}
         collectives: dict[str, set[str]] = {}
         for org in config.organisations.values():
-            orgs.setdefault(normalise(org.short_name), org)
-            orgs.setdefault(normalise(org.name), org)
+            for name in dict.fromkeys((normalise(org.short_name), normalise(org.name))):
+                orgs.setdefault(name, []).append(org)
             if org.children_as:
                 collectives.setdefault(org.level, set()).add(normalise(org.children_as))
         cached = _Names(orgs, collectives)
@@ -124,7 +125,9 @@ def _resolve_names(config: Config, issuer: Organisation, names: Iterable[str]) -
             for child in children:
                 found.setdefault(child.code, child)
             return True
-        org = index.get(key)
+        named = index.get(key, [])
+        near = [o for o in named if o.parent == issuer.code or o.code == issuer.parent]  # a child or the parent first
+        org = near[0] if near else (named[0] if len(named) == 1 else None)  # else only an unambiguous name
         if org is None or org.code == issuer.code:
             return False
         found.setdefault(org.code, org)

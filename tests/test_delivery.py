@@ -574,3 +574,9 @@ def test_a_reply_to_a_sender_outside_the_tree_is_registered_as_sent_outside(engi
     assert doc.doc_number and delivered(engine, doc) == {}
     [sent] = rows(engine, AuditEvent, AuditEvent.action == "printed_only")
     assert sent.detail == {"names": ["省妇儿工委办公室"], "channel": "平台外，另行寄送"}
+
+
+def test_part_of_a_collective_name_addresses_the_children_too():
+    config = load_config()
+    children = {o.code for o in config.children("acwf")}
+    assert {o.code for o in recipients.resolve(config, "acwf", ["各省、自治区、直辖市妇联"]).main} == children

@@ -84,8 +84,12 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
         n.overdue = any(aware(d) < now for d in dues)
         started = {c.org: c for c in by_parent.get(circ.id, [])}
         content = rows.contents.get(circ.document_id) if circ.document_id is not None else None
-        recipients = of_content(engine.config, circ.org, content) if content is not None else None
-        for child in [*recipients.main, *recipients.copies] if recipients else []:
+        if content is not None:  # the draft's 主送 and 抄送: where 核发 will deliver
+            recipients = of_content(engine.config, circ.org, content)
+            expected = [*recipients.main, *recipients.copies]
+        else:  # nothing drafted yet: a forward goes to the children picked at 批办, else to all of them
+            expected = [c for c in engine.config.children(circ.org) if circ.deliver_to is None or c.code in circ.deliver_to]
+        for child in expected:
             if child.code in started:
                 n.children.append(node(started.pop(child.code)))
             elif circ.status != "done" and _distributes(engine, circ):

@@ -92,8 +92,9 @@ def _names(config: Config) -> _Names:
         for org in config.organisations.values():
             for name in dict.fromkeys((normalise(org.short_name), normalise(org.name))):
                 orgs.setdefault(name, []).append(org)
-            if org.children_as:
-                collectives.setdefault(org.level, set()).add(normalise(org.children_as))
+            if org.children_as:  # the whole name, and each part of it that addresses a set (各省、自治区、直辖市妇联)
+                parts = [normalise(p) for p in _SPLIT.split(org.children_as) if normalise(p).startswith("各")]
+                collectives.setdefault(org.level, set()).update({normalise(org.children_as), *parts})
         cached = _Names(orgs, collectives)
         config.__dict__["_recipient_names"] = cached
     return cached

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from gongwen_engine.flows.cli._common import JsonOpt, console, engine_from_env, friendly, known_org, print_json
+from gongwen_engine.flows.cli.archive import YEARS
 from gongwen_engine.flows.services.numbering import number_register, void_number
 
 group = typer.Typer(help="Document numbers (发文字号).", no_args_is_help=True)
@@ -31,7 +32,7 @@ def number_void(
 @friendly
 def number_list(
     org: Annotated[str, typer.Option(help="the issuing organisation's code")],
-    year: Annotated[int, typer.Option(help="the year of the numbers, e.g. 2012")],
+    year: Annotated[int, typer.Option(help="the year of the numbers, e.g. 2012", **YEARS)],
     user: Annotated[str | None, typer.Option(help="who looks (their organisation or one above it); omitted: the operator")] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -217,14 +217,19 @@ def _number_of_document_statement() -> Select[Any]:
     return sa_select(table).where(table.c.document_id == bindparam("document_id", type_=Integer))
 
 
-def void_doc_number(session: Session, doc_number: str, reason: str) -> IssuedNumber:
-    """Withdraw an allocated number: it stays recorded (voided, with the reason) and is never reused."""
+def void_doc_number(session: Session, doc_number: str, reason: str, by: str = "system", keep_document: bool = False) -> IssuedNumber:
+    """Withdraw an allocated number: it stays recorded (voided, with the reason, by whom, when) and is
+    never reused. ``keep_document``: the number stays with its document, which is thereby withdrawn
+    (作废; the 发文登记簿 still shows to whom it was sent); otherwise it is released from the document
+    (a number already used outside gongwen, before the document gets the next one)."""
     if not reason.strip():
         raise ValueError("a reason is required to void a document number")
     number = session.exec(select(IssuedNumber).where(IssuedNumber.doc_number == doc_number)).first()
     if number is None:
         raise LookupError(f"document number {doc_number} was never allocated")
-    number.voided, number.void_reason, number.document_id = True, reason, None
+    number.voided, number.void_reason, number.voided_by, number.voided_at = True, reason, by, utcnow()
+    if not keep_document:
+        number.document_id = None
     number.allocated_at = number.allocated_at or utcnow()
     session.add(number)
     return number

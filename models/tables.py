@@ -125,7 +125,10 @@ class Circulation(SQLModel, table=True):
     deliver_to: list[str] | None = Field(
         default=None,
         sa_column=Column(JSON, nullable=True),
-        description="核发 delivers to these organisation codes (chosen at launch); None: every child organisation (flows/recipients.py)",
+        description=(
+            "recipients chosen by code (launch --to, 批办 转发's pick): the draft's printed 主送 is set from them;"
+            " 核发 always delivers to the signed version's 主送 and 抄送 (models/rules/recipients.py)"
+        ),
     )
     step: str | None = Field(default=None, description="current step; None once finished")
     status: CirculationStatus = Field(default=CirculationStatus.ready, index=True, sa_type=EnumText(CirculationStatus))
@@ -218,6 +221,8 @@ class IssuedNumber(SQLModel, table=True):
     document_id: int | None = Field(default=None, foreign_key="document.id", unique=True)
     voided: bool = False
     void_reason: str | None = None
+    voided_by: str | None = Field(default=None, description="who voided it (a user id, or system)")
+    voided_at: datetime | None = None
     allocated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -230,6 +235,7 @@ class Delivery(SQLModel, table=True):
     document_id: int = Field(foreign_key="document.id")
     sender: str
     recipient: str = Field(index=True)
+    as_copy: bool = Field(default=False, sa_column_kwargs={"server_default": "0"}, description="抄送: a copy for information (read, not handled)")
     delivered_at: datetime = Field(default_factory=utcnow)
 
 

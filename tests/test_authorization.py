@@ -71,6 +71,8 @@ ORG_EXPECTED: dict[Action, set[tuple[Role, str]]] = {
     Action.launch: {(Role.secretary, "own")},
     Action.receive: {(Role.secretary, "own")},
     Action.submit_report: {(Role.secretary, "own")},
+    Action.retry: {(Role.secretary, "own")},  # 重试 a failed step: the circulation's secretary (issue 20)
+    Action.void_number: {(Role.secretary, "own"), (Role.leader, "own")},  # 作废文号: the issuing organisation's secretary or leader
     Action.view_circulation: {(r, rel) for r in ALL_ROLES for rel in SEEN_FROM_ABOVE},
     Action.download: {(r, rel) for r in ALL_ROLES for rel in SEEN_FROM_ABOVE},
     Action.view_board: {(r, rel) for r in (Role.secretary, Role.leader) for rel in SEEN_FROM_ABOVE},

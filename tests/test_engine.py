@@ -396,6 +396,7 @@ def test_a_launch_to_two_of_the_children_delivers_to_exactly_those_two(make_engi
 
     engine = make_engine()
     _, content = load_notice()
+    content = content.model_copy(update={"main_recipients": []})  # --to fills the printed 主送 (issue 20: print = delivery)
     shandong = engine.launch("shandong", "issuing", content, policy="manual", actor="shandong_secretary", deliver_to=["qingdao", "jinan"])
     [req] = reporting.add_requirements(engine, shandong, [reporting.RequirementSpec(what="活动实施方案", due="2012-02-29")], "shandong_secretary")
     assert req.recipients == ["jinan", "qingdao"]  # "all recipients" are the chosen ones, in the tree's order
@@ -403,6 +404,7 @@ def test_a_launch_to_two_of_the_children_delivers_to_exactly_those_two(make_engi
     engine.complete(the_open_item(engine, shandong).id, "shandong_leader", "approve")
     drive(engine)
     [doc] = rows(engine, Document, Document.circulation_id == shandong)
+    assert doc.content["main_recipients"] == ["济南市妇联", "青岛市妇联"]
     assert sorted(d.recipient for d in rows(engine, Delivery, Delivery.document_id == doc.id)) == ["jinan", "qingdao"]
     assert sorted(c.org for c in rows(engine, Circulation, Circulation.received_id == doc.id)) == ["jinan", "qingdao"]
     assert rows(engine, Circulation, Circulation.id == shandong)[0].deliver_to == ["jinan", "qingdao"]
@@ -431,11 +433,17 @@ def test_cli_launch_to_chosen_children(tmp_path, monkeypatch):
 
     monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / "home"))
     runner = CliRunner()
-    launched = runner.invoke(app, ["launch", "issuing", str(NATIONAL_NOTICE), "--user", "acwf_secretary", "--to", "hunan", "--no-run"])
+    differs = runner.invoke(app, ["launch", "issuing", str(NATIONAL_NOTICE), "--user", "acwf_secretary", "--to", "hunan", "--no-run"])
+    assert differs.exit_code == 2 and "与文件所印主送机关" in "".join(differs.output.split())  # it prints every province: --to may not differ
+    unaddressed = tmp_path / "notice.yaml"
+    printed = "  main_recipients: [各省、自治区、直辖市妇联，新疆生产建设兵团妇联]\n"
+    unaddressed.write_text(NATIONAL_NOTICE.read_text(encoding="utf-8").replace(printed, ""), encoding="utf-8")
+    launched = runner.invoke(app, ["launch", "issuing", str(unaddressed), "--user", "acwf_secretary", "--to", "hunan", "--no-run"])
     assert launched.exit_code == 0, launched.output
     wrong = runner.invoke(app, ["launch", "issuing", str(NATIONAL_NOTICE), "--user", "acwf_secretary", "--to", "jinan", "--no-run"])
     assert wrong.exit_code == 2 and "济南市妇联不是全国妇联的直接下级单位" in "".join(wrong.output.split())  # rich wraps the message
     assert [c.deliver_to for c in rows(open_engine(Settings()), Circulation)] == [["hunan"]]
+    assert [d.content["main_recipients"] for d in rows(open_engine(Settings()), Document)] == [["湖南省妇联"]]
 
 
 def test_a_circulation_past_the_step_limit_fails_its_step_through_the_failure_path(make_engine):

@@ -99,7 +99,7 @@ def test_flow_version_follows_the_included_text(flows_copy):
 
 
 def test_included_files_are_not_flows(flows_copy):
-    assert set(load_flows(flows_copy, KNOWN)) == {"forwarding", "incoming", "issuing", "outgoing", "reporting"}
+    assert set(load_flows(flows_copy, KNOWN)) == {"forwarding", "incoming", "issuing", "outgoing", "reading", "reporting"}
 
 
 # --- errors ----------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def launch(engine: Engine) -> int:
         doc_type="通知",
         issuer_mark="中华全国妇女联合会文件",
         title="关于开展2012年“三八”维权周活动的通知",
-        main_recipients=["各省、自治区、直辖市妇联"],
+        main_recipients=["山东省妇联"],  # --to must agree with the print (issue 20)
         body=["为做好维权周活动，现将有关事项通知如下。"],
         signature="全国妇联",
         issued_on=date(2012, 2, 20),

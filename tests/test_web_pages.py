@@ -297,14 +297,14 @@ def test_a_launch_to_two_cities_delivers_to_exactly_those_two(client: TestClient
     assert delivered == ["jinan", "qingdao"] and doc.content["main_recipients"] == ["济南市妇联", "青岛市妇联"]
     assert sorted(node.org.code for node in cascade(engine, circ_id).children) == ["jinan", "qingdao"]
     switch(client, "shandong_secretary")
-    everyone = int(compose(client, recipients=["各市妇联", "济南市妇联"]).headers["location"].rsplit("/", 1)[1])
-    with Session(engine.db) as session:
-        assert session.get(Circulation, everyone).deliver_to is None  # 各市妇联（全部下级） ticked: every city
+    contradiction = compose(client, recipients=["各市妇联", "济南市妇联"])  # 全部下级 and one city: refused in plain Chinese (issue 20)
+    assert contradiction.status_code == 400 and "两者矛盾" in contradiction.text
 
 
 def test_the_supervision_board_shows_who_submitted_who_is_overdue_and_the_reminders(client: TestClient) -> None:
     engine = engine_of(client)
     _, content = load_notice()
+    content = content.model_copy(update={"main_recipients": []})  # --to prints 济南市妇联、青岛市妇联 as the 主送
     circ_id = engine.launch("shandong", "issuing", content, policy="manual", actor="shandong_secretary", deliver_to=["jinan", "qingdao"])
     [plan] = reporting.add_requirements(engine, circ_id, [reporting.RequirementSpec(what="活动实施方案", due="2012-02-29")], "shandong_secretary")
     reporting.add_requirements(engine, circ_id, [reporting.RequirementSpec(what="联络员名单", due="5个工作日内", form="names")], "shandong_secretary")

@@ -20,6 +20,7 @@ ACTIONS: Mapping[str, ActionSpec] = {
     "register": ActionSpec(StepKind.register, receipt.register),
     "decide_forwarding": ActionSpec(StepKind.decide, drafting.decide_forwarding),
     "draft_forwarding": ActionSpec(StepKind.draft, drafting.draft_forwarding),
+    "draft_reply": ActionSpec(StepKind.reply, drafting.draft_reply_to_sender),
     "allocate_number": ActionSpec(StepKind.number, numbering.allocate_number),
     "render": ActionSpec(StepKind.render, rendering.render),
     "render_report": ActionSpec(StepKind.render, reporting.render_report),

@@ -6,22 +6,27 @@ from __future__ import annotations
 from sqlmodel import select
 
 from gongwen_engine.flows.engine.context import StepContext
-from gongwen_engine.models.rules.recipients import delivery_targets
+from gongwen_engine.models.rules.recipients import of_content
 from gongwen_engine.models.tables import Delivery
 
 
 def distribute(ctx: StepContext) -> None:
-    """核发: deliver once to each recipient (those chosen at launch, else every child organisation:
-    ``recipients.delivery_targets``); each delivery starts the recipient's flow."""
+    """核发: deliver once to each organisation the signed version names (``recipients.of_content``):
+    主送 for handling, each starting the step's ``start_flow``; 抄送 as a copy for information,
+    starting ``copy_flow`` (阅知). Names outside the platform are printed only (audited)."""
     circ = ctx.circulation
     doc = ctx.document(circ.document_id)
     assert doc.id is not None  # read from the database
+    recipients = of_content(ctx.config, circ.org, doc.content)
     flow = ctx.step.start_flow or circ.flow
-    for child in delivery_targets(ctx.config, circ):
-        if ctx.session.exec(select(Delivery).where(Delivery.document_id == doc.id, Delivery.recipient == child.code)).first() is None:
-            ctx.session.add(Delivery(document_id=doc.id, sender=circ.org, recipient=child.code))
-            ctx.audit("delivered", doc.id, recipient=child.code)
-        ctx.engine.start_for_recipient(ctx.session, circ, child.code, doc.id, flow)
+    copy_flow = ctx.step.copy_flow or flow
+    for org, as_copy in [*((o, False) for o in recipients.main), *((o, True) for o in recipients.copies)]:
+        if ctx.session.exec(select(Delivery).where(Delivery.document_id == doc.id, Delivery.recipient == org.code)).first() is None:
+            ctx.session.add(Delivery(document_id=doc.id, sender=circ.org, recipient=org.code, as_copy=as_copy))
+            ctx.audit("delivered", doc.id, recipient=org.code, **({"as_copy": True} if as_copy else {}))
+        ctx.engine.start_for_recipient(ctx.session, circ, org.code, doc.id, copy_flow if as_copy else flow)
+    if recipients.printed_only:
+        ctx.audit("printed_only", doc.id, names=list(recipients.printed_only), channel="平台外，另行寄送")  # sent outside the platform
 
 
 def conclude(ctx: StepContext) -> None:

@@ -12,7 +12,7 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.flows.cli._common import JsonOpt, console, engine_from_env, friendly, known_org, known_policy, print_json, run_automatic
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services import reporting
-from gongwen_engine.flows.services.circulations import circulation_rows, resolve_circulation, timeline, version_diff, versions
+from gongwen_engine.flows.services.circulations import circulation_rows, recipients_warning, resolve_circulation, timeline, version_diff, versions
 from gongwen_engine.flows.services.flow_versions import migrate_to_current
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
@@ -32,8 +32,8 @@ def launch(
         list[str] | None,
         typer.Option(
             "--to",
-            help="deliver (核发) only to this child organisation's code (repeatable); default: every child organisation. "
-            "The printed 主送机关 stay as the file writes them",
+            help="a child organisation's code (repeatable): fills the printed 主送机关 when the file has none, and must name the same "
+            "organisations when it has some (核发 delivers to what the document prints: 主送 and 抄送)",
         ),
     ] = None,
 ) -> None:
@@ -43,6 +43,9 @@ def launch(
     engine.user(user)  # an unknown name is refused; the engine checks who may launch (permissions)
     known_org(engine.config, org)
     known_policy(engine.config, policy)
+    warning = recipients_warning(engine, org, content, to)  # told before launch, not silently (issue 20)
+    if warning:
+        console.print(f"[yellow]{warning}[/]")
     circ_id = engine.launch(org, flow, content, policy=policy, actor=user, deliver_to=to)
     reporting.add_requirements(engine, circ_id, reporting.load_requirement_specs(notice), user)  # the file's requirements: (报送要求)
     console.print(f"已发起流转 #{circ_id}（流程 {flow}，执行策略 {policy}）")
@@ -114,11 +117,22 @@ def diff(
 
 @group.command()
 @friendly
-def retry(circulation: Annotated[int, typer.Argument(help="circulation id")], user: Annotated[str, typer.Option()] = "operator") -> None:
-    """Resume a circulation whose automatic step failed after its retries."""
+def retry(
+    circulation: Annotated[int, typer.Argument(help="circulation id")],
+    user: Annotated[str, typer.Option(help="the secretary of the circulation's organisation; omitted: the operator")] = "operator",
+) -> None:
+    """重试: resume a circulation whose automatic step failed (出错) after its retries, once the cause is fixed.
+    The document keeps the number it had."""
     engine = engine_from_env()
-    engine.retry(circulation, user)
+    if user != "operator":
+        engine.user(user)  # an unknown name is refused; the engine checks who may retry (permissions)
+    result = engine.retry(circulation, user)
+    console.print(f"已重试：流转 #{result.circulation_id}（{CIRCULATION_STATUS_WORDS.get(result.status, result.status)}）")
     run_automatic(engine)
+    after = circulation_rows(engine)
+    mine = next((r for r in after if r["id"] == circulation), None)
+    if mine and mine["status"] == "failed":
+        console.print(f"[red]仍然出错：{mine['error']}[/]", markup=False)
 
 
 @group.command("migrate-flow")

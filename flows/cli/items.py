@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from gongwen_engine.flows.cli._common import Comment, JsonOpt, RunOpt, UserOpt, console, draft_changes, engine_from_env, friendly, print_json, run_automatic
-from gongwen_engine.flows.services.circulations import circulation
+from gongwen_engine.flows.services.circulations import circulation, item_recipients_warning
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
 from gongwen_engine.models.rules.dates import shown
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
@@ -43,9 +43,14 @@ def inbox(user: Annotated[str, typer.Option(help="whose 待办 (config/users.yam
     console.print(table)
 
 
-def _act(item: int, user: str, outcome: str, comment: str | None, run: bool, changes: dict[str, Any] | None = None) -> None:
+def _act(
+    item: int, user: str, outcome: str, comment: str | None, run: bool, changes: dict[str, Any] | None = None, deliver_to: list[str] | None = None
+) -> None:
     engine = engine_from_env()
-    result = engine.complete(item, user, outcome, comment, changes=changes or None)
+    warning = item_recipients_warning(engine, item)  # before 签发: names printed but delivered to no one
+    if warning and outcome == "approve":
+        console.print(f"[yellow]{warning}[/]")
+    result = engine.complete(item, user, outcome, comment, changes=changes or None, deliver_to=deliver_to or None)
     flow = engine.definition_of(circulation(engine, result.circulation_id))
     at = f"到“{flow.step(result.step).title}”" if result.step else "已结束"
     console.print(f"已办理：流转 #{result.circulation_id} 现在{at}（{CIRCULATION_STATUS_WORDS.get(result.status, result.status)}）")
@@ -77,10 +82,14 @@ def act(
     title: Annotated[str | None, typer.Option(help="revise the draft: new title")] = None,
     recipients: Annotated[str | None, typer.Option(help="revise the draft: main recipients, comma-separated")] = None,
     body_file: Annotated[Path | None, typer.Option(help="revise the draft: UTF-8 text, paragraphs separated by a blank line")] = None,
+    deliver_to: Annotated[
+        list[str] | None,
+        typer.Option("--deliver-to", help="批办 转发: a child organisation's code to forward to (repeatable); default: every child"),
+    ] = None,
     run: RunOpt = True,
 ) -> None:
-    """Act on a work item with any of its outcomes (提交、已阅、转发、存档、…), optionally revising the draft."""
-    _act(item, user, outcome, comment, run, draft_changes(title, recipients, body_file))
+    """Act on a work item with any of its outcomes (提交、已阅、转发、存档、重试 …), optionally revising the draft."""
+    _act(item, user, outcome, comment, run, draft_changes(title, recipients, body_file), deliver_to)
 
 
 @group.command()

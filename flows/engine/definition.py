@@ -54,6 +54,7 @@ class StepKind(StrEnum):
     decide = "decide"  # 拟办
     instruct = "instruct"  # 批办
     draft = "draft"  # 拟稿 (and a revision of the draft)
+    reply = "reply"  # 承办：拟答复 (a reply to the sender of a received document, drafted automatically)
     review = "review"  # 核稿
     recheck = "recheck"  # 复核
     countersign = "countersign"  # 会签
@@ -114,6 +115,7 @@ class Step(BaseModel):
     next: str | dict[str, str] = Field(description="next step, or {outcome: next step}")
     template: str | None = Field(default=None, description="doc_templates/ template the action uses")
     start_flow: str | None = Field(default=None, description="flow each recipient runs (distribution steps)")
+    copy_flow: str | None = Field(default=None, description="flow each 抄送 recipient runs: a copy for information (distribution steps)")
     retries: int = Field(default=2, ge=0, le=10, description="retries of an automatic step on error")
     priority: int = Field(
         default=0,
@@ -396,8 +398,10 @@ def _step_errors(
         errors.append(source.error((*loc, "mode"), f"step '{name}' has mode '{step.mode}' but is automatic", "mode applies to human steps (by: <role>) only"))
     if step.human and isinstance(step.next, dict) and not step.next:
         errors.append(source.error((*loc, "next"), f"human step '{name}' has no outcomes", "list at least one outcome, e.g. approve: <step>"))
-    if step.start_flow and known_flows is not None and step.start_flow not in known_flows:
-        errors.append(source.error((*loc, "start_flow"), f"unknown flow '{step.start_flow}'", f"use one of: {', '.join(sorted(known_flows))}"))
+    for key in ("start_flow", "copy_flow"):
+        named = getattr(step, key)
+        if named and known_flows is not None and named not in known_flows:
+            errors.append(source.error((*loc, key), f"unknown flow '{named}'", f"use one of: {', '.join(sorted(known_flows))}"))
     return errors
 
 

@@ -27,9 +27,9 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config, load_config
 from gongwen_engine.config.schema import User
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.engine import claims, items
+from gongwen_engine.flows.engine import claims, failures, items
 from gongwen_engine.flows.engine.context import ActionSpec, Sender, StepContext, StepResult, action_kinds
-from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, flow_named, load_flows
+from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, FlowDefinition, Step, StepKind, flow_named, load_flows
 from gongwen_engine.flows.engine.documents import record_file, revise, set_signer
 from gongwen_engine.flows.engine.records import RecordRenderer, gather_record
 from gongwen_engine.flows.engine.versions import FlowVersions, counterpart
@@ -39,10 +39,11 @@ from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.documents import stored_content
 from gongwen_engine.models.records import RecordKind
+from gongwen_engine.models.rules import recipients
 from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.doc_kinds import check_official
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
-from gongwen_engine.models.rules.recipients import chosen_recipients
+from gongwen_engine.models.rules.recipients import chosen_recipients, with_chosen_recipients
 from gongwen_engine.models.rules.text_input import PARAGRAPH_MAX, check_changes, check_content, check_text
 from gongwen_engine.models.tables import (
     Circulation,
@@ -76,6 +77,12 @@ class AlreadyLaunched(Refusal):
     def __init__(self, key: str) -> None:
         self.key = key
         super().__init__(f"已经发起过（唯一键 {key}），不会再发起一次：用 gongwen status 查看已发起的流转")
+
+
+def forwards(definition: FlowDefinition, step: Step, outcome: str) -> bool:
+    """The outcome leads to an automatic drafting step: the forwarding notice (批办 转发)."""
+    target = step.next_after(outcome) if outcome in step.targets else END
+    return target != END and definition.step(target).kind == StepKind.draft and not definition.step(target).human
 
 
 @dataclass
@@ -137,10 +144,12 @@ class Engine:
     ) -> int:
         """A secretary starts a flow over a new document (the draft). Returns the circulation id.
 
-        ``deliver_to``: the organisation codes 核发 delivers to (direct children; none chosen:
-        every child organisation — ``recipients.py``). ``once``: a key that makes this launch
-        happen once in the database (``LaunchOnce``, unique): a second launch with the same key,
-        however processes race, raises ``AlreadyLaunched`` and stores nothing."""
+        ``deliver_to``: recipients chosen by code (direct children, ``launch --to``). They set the
+        printed 主送 when the document names none, and must agree with it when it does: 核发
+        delivers to what the signed version prints (``recipients.py``), never to anything else.
+        ``once``: a key that makes this launch happen once in the database (``LaunchOnce``,
+        unique): a second launch with the same key, however processes race, raises
+        ``AlreadyLaunched`` and stores nothing."""
         self.config.org(org)
         check_official(content.doc_type)
         check_content(content)  # the input policy: control and bidi characters, lengths, a body (text_input.py)
@@ -149,6 +158,8 @@ class Engine:
         self.config.policy(policy)
         definition = self.flow(flow)
         chosen = chosen_recipients(self.config, org, deliver_to)
+        content = with_chosen_recipients(self.config, org, content, chosen)
+        recipients.check(self.config, org, content.main_recipients, content.cc)
         with db.transaction(self.db) as session:
             version = self.versions.pin(session, definition)
             circ = Circulation(
@@ -239,11 +250,22 @@ class Engine:
             return StepResult.of(circ)
 
     @retry_transient(in_doubt="retry")  # a re-run after an in-doubt commit recognises its own decision
-    def complete(self, work_item_id: int, user_id: str, outcome: str, comment: str | None = None, changes: dict[str, Any] | None = None) -> StepResult:
+    def complete(
+        self,
+        work_item_id: int,
+        user_id: str,
+        outcome: str,
+        comment: str | None = None,
+        changes: dict[str, Any] | None = None,
+        deliver_to: list[str] | None = None,
+    ) -> StepResult:
         """A person acts on a human work item (approve, return, read, ...). Checked and locked.
 
-        ``changes`` (title, main_recipients, body, ...) revise the draft: a new version of the
-        document is stored and the previous ones are kept (痕迹保留).
+        ``changes`` (title, main_recipients, cc, body, ...) revise the draft: a new version of the
+        document is stored and the previous ones are kept (痕迹保留); contradictory recipients are
+        refused (``recipients.check``). ``deliver_to``: on an outcome that forwards (批办 转发), the
+        children the forwarding notice is addressed and delivered to (default: all of them).
+        A failed automatic step's item (``failures.py``) takes the outcome ``retry``.
         """
         user = self.user(user_id)
         if changes:
@@ -253,13 +275,31 @@ class Engine:
         with db.transaction(self.db) as session:
             if db.resuming_after_in_doubt_commit() and (mine := self._decided_by(session, work_item_id, user_id, outcome)):
                 return mine  # our first attempt did commit: report it, do not refuse it as a double submit
+            if failures.is_failure_item(session, self.definition_of, work_item_id):
+                failures.refuse_other_outcome(outcome)
+                failed = session.get(WorkItem, work_item_id)
+                assert failed is not None  # is_failure_item read it
+                return self._retry_locked(session, failed.circulation_id, user_id)
             item, circ, step = items.lock_item(session, self.definition_of, work_item_id)
             principal = items.may_act(session, self.config, user, item, step)
             if outcome not in step.targets:
                 raise Refusal(f"办理结果“{outcome}”无效，本环节可选：{'、'.join(step.targets)}")
             if outcome == "return" and not (comment or "").strip():
                 raise Refusal("退回必须填写意见（a return needs a comment saying what to change）")
+            definition = self.definition_of(circ, session)
+            if forwards(definition, step, outcome):
+                if not self.config.children(circ.org):
+                    raise Refusal(f"{self.config.org(circ.org).short_name}没有下级单位，不能转发：请选择“{definition.outcome_label('file')}”或其他办理结果。")
+                if deliver_to is not None:
+                    circ.deliver_to = chosen_recipients(self.config, circ.org, deliver_to)
+                    session.add(circ)
+            elif deliver_to:
+                raise Refusal("只有批办“转发”时才能选择送达单位；修改已起草文件的主送机关请修改文稿")
             if changes:
+                if {"main_recipients", "cc"} & changes.keys():
+                    current = session.get(Document, circ.document_id) if circ.document_id else None
+                    merged = {**(current.content if current else {}), **changes}
+                    recipients.check(self.config, circ.org, list(merged.get("main_recipients") or []), list(merged.get("cc") or []))
                 revise(session, circ, user_id, changes)
             if principal != user_id:
                 item.acted_for = principal
@@ -339,24 +379,35 @@ class Engine:
 
     @retry_transient(in_doubt="retry")
     def fail(self, circulation_id: int, error: str) -> None:
-        """Record that an automatic step gave up after its retries; `gongwen retry` resumes it."""
+        """Record that an automatic step gave up after its retries: the circulation is 出错 and its
+        secretary gets a 待办 with the error in Chinese and what to do (``failures.py``); 重试 resumes it."""
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
             if circ is None or circ.status in (CirculationStatus.done, CirculationStatus.failed):  # recorded already (a re-run after an in-doubt commit)
                 return
             circ.status, circ.error, circ.claimed_by = CirculationStatus.failed, error[:2000], None
             session.add(circ)
+            failures.open_failure_items(session, self.config, self.definition_of(circ, session), circ, error)
             record_about(session, "system", "step_failed", circ, circ.document_id or circ.received_id, circ.step, {"error": error[:500]})
 
     @retry_transient(in_doubt="refuse")
-    def retry(self, circulation_id: int, actor: str) -> None:
+    def retry(self, circulation_id: int, actor: str) -> StepResult:
+        """重试 a failed circulation: its secretary (``permissions``: retry), or the operator (an actor
+        who is not a configured person). The step runs again with what it had (the same number)."""
         with db.transaction(self.db) as session:
-            circ = db.lock_circulation(session, circulation_id)
-            if circ is None or circ.status != CirculationStatus.failed:
-                raise Refusal(f"流转 {circulation_id} 不是失败状态，无需重试（not failed）")
-            circ.status, circ.error = CirculationStatus.ready, None
-            session.add(circ)
-            record_about(session, actor, "retry", circ, circ.document_id or circ.received_id, circ.step, {})
+            return self._retry_locked(session, circulation_id, actor)
+
+    def _retry_locked(self, session: Session, circulation_id: int, actor: str) -> StepResult:
+        circ = db.lock_circulation(session, circulation_id)
+        if circ is None or circ.status != CirculationStatus.failed:
+            raise Refusal(f"流转 {circulation_id} 不是出错状态，无需重试")
+        if actor in self.config.users:
+            failures.check_retry(self.config, self.config.users[actor], circ)
+        failures.close_failure_items(session, self.definition_of(circ, session), circ, actor)
+        circ.status, circ.error, circ.updated_at = CirculationStatus.ready, None, utcnow()
+        session.add(circ)
+        record_about(session, actor, "retry", circ, circ.document_id or circ.received_id, circ.step, {})
+        return StepResult.of(circ)
 
     @retry_transient(in_doubt="refuse")  # a second run would be refused as 'already current'
     def migrate_flow(self, circulation_id: int, actor: str) -> tuple[str, str, str]:

@@ -11,13 +11,18 @@ from sqlmodel import Session, col, select
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.diff import diff_contents
+from gongwen_engine.flows.engine import failures
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.items import item_target, principals
 from gongwen_engine.flows.engine.records import actor_name
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.queries import circulations as queries
 from gongwen_engine.models.queries import read
+from gongwen_engine.models.queries.numbers import withdrawn
+from gongwen_engine.models.rules import recipients
 from gongwen_engine.models.rules.dates import beijing
 from gongwen_engine.models.rules.permissions import Action, Org, allowed
+from gongwen_engine.models.rules.recipients import chosen_recipients, with_chosen_recipients
 from gongwen_engine.models.tables import AuditEvent, Circulation, Document, WorkItem, utcnow
 
 OpenItem = tuple[WorkItem, Circulation, Document | None]
@@ -54,7 +59,9 @@ def open_items(engine: Engine, user_id: str | None = None) -> list[OpenItem]:
 def circulation_rows(engine: Engine, viewer: User | None = None) -> list[dict]:
     """Every circulation ``viewer`` may see (none given: all), as the status list shows it."""
     rows = []
-    for circ, doc in read(engine.db, queries.circulations_with_documents):
+    listed = read(engine.db, queries.circulations_with_documents)
+    voided = read(engine.db, withdrawn, [doc.id for _, doc in listed if doc and doc.id is not None])
+    for circ, doc in listed:
         if viewer and not allowed(engine.config, viewer, Action.view_circulation, Org(circ.org)):
             continue
         rows.append(
@@ -65,7 +72,7 @@ def circulation_rows(engine: Engine, viewer: User | None = None) -> list[dict]:
                 "step": circ.step,
                 "status": circ.status,
                 "error": circ.error,
-                "document": (doc.doc_number or doc.title) if doc else None,
+                "document": ((doc.doc_number or doc.title) + ("（已作废）" if doc.id in voided else "")) if doc else None,
             }
         )
     return rows
@@ -100,20 +107,23 @@ def inbox(engine: Engine, user_id: str, now: datetime | None = None) -> list[Inb
     now = now or utcnow()
     entries = []
     for item, circ, doc in open_items(engine, user_id):
-        step = engine.definition_of(circ).step(item.step)
+        definition = engine.definition_of(circ)
+        step = definition.step(item.step)
         assert item.id is not None and circ.id is not None  # read from the database
+        failed = failures.is_failure(definition, item)  # an automatic step that failed: 重试 after a fix
         if item.assignee:
             for_whom = actor_name(engine.config, item.assignee)
         else:
-            assert step.by is not None  # an open item waits on a human step, which names its role
-            for_whom = f"{step.by.value}（角色）"
+            role = step.by.value if step.by else item.role
+            assert role is not None  # a human step names its role; a failure's item carries it
+            for_whom = f"{role}（角色）"
         entries.append(
             InboxEntry(
                 item=item.id,
                 circulation=circ.id,
                 org=engine.config.org(circ.org).short_name,
                 step=item.step,
-                step_title=step.title,
+                step_title=f"{step.title}出错·待重试" if failed else step.title,
                 for_whom=for_whom,
                 document=doc.title if doc else "",
                 doc_number=doc.doc_number if doc else None,
@@ -141,6 +151,10 @@ ACTION_WORDS = {
     "reminded": "催办",
     "retry": "重试",
     "step_failed": "环节失败",
+    "printed_only": "仅印在文件上（不经本平台送达）",
+    "number_voided": "作废文号",
+    "withdrawn": "撤回（文号作废）",
+    "withdrawal_notice": "收到撤回（作废）通知",
     "received": "收文登记",
     "intake_confirmed": "核对确认收文",
     "seal_checked": "核验印章",
@@ -149,6 +163,29 @@ ACTION_WORDS = {
     "delegated": "委托代办",
     "report_submitted": "报送",
 }
+
+
+def recipients_warning(engine: Engine, org: str, content: DocumentContent, to: list[str] | None = None) -> str | None:
+    """Before launch (form and CLI): refuse contradictory recipients (and ``--to`` differing from the
+    print); the warning in Chinese when some printed names are delivered to no one, else None."""
+    content = with_chosen_recipients(engine.config, org, content, chosen_recipients(engine.config, org, to))
+    return recipients.check(engine.config, org, content.main_recipients, content.cc).warning()
+
+
+def draft_recipients_warning(engine: Engine, circulation_id: int) -> str | None:
+    """Before 签发: the warning for the circulation's current draft (None: everything printed is delivered)."""
+    with Session(engine.db) as session:
+        circ = session.get(Circulation, circulation_id)
+        doc = session.get(Document, circ.document_id) if circ and circ.document_id else None
+        return recipients.of_content(engine.config, circ.org, doc.content).warning() if circ and doc else None
+
+
+def item_recipients_warning(engine: Engine, item_id: int) -> str | None:
+    """The draft's recipients warning for the circulation of work item ``item_id`` (None: none, or no such item)."""
+    with Session(engine.db) as session:
+        item = session.get(WorkItem, item_id)
+        circulation_id = item.circulation_id if item else None
+    return draft_recipients_warning(engine, circulation_id) if circulation_id else None
 
 
 def resolve_circulation(engine: Engine, ref: str) -> Circulation:
@@ -189,6 +226,14 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
                 )
                 if extra:
                     what += f" {engine.config.organisations[extra].short_name if extra in engine.config.organisations else extra}"
+                if ev.detail.get("as_copy"):
+                    what += "（抄送，供阅知）"
+                if ev.detail.get("names"):
+                    what += "：" + "、".join(ev.detail["names"])
+                if ev.action == "step_failed" and ev.detail.get("error"):
+                    what += "：" + failures.plain_error(ev.detail["error"])
+                if ev.detail.get("reason") and isinstance(ev.detail["reason"], str):
+                    what += f"（{ev.detail['reason']}）"
             who = actor_name(engine.config, ev.actor)
             if ev.detail.get("acted_for"):
                 who += f"（代{actor_name(engine.config, ev.detail['acted_for'])}）"

@@ -41,6 +41,7 @@ from gongwen_engine.flows.services.leftovers import find_leftovers
 from gongwen_engine.models.audit import verify_chain
 from gongwen_engine.models.rules.archive import item_sequence
 from gongwen_engine.models.rules.doc_numbers import register_sequence
+from gongwen_engine.models.rules.recipients import of_content
 from gongwen_engine.models.tables import (
     ArchiveItem,
     AuditEvent,
@@ -198,7 +199,7 @@ def _documents(report: InvariantReport, rows: _Rows, storage: Path) -> None:
         mine = numbers_of.get(doc.id, [])
         if doc.circulation_id is None and not mine:  # received from outside (收文): numbered by its sender
             pass
-        elif len(mine) != 1 or mine[0].doc_number != doc.doc_number or mine[0].voided:
+        elif len(mine) != 1 or mine[0].doc_number != doc.doc_number:  # voided and kept with its document: withdrawn (作废), accepted
             report.add("document_number_record", doc.doc_number, f"document {doc.id} has {len(mine)} number rows {[n.doc_number for n in mine]}")
         if doc.file:
             path = storage / doc.file
@@ -301,13 +302,20 @@ def _deliveries(report: InvariantReport, rows: _Rows, engine: Engine) -> None:
         assert c.id is not None  # read from the database
         if StepKind.distribute not in done[c.id] or not c.document_id:
             continue
-        chosen = getattr(c, "deliver_to", None)  # the recipients chosen at launch, else every subordinate
-        expected = set(chosen) if chosen else {o.code for o in engine.config.children(c.org)}
+        doc = docs.get(c.document_id)
+        if doc is None:
+            continue
+        resolved = of_content(engine.config, c.org, doc.content)  # the signed version's 主送 and 抄送: what must be delivered
+        expected = resolved.codes
         got = {r for d, r in delivered if d == c.document_id}
         for code in sorted(expected - got):
             report.add("delivery_missing", _doc_label(docs, c.document_id), f"not delivered to {code}")
         for code in sorted(got - expected):
-            report.add("delivery_unexpected", _doc_label(docs, c.document_id), f"delivered to {code}, not a subordinate of {c.org}")
+            report.add("delivery_unexpected", _doc_label(docs, c.document_id), f"delivered to {code}, which its 主送/抄送 do not name")
+        copies = {d.recipient for d in rows.deliveries if d.document_id == c.document_id and getattr(d, "as_copy", False)}
+        for code in sorted(copies ^ (resolved.copy_codes & got)):
+            how = "a copy" if code in copies else "for handling"
+            report.add("delivery_copy_mismatch", _doc_label(docs, c.document_id), f"{code}: delivered as {how}, printed otherwise")
 
 
 def _registrations(report: InvariantReport, rows: _Rows, engine: Engine) -> None:

@@ -55,7 +55,7 @@ from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.rules.dates import today as beijing_today
 from gongwen_engine.models.rules.doc_kinds import direction_of
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
-from gongwen_engine.models.rules.recipients import delivery_targets
+from gongwen_engine.models.rules.recipients import of_content
 from gongwen_engine.models.rules.report_deadlines import period_count, visible_periods
 from gongwen_engine.models.rules.workdays import WorkCalendar, load_calendar
 from gongwen_engine.models.tables import (
@@ -138,10 +138,11 @@ def load_requirement_specs(path: Path) -> list[RequirementSpec]:
     return [doc.validate(RequirementSpec, item, loc_prefix=("requirements", i)) for i, item in enumerate(raw)]
 
 
-def _recipients(engine: Engine, circ: Circulation, spec_from: Literal["all"] | list[str]) -> list[str]:
-    """Who must submit: "all" is everyone the document is delivered to (``recipients.delivery_targets``)."""
+def _recipients(engine: Engine, circ: Circulation, doc: Document | None, spec_from: Literal["all"] | list[str]) -> list[str]:
+    """Who must submit: "all" is every 主送 the document is delivered to (``recipients.of_content``;
+    抄送 recipients read it for information and submit nothing)."""
     if spec_from == "all":
-        targets = [c.code for c in delivery_targets(engine.config, circ)]
+        targets = [o.code for o in of_content(engine.config, circ.org, doc.content).main] if doc else []
         if not targets:
             raise Refusal(f"{engine.config.org(circ.org).short_name} 没有下级单位，“from: all” 无人报送：请列出报送单位的代码")
         return targets
@@ -196,7 +197,7 @@ def _requirement_row(
         document_id=doc.id if doc else None,
         what=spec.what,
         form="table" if spec.table else spec.form,
-        recipients=_recipients(engine, circ, spec.from_),
+        recipients=_recipients(engine, circ, doc, spec.from_),
         due_kind=due.kind,
         due_text=due.text,
         due_on=due.due_on,

@@ -16,7 +16,8 @@ from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.queries import workplace as q
 from gongwen_engine.models.queries.cascade import CascadeRows, cascade_rows
 from gongwen_engine.models.queries.documents import issued_parts
-from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, WorkItem, utcnow
+from gongwen_engine.models.queries.numbers import withdrawn
+from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, IssuedNumber, WorkItem, utcnow
 
 
 def record_event(engine: Engine, actor: str, action: str, circ: Circulation | None = None, document_id: int | None = None, **detail: Any) -> None:
@@ -61,6 +62,7 @@ class CirculationView:
     parts: list[DocumentContent]
     files: list[CirculationFile]
     parent: Circulation | None
+    withdrawn: IssuedNumber | None = None  # the document's number was voided: the document is withdrawn (作废)
 
 
 def circulation_view(engine: Engine, circ: Circulation) -> CirculationView:
@@ -72,6 +74,7 @@ def circulation_view(engine: Engine, circ: Circulation) -> CirculationView:
             issued_parts(session, doc) if doc else [],
             list(q.circulation_files(session, circ.id)),
             session.get(Circulation, circ.parent_id) if circ.parent_id else None,
+            withdrawn(session, [doc.id]).get(doc.id) if doc and doc.id is not None else None,
         )
 
 

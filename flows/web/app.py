@@ -24,7 +24,7 @@ from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.deps import NeedSignIn
 from gongwen_engine.flows.web.pages import Web, render
-from gongwen_engine.flows.web.routes import archivist, board, leader, secretary, signin
+from gongwen_engine.flows.web.routes import archivist, board, leader, numbers, secretary, signin
 from gongwen_engine.flows.web.security import WebError, load_password_hashes, session_secret
 from gongwen_engine.models.db import DatabaseUnavailable, is_transient
 from gongwen_engine.models.rules.permissions import PermissionDenied
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_pages(app)
-    for module in (signin, secretary, leader, archivist, board):
+    for module in (signin, secretary, leader, archivist, board, numbers):
         app.include_router(module.router)
     if runner:
         app.router.on_startup.append(runner.start)

@@ -18,7 +18,7 @@ from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.flows.services.workplace import cascade_picture_rows
 from gongwen_engine.models.rules.dates import aware
 from gongwen_engine.models.rules.permissions import ROLE_NAMES
-from gongwen_engine.models.rules.recipients import delivery_targets
+from gongwen_engine.models.rules.recipients import of_content
 from gongwen_engine.models.tables import Circulation, WorkItem, utcnow
 
 # State -> (label, CSS class). Ordered from furthest to least far along.
@@ -83,7 +83,13 @@ def cascade(engine: Engine, circulation_id: int, now: datetime | None = None) ->
         n.due_at = min(dues) if dues else None
         n.overdue = any(aware(d) < now for d in dues)
         started = {c.org: c for c in by_parent.get(circ.id, [])}
-        for child in delivery_targets(engine.config, circ):
+        content = rows.contents.get(circ.document_id) if circ.document_id is not None else None
+        if content is not None:  # the draft's 主送 and 抄送: where 核发 will deliver
+            recipients = of_content(engine.config, circ.org, content)
+            expected = [*recipients.main, *recipients.copies]
+        else:  # nothing drafted yet: a forward goes to the children picked at 批办, else to all of them
+            expected = [c for c in engine.config.children(circ.org) if circ.deliver_to is None or c.code in circ.deliver_to]
+        for child in expected:
             if child.code in started:
                 n.children.append(node(started.pop(child.code)))
             elif circ.status != "done" and _distributes(engine, circ):

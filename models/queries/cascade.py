@@ -4,7 +4,7 @@ document numbers — a few queries per tree level."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
@@ -20,6 +20,7 @@ class CascadeRows:
     done_steps: set[tuple[int, str]]
     archived: set[int]
     doc_numbers: dict[int, str | None]
+    contents: dict[int, dict] = field(default_factory=dict)  # document id -> content (its 主送 and 抄送: the pending recipients)
 
 
 def cascade_rows(session: Session, root_id: int) -> CascadeRows:
@@ -35,5 +36,7 @@ def cascade_rows(session: Session, root_id: int) -> CascadeRows:
     done = session.exec(select(WorkItem.circulation_id, WorkItem.step).where(col(WorkItem.circulation_id).in_(ids), WorkItem.status == WorkItemStatus.done))
     archived = {cid for cid in session.exec(select(ArchiveItem.circulation_id).where(col(ArchiveItem.circulation_id).in_(ids))) if cid is not None}
     doc_ids = [c.document_id for c in circs if c.document_id]
-    numbers = {saved_id(d): d.doc_number for d in session.exec(select(Document).where(col(Document.id).in_(doc_ids)))} if doc_ids else {}
-    return CascadeRows(circs, items, {(c, s) for c, s in done}, archived, numbers)
+    docs = list(session.exec(select(Document).where(col(Document.id).in_(doc_ids)))) if doc_ids else []
+    numbers = {saved_id(d): d.doc_number for d in docs}
+    contents = {saved_id(d): d.content for d in docs}
+    return CascadeRows(circs, items, {(c, s) for c, s in done}, archived, numbers, contents)

@@ -51,11 +51,15 @@ def document_label(session: Session, circ: Circulation) -> str:
 
 
 def open_human_items(session: Session) -> list[tuple[WorkItem, Circulation, Document | None]]:
-    """Human work items waiting for a person, oldest first, with their circulation and document."""
+    """Human work items waiting for a person (and failed steps' 重试 items), oldest first, with their circulation and document."""
     stmt = (
         select(WorkItem, Circulation)
         .join(Circulation, col(Circulation.id) == col(WorkItem.circulation_id))
-        .where(WorkItem.status == WorkItemStatus.open, WorkItem.kind == WorkItemKind.human, Circulation.status == CirculationStatus.waiting)
+        .where(  # a failed circulation's item is its secretary's 重试 (flows/engine/failures.py)
+            WorkItem.status == WorkItemStatus.open,
+            WorkItem.kind == WorkItemKind.human,
+            col(Circulation.status).in_([CirculationStatus.waiting, CirculationStatus.failed]),
+        )
         .order_by(col(WorkItem.id))
     )
     return [(item, circ, document_of(session, circ)) for item, circ in session.exec(stmt)]

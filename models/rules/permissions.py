@@ -64,6 +64,8 @@ class Action(StrEnum):
     archive_verify = "archive_verify"  # 校验、四性检测
     submit_report = "submit_report"  # 报送
     view_board = "view_board"  # 督办台账
+    retry = "retry"  # 重试出错的自动环节
+    void_number = "void_number"  # 作废发文字号（撤回已发文件）
 
 
 class Scope(StrEnum):
@@ -124,6 +126,8 @@ ACTIONS: dict[Action, ActionInfo] = {
         "校验档案", "校验", "档案", "gongwen archive verify --user / check", "—", "只能校验本全宗；系统管理员可不带 --user 校验全部全宗。"
     ),
     Action.submit_report: ActionInfo("报送", "报送", "报告", "gongwen submit-report", "—", "请用报送单位秘书的账号报送。"),
+    Action.retry: ActionInfo("重试出错环节", "重试", "流转", "gongwen retry / act --outcome retry", "待办 /items/{id}", "请由该流转所属单位的秘书重试。"),
+    Action.void_number: ActionInfo("作废文号", "作废", "文号", "gongwen number void", "发文登记簿 /numbers", "只有发文单位的秘书或领导可以作废本单位的文号。"),
     Action.view_board: ActionInfo(
         "查看督办台账", "查看", "督办台账", "gongwen board --user", "督办台账 /board", "只能查看本单位及下级单位提出的报送要求的台账。"
     ),
@@ -160,6 +164,8 @@ GRANTS: tuple[Grant, ...] = (
     _grant(Action.archive_verify, ARCHIVIST, Scope.own_fonds),
     _grant(Action.submit_report, SECRETARY, Scope.own_org),
     _grant(Action.view_board, SECRETARY + LEADER, Scope.own_org_or_below),
+    _grant(Action.retry, SECRETARY, Scope.own_org),
+    _grant(Action.void_number, SECRETARY + LEADER, Scope.own_org),
 )
 
 

@@ -1,4 +1,4 @@
-"""The forwarding-title rule (转发标题), in one place.
+"""The title rules: forwarding (转发标题) and replying (答复), in one place.
 
 关于转发{issuer short name}《{original title}》的通知 — domain README §5:
 - a book-title mark inside 《》 becomes 〈〉;
@@ -41,3 +41,14 @@ def forwarding_title(issuer_short_name: str, original_title: str) -> str:
         # The title already refers to the original: its inner title is nested once already.
         return f"关于转发{match['issuer']}《{match['title']}》的通知"
     return f"关于转发{issuer}《{nest_book_title_marks(title)}》的通知"
+
+
+_MATTER = re.compile(r"^关于(?P<matter>.+?)的(?:函|通知|请示|意见|报告|通报|决定|批复)$")
+
+
+def reply_title(received_title: str, upward: bool) -> str:
+    """答复的标题: 关于{事由}的复函, or, to a superior, 关于{事由}有关情况的报告 (common practice: the
+    matter of the received title, its 文种 dropped; a title of another shape is quoted in 〈〉)."""
+    match = _MATTER.match(received_title.strip())
+    matter = match["matter"] if match else f"〈{nest_book_title_marks(received_title.strip())}〉"
+    return f"关于{matter}有关情况的报告" if upward else f"关于{matter}的复函"

@@ -14,8 +14,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role, User
 from gongwen_engine.doc_templates.html import render_html
+from gongwen_engine.flows.engine import failures
+from gongwen_engine.flows.engine.engine import forwards
+from gongwen_engine.flows.services.circulations import draft_recipients_warning, timeline, version_diff, versions
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
-from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
 from gongwen_engine.flows.services.workplace import ItemView, actionable_items, delegations_of, human_item
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
@@ -80,12 +82,20 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
     actionable = item.status == "open" and _mine(web, user, item_id)
     if not actionable:  # not theirs to act on: they may still look, as at the circulation (permissions)
         authorize(web.engine.config, user, Action.view_circulation, Org(circ.org, f"待办事项 {item_id}"))
-    step = web.engine.definition_of(circ).step(item.step)
+    definition = web.engine.definition_of(circ)
+    step = definition.step(item.step)
+    failed = failures.is_failure(definition, item)  # an automatic step that failed: the error and 重试
+    children = web.engine.config.children(circ.org)
+    outcomes = [(failures.RETRY, failures.RETRY_WORD)] if failed else [(o, definition.outcome_label(o)) for o in step.targets]
+    if not children:  # 转发 is not offered where there is no one below
+        outcomes = [(o, word) for o, word in outcomes if failed or not forwards(definition, step, o)]
+    pick = [] if failed or not children else [o for o, _ in outcomes if forwards(definition, step, o)]
     printed = render_html(view.parts) if doc else None
     drafts = versions(web.engine, item.circulation_id)
     diff = version_diff(web.engine, item.circulation_id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
     revisable = actionable and step.by == REVISABLE_BY and doc is not None and doc.id == circ.document_id and not doc.doc_number
     same_role = [u for u in web.engine.config.users_with(circ.org, step.by) if u.id != user.id] if step.by else []  # an automatic step has no people
+    assert circ.id is not None  # read from the database
     return render(
         request,
         "item.html.j2",
@@ -96,7 +106,11 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
         flow=web.engine.definition_of(circ),
         printed=printed,
         actionable=actionable,
-        outcomes=[(o, web.engine.definition_of(circ).outcome_label(o)) for o in step.targets],
+        outcomes=outcomes,
+        failed=failed,
+        forward_outcomes=pick,
+        children=children,
+        recipients_warning=draft_recipients_warning(web.engine, circ.id) if doc and not failed else None,
         revisable=revisable,
         same_role=same_role,
         timeline=timeline(web.engine, item.circulation_id),
@@ -116,24 +130,26 @@ def act(
     title: str | None = Form(None),
     main_recipients: str | None = Form(None),
     body: str | None = Form(None),
+    deliver_to: list[str] = Form([]),
 ) -> Response:
     web = web_of(request)
     view = _item(web, item_id)
     item, circ, doc = view.item, view.circ, view.doc
     changes = _changes(doc, title, main_recipients, body)
+    definition = web.engine.definition_of(circ)
+    picked = deliver_to if item.step in definition.steps and forwards(definition, definition.step(item.step), outcome) else []
     try:
-        result = web.engine.complete(item_id, user.id, outcome, comment.strip() or None, changes=changes or None)
+        result = web.engine.complete(item_id, user.id, outcome, comment.strip() or None, changes=changes or None, deliver_to=picked or None)
     except DatabaseUnavailable:
         raise  # the app's 503 page, not a refusal of this item
     except Refusal as exc:  # 403 when the person may not act on it (permissions), 409 when the request cannot be honoured
         raise WebError(403 if isinstance(exc, PermissionDenied) else 409, str(exc), "请回到“待办”列表，办理属于您的事项。") from None
     web.wake_runner()
     step = web.engine.definition_of(circ).step(item.step)
+    word = failures.RETRY_WORD if outcome == failures.RETRY else web.engine.definition_of(circ).outcome_label(outcome)
     flash(
         request,
-        f"已办理：{step.title} · {web.engine.definition_of(circ).outcome_label(outcome)}"
-        + (f"（{comment.strip()}）" if comment.strip() else "")
-        + "。后续环节由系统继续办理。",
+        f"已办理：{step.title} · {word}" + (f"（{comment.strip()}）" if comment.strip() else "") + "。后续环节由系统继续办理。",
     )
     return RedirectResponse("/inbox" if result.circulation_id else "/", status_code=303)
 

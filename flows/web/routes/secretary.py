@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.files import fit_file_name
-from gongwen_engine.config.schema import Organisation, User
+from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.doc_templates.render import render_docx_bytes
-from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
+from gongwen_engine.flows.services.circulations import recipients_warning, timeline, version_diff, versions
 from gongwen_engine.flows.services.intake import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
 from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, document_download, find_circulation_file, org_overview
 from gongwen_engine.flows.web.cascade import STATES, aware, cascade, count_states
@@ -102,6 +102,7 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
         diff=diff,
         parent=parent if parent and allowed(web.engine.config, user, Action.view_circulation, Org(parent.org)) else None,
         parent_org=web.org_name(parent.org) if parent else "",
+        withdrawn=view.withdrawn,
     )
 
 
@@ -150,22 +151,13 @@ def _visible_holder(web: Web, user: User, download: DocumentDownload) -> Circula
 # ---- compose and launch (拟稿发文) ----------------------------------------------------------------------
 
 
-def delivery_choice(web: Web, org: Organisation, recipients: list[str]) -> list[str] | None:
-    """The organisation codes 核发 delivers to, from the 主送机关 ticked on the form (each child's
-    short name, or ``children_as`` for all of them). All, or no child ticked: None (every child
-    organisation, the engine's default — ``recipients.py``)."""
-    children = {child.short_name: child.code for child in web.engine.config.children(org.code)}
-    chosen = [children[name] for name in recipients if name in children]
-    return None if not chosen or (org.children_as and org.children_as in recipients) else chosen
-
-
 @router.get("/launch", response_class=HTMLResponse)
 def launch_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
     authorize(web_of(request).engine.config, user, Action.launch, Org(user.org))
     return _launch_page(request, user, {}, None)
 
 
-def _launch_page(request: Request, user: User, values: dict, error: str | None, status_code: int = 200) -> HTMLResponse:
+def _launch_page(request: Request, user: User, values: dict, error: str | None, status_code: int = 200, warning: str | None = None) -> HTMLResponse:
     web = web_of(request)
     org = web.engine.config.org(user.org)
     return render(
@@ -178,6 +170,7 @@ def _launch_page(request: Request, user: User, values: dict, error: str | None, 
         doc_types=list(doc_kinds.OFFICIAL_KINDS),
         values=values,
         error=error,
+        warning=warning,
         today=beijing_today().isoformat(),
     )
 
@@ -199,6 +192,7 @@ def launch(
     security: str = Form(""),
     issued_on: str = Form(""),
     sealed: str = Form(""),
+    confirm_printed_only: str = Form(""),
 ) -> Response:
     web = web_of(request)
     authorize(web.engine.config, user, Action.launch, Org(user.org))
@@ -258,7 +252,13 @@ def launch(
     )
     if refused := text_input.refusal(content):  # the input policy (models/rules/text_input.py): the form comes back with it
         return _launch_page(request, user, values, refused, 400)
-    circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id, deliver_to=delivery_choice(web, org, recipients))
+    try:  # 核发 delivers to what is printed: contradictory choices are refused, names outside the platform confirmed first
+        warning = recipients_warning(web.engine, org.code, content)
+    except Refusal as exc:
+        return _launch_page(request, user, values, str(exc), 400)
+    if warning and not confirm_printed_only:
+        return _launch_page(request, user, values, None, 200, warning)
+    circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id)
     web.wake_runner()
     flash(request, f"已发起：{web.engine.flow(flow).title.split('（')[0]}《{content.title}》（流转 {circ_id}）")
     return RedirectResponse(f"/circulations/{circ_id}", status_code=303)

@@ -139,7 +139,7 @@ def dead_process_leftovers(folder: Path | None = None) -> list[Path]:
     found: list[Path] = []
     base = Path(folder or tempfile.gettempdir())
     pipe_prefix = f"OSL_PIPE_{os.getuid()}_{PIPE_PREFIX}"
-    places = [(base, (PROFILE_PREFIX, STAGING_PREFIX, pipe_prefix))]
+    places: list[tuple[Path, tuple[str, ...]]] = [(base, (PROFILE_PREFIX, STAGING_PREFIX, pipe_prefix))]
     if folder is None and base != Path("/tmp"):
         places.append((Path("/tmp"), (pipe_prefix,)))  # LibreOffice's sockets live in /tmp whatever TMPDIR says
     for place, prefixes in places:

@@ -130,7 +130,13 @@ def test_sigterm_at_random_moments_stops_the_worker_within_ten_seconds(pg_url: s
 
     reps = int(os.environ.get("GONGWEN_SIGTERM_REPS", "20"))
     rng = random.Random(26)
-    env = {**os.environ, "GONGWEN_DATABASE_URL": pg_url, "GONGWEN_STORAGE": str(tmp_path / "storage"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    env = {
+        **os.environ,
+        "GONGWEN_DATABASE_URL": pg_url,
+        "GONGWEN_HOME": str(tmp_path / "home"),
+        "GONGWEN_STORAGE": str(tmp_path / "storage"),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+    }
     engine = open_engine(Settings(home=tmp_path / "home", storage=tmp_path / "storage", database_url=pg_url))
     org, content = load_notice()
     stops: list[float] = []

@@ -24,6 +24,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 import functools
 import json
+import signal as signal_module
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
@@ -44,7 +45,7 @@ from gongwen_engine.config.schema import Organisation, Policy
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows.engine.engine import Engine
-from gongwen_engine.flows.runtime.signals import termination_signal
+from gongwen_engine.flows.runtime.signals import stopping, termination_signal
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.dates import given_time
@@ -146,6 +147,9 @@ def refusal_text(exc: Exception) -> str | None:
     return None if database is None else f"[bold red]数据库错误：[/]{escape(str(database))}"
 
 
+STOPPED = "已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。"
+
+
 def friendly(fn: Callable[P, T]) -> Callable[P, T]:
     """The CLI's one error handler (see the module's docstring): never a traceback."""
 
@@ -156,6 +160,9 @@ def friendly(fn: Callable[P, T]) -> Callable[P, T]:
         except PASS_THROUGH:
             raise  # typer.Exit from the command, usage errors, Ctrl-C: typer reports them
         except Exception as exc:
+            if stopping.is_set():  # SIGTERM came while this ran: what it cut off (e.g. wrapped by a library) is the stop, not a bug
+                err.print(STOPPED)
+                raise typer.Exit(128 + signal_module.SIGTERM) from None
             said = refusal_text(exc)
             if said is None:  # a bug: said as one, its traceback in the error log
                 err.print(f"[bold red]{escape(internal_error_message(exc, Path(os.environ.get('GONGWEN_HOME') or '.gongwen')))}[/]")
@@ -166,7 +173,7 @@ def friendly(fn: Callable[P, T]) -> Callable[P, T]:
             signal = termination_signal(exc)
             if signal is None:
                 raise
-            err.print("已停止：收到终止信号（SIGTERM）。进行中的步骤未提交的部分已回滚，再次启动后从原步骤继续。")
+            err.print(STOPPED)
             raise typer.Exit(128 + signal) from None
 
     return wrapper

@@ -443,7 +443,7 @@ def test_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     def fail(*_args):
         raise OSError("disk full")
 
-    monkeypatch.setattr("gongwen_engine.doc_templates.render.os.replace", fail)
+    monkeypatch.setattr("gongwen_engine.config.files.os.replace", fail)
     with pytest.raises(OSError):
         render_docx(forwarding_sample(), tmp_path / "a.docx")
     assert list(tmp_path.iterdir()) == []

@@ -317,6 +317,7 @@ def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], br
     base, home = quiet_server
     engine = open_engine(Settings(home=home))  # the server's database: the requirement is recorded as `gongwen deadlines add` would
     _, content = load_notice()
+    content = content.model_copy(update={"main_recipients": ["各市妇联"]})  # Shandong addresses its own cities
     circ_id = engine.launch("shandong", "issuing", content, policy="manual", actor="shandong_secretary")
     [plan] = reporting.add_requirements(engine, circ_id, [reporting.RequirementSpec(what="活动实施方案", due="2012-02-29")], "shandong_secretary")
     reporting.add_requirements(engine, circ_id, [reporting.RequirementSpec(what="信息联络员名单", due="5个工作日内", form="names")], "shandong_secretary")

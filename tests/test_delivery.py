@@ -149,11 +149,8 @@ def test_contradictory_choices_are_refused_in_chinese():
     assert recipients.names_for(config, "shandong", ["qingdao", "jinan"]) == ["青岛市妇联", "济南市妇联"]
 
 
-# ---- the three traps of the issue, at the engine --------------------------------------------------------
-
-
-def test_trap_1_a_revision_removing_qingdao_is_what_is_delivered(engine):
-    circ = engine.launch("shandong", "outgoing", notice("shandong", ["济南市妇联", "青岛市妇联"]), actor="shandong_secretary")
+def return_once_to_drop_qingdao():
+    """The reviewer returns the draft once (青岛 out of scope); the secretary resubmits it to 济南 alone."""
     returned = []
 
     def decide(item):
@@ -164,7 +161,15 @@ def test_trap_1_a_revision_removing_qingdao_is_what_is_delivered(engine):
             return ("submit", None, {"main_recipients": ["济南市妇联"]}, None)
         return None
 
-    run_through(engine, circ, decide)
+    return decide
+
+
+# ---- the three traps of the issue, at the engine --------------------------------------------------------
+
+
+def test_trap_1_a_revision_removing_qingdao_is_what_is_delivered(engine):
+    circ = engine.launch("shandong", "outgoing", notice("shandong", ["济南市妇联", "青岛市妇联"]), actor="shandong_secretary")
+    run_through(engine, circ, return_once_to_drop_qingdao())
     doc = signed_version(engine, circ)
     assert doc.version == 2 and doc.content["main_recipients"] == ["济南市妇联"] and doc.doc_number
     assert delivered(engine, doc) == {"jinan": False}
@@ -315,17 +320,7 @@ def test_launch_to_sets_or_must_agree_with_the_printed_recipients(engine):
 def test_the_main_path_on_postgres(make_engine, tmp_path, pg_url):
     engine = make_engine(database_url=pg_url, flows_dir=unsealed_flows(tmp_path / "flows"))
     circ = engine.launch("shandong", "outgoing", notice("shandong", ["济南市妇联", "青岛市妇联"], ["全国妇联"]), actor="shandong_secretary")
-    returned = []
-
-    def decide(item):
-        if item.step == "review" and not returned:
-            returned.append(item.id)
-            return ("return", "删去青岛", None, None)
-        if item.step == "draft" and returned:
-            return ("submit", None, {"main_recipients": ["济南市妇联"]}, None)
-        return None
-
-    run_through(engine, circ, decide)
+    run_through(engine, circ, return_once_to_drop_qingdao())
     doc = signed_version(engine, circ)
     assert delivered(engine, doc) == {"jinan": False, "acwf": True}
     assert_print_equals_delivery(engine, doc)

@@ -338,10 +338,16 @@ def test_an_unreadable_upload_is_refused_and_nothing_is_stored(client: TestClien
     token = csrf(client, "/receive")
     refused = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("通知.doc", b"\xd0\xcf\x11\xe0 old word")})
     assert refused.status_code == 400 and "收文失败" in refused.text
-    bad_fix = client.post(
-        "/receive", data={"csrf": token, "flow": "forwarding", "corrections": "colour=red"}, files={"file": ("a.txt", "关于…的通知".encode())}
+    missing = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("a.txt", "关于值班的通知\n各市妇联：\n请值班。\n".encode())})
+    assert missing.status_code == 200 and "确认登记" in missing.text and "未读到，请填写" in missing.text  # shown to complete, not refused
+    staged = re.search(r'name="upload" value="([^"]+)"', missing.text).group(1)
+    bad_date = client.post(
+        "/receive/confirm",
+        data={"csrf": token, "upload": staged, "flow": "forwarding", "field_title": "关于值班的通知", "field_issuer": "全国妇联", "field_issued_on": "上周"},
     )
-    assert bad_fix.status_code == 400 and "不能更正字段“colour”" in bad_fix.text
+    assert bad_date.status_code == 400 and "成文日期“上周”不是日期" in bad_date.text and 'value="上周"' in bad_date.text  # kept to correct
+    discarded = client.post("/receive/confirm", data={"csrf": token, "upload": staged, "flow": "forwarding", "discard": "1"}, follow_redirects=False)
+    assert discarded.status_code == 303 and not any((engine.storage / "pending-uploads").iterdir())
     no_name = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("..", b"x")})
     assert no_name.status_code == 400 and "文件名无效" in no_name.text
     with Session(engine.db) as session:
@@ -392,3 +398,41 @@ def test_a_refusal_is_a_chinese_4xx_page_and_a_bug_a_500_that_names_nothing(tmp_
         page = c.get("/inbox")
         assert page.status_code == 500 and "系统内部错误" in page.text
         assert "internal-detail-42" not in page.text and "KeyError" not in page.text
+
+
+def test_an_upload_is_registered_only_on_confirm_with_a_field_corrected_in_place(client: TestClient) -> None:
+    """收文登记 (issue 22, point 1): upload → what was read, field by field with Chinese labels and
+    confidence → one field corrected in place → 确认 registers and starts the flow; a second upload
+    of the same file says where the first one is, in words."""
+    from test_reader_seeds import seed
+
+    engine = engine_of(client)
+    sign_in(client, "jinan_secretary")
+    token = csrf(client, "/receive")
+    upload = seed("001")
+    page = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": (upload.name, upload.read_bytes())})
+    assert page.status_code == 200 and "发文机关（全称）" in page.text and "把握高（95%）" in page.text and "第3行" in page.text
+    assert 'value="鲁妇发〔2012〕10号"' in page.text and "issuer=" not in page.text
+    with Session(engine.db) as session:
+        assert session.exec(select(Circulation)).first() is None  # nothing registered before 确认
+    fields = dict(re.findall(r'name="field_(\w+)" value="([^"]*)"', page.text))
+    staged = re.search(r'name="upload" value="([^"]+)"', page.text).group(1)
+    fields["issued_on"] = "2012年2月1日"  # the secretary corrects the date in place
+    confirmed = client.post(
+        "/receive/confirm",
+        data={"csrf": token, "upload": staged, "flow": "forwarding", **{f"field_{k}": v for k, v in fields.items()}},
+        follow_redirects=False,
+    )
+    assert confirmed.status_code == 303
+    with Session(engine.db) as session:
+        circ = session.exec(select(Circulation)).one()
+        doc = session.get(Document, circ.received_id)
+        confirmed_event = session.exec(select(AuditEvent).where(AuditEvent.action == "intake_confirmed")).one()
+    assert circ.org == "jinan" and doc.content["issued_on"] == "2012-02-01"
+    assert list(confirmed_event.detail["corrections"]) == ["issued_on"]  # only the field changed counts as a correction
+    assert not any((engine.storage / "pending-uploads").iterdir())
+    replay = client.post("/receive/confirm", data={"csrf": token, "upload": staged, "flow": "forwarding"})
+    assert replay.status_code == 400 and "已不存在" in replay.text
+    again = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": (upload.name, upload.read_bytes())})
+    assert again.status_code == 409 and f"收文流转 #{circ.id}" in again.text and "北京时间" in again.text
+    assert "gongwen" not in again.text and str(engine.storage) not in again.text and "received/" not in again.text

@@ -148,6 +148,10 @@ ACTION_WORDS = {
     "not_filed": "不归档",
     "delegated": "委托代办",
     "report_submitted": "报送",
+    "claim_released": "释放办理占用",
+    "migrate_flow": "改按新版流程办理",
+    "number_voided": "作废文号",
+    "download": "下载文件",
 }
 
 
@@ -160,7 +164,7 @@ def resolve_circulation(engine: Engine, ref: str) -> Circulation:
             doc = queries.document_by_number(session, ref)
             circ = session.get(Circulation, doc.circulation_id) if doc and doc.circulation_id else None
         if circ is None:
-            raise Refusal(f"找不到流转或文号“{ref}”（use a circulation id or a document number）")
+            raise Refusal(f"找不到流转或文号“{ref}”：请写流转编号或发文字号")
         return circ
 
 
@@ -179,7 +183,7 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
                 if ev.detail.get("comment"):
                     what += f"（{ev.detail['comment']}）"
             else:
-                what = ACTION_WORDS.get(ev.action, ev.action)
+                what = ACTION_WORDS.get(ev.action, "其他操作")
                 extra = (
                     ev.detail.get("doc_number")
                     or ev.detail.get("register_number")
@@ -187,8 +191,12 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
                     or ev.detail.get("recipient")
                     or ev.detail.get("to")
                 )
-                if extra:
-                    what += f" {engine.config.organisations[extra].short_name if extra in engine.config.organisations else extra}"
+                if extra in engine.config.organisations:
+                    what += f" {engine.config.organisations[extra].short_name}"
+                elif extra in engine.config.users:
+                    what += f" 给{engine.config.users[extra].name}"
+                elif extra:
+                    what += f" {extra}"
             who = actor_name(engine.config, ev.actor)
             if ev.detail.get("acted_for"):
                 who += f"（代{actor_name(engine.config, ev.detail['acted_for'])}）"
@@ -205,5 +213,5 @@ def version_diff(engine: Engine, circulation_id: int, old: int, new: int) -> lis
     by_version = {d.version: d for d in versions(engine, circulation_id)}
     for v in (old, new):
         if v not in by_version:
-            raise Refusal(f"流转 {circulation_id} 没有第{v}稿（versions: {', '.join(map(str, sorted(by_version)))}）")
+            raise Refusal(f"流转 {circulation_id} 没有第{v}稿（现有：{'、'.join(f'第{n}稿' for n in sorted(by_version))}）")
     return diff_contents(by_version[old].content, by_version[new].content, f"第{old}稿", f"第{new}稿")

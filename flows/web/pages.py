@@ -19,23 +19,15 @@ from gongwen_engine.config.schema import User
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.flows.services.workplace import find_circulation, record_event
+from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.cascade import ROLE_NAMES
 from gongwen_engine.flows.web.security import WebError, storage_file
 from gongwen_engine.models.rules.dates import shown
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
-from gongwen_engine.models.tables import Circulation
+from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, CirculationStatus
 
 TEMPLATES = Path(__file__).parent / "templates"
-FILE_ROLES = {
-    "issued_copy": "正本（.docx）",
-    "signed_pdf": "用印件（PDF）",
-    "draft_sheet": "发文稿纸",
-    "processing_slip": "收文处理单",
-    "received_original": "收文原件",
-    "received_document": "收文",
-    "final_draft": "定稿",
-}
 
 
 @dataclass
@@ -143,3 +135,23 @@ def media_type(name: str) -> str:
         ".json": "application/json",
         ".zip": "application/zip",
     }.get(suffix, "application/octet-stream")
+
+
+def waiting_for(web: Web, circ: Circulation, step_name: str) -> str:
+    """Who a human step of ``circ`` waits for: the named people, else the role."""
+    step = web.engine.definition_of(circ).step(step_name)
+    if step.by is None:
+        return "系统"
+    people = web.engine.config.users_with(circ.org, step.by)
+    names = "、".join(u.name for u in people[:3])
+    return f"{ROLE_NAMES[step.by]}（{names}）" if names else ROLE_NAMES[step.by]
+
+
+def status_words(web: Web, circ: Circulation) -> str:
+    """A circulation's state in words: a human step not yet looked at by the runner (right after
+    launch) waits for its people, not for the system."""
+    if circ.step and circ.status in (CirculationStatus.ready, CirculationStatus.running):
+        step = web.engine.definition_of(circ).step(circ.step)
+        if step.human and web.engine.config.policy(circ.policy).auto_approve.get(step.kind) is None:
+            return words.WAITING_FOR.format(who=waiting_for(web, circ, circ.step))
+    return CIRCULATION_STATUS_WORDS.get(circ.status, circ.status)

@@ -17,14 +17,15 @@ from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
 from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
 from gongwen_engine.flows.services.workplace import ItemView, actionable_items, delegations_of, human_item
+from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
-from gongwen_engine.flows.web.pages import Web, flash, render, web_of
+from gongwen_engine.flows.web.pages import Web, flash, render, waiting_for, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.db import DatabaseUnavailable
 from gongwen_engine.models.rules.dates import end_of_day, now
 from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
-from gongwen_engine.models.tables import Document, utcnow
+from gongwen_engine.models.tables import Circulation, Document, utcnow
 
 router = APIRouter()
 REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise the text; reviewers return it instead
@@ -54,6 +55,14 @@ def _for_whom(web: Web, user: User) -> dict[int, str]:
         elif item.role:  # an item for a role (slot role:<role>)
             labels[item.id] = f"{ROLE_NAMES[Role(item.role)]}（任一人均可办理）"
     return labels
+
+
+def _colleague(web: Web, user: User, user_id: str) -> User:
+    """A colleague chosen on a form: refused in words when the id names no one of the organisation."""
+    other = web.engine.config.users.get(user_id)
+    if other is None or other.org != user.org:
+        raise WebError(409, words.UNKNOWN_COLLEAGUE, words.CHOOSE_FROM_LIST)
+    return other
 
 
 def _colleagues(web: Web, user: User) -> list[User]:
@@ -126,16 +135,23 @@ def act(
     except DatabaseUnavailable:
         raise  # the app's 503 page, not a refusal of this item
     except Refusal as exc:  # 403 when the person may not act on it (permissions), 409 when the request cannot be honoured
-        raise WebError(403 if isinstance(exc, PermissionDenied) else 409, str(exc), "请回到“待办”列表，办理属于您的事项。") from None
+        raise WebError(403 if isinstance(exc, PermissionDenied) else 409, str(exc), words.INBOX_HINT) from None
     web.wake_runner()
-    step = web.engine.definition_of(circ).step(item.step)
-    flash(
-        request,
-        f"已办理：{step.title} · {web.engine.definition_of(circ).outcome_label(outcome)}"
-        + (f"（{comment.strip()}）" if comment.strip() else "")
-        + "。后续环节由系统继续办理。",
-    )
+    flow = web.engine.definition_of(circ)
+    said = f"（{comment.strip()}）" if comment.strip() else ""
+    acted = words.ACTED.format(step=flow.step(item.step).title, outcome=flow.outcome_label(outcome), comment=said)
+    flash(request, acted + next_step_words(web, circ, result.step))
     return RedirectResponse("/inbox" if result.circulation_id else "/", status_code=303)
+
+
+def next_step_words(web: Web, circ: Circulation, step_name: str | None) -> str:
+    """What happens next, in words: the person or role the next step waits for, or the system."""
+    if step_name is None:
+        return words.FINISHED
+    step = web.engine.definition_of(circ).step(step_name)
+    if not step.human:
+        return words.NEXT_SYSTEM.format(step=step.title)
+    return words.NEXT_PERSON.format(step=step.title, who=waiting_for(web, circ, step_name))
 
 
 def _changes(doc: Document | None, title: str | None, recipients: str | None, body: str | None) -> dict:
@@ -160,6 +176,7 @@ def _changes(doc: Document | None, title: str | None, recipients: str | None, bo
 @router.post("/items/{item_id}/reassign", dependencies=[CsrfChecked])
 def reassign(request: Request, item_id: RowId, user: User = CurrentUser, to: str = Form(...), comment: str = Form("")) -> Response:
     web = web_of(request)
+    _colleague(web, user, to)
     web.engine.reassign(item_id, user.id, to, comment.strip() or None)
     flash(request, f"已转办给{web.person(to)}。")
     return RedirectResponse("/inbox", status_code=303)
@@ -172,6 +189,7 @@ def delegate(request: Request, user: User = CurrentUser, deputy: str = Form(...)
         last_day = date.fromisoformat(until)
     except ValueError:
         raise WebError(400, f"委托截止日期“{until}”格式不对，应为 2026-12-31。", "请返回上一页重新填写。") from None
+    _colleague(web, user, deputy)
     web.engine.delegate(user.id, deputy, now(), end_of_day(last_day), user.id, reason.strip() or None)
     flash(request, f"已委托{web.person(deputy)}代为办理您的待办，至 {last_day.isoformat()}。")
     return RedirectResponse("/inbox", status_code=303)

@@ -387,14 +387,14 @@ def test_a_refusal_is_a_chinese_4xx_page_and_a_bug_a_500_that_names_nothing(tmp_
         def refuse(*_: object) -> None:
             raise Refusal("这件事办不了。")
 
-        monkeypatch.setattr(leader, "inbox_entries", refuse)
+        monkeypatch.setattr(leader, "inbox_page", refuse)
         page = c.get("/inbox")
         assert page.status_code == 409 and "这件事办不了。" in page.text
 
         def bug(*_: object) -> None:
             raise KeyError("internal-detail-42")
 
-        monkeypatch.setattr(leader, "inbox_entries", bug)
+        monkeypatch.setattr(leader, "inbox_page", bug)
         page = c.get("/inbox")
         assert page.status_code == 500 and "系统内部错误" in page.text
         assert "internal-detail-42" not in page.text and "KeyError" not in page.text

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.diff import diff_contents
+from gongwen_engine.doc_templates.diff import FieldChanges, diff_contents, inline_changes
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.items import item_target, principals
 from gongwen_engine.flows.engine.records import actor_name
@@ -215,3 +215,9 @@ def version_diff(engine: Engine, circulation_id: int, old: int, new: int) -> lis
         if v not in by_version:
             raise Refusal(f"流转 {circulation_id} 没有第{v}稿（现有：{'、'.join(f'第{n}稿' for n in sorted(by_version))}）")
     return diff_contents(by_version[old].content, by_version[new].content, f"第{old}稿", f"第{new}稿")
+
+
+def version_changes(engine: Engine, circulation_id: int) -> list[FieldChanges]:
+    """修改痕迹 from the first draft to the latest, by words (none with a single version)."""
+    drafts = versions(engine, circulation_id)
+    return inline_changes(drafts[0].content, drafts[-1].content) if len(drafts) > 1 else []

@@ -394,9 +394,7 @@ def _refuse_duplicates(session: Session, engine: Engine, org: str, digest: str, 
     if same_file:
         record, circ = same_file
         assert circ.id is not None  # read from the database
-        raise DuplicateError(
-            _where(session, engine, circ, f"文件“{name}”与已收文件完全相同（SHA-256 {digest[:12]}…）", record.file), circ.id, circ.received_id or 0
-        )
+        raise DuplicateError(_where(session, engine, circ, f"文件“{name}”与已收的文件完全相同（内容逐字节一致）", record.file), circ.id, circ.received_id or 0)
     doc = _document(session, doc_number)
     if doc is None:
         return

@@ -4,11 +4,11 @@ circulations, audit events and file responses (sign-in and CSRF: ``deps.py``).""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
@@ -18,7 +18,7 @@ from markupsafe import Markup
 from gongwen_engine.config.schema import User
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.records import actor_name
-from gongwen_engine.flows.services.workplace import find_circulation, record_event
+from gongwen_engine.flows.services.workplace import ListPage, ListQuery, find_circulation, record_event
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.cascade import ROLE_NAMES
@@ -155,3 +155,42 @@ def status_words(web: Web, circ: Circulation) -> str:
         if step.human and web.engine.config.policy(circ.policy).auto_approve.get(step.kind) is None:
             return words.WAITING_FOR.format(who=waiting_for(web, circ, circ.step))
     return CIRCULATION_STATUS_WORDS.get(circ.status, circ.status)
+
+
+def list_query(request: Request) -> tuple[ListQuery, list[str]]:
+    """The search and filters of a list page from its address; a bad value is said, not a 400."""
+    params = request.query_params
+    problems = []
+    days: list[date | None] = []
+    for key, label in (("date_from", "起始日期"), ("date_to", "截止日期")):
+        text = params.get(key, "").strip()
+        try:
+            days.append(date.fromisoformat(text) if text else None)
+        except ValueError:
+            problems.append(f"{label}“{text[:20]}”格式不对，应为 2026-01-31")
+            days.append(None)
+    page = params.get("page", "1")
+    query = ListQuery(
+        words=params.get("q", "").strip()[:100],
+        flow=params.get("flow", "")[:40],
+        state=params.get("state", "")[:20],
+        overdue=bool(params.get("overdue")),
+        date_from=days[0],
+        date_to=days[1],
+        page=int(page) if page.isdigit() and len(page) < 7 else 1,
+    )
+    return query, problems
+
+
+def list_context(web: Web, request: Request, query: ListQuery, problems: list[str], page: ListPage) -> dict[str, Any]:
+    """What the filter form and the pager need (``_filters.html.j2``)."""
+    others = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    return {
+        "query": query,
+        "problems": problems,
+        "page": page,
+        "flows_all": [(f.flow, f.title) for f in web.engine.flows.values()],
+        "states_all": list(CIRCULATION_STATUS_WORDS.items()),
+        "page_link": lambda n: request.url.path + "?" + urlencode([*others, ("page", str(n))]),
+        "filtered": any((query.words, query.flow, query.state, query.overdue, query.date_from, query.date_to)),
+    }

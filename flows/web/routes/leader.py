@@ -14,13 +14,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role, User
 from gongwen_engine.doc_templates.html import render_html
-from gongwen_engine.flows.services.circulations import inbox as inbox_entries
-from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
-from gongwen_engine.flows.services.workplace import ItemView, actionable_items, delegations_of, human_item
+from gongwen_engine.flows.services.circulations import timeline, version_changes, versions
+from gongwen_engine.flows.services.workplace import (
+    ItemView,
+    ListRow,
+    actionable_items,
+    delegations_of,
+    done_page,
+    human_item,
+    inbox_page,
+    returned_before,
+)
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
-from gongwen_engine.flows.web.pages import Web, flash, render, waiting_for, web_of
+from gongwen_engine.flows.web.pages import Web, flash, list_context, list_query, render, status_words, waiting_for, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.db import DatabaseUnavailable
 from gongwen_engine.models.rules.dates import end_of_day, now
@@ -34,15 +42,49 @@ REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
-    entries = inbox_entries(web.engine, user.id)
+    query, problems = list_query(request)
+    page = inbox_page(web.engine, user.id, query)
+    for_whom = _for_whom(web, user)
     return render(
         request,
         "inbox.html.j2",
-        entries=entries,
-        for_whom=_for_whom(web, user),
+        rows=[_list_row(web, row, for_whom) for row in page.rows],
         delegations=delegations_of(web.engine, user.id),
         colleagues=_colleagues(web, user),
+        with_state=False,
+        **list_context(web, request, query, problems, page),
     )
+
+
+@router.get("/done", response_class=HTMLResponse)
+def done(request: Request, user: User = CurrentUser) -> HTMLResponse:
+    """已办: what the person completed, with what they decided and the circulation's state now."""
+    web = web_of(request)
+    query, problems = list_query(request)
+    page = done_page(web.engine, user.id, query)
+    return render(
+        request, "done.html.j2", rows=[_list_row(web, row, {}) for row in page.rows], with_state=True, **list_context(web, request, query, problems, page)
+    )
+
+
+def _list_row(web: Web, row: ListRow, for_whom: dict[int, str]) -> dict:
+    """A 待办/已办 row in words: step, decision, who it is for, urgency, the return that led to it."""
+    item = row.item
+    assert item is not None and item.id is not None  # 待办 and 已办 rows carry their item
+    flow = web.engine.definition_of(row.circ)
+    urgency = (row.doc.content.get("urgency") if row.doc else None) or ""
+    return {
+        "row": row,
+        "item": item,
+        "step": flow.step(item.step).title,
+        "outcome": flow.outcome_label(item.outcome) if item.outcome else "",
+        "org": web.org_name(row.circ.org),
+        "for_whom": for_whom.get(item.id, web.person(item.assignee) if item.assignee else ""),
+        "urgency": urgency,
+        "returned_by": web.person(row.returned.actor) if row.returned else "",
+        "status": status_words(web, row.circ),
+        "now_at": flow.step(row.circ.step).title if row.circ.step else "已结束",
+    }
 
 
 def _for_whom(web: Web, user: User) -> dict[int, str]:
@@ -92,7 +134,7 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
     step = web.engine.definition_of(circ).step(item.step)
     printed = render_html(view.parts) if doc else None
     drafts = versions(web.engine, item.circulation_id)
-    diff = version_diff(web.engine, item.circulation_id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
+    diff = version_changes(web.engine, item.circulation_id)
     revisable = actionable and step.by == REVISABLE_BY and doc is not None and doc.id == circ.document_id and not doc.doc_number
     same_role = [u for u in web.engine.config.users_with(circ.org, step.by) if u.id != user.id] if step.by else []  # an automatic step has no people
     return render(
@@ -112,6 +154,7 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
         diff=diff,
         drafts=drafts,
         overdue=bool(item.due_at and aware(item.due_at) < utcnow()),
+        returned=returned_before(web.engine, item),
     )
 
 

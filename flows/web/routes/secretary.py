@@ -14,7 +14,7 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Organisation, User
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.doc_templates.render import render_docx_bytes
-from gongwen_engine.flows.services.circulations import timeline, version_diff, versions
+from gongwen_engine.flows.services.circulations import timeline, version_changes, versions
 from gongwen_engine.flows.services.intake import (
     CORRECTABLE,
     DuplicateError,
@@ -26,11 +26,11 @@ from gongwen_engine.flows.services.intake import (
     stage_upload,
     staged_upload,
 )
-from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, document_download, find_circulation_file, org_overview
+from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, circulations_page, document_download, find_circulation_file
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.cascade import STATES, aware, cascade, count_states
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
-from gongwen_engine.flows.web.pages import Web, audit, flash, render, status_words, stored_file_response, visible_circulation, web_of
+from gongwen_engine.flows.web.pages import Web, audit, flash, list_context, list_query, render, status_words, stored_file_response, visible_circulation, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.flows.web.words import FILE_ROLES
 from gongwen_engine.models.content import DocumentContent
@@ -58,18 +58,19 @@ def receive_flows(web: Web) -> list[tuple[str, str]]:
 @router.get("/circulations", response_class=HTMLResponse)
 def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
+    query, problems = list_query(request)
+    page = circulations_page(web.engine, user.org, query)
     rows = [
         {
+            "row": row,
             "circ": row.circ,
-            "doc": row.doc,
             "kind": "收文" if row.circ.received_id else "发文",
-            "sender": (row.received.issuer_short_name or web.org_name(row.received.org)) if row.received else "",
-            "received_number": row.received.doc_number if row.received else None,
+            "sender": row.sender,
             "step": web.engine.definition_of(row.circ).step(row.circ.step).title if row.circ.step else "",
             "status": status_words(web, row.circ),
-            "overdue": any(i.due_at and _past(i.due_at) for i in row.waiting),
+            "overdue": row.overdue,
         }
-        for row in org_overview(web.engine, user.org)
+        for row in page.rows
     ]
     return render(
         request,
@@ -77,6 +78,7 @@ def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
         rows=rows,
         org=web.engine.config.org(user.org),
         is_secretary=allowed(web.engine.config, user, Action.launch, Org(user.org)),
+        **list_context(web, request, query, problems, page),
     )
 
 
@@ -92,7 +94,7 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
     doc, files, parent = view.doc, view.files, view.parent
     tree = cascade(web.engine, circulation_id)
     drafts = versions(web.engine, circulation_id)
-    diff = version_diff(web.engine, circulation_id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
+    diff = version_changes(web.engine, circulation_id)
     return render(
         request,
         "circulation.html.j2",
@@ -230,7 +232,7 @@ def launch(
     }
     problems = []
     if flow not in dict(launch_flows(web)):
-        problems.append(f"流程“{flow}”不能用于拟稿发文")
+        problems.append("所选的流程不能用于拟稿发文")
     if not doc_kinds.is_official(doc_type):
         problems.append(doc_kinds.unofficial_reason(doc_type))
     if not title.strip():
@@ -294,7 +296,7 @@ def receive_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
 
 def _receive_flow(web: Web, flow: str) -> str:
     if flow not in dict(receive_flows(web)):
-        raise WebError(400, words.NOT_A_RECEIVE_FLOW.format(flow=flow[:40]), words.CHOOSE_RECEIVE_FLOW)
+        raise WebError(400, words.NOT_A_RECEIVE_FLOW, words.CHOOSE_RECEIVE_FLOW)
     return flow
 
 

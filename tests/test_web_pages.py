@@ -436,3 +436,52 @@ def test_an_upload_is_registered_only_on_confirm_with_a_field_corrected_in_place
     again = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": (upload.name, upload.read_bytes())})
     assert again.status_code == 409 and f"收文流转 #{circ.id}" in again.text and "北京时间" in again.text
     assert "gongwen" not in again.text and str(engine.storage) not in again.text and "received/" not in again.text
+
+
+def test_lists_find_work_and_a_returned_draft_shows_why(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """已办, search, filters and pages (issue 22, point 5): the reviewer's return is in their 已办; the
+    secretary's 待办 marks the draft 退回 with the comment, the item page puts it on top, and the
+    revision is an inline diff by words with insertions and deletions marked."""
+    from gongwen_engine.flows.services import workplace
+
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    circ_id = int(compose(client, flow="outgoing").headers["location"].rsplit("/", 1)[1])
+    compose(client, flow="outgoing", title="关于做好春节期间值班工作的通知")
+    drive(engine)
+    draft = first_item(client)
+    token = csrf(client, f"/items/{draft}")
+    with Session(engine.db) as session:
+        draft = session.exec(select(WorkItem.id).where(WorkItem.circulation_id == circ_id, WorkItem.status == "open")).one()
+    client.post(f"/items/{draft}/act", data={"csrf": token, "outcome": "submit", "title": "关于开展2012年妇女儿童权益保障宣传活动的通知"})
+    drive(engine)
+    switch(client, "shandong_reviewer")
+    review = first_item(client)
+    client.post(f"/items/{review}/act", data={"csrf": csrf(client, f"/items/{review}"), "outcome": "return", "comment": "请写明活动主题。"})
+    drive(engine)
+    done = client.get("/done").text
+    assert "关于开展2012年妇女儿童权益保障宣传活动的通知" in done and "退回" in done and "请写明活动主题。" in done
+
+    switch(client, "shandong_secretary")
+    inbox = client.get("/inbox").text
+    assert "<th>来文单位</th>" in inbox and "陈主任退回：请写明活动主题。" in inbox
+    returned = int(re.search(r'returned">.*?href="/items/(\d+)"', inbox, re.S).group(1))
+    item = client.get(f"/items/{returned}").text
+    assert item.index("修改意见：</strong>请写明活动主题。") < item.index('class="paper-view"')  # on top, before the document
+    page = client.get(f"/circulations/{circ_id}").text
+    assert '<ins class="diff-ins">2012年</ins>' in page and "---" not in page and "@@" not in page
+
+    lists = client.get("/circulations").text
+    assert "春节期间值班" in lists and "权益保障" in lists
+    found = client.get("/circulations", params={"q": "值班"}).text
+    assert "春节期间值班" in found and "权益保障" not in found and "共 1 条" in found
+    assert "没有符合条件的流转" in client.get("/circulations", params={"q": "不存在的标题"}).text
+    assert "没有符合条件的流转" in client.get("/circulations", params={"flow": "issuing"}).text
+    assert "共 2 条" in client.get("/circulations", params={"flow": "outgoing", "date_from": "2000-01-01"}).text
+    assert "没有符合条件的流转" in client.get("/circulations", params={"date_to": "2000-01-01"}).text
+    bad = client.get("/circulations", params={"date_from": "昨天"})
+    assert bad.status_code == 200 and "起始日期“昨天”格式不对" in bad.text
+    monkeypatch.setattr(workplace, "PAGE_SIZE", 1)
+    first, second = client.get("/circulations").text, client.get("/circulations", params={"page": "2"}).text
+    assert "第 1 / 2 页" in first and "page=2" in first and "第 2 / 2 页" in second
+    assert ("春节期间值班" in first) != ("春节期间值班" in second)

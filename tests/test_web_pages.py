@@ -284,6 +284,9 @@ def test_a_launch_to_two_cities_delivers_to_exactly_those_two(client: TestClient
     engine = engine_of(client)
     sign_in(client, "shandong_secretary")
     form = client.get("/launch").text
+    flows = re.findall(r'name="flow" value="(\w+)" ?(checked)? required> ([^<]+)</label>', form)
+    assert flows[0][:2] == ("outgoing", "checked") and [f for f, checked, _ in flows if checked] == ["outgoing"]  # the full 发文办理 by default
+    assert len({label for _, _, label in flows}) == len(flows) and "policy" not in form  # no two alike; no policy to choose (always 正式运行)
     assert 'value="济南市妇联"' in form and 'value="历下区妇联"' not in form  # only direct children can be chosen
     circ_id = int(compose(client, recipients=["济南市妇联", "青岛市妇联"]).headers["location"].rsplit("/", 1)[1])
     drive(engine)

@@ -14,6 +14,7 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Organisation, User
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.doc_templates.render import render_docx_bytes
+from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.services.circulations import timeline, version_changes, versions
 from gongwen_engine.flows.services.intake import (
     CORRECTABLE,
@@ -43,8 +44,20 @@ router = APIRouter()
 
 
 def launch_flows(web: Web) -> list[tuple[str, str]]:
-    """(name, title) of the flows a secretary starts over a new draft."""
-    return [(f.flow, f.title) for f in web.engine.flows.values() if not f.receives]
+    """(name, label) of the flows a secretary starts over a new draft, the full 发文办理 first (the
+    one that starts with drafting — a ``draft`` step — and has the most steps: the default); no two
+    with the same label."""
+    flows = sorted(
+        (f for f in web.engine.flows.values() if not f.receives),
+        key=lambda f: (not any(s.kind == StepKind.draft for s in f.steps.values()), -len(f.steps)),
+    )
+    labels: list[tuple[str, str]] = []
+    for f in flows:
+        label = f.title
+        if any(label == taken for _, taken in labels):
+            label = f"{label}（其{len(labels) + 1}）"
+        labels.append((f.flow, label))
+    return labels
 
 
 def receive_flows(web: Web) -> list[tuple[str, str]]:

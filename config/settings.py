@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     storage: Path | None = None  # where rendered documents are written
     config_dir: Path | None = None  # None: the packaged config/
     flows_dir: Path | None = None  # None: the packaged flows/
+    # The web workplace behind reverse proxies: their addresses (comma-separated, e.g. 10.0.0.5,10.0.0.6).
+    # Only from these is X-Forwarded-For believed (the client is its last address not of a proxy);
+    # sign-in throttling counts per client address.
+    trusted_proxies: str = ""
 
     @property
     def resolved_database_url(self) -> str:

@@ -488,3 +488,91 @@ def test_lists_find_work_and_a_returned_draft_shows_why(client: TestClient, monk
     first, second = client.get("/circulations").text, client.get("/circulations", params={"page": "2"}).text
     assert "第 1 / 2 页" in first and "page=2" in first and "第 2 / 2 页" in second
     assert ("春节期间值班" in first) != ("春节期间值班" in second)
+
+
+# ---- sessions, throttling, what a refusal reveals (issue 22, point 7) ----------------------------------
+
+
+def test_a_signed_out_cookie_is_refused_and_a_password_change_ends_every_session(client: TestClient) -> None:
+    from gongwen_engine.flows.services.signin import end_sessions
+
+    engine = engine_of(client)
+    assert sign_in(client, "jinan_secretary").status_code == 303
+    cookie = client.cookies.get("gongwen_session")
+    assert client.get("/circulations", follow_redirects=False).status_code == 200
+    client.post("/logout", data={"csrf": csrf(client, "/circulations")})
+    client.cookies.set("gongwen_session", cookie)  # the old cookie, replayed after signing out
+    replayed = client.get("/circulations", follow_redirects=False)
+    assert replayed.status_code == 303 and replayed.headers["location"].startswith("/login")
+
+    assert sign_in(client, "jinan_secretary").status_code == 303
+    other = TestClient(client.app)
+    assert sign_in(other, "jinan_secretary").status_code == 303  # a second browser
+    assert end_sessions(engine, "jinan_secretary", "password_changed") == 2  # what `gongwen passwords --user` does
+    for browser in (client, other):
+        assert browser.get("/inbox", follow_redirects=False).status_code == 303
+    with Session(engine.db) as session:
+        from gongwen_engine.models.tables import WebSession
+
+        rows = session.exec(select(WebSession)).all()
+    assert {r.ended_why for r in rows} == {"sign_out", "password_changed"} and all(len(r.id) == 64 for r in rows)  # digests, not tokens
+    assert cookie not in {r.id for r in rows}
+
+
+def test_failures_from_one_address_do_not_lock_out_people_who_sign_in_there(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An office behind one proxy address: someone guessing from it slows the guesses, never a colleague
+    who has signed in from there before; the account guessed at waits longer after each failure."""
+    from gongwen_engine.flows.services import signin
+
+    monkeypatch.setattr(signin, "MAX_FAILURES_PER_ADDRESS", 3)
+    assert sign_in(client, "jinan_leader").status_code == 303  # a known person at this address
+    client.post("/logout", data={"csrf": csrf(client, "/inbox")})
+    for account in ("zibo_leader", "zibo_secretary", "qingdao_leader"):
+        assert sign_in(client, account, "guess").status_code == 401
+    assert sign_in(client, "hunan_leader", "guess").status_code == 429  # the address now waits ...
+    assert sign_in(client, "jinan_leader").status_code == 303  # ... except for those who signed in from it
+    engine = engine_of(client)
+    now = utcnow()
+    failures = [now - timedelta(seconds=s) for s in (50, 40, 30, 20, 10)]
+    assert signin.backoff(failures, 5) == failures[-1] + signin.FIRST_DELAY
+    assert signin.backoff([*failures, now], 5) == now + 2 * signin.FIRST_DELAY  # doubles
+    assert signin.backoff(failures * 10, 5) == failures[-1] + signin.THROTTLE_WINDOW  # capped
+    assert signin.throttle(engine, "jinan_leader", "testclient").allowed
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(tmp_path: Path) -> None:
+    app = create_app(Settings(home=tmp_path / "home", trusted_proxies="testclient, 10.0.0.9"), run_steps=False)
+    with TestClient(app) as c:
+        headers = {"X-Forwarded-For": "198.51.100.7, 10.0.0.9"}
+        c.post("/login", data={"csrf": csrf(c, "/login"), "account": "jinan_leader", "password": "wrong", "next": "/"}, headers=headers)
+    with Session(app.state.web.engine.db) as session:
+        failed = session.exec(select(AuditEvent).where(AuditEvent.action == "sign_in_failed")).one()
+    assert failed.detail["address"] == "198.51.100.7"
+    with TestClient(create_app(Settings(home=tmp_path / "other"), run_steps=False)) as c:  # no proxy trusted: the header is ignored
+        c.post("/login", data={"csrf": csrf(c, "/login"), "account": "jinan_leader", "password": "wrong", "next": "/"}, headers=headers)
+        with Session(c.app.state.web.engine.db) as session:
+            assert session.exec(select(AuditEvent).where(AuditEvent.action == "sign_in_failed")).one().detail["address"] == "testclient"
+
+
+def test_a_403_reveals_nothing_and_healthz_is_minimal_without_sign_in(client: TestClient) -> None:
+    engine = engine_of(client)
+    assert client.get("/healthz").json() == {"ok": True}
+    sign_in(client, "shandong_secretary")
+    circ_id = int(compose(client).headers["location"].rsplit("/", 1)[1])
+    drive(engine)
+    assert "runner" in client.get("/healthz").json()
+    with Session(engine.db) as session:
+        item_id = session.exec(select(WorkItem.id).where(WorkItem.circulation_id == circ_id, WorkItem.status == "open")).one()
+    switch(client, "hunan_leader")
+    pages = {
+        "circulation": client.get(f"/circulations/{circ_id}"),
+        "none": client.get("/circulations/999"),
+        "item": client.get(f"/items/{item_id}"),
+        "no item": client.get("/items/999"),
+    }
+    assert {p.status_code for p in pages.values()} == {403}
+    for page in pages.values():
+        assert "山东" not in page.text and "周主席" not in page.text
+    said = {name: re.search(r'role="alert">(.*?)</p>', page.text).group(1) for name, page in pages.items()}
+    assert said["circulation"] == said["none"].replace("999", str(circ_id))  # existing or not: alike
+    assert said["item"] == said["no item"].replace("999", str(item_id))

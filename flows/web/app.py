@@ -21,6 +21,7 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.doc_templates.reader.loading import ReadLimits
 from gongwen_engine.flows.services.engine import open_engine
+from gongwen_engine.flows.services.signin import SESSION_HOURS
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.deps import NeedSignIn
@@ -32,7 +33,6 @@ from gongwen_engine.models.rules.permissions import PermissionDenied
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("gongwen.web")
-SESSION_HOURS = 8
 DATABASE_DOWN_HINT = "请稍候片刻后刷新页面重试；如持续出现，请联系系统管理员检查数据库服务。"
 UPLOAD_SLACK = 1024 * 1024  # form fields and multipart framing around the file
 SECURITY_HEADERS = {
@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
     settings = settings or Settings()
     engine = open_engine(settings)
     runner = StepRunner(engine, poll_seconds) if run_steps else None
-    web = Web(engine, runner, load_password_hashes(engine.config.directory))
+    proxies = frozenset(a.strip() for a in settings.trusted_proxies.split(",") if a.strip())
+    web = Web(engine, runner, load_password_hashes(engine.config.directory), proxies)
     app = FastAPI(title="gongwen 公文流转", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = web
     max_upload = ReadLimits().max_bytes + UPLOAD_SLACK

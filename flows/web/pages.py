@@ -22,9 +22,9 @@ from gongwen_engine.flows.services.workplace import ListPage, ListQuery, find_ci
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.cascade import ROLE_NAMES
-from gongwen_engine.flows.web.security import WebError, storage_file
+from gongwen_engine.flows.web.security import PASSWORDS_FILE, WebError, load_password_hashes, storage_file
 from gongwen_engine.models.rules.dates import shown
-from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
+from gongwen_engine.models.rules.permissions import Action, Org, allowed
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, CirculationStatus
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,6 +38,17 @@ class Web:
     engine: Engine
     runner: StepRunner | None
     passwords: dict[str, str]
+    trusted_proxies: frozenset[str] = frozenset()
+    _passwords_stamp: int = -1
+
+    def current_passwords(self) -> dict[str, str]:
+        """The password hashes as ``passwords.yaml`` holds them now (re-read when the file changed:
+        ``gongwen passwords`` takes effect without a restart)."""
+        path = self.engine.config.directory / PASSWORDS_FILE
+        stamp = path.stat().st_mtime_ns if path.is_file() else 0
+        if stamp != self._passwords_stamp:
+            self.passwords, self._passwords_stamp = load_password_hashes(self.engine.config.directory), stamp
+        return self.passwords
 
     def wake_runner(self) -> None:
         if self.runner:
@@ -88,8 +99,7 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     web = web_of(request)
-    user_id = request.session.get("user")
-    user = web.engine.config.users.get(user_id) if user_id else None
+    user = getattr(request.state, "user", None)  # set by signed_in for a live session; none on pages before it
     messages = request.session.pop("flash", []) if "flash" in request.session else []
     html = web.templates.get_template(template).render(
         request=request, user=user, csrf=request.session.get("csrf", ""), messages=messages, Markup=Markup, **context
@@ -106,10 +116,14 @@ def audit(web: Web, actor: str, action: str, circ: Circulation | None = None, do
 def visible_circulation(web: Web, user: User, circulation_id: int, action: Action = Action.view_circulation) -> Circulation:
     """A circulation the user may see (``permissions``: their organisation or one below it)."""
     circ = find_circulation(web.engine, circulation_id)
-    if circ is None:
-        raise WebError(404, f"流转 {circulation_id} 不存在。", "请从列表中选择。")
-    authorize(web.engine.config, user, action, Org(circ.org, f"流转 {circulation_id}"))
+    if circ is None or not allowed(web.engine.config, user, action, Org(circ.org)):
+        raise not_visible(f"流转 {circulation_id}", "下载" if action == Action.download else "查看")
     return circ
+
+
+def not_visible(what: str, doing: str = "查看") -> WebError:
+    """The 403 of something the person may not see, or that is not there: the same words for both."""
+    return WebError(403, words.NOT_VISIBLE.format(doing=doing, what=what), words.ONLY_OWN)
 
 
 def stored_file_response(web: Web, user: User, relative: str, download_name: str, document_id: int | None = None, **detail: Any) -> Response:

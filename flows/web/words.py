@@ -48,6 +48,11 @@ UNKNOWN_COLLEAGUE = "所选的人员不是本单位的同事。"
 CHOOSE_FROM_LIST = "请从列表中选择。"
 INBOX_HINT = "请回到“待办”列表，办理属于您的事项。"
 
+# A circulation, item or document the person may not see, and one that does not exist, read alike:
+# the page reveals nothing about other organisations' circulations (not even that one exists).
+NOT_VISIBLE = "无权{doing}{what}：它不存在，或不属于本单位及下级单位。"
+ONLY_OWN = "只能查看和办理本单位及下级单位的流转；请从列表中选择。"
+
 # After acting on an item: what happens next, in words (point 6 of issue 22).
 ACTED = "已办理：{step} · {outcome}{comment}。"
 NEXT_PERSON = "下一环节：{step}，待{who}办理。"

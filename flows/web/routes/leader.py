@@ -28,11 +28,11 @@ from gongwen_engine.flows.services.workplace import (
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
-from gongwen_engine.flows.web.pages import Web, flash, list_context, list_query, render, status_words, waiting_for, web_of
+from gongwen_engine.flows.web.pages import Web, flash, list_context, list_query, not_visible, render, status_words, waiting_for, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.db import DatabaseUnavailable
 from gongwen_engine.models.rules.dates import end_of_day, now
-from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
+from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, allowed
 from gongwen_engine.models.tables import Circulation, Document, utcnow
 
 router = APIRouter()
@@ -111,10 +111,11 @@ def _colleagues(web: Web, user: User) -> list[User]:
     return sorted((u for u in web.engine.config.users.values() if u.org == user.org and u.id != user.id), key=lambda u: u.id)
 
 
-def _item(web: Web, item_id: int) -> ItemView:
+def _item(web: Web, user: User, item_id: int, doing: str = "查看") -> ItemView:
+    """A work item of a circulation ``user`` may see; any other (or none) is the same 403."""
     view = human_item(web.engine, item_id)
-    if view is None:
-        raise WebError(404, f"待办事项 {item_id} 不存在。", "请从“待办”列表进入。")
+    if view is None or not allowed(web.engine.config, user, Action.view_circulation, Org(view.circ.org)):
+        raise not_visible(f"待办事项 {item_id}", doing)
     return view
 
 
@@ -126,11 +127,9 @@ def _mine(web: Web, user: User, item_id: int) -> bool:
 @router.get("/items/{item_id}", response_class=HTMLResponse)
 def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
-    view = _item(web, item_id)
+    view = _item(web, user, item_id)  # not theirs to act on: they may still look, as at the circulation (permissions)
     item, circ, doc = view.item, view.circ, view.doc
     actionable = item.status == "open" and _mine(web, user, item_id)
-    if not actionable:  # not theirs to act on: they may still look, as at the circulation (permissions)
-        authorize(web.engine.config, user, Action.view_circulation, Org(circ.org, f"待办事项 {item_id}"))
     step = web.engine.definition_of(circ).step(item.step)
     printed = render_html(view.parts) if doc else None
     drafts = versions(web.engine, item.circulation_id)
@@ -170,7 +169,7 @@ def act(
     body: str | None = Form(None),
 ) -> Response:
     web = web_of(request)
-    view = _item(web, item_id)
+    view = _item(web, user, item_id, "办理")
     item, circ, doc = view.item, view.circ, view.doc
     changes = _changes(doc, title, main_recipients, body)
     try:
@@ -219,6 +218,7 @@ def _changes(doc: Document | None, title: str | None, recipients: str | None, bo
 @router.post("/items/{item_id}/reassign", dependencies=[CsrfChecked])
 def reassign(request: Request, item_id: RowId, user: User = CurrentUser, to: str = Form(...), comment: str = Form("")) -> Response:
     web = web_of(request)
+    _item(web, user, item_id, "转办")
     _colleague(web, user, to)
     web.engine.reassign(item_id, user.id, to, comment.strip() or None)
     flash(request, f"已转办给{web.person(to)}。")

@@ -31,7 +31,19 @@ from gongwen_engine.flows.services.workplace import DocumentDownload, circulatio
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.cascade import STATES, aware, cascade, count_states
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
-from gongwen_engine.flows.web.pages import Web, audit, flash, list_context, list_query, render, status_words, stored_file_response, visible_circulation, web_of
+from gongwen_engine.flows.web.pages import (
+    Web,
+    audit,
+    flash,
+    list_context,
+    list_query,
+    not_visible,
+    render,
+    status_words,
+    stored_file_response,
+    visible_circulation,
+    web_of,
+)
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.flows.web.words import FILE_ROLES
 from gongwen_engine.models.content import DocumentContent
@@ -147,7 +159,7 @@ def document_docx(request: Request, document_id: RowId, user: User = CurrentUser
     web = web_of(request)
     download = document_download(web.engine, document_id)
     if download is None:
-        raise WebError(404, f"文档 {document_id} 不存在。")
+        raise not_visible(f"文档 {document_id}", "下载")
     doc = download.doc
     circ = _visible_holder(web, user, download)
     name = f"{doc.doc_number or '草稿-' + doc.title[:30]}.docx"
@@ -167,9 +179,7 @@ def _visible_holder(web: Web, user: User, download: DocumentDownload) -> Circula
     for circ in download.holders:
         if allowed(web.engine.config, user, Action.download, Org(circ.org)):
             return circ
-    raise WebError(
-        403, f"无权下载文档 {download.doc.id}：它不是{web.org_name(user.org)}及其下级单位起草或收到的文档。", "只能下载本单位及下级单位流转中的文件。"
-    )
+    raise not_visible(f"文档 {download.doc.id}", "下载")
 
 
 # ---- compose and launch (拟稿发文) ----------------------------------------------------------------------

@@ -181,12 +181,17 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert secretary.locator("input[name=recipients][value=济南市妇联]").count() == 1
     shots(secretary, "secretary-compose")
 
-    # -- the secretary uploads the national notice and launches the forward
+    # -- the secretary uploads the national notice, checks what was read, corrects one field and confirms
     secretary.goto("/receive")
     secretary.set_input_files("input[name=file]", str(upload))
     secretary.check("input[name=flow][value=forwarding]")
     shots(secretary, "secretary-upload")
     secretary.click("button[type=submit]")
+    assert "/receive" in secretary.url and secretary.input_value("input[name=field_doc_number]") == NATIONAL_NUMBER
+    assert "发文机关（全称）" in secretary.content() and "把握" in secretary.content()  # Chinese labels, confidence
+    secretary.fill("input[name=field_issuer_short_name]", "全国妇联")  # corrected in place
+    shots(secretary, "secretary-confirm-reading")
+    secretary.click("button:has-text('确认登记')")
     match = re.search(r"/circulations/(\d+)$", secretary.url)
     assert match, secretary.url
     circulation_url = secretary.url
@@ -236,6 +241,9 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert leader.url.endswith("/inbox")
     assert "已办理：签发 · 同意" in leader.content()
     shots(leader, "leader-signed")
+    leader.goto("/done")
+    assert FORWARD_TITLE in leader.content() and "同意。请办公室转发各市" in leader.content()  # 已办
+    shots(leader, "leader-done")
     phases["leader signed"] = time.monotonic() - started
 
     # -- the cascade: Shandong distributes and files; Jinan waits for its own leader
@@ -252,6 +260,13 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     city.click(f"text={number}")
     assert "待领导（徐主席）签发" in city.content()
     shots(city, "city-circulation")
+    city.goto("/circulations?q=" + number)
+    assert city.locator("table.list tbody tr").count() == 1  # search by number
+    cookies = city.context.cookies()
+    city.click("button:has-text('退出')")
+    city.context.add_cookies(cookies)  # the cookie of the signed-out session, replayed
+    city.goto("/circulations")
+    assert "/login" in city.url  # refused: signing out ended the session
 
     # -- Shandong's archivist finds it, reads the record, downloads a file and the catalogue
     archivist = sign_in(browser, base, "shandong_archivist")

@@ -1,12 +1,13 @@
 """Receiving a document from outside (收文): read the file, register it, start its circulation.
 
-:func:`receive_file` is the one service behind ``gongwen receive`` (and the web upload later):
+:func:`receive_file` is the one service behind ``gongwen receive`` and the web's 收文登记:
 
 1. the file is read safely (:mod:`gongwen_engine.doc_templates.reader`); anything wrong is an
    :class:`IntakeError` in Chinese and nothing is stored;
 2. the secretary's confirmations and corrections (``corrections``: field -> value) are applied
-   over what was read; a document without title, issuer or date of writing is refused with the
-   ``--set`` that would complete it;
+   over what was read; a document without title, issuer or date of writing is refused
+   (:class:`MissingFields`, naming the fields in Chinese; the CLI adds the ``--set`` that would
+   complete it, the web page asks for them in place);
 3. in ONE transaction: duplicates are refused (same digest, or same issuer and number, already
    received by this organisation — the message says where the first one is); the incoming
    :class:`Document` is created (a forwarded original in the same file becomes its own document,
@@ -15,6 +16,11 @@
    ``received_original``; the receiving circulation starts at its flow's first step; the audit
    trail gets what was read (with sources and confidence) and what the secretary confirmed or
    corrected. A failure anywhere rolls all of it back and removes a file written for it.
+
+The web registers in two steps: :func:`stage_upload` keeps the upload aside (``storage/pending-uploads/``),
+:func:`preview_file` reads it for the confirm page (what was read, field by field, with source and
+confidence; refused as a duplicate already here), and on 确认 :func:`receive_file` registers it with
+the fields the secretary changed (:func:`confirmed_corrections`).
 """
 
 from __future__ import annotations

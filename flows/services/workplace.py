@@ -1,6 +1,6 @@
-"""The web workplace's reads and its audit events: an organisation's circulations, one
-circulation with its files, a document to download, a work item, a person's delegations and the
-cascade picture's rows. The pages turn these into HTML; nothing here renders or decides."""
+"""The web workplace's reads and its audit events: the lists (本单位流转, 待办, 已办: searched,
+filtered, paged), one circulation with its files, a document to download, a work item, the return
+that sent a draft back, a person's delegations and the cascade picture's rows. The pages turn these into HTML; nothing here renders or decides."""
 
 from __future__ import annotations
 
@@ -32,29 +32,6 @@ def record_event(engine: Engine, actor: str, action: str, circ: Circulation | No
 def find_circulation(engine: Engine, circulation_id: int) -> Circulation | None:
     with Session(engine.db) as session:
         return session.get(Circulation, circulation_id)
-
-
-@dataclass
-class OverviewRow:
-    """One circulation of the organisation's list: its document, the received one, its waiting items."""
-
-    circ: Circulation
-    doc: Document | None
-    received: Document | None
-    waiting: list[WorkItem] = field(default_factory=list)
-
-
-def org_overview(engine: Engine, org: str, limit: int = 200) -> list[OverviewRow]:
-    """The organisation's latest circulations, newest first."""
-    with Session(engine.db) as session:
-        circs = q.org_circulations(session, org, limit)
-        rows: dict[int, OverviewRow] = {}
-        for c in circs:
-            assert c.id is not None  # read from the database
-            rows[c.id] = OverviewRow(c, q.main_document(session, c), session.get(Document, c.received_id) if c.received_id else None)
-        for item in q.open_human_items(session, list(rows)):
-            rows[item.circulation_id].waiting.append(item)
-    return list(rows.values())
 
 
 @dataclass
@@ -195,7 +172,7 @@ def _row(session: Session, engine: Engine, circ: Circulation, at: datetime, item
     return ListRow(circ, q.main_document(session, circ), received, sender_of(engine, received), at, item=item)
 
 
-def _matches(row: ListRow, query: ListQuery, now: datetime) -> bool:
+def _matches(row: ListRow, query: ListQuery) -> bool:
     if query.words:
         texts = [row.sender]
         for doc in (row.doc, row.received):
@@ -214,8 +191,7 @@ def _matches(row: ListRow, query: ListQuery, now: datetime) -> bool:
 
 
 def _paged(rows: list[ListRow], query: ListQuery) -> ListPage:
-    now = utcnow()
-    found = [r for r in rows if _matches(r, query, now)]
+    found = [r for r in rows if _matches(r, query)]
     pages = max(1, -(-len(found) // PAGE_SIZE))
     page = min(max(1, query.page), pages)
     return ListPage(found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], len(found), page, pages)

@@ -3,7 +3,7 @@ circulations, one circulation with its cascade picture, and the files it produce
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,7 +29,7 @@ from gongwen_engine.flows.services.intake import (
 )
 from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, circulations_page, document_download, find_circulation_file
 from gongwen_engine.flows.web import words
-from gongwen_engine.flows.web.cascade import STATES, aware, cascade, count_states
+from gongwen_engine.flows.web.cascade import STATES, cascade, count_states
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
 from gongwen_engine.flows.web.pages import (
     Web,
@@ -50,7 +50,7 @@ from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules import doc_kinds
 from gongwen_engine.models.rules.dates import today as beijing_today
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
-from gongwen_engine.models.tables import Circulation, utcnow
+from gongwen_engine.models.tables import Circulation
 
 router = APIRouter()
 
@@ -105,10 +105,6 @@ def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
         is_secretary=allowed(web.engine.config, user, Action.launch, Org(user.org)),
         **list_context(web, request, query, problems, page),
     )
-
-
-def _past(moment: datetime) -> bool:
-    return aware(moment) < utcnow()
 
 
 @router.get("/circulations/{circulation_id}", response_class=HTMLResponse)

@@ -256,6 +256,8 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     # -- Jinan's secretary sees it arrive
     city = sign_in(browser, base, "jinan_secretary")
     assert number in city.content() and "山东省妇联" in city.content()
+    row = city.locator(f"table.list tbody tr:has-text('{number}')").inner_text()
+    assert f"来文：{number}" in row  # the number received stays with its own title, not the city's forward's
     shots(city, "city-secretary-arrived")
     city.click(f"text={number}")
     assert "待领导（徐主席）签发" in city.content()

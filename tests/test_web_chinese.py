@@ -13,7 +13,7 @@ from driving import drive
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from test_reader_seeds import seed
-from test_web_pages import client, compose, csrf, engine_of, first_item, sign_in, switch  # noqa: F401  (client: the fixture)
+from test_web_pages import client, compose, confirm_fields, csrf, engine_of, first_item, sign_in, switch  # noqa: F401  (client: the fixture)
 
 from gongwen_engine.models.tables import WorkItem
 
@@ -123,7 +123,7 @@ def test_every_page_and_refusal_speaks_chinese(client: TestClient) -> None:  # n
     post("/receive/confirm", {"csrf": token, "upload": staged, "flow": "forwarding", "field_issued_on": "上周", "field_issuer": "全国妇联"}, 400)
     post("/receive/confirm", {"csrf": token, "upload": staged, "flow": "elsewhere"}, 400)
     confirm = post("/receive", {"csrf": token, "flow": "forwarding"}, 200, files={"file": (upload.name, upload.read_bytes())})
-    fields = dict(re.findall(r'<input[^>]*name="field_(\w+)"[^>]*value="([^"]*)"', confirm))
+    fields = confirm_fields(confirm)
     staged = re.search(r'name="upload" value="([^"]+)"', confirm).group(1)
     done = post("/receive/confirm", {"csrf": token, "upload": staged, "flow": "forwarding", **{f"field_{k}": v for k, v in fields.items()}}, 303)
     assert done == ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -403,6 +404,13 @@ def test_a_refusal_is_a_chinese_4xx_page_and_a_bug_a_500_that_names_nothing(tmp_
         assert "internal-detail-42" not in page.text and "KeyError" not in page.text
 
 
+def confirm_fields(html: str) -> dict[str, str]:
+    """The fields of the confirm page as the browser would submit them (inputs and text areas)."""
+    inputs = re.findall(r'<input[^>]*name="field_(\w+)"[^>]*value="([^"]*)"', html)
+    areas = re.findall(r'<textarea[^>]*name="field_(\w+)"[^>]*>([^<]*)</textarea>', html)
+    return {name: unescape(value) for name, value in [*inputs, *areas]}
+
+
 def test_an_upload_is_registered_only_on_confirm_with_a_field_corrected_in_place(client: TestClient) -> None:
     """收文登记 (issue 22, point 1): upload → what was read, field by field with Chinese labels and
     confidence → one field corrected in place → 确认 registers and starts the flow; a second upload
@@ -418,7 +426,8 @@ def test_an_upload_is_registered_only_on_confirm_with_a_field_corrected_in_place
     assert 'value="鲁妇发〔2012〕10号"' in page.text and "issuer=" not in page.text
     with Session(engine.db) as session:
         assert session.exec(select(Circulation)).first() is None  # nothing registered before 确认
-    fields = dict(re.findall(r'name="field_(\w+)" value="([^"]*)"', page.text))
+    fields = confirm_fields(page.text)
+    assert fields["title"].startswith("关于转发全国妇联") and fields["main_recipients"] == "各市妇联"
     staged = re.search(r'name="upload" value="([^"]+)"', page.text).group(1)
     fields["issued_on"] = "2012年2月1日"  # the secretary corrects the date in place
     confirmed = client.post(

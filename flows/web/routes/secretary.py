@@ -348,7 +348,7 @@ def _confirm_page(request: Request, web: Web, token: str, name: str, flow: str, 
         {
             "field": f,
             "text": given.get(f.name, f.text),
-            "sure": confidence_words(f.confidence) if f.text else words.NOT_FOUND_IN_FILE,
+            "sure": confidence_words(f.confidence) if f.text else words.NOT_FOUND_IN_FILE if f.required else words.NOT_FOUND_OPTIONAL,
             "corrected": f.name in given and given[f.name].strip() != f.text,
         }
         for f in preview.fields

@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from driving import drive
 from playwright.sync_api import sync_playwright
 from processes import alive, descendants
 from sqlalchemy import create_engine, text
@@ -355,6 +356,53 @@ def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], br
     cell = overdue.first.locator("td").nth(3).bounding_box()
     assert badge["height"] < 30 and badge["x"] + badge["width"] <= cell["x"] + cell["width"] + 1  # the status word fits its cell on one line
     shots(leader, "leader-board")
+    print(f"\nscreenshots: {shots.folder}")
+
+
+@pytest.mark.slow  # a browser and a web process
+def test_a_returned_draft_shows_why_and_what_changed_in_the_browser(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:
+    """拟稿 → 核稿 退回 → 修改 in Chromium (issue 22): the compose page defaults to the full 发文办理; the
+    reviewer's return is in their 已办; the secretary's 待办 marks the draft 退回 with the comment, the
+    item puts it on top; the revision shows on the circulation page as coloured word changes."""
+    base, home = quiet_server
+    engine = open_engine(Settings(home=home))  # the server's database: this test runs the (few) automatic passes itself
+    shots = Shots(tmp_path / "screenshots")
+    secretary = sign_in(browser, base, "shandong_secretary")
+    secretary.goto("/launch")
+    assert secretary.locator("input[name=flow][value=outgoing]").is_checked()  # the full 发文办理 by default
+    secretary.fill("input[name=title]", "关于开展妇女儿童权益保障宣传活动的通知")
+    secretary.fill("textarea[name=body]", "为做好宣传工作，现通知如下。\n一、宣传时间。3月1日至8日。")
+    secretary.click("button:has-text('发起流转')")
+    circulation_url = secretary.url
+    assert re.search(r"/circulations/\d+$", circulation_url) and "待秘书" in secretary.content()  # not 待系统办理
+    drive(engine)
+    secretary.goto("/inbox")
+    secretary.locator("a.button", has_text="拟稿").first.click()
+    secretary.click("button[name=outcome][value=submit]")
+    assert "下一环节：核稿，待核稿人" in secretary.content()
+    drive(engine)
+
+    reviewer = sign_in(browser, base, "shandong_reviewer")
+    reviewer.locator("a.button", has_text="核稿").first.click()
+    reviewer.fill("textarea[name=comment]", "请在标题中写明年份。")
+    reviewer.click("button[name=outcome][value=return]")
+    drive(engine)
+    reviewer.goto("/done")
+    assert "退回" in reviewer.content() and "请在标题中写明年份。" in reviewer.content()
+    shots(reviewer, "reviewer-done")
+
+    secretary.goto("/inbox")
+    row = secretary.locator("table.list tbody tr.returned")
+    assert row.count() == 1 and "陈主任退回：请在标题中写明年份。" in row.inner_text()
+    shots(secretary, "secretary-inbox-returned")
+    row.locator("a.button").click()
+    assert "请在标题中写明年份。" in secretary.locator("section.returned").inner_text()  # on top of the item
+    shots(secretary, "secretary-item-returned")
+    secretary.fill("input[name=title]", "关于开展2012年妇女儿童权益保障宣传活动的通知")
+    secretary.click("button[name=outcome][value=submit]")
+    secretary.goto(circulation_url)
+    assert secretary.locator("ins.diff-ins").first.inner_text() == "2012年"
+    shots(secretary, "secretary-revision-diff")
     print(f"\nscreenshots: {shots.folder}")
 
 

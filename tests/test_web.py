@@ -401,7 +401,7 @@ def test_a_returned_draft_shows_why_and_what_changed_in_the_browser(quiet_server
     secretary.fill("input[name=title]", "关于开展2012年妇女儿童权益保障宣传活动的通知")
     secretary.click("button[name=outcome][value=submit]")
     secretary.goto(circulation_url)
-    assert secretary.locator("ins.diff-ins").first.inner_text() == "2012年"
+    assert secretary.locator("p.diff ins.diff-ins").first.inner_text() == "2012年"
     shots(secretary, "secretary-revision-diff")
     print(f"\nscreenshots: {shots.folder}")
 

@@ -5,6 +5,7 @@ mark. The browser journey is in test_web.py."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -352,6 +353,11 @@ def test_an_unreadable_upload_is_refused_and_nothing_is_stored(client: TestClien
     assert bad_date.status_code == 400 and "成文日期“上周”不是日期" in bad_date.text and 'value="上周"' in bad_date.text  # kept to correct
     discarded = client.post("/receive/confirm", data={"csrf": token, "upload": staged, "flow": "forwarding", "discard": "1"}, follow_redirects=False)
     assert discarded.status_code == 303 and not any((engine.storage / "pending-uploads").iterdir())
+    abandoned = engine.storage / "pending-uploads" / ("0" * 32)
+    abandoned.mkdir()
+    os.utime(abandoned, (0, 0))  # left in a browser long ago
+    client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("a.txt", "关于值班的通知\n".encode())})
+    assert not abandoned.exists()
     no_name = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("..", b"x")})
     assert no_name.status_code == 400 and "文件名无效" in no_name.text
     with Session(engine.db) as session:

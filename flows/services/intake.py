@@ -30,6 +30,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -513,10 +514,19 @@ def confirmed_corrections(preview: Preview, given: dict[str, str]) -> dict[str, 
 PENDING = "pending-uploads"  # under the storage folder: uploads waiting for their 确认, one folder each
 
 
+PENDING_KEPT_SECONDS = 24 * 3600  # an upload neither confirmed nor discarded within a day is removed
+
+
 def stage_upload(engine: Engine, name: str, chunks: Any) -> str:
-    """Keep an upload until it is confirmed; its token (random, names the folder)."""
+    """Keep an upload until it is confirmed; its token (random, names the folder). Uploads left
+    waiting longer than ``PENDING_KEPT_SECONDS`` (abandoned in the browser) are removed here."""
+    pending = engine.storage / PENDING
+    if pending.is_dir():
+        for old in pending.iterdir():
+            if old.is_dir() and time.time() - old.stat().st_mtime > PENDING_KEPT_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
     token = secrets.token_hex(16)
-    folder = engine.storage / PENDING / token
+    folder = pending / token
     folder.mkdir(parents=True)
     with (folder / name).open("wb") as out:
         for chunk in chunks:

@@ -74,7 +74,3 @@ CHOOSE_RECEIVE_FLOW = "请在收文页面选择收文流程。"
 CONFIDENCE_WORDS = ((0.9, "把握高"), (0.6, "把握中"), (0.0, "把握低，请核对"))
 NOT_FOUND_IN_FILE = "未读到，请填写"
 NOT_FOUND_OPTIONAL = "未读到（原件没有可不填）"
-CORRECTED_BY_HAND = "已更正"
-
-# Lists (待办, 已办, 本单位流转).
-RETURNED = "退回"

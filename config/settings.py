@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # step it is at instead of running it (a loop the load-time checks could not see; a forwarding
     # runs about 10, a draft returned many times a few dozen).
     max_steps: int = Field(default=500, ge=2)
+    # The web workplace behind reverse proxies: their addresses (comma-separated, e.g. 10.0.0.5,10.0.0.6).
+    # Only from these is X-Forwarded-For believed (the client is its last address not of a proxy);
+    # sign-in throttling counts per client address.
+    trusted_proxies: str = ""
 
     @property
     def resolved_database_url(self) -> str:

@@ -482,3 +482,19 @@ class ReportReminder(SQLModel, table=True):
     recipient: str = Field(description="user id reminded")
     due_on: date
     sent_at: datetime = Field(default_factory=utcnow)
+
+
+# ---- the web workplace's sessions (issue 22) ------------------------------------------------------
+
+
+class WebSession(SQLModel, table=True):
+    """登录会话: one signed-in browser. The cookie carries a random token; only its SHA-256 is stored,
+    so the table cannot be replayed. Signing out, a password change or an administrator ends it."""
+
+    id: str = Field(primary_key=True, description="sha256 of the cookie's session token")
+    user: str = Field(index=True)
+    address: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    ended_at: datetime | None = None
+    ended_why: str | None = Field(default=None, description="sign_out, password_changed, ended_by_admin")

@@ -6,6 +6,7 @@ real SQLite (and PostgreSQL where marked)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -206,6 +207,7 @@ def test_four_properties_report_passes_and_names_what_it_looked_at(filed):
     assert {c.prop for c in report.checks} == {"authenticity", "integrity", "usability", "security"}
     assert report.passed, [(c.name, c.failures) for c in report.checks if c.failures]
     assert all(c.looked_at for c in report.checks)
+    assert not [c.name for c in report.checks if re.search(r"(?<![.\w])[a-z]{3,}", c.name)]  # the check names in Chinese (issue 22)
 
 
 # ---- transfer, fixity --------------------------------------------------------------------------------
@@ -246,7 +248,7 @@ def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_a
     found = {(p.kind, p.archive_code) for p in problems}
     assert found == {("changed", first.archive_code), ("missing", second.archive_code), ("extra", first.archive_code)}
     failed = {c.name for c in report.checks if not c.passed}
-    assert any("digests" in n for n in failed) and any("totals" in n for n in failed)
+    assert any("摘要" in n for n in failed) and any("总数" in n for n in failed)
 
 
 # ---- retrieval ----------------------------------------------------------------------------------------

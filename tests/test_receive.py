@@ -126,8 +126,9 @@ def test_missing_essentials_are_refused_with_the_set_to_give(make_engine: Callab
     engine = make_engine()
     path = tmp_path / "no-date.txt"
     path.write_text("关于做好春节期间值班工作的通知\n各市妇联：\n请做好值班工作。\n", encoding="utf-8")
-    with pytest.raises(IntakeError, match=r"缺少发文机关（全称）、成文日期.*--set issuer=… --set issued_on=…"):
+    with pytest.raises(IntakeError, match=r"缺少发文机关（全称）、成文日期，无法登记。请核对原件后补充这些字段") as missing:
         receive_file(engine, path, "shandong")
+    assert missing.value.missing == ["issuer", "issued_on"] and "--set" not in str(missing.value)  # a web user has no --set
     assert counts(engine) == (0, 0, 0, 0)
     received = receive_file(engine, path, "shandong", {"issuer": "全国妇联", "issued_on": "2012年1月10日"})
     assert received.issuer_org == "acwf" and received.fields["issued_on"] == date(2012, 1, 10)
@@ -243,11 +244,15 @@ def test_cli_receive_json_and_friendly_errors(make_engine: Callable[..., Engine]
     assert data["fields"]["doc_number"] == "湘妇发〔2012〕1号" and data["issuer_org"] == "hunan"
     assert data["reading"]["deadlines"][0]["text"] == "2月下旬"
     again = runner.invoke(app, ["receive", str(seed("000")), "--org", "shandong", "--no-run"])
-    assert again.exit_code == 2 and "不再重复登记" in again.output
+    assert again.exit_code == 2 and "不再重复登记" in again.output.replace("\n", "")  # the console wraps long lines
     collection = runner.invoke(app, ["receive", str(seed("002")), "--org", "shandong", "--no-run"])
     assert collection.exit_code == 2 and "合集" in collection.output
     wrong = runner.invoke(app, ["receive", str(seed("003")), "--org", "shandong", "--no-run", "--set", "colour=red"])
     assert wrong.exit_code == 2 and "不能更正字段“colour”" in wrong.output
+    undated = tmp_path / "no-date.txt"
+    undated.write_text("关于做好春节期间值班工作的通知\n各市妇联：\n请做好值班工作。\n", encoding="utf-8")
+    missing = runner.invoke(app, ["receive", str(undated), "--org", "shandong", "--no-run"])
+    assert missing.exit_code == 2 and "--set issuer=… --set issued_on=…" in missing.output  # the command line's own way to complete it
 
 
 def test_cli_json_is_the_only_thing_on_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None) -> None:

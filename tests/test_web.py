@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from driving import drive
 from playwright.sync_api import sync_playwright
 from processes import alive, descendants
 from sqlalchemy import create_engine, text
@@ -181,12 +182,17 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert secretary.locator("input[name=recipients][value=济南市妇联]").count() == 1
     shots(secretary, "secretary-compose")
 
-    # -- the secretary uploads the national notice and launches the forward
+    # -- the secretary uploads the national notice, checks what was read, corrects one field and confirms
     secretary.goto("/receive")
     secretary.set_input_files("input[name=file]", str(upload))
     secretary.check("input[name=flow][value=forwarding]")
     shots(secretary, "secretary-upload")
     secretary.click("button[type=submit]")
+    assert "/receive" in secretary.url and secretary.input_value("input[name=field_doc_number]") == NATIONAL_NUMBER
+    assert "发文机关（全称）" in secretary.content() and "把握" in secretary.content()  # Chinese labels, confidence
+    secretary.fill("input[name=field_issuer_short_name]", "全国妇联")  # corrected in place
+    shots(secretary, "secretary-confirm-reading")
+    secretary.click("button:has-text('确认登记')")
     match = re.search(r"/circulations/(\d+)$", secretary.url)
     assert match, secretary.url
     circulation_url = secretary.url
@@ -236,6 +242,9 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert leader.url.endswith("/inbox")
     assert "已办理：签发 · 同意" in leader.content()
     shots(leader, "leader-signed")
+    leader.goto("/done")
+    assert FORWARD_TITLE in leader.content() and "同意。请办公室转发各市" in leader.content()  # 已办
+    shots(leader, "leader-done")
     phases["leader signed"] = time.monotonic() - started
 
     # -- the cascade: Shandong distributes and files; Jinan waits for its own leader
@@ -248,10 +257,19 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     # -- Jinan's secretary sees it arrive
     city = sign_in(browser, base, "jinan_secretary")
     assert number in city.content() and "山东省妇联" in city.content()
+    row = city.locator(f"table.list tbody tr:has-text('{number}')").inner_text()
+    assert f"来文：{number}" in row  # the number received stays with its own title, not the city's forward's
     shots(city, "city-secretary-arrived")
     city.click(f"text={number}")
     assert "待领导（徐主席）签发" in city.content()
     shots(city, "city-circulation")
+    city.goto("/circulations?q=" + number)
+    assert city.locator("table.list tbody tr").count() == 1  # search by number
+    cookies = city.context.cookies()
+    city.click("button:has-text('退出')")
+    city.context.add_cookies(cookies)  # the cookie of the signed-out session, replayed
+    city.goto("/circulations")
+    assert "/login" in city.url  # refused: signing out ended the session
 
     # -- Shandong's archivist finds it, reads the record, downloads a file and the catalogue
     archivist = sign_in(browser, base, "shandong_archivist")
@@ -339,6 +357,53 @@ def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], br
     cell = overdue.first.locator("td").nth(3).bounding_box()
     assert badge["height"] < 30 and badge["x"] + badge["width"] <= cell["x"] + cell["width"] + 1  # the status word fits its cell on one line
     shots(leader, "leader-board")
+    print(f"\nscreenshots: {shots.folder}")
+
+
+@pytest.mark.slow  # a browser and a web process
+def test_a_returned_draft_shows_why_and_what_changed_in_the_browser(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:
+    """拟稿 → 核稿 退回 → 修改 in Chromium (issue 22): the compose page defaults to the full 发文办理; the
+    reviewer's return is in their 已办; the secretary's 待办 marks the draft 退回 with the comment, the
+    item puts it on top; the revision shows on the circulation page as coloured word changes."""
+    base, home = quiet_server
+    engine = open_engine(Settings(home=home))  # the server's database: this test runs the (few) automatic passes itself
+    shots = Shots(tmp_path / "screenshots")
+    secretary = sign_in(browser, base, "shandong_secretary")
+    secretary.goto("/launch")
+    assert secretary.locator("input[name=flow][value=outgoing]").is_checked()  # the full 发文办理 by default
+    secretary.fill("input[name=title]", "关于开展妇女儿童权益保障宣传活动的通知")
+    secretary.fill("textarea[name=body]", "为做好宣传工作，现通知如下。\n一、宣传时间。3月1日至8日。")
+    secretary.click("button:has-text('发起流转')")
+    circulation_url = secretary.url
+    assert re.search(r"/circulations/\d+$", circulation_url) and "待秘书" in secretary.content()  # not 待系统办理
+    drive(engine)
+    secretary.goto("/inbox")
+    secretary.locator("a.button", has_text="拟稿").first.click()
+    secretary.click("button[name=outcome][value=submit]")
+    assert "下一环节：核稿，待核稿人" in secretary.content()
+    drive(engine)
+
+    reviewer = sign_in(browser, base, "shandong_reviewer")
+    reviewer.locator("a.button", has_text="核稿").first.click()
+    reviewer.fill("textarea[name=comment]", "请在标题中写明年份。")
+    reviewer.click("button[name=outcome][value=return]")
+    drive(engine)
+    reviewer.goto("/done")
+    assert "退回" in reviewer.content() and "请在标题中写明年份。" in reviewer.content()
+    shots(reviewer, "reviewer-done")
+
+    secretary.goto("/inbox")
+    row = secretary.locator("table.list tbody tr.returned")
+    assert row.count() == 1 and "陈主任退回：请在标题中写明年份。" in row.inner_text()
+    shots(secretary, "secretary-inbox-returned")
+    row.locator("a.button").click()
+    assert "请在标题中写明年份。" in secretary.locator("section.returned").inner_text()  # on top of the item
+    shots(secretary, "secretary-item-returned")
+    secretary.fill("input[name=title]", "关于开展2012年妇女儿童权益保障宣传活动的通知")
+    secretary.click("button[name=outcome][value=submit]")
+    secretary.goto(circulation_url)
+    assert secretary.locator("p.diff ins.diff-ins").first.inner_text() == "2012年"
+    shots(secretary, "secretary-revision-diff")
     print(f"\nscreenshots: {shots.folder}")
 
 

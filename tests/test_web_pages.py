@@ -5,9 +5,11 @@ mark. The browser journey is in test_web.py."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -284,6 +286,9 @@ def test_a_launch_to_two_cities_delivers_to_exactly_those_two(client: TestClient
     engine = engine_of(client)
     sign_in(client, "shandong_secretary")
     form = client.get("/launch").text
+    flows = re.findall(r'name="flow" value="(\w+)" ?(checked)? required> ([^<]+)</label>', form)
+    assert flows[0][:2] == ("outgoing", "checked") and [f for f, checked, _ in flows if checked] == ["outgoing"]  # the full 发文办理 by default
+    assert len({label for _, _, label in flows}) == len(flows) and "policy" not in form  # no two alike; no policy to choose (always 正式运行)
     assert 'value="济南市妇联"' in form and 'value="历下区妇联"' not in form  # only direct children can be chosen
     circ_id = int(compose(client, recipients=["济南市妇联", "青岛市妇联"]).headers["location"].rsplit("/", 1)[1])
     drive(engine)
@@ -338,10 +343,21 @@ def test_an_unreadable_upload_is_refused_and_nothing_is_stored(client: TestClien
     token = csrf(client, "/receive")
     refused = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("通知.doc", b"\xd0\xcf\x11\xe0 old word")})
     assert refused.status_code == 400 and "收文失败" in refused.text
-    bad_fix = client.post(
-        "/receive", data={"csrf": token, "flow": "forwarding", "corrections": "colour=red"}, files={"file": ("a.txt", "关于…的通知".encode())}
+    missing = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("a.txt", "关于值班的通知\n各市妇联：\n请值班。\n".encode())})
+    assert missing.status_code == 200 and "确认登记" in missing.text and "未读到，请填写" in missing.text  # shown to complete, not refused
+    staged = re.search(r'name="upload" value="([^"]+)"', missing.text).group(1)
+    bad_date = client.post(
+        "/receive/confirm",
+        data={"csrf": token, "upload": staged, "flow": "forwarding", "field_title": "关于值班的通知", "field_issuer": "全国妇联", "field_issued_on": "上周"},
     )
-    assert bad_fix.status_code == 400 and "不能更正字段“colour”" in bad_fix.text
+    assert bad_date.status_code == 400 and "成文日期“上周”不是日期" in bad_date.text and 'value="上周"' in bad_date.text  # kept to correct
+    discarded = client.post("/receive/confirm", data={"csrf": token, "upload": staged, "flow": "forwarding", "discard": "1"}, follow_redirects=False)
+    assert discarded.status_code == 303 and not any((engine.storage / "pending-uploads").iterdir())
+    abandoned = engine.storage / "pending-uploads" / ("0" * 32)
+    abandoned.mkdir()
+    os.utime(abandoned, (0, 0))  # left in a browser long ago
+    client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("a.txt", "关于值班的通知\n".encode())})
+    assert not abandoned.exists()
     no_name = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": ("..", b"x")})
     assert no_name.status_code == 400 and "文件名无效" in no_name.text
     with Session(engine.db) as session:
@@ -381,14 +397,197 @@ def test_a_refusal_is_a_chinese_4xx_page_and_a_bug_a_500_that_names_nothing(tmp_
         def refuse(*_: object) -> None:
             raise Refusal("这件事办不了。")
 
-        monkeypatch.setattr(leader, "inbox_entries", refuse)
+        monkeypatch.setattr(leader, "inbox_page", refuse)
         page = c.get("/inbox")
         assert page.status_code == 409 and "这件事办不了。" in page.text
 
         def bug(*_: object) -> None:
             raise KeyError("internal-detail-42")
 
-        monkeypatch.setattr(leader, "inbox_entries", bug)
+        monkeypatch.setattr(leader, "inbox_page", bug)
         page = c.get("/inbox")
         assert page.status_code == 500 and "系统内部错误" in page.text
         assert "internal-detail-42" not in page.text and "KeyError" not in page.text
+
+
+def confirm_fields(html: str) -> dict[str, str]:
+    """The fields of the confirm page as the browser would submit them (inputs and text areas)."""
+    inputs = re.findall(r'<input[^>]*name="field_(\w+)"[^>]*value="([^"]*)"', html)
+    areas = re.findall(r'<textarea[^>]*name="field_(\w+)"[^>]*>([^<]*)</textarea>', html)
+    return {name: unescape(value) for name, value in [*inputs, *areas]}
+
+
+def test_an_upload_is_registered_only_on_confirm_with_a_field_corrected_in_place(client: TestClient) -> None:
+    """收文登记 (issue 22, point 1): upload → what was read, field by field with Chinese labels and
+    confidence → one field corrected in place → 确认 registers and starts the flow; a second upload
+    of the same file says where the first one is, in words."""
+    from test_reader_seeds import seed
+
+    engine = engine_of(client)
+    sign_in(client, "jinan_secretary")
+    token = csrf(client, "/receive")
+    upload = seed("001")
+    page = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": (upload.name, upload.read_bytes())})
+    assert page.status_code == 200 and "发文机关（全称）" in page.text and "把握高（95%）" in page.text and "第3行" in page.text
+    assert 'value="鲁妇发〔2012〕10号"' in page.text and "issuer=" not in page.text
+    with Session(engine.db) as session:
+        assert session.exec(select(Circulation)).first() is None  # nothing registered before 确认
+    fields = confirm_fields(page.text)
+    assert fields["title"].startswith("关于转发全国妇联") and fields["main_recipients"] == "各市妇联"
+    staged = re.search(r'name="upload" value="([^"]+)"', page.text).group(1)
+    fields["issued_on"] = "2012年2月1日"  # the secretary corrects the date in place
+    confirmed = client.post(
+        "/receive/confirm",
+        data={"csrf": token, "upload": staged, "flow": "forwarding", **{f"field_{k}": v for k, v in fields.items()}},
+        follow_redirects=False,
+    )
+    assert confirmed.status_code == 303
+    with Session(engine.db) as session:
+        circ = session.exec(select(Circulation)).one()
+        doc = session.get(Document, circ.received_id)
+        confirmed_event = session.exec(select(AuditEvent).where(AuditEvent.action == "intake_confirmed")).one()
+    assert circ.org == "jinan" and doc.content["issued_on"] == "2012-02-01"
+    assert list(confirmed_event.detail["corrections"]) == ["issued_on"]  # only the field changed counts as a correction
+    assert not any((engine.storage / "pending-uploads").iterdir())
+    replay = client.post("/receive/confirm", data={"csrf": token, "upload": staged, "flow": "forwarding"})
+    assert replay.status_code == 400 and "已不存在" in replay.text
+    again = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": (upload.name, upload.read_bytes())})
+    assert again.status_code == 409 and f"收文流转 #{circ.id}" in again.text and "北京时间" in again.text
+    assert "gongwen" not in again.text and str(engine.storage) not in again.text and "received/" not in again.text
+
+
+def test_lists_find_work_and_a_returned_draft_shows_why(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """已办, search, filters and pages (issue 22, point 5): the reviewer's return is in their 已办; the
+    secretary's 待办 marks the draft 退回 with the comment, the item page puts it on top, and the
+    revision is an inline diff by words with insertions and deletions marked."""
+    from gongwen_engine.flows.services import workplace
+
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    circ_id = int(compose(client, flow="outgoing").headers["location"].rsplit("/", 1)[1])
+    compose(client, flow="outgoing", title="关于做好春节期间值班工作的通知")
+    drive(engine)
+    draft = first_item(client)
+    token = csrf(client, f"/items/{draft}")
+    with Session(engine.db) as session:
+        draft = session.exec(select(WorkItem.id).where(WorkItem.circulation_id == circ_id, WorkItem.status == "open")).one()
+    client.post(f"/items/{draft}/act", data={"csrf": token, "outcome": "submit", "title": "关于开展2012年妇女儿童权益保障宣传活动的通知"})
+    drive(engine)
+    switch(client, "shandong_reviewer")
+    review = first_item(client)
+    client.post(f"/items/{review}/act", data={"csrf": csrf(client, f"/items/{review}"), "outcome": "return", "comment": "请写明活动主题。"})
+    drive(engine)
+    done = client.get("/done").text
+    assert "关于开展2012年妇女儿童权益保障宣传活动的通知" in done and "退回" in done and "请写明活动主题。" in done
+
+    switch(client, "shandong_secretary")
+    inbox = client.get("/inbox").text
+    assert "<th>来文单位</th>" in inbox and "陈主任退回：请写明活动主题。" in inbox
+    returned = int(re.search(r'returned">.*?href="/items/(\d+)"', inbox, re.S).group(1))
+    item = client.get(f"/items/{returned}").text
+    assert item.index("修改意见：</strong>请写明活动主题。") < item.index('class="paper-view"')  # on top, before the document
+    page = client.get(f"/circulations/{circ_id}").text
+    assert '<ins class="diff-ins">2012年</ins>' in page and "---" not in page and "@@" not in page
+
+    lists = client.get("/circulations").text
+    assert "春节期间值班" in lists and "权益保障" in lists
+    found = client.get("/circulations", params={"q": "值班"}).text
+    assert "春节期间值班" in found and "权益保障" not in found and "共 1 条" in found
+    assert "没有符合条件的流转" in client.get("/circulations", params={"q": "不存在的标题"}).text
+    assert "没有符合条件的流转" in client.get("/circulations", params={"flow": "issuing"}).text
+    assert "共 2 条" in client.get("/circulations", params={"flow": "outgoing", "date_from": "2000-01-01"}).text
+    assert "没有符合条件的流转" in client.get("/circulations", params={"date_to": "2000-01-01"}).text
+    bad = client.get("/circulations", params={"date_from": "昨天"})
+    assert bad.status_code == 200 and "起始日期“昨天”格式不对" in bad.text
+    monkeypatch.setattr(workplace, "PAGE_SIZE", 1)
+    first, second = client.get("/circulations").text, client.get("/circulations", params={"page": "2"}).text
+    assert "第 1 / 2 页" in first and "page=2" in first and "第 2 / 2 页" in second
+    assert ("春节期间值班" in first) != ("春节期间值班" in second)
+
+
+# ---- sessions, throttling, what a refusal reveals (issue 22, point 7) ----------------------------------
+
+
+def test_a_signed_out_cookie_is_refused_and_a_password_change_ends_every_session(client: TestClient) -> None:
+    from gongwen_engine.flows.services.signin import end_sessions
+
+    engine = engine_of(client)
+    assert sign_in(client, "jinan_secretary").status_code == 303
+    cookie = client.cookies.get("gongwen_session")
+    assert client.get("/circulations", follow_redirects=False).status_code == 200
+    client.post("/logout", data={"csrf": csrf(client, "/circulations")})
+    client.cookies.set("gongwen_session", cookie)  # the old cookie, replayed after signing out
+    replayed = client.get("/circulations", follow_redirects=False)
+    assert replayed.status_code == 303 and replayed.headers["location"].startswith("/login")
+
+    assert sign_in(client, "jinan_secretary").status_code == 303
+    other = TestClient(client.app)
+    assert sign_in(other, "jinan_secretary").status_code == 303  # a second browser
+    assert end_sessions(engine, "jinan_secretary", "password_changed") == 2  # what `gongwen passwords --user` does
+    for browser in (client, other):
+        assert browser.get("/inbox", follow_redirects=False).status_code == 303
+    with Session(engine.db) as session:
+        from gongwen_engine.models.tables import WebSession
+
+        rows = session.exec(select(WebSession)).all()
+    assert {r.ended_why for r in rows} == {"sign_out", "password_changed"} and all(len(r.id) == 64 for r in rows)  # digests, not tokens
+    assert cookie not in {r.id for r in rows}
+
+
+def test_failures_from_one_address_do_not_lock_out_people_who_sign_in_there(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An office behind one proxy address: someone guessing from it slows the guesses, never a colleague
+    who has signed in from there before; the account guessed at waits longer after each failure."""
+    from gongwen_engine.flows.services import signin
+
+    monkeypatch.setattr(signin, "MAX_FAILURES_PER_ADDRESS", 3)
+    assert sign_in(client, "jinan_leader").status_code == 303  # a known person at this address
+    client.post("/logout", data={"csrf": csrf(client, "/inbox")})
+    for account in ("zibo_leader", "zibo_secretary", "qingdao_leader"):
+        assert sign_in(client, account, "guess").status_code == 401
+    assert sign_in(client, "hunan_leader", "guess").status_code == 429  # the address now waits ...
+    assert sign_in(client, "jinan_leader").status_code == 303  # ... except for those who signed in from it
+    engine = engine_of(client)
+    now = utcnow()
+    failures = [now - timedelta(seconds=s) for s in (50, 40, 30, 20, 10)]
+    assert signin.backoff(failures, 5) == failures[-1] + signin.FIRST_DELAY
+    assert signin.backoff([*failures, now], 5) == now + 2 * signin.FIRST_DELAY  # doubles
+    assert signin.backoff(failures * 10, 5) == failures[-1] + signin.THROTTLE_WINDOW  # capped
+    assert signin.throttle(engine, "jinan_leader", "testclient").allowed
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(tmp_path: Path) -> None:
+    app = create_app(Settings(home=tmp_path / "home", trusted_proxies="testclient, 10.0.0.9"), run_steps=False)
+    with TestClient(app) as c:
+        headers = {"X-Forwarded-For": "198.51.100.7, 10.0.0.9"}
+        c.post("/login", data={"csrf": csrf(c, "/login"), "account": "jinan_leader", "password": "wrong", "next": "/"}, headers=headers)
+    with Session(app.state.web.engine.db) as session:
+        failed = session.exec(select(AuditEvent).where(AuditEvent.action == "sign_in_failed")).one()
+    assert failed.detail["address"] == "198.51.100.7"
+    with TestClient(create_app(Settings(home=tmp_path / "other"), run_steps=False)) as c:  # no proxy trusted: the header is ignored
+        c.post("/login", data={"csrf": csrf(c, "/login"), "account": "jinan_leader", "password": "wrong", "next": "/"}, headers=headers)
+        with Session(c.app.state.web.engine.db) as session:
+            assert session.exec(select(AuditEvent).where(AuditEvent.action == "sign_in_failed")).one().detail["address"] == "testclient"
+
+
+def test_a_403_reveals_nothing_and_healthz_is_minimal_without_sign_in(client: TestClient) -> None:
+    engine = engine_of(client)
+    assert client.get("/healthz").json() == {"ok": True}
+    sign_in(client, "shandong_secretary")
+    circ_id = int(compose(client).headers["location"].rsplit("/", 1)[1])
+    drive(engine)
+    assert "runner" in client.get("/healthz").json()
+    with Session(engine.db) as session:
+        item_id = session.exec(select(WorkItem.id).where(WorkItem.circulation_id == circ_id, WorkItem.status == "open")).one()
+    switch(client, "hunan_leader")
+    pages = {
+        "circulation": client.get(f"/circulations/{circ_id}"),
+        "none": client.get("/circulations/999"),
+        "item": client.get(f"/items/{item_id}"),
+        "no item": client.get("/items/999"),
+    }
+    assert {p.status_code for p in pages.values()} == {403}
+    for page in pages.values():
+        assert "山东" not in page.text and "周主席" not in page.text
+    said = {name: re.search(r'role="alert">(.*?)</p>', page.text).group(1) for name, page in pages.items()}
+    assert said["circulation"] == said["none"].replace("999", str(circ_id))  # existing or not: alike
+    assert said["item"] == said["no item"].replace("999", str(item_id))

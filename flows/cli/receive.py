@@ -10,9 +10,10 @@ import typer
 from rich.table import Table
 
 from gongwen_engine.config.settings import Settings
+from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.flows.cli._common import console, friendly, known_org, known_policy, run_automatic
 from gongwen_engine.flows.services.engine import open_engine
-from gongwen_engine.flows.services.intake import DEFAULT_FLOW, describe, parse_corrections, receive_file
+from gongwen_engine.flows.services.intake import DEFAULT_FLOW, MissingFields, describe, parse_corrections, receive_file
 
 group = typer.Typer()
 
@@ -34,7 +35,10 @@ def receive(
     engine = open_engine(Settings())
     known_org(engine.config, org)
     known_policy(engine.config, policy)
-    received = receive_file(engine, file, org, parse_corrections(set_ or []), user=user, flow=flow, policy=policy, dry_run=dry_run)
+    try:
+        received = receive_file(engine, file, org, parse_corrections(set_ or []), user=user, flow=flow, policy=policy, dry_run=dry_run)
+    except MissingFields as exc:  # on the command line a field is completed with --set
+        raise IntakeError(exc.name, exc.what, "请核对原件后补充：" + " ".join(f"--set {name}=…" for name in exc.missing)) from None
     if as_json:  # stdout carries the JSON document only: the steps run first, their counts go into it
         data = received.as_json()
         if run and not dry_run:

@@ -62,13 +62,27 @@ def passwords(
     user: Annotated[list[str] | None, typer.Option("--user", help="set this user's password (asked for, never echoed); repeatable")] = None,
     demo: Annotated[bool, typer.Option("--demo", help=f"give EVERY user in users.yaml the demo password '{DEMO_PASSWORD}'")] = False,
     config_dir: Annotated[Path | None, typer.Option(help="config folder (default: GONGWEN_CONFIG_DIR or the packaged one)")] = None,
+    end_only: Annotated[
+        bool, typer.Option("--end-sessions", help="only sign the --user people out of every browser (end their web sessions); no password is asked")
+    ] = False,
 ) -> None:
-    """Write sign-in password hashes (argon2id) to passwords.yaml in the config folder."""
+    """Write sign-in password hashes (argon2id) to passwords.yaml in the config folder; a changed
+    password ends the person's web sessions (they sign in again everywhere)."""
+    from gongwen_engine.flows.services.engine import open_engine
+    from gongwen_engine.flows.services.signin import end_sessions
     from gongwen_engine.flows.web.security import hash_password, load_password_hashes, write_password_hashes
 
     config = load_config(config_dir or Settings().config_dir)
     if not user and not demo:
         raise Refusal("请指定 --user ID（设置某个用户的密码）或 --demo（全部演示账号使用演示密码）")
+    if end_only:
+        if not user:
+            raise Refusal("请用 --user ID 指定要结束登录会话的人员")
+        engine = open_engine(Settings())
+        for user_id in user:
+            config.user(user_id)
+            console.print(f"{user_id}：已结束 {end_sessions(engine, user_id, 'ended_by_admin')} 个登录会话")
+        return
     hashes = {} if demo else load_password_hashes(config.directory)
     for user_id in config.users if demo else []:
         hashes[user_id] = hash_password(DEMO_PASSWORD)
@@ -82,3 +96,7 @@ def passwords(
         config.directory, hashes, DEMO_HEADER if demo else "Sign-in passwords of the web workplace: argon2id hashes (gongwen passwords --user ID)."
     )
     console.print(f"已写入 {len(hashes)} 个账号的密码摘要 → {path}")
+    if user:  # the old password's sessions end with it
+        engine = open_engine(Settings())
+        for user_id in user:
+            console.print(f"{user_id}：已结束 {end_sessions(engine, user_id, 'password_changed')} 个登录会话")

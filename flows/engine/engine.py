@@ -283,9 +283,9 @@ class Engine:
             item, circ, step = items.lock_item(session, self.definition_of, work_item_id)
             principal = items.may_act(session, self.config, user, item, step)
             if outcome not in step.targets:
-                raise Refusal(f"办理结果“{outcome}”无效，本环节可选：{'、'.join(step.targets)}")
+                raise Refusal(f"所选的办理结果无效，本环节可选：{'、'.join(self.definition_of(circ, session).outcome_label(t) for t in step.targets)}")
             if outcome == "return" and not (comment or "").strip():
-                raise Refusal("退回必须填写意见（a return needs a comment saying what to change）")
+                raise Refusal("退回必须填写意见：请写明需要修改什么")
             definition = self.definition_of(circ, session)
             if forwards(definition, step, outcome):
                 if not self.config.children(circ.org):

@@ -24,6 +24,13 @@ from gongwen_engine.models.tables import Circulation, Document, WorkItem, WorkIt
 
 RETRY = "retry"  # the one decision on a failure item
 RETRY_WORD = "重试"
+
+
+def failed_step_title(title: str) -> str:
+    """How a failed step's item is named in 待办 lists: the step, then that it waits for 重试."""
+    return f"{title}出错·待重试"
+
+
 FAILURE_ROLES = (Role.secretary,)  # who is told; there is no operator role in config/users.yaml (the operator uses `gongwen retry` without --user)
 
 ADVICE: dict[StepKind, str] = {

@@ -39,7 +39,7 @@ def users_for(config: Config, circ: Circulation, step: Step) -> list[User]:
     """The people of the circulation's organisation with the step's role, in a fixed order."""
     users = sorted(config.users_with(circ.org, step.role), key=lambda u: u.id)
     if not users:
-        raise Refusal(f"{config.org(circ.org).short_name} 没有“{step.role.value}”角色的用户，环节“{step.title}”无人办理（add one to config/users.yaml）")
+        raise Refusal(f"{config.org(circ.org).short_name} 没有“{step.role.value}”角色的用户，环节“{step.title}”无人办理：请系统管理员在用户名单中添加")
     return users
 
 
@@ -135,15 +135,20 @@ def lock_item(session: Session, definition_of: Callable[[Circulation, Session], 
     """The open human item ``work_item_id`` with its circulation, row-locked, and its step."""
     item = session.get(WorkItem, work_item_id)
     if item is None:
-        raise Refusal(f"待办事项 {work_item_id} 不存在（work item not found）")
+        raise Refusal(f"待办事项 {work_item_id} 不存在")
     circ = db.lock_circulation(session, item.circulation_id)
     session.refresh(item)
     if circ is None or item.status != WorkItemStatus.open or circ.step != item.step:
-        raise Refusal(f"待办事项 {work_item_id} 已办理，不能重复办理（already {item.status} by {item.actor}）")
+        raise Refusal(f"待办事项 {work_item_id} {_closed_words(item)}，不能重复办理")
     step = definition_of(circ, session).step(item.step)
     if not step.human:
-        raise Refusal(f"环节“{step.title}”由系统自动办理，不能人工办理（step is automatic）")
+        raise Refusal(f"环节“{step.title}”由系统自动办理，不能人工办理")
     return item, circ, step
+
+
+def _closed_words(item: WorkItem) -> str:
+    """How a closed item reads to the person who tries it again."""
+    return {WorkItemStatus.cancelled: "已撤销（本环节已由他人退回或另行办理）"}.get(item.status, "已办理")
 
 
 def principals(session: Session, config: Config, deputy: User) -> list[User]:

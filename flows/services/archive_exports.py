@@ -192,7 +192,7 @@ def import_package(session: Session, storage: Path, config: Config, package: Pat
         raise PackageError(package, f"zip 内容损坏或无法解压（{exc}）") from None
     taken = session.exec(select(ArchiveItem.archive_code).where(col(ArchiveItem.archive_code).in_(manifest["档号"]))).all()
     if taken:
-        raise Refusal(f"档号已存在，未导入任何文件：{'、'.join(taken[:5])}（these items are in the database already）")
+        raise Refusal(f"档号已存在，未导入任何文件：{'、'.join(taken[:5])}（这些件已在数据库中）")
     targets = {(meta["档号"], name): _target(storage, meta, name) for meta, files in staged for name in files}
     present = [str(path) for path in targets.values() if path.exists()]
     if present:

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.diff import diff_contents
+from gongwen_engine.doc_templates.diff import FieldChanges, diff_contents, inline_changes
 from gongwen_engine.flows.engine import failures
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.items import item_target, principals
@@ -123,7 +123,7 @@ def inbox(engine: Engine, user_id: str, now: datetime | None = None) -> list[Inb
                 circulation=circ.id,
                 org=engine.config.org(circ.org).short_name,
                 step=item.step,
-                step_title=f"{step.title}出错·待重试" if failed else step.title,
+                step_title=failures.failed_step_title(step.title) if failed else step.title,
                 for_whom=for_whom,
                 document=doc.title if doc else "",
                 doc_number=doc.doc_number if doc else None,
@@ -162,6 +162,9 @@ ACTION_WORDS = {
     "not_filed": "不归档",
     "delegated": "委托代办",
     "report_submitted": "报送",
+    "claim_released": "释放办理占用",
+    "migrate_flow": "改按新版流程办理",
+    "download": "下载文件",
 }
 
 
@@ -197,7 +200,7 @@ def resolve_circulation(engine: Engine, ref: str) -> Circulation:
             doc = queries.document_by_number(session, ref)
             circ = session.get(Circulation, doc.circulation_id) if doc and doc.circulation_id else None
         if circ is None:
-            raise Refusal(f"找不到流转或文号“{ref}”（use a circulation id or a document number）")
+            raise Refusal(f"找不到流转或文号“{ref}”：请写流转编号或发文字号")
         return circ
 
 
@@ -216,7 +219,7 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
                 if ev.detail.get("comment"):
                     what += f"（{ev.detail['comment']}）"
             else:
-                what = ACTION_WORDS.get(ev.action, ev.action)
+                what = ACTION_WORDS.get(ev.action, "其他操作")
                 extra = (
                     ev.detail.get("doc_number")
                     or ev.detail.get("register_number")
@@ -224,8 +227,12 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
                     or ev.detail.get("recipient")
                     or ev.detail.get("to")
                 )
-                if extra:
-                    what += f" {engine.config.organisations[extra].short_name if extra in engine.config.organisations else extra}"
+                if extra in engine.config.organisations:
+                    what += f" {engine.config.organisations[extra].short_name}"
+                elif extra in engine.config.users:
+                    what += f" 给{engine.config.users[extra].name}"
+                elif extra:
+                    what += f" {extra}"
                 if ev.detail.get("as_copy"):
                     what += "（抄送，供阅知）"
                 if ev.detail.get("names"):
@@ -250,5 +257,11 @@ def version_diff(engine: Engine, circulation_id: int, old: int, new: int) -> lis
     by_version = {d.version: d for d in versions(engine, circulation_id)}
     for v in (old, new):
         if v not in by_version:
-            raise Refusal(f"流转 {circulation_id} 没有第{v}稿（versions: {', '.join(map(str, sorted(by_version)))}）")
+            raise Refusal(f"流转 {circulation_id} 没有第{v}稿（现有：{'、'.join(f'第{n}稿' for n in sorted(by_version))}）")
     return diff_contents(by_version[old].content, by_version[new].content, f"第{old}稿", f"第{new}稿")
+
+
+def version_changes(engine: Engine, circulation_id: int) -> list[FieldChanges]:
+    """修改痕迹 from the first draft to the latest, by words (none with a single version)."""
+    drafts = versions(engine, circulation_id)
+    return inline_changes(drafts[0].content, drafts[-1].content) if len(drafts) > 1 else []

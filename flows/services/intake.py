@@ -1,12 +1,13 @@
 """Receiving a document from outside (收文): read the file, register it, start its circulation.
 
-:func:`receive_file` is the one service behind ``gongwen receive`` (and the web upload later):
+:func:`receive_file` is the one service behind ``gongwen receive`` and the web's 收文登记:
 
 1. the file is read safely (:mod:`gongwen_engine.doc_templates.reader`); anything wrong is an
    :class:`IntakeError` in Chinese and nothing is stored;
 2. the secretary's confirmations and corrections (``corrections``: field -> value) are applied
-   over what was read; a document without title, issuer or date of writing is refused with the
-   ``--set`` that would complete it;
+   over what was read; a document without title, issuer or date of writing is refused
+   (:class:`MissingFields`, naming the fields in Chinese; the CLI adds the ``--set`` that would
+   complete it, the web page asks for them in place);
 3. in ONE transaction: duplicates are refused (same digest, or same issuer and number, already
    received by this organisation — the message says where the first one is); the incoming
    :class:`Document` is created (a forwarded original in the same file becomes its own document,
@@ -15,13 +16,21 @@
    ``received_original``; the receiving circulation starts at its flow's first step; the audit
    trail gets what was read (with sources and confidence) and what the secretary confirmed or
    corrected. A failure anywhere rolls all of it back and removes a file written for it.
+
+The web registers in two steps: :func:`stage_upload` keeps the upload aside (``storage/pending-uploads/``),
+:func:`preview_file` reads it for the confirm page (what was read, field by field, with source and
+confidence; refused as a duplicate already here), and on 确认 :func:`receive_file` registers it with
+the fields the secretary changed (:func:`confirmed_corrections`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import secrets
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -75,6 +84,14 @@ class OutsideSender:
 
     policy: str
     id: None = None
+
+
+class MissingFields(IntakeError):
+    """A document without title, issuer or date of writing: the fields, by their Chinese names."""
+
+    def __init__(self, name: str, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__(name, f"缺少{'、'.join(CORRECTABLE[m] for m in missing)}，无法登记", "请核对原件后补充这些字段")
 
 
 class DuplicateError(Refusal):
@@ -183,6 +200,7 @@ def receive_file(
     policy: str = "manual",
     limits: ReadLimits | None = None,
     dry_run: bool = False,
+    partial: bool = False,
 ) -> Received:
     """Receive ``path`` at organisation ``org`` (see the module docstring)."""
     engine.config.org(org)
@@ -204,9 +222,10 @@ def receive_file(
         )
     fields, changed = confirmed_fields(reading, corrections or {})
     missing = [name for name in REQUIRED if not fields.get(name)]
+    if missing and partial and dry_run:  # the confirm page shows what is missing; nothing else is built
+        return Received(None, None, None, "", fields, changed, reading, "", digest, len(data), list(reading.warnings))
     if missing:
-        hints = " ".join(f"--set {name}=…" for name in missing)
-        raise IntakeError(path.name, f"缺少{'、'.join(CORRECTABLE[m] for m in missing)}，无法登记", f"请核对原件后补充：{hints}")
+        raise MissingFields(path.name, missing)
     relative = f"received/{digest[:2]}/{digest}{path.suffix.lower()}"
     issuer = _issuer(engine, fields)
     result = Received(None, None, None, issuer["org"], fields, changed, reading, relative, digest, len(data), list(reading.warnings))
@@ -385,9 +404,7 @@ def _refuse_duplicates(session: Session, engine: Engine, org: str, digest: str, 
     if same_file:
         record, circ = same_file
         assert circ.id is not None  # read from the database
-        raise DuplicateError(
-            _where(session, engine, circ, f"文件“{name}”与已收文件完全相同（SHA-256 {digest[:12]}…）", record.file), circ.id, circ.received_id or 0
-        )
+        raise DuplicateError(_where(session, engine, circ, f"文件“{name}”与已收的文件完全相同（内容逐字节一致）", record.file), circ.id, circ.received_id or 0)
     doc = _document(session, doc_number)
     if doc is None:
         return
@@ -400,14 +417,14 @@ def _refuse_duplicates(session: Session, engine: Engine, org: str, digest: str, 
 def _where(session: Session, engine: Engine, circ: Circulation, what: str, file: str | None) -> str:
     reg = session.exec(select(Registration).where(Registration.circulation_id == circ.id)).first()
     doc = session.get(Document, circ.received_id) if circ.received_id else None
-    parts = [f"收文流转 #{circ.id}（{engine.config.org(circ.org).short_name}，{shown(circ.created_at)}）"]
+    parts = [f"收文流转 #{circ.id}（{engine.config.org(circ.org).short_name}，北京时间 {shown(circ.created_at)} 登记）"]
     if reg:
-        parts.append(f"收文登记号 {reg.register_number}")
+        parts.append(f"收文编号 {reg.register_number}")
     if doc:
         parts.append(f"“{doc.title}”")
     if file:
-        parts.append(f"原件 {engine.storage / file}")
-    return f"{what}，不再重复登记。第一次收文：{'，'.join(parts)}。查看：gongwen status / gongwen audit --org {circ.org}"
+        parts.append("原件随该流转保存")
+    return f"{what}，不再重复登记。第一次收文：{'，'.join(parts)}。请在“本单位流转”中打开收文流转 #{circ.id} 查看"
 
 
 def _store(target: Path, data: bytes) -> Path | None:
@@ -426,6 +443,113 @@ def _store(target: Path, data: bytes) -> Path | None:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+# ---- the web's confirm step: read, show, then register (收文登记 → 核对确认) -------------------------
+
+
+@dataclass
+class FieldReading:
+    """One field of the confirm page: its Chinese name, the text to edit, where and how surely it was read."""
+
+    name: str
+    label: str
+    text: str
+    source: str
+    confidence: float | None
+    required: bool
+    is_date: bool
+
+
+@dataclass
+class Preview:
+    """What was read from an upload, field by field, before anything is registered."""
+
+    fields: list[FieldReading]
+    warnings: list[str]
+    deadlines: list[str]
+
+
+def field_text(value: Any) -> str:
+    """A field's value as the text a person edits (dates as 2012-01-31, lists joined with 、)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def preview_file(engine: Engine, path: Path, org: str, *, user: str, flow: str = DEFAULT_FLOW, limits: ReadLimits | None = None) -> Preview:
+    """Read ``path`` for the confirm page: nothing is stored. Refused as ``receive_file`` refuses
+    (unreadable, a collection, already received here); missing fields are shown, not refused."""
+    received = receive_file(engine, path, org, user=user, flow=flow, limits=limits, dry_run=True, partial=True)
+    if received.reading.collection:
+        raise IntakeError(
+            path.name,
+            f"不是一份公文，而是 {len(received.reading.collection)} 篇文字的合集（{'、'.join(received.reading.collection[:5])}）",
+            "请把要登记的那一篇单独保存为一个文件后再上传",
+        )
+    with Session(engine.db) as session:
+        _refuse_duplicates(session, engine, org, received.sha256, received.fields.get("doc_number"), path.name)
+    rows = []
+    for name, label in CORRECTABLE.items():
+        read = received.reading.fields.get(name)
+        rows.append(
+            FieldReading(
+                name,
+                label,
+                field_text(received.fields.get(name)),
+                read.source if read else "",
+                read.confidence if read else None,
+                name in REQUIRED,
+                name in DATE_FIELDS,
+            )
+        )
+    return Preview(rows, list(received.warnings), [d.text for d in received.reading.deadlines])
+
+
+def confirmed_corrections(preview: Preview, given: dict[str, str]) -> dict[str, str]:
+    """The secretary's corrections: each field whose text on the confirm page differs from what was read."""
+    read = {f.name: f.text for f in preview.fields}
+    return {name: text.strip() for name, text in given.items() if name in CORRECTABLE and text.strip() and text.strip() != read.get(name, "")}
+
+
+PENDING = "pending-uploads"  # under the storage folder: uploads waiting for their 确认, one folder each
+
+
+PENDING_KEPT_SECONDS = 24 * 3600  # an upload neither confirmed nor discarded within a day is removed
+
+
+def stage_upload(engine: Engine, name: str, chunks: Any) -> str:
+    """Keep an upload until it is confirmed; its token (random, names the folder). Uploads left
+    waiting longer than ``PENDING_KEPT_SECONDS`` (abandoned in the browser) are removed here."""
+    pending = engine.storage / PENDING
+    if pending.is_dir():
+        for old in pending.iterdir():
+            if old.is_dir() and time.time() - old.stat().st_mtime > PENDING_KEPT_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+    token = secrets.token_hex(16)
+    folder = pending / token
+    folder.mkdir(parents=True)
+    with (folder / name).open("wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+    return token
+
+
+def staged_upload(engine: Engine, token: str) -> Path | None:
+    """The staged file of ``token`` (None for a token that names none: confirmed, discarded, forged)."""
+    if not (len(token) == 32 and all(c in "0123456789abcdef" for c in token)):
+        return None
+    folder = engine.storage / PENDING / token
+    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    return files[0] if len(files) == 1 and files[0].is_file() else None
+
+
+def discard_upload(engine: Engine, token: str) -> None:
+    path = staged_upload(engine, token)
+    if path is not None:
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def describe(received: Received) -> list[tuple[str, str, str, str]]:

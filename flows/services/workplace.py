@@ -1,10 +1,11 @@
-"""The web workplace's reads and its audit events: an organisation's circulations, one
-circulation with its files, a document to download, a work item, a person's delegations and the
-cascade picture's rows. The pages turn these into HTML; nothing here renders or decides."""
+"""The web workplace's reads and its audit events: the lists (本单位流转, 待办, 已办: searched,
+filtered, paged), one circulation with its files, a document to download, a work item, the return
+that sent a draft back, a person's delegations and the cascade picture's rows. The pages turn these into HTML; nothing here renders or decides."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -17,7 +18,10 @@ from gongwen_engine.models.queries import workplace as q
 from gongwen_engine.models.queries.cascade import CascadeRows, cascade_rows
 from gongwen_engine.models.queries.documents import issued_parts
 from gongwen_engine.models.queries.numbers import withdrawn
+from gongwen_engine.models.rules.dates import aware, china_date
 from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, IssuedNumber, WorkItem, utcnow
+
+RETURN = "return"  # the outcome that sends a draft back (退回); the engine requires its comment
 
 
 def record_event(engine: Engine, actor: str, action: str, circ: Circulation | None = None, document_id: int | None = None, **detail: Any) -> None:
@@ -29,29 +33,6 @@ def record_event(engine: Engine, actor: str, action: str, circ: Circulation | No
 def find_circulation(engine: Engine, circulation_id: int) -> Circulation | None:
     with Session(engine.db) as session:
         return session.get(Circulation, circulation_id)
-
-
-@dataclass
-class OverviewRow:
-    """One circulation of the organisation's list: its document, the received one, its waiting items."""
-
-    circ: Circulation
-    doc: Document | None
-    received: Document | None
-    waiting: list[WorkItem] = field(default_factory=list)
-
-
-def org_overview(engine: Engine, org: str, limit: int = 200) -> list[OverviewRow]:
-    """The organisation's latest circulations, newest first."""
-    with Session(engine.db) as session:
-        circs = q.org_circulations(session, org, limit)
-        rows: dict[int, OverviewRow] = {}
-        for c in circs:
-            assert c.id is not None  # read from the database
-            rows[c.id] = OverviewRow(c, q.main_document(session, c), session.get(Document, c.received_id) if c.received_id else None)
-        for item in q.open_human_items(session, list(rows)):
-            rows[item.circulation_id].waiting.append(item)
-    return list(rows.values())
 
 
 @dataclass
@@ -134,3 +115,130 @@ def cascade_picture_rows(engine: Engine, circulation_id: int) -> CascadeRows:
 def actionable_items(engine: Engine, user_id: str) -> list[WorkItem]:
     """The open items ``user_id`` may act on now: their own, their role's, their principals' by delegation."""
     return [item for item, _, _ in open_items(engine, user_id)]
+
+
+# ---- the lists: 待办, 已办, 本单位流转 with search, filters and pages ------------------------------------
+
+PAGE_SIZE = 20
+SCANNED = 2000  # the latest rows a list searches (an office's year of work; older ones are in the archive)
+
+
+@dataclass
+class ListQuery:
+    """What a person asks of a list: words in the title, number or sender; flow; state; overdue only; dates (Beijing)."""
+
+    words: str = ""
+    flow: str = ""
+    state: str = ""
+    overdue: bool = False
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+
+
+@dataclass
+class ListRow:
+    """One row of a list: the circulation, its own document (the draft, or the document received),
+    the document received (with its sender), the item of 待办/已办, and the return that led to it."""
+
+    circ: Circulation
+    doc: Document | None
+    received: Document | None
+    sender: str
+    at: datetime
+    overdue: bool = False
+    item: WorkItem | None = None
+    returned: WorkItem | None = None
+    waiting: list[WorkItem] = field(default_factory=list)
+
+
+@dataclass
+class ListPage:
+    rows: list[ListRow]
+    total: int
+    page: int
+    pages: int
+
+
+def sender_of(engine: Engine, received: Document | None) -> str:
+    """来文单位: who sent a received document (an outside issuer's short name, or the organisation)."""
+    if received is None:
+        return ""
+    if received.issuer_short_name or received.issuer_name:
+        return received.issuer_short_name or received.issuer_name or ""
+    org = engine.config.organisations.get(received.org)
+    return org.short_name if org else ""
+
+
+def _row(session: Session, engine: Engine, circ: Circulation, at: datetime, item: WorkItem | None = None) -> ListRow:
+    received = session.get(Document, circ.received_id) if circ.received_id else None
+    return ListRow(circ, q.main_document(session, circ), received, sender_of(engine, received), at, item=item)
+
+
+def _matches(row: ListRow, query: ListQuery) -> bool:
+    if query.words:
+        texts = [row.sender]
+        for doc in (row.doc, row.received):
+            if doc is not None:
+                texts += [doc.title, doc.doc_number or "", doc.issuer_name or ""]
+        if not any(query.words in t for t in texts):
+            return False
+    if query.flow and row.circ.flow != query.flow:
+        return False
+    if query.state and row.circ.status != query.state:
+        return False
+    if query.overdue and not row.overdue:
+        return False
+    day = china_date(row.at)
+    return not ((query.date_from and day < query.date_from) or (query.date_to and day > query.date_to))
+
+
+def _paged(rows: list[ListRow], query: ListQuery) -> ListPage:
+    found = [r for r in rows if _matches(r, query)]
+    pages = max(1, -(-len(found) // PAGE_SIZE))
+    page = min(max(1, query.page), pages)
+    return ListPage(found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], len(found), page, pages)
+
+
+def circulations_page(engine: Engine, org: str, query: ListQuery) -> ListPage:
+    """本单位流转: the organisation's circulations, newest first, searched, filtered and paged."""
+    now = utcnow()
+    with Session(engine.db) as session:
+        rows = {c.id: _row(session, engine, c, c.created_at) for c in q.org_circulations(session, org, SCANNED)}
+        for item in q.open_human_items(session, [i for i in rows if i is not None]):
+            row = rows[item.circulation_id]
+            row.waiting.append(item)
+            row.overdue = row.overdue or bool(item.due_at and aware(item.due_at) < now)
+    return _paged(list(rows.values()), query)
+
+
+def inbox_page(engine: Engine, user_id: str, query: ListQuery) -> ListPage:
+    """待办: the items ``user_id`` may act on, with their sender and, for a returned draft, the return."""
+    now = utcnow()
+    rows = []
+    with Session(engine.db) as session:
+        for item, circ, _ in open_items(engine, user_id):
+            row = _row(session, engine, circ, item.created_at, item)
+            row.overdue = bool(item.due_at and aware(item.due_at) < now)
+            before = q.decision_before(session, item)
+            row.returned = before if before is not None and before.outcome == RETURN else None
+            rows.append(row)
+    return _paged(rows, query)
+
+
+def done_page(engine: Engine, user_id: str, query: ListQuery) -> ListPage:
+    """已办: the items ``user_id`` completed, latest first."""
+    with Session(engine.db) as session:
+        rows = []
+        for item in q.done_by(session, user_id, SCANNED):
+            circ = session.get(Circulation, item.circulation_id)
+            assert circ is not None  # a foreign key
+            rows.append(_row(session, engine, circ, item.finished_at or item.created_at, item))
+    return _paged(rows, query)
+
+
+def returned_before(engine: Engine, item: WorkItem) -> WorkItem | None:
+    """The return (退回) that sent the draft back to ``item``, if that is how it came."""
+    with Session(engine.db) as session:
+        before = q.decision_before(session, item)
+    return before if before is not None and before.outcome == RETURN else None

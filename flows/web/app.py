@@ -21,6 +21,8 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.doc_templates.reader.loading import ReadLimits
 from gongwen_engine.flows.services.engine import open_engine
+from gongwen_engine.flows.services.signin import SESSION_HOURS
+from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.deps import NeedSignIn
 from gongwen_engine.flows.web.pages import Web, render
@@ -31,7 +33,6 @@ from gongwen_engine.models.rules.permissions import PermissionDenied
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("gongwen.web")
-SESSION_HOURS = 8
 DATABASE_DOWN_HINT = "请稍候片刻后刷新页面重试；如持续出现，请联系系统管理员检查数据库服务。"
 UPLOAD_SLACK = 1024 * 1024  # form fields and multipart framing around the file
 SECURITY_HEADERS = {
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
     settings = settings or Settings()
     engine = open_engine(settings)
     runner = StepRunner(engine, poll_seconds) if run_steps else None
-    web = Web(engine, runner, load_password_hashes(engine.config.directory))
+    proxies = frozenset(a.strip() for a in settings.trusted_proxies.split(",") if a.strip())
+    web = Web(engine, runner, load_password_hashes(engine.config.directory), proxies)
     app = FastAPI(title="gongwen 公文流转", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = web
     max_upload = ReadLimits().max_bytes + UPLOAD_SLACK
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
         if request.method == "POST" and length and length.isdigit() and int(length) > max_upload:
-            return HTMLResponse(f"<h1>文件太大</h1><p>上传内容超过 {max_upload // (1024 * 1024)} MB 的上限，未保存任何内容。</p>", status_code=413)
+            return HTMLResponse(f"<h1>文件太大</h1><p>{words.TOO_LARGE.format(mb=max_upload // (1024 * 1024))}</p>", status_code=413)
         response: Response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -97,15 +99,15 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(IntakeError)
     async def unreadable(request: Request, exc: IntakeError) -> Response:
-        return render(request, "error.html.j2", 400, message=str(exc), hint="请返回上一页，换一个文件或补充字段后重新上传。")
+        return render(request, "error.html.j2", 400, message=str(exc), hint=words.UNREADABLE_HINT)
 
     @app.exception_handler(RequestValidationError)
     async def incomplete(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         if errors and all(e.get("loc", ("",))[0] == "path" for e in errors):  # e.g. /items/abc or an id past any row
-            return render(request, "error.html.j2", 404, message="页面不存在：地址中的编号无效。", hint="请从首页的菜单进入。")
-        fields = "、".join(str(e.get("loc", ["", "?"])[-1]) for e in errors)
-        return render(request, "error.html.j2", 400, message=f"表单填写不完整或格式不对：{fields}。", hint="请返回上一页补全后重新提交。")
+            return render(request, "error.html.j2", 404, message=words.BAD_ADDRESS, hint=words.FROM_MENU)
+        names = dict.fromkeys(words.FORM_FIELDS.get(str(e.get("loc", ["", "?"])[-1]), "其他项") for e in errors)
+        return render(request, "error.html.j2", 400, message=words.INCOMPLETE_FORM.format(fields="、".join(names)), hint=words.FILL_AND_RESUBMIT)
 
     @app.exception_handler(DatabaseUnavailable)
     async def database_down(request: Request, exc: DatabaseUnavailable) -> Response:
@@ -127,8 +129,8 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        message = {404: "页面不存在。", 405: "不支持这种访问方式。"}.get(exc.status_code, f"请求无法处理（{exc.status_code}）。")
-        return render(request, "error.html.j2", exc.status_code, message=message, hint="请从首页的菜单进入。")
+        message = {404: words.PAGE_NOT_FOUND, 405: "不支持这种访问方式。"}.get(exc.status_code, f"请求无法处理（{exc.status_code}）。")
+        return render(request, "error.html.j2", exc.status_code, message=message, hint=words.FROM_MENU)
 
 
 def refusal_status(exc: Refusal) -> tuple[int, str]:
@@ -138,4 +140,4 @@ def refusal_status(exc: Refusal) -> tuple[int, str]:
         return exc.status, exc.hint
     if isinstance(exc, PermissionDenied):
         return 403, exc.hint
-    return 409, "请返回上一页核对后重试。"
+    return 409, words.GO_BACK_AND_CHECK

@@ -31,7 +31,7 @@ STATES: dict[str, str] = {
     "signed": "已签发",
     "received": "已签收",
     "delivered": "已送达",
-    "pending": "未送达",
+    "pending": "尚未分发",
 }
 # The kinds of step whose completion moves a node on (furthest first), and the state it reaches.
 PASSED: tuple[tuple[StepKind, str], ...] = ((StepKind.distribute, "distributed"), (StepKind.sign_off, "signed"), (StepKind.sign_for, "received"))

@@ -9,6 +9,7 @@ from fastapi import Depends, Form, Request
 from fastapi import Path as UrlPath
 
 from gongwen_engine.config.schema import User
+from gongwen_engine.flows.services.signin import session_user
 from gongwen_engine.flows.web.pages import audit, web_of
 from gongwen_engine.flows.web.security import WebError, csrf_valid
 
@@ -24,11 +25,18 @@ class NeedSignIn(Exception):
 
 
 def signed_in(request: Request) -> User:
-    """The signed-in user, or a redirect to the sign-in page."""
-    user_id = request.session.get("user")
-    user = web_of(request).engine.config.users.get(user_id) if user_id else None
-    if user is None:
+    """The signed-in user of a live session (``WebSession``: not signed out, not ended by a password
+    change or an administrator, not expired), or a redirect to the sign-in page."""
+    if hasattr(request.state, "user"):
+        return request.state.user
+    web = web_of(request)
+    token = request.session.get("sid")
+    user_id = session_user(web.engine, token) if token else None
+    user = web.engine.config.users.get(user_id) if user_id else None
+    if user is None or user_id != request.session.get("user"):
+        request.session.clear()
         raise NeedSignIn()
+    request.state.user = user
     return user
 
 
@@ -44,4 +52,14 @@ CsrfChecked = Depends(require_csrf)
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the peer, or — when the peer is a trusted proxy — the last address of
+    X-Forwarded-For that is not a trusted proxy itself."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = web_of(request).trusted_proxies
+    if peer not in trusted:
+        return peer
+    forwarded = [a.strip() for part in request.headers.getlist("x-forwarded-for") for a in part.split(",") if a.strip()]
+    for address in reversed(forwarded):
+        if address not in trusted:
+            return address[:64]
+    return peer

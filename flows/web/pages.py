@@ -4,11 +4,11 @@ circulations, audit events and file responses (sign-in and CSRF: ``deps.py``).""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
@@ -18,24 +18,16 @@ from markupsafe import Markup
 from gongwen_engine.config.schema import User
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.records import actor_name
-from gongwen_engine.flows.services.workplace import find_circulation, record_event
+from gongwen_engine.flows.services.workplace import ListPage, ListQuery, find_circulation, record_event
+from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.cascade import ROLE_NAMES
-from gongwen_engine.flows.web.security import WebError, storage_file
+from gongwen_engine.flows.web.security import PASSWORDS_FILE, WebError, load_password_hashes, storage_file
 from gongwen_engine.models.rules.dates import shown
-from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
-from gongwen_engine.models.tables import Circulation
+from gongwen_engine.models.rules.permissions import Action, Org, allowed
+from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, CirculationStatus
 
 TEMPLATES = Path(__file__).parent / "templates"
-FILE_ROLES = {
-    "issued_copy": "正本（.docx）",
-    "signed_pdf": "用印件（PDF）",
-    "draft_sheet": "发文稿纸",
-    "processing_slip": "收文处理单",
-    "received_original": "收文原件",
-    "received_document": "收文",
-    "final_draft": "定稿",
-}
 
 
 @dataclass
@@ -46,6 +38,17 @@ class Web:
     engine: Engine
     runner: StepRunner | None
     passwords: dict[str, str]
+    trusted_proxies: frozenset[str] = frozenset()
+    _passwords_stamp: int = -1
+
+    def current_passwords(self) -> dict[str, str]:
+        """The password hashes as ``passwords.yaml`` holds them now (re-read when the file changed:
+        ``gongwen passwords`` takes effect without a restart)."""
+        path = self.engine.config.directory / PASSWORDS_FILE
+        stamp = path.stat().st_mtime_ns if path.is_file() else 0
+        if stamp != self._passwords_stamp:
+            self.passwords, self._passwords_stamp = load_password_hashes(self.engine.config.directory), stamp
+        return self.passwords
 
     def wake_runner(self) -> None:
         if self.runner:
@@ -96,8 +99,7 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     web = web_of(request)
-    user_id = request.session.get("user")
-    user = web.engine.config.users.get(user_id) if user_id else None
+    user = getattr(request.state, "user", None)  # set by signed_in for a live session; none on pages before it
     messages = request.session.pop("flash", []) if "flash" in request.session else []
     html = web.templates.get_template(template).render(
         request=request, user=user, csrf=request.session.get("csrf", ""), messages=messages, Markup=Markup, **context
@@ -114,10 +116,14 @@ def audit(web: Web, actor: str, action: str, circ: Circulation | None = None, do
 def visible_circulation(web: Web, user: User, circulation_id: int, action: Action = Action.view_circulation) -> Circulation:
     """A circulation the user may see (``permissions``: their organisation or one below it)."""
     circ = find_circulation(web.engine, circulation_id)
-    if circ is None:
-        raise WebError(404, f"流转 {circulation_id} 不存在。", "请从列表中选择。")
-    authorize(web.engine.config, user, action, Org(circ.org, f"流转 {circulation_id}"))
+    if circ is None or not allowed(web.engine.config, user, action, Org(circ.org)):
+        raise not_visible(f"流转 {circulation_id}", "下载" if action == Action.download else "查看")
     return circ
+
+
+def not_visible(what: str, doing: str = "查看") -> WebError:
+    """The 403 of something the person may not see, or that is not there: the same words for both."""
+    return WebError(403, words.NOT_VISIBLE.format(doing=doing, what=what), words.ONLY_OWN)
 
 
 def stored_file_response(web: Web, user: User, relative: str, download_name: str, document_id: int | None = None, **detail: Any) -> Response:
@@ -143,3 +149,62 @@ def media_type(name: str) -> str:
         ".json": "application/json",
         ".zip": "application/zip",
     }.get(suffix, "application/octet-stream")
+
+
+def waiting_for(web: Web, circ: Circulation, step_name: str) -> str:
+    """Who a human step of ``circ`` waits for: the named people, else the role."""
+    step = web.engine.definition_of(circ).step(step_name)
+    if step.by is None:
+        return "系统"
+    people = web.engine.config.users_with(circ.org, step.by)
+    names = "、".join(u.name for u in people[:3])
+    return f"{ROLE_NAMES[step.by]}（{names}）" if names else ROLE_NAMES[step.by]
+
+
+def status_words(web: Web, circ: Circulation) -> str:
+    """A circulation's state in words: a human step not yet looked at by the runner (right after
+    launch) waits for its people, not for the system."""
+    if circ.step and circ.status in (CirculationStatus.ready, CirculationStatus.running):
+        step = web.engine.definition_of(circ).step(circ.step)
+        if step.human and web.engine.config.policy(circ.policy).auto_approve.get(step.kind) is None:
+            return words.WAITING_FOR.format(who=waiting_for(web, circ, circ.step))
+    return CIRCULATION_STATUS_WORDS.get(circ.status, circ.status)
+
+
+def list_query(request: Request) -> tuple[ListQuery, list[str]]:
+    """The search and filters of a list page from its address; a bad value is said, not a 400."""
+    params = request.query_params
+    problems = []
+    days: list[date | None] = []
+    for key, label in (("date_from", "起始日期"), ("date_to", "截止日期")):
+        text = params.get(key, "").strip()
+        try:
+            days.append(date.fromisoformat(text) if text else None)
+        except ValueError:
+            problems.append(f"{label}“{text[:20]}”格式不对，应为 2026-01-31")
+            days.append(None)
+    page = params.get("page", "1")
+    query = ListQuery(
+        words=params.get("q", "").strip()[:100],
+        flow=params.get("flow", "")[:40],
+        state=params.get("state", "")[:20],
+        overdue=bool(params.get("overdue")),
+        date_from=days[0],
+        date_to=days[1],
+        page=int(page) if page.isdigit() and len(page) < 7 else 1,
+    )
+    return query, problems
+
+
+def list_context(web: Web, request: Request, query: ListQuery, problems: list[str], page: ListPage) -> dict[str, Any]:
+    """What the filter form and the pager need (``_filters.html.j2``)."""
+    others = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    return {
+        "query": query,
+        "problems": problems,
+        "page": page,
+        "flows_all": [(f.flow, f.title) for f in web.engine.flows.values()],
+        "states_all": list(CIRCULATION_STATUS_WORDS.items()),
+        "page_link": lambda n: request.url.path + "?" + urlencode([*others, ("page", str(n))]),
+        "filtered": any((query.words, query.flow, query.state, query.overdue, query.date_from, query.date_to)),
+    }

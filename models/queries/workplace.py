@@ -48,3 +48,33 @@ def delegations_of(session: Session, user_id: str, now: datetime) -> list[Delega
     """Unrevoked delegations ``user_id`` gave or received that have not ended (aware ``now``)."""
     rows = session.exec(select(Delegation).where((Delegation.principal == user_id) | (Delegation.deputy == user_id), col(Delegation.revoked).is_(False))).all()
     return [d for d in rows if aware(d.ends_at) > now]
+
+
+def done_by(session: Session, user_id: str, limit: int) -> Sequence[WorkItem]:
+    """The items ``user_id`` completed (themselves or by delegation for another), latest first."""
+    return session.exec(
+        select(WorkItem)
+        .where(
+            WorkItem.status == WorkItemStatus.done,
+            WorkItem.kind == WorkItemKind.human,
+            (WorkItem.actor == user_id) | (WorkItem.acted_for == user_id),
+        )
+        .order_by(col(WorkItem.finished_at).desc())
+        .limit(limit)
+    ).all()
+
+
+def decision_before(session: Session, item: WorkItem) -> WorkItem | None:
+    """The person's decision that led to ``item``: the latest item of its circulation done before it was created."""
+    return session.exec(
+        select(WorkItem)
+        .where(
+            WorkItem.circulation_id == item.circulation_id,
+            WorkItem.status == WorkItemStatus.done,
+            WorkItem.kind == WorkItemKind.human,
+            col(WorkItem.finished_at) <= item.created_at,
+            WorkItem.id != item.id,
+        )
+        .order_by(col(WorkItem.finished_at).desc(), col(WorkItem.id).desc())
+        .limit(1)
+    ).first()

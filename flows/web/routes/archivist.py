@@ -20,8 +20,9 @@ from gongwen_engine.flows.services.archive import catalogue_file, find_item, fon
 from gongwen_engine.flows.services.archive_exports import item_metadata
 from gongwen_engine.flows.services.circulations import ACTION_WORDS
 from gongwen_engine.flows.web.deps import CurrentUser
-from gongwen_engine.flows.web.pages import FILE_ROLES, Web, audit, media_type, render, stored_file_response, web_of
+from gongwen_engine.flows.web.pages import Web, audit, media_type, render, stored_file_response, web_of
 from gongwen_engine.flows.web.security import WebError
+from gongwen_engine.flows.web.words import FILE_ROLES
 from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery
 from gongwen_engine.models.rules.archive import RETENTION_LABELS, stamp_for
 from gongwen_engine.models.rules.permissions import Action, PermissionDenied

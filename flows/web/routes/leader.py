@@ -16,17 +16,26 @@ from gongwen_engine.config.schema import Role, User
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.flows.engine import failures
 from gongwen_engine.flows.engine.engine import forwards
-from gongwen_engine.flows.services.circulations import draft_recipients_warning, timeline, version_diff, versions
-from gongwen_engine.flows.services.circulations import inbox as inbox_entries
-from gongwen_engine.flows.services.workplace import ItemView, actionable_items, delegations_of, human_item
+from gongwen_engine.flows.services.circulations import draft_recipients_warning, timeline, version_changes, versions
+from gongwen_engine.flows.services.workplace import (
+    ItemView,
+    ListRow,
+    actionable_items,
+    delegations_of,
+    done_page,
+    human_item,
+    inbox_page,
+    returned_before,
+)
+from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
-from gongwen_engine.flows.web.pages import Web, flash, render, web_of
+from gongwen_engine.flows.web.pages import Web, flash, list_context, list_query, not_visible, render, status_words, waiting_for, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.db import DatabaseUnavailable
 from gongwen_engine.models.rules.dates import end_of_day, now
-from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, authorize
-from gongwen_engine.models.tables import Document, utcnow
+from gongwen_engine.models.rules.permissions import Action, Org, PermissionDenied, allowed
+from gongwen_engine.models.tables import Circulation, Document, utcnow
 
 router = APIRouter()
 REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise the text; reviewers return it instead
@@ -35,15 +44,49 @@ REVISABLE_BY = Role.secretary  # the drafter's steps (拟稿, 修改) may revise
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
-    entries = inbox_entries(web.engine, user.id)
+    query, problems = list_query(request)
+    page = inbox_page(web.engine, user.id, query)
+    for_whom = _for_whom(web, user)
     return render(
         request,
         "inbox.html.j2",
-        entries=entries,
-        for_whom=_for_whom(web, user),
+        rows=[_list_row(web, row, for_whom) for row in page.rows],
         delegations=delegations_of(web.engine, user.id),
         colleagues=_colleagues(web, user),
+        with_state=False,
+        **list_context(web, request, query, problems, page),
     )
+
+
+@router.get("/done", response_class=HTMLResponse)
+def done(request: Request, user: User = CurrentUser) -> HTMLResponse:
+    """已办: what the person completed, with what they decided and the circulation's state now."""
+    web = web_of(request)
+    query, problems = list_query(request)
+    page = done_page(web.engine, user.id, query)
+    return render(
+        request, "done.html.j2", rows=[_list_row(web, row, {}) for row in page.rows], with_state=True, **list_context(web, request, query, problems, page)
+    )
+
+
+def _list_row(web: Web, row: ListRow, for_whom: dict[int, str]) -> dict:
+    """A 待办/已办 row in words: step, decision, who it is for, urgency, the return that led to it."""
+    item = row.item
+    assert item is not None and item.id is not None  # 待办 and 已办 rows carry their item
+    flow = web.engine.definition_of(row.circ)
+    urgency = (row.doc.content.get("urgency") if row.doc else None) or ""
+    return {
+        "row": row,
+        "item": item,
+        "step": failures.failed_step_title(flow.step(item.step).title) if failures.is_failure(flow, item) else flow.step(item.step).title,
+        "outcome": flow.outcome_label(item.outcome) if item.outcome else "",
+        "org": web.org_name(row.circ.org),
+        "for_whom": for_whom.get(item.id, web.person(item.assignee) if item.assignee else ""),
+        "urgency": urgency,
+        "returned_by": web.person(row.returned.actor) if row.returned else "",
+        "status": status_words(web, row.circ),
+        "now_at": flow.step(row.circ.step).title if row.circ.step else "已结束",
+    }
 
 
 def _for_whom(web: Web, user: User) -> dict[int, str]:
@@ -58,14 +101,23 @@ def _for_whom(web: Web, user: User) -> dict[int, str]:
     return labels
 
 
+def _colleague(web: Web, user: User, user_id: str) -> User:
+    """A colleague chosen on a form: refused in words when the id names no one of the organisation."""
+    other = web.engine.config.users.get(user_id)
+    if other is None or other.org != user.org:
+        raise WebError(409, words.UNKNOWN_COLLEAGUE, words.CHOOSE_FROM_LIST)
+    return other
+
+
 def _colleagues(web: Web, user: User) -> list[User]:
     return sorted((u for u in web.engine.config.users.values() if u.org == user.org and u.id != user.id), key=lambda u: u.id)
 
 
-def _item(web: Web, item_id: int) -> ItemView:
+def _item(web: Web, user: User, item_id: int, doing: str = "查看") -> ItemView:
+    """A work item of a circulation ``user`` may see; any other (or none) is the same 403."""
     view = human_item(web.engine, item_id)
-    if view is None:
-        raise WebError(404, f"待办事项 {item_id} 不存在。", "请从“待办”列表进入。")
+    if view is None or not allowed(web.engine.config, user, Action.view_circulation, Org(view.circ.org)):
+        raise not_visible(f"待办事项 {item_id}", doing)
     return view
 
 
@@ -77,11 +129,9 @@ def _mine(web: Web, user: User, item_id: int) -> bool:
 @router.get("/items/{item_id}", response_class=HTMLResponse)
 def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
-    view = _item(web, item_id)
+    view = _item(web, user, item_id)  # not theirs to act on: they may still look, as at the circulation (permissions)
     item, circ, doc = view.item, view.circ, view.doc
     actionable = item.status == "open" and _mine(web, user, item_id)
-    if not actionable:  # not theirs to act on: they may still look, as at the circulation (permissions)
-        authorize(web.engine.config, user, Action.view_circulation, Org(circ.org, f"待办事项 {item_id}"))
     definition = web.engine.definition_of(circ)
     step = definition.step(item.step)
     failed = failures.is_failure(definition, item)  # an automatic step that failed: the error and 重试
@@ -92,7 +142,7 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
     pick = [] if failed or not children else [o for o, _ in outcomes if forwards(definition, step, o)]
     printed = render_html(view.parts) if doc else None
     drafts = versions(web.engine, item.circulation_id)
-    diff = version_diff(web.engine, item.circulation_id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
+    diff = version_changes(web.engine, item.circulation_id)
     revisable = actionable and step.by == REVISABLE_BY and doc is not None and doc.id == circ.document_id and not doc.doc_number
     same_role = [u for u in web.engine.config.users_with(circ.org, step.by) if u.id != user.id] if step.by else []  # an automatic step has no people
     assert circ.id is not None  # read from the database
@@ -117,6 +167,7 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
         diff=diff,
         drafts=drafts,
         overdue=bool(item.due_at and aware(item.due_at) < utcnow()),
+        returned=returned_before(web.engine, item),
     )
 
 
@@ -133,7 +184,7 @@ def act(
     deliver_to: list[str] = Form([]),
 ) -> Response:
     web = web_of(request)
-    view = _item(web, item_id)
+    view = _item(web, user, item_id, "办理")
     item, circ, doc = view.item, view.circ, view.doc
     changes = _changes(doc, title, main_recipients, body)
     definition = web.engine.definition_of(circ)
@@ -143,15 +194,24 @@ def act(
     except DatabaseUnavailable:
         raise  # the app's 503 page, not a refusal of this item
     except Refusal as exc:  # 403 when the person may not act on it (permissions), 409 when the request cannot be honoured
-        raise WebError(403 if isinstance(exc, PermissionDenied) else 409, str(exc), "请回到“待办”列表，办理属于您的事项。") from None
+        raise WebError(403 if isinstance(exc, PermissionDenied) else 409, str(exc), words.INBOX_HINT) from None
     web.wake_runner()
-    step = web.engine.definition_of(circ).step(item.step)
-    word = failures.RETRY_WORD if outcome == failures.RETRY else web.engine.definition_of(circ).outcome_label(outcome)
-    flash(
-        request,
-        f"已办理：{step.title} · {word}" + (f"（{comment.strip()}）" if comment.strip() else "") + "。后续环节由系统继续办理。",
-    )
+    flow = web.engine.definition_of(circ)
+    said = f"（{comment.strip()}）" if comment.strip() else ""
+    word = failures.RETRY_WORD if outcome == failures.RETRY else flow.outcome_label(outcome)
+    acted = words.ACTED.format(step=flow.step(item.step).title, outcome=word, comment=said)
+    flash(request, acted + next_step_words(web, circ, result.step))
     return RedirectResponse("/inbox" if result.circulation_id else "/", status_code=303)
+
+
+def next_step_words(web: Web, circ: Circulation, step_name: str | None) -> str:
+    """What happens next, in words: the person or role the next step waits for, or the system."""
+    if step_name is None:
+        return words.FINISHED
+    step = web.engine.definition_of(circ).step(step_name)
+    if not step.human:
+        return words.NEXT_SYSTEM.format(step=step.title)
+    return words.NEXT_PERSON.format(step=step.title, who=waiting_for(web, circ, step_name))
 
 
 def _changes(doc: Document | None, title: str | None, recipients: str | None, body: str | None) -> dict:
@@ -176,6 +236,8 @@ def _changes(doc: Document | None, title: str | None, recipients: str | None, bo
 @router.post("/items/{item_id}/reassign", dependencies=[CsrfChecked])
 def reassign(request: Request, item_id: RowId, user: User = CurrentUser, to: str = Form(...), comment: str = Form("")) -> Response:
     web = web_of(request)
+    _item(web, user, item_id, "转办")
+    _colleague(web, user, to)
     web.engine.reassign(item_id, user.id, to, comment.strip() or None)
     flash(request, f"已转办给{web.person(to)}。")
     return RedirectResponse("/inbox", status_code=303)
@@ -188,6 +250,7 @@ def delegate(request: Request, user: User = CurrentUser, deputy: str = Form(...)
         last_day = date.fromisoformat(until)
     except ValueError:
         raise WebError(400, f"委托截止日期“{until}”格式不对，应为 2026-12-31。", "请返回上一页重新填写。") from None
+    _colleague(web, user, deputy)
     web.engine.delegate(user.id, deputy, now(), end_of_day(last_day), user.id, reason.strip() or None)
     flash(request, f"已委托{web.person(deputy)}代为办理您的待办，至 {last_day.isoformat()}。")
     return RedirectResponse("/inbox", status_code=303)

@@ -3,8 +3,7 @@ circulations, one circulation with its cascade picture, and the files it produce
 
 from __future__ import annotations
 
-import tempfile
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,25 +15,62 @@ from gongwen_engine.config.files import fit_file_name
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.doc_templates.render import render_docx_bytes
-from gongwen_engine.flows.services.circulations import recipients_warning, timeline, version_diff, versions
-from gongwen_engine.flows.services.intake import CORRECTABLE, DuplicateError, describe, parse_corrections, receive_file
-from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, document_download, find_circulation_file, org_overview
-from gongwen_engine.flows.web.cascade import STATES, aware, cascade, count_states
+from gongwen_engine.flows.engine.definition import StepKind
+from gongwen_engine.flows.services.circulations import recipients_warning, timeline, version_changes, versions
+from gongwen_engine.flows.services.intake import (
+    CORRECTABLE,
+    DuplicateError,
+    Preview,
+    confirmed_corrections,
+    discard_upload,
+    preview_file,
+    receive_file,
+    stage_upload,
+    staged_upload,
+)
+from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, circulations_page, document_download, find_circulation_file
+from gongwen_engine.flows.web import words
+from gongwen_engine.flows.web.cascade import STATES, cascade, count_states
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
-from gongwen_engine.flows.web.pages import FILE_ROLES, Web, audit, flash, render, stored_file_response, visible_circulation, web_of
+from gongwen_engine.flows.web.pages import (
+    Web,
+    audit,
+    flash,
+    list_context,
+    list_query,
+    not_visible,
+    render,
+    status_words,
+    stored_file_response,
+    visible_circulation,
+    web_of,
+)
 from gongwen_engine.flows.web.security import WebError
+from gongwen_engine.flows.web.words import FILE_ROLES
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules import doc_kinds, text_input
 from gongwen_engine.models.rules.dates import today as beijing_today
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
-from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, utcnow
+from gongwen_engine.models.tables import Circulation
 
 router = APIRouter()
 
 
 def launch_flows(web: Web) -> list[tuple[str, str]]:
-    """(name, title) of the flows a secretary starts over a new draft."""
-    return [(f.flow, f.title) for f in web.engine.flows.values() if not f.receives]
+    """(name, label) of the flows a secretary starts over a new draft, the full 发文办理 first (the
+    one that starts with drafting — a ``draft`` step — and has the most steps: the default); no two
+    with the same label."""
+    flows = sorted(
+        (f for f in web.engine.flows.values() if not f.receives),
+        key=lambda f: (not any(s.kind == StepKind.draft for s in f.steps.values()), -len(f.steps)),
+    )
+    labels: list[tuple[str, str]] = []
+    for f in flows:
+        label = f.title
+        if any(label == taken for _, taken in labels):
+            label = f"{label}（其{len(labels) + 1}）"
+        labels.append((f.flow, label))
+    return labels
 
 
 def receive_flows(web: Web) -> list[tuple[str, str]]:
@@ -48,18 +84,19 @@ def receive_flows(web: Web) -> list[tuple[str, str]]:
 @router.get("/circulations", response_class=HTMLResponse)
 def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
+    query, problems = list_query(request)
+    page = circulations_page(web.engine, user.org, query)
     rows = [
         {
+            "row": row,
             "circ": row.circ,
-            "doc": row.doc,
             "kind": "收文" if row.circ.received_id else "发文",
-            "sender": (row.received.issuer_short_name or web.org_name(row.received.org)) if row.received else "",
-            "received_number": row.received.doc_number if row.received else None,
+            "sender": row.sender,
             "step": web.engine.definition_of(row.circ).step(row.circ.step).title if row.circ.step else "",
-            "status": CIRCULATION_STATUS_WORDS.get(row.circ.status, row.circ.status),
-            "overdue": any(i.due_at and _past(i.due_at) for i in row.waiting),
+            "status": status_words(web, row.circ),
+            "overdue": row.overdue,
         }
-        for row in org_overview(web.engine, user.org)
+        for row in page.rows
     ]
     return render(
         request,
@@ -67,11 +104,8 @@ def circulations(request: Request, user: User = CurrentUser) -> HTMLResponse:
         rows=rows,
         org=web.engine.config.org(user.org),
         is_secretary=allowed(web.engine.config, user, Action.launch, Org(user.org)),
+        **list_context(web, request, query, problems, page),
     )
-
-
-def _past(moment: datetime) -> bool:
-    return aware(moment) < utcnow()
 
 
 @router.get("/circulations/{circulation_id}", response_class=HTMLResponse)
@@ -82,7 +116,7 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
     doc, files, parent = view.doc, view.files, view.parent
     tree = cascade(web.engine, circulation_id)
     drafts = versions(web.engine, circulation_id)
-    diff = version_diff(web.engine, circulation_id, drafts[0].version, drafts[-1].version) if len(drafts) > 1 else []
+    diff = version_changes(web.engine, circulation_id)
     return render(
         request,
         "circulation.html.j2",
@@ -93,7 +127,7 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
         FILE_ROLES=FILE_ROLES,
         flow=web.engine.definition_of(circ),
         current_version=web.engine.flow(circ.flow).version,
-        status=CIRCULATION_STATUS_WORDS.get(circ.status, circ.status),
+        status=status_words(web, circ),
         tree=tree,
         counts=count_states(tree),
         STATES=STATES,
@@ -123,7 +157,7 @@ def document_docx(request: Request, document_id: RowId, user: User = CurrentUser
     web = web_of(request)
     download = document_download(web.engine, document_id)
     if download is None:
-        raise WebError(404, f"文档 {document_id} 不存在。")
+        raise not_visible(f"文档 {document_id}", "下载")
     doc = download.doc
     circ = _visible_holder(web, user, download)
     name = f"{doc.doc_number or '草稿-' + doc.title[:30]}.docx"
@@ -143,9 +177,7 @@ def _visible_holder(web: Web, user: User, download: DocumentDownload) -> Circula
     for circ in download.holders:
         if allowed(web.engine.config, user, Action.download, Org(circ.org)):
             return circ
-    raise WebError(
-        403, f"无权下载文档 {download.doc.id}：它不是{web.org_name(user.org)}及其下级单位起草或收到的文档。", "只能下载本单位及下级单位流转中的文件。"
-    )
+    raise not_visible(f"文档 {download.doc.id}", "下载")
 
 
 # ---- compose and launch (拟稿发文) ----------------------------------------------------------------------
@@ -214,7 +246,7 @@ def launch(
     }
     problems = []
     if flow not in dict(launch_flows(web)):
-        problems.append(f"流程“{flow}”不能用于拟稿发文")
+        problems.append("所选的流程不能用于拟稿发文")
     if not doc_kinds.is_official(doc_type):
         problems.append(doc_kinds.unofficial_reason(doc_type))
     if not title.strip():
@@ -281,38 +313,97 @@ def _lines(text: str) -> list[str]:
 def receive_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
     web = web_of(request)
     authorize(web.engine.config, user, Action.receive, Org(user.org))
-    return render(request, "receive.html.j2", flows=receive_flows(web), fields=CORRECTABLE, error=None, values={})
+    return render(request, "receive.html.j2", flows=receive_flows(web), error=None, values={})
+
+
+def _receive_flow(web: Web, flow: str) -> str:
+    if flow not in dict(receive_flows(web)):
+        raise WebError(400, words.NOT_A_RECEIVE_FLOW, words.CHOOSE_RECEIVE_FLOW)
+    return flow
 
 
 @router.post("/receive", dependencies=[CsrfChecked])
-def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(...), flow: str = Form(...), corrections: str = Form("")) -> Response:
+def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(...), flow: str = Form(...)) -> Response:
+    """Step one of 收文登记: the upload is kept aside and read; the page shows what was read, to confirm."""
     web = web_of(request)
     authorize(web.engine.config, user, Action.receive, Org(user.org))
-    if flow not in dict(receive_flows(web)):
-        raise WebError(400, f"流程“{flow}”不能用于收文。", "请在收文页面选择收文流程。")
+    _receive_flow(web, flow)
     name = upload_name(file.filename)
     if not name:
-        raise WebError(400, "没有选择文件，或文件名无效。", "请选择要登记的收文文件（.docx、.txt 或带文字层的 PDF）。")
+        raise WebError(400, words.NO_FILE, words.CHOOSE_FILE)
+    token = stage_upload(web.engine, name, iter(lambda: file.file.read(1024 * 1024), b""))
     try:
-        fixes = parse_corrections(_lines(corrections))
-    except Refusal as exc:
-        return render(
-            request, "receive.html.j2", 400, flows=receive_flows(web), fields=CORRECTABLE, error=str(exc), values={"flow": flow, "corrections": corrections}
-        )
-    with tempfile.TemporaryDirectory(prefix="gongwen-upload-") as tmp:
-        path = Path(tmp) / name
-        with path.open("wb") as out:
-            while chunk := file.file.read(1024 * 1024):
-                out.write(chunk)
-        try:
-            received = receive_file(web.engine, path, user.org, fixes, user=user.id, flow=flow, policy="manual")
-        except DuplicateError as exc:
-            return render(
-                request, "receive.html.j2", 409, flows=receive_flows(web), fields=CORRECTABLE, error=str(exc), values={"flow": flow, "corrections": corrections}
-            )
+        staged = staged_upload(web.engine, token)
+        assert staged is not None  # just written
+        preview = preview_file(web.engine, staged, user.org, user=user.id, flow=flow)
+    except DuplicateError as exc:
+        discard_upload(web.engine, token)
+        return render(request, "receive.html.j2", 409, flows=receive_flows(web), error=str(exc), values={"flow": flow})
+    except BaseException:
+        discard_upload(web.engine, token)
+        raise
+    request.session["uploads"] = [*request.session.get("uploads", [])[-4:], token]  # only the uploader may confirm it
+    return _confirm_page(request, web, token, name, flow, preview, {}, None)
+
+
+def _confirm_page(request: Request, web: Web, token: str, name: str, flow: str, preview: Preview, given: dict[str, str], error: str | None) -> HTMLResponse:
+    rows = [
+        {
+            "field": f,
+            "text": given.get(f.name, f.text),
+            "sure": confidence_words(f.confidence) if f.text else words.NOT_FOUND_IN_FILE if f.required else words.NOT_FOUND_OPTIONAL,
+            "corrected": f.name in given and given[f.name].strip() != f.text,
+        }
+        for f in preview.fields
+    ]
+    return render(
+        request,
+        "receive_confirm.html.j2",
+        400 if error else 200,
+        rows=rows,
+        preview=preview,
+        token=token,
+        name=name,
+        flow=flow,
+        flow_title=web.engine.flow(flow).title,
+        error=error,
+    )
+
+
+def confidence_words(confidence: float | None) -> str:
+    """How surely a field was read, in words with the figure (把握高（95%）)."""
+    if confidence is None:
+        return ""
+    word = next(w for floor, w in words.CONFIDENCE_WORDS if confidence >= floor)
+    return f"{word}（{round(confidence * 100)}%）"
+
+
+@router.post("/receive/confirm", dependencies=[CsrfChecked])
+async def receive_confirm(request: Request, user: User = CurrentUser) -> Response:
+    """Step two: 确认 registers the upload with the fields as shown (corrected in place) and starts the flow."""
+    web = web_of(request)
+    authorize(web.engine.config, user, Action.receive, Org(user.org))
+    form = await request.form()
+    token, flow = str(form.get("upload", "")), _receive_flow(web, str(form.get("flow", "")))
+    path = staged_upload(web.engine, token) if token in request.session.get("uploads", []) else None
+    if path is None:
+        raise WebError(400, words.UPLOAD_GONE, words.UPLOAD_AGAIN)
+    if form.get("discard"):
+        discard_upload(web.engine, token)
+        return RedirectResponse("/receive", status_code=303)
+    given = {name: str(form.get(f"field_{name}", "")) for name in CORRECTABLE}
+    preview = preview_file(web.engine, path, user.org, user=user.id, flow=flow)
+    try:
+        received = receive_file(web.engine, path, user.org, confirmed_corrections(preview, given), user=user.id, flow=flow, policy="manual")
+    except DuplicateError as exc:
+        discard_upload(web.engine, token)
+        return render(request, "receive.html.j2", 409, flows=receive_flows(web), error=str(exc), values={"flow": flow})
+    except Refusal as exc:  # a correction that is not a date or a number, a field still missing: correct it on the same page
+        return _confirm_page(request, web, token, path.name, flow, preview, given, str(exc))
+    discard_upload(web.engine, token)
+    request.session["uploads"] = [t for t in request.session.get("uploads", []) if t != token]
     web.wake_runner()
-    read = "；".join(f"{label}：{value}" for label, value, _, _ in describe(received)[:4])
-    flash(request, f"已收文登记（流转 {received.circulation_id}）。{read}")
+    flash(request, words.REGISTERED.format(circulation=received.circulation_id, title=received.fields.get("title", "")))
     for warning in received.warnings:
         flash(request, warning, "warn")
     return RedirectResponse(f"/circulations/{received.circulation_id}", status_code=303)

@@ -6,19 +6,24 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from gongwen_engine.config.schema import Role
-from gongwen_engine.flows.services.signin import SIGN_IN, SIGN_IN_FAILED, throttle
-from gongwen_engine.flows.web.deps import CsrfChecked, client_address, signed_in
-from gongwen_engine.flows.web.pages import audit, render, web_of, when
+from gongwen_engine.flows.services.signin import SIGN_IN, SIGN_IN_FAILED, end_session, start_session, throttle
+from gongwen_engine.flows.web.deps import CsrfChecked, NeedSignIn, client_address, signed_in
+from gongwen_engine.flows.web.pages import audit, render, web_of
 from gongwen_engine.flows.web.security import WebError, new_csrf_token, password_matches
+from gongwen_engine.models.rules.dates import shown
 
 router = APIRouter()
 
 
 @router.get("/healthz")
 def healthz(request: Request) -> JSONResponse:
+    """Up or not, for a load balancer; the step runner's figures only for a signed-in person."""
     web = web_of(request)
     runner = web.runner
-    # No details without sign-in: the error itself is in the server log.
+    try:
+        signed_in(request)
+    except NeedSignIn:
+        return JSONResponse({"ok": True})
     return JSONResponse({"ok": True, "runner": None if runner is None else {"runs": runner.runs, "failing": runner.last_error is not None}})
 
 
@@ -36,12 +41,16 @@ def login(request: Request, account: str = Form(""), password: str = Form(""), t
     gate = throttle(web.engine, account, address)
     if not gate.allowed:
         audit(web, account or "anonymous", "sign_in_throttled", account=account, address=address)
-        raise WebError(429, f"登录失败次数过多，账号或本机已被暂时锁定，请于 {when(gate.until)} 之后再试。", "如忘记密码，请联系系统管理员重设。")
-    if not password_matches(web.passwords, account, password) or account not in web.engine.config.users:
+        raise WebError(
+            429,
+            f"登录失败次数过多，已暂时锁定：请于北京时间 {shown(gate.until, '%H:%M:%S')} 之后再试。",
+            "每多输错一次，需要等待的时间加倍（最长 15 分钟）；其他账号不受影响。如忘记密码，请联系系统管理员重设。",
+        )
+    if not password_matches(web.current_passwords(), account, password) or account not in web.engine.config.users:
         audit(web, account or "anonymous", SIGN_IN_FAILED, account=account, address=address)
         return render(request, "login.html.j2", 401, next=_safe_next(target), account=account, error="用户名或密码不正确。")
     request.session.clear()
-    request.session.update(user=account, csrf=new_csrf_token())
+    request.session.update(user=account, sid=start_session(web.engine, account, address), csrf=new_csrf_token())
     audit(web, account, SIGN_IN, account=account, address=address)
     return RedirectResponse(_safe_next(target), status_code=303)
 
@@ -51,6 +60,7 @@ def logout(request: Request) -> Response:
     user = request.session.get("user")
     if user:
         audit(web_of(request), user, "sign_out", address=client_address(request))
+    end_session(web_of(request).engine, request.session.get("sid"))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

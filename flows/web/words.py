@@ -1,0 +1,76 @@
+"""The web workplace's words (界面用语): every message, hint and label the Python side of the pages
+shows — flashes, refusals, form-field names, file roles, status words. The templates hold their
+own static page text (headings, column names) and take these by name; the engine's refusals come
+in Chinese from the engine (``config/errors.py``). ``tests/test_web_chinese.py`` renders every page
+and refusal and fails on a Latin word outside identifiers, codes, numbers and file names."""
+
+from __future__ import annotations
+
+# The files of a circulation (``CirculationFile.role``) as a person names them.
+FILE_ROLES = {
+    "issued_copy": "正本（.docx）",
+    "signed_pdf": "用印件（PDF）",
+    "draft_sheet": "发文稿纸",
+    "processing_slip": "收文处理单",
+    "received_original": "收文原件",
+    "received_document": "收文",
+    "final_draft": "定稿",
+}
+
+# Form fields by their Chinese names, for "the form is incomplete" pages (a request's field names are code).
+FORM_FIELDS = {
+    "flow": "流程",
+    "doc_type": "文种",
+    "title": "标题",
+    "body": "正文",
+    "file": "来文文件",
+    "outcome": "办理结果",
+    "comment": "意见",
+    "to": "转给",
+    "deputy": "委托给",
+    "until": "截止日期",
+    "upload": "已上传的文件",
+    "account": "用户名",
+    "password": "密码",
+    "page": "页码",
+}
+
+# Pages and refusals.
+PAGE_NOT_FOUND = "页面不存在。"
+BAD_ADDRESS = "页面不存在：地址中的编号无效。"
+FROM_MENU = "请从首页的菜单进入。"
+INCOMPLETE_FORM = "表单填写不完整或格式不对：{fields}。"
+FILL_AND_RESUBMIT = "请返回上一页补全后重新提交。"
+GO_BACK_AND_CHECK = "请返回上一页核对后重试。"
+UNREADABLE_HINT = "请返回上一页，换一个文件或补充字段后重新上传。"
+TOO_LARGE = "上传内容超过 {mb} MB 的上限，未保存任何内容。"
+UNKNOWN_COLLEAGUE = "所选的人员不是本单位的同事。"
+CHOOSE_FROM_LIST = "请从列表中选择。"
+INBOX_HINT = "请回到“待办”列表，办理属于您的事项。"
+
+# A circulation, item or document the person may not see, and one that does not exist, read alike:
+# the page reveals nothing about other organisations' circulations (not even that one exists).
+NOT_VISIBLE = "无权{doing}{what}：它不存在，或不属于本单位及下级单位。"
+ONLY_OWN = "只能查看和办理本单位及下级单位的流转；请从列表中选择。"
+
+# After acting on an item: what happens next, in words (point 6 of issue 22).
+ACTED = "已办理：{step} · {outcome}{comment}。"
+NEXT_PERSON = "下一环节：{step}，待{who}办理。"
+NEXT_SYSTEM = "下一环节：{step}，由系统自动办理。"
+FINISHED = "流转已办结。"
+
+# A circulation's state when its current step waits for a person although the runner has not yet
+# looked at it (status ``ready`` right after launch): it waits for that person, not for the system.
+WAITING_FOR = "待{who}办理"
+
+# Registration (收文登记) with its confirm step.
+UPLOAD_GONE = "要确认的上传文件已不存在（已登记、已放弃或已过期）。"
+UPLOAD_AGAIN = "请重新上传来文文件。"
+REGISTERED = "已收文登记（流转 {circulation}）：{title}"
+NO_FILE = "没有选择文件，或文件名无效。"
+CHOOSE_FILE = "请选择要登记的收文文件（.docx、.txt 或带文字层的 PDF）。"
+NOT_A_RECEIVE_FLOW = "所选的流程不能用于收文。"
+CHOOSE_RECEIVE_FLOW = "请在收文页面选择收文流程。"
+CONFIDENCE_WORDS = ((0.9, "把握高"), (0.6, "把握中"), (0.0, "把握低，请核对"))
+NOT_FOUND_IN_FILE = "未读到，请填写"
+NOT_FOUND_OPTIONAL = "未读到（原件没有可不填）"

@@ -93,6 +93,9 @@ class Policy(Strict):
     auto_approve: dict[str, str] = Field(default_factory=dict, description="step kind (flows/definitions: kind:) -> outcome taken automatically")
     wait_at_levels: list[Level] = Field(default_factory=list, description="organisation levels whose human steps still wait for a person")
     clock: dict[Level, date] = Field(default_factory=dict, description="replay dates: the business date per organisation level (demo)")
+    cover_letter: dict[Level, str] = Field(
+        default_factory=dict, description="replay words: what a forwarding notice asks of its recipients, per organisation level (demo; else the usual phrase)"
+    )
 
 
 class PoliciesFile(Strict):

@@ -38,14 +38,17 @@ def render_paragraphs(template: str, **context: object) -> list[str]:
     return [" ".join(block.split()) for block in text.split("\n\n") if block.strip()]
 
 
-def draft_forwarding_notice(org: Organisation, original: DocRef, received: DocRef, issued_on: date, template: str = "forwarding_notice.j2") -> DocumentContent:
-    """The cover letter (转发通知) with which ``org`` forwards ``received`` to its children."""
+def draft_forwarding_notice(
+    org: Organisation, original: DocRef, received: DocRef, issued_on: date, template: str = "forwarding_notice.j2", requirement: str | None = None
+) -> DocumentContent:
+    """The cover letter (转发通知) with which ``org`` forwards ``received`` to its children;
+    ``requirement``: what it asks of them (None: the template's usual phrase)."""
     return DocumentContent(
         doc_type="通知",
         issuer_mark=org.mark,
         title=forwarding_title(original.issuer, original.title),
         main_recipients=[org.children_as or "各下级组织"],
-        body=render_paragraphs(template, original=original, received=received, org=org),
+        body=render_paragraphs(template, original=original, received=received, org=org, requirement=requirement),
         signature=org.name,
         issued_on=issued_on,
         sealed=True,  # 加盖印章: the flows seal what they issue (用印 step), so lay out name and date for it

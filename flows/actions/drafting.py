@@ -23,6 +23,7 @@ def draft_forwarding(ctx: StepContext) -> None:
     circ = ctx.circulation
     received = ctx.document(circ.received_id)
     original = ctx.document(received.original_id) if received.original_id else received
-    content = draft_forwarding_notice(ctx.org, _ref(ctx, original), _ref(ctx, received), ctx.today, ctx.step.template or "forwarding_notice.j2")
+    requirement = ctx.config.policy(circ.policy).cover_letter.get(ctx.org.level)  # a policy replaying a seed's words
+    content = draft_forwarding_notice(ctx.org, _ref(ctx, original), _ref(ctx, received), ctx.today, ctx.step.template or "forwarding_notice.j2", requirement)
     doc = draft_version(ctx.session, circ, content, received.id, original.id)
     ctx.audit("drafted", doc.id, title=doc.title, version=doc.version)

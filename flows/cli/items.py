@@ -8,8 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.flows.cli._common import Comment, JsonOpt, RunOpt, UserOpt, console, draft_changes, engine_from_env, friendly, print_json, run_automatic
-from gongwen_engine.flows.services.circulations import circulation
+from gongwen_engine.flows.services import attachments
+from gongwen_engine.flows.services.circulations import circulation, circulation_of_item
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
 from gongwen_engine.models.rules.dates import shown
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
@@ -77,10 +79,26 @@ def act(
     title: Annotated[str | None, typer.Option(help="revise the draft: new title")] = None,
     recipients: Annotated[str | None, typer.Option(help="revise the draft: main recipients, comma-separated")] = None,
     body_file: Annotated[Path | None, typer.Option(help="revise the draft: UTF-8 text, paragraphs separated by a blank line")] = None,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attach",
+            help="revise the draft: its attachments (附件), repeatable, in order, replacing the draft's: received:REF (a received document "
+            "attached as received) or a UTF-8 text file (first line the title, then paragraphs)",
+        ),
+    ] = None,
+    no_attachments: Annotated[bool, typer.Option("--no-attachments", help="revise the draft: remove its attachments")] = False,
     run: RunOpt = True,
 ) -> None:
     """Act on a work item with any of its outcomes (提交、已阅、转发、存档、…), optionally revising the draft."""
-    _act(item, user, outcome, comment, run, draft_changes(title, recipients, body_file))
+    changes = draft_changes(title, recipients, body_file)
+    if attach and no_attachments:
+        raise Refusal("--attach 与 --no-attachments 不能同时使用")
+    if attach or no_attachments:
+        engine = engine_from_env()
+        org = circulation_of_item(engine, item).org
+        changes |= attachments.attachment_changes(attachments.resolve(engine, org, [attachments.spec_from_option(a) for a in attach or []]))
+    _act(item, user, outcome, comment, run, changes)
 
 
 @group.command()

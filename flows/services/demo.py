@@ -19,6 +19,8 @@ from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, CirculationStatus, Delivery, Document, Registration
 
 NATIONAL_NOTICE = PACKAGED_CONFIG_DIR / "demo" / "national_notice.yaml"
+OFFICE_NOTICE = PACKAGED_CONFIG_DIR / "demo" / "acwf_office_notice.txt"  # seed 000: 全国妇联办公厅's notice, no 文号, as Hunan received it
+HUNAN_NOTICE = PACKAGED_CONFIG_DIR / "demo" / "hunan_notice.yaml"  # seed 000: Hunan's notice with 附件1 (the received notice) and 附件2
 
 
 @dataclass

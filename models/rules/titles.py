@@ -41,3 +41,13 @@ def forwarding_title(issuer_short_name: str, original_title: str) -> str:
         # The title already refers to the original: its inner title is nested once already.
         return f"关于转发{match['issuer']}《{match['title']}》的通知"
     return f"关于转发{issuer}《{nest_book_title_marks(title)}》的通知"
+
+
+def received_attachment_name(issuer_short_name: str, title: str) -> str:
+    """The name in the 附件说明 of a received document attached as received: its issuer's short
+    name and its title in 《》 (inner 《》 become 〈〉), e.g. 全国妇联办公厅《关于进一步做好〈妇工要情〉
+    信息报送工作的通知》 (seed 000)."""
+    issuer, title = issuer_short_name.strip(), "".join(line.strip() for line in title.splitlines())
+    if not title:
+        raise ValueError("received_attachment_name needs the received document's title")
+    return f"{issuer}《{nest_book_title_marks(title)}》"

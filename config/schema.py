@@ -80,6 +80,7 @@ class User(Strict):
     org: str
     roles: list[Role] = Field(min_length=1)
     department: str | None = Field(default=None, description="处室/部门, e.g. 组织部")
+    title: str | None = Field(default=None, description="职务, e.g. 主席 (the name is the person's: 签发人 prints the name)")
 
 
 class UsersFile(Strict):

@@ -191,7 +191,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert match, secretary.url
     circulation_url = secretary.url
     assert "已收文登记" in secretary.content()
-    wait_for_text(secretary, circulation_url, "待领导（周主席、褚副主席）签发")
+    wait_for_text(secretary, circulation_url, "待领导（周红梅、褚云霞）签发")
     shots(secretary, "secretary-cascade-waiting")
     phases["launched, waiting for the leader"] = time.monotonic() - started
 
@@ -240,7 +240,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
 
     # -- the cascade: Shandong distributes and files; Jinan waits for its own leader
     wait_for_text(secretary, circulation_url, r"state-archived\">已归档")
-    wait_for_text(secretary, circulation_url, "待领导（徐主席）签发")
+    wait_for_text(secretary, circulation_url, "待领导（徐建平）签发")
     number = SHANDONG_NUMBER.search(secretary.inner_text(".tree")).group(0)
     shots(secretary, "secretary-cascade-distributed")
     phases["filed and distributed"] = time.monotonic() - started
@@ -250,7 +250,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert number in city.content() and "山东省妇联" in city.content()
     shots(city, "city-secretary-arrived")
     city.click(f"text={number}")
-    assert "待领导（徐主席）签发" in city.content()
+    assert "待领导（徐建平）签发" in city.content()
     shots(city, "city-circulation")
 
     # -- Shandong's archivist finds it, reads the record, downloads a file and the catalogue

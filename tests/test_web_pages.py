@@ -199,7 +199,7 @@ def test_secretary_composes_and_the_leader_signs(client: TestClient) -> None:
     circ_id = int(launched.headers["location"].rsplit("/", 1)[1])
     drive(engine)
     page = client.get(f"/circulations/{circ_id}")
-    assert "待领导（周主席、褚副主席）签发" in page.text and "山东省妇女联合会文件" in page.text
+    assert "待领导（周红梅、褚云霞）签发" in page.text and "山东省妇女联合会文件" in page.text
 
     switch(client, "shandong_leader")
     inbox = client.get("/inbox")

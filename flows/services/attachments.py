@@ -117,7 +117,8 @@ def spec_from_option(value: str) -> AttachmentSpec:
 def specs_from_form(text: str) -> list[AttachmentSpec]:
     """The compose form's 附件 box: attachments separated by a line of ``---``; each line of an
     annex after its title is one paragraph."""
-    blocks, current = [], []
+    blocks: list[list[str]] = []
+    current: list[str] = []
     for line in text.replace("\r", "").split("\n"):
         if line.strip() == WEB_SEPARATOR:
             blocks.append(current)

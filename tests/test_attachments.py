@@ -102,6 +102,12 @@ def test_the_compose_form_and_the_option_give_the_same_attachments(tmp_path: Pat
     assert attachments.spec_from_option("received:12") == attachments.AttachmentSpec(received="12")
     with pytest.raises(Refusal, match="无法读取附件文件"):
         attachments.spec_from_option(str(tmp_path / "missing.txt"))
+    with pytest.raises(Refusal, match="无法读取附件文件"):
+        attachments.spec_from_option(str(tmp_path))  # a folder
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"x" * (attachments.MAX_ATTACHMENT_BYTES + 1))
+    with pytest.raises(Refusal, match="过大"):
+        attachments.spec_from_option(str(huge))
     with pytest.raises(Refusal, match="不能再加正文"):
         attachments.specs_from_form("收文：12\n多出的一段\n")
     with pytest.raises(Refusal, match="没有写明收文"):

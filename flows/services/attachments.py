@@ -35,6 +35,7 @@ from gongwen_engine.models.queries.documents import received_document
 from gongwen_engine.models.rules.titles import received_attachment_name
 
 MAX_ATTACHMENTS = 50  # more is a collection (汇编), not the attachments of one document
+MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024  # an annex's text; a longer one is no attachment to a 公文
 RECEIVED_PREFIXES = ("received:", "收文：", "收文:")
 WEB_SEPARATOR = "---"
 
@@ -105,6 +106,8 @@ def spec_from_option(value: str) -> AttachmentSpec:
         return spec_from_text(value.strip(), "--attach")
     path = Path(value)
     try:
+        if path.stat().st_size > MAX_ATTACHMENT_BYTES:
+            raise Refusal(f"附件文件 {path.name} 过大（超过 {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB 文字）；请拆分，或作为汇编另行印发")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise Refusal(

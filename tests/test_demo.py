@@ -16,6 +16,7 @@ from docx.shared import Mm
 
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE
+from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.doc_numbers import parse_doc_number
 
 SEED_001_COVER = (
@@ -188,7 +189,8 @@ def test_people_act_through_the_cli(tmp_path: Path) -> None:
     # 全国妇联's document went out; the provinces now wait for their own leaders' sign-off.
     assert "全国妇联" not in gongwen("inbox", "--user", "acwf_leader", home=home).stdout
     assert "签发" in gongwen("inbox", "--user", "shandong_leader", home=home).stdout
-    trail = gongwen("audit", "--doc-number", "妇字〔2012〕2号", home=home).stdout
+    # signed today by the leader (manual policy): the 成文日期, and so the number's year, is today's in Beijing
+    trail = gongwen("audit", "--doc-number", f"妇字〔{today().year}〕1号", home=home).stdout
     assert "acwf_leader" in trail and "numbered" in trail and "delivered" in trail
     assert "acwf_leader" in gongwen("audit", "list", "--org", "acwf", home=home).stdout
     typo = gongwen("audit", "list", "--org", "acfw", home=home, check=False)  # a typo is refused, not shown an empty trail

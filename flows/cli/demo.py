@@ -47,13 +47,15 @@ def demo(
         bar = progress.add_task("流转", total=total)
         root = engine.launch(org, "issuing", content, policy="demo_interactive" if interactive else "demo", actor=f"{org}_secretary")
         reporting.add_requirements(engine, root, reporting.load_requirement_specs(demo_mod.NATIONAL_NOTICE), f"{org}_secretary")
-        demo_mod.launch_seed_000(engine)  # 湖南省妇联: 全国妇联办公厅's notice received, its own notice with 附件1/附件2
         from gongwen_engine.flows.runtime.runner import run_until_idle
 
         run_until_idle(engine, concurrency=concurrency, on_progress=lambda: progress.update(bar, completed=demo_mod.count_circulations(engine)))
+        # Seed 000, after 妇字〔2012〕2号 has reached 湖南省妇联 (its register numbers follow the dates):
+        # 全国妇联办公厅's notice received, then Hunan's own notice with 附件1/附件2.
+        demo_mod.launch_seed_000(engine)
         if not interactive:  # 山东省妇联 sends its 活动实施方案 up; 湖南省妇联 does not (the board shows it missing)
             reporting.demo_submission(engine)
-            run_until_idle(engine, concurrency=concurrency)
+        run_until_idle(engine, concurrency=concurrency)
         progress.update(bar, completed=demo_mod.count_circulations(engine))
     manifest = demo_mod.write_manifest(engine, out)
     s = demo_mod.summarise(engine, manifest, demo_mod.timer() - started)

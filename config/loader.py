@@ -76,6 +76,12 @@ class Config:
     def users_with(self, org: str, role: Role) -> list[User]:
         return [u for u in self.users.values() if u.org == org and role in u.roles]
 
+    def principal_leader(self, org: str) -> User | None:
+        """The organisation's principal leader (主要负责人): the first leader users.yaml lists for it.
+        A policy that approves a sign-off (签发) does so in this person's name."""
+        leaders = self.users_with(org, Role.leader)
+        return leaders[0] if leaders else None
+
     def policy(self, name: str) -> Policy:
         """The named policy; an unknown name is refused in Chinese with the names there are."""
         policy = self.policies.get(name)

@@ -80,6 +80,7 @@ class User(Strict):
     org: str
     roles: list[Role] = Field(min_length=1)
     department: str | None = Field(default=None, description="处室/部门, e.g. 组织部")
+    title: str | None = Field(default=None, description="职务, e.g. 主席 (the name is the person's: 签发人 prints the name)")
 
 
 class UsersFile(Strict):
@@ -93,6 +94,9 @@ class Policy(Strict):
     auto_approve: dict[str, str] = Field(default_factory=dict, description="step kind (flows/definitions: kind:) -> outcome taken automatically")
     wait_at_levels: list[Level] = Field(default_factory=list, description="organisation levels whose human steps still wait for a person")
     clock: dict[Level, date] = Field(default_factory=dict, description="replay dates: the business date per organisation level (demo)")
+    cover_letter: dict[Level, str] = Field(
+        default_factory=dict, description="replay words: what a forwarding notice asks of its recipients, per organisation level (demo; else the usual phrase)"
+    )
 
 
 class PoliciesFile(Strict):

@@ -46,15 +46,17 @@ def draft_forwarding_notice(
     issued_on: date,
     template: str = "forwarding_notice.j2",
     main_recipients: list[str] | None = None,
+    requirement: str | None = None,
 ) -> DocumentContent:
     """The cover letter (转发通知) with which ``org`` forwards ``received`` to its children (or to
-    ``main_recipients``, those picked at 批办), addressed by the collective name by default."""
+    ``main_recipients``, those picked at 批办), addressed by the collective name by default;
+    ``requirement``: what it asks of them (None: the template's usual phrase)."""
     return DocumentContent(
         doc_type="通知",
         issuer_mark=org.mark,
         title=forwarding_title(original.issuer, original.title),
         main_recipients=main_recipients or [org.children_as or "各下级组织"],
-        body=render_paragraphs(template, original=original, received=received, org=org),
+        body=render_paragraphs(template, original=original, received=received, org=org, requirement=requirement),
         signature=org.name,
         issued_on=issued_on,
         sealed=True,  # 加盖印章: the flows seal what they issue (用印 step), so lay out name and date for it

@@ -33,10 +33,28 @@ from gongwen_engine.config.files import write_atomically
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, _drop_unused_parts, zip_entry
 from gongwen_engine.doc_templates.render import DOCUMENT_COMPRESSLEVEL, RenderResult
-from gongwen_engine.models.records import RecordData, RecordKind
+from gongwen_engine.models.records import Opinion, RecordData, RecordKind
 from gongwen_engine.models.rules.dates import format_cn_date
 
 TITLES = {RecordKind.draft_sheet: "发文稿纸", RecordKind.processing_slip: "收文处理单"}
+
+Cell = tuple[str, str]  # (label, text)
+FormRow = tuple[Cell, ...]  # one cell across the form's width, or two side by side
+# Rows where people write their opinions: taller, so the printed form has room to sign by hand.
+OPINION_LABELS = frozenset({"签发", "会签", "核稿", "拟办意见", "领导批示", "承办结果", "传阅"})
+# Where each step kind's opinions go on the printed forms (flows/definitions kind:), and whether
+# the step's title leads them (a second kind sharing a row: 复核 in the 核稿 cell); a kind not
+# named here is listed after the fixed rows under its step's title.
+DRAFT_SHEET_ROWS = {"sign_off": ("签发", False), "countersign": ("会签", False), "review": ("核稿", False), "recheck": ("核稿", True), "draft": ("拟稿", False)}
+SLIP_ROWS = {
+    "screen": ("拟办意见", True),
+    "decide": ("拟办意见", False),
+    "instruct": ("领导批示", False),
+    "draft": ("承办结果", True),
+    "sign_off": ("承办结果", True),
+    "circulate": ("传阅", False),
+    "conclude": ("办结", False),
+}
 
 
 def record_heading(record: RecordData) -> str:
@@ -44,34 +62,83 @@ def record_heading(record: RecordData) -> str:
     return f"{record.org_short_name}{TITLES[record.kind]}"
 
 
-def record_rows(record: RecordData) -> list[tuple[str, str]]:
-    """(label, text) rows: the document's particulars, then every person's action in order."""
-    rows: list[tuple[str, str]] = []
-    received = record.received
-    if record.kind == RecordKind.processing_slip and received is not None:
-        rows += [
-            ("收文登记号", received.register_number or "（待登记）"),
-            ("收文日期", format_cn_date(received.received_on) if received.received_on else ""),
-            ("来文单位", received.sender),
-            ("来文字号", received.doc_number or "（无）"),
-            ("标题", received.title),
-        ]
-    draft = record.draft
-    if draft is not None:
-        rows += [
-            ("发文字号", draft.doc_number or "（待编号）"),
-            ("标题" if record.kind == RecordKind.draft_sheet else "转发文稿", draft.title),
-            ("主送", "，".join(draft.main_recipients)),
-            ("抄送", "，".join(draft.cc)),
-            ("文稿版本", f"第{draft.version}稿"),
-        ]
+def _opinion_text(opinion: Opinion, titled: bool) -> str:
+    """意见　姓名　日期 as written on the form (the outcome's word, the comment verbatim)."""
+    person = opinion.person + (f"（代{opinion.acting_for}）" if opinion.acting_for else "")
+    text = opinion.outcome_label + (f"：{opinion.comment}" if opinion.comment else "")
+    when = format_cn_date(opinion.finished_on) if opinion.finished_on else ""
+    prefix = f"{opinion.step_title}：" if titled else ""
+    return f"{prefix}{text}　{person}　{when}".rstrip("　")
+
+
+def _by_row(record: RecordData, rows: dict[str, tuple[str, bool]]) -> tuple[dict[str, list[str]], list[Cell]]:
+    """The opinions written into each fixed row, and the others as extra cells (by step title)."""
+    cells: dict[str, list[str]] = {}
+    extra: list[Cell] = []
     for opinion in record.opinions:
-        person = opinion.person + (f"（代{opinion.acting_for}）" if opinion.acting_for else "")
-        text = opinion.outcome_label + (f"：{opinion.comment}" if opinion.comment else "")
-        when = format_cn_date(opinion.finished_on) if opinion.finished_on else ""
-        rows.append((opinion.step_title, f"{text}　{person}　{when}"))
-    rows.append(("单位", record.org_name))
-    return rows
+        if opinion.step_kind in rows:
+            label, titled = rows[opinion.step_kind]
+            cells.setdefault(label, []).append(_opinion_text(opinion, titled))
+        else:
+            extra.append((opinion.step_title, _opinion_text(opinion, False)))
+    return cells, extra
+
+
+def _attachment_names(names: list[str]) -> str:
+    """附件 as the 附件说明 numbers them: one name alone, several as 1.… 2.…"""
+    return names[0] if len(names) == 1 else "\n".join(f"{n}.{name}" for n, name in enumerate(names, start=1))
+
+
+def _joined(lines: list[str] | None) -> str:
+    return "\n".join(lines or [])
+
+
+def record_rows(record: RecordData) -> list[FormRow]:
+    """The printed form: a fixed table in the order offices use, every row kept even when empty.
+
+    发文稿纸: 签发, 会签, 核稿, 拟稿单位 | 拟稿人, 标题, 主送, 抄送, 文号 | 密级, 缓急 | 印数, 附件.
+    收文处理单: 来文单位 | 来文字号, 收文日期 | 收文编号, 标题, 拟办意见, 领导批示, 承办结果, 传阅, 办结.
+    """
+    draft = record.draft
+    if record.kind == RecordKind.draft_sheet:
+        cells, extra = _by_row(record, DRAFT_SHEET_ROWS)
+        drafter = draft.drafter if draft else ""
+        if cells.get("拟稿"):  # the draft step's own actions (提交) stand beside the 拟稿人
+            drafter = "\n".join([drafter, *cells["拟稿"]]) if drafter else _joined(cells["拟稿"])
+        copies = str(draft.copies) if draft and draft.copies else ""
+        return [
+            (("签发", _joined(cells.get("签发"))),),
+            (("会签", _joined(cells.get("会签"))),),
+            (("核稿", _joined(cells.get("核稿"))),),
+            (("拟稿单位", draft.drafting_unit if draft else record.org_short_name), ("拟稿人", drafter)),
+            (("标题", draft.title if draft else ""),),
+            (("主送", "、".join(draft.main_recipients) if draft else ""),),
+            (("抄送", "、".join(draft.cc) if draft else ""),),
+            (("文号", (draft.doc_number or "") if draft else ""), ("密级", draft.security if draft else "")),
+            (("缓急", draft.urgency if draft else ""), ("印数", copies)),
+            (("附件", _attachment_names(draft.attachments if draft else [])),),
+            *(((label, text),) for label, text in extra),
+        ]
+    received = record.received
+    cells, extra = _by_row(record, SLIP_ROWS)
+    handled = list(cells.get("承办结果") or [])
+    if draft is not None:  # the forwarding notice drafted in reply (承办: 拟转发)
+        number = f"（{draft.doc_number}）" if draft.doc_number else ""
+        handled.insert(0, f"拟转发：{draft.title}{number}")
+    return [
+        (("来文单位", received.sender if received else ""), ("来文字号", (received.doc_number or "") if received else "")),
+        (
+            ("收文日期", format_cn_date(received.received_on) if received and received.received_on else ""),
+            ("收文编号", (received.register_number or "") if received else ""),
+        ),
+        (("标题", received.title if received else ""),),
+        (("拟办意见", _joined(cells.get("拟办意见"))),),
+        (("领导批示", _joined(cells.get("领导批示"))),),
+        (("承办结果", _joined(handled)),),
+        (("传阅", _joined(cells.get("传阅"))),),
+        (("办结", _joined(cells.get("办结"))),),
+        *(((label, text),) for label, text in extra),
+    ]
 
 
 def _half_points(pt: float) -> int:
@@ -83,14 +150,16 @@ def _half_points(pt: float) -> int:
 class SheetStyle:
     """The record's fonts, sizes (half-points) and column widths (twips), as the template uses them."""
 
-    title_font: str = layout.FONT_XIAOBIAOSONG
+    title_font: str = layout.FONT_XIAOBIAOSONG  # black: a record is no issued document and carries no red mark
     title_size: int = _half_points(layout.ERHAO)
-    red: str = layout.RED
     label_font: str = layout.FONT_HEITI
     text_font: str = layout.FONT_FANGSONG
     cell_size: int = _half_points(layout.SIHAO)
-    label_width: int = Mm(30).twips
-    text_width: int = Mm(126).twips
+    label_width: int = Mm(25).twips  # four columns: label | text | label | text = 156 mm, the type area
+    text_width: int = Mm(53).twips
+    wide_width: int = Mm(131).twips  # a text across three columns
+    opinion_height: int = Mm(24).twips  # a row people write an opinion in
+    row_height: int = Mm(10).twips  # any other row (at least)
 
 
 @dataclass(frozen=True)
@@ -134,7 +203,7 @@ def record_base() -> RecordBase:
     section.page_width, section.page_height = Mm(layout.PAGE_WIDTH_MM), Mm(layout.PAGE_HEIGHT_MM)
     section.top_margin, section.bottom_margin = Mm(layout.MARGIN_TOP_MM), Mm(layout.MARGIN_BOTTOM_MM)
     section.left_margin, section.right_margin = Mm(layout.MARGIN_LEFT_MM), Mm(layout.MARGIN_RIGHT_MM)
-    doc.add_table(rows=0, cols=2).style = "Table Grid"
+    doc.add_table(rows=0, cols=4).style = "Table Grid"
     _drop_unused_parts(doc)
     _keep_used_styles(doc)
     buffer = io.BytesIO()
@@ -147,6 +216,10 @@ def record_base() -> RecordBase:
                 target.writestr(zip_entry(info.filename), source.read(info.filename), compresslevel=6)
     head = xml[: xml.index("<w:body>") + len("<w:body>")]
     table_head = _between(xml, "<w:tbl>", "</w:tblGrid>")
+    style = SheetStyle()
+    widths = (style.label_width, style.text_width, style.label_width, style.text_width)
+    grid = "<w:tblGrid>" + "".join(f'<w:gridCol w:w="{w}"/>' for w in widths) + "</w:tblGrid>"
+    table_head = table_head[: table_head.index("<w:tblGrid>")] + grid
     return RecordBase(out.getvalue(), head, table_head, _between(xml, "<w:sectPr", "</w:sectPr>"))
 
 
@@ -186,13 +259,15 @@ def _template() -> jinja2.Template:
     return env.get_template("document.xml.j2")
 
 
-def record_document_xml(heading: str, rows: list[tuple[str, str]]) -> str:
-    """``word/document.xml`` of a record: the heading, then one table row per (label, text)."""
+def record_document_xml(heading: str, rows: list[FormRow]) -> str:
+    """``word/document.xml`` of a record: the heading, then the form's rows (one cell across, or two side by side)."""
     base = record_base()
-    return _template().render(head=Markup(base.head), table_head=Markup(base.table_head), sect_pr=Markup(base.sect_pr), heading=heading, rows=rows)
+    return _template().render(
+        head=Markup(base.head), table_head=Markup(base.table_head), sect_pr=Markup(base.sect_pr), heading=heading, rows=rows, tall=OPINION_LABELS
+    )
 
 
-def record_docx_bytes(heading: str, rows: list[tuple[str, str]]) -> bytes:
+def record_docx_bytes(heading: str, rows: list[FormRow]) -> bytes:
     """The record's .docx bytes: the base package plus the rendered ``word/document.xml``."""
     body = record_document_xml(heading, rows).encode("utf-8")
     buffer = io.BytesIO(record_base().zip_bytes)

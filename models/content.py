@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from gongwen_engine.models.rules.doc_kinds import DEFAULT_KIND, Direction
 
@@ -66,6 +66,19 @@ class DocumentContent(BaseModel):
     printed_by: str | None = None  # 印发机关
     printed_on: date | None = None  # 印发日期
     legacy: LegacyColophon | None = None  # pre-2012 fields, only for reproduced old documents
+
+    @model_validator(mode="after")
+    def _notes_name_the_attachments(self) -> DocumentContent:
+        """The 附件说明 names the attachments: when only the attachments are given, their titles
+        (one line each; a line break in a title is for the attachment page only) are the names."""
+        if self.attachments and not self.attachment_notes:
+            self.attachment_notes = [attachment_name(a) for a in self.attachments]
+        return self
+
+
+def attachment_name(attachment: Attachment) -> str:
+    """How the 附件说明 names ``attachment``: its title on one line."""
+    return "".join(line.strip() for line in attachment.title.splitlines())
 
 
 Attachment.model_rebuild()  # ``document`` refers to DocumentContent, defined after it

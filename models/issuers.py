@@ -4,7 +4,9 @@ A document issued by an organisation in ``config/organisations.yaml`` has its co
 ``Document.org``. A document received from outside (a ministry, another system's body) has the
 reserved code :data:`EXTERNAL_ISSUER` there and its names, as read from the file and confirmed
 by the secretary, in ``Document.issuer_name`` (全称, e.g. from the mark 中华全国总工会文件) and
-``Document.issuer_short_name`` (规范化简称, used by the forwarding title rule). Everything that
+``Document.issuer_short_name`` (规范化简称, used by the forwarding title rule). A document its
+office (办公厅/办公室) issued under the office's own name has the organisation's code and the
+office's names. Everything that
 needs an issuer's names asks :func:`issuer_names`, so both kinds work the same way.
 """
 
@@ -33,7 +35,20 @@ def issuer_names(config: Config, doc: Document) -> IssuerNames:
         name = doc.issuer_name or doc.issuer_short_name or "（外单位）"
         return IssuerNames(name, doc.issuer_short_name or name)
     org = config.org(doc.org)
+    if doc.issuer_short_name:  # the organisation's office (办公厅/办公室) issued it under its own name
+        return IssuerNames(doc.issuer_name or doc.issuer_short_name, doc.issuer_short_name)
     return IssuerNames(org.name, org.short_name)
+
+
+def office_of(config: Config, names: tuple[str | None, ...]) -> Organisation | None:
+    """The configured organisation whose office (办公厅/办公室, its ``printed_by``) a received
+    document names as its issuer, e.g. 全国妇联办公厅 → 全国妇联: the document stands at that
+    organisation's level (a superior's document for its children) and keeps the office's name."""
+    for name in names:
+        for org in config.organisations.values():
+            if name and org.printed_by and name == org.printed_by:
+                return org
+    return None
 
 
 def match_organisation(config: Config, *, mark: str | None = None, names: tuple[str | None, ...] = (), prefix: str | None = None) -> Organisation | None:

@@ -22,7 +22,7 @@ class ReceivedParticulars:
 
     register_number: str | None
     received_on: date | None
-    sender: str
+    sender: str  # the issuer's name (an organisation outside the tree by the name it was received under)
     doc_number: str | None
     title: str
 
@@ -36,13 +36,21 @@ class DraftParticulars:
     main_recipients: list[str]
     cc: list[str]
     version: int
+    drafting_unit: str = ""  # 拟稿单位
+    drafter: str = ""  # 拟稿人: the person who drafted (launched) it
+    security: str = ""  # 密级
+    urgency: str = ""  # 缓急
+    copies: int | None = None  # 印数
+    attachments: list[str] = field(default_factory=list)  # 附件 (the names in the 附件说明)
 
 
 @dataclass(frozen=True)
 class Opinion:
-    """One person's action on a step, as written on the record: the outcome's label, the comment verbatim."""
+    """One action on a step, as written on the record: the outcome's label, the comment verbatim, who
+    and when (an automatic 拟办 or 办结 is written as the system's)."""
 
     step_title: str
+    step_kind: str  # the step's kind (flows/definitions kind:): where the opinion goes on the form
     outcome_label: str
     comment: str | None
     person: str

@@ -16,8 +16,13 @@ from docx.shared import Mm
 
 from gongwen_engine.config.loader import load_config
 from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE
+from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.doc_numbers import parse_doc_number
 
+SEED_001_COVER = (
+    "现将全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》（妇字〔2012〕2号）转发给你们，"
+    "请结合实际，抓好贯彻落实，确保“下基层、访妇情、办实事”活动取得实效。"
+)
 SHANDONG_TITLE = "关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知"
 
 
@@ -71,16 +76,17 @@ def test_help_explains_every_command() -> None:
 def test_demo_manifest_lists_every_document(demo_run) -> None:
     out, manifest, stdout = demo_run
     config = load_config()
-    # 全国妇联 + 山东省妇联 + every city that has counties configured issue a document.
-    issuers = {"acwf", "shandong"} | {c.code for c in config.children("shandong") if config.children(c.code)}
+    # 全国妇联 + 山东省妇联 + every city that has counties configured issue a document; 湖南省妇联 its own (seed 000).
+    issuers = {"acwf", "shandong", "hunan"} | {c.code for c in config.children("shandong") if config.children(c.code)}
     assert {e["org_code"] for e in manifest} == issuers
     for entry in manifest:
-        assert set(entry) >= {"org", "doc_number", "title", "file", "forwarded_from", "archive_code"}
+        assert set(entry) >= {"org", "doc_number", "title", "file", "forwarded_from", "archive_code", "attachments"}
         assert (out / entry["file"]).is_file()
         parse_doc_number(entry["doc_number"])
         assert ARCHIVE_CODE_RE.match(entry["archive_code"]), entry["archive_code"]
-    # 3 notices and 山东省妇联's report (报送, issue 10); its reporting circulation is the 32nd.
-    assert "documents 4" in stdout and "circulations {'done': 32}" in stdout
+    # 3 notices, 山东省妇联's report (报送, issue 10) and 湖南省妇联's notice (seed 000): 31 circulations of the
+    # cascade, the report's, Hunan's receipt of the office's notice and Hunan's own notice.
+    assert "documents 5" in stdout and "circulations {'done': 34}" in stdout
     assert "督办台账" in stdout and "按时报送" in stdout and "逾期未报" in stdout
 
 
@@ -120,10 +126,25 @@ def test_demo_documents_follow_gbt9704(demo_run) -> None:
     assert "山东省妇女联合会文件" in texts and "鲁妇发〔2012〕10号" in texts
     assert "各市妇联：" in texts
     assert "2012年1月31日" in texts  # date of writing: Arabic numerals, no leading zeros
-    assert any(t.startswith("现将全国妇联《关于在全国县以上妇联组织开展") and "（妇字〔2012〕2号）" in t for t in texts)
+    assert SEED_001_COVER in texts  # the cover letter's words come from the policy replaying seed 001
     # the forwarded document follows as issued, with its own header
     assert texts.index("中华全国妇女联合会文件") > texts.index("鲁妇发〔2012〕10号")
     assert "妇字〔2012〕2号" in texts
+
+
+def test_demo_issues_seed_000_with_the_received_notice_attached(demo_run) -> None:
+    out, manifest, _ = demo_run
+    hunan = next(e for e in manifest if e["org_code"] == "hunan")
+    assert hunan["title"] == "关于进一步做好全国妇联《妇工要情》信息报送工作的通知"
+    assert hunan["archive_code"].split("-")[2] == "Y"  # its own notice: kept permanently, not 10 years
+    assert hunan["attachments"] == [
+        {"number": 1, "name": "全国妇联办公厅《关于进一步做好〈妇工要情〉信息报送工作的通知》", "as_received": True, "doc_number": None},
+        {"number": 2, "name": "2012年2—3月全国妇联《妇工要情》信息报送要点", "as_received": False, "doc_number": None},
+    ]
+    text = "".join(p.text for p in Docx(str(out / hunan["file"])).paragraphs)
+    assert "各市州妇联、省直妇工委、机关各部室：" in text and "湖南省妇联办公室" in text and "2012年2月29日" in text
+    for entry in manifest:  # a document without 文号 is never cited with empty brackets
+        assert "（）" not in "".join(p.text for p in Docx(str(out / entry["file"])).paragraphs), entry["file"]
 
 
 def test_demo_documents_convert_to_pdf(demo_run, tmp_path: Path) -> None:
@@ -168,7 +189,8 @@ def test_people_act_through_the_cli(tmp_path: Path) -> None:
     # 全国妇联's document went out; the provinces now wait for their own leaders' sign-off.
     assert "全国妇联" not in gongwen("inbox", "--user", "acwf_leader", home=home).stdout
     assert "签发" in gongwen("inbox", "--user", "shandong_leader", home=home).stdout
-    trail = gongwen("audit", "--doc-number", "妇字〔2012〕2号", home=home).stdout
+    # signed today by the leader (manual policy): the 成文日期, and so the number's year, is today's in Beijing
+    trail = gongwen("audit", "--doc-number", f"妇字〔{today().year}〕1号", home=home).stdout
     assert "acwf_leader" in trail and "numbered" in trail and "delivered" in trail
     assert "acwf_leader" in gongwen("audit", "list", "--org", "acwf", home=home).stdout
     typo = gongwen("audit", "list", "--org", "acfw", home=home, check=False)  # a typo is refused, not shown an empty trail

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from driving import drive
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.config.errors import Refusal
@@ -19,6 +19,7 @@ from gongwen_engine.flows.services.demo import expected_circulations, load_notic
 from gongwen_engine.models import db
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE
+from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.doc_numbers import parse_doc_number
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, Document, IssuedNumber, Registration, WorkItem
 
@@ -154,7 +155,9 @@ def test_leader_approval_moves_the_circulation_on(make_engine):
     assert (result.step, result.status, result.ran) == ("number", "ready", True)
     drive(engine)
     assert circulation(engine, national).status == "done"
-    assert [d.doc_number for d in rows(engine, Document, Document.org == "acwf")] == ["妇字〔2012〕2号"]
+    # signed today by a person (manual policy): the 成文日期, and so the number's year, is today's in Beijing
+    [national_doc] = rows(engine, Document, Document.org == "acwf", col(Document.doc_number).is_not(None))
+    assert national_doc.doc_number == f"妇字〔{today().year}〕1号" and national_doc.content["issued_on"] == today().isoformat()
     # 山东 now waits for its own leader; 湖南 has no children and files the document.
     shandong = circulation_of(engine, "shandong")
     assert (shandong.status, shandong.step) == ("waiting", "sign_off")
@@ -374,7 +377,9 @@ def test_removing_sign_off_from_the_yaml_forwards_without_a_person(make_engine, 
     edit(
         flows,
         "forwarding.yaml",
-        "    next: sign_off\n  sign_off:\n    kind: sign_off\n    title: 签发\n    by: leader\n    next: {approve: number, return: draft}\n",
+        "    next: sign_off\n  sign_off:\n    kind: sign_off\n    title: 签发\n    by: leader\n"
+        "    sets_signer: true            # the leader who signs is named on the 发文稿纸; the day they sign is the 成文日期\n"
+        "    next: {approve: number, return: draft}\n",
         "    next: number\n",
     )
     engine = make_engine(flows_dir=flows)

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from docx import Document as DocxFile
 from driving import drive
 from reader_corpus import SPECS, docx_paragraphs, libreoffice
 from sqlmodel import Session, func, select
@@ -109,6 +110,12 @@ def test_an_external_issuer_keeps_its_names_for_the_forwarding_title(make_engine
         drafted = session.exec(select(Document).where(Document.forwards_id == doc.id)).one()
     assert drafted.title == "关于转发全国总工会《关于开展女职工权益保护专项活动的通知》的通知"
     assert [(d.text, d.working_days) for d in received.reading.deadlines] == [("5个工作日内", 5)]
+    with Session(engine.db) as session:  # the 收文处理单 prints the outside sender by its name, never the reserved code
+        slip = session.exec(
+            select(CirculationFile).where(CirculationFile.circulation_id == received.circulation_id, CirculationFile.role == "processing_slip")
+        ).one()
+    first_row = [c.text for c in DocxFile(str(engine.storage / slip.file)).tables[0].rows[0].cells]
+    assert first_row[:2] == ["来文单位", "中华全国总工会"] and EXTERNAL_ISSUER not in first_row
 
 
 def test_an_external_issuer_is_the_responsible_body_of_its_archive_item(make_engine: Callable[..., Engine], tmp_path: Path) -> None:

@@ -197,7 +197,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert match, secretary.url
     circulation_url = secretary.url
     assert "已收文登记" in secretary.content()
-    wait_for_text(secretary, circulation_url, "待领导（周主席、褚副主席）签发")
+    wait_for_text(secretary, circulation_url, "待领导（周红梅、褚云霞）签发")
     shots(secretary, "secretary-cascade-waiting")
     phases["launched, waiting for the leader"] = time.monotonic() - started
 
@@ -249,7 +249,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
 
     # -- the cascade: Shandong distributes and files; Jinan waits for its own leader
     wait_for_text(secretary, circulation_url, r"state-archived\">已归档")
-    wait_for_text(secretary, circulation_url, "待领导（徐主席）签发")
+    wait_for_text(secretary, circulation_url, "待领导（徐建平）签发")
     number = SHANDONG_NUMBER.search(secretary.inner_text(".tree")).group(0)
     shots(secretary, "secretary-cascade-distributed")
     phases["filed and distributed"] = time.monotonic() - started
@@ -261,7 +261,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert f"来文：{number}" in row  # the number received stays with its own title, not the city's forward's
     shots(city, "city-secretary-arrived")
     city.click(f"text={number}")
-    assert "待领导（徐主席）签发" in city.content()
+    assert "待领导（徐建平）签发" in city.content()
     shots(city, "city-circulation")
     city.goto("/circulations?q=" + number)
     assert city.locator("table.list tbody tr").count() == 1  # search by number

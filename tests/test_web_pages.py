@@ -201,7 +201,7 @@ def test_secretary_composes_and_the_leader_signs(client: TestClient) -> None:
     circ_id = int(launched.headers["location"].rsplit("/", 1)[1])
     drive(engine)
     page = client.get(f"/circulations/{circ_id}")
-    assert "待领导（周主席、褚副主席）签发" in page.text and "山东省妇女联合会文件" in page.text
+    assert "待领导（周红梅、褚云霞）签发" in page.text and "山东省妇女联合会文件" in page.text
 
     switch(client, "shandong_leader")
     inbox = client.get("/inbox")
@@ -220,6 +220,20 @@ def test_secretary_composes_and_the_leader_signs(client: TestClient) -> None:
     assert again.status_code == 409 and "已办理" in again.text
     assert cascade(engine, circ_id).state == "signed"
     assert "download" in audit_actions(engine)
+
+
+def test_the_compose_form_takes_attachments_and_refuses_a_document_not_received(client: TestClient) -> None:
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    refused = compose(client, attachments="收文：关于不存在的通知")
+    assert refused.status_code == 400 and "本单位没有收到“关于不存在的通知”" in refused.text and "收文：关于不存在的通知" in refused.text  # kept on the form
+    launched = compose(client, attachments="宣传活动安排表\n3月1日 启动仪式\n---\n联络员名单\n")
+    assert launched.status_code == 303
+    circ_id = int(launched.headers["location"].rsplit("/", 1)[1])
+    with Session(engine.db) as session:
+        doc = session.exec(select(Document).where(Document.circulation_id == circ_id)).one()
+    assert doc.content["attachment_notes"] == ["宣传活动安排表", "联络员名单"]
+    assert [a["body"] for a in doc.content["attachments"]] == [["3月1日 启动仪式"], []]
 
 
 def test_a_return_needs_a_comment_and_a_revision_is_a_new_version(client: TestClient) -> None:

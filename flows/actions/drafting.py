@@ -25,7 +25,10 @@ def draft_forwarding(ctx: StepContext) -> None:
     received = ctx.document(circ.received_id)
     original = ctx.document(received.original_id) if received.original_id else received
     picked = names_for(ctx.config, circ.org, circ.deliver_to) if circ.deliver_to else None  # 批办 转发's pick; default: all children
-    content = draft_forwarding_notice(ctx.org, _ref(ctx, original), _ref(ctx, received), ctx.today, ctx.step.template or "forwarding_notice.j2", picked)
+    requirement = ctx.config.policy(circ.policy).cover_letter.get(ctx.org.level)  # a policy replaying a seed's words
+    content = draft_forwarding_notice(
+        ctx.org, _ref(ctx, original), _ref(ctx, received), ctx.today, ctx.step.template or "forwarding_notice.j2", picked, requirement
+    )
     doc = draft_version(ctx.session, circ, content, received.id, original.id)
     ctx.audit("drafted", doc.id, title=doc.title, version=doc.version)
 

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.flows.cli._common import JsonOpt, console, engine_from_env, friendly, known_org, known_policy, print_json, run_automatic
+from gongwen_engine.flows.services import attachments, reporting
 from gongwen_engine.flows.services import demo as demo_mod
-from gongwen_engine.flows.services import reporting
 from gongwen_engine.flows.services.circulations import circulation_rows, recipients_warning, resolve_circulation, timeline, version_diff, versions
 from gongwen_engine.flows.services.flow_versions import migrate_to_current
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
@@ -36,6 +36,14 @@ def launch(
             "organisations when it has some (核发 delivers to what the document prints: 主送 and 抄送)",
         ),
     ] = None,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attach",
+            help="an attachment (附件), repeatable, in order after the file's attachments: received:REF (a document this organisation "
+            "received, attached as received; REF = circulation id, 收文登记号 or 发文字号) or a UTF-8 text file (first line the title, then paragraphs)",
+        ),
+    ] = None,
 ) -> None:
     """Launch a circulation: a secretary starts a flow over a new document (the first draft)."""
     engine = engine_from_env()
@@ -43,6 +51,9 @@ def launch(
     engine.user(user)  # an unknown name is refused; the engine checks who may launch (permissions)
     known_org(engine.config, org)
     known_policy(engine.config, policy)
+    specs = [*attachments.load_attachment_specs(notice), *(attachments.spec_from_option(a) for a in attach or [])]
+    if specs:
+        content = attachments.with_attachments(content, [*content.attachments, *attachments.resolve(engine, org, specs)])
     warning = recipients_warning(engine, org, content, to)  # told before launch, not silently (issue 20)
     if warning:
         console.print(f"[yellow]{warning}[/]")

@@ -29,7 +29,8 @@ def demo(
     concurrency: Annotated[int, typer.Option(help="circulations run at once")] = 4,
     interactive: Annotated[bool, typer.Option(help="leave the province's sign-off (签发) waiting for a person")] = False,
 ) -> None:
-    """Run the seed chain: 全国妇联 issues 妇字〔2012〕2号, 山东省妇联 forwards it to 16 cities, cities to counties."""
+    """Run the seed chains: 全国妇联 issues 妇字〔2012〕2号, 山东省妇联 forwards it to 16 cities, cities to counties
+    (seed 001); 湖南省妇联 receives 全国妇联办公厅's notice and issues its own with both attachments (seed 000)."""
     out = out.resolve()
     if (out / "manifest.json").exists():
         raise Refusal(f"{out} 已有一次演示结果（manifest.json）。请换一个空目录，或先删除该目录")
@@ -41,7 +42,7 @@ def demo(
     if status_counts(engine):  # a demo killed half-way: launching again would send the notice twice
         raise Refusal(f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；或换一个空目录")
     org, content = demo_mod.load_notice()
-    total = demo_mod.expected_circulations(engine, org) + (0 if interactive else 1)  # + 山东省妇联's report (报送)
+    total = demo_mod.expected_circulations(engine, org) + (0 if interactive else 1) + 2  # + 山东省妇联's report (报送), seed 000's two
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         bar = progress.add_task("流转", total=total)
         root = engine.launch(org, "issuing", content, policy="demo_interactive" if interactive else "demo", actor=f"{org}_secretary")
@@ -49,9 +50,12 @@ def demo(
         from gongwen_engine.flows.runtime.runner import run_until_idle
 
         run_until_idle(engine, concurrency=concurrency, on_progress=lambda: progress.update(bar, completed=demo_mod.count_circulations(engine)))
+        # Seed 000, after 妇字〔2012〕2号 has reached 湖南省妇联 (its register numbers follow the dates):
+        # 全国妇联办公厅's notice received, then Hunan's own notice with 附件1/附件2.
+        demo_mod.launch_seed_000(engine)
         if not interactive:  # 山东省妇联 sends its 活动实施方案 up; 湖南省妇联 does not (the board shows it missing)
             reporting.demo_submission(engine)
-            run_until_idle(engine, concurrency=concurrency)
+        run_until_idle(engine, concurrency=concurrency)
         progress.update(bar, completed=demo_mod.count_circulations(engine))
     manifest = demo_mod.write_manifest(engine, out)
     s = demo_mod.summarise(engine, manifest, demo_mod.timer() - started)

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from gongwen_engine.config.errors import Refusal
 from gongwen_engine.flows.cli._common import Comment, JsonOpt, RunOpt, UserOpt, console, draft_changes, engine_from_env, friendly, print_json, run_automatic
-from gongwen_engine.flows.services.circulations import circulation, item_recipients_warning
+from gongwen_engine.flows.services import attachments
+from gongwen_engine.flows.services.circulations import circulation, circulation_of_item, item_recipients_warning
 from gongwen_engine.flows.services.circulations import inbox as inbox_entries
 from gongwen_engine.models.rules.dates import shown
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
@@ -86,10 +88,26 @@ def act(
         list[str] | None,
         typer.Option("--deliver-to", help="批办 转发: a child organisation's code to forward to (repeatable); default: every child"),
     ] = None,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attach",
+            help="revise the draft: its attachments (附件), repeatable, in order, replacing the draft's: received:REF (a received document "
+            "attached as received) or a UTF-8 text file (first line the title, then paragraphs)",
+        ),
+    ] = None,
+    no_attachments: Annotated[bool, typer.Option("--no-attachments", help="revise the draft: remove its attachments")] = False,
     run: RunOpt = True,
 ) -> None:
     """Act on a work item with any of its outcomes (提交、已阅、转发、存档、重试 …), optionally revising the draft."""
-    _act(item, user, outcome, comment, run, draft_changes(title, recipients, body_file), deliver_to)
+    changes = draft_changes(title, recipients, body_file)
+    if attach and no_attachments:
+        raise Refusal("--attach 与 --no-attachments 不能同时使用")
+    if attach or no_attachments:
+        engine = engine_from_env()
+        org = circulation_of_item(engine, item).org
+        changes |= attachments.attachment_changes(attachments.resolve(engine, org, [attachments.spec_from_option(a) for a in attach or []]))
+    _act(item, user, outcome, comment, run, changes, deliver_to)
 
 
 @group.command()

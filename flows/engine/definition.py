@@ -140,7 +140,7 @@ class Step(BaseModel):
         ),
     )
     record: bool = Field(default=False, description="re-issue the circulation's record (.docx) after this automatic step; human steps always do")
-    sets_signer: bool = Field(default=False, description="the approving person becomes the document's signer (签发人)")
+    sets_signer: bool = Field(default=False, description="the approving person becomes the document's signer (签发人) and the day they sign its 成文日期")
 
     @model_validator(mode="after")
     def _one_time_limit(self) -> Step:

@@ -3,13 +3,13 @@ files the circulation keeps (one per role)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
-from gongwen_engine.config.schema import Role
 from gongwen_engine.models.audit import record_about
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import stored_content
@@ -40,19 +40,22 @@ def revise(session: Session, circ: Circulation, user_id: str, changes: dict[str,
     return doc
 
 
-def set_signer(session: Session, config: Config, circ: Circulation, actor: str) -> None:
-    """签发人: the approving leader; under an auto-approving policy, the organisation's first leader."""
+def set_signer(session: Session, config: Config, circ: Circulation, actor: str, signed_on: date) -> None:
+    """签发: the approving leader's name becomes the 签发人, and the day they signed the 成文日期
+    (``signed_on``: today in Beijing, or the date a named policy replays); a 印发日期 before it
+    moves with it. A policy approves in the principal leader's name (the engine sets it as
+    ``acted_for``); an actor who is no person names nobody."""
     doc = session.get(Document, circ.document_id) if circ.document_id else None
     if doc is None:
         return
+    content = dict(doc.content)
     if actor in config.users:
-        name = config.users[actor].name
-    else:
-        leaders = sorted(config.users_with(circ.org, Role.leader), key=lambda u: u.id)
-        if not leaders:
-            return
-        name = leaders[0].name
-    doc.content = {**doc.content, "signer": name}
+        content["signer"] = config.users[actor].name
+    content["issued_on"] = signed_on.isoformat()
+    printed_on = content.get("printed_on")
+    if printed_on and date.fromisoformat(printed_on) < signed_on:
+        content["printed_on"] = signed_on.isoformat()
+    doc.content = content
     session.add(doc)
 
 

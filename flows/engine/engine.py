@@ -238,6 +238,9 @@ class Engine:
                     session.add(circ)
                     return StepResult.of(circ, ran=False)
                 actor = f"policy:{circ.policy}"
+                principal = self.config.principal_leader(circ.org) if step.sets_signer else None
+                if principal is not None:  # the policy signs off in the principal leader's name (签发人)
+                    open_items[-1].acted_for = principal.id
                 for item in open_items[:-1]:
                     items.finish_item(session, definition, circ, item, auto, actor, None, self.worker_name)
                 self._human_done(session, circ, open_items[-1], step, auto, actor, None)
@@ -337,7 +340,7 @@ class Engine:
         """Close one person's item; move the circulation on when the step's join is complete."""
         items.finish_item(session, self.definition_of(circ, session), circ, item, outcome, actor, comment, self.worker_name)
         if step.sets_signer and outcome == step.agree:
-            set_signer(session, self.config, circ, item.acted_for or actor)
+            set_signer(session, self.config, circ, item.acted_for or actor, self.business_date(circ))
         others = items.open_at(session, circ, item.step)
         if outcome != step.agree:  # a refusal (return) decides the step at once
             for other in others:
@@ -373,7 +376,8 @@ class Engine:
         if definition.record is None:
             return
         relative = f"{circ.org}/records/{definition.record}-{circ.id}.docx"
-        record = gather_record(session, self.config, definition, circ, RecordKind(definition.record), self.business_date(circ))
+        replayed = self.config.org(circ.org).level in self.config.policy(circ.policy).clock  # a named policy replays a seed's dates
+        record = gather_record(session, self.config, definition, circ, RecordKind(definition.record), self.business_date(circ), replayed)
         written = self.record_renderer(record, self.storage / relative)
         record_file(session, saved_id(circ), definition.record, relative, written.sha256, written.size)
 

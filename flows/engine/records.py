@@ -17,10 +17,11 @@ from typing import Protocol
 from sqlmodel import Session, col, select
 
 from gongwen_engine.config.loader import Config
-from gongwen_engine.flows.engine.definition import FlowDefinition
+from gongwen_engine.flows.engine.definition import FlowDefinition, StepKind
+from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.records import DraftParticulars, Opinion, ReceivedParticulars, RecordData, RecordKind
 from gongwen_engine.models.rules.dates import china_date
-from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem, WorkItemKind, WorkItemStatus
+from gongwen_engine.models.tables import AuditEvent, Circulation, Document, Registration, WorkItem, WorkItemKind, WorkItemStatus
 
 
 class Written(Protocol):
@@ -46,16 +47,20 @@ def actor_name(config: Config, actor: str | None) -> str:
     return {"system": "（系统）"}.get(actor or "", actor or "")
 
 
-def gather_record(session: Session, config: Config, flow: FlowDefinition, circ: Circulation, kind: RecordKind, business_day: date) -> RecordData:
-    """The record of ``kind`` for ``circ`` as it stands now; ``business_day`` is its 收文日期 once registered."""
+def gather_record(
+    session: Session, config: Config, flow: FlowDefinition, circ: Circulation, kind: RecordKind, business_day: date, replayed: bool = False
+) -> RecordData:
+    """The record of ``kind`` for ``circ`` as it stands now; ``business_day`` is its 收文日期 once
+    registered and, when a named policy replays a seed's dates (``replayed``), the date of every
+    action on it (otherwise each action's own day in Beijing)."""
     org = config.org(circ.org)
     return RecordData(
         kind=kind,
         org_name=org.name,
         org_short_name=org.short_name,
         received=_received(session, config, circ, business_day) if kind == RecordKind.processing_slip else None,
-        draft=_draft(session, circ),
-        opinions=_opinions(session, config, flow, circ),
+        draft=_draft(session, config, flow, circ),
+        opinions=_opinions(session, config, flow, circ, business_day if replayed else None),
     )
 
 
@@ -64,44 +69,73 @@ def _received(session: Session, config: Config, circ: Circulation, business_day:
     if received is None:
         return None
     reg = session.exec(select(Registration).where(Registration.org == circ.org, Registration.document_id == received.id)).first()
-    sender = config.organisations.get(received.org)
     return ReceivedParticulars(
         register_number=reg.register_number if reg else None,
         received_on=business_day if reg else None,
-        sender=sender.name if sender else received.org,
+        sender=issuer_names(config, received).name,  # an outside issuer by its name, never the reserved code
         doc_number=received.doc_number,
         title=received.title,
     )
 
 
-def _draft(session: Session, circ: Circulation) -> DraftParticulars | None:
+def _drafter(session: Session, config: Config, flow: FlowDefinition, circ: Circulation) -> str:
+    """拟稿人: who wrote the draft — the person of the draft step, else the person who launched it."""
+    drafted = session.exec(
+        select(WorkItem)
+        .where(WorkItem.circulation_id == circ.id, WorkItem.status == WorkItemStatus.done, WorkItem.kind == WorkItemKind.human)
+        .order_by(col(WorkItem.id))
+    )
+    for item in drafted:
+        step = flow.steps.get(item.step)
+        if step is not None and step.kind == StepKind.draft and item.actor in config.users:
+            return config.users[item.actor].name
+    launch = session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circ.id, AuditEvent.action == "launch")).first()
+    return config.users[launch.actor].name if launch and launch.actor in config.users else ""
+
+
+def _draft(session: Session, config: Config, flow: FlowDefinition, circ: Circulation) -> DraftParticulars | None:
     doc = session.get(Document, circ.document_id) if circ.document_id else None
     if doc is None:
         return None
     content = doc.content
+    legacy = content.get("legacy") or {}
     return DraftParticulars(
         doc_number=doc.doc_number,
         title=doc.title,
         main_recipients=list(content.get("main_recipients") or []),
         cc=list(content.get("cc") or []),
         version=doc.version,
+        drafting_unit=config.org(circ.org).short_name,
+        drafter=_drafter(session, config, flow, circ),
+        security=content.get("security") or "",
+        urgency=content.get("urgency") or "",
+        copies=legacy.get("copies_printed"),
+        attachments=list(content.get("attachment_notes") or []),
     )
 
 
-def _opinions(session: Session, config: Config, flow: FlowDefinition, circ: Circulation) -> list[Opinion]:
+# Automatic steps whose outcome the paper form records too: the office's 拟办 and the 办结.
+RECORDED_AUTOMATIC = frozenset({StepKind.decide, StepKind.conclude})
+
+
+def _opinions(session: Session, config: Config, flow: FlowDefinition, circ: Circulation, replayed_day: date | None) -> list[Opinion]:
     items = session.exec(
-        select(WorkItem)
-        .where(WorkItem.circulation_id == circ.id, WorkItem.kind == WorkItemKind.human, WorkItem.status == WorkItemStatus.done)
-        .order_by(col(WorkItem.finished_at), col(WorkItem.id))
+        select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == WorkItemStatus.done).order_by(col(WorkItem.finished_at), col(WorkItem.id))
     )
-    return [
-        Opinion(
-            step_title=flow.steps[item.step].title if item.step in flow.steps else item.step,
-            outcome_label=flow.outcome_label(item.outcome),
-            comment=item.comment,
-            person=actor_name(config, item.actor),
-            acting_for=config.users[item.acted_for].name if item.acted_for and item.acted_for in config.users else None,
-            finished_on=china_date(item.finished_at) if item.finished_at else None,
+    opinions = []
+    for item in items:
+        step = flow.steps.get(item.step)
+        if item.kind != WorkItemKind.human and (step is None or step.kind not in RECORDED_AUTOMATIC):
+            continue
+        opinions.append(
+            Opinion(
+                step_title=step.title if step else item.step,
+                step_kind=str(step.kind) if step else "",
+                outcome_label=flow.outcome_label(item.outcome),
+                comment=item.comment,
+                person=actor_name(config, item.actor),
+                acting_for=config.users[item.acted_for].name if item.acted_for and item.acted_for in config.users else None,
+                finished_on=replayed_day or (china_date(item.finished_at) if item.finished_at else None),
+            )
         )
-        for item in items
-    ]
+    return opinions

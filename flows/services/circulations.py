@@ -33,6 +33,11 @@ def circulation(engine: Engine, circulation_id: int) -> Circulation:
     return read(engine.db, queries.get_circulation, circulation_id)
 
 
+def circulation_of_item(engine: Engine, work_item_id: int) -> Circulation:
+    """The circulation a work item belongs to (refused when there is none with that id)."""
+    return read(engine.db, queries.circulation_of_item, work_item_id)
+
+
 def status_counts(engine: Engine) -> dict[str, int]:
     """How many circulations are in each status."""
     return read(engine.db, queries.status_counts)

@@ -1,4 +1,5 @@
-"""The demo: the seed chain 全国妇联 → 山东省妇联 → 16 cities → counties, under the demo policy."""
+"""The demo: the seed chain 全国妇联 → 山东省妇联 → 16 cities → counties, under the demo policy, and seed
+000's chain at 湖南省妇联 (a received notice attached as received to Hunan's own notice)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
 from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services import attachments
 from gongwen_engine.flows.services.circulations import status_counts
+from gongwen_engine.flows.services.intake import receive_file
 from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile, CirculationStatus, Delivery, Document, Registration
 
 NATIONAL_NOTICE = PACKAGED_CONFIG_DIR / "demo" / "national_notice.yaml"
+OFFICE_NOTICE = PACKAGED_CONFIG_DIR / "demo" / "acwf_office_notice.txt"  # seed 000: 全国妇联办公厅's notice, no 文号, as Hunan received it
+HUNAN_NOTICE = PACKAGED_CONFIG_DIR / "demo" / "hunan_notice.yaml"  # seed 000: Hunan's notice with 附件1 (the received notice) and 附件2
 
 
 @dataclass
@@ -45,13 +51,44 @@ def load_notice(path: Path = NATIONAL_NOTICE) -> tuple[str, DocumentContent]:
     return org, content
 
 
+# Documents the demo issued: printed (印制) by one of its circulations; a document received from
+# outside (seed 000's office notice) keeps its original file too, but is not one of them.
+ISSUED = (col(Document.file).is_not(None), col(Document.circulation_id).is_not(None))
+SEED_000_POLICY = "demo_seed000"  # config/policies.yaml: the demo's approvals, on seed 000's dates
+
+
+def launch_seed_000(engine: Engine) -> int:
+    """Seed 000: 湖南省妇联 receives 全国妇联办公厅's notice (no 文号; it files it: no subordinate
+    organisation to forward it to in the demo tree) and issues its own notice with 附件1 that notice
+    as received and 附件2 the reporting points. Returns the issuing circulation's id."""
+    receive_file(engine, OFFICE_NOTICE, "hunan", user="hunan_secretary", flow="forwarding", policy=SEED_000_POLICY)
+    org, content = load_notice(HUNAN_NOTICE)
+    content = attachments.with_attachments(content, attachments.resolve(engine, org, attachments.load_attachment_specs(HUNAN_NOTICE)))
+    return engine.launch(org, "issuing", content, policy=SEED_000_POLICY, actor=f"{org}_secretary")
+
+
+def _attachment_entries(doc: Document) -> list[dict]:
+    """The manifest's view of a document's attachments: the name in the 附件说明, and for a received
+    document attached as received its issuer's number (none for a notice without 文号)."""
+    content = content_of(doc)
+    return [
+        {
+            "number": n,
+            "name": name,
+            "as_received": attachment.document is not None,
+            "doc_number": attachment.document.doc_number if attachment.document else None,
+        }
+        for n, (name, attachment) in enumerate(zip(content.attachment_notes, content.attachments, strict=False), start=1)
+    ]
+
+
 def write_manifest(engine: Engine, out: Path) -> Path:
     """DIR/manifest.json: one entry per rendered document."""
     entries = []
     with Session(engine.db) as session:
         archive_codes = {a.circulation_id: a.archive_code for a in session.exec(select(ArchiveItem))}
         signed = {f.circulation_id: f for f in session.exec(select(CirculationFile).where(CirculationFile.role == "signed_pdf"))}
-        for doc in session.exec(select(Document).where(col(Document.file).is_not(None)).order_by(col(Document.id))):
+        for doc in session.exec(select(Document).where(*ISSUED).order_by(col(Document.id))):
             assert doc.file is not None  # selected where it is not null
             forwarded = session.get(Document, doc.forwards_id) if doc.forwards_id else None
             sealed = signed.get(doc.circulation_id) if doc.circulation_id is not None else None
@@ -63,6 +100,7 @@ def write_manifest(engine: Engine, out: Path) -> Path:
                     "title": doc.title,
                     "file": Path(doc.file).as_posix(),
                     "forwarded_from": forwarded.doc_number if forwarded else None,
+                    "attachments": _attachment_entries(doc),
                     "archive_code": archive_codes.get(doc.circulation_id),
                     "sha256": doc.sha256,
                     "signed_pdf": sealed.file if sealed else None,  # 用印: the sealed copy beside the .docx
@@ -81,7 +119,7 @@ def summarise(engine: Engine, manifest: Path, seconds: float) -> DemoSummary:
             return session.exec(select(func.count()).select_from(model)).one()
 
         return DemoSummary(
-            documents=session.exec(select(func.count()).select_from(Document).where(col(Document.file).is_not(None))).one(),
+            documents=session.exec(select(func.count()).select_from(Document).where(*ISSUED)).one(),
             deliveries=count(Delivery),
             registrations=count(Registration),
             archive_items=count(ArchiveItem),

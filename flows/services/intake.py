@@ -47,7 +47,7 @@ from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models import db
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.models.documents import stored_content
-from gongwen_engine.models.issuers import EXTERNAL_ISSUER, match_organisation
+from gongwen_engine.models.issuers import EXTERNAL_ISSUER, match_organisation, office_of
 from gongwen_engine.models.rules.dates import format_cn_date, parse_cn_date, shown
 from gongwen_engine.models.rules.doc_kinds import DEFAULT_KIND
 from gongwen_engine.models.rules.doc_numbers import normalise_doc_number
@@ -314,6 +314,9 @@ def _issuer(engine: Engine, fields: dict[str, Any]) -> dict[str, Any]:
     org = match_organisation(engine.config, mark=mark, names=names, prefix=prefix)
     if org is not None:
         return {"org": org.code, "name": None, "short_name": None}
+    office = office_of(engine.config, names)
+    if office is not None:  # e.g. 全国妇联办公厅's notice: 全国妇联's level, the office's name
+        return {"org": office.code, "name": office.printed_by, "short_name": office.printed_by}
     name = fields["issuer"]
     short = fields.get("issuer_short_name")
     signature = fields.get("signature")

@@ -450,8 +450,11 @@ def report_content(
         title=f"关于{req.what}的报告",
         main_recipients=[req.office],
         body=body or [f"现将{unit.short_name}{req.what}报上，请审阅。"],
-        signature=unit.short_name,
+        signature=unit.name,
         issued_on=issued_on,
+        sealed=True,  # it carries the 署名, so it goes up sealed (用印 lays the seal over name and date)
+        printed_by=unit.printed_by,  # 版记: the office that prints it and the date
+        printed_on=issued_on,
         attachment_notes=[table_title] if with_table else [],
         attachments=[Attachment(title=table_title)] if with_table else [],
     )

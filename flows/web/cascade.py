@@ -116,7 +116,7 @@ def _state(circ: Circulation, done_kinds: set[tuple[int, StepKind]], archived: s
 
 
 def _waiting_for(engine: Engine, circ: Circulation, items: list[WorkItem]) -> str:
-    """'徐主席签发' (a person's item) / '领导（周主席、褚副主席）签发' (anyone with the role): who the open
+    """'徐建平签发' (a person's item) / '领导（周红梅、褚云霞）签发' (anyone with the role): who the open
     items wait for, and the step."""
     step = engine.definition_of(circ).step(circ.step) if circ.step else None
     people = []

@@ -21,6 +21,14 @@ def get_circulation(session: Session, circulation_id: int) -> Circulation:
     return circ
 
 
+def circulation_of_item(session: Session, work_item_id: int) -> Circulation:
+    """The circulation a work item belongs to (refused when there is no such item)."""
+    item = session.get(WorkItem, work_item_id)
+    if item is None:
+        raise Refusal(f"待办事项 {work_item_id} 不存在（查看：gongwen inbox --user …）")
+    return get_circulation(session, item.circulation_id)
+
+
 def status_counts(session: Session) -> dict[str, int]:
     """How many circulations are in each status."""
     return {str(status): n for status, n in session.exec(select(Circulation.status, func.count()).group_by(Circulation.status)).all()}

@@ -52,3 +52,13 @@ def reply_title(received_title: str, upward: bool) -> str:
     match = _MATTER.match(received_title.strip())
     matter = match["matter"] if match else f"〈{nest_book_title_marks(received_title.strip())}〉"
     return f"关于{matter}有关情况的报告" if upward else f"关于{matter}的复函"
+
+
+def received_attachment_name(issuer_short_name: str, title: str) -> str:
+    """The name in the 附件说明 of a received document attached as received: its issuer's short
+    name and its title in 《》 (inner 《》 become 〈〉), e.g. 全国妇联办公厅《关于进一步做好〈妇工要情〉
+    信息报送工作的通知》 (seed 000)."""
+    issuer, title = issuer_short_name.strip(), "".join(line.strip() for line in title.splitlines())
+    if not title:
+        raise ValueError("received_attachment_name needs the received document's title")
+    return f"{issuer}《{nest_book_title_marks(title)}》"

@@ -16,6 +16,7 @@ from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.html import render_html
 from gongwen_engine.doc_templates.render import render_docx_bytes
 from gongwen_engine.flows.engine.definition import StepKind
+from gongwen_engine.flows.services import attachments as attachment_specs
 from gongwen_engine.flows.services.circulations import recipients_warning, timeline, version_changes, versions
 from gongwen_engine.flows.services.intake import (
     CORRECTABLE,
@@ -218,7 +219,7 @@ def launch(
     other_recipients: str = Form(""),
     cc: str = Form(""),
     body: str = Form(""),
-    attachment_notes: str = Form(""),
+    attachments: str = Form(""),
     notes: str = Form(""),
     urgency: str = Form(""),
     security: str = Form(""),
@@ -237,7 +238,7 @@ def launch(
         "other_recipients": other_recipients,
         "cc": cc,
         "body": body,
-        "attachment_notes": attachment_notes,
+        "attachments": attachments,
         "notes": notes,
         "urgency": urgency,
         "security": security,
@@ -262,6 +263,11 @@ def launch(
     except ValueError:
         problems.append(f"成文日期“{issued_on}”格式不对，应为 2012-01-31")
         day = beijing_today()
+    annexes = []
+    try:
+        annexes = attachment_specs.resolve(web.engine, org.code, attachment_specs.specs_from_form(attachments))
+    except Refusal as exc:
+        problems.append(str(exc).rstrip("。"))
     if problems:
         return _launch_page(request, user, values, "；".join(problems) + "。", 400)
     content = DocumentContent(
@@ -273,7 +279,7 @@ def launch(
         title=title.strip(),
         main_recipients=main_recipients,
         body=paragraphs,
-        attachment_notes=_lines(attachment_notes),
+        attachments=annexes,
         signature=org.name,
         issued_on=day,
         sealed=bool(sealed),

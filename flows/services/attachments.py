@@ -1,0 +1,168 @@
+"""Attachments (附件) of a document being launched or revised: one home for how a person gives them.
+
+The same three doors give them in the same form:
+
+* the launch file (``gongwen launch FLOW FILE.yaml``): an ``attachments:`` list beside ``content:``,
+  each entry either an annex drafted with the document (``title:`` and ``body:``, one paragraph per
+  list item) or ``received: REF``, a document this organisation received, attached as it was
+  received (its text, signature, date and 版记 as received, no red header invented for it);
+* ``gongwen launch … --attach X`` and ``gongwen act … --attach X`` (repeatable, in order): X is
+  ``received:REF`` or a UTF-8 text file whose first line is the attachment's title and whose
+  further blocks (separated by a blank line) are its paragraphs;
+* the web compose form: one text box, attachments separated by a line holding only ``---``;
+  in each, the first line is the title (or ``收文：REF``) and the further lines its paragraphs.
+
+REF names a received document: the receiving circulation's number, the 收文登记号, the sender's
+发文字号 or its title. The names in the 附件说明 follow from the attachments (附件：1.… 2.…): an annex by its
+title, a received document by its issuer's short name and its title in 《》 (models/rules/titles).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.schema import Strict
+from gongwen_engine.config.yamlsrc import load_yaml
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.models.content import Attachment, DocumentContent, attachment_name
+from gongwen_engine.models.documents import content_of
+from gongwen_engine.models.issuers import issuer_names
+from gongwen_engine.models.queries import read
+from gongwen_engine.models.queries.documents import received_document
+from gongwen_engine.models.rules.titles import received_attachment_name
+
+MAX_ATTACHMENTS = 50  # more is a collection (汇编), not the attachments of one document
+MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024  # an annex's text; a longer one is no attachment to a 公文
+RECEIVED_PREFIXES = ("received:", "收文：", "收文:")
+WEB_SEPARATOR = "---"
+
+
+class AttachmentSpec(Strict):
+    """One attachment as a person gives it: an annex (title, body) or a received document (received)."""
+
+    title: str | None = Field(default=None, description="附件标题 (an annex; for a received document: the name in the 附件说明, optional)")
+    body: list[str] = Field(default_factory=list, description="the annex's paragraphs")
+    received: str | None = Field(default=None, description="a received document: circulation id, 收文登记号, 发文字号 or title")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AttachmentSpec:
+        if self.received is not None and self.body:
+            raise ValueError("附件写 received:（原样附上收到的文件）时不能再写 body:")
+        if self.received is None and not (self.title or "").strip():
+            raise ValueError("附件需要标题（title:），或用 received: 指明要原样附上的收文")
+        if self.received is not None and not self.received.strip():
+            raise ValueError("received: 为空：请写收文流转号、收文登记号或来文的发文字号")
+        return self
+
+
+def load_attachment_specs(path: Path) -> list[AttachmentSpec]:
+    """The ``attachments:`` section of a launch file (absent: none); errors name file:line."""
+    doc = load_yaml(path)
+    raw = doc.data.get("attachments") if isinstance(doc.data, dict) else None
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise doc.error(("attachments",), "attachments: 应为列表", "每个附件写一项：'- title: …' 加 'body: [...]'，或 '- received: 收文登记号'")
+    content = doc.data.get("content") if isinstance(doc.data, dict) else None
+    if isinstance(content, dict) and content.get("attachments"):
+        raise doc.error(("attachments",), "附件写了两处（content.attachments 和 attachments:）", "只保留 attachments: 一处")
+    if len(raw) > MAX_ATTACHMENTS:
+        raise doc.error(("attachments",), f"附件过多（{len(raw)} 件，最多 {MAX_ATTACHMENTS} 件）", "请合并为汇编后作为一个附件")
+    return [doc.validate(AttachmentSpec, item, loc_prefix=("attachments", i)) for i, item in enumerate(raw)]
+
+
+def _received_ref(text: str) -> str | None:
+    for prefix in RECEIVED_PREFIXES:
+        if text.startswith(prefix):
+            return text[len(prefix) :].strip()
+    return None
+
+
+def spec_from_text(text: str, where: str) -> AttachmentSpec:
+    """One attachment written as text: first line the title (or received:REF), then its paragraphs."""
+    lines = [line.strip() for line in text.replace("\r", "").split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    if not lines:
+        raise Refusal(f"{where}：附件是空的；第一行写附件标题，其后写正文（或写 收文：收文登记号）")
+    ref = _received_ref(lines[0])
+    rest = [" ".join(block.split()) for block in "\n".join(lines[1:]).split("\n\n") if block.strip()]
+    if ref is not None:
+        if not ref:
+            raise Refusal(f"{where}：“{lines[0]}”没有写明收文；请写 收文：收文登记号（或收文流转号、来文的发文字号）")
+        if rest:
+            raise Refusal(f"{where}：原样附上的收文（{ref}）不能再加正文；要附自拟的材料请另起一件")
+        return AttachmentSpec(received=ref)
+    return AttachmentSpec(title=lines[0], body=rest)
+
+
+def spec_from_option(value: str) -> AttachmentSpec:
+    """``--attach received:REF`` or ``--attach FILE`` (UTF-8 text: the title line, then paragraphs)."""
+    ref = _received_ref(value.strip())
+    if ref is not None:
+        return spec_from_text(value.strip(), "--attach")
+    path = Path(value)
+    try:
+        if path.stat().st_size > MAX_ATTACHMENT_BYTES:
+            raise Refusal(f"附件文件 {path.name} 过大（超过 {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB 文字）；请拆分，或作为汇编另行印发")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Refusal(
+            f"--attach {value}：无法读取附件文件（{exc.__class__.__name__}）；请给出 UTF-8 文本文件（第一行为附件标题，其后为正文，段落之间空一行），"
+            "或写 received:收文登记号 原样附上收到的文件"
+        ) from None
+    return spec_from_text(text, f"附件文件 {path.name}")
+
+
+def specs_from_form(text: str) -> list[AttachmentSpec]:
+    """The compose form's 附件 box: attachments separated by a line of ``---``; each line of an
+    annex after its title is one paragraph."""
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for line in text.replace("\r", "").split("\n"):
+        if line.strip() == WEB_SEPARATOR:
+            blocks.append(current)
+            current = []
+        else:
+            current.append(line)
+    blocks.append(current)
+    specs = []
+    for n, block in enumerate(b for b in blocks if any(line.strip() for line in b)):
+        spaced = "\n\n".join(line for line in block if line.strip())  # one line = one paragraph on the form
+        specs.append(spec_from_text(spaced, f"第{n + 1}个附件"))
+    return specs
+
+
+def resolve(engine: Engine, org: str, specs: list[AttachmentSpec]) -> list[Attachment]:
+    """The attachments of a document ``org`` issues: annexes as given, received documents taken from
+    what ``org`` received (its stored content, as received). Refused in Chinese when a received
+    document is not ``org``'s, or the same one is attached twice."""
+    if len(specs) > MAX_ATTACHMENTS:
+        raise Refusal(f"附件过多（{len(specs)} 件，最多 {MAX_ATTACHMENTS} 件）；请合并为汇编后作为一个附件")
+    attachments: list[Attachment] = []
+    seen: set[int] = set()
+    for n, spec in enumerate(specs, start=1):
+        if spec.received is None:
+            attachments.append(Attachment(title=(spec.title or "").strip(), body=spec.body))
+            continue
+        doc = read(engine.db, received_document, org, spec.received)
+        assert doc.id is not None  # read from the database
+        if doc.id in seen:
+            raise Refusal(f"第{n}个附件（{spec.received}）与前面的附件是同一份收文；同一份文件只附一次")
+        seen.add(doc.id)
+        title = (spec.title or "").strip() or received_attachment_name(issuer_names(engine.config, doc).short_name, doc.title)
+        attachments.append(Attachment(title=title, document=content_of(doc)))
+    return attachments
+
+
+def with_attachments(content: DocumentContent, attachments: list[Attachment]) -> DocumentContent:
+    """``content`` with ``attachments`` (replacing any) and the 附件说明 naming them."""
+    return content.model_copy(update={"attachments": attachments, "attachment_notes": [attachment_name(a) for a in attachments]})
+
+
+def attachment_changes(attachments: list[Attachment]) -> dict:
+    """A draft revision (``Engine.complete(changes=…)``) that sets the attachments and their names."""
+    return {"attachments": [a.model_dump(mode="json") for a in attachments], "attachment_notes": [attachment_name(a) for a in attachments]}

@@ -533,7 +533,7 @@ def test_a_reply_goes_to_the_sender_as_a_report_upward(engine):
     doc = signed_version(engine, shandong.id)
     assert (doc.doc_type, doc.title, doc.content["main_recipients"]) == ("报告", "关于开展基层调研有关情况的报告", ["全国妇联"])
     assert doc.content["body"][0] == f"根据你会《关于开展基层调研的通知》（{received.doc_number}）要求，现将有关情况报告如下。"
-    assert doc.content["signer"] == "周主席" and doc.doc_number.startswith("鲁妇发")  # upward: 签发人 in the header
+    assert doc.content["signer"] == "周红梅" and doc.doc_number.startswith("鲁妇发")  # upward: 签发人 in the header
     assert delivered(engine, doc) == {"acwf": False}
     assert {c.org: c.flow for c in rows(engine, Circulation, Circulation.received_id == doc.id)} == {"acwf": "incoming"}
     assert_print_equals_delivery(engine, doc)

@@ -601,7 +601,7 @@ def test_a_403_reveals_nothing_and_healthz_is_minimal_without_sign_in(client: Te
     }
     assert {p.status_code for p in pages.values()} == {403}
     for page in pages.values():
-        assert "山东" not in page.text and "周主席" not in page.text
+        assert "山东" not in page.text and "周红梅" not in page.text
     said = {name: re.search(r'role="alert">(.*?)</p>', page.text).group(1) for name, page in pages.items()}
     assert said["circulation"] == said["none"].replace("999", str(circ_id))  # existing or not: alike
     assert said["item"] == said["no item"].replace("999", str(item_id))

@@ -1,0 +1,133 @@
+"""Page layout of issued documents on real pages (render → LibreOffice PDF → checks).
+
+Keep-together (署名, 成文日期 and at least one line of text on one page), the 版记 last and on an
+even page, through the same checks ``gongwen preview`` uses (doc_templates/checks.py). The
+default run takes a few bodies through the real flow with 用印 (policy demo); the sweep over 1 to
+40 paragraphs is marked slow.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from gongwen_engine.doc_templates.checks import check_pdf, pdf_lines, signature_problems
+from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf
+from gongwen_engine.doc_templates.render import render_docx
+from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.documents import content_of
+from gongwen_engine.models.rules.dates import format_cn_date
+from gongwen_engine.models.tables import AuditEvent, CirculationFile, Document
+
+SHORT = "请各市妇联认真组织学习，结合本地实际抓好贯彻落实工作。"
+LONG = SHORT * 4
+NOTE = "联系人：张敏  电话：0531-86012345"
+
+
+def body(paragraphs: int, long: bool) -> list[str]:
+    """``paragraphs`` paragraphs, every third one long when ``long``."""
+    return [LONG if long and i % 3 == 2 else SHORT for i in range(paragraphs)]
+
+
+def shandong_notice(paragraphs: int, long: bool = False, attachments: bool = False, notes: bool = False) -> DocumentContent:
+    return DocumentContent(
+        issuer_mark="山东省妇女联合会文件",
+        title="关于认真学习贯彻全国妇联有关文件精神的通知",
+        main_recipients=["各市妇联"],
+        body=body(paragraphs, long),
+        attachment_notes=["学习材料目录", "2026年学习安排表"] if attachments else [],
+        signature="山东省妇女联合会",
+        issued_on=date(2026, 3, 2),
+        sealed=True,
+        notes=[NOTE] if notes else [],
+        cc=["省委办公厅"],
+        printed_by="山东省妇联办公室",
+        printed_on=date(2026, 3, 2),
+    )
+
+
+def drive_one(engine, circulation_id: int) -> None:
+    """Run the automatic steps of one circulation until it waits or ends (the recipients'
+    circulations it starts are left alone)."""
+    for _ in range(100):
+        mine = [c for c in engine.claim_ready() if c.id == circulation_id]
+        if not mine:
+            return
+        for circ in mine:
+            engine.run_step(circ.id, circ.step)
+    raise AssertionError("the circulation never stopped")
+
+
+# --- through the real flow: 签发 → 编号 → 印制 → 用印 (policy demo) --------------------------------
+
+FLOW_CASES = [
+    pytest.param(7, False, False, False, id="7-short"),  # the issue's case: split at 用印 before
+    pytest.param(8, False, False, False, id="8-short"),  # the issue's case: a page without text before
+    pytest.param(6, True, True, True, id="6-long-attachments-notes"),
+]
+
+
+@pytest.mark.parametrize(("paragraphs", "long", "attachments", "notes"), FLOW_CASES)
+def test_an_issuing_launch_seals_with_signature_date_and_text_on_one_page(make_engine, paragraphs, long, attachments, notes) -> None:
+    engine = make_engine()
+    content = shandong_notice(paragraphs, long, attachments, notes)
+    circ = engine.launch("shandong", "issuing", content, policy="demo", actor="shandong_secretary", deliver_to=["jinan"])
+    drive_one(engine, circ)
+    with Session(engine.db) as session:
+        sealed = session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circ, AuditEvent.action == "sealed")).one()
+        pdf_row = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circ, CirculationFile.role == "signed_pdf")).one()
+        doc = session.exec(select(Document).where(Document.circulation_id == circ)).one()
+        issued = content_of(doc)
+    assert sealed.detail["visible"] is True
+    pdf = (engine.storage / pdf_row.file).read_bytes()
+    assert issued.body == content.body
+    assert check_pdf(pdf, [issued]) == []
+    pages = pdf_lines(pdf)
+    date_line = format_cn_date(issued.issued_on)
+    assert sealed.detail["page"] == next(i + 1 for i, lines in enumerate(pages) if any(line.text == date_line for line in lines))
+
+
+# --- render → PDF only: a representative subset by default, the sweep slow ------------------------
+
+
+def render_pdf(content: DocumentContent, folder: Path) -> bytes:
+    path = folder / "doc.docx"
+    render_docx([content], path)
+    return docx_bytes_to_pdf(path)
+
+
+SUBSET = [(1, False, False, False), (7, True, False, True), (15, False, True, False), (22, True, True, True)]
+VARIANTS = ((False, False, False), (True, True, True), (False, True, False), (True, False, True))  # long, attachments, notes
+SWEEP = [(n, long, att, notes) for n in range(1, 41) for long, att, notes in VARIANTS]
+
+
+@pytest.mark.parametrize(("paragraphs", "long", "attachments", "notes"), SUBSET)
+def test_signature_date_and_text_stay_together(tmp_path: Path, paragraphs, long, attachments, notes) -> None:
+    content = shandong_notice(paragraphs, long, attachments, notes)
+    assert signature_problems(pdf_lines(render_pdf(content, tmp_path)), content) == []
+
+
+@pytest.mark.slow
+def test_signature_date_and_text_stay_together_for_1_to_40_paragraphs(tmp_path: Path) -> None:
+    failures = []
+    for paragraphs, long, attachments, notes in SWEEP:
+        content = shandong_notice(paragraphs, long, attachments, notes)
+        problems = signature_problems(pdf_lines(render_pdf(content, tmp_path)), content)
+        if problems:
+            failures.append(((paragraphs, long, attachments, notes), [str(p) for p in problems]))
+    assert failures == []
+
+
+def test_the_check_sees_a_split_signature(tmp_path: Path) -> None:
+    """The check can fail: the old template's page without text is reported."""
+    content = shandong_notice(8)
+    pdf = render_pdf(content, tmp_path)
+    pages = pdf_lines(pdf)
+    # drop every body line from the signature's page: what the page looked like without keep-together
+    date_page = next(i for i, lines in enumerate(pages) if any(line.text == "2026年3月2日" for line in lines))
+    stripped = [lines if i != date_page else [line for line in lines if line.text not in (SHORT, SHORT[:10])] for i, lines in enumerate(pages)]
+    [problem] = signature_problems(stripped, content)
+    assert "没有正文" in problem.message

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
@@ -232,18 +234,25 @@ def colophon_rows(content: DocumentContent) -> list[ColophonRow]:
 
 @dataclass(frozen=True)
 class AttachmentView:
-    """附件 page: "附件N" label, title lines, paragraphs."""
+    """附件 page: "附件N" label, title lines, paragraphs; or, for a received document attached as
+    it was received, ``document``: its view, printed from its title on (no red header)."""
 
     label: str
     title: str
     paragraphs: list[BodyParagraph]
+    document: PartView | None = None
 
 
 def attachment_views(attachments: list[Attachment]) -> list[AttachmentView]:
     """ "附件" alone for a single attachment, "附件1", "附件2"… for several."""
     single = len(attachments) == 1
     return [
-        AttachmentView("附件" if single else f"附件{number}", title_text(attachment.title), [body_paragraph(p) for p in attachment.body])
+        AttachmentView(
+            "附件" if single else f"附件{number}",
+            title_text(attachment.title),
+            [body_paragraph(p) for p in attachment.body],
+            part_view(attachment.document, new_page=False) if attachment.document else None,
+        )
         for number, attachment in enumerate(attachments, start=1)
     ]
 
@@ -307,3 +316,51 @@ def part_view(content: DocumentContent, new_page: bool) -> PartView:
         attachments=attachment_views(content.attachments),
         colophon=colophon_rows(content),
     )
+
+
+class ColophonPlace(StrEnum):
+    """Where the 版记 of the whole document goes (GB/T 9704-2012 §7.4, domain README §3.3–3.4).
+
+    ``inline``: at the bottom of the last page of text; ``new_page``: alone on the next page
+    (numbered); ``after_blank``: an unnumbered blank page, then the 版记 alone on the page after
+    it, also unnumbered. Which one makes the 版记 page even is known only from the pages
+    LibreOffice lays out: ``doc_templates/pages.py`` chooses it.
+    """
+
+    inline = "inline"
+    new_page = "new_page"
+    after_blank = "after_blank"
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """The whole issued document: the issuer's part first (its 版记 taken out), then what it
+    forwards (each as issued, with its own 版记 as received); the issuer's 版记 closes the whole,
+    after the attachments and the forwarded originals."""
+
+    parts: list[PartView]
+    colophon: list[ColophonRow]
+    colophon_place: ColophonPlace
+
+
+def carries_own_colophon(part: PartView) -> bool:
+    """Does the last page of ``part`` (its last attachment, if any) hold a 版记 of its own?"""
+    if part.attachments and part.attachments[-1].document is not None:
+        return bool(part.attachments[-1].document.colophon)
+    return bool(part.colophon) and not part.attachments
+
+
+def document_view(contents: Sequence[DocumentContent], place: ColophonPlace | None = None) -> DocumentView:
+    """Lay out the parts (every part after the first on a new page) and the closing 版记.
+
+    ``place`` None: inline when nothing with a 版记 of its own comes last, else on a new page
+    (two 版记 never share a page).
+    """
+    if not contents:
+        raise ValueError("render needs at least one document part")
+    views = [part_view(content, new_page=index > 0) for index, content in enumerate(contents)]
+    first = views[0]
+    parts = [replace(first, colophon=[]), *views[1:]]
+    if place is None:
+        place = ColophonPlace.new_page if first.colophon and carries_own_colophon(parts[-1]) else ColophonPlace.inline
+    return DocumentView(parts, first.colophon, place)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from gongwen_engine.doc_templates.checks import check_pdf, pdf_lines, signature_problems
+from gongwen_engine.doc_templates.checks import check_pdf, colophon_page, pdf_lines, signature_problems
+from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf
 from gongwen_engine.doc_templates.render import render_docx
 from gongwen_engine.models.content import DocumentContent
@@ -94,8 +95,9 @@ def test_an_issuing_launch_seals_with_signature_date_and_text_on_one_page(make_e
 
 
 def render_pdf(content: DocumentContent, folder: Path) -> bytes:
+    """The issued copy as 印制 writes it (the 版记 on an even page), converted to PDF."""
     path = folder / "doc.docx"
-    render_docx([content], path)
+    render_issued([content], path)
     return docx_bytes_to_pdf(path)
 
 
@@ -105,17 +107,17 @@ SWEEP = [(n, long, att, notes) for n in range(1, 41) for long, att, notes in VAR
 
 
 @pytest.mark.parametrize(("paragraphs", "long", "attachments", "notes"), SUBSET)
-def test_signature_date_and_text_stay_together(tmp_path: Path, paragraphs, long, attachments, notes) -> None:
+def test_signature_with_text_and_an_even_colophon_page(tmp_path: Path, paragraphs, long, attachments, notes) -> None:
     content = shandong_notice(paragraphs, long, attachments, notes)
-    assert signature_problems(pdf_lines(render_pdf(content, tmp_path)), content) == []
+    assert check_pdf(render_pdf(content, tmp_path), [content]) == []
 
 
 @pytest.mark.slow
-def test_signature_date_and_text_stay_together_for_1_to_40_paragraphs(tmp_path: Path) -> None:
+def test_signature_with_text_and_an_even_colophon_page_for_1_to_40_paragraphs(tmp_path: Path) -> None:
     failures = []
     for paragraphs, long, attachments, notes in SWEEP:
         content = shandong_notice(paragraphs, long, attachments, notes)
-        problems = signature_problems(pdf_lines(render_pdf(content, tmp_path)), content)
+        problems = check_pdf(render_pdf(content, tmp_path), [content])
         if problems:
             failures.append(((paragraphs, long, attachments, notes), [str(p) for p in problems]))
     assert failures == []
@@ -131,3 +133,25 @@ def test_the_check_sees_a_split_signature(tmp_path: Path) -> None:
     stripped = [lines if i != date_page else [line for line in lines if line.text not in (SHORT, SHORT[:10])] for i, lines in enumerate(pages)]
     [problem] = signature_problems(stripped, content)
     assert "没有正文" in problem.message
+
+
+# --- the 版记 page: even, after a blank page when needed (domain README §3.3–3.4) --------------------
+
+
+def test_a_one_page_text_gets_its_colophon_alone_on_page_two_numbered(tmp_path: Path) -> None:
+    content = shandong_notice(1)
+    pages = pdf_lines(render_pdf(content, tmp_path))
+    assert len(pages) == 2
+    assert [line.text for line in pages[1]] == ["抄送：省委办公厅。", "山东省妇联办公室2026年3月2日印发", "—2—"]
+
+
+def test_a_colophon_alone_on_an_odd_page_gets_an_unnumbered_blank_page_before_it(tmp_path: Path) -> None:
+    content = shandong_notice(14, long=True)  # the text fills page 2; the 版记 fell alone on page 3
+    path = tmp_path / "first.docx"
+    render_docx([content], path)
+    assert colophon_page(pdf_lines(docx_bytes_to_pdf(path)), content) == 2
+    pages = pdf_lines(render_pdf(content, tmp_path))
+    assert len(pages) == 4
+    assert [line.text for line in pages[1]][-2:] == ["2026年3月2日", "—2—"]
+    assert pages[2] == []  # blank, no page number
+    assert [line.text for line in pages[3]] == ["抄送：省委办公厅。", "山东省妇联办公室2026年3月2日印发"]  # no page number either

@@ -58,8 +58,11 @@ SOFFICE_TIMEOUT_S = 180
 PDF_EXPORT_FILTER = "writer_pdf_Export"
 PDF_FILTER_DATA = {"SelectPdfVersion": {"type": "long", "value": "2"}, "ExportNotes": {"type": "boolean", "value": "false"}}
 PDF_FILTER = f"pdf:{PDF_EXPORT_FILTER}:{json.dumps(PDF_FILTER_DATA, separators=(',', ':'))}"
-INSTALL_HINT = "apt-get install -y --no-install-recommends libreoffice-writer-nogui python3-uno fonts-noto-cjk"
+INSTALL_HINT = "apt-get install -y --no-install-recommends libreoffice-writer-nogui python3-uno fonts-noto-cjk fonts-arphic-gkai00mp fonts-lxgw-wenkai"
 
+# The Chinese faces: fontconfig maps the fonts the .docx names (仿宋_GB2312, 方正小标宋简体, 黑体,
+# 楷体_GB2312, 宋体) to Debian packages' SC faces in every LibreOffice gongwen starts (docs/layout.md).
+FONTS_CONF = Path(__file__).with_name("fonts.conf")
 UNO_PYTHON_ENV = "GONGWEN_UNO_PYTHON"
 DEFAULT_UNO_PYTHON = "/usr/bin/python3"  # Debian's, where python3-uno installs uno
 BRIDGE_SCRIPT = Path(__file__).with_name("uno_bridge.py")
@@ -76,6 +79,12 @@ _cache_lock = threading.Lock()
 
 class ConversionError(RuntimeError):
     """LibreOffice is missing or could not convert a file (message says how to fix it)."""
+
+
+def office_env() -> dict[str, str]:
+    """The environment of the LibreOffice processes gongwen starts: ours, with FONTCONFIG_FILE
+    naming ``fonts.conf`` (which includes the system's configuration)."""
+    return {**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)}
 
 
 def soffice() -> str:
@@ -226,7 +235,9 @@ class WarmConverter:
         try:
             # Its own process group: killing the group takes LibreOffice with it. stdin stays
             # ours: when this process dies, the bridge reads its end and stops LibreOffice.
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+            self._proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, env=office_env()
+            )
         except OSError as exc:
             raise BridgeUnavailable(f"{self.python}: {exc}") from None
         self._buffer = b""
@@ -375,7 +386,7 @@ def one_shot_docx_to_pdf(docx_files: list[Path], out_dir: Path) -> list[Path]:
         *(str(f) for f in docx_files),
     ]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=SOFFICE_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=SOFFICE_TIMEOUT_S, stdin=subprocess.DEVNULL, env=office_env())
     except subprocess.TimeoutExpired:
         raise ConversionError(f"LibreOffice did not finish converting {len(docx_files)} file(s) within {SOFFICE_TIMEOUT_S} s") from None
     pdfs = [out_dir / (f.stem + ".pdf") for f in docx_files]

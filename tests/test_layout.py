@@ -8,15 +8,18 @@ default run takes a few bodies through the real flow with 用印 (policy demo); 
 
 from __future__ import annotations
 
+import re
+import subprocess
 from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
+from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates.checks import check_pdf, colophon_page, pdf_lines, signature_problems
 from gongwen_engine.doc_templates.pages import render_issued
-from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf
+from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, office_env
 from gongwen_engine.doc_templates.render import render_docx
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of
@@ -33,12 +36,16 @@ def body(paragraphs: int, long: bool) -> list[str]:
     return [LONG if long and i % 3 == 2 else SHORT for i in range(paragraphs)]
 
 
-def shandong_notice(paragraphs: int, long: bool = False, attachments: bool = False, notes: bool = False) -> DocumentContent:
+def shandong_notice(paragraphs: int, long: bool = False, attachments: bool = False, notes: bool = False, headings: bool = False) -> DocumentContent:
+    """``headings``: the first two paragraphs open with a 一、 (黑体) and a （一） (楷体) heading."""
+    text = body(paragraphs, long)
+    if headings:
+        text = [f"{lead}{p}" for lead, p in zip(("一、总体要求。", "（一）学习内容。"), text, strict=False)] + text[2:]
     return DocumentContent(
         issuer_mark="山东省妇女联合会文件",
         title="关于认真学习贯彻全国妇联有关文件精神的通知",
         main_recipients=["各市妇联"],
-        body=body(paragraphs, long),
+        body=text,
         attachment_notes=["学习材料目录", "2026年学习安排表"] if attachments else [],
         signature="山东省妇女联合会",
         issued_on=date(2026, 3, 2),
@@ -48,6 +55,19 @@ def shandong_notice(paragraphs: int, long: bool = False, attachments: bool = Fal
         printed_by="山东省妇联办公室",
         printed_on=date(2026, 3, 2),
     )
+
+
+# Embedded font names (pdffonts, subset prefix dropped). Noto CJK's collections share one CFF
+# table named after the JP face, so the SC faces embed as "NotoSerifCJKjp-…"; the glyphs are the
+# SC ones (the SC index's cmap; docs/layout.md). GBZenKai-Medium is AR PL KaitiM GB, DejaVuSerif
+# the Latin digits (Times New Roman's stand-in).
+CHINESE_FACES = {"NotoSerifCJKjp-Regular", "NotoSerifCJKjp-Bold", "NotoSansCJKjp-Regular", "GBZenKai-Medium", "DejaVuSerif"}
+
+
+def embedded_faces(pdf: Path) -> set[str]:
+    """The font families pdffonts lists, without subset prefixes and CID sub-font suffixes."""
+    out = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    return {re.sub(r"-VKana$|-Ideographs$|-Generic\w*$|-Dingbats$|-Proportional$|-HKana$|-Alphabetic$", "", line.split()[0].split("+", 1)[-1]) for line in out}
 
 
 def drive_one(engine, circulation_id: int) -> None:
@@ -74,7 +94,7 @@ FLOW_CASES = [
 @pytest.mark.parametrize(("paragraphs", "long", "attachments", "notes"), FLOW_CASES)
 def test_an_issuing_launch_seals_with_signature_date_and_text_on_one_page(make_engine, paragraphs, long, attachments, notes) -> None:
     engine = make_engine()
-    content = shandong_notice(paragraphs, long, attachments, notes)
+    content = shandong_notice(paragraphs, long, attachments, notes, headings=paragraphs == 6)
     circ = engine.launch("shandong", "issuing", content, policy="demo", actor="shandong_secretary", deliver_to=["jinan"])
     drive_one(engine, circ)
     with Session(engine.db) as session:
@@ -87,6 +107,8 @@ def test_an_issuing_launch_seals_with_signature_date_and_text_on_one_page(make_e
     assert issued.body == content.body
     assert check_pdf(pdf, [issued]) == []
     pages = pdf_lines(pdf)
+    if paragraphs == 6:  # once: the faces embedded in a signed PDF are the Chinese stand-ins (doc_templates/fonts.conf)
+        assert embedded_faces(engine.storage / pdf_row.file) == CHINESE_FACES
     date_line = format_cn_date(issued.issued_on)
     assert sealed.detail["page"] == next(i + 1 for i, lines in enumerate(pages) if any(line.text == date_line for line in lines))
 
@@ -155,3 +177,24 @@ def test_a_colophon_alone_on_an_odd_page_gets_an_unnumbered_blank_page_before_it
     assert [line.text for line in pages[1]][-2:] == ["2026年3月2日", "—2—"]
     assert pages[2] == []  # blank, no page number
     assert [line.text for line in pages[3]] == ["抄送：省委办公厅。", "山东省妇联办公室2026年3月2日印发"]  # no page number either
+
+
+# --- the faces (doc_templates/fonts.conf) -----------------------------------------------------------
+
+STAND_INS = {
+    L.FONT_FANGSONG: "Noto Serif CJK SC:Regular",
+    "仿宋": "Noto Serif CJK SC:Regular",
+    L.FONT_XIAOBIAOSONG: "Noto Serif CJK SC:Bold",
+    L.FONT_HEITI: "Noto Sans CJK SC:Regular",
+    L.FONT_KAITI: "AR PL KaitiM GB:Regular",
+    "楷体": "AR PL KaitiM GB:Regular",
+    L.FONT_SONGTI: "Noto Serif CJK SC:Regular",
+}
+
+
+@pytest.mark.parametrize(("named", "stand_in"), STAND_INS.items())
+def test_fonts_conf_maps_every_named_face_to_a_simplified_chinese_face(named: str, stand_in: str) -> None:
+    found = subprocess.run(["fc-match", "-f", "%{family[0]}:%{style[0]}\t%{lang}", named], capture_output=True, text=True, check=True, env=office_env()).stdout
+    face, _, langs = found.partition("\t")
+    assert face == stand_in
+    assert "zh-cn" in langs.split("|")

@@ -7,6 +7,8 @@ One home for the page rules that can only be seen on real pages, used by the tes
   that page also holds at least one line of the body text (正文);
 * 版记 (§7.4, domain README §3.3): the colophon on the last page of the whole document (after the
   attachments and forwarded originals), and that page is even;
+* 标题 (§7.3.1): broken between words, not inside a quotation or 《》 name when avoidable
+  (``models/rules/titles``), each line printed as one line.
 
 The page text is read with pdfplumber's line layout (the same reading 用印 uses to find the
 signature). Lines are compared without spaces: PDF text extraction puts spaces between digits
@@ -156,10 +158,26 @@ def colophon_problems(pages: list[list[Line]], content: DocumentContent) -> list
     return problems
 
 
+def title_problems(pages: list[list[Line]], content: DocumentContent) -> list[Problem]:
+    """标题: broken between words (models/rules/titles), and printed in the lines it was laid out
+    in (LibreOffice did not wrap a line again)."""
+    from gongwen_engine.doc_templates import layout as L
+    from gongwen_engine.doc_templates.elements import title_lines
+    from gongwen_engine.models.rules.titles import title_break_problems
+
+    lines = title_lines(content.title)
+    problems = [Problem("标题", 1, message) for message in title_break_problems(lines, L.TITLE_CHARS_PER_LINE)]
+    first_page = {line.text for line in pages[0]} if pages else set()
+    for number, line in enumerate(lines, start=1):
+        if squash(line) not in first_page:
+            problems.append(Problem("标题", 1, f"标题第{number}行“{line}”在版面上没有排成一行（超出版心宽度而被再次折行）。请缩短该行或在词与词之间另行回行。"))
+    return problems
+
+
 def check_pdf(pdf: bytes, parts: Sequence[DocumentContent]) -> list[Problem]:
     """Every page check of the document ``parts`` (the issuer's document first, then what it
     forwards) over its PDF; empty when the layout is right."""
     pages = pdf_lines(pdf)
     whole = parts[0]
-    problems = signature_problems(pages, whole) + colophon_problems(pages, whole)
+    problems = title_problems(pages, whole) + signature_problems(pages, whole) + colophon_problems(pages, whole)
     return problems

@@ -19,6 +19,7 @@ from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.rules.doc_kinds import Direction
+from gongwen_engine.models.rules.titles import break_title
 
 # Characters XML 1.0 forbids (C0 controls other than tab/newline/CR, lone surrogates, FFFE/FFFF).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -257,10 +258,19 @@ def attachment_views(attachments: list[Attachment]) -> list[AttachmentView]:
     ]
 
 
+def title_lines(title: str) -> list[str]:
+    """标题 as lines: the author's own line breaks ("\\n") kept, blank lines and surrounding
+    spaces dropped; a title without them that is longer than a line broken between words into
+    a trapezoid or diamond (models/rules/titles.break_title)."""
+    lines = [line.strip() for line in clean_text(title).splitlines() if line.strip()]
+    if len(lines) == 1:
+        return break_title(lines[0], L.TITLE_CHARS_PER_LINE)
+    return lines
+
+
 def title_text(title: str) -> str:
-    """标题 with the author's own line breaks ("\\n") kept (梯形/菱形 shapes), blank lines
-    and surrounding spaces dropped."""
-    return "\n".join(line.strip() for line in clean_text(title).splitlines() if line.strip())
+    """标题 with its line breaks as "\\n" (the template writes them as ``w:br``)."""
+    return "\n".join(title_lines(title))
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,9 @@ CHAR_SPACE = grid_char_space()  # -842: pitch 15.794 pt = 5.57 mm
 # after 27). The grid stays in the section: it fixes the line pitch and is what Word shows.
 BODY_CHAR_SPACING = math.floor(TYPE_AREA_WIDTH / CHARS_PER_LINE - pt_to_twips(BODY_SIZE)) - 1
 CHAR = pt_to_twips(BODY_SIZE) + BODY_CHAR_SPACING  # one 三号 character's advance: 314 twips
+# 二号 title characters a line: the Normal style's narrowing applies to the title's runs too
+# (22 pt - 0.3 pt = 21.7 pt a character): 20 of them in the 442.25 pt line.
+TITLE_CHARS_PER_LINE = math.floor(TYPE_AREA_WIDTH / (pt_to_twips(ERHAO) + BODY_CHAR_SPACING))
 SIHAO_CHAR = pt_to_twips(SIHAO)  # one 四号 character (colophon, page numbers): 280 twips
 
 # --- header 版头 (§7.2) --------------------------------------------------------------------

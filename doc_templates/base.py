@@ -10,6 +10,7 @@ appends it to a copy of that zip.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,6 +60,15 @@ class BasePackage:
     document_head: str
     sect_pr: str
     sect_pr_unnumbered: str
+
+    @property
+    def sect_pr_letter(self) -> str:
+        """``sect_pr`` without a number on the first page (信函格式): a title page whose footer is
+        the unnumbered section's empty one."""
+        empty = re.search(r'w:footerReference w:type="default" r:id="(\w+)"', self.sect_pr_unnumbered)
+        assert empty is not None  # built by build_document
+        first = f'<w:footerReference w:type="first" r:id="{empty[1]}"/>'
+        return self.sect_pr.replace("<w:pgSz", first + "<w:pgSz", 1).replace("<w:docGrid", "<w:titlePg/><w:docGrid", 1)
 
 
 def rfonts_xml(east_asia: str, latin: str = L.FONT_LATIN) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules.dates import format_cn_date
+from gongwen_engine.models.rules.doc_kinds import DocFormat, format_of
 
 _SPACES = re.compile(r"\s+")
 _PAGE_NUMBER = re.compile(r"^—?\d+—?$")
@@ -140,6 +141,13 @@ def holds_more_than_colophon(lines: list[Line], content: DocumentContent) -> boo
     return any(not is_page_number(line) and line.text not in colophon for line in lines)
 
 
+def needs_even_page(content: DocumentContent) -> bool:
+    """The 版记 goes on an even page, except in the letter format (信函格式), whose 抄送 line has no
+    separator lines nor printing office and closes the letter where it ends *(our reading of
+    GB/T 9704-2012 §10.1: the letter format has no 版记 page of its own)*."""
+    return format_of(content.doc_type, content.issuer_mark) is not DocFormat.letter
+
+
 def colophon_problems(pages: list[list[Line]], content: DocumentContent) -> list[Problem]:
     """版记 on the last page, which is even."""
     rule = "版记"
@@ -153,7 +161,7 @@ def colophon_problems(pages: list[list[Line]], content: DocumentContent) -> list
     problems = []
     if index != total - 1:
         problems.append(Problem(rule, index + 1, f"版记不在最后一页（共{total}页）：附件和被转发的文件应排在版记之前，版记在全文最后一页的下方。"))
-    if (index + 1) % 2:
+    if (index + 1) % 2 and needs_even_page(content):
         problems.append(Problem(rule, index + 1, "版记所在页是奇数页：版记应在偶数页（封四），必要时在其前插入空白页。"))
     return problems
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.models.rules.dates import format_cn_date
-from gongwen_engine.models.rules.doc_kinds import Direction
+from gongwen_engine.models.rules.doc_kinds import Direction, DocFormat, format_of, mark_in_format
 from gongwen_engine.models.rules.titles import break_title
 
 # Characters XML 1.0 forbids (C0 controls other than tab/newline/CR, lone surrogates, FFFE/FFFF).
@@ -75,6 +75,19 @@ def body_paragraph(text: str) -> BodyParagraph:
         return BodyParagraph(level, "", text)
     head, stop, rest = text.partition("。")
     return BodyParagraph(level, head + stop, rest)
+
+
+# 纪要格式: the attendance lines after the text, "出席：" in 三号黑体 and the names in 仿宋.
+MINUTES_LABELS = ("出席：", "请假：", "列席：")
+
+
+def minutes_paragraph(text: str) -> BodyParagraph:
+    """A paragraph of a 纪要: an attendance line's label in 黑体, anything else as in the body."""
+    text = clean_text(text).lstrip(_LEADING_SPACE)
+    for label in MINUTES_LABELS:
+        if text.startswith(label):
+            return BodyParagraph(1, label, text[len(label) :])
+    return body_paragraph(text)
 
 
 @dataclass(frozen=True)
@@ -206,7 +219,10 @@ def _list_row(label: str, names: list[str], stop: str) -> ColophonRow:
 
 
 def colophon_rows(content: DocumentContent) -> list[ColophonRow]:
-    """版记 rows in order, with the thick first/last and thin middle separator lines."""
+    """版记 rows in order, with the thick first/last and thin middle separator lines; in the
+    letter format (信函格式) only 抄送, without separator lines, printing office or date."""
+    if format_of(content.doc_type, content.issuer_mark) is DocFormat.letter:
+        return [_list_row("抄送：", content.cc, "。")] if content.cc else []
     legacy = content.legacy or LegacyColophon()
     head: list[ColophonRow] = []
     if legacy.subject_words:
@@ -283,6 +299,7 @@ class PartView:
     mark_fit: MarkFit
     mark_space_before: int  # twips from the last top line (or the type area top) to the mark
     mark_space_after: int  # twips from the mark to the next grid line
+    format: DocFormat  # 文件格式 / 信函格式 / 纪要格式 (models/rules/doc_kinds.format_of)
     upward: bool
     doc_number: str
     signer: str | None
@@ -303,7 +320,8 @@ def part_view(content: DocumentContent, new_page: bool) -> PartView:
         for text, font in ((content.copy_number, L.FONT_FANGSONG), (content.security, L.FONT_HEITI), (content.urgency, L.FONT_HEITI))
         if text
     ]
-    mark = clean_text(content.issuer_mark)
+    fmt = format_of(content.doc_type, content.issuer_mark)
+    mark = clean_text(mark_in_format(content.issuer_mark, fmt))
     mark_fit = fit_mark(mark)
     before, after = mark_spacing(len(top_lines), mark_fit.line)
     recipients = "，".join(clean_text(r) for r in content.main_recipients)
@@ -314,12 +332,13 @@ def part_view(content: DocumentContent, new_page: bool) -> PartView:
         mark_fit=mark_fit,
         mark_space_before=before,
         mark_space_after=after,
+        format=fmt,
         upward=content.direction is Direction.up,
         doc_number=clean_text(content.doc_number or ""),
         signer=clean_text(content.signer) if content.signer else None,
         title=title_text(content.title),
         recipients=f"{recipients}：" if recipients else "",
-        paragraphs=[body_paragraph(p) for p in content.body],
+        paragraphs=[minutes_paragraph(p) if fmt is DocFormat.minutes else body_paragraph(p) for p in content.body],
         attachment_notes=attachment_note_lines(content.attachment_notes) if content.attachment_notes else [],
         signature=signature_block(content),
         notes=[note_text(n) for n in content.notes],

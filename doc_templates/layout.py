@@ -145,6 +145,15 @@ RED_LINE_SPACE = 7
 RED_LINE_HEIGHT = round((RED_LINE_SPACE + RED_LINE_SZ / 8) * TWIPS_PER_PT)
 LINE_UNDER_RED_LINE = LINE_PITCH - RED_LINE_HEIGHT
 
+# --- 信函格式 letter format (§10.1, domain README §3.5) -----------------------------------------
+
+LETTER_MARK_TOP = mm_to_twips(30.0)  # the mark's top edge 30 mm from the top of the page
+LETTER_LINE_WIDTH = mm_to_twips(170.0)  # both red double lines are 170 mm long, centred
+LETTER_LINE_LEFT = (PAGE_WIDTH - LETTER_LINE_WIDTH) // 2
+LETTER_LINE_SPACE = 11  # points: the double line 4 mm (11.3 pt) below the mark
+LETTER_LINE_SZ = 18  # 2.25 pt: a double line's total width (eighths of a point)
+LETTER_BOTTOM_LINE = PAGE_HEIGHT - mm_to_twips(20.0)  # the second double line 20 mm from the bottom
+
 # --- colophon 版记 (§7.4) -------------------------------------------------------------------
 # Thick lines 0.35 mm = 0.99 pt -> 8 eighths; thin 0.25 mm = 0.71 pt -> 6 eighths (0.75 pt,
 # the nearest width Word offers).

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gongwen_engine.doc_templates.checks import colophon_page, holds_more_than_colophon, pdf_lines
+from gongwen_engine.doc_templates.checks import colophon_page, holds_more_than_colophon, needs_even_page, pdf_lines
 from gongwen_engine.doc_templates.elements import ColophonPlace
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf
 from gongwen_engine.doc_templates.render import RenderResult, render_docx
@@ -32,6 +32,8 @@ TAIL_PAGES = 3  # the 版记 of the whole is on one of the last pages: lay out o
 def even_colophon_place(pdf: bytes, whole: DocumentContent) -> ColophonPlace | None:
     """The placement that puts the 版记 on an even page, or None when it is on one already
     (or the document has no 版记)."""
+    if not needs_even_page(whole):
+        return None
     pages = pdf_lines(pdf, last=TAIL_PAGES)
     index = colophon_page(pages, whole)
     if index is None or (index + 1) % 2 == 0:

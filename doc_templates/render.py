@@ -32,6 +32,7 @@ from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, base_package, zip_entry
 from gongwen_engine.doc_templates.elements import ColophonPlace, PartView, document_view, part_view
 from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.rules.doc_kinds import DocFormat
 
 TEMPLATE_DIR = Path(__file__).parent / "gbt9704"
 TEMPLATE_NAME = "document.xml.j2"
@@ -88,11 +89,13 @@ def render_document_xml(parts: Sequence[DocumentContent], place: ColophonPlace |
     """``word/document.xml`` for the parts, one after another, the 版记 of the whole at the end
     (``place``: see :class:`ColophonPlace`; None: the default of :func:`document_view`)."""
     base = base_package()
+    view = document_view(parts, place)
     return _template().render(
         head=Markup(base.document_head),
-        sect_pr=Markup(base.sect_pr),
+        doc=view,
+        # the numbered section: in the letter format (信函格式) without a number on page 1
+        first_sect_pr=Markup(base.sect_pr_letter if view.parts[0].format is DocFormat.letter else base.sect_pr),
         sect_pr_unnumbered=Markup(base.sect_pr_unnumbered),
-        doc=document_view(parts, place),
     )
 
 

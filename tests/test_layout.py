@@ -17,13 +17,14 @@ import pytest
 from sqlmodel import Session, select
 
 from gongwen_engine.doc_templates import layout as L
-from gongwen_engine.doc_templates.checks import check_pdf, colophon_page, pdf_lines, signature_problems
+from gongwen_engine.doc_templates.checks import check_pdf, colophon_page, is_page_number, pdf_lines, signature_problems
 from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, office_env
 from gongwen_engine.doc_templates.render import render_docx
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.rules.dates import format_cn_date
+from gongwen_engine.models.rules.doc_kinds import DocFormat, format_of
 from gongwen_engine.models.tables import AuditEvent, CirculationFile, Document
 
 SHORT = "请各市妇联认真组织学习，结合本地实际抓好贯彻落实工作。"
@@ -198,3 +199,44 @@ def test_fonts_conf_maps_every_named_face_to_a_simplified_chinese_face(named: st
     face, _, langs = found.partition("\t")
     assert face == stand_in
     assert "zh-cn" in langs.split("|")
+
+
+# --- special formats: 信函格式 and 纪要格式, chosen from the 文种 and the issuer (models/rules/doc_kinds) ---
+
+
+@pytest.mark.parametrize(
+    ("doc_type", "mark", "expected"),
+    [
+        ("函", "山东省妇女联合会文件", DocFormat.letter),
+        ("通知", "湖南省妇联办公室", DocFormat.letter),
+        ("通知", "全国妇联办公厅文件", DocFormat.letter),
+        ("通知", "山东省妇女联合会文件", DocFormat.document),
+        ("请示", "山东省妇联办公室", DocFormat.document),
+        ("纪要", "山东省妇女联合会文件", DocFormat.minutes),
+    ],
+)
+def test_the_format_follows_the_kind_and_the_issuer(doc_type: str, mark: str, expected: DocFormat) -> None:
+    assert format_of(doc_type, mark) is expected
+
+
+def test_a_letter_has_the_name_as_mark_no_number_on_page_one_and_its_cc_where_it_ends(tmp_path: Path) -> None:
+    content = shandong_notice(5).model_copy(
+        update={"doc_type": "函", "title": "关于商请支持开展妇女儿童权益保障调研工作的函", "printed_by": None, "printed_on": None}
+    )
+    pdf = render_pdf(content, tmp_path)
+    pages = pdf_lines(pdf)
+    texts = [line.text for line in pages[0]]
+    assert texts[0] == "山东省妇女联合会"  # no 文件
+    assert len(pages) == 1 and not any(is_page_number(line) for line in pages[0])
+    assert texts[-1] == "抄送：省委办公厅。"  # no separator lines, printing office or date; not moved to an even page
+    assert check_pdf(pdf, [content]) == []
+
+
+def test_minutes_have_the_minutes_mark_and_attendance_labels_in_heiti(tmp_path: Path) -> None:
+    from gongwen_engine.doc_templates.elements import part_view
+
+    content = shandong_notice(2).model_copy(update={"doc_type": "纪要", "title": "省妇联主席办公会议纪要", "body": [SHORT, "出席：张敏、李华", "列席：陈静"]})
+    view = part_view(content, new_page=False)
+    assert view.mark == "山东省妇女联合会纪要"
+    assert [(p.lead, p.lead_font) for p in view.paragraphs[1:]] == [("出席：", L.FONT_HEITI), ("列席：", L.FONT_HEITI)]
+    assert check_pdf(render_pdf(content, tmp_path), [content]) == []

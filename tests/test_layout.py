@@ -240,3 +240,34 @@ def test_minutes_have_the_minutes_mark_and_attendance_labels_in_heiti(tmp_path: 
     assert view.mark == "山东省妇女联合会纪要"
     assert [(p.lead, p.lead_font) for p in view.paragraphs[1:]] == [("出席：", L.FONT_HEITI), ("列席：", L.FONT_HEITI)]
     assert check_pdf(render_pdf(content, tmp_path), [content]) == []
+
+
+# --- gongwen preview: the draft as it will print, nothing launched -----------------------------------
+
+
+def test_preview_writes_docx_and_pdf_and_lists_problems_in_chinese(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from gongwen_engine.flows.cli.main import app
+
+    monkeypatch.setenv("GONGWEN_HOME", str(tmp_path / "home"))
+    notice = tmp_path / "draft.yaml"
+    lines = "\n".join(f"    - {SHORT}" for _ in range(7))
+    notice.write_text(
+        "org: shandong\ncontent:\n  issuer_mark: 山东省妇女联合会文件\n"
+        '  title: "关于在全国县以上妇联组\\n织开展学习活动的通知"\n'  # the author's break inside 组织
+        f"  main_recipients: [各市妇联]\n  signature: 山东省妇女联合会\n  issued_on: 2026-03-02\n  sealed: true\n"
+        f"  printed_by: 山东省妇联办公室\n  printed_on: 2026-03-02\n  body:\n{lines}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["preview", str(notice), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert (tmp_path / "out" / "draft.docx").is_file() and (tmp_path / "out" / "draft.pdf").is_file()
+    assert "【标题】第1页：标题在“联组|织开”处把一个词拆在两行" in result.output
+    assert "署名与成文日期" not in result.output  # 7 paragraphs: kept together
+    assert not (tmp_path / "home" / "gongwen.db").exists()  # nothing stored
+    fixed = notice.read_text(encoding="utf-8").replace("妇联组\\n织开展", "妇联组织开展")
+    notice.write_text(fixed, encoding="utf-8")
+    result = CliRunner().invoke(app, ["preview", str(notice), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "版式检查通过" in result.output

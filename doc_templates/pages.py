@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gongwen_engine.doc_templates.checks import colophon_page, holds_more_than_colophon, needs_even_page, pdf_lines
+from gongwen_engine.doc_templates.checks import colophon_marker, colophon_page, holds_more_than_colophon, needs_even_page, pdf_lines, squash
 from gongwen_engine.doc_templates.elements import ColophonPlace
-from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf
+from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.render import RenderResult, render_docx
 from gongwen_engine.models.content import DocumentContent
 
@@ -32,7 +32,14 @@ TAIL_PAGES = 3  # the 版记 of the whole is on one of the last pages: lay out o
 def even_colophon_place(pdf: bytes, whole: DocumentContent) -> ColophonPlace | None:
     """The placement that puts the 版记 on an even page, or None when it is on one already
     (or the document has no 版记)."""
-    if not needs_even_page(whole):
+    marker = colophon_marker(whole)
+    if marker is None or not needs_even_page(whole):
+        return None
+    # pdfium's plain text (~1 ms a page) says where the 版记 is; pdfplumber's lines (~25 ms a
+    # page) are read only when it is on an odd page
+    texts = [squash(text) for text in page_texts(pdf)]
+    found = [index for index, text in enumerate(texts) if marker in text]
+    if found and (found[-1] + 1) % 2 == 0:
         return None
     pages = pdf_lines(pdf, last=TAIL_PAGES)
     index = colophon_page(pages, whole)

@@ -459,7 +459,10 @@ def prepare_pdfs(docx_files: list[Path]) -> dict[Path, bytes]:
     if len(docx_files) > CACHE_ENTRIES:
         raise ValueError(f"prepare at most {CACHE_ENTRIES} documents at a time (got {len(docx_files)})")
     keys = [hashlib.sha256(docx.read_bytes()).hexdigest() for docx in docx_files]
-    out = dict(zip(docx_files, docx_files_to_pdf_bytes(docx_files), strict=True))
+    with _cache_lock:  # 印制 converted most of them already (doc_templates/pages.py): only the others
+        cached = {docx: _cache[key] for key, docx in zip(keys, docx_files, strict=True) if key in _cache}
+    missing = [docx for docx in docx_files if docx not in cached]
+    out = {**cached, **dict(zip(missing, docx_files_to_pdf_bytes(missing) if missing else [], strict=True))}
     with _cache_lock:
         for key, docx in zip(keys, docx_files, strict=True):
             _cache[key] = out[docx]

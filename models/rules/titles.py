@@ -89,7 +89,8 @@ def title_words(title: str) -> list[str]:
 
 def _quotation_depths(title: str) -> list[int]:
     """For every position between characters (0..len), how many “…”/《…》 are open there."""
-    depths, stack = [0], []
+    depths: list[int] = [0]
+    stack: list[str] = []
     for ch in title:
         if stack and ch == _PAIRS.get(stack[-1]):
             stack.pop()

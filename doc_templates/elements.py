@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from gongwen_engine.config.schema import AttachmentNumbers, HouseStyle
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.models.rules.dates import format_cn_date
@@ -134,11 +135,19 @@ class NoteLine:
     hanging: int
 
 
-def attachment_note_lines(names: list[str]) -> list[NoteLine]:
+def attachment_note_lines(names: list[str], style: HouseStyle | None = None) -> list[NoteLine]:
     """附件说明 two characters in; a wrapped name continues under its own first character.
 
-    One: "附件：name". Several: "附件：1.name", then "2.name" with "2." under "1.".
+    One: "附件：name". Several: "附件：1.name", then "2.name" with "2." under "1."; in the house
+    style with Chinese numbers (seed 000): "附件一：name", "附件二：name", one label a line.
     """
+    if style is not None and style.attachment_numbers is AttachmentNumbers.chinese and len(names) > 1:
+        lines = []
+        for number, name in enumerate(names, start=1):
+            label = f"附件{chinese_number(number)}："
+            left = 2 * L.CHAR + round(L.text_width_em(label) * L.CHAR)
+            lines.append(NoteLine(label + clean_text(name), left, left - 2 * L.CHAR))
+        return lines
     label = "附件："
     base = 2 * L.CHAR + round(L.text_width_em(label) * L.CHAR)
     if len(names) == 1:
@@ -260,12 +269,23 @@ class AttachmentView:
     document: PartView | None = None
 
 
-def attachment_views(attachments: list[Attachment]) -> list[AttachmentView]:
-    """ "附件" alone for a single attachment, "附件1", "附件2"… for several."""
+def chinese_number(number: int) -> str:
+    """1 -> 一 … 10 -> 十, 11 -> 十一, 20 -> 二十 (attachments are never a hundred)."""
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(number, 10)
+    if tens == 0:
+        return digits[ones]
+    return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+
+
+def attachment_views(attachments: list[Attachment], style: HouseStyle | None = None) -> list[AttachmentView]:
+    """ "附件" alone for a single attachment, "附件1", "附件2"… for several (附件一、附件二… in the
+    house style with Chinese numbers)."""
     single = len(attachments) == 1
+    chinese = style is not None and style.attachment_numbers is AttachmentNumbers.chinese
     return [
         AttachmentView(
-            "附件" if single else f"附件{number}",
+            "附件" if single else f"附件{chinese_number(number) if chinese else number}",
             title_text(attachment.title),
             [body_paragraph(p) for p in attachment.body],
             part_view(attachment.document, new_page=False) if attachment.document else None,
@@ -313,7 +333,7 @@ class PartView:
     colophon: list[ColophonRow]
 
 
-def part_view(content: DocumentContent, new_page: bool) -> PartView:
+def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None = None) -> PartView:
     """Lay out one :class:`DocumentContent` (see the module docstring)."""
     top_lines = [
         (clean_text(text), font)
@@ -339,10 +359,10 @@ def part_view(content: DocumentContent, new_page: bool) -> PartView:
         title=title_text(content.title),
         recipients=f"{recipients}：" if recipients else "",
         paragraphs=[minutes_paragraph(p) if fmt is DocFormat.minutes else body_paragraph(p) for p in content.body],
-        attachment_notes=attachment_note_lines(content.attachment_notes) if content.attachment_notes else [],
+        attachment_notes=attachment_note_lines(content.attachment_notes, style) if content.attachment_notes else [],
         signature=signature_block(content),
         notes=[note_text(n) for n in content.notes],
-        attachments=attachment_views(content.attachments),
+        attachments=attachment_views(content.attachments, style),
         colophon=colophon_rows(content),
     )
 
@@ -379,7 +399,7 @@ def carries_own_colophon(part: PartView) -> bool:
     return bool(part.colophon) and not part.attachments
 
 
-def document_view(contents: Sequence[DocumentContent], place: ColophonPlace | None = None) -> DocumentView:
+def document_view(contents: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None) -> DocumentView:
     """Lay out the parts (every part after the first on a new page) and the closing 版记.
 
     ``place`` None: inline when nothing with a 版记 of its own comes last, else on a new page
@@ -387,7 +407,8 @@ def document_view(contents: Sequence[DocumentContent], place: ColophonPlace | No
     """
     if not contents:
         raise ValueError("render needs at least one document part")
-    views = [part_view(content, new_page=index > 0) for index, content in enumerate(contents)]
+    # the issuer's house style (版式变体) is the issuer's part's; a forwarded original keeps its own print
+    views = [part_view(content, new_page=index > 0, style=style if index == 0 else None) for index, content in enumerate(contents)]
     first = views[0]
     parts = [replace(first, colophon=[]), *views[1:]]
     if place is None:

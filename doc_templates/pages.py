@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from gongwen_engine.config.schema import HouseStyle
 from gongwen_engine.doc_templates.checks import colophon_marker, colophon_page, holds_more_than_colophon, needs_even_page, pdf_lines, squash
 from gongwen_engine.doc_templates.elements import ColophonPlace
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
@@ -48,10 +49,11 @@ def even_colophon_place(pdf: bytes, whole: DocumentContent) -> ColophonPlace | N
     return ColophonPlace.new_page if holds_more_than_colophon(pages[index], whole) else ColophonPlace.after_blank
 
 
-def render_issued(parts: Sequence[DocumentContent], path: Path) -> RenderResult:
-    """Render the issued copy (正本) at ``path`` with its 版记 on an even page."""
-    result = render_docx(parts, path)
+def render_issued(parts: Sequence[DocumentContent], path: Path, style: HouseStyle | None = None) -> RenderResult:
+    """Render the issued copy (正本) at ``path`` with its 版记 on an even page (``style``: the
+    issuer's house style)."""
+    result = render_docx(parts, path, style=style)
     place = even_colophon_place(docx_bytes_to_pdf(path), parts[0])
     if place is None:
         return result
-    return render_docx(parts, path, place)
+    return render_docx(parts, path, place, style)

@@ -208,3 +208,11 @@ def test_all_problems_are_reported_together(config_copy):
     append(config_copy, "users.yaml", "  - {id: ghost, name: 无名, org: atlantis, roles: [leader]}\n")
     files = {Path(e.path).name for e in errors_of(config_copy)}
     assert files == {"organisations.yaml", "users.yaml"}
+
+
+def test_a_house_style_value_names_the_file_and_the_line(config_copy):
+    text = edit(config_copy, "organisations.yaml", "house_style: {attachment_numbers: chinese}", "house_style:\n      attachment_numbers: roman")
+    [error] = errors_of(config_copy)
+    assert Path(error.path).name == "organisations.yaml"
+    assert error.line == line_of(text, "attachment_numbers: roman")
+    assert "arabic" in str(error) and "chinese" in str(error)

@@ -271,3 +271,22 @@ def test_preview_writes_docx_and_pdf_and_lists_problems_in_chinese(tmp_path: Pat
     result = CliRunner().invoke(app, ["preview", str(notice), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "版式检查通过" in result.output
+
+
+# --- house styles (版式变体, config/organisations.yaml house_style) -----------------------------------
+
+
+def test_a_house_style_with_chinese_numbers_labels_attachments_as_seed_000_does() -> None:
+    from gongwen_engine.config.loader import load_config
+    from gongwen_engine.doc_templates.elements import part_view
+    from gongwen_engine.models.content import Attachment
+
+    config = load_config()
+    names = ["全国妇联办公厅《关于进一步做好〈妇工要情〉信息报送工作的通知》", "2012年2—3月全国妇联《妇工要情》信息报送要点"]
+    content = shandong_notice(2).model_copy(update={"attachment_notes": names, "attachments": [Attachment(title=n, body=[SHORT]) for n in names]})
+    hunan = part_view(content, new_page=False, style=config.org("hunan").house_style)
+    assert [line.text for line in hunan.attachment_notes] == [f"附件一：{names[0]}", f"附件二：{names[1]}"]
+    assert [a.label for a in hunan.attachments] == ["附件一", "附件二"]
+    shandong = part_view(content, new_page=False, style=config.org("shandong").house_style)
+    assert [line.text for line in shandong.attachment_notes] == [f"附件：1.{names[0]}", f"2.{names[1]}"]
+    assert [a.label for a in shandong.attachments] == ["附件1", "附件2"]

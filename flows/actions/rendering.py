@@ -22,7 +22,7 @@ def document_parts(ctx: StepContext, doc: Document) -> list[DocumentContent]:
 def render(ctx: StepContext) -> None:
     """印制: write the .docx (cover letter + forwarded document, the 版记 last on an even page)
     to the storage folder."""
-    issue_rendered(ctx, lambda doc, path: render_issued(document_parts(ctx, doc), path))
+    issue_rendered(ctx, lambda doc, path: render_issued(document_parts(ctx, doc), path, ctx.org.house_style))
 
 
 def issue_rendered(ctx: StepContext, write: Callable[[Document, Path], RenderResult]) -> None:

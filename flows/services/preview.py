@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gongwen_engine.config.loader import load_config
+from gongwen_engine.config.schema import HouseStyle
+from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.checks import Problem, check_pdf
 from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
@@ -32,6 +35,12 @@ class Preview:
     problems: list[Problem]
 
 
+def house_style(org: str) -> HouseStyle | None:
+    """The organisation's house style from the config folder in use (none if it is unknown)."""
+    config = load_config(Settings().config_dir)
+    return config.organisations[org].house_style if org in config.organisations else None
+
+
 def preview(notice: Path, out: Path) -> Preview:
     """Lay out the draft of ``notice`` (a launch file: org: and content:) into ``out``."""
     org, content = load_notice(notice)
@@ -39,7 +48,7 @@ def preview(notice: Path, out: Path) -> Preview:
         content = content.model_copy(update={"doc_number": NUMBER_PLACEHOLDER})
     out.mkdir(parents=True, exist_ok=True)
     docx = out / f"{notice.stem}.docx"
-    render_issued([content], docx)
+    render_issued([content], docx, house_style(org))
     pdf_bytes = docx_bytes_to_pdf(docx)
     pdf = out / f"{notice.stem}.pdf"
     write_atomically(pdf_bytes, pdf)

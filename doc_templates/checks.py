@@ -22,9 +22,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gongwen_engine.doc_templates import layout as L
+from gongwen_engine.doc_templates.elements import colophon_rows, title_lines
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.rules.doc_kinds import DocFormat, format_of
+from gongwen_engine.models.rules.titles import title_break_problems
 
 _SPACES = re.compile(r"\s+")
 _PAGE_NUMBER = re.compile(r"^—?\d+—?$")
@@ -135,8 +138,6 @@ def colophon_page(pages: list[list[Line]], content: DocumentContent) -> int | No
 
 def holds_more_than_colophon(lines: list[Line], content: DocumentContent) -> bool:
     """Does a page hold anything besides the 版记 of ``content`` and the page number?"""
-    from gongwen_engine.doc_templates.elements import colophon_rows
-
     colophon = "".join(squash(row.label + row.text + row.right_text) for row in colophon_rows(content))
     return any(not is_page_number(line) and line.text not in colophon for line in lines)
 
@@ -169,10 +170,6 @@ def colophon_problems(pages: list[list[Line]], content: DocumentContent) -> list
 def title_problems(pages: list[list[Line]], content: DocumentContent) -> list[Problem]:
     """标题: broken between words (models/rules/titles), and printed in the lines it was laid out
     in (LibreOffice did not wrap a line again)."""
-    from gongwen_engine.doc_templates import layout as L
-    from gongwen_engine.doc_templates.elements import title_lines
-    from gongwen_engine.models.rules.titles import title_break_problems
-
     lines = title_lines(content.title)
     problems = [Problem("标题", 1, message) for message in title_break_problems(lines, L.TITLE_CHARS_PER_LINE)]
     first_page = {line.text for line in pages[0]} if pages else set()

@@ -227,10 +227,11 @@ def _list_row(label: str, names: list[str], stop: str) -> ColophonRow:
     return ColophonRow("list", label, "，".join(clean_text(n) for n in names) + stop, left=L.SIHAO_CHAR + hanging, hanging=hanging)
 
 
-def colophon_rows(content: DocumentContent) -> list[ColophonRow]:
+def colophon_rows(content: DocumentContent, as_received: bool = False) -> list[ColophonRow]:
     """版记 rows in order, with the thick first/last and thin middle separator lines; in the
-    letter format (信函格式) only 抄送, without separator lines, printing office or date."""
-    if format_of(content.doc_type, content.issuer_mark) is DocFormat.letter:
+    letter format (信函格式) only 抄送, without separator lines, printing office or date — unless
+    the document is reproduced as it was received (``as_received``: every field it came with)."""
+    if not as_received and format_of(content.doc_type, content.issuer_mark) is DocFormat.letter:
         return [_list_row("抄送：", content.cc, "。")] if content.cc else []
     legacy = content.legacy or LegacyColophon()
     head: list[ColophonRow] = []
@@ -288,7 +289,7 @@ def attachment_views(attachments: list[Attachment], style: HouseStyle | None = N
             "附件" if single else f"附件{chinese_number(number) if chinese else number}",
             title_text(attachment.title),
             [body_paragraph(p) for p in attachment.body],
-            part_view(attachment.document, new_page=False) if attachment.document else None,
+            part_view(attachment.document, new_page=False, as_received=True) if attachment.document else None,
         )
         for number, attachment in enumerate(attachments, start=1)
     ]
@@ -333,7 +334,7 @@ class PartView:
     colophon: list[ColophonRow]
 
 
-def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None = None) -> PartView:
+def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None = None, as_received: bool = False) -> PartView:
     """Lay out one :class:`DocumentContent` (see the module docstring)."""
     top_lines = [
         (clean_text(text), font)
@@ -363,7 +364,7 @@ def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None
         signature=signature_block(content),
         notes=[note_text(n) for n in content.notes],
         attachments=attachment_views(content.attachments, style),
-        colophon=colophon_rows(content),
+        colophon=colophon_rows(content, as_received),
     )
 
 
@@ -408,7 +409,7 @@ def document_view(contents: Sequence[DocumentContent], place: ColophonPlace | No
     if not contents:
         raise ValueError("render needs at least one document part")
     # the issuer's house style (版式变体) is the issuer's part's; a forwarded original keeps its own print
-    views = [part_view(content, new_page=index > 0, style=style if index == 0 else None) for index, content in enumerate(contents)]
+    views = [part_view(content, new_page=index > 0, style=style if index == 0 else None, as_received=index > 0) for index, content in enumerate(contents)]
     first = views[0]
     parts = [replace(first, colophon=[]), *views[1:]]
     if place is None:

@@ -290,3 +290,27 @@ def test_a_house_style_with_chinese_numbers_labels_attachments_as_seed_000_does(
     shandong = part_view(content, new_page=False, style=config.org("shandong").house_style)
     assert [line.text for line in shandong.attachment_notes] == [f"附件：1.{names[0]}", f"2.{names[1]}"]
     assert [a.label for a in shandong.attachments] == ["附件1", "附件2"]
+
+
+def test_a_received_document_attached_keeps_its_own_colophon_even_from_a_general_office() -> None:
+    """附件 as received (seed 000's 附件一, a 全国妇联办公厅 notice): printed from its title on, with its
+    own 版记 — the letter format's trimming is for what we issue, not for what we reproduce."""
+    from gongwen_engine.doc_templates.elements import document_view
+    from gongwen_engine.models.content import Attachment, LegacyColophon
+
+    received = DocumentContent(
+        issuer_mark="全国妇联办公厅",
+        title="关于进一步做好《妇工要情》信息报送工作的通知",
+        body=[SHORT],
+        signature="全国妇联办公厅",
+        issued_on=date(2012, 2, 20),
+        printed_by="全国妇联办公厅",
+        printed_on=date(2012, 2, 21),
+        legacy=LegacyColophon(send_to=["全国妇联领导"]),
+    )
+    content = shandong_notice(2).model_copy(update={"attachment_notes": ["来文"], "attachments": [Attachment(title="来文", document=received)]})
+    view = document_view([content])
+    [attached] = view.parts[0].attachments
+    assert attached.document is not None
+    assert [row.kind for row in attached.document.colophon] == ["list", "printing"]
+    assert view.colophon_place == "new_page"  # the whole's 版记 never shares the page of the attachment's own

@@ -30,6 +30,22 @@ class Role(StrEnum):
     department_head = "department_head"  # 部门负责人: countersigns drafts (会签)
 
 
+class AttachmentNumbers(StrEnum):
+    """How attachments are numbered: 附件1、附件2 (GB/T 9704-2012's example) or 附件一、附件二."""
+
+    arabic = "arabic"
+    chinese = "chinese"
+
+
+class HouseStyle(Strict):
+    """版式变体: the choices an organisation makes within GB/T 9704-2012 (domain README §7);
+    everything not chosen here is the standard's default (doc_templates/layout.py)."""
+
+    attachment_numbers: AttachmentNumbers = Field(
+        default=AttachmentNumbers.arabic, description="附件1 (arabic) or 附件一 (chinese), in the 附件说明 and on the attachment pages"
+    )
+
+
 class Organisation(Strict):
     """An issuing organisation (发文机关) in the tree."""
 
@@ -49,6 +65,7 @@ class Organisation(Strict):
         description="归档分类方案: 年度-保管期限-机构 or 年度-机构-保管期限 (DA/T 22-2015 §6.1)",
     )
     children_as: str | None = Field(default=None, description="how the body addresses all its children as main recipients, e.g. 各市妇联")
+    house_style: HouseStyle = Field(default_factory=HouseStyle, description="版式变体 within GB/T 9704-2012, e.g. attachment_numbers: chinese")
 
     @field_validator("prefixes")
     @classmethod

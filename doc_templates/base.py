@@ -10,12 +10,14 @@ appends it to a copy of that zip.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
 import docx
+from docx.enum.section import WD_SECTION
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
@@ -49,12 +51,24 @@ class BasePackage:
     ``document_head`` is ``word/document.xml`` up to and including ``<w:body>`` (the XML
     declaration and the root element with python-docx's namespace declarations);
     ``sect_pr`` is the section properties element that closes the body (page, margins,
-    grid, footer references).
+    grid, footer references); ``sect_pr_unnumbered`` is the same page with empty footers, for
+    the blank page(s) and the 版记 page after them (domain README §3.4: blank pages before the
+    版记 page carry no number, nor does the 版记 page then).
     """
 
     zip_bytes: bytes
     document_head: str
     sect_pr: str
+    sect_pr_unnumbered: str
+
+    @property
+    def sect_pr_letter(self) -> str:
+        """``sect_pr`` without a number on the first page (信函格式): a title page whose footer is
+        the unnumbered section's empty one."""
+        empty = re.search(r'w:footerReference w:type="default" r:id="(\w+)"', self.sect_pr_unnumbered)
+        assert empty is not None  # built by build_document
+        first = f'<w:footerReference w:type="first" r:id="{empty[1]}"/>'
+        return self.sect_pr.replace("<w:pgSz", first + "<w:pgSz", 1).replace("<w:docGrid", "<w:titlePg/><w:docGrid", 1)
 
 
 def rfonts_xml(east_asia: str, latin: str = L.FONT_LATIN) -> str:
@@ -208,15 +222,24 @@ def build_document() -> docx.document.Document:
     section = document.sections[0]
     _set_page(section)
     _set_footers(section)
+    # a second section with its own, empty footers: the unnumbered blank and 版记 pages
+    unnumbered = document.add_section(WD_SECTION.NEW_PAGE)
+    for footer in (unnumbered.footer, unnumbered.even_page_footer):
+        footer.is_linked_to_previous = False
     return document
 
 
-def _split_document_xml(xml: str) -> tuple[str, str]:
-    """Cut python-docx's ``word/document.xml`` into the head (to ``<w:body>``) and sectPr."""
+def _split_document_xml(xml: str) -> tuple[str, str, str]:
+    """Cut python-docx's ``word/document.xml`` into the head (to ``<w:body>``), the numbered
+    section's sectPr (in the paragraph that ends it) and the unnumbered one (closing the body)."""
     head, _, rest = xml.partition("<w:body>")
-    start = rest.index("<w:sectPr")
-    end = rest.index("</w:sectPr>") + len("</w:sectPr>")
-    return head + "<w:body>", rest[start:end]
+    sections = []
+    for _ in range(2):
+        start = rest.index("<w:sectPr")
+        end = rest.index("</w:sectPr>") + len("</w:sectPr>")
+        sections.append(rest[start:end])
+        rest = rest[end:]
+    return head + "<w:body>", sections[0], sections[1]
 
 
 def zip_entry(name: str) -> zipfile.ZipInfo:
@@ -234,10 +257,10 @@ def base_package() -> BasePackage:
     build_document().save(buffer)
     out = io.BytesIO()
     with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(out, "w") as target:
-        head, sect_pr = _split_document_xml(source.read(DOCUMENT_PART).decode("utf-8"))
+        head, sect_pr, sect_pr_unnumbered = _split_document_xml(source.read(DOCUMENT_PART).decode("utf-8"))
         for info in source.infolist():
             if info.filename == DOCUMENT_PART:
                 continue
             data = _font_table_xml() if info.filename == "word/fontTable.xml" else source.read(info.filename)
             target.writestr(zip_entry(info.filename), data, compresslevel=6)
-    return BasePackage(zip_bytes=out.getvalue(), document_head=head, sect_pr=sect_pr)
+    return BasePackage(zip_bytes=out.getvalue(), document_head=head, sect_pr=sect_pr, sect_pr_unnumbered=sect_pr_unnumbered)

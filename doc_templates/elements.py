@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
+from gongwen_engine.config.schema import AttachmentNumbers, HouseStyle
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.models.rules.dates import format_cn_date
-from gongwen_engine.models.rules.doc_kinds import Direction
+from gongwen_engine.models.rules.doc_kinds import Direction, DocFormat, format_of, mark_in_format
+from gongwen_engine.models.rules.titles import break_title
 
 # Characters XML 1.0 forbids (C0 controls other than tab/newline/CR, lone surrogates, FFFE/FFFF).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -74,6 +78,19 @@ def body_paragraph(text: str) -> BodyParagraph:
     return BodyParagraph(level, head + stop, rest)
 
 
+# 纪要格式: the attendance lines after the text, "出席：" in 三号黑体 and the names in 仿宋.
+MINUTES_LABELS = ("出席：", "请假：", "列席：")
+
+
+def minutes_paragraph(text: str) -> BodyParagraph:
+    """A paragraph of a 纪要: an attendance line's label in 黑体, anything else as in the body."""
+    text = clean_text(text).lstrip(_LEADING_SPACE)
+    for label in MINUTES_LABELS:
+        if text.startswith(label):
+            return BodyParagraph(1, label, text[len(label) :])
+    return body_paragraph(text)
+
+
 @dataclass(frozen=True)
 class MarkFit:
     """发文机关标志 size in points and horizontal scaling (``w:w``) in per cent."""
@@ -118,11 +135,19 @@ class NoteLine:
     hanging: int
 
 
-def attachment_note_lines(names: list[str]) -> list[NoteLine]:
+def attachment_note_lines(names: list[str], style: HouseStyle | None = None) -> list[NoteLine]:
     """附件说明 two characters in; a wrapped name continues under its own first character.
 
-    One: "附件：name". Several: "附件：1.name", then "2.name" with "2." under "1.".
+    One: "附件：name". Several: "附件：1.name", then "2.name" with "2." under "1."; in the house
+    style with Chinese numbers (seed 000): "附件一：name", "附件二：name", one label a line.
     """
+    if style is not None and style.attachment_numbers is AttachmentNumbers.chinese and len(names) > 1:
+        lines = []
+        for number, name in enumerate(names, start=1):
+            label = f"附件{chinese_number(number)}："
+            left = 2 * L.CHAR + round(L.text_width_em(label) * L.CHAR)
+            lines.append(NoteLine(label + clean_text(name), left, left - 2 * L.CHAR))
+        return lines
     label = "附件："
     base = 2 * L.CHAR + round(L.text_width_em(label) * L.CHAR)
     if len(names) == 1:
@@ -202,8 +227,12 @@ def _list_row(label: str, names: list[str], stop: str) -> ColophonRow:
     return ColophonRow("list", label, "，".join(clean_text(n) for n in names) + stop, left=L.SIHAO_CHAR + hanging, hanging=hanging)
 
 
-def colophon_rows(content: DocumentContent) -> list[ColophonRow]:
-    """版记 rows in order, with the thick first/last and thin middle separator lines."""
+def colophon_rows(content: DocumentContent, as_received: bool = False) -> list[ColophonRow]:
+    """版记 rows in order, with the thick first/last and thin middle separator lines; in the
+    letter format (信函格式) only 抄送, without separator lines, printing office or date — unless
+    the document is reproduced as it was received (``as_received``: every field it came with)."""
+    if not as_received and format_of(content.doc_type, content.issuer_mark) is DocFormat.letter:
+        return [_list_row("抄送：", content.cc, "。")] if content.cc else []
     legacy = content.legacy or LegacyColophon()
     head: list[ColophonRow] = []
     if legacy.subject_words:
@@ -232,26 +261,53 @@ def colophon_rows(content: DocumentContent) -> list[ColophonRow]:
 
 @dataclass(frozen=True)
 class AttachmentView:
-    """附件 page: "附件N" label, title lines, paragraphs."""
+    """附件 page: "附件N" label, title lines, paragraphs; or, for a received document attached as
+    it was received, ``document``: its view, printed from its title on (no red header)."""
 
     label: str
     title: str
     paragraphs: list[BodyParagraph]
+    document: PartView | None = None
 
 
-def attachment_views(attachments: list[Attachment]) -> list[AttachmentView]:
-    """ "附件" alone for a single attachment, "附件1", "附件2"… for several."""
+def chinese_number(number: int) -> str:
+    """1 -> 一 … 10 -> 十, 11 -> 十一, 20 -> 二十 (attachments are never a hundred)."""
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(number, 10)
+    if tens == 0:
+        return digits[ones]
+    return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+
+
+def attachment_views(attachments: list[Attachment], style: HouseStyle | None = None) -> list[AttachmentView]:
+    """ "附件" alone for a single attachment, "附件1", "附件2"… for several (附件一、附件二… in the
+    house style with Chinese numbers)."""
     single = len(attachments) == 1
+    chinese = style is not None and style.attachment_numbers is AttachmentNumbers.chinese
     return [
-        AttachmentView("附件" if single else f"附件{number}", title_text(attachment.title), [body_paragraph(p) for p in attachment.body])
+        AttachmentView(
+            "附件" if single else f"附件{chinese_number(number) if chinese else number}",
+            title_text(attachment.title),
+            [body_paragraph(p) for p in attachment.body],
+            part_view(attachment.document, new_page=False, as_received=True) if attachment.document else None,
+        )
         for number, attachment in enumerate(attachments, start=1)
     ]
 
 
+def title_lines(title: str) -> list[str]:
+    """标题 as lines: the author's own line breaks ("\\n") kept, blank lines and surrounding
+    spaces dropped; a title without them that is longer than a line broken between words into
+    a trapezoid or diamond (models/rules/titles.break_title)."""
+    lines = [line.strip() for line in clean_text(title).splitlines() if line.strip()]
+    if len(lines) == 1:
+        return break_title(lines[0], L.TITLE_CHARS_PER_LINE)
+    return lines
+
+
 def title_text(title: str) -> str:
-    """标题 with the author's own line breaks ("\\n") kept (梯形/菱形 shapes), blank lines
-    and surrounding spaces dropped."""
-    return "\n".join(line.strip() for line in clean_text(title).splitlines() if line.strip())
+    """标题 with its line breaks as "\\n" (the template writes them as ``w:br``)."""
+    return "\n".join(title_lines(title))
 
 
 @dataclass(frozen=True)
@@ -264,6 +320,7 @@ class PartView:
     mark_fit: MarkFit
     mark_space_before: int  # twips from the last top line (or the type area top) to the mark
     mark_space_after: int  # twips from the mark to the next grid line
+    format: DocFormat  # 文件格式 / 信函格式 / 纪要格式 (models/rules/doc_kinds.format_of)
     upward: bool
     doc_number: str
     signer: str | None
@@ -277,14 +334,15 @@ class PartView:
     colophon: list[ColophonRow]
 
 
-def part_view(content: DocumentContent, new_page: bool) -> PartView:
+def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None = None, as_received: bool = False) -> PartView:
     """Lay out one :class:`DocumentContent` (see the module docstring)."""
     top_lines = [
         (clean_text(text), font)
         for text, font in ((content.copy_number, L.FONT_FANGSONG), (content.security, L.FONT_HEITI), (content.urgency, L.FONT_HEITI))
         if text
     ]
-    mark = clean_text(content.issuer_mark)
+    fmt = format_of(content.doc_type, content.issuer_mark)
+    mark = clean_text(mark_in_format(content.issuer_mark, fmt))
     mark_fit = fit_mark(mark)
     before, after = mark_spacing(len(top_lines), mark_fit.line)
     recipients = "，".join(clean_text(r) for r in content.main_recipients)
@@ -295,15 +353,65 @@ def part_view(content: DocumentContent, new_page: bool) -> PartView:
         mark_fit=mark_fit,
         mark_space_before=before,
         mark_space_after=after,
+        format=fmt,
         upward=content.direction is Direction.up,
         doc_number=clean_text(content.doc_number or ""),
         signer=clean_text(content.signer) if content.signer else None,
         title=title_text(content.title),
         recipients=f"{recipients}：" if recipients else "",
-        paragraphs=[body_paragraph(p) for p in content.body],
-        attachment_notes=attachment_note_lines(content.attachment_notes) if content.attachment_notes else [],
+        paragraphs=[minutes_paragraph(p) if fmt is DocFormat.minutes else body_paragraph(p) for p in content.body],
+        attachment_notes=attachment_note_lines(content.attachment_notes, style) if content.attachment_notes else [],
         signature=signature_block(content),
         notes=[note_text(n) for n in content.notes],
-        attachments=attachment_views(content.attachments),
-        colophon=colophon_rows(content),
+        attachments=attachment_views(content.attachments, style),
+        colophon=colophon_rows(content, as_received),
     )
+
+
+class ColophonPlace(StrEnum):
+    """Where the 版记 of the whole document goes (GB/T 9704-2012 §7.4, domain README §3.3–3.4).
+
+    ``inline``: at the bottom of the last page of text; ``new_page``: alone on the next page
+    (numbered); ``after_blank``: an unnumbered blank page, then the 版记 alone on the page after
+    it, also unnumbered. Which one makes the 版记 page even is known only from the pages
+    LibreOffice lays out: ``doc_templates/pages.py`` chooses it.
+    """
+
+    inline = "inline"
+    new_page = "new_page"
+    after_blank = "after_blank"
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """The whole issued document: the issuer's part first (its 版记 taken out), then what it
+    forwards (each as issued, with its own 版记 as received); the issuer's 版记 closes the whole,
+    after the attachments and the forwarded originals."""
+
+    parts: list[PartView]
+    colophon: list[ColophonRow]
+    colophon_place: ColophonPlace
+
+
+def carries_own_colophon(part: PartView) -> bool:
+    """Does the last page of ``part`` (its last attachment, if any) hold a 版记 of its own?"""
+    if part.attachments and part.attachments[-1].document is not None:
+        return bool(part.attachments[-1].document.colophon)
+    return bool(part.colophon) and not part.attachments
+
+
+def document_view(contents: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None) -> DocumentView:
+    """Lay out the parts (every part after the first on a new page) and the closing 版记.
+
+    ``place`` None: inline when nothing with a 版记 of its own comes last, else on a new page
+    (two 版记 never share a page).
+    """
+    if not contents:
+        raise ValueError("render needs at least one document part")
+    # the issuer's house style (版式变体) is the issuer's part's; a forwarded original keeps its own print
+    views = [part_view(content, new_page=index > 0, style=style if index == 0 else None, as_received=index > 0) for index, content in enumerate(contents)]
+    first = views[0]
+    parts = [replace(first, colophon=[]), *views[1:]]
+    if place is None:
+        place = ColophonPlace.new_page if first.colophon and carries_own_colophon(parts[-1]) else ColophonPlace.inline
+    return DocumentView(parts, first.colophon, place)

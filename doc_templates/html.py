@@ -1,6 +1,6 @@
 """The document as it will print (打印预览), in HTML: the same layout view as the .docx.
 
-:func:`render_html` lays out the parts with :func:`gongwen_engine.doc_templates.render.part_views`
+:func:`render_html` lays out the parts with :func:`gongwen_engine.doc_templates.elements.document_view`
 (the :class:`~gongwen_engine.doc_templates.elements.PartView` the .docx template reads) and
 writes them with ``gbt9704/document.html.j2``: A4 sheets with the GB/T 9704-2012 margins and
 type area, the 22-line grid pitch, the red mark scaled as in the .docx, the number, the red
@@ -23,7 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from gongwen_engine.doc_templates import layout
-from gongwen_engine.doc_templates.render import part_views
+from gongwen_engine.doc_templates.elements import document_view
 from gongwen_engine.models.content import DocumentContent
 
 TEMPLATE_DIR = Path(__file__).parent / "gbt9704"
@@ -70,4 +70,4 @@ def _template() -> jinja2.Template:
 
 def render_html(parts: Sequence[DocumentContent]) -> Markup:
     """The parts (a cover letter and what it forwards) as HTML sheets, ready to embed in a page."""
-    return Markup(_template().render(parts=part_views(parts)))
+    return Markup(_template().render(doc=document_view(parts)))

@@ -117,6 +117,9 @@ CHAR_SPACE = grid_char_space()  # -842: pitch 15.794 pt = 5.57 mm
 # after 27). The grid stays in the section: it fixes the line pitch and is what Word shows.
 BODY_CHAR_SPACING = math.floor(TYPE_AREA_WIDTH / CHARS_PER_LINE - pt_to_twips(BODY_SIZE)) - 1
 CHAR = pt_to_twips(BODY_SIZE) + BODY_CHAR_SPACING  # one 三号 character's advance: 314 twips
+# 二号 title characters a line: the Normal style's narrowing applies to the title's runs too
+# (22 pt - 0.3 pt = 21.7 pt a character): 20 of them in the 442.25 pt line.
+TITLE_CHARS_PER_LINE = math.floor(TYPE_AREA_WIDTH / (pt_to_twips(ERHAO) + BODY_CHAR_SPACING))
 SIHAO_CHAR = pt_to_twips(SIHAO)  # one 四号 character (colophon, page numbers): 280 twips
 
 # --- header 版头 (§7.2) --------------------------------------------------------------------
@@ -141,6 +144,15 @@ RED_LINE_SPACE = 7
 # a page keeps its 22 lines).
 RED_LINE_HEIGHT = round((RED_LINE_SPACE + RED_LINE_SZ / 8) * TWIPS_PER_PT)
 LINE_UNDER_RED_LINE = LINE_PITCH - RED_LINE_HEIGHT
+
+# --- 信函格式 letter format (§10.1, domain README §3.5) -----------------------------------------
+
+LETTER_MARK_TOP = mm_to_twips(30.0)  # the mark's top edge 30 mm from the top of the page
+LETTER_LINE_WIDTH = mm_to_twips(170.0)  # both red double lines are 170 mm long, centred
+LETTER_LINE_LEFT = (PAGE_WIDTH - LETTER_LINE_WIDTH) // 2
+LETTER_LINE_SPACE = 11  # points: the double line 4 mm (11.3 pt) below the mark
+LETTER_LINE_SZ = 18  # 2.25 pt: a double line's total width (eighths of a point)
+LETTER_BOTTOM_LINE = PAGE_HEIGHT - mm_to_twips(20.0)  # the second double line 20 mm from the bottom
 
 # --- colophon 版记 (§7.4) -------------------------------------------------------------------
 # Thick lines 0.35 mm = 0.99 pt -> 8 eighths; thin 0.25 mm = 0.71 pt -> 6 eighths (0.75 pt,

@@ -60,8 +60,11 @@ SOFFICE_TIMEOUT_S = 180
 PDF_EXPORT_FILTER = "writer_pdf_Export"
 PDF_FILTER_DATA = {"SelectPdfVersion": {"type": "long", "value": "2"}, "ExportNotes": {"type": "boolean", "value": "false"}}
 PDF_FILTER = f"pdf:{PDF_EXPORT_FILTER}:{json.dumps(PDF_FILTER_DATA, separators=(',', ':'))}"
-INSTALL_HINT = "apt-get install -y --no-install-recommends libreoffice-writer-nogui python3-uno fonts-noto-cjk"
+INSTALL_HINT = "apt-get install -y --no-install-recommends libreoffice-writer-nogui python3-uno fonts-noto-cjk fonts-arphic-gkai00mp fonts-lxgw-wenkai"
 
+# The Chinese faces: fontconfig maps the fonts the .docx names (仿宋_GB2312, 方正小标宋简体, 黑体,
+# 楷体_GB2312, 宋体) to Debian packages' SC faces in every LibreOffice gongwen starts (docs/layout.md).
+FONTS_CONF = Path(__file__).with_name("fonts.conf")
 UNO_PYTHON_ENV = "GONGWEN_UNO_PYTHON"
 DEFAULT_UNO_PYTHON = "/usr/bin/python3"  # Debian's, where python3-uno installs uno
 BRIDGE_SCRIPT = Path(__file__).with_name("uno_bridge.py")
@@ -78,6 +81,12 @@ _cache_lock = threading.Lock()
 
 class ConversionError(RuntimeError):
     """LibreOffice is missing or could not convert a file (message says how to fix it)."""
+
+
+def office_env() -> dict[str, str]:
+    """The environment of the LibreOffice processes gongwen starts: ours, with FONTCONFIG_FILE
+    naming ``fonts.conf`` (which includes the system's configuration)."""
+    return {**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)}
 
 
 def soffice() -> str:
@@ -269,7 +278,9 @@ class WarmConverter:
         try:
             # Its own process group: killing the group takes LibreOffice with it. stdin stays
             # ours: when this process dies, the bridge reads its end and stops LibreOffice.
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+            self._proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, env=office_env()
+            )
         except OSError as exc:
             raise BridgeUnavailable(f"{self.python}: {exc}") from None
         self._buffer = b""
@@ -418,7 +429,7 @@ def one_shot_docx_to_pdf(docx_files: list[Path], out_dir: Path) -> list[Path]:
         *(str(f) for f in docx_files),
     ]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=SOFFICE_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=SOFFICE_TIMEOUT_S, stdin=subprocess.DEVNULL, env=office_env())
     except subprocess.TimeoutExpired:
         raise ConversionError(f"LibreOffice did not finish converting {len(docx_files)} file(s) within {SOFFICE_TIMEOUT_S} s") from None
     pdfs = [out_dir / (f.stem + ".pdf") for f in docx_files]
@@ -491,7 +502,10 @@ def prepare_pdfs(docx_files: list[Path]) -> dict[Path, bytes]:
     if len(docx_files) > CACHE_ENTRIES:
         raise ValueError(f"prepare at most {CACHE_ENTRIES} documents at a time (got {len(docx_files)})")
     keys = [hashlib.sha256(docx.read_bytes()).hexdigest() for docx in docx_files]
-    out = dict(zip(docx_files, docx_files_to_pdf_bytes(docx_files), strict=True))
+    with _cache_lock:  # 印制 converted most of them already (doc_templates/pages.py): only the others
+        cached = {docx: _cache[key] for key, docx in zip(keys, docx_files, strict=True) if key in _cache}
+    missing = [docx for docx in docx_files if docx not in cached]
+    out = {**cached, **dict(zip(missing, docx_files_to_pdf_bytes(missing) if missing else [], strict=True))}
     with _cache_lock:
         for key, docx in zip(keys, docx_files, strict=True):
             _cache[key] = out[docx]

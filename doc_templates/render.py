@@ -26,10 +26,12 @@ import jinja2
 from markupsafe import Markup, escape
 
 from gongwen_engine.config.files import write_atomically
+from gongwen_engine.config.schema import HouseStyle
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.base import DOCUMENT_PART, base_package, zip_entry
-from gongwen_engine.doc_templates.elements import PartView, part_view
+from gongwen_engine.doc_templates.elements import ColophonPlace, PartView, document_view, part_view
 from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.rules.doc_kinds import DocFormat
 
 TEMPLATE_DIR = Path(__file__).parent / "gbt9704"
 TEMPLATE_NAME = "document.xml.j2"
@@ -81,25 +83,34 @@ def part_views(parts: Sequence[DocumentContent]) -> list[PartView]:
     return [part_view(content, new_page=index > 0) for index, content in enumerate(parts)]
 
 
-def render_document_xml(parts: Sequence[DocumentContent]) -> str:
-    """``word/document.xml`` for the parts, one after another."""
+def render_document_xml(parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None) -> str:
+    """``word/document.xml`` for the parts, one after another, the 版记 of the whole at the end
+    (``place``: see :class:`ColophonPlace`; None: the default of :func:`document_view`)."""
     base = base_package()
-    return _template().render(head=Markup(base.document_head), sect_pr=Markup(base.sect_pr), parts=part_views(parts))
+    view = document_view(parts, place, style)
+    return _template().render(
+        head=Markup(base.document_head),
+        doc=view,
+        # the numbered section: in the letter format (信函格式) without a number on page 1
+        first_sect_pr=Markup(base.sect_pr_letter if view.parts[0].format is DocFormat.letter else base.sect_pr),
+        sect_pr_unnumbered=Markup(base.sect_pr_unnumbered),
+    )
 
 
-def render_docx_bytes(parts: Sequence[DocumentContent]) -> bytes:
-    """The .docx bytes: the base package plus the rendered ``word/document.xml``."""
-    body = render_document_xml(parts).encode("utf-8")
+def render_docx_bytes(parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None) -> bytes:
+    """The .docx bytes: the base package plus the rendered ``word/document.xml`` (``style``: the
+    issuer's house style, config/schema.HouseStyle)."""
+    body = render_document_xml(parts, place, style).encode("utf-8")
     buffer = io.BytesIO(base_package().zip_bytes)
     with zipfile.ZipFile(buffer, "a") as package:
         package.writestr(zip_entry(DOCUMENT_PART), body, compresslevel=DOCUMENT_COMPRESSLEVEL)
     return buffer.getvalue()
 
 
-def render_docx(parts: Sequence[DocumentContent], path: Path) -> RenderResult:
+def render_docx(parts: Sequence[DocumentContent], path: Path, place: ColophonPlace | None = None, style: HouseStyle | None = None) -> RenderResult:
     """Render the parts into one .docx at ``path`` (a forwarding document: cover letter first,
-    then the forwarded document as issued; page numbers run on)."""
+    then the forwarded document as issued, then the 版记; page numbers run on)."""
     path = Path(path)
-    data = render_docx_bytes(parts)
+    data = render_docx_bytes(parts, place, style)
     write_atomically(data, path)
     return RenderResult(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))

@@ -151,10 +151,12 @@ def test_the_stamp_read_back_from_the_filed_docx_has_the_six_cells(filed):
 
 
 def test_pages_are_measured_and_the_one_page_bound_agrees_with_libreoffice(filed):
-    """页数: the issued copies as LibreOffice lays them out (5 pages national, 7 = 2 + 5 for a
-    forwarding notice); every file counted as one page without converting it really is one."""
+    """页数: the pages with text of the issued copies as LibreOffice lays them out — national: 5
+    pages of text and the 版记 moved to page 6 (even); a forwarding notice: the cover letter, the 5
+    pages of the original with its own 版记, an unnumbered blank page 7 (not counted) and the 版记
+    of the whole on page 8 — and every file counted as one page without converting it really is one."""
     national = item_of(filed, "acwf").files[0]
-    assert (national["pages"], national["pages_method"]) == (5, "libreoffice")
+    assert (national["pages"], national["pages_method"]) == (6, "libreoffice")
     shandong = item_of(filed, "shandong").files[0]
     assert (shandong["pages"], shandong["pages_method"]) == (7, "libreoffice")
     bound = {f["file"] for i in all_items(filed) for f in i.files if f["pages_method"] == "bound"}

@@ -237,3 +237,11 @@ def test_gongwen_check_refuses_a_policy_naming_an_unknown_step_or_outcome(config
     output = result.output.replace("\n", "")
     assert result.exit_code == 2, result.output
     assert f"{config_copy / 'policies.yaml'}:{line_of(text, new.split(chr(10))[0].strip())}" in output and words in output
+
+
+def test_a_house_style_value_names_the_file_and_the_line(config_copy):
+    text = edit(config_copy, "organisations.yaml", "house_style: {attachment_numbers: chinese}", "house_style:\n      attachment_numbers: roman")
+    [error] = errors_of(config_copy)
+    assert Path(error.path).name == "organisations.yaml"
+    assert error.line == line_of(text, "attachment_numbers: roman")
+    assert "arabic" in str(error) and "chinese" in str(error)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gongwen_engine.doc_templates.render import RenderResult, render_docx
+from gongwen_engine.doc_templates.pages import render_issued
+from gongwen_engine.doc_templates.render import RenderResult
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.queries.documents import issued_parts
@@ -19,8 +20,9 @@ def document_parts(ctx: StepContext, doc: Document) -> list[DocumentContent]:
 
 
 def render(ctx: StepContext) -> None:
-    """印制: write the .docx (cover letter + forwarded document) to the storage folder."""
-    issue_rendered(ctx, lambda doc, path: render_docx(document_parts(ctx, doc), path))
+    """印制: write the .docx (cover letter + forwarded document, the 版记 last on an even page)
+    to the storage folder."""
+    issue_rendered(ctx, lambda doc, path: render_issued(document_parts(ctx, doc), path, ctx.org.house_style))
 
 
 def issue_rendered(ctx: StepContext, write: Callable[[Document, Path], RenderResult]) -> None:

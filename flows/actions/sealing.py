@@ -19,8 +19,9 @@ from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.doc_templates import signing
 from gongwen_engine.doc_templates.archive_files import remember_pages_of_conversion
+from gongwen_engine.doc_templates.checks import pdf_lines, signature_problems
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
-from gongwen_engine.doc_templates.seal import find_signature, seal_box, seal_image
+from gongwen_engine.doc_templates.seal import SealPlacementError, find_signature, seal_box, seal_image
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.rules.dates import format_cn_date
@@ -66,7 +67,14 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
     visible = None
     configured_image = seals.image(org.code)
     if content.sealed:
-        spot = find_signature(pdf, format_cn_date(content.issued_on), content.signature, texts)
+        try:
+            spot = find_signature(pdf, format_cn_date(content.issued_on), content.signature, texts)
+        except SealPlacementError:
+            # say why in the words of the layout check (署名与成文日期分页、署名页无正文…), where it can
+            problems = signature_problems(pdf_lines(pdf), content)
+            if not problems:
+                raise
+            raise SealPlacementError("无法用印：" + "；".join(str(p) for p in problems)) from None
         box = seal_box(spot, seals.diameter_mm(org.code))
         png = seal_image(configured_image, org.name, seals.diameter_mm(org.code))
         visible = signing.VisibleSeal(spot.page, box.pdf_rect(spot.page_height), png)

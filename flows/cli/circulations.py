@@ -1,4 +1,5 @@
-"""Circulations (流转): ``gongwen launch``, ``status``, ``diff``, ``retry`` and ``migrate-flow``."""
+"""Circulations (流转): ``gongwen launch``, ``status``, ``diff``, ``retry``, ``migrate-flow`` and
+``preview`` (a draft as it will print, before it is launched)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from gongwen_engine.flows.services import attachments, reporting
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.circulations import circulation_rows, recipients_warning, resolve_circulation, timeline, version_diff, versions
 from gongwen_engine.flows.services.flow_versions import migrate_to_current
+from gongwen_engine.flows.services.preview import preview as make_preview
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
 
@@ -158,3 +160,27 @@ def migrate_flow(
         raise Refusal(f"只能迁移到当前版本：--to current（不是“{to}”）")
     moved = migrate_to_current(engine_from_env(), circulation, user)
     console.print(f"已迁移：流转 #{moved.circulation_id} 从流程版本 {moved.old} 到当前版本 {moved.new}，当前环节“{moved.step_title}”")
+
+
+@group.command()
+@friendly
+def preview(
+    notice: Annotated[Path, typer.Argument(help="YAML file with org: and content: (the same file `gongwen launch` takes)")],
+    out: Annotated[Path, typer.Option(help="folder for the .docx and the PDF")] = Path("preview-out"),
+    as_json: JsonOpt = False,
+) -> None:
+    """打印预览: the .docx and PDF as they will print, and the layout problems (nothing is launched or stored).
+    Exit code 1 when the GB/T 9704 page checks find a problem."""
+    result = make_preview(notice, out)
+    if as_json:
+        print_json({"docx": str(result.docx), "pdf": str(result.pdf), "pages": result.pages, "problems": [str(p) for p in result.problems]})
+    else:
+        console.print(f"已生成：{result.docx}、{result.pdf}（共{result.pages}页）", markup=False, soft_wrap=True)
+        if result.problems:
+            console.print(f"版式问题（{len(result.problems)}处）：", markup=False)
+            for problem in result.problems:
+                console.print(f"  {problem}", markup=False, soft_wrap=True)
+        else:
+            console.print("版式检查通过：标题回行、署名与成文日期同页且有正文、版记在最后一页且为偶数页。", markup=False)
+    if result.problems:
+        raise typer.Exit(1)

@@ -79,3 +79,50 @@ def direction_of(name: str) -> Direction:
 def kind_of_title(title: str) -> str | None:
     """The 文种 a title ends with (the longest match: 命令 before 令), or None."""
     return next((kind for kind in sorted(TITLE_ENDINGS, key=len, reverse=True) if title.endswith(kind)), None)
+
+
+class DocFormat(StrEnum):
+    """公文格式 (GB/T 9704-2012 §10, domain README §3.5): the layout a document is issued in."""
+
+    document = "document"  # 文件格式: the mark + 文件, red line, page numbers from page 1
+    letter = "letter"  # 信函格式: the organisation's name, red double lines, no number on page 1
+    minutes = "minutes"  # 纪要格式: "XXXX纪要" in red, 出席/请假/列席 after the text
+
+
+# 信函格式: every 函, and the notices of an organisation's general office (办公厅/办公室), which
+# issue in the letter format as a rule *(common practice, domain README §3.5: "many 办公厅
+# notices")*; 纪要格式: every 纪要.
+LETTER_KINDS = frozenset({"函"})
+OFFICE_LETTER_KINDS = frozenset({"通知"})
+GENERAL_OFFICE_ENDINGS = ("办公厅", "办公室")
+MINUTES_KINDS = frozenset({"纪要"})
+MARK_SUFFIX = "文件"  # 发文机关标志 of the document format: name + 文件
+
+
+def issuer_of_mark(mark: str) -> str:
+    """The organisation's name in a 发文机关标志 (山东省妇女联合会文件 -> 山东省妇女联合会)."""
+    for suffix in (MARK_SUFFIX, "纪要"):
+        if mark.endswith(suffix) and len(mark) > len(suffix):
+            return mark[: -len(suffix)]
+    return mark
+
+
+def format_of(doc_type: str, issuer_mark: str) -> DocFormat:
+    """The format a document of ``doc_type`` is issued in by the organisation of ``issuer_mark``."""
+    if doc_type in MINUTES_KINDS:
+        return DocFormat.minutes
+    if doc_type in LETTER_KINDS:
+        return DocFormat.letter
+    if doc_type in OFFICE_LETTER_KINDS and issuer_of_mark(issuer_mark).endswith(GENERAL_OFFICE_ENDINGS):
+        return DocFormat.letter
+    return DocFormat.document
+
+
+def mark_in_format(issuer_mark: str, fmt: DocFormat) -> str:
+    """The 发文机关标志 as the format prints it: name + 文件 (as given), the name alone (letter),
+    name + 纪要 (minutes)."""
+    if fmt is DocFormat.letter:
+        return issuer_of_mark(issuer_mark)
+    if fmt is DocFormat.minutes:
+        return issuer_of_mark(issuer_mark) + "纪要"
+    return issuer_mark

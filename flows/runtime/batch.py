@@ -43,6 +43,7 @@ from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.runtime.embedded import start_embedded_server
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.runtime.runner import current_engine, use_engine
 from gongwen_engine.models import db
@@ -225,6 +226,7 @@ def run_batches_until_idle(engine: Engine, concurrency: int = 2, batch: int = 64
     """Synchronous entry point: run ``dispatch_batches`` in Prefect with ``engine``."""
     global _progress_hook
     use_engine(engine)
+    start_embedded_server(engine.settings.home)
     _progress_hook = on_done
     try:
         return asyncio.run(dispatch_batches(concurrency=concurrency, batch=batch))

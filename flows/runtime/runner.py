@@ -32,6 +32,7 @@ from gongwen_engine.doc_templates.records import render_record
 from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.engine.claims import has_claimable, release_claims_of, work_signal
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.runtime.embedded import start_embedded_server
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.runtime.signals import begin_stop, stop_within_bound_on_sigterm, stopping
 from gongwen_engine.models.queries import read
@@ -174,6 +175,7 @@ def run_until_idle(
 ) -> dict[str, int]:
     """Synchronous entry point: run ``dispatch`` in Prefect with ``engine``."""
     use_engine(engine)
+    start_embedded_server(engine.settings.home)
     return asyncio.run(dispatch(concurrency=concurrency, on_progress=on_progress, linger=linger, poll=poll, max_seconds=max_seconds))
 
 
@@ -194,6 +196,7 @@ def serve(
     (so a burst of approvals is one flow run, each step a task run in it) and lasts at most
     ``duty_every`` seconds before ``duties`` (催办 reminders, on their own schedule) run again."""
     signal = work_signal(engine.db)
+    start_embedded_server(engine.settings.home)
     if not once:
         stop_cleanly_on_sigterm(engine)
         pdf.warm_up()  # LibreOffice for 用印 starts now, not at the first approval

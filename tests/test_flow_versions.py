@@ -203,5 +203,5 @@ def test_the_web_shows_the_version_a_circulation_runs_on(tmp_path: Path, flows: 
         client.post("/login", data={"csrf": token.group(1), "account": "acwf_secretary", "password": DEMO_PASSWORD, "next": "/"})
         page = client.get(f"/circulations/{circ}").text
     old, new = before.flow("outgoing").version, app.state.web.engine.flow("outgoing").version
-    assert f"流程版本 {old}（按发起时的版本办理；当前版本 {new}）" in page
+    assert f"流程版本 <code>{old}</code>（按发起时的版本办理；当前版本 <code>{new}</code>）" in page
     assert "当前：<strong>拟稿</strong>" in page  # its step as its version names it

@@ -3,6 +3,7 @@ system allows is cut at 255 bytes (not characters), extension kept, and register
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from test_reader_seeds import seed
-from test_web_pages import csrf, sign_in
+from test_web_pages import confirm_fields, csrf, sign_in
 
 from gongwen_engine.config.files import fit_file_name
 from gongwen_engine.config.settings import Settings
@@ -39,12 +40,13 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 def test_a_web_upload_with_a_295_character_name_is_registered(client: TestClient) -> None:
     sign_in(client, "jinan_secretary")
     long_name = "关于" + "转发" * 146 + "的通知.txt"  # 297 characters, 887 bytes
-    response = client.post(
-        "/receive",
-        data={"csrf": csrf(client, "/receive"), "flow": "forwarding"},
-        files={"file": (long_name, seed("001").read_bytes())},
-        follow_redirects=False,
-    )
+    token = csrf(client, "/receive")
+    page = client.post("/receive", data={"csrf": token, "flow": "forwarding"}, files={"file": (long_name, seed("001").read_bytes())})
+    assert page.status_code == 200, page.text[:500]  # the confirm page: what was read
+    staged = re.search(r'name="upload" value="([^"]+)"', page.text)
+    assert staged is not None
+    fields = {f"field_{k}": v for k, v in confirm_fields(page.text).items()}
+    response = client.post("/receive/confirm", data={"csrf": token, "upload": staged.group(1), "flow": "forwarding", **fields}, follow_redirects=False)
     assert response.status_code == 303, response.text[:500]
     with Session(client.app.state.web.engine.db) as session:
         assert session.exec(select(Circulation)).first() is not None

@@ -1,0 +1,269 @@
+"""The OFD's electronic seal (电子印章, GB/T 38540-2020): SM2 keys and demo certificates, the
+SES_Signature over the OFD's parts, and its place in the package (GB/T 33190 §18).
+
+* :class:`Sm2Key` — an SM2 key pair (gmssl), signing with SM3 and the default signer ID;
+* :class:`DemoSm2Authority` — for the demo only, like the PAdES demo CA (``signing.py``): a local
+  SM2 root under ``$GONGWEN_HOME/seals/demo-sm2/`` and one SM2 key, certificate and electronic
+  seal per organisation, every name marked 演示用;
+* :func:`seal_ofd` — adds ``Doc_0/Signs/Signatures.xml``, ``Sign_0/Signature.xml`` (References
+  carrying the SM3 digest of every other part, the stamp annotation where the PDF seal goes)
+  and ``Sign_0/SignedValue.dat`` (the DER SES_Signature: the seal with its picture, the time,
+  the SM3 digest of Signature.xml, the SM2 signature over TBS_Sign).
+
+Checking is not done here: ``ofd_verify.py`` parses and checks independently.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from gmssl import sm2, sm3
+
+from gongwen_engine.doc_templates import ses
+from gongwen_engine.doc_templates.ofd import DOC_ROOT, OFD_NS, OfdMetadata, OfdParts, ofd_xml
+
+DEMO_MARK = "演示用"
+DEMO_VALIDITY = timedelta(days=3650)
+DEMO_SM2_FOLDER = Path("seals") / "demo-sm2"  # under the gongwen home folder
+SIGNS = f"{DOC_ROOT}/Signs"
+SIGNATURE_XML = f"{SIGNS}/Sign_0/Signature.xml"
+SIGNED_VALUE = f"{SIGNS}/Sign_0/SignedValue.dat"
+_CURVE = sm2.default_ecc_table
+
+
+def sm3_digest(data: bytes) -> bytes:
+    return bytes.fromhex(sm3.sm3_hash(list(data)))
+
+
+@dataclass(frozen=True)
+class Sm2Key:
+    """An SM2 key pair: the private scalar and the public point X||Y, as hex."""
+
+    private: str
+    public: str
+
+    @classmethod
+    def generate(cls) -> Sm2Key:
+        d = secrets.randbelow(int(_CURVE["n"], 16) - 2) + 1
+        private = format(d, "064x")
+        return cls(private, _crypt(private, "")._kg(d, _CURVE["g"]))
+
+    def sign(self, data: bytes) -> bytes:
+        """SM2 with SM3 (Z with the default signer ID) over ``data``: DER (r, s)."""
+        k = format(secrets.randbelow(int(_CURVE["n"], 16) - 2) + 1, "064x")
+        value = _crypt(self.private, self.public).sign_with_sm3(data, k)
+        return ses.Sm2Signature({"r": int(value[:64], 16), "s": int(value[64:], 16)}).dump()
+
+    def public_key_info(self) -> asn1_keys.PublicKeyInfo:
+        return asn1_keys.PublicKeyInfo(
+            {
+                "algorithm": {"algorithm": "ec", "parameters": ("named", ses.SM2_CURVE)},
+                "public_key": bytes.fromhex("04" + self.public),
+            }
+        )
+
+
+def _crypt(private: str, public: str) -> sm2.CryptSM2:
+    crypt = sm2.CryptSM2(private_key=private, public_key="")
+    crypt.public_key = public  # set after: CryptSM2 strips any leading '0'/'4' characters off the key it is given
+    return crypt
+
+
+def make_certificate(subject: str, organisation: str, key: Sm2Key, issuer: asn1_x509.Name | None, issuer_key: Sm2Key, ca: bool) -> asn1_x509.Certificate:
+    """An X.509 certificate for an SM2 key, signed SM2-with-SM3 by ``issuer_key``."""
+    name = asn1_x509.Name.build({"common_name": subject, "organization_name": organisation})
+    now = datetime.now(UTC).replace(microsecond=0)
+    extensions = [{"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}}]
+    tbs = asn1_x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": secrets.randbits(63),
+            "signature": {"algorithm": ses.SM2_WITH_SM3},
+            "issuer": issuer or name,
+            "validity": {"not_before": asn1_x509.Time({"utc_time": now - timedelta(days=1)}), "not_after": asn1_x509.Time({"utc_time": now + DEMO_VALIDITY})},
+            "subject": name,
+            "subject_public_key_info": key.public_key_info(),
+            "extensions": extensions,
+        }
+    )
+    signature = issuer_key.sign(tbs.dump())
+    return asn1_x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": {"algorithm": ses.SM2_WITH_SM3}, "signature_value": signature})
+
+
+@dataclass(frozen=True)
+class OfdSealIdentity:
+    """An organisation's SM2 key, its certificate, and the maker's (the CA's) key and certificate."""
+
+    key: Sm2Key
+    certificate: asn1_x509.Certificate
+    maker_key: Sm2Key
+    maker_certificate: asn1_x509.Certificate
+
+    @property
+    def organisation(self) -> str:
+        return str(self.certificate.subject.native.get("organization_name", ""))
+
+
+@dataclass
+class DemoSm2Authority:
+    """演示用 SM2 证书与电子印章: a local root under ``folder``, created on first use, reused after.
+    Keys are written unencrypted with mode 0600: they seal demo documents only."""
+
+    folder: Path
+
+    @property
+    def root_path(self) -> Path:
+        return self.folder / "root.cert.der"
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _pair(self, stem: str, make) -> tuple[Sm2Key, asn1_x509.Certificate]:  # type: ignore[no-untyped-def]
+        key_file, cert_file = self.folder / f"{stem}.key", self.folder / f"{stem}.cert.der"
+        if not (key_file.exists() and cert_file.exists()):
+            key = Sm2Key.generate()
+            cert = make(key)
+            _write_private(key_file, f"{key.private}\n{key.public}\n".encode())
+            _write_private(cert_file, cert.dump())
+        private, public = key_file.read_text().split()
+        return Sm2Key(private, public), asn1_x509.Certificate.load(cert_file.read_bytes())
+
+    def root(self) -> tuple[Sm2Key, asn1_x509.Certificate]:
+        with self._locked():
+            name = f"gongwen SM2 根证书（{DEMO_MARK}）"
+            return self._pair("root", lambda key: make_certificate(name, f"gongwen（{DEMO_MARK}）", key, None, key, ca=True))
+
+    def identity(self, org_code: str, org_name: str) -> OfdSealIdentity:
+        root_key, root_cert = self.root()
+        with self._locked():
+            key, cert = self._pair(
+                org_code,
+                lambda key: make_certificate(f"{org_name}（{DEMO_MARK}电子印章）", f"{org_name}（{DEMO_MARK}）", key, root_cert.subject, root_key, ca=False),
+            )
+        return OfdSealIdentity(key, cert, root_key, root_cert)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class StampPlace:
+    """Where the seal goes: 0-based page, box in mm from the page's top-left corner."""
+
+    page: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+def _gtime(when: datetime) -> ses.GeneralizedTime:
+    return ses.GeneralizedTime(when.astimezone(UTC).replace(microsecond=0))
+
+
+def make_seal(identity: OfdSealIdentity, png: bytes, diameter_mm: float, seal_name: str, when: datetime) -> ses.SESeal:
+    """The electronic seal (SESeal): its picture and owner, signed by its maker."""
+    info = ses.SesSealInfo(
+        {
+            "header": {"id": "ES", "version": ses.SES_VERSION, "vid": "gongwen"},
+            "es_id": f"gongwen-{identity.certificate.serial_number:x}",
+            "property": {
+                "type": 1,
+                "name": seal_name,
+                "cert_list_type": 1,
+                "cert_list": [identity.certificate.dump()],
+                "create_date": _gtime(when),
+                "valid_start": _gtime(when),
+                "valid_end": _gtime(when + DEMO_VALIDITY),
+            },
+            "picture": {"type": "png", "data": png, "width": round(diameter_mm), "height": round(diameter_mm)},
+        }
+    )
+    cert = ses.OctetString(identity.maker_certificate.dump())
+    algorithm = ses.ObjectIdentifier(ses.SM2_WITH_SM3)
+    # the maker signs the DER of esealInfo, cert and signAlgID, one after the other
+    signed = identity.maker_key.sign(info.dump() + cert.dump() + algorithm.dump())
+    return ses.SESeal({"eseal_info": info, "cert": cert, "sign_alg_id": algorithm, "signed_value": _bits(signed)})
+
+
+def _bits(data: bytes) -> ses.BitString:
+    return ses.BitString(tuple(int(bit) for byte in data for bit in format(byte, "08b")))
+
+
+def seal_ofd(parts: OfdParts, meta: OfdMetadata, identity: OfdSealIdentity, png: bytes, place: StampPlace | None, when: datetime | None = None) -> bytes:
+    """The sealed OFD package: ``parts`` plus the signature parts (GB/T 33190 §18, type Seal)."""
+    when = when or datetime.now(UTC)
+    files = dict(parts.files)
+    files["OFD.xml"] = ofd_xml(meta, signed=True)
+    files[f"{SIGNS}/Signatures.xml"] = _xml(
+        f'<ofd:Signatures xmlns:ofd="{OFD_NS}"><ofd:MaxSignId>1</ofd:MaxSignId>'
+        '<ofd:Signature ID="1" Type="Seal" BaseLoc="Sign_0/Signature.xml"/></ofd:Signatures>'
+    )
+    references = "".join(
+        f'<ofd:Reference FileRef="/{name}"><ofd:CheckValue>{base64.b64encode(sm3_digest(data)).decode()}</ofd:CheckValue></ofd:Reference>'
+        for name, data in files.items()
+    )
+    stamp = ""
+    if place is not None:
+        stamp = f'<ofd:StampAnnot ID="1" PageRef="{parts.page_ids[place.page]}" Boundary="{place.x:.2f} {place.y:.2f} {place.width:.2f} {place.height:.2f}"/>'
+    signature_xml = _xml(
+        f'<ofd:Signature xmlns:ofd="{OFD_NS}"><ofd:SignedInfo>'
+        '<ofd:Provider ProviderName="gongwen" Version="1.0" Company="gongwen"/>'
+        f"<ofd:SignatureMethod>{ses.SM2_WITH_SM3}</ofd:SignatureMethod>"
+        f"<ofd:SignatureDateTime>{when.astimezone(UTC).strftime('%Y%m%d%H%M%SZ')}</ofd:SignatureDateTime>"
+        f'<ofd:References CheckMethod="{ses.SM3}">{references}</ofd:References>{stamp}</ofd:SignedInfo>'
+        f"<ofd:SignedValue>/{SIGNED_VALUE}</ofd:SignedValue></ofd:Signature>"
+    )
+    seal_name = f"{meta.issuer}（{DEMO_MARK}）" if DEMO_MARK in str(identity.certificate.subject.native) else meta.issuer
+    diameter = place.width if place else 42.0
+    tbs = ses.TbsSign(
+        {
+            "version": ses.SES_VERSION,
+            "eseal": make_seal(identity, png, diameter, seal_name, when),
+            "time_info": _gtime(when),
+            "data_hash": _bits(sm3_digest(signature_xml)),
+            "property_info": "/" + SIGNATURE_XML,
+        }
+    )
+    value = ses.SesSignature(
+        {
+            "to_sign": tbs,
+            "cert": identity.certificate.dump(),
+            "signature_alg_id": ses.SM2_WITH_SM3,
+            "signature": _bits(identity.key.sign(tbs.dump())),
+        }
+    )
+    files[SIGNATURE_XML] = signature_xml
+    files[SIGNED_VALUE] = value.dump()
+    return OfdParts(files, parts.page_ids, parts.page_sizes, parts.next_id).zip()
+
+
+def _xml(body: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")

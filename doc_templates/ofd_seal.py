@@ -30,6 +30,9 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from gmssl import sm2, sm3
 
+from gongwen_engine.config.schema import Organisation
+from gongwen_engine.config.seals import SEALS_FILE, SealConfig
+from gongwen_engine.config.yamlsrc import SourceError
 from gongwen_engine.doc_templates import ses
 from gongwen_engine.doc_templates.ofd import DOC_ROOT, OFD_NS, OfdMetadata, OfdParts, ofd_xml
 
@@ -159,6 +162,31 @@ class DemoSm2Authority:
                 lambda key: make_certificate(f"{org_name}（{DEMO_MARK}电子印章）", f"{org_name}（{DEMO_MARK}）", key, root_cert.subject, root_key, ca=False),
             )
         return OfdSealIdentity(key, cert, root_key, root_cert)
+
+
+def demo_sm2_authority(seals: SealConfig) -> DemoSm2Authority:
+    """The demo SM2 authority beside the PAdES demo CA (``$GONGWEN_HOME/seals/demo-sm2``)."""
+    return DemoSm2Authority(seals.demo_ca_folder.parent / DEMO_SM2_FOLDER.name)
+
+
+def ofd_identity(seals: SealConfig, org: Organisation) -> OfdSealIdentity:
+    """The organisation's SM2 seal identity. Only demo ones for now: SM2 keys and seals issued
+    by a real 电子印章 system cannot be configured yet (seals.yaml names PAdES keys only)."""
+    if not seals.file.demo_certificates:
+        raise SourceError(
+            seals.path,
+            seals.doc.line_of(("organisations",)) if seals.doc else None,
+            f"organisation '{org.code}' ({org.name}) has no SM2 electronic seal for OFD, and demo_certificates is off",
+            f"set demo_certificates: true in {SEALS_FILE} for a demo, or issue the document as pdf only (organisation's issued_formats)",
+        )
+    return demo_sm2_authority(seals).identity(org.code, org.name)
+
+
+def ofd_trust_roots(seals: SealConfig) -> list[bytes]:
+    """DER certificates of the SM2 roots an OFD verification trusts (the demo root, when on and
+    already created: a verification never creates it)."""
+    root = demo_sm2_authority(seals).root_path
+    return [root.read_bytes()] if seals.file.demo_certificates and root.is_file() else []
 
 
 def _write_private(path: Path, data: bytes) -> None:

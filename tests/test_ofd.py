@@ -8,9 +8,22 @@ SM2 signature itself.
 
 from __future__ import annotations
 
-from ofd_samples import A4, NS, OfdReader, sample_pdf
+import io
+import json
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
 
-from gongwen_engine.doc_templates.ofd import MM_PER_PT, OfdMetadata, pdf_to_ofd
+import pytest
+from ofd_samples import A4, NS, OfdReader, sample_pdf
+from typer.testing import CliRunner
+
+from gongwen_engine.doc_templates.ofd import MM_PER_PT, OfdMetadata, pdf_to_ofd, pdf_to_ofd_parts
+from gongwen_engine.doc_templates.ofd_seal import DemoSm2Authority, StampPlace, seal_ofd
+from gongwen_engine.doc_templates.ofd_verify import verify_ofd
+from gongwen_engine.doc_templates.seal import specimen_png
+from gongwen_engine.doc_templates.signing import CheckStatus
+from gongwen_engine.flows.cli.main import app
 
 META = OfdMetadata(title="关于开展测试的通知", issuer="山东省妇女联合会", doc_number="鲁妇发〔2012〕10号", issued_on="2012-03-01")
 
@@ -49,3 +62,102 @@ def test_metadata_is_in_docinfo_and_customdatas() -> None:
 def test_the_same_pdf_gives_the_same_bytes() -> None:
     pdf = sample_pdf([("same", 100, 700)])
     assert pdf_to_ofd(pdf, META) == pdf_to_ofd(pdf, META)
+
+
+# --- the electronic seal ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sealed(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two sealed OFDs of one organisation (demo SM2 keys under a temporary home)."""
+    home = tmp_path_factory.mktemp("home")
+    authority = DemoSm2Authority(home / "seals" / "demo-sm2")
+    identity = authority.identity("shandong", "山东省妇女联合会")
+    out = {"home": home, "root": authority.root_path.read_bytes()}
+    for name, text in (("one", "First notice"), ("two", "Second notice")):
+        parts = pdf_to_ofd_parts(sample_pdf([(text, 100, 700)]), META)
+        out[name] = seal_ofd(parts, META, identity, specimen_png("山东省妇女联合会", 42), StampPlace(0, 120, 200, 42, 42))
+    return out
+
+
+def _edit(data: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
+    files = {i.filename: z for i, z in ((i, zipfile.ZipFile(io.BytesIO(data)).read(i)) for i in zipfile.ZipFile(io.BytesIO(data)).infolist())}
+    change(files)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+def test_a_sealed_ofd_verifies_with_signer_time_and_certificate(sealed) -> None:
+    result = verify_ofd(sealed["one"], [sealed["root"]])
+    assert result.status == CheckStatus.valid, result.detail
+    assert result.signer == "山东省妇女联合会（演示用电子印章）" and result.organisation == "山东省妇女联合会（演示用）"
+    assert result.signed_at and result.certificate and len(result.certificate["sha256"]) == 64
+    assert verify_ofd(sealed["one"], []).status == CheckStatus.untrusted  # no trusted root: untrusted, not valid
+
+
+def test_the_stamp_annotation_is_where_the_pdf_seal_goes(sealed) -> None:
+    reader = OfdReader(sealed["one"])
+    stamp = ElementTree.fromstring(reader.zip.read("Doc_0/Signs/Sign_0/Signature.xml")).find(".//ofd:StampAnnot", NS)
+    page_id = reader.document.find("ofd:Pages/ofd:Page", NS)
+    assert stamp is not None and page_id is not None and stamp.get("PageRef") == page_id.get("ID")
+    assert [float(v) for v in (stamp.get("Boundary") or "").split()] == [120, 200, 42, 42]
+
+
+def test_a_flipped_byte_in_a_page_is_named(sealed) -> None:
+    page = "Doc_0/Pages/Page_0/Content.xml"
+
+    def flip(files: dict) -> None:
+        files[page] = files[page].replace(b"First", b"Firsu")
+
+    result = verify_ofd(_edit(sealed["one"], flip), [sealed["root"]])
+    assert result.status == CheckStatus.changed and result.parts == {"changed": [page]}
+    assert page in result.message and "被改动" in result.message
+
+
+def test_a_removed_part_is_named(sealed) -> None:
+    result = verify_ofd(_edit(sealed["one"], lambda files: files.pop("Doc_0/PublicRes.xml")), [sealed["root"]])
+    assert result.status == CheckStatus.changed and result.parts == {"removed": ["Doc_0/PublicRes.xml"]}
+    assert "被删除的部分：Doc_0/PublicRes.xml" in result.message
+
+
+def test_an_added_part_is_named(sealed) -> None:
+    result = verify_ofd(_edit(sealed["one"], lambda files: files.update({"Doc_0/Pages/Page_1/Content.xml": b"<x/>"})), [sealed["root"]])
+    assert result.status == CheckStatus.changed and result.parts == {"added": ["Doc_0/Pages/Page_1/Content.xml"]}
+
+
+def test_a_signature_swapped_from_another_document_is_named(sealed) -> None:
+    other = zipfile.ZipFile(io.BytesIO(sealed["two"])).read("Doc_0/Signs/Sign_0/SignedValue.dat")
+    result = verify_ofd(_edit(sealed["one"], lambda files: files.update({"Doc_0/Signs/Sign_0/SignedValue.dat": other})), [sealed["root"]])
+    assert result.status == CheckStatus.invalid and result.parts == {"changed": ["Doc_0/Signs/Sign_0/SignedValue.dat"]}
+
+
+def test_a_damaged_signature_value_is_invalid(sealed) -> None:
+    def damage(files: dict) -> None:
+        value = bytearray(files["Doc_0/Signs/Sign_0/SignedValue.dat"])
+        value[-10] ^= 0x01  # inside the SM2 signature (r, s) at the end
+        files["Doc_0/Signs/Sign_0/SignedValue.dat"] = bytes(value)
+
+    assert verify_ofd(_edit(sealed["one"], damage), [sealed["root"]]).status == CheckStatus.invalid
+
+
+def test_an_unsealed_ofd_and_a_non_ofd_are_said_so() -> None:
+    assert verify_ofd(pdf_to_ofd(sample_pdf([("x", 100, 700)]), META), []).status == CheckStatus.unsigned
+    assert verify_ofd(b"not a zip", []).status == CheckStatus.unreadable
+
+
+def test_cli_verify_reads_an_ofd(sealed, tmp_path: Path) -> None:
+    path = tmp_path / "鲁妇发〔2012〕10号.ofd"
+    path.write_bytes(sealed["one"])
+    env = {"GONGWEN_HOME": str(sealed["home"]), "COLUMNS": "200"}
+    runner = CliRunner()
+    ok = runner.invoke(app, ["seal", "verify", str(path), "--json"], env=env)
+    assert ok.exit_code == 0, ok.output
+    report = json.loads(ok.output)
+    assert report["ok"] and report["status"] == "valid" and report["signer"] == "山东省妇女联合会（演示用电子印章）"
+    bad = tmp_path / "bad.ofd"
+    bad.write_bytes(_edit(sealed["one"], lambda files: files.pop("Doc_0/Document.xml")))
+    table = runner.invoke(app, ["seal", "verify", str(bad)], env=env)
+    assert table.exit_code == 1 and "Doc_0/Document.xml" in table.output and "被删除" in table.output

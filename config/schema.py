@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -49,6 +50,10 @@ class Organisation(Strict):
         description="归档分类方案: 年度-保管期限-机构 or 年度-机构-保管期限 (DA/T 22-2015 §6.1)",
     )
     children_as: str | None = Field(default=None, description="how the body addresses all its children as main recipients, e.g. 各市妇联")
+    issued_formats: Literal["pdf", "both"] = Field(
+        default="pdf",
+        description="用印 writes the signed PDF (pdf), or also the OFD with its SM2 electronic seal beside it (both); docs/sealing.md",
+    )
 
     @field_validator("prefixes")
     @classmethod

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import os
 import secrets
 import tempfile
@@ -187,6 +188,11 @@ def ofd_trust_roots(seals: SealConfig) -> list[bytes]:
     already created: a verification never creates it)."""
     root = demo_sm2_authority(seals).root_path
     return [root.read_bytes()] if seals.file.demo_certificates and root.is_file() else []
+
+
+def identity_fingerprint(identity: OfdSealIdentity) -> str:
+    """SHA-256 of the signer's certificate (hex), as 用印 records it and the archive compares it."""
+    return hashlib.sha256(identity.certificate.dump()).hexdigest()
 
 
 def _write_private(path: Path, data: bytes) -> None:

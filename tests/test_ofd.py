@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
@@ -161,3 +162,48 @@ def test_cli_verify_reads_an_ofd(sealed, tmp_path: Path) -> None:
     bad.write_bytes(_edit(sealed["one"], lambda files: files.pop("Doc_0/Document.xml")))
     table = runner.invoke(app, ["seal", "verify", str(bad)], env=env)
     assert table.exit_code == 1 and "Doc_0/Document.xml" in table.output and "被删除" in table.output
+
+
+# --- 用印 with issued_formats: both (LibreOffice: slow, run through /work/tools/heavy) ---------------
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+def test_sealing_writes_a_verifying_ofd_with_the_pdf_text_and_the_seal_where_the_pdf_has_it(tmp_path: Path) -> None:
+    from samples import forwarding_sample
+
+    from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
+    from gongwen_engine.config.seals import load_seal_config
+    from gongwen_engine.doc_templates.ofd_seal import ofd_trust_roots
+    from gongwen_engine.doc_templates.pdf import page_texts
+    from gongwen_engine.doc_templates.render import render_docx
+    from gongwen_engine.doc_templates.signing import Keyring, verify_pdf
+    from gongwen_engine.flows.actions.sealing import seal_document
+
+    config = load_config(PACKAGED_CONFIG_DIR)
+    org = config.organisations["shandong"].model_copy(update={"issued_formats": "both"})
+    seals = load_seal_config(config.directory, config.organisations, tmp_path / "home")
+    keyring = Keyring(seals)
+    parts = [p.model_copy(update={"sealed": True}) for p in forwarding_sample()]
+    docx = tmp_path / "doc.docx"
+    render_docx(parts, docx)
+    copy = seal_document(docx, tmp_path / "doc.pdf", parts[0], org, keyring)
+    assert copy.ofd is not None and copy.ofd.path == tmp_path / "doc.ofd"
+    assert verify_pdf(copy.path.read_bytes(), keyring.trust_roots()).status == CheckStatus.valid
+    data = copy.ofd.path.read_bytes()
+    result = verify_ofd(data, ofd_trust_roots(seals))
+    assert result.status == CheckStatus.valid, result.detail
+    reader = OfdReader(data)
+    pdf_texts = page_texts(copy.path.read_bytes())
+    pages = reader.pages()
+    assert len(pages) == len(pdf_texts)
+    for page, text in zip(pages, pdf_texts, strict=True):  # the same characters in the same order
+        assert reader.page_text(page) == "".join(text.split())
+    assert all(reader.fonts().values())  # every font program embedded
+    stamp = ElementTree.fromstring(reader.zip.read("Doc_0/Signs/Sign_0/Signature.xml")).find(".//ofd:StampAnnot", NS)
+    assert stamp is not None and copy.box is not None and copy.page is not None
+    x, y, w, h = (float(v) for v in (stamp.get("Boundary") or "").split())
+    height = [float(v) for v in (pages[copy.page - 1].findtext("ofd:Area/ofd:PhysicalBox", namespaces=NS) or "").split()][3]
+    assert abs(x - copy.box[0] * MM_PER_PT) < 0.2 and abs(w - (copy.box[2] - copy.box[0]) * MM_PER_PT) < 0.2
+    assert abs(y + h - (height - copy.box[1] * MM_PER_PT)) < 0.2
+    assert OfdReader(data).info()["发文字号"] == parts[0].doc_number

@@ -47,7 +47,67 @@ _CURVE = sm2.default_ecc_table
 
 
 def sm3_digest(data: bytes) -> bytes:
+    if "sm3" in hashlib.algorithms_available:  # OpenSSL's SM3: the fonts are megabytes
+        return hashlib.new("sm3", data).digest()
     return bytes.fromhex(sm3.sm3_hash(list(data)))
+
+
+# SM2 (GB/T 32918) signing with Python integers in Jacobian coordinates: gmssl's implementation
+# works on hex strings and takes 1–3 s per signature on a busy machine; this takes milliseconds.
+# Verification (ofd_verify.py) uses gmssl, so the two are checked against each other.
+_P, _A, _B, _N = (int(_CURVE[k], 16) for k in ("p", "a", "b", "n"))
+_G = (int(_CURVE["g"][:64], 16), int(_CURVE["g"][64:], 16))
+
+
+def _double(point: tuple[int, int, int]) -> tuple[int, int, int]:
+    x, y, z = point
+    if not y:
+        return (0, 1, 0)
+    yy = y * y % _P
+    s = 4 * x * yy % _P
+    zz = z * z % _P
+    m = (3 * x * x + _A * zz * zz) % _P
+    nx = (m * m - 2 * s) % _P
+    return (nx, (m * (s - nx) - 8 * yy * yy) % _P, 2 * y * z % _P)
+
+
+def _add(p1: tuple[int, int, int], p2: tuple[int, int, int]) -> tuple[int, int, int]:
+    if not p1[2]:
+        return p2
+    if not p2[2]:
+        return p1
+    x1, y1, z1 = p1
+    x2, y2, z2 = p2
+    z1z1, z2z2 = z1 * z1 % _P, z2 * z2 % _P
+    u1, u2 = x1 * z2z2 % _P, x2 * z1z1 % _P
+    s1, s2 = y1 * z2 * z2z2 % _P, y2 * z1 * z1z1 % _P
+    if u1 == u2:
+        return _double(p1) if s1 == s2 else (0, 1, 0)
+    h, r = (u2 - u1) % _P, (s2 - s1) % _P
+    hh = h * h % _P
+    hhh = h * hh % _P
+    v = u1 * hh % _P
+    x3 = (r * r - hhh - 2 * v) % _P
+    return (x3, (r * (v - x3) - s1 * hhh) % _P, h * z1 * z2 % _P)
+
+
+def _multiply(k: int, point: tuple[int, int]) -> tuple[int, int]:
+    result, addend = (0, 1, 0), (point[0], point[1], 1)
+    while k:
+        if k & 1:
+            result = _add(result, addend)
+        addend = _double(addend)
+        k >>= 1
+    x, y, z = result
+    zi = pow(z, -1, _P)
+    return (x * zi * zi % _P, y * zi * zi * zi % _P)
+
+
+def _z(public: str) -> bytes:
+    """Z_A of GB/T 32918.2: SM3(ENTL || ID || a || b || xG || yG || xA || yA)."""
+    entl = (len(ses.SM2_USER_ID) * 8).to_bytes(2, "big")
+    fields = b"".join(v.to_bytes(32, "big") for v in (_A, _B, *_G)) + bytes.fromhex(public)
+    return sm3_digest(entl + ses.SM2_USER_ID + fields)
 
 
 @dataclass(frozen=True)
@@ -59,15 +119,22 @@ class Sm2Key:
 
     @classmethod
     def generate(cls) -> Sm2Key:
-        d = secrets.randbelow(int(_CURVE["n"], 16) - 2) + 1
-        private = format(d, "064x")
-        return cls(private, _crypt(private, "")._kg(d, _CURVE["g"]))
+        d = secrets.randbelow(_N - 2) + 1
+        x, y = _multiply(d, _G)
+        return cls(format(d, "064x"), format(x, "064x") + format(y, "064x"))
 
     def sign(self, data: bytes) -> bytes:
         """SM2 with SM3 (Z with the default signer ID) over ``data``: DER (r, s)."""
-        k = format(secrets.randbelow(int(_CURVE["n"], 16) - 2) + 1, "064x")
-        value = _crypt(self.private, self.public).sign_with_sm3(data, k)
-        return ses.Sm2Signature({"r": int(value[:64], 16), "s": int(value[64:], 16)}).dump()
+        e = int.from_bytes(sm3_digest(_z(self.public) + data), "big")
+        d = int(self.private, 16)
+        while True:
+            k = secrets.randbelow(_N - 1) + 1
+            r = (e + _multiply(k, _G)[0]) % _N
+            if r == 0 or r + k == _N:
+                continue
+            s = pow(1 + d, -1, _N) * (k - r * d) % _N
+            if s:
+                return ses.Sm2Signature({"r": r, "s": s}).dump()
 
     def public_key_info(self) -> asn1_keys.PublicKeyInfo:
         return asn1_keys.PublicKeyInfo(
@@ -76,12 +143,6 @@ class Sm2Key:
                 "public_key": bytes.fromhex("04" + self.public),
             }
         )
-
-
-def _crypt(private: str, public: str) -> sm2.CryptSM2:
-    crypt = sm2.CryptSM2(private_key=private, public_key="")
-    crypt.public_key = public  # set after: CryptSM2 strips any leading '0'/'4' characters off the key it is given
-    return crypt
 
 
 def make_certificate(subject: str, organisation: str, key: Sm2Key, issuer: asn1_x509.Name | None, issuer_key: Sm2Key, ca: bool) -> asn1_x509.Certificate:

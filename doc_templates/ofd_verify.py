@@ -47,6 +47,8 @@ def _result(status: CheckStatus, detail: str | None = None, parts: dict[str, lis
 
 
 def _sm3(data: bytes) -> bytes:
+    if "sm3" in hashlib.algorithms_available:
+        return hashlib.new("sm3", data).digest()
     return bytes.fromhex(sm3.sm3_hash(list(data)))
 
 

@@ -21,6 +21,7 @@ import ctypes
 import io
 import zipfile
 from dataclasses import dataclass, field
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 OFD_NS = "http://www.ofdspec.org/2016"
@@ -87,7 +88,7 @@ def _num(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
 
 
-def _handle(obj: object) -> int:
+def _handle(obj: Any) -> int:
     return ctypes.cast(obj, ctypes.c_void_p).value or 0
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
+from asn1crypto.core import BitString, GeneralizedTime, ObjectIdentifier, OctetString
 from gmssl import sm2, sm3
 
 from gongwen_engine.config.schema import Organisation
@@ -134,7 +135,7 @@ class Sm2Key:
                 continue
             s = pow(1 + d, -1, _N) * (k - r * d) % _N
             if s:
-                return ses.Sm2Signature({"r": r, "s": s}).dump()
+                return bytes(ses.Sm2Signature({"r": r, "s": s}).dump())
 
     def public_key_info(self) -> asn1_keys.PublicKeyInfo:
         return asn1_keys.PublicKeyInfo(
@@ -279,8 +280,8 @@ class StampPlace:
     height: float
 
 
-def _gtime(when: datetime) -> ses.GeneralizedTime:
-    return ses.GeneralizedTime(when.astimezone(UTC).replace(microsecond=0))
+def _gtime(when: datetime) -> GeneralizedTime:
+    return GeneralizedTime(when.astimezone(UTC).replace(microsecond=0))
 
 
 def make_seal(identity: OfdSealIdentity, png: bytes, diameter_mm: float, seal_name: str, when: datetime) -> ses.SESeal:
@@ -301,15 +302,15 @@ def make_seal(identity: OfdSealIdentity, png: bytes, diameter_mm: float, seal_na
             "picture": {"type": "png", "data": png, "width": round(diameter_mm), "height": round(diameter_mm)},
         }
     )
-    cert = ses.OctetString(identity.maker_certificate.dump())
-    algorithm = ses.ObjectIdentifier(ses.SM2_WITH_SM3)
+    cert = OctetString(identity.maker_certificate.dump())
+    algorithm = ObjectIdentifier(ses.SM2_WITH_SM3)
     # the maker signs the DER of esealInfo, cert and signAlgID, one after the other
     signed = identity.maker_key.sign(info.dump() + cert.dump() + algorithm.dump())
     return ses.SESeal({"eseal_info": info, "cert": cert, "sign_alg_id": algorithm, "signed_value": _bits(signed)})
 
 
-def _bits(data: bytes) -> ses.BitString:
-    return ses.BitString(tuple(int(bit) for byte in data for bit in format(byte, "08b")))
+def _bits(data: bytes) -> BitString:
+    return BitString(tuple(int(bit) for byte in data for bit in format(byte, "08b")))
 
 
 def seal_ofd(parts: OfdParts, meta: OfdMetadata, identity: OfdSealIdentity, png: bytes, place: StampPlace | None, when: datetime | None = None) -> bytes:

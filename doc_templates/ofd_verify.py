@@ -21,6 +21,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from asn1crypto import x509 as asn1_x509
+from asn1crypto.core import BitString
 from gmssl import sm2, sm3
 
 from gongwen_engine.doc_templates import ses
@@ -52,7 +53,7 @@ def _sm3(data: bytes) -> bytes:
     return bytes.fromhex(sm3.sm3_hash(list(data)))
 
 
-def _bits(value: ses.BitString) -> bytes:
+def _bits(value: BitString) -> bytes:
     bits = "".join(str(b) for b in value.native)
     return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
 

@@ -15,7 +15,7 @@ Only the structures: making a seal is ``ofd_seal.py``, checking one is ``ofd_ver
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from asn1crypto.core import (
     BitString,
@@ -37,7 +37,7 @@ SM2_USER_ID = b"1234567812345678"  # GB/T 35276 default signer ID, in the Z valu
 
 
 class SesHeader(Sequence):
-    _fields: ClassVar[list] = [("id", IA5String), ("version", Integer), ("vid", IA5String)]
+    _fields: ClassVar[list[Any]] = [("id", IA5String), ("version", Integer), ("vid", IA5String)]
 
 
 class CertList(SequenceOf):
@@ -45,7 +45,7 @@ class CertList(SequenceOf):
 
 
 class SesPropertyInfo(Sequence):
-    _fields: ClassVar[list] = [
+    _fields: ClassVar[list[Any]] = [
         ("type", Integer),  # 1 单位印章
         ("name", UTF8String),
         ("cert_list_type", Integer),  # 1: the certificates themselves
@@ -57,19 +57,19 @@ class SesPropertyInfo(Sequence):
 
 
 class SesPictureInfo(Sequence):
-    _fields: ClassVar[list] = [("type", IA5String), ("data", OctetString), ("width", Integer), ("height", Integer)]  # width/height in mm
+    _fields: ClassVar[list[Any]] = [("type", IA5String), ("data", OctetString), ("width", Integer), ("height", Integer)]  # width/height in mm
 
 
 class SesSealInfo(Sequence):
-    _fields: ClassVar[list] = [("header", SesHeader), ("es_id", IA5String), ("property", SesPropertyInfo), ("picture", SesPictureInfo)]
+    _fields: ClassVar[list[Any]] = [("header", SesHeader), ("es_id", IA5String), ("property", SesPropertyInfo), ("picture", SesPictureInfo)]
 
 
 class SESeal(Sequence):
-    _fields: ClassVar[list] = [("eseal_info", SesSealInfo), ("cert", OctetString), ("sign_alg_id", ObjectIdentifier), ("signed_value", BitString)]
+    _fields: ClassVar[list[Any]] = [("eseal_info", SesSealInfo), ("cert", OctetString), ("sign_alg_id", ObjectIdentifier), ("signed_value", BitString)]
 
 
 class TbsSign(Sequence):
-    _fields: ClassVar[list] = [
+    _fields: ClassVar[list[Any]] = [
         ("version", Integer),
         ("eseal", SESeal),
         ("time_info", GeneralizedTime),
@@ -79,7 +79,7 @@ class TbsSign(Sequence):
 
 
 class SesSignature(Sequence):
-    _fields: ClassVar[list] = [
+    _fields: ClassVar[list[Any]] = [
         ("to_sign", TbsSign),
         ("cert", OctetString),
         ("signature_alg_id", ObjectIdentifier),
@@ -91,4 +91,4 @@ class SesSignature(Sequence):
 class Sm2Signature(Sequence):
     """An SM2 signature value as GM/T 0009 encodes it (r, s)."""
 
-    _fields: ClassVar[list] = [("r", Integer), ("s", Integer)]
+    _fields: ClassVar[list[Any]] = [("r", Integer), ("s", Integer)]

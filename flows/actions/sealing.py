@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.schema import Organisation
-from gongwen_engine.config.seals import load_seal_config
+from gongwen_engine.config.seals import SealConfig, load_seal_config
 from gongwen_engine.doc_templates import signing
 from gongwen_engine.doc_templates.archive_files import remember_pages_of_conversion
 from gongwen_engine.doc_templates.ofd import MM_PER_PT, OfdMetadata, pdf_to_ofd_parts
@@ -106,7 +106,9 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
     )
 
 
-def _seal_ofd(pdf: bytes, target: Path, content: DocumentContent, org: Organisation, seals, png: bytes, visible: signing.VisibleSeal | None) -> SealedOfd:  # type: ignore[no-untyped-def]
+def _seal_ofd(
+    pdf: bytes, target: Path, content: DocumentContent, org: Organisation, seals: SealConfig, png: bytes, visible: signing.VisibleSeal | None
+) -> SealedOfd:
     """The OFD of the same PDF pages (before the PAdES signature: its appearance is not page content),
     with the electronic seal where the PDF's visible seal is."""
     meta = OfdMetadata(title=content.title, issuer=org.name, doc_number=content.doc_number, issued_on=content.issued_on.isoformat())

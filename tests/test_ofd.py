@@ -207,3 +207,16 @@ def test_sealing_writes_a_verifying_ofd_with_the_pdf_text_and_the_seal_where_the
     assert abs(x - copy.box[0] * MM_PER_PT) < 0.2 and abs(w - (copy.box[2] - copy.box[0]) * MM_PER_PT) < 0.2
     assert abs(y + h - (height - copy.box[1] * MM_PER_PT)) < 0.2
     assert OfdReader(data).info()["发文字号"] == parts[0].doc_number
+
+
+def test_the_archive_accepts_an_intact_ofd_sealed_with_the_recorded_certificate(sealed) -> None:
+    from gongwen_engine.doc_templates.ofd_seal import identity_fingerprint
+    from gongwen_engine.flows.actions.sealing import filed_seal_problem, sealed_fingerprints
+
+    identity = DemoSm2Authority(sealed["home"] / "seals" / "demo-sm2").identity("shandong", "山东省妇女联合会")
+    history = [{"action": "sealed", "detail": {"certificate_sha256": "pdf-cert", "ofd_certificate_sha256": identity_fingerprint(identity)}}]
+    assert filed_seal_problem(sealed["one"], sealed_fingerprints(history)) is None
+    assert filed_seal_problem(sealed["one"], {"pdf-cert"}) == "签名证书不是用印时记录的证书（certificate not recorded at sealing）"
+    flipped = _edit(sealed["one"], lambda files: files.update({"OFD.xml": files["OFD.xml"].replace(b"gongwen", b"gongwem")}))
+    problem = filed_seal_problem(flipped, sealed_fingerprints(history))
+    assert problem is not None and "OFD.xml" in problem

@@ -8,9 +8,12 @@ SM2 signature itself.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import os
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
@@ -220,3 +223,88 @@ def test_the_archive_accepts_an_intact_ofd_sealed_with_the_recorded_certificate(
     flipped = _edit(sealed["one"], lambda files: files.update({"OFD.xml": files["OFD.xml"].replace(b"gongwen", b"gongwem")}))
     problem = filed_seal_problem(flipped, sealed_fingerprints(history))
     assert problem is not None and "OFD.xml" in problem
+
+
+# --- the independent reading: ofd.js in Chromium ----------------------------------------------------
+
+OFDJS = Path(os.environ.get("GONGWEN_OFDJS", Path.home() / ".cache/gongwen/ofdjs/node_modules/ofd.js/lib/ofd.umd.min.js"))
+VIEWER = """<!doctype html><html><head><meta charset="utf-8"><script src="%s"></script>
+<style>body{margin:0;background:#fff}</style></head><body><div id="out"></div><script>
+window.renderBytes = (b64, width) => new Promise((resolve, reject) => {
+  const bin = atob(b64), buf = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) buf[i] = bin.charCodeAt(i);
+  ofd.parseOfdDocument({ofd: new File([buf], "doc.ofd"), success(res) {
+    try { const divs = ofd.renderOfd(width, res[0]); for (const d of divs) document.getElementById("out").appendChild(d);
+          resolve(divs.length); } catch (e) { reject(String(e)); } }, fail(e) { reject(String(e)); }});
+});
+</script></body></html>"""
+PAGE_PX = (794, 1123)  # A4 at 96 dpi
+CELL = 8  # px: the layouts are compared on 8 px (≈ 2.1 mm) cells
+
+
+def _ink_cells(image, dilate: bool = False):  # type: ignore[no-untyped-def]
+    import numpy as np
+    from PIL import ImageFilter
+
+    grey = image.convert("L")
+    if dilate:
+        grey = grey.filter(ImageFilter.MinFilter(2 * CELL + 1))  # ink one cell around counts as in place
+    ink = np.asarray(grey) < 160
+    h, w = ink.shape[0] // CELL * CELL, ink.shape[1] // CELL * CELL
+    return ink[:h, :w].reshape(h // CELL, CELL, w // CELL, CELL).any(axis=(1, 3))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not OFDJS.is_file() or not shutil.which("chromium") or not shutil.which("soffice"),
+    reason=f"needs ofd.js 0.2.6 at {OFDJS} (npm install ofd.js@0.2.6 there; 1.5 needs a licence), chromium and LibreOffice",
+)
+def test_ofdjs_renders_the_sealed_ofd_like_the_pdf(tmp_path: Path) -> None:
+    """ofd.js (npm, an OFD reader written independently of gongwen) renders the sealed OFD in Chromium;
+    its first page is compared with pdftoppm's image of the PDF on 8 px cells: at least 90 % of the
+    PDF's inked cells are inked in the OFD render within one cell, and the other way round (the faces
+    differ: ofd.js cannot load LibreOffice's Type 1 subsets and falls back to a system face)."""
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    copy = _seal_sample(tmp_path)
+    assert copy.ofd is not None
+    viewer = tmp_path / "view.html"
+    viewer.write_text(VIEWER % OFDJS.as_uri(), encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--allow-file-access-from-files", "--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": PAGE_PX[0], "height": PAGE_PX[1]})
+            page.goto(viewer.as_uri())
+            pages = page.evaluate("([b, w]) => renderBytes(b, w)", [base64.b64encode(copy.ofd.path.read_bytes()).decode(), PAGE_PX[0]])
+            page.wait_for_timeout(500)
+            # ofd.js draws each page in its own box, at its own scale (≈ 0.977 of the width asked for)
+            page.locator("#out > div").first.screenshot(path=str(tmp_path / "ofd.png"))
+        finally:
+            browser.close()
+    assert pages == len(OfdReader(copy.ofd.path.read_bytes()).pages())
+    subprocess.run(["pdftoppm", "-r", "96", "-f", "1", "-l", "1", "-png", "-singlefile", str(copy.path), str(tmp_path / "pdf")], check=True)
+    ofd_image = Image.open(tmp_path / "ofd.png").convert("RGB")
+    pdf_image = Image.open(tmp_path / "pdf.png").convert("RGB")
+    ofd_image = ofd_image.resize(pdf_image.size)
+    pdf_cells, ofd_cells = _ink_cells(pdf_image), _ink_cells(ofd_image)
+    found = (pdf_cells & _ink_cells(ofd_image, dilate=True)).sum() / pdf_cells.sum()
+    placed = (ofd_cells & _ink_cells(pdf_image, dilate=True)).sum() / ofd_cells.sum()
+    assert found >= 0.9 and placed >= 0.9, (found, placed)
+
+
+def _seal_sample(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from samples import forwarding_sample
+
+    from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
+    from gongwen_engine.config.seals import load_seal_config
+    from gongwen_engine.doc_templates.render import render_docx
+    from gongwen_engine.doc_templates.signing import Keyring
+    from gongwen_engine.flows.actions.sealing import seal_document
+
+    config = load_config(PACKAGED_CONFIG_DIR)
+    org = config.organisations["shandong"].model_copy(update={"issued_formats": "both"})
+    parts = [p.model_copy(update={"sealed": True}) for p in forwarding_sample()]
+    docx = tmp_path / "doc.docx"
+    render_docx(parts, docx)
+    return seal_document(docx, tmp_path / "doc.pdf", parts[0], org, Keyring(load_seal_config(config.directory, config.organisations, tmp_path / "home")))

@@ -308,3 +308,62 @@ def _seal_sample(tmp_path: Path):  # type: ignore[no-untyped-def]
     docx = tmp_path / "doc.docx"
     render_docx(parts, docx)
     return seal_document(docx, tmp_path / "doc.pdf", parts[0], org, Keyring(load_seal_config(config.directory, config.organisations, tmp_path / "home")))
+
+
+# --- the flow: 用印 → 归档 → 四性 ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_verifies(tmp_path: Path) -> None:
+    from driving import drive
+    from ruamel.yaml import YAML
+    from sqlmodel import Session, select
+
+    from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
+    from gongwen_engine.config.settings import Settings
+    from gongwen_engine.flows.services.archive_check import four_properties
+    from gongwen_engine.flows.services.demo import load_notice
+    from gongwen_engine.flows.services.engine import open_engine
+    from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile
+
+    config = tmp_path / "config"
+    shutil.copytree(PACKAGED_CONFIG_DIR, config, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    yaml = YAML()
+    for name, key in (("organisations.yaml", "organisations"), ("users.yaml", "users")):
+        data = yaml.load(config / name)
+        data[key] = [e for e in data[key] if (e.get("code") or e.get("org")) in {"acwf", "hunan"}]
+        for entry in data[key]:
+            if entry.get("code") == "acwf":
+                entry["issued_formats"] = "both"
+        yaml.dump(data, config / name)
+    prefixes = {p for e in yaml.load(config / "organisations.yaml")["organisations"] for p in e["prefixes"]}
+    numbering = yaml.load(config / "numbering.yaml")
+    numbering["schemes"] = [e for e in numbering["schemes"] if e["prefix"] in prefixes]
+    yaml.dump(numbering, config / "numbering.yaml")
+    engine = open_engine(Settings(home=tmp_path / ".gongwen", storage=tmp_path / "storage", config_dir=config))
+    org, content = load_notice()
+    engine.launch(org, "issuing", content, policy="demo", actor="acwf_secretary")
+    drive(engine)
+    with Session(engine.db) as session:
+        ofd_row = session.exec(select(CirculationFile).where(CirculationFile.role == "signed_ofd")).one()
+        sealed = [e for e in session.exec(select(AuditEvent).where(AuditEvent.action == "sealed"))]
+        item = next(i for i in session.exec(select(ArchiveItem)) if i.org == "acwf")
+        assert ofd_row.file.endswith(".ofd") and len(sealed) == 1 and sealed[0].detail["ofd_file"] == ofd_row.file
+        filed = next(f for f in item.filed_files() if f.role == "signed_ofd")
+        assert filed.sm3 and filed.sha256 == ofd_row.sha256 and filed.format == "ofd" and filed.pages >= 1
+        report = four_properties(session, engine.storage, engine.config, item.fonds, item.year)
+        assert report.passed, [(c.name, c.failures) for c in report.checks if c.failures]
+        seals = next(c for c in report.checks if "seals" in c.name)
+        assert "OFD" in seals.looked_at
+        path = engine.storage / filed.file
+        path.write_bytes(_edit(path.read_bytes(), lambda files: files.update({"OFD.xml": files["OFD.xml"] + b" "})))
+        broken = four_properties(session, engine.storage, engine.config, item.fonds, item.year)
+        failures = [f for c in broken.checks if "seals" in c.name for f in c.failures]
+        assert len(failures) == 1 and "OFD.xml" in failures[0]
+    verify = CliRunner().invoke(
+        app,
+        ["seal", "verify", str(engine.storage / ofd_row.file), "--json"],
+        env={"GONGWEN_HOME": str(tmp_path / ".gongwen"), "GONGWEN_CONFIG_DIR": str(config)},
+    )
+    assert verify.exit_code == 0 and json.loads(verify.output)["ok"], verify.output

@@ -367,3 +367,22 @@ def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_
         env={"GONGWEN_HOME": str(tmp_path / ".gongwen"), "GONGWEN_CONFIG_DIR": str(config)},
     )
     assert verify.exit_code == 0 and json.loads(verify.output)["ok"], verify.output
+
+
+# --- receiving an OFD ------------------------------------------------------------------------------
+
+
+def test_a_received_ofd_is_read_line_by_line_from_its_pages(sealed) -> None:
+    from gongwen_engine.doc_templates.reader import read_text
+    from gongwen_engine.doc_templates.reader.errors import IntakeError
+    from gongwen_engine.doc_templates.reader.loading import ReadLimits, sniff_format
+
+    pdf = sample_pdf([("Second line", 100, 650), ("Notice of", 100, 700), ("the test", 170, 700)])
+    assert read_text(pdf_to_ofd(pdf, META), "来文.ofd") == ["Notice ofthe test", "Second line"]
+    assert sniff_format(sealed["one"], "来文.ofd", ReadLimits()) == "ofd"
+    assert read_text(sealed["one"], "来文.ofd") == ["First notice"]
+    with pytest.raises(IntakeError, match=r"扩展名是 \.pdf，内容却是OFD"):
+        sniff_format(sealed["one"], "来文.pdf", ReadLimits())
+    blank = pdf_to_ofd(sample_pdf([]), META)
+    with pytest.raises(IntakeError, match="没有文字的 OFD"):
+        read_text(blank, "空白.ofd")

@@ -19,7 +19,7 @@ from gongwen_engine.doc_templates import ofd_seal, ofd_verify, signing
 from gongwen_engine.flows.cli._common import console, friendly
 from gongwen_engine.models.rules.dates import CHINA
 
-group = typer.Typer(help="用印: sealed, signed PDFs (版式文件) and their verification.", no_args_is_help=True)
+group = typer.Typer(help="用印: sealed, signed PDFs and sealed OFDs (版式文件) and their verification.", no_args_is_help=True)
 
 
 def _china_time(iso: str | None) -> str:

@@ -153,6 +153,10 @@ def verify_ofd(data: bytes, trust_roots: Sequence[bytes]) -> SealCheck:
         cert_list = list(to_sign["eseal"]["eseal_info"]["property"]["cert_list"].native)
         property_info = to_sign["property_info"].native
         point = _public_point(cert)
+        eseal = to_sign["eseal"]
+        maker = asn1_x509.Certificate.load(eseal["cert"].native)
+        maker_signed = eseal["eseal_info"].dump() + eseal["cert"].dump() + eseal["sign_alg_id"].dump()
+        maker_signature = _bits(eseal["signed_value"])
     except (ValueError, TypeError, KeyError) as exc:
         return _result(CheckStatus.invalid, f"SignedValue is not an SES_Signature: {exc}", parts={"changed": [value_name]})
     subject = cert.subject.native
@@ -171,6 +175,8 @@ def verify_ofd(data: bytes, trust_roots: Sequence[bytes]) -> SealCheck:
     if not _sm2_verifies(point, signature_value, to_sign.dump()):
         detail = "the SM2 signature over TBS_Sign does not verify with the certificate's key"
         return _result(CheckStatus.invalid, detail, parts={"changed": [value_name]}, **facts)
+    if not _sm2_verifies(_public_point(maker), maker_signature, maker_signed):
+        return _result(CheckStatus.invalid, "the seal maker's SM2 signature over the SESeal does not verify", **facts)
     if cert.dump() not in cert_list:
         return _result(CheckStatus.invalid, "the signer's certificate is not among the seal's certificates", **facts)
     if not _issued_by_trusted_root(cert, trust_roots):

@@ -386,3 +386,16 @@ def test_a_received_ofd_is_read_line_by_line_from_its_pages(sealed) -> None:
     blank = pdf_to_ofd(sample_pdf([]), META)
     with pytest.raises(IntakeError, match="没有文字的 OFD"):
         read_text(blank, "空白.ofd")
+
+
+def test_a_seal_not_signed_by_its_maker_is_invalid(sealed) -> None:
+    from dataclasses import replace
+
+    from gongwen_engine.doc_templates.ofd_seal import Sm2Key
+
+    identity = DemoSm2Authority(sealed["home"] / "seals" / "demo-sm2").identity("shandong", "山东省妇女联合会")
+    forged = replace(identity, maker_key=Sm2Key.generate())  # the maker's certificate, another key
+    data = seal_ofd(pdf_to_ofd_parts(sample_pdf([("x", 100, 700)]), META), META, forged, b"png", None)
+    result = verify_ofd(data, [sealed["root"]])
+    assert result.status == CheckStatus.invalid and "maker" in (result.detail or "")
+    assert verify_ofd(seal_ofd(pdf_to_ofd_parts(sample_pdf([("x", 100, 700)]), META), META, identity, b"png", None), [sealed["root"]]).ok

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -66,6 +67,10 @@ class Organisation(Strict):
     )
     children_as: str | None = Field(default=None, description="how the body addresses all its children as main recipients, e.g. 各市妇联")
     house_style: HouseStyle = Field(default_factory=HouseStyle, description="版式变体 within GB/T 9704-2012, e.g. attachment_numbers: chinese")
+    issued_formats: Literal["pdf", "both"] = Field(
+        default="pdf",
+        description="用印 writes the signed PDF (pdf), or also the OFD with its SM2 electronic seal beside it (both); docs/sealing.md",
+    )
 
     @field_validator("prefixes")
     @classmethod

@@ -58,6 +58,12 @@ def digests(data: bytes) -> Digests:
     return Digests(len(data), hashlib.sha256(data).hexdigest(), sm3_hex(data))
 
 
+def ofd_pages(data: bytes) -> int:
+    """Pages of an OFD package (its ``Pages/Page_N/Content.xml`` parts)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return sum(1 for n in z.namelist() if "/Pages/Page_" in n and n.endswith("/Content.xml")) or 1
+
+
 def file_format(data: bytes, name: str) -> str:
     """The format the bytes really are (docx / pdf / ofd / txt), or 'unknown'."""
     if data[:4] == b"PK\x03\x04":
@@ -192,7 +198,10 @@ def pages_with_text(files: list[tuple[Path, str]]) -> list[tuple[int, str]]:
             data = path.read_bytes()
             kind = file_format(data, path.name)
             try:
-                _PAGE_CACHE[sha] = (text_pages_of_pdf(data), "pdfium") if kind == "pdf" else (estimate_pages(data) if kind == "docx" else 1, "estimate")
+                if kind == "ofd":
+                    _PAGE_CACHE[sha] = (ofd_pages(data), "ofd")
+                else:
+                    _PAGE_CACHE[sha] = (text_pages_of_pdf(data), "pdfium") if kind == "pdf" else (estimate_pages(data) if kind == "docx" else 1, "estimate")
             except pypdfium2.PdfiumError:
                 _PAGE_CACHE[sha] = (1, "estimate")
         out.append(_PAGE_CACHE[sha])

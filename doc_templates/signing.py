@@ -382,6 +382,7 @@ class SealCheck:
     certificate: dict[str, str] | None = None
     covers_whole_file: bool | None = None
     detail: str | None = None  # technical detail (English), for logs
+    parts: dict[str, list[str]] | None = None  # an OFD's changed / removed / added parts (ofd_verify.py)
 
     @property
     def ok(self) -> bool:

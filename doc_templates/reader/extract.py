@@ -14,12 +14,13 @@ from __future__ import annotations
 import codecs
 import io
 import re
+import zipfile
 from dataclasses import dataclass
 
 from lxml import etree
 
 from gongwen_engine.doc_templates.reader.errors import IntakeError
-from gongwen_engine.doc_templates.reader.loading import DOCX, PDF, TEXT, ReadLimits, open_zip, read_part
+from gongwen_engine.doc_templates.reader.loading import DOCX, OFD, PDF, TEXT, ReadLimits, open_zip, read_part
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -46,6 +47,8 @@ def extract_lines(data: bytes, name: str, fmt: str, limits: ReadLimits) -> tuple
         lines, warnings = _pdf_lines(data, name, limits)
     elif fmt == TEXT:
         lines, warnings = _text_lines(data, name)
+    elif fmt == OFD:
+        lines, warnings = _ofd_lines(data, name, limits), []
     else:  # pragma: no cover - sniff_format returns only these
         raise ValueError(fmt)
     if len(lines) > limits.max_lines:
@@ -205,6 +208,54 @@ def _pdf_lines(data: bytes, name: str, limits: ReadLimits) -> tuple[list[Line], 
     misplaced = [line.source for line in lines if _MISPLACED_QUOTES.search(line.text)]
     warnings = [f"PDF 文字层中引号的位置可能错乱（{'、'.join(misplaced[:5])}；引号用了另一种字体时常见），请核对标题和正文中的引号"] if misplaced else []
     return lines, warnings
+
+
+# ---- OFD (GB/T 33190) ------------------------------------------------------------------------
+_OFD = "{http://www.ofdspec.org/2016}"
+
+
+def _ofd_part(archive: zipfile.ZipFile, part: str, name: str, limits: ReadLimits) -> etree._Element:
+    data = read_part(archive, part, name, limits)
+    if data is None:
+        raise IntakeError(name, f"已损坏（OFD 缺少部件 {part}）", "请向发文单位重新索取文件")
+    return parse_xml(data, name, part)
+
+
+def _ofd_lines(data: bytes, name: str, limits: ReadLimits) -> list[Line]:
+    """The text of an OFD's pages (OFD.xml → DocRoot → Pages), one line per baseline: the
+    TextCodes of a page grouped by their Y (within 1 mm), each line ordered by X."""
+    archive = open_zip(data, name, limits)
+    root = (_ofd_part(archive, "OFD.xml", name, limits).findtext(f"{_OFD}DocBody/{_OFD}DocRoot") or "").strip().lstrip("/")
+    if not root:
+        raise IntakeError(name, "已损坏（OFD.xml 没有指明文档 DocRoot）", "请向发文单位重新索取文件")
+    folder = root.rsplit("/", 1)[0] if "/" in root else ""
+    pages = _ofd_part(archive, root, name, limits).findall(f"{_OFD}Pages/{_OFD}Page")
+    if len(pages) > limits.max_pdf_pages:
+        raise IntakeError(name, f"有 {len(pages)} 页，超过上限 {limits.max_pdf_pages} 页", "请确认文件内容，或把公文部分单独导出后再收文")
+    lines: list[Line] = []
+    for number, page in enumerate(pages, 1):
+        location = (page.get("BaseLoc") or "").lstrip("/")
+        content = _ofd_part(archive, location if (page.get("BaseLoc") or "").startswith("/") else f"{folder}/{location}".lstrip("/"), name, limits)
+        codes: list[tuple[float, float, str]] = []
+        for obj in content.iter(f"{_OFD}TextObject"):
+            try:
+                box = [float(v) for v in (obj.get("Boundary") or "0 0 0 0").split()]
+                for code in obj.iter(f"{_OFD}TextCode"):
+                    codes.append((box[1] + float(code.get("Y") or 0), box[0] + float(code.get("X") or 0), code.text or ""))
+            except (ValueError, IndexError):
+                raise IntakeError(name, f"已损坏（第{number}页的文字位置不是数字）", "请向发文单位重新索取文件") from None
+        rows: list[list[tuple[float, float, str]]] = []
+        for code in sorted(codes):
+            if rows and abs(code[0] - rows[-1][0][0]) <= 1.0:
+                rows[-1].append(code)
+            else:
+                rows.append([code])
+        lines.extend(Line(_clean("".join(c[2] for c in sorted(row, key=lambda c: c[1]))), f"第{number}页第{i}行") for i, row in enumerate(rows, 1))
+        if len(lines) > limits.max_lines:
+            break
+    if not any(line.text.strip() for line in lines):
+        raise IntakeError(name, "是没有文字的 OFD（扫描件）", "请先做文字识别（OCR），或向发文单位索取 .docx 或带文字层的版式文件，再重新收文")
+    return lines
 
 
 # PDF names that make a file do something when opened: what each is, for the person registering it.

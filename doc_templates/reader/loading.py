@@ -16,9 +16,9 @@ from pathlib import Path
 
 from gongwen_engine.doc_templates.reader.errors import IntakeError
 
-DOCX, TEXT, PDF = "docx", "text", "pdf"
-EXTENSIONS = {".docx": DOCX, ".txt": TEXT, ".text": TEXT, ".pdf": PDF}
-FORMAT_NAMES = {DOCX: "Word 文档（.docx）", TEXT: "纯文本（.txt）", PDF: "PDF"}
+DOCX, TEXT, PDF, OFD = "docx", "text", "pdf", "ofd"
+EXTENSIONS = {".docx": DOCX, ".txt": TEXT, ".text": TEXT, ".pdf": PDF, ".ofd": OFD}
+FORMAT_NAMES = {DOCX: "Word 文档（.docx）", TEXT: "纯文本（.txt）", PDF: "PDF", OFD: "OFD 版式文件（.ofd）"}
 CONVERT_HINT = "请用 Word、WPS 或 LibreOffice 另存为 .docx，或导出为带文字层的 PDF，再重新收文"
 
 
@@ -68,12 +68,10 @@ def _unsupported(name: str, what: str, todo: str = CONVERT_HINT) -> IntakeError:
 
 
 def sniff_format(data: bytes, name: str, limits: ReadLimits) -> str:
-    """docx | text | pdf, decided by the content; everything else is refused with what to do."""
+    """docx | text | pdf | ofd, decided by the content; everything else is refused with what to do."""
     _check_size(name, len(data), limits)
     ext = Path(name).suffix.lower()
     head = data[:8]
-    if ext == ".ofd":
-        raise _unsupported(name, "是 OFD 版式文件，暂不支持", "请用 OFD 阅读器（数科、福昕等）导出为 PDF，或向发文单位索取 .docx，再重新收文")
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         if "EncryptedPackage".encode("utf-16-le") in data:
             raise IntakeError(name, "是加密（设有打开密码）的 Word 文件", "请发文单位提供未加密的文件，或在 Word/WPS 中取消密码后另存为 .docx")
@@ -93,7 +91,7 @@ def sniff_format(data: bytes, name: str, limits: ReadLimits) -> str:
         raise _unsupported(name, f"扩展名 {ext} 的格式暂不支持")
     if expected is None:
         raise IntakeError(
-            name, f"的扩展名 {ext or '（无）'} 不是可收文的格式", "可收文的格式：.docx、.txt（UTF-8 或 GB18030/GBK）、带文字层的 .pdf；" + CONVERT_HINT
+            name, f"的扩展名 {ext or '（无）'} 不是可收文的格式", "可收文的格式：.docx、.txt（UTF-8 或 GB18030/GBK）、带文字层的 .pdf、.ofd；" + CONVERT_HINT
         )
     if expected != fmt:
         right = next(e for e, f in EXTENSIONS.items() if f == fmt)
@@ -105,8 +103,8 @@ def _zip_kind(data: bytes, name: str, limits: ReadLimits) -> str:
     names = {info.filename for info in open_zip(data, name, limits).infolist()}
     if "word/document.xml" in names:
         return DOCX
-    if any(n.lower().endswith(".ofd") or n == "OFD.xml" for n in names):
-        raise _unsupported(name, "是 OFD 版式文件，暂不支持", "请用 OFD 阅读器导出为 PDF，或向发文单位索取 .docx，再重新收文")
+    if "OFD.xml" in names:
+        return OFD
     raise _unsupported(name, "是压缩包，不是 Word 文档（缺少 word/document.xml）", "请解压后分别收文，或确认文件是否损坏")
 
 

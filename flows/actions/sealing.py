@@ -16,10 +16,13 @@ from sqlmodel import select
 
 from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.schema import Organisation
-from gongwen_engine.config.seals import load_seal_config
+from gongwen_engine.config.seals import SealConfig, load_seal_config
 from gongwen_engine.doc_templates import signing
 from gongwen_engine.doc_templates.archive_files import remember_pages_of_conversion
 from gongwen_engine.doc_templates.checks import pdf_lines, signature_problems
+from gongwen_engine.doc_templates.ofd import MM_PER_PT, OfdMetadata, pdf_to_ofd_parts
+from gongwen_engine.doc_templates.ofd_seal import StampPlace, identity_fingerprint, ofd_identity, seal_ofd
+from gongwen_engine.doc_templates.ofd_verify import verify_ofd
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.seal import SealPlacementError, find_signature, seal_box, seal_image
 from gongwen_engine.models.content import DocumentContent
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 SEAL_REASON = "用印"
 SIGNED_PDF = "signed_pdf"  # the CirculationFile role of the sealed copy
+SIGNED_OFD = "signed_ofd"  # the role of its OFD with the SM2 electronic seal (issued_formats: both)
 _keyrings: dict[tuple[str, str], signing.Keyring] = {}
 _keyrings_lock = threading.Lock()
 VERIFIED_ENTRIES = 512
@@ -52,6 +56,18 @@ class SealedCopy:
     page: int | None = None  # 1-based page of the visible seal
     box: tuple[float, float, float, float] | None = None  # PDF points, origin bottom-left
     specimen: bool = False
+    ofd: SealedOfd | None = None
+
+
+@dataclass(frozen=True)
+class SealedOfd:
+    """The OFD written beside the signed PDF (GB/T 33190, sealed GB/T 38540 with SM2)."""
+
+    path: Path
+    sha256: str
+    size: int
+    signer: str
+    certificate_sha256: str
 
 
 def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> SealedCopy:
@@ -80,6 +96,10 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
         visible = signing.VisibleSeal(spot.page, box.pdf_rect(spot.page_height), png)
     signed = signing.sign_pdf(pdf, identity, visible, SEAL_REASON, location=org.name)
     write_atomically(signed, target)
+    ofd = None
+    if org.issued_formats == "both":
+        png = visible.png if visible else seal_image(configured_image, org.name, seals.diameter_mm(org.code))
+        ofd = _seal_ofd(pdf, target.with_suffix(".ofd"), content, org, seals, png, visible)
     return SealedCopy(
         path=target,
         sha256=signing.sha256_hex(signed),
@@ -90,7 +110,26 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
         page=visible.page + 1 if visible else None,
         box=_rounded(visible.box) if visible else None,
         specimen=visible is not None and configured_image is None,
+        ofd=ofd,
     )
+
+
+def _seal_ofd(
+    pdf: bytes, target: Path, content: DocumentContent, org: Organisation, seals: SealConfig, png: bytes, visible: signing.VisibleSeal | None
+) -> SealedOfd:
+    """The OFD of the same PDF pages (before the PAdES signature: its appearance is not page content),
+    with the electronic seal where the PDF's visible seal is."""
+    meta = OfdMetadata(title=content.title, issuer=org.name, doc_number=content.doc_number, issued_on=content.issued_on.isoformat())
+    parts = pdf_to_ofd_parts(pdf, meta)
+    place = None
+    if visible is not None:
+        x1, y1, x2, y2 = visible.box
+        page_height_mm = parts.page_sizes[visible.page][1]
+        place = StampPlace(visible.page, x1 * MM_PER_PT, page_height_mm - y2 * MM_PER_PT, (x2 - x1) * MM_PER_PT, (y2 - y1) * MM_PER_PT)
+    identity = ofd_identity(seals, org)
+    data = seal_ofd(parts, meta, identity, png, place)
+    write_atomically(data, target)
+    return SealedOfd(target, signing.sha256_hex(data), len(data), str(identity.certificate.subject.native.get("common_name")), identity_fingerprint(identity))
 
 
 def _rounded(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -160,7 +199,16 @@ def seal(ctx: StepContext) -> None:
         page=copy.page,
         box=list(copy.box) if copy.box else None,
         specimen=copy.specimen,
+        **_ofd_facts(copy.ofd, storage),
     )
+    if copy.ofd is not None:
+        ctx.record_file(SIGNED_OFD, copy.ofd.path.relative_to(storage).as_posix(), copy.ofd.sha256, copy.ofd.size)
+
+
+def _ofd_facts(ofd: SealedOfd | None, storage: Path) -> dict:
+    if ofd is None:
+        return {}
+    return {"ofd_file": ofd.path.relative_to(storage).as_posix(), "ofd_sha256": ofd.sha256, "ofd_certificate_sha256": ofd.certificate_sha256}
 
 
 def sender_signed_pdf(ctx: StepContext, received: Document) -> CirculationFile | None:
@@ -197,14 +245,15 @@ def check_received(ctx: StepContext, received: Document) -> signing.SealCheck:
 def sealed_fingerprints(history: list[dict]) -> set[str]:
     """The certificates gongwen sealed with, as an item's 处理过程 (its audit trail up to filing,
     which travels with a transfer package) recorded them at 用印."""
-    return {e["detail"]["certificate_sha256"] for e in history if e.get("action") == "sealed" and e.get("detail", {}).get("certificate_sha256")}
+    sealed = [e.get("detail", {}) for e in history if e.get("action") == "sealed"]
+    return {d[key] for d in sealed for key in ("certificate_sha256", "ofd_certificate_sha256") if d.get(key)}
 
 
 def filed_seal_problem(data: bytes, fingerprints: set[str]) -> str | None:
     """What is wrong with the seal of a filed PDF, or None: it must be intact, valid, cover the
     whole file and be made with a certificate gongwen recorded when it sealed (the archive's
     authenticity check; it needs no trust store, the audit trail vouches for the certificate)."""
-    result = signing.verify_pdf(data, [])
+    result = verify_ofd(data, []) if data[:4] == b"PK\x03\x04" else signing.verify_pdf(data, [])
     if result.status not in (signing.CheckStatus.valid, signing.CheckStatus.untrusted):
         return result.message
     if not result.certificate or result.certificate["sha256"] not in fingerprints:

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from gongwen_engine.config.loader import Config
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
-from gongwen_engine.flows.actions.sealing import SIGNED_PDF, filed_seal_problem, sealed_fingerprints
+from gongwen_engine.flows.actions.sealing import SIGNED_OFD, SIGNED_PDF, filed_seal_problem, sealed_fingerprints
 from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE, format_archive_code, parse_archive_code
 from gongwen_engine.models.rules.permissions import Action, Fonds, allowed
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, RetrievalLog
@@ -134,8 +134,8 @@ def _digests_verify(storage: Path, files: list) -> Check:
 
 def _seals_verify(storage: Path, files: list) -> Check:
     """签章有效 (用印): every filed signed PDF's signature is intact and made with the certificate its item's 处理过程 recorded."""
-    sealed = [(item, f) for item, f in files if f.role == SIGNED_PDF]
-    c = Check("authenticity", "电子印章有效（签名完好，证书与用印时记录的一致）", f"{len(sealed)} 个签章 PDF")
+    sealed = [(item, f) for item, f in files if f.role in (SIGNED_PDF, SIGNED_OFD)]
+    c = Check("authenticity", "电子印章有效（签名完好，证书与用印时记录的一致）", f"{len(sealed)} 个签章 PDF 和 OFD")
     for item, f, _path, data in _present(storage, sealed):
         if problem := filed_seal_problem(data, sealed_fingerprints(item.history)):
             c.failures.append(f"{item.archive_code}：{f.file} {problem}")

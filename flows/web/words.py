@@ -10,6 +10,7 @@ from __future__ import annotations
 FILE_ROLES = {
     "issued_copy": "正本（.docx）",
     "signed_pdf": "用印件（PDF）",
+    "signed_ofd": "用印件（OFD）",
     "draft_sheet": "发文稿纸",
     "processing_slip": "收文处理单",
     "received_original": "收文原件",

@@ -27,6 +27,7 @@ ARCHIVE_CODE_RE = re.compile(
 FILE_ROLE_ORDER: tuple[str, ...] = (
     "issued_copy",  # 正本
     "signed_pdf",  # 正本的版式文件（签章）
+    "signed_ofd",  # 正本的 OFD 版式文件（电子印章）
     "draft_sheet",  # 发文稿纸
     "final_draft",  # 定稿
     "processing_slip",  # 收文处理单

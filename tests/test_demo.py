@@ -102,6 +102,33 @@ def test_demo_writes_a_signed_pdf_beside_each_docx(demo_run) -> None:
         assert verify_pdf(data, [ca]).status == CheckStatus.valid, entry["doc_number"]
 
 
+def test_demo_writes_and_verifies_an_ofd_beside_each_signed_pdf(demo_run) -> None:
+    """Issue 23: every issued document of the demo also as an OFD with its SM2 electronic seal; the
+    demo verifies them; one byte flipped inside a part makes `seal verify` fail naming that part."""
+    import io
+    import zipfile
+
+    out, manifest, stdout = demo_run
+    assert all(entry["signed_ofd"] == str(Path(entry["file"]).with_suffix(".ofd")) for entry in manifest)
+    assert f"OFD 电子印章核验：{len(manifest)} 份通过" in stdout
+    ofd = out / manifest[0]["signed_ofd"]
+    ok = gongwen("seal", "verify", "--json", str(ofd), home=out / ".gongwen")
+    assert json.loads(ok.stdout)["ok"] is True
+    with zipfile.ZipFile(ofd) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    page = next(name for name in parts if name.endswith("Content.xml"))
+    flipped = bytearray(parts[page])
+    flipped[len(flipped) // 2] ^= 0x01
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as package:
+        for name, data in parts.items():
+            package.writestr(name, bytes(flipped) if name == page else data)
+    tampered = out / "tampered.ofd"
+    tampered.write_bytes(buffer.getvalue())
+    bad = gongwen("seal", "verify", "--json", str(tampered), home=out / ".gongwen", check=False)
+    assert bad.returncode == 1 and page in bad.stdout
+
+
 def test_demo_shandong_cover_letter_matches_seed(demo_run) -> None:
     _, manifest, _ = demo_run
     shandong = next(e for e in manifest if e["org_code"] == "shandong")

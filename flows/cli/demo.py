@@ -63,6 +63,10 @@ def demo(
         f"documents {s.documents} · deliveries {s.deliveries} · registrations {s.registrations} · archive items {s.archive_items} · "
         f"audit events {s.audit_events}\ncirculations {s.circulations} · {s.seconds:.1f} s · peak memory {s.peak_rss_mb:.0f} MB\nmanifest: {s.manifest}"
     )
+    if s.ofd_verified or s.ofd_failed:
+        console.print(f"OFD 电子印章核验：{s.ofd_verified} 份通过" + (f"，{len(s.ofd_failed)} 份未通过：{'；'.join(s.ofd_failed)}" if s.ofd_failed else ""))
+    if s.ofd_failed:
+        raise Refusal("演示生成的 OFD 电子印章未通过核验（见上）：请检查 config/seals.yaml 与 GONGWEN_HOME 下的演示证书")
     console.print("\n督办台账")
     print_board(reporting.board(engine))
     if interactive:

@@ -13,7 +13,9 @@ from sqlmodel import Session, col, func, select
 
 from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
+from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.yamlsrc import load_yaml
+from gongwen_engine.doc_templates import ofd_seal, ofd_verify
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services import attachments
 from gongwen_engine.flows.services.circulations import status_counts
@@ -38,6 +40,8 @@ class DemoSummary:
     seconds: float
     peak_rss_mb: float
     manifest: Path
+    ofd_verified: int = 0  # issued OFDs whose SM2 electronic seal verified (issued_formats: both)
+    ofd_failed: tuple[str, ...] = ()  # the files of those that did not, with the reason
 
 
 def load_notice(path: Path = NATIONAL_NOTICE) -> tuple[str, DocumentContent]:
@@ -88,10 +92,12 @@ def write_manifest(engine: Engine, out: Path) -> Path:
     with Session(engine.db) as session:
         archive_codes = {a.circulation_id: a.archive_code for a in session.exec(select(ArchiveItem))}
         signed = {f.circulation_id: f for f in session.exec(select(CirculationFile).where(CirculationFile.role == "signed_pdf"))}
+        ofds = {f.circulation_id: f for f in session.exec(select(CirculationFile).where(CirculationFile.role == "signed_ofd"))}
         for doc in session.exec(select(Document).where(*ISSUED).order_by(col(Document.id))):
             assert doc.file is not None  # selected where it is not null
             forwarded = session.get(Document, doc.forwards_id) if doc.forwards_id else None
             sealed = signed.get(doc.circulation_id) if doc.circulation_id is not None else None
+            ofd = ofds.get(doc.circulation_id) if doc.circulation_id is not None else None
             entries.append(
                 {
                     "org": engine.config.org(doc.org).short_name,
@@ -105,6 +111,8 @@ def write_manifest(engine: Engine, out: Path) -> Path:
                     "sha256": doc.sha256,
                     "signed_pdf": sealed.file if sealed else None,  # 用印: the sealed copy beside the .docx
                     "signed_pdf_sha256": sealed.sha256 if sealed else None,
+                    "signed_ofd": ofd.file if ofd else None,  # the OFD with its SM2 electronic seal (issued_formats: both)
+                    "signed_ofd_sha256": ofd.sha256 if ofd else None,
                 }
             )
     path = out / "manifest.json"
@@ -112,7 +120,24 @@ def write_manifest(engine: Engine, out: Path) -> Path:
     return path
 
 
+def verify_ofds(engine: Engine, manifest: Path) -> tuple[int, tuple[str, ...]]:
+    """Every OFD the manifest lists, verified like `gongwen seal verify FILE.ofd` does (its own
+    parser, not the sealing code): (how many verified, the files that did not, with the reason)."""
+    seals = load_seal_config(engine.config.directory, engine.config.organisations, engine.settings.home)
+    roots = ofd_seal.ofd_trust_roots(seals)
+    verified, failed = 0, []
+    for entry in json.loads(manifest.read_text(encoding="utf-8")):
+        if entry.get("signed_ofd"):
+            result = ofd_verify.verify_ofd((manifest.parent / entry["signed_ofd"]).read_bytes(), roots)
+            if result.ok:
+                verified += 1
+            else:
+                failed.append(f"{entry['signed_ofd']}: {result.message}")
+    return verified, tuple(failed)
+
+
 def summarise(engine: Engine, manifest: Path, seconds: float) -> DemoSummary:
+    ofd_verified, ofd_failed = verify_ofds(engine, manifest)
     with Session(engine.db) as session:
 
         def count(model) -> int:
@@ -128,6 +153,8 @@ def summarise(engine: Engine, manifest: Path, seconds: float) -> DemoSummary:
             seconds=seconds,
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             manifest=manifest,
+            ofd_verified=ofd_verified,
+            ofd_failed=ofd_failed,
         )
 
 

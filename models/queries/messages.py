@@ -20,7 +20,7 @@ def unread_count(session: Session, recipient: str) -> int:
     return session.exec(select(func.count()).select_from(Message).where(Message.recipient == recipient, col(Message.read_at).is_(None))).one()
 
 
-def urged(session: Session, requirement_id: int) -> Sequence[Message]:
+def urged(session: Session, requirement_id: int | None) -> Sequence[Message]:
     """The 催办 sent by hand for ``requirement_id`` (one row per recipient), oldest first."""
     stmt = select(Message).where(Message.requirement_id == requirement_id, Message.kind == "urged")
     return session.exec(stmt.order_by(col(Message.id))).all()

@@ -134,3 +134,21 @@ def test_an_overdue_work_item_reminder_is_a_message_to_its_assignee(client: Test
     assert len(engine.send_reminders()) == 1 and engine.send_reminders() == []
     [message] = messages_of(engine, assignee)
     assert message.kind == "overdue" and message.circulation_id == circulation_id and f"流转 {circulation_id}" in message.text
+
+
+def test_the_circulation_page_has_a_print_page_and_the_head_is_kept_whole(client: TestClient) -> None:  # noqa: F811
+    circ_id = issue_to_two_cities(client)
+    switch(client, "shandong_secretary")
+    page = client.get(f"/circulations/{circ_id}").text
+    assert f'<a class="button" href="/circulations/{circ_id}/print">打印</a>' in page
+    # all but the document is screen only
+    assert page.index('<div class="screen-only">') < page.index("<h2>文件</h2>") < page.index('</div>\n<section class="paper-view">')
+    printed = client.get(f"/circulations/{circ_id}/print")
+    assert printed.status_code == 200 and "<script" not in printed.text and "用浏览器菜单中的“打印”" in printed.text
+    head = printed.text.split('<div class="gw-head">', 1)[1].split('<div class="gw-red-line"></div></div>', 1)[0]  # the block, to its red line
+    assert "山东省妇女联合会文件" in head and "gw-number" in head and "gw-title" not in head  # 版头 and 文号 in one block printing never splits
+    assert ".gw-head { break-inside: avoid;" in printed.text
+    css = client.get("/static/style.css").text
+    assert ".screen-only, .paper-view > h2 { display: none !important; }" in css
+    switch(client, "hunan_secretary")
+    assert client.get(f"/circulations/{circ_id}/print").status_code == 403

@@ -103,6 +103,7 @@ def test_every_page_and_refusal_speaks_chinese(client: TestClient) -> None:  # n
     circ_id = int(compose(client, flow="outgoing").headers["location"].rsplit("/", 1)[1])
     drive(engine)
     page(f"/circulations/{circ_id}")
+    page(f"/circulations/{circ_id}/print")
     draft = first_item(client)
     page(f"/items/{draft}")
     token = csrf(client, f"/items/{draft}")

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 from driving import drive
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from test_web_pages import client, compose, csrf, engine_of, first_item, sign_in, switch  # noqa: F401  (client: the fixture)
+from typer.testing import CliRunner
 
 from gongwen_engine.flows.actions.reporting import send_report_reminders
+from gongwen_engine.flows.cli.main import app as cli_app
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services import reporting
 from gongwen_engine.models.tables import AuditEvent, Circulation, Message, ReportingRequirement, ReportSubmission, WorkItem, utcnow
@@ -64,7 +67,7 @@ def test_an_arrival_is_a_message_with_an_unread_count_marked_read_on_the_page(cl
     assert unread_in_nav(client.get("/inbox").text) == 1
 
 
-def test_the_board_adds_a_requirement_urges_by_hand_and_shows_the_obligations(client: TestClient) -> None:  # noqa: F811
+def test_the_board_adds_a_requirement_urges_by_hand_and_shows_the_obligations(client: TestClient, tmp_path: Path) -> None:  # noqa: F811
     engine = engine_of(client)
     circ_id = issue_to_two_cities(client)
     switch(client, "shandong_secretary")
@@ -118,6 +121,15 @@ def test_the_board_adds_a_requirement_urges_by_hand_and_shows_the_obligations(cl
     assert "目前没有上级单位要求本单位报送的事项" in client.get("/board").text
     [qingdao] = [r for r in reporting.board(engine, org="shandong") if r.org == "qingdao"]  # what `gongwen board` shows too
     assert qingdao.reminders == ["escalated", "urged", "urged"]
+
+    # the same service from the command line: refused a third time today, sent with --again
+    env = {"GONGWEN_HOME": str(tmp_path / "home"), "GONGWEN_STORAGE": None, "GONGWEN_DATABASE_URL": None, "GONGWEN_CONFIG_DIR": None}
+    args = ["deadlines", "urge", str(req.id), "--org", "qingdao", "--user", "shandong_secretary"]
+    refused = CliRunner().invoke(cli_app, args, env=env)
+    assert refused.exit_code == 2 and "今天已向 青岛市妇联 催办过" in refused.output.replace("\n", "")
+    sent = CliRunner().invoke(cli_app, [*args, "--again"], env=env)
+    assert sent.exit_code == 0 and "qingdao_secretary" in sent.output
+    assert len([m for m in messages_of(engine, "qingdao_secretary") if m.kind == "urged"]) == 3
 
 
 def test_an_overdue_work_item_reminder_is_a_message_to_its_assignee(client: TestClient) -> None:  # noqa: F811

@@ -114,7 +114,7 @@ def urge(engine: Engine, requirement_id: int, unit: str, actor: str, confirmed: 
         if periods and periods[-1] in done:
             raise Refusal(f"{name} 已报送“{req.what}”，无需催办。")
         if not confirmed and any(m.org == unit and china_date(m.created_at) == today for m in urged(session, requirement_id)):
-            raise Refusal(f"今天已向 {name} 催办过“{req.what}”：如确需再次催办，请勾选“确认再次催办”后提交。")
+            raise Refusal(f"今天已向 {name} 催办过“{req.what}”：如确需再次催办，请选择“确认再次催办”后再发。")
         due = due_for(session, load_calendar(engine.config.directory), req, unit, periods[-1]) if periods else None
         people = [u.id for u in engine.config.users_with(unit, Role.secretary)] or [f"role:{Role.secretary.value}@{unit}"]
         requester = engine.config.org(req.org).short_name

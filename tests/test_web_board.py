@@ -71,6 +71,7 @@ def test_the_board_adds_a_requirement_urges_by_hand_and_shows_the_obligations(cl
     engine = engine_of(client)
     circ_id = issue_to_two_cities(client)
     switch(client, "shandong_secretary")
+    assert f'href="/board?circulation={circ_id}#add"' in client.get(f"/circulations/{circ_id}").text
     token = csrf(client, f"/board?circulation={circ_id}")
     assert f'name="circulation" type="number" min="1" required value="{circ_id}"' in client.get(f"/board?circulation={circ_id}").text
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from test_web_pages import client, compose, csrf, engine_of, first_item, sign_in, switch  # noqa: F401  (client: the fixture)
 from typer.testing import CliRunner
 
+from gongwen_engine.config.schema import Role
 from gongwen_engine.flows.actions.reporting import send_report_reminders
 from gongwen_engine.flows.cli.main import app as cli_app
 from gongwen_engine.flows.engine.engine import Engine
@@ -143,10 +144,13 @@ def test_an_overdue_work_item_reminder_is_a_message_to_its_assignee(client: Test
         item.due_at = utcnow() - timedelta(hours=1)
         session.add(item)
         session.commit()
-        assignee, circulation_id = item.assignee or item.slot, item.circulation_id
+        assignee, role, org, circulation_id = item.assignee, item.role, item.org, item.circulation_id
     assert len(engine.send_reminders()) == 1 and engine.send_reminders() == []
-    [message] = messages_of(engine, assignee)
-    assert message.kind == "overdue" and message.circulation_id == circulation_id and f"流转 {circulation_id}" in message.text
+    people = [assignee] if assignee else [u.id for u in engine.config.users_with(org, Role(role))]  # an unassigned item: every holder of its role
+    assert people and "shandong_secretary" in people
+    for person in people:
+        [message] = messages_of(engine, person)
+        assert message.kind == "overdue" and message.circulation_id == circulation_id and f"流转 {circulation_id}" in message.text
 
 
 def test_the_circulation_page_has_a_print_page_and_the_head_is_kept_whole(client: TestClient) -> None:  # noqa: F811

@@ -498,3 +498,23 @@ class WebSession(SQLModel, table=True):
     expires_at: datetime
     ended_at: datetime | None = None
     ended_why: str | None = Field(default=None, description="sign_out, password_changed, ended_by_admin")
+
+
+# ---- in-app messages (消息, issue 22) --------------------------------------------------------------
+
+
+class Message(SQLModel, table=True):
+    """消息: one notice to one person — a 催办 (automatic or by hand), an escalation to a leader, or a
+    document arriving at their organisation. Written where the reminder is sent or the delivery is
+    recorded (``models/messages.py``); read on the 消息 page, which marks it read."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(index=True, description="user id (or role:…@org when the organisation has no such person)")
+    kind: str = Field(description="reminder | escalated | urged | overdue | arrival (models/messages.py KINDS)")
+    text: str = Field(description="what the person reads, Chinese")
+    org: str = Field(description="the organisation the message concerns")
+    circulation_id: int | None = None
+    requirement_id: int | None = Field(default=None, index=True)
+    sent_by: str = "system"
+    created_at: datetime = Field(default_factory=utcnow)
+    read_at: datetime | None = None

@@ -449,3 +449,14 @@ def test_the_documented_table_is_the_modules() -> None:
     """docs/security.md § “Who may do what” carries the table ``matrix_markdown()`` generates
     (regenerate: python -c 'from gongwen_engine.models.rules.permissions import matrix_markdown; print(matrix_markdown())')."""
     assert matrix_markdown() in SECURITY_DOC.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("account", ["shandong_leader", "shandong_secretary", "shandong_archivist", "shandong_reviewer", "jinan_secretary"])
+def test_urging_a_unit_by_hand(world: World, web, account: str) -> None:
+    """催办 by hand on Shandong's requirement: the board's button and `gongwen deadlines urge` refuse alike."""
+    [unit, *_] = [r.org for r in reporting.board(world.engine, requirement_id=world.requirement) if r.status not in ("on_time", "late")]
+    client = web(account)
+    form = {"csrf": token(client), "requirement": world.requirement, "unit": unit, "again": "1"}
+    on_web = web_decision(client.post("/board/urge", data=form, follow_redirects=False))
+    on_cli = cli(world, "deadlines", "urge", str(world.requirement), "--org", unit, "--user", account, "--again")
+    assert on_web == on_cli == (account in ("shandong_leader", "shandong_secretary"))

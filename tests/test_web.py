@@ -436,3 +436,35 @@ def test_the_print_view_paginates_with_the_type_area_and_page_numbers(browser, t
         if n > 1:  # page 1 opens with the issuing-authority mark, lower down
             assert top_line < L.MARGIN_TOP_MM * mm + 2 * L.LINE_PITCH / 20, f"page {n}: the text does not start at the 天头"
         assert min(x for x, _ in text) >= L.MARGIN_LEFT_MM * mm - 2, f"page {n}: text in the 订口"
+
+
+@pytest.mark.slow  # a browser (cheap, but Chromium under load can take 20 s to start)
+def test_printing_never_splits_the_head_from_its_number(browser, tmp_path: Path) -> None:
+    """The 版头 (发文机关标志, 发文字号, red line) is one block the print engine keeps on one page:
+    pushed down the page by a spacer until, without the rule, the mark and the number land on
+    different pages — with the rule, they are printed on the same page."""
+    from gongwen_engine.doc_templates.html import render_html
+
+    _, content = load_notice()
+    content = content.model_copy(update={"doc_number": NATIONAL_NUMBER})
+    sheet = str(render_html([content]))
+    mark, number = content.issuer_mark, content.doc_number
+    assert ".gw-head { break-inside: avoid;" in sheet
+    page = browser.new_page()
+
+    def pages_of(html: str, spacer_mm: int) -> list[str]:
+        page.set_content(f'<html lang="zh-CN"><body style="margin:0"><div style="height:{spacer_mm}mm"></div>{html}</body></html>')
+        pdf = tmp_path / f"head-{spacer_mm}.pdf"
+        page.pdf(path=str(pdf), prefer_css_page_size=True)
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        return [p.replace(" ", "") for p in text.split("\f")]
+
+    def split(pages: list[str]) -> bool:
+        on = [i for i, p in enumerate(pages) if mark.replace(" ", "") in p], [i for i, p in enumerate(pages) if number.replace(" ", "") in p]
+        assert on[0] and on[1], "the mark or the number is not in the PDF's text"
+        return on[0][:1] != on[1][:1]
+
+    without = sheet.replace(".gw-head { break-inside: avoid; page-break-inside: avoid; }", "")
+    spacer = next((mm for mm in range(120, 226, 3) if split(pages_of(without, mm))), None)
+    assert spacer is not None, "no spacer height splits the head without the rule: the check would prove nothing"
+    assert not split(pages_of(sheet, spacer))

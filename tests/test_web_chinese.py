@@ -103,6 +103,7 @@ def test_every_page_and_refusal_speaks_chinese(client: TestClient) -> None:  # n
     circ_id = int(compose(client, flow="outgoing").headers["location"].rsplit("/", 1)[1])
     drive(engine)
     page(f"/circulations/{circ_id}")
+    page(f"/circulations/{circ_id}/print")
     draft = first_item(client)
     page(f"/items/{draft}")
     token = csrf(client, f"/items/{draft}")
@@ -134,6 +135,28 @@ def test_every_page_and_refusal_speaks_chinese(client: TestClient) -> None:  # n
     page("/circulations")
     page("/circulations?q=妇&overdue=1&page=2")
 
+    # ---- secretary: the board (a requirement added, 催办 by hand) and 消息 ----------------------
+    token = csrf(client, "/board")
+    for bad in ({"what": "", "due": "2012-02-29"}, {"what": "活动实施方案", "due": "下个月"}, {"what": "统计表", "due": "2012-02-29", "form": "table"}):
+        post("/board/requirements", {"csrf": token, "circulation": circ_id, **bad}, 409)
+    post("/board/requirements", {"csrf": token, "circulation": 999999, "what": "方案", "due": "2012-02-29"}, 409)
+    post("/board/requirements", {"csrf": token, "circulation": "第一件"}, 400)
+    post("/board/requirements", {"csrf": token, "circulation": circ_id, "what": "活动实施方案", "due": "2012-02-29"}, 303)
+    board = page("/board")
+    requirement = re.search(r'name="requirement" value="(\d+)"', board).group(1)
+    post("/board/urge", {"csrf": token, "requirement": requirement, "unit": "jinan"}, 303)
+    post("/board/urge", {"csrf": token, "requirement": requirement, "unit": "jinan"}, 409)  # twice a day: to be confirmed
+    post("/board/urge", {"csrf": token, "requirement": requirement, "unit": "hunan"}, 409)  # not among its units
+    post("/board/urge", {"csrf": token, "requirement": 999999, "unit": "jinan"}, 409)
+    page("/board")
+    page("/messages")
+    switch(client, "jinan_secretary")
+    page("/messages")
+    page("/board")
+    post("/messages/read", {"csrf": csrf(client, "/messages")}, 303)
+    page("/messages")
+    switch(client, "shandong_secretary")
+
     # ---- reviewer: returns the draft -----------------------------------------------------------
     switch(client, "shandong_reviewer")
     review = first_item(client)
@@ -155,7 +178,7 @@ def test_every_page_and_refusal_speaks_chinese(client: TestClient) -> None:  # n
 
     # ---- leader: inbox, an item not theirs, another organisation -------------------------------
     switch(client, "shandong_leader")
-    for path in ("/inbox", "/done", "/circulations", "/board", f"/circulations/{circ_id}", "/receive"):
+    for path in ("/inbox", "/done", "/circulations", "/board", "/messages", f"/circulations/{circ_id}", "/receive"):
         page(path, None)
     switch(client, "hunan_leader")
     with Session(engine.db) as session:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from gongwen_engine.config.schema import Role
 from gongwen_engine.flows.engine.context import StepContext
+from gongwen_engine.models import messages
 from gongwen_engine.models.rules.recipients import of_content
 from gongwen_engine.models.tables import Delivery
 
@@ -21,10 +23,16 @@ def distribute(ctx: StepContext) -> None:
     flow = ctx.step.start_flow or circ.flow
     copy_flow = ctx.step.copy_flow or flow
     for org, as_copy in [*((o, False) for o in recipients.main), *((o, True) for o in recipients.copies)]:
-        if ctx.session.exec(select(Delivery).where(Delivery.document_id == doc.id, Delivery.recipient == org.code)).first() is None:
+        new = ctx.session.exec(select(Delivery).where(Delivery.document_id == doc.id, Delivery.recipient == org.code)).first() is None
+        if new:
             ctx.session.add(Delivery(document_id=doc.id, sender=circ.org, recipient=org.code, as_copy=as_copy))
             ctx.audit("delivered", doc.id, recipient=org.code, **({"as_copy": True} if as_copy else {}))
-        ctx.engine.start_for_recipient(ctx.session, circ, org.code, doc.id, copy_flow if as_copy else flow)
+        theirs = ctx.engine.start_for_recipient(ctx.session, circ, org.code, doc.id, copy_flow if as_copy else flow)
+        if new:  # 来文: a message to the receiving organisation's secretaries, once with the delivery
+            sender = ctx.config.org(circ.org).short_name
+            text = f"来文：{sender}《{doc.title}》{'（抄送，阅知）' if as_copy else ''}已送达本单位，请签收办理。"
+            people = [u.id for u in ctx.config.users_with(org.code, Role.secretary)] or [f"role:{Role.secretary.value}@{org.code}"]
+            messages.post(ctx.session, people, "arrival", text, org=org.code, circulation_id=theirs.id)
     if recipients.printed_only:
         ctx.audit("printed_only", doc.id, names=list(recipients.printed_only), channel="平台外，另行寄送")  # sent outside the platform
 

@@ -23,7 +23,7 @@ from gongwen_engine.flows.actions.rendering import issue_rendered
 from gongwen_engine.flows.engine.context import StepContext, StepEngine
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models import audit as audit_trail
-from gongwen_engine.models import db
+from gongwen_engine.models import db, messages
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.queries.reporting import issued_document_id, received_on
 from gongwen_engine.models.rules.dates import china_date
@@ -178,6 +178,21 @@ def send_report_reminders(engine: Engine, now: datetime | None = None) -> list[S
                         circulation_id=req.circulation_id,
                         at=now,
                         detail={"requirement": req.id, "what": req.what, "period": period, "kind": kind, "recipient": recipient, "due_on": due.isoformat()},
+                    )
+                    text = f"催办：{engine.config.org(req.org).short_name}要求报送“{req.what}”，截止 {due.isoformat()}，本单位尚未报送。"
+                    if kind == "escalated":
+                        text = (
+                            f"逾期催办：{engine.config.org(req.org).short_name}要求报送的“{req.what}”已于 {due.isoformat()} 到期，本单位尚未报送，请督促办理。"
+                        )
+                    messages.post(
+                        session,
+                        [recipient],
+                        "escalated" if kind == "escalated" else "reminder",
+                        text,
+                        org=unit,
+                        circulation_id=req.circulation_id,
+                        requirement_id=req.id,
+                        at=now,
                     )
                     sent.append(SentReminder(req.id, unit, period, kind, recipient, due))
     return sent

@@ -25,6 +25,7 @@ from gongwen_engine.flows.cli._common import (
     time_from,
 )
 from gongwen_engine.flows.services import reporting
+from gongwen_engine.flows.services.board import urge
 from gongwen_engine.flows.services.circulations import circulation as circulation_by_id
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.reporting import requirements
@@ -110,6 +111,19 @@ def deadlines_propose(
         circ = circulation_by_id(engine, circulation)
         rows = reporting.add_requirements(engine, circulation, [p.as_spec([circ.org]) for p in proposals], user, source="proposed")
         console.print(f"已记录 {len(rows)} 项报送要求：" + "、".join(f"#{r.id}" for r in rows))
+
+
+@deadlines.command("urge")
+@friendly
+def deadlines_urge(
+    requirement: Annotated[int, typer.Argument(help="the requirement (see `gongwen deadlines list`)")],
+    org: Annotated[str, typer.Option(help="the unit that has not submitted")],
+    user: Annotated[str, typer.Option(help="who sends the 催办 (a secretary or leader of the requesting organisation)")],
+    again: Annotated[bool, typer.Option(help="send it although this unit was urged today")] = False,
+) -> None:
+    """催办 by hand (as the board's 催办 button): a message to the unit's secretaries, audited; once a day unless --again."""
+    people = urge(engine_from_env(), requirement, org, user, confirmed=again)
+    console.print(f"已催办：消息已发给 {'、'.join(people)}", markup=False)
 
 
 @deadlines.command("remind")

@@ -333,7 +333,7 @@ class Engine:
 
     def send_reminders(self, now: datetime | None = None) -> list[Reminder]:
         """催办: one reminder per overdue open item, never twice."""
-        return items.send_reminders(self.db, now)
+        return items.send_reminders(self.db, now, self.config)
 
     # ---- the mechanics of one step ---------------------------------------------------------------
     def _human_done(self, session: Session, circ: Circulation, item: WorkItem, step: Step, outcome: str, actor: str, comment: str | None) -> None:

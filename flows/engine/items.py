@@ -16,9 +16,9 @@ from sqlmodel import Session, col, func, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
-from gongwen_engine.config.schema import User
+from gongwen_engine.config.schema import Role, User
 from gongwen_engine.flows.engine.definition import FlowDefinition, Step
-from gongwen_engine.models import db
+from gongwen_engine.models import db, messages
 from gongwen_engine.models.audit import record_about
 from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.queries.people import principals_of
@@ -201,7 +201,7 @@ def delegate(
 
 
 @retry_transient(in_doubt="retry")  # one reminder per item (unique key)
-def send_reminders(bind: SqlEngine, now: datetime | None = None) -> list[Reminder]:
+def send_reminders(bind: SqlEngine, now: datetime | None = None, config: Config | None = None) -> list[Reminder]:
     """催办: one reminder per overdue open item, never twice (a unique key per item)."""
     now = now or utcnow()
     sent = []
@@ -220,5 +220,10 @@ def send_reminders(bind: SqlEngine, now: datetime | None = None) -> list[Reminde
             circ = session.get(Circulation, item.circulation_id)
             document_id = (circ.document_id or circ.received_id) if circ else None
             record_about(session, "system", "reminded", circ, document_id, item.step, {"recipient": recipient, "due_at": item.due_at.isoformat()})
+            text = f"待办超期：流转 {item.circulation_id} 中交给您的待办已过办理时限，请尽快办理。"
+            people = [recipient]
+            if not item.assignee and item.role and config:  # an item any holder of the role may take: each of them is told
+                people = [u.id for u in config.users_with(item.org, Role(item.role))] or people
+            messages.post(session, people, "overdue", text, org=item.org, circulation_id=item.circulation_id, at=now)
             sent.append(reminder)
     return sent

@@ -50,6 +50,7 @@ from gongwen_engine.models import audit as audit_trail
 from gongwen_engine.models import db
 from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.models.documents import content_of
+from gongwen_engine.models.queries.messages import urged
 from gongwen_engine.models.queries.reporting import issued_document_id, received_on
 from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.rules.dates import today as beijing_today
@@ -263,7 +264,12 @@ def propose(engine: Engine, circulation_id: int) -> list[Proposal]:
 # ---- the board (督办台账) --------------------------------------------------------------------------
 
 STATUS_WORDS = {"on_time": "按时报送", "late": "逾期报送", "overdue": "逾期未报", "drafting": "办理中", "open": "未到期", "not_received": "未收文"}
-REMINDER_WORDS = {"before": "提前催办", "due": "到期催办", "escalated": "逾期催办（报领导）"}  # the kinds models.rules.report_deadlines.reminder_kind decides
+REMINDER_WORDS = {
+    "before": "提前催办",
+    "due": "到期催办",
+    "escalated": "逾期催办（报领导）",
+    "urged": "人工催办",
+}  # reminder_kind's kinds; urged: by hand (board.urge)
 
 
 @dataclass
@@ -320,7 +326,11 @@ def board(engine: Engine, today: date | None = None, requirement_id: int | None 
             sent: dict[tuple[str, int], list[str]] = {}
             for r in session.exec(select(ReportReminder).where(ReportReminder.requirement_id == req.id).order_by(col(ReportReminder.id))):
                 sent.setdefault((r.org, r.period), []).append(r.kind)
-            for period in visible_periods(req, today):
+            periods = visible_periods(req, today)
+            for unit, _ in dict.fromkeys((m.org, m.created_at) for m in urged(session, req.id)):  # 催办 by hand: on the unit's latest period
+                if periods:
+                    sent.setdefault((unit, periods[-1]), []).append("urged")
+            for period in periods:
                 for unit in req.recipients:
                     rows.append(_board_row(engine, session, cal, req, unit, period, subs.get((unit, period)), today, sent.get((unit, period), [])))
     return rows

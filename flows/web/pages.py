@@ -18,6 +18,7 @@ from markupsafe import Markup
 from gongwen_engine.config.schema import User
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.records import actor_name
+from gongwen_engine.flows.services import messages
 from gongwen_engine.flows.services.workplace import ListPage, ListQuery, find_circulation, record_event
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
@@ -62,12 +63,16 @@ class Web:
         env.filters["when"] = when
         env.filters["day"] = lambda d: d.strftime("%Y-%m-%d") if d else ""
         env.filters["pathq"] = lambda s: quote(str(s), safe="")
-        env.globals.update(org_name=self.org_name, person=self.person, ROLE_NAMES=ROLE_NAMES, zip=zip, may=self.may)
+        env.globals.update(org_name=self.org_name, person=self.person, ROLE_NAMES=ROLE_NAMES, zip=zip, may=self.may, unread=self.unread)
         return env
 
     def may(self, user: User, action: str) -> bool:
         """For the navigation: whether ``user`` may do ``action`` in their own organisation (``permissions``)."""
         return allowed(self.engine.config, user, Action(action), Org(user.org))
+
+    def unread(self, user: User) -> int:
+        """For the navigation: how many of ``user``'s 消息 are unread."""
+        return messages.unread(self.engine, user.id)
 
     def org_name(self, code: str | None) -> str:
         if not code:

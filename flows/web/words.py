@@ -34,6 +34,12 @@ FORM_FIELDS = {
     "account": "用户名",
     "password": "密码",
     "page": "页码",
+    "circulation": "流转编号",
+    "what": "报送内容",
+    "due": "报送时限",
+    "form": "报送形式",
+    "requirement": "报送要求",
+    "unit": "报送单位",
 }
 
 # Pages and refusals.
@@ -75,3 +81,9 @@ CHOOSE_RECEIVE_FLOW = "请在收文页面选择收文流程。"
 CONFIDENCE_WORDS = ((0.9, "把握高"), (0.6, "把握中"), (0.0, "把握低，请核对"))
 NOT_FOUND_IN_FILE = "未读到，请填写"
 NOT_FOUND_OPTIONAL = "未读到（原件没有可不填）"
+
+# The board (督办台账) and 消息.
+REQUIREMENT_ADDED = "已登记报送要求 #{id}：{what}，{due}，{count}个单位报送。"
+URGED = "已向{unit}催办“{what}”，消息已发给{people}。"
+MESSAGES_READ = "已将{count}条消息标为已读。"
+NOTHING_TO_PRINT = "流转 {id} 还没有文件可打印。"

@@ -141,6 +141,17 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
     )
 
 
+@router.get("/circulations/{circulation_id}/print", response_class=HTMLResponse)
+def circulation_print(request: Request, circulation_id: RowId, user: User = CurrentUser) -> HTMLResponse:
+    """打印: the circulation's document alone, as it will print (the browser's print paginates it on A4)."""
+    web = web_of(request)
+    circ = visible_circulation(web, user, circulation_id)
+    view = circulation_view(web.engine, circ)
+    if view.doc is None:
+        raise WebError(404, words.NOTHING_TO_PRINT.format(id=circulation_id), words.FROM_MENU)
+    return render(request, "print.html.j2", circ=circ, doc=view.doc, printed=render_html(view.parts))
+
+
 @router.get("/circulations/{circulation_id}/files/{role}")
 def circulation_file(request: Request, circulation_id: RowId, role: str, user: User = CurrentUser) -> Response:
     web = web_of(request)

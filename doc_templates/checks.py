@@ -3,6 +3,7 @@
 One home for the page rules that can only be seen on real pages, used by the tests, by
 ``gongwen preview`` and by the pagination of 印制 (``doc_templates/pages.py``):
 
+* 正文 (§7.3.3, domain README §3.2): the text starts on page 1 (公文首页必须显示正文);
 * 署名与成文日期 (§7.3.5): the 成文日期 on the same page as the 发文机关署名 right above it, and
   that page also holds at least one line of the body text (正文);
 * 版记 (§7.4, domain README §3.3): the colophon on the last page of the whole document (after the
@@ -81,6 +82,39 @@ def pdf_lines(pdf: bytes, last: int | None = None) -> list[list[Line]]:
 def is_page_number(line: Line) -> bool:
     """A footer line "— N —"."""
     return bool(_PAGE_NUMBER.match(line.text))
+
+
+def paragraph_lines(pages: list[list[Line]], text: str) -> tuple[int, list[Line]] | None:
+    """The 0-based page where the paragraph ``text`` starts and its lines (on that page and the
+    next), or None when its first line is on no page."""
+    whole = squash(text)
+    if not whole:
+        return None
+    for index, lines in enumerate(pages):
+        for i, line in enumerate(lines):
+            if not whole.startswith(line.text) or len(line.text) < min(len(whole), 2):
+                continue
+            found, read = [], ""
+            for following in [*lines[i:], *(pages[index + 1] if index + 1 < len(pages) else [])]:
+                if is_page_number(following) or not whole.startswith(read + following.text):
+                    continue
+                found.append(following)
+                read += following.text
+                if read == whole:
+                    break
+            return index, found
+    return None
+
+
+def text_start_problems(pages: list[list[Line]], content: DocumentContent) -> list[Problem]:
+    """正文 starts on page 1."""
+    if not content.body or not pages:
+        return []
+    start = paragraph_lines(pages, content.body[0])
+    if start is None or start[0] == 0:
+        return []
+    message = f"首页没有正文，正文从第{start[0] + 1}页开始（GB/T 9704-2012 第7.3.3条：公文首页必须显示正文）。请缩短标题或主送机关，或调整正文。"
+    return [Problem("正文", 1, message)]
 
 
 def signature_problems(pages: list[list[Line]], content: DocumentContent) -> list[Problem]:
@@ -184,5 +218,5 @@ def check_pdf(pdf: bytes, parts: Sequence[DocumentContent]) -> list[Problem]:
     forwards) over its PDF; empty when the layout is right."""
     pages = pdf_lines(pdf)
     whole = parts[0]
-    problems = title_problems(pages, whole) + signature_problems(pages, whole) + colophon_problems(pages, whole)
+    problems = title_problems(pages, whole) + text_start_problems(pages, whole) + signature_problems(pages, whole) + colophon_problems(pages, whole)
     return problems

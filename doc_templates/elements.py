@@ -53,11 +53,15 @@ def heading_level(text: str) -> int:
 
 @dataclass(frozen=True)
 class BodyParagraph:
-    """正文段落: ``lead`` in the heading's font (黑体/楷体), ``rest`` in 仿宋."""
+    """正文段落: ``lead`` in the heading's font (黑体/楷体), ``rest`` in 仿宋. A paragraph split in two
+    (see :func:`split_last_paragraph`): ``runs_on`` on the first piece (its last line justified
+    like any line inside a paragraph), ``continues`` on the second (no indent)."""
 
     level: int
     lead: str
     rest: str
+    runs_on: bool = False
+    continues: bool = False
 
     @property
     def lead_font(self) -> str:
@@ -76,6 +80,32 @@ def body_paragraph(text: str) -> BodyParagraph:
         return BodyParagraph(level, "", text)
     head, stop, rest = text.partition("。")
     return BodyParagraph(level, head + stop, rest)
+
+
+def split_last_paragraph(paragraphs: list[BodyParagraph], tail: int) -> list[BodyParagraph]:
+    """The last paragraph split in two, its last ``tail`` characters (white space not counted)
+    in the second piece: the piece chained (keepNext) with the 附件说明 and the signature, so
+    that only the paragraph's last lines go with them to the next page and the first lines stay
+    (the text starts on page 1; ``doc_templates/pages.py``). Unchanged when ``tail`` does not
+    leave text in both pieces."""
+    if not paragraphs:
+        return paragraphs
+    last = paragraphs[-1]
+    text = last.lead + last.rest
+    at, count = len(text), 0
+    while at > 0 and count < tail:
+        at -= 1
+        count += not text[at].isspace()
+    if count < tail or not text[:at].strip():
+        return paragraphs
+    cut = len(last.lead)
+    if at <= cut:
+        head = replace(last, lead=last.lead[:at], rest="", runs_on=True)
+        rest = replace(last, lead=last.lead[at:], continues=True)
+    else:
+        head = replace(last, rest=last.rest[: at - cut], runs_on=True)
+        rest = replace(last, lead="", rest=last.rest[at - cut :], continues=True)
+    return [*paragraphs[:-1], head, rest]
 
 
 # 纪要格式: the attendance lines after the text, "出席：" in 三号黑体 and the names in 仿宋.
@@ -400,18 +430,23 @@ def carries_own_colophon(part: PartView) -> bool:
     return bool(part.colophon) and not part.attachments
 
 
-def document_view(contents: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None) -> DocumentView:
+def document_view(
+    contents: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None, tail: int | None = None
+) -> DocumentView:
     """Lay out the parts (every part after the first on a new page) and the closing 版记.
 
     ``place`` None: inline when nothing with a 版记 of its own comes last, else on a new page
-    (two 版记 never share a page).
+    (two 版记 never share a page). ``tail``: only the last so many characters of the issuer's
+    last paragraph are kept with its signature (:func:`split_last_paragraph`); None: the whole
+    paragraph.
     """
     if not contents:
         raise ValueError("render needs at least one document part")
     # the issuer's house style (版式变体) is the issuer's part's; a forwarded original keeps its own print
     views = [part_view(content, new_page=index > 0, style=style if index == 0 else None, as_received=index > 0) for index, content in enumerate(contents)]
     first = views[0]
-    parts = [replace(first, colophon=[]), *views[1:]]
+    paragraphs = first.paragraphs if tail is None else split_last_paragraph(first.paragraphs, tail)
+    parts = [replace(first, colophon=[], paragraphs=paragraphs), *views[1:]]
     if place is None:
         place = ColophonPlace.new_page if first.colophon and carries_own_colophon(parts[-1]) else ColophonPlace.inline
     return DocumentView(parts, first.colophon, place)

@@ -10,6 +10,15 @@ original's own 版记) and is converted to PDF. When the 版记 page is odd:
 * it is alone on the odd page (the even page before it was full): an unnumbered blank page goes
   before it, and the 版记 page after it is unnumbered too (``ColophonPlace.after_blank``).
 
+Before that, the text must start on page 1 (GB/T 9704-2012 §7.3.3). The keep-together chain
+(keepNext from the last paragraph of text down to the 成文日期) makes LibreOffice move the whole
+last paragraph to the next page when the chain does not fit; when that paragraph is also the
+first, page 1 is left without text. Then the document is rendered again with the paragraph split
+in two at a line break read from the PDF, only its last two lines (one, for a paragraph of two)
+kept with the signature (``tail``; elements.split_last_paragraph): the first lines stay on
+page 1 and the signature's page still holds text. (LibreOffice does not split a kept paragraph
+even with widow and orphan control.)
+
 The conversion is not wasted: it is cached by the .docx's digest, and the 用印 step that follows
 reuses it. The extra cost, a second rendering and conversion, is paid only by documents whose
 版记 page came out odd (docs/performance.md).
@@ -21,13 +30,35 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gongwen_engine.config.schema import HouseStyle
-from gongwen_engine.doc_templates.checks import colophon_marker, colophon_page, holds_more_than_colophon, needs_even_page, pdf_lines, squash
+from gongwen_engine.doc_templates.checks import colophon_marker, colophon_page, holds_more_than_colophon, needs_even_page, paragraph_lines, pdf_lines, squash
 from gongwen_engine.doc_templates.elements import ColophonPlace
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.render import RenderResult, render_docx
 from gongwen_engine.models.content import DocumentContent
 
 TAIL_PAGES = 3  # the 版记 of the whole is on one of the last pages: lay out only those
+KEPT_LINES = 2  # the lines of a split last paragraph kept with the signature
+FIRST_CHARS = 8  # page 1 holds the text when it holds the first so many characters of it
+
+
+def kept_tail(pdf: bytes, whole: DocumentContent) -> int | None:
+    """When the text left page 1 with the last paragraph (the keep-together chain moved it
+    whole), how many of that paragraph's last characters (white space not counted) to keep with
+    the signature: those of its last lines, as LibreOffice broke them. None: the text starts on
+    page 1 (or the paragraph has a single line, or its lines cannot be read)."""
+    if not whole.body:
+        return None
+    first_page = squash(page_texts(pdf)[0])  # pdfium's plain text: cheap, read for every document
+    if squash(whole.body[0])[:FIRST_CHARS] in first_page:
+        return None
+    found = paragraph_lines(pdf_lines(pdf), whole.body[-1])
+    if found is None:
+        return None
+    page, lines = found
+    if page == 0 or len(lines) < 2 or "".join(line.text for line in lines) != squash(whole.body[-1]):
+        return None
+    kept = lines[-KEPT_LINES:] if len(lines) > KEPT_LINES else lines[-1:]
+    return sum(len(line.text) for line in kept)
 
 
 def even_colophon_place(pdf: bytes, whole: DocumentContent) -> ColophonPlace | None:
@@ -51,9 +82,14 @@ def even_colophon_place(pdf: bytes, whole: DocumentContent) -> ColophonPlace | N
 
 def render_issued(parts: Sequence[DocumentContent], path: Path, style: HouseStyle | None = None) -> RenderResult:
     """Render the issued copy (正本) at ``path`` with its 版记 on an even page (``style``: the
-    issuer's house style)."""
+    issuer's house style) and its text starting on page 1."""
     result = render_docx(parts, path, style=style)
-    place = even_colophon_place(docx_bytes_to_pdf(path), parts[0])
+    pdf = docx_bytes_to_pdf(path)
+    tail = kept_tail(pdf, parts[0])
+    if tail is not None:
+        result = render_docx(parts, path, style=style, tail=tail)
+        pdf = docx_bytes_to_pdf(path)
+    place = even_colophon_place(pdf, parts[0])
     if place is None:
         return result
-    return render_docx(parts, path, place, style)
+    return render_docx(parts, path, place, style, tail)

@@ -83,11 +83,12 @@ def part_views(parts: Sequence[DocumentContent]) -> list[PartView]:
     return [part_view(content, new_page=index > 0) for index, content in enumerate(parts)]
 
 
-def render_document_xml(parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None) -> str:
+def render_document_xml(parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None, tail: int | None = None) -> str:
     """``word/document.xml`` for the parts, one after another, the 版记 of the whole at the end
-    (``place``: see :class:`ColophonPlace`; None: the default of :func:`document_view`)."""
+    (``place``: see :class:`ColophonPlace`; None: the default of :func:`document_view`; ``tail``:
+    see :func:`document_view`)."""
     base = base_package()
-    view = document_view(parts, place, style)
+    view = document_view(parts, place, style, tail)
     return _template().render(
         head=Markup(base.document_head),
         doc=view,
@@ -97,20 +98,22 @@ def render_document_xml(parts: Sequence[DocumentContent], place: ColophonPlace |
     )
 
 
-def render_docx_bytes(parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None) -> bytes:
+def render_docx_bytes(parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None, tail: int | None = None) -> bytes:
     """The .docx bytes: the base package plus the rendered ``word/document.xml`` (``style``: the
     issuer's house style, config/schema.HouseStyle)."""
-    body = render_document_xml(parts, place, style).encode("utf-8")
+    body = render_document_xml(parts, place, style, tail).encode("utf-8")
     buffer = io.BytesIO(base_package().zip_bytes)
     with zipfile.ZipFile(buffer, "a") as package:
         package.writestr(zip_entry(DOCUMENT_PART), body, compresslevel=DOCUMENT_COMPRESSLEVEL)
     return buffer.getvalue()
 
 
-def render_docx(parts: Sequence[DocumentContent], path: Path, place: ColophonPlace | None = None, style: HouseStyle | None = None) -> RenderResult:
+def render_docx(
+    parts: Sequence[DocumentContent], path: Path, place: ColophonPlace | None = None, style: HouseStyle | None = None, tail: int | None = None
+) -> RenderResult:
     """Render the parts into one .docx at ``path`` (a forwarding document: cover letter first,
     then the forwarded document as issued, then the 版记; page numbers run on)."""
     path = Path(path)
-    data = render_docx_bytes(parts, place, style)
+    data = render_docx_bytes(parts, place, style, tail)
     write_atomically(data, path)
     return RenderResult(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))

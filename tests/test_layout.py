@@ -1,7 +1,7 @@
 """Page layout of issued documents on real pages (render → LibreOffice PDF → checks).
 
-Keep-together (署名, 成文日期 and at least one line of text on one page), the 版记 last and on an
-even page, through the same checks ``gongwen preview`` uses (doc_templates/checks.py). The
+The text starting on page 1, keep-together (署名, 成文日期 and at least one line of text on one
+page), the 版记 last and on an even page, through the same checks ``gongwen preview`` uses (doc_templates/checks.py). The
 default run takes a few bodies through the real flow with 用印 (policy demo); the sweep over 1 to
 40 paragraphs is marked slow.
 """
@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import Session, select
 
 from gongwen_engine.doc_templates import layout as L
-from gongwen_engine.doc_templates.checks import check_pdf, colophon_page, is_page_number, pdf_lines, signature_problems
+from gongwen_engine.doc_templates.checks import check_pdf, colophon_page, is_page_number, paragraph_lines, pdf_lines, signature_problems, text_start_problems
 from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, office_env
 from gongwen_engine.doc_templates.render import render_docx
@@ -137,13 +137,69 @@ def test_signature_with_text_and_an_even_colophon_page(tmp_path: Path, paragraph
 
 @pytest.mark.slow
 def test_signature_with_text_and_an_even_colophon_page_for_1_to_40_paragraphs(tmp_path: Path) -> None:
+    """Every PDF: the text starts on page 1 (check_pdf's 正文 rule), the signature and date with
+    text, the 版记 even; also a single paragraph of 2 to 12 lines with two long 附件说明 (one line
+    cannot be split: when it and the chain do not fit on page 1, the 正文 check says so)."""
+    cases = [(shandong_notice(paragraphs, long, attachments, notes), (paragraphs, long, attachments, notes)) for paragraphs, long, attachments, notes in SWEEP]
+    cases += [(single_paragraph_notice(lines), ("single", lines)) for lines in range(2, 13)]
     failures = []
-    for paragraphs, long, attachments, notes in SWEEP:
-        content = shandong_notice(paragraphs, long, attachments, notes)
-        problems = check_pdf(render_pdf(content, tmp_path), [content])
+    for content, case in cases:
+        pdf = render_pdf(content, tmp_path)
+        problems = [str(p) for p in check_pdf(pdf, [content])]
+        if paragraph_lines(pdf_lines(pdf), content.body[0]) is None:
+            problems.append("正文的第一行读不出")  # the 正文 rule must have found the text to look at
         if problems:
-            failures.append(((paragraphs, long, attachments, notes), [str(p) for p in problems]))
+            failures.append((case, problems))
     assert failures == []
+
+
+# --- the text starts on page 1 (GB/T 9704-2012 §7.3.3, domain README §3.2) ----------------------------
+
+LONG_NOTES = [
+    "全国妇联办公厅《关于进一步做好〈妇工要情〉信息报送工作的通知》及其附件的全部内容",
+    "2012年2—3月全国妇联《妇工要情》信息报送要点及各市州妇联信息报送任务分解表",
+]
+
+
+def single_paragraph_notice(lines: int) -> DocumentContent:
+    """One body paragraph of about ``lines`` lines (28 characters a line), two 附件说明 lines
+    that wrap, a two-line title: the shape of 湘妇发〔2012〕1号 (config/demo/hunan_notice.yaml)."""
+    text = ("请各市州妇联高度重视信息报送工作，明确专人负责，按时报送。" * 20)[: 28 * lines - 5] + "。"
+    return shandong_notice(1).model_copy(
+        update={"title": "关于进一步做好全国妇联《妇工要情》信息报送工作的通知", "body": [text], "attachment_notes": LONG_NOTES}
+    )
+
+
+def test_a_single_paragraph_with_attachment_notes_starts_on_page_one_and_keeps_its_last_lines_with_the_signature(tmp_path: Path) -> None:
+    content = single_paragraph_notice(5)
+    # the keep-together chain alone moves the whole paragraph off page 1 (the bug of 湘妇发〔2012〕1号)
+    first = tmp_path / "first.docx"
+    render_docx([content], first)
+    [problem] = text_start_problems(pdf_lines(docx_bytes_to_pdf(first)), content)
+    assert problem.rule == "正文" and "首页没有正文" in problem.message
+    pdf = render_pdf(content, tmp_path)
+    assert check_pdf(pdf, [content]) == []
+    pages = pdf_lines(pdf)
+    page, lines = paragraph_lines(pages, content.body[0])
+    assert page == 0
+    on_page_one = [line for line in lines if line in pages[0]]
+    assert 1 <= len(on_page_one) < len(lines)  # the paragraph splits across the pages...
+    date_page = next(i for i, p in enumerate(pages) if any(line.text == "2026年3月2日" for line in p))
+    assert [line for line in lines if line in pages[date_page]] == lines[-2:]  # ...its last two lines with the signature
+    assert "".join(line.text for line in lines) == content.body[0].replace(" ", "")  # nothing lost, nothing doubled
+
+
+def test_split_last_paragraph_keeps_the_heading_font_and_all_the_text() -> None:
+    from gongwen_engine.doc_templates.elements import body_paragraph, split_last_paragraph
+
+    first = body_paragraph(SHORT)
+    last = body_paragraph("一、总体要求。" + SHORT)
+    head, tail = split_last_paragraph([first, last], 10)[1:]
+    assert (head.lead, head.rest + tail.rest, tail.lead) == ("一、总体要求。", SHORT, "")
+    assert len(tail.rest) == 10 and head.runs_on and tail.continues and not head.continues
+    head, tail = split_last_paragraph([last], len(SHORT) + 3)  # the cut inside the heading
+    assert (head.lead, tail.lead, tail.rest, tail.lead_font) == ("一、总体", "要求。", SHORT, L.FONT_HEITI)
+    assert split_last_paragraph([first], len(SHORT)) == [first]  # nothing left before the cut: unchanged
 
 
 def test_the_check_sees_a_split_signature(tmp_path: Path) -> None:

@@ -181,6 +181,6 @@ def preview(
             for problem in result.problems:
                 console.print(f"  {problem}", markup=False, soft_wrap=True)
         else:
-            console.print("版式检查通过：标题回行、署名与成文日期同页且有正文、版记在最后一页且为偶数页。", markup=False)
+            console.print("版式检查通过：标题回行、正文从首页开始、署名与成文日期同页且有正文、版记在最后一页且为偶数页。", markup=False)
     if result.problems:
         raise typer.Exit(1)

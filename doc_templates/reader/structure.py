@@ -454,14 +454,19 @@ class _PartReader:
         """附注 and the colophon after the date; the first other line starts the next part.
 
         The colophon after an attachment without its own date is the document's (GB/T 9704
-        puts it after the attachments); an attached document with a date keeps its own.
+        puts it after the attachments); an attached or forwarded document with a date keeps its
+        own, and a second colophon after that one's 印发 line is the whole document's: it closes
+        the document after everything forwarded or attached (domain §3.3).
         """
         notes = list(part.value("notes", []))
         if "issued_on" not in part.fields and self.reading.parts[0] is not part:
             part = self.reading.parts[0]
+        closed = False  # this part's colophon has ended with its 印发 line
         while self.i < self.n:
             flat = self.text()
             colophon, printed, copies = _COLOPHON_RE.match(flat), _PRINTED_RE.match(flat), _COPIES_RE.match(flat)
+            if closed and (colophon or printed) and part is not self.reading.parts[0]:
+                part, closed = self.reading.parts[0], False
             if flat.startswith(("（", "(")) and flat.endswith(("）", ")")) and not copies:
                 notes.append(flat[1:-1])
                 self._add(part, "notes", notes, self.i, 0.8)
@@ -479,6 +484,7 @@ class _PartReader:
                 if printed["office"]:
                     self._add(part, "printed_by", printed["office"], self.i, 0.9)
                 self._add(part, "printed_on", day, self.i, 0.9, changes)
+                closed = True
             elif copies:
                 self._add(part, "copies_printed", int(copies["n"]), self.i, 0.9)
             else:

@@ -24,12 +24,12 @@ FILE_MODE = 0o644
 _TEMPORARY = re.compile(r"^\..+\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+\.tmp$")
 
 
-def write_atomically(data: bytes, path: Path) -> None:
+def write_atomically(data: bytes, path: Path, mode: int = FILE_MODE) -> None:
     """Write ``data`` to a temporary file beside ``path``, flush it to disk, rename it over.
 
     Readers see the old file or the new one, never a half-written one; a failed attempt
     leaves no temporary file behind it (a killed one does: see ``remove_stale_temporaries``).
-    Missing parent folders are created.
+    Missing parent folders are created. ``mode``: 0o600 for keys (readable by the owner only).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
@@ -38,7 +38,7 @@ def write_atomically(data: bytes, path: Path) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp_name, FILE_MODE)  # mkstemp creates 0600
+        os.chmod(temp_name, mode)  # mkstemp creates 0600
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

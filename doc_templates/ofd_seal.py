@@ -18,9 +18,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
-import os
 import secrets
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from asn1crypto import x509 as asn1_x509
 from asn1crypto.core import BitString, GeneralizedTime, ObjectIdentifier, OctetString
 from gmssl import sm2, sm3
 
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import SEALS_FILE, SealConfig
 from gongwen_engine.config.yamlsrc import SourceError
@@ -207,8 +206,8 @@ class DemoSm2Authority:
         if not (key_file.exists() and cert_file.exists()):
             key = Sm2Key.generate()
             cert = make(key)
-            _write_private(key_file, f"{key.private}\n{key.public}\n".encode())
-            _write_private(cert_file, cert.dump())
+            write_atomically(f"{key.private}\n{key.public}\n".encode(), key_file, mode=0o600)
+            write_atomically(cert.dump(), cert_file, mode=0o600)
         private, public = key_file.read_text().split()
         return Sm2Key(private, public), asn1_x509.Certificate.load(cert_file.read_bytes())
 
@@ -255,18 +254,6 @@ def ofd_trust_roots(seals: SealConfig) -> list[bytes]:
 def identity_fingerprint(identity: OfdSealIdentity) -> str:
     """SHA-256 of the signer's certificate (hex), as 用印 records it and the archive compares it."""
     return hashlib.sha256(identity.certificate.dump()).hexdigest()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,6 @@ import fcntl
 import hashlib
 import io
 import logging
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +34,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from gongwen_engine.config.errors import DefinitionError
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import SEALS_FILE, SealConfig
 from gongwen_engine.config.yamlsrc import SourceError
@@ -117,19 +116,6 @@ def load_certificate(path: Path) -> x509.Certificate:
 # ---- the demo certificate authority ---------------------------------------------------------------
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomically write a file readable by its owner only."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
@@ -198,8 +184,8 @@ class DemoAuthority:
                         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
                         .sign(key, hashes.SHA256())
                     )
-                    _write_private(key_path, _key_pem(key))
-                    _write_private(self.root_path, cert.public_bytes(serialization.Encoding.PEM))
+                    write_atomically(_key_pem(key), key_path, mode=0o600)
+                    write_atomically(cert.public_bytes(serialization.Encoding.PEM), self.root_path, mode=0o600)
                 self._root = (serialization.load_pem_private_key(key_path.read_bytes(), None), load_certificate(self.root_path))
         return self._root
 
@@ -218,8 +204,8 @@ class DemoAuthority:
                         .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
                         .sign(ca_key, hashes.SHA256())
                     )
-                    _write_private(key_path, _key_pem(key))
-                    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+                    write_atomically(_key_pem(key), key_path, mode=0o600)
+                    write_atomically(cert.public_bytes(serialization.Encoding.PEM), cert_path, mode=0o600)
         return SigningIdentity(serialization.load_pem_private_key(key_path.read_bytes(), None), load_certificate(cert_path), (ca_cert,))
 
 

@@ -361,3 +361,13 @@ def test_a_long_organisation_name_fits_its_demo_certificate(tmp_path) -> None:
     assert org == name
     assert len(cn.encode("utf-8")) <= 64 and cn.endswith("…") and cn.startswith("新疆生产建设兵团第十三师")
     assert fit_common_name("山东省妇女联合会（演示用）") == "山东省妇女联合会（演示用）"  # short names untouched
+
+
+def test_demo_keys_and_certificates_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    """The demo CA's files go through the one atomic write with mode 0600 (config/files.write_atomically)."""
+    from gongwen_engine.doc_templates.signing import DemoAuthority
+
+    DemoAuthority(tmp_path / "demo-ca").root()
+    written = [p for p in (tmp_path / "demo-ca").rglob("*.pem") if p.is_file()]  # the key and the certificate (not the lock file)
+    assert written and all(p.stat().st_mode & 0o777 == 0o600 for p in written)
+    assert not [p for p in (tmp_path / "demo-ca").rglob(".*.tmp")]  # no temporary file left

@@ -278,6 +278,8 @@ def own_ca(folder: Path, passphrase: bytes) -> tuple[Path, Path]:
 
 def test_configured_pkcs12_passphrase_and_image_are_used(tree, tmp_path: Path, monkeypatch) -> None:
     config_dir = copy_yaml_folder(PACKAGED_CONFIG_DIR, tmp_path / "config")
+    organisations = config_dir / "organisations.yaml"  # PDF only: an own PKCS#12 here, no SM2 seal for OFD
+    organisations.write_text(organisations.read_text(encoding="utf-8").replace("issued_formats: both", "issued_formats: pdf"), encoding="utf-8")
     p12, ca = own_ca(tmp_path, b"s3cret")
     image = tmp_path / "acwf-seal.png"
     image.write_bytes(specimen_png("自备印模", 40))
@@ -327,7 +329,7 @@ def test_the_archive_accepts_only_intact_seals_made_with_a_recorded_certificate(
 
     history = [{"action": e.action, "detail": e.detail} for e in audits(tree, "sealed")]  # as an item's 处理过程 holds it
     known = sealed_fingerprints(history)
-    assert len(known) == 3  # one certificate per issuing organisation
+    assert len(known) == 6  # per issuing organisation (3): its PAdES certificate and its SM2 certificate (issued_formats: both)
     _, file = sealed_copies(tree)["jinan"]
     data = (tree.storage / file.file).read_bytes()
     assert filed_seal_problem(data, known) is None

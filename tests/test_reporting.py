@@ -135,7 +135,7 @@ def world(tmp_path: Path, make_engine) -> Engine:
     # Reports skip 用印 and end at 报送 here: sealing and filing run LibreOffice (seconds per report);
     # the demo test runs the packaged flow, sealing and filing included.
     flows = copy_yaml_folder(PACKAGED_FLOWS_DIR, tmp_path / "flows")
-    edit(flows, "reporting.yaml", "    do: submit_report\n    next: archive\n", "    do: submit_report\n    next: end\n")
+    edit(flows, "reporting.yaml", "    next: archive\n  archive:", "    next: end\n  archive:")  # 报送 ends the flow
     edit(flows, "reporting.yaml", "  archive:\n    kind: archive\n    title: 归档\n    do: archive\n    next: end\n", "")
     edit(flows, "reporting.yaml", "    do: render_report\n    next: seal\n", "    do: render_report\n    next: submit\n")
     edit(

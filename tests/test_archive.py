@@ -131,8 +131,8 @@ def test_files_inside_an_item_follow_da_t_22_order(filed):
         assert roles and roles == sorted(roles, key=role_rank), (item.archive_code, roles)
         assert [f["seq"] for f in item.files] == list(range(1, len(roles) + 1))
         assert all(Path(f["file"]).parent.name == item.archive_code for f in item.files)
-    # outgoing: the issued copy, its sealed PDF, the draft sheet (发文稿纸)
-    assert [f["role"] for f in item_of(filed, "acwf").files] == ["issued_copy", "signed_pdf", "draft_sheet"]
+    # outgoing: the issued copy, its sealed PDF and OFD (issued_formats: both), the draft sheet (发文稿纸)
+    assert [f["role"] for f in item_of(filed, "acwf").files] == ["issued_copy", "signed_pdf", "signed_ofd", "draft_sheet"]
     shandong = item_of(filed, "shandong")
     assert shandong.files[0]["role"] == "issued_copy"  # the forwarding document (with what it forwards) first
     # incoming: the processing slip (收文处理单) first, the received document last

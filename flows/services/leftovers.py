@@ -8,7 +8,9 @@
 
 Every command that opens an engine cleans them at start-up (``open_engine``); the commands that
 inspect — ``gongwen check-invariants`` and ``gongwen archive verify`` — leave them and report what
-remains. A file of a process still running is never touched.
+remains with document data in it (pipes and profiles hold none and are machine-wide: a parallel
+installation's killed process would make every other installation's check fail). A file of a
+process still running is never touched.
 """
 
 from __future__ import annotations
@@ -51,10 +53,18 @@ def _kind(path: Path) -> str:
     return "原子写入的临时文件残留"
 
 
+def _holds_data(path: Path) -> bool:
+    """A leftover with document data in it: not a LibreOffice pipe socket or user profile, which
+    hold none, are machine-wide (any gongwen installation's dead process may have left them) and
+    are removed at every start-up."""
+    return not path.name.startswith(("OSL_PIPE_", pdf.PROFILE_PREFIX))
+
+
 def find_leftovers(settings: Settings, temp_folder: Path | None = None) -> list[Leftover]:
-    """What processes that are gone left in storage, GONGWEN_HOME and the temporary folder."""
+    """What processes that are gone left with document data in it: temporary files in storage and
+    GONGWEN_HOME, PDF staging folders (copies of documents) in the temporary folder."""
     paths = [*stale_temporaries(_folders(settings), time.time() - UNNAMED_AGE_S), *pdf.dead_process_leftovers(temp_folder)]
-    return [Leftover(p, _kind(p)) for p in paths]
+    return [Leftover(p, _kind(p)) for p in paths if _holds_data(p)]
 
 
 def clean_leftovers(settings: Settings, temp_folder: Path | None = None) -> list[Leftover]:

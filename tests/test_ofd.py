@@ -351,12 +351,12 @@ def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_
         assert filed.sm3 and filed.sha256 == ofd_row.sha256 and filed.format == "ofd" and filed.pages >= 1
         report = four_properties(session, engine.storage, engine.config, item.fonds, item.year)
         assert report.passed, [(c.name, c.failures) for c in report.checks if c.failures]
-        seals = next(c for c in report.checks if "seals" in c.name)
+        seals = next(c for c in report.checks if "电子印章" in c.name)
         assert "OFD" in seals.looked_at
         path = engine.storage / filed.file
         path.write_bytes(_edit(path.read_bytes(), lambda files: files.update({"OFD.xml": files["OFD.xml"] + b" "})))
         broken = four_properties(session, engine.storage, engine.config, item.fonds, item.year)
-        failures = [f for c in broken.checks if "seals" in c.name for f in c.failures]
+        failures = [f for c in broken.checks if "电子印章" in c.name for f in c.failures]
         assert len(failures) == 1 and "OFD.xml" in failures[0]
     verify = CliRunner().invoke(
         app,

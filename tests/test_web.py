@@ -210,7 +210,8 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     item_url = leader.url
     assert re.search(r"/items/\d+$", item_url)
     sheets = leader.locator("section.gw-sheet")
-    assert sheets.count() == 2  # the cover letter, then the forwarded notice as issued
+    assert sheets.count() == 3  # the cover letter, the forwarded notice as issued, then the 版记 that closes the whole
+    assert sheets.nth(2).get_attribute("aria-label") == "版记"
     assert sheets.nth(0).locator(".gw-mark").inner_text().strip() == "山东省妇女联合会文件"
     assert sheets.nth(1).locator(".gw-number").inner_text().strip() == NATIONAL_NUMBER
     assert leader.locator(".gw-red-line").count() == 2

@@ -184,8 +184,15 @@ if sys.argv[3] == "stay":
 @needs_uno
 @pytest.mark.parametrize("end", ["exit", "sigkill"])
 def test_no_libreoffice_outlives_the_process_that_started_it(end: str, documents, tmp_path: Path) -> None:
+    # The owner keeps its profile in a temporary folder of its own: another test process starting up
+    # sweeps the shared one for profiles of dead processes and would race this test's check.
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
     owner = subprocess.Popen(
-        [sys.executable, "-c", OWNER, str(documents[0]), str(tmp_path), "exit" if end == "exit" else "stay"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", OWNER, str(documents[0]), str(tmp_path), "exit" if end == "exit" else "stay"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(private_tmp)},
     )
     started = json.loads(owner.stdout.readline())
     if end == "sigkill":
@@ -197,7 +204,8 @@ def test_no_libreoffice_outlives_the_process_that_started_it(end: str, documents
         assert not Path(started["profile"]).exists()
     else:  # a killed process leaves its profile; the next process removes it
         assert Path(started["profile"]).exists()
-        assert Path(started["profile"]) in pdf.remove_profiles_of_dead_processes()
+        assert Path(started["profile"]).parent == private_tmp
+        assert Path(started["profile"]) in pdf.remove_profiles_of_dead_processes(private_tmp)
 
 
 def test_pages_with_text_leave_out_blank_pages(documents, reference_pages, tmp_path: Path) -> None:

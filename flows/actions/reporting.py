@@ -117,11 +117,11 @@ class SentReminder:
     due_on: date
 
 
-def _person(engine: Engine, org: str, role: Role) -> str:
+def _person(engine: Engine, org: str, role: str) -> str:
     people = sorted(engine.config.users_with(org, role), key=lambda u: u.id)
     if not people and role is Role.leader:
         return _person(engine, org, Role.secretary)
-    return people[0].id if people else f"role:{role.value}@{org}"
+    return people[0].id if people else f"role:{role}@{org}"
 
 
 def _insert_once(session: Session, values: dict[str, Any]) -> int | None:

@@ -102,7 +102,7 @@ class Engine:
 
     def __post_init__(self) -> None:
         self.config = load_config(self.settings.config_dir)
-        self.flows = load_flows(Path(self.settings.flows_dir or PACKAGED_FLOWS_DIR), action_kinds(self.actions))
+        self.flows = load_flows(Path(self.settings.flows_dir or PACKAGED_FLOWS_DIR), action_kinds(self.actions), self.config.roles)
         url = self.settings.resolved_database_url
         db.ensure_schema(url)  # one read; `gongwen migrate` (init) migrates explicitly
         self.db = db.get_engine(url)

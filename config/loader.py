@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import (
@@ -55,6 +57,8 @@ class Config:
     retention: RetentionFile
     roles: dict[str, str] = field(default_factory=lambda: {r.code: r.label for r in DEFAULT_ROLES})  # code -> label (roles.yaml)
     generation: int = 0  # the database's administrative generation this was built from (0: the files alone)
+    departments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # org -> 处室/部门 (the database's; else those people name)
+    calendar_years: dict[int, dict[str, Any]] = field(default_factory=dict)  # year -> 节假日安排 entered by an administrator (database)
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def org(self, code: str) -> Organisation:
@@ -217,7 +221,48 @@ def load_config(directory: Path | None = None) -> Config:
 
     if errors:
         raise SourceErrors(errors)
-    return Config(directory, organisations, schemes, users, policies, retention, roles, 0, children)
+    departments = _departments_of(users.values())
+    return Config(directory, organisations, schemes, users, policies, retention, roles, 0, departments, {}, children)
+
+
+def _departments_of(users: Iterable[User]) -> dict[str, tuple[str, ...]]:
+    found: dict[str, set[str]] = {}
+    for user in users:
+        if user.department:
+            found.setdefault(user.org, set()).add(user.department)
+    return {org: tuple(sorted(names)) for org, names in found.items()}
+
+
+def with_state(
+    files: Config,
+    organisations: list[Organisation],
+    schemes: list[NumberScheme],
+    users: list[User],
+    departments: dict[str, tuple[str, ...]],
+    calendar_years: dict[int, dict[str, Any]],
+    generation: int,
+) -> Config:
+    """The configuration with the administrative state the database holds (``models/admin.py``);
+    policies, retention and roles stay the files'. The administration services check each change
+    before storing it, so this only builds."""
+    orgs = {o.code: o for o in organisations}
+    children: dict[str, list[str]] = {}
+    for org in organisations:
+        if org.parent:
+            children.setdefault(org.parent, []).append(org.code)
+    return Config(
+        files.directory,
+        orgs,
+        {(s.prefix, s.year): s for s in schemes},
+        {u.id: u for u in users},
+        files.policies,
+        files.retention,
+        files.roles,
+        generation,
+        departments,
+        calendar_years,
+        children,
+    )
 
 
 def _cycles(doc, listed: list[Organisation], organisations: dict[str, Organisation]) -> list[SourceError]:

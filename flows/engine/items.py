@@ -23,7 +23,7 @@ from gongwen_engine.models.audit import record_about
 from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.queries.people import principals_of
 from gongwen_engine.models.rules.permissions import Action, Item, Person, acting_for, allowed, authorize
-from gongwen_engine.models.rules.workdays import due_after, load_calendar
+from gongwen_engine.models.rules.workdays import calendar_of, due_after
 from gongwen_engine.models.tables import Circulation, Delegation, Reminder, WorkItem, WorkItemKind, WorkItemStatus, saved_id, utcnow
 
 
@@ -52,7 +52,7 @@ def new_item(session: Session, config: Config, circ: Circulation, step_name: str
     else:
         slot = f"user:{user.id}" if user else f"role:{step.role}"
         role = step.role
-        due = due_after(load_calendar(config.directory), utcnow(), step.due_working_days, step.due_days, circ.org)
+        due = due_after(calendar_of(config), utcnow(), step.due_working_days, step.due_days, circ.org)
     item = WorkItem(
         circulation_id=saved_id(circ),
         step=step_name,

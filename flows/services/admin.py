@@ -1,0 +1,515 @@
+"""Administration (系统管理, issue 24): people, organisations, departments, numbering schemes and
+calendar years, changed by an administrator without editing YAML or restarting.
+
+**Who may.** A person with the ``administrator`` role (管理员) administers their own organisation
+and every organisation under it; the administrator of the tree's root administers the whole tree
+(and alone enters the national calendar). Everything else is refused with a ``Refusal`` saying
+what, where and how to fix it.
+
+**How a change is made.** One transaction: the database is seeded from ``config/*.yaml`` if it
+does not hold the state yet (``models/admin.py``), the change is checked against the state as it
+is now and stored, the generation is bumped, and one audit record (who, what, before → after) is
+chained with it. Running processes see the new generation at their next request or step.
+
+**Work in flight.** Disabling a person gives their open items to their role (anyone of the
+organisation with it) and ends their sessions; renaming an organisation changes its names only:
+its code, fonds, prefixes and numbers, and so its history, stay.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from argon2 import PasswordHasher
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.loader import Config
+from gongwen_engine.config.schema import Level, NumberScheme, Organisation, Role, User
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.signin import end_sessions
+from gongwen_engine.models import admin, db
+from gongwen_engine.models.audit import record
+from gongwen_engine.models.rules.workdays import Holiday, YearArrangement, year_days
+from gongwen_engine.models.tables import (
+    AdminCalendarYear,
+    AdminDepartment,
+    AdminOrganisation,
+    AdminPerson,
+    AdminScheme,
+    AuditEvent,
+    NumberCounter,
+    WorkItem,
+    WorkItemStatus,
+    utcnow,
+)
+
+ADMIN_PREFIX = "admin."  # audit actions of administrative changes: admin.person_added, admin.org_renamed, …
+CHILD_LEVEL = {Level.national: Level.provincial, Level.provincial: Level.prefectural, Level.prefectural: Level.county, Level.county: Level.county}
+_HASHER = PasswordHasher()
+MIN_PASSWORD = 10
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a change did, for the person: the words and the audit record's detail."""
+
+    text: str
+    detail: dict[str, Any]
+    org: str | None = None  # the organisation the change concerns (the audit record's)
+
+
+# ---- who may --------------------------------------------------------------------------------------
+
+
+def administered(config: Config, actor_id: str) -> list[str]:
+    """The organisation codes ``actor_id`` administers: their own and all below it (none if not an administrator)."""
+    actor = config.users.get(actor_id)
+    if actor is None or actor.disabled or Role.administrator not in actor.roles:
+        return []
+    found, todo = [], [actor.org]
+    while todo:
+        code = todo.pop(0)
+        found.append(code)
+        todo.extend(c.code for c in config.children(code))
+    return found
+
+
+def _may_administer(config: Config, actor_id: str, org: str, what: str) -> None:
+    if actor_id not in config.users:
+        raise Refusal(f"未知用户“{actor_id}”：请用管理员的用户名办理{what}")
+    actor = config.users[actor_id]
+    if Role.administrator not in actor.roles or actor.disabled:
+        raise Refusal(f"{actor.name}（{actor_id}）不是管理员，不能{what}：请由本单位的管理员办理，或请上级管理员授予“管理员”角色")
+    if org not in config.organisations:
+        raise Refusal(f"未知单位代码“{org}”：请核对单位代码（gongwen admin orgs 列出可管理的单位）")
+    if org not in administered(config, actor_id):
+        mine = config.org(actor.org).short_name
+        raise Refusal(
+            f"{actor.name}（{actor_id}）是{mine}的管理员，不能{what}（{config.org(org).short_name}不在{mine}及其下级单位中）："
+            f"请由{config.org(org).short_name}或其上级单位的管理员办理"
+        )
+
+
+def _root_admin(config: Config, actor_id: str, what: str) -> None:
+    actor = config.user(actor_id)
+    roots = [o.code for o in config.organisations.values() if o.parent is None]
+    if Role.administrator not in actor.roles or actor.disabled or actor.org not in roots:
+        raise Refusal(f"{actor.name}（{actor_id}）不能{what}：全国工作日历只能由最上级单位（{'、'.join(config.org(r).short_name for r in roots)}）的管理员录入")
+
+
+# ---- the one way a change is made -----------------------------------------------------------------
+
+
+def _change(engine: Engine, actor: str, action: str, org: str | None, apply: Callable[[Session, Config], Change]) -> Change:
+    """Seed if needed, check and apply against the state now, bump, audit — one transaction."""
+    with db.transaction(engine.db) as session:
+        admin.seed(session, engine.files_config)
+        config = admin.config_of(session, engine.files_config)
+        done = apply(session, config)
+        generation = admin.bump(session, actor)
+        record(session, actor, ADMIN_PREFIX + action, org=done.org or org, detail={**done.detail, "generation": generation})
+    engine.refresh_config()
+    return done
+
+
+def _person_row(session: Session, user_id: str) -> AdminPerson:
+    row = session.get(AdminPerson, user_id)
+    if row is None:
+        raise Refusal(f"未知用户“{user_id}”：请核对用户名（gongwen admin people --org 单位代码 列出本单位人员）")
+    return row
+
+
+def _check_person(config: Config, user: User) -> None:
+    unknown = [r for r in user.roles if r not in config.roles]
+    if unknown:
+        raise Refusal(f"未知角色“{'、'.join(unknown)}”：可选 {'、'.join(f'{c}（{label}）' for c, label in config.roles.items())}（角色见 config/roles.yaml）")
+    if user.department and user.department not in config.departments.get(user.org, ()):
+        known = "、".join(config.departments.get(user.org, ())) or "无"
+        raise Refusal(f"{config.org(user.org).short_name}没有部门“{user.department}”：现有 {known}；请先添加部门（gongwen admin department add）")
+    if user.deputy is not None:
+        principal = config.users.get(user.deputy)
+        if principal is None or principal.org != user.org or principal.id == user.id:
+            raise Refusal(f"副职所属的负责人“{user.deputy}”须为同一单位的另一人员：请核对用户名")
+
+
+def _user(**fields: Any) -> User:
+    try:
+        return User.model_validate(fields)
+    except ValidationError as exc:
+        problems = "；".join(f"{'.'.join(map(str, e['loc']))}：{e['msg']}" for e in exc.errors())
+        raise Refusal(f"人员信息不完整或有误（{problems}）：用户名须为小写字母开头的字母、数字、下划线，姓名和角色必填") from None
+
+
+# ---- people ---------------------------------------------------------------------------------------
+
+
+def add_person(
+    engine: Engine,
+    actor: str,
+    user_id: str,
+    name: str,
+    org: str,
+    roles: list[str],
+    department: str | None = None,
+    title: str | None = None,
+    deputy: str | None = None,
+) -> Change:
+    """添加人员: a new person of ``org`` with ``roles``; they sign in after a password is set (``reset_password``)."""
+
+    def apply(session: Session, config: Config) -> Change:
+        _may_administer(config, actor, org, "添加人员")
+        if user_id in config.users:
+            raise Refusal(f"用户名“{user_id}”已被 {config.users[user_id].name} 使用：请另选一个用户名")
+        user = _user(id=user_id, name=name.strip(), org=org, roles=roles, department=department or None, title=title or None, deputy=deputy or None)
+        _check_person(config, user)
+        session.add(AdminPerson(id=user_id, position=admin.next_position(session, AdminPerson), data=admin.dump(user)))
+        return Change(f"已添加人员 {user.name}（{user_id}，{config.org(org).short_name}）", {"target": user_id, "before": None, "after": admin.dump(user)})
+
+    return _change(engine, actor, "person_added", org, apply)
+
+
+def change_person(engine: Engine, actor: str, user_id: str, **changes: Any) -> Change:
+    """修改人员: name, organisation, department, title, roles, deputy (None leaves a field as it is;
+    an empty text clears department, title or deputy). Moving a person checks both organisations."""
+
+    def apply(session: Session, config: Config) -> Change:
+        row = _person_row(session, user_id)
+        before = User.model_validate(row.data)
+        _may_administer(config, actor, before.org, "修改人员")
+        given = {k: v for k, v in changes.items() if v is not None}
+        for key in ("department", "title", "deputy"):
+            if given.get(key) == "":
+                given[key] = None
+        after = _user(**{**admin.dump(before), **given})
+        if after.org != before.org:
+            _may_administer(config, actor, after.org, "把人员调入该单位")
+        _check_person(config, after)
+        if after == before:
+            raise Refusal(f"{before.name}（{user_id}）的信息没有变化：请给出要修改的项")
+        row.data = admin.dump(after)
+        session.add(row)
+        _reassign_items(session, config, before, after)
+        return Change(f"已修改人员 {after.name}（{user_id}）", {"target": user_id, "before": admin.dump(before), "after": admin.dump(after)}, before.org)
+
+    return _change(engine, actor, "person_changed", None, apply)
+
+
+def disable_person(engine: Engine, actor: str, user_id: str) -> Change:
+    """停用人员: they can no longer sign in or act; their open items go to their role; sessions end."""
+
+    def apply(session: Session, config: Config) -> Change:
+        row = _person_row(session, user_id)
+        before = User.model_validate(row.data)
+        _may_administer(config, actor, before.org, "停用人员")
+        if before.disabled:
+            raise Refusal(f"{before.name}（{user_id}）已停用")
+        if user_id == actor:
+            raise Refusal("不能停用自己：请由另一位管理员办理")
+        after = before.model_copy(update={"disabled": True})
+        row.data = admin.dump(after)
+        session.add(row)
+        moved = _reassign_items(session, config, before, after)
+        return Change(
+            f"已停用 {before.name}（{user_id}）；其 {moved} 件待办已转给本单位相应角色的人员",
+            {"target": user_id, "before": {"disabled": False}, "after": {"disabled": True}, "items_to_role": moved},
+            before.org,
+        )
+
+    done = _change(engine, actor, "person_disabled", None, apply)
+    end_sessions(engine, user_id, "ended_by_admin")
+    return done
+
+
+def enable_person(engine: Engine, actor: str, user_id: str) -> Change:
+    """启用人员 again (a password reset may be needed: ``reset_password``)."""
+
+    def apply(session: Session, config: Config) -> Change:
+        row = _person_row(session, user_id)
+        before = User.model_validate(row.data)
+        _may_administer(config, actor, before.org, "启用人员")
+        if not before.disabled:
+            raise Refusal(f"{before.name}（{user_id}）未停用")
+        row.data = admin.dump(before.model_copy(update={"disabled": False}))
+        session.add(row)
+        return Change(f"已启用 {before.name}（{user_id}）", {"target": user_id, "before": {"disabled": True}, "after": {"disabled": False}}, before.org)
+
+    return _change(engine, actor, "person_enabled", None, apply)
+
+
+def _reassign_items(session: Session, config: Config, before: User, after: User) -> int:
+    """A person's open items they may no longer act on (disabled, moved, a role taken away) go to
+    the item's role: anyone of the organisation holding it (an item of that role already open for
+    the step takes its place)."""
+    moved = 0
+    for item in session.exec(select(WorkItem).where(WorkItem.assignee == before.id, WorkItem.status == WorkItemStatus.open)):
+        if not after.disabled and after.org == item.org and (item.role is None or item.role in after.roles):
+            continue
+        slot = f"role:{item.role}"
+        taken = session.exec(
+            select(WorkItem).where(
+                WorkItem.circulation_id == item.circulation_id, WorkItem.step == item.step, WorkItem.slot == slot, WorkItem.status == WorkItemStatus.open
+            )
+        ).first()
+        if taken is not None:
+            item.status, item.finished_at = WorkItemStatus.cancelled, utcnow()
+        else:
+            item.assignee, item.slot = None, slot
+        session.add(item)
+        moved += 1
+    session.flush()
+    return moved
+
+
+def reset_password(engine: Engine, actor: str, user_id: str) -> str:
+    """重设密码: a new random password, shown once to the administrator; the person must set their
+    own at next sign-in, and their sessions end."""
+    password = secrets.token_urlsafe(9)
+
+    def apply(session: Session, config: Config) -> Change:
+        row = _person_row(session, user_id)
+        org = User.model_validate(row.data).org
+        _may_administer(config, actor, org, "重设密码")
+        row.password_hash, row.must_change_password = _HASHER.hash(password), True
+        session.add(row)
+        return Change(f"已重设 {row.data['name']}（{user_id}）的密码", {"target": user_id, "before": None, "after": {"must_change_password": True}}, org)
+
+    _change(engine, actor, "password_reset", None, apply)
+    end_sessions(engine, user_id, "ended_by_admin")
+    return password
+
+
+def change_own_password(engine: Engine, user_id: str, new_password: str) -> None:
+    """The person sets their own password (after a reset, or any time); their other sessions end."""
+    if len(new_password) < MIN_PASSWORD:
+        raise Refusal(f"新密码太短：至少 {MIN_PASSWORD} 个字符")
+
+    def apply(session: Session, config: Config) -> Change:
+        row = _person_row(session, user_id)
+        row.password_hash, row.must_change_password = _HASHER.hash(new_password), False
+        session.add(row)
+        return Change("密码已修改", {"target": user_id, "before": None, "after": {"must_change_password": False}})
+
+    _change(engine, user_id, "password_changed", None, apply)
+
+
+def password_state(engine: Engine) -> tuple[dict[str, str], frozenset[str]]:
+    """Passwords set in the database (user id -> argon2 hash; they take precedence over passwords.yaml)
+    and who must change theirs at next sign-in."""
+    with Session(engine.db) as session:
+        rows = list(session.exec(select(AdminPerson).where(col(AdminPerson.password_hash).is_not(None))))
+    return {r.id: r.password_hash for r in rows if r.password_hash}, frozenset(r.id for r in rows if r.must_change_password)
+
+
+def end_person_sessions(engine: Engine, actor: str, user_id: str) -> int:
+    """结束会话: every live web session of the person ends now (audited)."""
+    config = engine.refresh_config()
+    _may_administer(config, actor, config.user(user_id).org, "结束人员的登录会话")
+    ended = end_sessions(engine, user_id, "ended_by_admin")
+    with db.transaction(engine.db) as session:
+        record(session, actor, ADMIN_PREFIX + "sessions_ended", org=config.user(user_id).org, detail={"target": user_id, "ended": ended})
+    return ended
+
+
+def people(engine: Engine, actor: str, org: str) -> list[User]:
+    """The people of ``org`` (disabled ones too), for an administrator of it."""
+    config = engine.refresh_config()
+    _may_administer(config, actor, org, "查看人员")
+    return [u for u in config.users.values() if u.org == org]
+
+
+# ---- organisations and departments ----------------------------------------------------------------
+
+
+def add_organisation(
+    engine: Engine,
+    actor: str,
+    code: str,
+    name: str,
+    short_name: str,
+    parent: str,
+    prefixes: list[str],
+    fonds: str,
+    mark: str | None = None,
+    printed_by: str | None = None,
+) -> Change:
+    """添加下级单位 under ``parent`` (which the administrator administers)."""
+
+    def apply(session: Session, config: Config) -> Change:
+        _may_administer(config, actor, parent, "添加下级单位")
+        org = _new_org(config, code, name, short_name, parent, prefixes, fonds, mark, printed_by)
+        session.add(AdminOrganisation(code=code, position=admin.next_position(session, AdminOrganisation), data=admin.dump(org)))
+        return Change(
+            f"已添加单位 {org.short_name}（{code}，上级 {config.org(parent).short_name}）", {"target": code, "before": None, "after": admin.dump(org)}
+        )
+
+    return _change(engine, actor, "org_added", parent, apply)
+
+
+def _new_org(
+    config: Config,
+    code: str,
+    name: str,
+    short_name: str,
+    parent: str,
+    prefixes: list[str],
+    fonds: str,
+    mark: str | None = None,
+    printed_by: str | None = None,
+    taken_prefixes: dict[str, str] | None = None,
+) -> Organisation:
+    if code in config.organisations:
+        raise Refusal(f"单位代码“{code}”已被 {config.organisations[code].short_name} 使用：请另选一个代码")
+    owners = taken_prefixes if taken_prefixes is not None else {p: o.code for o in config.organisations.values() for p in o.prefixes}
+    for prefix in prefixes:
+        if prefix in owners:
+            raise Refusal(f"机关代字“{prefix}”已属于 {owners[prefix]}：每个代字只能属于一个单位，请另选")
+    try:
+        return Organisation(
+            code=code,
+            name=name.strip(),
+            short_name=short_name.strip(),
+            level=CHILD_LEVEL[config.org(parent).level],
+            parent=parent,
+            prefixes=prefixes,
+            mark=mark or f"{name.strip()}文件",
+            printed_by=printed_by or f"{short_name.strip()}办公室",
+            fonds=fonds,
+        )
+    except ValidationError as exc:
+        problems = "；".join(f"{'.'.join(map(str, e['loc']))}：{e['msg']}" for e in exc.errors())
+        raise Refusal(f"单位信息有误（{problems}）：代码为小写字母开头的字母、数字、下划线，全宗号为 1-10 位大写字母或数字，至少一个机关代字") from None
+
+
+def rename_organisation(engine: Engine, actor: str, code: str, name: str | None = None, short_name: str | None = None, mark: str | None = None) -> Change:
+    """更名: the names change; the code, fonds, prefixes and numbers (its history) stay."""
+
+    def apply(session: Session, config: Config) -> Change:
+        _may_administer(config, actor, code, "更改单位名称")
+        row = session.get(AdminOrganisation, code)
+        assert row is not None  # seeded with every configured organisation
+        before = Organisation.model_validate(row.data)
+        update = {k: v.strip() for k, v in {"name": name, "short_name": short_name, "mark": mark}.items() if v}
+        if not update:
+            raise Refusal("请给出新的全称或简称")
+        after = Organisation.model_validate({**admin.dump(before), **update})
+        row.data = admin.dump(after)
+        session.add(row)
+        changed = {k: (before.model_dump()[k], v) for k, v in update.items()}
+        return Change(
+            f"已更名：{before.short_name} → {after.short_name}（{after.name}）；代码 {code}、全宗号 {after.fonds}、机关代字和文号不变",
+            {"target": code, "before": {k: b for k, (b, _) in changed.items()}, "after": {k: a for k, (_, a) in changed.items()}},
+        )
+
+    return _change(engine, actor, "org_renamed", code, apply)
+
+
+def add_department(engine: Engine, actor: str, org: str, name: str) -> Change:
+    def apply(session: Session, config: Config) -> Change:
+        _may_administer(config, actor, org, "添加部门")
+        name_ = name.strip()
+        if not name_ or len(name_) > 30:
+            raise Refusal("部门名称须为 1 至 30 个字")
+        if name_ in config.departments.get(org, ()):
+            raise Refusal(f"{config.org(org).short_name}已有部门“{name_}”")
+        session.add(AdminDepartment(org=org, name=name_))
+        return Change(f"已添加部门 {config.org(org).short_name}·{name_}", {"target": f"{org}/{name_}", "before": None, "after": name_})
+
+    return _change(engine, actor, "department_added", org, apply)
+
+
+def rename_department(engine: Engine, actor: str, org: str, old: str, new: str) -> Change:
+    """部门更名: the department and everyone in it."""
+
+    def apply(session: Session, config: Config) -> Change:
+        _may_administer(config, actor, org, "更改部门名称")
+        row = session.exec(select(AdminDepartment).where(AdminDepartment.org == org, AdminDepartment.name == old)).first()
+        if row is None:
+            raise Refusal(f"{config.org(org).short_name}没有部门“{old}”：现有 {'、'.join(config.departments.get(org, ())) or '无'}")
+        if new.strip() in config.departments.get(org, ()):
+            raise Refusal(f"{config.org(org).short_name}已有部门“{new.strip()}”")
+        row.name = new.strip()
+        session.add(row)
+        for person in session.exec(select(AdminPerson)):
+            if person.data.get("org") == org and person.data.get("department") == old:
+                person.data = {**person.data, "department": row.name}
+                session.add(person)
+        return Change(f"已将部门“{old}”更名为“{row.name}”", {"target": org, "before": old, "after": row.name})
+
+    return _change(engine, actor, "department_renamed", org, apply)
+
+
+# ---- numbering schemes and the calendar -----------------------------------------------------------
+
+
+def set_scheme(engine: Engine, actor: str, prefix: str, year: int, start: int) -> Change:
+    """发文字号方案: the first serial of ``prefix`` in ``year`` (each year starts its own sequence);
+    refused once numbers of that year were issued past it."""
+
+    def apply(session: Session, config: Config) -> Change:
+        owner = config.org_by_prefix.get(prefix)
+        if owner is None:
+            raise Refusal(f"机关代字“{prefix}”不属于任何单位：请先把它加到单位的机关代字中")
+        _may_administer(config, actor, owner.code, "设置发文字号")
+        if not (1949 <= year <= 2100) or start < 1:
+            raise Refusal("年度须在 1949 至 2100 之间，起始号至少为 1")
+        counter = session.get(NumberCounter, (prefix, year))
+        if counter is not None and counter.last >= start:
+            raise Refusal(f"{prefix}〔{year}〕已编到 {counter.last} 号：起始号须大于 {counter.last}，或不再修改")
+        row = session.get(AdminScheme, (prefix, year))
+        before = row.start if row else None
+        session.merge(AdminScheme(prefix=prefix, year=year, start=start))
+        NumberScheme(prefix=prefix, year=year, start=start)
+        return Change(f"{prefix}〔{year}〕从 {start} 号起编", {"target": f"{prefix}/{year}", "before": before, "after": start})
+
+    return _change(engine, actor, "scheme_set", None, apply)
+
+
+def set_calendar_year(engine: Engine, actor: str, year: int, notice: str, holidays: list[tuple[str, date, date | None]], workdays: list[date]) -> Change:
+    """录入一年的节假日安排 (国务院办公厅通知): holidays (name, from, to) and 调休 working days."""
+
+    def apply(session: Session, config: Config) -> Change:
+        _root_admin(config, actor, "录入节假日安排")
+        try:
+            arrangement = YearArrangement(
+                notice=notice, holidays=[Holiday.model_validate({"name": n, "from": f, "to": t}) for n, f, t in holidays], workdays=workdays
+            )
+        except ValidationError:
+            raise Refusal("节假日安排不完整：须有通知名称和至少一个假日（名称、起止日期）") from None
+        year_days(year, arrangement)  # refuses dates outside the year, twice, or 调休 on a weekday
+        data = arrangement.model_dump(mode="json", by_alias=True)
+        row = session.get(AdminCalendarYear, year)
+        before = dict(row.data) if row else None
+        session.merge(AdminCalendarYear(year=year, data=data))
+        return Change(
+            f"已录入 {year} 年节假日安排（{len(holidays)} 个假日，{len(workdays)} 个调休上班日）", {"target": str(year), "before": before, "after": data}
+        )
+
+    return _change(engine, actor, "calendar_year_set", None, apply)
+
+
+# ---- the audit of administration ------------------------------------------------------------------
+
+
+def admin_changes(engine: Engine, actor: str, limit: int = 200) -> list[AuditEvent]:
+    """The administrative changes an administrator may see: those about their organisations (newest first)."""
+    config = engine.refresh_config()
+    mine = set(administered(config, actor))
+    if not mine:
+        _may_administer(config, actor, config.user(actor).org, "查看管理记录")
+    with Session(engine.db) as session:
+        rows = session.exec(
+            select(AuditEvent).where(col(AuditEvent.action).startswith(ADMIN_PREFIX)).order_by(col(AuditEvent.id).desc()).limit(limit * 5)
+        ).all()
+    seen = []
+    for row in rows:
+        target = str(row.detail.get("target", ""))
+        org = row.org or (config.users[target].org if target in config.users else None) or (config.users[row.actor].org if row.actor in config.users else None)
+        if org in mine:
+            seen.append(row)
+    return seen[:limit]

@@ -1,0 +1,149 @@
+"""Administration without editing YAML (issue 24): people, organisations, departments, numbering and
+calendar years in the database; every change audited; an organisation's administrator is kept to
+its own organisation and those under it; changes reach a second process without a restart."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlmodel import Session, select
+
+from gongwen_engine.config.errors import Refusal
+from gongwen_engine.flows.runtime import runner
+from gongwen_engine.flows.services import admin
+from gongwen_engine.flows.services.audit import verify_audit_chain
+from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.rules.workdays import CalendarError, calendar_of
+from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+NOTICE = DocumentContent(
+    doc_type="通知",
+    issuer_mark="中华全国妇女联合会文件",
+    title="关于开展2012年“三八”维权周活动的通知",
+    main_recipients=["各省、自治区、直辖市妇联"],
+    body=["为做好维权周活动，现将有关事项通知如下。"],
+    signature="全国妇联",
+    issued_on=date(2012, 2, 20),
+)
+
+
+def open_items(engine, circulation_id: int) -> list[WorkItem]:
+    with Session(engine.db) as session:
+        return list(session.exec(select(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.status == "open")))
+
+
+def act(engine, circulation_id: int, step: str, user: str, outcome: str = "approve") -> None:
+    item = next(i for i in open_items(engine, circulation_id) if i.step == step and i.assignee in (None, user))
+    engine.complete(item.id, user, outcome)
+    runner.run_until_idle(engine)
+
+
+def test_an_organisation_administrator_cannot_touch_another_organisations_people(make_engine):
+    engine = make_engine()
+    with pytest.raises(Refusal, match=r"山东省妇联的管理员.*湖南省妇联不在"):
+        admin.disable_person(engine, "shandong_admin", "hunan_secretary")
+    with pytest.raises(Refusal, match="湖南省妇联"):
+        admin.add_person(engine, "shandong_admin", "hunan_new", "新文书", "hunan", ["secretary"])
+    with pytest.raises(Refusal, match="不是管理员"):
+        admin.disable_person(engine, "shandong_leader", "shandong_secretary")
+    with pytest.raises(Refusal):
+        admin.rename_organisation(engine, "shandong_admin", "acwf", short_name="全国妇女联合会")  # above its own
+    with pytest.raises(Refusal):
+        admin.reset_password(engine, "hunan_admin", "jinan_secretary")
+    assert engine.config.generation == 0  # nothing was stored
+    # below its own: a city of Shandong is the provincial administrator's; the tree's root administers all
+    admin.add_person(engine, "shandong_admin", "jinan_secretary2", "济南新文书", "jinan", ["secretary"])
+    admin.add_person(engine, "acwf_admin", "hunan_secretary2", "湘新文书", "hunan", ["secretary"])
+    assert {"jinan_secretary2", "hunan_secretary2"} <= set(engine.config.users)
+    assert "hunan" not in admin.administered(engine.config, "shandong_admin")
+
+
+def test_a_new_deputy_with_the_leader_role_signs_off_and_a_disabled_secretarys_items_go_to_the_role(make_engine):
+    engine = make_engine()
+    other = make_engine()  # a second process on the same database (a worker, another web server)
+    admin.add_person(engine, "acwf_admin", "acwf_secretary2", "赵秘书", "acwf", ["secretary"])
+    circ = other.launch("acwf", "outgoing", NOTICE, actor="acwf_secretary2")  # `other` sees the new person at once
+    [draft] = open_items(engine, circ)
+    other.reassign(draft.id, "acwf_secretary2", "acwf_secretary")  # 转办: the 拟稿 item is now his alone
+    assert [i.assignee for i in open_items(engine, circ)] == ["acwf_secretary"]
+    done = admin.disable_person(engine, "acwf_admin", "acwf_secretary")
+    assert "1 件待办" in done.text
+    [draft] = open_items(other, circ)
+    assert draft.assignee is None and draft.slot == "role:secretary"
+    with pytest.raises(Refusal):
+        other.complete(draft.id, "acwf_secretary", "submit")  # disabled: may do nothing
+    act(other, circ, "draft", "acwf_secretary2", "submit")
+    act(other, circ, "review", "acwf_reviewer")
+    act(other, circ, "countersign", "acwf_org_dept")
+    act(other, circ, "countersign", "acwf_pub_dept")
+    admin.add_person(engine, "acwf_admin", "acwf_deputy2", "钱副主席", "acwf", ["reviewer"], title="副主席", deputy="acwf_leader")
+    admin.change_person(engine, "acwf_admin", "acwf_deputy2", roles=["leader"])
+    act(other, circ, "sign_off", "acwf_deputy2")
+    with Session(other.db) as session:
+        signed = session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circ, AuditEvent.step == "sign_off")).all()
+        assert any(e.actor == "acwf_deputy2" for e in signed)
+        assert session.get(Circulation, circ).step != "sign_off"
+    assert verify_audit_chain(engine).intact
+    changes = admin.admin_changes(engine, "acwf_admin")
+    assert [c.action for c in changes][:3] == ["admin.person_changed", "admin.person_added", "admin.person_disabled"]
+    assert changes[0].detail["before"]["roles"] == ["reviewer"] and changes[0].detail["after"]["roles"] == ["leader"]
+    assert not admin.admin_changes(engine, "hunan_admin")  # not Hunan's
+
+
+def test_a_2027_calendar_makes_a_working_day_limit_into_january_compute(make_engine):
+    engine = make_engine()
+    with pytest.raises(CalendarError):
+        calendar_of(engine.config).add_working_days(date(2026, 12, 28), 5)
+    with pytest.raises(Refusal, match="最上级单位"):
+        admin.set_calendar_year(engine, "shandong_admin", 2027, "通知", [("元旦", date(2027, 1, 1), None)], [])
+    admin.set_calendar_year(
+        engine,
+        "acwf_admin",
+        2027,
+        "国务院办公厅关于2027年部分节假日安排的通知（示例）",
+        [("元旦", date(2027, 1, 1), date(2027, 1, 3)), ("春节", date(2027, 2, 5), date(2027, 2, 12))],
+        [date(2027, 2, 20)],
+    )
+    other = make_engine()
+    cal = calendar_of(other.config)
+    # 2026-12-28 (Mon) + 5 working days: 29, 30, 31 December, then 1-3 January are the holiday, 4 and 5 January work
+    assert cal.add_working_days(date(2026, 12, 28), 5) == date(2027, 1, 5)
+    assert cal.is_workday(date(2027, 2, 20)) and not cal.is_workday(date(2027, 2, 8))
+    with pytest.raises(Refusal, match="不在 2027 年"):
+        admin.set_calendar_year(engine, "acwf_admin", 2027, "通知", [("元旦", date(2028, 1, 1), None)], [])
+
+
+def test_organisations_departments_and_numbering(make_engine):
+    engine = make_engine()
+    done = admin.rename_organisation(engine, "shandong_admin", "shandong", short_name="山东妇联", name="山东省妇女联合会（新）")
+    assert "S037" in done.text
+    org = engine.config.org("shandong")
+    assert org.short_name == "山东妇联" and org.fonds == "S037" and "鲁妇发" in org.prefixes
+    admin.add_organisation(engine, "shandong_admin", "jinan_new", "济南市新区妇女联合会", "济南新区妇联", "jinan", ["济新妇发"], "J901")
+    assert engine.config.parent("jinan_new").code == "jinan" and engine.config.org("jinan_new").level == "county"
+    with pytest.raises(Refusal, match="机关代字“鲁妇发”已属于"):
+        admin.add_organisation(engine, "shandong_admin", "jinan_x", "某妇女联合会", "某妇联", "jinan", ["鲁妇发"], "J902")
+    admin.add_department(engine, "shandong_admin", "shandong", "权益部")
+    admin.change_person(engine, "shandong_admin", "shandong_reviewer", department="权益部")
+    admin.rename_department(engine, "shandong_admin", "shandong", "权益部", "权益保障部")
+    assert engine.config.user("shandong_reviewer").department == "权益保障部"
+    with pytest.raises(Refusal, match="没有部门"):
+        admin.change_person(engine, "shandong_admin", "shandong_leader", department="不存在部")
+    admin.set_scheme(engine, "shandong_admin", "鲁妇发", 2027, 5)
+    assert engine.config.start_of("鲁妇发", 2027) == 5
+    with pytest.raises(Refusal):
+        admin.set_scheme(engine, "hunan_admin", "鲁妇发", 2027, 6)
+
+
+def test_a_reset_password_must_be_changed(make_engine):
+    engine = make_engine()
+    password = admin.reset_password(engine, "shandong_admin", "shandong_secretary")
+    hashes, must_change = admin.password_state(engine)
+    assert "shandong_secretary" in hashes and "shandong_secretary" in must_change and password not in hashes["shandong_secretary"]
+    with pytest.raises(Refusal, match="太短"):
+        admin.change_own_password(engine, "shandong_secretary", "short")
+    admin.change_own_password(engine, "shandong_secretary", "a-longer-password")
+    assert "shandong_secretary" not in admin.password_state(engine)[1]

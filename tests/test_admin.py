@@ -147,3 +147,48 @@ def test_a_reset_password_must_be_changed(make_engine):
         admin.change_own_password(engine, "shandong_secretary", "short")
     admin.change_own_password(engine, "shandong_secretary", "a-longer-password")
     assert "shandong_secretary" not in admin.password_state(engine)[1]
+
+
+def tree_csv(n: int = 20, parent: str = "jinan") -> bytes:
+    lines = ["代码,全称,简称,上级,机关代字,全宗号"]
+    lines.append(f"jn_district,济南市新区妇女联合会,济南新区妇联,{parent},济新妇发,J900")
+    for k in range(1, n):
+        lines.append(f"jn_town{k},济南新区第{k}街道妇女联合会,新区{k}街道妇联,jn_district,济新{k}妇,J9{k:02d}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def test_a_tree_of_20_organisations_imports_after_preview(make_engine):
+    engine = make_engine()
+    preview = admin.preview_tree(engine, "shandong_admin", "tree.csv", tree_csv())
+    assert not preview.errors and preview.changes == 20 and [line.what for line in preview.lines] == ["新增"] * 20
+    assert "jn_district" not in engine.config.organisations  # a preview changes nothing
+    done = admin.import_tree(engine, "shandong_admin", preview.digest)
+    assert "新增 20 个单位" in done.text
+    assert len(engine.config.children("jn_district")) == 19 and engine.config.org("jn_town3").parent == "jn_district"
+    with pytest.raises(Refusal, match="已导入"):
+        admin.import_tree(engine, "shandong_admin", preview.digest)
+
+
+def test_an_xlsx_tree_with_wrong_rows_is_refused_row_by_row(make_engine, tmp_path):
+    from openpyxl import Workbook
+
+    engine = make_engine()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["代码", "全称", "简称", "上级", "机关代字", "全宗号"])
+    sheet.append(["hn_new", "湖南某妇女联合会", "湖南某妇联", "hunan", "湘某妇发", "H900"])  # not Shandong's
+    sheet.append(["jn_a", "济南甲妇女联合会", "济南甲妇联", "jinan", "鲁妇发", "J800"])  # a prefix Shandong uses
+    sheet.append(["jn_b", "济南乙妇女联合会", "济南乙妇联", "nowhere", "济乙妇发", "J801"])  # no such parent
+    sheet.append(["shandong", "山东省妇女联合会", "山东省妇联", "acwf", "鲁妇发", "X1"])  # a fonds never changes
+    sheet.append(["jinan", "济南市妇女联合会", "济南妇联", "shandong", "济妇发", ""])  # a rename: fine
+    path = tmp_path / "tree.xlsx"
+    book.save(path)
+    preview = admin.preview_tree(engine, "shandong_admin", "tree.xlsx", path.read_bytes())
+    assert [row for row, _ in preview.errors] == [2, 3, 4, 5]
+    assert "不在您管理的范围内" in preview.errors[0][1] and "鲁妇发" in preview.errors[1][1] and "nowhere" in preview.errors[2][1]
+    assert "全宗号" in preview.errors[3][1]
+    assert [(line.row, line.what) for line in preview.lines] == [(6, "更名")]
+    with pytest.raises(Refusal, match="重新上传"):
+        admin.import_tree(engine, "shandong_admin", preview.digest)  # not kept: it had errors
+    with pytest.raises(Refusal, match="不支持"):
+        admin.preview_tree(engine, "shandong_admin", "tree.txt", b"x")

@@ -18,10 +18,12 @@ its code, fonds, prefixes and numbers, and so its history, stay.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -513,3 +515,238 @@ def admin_changes(engine: Engine, actor: str, limit: int = 200) -> list[AuditEve
         if org in mine:
             seen.append(row)
     return seen[:limit]
+
+
+# ---- importing a tree from a spreadsheet ----------------------------------------------------------
+
+COLUMNS = {  # header as people write it -> field
+    "代码": "code",
+    "单位代码": "code",
+    "code": "code",
+    "全称": "name",
+    "名称": "name",
+    "name": "name",
+    "简称": "short_name",
+    "short name": "short_name",
+    "short_name": "short_name",
+    "上级": "parent",
+    "上级代码": "parent",
+    "parent": "parent",
+    "机关代字": "prefix",
+    "代字": "prefix",
+    "prefix": "prefix",
+    "全宗号": "fonds",
+    "fonds": "fonds",
+}
+REQUIRED = ("code", "name", "short_name", "parent", "prefix", "fonds")
+MAX_ROWS = 5000
+MAX_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    row: int  # the spreadsheet's row number (the header is row 1)
+    code: str
+    what: str  # 新增 | 更名 | 不变
+    text: str
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What an import would change, row by row, and the rows that are wrong (Chinese, with the row number)."""
+
+    digest: str
+    filename: str
+    lines: list[ImportLine]
+    errors: list[tuple[int, str]]
+
+    @property
+    def changes(self) -> int:
+        return sum(1 for line in self.lines if line.what != "不变")
+
+
+def _rows(filename: str, data: bytes) -> list[dict[str, str]]:
+    """The spreadsheet's rows as header field -> text (.csv in UTF-8/GB18030, or .xlsx's first sheet)."""
+    if len(data) > MAX_BYTES:
+        raise Refusal(f"表格太大（{len(data) // 1024} KB）：单位名单表格不超过 {MAX_BYTES // 1024 // 1024} MB")
+    lower = filename.lower()
+    table: list[list[str]]
+    if lower.endswith(".csv"):
+        import csv
+        import io
+
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise Refusal("表格不是 UTF-8 或 GB18030 编码的 CSV：请用 Excel 另存为“CSV UTF-8”后再上传")
+        table = [row for row in csv.reader(io.StringIO(text))]
+    elif lower.endswith(".xlsx"):
+        import io
+        import zipfile
+
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+            table = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 1)]
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError):
+            raise Refusal("无法读取这个 .xlsx 文件：请确认是 Excel 工作簿（不是改了扩展名的其他文件），或另存为 CSV 后上传") from None
+    else:
+        raise Refusal(f"不支持的文件“{filename}”：请上传 .xlsx 或 .csv 表格（列：代码、全称、简称、上级、机关代字、全宗号）")
+    table = [row for row in table if any(cell.strip() for cell in row)]
+    if not table:
+        raise Refusal("表格是空的：第一行写列名（代码、全称、简称、上级、机关代字、全宗号），其后每行一个单位")
+    header = [COLUMNS.get(cell.strip().lower(), COLUMNS.get(cell.strip(), "")) for cell in table[0]]
+    missing = [f for f in REQUIRED if f not in header]
+    if missing:
+        names = {"code": "代码", "name": "全称", "short_name": "简称", "parent": "上级", "prefix": "机关代字", "fonds": "全宗号"}
+        raise Refusal(f"表格第 1 行缺少列：{'、'.join(names[f] for f in missing)}（第一行须为列名：代码、全称、简称、上级、机关代字、全宗号）")
+    if len(table) - 1 > MAX_ROWS:
+        raise Refusal(f"表格超过 {MAX_ROWS} 行：请分批导入")
+    return [{field: (row[i].strip() if i < len(row) else "") for i, field in enumerate(header) if field} for row in table[1:]]
+
+
+def _plan(config: Config, actor: str, filename: str, data: bytes) -> tuple[ImportPreview, list[Organisation], list[tuple[str, str, str]]]:
+    """The preview, the organisations to add (parents first) and the renames (code, name, short name)."""
+    import hashlib
+
+    mine = set(administered(config, actor))
+    if not mine:
+        _may_administer(config, actor, config.user(actor).org if actor in config.users else "", "导入单位名单")
+    rows = _rows(filename, data)
+    digest = hashlib.sha256(data).hexdigest()
+    lines: list[ImportLine] = []
+    errors: list[tuple[int, str]] = []
+    new: dict[str, tuple[int, dict[str, str]]] = {}
+    renames: list[tuple[str, str, str]] = []
+    for i, row in enumerate(rows, start=2):
+        code = row["code"]
+        if not code:
+            errors.append((i, "代码为空：每行须有单位代码（小写字母开头，如 jinan_new）"))
+            continue
+        if code in new:
+            errors.append((i, f"代码“{code}”在第 {new[code][0]} 行已出现：每个单位只列一次"))
+            continue
+        existing = config.organisations.get(code)
+        if existing is not None:
+            if code not in mine:
+                errors.append((i, f"单位“{existing.short_name}”（{code}）不在您管理的范围内：请由其上级单位的管理员导入"))
+            elif row["fonds"] and row["fonds"] != existing.fonds:
+                errors.append((i, f"{existing.short_name}的全宗号是 {existing.fonds}，不能改为 {row['fonds']}：全宗号一经使用不再变更，请核对"))
+            elif row["parent"] and row["parent"] != (existing.parent or ""):
+                errors.append((i, f"{existing.short_name}的上级是 {existing.parent or '无'}：导入不改变已有单位的上级，请核对上级代码"))
+            elif (row["name"] or existing.name) != existing.name or (row["short_name"] or existing.short_name) != existing.short_name:
+                renames.append((code, row["name"] or existing.name, row["short_name"] or existing.short_name))
+                lines.append(
+                    ImportLine(i, code, "更名", f"{existing.short_name} → {row['short_name'] or existing.short_name}（{row['name'] or existing.name}）")
+                )
+            else:
+                lines.append(ImportLine(i, code, "不变", existing.short_name))
+            continue
+        new[code] = (i, row)
+    # new organisations, parents first: a parent is an administered organisation or another new row
+    owners = {p: o.code for o in config.organisations.values() for p in o.prefixes}
+    added: list[Organisation] = []
+    placed: dict[str, Organisation] = {}
+    pending = dict(new)
+    while pending:
+        ready = [c for c, (_, row) in pending.items() if row["parent"] in placed or row["parent"] in config.organisations]
+        if not ready:
+            for i, row in sorted(pending.values(), key=lambda entry: entry[0]):
+                errors.append((i, f"上级“{row['parent'] or '（空）'}”不是已有单位，也不是表中其他行的单位（或上下级成环）：请填写上级单位的代码"))
+            break
+        for code in sorted(ready, key=lambda c: pending[c][0]):
+            i, row = pending.pop(code)
+            parent = row["parent"]
+            if parent in config.organisations and parent not in mine:
+                errors.append((i, f"上级单位“{config.org(parent).short_name}”不在您管理的范围内：只能在本单位及下级单位之下添加"))
+                continue
+            if parent not in config.organisations and parent not in placed:
+                continue
+            prefixes = [p.strip() for p in row["prefix"].replace("，", ",").replace("、", ",").split(",") if p.strip()]
+            try:
+                scratch = _with_new(config, placed)
+                org = _new_org(scratch, code, row["name"], row["short_name"], parent, prefixes, row["fonds"], taken_prefixes=owners)
+            except Refusal as exc:
+                errors.append((i, str(exc)))
+                continue
+            for p in prefixes:
+                owners[p] = code
+            placed[code] = org
+            added.append(org)
+            lines.append(
+                ImportLine(
+                    i, code, "新增", f"{org.short_name}（上级 {placed[parent].short_name if parent in placed else config.org(parent).short_name}，{org.level}）"
+                )
+            )
+    lines.sort(key=lambda line: line.row)
+    errors.sort()
+    return ImportPreview(digest, filename, lines, errors), added, renames
+
+
+def _with_new(config: Config, placed: dict[str, Organisation]) -> Config:
+    """``config`` with the organisations placed so far (for the next row's parent and level)."""
+    if not placed:
+        return config
+    from gongwen_engine.config.loader import with_state
+
+    return with_state(
+        config,
+        [*config.organisations.values(), *placed.values()],
+        list(config.schemes.values()),
+        list(config.users.values()),
+        config.departments,
+        config.calendar_years,
+        config.generation,
+    )
+
+
+def _import_folder(engine: Engine) -> Path:
+    folder = engine.settings.home / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def preview_tree(engine: Engine, actor: str, filename: str, data: bytes) -> ImportPreview:
+    """导入预览: what importing the spreadsheet would add or rename, and the rows that are wrong.
+    The file is kept (by its digest) until it is imported."""
+    preview, _, _ = _plan(engine.refresh_config(), actor, filename, data)
+    if not preview.errors:
+        (_import_folder(engine) / f"{preview.digest}.json").write_text(json.dumps({"filename": filename, "data": data.hex(), "actor": actor}), encoding="utf-8")
+    return preview
+
+
+def import_tree(engine: Engine, actor: str, digest: str) -> Change:
+    """导入: apply a previewed spreadsheet (planned again against the state now, in one transaction)."""
+    if not digest.isalnum():
+        raise Refusal("没有这个待导入的表格：请重新上传并预览")
+    path = _import_folder(engine) / f"{digest}.json"
+    if not path.is_file():
+        raise Refusal("没有待导入的表格（或已导入）：请重新上传并预览")
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    if kept["actor"] != actor:
+        raise Refusal("这份表格是另一位管理员预览的：请自己上传并预览后再导入")
+    filename, data = kept["filename"], bytes.fromhex(kept["data"])
+
+    def apply(session: Session, config: Config) -> Change:
+        preview, added, renames = _plan(config, actor, filename, data)
+        if preview.errors:
+            raise Refusal(f"表格有 {len(preview.errors)} 处错误，没有导入：第 {preview.errors[0][0]} 行：{preview.errors[0][1]}")
+        position = admin.next_position(session, AdminOrganisation)
+        for k, org in enumerate(added):
+            session.add(AdminOrganisation(code=org.code, position=position + k, data=admin.dump(org)))
+        for code, name, short_name in renames:
+            row = session.get(AdminOrganisation, code)
+            assert row is not None  # an existing organisation
+            row.data = {**row.data, "name": name, "short_name": short_name}
+            session.add(row)
+        text = f"已从“{filename}”导入：新增 {len(added)} 个单位，更名 {len(renames)} 个"
+        return Change(text, {"target": filename, "before": None, "after": {"added": [o.code for o in added], "renamed": [r[0] for r in renames]}})
+
+    done = _change(engine, actor, "tree_imported", engine.config.user(actor).org if actor in engine.config.users else None, apply)
+    path.unlink(missing_ok=True)
+    return done

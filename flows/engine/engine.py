@@ -335,6 +335,7 @@ class Engine:
     @retry_transient(in_doubt="refuse")  # a second run would be refused as 'already theirs'
     def reassign(self, work_item_id: int, user_id: str, to_user: str, comment: str | None = None) -> WorkItem:
         """转办: the person an item is for hands it to a colleague with the same role."""
+        self.refresh_config()
         user, target = self.user(user_id), self.user(to_user)
         with db.transaction(self.db) as session:
             item, circ, step = items.lock_item(session, self.definition_of, work_item_id)
@@ -343,6 +344,7 @@ class Engine:
 
     def delegate(self, principal: str, deputy: str, starts_at: datetime, ends_at: datetime, actor: str, reason: str | None = None) -> Delegation:
         """委托: ``principal`` lets ``deputy`` act on their items (same organisation) for a period."""
+        self.refresh_config()
         return items.delegate(self.config, self.db, principal, deputy, starts_at, ends_at, actor, reason)
 
     def send_reminders(self, now: datetime | None = None) -> list[Reminder]:

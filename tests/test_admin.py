@@ -192,3 +192,34 @@ def test_an_xlsx_tree_with_wrong_rows_is_refused_row_by_row(make_engine, tmp_pat
         admin.import_tree(engine, "shandong_admin", preview.digest)  # not kept: it had errors
     with pytest.raises(Refusal, match="不支持"):
         admin.preview_tree(engine, "shandong_admin", "tree.txt", b"x")
+
+
+def _signed_in_client(app, account: str):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post("/login", data={"account": account, "password": "gongwen-demo", "csrf": token, "next": "/"})
+    page = client.get("/admin")
+    return client, re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+
+def test_the_admin_pages_keep_an_organisations_administrator_to_its_own(tmp_path):
+    from gongwen_engine.config.settings import Settings
+    from gongwen_engine.flows.web.app import create_app
+
+    app = create_app(Settings(home=tmp_path / "home", storage=tmp_path / "storage"), run_steps=False)
+    client, csrf = _signed_in_client(app, "shandong_admin")
+    assert client.get("/admin/person/hunan_secretary").status_code == 409
+    refused = client.post("/admin/person/hunan_secretary/disable", data={"csrf": csrf})
+    assert refused.status_code == 409 and "湖南省妇联不在山东省妇联及其下级单位中" in refused.text
+    assert client.post("/admin/person/hunan_secretary/password", data={"csrf": csrf}).status_code == 409
+    assert client.post("/admin/person/jinan_secretary/disable", data={"csrf": "wrong"}).status_code == 403  # CSRF
+    page = client.get("/admin?org=hunan")  # not administered: its own organisation is shown instead
+    assert "山东省妇联" in page.text and "hunan_secretary" not in page.text
+    leader, _ = _signed_in_client(app, "shandong_leader")
+    assert leader.get("/admin").status_code == 409  # not an administrator
+    done = client.post("/admin/person/jinan_secretary/disable", data={"csrf": csrf})
+    assert done.status_code == 200 and "已停用 刘文书" in done.text  # a city under Shandong: its own to administer

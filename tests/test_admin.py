@@ -223,3 +223,22 @@ def test_the_admin_pages_keep_an_organisations_administrator_to_its_own(tmp_path
     assert leader.get("/admin").status_code == 409  # not an administrator
     done = client.post("/admin/person/jinan_secretary/disable", data={"csrf": csrf})
     assert done.status_code == 200 and "已停用 刘文书" in done.text  # a city under Shandong: its own to administer
+
+
+def test_config_export_and_import_round_trip_with_a_diff_first(make_engine, tmp_path):
+    engine = make_engine()
+    admin.add_person(engine, "acwf_admin", "acwf_deputy2", "钱副主席", "acwf", ["leader"], title="副主席")
+    admin.set_calendar_year(engine, "acwf_admin", 2027, "通知（示例）", [("元旦", date(2027, 1, 1), date(2027, 1, 3))], [])
+    folder = tmp_path / "exported"
+    admin.export_config(engine, folder)
+    assert admin.config_diff(engine, folder) == []  # what was written is what there is
+    admin.rename_organisation(engine, "shandong_admin", "shandong", short_name="山东妇联")
+    admin.disable_person(engine, "acwf_admin", "acwf_deputy2")
+    diff = admin.config_diff(engine, folder)
+    assert any("山东妇联 → 山东省妇联" in line for line in diff) and any("acwf_deputy2" in line and "disabled" in line for line in diff)
+    with pytest.raises(Refusal, match="最上级单位"):
+        admin.import_config(engine, "shandong_admin", folder)
+    admin.import_config(engine, "acwf_admin", folder)
+    assert admin.config_diff(engine, folder) == []
+    assert engine.config.org("shandong").short_name == "山东省妇联" and not engine.config.user("acwf_deputy2").disabled
+    assert calendar_of(engine.config).add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -208,3 +209,59 @@ def log(user: AdminOpt, limit: Annotated[int, typer.Option(help="how many")] = 5
             f"{shown(r.at)}\t{r.actor}\t{r.action.removeprefix(admin.ADMIN_PREFIX)}\t{r.detail.get('target', '')}\t"
             f"{json.dumps(r.detail.get('before'), ensure_ascii=False)} → {json.dumps(r.detail.get('after'), ensure_ascii=False)}"
         )
+
+
+@group.command("import")
+@friendly
+def import_tree(
+    user: AdminOpt,
+    sheet: Annotated[Path, typer.Argument(help=".xlsx or .csv: 代码, 全称, 简称, 上级, 机关代字, 全宗号")],
+    yes: Annotated[bool, typer.Option("--yes", help="import after showing the preview (without it: preview only)")] = False,
+) -> None:
+    """从表格导入单位: a preview of what changes and the wrong rows; --yes imports."""
+    if not sheet.is_file():
+        raise Refusal(f"找不到表格文件 {sheet}：请核对路径")
+    engine = engine_from_env()
+    preview = admin.preview_tree(engine, user, sheet.name, sheet.read_bytes())
+    for line in preview.lines:
+        console.print(f"第 {line.row} 行\t{line.code}\t{line.what}\t{line.text}")
+    for row, message in preview.errors:
+        console.print(f"[red]第 {row} 行：{message}[/red]")
+    if preview.errors:
+        raise Refusal(f"表格有 {len(preview.errors)} 处错误，没有导入：改正后重新运行")
+    if not yes:
+        console.print(f"共 {preview.changes} 项变更；确认无误后加 --yes 导入。")
+        return
+    console.print(admin.import_tree(engine, user, preview.digest).text)
+
+
+config_group = typer.Typer(help="配置: export the installation's state as config files, or import them (a diff first)", no_args_is_help=True)
+
+
+@config_group.command("export")
+@friendly
+def config_export(folder: Annotated[Path, typer.Argument(help="where to write the config files")]) -> None:
+    """Write the state (people, organisations, numbering, calendar; the database's if an administrator changed it) as config files."""
+    for path in admin.export_config(engine_from_env(), folder):
+        console.print(f"已写出 {path}")
+
+
+@config_group.command("import")
+@friendly
+def config_import(
+    user: AdminOpt,
+    folder: Annotated[Path, typer.Argument(help="a config folder, e.g. one `gongwen config export` wrote")],
+    yes: Annotated[bool, typer.Option("--yes", help="import after showing the differences (without it: differences only)")] = False,
+) -> None:
+    """Show what the folder would change; with --yes it replaces the database's state (the whole tree's administrator)."""
+    engine = engine_from_env()
+    lines = admin.config_diff(engine, folder)
+    for line in lines:
+        console.print(line)
+    if not lines:
+        console.print("与当前配置一致，没有变更。")
+        return
+    if not yes:
+        console.print(f"共 {len(lines)} 项变更；确认无误后加 --yes 导入。")
+        return
+    console.print(admin.import_config(engine, user, folder).text)

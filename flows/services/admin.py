@@ -750,3 +750,151 @@ def import_tree(engine: Engine, actor: str, digest: str) -> Change:
     done = _change(engine, actor, "tree_imported", engine.config.user(actor).org if actor in engine.config.users else None, apply)
     path.unlink(missing_ok=True)
     return done
+
+
+# ---- config export / import (the files round-trip) ------------------------------------------------
+
+STATE_FILES = ("organisations", "users", "numbering")  # config/loader.py FILES keys; calendar.yaml besides
+
+
+def _state_documents(config: Config) -> dict[str, dict[str, Any]]:
+    """The administrative state as the config files hold it (defaults left out)."""
+    calendar_file = config.directory / "calendar.yaml"
+    closures: list[Any] = []
+    years: dict[int, Any] = {}
+    if calendar_file.is_file():
+        from gongwen_engine.config.yamlsrc import load_yaml
+
+        raw = load_yaml(calendar_file).data or {}
+        closures, years = list(raw.get("closures") or []), dict(raw.get("years") or {})
+    years.update(config.calendar_years)
+    return {
+        "organisations.yaml": {"organisations": [o.model_dump(mode="json", exclude_defaults=True) for o in config.organisations.values()]},
+        "users.yaml": {"users": [u.model_dump(mode="json", exclude_defaults=True) for u in config.users.values()]},
+        "numbering.yaml": {"schemes": [s.model_dump(mode="json", exclude_defaults=True) for s in config.schemes.values()]},
+        "calendar.yaml": {"closures": _plain(closures), "years": {int(y): _plain(v) for y, v in sorted(years.items())}},
+    }
+
+
+def _plain(value: Any) -> Any:
+    """YAML-ready: dates as ISO text, nested containers plain."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def export_config(engine: Engine, folder: Path) -> list[Path]:
+    """``gongwen config export``: the state as it is now (the database's, or the files') written as
+    config files into ``folder``, with the other config files copied beside them, so the folder is
+    a whole installation (``GONGWEN_CONFIG_DIR``) and ``import_config`` reads it back."""
+    import shutil
+
+    from gongwen_engine.config.files import write_atomically
+
+    config = engine.refresh_config()
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in config.directory.glob("*.yaml"):
+        if source.name not in _state_documents(config) and source.resolve() != (folder / source.name).resolve():
+            shutil.copyfile(source, folder / source.name)
+    written = []
+    for name, document in _state_documents(config).items():
+        path = folder / name
+        write_atomically(_yaml_text(document).encode("utf-8"), path)
+        written.append(path)
+    return written
+
+
+def _yaml_text(document: dict[str, Any]) -> str:
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.default_flow_style = None
+    yaml.width = 4096
+    text = io.StringIO()
+    yaml.dump(document, text)
+    return "# written by `gongwen config export`: the administrative state; `gongwen config import` reads it back\n" + text.getvalue()
+
+
+def config_diff(engine: Engine, folder: Path) -> list[str]:
+    """What importing ``folder`` would change, one Chinese line each (empty: nothing). The folder is
+    checked like any config folder first (file:line errors)."""
+    from gongwen_engine.config.loader import load_config
+
+    incoming = load_config(folder)
+    current = engine.refresh_config()
+    lines: list[str] = []
+    lines += _diff("单位", current.organisations, incoming.organisations, lambda o: o.short_name)
+    lines += _diff("人员", current.users, incoming.users, lambda u: u.name)
+    lines += _diff("发文字号方案", current.schemes, incoming.schemes, lambda s: f"{s.prefix}〔{s.year}〕从 {s.start} 号")
+    years_now = {**_file_years(current), **current.calendar_years}
+    years_new = _file_years(incoming)
+    for year in sorted(set(years_now) | set(years_new)):
+        if years_now.get(year) != years_new.get(year):
+            lines.append(f"工作日历 {year} 年：{'新增' if year not in years_now else '删除' if year not in years_new else '修改'}")
+    return lines
+
+
+def _file_years(config: Config) -> dict[int, Any]:
+    path = config.directory / "calendar.yaml"
+    if not path.is_file():
+        return {}
+    from gongwen_engine.config.yamlsrc import load_yaml
+
+    raw = load_yaml(path).data or {}
+    return {int(y): YearArrangement.model_validate(v).model_dump(mode="json", by_alias=True) for y, v in (raw.get("years") or {}).items()}
+
+
+def _diff(what: str, before: dict[Any, Any], after: dict[Any, Any], name: Callable[[Any], str]) -> list[str]:
+    lines = []
+    for key in before.keys() - after.keys():
+        lines.append(f"删除{what} {name(before[key])}（{_key(key)}）")
+    for key in after.keys() - before.keys():
+        lines.append(f"新增{what} {name(after[key])}（{_key(key)}）")
+    for key in before.keys() & after.keys():
+        if before[key] != after[key]:
+            old, new = before[key].model_dump(mode="json"), after[key].model_dump(mode="json")
+            fields = "、".join(f"{k}: {old.get(k)} → {new.get(k)}" for k in new if old.get(k) != new.get(k))
+            lines.append(f"修改{what} {name(after[key])}（{_key(key)}）：{fields}")
+    return sorted(lines)
+
+
+def _key(key: Any) -> str:
+    return "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def import_config(engine: Engine, actor: str, folder: Path) -> Change:
+    """``gongwen config import``: the folder's organisations, people, schemes and calendar years
+    replace the database's (the whole tree's administrator only; passwords set in the database stay)."""
+    from gongwen_engine.config.loader import load_config
+
+    incoming = load_config(folder)
+    diff = config_diff(engine, folder)
+
+    def apply(session: Session, config: Config) -> Change:
+        _root_admin(config, actor, "导入整套配置")
+        kept = {r.id: (r.password_hash, r.must_change_password) for r in session.exec(select(AdminPerson))}
+        for table in admin.STATE_TABLES:
+            for row in session.exec(select(table)):
+                session.delete(row)
+        session.flush()
+        for i, org in enumerate(incoming.organisations.values()):
+            session.add(AdminOrganisation(code=org.code, position=i, data=admin.dump(org)))
+        for i, user in enumerate(incoming.users.values()):
+            password, must_change = kept.get(user.id, (None, False))
+            session.add(AdminPerson(id=user.id, position=i, data=admin.dump(user), password_hash=password, must_change_password=must_change))
+        for code, names in incoming.departments.items():
+            for dept in names:
+                session.add(AdminDepartment(org=code, name=dept))
+        for scheme in incoming.schemes.values():
+            session.add(AdminScheme(prefix=scheme.prefix, year=scheme.year, start=scheme.start))
+        for year, data in _file_years(incoming).items():
+            session.add(AdminCalendarYear(year=year, data=data))
+        return Change(f"已导入配置（{len(diff)} 项变更）", {"target": str(folder), "before": None, "after": diff})
+
+    return _change(engine, actor, "config_imported", None, apply)

@@ -242,3 +242,27 @@ def test_config_export_and_import_round_trip_with_a_diff_first(make_engine, tmp_
     assert admin.config_diff(engine, folder) == []
     assert engine.config.org("shandong").short_name == "山东省妇联" and not engine.config.user("acwf_deputy2").disabled
     assert calendar_of(engine.config).add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
+
+
+def test_the_admin_pages_speak_chinese(tmp_path):
+    from test_web_chinese import latin_words
+
+    from gongwen_engine.config.settings import Settings
+    from gongwen_engine.flows.web.app import create_app
+
+    app = create_app(Settings(home=tmp_path / "home", storage=tmp_path / "storage"), run_steps=False)
+    client, csrf = _signed_in_client(app, "shandong_admin")
+    client.post("/admin/person/jinan_secretary/password", data={"csrf": csrf})
+    sheet = "代码,全称,简称,上级,机关代字,全宗号\njn_x,济南某妇女联合会,济南某妇联,no_such_org,济某妇发,J1\n".encode()
+    pages = {
+        "/admin": client.get("/admin"),
+        "/admin?org=jinan": client.get("/admin?org=jinan"),
+        "/admin/person/jinan_secretary": client.get("/admin/person/jinan_secretary"),
+        "/admin/log": client.get("/admin/log"),
+        "/admin/import": client.get("/admin/import"),
+        "preview": client.post("/admin/import", data={"csrf": csrf}, files={"file": ("单位.csv", sheet)}),
+        "refused": client.post("/admin/person/hunan_secretary/disable", data={"csrf": csrf}),
+        "bad calendar": client.post("/admin/calendar", data={"csrf": csrf, "year": "2027", "notice": "通知", "holidays": "元旦 明天"}),
+    }
+    for where, response in pages.items():
+        assert not latin_words(response.text), f"{where}: {latin_words(response.text)}"

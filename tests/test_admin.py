@@ -266,3 +266,57 @@ def test_the_admin_pages_speak_chinese(tmp_path):
     }
     for where, response in pages.items():
         assert not latin_words(response.text), f"{where}: {latin_words(response.text)}"
+
+
+def _seal_files(tmp_path, days: int = 365):
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from PIL import Image
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "山东省妇女联合会")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    image = io.BytesIO()
+    Image.new("RGBA", (300, 300), (200, 0, 0, 0)).save(image, "PNG")
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return image.getvalue(), pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_an_uploaded_seal_is_validated_kept_and_never_shown(make_engine, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from gongwen_engine.config.seals import load_seal_config
+    from gongwen_engine.doc_templates.signing import Keyring
+
+    engine = make_engine()
+    image, key, cert = _seal_files(tmp_path)
+    _, other_key, _ = _seal_files(tmp_path)
+    with pytest.raises(Refusal, match="不匹配"):
+        admin.upload_seal(engine, "shandong_admin", "shandong", image, other_key, cert)
+    with pytest.raises(Refusal, match="PNG"):
+        admin.upload_seal(engine, "shandong_admin", "shandong", b"GIF89a", key, cert)
+    with pytest.raises(Refusal, match="湖南省妇联"):
+        admin.upload_seal(engine, "shandong_admin", "hunan", image, key, cert)
+    summary = admin.upload_seal(engine, "shandong_admin", "shandong", image, key, cert)
+    assert "山东省妇女联合会" in summary.subject
+    seals = load_seal_config(engine.config.directory, engine.config.organisations, engine.settings.home)
+    identity = Keyring(seals).identity(engine.config.org("shandong"))
+    assert isinstance(identity.key, ec.EllipticCurvePrivateKey) and seals.image("shandong").read_bytes() == image
+    [event] = [e for e in admin.admin_changes(engine, "shandong_admin") if e.action == "admin.seal_uploaded"]
+    assert key.decode() not in str(event.detail) and event.detail["after"]["certificate_sha256"] == summary.certificate_sha256
+    assert oct(seals.resolve(seals.entry("shandong").key).stat().st_mode & 0o777) == "0o600"

@@ -898,3 +898,86 @@ def import_config(engine: Engine, actor: str, folder: Path) -> Change:
         return Change(f"已导入配置（{len(diff)} 项变更）", {"target": str(folder), "before": None, "after": diff})
 
     return _change(engine, actor, "config_imported", None, apply)
+
+
+# ---- an organisation's seal (用印: image, key, certificate) -----------------------------------------
+
+MAX_SEAL_FILE = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SealSummary:
+    """What is shown of an uploaded seal: never the key, nor the image itself."""
+
+    subject: str
+    not_after: str
+    certificate_sha256: str
+    image_sha256: str
+
+
+def upload_seal(engine: Engine, actor: str, org: str, image: bytes, key: bytes, certificate: bytes) -> SealSummary:
+    """上传印章: the organisation's seal image (PNG), private key (PEM, unencrypted: the server
+    signs unattended) and certificate (PEM or DER), validated (the key is the certificate's, the
+    certificate is valid now, the image a square PNG) and kept under ``$GONGWEN_HOME/seals/uploaded/``
+    (the key readable by gongwen only). They take precedence over ``seals.yaml`` for that
+    organisation (``config/seals.py``) and are never shown again: the audit and the page keep the
+    certificate's subject, validity and fingerprint and the image's digest."""
+    import hashlib
+    import io
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from PIL import Image, UnidentifiedImageError
+
+    from gongwen_engine.config.files import write_atomically
+    from gongwen_engine.config.seals import uploaded_seal_folder
+
+    config = engine.refresh_config()
+    _may_administer(config, actor, org, "上传印章")
+    if max(len(image), len(key), len(certificate)) > MAX_SEAL_FILE:
+        raise Refusal(f"印章文件太大：每个文件不超过 {MAX_SEAL_FILE // 1024 // 1024} MB")
+    try:
+        with Image.open(io.BytesIO(image)) as picture:
+            kind, (width, height) = picture.format, picture.size
+    except (UnidentifiedImageError, OSError):
+        raise Refusal("印章图片无法读取：请上传 PNG 图片（红色印文、透明背景、正方形）") from None
+    if kind != "PNG" or width < 200 or abs(width - height) > width // 10:
+        raise Refusal(f"印章图片须为至少 200×200 像素、近似正方形的 PNG 图片（收到 {kind} {width}×{height}）")
+    try:
+        private = serialization.load_pem_private_key(key, None)
+    except TypeError:
+        raise Refusal("私钥有口令保护：请上传不加口令的 PEM 私钥（服务器无人值守签名），或在 seals.yaml 中配置口令来源") from None
+    except ValueError:
+        raise Refusal("私钥无法读取：请上传 PEM 格式的私钥（以 -----BEGIN PRIVATE KEY----- 开头）") from None
+    try:
+        cert = x509.load_pem_x509_certificate(certificate) if b"-----BEGIN" in certificate else x509.load_der_x509_certificate(certificate)
+    except ValueError:
+        raise Refusal("证书无法读取：请上传 PEM 或 DER 格式的证书") from None
+    der = serialization.Encoding.DER
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if private.public_key().public_bytes(der, spki) != cert.public_key().public_bytes(der, spki):
+        raise Refusal("私钥与证书不匹配：请上传同一对私钥和证书")
+    now = datetime.now(UTC)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise Refusal(f"证书不在有效期内（{cert.not_valid_before_utc:%Y-%m-%d} 至 {cert.not_valid_after_utc:%Y-%m-%d}）：请上传有效的证书")
+    summary = SealSummary(
+        subject=cert.subject.rfc4514_string(),
+        not_after=cert.not_valid_after_utc.date().isoformat(),
+        certificate_sha256=hashlib.sha256(cert.public_bytes(der)).hexdigest(),
+        image_sha256=hashlib.sha256(image).hexdigest(),
+    )
+    folder = uploaded_seal_folder(engine.settings.home, org)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    key_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    write_atomically(key_pem, folder / "key.pem")
+    (folder / "key.pem").chmod(0o600)
+    write_atomically(cert.public_bytes(serialization.Encoding.PEM), folder / "certificate.pem")
+    write_atomically(image, folder / "seal.png")
+
+    def apply(session: Session, config: Config) -> Change:
+        return Change(f"已上传{config.org(org).short_name}的印章", {"target": org, "before": None, "after": summary.__dict__}, org)
+
+    _change(engine, actor, "seal_uploaded", org, apply)  # the generation moves: workers load the new keys at their next step
+    return summary

@@ -109,6 +109,7 @@ ADMIN_ACTIONS = {
     "calendar_year_set": "录入节假日安排",
     "tree_imported": "导入单位名单",
     "config_imported": "导入配置",
+    "seal_uploaded": "上传印章",
 }
 ADMIN_BAD_DATE = "日期“{text}”写法不对：请写作“年-月-日”，例如 2027-01-01。"
 ADMIN_BAD_HOLIDAY = "假日一行“{text}”写法不对：每行写作 名称 起始日期 [结束日期]，例如 春节 2027-02-05 2027-02-12。"

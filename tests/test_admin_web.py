@@ -78,6 +78,7 @@ def test_administration_in_the_browser(quiet_server: tuple[str, Path], browser, 
 
     # -- a new deputy (副主席) appointed, given the leader role, signs off -----------------------------
     circ = engine.launch("acwf", "outgoing", NOTICE, actor="acwf_secretary")
+    drive(engine)
     act(engine, circ, "draft", "acwf_secretary", "submit")
     act(engine, circ, "review", "acwf_reviewer")
     act(engine, circ, "countersign", "acwf_org_dept")
@@ -104,6 +105,7 @@ def test_administration_in_the_browser(quiet_server: tuple[str, Path], browser, 
     # -- a secretary disabled: his open 拟稿 item reaches the remaining secretary -----------------------
     add_person(admin_page, "acwf_secretary2", "赵秘书", "", ["secretary"])
     second = engine.launch("acwf", "outgoing", NOTICE, actor="acwf_secretary")
+    drive(engine)
     [draft] = open_items(engine, second)
     engine.reassign(draft.id, "acwf_secretary2", "acwf_secretary")  # 转办: the 拟稿 item is now his alone
     assert [i.assignee for i in open_items(engine, second)] == ["acwf_secretary"]

@@ -110,7 +110,7 @@ def _colleague(web: Web, user: User, user_id: str) -> User:
 
 
 def _colleagues(web: Web, user: User) -> list[User]:
-    return sorted((u for u in web.engine.config.users.values() if u.org == user.org and u.id != user.id), key=lambda u: u.id)
+    return sorted((u for u in web.engine.config.users.values() if u.org == user.org and u.id != user.id and not u.disabled), key=lambda u: u.id)
 
 
 def _item(web: Web, user: User, item_id: int, doing: str = "查看") -> ItemView:

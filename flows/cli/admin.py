@@ -265,3 +265,20 @@ def config_import(
         console.print(f"共 {len(lines)} 项变更；确认无误后加 --yes 导入。")
         return
     console.print(admin.import_config(engine, user, folder).text)
+
+
+@group.command("seal")
+@friendly
+def seal(
+    user: AdminOpt,
+    org_code: Annotated[str, typer.Option("--org", help="whose seal")],
+    image: Annotated[Path, typer.Option(help="the seal image: PNG, red on transparent, square")],
+    key: Annotated[Path, typer.Option(help="the private key: PEM, without a passphrase")],
+    certificate: Annotated[Path, typer.Option(help="the certificate: PEM or DER")],
+) -> None:
+    """上传印章: validated, kept by gongwen, never shown again (only the certificate's subject and fingerprint)."""
+    for path in (image, key, certificate):
+        if not path.is_file():
+            raise Refusal(f"找不到文件 {path}：请核对路径")
+    done = admin.upload_seal(engine_from_env(), user, org_code, image.read_bytes(), key.read_bytes(), certificate.read_bytes())
+    console.print(f"已上传 {org_code} 的印章：证书 {done.subject}，有效期至 {done.not_after}，指纹 SHA-256 {done.certificate_sha256}")

@@ -225,3 +225,17 @@ def import_preview(request: Request, user: User = CurrentUser, file: UploadFile 
 def import_apply(request: Request, user: User = CurrentUser, digest: str = Form(...)) -> Response:
     flash(request, admin.import_tree(web_of(request).engine, user.id, digest).text)
     return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/seal", dependencies=[CsrfChecked])
+def upload_seal(
+    request: Request,
+    user: User = CurrentUser,
+    org: str = Form(...),
+    image: UploadFile = File(...),
+    key: UploadFile = File(...),
+    certificate: UploadFile = File(...),
+) -> Response:
+    done = admin.upload_seal(web_of(request).engine, user.id, org, image.file.read(), key.file.read(), certificate.file.read())
+    flash(request, words.ADMIN_SEAL_UPLOADED.format(subject=done.subject, until=done.not_after, digest=done.certificate_sha256[:16]))
+    return _back(org)

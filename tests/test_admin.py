@@ -328,3 +328,15 @@ def test_an_uploaded_seal_is_validated_kept_and_never_shown(make_engine, tmp_pat
     [event] = [e for e in admin.admin_changes(engine, "shandong_admin") if e.action == "admin.seal_uploaded"]
     assert key.decode() not in str(event.detail) and event.detail["after"]["certificate_sha256"] == summary.certificate_sha256
     assert oct(seals.resolve(seals.entry("shandong").key).stat().st_mode & 0o777) == "0o600"
+
+
+def test_administration_on_postgresql_reaches_another_process(make_engine, pg_url):
+    engine, other = make_engine(pg_url), make_engine(pg_url)
+    admin.add_person(engine, "acwf_admin", "acwf_secretary2", "赵秘书", "acwf", ["secretary"])
+    admin.disable_person(engine, "acwf_admin", "acwf_secretary")
+    assert other.config.generation == 0  # built before the changes: rebuilt at its next request or step
+    config = other.refresh_config()
+    assert config.generation == 2 and config.user("acwf_secretary").disabled
+    assert [u.id for u in config.users_with("acwf", "secretary")] == ["acwf_secretary2"]
+    admin.set_calendar_year(engine, "acwf_admin", 2027, "通知（示例）", [("元旦", date(2027, 1, 1), date(2027, 1, 3))], [])
+    assert calendar_of(other.refresh_config()).add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)

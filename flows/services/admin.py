@@ -300,6 +300,16 @@ def change_own_password(engine: Engine, user_id: str, new_password: str) -> None
     _change(engine, user_id, "password_changed", None, apply)
 
 
+def use_file_password(engine: Engine, user_id: str) -> None:
+    """``gongwen passwords --user`` wrote the person's hash to passwords.yaml: a password set in the
+    database (a reset, their own change) no longer takes precedence over it."""
+    with db.transaction(engine.db) as session:
+        row = session.get(AdminPerson, user_id)
+        if row is not None and (row.password_hash or row.must_change_password):
+            row.password_hash, row.must_change_password = None, False
+            session.add(row)
+
+
 def password_state(engine: Engine) -> tuple[dict[str, str], frozenset[str]]:
     """Passwords set in the database (user id -> argon2 hash; they take precedence over passwords.yaml)
     and who must change theirs at next sign-in."""

@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Level, NumberScheme, Organisation, Role, User
+from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.signin import end_sessions
 from gongwen_engine.models import admin, db
@@ -308,6 +309,19 @@ def use_file_password(engine: Engine, user_id: str) -> None:
         if row is not None and (row.password_hash or row.must_change_password):
             row.password_hash, row.must_change_password = None, False
             session.add(row)
+
+
+def database_generation(settings: Settings) -> int | None:
+    """The administrative generation of the installation's database (``gongwen check``): 0 while the
+    config files hold the state, None when there is no database yet (nothing is created)."""
+    from sqlalchemy.engine import make_url
+
+    from gongwen_engine.flows.services.engine import open_engine
+
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None
+    return open_engine(settings).config.generation
 
 
 def password_state(engine: Engine) -> tuple[dict[str, str], frozenset[str]]:

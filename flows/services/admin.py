@@ -198,7 +198,10 @@ def change_person(engine: Engine, actor: str, user_id: str, **changes: Any) -> C
         row.data = admin.dump(after)
         session.add(row)
         _reassign_items(session, config, before, after)
-        return Change(f"已修改人员 {after.name}（{user_id}）", {"target": user_id, "before": admin.dump(before), "after": admin.dump(after)}, before.org)
+        old, new = admin.dump(before), admin.dump(after)
+        changed = [k for k in new if old.get(k) != new.get(k)]  # before → after of what changed only
+        detail = {"target": user_id, "before": {k: old.get(k) for k in changed}, "after": {k: new[k] for k in changed}}
+        return Change(f"已修改人员 {after.name}（{user_id}）", detail, before.org)
 
     return _change(engine, actor, "person_changed", None, apply)
 

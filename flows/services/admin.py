@@ -19,6 +19,7 @@ its code, fonds, prefixes and numbers, and so its history, stay.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,6 +143,8 @@ def _check_person(config: Config, user: User) -> None:
 
 
 def _user(**fields: Any) -> User:
+    if len(str(fields.get("id", ""))) > 64 or not 1 <= len(str(fields.get("name") or "")) <= 50 or len(str(fields.get("title") or "")) > 30:
+        raise Refusal("用户名不超过 64 个字符，姓名须为 1 至 50 个字，职务不超过 30 个字")
     try:
         return User.model_validate(fields)
     except ValidationError as exc:
@@ -294,6 +297,8 @@ def change_own_password(engine: Engine, user_id: str, new_password: str) -> None
     """The person sets their own password (after a reset, or any time); their other sessions end."""
     if len(new_password) < MIN_PASSWORD:
         raise Refusal(f"新密码太短：至少 {MIN_PASSWORD} 个字符")
+    if len(new_password) > 128:
+        raise Refusal("新密码太长：不超过 128 个字符")
 
     def apply(session: Session, config: Config) -> Change:
         row = _person_row(session, user_id)
@@ -392,6 +397,8 @@ def _new_org(
     printed_by: str | None = None,
     taken_prefixes: dict[str, str] | None = None,
 ) -> Organisation:
+    if len(code) > 64 or not 2 <= len(name.strip()) <= 100 or not 2 <= len(short_name.strip()) <= 50 or len(prefixes) > 10:
+        raise Refusal("单位代码不超过 64 个字符，全称 2 至 100 个字，简称 2 至 50 个字，机关代字不超过 10 个")
     if code in config.organisations:
         raise Refusal(f"单位代码“{code}”已被 {config.organisations[code].short_name} 使用：请另选一个代码")
     owners = taken_prefixes if taken_prefixes is not None else {p: o.code for o in config.organisations.values() for p in o.prefixes}
@@ -423,9 +430,11 @@ def rename_organisation(engine: Engine, actor: str, code: str, name: str | None 
         row = session.get(AdminOrganisation, code)
         assert row is not None  # seeded with every configured organisation
         before = Organisation.model_validate(row.data)
-        update = {k: v.strip() for k, v in {"name": name, "short_name": short_name, "mark": mark}.items() if v}
+        update = {k: v.strip() for k, v in {"name": name, "short_name": short_name, "mark": mark}.items() if v and v.strip()}
         if not update:
             raise Refusal("请给出新的全称或简称")
+        if any(not 2 <= len(v) <= 100 for v in update.values()):
+            raise Refusal("全称、简称和发文机关标志须为 2 至 100 个字")
         after = Organisation.model_validate({**admin.dump(before), **update})
         row.data = admin.dump(after)
         session.add(row)
@@ -442,7 +451,7 @@ def add_department(engine: Engine, actor: str, org: str, name: str) -> Change:
     def apply(session: Session, config: Config) -> Change:
         _may_administer(config, actor, org, "添加部门")
         name_ = name.strip()
-        if not name_ or len(name_) > 30:
+        if not name_ or len(name_) > 30 or "/" in name_:
             raise Refusal("部门名称须为 1 至 30 个字")
         if name_ in config.departments.get(org, ()):
             raise Refusal(f"{config.org(org).short_name}已有部门“{name_}”")
@@ -460,6 +469,8 @@ def rename_department(engine: Engine, actor: str, org: str, old: str, new: str) 
         row = session.exec(select(AdminDepartment).where(AdminDepartment.org == org, AdminDepartment.name == old)).first()
         if row is None:
             raise Refusal(f"{config.org(org).short_name}没有部门“{old}”：现有 {'、'.join(config.departments.get(org, ())) or '无'}")
+        if not 1 <= len(new.strip()) <= 30:
+            raise Refusal("部门名称须为 1 至 30 个字")
         if new.strip() in config.departments.get(org, ()):
             raise Refusal(f"{config.org(org).short_name}已有部门“{new.strip()}”")
         row.name = new.strip()
@@ -480,13 +491,14 @@ def set_scheme(engine: Engine, actor: str, prefix: str, year: int, start: int) -
     """发文字号方案: the first serial of ``prefix`` in ``year`` (each year starts its own sequence);
     refused once numbers of that year were issued past it."""
 
+    if not (1949 <= year <= 2100) or not (1 <= start <= 999_999):
+        raise Refusal("年度须在 1949 至 2100 之间，起始号在 1 至 999999 之间")
+
     def apply(session: Session, config: Config) -> Change:
         owner = config.org_by_prefix.get(prefix)
         if owner is None:
             raise Refusal(f"机关代字“{prefix}”不属于任何单位：请先把它加到单位的机关代字中")
         _may_administer(config, actor, owner.code, "设置发文字号")
-        if not (1949 <= year <= 2100) or start < 1:
-            raise Refusal("年度须在 1949 至 2100 之间，起始号至少为 1")
         counter = session.get(NumberCounter, (prefix, year))
         if counter is not None and counter.last >= start:
             raise Refusal(f"{prefix}〔{year}〕已编到 {counter.last} 号：起始号须大于 {counter.last}，或不再修改")
@@ -501,6 +513,10 @@ def set_scheme(engine: Engine, actor: str, prefix: str, year: int, start: int) -
 
 def set_calendar_year(engine: Engine, actor: str, year: int, notice: str, holidays: list[tuple[str, date, date | None]], workdays: list[date]) -> Change:
     """录入一年的节假日安排 (国务院办公厅通知): holidays (name, from, to) and 调休 working days."""
+    if not 2000 <= year <= 2100:
+        raise Refusal(f"年度“{year}”无效：请填写 2000 至 2100 之间的年份")
+    if not notice.strip() or len(notice) > 200 or len(holidays) > 40 or len(workdays) > 40:
+        raise Refusal("通知名称须为 1 至 200 个字，假日和调休上班日各不超过 40 个")
 
     def apply(session: Session, config: Config) -> Change:
         _root_admin(config, actor, "录入节假日安排")
@@ -749,7 +765,7 @@ def preview_tree(engine: Engine, actor: str, filename: str, data: bytes) -> Impo
 
 def import_tree(engine: Engine, actor: str, digest: str) -> Change:
     """导入: apply a previewed spreadsheet (planned again against the state now, in one transaction)."""
-    if not digest.isalnum():
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise Refusal("没有这个待导入的表格：请重新上传并预览")
     path = _import_folder(engine) / f"{digest}.json"
     if not path.is_file():

@@ -340,3 +340,30 @@ def test_administration_on_postgresql_reaches_another_process(make_engine, pg_ur
     assert [u.id for u in config.users_with("acwf", "secretary")] == ["acwf_secretary2"]
     admin.set_calendar_year(engine, "acwf_admin", 2027, "通知（示例）", [("元旦", date(2027, 1, 1), date(2027, 1, 3))], [])
     assert calendar_of(other.refresh_config()).add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
+
+
+def test_the_admin_forms_never_answer_5xx_or_a_traceback(tmp_path):
+    """The bad-input campaign's web fuzz (tests/bad_input_web.py) over the 系统管理 routes, as the
+    administrators who may use them (the campaign itself visits as a secretary, a leader, an archivist)."""
+    import schemathesis
+    from bad_input_common import Tally
+    from bad_input_web import SLOW_OPERATIONS, Visitor, _fuzz_operation, openapi_schema, web_app
+    from bad_input_web import sign_in as visit
+    from fastapi.testclient import TestClient
+    from schemathesis import GenerationMode
+
+    tally = Tally("admin forms")
+    with web_app(tmp_path / "web") as (app, visitors):
+        with TestClient(app) as client:
+            admins = [visit(client, "shandong_admin"), visit(client, "acwf_admin")]
+        schema = schemathesis.openapi.from_dict(openapi_schema(app))
+        schema.app = app
+        slow = {*SLOW_OPERATIONS, ("POST", "/password"), ("POST", "/admin/person/{user_id}/password")}
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            if not (operation.path.startswith("/admin") or operation.path == "/password"):
+                continue
+            count = 2 if (operation.method.upper(), operation.path) in slow else 6
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                _fuzz_operation(operation, mode, [*admins, visitors[0], Visitor(None, None, None)], count, 0, tally, tmp_path / "downloads")
+    assert tally.tried > 100 and not tally.failures, "\n".join(tally.failures[:10])

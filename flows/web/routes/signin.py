@@ -9,7 +9,7 @@ from gongwen_engine.config.schema import Role
 from gongwen_engine.flows.services import admin
 from gongwen_engine.flows.services.signin import SIGN_IN, SIGN_IN_FAILED, end_session, start_session, throttle
 from gongwen_engine.flows.web import words
-from gongwen_engine.flows.web.deps import CsrfChecked, NeedSignIn, client_address, signed_in
+from gongwen_engine.flows.web.deps import CsrfChecked, NeedNewPassword, NeedSignIn, client_address, signed_in
 from gongwen_engine.flows.web.pages import audit, flash, render, web_of
 from gongwen_engine.flows.web.security import WebError, new_csrf_token, password_matches
 from gongwen_engine.models.rules.dates import shown
@@ -24,7 +24,7 @@ def healthz(request: Request) -> JSONResponse:
     runner = web.runner
     try:
         signed_in(request)
-    except NeedSignIn:
+    except (NeedSignIn, NeedNewPassword):
         return JSONResponse({"ok": True})
     return JSONResponse({"ok": True, "runner": None if runner is None else {"runs": runner.runs, "failing": runner.last_error is not None}})
 

@@ -367,3 +367,13 @@ def test_the_admin_forms_never_answer_5xx_or_a_traceback(tmp_path):
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 _fuzz_operation(operation, mode, [*admins, visitors[0], Visitor(None, None, None)], count, 0, tally, tmp_path / "downloads")
     assert tally.tried > 100 and not tally.failures, "\n".join(tally.failures[:10])
+
+
+def test_a_person_moved_to_a_city_takes_their_items_off_and_leaves_the_department(make_engine):
+    engine = make_engine()
+    admin.change_person(engine, "shandong_admin", "shandong_org_dept", org="jinan")
+    moved = engine.config.user("shandong_org_dept")
+    assert moved.org == "jinan" and moved.department is None
+    assert "shandong_org_dept" not in [u.id for u in engine.config.users_with("shandong", "department_head")]
+    with pytest.raises(Refusal, match="湖南省妇联"):
+        admin.change_person(engine, "shandong_admin", "shandong_pub_dept", org="hunan")

@@ -192,6 +192,10 @@ def change_person(engine: Engine, actor: str, user_id: str, **changes: Any) -> C
         for key in ("department", "title", "deputy"):
             if given.get(key) == "":
                 given[key] = None
+        if given.get("org", before.org) != before.org:  # moved: the old organisation's department and principal do not follow
+            for key in ("department", "deputy"):
+                if given.get(key, getattr(before, key)) == getattr(before, key):
+                    given[key] = None
         after = _user(**{**admin.dump(before), **given})
         if after.org != before.org:
             _may_administer(config, actor, after.org, "把人员调入该单位")

@@ -84,6 +84,7 @@ def person_page(request: Request, user_id: str, user: User = CurrentUser) -> HTM
         departments=list(config.departments.get(person.org, ())),
         colleagues=[u for u in config.users.values() if u.org == person.org and u.id != person.id],
         roles=config.roles,
+        orgs=[config.org(c) for c in admin.administered(config, user.id)],
     )
 
 
@@ -96,9 +97,11 @@ def change_person(
     title: str = Form(""),
     department: str = Form(""),
     deputy: str = Form(""),
+    org: str = Form(""),
     roles: list[str] = Form(default_factory=list),
 ) -> Response:
-    done = admin.change_person(web_of(request).engine, user.id, user_id, name=name, roles=roles, title=title, department=department, deputy=deputy)
+    engine = web_of(request).engine
+    done = admin.change_person(engine, user.id, user_id, name=name, org=org or None, roles=roles, title=title, department=department, deputy=deputy)
     flash(request, done.text)
     return RedirectResponse(f"/admin/person/{user_id}", status_code=303)
 

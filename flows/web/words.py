@@ -89,6 +89,7 @@ MESSAGES_READ = "已将{count}条消息标为已读。"
 NOTHING_TO_PRINT = "流转 {id} 还没有文件可打印。"
 
 # ---- 系统管理 (administration, issue 24) and one's own password -----------------------------------
+ADMIN_NOT_ADMINISTRATOR = "{name}（{user}）不是管理员，不能进入系统管理：请由本单位的管理员办理，或请上级管理员授予“管理员”角色。"
 PASSWORDS_DIFFER = "两次输入的新密码不一致，请重新输入。"
 PASSWORD_CHANGED = "密码已修改。"
 ADMIN_PASSWORD_SHOWN = "{name}（{user}）的临时密码（只显示这一次，请当面或电话告知本人）：{password}。对方下次登录时须设置自己的密码。"

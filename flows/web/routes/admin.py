@@ -25,7 +25,7 @@ router = APIRouter()
 def _orgs(request: Request, user: User) -> list[str]:
     codes = admin.administered(web_of(request).engine.refresh_config(), user.id)
     if not codes:
-        raise Refusal(f"{user.name}（{user.id}）不是管理员，不能进入系统管理：请由本单位的管理员办理，或请上级管理员授予“管理员”角色")
+        raise Refusal(words.ADMIN_NOT_ADMINISTRATOR.format(name=user.name, user=user.id))
     return codes
 
 

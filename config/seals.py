@@ -18,6 +18,28 @@ from gongwen_engine.config.yamlsrc import SourceError, SourceErrors, YamlDoc, lo
 
 SEALS_FILE = "seals.yaml"
 DEMO_CA_FOLDER = Path("seals") / "demo-ca"  # under the gongwen home folder
+UPLOADED_FOLDER = Path("seals") / "uploaded"  # under the gongwen home folder: seals an administrator uploaded (系统管理)
+
+
+def uploaded_seal_folder(home: Path, org_code: str) -> Path:
+    """Where an uploaded seal of ``org_code`` is kept: key.pem, certificate.pem, seal.png."""
+    return (Path(home) / UPLOADED_FOLDER / org_code).resolve()
+
+
+def _with_uploaded(file: SealsFile, home: Path, organisations: dict[str, Organisation]) -> SealsFile:
+    """Seals an administrator uploaded take precedence over the file's entry of their organisation."""
+    root = Path(home) / UPLOADED_FOLDER
+    if not root.is_dir():
+        return file
+    entries = dict(file.organisations)
+    for folder in sorted(root.iterdir()):
+        key, cert, image = folder / "key.pem", folder / "certificate.pem", folder / "seal.png"
+        if folder.name in organisations and key.is_file() and cert.is_file():
+            previous = entries.get(folder.name) or OrgSeal()
+            entries[folder.name] = OrgSeal(
+                key=key.resolve(), certificate=cert.resolve(), image=image.resolve() if image.is_file() else None, diameter_mm=previous.diameter_mm
+            )
+    return file.model_copy(update={"organisations": entries})
 
 
 class OrgSeal(Strict):
@@ -105,7 +127,7 @@ def load_seal_config(config_dir: Path, organisations: dict[str, Organisation], h
     path = Path(config_dir) / SEALS_FILE
     demo_folder = (Path(home) / DEMO_CA_FOLDER).resolve()
     if not path.exists():
-        return SealConfig(SealsFile(), None, path, demo_folder)
+        return SealConfig(_with_uploaded(SealsFile(), home, organisations), None, path, demo_folder)
     doc = load_yaml(path)
     file = doc.validate(SealsFile)
     errors = []
@@ -127,4 +149,4 @@ def load_seal_config(config_dir: Path, organisations: dict[str, Organisation], h
             errors.append(doc.error(("trust", i), f"trusted certificate not found: {trust}", "give an existing PEM or DER file"))
     if errors:
         raise SourceErrors(errors)
-    return SealConfig(file, doc, path, demo_folder)
+    return SealConfig(_with_uploaded(file, home, organisations), doc, path, demo_folder)

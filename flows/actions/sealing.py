@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 SEAL_REASON = "用印"
 SIGNED_PDF = "signed_pdf"  # the CirculationFile role of the sealed copy
 SIGNED_OFD = "signed_ofd"  # the role of its OFD with the SM2 electronic seal (issued_formats: both)
-_keyrings: dict[tuple[str, str], signing.Keyring] = {}
+_keyrings: dict[tuple[str, str], tuple[int, signing.Keyring]] = {}  # (config folder, home) -> (generation, keys)
 _keyrings_lock = threading.Lock()
 VERIFIED_ENTRIES = 512
 _verified: dict[tuple[str, tuple[str, ...]], signing.SealCheck] = {}
@@ -164,12 +164,16 @@ def verify_bytes(data: bytes, sha256: str, keyring: signing.Keyring) -> signing.
 
 
 def keyring(engine: StepEngine) -> signing.Keyring:
-    """The keys of the engine's ``seals.yaml`` (read once per config folder and home)."""
+    """The keys of the engine's ``seals.yaml`` and uploaded seals (read once per config folder, home
+    and administrative generation: an uploaded seal is used from the next step on)."""
     key = (str(engine.config.directory), str(engine.settings.home))
     with _keyrings_lock:
-        if key not in _keyrings:
-            _keyrings[key] = signing.Keyring(load_seal_config(engine.config.directory, engine.config.organisations, engine.settings.home))
-        return _keyrings[key]
+        if key not in _keyrings or _keyrings[key][0] != engine.config.generation:
+            _keyrings[key] = (
+                engine.config.generation,
+                signing.Keyring(load_seal_config(engine.config.directory, engine.config.organisations, engine.settings.home)),
+            )
+        return _keyrings[key][1]
 
 
 def signed_pdf_path(docx_relative: str) -> str:

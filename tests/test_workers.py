@@ -193,8 +193,8 @@ from gongwen_engine.flows.services.engine import open_engine
 home = Path(sys.argv[1])
 runner.stop_cleanly_on_sigterm(open_engine(Settings(home=home)))
 start_embedded_server(home)
-print(SubprocessASGIServer().server_process.pid, flush=True)
 threading.Thread(target=time.sleep, args=(600,)).start()  # Python's exit waits for it: exit handlers never run
+print(SubprocessASGIServer().server_process.pid, flush=True)  # ready: the test's SIGTERM may come now
 time.sleep(600)
 """
 

@@ -16,11 +16,8 @@ Checking is not done here: ``ofd_verify.py`` parses and checks independently.
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +27,7 @@ from asn1crypto import x509 as asn1_x509
 from asn1crypto.core import BitString, GeneralizedTime, ObjectIdentifier, OctetString
 from gmssl import sm2, sm3
 
-from gongwen_engine.config.files import write_atomically
+from gongwen_engine.config.files import folder_locked, write_atomically
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import SEALS_FILE, SealConfig
 from gongwen_engine.config.yamlsrc import SourceError
@@ -191,16 +188,6 @@ class DemoSm2Authority:
     def root_path(self) -> Path:
         return self.folder / "root.cert.der"
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / ".lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def _pair(self, stem: str, make) -> tuple[Sm2Key, asn1_x509.Certificate]:  # type: ignore[no-untyped-def]
         key_file, cert_file = self.folder / f"{stem}.key", self.folder / f"{stem}.cert.der"
         if not (key_file.exists() and cert_file.exists()):
@@ -212,13 +199,13 @@ class DemoSm2Authority:
         return Sm2Key(private, public), asn1_x509.Certificate.load(cert_file.read_bytes())
 
     def root(self) -> tuple[Sm2Key, asn1_x509.Certificate]:
-        with self._locked():
+        with folder_locked(self.folder):
             name = f"gongwen SM2 根证书（{DEMO_MARK}）"
             return self._pair("root", lambda key: make_certificate(name, f"gongwen（{DEMO_MARK}）", key, None, key, ca=True))
 
     def identity(self, org_code: str, org_name: str) -> OfdSealIdentity:
         root_key, root_cert = self.root()
-        with self._locked():
+        with folder_locked(self.folder):
             key, cert = self._pair(
                 org_code,
                 lambda key: make_certificate(f"{org_name}（{DEMO_MARK}电子印章）", f"{org_name}（{DEMO_MARK}）", key, root_cert.subject, root_key, ca=False),

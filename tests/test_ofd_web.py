@@ -9,29 +9,36 @@ an archive item filing both.
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
+from driving import drive
 from fastapi.testclient import TestClient
 from ofd_samples import sample_pdf
+from sqlmodel import Session, select
+from typer.testing import CliRunner
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.ofd import OfdMetadata, pdf_to_ofd_parts
 from gongwen_engine.doc_templates.ofd_seal import DemoSm2Authority, StampPlace, seal_ofd
 from gongwen_engine.doc_templates.seal import specimen_png
-from gongwen_engine.doc_templates.signing import sha256_hex
+from gongwen_engine.doc_templates.signing import CheckStatus, sha256_hex
 from gongwen_engine.flows.actions.archiving import item_folder
+from gongwen_engine.flows.cli.main import app as cli_app
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.services.engine import open_engine
+from gongwen_engine.flows.services.intake import receive_file, seal_words
 from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
-from gongwen_engine.models.tables import ArchiveItem, CirculationFile
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile
 
 META = OfdMetadata(title="关于开展宣传活动的通知", issuer="山东省妇女联合会", doc_number="鲁妇发〔2012〕10号", issued_on="2012-02-20")
 
@@ -175,3 +182,81 @@ def _filename(response) -> str:  # type: ignore[no-untyped-def]
     from urllib.parse import unquote
 
     return unquote(response.headers["content-disposition"])
+
+
+# --- an OFD received from outside (收文): read, and its seal verified like a PDF's -----------------------
+
+
+def tampered(data: bytes) -> bytes:
+    """The OFD with one byte of its first page's content changed (the text still reads)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename.endswith("Page_0/Content.xml"):
+                content = content.replace(b"Notice", b"Notica", 1)
+            archive.writestr(info.filename, content)
+    return out.getvalue()
+
+
+INCOMING = {"title": "关于开展测试的通知", "issuer": "山东省妇女联合会", "issued_on": "2012-02-20"}
+
+
+def test_an_ofd_from_outside_is_read_and_its_seal_verified_at_intake_and_sign_for(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "来文.ofd"
+    path.write_bytes(sealed_ofd(world.home, "Notice received from Shandong"))
+    received = receive_file(world.engine, path, "jinan", INCOMING, user="jinan_secretary")
+    assert received.reading.format == "ofd" and received.reading.fields["title"].value.startswith("Noticereceived")  # the page's text, read
+    assert received.seal is not None and received.seal.status == CheckStatus.valid
+    assert "山东省妇女联合会" in (received.seal.signer or "")
+    assert not [w for w in received.warnings if "印章" in w]
+    assert seal_words(received.seal, "ofd").startswith("印章核验（OFD 电子印章）：电子印章有效")
+    drive(world.engine)  # 签收 verifies the stored original again and audits it
+    check = _seal_checked(world, received.document_id)
+    assert (check["status"], check["format"], check["sha256_matches_record"]) == ("valid", "ofd", True)
+
+
+def test_a_tampered_ofd_is_received_with_its_seal_reported_changed_in_chinese(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "改过的来文.ofd"
+    path.write_bytes(tampered(sealed_ofd(world.home, "Notice changed after sealing")))
+    received = receive_file(world.engine, path, "jinan", {**INCOMING, "title": "关于改动测试的通知"}, user="jinan_secretary")
+    assert received.circulation_id is not None  # like a PDF at 签收: reported, not refused (the document did arrive)
+    assert received.seal is not None and received.seal.status == CheckStatus.changed
+    warning = next(w for w in received.warnings if w.startswith("印章核验（OFD 电子印章）"))
+    assert "盖章后被改动过" in warning and "Content.xml" in warning
+    drive(world.engine)
+    check = _seal_checked(world, received.document_id)
+    assert check["status"] == "changed" and any(p.endswith("Content.xml") for p in check["parts"]["changed"])
+
+
+def test_the_cli_says_the_seal_check_of_a_received_ofd(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "命令行来文.ofd"
+    path.write_bytes(tampered(sealed_ofd(world.home, "Notice for the command line")))
+    sets = [arg for k, v in INCOMING.items() for arg in ("--set", f"{k}={v}")]
+    result = CliRunner().invoke(
+        cli_app,
+        ["receive", str(path), "--org", "jinan", "--dry-run", *sets],
+        env={"GONGWEN_HOME": str(world.home), "GONGWEN_STORAGE": None, "GONGWEN_DATABASE_URL": None, "GONGWEN_CONFIG_DIR": None},
+    )
+    assert result.exit_code == 0, result.output
+    said = "".join(result.output.split())  # as rich wrapped it
+    assert "印章核验（OFD电子印章）：文件在盖章后被改动过" in said and "Content.xml" in said
+
+
+def test_the_web_upload_shows_the_seal_check_before_registering(world: World, web, tmp_path: Path) -> None:
+    secretary = web("jinan_secretary")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', secretary.get("/receive").text).group(1)  # type: ignore[union-attr]
+    good = sealed_ofd(world.home, "Notice uploaded on the web")
+    page = secretary.post("/receive", data={"csrf": csrf, "flow": "forwarding"}, files={"file": ("网上来文.ofd", good, "application/ofd")})
+    assert page.status_code == 200, page.text[:500]
+    assert "印章核验（OFD 电子印章）：电子印章有效" in page.text
+    bad = secretary.post("/receive", data={"csrf": csrf, "flow": "forwarding"}, files={"file": ("网上改过的来文.ofd", tampered(good), "application/ofd")})
+    assert bad.status_code == 200 and "盖章后被改动过" in bad.text and "电子印章有效" not in bad.text
+
+
+def _seal_checked(world: World, document_id: int | None) -> dict:
+    with Session(world.engine.db) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "seal_checked", AuditEvent.document_id == document_id)).all()
+    assert len(events) == 1
+    return events[0].detail

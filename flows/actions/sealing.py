@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.schema import Organisation
@@ -21,7 +21,7 @@ from gongwen_engine.doc_templates import signing
 from gongwen_engine.doc_templates.archive_files import remember_pages_of_conversion
 from gongwen_engine.doc_templates.checks import pdf_lines, signature_problems
 from gongwen_engine.doc_templates.ofd import MM_PER_PT, OfdMetadata, pdf_to_ofd_parts
-from gongwen_engine.doc_templates.ofd_seal import StampPlace, identity_fingerprint, ofd_identity, seal_ofd
+from gongwen_engine.doc_templates.ofd_seal import StampPlace, identity_fingerprint, ofd_identity, ofd_trust_roots, seal_ofd
 from gongwen_engine.doc_templates.ofd_verify import verify_ofd
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.seal import SealPlacementError, find_signature, seal_box, seal_image
@@ -211,34 +211,61 @@ def _ofd_facts(ofd: SealedOfd | None, storage: Path) -> dict:
     return {"ofd_file": ofd.path.relative_to(storage).as_posix(), "ofd_sha256": ofd.sha256, "ofd_certificate_sha256": ofd.certificate_sha256}
 
 
-def sender_signed_pdf(ctx: StepContext, received: Document) -> CirculationFile | None:
+def sender_sealed_files(ctx: StepContext, received: Document) -> list[CirculationFile]:
+    """The sealed copies that came with ``received``: its signed PDF and its sealed OFD, whichever
+    the sender's ``issued_formats`` made (the issued copy first: the PDF unless it issues OFD only)."""
     if received.circulation_id is None:
-        return None
-    return ctx.session.exec(
-        select(CirculationFile).where(CirculationFile.circulation_id == received.circulation_id, CirculationFile.role == SIGNED_PDF)
-    ).first()
+        return []
+    rows = ctx.session.exec(
+        select(CirculationFile).where(CirculationFile.circulation_id == received.circulation_id, col(CirculationFile.role).in_((SIGNED_PDF, SIGNED_OFD)))
+    ).all()
+    return sorted(rows, key=lambda row: row.role != SIGNED_PDF)
 
 
-def check_received(ctx: StepContext, received: Document) -> signing.SealCheck:
-    """签收时核验印章: verify the signed PDF that came with ``received`` and audit the result.
+def is_ofd(data: bytes) -> bool:
+    """An OFD package (a zip) rather than a PDF, by its first bytes."""
+    return data[:4] == b"PK\x03\x04"
 
-    An invalid seal does not stop the circulation (the document did arrive and is signed for):
-    the result, in plain words, is in the audit trail for the registration and the screening.
-    """
-    row = sender_signed_pdf(ctx, received)
-    if row is None:
-        result = signing.check(signing.CheckStatus.absent)
-        ctx.audit("seal_checked", received.id, **result.as_dict())
-        return result
-    path = ctx.engine.storage / row.file
+
+def verify_sealed(data: bytes, keyring: signing.Keyring) -> signing.SealCheck:
+    """印章核验 of a signed PDF (PAdES) or a sealed OFD (GB/T 38540, SM2), told apart by content,
+    against the configured trust roots of each."""
+    if is_ofd(data):
+        return verify_ofd(data, ofd_trust_roots(keyring.seals))
+    return verify_bytes(data, signing.sha256_hex(data), keyring)
+
+
+def _checked_file(ctx: StepContext, file: str, recorded_sha256: str | None) -> tuple[signing.SealCheck, dict]:
+    """One sealed copy verified: the result and its audit facts (file, format, whether it is the recorded one)."""
+    path = ctx.engine.storage / file
     try:
         data = path.read_bytes()  # read once: verified and compared with the recorded digest
     except FileNotFoundError:
         result, digest = signing.check(signing.CheckStatus.absent, f"file not found: {path}"), None
     else:
         digest = signing.sha256_hex(data)
-        result = verify_bytes(data, digest, keyring(ctx.engine))
-    ctx.audit("seal_checked", received.id, file=row.file, sha256_matches_record=digest == row.sha256, **result.as_dict())
+        result = verify_sealed(data, keyring(ctx.engine))
+    fmt = "ofd" if file.lower().endswith(".ofd") else "pdf"
+    return result, {"file": file, "format": fmt, "sha256_matches_record": digest == recorded_sha256, **result.as_dict()}
+
+
+def check_received(ctx: StepContext, received: Document) -> signing.SealCheck:
+    """签收时核验印章: verify the sealed copies that came with ``received`` (the signed PDF, the
+    sealed OFD, or both) and audit the result: one ``seal_checked`` event with the issued copy's
+    result and, when both came, the OFD's under ``ofd``.
+
+    An invalid seal does not stop the circulation (the document did arrive and is signed for):
+    the result, in plain words, is in the audit trail for the registration and the screening.
+    """
+    rows: list[tuple[str, str | None]] = [(row.file, row.sha256) for row in sender_sealed_files(ctx, received)]
+    if not rows and received.circulation_id is None and received.file and Path(received.file).suffix.lower() in (".pdf", ".ofd"):
+        rows = [(received.file, received.sha256)]  # from outside (收文): the file as it came is the sealed copy, if sealed
+    if not rows:
+        result = signing.check(signing.CheckStatus.absent)
+        ctx.audit("seal_checked", received.id, **result.as_dict())
+        return result
+    (result, facts), *others = [_checked_file(ctx, file, sha256) for file, sha256 in rows]
+    ctx.audit("seal_checked", received.id, **facts, **({"ofd": others[0][1]} if others else {}))
     return result
 
 
@@ -253,7 +280,7 @@ def filed_seal_problem(data: bytes, fingerprints: set[str]) -> str | None:
     """What is wrong with the seal of a filed PDF, or None: it must be intact, valid, cover the
     whole file and be made with a certificate gongwen recorded when it sealed (the archive's
     authenticity check; it needs no trust store, the audit trail vouches for the certificate)."""
-    result = verify_ofd(data, []) if data[:4] == b"PK\x03\x04" else signing.verify_pdf(data, [])
+    result = verify_ofd(data, []) if is_ofd(data) else signing.verify_pdf(data, [])
     if result.status not in (signing.CheckStatus.valid, signing.CheckStatus.untrusted):
         return result.message
     if not result.certificate or result.certificate["sha256"] not in fingerprints:

@@ -45,7 +45,9 @@ _verified_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class SealedCopy:
-    """The signed PDF written beside the .docx."""
+    """The issued sealed copy: the signed PDF beside the .docx (``issued_formats`` pdf, or both
+    with the OFD in ``ofd``), or the sealed OFD alone (ofd: ``format`` "ofd", path to digest of the
+    OFD, which is ``ofd`` too; the PDF it was made from is not signed, written or issued)."""
 
     path: Path
     sha256: str
@@ -57,6 +59,7 @@ class SealedCopy:
     box: tuple[float, float, float, float] | None = None  # PDF points, origin bottom-left
     specimen: bool = False
     ofd: SealedOfd | None = None
+    format: str = "pdf"  # of the issued copy: pdf | ofd
 
 
 @dataclass(frozen=True)
@@ -72,14 +75,15 @@ class SealedOfd:
 
 def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> SealedCopy:
     """Convert ``docx`` to PDF, put the seal over the name and date (when the document is
-    laid out as sealed) and PAdES-sign it for ``org``; write it to ``target``."""
+    laid out as sealed) and PAdES-sign it for ``org``; write it to ``target``. With ``org``'s
+    ``issued_formats`` both, the sealed OFD goes beside it (``target`` with .ofd); with ofd, only
+    the sealed OFD is written (the PDF is neither signed nor written)."""
     pdf = docx_bytes_to_pdf(docx)
     # the archive's page count (页数) of this .docx comes from the same conversion: 归档 would
     # otherwise convert it again, holding the process's LibreOffice while the next 用印 waits
     texts = page_texts(pdf)
     remember_pages_of_conversion(hashlib.sha256(docx.read_bytes()).hexdigest(), texts)
     seals = keyring.seals
-    identity = keyring.identity(org)
     visible = None
     configured_image = seals.image(org.code)
     if content.sealed:
@@ -94,12 +98,18 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
         box = seal_box(spot, seals.diameter_mm(org.code))
         png = seal_image(configured_image, org.name, seals.diameter_mm(org.code))
         visible = signing.VisibleSeal(spot.page, box.pdf_rect(spot.page_height), png)
-    signed = signing.sign_pdf(pdf, identity, visible, SEAL_REASON, location=org.name)
-    write_atomically(signed, target)
+    page, where = (visible.page + 1, _rounded(visible.box)) if visible else (None, None)
+    specimen = visible is not None and configured_image is None
     ofd = None
-    if org.issued_formats == "both":
+    if org.issued_formats in ("both", "ofd"):
         png = visible.png if visible else seal_image(configured_image, org.name, seals.diameter_mm(org.code))
         ofd = _seal_ofd(pdf, target.with_suffix(".ofd"), content, org, seals, png, visible)
+    if org.issued_formats == "ofd":  # the OFD is the issued copy; the PDF served its layout and page count only
+        assert ofd is not None
+        return SealedCopy(ofd.path, ofd.sha256, ofd.size, ofd.signer, ofd.certificate_sha256, visible is not None, page, where, specimen, ofd, format="ofd")
+    identity = keyring.identity(org)
+    signed = signing.sign_pdf(pdf, identity, visible, SEAL_REASON, location=org.name)
+    write_atomically(signed, target)
     return SealedCopy(
         path=target,
         sha256=signing.sha256_hex(signed),
@@ -107,9 +117,9 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
         signer=identity.subject,
         certificate_sha256=signing.fingerprint(identity.certificate),
         visible=visible is not None,
-        page=visible.page + 1 if visible else None,
-        box=_rounded(visible.box) if visible else None,
-        specimen=visible is not None and configured_image is None,
+        page=page,
+        box=where,
+        specimen=specimen,
         ofd=ofd,
     )
 
@@ -186,11 +196,13 @@ def seal(ctx: StepContext) -> None:
     relative = signed_pdf_path(doc.file)
     storage = ctx.engine.storage
     copy = seal_document(storage / doc.file, storage / relative, content_of(doc), ctx.org, keyring(ctx.engine))
-    ctx.record_file(SIGNED_PDF, relative, copy.sha256, copy.size)
+    if copy.format == "pdf":
+        ctx.record_file(SIGNED_PDF, relative, copy.sha256, copy.size)
     ctx.audit(
         "sealed",
         doc.id,
-        file=relative,
+        file=copy.path.relative_to(storage).as_posix(),
+        format=copy.format,
         sha256=copy.sha256,
         size=copy.size,
         signer=copy.signer,

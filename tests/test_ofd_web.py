@@ -260,3 +260,20 @@ def _seal_checked(world: World, document_id: int | None) -> dict:
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "seal_checked", AuditEvent.document_id == document_id)).all()
     assert len(events) == 1
     return events[0].detail
+
+
+def test_an_ofd_whose_seal_part_is_damaged_in_the_zip_is_received_with_its_seal_unreadable(world: World, tmp_path: Path) -> None:
+    source = zipfile.ZipFile(io.BytesIO(sealed_ofd(world.home, "Notice with a damaged seal part")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for info in source.infolist():
+            archive.writestr(info.filename, source.read(info))
+    data = bytearray(out.getvalue())
+    info = next(i for i in zipfile.ZipFile(io.BytesIO(bytes(data))).infolist() if i.filename.endswith("SignedValue.dat"))
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 10] ^= 0xFF  # inside the stored SES_Signature: its CRC no longer matches
+    path = tmp_path / "坏的来文.ofd"
+    path.write_bytes(bytes(data))
+    received = receive_file(world.engine, path, "jinan", {**INCOMING, "title": "关于损坏测试的通知"}, user="jinan_secretary", dry_run=True)
+    assert received.seal is not None and received.seal.status == CheckStatus.unreadable
+    assert any(w.startswith("印章核验（OFD 电子印章）：无法读取该文件") for w in received.warnings)

@@ -362,6 +362,8 @@ def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_
         assert ofd_row.file.endswith(".ofd") and len(sealed) == 1 and sealed[0].detail["ofd_file"] == ofd_row.file
         filed = next(f for f in item.filed_files() if f.role == "signed_ofd")
         assert filed.sm3 and filed.sha256 == ofd_row.sha256 and filed.format == "ofd" and filed.pages >= 1
+        checked = [e.detail for e in session.exec(select(AuditEvent).where(AuditEvent.action == "seal_checked"))]
+        assert checked and all((d["format"], d["status"], d["ofd"]["format"], d["ofd"]["status"]) == ("pdf", "valid", "ofd", "valid") for d in checked)
         report = four_properties(session, engine.storage, engine.config, item.fonds, item.year)
         assert report.passed, [(c.name, c.failures) for c in report.checks if c.failures]
         seals = next(c for c in report.checks if "电子印章" in c.name)
@@ -382,10 +384,11 @@ def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
 def test_an_organisation_issuing_ofd_only_issues_delivers_and_files_the_sealed_ofd_and_no_pdf(tmp_path: Path) -> None:
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from gongwen_engine.flows.services.archive_check import four_properties
-    from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile
+    from gongwen_engine.models import db
+    from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile
 
     engine, _ = _acwf_issuing(tmp_path, "ofd")
     with Session(engine.db) as session:
@@ -403,6 +406,20 @@ def test_an_organisation_issuing_ofd_only_issues_delivers_and_files_the_sealed_o
         assert "signed_ofd" in filed and "signed_pdf" not in filed
         report = four_properties(session, engine.storage, engine.config, item.fonds, item.year)
         assert report.passed, [(c.name, c.failures) for c in report.checks if c.failures]
+        hunan = session.exec(select(Circulation).where(Circulation.org == "hunan")).one()
+
+    # a tampered OFD is reported at 签收 as a tampered PDF is (tests/test_seal.py): in the audit trail, not a stop
+    path = engine.storage / ofd_row.file
+    path.write_bytes(_edit(path.read_bytes(), lambda files: files.update({"Doc_0/Document.xml": files["Doc_0/Document.xml"] + b" "})))
+    with db.transaction(engine.db) as session:  # as if 湖南省妇联 received it again
+        circ = db.lock_circulation(session, hunan.id)
+        circ.step, circ.status = "sign_for", "ready"
+        session.add(circ)
+    assert engine.run_step(hunan.id, "sign_for").ran
+    with Session(engine.db) as session:
+        last = session.exec(select(AuditEvent).where(AuditEvent.action == "seal_checked").order_by(col(AuditEvent.id).desc())).first()
+    assert last is not None and (last.org, last.detail["format"], last.detail["status"]) == ("hunan", "ofd", "changed")
+    assert last.detail["parts"]["changed"] == ["Doc_0/Document.xml"] and last.detail["sha256_matches_record"] is False
 
 
 # --- receiving an OFD ------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 SEAL_REASON = "用印"
 SIGNED_PDF = "signed_pdf"  # the CirculationFile role of the sealed copy
-SIGNED_OFD = "signed_ofd"  # the role of its OFD with the SM2 electronic seal (issued_formats: both)
+SIGNED_OFD = "signed_ofd"  # the role of its OFD with the SM2 electronic seal (issued_formats: both or ofd)
 _keyrings: dict[tuple[str, str], signing.Keyring] = {}
 _keyrings_lock = threading.Lock()
 VERIFIED_ENTRIES = 512

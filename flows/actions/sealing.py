@@ -1,7 +1,9 @@
 """用印 and 印章核验 as the flows use them: the issued .docx becomes a signed PDF with the
-visible seal; a received signed PDF is verified. The pieces live in ``doc_templates/pdf.py``
-(LibreOffice), ``doc_templates/seal.py`` (where the seal goes, the specimen) and
-``doc_templates/signing.py`` (keys, PAdES, verification); keys come from ``config/seals.yaml``.
+visible seal, a sealed OFD, or both (the organisation's ``issued_formats``); a received signed
+PDF or sealed OFD is verified. The pieces live in ``doc_templates/pdf.py`` (LibreOffice),
+``doc_templates/seal.py`` (where the seal goes, the specimen), ``doc_templates/signing.py`` (keys,
+PAdES, verification) and ``doc_templates/ofd*.py`` (the OFD, its SM2 seal, its verification);
+keys come from ``config/seals.yaml``.
 """
 
 from __future__ import annotations

@@ -87,9 +87,12 @@ class Organisation(Strict):
     )
     children_as: str | None = Field(default=None, description="how the body addresses all its children as main recipients, e.g. 各市妇联")
     house_style: HouseStyle = Field(default_factory=HouseStyle, description="版式变体 within GB/T 9704-2012, e.g. attachment_numbers: chinese")
-    issued_formats: Literal["pdf", "both"] = Field(
+    issued_formats: Literal["pdf", "ofd", "both"] = Field(
         default="pdf",
-        description="用印 writes the signed PDF (pdf), or also the OFD with its SM2 electronic seal beside it (both); docs/sealing.md",
+        description=(
+            "用印 writes the signed PDF (pdf), the OFD with its SM2 electronic seal alone as the issued copy (ofd), "
+            "or both, the OFD beside the PDF (both); docs/sealing.md"
+        ),
     )
 
     @field_validator("prefixes")

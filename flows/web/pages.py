@@ -147,12 +147,24 @@ def stored_file_response(web: Web, user: User, relative: str, download_name: str
     return FileResponse(path, filename=download_name, media_type=media_type(path.name))
 
 
+def recorded_file_response(
+    web: Web, user: User, relative: str | None, name: str, missing: str, hint: str, document_id: int | None = None, **detail: Any
+) -> Response:
+    """A file the database records (a circulation's file by role, an archive item's filed file:
+    docx, signed PDF, sealed OFD …), downloaded as ``name`` with the file's own suffix; none
+    recorded is a 404 saying ``missing`` and ``hint``. The caller has checked the permission."""
+    if relative is None:
+        raise WebError(404, missing, hint)
+    return stored_file_response(web, user, relative, f"{name}{Path(relative).suffix}", document_id, **detail)
+
+
 def media_type(name: str) -> str:
     suffix = Path(name).suffix.lower()
     return {
         ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ".pdf": "application/pdf",
+        ".ofd": "application/ofd",  # GB/T 33190 (the type 党政机关 exchanges it with; no IANA registration)
         ".txt": "text/plain; charset=utf-8",
         ".json": "application/json",
         ".zip": "application/zip",

@@ -87,6 +87,10 @@ REQUIREMENT_ADDED = "已登记报送要求 #{id}：{what}，{due}，{count}个�
 URGED = "已向{unit}催办“{what}”，消息已发给{people}。"
 MESSAGES_READ = "已将{count}条消息标为已读。"
 NOTHING_TO_PRINT = "流转 {id} 还没有文件可打印。"
+NO_CIRCULATION_FILE = "流转 {id} 没有“{role}”文件。"
+NO_FILED_FILE = "档号 {code} 没有文件“{name}”。"
+FROM_RECORD_PAGE = "请从档案页面上的下载链接下载文件。"
+FROM_CIRCULATION_PAGE = "请从流转页面上的“文件”一栏下载。"
 
 # ---- 系统管理 (administration, issue 24) and one's own password -----------------------------------
 ADMIN_NOT_ADMINISTRATOR = "{name}（{user}）不是管理员，不能进入系统管理：请由本单位的管理员办理，或请上级管理员授予“管理员”角色。"

@@ -45,6 +45,10 @@ class HouseStyle(Strict):
     attachment_numbers: AttachmentNumbers = Field(
         default=AttachmentNumbers.arabic, description="附件1 (arabic) or 附件一 (chinese), in the 附件说明 and on the attachment pages"
     )
+    mark_suffix: bool = Field(
+        default=True,
+        description="发文机关标志 of the document format with 文件 (山东省妇女联合会文件, the default) or the name alone (false: 中华全国妇女联合会)",
+    )
 
 
 class Organisation(Strict):

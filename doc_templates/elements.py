@@ -135,11 +135,12 @@ class MarkFit:
         return round(self.size * L.TWIPS_PER_PT)
 
 
-def mark_spacing(top_lines: int, mark_line: int) -> tuple[int, int]:
-    """Space before and after the mark (twips): its top 35 mm below the type area's top,
-    and the block of 份号/密级/紧急程度 lines plus the mark filling whole grid lines."""
+def mark_spacing(top_lines: int, mark_line: int, top_mm: float = L.MARK_TOP_MM) -> tuple[int, int]:
+    """Space before and after the mark (twips): its top ``top_mm`` below the type area's top (35 mm;
+    20 mm in the order format), and the block of 份号/密级/紧急程度 lines plus the mark filling whole
+    grid lines."""
     used = top_lines * L.LINE_PITCH
-    before = max(0, L.mm_to_twips(L.MARK_TOP_MM) - used)
+    before = max(0, L.mm_to_twips(top_mm) - used)
     end = used + before + mark_line
     return before, math.ceil(end / L.LINE_PITCH) * L.LINE_PITCH - end
 
@@ -350,7 +351,7 @@ class PartView:
     mark_fit: MarkFit
     mark_space_before: int  # twips from the last top line (or the type area top) to the mark
     mark_space_after: int  # twips from the mark to the next grid line
-    format: DocFormat  # 文件格式 / 信函格式 / 纪要格式 (models/rules/doc_kinds.format_of)
+    format: DocFormat  # 文件格式 / 信函格式 / 纪要格式 / 命令格式 (models/rules/doc_kinds.format_of)
     upward: bool
     doc_number: str
     signer: str | None
@@ -372,9 +373,9 @@ def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None
         if text
     ]
     fmt = format_of(content.doc_type, content.issuer_mark)
-    mark = clean_text(mark_in_format(content.issuer_mark, fmt))
+    mark = clean_text(mark_in_format(content.issuer_mark, fmt, content.doc_type, style is None or style.mark_suffix))
     mark_fit = fit_mark(mark)
-    before, after = mark_spacing(len(top_lines), mark_fit.line)
+    before, after = mark_spacing(len(top_lines), mark_fit.line, L.ORDER_MARK_TOP_MM if fmt is DocFormat.order else L.MARK_TOP_MM)
     recipients = "，".join(clean_text(r) for r in content.main_recipients)
     return PartView(
         new_page=new_page,

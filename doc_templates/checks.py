@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gongwen_engine.config.schema import HouseStyle
+from gongwen_engine.config.schema import Faces, HouseStyle
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates.elements import MINUTES_LABELS, colophon_rows, heading_level, title_lines
 from gongwen_engine.models.content import DocumentContent
@@ -268,13 +268,17 @@ def title_problems(pages: list[list[Line]], content: DocumentContent) -> list[Pr
 
 PT_PER_MM = 72 / 25.4
 POSITION_TOLERANCE_MM = 4.0  # the glyphs' box in the PDF is not the em box the layout places
-# The faces embedded for each role: the stand-ins of doc_templates/fonts.conf as the PDF names
-# them (Noto CJK's collections embed every face under the JP face's name; the glyphs are the SC
-# ones, docs/layout.md). Only Chinese characters are compared (digits take the Latin face).
-ROLE_FACES: dict[str, str] = {
+# The face embedded for each face a .docx names: the stand-ins of doc_templates/fonts.conf as the
+# PDF names them (Noto CJK's collections embed every face under the JP face's name; the glyphs are
+# the SC ones, docs/layout.md). Only Chinese characters are compared (digits take the Latin face).
+STAND_INS: dict[str, str] = {
+    "方正小标宋简体": "NotoSerifCJKjp-Bold",
     "小标宋": "NotoSerifCJKjp-Bold",
+    "宋体": "NotoSerifCJKjp-Regular",
+    "仿宋_GB2312": "NotoSerifCJKjp-Regular",
     "仿宋": "NotoSerifCJKjp-Regular",
     "黑体": "NotoSansCJKjp-Regular",
+    "楷体_GB2312": "GBZenKai-Medium",
     "楷体": "GBZenKai-Medium",
 }
 
@@ -341,23 +345,24 @@ def recipients_problems(pages: list[list[Line]], content: DocumentContent) -> li
     return []
 
 
-def face_problems(pages: list[list[Line]], content: DocumentContent, style: HouseStyle | None = None, faces: dict[str, str] | None = None) -> list[Problem]:
-    """字体: the mark and the title in 小标宋, the text's plain paragraphs and the signature in 仿宋
-    (their stand-ins as embedded, ``faces``: role -> face, default :data:`ROLE_FACES`)."""
-    faces = faces or ROLE_FACES
+def face_problems(pages: list[list[Line]], content: DocumentContent, style: HouseStyle | None = None) -> list[Problem]:
+    """字体: the mark and the title in 小标宋, the text's plain paragraphs and the signature in 仿宋,
+    or the faces the house style chooses for them (``style.faces``), as their stand-ins embed."""
+    faces = style.faces if style is not None else Faces()
     problems = []
     first = pages[0] if pages else []
     mark = printed_mark(content, style)
-    expected: list[tuple[str, str, list[Line]]] = [("发文机关标志", "小标宋", [line for line in first if line.text == mark])]
-    expected.append(("标题", "小标宋", [line for line in first if line.text in {squash(t) for t in title_lines(content.title)}]))
+    # the first line that reads as the mark (a signature below may read the same: 山东省妇女联合会)
+    expected: list[tuple[str, str, list[Line]]] = [("发文机关标志", faces.mark, [line for line in first if line.text == mark][:1])]
+    expected.append(("标题", faces.title, [line for line in first if line.text in {squash(t) for t in title_lines(content.title)}]))
     plain = next((p for p in content.body if heading_level(p) == 0 and not p.lstrip().startswith(MINUTES_LABELS)), None)
     if plain is not None:
         found = paragraph_lines(pages, plain)
-        expected.append(("正文", "仿宋", found[1] if found else []))
-    for role, face, lines in expected:
-        wrong = sorted({f for line in lines for f in line.faces} - {faces[face]})
+        expected.append(("正文", faces.text, found[1] if found else []))
+    for role, named, lines in expected:
+        wrong = sorted({f for line in lines for f in line.faces} - {STAND_INS[named]})
         if wrong:
-            problems.append(Problem("字体", 1, f"{role}应为{face}（{faces[face]}），版式文件中是{'、'.join(wrong)}。"))
+            problems.append(Problem("字体", 1, f"{role}应为{named}（{STAND_INS[named]}），版式文件中是{'、'.join(wrong)}。"))
     return problems
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from gongwen_engine.config.schema import AttachmentNumbers, HouseStyle
+from gongwen_engine.config.schema import AttachmentNumbers, Faces, HouseStyle, NoteStyle
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.models.rules.dates import format_cn_date
@@ -227,10 +227,14 @@ def signature_block(content: DocumentContent) -> SignatureBlock:
     return SignatureBlock(organisation, round(org_right_em * L.CHAR), date, round(date_right_em * L.CHAR))
 
 
-def note_text(note: str) -> str:
-    """附注 in full-width parentheses: "（联系人：… 电话：…）"."""
+def note_text(note: str, style: HouseStyle | None = None) -> str:
+    """附注 in full-width parentheses: "（联系人：… 电话：…）"; without them in the house style
+    ``notes: plain``."""
     note = clean_text(note).strip()
-    return note if note.startswith("（") and note.endswith("）") else f"（{note}）"
+    wrapped = note.startswith("（") and note.endswith("）")
+    if style is not None and style.notes is NoteStyle.plain:
+        return note[1:-1] if wrapped else note
+    return note if wrapped else f"（{note}）"
 
 
 @dataclass(frozen=True)
@@ -363,6 +367,7 @@ class PartView:
     notes: list[str]
     attachments: list[AttachmentView]
     colophon: list[ColophonRow]
+    faces: Faces  # the face of each role (house style; GB/T 9704-2012's by default)
 
 
 def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None = None, as_received: bool = False) -> PartView:
@@ -393,9 +398,10 @@ def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None
         paragraphs=[minutes_paragraph(p) if fmt is DocFormat.minutes else body_paragraph(p) for p in content.body],
         attachment_notes=attachment_note_lines(content.attachment_notes, style) if content.attachment_notes else [],
         signature=signature_block(content),
-        notes=[note_text(n) for n in content.notes],
+        notes=[note_text(n, style) for n in content.notes],
         attachments=attachment_views(content.attachments, style),
         colophon=colophon_rows(content, as_received),
+        faces=style.faces if style is not None else Faces(),
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from test_layout import shandong_notice
 
+from gongwen_engine.config.schema import Faces, HouseStyle
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates import render as render_module
 from gongwen_engine.doc_templates.checks import face_name, gbt9704_problems, is_red
@@ -37,22 +38,22 @@ def test_a_right_document_passes(right_pdf: bytes) -> None:
 
 
 def test_a_broken_document_fails_on_every_fault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One PDF broken five ways: the mark black and in 黑体 (so is the title), no page numbers,
+    """One PDF broken five ways: the mark black and in the regular serif (so is the title), no page numbers,
     the 版记 left on odd page 1, the 主送 not flush left."""
     content = shandong_notice(1).model_copy(update={"doc_number": "鲁妇发〔2026〕3号"})
     monkeypatch.setattr(L, "RED", "000000")
-    monkeypatch.setattr(L, "FONT_XIAOBIAOSONG", L.FONT_HEITI)
+    wrong_faces = HouseStyle(faces=Faces(mark="宋体", title="宋体"))  # 宋体 stands in as the regular serif, not 小标宋's bold
     base = render_module.base_package()
     monkeypatch.setattr(render_module, "base_package", lambda: dataclasses.replace(base, sect_pr=base.sect_pr_unnumbered))
     path = tmp_path / "broken.docx"
-    render_docx([content.model_copy(update={"main_recipients": ["\u3000\u3000各市妇联"]})], path, ColophonPlace.inline)
+    render_docx([content.model_copy(update={"main_recipients": ["\u3000\u3000各市妇联"]})], path, ColophonPlace.inline, wrong_faces)
     problems = [str(p) for p in gbt9704_problems(docx_bytes_to_pdf(path), [content])]
     expected = [
         "【版记】第1页：版记所在页是奇数页",
         "【版头】第1页：发文机关标志“山东省妇女联合会文件”不是红色",
         "【主送机关】第1页：主送机关应顶格",
-        "【字体】第1页：发文机关标志应为小标宋（NotoSerifCJKjp-Bold），版式文件中是NotoSansCJKjp-Regular",
-        "【字体】第1页：标题应为小标宋",
+        "【字体】第1页：发文机关标志应为方正小标宋简体（NotoSerifCJKjp-Bold），版式文件中是NotoSerifCJKjp-Regular",
+        "【字体】第1页：标题应为方正小标宋简体",
         "【页码】第1页：此页没有页码",
     ]
     for start in expected:

@@ -96,6 +96,11 @@ CHARS_PER_LINE = 28
 # 225 mm / 22 = 579.8 twips; 580 would push the 22nd line past the type area, so 579.
 LINE_PITCH = 579
 BODY_SIZE = SANHAO  # 三号: the default font size, also the Normal style's size
+# 调整行距 (GB/T 9704-2012 §7.3.5: when the space left cannot hold the signature and date, adjust
+# the line or character spacing): the line pitches tried, tightest last, when the last paragraph
+# cannot be split and its move with the signature would leave page 1 without text (pages.py).
+# 520 twips is 90 % of the grid's pitch (24 lines a page instead of 22); tighter reads crowded.
+SQUEEZED_PITCHES = (560, 540, 520)
 
 
 def grid_char_space(width_twips: int = TYPE_AREA_WIDTH, chars: int = CHARS_PER_LINE, font_pt: float = BODY_SIZE) -> int:

@@ -120,3 +120,27 @@ def test_a_house_style_face_outside_the_named_faces_is_refused() -> None:
         Faces.model_validate({"text": "Arial"})
     with pytest.raises(ValidationError):
         HouseStyle.model_validate({"notes": "brackets"})
+
+
+# --- a one-line last paragraph that cannot go with the signature (调整行距) ---------------------------
+
+
+def test_a_one_line_paragraph_that_would_leave_page_one_without_text_gets_a_tighter_line_pitch(tmp_path: Path) -> None:
+    """The shape of 湘妇发〔2012〕1号 with a one-line text: a two-line title, two 附件说明 that wrap.
+    The paragraph cannot be split, and kept with the signature it left page 1 with the header only;
+    the lines are brought closer (GB/T 9704-2012 §7.3.5: 调整行距) until page 1 holds it all."""
+    from test_layout import single_paragraph_notice
+
+    from gongwen_engine.doc_templates.checks import text_start_problems
+    from gongwen_engine.doc_templates.render import render_docx
+
+    content = single_paragraph_notice(1).model_copy(update={"body": ["请各市州妇联高度重视信息报送工作，按时报送。"], "doc_number": "鲁妇发〔2026〕9号"})
+    grid = tmp_path / "grid.docx"
+    render_docx([content], grid)
+    assert [p.rule for p in text_start_problems(pdf_lines(docx_bytes_to_pdf(grid)), content)] == ["正文"]  # on the grid: page 1 without text
+    pdf, docx = rendered(content, tmp_path)
+    assert gbt9704_problems(pdf, [content]) == []
+    styles = zipfile.ZipFile(docx).read("word/styles.xml").decode("utf-8")
+    assert any(f'w:line="{pitch}"' in styles for pitch in L.SQUEEZED_PITCHES)
+    date_page = next(i for i, lines in enumerate(pdf_lines(pdf)) if any(line.text == "2026年3月2日" for line in lines))
+    assert date_page == 0  # text, 附件说明, signature and date on page 1; the 版记 alone on page 2

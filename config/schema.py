@@ -77,6 +77,12 @@ class HouseStyle(Strict):
     )
     notes: NoteStyle = Field(default=NoteStyle.parentheses, description="附注 in full-width parentheses (parentheses) or without (plain)")
     faces: Faces = Field(default_factory=Faces, description="the face of each role: mark, title, text, heading1, heading2, signer")
+    line_pitch: float | None = Field(
+        default=None,
+        ge=24,
+        le=36,
+        description="行距 in points instead of the 22-line grid's 28.95 pt (domain README §7: a provincial style's 33 pt); named in the .docx's metadata",
+    )
 
 
 class Organisation(Strict):

@@ -99,8 +99,9 @@ BODY_SIZE = SANHAO  # 三号: the default font size, also the Normal style's siz
 # 调整行距 (GB/T 9704-2012 §7.3.5: when the space left cannot hold the signature and date, adjust
 # the line or character spacing): the line pitches tried, tightest last, when the last paragraph
 # cannot be split and its move with the signature would leave page 1 without text (pages.py).
-# 520 twips is 90 % of the grid's pitch (24 lines a page instead of 22); tighter reads crowded.
-SQUEEZED_PITCHES = (560, 540, 520)
+# Fractions of the pitch (the grid's 579 twips, or a house style's): 90 % of 579 is 521 twips, 24
+# lines a page instead of 22; tighter reads crowded.
+SQUEEZES = (0.97, 0.93, 0.90)
 
 
 def grid_char_space(width_twips: int = TYPE_AREA_WIDTH, chars: int = CHARS_PER_LINE, font_pt: float = BODY_SIZE) -> int:

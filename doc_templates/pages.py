@@ -34,7 +34,7 @@ from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates.checks import colophon_marker, colophon_page, holds_more_than_colophon, needs_even_page, paragraph_lines, pdf_lines, squash
 from gongwen_engine.doc_templates.elements import ColophonPlace
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
-from gongwen_engine.doc_templates.render import RenderResult, render_docx
+from gongwen_engine.doc_templates.render import RenderResult, house_pitch, render_docx
 from gongwen_engine.models.content import DocumentContent
 
 TAIL_PAGES = 3  # the 版记 of the whole is on one of the last pages: lay out only those
@@ -89,7 +89,7 @@ def render_issued(parts: Sequence[DocumentContent], path: Path, style: HouseStyl
 
     When the last paragraph cannot be split (one line) and its move with the signature leaves
     page 1 without text, the line pitch is tightened (调整行距, GB/T 9704-2012 §7.3.5) step by step
-    (layout.SQUEEZED_PITCHES) until page 1 holds the text; none fitting, the grid's pitch stays and
+    (layout.SQUEEZES of the grid's or the house style's pitch) until page 1 holds the text; none fitting, the grid's pitch stays and
     the 正文 check reports it."""
     result = render_docx(parts, path, style=style)
     pdf = docx_bytes_to_pdf(path)
@@ -99,7 +99,8 @@ def render_issued(parts: Sequence[DocumentContent], path: Path, style: HouseStyl
         pdf = docx_bytes_to_pdf(path)
     pitch = None
     if not text_on_page_one(pdf, parts[0]):
-        for squeezed in L.SQUEEZED_PITCHES:
+        base = house_pitch(style) or L.LINE_PITCH
+        for squeezed in (round(base * fraction) for fraction in L.SQUEEZES):
             tried = render_docx(parts, path, style=style, tail=tail, pitch=squeezed)
             tried_pdf = docx_bytes_to_pdf(path)
             if text_on_page_one(tried_pdf, parts[0]):

@@ -105,17 +105,33 @@ def render_document_xml(
     )
 
 
-def _squeezed_package(pitch: int) -> bytes:
-    """The base package with the Normal style's exact line pitch ``pitch`` (twips) instead of the
-    grid's 579 (调整行距, layout.SQUEEZED_PITCHES): every line that takes the style's spacing (the
-    text, the blank lines, the signature) comes closer; the mark and the red line keep theirs."""
+def house_pitch(style: HouseStyle | None) -> int | None:
+    """The line pitch (twips) a house style sets, or None for the grid's."""
+    return layout.pt_to_twips(style.line_pitch) if style is not None and style.line_pitch else None
+
+
+def style_note(style: HouseStyle | None) -> str:
+    """The layout overrides of a house style, as the .docx's metadata names them (domain README §7:
+    the override is visible in the document's metadata); empty for none."""
+    if style is None or not style.line_pitch:
+        return ""
+    return f"版式变体：行距{style.line_pitch:g}磅（GB/T 9704-2012：每页22行）"
+
+
+def _package_with(pitch: int | None, note: str) -> bytes:
+    """The base package with the Normal style's exact line pitch ``pitch`` (twips; None: the grid's
+    579) and ``note`` as the description in docProps/core.xml: every line that takes the style's
+    spacing (the text, the blank lines, the signature) moves; the mark and the red line keep
+    their explicit spacing."""
     source = zipfile.ZipFile(io.BytesIO(base_package().zip_bytes))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as target:
         for info in source.infolist():
             data = source.read(info.filename)
-            if info.filename == "word/styles.xml":
+            if info.filename == "word/styles.xml" and pitch is not None:
                 data = data.replace(f'w:line="{layout.LINE_PITCH}"'.encode(), f'w:line="{pitch}"'.encode())
+            if info.filename == "docProps/core.xml" and note:
+                data = data.replace(b"<dc:description></dc:description>", f"<dc:description>{escape(note)}</dc:description>".encode())
             target.writestr(zip_entry(info.filename), data, compresslevel=6)
     return out.getvalue()
 
@@ -124,10 +140,13 @@ def render_docx_bytes(
     parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None, tail: int | None = None, pitch: int | None = None
 ) -> bytes:
     """The .docx bytes: the base package plus the rendered ``word/document.xml`` (``style``: the
-    issuer's house style, config/schema.HouseStyle; ``pitch``: a line pitch tighter than the grid's,
-    in twips, for a text that cannot otherwise start on page 1 — doc_templates/pages.py)."""
+    issuer's house style, config/schema.HouseStyle, its line pitch included; ``pitch``: a line pitch
+    tighter than that, in twips, for a text that cannot otherwise start on page 1 —
+    doc_templates/pages.py)."""
+    pitch = pitch or house_pitch(style)
+    note = style_note(style)
     body = render_document_xml(parts, place, style, tail, pitch).encode("utf-8")
-    buffer = io.BytesIO(base_package().zip_bytes if pitch is None else _squeezed_package(pitch))
+    buffer = io.BytesIO(base_package().zip_bytes if pitch is None and not note else _package_with(pitch, note))
     with zipfile.ZipFile(buffer, "a") as package:
         package.writestr(zip_entry(DOCUMENT_PART), body, compresslevel=DOCUMENT_COMPRESSLEVEL)
     return buffer.getvalue()

@@ -141,6 +141,21 @@ def test_a_one_line_paragraph_that_would_leave_page_one_without_text_gets_a_tigh
     pdf, docx = rendered(content, tmp_path)
     assert gbt9704_problems(pdf, [content]) == []
     styles = zipfile.ZipFile(docx).read("word/styles.xml").decode("utf-8")
-    assert any(f'w:line="{pitch}"' in styles for pitch in L.SQUEEZED_PITCHES)
+    assert any(f'w:line="{round(L.LINE_PITCH * fraction)}"' in styles for fraction in L.SQUEEZES)
     date_page = next(i for i, lines in enumerate(pdf_lines(pdf)) if any(line.text == "2026年3月2日" for line in lines))
     assert date_page == 0  # text, 附件说明, signature and date on page 1; the 版记 alone on page 2
+
+
+def test_a_house_style_line_pitch_is_applied_and_named_in_the_metadata(tmp_path: Path) -> None:
+    """Domain README §7: a provincial style's 33 pt lines; the override shows in the metadata."""
+    content = shandong_notice(12, long=True).model_copy(update={"doc_number": "鲁妇发〔2026〕10号"})
+    style = HouseStyle(line_pitch=33)
+    pdf, docx = rendered(content, tmp_path, style)
+    package = zipfile.ZipFile(docx)
+    assert 'w:line="660"' in package.read("word/styles.xml").decode("utf-8")
+    assert "版式变体：行距33磅" in package.read("docProps/core.xml").decode("utf-8")
+    assert gbt9704_problems(pdf, [content], style) == []
+    lines = [line for line in pdf_lines(pdf)[1] if not line.text.startswith("—")]
+    assert round(lines[1].top - lines[0].top) == 33  # the text's lines 33 pt apart
+    grid, _ = rendered(content, tmp_path)
+    assert len(pdf_lines(grid)) <= len(pdf_lines(pdf))  # fewer lines a page: as many pages or more

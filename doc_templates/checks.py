@@ -34,6 +34,9 @@ from gongwen_engine.models.rules.titles import title_break_problems
 
 _SPACES = re.compile(r"\s+")
 _PAGE_NUMBER = re.compile(r"^—?\d+—?$")
+# 发文字号 (domain README §3.1): 机关代字〔2012〕10号, the year in 六角括号, the serial without 第 and
+# without leading zeros; an order's number (命令格式) is 第N号, numbered on.
+_DOC_NUMBER = re.compile(r"(\S〔\d{4}〕[1-9]\d*号|^第[1-9]\d*号)$")
 
 
 def squash(text: str) -> str:
@@ -313,6 +316,8 @@ def header_problems(pages: list[list[Line]], content: DocumentContent, style: Ho
     expected = {DocFormat.letter: L.LETTER_MARK_TOP_MM, DocFormat.order: L.MARGIN_TOP_MM + L.ORDER_MARK_TOP_MM}.get(fmt, L.MARGIN_TOP_MM + L.MARK_TOP_MM)
     if abs(mm(found.top) - expected) > POSITION_TOLERANCE_MM:
         problems.append(Problem(rule, 1, f"发文机关标志上边缘距页面上边{mm(found.top):.0f}毫米，应为{expected:.0f}毫米。"))
+    if content.doc_number and not _DOC_NUMBER.search(squash(content.doc_number)):
+        problems.append(Problem(rule, 1, f"发文字号“{content.doc_number}”不合规范：年份用六角括号〔〕括入，序号不编虚位（1不编为01）、不加“第”，后加“号”。"))
     if content.doc_number:
         number = squash(content.doc_number)
         below = [line for line in lines if line.top > found.bottom]

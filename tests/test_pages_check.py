@@ -58,3 +58,24 @@ def test_a_broken_document_fails_on_every_fault(tmp_path: Path, monkeypatch: pyt
     ]
     for start in expected:
         assert any(p.startswith(start) for p in problems), (start, problems)
+
+
+@pytest.mark.parametrize(
+    ("number", "right"),
+    [
+        ("鲁妇发〔2012〕10号", True),
+        ("第12号", True),
+        ("鲁妇发[2012]10号", False),
+        ("鲁妇发（2012）10号", False),
+        ("鲁妇发〔2012〕010号", False),
+        ("鲁妇发〔2012〕第10号", False),
+    ],
+)
+def test_the_header_check_reads_the_document_number_form(number: str, right: bool) -> None:
+    from gongwen_engine.doc_templates.checks import Line, header_problems
+
+    content = shandong_notice(1).model_copy(update={"doc_number": number})
+    mark = Line("山东省妇女联合会文件", 196, 238, 92, 509, frozenset({"NotoSerifCJKjp-Bold"}), True)
+    pages = [[mark, Line(number, 315, 331, 221, 380)]]
+    problems = [p.message for p in header_problems(pages, content)]
+    assert (problems == []) is right, problems

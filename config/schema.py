@@ -58,12 +58,50 @@ class AttachmentNumbers(StrEnum):
     chinese = "chinese"
 
 
+class NoteStyle(StrEnum):
+    """How the 附注 is printed: in full-width parentheses (GB/T 9704-2012 §7.3.7's form) or without."""
+
+    parentheses = "parentheses"  # （联系人：张敏  电话：0531-86012345）
+    plain = "plain"  # 联系人：张敏  电话：0531-86012345
+
+
+# The faces a role may take: the names GB/T 9704 documents use, each mapped to a Chinese stand-in by
+# doc_templates/fonts.conf (docs/layout.md).
+SongFace = Literal["方正小标宋简体", "小标宋", "宋体"]
+TextFace = Literal["仿宋_GB2312", "仿宋"]
+HeadingFace = Literal["黑体", "楷体_GB2312", "楷体", "仿宋_GB2312", "仿宋"]
+
+
+class Faces(Strict):
+    """字体 per role (GB/T 9704-2012's defaults): an office may choose 仿宋 where the standard names
+    仿宋_GB2312, 宋体 for the mark, 仿宋 for the 签发人 …"""
+
+    mark: SongFace = Field(default="方正小标宋简体", description="发文机关标志")
+    title: SongFace = Field(default="方正小标宋简体", description="标题")
+    text: TextFace = Field(default="仿宋_GB2312", description="正文, 主送, 署名, 日期, 附注")
+    heading1: HeadingFace = Field(default="黑体", description="一级标题 一、")
+    heading2: HeadingFace = Field(default="楷体_GB2312", description="二级标题 （一）")
+    signer: HeadingFace = Field(default="楷体_GB2312", description="签发人's name (upward documents)")
+
+
 class HouseStyle(Strict):
     """版式变体: the choices an organisation makes within GB/T 9704-2012 (domain README §7);
     everything not chosen here is the standard's default (doc_templates/layout.py)."""
 
     attachment_numbers: AttachmentNumbers = Field(
         default=AttachmentNumbers.arabic, description="附件1 (arabic) or 附件一 (chinese), in the 附件说明 and on the attachment pages"
+    )
+    mark_suffix: bool = Field(
+        default=True,
+        description="发文机关标志 of the document format with 文件 (山东省妇女联合会文件, the default) or the name alone (false: 中华全国妇女联合会)",
+    )
+    notes: NoteStyle = Field(default=NoteStyle.parentheses, description="附注 in full-width parentheses (parentheses) or without (plain)")
+    faces: Faces = Field(default_factory=Faces, description="the face of each role: mark, title, text, heading1, heading2, signer")
+    line_pitch: float | None = Field(
+        default=None,
+        ge=24,
+        le=36,
+        description="行距 in points instead of the 22-line grid's 28.95 pt (domain README §7: a provincial style's 33 pt); named in the .docx's metadata",
     )
 
 

@@ -22,16 +22,21 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from gongwen_engine.config.schema import Faces, HouseStyle
 from gongwen_engine.doc_templates import layout as L
-from gongwen_engine.doc_templates.elements import colophon_rows, title_lines
+from gongwen_engine.doc_templates.elements import MINUTES_LABELS, colophon_rows, heading_level, title_lines
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules.dates import format_cn_date
-from gongwen_engine.models.rules.doc_kinds import DocFormat, format_of
+from gongwen_engine.models.rules.doc_kinds import Direction, DocFormat, format_of, mark_in_format
 from gongwen_engine.models.rules.titles import title_break_problems
 
 _SPACES = re.compile(r"\s+")
 _PAGE_NUMBER = re.compile(r"^—?\d+—?$")
+# 发文字号 (domain README §3.1): 机关代字〔2012〕10号, the year in 六角括号, the serial without 第 and
+# without leading zeros; an order's number (命令格式) is 第N号, numbered on.
+_DOC_NUMBER = re.compile(r"(\S〔\d{4}〕[1-9]\d*号|^第[1-9]\d*号)$")
 
 
 def squash(text: str) -> str:
@@ -41,11 +46,58 @@ def squash(text: str) -> str:
 
 @dataclass(frozen=True)
 class Line:
-    """One text line of a page: its text without spaces and its vertical extent (points)."""
+    """One text line of a page: its text without spaces, its vertical and horizontal extent
+    (points from the top left of the page), the faces its Chinese characters are set in (as
+    embedded, see :func:`face_name`) and whether all its characters are red."""
 
     text: str
     top: float
     bottom: float
+    x0: float = 0.0
+    x1: float = 0.0
+    faces: frozenset[str] = frozenset()
+    red: bool = False
+
+
+_SUBSET_PREFIX = re.compile(r"^[A-Z]{6}\+")
+_CID_SUFFIX = re.compile(r"-(VKana|Ideographs|Generic\w*|Dingbats|Proportional|HKana|Alphabetic)$")
+
+
+def face_name(fontname: str) -> str:
+    """An embedded font's face: subset prefix and CID sub-font suffix dropped
+    ("BAAAAA+NotoSerifCJKjp-Bold-VKana" -> "NotoSerifCJKjp-Bold")."""
+    return _CID_SUFFIX.sub("", _SUBSET_PREFIX.sub("", fontname))
+
+
+def is_chinese(ch: str) -> bool:
+    """A character set in the Chinese face of its run (hanzi, full-width punctuation), not in the
+    Latin face (digits, Latin letters, half-width punctuation)."""
+    return any(ord(c) >= 0x2E80 for c in ch)
+
+
+def is_red(color: object) -> bool:
+    """A fill colour of pdfplumber (gray, RGB or CMYK tuple) that is red."""
+    if not isinstance(color, (tuple, list)):
+        return False
+    values = [float(v) for v in color]
+    if len(values) == 3:
+        return values[0] > 0.8 and values[1] < 0.3 and values[2] < 0.3
+    if len(values) == 4:
+        return values[1] > 0.7 and values[2] > 0.7 and values[3] < 0.3
+    return False
+
+
+def _line(found: dict[str, Any]) -> Line:
+    chars = found.get("chars") or []
+    return Line(
+        squash(found["text"]),
+        float(found["top"]),
+        float(found["bottom"]),
+        float(found["x0"]),
+        float(found["x1"]),
+        frozenset(face_name(c["fontname"]) for c in chars if is_chinese(c["text"])),
+        bool(chars) and all(is_red(c.get("non_stroking_color")) for c in chars if not c["text"].isspace()),
+    )
 
 
 @dataclass(frozen=True)
@@ -75,7 +127,7 @@ def pdf_lines(pdf: bytes, last: int | None = None) -> list[list[Line]]:
                 pages.append([])
                 continue
             lines = page.extract_text_lines(layout=False, strip=True)
-            pages.append([Line(squash(line["text"]), float(line["top"]), float(line["bottom"])) for line in lines if squash(line["text"])])
+            pages.append([_line(line) for line in lines if squash(line["text"])])
     return pages
 
 
@@ -204,6 +256,8 @@ def colophon_problems(pages: list[list[Line]], content: DocumentContent) -> list
 def title_problems(pages: list[list[Line]], content: DocumentContent) -> list[Problem]:
     """标题: broken between words (models/rules/titles), and printed in the lines it was laid out
     in (LibreOffice did not wrap a line again)."""
+    if format_of(content.doc_type, content.issuer_mark) is DocFormat.order:
+        return []  # the order format prints no title line (GB/T 9704-2012 §10.2)
     lines = title_lines(content.title)
     problems = [Problem("标题", 1, message) for message in title_break_problems(lines, L.TITLE_CHARS_PER_LINE)]
     first_page = {line.text for line in pages[0]} if pages else set()
@@ -213,10 +267,183 @@ def title_problems(pages: list[list[Line]], content: DocumentContent) -> list[Pr
     return problems
 
 
+# --- header, 主送, faces, page numbers, embedded fonts (domain README §2–3.5) ------------------------
+
+PT_PER_MM = 72 / 25.4
+POSITION_TOLERANCE_MM = 4.0  # the glyphs' box in the PDF is not the em box the layout places
+# The face embedded for each face a .docx names: the stand-ins of doc_templates/fonts.conf as the
+# PDF names them (Noto CJK's collections embed every face under the JP face's name; the glyphs are
+# the SC ones, docs/layout.md). Only Chinese characters are compared (digits take the Latin face).
+STAND_INS: dict[str, str] = {
+    "方正小标宋简体": "NotoSerifCJKjp-Bold",
+    "小标宋": "NotoSerifCJKjp-Bold",
+    "宋体": "NotoSerifCJKjp-Regular",
+    "仿宋_GB2312": "NotoSerifCJKjp-Regular",
+    "仿宋": "NotoSerifCJKjp-Regular",
+    "黑体": "NotoSansCJKjp-Regular",
+    "楷体_GB2312": "GBZenKai-Medium",
+    "楷体": "GBZenKai-Medium",
+}
+
+
+def mm(points: float) -> float:
+    """Points -> millimetres."""
+    return points / PT_PER_MM
+
+
+def printed_mark(content: DocumentContent, style: HouseStyle | None = None) -> str:
+    """The 发文机关标志 as printed (the format's, the house style's choice of 文件), squashed."""
+    fmt = format_of(content.doc_type, content.issuer_mark)
+    return squash(mark_in_format(content.issuer_mark, fmt, content.doc_type, style is None or style.mark_suffix))
+
+
+def header_problems(pages: list[list[Line]], content: DocumentContent, style: HouseStyle | None = None) -> list[Problem]:
+    """版头 on page 1: the 发文机关标志 as the format prints it, red, its top where the format puts
+    it (35 mm below the type area's top; letters 30 mm from the page's top; orders 20 mm below
+    the type area's top), then the 发文字号 below it (letters: flush right)."""
+    rule = "版头"
+    if not pages:
+        return [Problem(rule, None, "版式文件没有页面。")]
+    fmt = format_of(content.doc_type, content.issuer_mark)
+    mark = printed_mark(content, style)
+    lines = pages[0]
+    found = next((line for line in lines if line.text == mark), None)
+    if found is None:
+        return [Problem(rule, 1, f"首页找不到发文机关标志“{mark}”。")]
+    problems = []
+    if not found.red:
+        problems.append(Problem(rule, 1, f"发文机关标志“{mark}”不是红色。"))
+    expected = {DocFormat.letter: L.LETTER_MARK_TOP_MM, DocFormat.order: L.MARGIN_TOP_MM + L.ORDER_MARK_TOP_MM}.get(fmt, L.MARGIN_TOP_MM + L.MARK_TOP_MM)
+    if abs(mm(found.top) - expected) > POSITION_TOLERANCE_MM:
+        problems.append(Problem(rule, 1, f"发文机关标志上边缘距页面上边{mm(found.top):.0f}毫米，应为{expected:.0f}毫米。"))
+    if content.doc_number and not _DOC_NUMBER.search(squash(content.doc_number)):
+        problems.append(Problem(rule, 1, f"发文字号“{content.doc_number}”不合规范：年份用六角括号〔〕括入，序号不编虚位（1不编为01）、不加“第”，后加“号”。"))
+    if content.doc_number:
+        number = squash(content.doc_number)
+        below = [line for line in lines if line.top > found.bottom]
+        line = next((x for x in below if x.text.startswith(number)), None)
+        if line is None:
+            problems.append(Problem(rule, 1, f"发文机关标志下找不到发文字号“{content.doc_number}”。"))
+        elif fmt is DocFormat.letter and abs(line.x1 - right_edge()) > POSITION_TOLERANCE_MM * PT_PER_MM:
+            problems.append(Problem(rule, 1, "信函格式的发文字号应在红色双线下居右。"))
+        elif content.direction is Direction.up and content.signer and not line.text.endswith(squash("签发人：" + content.signer)):
+            problems.append(Problem(rule, 1, f"上行文的发文字号一行应有“签发人：{content.signer}”。"))
+    return problems
+
+
+def right_edge() -> float:
+    """The right edge of the type area, in points from the page's left edge."""
+    return (L.PAGE_WIDTH - L.MARGIN_RIGHT) / L.TWIPS_PER_PT
+
+
+def recipients_problems(pages: list[list[Line]], content: DocumentContent) -> list[Problem]:
+    """主送机关 printed on page 1, flush left, ending with "："."""
+    if not content.main_recipients:
+        return []
+    printed = "，".join(content.main_recipients) + "："
+    found = paragraph_lines(pages, printed)
+    if found is None or found[0] != 0 or "".join(line.text for line in found[1]) != squash(printed):
+        return [Problem("主送机关", 1, f"首页找不到主送机关“{printed}”。")]
+    left = L.MARGIN_LEFT / L.TWIPS_PER_PT
+    if abs(found[1][0].x0 - left) > POSITION_TOLERANCE_MM * PT_PER_MM:
+        return [Problem("主送机关", 1, "主送机关应顶格（左空零字）。")]
+    return []
+
+
+def face_problems(pages: list[list[Line]], content: DocumentContent, style: HouseStyle | None = None) -> list[Problem]:
+    """字体: the mark and the title in 小标宋, the text's plain paragraphs and the signature in 仿宋,
+    or the faces the house style chooses for them (``style.faces``), as their stand-ins embed."""
+    faces = style.faces if style is not None else Faces()
+    problems = []
+    first = pages[0] if pages else []
+    mark = printed_mark(content, style)
+    # the first line that reads as the mark (a signature below may read the same: 山东省妇女联合会)
+    expected: list[tuple[str, str, list[Line]]] = [("发文机关标志", faces.mark, [line for line in first if line.text == mark][:1])]
+    expected.append(("标题", faces.title, [line for line in first if line.text in {squash(t) for t in title_lines(content.title)}]))
+    plain = next((p for p in content.body if heading_level(p) == 0 and not p.lstrip().startswith(MINUTES_LABELS)), None)
+    if plain is not None:
+        found = paragraph_lines(pages, plain)
+        expected.append(("正文", faces.text, found[1] if found else []))
+    for role, named, lines in expected:
+        wrong = sorted({f for line in lines for f in line.faces} - {STAND_INS[named]})
+        if wrong:
+            problems.append(Problem("字体", 1, f"{role}应为{named}（{STAND_INS[named]}），版式文件中是{'、'.join(wrong)}。"))
+    return problems
+
+
+def page_number_problems(pages: list[list[Line]], content: DocumentContent) -> list[Problem]:
+    """页码 (§7.5, domain README §3.4): "— N —" in 四号, 7 mm below the type area, odd pages one
+    character in from the right, even pages one from the left, numbered on from page 1; none on
+    page 1 of a letter, none on a blank page before the 版记 page and then none on that page."""
+    rule = "页码"
+    problems: list[Problem] = []
+    letter = format_of(content.doc_type, content.issuer_mark) is DocFormat.letter
+    last = len(pages) - 1
+    blank_before_colophon = last >= 1 and not pages[last - 1] and colophon_page(pages, content) == last
+    type_bottom = (L.PAGE_HEIGHT - L.MARGIN_BOTTOM) / L.TWIPS_PER_PT
+    tolerance = POSITION_TOLERANCE_MM * PT_PER_MM
+    for index, lines in enumerate(pages):
+        numbers = [line for line in lines if is_page_number(line)]
+        unnumbered = (letter and index == 0) or (blank_before_colophon and index >= last - 1)
+        if unnumbered:
+            if numbers:
+                problems.append(Problem(rule, index + 1, "此页不应有页码（信函格式首页、版记前的空白页及其后的版记页不编页码）。"))
+            continue
+        if not numbers:
+            problems.append(Problem(rule, index + 1, "此页没有页码。"))
+            continue
+        number = numbers[-1]
+        if number.text != f"—{index + 1}—":
+            problems.append(Problem(rule, index + 1, f"页码是“{number.text}”，应为“— {index + 1} —”（页码连续编排）。"))
+        if abs(mm(number.top - type_bottom) - L.PAGE_NUMBER_GAP_MM) > POSITION_TOLERANCE_MM:
+            problems.append(Problem(rule, index + 1, "页码应在版心下边缘之下7毫米。"))
+        if (index + 1) % 2:
+            off = abs(number.x1 - (right_edge() - L.SIHAO_CHAR / L.TWIPS_PER_PT))
+            where = "单页码应居右空一字"
+        else:
+            off = abs(number.x0 - (L.MARGIN_LEFT + L.SIHAO_CHAR) / L.TWIPS_PER_PT)
+            where = "双页码应居左空一字"
+        if off > tolerance:
+            problems.append(Problem(rule, index + 1, f"{where}。"))
+    return problems
+
+
+def embedding_problems(pdf: bytes) -> list[Problem]:
+    """Every font embedded (pdffonts: the issued copy prints alike on every machine)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
+        file.write(pdf)
+        file.flush()
+        out = subprocess.run(["pdffonts", file.name], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return [Problem("字体", None, "无法读取版式文件的字体（pdffonts）。")]
+    missing = sorted({face_name(row.split()[0]) for row in out.stdout.splitlines()[2:] if row.split() and row.split()[-5] != "yes"})
+    return [Problem("字体", None, f"字体未嵌入版式文件：{'、'.join(missing)}。")] if missing else []
+
+
+def gbt9704_problems(pdf: bytes, parts: Sequence[DocumentContent], style: HouseStyle | None = None) -> list[Problem]:
+    """The whole GB/T 9704 check of an issued document: :func:`check_pdf`'s layout checks plus the
+    header, 主送, faces, page numbers and embedded fonts (the demo's documents are held to it)."""
+    pages = pdf_lines(pdf)
+    whole = parts[0]
+    return (
+        page_problems(pages, whole)
+        + header_problems(pages, whole, style)
+        + recipients_problems(pages, whole)
+        + face_problems(pages, whole, style)
+        + page_number_problems(pages, whole)
+        + embedding_problems(pdf)
+    )
+
+
+def page_problems(pages: list[list[Line]], whole: DocumentContent) -> list[Problem]:
+    """The layout checks over read pages: title, text start, signature, 版记."""
+    return title_problems(pages, whole) + text_start_problems(pages, whole) + signature_problems(pages, whole) + colophon_problems(pages, whole)
+
+
 def check_pdf(pdf: bytes, parts: Sequence[DocumentContent]) -> list[Problem]:
     """Every page check of the document ``parts`` (the issuer's document first, then what it
     forwards) over its PDF; empty when the layout is right."""
-    pages = pdf_lines(pdf)
-    whole = parts[0]
-    problems = title_problems(pages, whole) + text_start_problems(pages, whole) + signature_problems(pages, whole) + colophon_problems(pages, whole)
-    return problems
+    return page_problems(pdf_lines(pdf), parts[0])

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from gongwen_engine.config.schema import AttachmentNumbers, HouseStyle
+from gongwen_engine.config.schema import AttachmentNumbers, Faces, HouseStyle, NoteStyle
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
 from gongwen_engine.models.rules.dates import format_cn_date
@@ -135,11 +135,12 @@ class MarkFit:
         return round(self.size * L.TWIPS_PER_PT)
 
 
-def mark_spacing(top_lines: int, mark_line: int) -> tuple[int, int]:
-    """Space before and after the mark (twips): its top 35 mm below the type area's top,
-    and the block of 份号/密级/紧急程度 lines plus the mark filling whole grid lines."""
+def mark_spacing(top_lines: int, mark_line: int, top_mm: float = L.MARK_TOP_MM) -> tuple[int, int]:
+    """Space before and after the mark (twips): its top ``top_mm`` below the type area's top (35 mm;
+    20 mm in the order format), and the block of 份号/密级/紧急程度 lines plus the mark filling whole
+    grid lines."""
     used = top_lines * L.LINE_PITCH
-    before = max(0, L.mm_to_twips(L.MARK_TOP_MM) - used)
+    before = max(0, L.mm_to_twips(top_mm) - used)
     end = used + before + mark_line
     return before, math.ceil(end / L.LINE_PITCH) * L.LINE_PITCH - end
 
@@ -226,10 +227,14 @@ def signature_block(content: DocumentContent) -> SignatureBlock:
     return SignatureBlock(organisation, round(org_right_em * L.CHAR), date, round(date_right_em * L.CHAR))
 
 
-def note_text(note: str) -> str:
-    """附注 in full-width parentheses: "（联系人：… 电话：…）"."""
+def note_text(note: str, style: HouseStyle | None = None) -> str:
+    """附注 in full-width parentheses: "（联系人：… 电话：…）"; without them in the house style
+    ``notes: plain``."""
     note = clean_text(note).strip()
-    return note if note.startswith("（") and note.endswith("）") else f"（{note}）"
+    wrapped = note.startswith("（") and note.endswith("）")
+    if style is not None and style.notes is NoteStyle.plain:
+        return note[1:-1] if wrapped else note
+    return note if wrapped else f"（{note}）"
 
 
 @dataclass(frozen=True)
@@ -350,7 +355,7 @@ class PartView:
     mark_fit: MarkFit
     mark_space_before: int  # twips from the last top line (or the type area top) to the mark
     mark_space_after: int  # twips from the mark to the next grid line
-    format: DocFormat  # 文件格式 / 信函格式 / 纪要格式 (models/rules/doc_kinds.format_of)
+    format: DocFormat  # 文件格式 / 信函格式 / 纪要格式 / 命令格式 (models/rules/doc_kinds.format_of)
     upward: bool
     doc_number: str
     signer: str | None
@@ -362,6 +367,7 @@ class PartView:
     notes: list[str]
     attachments: list[AttachmentView]
     colophon: list[ColophonRow]
+    faces: Faces  # the face of each role (house style; GB/T 9704-2012's by default)
 
 
 def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None = None, as_received: bool = False) -> PartView:
@@ -372,9 +378,9 @@ def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None
         if text
     ]
     fmt = format_of(content.doc_type, content.issuer_mark)
-    mark = clean_text(mark_in_format(content.issuer_mark, fmt))
+    mark = clean_text(mark_in_format(content.issuer_mark, fmt, content.doc_type, style is None or style.mark_suffix))
     mark_fit = fit_mark(mark)
-    before, after = mark_spacing(len(top_lines), mark_fit.line)
+    before, after = mark_spacing(len(top_lines), mark_fit.line, L.ORDER_MARK_TOP_MM if fmt is DocFormat.order else L.MARK_TOP_MM)
     recipients = "，".join(clean_text(r) for r in content.main_recipients)
     return PartView(
         new_page=new_page,
@@ -392,9 +398,10 @@ def part_view(content: DocumentContent, new_page: bool, style: HouseStyle | None
         paragraphs=[minutes_paragraph(p) if fmt is DocFormat.minutes else body_paragraph(p) for p in content.body],
         attachment_notes=attachment_note_lines(content.attachment_notes, style) if content.attachment_notes else [],
         signature=signature_block(content),
-        notes=[note_text(n) for n in content.notes],
+        notes=[note_text(n, style) for n in content.notes],
         attachments=attachment_views(content.attachments, style),
         colophon=colophon_rows(content, as_received),
+        faces=style.faces if style is not None else Faces(),
     )
 
 

@@ -96,6 +96,12 @@ CHARS_PER_LINE = 28
 # 225 mm / 22 = 579.8 twips; 580 would push the 22nd line past the type area, so 579.
 LINE_PITCH = 579
 BODY_SIZE = SANHAO  # 三号: the default font size, also the Normal style's size
+# 调整行距 (GB/T 9704-2012 §7.3.5: when the space left cannot hold the signature and date, adjust
+# the line or character spacing): the line pitches tried, tightest last, when the last paragraph
+# cannot be split and its move with the signature would leave page 1 without text (pages.py).
+# Fractions of the pitch (the grid's 579 twips, or a house style's): 90 % of 579 is 521 twips, 24
+# lines a page instead of 22; tighter reads crowded.
+SQUEEZES = (0.97, 0.93, 0.90)
 
 
 def grid_char_space(width_twips: int = TYPE_AREA_WIDTH, chars: int = CHARS_PER_LINE, font_pt: float = BODY_SIZE) -> int:
@@ -147,12 +153,18 @@ LINE_UNDER_RED_LINE = LINE_PITCH - RED_LINE_HEIGHT
 
 # --- 信函格式 letter format (§10.1, domain README §3.5) -----------------------------------------
 
-LETTER_MARK_TOP = mm_to_twips(30.0)  # the mark's top edge 30 mm from the top of the page
+LETTER_MARK_TOP_MM = 30.0  # the mark's top edge 30 mm from the top of the page
+LETTER_MARK_TOP = mm_to_twips(LETTER_MARK_TOP_MM)
 LETTER_LINE_WIDTH = mm_to_twips(170.0)  # both red double lines are 170 mm long, centred
 LETTER_LINE_LEFT = (PAGE_WIDTH - LETTER_LINE_WIDTH) // 2
 LETTER_LINE_SPACE = 11  # points: the double line 4 mm (11.3 pt) below the mark
 LETTER_LINE_SZ = 18  # 2.25 pt: a double line's total width (eighths of a point)
 LETTER_BOTTOM_LINE = PAGE_HEIGHT - mm_to_twips(20.0)  # the second double line 20 mm from the bottom
+
+# --- 命令（令）格式 order format (§10.2, domain README §3.5) ------------------------------------------
+
+ORDER_MARK_TOP_MM = 20.0  # the mark ("XXXX命令" / "XXXX令") 20 mm below the top of the type area
+ORDER_NUMBER_GAP_LINES = 2  # the order number two blank lines below the mark, the text two below it
 
 # --- colophon 版记 (§7.4) -------------------------------------------------------------------
 # Thick lines 0.35 mm = 0.99 pt -> 8 eighths; thin 0.25 mm = 0.71 pt -> 6 eighths (0.75 pt,

@@ -30,10 +30,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gongwen_engine.config.schema import HouseStyle
+from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates.checks import colophon_marker, colophon_page, holds_more_than_colophon, needs_even_page, paragraph_lines, pdf_lines, squash
 from gongwen_engine.doc_templates.elements import ColophonPlace
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
-from gongwen_engine.doc_templates.render import RenderResult, render_docx
+from gongwen_engine.doc_templates.render import RenderResult, house_pitch, render_docx
 from gongwen_engine.models.content import DocumentContent
 
 TAIL_PAGES = 3  # the 版记 of the whole is on one of the last pages: lay out only those
@@ -46,10 +47,7 @@ def kept_tail(pdf: bytes, whole: DocumentContent) -> int | None:
     whole), how many of that paragraph's last characters (white space not counted) to keep with
     the signature: those of its last lines, as LibreOffice broke them. None: the text starts on
     page 1 (or the paragraph has a single line, or its lines cannot be read)."""
-    if not whole.body:
-        return None
-    first_page = squash(page_texts(pdf)[0])  # pdfium's plain text: cheap, read for every document
-    if squash(whole.body[0])[:FIRST_CHARS] in first_page:
+    if text_on_page_one(pdf, whole):  # pdfium's plain text: cheap, read for every document
         return None
     found = paragraph_lines(pdf_lines(pdf), whole.body[-1])
     if found is None:
@@ -80,16 +78,38 @@ def even_colophon_place(pdf: bytes, whole: DocumentContent) -> ColophonPlace | N
     return ColophonPlace.new_page if holds_more_than_colophon(pages[index], whole) else ColophonPlace.after_blank
 
 
+def text_on_page_one(pdf: bytes, whole: DocumentContent) -> bool:
+    """Does page 1 hold the first characters of the text (or is there no text)?"""
+    return not whole.body or squash(whole.body[0])[:FIRST_CHARS] in squash(page_texts(pdf)[0])
+
+
 def render_issued(parts: Sequence[DocumentContent], path: Path, style: HouseStyle | None = None) -> RenderResult:
     """Render the issued copy (正本) at ``path`` with its 版记 on an even page (``style``: the
-    issuer's house style) and its text starting on page 1."""
+    issuer's house style) and its text starting on page 1.
+
+    When the last paragraph cannot be split (one line) and its move with the signature leaves
+    page 1 without text, the line pitch is tightened (调整行距, GB/T 9704-2012 §7.3.5) step by step
+    (layout.SQUEEZES of the grid's or the house style's pitch) until page 1 holds the text; none fitting, the grid's pitch stays and
+    the 正文 check reports it."""
     result = render_docx(parts, path, style=style)
     pdf = docx_bytes_to_pdf(path)
     tail = kept_tail(pdf, parts[0])
     if tail is not None:
         result = render_docx(parts, path, style=style, tail=tail)
         pdf = docx_bytes_to_pdf(path)
+    pitch = None
+    if not text_on_page_one(pdf, parts[0]):
+        base = house_pitch(style) or L.LINE_PITCH
+        for squeezed in (round(base * fraction) for fraction in L.SQUEEZES):
+            tried = render_docx(parts, path, style=style, tail=tail, pitch=squeezed)
+            tried_pdf = docx_bytes_to_pdf(path)
+            if text_on_page_one(tried_pdf, parts[0]):
+                result, pdf, pitch = tried, tried_pdf, squeezed
+                break
+        else:
+            result = render_docx(parts, path, style=style, tail=tail)
+            pdf = docx_bytes_to_pdf(path)
     place = even_colophon_place(pdf, parts[0])
     if place is None:
         return result
-    return render_docx(parts, path, place, style, tail)
+    return render_docx(parts, path, place, style, tail, pitch)

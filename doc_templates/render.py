@@ -90,37 +90,86 @@ def part_views(parts: Sequence[DocumentContent]) -> list[PartView]:
     return [part_view(content, new_page=index > 0) for index, content in enumerate(parts)]
 
 
-def render_document_xml(parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None, tail: int | None = None) -> str:
+def _with_pitch(xml: str, pitch: int | None) -> str:
+    """A section's properties with the grid's line pitch ``pitch`` (twips; None: unchanged)."""
+    return xml if pitch is None else xml.replace(f'w:linePitch="{layout.LINE_PITCH}"', f'w:linePitch="{pitch}"')
+
+
+def render_document_xml(
+    parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None, tail: int | None = None, pitch: int | None = None
+) -> str:
     """``word/document.xml`` for the parts, one after another, the 版记 of the whole at the end
     (``place``: see :class:`ColophonPlace`; None: the default of :func:`document_view`; ``tail``:
-    see :func:`document_view`)."""
+    see :func:`document_view`; ``pitch``: a squeezed line pitch, see :func:`render_docx_bytes`)."""
     base = base_package()
     view = document_view(parts, place, style, tail)
     return _template().render(
         head=Markup(base.document_head),
         doc=view,
         # the numbered section: in the letter format (信函格式) without a number on page 1
-        first_sect_pr=Markup(base.sect_pr_letter if view.parts[0].format is DocFormat.letter else base.sect_pr),
-        sect_pr_unnumbered=Markup(base.sect_pr_unnumbered),
+        first_sect_pr=Markup(_with_pitch(base.sect_pr_letter if view.parts[0].format is DocFormat.letter else base.sect_pr, pitch)),
+        sect_pr_unnumbered=Markup(_with_pitch(base.sect_pr_unnumbered, pitch)),
     )
 
 
-def render_docx_bytes(parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None, tail: int | None = None) -> bytes:
+def house_pitch(style: HouseStyle | None) -> int | None:
+    """The line pitch (twips) a house style sets, or None for the grid's."""
+    return layout.pt_to_twips(style.line_pitch) if style is not None and style.line_pitch else None
+
+
+def style_note(style: HouseStyle | None) -> str:
+    """The layout overrides of a house style, as the .docx's metadata names them (domain README §7:
+    the override is visible in the document's metadata); empty for none."""
+    if style is None or not style.line_pitch:
+        return ""
+    return f"版式变体：行距{style.line_pitch:g}磅（GB/T 9704-2012：每页22行）"
+
+
+def _package_with(pitch: int | None, note: str) -> bytes:
+    """The base package with the Normal style's exact line pitch ``pitch`` (twips; None: the grid's
+    579) and ``note`` as the description in docProps/core.xml: every line that takes the style's
+    spacing (the text, the blank lines, the signature) moves; the mark and the red line keep
+    their explicit spacing."""
+    source = zipfile.ZipFile(io.BytesIO(base_package().zip_bytes))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "word/styles.xml" and pitch is not None:
+                data = data.replace(f'w:line="{layout.LINE_PITCH}"'.encode(), f'w:line="{pitch}"'.encode())
+            if info.filename == "docProps/core.xml" and note:
+                data = data.replace(b"<dc:description></dc:description>", f"<dc:description>{escape(note)}</dc:description>".encode())
+            target.writestr(zip_entry(info.filename), data, compresslevel=6)
+    return out.getvalue()
+
+
+def render_docx_bytes(
+    parts: Sequence[DocumentContent], place: ColophonPlace | None = None, style: HouseStyle | None = None, tail: int | None = None, pitch: int | None = None
+) -> bytes:
     """The .docx bytes: the base package plus the rendered ``word/document.xml`` (``style``: the
-    issuer's house style, config/schema.HouseStyle)."""
-    body = render_document_xml(parts, place, style, tail).encode("utf-8")
-    buffer = io.BytesIO(base_package().zip_bytes)
+    issuer's house style, config/schema.HouseStyle, its line pitch included; ``pitch``: a line pitch
+    tighter than that, in twips, for a text that cannot otherwise start on page 1 —
+    doc_templates/pages.py)."""
+    pitch = pitch or house_pitch(style)
+    note = style_note(style)
+    body = render_document_xml(parts, place, style, tail, pitch).encode("utf-8")
+    buffer = io.BytesIO(base_package().zip_bytes if pitch is None and not note else _package_with(pitch, note))
     with zipfile.ZipFile(buffer, "a") as package:
         package.writestr(zip_entry(DOCUMENT_PART), body, compresslevel=DOCUMENT_COMPRESSLEVEL)
     return buffer.getvalue()
 
 
 def render_docx(
-    parts: Sequence[DocumentContent], path: Path, place: ColophonPlace | None = None, style: HouseStyle | None = None, tail: int | None = None
+    parts: Sequence[DocumentContent],
+    path: Path,
+    place: ColophonPlace | None = None,
+    style: HouseStyle | None = None,
+    tail: int | None = None,
+    pitch: int | None = None,
 ) -> RenderResult:
     """Render the parts into one .docx at ``path`` (a forwarding document: cover letter first,
     then the forwarded document as issued, then the 版记; page numbers run on)."""
     path = Path(path)
-    data = render_docx_bytes(parts, place, style, tail)
+    data = render_docx_bytes(parts, place, style, tail, pitch)
     write_atomically(data, path)
     return RenderResult(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))

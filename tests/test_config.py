@@ -245,3 +245,11 @@ def test_a_house_style_value_names_the_file_and_the_line(config_copy):
     assert Path(error.path).name == "organisations.yaml"
     assert error.line == line_of(text, "attachment_numbers: roman")
     assert "arabic" in str(error) and "chinese" in str(error)
+
+
+def test_a_house_style_face_names_the_file_and_the_line(config_copy):
+    text = edit(config_copy, "organisations.yaml", "house_style: {attachment_numbers: chinese}", "house_style:\n      faces:\n        text: Arial")
+    [error] = errors_of(config_copy)
+    assert Path(error.path).name == "organisations.yaml"
+    assert error.line == line_of(text, "text: Arial")
+    assert "仿宋_GB2312" in str(error)  # the faces it may take

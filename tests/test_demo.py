@@ -159,6 +159,40 @@ def test_demo_documents_follow_gbt9704(demo_run) -> None:
     assert "妇字〔2012〕2号" in texts
 
 
+def test_every_issued_document_of_the_demo_passes_the_gbt9704_check(demo_run) -> None:
+    """Every sealed PDF of the manifest, held to doc_templates/checks.gbt9704_problems (title,
+    text on page 1, signature with text, 版记 on the last even page, header, 主送, faces, page
+    numbers, embedded fonts; tests/test_pages_check.py shows it fails a broken document), and
+    its printed 主送 and 抄送 are the organisations it was delivered to (models/rules/recipients)."""
+    from sqlmodel import Session, create_engine, select
+
+    from gongwen_engine.doc_templates.checks import gbt9704_problems
+    from gongwen_engine.models.documents import content_of
+    from gongwen_engine.models.rules import recipients
+    from gongwen_engine.models.tables import Delivery, Document
+
+    out, manifest, _ = demo_run
+    config = load_config()
+    db = create_engine(f"sqlite:///{out / '.gongwen' / 'gongwen.db'}")
+    checked, failures = 0, {}
+    with Session(db) as session:
+        for entry in manifest:
+            if not entry["signed_pdf"]:
+                continue
+            doc = session.exec(select(Document).where(Document.file == entry["file"])).one()
+            content = content_of(doc)
+            problems = [str(p) for p in gbt9704_problems((out / entry["signed_pdf"]).read_bytes(), [content], config.org(doc.org).house_style)]
+            delivered = {d.recipient for d in session.exec(select(Delivery).where(Delivery.document_id == doc.id))}
+            if delivered != recipients.resolve(config, doc.org, content.main_recipients, content.cc).codes:
+                problems.append(f"主送/抄送与分发不符：{sorted(delivered)}")
+            if problems:
+                failures[entry["doc_number"]] = problems
+            checked += 1
+    db.dispose()
+    assert checked == len(manifest)  # every document of the demo is issued sealed
+    assert failures == {}
+
+
 def test_demo_issues_seed_000_with_the_received_notice_attached(demo_run) -> None:
     out, manifest, _ = demo_run
     hunan = next(e for e in manifest if e["org_code"] == "hunan")

@@ -87,6 +87,7 @@ class DocFormat(StrEnum):
     document = "document"  # 文件格式: the mark + 文件, red line, page numbers from page 1
     letter = "letter"  # 信函格式: the organisation's name, red double lines, no number on page 1
     minutes = "minutes"  # 纪要格式: "XXXX纪要" in red, 出席/请假/列席 after the text
+    order = "order"  # 命令（令）格式: "XXXX命令" / "XXXX令" 20 mm below the type area's top, the order number, the text
 
 
 # 信函格式: every 函, and the notices of an organisation's general office (办公厅/办公室), which
@@ -96,12 +97,13 @@ LETTER_KINDS = frozenset({"函"})
 OFFICE_LETTER_KINDS = frozenset({"通知"})
 GENERAL_OFFICE_ENDINGS = ("办公厅", "办公室")
 MINUTES_KINDS = frozenset({"纪要"})
+ORDER_KINDS = ("命令", "令")  # 命令（令）格式: the mark is the name + the kind as the title ends (命令 or 令)
 MARK_SUFFIX = "文件"  # 发文机关标志 of the document format: name + 文件
 
 
 def issuer_of_mark(mark: str) -> str:
     """The organisation's name in a 发文机关标志 (山东省妇女联合会文件 -> 山东省妇女联合会)."""
-    for suffix in (MARK_SUFFIX, "纪要"):
+    for suffix in (MARK_SUFFIX, "纪要", *ORDER_KINDS):
         if mark.endswith(suffix) and len(mark) > len(suffix):
             return mark[: -len(suffix)]
     return mark
@@ -111,6 +113,8 @@ def format_of(doc_type: str, issuer_mark: str) -> DocFormat:
     """The format a document of ``doc_type`` is issued in by the organisation of ``issuer_mark``."""
     if doc_type in MINUTES_KINDS:
         return DocFormat.minutes
+    if doc_type in ORDER_KINDS:
+        return DocFormat.order
     if doc_type in LETTER_KINDS:
         return DocFormat.letter
     if doc_type in OFFICE_LETTER_KINDS and issuer_of_mark(issuer_mark).endswith(GENERAL_OFFICE_ENDINGS):
@@ -118,11 +122,16 @@ def format_of(doc_type: str, issuer_mark: str) -> DocFormat:
     return DocFormat.document
 
 
-def mark_in_format(issuer_mark: str, fmt: DocFormat) -> str:
-    """The 发文机关标志 as the format prints it: name + 文件 (as given), the name alone (letter),
-    name + 纪要 (minutes)."""
+def mark_in_format(issuer_mark: str, fmt: DocFormat, doc_type: str = "命令", with_suffix: bool = True) -> str:
+    """The 发文机关标志 as the format prints it: name + 文件 (as given; the name alone when the house
+    style drops 文件, ``with_suffix`` False), the name alone (letter), name + 纪要 (minutes),
+    name + 命令 or 令 as the 文种 ``doc_type`` (order)."""
     if fmt is DocFormat.letter:
         return issuer_of_mark(issuer_mark)
     if fmt is DocFormat.minutes:
         return issuer_of_mark(issuer_mark) + "纪要"
+    if fmt is DocFormat.order:
+        return issuer_of_mark(issuer_mark) + (doc_type if doc_type in ORDER_KINDS else ORDER_KINDS[0])
+    if not with_suffix:
+        return issuer_of_mark(issuer_mark)
     return issuer_mark

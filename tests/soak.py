@@ -293,7 +293,7 @@ def holds(user: User, item: WorkItem) -> bool:
     """The item is this person's: assigned to them, or for their role in their organisation."""
     if item.assignee:
         return item.assignee == user.id
-    return user.org == item.org and item.role in [r.value for r in user.roles]
+    return user.org == item.org and item.role in user.roles
 
 
 def advance(engine: Engine, circulation_id: int, max_steps: int = 20) -> None:

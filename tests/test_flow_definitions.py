@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from yaml_edit import copy_yaml_folder, edit
 
+from gongwen_engine.config.loader import load_roles
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.engine.context import action_kinds
@@ -14,6 +15,7 @@ from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, Step
 
 KNOWN = action_kinds(ACTIONS)
 FLOW_NAMES = {path.stem for path in PACKAGED_FLOWS_DIR.glob("*.yaml")}
+ROLES = set(load_roles())  # config/roles.yaml: the role codes a flow's by: may name
 
 
 @pytest.fixture
@@ -29,7 +31,7 @@ def line_of(text: str, needle: str, after: str | None = None) -> int:
 
 def errors_loading(path: Path) -> list[SourceError]:
     with pytest.raises(SourceErrors) as caught:
-        load_flow(path, KNOWN, FLOW_NAMES)
+        load_flow(path, KNOWN, FLOW_NAMES, ROLES)
     return caught.value.errors
 
 
@@ -254,7 +256,7 @@ def test_errors_of_several_files_are_reported_together(flows_copy):
     edit(flows_copy, "forwarding.yaml", "start: sign_for", "start: sign_in")
     edit(flows_copy, "issuing.yaml", "by: leader", "by: emperor")
     with pytest.raises(SourceErrors) as caught:
-        load_flows(flows_copy, KNOWN)
+        load_flows(flows_copy, KNOWN, ROLES)
     assert {Path(e.path).name for e in caught.value.errors} == {"forwarding.yaml", "issuing.yaml"}
 
 

@@ -19,6 +19,7 @@ from gongwen_engine.models.tables import WorkItem
 
 # Words a Chinese office reads as they are: formats, standards, digests, products.
 ALLOWED = {"PDF", "SHA", "SM3", "GB", "DA", "CSRF", "Word", "WPS", "Excel", "LibreOffice", "MB", "WS", "docx", "xlsx", "txt", "pdf", "doc", "wps"}
+ALLOWED |= {"PNG", "JPEG", "KB", "png", "jpg", "jpeg"}  # attachment files: image formats and their sizes
 FILE_NAME = re.compile(r"[\w\u4e00-\u9fff\-（）()]+\.(docx|pdf|txt|xlsx|doc|json|zip)\b", re.I)
 LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_][A-Za-z0-9]+)*")
 CODE = re.compile(r"\d")  # a word with a digit is a code: 全宗号 S037, SM3, A4

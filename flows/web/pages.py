@@ -24,6 +24,7 @@ from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.cascade import ROLE_NAMES
 from gongwen_engine.flows.web.security import PASSWORDS_FILE, WebError, load_password_hashes, storage_file
+from gongwen_engine.models.content import AttachedFile, DocumentContent
 from gongwen_engine.models.rules.dates import shown
 from gongwen_engine.models.rules.permissions import Action, Org, allowed
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, CirculationStatus
@@ -144,12 +145,20 @@ def stored_file_response(web: Web, user: User, relative: str, download_name: str
     return FileResponse(path, filename=download_name, media_type=media_type(path.name))
 
 
+def attachment_files(parts: list[DocumentContent]) -> list[tuple[int, AttachedFile]]:
+    """(number, file) of the document's attachments given as files, for the pages' download links."""
+    return [(n, a.file) for n, a in enumerate(parts[0].attachments, start=1) if a.file is not None] if parts else []
+
+
 def media_type(name: str) -> str:
     suffix = Path(name).suffix.lower()
     return {
         ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ".pdf": "application/pdf",
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
         ".txt": "text/plain; charset=utf-8",
         ".json": "application/json",
         ".zip": "application/zip",

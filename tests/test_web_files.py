@@ -1,0 +1,199 @@
+"""Real files in the web workplace (issue 22): attachment files uploaded at compose (PDF, .docx,
+.xlsx, images; type and size refused in Chinese), kept once by SHA-256, downloaded by those who
+may see the document (the receiving organisation too) and filed with the archive item; the 正文
+drafted in Word (.docx with Word's own styles) laid out in the red-header template (套红)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from docx import Document as new_docx
+from driving import drive
+from fastapi.testclient import TestClient
+from openpyxl import Workbook
+from sqlmodel import Session, select
+
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.cli.web import DEMO_PASSWORD
+from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.web.app import create_app
+from gongwen_engine.models.tables import ArchiveItem, Circulation, Document
+
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(Settings(home=tmp_path / "home"), run_steps=False)
+    with TestClient(app) as c:
+        yield c
+
+
+def engine_of(client: TestClient) -> Engine:
+    return client.app.state.web.engine
+
+
+def csrf(client: TestClient, path: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def sign_in(client: TestClient, account: str) -> None:
+    client.post("/logout", data={"csrf": csrf(client, "/login")})
+    answer = client.post("/login", data={"csrf": csrf(client, "/login"), "account": account, "password": DEMO_PASSWORD, "next": "/"}, follow_redirects=False)
+    assert answer.status_code == 303
+
+
+def xlsx() -> bytes:
+    book = Workbook()
+    book.active.append(["单位", "人数"])
+    book.active.append(["济南市妇联", 12])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def word_draft() -> bytes:
+    """A 正文 as an office drafts it in Word: a Title, Heading 1/2 without typed numbers, Normal text,
+    one heading that carries its own number, an empty paragraph."""
+    doc = new_docx()
+    doc.add_paragraph("关于开展三八妇女节系列活动的通知", style="Title")
+    doc.add_paragraph("为庆祝三八国际妇女节，经研究，决定开展系列活动。现将有关事项通知如下。")
+    doc.add_paragraph("活动时间", style="Heading 1")
+    doc.add_paragraph("2012年3月1日至8日。")
+    doc.add_paragraph("活动内容", style="Heading 1")
+    doc.add_paragraph("集中宣传", style="Heading 2")
+    doc.add_paragraph("在各市主要街道设立宣传点。")
+    doc.add_paragraph("走访慰问", style="Heading 2")
+    doc.add_paragraph("")
+    doc.add_paragraph("三、工作要求", style="Heading 1")  # typed by hand: kept, and counted
+    doc.add_paragraph("请各市妇联于3月10日前报送活动总结。")
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+PEOPLE = ("shandong_secretary", "shandong_reviewer", "shandong_org_dept", "shandong_pub_dept", "shandong_leader")
+
+
+def carry_through(client: TestClient, engine: Engine) -> None:
+    """Every person of Shandong acts on what waits for them with the step's first outcome (提交、同意、签发 …), until nothing waits."""
+    for _ in range(8):
+        drive(engine)
+        acted = False
+        for account in PEOPLE:
+            sign_in(client, account)
+            for item in re.findall(r'href="/items/(\d+)"', client.get("/inbox").text)[:1]:
+                page = client.get(f"/items/{item}").text
+                outcome = re.search(r'name="outcome" value="(\w+)"', page)
+                if outcome:
+                    client.post(f"/items/{item}/act", data={"csrf": csrf(client, f"/items/{item}"), "outcome": outcome.group(1), "comment": "同意。"})
+                    acted = True
+        if not acted:
+            return
+
+
+FORM = {
+    "flow": "outgoing",
+    "doc_type": "通知",
+    "title": "关于报送妇女儿童工作统计表的通知",
+    "recipients": ["济南市妇联"],
+    "body": "请按附件格式报送统计表。",
+    "issued_on": "2012-02-20",
+    "sealed": "1",
+}
+
+
+def compose(client: TestClient, files: list[tuple[str, tuple[str, bytes, str]]], **fields: object) -> object:
+    return client.post("/launch", data={"csrf": csrf(client, "/launch"), **FORM, **fields}, files=files, follow_redirects=False)
+
+
+def test_attachment_files_are_stored_by_digest_downloaded_with_permission_and_filed(client: TestClient) -> None:
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    table = xlsx()
+    refused = compose(client, [("attachment_files", ("说明.exe", b"MZ\x90\x00", "application/octet-stream"))])
+    assert refused.status_code == 400 and "附件“说明.exe”的格式不能作为附件上传" in refused.text and "PDF、Word（.docx）" in refused.text
+    old_word = compose(client, [("attachment_files", ("旧表.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "application/vnd.ms-excel"))])
+    assert old_word.status_code == 400 and "另存为" in old_word.text
+    renamed = compose(client, [("attachment_files", ("统计表.pdf", table, "application/pdf"))])
+    assert renamed.status_code == 400 and "扩展名是 .pdf，内容却是Excel（.xlsx）" in renamed.text
+    files = [
+        ("attachment_files", ("妇女儿童工作统计表.xlsx", table, "application/octet-stream")),
+        ("attachment_files", ("活动方案.pdf", PDF, "application/pdf")),
+        ("attachment_files", ("现场照片.png", PNG, "image/png")),
+    ]
+    preview = compose(client, files, preview="1")  # 预览: nothing launched; the files stay ticked for the launch
+    assert preview.status_code == 200 and "预览（按 GB/T 9704 版式，尚未发起）" in preview.text
+    kept = re.findall(r'name="keep_files" value="([0-9a-f]{64})" checked', preview.text)
+    assert len(kept) == 3 and kept[0] == hashlib.sha256(table).hexdigest()
+    launched = compose(client, [], keep_files=kept[:2])  # the photo unticked
+    assert launched.status_code == 303
+    circ_id = int(launched.headers["location"].rsplit("/", 1)[1])
+    with Session(engine.db) as session:
+        doc = session.exec(select(Document).where(Document.circulation_id == circ_id)).one()
+    given = [a["file"] for a in doc.content["attachments"]]
+    assert [g["name"] for g in given] == ["妇女儿童工作统计表.xlsx", "活动方案.pdf"] and doc.content["attachment_notes"] == ["妇女儿童工作统计表", "活动方案"]
+    assert given[0]["file"] == f"attachments/{given[0]['sha256'][:2]}/{given[0]['sha256']}.xlsx" and given[0]["sha256"] == hashlib.sha256(table).hexdigest()
+    assert (engine.storage / given[0]["file"]).read_bytes() == table
+    page = client.get(f"/circulations/{circ_id}")
+    assert f'href="/documents/{doc.id}/attachments/1">附件1：妇女儿童工作统计表.xlsx' in page.text
+    download = client.get(f"/documents/{doc.id}/attachments/1")
+    assert download.status_code == 200 and download.content == table and "attachment" in download.headers["content-disposition"]
+    assert client.get(f"/documents/{doc.id}/attachments/3").status_code == 404
+
+    sign_in(client, "qingdao_secretary")  # an organisation the document is not sent to
+    assert client.get(f"/documents/{doc.id}/attachments/1").status_code == 403
+
+    carry_through(client, engine)
+    with Session(engine.db) as session:
+        received = session.exec(select(Circulation).where(Circulation.org == "jinan", Circulation.parent_id == circ_id)).first()
+    assert received is not None, "the document reached 济南"
+    sign_in(client, "jinan_secretary")
+    their_page = client.get(f"/circulations/{received.id}")
+    assert "附件1：妇女儿童工作统计表.xlsx" in their_page.text
+    link = re.search(r'href="(/documents/\d+/attachments/2)"', their_page.text).group(1)
+    assert client.get(link).content == PDF  # the recipients get the file itself
+
+    with Session(engine.db) as session:
+        item = session.exec(select(ArchiveItem).where(ArchiveItem.circulation_id == circ_id)).first()
+    assert item is not None, "filed once issued"
+    roles = [f["role"] for f in item.files]
+    assert roles[-2:] == ["attachment_1", "attachment_2"]
+    filed = item.files[-2]
+    assert filed["sha256"] == hashlib.sha256(table).hexdigest() and (engine.storage / filed["file"]).read_bytes() == table
+    sign_in(client, "shandong_archivist")
+    record = client.get(f"/archive/items/{item.archive_code}")
+    assert "附件1" in record.text and "附件2" in record.text
+    archived = re.search(r'href="(/archive/items/[^"]+/files/[^"]*attachment_1[^"]*)"', record.text).group(1)
+    assert client.get(archived).content == table  # the archivist downloads it from the record
+
+
+def test_a_word_draft_becomes_the_body_with_its_heading_levels(client: TestClient) -> None:
+    sign_in(client, "shandong_secretary")
+    old = compose(client, [("body_file", ("通知.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "application/msword"))], body="")
+    assert old.status_code == 400 and "旧版 Word 97-2003（.doc）或 WPS（.wps）格式" in old.text and "另存为”Word 文档（.docx）" in old.text
+    wps = compose(client, [("body_file", ("通知.wps", b"anything", "application/octet-stream"))], body="")
+    assert wps.status_code == 400 and "另存为" in wps.text
+    preview = compose(client, [("body_file", ("三八活动通知.docx", word_draft(), "application/octet-stream"))], body="", title="", preview="1")
+    assert preview.status_code == 200, preview.text
+    assert "已从“三八活动通知.docx”读取正文 9 段（其中标题层次 5 处）" in preview.text
+    body = re.search(r'<textarea name="body"[^>]*>([^<]*)</textarea>', preview.text).group(1).split("\n")
+    assert body == [
+        "为庆祝三八国际妇女节，经研究，决定开展系列活动。现将有关事项通知如下。",
+        "一、活动时间",
+        "2012年3月1日至8日。",
+        "二、活动内容",
+        "（一）集中宣传",
+        "在各市主要街道设立宣传点。",
+        "（二）走访慰问",
+        "三、工作要求",
+        "请各市妇联于3月10日前报送活动总结。",
+    ]
+    assert 'name="title" value="关于开展三八妇女节系列活动的通知"' in preview.text  # the Title paragraph is the title
+    assert "山东省妇女联合会文件" in preview.text and "（一）集中宣传" in preview.text  # laid out in the red-header template

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from openpyxl import Workbook
 from sqlmodel import Session, select
 
 from gongwen_engine.config.settings import Settings
+from gongwen_engine.doc_templates.pdf import docx_files_to_pdf_bytes, page_texts
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.web.app import create_app
@@ -197,3 +200,35 @@ def test_a_word_draft_becomes_the_body_with_its_heading_levels(client: TestClien
     ]
     assert 'name="title" value="关于开展三八妇女节系列活动的通知"' in preview.text  # the Title paragraph is the title
     assert "山东省妇女联合会文件" in preview.text and "（一）集中宣传" in preview.text  # laid out in the red-header template
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+def test_a_word_draft_laid_out_in_the_red_header_template_prints_as_gbt_9704(client: TestClient, tmp_path: Path) -> None:
+    """The Word draft launched straight away (no preview): the .docx gongwen renders puts each
+    heading level in its face (一、 黑体, （一） 楷体) under the red header, and LibreOffice prints
+    it with the header, the number levels and the body in order."""
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    launched = compose(client, [("body_file", ("三八活动通知.docx", word_draft(), "application/octet-stream"))], body="", title="")
+    assert launched.status_code == 303, launched.text
+    circ_id = int(launched.headers["location"].rsplit("/", 1)[1])
+    with Session(engine.db) as session:
+        doc = session.exec(select(Document).where(Document.circulation_id == circ_id)).one()
+    assert doc.title == "关于开展三八妇女节系列活动的通知" and doc.content["body"][1] == "一、活动时间"
+    data = client.get(f"/documents/{doc.id}/docx").content
+    xml = zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml").decode()
+    faces = re.findall(r'w:eastAsia="([^"]+)"[^>]*/>(?:(?!</w:r>).)*?<w:t[^>]*>((?:[一二三]、|（[一二]）)[^<]*)</w:t>', xml)
+    assert [(face[:2], text) for face, text in faces] == [
+        ("黑体", "一、活动时间"),
+        ("黑体", "二、活动内容"),
+        ("楷体", "（一）集中宣传"),
+        ("楷体", "（二）走访慰问"),
+        ("黑体", "三、工作要求"),
+    ], faces
+    (tmp_path / "draft.docx").write_bytes(data)
+    text = "\n".join(page_texts(docx_files_to_pdf_bytes([tmp_path / "draft.docx"])[0]))
+    flat = re.sub(r"\s+", "", text)
+    order = ["山东省妇女联合会文件", "关于开展三八妇女节系列活动的通知", "济南市妇联：", "一、活动时间", "二、活动内容", "（一）集中宣传", "（二）走访慰问", "三、工作要求"]
+    positions = [flat.find(part) for part in order]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), (positions, flat[:400])

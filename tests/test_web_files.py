@@ -229,6 +229,7 @@ def test_a_word_draft_laid_out_in_the_red_header_template_prints_as_gbt_9704(cli
     (tmp_path / "draft.docx").write_bytes(data)
     text = "\n".join(page_texts(docx_files_to_pdf_bytes([tmp_path / "draft.docx"])[0]))
     flat = re.sub(r"\s+", "", text)
-    order = ["山东省妇女联合会文件", "关于开展三八妇女节系列活动的通知", "济南市妇联：", "一、活动时间", "二、活动内容", "（一）集中宣传", "（二）走访慰问", "三、工作要求"]
+    order = ["山东省妇女联合会文件", "关于开展三八妇女节系列活动的通知", "济南市妇联：", "一、活动时间"]
+    order += ["二、活动内容", "（一）集中宣传", "（二）走访慰问", "三、工作要求"]
     positions = [flat.find(part) for part in order]
     assert all(p >= 0 for p in positions) and positions == sorted(positions), (positions, flat[:400])

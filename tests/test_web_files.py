@@ -11,6 +11,7 @@ import re
 import shutil
 import zipfile
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,43 @@ def test_a_word_draft_laid_out_in_the_red_header_template_prints_as_gbt_9704(cli
     order += ["二、活动内容", "（一）集中宣传", "（二）走访慰问", "三、工作要求"]
     positions = [flat.find(part) for part in order]
     assert all(p >= 0 for p in positions) and positions == sorted(positions), (positions, flat[:400])
+
+
+def test_the_attachments_of_an_incoming_document_are_registered_with_it_on_confirm(client: TestClient) -> None:
+    from test_reader_seeds import seed
+
+    engine = engine_of(client)
+    sign_in(client, "jinan_secretary")
+    token = csrf(client, "/receive")
+    upload = seed("001")
+    refused = client.post(
+        "/receive",
+        data={"csrf": token, "flow": "forwarding"},
+        files=[("file", (upload.name, upload.read_bytes())), ("attachment_files", ("名单.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64))],
+    )
+    assert refused.status_code == 400 and "附件“名单.doc”是旧版 Office" in refused.text
+    with Session(engine.db) as session:
+        assert session.exec(select(Circulation)).first() is None
+    table = xlsx()
+    page = client.post(
+        "/receive",
+        data={"csrf": token, "flow": "forwarding"},
+        files=[("file", (upload.name, upload.read_bytes())), ("attachment_files", ("报名表.xlsx", table)), ("attachment_files", ("通知扫描件.pdf", PDF))],
+    )
+    assert page.status_code == 200 and "附件1“报名表.xlsx”、附件2“通知扫描件.pdf”" in page.text
+    fields = dict(re.findall(r'name="field_(\w+)"[^>]*?(?:value="([^"]*)")', page.text))
+    fields |= {k: unescape(v) for k, v in re.findall(r'<textarea id="field_\w+" name="field_(\w+)"[^>]*>([^<]*)</textarea>', page.text)}
+    staged = re.search(r'name="upload" value="([^"]+)"', page.text).group(1)
+    confirmed = client.post(
+        "/receive/confirm", data={"csrf": token, "upload": staged, "flow": "forwarding", **{f"field_{k}": v for k, v in fields.items()}}, follow_redirects=False
+    )
+    assert confirmed.status_code == 303, confirmed.text
+    with Session(engine.db) as session:
+        circ = session.exec(select(Circulation)).one()
+        doc = session.get(Document, circ.received_id)
+    files = [a["file"]["name"] for a in doc.content["attachments"] if a.get("file")]
+    assert files == ["报名表.xlsx", "通知扫描件.pdf"]
+    shown = client.get(f"/circulations/{circ.id}").text
+    number = 1 + [a.get("file") is None for a in doc.content["attachments"]].count(True)  # after the attachments read from the document itself
+    assert f"附件{number}：报名表.xlsx" in shown
+    assert client.get(f"/documents/{doc.id}/attachments/{number}").content == table

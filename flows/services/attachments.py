@@ -25,6 +25,7 @@ import hashlib
 from pathlib import Path
 
 from pydantic import Field, model_validator
+from sqlmodel import select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.files import write_atomically
@@ -33,12 +34,14 @@ from gongwen_engine.config.yamlsrc import load_yaml
 from gongwen_engine.doc_templates.archive_files import docx_paragraphs
 from gongwen_engine.doc_templates.reader.office import ATTACHMENT_FORMATS, WordDraft, attachment_format, word_draft
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.models import db
 from gongwen_engine.models.content import AttachedFile, Attachment, DocumentContent, attachment_name
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.documents import received_document
 from gongwen_engine.models.rules.titles import received_attachment_name
+from gongwen_engine.models.tables import Circulation, Document
 
 MAX_ATTACHMENTS = 50  # more is a collection (汇编), not the attachments of one document
 MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024  # an annex's text; a longer one is no attachment to a 公文
@@ -236,3 +239,23 @@ def word_body(name: str, data: bytes) -> WordDraft:
     """The 正文 drafted in Word/WPS (.docx) for the red-header template: its title (Title style)
     and paragraphs, headings with their 层次序数; a .doc/.wps refused with the hint to save as .docx."""
     return word_draft(data, name, MAX_FILE_BYTES)
+
+
+def attach_received_files(engine: Engine, document_id: int, files: list[AttachedFile], actor: str) -> None:
+    """收文登记 with the 来文's attachments as separate files (uploaded with it and confirmed with it):
+    they are added after the attachments read from the document itself, the 附件说明 as read kept
+    (the sender's own words), and recorded in the audit trail."""
+    if not files:
+        return
+    with db.transaction(engine.db) as session:
+        doc = session.get(Document, document_id)
+        if doc is None:
+            raise Refusal(f"收文文档 {document_id} 不存在")
+        content = content_of(doc)
+        added = [kept for given in files if (kept := kept_file_attachment(engine, given)) is not None]
+        notes = content.attachment_notes or [attachment_name(a) for a in [*content.attachments, *added]]
+        updated = content.model_copy(update={"attachments": [*content.attachments, *added], "attachment_notes": notes})
+        doc.content = {**doc.content, **updated.model_dump(mode="json", include={"attachments", "attachment_notes"})}
+        session.add(doc)
+        circ = session.exec(select(Circulation).where(Circulation.received_id == document_id)).first()
+        engine.audit(session, actor, "attachments_received", circ, document_id, None, {"files": [[a.file.name, a.file.sha256] for a in added if a.file]})

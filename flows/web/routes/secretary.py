@@ -251,6 +251,7 @@ def _launch_page(
 
 
 COMPOSE_FILES = "compose_files"  # the session's attachment files uploaded on the compose page (kept across a preview)
+UPLOAD_FILES = "upload_files"  # per upload token: the 来文's attachment files waiting for 确认
 
 
 @router.post("/launch", dependencies=[CsrfChecked])
@@ -414,14 +415,27 @@ def _receive_flow(web: Web, flow: str) -> str:
 
 
 @router.post("/receive", dependencies=[CsrfChecked])
-def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(...), flow: str = Form(...)) -> Response:
-    """Step one of 收文登记: the upload is kept aside and read; the page shows what was read, to confirm."""
+def receive(
+    request: Request,
+    user: User = CurrentUser,
+    file: UploadFile = File(...),
+    flow: str = Form(...),
+    attachment_files: list[UploadFile | str] = File([]),
+) -> Response:
+    """Step one of 收文登记: the upload (and the 来文's attachments as separate files) kept aside and
+    read; the page shows what was read, to confirm."""
     web = web_of(request)
     authorize(web.engine.config, user, Action.receive, Org(user.org))
     _receive_flow(web, flow)
     name = upload_name(file.filename)
     if not name:
         raise WebError(400, words.NO_FILE, words.CHOOSE_FILE)
+    try:  # vetted and kept by digest now; attached to the received document only on 确认
+        annexes = attachment_specs.file_attachments(
+            web.engine, [(n, _read_upload(f)) for f in attachment_files if isinstance(f, StarletteUpload) and (n := upload_name(f.filename))]
+        )
+    except Refusal as exc:
+        return render(request, "receive.html.j2", 400, flows=receive_flows(web), error=str(exc), values={"flow": flow})
     token = stage_upload(web.engine, name, iter(lambda: file.file.read(1024 * 1024), b""))
     try:
         staged = staged_upload(web.engine, token)
@@ -434,6 +448,10 @@ def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(
         discard_upload(web.engine, token)
         raise
     request.session["uploads"] = [*request.session.get("uploads", [])[-4:], token]  # only the uploader may confirm it
+    request.session[UPLOAD_FILES] = {
+        **{t: f for t, f in request.session.get(UPLOAD_FILES, {}).items() if t in request.session["uploads"]},
+        token: [a.file.model_dump() for a in annexes if a.file is not None],
+    }
     return _confirm_page(request, web, token, name, flow, preview, {}, None)
 
 
@@ -458,6 +476,7 @@ def _confirm_page(request: Request, web: Web, token: str, name: str, flow: str, 
         flow=flow,
         flow_title=web.engine.flow(flow).title,
         error=error,
+        attached_names=[f["name"] for f in request.session.get(UPLOAD_FILES, {}).get(token, [])],
     )
 
 
@@ -493,6 +512,10 @@ async def receive_confirm(request: Request, user: User = CurrentUser) -> Respons
         return _confirm_page(request, web, token, path.name, flow, preview, given, str(exc))
     discard_upload(web.engine, token)
     request.session["uploads"] = [t for t in request.session.get("uploads", []) if t != token]
+    staged_files = request.session.get(UPLOAD_FILES, {}).pop(token, [])
+    request.session[UPLOAD_FILES] = {t: f for t, f in request.session.get(UPLOAD_FILES, {}).items() if t != token}
+    if received.document_id is not None:
+        attachment_specs.attach_received_files(web.engine, received.document_id, [AttachedFile.model_validate(f) for f in staged_files], user.id)
     web.wake_runner()
     flash(request, words.REGISTERED.format(circulation=received.circulation_id, title=received.fields.get("title", "")))
     for warning in received.warnings:

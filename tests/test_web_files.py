@@ -274,3 +274,26 @@ def test_the_attachments_of_an_incoming_document_are_registered_with_it_on_confi
     number = 1 + [a.get("file") is None for a in doc.content["attachments"]].count(True)  # after the attachments read from the document itself
     assert f"附件{number}：报名表.xlsx" in shown
     assert client.get(f"/documents/{doc.id}/attachments/{number}").content == table
+
+
+def test_the_draft_sheet_and_the_processing_slip_are_pages(client: TestClient) -> None:
+    """发文稿纸 and 收文处理单 in the web (issue 22, point 9): the rows of the .docx record, opinions as written."""
+    engine = engine_of(client)
+    sign_in(client, "shandong_secretary")
+    launched = compose(client, [])
+    circ_id = int(launched.headers["location"].rsplit("/", 1)[1])
+    carry_through(client, engine)
+    sign_in(client, "shandong_secretary")
+    assert f'href="/circulations/{circ_id}/record">发文稿纸' in client.get(f"/circulations/{circ_id}").text
+    sheet = client.get(f"/circulations/{circ_id}/record")
+    assert sheet.status_code == 200 and "山东省妇联发文稿纸" in sheet.text
+    cells = dict(re.findall(r'<th scope="row">([^<]+)</th>\s*<td[^>]*>(.*?)</td>', sheet.text, re.S))
+    assert list(cells)[:3] == ["签发", "会签", "核稿"] and cells["标题"] == FORM["title"] and cells["主送"] == "济南市妇联"
+    assert cells["签发"].startswith("同意：同意。\u3000周红梅\u3000") and cells["会签"].count("<br>") == 1  # two department heads, one line each
+    assert re.search(r"鲁妇发〔\d{4}〕\d+号", cells["文号"])
+    with Session(engine.db) as session:
+        received = session.exec(select(Circulation).where(Circulation.org == "jinan", Circulation.parent_id == circ_id)).one()
+    sign_in(client, "jinan_secretary")
+    slip = client.get(f"/circulations/{received.id}/record")
+    assert slip.status_code == 200 and "济南市妇联收文处理单" in slip.text and "来文单位" in slip.text and FORM["title"] in slip.text
+    assert client.get(f"/circulations/{circ_id}/record").status_code == 403  # the superior's own record is not the city's to see

@@ -10,7 +10,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+from gongwen_engine.doc_templates.records import FormRow, record_heading, record_rows
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.engine.records import gather_record
 from gongwen_engine.flows.services.circulations import open_items
 from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
@@ -18,6 +20,7 @@ from gongwen_engine.models.queries import workplace as q
 from gongwen_engine.models.queries.cascade import CascadeRows, cascade_rows
 from gongwen_engine.models.queries.documents import issued_parts
 from gongwen_engine.models.queries.numbers import withdrawn
+from gongwen_engine.models.records import RecordKind
 from gongwen_engine.models.rules.dates import CHINA, aware, china_date, end_of_day
 from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, IssuedNumber, WorkItem, utcnow
 
@@ -260,3 +263,30 @@ def returned_before(engine: Engine, item: WorkItem) -> WorkItem | None:
     with Session(engine.db) as session:
         before = q.decision_before(session, item)
     return before if before is not None and before.outcome == RETURN else None
+
+
+# ---- the process record (发文稿纸 / 收文处理单) as a page ---------------------------------------------------
+
+
+@dataclass
+class RecordView:
+    """The flow's process record as it stands now: its heading (山东省妇联收文处理单) and its rows,
+    the same rows the .docx record is laid out from (``doc_templates/records.py``)."""
+
+    heading: str
+    rows: list[FormRow]
+
+
+def record_view(engine: Engine, circulation_id: int) -> RecordView | None:
+    """The 发文稿纸 or 收文处理单 of the circulation, gathered now from its work items as the engine
+    gathers it for the .docx after each step; None when its flow keeps no record."""
+    with Session(engine.db) as session:
+        circ = session.get(Circulation, circulation_id)
+        if circ is None:
+            return None
+        definition = engine.definition_of(circ, session)
+        if definition.record is None:
+            return None
+        replayed = engine.config.org(circ.org).level in engine.config.policy(circ.policy).clock  # a named policy replays a seed's dates
+        record = gather_record(session, engine.config, definition, circ, RecordKind(definition.record), engine.business_date(circ), replayed)
+    return RecordView(record_heading(record), record_rows(record))

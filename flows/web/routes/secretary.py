@@ -17,6 +17,7 @@ from gongwen_engine.config.files import fit_file_name
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.elements import heading_level
 from gongwen_engine.doc_templates.html import render_html
+from gongwen_engine.doc_templates.records import OPINION_LABELS
 from gongwen_engine.doc_templates.render import render_docx_bytes
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.services import attachments as attachment_specs
@@ -32,7 +33,7 @@ from gongwen_engine.flows.services.intake import (
     stage_upload,
     staged_upload,
 )
-from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, circulations_page, document_download, find_circulation_file
+from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, circulations_page, document_download, find_circulation_file, record_view
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.cascade import STATES, cascade, count_states
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
@@ -155,6 +156,17 @@ def circulation_print(request: Request, circulation_id: RowId, user: User = Curr
     if view.doc is None:
         raise WebError(404, words.NOTHING_TO_PRINT.format(id=circulation_id), words.FROM_MENU)
     return render(request, "print.html.j2", circ=circ, doc=view.doc, printed=render_html(view.parts))
+
+
+@router.get("/circulations/{circulation_id}/record", response_class=HTMLResponse)
+def circulation_record(request: Request, circulation_id: RowId, user: User = CurrentUser) -> HTMLResponse:
+    """发文稿纸 / 收文处理单 as a page (the same rows as the .docx record), printable from the browser."""
+    web = web_of(request)
+    circ = visible_circulation(web, user, circulation_id)
+    view = record_view(web.engine, circulation_id)
+    if view is None:
+        raise WebError(404, words.NO_RECORD.format(id=circulation_id), words.FROM_MENU)
+    return render(request, "record.html.j2", circ=circ, record=view, opinion_labels=OPINION_LABELS)
 
 
 @router.get("/circulations/{circulation_id}/files/{role}")

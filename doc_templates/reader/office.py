@@ -43,8 +43,9 @@ def _refusal(what: str, name: str, problem: str, todo: str) -> Refusal:
 def _zip_names(data: bytes, name: str, what: str, limits: ReadLimits) -> set[str]:
     try:
         return {info.filename for info in open_zip(data, name, limits).infolist()}
-    except IntakeError as exc:
-        raise _refusal(what, name, exc.what, "请检查文件后重新上传") from None
+    except IntakeError as exc:  # the zip library's own words (English) are left out of a damaged file's message
+        problem = "已损坏或不完整，无法打开" if exc.what.startswith("已损坏") else exc.what
+        raise _refusal(what, name, problem, "请检查文件后重新上传") from None
 
 
 def attachment_format(data: bytes, name: str, max_bytes: int) -> str:

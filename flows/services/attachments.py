@@ -22,6 +22,9 @@ title, a received document by its issuer's short name and its title in 《》 (m
 from __future__ import annotations
 
 import hashlib
+import json
+import secrets
+import time
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -259,3 +262,42 @@ def attach_received_files(engine: Engine, document_id: int, files: list[Attached
         session.add(doc)
         circ = session.exec(select(Circulation).where(Circulation.received_id == document_id)).first()
         engine.audit(session, actor, "attachments_received", circ, document_id, None, {"files": [[a.file.name, a.file.sha256] for a in added if a.file]})
+
+
+# Lists of attachment files waiting for a launch or a 确认 (the compose page across a preview, an upload
+# being registered): kept server-side, the browser's session holding only the random token.
+FILE_LISTS = "pending-attachment-lists"
+FILE_LISTS_KEPT_SECONDS = 24 * 3600  # a list neither used nor dropped within a day is removed
+
+
+def keep_file_list(engine: Engine, files: list[AttachedFile]) -> str:
+    """Keep ``files`` (their names and digests: the files themselves are stored already) under a new
+    random token; lists older than a day (abandoned in the browser) are removed here."""
+    folder = engine.storage / FILE_LISTS
+    if folder.is_dir():
+        for old in folder.iterdir():
+            if old.is_file() and time.time() - old.stat().st_mtime > FILE_LISTS_KEPT_SECONDS:
+                old.unlink(missing_ok=True)
+    token = secrets.token_hex(16)
+    write_atomically(json.dumps([f.model_dump() for f in files], ensure_ascii=False).encode(), folder / f"{token}.json")
+    return token
+
+
+def _list_path(engine: Engine, token: str) -> Path | None:
+    if not (len(token) == 32 and all(c in "0123456789abcdef" for c in token)):
+        return None
+    return engine.storage / FILE_LISTS / f"{token}.json"
+
+
+def kept_file_list(engine: Engine, token: str | None) -> list[AttachedFile]:
+    """The files kept under ``token`` ([] for a token that names none: used, dropped, forged)."""
+    path = _list_path(engine, token or "")
+    if path is None or not path.is_file():
+        return []
+    return [AttachedFile.model_validate(f) for f in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def drop_file_list(engine: Engine, token: str | None) -> None:
+    path = _list_path(engine, token or "")
+    if path is not None:
+        path.unlink(missing_ok=True)

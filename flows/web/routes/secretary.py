@@ -53,7 +53,7 @@ from gongwen_engine.flows.web.pages import (
 )
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.flows.web.words import FILE_ROLES
-from gongwen_engine.models.content import AttachedFile, Attachment, DocumentContent
+from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.models.rules import doc_kinds, text_input
 from gongwen_engine.models.rules.dates import today as beijing_today
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
@@ -262,8 +262,8 @@ def _launch_page(
     )
 
 
-COMPOSE_FILES = "compose_files"  # the session's attachment files uploaded on the compose page (kept across a preview)
-UPLOAD_FILES = "upload_files"  # per upload token: the 来文's attachment files waiting for 确认
+COMPOSE_FILES = "compose_files"  # the token of the attachment files uploaded on the compose page (kept across a preview)
+UPLOAD_FILES = "upload_files"  # per upload token: the token of the 来文's attachment files waiting for 确认
 
 
 @router.post("/launch", dependencies=[CsrfChecked])
@@ -308,7 +308,8 @@ def launch(
         file_annexes += attachment_specs.file_attachments(web.engine, uploads)
     except Refusal as exc:
         problems.append(str(exc).rstrip("。"))
-    request.session[COMPOSE_FILES] = [a.file.model_dump() for a in file_annexes if a.file is not None]
+    attachment_specs.drop_file_list(web.engine, request.session.get(COMPOSE_FILES))
+    request.session[COMPOSE_FILES] = attachment_specs.keep_file_list(web.engine, [a.file for a in file_annexes if a.file is not None])
     values = {
         "flow": flow,
         "doc_type": doc_type,
@@ -378,7 +379,7 @@ def launch(
     if warning and not confirm_printed_only:
         return _launch_page(request, user, values, None, 200, warning, notice=notice)
     circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id)
-    request.session.pop(COMPOSE_FILES, None)
+    attachment_specs.drop_file_list(web.engine, request.session.pop(COMPOSE_FILES, None))
     web.wake_runner()
     flash(request, words.LAUNCHED.format(flow=web.engine.flow(flow).title.split("（")[0], title=content.title, id=circ_id))
     return RedirectResponse(f"/circulations/{circ_id}", status_code=303)
@@ -393,8 +394,7 @@ def _kept_files(request: Request, web: Web, keep: list[str]) -> list[Attachment]
     """The attachment files uploaded earlier on this compose page that are still ticked (only the
     session's own: a digest the session did not upload is ignored)."""
     kept = []
-    for given in request.session.get(COMPOSE_FILES, []):
-        stored = AttachedFile.model_validate(given)
+    for stored in attachment_specs.kept_file_list(web.engine, request.session.get(COMPOSE_FILES)):
         if stored.sha256 in keep and (annex := attachment_specs.kept_file_attachment(web.engine, stored)) is not None:
             kept.append(annex)
     return kept
@@ -462,7 +462,7 @@ def receive(
     request.session["uploads"] = [*request.session.get("uploads", [])[-4:], token]  # only the uploader may confirm it
     request.session[UPLOAD_FILES] = {
         **{t: f for t, f in request.session.get(UPLOAD_FILES, {}).items() if t in request.session["uploads"]},
-        token: [a.file.model_dump() for a in annexes if a.file is not None],
+        token: attachment_specs.keep_file_list(web.engine, [a.file for a in annexes if a.file is not None]),
     }
     return _confirm_page(request, web, token, name, flow, preview, {}, None)
 
@@ -488,7 +488,7 @@ def _confirm_page(request: Request, web: Web, token: str, name: str, flow: str, 
         flow=flow,
         flow_title=web.engine.flow(flow).title,
         error=error,
-        attached_names=[f["name"] for f in request.session.get(UPLOAD_FILES, {}).get(token, [])],
+        attached_names=[f.name for f in attachment_specs.kept_file_list(web.engine, request.session.get(UPLOAD_FILES, {}).get(token))],
     )
 
 
@@ -512,6 +512,7 @@ async def receive_confirm(request: Request, user: User = CurrentUser) -> Respons
         raise WebError(400, words.UPLOAD_GONE, words.UPLOAD_AGAIN)
     if form.get("discard"):
         discard_upload(web.engine, token)
+        attachment_specs.drop_file_list(web.engine, request.session.get(UPLOAD_FILES, {}).get(token))
         return RedirectResponse("/receive", status_code=303)
     given = {name: str(form.get(f"field_{name}", "")) for name in CORRECTABLE}
     preview = preview_file(web.engine, path, user.org, user=user.id, flow=flow)
@@ -524,10 +525,11 @@ async def receive_confirm(request: Request, user: User = CurrentUser) -> Respons
         return _confirm_page(request, web, token, path.name, flow, preview, given, str(exc))
     discard_upload(web.engine, token)
     request.session["uploads"] = [t for t in request.session.get("uploads", []) if t != token]
-    staged_files = request.session.get(UPLOAD_FILES, {}).pop(token, [])
+    file_list = request.session.get(UPLOAD_FILES, {}).get(token)
     request.session[UPLOAD_FILES] = {t: f for t, f in request.session.get(UPLOAD_FILES, {}).items() if t != token}
     if received.document_id is not None:
-        attachment_specs.attach_received_files(web.engine, received.document_id, [AttachedFile.model_validate(f) for f in staged_files], user.id)
+        attachment_specs.attach_received_files(web.engine, received.document_id, attachment_specs.kept_file_list(web.engine, file_list), user.id)
+    attachment_specs.drop_file_list(web.engine, file_list)
     web.wake_runner()
     flash(request, words.REGISTERED.format(circulation=received.circulation_id, title=received.fields.get("title", "")))
     for warning in received.warnings:

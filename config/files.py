@@ -13,10 +13,11 @@ This module is at the bottom of the import graph (config): every layer may use i
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 FILE_MODE = 0o644
@@ -44,6 +45,19 @@ def write_atomically(data: bytes, path: Path, mode: int = FILE_MODE) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
+
+
+@contextlib.contextmanager
+def folder_locked(folder: Path) -> Iterator[None]:
+    """Hold the exclusive lock of ``folder`` (its ``.lock`` file, created with the folder): the
+    demo authorities' key folders, which several processes may create at once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def pid_alive(pid: int) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import (
@@ -16,6 +18,8 @@ from gongwen_engine.config.schema import (
     Policy,
     RetentionFile,
     Role,
+    RoleDef,
+    RolesFile,
     User,
     UsersFile,
 )
@@ -29,7 +33,16 @@ FILES = {
     "users": "users.yaml",
     "policies": "policies.yaml",
     "retention": "retention.yaml",
+    "roles": "roles.yaml",
 }
+DEFAULT_ROLES = (
+    RoleDef(code=Role.secretary, label="秘书"),
+    RoleDef(code=Role.reviewer, label="核稿人"),
+    RoleDef(code=Role.leader, label="领导"),
+    RoleDef(code=Role.archivist, label="档案员"),
+    RoleDef(code=Role.department_head, label="部门负责人"),
+    RoleDef(code=Role.administrator, label="管理员"),
+)  # a config folder without roles.yaml has these
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,10 @@ class Config:
     users: dict[str, User]
     policies: dict[str, Policy]
     retention: RetentionFile
+    roles: dict[str, str] = field(default_factory=lambda: {r.code: r.label for r in DEFAULT_ROLES})  # code -> label (roles.yaml)
+    generation: int = 0  # the database's administrative generation this was built from (0: the files alone)
+    departments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # org -> 处室/部门 (the database's; else those people name)
+    calendar_years: dict[int, dict[str, Any]] = field(default_factory=dict)  # year -> 节假日安排 entered by an administrator (database)
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def org(self, code: str) -> Organisation:
@@ -73,8 +90,13 @@ class Config:
         scheme = self.schemes.get((prefix, year))
         return scheme.start if scheme else 1
 
-    def users_with(self, org: str, role: Role) -> list[User]:
-        return [u for u in self.users.values() if u.org == org and role in u.roles]
+    def users_with(self, org: str, role: str) -> list[User]:
+        """The people of ``org`` holding ``role`` (disabled people hold none)."""
+        return [u for u in self.users.values() if u.org == org and role in u.roles and not u.disabled]
+
+    def role_label(self, role: str | None) -> str:
+        """The label people see for a role code (roles.yaml), e.g. 秘书; an unknown code as itself."""
+        return self.roles.get(role or "", role or "")
 
     def principal_leader(self, org: str) -> User | None:
         """The organisation's principal leader (主要负责人): the first leader users.yaml lists for it.
@@ -91,10 +113,35 @@ class Config:
         return policy
 
 
+def load_roles(directory: Path | None = None) -> dict[str, str]:
+    """The roles of ``directory/roles.yaml`` (code -> label); the known six when the file is absent.
+    Every role meaning code knows (``Role``) must be listed."""
+    directory = Path(directory) if directory else PACKAGED_CONFIG_DIR
+    path = directory / FILES["roles"]
+    if not path.exists():
+        return {r.code: r.label for r in DEFAULT_ROLES}
+    doc = load_yaml(path)
+    errors: list[SourceError] = []
+    roles: dict[str, str] = {}
+    for i, role in enumerate(doc.validate(RolesFile).roles):
+        if role.code in roles:
+            errors.append(doc.error(("roles", i, "code"), f"role '{role.code}' is listed twice", "list every role once"))
+        roles[role.code] = role.label
+    missing = [r.value for r in Role if r.value not in roles]
+    if missing:
+        errors.append(
+            doc.error(("roles",), f"roles the code relies on are missing: {', '.join(missing)}", "keep the six known roles (change their labels if you like)")
+        )
+    if errors:
+        raise SourceErrors(errors)
+    return roles
+
+
 def load_config(directory: Path | None = None) -> Config:
     """Read every config file; raise :class:`SourceErrors` listing all problems found."""
     directory = Path(directory) if directory else PACKAGED_CONFIG_DIR
     errors: list[SourceError] = []
+    roles = load_roles(directory)
 
     org_doc = load_yaml(directory / FILES["organisations"])
     orgs_file = org_doc.validate(OrganisationsFile)
@@ -154,6 +201,11 @@ def load_config(directory: Path | None = None) -> Config:
             errors.append(user_doc.error(("users", i, "org"), f"user '{user.id}' belongs to unknown organisation '{user.org}'", "use an organisation code"))
         if user.id in users:
             errors.append(user_doc.error(("users", i, "id"), f"duplicate user id '{user.id}'", "user ids must be unique"))
+        for j, role in enumerate(user.roles):
+            if role not in roles:
+                errors.append(
+                    user_doc.error(("users", i, "roles", j), f"user '{user.id}' has unknown role '{role}'", f"use one of {', '.join(roles)} (roles.yaml)")
+                )
         users[user.id] = user
     if not users:
         errors.append(
@@ -169,7 +221,48 @@ def load_config(directory: Path | None = None) -> Config:
 
     if errors:
         raise SourceErrors(errors)
-    return Config(directory, organisations, schemes, users, policies, retention, children)
+    departments = _departments_of(users.values())
+    return Config(directory, organisations, schemes, users, policies, retention, roles, 0, departments, {}, children)
+
+
+def _departments_of(users: Iterable[User]) -> dict[str, tuple[str, ...]]:
+    found: dict[str, set[str]] = {}
+    for user in users:
+        if user.department:
+            found.setdefault(user.org, set()).add(user.department)
+    return {org: tuple(sorted(names)) for org, names in found.items()}
+
+
+def with_state(
+    files: Config,
+    organisations: list[Organisation],
+    schemes: list[NumberScheme],
+    users: list[User],
+    departments: dict[str, tuple[str, ...]],
+    calendar_years: dict[int, dict[str, Any]],
+    generation: int,
+) -> Config:
+    """The configuration with the administrative state the database holds (``models/admin.py``);
+    policies, retention and roles stay the files'. The administration services check each change
+    before storing it, so this only builds."""
+    orgs = {o.code: o for o in organisations}
+    children: dict[str, list[str]] = {}
+    for org in organisations:
+        if org.parent:
+            children.setdefault(org.parent, []).append(org.code)
+    return Config(
+        files.directory,
+        orgs,
+        {(s.prefix, s.year): s for s in schemes},
+        {u.id: u for u in users},
+        files.policies,
+        files.retention,
+        files.roles,
+        generation,
+        departments,
+        calendar_years,
+        children,
+    )
 
 
 def _cycles(doc, listed: list[Organisation], organisations: dict[str, Organisation]) -> list[SourceError]:

@@ -3,6 +3,7 @@ users and roles, policies and the retention schedule."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Literal
@@ -24,11 +25,30 @@ class Level(StrEnum):
 
 
 class Role(StrEnum):
+    """The role *meanings* code knows (what a secretary or a leader may do, who is told of a
+    failure). The set of roles an installation has, and their labels, is data: ``roles.yaml``
+    (``RoleDef``); an office may add its own (机要员, 督办员) and name them in flows' ``by:``."""
+
     secretary = "secretary"  # 秘书 / 文书: launches circulations, registers incoming documents
     reviewer = "reviewer"  # 核稿人: office review
     leader = "leader"  # 领导: signs off (签发), writes instructions (批示)
     archivist = "archivist"  # 档案员
     department_head = "department_head"  # 部门负责人: countersigns drafts (会签)
+    administrator = "administrator"  # 管理员: people, organisations, numbering, calendar of its organisation and those under it
+
+
+ROLE_CODE = r"^[a-z][a-z0-9_]*$"
+
+
+class RoleDef(Strict):
+    """One role of the installation (``roles.yaml``): its code (flows' ``by:``, users' ``roles:``) and label."""
+
+    code: str = Field(pattern=ROLE_CODE, description="identifier used in flows (by:) and users.yaml (roles:)")
+    label: str = Field(min_length=1, max_length=20, description="the Chinese label people see, e.g. 秘书")
+
+
+class RolesFile(Strict):
+    roles: list[RoleDef] = Field(min_length=1)
 
 
 class AttachmentNumbers(StrEnum):
@@ -67,9 +87,12 @@ class Organisation(Strict):
     )
     children_as: str | None = Field(default=None, description="how the body addresses all its children as main recipients, e.g. 各市妇联")
     house_style: HouseStyle = Field(default_factory=HouseStyle, description="版式变体 within GB/T 9704-2012, e.g. attachment_numbers: chinese")
-    issued_formats: Literal["pdf", "both"] = Field(
+    issued_formats: Literal["pdf", "ofd", "both"] = Field(
         default="pdf",
-        description="用印 writes the signed PDF (pdf), or also the OFD with its SM2 electronic seal beside it (both); docs/sealing.md",
+        description=(
+            "用印 writes the signed PDF (pdf), the OFD with its SM2 electronic seal alone as the issued copy (ofd), "
+            "or both, the OFD beside the PDF (both); docs/sealing.md"
+        ),
     )
 
     @field_validator("prefixes")
@@ -100,9 +123,21 @@ class User(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
     org: str
-    roles: list[Role] = Field(min_length=1)
+    roles: list[str] = Field(min_length=1, description="role codes of roles.yaml")
     department: str | None = Field(default=None, description="处室/部门, e.g. 组织部")
     title: str | None = Field(default=None, description="职务, e.g. 主席 (the name is the person's: 签发人 prints the name)")
+    deputy: str | None = Field(default=None, description="副职 of: the user id of the person this one deputises for (informative)")
+    disabled: bool = Field(default=False, description="停用: cannot sign in or act; open items went to the role (gongwen admin person disable)")
+
+    @field_validator("roles")
+    @classmethod
+    def _role_codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not re.match(ROLE_CODE, code):
+                raise ValueError(f"role '{code}' is not a role code (lower-case letters, digits, _)")
+        if len(set(value)) != len(value):
+            raise ValueError("a role is listed twice for this user")
+        return value
 
 
 class UsersFile(Strict):

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
 from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates.elements import document_view
+from gongwen_engine.doc_templates.render import gbt9704_environment
 from gongwen_engine.models.content import DocumentContent
 
-TEMPLATE_DIR = Path(__file__).parent / "gbt9704"
 TEMPLATE_NAME = "document.html.j2"
 
 # CSS font stacks: the face the standard names first, then what an office PC and a Debian
@@ -57,14 +56,8 @@ def border_pt(eighths: int) -> str:
 
 @cache
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.globals.update(L=layout, pt=pt, font=font, border_pt=border_pt)
+    env = gbt9704_environment()
+    env.globals.update(pt=pt, font=font, border_pt=border_pt)
     return env.get_template(TEMPLATE_NAME)
 
 

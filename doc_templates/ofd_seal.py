@@ -16,23 +16,21 @@ Checking is not done here: ``ofd_verify.py`` parses and checks independently.
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from asn1crypto import keys as asn1_keys
+from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from asn1crypto.core import BitString, GeneralizedTime, ObjectIdentifier, OctetString
 from gmssl import sm2, sm3
 
-from gongwen_engine.config.files import write_atomically
+from gongwen_engine.config.files import folder_locked, write_atomically
 from gongwen_engine.config.schema import Organisation
-from gongwen_engine.config.seals import SEALS_FILE, SealConfig
+from gongwen_engine.config.seals import SEALS_FILE, SealConfig, Sm2FileError, load_sm2_pair
 from gongwen_engine.config.yamlsrc import SourceError
 from gongwen_engine.doc_templates import ses
 from gongwen_engine.doc_templates.ofd import DOC_ROOT, OFD_NS, OfdMetadata, OfdParts, ofd_xml
@@ -145,10 +143,14 @@ class Sm2Key:
         )
 
 
-def make_certificate(subject: str, organisation: str, key: Sm2Key, issuer: asn1_x509.Name | None, issuer_key: Sm2Key, ca: bool) -> asn1_x509.Certificate:
-    """An X.509 certificate for an SM2 key, signed SM2-with-SM3 by ``issuer_key``."""
+def make_certificate(
+    subject: str, organisation: str, key: Sm2Key, issuer: asn1_x509.Name | None, issuer_key: Sm2Key, ca: bool, valid_until: datetime | None = None
+) -> asn1_x509.Certificate:
+    """An X.509 certificate for an SM2 key, signed SM2-with-SM3 by ``issuer_key`` (valid from a day
+    ago for the demo's ten years, or until ``valid_until``)."""
     name = asn1_x509.Name.build({"common_name": subject, "organization_name": organisation})
     now = datetime.now(UTC).replace(microsecond=0)
+    until = valid_until or now + DEMO_VALIDITY
     extensions = [{"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}}]
     tbs = asn1_x509.TbsCertificate(
         {
@@ -156,7 +158,7 @@ def make_certificate(subject: str, organisation: str, key: Sm2Key, issuer: asn1_
             "serial_number": secrets.randbits(63),
             "signature": {"algorithm": ses.SM2_WITH_SM3},
             "issuer": issuer or name,
-            "validity": {"not_before": asn1_x509.Time({"utc_time": now - timedelta(days=1)}), "not_after": asn1_x509.Time({"utc_time": now + DEMO_VALIDITY})},
+            "validity": {"not_before": asn1_x509.Time({"utc_time": now - timedelta(days=1)}), "not_after": asn1_x509.Time({"utc_time": until})},
             "subject": name,
             "subject_public_key_info": key.public_key_info(),
             "extensions": extensions,
@@ -191,16 +193,6 @@ class DemoSm2Authority:
     def root_path(self) -> Path:
         return self.folder / "root.cert.der"
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / ".lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def _pair(self, stem: str, make) -> tuple[Sm2Key, asn1_x509.Certificate]:  # type: ignore[no-untyped-def]
         key_file, cert_file = self.folder / f"{stem}.key", self.folder / f"{stem}.cert.der"
         if not (key_file.exists() and cert_file.exists()):
@@ -212,13 +204,13 @@ class DemoSm2Authority:
         return Sm2Key(private, public), asn1_x509.Certificate.load(cert_file.read_bytes())
 
     def root(self) -> tuple[Sm2Key, asn1_x509.Certificate]:
-        with self._locked():
+        with folder_locked(self.folder):
             name = f"gongwen SM2 根证书（{DEMO_MARK}）"
             return self._pair("root", lambda key: make_certificate(name, f"gongwen（{DEMO_MARK}）", key, None, key, ca=True))
 
     def identity(self, org_code: str, org_name: str) -> OfdSealIdentity:
         root_key, root_cert = self.root()
-        with self._locked():
+        with folder_locked(self.folder):
             key, cert = self._pair(
                 org_code,
                 lambda key: make_certificate(f"{org_name}（{DEMO_MARK}电子印章）", f"{org_name}（{DEMO_MARK}）", key, root_cert.subject, root_key, ca=False),
@@ -232,23 +224,44 @@ def demo_sm2_authority(seals: SealConfig) -> DemoSm2Authority:
 
 
 def ofd_identity(seals: SealConfig, org: Organisation) -> OfdSealIdentity:
-    """The organisation's SM2 seal identity. Only demo ones for now: SM2 keys and seals issued
-    by a real 电子印章 system cannot be configured yet (seals.yaml names PAdES keys only)."""
+    """The organisation's SM2 seal identity: its own key and certificate when seals.yaml names them
+    (``sm2_key``, ``sm2_certificate``; checked when the file is loaded: SM2, matching, in force),
+    which also make its seal (the organisation is its own 制章者); else the demo one."""
+    entry = seals.entry(org.code)
+    if entry.sm2_key and entry.sm2_certificate:
+        try:
+            pair = load_sm2_pair(seals.resolve(entry.sm2_key), seals.resolve(entry.sm2_certificate))
+        except Sm2FileError as exc:  # expired since the configuration was loaded, or the file changed
+            raise seals.error(org.code, "sm2_key", str(exc), "请换用该单位有效的 SM2 私钥和与之配对、在有效期内的证书（PEM）") from None
+        key = Sm2Key(pair.private, pair.public)
+        return OfdSealIdentity(key, pair.certificate, key, pair.certificate)
     if not seals.file.demo_certificates:
         raise SourceError(
             seals.path,
             seals.doc.line_of(("organisations",)) if seals.doc else None,
-            f"organisation '{org.code}' ({org.name}) has no SM2 electronic seal for OFD, and demo_certificates is off",
-            f"set demo_certificates: true in {SEALS_FILE} for a demo, or issue the document as pdf only (organisation's issued_formats)",
+            f"organisation '{org.code}' ({org.name}) has no SM2 electronic seal for OFD (sm2_key, sm2_certificate), and demo_certificates is off",
+            f"name its SM2 key and certificate in {SEALS_FILE}, set demo_certificates: true for a demo,"
+            " or issue the document as pdf only (organisation's issued_formats)",
         )
     return demo_sm2_authority(seals).identity(org.code, org.name)
 
 
 def ofd_trust_roots(seals: SealConfig) -> list[bytes]:
-    """DER certificates of the SM2 roots an OFD verification trusts (the demo root, when on and
-    already created: a verification never creates it)."""
+    """DER certificates of the SM2 roots an OFD verification trusts: the SM2 certificates among
+    seals.yaml's ``trust`` (the others are the PDF's), and the demo root when on and already
+    created (a verification never creates it)."""
+    roots = []
+    for path in seals.file.trust:
+        try:
+            der = seals.resolve(path).read_bytes()
+            der = pem.unarmor(der)[2] if pem.detect(der) else der
+            info = asn1_x509.Certificate.load(der)["tbs_certificate"]["subject_public_key_info"]
+            if getattr(info["algorithm"]["parameters"].chosen, "dotted", None) == ses.SM2_CURVE:
+                roots.append(der)
+        except (OSError, ValueError, TypeError):
+            continue  # load_seal_config checked it is there; one that is not an SM2 certificate is the PDF's
     root = demo_sm2_authority(seals).root_path
-    return [root.read_bytes()] if seals.file.demo_certificates and root.is_file() else []
+    return roots + ([root.read_bytes()] if seals.file.demo_certificates and root.is_file() else [])
 
 
 def identity_fingerprint(identity: OfdSealIdentity) -> str:

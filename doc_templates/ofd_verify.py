@@ -15,6 +15,7 @@ import base64
 import hashlib
 import io
 import zipfile
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -98,7 +99,16 @@ def _folder(name: str) -> str:
 
 
 def verify_ofd(data: bytes, trust_roots: Sequence[bytes]) -> SealCheck:
-    """Verify the last seal of the OFD ``data``; ``trust_roots``: DER certificates of SM2 roots."""
+    """Verify the last seal of the OFD ``data``; ``trust_roots``: DER certificates of SM2 roots.
+    A package whose parts cannot be read back (a damaged or forged zip, received from outside) is
+    unreadable, whichever part it is."""
+    try:
+        return _verify_ofd(data, trust_roots)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        return _result(CheckStatus.unreadable, f"{type(exc).__name__}: {exc}")
+
+
+def _verify_ofd(data: bytes, trust_roots: Sequence[bytes]) -> SealCheck:
     try:
         package = zipfile.ZipFile(io.BytesIO(data))
         names = set(package.namelist())

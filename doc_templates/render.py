@@ -60,9 +60,9 @@ def run_content_xml(text: str) -> Markup:
     return Markup("".join(pieces))
 
 
-@cache
-def _template() -> jinja2.Template:
-    """The document template, loaded once; autoescaped since it writes XML."""
+def gbt9704_environment() -> jinja2.Environment:
+    """A new environment over ``gbt9704/`` (the .docx and the HTML templates): autoescaped, since
+    both write markup; undefined names fail; the layout figures as ``L``."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=True,
@@ -71,6 +71,13 @@ def _template() -> jinja2.Template:
         lstrip_blocks=True,
     )
     env.globals["L"] = layout
+    return env
+
+
+@cache
+def _template() -> jinja2.Template:
+    """The document template, loaded once."""
+    env = gbt9704_environment()
     env.filters["hp"] = layout.pt_to_half_points
     env.filters["wt"] = run_content_xml
     return env.get_template(TEMPLATE_NAME)

@@ -13,12 +13,10 @@ signing with pyHanko, and verification reported in plain words.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -34,7 +32,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from gongwen_engine.config.errors import DefinitionError
-from gongwen_engine.config.files import write_atomically
+from gongwen_engine.config.files import folder_locked, write_atomically
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import SEALS_FILE, SealConfig
 from gongwen_engine.config.yamlsrc import SourceError
@@ -161,19 +159,9 @@ class DemoAuthority:
     def root_path(self) -> Path:
         return self.folder / "ca.cert.pem"
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def root(self) -> tuple[Any, x509.Certificate]:
         if self._root is None:
-            with self._locked():
+            with folder_locked(self.folder):
                 key_path = self.folder / "ca.key.pem"
                 if not (key_path.exists() and self.root_path.exists()):
                     key = ec.generate_private_key(ec.SECP256R1())
@@ -194,7 +182,7 @@ class DemoAuthority:
         ca_key, ca_cert = self.root()
         key_path, cert_path = self.folder / f"{org_code}.key.pem", self.folder / f"{org_code}.cert.pem"
         if not (key_path.exists() and cert_path.exists()):
-            with self._locked():
+            with folder_locked(self.folder):
                 if not (key_path.exists() and cert_path.exists()):
                     key = ec.generate_private_key(ec.SECP256R1())
                     cert = (
@@ -352,7 +340,7 @@ MESSAGES = {
     CheckStatus.unsigned: "本文件没有数字签名：未加盖电子印章，或签名已被去除。",
     CheckStatus.invalid: "签名无效：签名数据已损坏或与证书不符。",
     CheckStatus.unreadable: "无法读取该文件：不是完整的 PDF 文件，或已损坏。",
-    CheckStatus.absent: "来文没有附带盖章的 PDF 文件，无法核验印章。",
+    CheckStatus.absent: "来文没有附带盖章的 PDF 或 OFD 文件，无法核验印章。",
 }
 
 

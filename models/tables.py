@@ -518,3 +518,73 @@ class Message(SQLModel, table=True):
     sent_by: str = "system"
     created_at: datetime = Field(default_factory=utcnow)
     read_at: datetime | None = None
+
+
+# ---- administration (管理, issue 24) ------------------------------------------------------------------
+# The administrative state (people, organisations, departments, numbering schemes, calendar years)
+# once an administrator changed it: ``config/*.yaml`` declares an installation until then, and the
+# first change seeds these tables from it (``models/admin.py``). ``AdminState.generation`` counts
+# the changes: a running process compares it with its ``Config`` and rebuilds on a difference.
+
+
+class AdminState(SQLModel, table=True):
+    """管理状态: one row. ``generation`` 0 (or no row): the config files hold the state."""
+
+    __tablename__ = "admin_state"
+
+    id: int = Field(default=1, primary_key=True)
+    generation: int = 0
+    changed_at: datetime = Field(default_factory=utcnow)
+    changed_by: str = "system"
+
+
+class AdminOrganisation(SQLModel, table=True):
+    """An organisation of the tree as organisations.yaml would list it (``data``: its fields)."""
+
+    __tablename__ = "admin_organisation"
+
+    code: str = Field(primary_key=True)
+    position: int = Field(description="order in the tree as listed")
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AdminPerson(SQLModel, table=True):
+    """A person as users.yaml would list them (``data``), with a password an administrator set."""
+
+    __tablename__ = "admin_person"
+
+    id: str = Field(primary_key=True)
+    position: int = Field(description="order as listed (the first leader is the principal leader)")
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    password_hash: str | None = Field(default=None, description="argon2id, set by an administrator or the person; else passwords.yaml's")
+    must_change_password: bool = Field(default=False, description="reset by an administrator: the person sets their own at next sign-in")
+
+
+class AdminDepartment(SQLModel, table=True):
+    """处室/部门 of an organisation (people name theirs in ``department``)."""
+
+    __tablename__ = "admin_department"
+    __table_args__ = (UniqueConstraint("org", "name", name="uq_admin_department"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org: str = Field(index=True)
+    name: str
+
+
+class AdminScheme(SQLModel, table=True):
+    """发文字号 scheme: the first serial of a prefix in a year."""
+
+    __tablename__ = "admin_scheme"
+
+    prefix: str = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    start: int = 1
+
+
+class AdminCalendarYear(SQLModel, table=True):
+    """One year's 节假日安排 as calendar.yaml's years: would hold it (``data``: notice, holidays, workdays)."""
+
+    __tablename__ = "admin_calendar_year"
+
+    year: int = Field(primary_key=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -480,14 +480,18 @@ def test_the_three_traps_through_the_cli(tmp_path, monkeypatch):
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
 
+    def said(result) -> str:  # what the command printed and, after an internal error (exit 3), its logged traceback
+        logs = sorted((tmp_path / "home").glob("**/*.log"))
+        return result.output + "".join(f"\n--- {log}\n{log.read_text(encoding='utf-8', errors='replace')[-4000:]}" for log in logs)
+
     trap3 = runner.invoke(app, ["launch", "issuing", str(notice_file("t3", ["各市妇联", "济南市妇联", "青岛市妇联"])), "--user", "shandong_secretary"])
-    assert trap3.exit_code == 2 and "两者矛盾" in trap3.output
+    assert trap3.exit_code == 2 and "两者矛盾" in trap3.output, said(trap3)
     trap2 = runner.invoke(app, ["launch", "issuing", str(notice_file("t2", ["省妇儿工委办公室"])), "--user", "shandong_secretary"])
-    assert trap2.exit_code == 0 and "不经本平台送达" in trap2.output  # told before launch
+    assert trap2.exit_code == 0 and "不经本平台送达" in trap2.output, said(trap2)  # told before launch
     trap1 = runner.invoke(
         app, ["launch", "outgoing", str(notice_file("t1", ["济南市妇联", "青岛市妇联"], "关于开展基层走访的通知")), "--user", "shandong_secretary"]
     )
-    assert trap1.exit_code == 0, trap1.output
+    assert trap1.exit_code == 0, said(trap1)
     engine = open_engine(Settings())
     t2, t1 = (c.id for c in rows(engine, Circulation))
     for circ in (t2, t1):
@@ -509,7 +513,7 @@ def test_the_three_traps_through_the_cli(tmp_path, monkeypatch):
                 else:
                     args = ["act", str(item.id), "--user", account, "--outcome", next(o for o in ("approve", "submit") if o in step.targets)]
                 answer = runner.invoke(app, [*args, "--no-run"])
-                assert answer.exit_code == 0, answer.output
+                assert answer.exit_code == 0, said(answer)
                 if step.kind == "sign_off" and circ == t2:
                     assert "不经本平台送达" in answer.output  # told before 签发
     assert delivered(engine, signed_version(engine, t2)) == {}

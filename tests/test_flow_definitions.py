@@ -47,7 +47,7 @@ def test_forwarding_flow_shape():
     forwarding = load_flows(PACKAGED_FLOWS_DIR, KNOWN)["forwarding"]
     assert forwarding.start == "sign_for"
     assert forwarding.receives
-    assert forwarding.step("sign_off").by.value == "leader"
+    assert forwarding.step("sign_off").by == "leader"
     assert forwarding.step("sign_off").targets == {"approve": "number", "return": "draft"}
     assert forwarding.step("decide").next_after("file") == "archive"
     assert forwarding.step("archive").next_after(None) == END

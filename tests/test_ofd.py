@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 import pytest
@@ -28,6 +29,9 @@ from gongwen_engine.doc_templates.ofd_verify import verify_ofd
 from gongwen_engine.doc_templates.seal import specimen_png
 from gongwen_engine.doc_templates.signing import CheckStatus
 from gongwen_engine.flows.cli.main import app
+
+if TYPE_CHECKING:
+    from gongwen_engine.flows.engine.engine import Engine
 
 META = OfdMetadata(title="关于开展测试的通知", issuer="山东省妇女联合会", doc_number="鲁妇发〔2012〕10号", issued_on="2012-03-01")
 
@@ -310,19 +314,16 @@ def _seal_sample(tmp_path: Path):  # type: ignore[no-untyped-def]
 # --- the flow: 用印 → 归档 → 四性 ----------------------------------------------------------------------
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
-def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_verifies(tmp_path: Path) -> None:
+def _acwf_issuing(tmp_path: Path, formats: str) -> tuple[Engine, Path]:
+    """An engine of 全国妇联 and 湖南省妇联 only, 全国妇联 issuing ``formats``, its notice issued,
+    delivered, received and archived (driven to the end); and the config folder."""
     from driving import drive
     from ruamel.yaml import YAML
-    from sqlmodel import Session, select
 
     from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR
     from gongwen_engine.config.settings import Settings
-    from gongwen_engine.flows.services.archive_check import four_properties
     from gongwen_engine.flows.services.demo import load_notice
     from gongwen_engine.flows.services.engine import open_engine
-    from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile
 
     config = tmp_path / "config"
     shutil.copytree(PACKAGED_CONFIG_DIR, config, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
@@ -332,7 +333,7 @@ def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_
         data[key] = [e for e in data[key] if (e.get("code") or e.get("org")) in {"acwf", "hunan"}]
         for entry in data[key]:
             if entry.get("code") == "acwf":
-                entry["issued_formats"] = "both"
+                entry["issued_formats"] = formats
         yaml.dump(data, config / name)
     prefixes = {p for e in yaml.load(config / "organisations.yaml")["organisations"] for p in e["prefixes"]}
     numbering = yaml.load(config / "numbering.yaml")
@@ -342,6 +343,18 @@ def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_
     org, content = load_notice()
     engine.launch(org, "issuing", content, policy="demo", actor="acwf_secretary")
     drive(engine)
+    return engine, config
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_verifies(tmp_path: Path) -> None:
+    from sqlmodel import Session, select
+
+    from gongwen_engine.flows.services.archive_check import four_properties
+    from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile
+
+    engine, config = _acwf_issuing(tmp_path, "both")
     with Session(engine.db) as session:
         ofd_row = session.exec(select(CirculationFile).where(CirculationFile.role == "signed_ofd")).one()
         sealed = [e for e in session.exec(select(AuditEvent).where(AuditEvent.action == "sealed"))]
@@ -349,6 +362,8 @@ def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_
         assert ofd_row.file.endswith(".ofd") and len(sealed) == 1 and sealed[0].detail["ofd_file"] == ofd_row.file
         filed = next(f for f in item.filed_files() if f.role == "signed_ofd")
         assert filed.sm3 and filed.sha256 == ofd_row.sha256 and filed.format == "ofd" and filed.pages >= 1
+        checked = [e.detail for e in session.exec(select(AuditEvent).where(AuditEvent.action == "seal_checked"))]
+        assert checked and all((d["format"], d["status"], d["ofd"]["format"], d["ofd"]["status"]) == ("pdf", "valid", "ofd", "valid") for d in checked)
         report = four_properties(session, engine.storage, engine.config, item.fonds, item.year)
         assert report.passed, [(c.name, c.failures) for c in report.checks if c.failures]
         seals = next(c for c in report.checks if "电子印章" in c.name)
@@ -364,6 +379,47 @@ def test_an_organisation_issuing_both_files_a_sealed_ofd_that_the_archive_check_
         env={"GONGWEN_HOME": str(tmp_path / ".gongwen"), "GONGWEN_CONFIG_DIR": str(config)},
     )
     assert verify.exit_code == 0 and json.loads(verify.output)["ok"], verify.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+def test_an_organisation_issuing_ofd_only_issues_delivers_and_files_the_sealed_ofd_and_no_pdf(tmp_path: Path) -> None:
+    from sqlmodel import Session, col, select
+
+    from gongwen_engine.flows.services.archive_check import four_properties
+    from gongwen_engine.models import db
+    from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, CirculationFile
+
+    engine, _ = _acwf_issuing(tmp_path, "ofd")
+    with Session(engine.db) as session:
+        roles = [f.role for f in session.exec(select(CirculationFile))]
+        assert "signed_pdf" not in roles and roles.count("signed_ofd") == 1
+        ofd_row = session.exec(select(CirculationFile).where(CirculationFile.role == "signed_ofd")).one()
+        assert not (engine.storage / ofd_row.file).with_suffix(".pdf").exists()  # the PDF made the layout; it is not issued
+        (sealed,) = session.exec(select(AuditEvent).where(AuditEvent.action == "sealed")).all()
+        assert sealed.detail["format"] == "ofd" and sealed.detail["file"] == ofd_row.file == sealed.detail["ofd_file"]
+        assert sealed.detail["certificate_sha256"] == sealed.detail["ofd_certificate_sha256"] and sealed.detail["visible"]
+        checked = [e.detail for e in session.exec(select(AuditEvent).where(AuditEvent.action == "seal_checked"))]
+        assert checked and all((d["format"], d["status"], d["file"]) == ("ofd", "valid", ofd_row.file) for d in checked)  # 签收 at 湖南省妇联
+        item = next(i for i in session.exec(select(ArchiveItem)) if i.org == "acwf")
+        filed = [f.role for f in item.filed_files()]
+        assert "signed_ofd" in filed and "signed_pdf" not in filed
+        report = four_properties(session, engine.storage, engine.config, item.fonds, item.year)
+        assert report.passed, [(c.name, c.failures) for c in report.checks if c.failures]
+        hunan = session.exec(select(Circulation).where(Circulation.org == "hunan")).one()
+
+    # a tampered OFD is reported at 签收 as a tampered PDF is (tests/test_seal.py): in the audit trail, not a stop
+    path = engine.storage / ofd_row.file
+    path.write_bytes(_edit(path.read_bytes(), lambda files: files.update({"Doc_0/Document.xml": files["Doc_0/Document.xml"] + b" "})))
+    with db.transaction(engine.db) as session:  # as if 湖南省妇联 received it again
+        circ = db.lock_circulation(session, hunan.id)
+        circ.step, circ.status = "sign_for", "ready"
+        session.add(circ)
+    assert engine.run_step(hunan.id, "sign_for").ran
+    with Session(engine.db) as session:
+        last = session.exec(select(AuditEvent).where(AuditEvent.action == "seal_checked").order_by(col(AuditEvent.id).desc())).first()
+    assert last is not None and (last.org, last.detail["format"], last.detail["status"]) == ("hunan", "ofd", "changed")
+    assert last.detail["parts"]["changed"] == ["Doc_0/Document.xml"] and last.detail["sha256_matches_record"] is False
 
 
 # --- receiving an OFD ------------------------------------------------------------------------------

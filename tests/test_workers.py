@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from processes import alive, descendants
+from processes import alive, command_line, descendants
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -171,10 +171,55 @@ def test_sigterm_at_random_moments_stops_the_worker_within_ten_seconds(pg_url: s
                 deadline = time.monotonic() + 15
                 while time.monotonic() < deadline and any(alive(c) for c in children):
                     time.sleep(0.3)
-                assert not [c for c in children if alive(c)], f"rep {rep}: processes left behind"
+                left = [command_line(c) for c in children if alive(c)]
+                assert not left, f"rep {rep}: processes left behind: {left}\n{said}"
             finally:
                 if worker.poll() is None:
                     os.killpg(worker.pid, signal.SIGKILL)
     finally:
         engine.db.dispose()
     print(f"{reps} SIGTERMs: stopped in {min(stops):.1f}–{max(stops):.1f} s (median {sorted(stops)[len(stops) // 2]:.1f} s)")
+
+
+STUCK_AT_EXIT = """
+import sys, threading, time
+from pathlib import Path
+from prefect.server.api.server import SubprocessASGIServer
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.runtime import runner
+from gongwen_engine.flows.runtime.embedded import start_embedded_server
+from gongwen_engine.flows.services.engine import open_engine
+
+home = Path(sys.argv[1])
+runner.stop_cleanly_on_sigterm(open_engine(Settings(home=home)))
+start_embedded_server(home)
+threading.Thread(target=time.sleep, args=(600,)).start()  # Python's exit waits for it: exit handlers never run
+print(SubprocessASGIServer().server_process.pid, flush=True)  # ready: the test's SIGTERM may come now
+time.sleep(600)
+"""
+
+
+def test_a_forced_stop_takes_the_embedded_prefect_server_with_it(tmp_path: Path) -> None:
+    """A process whose exit hangs (here a thread Python's exit waits for) is ended at the SIGTERM
+    deadline with ``os._exit``, which skips Prefect's exit handler that stops its server: the
+    deadline kills the server itself (the SIGTERM campaign once found a uvicorn left behind)."""
+    import signal
+    import time
+
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "GONGWEN_STOP_SECONDS": "4"}
+    env.pop("PREFECT_API_URL", None)
+    command = [sys.executable, "-c", STUCK_AT_EXIT, str(tmp_path / "home")]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        server = int(process.stdout.readline() or 0)
+        assert server and alive(server), process.stderr.read()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+        assert "已强制结束" in process.stderr.read()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and alive(server):
+            time.sleep(0.2)
+        assert not alive(server), f"left behind: {command_line(server)}"
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -28,7 +28,7 @@ from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.queries.reporting import issued_document_id, received_on
 from gongwen_engine.models.rules.dates import china_date
 from gongwen_engine.models.rules.report_deadlines import period_due, reminder_kind, visible_periods
-from gongwen_engine.models.rules.workdays import WorkCalendar, load_calendar
+from gongwen_engine.models.rules.workdays import WorkCalendar, calendar_of
 from gongwen_engine.models.tables import Circulation, Document, ReportingRequirement, ReportReminder, ReportSubmission, SubmissionStatus, utcnow
 
 UNIT_COLUMN = "单位"
@@ -117,11 +117,11 @@ class SentReminder:
     due_on: date
 
 
-def _person(engine: Engine, org: str, role: Role) -> str:
+def _person(engine: Engine, org: str, role: str) -> str:
     people = sorted(engine.config.users_with(org, role), key=lambda u: u.id)
     if not people and role is Role.leader:
         return _person(engine, org, Role.secretary)
-    return people[0].id if people else f"role:{role.value}@{org}"
+    return people[0].id if people else f"role:{role}@{org}"
 
 
 def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
@@ -144,7 +144,7 @@ def send_report_reminders(engine: Engine, now: datetime | None = None) -> list[S
     """
     now = now or utcnow()
     today = china_date(now)
-    cal = load_calendar(engine.config.directory)
+    cal = calendar_of(engine.config)
     sent = []
     with db.transaction(engine.db) as session:
         for req in session.exec(select(ReportingRequirement).order_by(col(ReportingRequirement.id))).all():

@@ -1,7 +1,9 @@
 """用印 and 印章核验 as the flows use them: the issued .docx becomes a signed PDF with the
-visible seal; a received signed PDF is verified. The pieces live in ``doc_templates/pdf.py``
-(LibreOffice), ``doc_templates/seal.py`` (where the seal goes, the specimen) and
-``doc_templates/signing.py`` (keys, PAdES, verification); keys come from ``config/seals.yaml``.
+visible seal, a sealed OFD, or both (the organisation's ``issued_formats``); a received signed
+PDF or sealed OFD is verified. The pieces live in ``doc_templates/pdf.py`` (LibreOffice),
+``doc_templates/seal.py`` (where the seal goes, the specimen), ``doc_templates/signing.py`` (keys,
+PAdES, verification) and ``doc_templates/ofd*.py`` (the OFD, its SM2 seal, its verification);
+keys come from ``config/seals.yaml``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.schema import Organisation
@@ -21,7 +23,7 @@ from gongwen_engine.doc_templates import signing
 from gongwen_engine.doc_templates.archive_files import remember_pages_of_conversion
 from gongwen_engine.doc_templates.checks import pdf_lines, signature_problems
 from gongwen_engine.doc_templates.ofd import MM_PER_PT, OfdMetadata, pdf_to_ofd_parts
-from gongwen_engine.doc_templates.ofd_seal import StampPlace, identity_fingerprint, ofd_identity, seal_ofd
+from gongwen_engine.doc_templates.ofd_seal import StampPlace, identity_fingerprint, ofd_identity, ofd_trust_roots, seal_ofd
 from gongwen_engine.doc_templates.ofd_verify import verify_ofd
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.seal import SealPlacementError, find_signature, seal_box, seal_image
@@ -35,8 +37,8 @@ if TYPE_CHECKING:
 
 SEAL_REASON = "用印"
 SIGNED_PDF = "signed_pdf"  # the CirculationFile role of the sealed copy
-SIGNED_OFD = "signed_ofd"  # the role of its OFD with the SM2 electronic seal (issued_formats: both)
-_keyrings: dict[tuple[str, str], signing.Keyring] = {}
+SIGNED_OFD = "signed_ofd"  # the role of its OFD with the SM2 electronic seal (issued_formats: both or ofd)
+_keyrings: dict[tuple[str, str], tuple[int, signing.Keyring]] = {}  # (config folder, home) -> (generation, keys)
 _keyrings_lock = threading.Lock()
 VERIFIED_ENTRIES = 512
 _verified: dict[tuple[str, tuple[str, ...]], signing.SealCheck] = {}
@@ -45,7 +47,9 @@ _verified_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class SealedCopy:
-    """The signed PDF written beside the .docx."""
+    """The issued sealed copy: the signed PDF beside the .docx (``issued_formats`` pdf, or both
+    with the OFD in ``ofd``), or the sealed OFD alone (ofd: ``format`` "ofd", path to digest of the
+    OFD, which is ``ofd`` too; the PDF it was made from is not signed, written or issued)."""
 
     path: Path
     sha256: str
@@ -57,6 +61,7 @@ class SealedCopy:
     box: tuple[float, float, float, float] | None = None  # PDF points, origin bottom-left
     specimen: bool = False
     ofd: SealedOfd | None = None
+    format: str = "pdf"  # of the issued copy: pdf | ofd
 
 
 @dataclass(frozen=True)
@@ -72,14 +77,15 @@ class SealedOfd:
 
 def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> SealedCopy:
     """Convert ``docx`` to PDF, put the seal over the name and date (when the document is
-    laid out as sealed) and PAdES-sign it for ``org``; write it to ``target``."""
+    laid out as sealed) and PAdES-sign it for ``org``; write it to ``target``. With ``org``'s
+    ``issued_formats`` both, the sealed OFD goes beside it (``target`` with .ofd); with ofd, only
+    the sealed OFD is written (the PDF is neither signed nor written)."""
     pdf = docx_bytes_to_pdf(docx)
     # the archive's page count (页数) of this .docx comes from the same conversion: 归档 would
     # otherwise convert it again, holding the process's LibreOffice while the next 用印 waits
     texts = page_texts(pdf)
     remember_pages_of_conversion(hashlib.sha256(docx.read_bytes()).hexdigest(), texts)
     seals = keyring.seals
-    identity = keyring.identity(org)
     visible = None
     configured_image = seals.image(org.code)
     if content.sealed:
@@ -94,12 +100,18 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
         box = seal_box(spot, seals.diameter_mm(org.code))
         png = seal_image(configured_image, org.name, seals.diameter_mm(org.code))
         visible = signing.VisibleSeal(spot.page, box.pdf_rect(spot.page_height), png)
-    signed = signing.sign_pdf(pdf, identity, visible, SEAL_REASON, location=org.name)
-    write_atomically(signed, target)
+    page, where = (visible.page + 1, _rounded(visible.box)) if visible else (None, None)
+    specimen = visible is not None and configured_image is None
     ofd = None
-    if org.issued_formats == "both":
+    if org.issued_formats in ("both", "ofd"):
         png = visible.png if visible else seal_image(configured_image, org.name, seals.diameter_mm(org.code))
         ofd = _seal_ofd(pdf, target.with_suffix(".ofd"), content, org, seals, png, visible)
+    if org.issued_formats == "ofd":  # the OFD is the issued copy; the PDF served its layout and page count only
+        assert ofd is not None
+        return SealedCopy(ofd.path, ofd.sha256, ofd.size, ofd.signer, ofd.certificate_sha256, visible is not None, page, where, specimen, ofd, format="ofd")
+    identity = keyring.identity(org)
+    signed = signing.sign_pdf(pdf, identity, visible, SEAL_REASON, location=org.name)
+    write_atomically(signed, target)
     return SealedCopy(
         path=target,
         sha256=signing.sha256_hex(signed),
@@ -107,9 +119,9 @@ def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organ
         signer=identity.subject,
         certificate_sha256=signing.fingerprint(identity.certificate),
         visible=visible is not None,
-        page=visible.page + 1 if visible else None,
-        box=_rounded(visible.box) if visible else None,
-        specimen=visible is not None and configured_image is None,
+        page=page,
+        box=where,
+        specimen=specimen,
         ofd=ofd,
     )
 
@@ -164,12 +176,16 @@ def verify_bytes(data: bytes, sha256: str, keyring: signing.Keyring) -> signing.
 
 
 def keyring(engine: StepEngine) -> signing.Keyring:
-    """The keys of the engine's ``seals.yaml`` (read once per config folder and home)."""
+    """The keys of the engine's ``seals.yaml`` and uploaded seals (read once per config folder, home
+    and administrative generation: an uploaded seal is used from the next step on)."""
     key = (str(engine.config.directory), str(engine.settings.home))
     with _keyrings_lock:
-        if key not in _keyrings:
-            _keyrings[key] = signing.Keyring(load_seal_config(engine.config.directory, engine.config.organisations, engine.settings.home))
-        return _keyrings[key]
+        if key not in _keyrings or _keyrings[key][0] != engine.config.generation:
+            _keyrings[key] = (
+                engine.config.generation,
+                signing.Keyring(load_seal_config(engine.config.directory, engine.config.organisations, engine.settings.home)),
+            )
+        return _keyrings[key][1]
 
 
 def signed_pdf_path(docx_relative: str) -> str:
@@ -186,11 +202,13 @@ def seal(ctx: StepContext) -> None:
     relative = signed_pdf_path(doc.file)
     storage = ctx.engine.storage
     copy = seal_document(storage / doc.file, storage / relative, content_of(doc), ctx.org, keyring(ctx.engine))
-    ctx.record_file(SIGNED_PDF, relative, copy.sha256, copy.size)
+    if copy.format == "pdf":
+        ctx.record_file(SIGNED_PDF, relative, copy.sha256, copy.size)
     ctx.audit(
         "sealed",
         doc.id,
-        file=relative,
+        file=copy.path.relative_to(storage).as_posix(),
+        format=copy.format,
         sha256=copy.sha256,
         size=copy.size,
         signer=copy.signer,
@@ -211,34 +229,61 @@ def _ofd_facts(ofd: SealedOfd | None, storage: Path) -> dict:
     return {"ofd_file": ofd.path.relative_to(storage).as_posix(), "ofd_sha256": ofd.sha256, "ofd_certificate_sha256": ofd.certificate_sha256}
 
 
-def sender_signed_pdf(ctx: StepContext, received: Document) -> CirculationFile | None:
+def sender_sealed_files(ctx: StepContext, received: Document) -> list[CirculationFile]:
+    """The sealed copies that came with ``received``: its signed PDF and its sealed OFD, whichever
+    the sender's ``issued_formats`` made (the issued copy first: the PDF unless it issues OFD only)."""
     if received.circulation_id is None:
-        return None
-    return ctx.session.exec(
-        select(CirculationFile).where(CirculationFile.circulation_id == received.circulation_id, CirculationFile.role == SIGNED_PDF)
-    ).first()
+        return []
+    rows = ctx.session.exec(
+        select(CirculationFile).where(CirculationFile.circulation_id == received.circulation_id, col(CirculationFile.role).in_((SIGNED_PDF, SIGNED_OFD)))
+    ).all()
+    return sorted(rows, key=lambda row: row.role != SIGNED_PDF)
 
 
-def check_received(ctx: StepContext, received: Document) -> signing.SealCheck:
-    """签收时核验印章: verify the signed PDF that came with ``received`` and audit the result.
+def is_ofd(data: bytes) -> bool:
+    """An OFD package (a zip) rather than a PDF, by its first bytes."""
+    return data[:4] == b"PK\x03\x04"
 
-    An invalid seal does not stop the circulation (the document did arrive and is signed for):
-    the result, in plain words, is in the audit trail for the registration and the screening.
-    """
-    row = sender_signed_pdf(ctx, received)
-    if row is None:
-        result = signing.check(signing.CheckStatus.absent)
-        ctx.audit("seal_checked", received.id, **result.as_dict())
-        return result
-    path = ctx.engine.storage / row.file
+
+def verify_sealed(data: bytes, keyring: signing.Keyring) -> signing.SealCheck:
+    """印章核验 of a signed PDF (PAdES) or a sealed OFD (GB/T 38540, SM2), told apart by content,
+    against the configured trust roots of each."""
+    if is_ofd(data):
+        return verify_ofd(data, ofd_trust_roots(keyring.seals))
+    return verify_bytes(data, signing.sha256_hex(data), keyring)
+
+
+def _checked_file(ctx: StepContext, file: str, recorded_sha256: str | None) -> tuple[signing.SealCheck, dict]:
+    """One sealed copy verified: the result and its audit facts (file, format, whether it is the recorded one)."""
+    path = ctx.engine.storage / file
     try:
         data = path.read_bytes()  # read once: verified and compared with the recorded digest
     except FileNotFoundError:
         result, digest = signing.check(signing.CheckStatus.absent, f"file not found: {path}"), None
     else:
         digest = signing.sha256_hex(data)
-        result = verify_bytes(data, digest, keyring(ctx.engine))
-    ctx.audit("seal_checked", received.id, file=row.file, sha256_matches_record=digest == row.sha256, **result.as_dict())
+        result = verify_sealed(data, keyring(ctx.engine))
+    fmt = "ofd" if file.lower().endswith(".ofd") else "pdf"
+    return result, {"file": file, "format": fmt, "sha256_matches_record": digest == recorded_sha256, **result.as_dict()}
+
+
+def check_received(ctx: StepContext, received: Document) -> signing.SealCheck:
+    """签收时核验印章: verify the sealed copies that came with ``received`` (the signed PDF, the
+    sealed OFD, or both) and audit the result: one ``seal_checked`` event with the issued copy's
+    result and, when both came, the OFD's under ``ofd``.
+
+    An invalid seal does not stop the circulation (the document did arrive and is signed for):
+    the result, in plain words, is in the audit trail for the registration and the screening.
+    """
+    rows: list[tuple[str, str | None]] = [(row.file, row.sha256) for row in sender_sealed_files(ctx, received)]
+    if not rows and received.circulation_id is None and received.file and Path(received.file).suffix.lower() in (".pdf", ".ofd"):
+        rows = [(received.file, received.sha256)]  # from outside (收文): the file as it came is the sealed copy, if sealed
+    if not rows:
+        result = signing.check(signing.CheckStatus.absent)
+        ctx.audit("seal_checked", received.id, **result.as_dict())
+        return result
+    (result, facts), *others = [_checked_file(ctx, file, sha256) for file, sha256 in rows]
+    ctx.audit("seal_checked", received.id, **facts, **({"ofd": others[0][1]} if others else {}))
     return result
 
 
@@ -253,7 +298,7 @@ def filed_seal_problem(data: bytes, fingerprints: set[str]) -> str | None:
     """What is wrong with the seal of a filed PDF, or None: it must be intact, valid, cover the
     whole file and be made with a certificate gongwen recorded when it sealed (the archive's
     authenticity check; it needs no trust store, the audit trail vouches for the certificate)."""
-    result = verify_ofd(data, []) if data[:4] == b"PK\x03\x04" else signing.verify_pdf(data, [])
+    result = verify_ofd(data, []) if is_ofd(data) else signing.verify_pdf(data, [])
     if result.status not in (signing.CheckStatus.valid, signing.CheckStatus.untrusted):
         return result.message
     if not result.certificate or result.certificate["sha256"] not in fingerprints:

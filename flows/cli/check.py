@@ -11,11 +11,12 @@ from gongwen_engine.config.yamlsrc import SourceErrors
 from gongwen_engine.flows.cli._common import console, friendly
 from gongwen_engine.flows.engine.definition import policy_errors
 from gongwen_engine.flows.engine.versions import Behind
+from gongwen_engine.flows.services import admin
 from gongwen_engine.flows.services.engine import flow_definitions
 from gongwen_engine.flows.services.flow_versions import behind_in_database
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.dates import today
-from gongwen_engine.models.rules.workdays import load_calendar, next_year_missing
+from gongwen_engine.models.rules.workdays import calendar_of, next_year_missing
 
 group = typer.Typer()
 
@@ -34,7 +35,12 @@ def check() -> None:
         f"机关 {len(config.organisations)} 个，用户 {len(config.users)} 个，执行策略 {len(config.policies)} 个，印章密钥 {len(seals.file.organisations)} 个"
     )
     console.print(f"配置无误：{counts}（{config.directory}）")
-    calendar = load_calendar(config.directory)
+    if generation := admin.database_generation(settings):
+        console.print(
+            f"[yellow]注意：人员、单位、部门、发文字号方案和节假日安排已由管理员在数据库中维护（第 {generation} 次变更），"
+            "users.yaml、organisations.yaml、numbering.yaml 的修改不再生效；导出当前状态：gongwen config export 目录[/]"
+        )
+    calendar = calendar_of(config)
     if (year := next_year_missing(calendar, today())) is not None:
         console.print(f"[yellow]提醒：工作日历还没有 {year} 年的国家法定节假日安排，{year} 年的工作日时限将无法计算。{calendar.how_to_enter(year)}。[/]")
     for f in flows.values():

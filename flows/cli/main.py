@@ -7,6 +7,7 @@ import typer
 
 from gongwen_engine.flows.cli import (
     _common,
+    admin,
     archive,
     audit,
     cascade,
@@ -51,3 +52,5 @@ app.add_typer(seal.group, name="seal")
 app.add_typer(archive.group, name="archive")
 app.add_typer(reporting.deadlines, name="deadlines")
 app.add_typer(audit.group, name="audit")
+app.add_typer(admin.group, name="admin")
+app.add_typer(admin.config_group, name="config")

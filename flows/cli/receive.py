@@ -13,7 +13,7 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.reader import IntakeError
 from gongwen_engine.flows.cli._common import console, friendly, known_org, known_policy, run_automatic
 from gongwen_engine.flows.services.engine import open_engine
-from gongwen_engine.flows.services.intake import DEFAULT_FLOW, MissingFields, describe, parse_corrections, receive_file
+from gongwen_engine.flows.services.intake import DEFAULT_FLOW, QUIET_SEALS, MissingFields, describe, parse_corrections, receive_file, seal_words
 
 group = typer.Typer()
 
@@ -21,7 +21,7 @@ group = typer.Typer()
 @group.command()
 @friendly
 def receive(
-    file: Annotated[Path, typer.Argument(help="the received file: .docx (Word, WPS, LibreOffice), .txt (UTF-8 or GB18030/GBK) or PDF with a text layer")],
+    file: Annotated[Path, typer.Argument(help="the received file: .docx, .txt (UTF-8 or GB18030/GBK), PDF with a text layer or OFD (its seal verified)")],
     org: Annotated[str, typer.Option(help="the receiving organisation's code (config/organisations.yaml)")],
     user: Annotated[str | None, typer.Option(help="the secretary who registers it (default: the organisation's first secretary)")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="confirm or correct a field at 登记, e.g. --set issued_on=2012-02-06 (repeatable)")] = None,
@@ -56,6 +56,8 @@ def receive(
     for deadline in received.reading.deadlines:
         span = f"{deadline.start} – {deadline.end}" if deadline.start else "（需结合日历或年份）"
         console.print(f"时限：{deadline.text} [{deadline.kind}] {span} · {deadline.source}")
+    if received.seal and received.seal.status in QUIET_SEALS:  # a failed seal check is among the warnings
+        console.print(seal_words(received.seal, received.reading.format))
     for warning in received.warnings:
         console.print(f"[yellow]提示：[/]{warning}")
     for name in received.reading.missing:

@@ -29,7 +29,7 @@ from gongwen_engine.flows.services.board import urge
 from gongwen_engine.flows.services.circulations import circulation as circulation_by_id
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.reporting import requirements
-from gongwen_engine.models.rules.workdays import load_calendar
+from gongwen_engine.models.rules.workdays import calendar_of
 
 deadlines = typer.Typer(help="Reporting requirements (报送要求) and their deadlines; working days (工作日).", no_args_is_help=True)
 group = typer.Typer()  # board, submit-report, summary, stats
@@ -146,7 +146,7 @@ def deadlines_workdays(
     org: Annotated[str | None, typer.Option(help="apply this organisation's local closures")] = None,
 ) -> None:
     """The N-th working day after a date (China's calendar with 调休 and config/calendar.yaml)."""
-    due = load_calendar(engine_from_env().config.directory).add_working_days(start.date(), n, org)
+    due = calendar_of(engine_from_env().config).add_working_days(start.date(), n, org)
     console.print(f"{start.date()} + {n} 个工作日 = {due} ({'一二三四五六日'[due.weekday()]})")
 
 

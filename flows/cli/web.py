@@ -68,6 +68,7 @@ def passwords(
 ) -> None:
     """Write sign-in password hashes (argon2id) to passwords.yaml in the config folder; a changed
     password ends the person's web sessions (they sign in again everywhere)."""
+    from gongwen_engine.flows.services import admin
     from gongwen_engine.flows.services.engine import open_engine
     from gongwen_engine.flows.services.signin import end_sessions
     from gongwen_engine.flows.web.security import hash_password, load_password_hashes, write_password_hashes
@@ -99,4 +100,5 @@ def passwords(
     if user:  # the old password's sessions end with it
         engine = open_engine(Settings())
         for user_id in user:
+            admin.use_file_password(engine, user_id)  # the file's new hash wins over one an administrator set
             console.print(f"{user_id}：已结束 {end_sessions(engine, user_id, 'password_changed')} 个登录会话")

@@ -27,7 +27,7 @@ has run more steps than ``GONGWEN_MAX_STEPS`` (``engine.py``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -38,7 +38,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gongwen_engine.config.errors import Refusal
-from gongwen_engine.config.schema import Role
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors, YamlDoc, load_yaml
 
 END = "end"
@@ -111,7 +110,7 @@ class Step(BaseModel):
     kind: StepKind = Field(description="what the step means (code asks this, never the step's name)")
     title: str = Field(description="the step's Chinese name as offices know it, e.g. 签发")
     do: str | None = Field(default=None, description="automatic action name (see flows/actions/)")
-    by: Role | None = Field(default=None, description="human step: the role that may act")
+    by: str | None = Field(default=None, description="human step: the role that may act (a code of config/roles.yaml)")
     next: str | dict[str, str] = Field(description="next step, or {outcome: next step}")
     template: str | None = Field(default=None, description="doc_templates/ template the action uses")
     start_flow: str | None = Field(default=None, description="flow each recipient runs (distribution steps)")
@@ -153,7 +152,7 @@ class Step(BaseModel):
         return self.by is not None
 
     @property
-    def role(self) -> Role:
+    def role(self) -> str:
         """The role that acts on a human step (an automatic step has none: asking is a bug)."""
         if self.by is None:
             raise RuntimeError(f"step '{self.title}' is automatic: no role acts on it")
@@ -333,9 +332,10 @@ def _read_flow(path: Path) -> _FlowSource:
     return source
 
 
-def load_flow(path: Path, action_kinds: Mapping[str, StepKind], known_flows: set[str] | None = None) -> FlowDefinition:
+def load_flow(path: Path, action_kinds: Mapping[str, StepKind], known_flows: set[str] | None = None, roles: Collection[str] | None = None) -> FlowDefinition:
     """Read and check one flow file (``action_kinds``: each known action and the kind of step it
-    performs); raise SourceErrors naming file:line for every problem."""
+    performs; ``roles``: the installation's role codes, config/roles.yaml, None: not checked);
+    raise SourceErrors naming file:line for every problem."""
     source = _read_flow(path)
     definition = source.validate(FlowDefinition)
     definition = definition.model_copy(update={"parts": tuple(source.parts)})
@@ -344,6 +344,14 @@ def load_flow(path: Path, action_kinds: Mapping[str, StepKind], known_flows: set
         errors.append(source.error(("start",), f"start step '{definition.start}' is not defined", f"use one of: {', '.join(definition.steps)}"))
     for name, step in definition.steps.items():
         errors.extend(_step_errors(source, definition, name, step, action_kinds, known_flows))
+        if step.by is not None and roles is not None and step.by not in roles:
+            errors.append(
+                source.error(
+                    ("steps", name, "by"),
+                    f"step '{name}' is done by unknown role '{step.by}'",
+                    f"use one of {', '.join(roles)}, or add the role to config/roles.yaml",
+                )
+            )
     if not errors:
         errors.extend(_wiring_errors(source, definition))
     if errors:
@@ -374,7 +382,7 @@ def _step_errors(
         errors.append(
             source.error(
                 (*loc, "kind"),
-                f"step '{name}' is of kind '{step.kind}', which the system does, but a person acts on it (by: {step.by.value})",
+                f"step '{name}' is of kind '{step.kind}', which the system does, but a person acts on it (by: {step.by})",
                 f"a person does: {', '.join(sorted(HUMAN_KINDS))}",
             )
         )
@@ -556,8 +564,9 @@ def load_flow_parts(parts: Sequence[tuple[str, str]], action_kinds: Mapping[str,
         return load_flow(Path(scratch) / parts[0][0], action_kinds)
 
 
-def load_flows(directory: Path, action_kinds: Mapping[str, StepKind]) -> dict[str, FlowDefinition]:
-    """Every ``*.yaml`` directly in ``directory`` (included fragments live in subfolders), keyed by flow name."""
+def load_flows(directory: Path, action_kinds: Mapping[str, StepKind], roles: Collection[str] | None = None) -> dict[str, FlowDefinition]:
+    """Every ``*.yaml`` directly in ``directory`` (included fragments live in subfolders), keyed by
+    flow name; ``roles``: the role codes a human step may name (None: not checked)."""
     paths = sorted(directory.glob("*.yaml"))
     if not paths:
         raise SourceError(directory, None, "no flow files (*.yaml) found", "point GONGWEN_FLOWS_DIR at a folder with flow definitions")
@@ -566,7 +575,7 @@ def load_flows(directory: Path, action_kinds: Mapping[str, StepKind]) -> dict[st
     errors: list[SourceError] = []
     for path in paths:
         try:
-            definition = load_flow(path, action_kinds, names)
+            definition = load_flow(path, action_kinds, names, roles)
         except SourceErrors as exc:
             errors.extend(exc.errors)
             continue

@@ -33,7 +33,7 @@ from gongwen_engine.flows.engine.definition import END, PACKAGED_FLOWS_DIR, Flow
 from gongwen_engine.flows.engine.documents import record_file, revise, set_signer
 from gongwen_engine.flows.engine.records import RecordRenderer, gather_record
 from gongwen_engine.flows.engine.versions import FlowVersions, counterpart
-from gongwen_engine.models import db
+from gongwen_engine.models import admin, db
 from gongwen_engine.models.audit import record_about
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.db import retry_transient
@@ -92,7 +92,8 @@ class Engine:
     settings: Settings = field(default_factory=Settings)
     actions: Mapping[str, ActionSpec] = field(kw_only=True)  # the action registry (flows/actions ACTIONS)
     record_renderer: RecordRenderer = field(kw_only=True)  # writes a record's .docx (doc_templates.records.render_record)
-    config: Config = field(init=False)
+    config: Config = field(init=False)  # the files' config, or the database's once an administrator changed it (refresh_config)
+    files_config: Config = field(init=False)  # config/*.yaml as read at start
     flows: dict[str, FlowDefinition] = field(init=False)  # the current flows: new circulations run these
     versions: FlowVersions = field(init=False)  # the flow each circulation runs: the version it started with
     db: SqlEngine = field(init=False)
@@ -101,15 +102,25 @@ class Engine:
     audit = staticmethod(record_about)  # an audit record about a circulation, inside the caller's transaction (services)
 
     def __post_init__(self) -> None:
-        self.config = load_config(self.settings.config_dir)
-        self.flows = load_flows(Path(self.settings.flows_dir or PACKAGED_FLOWS_DIR), action_kinds(self.actions))
+        self.config = self.files_config = load_config(self.settings.config_dir)
+        self.flows = load_flows(Path(self.settings.flows_dir or PACKAGED_FLOWS_DIR), action_kinds(self.actions), self.config.roles)
         url = self.settings.resolved_database_url
         db.ensure_schema(url)  # one read; `gongwen migrate` (init) migrates explicitly
         self.db = db.get_engine(url)
         self.versions = FlowVersions(self.flows, action_kinds(self.actions), self.db)
+        self.refresh_config()
         self.storage = self.settings.resolved_storage
         self.storage.mkdir(parents=True, exist_ok=True)
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
+
+    def refresh_config(self) -> Config:
+        """The configuration as the database holds it now: one read of the administrative
+        generation, a rebuild only when an administrator changed something (``models/admin.py``).
+        Called per web request and per step, so changes take effect without a restart."""
+        with Session(self.db) as session:
+            if admin.generation(session) != self.config.generation:
+                self.config = admin.config_of(session, self.files_config)
+        return self.config
 
     def business_date(self, circulation: Circulation) -> date:
         """Today in China, or the date a named policy's clock gives this organisation's level."""
@@ -150,6 +161,7 @@ class Engine:
         ``once``: a key that makes this launch happen once in the database (``LaunchOnce``,
         unique): a second launch with the same key, however processes race, raises
         ``AlreadyLaunched`` and stores nothing."""
+        self.refresh_config()
         self.config.org(org)
         check_official(content.doc_type)
         check_content(content)  # the input policy: control and bidi characters, lengths, a body (text_input.py)
@@ -219,6 +231,7 @@ class Engine:
             return StepResult(circulation_id, limit.step, CirculationStatus.failed, ran=False)
 
     def _run_step(self, circulation_id: int, expected_step: str | None) -> StepResult:
+        self.refresh_config()
         with db.transaction(self.db) as session:
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
@@ -270,6 +283,7 @@ class Engine:
         children the forwarding notice is addressed and delivered to (default: all of them).
         A failed automatic step's item (``failures.py``) takes the outcome ``retry``.
         """
+        self.refresh_config()
         user = self.user(user_id)
         if changes:
             check_changes(changes)  # the input policy, before anything is stored (text_input.py)
@@ -321,6 +335,7 @@ class Engine:
     @retry_transient(in_doubt="refuse")  # a second run would be refused as 'already theirs'
     def reassign(self, work_item_id: int, user_id: str, to_user: str, comment: str | None = None) -> WorkItem:
         """转办: the person an item is for hands it to a colleague with the same role."""
+        self.refresh_config()
         user, target = self.user(user_id), self.user(to_user)
         with db.transaction(self.db) as session:
             item, circ, step = items.lock_item(session, self.definition_of, work_item_id)
@@ -329,6 +344,7 @@ class Engine:
 
     def delegate(self, principal: str, deputy: str, starts_at: datetime, ends_at: datetime, actor: str, reason: str | None = None) -> Delegation:
         """委托: ``principal`` lets ``deputy`` act on their items (same organisation) for a period."""
+        self.refresh_config()
         return items.delegate(self.config, self.db, principal, deputy, starts_at, ends_at, actor, reason)
 
     def send_reminders(self, now: datetime | None = None) -> list[Reminder]:

@@ -16,14 +16,14 @@ from sqlmodel import Session, col, func, select
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.loader import Config
-from gongwen_engine.config.schema import Role, User
+from gongwen_engine.config.schema import User
 from gongwen_engine.flows.engine.definition import FlowDefinition, Step
 from gongwen_engine.models import db, messages
 from gongwen_engine.models.audit import record_about
 from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.queries.people import principals_of
 from gongwen_engine.models.rules.permissions import Action, Item, Person, acting_for, allowed, authorize
-from gongwen_engine.models.rules.workdays import due_after, load_calendar
+from gongwen_engine.models.rules.workdays import calendar_of, due_after
 from gongwen_engine.models.tables import Circulation, Delegation, Reminder, WorkItem, WorkItemKind, WorkItemStatus, saved_id, utcnow
 
 
@@ -39,7 +39,9 @@ def users_for(config: Config, circ: Circulation, step: Step) -> list[User]:
     """The people of the circulation's organisation with the step's role, in a fixed order."""
     users = sorted(config.users_with(circ.org, step.role), key=lambda u: u.id)
     if not users:
-        raise Refusal(f"{config.org(circ.org).short_name} 没有“{step.role.value}”角色的用户，环节“{step.title}”无人办理：请系统管理员在用户名单中添加")
+        raise Refusal(
+            f"{config.org(circ.org).short_name} 没有“{config.role_label(step.role)}”角色的用户，环节“{step.title}”无人办理：请系统管理员在用户名单中添加"
+        )
     return users
 
 
@@ -48,9 +50,9 @@ def new_item(session: Session, config: Config, circ: Circulation, step_name: str
     if not step.human:
         slot, role, due = "auto", None, None
     else:
-        slot = f"user:{user.id}" if user else f"role:{step.role.value}"
-        role = step.role.value
-        due = due_after(load_calendar(config.directory), utcnow(), step.due_working_days, step.due_days, circ.org)
+        slot = f"user:{user.id}" if user else f"role:{step.role}"
+        role = step.role
+        due = due_after(calendar_of(config), utcnow(), step.due_working_days, step.due_days, circ.org)
     item = WorkItem(
         circulation_id=saved_id(circ),
         step=step_name,
@@ -164,8 +166,8 @@ def may_act(session: Session, config: Config, user: User, item: WorkItem, step: 
 def hand_over(session: Session, config: Config, item: WorkItem, circ: Circulation, step: Step, user: User, target: User, comment: str | None) -> None:
     """转办: ``user`` hands the locked ``item`` to ``target``, a colleague with the step's role."""
     may_act(session, config, user, item, step, Action.reassign)
-    if not allowed(config, target, Action.act, Item(circ.org, step.role.value)):  # the colleague must be able to take it
-        raise Refusal(f"不能转给 {target.name}：须为本单位具有“{step.role.value}”角色的人员")
+    if not allowed(config, target, Action.act, Item(circ.org, step.role)):  # the colleague must be able to take it
+        raise Refusal(f"不能转给 {target.name}：须为本单位具有“{config.role_label(step.role)}”角色的人员")
     if item.assignee == target.id:
         raise Refusal(f"待办事项 {item.id} 已是 {target.name} 的")
     if any(other.slot == f"user:{target.id}" for other in open_at(session, circ, item.step)):
@@ -223,7 +225,7 @@ def send_reminders(bind: SqlEngine, now: datetime | None = None, config: Config 
             text = f"待办超期：流转 {item.circulation_id} 中交给您的待办已过办理时限，请尽快办理。"
             people = [recipient]
             if not item.assignee and item.role and config:  # an item any holder of the role may take: each of them is told
-                people = [u.id for u in config.users_with(item.org, Role(item.role))] or people
+                people = [u.id for u in config.users_with(item.org, item.role)] or people
             messages.post(session, people, "overdue", text, org=item.org, circulation_id=item.circulation_id, at=now)
             sent.append(reminder)
     return sent

@@ -43,3 +43,12 @@ def start_embedded_server(home: Path) -> Path | None:
     finally:
         os.close(saved)
     return log_path
+
+
+def kill_embedded_server() -> None:
+    """A forced stop (``os._exit`` at the SIGTERM deadline) skips the exit handler with which Prefect
+    stops its server: SIGKILL it here so it does not outlive this process (the SIGTERM campaign
+    found one uvicorn left behind after a forced stop). No-op when none runs."""
+    process = SubprocessASGIServer().server_process  # the singleton Prefect and start_embedded_server share
+    if process is not None and process.poll() is None:
+        process.kill()

@@ -33,7 +33,7 @@ from gongwen_engine.doc_templates.records import render_record
 from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.engine.claims import has_claimable, release_claims_of, work_signal
 from gongwen_engine.flows.engine.engine import Engine
-from gongwen_engine.flows.runtime.embedded import start_embedded_server
+from gongwen_engine.flows.runtime.embedded import kill_embedded_server, start_embedded_server
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.runtime.signals import begin_stop, stop_within_bound_on_sigterm, stopping
 from gongwen_engine.models.queries import read
@@ -235,7 +235,12 @@ def stop_cleanly_on_sigterm(engine: Engine) -> None:
     handlers after it has joined the non-daemon threads, so a step still running in a worker
     thread when the loop unwound (and a claim taken between the stop and the first give-back)
     has ended by then (the SIGTERM campaign found such a claim left once in 20 stops)."""
-    stop_within_bound_on_sigterm(lambda: give_back_claims(engine))
+
+    def at_deadline() -> None:
+        kill_embedded_server()  # instant, and no exit handler will do it after os._exit
+        give_back_claims(engine)
+
+    stop_within_bound_on_sigterm(at_deadline)
 
     def give_back_if_stopping() -> None:
         if stopping.is_set():

@@ -25,7 +25,7 @@ from gongwen_engine.models.rules.dates import china_date
 from gongwen_engine.models.rules.dates import today as beijing_today
 from gongwen_engine.models.rules.permissions import Action, Org, authorize
 from gongwen_engine.models.rules.report_deadlines import visible_periods
-from gongwen_engine.models.rules.workdays import load_calendar
+from gongwen_engine.models.rules.workdays import calendar_of
 from gongwen_engine.models.tables import Circulation, ReportingRequirement, ReportSubmission, utcnow
 
 FORMS = {"report": "报告", "table": "报表", "names": "名单"}
@@ -115,7 +115,7 @@ def urge(engine: Engine, requirement_id: int, unit: str, actor: str, confirmed: 
             raise Refusal(f"{name} 已报送“{req.what}”，无需催办。")
         if not confirmed and any(m.org == unit and china_date(m.created_at) == today for m in urged(session, requirement_id)):
             raise Refusal(f"今天已向 {name} 催办过“{req.what}”：如确需再次催办，请选择“确认再次催办”后再发。")
-        due = due_for(session, load_calendar(engine.config.directory), req, unit, periods[-1]) if periods else None
+        due = due_for(session, calendar_of(engine.config), req, unit, periods[-1]) if periods else None
         people = [u.id for u in engine.config.users_with(unit, Role.secretary)] or [f"role:{Role.secretary.value}@{unit}"]
         requester = engine.config.org(req.org).short_name
         text = (

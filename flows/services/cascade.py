@@ -88,8 +88,9 @@ def subtree_config(target: Path, provinces: list[str], source: Path = NATIONAL_C
     _dump({"schemes": [s for s in numbering.get("schemes", []) if s["prefix"] in prefixes]}, target / FILES["numbering"])
     for name in ("policies", "retention"):
         write_atomically((source / FILES[name]).read_bytes(), target / FILES[name])  # read first: source may be target
-    if (source / SEALS_FILE).is_file():
-        write_atomically((source / SEALS_FILE).read_bytes(), target / SEALS_FILE)
+    for optional in (SEALS_FILE, FILES["roles"]):  # the roles the users and flows name (roles.yaml, issue 24)
+        if (source / optional).is_file():
+            write_atomically((source / optional).read_bytes(), target / optional)
     return target
 
 

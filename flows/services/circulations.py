@@ -119,7 +119,7 @@ def inbox(engine: Engine, user_id: str, now: datetime | None = None) -> list[Inb
         if item.assignee:
             for_whom = actor_name(engine.config, item.assignee)
         else:
-            role = step.by.value if step.by else item.role
+            role = step.by if step.by else item.role
             assert role is not None  # a human step names its role; a failure's item carries it
             for_whom = f"{role}（角色）"
         entries.append(

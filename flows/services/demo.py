@@ -40,7 +40,7 @@ class DemoSummary:
     seconds: float
     peak_rss_mb: float
     manifest: Path
-    ofd_verified: int = 0  # issued OFDs whose SM2 electronic seal verified (issued_formats: both)
+    ofd_verified: int = 0  # issued OFDs whose SM2 electronic seal verified (issued_formats: both or ofd)
     ofd_failed: tuple[str, ...] = ()  # the files of those that did not, with the reason
 
 
@@ -111,7 +111,7 @@ def write_manifest(engine: Engine, out: Path) -> Path:
                     "sha256": doc.sha256,
                     "signed_pdf": sealed.file if sealed else None,  # 用印: the sealed copy beside the .docx
                     "signed_pdf_sha256": sealed.sha256 if sealed else None,
-                    "signed_ofd": ofd.file if ofd else None,  # the OFD with its SM2 electronic seal (issued_formats: both)
+                    "signed_ofd": ofd.file if ofd else None,  # the OFD with its SM2 electronic seal (issued_formats: both or ofd)
                     "signed_ofd_sha256": ofd.sha256 if ofd else None,
                 }
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gongwen_engine.config.loader import load_roles
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.records import render_record
 from gongwen_engine.flows.actions import ACTIONS
@@ -27,4 +28,4 @@ def open_engine(settings: Settings | None = None, clean: bool = True) -> Engine:
 
 def flow_definitions(settings: Settings) -> dict[str, FlowDefinition]:
     """The flows of ``settings`` loaded and checked without a database (``gongwen check``)."""
-    return load_flows(Path(settings.flows_dir or PACKAGED_FLOWS_DIR), action_kinds(ACTIONS))
+    return load_flows(Path(settings.flows_dir or PACKAGED_FLOWS_DIR), action_kinds(ACTIONS), load_roles(settings.config_dir))

@@ -43,6 +43,8 @@ from gongwen_engine.config.schema import Role
 from gongwen_engine.doc_templates.reader import IntakeError, Part, Reading, ReadLimits, read_bytes
 from gongwen_engine.doc_templates.reader.loading import load_file
 from gongwen_engine.doc_templates.reader.structure import split_recipients
+from gongwen_engine.doc_templates.signing import CheckStatus, SealCheck
+from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models import db
 from gongwen_engine.models.content import Attachment, DocumentContent, LegacyColophon
@@ -75,6 +77,20 @@ CORRECTABLE = {
 }
 LIST_FIELDS = {"main_recipients", "cc"}
 DATE_FIELDS = {"issued_on", "printed_on"}
+
+
+SEALED_FORMATS = ("pdf", "ofd")  # read formats that may carry a seal: verified at 收文 and again at 签收 (sealing.check_received)
+QUIET_SEALS = (CheckStatus.valid, CheckStatus.unsigned)  # a valid seal, or none, is no warning
+SEAL_KINDS = {"pdf": "PDF 数字签名", "ofd": "OFD 电子印章"}
+
+
+def seal_words(seal: SealCheck, fmt: str) -> str:
+    """The seal check of a received file in one Chinese line: what kind, the outcome, who sealed."""
+    who = ""
+    if seal.signer:
+        of = f"（{seal.organisation}）" if seal.organisation and seal.organisation != seal.signer else ""
+        who = f"签章人：{seal.signer}{of}。"
+    return f"印章核验（{SEAL_KINDS.get(fmt, fmt)}）：{seal.message}{who}"
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,7 @@ class Received:
     sha256: str
     size: int
     warnings: list[str] = field(default_factory=list)
+    seal: SealCheck | None = None  # 印章核验 of a PDF or OFD as it came (None for .docx and .txt)
 
     def as_json(self) -> dict[str, Any]:
         fields = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.fields.items()}
@@ -131,6 +148,7 @@ class Received:
             "sha256": self.sha256,
             "size": self.size,
             "warnings": self.warnings,
+            "seal": self.seal.as_dict() if self.seal else None,
             "reading": self.reading.as_json(),
         }
 
@@ -212,9 +230,11 @@ def receive_file(
     data = load_file(path, limits)
     reading = read_bytes(data, path.name, limits)
     digest = hashlib.sha256(data).hexdigest()
+    seal = sealing.verify_sealed(data, sealing.keyring(engine)) if reading.format in SEALED_FORMATS else None
+    warnings = [*reading.warnings, *([seal_words(seal, reading.format)] if seal and seal.status not in QUIET_SEALS else [])]
     if reading.collection:
         if dry_run:  # only reading: show each text of the collection and the deadlines it states
-            return Received(None, None, None, "", {}, {}, reading, "", digest, len(data), list(reading.warnings))
+            return Received(None, None, None, "", {}, {}, reading, "", digest, len(data), warnings, seal)
         raise IntakeError(
             path.name,
             f"不是一份公文，而是 {len(reading.collection)} 篇文字的合集（{'、'.join(reading.collection[:5])}）",
@@ -223,12 +243,12 @@ def receive_file(
     fields, changed = confirmed_fields(reading, corrections or {})
     missing = [name for name in REQUIRED if not fields.get(name)]
     if missing and partial and dry_run:  # the confirm page shows what is missing; nothing else is built
-        return Received(None, None, None, "", fields, changed, reading, "", digest, len(data), list(reading.warnings))
+        return Received(None, None, None, "", fields, changed, reading, "", digest, len(data), warnings, seal)
     if missing:
         raise MissingFields(path.name, missing)
     relative = f"received/{digest[:2]}/{digest}{path.suffix.lower()}"
     issuer = _issuer(engine, fields)
-    result = Received(None, None, None, issuer["org"], fields, changed, reading, relative, digest, len(data), list(reading.warnings))
+    result = Received(None, None, None, issuer["org"], fields, changed, reading, relative, digest, len(data), warnings, seal)
     main = reading.main
     assert main is not None  # a reading with text and no collection has a main part
     content = document_content(main, fields, [p for p in reading.parts if p.kind == "attachment"])
@@ -471,6 +491,7 @@ class Preview:
     fields: list[FieldReading]
     warnings: list[str]
     deadlines: list[str]
+    seal: str | None = None  # 印章核验 in words of a valid or absent seal (a failed one is among the warnings)
 
 
 def field_text(value: Any) -> str:
@@ -508,7 +529,8 @@ def preview_file(engine: Engine, path: Path, org: str, *, user: str, flow: str =
                 name in DATE_FIELDS,
             )
         )
-    return Preview(rows, list(received.warnings), [d.text for d in received.reading.deadlines])
+    seal = seal_words(received.seal, received.reading.format) if received.seal and received.seal.status in QUIET_SEALS else None
+    return Preview(rows, list(received.warnings), [d.text for d in received.reading.deadlines], seal)
 
 
 def confirmed_corrections(preview: Preview, given: dict[str, str]) -> dict[str, str]:

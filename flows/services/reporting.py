@@ -58,7 +58,7 @@ from gongwen_engine.models.rules.doc_kinds import direction_of
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
 from gongwen_engine.models.rules.recipients import of_content
 from gongwen_engine.models.rules.report_deadlines import period_count, visible_periods
-from gongwen_engine.models.rules.workdays import WorkCalendar, load_calendar
+from gongwen_engine.models.rules.workdays import WorkCalendar, calendar_of
 from gongwen_engine.models.tables import (
     Circulation,
     Document,
@@ -256,7 +256,7 @@ def propose(engine: Engine, circulation_id: int) -> list[Proposal]:
             due = deadline.text
             if deadline.kind == "working_days" and received:
                 # within N working days of receipt: for the receiving unit that is a fixed date
-                due = load_calendar(engine.config.directory).add_working_days(received, deadline.working_days or 0, circ.org).isoformat()
+                due = calendar_of(engine.config).add_working_days(received, deadline.working_days or 0, circ.org).isoformat()
             proposals.append(Proposal(what=m["what"] if m else content.title, due=due, to=m["to"] if m else None, source=deadline.source))
     return proposals
 
@@ -309,7 +309,7 @@ def board(engine: Engine, today: date | None = None, requirement_id: int | None 
     if person:  # a role without the board is refused even before any requirement is looked at
         authorize(engine.config, person, Action.view_board, Org(org or person.org, "督办台账"))
     today = today or beijing_today()
-    cal = load_calendar(engine.config.directory)
+    cal = calendar_of(engine.config)
     rows = []
     with Session(engine.db) as session:
         stmt = select(ReportingRequirement).order_by(col(ReportingRequirement.id))

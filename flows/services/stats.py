@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from gongwen_engine.flows.engine.engine import Engine
-from gongwen_engine.models.rules.workdays import load_calendar
+from gongwen_engine.models.rules.workdays import calendar_of
 from gongwen_engine.models.tables import Circulation, WorkItem, WorkItemKind, WorkItemStatus, utcnow
 
 
@@ -50,7 +50,7 @@ def _aware(moment: datetime) -> datetime:
 def timeliness(engine: Engine, now: datetime | None = None, include_automatic: bool = False) -> dict[str, list[Timeliness]]:
     """时效统计 ``by_step`` (flow · step) and ``by_org`` over every work item (human ones unless asked)."""
     now = _aware(now or utcnow())
-    cal = load_calendar(engine.config.directory)
+    cal = calendar_of(engine.config)
     groups: dict[str, dict[str, tuple[str, list[float], list[int]]]] = {"by_step": {}, "by_org": {}}
     with Session(engine.db) as session:
         stmt = (

@@ -24,9 +24,9 @@ from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.flows.services.signin import SESSION_HOURS
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
-from gongwen_engine.flows.web.deps import NeedSignIn
+from gongwen_engine.flows.web.deps import NeedNewPassword, NeedSignIn
 from gongwen_engine.flows.web.pages import Web, render
-from gongwen_engine.flows.web.routes import archivist, board, leader, numbers, secretary, signin
+from gongwen_engine.flows.web.routes import admin, archivist, board, leader, numbers, secretary, signin
 from gongwen_engine.flows.web.security import WebError, load_password_hashes, session_secret
 from gongwen_engine.models.db import DatabaseUnavailable, is_transient
 from gongwen_engine.models.rules.permissions import PermissionDenied
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, run_steps: bool = True, poll_se
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_pages(app)
-    for module in (signin, secretary, leader, archivist, board, numbers):
+    for module in (signin, secretary, leader, archivist, board, numbers, admin):
         app.include_router(module.router)
     if runner:
         app.router.on_startup.append(runner.start)
@@ -91,6 +91,10 @@ def _error_pages(app: FastAPI) -> None:
     async def sign_in_first(request: Request, _exc: NeedSignIn) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(NeedNewPassword)
+    async def new_password_first(_request: Request, _exc: NeedNewPassword) -> Response:
+        return RedirectResponse("/password", status_code=303)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, exc: Refusal) -> Response:

@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gongwen_engine.config.schema import Organisation, Role
+from gongwen_engine.config.schema import Organisation
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.records import actor_name
 from gongwen_engine.flows.services.workplace import cascade_picture_rows
 from gongwen_engine.models.rules.dates import aware
-from gongwen_engine.models.rules.permissions import ROLE_NAMES
 from gongwen_engine.models.rules.recipients import of_content
 from gongwen_engine.models.tables import Circulation, WorkItem, utcnow
 
@@ -124,8 +123,9 @@ def _waiting_for(engine: Engine, circ: Circulation, items: list[WorkItem]) -> st
         if item.assignee:
             people.append(actor_name(engine.config, item.assignee))
         elif item.role:
-            holders = "、".join(u.name for u in engine.config.users_with(circ.org, Role(item.role)))
-            people.append(f"{ROLE_NAMES[Role(item.role)]}（{holders}）" if holders else ROLE_NAMES[Role(item.role)])
+            holders = "、".join(u.name for u in engine.config.users_with(circ.org, item.role))
+            label = engine.config.role_label(item.role)
+            people.append(f"{label}（{holders}）" if holders else label)
     return "、".join(dict.fromkeys(people)) + (step.title if step else "")
 
 

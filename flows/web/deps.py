@@ -24,6 +24,10 @@ class NeedSignIn(Exception):
     """No signed-in user: the page sends the person to the sign-in form."""
 
 
+class NeedNewPassword(Exception):
+    """An administrator reset the person's password: every page but the password form sends them there."""
+
+
 def signed_in(request: Request) -> User:
     """The signed-in user of a live session (``WebSession``: not signed out, not ended by a password
     change or an administrator, not expired), or a redirect to the sign-in page."""
@@ -32,11 +36,14 @@ def signed_in(request: Request) -> User:
     web = web_of(request)
     token = request.session.get("sid")
     user_id = session_user(web.engine, token) if token else None
-    user = web.engine.config.users.get(user_id) if user_id else None
-    if user is None or user_id != request.session.get("user"):
+    config = web.engine.refresh_config()  # an administrator's change takes effect at the next request
+    user = config.users.get(user_id) if user_id else None
+    if user is None or user.disabled or user_id != request.session.get("user"):
         request.session.clear()
         raise NeedSignIn()
     request.state.user = user
+    if request.session.get("must_change") and request.url.path != "/password":
+        raise NeedNewPassword()
     return user
 
 

@@ -22,7 +22,6 @@ from gongwen_engine.flows.services import messages
 from gongwen_engine.flows.services.workplace import ListPage, ListQuery, find_circulation, record_event
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
-from gongwen_engine.flows.web.cascade import ROLE_NAMES
 from gongwen_engine.flows.web.security import PASSWORDS_FILE, WebError, load_password_hashes, storage_file
 from gongwen_engine.models.content import AttachedFile, DocumentContent
 from gongwen_engine.models.rules.dates import shown
@@ -64,7 +63,7 @@ class Web:
         env.filters["when"] = when
         env.filters["day"] = lambda d: d.strftime("%Y-%m-%d") if d else ""
         env.filters["pathq"] = lambda s: quote(str(s), safe="")
-        env.globals.update(org_name=self.org_name, person=self.person, ROLE_NAMES=ROLE_NAMES, zip=zip, may=self.may, unread=self.unread)
+        env.globals.update(org_name=self.org_name, person=self.person, role_label=self.role_label, zip=zip, may=self.may, unread=self.unread)
         return env
 
     def may(self, user: User, action: str) -> bool:
@@ -74,6 +73,10 @@ class Web:
     def unread(self, user: User) -> int:
         """For the navigation: how many of ``user``'s 消息 are unread."""
         return messages.unread(self.engine, user.id)
+
+    def role_label(self, role: str | None) -> str:
+        """A role's label as roles.yaml gives it, e.g. 秘书."""
+        return self.engine.config.role_label(role)
 
     def org_name(self, code: str | None) -> str:
         if not code:
@@ -150,6 +153,17 @@ def attachment_files(parts: list[DocumentContent]) -> list[tuple[int, AttachedFi
     return [(n, a.file) for n, a in enumerate(parts[0].attachments, start=1) if a.file is not None] if parts else []
 
 
+def recorded_file_response(
+    web: Web, user: User, relative: str | None, name: str, missing: str, hint: str, document_id: int | None = None, **detail: Any
+) -> Response:
+    """A file the database records (a circulation's file by role, an archive item's filed file:
+    docx, signed PDF, sealed OFD …), downloaded as ``name`` with the file's own suffix; none
+    recorded is a 404 saying ``missing`` and ``hint``. The caller has checked the permission."""
+    if relative is None:
+        raise WebError(404, missing, hint)
+    return stored_file_response(web, user, relative, f"{name}{Path(relative).suffix}", document_id, **detail)
+
+
 def media_type(name: str) -> str:
     suffix = Path(name).suffix.lower()
     return {
@@ -159,6 +173,7 @@ def media_type(name: str) -> str:
         ".png": "image/png",
         ".jpg": "image/jpeg",
         ".jpeg": "image/jpeg",
+        ".ofd": "application/ofd",  # GB/T 33190 (the type 党政机关 exchanges it with; no IANA registration)
         ".txt": "text/plain; charset=utf-8",
         ".json": "application/json",
         ".zip": "application/zip",
@@ -172,7 +187,8 @@ def waiting_for(web: Web, circ: Circulation, step_name: str) -> str:
         return "系统"
     people = web.engine.config.users_with(circ.org, step.by)
     names = "、".join(u.name for u in people[:3])
-    return f"{ROLE_NAMES[step.by]}（{names}）" if names else ROLE_NAMES[step.by]
+    label = web.engine.config.role_label(step.by)
+    return f"{label}（{names}）" if names else label
 
 
 def status_words(web: Web, circ: Circulation) -> str:

@@ -2,7 +2,9 @@
 
 * **Passwords** are argon2id hashes (argon2-cffi) in ``passwords.yaml`` beside ``users.yaml``
   in the config folder, one per user id; ``gongwen passwords`` writes them. A user without a
-  hash cannot sign in. The packaged file holds the documented demo password only.
+  hash cannot sign in. The packaged file holds the documented demo password only. A password an
+  administrator reset, or the person set on ``/password``, is in the database and wins over the
+  file (``flows/services/admin.py``).
 * **Throttling** (``flows/services/signin.py``) counts failed sign-ins in the audit trail.
 * **CSRF**: a random token per session, in a hidden field of every form, compared in constant
   time on every POST.

@@ -99,6 +99,37 @@ RECIPIENT_NEEDED = "请至少选择一个主送机关"
 BAD_ISSUE_DATE = "成文日期“{day}”格式不对，应为 2012-01-31"
 LAUNCHED = "已发起：{flow}《{title}》（流转 {id}）"
 WORD_BODY_READ = "已从“{name}”读取正文 {count} 段（其中标题层次 {headings} 处），请在下方预览中核对。"
-NO_SUCH_FILE = "流转 {id} 没有“{role}”文件。"
 NO_SUCH_ATTACHMENT = "文档 {id} 没有第 {n} 个附件文件。"
 NO_RECORD = "流转 {id} 的流程不填发文稿纸或收文处理单。"
+NO_CIRCULATION_FILE = "流转 {id} 没有“{role}”文件。"
+NO_FILED_FILE = "档号 {code} 没有文件“{name}”。"
+FROM_RECORD_PAGE = "请从档案页面上的下载链接下载文件。"
+FROM_CIRCULATION_PAGE = "请从流转页面上的“文件”一栏下载。"
+
+# ---- 系统管理 (administration, issue 24) and one's own password -----------------------------------
+ADMIN_NOT_ADMINISTRATOR = "{name}（{user}）不是管理员，不能进入系统管理：请由本单位的管理员办理，或请上级管理员授予“管理员”角色。"
+PASSWORDS_DIFFER = "两次输入的新密码不一致，请重新输入。"
+PASSWORD_CHANGED = "密码已修改。"
+ADMIN_PASSWORD_SHOWN = "{name}（{user}）的临时密码（只显示这一次，请当面或电话告知本人）：{password}。对方下次登录时须设置自己的密码。"
+ADMIN_SESSIONS_ENDED = "已结束 {user} 的 {n} 个登录会话。"
+ADMIN_ACTIONS = {
+    "person_added": "添加人员",
+    "person_changed": "修改人员",
+    "person_disabled": "停用人员",
+    "person_enabled": "启用人员",
+    "password_reset": "重设密码",
+    "password_changed": "本人修改密码",
+    "sessions_ended": "结束会话",
+    "org_added": "添加单位",
+    "org_renamed": "单位更名",
+    "department_added": "添加部门",
+    "department_renamed": "部门更名",
+    "scheme_set": "发文字号方案",
+    "calendar_year_set": "录入节假日安排",
+    "tree_imported": "导入单位名单",
+    "config_imported": "导入配置",
+    "seal_uploaded": "上传印章",
+}
+ADMIN_SEAL_UPLOADED = "印章已上传并通过校验：证书 {subject}，有效期至 {until}，指纹 {digest}…（私钥不再显示）。自下一次用印起使用。"
+ADMIN_BAD_DATE = "日期“{text}”写法不对：请写作“年-月-日”，例如 2027-01-01。"
+ADMIN_BAD_HOLIDAY = "假日一行“{text}”写法不对：每行写作 名称 起始日期 [结束日期]，例如 春节 2027-02-05 2027-02-12。"

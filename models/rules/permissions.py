@@ -253,7 +253,7 @@ def _in_scope(config: Config, user: User, scope: Scope, target: Target) -> bool:
             return False
         if target.assignee:
             return target.assignee == user.id
-        return user.org == target.org and target.role in [r.value for r in user.roles]
+        return user.org == target.org and target.role in user.roles
     if scope is Scope.self:
         return isinstance(target, Person) and target.user_id == user.id
     if scope is Scope.own_fonds:
@@ -271,7 +271,9 @@ def grants_for(action: Action) -> list[Grant]:
 
 
 def allowed(config: Config, user: User, action: Action, target: Target) -> bool:
-    """Whether ``user`` may do ``action`` to ``target`` (no message; see ``authorize``)."""
+    """Whether ``user`` may do ``action`` to ``target`` (no message; see ``authorize``); a disabled person may do nothing."""
+    if user.disabled:
+        return False
     return any((g.roles is None or g.roles & set(user.roles)) and _in_scope(config, user, g.scope, target) for g in grants_for(action))
 
 
@@ -299,8 +301,11 @@ def _org_name(config: Config, code: str | None) -> str:
     return org.short_name if org else (code or "未知单位")
 
 
-def _roles_text(roles: Iterable[Role | str]) -> str:
-    return "或".join(ROLE_NAMES.get(r, str(r)) for r in sorted(map(Role, roles), key=list(Role).index))
+def _roles_text(roles: Iterable[Role | str], config: Config | None = None) -> str:
+    """Role labels joined with 或, in roles.yaml's order (the known roles' own labels without a config)."""
+    labels = config.roles if config else {r.value: name for r, name in ROLE_NAMES.items()}
+    order = list(labels)
+    return "或".join(labels.get(r, str(r)) for r in sorted(set(map(str, roles)), key=lambda r: order.index(r) if r in order else len(order)))
 
 
 def describe(config: Config, target: Target) -> str:
@@ -321,13 +326,13 @@ def who_may(config: Config, action: Action, target: Target) -> str:
     org = _target_org(config, target)
     phrases = []
     for g in grants_for(action):
-        people = _roles_text(g.roles) if g.roles else "人员"
+        people = _roles_text(g.roles, config) if g.roles else "人员"
         if g.scope is Scope.holder and isinstance(target, Item):
             if target.assignee:
                 person = config.users.get(target.assignee)
                 phrases.append(f"该事项的办理人{person.name if person else target.assignee}")
             else:
-                phrases.append(f"{_org_name(config, target.org)}具有“{_roles_text([target.role]) if target.role else '相应'}”角色的人员")
+                phrases.append(f"{_org_name(config, target.org)}具有“{_roles_text([target.role], config) if target.role else '相应'}”角色的人员")
         elif g.scope is Scope.self and isinstance(target, Person):
             person = config.users.get(target.user_id)
             phrases.append(f"{person.name if person else target.user_id}本人")
@@ -343,9 +348,9 @@ def who_may(config: Config, action: Action, target: Target) -> str:
 def denial(config: Config, user: User, action: Action, target: Target, deputies: bool = False) -> PermissionDenied:
     info = ACTIONS[action]
     needed = set().union(*(g.roles for g in grants_for(action) if g.roles)) if all(g.roles for g in grants_for(action)) else set()
-    situation = f"{user.name}是{_org_name(config, user.org)}的{_roles_text(user.roles)}"
+    situation = f"{user.name}是{_org_name(config, user.org)}的{_roles_text(user.roles, config)}"
     if needed and not needed & set(user.roles):
-        situation += f"，不是{_roles_text(needed)}"
+        situation += f"，不是{_roles_text(needed, config)}"
     by = who_may(config, action, target) + ("，或由其委托的人员代办" if deputies else "")
     what = describe(config, target)
     if what.startswith("（"):  # the target has no name of its own: name the kind of thing

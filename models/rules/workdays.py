@@ -16,6 +16,7 @@ offices, e.g. 《党政机关公文处理工作条例》 leaves the counting to 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -29,6 +30,7 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.models.rules.dates import CHINA, china_date, end_of_day
 
 if TYPE_CHECKING:
+    from gongwen_engine.config.loader import Config
     from gongwen_engine.config.yamlsrc import YamlDoc
 
 CALENDAR_FILE = "calendar.yaml"
@@ -220,3 +222,40 @@ def load_calendar(config_dir: Path) -> WorkCalendar:
             )
         closures[closure.date] = tuple(closure.orgs)
     return WorkCalendar(closures, _declared_days(doc, parsed.years), frozenset(parsed.years), str(path))
+
+
+def year_days(year: int, arrangement: YearArrangement) -> dict[date, bool]:
+    """One entered year as date -> working day?; a date outside the year (bar the December before,
+    for 元旦) or listed twice is refused in Chinese (what an administrator typed)."""
+    days: dict[date, bool] = {}
+    entries = [(day, False) for h in arrangement.holidays for day in h.days()] + [(day, True) for day in arrangement.workdays]
+    for day, working in entries:
+        if not (day.year == year or (day.year == year - 1 and day.month == 12)):
+            raise Refusal(f"{day} 不在 {year} 年：请录入 {year} 年通知中的日期（元旦可含上一年 12 月）")
+        if day in days:
+            raise Refusal(f"{day} 录入了两次：一天只能是放假日或调休上班日之一")
+        if working and day.weekday() < 5:
+            raise Refusal(f"调休上班日 {day} 不是周六或周日：只录入通知中要求上班的周末")
+        days[day] = working
+    return days
+
+
+def calendar_of(config: Config) -> WorkCalendar:
+    """The calendar of ``config``: calendar.yaml's, with the years an administrator entered in the
+    database (``Config.calendar_years``) taking precedence over the file's and the library's."""
+    if not config.calendar_years:
+        return load_calendar(config.directory)
+    return _with_years(config.directory, json.dumps(config.calendar_years, sort_keys=True, default=str))
+
+
+@cache
+def _with_years(config_dir: Path, years_json: str) -> WorkCalendar:
+    base = load_calendar(config_dir)
+    declared = dict(base.declared)
+    years: set[int] = set(base.declared_years)
+    for key, data in json.loads(years_json).items():
+        year = int(key)
+        declared = {d: w for d, w in declared.items() if d.year != year}  # the entered year replaces the file's
+        declared.update(year_days(year, YearArrangement.model_validate(data)))
+        years.add(year)
+    return WorkCalendar(base.closures, declared, frozenset(years), f"{base.source}（及系统管理中录入的年份）")

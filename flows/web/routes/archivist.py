@@ -19,8 +19,9 @@ from gongwen_engine.flows.actions.archiving import Archivist, archivist, item_fo
 from gongwen_engine.flows.services.archive import catalogue_file, find_item, fonds_years, log_show, search_archive
 from gongwen_engine.flows.services.archive_exports import item_metadata
 from gongwen_engine.flows.services.circulations import ACTION_WORDS
+from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.deps import CurrentUser
-from gongwen_engine.flows.web.pages import Web, audit, media_type, render, stored_file_response, web_of
+from gongwen_engine.flows.web.pages import Web, audit, media_type, recorded_file_response, render, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.flows.web.words import FILE_ROLES
 from gongwen_engine.models.archive_search import HIT_CLOSE, HIT_OPEN, SearchQuery
@@ -154,11 +155,17 @@ def record_file(request: Request, code: str, name: str, user: User = CurrentUser
     target = (folder / name).resolve()
     if not target.is_relative_to(folder):
         audit(web, user.id, "download_refused", archive_code=item.archive_code, file=name, reason="outside the item's folder")
-        raise WebError(403, "下载被拒绝：所请求的路径超出了该档案的文件目录。", "请从档案页面上的下载链接下载文件。")
-    for filed in item.files:
-        if (web.engine.storage / filed["file"]).resolve() == target:
-            return stored_file_response(web, user, filed["file"], f"{item.archive_code}-{target.name}", archive_code=item.archive_code)
-    raise WebError(404, f"档号 {item.archive_code} 没有文件“{name}”。", "请从档案页面上的下载链接下载文件。")
+        raise WebError(403, "下载被拒绝：所请求的路径超出了该档案的文件目录。", words.FROM_RECORD_PAGE)
+    filed = next((f["file"] for f in item.files if (web.engine.storage / f["file"]).resolve() == target), None)
+    return recorded_file_response(
+        web,
+        user,
+        filed,
+        f"{item.archive_code}-{target.stem}",
+        words.NO_FILED_FILE.format(code=item.archive_code, name=name),
+        words.FROM_RECORD_PAGE,
+        archive_code=item.archive_code,
+    )
 
 
 @router.get("/archive/catalogue")

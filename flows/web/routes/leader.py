@@ -28,7 +28,7 @@ from gongwen_engine.flows.services.workplace import (
     returned_before,
 )
 from gongwen_engine.flows.web import words
-from gongwen_engine.flows.web.cascade import ROLE_NAMES, aware
+from gongwen_engine.flows.web.cascade import aware
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
 from gongwen_engine.flows.web.pages import Web, attachment_files, flash, list_context, list_query, not_visible, render, status_words, waiting_for, web_of
 from gongwen_engine.flows.web.security import WebError
@@ -97,7 +97,7 @@ def _for_whom(web: Web, user: User) -> dict[int, str]:
         if item.assignee:
             labels[item.id] = web.person(item.assignee)
         elif item.role:  # an item for a role (slot role:<role>)
-            labels[item.id] = f"{ROLE_NAMES[Role(item.role)]}（任一人均可办理）"
+            labels[item.id] = f"{web.engine.config.role_label(item.role)}（任一人均可办理）"
     return labels
 
 
@@ -110,7 +110,7 @@ def _colleague(web: Web, user: User, user_id: str) -> User:
 
 
 def _colleagues(web: Web, user: User) -> list[User]:
-    return sorted((u for u in web.engine.config.users.values() if u.org == user.org and u.id != user.id), key=lambda u: u.id)
+    return sorted((u for u in web.engine.config.users.values() if u.org == user.org and u.id != user.id and not u.disabled), key=lambda u: u.id)
 
 
 def _item(web: Web, user: User, item_id: int, doing: str = "查看") -> ItemView:

@@ -4,7 +4,6 @@ circulations, one circulation with its cascade picture, and the files it produce
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -45,6 +44,7 @@ from gongwen_engine.flows.web.pages import (
     list_context,
     list_query,
     not_visible,
+    recorded_file_response,
     render,
     status_words,
     stored_file_response,
@@ -171,13 +171,22 @@ def circulation_record(request: Request, circulation_id: RowId, user: User = Cur
 
 @router.get("/circulations/{circulation_id}/files/{role}")
 def circulation_file(request: Request, circulation_id: RowId, role: str, user: User = CurrentUser) -> Response:
+    """A file the circulation produced by its role: the .docx, the signed PDF, the sealed OFD …"""
     web = web_of(request)
     circ = visible_circulation(web, user, circulation_id, Action.download)
     row = find_circulation_file(web.engine, circulation_id, role)
-    if row is None:
-        raise WebError(404, words.NO_SUCH_FILE.format(id=circulation_id, role=FILE_ROLES.get(role, role)))
-    name = f"{FILE_ROLES.get(role, role).split('（')[0]}-{circulation_id}{Path(row.file).suffix}"
-    return stored_file_response(web, user, row.file, name, circ.document_id or circ.received_id, circulation=circulation_id, role=role)
+    label = FILE_ROLES.get(role, role)
+    return recorded_file_response(
+        web,
+        user,
+        row.file if row else None,
+        f"{label.split('（')[0]}-{circulation_id}",
+        words.NO_CIRCULATION_FILE.format(id=circulation_id, role=label),
+        words.FROM_CIRCULATION_PAGE,
+        circ.document_id or circ.received_id,
+        circulation=circulation_id,
+        role=role,
+    )
 
 
 @router.get("/documents/{document_id}/docx")

@@ -14,6 +14,18 @@ from pydantic import BaseModel, Field, model_validator
 from gongwen_engine.models.rules.doc_kinds import DEFAULT_KIND, Direction
 
 
+class AttachedFile(BaseModel):
+    """A file given as an attachment (a PDF, .docx, .xlsx or image uploaded with the draft): kept
+    once under the storage folder by its SHA-256 and carried with the document wherever it goes
+    (delivery shares the stored file; the archive item files a copy)."""
+
+    name: str  # the file's own name as uploaded (shown and used for the download)
+    file: str  # path relative to the storage folder: attachments/ab/<sha256>.<ext>
+    sha256: str
+    size: int
+    format: str  # pdf | docx | xlsx | png | jpeg
+
+
 class Attachment(BaseModel):
     """附件: an attachment printed after the text and before the 版记, each on a new page
     headed 附件1 (附件一 in some house styles).
@@ -21,12 +33,14 @@ class Attachment(BaseModel):
     Either its own ``title`` and ``body`` (an annex drafted with the document), or ``document``:
     a received document attached as it was received — printed from its title on (no red
     header is invented for it), with its own signature, date and 版记 as received; ``title``
-    is then the name given in the 附件说明.
+    is then the name given in the 附件说明. ``file``: the attachment as an uploaded file (its text,
+    when it is a .docx, is the ``body`` printed on its page).
     """
 
     title: str
     body: list[str] = Field(default_factory=list)
     document: DocumentContent | None = None
+    file: AttachedFile | None = None
 
 
 class LegacyColophon(BaseModel):

@@ -19,7 +19,8 @@ from gongwen_engine.models.tables import WorkItem
 
 # Words a Chinese office reads as they are: formats, standards, digests, products.
 ALLOWED = {"PDF", "SHA", "SM3", "GB", "DA", "CSRF", "Word", "WPS", "Excel", "LibreOffice", "MB", "WS", "docx", "xlsx", "txt", "pdf", "doc", "wps"}
-FILE_NAME = re.compile(r"[\w\u4e00-\u9fff\-（）()]+\.(docx|pdf|txt|xlsx|doc|json|zip)\b", re.I)
+ALLOWED |= {"PNG", "JPEG", "KB", "png", "jpg", "jpeg"}  # attachment files: image formats and their sizes
+FILE_NAME = re.compile(r"[\w\u4e00-\u9fff\-（）()]+\.(docx|pdf|txt|xlsx|doc|json|zip|png|jpe?g|wps|exe)\b", re.I)
 LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_][A-Za-z0-9]+)*")
 CODE = re.compile(r"\d")  # a word with a digit is a code: 全宗号 S037, SM3, A4
 SHOWN_ATTRIBUTES = ("placeholder", "title", "alt", "aria-label")
@@ -104,6 +105,14 @@ def test_every_page_and_refusal_speaks_chinese(client: TestClient) -> None:  # n
     drive(engine)
     page(f"/circulations/{circ_id}")
     page(f"/circulations/{circ_id}/print")
+    page(f"/circulations/{circ_id}/record")  # 发文稿纸 as a page
+    token = csrf(client, "/launch")
+    form = {"csrf": token, "flow": "outgoing", "title": "关于值班的通知", "recipients": ["济南市妇联"], "body": "请值班。"}
+    post("/launch", {**form, "preview": "1"}, 400, files={"attachment_files": ("值班表.xlsx", b"PK\x03\x04 broken")})  # a damaged attachment
+    post("/launch", {**form, "preview": "1"}, 400, files={"attachment_files": ("值班表.exe", b"MZ")})
+    post("/launch", {**form, "body": ""}, 400, files={"body_file": ("正文.wps", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")})
+    post("/launch", {**form, "preview": "1"}, 200, files={"attachment_files": ("值班表.pdf", b"%PDF-1.4 %%EOF")})  # preview with a kept file
+    page("/documents/999999/attachments/1", 403)
     draft = first_item(client)
     page(f"/items/{draft}")
     token = csrf(client, f"/items/{draft}")

@@ -30,7 +30,7 @@ from gongwen_engine.models.audit import CHECKPOINT_FOLDER, chain_head, write_che
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
-from gongwen_engine.models.rules.archive import YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
+from gongwen_engine.models.rules.archive import ATTACHMENT_ROLE, YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
 from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, FiledFile, RetrievalLog, WorkItem, WorkItemStatus
@@ -87,7 +87,16 @@ def item_sources(ctx: StepContext, issued: Document | None, received: Document |
         sources["issued_copy"] = Source("issued_copy", issued.file, issued.sha256)
     if issued is None and received is not None and "received_original" not in sources and received.file:
         sources["received_document"] = Source("received_document", received.file, received.sha256)
-    return sorted(sources.values(), key=lambda s: role_rank(s.role))
+    ordered = sorted(sources.values(), key=lambda s: role_rank(s.role))
+    return ordered + attachment_sources(issued or received)
+
+
+def attachment_sources(doc: Document | None) -> list[Source]:
+    """The document's attachments given as files (附件1 …: PDF, .docx, .xlsx, images), after its own
+    files, each with the digest it was uploaded with."""
+    if doc is None:
+        return []
+    return [Source(f"{ATTACHMENT_ROLE}{n}", a.file.file, a.file.sha256) for n, a in enumerate(content_of(doc).attachments, start=1) if a.file is not None]
 
 
 def archive(ctx: StepContext) -> None:

@@ -9,7 +9,9 @@ The same three doors give them in the same form:
 * ``gongwen launch … --attach X`` and ``gongwen act … --attach X`` (repeatable, in order): X is
   ``received:REF`` or a UTF-8 text file whose first line is the attachment's title and whose
   further blocks (separated by a blank line) are its paragraphs;
-* the web compose form: one text box, attachments separated by a line holding only ``---``;
+* the web compose form: uploaded files (PDF, .docx, .xlsx, images: :func:`file_attachments`,
+  kept once under ``storage/attachments/`` by SHA-256, downloaded through the document's
+  permissions, filed with the archive item) and one text box, attachments separated by a line holding only ``---``;
   in each, the first line is the title (or ``收文：REF``) and the further lines its paragraphs.
 
 REF names a received document: the receiving circulation's number, the 收文登记号, the sender's
@@ -19,20 +21,30 @@ title, a received document by its issuer's short name and its title in 《》 (m
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
+import time
 from pathlib import Path
 
 from pydantic import Field, model_validator
+from sqlmodel import select
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.schema import Strict
 from gongwen_engine.config.yamlsrc import load_yaml
+from gongwen_engine.doc_templates.archive_files import docx_paragraphs
+from gongwen_engine.doc_templates.reader.office import ATTACHMENT_FORMATS, WordDraft, attachment_format, word_draft
 from gongwen_engine.flows.engine.engine import Engine
-from gongwen_engine.models.content import Attachment, DocumentContent, attachment_name
+from gongwen_engine.models import db
+from gongwen_engine.models.content import AttachedFile, Attachment, DocumentContent, attachment_name
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.documents import received_document
 from gongwen_engine.models.rules.titles import received_attachment_name
+from gongwen_engine.models.tables import Circulation, Document
 
 MAX_ATTACHMENTS = 50  # more is a collection (汇编), not the attachments of one document
 MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024  # an annex's text; a longer one is no attachment to a 公文
@@ -166,3 +178,126 @@ def with_attachments(content: DocumentContent, attachments: list[Attachment]) ->
 def attachment_changes(attachments: list[Attachment]) -> dict:
     """A draft revision (``Engine.complete(changes=…)``) that sets the attachments and their names."""
     return {"attachments": [a.model_dump(mode="json") for a in attachments], "attachment_notes": [attachment_name(a) for a in attachments]}
+
+
+# ---- attachment files (附件文件): uploaded, vetted, kept by digest, downloaded -------------------------
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # one attachment file (a scanned table, a PDF report)
+MAX_FILES = 10  # files uploaded with one draft
+FILES_FOLDER = "attachments"
+
+
+def store_attachment_file(engine: Engine, name: str, data: bytes) -> AttachedFile:
+    """Vet ``data`` (format by content, size, the receipt reader's zip limits) and keep it once under
+    ``storage/attachments/`` by its SHA-256 (the same file uploaded twice is stored once)."""
+    fmt = attachment_format(data, name, MAX_FILE_BYTES)
+    sha256 = hashlib.sha256(data).hexdigest()
+    relative = f"{FILES_FOLDER}/{sha256[:2]}/{sha256}{ATTACHMENT_FORMATS[fmt][0]}"
+    path = engine.storage / relative
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+        write_atomically(data, path)
+    return AttachedFile(name=name, file=relative, sha256=sha256, size=len(data), format=fmt)
+
+
+def file_attachments(engine: Engine, files: list[tuple[str, bytes]]) -> list[Attachment]:
+    """Attachments from uploaded files, in order: titled by the file's name without its extension,
+    a .docx's paragraphs printed on its attachment page; refused in Chinese (type, size, count)."""
+    if len(files) > MAX_FILES:
+        raise Refusal(f"附件文件过多（{len(files)} 个，最多 {MAX_FILES} 个）；请合并后再上传")
+    out = []
+    for name, data in files:
+        stored = store_attachment_file(engine, name, data)
+        body = docx_paragraphs(data) if stored.format == "docx" else []
+        out.append(Attachment(title=Path(name).stem.strip() or name, body=body, file=stored))
+    return out
+
+
+def attached_file(engine: Engine, content: DocumentContent, number: int) -> tuple[AttachedFile, Path] | None:
+    """The ``number``-th attachment's file (1-based) and where it is, if that attachment is a file
+    still stored with its digest."""
+    if not 1 <= number <= len(content.attachments):
+        return None
+    given = content.attachments[number - 1].file
+    if given is None:
+        return None
+    path = (engine.storage / given.file).resolve()
+    if not path.is_relative_to(engine.storage.resolve()) or not path.is_file():
+        return None
+    return given, path
+
+
+def kept_file_attachment(engine: Engine, given: AttachedFile) -> Attachment | None:
+    """An attachment file uploaded earlier in the same compose session (a preview, a corrected
+    form), read back from storage with its digest checked; None if it is no longer there."""
+    path = (engine.storage / given.file).resolve()
+    if not path.is_relative_to(engine.storage.resolve()) or not path.is_file():
+        return None
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != given.sha256:
+        return None
+    return Attachment(title=Path(given.name).stem.strip() or given.name, body=docx_paragraphs(data) if given.format == "docx" else [], file=given)
+
+
+def word_body(name: str, data: bytes) -> WordDraft:
+    """The 正文 drafted in Word/WPS (.docx) for the red-header template: its title (Title style)
+    and paragraphs, headings with their 层次序数; a .doc/.wps refused with the hint to save as .docx."""
+    return word_draft(data, name, MAX_FILE_BYTES)
+
+
+def attach_received_files(engine: Engine, document_id: int, files: list[AttachedFile], actor: str) -> None:
+    """收文登记 with the 来文's attachments as separate files (uploaded with it and confirmed with it):
+    they are added after the attachments read from the document itself, the 附件说明 as read kept
+    (the sender's own words), and recorded in the audit trail."""
+    if not files:
+        return
+    with db.transaction(engine.db) as session:
+        doc = session.get(Document, document_id)
+        if doc is None:
+            raise Refusal(f"收文文档 {document_id} 不存在")
+        content = content_of(doc)
+        added = [kept for given in files if (kept := kept_file_attachment(engine, given)) is not None]
+        notes = content.attachment_notes or [attachment_name(a) for a in [*content.attachments, *added]]
+        updated = content.model_copy(update={"attachments": [*content.attachments, *added], "attachment_notes": notes})
+        doc.content = {**doc.content, **updated.model_dump(mode="json", include={"attachments", "attachment_notes"})}
+        session.add(doc)
+        circ = session.exec(select(Circulation).where(Circulation.received_id == document_id)).first()
+        engine.audit(session, actor, "attachments_received", circ, document_id, None, {"files": [[a.file.name, a.file.sha256] for a in added if a.file]})
+
+
+# Lists of attachment files waiting for a launch or a 确认 (the compose page across a preview, an upload
+# being registered): kept server-side, the browser's session holding only the random token.
+FILE_LISTS = "pending-attachment-lists"
+FILE_LISTS_KEPT_SECONDS = 24 * 3600  # a list neither used nor dropped within a day is removed
+
+
+def keep_file_list(engine: Engine, files: list[AttachedFile]) -> str:
+    """Keep ``files`` (their names and digests: the files themselves are stored already) under a new
+    random token; lists older than a day (abandoned in the browser) are removed here."""
+    folder = engine.storage / FILE_LISTS
+    if folder.is_dir():
+        for old in folder.iterdir():
+            if old.is_file() and time.time() - old.stat().st_mtime > FILE_LISTS_KEPT_SECONDS:
+                old.unlink(missing_ok=True)
+    token = secrets.token_hex(16)
+    write_atomically(json.dumps([f.model_dump() for f in files], ensure_ascii=False).encode(), folder / f"{token}.json")
+    return token
+
+
+def _list_path(engine: Engine, token: str) -> Path | None:
+    if not (len(token) == 32 and all(c in "0123456789abcdef" for c in token)):
+        return None
+    return engine.storage / FILE_LISTS / f"{token}.json"
+
+
+def kept_file_list(engine: Engine, token: str | None) -> list[AttachedFile]:
+    """The files kept under ``token`` ([] for a token that names none: used, dropped, forged)."""
+    path = _list_path(engine, token or "")
+    if path is None or not path.is_file():
+        return []
+    return [AttachedFile.model_validate(f) for f in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def drop_file_list(engine: Engine, token: str | None) -> None:
+    path = _list_path(engine, token or "")
+    if path is not None:
+        path.unlink(missing_ok=True)

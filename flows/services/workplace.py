@@ -5,12 +5,14 @@ that sent a draft back, a person's delegations and the cascade picture's rows. T
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlmodel import Session
 
+from gongwen_engine.doc_templates.records import FormRow, record_heading, record_rows
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.engine.records import gather_record
 from gongwen_engine.flows.services.circulations import open_items
 from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
@@ -18,7 +20,8 @@ from gongwen_engine.models.queries import workplace as q
 from gongwen_engine.models.queries.cascade import CascadeRows, cascade_rows
 from gongwen_engine.models.queries.documents import issued_parts
 from gongwen_engine.models.queries.numbers import withdrawn
-from gongwen_engine.models.rules.dates import aware, china_date
+from gongwen_engine.models.records import RecordKind
+from gongwen_engine.models.rules.dates import CHINA, aware, china_date, end_of_day
 from gongwen_engine.models.tables import Circulation, CirculationFile, Delegation, Document, IssuedNumber, WorkItem, utcnow
 
 RETURN = "return"  # the outcome that sends a draft back (退回); the engine requires its comment
@@ -120,7 +123,6 @@ def actionable_items(engine: Engine, user_id: str) -> list[WorkItem]:
 # ---- the lists: 待办, 已办, 本单位流转 with search, filters and pages ------------------------------------
 
 PAGE_SIZE = 20
-SCANNED = 2000  # the latest rows a list searches (an office's year of work; older ones are in the archive)
 
 
 @dataclass
@@ -176,6 +178,7 @@ def _row(session: Session, engine: Engine, circ: Circulation, at: datetime, item
 
 
 def _matches(row: ListRow, query: ListQuery) -> bool:
+    """The same search in Python, for 待办 (a person's open items, few, gathered with their delegations)."""
     if query.words:
         texts = [row.sender]
         for doc in (row.doc, row.received):
@@ -200,16 +203,33 @@ def _paged(rows: list[ListRow], query: ListQuery) -> ListPage:
     return ListPage(found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], len(found), page, pages)
 
 
+def list_filter(engine: Engine, query: ListQuery, now: datetime) -> q.ListFilter:
+    """The query as the database answers it: Beijing dates as UTC instants, the words also matched
+    against the organisations' short names (the 来文单位 of a document received from inside the tree)."""
+    words = query.words
+    return q.ListFilter(
+        words=words,
+        sender_orgs=[code for code, org in engine.config.organisations.items() if words and words in org.short_name],
+        flow=query.flow,
+        state=query.state,
+        overdue_at=now if query.overdue else None,
+        start=datetime.combine(query.date_from, time(), CHINA) if query.date_from else None,
+        end=end_of_day(query.date_to) if query.date_to else None,
+    )
+
+
 def circulations_page(engine: Engine, org: str, query: ListQuery) -> ListPage:
-    """本单位流转: the organisation's circulations, newest first, searched, filtered and paged."""
+    """本单位流转: the organisation's circulations, newest first, searched, filtered and paged by the
+    database (every circulation of the organisation, not a window of the latest)."""
     now = utcnow()
     with Session(engine.db) as session:
-        rows = {c.id: _row(session, engine, c, c.created_at) for c in q.org_circulations(session, org, SCANNED)}
+        total, page, circs = q.search_org_circulations(session, org, list_filter(engine, query, now), query.page, PAGE_SIZE)
+        rows = {c.id: _row(session, engine, c, c.created_at) for c in circs}
         for item in q.open_human_items(session, [i for i in rows if i is not None]):
             row = rows[item.circulation_id]
             row.waiting.append(item)
             row.overdue = row.overdue or bool(item.due_at and aware(item.due_at) < now)
-    return _paged(list(rows.values()), query)
+    return ListPage(list(rows.values()), total, page, max(1, -(-total // PAGE_SIZE)))
 
 
 def inbox_page(engine: Engine, user_id: str, query: ListQuery) -> ListPage:
@@ -227,14 +247,15 @@ def inbox_page(engine: Engine, user_id: str, query: ListQuery) -> ListPage:
 
 
 def done_page(engine: Engine, user_id: str, query: ListQuery) -> ListPage:
-    """已办: the items ``user_id`` completed, latest first."""
+    """已办: the items ``user_id`` completed, latest first, searched and paged by the database."""
     with Session(engine.db) as session:
+        total, page, items = q.search_done_by(session, user_id, list_filter(engine, query, utcnow()), query.page, PAGE_SIZE)
         rows = []
-        for item in q.done_by(session, user_id, SCANNED):
+        for item in items:
             circ = session.get(Circulation, item.circulation_id)
             assert circ is not None  # a foreign key
             rows.append(_row(session, engine, circ, item.finished_at or item.created_at, item))
-    return _paged(rows, query)
+    return ListPage(rows, total, page, max(1, -(-total // PAGE_SIZE)))
 
 
 def returned_before(engine: Engine, item: WorkItem) -> WorkItem | None:
@@ -242,3 +263,30 @@ def returned_before(engine: Engine, item: WorkItem) -> WorkItem | None:
     with Session(engine.db) as session:
         before = q.decision_before(session, item)
     return before if before is not None and before.outcome == RETURN else None
+
+
+# ---- the process record (发文稿纸 / 收文处理单) as a page ---------------------------------------------------
+
+
+@dataclass
+class RecordView:
+    """The flow's process record as it stands now: its heading (山东省妇联收文处理单) and its rows,
+    the same rows the .docx record is laid out from (``doc_templates/records.py``)."""
+
+    heading: str
+    rows: list[FormRow]
+
+
+def record_view(engine: Engine, circulation_id: int) -> RecordView | None:
+    """The 发文稿纸 or 收文处理单 of the circulation, gathered now from its work items as the engine
+    gathers it for the .docx after each step; None when its flow keeps no record."""
+    with Session(engine.db) as session:
+        circ = session.get(Circulation, circulation_id)
+        if circ is None:
+            return None
+        definition = engine.definition_of(circ, session)
+        if definition.record is None:
+            return None
+        replayed = engine.config.org(circ.org).level in engine.config.policy(circ.policy).clock  # a named policy replays a seed's dates
+        record = gather_record(session, engine.config, definition, circ, RecordKind(definition.record), engine.business_date(circ), replayed)
+    return RecordView(record_heading(record), record_rows(record))

@@ -23,6 +23,7 @@ from gongwen_engine.flows.services.workplace import ListPage, ListQuery, find_ci
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.background import StepRunner
 from gongwen_engine.flows.web.security import PASSWORDS_FILE, WebError, load_password_hashes, storage_file
+from gongwen_engine.models.content import AttachedFile, DocumentContent
 from gongwen_engine.models.rules.dates import shown
 from gongwen_engine.models.rules.permissions import Action, Org, allowed
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS, Circulation, CirculationStatus
@@ -147,6 +148,11 @@ def stored_file_response(web: Web, user: User, relative: str, download_name: str
     return FileResponse(path, filename=download_name, media_type=media_type(path.name))
 
 
+def attachment_files(parts: list[DocumentContent]) -> list[tuple[int, AttachedFile]]:
+    """(number, file) of the document's attachments given as files, for the pages' download links."""
+    return [(n, a.file) for n, a in enumerate(parts[0].attachments, start=1) if a.file is not None] if parts else []
+
+
 def recorded_file_response(
     web: Web, user: User, relative: str | None, name: str, missing: str, hint: str, document_id: int | None = None, **detail: Any
 ) -> Response:
@@ -164,6 +170,9 @@ def media_type(name: str) -> str:
         ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ".pdf": "application/pdf",
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
         ".ofd": "application/ofd",  # GB/T 33190 (the type 党政机关 exchanges it with; no IANA registration)
         ".txt": "text/plain; charset=utf-8",
         ".json": "application/json",

@@ -16,6 +16,7 @@ FILE_ROLES = {
     "received_original": "收文原件",
     "received_document": "收文",
     "final_draft": "定稿",
+    **{f"attachment_{n}": f"附件{n}" for n in range(1, 11)},  # a document's attachment files, filed with the archive item
 }
 
 # Form fields by their Chinese names, for "the form is incomplete" pages (a request's field names are code).
@@ -25,6 +26,8 @@ FORM_FIELDS = {
     "title": "标题",
     "body": "正文",
     "file": "来文文件",
+    "body_file": "正文文件",
+    "attachment_files": "附件文件",
     "outcome": "办理结果",
     "comment": "意见",
     "to": "转给",
@@ -87,6 +90,17 @@ REQUIREMENT_ADDED = "已登记报送要求 #{id}：{what}，{due}，{count}个�
 URGED = "已向{unit}催办“{what}”，消息已发给{people}。"
 MESSAGES_READ = "已将{count}条消息标为已读。"
 NOTHING_TO_PRINT = "流转 {id} 还没有文件可打印。"
+
+# Compose (拟稿发文).
+NOT_A_LAUNCH_FLOW = "所选的流程不能用于拟稿发文"
+TITLE_NEEDED = "请填写标题"
+BODY_NEEDED = "请填写正文（每段一行），或上传在 Word/WPS 中起草的正文（.docx）"
+RECIPIENT_NEEDED = "请至少选择一个主送机关"
+BAD_ISSUE_DATE = "成文日期“{day}”格式不对，应为 2012-01-31"
+LAUNCHED = "已发起：{flow}《{title}》（流转 {id}）"
+WORD_BODY_READ = "已从“{name}”读取正文 {count} 段（其中标题层次 {headings} 处），请在下方预览中核对。"
+NO_SUCH_ATTACHMENT = "文档 {id} 没有第 {n} 个附件文件。"
+NO_RECORD = "流转 {id} 的流程不填发文稿纸或收文处理单。"
 NO_CIRCULATION_FILE = "流转 {id} 没有“{role}”文件。"
 NO_FILED_FILE = "档号 {code} 没有文件“{name}”。"
 FROM_RECORD_PAGE = "请从档案页面上的下载链接下载文件。"

@@ -38,6 +38,9 @@ RETENTION_LABELS = {Retention.permanent: "永久", Retention.years30: "30年", R
 DEPARTMENT_NAMES = {"BGS": "办公室", "ZZB": "组织部", "XCB": "宣传部", "CWC": "财务处"}  # 机构（问题）名称 on the stamp
 
 
+ATTACHMENT_ROLE = "attachment_"  # attachment_1, attachment_2 …: the document's attachment files (附件1 …), filed last, in order
+
+
 def role_rank(role: str) -> int:
     """Position of a file role inside an item; unknown roles go last (after every known one)."""
     return FILE_ROLE_ORDER.index(role) if role in FILE_ROLE_ORDER else len(FILE_ROLE_ORDER)

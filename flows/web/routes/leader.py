@@ -30,7 +30,7 @@ from gongwen_engine.flows.services.workplace import (
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.cascade import aware
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
-from gongwen_engine.flows.web.pages import Web, flash, list_context, list_query, not_visible, render, status_words, waiting_for, web_of
+from gongwen_engine.flows.web.pages import Web, attachment_files, flash, list_context, list_query, not_visible, render, status_words, waiting_for, web_of
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.models.db import DatabaseUnavailable
 from gongwen_engine.models.rules.dates import end_of_day, now
@@ -155,6 +155,7 @@ def item_page(request: Request, item_id: RowId, user: User = CurrentUser) -> HTM
         step=step,
         flow=web.engine.definition_of(circ),
         printed=printed,
+        attached=attachment_files(view.parts),
         actionable=actionable,
         outcomes=outcomes,
         failed=failed,

@@ -8,11 +8,15 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+from starlette.datastructures import UploadFile as StarletteUpload  # what a form part is (FastAPI's UploadFile subclasses it)
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.files import fit_file_name
 from gongwen_engine.config.schema import User
+from gongwen_engine.doc_templates.elements import heading_level
 from gongwen_engine.doc_templates.html import render_html
+from gongwen_engine.doc_templates.records import OPINION_LABELS
 from gongwen_engine.doc_templates.render import render_docx_bytes
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.services import attachments as attachment_specs
@@ -28,12 +32,13 @@ from gongwen_engine.flows.services.intake import (
     stage_upload,
     staged_upload,
 )
-from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, circulations_page, document_download, find_circulation_file
+from gongwen_engine.flows.services.workplace import DocumentDownload, circulation_view, circulations_page, document_download, find_circulation_file, record_view
 from gongwen_engine.flows.web import words
 from gongwen_engine.flows.web.cascade import STATES, cascade, count_states
 from gongwen_engine.flows.web.deps import CsrfChecked, CurrentUser, RowId
 from gongwen_engine.flows.web.pages import (
     Web,
+    attachment_files,
     audit,
     flash,
     list_context,
@@ -48,7 +53,7 @@ from gongwen_engine.flows.web.pages import (
 )
 from gongwen_engine.flows.web.security import WebError
 from gongwen_engine.flows.web.words import FILE_ROLES
-from gongwen_engine.models.content import DocumentContent
+from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.models.rules import doc_kinds, text_input
 from gongwen_engine.models.rules.dates import today as beijing_today
 from gongwen_engine.models.rules.permissions import Action, Org, allowed, authorize
@@ -125,6 +130,7 @@ def circulation(request: Request, circulation_id: RowId, user: User = CurrentUse
         doc=doc,
         printed=render_html(view.parts) if doc else None,
         files=files,
+        attached=attachment_files(view.parts),
         FILE_ROLES=FILE_ROLES,
         flow=web.engine.definition_of(circ),
         current_version=web.engine.flow(circ.flow).version,
@@ -150,6 +156,17 @@ def circulation_print(request: Request, circulation_id: RowId, user: User = Curr
     if view.doc is None:
         raise WebError(404, words.NOTHING_TO_PRINT.format(id=circulation_id), words.FROM_MENU)
     return render(request, "print.html.j2", circ=circ, doc=view.doc, printed=render_html(view.parts))
+
+
+@router.get("/circulations/{circulation_id}/record", response_class=HTMLResponse)
+def circulation_record(request: Request, circulation_id: RowId, user: User = CurrentUser) -> HTMLResponse:
+    """发文稿纸 / 收文处理单 as a page (the same rows as the .docx record), printable from the browser."""
+    web = web_of(request)
+    circ = visible_circulation(web, user, circulation_id)
+    view = record_view(web.engine, circulation_id)
+    if view is None:
+        raise WebError(404, words.NO_RECORD.format(id=circulation_id), words.FROM_MENU)
+    return render(request, "record.html.j2", circ=circ, record=view, opinion_labels=OPINION_LABELS)
 
 
 @router.get("/circulations/{circulation_id}/files/{role}")
@@ -193,6 +210,21 @@ def document_docx(request: Request, document_id: RowId, user: User = CurrentUser
     )
 
 
+@router.get("/documents/{document_id}/attachments/{number}")
+def document_attachment(request: Request, document_id: RowId, number: RowId, user: User = CurrentUser) -> Response:
+    """附件N as the file it was uploaded as (PDF, .docx, .xlsx, image), to whoever may download the document."""
+    web = web_of(request)
+    download = document_download(web.engine, document_id)
+    if download is None:
+        raise not_visible(f"文档 {document_id}", "下载")
+    circ = _visible_holder(web, user, download)
+    found = attachment_specs.attached_file(web.engine, download.parts[0], number) if download.parts else None
+    if found is None:
+        raise WebError(404, words.NO_SUCH_ATTACHMENT.format(id=document_id, n=number), words.FROM_MENU)
+    given, _ = found
+    return stored_file_response(web, user, given.file, given.name, document_id, circulation=circ.id, attachment=number, sha256=given.sha256)
+
+
 def _visible_holder(web: Web, user: User, download: DocumentDownload) -> Circulation:
     """The circulation through which ``user`` may download the document (it drafted or received it)."""
     for circ in download.holders:
@@ -210,7 +242,16 @@ def launch_form(request: Request, user: User = CurrentUser) -> HTMLResponse:
     return _launch_page(request, user, {}, None)
 
 
-def _launch_page(request: Request, user: User, values: dict, error: str | None, status_code: int = 200, warning: str | None = None) -> HTMLResponse:
+def _launch_page(
+    request: Request,
+    user: User,
+    values: dict,
+    error: str | None,
+    status_code: int = 200,
+    warning: str | None = None,
+    notice: str | None = None,
+    printed: Markup | None = None,
+) -> HTMLResponse:
     web = web_of(request)
     org = web.engine.config.org(user.org)
     return render(
@@ -224,8 +265,14 @@ def _launch_page(request: Request, user: User, values: dict, error: str | None, 
         values=values,
         error=error,
         warning=warning,
+        notice=notice,
+        printed=printed,
         today=beijing_today().isoformat(),
     )
+
+
+COMPOSE_FILES = "compose_files"  # the token of the attachment files uploaded on the compose page (kept across a preview)
+UPLOAD_FILES = "upload_files"  # per upload token: the token of the 来文's attachment files waiting for 确认
 
 
 @router.post("/launch", dependencies=[CsrfChecked])
@@ -246,10 +293,32 @@ def launch(
     issued_on: str = Form(""),
     sealed: str = Form(""),
     confirm_printed_only: str = Form(""),
+    body_file: UploadFile | str | None = File(None),
+    attachment_files: list[UploadFile | str] = File([]),
+    keep_files: list[str] = Form([]),
+    preview: str = Form(""),
 ) -> Response:
     web = web_of(request)
     authorize(web.engine.config, user, Action.launch, Org(user.org))
     org = web.engine.config.org(user.org)
+    problems = []
+    notice = None
+    if isinstance(body_file, StarletteUpload) and (body_name := upload_name(body_file.filename)):
+        try:  # 套红: the 正文 drafted in Word/WPS becomes the body (and the title, if the form has none)
+            draft = attachment_specs.word_body(body_name, _read_upload(body_file))
+            body = "\n".join(draft.body)
+            title = title if title.strip() else draft.title or ""
+            notice = words.WORD_BODY_READ.format(name=body_name, count=len(draft.body), headings=sum(1 for p in draft.body if heading_level(p)))
+        except Refusal as exc:
+            problems.append(str(exc).rstrip("。"))
+    file_annexes = _kept_files(request, web, keep_files)
+    try:
+        uploads = [(name, _read_upload(f)) for f in attachment_files if isinstance(f, StarletteUpload) and (name := upload_name(f.filename))]
+        file_annexes += attachment_specs.file_attachments(web.engine, uploads)
+    except Refusal as exc:
+        problems.append(str(exc).rstrip("。"))
+    attachment_specs.drop_file_list(web.engine, request.session.get(COMPOSE_FILES))
+    request.session[COMPOSE_FILES] = attachment_specs.keep_file_list(web.engine, [a.file for a in file_annexes if a.file is not None])
     values = {
         "flow": flow,
         "doc_type": doc_type,
@@ -264,24 +333,24 @@ def launch(
         "security": security,
         "issued_on": issued_on,
         "sealed": bool(sealed),
+        "files": [a.file for a in file_annexes if a.file is not None],
     }
-    problems = []
     if flow not in dict(launch_flows(web)):
-        problems.append("所选的流程不能用于拟稿发文")
+        problems.append(words.NOT_A_LAUNCH_FLOW)
     if not doc_kinds.is_official(doc_type):
         problems.append(doc_kinds.unofficial_reason(doc_type))
     if not title.strip():
-        problems.append("请填写标题")
+        problems.append(words.TITLE_NEEDED)
     paragraphs = _lines(body)
     if not paragraphs:
-        problems.append("请填写正文（每段一行）")
+        problems.append(words.BODY_NEEDED)
     main_recipients = list(dict.fromkeys([*recipients, *_lines(other_recipients)]))
     if not main_recipients:
-        problems.append("请至少选择一个主送机关")
+        problems.append(words.RECIPIENT_NEEDED)
     try:
         day = date.fromisoformat(issued_on) if issued_on else beijing_today()
     except ValueError:
-        problems.append(f"成文日期“{issued_on}”格式不对，应为 2012-01-31")
+        problems.append(words.BAD_ISSUE_DATE.format(day=issued_on))
         day = beijing_today()
     annexes = []
     try:
@@ -289,7 +358,7 @@ def launch(
     except Refusal as exc:
         problems.append(str(exc).rstrip("。"))
     if problems:
-        return _launch_page(request, user, values, "；".join(problems) + "。", 400)
+        return _launch_page(request, user, values, "；".join(problems) + "。", 400, notice=notice)
     content = DocumentContent(
         doc_type=doc_type,
         direction=doc_kinds.direction_of(doc_type),
@@ -299,7 +368,7 @@ def launch(
         title=title.strip(),
         main_recipients=main_recipients,
         body=paragraphs,
-        attachments=annexes,
+        attachments=[*annexes, *file_annexes],
         signature=org.name,
         issued_on=day,
         sealed=bool(sealed),
@@ -309,17 +378,35 @@ def launch(
         printed_on=day,
     )
     if refused := text_input.refusal(content):  # the input policy (models/rules/text_input.py): the form comes back with it
-        return _launch_page(request, user, values, refused, 400)
+        return _launch_page(request, user, values, refused, 400, notice=notice)
     try:  # 核发 delivers to what is printed: contradictory choices are refused, names outside the platform confirmed first
         warning = recipients_warning(web.engine, org.code, content)
     except Refusal as exc:
-        return _launch_page(request, user, values, str(exc), 400)
+        return _launch_page(request, user, values, str(exc), 400, notice=notice)
+    if preview:  # 预览: the document as it will print, before anything is launched
+        return _launch_page(request, user, values, None, 200, warning, notice=notice, printed=render_html([content]))
     if warning and not confirm_printed_only:
-        return _launch_page(request, user, values, None, 200, warning)
+        return _launch_page(request, user, values, None, 200, warning, notice=notice)
     circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id)
+    attachment_specs.drop_file_list(web.engine, request.session.pop(COMPOSE_FILES, None))
     web.wake_runner()
-    flash(request, f"已发起：{web.engine.flow(flow).title.split('（')[0]}《{content.title}》（流转 {circ_id}）")
+    flash(request, words.LAUNCHED.format(flow=web.engine.flow(flow).title.split("（")[0], title=content.title, id=circ_id))
     return RedirectResponse(f"/circulations/{circ_id}", status_code=303)
+
+
+def _read_upload(upload: StarletteUpload) -> bytes:
+    """An uploaded file's bytes, read no further than one byte over the attachment limit (which refuses it)."""
+    return upload.file.read(attachment_specs.MAX_FILE_BYTES + 1)
+
+
+def _kept_files(request: Request, web: Web, keep: list[str]) -> list[Attachment]:
+    """The attachment files uploaded earlier on this compose page that are still ticked (only the
+    session's own: a digest the session did not upload is ignored)."""
+    kept = []
+    for stored in attachment_specs.kept_file_list(web.engine, request.session.get(COMPOSE_FILES)):
+        if stored.sha256 in keep and (annex := attachment_specs.kept_file_attachment(web.engine, stored)) is not None:
+            kept.append(annex)
+    return kept
 
 
 def upload_name(filename: str | None) -> str:
@@ -349,14 +436,27 @@ def _receive_flow(web: Web, flow: str) -> str:
 
 
 @router.post("/receive", dependencies=[CsrfChecked])
-def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(...), flow: str = Form(...)) -> Response:
-    """Step one of 收文登记: the upload is kept aside and read; the page shows what was read, to confirm."""
+def receive(
+    request: Request,
+    user: User = CurrentUser,
+    file: UploadFile = File(...),
+    flow: str = Form(...),
+    attachment_files: list[UploadFile | str] = File([]),
+) -> Response:
+    """Step one of 收文登记: the upload (and the 来文's attachments as separate files) kept aside and
+    read; the page shows what was read, to confirm."""
     web = web_of(request)
     authorize(web.engine.config, user, Action.receive, Org(user.org))
     _receive_flow(web, flow)
     name = upload_name(file.filename)
     if not name:
         raise WebError(400, words.NO_FILE, words.CHOOSE_FILE)
+    try:  # vetted and kept by digest now; attached to the received document only on 确认
+        annexes = attachment_specs.file_attachments(
+            web.engine, [(n, _read_upload(f)) for f in attachment_files if isinstance(f, StarletteUpload) and (n := upload_name(f.filename))]
+        )
+    except Refusal as exc:
+        return render(request, "receive.html.j2", 400, flows=receive_flows(web), error=str(exc), values={"flow": flow})
     token = stage_upload(web.engine, name, iter(lambda: file.file.read(1024 * 1024), b""))
     try:
         staged = staged_upload(web.engine, token)
@@ -369,6 +469,10 @@ def receive(request: Request, user: User = CurrentUser, file: UploadFile = File(
         discard_upload(web.engine, token)
         raise
     request.session["uploads"] = [*request.session.get("uploads", [])[-4:], token]  # only the uploader may confirm it
+    request.session[UPLOAD_FILES] = {
+        **{t: f for t, f in request.session.get(UPLOAD_FILES, {}).items() if t in request.session["uploads"]},
+        token: attachment_specs.keep_file_list(web.engine, [a.file for a in annexes if a.file is not None]),
+    }
     return _confirm_page(request, web, token, name, flow, preview, {}, None)
 
 
@@ -393,6 +497,7 @@ def _confirm_page(request: Request, web: Web, token: str, name: str, flow: str, 
         flow=flow,
         flow_title=web.engine.flow(flow).title,
         error=error,
+        attached_names=[f.name for f in attachment_specs.kept_file_list(web.engine, request.session.get(UPLOAD_FILES, {}).get(token))],
     )
 
 
@@ -416,6 +521,7 @@ async def receive_confirm(request: Request, user: User = CurrentUser) -> Respons
         raise WebError(400, words.UPLOAD_GONE, words.UPLOAD_AGAIN)
     if form.get("discard"):
         discard_upload(web.engine, token)
+        attachment_specs.drop_file_list(web.engine, request.session.get(UPLOAD_FILES, {}).get(token))
         return RedirectResponse("/receive", status_code=303)
     given = {name: str(form.get(f"field_{name}", "")) for name in CORRECTABLE}
     preview = preview_file(web.engine, path, user.org, user=user.id, flow=flow)
@@ -428,6 +534,11 @@ async def receive_confirm(request: Request, user: User = CurrentUser) -> Respons
         return _confirm_page(request, web, token, path.name, flow, preview, given, str(exc))
     discard_upload(web.engine, token)
     request.session["uploads"] = [t for t in request.session.get("uploads", []) if t != token]
+    file_list = request.session.get(UPLOAD_FILES, {}).get(token)
+    request.session[UPLOAD_FILES] = {t: f for t, f in request.session.get(UPLOAD_FILES, {}).items() if t != token}
+    if received.document_id is not None:
+        attachment_specs.attach_received_files(web.engine, received.document_id, attachment_specs.kept_file_list(web.engine, file_list), user.id)
+    attachment_specs.drop_file_list(web.engine, file_list)
     web.wake_runner()
     flash(request, words.REGISTERED.format(circulation=received.circulation_id, title=received.fields.get("title", "")))
     for warning in received.warnings:

@@ -139,6 +139,16 @@ def test_resolver_names_collectives_and_printed_only():
     assert county.codes == set() and county.warning()
 
 
+def test_an_organisations_office_is_the_organisation():
+    """A report 报全国妇联办公厅 reaches 全国妇联: the office its printed_by names receives for it."""
+    config = load_config()
+    assert config.org("acwf").printed_by == "全国妇联办公厅"
+    upward = recipients.resolve(config, "shandong", ["全国妇联办公厅"])
+    assert [o.code for o in upward.main] == ["acwf"] and upward.printed_only == ()
+    assert [o.code for o in recipients.resolve(config, "jinan", ["山东省妇联办公室："]).main] == ["shandong"]
+    assert recipients.resolve(config, "shandong", ["山东省妇联办公室"]).printed_only == ("山东省妇联办公室",)  # its own office: no one
+
+
 def test_contradictory_choices_are_refused_in_chinese():
     config = load_config()
     with pytest.raises(Refusal, match="既有“各市妇联”（全部下级单位），又单列了 济南市妇联、青岛市妇联"):

@@ -86,7 +86,7 @@ def test_demo_manifest_lists_every_document(demo_run) -> None:
         assert ARCHIVE_CODE_RE.match(entry["archive_code"]), entry["archive_code"]
     # 3 notices, 山东省妇联's report (报送, issue 10) and 湖南省妇联's notice (seed 000): 31 circulations of the
     # cascade, the report's, Hunan's receipt of the office's notice and Hunan's own notice.
-    assert "documents 5" in stdout and "circulations {'done': 34}" in stdout
+    assert "documents 5" in stdout and "circulations {'done': 35}" in stdout
     assert "督办台账" in stdout and "按时报送" in stdout and "逾期未报" in stdout
 
 
@@ -174,7 +174,7 @@ def test_every_issued_document_of_the_demo_passes_the_gbt9704_check(demo_run) ->
     out, manifest, _ = demo_run
     config = load_config()
     db = create_engine(f"sqlite:///{out / '.gongwen' / 'gongwen.db'}")
-    checked, failures = 0, {}
+    checked, failures, reports = 0, {}, []
     with Session(db) as session:
         for entry in manifest:
             if not entry["signed_pdf"]:
@@ -183,6 +183,8 @@ def test_every_issued_document_of_the_demo_passes_the_gbt9704_check(demo_run) ->
             content = content_of(doc)
             problems = [str(p) for p in gbt9704_problems((out / entry["signed_pdf"]).read_bytes(), [content], config.org(doc.org).house_style)]
             delivered = {d.recipient for d in session.exec(select(Delivery).where(Delivery.document_id == doc.id))}
+            if doc.doc_type == "报告":
+                reports.append(delivered)
             if delivered != recipients.resolve(config, doc.org, content.main_recipients, content.cc).codes:
                 problems.append(f"主送/抄送与分发不符：{sorted(delivered)}")
             if problems:
@@ -191,6 +193,7 @@ def test_every_issued_document_of_the_demo_passes_the_gbt9704_check(demo_run) ->
     db.dispose()
     assert checked == len(manifest)  # every document of the demo is issued sealed
     assert failures == {}
+    assert reports == [{"acwf"}]  # 山东省妇联's report, 主送 全国妇联办公厅, reaches 全国妇联
 
 
 def test_demo_issues_seed_000_with_the_received_notice_attached(demo_run) -> None:

@@ -16,11 +16,17 @@ def distribute(ctx: StepContext) -> None:
     """核发: deliver once to each organisation the signed version names (``recipients.of_content``):
     主送 for handling, each starting the step's ``start_flow``; 抄送 as a copy for information,
     starting ``copy_flow`` (阅知). Names outside the platform are printed only (audited)."""
+    deliver(ctx, ctx.step.start_flow or ctx.circulation.flow)
+
+
+def deliver(ctx: StepContext, flow: str) -> None:
+    """Deliver the circulation's document, once per recipient, to what its signed version prints
+    (主送 running ``flow``, 抄送 the step's ``copy_flow`` or ``flow``), with the 来文 message; 核发
+    and 报送 both go through here."""
     circ = ctx.circulation
     doc = ctx.document(circ.document_id)
     assert doc.id is not None  # read from the database
     recipients = of_content(ctx.config, circ.org, doc.content)
-    flow = ctx.step.start_flow or circ.flow
     copy_flow = ctx.step.copy_flow or flow
     for org, as_copy in [*((o, False) for o in recipients.main), *((o, True) for o in recipients.copies)]:
         new = ctx.session.exec(select(Delivery).where(Delivery.document_id == doc.id, Delivery.recipient == org.code)).first() is None

@@ -19,6 +19,7 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import Role
 from gongwen_engine.doc_templates.render import RenderResult
 from gongwen_engine.doc_templates.report_table import ReportTable, render_report_docx
+from gongwen_engine.flows.actions.distribution import deliver
 from gongwen_engine.flows.actions.rendering import issue_rendered
 from gongwen_engine.flows.engine.context import StepContext, StepEngine
 from gongwen_engine.flows.engine.engine import Engine
@@ -51,7 +52,11 @@ def render_report(ctx: StepContext) -> None:
 
 
 def submit_report(ctx: StepContext) -> None:
-    """报送: the signed, numbered report goes to the requesting office; the board counts it from now."""
+    """报送: the signed, numbered report goes to the requesting office — delivered like any issued
+    document to what it prints as 主送, the requester running the step's ``start_flow`` (阅知) —
+    and the board counts it from now. Without ``start_flow`` the report is only counted."""
+    if ctx.step.start_flow:
+        deliver(ctx, ctx.step.start_flow)  # once per recipient: a retried step delivers nothing twice
     sub = _submission(ctx)
     if sub.status == SubmissionStatus.submitted:
         return

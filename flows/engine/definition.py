@@ -113,7 +113,7 @@ class Step(BaseModel):
     by: str | None = Field(default=None, description="human step: the role that may act (a code of config/roles.yaml)")
     next: str | dict[str, str] = Field(description="next step, or {outcome: next step}")
     template: str | None = Field(default=None, description="doc_templates/ template the action uses")
-    start_flow: str | None = Field(default=None, description="flow each recipient runs (distribution steps)")
+    start_flow: str | None = Field(default=None, description="flow each recipient runs (核发 and 报送 steps)")
     copy_flow: str | None = Field(default=None, description="flow each 抄送 recipient runs: a copy for information (distribution steps)")
     retries: int = Field(default=2, ge=0, le=10, description="retries of an automatic step on error")
     priority: int = Field(

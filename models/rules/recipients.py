@@ -9,6 +9,9 @@ Each printed name resolves to
 * a configured organisation, by its full name (全称) or normalised short name (规范化简称),
   whitespace and trailing punctuation ignored; a name several organisations share (市中区妇联 in
   济南 and 枣庄) means the issuer's child or parent of that name, and is otherwise printed only;
+* an organisation's own office, as its ``printed_by`` names it (全国妇联办公厅, 山东省妇联办公室):
+  the organisation itself — its office signs for and registers what comes in (a report 报全国妇联办公厅
+  reaches 全国妇联);
 * a collective name (各市妇联, 各区县妇联, 各下级组织 …): the set it names in the tree, i.e. the
   issuer's direct children when the name addresses that level (the ``children_as`` of the issuer
   or of any organisation of its level, or the generic 各下级组织/各下级单位); an issuer with no
@@ -90,8 +93,8 @@ def _names(config: Config) -> _Names:
         orgs: dict[str, list[Organisation]] = {}
         collectives: dict[str, set[str]] = {}
         for org in config.organisations.values():
-            for name in dict.fromkeys((normalise(org.short_name), normalise(org.name))):
-                orgs.setdefault(name, []).append(org)
+            for name in dict.fromkeys((normalise(org.short_name), normalise(org.name), normalise(org.printed_by))):
+                orgs.setdefault(name, []).append(org)  # its office (printed_by) receives for it
             if org.children_as:  # the whole name, and each part of it that addresses a set (各省、自治区、直辖市妇联)
                 parts = [normalise(p) for p in _SPLIT.split(org.children_as) if normalise(p).startswith("各")]
                 collectives.setdefault(org.level, set()).update({normalise(org.children_as), *parts})

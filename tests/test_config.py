@@ -222,8 +222,16 @@ def test_an_empty_users_file_is_refused_with_its_name(config_copy, text):
 @pytest.mark.parametrize(
     ("old", "new", "words"),
     [
-        ("      sign_off: approve\n    # The demo", "      sign_of: approve\n    # The demo", "approves 'sign_of', which is no step a person does"),
-        ("      sign_off: approve\n    # The demo", "      sign_off: agree\n    # The demo", "takes outcome 'agree' at 'sign_off'"),
+        (
+            "      sign_off: approve\n      circulate: read            # 阅知",
+            "      sign_of: approve\n      circulate: read            # 阅知",
+            "approves 'sign_of', which is no step a person does",
+        ),
+        (
+            "      sign_off: approve\n      circulate: read            # 阅知",
+            "      sign_off: agree\n      circulate: read            # 阅知",
+            "takes outcome 'agree' at 'sign_off'",
+        ),
     ],
 )
 def test_gongwen_check_refuses_a_policy_naming_an_unknown_step_or_outcome(config_copy, tmp_path, old, new, words):

@@ -99,6 +99,7 @@ class Profiler:
 
         self._patch(engine_mod.Engine, "_run_step", self._timed(step_label, engine_mod.Engine._run_step, busy=True))
         for name, label in (
+            ("prepare_printing", "outside: prepare 印制 PDFs"),
             ("prepare_seals", "outside: prepare 用印 PDFs"),
             ("prepare_filing", "outside: prepare 归档 pages"),
             ("claim_batch", "outside: claim batch"),

@@ -97,8 +97,9 @@ def batch_name(engine: Engine, circulations: list[Circulation]) -> str:
 def steps_ahead(engine: Engine, session: Session, circulation_ids: list[int], kind: StepKind) -> list[Circulation]:
     """The circulations whose next step is an automatic step of ``kind``."""
     found = []
+    rows = {c.id: c for c in session.exec(select(Circulation).where(col(Circulation.id).in_(circulation_ids)))}  # one query, not one per circulation
     for cid in circulation_ids:
-        circ = session.get(Circulation, cid)
+        circ = rows.get(cid)
         if circ is None or circ.step is None or circ.status not in (CirculationStatus.ready, CirculationStatus.running):
             continue
         step = engine.definition_of(circ, session).step(circ.step)

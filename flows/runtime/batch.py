@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -113,9 +114,10 @@ def prepare_printing(engine: Engine, circulation_ids: list[int]) -> int:
     render, and convert them (``render_issued``: the first rendering, and the one with its 版记
     moved to an even page): the 印制 step under the lock renders the same bytes and finds their
     PDFs by digest, and the 用印 step finds the final copy's PDF. Nothing is written to storage
-    here (a scratch folder). Returns how many were prepared."""
+    here (a scratch folder named like the conversions' staging folders, so what a killed process
+    leaves is swept at the next start and reported by check-invariants). Returns how many were prepared."""
     done = 0
-    with Session(engine.db) as session, tempfile.TemporaryDirectory(prefix="gongwen-print-") as tmp:
+    with Session(engine.db) as session, tempfile.TemporaryDirectory(prefix=f"{pdf.STAGING_PREFIX}{os.getpid()}-") as tmp:
         for circ in steps_ahead(engine, session, circulation_ids, StepKind.render):
             doc = session.get(Document, circ.document_id) if circ.document_id else None
             if doc is None or not doc.doc_number:

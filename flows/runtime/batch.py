@@ -17,7 +17,12 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
   .docx files are converted to PDF together (``pdf.prepare_pdfs``: the process's warm
   LibreOffice, ~0.1–0.3 s a file; one ``soffice`` run for all where python3-uno is missing),
   outside any transaction; the seal step itself (under the lock) then finds the PDF by the
-  .docx's digest and only signs. The same conversion gives the archive its page count (归档
+  .docx's digest and only signs.
+* **印制 prepared outside the lock** too (``prepare_printing``): the issued copy is rendered in a
+  scratch folder and converted (the first rendering, to see where the 版记 falls, and the final
+  one), so the step renders the same bytes and converts nothing under the lock.
+* **A circulation in one slot's hands is not claimed by the other** (``claim_batch``'s
+  ``excluding``): between its steps it is ``ready`` again. The same conversion gives the archive its page count (归档
   would otherwise convert the .docx again), and before a round in which circulations file (归档)
   the pages of all their files are counted together first. Nothing is skipped: every issued
   document is sealed, verified on receipt and filed with its measured pages, as the flows

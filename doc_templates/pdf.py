@@ -72,7 +72,7 @@ BRIDGE_START_TIMEOUT_S = 90.0  # a new profile, LibreOffice's first start, a loa
 BRIDGE_TIMEOUT_S = 60.0  # one document (a 6-page one takes ~0.2 s)
 CLOSE_WAIT_S = 5.0
 
-CACHE_ENTRIES = 32  # PDFs of about 0.3 MB each
+CACHE_ENTRIES = 256  # PDFs of about 0.1–0.3 MB each: what the batch runner prepares for two slots' batches of 64 stays until their 印制 and 用印 steps
 _profiles = threading.local()
 _all_profiles: list[str] = []
 _cache: OrderedDict[str, bytes] = OrderedDict()

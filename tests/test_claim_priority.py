@@ -99,3 +99,17 @@ def test_urgent_only_and_in_hand_claims(make_engine) -> None:
     assert [c.id for c in engine.claim_ready(5, 1, frozenset({urgent_a}))] == [urgent_b]  # a is in hand
     assert [c.id for c in engine.claim_ready(5, 1)] == [urgent_a]  # urgent only: the routine one stays
     assert [c.id for c in engine.claim_ready(5)] == [routine]
+
+
+def test_a_batch_slot_does_not_claim_what_the_other_slot_is_advancing(make_engine) -> None:
+    """Between two steps of a batch its circulations are ``ready`` again; the other slot of the
+    same dispatcher skips them (it would prepare their PDFs a second time) and claims the rest."""
+    from gongwen_engine.flows.runtime.batch import claim_batch
+
+    engine = make_engine()
+    first, second = launch(engine, 1), launch(engine, 2)
+    assert [c.id for c in claim_batch(engine, 64)] == [first, second]
+    engine.run_step(first, "sign_off")  # the slot's first step: ready again, still in that slot's hands
+    assert circulation(engine, first).status == "ready"
+    assert claim_batch(engine, 64, frozenset({first, second})) == []
+    assert [c.id for c in claim_batch(engine, 64)] == [first]  # once the slot has let go (or another dispatcher)

@@ -17,7 +17,12 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
   .docx files are converted to PDF together (``pdf.prepare_pdfs``: the process's warm
   LibreOffice, ~0.1–0.3 s a file; one ``soffice`` run for all where python3-uno is missing),
   outside any transaction; the seal step itself (under the lock) then finds the PDF by the
-  .docx's digest and only signs. The same conversion gives the archive its page count (归档
+  .docx's digest and only signs.
+* **印制 prepared outside the lock** too (``prepare_printing``): the issued copy is rendered in a
+  scratch folder and converted (the first rendering, to see where the 版记 falls, and the final
+  one), so the step renders the same bytes and converts nothing under the lock.
+* **A circulation in one slot's hands is not claimed by the other** (``claim_batch``'s
+  ``excluding``): between its steps it is ``ready`` again. The same conversion gives the archive its page count (归档
   would otherwise convert the .docx again), and before a round in which circulations file (归档)
   the pages of all their files are counted together first. Nothing is skipped: every issued
   document is sealed, verified on receipt and filed with its measured pages, as the flows
@@ -28,6 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +46,7 @@ from sqlmodel import Session, col, func, select
 
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.doc_templates.archive_files import pages_with_text
+from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
 from gongwen_engine.flows.engine.definition import StepKind
@@ -49,19 +57,26 @@ from gongwen_engine.flows.runtime.runner import current_engine, use_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.circulations import get_circulation, status_counts
+from gongwen_engine.models.queries.documents import issued_parts
 from gongwen_engine.models.tables import Circulation, CirculationFile, CirculationStatus, Document
 
 log = logging.getLogger(__name__)
+PREPARE_CHUNK = 8  # circulations prepared together before their steps (at most 3 PDFs each stay cached: pdf.CACHE_ENTRIES)
 
 
-def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
+def claim_batch(engine: Engine, limit: int, excluding: frozenset[int] = frozenset()) -> list[Circulation]:
     """Claim up to ``limit`` ready circulations with the same sender (parent circulation).
 
     The oldest ready circulation decides the parent; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
     lets several workers claim different batches at once (on SQLite the write transaction
-    serialises claims)."""
+    serialises claims). ``excluding``: circulations this process's other slots are advancing
+    (``ready`` between their steps): not claimed a second time (the second slot's steps were
+    no-ops under the lock, but it prepared the same PDFs again: a quarter more LibreOffice
+    conversions in the national cascade)."""
     release_abandoned_claims(engine.db)  # claims of killed processes of this machine
     claimable = claims.claimable()
+    if excluding:
+        claimable = claimable & col(Circulation.id).not_in(excluding)
     with db.transaction(engine.db) as session:
         first = select(Circulation).where(claimable).order_by(col(Circulation.id)).limit(1)
         if db.is_postgres(engine.db):
@@ -88,14 +103,35 @@ def batch_name(engine: Engine, circulations: list[Circulation]) -> str:
 def steps_ahead(engine: Engine, session: Session, circulation_ids: list[int], kind: StepKind) -> list[Circulation]:
     """The circulations whose next step is an automatic step of ``kind``."""
     found = []
+    rows = {c.id: c for c in session.exec(select(Circulation).where(col(Circulation.id).in_(circulation_ids)))}  # one query, not one per circulation
     for cid in circulation_ids:
-        circ = session.get(Circulation, cid)
+        circ = rows.get(cid)
         if circ is None or circ.step is None or circ.status not in (CirculationStatus.ready, CirculationStatus.running):
             continue
         step = engine.definition_of(circ, session).step(circ.step)
         if not step.human and step.kind == kind:
             found.append(circ)
     return found
+
+
+def prepare_printing(engine: Engine, circulation_ids: list[int]) -> int:
+    """Render, outside any lock, the issued copies the circulations about to print (印制) will
+    render, and convert them (``render_issued``: the first rendering, and the one with its 版记
+    moved to an even page): the 印制 step under the lock renders the same bytes and finds their
+    PDFs by digest, and the 用印 step finds the final copy's PDF. Nothing is written to storage
+    here (a scratch folder named like the conversions' staging folders, so what a killed process
+    leaves is swept at the next start and reported by check-invariants). Returns how many were prepared."""
+    done = 0
+    with Session(engine.db) as session, tempfile.TemporaryDirectory(prefix=f"{pdf.STAGING_PREFIX}{os.getpid()}-") as tmp:
+        for circ in steps_ahead(engine, session, circulation_ids, StepKind.render):
+            doc = session.get(Document, circ.document_id) if circ.document_id else None
+            if doc is None or not doc.doc_number:
+                continue
+            scratch = Path(tmp) / f"{circ.id}.docx"
+            render_issued(issued_parts(session, doc), scratch, engine.config.org(circ.org).house_style)
+            pdf.prepare_pdfs([scratch])  # the final copy's PDF, for 用印 (and its pages, for 归档)
+            done += 1
+    return done
 
 
 def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:
@@ -153,11 +189,12 @@ def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[
     """Advance the circulations in lockstep until each finishes, waits for a person or fails."""
     active = list(circulation_ids)
     outcome: dict[str, int] = {}
-    chunk = pdf.CACHE_ENTRIES // 4  # prepared PDFs stay cached until their seal step (2 slots at once)
+    chunk = PREPARE_CHUNK
     while active:
         still = []
         for n, cid in enumerate(active):
             if n % chunk == 0:
+                prepare_printing(engine, active[n : n + chunk])
                 prepare_seals(engine, active[n : n + chunk])
                 prepare_filing(engine, active[n : n + chunk])
             status = run_with_retries(engine, cid)
@@ -200,23 +237,26 @@ async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done
     """
     engine = current_engine()
     busy = 0
+    in_hand: set[int] = set()  # circulations the slots are advancing: ready between steps, not to be claimed twice
 
     async def slot() -> None:
         nonlocal busy
         while True:
-            claimed = await anyio.to_thread.run_sync(claim_batch, engine, batch)
+            claimed = await anyio.to_thread.run_sync(claim_batch, engine, batch, frozenset(in_hand))
             if not claimed:
                 if busy == 0 and not (until_all_done and await anyio.to_thread.run_sync(unfinished, engine) > 0):
                     return
                 await asyncio.sleep(0.05)
                 continue
             busy += 1
+            ids = [c.id for c in claimed if c.id is not None]
+            assert len(ids) == len(claimed)  # claimed rows are read from the database: every one has its id
+            in_hand.update(ids)
             try:
-                ids = [c.id for c in claimed if c.id is not None]
-                assert len(ids) == len(claimed)  # claimed rows are read from the database: every one has its id
                 await advance_batch.with_options(task_run_name=batch_name(engine, claimed))(ids)
             finally:
                 busy -= 1
+                in_hand.difference_update(ids)
 
     await asyncio.gather(*(slot() for _ in range(concurrency)))
     return read(engine.db, status_counts)

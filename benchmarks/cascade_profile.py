@@ -1,0 +1,255 @@
+"""The cascade's profile by step kind, and the LibreOffice floor (issue 25).
+
+``Profiler`` wraps, for one process, the engine's step (``Engine._run_step``), the batch
+runner's preparations outside the steps (用印/归档 conversions, claims) and the conversions
+themselves, and attributes to the step kind that runs on the thread: wall and thread CPU
+seconds, SQL statements, commits, Python ``os.fsync`` calls (SQLite's own syncs: one per commit
+under WAL + synchronous=NORMAL only at checkpoints, so commits are the figure to watch),
+LibreOffice seconds and conversions. Prefect's share is the embedded server's start plus the
+dispatch flow's wall time not covered by batch work (task-run bookkeeping, polling).
+
+``floor`` converts the cascade's issued .docx files the way the issue measured the floor:
+``soffice --headless --convert-to pdf``, one process per 100 files, a fresh profile.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import event
+
+from gongwen_engine.doc_templates import pdf as pdf_mod
+from gongwen_engine.flows.engine import engine as engine_mod
+from gongwen_engine.flows.runtime import batch as batch_mod
+from gongwen_engine.flows.runtime import embedded as embedded_mod
+from gongwen_engine.flows.services import demo as demo_mod
+
+
+@dataclass
+class Row:
+    count: int = 0
+    wall: float = 0.0
+    cpu: float = 0.0
+    sql: int = 0
+    commits: int = 0
+    fsyncs: int = 0
+    lo_s: float = 0.0
+    lo_n: int = 0
+
+
+@dataclass
+class Profiler:
+    rows: dict[str, Row] = field(default_factory=lambda: defaultdict(Row))
+    local: threading.local = field(default_factory=threading.local)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    busy: list[tuple[float, float]] = field(default_factory=list)
+    prefect_start: float = 0.0
+    dispatch_wall: float = 0.0
+    undo: list = field(default_factory=list)
+
+    def kind(self) -> str:
+        return getattr(self.local, "kind", None) or "other"
+
+    def _bump(self, attr: str, amount: float = 1) -> None:
+        row = self.rows[self.kind()]
+        with self.lock:
+            setattr(row, attr, getattr(row, attr) + amount)
+
+    def _timed(self, label_of, fn, busy: bool = False):
+        prof = self
+
+        def wrapper(*args, **kwargs):
+            outer = getattr(prof.local, "kind", None)
+            label = label_of(*args, **kwargs) if callable(label_of) else label_of
+            if outer is not None and outer != "other":
+                return fn(*args, **kwargs)  # counted in the enclosing kind
+            prof.local.kind = label
+            w, c = time.perf_counter(), time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                dw, dc = time.perf_counter() - w, time.thread_time() - c
+                prof.local.kind = outer
+                row = prof.rows[label]
+                with prof.lock:
+                    row.count += 1
+                    row.wall += dw
+                    row.cpu += dc
+                    if busy:
+                        prof.busy.append((w, w + dw))
+
+        return wrapper
+
+    def _patch(self, owner, name: str, new) -> None:
+        old = getattr(owner, name)
+        setattr(owner, name, new)
+        self.undo.append((owner, name, old))
+
+    def install(self, sql_engine_factory) -> None:
+        def step_label(engine, circulation_id, expected_step):
+            return f"step {_kind_of(engine, expected_step)}"
+
+        self._patch(engine_mod.Engine, "_run_step", self._timed(step_label, engine_mod.Engine._run_step, busy=True))
+        for name, label in (
+            ("prepare_printing", "outside: prepare 印制 PDFs"),
+            ("prepare_seals", "outside: prepare 用印 PDFs"),
+            ("prepare_filing", "outside: prepare 归档 pages"),
+            ("claim_batch", "outside: claim batch"),
+        ):
+            self._patch(batch_mod, name, self._timed(label, getattr(batch_mod, name), busy=True))
+        self._patch(demo_mod, "write_manifest", self._timed("outside: manifest", demo_mod.write_manifest))
+        prof = self
+
+        def lo(fn):
+            def wrapper(*args, **kwargs):
+                t = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    prof._bump("lo_s", time.perf_counter() - t)
+                    prof._bump("lo_n", len(args[0]) if fn is one_shot else 1)
+
+            return wrapper
+
+        one_shot = pdf_mod.one_shot_docx_to_pdf
+        self._patch(pdf_mod.WarmConverter, "convert", lo(pdf_mod.WarmConverter.convert))
+        self._patch(pdf_mod, "one_shot_docx_to_pdf", lo(one_shot))
+        real_fsync = os.fsync
+
+        def fsync(fd):
+            prof._bump("fsyncs")
+            return real_fsync(fd)
+
+        self._patch(os, "fsync", fsync)
+        real_start = embedded_mod.start_embedded_server
+
+        def start(home):
+            t = time.perf_counter()
+            try:
+                return real_start(home)
+            finally:
+                prof.prefect_start += time.perf_counter() - t
+
+        self._patch(batch_mod, "start_embedded_server", start)
+        real_run = batch_mod.run_batches_until_idle
+
+        def run(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return real_run(*args, **kwargs)
+            finally:
+                prof.dispatch_wall += time.perf_counter() - t
+
+        self._patch(batch_mod, "run_batches_until_idle", run)
+        self.sql_engine_factory = sql_engine_factory
+
+    def watch(self, sql_engine) -> None:
+        event.listen(sql_engine, "before_cursor_execute", lambda *a, **k: self._bump("sql"))
+        event.listen(sql_engine, "commit", lambda *a, **k: self._bump("commits"))
+
+    def uninstall(self) -> None:
+        for owner, name, old in reversed(self.undo):
+            setattr(owner, name, old)
+        self.undo.clear()
+
+    def covered(self) -> float:
+        """Wall seconds during which at least one thread did batch work (union of intervals)."""
+        total, end = 0.0, None
+        start = None
+        for a, b in sorted(self.busy):
+            if end is None or a > end:
+                if end is not None:
+                    total += end - start
+                start, end = a, b
+            else:
+                end = max(end, b)
+        if end is not None:
+            total += end - start
+        return total
+
+    def prefect_seconds(self) -> float:
+        return self.prefect_start + max(0.0, self.dispatch_wall - self.prefect_start - self.covered())
+
+    def report(self, wall: float) -> str:
+        head = f"    {'kind':32} {'n':>6} {'wall s':>8} {'ms/n':>7} {'CPU s':>7} {'SQL':>7} {'SQL/n':>6} {'commits':>7} {'fsync':>6} {'LO s':>7} {'LO n':>5}"
+        lines = [head]
+        total = Row()
+        for label, r in sorted(self.rows.items(), key=lambda kv: -kv[1].wall):
+            lines.append(
+                f"    {label:32} {r.count:6d} {r.wall:8.1f} {r.wall / max(r.count, 1) * 1000:7.1f} {r.cpu:7.1f} {r.sql:7d} "
+                f"{r.sql / max(r.count, 1):6.1f} {r.commits:7d} {r.fsyncs:6d} {r.lo_s:7.1f} {r.lo_n:5d}"
+            )
+            for attr in ("count", "wall", "cpu", "sql", "commits", "fsyncs", "lo_s", "lo_n"):
+                setattr(total, attr, getattr(total, attr) + getattr(r, attr))
+        lines.append(
+            f"    {'sum (2 slots overlap: may exceed wall)':32} {total.count:6d} {total.wall:8.1f} {'':7} {total.cpu:7.1f} {total.sql:7d} {'':6} "
+            f"{total.commits:7d} {total.fsyncs:6d} {total.lo_s:7.1f} {total.lo_n:5d}"
+        )
+        lines.append(
+            f"    Prefect: {self.prefect_seconds():.1f} s (embedded server start {self.prefect_start:.1f} s + dispatch wall not covered by batch work "
+            f"{max(0.0, self.dispatch_wall - self.prefect_start - self.covered()):.1f} s); "
+            f"dispatch wall {self.dispatch_wall:.1f} s of the cascade's {wall:.1f} s"
+        )
+        return "\n".join(lines)
+
+
+_kinds: dict[tuple[int, str], str] = {}
+
+
+def _kind_of(engine, step: str | None) -> str:
+    if step is None:
+        return "?"
+    key = (id(engine), step)
+    if key not in _kinds:
+        found = {str(f.steps[step].kind.value) for f in engine.flows.values() if step in f.steps}
+        _kinds[key] = "/".join(sorted(found)) if found else step
+    return _kinds[key]
+
+
+FLOOR_CHUNK = 100  # one soffice process per 100 files: a single one silently stops after ~250
+
+
+def floor(docx_files: list[Path], work: Path) -> tuple[float, int]:
+    """``soffice --headless --convert-to pdf`` over the files, one process per 100, a fresh
+    profile; returns (seconds, PDFs written)."""
+    staged = work / "floor-in"
+    out = work / "floor-out"
+    staged.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+    for n, f in enumerate(docx_files):
+        names.append(staged / f"f{n:05d}.docx")
+        shutil.copyfile(f, names[-1])
+    profile = tempfile.mkdtemp(prefix="gongwen-floor-profile-")
+    started = time.perf_counter()
+    try:
+        for i in range(0, len(names), FLOOR_CHUNK):
+            subprocess.run(
+                [
+                    pdf_mod.soffice(),
+                    f"-env:UserInstallation=file://{profile}",
+                    "--headless",
+                    "--convert-to",
+                    "pdf",
+                    "--outdir",
+                    str(out),
+                    *map(str, names[i : i + FLOOR_CHUNK]),
+                ],
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                env=pdf_mod.office_env(),
+                timeout=1800,
+                check=False,
+            )
+        seconds = time.perf_counter() - started
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    return seconds, len(list(out.glob("*.pdf")))

@@ -298,7 +298,10 @@ def local_campaign(
 
 
 def campaign_env(work: Path, pg_url: str | None, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "PREFECT_HOME": str(work / "prefect-home"), "COLUMNS": "200", **extra}
+    # A temporary folder of the campaign's own: the leftovers its kills leave (PDF staging folders)
+    # are its to sweep and report; another job's killed process on this machine is not its finding.
+    (work / "tmp").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PREFECT_HOME": str(work / "prefect-home"), "TMPDIR": str(work / "tmp"), "COLUMNS": "200", **extra}
     env.pop("GONGWEN_DATABASE_URL", None)
     env.pop("PREFECT_API_URL", None)
     if pg_url:

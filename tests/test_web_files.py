@@ -20,6 +20,7 @@ from driving import drive
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlmodel import Session, select
+from test_web_pages import csrf, engine_of
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.pdf import docx_files_to_pdf_bytes, page_texts
@@ -37,14 +38,6 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(Settings(home=tmp_path / "home"), run_steps=False)
     with TestClient(app) as c:
         yield c
-
-
-def engine_of(client: TestClient) -> Engine:
-    return client.app.state.web.engine
-
-
-def csrf(client: TestClient, path: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
 
 
 def sign_in(client: TestClient, account: str) -> None:

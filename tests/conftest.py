@@ -14,6 +14,7 @@ os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 
 import psycopg
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, serve
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.engine.engine import Engine
@@ -57,3 +58,40 @@ def make_engine(tmp_path: Path) -> Callable[..., Engine]:
         )
 
     return build
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[object]:
+    """The web workplace in-process (FastAPI's TestClient) on a fresh database, no automatic steps."""
+    from fastapi.testclient import TestClient
+
+    from gongwen_engine.flows.web.app import create_app
+
+    with TestClient(create_app(Settings(home=tmp_path / "home"), run_steps=False)) as c:
+        yield c
+
+
+# ---- the browser tests' fixtures (the harness: tests/browser.py) ------------------------------------
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The web process running the automatic steps in Prefect (polling every 2 s)."""
+    yield from serve(tmp_path, "--poll", "2")
+
+
+@pytest.fixture
+def quiet_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The web process without automatic steps (--no-run): pages only, no Prefect to start."""
+    yield from serve(tmp_path, "--no-run")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Debian's chromium, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -10,10 +10,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from browser import Shots, sign_in
 from driving import drive
 from sqlmodel import Session, select
 from test_admin import NOTICE, tree_csv
-from test_web import Shots, browser, quiet_server, sign_in  # noqa: F401  (fixtures: the server and the browser)
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.services.engine import open_engine
@@ -42,7 +42,7 @@ def temporary_password(admin_page, user_id: str) -> str:
     return re.search(r"临时密码（只显示这一次，请当面或电话告知本人）：(\S+?)。", shown).group(1)
 
 
-def first_sign_in(browser, base: str, user_id: str, password: str):  # noqa: F811
+def first_sign_in(browser, base: str, user_id: str, password: str):
     """The first sign-in after a reset goes to 修改密码 before anything else."""
     page = sign_in(browser, base, user_id, password)
     assert page.url.endswith("/password")
@@ -68,7 +68,7 @@ def add_person(admin_page, user_id: str, name: str, title: str, roles: list[str]
 
 
 @pytest.mark.slow  # a browser and a web process
-def test_administration_in_the_browser(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:  # noqa: F811
+def test_administration_in_the_browser(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:
     base, home = quiet_server
     engine = open_engine(Settings(home=home))  # the server's database; the server is a process of its own
     shots = Shots(tmp_path / "screenshots")

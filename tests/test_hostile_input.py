@@ -4,7 +4,6 @@ system allows is cut at 255 bytes (not characters), extension kept, and register
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from test_reader_seeds import seed
 from test_web_pages import confirm_fields, csrf, sign_in
 
 from gongwen_engine.config.files import fit_file_name
-from gongwen_engine.config.settings import Settings
 from gongwen_engine.models.tables import Circulation, CirculationFile
 
 
@@ -27,14 +25,6 @@ def test_a_name_is_cut_at_255_bytes_keeping_its_extension() -> None:
     mixed = "a" + "通" * 100 + ".txt"  # the cut never splits a character
     assert fit_file_name(mixed).encode("utf-8").decode("utf-8") == fit_file_name(mixed)
     assert len(fit_file_name("x" * 300).encode()) == 255
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    from gongwen_engine.flows.web.app import create_app
-
-    with TestClient(create_app(Settings(home=tmp_path / "home"), run_steps=False)) as c:
-        yield c
 
 
 def test_a_web_upload_with_a_295_character_name_is_registered(client: TestClient) -> None:

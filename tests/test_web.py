@@ -13,21 +13,15 @@ artifacts to look at, not committed.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from browser import Shots, csrf_of, sign_in, wait_for_text
 from driving import drive
-from playwright.sync_api import sync_playwright
-from processes import alive, descendants
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
@@ -40,117 +34,9 @@ from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models.tables import ReportSubmission
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 NATIONAL_NUMBER = "妇字〔2012〕2号"
 SHANDONG_NUMBER = re.compile(r"鲁妇发〔\d{4}〕\d+号")  # the year of today: the manual policy dates the forward when it is signed
 FORWARD_TITLE = "关于转发全国妇联《关于在全国县以上妇联组织开展“下基层、访妇情、办实事”活动的意见》的通知"
-WAIT_SECONDS = 180  # how long the flow may take to reach a state on a loaded machine (not a timing assertion)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(tmp_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
-    """`gongwen serve` on a free port with its own home (database, storage) and Prefect home."""
-    home, prefect = tmp_path / "home", tmp_path / "prefect"
-    prefect.mkdir(parents=True)
-    port = free_port()
-    env = {**os.environ, "GONGWEN_HOME": str(home), "PREFECT_HOME": str(prefect), "GONGWEN_WEB_SECRET": "test-secret-not-for-production"}
-    env.pop("GONGWEN_DATABASE_URL", None)
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gongwen_engine.flows", "serve", "--port", str(port), *options], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"gongwen serve did not start:\n{(tmp_path / 'serve.log').read_text()}") from None
-                time.sleep(0.3)
-        yield base, home
-    finally:
-        children = descendants(proc.pid)  # the embedded Prefect server, LibreOffice
-        proc.terminate()  # SIGTERM, as `systemctl stop` sends
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(alive(c) for c in children):
-            time.sleep(0.3)
-        left = [c for c in children if alive(c)]
-        for c in left:
-            os.kill(c, 9)
-        # before the fix, uvicorn re-raised SIGTERM with the default action and the embedded Prefect server stayed running
-        assert not left, f"gongwen serve stopped with SIGTERM left processes behind: {left}"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The web process running the automatic steps in Prefect (polling every 2 s)."""
-    yield from serve(tmp_path, "--poll", "2")
-
-
-@pytest.fixture
-def quiet_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The web process without automatic steps (--no-run): pages only, no Prefect to start."""
-    yield from serve(tmp_path, "--no-run")
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Shots:
-    """Full-page screenshots, numbered in the order taken."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.n = folder, 0
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, page, name: str) -> None:
-        self.n += 1
-        page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}.png"), full_page=True)
-
-
-def sign_in(browser, base: str, account: str, password: str = DEMO_PASSWORD):
-    context = browser.new_context(base_url=base, accept_downloads=True, viewport={"width": 1360, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("input[name=account]", account)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    return page
-
-
-def wait_for_text(page, url: str, pattern: str) -> None:
-    """Reload ``url`` until ``pattern`` (a regex) appears: the automatic steps run in the server's background."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        page.goto(url)
-        if re.search(pattern, page.content()):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} never showed {pattern!r}; page:\n{page.inner_text('main')[:1500]}")
-        time.sleep(1)
-
-
-def csrf_of(page) -> str:
-    return page.locator("input[name=csrf]").first.get_attribute("value")
 
 
 def national_notice(folder: Path) -> Path:

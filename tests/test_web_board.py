@@ -12,7 +12,7 @@ from pathlib import Path
 from driving import drive
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
-from test_web_pages import client, compose, csrf, engine_of, first_item, sign_in, switch  # noqa: F401  (client: the fixture)
+from test_web_pages import compose, csrf, engine_of, first_item, sign_in, switch
 from typer.testing import CliRunner
 
 from gongwen_engine.config.schema import Role
@@ -34,7 +34,7 @@ def unread_in_nav(html: str) -> int:
     return int(found.group(1) or 0)
 
 
-def issue_to_two_cities(client: TestClient) -> int:  # noqa: F811  (the fixture)
+def issue_to_two_cities(client: TestClient) -> int:
     engine = engine_of(client)
     sign_in(client, "shandong_secretary")
     circ_id = int(compose(client, recipients=["济南市妇联", "青岛市妇联"]).headers["location"].rsplit("/", 1)[1])
@@ -46,7 +46,7 @@ def issue_to_two_cities(client: TestClient) -> int:  # noqa: F811  (the fixture)
     return circ_id
 
 
-def test_an_arrival_is_a_message_with_an_unread_count_marked_read_on_the_page(client: TestClient) -> None:  # noqa: F811
+def test_an_arrival_is_a_message_with_an_unread_count_marked_read_on_the_page(client: TestClient) -> None:
     engine = engine_of(client)
     issue_to_two_cities(client)
     [arrival] = messages_of(engine, "jinan_secretary")
@@ -68,7 +68,7 @@ def test_an_arrival_is_a_message_with_an_unread_count_marked_read_on_the_page(cl
     assert unread_in_nav(client.get("/inbox").text) == 1
 
 
-def test_the_board_adds_a_requirement_urges_by_hand_and_shows_the_obligations(client: TestClient, tmp_path: Path) -> None:  # noqa: F811
+def test_the_board_adds_a_requirement_urges_by_hand_and_shows_the_obligations(client: TestClient, tmp_path: Path) -> None:
     engine = engine_of(client)
     circ_id = issue_to_two_cities(client)
     switch(client, "shandong_secretary")
@@ -134,7 +134,7 @@ def test_the_board_adds_a_requirement_urges_by_hand_and_shows_the_obligations(cl
     assert len([m for m in messages_of(engine, "qingdao_secretary") if m.kind == "urged"]) == 3
 
 
-def test_an_overdue_work_item_reminder_is_a_message_to_its_assignee(client: TestClient) -> None:  # noqa: F811
+def test_an_overdue_work_item_reminder_is_a_message_to_its_assignee(client: TestClient) -> None:
     engine = engine_of(client)
     sign_in(client, "shandong_secretary")
     compose(client, flow="outgoing")
@@ -153,7 +153,7 @@ def test_an_overdue_work_item_reminder_is_a_message_to_its_assignee(client: Test
         assert message.kind == "overdue" and message.circulation_id == circulation_id and f"流转 {circulation_id}" in message.text
 
 
-def test_the_circulation_page_has_a_print_page_and_the_head_is_kept_whole(client: TestClient) -> None:  # noqa: F811
+def test_the_circulation_page_has_a_print_page_and_the_head_is_kept_whole(client: TestClient) -> None:
     circ_id = issue_to_two_cities(client)
     switch(client, "shandong_secretary")
     page = client.get(f"/circulations/{circ_id}").text

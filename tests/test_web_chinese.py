@@ -13,7 +13,7 @@ from driving import drive
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from test_reader_seeds import seed
-from test_web_pages import client, compose, confirm_fields, csrf, engine_of, first_item, sign_in, switch  # noqa: F401  (client: the fixture)
+from test_web_pages import compose, confirm_fields, csrf, engine_of, first_item, sign_in, switch
 
 from gongwen_engine.models.tables import WorkItem
 
@@ -71,7 +71,7 @@ def test_latin_words_are_found() -> None:
     assert latin_words("<p>全宗 S037 的档案 S037-WS·2012-Y-0001</p>") == []
 
 
-def test_every_page_and_refusal_speaks_chinese(client: TestClient) -> None:  # noqa: F811  (the fixture)
+def test_every_page_and_refusal_speaks_chinese(client: TestClient) -> None:
     engine = engine_of(client)
     seen: list[str] = []
 

@@ -10,7 +10,6 @@ import io
 import re
 import shutil
 import zipfile
-from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 
@@ -22,22 +21,13 @@ from openpyxl import Workbook
 from sqlmodel import Session, select
 from test_web_pages import csrf, engine_of
 
-from gongwen_engine.config.settings import Settings
 from gongwen_engine.doc_templates.pdf import docx_files_to_pdf_bytes, page_texts
 from gongwen_engine.flows.cli.web import DEMO_PASSWORD
 from gongwen_engine.flows.engine.engine import Engine
-from gongwen_engine.flows.web.app import create_app
 from gongwen_engine.models.tables import ArchiveItem, Circulation, Document
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(home=tmp_path / "home"), run_steps=False)
-    with TestClient(app) as c:
-        yield c
 
 
 def sign_in(client: TestClient, account: str) -> None:

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from browser import Shots, sign_in
 from driving import drive
 from sqlmodel import Session, select
-from test_web import Shots, browser, quiet_server, sign_in  # noqa: F401  (the fixtures)
 from test_web_files import PDF, word_draft
 
 from gongwen_engine.config.settings import Settings
@@ -60,7 +60,7 @@ def act_on_everything(page, engine: Engine, org_circulation: int | None = None, 
 
 
 @pytest.mark.slow  # a browser, a web process, LibreOffice for the seal and the archive's page counts
-def test_an_office_day_with_a_word_draft_and_an_attachment_file(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:  # noqa: F811
+def test_an_office_day_with_a_word_draft_and_an_attachment_file(quiet_server: tuple[str, Path], browser, tmp_path: Path) -> None:
     base, home = quiet_server
     engine = open_engine(Settings(home=home))
     shots = Shots(tmp_path / "screenshots")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from datetime import date, timedelta
 from html import unescape
 from pathlib import Path
@@ -32,13 +31,6 @@ from gongwen_engine.flows.web.routes.secretary import upload_name
 from gongwen_engine.flows.web.security import WebError, storage_file
 from gongwen_engine.models.content import Attachment, DocumentContent
 from gongwen_engine.models.tables import AuditEvent, Circulation, Delivery, Document, ReportSubmission, WorkItem, utcnow
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(home=tmp_path / "home"), run_steps=False)
-    with TestClient(app) as c:
-        yield c
 
 
 def engine_of(client: TestClient) -> Engine:

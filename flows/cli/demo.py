@@ -42,7 +42,8 @@ def demo(
     if status_counts(engine):  # a demo killed half-way: launching again would send the notice twice
         raise Refusal(f"{out} 的数据库中已有一次演示（未完成）。继续它：GONGWEN_HOME={settings.home} GONGWEN_STORAGE={out} gongwen run；或换一个空目录")
     org, content = demo_mod.load_notice()
-    total = demo_mod.expected_circulations(engine, org) + (0 if interactive else 1) + 2  # + 山东省妇联's report (报送), seed 000's two
+    # + 山东省妇联's report (报送) and 全国妇联's receipt of it (阅知), seed 000's two
+    total = demo_mod.expected_circulations(engine, org) + (0 if interactive else 2) + 2
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         bar = progress.add_task("流转", total=total)
         root = engine.launch(org, "issuing", content, policy="demo_interactive" if interactive else "demo", actor=f"{org}_secretary")

@@ -394,10 +394,13 @@ def _check_files(items: list[ArchiveItem], storage: Path, problems: list[Problem
 def catalogue_rows(items: list[ArchiveItem], classification: str = "year-retention-dept") -> list[dict[str, Any]]:
     """归档文件目录: 序号, 档号, 文号, 责任者, 题名, 日期 (YYYYMMDD), 密级, 页数, 备注 — in class order."""
     order = {"Y": 0, "D30": 1, "D10": 2}
-    if classification == YEAR_DEPT_RETENTION:
-        key = lambda i: (i.year, i.dept_code, order[i.retention], i.item_no)  # noqa: E731
-    else:
-        key = lambda i: (i.year, order[i.retention], i.dept_code, i.item_no)  # noqa: E731
+    by_dept_first = classification == YEAR_DEPT_RETENTION
+
+    def key(i: ArchiveItem) -> tuple[Any, ...]:
+        if by_dept_first:
+            return (i.year, i.dept_code, order[i.retention], i.item_no)
+        return (i.year, order[i.retention], i.dept_code, i.item_no)
+
     return [
         {
             "序号": n,

@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -578,7 +579,10 @@ def summary_content(engine: Engine, summary: Summary, issued_on: date) -> Docume
     req, c = summary.requirement, summary.counts
     unit = engine.config.org(req.org)
     parent_office = _parent_office(engine, req)
-    names = lambda rows: "、".join(r.unit for r in rows) or "无"  # noqa: E731
+
+    def names(rows: Iterable[Any]) -> str:
+        return "、".join(r.unit for r in rows) or "无"
+
     late = "、".join(f"{r.unit}（逾期{r.late_working_days}个工作日）" for r in summary.units("late")) or "无"
     source = f"《{summary.source_title}》" + (f"（{summary.source_number}）" if summary.source_number else "")
     body = [

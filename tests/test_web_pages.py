@@ -597,3 +597,15 @@ def test_a_403_reveals_nothing_and_healthz_is_minimal_without_sign_in(client: Te
     said = {name: re.search(r'role="alert">(.*?)</p>', page.text).group(1) for name, page in pages.items()}
     assert said["circulation"] == said["none"].replace("999", str(circ_id))  # existing or not: alike
     assert said["item"] == said["no item"].replace("999", str(item_id))
+
+
+def test_the_compose_preview_lays_out_and_checks_the_pages_like_gongwen_preview(client: TestClient) -> None:
+    """预览 on the compose page (issue 19): the pages as LibreOffice lays them out, checked as
+    `gongwen preview` checks them, before anything is launched."""
+    sign_in(client, "shandong_secretary")
+    page = compose(client, preview="1")
+    assert page.status_code == 200
+    checked = re.search(r'<div class="(\w+)" id="preview-check"><p>([^<]+)</p>', page.text)
+    assert checked and checked.group(1) == "flash", page.text[:3000]
+    assert "按正式版式排出共 2 页" in checked.group(2) and "未发现问题" in checked.group(2)  # the text, then the 版记 on the even page
+    assert client.get("/circulations").text.count("关于开展妇女儿童权益保障宣传活动的通知") == 0  # nothing launched

@@ -19,6 +19,7 @@ from gongwen_engine.doc_templates.checks import Problem, check_pdf
 from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.flows.services.demo import load_notice
+from gongwen_engine.models.content import DocumentContent
 
 # The number is given at 编号, after 签发: the preview shows where it will stand.
 NUMBER_PLACEHOLDER = "〔待编号〕"
@@ -44,12 +45,18 @@ def house_style(org: str) -> HouseStyle | None:
 def preview(notice: Path, out: Path) -> Preview:
     """Lay out the draft of ``notice`` (a launch file: org: and content:) into ``out``."""
     org, content = load_notice(notice)
+    return preview_content(org, content, out, notice.stem, house_style(org))
+
+
+def preview_content(org: str, content: DocumentContent, out: Path, name: str, style: HouseStyle | None) -> Preview:
+    """Lay out ``content`` of ``org`` as 印制 and 用印 would, into ``out/name.docx`` and ``.pdf``, and
+    check its pages (the web compose page's 预览 and ``gongwen preview`` both come here)."""
     if not content.doc_number:
         content = content.model_copy(update={"doc_number": NUMBER_PLACEHOLDER})
     out.mkdir(parents=True, exist_ok=True)
-    docx = out / f"{notice.stem}.docx"
-    render_issued([content], docx, house_style(org))
+    docx = out / f"{name}.docx"
+    render_issued([content], docx, style)
     pdf_bytes = docx_bytes_to_pdf(docx)
-    pdf = out / f"{notice.stem}.pdf"
+    pdf = out / f"{name}.pdf"
     write_atomically(pdf_bytes, pdf)
     return Preview(org, docx, pdf, len(page_texts(pdf_bytes)), check_pdf(pdf_bytes, [content]))

@@ -133,3 +133,7 @@ ADMIN_ACTIONS = {
 ADMIN_SEAL_UPLOADED = "印章已上传并通过校验：证书 {subject}，有效期至 {until}，指纹 {digest}…（私钥不再显示）。自下一次用印起使用。"
 ADMIN_BAD_DATE = "日期“{text}”写法不对：请写作“年-月-日”，例如 2027-01-01。"
 ADMIN_BAD_HOLIDAY = "假日一行“{text}”写法不对：每行写作 名称 起始日期 [结束日期]，例如 春节 2027-02-05 2027-02-12。"
+
+# ---- 预览 on the compose page: the pages as LibreOffice lays them out, checked (services/preview.py)
+PREVIEW_PAGES = "按正式版式排出共 {pages} 页（与印制、用印相同的排版）；版式检查："
+PREVIEW_NO_PROBLEMS = "未发现问题。"

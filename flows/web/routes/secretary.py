@@ -20,6 +20,7 @@ from gongwen_engine.doc_templates.records import OPINION_LABELS
 from gongwen_engine.doc_templates.render import render_docx_bytes
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.services import attachments as attachment_specs
+from gongwen_engine.flows.services import preview as layout_preview
 from gongwen_engine.flows.services.circulations import recipients_warning, timeline, version_changes, versions
 from gongwen_engine.flows.services.intake import (
     CORRECTABLE,
@@ -251,6 +252,7 @@ def _launch_page(
     warning: str | None = None,
     notice: str | None = None,
     printed: Markup | None = None,
+    checked: layout_preview.Preview | None = None,
 ) -> HTMLResponse:
     web = web_of(request)
     org = web.engine.config.org(user.org)
@@ -267,6 +269,8 @@ def _launch_page(
         warning=warning,
         notice=notice,
         printed=printed,
+        checked=words.PREVIEW_PAGES.format(pages=checked.pages) + ("" if checked.problems else words.PREVIEW_NO_PROBLEMS) if checked else None,
+        problems=[str(p) for p in checked.problems] if checked else [],
         today=beijing_today().isoformat(),
     )
 
@@ -383,8 +387,9 @@ def launch(
         warning = recipients_warning(web.engine, org.code, content)
     except Refusal as exc:
         return _launch_page(request, user, values, str(exc), 400, notice=notice)
-    if preview:  # 预览: the document as it will print, before anything is launched
-        return _launch_page(request, user, values, None, 200, warning, notice=notice, printed=render_html([content]))
+    if preview:  # 预览: the document as it will print, before anything is launched — laid out by LibreOffice and its pages checked, as `gongwen preview` does
+        checked = layout_preview.preview_content(org.code, content, web.engine.settings.home / "previews" / user.id, "预览", org.house_style)
+        return _launch_page(request, user, values, None, 200, warning, notice=notice, printed=render_html([content]), checked=checked)
     if warning and not confirm_printed_only:
         return _launch_page(request, user, values, None, 200, warning, notice=notice)
     circ_id = web.engine.launch(org.code, flow, content, policy="manual", actor=user.id)

@@ -31,6 +31,7 @@ from gongwen_engine.flows.engine.claims import release_abandoned_claims
 from gongwen_engine.flows.engine.engine import AlreadyLaunched, Engine
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.demo import DemoSummary
+from gongwen_engine.flows.services.leftovers import clean_leftovers
 from gongwen_engine.models import db
 from gongwen_engine.models.tables import Circulation
 
@@ -307,5 +308,9 @@ def _run(
         from gongwen_engine.flows.runtime.batch import run_batches_until_idle
 
         run_batches_until_idle(engine, concurrency=concurrency, batch=batch, on_done=on_done)
+    # What processes killed during the run left (a worker's flow run killed while it prepared PDFs:
+    # staging copies of documents) is removed at the end too, not only at the next start — after a
+    # kill late in the run no process may start again (the distributed crash campaign found one).
+    clean_leftovers(engine.settings)
     manifest = demo_mod.write_manifest(engine, out)
     return CascadeResult(demo_mod.summarise(engine, manifest, demo_mod.timer() - started), expected)

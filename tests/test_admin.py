@@ -278,27 +278,12 @@ def test_the_admin_pages_speak_chinese(tmp_path):
 
 def _seal_files(tmp_path, days: int = 365):
     import io
-    from datetime import UTC, datetime, timedelta
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from certificates import self_signed_p256
+    from cryptography.hazmat.primitives import serialization
     from PIL import Image
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "山东省妇女联合会")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = self_signed_p256("山东省妇女联合会", days)
     image = io.BytesIO()
     Image.new("RGBA", (300, 300), (200, 0, 0, 0)).save(image, "PNG")
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

@@ -138,23 +138,9 @@ def test_an_expired_certificate_is_refused(keys: Keys, tmp_path: Path) -> None:
 
 
 def test_a_certificate_that_is_not_sm2_is_refused(keys: Keys, tmp_path: Path) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import NameOID
+    from certificates import self_signed_p256
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "P-256")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    _, cert = self_signed_p256("P-256")
     keys.write("p256.crt.pem", cert.public_bytes(serialization.Encoding.PEM))
     said = _refused(keys.seals_yaml(cert="p256.crt.pem"), tmp_path)
     assert "p256.crt.pem" in said and "不是 SM2 公钥" in said

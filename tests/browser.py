@@ -88,8 +88,16 @@ def sign_in(browser, base: str, account: str, password: str = DEMO_PASSWORD):
     page.goto("/login")
     page.fill("input[name=account]", account)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    follow(page, "button[type=submit]")
     return page
+
+
+def follow(page, target) -> None:
+    """Click ``target`` (a selector or a locator) and wait until the page it leads to has loaded: a
+    click returns once the navigation is committed, and reading the page before its load event can
+    see an empty document (CI saw ``content() == ''`` right after following a link)."""
+    with page.expect_navigation(timeout=WAIT_SECONDS * 1000):
+        (page.locator(target) if isinstance(target, str) else target).click()
 
 
 def wait_for_text(page, url: str, pattern: str) -> None:

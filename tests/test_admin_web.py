@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from browser import Shots, sign_in
+from browser import Shots, follow, sign_in
 from driving import drive
 from sqlmodel import Session, select
 from test_admin import NOTICE, tree_csv
@@ -37,7 +37,7 @@ def act(engine, circ: int, step: str, user: str, outcome: str = "approve") -> No
 def temporary_password(admin_page, user_id: str) -> str:
     """重设密码 on the person's page; the flash shows the new password once."""
     admin_page.goto(f"/admin/person/{user_id}")
-    admin_page.click("button:has-text('重设密码')")
+    follow(admin_page, "button:has-text('重设密码')")
     shown = admin_page.locator(".flash").first.inner_text()
     return re.search(r"临时密码（只显示这一次，请当面或电话告知本人）：(\S+?)。", shown).group(1)
 
@@ -50,7 +50,7 @@ def first_sign_in(browser, base: str, user_id: str, password: str):
     assert page.url.endswith("/password")  # every page sends her back until she sets her own
     page.fill("input[name=new_password]", NEW_PASSWORD)
     page.fill("input[name=again]", NEW_PASSWORD)
-    page.click("button:has-text('保存')")
+    follow(page, "button:has-text('保存')")
     assert "密码已修改" in page.content()
     return page
 
@@ -63,7 +63,7 @@ def add_person(admin_page, user_id: str, name: str, title: str, roles: list[str]
     form.locator("input[name=title]").fill(title)
     for role in roles:
         form.locator(f"input[name=roles][value={role}]").check()
-    form.locator("button[type=submit]").click()
+    follow(admin_page, form.locator("button[type=submit]"))
     assert f"已添加人员 {name}（{user_id}" in admin_page.content()
 
 
@@ -88,13 +88,13 @@ def test_administration_in_the_browser(quiet_server: tuple[str, Path], browser, 
     admin_page.goto("/admin/person/acwf_deputy3")
     admin_page.locator("#change-person input[name=roles][value=reviewer]").uncheck()
     admin_page.locator("#change-person input[name=roles][value=leader]").check()
-    admin_page.locator("#change-person button[type=submit]").click()
+    follow(admin_page, admin_page.locator("#change-person button[type=submit]"))
     assert "已修改人员 钱晓梅" in admin_page.content()
     shots(admin_page, "deputy-given-leader")
     deputy = first_sign_in(browser, base, "acwf_deputy3", temporary_password(admin_page, "acwf_deputy3"))
     deputy.goto("/inbox")
-    deputy.locator("a.button", has_text="签发").first.click()
-    deputy.click("button[name=outcome][value=approve]")
+    follow(deputy, deputy.locator("a.button", has_text="签发").first)
+    follow(deputy, "button[name=outcome][value=approve]")
     shots(deputy, "deputy-signed")
     drive(engine)
     with Session(engine.db) as session:
@@ -110,15 +110,15 @@ def test_administration_in_the_browser(quiet_server: tuple[str, Path], browser, 
     engine.reassign(draft.id, "acwf_secretary2", "acwf_secretary")  # 转办: the 拟稿 item is now his alone
     assert [i.assignee for i in open_items(engine, second)] == ["acwf_secretary"]
     admin_page.goto("/admin/person/acwf_secretary")
-    admin_page.click("button:has-text('停用')")
+    follow(admin_page, "button:has-text('停用')")
     assert "1 件待办已转给本单位相应角色的人员" in admin_page.content()
     shots(admin_page, "secretary-disabled")
     gone = sign_in(browser, base, "acwf_secretary")
     assert "用户名或密码不正确" in gone.content()  # a disabled person cannot sign in
     remaining = first_sign_in(browser, base, "acwf_secretary2", temporary_password(admin_page, "acwf_secretary2"))
     remaining.goto("/inbox")
-    remaining.locator("a.button", has_text="拟稿").first.click()
-    remaining.click("button[name=outcome][value=submit]")
+    follow(remaining, remaining.locator("a.button", has_text="拟稿").first)
+    follow(remaining, "button[name=outcome][value=submit]")
     drive(engine)
     assert [i.step for i in open_items(engine, second)] == ["review"]
 
@@ -129,7 +129,7 @@ def test_administration_in_the_browser(quiet_server: tuple[str, Path], browser, 
     calendar.locator("input[name=notice]").fill("国务院办公厅关于2027年部分节假日安排的通知（示例）")
     calendar.locator("textarea[name=holidays]").fill("元旦 2027-01-01 2027-01-03\n春节 2027-02-05 2027-02-12")
     calendar.locator("textarea[name=workdays]").fill("2027-02-20")
-    calendar.locator("button[type=submit]").click()
+    follow(admin_page, calendar.locator("button[type=submit]"))
     assert "已录入 2027 年节假日安排" in admin_page.content()
     later = open_engine(Settings(home=home))
     assert calendar_of(later.config).add_working_days(date(2026, 12, 28), 5) == date(2027, 1, 5)
@@ -139,12 +139,12 @@ def test_administration_in_the_browser(quiet_server: tuple[str, Path], browser, 
     sheet.write_bytes(tree_csv(20, parent="jinan"))
     admin_page.goto("/admin/import")
     admin_page.set_input_files("#import-upload input[name=file]", str(sheet))
-    admin_page.click("#import-upload button[type=submit]")
+    follow(admin_page, "#import-upload button[type=submit]")
     rows = admin_page.locator("#import-preview tbody tr")
     assert rows.count() == 20 and admin_page.locator("#import-errors").count() == 0
     assert "jn_district" not in open_engine(Settings(home=home)).config.organisations  # the preview changed nothing
     shots(admin_page, "import-preview")
-    admin_page.click("#import-apply button[type=submit]")
+    follow(admin_page, "#import-apply button[type=submit]")
     assert "新增 20 个单位" in admin_page.content()
     assert len(open_engine(Settings(home=home)).config.children("jn_district")) == 19
 

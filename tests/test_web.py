@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from browser import Shots, csrf_of, sign_in, wait_for_text
+from browser import Shots, csrf_of, follow, sign_in, wait_for_text
 from driving import drive
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
@@ -59,7 +59,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert "用户名或密码不正确" in secretary.content()
     shots(secretary, "login-refused")
     secretary.fill("input[name=password]", DEMO_PASSWORD)
-    secretary.click("button[type=submit]")
+    follow(secretary, "button[type=submit]")
     assert secretary.url.endswith("/circulations")
     shots(secretary, "secretary-circulations-empty")
 
@@ -73,12 +73,12 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     secretary.set_input_files("input[name=file]", str(upload))
     secretary.check("input[name=flow][value=forwarding]")
     shots(secretary, "secretary-upload")
-    secretary.click("button[type=submit]")
+    follow(secretary, "button[type=submit]")
     assert "/receive" in secretary.url and secretary.input_value("input[name=field_doc_number]") == NATIONAL_NUMBER
     assert "发文机关（全称）" in secretary.content() and "把握" in secretary.content()  # Chinese labels, confidence
     secretary.fill("input[name=field_issuer_short_name]", "全国妇联")  # corrected in place
     shots(secretary, "secretary-confirm-reading")
-    secretary.click("button:has-text('确认登记')")
+    follow(secretary, "button:has-text('确认登记')")
     match = re.search(r"/circulations/(\d+)$", secretary.url)
     assert match, secretary.url
     circulation_url = secretary.url
@@ -92,7 +92,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert leader.url.endswith("/inbox")
     assert FORWARD_TITLE in leader.content()
     shots(leader, "leader-inbox")
-    leader.click(f"text={FORWARD_TITLE}")
+    follow(leader, f"text={FORWARD_TITLE}")
     item_url = leader.url
     assert re.search(r"/items/\d+$", item_url)
     sheets = leader.locator("section.gw-sheet")
@@ -125,7 +125,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
 
     # -- the leader signs with an instruction
     leader.fill("textarea[name=comment]", "同意。请办公室转发各市，抓好落实。")
-    leader.click("button[name=outcome][value=approve]")
+    follow(leader, "button[name=outcome][value=approve]")
     assert leader.url.endswith("/inbox")
     assert "已办理：签发 · 同意" in leader.content()
     shots(leader, "leader-signed")
@@ -147,13 +147,13 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     row = city.locator(f"table.list tbody tr:has-text('{number}')").inner_text()
     assert f"来文：{number}" in row  # the number received stays with its own title, not the city's forward's
     shots(city, "city-secretary-arrived")
-    city.click(f"text={number}")
+    follow(city, f"text={number}")
     assert "待领导（徐建平）签发" in city.content()
     shots(city, "city-circulation")
     city.goto("/circulations?q=" + number)
     assert city.locator("table.list tbody tr").count() == 1  # search by number
     cookies = city.context.cookies()
-    city.click("button:has-text('退出')")
+    follow(city, "button:has-text('退出')")
     city.context.add_cookies(cookies)  # the cookie of the signed-out session, replayed
     city.goto("/circulations")
     assert "/login" in city.url  # refused: signing out ended the session
@@ -165,7 +165,7 @@ def test_forward_signed_received_and_archived_in_the_browser(server: tuple[str, 
     assert hits.count() >= 1
     assert archivist.locator("ol.hits mark").first.inner_text() == "下基层"
     shots(archivist, "archivist-search")
-    hits.first.locator("h3 a").click()
+    follow(archivist, hits.first.locator("h3 a"))
     record_url = archivist.url
     code = archivist.locator(".page-head code").inner_text()
     assert re.fullmatch(r"S037-WS·\d{4}-\w+-BGS-\d{4}", code), code
@@ -232,7 +232,7 @@ def test_the_supervision_board_in_the_browser(quiet_server: tuple[str, Path], br
     assert len(send_report_reminders(engine)) == 15  # every city but Jinan, escalated to its leader
     shots = Shots(tmp_path / "screenshots")
     leader = sign_in(browser, base, "shandong_leader")
-    leader.click("nav >> text=督办台账")
+    follow(leader, "nav >> text=督办台账")
     assert leader.url.endswith("/board")
     overdue = leader.locator("tr.status-overdue")
     assert overdue.count() == 15 and leader.locator("tr.status-on_time").count() == 1
@@ -260,20 +260,20 @@ def test_a_returned_draft_shows_why_and_what_changed_in_the_browser(quiet_server
     assert secretary.locator("input[name=flow][value=outgoing]").is_checked()  # the full 发文办理 by default
     secretary.fill("input[name=title]", "关于开展妇女儿童权益保障宣传活动的通知")
     secretary.fill("textarea[name=body]", "为做好宣传工作，现通知如下。\n一、宣传时间。3月1日至8日。")
-    secretary.click("button:has-text('发起流转')")
+    follow(secretary, "button:has-text('发起流转')")
     circulation_url = secretary.url
     assert re.search(r"/circulations/\d+$", circulation_url) and "待秘书" in secretary.content()  # not 待系统办理
     drive(engine)
     secretary.goto("/inbox")
-    secretary.locator("a.button", has_text="拟稿").first.click()
-    secretary.click("button[name=outcome][value=submit]")
+    follow(secretary, secretary.locator("a.button", has_text="拟稿").first)
+    follow(secretary, "button[name=outcome][value=submit]")
     assert "下一环节：核稿，待核稿人" in secretary.content()
     drive(engine)
 
     reviewer = sign_in(browser, base, "shandong_reviewer")
-    reviewer.locator("a.button", has_text="核稿").first.click()
+    follow(reviewer, reviewer.locator("a.button", has_text="核稿").first)
     reviewer.fill("textarea[name=comment]", "请在标题中写明年份。")
-    reviewer.click("button[name=outcome][value=return]")
+    follow(reviewer, "button[name=outcome][value=return]")
     drive(engine)
     reviewer.goto("/done")
     assert "退回" in reviewer.content() and "请在标题中写明年份。" in reviewer.content()
@@ -283,11 +283,11 @@ def test_a_returned_draft_shows_why_and_what_changed_in_the_browser(quiet_server
     row = secretary.locator("table.list tbody tr.returned")
     assert row.count() == 1 and "陈主任退回：请在标题中写明年份。" in row.inner_text()
     shots(secretary, "secretary-inbox-returned")
-    row.locator("a.button").click()
+    follow(secretary, row.locator("a.button"))
     assert "请在标题中写明年份。" in secretary.locator("section.returned").inner_text()  # on top of the item
     shots(secretary, "secretary-item-returned")
     secretary.fill("input[name=title]", "关于开展2012年妇女儿童权益保障宣传活动的通知")
-    secretary.click("button[name=outcome][value=submit]")
+    follow(secretary, "button[name=outcome][value=submit]")
     secretary.goto(circulation_url)
     assert secretary.locator("p.diff ins.diff-ins").first.inner_text() == "2012年"
     shots(secretary, "secretary-revision-diff")

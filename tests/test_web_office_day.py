@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from browser import Shots, sign_in
+from browser import Shots, follow, sign_in
 from driving import drive
 from sqlmodel import Session, select
 from test_web_files import PDF, word_draft
@@ -51,14 +51,14 @@ def act_on_everything(page, engine: Engine, rounds: int = 6, comment: str = "同
         links = page.locator("table.list a.button")
         if links.count() == 0:
             return acted
-        links.first.click()
+        follow(page, links.first)
         offered = [b.get_attribute("value") for b in page.locator("button[name=outcome]").all()]
         choice = next((o for o in PREFERRED if o in offered), next((o for o in offered if o not in ("return", "forward")), None))
         if choice is None:
             return acted
         if page.locator("textarea[name=comment]").count():
             page.fill("textarea[name=comment]", comment)
-        page.click(f"button[name=outcome][value={choice}]")
+        follow(page, f"button[name=outcome][value={choice}]")
         acted += 1
     run_steps(engine)
     return acted
@@ -82,7 +82,7 @@ def test_an_office_day_with_a_word_draft_and_an_attachment_file(quiet_server: tu
     for box in secretary.locator("input[name=recipients]").all():
         box.uncheck()
     secretary.check("input[name=recipients][value=济南市妇联]")
-    secretary.click("button[name=preview]")
+    follow(secretary, "button[name=preview]")
     assert "已从“三八活动通知.docx”读取正文" in secretary.content()
     preview = secretary.locator("section.paper-view").inner_text()
     assert "一、活动时间" in preview and "（一）集中宣传" in preview and "山东省妇女联合会文件" in preview
@@ -90,7 +90,7 @@ def test_an_office_day_with_a_word_draft_and_an_attachment_file(quiet_server: tu
     kept = secretary.locator("input[name=keep_files]")
     assert kept.count() == 2 and all(box.is_checked() for box in kept.all())  # both files stay with the draft
     shots(secretary, "compose-preview")
-    secretary.click("button:has-text('发起流转')")
+    follow(secretary, "button:has-text('发起流转')")
     assert re.search(r"/circulations/\d+$", secretary.url), secretary.content()[:2000]
     circ_id = int(secretary.url.rsplit("/", 1)[1])
     assert "附件1：活动安排表.pdf" in secretary.content() and "附件2：报名表.pdf" in secretary.content()
@@ -99,20 +99,20 @@ def test_an_office_day_with_a_word_draft_and_an_attachment_file(quiet_server: tu
     # -- 拟稿 提交; the reviewer returns it with a comment; the revision shows as coloured word changes
     run_steps(engine)
     secretary.goto("/inbox")
-    secretary.locator("a.button", has_text="拟稿").first.click()
-    secretary.click("button[name=outcome][value=submit]")
+    follow(secretary, secretary.locator("a.button", has_text="拟稿").first)
+    follow(secretary, "button[name=outcome][value=submit]")
     run_steps(engine)
     reviewer = sign_in(browser, base, "shandong_reviewer")
     reviewer.goto("/inbox")
-    reviewer.locator("a.button", has_text="核稿").first.click()
+    follow(reviewer, reviewer.locator("a.button", has_text="核稿").first)
     reviewer.fill("textarea[name=comment]", "请在标题中写明年份。")
-    reviewer.click("button[name=outcome][value=return]")
+    follow(reviewer, "button[name=outcome][value=return]")
     run_steps(engine)
     secretary.goto("/inbox")
-    secretary.locator("table.list tbody tr.returned a.button").first.click()
+    follow(secretary, secretary.locator("table.list tbody tr.returned a.button").first)
     assert "请在标题中写明年份。" in secretary.locator("section.returned").inner_text()
     secretary.fill("input[name=title]", TITLE)
-    secretary.click("button[name=outcome][value=submit]")
+    follow(secretary, "button[name=outcome][value=submit]")
     run_steps(engine)
     secretary.goto(f"/circulations/{circ_id}")
     assert secretary.locator("p.diff ins.diff-ins").first.inner_text() == "2027年"

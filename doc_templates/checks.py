@@ -11,93 +11,30 @@ One home for the page rules that can only be seen on real pages, used by the tes
 * 标题 (§7.3.1): broken between words, not inside a quotation or 《》 name when avoidable
   (``models/rules/titles``), each line printed as one line.
 
-The page text is read with pdfplumber's line layout (the same reading 用印 uses to find the
-signature). Lines are compared without spaces: PDF text extraction puts spaces between digits
+The page text is read as lines by ``pdf_lines.py`` (pdfium; the same reading 用印 uses to find
+the signature). Lines are compared without spaces: PDF text extraction puts spaces between digits
 and Chinese.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from gongwen_engine.config.schema import Faces, HouseStyle
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates.elements import MINUTES_LABELS, colophon_rows, heading_level, title_lines
+from gongwen_engine.doc_templates.pdf_lines import Line, face_name, pdf_lines, squash
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.rules.doc_kinds import Direction, DocFormat, format_of, mark_in_format
 from gongwen_engine.models.rules.titles import title_break_problems
 
-_SPACES = re.compile(r"\s+")
 _PAGE_NUMBER = re.compile(r"^—?\d+—?$")
 # 发文字号 (domain README §3.1): 机关代字〔2012〕10号, the year in 六角括号, the serial without 第 and
 # without leading zeros; an order's number (命令格式) is 第N号, numbered on.
 _DOC_NUMBER = re.compile(r"(\S〔\d{4}〕[1-9]\d*号|^第[1-9]\d*号)$")
-
-
-def squash(text: str) -> str:
-    """``text`` without any white space (how lines are compared)."""
-    return _SPACES.sub("", text)
-
-
-@dataclass(frozen=True)
-class Line:
-    """One text line of a page: its text without spaces, its vertical and horizontal extent
-    (points from the top left of the page), the faces its Chinese characters are set in (as
-    embedded, see :func:`face_name`) and whether all its characters are red."""
-
-    text: str
-    top: float
-    bottom: float
-    x0: float = 0.0
-    x1: float = 0.0
-    faces: frozenset[str] = frozenset()
-    red: bool = False
-
-
-_SUBSET_PREFIX = re.compile(r"^[A-Z]{6}\+")
-_CID_SUFFIX = re.compile(r"-(VKana|Ideographs|Generic\w*|Dingbats|Proportional|HKana|Alphabetic)$")
-
-
-def face_name(fontname: str) -> str:
-    """An embedded font's face: subset prefix and CID sub-font suffix dropped
-    ("BAAAAA+NotoSerifCJKjp-Bold-VKana" -> "NotoSerifCJKjp-Bold")."""
-    return _CID_SUFFIX.sub("", _SUBSET_PREFIX.sub("", fontname))
-
-
-def is_chinese(ch: str) -> bool:
-    """A character set in the Chinese face of its run (hanzi, full-width punctuation), not in the
-    Latin face (digits, Latin letters, half-width punctuation)."""
-    return any(ord(c) >= 0x2E80 for c in ch)
-
-
-def is_red(color: object) -> bool:
-    """A fill colour of pdfplumber (gray, RGB or CMYK tuple) that is red."""
-    if not isinstance(color, (tuple, list)):
-        return False
-    values = [float(v) for v in color]
-    if len(values) == 3:
-        return values[0] > 0.8 and values[1] < 0.3 and values[2] < 0.3
-    if len(values) == 4:
-        return values[1] > 0.7 and values[2] > 0.7 and values[3] < 0.3
-    return False
-
-
-def _line(found: dict[str, Any]) -> Line:
-    chars = found.get("chars") or []
-    return Line(
-        squash(found["text"]),
-        float(found["top"]),
-        float(found["bottom"]),
-        float(found["x0"]),
-        float(found["x1"]),
-        frozenset(face_name(c["fontname"]) for c in chars if is_chinese(c["text"])),
-        bool(chars) and all(is_red(c.get("non_stroking_color")) for c in chars if not c["text"].isspace()),
-    )
 
 
 @dataclass(frozen=True)
@@ -112,23 +49,6 @@ class Problem:
     def __str__(self) -> str:
         where = f"第{self.page}页：" if self.page else ""
         return f"【{self.rule}】{where}{self.message}"
-
-
-def pdf_lines(pdf: bytes, last: int | None = None) -> list[list[Line]]:
-    """The text lines of every page, top to bottom (page numbers included). ``last``: lay out
-    only the last so many pages (pdfplumber takes ~25 ms a page); the others are left empty."""
-    import pdfplumber
-
-    pages: list[list[Line]] = []
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
-        skip = 0 if last is None else max(0, len(doc.pages) - last)
-        for index, page in enumerate(doc.pages):
-            if index < skip:
-                pages.append([])
-                continue
-            lines = page.extract_text_lines(layout=False, strip=True)
-            pages.append([_line(line) for line in lines if squash(line["text"])])
-    return pages
 
 
 def is_page_number(line: Line) -> bool:

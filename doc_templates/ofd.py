@@ -141,12 +141,12 @@ def _read_pages(pdf: bytes) -> tuple[list[_Page], _Fonts, list[bytes]]:
     import pypdfium2
     import pypdfium2.raw as pdfium_c
 
-    from gongwen_engine.doc_templates.pdf import _PDFIUM_LOCK
+    from gongwen_engine.doc_templates.pdf import PDFIUM_LOCK
 
     fonts = _Fonts(first_id=2)
     images: list[bytes] = []
     pages: list[_Page] = []
-    with _PDFIUM_LOCK:
+    with PDFIUM_LOCK:
         document = pypdfium2.PdfDocument(pdf)
         try:
             for index in range(len(document)):

@@ -31,9 +31,10 @@ from pathlib import Path
 
 from gongwen_engine.config.schema import HouseStyle
 from gongwen_engine.doc_templates import layout as L
-from gongwen_engine.doc_templates.checks import colophon_marker, colophon_page, holds_more_than_colophon, needs_even_page, paragraph_lines, pdf_lines, squash
+from gongwen_engine.doc_templates.checks import colophon_marker, colophon_page, holds_more_than_colophon, needs_even_page, paragraph_lines
 from gongwen_engine.doc_templates.elements import ColophonPlace
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
+from gongwen_engine.doc_templates.pdf_lines import pdf_lines, squash
 from gongwen_engine.doc_templates.render import RenderResult, house_pitch, render_docx
 from gongwen_engine.models.content import DocumentContent
 
@@ -65,8 +66,8 @@ def even_colophon_place(pdf: bytes, whole: DocumentContent) -> ColophonPlace | N
     marker = colophon_marker(whole)
     if marker is None or not needs_even_page(whole):
         return None
-    # pdfium's plain text (~1 ms a page) says where the 版记 is; pdfplumber's lines (~25 ms a
-    # page) are read only when it is on an odd page
+    # pdfium's plain text (~1 ms a page) says where the 版记 is; the lines with their positions
+    # (pdf_lines, a few ms a page) are read only when it is on an odd page
     texts = [squash(text) for text in page_texts(pdf)]
     found = [index for index, text in enumerate(texts) if marker in text]
     if found and (found[-1] + 1) % 2 == 0:

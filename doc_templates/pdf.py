@@ -439,7 +439,7 @@ def one_shot_docx_to_pdf(docx_files: list[Path], out_dir: Path) -> list[Path]:
     return pdfs
 
 
-_PDFIUM_LOCK = threading.Lock()  # pdfium is not thread-safe
+PDFIUM_LOCK = threading.Lock()  # pdfium is not thread-safe
 
 
 def page_texts(pdf: bytes) -> list[str]:
@@ -448,7 +448,7 @@ def page_texts(pdf: bytes) -> list[str]:
     ``pypdfium2.PdfiumError`` for bytes that are not a PDF."""
     import pypdfium2
 
-    with _PDFIUM_LOCK:
+    with PDFIUM_LOCK:
         document = pypdfium2.PdfDocument(pdf)
         try:
             texts = []

@@ -5,7 +5,7 @@ in from the right, the organisation's name centred above it; the seal, upright, 
 them and pressing both, so that the name and date sit a little below the seal's centre, its
 top within one line of the text above. The rendered .docx already lays out the name and the
 date (``elements.signature_block``); here we find where LibreOffice actually put them on the
-page (text positions read with pdfplumber, not computed from the layout figures) and place
+page (text positions read with pdfium, ``pdf_lines.py``, not computed from the layout figures) and place
 the seal over them, never over the body text.
 
 gongwen never draws a realistic seal: an organisation's seal image comes from its own file
@@ -18,14 +18,14 @@ from __future__ import annotations
 import functools
 import io
 import math
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.doc_templates.pdf import page_texts
+from gongwen_engine.doc_templates.pdf_lines import Line, PageLines, read_pages, squash
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
@@ -39,7 +39,6 @@ SEAL_ALPHA = 215  # a stamp lets the printed text show through a little
 # only says 偏下)*.
 CENTRE_ABOVE_BLOCK = 0.08
 TEXT_GAP_PT = 1.0  # the seal's top stays this far below the last line of text
-_SPACES = re.compile(r"\s+")
 
 
 class SealPlacementError(Refusal):
@@ -48,7 +47,7 @@ class SealPlacementError(Refusal):
 
 @dataclass(frozen=True)
 class Box:
-    """A rectangle on a page in pdfplumber's coordinates: points, origin top-left."""
+    """A rectangle on a page: points from the top left (``pdf_lines.Line``'s coordinates)."""
 
     x0: float
     top: float
@@ -78,10 +77,6 @@ class SignatureSpot:
     text_bottom: float | None  # bottom of the lowest line above the signature on that page
 
 
-def _squash(text: str) -> str:
-    return _SPACES.sub("", text)
-
-
 def find_signature(pdf: bytes, date_text: str, name: str | None, texts: list[str] | None = None) -> SignatureSpot:
     """The first line that is exactly the date of writing, with the name on the line above.
 
@@ -89,37 +84,42 @@ def find_signature(pdf: bytes, date_text: str, name: str | None, texts: list[str
     Chinese). The colophon's "2012年1月31日印发" is not a match; a forwarded document that
     follows the cover letter has its own date further on, so the first match is ours.
     """
-    import pdfplumber
-
-    want_date, want_name = _squash(date_text), _squash(name) if name else None
-    # pdfplumber's line layout costs ~25 ms a page (most of a 用印 step on a long forwarding
-    # document); pdfium's plain text finds the pages that hold the date at all in ~1 ms a page,
-    # and those are laid out first, in order (the others after them, should pdfium's text differ).
+    want_date, want_name = squash(date_text), squash(name) if name else None
+    # pdfium's plain text finds the pages that hold the date at all; their lines are read first,
+    # in order (the others after them, should the plain text differ)
     texts = page_texts(pdf) if texts is None else texts  # ``texts``: the caller's ``page_texts(pdf)``, if it has them
-    candidates = [i for i, text in enumerate(texts) if want_date in _squash(text)]
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
-        for index in candidates + [i for i in range(len(doc.pages)) if i not in candidates]:
-            page = doc.pages[index]
-            lines = page.extract_text_lines(layout=False, strip=True)
-            for i, line in enumerate(lines):
-                if _squash(line["text"]) != want_date:
-                    continue
-                above = lines[:i]
-                name_box = None
-                if want_name and above and _squash(above[-1]["text"]) == want_name:
-                    name_box, above = _box(above[-1]), above[:-1]
-                if want_name and name_box is None:
-                    continue  # a date line without the name over it is not the signature
-                text_bottom = max((line_above["bottom"] for line_above in above), default=None)
-                return SignatureSpot(index, float(page.height), _box(line), name_box, text_bottom)
+    candidates = [i for i, text in enumerate(texts) if want_date in squash(text)]
+    for pages in (candidates, [i for i in range(len(texts)) if i not in candidates]):
+        read = read_pages(pdf, pages)
+        for index in pages:
+            spot = _signature_on(index, read[index], want_date, want_name) if index in read else None
+            if spot is not None:
+                return spot
     raise SealPlacementError(
         f"成文日期“{date_text}”{'及其上方的署名“' + name + '”' if name else ''}未在版式文件中找到，无法确定用印位置"
         "（the date of writing was not found as a line of its own; is the document laid out as sealed?）"
     )
 
 
-def _box(line: dict[str, Any]) -> Box:
-    return Box(float(line["x0"]), float(line["top"]), float(line["x1"]), float(line["bottom"]))
+def _signature_on(index: int, page: PageLines, want_date: str, want_name: str | None) -> SignatureSpot | None:
+    """The signature on one page: a line that is the date, under the name when one is wanted."""
+    lines = page.lines
+    for i, line in enumerate(lines):
+        if line.text != want_date:
+            continue
+        above = lines[:i]
+        name_box = None
+        if want_name and above and above[-1].text == want_name:
+            name_box, above = _box(above[-1]), above[:-1]
+        if want_name and name_box is None:
+            continue  # a date line without the name over it is not the signature
+        text_bottom = max((line_above.bottom for line_above in above), default=None)
+        return SignatureSpot(index, page.height, _box(line), name_box, text_bottom)
+    return None
+
+
+def _box(line: Line) -> Box:
+    return Box(line.x0, line.top, line.x1, line.bottom)
 
 
 def seal_box(spot: SignatureSpot, diameter_mm: float) -> Box:

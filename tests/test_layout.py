@@ -23,12 +23,12 @@ from gongwen_engine.doc_templates.checks import (
     gbt9704_problems,
     is_page_number,
     paragraph_lines,
-    pdf_lines,
     signature_problems,
     text_start_problems,
 )
 from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, office_env
+from gongwen_engine.doc_templates.pdf_lines import pdf_lines
 from gongwen_engine.doc_templates.render import render_docx
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of

@@ -12,10 +12,11 @@ from test_layout import NOTE, shandong_notice
 
 from gongwen_engine.config.schema import Faces, HouseStyle, NoteStyle
 from gongwen_engine.doc_templates import layout as L
-from gongwen_engine.doc_templates.checks import gbt9704_problems, mm, pdf_lines
+from gongwen_engine.doc_templates.checks import gbt9704_problems, mm
 from gongwen_engine.doc_templates.elements import note_text, part_view
 from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf
+from gongwen_engine.doc_templates.pdf_lines import pdf_lines
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.rules.doc_kinds import DocFormat, format_of, issuer_of_mark, mark_in_format
 

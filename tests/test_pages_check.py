@@ -12,10 +12,11 @@ from test_layout import shandong_notice
 from gongwen_engine.config.schema import Faces, HouseStyle
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates import render as render_module
-from gongwen_engine.doc_templates.checks import face_name, gbt9704_problems, is_red
+from gongwen_engine.doc_templates.checks import gbt9704_problems
 from gongwen_engine.doc_templates.elements import ColophonPlace
 from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf
+from gongwen_engine.doc_templates.pdf_lines import face_name, is_red
 from gongwen_engine.doc_templates.render import render_docx
 
 
@@ -72,7 +73,8 @@ def test_a_broken_document_fails_on_every_fault(tmp_path: Path, monkeypatch: pyt
     ],
 )
 def test_the_header_check_reads_the_document_number_form(number: str, right: bool) -> None:
-    from gongwen_engine.doc_templates.checks import Line, header_problems
+    from gongwen_engine.doc_templates.checks import header_problems
+    from gongwen_engine.doc_templates.pdf_lines import Line
 
     content = shandong_notice(1).model_copy(update={"doc_number": number})
     mark = Line("山东省妇女联合会文件", 196, 238, 92, 509, frozenset({"NotoSerifCJKjp-Bold"}), True)

@@ -21,11 +21,12 @@ from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import SealConfig, load_seal_config
 from gongwen_engine.doc_templates import signing
 from gongwen_engine.doc_templates.archive_files import remember_pages_of_conversion
-from gongwen_engine.doc_templates.checks import pdf_lines, signature_problems
+from gongwen_engine.doc_templates.checks import signature_problems
 from gongwen_engine.doc_templates.ofd import MM_PER_PT, OfdMetadata, pdf_to_ofd_parts
 from gongwen_engine.doc_templates.ofd_seal import StampPlace, identity_fingerprint, ofd_identity, ofd_trust_roots, seal_ofd
 from gongwen_engine.doc_templates.ofd_verify import verify_ofd
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
+from gongwen_engine.doc_templates.pdf_lines import pdf_lines
 from gongwen_engine.doc_templates.seal import SealPlacementError, find_signature, seal_box, seal_image
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of

@@ -113,13 +113,16 @@ class Engine:
         self.storage.mkdir(parents=True, exist_ok=True)
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
 
-    def refresh_config(self) -> Config:
+    def refresh_config(self, session: Session | None = None) -> Config:
         """The configuration as the database holds it now: one read of the administrative
         generation, a rebuild only when an administrator changed something (``models/admin.py``).
-        Called per web request and per step, so changes take effect without a restart."""
-        with Session(self.db) as session:
-            if admin.generation(session) != self.config.generation:
-                self.config = admin.config_of(session, self.files_config)
+        Called per web request and per step, so changes take effect without a restart; a step
+        reads it in its own transaction (``session``), not in one of its own before it."""
+        if session is None:
+            with Session(self.db) as own:
+                return self.refresh_config(own)
+        if admin.generation(session) != self.config.generation:
+            self.config = admin.config_of(session, self.files_config)
         return self.config
 
     def business_date(self, circulation: Circulation) -> date:
@@ -231,8 +234,8 @@ class Engine:
             return StepResult(circulation_id, limit.step, CirculationStatus.failed, ran=False)
 
     def _run_step(self, circulation_id: int, expected_step: str | None) -> StepResult:
-        self.refresh_config()
         with db.transaction(self.db) as session:
+            self.refresh_config(session)
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
                 raise Refusal(f"流转 {circulation_id} 不存在")

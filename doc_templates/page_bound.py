@@ -32,7 +32,6 @@ import io
 import unicodedata
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from lxml import etree
 
@@ -40,6 +39,7 @@ W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 NS = {"w": W}
 FONT_HEIGHT_EM = 1.5  # line height of a single-spaced line, in font sizes (see the module's note)
 DEFAULT_TAB_PT = 72.0  # a tab advances at most this far (the default stop is 36 pt)
+SIDES = ("top", "bottom", "left", "right")
 WORD_DEFAULT_SIZE_PT = 10.0  # w:sz where neither docDefaults nor a style sets one
 # Elements whose layout the bound does not model: give up (convert the document).
 UNMODELLED = (
@@ -135,14 +135,16 @@ def count_lines(pieces: list[tuple[str, float]], width_pt: float) -> int:
     return lines
 
 
-@dataclass(frozen=True)
 class _Styles:
     """What the styles part says: a property's sources, nearest first (ECMA-376 17.7.2: the
     paragraph style chain, then the table style, then docDefaults). The paragraph's and the
     table's styles are one tier, the bound taking the larger value (Word's and LibreOffice's
-    precedence between them differs where both set a property)."""
+    precedence between them differs where both set a property). Answers are kept: a record asks
+    the same few questions for each of its ~30 paragraphs."""
 
-    root: etree._Element | None
+    def __init__(self, root: etree._Element | None) -> None:
+        self.root = root
+        self._tiers: dict[tuple[str | None, str | None, str], list[list[etree._Element]]] = {}
 
     def _style(self, style_id: str | None, kind: str) -> etree._Element | None:
         if self.root is None:
@@ -170,6 +172,12 @@ class _Styles:
     def tiers(self, p_style: str | None, tbl_style: str | None, what: str) -> list[list[etree._Element]]:
         """The ``w:spacing`` / ``w:sz`` / ``w:tblCellMar`` / ``w:tblBorders`` elements that could
         apply: [the styles', docDefaults']."""
+        key = (p_style, tbl_style, what)
+        if key not in self._tiers:
+            self._tiers[key] = self._find_tiers(p_style, tbl_style, what)
+        return self._tiers[key]
+
+    def _find_tiers(self, p_style: str | None, tbl_style: str | None, what: str) -> list[list[etree._Element]]:
         found = []
         prefix = {"spacing": "w:pPr/", "sz": "w:rPr/", "szCs": "w:rPr/", "tblCellMar": "w:tblPr/", "tblBorders": "w:tblPr/"}[what]
         for style in [*self.chain(p_style, "paragraph"), *(self.chain(tbl_style, "table") if tbl_style is not None else [])]:
@@ -207,9 +215,15 @@ class Bound:
     def __init__(self, document: etree._Element, styles: etree._Element | None) -> None:
         self.document = document
         self.styles = _Styles(styles)
+        self._sizes: dict[tuple[str | None, str | None], float] = {}
 
     def default_size(self, p_style: str | None, tbl_style: str | None) -> float:
         """The size a run that sets none has: the nearest source's (its w:sz or w:szCs, the larger)."""
+        if (p_style, tbl_style) not in self._sizes:
+            self._sizes[p_style, tbl_style] = self._default_size(p_style, tbl_style)
+        return self._sizes[p_style, tbl_style]
+
+    def _default_size(self, p_style: str | None, tbl_style: str | None) -> float:
         sz, sz_cs = (self.styles.tiers(p_style, tbl_style, what) for what in ("sz", "szCs"))
         for tier in zip(sz, sz_cs, strict=True):
             sizes = [_num(el, "val") for els in tier for el in els]
@@ -287,6 +301,7 @@ class Bound:
         lines = [*tbl.iterfind(".//w:tcBorders/*", NS), *(tbl_pr.iterfind("w:tblBorders/*", NS) if tbl_pr is not None else [])]
         lines += [line for el in self.styles.tiers(None, tbl_style, "tblBorders")[0] for line in el]
         border = max([(_num(line, "sz") or 0.0) / 8 for line in lines], default=0.0)  # a row's lines at most this thick (Table Grid: 0.5 pt)
+        table_edge = {side: _largest_margin(margins, side) for side in SIDES}
         total = border
         for tr in tbl.iterfind("w:tr", NS):
             cells, column = [], 0
@@ -298,8 +313,8 @@ class Bound:
                 tc_w = tc_pr.find("w:tcW", NS) if tc_pr is not None else None
                 if tc_w is not None and _attr(tc_w, "type") in (None, "dxa") and _num(tc_w, "w"):
                     width = min(width, (_num(tc_w, "w") or 0.0) / 20)
-                cell_margins = [*(m for m in [tc_pr.find("w:tcMar", NS) if tc_pr is not None else None] if m is not None), *margins]
-                edge = {side: _largest_margin(cell_margins, side) for side in ("top", "bottom", "left", "right")}
+                own_margins = tc_pr.find("w:tcMar", NS) if tc_pr is not None else None
+                edge = table_edge if own_margins is None else {side: _largest_margin([own_margins, *margins], side) for side in SIDES}
                 inner = width - edge["left"] - edge["right"] - 2 * border
                 height = edge["top"] + edge["bottom"]
                 for child in tc:
@@ -323,17 +338,17 @@ class Bound:
         sect = body.find("w:sectPr", NS) if body is not None else None
         if body is None or sect is None:
             raise Unmodelled("no body or no section properties")
+        if sect.find("w:headerReference", NS) is not None or sect.find("w:footerReference", NS) is not None:
+            raise Unmodelled("a header or footer")  # first: an issued document gives up here, before the scans
+        if _attr(sect.find("w:docGrid", NS), "type") not in (None, "default"):
+            raise Unmodelled("a document grid")
+        if sect.find("w:cols", NS) is not None and (_num(sect.find("w:cols", NS), "num") or 1) > 1:
+            raise Unmodelled("columns")
         for name in UNMODELLED:
             if self.document.find(f".//w:{name}", NS) is not None:
                 raise Unmodelled(f"w:{name}")
         if self.document.find(".//w:pPr/w:sectPr", NS) is not None:
             raise Unmodelled("several sections")
-        if sect.find("w:headerReference", NS) is not None or sect.find("w:footerReference", NS) is not None:
-            raise Unmodelled("a header or footer")
-        if _attr(sect.find("w:docGrid", NS), "type") not in (None, "default"):
-            raise Unmodelled("a document grid")
-        if sect.find("w:cols", NS) is not None and (_num(sect.find("w:cols", NS), "num") or 1) > 1:
-            raise Unmodelled("columns")
         size, margins = sect.find("w:pgSz", NS), sect.find("w:pgMar", NS)
         width = ((_num(size, "w") or 11906) - (_num(margins, "left") or 0) - (_num(margins, "right") or 0) - (_num(margins, "gutter") or 0)) / 20
         available = ((_num(size, "h") or 16838) - abs(_num(margins, "top") or 0) - abs(_num(margins, "bottom") or 0)) / 20

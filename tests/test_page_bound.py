@@ -5,13 +5,17 @@ that LibreOffice lays out on more; the ordinary ones (the cascade's) it settles 
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import struct
+import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 from record_corpus import varied_records
 
+from gongwen_engine.doc_templates import layout
 from gongwen_engine.doc_templates import pdf as pdf_conversion
 from gongwen_engine.doc_templates.archive_files import text_pages_of_pdf
 from gongwen_engine.doc_templates.page_bound import FONT_HEIGHT_EM, body_height_bound, count_lines, fits_one_page
@@ -73,3 +77,29 @@ def test_lines_are_filled_first_fit_with_fewer_breaks_than_libreoffice() -> None
     assert count_lines([("一，二三", 10.0)], 30.0) == 2  # "一，二" stays together: no break before the comma nor after it in the bound
     assert count_lines([("一 ABCDEFGH", 10.0)], 50.0) == 3  # the word moves to a new line and is then cut
     assert count_lines([("", 14.0)], 100.0) == 1
+
+
+def _face_height_em(path: str, index: int) -> float:
+    """The face's line height in em: the largest of its hhea and OS/2 (typo, win) ascent + descent (+ gap)."""
+    data = Path(path).read_bytes()
+    offset = struct.unpack(">I", data[12 + 4 * index : 16 + 4 * index])[0] if data[:4] == b"ttcf" else 0
+    count = struct.unpack(">H", data[offset + 4 : offset + 6])[0]
+    tables = {}
+    for n in range(count):
+        tag, _, start, _ = struct.unpack(">4sIII", data[offset + 12 + 16 * n : offset + 28 + 16 * n])
+        tables[tag] = start
+    upm = struct.unpack(">H", data[tables[b"head"] + 18 : tables[b"head"] + 20])[0]
+    ascent, descent, gap = struct.unpack(">hhh", data[tables[b"hhea"] + 4 : tables[b"hhea"] + 10])
+    typo_a, typo_d, typo_g = struct.unpack(">hhh", data[tables[b"OS/2"] + 68 : tables[b"OS/2"] + 74])
+    win_a, win_d = struct.unpack(">HH", data[tables[b"OS/2"] + 74 : tables[b"OS/2"] + 78])
+    return max(ascent - descent + gap, typo_a - typo_d + typo_g, win_a + win_d) / upm
+
+
+@pytest.mark.skipif(not shutil.which("fc-match"), reason="fontconfig is not installed")
+def test_the_faces_libreoffice_uses_are_no_taller_than_the_bound_assumes() -> None:
+    """FONT_HEIGHT_EM holds for the faces fonts.conf puts in place of those the documents name."""
+    env = {**os.environ, "FONTCONFIG_FILE": str(pdf_conversion.FONTS_CONF)}
+    for family in (layout.FONT_FANGSONG, layout.FONT_HEITI, layout.FONT_XIAOBIAOSONG, layout.FONT_KAITI, layout.FONT_SONGTI):
+        found = subprocess.run(["fc-match", "-f", "%{file}:%{index}", family], env=env, capture_output=True, text=True, check=True).stdout
+        path, index = found.rsplit(":", 1)
+        assert _face_height_em(path, int(index)) <= FONT_HEIGHT_EM, (family, path)

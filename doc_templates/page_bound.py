@@ -16,7 +16,7 @@ and draft sheets). The bound follows the XML's own semantics and errs only upwar
   KaitiM GB 1.08, LXGW WenKai 1.32, DejaVu 1.18, as their hhea and OS/2 tables say);
 - lines are counted by filling them first-fit, as LibreOffice does, with every character at
   least as wide as any of those faces draws it (``char_em``) and fewer places to break a line
-  than LibreOffice has (between two ideographs, after a space);
+  than LibreOffice has (between two ideographs, after a space between words: ``_may_break``);
 - a table row is its ``w:trHeight`` or its tallest cell (cell margins included), whichever is
   larger, plus its borders. The empty paragraph Writer adds after a closing table is left out:
   it has no text, and 页数 counts the pages with text.
@@ -29,7 +29,6 @@ breaks, letter spacing) makes it give up: the document is then converted, as bef
 from __future__ import annotations
 
 import io
-import unicodedata
 import zipfile
 from collections.abc import Iterator
 
@@ -95,12 +94,26 @@ def char_em(ch: str) -> float:
     return 1.0
 
 
-def _breaks_after(a: str, b: str) -> bool:
-    """Whether a line may break between ``a`` and ``b`` in the bound: only after a space, or
-    between two ideographs (LibreOffice breaks in more places; fewer breaks only add lines)."""
-    if a in " \u3000":
+def _ideograph(ch: str) -> bool:
+    """A CJK unified or compatibility ideograph (UAX 14 class ID: a line may break before and after it)."""
+    code = ord(ch)
+    return 0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x3FFFF
+
+
+def _may_break(chars: list[tuple[str, float]], j: int) -> bool:
+    """Whether the bound lets a line break before ``chars[j]``: between two ideographs, or after
+    spaces that stand between letters, digits or ideographs. LibreOffice (ICU, UAX 14) breaks in
+    more places (never fewer: no break before closing punctuation, after opening punctuation,
+    around quotes — all kept together here); first-fit with fewer breaks fills lines no further."""
+    a, b = chars[j - 1][0], chars[j][0]
+    if _ideograph(a) and _ideograph(b):
         return True
-    return unicodedata.category(a) == "Lo" and unicodedata.category(b) == "Lo" and ord(a) > 0x2E80 and ord(b) > 0x2E80
+    if a not in " \u3000" or not b.isalnum():
+        return False
+    k = j - 1
+    while k >= 0 and chars[k][0] in " \u3000":
+        k -= 1
+    return k < 0 or chars[k][0].isalnum()
 
 
 def count_lines(pieces: list[tuple[str, float]], width_pt: float) -> int:
@@ -116,7 +129,7 @@ def count_lines(pieces: list[tuple[str, float]], width_pt: float) -> int:
             lines, used, i = lines + 1, 0.0, i + 1
             continue
         j = i + 1  # the unbreakable segment chars[i:j]
-        while j < len(chars) and chars[j][0] != "\n" and not _breaks_after(chars[j - 1][0], chars[j][0]):
+        while j < len(chars) and chars[j][0] != "\n" and not _may_break(chars, j):
             j += 1
         segment = [DEFAULT_TAB_PT if c == "\t" else char_em(c) * s for c, s in chars[i:j]]
         width = sum(segment)

@@ -76,6 +76,7 @@ def test_lines_are_filled_first_fit_with_fewer_breaks_than_libreoffice() -> None
     assert count_lines([("一二\n三", 10.0)], 40.0) == 2
     assert count_lines([("一，二三", 10.0)], 30.0) == 2  # "一，二" stays together: no break before the comma nor after it in the bound
     assert count_lines([("一 ABCDEFGH", 10.0)], 50.0) == 3  # the word moves to a new line and is then cut
+    assert count_lines([("同意 （请办理）", 10.0)], 40.0) == 3  # "意 （请" one piece: no break around punctuation in the bound
     assert count_lines([("", 14.0)], 100.0) == 1
 
 

@@ -27,6 +27,7 @@ from gmssl import sm3
 from lxml import etree
 
 from gongwen_engine.doc_templates import pdf as pdf_conversion
+from gongwen_engine.doc_templates.page_bound import fits_one_page
 from gongwen_engine.models.rules.archive import ArchiveStamp
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -180,9 +181,9 @@ def pages_with_text(files: list[tuple[Path, str]]) -> list[tuple[int, str]]:
     (records filed before pypdfium2 counted say 'pdftotext', which gave the same counts),
     'libreoffice' for a .docx — every .docx not yet measured is converted in one call
     of the warm LibreOffice, and counts are cached by digest (a document received by 28
-    organisations is converted once). A .docx whose height, generously over-estimated, fits on
-    one page (a processing slip, a draft sheet) is 1 without converting it: 'bound' (the tests
-    check every such document of the demo chain against LibreOffice). 'estimate' (the 22 × 28
+    organisations is converted once). A .docx whose height, bounded from above (``page_bound.py``),
+    fits on one page (a processing slip, a draft sheet) is 1 without converting it: 'bound' (the
+    tests check such documents, the demo chain's and varied records, against LibreOffice). 'estimate' (the 22 × 28
     grid) only where LibreOffice is missing, or for a PDF pdfium cannot read."""
     tools = bool(shutil.which("soffice"))
     for path, sha in files:
@@ -244,55 +245,6 @@ def grid_sections(data: bytes) -> list[int]:
 def estimate_pages(data: bytes) -> int:
     """Pages from the grid alone; only used where LibreOffice is missing (marked 'estimate')."""
     return sum(max(1, math.ceil(lines / 22)) for lines in grid_sections(data) if lines) or 1
-
-
-def _twips(el: etree._Element | None, attr: str, default: float = 0.0) -> float:
-    if el is None or el.get(f"{{{W}}}{attr}") is None:
-        return default
-    return float(el.get(f"{{{W}}}{attr}"))
-
-
-def _paragraph_height_pt(p: etree._Element, width_pt: float) -> float:
-    """An upper bound of a paragraph's height: 1.5 × its largest font per line, 12 pt spacing."""
-    sizes = [int(sz.get(f"{{{W}}}val")) / 2 for sz in p.iter(f"{{{W}}}sz") if sz.get(f"{{{W}}}val", "").isdigit()] or [16.0]
-    size = max(max(sizes), 16.0)
-    text = "".join(t.text or "" for t in p.iter(f"{{{W}}}t"))
-    lines = max(1, math.ceil(sum(1 if ord(ch) > 0x2E80 else 0.6 for ch in text) * size / max(width_pt - 2 * size, size)))
-    if p.find(".//w:br", NS) is not None:
-        lines += len(p.findall(".//w:br", NS))
-    spacing = p.find("w:pPr/w:spacing", NS)
-    exact = _twips(spacing, "line") / 20 if spacing is not None and spacing.get(f"{{{W}}}lineRule") == "exact" else 0
-    return lines * max(size * 1.5, exact) + _twips(spacing, "before") / 20 + _twips(spacing, "after") / 20 + 12
-
-
-def fits_one_page(data: bytes) -> bool:
-    """True when a generous upper bound of the body's height fits the page's text area and the
-    document has no page break: such a document has exactly one page with text."""
-    root = _document_root(data)
-    body = root.find("w:body", NS)
-    sect = body.find("w:sectPr", NS) if body is not None else None
-    if body is None or sect is None or root.find(".//w:pageBreakBefore", NS) is not None or root.find(".//w:br[@w:type='page']", NS) is not None:
-        return False
-    size, margins = sect.find("w:pgSz", NS), sect.find("w:pgMar", NS)
-    width = (_twips(size, "w", 11906) - _twips(margins, "left", 1440) - _twips(margins, "right", 1440)) / 20
-    available = (_twips(size, "h", 16838) - _twips(margins, "top", 1440) - _twips(margins, "bottom", 1440)) / 20
-    used = 0.0
-    for child in body:
-        if child.tag == f"{{{W}}}p":
-            used += _paragraph_height_pt(child, width)
-        elif child.tag == f"{{{W}}}tbl":
-            if child.find("w:tblPr/w:tblpPr", NS) is not None:
-                return False  # floating tables (e.g. a colophon at the page bottom) need a real layout
-            for tr in child.iterfind("w:tr", NS):
-                cells = []
-                for tc in tr.iterfind("w:tc", NS):
-                    cell_width = _twips(tc.find("w:tcPr/w:tcW", NS), "w", width * 20) / 20
-                    cells.append(sum(_paragraph_height_pt(p, cell_width) for p in tc.iterfind("w:p", NS)))
-                fixed = _twips(tr.find("w:trPr/w:trHeight", NS), "val") / 20
-                used += max([fixed, *cells]) + 6
-        if used > available:
-            return False
-    return used <= available
 
 
 def remember_pages_of_conversion(docx_sha256: str, texts: list[str]) -> None:

@@ -161,6 +161,8 @@ def test_pages_are_measured_and_the_one_page_bound_agrees_with_libreoffice(filed
     assert (shandong["pages"], shandong["pages_method"]) == (7, "libreoffice")
     bound = {f["file"] for i in all_items(filed) for f in i.files if f["pages_method"] == "bound"}
     assert bound, "no file was counted as one page without converting it: nothing to check"
+    records = [f for i in all_items(filed) for f in i.files if f["role"] in ("draft_sheet", "processing_slip")]
+    assert records and all(f["pages_method"] == "bound" for f in records), "every process record is settled without LibreOffice"
     with tempfile.TemporaryDirectory() as tmp:
         sources = []
         for n, name in enumerate(sorted(bound)[:12]):

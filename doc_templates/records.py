@@ -93,6 +93,11 @@ def _joined(lines: list[str] | None) -> str:
     return "\n".join(lines or [])
 
 
+def active_content_note(active: tuple[str, ...]) -> str:
+    """The 安全提示 of a received PDF with active content: what it holds and that it was never run."""
+    return f"来文 PDF 含有活动内容：{'、'.join(active)}。系统未执行，原件按原样存档；请勿用会执行脚本的阅读器打开"
+
+
 def record_rows(record: RecordData) -> list[FormRow]:
     """The printed form: a fixed table in the order offices use, every row kept even when empty.
 
@@ -132,6 +137,7 @@ def record_rows(record: RecordData) -> list[FormRow]:
             ("收文编号", (received.register_number or "") if received else ""),
         ),
         (("标题", received.title if received else ""),),
+        *([(("安全提示", active_content_note(received.active_content)),)] if received and received.active_content else []),
         (("拟办意见", _joined(cells.get("拟办意见"))),),
         (("领导批示", _joined(cells.get("领导批示"))),),
         (("承办结果", _joined(handled)),),

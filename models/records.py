@@ -25,6 +25,7 @@ class ReceivedParticulars:
     sender: str  # the issuer's name (an organisation outside the tree by the name it was received under)
     doc_number: str | None
     title: str
+    active_content: tuple[str, ...] = ()  # a received PDF's active content, flagged at registration (never run)
 
 
 @dataclass(frozen=True)

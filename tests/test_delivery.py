@@ -1,14 +1,16 @@
 """Issue 20: delivery goes exactly where the document says.
 
 Every path that makes a document's recipients — compose/launch, every revision, 批办 转发, the
-automatic forward, ``launch --to`` — is run to 核发 here, and the deliveries are compared with
-the signed version's printed 主送 and 抄送 through the one resolver. The flows are the packaged
-ones with the 用印 step taken out of the shared tail (no LibreOffice needed; the 用印 failure test in
-``test_failed_step.py`` runs the real seal).
+automatic forward, ``launch --to`` — is run to 核发 here, on SQLite and on PostgreSQL (the
+``engine`` fixture), and the deliveries are compared with the signed version's printed 主送 and
+抄送 through the one resolver. The flows are the packaged ones with the 用印 step taken out of the
+shared tail (no LibreOffice needed; the 用印 failure test in ``test_failed_step.py`` runs the real
+seal).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -40,9 +42,10 @@ def unsealed_flows(folder: Path) -> Path:
     return flows
 
 
-@pytest.fixture
-def engine(make_engine, tmp_path):
-    return make_engine(flows_dir=unsealed_flows(tmp_path / "flows"))
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request, make_engine, tmp_path):
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    return make_engine(database_url=url, flows_dir=unsealed_flows(tmp_path / "flows"))
 
 
 def notice(org: str, main: list[str], cc: list[str] | None = None, title: str = "关于开展妇女儿童工作调研的通知") -> DocumentContent:
@@ -401,6 +404,8 @@ def test_the_three_traps_through_the_web(web):
     # trap 2: nothing ticked, 其他主送机关 filled: the secretary is told first, then it launches and reaches no one
     told = _compose(web, other_recipients="省妇儿工委办公室")
     assert told.status_code == 200 and "不经本平台送达" in told.text and 'name="confirm_printed_only"' in told.text
+    # the form comes back as it was sent: 全部下级 stays unticked (it came back ticked, and 确认 then sent it to all 16 cities)
+    assert re.findall(r'name="recipients" value="[^"]+" checked', told.text) == []
     launched = _compose(web, other_recipients="省妇儿工委办公室", confirm_printed_only="1")
     assert launched.status_code == 303
     circ = int(launched.headers["location"].rsplit("/", 1)[1])
@@ -529,6 +534,110 @@ def test_the_three_traps_through_the_cli(tmp_path, monkeypatch):
     assert delivered(engine, signed_version(engine, t2)) == {}
     doc = signed_version(engine, t1)
     assert doc.content["main_recipients"] == ["济南市妇联"] and delivered(engine, doc) == {"jinan": False}
+    no_delivery_problems(engine)
+
+
+@pytest.fixture
+def unsealed_server(tmp_path, monkeypatch):
+    """`gongwen serve --no-run` on the flows without 用印 (GONGWEN_FLOWS_DIR); the test runs the automatic steps."""
+    from browser import serve
+
+    monkeypatch.setenv("GONGWEN_FLOWS_DIR", str(unsealed_flows(tmp_path / "flows")))
+    yield from serve(tmp_path, "--no-run")
+
+
+@pytest.mark.slow  # a browser and a web process
+def test_the_three_traps_in_chromium(unsealed_server, browser):
+    """The issue's "Done means": the three traps replayed in Chromium, each person on their own
+    page, deliver exactly to the printed recipients (found here: the compose form came back from
+    its warning with 全部下级 ticked again, so 确认 sent trap 2 to all 16 cities after all)."""
+    from browser import sign_in
+
+    from gongwen_engine.flows.services.engine import open_engine
+
+    base, home = unsealed_server
+    engine = open_engine(Settings(home=home))  # the server's database and flows: this test runs the automatic steps
+    pages: dict = {}
+
+    def page_of(account: str):
+        if account not in pages:
+            pages[account] = sign_in(browser, base, account)
+        return pages[account]
+
+    def click(page, selector: str) -> None:
+        with page.expect_navigation():
+            page.click(selector)
+
+    def compose(flow: str, title: str, ticked: set[str], other: str = ""):
+        page = page_of("shandong_secretary")
+        page.goto("/launch")
+        page.check(f"input[name=flow][value={flow}]")
+        page.fill("input[name=title]", title)
+        page.fill("textarea[name=body]", "现将有关事项通知如下。")
+        for box in page.locator("input[name=recipients]").all():
+            box.set_checked(box.get_attribute("value") in ticked)
+        page.fill("textarea[name=other_recipients]", other)
+        click(page, "button.primary")
+        return page
+
+    def through(circ: int, decide=None) -> None:
+        for _ in range(50):
+            drive(engine)
+            items = open_items(engine, circ)
+            if not items:
+                return
+            for item in items:
+                [c] = rows(engine, Circulation, Circulation.id == item.circulation_id)
+                step = engine.definition_of(c).step(item.step)
+                account = item.assignee or next(u.id for u in engine.config.users.values() if u.org == item.org and item.role in u.roles)
+                page = page_of(account)
+                page.goto(f"/items/{item.id}")
+                if not (decide and decide(page, step)):
+                    click(page, f"button[name=outcome][value={next(o for o in ('approve', 'submit', 'read') if o in step.targets)}]")
+        raise AssertionError("the circulation never finished")
+
+    # trap 3: 全部下级 left ticked with two cities ticked: refused in Chinese, nothing launched
+    page = compose("issuing", "关于开展妇女儿童工作调研的通知", {"各市妇联", "济南市妇联", "青岛市妇联"})
+    assert "两者矛盾" in page.content() and rows(engine, Circulation) == []
+    # trap 2: nothing ticked, 其他主送机关 filled: told first; the form comes back as it was; 确认 launches it to no one
+    page = compose("issuing", "关于开展妇女儿童工作调研的通知", set(), "省妇儿工委办公室")
+    assert "不经本平台送达" in page.content()
+    assert [box.get_attribute("value") for box in page.locator("input[name=recipients]").all() if box.is_checked()] == []
+    page.check("input[name=confirm_printed_only]")
+    click(page, "button.primary")
+    trap2 = int(page.url.rsplit("/", 1)[1])
+    told = []
+
+    def sign_told(page, step) -> bool:
+        if step.kind == "sign_off":
+            told.append("省妇儿工委办公室 不是本平台组织机构中的单位" in page.content())
+        return False
+
+    through(trap2, sign_told)
+    doc = signed_version(engine, trap2)
+    assert told == [True] and doc.content["main_recipients"] == ["省妇儿工委办公室"] and doc.doc_number and delivered(engine, doc) == {}
+    # trap 1: returned, resubmitted without 青岛市妇联: delivered to 济南 alone
+    page = compose("outgoing", "关于开展基层走访的通知", {"济南市妇联", "青岛市妇联"})
+    trap1 = int(page.url.rsplit("/", 1)[1])
+    returned = []
+
+    def drop_qingdao(page, step) -> bool:
+        if step.kind == "review" and not returned:
+            returned.append(step.title)
+            page.fill("textarea[name=comment]", "青岛不在范围，请删去")
+            click(page, "button[name=outcome][value=return]")
+            return True
+        if step.kind == "draft" and returned:
+            page.fill("textarea[name=main_recipients]", "济南市妇联")
+            click(page, "button[name=outcome][value=submit]")
+            return True
+        return False
+
+    through(trap1, drop_qingdao)
+    doc = signed_version(engine, trap1)
+    assert returned and doc.version == 2 and doc.content["main_recipients"] == ["济南市妇联"] and delivered(engine, doc) == {"jinan": False}
+    for circ in (trap2, trap1):
+        assert_print_equals_delivery(engine, signed_version(engine, circ))
     no_delivery_problems(engine)
 
 

@@ -14,7 +14,7 @@ from yaml_edit import copy_yaml_folder, edit
 
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
-from gongwen_engine.flows.services.circulations import circulation, open_items
+from gongwen_engine.flows.services.circulations import circulation, inbox, open_items
 from gongwen_engine.flows.services.demo import expected_circulations, load_notice
 from gongwen_engine.models import db
 from gongwen_engine.models.documents import content_of
@@ -464,6 +464,11 @@ def test_a_circulation_past_the_step_limit_fails_its_step_through_the_failure_pa
     assert circ.status == "failed" and len(done) == 3
     assert "GONGWEN_MAX_STEPS=3" in circ.error and "gongwen retry" in circ.error and circ.step in circ.error
     assert len(failed) == 1 and failed[0].step == circ.step
+    # issue 20's work item: 全国妇联's secretary has a 待办 naming the limit and 重试
+    [entry] = inbox(engine, "acwf_secretary")
+    with Session(engine.db) as s:
+        item = s.get(WorkItem, entry.item)
+    assert entry.circulation == cid and entry.step_title.endswith("出错·待重试") and "GONGWEN_MAX_STEPS=3" in (item.comment if item else "")
     engine.settings.max_steps = 500  # raised: 重试 goes on from the step it stopped at
     engine.retry(cid, "acwf_secretary")
     drive(engine)

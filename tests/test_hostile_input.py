@@ -107,3 +107,32 @@ def test_a_plain_pdf_is_not_flagged(make_engine, tmp_path: Path) -> None:
     path.write_bytes(text_pdf())
     received = receive_file(make_engine(), path, "jinan", FIELDS)
     assert received.reading.active_content == [] and not any("活动内容" in w for w in received.warnings)
+
+
+def test_the_web_flags_active_content_on_every_page_and_sends_the_original_as_a_download(client: TestClient) -> None:
+    """Issue 26, point 6, through the web: told on the confirm page and after 确认, written on the
+    timeline and on the 收文处理单 (its rows: the page and the .docx), and the original only ever sent as an
+    attachment, byte for byte — never opened inline by the browser."""
+    from gongwen_engine.flows.services.intake import RECEIVED_ROLE
+    from gongwen_engine.flows.services.workplace import record_view
+
+    engine = client.app.state.web.engine
+    sign_in(client, "jinan_secretary")
+    original = text_pdf(js=True)
+    token = csrf(client, "/receive")
+    page = client.post("/receive", data={"csrf": token, "flow": "incoming"}, files={"file": ("来文.pdf", original)})
+    assert page.status_code == 200 and "PDF 含有活动内容：JavaScript 脚本" in page.text, page.text[:800]
+    staged = re.search(r'name="upload" value="([^"]+)"', page.text)
+    assert staged is not None
+    fields = {f"field_{k}": v for k, v in {**confirm_fields(page.text), **FIELDS}.items()}
+    response = client.post("/receive/confirm", data={"csrf": token, "upload": staged.group(1), "flow": "incoming", **fields})
+    assert response.status_code == 200 and "PDF 含有活动内容" in response.text, response.text[:800]  # the flash after 确认
+    circ = int(str(response.url).rstrip("/").rsplit("/", 1)[1])
+    shown = client.get(f"/circulations/{circ}").text
+    assert "收文登记" in shown and "来文 PDF 含有活动内容：JavaScript 脚本。系统未执行" in shown  # the timeline
+    view = record_view(engine, circ)
+    assert view is not None and any(label == "安全提示" and "JavaScript 脚本" in text for row in view.rows for label, text in row)
+    assert "安全提示" in client.get(f"/circulations/{circ}/record").text
+    download = client.get(f"/circulations/{circ}/files/{RECEIVED_ROLE}")
+    assert download.status_code == 200 and download.content == original
+    assert download.headers["content-disposition"].startswith("attachment")

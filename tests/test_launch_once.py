@@ -25,12 +25,14 @@ from driving import drive
 from sqlmodel import Session, func, select
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.loader import load_config
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.engine.engine import AlreadyLaunched
 from gongwen_engine.flows.services.cascade import (
     NATIONAL_POLICY,
     CascadeRunning,
     RunRecord,
+    cascade_settings,
     cascade_started,
     config_source,
     folder_lock,
@@ -195,6 +197,9 @@ def test_cascade_json_remembers_gongwen_config_dir(tmp_path: Path, monkeypatch: 
     data = json.loads(RunRecord.path(tmp_path / "out").read_text(encoding="utf-8"))
     assert data["config"] == str(config.resolve())
     assert RunRecord.read(tmp_path / "out") == record
+    # and --resume there runs on that tree, not the packaged national one (which left the cascade incomplete)
+    settings = cascade_settings(tmp_path / "out", RunRecord.read(tmp_path / "out"))
+    assert settings.config_dir is not None and set(load_config(settings.config_dir).organisations) == set(load_config(config).organisations)
 
 
 def test_a_config_dir_that_is_the_folders_own_snapshot_is_no_internal_error(tmp_path: Path) -> None:

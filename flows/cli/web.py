@@ -39,6 +39,7 @@ def serve(
     import uvicorn
 
     from gongwen_engine.flows.runtime.runner import stop_cleanly_on_sigterm
+    from gongwen_engine.flows.runtime.signals import begin_stop
     from gongwen_engine.flows.web.app import create_app
 
     web_app = create_app(Settings(), run_steps=run, poll_seconds=poll, https_only=https_only)
@@ -52,6 +53,10 @@ def serve(
     # found: with Python's default the process died there, before its exit handlers, and the
     # embedded Prefect server the steps had started stayed running. Ours exits through them.
     stop_cleanly_on_sigterm(web_app.state.web.engine)  # and within 10 s, its claims given back
+    # the shutdown begins the stop (uvicorn holds SIGTERM until it returns): the steps claim nothing
+    # more, and the one in hand ends before Python does — a step finishing during Python's own
+    # shutdown made Prefect log tracebacks (events it could no longer send; the SIGTERM campaign)
+    web_app.router.on_shutdown.insert(0, begin_stop)
     # open connections get 5 s to finish, so the whole stop stays within the 10 s bound
     uvicorn.run(web_app, host=host, port=port, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=5)
 

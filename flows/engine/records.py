@@ -69,12 +69,14 @@ def _received(session: Session, config: Config, circ: Circulation, business_day:
     if received is None:
         return None
     reg = session.exec(select(Registration).where(Registration.org == circ.org, Registration.document_id == received.id)).first()
+    intake = session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circ.id, AuditEvent.action == "received")).first()
     return ReceivedParticulars(
         register_number=reg.register_number if reg else None,
         received_on=business_day if reg else None,
         sender=issuer_names(config, received).name,  # an outside issuer by its name, never the reserved code
         doc_number=received.doc_number,
         title=received.title,
+        active_content=tuple(intake.detail.get("active_content") or ()) if intake else (),
     )
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.diff import FieldChanges, diff_contents, inline_changes
+from gongwen_engine.doc_templates.records import active_content_note
 from gongwen_engine.flows.engine import failures
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.engine.items import item_target, principals
@@ -242,6 +243,8 @@ def timeline(engine: Engine, circulation_id: int) -> list[dict]:
                     what += "（抄送，供阅知）"
                 if ev.detail.get("names"):
                     what += "：" + "、".join(ev.detail["names"])
+                if ev.action == "received" and ev.detail.get("active_content"):
+                    what += "（" + active_content_note(tuple(ev.detail["active_content"])) + "）"
                 if ev.action == "step_failed" and ev.detail.get("error"):
                     what += "：" + failures.plain_error(ev.detail["error"])
                 if ev.detail.get("reason") and isinstance(ev.detail["reason"], str):

@@ -21,6 +21,8 @@ from gongwen_engine.flows.engine.engine import Engine
 
 log = logging.getLogger("gongwen.web")
 
+STOP_WAIT_S = 3.0  # uvicorn's graceful shutdown takes up to 5 s of the 10 s a SIGTERM allows
+
 
 class StepRunner:
     """One daemon thread that runs the automatic steps whenever it is woken (or polled)."""
@@ -43,9 +45,14 @@ class StepRunner:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = STOP_WAIT_S) -> None:
+        """No new pass; the pass in hand is given ``wait`` seconds to end (at the web process's
+        stop, its steps claim nothing more: ``signals.begin_stop``), so its flow run ends while
+        Python still runs, within the 10-s bound of SIGTERM."""
         self._stop.set()
         self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(wait)
 
     def _loop(self) -> None:
         from gongwen_engine.flows.runtime.runner import run_until_idle

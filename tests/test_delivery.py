@@ -551,7 +551,7 @@ def test_the_three_traps_in_chromium(unsealed_server, browser):
     """The issue's "Done means": the three traps replayed in Chromium, each person on their own
     page, deliver exactly to the printed recipients (found here: the compose form came back from
     its warning with 全部下级 ticked again, so 确认 sent trap 2 to all 16 cities after all)."""
-    from browser import sign_in
+    from browser import follow, sign_in
 
     from gongwen_engine.flows.services.engine import open_engine
 
@@ -564,10 +564,6 @@ def test_the_three_traps_in_chromium(unsealed_server, browser):
             pages[account] = sign_in(browser, base, account)
         return pages[account]
 
-    def click(page, selector: str) -> None:
-        with page.expect_navigation():
-            page.click(selector)
-
     def compose(flow: str, title: str, ticked: set[str], other: str = ""):
         page = page_of("shandong_secretary")
         page.goto("/launch")
@@ -577,7 +573,7 @@ def test_the_three_traps_in_chromium(unsealed_server, browser):
         for box in page.locator("input[name=recipients]").all():
             box.set_checked(box.get_attribute("value") in ticked)
         page.fill("textarea[name=other_recipients]", other)
-        click(page, "button.primary")
+        follow(page, "button.primary")
         return page
 
     def through(circ: int, decide=None) -> None:
@@ -593,7 +589,7 @@ def test_the_three_traps_in_chromium(unsealed_server, browser):
                 page = page_of(account)
                 page.goto(f"/items/{item.id}")
                 if not (decide and decide(page, step)):
-                    click(page, f"button[name=outcome][value={next(o for o in ('approve', 'submit', 'read') if o in step.targets)}]")
+                    follow(page, f"button[name=outcome][value={next(o for o in ('approve', 'submit', 'read') if o in step.targets)}]")
         raise AssertionError("the circulation never finished")
 
     # trap 3: 全部下级 left ticked with two cities ticked: refused in Chinese, nothing launched
@@ -604,7 +600,7 @@ def test_the_three_traps_in_chromium(unsealed_server, browser):
     assert "不经本平台送达" in page.content()
     assert [box.get_attribute("value") for box in page.locator("input[name=recipients]").all() if box.is_checked()] == []
     page.check("input[name=confirm_printed_only]")
-    click(page, "button.primary")
+    follow(page, "button.primary")
     trap2 = int(page.url.rsplit("/", 1)[1])
     told = []
 
@@ -625,11 +621,11 @@ def test_the_three_traps_in_chromium(unsealed_server, browser):
         if step.kind == "review" and not returned:
             returned.append(step.title)
             page.fill("textarea[name=comment]", "青岛不在范围，请删去")
-            click(page, "button[name=outcome][value=return]")
+            follow(page, "button[name=outcome][value=return]")
             return True
         if step.kind == "draft" and returned:
             page.fill("textarea[name=main_recipients]", "济南市妇联")
-            click(page, "button[name=outcome][value=submit]")
+            follow(page, "button[name=outcome][value=submit]")
             return True
         return False
 

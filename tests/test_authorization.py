@@ -61,6 +61,7 @@ PEOPLE = {
     Role.department_head: "shandong_org_dept",
     Role.leader: "shandong_leader",
     Role.archivist: "shandong_archivist",
+    Role.administrator: "shandong_admin",
 }
 RELATIVES = {"own": "shandong", "parent": "acwf", "child": "jinan", "peer": "hunan"}
 ALL_ROLES = set(PEOPLE)
@@ -71,7 +72,7 @@ ORG_EXPECTED: dict[Action, set[tuple[Role, str]]] = {
     Action.launch: {(Role.secretary, "own")},
     Action.receive: {(Role.secretary, "own")},
     Action.submit_report: {(Role.secretary, "own")},
-    Action.retry: {(Role.secretary, "own")},  # 重试 a failed step: the circulation's secretary (issue 20)
+    Action.retry: {(Role.secretary, "own"), (Role.administrator, "own")},  # 重试 a failed step: the circulation's secretary or operator (issue 20)
     Action.void_number: {(Role.secretary, "own"), (Role.leader, "own")},  # 作废文号: the issuing organisation's secretary or leader
     Action.view_circulation: {(r, rel) for r in ALL_ROLES for rel in SEEN_FROM_ABOVE},
     Action.download: {(r, rel) for r in ALL_ROLES for rel in SEEN_FROM_ABOVE},

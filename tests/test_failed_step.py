@@ -70,6 +70,8 @@ def test_a_seal_failure_is_a_work_item_and_the_retry_keeps_the_number(make_engin
     [item] = rows(engine, WorkItem, WorkItem.id == entry.item)
     assert "系统自动办理“用印”失败" in item.comment and "config/seals.yaml" in item.comment and f"文号 {number} 已分配给本文件" in item.comment
     assert inbox(engine, "jinan_secretary") == [] and inbox(engine, "shandong_leader") == []
+    [told] = inbox(engine, "shandong_admin")  # the operator (管理员) is told too, and may retry
+    assert told.circulation == circ and told.item != entry.item and told.step_title == "用印出错·待重试"
     with pytest.raises(PermissionDenied):
         engine.retry(circ, "jinan_secretary")  # another organisation's secretary
     with pytest.raises(PermissionDenied):
@@ -85,7 +87,7 @@ def test_a_seal_failure_is_a_work_item_and_the_retry_keeps_the_number(make_engin
     assert after.status == "done" and doc.doc_number == number  # the number it had, never a second one
     assert [n.doc_number for n in rows(engine, IssuedNumber)] == [number]
     assert [d.recipient for d in rows(engine, Delivery)] == ["jinan"]
-    assert inbox(engine, "shandong_secretary") == []
+    assert inbox(engine, "shandong_secretary") == [] and inbox(engine, "shandong_admin") == []  # one retry closes both
 
 
 # ---- the web's 重试 and the CLI's, on an injected failure -------------------------------------------------
@@ -151,3 +153,15 @@ def test_the_cli_retry_is_the_secretarys(tmp_path, monkeypatch):
     assert c.status == "done" and doc.doc_number == number
     again = runner.invoke(app, ["retry", str(circ), "--user", "shandong_secretary"])
     assert again.exit_code == 2 and "不是出错状态" in again.output
+
+
+def test_an_organisation_without_an_administrator_tells_its_secretary_only(make_engine):
+    engine = make_engine()
+    circ = engine.launch("jinan", "issuing", notice("jinan", ["历下区妇联"]), actor="jinan_secretary")
+    drive(engine)
+    [sign] = open_items(engine, circ)
+    engine.complete(sign.id, "jinan_leader", "approve")
+    [c] = rows(engine, Circulation, Circulation.id == circ)
+    engine.fail(circ, f"{c.step}: OSError: 存储目录不可写")
+    [item] = open_items(engine, circ)
+    assert item.role == "secretary" and item.org == "jinan"  # 济南市妇联 has no 管理员 in config/users.yaml

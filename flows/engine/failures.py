@@ -2,7 +2,8 @@
 
 When an automatic step gives up after its retries (``Engine.fail``; the retry policy is
 ``flows/runtime/retries.py``), the circulation is marked 出错 and its organisation's secretary
-gets a 待办 on the failed step: the error in plain Chinese and what to do, with one decision,
+(and its administrator 管理员, the operator, where the organisation has one) gets a 待办 on the
+failed step: the error in plain Chinese and what to do, with one decision,
 重试 (``retry``; the web's button, ``gongwen act ITEM --outcome retry`` or ``gongwen retry CIRC``).
 The item is a human item on an automatic step (that is how it is recognised: no extra column).
 A document's number is bound to it (``IssuedNumber.document_id``), so the retried step keeps the
@@ -31,7 +32,10 @@ def failed_step_title(title: str) -> str:
     return f"{title}出错·待重试"
 
 
-FAILURE_ROLES = (Role.secretary,)  # who is told; there is no operator role in config/users.yaml (the operator uses `gongwen retry` without --user)
+# Who is told: the secretary always (the item waits for the role even if nobody holds it now);
+# the administrator, the organisation's operator, only where someone holds that role there.
+FAILURE_ROLES = (Role.secretary,)
+OPERATOR_ROLES = (Role.administrator,)
 
 ADVICE: dict[StepKind, str] = {
     StepKind.seal: "请检查本单位的印章与签名证书配置（config/seals.yaml 中本单位的印章图片、私钥和证书是否存在、是否匹配）以及 LibreOffice 是否可用",
@@ -65,11 +69,12 @@ def failure_message(definition: FlowDefinition, circ: Circulation, error: str, d
 
 
 def open_failure_items(session: Session, config: Config, definition: FlowDefinition, circ: Circulation, error: str) -> list[WorkItem]:
-    """The 待办 that tell the circulation's secretary (one item for the role) of the failure."""
+    """The 待办 that tell the circulation's secretary and operator (one item per role) of the failure."""
     doc = session.get(Document, circ.document_id) if circ.document_id else None
     message = failure_message(definition, circ, error, doc.doc_number if doc else None)
     opened = []
-    for role in FAILURE_ROLES:
+    operators = [role for role in OPERATOR_ROLES if any(u.org == circ.org and role.value in u.roles and not u.disabled for u in config.users.values())]
+    for role in (*FAILURE_ROLES, *operators):
         slot = f"role:{role.value}"
         exists = session.exec(
             select(WorkItem).where(
@@ -107,7 +112,7 @@ def close_failure_items(session: Session, definition: FlowDefinition, circ: Circ
 
 
 def check_retry(config: Config, user: User, circ: Circulation) -> None:
-    """Who may retry: the circulation's organisation's secretary (``permissions.Action.retry``)."""
+    """Who may retry: the circulation's organisation's secretary or administrator (``permissions.Action.retry``)."""
     authorize(config, user, Action.retry, Org(circ.org, f"流转 {circ.id}"))
 
 

@@ -126,7 +126,9 @@ ACTIONS: dict[Action, ActionInfo] = {
         "校验档案", "校验", "档案", "gongwen archive verify --user / check", "—", "只能校验本全宗；系统管理员可不带 --user 校验全部全宗。"
     ),
     Action.submit_report: ActionInfo("报送", "报送", "报告", "gongwen submit-report", "—", "请用报送单位秘书的账号报送。"),
-    Action.retry: ActionInfo("重试出错环节", "重试", "流转", "gongwen retry / act --outcome retry", "待办 /items/{id}", "请由该流转所属单位的秘书重试。"),
+    Action.retry: ActionInfo(
+        "重试出错环节", "重试", "流转", "gongwen retry / act --outcome retry", "待办 /items/{id}", "请由该流转所属单位的秘书或管理员重试。"
+    ),
     Action.void_number: ActionInfo("作废文号", "作废", "文号", "gongwen number void", "发文登记簿 /numbers", "只有发文单位的秘书或领导可以作废本单位的文号。"),
     Action.view_board: ActionInfo(
         "查看督办台账", "查看", "督办台账", "gongwen board --user", "督办台账 /board", "只能查看本单位及下级单位提出的报送要求的台账。"
@@ -147,7 +149,7 @@ def _grant(action: Action, roles: Iterable[Role] | None, scope: Scope) -> Grant:
     return Grant(action, frozenset(roles) if roles is not None else None, scope)
 
 
-SECRETARY, LEADER, ARCHIVIST = (Role.secretary,), (Role.leader,), (Role.archivist,)
+SECRETARY, LEADER, ARCHIVIST, ADMINISTRATOR = (Role.secretary,), (Role.leader,), (Role.archivist,), (Role.administrator,)
 GRANTS: tuple[Grant, ...] = (
     _grant(Action.launch, SECRETARY, Scope.own_org),
     _grant(Action.act, None, Scope.holder),
@@ -164,7 +166,7 @@ GRANTS: tuple[Grant, ...] = (
     _grant(Action.archive_verify, ARCHIVIST, Scope.own_fonds),
     _grant(Action.submit_report, SECRETARY, Scope.own_org),
     _grant(Action.view_board, SECRETARY + LEADER, Scope.own_org_or_below),
-    _grant(Action.retry, SECRETARY, Scope.own_org),
+    _grant(Action.retry, SECRETARY + ADMINISTRATOR, Scope.own_org),
     _grant(Action.void_number, SECRETARY + LEADER, Scope.own_org),
 )
 

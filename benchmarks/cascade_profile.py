@@ -94,8 +94,9 @@ class Profiler:
         self.undo.append((owner, name, old))
 
     def install(self, sql_engine_factory) -> None:
-        def step_label(engine, circulation_id, expected_step):
-            return f"step {_kind_of(engine, expected_step)}"
+        def step_label(engine, circulation_id, expected_step, then=frozenset()):
+            # a chain of steps in one transaction (batch.CHAINED) is counted under its first step's kind
+            return f"step {_kind_of(engine, expected_step)}" + (" (+ chained)" if then else "")
 
         self._patch(engine_mod.Engine, "_run_step", self._timed(step_label, engine_mod.Engine._run_step, busy=True))
         for name, label in (

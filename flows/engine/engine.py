@@ -222,51 +222,67 @@ class Engine:
 
     # ---- running steps ---------------------------------------------------------------------------
     @retry_transient(in_doubt="retry")  # the step is re-checked under the row lock
-    def run_step(self, circulation_id: int, expected_step: str | None = None) -> StepResult:
+    def run_step(self, circulation_id: int, expected_step: str | None = None, then: frozenset[StepKind] = frozenset()) -> StepResult:
         """Run the circulation's current step if it is automatic (or auto-approved by its policy).
+
+        ``then``: step kinds that may follow in the same transaction — while the next step is
+        one of them, it runs under the same row lock and commits with this one (the batch runner
+        chains the steps that need nothing prepared outside the lock: 签收 → 登记 → 拟办 are one
+        unit of work, not three). All or nothing, as one step is.
 
         A circulation that has run ``Settings.max_steps`` steps already is not moved on: its step
         fails through ``fail`` (the path of any failed automatic step), naming the limit."""
         try:
-            return self._run_step(circulation_id, expected_step)
+            return self._run_step(circulation_id, expected_step, then)
         except StepLimitReached as limit:
             self.fail(circulation_id, str(limit))
             return StepResult(circulation_id, limit.step, CirculationStatus.failed, ran=False)
 
-    def _run_step(self, circulation_id: int, expected_step: str | None) -> StepResult:
+    def _run_step(self, circulation_id: int, expected_step: str | None, then: frozenset[StepKind] = frozenset()) -> StepResult:
         with db.transaction(self.db) as session:
             self.refresh_config(session)
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
                 raise Refusal(f"流转 {circulation_id} 不存在")
-            if circ.status not in (CirculationStatus.ready, CirculationStatus.running) or circ.step is None or (expected_step and circ.step != expected_step):
+            result = self._step_locked(session, circ, expected_step)
+            while result.ran and circ.status == CirculationStatus.ready and circ.step and self.definition_of(circ, session).step(circ.step).kind in then:
+                try:
+                    result = self._step_locked(session, circ, circ.step)
+                except StepLimitReached:
+                    break  # raised before the step wrote anything: what ran commits, the next call fails the step
+            return result
+
+    def _step_locked(self, session: Session, circ: Circulation, expected_step: str | None) -> StepResult:
+        """The circulation's current step, its row locked in ``session``'s transaction."""
+        circulation_id = saved_id(circ)
+        if circ.status not in (CirculationStatus.ready, CirculationStatus.running) or circ.step is None or (expected_step and circ.step != expected_step):
+            return StepResult.of(circ, ran=False)
+        if (steps_run := items.steps_run(session, circulation_id)) >= self.settings.max_steps:
+            raise StepLimitReached(circulation_id, circ.step, steps_run, self.settings.max_steps)  # rolls back: nothing written
+        definition = self.definition_of(circ, session)
+        step = definition.step(circ.step)
+        open_items = items.open_items(session, self.config, definition, circ, circ.step)
+        if step.human:
+            policy = self.config.policy(circ.policy)
+            auto = policy.auto_approve.get(step.kind)
+            if auto is None or self.config.org(circ.org).level in policy.wait_at_levels:
+                circ.status, circ.claimed_by = CirculationStatus.waiting, None
+                session.add(circ)
                 return StepResult.of(circ, ran=False)
-            if (steps_run := items.steps_run(session, circulation_id)) >= self.settings.max_steps:
-                raise StepLimitReached(circulation_id, circ.step, steps_run, self.settings.max_steps)  # rolls back: nothing written
-            definition = self.definition_of(circ, session)
-            step = definition.step(circ.step)
-            open_items = items.open_items(session, self.config, definition, circ, circ.step)
-            if step.human:
-                policy = self.config.policy(circ.policy)
-                auto = policy.auto_approve.get(step.kind)
-                if auto is None or self.config.org(circ.org).level in policy.wait_at_levels:
-                    circ.status, circ.claimed_by = CirculationStatus.waiting, None
-                    session.add(circ)
-                    return StepResult.of(circ, ran=False)
-                actor = f"policy:{circ.policy}"
-                principal = self.config.principal_leader(circ.org) if step.sets_signer else None
-                if principal is not None:  # the policy signs off in the principal leader's name (签发人)
-                    open_items[-1].acted_for = principal.id
-                for item in open_items[:-1]:
-                    items.finish_item(session, definition, circ, item, auto, actor, None, self.worker_name)
-                self._human_done(session, circ, open_items[-1], step, auto, actor, None)
-            else:
-                outcome = self.actions[step.action].run(StepContext(self, session, circ, circ.step, step, "system"))
-                items.finish_item(session, definition, circ, open_items[0], outcome, "system", None, self.worker_name)
-                if step.record:
-                    self._write_record(session, circ)
-                self._move(session, circ, step, outcome)
-            return StepResult.of(circ)
+            actor = f"policy:{circ.policy}"
+            principal = self.config.principal_leader(circ.org) if step.sets_signer else None
+            if principal is not None:  # the policy signs off in the principal leader's name (签发人)
+                open_items[-1].acted_for = principal.id
+            for item in open_items[:-1]:
+                items.finish_item(session, definition, circ, item, auto, actor, None, self.worker_name)
+            self._human_done(session, circ, open_items[-1], step, auto, actor, None)
+        else:
+            outcome = self.actions[step.action].run(StepContext(self, session, circ, circ.step, step, "system"))
+            items.finish_item(session, definition, circ, open_items[0], outcome, "system", None, self.worker_name)
+            if step.record:
+                self._write_record(session, circ)
+            self._move(session, circ, step, outcome)
+        return StepResult.of(circ)
 
     @retry_transient(in_doubt="retry")  # a re-run after an in-doubt commit recognises its own decision
     def complete(

@@ -9,10 +9,12 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
   organisation's distribution (核发) started — its children, up to ``batch`` of them — and one
   task run named after the sender advances them all (e.g. "山东省妇联 → 16 个下级单位").
   The audit trail still records every step of every organisation.
-* **Exactly once, unchanged**: every step is still ``Engine.run_step`` — its own transaction,
-  the circulation row locked, the step re-checked under the lock, unique constraints. A batch
-  advances its circulations in lockstep, one step each per round, so the 用印 steps of a batch
-  come together.
+* **Exactly once, unchanged**: every step runs in ``Engine.run_step`` — the circulation row
+  locked, the step re-checked under the lock, unique constraints. The steps that need nothing
+  prepared outside the lock run on in the same transaction (``CHAINED``: 签收 → 登记 → 拟办,
+  拟稿 → 签发 → 编号 under a policy), all or nothing, up to the next prepared step (印制, 用印,
+  归档). A batch advances its circulations in lockstep, one such unit each per round, so the
+  用印 steps of a batch come together.
 * **用印 prepared outside the lock**: before a round in which circulations seal, their issued
   .docx files are converted to PDF together (``pdf.prepare_pdfs``: the process's warm
   LibreOffice, ~0.1–0.3 s a file; one ``soffice`` run for all where python3-uno is missing),
@@ -167,7 +169,28 @@ def prepare_filing(engine: Engine, circulation_ids: list[int]) -> int:
     return len(present)
 
 
+# The step kinds whose work is prepared outside the lock, per chunk, before the steps run
+# (prepare_printing, prepare_seals, prepare_filing): a chain of steps stops before them.
+PREPARED = frozenset({StepKind.render, StepKind.seal, StepKind.archive})
+CHAINED = frozenset(StepKind) - PREPARED
+
+
 def run_with_retries(engine: Engine, circulation_id: int) -> CirculationStatus:
+    """The circulation's current step and the steps that follow it up to the next prepared one
+    (``CHAINED``: 签收 → 登记 → 拟办 …), in one transaction (``Engine.run_step``'s ``then``). When
+    that fails, nothing of it is kept and the steps run one at a time, each retried as the flow
+    declares, so a failure is the failing step's own (its retries, its 待办)."""
+    circ = read(engine.db, get_circulation, circulation_id)
+    if circ.status not in ("ready", "running") or circ.step is None:
+        return circ.status
+    try:
+        return engine.run_step(circulation_id, circ.step, then=CHAINED).status
+    except Exception as exc:
+        log.info("circulation %s: steps from %s in one transaction failed (%s); one at a time", circulation_id, circ.step, exc)
+    return run_one_with_retries(engine, circulation_id)
+
+
+def run_one_with_retries(engine: Engine, circulation_id: int) -> CirculationStatus:
     """One step of one circulation (its own transaction), retried as the flow declares."""
     circ = read(engine.db, get_circulation, circulation_id)
     if circ.status not in ("ready", "running") or circ.step is None:

@@ -1,0 +1,61 @@
+"""The batch runner's chains (``batch.CHAINED``): the steps up to the next one prepared outside
+the lock (印制, 用印, 归档) run in one transaction, all or nothing; a failure inside a chain keeps
+nothing of it, and the steps then run one at a time, so the failure is the failing step's own."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy import event
+from sqlmodel import Session, select
+
+from gongwen_engine.flows.engine.definition import StepKind
+from gongwen_engine.flows.runtime import batch
+from gongwen_engine.flows.services import demo as demo_mod
+from gongwen_engine.flows.services.circulations import circulation
+from gongwen_engine.models.tables import AuditEvent, CirculationStatus, IssuedNumber
+
+
+def launch(engine) -> int:
+    """山东省妇联's notice under the demo policy: ready at 签发, which the policy approves."""
+    _, content = demo_mod.load_notice()
+    return engine.launch("shandong", "issuing", content, policy="demo", actor="system")
+
+
+def steps_audited(engine, cid: int) -> list[str]:
+    with Session(engine.db) as session:
+        return [e.step or "" for e in session.exec(select(AuditEvent).where(AuditEvent.circulation_id == cid).order_by(AuditEvent.id))]
+
+
+def test_the_steps_up_to_a_prepared_one_commit_together(make_engine) -> None:
+    engine = make_engine()
+    cid = launch(engine)
+    flow = engine.flow("issuing")
+    commits: list[int] = []
+    event.listen(engine.db, "commit", lambda _conn: commits.append(1))
+    assert batch.run_with_retries(engine, cid) == CirculationStatus.ready
+    after = circulation(engine, cid)
+    assert flow.step(after.step).kind == StepKind.render  # 签发 and 编号 ran; 印制 waits for its preparation
+    assert len(commits) == 1
+    audited = steps_audited(engine, cid)
+    assert flow.name_of(StepKind.sign_off) in audited and flow.name_of(StepKind.number) in audited
+
+
+def test_a_failure_inside_a_chain_keeps_nothing_of_it_and_is_the_failing_steps_own(make_engine, monkeypatch) -> None:
+    engine = make_engine()
+    cid = launch(engine)
+    flow = engine.flow("issuing")
+    number = flow.step(flow.name_of(StepKind.number))
+
+    def broken(_ctx) -> str | None:
+        raise RuntimeError("编号服务不可用")
+
+    monkeypatch.setattr(batch, "RETRY_DELAY_S", 0)
+    monkeypatch.setitem(engine.actions, number.action, dataclasses.replace(engine.actions[number.action], run=broken))
+    batch.advance_many(engine, [cid])
+    failed = circulation(engine, cid)
+    assert failed.status == CirculationStatus.failed and failed.step == flow.name_of(StepKind.number)  # the failing step, not the chain's first
+    assert "编号服务不可用" in (failed.error or "")
+    assert steps_audited(engine, cid).count(flow.name_of(StepKind.sign_off)) == 1  # 签发 once: the chain's attempt was rolled back
+    with Session(engine.db) as session:
+        assert session.exec(select(IssuedNumber)).all() == []

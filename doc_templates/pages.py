@@ -23,7 +23,7 @@ The conversion is not wasted: it is cached by the .docx's digest, and the 用印
 reuses it. The extra cost, a second rendering and conversion, is paid only by documents whose
 版记 page came out odd (docs/performance.md).
 
-One placement is known before any conversion is worth making (``predicted_place``): when the
+One placement can be tried before converting at all (``predicted_place``): when the
 document ends with a forwarded original (or an attachment) that carries its own 版记, the whole's
 版记 goes alone on a page of its own after a forced break, so the pages before it do not depend
 on where it goes, and it can only need ``after_blank`` or nothing. That document is rendered
@@ -31,8 +31,9 @@ with ``after_blank`` first and converted once; ``after_blank_confirmed`` checks 
 the rendering without the move would have put the 版记 alone on an odd page (the page before the
 blank one holds something, the 版记 page is even) and the text starts on page 1: then the first
 rendering of the two-pass way would have led to exactly this .docx. Otherwise the document takes
-the two-pass way (``render_measured``), so the result never depends on the prediction. The
-national cascade's forwards all need the move: one conversion each instead of two.
+the two-pass way (``render_measured``), so the result never depends on the prediction. Every
+forward of the national cascade needs the move: one conversion each instead of two; a forward
+that needs none pays one wasted conversion (docs/performance.md).
 """
 
 from __future__ import annotations

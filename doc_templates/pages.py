@@ -22,6 +22,18 @@ even with widow and orphan control.)
 The conversion is not wasted: it is cached by the .docx's digest, and the 用印 step that follows
 reuses it. The extra cost, a second rendering and conversion, is paid only by documents whose
 版记 page came out odd (docs/performance.md).
+
+One placement can be tried before converting at all (``predicted_place``): when the
+document ends with a forwarded original (or an attachment) that carries its own 版记, the whole's
+版记 goes alone on a page of its own after a forced break, so the pages before it do not depend
+on where it goes, and it can only need ``after_blank`` or nothing. That document is rendered
+with ``after_blank`` first and converted once; ``after_blank_confirmed`` checks on that PDF that
+the rendering without the move would have put the 版记 alone on an odd page (the page before the
+blank one holds something, the 版记 page is even) and the text starts on page 1: then the first
+rendering of the two-pass way would have led to exactly this .docx. Otherwise the document takes
+the two-pass way (``render_measured``), so the result never depends on the prediction. Every
+forward of the national cascade needs the move: one conversion each instead of two; a forward
+that needs none pays one wasted conversion (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ from pathlib import Path
 from gongwen_engine.config.schema import HouseStyle
 from gongwen_engine.doc_templates import layout as L
 from gongwen_engine.doc_templates.checks import colophon_marker, colophon_page, holds_more_than_colophon, needs_even_page, paragraph_lines
-from gongwen_engine.doc_templates.elements import ColophonPlace
+from gongwen_engine.doc_templates.elements import ColophonPlace, document_view
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.pdf_lines import pdf_lines, squash
 from gongwen_engine.doc_templates.render import RenderResult, house_pitch, render_docx
@@ -84,9 +96,61 @@ def text_on_page_one(pdf: bytes, whole: DocumentContent) -> bool:
     return not whole.body or squash(whole.body[0])[:FIRST_CHARS] in squash(page_texts(pdf)[0])
 
 
+def breaks_before_colophon(parts: Sequence[DocumentContent], style: HouseStyle | None = None) -> bool:
+    """Does the rendering without a move put the whole's 版记 on a page of its own after a forced
+    break (the last part ends with a 版记 of its own: ``document_view``'s default is
+    ``new_page``)? Then the pages before it are the same wherever it goes."""
+    return document_view(parts, style=style).colophon_place is ColophonPlace.new_page
+
+
+def predicted_place(parts: Sequence[DocumentContent], style: HouseStyle | None = None) -> ColophonPlace | None:
+    """The placement to try first, before any conversion: ``after_blank`` when the whole's 版记
+    must be on an even page and comes after a forced break (``breaks_before_colophon``), so
+    that only ``after_blank`` or no move can be right; None (nothing to predict: render and
+    measure) otherwise. Trying ``after_blank`` there costs no more than the two-pass way on
+    average (one conversion when right, two when wrong, where that way takes two when the move is
+    needed and one when not) and is right for every forward of the national cascade."""
+    whole = parts[0]
+    if colophon_marker(whole) is None or not needs_even_page(whole) or not breaks_before_colophon(parts, style):
+        return None
+    return ColophonPlace.after_blank
+
+
+def after_blank_confirmed(pdf: bytes, parts: Sequence[DocumentContent], style: HouseStyle | None = None) -> bool:
+    """Does the PDF of the rendering of ``parts`` with ``after_blank`` show what the two-pass way
+    would have chosen it for? The 版记 comes after a forced break (``breaks_before_colophon``), the
+    text starts on page 1, and the 版记 of the whole is on an even page right after a blank page
+    that follows a page holding something: the rendering without the move has the same pages
+    up to that one and its 版记 alone on the next, odd page, for which ``even_colophon_place``
+    chooses ``after_blank``."""
+    whole = parts[0]
+    if not breaks_before_colophon(parts, style) or not text_on_page_one(pdf, whole) or even_colophon_place(pdf, whole) is not None:
+        return False
+    marker = colophon_marker(whole)
+    texts = [squash(text) for text in page_texts(pdf)]
+    found = [index for index, text in enumerate(texts) if marker and marker in text]
+    if not found:
+        return False
+    page = found[-1]  # 0-based: an even page has an odd index
+    return page % 2 == 1 and page >= 2 and not texts[page - 1] and bool(texts[page - 2])
+
+
 def render_issued(parts: Sequence[DocumentContent], path: Path, style: HouseStyle | None = None) -> RenderResult:
     """Render the issued copy (正本) at ``path`` with its 版记 on an even page (``style``: the
-    issuer's house style) and its text starting on page 1.
+    issuer's house style) and its text starting on page 1: the predicted placement converted
+    once when its PDF confirms it (``predicted_place``, ``after_blank_confirmed``), else the
+    two-pass way (``render_measured``); the same .docx either way."""
+    place = predicted_place(parts, style)
+    if place is ColophonPlace.after_blank:
+        result = render_docx(parts, path, place, style)
+        if after_blank_confirmed(docx_bytes_to_pdf(path), parts, style):
+            return result
+    return render_measured(parts, path, style)
+
+
+def render_measured(parts: Sequence[DocumentContent], path: Path, style: HouseStyle | None = None) -> RenderResult:
+    """The two-pass way of :func:`render_issued`: render, convert, look where the text and the
+    版记 fall, and render again where needed.
 
     When the last paragraph cannot be split (one line) and its move with the signature leaves
     page 1 without text, the line pitch is tightened (调整行距, GB/T 9704-2012 §7.3.5) step by step

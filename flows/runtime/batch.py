@@ -21,8 +21,10 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
   outside any transaction; the seal step itself (under the lock) then finds the PDF by the
   .docx's digest and only signs.
 * **印制 prepared outside the lock** too (``prepare_printing``): the issued copy is rendered in a
-  scratch folder and converted (the first rendering, to see where the 版记 falls, and the final
-  one), so the step renders the same bytes and converts nothing under the lock.
+  scratch folder and converted (once when the predicted placement of the 版记 holds, as in every
+  forward of the national cascade; else the first rendering, to see where the 版记 falls, and the
+  final one: ``doc_templates/pages.py``), so the step renders the same bytes and converts nothing
+  under the lock.
 * **A circulation in one slot's hands is not claimed by the other** (``claim_batch``'s
   ``excluding``): between its steps it is ``ready`` again. The same conversion gives the archive its page count (归档
   would otherwise convert the .docx again), and before a round in which circulations file (归档)
@@ -118,8 +120,9 @@ def steps_ahead(engine: Engine, session: Session, circulation_ids: list[int], ki
 
 def prepare_printing(engine: Engine, circulation_ids: list[int]) -> int:
     """Render, outside any lock, the issued copies the circulations about to print (印制) will
-    render, and convert them (``render_issued``: the first rendering, and the one with its 版记
-    moved to an even page): the 印制 step under the lock renders the same bytes and finds their
+    render, and convert them (``render_issued``: once when the placement of the 版记 predicted
+    before converting holds, else the first rendering and the one with its 版记 moved to an even
+    page): the 印制 step under the lock renders the same bytes and finds their
     PDFs by digest, and the 用印 step finds the final copy's PDF. Nothing is written to storage
     here (a scratch folder named like the conversions' staging folders, so what a killed process
     leaves is swept at the next start and reported by check-invariants). Returns how many were prepared."""

@@ -375,10 +375,10 @@ def _compose(client, **fields):
     return client.post("/launch", data={**form, **fields}, follow_redirects=False)
 
 
-def _web_through(client, engine, circulation_id: int, decide=None) -> None:
-    """Every person's step through the web form, signed in as that person."""
-    from test_web_pages import csrf
-
+def people_steps(engine, circulation_id: int):
+    """Run the automatic steps, then yield each open item with its step, the account that holds it
+    and the plain outcome that moves it on (None where the step needs a decision), until the
+    circulation has none left."""
     for _ in range(50):
         drive(engine)
         items = open_items(engine, circulation_id)
@@ -388,11 +388,19 @@ def _web_through(client, engine, circulation_id: int, decide=None) -> None:
             [circ] = rows(engine, Circulation, Circulation.id == item.circulation_id)
             step = engine.definition_of(circ).step(item.step)
             account = item.assignee or next(u.id for u in engine.config.users.values() if u.org == item.org and item.role in u.roles)
-            _as(client, account)
-            fields = (decide(item, step) if decide else None) or {"outcome": next(o for o in ("approve", "submit", "read") if o in step.targets)}
-            answer = client.post(f"/items/{item.id}/act", data={"csrf": csrf(client, f"/items/{item.id}"), **fields}, follow_redirects=False)
-            assert answer.status_code == 303, answer.text[-800:]
+            yield item, step, account, next((o for o in ("approve", "submit", "read") if o in step.targets), None)
     raise AssertionError("the circulation never finished")
+
+
+def _web_through(client, engine, circulation_id: int, decide=None) -> None:
+    """Every person's step through the web form, signed in as that person."""
+    from test_web_pages import csrf
+
+    for item, step, account, onward in people_steps(engine, circulation_id):
+        _as(client, account)
+        fields = (decide(item, step) if decide else None) or {"outcome": onward}
+        answer = client.post(f"/items/{item.id}/act", data={"csrf": csrf(client, f"/items/{item.id}"), **fields}, follow_redirects=False)
+        assert answer.status_code == 303, answer.text[-800:]
 
 
 def test_the_three_traps_through_the_web(web):
@@ -577,20 +585,11 @@ def test_the_three_traps_in_chromium(unsealed_server, browser):
         return page
 
     def through(circ: int, decide=None) -> None:
-        for _ in range(50):
-            drive(engine)
-            items = open_items(engine, circ)
-            if not items:
-                return
-            for item in items:
-                [c] = rows(engine, Circulation, Circulation.id == item.circulation_id)
-                step = engine.definition_of(c).step(item.step)
-                account = item.assignee or next(u.id for u in engine.config.users.values() if u.org == item.org and item.role in u.roles)
-                page = page_of(account)
-                page.goto(f"/items/{item.id}")
-                if not (decide and decide(page, step)):
-                    follow(page, f"button[name=outcome][value={next(o for o in ('approve', 'submit', 'read') if o in step.targets)}]")
-        raise AssertionError("the circulation never finished")
+        for item, step, account, onward in people_steps(engine, circ):
+            page = page_of(account)
+            page.goto(f"/items/{item.id}")
+            if not (decide and decide(page, step)):
+                follow(page, f"button[name=outcome][value={onward}]")
 
     # trap 3: 全部下级 left ticked with two cities ticked: refused in Chinese, nothing launched
     page = compose("issuing", "关于开展妇女儿童工作调研的通知", {"各市妇联", "济南市妇联", "青岛市妇联"})

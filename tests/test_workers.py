@@ -121,23 +121,13 @@ def test_sigterm_at_random_moments_stops_the_worker_within_ten_seconds(pg_url: s
     and the worker is gone within 10 s, exit code 143, no traceback, none of its claims left."""
     import random
     import signal
-    import socket
     import time
 
-    from gongwen_engine.config.settings import Settings
     from gongwen_engine.flows.services.demo import load_notice
-    from gongwen_engine.flows.services.engine import open_engine
 
     reps = int(os.environ.get("GONGWEN_SIGTERM_REPS", "20"))
     rng = random.Random(26)
-    env = {
-        **os.environ,
-        "GONGWEN_DATABASE_URL": pg_url,
-        "GONGWEN_HOME": str(tmp_path / "home"),
-        "GONGWEN_STORAGE": str(tmp_path / "storage"),
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-    }
-    engine = open_engine(Settings(home=tmp_path / "home", storage=tmp_path / "storage", database_url=pg_url))
+    env, engine = campaign_home(pg_url, tmp_path)
     org, content = load_notice()
     stops: list[float] = []
     try:
@@ -154,25 +144,7 @@ def test_sigterm_at_random_moments_stops_the_worker_within_ten_seconds(pg_url: s
             )
             try:
                 time.sleep(rng.uniform(0.5, 25.0))
-                children = descendants(worker.pid)
-                sent = time.monotonic()
-                worker.send_signal(signal.SIGTERM)
-                code = worker.wait(timeout=60)
-                stops.append(time.monotonic() - sent)
-                said = errors.read_text()
-                # -15: the signal came while Python was still starting, before any handler or work (the default action)
-                assert code in (0, 128 + signal.SIGTERM, -signal.SIGTERM), f"rep {rep}: exit {code}\n{said}"
-                assert "Traceback" not in said, f"rep {rep}:\n{said}"
-                assert stops[-1] <= 10.0, f"rep {rep}: stopped after {stops[-1]:.1f} s\n{said}"
-                name = f"{socket.gethostname()}:{worker.pid}"
-                with Session(engine.db) as session:
-                    held = session.exec(select(Circulation).where(Circulation.status == "running", Circulation.claimed_by == name)).all()
-                assert not held, f"rep {rep}: claims left by the stopped worker: {[c.id for c in held]}\n{said}"
-                deadline = time.monotonic() + 15
-                while time.monotonic() < deadline and any(alive(c) for c in children):
-                    time.sleep(0.3)
-                left = [command_line(c) for c in children if alive(c)]
-                assert not left, f"rep {rep}: processes left behind: {left}\n{said}"
+                stops.append(stop_and_check(worker, f"rep {rep}", errors, engine))
             finally:
                 if worker.poll() is None:
                     os.killpg(worker.pid, signal.SIGKILL)
@@ -189,28 +161,17 @@ def test_sigterm_at_random_moments_stops_serve_within_ten_seconds(pg_url: str, t
     traceback in its output, none of its claims left and no process behind."""
     import random
     import signal
-    import socket
     import threading
     import time
     import urllib.request
 
     from browser import free_port
 
-    from gongwen_engine.config.settings import Settings
     from gongwen_engine.flows.services.demo import load_notice
-    from gongwen_engine.flows.services.engine import open_engine
 
     reps = int(os.environ.get("GONGWEN_SIGTERM_REPS", "6"))
     rng = random.Random(2026)
-    env = {
-        **os.environ,
-        "GONGWEN_DATABASE_URL": pg_url,
-        "GONGWEN_HOME": str(tmp_path / "home"),
-        "GONGWEN_STORAGE": str(tmp_path / "storage"),
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "GONGWEN_WEB_SECRET": "test-secret-not-for-production",
-    }
-    engine = open_engine(Settings(home=tmp_path / "home", storage=tmp_path / "storage", database_url=pg_url))
+    env, engine = campaign_home(pg_url, tmp_path, GONGWEN_WEB_SECRET="test-secret-not-for-production")
     org, content = load_notice()
     stops: list[float] = []
     try:
@@ -239,24 +200,7 @@ def test_sigterm_at_random_moments_stops_serve_within_ten_seconds(pg_url: str, t
             reader.start()
             try:
                 time.sleep(rng.uniform(0.5, 20.0))
-                children = descendants(serve.pid)
-                sent = time.monotonic()
-                serve.send_signal(signal.SIGTERM)
-                code = serve.wait(timeout=60)
-                stops.append(time.monotonic() - sent)
-                said = output.read_text(errors="replace")
-                assert code in (0, 128 + signal.SIGTERM, -signal.SIGTERM), f"rep {rep}: exit {code}\n{said}"
-                assert "Traceback" not in said, f"rep {rep}:\n{said}"
-                assert stops[-1] <= 10.0, f"rep {rep}: stopped after {stops[-1]:.1f} s\n{said}"
-                name = f"{socket.gethostname()}:{serve.pid}"
-                with Session(engine.db) as session:
-                    held = session.exec(select(Circulation).where(Circulation.status == "running", Circulation.claimed_by == name)).all()
-                assert not held, f"rep {rep}: claims left by the stopped web process: {[c.id for c in held]}\n{said}"
-                deadline = time.monotonic() + 15
-                while time.monotonic() < deadline and any(alive(c) for c in children):
-                    time.sleep(0.3)
-                left = [command_line(c) for c in children if alive(c)]
-                assert not left, f"rep {rep}: processes left behind: {left}\n{said}"
+                stops.append(stop_and_check(serve, f"rep {rep}", output, engine))
             finally:
                 asking.set()
                 reader.join()
@@ -309,3 +253,50 @@ def test_a_forced_stop_takes_the_embedded_prefect_server_with_it(tmp_path: Path)
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def stop_and_check(process: subprocess.Popen, rep: str, output: Path, engine) -> float:
+    """SIGTERM ``process`` (a worker or a web process) and check how it stopped: within 10 s,
+    with 0 or 143 (-15: the signal came while Python was still starting, before any handler or
+    work: the default action), no traceback in its ``output``, none of its claims left, no child
+    process behind. Returns the seconds it took."""
+    import signal
+    import socket
+    import time
+
+    children = descendants(process.pid)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=60)
+    took = time.monotonic() - sent
+    said = output.read_text(errors="replace")
+    assert code in (0, 128 + signal.SIGTERM, -signal.SIGTERM), f"{rep}: exit {code}\n{said}"
+    assert "Traceback" not in said, f"{rep}:\n{said}"
+    assert took <= 10.0, f"{rep}: stopped after {took:.1f} s\n{said}"
+    name = f"{socket.gethostname()}:{process.pid}"
+    with Session(engine.db) as session:
+        held = session.exec(select(Circulation).where(Circulation.status == "running", Circulation.claimed_by == name)).all()
+    assert not held, f"{rep}: claims left by the stopped process: {[c.id for c in held]}\n{said}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(alive(c) for c in children):
+        time.sleep(0.3)
+    left = [command_line(c) for c in children if alive(c)]
+    assert not left, f"{rep}: processes left behind: {left}\n{said}"
+    return took
+
+
+def campaign_home(pg_url: str, tmp_path: Path, **extra: str):
+    """The environment of a SIGTERM campaign's processes (PostgreSQL, a home, storage and Prefect
+    home under ``tmp_path``) and an engine on the same database and storage, for the checks."""
+    from gongwen_engine.config.settings import Settings
+    from gongwen_engine.flows.services.engine import open_engine
+
+    env = {
+        **os.environ,
+        "GONGWEN_DATABASE_URL": pg_url,
+        "GONGWEN_HOME": str(tmp_path / "home"),
+        "GONGWEN_STORAGE": str(tmp_path / "storage"),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        **extra,
+    }
+    return env, open_engine(Settings(home=tmp_path / "home", storage=tmp_path / "storage", database_url=pg_url))

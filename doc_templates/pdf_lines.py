@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,37 +101,34 @@ class _Char:
 def read_pages(pdf: bytes, pages: Iterable[int] | None = None) -> dict[int, PageLines]:
     """The lines of the pages ``pages`` (0-based; all when None) by page index; indexes past
     the end are left out. Raises ``pypdfium2.PdfiumError`` for bytes that are not a PDF."""
+    return _read(pdf, lambda count: range(count) if pages is None else pages)[1]
+
+
+def pdf_lines(pdf: bytes, last: int | None = None) -> list[list[Line]]:
+    """The text lines of every page, top to bottom (page numbers included). ``last``: read only
+    the last so many pages; the others are left empty."""
+    count, read = _read(pdf, lambda count: range(0 if last is None else max(0, count - last), count))
+    return [read[i].lines if i in read else [] for i in range(count)]
+
+
+def _read(pdf: bytes, pages_of: Callable[[int], Iterable[int]]) -> tuple[int, dict[int, PageLines]]:
+    """The document's page count and the lines of the pages ``pages_of(count)`` names (opened once)."""
     import pypdfium2
 
     with PDFIUM_LOCK:  # pdfium is not thread-safe
         document = pypdfium2.PdfDocument(pdf)
         try:
             count = len(document)
-            wanted = range(count) if pages is None else sorted({i for i in pages if 0 <= i < count})
             found = {}
-            for index in wanted:
+            for index in sorted({i for i in pages_of(count) if 0 <= i < count}):
                 page = document[index]
                 try:
                     found[index] = PageLines(page.get_height(), _lines(_chars(page)))
                 finally:
                     page.close()
-            return found
+            return count, found
         finally:
             document.close()
-
-
-def pdf_lines(pdf: bytes, last: int | None = None) -> list[list[Line]]:
-    """The text lines of every page, top to bottom (page numbers included). ``last``: read only
-    the last so many pages; the others are left empty."""
-    import pypdfium2
-
-    with PDFIUM_LOCK:
-        document = pypdfium2.PdfDocument(pdf)
-        count = len(document)
-        document.close()
-    first = 0 if last is None else max(0, count - last)
-    read = read_pages(pdf, range(first, count))
-    return [read[i].lines if i in read else [] for i in range(count)]
 
 
 def _chars(page: PdfPage) -> list[_Char]:

@@ -171,6 +171,8 @@ def friendly(fn: Callable[P, T]) -> Callable[P, T]:
             raise typer.Exit(REFUSED_EXIT) from None
         except BaseException as exc:
             signal = termination_signal(exc)
+            if signal is None and isinstance(exc, SystemExit) and stopping.is_set():
+                signal = signal_module.SIGTERM  # our handler's exit (signals.py): the same one line
             if signal is None:
                 raise
             err.print(STOPPED)

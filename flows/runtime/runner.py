@@ -20,8 +20,10 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import anyio
 from prefect import flow, task
@@ -41,6 +43,7 @@ from gongwen_engine.models.queries.circulations import document_label, get_circu
 from gongwen_engine.models.tables import CirculationStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _engine: Engine | None = None
 
 
@@ -76,7 +79,7 @@ async def advance(engine: Engine, circulation_id: int, max_steps: int | None = N
     concurrency slots, which the embedded SQLite server answered with 503s and ~2 s retries.
     """
     ran = 0
-    while max_steps is None or ran < max_steps:
+    while (max_steps is None or ran < max_steps) and not stopping.is_set():  # stopping: the next step waits for the next start
         ran += 1
         circ = await anyio.to_thread.run_sync(read, engine.db, get_circulation, circulation_id)
         if circ.status not in ("ready", "running") or circ.step is None:
@@ -174,10 +177,48 @@ def run_until_idle(
     poll: float = 0.5,
     max_seconds: float | None = None,
 ) -> dict[str, int]:
-    """Synchronous entry point: run ``dispatch`` in Prefect with ``engine``."""
+    """Synchronous entry point: run ``dispatch`` in Prefect with ``engine`` (off the main thread)."""
     use_engine(engine)
     start_embedded_server(engine.settings.home)
-    return asyncio.run(dispatch(concurrency=concurrency, on_progress=on_progress, linger=linger, poll=poll, max_seconds=max_seconds))
+    return off_the_main_thread(
+        lambda: asyncio.run(dispatch(concurrency=concurrency, on_progress=on_progress, linger=linger, poll=poll, max_seconds=max_seconds))
+    )
+
+
+def off_the_main_thread(work: Callable[[], T]) -> T:
+    """``work()`` in a thread of its own while the main thread waits for it and keeps the signals.
+
+    A flow run started on the main thread replaces our SIGTERM handler with Prefect's bridge, which
+    raises ``TerminationSignal`` wherever the main thread is — once (1 of 20 SIGTERMs in CI) inside
+    asyncio's self-pipe callback, where the event loop logged the exception and went on, and the
+    worker was still running a minute later: our deadline had never been armed. Off the main thread
+    Prefect cannot install its bridge (``signal.signal`` refuses there, and Prefect leaves the
+    handler as it is), so SIGTERM always reaches ours (``signals.py``): the slots claim nothing
+    more, the step in hand finishes or rolls back, and the deadline bounds the rest. Ctrl-C and
+    SIGTERM interrupt the wait: the slots are told to stop, and the exit waits for the thread (not a
+    daemon: a step is never cut off mid-write)."""
+    if threading.current_thread() is not threading.main_thread():
+        return work()  # the web server's background runner: already off the main thread
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(work())
+        except BaseException as exc:  # handed to the waiting main thread as it is
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="gongwen-dispatch")
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.5)
+    except BaseException:  # KeyboardInterrupt, or SystemExit from the SIGTERM handler
+        begin_stop()
+        raise
+    if errors:
+        raise errors[0]
+    return results[0]
 
 
 def serve(
@@ -226,10 +267,8 @@ def give_back_claims(engine: Engine) -> None:
 
 def stop_cleanly_on_sigterm(engine: Engine) -> None:
     """SIGTERM (``systemctl stop``, ``kill``) ends the worker (or the web server) like Ctrl-C and
-    within ``signals.STOP_WITHIN_S`` in any state, giving back its claims (``signals.py``). A flow
-    run installs Prefect's own handler while it runs (the run is marked crashed) and puts this
-    one back; its ``TerminationSignal`` is turned into the same clean exit by the CLI
-    (``signals.termination_signal``).
+    within ``signals.STOP_WITHIN_S`` in any state, giving back its claims (``signals.py``). Flow runs
+    run off the main thread (``off_the_main_thread``), so Prefect never replaces this handler.
 
     Claims are given back when the worker loop unwinds and once more at exit: Python runs exit
     handlers after it has joined the non-daemon threads, so a step still running in a worker

@@ -23,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 
 from gongwen_engine.flows.actions.reporting import send_report_reminders
 from gongwen_engine.flows.engine.engine import Engine
-from gongwen_engine.flows.runtime.runner import current_engine, use_engine
+from gongwen_engine.flows.runtime.runner import current_engine, off_the_main_thread, use_engine
 
 
 @task(name="催办 · 报送要求", cache_policy=NO_CACHE)
@@ -43,9 +43,10 @@ async def reminders_flow(now: datetime | None = None) -> dict[str, int]:
 
 
 def run_reminders(engine: Engine, now: datetime | None = None) -> dict[str, int]:
-    """Synchronous entry point: one ``gongwen-reminders`` flow run with ``engine``."""
+    """Synchronous entry point: one ``gongwen-reminders`` flow run with ``engine`` (off the main
+    thread, like every flow run: ``runner.off_the_main_thread``)."""
     use_engine(engine)
-    return asyncio.run(reminders_flow(now=now))
+    return off_the_main_thread(lambda: asyncio.run(reminders_flow(now=now)))
 
 
 @dataclass

@@ -195,27 +195,41 @@ def off_the_main_thread(work: Callable[[], T]) -> T:
     Prefect cannot install its bridge (``signal.signal`` refuses there, and Prefect leaves the
     handler as it is), so SIGTERM always reaches ours (``signals.py``): the slots claim nothing
     more, the step in hand finishes or rolls back, and the deadline bounds the rest. Ctrl-C and
-    SIGTERM interrupt the wait: the slots are told to stop, and the exit waits for the thread (not a
-    daemon: a step is never cut off mid-write)."""
+    SIGTERM tell the slots to stop; the main thread goes on waiting until the flow run has ended
+    (the step in hand committed or rolled back, the run's events sent — an interpreter already
+    shutting down refuses them, with tracebacks) and then stops as asked. The deadline bounds the
+    wait after SIGTERM; a second Ctrl-C stops waiting."""
     if threading.current_thread() is not threading.main_thread():
         return work()  # the web server's background runner: already off the main thread
     results: list[T] = []
     errors: list[BaseException] = []
+
+    ended = threading.Event()
 
     def run() -> None:
         try:
             results.append(work())
         except BaseException as exc:  # handed to the waiting main thread as it is
             errors.append(exc)
+        finally:
+            ended.set()
 
     thread = threading.Thread(target=run, name="gongwen-dispatch")
     thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.5)
-    except BaseException:  # KeyboardInterrupt, or SystemExit from the SIGTERM handler
-        begin_stop()
-        raise
+    interrupted: BaseException | None = None
+    while not ended.is_set():
+        try:
+            # not thread.join: a join interrupted by a signal handler's exception releases the
+            # running thread's state lock (CPython 3.11, bpo-45274) and the thread counts as ended
+            ended.wait(0.5)
+        except BaseException as exc:  # KeyboardInterrupt, or SystemExit from the SIGTERM handler
+            if isinstance(exc, KeyboardInterrupt) and isinstance(interrupted, KeyboardInterrupt):
+                raise  # Ctrl-C twice: the person does not want to wait for the step in hand
+            begin_stop()
+            interrupted = interrupted or exc
+    thread.join()
+    if interrupted is not None:
+        raise interrupted
     if errors:
         raise errors[0]
     return results[0]

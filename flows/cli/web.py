@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,6 +15,9 @@ from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.cli._common import console, friendly
 from gongwen_engine.flows.cli.check import print_behind
 from gongwen_engine.flows.services.flow_versions import behind_current
+
+if TYPE_CHECKING:
+    import uvicorn
 
 group = typer.Typer()
 
@@ -39,7 +43,6 @@ def serve(
     import uvicorn
 
     from gongwen_engine.flows.runtime.runner import stop_cleanly_on_sigterm
-    from gongwen_engine.flows.runtime.signals import begin_stop
     from gongwen_engine.flows.web.app import create_app
 
     web_app = create_app(Settings(), run_steps=run, poll_seconds=poll, https_only=https_only)
@@ -53,12 +56,27 @@ def serve(
     # found: with Python's default the process died there, before its exit handlers, and the
     # embedded Prefect server the steps had started stayed running. Ours exits through them.
     stop_cleanly_on_sigterm(web_app.state.web.engine)  # and within 10 s, its claims given back
-    # the shutdown begins the stop (uvicorn holds SIGTERM until it returns): the steps claim nothing
-    # more, and the one in hand ends before Python does — a step finishing during Python's own
-    # shutdown made Prefect log tracebacks (events it could no longer send; the SIGTERM campaign)
-    web_app.router.on_shutdown.insert(0, begin_stop)
+    # uvicorn holds SIGTERM until its graceful shutdown returns; the stop begins at the signal
+    # itself (``StoppingServer``): the steps claim nothing more, the deadline runs from then, and the
+    # step in hand ends before Python does — a step finishing during Python's own shutdown made
+    # Prefect log tracebacks (events it could no longer send; the SIGTERM campaign)
     # open connections get 5 s to finish, so the whole stop stays within the 10 s bound
-    uvicorn.run(web_app, host=host, port=port, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(web_app, host=host, port=port, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=5)
+    stopping_server(config).run()
+
+
+def stopping_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server whose SIGTERM (or Ctrl-C) also begins gongwen's stop (``signals.begin_stop``)."""
+    import uvicorn
+
+    from gongwen_engine.flows.runtime.signals import begin_stop
+
+    class StoppingServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            begin_stop()
+            super().handle_exit(sig, frame)
+
+    return StoppingServer(config)
 
 
 @group.command()

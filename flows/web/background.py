@@ -18,10 +18,14 @@ import logging
 import threading
 
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.runtime.signals import STOP_WITHIN_S
 
 log = logging.getLogger("gongwen.web")
 
-STOP_WAIT_S = 3.0  # uvicorn's graceful shutdown takes up to 5 s of the 10 s a SIGTERM allows
+# At a SIGTERM the pass in hand may finish its step: the stop's deadline (signals.py, armed at the
+# signal) ends the process first if it takes too long — then with one line, not Prefect's
+# tracebacks of a step ending while Python shuts down.
+STOP_WAIT_S = STOP_WITHIN_S
 
 
 class StepRunner:
@@ -48,7 +52,7 @@ class StepRunner:
     def stop(self, wait: float = STOP_WAIT_S) -> None:
         """No new pass; the pass in hand is given ``wait`` seconds to end (at the web process's
         stop, its steps claim nothing more: ``signals.begin_stop``), so its flow run ends while
-        Python still runs, within the 10-s bound of SIGTERM."""
+        Python still runs; after SIGTERM the deadline bounds the wait."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -389,6 +390,19 @@ def test_each_item_anchors_its_own_archived_record_and_an_untouched_trail_is_cle
 
     shown = CliRunner().invoke(app, ["archive", "show", items[0].archive_code, "--user", "acwf_archivist"])
     assert shown.exit_code == 0 and f"审计锚点：审计序号 {items[0].anchor_seq}，链哈希 {str(items[0].anchor_hash)[:16]}…" in shown.output, shown.output
+    from fastapi.testclient import TestClient
+
+    from gongwen_engine.flows.cli.web import DEMO_PASSWORD
+    from gongwen_engine.flows.web.app import create_app
+
+    with TestClient(create_app(engine.settings, run_steps=False)) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+        assert token is not None
+        form = {"csrf": token.group(1), "account": "acwf_archivist", "password": DEMO_PASSWORD, "next": "/"}
+        signed = client.post("/login", data=form, follow_redirects=False)
+        assert signed.status_code == 303, signed.text
+        page = client.get(f"/archive/items/{items[0].archive_code}").text
+    assert f"<dt>审计锚点</dt><dd>审计序号 {items[0].anchor_seq}，链哈希 <code>{str(items[0].anchor_hash)[:16]}…</code></dd>" in page
 
 
 def test_the_last_records_cut_off_are_found_through_an_item_anchor_without_any_checkpoint(engine: Engine) -> None:

@@ -349,7 +349,7 @@ def verify_anchors(session: Session, report: ChainReport, folder: Path, archive_
         if anchor.seq < 0:
             report.breaks.append(ChainBreak("anchor", None, None, f"检查点文件 {anchor.path} 无法读取（内容被改动或损坏）。"))
         else:
-            held.append((anchor.seq, anchor.chain_hash, f"检查点 {anchor.path.name}", "链头"))
+            held.append((anchor.seq, anchor.chain_hash, f"检查点（{anchor.path.name}）", "链头"))
     for item in read_item_anchors(archive_area) if archive_area is not None else []:
         if item.seq < 0:
             report.breaks.append(
@@ -365,7 +365,7 @@ def verify_anchors(session: Session, report: ChainReport, folder: Path, archive_
                     "truncated",
                     seq,
                     None,
-                    f"审计记录链尾被截去：{name} 记下{what}为序号 {seq}，而数据库中的链只到序号 {report.head_seq}"
+                    f"审计记录链尾被截去：{name}记下{what}为序号 {seq}，而数据库中的链只到序号 {report.head_seq}"
                     f"（序号 {report.head_seq + 1}–{seq} 的记录被删除）。",
                 )
             )

@@ -5,9 +5,10 @@ gap-free chain, unique) and ``chain_hash`` = SHA-256 of the previous record's ``
 followed by the canonical JSON of this record (:func:`canonical`). Editing a record breaks its
 own hash; deleting one leaves a gap in ``seq`` and breaks the next link; a record slipped in
 between breaks the link of the record after it. ``gongwen audit verify`` (:func:`verify_chain`)
-walks the chain and names each break; the head is also anchored in checkpoint files outside the
-database (:func:`write_checkpoint`, :func:`verify_anchors`), so cutting off the last records or
-recomputing the whole chain is found too.
+walks the chain and names each break; the head is also anchored outside the database — in daily
+checkpoint files (:func:`write_checkpoint`) and in each archive item's folder (:func:`write_item_anchor`,
+the item's own 'archived' record) — and :func:`verify_anchors` holds them against the chain, so
+cutting off the last records or recomputing the whole chain is found too.
 
 **Where the chain is computed (one place).** Code only *adds* ``AuditEvent`` rows
 (:func:`record`). At commit, :func:`chain_new_records` flushes the whole transaction first, then
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -44,6 +45,7 @@ from gongwen_engine.models.tables import AuditEvent, Circulation, utcnow
 GENESIS = "0" * 64  # the "previous hash" of the first record
 CHAIN_LOCK_KEY = 0x676F6E6777656E  # "gongwen": the advisory lock that serialises chain appends (PostgreSQL)
 _PENDING = "gongwen_audit_flushed"  # session.info: records flushed before the commit numbered them
+_ON_CHAINED = "gongwen_audit_on_chained"  # session.info: (record, callback) to call once the record is numbered
 
 
 # ---- writing ------------------------------------------------------------------------------------------
@@ -170,7 +172,12 @@ def chain_new_records(session: Session) -> None:
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    chain(sorted(flushed, key=lambda row: row.id) + unflushed, *chain_head(session))
+    chained = sorted(flushed, key=lambda row: row.id) + unflushed
+    chain(chained, *chain_head(session))
+    for row, callback in session.info.pop(_ON_CHAINED, []):
+        if any(row is r for r in chained):  # not one a rolled-back savepoint dropped
+            assert row.seq is not None and row.chain_hash is not None
+            callback(row.seq, row.chain_hash)
     session.add_all(unflushed)
     session.flush()  # inserted, and the early ones updated, while the chain lock is held
 
@@ -179,6 +186,14 @@ def chain_new_records(session: Session) -> None:
 def _forget_pending(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_ON_CHAINED, None)
+
+
+def when_chained(session: Session, row: AuditEvent, callback: Callable[[int, str], None]) -> None:
+    """Call ``callback(seq, chain_hash)`` when the commit numbers ``row`` (a record this transaction
+    added), still inside the transaction and under the chain lock: what it writes (an archive item's
+    anchor) belongs to the same unit of work, and a failure in it rolls the transaction back."""
+    session.info.setdefault(_ON_CHAINED, []).append((row, callback))
 
 
 # ---- verification ------------------------------------------------------------------------------------
@@ -325,25 +340,93 @@ def read_checkpoints(folder: Path) -> list[Checkpoint]:
     return found
 
 
-def verify_anchors(session: Session, report: ChainReport, folder: Path) -> None:
-    """Add to ``report`` every checkpoint the database contradicts: its record gone (the end of the
-    chain cut off) or with another hash (the chain rewritten)."""
+def verify_anchors(session: Session, report: ChainReport, folder: Path, archive_area: Path | None = None) -> None:
+    """Add to ``report`` every anchor the database contradicts — the daily checkpoints in ``folder``
+    and the item anchors under ``archive_area``: its record gone (the end of the chain cut off) or
+    with another hash (the chain rewritten); and every anchor that cannot be read."""
+    held: list[tuple[int, str, str, str]] = []  # seq, chain hash, the anchor's name, what it recorded
     for anchor in read_checkpoints(folder):
         if anchor.seq < 0:
             report.breaks.append(ChainBreak("anchor", None, None, f"检查点文件 {anchor.path} 无法读取（内容被改动或损坏）。"))
-            continue
-        row = session.connection().execute(sa_select(_TABLE.c.chain_hash).where(_TABLE.c.seq == anchor.seq)).first()
-        if row is None and anchor.seq > report.head_seq:
+        else:
+            held.append((anchor.seq, anchor.chain_hash, f"检查点（{anchor.path.name}）", "链头"))
+    for item in read_item_anchors(archive_area) if archive_area is not None else []:
+        if item.seq < 0:
+            report.breaks.append(
+                ChainBreak("anchor", None, None, f"档号 {item.archive_code} 的审计锚点文件 {item.path} 无法读取（内容被改动、损坏或与所在档号不符）。")
+            )
+        else:
+            held.append((item.seq, item.chain_hash, f"档号 {item.archive_code} 的审计锚点（{item.path.name}）", "该件归档时的审计记录"))
+    hashes = _hashes_at(session, sorted({seq for seq, *_ in held}))
+    for seq, chain_hash, name, what in held:
+        if seq not in hashes and seq > report.head_seq:
             report.breaks.append(
                 ChainBreak(
                     "truncated",
-                    anchor.seq,
+                    seq,
                     None,
-                    f"审计记录链尾被截去：检查点 {anchor.path.name} 记下链头为序号 {anchor.seq}，而数据库中的链只到序号 {report.head_seq}"
-                    f"（序号 {report.head_seq + 1}–{anchor.seq} 的记录被删除）。",
+                    f"审计记录链尾被截去：{name}记下{what}为序号 {seq}，而数据库中的链只到序号 {report.head_seq}"
+                    f"（序号 {report.head_seq + 1}–{seq} 的记录被删除）。",
                 )
             )
-        elif row is None or row.chain_hash != anchor.chain_hash:
-            report.breaks.append(
-                ChainBreak("rewritten", anchor.seq, None, f"序号 {anchor.seq} 的哈希与检查点 {anchor.path.name} 不符：审计记录链被重算或替换过。")
-            )
+        elif hashes.get(seq) != chain_hash:
+            report.breaks.append(ChainBreak("rewritten", seq, None, f"序号 {seq} 的哈希与{name}不符：审计记录链被重算或替换过。"))
+
+
+def _hashes_at(session: Session, seqs: list[int], batch: int = 500) -> dict[int, str | None]:
+    """The chain hash of each of ``seqs`` that is in the database."""
+    found: dict[int, str | None] = {}
+    for i in range(0, len(seqs), batch):
+        rows = session.connection().execute(sa_select(_TABLE.c.seq, _TABLE.c.chain_hash).where(_TABLE.c.seq.in_(seqs[i : i + batch]))).all()
+        found.update((row.seq, row.chain_hash) for row in rows)
+    return found
+
+
+# ---- the item anchor: an archive item's own 'archived' record, in the item's folder ---------------------
+#
+# Each item filed writes, in its folder next to the filed copies, the (seq, chain_hash) its
+# 'archived' audit record received at the commit that filed it (the same transaction). Items are
+# kept for decades and copied with the archive, so the chain's head at every filing stays
+# anchored wherever the archive goes. Items filed before anchors existed simply have none.
+
+ITEM_ANCHOR = "audit-anchor.json"  # the file's name in every archive item's folder
+
+
+@dataclass(frozen=True)
+class ItemAnchor:
+    path: Path
+    archive_code: str  # the folder's name; the file records it too
+    seq: int  # -1: the file cannot be read, or names another item
+    chain_hash: str
+
+
+def item_anchor_bytes(archive_code: str, seq: int, chain_hash: str) -> bytes:
+    """The anchor file's content (its exact bytes follow from the three values: ``archive verify``
+    compares them with the item's record)."""
+    data = {"archive_code": archive_code, "audit_seq": seq, "chain_hash": chain_hash}
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8") + b"\n"
+
+
+def write_item_anchor(folder: Path, archive_code: str, seq: int, chain_hash: str) -> Path:
+    """Write the anchor of the item filed in ``folder``; returns its path."""
+    path = folder / ITEM_ANCHOR
+    write_atomically(item_anchor_bytes(archive_code, seq, chain_hash), path)
+    return path
+
+
+def read_item_anchor(path: Path) -> ItemAnchor:
+    """The anchor at ``path`` (``seq`` -1 if it cannot be read or names an item other than its folder's)."""
+    code = path.parent.name
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        seq, chain_hash = int(data["audit_seq"]), str(data["chain_hash"])
+        if data["archive_code"] != code or seq <= 0 or len(chain_hash) != len(GENESIS):
+            raise ValueError(path)
+        return ItemAnchor(path, code, seq, chain_hash)
+    except (OSError, ValueError, KeyError, TypeError):
+        return ItemAnchor(path, code, -1, "")
+
+
+def read_item_anchors(archive_area: Path) -> list[ItemAnchor]:
+    """Every item anchor under the archive area (``{fonds}/{year}/{archive code}/`` + :data:`ITEM_ANCHOR`)."""
+    return [read_item_anchor(path) for path in sorted(archive_area.glob(f"*/*/*/{ITEM_ANCHOR}"))] if archive_area.is_dir() else []

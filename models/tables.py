@@ -303,6 +303,10 @@ class ArchiveItem(SQLModel, table=True):
     history: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"), description="处理过程: the circulation's audit trail up to filing"
     )
+    # The audit head anchored by this item (models/audit.py ITEM_ANCHOR): its 'archived' record's
+    # position and chain hash, also written in the item's folder. None: filed before anchors, or imported.
+    anchor_seq: int | None = Field(default=None, description="seq of the item's 'archived' audit record")
+    anchor_hash: str | None = Field(default=None, description="chain_hash of the item's 'archived' audit record")
 
     def filed_files(self) -> list[FiledFile]:
         """The filed files (电子文件), in DA/T 22 order."""

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -15,13 +17,15 @@ import pytest
 from alembic import command
 from driving import drive
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.archive_check import four_properties
 from gongwen_engine.flows.services.demo import load_notice
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import audit, db
-from gongwen_engine.models.tables import AuditEvent, Circulation, WorkItem
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, WorkItem
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -320,3 +324,133 @@ def test_filing_anchors_the_head(engine: Engine) -> None:
     [checkpoint] = audit.read_checkpoints(checkpoint_folder(engine))
     with Session(engine.db) as session:
         assert session.exec(select(AuditEvent.chain_hash).where(AuditEvent.seq == checkpoint.seq)).one() == checkpoint.chain_hash
+
+
+# ---- each archive item anchors the head too (issue 26) ----------------------------------------------
+
+
+def file_two_items(engine: Engine) -> list[ArchiveItem]:
+    """全国妇联's notice signed off and run: its own item and the first receiver's are filed, each
+    with its anchor; the daily checkpoints are removed, so only the items anchor the head."""
+    from gongwen_engine.flows.services.audit import checkpoint_folder
+
+    launch_and_drive(engine, sign_off=True)
+    shutil.rmtree(checkpoint_folder(engine))
+    with Session(engine.db) as session:
+        items = list(session.exec(select(ArchiveItem).order_by(col(ArchiveItem.anchor_seq))))
+    assert len(items) == 2 and all(i.anchor_seq for i in items)
+    return items
+
+
+def anchor_path(engine: Engine, item: ArchiveItem) -> Path:
+    from gongwen_engine.flows.actions.archiving import anchor_file
+
+    relative = anchor_file(item)
+    assert relative is not None
+    return engine.storage / relative
+
+
+def audit_verify(engine: Engine) -> audit.ChainReport:
+    from gongwen_engine.flows.services.audit import verify_audit_chain
+
+    return verify_audit_chain(engine)
+
+
+def archive_verify(engine: Engine) -> list[tuple[str, str, str]]:
+    from gongwen_engine.flows.actions.archiving import verify as verify_files
+
+    with Session(engine.db) as session:
+        _, problems = verify_files(session, engine.storage)
+    return [(p.kind, p.archive_code, Path(p.file).name) for p in problems]
+
+
+def test_each_item_anchors_its_own_archived_record_and_an_untouched_trail_is_clean(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    items = file_two_items(engine)
+    with Session(engine.db) as session:
+        for item in items:
+            record = session.exec(select(AuditEvent).where(AuditEvent.seq == item.anchor_seq)).one()
+            assert (record.action, record.detail["archive_code"], record.chain_hash) == ("archived", item.archive_code, item.anchor_hash)
+            anchored = audit.read_item_anchor(anchor_path(engine, item))
+            assert (anchored.archive_code, anchored.seq, anchored.chain_hash) == (item.archive_code, item.anchor_seq, item.anchor_hash)
+    assert audit_verify(engine).breaks == [] and archive_verify(engine) == []
+    with Session(engine.db) as session:
+        report = four_properties(session, engine.storage, engine.config, items[0].fonds, items[0].year)
+    anchors = next(c for c in report.checks if "审计锚点" in c.name)
+    assert anchors.passed and anchors.looked_at.startswith("1 件")
+    from gongwen_engine.flows.actions.archiving import remove_leftovers
+    from gongwen_engine.flows.services.archive_exports import item_metadata
+
+    assert remove_leftovers(engine.storage, items[0]) == [] and anchor_path(engine, items[0]).is_file()  # the anchor is no leftover
+    assert item_metadata(items[0])["审计锚点"] == {"审计序号": items[0].anchor_seq, "链哈希": items[0].anchor_hash}
+    monkeypatch.setenv("GONGWEN_HOME", str(engine.settings.home))
+    monkeypatch.setenv("GONGWEN_STORAGE", str(engine.storage))
+    if engine.settings.database_url:
+        monkeypatch.setenv("GONGWEN_DATABASE_URL", engine.settings.database_url.get_secret_value())
+    from gongwen_engine.flows.cli.main import app
+
+    shown = CliRunner().invoke(app, ["archive", "show", items[0].archive_code, "--user", "acwf_archivist"])
+    assert shown.exit_code == 0 and f"审计锚点：审计序号 {items[0].anchor_seq}，链哈希 {str(items[0].anchor_hash)[:16]}…" in shown.output, shown.output
+    from fastapi.testclient import TestClient
+
+    from gongwen_engine.flows.cli.web import DEMO_PASSWORD
+    from gongwen_engine.flows.web.app import create_app
+
+    with TestClient(create_app(engine.settings, run_steps=False)) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+        assert token is not None
+        form = {"csrf": token.group(1), "account": "acwf_archivist", "password": DEMO_PASSWORD, "next": "/"}
+        signed = client.post("/login", data=form, follow_redirects=False)
+        assert signed.status_code == 303, signed.text
+        page = client.get(f"/archive/items/{items[0].archive_code}").text
+    assert f"<dt>审计锚点</dt><dd>审计序号 {items[0].anchor_seq}，链哈希 <code>{str(items[0].anchor_hash)[:16]}…</code></dd>" in page
+
+
+def test_the_last_records_cut_off_are_found_through_an_item_anchor_without_any_checkpoint(engine: Engine) -> None:
+    last = file_two_items(engine)[-1]
+    assert last.anchor_seq is not None
+    sql(engine, "DELETE FROM auditevent WHERE seq >= :seq", seq=last.anchor_seq - 1)  # the chain left alone is intact
+    assert verify(engine).intact
+    report = audit_verify(engine)
+    assert [(b.kind, b.seq) for b in report.breaks] == [("truncated", last.anchor_seq)]
+    message = report.breaks[0].message
+    assert "链尾被截去" in message and last.archive_code in message and f"序号 {last.anchor_seq - 1}–{last.anchor_seq}" in message
+    assert not (engine.settings.home / audit.CHECKPOINT_FOLDER).exists()  # a broken chain writes no checkpoint
+
+
+def test_a_rewritten_chain_contradicts_the_item_anchors(engine: Engine) -> None:
+    items = file_two_items(engine)
+    sql(engine, "UPDATE auditevent SET actor = 'mallory' WHERE seq = 2")
+    head = audit.GENESIS  # the forger recomputes every hash after the edit
+    with Session(engine.db) as session:
+        for row in session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))):
+            head = audit.link_hash(head, row)
+            session.connection().execute(text("UPDATE auditevent SET chain_hash = :h WHERE id = :id"), {"h": head, "id": row.id})
+        session.commit()
+    assert verify(engine).intact  # what the chain alone cannot see
+    report = audit_verify(engine)
+    breaks = sorted(report.breaks, key=lambda b: b.seq or 0)
+    assert [(b.kind, b.seq) for b in breaks] == [("rewritten", i.anchor_seq) for i in items]
+    assert all(i.archive_code in b.message and "重算或替换" in b.message for i, b in zip(items, breaks, strict=True))
+
+
+def test_an_altered_or_missing_anchor_is_named_by_both_verifies_and_items_without_one_are_calm(engine: Engine) -> None:
+    first, last = file_two_items(engine)
+    path = anchor_path(engine, first)
+    path.write_text(path.read_text(encoding="utf-8").replace(str(first.anchor_hash), "0" * 64), encoding="utf-8")
+    report = audit_verify(engine)
+    assert [(b.kind, b.seq) for b in report.breaks] == [("rewritten", first.anchor_seq)] and first.archive_code in report.breaks[0].message
+    path.write_text("{not json", encoding="utf-8")
+    report = audit_verify(engine)
+    assert [b.kind for b in report.breaks] == ["anchor"] and first.archive_code in report.breaks[0].message and "无法读取" in report.breaks[0].message
+    assert archive_verify(engine) == [("changed", first.archive_code, audit.ITEM_ANCHOR)]
+    path.unlink()
+    assert archive_verify(engine) == [("missing", first.archive_code, audit.ITEM_ANCHOR)]
+    with Session(engine.db) as session:
+        report_4 = four_properties(session, engine.storage, engine.config, first.fonds, first.year)
+    assert any(first.archive_code in f and "审计锚点" in f for c in report_4.checks for f in c.failures)
+
+    # an item filed before anchors existed: no anchor file, no anchor recorded — nothing to report
+    sql(engine, "UPDATE archiveitem SET anchor_seq = NULL, anchor_hash = NULL WHERE id = :id", id=first.id)
+    anchor_path(engine, last).unlink()
+    sql(engine, "UPDATE archiveitem SET anchor_seq = NULL, anchor_hash = NULL WHERE id = :id", id=last.id)
+    assert audit_verify(engine).intact and archive_verify(engine) == []

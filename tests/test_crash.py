@@ -184,6 +184,46 @@ def test_a_filing_step_cut_off_after_writing_leaves_nothing_behind(make_engine, 
         assert cut[0] in {i.archive_code for i in s.exec(select(ArchiveItem))}  # the same code, filed once
 
 
+def test_a_filing_cut_off_after_writing_its_audit_anchor_is_reported_then_cleared(make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The item's audit anchor is written at the commit, once its 'archived' record is numbered; a
+    process killed between that write and COMMIT leaves an anchor for a record never committed.
+    check-invariants names it (the chain cut off before it; a file no item records) until the code
+    is filed again, and the retry's own anchor replaces it."""
+    from gongwen_engine.flows.actions import archiving
+    from gongwen_engine.models.audit import read_item_anchor
+
+    engine = make_engine(config_dir=small_tree(tmp_path / "config"))
+    org, content = load_notice()
+    engine.launch(org, "issuing", content, policy=NATIONAL_POLICY, actor=f"{org}_secretary")
+    real_write = archiving.write_item_anchor
+    cut: list[Path] = []
+
+    def killed_after_the_anchor(folder: Path, archive_code: str, seq: int, chain_hash: str) -> Path:
+        path = real_write(folder, archive_code, seq, chain_hash)
+        if not cut:
+            cut.append(path)
+            raise KeyboardInterrupt("killed")  # inside the commit: the transaction rolls back
+        return path
+
+    monkeypatch.setattr(archiving, "write_item_anchor", killed_after_the_anchor)
+    with pytest.raises(KeyboardInterrupt):
+        drive(engine)
+    [stale] = cut
+    left = read_item_anchor(stale)
+    with Session(engine.db) as s:
+        assert s.exec(select(ArchiveItem).where(ArchiveItem.archive_code == left.archive_code)).first() is None
+    assert {"audit_chain_truncated", "archive_file_extra"} <= rules(engine)
+    sql(engine, f"UPDATE circulation SET claimed_by = '{socket.gethostname()}:{dead_pid()}' WHERE status = 'running'")  # its process is gone
+    claims._last_check.clear()
+    drive(engine)
+    report = check_invariants(engine, root="acwf", expect_finished=True)
+    assert report.violations == []
+    with Session(engine.db) as s:
+        item = s.exec(select(ArchiveItem).where(ArchiveItem.archive_code == left.archive_code)).one()  # the same code, filed once
+    again = read_item_anchor(stale)
+    assert (again.seq, again.chain_hash) == (item.anchor_seq, item.anchor_hash) != (left.seq, left.chain_hash)
+
+
 # ---- claims of killed processes ----------------------------------------------------------------------
 
 

@@ -168,6 +168,7 @@ def test_the_archive_record_offers_the_filed_ofd_to_its_archivist_only(world: Wo
     archivist = web("shandong_archivist")
     page = archivist.get(f"/archive/items/{world.code}").text
     assert world.ofd_name in page
+    assert "<dt>审计锚点</dt><dd>无（锚点启用前归档或由移交接收）</dd>" in page  # an item written without filing: a calm note (issue 26)
     response = archivist.get(f"/archive/items/{world.code}/files/{world.ofd_name}")
     assert response.status_code == 200 and response.content == world.ofd and response.headers["content-type"] == "application/ofd"
     assert _filename(response).endswith(".ofd")

@@ -4,7 +4,9 @@ the catalogue (归档文件目录) and the transfer package (移交).
 
 Filed copies live in the archive area of the storage folder, one folder per item named by its
 archive code: ``archive/{fonds}/{year}/{archive code}/{seq}-{role}.{ext}``. The first .docx of an
-item carries the archive stamp (归档章). Every filed file has a SHA-256 and an SM3 digest.
+item carries the archive stamp (归档章). Every filed file has a SHA-256 and an SM3 digest. Beside
+them, ``audit-anchor.json`` (``models.audit.ITEM_ANCHOR``) anchors the audit chain: the seq and
+chain hash of the item's own 'archived' record, written in the transaction that files the item.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from gongwen_engine.doc_templates.reader import read_text
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import index_item
-from gongwen_engine.models.audit import CHECKPOINT_FOLDER, chain_head, write_checkpoint
+from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ITEM_ANCHOR, chain_head, item_anchor_bytes, when_chained, write_checkpoint, write_item_anchor
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
@@ -167,7 +169,8 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     remove_leftovers(ctx.engine.storage, item)
     item.pages = sum(pages for _, _, pages, _ in measured)
     item.note = "页数为估算（未装 LibreOffice）" if any(f.pages_method == "estimate" for f in filed) else None
-    ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f.file for f in filed])
+    filing = ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f.file for f in filed])
+    anchor_item(ctx.session, ctx.engine.storage, item, filing)
     ctx.session.flush()
     write_checkpoint(ctx.engine.settings.home.resolve() / CHECKPOINT_FOLDER, *chain_head(ctx.session), today())  # the head anchored outside the database
     item.history = process_history(ctx.session, circ.id)
@@ -244,14 +247,37 @@ def searchable_text(source: Source, data: bytes, kind: str) -> list[str]:
     return []
 
 
+def anchor_item(session: Session, storage: Path, item: ArchiveItem, filing: AuditEvent) -> None:
+    """Anchor the audit chain in the item's folder: when the commit numbers ``filing`` (the item's
+    'archived' record), its seq and chain hash go into the item's anchor file and its row."""
+
+    def anchored(seq: int, chain_hash: str) -> None:
+        write_item_anchor(storage / item_folder(item.fonds, item.year, item.archive_code), item.archive_code, seq, chain_hash)
+        item.anchor_seq, item.anchor_hash = seq, chain_hash
+
+    when_chained(session, filing, anchored)
+
+
+def anchor_file(item: ArchiveItem) -> str | None:
+    """The item's anchor file, relative to the storage folder (None: filed before anchors, or imported)."""
+    return f"{item_folder(item.fonds, item.year, item.archive_code)}/{ITEM_ANCHOR}" if item.anchor_seq is not None else None
+
+
+def recorded_files(item: ArchiveItem) -> set[str]:
+    """Every file the item records in its folder: its filed copies and its anchor."""
+    anchor = anchor_file(item)
+    return {f.file for f in item.filed_files()} | ({anchor} if anchor else set())
+
+
 def remove_leftovers(storage: Path, item: ArchiveItem) -> list[str]:
     """Delete what an earlier, rolled-back attempt left in the folder of this freshly allocated
     archive code: a process killed after writing the filed copies but before its transaction
     committed leaves them (or a temporary file of ``write_atomically``) behind, and the code is
     allocated again. No committed item holds this code (checked by the caller), so every file
-    there that the item does not record is such a leftover. Returns what was removed."""
+    there that the item does not record is such a leftover (an anchor too: this item's is written
+    at its commit). Returns what was removed."""
     folder = storage / item_folder(item.fonds, item.year, item.archive_code)
-    recorded = {f.file for f in item.filed_files()}
+    recorded = recorded_files(item)
     removed = []
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         relative = path.relative_to(storage).as_posix()
@@ -368,7 +394,7 @@ def verify(session: Session, storage: Path, fonds: str | None = None) -> tuple[i
     if extra and hold_archive_files(session, exclusive=True):  # filings in flight have committed (or rolled back)
         # Look again at both sides: the items they committed (checked like the others), and the
         # disk, where a temporary copy the scan saw has since been renamed into place or removed.
-        known |= _check_files([i for i in items_of(session, fonds) if not {f.file for f in i.filed_files()} <= known], storage, problems)
+        known |= _check_files([i for i in items_of(session, fonds) if not recorded_files(i) <= known], storage, problems)
         extra = [f for f in extra if f not in known and (storage / f).is_file()]
     problems.extend(Problem(Path(f).parent.name, "extra", f, "not recorded in any item") for f in extra)
     return len(known), problems
@@ -388,7 +414,26 @@ def _check_files(items: list[ArchiveItem], storage: Path, problems: list[Problem
             if (d.size, d.sha256, d.sm3) != (f.size, f.sha256, f.sm3):
                 what = [name for name, got, want in (("size", d.size, f.size), ("sha256", d.sha256, f.sha256), ("sm3", d.sm3, f.sm3)) if got != want]
                 problems.append(Problem(item.archive_code, "changed", f.file, ", ".join(what) + " differ"))
+        if (anchor := anchor_file(item)) is not None:
+            looked_at.add(anchor)
+            if problem := anchor_problem(storage, item):
+                problems.append(problem)
     return looked_at
+
+
+def anchor_problem(storage: Path, item: ArchiveItem) -> Problem | None:
+    """The item's anchor file against its row (the same archive code, seq and chain hash): None if
+    they agree or the item has no anchor (filed before anchors, or imported)."""
+    anchor = anchor_file(item)
+    if anchor is None:
+        return None
+    assert item.anchor_seq is not None and item.anchor_hash is not None
+    path = storage / anchor
+    if not path.is_file():
+        return Problem(item.archive_code, "missing", anchor, "审计锚点文件缺失")
+    if path.read_bytes() != item_anchor_bytes(item.archive_code, item.anchor_seq, item.anchor_hash):
+        return Problem(item.archive_code, "changed", anchor, f"审计锚点与归档记录（审计序号 {item.anchor_seq}）不符")
+    return None
 
 
 def catalogue_rows(items: list[ArchiveItem], classification: str = "year-retention-dept") -> list[dict[str, Any]]:

@@ -111,8 +111,11 @@ def show_cmd(code: Annotated[str, typer.Argument(help="archive code 档号")], u
         print(json.dumps(meta, ensure_ascii=False, indent=1))
         return
     for key, value in meta.items():
-        if key not in ("电子文件", "处理过程"):
+        if key not in ("电子文件", "处理过程", "审计锚点"):
             console.print(f"[bold]{key}[/]：{value if value is not None else ''}")
+    anchor = meta["审计锚点"]
+    anchored = f"审计序号 {anchor['审计序号']}，链哈希 {anchor['链哈希'][:16]}…" if anchor else "无（锚点启用前归档或由移交接收）"
+    console.print(f"[bold]审计锚点[/]：{anchored}")
     table = Table("顺序号", "角色", "文件", "页数", "大小", "SHA-256", "SM3")
     for f in meta["电子文件"]:
         table.add_row(

@@ -51,14 +51,16 @@ def _list(doc_number: str | None, org: str | None) -> None:
 @group.command("verify")
 @friendly
 def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False) -> None:
-    """Walk the hash chain; name every edited, deleted or inserted record. Exit code 1 when the chain is broken."""
+    """Walk the hash chain; name every edited, deleted or inserted record, and every anchor outside the
+    database (daily checkpoints, archive items' audit-anchor.json) it contradicts. Exit code 1 when broken."""
     report = verify_audit_chain(engine_from_env())
     if as_json:
         print_json(report.as_dict())
     elif report.intact:
         console.print(
             f"审计记录链完整：共 {report.records} 条。\n链头：序号 {report.head_seq}\n哈希：{report.head_hash}\n"
-            "链头已记入数据库之外的检查点（GONGWEN_HOME/audit-checkpoints，每日一份；归档时也记）：日后链尾被截去或整条链被重算时，据此发现。"
+            "链头已记入数据库之外的检查点（GONGWEN_HOME/audit-checkpoints，每日一份；归档时也记），每件归档文件的文件夹中也记有"
+            "该件归档时的审计记录（audit-anchor.json）：日后链尾被截去或整条链被重算时，据此发现。"
             "可再把链头另行抄存。",
             markup=False,
         )

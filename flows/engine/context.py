@@ -23,7 +23,7 @@ from gongwen_engine.flows.engine.definition import FlowDefinition, Step, StepKin
 from gongwen_engine.flows.engine.documents import record_file
 from gongwen_engine.models.audit import record_about
 from gongwen_engine.models.queries.circulations import step_finished_at
-from gongwen_engine.models.tables import Circulation, CirculationFile, CirculationStatus, Document, saved_id
+from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, CirculationStatus, Document, saved_id
 
 
 class Sender(Protocol):
@@ -97,8 +97,8 @@ class StepContext:
         """Keep a file this circulation produced or received (one per role; a re-issue replaces it)."""
         return record_file(self.session, saved_id(self.circulation), role, relative, sha256, size)
 
-    def audit(self, action: str, document_id: int | None = None, **detail: Any) -> None:
-        record_about(self.session, self.actor, action, self.circulation, document_id, self.step_name, detail)
+    def audit(self, action: str, document_id: int | None = None, **detail: Any) -> AuditEvent:
+        return record_about(self.session, self.actor, action, self.circulation, document_id, self.step_name, detail)
 
     def finished_at(self, kind: StepKind) -> datetime | None:
         """When this circulation last finished a step of ``kind`` (None: it has not)."""

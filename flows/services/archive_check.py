@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from gongwen_engine.config.loader import Config
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format
+from gongwen_engine.flows.actions.archiving import anchor_problem
 from gongwen_engine.flows.actions.sealing import SIGNED_OFD, SIGNED_PDF, filed_seal_problem, sealed_fingerprints
 from gongwen_engine.models.rules.archive import ARCHIVE_CODE_RE, format_archive_code, parse_archive_code
 from gongwen_engine.models.rules.permissions import Action, Fonds, allowed
@@ -69,6 +70,7 @@ def four_properties(session: Session, storage: Path, config: Config, fonds: str,
             _files_match_metadata(storage, files),
             _digests_verify(storage, files),
             _seals_verify(storage, files),
+            _anchors_agree(storage, items),
             _totals_match(storage, items),
             _required_metadata(items),
             _item_numbers_continuous(items),
@@ -139,6 +141,18 @@ def _seals_verify(storage: Path, files: list) -> Check:
     for item, f, _path, data in _present(storage, sealed):
         if problem := filed_seal_problem(data, sealed_fingerprints(item.history)):
             c.failures.append(f"{item.archive_code}：{f.file} {problem}")
+    return c
+
+
+def _anchors_agree(storage: Path, items: list[ArchiveItem]) -> Check:
+    """审计锚点: each item's anchor file (its 'archived' audit record's seq and hash) agrees with its record."""
+    anchored = [i for i in items if i.anchor_seq is not None]
+    without = len(items) - len(anchored)
+    looked_at = f"{len(anchored)} 件的审计锚点" + (f"（另 {without} 件归档于锚点启用前或由移交接收，无锚点）" if without else "")
+    c = Check("authenticity", "审计锚点与归档记录一致（归档时的审计记录序号与哈希）", looked_at)
+    for item in anchored:
+        if problem := anchor_problem(storage, item):
+            c.failures.append(f"{item.archive_code}：{problem.file} {problem.detail}")
     return c
 
 

@@ -120,6 +120,9 @@ def item_metadata(item: ArchiveItem) -> dict[str, Any]:
             for f in item.filed_files()
         ],
         "处理过程": item.history,
+        # the audit head this item anchored in the sending system (its 'archived' record); informative,
+        # an importing system keeps its own chain (None: filed before anchors, or itself imported)
+        "审计锚点": {"审计序号": item.anchor_seq, "链哈希": item.anchor_hash} if item.anchor_seq is not None else None,
     }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.flows.actions.archiving import ARCHIVE_AREA
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ChainReport, verify_anchors, verify_chain, write_checkpoint
 from gongwen_engine.models.queries import read
@@ -37,14 +38,15 @@ def checkpoint_folder(engine: Engine) -> Path:
 
 
 def verify_audit_chain(engine: Engine) -> ChainReport:
-    """Walk the hash chain: every edited, deleted or inserted record named; hold the checkpoints
-    outside the database against it (the end cut off, the chain recomputed). An intact chain's
-    head becomes today's checkpoint."""
+    """Walk the hash chain: every edited, deleted or inserted record named; hold the anchors
+    outside the database against it — the daily checkpoints and every archive item's anchor in the
+    storage (the end cut off, the chain recomputed). An intact chain's head becomes today's checkpoint."""
     folder = checkpoint_folder(engine)
+    archive_area = engine.storage / ARCHIVE_AREA
 
     def verify(session: Session) -> ChainReport:
         report = verify_chain(session)
-        verify_anchors(session, report, folder)
+        verify_anchors(session, report, folder, archive_area)
         return report
 
     report = read(engine.db, verify)

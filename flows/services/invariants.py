@@ -16,7 +16,8 @@ campaigns (``benchmarks/crash_campaign.py``) and the tests.
 * **audit trail**: every finished step of every circulation has exactly one ``step:`` record,
   the records follow the flow from its start, and a finished circulation's last step leads to
   the end; the audit records' hash chain is unbroken (``models/audit.py`` ``verify_chain``:
-  no record edited, deleted or inserted);
+  no record edited, deleted or inserted) and agrees with its anchors outside the database (the
+  daily checkpoints and every archive item's ``audit-anchor.json``: ``verify_anchors``);
 * **circulations**: none failed; with ``expect_finished`` none is left unfinished.
 
 Each finding is a :class:`Violation` (rule, where, detail); the report also says how much was
@@ -34,11 +35,13 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
+from gongwen_engine.flows.actions.archiving import ARCHIVE_AREA
 from gongwen_engine.flows.actions.archiving import verify as archive_verify
 from gongwen_engine.flows.engine.definition import END, StepKind
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.services.audit import checkpoint_folder
 from gongwen_engine.flows.services.leftovers import find_leftovers
-from gongwen_engine.models.audit import verify_chain
+from gongwen_engine.models.audit import verify_anchors, verify_chain
 from gongwen_engine.models.rules.archive import item_sequence
 from gongwen_engine.models.rules.doc_numbers import register_sequence
 from gongwen_engine.models.rules.recipients import of_content
@@ -136,6 +139,7 @@ def check_invariants(engine: Engine, root: str | None = None, expect_finished: b
         rows = _load(session)
         checked_files, problems = archive_verify(session, engine.storage)
         chain = verify_chain(session)
+        verify_anchors(session, chain, checkpoint_folder(engine), engine.storage / ARCHIVE_AREA)  # the head anchored outside the database
     _circulations(report, rows, expect_finished)
     _documents(report, rows, engine.storage)
     _circulation_files(report, rows, engine.storage)

@@ -119,11 +119,15 @@ class Engine:
         Called per web request and per step, so changes take effect without a restart; a step
         reads it in its own transaction (``session``), not in one of its own before it."""
         if session is None:
-            with Session(self.db) as own:
-                return self.refresh_config(own)
+            return self._refresh_config_alone()
         if admin.generation(session) != self.config.generation:
             self.config = admin.config_of(session, self.files_config)
         return self.config
+
+    @retry_transient(in_doubt="retry")  # a read: again on a dropped connection (the fault campaign caught one before 委托)
+    def _refresh_config_alone(self) -> Config:
+        with Session(self.db) as own:
+            return self.refresh_config(own)
 
     def business_date(self, circulation: Circulation) -> date:
         """Today in China, or the date a named policy's clock gives this organisation's level."""

@@ -7,10 +7,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
+import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
 from gongwen_engine.doc_templates.records import record_bytes
+from gongwen_engine.doc_templates.seal import specimen_png
+from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.engine import engine as engine_mod
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.runtime import batch
@@ -87,3 +90,42 @@ def test_a_chain_writes_its_record_once_as_its_last_step_left_it(make_engine, mo
         kept = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == child.id, CirculationFile.role == "processing_slip")).one()
     written = (engine.storage / kept.file).read_bytes()
     assert hashlib.sha256(written).hexdigest() == kept.sha256 and written == record_bytes(gathered[-1])  # the last re-issue, as it saw the circulation
+
+
+def at_seal(engine) -> int:
+    """山东省妇联's notice numbered and printed: its next step is 用印."""
+    cid = launch(engine)
+    batch.run_with_retries(engine, cid)  # 签发 → 编号
+    batch.prepare_printing(engine, [cid])
+    engine.run_step(cid)  # 印制
+    assert engine.flow("issuing").step(circulation(engine, cid).step).kind == StepKind.seal
+    return cid
+
+
+def test_what_the_issuer_seals_with_is_made_ready_outside_the_lock(make_engine, monkeypatch) -> None:
+    engine = make_engine()
+    cid = at_seal(engine)
+    ring = sealing.keyring(engine)
+    specimen_png.cache_clear()
+    assert "shandong" not in ring._identities
+    batch.prepare_seals(engine, [cid])
+    assert "shandong" in ring._identities and specimen_png.cache_info().currsize == 1  # the demo certificate and the specimen, before the step
+    monkeypatch.setattr(ring, "_load_identity", lambda org: pytest.fail("the 用印 step created an identity under the lock"))
+    assert engine.run_step(cid).ran
+    with Session(engine.db) as session:
+        assert session.exec(select(CirculationFile).where(CirculationFile.circulation_id == cid, CirculationFile.role == sealing.SIGNED_PDF)).one()
+
+
+def test_a_seal_that_cannot_be_made_ready_is_the_steps_failure_not_the_batchs(make_engine, monkeypatch) -> None:
+    engine = make_engine()
+    cid = at_seal(engine)
+
+    def no_keys(_engine):
+        raise RuntimeError("没有可用的印章密钥")
+
+    monkeypatch.setattr(sealing, "keyring", no_keys)
+    monkeypatch.setattr(batch, "RETRY_DELAY_S", 0)
+    assert batch.prepare_seals(engine, [cid]) == 1  # converted all the same; nothing raised here
+    batch.advance_many(engine, [cid])
+    failed = circulation(engine, cid)
+    assert failed.status == CirculationStatus.failed and "没有可用的印章密钥" in (failed.error or "")

@@ -38,6 +38,7 @@ that needs none pays one wasted conversion (docs/performance.md).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -143,9 +144,22 @@ def render_issued(parts: Sequence[DocumentContent], path: Path, style: HouseStyl
     place = predicted_place(parts, style)
     if place is ColophonPlace.after_blank:
         result = render_docx(parts, path, place, style)
-        if after_blank_confirmed(docx_bytes_to_pdf(path), parts, style):
+        confirmed = _CONFIRMED.get(result.sha256)
+        if confirmed is None:
+            confirmed = _CONFIRMED[result.sha256] = after_blank_confirmed(docx_bytes_to_pdf(path), parts, style)
+            while len(_CONFIRMED) > CONFIRMED_ENTRIES:
+                _CONFIRMED.popitem(last=False)  # the oldest (one call: safe beside the other batch slot)
+        if confirmed:
             return result
     return render_measured(parts, path, style)
+
+
+# What ``after_blank_confirmed`` said of a rendering, by the .docx's SHA-256 (the same bytes
+# convert to the same PDF): the batch runner renders each issued copy outside the lock first
+# (``prepare_printing``), so the 印制 step under the lock renders the same bytes and does not
+# read the PDF's pages again (three pdfium readings, a tenth of the step).
+CONFIRMED_ENTRIES = 512
+_CONFIRMED: OrderedDict[str, bool] = OrderedDict()
 
 
 def render_measured(parts: Sequence[DocumentContent], path: Path, style: HouseStyle | None = None) -> RenderResult:

@@ -5,15 +5,23 @@ nothing of it, and the steps then run one at a time, so the failure is the faili
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
+import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
+from gongwen_engine.doc_templates.records import record_bytes
+from gongwen_engine.doc_templates.seal import specimen_png
+from gongwen_engine.flows.actions import sealing
+from gongwen_engine.flows.engine import engine as engine_mod
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.runtime import batch
+from gongwen_engine.flows.services import cascade
 from gongwen_engine.flows.services import demo as demo_mod
+from gongwen_engine.flows.services.cascade import subtree_config
 from gongwen_engine.flows.services.circulations import circulation
-from gongwen_engine.models.tables import AuditEvent, CirculationStatus, IssuedNumber
+from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, CirculationStatus, IssuedNumber
 
 
 def launch(engine) -> int:
@@ -59,3 +67,65 @@ def test_a_failure_inside_a_chain_keeps_nothing_of_it_and_is_the_failing_steps_o
     assert steps_audited(engine, cid).count(flow.name_of(StepKind.sign_off)) == 1  # 签发 once: the chain's attempt was rolled back
     with Session(engine.db) as session:
         assert session.exec(select(IssuedNumber)).all() == []
+
+
+def test_a_chain_writes_its_record_once_as_its_last_step_left_it(make_engine, monkeypatch, tmp_path) -> None:
+    """签收 → 登记 → 拟办 … re-issue the 收文处理单 at 登记 and 拟办 (and 签发 when forwarding): in one
+    transaction each is gathered as before, but only the last is rendered and written."""
+    engine = make_engine(config_dir=subtree_config(tmp_path / "config", ["p64"], max_children=1))
+    assert cascade.launch_notice(engine, resume=False)
+    cid = cascade.launched_notice(engine, demo_mod.load_notice()[0])
+    assert cid is not None
+    batch.advance_many(engine, [cid])  # the national notice issued and delivered: 宁夏's circulation waits at 签收
+    with Session(engine.db) as session:
+        child = session.exec(select(Circulation).where(Circulation.parent_id == cid).order_by(Circulation.id)).first()
+    assert child is not None and child.id is not None
+    gathered, rendered = [], []
+    real_gather, real_render = engine_mod.gather_record, engine.record_renderer
+    monkeypatch.setattr(engine_mod, "gather_record", lambda *a, **k: gathered.append(real_gather(*a, **k)) or gathered[-1])
+    monkeypatch.setattr(engine, "record_renderer", lambda record, path: rendered.append(path) or real_render(record, path))
+    batch.run_with_retries(engine, child.id)
+    assert len(gathered) >= 2 and len(rendered) == 1  # re-issued at 登记 and 拟办 (at least), written once
+    with Session(engine.db) as session:
+        kept = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == child.id, CirculationFile.role == "processing_slip")).one()
+    written = (engine.storage / kept.file).read_bytes()
+    assert hashlib.sha256(written).hexdigest() == kept.sha256 and written == record_bytes(gathered[-1])  # the last re-issue, as it saw the circulation
+
+
+def at_seal(engine) -> int:
+    """山东省妇联's notice numbered and printed: its next step is 用印."""
+    cid = launch(engine)
+    batch.run_with_retries(engine, cid)  # 签发 → 编号
+    batch.prepare_printing(engine, [cid])
+    engine.run_step(cid)  # 印制
+    assert engine.flow("issuing").step(circulation(engine, cid).step).kind == StepKind.seal
+    return cid
+
+
+def test_what_the_issuer_seals_with_is_made_ready_outside_the_lock(make_engine, monkeypatch) -> None:
+    engine = make_engine()
+    cid = at_seal(engine)
+    ring = sealing.keyring(engine)
+    specimen_png.cache_clear()
+    assert "shandong" not in ring._identities
+    batch.prepare_seals(engine, [cid])
+    assert "shandong" in ring._identities and specimen_png.cache_info().currsize == 1  # the demo certificate and the specimen, before the step
+    monkeypatch.setattr(ring, "_load_identity", lambda org: pytest.fail("the 用印 step created an identity under the lock"))
+    assert engine.run_step(cid).ran
+    with Session(engine.db) as session:
+        assert session.exec(select(CirculationFile).where(CirculationFile.circulation_id == cid, CirculationFile.role == sealing.SIGNED_PDF)).one()
+
+
+def test_a_seal_that_cannot_be_made_ready_is_the_steps_failure_not_the_batchs(make_engine, monkeypatch) -> None:
+    engine = make_engine()
+    cid = at_seal(engine)
+
+    def no_keys(_engine):
+        raise RuntimeError("没有可用的印章密钥")
+
+    monkeypatch.setattr(sealing, "keyring", no_keys)
+    monkeypatch.setattr(batch, "RETRY_DELAY_S", 0)
+    assert batch.prepare_seals(engine, [cid]) == 1  # converted all the same; nothing raised here
+    batch.advance_many(engine, [cid])
+    failed = circulation(engine, cid)
+    assert failed.status == CirculationStatus.failed and "没有可用的印章密钥" in (failed.error or "")

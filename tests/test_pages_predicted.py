@@ -5,6 +5,7 @@ document, the prediction right, wrong or absent. Real LibreOffice."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -70,7 +71,7 @@ DOCUMENTS: dict[str, Callable[[], list[DocumentContent]]] = {
 
 @pytest.fixture
 def conversions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The .docx files LibreOffice converts from now on (the PDF cache emptied first)."""
+    """The .docx files LibreOffice converts from now on (the PDF cache and the confirmations emptied first)."""
     converted: list[Path] = []
     convert = pdf_module.docx_to_pdf
 
@@ -80,6 +81,7 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
     monkeypatch.setattr(pdf_module, "docx_to_pdf", counting)
     monkeypatch.setattr(pdf_module, "_cache", type(pdf_module._cache)())
+    monkeypatch.setattr(pages, "_CONFIRMED", OrderedDict())
     return converted
 
 
@@ -123,3 +125,22 @@ def test_a_wrong_prediction_falls_back_to_the_two_pass_way(tmp_path: Path, monke
     predicted = tmp_path / "predicted.docx"
     pages.render_issued(parts, predicted)
     assert predicted.read_bytes() == measured.read_bytes()
+
+
+def test_the_step_renders_what_was_prepared_without_reading_its_pdf_again(tmp_path: Path, conversions: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """印制 under the lock renders the bytes ``prepare_printing`` rendered outside it: the
+    confirmation of the first rendering stands for the same bytes (no conversion, no reading)."""
+    for name in ("forward-1", "forward-8", "forward-of-a-forward"):  # one of them needs the move (the test above)
+        parts = DOCUMENTS[name]()
+        prepared = pages.render_issued(parts, tmp_path / "prepared.docx")
+        if pages._CONFIRMED.get(prepared.sha256):
+            break
+    else:
+        pytest.fail("no forward confirmed its predicted placement")
+    readings: list[int] = []
+    confirm = pages.after_blank_confirmed
+    monkeypatch.setattr(pages, "after_blank_confirmed", lambda *a, **k: readings.append(1) or confirm(*a, **k))
+    before = len(conversions)
+    step = pages.render_issued(parts, tmp_path / "step.docx")
+    assert (step.sha256, len(conversions) - before, readings) == (prepared.sha256, 0, [])
+    assert (tmp_path / "step.docx").read_bytes() == (tmp_path / "prepared.docx").read_bytes()

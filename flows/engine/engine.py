@@ -38,7 +38,7 @@ from gongwen_engine.models.audit import record_about
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.db import retry_transient
 from gongwen_engine.models.documents import stored_content
-from gongwen_engine.models.records import RecordKind
+from gongwen_engine.models.records import RecordData, RecordKind
 from gongwen_engine.models.rules import recipients
 from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.doc_kinds import check_official
@@ -57,6 +57,12 @@ from gongwen_engine.models.tables import (
     saved_id,
     utcnow,
 )
+
+# session.info: while ``run_step`` chains steps in one transaction, the records they re-issue
+# ({circulation id: (file, gathered record)}), written once when the chain ends. The record is
+# gathered at each step as before (so the file is what the last step that re-issued it saw),
+# but rendered and written (an fsync) once, not after each step of 登记 → 拟办 → 签发.
+RECORDS_DUE = "gongwen_records_due"
 
 
 class StepLimitReached(Exception):
@@ -248,12 +254,16 @@ class Engine:
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
                 raise Refusal(f"流转 {circulation_id} 不存在")
+            if then:
+                session.info[RECORDS_DUE] = {}  # the chain's steps re-issue the record once, at its end
             result = self._step_locked(session, circ, expected_step)
             while result.ran and circ.status == CirculationStatus.ready and circ.step and self.definition_of(circ, session).step(circ.step).kind in then:
                 try:
                     result = self._step_locked(session, circ, circ.step)
                 except StepLimitReached:
                     break  # raised before the step wrote anything: what ran commits, the next call fails the step
+            for relative, record in session.info.pop(RECORDS_DUE, {}).values():
+                self._issue_record(session, circ, relative, record)
             return result
 
     def _step_locked(self, session: Session, circ: Circulation, expected_step: str | None) -> StepResult:
@@ -417,8 +427,16 @@ class Engine:
         relative = f"{circ.org}/records/{definition.record}-{circ.id}.docx"
         replayed = self.config.org(circ.org).level in self.config.policy(circ.policy).clock  # a named policy replays a seed's dates
         record = gather_record(session, self.config, definition, circ, RecordKind(definition.record), self.business_date(circ), replayed)
+        due = session.info.get(RECORDS_DUE)
+        if due is not None:  # steps chained in one transaction: only the last re-issue is kept, so only it is written
+            due[saved_id(circ)] = (relative, record)
+            return
+        self._issue_record(session, circ, relative, record)
+
+    def _issue_record(self, session: Session, circ: Circulation, relative: str, record: RecordData) -> None:
+        """Write the gathered record's .docx and keep it as the circulation's file of that kind."""
         written = self.record_renderer(record, self.storage / relative)
-        record_file(session, saved_id(circ), definition.record, relative, written.sha256, written.size)
+        record_file(session, saved_id(circ), record.kind.value, relative, written.sha256, written.size)
 
     @retry_transient(in_doubt="retry")
     def fail(self, circulation_id: int, error: str) -> None:

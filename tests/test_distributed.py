@@ -130,7 +130,7 @@ def test_a_cascade_runs_across_two_workers_exactly_once(prefect_server: str, pg_
         for w in workers:
             w.terminate()
         for w in workers:
-            w.wait(30)
+            stop_prefect_worker(w)
 
     # each worker ran one of the two flow runs
     for log in logs:
@@ -154,3 +154,16 @@ def test_a_cascade_runs_across_two_workers_exactly_once(prefect_server: str, pg_
             assert max(Counter((e.circulation_id, e.step) for e in steps).values()) == 1
     finally:
         engine.db.dispose()
+
+
+def stop_prefect_worker(worker: subprocess.Popen) -> None:
+    """Prefect's own ``prefect worker`` (not gongwen's): SIGTERM, then SIGKILL if it is still there
+    after 30 s. Stopping, it reports to the API and backs off for up to 60 s when that call fails
+    (a clean-clone CI run saw one wait so, after its flow run had completed); how fast Prefect's
+    worker stops is not what this file tests — ``tests/test_workers.py`` holds ``gongwen worker``
+    to its 10 s."""
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(30)

@@ -5,6 +5,7 @@ goes on stopping (issue 26: a worker that did not stop; Prefect tracebacks at ex
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -17,10 +18,17 @@ from gongwen_engine.flows.runtime.runner import off_the_main_thread
 
 @pytest.fixture
 def unarmed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No deadline in the test process, and ``stopping`` cleared afterwards (it is process-wide)."""
+    """No deadline in the test process, ``stopping`` clear before and after (it is process-wide),
+    and Python's own Ctrl-C handler (an earlier test in the same process may have left SIGINT
+    ignored or at its default, and then ``interrupt_main`` does nothing)."""
     monkeypatch.setattr(signals, "_armed", [])
-    yield
     signals.stopping.clear()
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+        signals.stopping.clear()
 
 
 def test_the_work_runs_in_another_thread_and_its_result_comes_back(unarmed: None) -> None:

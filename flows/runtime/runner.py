@@ -215,19 +215,22 @@ def off_the_main_thread(work: Callable[[], T]) -> T:
             ended.set()
 
     thread = threading.Thread(target=run, name="gongwen-dispatch")
-    thread.start()
     interrupted: BaseException | None = None
-    while not ended.is_set():
+    while True:
         try:
+            if thread.ident is None and interrupted is None:
+                thread.start()  # inside the try: a signal during the start is a stop like any other
             # not thread.join: a join interrupted by a signal handler's exception releases the
             # running thread's state lock (CPython 3.11, bpo-45274) and the thread counts as ended
-            ended.wait(0.5)
+            if thread.ident is None or ended.wait(0.5):
+                break  # ended, or stopped before it began
         except BaseException as exc:  # KeyboardInterrupt, or SystemExit from the SIGTERM handler
             if isinstance(exc, KeyboardInterrupt) and isinstance(interrupted, KeyboardInterrupt):
                 raise  # Ctrl-C twice: the person does not want to wait for the step in hand
             begin_stop()
             interrupted = interrupted or exc
-    thread.join()
+    if thread.ident is not None:
+        thread.join()
     if interrupted is not None:
         raise interrupted
     if errors:

@@ -352,18 +352,38 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
     A database error raised by the COMMIT itself is marked "in doubt" (``commit_in_doubt``):
     the server may or may not have committed."""
-    with Session(engine.execution_options(immediate=True), expire_on_commit=False) as session:
-        session.begin()
-        yield session  # an error in the body propagates; closing the session rolls back
-        session.flush()  # pending writes fail here, before COMMIT is sent: not in doubt
-        audit.chain_new_records(session)  # the audit chain, its lock the last one taken: also not in doubt
-        if session.info.pop(ANNOUNCE_KEY, False) and is_postgres(engine):
-            session.execute(text(f"NOTIFY {WORK_CHANNEL}"))  # delivered on COMMIT, dropped on rollback
-        try:
-            session.commit()
-        except DBAPIError as exc:
-            exc.gongwen_commit_in_doubt = True  # type: ignore[attr-defined]
-            raise
+    ended: list[Callable[[], None]] = []  # after_transaction's callbacks
+    try:
+        with Session(engine.execution_options(immediate=True), expire_on_commit=False) as session:
+            session.info[AFTER_END_KEY] = ended
+            session.begin()
+            yield session  # an error in the body propagates; closing the session rolls back
+            session.flush()  # pending writes fail here, before COMMIT is sent: not in doubt
+            audit.chain_new_records(session)  # the audit chain, its lock the last one taken: also not in doubt
+            if session.info.pop(ANNOUNCE_KEY, False) and is_postgres(engine):
+                session.execute(text(f"NOTIFY {WORK_CHANNEL}"))  # delivered on COMMIT, dropped on rollback
+            try:
+                session.commit()
+            except DBAPIError as exc:
+                exc.gongwen_commit_in_doubt = True  # type: ignore[attr-defined]
+                raise
+    finally:
+        for callback in ended:
+            callback()
+
+
+AFTER_END_KEY = "gongwen_after_end"
+
+
+def after_transaction(session: Session, callback: Callable[[], None]) -> bool:
+    """Run ``callback`` once the unit of work of ``session`` (``transaction``) has ended — committed,
+    rolled back, or failed with its connection — in this process: what the process itself holds
+    until then (an archive item folder's lock). False (nothing registered) outside ``transaction``."""
+    callbacks = session.info.get(AFTER_END_KEY)
+    if callbacks is None:
+        return False
+    callbacks.append(callback)
+    return True
 
 
 def lock_circulation(session: Session, circulation_id: int) -> tables.Circulation | None:

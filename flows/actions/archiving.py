@@ -11,7 +11,9 @@ chain hash of the item's own 'archived' record, written in the transaction that 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +163,9 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
         doc_type=content.doc_type,
         security=content.security,
     )
+    hold_item_folder(ctx.session, ctx.engine.storage / item_folder(item.fonds, item.year, code))
+    # after the folder's lock, a round trip: a transaction killed on the server meanwhile fails here,
+    # before it writes into a folder whose number has gone to another circulation
     if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
         raise Refusal(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
     hold_archive_files(ctx.session, exclusive=False)  # until COMMIT: a verify waits for these files' item
@@ -178,6 +183,21 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     ctx.session.flush()
     index_item(ctx.session, item, body)
     return item
+
+
+def hold_item_folder(session: Session, folder: Path) -> None:
+    """Lock the item's folder (``flock`` on the folder itself) until this filing's transaction has
+    ended in this process (``db.after_transaction``). A filing whose transaction is killed on the
+    server loses its item number at once, while this process, not yet aware, may still be writing
+    copies into the folder; the circulation that gets the number next waits here until this one
+    has failed, so its leftovers cleanup (``remove_leftovers``) comes after the last stray write
+    (the database fault campaign's soak found two such copies in another item's folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    if not db.after_transaction(session, lambda: os.close(fd)):  # closing the descriptor releases the lock
+        os.close(fd)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _decided_reference(ctx: StepContext) -> bool:

@@ -129,3 +129,35 @@ def test_a_seal_that_cannot_be_made_ready_is_the_steps_failure_not_the_batchs(ma
     batch.advance_many(engine, [cid])
     failed = circulation(engine, cid)
     assert failed.status == CirculationStatus.failed and "没有可用的印章密钥" in (failed.error or "")
+
+
+def test_a_chain_asks_for_its_items_once_and_still_counts_every_step(make_engine) -> None:
+    """The item ledger (``items.keep_ledger``): the steps of a chain do not ask the database again
+    which items are open and how many steps have run — yet the step limit still counts the steps
+    the chain itself ran (limit 1 step more than the launch's 拟稿…: the chain stops at it)."""
+    engine = make_engine()
+    cid = launch(engine)
+    selects: list[str] = []
+
+    def seen(_conn, _cursor, statement: str, *_args) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM workitem" in statement and "finished_at" not in statement.split("WHERE")[-1]:
+            selects.append(statement)  # the questions the ledger answers (the record's history of finished items is another)
+
+    event.listen(engine.db, "before_cursor_execute", seen)
+    assert batch.run_with_retries(engine, cid) == CirculationStatus.ready  # 签发 → 编号, one transaction
+    event.remove(engine.db, "before_cursor_execute", seen)
+    open_queries = [s for s in selects if "count(" not in s.lower() and "kind" not in s.split("WHERE")[-1]]
+    count_queries = [s for s in selects if "count(" in s.lower()]
+    assert len(open_queries) == 1 and len(count_queries) == 1, selects
+
+    engine2 = make_engine()
+    cid2 = launch(engine2)
+    with Session(engine2.db) as session:
+        item = engine_mod.WorkItem
+        done_before = len(session.exec(select(item).where(item.circulation_id == cid2, item.status == "done")).all())
+    engine2.settings.max_steps = done_before + 1  # 签发 may run, 编号 may not
+    batch.advance_many(engine2, [cid2])
+    flow = engine2.flow("issuing")
+    stopped = circulation(engine2, cid2)
+    assert stopped.status == CirculationStatus.failed and stopped.step == flow.name_of(StepKind.number)
+    assert f"GONGWEN_MAX_STEPS={done_before + 1}" in (stopped.error or "")

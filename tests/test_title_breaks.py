@@ -62,3 +62,17 @@ def test_a_title_that_fits_and_the_authors_own_breaks_are_kept() -> None:
         "关于在全国县以上妇联组织开展",
         "“下基层、访妇情、办实事”活动的意见",
     ]
+
+
+def test_a_title_is_broken_once_and_each_caller_gets_its_own_lines() -> None:
+    """``break_title`` keeps its answer per title (印制 lays a forward's title out several times, and
+    every child forwarding the same notice has the same title); a caller changing its list changes
+    nobody else's."""
+    from gongwen_engine.models.rules import titles
+
+    titles._title_lines.cache_clear()
+    first = break_title(SEED_001_FORWARD, L.TITLE_CHARS_PER_LINE)
+    first.append("改动")
+    again = break_title(SEED_001_FORWARD, L.TITLE_CHARS_PER_LINE)
+    assert again == first[:-1] and "改动" not in again
+    assert titles._title_lines.cache_info().hits == 1

@@ -254,6 +254,7 @@ class Engine:
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
                 raise Refusal(f"流转 {circulation_id} 不存在")
+            items.keep_ledger(session, circulation_id)  # its row is locked: the chain's steps need not ask again what the last one wrote
             if then:
                 session.info[RECORDS_DUE] = {}  # the chain's steps re-issue the record once, at its end
             result = self._step_locked(session, circ, expected_step)

@@ -9,6 +9,7 @@ inside its step transactions; reminders and delegations are transactions of thei
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine as SqlEngine
@@ -30,6 +31,37 @@ from gongwen_engine.models.tables import Circulation, Delegation, Reminder, Work
 def item_target(item: WorkItem, step_title: str = "") -> Item:
     """A work item as the permission rule sees it."""
     return Item(org=item.org, role=item.role, assignee=item.assignee, id=item.id, step_title=step_title)
+
+
+# ---- what a step transaction knows of its circulation's items -------------------------------------------
+
+# session.info: while the engine runs steps of a circulation whose row it holds locked
+# (``Engine._run_step``: a chain of automatic steps), that circulation's work items as the
+# transaction knows them, so each step of the chain does not ask the database again what the step
+# before it has just written (which items are open, how many steps have run). Every change to the
+# items inside such a transaction goes through this module (``new_item``, ``finish_item``, the
+# cancellation in ``open_items``) and keeps the ledger true; nothing else writes them meanwhile
+# (the row lock). Without a ledger (every other caller) each question is a query.
+LEDGER_KEY = "gongwen_item_ledger"
+
+
+@dataclass
+class Ledger:
+    """One locked circulation's work items in this transaction (filled by the first question)."""
+
+    items: list[WorkItem] | None = None  # every item seen open in this transaction (status read on use)
+    steps_run: int | None = None  # its finished items: ``steps_run``
+    seen: set[int] = field(default_factory=set)  # ids in ``items``
+
+
+def keep_ledger(session: Session, circulation_id: int) -> None:
+    """Answer this transaction's questions about the (locked) circulation's items from a ledger."""
+    session.info.setdefault(LEDGER_KEY, {}).setdefault(circulation_id, Ledger())
+
+
+def _ledger(session: Session, circulation_id: int) -> Ledger | None:
+    ledgers = session.info.get(LEDGER_KEY)
+    return ledgers.get(circulation_id) if ledgers else None
 
 
 # ---- opening a step's items ------------------------------------------------------------------------------
@@ -66,6 +98,10 @@ def new_item(session: Session, config: Config, circ: Circulation, step_name: str
     )
     session.add(item)
     session.flush()
+    ledger = _ledger(session, item.circulation_id)
+    if ledger is not None and ledger.items is not None and item.id not in ledger.seen:
+        ledger.items.append(item)
+        ledger.seen.add(saved_id(item))
     return item
 
 
@@ -82,14 +118,21 @@ def create_items(session: Session, config: Config, definition: FlowDefinition, c
 
 def open_items(session: Session, config: Config, definition: FlowDefinition, circ: Circulation, step_name: str) -> list[WorkItem]:
     """The open items of the current step, created on first entry (auto: one; human: by mode);
-    items still open at other steps are cancelled then. One query for both."""
-    still_open = list(
-        session.exec(
-            select(WorkItem)
-            .where(WorkItem.circulation_id == saved_id(circ), WorkItem.status == WorkItemStatus.open)
-            .order_by(col(WorkItem.seq), col(WorkItem.id))
+    items still open at other steps are cancelled then. One query for both (none in a chain whose
+    ledger knows them)."""
+    ledger = _ledger(session, saved_id(circ))
+    if ledger is not None and ledger.items is not None:
+        still_open = sorted((i for i in ledger.items if i.status == WorkItemStatus.open), key=lambda i: (i.seq, saved_id(i)))
+    else:
+        still_open = list(
+            session.exec(
+                select(WorkItem)
+                .where(WorkItem.circulation_id == saved_id(circ), WorkItem.status == WorkItemStatus.open)
+                .order_by(col(WorkItem.seq), col(WorkItem.id))
+            )
         )
-    )
+        if ledger is not None:
+            ledger.items, ledger.seen = list(still_open), {saved_id(i) for i in still_open}
     existing = [item for item in still_open if item.step == step_name]
     if existing:
         return existing
@@ -102,12 +145,21 @@ def open_items(session: Session, config: Config, definition: FlowDefinition, cir
 def steps_run(session: Session, circulation_id: int) -> int:
     """How many steps the circulation has run (its finished work items: one per automatic step,
     one per person who acted); the engine's run-time guard against a flow that never ends."""
+    ledger = _ledger(session, circulation_id)
+    if ledger is not None and ledger.steps_run is not None:
+        return ledger.steps_run
     stmt = select(func.count()).select_from(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.status == WorkItemStatus.done)
-    return session.exec(stmt).one()
+    count = session.exec(stmt).one()
+    if ledger is not None:
+        ledger.steps_run = count
+    return count
 
 
 def open_at(session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:
     """The items of ``step_name`` still open (the others of a step acted on by several people)."""
+    ledger = _ledger(session, saved_id(circ))
+    if ledger is not None and ledger.items is not None:
+        return [i for i in ledger.items if i.step == step_name and i.status == WorkItemStatus.open]
     stmt = select(WorkItem).where(WorkItem.circulation_id == saved_id(circ), WorkItem.step == step_name, WorkItem.status == WorkItemStatus.open)
     return list(session.exec(stmt))
 
@@ -118,6 +170,9 @@ def finish_item(
     """Close ``item`` with ``outcome`` (None: ``done``) and audit it, with the words the outcome reads as
     (the record reads the same after the flow files change; 归档 keeps it) and the ``worker`` process."""
     done = outcome or "done"
+    ledger = _ledger(session, item.circulation_id)
+    if ledger is not None and ledger.steps_run is not None and item.status != WorkItemStatus.done:
+        ledger.steps_run += 1
     item.status, item.outcome, item.actor, item.comment, item.finished_at = WorkItemStatus.done, done, actor, comment, utcnow()
     item.attempts += 1
     session.add(item)
@@ -127,7 +182,6 @@ def finish_item(
     if item.acted_for:
         detail["acted_for"] = item.acted_for
     record_about(session, actor, f"step:{item.step}", circ, circ.document_id or circ.received_id, item.step, detail)
-    session.flush()
 
 
 # ---- a person acting on an item -------------------------------------------------------------------------

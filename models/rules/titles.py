@@ -151,7 +151,18 @@ def _shape_cost(widths: list[float]) -> float:
 def break_title(title: str, line_width: float) -> list[str]:
     """The title's lines: one when it fits in ``line_width`` characters; else the fewest lines,
     broken between words into a trapezoid or diamond, at the lowest cost (see the constants)."""
-    title = title.strip()
+    return list(_title_lines(title.strip(), line_width))
+
+
+@functools.lru_cache(maxsize=512)
+def _title_lines(title: str, line_width: float) -> tuple[str, ...]:
+    """``break_title``, kept per title: a pure function of its arguments, and a forward's long title
+    is laid out several times (印制 predicts, renders and checks it; every child forwarding the same
+    notice has the same title) at up to a few thousand candidate breaks each."""
+    return tuple(_break_title(title, line_width))
+
+
+def _break_title(title: str, line_width: float) -> list[str]:
     total = _width(title)
     if total <= line_width:
         return [title]
@@ -169,10 +180,11 @@ def break_title(title: str, line_width: float) -> list[str]:
 def _best_breaks(title: str, costs: dict[int, int], count: int, line_width: float) -> list[int] | None:
     """The ``count - 1`` break positions of least cost whose lines all fit, or None."""
     positions = sorted(costs)
+    prefix = [0.0, *itertools.accumulate(_width(ch) for ch in title)]  # width of title[a:b] = prefix[b] - prefix[a]
     best: tuple[float, list[int]] | None = None
     for chosen in itertools.combinations(positions, count - 1):
         edges = [0, *chosen, len(title)]
-        widths = [_width(title[a:b]) for a, b in itertools.pairwise(edges)]
+        widths = [prefix[b] - prefix[a] for a, b in itertools.pairwise(edges)]
         if max(widths) > line_width:
             continue
         mean = sum(widths) / count

@@ -71,7 +71,8 @@ def test_a_failure_inside_a_chain_keeps_nothing_of_it_and_is_the_failing_steps_o
 
 def test_a_chain_writes_its_record_once_as_its_last_step_left_it(make_engine, monkeypatch, tmp_path) -> None:
     """签收 → 登记 → 拟办 … re-issue the 收文处理单 at 登记 and 拟办 (and 签发 when forwarding): in one
-    transaction each is gathered as before, but only the last is rendered and written."""
+    transaction each is gathered as the circulation stood after its step unless the next step
+    re-issues it again first, and only the last is rendered and written."""
     engine = make_engine(config_dir=subtree_config(tmp_path / "config", ["p64"], max_children=1))
     assert cascade.launch_notice(engine, resume=False)
     cid = cascade.launched_notice(engine, demo_mod.load_notice()[0])
@@ -85,7 +86,9 @@ def test_a_chain_writes_its_record_once_as_its_last_step_left_it(make_engine, mo
     monkeypatch.setattr(engine_mod, "gather_record", lambda *a, **k: gathered.append(real_gather(*a, **k)) or gathered[-1])
     monkeypatch.setattr(engine, "record_renderer", lambda record, path: rendered.append(path) or real_render(record, path))
     batch.run_with_retries(engine, child.id)
-    assert len(gathered) >= 2 and len(rendered) == 1  # re-issued at 登记 and 拟办 (at least), written once
+    # re-issued at 登记, 拟办 and 签发: 登记's is superseded by 拟办's before anything changes (never
+    # gathered), 拟办's is gathered before 拟稿 runs, 签发's before 编号; only the last is written
+    assert len(gathered) == 2 and len(rendered) == 1
     with Session(engine.db) as session:
         kept = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == child.id, CirculationFile.role == "processing_slip")).one()
     written = (engine.storage / kept.file).read_bytes()

@@ -11,6 +11,7 @@ person. Prefect (``flows/runtime/runner.py``) drives the automatic steps.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import Mapping
@@ -59,9 +60,11 @@ from gongwen_engine.models.tables import (
 )
 
 # session.info: while ``run_step`` chains steps in one transaction, the records they re-issue
-# ({circulation id: (file, gathered record)}), written once when the chain ends. The record is
-# gathered at each step as before (so the file is what the last step that re-issued it saw),
-# but rendered and written (an fsync) once, not after each step of 登记 → 拟办 → 签发.
+# ({circulation id: (file, gathered record, or how to gather it)}), written once when the chain
+# ends. The file is what the last step that re-issued it saw: a re-issue is gathered when the chain
+# goes on to a step that does not re-issue it again (``_gather_due``: before that step changes
+# anything) or when the chain ends; one superseded by the next step's own re-issue is never
+# gathered, and only the last is rendered and written (an fsync), not one after each of 登记 → 拟办 → 签发.
 RECORDS_DUE = "gongwen_records_due"
 
 
@@ -259,13 +262,30 @@ class Engine:
                 session.info[RECORDS_DUE] = {}  # the chain's steps re-issue the record once, at its end
             result = self._step_locked(session, circ, expected_step)
             while result.ran and circ.status == CirculationStatus.ready and circ.step and self.definition_of(circ, session).step(circ.step).kind in then:
+                if not self._reissues_record(self.definition_of(circ, session).step(circ.step)):
+                    self._gather_due(session)  # the record as the last step left it, before the next one changes anything
                 try:
                     result = self._step_locked(session, circ, circ.step)
                 except StepLimitReached:
                     break  # raised before the step wrote anything: what ran commits, the next call fails the step
+            self._gather_due(session)
             for relative, record in session.info.pop(RECORDS_DUE, {}).values():
+                assert isinstance(record, RecordData)  # gathered just above
                 self._issue_record(session, circ, relative, record)
             return result
+
+    @staticmethod
+    def _reissues_record(step: Step) -> bool:
+        """The step, when it runs, re-issues the record itself (an automatic step declaring ``record``)."""
+        return not step.human and step.record
+
+    @staticmethod
+    def _gather_due(session: Session) -> None:
+        """Gather the re-issues due in this chain that are not gathered yet (``RECORDS_DUE``)."""
+        due = session.info.get(RECORDS_DUE) or {}
+        for cid, (relative, record) in list(due.items()):
+            if not isinstance(record, RecordData):
+                due[cid] = (relative, record())
 
     def _step_locked(self, session: Session, circ: Circulation, expected_step: str | None) -> StepResult:
         """The circulation's current step, its row locked in ``session``'s transaction."""
@@ -427,12 +447,12 @@ class Engine:
             return
         relative = f"{circ.org}/records/{definition.record}-{circ.id}.docx"
         replayed = self.config.org(circ.org).level in self.config.policy(circ.policy).clock  # a named policy replays a seed's dates
-        record = gather_record(session, self.config, definition, circ, RecordKind(definition.record), self.business_date(circ), replayed)
+        gather = functools.partial(gather_record, session, self.config, definition, circ, RecordKind(definition.record), self.business_date(circ), replayed)
         due = session.info.get(RECORDS_DUE)
-        if due is not None:  # steps chained in one transaction: only the last re-issue is kept, so only it is written
-            due[saved_id(circ)] = (relative, record)
+        if due is not None:  # steps chained in one transaction: only the last re-issue is kept, so only it is gathered and written
+            due[saved_id(circ)] = (relative, gather)
             return
-        self._issue_record(session, circ, relative, record)
+        self._issue_record(session, circ, relative, gather())
 
     def _issue_record(self, session: Session, circ: Circulation, relative: str, record: RecordData) -> None:
         """Write the gathered record's .docx and keep it as the circulation's file of that kind."""

@@ -164,3 +164,22 @@ def test_a_chain_asks_for_its_items_once_and_still_counts_every_step(make_engine
     stopped = circulation(engine2, cid2)
     assert stopped.status == CirculationStatus.failed and stopped.step == flow.name_of(StepKind.number)
     assert f"GONGWEN_MAX_STEPS={done_before + 1}" in (stopped.error or "")
+
+
+def test_a_batch_reads_a_circulation_once_and_then_goes_by_what_its_chains_returned(make_engine, monkeypatch) -> None:
+    """``advance_many``: the step each chain leaves the circulation at is where the next chain starts
+    (still checked under the row lock), not a read of its own before every chain."""
+    engine = make_engine()
+    cid = launch(engine)
+    reads: list[object] = []
+    real_read = batch.read
+
+    def counted(db, query, *args, **kwargs):
+        if query is batch.get_circulation:
+            reads.append(args)
+        return real_read(db, query, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "read", counted)
+    batch.advance_many(engine, [cid])
+    assert circulation(engine, cid).status == CirculationStatus.done  # 签发 → 编号, 印制, 用印, 核发 … 归档: several chains
+    assert len(reads) == 1

@@ -193,17 +193,30 @@ CHAINED = frozenset(StepKind) - PREPARED
 
 def run_with_retries(engine: Engine, circulation_id: int) -> CirculationStatus:
     """The circulation's current step and the steps that follow it up to the next prepared one
+    (``run_chain``), its status after them."""
+    return run_chain(engine, circulation_id)[0]
+
+
+def run_chain(engine: Engine, circulation_id: int, step: str | None = None) -> tuple[CirculationStatus, str | None]:
+    """The circulation's current step and the steps that follow it up to the next prepared one
     (``CHAINED``: 签收 → 登记 → 拟办 …), in one transaction (``Engine.run_step``'s ``then``). When
     that fails, nothing of it is kept and the steps run one at a time, each retried as the flow
-    declares, so a failure is the failing step's own (its retries, its 待办)."""
-    circ = read(engine.db, get_circulation, circulation_id)
-    if circ.status not in ("ready", "running") or circ.step is None:
-        return circ.status
+    declares, so a failure is the failing step's own (its retries, its 待办).
+
+    ``step``: the current step as the caller last saw it (the previous chain's result), or None to
+    read it first; either way the step runs only if it is still the current one (checked under the
+    row lock). Returns the status and the step after it (None when not known)."""
+    if step is None:
+        circ = read(engine.db, get_circulation, circulation_id)
+        if circ.status not in ("ready", "running") or circ.step is None:
+            return circ.status, circ.step
+        step = circ.step
     try:
-        return engine.run_step(circulation_id, circ.step, then=CHAINED).status
+        result = engine.run_step(circulation_id, step, then=CHAINED)
+        return result.status, result.step
     except Exception as exc:
-        log.info("circulation %s: steps from %s in one transaction failed (%s); one at a time", circulation_id, circ.step, exc)
-    return run_one_with_retries(engine, circulation_id)
+        log.info("circulation %s: steps from %s in one transaction failed (%s); one at a time", circulation_id, step, exc)
+    return run_one_with_retries(engine, circulation_id), None
 
 
 def run_one_with_retries(engine: Engine, circulation_id: int) -> CirculationStatus:
@@ -227,6 +240,7 @@ def run_one_with_retries(engine: Engine, circulation_id: int) -> CirculationStat
 def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[int], None] | None = None) -> dict[str, int]:
     """Advance the circulations in lockstep until each finishes, waits for a person or fails."""
     active = list(circulation_ids)
+    steps: dict[int, str | None] = {}  # each one's current step as its last chain left it: not read again before the next
     outcome: dict[str, int] = {}
     chunk = PREPARE_CHUNK
     while active:
@@ -236,7 +250,7 @@ def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[
                 prepare_printing(engine, active[n : n + chunk])
                 prepare_seals(engine, active[n : n + chunk])
                 prepare_filing(engine, active[n : n + chunk])
-            status = run_with_retries(engine, cid)
+            status, steps[cid] = run_chain(engine, cid, steps.get(cid))
             if status in (CirculationStatus.ready, CirculationStatus.running):
                 still.append(cid)
                 continue

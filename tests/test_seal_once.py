@@ -107,3 +107,45 @@ def test_the_cache_is_bounded(config, tmp_path: Path, counted: list[int], monkey
     assert len(counted) == 3
     sealing.verify_sealed(files[1], keys)
     assert len(counted) == 4
+
+
+@pytest.fixture
+def dry_runs(monkeypatch) -> Iterator[list[int]]:
+    """pyHanko's dry-run size estimates, from a process that has measured no signature yet."""
+    from pyhanko.sign.signers import pdf_signer
+
+    calls: list[int] = []
+    real = pdf_signer.PdfSigningSession.estimate_signature_container_size
+
+    async def estimate(self, *args, **kwargs):
+        calls.append(1)
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pdf_signer.PdfSigningSession, "estimate_signature_container_size", estimate)
+    monkeypatch.setattr(signing, "_cms_overhead", {})
+    yield calls
+
+
+def reserved_room(signed: bytes) -> int:
+    found = list(signing._BYTE_RANGE.finditer(signed))[-1]
+    return int(found.group(3)) - int(found.group(2)) - 2
+
+
+def test_a_signature_after_the_first_of_its_kind_skips_the_dry_run_and_verifies(config, tmp_path: Path, dry_runs: list[int]) -> None:
+    keys = keyring_in(config, tmp_path / "home")
+    first = signing.sign_pdf(blank_pdf(), keys.identity(config.org("acwf")), None, sealing.SEAL_REASON)
+    assert len(dry_runs) == 1
+    for code in ("acwf", "shandong", "jinan"):  # the same identity, and others with the same kind of key
+        signed = signing.sign_pdf(blank_pdf(), keys.identity(config.org(code)), None, sealing.SEAL_REASON, location=code)
+        assert signing.verify_pdf(signed, keys.trust_roots()).ok, code
+        assert abs(reserved_room(signed) - reserved_room(first)) < 200  # about pyHanko's own estimate
+    assert len(dry_runs) == 1
+
+
+def test_a_signature_that_would_not_fit_is_made_again_with_pyhankos_estimate(config, tmp_path: Path, dry_runs: list[int]) -> None:
+    keys = keyring_in(config, tmp_path / "home")
+    identity = keys.identity(config.org("shandong"))
+    signing._cms_overhead[signing._key_kind(identity)] = -signing._identity_bytes(identity) + 16  # far too small
+    signed = signing.sign_pdf(blank_pdf(), identity, None, sealing.SEAL_REASON)
+    assert len(dry_runs) == 1 and signing.verify_pdf(signed, keys.trust_roots()).ok
+    assert signing._cms_overhead[signing._key_kind(identity)] > 0  # measured again from this signature

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,7 +29,7 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -280,7 +282,30 @@ def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
 
 def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, reason: str, location: str | None = None) -> bytes:
     """PAdES-sign ``pdf`` (an incremental update); with ``seal``, the seal image is the
-    signature's appearance, so the visible seal and the digital signature are one object."""
+    signature's appearance, so the visible seal and the digital signature are one object.
+
+    The room for the signature (the CMS, hex in /Contents) is pyHanko's own estimate — a dry-run
+    signature, 1/6 of a signature's CPU — the first time the process signs with a key of its kind,
+    and computed from what that one measured afterwards (:func:`_reserve`); a signature that would
+    not fit is made again with pyHanko's estimate."""
+    from pyhanko.sign.general import SigningError as PdfSigningError
+
+    reserved = _reserve(identity)
+    try:
+        signed = _signed(pdf, identity, seal, reason, location, reserved)
+    except PdfSigningError as exc:
+        if reserved is None or "larger than expected" not in str(exc):
+            raise
+        logging.getLogger(__name__).warning("signature larger than the room computed for it (%s): signing again with pyHanko's estimate", exc)
+        with _reserve_lock:
+            _cms_overhead.pop(_key_kind(identity), None)
+        reserved, signed = None, _signed(pdf, identity, seal, reason, location, None)
+    if reserved is None:
+        _learn_reserve(identity, signed)
+    return signed
+
+
+def _signed(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, reason: str, location: str | None, bytes_reserved: int | None) -> bytes:
     from PIL import Image
     from pyhanko.pdf_utils import layout
     from pyhanko.pdf_utils.images import PdfImage
@@ -314,8 +339,65 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, re
         name=identity.subject,
     )
     out = io.BytesIO()
-    signers.PdfSigner(meta, signer=signer, stamp_style=style).sign_pdf(writer, output=out)
+    signers.PdfSigner(meta, signer=signer, stamp_style=style).sign_pdf(writer, output=out, bytes_reserved=bytes_reserved)
     return out.getvalue()
+
+
+# The CMS of a signature is the identity's certificates (signer and chain, embedded), its issuer and
+# serial twice (SignerInfo's sid, the signing-certificate-v2 attribute) and a part that depends only
+# on the kind of key (algorithms, signed attributes, the signature value): that part, measured once
+# per process and kind of key, gives the room for any identity's next signature without a dry run.
+_cms_overhead: dict[tuple[str, int | str, int], int] = {}
+_reserve_lock = threading.Lock()
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+
+
+def _key_kind(identity: SigningIdentity) -> tuple[str, int | str, int]:
+    key = identity.key.public_key() if hasattr(identity.key, "public_key") else None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return ("ec", key.curve.name, len(identity.chain))
+    if isinstance(key, rsa.RSAPublicKey):
+        return ("rsa", key.key_size, len(identity.chain))
+    return ("other", 0, len(identity.chain))
+
+
+def _identity_bytes(identity: SigningIdentity) -> int:
+    """The CMS bytes that vary between identities of one kind of key."""
+    cert = identity.certificate
+    issuer_serial = len(cert.issuer.public_bytes()) + len(_asn1_cert(cert)["tbs_certificate"]["serial_number"].dump())
+    return sum(len(c.public_bytes(serialization.Encoding.DER)) for c in (cert, *identity.chain)) + 2 * issuer_serial
+
+
+def _reserve(identity: SigningIdentity) -> int | None:
+    """The room for ``identity``'s signature (hex digits), pyHanko's way (twice the CMS, plus 50%),
+    from the overhead measured for its kind of key; None before one was measured."""
+    kind = _key_kind(identity)
+    with _reserve_lock:
+        overhead = _cms_overhead.get(kind)
+    if overhead is None or kind[0] == "other":
+        return None
+    hex_len = 2 * (overhead + _identity_bytes(identity))
+    return hex_len + 2 * (hex_len // 4)
+
+
+def _learn_reserve(identity: SigningIdentity, signed: bytes) -> None:
+    """Measure the CMS of ``signed`` (its last /ByteRange's gap holds the hex) and keep its part that
+    depends only on the kind of key."""
+    found = list(_BYTE_RANGE.finditer(signed))
+    if not found:
+        return
+    start, end = int(found[-1].group(2)), int(found[-1].group(3))
+    head = bytes.fromhex(signed[start + 1 : min(end - 1, start + 13)].decode("ascii"))
+    if len(head) < 2 or head[0] != 0x30:
+        return
+    if head[1] < 0x80:
+        cms_len = 2 + head[1]
+    else:
+        n = head[1] & 0x7F
+        cms_len = 2 + n + int.from_bytes(head[2 : 2 + n], "big")
+    with _reserve_lock:
+        kind = _key_kind(identity)
+        _cms_overhead[kind] = max(_cms_overhead.get(kind, 0), cms_len - _identity_bytes(identity))
 
 
 # ---- verification -----------------------------------------------------------------------------

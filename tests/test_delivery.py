@@ -693,3 +693,35 @@ def test_part_of_a_collective_name_addresses_the_children_too():
     config = load_config()
     children = {o.code for o in config.children("acwf")}
     assert {o.code for o in recipients.resolve(config, "acwf", ["各省、自治区、直辖市妇联"]).main} == children
+
+
+def test_delivering_again_reads_what_was_delivered_once_and_repeats_nothing(engine):
+    """核发 reads the document's deliveries and started circulations once for all its recipients
+    (not two statements per recipient: a province's reaches 16 cities), and run again in a new
+    transaction it delivers, starts and tells no one twice."""
+    from sqlalchemy import event
+
+    from gongwen_engine.flows.actions.distribution import deliver
+    from gongwen_engine.flows.engine.context import StepContext
+    from gongwen_engine.models import db
+    from gongwen_engine.models.tables import Message
+
+    circ = engine.launch("shandong", "issuing", notice("shandong", ["济南市妇联", "青岛市妇联"], ["全国妇联"]), actor="shandong_secretary")
+    run_through(engine, circ)
+    doc = signed_version(engine, circ)
+    before = (len(rows(engine, Delivery)), len(rows(engine, Circulation)), len(rows(engine, Message)), len(rows(engine, AuditEvent)))
+    statements: list[str] = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(engine.db, "before_cursor_execute", listener)
+    try:
+        with db.transaction(engine.db) as session:
+            locked = db.lock_circulation(session, circ)
+            definition = engine.definition_of(locked, session)
+            [(name, step)] = [(n, s) for n, s in definition.steps.items() if s.do == "distribute"]
+            deliver(StepContext(engine, session, locked, name, step, "system"), step.start_flow or locked.flow)
+    finally:
+        event.remove(engine.db, "before_cursor_execute", listener)
+    assert (len(rows(engine, Delivery)), len(rows(engine, Circulation)), len(rows(engine, Message)), len(rows(engine, AuditEvent))) == before
+    assert len([s for s in statements if "FROM delivery" in s]) == 1
+    assert len([s for s in statements if "WHERE circulation.received_id" in s]) == 1
+    assert delivered(engine, doc) == {"jinan": False, "qingdao": False, "acwf": True}

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +37,8 @@ from gongwen_engine.models.rules.dates import format_cn_date
 from gongwen_engine.models.tables import CirculationFile, Document
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gongwen_engine.flows.engine.context import StepContext, StepEngine
 
 SEAL_REASON = "用印"
@@ -41,8 +46,11 @@ SIGNED_PDF = "signed_pdf"  # the CirculationFile role of the sealed copy
 SIGNED_OFD = "signed_ofd"  # the role of its OFD with the SM2 electronic seal (issued_formats: both or ofd)
 _keyrings: dict[tuple[str, str], tuple[int, signing.Keyring]] = {}  # (config folder, home) -> (generation, keys)
 _keyrings_lock = threading.Lock()
-VERIFIED_ENTRIES = 512
-_verified: dict[tuple[str, tuple[str, ...]], signing.SealCheck] = {}
+# 印章核验 results kept by the process (verify_sealed): the same bytes against the same trust roots
+# verify the same way, within the time the result can hold (see _reusable_until).
+VERIFIED_ENTRIES = 512  # least recently used first out
+VERIFIED_SECONDS = 600.0  # a result is reused at most this long (the clock and trust move on)
+_verified: OrderedDict[tuple[str, str, tuple[str, ...]], tuple[float, float, signing.SealCheck]] = OrderedDict()
 _verified_lock = threading.Lock()
 
 
@@ -162,18 +170,45 @@ def verify_file(path: Path, keyring: signing.Keyring) -> signing.SealCheck:
 def verify_bytes(data: bytes, sha256: str, keyring: signing.Keyring) -> signing.SealCheck:
     """印章核验 of a PDF's bytes (``sha256``: their digest) against the configured trust roots."""
     roots = keyring.trust_roots()
-    # The same bytes against the same roots verify the same way: the 16 districts that sign for
-    # one city's notice verify it once per process (the national cascade: 2,800+ checks of 366 PDFs).
-    key = (sha256, tuple(signing.fingerprint(r) for r in roots))
+    key = ("pdf", sha256, tuple(signing.fingerprint(r) for r in roots))
+    return _verified_once(key, lambda: signing.verify_pdf(data, roots), [r.not_valid_after_utc for r in roots])
+
+
+def _verified_once(key: tuple[str, str, tuple[str, ...]], verify: Callable[[], signing.SealCheck], roots_end: list[datetime]) -> signing.SealCheck:
+    """``verify()``'s result, reused for the same ``key`` (format, digest of the bytes, fingerprints of
+    the trust roots) while it holds: the 16 districts that sign for one city's notice verify it once
+    per process (the national cascade: 2,800+ checks of 374 files). A result is reused only before
+    :func:`_reusable_until`; a changed file or trust store is another key, verified again."""
+    now_wall, now_mono = time.time(), time.monotonic()
     with _verified_lock:
-        if key in _verified:
-            return _verified[key]
-    result = signing.verify_pdf(data, roots)
+        held = _verified.get(key)
+        if held is not None and now_mono < held[0] and now_wall < held[1]:
+            _verified.move_to_end(key)
+            return held[2]
+    result = verify()
     with _verified_lock:
-        _verified[key] = result
+        _verified[key] = (now_mono + VERIFIED_SECONDS, _reusable_until(result, roots_end), result)
+        _verified.move_to_end(key)
         while len(_verified) > VERIFIED_ENTRIES:
-            _verified.pop(next(iter(_verified)))
+            _verified.popitem(last=False)
     return result
+
+
+def _reusable_until(result: signing.SealCheck, roots_end: list[datetime]) -> float:
+    """The wall-clock time (epoch s) until which ``result`` can be reused: what it depended on at the
+    time of the check must still hold — the signer's certificate and the trust roots within their
+    validity (a certificate that expires makes a valid seal untrusted). The rest (a certificate not
+    yet valid, an intermediate's validity, revocation: soft-fail, nothing fetched) is bounded by
+    VERIFIED_SECONDS."""
+    ends = list(roots_end)
+    not_after = (result.certificate or {}).get("not_after")
+    if not_after:
+        try:
+            end = datetime.fromisoformat(not_after)
+            ends.append(end if end.tzinfo else end.replace(tzinfo=UTC))
+        except ValueError:
+            return 0.0  # unknown: not reused
+    return min((end.timestamp() for end in ends), default=float("inf"))
 
 
 def keyring(engine: StepEngine) -> signing.Keyring:
@@ -246,12 +281,15 @@ def is_ofd(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04"
 
 
-def verify_sealed(data: bytes, keyring: signing.Keyring) -> signing.SealCheck:
+def verify_sealed(data: bytes, keyring: signing.Keyring, sha256: str | None = None) -> signing.SealCheck:
     """印章核验 of a signed PDF (PAdES) or a sealed OFD (GB/T 38540, SM2), told apart by content,
-    against the configured trust roots of each."""
+    against the configured trust roots of each (``sha256``: the digest of ``data``, when known)."""
+    digest = sha256 or signing.sha256_hex(data)
     if is_ofd(data):
-        return verify_ofd(data, ofd_trust_roots(keyring.seals))
-    return verify_bytes(data, signing.sha256_hex(data), keyring)
+        roots = ofd_trust_roots(keyring.seals)
+        key = ("ofd", digest, tuple(hashlib.sha256(r).hexdigest() for r in roots))
+        return _verified_once(key, lambda: verify_ofd(data, roots), [])
+    return verify_bytes(data, digest, keyring)
 
 
 def _checked_file(ctx: StepContext, file: str, recorded_sha256: str | None) -> tuple[signing.SealCheck, dict]:
@@ -263,7 +301,7 @@ def _checked_file(ctx: StepContext, file: str, recorded_sha256: str | None) -> t
         result, digest = signing.check(signing.CheckStatus.absent, f"file not found: {path}"), None
     else:
         digest = signing.sha256_hex(data)
-        result = verify_sealed(data, keyring(ctx.engine))
+        result = verify_sealed(data, keyring(ctx.engine), digest)
     fmt = "ofd" if file.lower().endswith(".ofd") else "pdf"
     return result, {"file": file, "format": fmt, "sha256_matches_record": digest == recorded_sha256, **result.as_dict()}
 

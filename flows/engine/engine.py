@@ -212,9 +212,10 @@ class Engine:
             record_about(session, actor, "launch", circ, doc.id, None, detail)
             return saved_id(circ)
 
-    def start_for_recipient(self, session: Session, parent: Sender, recipient: str, document_id: int, flow: str) -> Circulation:
-        """A delivered document starts the recipient's own circulation (once per recipient and document)."""
-        existing = session.exec(select(Circulation).where(Circulation.org == recipient, Circulation.received_id == document_id)).first()
+    def start_for_recipient(self, session: Session, parent: Sender, recipient: str, document_id: int, flow: str, *, absent: bool = False) -> Circulation:
+        """A delivered document starts the recipient's own circulation (once per recipient and document;
+        ``absent``: the caller has looked for it in this transaction and found none)."""
+        existing = None if absent else session.exec(select(Circulation).where(Circulation.org == recipient, Circulation.received_id == document_id)).first()
         if existing:
             return existing
         definition = self.flow(flow)

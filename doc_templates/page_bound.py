@@ -28,6 +28,7 @@ breaks, letter spacing) makes it give up: the document is then converted, as bef
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 from collections.abc import Iterator
@@ -158,6 +159,7 @@ class _Styles:
     def __init__(self, root: etree._Element | None) -> None:
         self.root = root
         self._tiers: dict[tuple[str | None, str | None, str], list[list[etree._Element]]] = {}
+        self.sizes: dict[tuple[str | None, str | None], float] = {}  # Bound.default_size's answers
 
     def _style(self, style_id: str | None, kind: str) -> etree._Element | None:
         if self.root is None:
@@ -225,16 +227,16 @@ def _largest_margin(margins: list[etree._Element], side: str) -> float:
 class Bound:
     """The height bound of one document's body (raises ``Unmodelled``)."""
 
-    def __init__(self, document: etree._Element, styles: etree._Element | None) -> None:
+    def __init__(self, document: etree._Element, styles: etree._Element | _Styles | None) -> None:
         self.document = document
-        self.styles = _Styles(styles)
-        self._sizes: dict[tuple[str | None, str | None], float] = {}
+        self.styles = styles if isinstance(styles, _Styles) else _Styles(styles)
 
     def default_size(self, p_style: str | None, tbl_style: str | None) -> float:
         """The size a run that sets none has: the nearest source's (its w:sz or w:szCs, the larger)."""
-        if (p_style, tbl_style) not in self._sizes:
-            self._sizes[p_style, tbl_style] = self._default_size(p_style, tbl_style)
-        return self._sizes[p_style, tbl_style]
+        sizes = self.styles.sizes
+        if (p_style, tbl_style) not in sizes:
+            sizes[p_style, tbl_style] = self._default_size(p_style, tbl_style)
+        return sizes[p_style, tbl_style]
 
     def _default_size(self, p_style: str | None, tbl_style: str | None) -> float:
         sz, sz_cs = (self.styles.tiers(p_style, tbl_style, what) for what in ("sz", "szCs"))
@@ -379,6 +381,13 @@ class Bound:
         return used, available
 
 
+@functools.lru_cache(maxsize=8)
+def _styles_of(part: bytes) -> _Styles:
+    """The styles part, parsed once per content with the answers kept: every processing slip and
+    draft sheet of a run carries the same one (the record templates'), asked the same questions."""
+    return _Styles(etree.fromstring(part))
+
+
 def body_height_bound(data: bytes) -> tuple[float, float] | None:
     """(an upper bound of the body's height, the type area's height) in points, or None where
     the document has something the bound does not model."""
@@ -386,7 +395,7 @@ def body_height_bound(data: bytes) -> tuple[float, float] | None:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             document = etree.fromstring(z.read("word/document.xml"))
             names = set(z.namelist())
-            styles = etree.fromstring(z.read("word/styles.xml")) if "word/styles.xml" in names else None
+            styles = _styles_of(z.read("word/styles.xml")) if "word/styles.xml" in names else None
         return Bound(document, styles).body()
     except (Unmodelled, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError):
         return None

@@ -104,3 +104,23 @@ def test_the_faces_libreoffice_uses_are_no_taller_than_the_bound_assumes() -> No
         found = subprocess.run(["fc-match", "-f", "%{file}:%{index}", family], env=env, capture_output=True, text=True, check=True).stdout
         path, index = found.rsplit(":", 1)
         assert _face_height_em(path, int(index)) <= FONT_HEIGHT_EM, (family, path)
+
+
+def test_records_with_the_same_styles_share_their_answers_and_get_the_same_bounds() -> None:
+    """The styles part is parsed and asked once per content (every record of a run carries the
+    template's); each record's bound is what a fresh reading of its own styles gives."""
+    from lxml import etree
+
+    from gongwen_engine.doc_templates import page_bound
+
+    records = [record_bytes(r) for r in varied_records(12)]
+    page_bound._styles_of.cache_clear()
+    shared = [body_height_bound(data) for data in records]
+    assert page_bound._styles_of.cache_info().misses == 1 and page_bound._styles_of.cache_info().hits == len(records) - 1
+    for data, bound in zip(records, shared, strict=True):
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            try:
+                fresh = page_bound.Bound(etree.fromstring(z.read("word/document.xml")), etree.fromstring(z.read("word/styles.xml"))).body()
+            except page_bound.Unmodelled:
+                fresh = None
+        assert bound == fresh

@@ -30,7 +30,7 @@ from gongwen_engine.doc_templates.reader import read_text
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import index_item
-from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ITEM_ANCHOR, chain_head, item_anchor_bytes, when_chained, write_checkpoint, write_item_anchor
+from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ITEM_ANCHOR, chain_head, item_anchor_bytes, refresh_checkpoint, when_chained, write_item_anchor
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
@@ -177,7 +177,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     filing = ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f.file for f in filed])
     anchor_item(ctx.session, ctx.engine.storage, item, filing)
     ctx.session.flush()
-    write_checkpoint(ctx.engine.settings.home.resolve() / CHECKPOINT_FOLDER, *chain_head(ctx.session), today())  # the head anchored outside the database
+    refresh_checkpoint(ctx.engine.settings.home.resolve() / CHECKPOINT_FOLDER, lambda: chain_head(ctx.session), today())  # the head, outside the database
     item.history = process_history(ctx.session, circ.id)
     ctx.session.add(item)
     ctx.session.flush()

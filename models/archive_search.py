@@ -60,8 +60,9 @@ _PINYIN_READING = re.compile(r"[(（][a-zA-Zāáǎàēéěèīíǐìōóǒòūú
 
 
 def normalise(value: str) -> str:
-    """Simplified script, lower case, pinyin readings dropped: the form of index and queries."""
-    return _normalise_with_map(value)[0]
+    """Simplified script, lower case, pinyin readings dropped: the form of index and queries
+    (``_normalise_with_map``'s text, without the map: the index normalises every filed body)."""
+    return _convert(_PINYIN_READING.sub("", value))
 
 
 def _normalise_with_map(value: str) -> tuple[str, list[int]]:
@@ -75,11 +76,15 @@ def _normalise_with_map(value: str) -> tuple[str, list[int]]:
         pos = match.end()
     kept.append(value[pos:])
     index.extend(range(pos, len(value)))
-    stripped = "".join(kept)
+    return _convert("".join(kept)), index
+
+
+def _convert(stripped: str) -> str:
+    """Traditional to simplified, lower case, the length kept."""
     converted = _t2s().convert(stripped)
     if len(converted) != len(stripped):  # a phrase conversion changed the length: go character by character
         converted = "".join(_t2s().convert(ch) if len(_t2s().convert(ch)) == 1 else ch for ch in stripped)
-    return converted.lower(), index
+    return converted.lower()
 
 
 def bigrams(value: str) -> str:
@@ -126,9 +131,11 @@ def search_row(item: ArchiveItem, body: str) -> ArchiveSearch:
     )
 
 
-def index_item(session: Session, item: ArchiveItem, body: str) -> None:
-    """Add (or replace) the item in the search index, inside the caller's transaction."""
-    old = session.get(ArchiveSearch, item.id)
+def index_item(session: Session, item: ArchiveItem, body: str, new: bool = False) -> None:
+    """Add (or replace) the item in the search index, inside the caller's transaction. ``new``:
+    the item was inserted in this transaction, so it has no row yet (not looked for: 归档 files
+    thousands an hour)."""
+    old = None if new else session.get(ArchiveSearch, item.id)
     sqlite = session.get_bind().dialect.name == "sqlite"
     if old is not None:
         if sqlite:

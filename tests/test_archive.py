@@ -467,6 +467,31 @@ def test_postgresql_finds_the_newest_matches_by_scan_by_recency_buckets_and_by_g
         assert [h.item_id for h in search(session, SearchQuery(fonds="S037", words="会议", limit=2))] == [59, 58]  # 57 is outside the newest three
 
 
+def test_the_index_normalises_as_the_excerpts_do():
+    """``normalise`` (the index's and the queries' form, without the excerpt's character map:
+    issue 25) is ``_normalise_with_map``'s text: traditional to simplified, lower case, pinyin
+    readings in parentheses dropped."""
+    from gongwen_engine.models.archive_search import _normalise_with_map, normalise
+
+    for text in ("婦聯 ABC 質(zhì)量 發(fā)展規(guī)劃", "（fā）開頭", "", "妇联2026年(Ａ)"):
+        assert normalise(text) == _normalise_with_map(text)[0]
+    assert normalise("婦聯質(zhì)量ABC") == "妇联质量abc"
+
+
+def test_the_stamped_copy_and_its_paragraphs_come_from_one_reading(filed):
+    """归档 opens the first .docx once for its stamp and its searchable paragraphs (issue 25): the
+    same paragraphs as read from the original, the stamp read back from the copy."""
+    from gongwen_engine.doc_templates.archive_files import docx_paragraphs, stamp_docx, stamp_docx_with_paragraphs
+    from gongwen_engine.models.rules.archive import stamp_for
+
+    original = next(p for p in sorted(filed.storage.rglob("*.docx")) if "archive" not in p.parts).read_bytes()
+    stamp = stamp_for("X001", 2026, 7, "BGS", "D30", 3)
+    stamped, paragraphs = stamp_docx_with_paragraphs(original, stamp)
+    assert paragraphs == docx_paragraphs(original) == docx_paragraphs(stamped) and paragraphs
+    assert stamped == stamp_docx(original, stamp)
+    assert read_stamp(stamped) is not None and read_stamp(original) is None
+
+
 def test_sm3_is_the_national_standard_digest():
     from gmssl import func, sm3
 

@@ -25,7 +25,7 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx
+from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx_with_paragraphs
 from gongwen_engine.doc_templates.reader import read_text
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models import db
@@ -181,7 +181,7 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     item.history = process_history(ctx.session, circ.id)
     ctx.session.add(item)
     ctx.session.flush()
-    index_item(ctx.session, item, body)
+    index_item(ctx.session, item, body, new=True)
     return item
 
 
@@ -229,10 +229,14 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
     records, texts, stamped = [], [], False
     for seq, (source, data, pages, method) in enumerate(measured, start=1):
         kind = file_format(data, source.file)
-        texts.extend(searchable_text(source, data, kind))
-        if kind == "docx" and not stamped:
-            data = stamp_docx(data, stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, total_pages))
+        stamp = kind == "docx" and not stamped  # the item's first .docx
+        if stamp:
+            stamp_at = stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, total_pages)
+            data, paragraphs = stamp_docx_with_paragraphs(data, stamp_at)  # the .docx opened once for both
+            texts.extend(paragraphs)
             stamped = True
+        else:
+            texts.extend(searchable_text(source, data, kind))
         suffix = Path(source.file).suffix or f".{kind}"
         relative = f"{folder}/{seq:02d}-{source.role}{suffix}"
         write_atomically(data, storage / relative)
@@ -249,7 +253,7 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
                 sm3=d.sm3,
                 pages=pages,
                 pages_method=method,
-                stamped=kind == "docx" and seq == _first_docx(measured),
+                stamped=stamp,
             )
         )
     return records, "\n".join(t for t in texts if t != item.title)
@@ -305,13 +309,6 @@ def remove_leftovers(storage: Path, item: ArchiveItem) -> list[str]:
             path.unlink()
             removed.append(relative)
     return removed
-
-
-def _first_docx(measured: list) -> int:
-    for seq, (source, data, _, _) in enumerate(measured, start=1):
-        if file_format(data, source.file) == "docx":
-            return seq
-    return 0
 
 
 def process_history(session: Session, circulation_id: int) -> list[dict[str, Any]]:

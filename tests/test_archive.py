@@ -492,6 +492,44 @@ def test_the_stamped_copy_and_its_paragraphs_come_from_one_reading(filed):
     assert read_stamp(stamped) is not None and read_stamp(original) is None
 
 
+def test_a_body_filed_again_is_read_and_indexed_once(filed, tmp_path, monkeypatch):
+    """One notice is filed by every receiver (issue 25): its paragraphs are read once for the
+    recent filings (``_recent_texts``, by digest), its index terms computed once (``body_terms``);
+    each copy is still stamped with its own item's stamp."""
+    from gongwen_engine.doc_templates import archive_files
+    from gongwen_engine.flows.actions import archiving
+    from gongwen_engine.models.archive_search import bigrams, body_terms, normalise
+    from gongwen_engine.models.tables import ArchiveItem
+
+    original = next(p for p in sorted(filed.storage.rglob("*.docx")) if "archive" not in p.parts)
+    data = original.read_bytes()
+    parsed: list[int] = []
+    real = archive_files.docx_paragraphs
+    monkeypatch.setattr(archiving, "docx_paragraphs", lambda d: parsed.append(1) or real(d))
+    monkeypatch.setattr(archiving, "_recent_texts", archiving._Recent(2))
+    source = archiving.Source("received_document", original.name, None)
+    bodies, stamps = [], []
+    for n in (1, 2):
+        code = f"X001-2026-D30-BGS-{n:04d}"
+        item = ArchiveItem(org="x", fonds="X001", year=2026, retention="D30", dept_code="BGS", item_no=n, archive_code=code, title="t", responsible="r")
+        item.dated = date(2026, 1, 1)
+        plain = archiving.Source("attachment1", "b.docx", None)
+        filed_files, body = archiving.write_filed_copies(tmp_path, item, [(source, data, 1, "estimate"), (plain, data, 1, "estimate")])
+        bodies.append(body)
+        stamps.append(read_stamp((tmp_path / filed_files[0].file).read_bytes()))
+        assert [f.stamped for f in filed_files] == [True, False]
+    assert bodies[0] == bodies[1] and bodies[0]
+    assert stamps[0] != stamps[1] and stamps[1][0][2] == "0002"  # each item its own stamp
+    assert parsed == [1]  # the first filing: the stamped copy read with its stamp, the attachment once; the second: none
+    for n in range(3):  # bounded: the oldest is forgotten
+        archiving._recent_texts.put((str(n), "docx", False, ".docx"), ())
+    assert len(archiving._recent_texts.items) == 2 and archiving._recent_texts.get(("0", "docx", False, ".docx")) is None
+    body_terms.cache_clear()
+    assert body_terms(bodies[0]) == bigrams(normalise(bodies[0]))
+    body_terms(bodies[1])
+    assert body_terms.cache_info().hits == 1
+
+
 def test_sm3_is_the_national_standard_digest():
     from gmssl import func, sm3
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx_with_paragraphs
+from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx, stamp_docx_with_paragraphs
 from gongwen_engine.doc_templates.reader import read_text
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models import db
@@ -37,7 +39,7 @@ from gongwen_engine.models.numbering import next_serial
 from gongwen_engine.models.rules.archive import ATTACHMENT_ROLE, YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
 from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, FiledFile, RetrievalLog, WorkItem, WorkItemStatus
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, FiledFile, RetrievalLog, WorkItem, WorkItemStatus, utcnow
 
 ARCHIVE_AREA = "archive"
 REFERENCE_OUTCOME = "reference"  # a decision outcome meaning 参阅件: received for reference only
@@ -162,6 +164,8 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
         files=[],
         doc_type=content.doc_type,
         security=content.security,
+        filed_at=utcnow(),  # the defaults' values, given: pydantic inspects a default factory's signature at every construction
+        history=[],
     )
     hold_item_folder(ctx.session, ctx.engine.storage / item_folder(item.fonds, item.year, code))
     # after the folder's lock, a round trip: a transaction killed on the server meanwhile fails here,
@@ -226,17 +230,24 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
     copy. Returns the file records and the item's text for the search index."""
     total_pages = sum(m[2] for m in measured)
     folder = item_folder(item.fonds, item.year, item.archive_code)
-    records, texts, stamped = [], [], False
+    records, stamped = [], False
+    texts: list[str] = []
     for seq, (source, data, pages, method) in enumerate(measured, start=1):
         kind = file_format(data, source.file)
         stamp = kind == "docx" and not stamped  # the item's first .docx
+        key = (source.sha256 or hashlib.sha256(data).hexdigest(), kind, source.role in RECEIVED_ROLES, Path(source.file).suffix)
+        known = _recent_texts.get(key)
         if stamp:
             stamp_at = stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, total_pages)
-            data, paragraphs = stamp_docx_with_paragraphs(data, stamp_at)  # the .docx opened once for both
-            texts.extend(paragraphs)
+            if known is None:
+                data, paragraphs = stamp_docx_with_paragraphs(data, stamp_at)  # the .docx opened once for both
+                known = _recent_texts.put(key, tuple(paragraphs))
+            else:
+                data = stamp_docx(data, stamp_at)
             stamped = True
-        else:
-            texts.extend(searchable_text(source, data, kind))
+        elif known is None:
+            known = _recent_texts.put(key, tuple(searchable_text(source, data, kind)))
+        texts.extend(known)
         suffix = Path(source.file).suffix or f".{kind}"
         relative = f"{folder}/{seq:02d}-{source.role}{suffix}"
         write_atomically(data, storage / relative)
@@ -257,6 +268,33 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
             )
         )
     return records, "\n".join(t for t in texts if t != item.title)
+
+
+class _Recent:
+    """The searchable text of the files filed lately, by digest (a bounded, thread-safe map): one
+    notice is filed by every organisation that received it, and reading a .docx's paragraphs
+    (or a PDF's text) again for each costs more than the rest of its filing's file work."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.lock, self.items = size, threading.Lock(), OrderedDict[tuple[str, str, bool, str], tuple[str, ...]]()
+
+    def get(self, key: tuple[str, str, bool, str]) -> tuple[str, ...] | None:
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, str, bool, str], value: tuple[str, ...]) -> tuple[str, ...]:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+_recent_texts = _Recent(64)
 
 
 def searchable_text(source: Source, data: bytes, kind: str) -> list[str]:

@@ -24,6 +24,7 @@ highlighted excerpts; no total is counted.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache, lru_cache
@@ -121,8 +122,12 @@ def body_terms(body: str) -> str:
     return bigrams(normalise(body))
 
 
-def search_row(item: ArchiveItem, body: str) -> ArchiveSearch:
-    """The searchable row of an item: title and body as bigrams, the original text for excerpts."""
+def search_row(item: ArchiveItem, body: str | Sequence[str]) -> ArchiveSearch:
+    """The searchable row of an item: title and body as bigrams, the original text for excerpts.
+    ``body``: the text, or its parts (one per filed file; the text is them joined by newlines,
+    and their terms are the text's, as no run of letters crosses a newline): a part that recurs
+    (the notice every receiver files) is bigrammed once (``body_terms``)."""
+    parts = [body] if isinstance(body, str) else [part for part in body if part]
     if item.id is None:
         raise ValueError("an archive item is indexed once it is stored (it has no id yet)")
     return ArchiveSearch(
@@ -134,12 +139,12 @@ def search_row(item: ArchiveItem, body: str) -> ArchiveSearch:
         dated=item.dated,
         facets=facets(item.fonds, item.year, item.retention, item.dated, item.responsible, item.id),
         title_terms=bigrams(normalise(item.title)),
-        body_terms=body_terms(body),
-        text=f"{item.title}\n{body}",
+        body_terms=" ".join(terms for terms in map(body_terms, parts) if terms),
+        text=item.title + "\n" + "\n".join(parts),
     )
 
 
-def index_item(session: Session, item: ArchiveItem, body: str, new: bool = False) -> None:
+def index_item(session: Session, item: ArchiveItem, body: str | Sequence[str], new: bool = False) -> None:
     """Add (or replace) the item in the search index, inside the caller's transaction. ``new``:
     the item was inserted in this transaction, so it has no row yet (not looked for: 归档 files
     thousands an hour)."""

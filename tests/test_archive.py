@@ -498,7 +498,7 @@ def test_a_body_filed_again_is_read_and_indexed_once(filed, tmp_path, monkeypatc
     each copy is still stamped with its own item's stamp."""
     from gongwen_engine.doc_templates import archive_files
     from gongwen_engine.flows.actions import archiving
-    from gongwen_engine.models.archive_search import bigrams, body_terms, normalise
+    from gongwen_engine.models.archive_search import bigrams, body_terms, normalise, search_row
     from gongwen_engine.models.tables import ArchiveItem
 
     original = next(p for p in sorted(filed.storage.rglob("*.docx")) if "archive" not in p.parts)
@@ -525,9 +525,12 @@ def test_a_body_filed_again_is_read_and_indexed_once(filed, tmp_path, monkeypatc
         archiving._recent_texts.put((str(n), "docx", False, ".docx"), ())
     assert len(archiving._recent_texts.items) == 2 and archiving._recent_texts.get(("0", "docx", False, ".docx")) is None
     body_terms.cache_clear()
-    assert body_terms(bodies[0]) == bigrams(normalise(bodies[0]))
-    body_terms(bodies[1])
-    assert body_terms.cache_info().hits == 1
+    item.id = 7
+    row = search_row(item, bodies[0])  # by parts: the recurring part's terms computed once
+    whole = "\n".join(bodies[0])
+    joined = search_row(item, whole)
+    assert (row.body_terms, row.text) == (bigrams(normalise(whole)), f"{item.title}\n{whole}") == (joined.body_terms, joined.text)
+    assert body_terms.cache_info().hits == 1  # the notice filed twice as two files
 
 
 def test_sm3_is_the_national_standard_digest():

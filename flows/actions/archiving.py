@@ -225,13 +225,14 @@ def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tu
     return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts, strict=True)]  # a count per file
 
 
-def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[FiledFile], str]:
+def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[FiledFile], list[str]]:
     """Copy the measured sources into the item's folder (the first .docx stamped) and describe each
-    copy. Returns the file records and the item's text for the search index."""
+    copy. Returns the file records and the item's text for the search index, a part per file
+    (``search_row``; a paragraph that is the item's title left out)."""
     total_pages = sum(m[2] for m in measured)
     folder = item_folder(item.fonds, item.year, item.archive_code)
     records, stamped = [], False
-    texts: list[str] = []
+    parts: list[str] = []
     for seq, (source, data, pages, method) in enumerate(measured, start=1):
         kind = file_format(data, source.file)
         stamp = kind == "docx" and not stamped  # the item's first .docx
@@ -247,7 +248,7 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
             stamped = True
         elif known is None:
             known = _recent_texts.put(key, tuple(searchable_text(source, data, kind)))
-        texts.extend(known)
+        parts.append("\n".join(t for t in known if t != item.title))
         suffix = Path(source.file).suffix or f".{kind}"
         relative = f"{folder}/{seq:02d}-{source.role}{suffix}"
         write_atomically(data, storage / relative)
@@ -267,7 +268,7 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
                 stamped=stamp,
             )
         )
-    return records, "\n".join(t for t in texts if t != item.title)
+    return records, parts
 
 
 class _Recent:

@@ -124,11 +124,20 @@ def _escape(text: str) -> str:
 def stamp_docx(data: bytes, stamp: ArchiveStamp) -> bytes:
     """The .docx with the archive stamp as the first element of its body (the first page's top).
     Other parts are copied unchanged, entry by entry, with their original zip metadata."""
+    return stamp_docx_with_paragraphs(data, stamp, paragraphs=False)[0]
+
+
+def stamp_docx_with_paragraphs(data: bytes, stamp: ArchiveStamp, paragraphs: bool = True) -> tuple[bytes, list[str]]:
+    """``stamp_docx`` and, from the same reading of the .docx, its ``docx_paragraphs`` before the
+    stamp (归档 takes both from the item's first .docx; [] when ``paragraphs`` is False)."""
     out = io.BytesIO(b"")
+    texts: list[str] = []
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             body = src.read(info.filename)
             if info.filename == DOCUMENT_XML:
+                if paragraphs:
+                    texts = _paragraphs(etree.fromstring(body))
                 xml = body.decode("utf-8")
                 match = re.search(r"<w:body>", xml)
                 if match is None:
@@ -136,7 +145,7 @@ def stamp_docx(data: bytes, stamp: ArchiveStamp) -> bytes:
                 xml = xml[: match.end()] + stamp_xml(stamp) + xml[match.end() :]
                 body = xml.encode("utf-8")
             dst.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    return out.getvalue(), texts
 
 
 def read_stamp(data: bytes) -> tuple[tuple[str, ...], ...] | None:
@@ -157,7 +166,10 @@ def _document_root(data: bytes) -> etree._Element:
 def docx_paragraphs(data: bytes) -> list[str]:
     """The text of every paragraph of the body, the archive stamp left out (the usability check
     parses every filed .docx through this)."""
-    root = _document_root(data)
+    return _paragraphs(_document_root(data))
+
+
+def _paragraphs(root: etree._Element) -> list[str]:
     out = []
     for p in root.iter(f"{{{W}}}p"):
         if any(_is_stamp(a) for a in p.iterancestors(f"{{{W}}}tbl")):

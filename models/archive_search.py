@@ -24,9 +24,10 @@ highlighted excerpts; no total is counted.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select as sa_select
@@ -60,8 +61,9 @@ _PINYIN_READING = re.compile(r"[(（][a-zA-Zāáǎàēéěèīíǐìōóǒòūú
 
 
 def normalise(value: str) -> str:
-    """Simplified script, lower case, pinyin readings dropped: the form of index and queries."""
-    return _normalise_with_map(value)[0]
+    """Simplified script, lower case, pinyin readings dropped: the form of index and queries
+    (``_normalise_with_map``'s text, without the map: the index normalises every filed body)."""
+    return _convert(_PINYIN_READING.sub("", value))
 
 
 def _normalise_with_map(value: str) -> tuple[str, list[int]]:
@@ -75,11 +77,15 @@ def _normalise_with_map(value: str) -> tuple[str, list[int]]:
         pos = match.end()
     kept.append(value[pos:])
     index.extend(range(pos, len(value)))
-    stripped = "".join(kept)
+    return _convert("".join(kept)), index
+
+
+def _convert(stripped: str) -> str:
+    """Traditional to simplified, lower case, the length kept."""
     converted = _t2s().convert(stripped)
     if len(converted) != len(stripped):  # a phrase conversion changed the length: go character by character
         converted = "".join(_t2s().convert(ch) if len(_t2s().convert(ch)) == 1 else ch for ch in stripped)
-    return converted.lower(), index
+    return converted.lower()
 
 
 def bigrams(value: str) -> str:
@@ -108,8 +114,20 @@ def facets(fonds: str, year: int, retention: str, dated: date | None = None, iss
     return " ".join(tokens)
 
 
-def search_row(item: ArchiveItem, body: str) -> ArchiveSearch:
-    """The searchable row of an item: title and body as bigrams, the original text for excerpts."""
+@lru_cache(maxsize=64)
+def body_terms(body: str) -> str:
+    """``bigrams(normalise(body))``, the recent ones kept: one notice is filed by every
+    organisation that received it (a province's cascade files each body ten times or more), and
+    these terms are most of the index's work."""
+    return bigrams(normalise(body))
+
+
+def search_row(item: ArchiveItem, body: str | Sequence[str]) -> ArchiveSearch:
+    """The searchable row of an item: title and body as bigrams, the original text for excerpts.
+    ``body``: the text, or its parts (one per filed file; the text is them joined by newlines,
+    and their terms are the text's, as no run of letters crosses a newline): a part that recurs
+    (the notice every receiver files) is bigrammed once (``body_terms``)."""
+    parts = [body] if isinstance(body, str) else [part for part in body if part]
     if item.id is None:
         raise ValueError("an archive item is indexed once it is stored (it has no id yet)")
     return ArchiveSearch(
@@ -121,14 +139,16 @@ def search_row(item: ArchiveItem, body: str) -> ArchiveSearch:
         dated=item.dated,
         facets=facets(item.fonds, item.year, item.retention, item.dated, item.responsible, item.id),
         title_terms=bigrams(normalise(item.title)),
-        body_terms=bigrams(normalise(body)),
-        text=f"{item.title}\n{body}",
+        body_terms=" ".join(terms for terms in map(body_terms, parts) if terms),
+        text=item.title + "\n" + "\n".join(parts),
     )
 
 
-def index_item(session: Session, item: ArchiveItem, body: str) -> None:
-    """Add (or replace) the item in the search index, inside the caller's transaction."""
-    old = session.get(ArchiveSearch, item.id)
+def index_item(session: Session, item: ArchiveItem, body: str | Sequence[str], new: bool = False) -> None:
+    """Add (or replace) the item in the search index, inside the caller's transaction. ``new``:
+    the item was inserted in this transaction, so it has no row yet (not looked for: 归档 files
+    thousands an hour)."""
+    old = None if new else session.get(ArchiveSearch, item.id)
     sqlite = session.get_bind().dialect.name == "sqlite"
     if old is not None:
         if sqlite:

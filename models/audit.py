@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -302,11 +303,15 @@ def verify_chain(session: Session) -> ChainReport:
 #
 # A chain verified from its first record cannot see its *last* records cut off, nor a chain
 # recomputed from scratch. So the head (seq, chain_hash) is also written to checkpoint files
-# outside the database (one per day, under GONGWEN_HOME/audit-checkpoints): each 归档 writes the
-# head it found, and each intact ``gongwen audit verify`` the head it verified. ``verify_anchors``
-# holds every checkpoint against the database.
+# outside the database (one per day, under GONGWEN_HOME/audit-checkpoints): 归档 writes the head
+# it found (``refresh_checkpoint``: when the day's file is missing or older than
+# ``CHECKPOINT_INTERVAL``), and each intact ``gongwen audit verify`` the head it verified.
+# ``verify_anchors`` holds every checkpoint against the database. Between two checkpoints of a
+# filing day the tail is anchored by each item's own anchor (below), which records a later seq
+# than any checkpoint a filing could write (its own 'archived' record, numbered at its commit).
 
 CHECKPOINT_FOLDER = "audit-checkpoints"
+CHECKPOINT_INTERVAL = 60.0  # seconds: 归档 refreshes the day's checkpoint at most this often (an fsync and a read of the folder each)
 
 
 @dataclass(frozen=True)
@@ -322,22 +327,39 @@ def write_checkpoint(folder: Path, seq: int, chain_hash: str, day: date) -> None
     if seq <= 0:
         return
     path = folder / f"{day.isoformat()}.json"
-    for known in read_checkpoints(folder):
-        if known.path == path and known.seq >= seq:
-            return
+    if path.is_file() and _read_checkpoint(path).seq >= seq:
+        return
     data = {"seq": seq, "chain_hash": chain_hash, "written_at": utcnow().isoformat()}
     write_atomically(json.dumps(data, ensure_ascii=False).encode("utf-8"), path)
 
 
+def refresh_checkpoint(folder: Path, head: Callable[[], tuple[int, str]], day: date, interval: float = CHECKPOINT_INTERVAL) -> bool:
+    """归档's checkpoint: ``write_checkpoint`` of the head (``head()``, read only then) when the
+    day's file is missing or was last written more than ``interval`` seconds ago. Filings come
+    by the thousand in a busy hour; each anchors its own record in its folder (a later seq than
+    this head), so the day's checkpoint, the copy of the head kept apart from the archive, is
+    renewed once a minute rather than at every filing. Returns whether it was written."""
+    try:
+        age = time.time() - (folder / f"{day.isoformat()}.json").stat().st_mtime
+    except FileNotFoundError:
+        age = None
+    if age is not None and 0 <= age < interval:
+        return False
+    write_checkpoint(folder, *head(), day)
+    return True
+
+
 def read_checkpoints(folder: Path) -> list[Checkpoint]:
-    found = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            found.append(Checkpoint(path, int(data["seq"]), str(data["chain_hash"])))
-        except (OSError, ValueError, KeyError, TypeError):
-            found.append(Checkpoint(path, -1, ""))
-    return found
+    return [_read_checkpoint(path) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+
+def _read_checkpoint(path: Path) -> Checkpoint:
+    """The checkpoint at ``path`` (``seq`` -1: it cannot be read)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Checkpoint(path, int(data["seq"]), str(data["chain_hash"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return Checkpoint(path, -1, "")
 
 
 def verify_anchors(session: Session, report: ChainReport, folder: Path, archive_area: Path | None = None) -> None:

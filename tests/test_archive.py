@@ -467,6 +467,72 @@ def test_postgresql_finds_the_newest_matches_by_scan_by_recency_buckets_and_by_g
         assert [h.item_id for h in search(session, SearchQuery(fonds="S037", words="会议", limit=2))] == [59, 58]  # 57 is outside the newest three
 
 
+def test_the_index_normalises_as_the_excerpts_do():
+    """``normalise`` (the index's and the queries' form, without the excerpt's character map:
+    issue 25) is ``_normalise_with_map``'s text: traditional to simplified, lower case, pinyin
+    readings in parentheses dropped."""
+    from gongwen_engine.models.archive_search import _normalise_with_map, normalise
+
+    for text in ("婦聯 ABC 質(zhì)量 發(fā)展規(guī)劃", "（fā）開頭", "", "妇联2026年(Ａ)"):
+        assert normalise(text) == _normalise_with_map(text)[0]
+    assert normalise("婦聯質(zhì)量ABC") == "妇联质量abc"
+
+
+def test_the_stamped_copy_and_its_paragraphs_come_from_one_reading(filed):
+    """归档 opens the first .docx once for its stamp and its searchable paragraphs (issue 25): the
+    same paragraphs as read from the original, the stamp read back from the copy."""
+    from gongwen_engine.doc_templates.archive_files import docx_paragraphs, stamp_docx, stamp_docx_with_paragraphs
+    from gongwen_engine.models.rules.archive import stamp_for
+
+    original = next(p for p in sorted(filed.storage.rglob("*.docx")) if "archive" not in p.parts).read_bytes()
+    stamp = stamp_for("X001", 2026, 7, "BGS", "D30", 3)
+    stamped, paragraphs = stamp_docx_with_paragraphs(original, stamp)
+    assert paragraphs == docx_paragraphs(original) == docx_paragraphs(stamped) and paragraphs
+    assert stamped == stamp_docx(original, stamp)
+    assert read_stamp(stamped) is not None and read_stamp(original) is None
+
+
+def test_a_body_filed_again_is_read_and_indexed_once(filed, tmp_path, monkeypatch):
+    """One notice is filed by every receiver (issue 25): its paragraphs are read once for the
+    recent filings (``_recent_texts``, by digest), its index terms computed once (``body_terms``);
+    each copy is still stamped with its own item's stamp."""
+    from gongwen_engine.doc_templates import archive_files
+    from gongwen_engine.flows.actions import archiving
+    from gongwen_engine.models.archive_search import bigrams, body_terms, normalise, search_row
+    from gongwen_engine.models.tables import ArchiveItem
+
+    original = next(p for p in sorted(filed.storage.rglob("*.docx")) if "archive" not in p.parts)
+    data = original.read_bytes()
+    parsed: list[int] = []
+    real = archive_files.docx_paragraphs
+    monkeypatch.setattr(archiving, "docx_paragraphs", lambda d: parsed.append(1) or real(d))
+    monkeypatch.setattr(archiving, "_recent_texts", archiving._Recent(2))
+    source = archiving.Source("received_document", original.name, None)
+    bodies, stamps = [], []
+    for n in (1, 2):
+        code = f"X001-2026-D30-BGS-{n:04d}"
+        item = ArchiveItem(org="x", fonds="X001", year=2026, retention="D30", dept_code="BGS", item_no=n, archive_code=code, title="t", responsible="r")
+        item.dated = date(2026, 1, 1)
+        plain = archiving.Source("attachment1", "b.docx", None)
+        filed_files, body = archiving.write_filed_copies(tmp_path, item, [(source, data, 1, "estimate"), (plain, data, 1, "estimate")])
+        bodies.append(body)
+        stamps.append(read_stamp((tmp_path / filed_files[0].file).read_bytes()))
+        assert [f.stamped for f in filed_files] == [True, False]
+    assert bodies[0] == bodies[1] and bodies[0]
+    assert stamps[0] != stamps[1] and stamps[1][0][2] == "0002"  # each item its own stamp
+    assert parsed == [1]  # the first filing: the stamped copy read with its stamp, the attachment once; the second: none
+    for n in range(3):  # bounded: the oldest is forgotten
+        archiving._recent_texts.put((str(n), "docx", False, ".docx"), ())
+    assert len(archiving._recent_texts.items) == 2 and archiving._recent_texts.get(("0", "docx", False, ".docx")) is None
+    body_terms.cache_clear()
+    item.id = 7
+    row = search_row(item, bodies[0])  # by parts: the recurring part's terms computed once
+    whole = "\n".join(bodies[0])
+    joined = search_row(item, whole)
+    assert (row.body_terms, row.text) == (bigrams(normalise(whole)), f"{item.title}\n{whole}") == (joined.body_terms, joined.text)
+    assert body_terms.cache_info().hits == 1  # the notice filed twice as two files
+
+
 def test_sm3_is_the_national_standard_digest():
     from gmssl import func, sm3
 

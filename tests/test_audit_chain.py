@@ -454,3 +454,30 @@ def test_an_altered_or_missing_anchor_is_named_by_both_verifies_and_items_withou
     anchor_path(engine, last).unlink()
     sql(engine, "UPDATE archiveitem SET anchor_seq = NULL, anchor_hash = NULL WHERE id = :id", id=last.id)
     assert audit_verify(engine).intact and archive_verify(engine) == []
+
+
+def test_filing_refreshes_the_days_checkpoint_at_most_once_an_interval(tmp_path: Path) -> None:
+    """归档 writes the day's checkpoint when it is missing or older than CHECKPOINT_INTERVAL (issue
+    25: one fsync a filing saved); the head is read only then, and never lowers the checkpoint."""
+    day = datetime(2026, 12, 5, tzinfo=UTC).date()
+    heads = iter([(5, "a" * 64), (9, "b" * 64), (3, "c" * 64)])
+    asked: list[int] = []
+
+    def head() -> tuple[int, str]:
+        asked.append(1)
+        return next(heads)
+
+    assert audit.refresh_checkpoint(tmp_path, head, day)  # missing: written
+    assert not audit.refresh_checkpoint(tmp_path, head, day)  # fresh: left alone, the head not read
+    assert len(asked) == 1
+    [checkpoint] = audit.read_checkpoints(tmp_path)
+    assert (checkpoint.seq, checkpoint.chain_hash) == (5, "a" * 64)
+    old = checkpoint.path.stat().st_mtime - audit.CHECKPOINT_INTERVAL - 1
+    os.utime(checkpoint.path, (old, old))
+    assert audit.refresh_checkpoint(tmp_path, head, day)  # older than the interval: renewed
+    assert audit.read_checkpoints(tmp_path)[0].seq == 9
+    os.utime(checkpoint.path, (old, old))
+    assert audit.refresh_checkpoint(tmp_path, head, day)
+    assert audit.read_checkpoints(tmp_path)[0].seq == 9  # a lower head never replaces a higher one
+    assert audit.refresh_checkpoint(tmp_path, lambda: (11, "d" * 64), day.replace(day=6))  # a new day: its own file
+    assert [c.seq for c in audit.read_checkpoints(tmp_path)] == [9, 11]

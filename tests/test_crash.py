@@ -164,13 +164,13 @@ def test_a_filing_step_cut_off_after_writing_leaves_nothing_behind(make_engine, 
     real_index = archiving.index_item
     cut: list[str] = []
 
-    def killed_after_writing(session, item, body):
+    def killed_after_writing(session, item, body, **options):
         if not cut:
             folder = engine.storage / archiving.item_folder(item.fonds, item.year, item.archive_code)
             (folder / ".01-issued_copy.docx.k3j4.tmp").write_bytes(b"half a file")
             cut.append(item.archive_code)
             raise KeyboardInterrupt("killed")  # not retried: the transaction rolls back
-        return real_index(session, item, body)
+        return real_index(session, item, body, **options)
 
     monkeypatch.setattr(archiving, "index_item", killed_after_writing)
     with pytest.raises(KeyboardInterrupt):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,19 +27,19 @@ from gongwen_engine.config.errors import Refusal
 from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import User
-from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx
+from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx, stamp_docx_with_paragraphs
 from gongwen_engine.doc_templates.reader import read_text
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models import db
 from gongwen_engine.models.archive_search import index_item
-from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ITEM_ANCHOR, chain_head, item_anchor_bytes, when_chained, write_checkpoint, write_item_anchor
+from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ITEM_ANCHOR, chain_head, item_anchor_bytes, refresh_checkpoint, when_chained, write_item_anchor
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.numbering import next_serial
 from gongwen_engine.models.rules.archive import ATTACHMENT_ROLE, YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
 from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, FiledFile, RetrievalLog, WorkItem, WorkItemStatus
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, FiledFile, RetrievalLog, WorkItem, WorkItemStatus, utcnow
 
 ARCHIVE_AREA = "archive"
 REFERENCE_OUTCOME = "reference"  # a decision outcome meaning 参阅件: received for reference only
@@ -162,6 +164,8 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
         files=[],
         doc_type=content.doc_type,
         security=content.security,
+        filed_at=utcnow(),  # the defaults' values, given: pydantic inspects a default factory's signature at every construction
+        history=[],
     )
     hold_item_folder(ctx.session, ctx.engine.storage / item_folder(item.fonds, item.year, code))
     # after the folder's lock, a round trip: a transaction killed on the server meanwhile fails here,
@@ -177,11 +181,11 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     filing = ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f.file for f in filed])
     anchor_item(ctx.session, ctx.engine.storage, item, filing)
     ctx.session.flush()
-    write_checkpoint(ctx.engine.settings.home.resolve() / CHECKPOINT_FOLDER, *chain_head(ctx.session), today())  # the head anchored outside the database
+    refresh_checkpoint(ctx.engine.settings.home.resolve() / CHECKPOINT_FOLDER, lambda: chain_head(ctx.session), today())  # the head, outside the database
     item.history = process_history(ctx.session, circ.id)
     ctx.session.add(item)
     ctx.session.flush()
-    index_item(ctx.session, item, body)
+    index_item(ctx.session, item, body, new=True)
     return item
 
 
@@ -221,18 +225,30 @@ def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tu
     return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts, strict=True)]  # a count per file
 
 
-def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[FiledFile], str]:
+def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[FiledFile], list[str]]:
     """Copy the measured sources into the item's folder (the first .docx stamped) and describe each
-    copy. Returns the file records and the item's text for the search index."""
+    copy. Returns the file records and the item's text for the search index, a part per file
+    (``search_row``; a paragraph that is the item's title left out)."""
     total_pages = sum(m[2] for m in measured)
     folder = item_folder(item.fonds, item.year, item.archive_code)
-    records, texts, stamped = [], [], False
+    records, stamped = [], False
+    parts: list[str] = []
     for seq, (source, data, pages, method) in enumerate(measured, start=1):
         kind = file_format(data, source.file)
-        texts.extend(searchable_text(source, data, kind))
-        if kind == "docx" and not stamped:
-            data = stamp_docx(data, stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, total_pages))
+        stamp = kind == "docx" and not stamped  # the item's first .docx
+        key = (source.sha256 or hashlib.sha256(data).hexdigest(), kind, source.role in RECEIVED_ROLES, Path(source.file).suffix)
+        known = _recent_texts.get(key)
+        if stamp:
+            stamp_at = stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, total_pages)
+            if known is None:
+                data, paragraphs = stamp_docx_with_paragraphs(data, stamp_at)  # the .docx opened once for both
+                known = _recent_texts.put(key, tuple(paragraphs))
+            else:
+                data = stamp_docx(data, stamp_at)
             stamped = True
+        elif known is None:
+            known = _recent_texts.put(key, tuple(searchable_text(source, data, kind)))
+        parts.append("\n".join(t for t in known if t != item.title))
         suffix = Path(source.file).suffix or f".{kind}"
         relative = f"{folder}/{seq:02d}-{source.role}{suffix}"
         write_atomically(data, storage / relative)
@@ -249,10 +265,37 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
                 sm3=d.sm3,
                 pages=pages,
                 pages_method=method,
-                stamped=kind == "docx" and seq == _first_docx(measured),
+                stamped=stamp,
             )
         )
-    return records, "\n".join(t for t in texts if t != item.title)
+    return records, parts
+
+
+class _Recent:
+    """The searchable text of the files filed lately, by digest (a bounded, thread-safe map): one
+    notice is filed by every organisation that received it, and reading a .docx's paragraphs
+    (or a PDF's text) again for each costs more than the rest of its filing's file work."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.lock, self.items = size, threading.Lock(), OrderedDict[tuple[str, str, bool, str], tuple[str, ...]]()
+
+    def get(self, key: tuple[str, str, bool, str]) -> tuple[str, ...] | None:
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, str, bool, str], value: tuple[str, ...]) -> tuple[str, ...]:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+_recent_texts = _Recent(64)
 
 
 def searchable_text(source: Source, data: bytes, kind: str) -> list[str]:
@@ -305,13 +348,6 @@ def remove_leftovers(storage: Path, item: ArchiveItem) -> list[str]:
             path.unlink()
             removed.append(relative)
     return removed
-
-
-def _first_docx(measured: list) -> int:
-    for seq, (source, data, _, _) in enumerate(measured, start=1):
-        if file_format(data, source.file) == "docx":
-            return seq
-    return 0
 
 
 def process_history(session: Session, circulation_id: int) -> list[dict[str, Any]]:

@@ -22,16 +22,27 @@ Prints, honestly, met or not:
     precompiled statement, the counter locked until the caller commits), and as the 编号 step's
     whole transaction (``Engine.run_step``, ``--steps`` per client); each with the clients' CPU
     per number (on a shared machine the rate follows the load; the CPU cost much less so);
-(e) the cascade's peak RSS (target ≤ 1 GiB).
+(e) the cascade's peak RSS (target ≤ 1 GiB);
+(f) with ``--postgres-workers N`` (only this part; ``--province`` as above): the cascade on a fresh
+    PostgreSQL database across N ``prefect worker`` processes (a Prefect server on its own
+    PostgreSQL database, ``gongwen deploy``, ``gongwen cascade --deployment … --runs N``), timed
+    from the launch to every circulation done, the same completeness checks, the floor on its own
+    issued .docx and cascade / floor (issue 25: target ≤ 1.0 with two workers); Prefect's part
+    (server start, deploy, workers joining) printed apart, before the clock; the workers' CPU and
+    peak RSS sampled from /proc. Everything started is stopped and both databases dropped at the
+    end, also on failure, Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
+import re
 import resource
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +57,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 
+import httpx
 import psycopg
 from sqlmodel import Session, func, select
 
@@ -91,6 +103,17 @@ def cascade(out: Path, provinces: list[str] | None, profiler: Profiler | None = 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if profiler:
         profiler.uninstall()
+    print_complete(engine, result.expected, s.circulations, s.documents, s.deliveries, s.audit_events, "(a) cascade")
+    print(f"    {s.seconds:.1f} s · {result.per_second:.2f} documents/s · {result.expected / s.seconds:.1f} organisations/s · circulations {s.circulations}")
+    if profiler:
+        print(profiler.report(s.seconds))
+    return s.seconds, s.documents, engine, rss_mb
+
+
+def print_complete(engine: Engine, expected: int, circulations: dict[str, int], documents: int, deliveries: int, audit_events: int, label: str) -> bool:
+    """Print the cascade's counts and its completeness: every circulation done, every issued
+    document numbered and (where the organisation has subordinates) delivered, every circulation
+    but the root's registered, every one archived with its pages. Returns whether all hold."""
     with Session(engine.db) as session:
         issued = session.exec(select(Document).where(Document.file.is_not(None))).all()
         unnumbered = sum(1 for d in issued if not d.doc_number)
@@ -102,24 +125,293 @@ def cascade(out: Path, provinces: list[str] | None, profiler: Profiler | None = 
         regs = session.exec(select(func.count()).select_from(Registration)).one()
         archived = session.exec(select(func.count()).select_from(ArchiveItem)).one()
         unpaged = session.exec(select(func.count()).select_from(ArchiveItem).where(ArchiveItem.pages.is_(None))).one()
-    complete = set(s.circulations) == {"done"} and sum(s.circulations.values()) == result.expected
+    complete = set(circulations) == {"done"} and sum(circulations.values()) == expected
     print(
-        f"(a) cascade: {result.expected} organisations, {s.documents} issued documents, {s.deliveries} deliveries, {regs} registrations, "
-        f"{archived} archive items, {s.audit_events} audit events"
+        f"{label}: {expected} organisations, {documents} issued documents, {deliveries} deliveries, {regs} registrations, "
+        f"{archived} archive items, {audit_events} audit events"
     )
-    print(f"    {s.seconds:.1f} s · {result.per_second:.2f} documents/s · {result.expected / s.seconds:.1f} organisations/s · circulations {s.circulations}")
     print(
         f"    every circulation done: {complete}; unnumbered {unnumbered}, undelivered {undelivered}, "
-        f"registered {regs}/{result.expected - 1}, archived {archived}/{result.expected}, archive items without pages {unpaged}"
+        f"registered {regs}/{expected - 1}, archived {archived}/{expected}, archive items without pages {unpaged}"
     )
-    if profiler:
-        print(profiler.report(s.seconds))
-    return s.seconds, s.documents, engine, rss_mb
+    return complete and not unnumbered and not undelivered and regs == expected - 1 and archived == expected and not unpaged
 
 
 def issued_files(engine: Engine) -> list[Path]:
     with Session(engine.db) as session:
         return [engine.storage / d.file for d in session.exec(select(Document).where(Document.file.is_not(None)).order_by(Document.id)) if d.file]
+
+
+# ---- (f) the cascade on PostgreSQL across Prefect workers (issue 25) ------------------------------
+
+POOL = "gongwen-bench"
+DEPLOYMENT = "gongwen-batch-dispatch/cascade"
+
+
+def _proc_table() -> dict[int, tuple[int, float]]:
+    """Every process: pid → (parent pid, user + system CPU seconds), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, float]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        table[int(entry.name)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / tick)
+    return table
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class TreeWatch:
+    """Samples the process trees under named roots (a worker, the Prefect server): each process's
+    peak RSS (VmHWM) and CPU seconds as last seen (a process that ends between two samples loses
+    at most one interval's CPU)."""
+
+    def __init__(self) -> None:
+        self.roots: dict[str, int] = {}
+        self.cpu: dict[int, float] = {}
+        self.peak: dict[int, float] = {}
+        self.owner: dict[int, str] = {}
+        self.depth: dict[int, int] = {}
+
+    def sample(self) -> None:
+        table = _proc_table()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        for name, root in self.roots.items():
+            todo = [(root, 0)]
+            while todo:
+                pid, depth = todo.pop()
+                if pid not in table:
+                    continue
+                self.owner[pid], self.depth[pid] = name, depth
+                self.cpu[pid] = table[pid][1]
+                self.peak[pid] = max(self.peak.get(pid, 0.0), _peak_rss_mb(pid))
+                todo += [(c, depth + 1) for c in children.get(pid, [])]
+
+    def cpu_of(self, prefix: str) -> float:
+        return sum(c for pid, c in self.cpu.items() if self.owner[pid].startswith(prefix))
+
+    def peak_of(self, prefix: str, depth: int | None = None) -> float:
+        return max((p for pid, p in self.peak.items() if self.owner[pid].startswith(prefix) and (depth is None or self.depth[pid] == depth)), default=0.0)
+
+
+def _descendants(pids: list[int]) -> list[int]:
+    table = _proc_table()
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        kids = [c for c, (ppid, _) in table.items() if ppid == pid]
+        found += kids
+        todo += kids
+    return found
+
+
+def _teardown(procs: list[subprocess.Popen], databases: list[str], grace: float = 30) -> None:
+    """Stop what was started and drop the databases, Ctrl-C and SIGTERM ignored meanwhile (a
+    second one would leave the rest running): SIGTERM to each process group (each was started with
+    ``start_new_session``), SIGKILL to what is left after ``grace`` seconds — its group and any
+    descendant that left it (a flow run, LibreOffice)."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        descendants = _descendants([p.pid for p in procs])
+        for p in procs:
+            if p.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for p in procs:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"    (pid {p.pid} did not stop within {grace:.0f} s of SIGTERM: killed with its children)")
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(30)
+        for pid in descendants:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for name in databases:
+            try:
+                drop_pg_database(name)
+            except psycopg.Error as exc:
+                print(f"    (database {name} not dropped: {exc})")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _pool_workers(api: str) -> int:
+    try:
+        reply = httpx.post(f"{api}/work_pools/{POOL}/workers/filter", json={}, timeout=5)
+        return len(reply.json()) if reply.status_code == 200 else 0
+    except httpx.HTTPError:
+        return 0
+
+
+def pg_cascade(provinces: list[str] | None, workers: int, work: Path) -> None:
+    """The cascade on PostgreSQL (a fresh database) with ``workers`` ``prefect worker`` processes on
+    a process work pool taking the deployment's flow runs (``--limit 1`` each, ``--runs`` = workers):
+    ``gongwen cascade --deployment`` timed from its start (the launch) to its end (every circulation
+    done, the manifest written); then the floor on the cascade's own issued .docx and the ratio
+    (issue 25: target ≤ 1.0). The Prefect server (its own PostgreSQL database), the pool, the
+    deployment and the workers are started before the clock and torn down at the end, also on
+    failure or Ctrl-C."""
+    from gongwen_engine.flows.runtime.distributed import wait_for_server
+
+    out, config = work / "out", work / "config"
+    config = subtree_config(config, provinces) if provinces else NATIONAL_CONFIG_DIR
+    procs: list[subprocess.Popen] = []
+    databases: list[str] = []
+    watch = TreeWatch()
+    files: list[Path] = []
+    print(f"machine: {os.cpu_count()} CPUs, load average {load_text()} at start")
+    try:
+        app_db, app_url = fresh_pg_database()
+        databases.append(app_db)
+        prefect_db, prefect_url = fresh_pg_database()
+        databases.append(prefect_db)
+        port = _free_port()
+        api = f"http://127.0.0.1:{port}/api"
+        server_env = {
+            **os.environ,
+            "PREFECT_HOME": str(work / "prefect-server"),
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_url.replace("+psycopg", "+asyncpg"),
+            "PREFECT_UI_ENABLED": "false",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+            "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+            "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+        }
+        server_env.pop("PREFECT_API_URL", None)
+        t = time.perf_counter()
+        server_log = work / "prefect-server.log"
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                env=server_env,
+                stdout=server_log.open("w"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        watch.roots["prefect server"] = procs[-1].pid
+        wait_for_server(api, procs[-1], server_log, timeout_s=300)
+        server_s = time.perf_counter() - t
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": api,
+            "PREFECT_HOME": str(work / "prefect-client"),
+            "PREFECT_WORKER_QUERY_SECONDS": "1",  # the default 10 s would leave flow runs waiting in the pool
+            "GONGWEN_DATABASE_URL": app_url,
+            "GONGWEN_STORAGE": str(out),
+            "GONGWEN_CONFIG_DIR": str(config),
+            "GONGWEN_HOME": str(work / "home"),
+            "COLUMNS": "200",
+        }
+        cli = [sys.executable, "-m", "gongwen_engine.flows"]
+        t = time.perf_counter()
+        subprocess.run([*cli, "deploy", "--pool", POOL], env=env, check=True, capture_output=True, timeout=300)
+        deploy_s = time.perf_counter() - t
+        t = time.perf_counter()
+        for n in range(1, workers + 1):  # --limit 1: one flow run at a time each, so the runs go to different workers
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--type", "process", "--name", f"worker-{n}", "--limit", "1"],
+                    env=env,
+                    stdout=(work / f"worker{n}.log").open("w"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+            watch.roots[f"worker {n}"] = procs[-1].pid
+        deadline = time.monotonic() + 300
+        while _pool_workers(api) < workers:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"the workers did not join pool {POOL}; see {work}/worker*.log")
+            time.sleep(0.5)
+        workers_s = time.perf_counter() - t
+        print(
+            f"(f) Prefect's, before the clock: server start {server_s:.1f} s (its own PostgreSQL database), `gongwen deploy` {deploy_s:.1f} s "
+            "(its defaults: batches of 16 circulations, 2 at once per flow run), "
+            f"{workers} `prefect worker` processes polling the pool {workers_s:.1f} s (load average {load_text()})"
+        )
+        load_before = load_text()
+        started = time.perf_counter()
+        cascade_log = work / "cascade.log"
+        procs.append(
+            subprocess.Popen(
+                [*cli, "cascade", "--out", str(out), "--config", str(config), "--deployment", DEPLOYMENT, "--runs", str(workers)],
+                env=env,
+                stdout=cascade_log.open("w"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        client = procs[-1]
+        watch.roots["cascade client"] = client.pid
+        while client.poll() is None:
+            watch.sample()
+            time.sleep(0.5)
+        seconds = time.perf_counter() - started
+        load_after = load_text()
+        if client.returncode:
+            raise RuntimeError(f"gongwen cascade --deployment exited with {client.returncode}:\n{cascade_log.read_text()[-3000:]}")
+        own = re.search(r"· ([0-9.]+) s ·", cascade_log.read_text())
+        engine = open_engine(Settings(home=work / "home", storage=out, config_dir=config, database_url=app_url))
+        try:
+            expected = demo_mod.expected_circulations(engine, demo_mod.load_notice()[0])
+            s = demo_mod.summarise(engine, out / "manifest.json", seconds)
+            complete = print_complete(
+                engine, expected, s.circulations, s.documents, s.deliveries, s.audit_events, f"(f) cascade on PostgreSQL, {workers} `prefect worker` processes"
+            )
+            files = issued_files(engine)
+        finally:
+            engine.db.dispose()
+        print(
+            f"    {seconds:.1f} s from `gongwen cascade --deployment {DEPLOYMENT} --runs {workers}` started (the launch) to its end "
+            f"({own.group(1) if own else '?'} s by its own clock, after its imports) · {s.documents / seconds:.2f} documents/s · "
+            f"load average {load_before} → {load_after}"
+        )
+        print(
+            f"    CPU (sampled every 0.5 s): the workers' processes {watch.cpu_of('worker'):.1f} s (flow runs, LibreOffice), "
+            f"Prefect's server {watch.cpu_of('prefect server'):.1f} s, the cascade client {watch.cpu_of('cascade client'):.1f} s; "
+            f"peak RSS: `prefect worker` {watch.peak_of('worker', 0):.0f} MB, a flow run {watch.peak_of('worker', 1):.0f} MB, "
+            f"Prefect's server {watch.peak_of('prefect server', 0):.0f} MB"
+        )
+        if not complete:
+            print(f"    NOT complete; the cascade's output:\n{cascade_log.read_text()[-3000:]}")
+    finally:
+        _teardown(procs, databases)
+    floor_s, pdfs = floor(files, work / "floor")
+    ratio = seconds / floor_s if floor_s else float("inf")
+    print(
+        f"    floor: soffice --convert-to pdf (one process per 100 files) of the {len(files)} issued .docx: {floor_s:.1f} s, {pdfs} PDFs "
+        f"(load average {load_text()}; the workers and Prefect's server stopped)"
+    )
+    print(f"    cascade / floor = {ratio:.2f} (target ≤ 1.0 on PostgreSQL with two workers: {'met' if ratio <= 1.0 else 'NOT met'})")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # ---- (c) approval-to-delivery latency --------------------------------------------------------------
@@ -343,7 +635,19 @@ def main() -> None:
     parser.add_argument("--only-latency", action="store_true", help="only (c)")
     parser.add_argument("--only-cascade", action="store_true", help="only (a), (b) and (e): the cascade, its profile, the floor, the ratio")
     parser.add_argument("--steps", type=int, default=25, help="编号 steps per client in (d)'s in-step figure (0: skip it)")
+    parser.add_argument(
+        "--postgres-workers",
+        type=int,
+        metavar="N",
+        help="only (f): the cascade on a fresh PostgreSQL database across N `prefect worker` processes "
+        "(gongwen deploy, gongwen cascade --deployment), its floor and the ratio",
+    )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # torn down like Ctrl-C: the finally blocks stop what was started
+    if args.postgres_workers:
+        with tempfile.TemporaryDirectory(prefix="gongwen-pg-cascade-") as tmp:
+            pg_cascade(args.province, args.postgres_workers, Path(tmp))
+        return
     if args.only_latency:
         with tempfile.TemporaryDirectory(prefix="gongwen-latency-") as tmp:
             print_latency(args.latency_samples, Path(tmp))

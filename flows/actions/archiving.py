@@ -236,7 +236,7 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
     for seq, (source, data, pages, method) in enumerate(measured, start=1):
         kind = file_format(data, source.file)
         stamp = kind == "docx" and not stamped  # the item's first .docx
-        key = (source.sha256 or hashlib.sha256(data).hexdigest(), kind, source.role in RECEIVED_ROLES, Path(source.file).suffix)
+        key = (hashlib.sha256(data).hexdigest(), kind, source.role in RECEIVED_ROLES, Path(source.file).suffix)  # the bytes read, not the digest recorded
         known = _recent_texts.get(key)
         if stamp:
             stamp_at = stamp_for(item.fonds, item.year, item.item_no, item.dept_code, item.retention, total_pages)

@@ -67,6 +67,7 @@ from cascade_profile import Profiler, floor
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.runtime.distributed import run_server_env
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import NATIONAL_CONFIG_DIR, run_cascade, subtree_config
 from gongwen_engine.flows.services.engine import open_engine
@@ -289,17 +290,7 @@ def pg_cascade(provinces: list[str] | None, workers: int, work: Path) -> None:
         databases.append(prefect_db)
         port = _free_port()
         api = f"http://127.0.0.1:{port}/api"
-        server_env = {
-            **os.environ,
-            "PREFECT_HOME": str(work / "prefect-server"),
-            "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_url.replace("+psycopg", "+asyncpg"),
-            "PREFECT_UI_ENABLED": "false",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-            "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
-            "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
-        }
-        server_env.pop("PREFECT_API_URL", None)
+        server_env = run_server_env(work / "prefect-server", prefect_url)
         t = time.perf_counter()
         server_log = work / "prefect-server.log"
         procs.append(

@@ -402,17 +402,9 @@ def distributed_campaign(
     prefect_db, prefect_url = create_pg_database("prefect_crash")
     app_db, app_url = create_pg_database("gongwen_crash")
     port = free_port()
-    server_env = {
-        **os.environ,
-        "PREFECT_HOME": str(work / "prefect-server"),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_url.replace("postgresql://", "postgresql+asyncpg://", 1),
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
-    }
-    server_env.pop("PREFECT_API_URL", None)
+    from gongwen_engine.flows.runtime.distributed import run_server_env
+
+    server_env = run_server_env(work / "prefect-server", prefect_url)
     env = campaign_env(
         work,
         app_url,

@@ -21,7 +21,7 @@ from conftest import PG_ADMIN
 from sqlmodel import Session, func, select
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.flows.runtime.distributed import wait_for_server
+from gongwen_engine.flows.runtime.distributed import run_server_env, wait_for_server
 from gongwen_engine.flows.services.cascade import subtree_config
 from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models.tables import ArchiveItem, AuditEvent, Circulation, Delivery, IssuedNumber, Registration
@@ -41,20 +41,8 @@ def prefect_server(tmp_path: Path) -> Iterator[str]:
     name = f"prefect_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect-server"),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"{base}/{name}",
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        # services this test does not need (schedules, late runs, event persistence for the UI): less CPU on a small machine
-        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
-    }
-    env.pop("PREFECT_API_URL", None)
+    env = run_server_env(tmp_path / "prefect-server", PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -46,6 +47,27 @@ DEFAULT_POOL = "gongwen"
 DEFAULT_DEPLOYMENT = "cascade"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 STALL_S = 60.0  # no step finished for this long while work is left: start more flow runs
+
+
+def run_server_env(home: Path, database_url: str) -> dict[str, str]:
+    """``os.environ`` for a ``prefect server start`` made for one run (the distributed tests, the
+    benchmarks' PostgreSQL cascade and crash campaign): its own ``home`` and PostgreSQL database
+    (``database_url`` with any driver prefix: the server is given asyncpg), no ``PREFECT_API_URL``
+    pointing elsewhere, and the services such a run does not need — schedules, late runs, pause
+    expirations, the UI, analytics — off (less CPU on a small machine). A long-lived server for
+    deployments with schedules keeps them on."""
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": "postgresql+asyncpg://" + database_url.split("://", 1)[1],
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+    }
+    env.pop("PREFECT_API_URL", None)
+    return env
 
 
 def wait_for_server(api_url: str, server: subprocess.Popen, log_file: Path, timeout_s: float = 300) -> None:

@@ -17,6 +17,7 @@ import io
 import math
 import re
 import shutil
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,7 @@ def stamp_xml(stamp: ArchiveStamp) -> str:
             f'<w:p><w:pPr><w:snapToGrid w:val="0"/><w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>'
             f'<w:ind w:firstLine="0" w:firstLineChars="0"/><w:jc w:val="center"/></w:pPr>'
             f'<w:r><w:rPr><w:rFonts w:ascii="Times New Roman" w:hAnsi="Times New Roman" w:eastAsia="宋体"/>'
-            f'<w:color w:val="FF0000"/><w:sz w:val="20"/><w:szCs w:val="20"/></w:rPr>'
+            f'<w:color w:val="FF0000"/><w:sz w:val="{stamp_size(v)}"/><w:szCs w:val="{stamp_size(v)}"/></w:rPr>'
             f"<w:t>{_escape(v)}</w:t></w:r></w:p></w:tc>"
             for v in values
         )
@@ -115,6 +116,19 @@ def stamp_xml(stamp: ArchiveStamp) -> str:
         f'<w:tblCaption w:val="{STAMP_CAPTION}"/><w:tblDescription w:val="{_escape(labels)}"/></w:tblPr>'
         f"<w:tblGrid>{grid}</w:tblGrid>{''.join(rows)}</w:tbl>"
     )
+
+
+STAMP_SIZE_PT = 10.0  # the stamp's lettering, where a value fits its cell at it
+STAMP_CELL_TEXT_PT = 40.5  # a 15 mm cell (42.5 pt) less its red lines and a little air
+
+
+def stamp_size(value: str) -> int:
+    """The size (half-points, w:sz) of one stamp cell's value: 10 pt, or less so that it stays on
+    one line of its 15 mm cell (an eight-character 全宗号 such as S0370102 wrapped at 10 pt),
+    reckoning an ideograph 1 em and any other character 0.6 em (wider than Times' digits and most
+    capitals); never below 6 pt."""
+    ems = sum(1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.6 for ch in value) or 1.0
+    return max(12, min(round(2 * STAMP_SIZE_PT), int(2 * STAMP_CELL_TEXT_PT / ems)))
 
 
 def _escape(text: str) -> str:

@@ -660,3 +660,23 @@ def test_a_connection_cut_during_an_archive_read_runs_it_again(filed, monkeypatc
         assert result.exit_code == 0 and len(calls) == 2, (name, result.output)
         with Session(filed.db) as session:
             assert len(session.exec(select(RetrievalLog)).all()) == logged + 1  # the cut attempt rolled back: one log row
+
+
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+def test_every_stamp_value_stays_on_one_line_of_its_cell(tmp_path: Path) -> None:
+    """归档章: an eight-character 全宗号 and a five-character 机构（问题） keep to one line of their
+    15 mm cells as LibreOffice lays the stamp out (at 10 pt both wrapped: "S03701 / 02")."""
+    from record_corpus import varied_records
+
+    from gongwen_engine.doc_templates import pdf as pdf_conversion
+    from gongwen_engine.doc_templates.archive_files import stamp_docx
+    from gongwen_engine.doc_templates.records import record_bytes
+    from gongwen_engine.models.rules.archive import ArchiveStamp
+
+    stamp = ArchiveStamp(fonds="S0370102", year=2012, item_no=1, department="组织联络部", retention="D30", pages=12)
+    target = tmp_path / "stamped.docx"
+    target.write_bytes(stamp_docx(record_bytes(varied_records(1)[0]), stamp))
+    [pdf] = pdf_conversion.docx_files_to_pdf_bytes([target])
+    lines = [line.strip() for line in pdf_conversion.page_texts(pdf)[0].splitlines()]
+    for value in ("S0370102", "2012", "0001", "组织联络部", "12"):
+        assert any(value in line for line in lines), (value, lines[:8])

@@ -101,9 +101,9 @@ def stamp_xml(stamp: ArchiveStamp) -> str:
             f'<w:p><w:pPr><w:snapToGrid w:val="0"/><w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>'
             f'<w:ind w:firstLine="0" w:firstLineChars="0"/><w:jc w:val="center"/></w:pPr>'
             f'<w:r><w:rPr><w:rFonts w:ascii="Times New Roman" w:hAnsi="Times New Roman" w:eastAsia="宋体"/>'
-            f'<w:color w:val="FF0000"/><w:sz w:val="{stamp_size(v)}"/><w:szCs w:val="{stamp_size(v)}"/></w:rPr>'
+            f'<w:color w:val="FF0000"/><w:sz w:val="{size}"/><w:szCs w:val="{size}"/></w:rPr>'
             f"<w:t>{_escape(v)}</w:t></w:r></w:p></w:tc>"
-            for v in values
+            for v, size in ((v, stamp_size(v)) for v in values)
         )
         rows.append(f'<w:tr><w:trPr><w:trHeight w:val="{row_h}" w:hRule="exact"/><w:jc w:val="center"/></w:trPr>{cells}</w:tr>')
     labels = " / ".join("·".join(r) for r in ArchiveStamp.LABELS)

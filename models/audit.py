@@ -321,12 +321,17 @@ class Checkpoint:
     chain_hash: str
 
 
+def checkpoint_path(folder: Path, day: date) -> Path:
+    """The file of ``day``'s checkpoint in ``folder``."""
+    return folder / f"{day.isoformat()}.json"
+
+
 def write_checkpoint(folder: Path, seq: int, chain_hash: str, day: date) -> None:
     """Record the head (``seq``, ``chain_hash``) in ``folder/DAY.json`` (a later head of the same
     day replaces an earlier one; a lower one never replaces a higher one)."""
     if seq <= 0:
         return
-    path = folder / f"{day.isoformat()}.json"
+    path = checkpoint_path(folder, day)
     if path.is_file() and _read_checkpoint(path).seq >= seq:
         return
     data = {"seq": seq, "chain_hash": chain_hash, "written_at": utcnow().isoformat()}
@@ -340,7 +345,7 @@ def refresh_checkpoint(folder: Path, head: Callable[[], tuple[int, str]], day: d
     this head), so the day's checkpoint, the copy of the head kept apart from the archive, is
     renewed once a minute rather than at every filing. Returns whether it was written."""
     try:
-        age = time.time() - (folder / f"{day.isoformat()}.json").stat().st_mtime
+        age = time.time() - checkpoint_path(folder, day).stat().st_mtime
     except FileNotFoundError:
         age = None
     if age is not None and 0 <= age < interval:

@@ -41,7 +41,7 @@ def test_the_steps_up_to_a_prepared_one_commit_together(make_engine) -> None:
     flow = engine.flow("issuing")
     commits: list[int] = []
     event.listen(engine.db, "commit", lambda _conn: commits.append(1))
-    assert batch.run_with_retries(engine, cid) == CirculationStatus.ready
+    assert batch.run_chain(engine, cid)[0] == CirculationStatus.ready
     after = circulation(engine, cid)
     assert flow.step(after.step).kind == StepKind.render  # 签发 and 编号 ran; 印制 waits for its preparation
     assert len(commits) == 1
@@ -85,7 +85,7 @@ def test_a_chain_writes_its_record_once_as_its_last_step_left_it(make_engine, mo
     real_gather, real_render = engine_mod.gather_record, engine.record_renderer
     monkeypatch.setattr(engine_mod, "gather_record", lambda *a, **k: gathered.append(real_gather(*a, **k)) or gathered[-1])
     monkeypatch.setattr(engine, "record_renderer", lambda record, path: rendered.append(path) or real_render(record, path))
-    batch.run_with_retries(engine, child.id)
+    batch.run_chain(engine, child.id)
     # re-issued at 登记, 拟办 and 签发: 登记's is superseded by 拟办's before anything changes (never
     # gathered), 拟办's is gathered before 拟稿 runs, 签发's before 编号; only the last is written
     assert len(gathered) == 2 and len(rendered) == 1
@@ -98,7 +98,7 @@ def test_a_chain_writes_its_record_once_as_its_last_step_left_it(make_engine, mo
 def at_seal(engine) -> int:
     """山东省妇联's notice numbered and printed: its next step is 用印."""
     cid = launch(engine)
-    batch.run_with_retries(engine, cid)  # 签发 → 编号
+    batch.run_chain(engine, cid)  # 签发 → 编号
     batch.prepare_printing(engine, [cid])
     engine.run_step(cid)  # 印制
     assert engine.flow("issuing").step(circulation(engine, cid).step).kind == StepKind.seal
@@ -147,7 +147,7 @@ def test_a_chain_asks_for_its_items_once_and_still_counts_every_step(make_engine
             selects.append(statement)  # the questions the ledger answers (the record's history of finished items is another)
 
     event.listen(engine.db, "before_cursor_execute", seen)
-    assert batch.run_with_retries(engine, cid) == CirculationStatus.ready  # 签发 → 编号, one transaction
+    assert batch.run_chain(engine, cid)[0] == CirculationStatus.ready  # 签发 → 编号, one transaction
     event.remove(engine.db, "before_cursor_execute", seen)
     open_queries = [s for s in selects if "count(" not in s.lower() and "kind" not in s.split("WHERE")[-1]]
     count_queries = [s for s in selects if "count(" in s.lower()]

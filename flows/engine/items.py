@@ -9,7 +9,7 @@ inside its step transactions; reminders and delegations are transactions of thei
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine as SqlEngine
@@ -51,7 +51,6 @@ class Ledger:
 
     items: list[WorkItem] | None = None  # every item seen open in this transaction (status read on use)
     steps_run: int | None = None  # its finished items: ``steps_run``
-    seen: set[int] = field(default_factory=set)  # ids in ``items``
 
 
 def keep_ledger(session: Session, circulation_id: int) -> None:
@@ -99,9 +98,8 @@ def new_item(session: Session, config: Config, circ: Circulation, step_name: str
     session.add(item)
     session.flush()
     ledger = _ledger(session, item.circulation_id)
-    if ledger is not None and ledger.items is not None and item.id not in ledger.seen:
-        ledger.items.append(item)
-        ledger.seen.add(saved_id(item))
+    if ledger is not None and ledger.items is not None:
+        ledger.items.append(item)  # new: not among them yet
     return item
 
 
@@ -132,7 +130,7 @@ def open_items(session: Session, config: Config, definition: FlowDefinition, cir
             )
         )
         if ledger is not None:
-            ledger.items, ledger.seen = list(still_open), {saved_id(i) for i in still_open}
+            ledger.items = list(still_open)
     existing = [item for item in still_open if item.step == step_name]
     if existing:
         return existing

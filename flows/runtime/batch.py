@@ -191,12 +191,6 @@ PREPARED = frozenset({StepKind.render, StepKind.seal, StepKind.archive})
 CHAINED = frozenset(StepKind) - PREPARED
 
 
-def run_with_retries(engine: Engine, circulation_id: int) -> CirculationStatus:
-    """The circulation's current step and the steps that follow it up to the next prepared one
-    (``run_chain``), its status after them."""
-    return run_chain(engine, circulation_id)[0]
-
-
 def run_chain(engine: Engine, circulation_id: int, step: str | None = None) -> tuple[CirculationStatus, str | None]:
     """The circulation's current step and the steps that follow it up to the next prepared one
     (``CHAINED``: 签收 → 登记 → 拟办 …), in one transaction (``Engine.run_step``'s ``then``). When

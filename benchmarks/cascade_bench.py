@@ -108,6 +108,7 @@ def cascade(out: Path, provinces: list[str] | None, profiler: Profiler | None = 
     print(f"    {s.seconds:.1f} s · {result.per_second:.2f} documents/s · {result.expected / s.seconds:.1f} organisations/s · circulations {s.circulations}")
     if profiler:
         print(profiler.report(s.seconds))
+        print(profiler.timeline(s.seconds))
     return s.seconds, s.documents, engine, rss_mb
 
 

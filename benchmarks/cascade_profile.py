@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import event
+from sqlmodel import Session
 
 from gongwen_engine.doc_templates import pdf as pdf_mod
 from gongwen_engine.flows.engine import engine as engine_mod
@@ -51,6 +52,8 @@ class Profiler:
     local: threading.local = field(default_factory=threading.local)
     lock: threading.Lock = field(default_factory=threading.Lock)
     busy: list[tuple[float, float]] = field(default_factory=list)
+    held: list[tuple[float, float]] = field(default_factory=list)  # SQLite's write lock held (BEGIN IMMEDIATE → end)
+    converting: list[tuple[float, float]] = field(default_factory=list)  # LibreOffice converting
     prefect_start: float = 0.0
     dispatch_wall: float = 0.0
     undo: list = field(default_factory=list)
@@ -100,6 +103,7 @@ class Profiler:
 
         self._patch(engine_mod.Engine, "_run_step", self._timed(step_label, engine_mod.Engine._run_step, busy=True))
         for name, label in (
+            ("prepare_receipts", "outside: prepare 签收 seal checks"),
             ("prepare_printing", "outside: prepare 印制 PDFs"),
             ("prepare_seals", "outside: prepare 用印 PDFs"),
             ("prepare_filing", "outside: prepare 归档 pages"),
@@ -115,6 +119,8 @@ class Profiler:
                 try:
                     return fn(*args, **kwargs)
                 finally:
+                    with prof.lock:
+                        prof.converting.append((t, time.perf_counter()))
                     prof._bump("lo_s", time.perf_counter() - t)
                     prof._bump("lo_n", len(args[0]) if fn is one_shot else 1)
 
@@ -155,26 +161,53 @@ class Profiler:
     def watch(self, sql_engine) -> None:
         event.listen(sql_engine, "before_cursor_execute", lambda *a, **k: self._bump("sql"))
         event.listen(sql_engine, "commit", lambda *a, **k: self._bump("commits"))
+        prof = self
+
+        def began(_session, transaction, connection) -> None:
+            if transaction.parent is None and connection.get_execution_options().get("immediate"):
+                prof.local.held_since = time.perf_counter()
+
+        def ended(_session, transaction) -> None:
+            since = getattr(prof.local, "held_since", None)
+            if transaction.parent is None and since is not None:
+                prof.local.held_since = None
+                with prof.lock:
+                    prof.held.append((since, time.perf_counter()))
+
+        event.listen(Session, "after_begin", began)
+        event.listen(Session, "after_transaction_end", ended)
+        self.undo_events = [(Session, "after_begin", began), (Session, "after_transaction_end", ended)]
 
     def uninstall(self) -> None:
         for owner, name, old in reversed(self.undo):
             setattr(owner, name, old)
         self.undo.clear()
+        for target, name, fn in getattr(self, "undo_events", []):
+            event.remove(target, name, fn)
+        self.undo_events = []
 
     def covered(self) -> float:
         """Wall seconds during which at least one thread did batch work (union of intervals)."""
-        total, end = 0.0, None
-        start = None
-        for a, b in sorted(self.busy):
-            if end is None or a > end:
-                if end is not None:
-                    total += end - start
-                start, end = a, b
-            else:
-                end = max(end, b)
-        if end is not None:
-            total += end - start
-        return total
+        return _length(_union(self.busy))
+
+    def timeline(self, wall: float) -> str:
+        """The critical path's two resources: SQLite's one write lock and LibreOffice, each held how
+        long, and how much of the time both were busy or neither was."""
+        held, lo = _union(self.held), _union(self.converting)
+        both = _length(_intersection(held, lo))
+        h, c = _length(held), _length(lo)
+        neither = max(0.0, wall - (h + c - both))
+        start = min((a for a, _ in held + lo), default=0.0)
+        tenth = wall / 10
+        windows = []
+        for n in range(10):
+            window = [(start + n * tenth, start + (n + 1) * tenth)]
+            windows.append(f"{100 * _length(_intersection(held, window)) / tenth:.0f}/{100 * _length(_intersection(lo, window)) / tenth:.0f}")
+        return (
+            f"    write lock held {h:.1f} s ({100 * h / wall:.0f} % of the wall, {len(self.held)} write transactions); "
+            f"LibreOffice converting {c:.1f} s; both at once {both:.1f} s; neither {neither:.1f} s\n"
+            f"    by tenth of the wall, % held / % converting: {' · '.join(windows)}"
+        )
 
     def prefect_seconds(self) -> float:
         return self.prefect_start + max(0.0, self.dispatch_wall - self.prefect_start - self.covered())
@@ -200,6 +233,33 @@ class Profiler:
             f"dispatch wall {self.dispatch_wall:.1f} s of the cascade's {wall:.1f} s"
         )
         return "\n".join(lines)
+
+
+def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _intersection(x: list[tuple[float, float]], y: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out, i, j = [], 0, 0
+    while i < len(x) and j < len(y):
+        a, b = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
+        if a < b:
+            out.append((a, b))
+        if x[i][1] < y[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _length(spans: list[tuple[float, float]]) -> float:
+    return sum(b - a for a, b in spans)
 
 
 _kinds: dict[tuple[int, str], str] = {}

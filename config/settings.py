@@ -8,19 +8,42 @@ Nothing configured means: SQLite file ``./.gongwen/gongwen.db``, documents under
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from gongwen_engine.config.errors import Refusal
 
+
+def _said(error: Any) -> str:
+    """One setting's validation error in plain words (the value of a secret is never repeated)."""
+    name = "GONGWEN_" + "_".join(str(part) for part in error["loc"]).upper()
+    ctx = error.get("ctx") or {}
+    must = {
+        "int_parsing": "应为整数",
+        "greater_than_equal": f"应不小于 {ctx.get('ge')}",
+        "less_than_equal": f"应不大于 {ctx.get('le')}",
+    }.get(error["type"], "格式不对")
+    shown = "" if name == "GONGWEN_DATABASE_URL" else f"={error.get('input')}"
+    return f"环境变量 {name}{shown} 无效：{must}。请改正或删除该变量（README 的配置一节列出了每个变量）"
+
+
 URL_FORM = "postgresql+psycopg://用户:密码@主机:端口/库名 或 sqlite:////绝对路径/gongwen.db"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GONGWEN_")
+
+    def __init__(self, **values: Any) -> None:
+        """A wrong value (an environment variable such as GONGWEN_MAX_STEPS=1) is refused with its
+        name, what it must be and how to fix it, not passed on as an internal error."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise Refusal("；".join(_said(error) for error in exc.errors())) from None
 
     home: Path = Path(".gongwen")
     # e.g. postgresql+psycopg://user@127.0.0.1:5432/gongwen. Secret: it may hold a password, so it
@@ -33,6 +56,9 @@ class Settings(BaseSettings):
     # step it is at instead of running it (a loop the load-time checks could not see; a forwarding
     # runs about 10, a draft returned many times a few dozen).
     max_steps: int = Field(default=500, ge=2)
+    # Warm LibreOffices a process may run at once (GONGWEN_CONVERTERS): the batch runner's two slots
+    # convert at the same time, and one conversion uses one CPU.
+    converters: int = Field(default=2, ge=1, le=16)
     # The web workplace behind reverse proxies: their addresses (comma-separated, e.g. 10.0.0.5,10.0.0.6).
     # Only from these is X-Forwarded-For believed (the client is its last address not of a proxy);
     # sign-in throttling counts per client address.

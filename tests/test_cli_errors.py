@@ -60,3 +60,27 @@ def test_command_groups_import_common_and_services_never_main_nor_the_database()
         assert "gongwen_engine.flows.cli.main" not in imported, path.name
         assert not [m for m in imported if m.split(".")[0] in ("sqlmodel", "sqlalchemy")], path.name
         assert "Session(" not in text, path.name
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [("GONGWEN_MAX_STEPS", "1", "应不小于2"), ("GONGWEN_CONVERTERS", "两个", "应为整数"), ("GONGWEN_CONVERTERS", "99", "应不大于16")],
+)
+def test_a_wrong_setting_is_refused_by_its_name_not_an_internal_error(
+    variable: str, value: str, said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gongwen_engine.flows.cli.main import app
+
+    monkeypatch.setenv("GONGWEN_HOME", str(tmp_path))
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(app, ["status"])
+    output = "".join(result.output.split())  # the console wraps long lines
+    assert result.exit_code == REFUSED_EXIT and f"{variable}={value}" in output and said in output, result.output
+    assert "内部错误" not in result.output and not (tmp_path / "errors.log").exists()
+
+
+def test_a_wrong_database_url_is_named_but_never_repeated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gongwen_engine.config.settings import _said
+
+    said = _said({"loc": ("database_url",), "type": "string_type", "input": "postgresql://u:secret@h/db"})
+    assert "GONGWEN_DATABASE_URL" in said and "secret" not in said

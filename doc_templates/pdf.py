@@ -205,7 +205,7 @@ def soffice_bin() -> str:
 
 
 class WarmConverter:
-    """One LibreOffice kept running for this process, driven through ``uno_bridge.py``.
+    """One LibreOffice kept running for this process (up to ``CONVERTERS`` of them), driven through ``uno_bridge.py``.
 
     Thread-safe: conversions take turns (a lock). A dead or hung bridge is killed with its
     LibreOffice (its own process group), started again and the conversion tried once more."""
@@ -243,6 +243,10 @@ class WarmConverter:
                     if attempt == 1:
                         continue
                 raise ConversionError(f"LibreOffice could not convert {src.name}: {answer.get('error', 'no PDF written')}")
+
+    def busy(self) -> bool:
+        """Converting (or starting) now, in some thread."""
+        return self._lock.locked()
 
     def start(self) -> bool:
         """Start the bridge and its LibreOffice now (a worker warming up before its first 用印);
@@ -347,20 +351,37 @@ class WarmConverter:
             self._profile = None
 
 
-_warm: WarmConverter | None = None
+# Warm LibreOffices per process, started as conversions overlap (the batch runner's two slots
+# prepare at once): each converts one file at a time, and a document's conversion is single-threaded
+# in LibreOffice, so a second one is what lets two conversions use the machine's two CPUs.
+CONVERTERS = 2  # the engine's setting (Settings.converters, GONGWEN_CONVERTERS): use_converters
+_warm: list[WarmConverter] = []
 _warm_lock = threading.Lock()
 _uno_missing = False
 
 
+def use_converters(limit: int) -> None:
+    """Run at most ``limit`` warm LibreOffices in this process (those started stay until ``shutdown``)."""
+    global CONVERTERS
+    CONVERTERS = max(1, limit)
+
+
 def warm_converter() -> WarmConverter | None:
-    """This process's warm converter, or None where uno is missing (the one-shot path)."""
-    global _warm
+    """One of this process's warm converters — one not converting now, a new one while there are
+    fewer than ``CONVERTERS``, else the first (its turn comes) — or None where uno is missing (the
+    one-shot path)."""
     with _warm_lock:
         if _uno_missing:
             return None
-        if _warm is None or _warm.owner != os.getpid():  # a forked child never uses its parent's bridge
-            _warm = WarmConverter()
-        return _warm
+        if _warm and _warm[0].owner != os.getpid():  # a forked child never uses its parent's bridges
+            _warm.clear()
+        idle = next((warm for warm in _warm if not warm.busy()), None)
+        if idle is not None:
+            return idle
+        if len(_warm) < CONVERTERS:
+            _warm.append(WarmConverter())
+            return _warm[-1]
+        return _warm[0]
 
 
 def _give_up_on_uno(reason: str) -> None:
@@ -387,12 +408,14 @@ def warm_up() -> threading.Thread | None:
 
 
 def shutdown() -> None:
-    """Stop this process's warm LibreOffice (at exit; tests) and forget a missing-uno decision."""
-    global _warm, _uno_missing
+    """Stop this process's warm LibreOffices (at exit; tests) and forget a missing-uno decision."""
+    global _uno_missing
     with _warm_lock:
-        warm, _warm, _uno_missing = _warm, None, False
-    if warm is not None and warm.owner == os.getpid():
-        warm.close()
+        started, _uno_missing = list(_warm), False
+        _warm.clear()
+    for warm in started:
+        if warm.owner == os.getpid():
+            warm.close()
 
 
 def docx_to_pdf(docx_files: list[Path], out_dir: Path) -> list[Path]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 
 import pytest
 from sqlalchemy import event
@@ -183,3 +184,50 @@ def test_a_batch_reads_a_circulation_once_and_then_goes_by_what_its_chains_retur
     batch.advance_many(engine, [cid])
     assert circulation(engine, cid).status == CirculationStatus.done  # 签发 → 编号, 印制, 用印, 核发 … 归档: several chains
     assert len(reads) == 1
+
+
+def test_the_next_chunks_preparation_runs_while_this_chunks_steps_do(make_engine, monkeypatch) -> None:
+    """``advance_many``: chunk k+1 is prepared (LibreOffice, files) on a thread of its own while chunk
+    k's steps run, so a slot's conversions overlap its steps; chunk k's own preparation is done
+    before its first step. The preparation of the second chunk here waits for the first chunk's
+    step: had the runner waited for it first, it would wait in vain."""
+    engine = make_engine()
+    first, second = launch(engine), launch(engine)
+    monkeypatch.setattr(batch, "PREPARE_CHUNK", 1)
+    events: list[str] = []
+    stepped = threading.Event()
+    real_chain = batch.run_chain
+
+    def prepare_chunk(_engine, ids) -> None:
+        if ids == [second] and not events.count(f"step {second}"):
+            events.append(f"prepare {second} waited for step {first}: {stepped.wait(10)}")
+        events.append(f"prepared {ids[0]} on {threading.current_thread().name.split('_')[0]}")
+
+    def run_chain(engine_, cid, step=None):
+        events.append(f"step {cid}")
+        stepped.set()
+        return real_chain(engine_, cid, step)
+
+    monkeypatch.setattr(batch, "prepare_chunk", prepare_chunk)
+    monkeypatch.setattr(batch, "run_chain", run_chain)
+    batch.advance_many(engine, [first, second])
+    assert events[:4] == [
+        f"prepared {first} on gongwen-prepare",
+        f"step {first}",
+        f"prepare {second} waited for step {first}: True",
+        f"prepared {second} on gongwen-prepare",
+    ]
+    assert events[4] == f"step {second}"
+    assert circulation(engine, first).status == circulation(engine, second).status == CirculationStatus.done
+
+
+def test_the_seal_step_writes_the_copy_prepared_outside_the_lock(make_engine, monkeypatch) -> None:
+    engine = make_engine()
+    cid = at_seal(engine)
+    batch.prepare_seals(engine, [cid])
+    monkeypatch.setattr(sealing.signing, "sign_pdf", lambda *a, **k: pytest.fail("the 用印 step signed under the lock"))
+    assert engine.run_step(cid).ran
+    with Session(engine.db) as session:
+        row = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == cid, CirculationFile.role == sealing.SIGNED_PDF)).one()
+    signed = (engine.storage / row.file).read_bytes()
+    assert row.sha256 == hashlib.sha256(signed).hexdigest() and sealing.verify_sealed(signed, sealing.keyring(engine)).ok

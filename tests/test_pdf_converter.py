@@ -126,6 +126,34 @@ def test_threads_take_turns_on_one_libreoffice(converter, documents, reference_p
 
 
 @needs_uno
+def test_conversions_at_once_get_a_libreoffice_each_up_to_the_limit(documents, reference_pages, tmp_path: Path, monkeypatch) -> None:
+    """Two slots preparing at once convert on two LibreOffices (``CONVERTERS``), not in turns on one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pdf.shutdown()
+    try:
+        first = pdf.warm_converter()
+        assert first is not None and pdf.warm_converter() is first  # idle: the same one again
+        with first._lock:  # converting in another thread
+            second = pdf.warm_converter()
+            assert second is not first
+            with second._lock:
+                assert pdf.warm_converter() is first  # the limit (2): the busy first takes its turn
+        jobs = [(documents[n % 2], tmp_path / f"{n}.pdf") for n in range(4)]
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda job: pdf.docx_to_pdf([job[0]], job[1].parent / job[1].stem), jobs))
+        assert first.office_pid is not None and second.office_pid not in (None, first.office_pid)
+        assert [len(pypdf.PdfReader(tmp_path / str(n) / (documents[n % 2].stem + ".pdf")).pages) for n in range(4)] == [reference_pages] * 4
+        monkeypatch.setattr(pdf, "CONVERTERS", 1)
+        pdf.shutdown()
+        one = pdf.warm_converter()
+        with one._lock:
+            assert pdf.warm_converter() is one  # one allowed: shared
+    finally:
+        pdf.shutdown()
+
+
+@needs_uno
 def test_a_killed_bridge_is_started_again(converter, documents, tmp_path: Path) -> None:
     converter.convert(documents[0], tmp_path / "a.pdf")
     bridge, office = converter._proc.pid, converter.office_pid

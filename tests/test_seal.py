@@ -26,8 +26,11 @@ from yaml_edit import copy_yaml_folder, edit
 from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
+from gongwen_engine.doc_templates import signing
+from gongwen_engine.doc_templates.pdf import STAGING_PREFIX
 from gongwen_engine.doc_templates.seal import MM_PER_PT, SealPlacementError, find_signature, specimen_png
 from gongwen_engine.doc_templates.signing import CheckStatus, DemoAuthority, Keyring, verify_pdf
+from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.actions.sealing import seal_document
 from gongwen_engine.flows.cli.main import app
 from gongwen_engine.flows.engine.definition import PACKAGED_FLOWS_DIR
@@ -226,6 +229,61 @@ def test_without_the_date_of_writing_on_the_page_the_seal_is_refused(tree) -> No
     _, file = sealed_copies(tree)["shandong"]
     with pytest.raises(SealPlacementError, match="2013年1月31日"):
         find_signature((tree.storage / file.file).read_bytes(), "2013年1月31日", "山东省妇女联合会")
+
+
+@pytest.fixture
+def signatures(monkeypatch) -> list[int]:
+    """PAdES signatures made (``signing.sign_pdf`` calls), and no seal prepared before."""
+    calls: list[int] = []
+    real = signing.sign_pdf
+
+    def sign_pdf(pdf, *args, **kwargs):
+        calls.append(len(pdf))
+        return real(pdf, *args, **kwargs)
+
+    monkeypatch.setattr(signing, "sign_pdf", sign_pdf)
+    monkeypatch.setattr(sealing, "_prepared", type(sealing._prepared)())
+    return calls
+
+
+def test_a_seal_prepared_outside_the_lock_is_the_one_written(tree, tmp_path: Path, signatures: list[int]) -> None:
+    doc, _ = sealed_copies(tree)["acwf"]
+    content, org, keys = DocumentContent.model_validate(doc.content), tree.config.org("acwf"), sealing.keyring(tree)
+    assert org.issued_formats == "both"  # the PDF and the OFD are both prepared
+    sealing.prepare_seal(tree.storage / doc.file, content, org, keys)
+    assert len(signatures) == 1
+    copy = seal_document(tree.storage / doc.file, tmp_path / "out.pdf", content, org, keys)
+    assert len(signatures) == 1  # written, not signed again
+    assert copy.path == tmp_path / "out.pdf" and copy.sha256 == signing.sha256_hex(copy.path.read_bytes()) and copy.size == copy.path.stat().st_size
+    assert verify_pdf(copy.path.read_bytes(), keys.trust_roots()).status == CheckStatus.valid
+    assert copy.ofd is not None and copy.ofd.path == tmp_path / "out.ofd" and copy.ofd.sha256 == signing.sha256_hex(copy.ofd.path.read_bytes())
+    assert sealing.verify_sealed(copy.ofd.path.read_bytes(), keys).ok
+    assert not list(tmp_path.glob(f"{STAGING_PREFIX}*")) and not (tree.storage / "out.pdf").exists()  # prepared in a scratch folder only
+    seal_document(tree.storage / doc.file, tmp_path / "again.pdf", content, org, keys)
+    assert len(signatures) == 2  # a prepared copy is written once
+
+
+def test_a_prepared_seal_is_not_used_for_other_bytes_content_or_keys(tree, tmp_path: Path, signatures: list[int]) -> None:
+    doc, _ = sealed_copies(tree)["acwf"]
+    content, org, keys = DocumentContent.model_validate(doc.content), tree.config.org("acwf"), sealing.keyring(tree)
+    docx = tree.storage / doc.file
+    other_keys = Keyring(load_seal_config(tree.config.directory, tree.config.organisations, tmp_path / "other-home"))
+    for n, (other_content, other_org, other_ring) in enumerate(
+        (
+            (content.model_copy(update={"title": content.title + "（修订）"}), org, keys),  # other content
+            (content, org, other_keys),  # other keys
+            (content, org.model_copy(update={"issued_formats": "pdf"}), keys),  # other settings
+        )
+    ):
+        sealing.prepare_seal(docx, content, org, keys)
+        before = len(signatures)
+        copy = seal_document(docx, tmp_path / f"{n}.pdf", other_content, other_org, other_ring)
+        assert len(signatures) == before + 1  # made again, for what was asked
+        assert verify_pdf(copy.path.read_bytes(), other_ring.trust_roots()).status == CheckStatus.valid
+        assert (copy.ofd is None) == (other_org.issued_formats == "pdf")
+    changed = tmp_path / "changed.docx"
+    changed.write_bytes(docx.read_bytes() + b"\0")
+    assert sealing._prepared_key(changed, content, org) != sealing._prepared_key(docx, content, org)  # other bytes: another key
 
 
 def test_the_specimen_is_red_on_transparent() -> None:

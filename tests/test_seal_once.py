@@ -18,6 +18,7 @@ from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.doc_templates import signing
 from gongwen_engine.flows.actions import sealing
+from gongwen_engine.models.tables import Document
 
 
 def blank_pdf(text_colour: int = 255) -> bytes:
@@ -67,6 +68,20 @@ def test_a_received_file_is_verified_once_and_audited_for_every_recipient(config
     (tmp_path / "notice.pdf").write_bytes(changed)
     assert sealing._checked_file(ctx, "notice.pdf", digest)[1]["sha256_matches_record"] is False  # type: ignore[arg-type]
     assert len(counted) == 2  # another content: verified again
+
+
+def test_a_check_prepared_outside_the_lock_is_the_one_the_step_audits(config, tmp_path: Path, counted: list[int]) -> None:
+    keys = keyring_in(config, tmp_path / "home")
+    signed = signing.sign_pdf(blank_pdf(), keys.identity(config.org("shandong")), None, sealing.SEAL_REASON)
+    (tmp_path / "notice.pdf").write_bytes(signed)
+    engine = SimpleNamespace(storage=tmp_path, config=config, settings=SimpleNamespace(home=tmp_path / "home"))
+    # from outside (收文): the file as it came is the sealed copy
+    received = Document(org="shandong", title="通知", content={}, file="notice.pdf", sha256=signing.sha256_hex(signed))
+    sealing.prepare_checks(engine, None, received)  # type: ignore[arg-type]  # a document from outside needs no query
+    assert len(counted) == 1
+    result, facts = sealing._checked_file(SimpleNamespace(engine=engine), "notice.pdf", received.sha256)  # type: ignore[arg-type]
+    assert result.ok and facts["status"] == "valid" and facts["sha256_matches_record"] is True
+    assert len(counted) == 1  # the step found the check made
 
 
 def test_another_trust_store_verifies_again(config, tmp_path: Path, counted: list[int]) -> None:

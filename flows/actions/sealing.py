@@ -9,15 +9,17 @@ keys come from ``config/seals.yaml``.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from gongwen_engine.config.files import write_atomically
 from gongwen_engine.config.schema import Organisation
@@ -28,7 +30,7 @@ from gongwen_engine.doc_templates.checks import signature_problems
 from gongwen_engine.doc_templates.ofd import MM_PER_PT, OfdMetadata, pdf_to_ofd_parts
 from gongwen_engine.doc_templates.ofd_seal import StampPlace, identity_fingerprint, ofd_identity, ofd_trust_roots, seal_ofd
 from gongwen_engine.doc_templates.ofd_verify import verify_ofd
-from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
+from gongwen_engine.doc_templates.pdf import STAGING_PREFIX, docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.pdf_lines import pdf_lines
 from gongwen_engine.doc_templates.seal import SealPlacementError, find_signature, seal_box, seal_image
 from gongwen_engine.models.content import DocumentContent
@@ -52,6 +54,10 @@ VERIFIED_ENTRIES = 512  # least recently used first out
 VERIFIED_SECONDS = 600.0  # a result is reused at most this long (the clock and trust move on)
 _verified: OrderedDict[tuple[str, str, tuple[str, ...]], tuple[float, float, signing.SealCheck]] = OrderedDict()
 _verified_lock = threading.Lock()
+# Sealed copies made outside the lock (prepare_seal), by what they depend on, until their step takes them.
+PREPARED_ENTRIES = 128  # two slots' batches of 64; a signed PDF is ~0.1–0.3 MB
+_prepared: OrderedDict[tuple[str, str, str], _Prepared] = OrderedDict()
+_prepared_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,66 @@ class SealedOfd:
 
 
 def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> SealedCopy:
+    """The sealed copy of ``docx`` written to ``target`` (and its OFD beside it, by ``issued_formats``):
+    the one :func:`prepare_seal` made outside the lock from the same bytes, content, organisation
+    and keys when there is one (written now, under the caller's lock), else made now (:func:`_seal_now`)."""
+    prepared = _take_prepared(_prepared_key(docx, content, org), keyring)
+    if prepared is None:
+        return _seal_now(docx, target, content, org, keyring)
+    ofd = None
+    if prepared.copy.ofd is not None and prepared.ofd is not None:
+        write_atomically(prepared.ofd, target.with_suffix(".ofd"))
+        ofd = replace(prepared.copy.ofd, path=target.with_suffix(".ofd"))
+    if prepared.copy.format == "ofd":
+        assert ofd is not None  # an OFD-only copy is its OFD
+        return replace(prepared.copy, path=ofd.path, ofd=ofd)
+    write_atomically(prepared.signed, target)
+    return replace(prepared.copy, path=target, ofd=ofd)
+
+
+def prepare_seal(docx: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> None:
+    """Make the sealed copy of ``docx`` now, outside any lock (the batch runner, before the 用印
+    steps), and keep it by the process until the step writes it (:func:`seal_document`): the
+    signed PDF, the sealed OFD or both, as ``issued_formats`` says. Their signing time is this
+    moment's, seconds before the step. Nothing is written to storage (a scratch folder)."""
+    key = _prepared_key(docx, content, org)
+    with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
+        copy = _seal_now(docx, Path(tmp) / "sealed.pdf", content, org, keyring)
+        signed = copy.path.read_bytes() if copy.format == "pdf" else b""
+        ofd = copy.ofd.path.read_bytes() if copy.ofd is not None else None
+    with _prepared_lock:
+        _prepared[key] = _Prepared(keyring, signed, ofd, copy)
+        _prepared.move_to_end(key)
+        while len(_prepared) > PREPARED_ENTRIES:
+            _prepared.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    keyring: signing.Keyring  # the keys it was made with: a changed seals file is another keyring
+    signed: bytes  # the signed PDF (empty for an OFD-only copy)
+    ofd: bytes | None  # the sealed OFD
+    copy: SealedCopy  # its paths: the scratch files it was made in
+
+
+def _prepared_key(docx: Path, content: DocumentContent, org: Organisation) -> tuple[str, str, str]:
+    """What a prepared seal depends on besides the keys: the .docx bytes, the content (date,
+    signature, sealed or not) and the organisation (name, formats, seal settings), each by digest."""
+    return (
+        hashlib.sha256(docx.read_bytes()).hexdigest(),
+        hashlib.sha256(content.model_dump_json().encode()).hexdigest(),
+        hashlib.sha256(org.model_dump_json().encode()).hexdigest(),
+    )
+
+
+def _take_prepared(key: tuple[str, str, str], keyring: signing.Keyring) -> _Prepared | None:
+    """The copy prepared for ``key`` with these keys, taken out (a copy is written once)."""
+    with _prepared_lock:
+        prepared = _prepared.pop(key, None)
+    return prepared if prepared is not None and prepared.keyring is keyring else None
+
+
+def _seal_now(docx: Path, target: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> SealedCopy:
     """Convert ``docx`` to PDF, put the seal over the name and date (when the document is
     laid out as sealed) and PAdES-sign it for ``org``; write it to ``target``. With ``org``'s
     ``issued_formats`` both, the sealed OFD goes beside it (``target`` with .ofd); with ofd, only
@@ -265,12 +331,22 @@ def _ofd_facts(ofd: SealedOfd | None, storage: Path) -> dict:
     return {"ofd_file": ofd.path.relative_to(storage).as_posix(), "ofd_sha256": ofd.sha256, "ofd_certificate_sha256": ofd.certificate_sha256}
 
 
-def sender_sealed_files(ctx: StepContext, received: Document) -> list[CirculationFile]:
+def sealed_copies(session: Session, received: Document) -> list[tuple[str, str | None]]:
+    """(file, recorded SHA-256) of the sealed copies that came with ``received``: the sender's
+    signed PDF and sealed OFD (the issued copy first), or, for a document from outside (收文), the
+    file as it came when it is a PDF or an OFD."""
+    rows: list[tuple[str, str | None]] = [(row.file, row.sha256) for row in sender_sealed_files(session, received)]
+    if not rows and received.circulation_id is None and received.file and Path(received.file).suffix.lower() in (".pdf", ".ofd"):
+        rows = [(received.file, received.sha256)]
+    return rows
+
+
+def sender_sealed_files(session: Session, received: Document) -> list[CirculationFile]:
     """The sealed copies that came with ``received``: its signed PDF and its sealed OFD, whichever
     the sender's ``issued_formats`` made (the issued copy first: the PDF unless it issues OFD only)."""
     if received.circulation_id is None:
         return []
-    rows = ctx.session.exec(
+    rows = session.exec(
         select(CirculationFile).where(CirculationFile.circulation_id == received.circulation_id, col(CirculationFile.role).in_((SIGNED_PDF, SIGNED_OFD)))
     ).all()
     return sorted(rows, key=lambda row: row.role != SIGNED_PDF)
@@ -292,16 +368,28 @@ def verify_sealed(data: bytes, keyring: signing.Keyring, sha256: str | None = No
     return verify_bytes(data, digest, keyring)
 
 
-def _checked_file(ctx: StepContext, file: str, recorded_sha256: str | None) -> tuple[signing.SealCheck, dict]:
-    """One sealed copy verified: the result and its audit facts (file, format, whether it is the recorded one)."""
-    path = ctx.engine.storage / file
+def prepare_checks(engine: StepEngine, session: Session, received: Document) -> None:
+    """印章核验 of what came with ``received``, outside any lock (the batch runner, before the 签收
+    steps): the results are kept by the process (``_verified_once``), so the step under the lock
+    finds them for the same bytes and trust roots and audits them as its own check."""
+    for file, _ in sealed_copies(session, received):
+        _checked_path(engine, file)
+
+
+def _checked_path(engine: StepEngine, file: str) -> tuple[signing.SealCheck, str | None]:
+    """One sealed copy in storage verified: the result and the digest of the bytes read."""
+    path = engine.storage / file
     try:
         data = path.read_bytes()  # read once: verified and compared with the recorded digest
     except FileNotFoundError:
-        result, digest = signing.check(signing.CheckStatus.absent, f"file not found: {path}"), None
-    else:
-        digest = signing.sha256_hex(data)
-        result = verify_sealed(data, keyring(ctx.engine), digest)
+        return signing.check(signing.CheckStatus.absent, f"file not found: {path}"), None
+    digest = signing.sha256_hex(data)
+    return verify_sealed(data, keyring(engine), digest), digest
+
+
+def _checked_file(ctx: StepContext, file: str, recorded_sha256: str | None) -> tuple[signing.SealCheck, dict]:
+    """One sealed copy verified: the result and its audit facts (file, format, whether it is the recorded one)."""
+    result, digest = _checked_path(ctx.engine, file)
     fmt = "ofd" if file.lower().endswith(".ofd") else "pdf"
     return result, {"file": file, "format": fmt, "sha256_matches_record": digest == recorded_sha256, **result.as_dict()}
 
@@ -314,9 +402,7 @@ def check_received(ctx: StepContext, received: Document) -> signing.SealCheck:
     An invalid seal does not stop the circulation (the document did arrive and is signed for):
     the result, in plain words, is in the audit trail for the registration and the screening.
     """
-    rows: list[tuple[str, str | None]] = [(row.file, row.sha256) for row in sender_sealed_files(ctx, received)]
-    if not rows and received.circulation_id is None and received.file and Path(received.file).suffix.lower() in (".pdf", ".ofd"):
-        rows = [(received.file, received.sha256)]  # from outside (收文): the file as it came is the sealed copy, if sealed
+    rows = sealed_copies(ctx.session, received)
     if not rows:
         result = signing.check(signing.CheckStatus.absent)
         ctx.audit("seal_checked", received.id, **result.as_dict())

@@ -41,6 +41,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -61,6 +62,7 @@ from gongwen_engine.flows.runtime.embedded import start_embedded_server
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.runtime.runner import current_engine, use_engine
 from gongwen_engine.models import db
+from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.circulations import get_circulation, status_counts
 from gongwen_engine.models.queries.documents import issued_parts
@@ -149,11 +151,13 @@ def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:
     the lock finds them. Returns how many were converted."""
     files: list[Path] = []
     ring = None
+    ahead: list[tuple[Circulation, Document]] = []
     with Session(engine.db) as session:
         for circ in steps_ahead(engine, session, circulation_ids, StepKind.seal):
             doc = session.get(Document, circ.document_id) if circ.document_id else None
             if doc and doc.file and (engine.storage / doc.file).is_file():
                 files.append(engine.storage / doc.file)
+                ahead.append((circ, doc))
             try:
                 ring = ring or sealing.keyring(engine)
                 org = engine.config.org(circ.org)
@@ -163,7 +167,31 @@ def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:
                 log.info("circulation %s: what it seals with is not ready (%s); the 用印 step will say why", circ.id, exc)
     if files:
         pdf.prepare_pdfs(files)  # cached by digest: each 用印 step finds its PDF (and counts its pages for 归档 there)
+    for circ, doc in ahead:  # the signed copies too: the step under the lock only writes them (sealing.seal_document)
+        try:
+            sealing.prepare_seal(engine.storage / str(doc.file), content_of(doc), engine.config.org(circ.org), ring or sealing.keyring(engine))
+        except Exception as exc:  # a seal that cannot be placed, a key that does not load…: the step meets it and fails as the flow declares
+            log.info("circulation %s: its seal was not prepared (%s); the 用印 step will say why", circ.id, exc)
     return len(files)
+
+
+def prepare_receipts(engine: Engine, circulation_ids: list[int]) -> int:
+    """Verify the seals of what the circulations about to sign for (签收) received, outside any lock:
+    the results are kept by the process, so each 签收 step under the lock finds its check made (the
+    16 districts of a city verify its one notice once, here). Returns how many were checked."""
+    checked = 0
+    with Session(engine.db) as session:
+        received = {circ.received_id for circ in steps_ahead(engine, session, circulation_ids, StepKind.sign_for) if circ.received_id}
+        for doc_id in received:
+            doc = session.get(Document, doc_id)
+            if doc is None:
+                continue
+            try:
+                sealing.prepare_checks(engine, session, doc)
+                checked += 1
+            except Exception as exc:  # the step checks again and records what it finds
+                log.info("document %s: its seal check was not prepared (%s); the 签收 step will check it", doc_id, exc)
+    return checked
 
 
 def prepare_filing(engine: Engine, circulation_ids: list[int]) -> int:
@@ -231,27 +259,42 @@ def run_one_with_retries(engine: Engine, circulation_id: int) -> CirculationStat
     return CirculationStatus.failed
 
 
+def prepare_chunk(engine: Engine, circulation_ids: list[int]) -> None:
+    """Everything the next steps of these circulations need prepared outside the lock (印制's and
+    用印's PDFs, 归档's pages): read-only, kept by the process by digest for the steps to find."""
+    prepare_receipts(engine, circulation_ids)
+    prepare_printing(engine, circulation_ids)
+    prepare_seals(engine, circulation_ids)
+    prepare_filing(engine, circulation_ids)
+
+
 def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Advance the circulations in lockstep until each finishes, waits for a person or fails."""
+    """Advance the circulations in lockstep until each finishes, waits for a person or fails.
+
+    Each round goes through the circulations a chunk at a time; while one chunk's steps run (under
+    the write lock), the next chunk's preparation (LibreOffice, reading files) runs beside them on
+    a thread of its own, so the conversions overlap the steps instead of stopping the slot."""
     active = list(circulation_ids)
     steps: dict[int, str | None] = {}  # each one's current step as its last chain left it: not read again before the next
     outcome: dict[str, int] = {}
-    chunk = PREPARE_CHUNK
-    while active:
-        still = []
-        for n, cid in enumerate(active):
-            if n % chunk == 0:
-                prepare_printing(engine, active[n : n + chunk])
-                prepare_seals(engine, active[n : n + chunk])
-                prepare_filing(engine, active[n : n + chunk])
-            status, steps[cid] = run_chain(engine, cid, steps.get(cid))
-            if status in (CirculationStatus.ready, CirculationStatus.running):
-                still.append(cid)
-                continue
-            outcome[status.value] = outcome.get(status.value, 0) + 1
-            if on_done:
-                on_done(cid)
-        active = still
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gongwen-prepare") as ahead:
+        while active:
+            still = []
+            chunks = [active[n : n + PREPARE_CHUNK] for n in range(0, len(active), PREPARE_CHUNK)]
+            prepared = ahead.submit(prepare_chunk, engine, chunks[0])
+            for n, chunk in enumerate(chunks):
+                prepared.result()  # its error, if any, raised here as before the overlap
+                if n + 1 < len(chunks):
+                    prepared = ahead.submit(prepare_chunk, engine, chunks[n + 1])  # the next chunk's round has not started: its state is final for it
+                for cid in chunk:
+                    status, steps[cid] = run_chain(engine, cid, steps.get(cid))
+                    if status in (CirculationStatus.ready, CirculationStatus.running):
+                        still.append(cid)
+                        continue
+                    outcome[status.value] = outcome.get(status.value, 0) + 1
+                    if on_done:
+                        on_done(cid)
+            active = still
     return outcome
 
 

@@ -51,12 +51,14 @@ def use_engine(engine: Engine) -> None:
     """Set the engine the flows of this process use (the CLI and tests call this)."""
     global _engine
     _engine = engine
+    pdf.use_converters(engine.settings.converters)
 
 
 def current_engine() -> Engine:
     global _engine
     if _engine is None:
-        _engine = Engine(Settings(), actions=ACTIONS, record_renderer=render_record)
+        use_engine(Engine(Settings(), actions=ACTIONS, record_renderer=render_record))
+    assert _engine is not None  # set just above
     return _engine
 
 

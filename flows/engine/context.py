@@ -8,7 +8,7 @@ this module, not on the engine's mechanics, and the engine imports it: no cycle.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,6 +58,9 @@ class StepEngine(Protocol):
     def start_for_recipient(self, session: Session, parent: Sender, recipient: str, document_id: int, flow: str, *, absent: bool = False) -> Circulation: ...
 
 
+HELD_DOCUMENTS = "gongwen_held_documents"  # session.info: the documents this transaction's steps read, by id
+
+
 @dataclass
 class StepContext:
     """What an action sees: the locked circulation inside the step's transaction."""
@@ -68,9 +71,6 @@ class StepContext:
     step_name: str
     step: Step
     actor: str
-    # Documents the step read, held for the rest of the step: the session's identity map holds
-    # rows weakly, and the record written after the action (``_write_record``) reads them again.
-    documents: dict[int, Document] = field(default_factory=dict, repr=False)
 
     @property
     def config(self) -> Config:
@@ -90,7 +90,10 @@ class StepContext:
         doc = self.session.get(Document, document_id)
         if doc is None:
             raise RuntimeError(f"document {document_id} not found")
-        self.documents[document_id] = doc
+        # held for the rest of the transaction: the session's identity map holds rows weakly, and the
+        # record written after the action (``_write_record``) and a chain's next step (登记 after
+        # 签收) would otherwise read the document and build it (its content) again
+        self.session.info.setdefault(HELD_DOCUMENTS, {})[document_id] = doc
         return doc
 
     def record_file(self, role: str, relative: str, sha256: str, size: int) -> CirculationFile:

@@ -95,11 +95,10 @@ def new_item(session: Session, config: Config, circ: Circulation, step_name: str
         org=circ.org,
         due_at=due,
     )
-    session.add(item)
-    session.flush()
+    session.add(item)  # inserted with the step's other writes (its id is not needed before)
     ledger = _ledger(session, item.circulation_id)
     if ledger is not None and ledger.items is not None:
-        ledger.items.append(item)  # new: not among them yet
+        ledger.items.append(item)  # new: not among them yet (after them: the ledger is in creation order)
     return item
 
 
@@ -120,7 +119,7 @@ def open_items(session: Session, config: Config, definition: FlowDefinition, cir
     ledger knows them)."""
     ledger = _ledger(session, saved_id(circ))
     if ledger is not None and ledger.items is not None:
-        still_open = sorted((i for i in ledger.items if i.status == WorkItemStatus.open), key=lambda i: (i.seq, saved_id(i)))
+        still_open = sorted((i for i in ledger.items if i.status == WorkItemStatus.open), key=lambda i: i.seq)  # stable: by id within a seq
     else:
         still_open = list(
             session.exec(

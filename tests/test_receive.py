@@ -338,3 +338,51 @@ def test_the_body_of_a_received_original_is_searchable_whatever_its_format(
     hits = search_archive(engine, who, SearchQuery(fonds=who.fonds, words="联系人名单"))
     assert sorted(h.archive_code for h in hits) == sorted(item.archive_code for item in items.values())
     assert all("【联系人名单】" in h.excerpt for h in hits)
+
+
+@pytest.mark.postgres
+def test_two_forwards_of_one_original_received_at_once_share_it(make_engine: Callable[..., Engine], pg_url: str, monkeypatch) -> None:
+    """Two provinces' forwards of one national notice received at the same time (PostgreSQL, two
+    connections): the second waits for the first (``RECEIPTS_LOCK_KEY``) and reuses the original it
+    stored, instead of both finding nothing and the second failing on the number's unique key (the
+    database soak met it as an unexpected IntegrityError)."""
+    import threading
+    import time
+
+    from gongwen_engine.flows.services import intake
+
+    engine = make_engine(database_url=pg_url)
+    first_stored, go = threading.Event(), threading.Event()
+    real = intake._original_document
+
+    def original_then_wait(session, engine_, part):
+        found = real(session, engine_, part)
+        if not first_stored.is_set():
+            first_stored.set()
+            go.wait(30)  # the first receipt holds its transaction open, its original stored, not committed
+        return found
+
+    monkeypatch.setattr(intake, "_original_document", original_then_wait)
+    results: dict[str, object] = {}
+
+    def receive(org: str) -> None:
+        try:
+            results[org] = receive_file(engine, seed("001"), org, user=f"{org}_secretary")
+        except Exception as exc:  # reported below
+            results[org] = exc
+
+    first = threading.Thread(target=receive, args=("jinan",))
+    first.start()
+    assert first_stored.wait(30)
+    second = threading.Thread(target=receive, args=("qingdao",))
+    second.start()
+    time.sleep(3)  # the second receipt reads the seed and reaches the database meanwhile
+    go.set()
+    first.join(60)
+    second.join(60)
+    assert not isinstance(results["jinan"], Exception) and not isinstance(results["qingdao"], Exception), results
+    with Session(engine.db) as session:
+        assert len(session.exec(select(Document).where(Document.doc_number == "妇字〔2012〕2号")).all()) == 1
+        forwards = session.exec(select(Document).where(Document.doc_number == "鲁妇发〔2012〕10号")).all()
+        assert len(forwards) == 1  # the same forward, received by both: one document, two circulations
+        assert len(session.exec(select(Circulation).where(Circulation.received_id == forwards[0].id)).all()) == 2

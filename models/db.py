@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import fcntl
 import functools
 import hashlib
 import logging
@@ -384,6 +385,31 @@ def after_transaction(session: Session, callback: Callable[[], None]) -> bool:
         return False
     callbacks.append(callback)
     return True
+
+
+HELD_FOLDERS_KEY = "gongwen_held_folders"
+
+
+def hold_folder(session: Session, folder: Path) -> None:
+    """Lock ``folder`` (``flock`` on the folder itself) until this unit of work has ended in this
+    process (``after_transaction``), before writing files into it that the transaction records.
+    A transaction killed on the server (PostgreSQL: a terminated connection) releases its row
+    locks at once, while this process, not yet aware, may still be writing; another runner of the
+    same step (or the circulation that got the same archive number) waits here until this one
+    has failed, so its file is the last written and the one its commit records (the fault soak
+    found a 印制 copy overwritten by such a stray write after the retry had recorded its own).
+    Held once per transaction and folder; outside ``transaction`` nothing is held."""
+    held = session.info.setdefault(HELD_FOLDERS_KEY, set())
+    key = str(folder.resolve())
+    if key in held:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    if not after_transaction(session, lambda: os.close(fd)):  # closing the descriptor releases the lock
+        os.close(fd)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    held.add(key)
 
 
 def lock_circulation(session: Session, circulation_id: int) -> tables.Circulation | None:

@@ -1,5 +1,5 @@
 """An archive item's folder is locked by its filing until that filing's transaction has ended in
-this process (``archiving.hold_item_folder``, ``db.after_transaction``): a filing whose
+this process (``db.hold_folder``, ``db.after_transaction``): a filing whose
 transaction was killed on the server cannot write into the folder of the circulation that got
 its number next (the database fault campaign's soak found such copies)."""
 
@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from gongwen_engine.flows.actions.archiving import hold_item_folder
 from gongwen_engine.models import db
 
 
@@ -36,7 +35,7 @@ def test_the_folder_stays_locked_until_the_transaction_has_ended(tmp_path: Path,
 
     def filing() -> None:
         with db.transaction(bind) as session:
-            hold_item_folder(session, folder)
+            db.hold_folder(session, folder)
             held.set()
             release.wait(10)
             if ends == "error":
@@ -59,6 +58,44 @@ def test_outside_a_unit_of_work_nothing_is_held(tmp_path: Path) -> None:
     bind = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     folder = tmp_path / "item"
     with Session(bind) as session:
-        hold_item_folder(session, folder)
+        db.hold_folder(session, folder)
         assert folder.is_dir()
         assert not locked_elsewhere(folder)
+
+
+def test_a_transaction_holds_a_folder_once_however_often_it_writes_there(tmp_path: Path) -> None:
+    """Two writes into one folder in one unit of work (a step's copy and its OFD, two re-issued
+    records) take the folder's lock once: a second ``flock`` of its own would wait for itself."""
+    bind = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    folder = tmp_path / "shandong" / "records"
+    done = threading.Event()
+
+    def twice() -> None:
+        with db.transaction(bind) as session:
+            db.hold_folder(session, folder)
+            db.hold_folder(session, tmp_path / "shandong" / "." / "records")  # the same folder, spelt otherwise
+            done.set()
+
+    thread = threading.Thread(target=twice, daemon=True)
+    thread.start()
+    assert done.wait(10), "the transaction waited for its own lock"
+    thread.join(10)
+    assert not locked_elsewhere(folder)
+
+
+def test_every_step_that_writes_a_file_holds_its_folder(make_engine, monkeypatch) -> None:
+    """印制 (the issued copy), 用印 (the sealed copies) and the records are written under their
+    folder's lock (``db.hold_folder``), as 归档's item folder is."""
+    from test_chained_steps import launch
+
+    from gongwen_engine.flows.runtime import batch
+
+    engine = make_engine()
+    held: list[Path] = []
+    real = db.hold_folder
+    monkeypatch.setattr(db, "hold_folder", lambda session, folder: (held.append(folder), real(session, folder))[1])
+    batch.advance_many(engine, [launch(engine)])
+    storage = engine.storage.resolve()
+    relative = {f.resolve().relative_to(storage).as_posix() for f in held}
+    assert {"shandong", "shandong/records"} <= relative, relative
+    assert any(r.startswith("archive/") for r in relative), relative

@@ -11,9 +11,7 @@ chain hash of the item's own 'archived' record, written in the transaction that 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -167,7 +165,11 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
         filed_at=utcnow(),  # the defaults' values, given: pydantic inspects a default factory's signature at every construction
         history=[],
     )
-    hold_item_folder(ctx.session, ctx.engine.storage / item_folder(item.fonds, item.year, code))
+    # the item's folder locked until this filing's transaction has ended (db.hold_folder): a filing whose
+    # transaction is killed on the server loses its number at once, while this process may still be writing
+    # copies into the folder; the circulation that gets the number next waits, so its leftovers cleanup
+    # (remove_leftovers) comes after the last stray write (the fault campaign's soak found such copies)
+    db.hold_folder(ctx.session, ctx.engine.storage / item_folder(item.fonds, item.year, code))
     # after the folder's lock, a round trip: a transaction killed on the server meanwhile fails here,
     # before it writes into a folder whose number has gone to another circulation
     if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
@@ -187,21 +189,6 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     ctx.session.flush()
     index_item(ctx.session, item, body, new=True)
     return item
-
-
-def hold_item_folder(session: Session, folder: Path) -> None:
-    """Lock the item's folder (``flock`` on the folder itself) until this filing's transaction has
-    ended in this process (``db.after_transaction``). A filing whose transaction is killed on the
-    server loses its item number at once, while this process, not yet aware, may still be writing
-    copies into the folder; the circulation that gets the number next waits here until this one
-    has failed, so its leftovers cleanup (``remove_leftovers``) comes after the last stray write
-    (the database fault campaign's soak found two such copies in another item's folder)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    if not db.after_transaction(session, lambda: os.close(fd)):  # closing the descriptor releases the lock
-        os.close(fd)
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _decided_reference(ctx: StepContext) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.doc_templates.render import RenderResult
 from gongwen_engine.flows.engine.context import StepContext
+from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.queries.documents import issued_parts
 from gongwen_engine.models.tables import Document
@@ -29,6 +30,7 @@ def issue_rendered(ctx: StepContext, write: Callable[[Document, Path], RenderRes
     """Write the circulation's numbered document with ``write`` and keep it as the issued copy (正本)."""
     doc = ctx.document(ctx.circulation.document_id)
     relative = f"{doc.org}/{doc.doc_number}.docx"
+    db.hold_folder(ctx.session, (ctx.engine.storage / relative).parent)  # no stray write of a killed attempt after ours
     result = write(doc, ctx.engine.storage / relative)
     doc.file, doc.sha256 = relative, result.sha256
     ctx.session.add(doc)

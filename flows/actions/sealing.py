@@ -33,6 +33,7 @@ from gongwen_engine.doc_templates.ofd_verify import verify_ofd
 from gongwen_engine.doc_templates.pdf import STAGING_PREFIX, docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.pdf_lines import pdf_lines
 from gongwen_engine.doc_templates.seal import SealPlacementError, find_signature, seal_box, seal_image
+from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.rules.dates import format_cn_date
@@ -303,6 +304,7 @@ def seal(ctx: StepContext) -> None:
     assert doc.file is not None  # printed by the step the flow loader puts before sealing
     relative = signed_pdf_path(doc.file)
     storage = ctx.engine.storage
+    db.hold_folder(ctx.session, (storage / relative).parent)  # no stray write of a killed attempt after ours
     copy = seal_document(storage / doc.file, storage / relative, content_of(doc), ctx.org, keyring(ctx.engine))
     if copy.format == "pdf":
         ctx.record_file(SIGNED_PDF, relative, copy.sha256, copy.size)

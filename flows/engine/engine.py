@@ -457,6 +457,7 @@ class Engine:
 
     def _issue_record(self, session: Session, circ: Circulation, relative: str, record: RecordData) -> None:
         """Write the gathered record's .docx and keep it as the circulation's file of that kind."""
+        db.hold_folder(session, (self.storage / relative).parent)  # no stray write of a killed attempt after ours
         written = self.record_renderer(record, self.storage / relative)
         record_file(session, saved_id(circ), record.kind.value, relative, written.sha256, written.size)
 

@@ -57,6 +57,7 @@ class Profiler:
     prefect_start: float = 0.0
     dispatch_wall: float = 0.0
     undo: list = field(default_factory=list)
+    undo_events: list = field(default_factory=list)  # (target, event name, listener) to remove
 
     def kind(self) -> str:
         return getattr(self.local, "kind", None) or "other"
@@ -176,15 +177,15 @@ class Profiler:
 
         event.listen(Session, "after_begin", began)
         event.listen(Session, "after_transaction_end", ended)
-        self.undo_events = [(Session, "after_begin", began), (Session, "after_transaction_end", ended)]
+        self.undo_events += [(Session, "after_begin", began), (Session, "after_transaction_end", ended)]
 
     def uninstall(self) -> None:
         for owner, name, old in reversed(self.undo):
             setattr(owner, name, old)
         self.undo.clear()
-        for target, name, fn in getattr(self, "undo_events", []):
+        for target, name, fn in self.undo_events:
             event.remove(target, name, fn)
-        self.undo_events = []
+        self.undo_events.clear()
 
     def covered(self) -> float:
         """Wall seconds during which at least one thread did batch work (union of intervals)."""

@@ -27,7 +27,6 @@ from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.doc_templates import signing
-from gongwen_engine.doc_templates.pdf import STAGING_PREFIX
 from gongwen_engine.doc_templates.seal import MM_PER_PT, SealPlacementError, find_signature, specimen_png
 from gongwen_engine.doc_templates.signing import CheckStatus, DemoAuthority, Keyring, verify_pdf
 from gongwen_engine.flows.actions import sealing
@@ -250,17 +249,20 @@ def test_a_seal_prepared_outside_the_lock_is_the_one_written(tree, tmp_path: Pat
     doc, _ = sealed_copies(tree)["acwf"]
     content, org, keys = DocumentContent.model_validate(doc.content), tree.config.org("acwf"), sealing.keyring(tree)
     assert org.issued_formats == "both"  # the PDF and the OFD are both prepared
-    sealing.prepare_seal(tree.storage / doc.file, content, org, keys)
+    sealing.prepare_seal(tree.storage / doc.file, tmp_path / "out.pdf", content, org, keys)
     assert len(signatures) == 1
+    assert not list(tmp_path.iterdir())  # made, nothing written: not the copy, not a scratch file
     copy = seal_document(tree.storage / doc.file, tmp_path / "out.pdf", content, org, keys)
     assert len(signatures) == 1  # written, not signed again
     assert copy.path == tmp_path / "out.pdf" and copy.sha256 == signing.sha256_hex(copy.path.read_bytes()) and copy.size == copy.path.stat().st_size
     assert verify_pdf(copy.path.read_bytes(), keys.trust_roots()).status == CheckStatus.valid
     assert copy.ofd is not None and copy.ofd.path == tmp_path / "out.ofd" and copy.ofd.sha256 == signing.sha256_hex(copy.ofd.path.read_bytes())
     assert sealing.verify_sealed(copy.ofd.path.read_bytes(), keys).ok
-    assert not list(tmp_path.glob(f"{STAGING_PREFIX}*")) and not (tree.storage / "out.pdf").exists()  # prepared in a scratch folder only
-    seal_document(tree.storage / doc.file, tmp_path / "again.pdf", content, org, keys)
+    seal_document(tree.storage / doc.file, tmp_path / "out.pdf", content, org, keys)
     assert len(signatures) == 2  # a prepared copy is written once
+    sealing.prepare_seal(tree.storage / doc.file, tmp_path / "out.pdf", content, org, keys)
+    seal_document(tree.storage / doc.file, tmp_path / "elsewhere.pdf", content, org, keys)
+    assert len(signatures) == 4  # prepared for another place: made again (its description names its paths)
 
 
 def test_a_prepared_seal_is_not_used_for_other_bytes_content_or_keys(tree, tmp_path: Path, signatures: list[int]) -> None:
@@ -275,7 +277,7 @@ def test_a_prepared_seal_is_not_used_for_other_bytes_content_or_keys(tree, tmp_p
             (content, org.model_copy(update={"issued_formats": "pdf"}), keys),  # other settings
         )
     ):
-        sealing.prepare_seal(docx, content, org, keys)
+        sealing.prepare_seal(docx, tmp_path / f"{n}.pdf", content, org, keys)
         before = len(signatures)
         copy = seal_document(docx, tmp_path / f"{n}.pdf", other_content, other_org, other_ring)
         assert len(signatures) == before + 1  # made again, for what was asked
@@ -283,7 +285,8 @@ def test_a_prepared_seal_is_not_used_for_other_bytes_content_or_keys(tree, tmp_p
         assert (copy.ofd is None) == (other_org.issued_formats == "pdf")
     changed = tmp_path / "changed.docx"
     changed.write_bytes(docx.read_bytes() + b"\0")
-    assert sealing._prepared_key(changed, content, org) != sealing._prepared_key(docx, content, org)  # other bytes: another key
+    target = tmp_path / "x.pdf"
+    assert sealing._prepared_key(changed, target, content, org) != sealing._prepared_key(docx, target, content, org)  # other bytes: another key
 
 
 def test_the_specimen_is_red_on_transparent() -> None:

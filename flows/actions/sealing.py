@@ -9,12 +9,10 @@ keys come from ``config/seals.yaml``.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +28,7 @@ from gongwen_engine.doc_templates.checks import signature_problems
 from gongwen_engine.doc_templates.ofd import MM_PER_PT, OfdMetadata, pdf_to_ofd_parts
 from gongwen_engine.doc_templates.ofd_seal import StampPlace, identity_fingerprint, ofd_identity, ofd_trust_roots, seal_ofd
 from gongwen_engine.doc_templates.ofd_verify import verify_ofd
-from gongwen_engine.doc_templates.pdf import STAGING_PREFIX, docx_bytes_to_pdf, page_texts
+from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.pdf_lines import pdf_lines
 from gongwen_engine.doc_templates.seal import SealPlacementError, find_signature, seal_box, seal_image
 from gongwen_engine.models import db
@@ -57,7 +55,7 @@ _verified: OrderedDict[tuple[str, str, tuple[str, ...]], tuple[float, float, sig
 _verified_lock = threading.Lock()
 # Sealed copies made outside the lock (prepare_seal), by what they depend on, until their step takes them.
 PREPARED_ENTRIES = 128  # two slots' batches of 64; a signed PDF is ~0.1–0.3 MB
-_prepared: OrderedDict[tuple[str, str, str], _Prepared] = OrderedDict()
+_prepared: OrderedDict[tuple[str, str, str, str], _Made] = OrderedDict()
 _prepared_lock = threading.Lock()
 
 
@@ -92,75 +90,72 @@ class SealedOfd:
 
 
 def seal_document(docx: Path, target: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> SealedCopy:
-    """The sealed copy of ``docx`` written to ``target`` (and its OFD beside it, by ``issued_formats``):
-    the one :func:`prepare_seal` made outside the lock from the same bytes, content, organisation
-    and keys when there is one (written now, under the caller's lock), else made now (:func:`_seal_now`)."""
-    prepared = _take_prepared(_prepared_key(docx, content, org), keyring)
-    if prepared is None:
-        return _seal_now(docx, target, content, org, keyring)
-    ofd = None
-    if prepared.copy.ofd is not None and prepared.ofd is not None:
-        write_atomically(prepared.ofd, target.with_suffix(".ofd"))
-        ofd = replace(prepared.copy.ofd, path=target.with_suffix(".ofd"))
-    if prepared.copy.format == "ofd":
-        assert ofd is not None  # an OFD-only copy is its OFD
-        return replace(prepared.copy, path=ofd.path, ofd=ofd)
-    write_atomically(prepared.signed, target)
-    return replace(prepared.copy, path=target, ofd=ofd)
+    """Convert ``docx`` to PDF, put the seal over the name and date (when the document is laid out
+    as sealed) and PAdES-sign it for ``org``; write it to ``target``. With ``org``'s
+    ``issued_formats`` both, the sealed OFD goes beside it (``target`` with .ofd); with ofd, only
+    the sealed OFD is written (the PDF is neither signed nor written). The copy :func:`prepare_seal`
+    made outside the lock for the same bytes, target, content, organisation and keys is taken
+    when there is one; only the writing is done here then."""
+    key = _prepared_key(docx, target, content, org)
+    made = _take_prepared(key, keyring) or _made(docx, key[0], target, content, org, keyring)
+    if made.ofd is not None:
+        assert made.copy.ofd is not None  # made together
+        write_atomically(made.ofd, made.copy.ofd.path)
+    if made.signed is not None:
+        write_atomically(made.signed, made.copy.path)
+    return made.copy
 
 
-def prepare_seal(docx: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> None:
-    """Make the sealed copy of ``docx`` now, outside any lock (the batch runner, before the 用印
-    steps), and keep it by the process until the step writes it (:func:`seal_document`): the
-    signed PDF, the sealed OFD or both, as ``issued_formats`` says. Their signing time is this
-    moment's, seconds before the step. Nothing is written to storage (a scratch folder)."""
-    key = _prepared_key(docx, content, org)
-    with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
-        copy = _seal_now(docx, Path(tmp) / "sealed.pdf", content, org, keyring)
-        signed = copy.path.read_bytes() if copy.format == "pdf" else b""
-        ofd = copy.ofd.path.read_bytes() if copy.ofd is not None else None
+def prepare_seal(docx: Path, target: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> None:
+    """Make the sealed copy :func:`seal_document` would write to ``target`` now, outside any lock
+    (the batch runner, before the 用印 steps), and keep it by the process until that step writes it.
+    Its signing time is this moment's, seconds before the step. Nothing is written."""
+    key = _prepared_key(docx, target, content, org)
+    made = _made(docx, key[0], target, content, org, keyring)
     with _prepared_lock:
-        _prepared[key] = _Prepared(keyring, signed, ofd, copy)
+        _prepared[key] = made
         _prepared.move_to_end(key)
         while len(_prepared) > PREPARED_ENTRIES:
             _prepared.popitem(last=False)
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    keyring: signing.Keyring  # the keys it was made with: a changed seals file is another keyring
-    signed: bytes  # the signed PDF (empty for an OFD-only copy)
-    ofd: bytes | None  # the sealed OFD
-    copy: SealedCopy  # its paths: the scratch files it was made in
+class _Made:
+    """A sealed copy made and not yet written: its description (the paths it is to be written to)
+    and its bytes, and the keys it was made with (a changed seals file is another keyring)."""
+
+    copy: SealedCopy
+    signed: bytes | None  # the signed PDF (None: OFD only)
+    ofd: bytes | None  # the sealed OFD (issued_formats both or ofd)
+    keyring: signing.Keyring
 
 
-def _prepared_key(docx: Path, content: DocumentContent, org: Organisation) -> tuple[str, str, str]:
-    """What a prepared seal depends on besides the keys: the .docx bytes, the content (date,
-    signature, sealed or not) and the organisation (name, formats, seal settings), each by digest."""
+def _prepared_key(docx: Path, target: Path, content: DocumentContent, org: Organisation) -> tuple[str, str, str, str]:
+    """What a sealed copy depends on besides the keys: the .docx bytes (their SHA-256 first), where
+    it goes, the content (date, signature, sealed or not) and the organisation (name, formats,
+    seal settings)."""
     return (
         hashlib.sha256(docx.read_bytes()).hexdigest(),
+        str(target),
         hashlib.sha256(content.model_dump_json().encode()).hexdigest(),
         hashlib.sha256(org.model_dump_json().encode()).hexdigest(),
     )
 
 
-def _take_prepared(key: tuple[str, str, str], keyring: signing.Keyring) -> _Prepared | None:
+def _take_prepared(key: tuple[str, str, str, str], keyring: signing.Keyring) -> _Made | None:
     """The copy prepared for ``key`` with these keys, taken out (a copy is written once)."""
     with _prepared_lock:
         prepared = _prepared.pop(key, None)
     return prepared if prepared is not None and prepared.keyring is keyring else None
 
 
-def _seal_now(docx: Path, target: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> SealedCopy:
-    """Convert ``docx`` to PDF, put the seal over the name and date (when the document is
-    laid out as sealed) and PAdES-sign it for ``org``; write it to ``target``. With ``org``'s
-    ``issued_formats`` both, the sealed OFD goes beside it (``target`` with .ofd); with ofd, only
-    the sealed OFD is written (the PDF is neither signed nor written)."""
+def _made(docx: Path, docx_sha256: str, target: Path, content: DocumentContent, org: Organisation, keyring: signing.Keyring) -> _Made:
+    """The sealed copy of ``docx`` (its SHA-256 given) for ``target``, made and not written."""
     pdf = docx_bytes_to_pdf(docx)
     # the archive's page count (页数) of this .docx comes from the same conversion: 归档 would
     # otherwise convert it again, holding the process's LibreOffice while the next 用印 waits
     texts = page_texts(pdf)
-    remember_pages_of_conversion(hashlib.sha256(docx.read_bytes()).hexdigest(), texts)
+    remember_pages_of_conversion(docx_sha256, texts)
     seals = keyring.seals
     visible = None
     configured_image = seals.image(org.code)
@@ -178,17 +173,17 @@ def _seal_now(docx: Path, target: Path, content: DocumentContent, org: Organisat
         visible = signing.VisibleSeal(spot.page, box.pdf_rect(spot.page_height), png)
     page, where = (visible.page + 1, _rounded(visible.box)) if visible else (None, None)
     specimen = visible is not None and configured_image is None
-    ofd = None
+    ofd, ofd_bytes = None, None
     if org.issued_formats in ("both", "ofd"):
         png = visible.png if visible else seal_image(configured_image, org.name, seals.diameter_mm(org.code))
-        ofd = _seal_ofd(pdf, target.with_suffix(".ofd"), content, org, seals, png, visible)
+        ofd, ofd_bytes = _sealed_ofd(pdf, target.with_suffix(".ofd"), content, org, seals, png, visible)
     if org.issued_formats == "ofd":  # the OFD is the issued copy; the PDF served its layout and page count only
         assert ofd is not None
-        return SealedCopy(ofd.path, ofd.sha256, ofd.size, ofd.signer, ofd.certificate_sha256, visible is not None, page, where, specimen, ofd, format="ofd")
+        copy = SealedCopy(ofd.path, ofd.sha256, ofd.size, ofd.signer, ofd.certificate_sha256, visible is not None, page, where, specimen, ofd, format="ofd")
+        return _Made(copy, None, ofd_bytes, keyring)
     identity = keyring.identity(org)
     signed = signing.sign_pdf(pdf, identity, visible, SEAL_REASON, location=org.name)
-    write_atomically(signed, target)
-    return SealedCopy(
+    copy = SealedCopy(
         path=target,
         sha256=signing.sha256_hex(signed),
         size=len(signed),
@@ -200,13 +195,14 @@ def _seal_now(docx: Path, target: Path, content: DocumentContent, org: Organisat
         specimen=specimen,
         ofd=ofd,
     )
+    return _Made(copy, signed, ofd_bytes, keyring)
 
 
-def _seal_ofd(
+def _sealed_ofd(
     pdf: bytes, target: Path, content: DocumentContent, org: Organisation, seals: SealConfig, png: bytes, visible: signing.VisibleSeal | None
-) -> SealedOfd:
+) -> tuple[SealedOfd, bytes]:
     """The OFD of the same PDF pages (before the PAdES signature: its appearance is not page content),
-    with the electronic seal where the PDF's visible seal is."""
+    with the electronic seal where the PDF's visible seal is, for ``target``: its description and bytes."""
     meta = OfdMetadata(title=content.title, issuer=org.name, doc_number=content.doc_number, issued_on=content.issued_on.isoformat())
     parts = pdf_to_ofd_parts(pdf, meta)
     place = None
@@ -216,8 +212,8 @@ def _seal_ofd(
         place = StampPlace(visible.page, x1 * MM_PER_PT, page_height_mm - y2 * MM_PER_PT, (x2 - x1) * MM_PER_PT, (y2 - y1) * MM_PER_PT)
     identity = ofd_identity(seals, org)
     data = seal_ofd(parts, meta, identity, png, place)
-    write_atomically(data, target)
-    return SealedOfd(target, signing.sha256_hex(data), len(data), str(identity.certificate.subject.native.get("common_name")), identity_fingerprint(identity))
+    signer = str(identity.certificate.subject.native.get("common_name"))
+    return SealedOfd(target, signing.sha256_hex(data), len(data), signer, identity_fingerprint(identity)), data
 
 
 def _rounded(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:

@@ -169,7 +169,9 @@ def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:
         pdf.prepare_pdfs(files)  # cached by digest: each 用印 step finds its PDF (and counts its pages for 归档 there)
     for circ, doc in ahead:  # the signed copies too: the step under the lock only writes them (sealing.seal_document)
         try:
-            sealing.prepare_seal(engine.storage / str(doc.file), content_of(doc), engine.config.org(circ.org), ring or sealing.keyring(engine))
+            docx = engine.storage / str(doc.file)
+            target = engine.storage / sealing.signed_pdf_path(str(doc.file))  # where the 用印 step writes it
+            sealing.prepare_seal(docx, target, content_of(doc), engine.config.org(circ.org), ring or sealing.keyring(engine))
         except Exception as exc:  # a seal that cannot be placed, a key that does not load…: the step meets it and fails as the flow declares
             log.info("circulation %s: its seal was not prepared (%s); the 用印 step will say why", circ.id, exc)
     return len(files)

@@ -14,14 +14,17 @@ dispatch flow's wall time not covered by batch work (task-run bookkeeping, polli
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import event
@@ -31,6 +34,7 @@ from gongwen_engine.doc_templates import pdf as pdf_mod
 from gongwen_engine.flows.engine import engine as engine_mod
 from gongwen_engine.flows.runtime import batch as batch_mod
 from gongwen_engine.flows.runtime import embedded as embedded_mod
+from gongwen_engine.flows.runtime import processes as processes_mod
 from gongwen_engine.flows.services import demo as demo_mod
 
 
@@ -58,6 +62,7 @@ class Profiler:
     dispatch_wall: float = 0.0
     undo: list = field(default_factory=list)
     undo_events: list = field(default_factory=list)  # (target, event name, listener) to remove
+    helper_rss_mb: list[float] = field(default_factory=list)  # each helper process's peak RSS (merge_helpers)
 
     def kind(self) -> str:
         return getattr(self.local, "kind", None) or "other"
@@ -98,7 +103,7 @@ class Profiler:
         self.undo.append((owner, name, old))
 
     def install(self, sql_engine_factory) -> None:
-        def step_label(engine, circulation_id, expected_step, then=frozenset()):
+        def step_label(engine, circulation_id, expected_step, then=frozenset(), keep_claim=False):
             # a chain of steps in one transaction (batch.CHAINED) is counted under its first step's kind
             return f"step {_kind_of(engine, expected_step)}" + (" (+ chained)" if then else "")
 
@@ -158,6 +163,36 @@ class Profiler:
 
         self._patch(batch_mod, "run_batches_until_idle", run)
         self.sql_engine_factory = sql_engine_factory
+        if DUMP_DIR_VARIABLE not in os.environ:  # the starting process: its helpers (processes.py) run profiled and write here
+            os.environ[DUMP_DIR_VARIABLE] = tempfile.mkdtemp(prefix="gongwen-profile-")
+        helper = Path(__file__).with_name("profiled_helper.py")
+        self._patch(processes_mod, "helper_command", lambda slots, batch: [sys.executable, str(helper), "--slots", str(slots), "--batch", str(batch)])
+
+    def dump(self, path: Path) -> None:
+        """This process's figures, for the starting process (``merge_helpers``)."""
+        figures = {
+            "rows": {label: asdict(row) for label, row in self.rows.items()},
+            "busy": self.busy,
+            "held": self.held,
+            "converting": self.converting,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+        path.write_text(json.dumps(figures), encoding="utf-8")
+
+    def merge_helpers(self) -> None:
+        """Add the helper processes' figures to this process's (perf_counter is CLOCK_MONOTONIC on
+        Linux: one clock for all processes, so their intervals merge with these)."""
+        folder = Path(os.environ[DUMP_DIR_VARIABLE])
+        for path in sorted(folder.glob("helper-*.json")):
+            figures = json.loads(path.read_text(encoding="utf-8"))
+            for label, values in figures["rows"].items():
+                row = self.rows[label]
+                for attr, value in values.items():
+                    setattr(row, attr, getattr(row, attr) + value)
+            for name in ("busy", "held", "converting"):
+                getattr(self, name).extend(tuple(span) for span in figures[name])
+            self.helper_rss_mb.append(figures["rss_mb"])
+            path.unlink()
 
     def watch(self, sql_engine) -> None:
         event.listen(sql_engine, "before_cursor_execute", lambda *a, **k: self._bump("sql"))
@@ -224,8 +259,9 @@ class Profiler:
             )
             for attr in ("count", "wall", "cpu", "sql", "commits", "fsyncs", "lo_s", "lo_n"):
                 setattr(total, attr, getattr(total, attr) + getattr(r, attr))
+        summed = f"sum ({1 + len(self.helper_rss_mb)} process(es): may exceed wall)"
         lines.append(
-            f"    {'sum (2 slots overlap: may exceed wall)':32} {total.count:6d} {total.wall:8.1f} {'':7} {total.cpu:7.1f} {total.sql:7d} {'':6} "
+            f"    {summed:32} {total.count:6d} {total.wall:8.1f} {'':7} {total.cpu:7.1f} {total.sql:7d} {'':6} "
             f"{total.commits:7d} {total.fsyncs:6d} {total.lo_s:7.1f} {total.lo_n:5d}"
         )
         lines.append(
@@ -275,6 +311,8 @@ def _kind_of(engine, step: str | None) -> str:
         _kinds[key] = "/".join(sorted(found)) if found else step
     return _kinds[key]
 
+
+DUMP_DIR_VARIABLE = "GONGWEN_BENCH_PROFILE_DIR"  # where profiled helper processes write their figures
 
 FLOOR_CHUNK = 100  # one soffice process per 100 files: a single one silently stops after ~250
 

@@ -59,10 +59,25 @@ class Settings(BaseSettings):
     # Warm LibreOffices a process may run at once (GONGWEN_CONVERTERS): the batch runner's two slots
     # convert at the same time, and one conversion uses one CPU.
     converters: int = Field(default=2, ge=1, le=16)
+    # Processes that advance the batch runner's work (GONGWEN_PROCESSES; `gongwen cascade`): the
+    # slots are spread over this many processes of this machine, each with its own interpreter, so
+    # Python's work (steps, renderings, signatures) uses more than one CPU; 1: all in this process.
+    processes: int = Field(default=2, ge=1, le=16)
     # The web workplace behind reverse proxies: their addresses (comma-separated, e.g. 10.0.0.5,10.0.0.6).
     # Only from these is X-Forwarded-For believed (the client is its last address not of a proxy);
     # sign-in throttling counts per client address.
     trusted_proxies: str = ""
+
+    def environment(self) -> dict[str, str]:
+        """The ``GONGWEN_*`` variables that give another process these settings (a helper process;
+        the database URL's password is passed in its environment, never on a command line)."""
+        env = {}
+        for name, value in self:
+            if value is None:
+                continue
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(Path(value).resolve()) if isinstance(value, Path) else str(value)
+            env[f"GONGWEN_{name.upper()}"] = text
+        return env
 
     @property
     def resolved_database_url(self) -> str:

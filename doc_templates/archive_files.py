@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import math
+import os
 import re
 import shutil
+import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -31,12 +34,51 @@ from gongwen_engine.doc_templates import pdf as pdf_conversion
 from gongwen_engine.doc_templates.page_bound import fits_one_page
 from gongwen_engine.models.rules.archive import ArchiveStamp
 
+log = logging.getLogger(__name__)
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 NS = {"w": W}
 DOCUMENT_XML = "word/document.xml"
 STAMP_CAPTION = "归档章"
 MM = 56.7  # twips per millimetre
-_PAGE_CACHE: dict[str, tuple[int, str]] = {}
+_PAGE_CACHE: dict[str, tuple[int, str]] = {}  # this process's measurements, by the file's SHA-256
+_shared_pages: Path | None = None  # where the processes of one GONGWEN_HOME share LibreOffice's counts (share_page_counts)
+
+
+def share_page_counts(folder: Path | None) -> None:
+    """Share the page counts LibreOffice measures with the other processes of this machine that
+    use ``folder`` (the batch runner's helper processes: a document issued in one is filed by
+    its recipients in another). A count is a file named by the .docx's digest, written whole or
+    not at all; a cache, so it is not synced (a count lost is measured again). None: not shared."""
+    global _shared_pages
+    _shared_pages = folder
+
+
+def _known_pages(sha256: str) -> tuple[int, str] | None:
+    """The count of the file with this digest measured by this process or, shared, another."""
+    found = _PAGE_CACHE.get(sha256)
+    if found is None and _shared_pages is not None:
+        try:
+            pages, method = (_shared_pages / sha256[:2] / sha256).read_text(encoding="ascii").split()
+            found = _PAGE_CACHE[sha256] = (int(pages), method)
+        except (OSError, ValueError):  # not measured yet, or by an older gongwen whose line does not read
+            return None
+    return found
+
+
+def _measured(sha256: str, pages: int) -> None:
+    """Keep LibreOffice's count of a .docx, and share it (``share_page_counts``)."""
+    _PAGE_CACHE[sha256] = (pages, "libreoffice")
+    if _shared_pages is None:
+        return
+    path = _shared_pages / sha256[:2] / sha256
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{sha256}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(f"{pages} libreoffice\n")
+        os.replace(temporary, path)
+    except OSError as exc:  # a full disk: the other processes measure it themselves
+        log.warning("page count of %s not shared (%s)", sha256, exc)
 
 
 @dataclass(frozen=True)
@@ -213,12 +255,12 @@ def pages_with_text(files: list[tuple[Path, str]]) -> list[tuple[int, str]]:
     grid) only where LibreOffice is missing, or for a PDF pdfium cannot read."""
     tools = bool(shutil.which("soffice"))
     for path, sha in files:
-        if sha not in _PAGE_CACHE and path.suffix.lower() == ".docx" and fits_one_page(path.read_bytes()):
+        if _known_pages(sha) is None and path.suffix.lower() == ".docx" and fits_one_page(path.read_bytes()):
             _PAGE_CACHE[sha] = (1, "bound")
     todo = {sha: path for path, sha in files if sha not in _PAGE_CACHE and path.suffix.lower() == ".docx" and tools}
     if todo:
         for sha, pages in zip(todo, _libreoffice_pages(list(todo.values())), strict=True):
-            _PAGE_CACHE[sha] = (pages, "libreoffice")
+            _measured(sha, pages)
     out = []
     for path, sha in files:
         if sha not in _PAGE_CACHE:
@@ -277,4 +319,4 @@ def remember_pages_of_conversion(docx_sha256: str, texts: list[str]) -> None:
     """Pages with text of a .docx whose LibreOffice PDF was made elsewhere (用印 converts the issued
     copy; ``texts``: its pages' text layers, ``pdf.page_texts``): same measurement, no second conversion."""
     if docx_sha256 not in _PAGE_CACHE:
-        _PAGE_CACHE[docx_sha256] = (text_pages(texts), "libreoffice")
+        _measured(docx_sha256, text_pages(texts))

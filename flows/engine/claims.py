@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -153,21 +153,24 @@ def release_abandoned_claims(bind: SqlEngine, force: bool = False) -> int:
     return released
 
 
-def release_claims_of(bind: SqlEngine, worker_name: str) -> int:
+def release_claims_of(bind: SqlEngine, worker_name: str, only: Collection[int] | None = None, reason: str = "the worker stopped") -> int:
     """Give back (``ready``) what the process ``worker_name`` claimed and did not finish — a worker
-    that stops (SIGTERM) hands its claims to the others at once instead of after the lease. A row
+    that stops (SIGTERM) hands its claims to the others at once instead of after the lease; a batch
+    that stops on an error gives back its own (``only``: those circulations). A row
     a step of it still holds locked is skipped (PostgreSQL): that step rolls back when the process
     ends, and the claim of a gone process is released by ``release_abandoned_claims``. Audited as
     ``claim_released``; returns how many."""
     with db.transaction(bind) as session:
         stmt = select(Circulation).where(Circulation.status == CirculationStatus.running, Circulation.claimed_by == worker_name)
+        if only is not None:
+            stmt = stmt.where(col(Circulation.id).in_(list(only)))
         if db.is_postgres(session.get_bind()):
             stmt = stmt.with_for_update(skip_locked=True)
         claimed = list(session.exec(stmt))
         for circ in claimed:
             circ.status, circ.claimed_by = CirculationStatus.ready, None
             session.add(circ)
-            detail = {"worker": worker_name, "reason": "the worker stopped"}
+            detail = {"worker": worker_name, "reason": reason}
             record_about(session, "system", "claim_released", circ, circ.document_id or circ.received_id, circ.step, detail)
         return len(claimed)
 

@@ -66,6 +66,8 @@ from gongwen_engine.models.tables import (
 # anything) or when the chain ends; one superseded by the next step's own re-issue is never
 # gathered, and only the last is rendered and written (an fsync), not one after each of 登记 → 拟办 → 签发.
 RECORDS_DUE = "gongwen_records_due"
+KEEP_CLAIM = "gongwen_keep_claim"  # session.info: run_step's keep_claim, for _move
+MOVING = (CirculationStatus.ready, CirculationStatus.running)  # a circulation whose automatic step may run
 
 
 class StepLimitReached(Exception):
@@ -236,7 +238,7 @@ class Engine:
 
     # ---- running steps ---------------------------------------------------------------------------
     @retry_transient(in_doubt="retry")  # the step is re-checked under the row lock
-    def run_step(self, circulation_id: int, expected_step: str | None = None, then: frozenset[StepKind] = frozenset()) -> StepResult:
+    def run_step(self, circulation_id: int, expected_step: str | None = None, then: frozenset[StepKind] = frozenset(), keep_claim: bool = False) -> StepResult:
         """Run the circulation's current step if it is automatic (or auto-approved by its policy).
 
         ``then``: step kinds that may follow in the same transaction — while the next step is
@@ -244,16 +246,23 @@ class Engine:
         chains the steps that need nothing prepared outside the lock: 签收 → 登记 → 拟办 are one
         unit of work, not three). All or nothing, as one step is.
 
+        ``keep_claim``: a circulation this process claimed (``running``) stays claimed when its step
+        moves it on, instead of becoming ``ready`` for any dispatcher: the batch runner advances its
+        circulations step after step, and a dispatcher in another process must not take one between
+        two of them (it would prepare the same conversions again). A claim left by a dead process is
+        released as any other (``claims.release_abandoned_claims``).
+
         A circulation that has run ``Settings.max_steps`` steps already is not moved on: its step
         fails through ``fail`` (the path of any failed automatic step), naming the limit."""
         try:
-            return self._run_step(circulation_id, expected_step, then)
+            return self._run_step(circulation_id, expected_step, then, keep_claim)
         except StepLimitReached as limit:
             self.fail(circulation_id, str(limit))
             return StepResult(circulation_id, limit.step, CirculationStatus.failed, ran=False)
 
-    def _run_step(self, circulation_id: int, expected_step: str | None, then: frozenset[StepKind] = frozenset()) -> StepResult:
+    def _run_step(self, circulation_id: int, expected_step: str | None, then: frozenset[StepKind], keep_claim: bool) -> StepResult:
         with db.transaction(self.db) as session:
+            session.info[KEEP_CLAIM] = keep_claim
             self.refresh_config(session)
             circ = db.lock_circulation(session, circulation_id)
             if circ is None:
@@ -262,7 +271,7 @@ class Engine:
             if then:
                 session.info[RECORDS_DUE] = {}  # the chain's steps re-issue the record once, at its end
             result = self._step_locked(session, circ, expected_step)
-            while result.ran and circ.status == CirculationStatus.ready and circ.step and self.definition_of(circ, session).step(circ.step).kind in then:
+            while result.ran and circ.status in MOVING and circ.step and self.definition_of(circ, session).step(circ.step).kind in then:
                 if not self._reissues_record(self.definition_of(circ, session).step(circ.step)):
                     self._gather_due(session)  # the record as the last step left it, before the next one changes anything
                 try:
@@ -437,7 +446,8 @@ class Engine:
         if nxt == END:
             circ.step, circ.status, circ.claimed_by = None, CirculationStatus.done, None
         else:
-            circ.step, circ.status = nxt, CirculationStatus.ready
+            held = circ.status == CirculationStatus.running and session.info.get(KEEP_CLAIM, False)  # run_step's keep_claim
+            circ.step, circ.status = nxt, CirculationStatus.running if held else CirculationStatus.ready
             items.open_items(session, self.config, self.definition_of(circ, session), circ, nxt)
         session.add(circ)
 

@@ -47,6 +47,8 @@ from pathlib import Path
 import anyio
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.server.api.server import SubprocessASGIServer
+from prefect.settings import PREFECT_API_URL
 from sqlmodel import Session, col, func, select
 
 from gongwen_engine.doc_templates import pdf
@@ -58,6 +60,7 @@ from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
+from gongwen_engine.flows.runtime import processes as processes_mod
 from gongwen_engine.flows.runtime.embedded import start_embedded_server
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.runtime.runner import current_engine, use_engine
@@ -236,7 +239,7 @@ def run_chain(engine: Engine, circulation_id: int, step: str | None = None) -> t
             return circ.status, circ.step
         step = circ.step
     try:
-        result = engine.run_step(circulation_id, step, then=CHAINED)
+        result = engine.run_step(circulation_id, step, then=CHAINED, keep_claim=True)
         return result.status, result.step
     except Exception as exc:
         log.info("circulation %s: steps from %s in one transaction failed (%s); one at a time", circulation_id, step, exc)
@@ -251,7 +254,7 @@ def run_one_with_retries(engine: Engine, circulation_id: int) -> CirculationStat
     step = engine.definition_of(circ).step(circ.step)
     for attempt in range(step.retries + 1):
         try:
-            return engine.run_step(circulation_id, circ.step).status
+            return engine.run_step(circulation_id, circ.step, keep_claim=True).status
         except Exception as exc:
             if attempt == step.retries:
                 engine.fail(circulation_id, failure_text(circ.step, exc))
@@ -279,6 +282,19 @@ def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[
     active = list(circulation_ids)
     steps: dict[int, str | None] = {}  # each one's current step as its last chain left it: not read again before the next
     outcome: dict[str, int] = {}
+    try:
+        _advance(engine, active, steps, outcome, on_done)
+    except BaseException:  # what this batch still holds (its steps keep their claims) goes back to the others at once
+        try:
+            claims.release_claims_of(engine.db, engine.worker_name, only=active, reason="the batch stopped on an error")
+        except Exception as exc:  # the database itself failed: the claims go back when this process ends or after their lease
+            log.warning("claims of a stopped batch not given back (%s)", exc)
+        raise
+    return outcome
+
+
+def _advance(engine: Engine, active: list[int], steps: dict[int, str | None], outcome: dict[str, int], on_done: Callable[[int], None] | None) -> None:
+    """``advance_many``'s rounds; ``active`` is kept current (what is still in hand)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gongwen-prepare") as ahead:
         while active:
             still = []
@@ -296,8 +312,7 @@ def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[
                     outcome[status.value] = outcome.get(status.value, 0) + 1
                     if on_done:
                         on_done(cid)
-            active = still
-    return outcome
+            active[:] = still
 
 
 @task(name="batch", cache_policy=NO_CACHE)
@@ -354,13 +369,28 @@ async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done
     return read(engine.db, status_counts)
 
 
-def run_batches_until_idle(engine: Engine, concurrency: int = 2, batch: int = 64, on_done: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Synchronous entry point: run ``dispatch_batches`` in Prefect with ``engine``."""
+def run_batches_until_idle(
+    engine: Engine, concurrency: int = 2, batch: int = 64, on_done: Callable[[int], None] | None = None, processes: int = 1
+) -> dict[str, int]:
+    """Synchronous entry point: run ``dispatch_batches`` in Prefect with ``engine``.
+
+    ``processes`` > 1: the ``concurrency`` slots are spread over this process and helper processes
+    (``processes.py``), all until no work is left anywhere; ``on_done`` hears of this process's
+    circulations only."""
     global _progress_hook
     use_engine(engine)
     start_embedded_server(engine.settings.home)
+    slots = processes_mod.slots_per_process(concurrency, processes)
+    helpers = []
+    if len(slots) > 1:
+        server = SubprocessASGIServer()  # the embedded server this process started (a singleton), unless a real one is configured
+        api_url = PREFECT_API_URL.value() or (server.api_url if server.running else None)
+        helpers = processes_mod.start_helpers(engine.settings.home, engine.settings.environment(), slots[1:], batch, api_url)
     _progress_hook = on_done
     try:
-        return asyncio.run(dispatch_batches(concurrency=concurrency, batch=batch))
+        counts = asyncio.run(dispatch_batches(concurrency=slots[0], batch=batch, until_all_done=bool(helpers)))
+        processes_mod.finish_helpers(helpers)
+        return counts if not helpers else read(engine.db, status_counts)
     finally:
         _progress_hook = None
+        processes_mod.stop_helpers(helpers)

@@ -30,7 +30,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from gongwen_engine.config.settings import Settings
-from gongwen_engine.doc_templates import pdf
+from gongwen_engine.doc_templates import archive_files, pdf
 from gongwen_engine.doc_templates.records import render_record
 from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.engine.claims import has_claimable, release_claims_of, work_signal
@@ -44,6 +44,7 @@ from gongwen_engine.models.tables import CirculationStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+PAGE_COUNTS_FOLDER = "cache/pages"  # under GONGWEN_HOME: LibreOffice's page counts, shared by this machine's processes
 _engine: Engine | None = None
 
 
@@ -52,6 +53,7 @@ def use_engine(engine: Engine) -> None:
     global _engine
     _engine = engine
     pdf.use_converters(engine.settings.converters)
+    archive_files.share_page_counts(engine.settings.home.resolve() / PAGE_COUNTS_FOLDER)  # with the batch runner's helper processes
 
 
 def current_engine() -> Engine:

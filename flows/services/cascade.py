@@ -307,7 +307,7 @@ def _run(
     else:
         from gongwen_engine.flows.runtime.batch import run_batches_until_idle
 
-        run_batches_until_idle(engine, concurrency=concurrency, batch=batch, on_done=on_done)
+        run_batches_until_idle(engine, concurrency=concurrency, batch=batch, on_done=on_done, processes=engine.settings.processes)
     # What processes killed during the run left (a worker's flow run killed while it prepared PDFs:
     # staging copies of documents) is removed at the end too, not only at the next start — after a
     # kill late in the run no process may start again (the distributed crash campaign found one).

@@ -79,11 +79,11 @@ def run_province(province: str) -> Run:
     result = Run()
     run_step = engine.run_step
 
-    def measured(circulation_id: int, expected_step: str | None = None, then: frozenset[StepKind] = frozenset()) -> StepResult:
+    def measured(circulation_id: int, expected_step: str | None = None, then: frozenset[StepKind] = frozenset(), keep_claim: bool = False) -> StepResult:
         """One call: a step, or a chain of steps in one transaction (counted under the first)."""
         statements, wall, cpu = sent[0], time.perf_counter(), time.thread_time()
         try:
-            return run_step(circulation_id, expected_step, then)
+            return run_step(circulation_id, expected_step, then, keep_claim)
         finally:
             cost = (time.perf_counter() - wall, time.thread_time() - cpu, sent[0] - statements)
             result.total.add(*cost)

@@ -101,15 +101,18 @@ def test_urgent_only_and_in_hand_claims(make_engine) -> None:
     assert [c.id for c in engine.claim_ready(5)] == [routine]
 
 
-def test_a_batch_slot_does_not_claim_what_the_other_slot_is_advancing(make_engine) -> None:
-    """Between two steps of a batch its circulations are ``ready`` again; the other slot of the
-    same dispatcher skips them (it would prepare their PDFs a second time) and claims the rest."""
+def test_a_batch_slot_does_not_claim_what_another_slot_is_advancing(make_engine) -> None:
+    """A batch's circulations stay claimed between their steps (``run_step``'s ``keep_claim``): no
+    other slot, of this process or of another, claims them (it would prepare their PDFs a second
+    time); a step run without a kept claim leaves its circulation ``ready`` for any dispatcher."""
     from gongwen_engine.flows.runtime.batch import claim_batch
 
     engine = make_engine()
     first, second = launch(engine, 1), launch(engine, 2)
     assert [c.id for c in claim_batch(engine, 64)] == [first, second]
-    engine.run_step(first, "sign_off")  # the slot's first step: ready again, still in that slot's hands
-    assert circulation(engine, first).status == "ready"
-    assert claim_batch(engine, 64, frozenset({first, second})) == []
-    assert [c.id for c in claim_batch(engine, 64)] == [first]  # once the slot has let go (or another dispatcher)
+    engine.run_step(first, "sign_off", keep_claim=True)  # the slot's first step: still in its hands
+    assert circulation(engine, first).status == "running"
+    assert claim_batch(engine, 64) == []
+    engine.run_step(second, "sign_off")  # per step (runner.dispatch): ready again
+    assert circulation(engine, second).status == "ready"
+    assert [c.id for c in claim_batch(engine, 64)] == [second]

@@ -24,8 +24,10 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 import functools
 import json
+import logging
 import signal as signal_module
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +52,8 @@ from gongwen_engine.flows.services.engine import open_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.rules.dates import given_time
 from gongwen_engine.models.tables import CIRCULATION_STATUS_WORDS
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # checked against the installed typer, which carries its own click
     from typer._click import exceptions as usage
@@ -179,6 +183,28 @@ def friendly(fn: Callable[P, T]) -> Callable[P, T]:
             raise typer.Exit(128 + signal) from None
 
     return wrapper
+
+
+@contextmanager
+def polling(update: Callable[[], None], every_s: float = 0.5) -> Iterator[None]:
+    """Call ``update`` every ``every_s`` seconds on a thread of its own while the block runs (a
+    progress bar following work done in other processes too); its errors are logged, not raised."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(every_s):
+            try:
+                update()
+            except Exception as exc:  # a busy or unreachable database: the bar waits for the next poll
+                log.debug("progress not updated (%s)", exc)
+
+    thread = threading.Thread(target=poll, name="gongwen-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def engine_from_env(clean: bool = True) -> Engine:

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gongwen_engine.config.errors import Refusal
-from gongwen_engine.flows.cli._common import console, friendly
+from gongwen_engine.flows.cli._common import console, friendly, polling
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import RUN_RECORD, RunRecord, cascade_settings, config_source, folder_lock, run_cascade
 from gongwen_engine.flows.services.engine import open_engine
@@ -77,17 +77,8 @@ def _cascade(out: Path, config: Path | None, province: list[str] | None, concurr
     total = demo_mod.expected_circulations(engine, demo_mod.load_notice()[0])
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         bar = progress.add_task("circulations 流转", total=total, completed=demo_mod.count_circulations(engine))
-        result = run_cascade(
-            engine,
-            out,
-            concurrency=concurrency,
-            batch=batch,
-            on_done=lambda _cid: progress.advance(bar),
-            started=started,
-            deployment=deployment,
-            runs=runs,
-            resume=resume,
-        )
+        with polling(lambda: progress.update(bar, completed=demo_mod.count_circulations(engine))):  # helper processes' work too
+            result = run_cascade(engine, out, concurrency=concurrency, batch=batch, started=started, deployment=deployment, runs=runs, resume=resume)
         progress.update(bar, completed=total)
     s = result.summary
     console.print(

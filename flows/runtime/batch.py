@@ -25,8 +25,9 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
   forward of the national cascade; else the first rendering, to see where the 版记 falls, and the
   final one: ``doc_templates/pages.py``), so the step renders the same bytes and converts nothing
   under the lock.
-* **A circulation in one slot's hands is not claimed by the other** (``claim_batch``'s
-  ``excluding``): between its steps it is ``ready`` again. The same conversion gives the archive its page count (归档
+* **A circulation in one slot's hands is not claimed by another**, of this process or of another
+  (``processes.py``): it stays claimed between its steps (``Engine.run_step``'s ``keep_claim``),
+  and a batch stopped by an error gives back what it still holds. The same conversion gives the archive its page count (归档
   would otherwise convert the .docx again), and before a round in which circulations file (归档)
   the pages of all their files are counted together first. Nothing is skipped: every issued
   document is sealed, verified on receipt and filed with its measured pages, as the flows
@@ -75,19 +76,16 @@ log = logging.getLogger(__name__)
 PREPARE_CHUNK = 8  # circulations prepared together before their steps (at most 3 PDFs each stay cached: pdf.CACHE_ENTRIES)
 
 
-def claim_batch(engine: Engine, limit: int, excluding: frozenset[int] = frozenset()) -> list[Circulation]:
+def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
     """Claim up to ``limit`` ready circulations with the same sender (parent circulation).
 
     The oldest ready circulation decides the parent; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
     lets several workers claim different batches at once (on SQLite the write transaction
-    serialises claims). ``excluding``: circulations this process's other slots are advancing
-    (``ready`` between their steps): not claimed a second time (the second slot's steps were
-    no-ops under the lock, but it prepared the same PDFs again: a quarter more LibreOffice
-    conversions in the national cascade)."""
+    serialises claims). What a slot is advancing stays claimed between its steps, so it is not
+    claimed a second time (a second slot's steps would be no-ops under the lock, but it would
+    prepare the same PDFs again: a quarter more LibreOffice conversions in the national cascade)."""
     release_abandoned_claims(engine.db)  # claims of killed processes of this machine
     claimable = claims.claimable()
-    if excluding:
-        claimable = claimable & col(Circulation.id).not_in(excluding)
     with db.transaction(engine.db) as session:
         first = select(Circulation).where(claimable).order_by(col(Circulation.id)).limit(1)
         if db.is_postgres(engine.db):
@@ -344,12 +342,11 @@ async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done
     """
     engine = current_engine()
     busy = 0
-    in_hand: set[int] = set()  # circulations the slots are advancing: ready between steps, not to be claimed twice
 
     async def slot() -> None:
         nonlocal busy
         while True:
-            claimed = await anyio.to_thread.run_sync(claim_batch, engine, batch, frozenset(in_hand))
+            claimed = await anyio.to_thread.run_sync(claim_batch, engine, batch)
             if not claimed:
                 if busy == 0 and not (until_all_done and await anyio.to_thread.run_sync(unfinished, engine) > 0):
                     return
@@ -358,12 +355,10 @@ async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done
             busy += 1
             ids = [c.id for c in claimed if c.id is not None]
             assert len(ids) == len(claimed)  # claimed rows are read from the database: every one has its id
-            in_hand.update(ids)
             try:
                 await advance_batch.with_options(task_run_name=batch_name(engine, claimed))(ids)
             finally:
                 busy -= 1
-                in_hand.difference_update(ids)
 
     await asyncio.gather(*(slot() for _ in range(concurrency)))
     return read(engine.db, status_counts)

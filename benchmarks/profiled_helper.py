@@ -15,21 +15,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from cascade_profile import DUMP_DIR_VARIABLE, Profiler
 
-from gongwen_engine.flows.runtime import processes
-from gongwen_engine.flows.services import engine as engine_services
+from gongwen_engine.flows.runtime import processes, runner
 
 
 def main() -> int:
     profiler = Profiler()
     profiler.install(None)
-    real_open = engine_services.open_engine
+    real_use = runner.use_engine
 
-    def open_engine(*args, **kwargs):
-        engine = real_open(*args, **kwargs)
+    def use_engine(engine) -> None:
+        real_use(engine)
         profiler.watch(engine.db)
-        return engine
 
-    engine_services.open_engine = open_engine  # processes.main imports it when it runs
+    runner.use_engine = use_engine  # runner.current_engine, which processes.main calls, sets the helper's engine with it
     try:
         return processes.main(sys.argv[1:])
     finally:

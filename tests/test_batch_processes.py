@@ -55,11 +55,23 @@ def _shanghai(tmp_path: Path):
     return open_engine(Settings(home=tmp_path / ".gongwen", storage=tmp_path / "storage", config_dir=config, processes=2))
 
 
-def test_two_processes_share_a_cascade_and_run_every_step_once(tmp_path: Path) -> None:
+def test_two_processes_share_a_cascade_and_run_every_step_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """上海 (18 organisations) in batches of 4 over this process and one helper: both processes
-    advance circulations, and every circulation is done once, as in one process."""
+    advance circulations, and every circulation is done once, as in one process. (This process
+    waits before its third batch until the helper has run a step: on a loaded machine it could
+    otherwise finish everything while the helper is still starting.)"""
     engine = _shanghai(tmp_path)
     assert cascade.launch_notice(engine, resume=False)
+    real, calls = batch.advance_many, []
+
+    def after_the_helper_started(engine_, ids, on_done=None):
+        calls.append(ids)
+        deadline = time.monotonic() + 180
+        while len(calls) > 2 and not _steps_by_others(engine_) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return real(engine_, ids, on_done)
+
+    monkeypatch.setattr(batch, "advance_many", after_the_helper_started)
     counts = batch.run_batches_until_idle(engine, concurrency=2, batch=4, processes=2)
     assert counts == {"done": 18}
     with Session(engine.db) as s:
@@ -72,6 +84,12 @@ def test_two_processes_share_a_cascade_and_run_every_step_once(tmp_path: Path) -
     per_step = Counter((e.circulation_id, e.step) for e in steps)
     assert max(per_step.values()) == 1  # no automatic step of any circulation ran twice
     assert (tmp_path / ".gongwen" / "batch-helper-1.log").is_file()
+
+
+def _steps_by_others(engine) -> bool:
+    with Session(engine.db) as s:
+        steps = s.exec(select(AuditEvent).where(col(AuditEvent.action).startswith("step:"), AuditEvent.actor == "system")).all()
+    return any(e.detail["worker"] != engine.worker_name for e in steps)
 
 
 def test_a_batch_keeps_its_circulations_claimed_between_their_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -129,10 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     from gongwen_engine.flows.runtime.batch import dispatch_batches
-    from gongwen_engine.flows.runtime.runner import use_engine
-    from gongwen_engine.flows.services.engine import open_engine
+    from gongwen_engine.flows.runtime.runner import current_engine
 
-    use_engine(open_engine(clean=False))  # the settings from GONGWEN_* (Settings.environment); leftovers are the starting process's to clean
+    current_engine()  # the settings from GONGWEN_* (Settings.environment); leftovers are the starting process's to clean
     counts = asyncio.run(dispatch_batches(concurrency=args.slots, batch=args.batch, until_all_done=True))
     log.info("batch helper done: %s", counts)
     return 0

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from processes import alive
 from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
@@ -158,20 +159,12 @@ def test_a_helper_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
         deadline = time.monotonic() + 10
-        while _alive(helper) and time.monotonic() < deadline:
+        while alive(helper) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(helper)
+        assert not alive(helper)
     finally:
         if parent.poll() is None:
             parent.kill()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_a_helper_is_not_started_by_hand(tmp_path: Path) -> None:

@@ -65,12 +65,12 @@ def test_two_processes_share_a_cascade_and_run_every_step_once(tmp_path: Path, m
     assert cascade.launch_notice(engine, resume=False)
     real, calls = batch.advance_many, []
 
-    def after_the_helper_started(engine_, ids, on_done=None):
+    def after_the_helper_started(engine_, ids):
         calls.append(ids)
         deadline = time.monotonic() + 180
         while len(calls) > 2 and not _steps_by_others(engine_) and time.monotonic() < deadline:
             time.sleep(0.2)
-        return real(engine_, ids, on_done)
+        return real(engine_, ids)
 
     monkeypatch.setattr(batch, "advance_many", after_the_helper_started)
     counts = batch.run_batches_until_idle(engine, concurrency=2, batch=4, processes=2)

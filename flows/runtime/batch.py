@@ -41,7 +41,6 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -271,7 +270,7 @@ def prepare_chunk(engine: Engine, circulation_ids: list[int]) -> None:
     prepare_filing(engine, circulation_ids)
 
 
-def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[int], None] | None = None) -> dict[str, int]:
+def advance_many(engine: Engine, circulation_ids: list[int]) -> dict[str, int]:
     """Advance the circulations in lockstep until each finishes, waits for a person or fails.
 
     Each round goes through the circulations a chunk at a time; while one chunk's steps run (under
@@ -281,7 +280,7 @@ def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[
     steps: dict[int, str | None] = {}  # each one's current step as its last chain left it: not read again before the next
     outcome: dict[str, int] = {}
     try:
-        _advance(engine, active, steps, outcome, on_done)
+        _advance(engine, active, steps, outcome)
     except BaseException:  # what this batch still holds (its steps keep their claims) goes back to the others at once
         try:
             claims.release_claims_of(engine.db, engine.worker_name, only=active, reason="the batch stopped on an error")
@@ -291,7 +290,7 @@ def advance_many(engine: Engine, circulation_ids: list[int], on_done: Callable[[
     return outcome
 
 
-def _advance(engine: Engine, active: list[int], steps: dict[int, str | None], outcome: dict[str, int], on_done: Callable[[int], None] | None) -> None:
+def _advance(engine: Engine, active: list[int], steps: dict[int, str | None], outcome: dict[str, int]) -> None:
     """``advance_many``'s rounds; ``active`` is kept current (what is still in hand)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gongwen-prepare") as ahead:
         while active:
@@ -308,8 +307,6 @@ def _advance(engine: Engine, active: list[int], steps: dict[int, str | None], ou
                         still.append(cid)
                         continue
                     outcome[status.value] = outcome.get(status.value, 0) + 1
-                    if on_done:
-                        on_done(cid)
             active[:] = still
 
 
@@ -317,10 +314,7 @@ def _advance(engine: Engine, active: list[int], steps: dict[int, str | None], ou
 async def advance_batch(circulation_ids: list[int]) -> dict[str, int]:
     """A Prefect task run for one organisation batch (see module docstring)."""
     engine = current_engine()
-    return await anyio.to_thread.run_sync(advance_many, engine, circulation_ids, _progress_hook)
-
-
-_progress_hook: Callable[[int], None] | None = None
+    return await anyio.to_thread.run_sync(advance_many, engine, circulation_ids)
 
 
 def unfinished(engine: Engine) -> int:
@@ -364,15 +358,12 @@ async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done
     return read(engine.db, status_counts)
 
 
-def run_batches_until_idle(
-    engine: Engine, concurrency: int = 2, batch: int = 64, on_done: Callable[[int], None] | None = None, processes: int = 1
-) -> dict[str, int]:
+def run_batches_until_idle(engine: Engine, concurrency: int = 2, batch: int = 64, processes: int = 1) -> dict[str, int]:
     """Synchronous entry point: run ``dispatch_batches`` in Prefect with ``engine``.
 
     ``processes`` > 1: the ``concurrency`` slots are spread over this process and helper processes
-    (``processes.py``), all until no work is left anywhere; ``on_done`` hears of this process's
-    circulations only."""
-    global _progress_hook
+    (``processes.py``), all until no work is left anywhere (the CLI's progress bar reads the
+    database: ``cli/_common.polling``)."""
     use_engine(engine)
     start_embedded_server(engine.settings.home)
     slots = processes_mod.slots_per_process(concurrency, processes)
@@ -381,11 +372,11 @@ def run_batches_until_idle(
         server = SubprocessASGIServer()  # the embedded server this process started (a singleton), unless a real one is configured
         api_url = PREFECT_API_URL.value() or (server.api_url if server.running else None)
         helpers = processes_mod.start_helpers(engine.settings.home, engine.settings.environment(), slots[1:], batch, api_url)
-    _progress_hook = on_done
     try:
+        # with helpers this process returns only when no circulation anywhere is ready or running:
+        # the counts it read last are final
         counts = asyncio.run(dispatch_batches(concurrency=slots[0], batch=batch, until_all_done=bool(helpers)))
         processes_mod.finish_helpers(helpers)
-        return counts if not helpers else read(engine.db, status_counts)
+        return counts
     finally:
-        _progress_hook = None
         processes_mod.stop_helpers(helpers)

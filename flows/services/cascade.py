@@ -13,7 +13,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,7 +228,6 @@ def run_cascade(
     out: Path,
     concurrency: int = 2,
     batch: int = 64,
-    on_done: Callable[[int], None] | None = None,
     started: float | None = None,
     deployment: str | None = None,
     runs: int = 2,
@@ -248,7 +247,7 @@ def run_cascade(
     engine.config.policy(NATIONAL_POLICY)  # a clear error when the config folder lacks it
     expected = demo_mod.expected_circulations(engine, org)
     with cascade_started(engine, out, resume):
-        return _run(engine, out, expected, started, concurrency, batch, on_done, deployment, runs)
+        return _run(engine, out, expected, started, concurrency, batch, deployment, runs)
 
 
 @contextmanager
@@ -294,7 +293,6 @@ def _run(
     started: float,
     concurrency: int,
     batch: int,
-    on_done: Callable[[int], None] | None,
     deployment: str | None,
     runs: int,
 ) -> CascadeResult:
@@ -307,7 +305,7 @@ def _run(
     else:
         from gongwen_engine.flows.runtime.batch import run_batches_until_idle
 
-        run_batches_until_idle(engine, concurrency=concurrency, batch=batch, on_done=on_done, processes=engine.settings.processes)
+        run_batches_until_idle(engine, concurrency=concurrency, batch=batch, processes=engine.settings.processes)
     # What processes killed during the run left (a worker's flow run killed while it prepared PDFs:
     # staging copies of documents) is removed at the end too, not only at the next start — after a
     # kill late in the run no process may start again (the distributed crash campaign found one).

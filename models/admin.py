@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import Session, col, delete, func, select
 
 from gongwen_engine.config.loader import Config, with_state
 from gongwen_engine.config.schema import NumberScheme, Organisation, User
+from gongwen_engine.models import db
 from gongwen_engine.models.tables import AdminCalendarYear, AdminDepartment, AdminOrganisation, AdminPerson, AdminScheme, AdminState, utcnow
 
 ADMIN_LOCK = 0x676F6E6761646D  # "gongadm": the advisory lock that serialises administrative changes (PostgreSQL)
@@ -84,9 +84,7 @@ def _locked_state(session: Session) -> AdminState | None:
     """The state row, with every administrative change serialised until COMMIT: on PostgreSQL an
     advisory transaction lock (it also covers the first change, when there is no row to lock yet);
     SQLite has one writer at a time."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMIN_LOCK})
+    db.transaction_lock(session.connection(), ADMIN_LOCK)
     return session.exec(select(AdminState).where(AdminState.id == 1)).first()
 
 

@@ -267,8 +267,7 @@ def migrate(url: str) -> None:
 
     engine = get_engine(url)
     with engine.execution_options(immediate=True).begin() as conn:  # SQLite: BEGIN IMMEDIATE, one migrator at a time
-        if is_postgres(engine):
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        transaction_lock(conn, MIGRATION_LOCK)
         cfg = alembic_config(url)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")  # several features may add independent branches
@@ -277,6 +276,19 @@ def migrate(url: str) -> None:
 def lock_key(name: str) -> int:
     """A PostgreSQL advisory lock key (signed 64-bit) for a name."""
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+def transaction_lock(executor: Session | Connection, key: int, shared: bool = False) -> bool:
+    """Take the advisory lock ``key`` until the caller's transaction ends (PostgreSQL:
+    ``pg_advisory_xact_lock``, ``_shared`` when ``shared``), on ``executor`` — a session (which
+    flushes its pending writes first, as any statement of it) or a connection. SQLite has none and
+    needs none: its ``BEGIN IMMEDIATE`` lets one writer in at a time. Returns whether it was taken."""
+    bind = executor.get_bind() if isinstance(executor, Session) else executor
+    if not is_postgres(bind):
+        return False
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    executor.execute(text(f"SELECT {function}(:key)"), {"key": key})
+    return True
 
 
 @contextmanager

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
@@ -419,11 +418,7 @@ def hold_archive_files(session: Session, exclusive: bool) -> bool:
     filings in flight) and looks again at what the items record. On SQLite a writer holds the database's
     write lock until it commits; ``gongwen archive verify`` opens its transaction with it
     (``BEGIN IMMEDIATE``). Returns whether a lock was taken."""
-    if not db.is_postgres(session.get_bind()):
-        return False
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    session.execute(text(f"SELECT {function}(:key)"), {"key": ARCHIVE_FILES_LOCK})
-    return True
+    return db.transaction_lock(session, ARCHIVE_FILES_LOCK, shared=not exclusive)
 
 
 def verify(session: Session, storage: Path, fonds: str | None = None) -> tuple[int, list[Problem]]:

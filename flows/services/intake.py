@@ -36,7 +36,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text as sql_text
 from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
@@ -259,8 +258,7 @@ def receive_file(
     written: Path | None = None
     try:
         with db.transaction(engine.db) as session:
-            if db.is_postgres(session.get_bind()):  # SQLite: BEGIN IMMEDIATE serialises writers already
-                session.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), {"key": RECEIPTS_LOCK_KEY})
+            db.transaction_lock(session, RECEIPTS_LOCK_KEY)
             _refuse_duplicates(session, engine, org, digest, fields.get("doc_number"), path.name)
             original = _original_document(session, engine, forwarded) if forwarded else None
             doc = _document(session, fields.get("doc_number"))

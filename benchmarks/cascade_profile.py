@@ -1,6 +1,7 @@
 """The cascade's profile by step kind, and the LibreOffice floor (issue 25).
 
-``Profiler`` wraps, for one process, the engine's step (``Engine._run_step``), the batch
+``Profiler`` wraps, for one process, the engine's steps (``Engine._chain_locked``; their
+transactions, ``run_steps``' groups and ``_run_step``'s single ones, are rows of their own), the batch
 runner's preparations outside the steps (用印/归档 conversions, claims) and the conversions
 themselves, and attributes to the step kind that runs on the thread: wall and thread CPU
 seconds, SQL statements, commits, Python ``os.fsync`` calls (SQLite's own syncs: one per commit
@@ -72,26 +73,35 @@ class Profiler:
         with self.lock:
             setattr(row, attr, getattr(row, attr) + amount)
 
-    def _timed(self, label_of, fn, busy: bool = False):
+    def _timed(self, label_of, fn, busy: bool = False, container: bool = False):
+        """``fn`` counted under its label. Inside another timed call it is counted in the enclosing
+        kind, unless that one is a ``container`` (a transaction holding several circulations'
+        steps): then each inner call is counted under its own kind and the container keeps only
+        what is its own (BEGIN, COMMIT, the audit chain, savepoints)."""
         prof = self
 
         def wrapper(*args, **kwargs):
             outer = getattr(prof.local, "kind", None)
             label = label_of(*args, **kwargs) if callable(label_of) else label_of
-            if outer is not None and outer != "other":
+            parent_inner = getattr(prof.local, "inner", None)  # set while the enclosing call is a container
+            if outer is not None and outer != "other" and parent_inner is None:
                 return fn(*args, **kwargs)  # counted in the enclosing kind
-            prof.local.kind = label
+            inner = [0.0, 0.0]
+            prof.local.kind, prof.local.inner = label, inner if container else None
             w, c = time.perf_counter(), time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 dw, dc = time.perf_counter() - w, time.thread_time() - c
-                prof.local.kind = outer
+                prof.local.kind, prof.local.inner = outer, parent_inner
+                if parent_inner is not None:
+                    parent_inner[0] += dw
+                    parent_inner[1] += dc
                 row = prof.rows[label]
                 with prof.lock:
                     row.count += 1
-                    row.wall += dw
-                    row.cpu += dc
+                    row.wall += dw - inner[0]
+                    row.cpu += dc - inner[1]
                     if busy:
                         prof.busy.append((w, w + dw))
 
@@ -103,11 +113,14 @@ class Profiler:
         self.undo.append((owner, name, old))
 
     def install(self, sql_engine_factory) -> None:
-        def step_label(engine, circulation_id, expected_step, then=frozenset(), keep_claim=False):
-            # a chain of steps in one transaction (batch.CHAINED) is counted under its first step's kind
+        def step_label(engine, session, circulation_id, expected_step, then=frozenset()):
+            # a chain of steps (batch.CHAINED) is counted under its first step's kind
             return f"step {_kind_of(engine, expected_step)}" + (" (+ chained)" if then else "")
 
-        self._patch(engine_mod.Engine, "_run_step", self._timed(step_label, engine_mod.Engine._run_step, busy=True))
+        self._patch(engine_mod.Engine, "_chain_locked", self._timed(step_label, engine_mod.Engine._chain_locked))
+        # the transactions around the chains: a group's (batch.run_group), or one circulation's
+        self._patch(engine_mod.Engine, "run_steps", self._timed("transaction: group of circulations", engine_mod.Engine.run_steps, busy=True, container=True))
+        self._patch(engine_mod.Engine, "_run_step", self._timed("transaction: one circulation", engine_mod.Engine._run_step, busy=True, container=True))
         for name, label in (
             ("prepare_receipts", "outside: prepare 签收 seal checks"),
             ("prepare_printing", "outside: prepare 印制 PDFs"),

@@ -100,17 +100,18 @@ def test_a_batch_keeps_its_circulations_claimed_between_their_steps(tmp_path: Pa
     cascade.launch_notice(engine, resume=False)
     (claimed,) = batch.claim_batch(engine, 1)
     seen: list[tuple[str, str | None, bool]] = []
-    real = batch.run_chain
+    real = batch.run_group
 
-    def spy(engine_, cid, step=None):
-        result = real(engine_, cid, step)
+    def spy(engine_, steps):
+        result = real(engine_, steps)
         with Session(engine.db) as s:
-            row = s.get(Circulation, cid)
             claimable = set(s.exec(select(Circulation.id).where(claims.claimable())))
-        seen.append((row.status, row.claimed_by, cid in claimable))
+            for cid in steps:
+                row = s.get(Circulation, cid)
+                seen.append((row.status, row.claimed_by, cid in claimable))
         return result
 
-    monkeypatch.setattr(batch, "run_chain", spy)
+    monkeypatch.setattr(batch, "run_group", spy)
     batch.advance_many(engine, [claimed.id])
     between = [s for s in seen if s[0] not in (CirculationStatus.done, CirculationStatus.waiting)]
     assert len(between) >= 3  # 签发 → 编号 | 印制 | 用印 | 核发 …: several chains, the circulation in hand between them

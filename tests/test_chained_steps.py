@@ -169,21 +169,22 @@ def test_a_chain_asks_for_its_items_once_and_still_counts_every_step(make_engine
 
 def test_a_batch_reads_a_circulation_once_and_then_goes_by_what_its_chains_returned(make_engine, monkeypatch) -> None:
     """``advance_many``: the step each chain leaves the circulation at is where the next chain starts
-    (still checked under the row lock), not a read of its own before every chain."""
+    (still checked under the row lock), not a read of its own before every chain: the batch's
+    circulations are read once, together, at its start."""
     engine = make_engine()
-    cid = launch(engine)
+    cid, other = launch(engine), launch(engine)
     reads: list[object] = []
     real_read = batch.read
 
     def counted(db, query, *args, **kwargs):
-        if query is batch.get_circulation:
-            reads.append(args)
+        if query in (batch.get_circulation, batch.current_steps):
+            reads.append((query.__name__, *(list(a) if isinstance(a, list) else a for a in args)))  # a copy: the batch keeps its list current
         return real_read(db, query, *args, **kwargs)
 
     monkeypatch.setattr(batch, "read", counted)
-    batch.advance_many(engine, [cid])
-    assert circulation(engine, cid).status == CirculationStatus.done  # 签发 → 编号, 印制, 用印, 核发 … 归档: several chains
-    assert len(reads) == 1
+    batch.advance_many(engine, [cid, other])
+    assert circulation(engine, cid).status == circulation(engine, other).status == CirculationStatus.done  # 签发 → 编号, 印制, 用印, 核发 … 归档: several chains
+    assert reads == [("current_steps", [cid, other])]
 
 
 def test_the_next_chunks_preparation_runs_while_this_chunks_steps_do(make_engine, monkeypatch) -> None:
@@ -196,20 +197,20 @@ def test_the_next_chunks_preparation_runs_while_this_chunks_steps_do(make_engine
     monkeypatch.setattr(batch, "PREPARE_CHUNK", 1)
     events: list[str] = []
     stepped = threading.Event()
-    real_chain = batch.run_chain
+    real_group = batch.run_group
 
     def prepare_chunk(_engine, ids) -> None:
         if ids == [second] and not events.count(f"step {second}"):
             events.append(f"prepare {second} waited for step {first}: {stepped.wait(10)}")
         events.append(f"prepared {ids[0]} on {threading.current_thread().name.split('_')[0]}")
 
-    def run_chain(engine_, cid, step=None):
-        events.append(f"step {cid}")
+    def run_group(engine_, steps):
+        events.extend(f"step {cid}" for cid in steps)
         stepped.set()
-        return real_chain(engine_, cid, step)
+        return real_group(engine_, steps)
 
     monkeypatch.setattr(batch, "prepare_chunk", prepare_chunk)
-    monkeypatch.setattr(batch, "run_chain", run_chain)
+    monkeypatch.setattr(batch, "run_group", run_group)
     batch.advance_many(engine, [first, second])
     assert events[:4] == [
         f"prepared {first} on gongwen-prepare",
@@ -231,3 +232,42 @@ def test_the_seal_step_writes_the_copy_prepared_outside_the_lock(make_engine, mo
         row = session.exec(select(CirculationFile).where(CirculationFile.circulation_id == cid, CirculationFile.role == sealing.SIGNED_PDF)).one()
     signed = (engine.storage / row.file).read_bytes()
     assert row.sha256 == hashlib.sha256(signed).hexdigest() and sealing.verify_sealed(signed, sealing.keyring(engine)).ok
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_group_commits_together_and_a_failing_circulation_loses_only_its_own_steps(make_engine, monkeypatch, request, database) -> None:
+    """Group commit (``Engine.run_steps``): several circulations' chains in one transaction, one
+    COMMIT; one whose chain raises is rolled back to its savepoint (no step, number or audit record
+    of it kept) and reported, while the others commit; ``batch.run_group`` then runs it alone."""
+    engine = make_engine(database_url=request.getfixturevalue("pg_url") if database == "postgres" else None)
+    first, broken_one, last = launch(engine), launch(engine), launch(engine)
+    flow = engine.flow("issuing")
+    number = flow.step(flow.name_of(StepKind.number))
+    real = engine.actions[number.action]
+    failures: list[int] = []
+
+    def flaky(ctx) -> str | None:
+        if ctx.circulation.id == broken_one and not failures:
+            failures.append(broken_one)
+            raise RuntimeError("编号服务暂时不可用")
+        return real.run(ctx)
+
+    monkeypatch.setitem(engine.actions, number.action, dataclasses.replace(real, run=flaky))
+    commits: list[int] = []
+    event.listen(engine.db, "commit", lambda _conn: commits.append(1))
+    results = engine.run_steps({first: None, broken_one: None, last: None}, then=batch.CHAINED, keep_claim=True)
+    assert len(commits) == 1
+    assert isinstance(results[broken_one], RuntimeError) and "编号服务暂时不可用" in str(results[broken_one])
+    for cid in (first, last):
+        assert flow.step(results[cid].step).kind == StepKind.render  # 签发 → 编号 committed
+        assert flow.name_of(StepKind.number) in steps_audited(engine, cid)
+    kept = circulation(engine, broken_one)
+    assert kept.step == flow.name_of(StepKind.sign_off) and kept.status == CirculationStatus.ready  # as before the group
+    assert steps_audited(engine, broken_one) == [""]  # only its launch: the savepoint took 签发's record with it
+    with Session(engine.db) as session:
+        assert len(session.exec(select(IssuedNumber)).all()) == 2
+    again = batch.run_group(engine, {broken_one: kept.step})  # alone now (what run_group does with a failed one)
+    assert flow.step(again[broken_one][1]).kind == StepKind.render
+    with Session(engine.db) as session:
+        serials = sorted(n.serial for n in session.exec(select(IssuedNumber)))
+    assert serials == list(range(serials[0], serials[0] + 3))  # none given twice, none lost to the rolled-back attempt

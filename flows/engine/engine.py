@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, select
 
 from gongwen_engine.config.errors import Refusal
@@ -264,12 +264,46 @@ class Engine:
         with db.transaction(self.db) as session:
             session.info[KEEP_CLAIM] = keep_claim
             self.refresh_config(session)
-            circ = db.lock_circulation(session, circulation_id)
-            if circ is None:
-                raise Refusal(f"流转 {circulation_id} 不存在")
-            items.keep_ledger(session, circulation_id)  # its row is locked: the chain's steps need not ask again what the last one wrote
-            if then:
-                session.info[RECORDS_DUE] = {}  # the chain's steps re-issue the record once, at its end
+            return self._chain_locked(session, circulation_id, expected_step, then)
+
+    @retry_transient(in_doubt="retry")  # every step is re-checked under its row lock: what committed is not run again
+    def run_steps(
+        self, steps: Mapping[int, str | None], then: frozenset[StepKind] = frozenset(), keep_claim: bool = False
+    ) -> dict[int, StepResult | Exception]:
+        """Group commit: several circulations' steps (``run_step`` each, with ``then``) in ONE
+        transaction, each circulation's under a SAVEPOINT of its own.
+
+        ``steps``: circulation id → the step expected (None: whatever is current), run in that order.
+        A circulation whose steps raise loses them alone (its savepoint rolls back: nothing of it is
+        kept, as when its own transaction fails) and gets the error as its result; the others go on
+        and commit together, with one BEGIN, one COMMIT and one extension of the audit chain instead
+        of one each. A database error ends the whole unit (raised, nothing kept): the connection or
+        the transaction may be what failed. Circulations hitting ``Settings.max_steps`` get
+        ``StepLimitReached``: the caller runs them alone (``run_step`` fails the step)."""
+        with db.transaction(self.db) as session:
+            session.info[KEEP_CLAIM] = keep_claim
+            self.refresh_config(session)
+            results: dict[int, StepResult | Exception] = {}
+            for circulation_id, expected_step in steps.items():
+                try:
+                    with session.begin_nested():
+                        results[circulation_id] = self._chain_locked(session, circulation_id, expected_step, then)
+                except DBAPIError:
+                    raise
+                except Exception as exc:  # this circulation's own failure: its savepoint has rolled back
+                    results[circulation_id] = exc
+            return results
+
+    def _chain_locked(self, session: Session, circulation_id: int, expected_step: str | None, then: frozenset[StepKind]) -> StepResult:
+        """The circulation's step and the steps of kinds ``then`` after it, its row locked in
+        ``session``'s transaction; the record they re-issue is written once, at the end."""
+        circ = db.lock_circulation(session, circulation_id)
+        if circ is None:
+            raise Refusal(f"流转 {circulation_id} 不存在")
+        items.keep_ledger(session, circulation_id)  # its row is locked: the chain's steps need not ask again what the last one wrote
+        if then:
+            session.info[RECORDS_DUE] = {}  # the chain's steps re-issue the record once, at its end
+        try:
             result = self._step_locked(session, circ, expected_step)
             while result.ran and circ.status in MOVING and circ.step and self.definition_of(circ, session).step(circ.step).kind in then:
                 if not self._reissues_record(self.definition_of(circ, session).step(circ.step)):
@@ -279,10 +313,12 @@ class Engine:
                 except StepLimitReached:
                     break  # raised before the step wrote anything: what ran commits, the next call fails the step
             self._gather_due(session)
-            for relative, record in session.info.pop(RECORDS_DUE, {}).values():
+            for relative, record in session.info.get(RECORDS_DUE, {}).values():
                 assert isinstance(record, RecordData)  # gathered just above
                 self._issue_record(session, circ, relative, record)
             return result
+        finally:
+            session.info.pop(RECORDS_DUE, None)  # this chain's, whether it ran to its end or not
 
     @staticmethod
     def _reissues_record(step: Step) -> bool:

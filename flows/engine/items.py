@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, col, func, select
 
@@ -56,6 +57,13 @@ class Ledger:
 def keep_ledger(session: Session, circulation_id: int) -> None:
     """Answer this transaction's questions about the (locked) circulation's items from a ledger."""
     session.info.setdefault(LEDGER_KEY, {}).setdefault(circulation_id, Ledger())
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_ledgers(session: Session, _previous: object) -> None:
+    """A rollback — a savepoint's too (``Engine.run_steps``) — undoes writes the ledgers saw: what is
+    asked next is read again (the next chain keeps a new ledger)."""
+    session.info.pop(LEDGER_KEY, None)
 
 
 def _ledger(session: Session, circulation_id: int) -> Ledger | None:

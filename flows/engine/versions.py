@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session
 
@@ -22,6 +23,13 @@ from gongwen_engine.models.flow_versions import in_flight_elsewhere, store_versi
 from gongwen_engine.models.tables import Circulation, saved_id
 
 _PINNED = "gongwen_pinned_flow_versions"  # session.info key: the versions this transaction stored already
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_pins(session: Session, _previous: object) -> None:
+    """A rollback — a savepoint's too (``Engine.run_steps``) — may take a stored version with it: pin
+    stores it again the next time it is asked (its insert does nothing where it is kept)."""
+    session.info.pop(_PINNED, None)
 
 
 @dataclass(frozen=True)

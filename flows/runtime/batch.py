@@ -58,6 +58,7 @@ from gongwen_engine.doc_templates.seal import seal_image
 from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
+from gongwen_engine.flows.engine.context import StepResult
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime import processes as processes_mod
@@ -67,7 +68,7 @@ from gongwen_engine.flows.runtime.runner import current_engine, use_engine
 from gongwen_engine.models import db
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.queries import read
-from gongwen_engine.models.queries.circulations import get_circulation, status_counts
+from gongwen_engine.models.queries.circulations import current_steps, get_circulation, status_counts
 from gongwen_engine.models.queries.documents import issued_parts
 from gongwen_engine.models.tables import Circulation, CirculationFile, CirculationStatus, Document
 
@@ -243,6 +244,29 @@ def run_chain(engine: Engine, circulation_id: int, step: str | None = None) -> t
     return run_one_with_retries(engine, circulation_id), None
 
 
+def run_group(engine: Engine, steps: dict[int, str | None]) -> dict[int, tuple[CirculationStatus, str | None]]:
+    """Each circulation's chain (as ``run_chain``), all in ONE transaction (group commit:
+    ``Engine.run_steps``, a savepoint each): one BEGIN, one COMMIT and one extension of the audit
+    chain for a chunk of circulations instead of one each. A circulation whose chain failed there
+    (nothing of it kept) runs alone, as ``run_chain`` runs it, and so does every one of them when
+    the unit itself failed. ``steps``: as ``run_chain``'s ``step``, by circulation id."""
+    try:
+        results: dict[int, StepResult | Exception] = engine.run_steps(steps, then=CHAINED, keep_claim=True)
+    except Exception as exc:
+        log.info("circulations %s: their steps in one transaction failed (%s); each in its own", list(steps), exc)
+        results = {}
+    done: dict[int, tuple[CirculationStatus, str | None]] = {}
+    for cid, step in steps.items():
+        result = results.get(cid)
+        if isinstance(result, StepResult):
+            done[cid] = (result.status, result.step)
+            continue
+        if result is not None:
+            log.info("circulation %s: its steps failed beside others' (%s); alone", cid, result)
+        done[cid] = run_chain(engine, cid, step)
+    return done
+
+
 def run_one_with_retries(engine: Engine, circulation_id: int) -> CirculationStatus:
     """One step of one circulation (its own transaction), retried as the flow declares."""
     circ = read(engine.db, get_circulation, circulation_id)
@@ -277,7 +301,7 @@ def advance_many(engine: Engine, circulation_ids: list[int]) -> dict[str, int]:
     the write lock), the next chunk's preparation (LibreOffice, reading files) runs beside them on
     a thread of its own, so the conversions overlap the steps instead of stopping the slot."""
     active = list(circulation_ids)
-    steps: dict[int, str | None] = {}  # each one's current step as its last chain left it: not read again before the next
+    steps: dict[int, str | None] = read(engine.db, current_steps, active)  # each one's current step as its last chain left it: not read again before the next
     outcome: dict[str, int] = {}
     try:
         _advance(engine, active, steps, outcome)
@@ -301,8 +325,7 @@ def _advance(engine: Engine, active: list[int], steps: dict[int, str | None], ou
                 prepared.result()  # its error, if any, raised here as before the overlap
                 if n + 1 < len(chunks):
                     prepared = ahead.submit(prepare_chunk, engine, chunks[n + 1])  # the next chunk's round has not started: its state is final for it
-                for cid in chunk:
-                    status, steps[cid] = run_chain(engine, cid, steps.get(cid))
+                for cid, (status, steps[cid]) in run_group(engine, {cid: steps.get(cid) for cid in chunk}).items():
                     if status in (CirculationStatus.ready, CirculationStatus.running):
                         still.append(cid)
                         continue

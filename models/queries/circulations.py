@@ -21,6 +21,12 @@ def get_circulation(session: Session, circulation_id: int) -> Circulation:
     return circ
 
 
+def current_steps(session: Session, circulation_ids: Collection[int]) -> dict[int, str | None]:
+    """Each circulation's current step (None: it has ended), by id; ids not found are left out."""
+    rows = session.exec(select(Circulation.id, Circulation.step).where(col(Circulation.id).in_(list(circulation_ids)))).all()
+    return {cid: step for cid, step in rows if cid is not None}
+
+
 def circulation_of_item(session: Session, work_item_id: int) -> Circulation:
     """The circulation a work item belongs to (refused when there is no such item)."""
     item = session.get(WorkItem, work_item_id)

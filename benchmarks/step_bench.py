@@ -102,7 +102,9 @@ def run_province(province: str) -> Run:
         finally:
             own = (time.perf_counter() - wall - inner[0], time.thread_time() - cpu - inner[1], sent[0] - statements - inner[2])
             result.group.add(*own)
-            result.total.wall, result.total.cpu, result.total.statements = (result.total.wall + own[0], result.total.cpu + own[1], result.total.statements + own[2])
+            result.total.wall += own[0]
+            result.total.cpu += own[1]
+            result.total.statements += own[2]
 
     engine._chain_locked = measured  # type: ignore[method-assign]
     engine.run_steps = grouped  # type: ignore[method-assign]

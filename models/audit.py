@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Table, event, inspect, text
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -47,6 +48,7 @@ GENESIS = "0" * 64  # the "previous hash" of the first record
 CHAIN_LOCK_KEY = 0x676F6E6777656E  # "gongwen": the advisory lock that serialises chain appends (PostgreSQL)
 _PENDING = "gongwen_audit_flushed"  # session.info: records flushed before the commit numbered them
 _ON_CHAINED = "gongwen_audit_on_chained"  # session.info: (record, callback) to call once the record is numbered
+_UNRECORDED = "gongwen_audit_unrecorded"  # session.info: (record, the transaction or savepoint it was made in), not yet in the session
 
 
 # ---- writing ------------------------------------------------------------------------------------------
@@ -64,12 +66,30 @@ def record(
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEvent:
-    """Add one audit record to the session's transaction; it is chained when the transaction commits."""
+    """Add one audit record to the session's transaction; it is chained when the transaction commits.
+
+    Inside a transaction the record waits outside the session until then (``_UNRECORDED``): the
+    commit inserts it once, numbered, with the others (one statement), instead of an early flush
+    inserting it and the commit updating it again. ``events_about`` reads them with the stored ones."""
     row = AuditEvent(
         actor=actor, action=action, org=org, circulation_id=circulation_id, document_id=document_id, step=step, detail=dict(detail or {}), at=at or utcnow()
     )
-    session.add(row)
+    if session.in_transaction():
+        session.info.setdefault(_UNRECORDED, []).append((row, session.get_nested_transaction() or session.get_transaction()))
+    else:
+        session.add(row)
     return row
+
+
+def events_about(session: Session, circulation_id: int, action: str | None = None) -> list[AuditEvent]:
+    """The circulation's audit records (of ``action``), oldest first: those stored, then those this
+    transaction has recorded and its commit will insert."""
+    stmt = select(AuditEvent).where(AuditEvent.circulation_id == circulation_id)
+    if action is not None:
+        stmt = stmt.where(AuditEvent.action == action)
+    stored = list(session.exec(stmt.order_by(col(AuditEvent.id))))
+    waiting = [row for row, _ in session.info.get(_UNRECORDED, ()) if row.circulation_id == circulation_id and action in (None, row.action)]
+    return stored + waiting
 
 
 def record_about(
@@ -154,6 +174,10 @@ def _note_flushed_records(session: Session, _context: Any, _instances: Any) -> N
         session.info.setdefault(_PENDING, []).extend(records)
 
 
+_COLUMNS = ("at", "actor", "action", "org", "circulation_id", "document_id", "step", "detail", "seq", "chain_hash")
+_INSERT = sa_insert(AuditEvent)
+
+
 @event.listens_for(Session, "before_commit")
 def chain_new_records(session: Session) -> None:
     """Number and link the audit records this transaction added (nothing if there are none).
@@ -162,13 +186,15 @@ def chain_new_records(session: Session) -> None:
     a fault here is a plain failure of the unit of work, not a commit whose outcome is unknown."""
     if session.in_nested_transaction():
         return  # a savepoint: the outermost commit chains
-    unflushed = sorted(_new_records(session), key=lambda row: inspect(row).insert_order)
+    added = sorted(_new_records(session), key=lambda row: inspect(row).insert_order)
+    waiting = [row for row, _ in session.info.pop(_UNRECORDED, [])]  # ``record``'s, never in the session
+    unflushed = added + waiting
     flushed = [row for row in session.info.pop(_PENDING, []) if row.seq is None and inspect(row).persistent and row in session]
     if not unflushed and not flushed:
         return
     # Every other write (and its row locks) first, so the chain's lock is the last one taken;
     # the new records wait outside the session and are inserted already numbered.
-    for row in unflushed:
+    for row in added:
         session.expunge(row)
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
@@ -179,8 +205,25 @@ def chain_new_records(session: Session) -> None:
         if any(row is r for r in chained):  # not one a rolled-back savepoint dropped
             assert row.seq is not None and row.chain_hash is not None
             callback(row.seq, row.chain_hash)
-    session.add_all(unflushed)
+    session.add_all(added)
     session.flush()  # inserted, and the early ones updated, while the chain lock is held
+    if waiting:  # one executemany, in chain order (their ids follow it); the objects stay out of the session
+        session.connection().execute(_INSERT, [{name: getattr(row, name) for name in _COLUMNS} for row in waiting])
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, rolled_back: Any) -> None:
+    """A rolled-back savepoint (``Engine.run_steps``) takes the records made inside it along."""
+    if waiting := session.info.get(_UNRECORDED):
+        waiting[:] = [(row, made_in) for row, made_in in waiting if not _inside(made_in, rolled_back)]
+
+
+def _inside(transaction: Any, outer: Any) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -188,6 +231,7 @@ def _forget_pending(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
         session.info.pop(_ON_CHAINED, None)
+        session.info.pop(_UNRECORDED, None)
 
 
 def when_chained(session: Session, row: AuditEvent, callback: Callable[[int, str], None]) -> None:

@@ -183,7 +183,7 @@ def test_a_batch_reads_a_circulation_once_and_then_goes_by_what_its_chains_retur
 
     monkeypatch.setattr(batch, "read", counted)
     batch.advance_many(engine, [cid, other])
-    assert circulation(engine, cid).status == circulation(engine, other).status == CirculationStatus.done  # 签发 → 编号, 印制, 用印, 核发 … 归档: several chains
+    assert circulation(engine, cid).status == circulation(engine, other).status == CirculationStatus.done  # several chains each
     assert reads == [("current_steps", [cid, other])]
 
 

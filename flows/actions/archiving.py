@@ -27,7 +27,7 @@ from gongwen_engine.config.schema import User
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx, stamp_docx_with_paragraphs
 from gongwen_engine.doc_templates.reader import read_text
 from gongwen_engine.flows.engine.context import StepContext
-from gongwen_engine.models import db
+from gongwen_engine.models import audit, db
 from gongwen_engine.models.archive_search import index_item
 from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ITEM_ANCHOR, chain_head, item_anchor_bytes, refresh_checkpoint, when_chained, write_item_anchor
 from gongwen_engine.models.documents import content_of
@@ -338,7 +338,7 @@ def remove_leftovers(storage: Path, item: ArchiveItem) -> list[str]:
 
 def process_history(session: Session, circulation_id: int) -> list[dict[str, Any]]:
     """处理过程: the circulation's audit trail, oldest first, as plain data."""
-    events = session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circulation_id).order_by(col(AuditEvent.id))).all()
+    events = audit.events_about(session, circulation_id)
     return [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "step": e.step, "detail": e.detail} for e in events]
 
 

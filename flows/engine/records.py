@@ -18,10 +18,11 @@ from sqlmodel import Session, col, select
 
 from gongwen_engine.config.loader import Config
 from gongwen_engine.flows.engine.definition import FlowDefinition, StepKind
+from gongwen_engine.models.audit import events_about
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.records import DraftParticulars, Opinion, ReceivedParticulars, RecordData, RecordKind
 from gongwen_engine.models.rules.dates import china_date
-from gongwen_engine.models.tables import AuditEvent, Circulation, Document, Registration, WorkItem, WorkItemKind, WorkItemStatus
+from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem, WorkItemKind, WorkItemStatus, saved_id
 
 
 class Written(Protocol):
@@ -69,7 +70,7 @@ def _received(session: Session, config: Config, circ: Circulation, business_day:
     if received is None:
         return None
     reg = session.exec(select(Registration).where(Registration.org == circ.org, Registration.document_id == received.id)).first()
-    intake = session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circ.id, AuditEvent.action == "received")).first()
+    intake = next(iter(events_about(session, saved_id(circ), "received")), None)
     return ReceivedParticulars(
         register_number=reg.register_number if reg else None,
         received_on=business_day if reg else None,
@@ -91,7 +92,7 @@ def _drafter(session: Session, config: Config, flow: FlowDefinition, circ: Circu
         step = flow.steps.get(item.step)
         if step is not None and step.kind == StepKind.draft and item.actor in config.users:
             return config.users[item.actor].name
-    launch = session.exec(select(AuditEvent).where(AuditEvent.circulation_id == circ.id, AuditEvent.action == "launch")).first()
+    launch = next(iter(events_about(session, saved_id(circ), "launch")), None)
     return config.users[launch.actor].name if launch and launch.actor in config.users else ""
 
 

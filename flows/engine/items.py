@@ -71,6 +71,25 @@ def _ledger(session: Session, circulation_id: int) -> Ledger | None:
     return ledgers.get(circulation_id) if ledgers else None
 
 
+def _filled(session: Session, circulation_id: int) -> Ledger | None:
+    """The circulation's ledger, filled at its first question with both answers at once — its open
+    items and how many are done — from one query (None: no ledger is kept)."""
+    ledger = _ledger(session, circulation_id)
+    if ledger is None or (ledger.items is not None and ledger.steps_run is not None):
+        return ledger
+    stmt = (
+        select(WorkItem)
+        .where(WorkItem.circulation_id == circulation_id, col(WorkItem.status).in_((WorkItemStatus.open, WorkItemStatus.done)))
+        .order_by(col(WorkItem.seq), col(WorkItem.id))
+    )
+    rows = list(session.exec(stmt))
+    if ledger.items is None:
+        ledger.items = [i for i in rows if i.status == WorkItemStatus.open]
+    if ledger.steps_run is None:
+        ledger.steps_run = sum(1 for i in rows if i.status == WorkItemStatus.done)
+    return ledger
+
+
 # ---- opening a step's items ------------------------------------------------------------------------------
 
 
@@ -125,7 +144,7 @@ def open_items(session: Session, config: Config, definition: FlowDefinition, cir
     """The open items of the current step, created on first entry (auto: one; human: by mode);
     items still open at other steps are cancelled then. One query for both (none in a chain whose
     ledger knows them)."""
-    ledger = _ledger(session, saved_id(circ))
+    ledger = _filled(session, saved_id(circ))
     if ledger is not None and ledger.items is not None:
         still_open = sorted((i for i in ledger.items if i.status == WorkItemStatus.open), key=lambda i: i.seq)  # stable: by id within a seq
     else:
@@ -150,7 +169,7 @@ def open_items(session: Session, config: Config, definition: FlowDefinition, cir
 def steps_run(session: Session, circulation_id: int) -> int:
     """How many steps the circulation has run (its finished work items: one per automatic step,
     one per person who acted); the engine's run-time guard against a flow that never ends."""
-    ledger = _ledger(session, circulation_id)
+    ledger = _filled(session, circulation_id)
     if ledger is not None and ledger.steps_run is not None:
         return ledger.steps_run
     stmt = select(func.count()).select_from(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.status == WorkItemStatus.done)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from driving import drive
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
@@ -107,14 +107,42 @@ def test_a_rolled_back_transaction_leaves_no_gap(engine: Engine) -> None:
 
 
 def test_records_of_one_transaction_follow_their_id_order(engine: Engine) -> None:
-    with db.transaction(engine.db) as session:
-        first = audit.record(session, "tester", "first")
+    with Session(engine.db) as session:
+        first = audit.record(session, "tester", "first")  # no transaction yet: added to the session
         session.flush()  # flushed early (as autoflush does), before the others exist
-        audit.record(session, "tester", "second")
+        first_id = first.id
+        audit.record(session, "tester", "second")  # in the transaction now: they wait for the commit
         audit.record(session, "tester", "third")
+        session.commit()
     rows = chain_rows(engine)
-    assert [r.action for r in rows] == ["first", "second", "third"] and rows[0].id == first.id
+    assert [r.action for r in rows] == ["first", "second", "third"] and rows[0].id == first_id
     assert [r.id for r in rows] == sorted(r.id for r in rows)
+
+
+def test_records_of_a_transaction_are_inserted_once_numbered_and_read_with_the_stored(engine: Engine) -> None:
+    """Inside ``db.transaction`` a record waits outside the session until the commit numbers it:
+    an early flush does not insert it (no INSERT and UPDATE again), ``events_about`` reads it with
+    the stored ones, and the commit inserts them all, numbered, in the order they were made."""
+    with db.transaction(engine.db) as session:
+        audit.record(session, "tester", "stored", circulation_id=7)
+    statements: list[str] = []
+
+    def listener(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.db, "before_cursor_execute", listener)
+    with db.transaction(engine.db) as session:
+        audit.record(session, "tester", "waiting", circulation_id=7)
+        audit.record(session, "tester", "other", circulation_id=8)
+        session.flush()
+        assert not any("auditevent" in s.lower() and s.lstrip().upper().startswith("INSERT") for s in statements)
+        assert [e.action for e in audit.events_about(session, 7)] == ["stored", "waiting"]
+        assert [e.action for e in audit.events_about(session, 7, "waiting")] == ["waiting"]
+    event.remove(engine.db, "before_cursor_execute", listener)
+    writes = [s for s in statements if "auditevent" in s.lower() and s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert len(writes) == 1 and writes[0].lstrip().upper().startswith("INSERT")  # one executemany, already numbered
+    rows = chain_rows(engine)
+    assert [(r.action, r.seq) for r in rows] == [("stored", 1), ("waiting", 2), ("other", 3)] and verify(engine).intact
 
 
 def test_timestamps_in_any_zone_hash_as_the_database_returns_them(engine: Engine) -> None:

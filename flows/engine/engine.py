@@ -275,10 +275,10 @@ class Engine:
 
         ``steps``: circulation id → the step expected (None: whatever is current), run in that order.
         A circulation whose steps raise loses them alone (its savepoint rolls back: nothing of it is
-        kept, as when its own transaction fails) and gets the error as its result; the others go on
-        and commit together, with one BEGIN, one COMMIT and one extension of the audit chain instead
-        of one each. A database error ends the whole unit (raised, nothing kept): the connection or
-        the transaction may be what failed. Circulations hitting ``Settings.max_steps`` get
+        kept, as when its own transaction fails) and gets the error as its result — a constraint
+        violation too; the others go on and commit together, with one BEGIN, one COMMIT and one
+        extension of the audit chain instead of one each. Any other database error ends the whole
+        unit (raised, nothing kept): the connection or the transaction may be what failed. Circulations hitting ``Settings.max_steps`` get
         ``StepLimitReached``: the caller runs them alone (``run_step`` fails the step)."""
         with db.transaction(self.db) as session:
             session.info[KEEP_CLAIM] = keep_claim
@@ -288,8 +288,10 @@ class Engine:
                 try:
                     with session.begin_nested():
                         results[circulation_id] = self._chain_locked(session, circulation_id, expected_step, then)
-                except DBAPIError:
-                    raise
+                except DBAPIError as exc:
+                    if not isinstance(exc, IntegrityError):
+                        raise  # the connection or the transaction may be what failed: the whole unit ends
+                    results[circulation_id] = exc  # a constraint of this circulation's: its savepoint has undone the statement
                 except Exception as exc:  # this circulation's own failure: its savepoint has rolled back
                     results[circulation_id] = exc
             return results

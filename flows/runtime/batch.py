@@ -61,7 +61,6 @@ from gongwen_engine.flows.engine.claims import release_abandoned_claims
 from gongwen_engine.flows.engine.context import StepResult
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
-from gongwen_engine.flows.runtime import collector
 from gongwen_engine.flows.runtime import processes as processes_mod
 from gongwen_engine.flows.runtime.embedded import start_embedded_server
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
@@ -359,7 +358,6 @@ async def dispatch_batches(concurrency: int = 2, batch: int = 64, until_all_done
     workers still run circulations, since their distributions (核发) start new ones.
     """
     engine = current_engine()
-    collector.tune_once()  # a process that runs steps for long (collector.py)
     busy = 0
 
     async def slot() -> None:

@@ -35,7 +35,6 @@ from gongwen_engine.doc_templates.records import render_record
 from gongwen_engine.flows.actions import ACTIONS
 from gongwen_engine.flows.engine.claims import has_claimable, release_claims_of, work_signal
 from gongwen_engine.flows.engine.engine import Engine
-from gongwen_engine.flows.runtime import collector
 from gongwen_engine.flows.runtime.embedded import kill_embedded_server, start_embedded_server
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.runtime.signals import begin_stop, stop_within_bound_on_sigterm, stopping
@@ -119,7 +118,6 @@ async def dispatch(
     duties (reminders) and the UI shows runs of bounded length.
     """
     engine = current_engine()
-    collector.tune_once()  # a process that runs steps for long (collector.py)
     signal = work_signal(engine.db)
     busy = urgent = 0  # slots running a step; of them, steps with a declared priority (编号 → 核发)
     calm = asyncio.Event()  # set while no urgent step runs

@@ -9,7 +9,8 @@ import hashlib
 import threading
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, insert
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from gongwen_engine.doc_templates.records import record_bytes
@@ -22,7 +23,7 @@ from gongwen_engine.flows.services import cascade
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import subtree_config
 from gongwen_engine.flows.services.circulations import circulation
-from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, CirculationStatus, IssuedNumber
+from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, CirculationStatus, IssuedNumber, LaunchOnce
 
 
 def launch(engine) -> int:
@@ -270,3 +271,45 @@ def test_a_group_commits_together_and_a_failing_circulation_loses_only_its_own_s
     with Session(engine.db) as session:
         serials = sorted(n.serial for n in session.exec(select(IssuedNumber)))
     assert serials == list(range(serials[0], serials[0] + 3))  # none given twice, none lost to the rolled-back attempt
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_constraint_violation_in_a_group_is_the_circulations_own(make_engine, monkeypatch, request, database) -> None:
+    """A real unique-constraint violation inside one circulation's savepoint (on PostgreSQL it
+    aborts the transaction until the savepoint is rolled back) fails that circulation alone; the
+    one after it in the same group still runs and commits."""
+    engine = make_engine(database_url=request.getfixturevalue("pg_url") if database == "postgres" else None)
+    broken_one, after = launch(engine), launch(engine)
+    flow = engine.flow("issuing")
+    number = flow.step(flow.name_of(StepKind.number))
+    real = engine.actions[number.action]
+
+    def clashing(ctx) -> str | None:
+        if ctx.circulation.id == broken_one:
+            for _ in range(2):  # the second: a duplicate primary key, refused by the database
+                ctx.session.execute(insert(LaunchOnce).values(key="taken", circulation_id=broken_one))
+        return real.run(ctx)
+
+    monkeypatch.setitem(engine.actions, number.action, dataclasses.replace(real, run=clashing))
+    results = engine.run_steps({broken_one: None, after: None}, then=batch.CHAINED, keep_claim=True)
+    assert isinstance(results[broken_one], IntegrityError)
+    assert flow.step(results[after].step).kind == StepKind.render
+    assert circulation(engine, broken_one).step == flow.name_of(StepKind.sign_off)
+    with Session(engine.db) as session:
+        assert session.exec(select(LaunchOnce).where(LaunchOnce.key == "taken")).all() == []
+
+
+def test_when_the_group_transaction_itself_fails_each_circulation_runs_alone(make_engine, monkeypatch) -> None:
+    """``batch.run_group``: a database error ends the whole unit (``Engine.run_steps`` raises,
+    nothing kept); every circulation of it then runs in a transaction of its own."""
+    engine = make_engine()
+    first, second = launch(engine), launch(engine)
+
+    def unit_fails(*_args, **_kwargs):
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(engine, "run_steps", unit_fails)
+    done = batch.run_group(engine, {first: None, second: None})
+    flow = engine.flow("issuing")
+    assert [flow.step(step).kind for _status, step in done.values()] == [StepKind.render, StepKind.render]
+    assert all(circulation(engine, cid).step == flow.name_of(StepKind.render) for cid in (first, second))

@@ -9,12 +9,15 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
   organisation's distribution (核发) started — its children, up to ``batch`` of them — and one
   task run named after the sender advances them all (e.g. "山东省妇联 → 16 个下级单位").
   The audit trail still records every step of every organisation.
-* **Exactly once, unchanged**: every step runs in ``Engine.run_step`` — the circulation row
-  locked, the step re-checked under the lock, unique constraints. The steps that need nothing
+* **Exactly once, unchanged**: every step runs as ``Engine.run_step`` runs it — the circulation
+  row locked, the step re-checked under the lock, unique constraints. The steps that need nothing
   prepared outside the lock run on in the same transaction (``CHAINED``: 签收 → 登记 → 拟办,
   拟稿 → 签发 → 编号 under a policy), all or nothing, up to the next prepared step (印制, 用印,
   归档). A batch advances its circulations in lockstep, one such unit each per round, so the
   用印 steps of a batch come together.
+* **Group commit** (``run_group``, ``Engine.run_steps``): a chunk's units commit in one
+  transaction, each under a SAVEPOINT of its own; one that fails is rolled back alone and runs
+  again in a transaction of its own (``run_chain``), so its failure stays its own.
 * **用印 prepared outside the lock**: before a round in which circulations seal, their issued
   .docx files are converted to PDF together (``pdf.prepare_pdfs``: the process's warm
   LibreOffice, ~0.1–0.3 s a file; one ``soffice`` run for all where python3-uno is missing),

@@ -278,8 +278,9 @@ class Engine:
         kept, as when its own transaction fails) and gets the error as its result — a constraint
         violation too; the others go on and commit together, with one BEGIN, one COMMIT and one
         extension of the audit chain instead of one each. Any other database error ends the whole
-        unit (raised, nothing kept): the connection or the transaction may be what failed. Circulations hitting ``Settings.max_steps`` get
-        ``StepLimitReached``: the caller runs them alone (``run_step`` fails the step)."""
+        unit (raised, nothing kept): the connection or the transaction may be what failed.
+        Circulations hitting ``Settings.max_steps`` get ``StepLimitReached``: the caller runs them
+        alone (``run_step`` fails the step)."""
         with db.transaction(self.db) as session:
             session.info[KEEP_CLAIM] = keep_claim
             self.refresh_config(session)

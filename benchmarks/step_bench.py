@@ -5,8 +5,8 @@ claim a batch, advance it, until nothing is left) on a fresh SQLite database and
 circulation's chain of steps (``Engine._chain_locked``, under the circulation's row lock, as
 always) with the wall clock, the thread's CPU time (less disturbed by other jobs on a shared
 machine) and the SQL statements it sent; what each group transaction costs beyond its chains
-(``Engine.run_steps``: BEGIN, COMMIT, the audit chain, the savepoints) is its own row. LibreOffice's batch conversions before 用印 and 归档 run outside
-the steps and are not counted here (``cascade_bench.py`` times the whole cascade).
+(``Engine.run_steps``: BEGIN, COMMIT, the audit chain, the savepoints) is its own row.
+LibreOffice's batch conversions before 用印 and 归档 run outside the steps and are not counted here (``cascade_bench.py`` times the whole cascade).
 
     python benchmarks/step_bench.py [--province p64] [--runs 3]
 
@@ -80,7 +80,6 @@ def run_province(province: str) -> Run:
     event.listen(engine.db, "before_cursor_execute", count)
     result = Run()
     chain_locked, run_steps = engine._chain_locked, engine.run_steps
-    inner = [0.0, 0.0, 0]  # what the chains of the current group cost (the rest is the group's transaction)
 
     def measured(session: object, circulation_id: int, expected_step: str | None, then: frozenset[StepKind]) -> StepResult:
         """One circulation's chain of steps (counted under its first step), inside a group's transaction."""
@@ -91,20 +90,25 @@ def run_province(province: str) -> Run:
             cost = (time.perf_counter() - wall, time.thread_time() - cpu, sent[0] - statements)
             result.total.add(*cost)
             result.by_step[expected_step or "?"].add(*cost)
-            inner[0], inner[1], inner[2] = inner[0] + cost[0], inner[1] + cost[1], inner[2] + cost[2]
 
     def grouped(steps: dict[int, str | None], then: frozenset[StepKind] = frozenset(), keep_claim: bool = False) -> dict:
-        """One group's transaction: its own cost (BEGIN, COMMIT, the audit chain, savepoints) shared among its chains."""
-        inner[:] = [0.0, 0.0, 0]
+        """One group's transaction: what it costs beyond its chains (BEGIN, COMMIT, the audit chain,
+        savepoints) — the whole, less what its chains added to the total meanwhile."""
+        total = result.total
+        before = (total.wall, total.cpu, total.statements)
         statements, wall, cpu = sent[0], time.perf_counter(), time.thread_time()
         try:
             return run_steps(steps, then, keep_claim)
         finally:
-            own = (time.perf_counter() - wall - inner[0], time.thread_time() - cpu - inner[1], sent[0] - statements - inner[2])
+            own = (
+                time.perf_counter() - wall - (total.wall - before[0]),
+                time.thread_time() - cpu - (total.cpu - before[1]),
+                sent[0] - statements - (total.statements - before[2]),
+            )
             result.group.add(*own)
-            result.total.wall += own[0]
-            result.total.cpu += own[1]
-            result.total.statements += own[2]
+            total.wall += own[0]
+            total.cpu += own[1]
+            total.statements += own[2]
 
     engine._chain_locked = measured  # type: ignore[method-assign]
     engine.run_steps = grouped  # type: ignore[method-assign]

@@ -75,7 +75,7 @@ def _filled(session: Session, circulation_id: int) -> Ledger | None:
     """The circulation's ledger, filled at its first question with both answers at once — its open
     items and how many are done — from one query (None: no ledger is kept)."""
     ledger = _ledger(session, circulation_id)
-    if ledger is None or (ledger.items is not None and ledger.steps_run is not None):
+    if ledger is None or ledger.items is not None:  # none kept, or filled already (only here: both at once)
         return ledger
     stmt = (
         select(WorkItem)
@@ -83,10 +83,8 @@ def _filled(session: Session, circulation_id: int) -> Ledger | None:
         .order_by(col(WorkItem.seq), col(WorkItem.id))
     )
     rows = list(session.exec(stmt))
-    if ledger.items is None:
-        ledger.items = [i for i in rows if i.status == WorkItemStatus.open]
-    if ledger.steps_run is None:
-        ledger.steps_run = sum(1 for i in rows if i.status == WorkItemStatus.done)
+    ledger.items = [i for i in rows if i.status == WorkItemStatus.open]
+    ledger.steps_run = sum(1 for i in rows if i.status == WorkItemStatus.done)
     return ledger
 
 
@@ -155,8 +153,6 @@ def open_items(session: Session, config: Config, definition: FlowDefinition, cir
                 .order_by(col(WorkItem.seq), col(WorkItem.id))
             )
         )
-        if ledger is not None:
-            ledger.items = list(still_open)
     existing = [item for item in still_open if item.step == step_name]
     if existing:
         return existing
@@ -173,10 +169,7 @@ def steps_run(session: Session, circulation_id: int) -> int:
     if ledger is not None and ledger.steps_run is not None:
         return ledger.steps_run
     stmt = select(func.count()).select_from(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.status == WorkItemStatus.done)
-    count = session.exec(stmt).one()
-    if ledger is not None:
-        ledger.steps_run = count
-    return count
+    return session.exec(stmt).one()
 
 
 def open_at(session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:

@@ -78,6 +78,11 @@ class Config:
     def children(self, code: str) -> list[Organisation]:
         return [self.organisations[c] for c in self._children.get(code, [])]
 
+    @cached_property
+    def with_subordinates(self) -> frozenset[str]:
+        """The organisations with subordinates (下级单位): what they receive they may forward."""
+        return frozenset(code for code, children in self._children.items() if children)
+
     def parent(self, code: str) -> Organisation | None:
         parent = self.org(code).parent
         return self.organisations[parent] if parent else None

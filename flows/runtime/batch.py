@@ -46,12 +46,14 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import anyio
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import PREFECT_API_URL
+from sqlalchemy import ColumnElement, case
 from sqlmodel import Session, col, func, select
 
 from gongwen_engine.doc_templates import pdf
@@ -82,7 +84,10 @@ PREPARE_CHUNK = 8  # circulations prepared together before their steps (at most 
 def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
     """Claim up to ``limit`` ready circulations with the same sender (parent circulation).
 
-    The oldest ready circulation decides the parent; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
+    Which sender goes first (``claim_first``): the oldest ready circulation of an organisation
+    with subordinates (what it receives it forwards: its 印制 and 用印 wait for LibreOffice, and
+    its 核发 starts its subordinates' work), unless another slot already runs such work and
+    other work waits — then the oldest of that. ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
     lets several workers claim different batches at once (on SQLite the write transaction
     serialises claims). What a slot is advancing stays claimed between its steps, so it is not
     claimed a second time (a second slot's steps would be no-ops under the lock, but it would
@@ -90,7 +95,7 @@ def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
     release_abandoned_claims(engine.db)  # claims of killed processes of this machine
     claimable = claims.claimable()
     with db.transaction(engine.db) as session:
-        first = select(Circulation).where(claimable).order_by(col(Circulation.id)).limit(1)
+        first = select(Circulation).where(claimable).order_by(*claim_first(engine, session)).limit(1)
         if db.is_postgres(engine.db):
             first = first.with_for_update(skip_locked=True)
         head = session.exec(first).first()
@@ -98,6 +103,24 @@ def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
             return []
         same_sender = col(Circulation.parent_id).is_(None) if head.parent_id is None else Circulation.parent_id == head.parent_id
         return claims.take(session, select(Circulation).where(claimable, same_sender).order_by(col(Circulation.id)).limit(limit), engine.worker_name)
+
+
+def claim_first(engine: Engine, session: Session) -> list[ColumnElement[Any]]:
+    """ORDER BY of the batch a slot claims next: the critical path first, one slot kept for the rest.
+
+    The work of an organisation with subordinates (``Config.with_subordinates``) is on the
+    cascade's critical path — its 核发 starts the next level — and waits mostly for LibreOffice
+    outside any lock; the work of the others (签收 → 登记 → 归档 at the leaves) is database work
+    under the write lock. A slot takes the former first unless another slot is already at it;
+    then it takes the latter, so the leaves' steps run beside the conversions instead of after
+    all of them (on SQLite the write lock was otherwise idle half the time while the cities
+    converted, and LibreOffice idle while the counties filed). Either kind is taken when the
+    other is not there: only the order changes, never what is claimed."""
+    forwarding = col(Circulation.org).in_(engine.config.with_subordinates)
+    running = select(Circulation.id).where(col(Circulation.status) == CirculationStatus.running, forwarding).limit(1)
+    first_kind = case((forwarding, 1), else_=0)
+    taken = session.exec(running).first() is not None
+    return [first_kind.asc() if taken else first_kind.desc(), col(Circulation.id).asc()]
 
 
 def batch_name(engine: Engine, circulations: list[Circulation]) -> str:

@@ -32,6 +32,14 @@ def write_atomically(data: bytes, path: Path, mode: int = FILE_MODE) -> None:
     leaves no temporary file behind it (a killed one does: see ``remove_stale_temporaries``).
     Missing parent folders are created. ``mode``: 0o600 for keys (readable by the owner only).
     """
+    place_staged(stage_file(data, path, mode), path)
+
+
+def stage_file(data: bytes, path: Path, mode: int = FILE_MODE) -> Path:
+    """``write_atomically``'s first half: ``data`` written and flushed to disk in a temporary file
+    beside ``path`` (named as its temporaries are: a killed process's is swept at the next start),
+    returned; ``place_staged`` renames it over ``path``. The write may so happen long before the
+    rename — outside a lock the rename is taken under — with the same guarantees."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
@@ -40,10 +48,21 @@ def write_atomically(data: bytes, path: Path, mode: int = FILE_MODE) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_name, mode)  # mkstemp creates 0600
-        os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
+        raise
+    return Path(temp_name)
+
+
+def place_staged(temp: Path, path: Path) -> None:
+    """``write_atomically``'s second half: the staged ``temp`` renamed over ``path`` (the same
+    folder, so one atomic rename); a rename that fails removes the temporary file."""
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
         raise
 
 

@@ -69,6 +69,13 @@ def next_serial(session: Session, sequence: str, year: int, start: int = 1) -> i
     return session.connection().execute(statement, {"sequence": sequence, "year": year, "start": start}).scalar_one()
 
 
+def peek_serial(session: Session, sequence: str, year: int, start: int = 1) -> int:
+    """The serial ``next_serial`` would allocate now, read without allocating it: a prediction
+    (another transaction may take it first), for work prepared outside the write lock."""
+    last = session.exec(select(NumberCounter.last).where(NumberCounter.sequence == sequence, NumberCounter.year == year)).first()
+    return start if last is None else last + 1
+
+
 @cache
 def _counter_step_bound(dialect: str) -> ReturningInsert[Any]:
     """``_counter_step`` built once per dialect, its values bound at execution: a Core statement

@@ -11,9 +11,11 @@ chain hash of the item's own 'archived' record, written in the transaction that 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,18 +23,19 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from gongwen_engine.config.errors import Refusal
-from gongwen_engine.config.files import write_atomically
+from gongwen_engine.config.files import place_staged, stage_file, write_atomically
 from gongwen_engine.config.loader import Config
-from gongwen_engine.config.schema import User
+from gongwen_engine.config.schema import Retention, User
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx, stamp_docx_with_paragraphs
 from gongwen_engine.doc_templates.reader import read_text
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models import audit, db
 from gongwen_engine.models.archive_search import index_item
 from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ITEM_ANCHOR, chain_head, item_anchor_bytes, refresh_checkpoint, when_chained, write_item_anchor
+from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.issuers import issuer_names
-from gongwen_engine.models.numbering import next_serial
+from gongwen_engine.models.numbering import next_serial, peek_serial
 from gongwen_engine.models.rules.archive import ATTACHMENT_ROLE, YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
 from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
@@ -114,56 +117,19 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     existing = ctx.session.exec(select(ArchiveItem).where(ArchiveItem.circulation_id == circ.id)).first()
     if existing:
         return existing
-    org = ctx.org
-    issued = ctx.document(circ.document_id) if circ.document_id else None
-    if issued is not None and not issued.file:
-        issued = None  # drafted but never issued here: the received document is what is filed
-    received = ctx.document(circ.received_id) if circ.received_id else None
-    doc = issued or received
-    if doc is None:
-        raise RuntimeError(f"circulation {circ.id} has neither an issued nor a received document to file")
-    if issued is not None:
-        item_kind = "forwarding" if issued.forwards_id else "issued"
-        origin = ctx.document(issued.original_id).org if issued.original_id else issued.org
-        from_level = relation(ctx.config, org.code, origin) if issued.forwards_id else "own"
-    else:
-        item_kind = "reference" if _decided_reference(ctx) else "received"
-        from_level = relation(ctx.config, org.code, doc.org)
-    content = content_of(doc)
-    retention, why = retention_for(ctx.config.retention, item_kind, from_level, content.doc_type)
-    if retention is None:
-        ctx.audit("not_filed", doc.id, why=why)
+    plan = filing_plan(ctx)
+    if plan.retention is None:
+        ctx.audit("not_filed", plan.doc.id, why=plan.why)
         return None
-    year = content.issued_on.year
-    sources = item_sources(ctx, issued, received)
-    if not sources:
-        raise RuntimeError(f"circulation {circ.id}: nothing to file (no issued copy, no received document)")
+    org = ctx.org
     # Read and measure (LibreOffice: seconds) BEFORE the item number is allocated: from the
     # allocation to the folder being written must be short. If this transaction is killed on the
     # server meanwhile, the number goes to another circulation at once, while this process, not yet
     # aware, would go on writing into that circulation's folder (the database fault campaign saw it).
-    measured = measure_sources(ctx.engine.storage, sources, doc.title)
-    item_no = next_serial(ctx.session, item_sequence(org.fonds, retention, org.dept_code), year)
-    code = format_archive_code(org.fonds, year, retention, org.dept_code, item_no, org.classification)
-    item = ArchiveItem(
-        org=org.code,
-        circulation_id=circ.id,
-        fonds=org.fonds,
-        year=year,
-        retention=retention.value,
-        dept_code=org.dept_code,
-        item_no=item_no,
-        archive_code=code,
-        doc_number=doc.doc_number,
-        title=doc.title,
-        responsible=issuer_names(ctx.config, doc).name,
-        dated=content.issued_on,
-        files=[],
-        doc_type=content.doc_type,
-        security=content.security,
-        filed_at=utcnow(),  # the defaults' values, given: pydantic inspects a default factory's signature at every construction
-        history=[],
-    )
+    measured = measure_sources(ctx.engine.storage, plan.sources, plan.doc.title)
+    item_no = next_serial(ctx.session, item_sequence(org.fonds, plan.retention, org.dept_code), plan.year)
+    item = new_item(ctx, plan, item_no)
+    code = item.archive_code
     # the item's folder locked until this filing's transaction has ended (db.hold_folder): a filing whose
     # transaction is killed on the server loses its number at once, while this process may still be writing
     # copies into the folder; the circulation that gets the number next waits, so its leftovers cleanup
@@ -174,12 +140,13 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     if ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.archive_code == code)).first() is not None:
         raise Refusal(f"归档失败：档号 {code} 已被另一件（如移交导入的档案）占用（archive code taken; check the item-number counter of this class）")
     hold_archive_files(ctx.session, exclusive=False)  # until COMMIT: a verify waits for these files' item
-    filed, body = write_filed_copies(ctx.engine.storage, item, measured)
+    placed = _prepared.place(circ.id, copies_key(item, measured), ctx.engine.storage)  # written beforehand, outside the lock
+    filed, body = placed or write_filed_copies(ctx.engine.storage, item, measured)
     item.files = [f.model_dump() for f in filed]
     remove_leftovers(ctx.engine.storage, item)
     item.pages = sum(pages for _, _, pages, _ in measured)
     item.note = "页数为估算（未装 LibreOffice）" if any(f.pages_method == "estimate" for f in filed) else None
-    filing = ctx.audit("archived", doc.id, archive_code=code, retention=retention.value, why=why, files=[f.file for f in filed])
+    filing = ctx.audit("archived", plan.doc.id, archive_code=code, retention=plan.retention.value, why=plan.why, files=[f.file for f in filed])
     anchor_item(ctx.session, ctx.engine.storage, item, filing)
     ctx.session.flush()
     refresh_checkpoint(ctx.engine.settings.home.resolve() / CHECKPOINT_FOLDER, lambda: chain_head(ctx.session), today())  # the head, outside the database
@@ -188,6 +155,182 @@ def file_circulation(ctx: StepContext) -> ArchiveItem | None:
     ctx.session.flush()
     index_item(ctx.session, item, body, new=True)
     return item
+
+
+@dataclass(frozen=True)
+class FilingPlan:
+    """What a circulation files (read, nothing written): the document the item describes, its
+    retention (None: 不归档) and why, the year, and the files in DA/T 22-2015 order."""
+
+    doc: Document
+    content: DocumentContent
+    retention: Retention | None
+    why: str
+    sources: list[Source]
+
+    @property
+    def year(self) -> int:
+        return self.content.issued_on.year
+
+
+def filing_plan(ctx: StepContext) -> FilingPlan:
+    """The item the circulation would file now: its issued document when it issued one here, else
+    what it received; the retention its kind, origin and 文种 get from the schedule."""
+    circ = ctx.circulation
+    issued = ctx.document(circ.document_id) if circ.document_id else None
+    if issued is not None and not issued.file:
+        issued = None  # drafted but never issued here: the received document is what is filed
+    received = ctx.document(circ.received_id) if circ.received_id else None
+    doc = issued or received
+    if doc is None:
+        raise RuntimeError(f"circulation {circ.id} has neither an issued nor a received document to file")
+    org = ctx.org
+    if issued is not None:
+        item_kind = "forwarding" if issued.forwards_id else "issued"
+        origin = ctx.document(issued.original_id).org if issued.original_id else issued.org
+        from_level = relation(ctx.config, org.code, origin) if issued.forwards_id else "own"
+    else:
+        item_kind = "reference" if _decided_reference(ctx) else "received"
+        from_level = relation(ctx.config, org.code, doc.org)
+    content = content_of(doc)
+    retention, why = retention_for(ctx.config.retention, item_kind, from_level, content.doc_type)
+    sources = item_sources(ctx, issued, received) if retention is not None else []
+    if retention is not None and not sources:
+        raise RuntimeError(f"circulation {circ.id}: nothing to file (no issued copy, no received document)")
+    return FilingPlan(doc, content, retention, why, sources)
+
+
+def new_item(ctx: StepContext, plan: FilingPlan, item_no: int) -> ArchiveItem:
+    """The item (件) ``plan`` files as number ``item_no`` of its class: its archive code (档号)
+    and catalogue data; its files, pages and history are filled in as it is filed."""
+    assert plan.retention is not None  # a plan that files
+    org, content = ctx.org, plan.content
+    return ArchiveItem(
+        org=org.code,
+        circulation_id=ctx.circulation.id,
+        fonds=org.fonds,
+        year=plan.year,
+        retention=plan.retention.value,
+        dept_code=org.dept_code,
+        item_no=item_no,
+        archive_code=format_archive_code(org.fonds, plan.year, plan.retention, org.dept_code, item_no, org.classification),
+        doc_number=plan.doc.doc_number,
+        title=plan.doc.title,
+        responsible=issuer_names(ctx.config, plan.doc).name,
+        dated=content.issued_on,
+        files=[],
+        doc_type=content.doc_type,
+        security=content.security,
+        filed_at=utcnow(),  # the defaults' values, given: pydantic inspects a default factory's signature at every construction
+        history=[],
+    )
+
+
+def prepare_filed_copies(ctx: StepContext) -> bool:
+    """Outside any lock (the batch runner's preparation; ``ctx.session`` only reads): write the
+    copies the circulation's 归档 step is about to file — stamped, digested, their text taken for
+    the index — as staged temporaries in the folder of the archive code it will most likely get
+    (its class's next item number as the counter stands now). The step, under the lock, finds
+    them when its code and files are the ones prepared (``copies_key``) and only renames them into
+    place; otherwise it writes its own and these are removed. Returns whether copies were staged."""
+    circ = ctx.circulation
+    if circ.id is None or ctx.session.exec(select(ArchiveItem.id).where(ArchiveItem.circulation_id == circ.id)).first() is not None:
+        return False
+    plan = filing_plan(ctx)
+    if plan.retention is None:
+        return False
+    org = ctx.org
+    measured = measure_sources(ctx.engine.storage, plan.sources, plan.doc.title)
+    item = new_item(ctx, plan, peek_serial(ctx.session, item_sequence(org.fonds, plan.retention, org.dept_code), plan.year))
+    staged: list[tuple[Path, Path]] = []
+
+    def stage(data: bytes, path: Path) -> None:
+        staged.append((stage_file(data, path), path))
+
+    try:
+        filed, body = write_filed_copies(ctx.engine.storage, item, measured, write=stage)
+    except BaseException:
+        _remove_staged(staged)
+        raise
+    _prepared.put(circ.id, PreparedCopies(copies_key(item, measured), staged, filed, body))
+    return True
+
+
+def discard_prepared(circulation_ids: list[int]) -> None:
+    """Remove the staged copies still kept for these circulations (their batch has ended)."""
+    for circulation_id in circulation_ids:
+        _prepared.discard(circulation_id)
+
+
+def copies_key(item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[object, ...]:
+    """Everything the filed copies' bytes, records and index text are made of: the archive code
+    (the stamp's), the title (left out of the text) and each file read — its role, path, bytes'
+    digest and pages."""
+    files = tuple((s.role, s.file, hashlib.sha256(data).hexdigest(), pages, method) for s, data, pages, method in measured)
+    return (item.archive_code, item.title, files)
+
+
+@dataclass
+class PreparedCopies:
+    """Filed copies written ahead (``prepare_filed_copies``): the staged temporaries and their
+    targets, the file records and the index text the step would have made."""
+
+    key: tuple[object, ...]
+    staged: list[tuple[Path, Path]]
+    filed: list[FiledFile]
+    body: list[str]
+
+
+def _remove_staged(staged: list[tuple[Path, Path]]) -> None:
+    folders = set()
+    for temp, path in staged:
+        temp.unlink(missing_ok=True)
+        folders.add(path.parent)
+    for folder in folders:  # the predicted item's folder, when nothing else is in it
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+class _PreparedCopies:
+    """The copies prepared for the circulations about to file, by circulation (thread-safe: the
+    batch runner prepares on a thread of its own; bounded: what is left over is removed)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.lock, self.items = size, threading.Lock(), OrderedDict[int, PreparedCopies]()
+
+    def put(self, circulation_id: int, prepared: PreparedCopies) -> None:
+        with self.lock:
+            old = self.items.pop(circulation_id, None)
+            self.items[circulation_id] = prepared
+            evicted = [self.items.popitem(last=False)[1] for _ in range(len(self.items) - self.size)]
+        for stale in [old, *evicted]:
+            if stale is not None:
+                _remove_staged(stale.staged)
+
+    def discard(self, circulation_id: int) -> None:
+        with self.lock:
+            stale = self.items.pop(circulation_id, None)
+        if stale is not None:
+            _remove_staged(stale.staged)
+
+    def place(self, circulation_id: int, key: tuple[object, ...], storage: Path) -> tuple[list[FiledFile], list[str]] | None:
+        """Rename the copies prepared for ``circulation_id`` into place when they are the ones
+        ``key`` describes: their records and index text; None (and nothing of them left) when
+        none were prepared, they differ (another number, a file changed since) or one is gone
+        (another filing's ``remove_leftovers`` took it): the step then writes its own."""
+        with self.lock:
+            prepared = self.items.pop(circulation_id, None)
+        if prepared is None:
+            return None
+        if prepared.key != key or not all(temp.is_file() for temp, _ in prepared.staged):
+            _remove_staged(prepared.staged)
+            return None
+        for temp, path in prepared.staged:
+            place_staged(temp, path)
+        return prepared.filed, prepared.body
+
+
+_prepared = _PreparedCopies(256)
 
 
 def _decided_reference(ctx: StepContext) -> bool:
@@ -211,10 +354,13 @@ def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tu
     return [(source, data, pages, method) for (source, data, _, _), (pages, method) in zip(loaded, counts, strict=True)]  # a count per file
 
 
-def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[list[FiledFile], list[str]]:
+def write_filed_copies(
+    storage: Path, item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]], write: Callable[[bytes, Path], None] = write_atomically
+) -> tuple[list[FiledFile], list[str]]:
     """Copy the measured sources into the item's folder (the first .docx stamped) and describe each
     copy. Returns the file records and the item's text for the search index, a part per file
-    (``search_row``; a paragraph that is the item's title left out)."""
+    (``search_row``; a paragraph that is the item's title left out). ``write``: how a copy is
+    written (``prepare_filed_copies`` stages them)."""
     total_pages = sum(m[2] for m in measured)
     folder = item_folder(item.fonds, item.year, item.archive_code)
     records, stamped = [], False
@@ -237,7 +383,7 @@ def write_filed_copies(storage: Path, item: ArchiveItem, measured: list[tuple[So
         parts.append("\n".join(t for t in known if t != item.title))
         suffix = Path(source.file).suffix or f".{kind}"
         relative = f"{folder}/{seq:02d}-{source.role}{suffix}"
-        write_atomically(data, storage / relative)
+        write(data, storage / relative)
         d = digests(data)
         records.append(
             FiledFile(

@@ -60,10 +60,10 @@ from gongwen_engine.doc_templates import pdf
 from gongwen_engine.doc_templates.archive_files import pages_with_text
 from gongwen_engine.doc_templates.pages import render_issued
 from gongwen_engine.doc_templates.seal import seal_image
-from gongwen_engine.flows.actions import sealing
+from gongwen_engine.flows.actions import archiving, sealing
 from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
-from gongwen_engine.flows.engine.context import StepResult
+from gongwen_engine.flows.engine.context import StepContext, StepResult
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.engine.engine import Engine
 from gongwen_engine.flows.runtime import processes as processes_mod
@@ -226,19 +226,29 @@ def prepare_receipts(engine: Engine, circulation_ids: list[int]) -> int:
 def prepare_filing(engine: Engine, circulation_ids: list[int]) -> int:
     """Count the pages of everything the circulations about to file will file, in one
     LibreOffice run for all their .docx (no lock held; the counts are kept by digest, so the
-    归档 step under the lock finds them, and a file changed since is measured again)."""
+    归档 step under the lock finds them, and a file changed since is measured again); then write
+    each one's filed copies ahead, stamped and digested (``archiving.prepare_filed_copies``), so
+    the step under the lock only renames them into place. Returns how many files were measured."""
     files: dict[str, Path] = {}
     with Session(engine.db) as session:
-        for circ in steps_ahead(engine, session, circulation_ids, StepKind.archive):
+        filing = steps_ahead(engine, session, circulation_ids, StepKind.archive)
+        for circ in filing:
             for row in session.exec(select(CirculationFile).where(CirculationFile.circulation_id == circ.id)):
                 files[row.sha256] = engine.storage / row.file
             for doc_id in (circ.document_id, circ.received_id):
                 doc = session.get(Document, doc_id) if doc_id else None
                 if doc and doc.file and doc.sha256:
                     files[doc.sha256] = engine.storage / doc.file
-    present = [(path, sha) for sha, path in files.items() if path.is_file()]
-    if present:
-        pages_with_text(present)
+        present = [(path, sha) for sha, path in files.items() if path.is_file()]
+        if present:
+            pages_with_text(present)
+        for circ in filing:
+            assert circ.step is not None  # steps_ahead: each has a current step
+            ctx = StepContext(engine, session, circ, circ.step, engine.definition_of(circ, session).step(circ.step), "system")
+            try:
+                archiving.prepare_filed_copies(ctx)
+            except Exception as exc:  # a file missing, changed…: the step meets it and says why
+                log.info("circulation %s: its filed copies were not prepared (%s); the 归档 step will write them", circ.id, exc)
     return len(present)
 
 
@@ -337,6 +347,8 @@ def advance_many(engine: Engine, circulation_ids: list[int]) -> dict[str, int]:
         except Exception as exc:  # the database itself failed: the claims go back when this process ends or after their lease
             log.warning("claims of a stopped batch not given back (%s)", exc)
         raise
+    finally:
+        archiving.discard_prepared(circulation_ids)  # copies prepared for a step that did not run (it failed, another process filed)
     return outcome
 
 

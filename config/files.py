@@ -13,11 +13,14 @@ This module is at the bottom of the import graph (config): every layer may use i
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
+import functools
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 FILE_MODE = 0o644
@@ -39,20 +42,65 @@ def stage_file(data: bytes, path: Path, mode: int = FILE_MODE) -> Path:
     """``write_atomically``'s first half: ``data`` written and flushed to disk in a temporary file
     beside ``path`` (named as its temporaries are: a killed process's is swept at the next start),
     returned; ``place_staged`` renames it over ``path``. The write may so happen long before the
-    rename — outside a lock the rename is taken under — with the same guarantees."""
+    rename — outside a lock the rename is taken under — with the same guarantees. Inside
+    ``syncs_deferred`` the flush to disk runs on a thread of its own and the block's end waits for it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    pending = _pending_syncs.get()
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, mode)  # mkstemp creates 0600
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fchmod(fd, mode)  # mkstemp creates 0600
+        if pending is None:
+            os.fsync(fd)
     except BaseException:
+        os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
+    if pending is None:
+        os.close(fd)
+    else:
+        pending.append(_sync_pool().submit(_sync_and_close, fd))
     return Path(temp_name)
+
+
+_pending_syncs: contextvars.ContextVar[list[Future[None]] | None] = contextvars.ContextVar("gongwen_pending_syncs", default=None)
+
+
+@functools.cache
+def _sync_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="gongwen-fsync")
+
+
+def _sync_and_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def syncs_deferred() -> Iterator[Callable[[], None]]:
+    """Within the block, the files this thread writes (``write_atomically``, ``stage_file``) are
+    renamed into place at once but flushed to disk on a pool of threads, beside the work that
+    follows; the function yielded waits until every one is on disk (raising the first failure).
+    A database transaction calls it just before its COMMIT: the commit that records a file still
+    comes after the file is on disk, while its writer's lock is no longer held through each
+    flush in turn. (A process killed before the COMMIT leaves what a killed ``write_atomically``
+    leaves: the transaction rolls back and its step runs again.)"""
+    pending: list[Future[None]] = []
+    token = _pending_syncs.set(pending)
+
+    def wait() -> None:
+        while pending:
+            pending.pop(0).result()
+
+    try:
+        yield wait
+    finally:
+        _pending_syncs.reset(token)  # syncs not waited for (the block failed) finish on their own and close their files
 
 
 def place_staged(temp: Path, path: Path) -> None:

@@ -44,6 +44,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine, select
 
 from gongwen_engine.config.errors import Refusal
+from gongwen_engine.config.files import syncs_deferred
 from gongwen_engine.models import audit, tables
 
 if TYPE_CHECKING:
@@ -367,7 +368,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
     the server may or may not have committed."""
     ended: list[Callable[[], None]] = []  # after_transaction's callbacks
     try:
-        with Session(engine.execution_options(immediate=True), expire_on_commit=False) as session:
+        with syncs_deferred() as files_on_disk, Session(engine.execution_options(immediate=True), expire_on_commit=False) as session:
             session.info[AFTER_END_KEY] = ended
             session.begin()
             yield session  # an error in the body propagates; closing the session rolls back
@@ -375,6 +376,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
             audit.chain_new_records(session)  # the audit chain, its lock the last one taken: also not in doubt
             if session.info.pop(ANNOUNCE_KEY, False) and is_postgres(engine):
                 session.execute(text(f"NOTIFY {WORK_CHANNEL}"))  # delivered on COMMIT, dropped on rollback
+            files_on_disk()  # the files the transaction wrote (flushed beside its work) are on disk before it commits
             try:
                 session.commit()
             except DBAPIError as exc:

@@ -116,3 +116,23 @@ def test_a_batch_slot_does_not_claim_what_another_slot_is_advancing(make_engine)
     engine.run_step(second, "sign_off")  # per step (runner.dispatch): ready again
     assert circulation(engine, second).status == "ready"
     assert [c.id for c in claim_batch(engine, 64)] == [second]
+
+
+def test_a_batch_slot_takes_the_critical_path_first_and_leaves_the_rest_to_another(make_engine) -> None:
+    """``claim_batch``'s order (``batch.claim_first``): the work of an organisation with
+    subordinates (its 核发 starts the next level's; its 印制 and 用印 wait for LibreOffice) before
+    older work of one without; but while such work is in a slot's hands, the next slot takes the
+    other work first, so the database steps of the leaves run beside the conversions."""
+    from gongwen_engine.flows.runtime.batch import claim_batch
+
+    engine = make_engine()
+    assert "shandong" in engine.config.with_subordinates and "qingdao" not in engine.config.with_subordinates
+    _, content = demo_mod.load_notice()
+    leaf = engine.launch("qingdao", "issuing", content, policy="demo", actor="system")
+    forwarder = engine.launch("shandong", "issuing", content, policy="demo", actor="system")
+    assert leaf < forwarder
+    assert [c.id for c in claim_batch(engine, 1)] == [forwarder]  # the critical path, although younger
+    another = engine.launch("jinan", "issuing", content, policy="demo", actor="system")
+    assert [c.id for c in claim_batch(engine, 1)] == [leaf]  # shandong's is in hand: the rest goes beside it
+    assert [c.id for c in claim_batch(engine, 1)] == [another]  # what is left, whatever its kind
+    assert claim_batch(engine, 1) == []

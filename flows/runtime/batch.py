@@ -95,14 +95,15 @@ def claim_batch(engine: Engine, limit: int) -> list[Circulation]:
     release_abandoned_claims(engine.db)  # claims of killed processes of this machine
     claimable = claims.claimable()
     with db.transaction(engine.db) as session:
-        first = select(Circulation).where(claimable).order_by(*claim_first(engine, session)).limit(1)
+        order = claim_first(engine, session)
+        first = select(Circulation).where(claimable).order_by(*order).limit(1)
         if db.is_postgres(engine.db):
             first = first.with_for_update(skip_locked=True)
         head = session.exec(first).first()
         if head is None:
             return []
         same_sender = col(Circulation.parent_id).is_(None) if head.parent_id is None else Circulation.parent_id == head.parent_id
-        return claims.take(session, select(Circulation).where(claimable, same_sender).order_by(col(Circulation.id)).limit(limit), engine.worker_name)
+        return claims.take(session, select(Circulation).where(claimable, same_sender).order_by(*order).limit(limit), engine.worker_name)
 
 
 def claim_first(engine: Engine, session: Session) -> list[ColumnElement[Any]]:

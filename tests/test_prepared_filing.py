@@ -1,0 +1,113 @@
+"""归档's filed copies written ahead, outside the write lock (``archiving.prepare_filed_copies``):
+the step renames them into place when its archive code and files are the ones prepared, and
+writes its own — leaving nothing of the prepared ones — when they are not."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.actions import archiving
+from gongwen_engine.flows.engine.context import StepContext
+from gongwen_engine.flows.engine.definition import StepKind
+from gongwen_engine.flows.services import cascade
+from gongwen_engine.flows.services.cascade import subtree_config
+from gongwen_engine.flows.services.engine import open_engine
+from gongwen_engine.models import db
+from gongwen_engine.models.numbering import next_serial, peek_serial
+from gongwen_engine.models.rules.archive import item_sequence
+from gongwen_engine.models.tables import ArchiveItem, Circulation
+
+
+def _at_filing(tmp_path: Path):
+    """上海's subtree; the national notice's circulation run up to its 归档 step."""
+    config = subtree_config(tmp_path / "config", ["p31"])
+    engine = open_engine(Settings(home=tmp_path / ".gongwen", storage=tmp_path / "storage", config_dir=config))
+    assert cascade.launch_notice(engine, resume=False)
+    with Session(engine.db) as s:
+        root = s.exec(select(Circulation).where(Circulation.parent_id.is_(None))).one()
+    archive_step = engine.flow(root.flow).name_of(StepKind.archive)
+    for _ in range(30):
+        with Session(engine.db) as s:
+            circ = s.get(Circulation, root.id)
+            if circ.step == archive_step:
+                break
+        engine.run_step(root.id)
+    assert circ.step == archive_step
+    return engine, root.id
+
+
+def _prepare(engine, circulation_id: int) -> bool:
+    with Session(engine.db) as s:
+        circ = s.get(Circulation, circulation_id)
+        name = engine.flow(circ.flow).name_of(StepKind.archive)
+        ctx = StepContext(engine, s, circ, name, engine.definition_of(circ, s).step(name), "system")
+        return archiving.prepare_filed_copies(ctx)
+
+
+def _temporaries(engine) -> list[Path]:
+    return sorted((engine.storage / archiving.ARCHIVE_AREA).rglob(".*.tmp"))
+
+
+def _item(engine, circulation_id: int) -> ArchiveItem:
+    with Session(engine.db) as s:
+        return s.exec(select(ArchiveItem).where(ArchiveItem.circulation_id == circulation_id)).one()
+
+
+def _assert_files_as_recorded(engine, item: ArchiveItem) -> None:
+    for filed in item.filed_files():
+        data = (engine.storage / filed.file).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == filed.sha256 and len(data) == filed.size, filed.file
+
+
+def test_prepared_copies_are_renamed_into_place_by_the_step(tmp_path: Path) -> None:
+    engine, cid = _at_filing(tmp_path)
+    assert _prepare(engine, cid)
+    staged = _temporaries(engine)
+    assert staged, "the copies are staged beside their places, named as write_atomically's temporaries"
+    inodes = {p.stat().st_ino for p in staged}
+    engine.run_step(cid)
+    item = _item(engine, cid)
+    assert {(engine.storage / f.file).stat().st_ino for f in item.filed_files()} == inodes  # renamed, not written again
+    assert _temporaries(engine) == []
+    assert any(f.stamped for f in item.filed_files()) and item.pages and item.anchor_seq is not None
+    _assert_files_as_recorded(engine, item)
+
+
+def test_a_prediction_another_filing_took_is_replaced_by_the_steps_own_copies(tmp_path: Path) -> None:
+    engine, cid = _at_filing(tmp_path)
+    assert _prepare(engine, cid)
+    predicted_folder = _temporaries(engine)[0].parent
+    with Session(engine.db) as s:
+        circ = s.get(Circulation, cid)
+        plan = archiving.filing_plan(StepContext(engine, s, circ, circ.step, engine.definition_of(circ, s).step(circ.step), "system"))
+        org = engine.config.org(circ.org)
+    sequence = item_sequence(org.fonds, plan.retention, org.dept_code)
+    with db.transaction(engine.db) as s:  # another filing of the same class takes the predicted number
+        taken = next_serial(s, sequence, plan.year)
+    assert predicted_folder.name.endswith(f"-{taken:04d}")
+    engine.run_step(cid)
+    item = _item(engine, cid)
+    assert item.item_no == taken + 1
+    assert _temporaries(engine) == [] and not predicted_folder.exists()  # nothing of the prepared copies left
+    _assert_files_as_recorded(engine, item)
+    with Session(engine.db) as s:
+        assert peek_serial(s, sequence, plan.year) == taken + 2
+
+
+def test_copies_prepared_for_a_step_that_does_not_run_are_removed(tmp_path: Path) -> None:
+    engine, cid = _at_filing(tmp_path)
+    assert _prepare(engine, cid) and _temporaries(engine)
+    archiving.discard_prepared([cid])
+    assert _temporaries(engine) == []
+    engine.run_step(cid)  # the step writes its own
+    _assert_files_as_recorded(engine, _item(engine, cid))
+
+
+def test_nothing_is_prepared_for_a_circulation_already_filed(tmp_path: Path) -> None:
+    engine, cid = _at_filing(tmp_path)
+    engine.run_step(cid)
+    assert not _prepare(engine, cid) and _temporaries(engine) == []

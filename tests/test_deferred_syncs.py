@@ -54,9 +54,8 @@ def test_a_failed_flush_stops_the_commit_of_the_transaction_that_wrote(tmp_path:
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(files.os, "fsync", broken)
-    with pytest.raises(OSError, match="Input/output error"):
-        with db.transaction(engine) as session:
-            session.add(NumberCounter(sequence="s", year=2012, last=1))
-            write_atomically(b"x", tmp_path / "x.txt")
+    with pytest.raises(OSError, match="Input/output error"), db.transaction(engine) as session:
+        session.add(NumberCounter(sequence="s", year=2012, last=1))
+        write_atomically(b"x", tmp_path / "x.txt")
     with Session(engine) as session:
         assert session.exec(select(NumberCounter)).all() == []  # not committed

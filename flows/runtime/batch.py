@@ -227,9 +227,9 @@ def prepare_receipts(engine: Engine, circulation_ids: list[int]) -> int:
 def prepare_filing(engine: Engine, circulation_ids: list[int]) -> int:
     """Count the pages of everything the circulations about to file will file, in one
     LibreOffice run for all their .docx (no lock held; the counts are kept by digest, so the
-    归档 step under the lock finds them, and a file changed since is measured again); then write
-    each one's filed copies ahead, stamped and digested (``archiving.prepare_filed_copies``), so
-    the step under the lock only renames them into place. Returns how many files were measured."""
+    归档 step under the lock finds them, and a file changed since is measured again); then, on
+    SQLite, write each one's filed copies ahead, stamped and digested (``archiving.prepare_filed_copies``),
+    so the step under the write lock only renames them into place. Returns how many files were measured."""
     files: dict[str, Path] = {}
     with Session(engine.db) as session:
         filing = steps_ahead(engine, session, circulation_ids, StepKind.archive)
@@ -243,7 +243,10 @@ def prepare_filing(engine: Engine, circulation_ids: list[int]) -> int:
         present = [(path, sha) for sha, path in files.items() if path.is_file()]
         if present:
             pages_with_text(present)
-        for circ in filing:
+        # The copies only where one write lock serialises the steps (SQLite): made here, they are
+        # work taken from under that lock; on PostgreSQL the steps run side by side and the copies'
+        # reads and checks would only be done twice (measured: ~6 % more CPU in the national cascade).
+        for circ in [] if db.is_postgres(engine.db) else filing:
             assert circ.step is not None  # steps_ahead: each has a current step
             ctx = StepContext(engine, session, circ, circ.step, engine.definition_of(circ, session).step(circ.step), "system")
             try:

@@ -8,7 +8,8 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
 * **One task run per organisation batch**: a slot claims the ready circulations that one
   organisation's distribution (核发) started — its children, up to ``batch`` of them — and one
   task run named after the sender advances them all (e.g. "山东省妇联 → 16 个下级单位").
-  The audit trail still records every step of every organisation.
+  The audit trail still records every step of every organisation. Which batch first: the critical
+  path (``claim_first``), unless another slot is on it — then the leaves' work, beside it.
 * **Exactly once, unchanged**: every step runs as ``Engine.run_step`` runs it — the circulation
   row locked, the step re-checked under the lock, unique constraints. The steps that need nothing
   prepared outside the lock run on in the same transaction (``CHAINED``: 签收 → 登记 → 拟办,
@@ -32,7 +33,8 @@ LibreOffice converts for 用印 (~1.4 s) stops every other step. Here:
   (``processes.py``): it stays claimed between its steps (``Engine.run_step``'s ``keep_claim``),
   and a batch stopped by an error gives back what it still holds. The same conversion gives the archive its page count (归档
   would otherwise convert the .docx again), and before a round in which circulations file (归档)
-  the pages of all their files are counted together first. Nothing is skipped: every issued
+  the pages of all their files are counted together first and, on SQLite, their filed copies are
+  written ahead (``archiving.prepare_filed_copies``: the step only renames them into place). Nothing is skipped: every issued
   document is sealed, verified on receipt and filed with its measured pages, as the flows
   declare.
 """

@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fcntl
-import functools
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -69,9 +69,16 @@ def stage_file(data: bytes, path: Path, mode: int = FILE_MODE) -> Path:
 _pending_syncs: contextvars.ContextVar[list[Future[None]] | None] = contextvars.ContextVar("gongwen_pending_syncs", default=None)
 
 
-@functools.cache
+_pools: dict[int, ThreadPoolExecutor] = {}  # by pid: a forked child has none of its parent's threads
+_pools_lock = threading.Lock()
+
+
 def _sync_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="gongwen-fsync")
+    with _pools_lock:
+        pool = _pools.get(os.getpid())
+        if pool is None:
+            pool = _pools[os.getpid()] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gongwen-fsync")
+        return pool
 
 
 def _sync_and_close(fd: int) -> None:

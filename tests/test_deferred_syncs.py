@@ -59,3 +59,23 @@ def test_a_failed_flush_stops_the_commit_of_the_transaction_that_wrote(tmp_path:
         write_atomically(b"x", tmp_path / "x.txt")
     with Session(engine) as session:
         assert session.exec(select(NumberCounter)).all() == []  # not committed
+
+
+def test_a_forked_child_flushes_on_a_pool_of_its_own(tmp_path: Path) -> None:
+    """A child forked after the parent's pool started has none of its threads: it starts its own
+    (else its transactions would wait for their flushes for ever)."""
+    with syncs_deferred() as wait:
+        write_atomically(b"parent", tmp_path / "parent.txt")
+        wait()
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its deferred write is flushed and in place
+        code = 1
+        try:
+            with syncs_deferred() as wait:
+                write_atomically(b"child", tmp_path / "child.txt")
+                wait()
+            code = 0 if (tmp_path / "child.txt").read_bytes() == b"child" else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

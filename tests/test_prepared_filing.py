@@ -5,14 +5,17 @@ writes its own — leaving nothing of the prepared ones — when they are not.""
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from gongwen_engine.config.settings import Settings
 from gongwen_engine.flows.actions import archiving
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.flows.engine.definition import StepKind
+from gongwen_engine.flows.runtime import batch
 from gongwen_engine.flows.services import cascade
 from gongwen_engine.flows.services.cascade import subtree_config
 from gongwen_engine.flows.services.engine import open_engine
@@ -22,10 +25,14 @@ from gongwen_engine.models.rules.archive import item_sequence
 from gongwen_engine.models.tables import ArchiveItem, Circulation
 
 
+def _shanghai(tmp_path: Path, database_url: str | None = None):
+    config = subtree_config(tmp_path / "config", ["p31"])
+    return open_engine(Settings(home=tmp_path / ".gongwen", storage=tmp_path / "storage", config_dir=config, database_url=database_url))
+
+
 def _at_filing(tmp_path: Path):
     """上海's subtree; the national notice's circulation run up to its 归档 step."""
-    config = subtree_config(tmp_path / "config", ["p31"])
-    engine = open_engine(Settings(home=tmp_path / ".gongwen", storage=tmp_path / "storage", config_dir=config))
+    engine = _shanghai(tmp_path)
     assert cascade.launch_notice(engine, resume=False)
     with Session(engine.db) as s:
         root = s.exec(select(Circulation).where(Circulation.parent_id.is_(None))).one()
@@ -111,3 +118,48 @@ def test_nothing_is_prepared_for_a_circulation_already_filed(tmp_path: Path) -> 
     engine, cid = _at_filing(tmp_path)
     engine.run_step(cid)
     assert not _prepare(engine, cid) and _temporaries(engine) == []
+
+
+def _run_batches(engine) -> None:
+    """The batch runner's claims and rounds, without Prefect: until nothing is claimable."""
+    while claimed := batch.claim_batch(engine, 64):
+        batch.advance_many(engine, [c.id for c in claimed])
+
+
+def _count_writers(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Who writes filed copies: the preparation (staging them) or the step itself."""
+    calls: Counter[str] = Counter()
+    real = archiving.write_filed_copies
+
+    def spy(storage, item, measured, write=None):
+        calls["prepared" if write is not None else "step"] += 1
+        return real(storage, item, measured) if write is None else real(storage, item, measured, write=write)
+
+    monkeypatch.setattr(archiving, "write_filed_copies", spy)
+    return calls
+
+
+def test_the_batch_runner_files_with_the_copies_it_prepared_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _shanghai(tmp_path)
+    calls = _count_writers(monkeypatch)
+    assert cascade.launch_notice(engine, resume=False)
+    _run_batches(engine)
+    with Session(engine.db) as s:
+        items = s.exec(select(ArchiveItem)).all()
+    assert len(items) == 18
+    assert calls == Counter(prepared=18)  # every item's copies written ahead; no step wrote its own
+    assert _temporaries(engine) == []
+    for item in items:
+        _assert_files_as_recorded(engine, item)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_step_writes_the_copies_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str) -> None:
+    """No single write lock to take the work from: nothing is prepared (it would be done twice)."""
+    engine = _shanghai(tmp_path, pg_url)
+    calls = _count_writers(monkeypatch)
+    assert cascade.launch_notice(engine, resume=False)
+    _run_batches(engine)
+    with Session(engine.db) as s:
+        assert len(s.exec(select(ArchiveItem)).all()) == 18
+    assert calls == Counter(step=18)

@@ -426,6 +426,23 @@ def hold_folder(session: Session, folder: Path) -> None:
     held.add(key)
 
 
+def remove_unheld_folder(folder: Path) -> None:
+    """Remove ``folder`` when it is empty and no transaction holds it (``hold_folder``): a folder
+    made for a filing that went elsewhere. A held one stays — its holder is about to write into
+    it, and a folder made again by that write would no longer be the one its lock is on."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # gone already
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        folder.rmdir()
+    except OSError:  # held (BlockingIOError), or not empty
+        pass
+    finally:
+        os.close(fd)  # releases the lock, if this took it
+
+
 def lock_circulation(session: Session, circulation_id: int) -> tables.Circulation | None:
     """Take the process lock (Viewflow's select_for_update_lock) and return the fresh row."""
     stmt = select(tables.Circulation).where(tables.Circulation.id == circulation_id)

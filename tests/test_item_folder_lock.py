@@ -99,3 +99,21 @@ def test_every_step_that_writes_a_file_holds_its_folder(make_engine, monkeypatch
     relative = {f.resolve().relative_to(storage).as_posix() for f in held}
     assert {"shandong", "shandong/records"} <= relative, relative
     assert any(r.startswith("archive/") for r in relative), relative
+
+
+def test_an_empty_folder_is_removed_only_when_no_filing_holds_it(tmp_path: Path) -> None:
+    """``db.remove_unheld_folder`` (copies prepared for a number that went elsewhere): the folder a
+    filing holds stays — its holder writes into it next — and goes once that filing has ended."""
+    bind = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    folder = tmp_path / "archive" / "S037" / "2026" / "S037-WS·2026-Y-BGS-0003"
+    with db.transaction(bind) as session:
+        db.hold_folder(session, folder)
+        db.remove_unheld_folder(folder)
+        assert folder.is_dir()
+    (folder / "01-issued_copy.docx").write_bytes(b"x")
+    db.remove_unheld_folder(folder)
+    assert folder.is_dir()  # not empty
+    (folder / "01-issued_copy.docx").unlink()
+    db.remove_unheld_folder(folder)
+    assert not folder.exists()
+    db.remove_unheld_folder(folder)  # gone already: nothing to do

@@ -11,7 +11,6 @@ chain hash of the item's own 'archived' record, written in the transaction that 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
@@ -265,8 +264,8 @@ def discard_prepared(circulation_ids: list[int]) -> None:
 def copies_key(item: ArchiveItem, measured: list[tuple[Source, bytes, int, str]]) -> tuple[object, ...]:
     """Everything the filed copies' bytes, records and index text are made of: the archive code
     (the stamp's), the title (left out of the text) and each file read — its role, path, bytes'
-    digest and pages."""
-    files = tuple((s.role, s.file, hashlib.sha256(data).hexdigest(), pages, method) for s, data, pages, method in measured)
+    digest (the one recorded, which ``measure_sources`` has checked the bytes against) and pages."""
+    files = tuple((s.role, s.file, s.sha256 or hashlib.sha256(data).hexdigest(), pages, method) for s, data, pages, method in measured)
     return (item.archive_code, item.title, files)
 
 
@@ -282,13 +281,10 @@ class PreparedCopies:
 
 
 def _remove_staged(staged: list[tuple[Path, Path]]) -> None:
-    folders = set()
-    for temp, path in staged:
+    for temp, _ in staged:
         temp.unlink(missing_ok=True)
-        folders.add(path.parent)
-    for folder in folders:  # the predicted item's folder, when nothing else is in it
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+    for folder in {path.parent for _, path in staged}:  # the predicted item's folder: unless a filing holds it, or files are in it
+        db.remove_unheld_folder(folder)
 
 
 class _PreparedCopies:

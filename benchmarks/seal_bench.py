@@ -18,7 +18,7 @@ from pathlib import Path
 from gongwen_engine.doc_templates import pdf as pdf_mod
 from gongwen_engine.doc_templates import signing
 from gongwen_engine.doc_templates.render import render_docx
-from gongwen_engine.doc_templates.seal import find_signature, seal_box, specimen_png
+from gongwen_engine.doc_templates.seal import find_signature, seal_box, specimen_image
 from gongwen_engine.models.rules.dates import format_cn_date
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -64,10 +64,10 @@ def main(n: int = 5) -> None:
         data = last.read_bytes()
 
         find, spot = timed(lambda: find_signature(data, format_cn_date(cover.issued_on), cover.signature), n)
-        draw, png = timed(lambda: specimen_png("山东省妇女联合会", 42), n)
+        draw, picture = timed(lambda: specimen_image("山东省妇女联合会", 42), n)
         authority = signing.DemoAuthority(folder / "ca")
         identity = authority.identity("shandong", "山东省妇女联合会")
-        seal = signing.VisibleSeal(spot.page, seal_box(spot, 42).pdf_rect(spot.page_height), png)
+        seal = signing.VisibleSeal(spot.page, seal_box(spot, 42).pdf_rect(spot.page_height), picture)
         sign, signed = timed(lambda: signing.sign_pdf(data, identity, seal, "用印", "山东省妇女联合会"), n)
         roots = [authority.root()[1]]
         verify, result = timed(lambda: signing.verify_pdf(signed, roots), n)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -38,6 +38,9 @@ from gongwen_engine.config.files import folder_locked, write_atomically
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.seals import SEALS_FILE, SealConfig
 from gongwen_engine.config.yamlsrc import SourceError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 SIGNATURE_FIELD = "Seal"  # the PDF form field that carries the seal
 DEMO_MARK = "演示用"
@@ -269,11 +272,12 @@ class Keyring:
 
 @dataclass(frozen=True)
 class VisibleSeal:
-    """Where the seal goes: 0-based page and box in PDF points (x1, y1, x2, y2, origin bottom-left)."""
+    """Where the seal goes: 0-based page and box in PDF points (x1, y1, x2, y2, origin bottom-left),
+    and its picture (``seal.seal_picture``)."""
 
     page: int
     box: tuple[float, float, float, float]
-    png: bytes
+    picture: Image.Image
 
 
 def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -306,7 +310,6 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, re
 
 
 def _signed(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, reason: str, location: str | None, bytes_reserved: int | None) -> bytes:
-    from PIL import Image
     from pyhanko.pdf_utils import layout
     from pyhanko.pdf_utils.images import PdfImage
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -327,9 +330,8 @@ def _signed(pdf: bytes, identity: SigningIdentity, seal: VisibleSeal | None, rea
         # pyHanko annotates SigFieldSpec.box as ints; PDF rectangles are reals, and it writes them as given.
         spec = fields.SigFieldSpec(SIGNATURE_FIELD, on_page=seal.page, box=seal.box)  # type: ignore[arg-type]
         fields.append_signature_field(writer, spec)
-        image = Image.open(io.BytesIO(seal.png))
         centred = layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins(0, 0, 0, 0))
-        style = StaticStampStyle(background=PdfImage(image), background_opacity=1.0, border_width=0, background_layout=centred)
+        style = StaticStampStyle(background=PdfImage(seal.picture), background_opacity=1.0, border_width=0, background_layout=centred)
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
         subfilter=fields.SigSeedSubFilter.PADES,

@@ -27,7 +27,7 @@ from gongwen_engine.config.loader import PACKAGED_CONFIG_DIR, load_config
 from gongwen_engine.config.seals import load_seal_config
 from gongwen_engine.config.yamlsrc import SourceError, SourceErrors
 from gongwen_engine.doc_templates import signing
-from gongwen_engine.doc_templates.seal import MM_PER_PT, SealPlacementError, find_signature, specimen_png
+from gongwen_engine.doc_templates.seal import MM_PER_PT, SealPlacementError, find_signature, seal_picture, specimen_png
 from gongwen_engine.doc_templates.signing import CheckStatus, DemoAuthority, Keyring, verify_pdf
 from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.actions.sealing import seal_document
@@ -287,6 +287,19 @@ def test_a_prepared_seal_is_not_used_for_other_bytes_content_or_keys(tree, tmp_p
     changed.write_bytes(docx.read_bytes() + b"\0")
     target = tmp_path / "x.pdf"
     assert sealing._prepared_key(changed, target, content, org) != sealing._prepared_key(docx, target, content, org)  # other bytes: another key
+
+
+def test_the_signature_shows_the_picture_its_png_holds(tmp_path: Path) -> None:
+    """The picture a signature shows is the one drawn (no PNG written and read back), pixel for
+    pixel what the specimen's PNG (an OFD's seal) and a configured image file hold."""
+    drawn = seal_picture(None, "山东省妇女联合会", 42)
+    from_png = Image.open(io.BytesIO(specimen_png("山东省妇女联合会", 42)))
+    assert drawn.mode == from_png.mode == "RGBA"
+    assert ImageChops.difference(drawn, from_png).getbbox() is None
+    own = tmp_path / "own.png"
+    Image.new("RGBA", (40, 40), (200, 10, 10, 255)).save(own)
+    read = seal_picture(own, "山东省妇女联合会", 42)
+    assert read.size == (40, 40) and read.getpixel((20, 20)) == (200, 10, 10, 255)
 
 
 def test_the_specimen_is_red_on_transparent() -> None:

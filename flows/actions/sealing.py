@@ -30,7 +30,7 @@ from gongwen_engine.doc_templates.ofd_seal import StampPlace, identity_fingerpri
 from gongwen_engine.doc_templates.ofd_verify import verify_ofd
 from gongwen_engine.doc_templates.pdf import docx_bytes_to_pdf, page_texts
 from gongwen_engine.doc_templates.pdf_lines import pdf_lines
-from gongwen_engine.doc_templates.seal import SealPlacementError, find_signature, seal_box, seal_image
+from gongwen_engine.doc_templates.seal import SealPlacementError, find_signature, seal_box, seal_image, seal_picture
 from gongwen_engine.models import db
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of
@@ -169,13 +169,13 @@ def _made(docx: Path, docx_sha256: str, target: Path, content: DocumentContent, 
                 raise
             raise SealPlacementError("无法用印：" + "；".join(str(p) for p in problems)) from None
         box = seal_box(spot, seals.diameter_mm(org.code))
-        png = seal_image(configured_image, org.name, seals.diameter_mm(org.code))
-        visible = signing.VisibleSeal(spot.page, box.pdf_rect(spot.page_height), png)
+        picture = seal_picture(configured_image, org.name, seals.diameter_mm(org.code))
+        visible = signing.VisibleSeal(spot.page, box.pdf_rect(spot.page_height), picture)
     page, where = (visible.page + 1, _rounded(visible.box)) if visible else (None, None)
     specimen = visible is not None and configured_image is None
     ofd, ofd_bytes = None, None
     if org.issued_formats in ("both", "ofd"):
-        png = visible.png if visible else seal_image(configured_image, org.name, seals.diameter_mm(org.code))
+        png = seal_image(configured_image, org.name, seals.diameter_mm(org.code))
         ofd, ofd_bytes = _sealed_ofd(pdf, target.with_suffix(".ofd"), content, org, seals, png, visible)
     if org.issued_formats == "ofd":  # the OFD is the issued copy; the PDF served its layout and page count only
         assert ofd is not None

@@ -61,7 +61,7 @@ from sqlmodel import Session, col, func, select
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.doc_templates.archive_files import pages_with_text
 from gongwen_engine.doc_templates.pages import render_issued
-from gongwen_engine.doc_templates.seal import seal_image
+from gongwen_engine.doc_templates.seal import seal_picture
 from gongwen_engine.flows.actions import archiving, sealing
 from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
@@ -192,7 +192,7 @@ def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:
                 ring = ring or sealing.keyring(engine)
                 org = engine.config.org(circ.org)
                 ring.identity(org)
-                seal_image(ring.seals.image(org.code), org.name, ring.seals.diameter_mm(org.code))
+                seal_picture(ring.seals.image(org.code), org.name, ring.seals.diameter_mm(org.code))
             except Exception as exc:  # no key configured, no font…: the step meets it and fails as the flow declares
                 log.info("circulation %s: what it seals with is not ready (%s); the 用印 step will say why", circ.id, exc)
     if files:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, insert
@@ -17,13 +18,16 @@ from gongwen_engine.doc_templates.records import record_bytes
 from gongwen_engine.doc_templates.seal import specimen_png
 from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.engine import engine as engine_mod
+from gongwen_engine.flows.engine import items
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.flows.runtime import batch
 from gongwen_engine.flows.services import cascade
 from gongwen_engine.flows.services import demo as demo_mod
 from gongwen_engine.flows.services.cascade import subtree_config
 from gongwen_engine.flows.services.circulations import circulation
-from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, CirculationStatus, IssuedNumber, LaunchOnce
+from gongwen_engine.models import db
+from gongwen_engine.models.queries.circulations import step_finished_at
+from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, CirculationStatus, IssuedNumber, LaunchOnce, WorkItemStatus, utcnow
 
 
 def launch(engine) -> int:
@@ -165,6 +169,40 @@ def test_a_chain_asks_for_its_items_once_and_still_counts_every_step(make_engine
     stopped = circulation(engine2, cid2)
     assert stopped.status == CirculationStatus.failed and stopped.step == flow.name_of(StepKind.number)
     assert f"GONGWEN_MAX_STEPS={done_before + 1}" in (stopped.error or "")
+
+
+def test_the_ledger_says_when_a_step_last_finished_as_the_database_would(make_engine) -> None:
+    """``items.finished_at`` (登记's 签收时间): inside a chain the ledger answers without a query, and
+    what it answers is what the query gives — for every step, and for an item finished in the chain
+    and one made after it, before any flush (the one made last is the last finished)."""
+    engine = make_engine()
+    cid = launch(engine)
+    batch.run_chain(engine, cid)  # 签发 → 编号: done, at 印制 now
+    with db.transaction(engine.db) as session:
+        circ = session.get(Circulation, cid)
+        assert circ is not None and circ.step is not None
+        flow = engine.flow(circ.flow)
+        read = {name: step_finished_at(session, cid, [name]) for name in flow.steps}
+        assert sum(1 for at in read.values() if at) == 2  # 签发, 编号
+        items.keep_ledger(session, cid)
+        asked: list[str] = []
+
+        def heard(_conn, _cursor, statement: str, *_args) -> None:
+            asked.append(statement)
+
+        event.listen(engine.db, "before_cursor_execute", heard)
+        try:
+            assert {name: items.finished_at(session, cid, [name]) for name in flow.steps} == read
+            [current] = items.open_items(session, engine.config, flow, circ, circ.step)
+            current.status, current.finished_at = WorkItemStatus.done, utcnow()
+            again = items.new_item(session, engine.config, circ, circ.step, flow.step(circ.step), None, 1)
+            again.status, again.finished_at = WorkItemStatus.done, current.finished_at + timedelta(seconds=1)
+            assert items.finished_at(session, cid, [circ.step]) == again.finished_at
+        finally:
+            event.remove(engine.db, "before_cursor_execute", heard)
+        assert len([s for s in asked if "FROM workitem" in s]) == 1, asked  # the ledger's one reading, nothing per question
+        session.flush()
+        assert step_finished_at(session, cid, [circ.step]) == again.finished_at
 
 
 def test_a_batch_reads_a_circulation_once_and_then_goes_by_what_its_chains_returned(make_engine, monkeypatch) -> None:

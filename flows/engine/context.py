@@ -19,10 +19,10 @@ from sqlmodel import Session
 from gongwen_engine.config.loader import Config
 from gongwen_engine.config.schema import Organisation
 from gongwen_engine.config.settings import Settings
+from gongwen_engine.flows.engine import items
 from gongwen_engine.flows.engine.definition import FlowDefinition, Step, StepKind
 from gongwen_engine.flows.engine.documents import record_file
 from gongwen_engine.models.audit import record_about
-from gongwen_engine.models.queries.circulations import step_finished_at
 from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, CirculationStatus, Document, saved_id
 
 
@@ -105,7 +105,7 @@ class StepContext:
 
     def finished_at(self, kind: StepKind) -> datetime | None:
         """When this circulation last finished a step of ``kind`` (None: it has not)."""
-        return step_finished_at(self.session, saved_id(self.circulation), self.engine.definition_of(self.circulation, self.session).steps_of(kind))
+        return items.finished_at(self.session, saved_id(self.circulation), self.engine.definition_of(self.circulation, self.session).steps_of(kind))
 
 
 @dataclass(frozen=True)

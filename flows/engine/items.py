@@ -8,7 +8,7 @@ inside its step transactions; reminders and delegations are transactions of thei
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,6 +23,7 @@ from gongwen_engine.flows.engine.definition import FlowDefinition, Step
 from gongwen_engine.models import db, messages
 from gongwen_engine.models.audit import record_about
 from gongwen_engine.models.db import retry_transient
+from gongwen_engine.models.queries.circulations import step_finished_at
 from gongwen_engine.models.queries.people import principals_of
 from gongwen_engine.models.rules.permissions import Action, Item, Person, acting_for, allowed, authorize
 from gongwen_engine.models.rules.workdays import calendar_of, due_after
@@ -52,6 +53,7 @@ class Ledger:
 
     items: list[WorkItem] | None = None  # every item seen open in this transaction (status read on use)
     steps_run: int | None = None  # its finished items: ``steps_run``
+    done: list[WorkItem] | None = None  # the items finished before this transaction (``finished_at``)
 
 
 def keep_ledger(session: Session, circulation_id: int) -> None:
@@ -84,7 +86,8 @@ def _filled(session: Session, circulation_id: int) -> Ledger | None:
     )
     rows = list(session.exec(stmt))
     ledger.items = [i for i in rows if i.status == WorkItemStatus.open]
-    ledger.steps_run = sum(1 for i in rows if i.status == WorkItemStatus.done)
+    ledger.done = [i for i in rows if i.status == WorkItemStatus.done]
+    ledger.steps_run = len(ledger.done)
     return ledger
 
 
@@ -170,6 +173,18 @@ def steps_run(session: Session, circulation_id: int) -> int:
         return ledger.steps_run
     stmt = select(func.count()).select_from(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.status == WorkItemStatus.done)
     return session.exec(stmt).one()
+
+
+def finished_at(session: Session, circulation_id: int, steps: Collection[str]) -> datetime | None:
+    """When the circulation last finished one of ``steps`` (None: it has not) — from its ledger while
+    a chain keeps one (the items done before it and those it saw open or made, the last made last),
+    else read (``step_finished_at``)."""
+    ledger = _filled(session, circulation_id)
+    if ledger is None or ledger.items is None or ledger.done is None:
+        return step_finished_at(session, circulation_id, steps)
+    seen = enumerate([*ledger.done, *ledger.items])
+    done = [(item.id is None, item.id or 0, n, item) for n, item in seen if item.status == WorkItemStatus.done and item.step in steps]
+    return max(done, key=lambda entry: entry[:3])[3].finished_at if done else None  # not flushed yet: made in this chain, after all read
 
 
 def open_at(session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:

@@ -70,7 +70,9 @@ def _received(session: Session, config: Config, circ: Circulation, business_day:
     if received is None:
         return None
     reg = session.exec(select(Registration).where(Registration.org == circ.org, Registration.document_id == received.id)).first()
-    intake = next(iter(events_about(session, saved_id(circ), "received")), None)
+    # 收文 from outside (services/intake.py) records what its file held; a document a sender's
+    # circulation delivered (parent_id) has no such record: not asked for
+    intake = next(iter(events_about(session, saved_id(circ), "received")), None) if circ.parent_id is None else None
     return ReceivedParticulars(
         register_number=reg.register_number if reg else None,
         received_on=business_day if reg else None,

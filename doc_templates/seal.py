@@ -160,7 +160,9 @@ def specimen_png(org_name: str, diameter_mm: float) -> bytes:
     return out.getvalue()
 
 
-@functools.lru_cache(maxsize=64)  # the same picture for every document an organisation seals (~14 ms to draw)
+# The same picture for every document an organisation seals (~14 ms to draw); ~1 MB each (496 ×
+# 496 RGBA at 300 dpi), and an organisation seals a document or two at a time: a few are kept.
+@functools.lru_cache(maxsize=8)
 def specimen_image(org_name: str, diameter_mm: float) -> Image.Image:
     """样章: a red ring, the organisation's name along the top, 演示用 in the middle, 样章 below
     (RGBA, SPECIMEN_DPI; shared: callers must not draw on it).

@@ -19,7 +19,7 @@ from gongwen_engine.flows.runtime import batch
 from gongwen_engine.flows.services import cascade
 from gongwen_engine.flows.services.cascade import subtree_config
 from gongwen_engine.flows.services.engine import open_engine
-from gongwen_engine.models import db
+from gongwen_engine.models import archive_search, db
 from gongwen_engine.models.numbering import next_serial, peek_serial
 from gongwen_engine.models.rules.archive import item_sequence
 from gongwen_engine.models.tables import ArchiveItem, Circulation
@@ -82,6 +82,28 @@ def test_prepared_copies_are_renamed_into_place_by_the_step(tmp_path: Path) -> N
     assert _temporaries(engine) == []
     assert any(f.stamped for f in item.filed_files()) and item.pages and item.anchor_seq is not None
     _assert_files_as_recorded(engine, item)
+
+
+def test_the_index_terms_are_made_with_the_copies_not_under_the_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preparation asks for the item's search terms (title, issuer, each filed text), so the
+    step's index row (``search_row``) finds every one of them made: none is bigrammed under the lock."""
+    engine, cid = _at_filing(tmp_path)
+    made: list[str] = []
+    real = archive_search.bigrams
+
+    def counted(value: str) -> str:
+        made.append(value)
+        return real(value)
+
+    monkeypatch.setattr(archive_search, "bigrams", counted)
+    archive_search.body_terms.cache_clear()
+    assert _prepare(engine, cid)
+    prepared = len(made)
+    assert prepared >= 3  # the title, the issuer, the notice's text
+    engine.run_step(cid)
+    assert len(made) == prepared
+    row = archive_search.search_row(_item(engine, cid), "")
+    assert row.title_terms == real(archive_search.normalise(_item(engine, cid).title))
 
 
 def test_a_prediction_another_filing_took_is_replaced_by_the_steps_own_copies(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs,
 from gongwen_engine.doc_templates.reader import read_text
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.models import audit, db
-from gongwen_engine.models.archive_search import index_item
+from gongwen_engine.models.archive_search import body_terms, index_item
 from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ITEM_ANCHOR, chain_head, item_anchor_bytes, refresh_checkpoint, when_chained, write_item_anchor
 from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of
@@ -252,6 +252,8 @@ def prepare_filed_copies(ctx: StepContext) -> bool:
         _remove_staged(staged)
         raise
     _prepared.put(circ.id, PreparedCopies(copies_key(item, measured), staged, filed, body))
+    for text in (item.title, item.responsible, *body):
+        body_terms(text)  # the index's terms, kept by the process for the step's search_row (the lock's work)
     return True
 
 

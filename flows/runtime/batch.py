@@ -61,7 +61,6 @@ from sqlmodel import Session, col, func, select
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.doc_templates.archive_files import pages_with_text
 from gongwen_engine.doc_templates.pages import render_issued
-from gongwen_engine.doc_templates.seal import seal_picture
 from gongwen_engine.flows.actions import archiving, sealing
 from gongwen_engine.flows.engine import claims
 from gongwen_engine.flows.engine.claims import release_abandoned_claims
@@ -175,10 +174,10 @@ def prepare_printing(engine: Engine, circulation_ids: list[int]) -> int:
 
 def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:
     """Convert the issued copies of the circulations about to seal in one LibreOffice run (no
-    lock held), and make ready what each issuer seals with: its signing identity (a demo
-    certificate is created at its first use: a key, a certificate, two fsyncs) and its seal's
-    picture (the specimen takes ~16 ms to draw), both kept by the process, so the 用印 step under
-    the lock finds them. Returns how many were converted."""
+    lock held), make ready each issuer's signing identity (a demo certificate is created at its
+    first use: a key, a certificate, two fsyncs) and then each sealed copy (``sealing.prepare_seal``:
+    the seal's picture drawn, the PDF signed), all kept by the process, so the 用印 step under the
+    lock only writes them. Returns how many were converted."""
     files: list[Path] = []
     ring = None
     ahead: list[tuple[Circulation, Document]] = []
@@ -192,8 +191,7 @@ def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:
                 ring = ring or sealing.keyring(engine)
                 org = engine.config.org(circ.org)
                 ring.identity(org)
-                seal_picture(ring.seals.image(org.code), org.name, ring.seals.diameter_mm(org.code))
-            except Exception as exc:  # no key configured, no font…: the step meets it and fails as the flow declares
+            except Exception as exc:  # no key configured…: the step meets it and fails as the flow declares
                 log.info("circulation %s: what it seals with is not ready (%s); the 用印 step will say why", circ.id, exc)
     if files:
         pdf.prepare_pdfs(files)  # cached by digest: each 用印 step finds its PDF (and counts its pages for 归档 there)

@@ -373,6 +373,8 @@ def transaction(engine: Engine) -> Iterator[Session]:
             session.begin()
             yield session  # an error in the body propagates; closing the session rolls back
             session.flush()  # pending writes fail here, before COMMIT is sent: not in doubt
+            for finish in session.info.pop(BEFORE_COMMIT_KEY, {}).values():
+                finish(session)  # what the unit's steps left to its end (before_commit): also not in doubt
             audit.chain_new_records(session)  # the audit chain, its lock the last one taken: also not in doubt
             if session.info.pop(ANNOUNCE_KEY, False) and is_postgres(engine):
                 session.execute(text(f"NOTIFY {WORK_CHANNEL}"))  # delivered on COMMIT, dropped on rollback
@@ -388,6 +390,18 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 AFTER_END_KEY = "gongwen_after_end"
+BEFORE_COMMIT_KEY = "gongwen_before_commit"
+
+
+def before_commit(session: Session, name: str, finish: Callable[[Session], None]) -> bool:
+    """Run ``finish(session)`` once at the end of the unit of work of ``session`` (``transaction``),
+    after its last flush and before its audit chain and COMMIT, whatever its savepoints kept: work
+    its steps leave to the end, registered once by ``name``. False (nothing registered) outside
+    ``transaction``."""
+    if AFTER_END_KEY not in session.info:
+        return False
+    session.info.setdefault(BEFORE_COMMIT_KEY, {}).setdefault(name, finish)
+    return True
 
 
 def after_transaction(session: Session, callback: Callable[[], None]) -> bool:

@@ -5,6 +5,7 @@ real SQLite (and PostgreSQL where marked)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -465,6 +466,54 @@ def test_postgresql_finds_the_newest_matches_by_scan_by_recency_buckets_and_by_g
         # ranked within the window: the shorter records (no 妇联 sentence) first, ties newest first
         assert [h.item_id for h in search(session, SearchQuery(fonds="S037", words="部署", limit=3))] == [60, 56, 52]
         assert [h.item_id for h in search(session, SearchQuery(fonds="S037", words="会议", limit=2))] == [59, 58]  # 57 is outside the newest three
+
+
+def test_sqlite_indexes_what_the_transaction_kept_once_at_its_end(make_engine):
+    """On SQLite the FTS5 index gets a transaction's items at its end, in one statement
+    (``index_item``, ``db.before_commit``): not while its savepoints are open (FTS5 would write a
+    segment at each), and not an item whose savepoint rolled back — its row is gone, and so is it."""
+    from sqlalchemy import text
+
+    from gongwen_engine.models.archive_search import FTS_TABLE
+
+    engine = make_engine()
+    fts_writes: list[str] = []
+    indexed = text(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH '会议'")  # the index itself (count(*) alone reads the content table)
+
+    def heard(_conn, _cursor, statement: str, *_args) -> None:
+        if f"INTO {FTS_TABLE}" in statement:
+            fts_writes.append(statement)
+
+    event.listen(engine.db, "before_cursor_execute", heard)
+    with db.transaction(engine.db) as session:
+        for n, body in ((1, "讨论下基层访妇情活动"), (2, "部署监测评估工作"), (3, "会议纪要")):
+            with contextlib.suppress(RuntimeError), session.begin_nested():
+                item = ArchiveItem(
+                    org="shandong",
+                    fonds="S037",
+                    year=2012,
+                    retention="D30",
+                    dept_code="BGS",
+                    item_no=n,
+                    archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
+                    title="会议纪要",
+                    responsible="山东省妇女联合会",
+                    dated=date(2012, 1, 1),
+                    files=[],
+                )
+                session.add(item)
+                session.flush()
+                index_item(session, item, body)
+                if n == 2:
+                    raise RuntimeError("this circulation's step failed: its savepoint rolls back")
+        assert fts_writes == [] and session.execute(indexed).scalar() == 0
+    assert len(fts_writes) == 1  # the two kept, together
+    codes = {h.archive_code[-4:] for h in run_search(engine, "S037", words="会议")}
+    assert codes == {"0001", "0003"}
+    assert [h.archive_code[-4:] for h in run_search(engine, "S037", words="下基层")] == ["0001"]
+    assert run_search(engine, "S037", words="监测评估") == []
+    with Session(engine.db) as session:
+        assert session.execute(indexed).scalar() == 2
 
 
 def test_the_index_normalises_as_the_excerpts_do():

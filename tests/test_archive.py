@@ -259,6 +259,27 @@ def test_transfer_round_trip_then_verify_finds_a_flipped_byte_a_deleted_and_an_a
 # ---- retrieval ----------------------------------------------------------------------------------------
 
 
+def index_office_item(session: Session, n: int, title: str, body: str, dated: date = date(2012, 1, 1)) -> ArchiveItem:
+    """山东省妇联's office item ``n`` (S037, D30), stored and indexed in ``session``'s transaction."""
+    item = ArchiveItem(
+        org="shandong",
+        fonds="S037",
+        year=2012,
+        retention="D30",
+        dept_code="BGS",
+        item_no=n,
+        archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
+        title=title,
+        responsible="山东省妇女联合会",
+        dated=dated,
+        files=[],
+    )
+    session.add(item)
+    session.flush()
+    index_item(session, item, body)
+    return item
+
+
 def run_search(engine: Engine, fonds: str, **kw: Any) -> list[Hit]:
     with Session(engine.db) as session:
         return search(session, SearchQuery(fonds=fonds, **kw))
@@ -353,22 +374,7 @@ def test_search_on_postgresql(make_engine, pg_url):
     }
     with db.transaction(engine.db) as session:
         for n, (title, body) in texts.items():
-            item = ArchiveItem(
-                org="shandong",
-                fonds="S037",
-                year=2012,
-                retention="D30",
-                dept_code="BGS",
-                item_no=n,
-                archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
-                title=title,
-                responsible="山东省妇女联合会",
-                dated=date(2012, 1, n),
-                files=[],
-            )
-            session.add(item)
-            session.flush()
-            index_item(session, item, body)
+            index_office_item(session, n, title, body, date(2012, 1, n))
 
     def codes(**kw: Any) -> list[str]:
         return [h.archive_code[-4:] for h in run_search(engine, "S037", **kw)]
@@ -435,22 +441,7 @@ def test_postgresql_finds_the_newest_matches_by_scan_by_recency_buckets_and_by_g
     }
     with db.transaction(engine.db) as session:
         for n, body in bodies.items():
-            item = ArchiveItem(
-                org="shandong",
-                fonds="S037",
-                year=2012,
-                retention="D30",
-                dept_code="BGS",
-                item_no=n,
-                archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
-                title="会议纪要",
-                responsible="山东省妇女联合会",
-                dated=date(2012, 1, 1),
-                files=[],
-            )
-            session.add(item)
-            session.flush()
-            index_item(session, item, body)
+            index_office_item(session, n, "会议纪要", body)
     queries: list[str] = []
     event.listen(engine.db, "before_cursor_execute", lambda conn, cursor, statement, params, *_: queries.append(str(params)))
     with Session(engine.db) as session:
@@ -488,22 +479,7 @@ def test_sqlite_indexes_what_the_transaction_kept_once_at_its_end(make_engine):
     with db.transaction(engine.db) as session:
         for n, body in ((1, "讨论下基层访妇情活动"), (2, "部署监测评估工作"), (3, "会议纪要")):
             with contextlib.suppress(RuntimeError), session.begin_nested():
-                item = ArchiveItem(
-                    org="shandong",
-                    fonds="S037",
-                    year=2012,
-                    retention="D30",
-                    dept_code="BGS",
-                    item_no=n,
-                    archive_code=f"S037-WS·2012-D30-BGS-{n:04d}",
-                    title="会议纪要",
-                    responsible="山东省妇女联合会",
-                    dated=date(2012, 1, 1),
-                    files=[],
-                )
-                session.add(item)
-                session.flush()
-                index_item(session, item, body)
+                index_office_item(session, n, "会议纪要", body)
                 if n == 2:
                     raise RuntimeError("this circulation's step failed: its savepoint rolls back")
         assert fts_writes == [] and session.execute(indexed).scalar() == 0

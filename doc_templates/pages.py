@@ -156,8 +156,10 @@ def render_issued(parts: Sequence[DocumentContent], path: Path, style: HouseStyl
 
 # What ``after_blank_confirmed`` said of a rendering, by the .docx's SHA-256 (the same bytes
 # convert to the same PDF): the batch runner renders each issued copy outside the lock first
-# (``prepare_printing``), so the 印制 step under the lock renders the same bytes and does not
-# read the PDF's pages again (three pdfium readings, a tenth of the step).
+# (``prepare_printing``), so the 印制 step under the lock renders the same bytes and does not look
+# at the PDF again: neither its lookup by the .docx's digest nor the checks' squashed texts (the
+# pdfium readings themselves are kept by ``pdf.page_texts`` too, for fewer PDFs) nor, where the
+# 版记 fell on an odd page, its lines with their positions.
 CONFIRMED_ENTRIES = 512
 _CONFIRMED: OrderedDict[str, bool] = OrderedDict()
 

@@ -205,6 +205,71 @@ def test_the_ledger_says_when_a_step_last_finished_as_the_database_would(make_en
         assert step_finished_at(session, cid, [circ.step]) == again.finished_at
 
 
+def test_the_ledger_lists_the_finished_items_in_the_order_the_database_would(make_engine) -> None:
+    """``items.done_items`` (the record's opinions, 归档's 参阅 decision): inside a chain the ledger
+    answers without a query — the items finished before it (read back without their zone on
+    SQLite) and those finished in it, not flushed yet — in the order the query gives after the flush."""
+    engine = make_engine()
+    cid = launch(engine)
+    batch.run_chain(engine, cid)  # 签发 → 编号: done, at 印制 now
+    with db.transaction(engine.db) as session:
+        circ = session.get(Circulation, cid)
+        assert circ is not None and circ.step is not None
+        flow = engine.flow(circ.flow)
+        items.keep_ledger(session, cid)
+        asked: list[str] = []
+
+        def heard(_conn, _cursor, statement: str, *_args) -> None:
+            asked.append(statement)
+
+        event.listen(engine.db, "before_cursor_execute", heard)
+        try:
+            [current] = items.open_items(session, engine.config, flow, circ, circ.step)
+            current.status, current.finished_at = WorkItemStatus.done, utcnow() + timedelta(seconds=2)
+            earlier = items.new_item(session, engine.config, circ, circ.step, flow.step(circ.step), None, 1)
+            earlier.status, earlier.finished_at = WorkItemStatus.done, utcnow() + timedelta(seconds=1)  # made later, finished first
+            from_ledger = items.done_items(session, cid)
+        finally:
+            event.remove(engine.db, "before_cursor_execute", heard)
+        assert len([s for s in asked if "FROM workitem" in s]) == 1, asked  # the ledger's one reading
+        assert len(from_ledger) == 4 and from_ledger[-2:] == [earlier, current]  # 拟稿, 签发, 编号 before; then by finishing time
+        session.flush()
+        session.info.pop(items.LEDGER_KEY)
+        assert items.done_items(session, cid) == from_ledger  # the query's answer, object for object
+
+
+def test_a_leaf_chain_writes_each_row_once(make_engine, tmp_path) -> None:
+    """No flush between a chain's steps: an item opened and finished inside the chain is inserted
+    once with its final values, and the circulation's row is updated once (a leaf's 签收 → 登记 →
+    拟办 …, one transaction)."""
+    engine = make_engine(config_dir=subtree_config(tmp_path / "config", ["p64"], max_children=0))  # 宁夏: no subordinates
+    assert cascade.launch_notice(engine, resume=False)
+    cid = cascade.launched_notice(engine, demo_mod.load_notice()[0])
+    assert cid is not None
+    batch.advance_many(engine, [cid])  # the national notice issued and delivered: 宁夏's circulation waits at 签收
+    with Session(engine.db) as session:
+        leaf = session.exec(select(Circulation).where(Circulation.parent_id == cid).order_by(Circulation.id)).first()
+        assert leaf is not None and engine.flow(leaf.flow).step(leaf.step).kind == StepKind.sign_for
+    writes: list[str] = []
+
+    def heard(_conn, _cursor, statement: str, *_args) -> None:
+        if statement.lstrip().upper().startswith(("INSERT INTO WORKITEM", "UPDATE WORKITEM", "UPDATE CIRCULATION ")):
+            writes.append(" ".join(statement.split()[:3]))
+
+    event.listen(engine.db, "before_cursor_execute", heard)
+    try:
+        batch.run_chain(engine, leaf.id)
+    finally:
+        event.remove(engine.db, "before_cursor_execute", heard)
+    with Session(engine.db) as session:
+        made = session.exec(select(engine_mod.WorkItem).where(engine_mod.WorkItem.circulation_id == leaf.id)).all()
+    steps_run = [i for i in made if i.status == WorkItemStatus.done]
+    assert len(steps_run) >= 3, made  # 签收, 登记, 拟办 at least
+    assert writes.count("UPDATE circulation SET") == 1, writes
+    assert writes.count("UPDATE workitem SET") == 1, writes  # only 签收's item, made by the sender's transaction
+    assert writes.count("INSERT INTO workitem") == len(made) - 1, writes  # each item the chain made: one INSERT, no UPDATE after it
+
+
 def test_a_batch_reads_a_circulation_once_and_then_goes_by_what_its_chains_returned(make_engine, monkeypatch) -> None:
     """``advance_many``: the step each chain leaves the circulation at is where the next chain starts
     (still checked under the row lock), not a read of its own before every chain: the batch's

@@ -28,6 +28,7 @@ from gongwen_engine.config.schema import Retention, User
 from gongwen_engine.doc_templates.archive_files import digests, docx_paragraphs, file_format, pages_with_text, stamp_docx, stamp_docx_with_paragraphs
 from gongwen_engine.doc_templates.reader import read_text
 from gongwen_engine.flows.engine.context import StepContext
+from gongwen_engine.flows.engine.items import done_items
 from gongwen_engine.models import audit, db
 from gongwen_engine.models.archive_search import body_terms, index_item
 from gongwen_engine.models.audit import CHECKPOINT_FOLDER, ITEM_ANCHOR, chain_head, item_anchor_bytes, refresh_checkpoint, when_chained, write_item_anchor
@@ -38,7 +39,7 @@ from gongwen_engine.models.numbering import next_serial, peek_serial
 from gongwen_engine.models.rules.archive import ATTACHMENT_ROLE, YEAR_DEPT_RETENTION, format_archive_code, item_sequence, retention_for, role_rank, stamp_for
 from gongwen_engine.models.rules.dates import today
 from gongwen_engine.models.rules.permissions import Action, Fonds, authorize
-from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, FiledFile, RetrievalLog, WorkItem, WorkItemStatus, utcnow
+from gongwen_engine.models.tables import ArchiveItem, AuditEvent, CirculationFile, Document, FiledFile, RetrievalLog, saved_id, utcnow
 
 ARCHIVE_AREA = "archive"
 REFERENCE_OUTCOME = "reference"  # a decision outcome meaning 参阅件: received for reference only
@@ -332,8 +333,7 @@ _prepared = _PreparedCopies(256)
 
 
 def _decided_reference(ctx: StepContext) -> bool:
-    rows = ctx.session.exec(select(WorkItem.outcome).where(WorkItem.circulation_id == ctx.circulation.id, WorkItem.status == WorkItemStatus.done)).all()
-    return REFERENCE_OUTCOME in rows
+    return any(item.outcome == REFERENCE_OUTCOME for item in done_items(ctx.session, saved_id(ctx.circulation)))
 
 
 def measure_sources(storage: Path, sources: list[Source], title: str) -> list[tuple[Source, bytes, int, str]]:

@@ -187,6 +187,25 @@ def finished_at(session: Session, circulation_id: int, steps: Collection[str]) -
     return max(done, key=lambda entry: entry[:3])[3].finished_at if done else None  # not flushed yet: made in this chain, after all read
 
 
+def done_items(session: Session, circulation_id: int) -> list[WorkItem]:
+    """The circulation's finished items in the order they finished (then by id) — from its ledger
+    while a chain keeps one (the record a chain re-issues at its end), else read."""
+    ledger = _filled(session, circulation_id)
+    if ledger is None or ledger.items is None or ledger.done is None:
+        stmt = select(WorkItem).where(WorkItem.circulation_id == circulation_id, WorkItem.status == WorkItemStatus.done)
+        return list(session.exec(stmt.order_by(col(WorkItem.finished_at), col(WorkItem.id))))
+    done = [item for item in [*ledger.done, *ledger.items] if item.status == WorkItemStatus.done]
+    return sorted(done, key=lambda item: (_as_stored(item.finished_at), item.id is None, item.id or 0))
+
+
+def _as_stored(moment: datetime | None) -> datetime:
+    """A time as the database orders it: UTC without its zone (SQLite gives back naive UTC times,
+    an item finished in this transaction still holds its aware one); none first."""
+    if moment is None:
+        return datetime.min
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+
+
 def open_at(session: Session, circ: Circulation, step_name: str) -> list[WorkItem]:
     """The items of ``step_name`` still open (the others of a step acted on by several people)."""
     ledger = _ledger(session, saved_id(circ))

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from gongwen_engine.config.loader import Config
 from gongwen_engine.flows.engine.definition import FlowDefinition, StepKind
+from gongwen_engine.flows.engine.items import done_items
 from gongwen_engine.models.audit import events_about
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.records import DraftParticulars, Opinion, ReceivedParticulars, RecordData, RecordKind
@@ -124,11 +125,8 @@ RECORDED_AUTOMATIC = frozenset({StepKind.decide, StepKind.conclude})
 
 
 def _opinions(session: Session, config: Config, flow: FlowDefinition, circ: Circulation, replayed_day: date | None) -> list[Opinion]:
-    items = session.exec(
-        select(WorkItem).where(WorkItem.circulation_id == circ.id, WorkItem.status == WorkItemStatus.done).order_by(col(WorkItem.finished_at), col(WorkItem.id))
-    )
     opinions = []
-    for item in items:
+    for item in done_items(session, saved_id(circ)):
         step = flow.steps.get(item.step)
         if item.kind != WorkItemKind.human and (step is None or step.kind not in RECORDED_AUTOMATIC):
             continue

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
-
 from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.engine.context import StepContext
 from gongwen_engine.flows.engine.definition import StepKind
 from gongwen_engine.models.numbering import next_serial
+from gongwen_engine.models.registrations import add_registration, registration_of
 from gongwen_engine.models.rules.doc_numbers import format_register_number, register_sequence
 from gongwen_engine.models.tables import Registration, utcnow
 
@@ -24,7 +23,7 @@ def register(ctx: StepContext) -> None:
     circ = ctx.circulation
     received = ctx.document(circ.received_id)
     assert received.id is not None and circ.id is not None  # read from the database
-    existing = ctx.session.exec(select(Registration).where(Registration.org == circ.org, Registration.document_id == received.id)).first()
+    existing = registration_of(ctx.session, circ.org, received.id)
     if existing:
         return
     year = ctx.today.year
@@ -39,5 +38,5 @@ def register(ctx: StepContext) -> None:
         register_number=format_register_number(year, serial),
         signed_for_at=signed_for,
     )
-    ctx.session.add(reg)
+    add_registration(ctx.session, reg)
     ctx.audit("registered", received.id, register_number=reg.register_number)

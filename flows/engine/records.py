@@ -22,8 +22,9 @@ from gongwen_engine.flows.engine.items import done_items
 from gongwen_engine.models.audit import events_about
 from gongwen_engine.models.issuers import issuer_names
 from gongwen_engine.models.records import DraftParticulars, Opinion, ReceivedParticulars, RecordData, RecordKind
+from gongwen_engine.models.registrations import registration_of
 from gongwen_engine.models.rules.dates import china_date
-from gongwen_engine.models.tables import Circulation, Document, Registration, WorkItem, WorkItemKind, WorkItemStatus, saved_id
+from gongwen_engine.models.tables import Circulation, Document, WorkItem, WorkItemKind, WorkItemStatus, saved_id
 
 
 class Written(Protocol):
@@ -70,7 +71,7 @@ def _received(session: Session, config: Config, circ: Circulation, business_day:
     received = session.get(Document, circ.received_id) if circ.received_id else None
     if received is None:
         return None
-    reg = session.exec(select(Registration).where(Registration.org == circ.org, Registration.document_id == received.id)).first()
+    reg = registration_of(session, circ.org, saved_id(received))
     # 收文 from outside (services/intake.py) records what its file held; a document a sender's
     # circulation delivered (parent_id) has no such record: not asked for
     intake = next(iter(events_about(session, saved_id(circ), "received")), None) if circ.parent_id is None else None

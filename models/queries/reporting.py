@@ -9,13 +9,14 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
+from gongwen_engine.models.registrations import registration_of
 from gongwen_engine.models.rules.dates import china_date
-from gongwen_engine.models.tables import Circulation, Delivery, Registration, ReportingRequirement
+from gongwen_engine.models.tables import Circulation, Delivery, ReportingRequirement
 
 
 def received_on(session: Session, org: str, document_id: int) -> date | None:
     """When ``org`` received the document: signed for (签收) or, failing that, delivered."""
-    reg = session.exec(select(Registration).where(Registration.org == org, Registration.document_id == document_id)).first()
+    reg = registration_of(session, org, document_id)
     if reg:
         return china_date(reg.signed_for_at)
     delivery = session.exec(select(Delivery).where(Delivery.recipient == org, Delivery.document_id == document_id)).first()

@@ -48,6 +48,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,7 @@ class WarmConverter:
         self.python = python or os.environ.get(UNO_PYTHON_ENV) or DEFAULT_UNO_PYTHON
         self.timeout_s = timeout_s
         self.owner = os.getpid()
+        self.users = 0  # threads converting with it now or about to (``_converting``; under _warm_lock)
         self.office_pid: int | None = None
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -367,21 +369,41 @@ def use_converters(limit: int) -> None:
 
 
 def warm_converter() -> WarmConverter | None:
-    """One of this process's warm converters — one not converting now, a new one while there are
-    fewer than ``CONVERTERS``, else the first (its turn comes) — or None where uno is missing (the
-    one-shot path)."""
+    """One of this process's warm converters — one no thread is using, a new one while there are
+    fewer than ``CONVERTERS``, else the least used (its turn comes) — or None where uno is missing
+    (the one-shot path)."""
     with _warm_lock:
-        if _uno_missing:
-            return None
-        if _warm and _warm[0].owner != os.getpid():  # a forked child never uses its parent's bridges
-            _warm.clear()
-        idle = next((warm for warm in _warm if not warm.busy()), None)
-        if idle is not None:
-            return idle
-        if len(_warm) < CONVERTERS:
-            _warm.append(WarmConverter())
-            return _warm[-1]
-        return _warm[0]
+        return _least_used()
+
+
+def _least_used() -> WarmConverter | None:
+    if _uno_missing:
+        return None
+    if _warm and _warm[0].owner != os.getpid():  # a forked child never uses its parent's bridges
+        _warm.clear()
+    idle = next((warm for warm in _warm if warm.users == 0 and not warm.busy()), None)
+    if idle is not None:
+        return idle
+    if len(_warm) < CONVERTERS:
+        _warm.append(WarmConverter())
+        return _warm[-1]
+    return min(_warm, key=lambda warm: warm.users)
+
+
+@contextlib.contextmanager
+def _converting() -> Iterator[WarmConverter | None]:
+    """A warm converter for this thread's conversions: chosen and counted as used in one step, so
+    two threads converting at once get two converters (while ``CONVERTERS`` allows)."""
+    with _warm_lock:
+        warm = _least_used()
+        if warm is not None:
+            warm.users += 1
+    try:
+        yield warm
+    finally:
+        if warm is not None:
+            with _warm_lock:
+                warm.users -= 1
 
 
 def _give_up_on_uno(reason: str) -> None:
@@ -422,16 +444,16 @@ def docx_to_pdf(docx_files: list[Path], out_dir: Path) -> list[Path]:
     """Convert ``docx_files`` to PDF/A-2b in ``out_dir`` (same stems, same order): one by one in
     the warm LibreOffice, or in one ``soffice`` run where uno is missing."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    warm = warm_converter()
-    if warm is not None:
-        try:
-            pdfs = []
-            for docx in docx_files:
-                pdfs.append(out_dir / (docx.stem + ".pdf"))
-                warm.convert(docx, pdfs[-1])
-            return pdfs
-        except BridgeUnavailable as exc:
-            _give_up_on_uno(str(exc))
+    with _converting() as warm:
+        if warm is not None:
+            try:
+                pdfs = []
+                for docx in docx_files:
+                    pdfs.append(out_dir / (docx.stem + ".pdf"))
+                    warm.convert(docx, pdfs[-1])
+                return pdfs
+            except BridgeUnavailable as exc:
+                _give_up_on_uno(str(exc))
     return one_shot_docx_to_pdf(docx_files, out_dir)
 
 

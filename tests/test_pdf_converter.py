@@ -139,6 +139,8 @@ def test_conversions_at_once_get_a_libreoffice_each_up_to_the_limit(documents, r
             assert second is not first
             with second._lock:
                 assert pdf.warm_converter() is first  # the limit (2): the busy first takes its turn
+        with pdf._converting() as chosen, pdf._converting() as also:  # two threads choosing before either converts
+            assert {chosen, also} == {first, second}  # a converter each, not the idle one twice
         jobs = [(documents[n % 2], tmp_path / f"{n}.pdf") for n in range(4)]
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda job: pdf.docx_to_pdf([job[0]], job[1].parent / job[1].stem), jobs))

@@ -58,7 +58,6 @@ from prefect.settings import PREFECT_API_URL
 from sqlalchemy import ColumnElement, case
 from sqlmodel import Session, col, func, select
 
-from gongwen_engine.config.schema import HouseStyle
 from gongwen_engine.doc_templates import pdf
 from gongwen_engine.doc_templates.archive_files import pages_with_text
 from gongwen_engine.doc_templates.pages import render_issued
@@ -73,12 +72,11 @@ from gongwen_engine.flows.runtime.embedded import start_embedded_server
 from gongwen_engine.flows.runtime.retries import RETRY_DELAY_S, failure_text
 from gongwen_engine.flows.runtime.runner import current_engine, use_engine
 from gongwen_engine.models import db
-from gongwen_engine.models.content import DocumentContent
 from gongwen_engine.models.documents import content_of
 from gongwen_engine.models.queries import read
 from gongwen_engine.models.queries.circulations import current_steps, get_circulation, status_counts
 from gongwen_engine.models.queries.documents import issued_parts
-from gongwen_engine.models.tables import Circulation, CirculationFile, CirculationStatus, Document, saved_id
+from gongwen_engine.models.tables import Circulation, CirculationFile, CirculationStatus, Document
 
 log = logging.getLogger(__name__)
 # Circulations prepared together before their steps, whose steps then commit as one group (at most
@@ -165,28 +163,17 @@ def prepare_printing(engine: Engine, circulation_ids: list[int]) -> int:
     PDFs by digest, and the 用印 step finds the final copy's PDF. Nothing is written to storage
     here (a scratch folder named like the conversions' staging folders, so what a killed process
     leaves is swept at the next start and reported by check-invariants). Returns how many were prepared."""
-    jobs: list[tuple[int, list[DocumentContent], HouseStyle]] = []
-    with Session(engine.db) as session:
+    done = 0
+    with Session(engine.db) as session, tempfile.TemporaryDirectory(prefix=f"{pdf.STAGING_PREFIX}{os.getpid()}-") as tmp:
         for circ in steps_ahead(engine, session, circulation_ids, StepKind.render):
             doc = session.get(Document, circ.document_id) if circ.document_id else None
-            if doc is not None and doc.doc_number:
-                jobs.append((saved_id(circ), issued_parts(session, doc), engine.config.org(circ.org).house_style))
-    if not jobs:
-        return 0
-    with tempfile.TemporaryDirectory(prefix=f"{pdf.STAGING_PREFIX}{os.getpid()}-") as tmp:
-
-        def prepare(job: tuple[int, list[DocumentContent], HouseStyle]) -> None:
-            circulation_id, parts, style = job
-            scratch = Path(tmp) / f"{circulation_id}.docx"
-            render_issued(parts, scratch, style)
+            if doc is None or not doc.doc_number:
+                continue
+            scratch = Path(tmp) / f"{circ.id}.docx"
+            render_issued(issued_parts(session, doc), scratch, engine.config.org(circ.org).house_style)
             pdf.prepare_pdfs([scratch])  # the final copy's PDF, for 用印 (and its pages, for 归档)
-
-        # Each document on its own thread, as many at once as the process runs LibreOffices: a
-        # conversion is single-threaded in LibreOffice, so a second one uses the second CPU (the
-        # cities of a province are the cascade's critical path, and their conversions most of it).
-        with ThreadPoolExecutor(max_workers=min(pdf.CONVERTERS, len(jobs)), thread_name_prefix="gongwen-print") as pool:
-            list(pool.map(prepare, jobs))
-    return len(jobs)
+            done += 1
+    return done
 
 
 def prepare_seals(engine: Engine, circulation_ids: list[int]) -> int:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -19,7 +21,7 @@ from gongwen_engine.doc_templates.seal import specimen_png
 from gongwen_engine.flows.actions import sealing
 from gongwen_engine.flows.engine import engine as engine_mod
 from gongwen_engine.flows.engine import items
-from gongwen_engine.flows.engine.definition import StepKind
+from gongwen_engine.flows.engine.definition import FlowDefinition, StepKind
 from gongwen_engine.flows.runtime import batch
 from gongwen_engine.flows.services import cascade
 from gongwen_engine.flows.services import demo as demo_mod
@@ -27,13 +29,53 @@ from gongwen_engine.flows.services.cascade import subtree_config
 from gongwen_engine.flows.services.circulations import circulation
 from gongwen_engine.models import db
 from gongwen_engine.models.queries.circulations import step_finished_at
-from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, CirculationStatus, IssuedNumber, LaunchOnce, WorkItemStatus, utcnow
+from gongwen_engine.models.tables import AuditEvent, Circulation, CirculationFile, CirculationStatus, IssuedNumber, LaunchOnce, WorkItemStatus, saved_id, utcnow
 
 
 def launch(engine) -> int:
     """山东省妇联's notice under the demo policy: ready at 签发, which the policy approves."""
     _, content = demo_mod.load_notice()
     return engine.launch("shandong", "issuing", content, policy="demo", actor="system")
+
+
+@contextmanager
+def statements(engine) -> Iterator[list[str]]:
+    """Every SQL statement the engine's database runs inside the block, in order."""
+    heard: list[str] = []
+
+    def listener(_conn, _cursor, statement: str, *_args) -> None:
+        heard.append(statement)
+
+    event.listen(engine.db, "before_cursor_execute", listener)
+    try:
+        yield heard
+    finally:
+        event.remove(engine.db, "before_cursor_execute", listener)
+
+
+@contextmanager
+def at_print_in_a_chain(engine) -> Iterator[tuple[Session, Circulation, FlowDefinition]]:
+    """山东省妇联's notice through 签发 → 编号 (done, at 印制 now), then a transaction holding it with
+    its item ledger kept, as a chain's transaction does."""
+    cid = launch(engine)
+    batch.run_chain(engine, cid)
+    with db.transaction(engine.db) as session:
+        circ = session.get(Circulation, cid)
+        assert circ is not None and circ.step is not None
+        items.keep_ledger(session, cid)
+        yield session, circ, engine.flow(circ.flow)
+
+
+def delivered_to_ningxia(engine) -> Circulation:
+    """The national notice issued and delivered (a config of 宁夏 alone): 宁夏's circulation, at 签收."""
+    assert cascade.launch_notice(engine, resume=False)
+    cid = cascade.launched_notice(engine, demo_mod.load_notice()[0])
+    assert cid is not None
+    batch.advance_many(engine, [cid])
+    with Session(engine.db) as session:
+        child = session.exec(select(Circulation).where(Circulation.parent_id == cid).order_by(Circulation.id)).first()
+    assert child is not None and child.id is not None and engine.flow(child.flow).step(child.step).kind == StepKind.sign_for
+    return child
 
 
 def steps_audited(engine, cid: int) -> list[str]:
@@ -80,13 +122,7 @@ def test_a_chain_writes_its_record_once_as_its_last_step_left_it(make_engine, mo
     transaction each is gathered as the circulation stood after its step unless the next step
     re-issues it again first, and only the last is rendered and written."""
     engine = make_engine(config_dir=subtree_config(tmp_path / "config", ["p64"], max_children=1))
-    assert cascade.launch_notice(engine, resume=False)
-    cid = cascade.launched_notice(engine, demo_mod.load_notice()[0])
-    assert cid is not None
-    batch.advance_many(engine, [cid])  # the national notice issued and delivered: 宁夏's circulation waits at 签收
-    with Session(engine.db) as session:
-        child = session.exec(select(Circulation).where(Circulation.parent_id == cid).order_by(Circulation.id)).first()
-    assert child is not None and child.id is not None
+    child = delivered_to_ningxia(engine)
     gathered, rendered = [], []
     real_gather, real_render = engine_mod.gather_record, engine.record_renderer
     monkeypatch.setattr(engine_mod, "gather_record", lambda *a, **k: gathered.append(real_gather(*a, **k)) or gathered[-1])
@@ -176,30 +212,17 @@ def test_the_ledger_says_when_a_step_last_finished_as_the_database_would(make_en
     what it answers is what the query gives — for every step, and for an item finished in the chain
     and one made after it, before any flush (the one made last is the last finished)."""
     engine = make_engine()
-    cid = launch(engine)
-    batch.run_chain(engine, cid)  # 签发 → 编号: done, at 印制 now
-    with db.transaction(engine.db) as session:
-        circ = session.get(Circulation, cid)
-        assert circ is not None and circ.step is not None
-        flow = engine.flow(circ.flow)
+    with at_print_in_a_chain(engine) as (session, circ, flow):
+        cid = saved_id(circ)
         read = {name: step_finished_at(session, cid, [name]) for name in flow.steps}
         assert sum(1 for at in read.values() if at) == 2  # 签发, 编号
-        items.keep_ledger(session, cid)
-        asked: list[str] = []
-
-        def heard(_conn, _cursor, statement: str, *_args) -> None:
-            asked.append(statement)
-
-        event.listen(engine.db, "before_cursor_execute", heard)
-        try:
+        with statements(engine) as asked:
             assert {name: items.finished_at(session, cid, [name]) for name in flow.steps} == read
             [current] = items.open_items(session, engine.config, flow, circ, circ.step)
             current.status, current.finished_at = WorkItemStatus.done, utcnow()
             again = items.new_item(session, engine.config, circ, circ.step, flow.step(circ.step), None, 1)
             again.status, again.finished_at = WorkItemStatus.done, current.finished_at + timedelta(seconds=1)
             assert items.finished_at(session, cid, [circ.step]) == again.finished_at
-        finally:
-            event.remove(engine.db, "before_cursor_execute", heard)
         assert len([s for s in asked if "FROM workitem" in s]) == 1, asked  # the ledger's one reading, nothing per question
         session.flush()
         assert step_finished_at(session, cid, [circ.step]) == again.finished_at
@@ -210,27 +233,14 @@ def test_the_ledger_lists_the_finished_items_in_the_order_the_database_would(mak
     answers without a query — the items finished before it (read back without their zone on
     SQLite) and those finished in it, not flushed yet — in the order the query gives after the flush."""
     engine = make_engine()
-    cid = launch(engine)
-    batch.run_chain(engine, cid)  # 签发 → 编号: done, at 印制 now
-    with db.transaction(engine.db) as session:
-        circ = session.get(Circulation, cid)
-        assert circ is not None and circ.step is not None
-        flow = engine.flow(circ.flow)
-        items.keep_ledger(session, cid)
-        asked: list[str] = []
-
-        def heard(_conn, _cursor, statement: str, *_args) -> None:
-            asked.append(statement)
-
-        event.listen(engine.db, "before_cursor_execute", heard)
-        try:
+    with at_print_in_a_chain(engine) as (session, circ, flow):
+        cid = saved_id(circ)
+        with statements(engine) as asked:
             [current] = items.open_items(session, engine.config, flow, circ, circ.step)
             current.status, current.finished_at = WorkItemStatus.done, utcnow() + timedelta(seconds=2)
             earlier = items.new_item(session, engine.config, circ, circ.step, flow.step(circ.step), None, 1)
             earlier.status, earlier.finished_at = WorkItemStatus.done, utcnow() + timedelta(seconds=1)  # made later, finished first
             from_ledger = items.done_items(session, cid)
-        finally:
-            event.remove(engine.db, "before_cursor_execute", heard)
         assert len([s for s in asked if "FROM workitem" in s]) == 1, asked  # the ledger's one reading
         assert len(from_ledger) == 4 and from_ledger[-2:] == [earlier, current]  # 拟稿, 签发, 编号 before; then by finishing time
         session.flush()
@@ -243,24 +253,10 @@ def test_a_leaf_chain_writes_each_row_once(make_engine, tmp_path) -> None:
     once with its final values, and the circulation's row is updated once (a leaf's 签收 → 登记 →
     拟办 …, one transaction)."""
     engine = make_engine(config_dir=subtree_config(tmp_path / "config", ["p64"], max_children=0))  # 宁夏: no subordinates
-    assert cascade.launch_notice(engine, resume=False)
-    cid = cascade.launched_notice(engine, demo_mod.load_notice()[0])
-    assert cid is not None
-    batch.advance_many(engine, [cid])  # the national notice issued and delivered: 宁夏's circulation waits at 签收
-    with Session(engine.db) as session:
-        leaf = session.exec(select(Circulation).where(Circulation.parent_id == cid).order_by(Circulation.id)).first()
-        assert leaf is not None and engine.flow(leaf.flow).step(leaf.step).kind == StepKind.sign_for
-    writes: list[str] = []
-
-    def heard(_conn, _cursor, statement: str, *_args) -> None:
-        if statement.lstrip().upper().startswith(("INSERT INTO WORKITEM", "UPDATE WORKITEM", "UPDATE CIRCULATION ")):
-            writes.append(" ".join(statement.split()[:3]))
-
-    event.listen(engine.db, "before_cursor_execute", heard)
-    try:
+    leaf = delivered_to_ningxia(engine)
+    with statements(engine) as heard:
         batch.run_chain(engine, leaf.id)
-    finally:
-        event.remove(engine.db, "before_cursor_execute", heard)
+    writes = [" ".join(s.split()[:3]) for s in heard if s.lstrip().upper().startswith(("INSERT INTO WORKITEM", "UPDATE WORKITEM", "UPDATE CIRCULATION "))]
     with Session(engine.db) as session:
         made = session.exec(select(engine_mod.WorkItem).where(engine_mod.WorkItem.circulation_id == leaf.id)).all()
     steps_run = [i for i in made if i.status == WorkItemStatus.done]

@@ -308,9 +308,10 @@ class Engine:
             session.info[RECORDS_DUE] = {}  # the chain's steps re-issue the record once, at its end
         try:
             # No flush between the chain's steps: what they ask of each other is answered by the item
-            # ledger and the identity map, so an item opened and finished in the chain is inserted once
-            # with its final values and the circulation's row updated once (a leaf's 签收 → 登记 → 拟办:
-            # 17 statements → 14). A step that needs its own rows' ids flushes itself (start_for_recipient).
+            # ledger, the registrations it added (models/registrations.py) and the identity map, so an
+            # item opened and finished in the chain is inserted once with its final values and the
+            # circulation's row updated once (a leaf's 签收 → 登记 → 拟办: 17 statements → 13). A step
+            # that needs its own rows' ids flushes itself (start_for_recipient).
             with session.no_autoflush:
                 result = self._step_locked(session, circ, expected_step)
                 while result.ran and circ.status in MOVING and circ.step and self.definition_of(circ, session).step(circ.step).kind in then:
